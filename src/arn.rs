@@ -1,0 +1,316 @@
+//! Amazon Resource Names of the objects rolegate serves: roles, trust anchors, profiles,
+//! managed policies and assumed-role sessions. Parsed once into newtypes so the rest of the
+//! crate never re-splits strings.
+//!
+//! Formats (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html>):
+//! - role: `arn:{partition}:iam::{account}:role/{path/}{name}`
+//! - trust anchor: `arn:{partition}:rolesanywhere:{region}:{account}:trust-anchor/{id}`
+//! - profile: `arn:{partition}:rolesanywhere:{region}:{account}:profile/{id}`
+//! - managed policy: `arn:{partition}:iam::{account}:policy/{path/}{name}`
+
+use std::fmt;
+
+/// Why a string is not the ARN that was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArnError {
+    #[error("'{0}' is not an ARN: expected arn:partition:service:region:account:resource")]
+    Malformed(String),
+    #[error("'{arn}' is not a {expected} ARN")]
+    WrongKind { arn: String, expected: &'static str },
+    #[error("'{0}' has an invalid account id: expected 12 digits")]
+    BadAccount(String),
+    #[error("'{0}' has an invalid resource name")]
+    BadName(String),
+}
+
+/// A 12-digit AWS account id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(s: &str) -> Result<Self, ArnError> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ArnError::BadAccount(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The six colon-separated fields of any ARN; the resource keeps its own colons.
+struct ArnParts<'a> {
+    partition: &'a str,
+    service: &'a str,
+    region: &'a str,
+    account: &'a str,
+    resource: &'a str,
+}
+
+fn split_arn(s: &str) -> Result<ArnParts<'_>, ArnError> {
+    let mut it = s.splitn(6, ':');
+    let malformed = || ArnError::Malformed(s.to_owned());
+    if it.next() != Some("arn") {
+        return Err(malformed());
+    }
+    let partition = it.next().ok_or_else(malformed)?;
+    let service = it.next().ok_or_else(malformed)?;
+    let region = it.next().ok_or_else(malformed)?;
+    let account = it.next().ok_or_else(malformed)?;
+    let resource = it.next().ok_or_else(malformed)?;
+    if partition.is_empty() || service.is_empty() || resource.is_empty() {
+        return Err(malformed());
+    }
+    Ok(ArnParts { partition, service, region, account, resource })
+}
+
+/// IAM name characters: `[\w+=,.@-]`, 1..=64 (role names), paths `/(segment/)*`.
+fn is_iam_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+fn split_path_name(resource_rest: &str) -> (&str, &str) {
+    match resource_rest.rfind('/') {
+        Some(i) => (&resource_rest[..=i], &resource_rest[i + 1..]),
+        None => ("", resource_rest),
+    }
+}
+
+/// `arn:aws:iam::123456789012:role/path/name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoleArn {
+    full: String,
+    account: AccountId,
+    partition_len: usize,
+    /// `/` or `/path/`; AWS shows the path with leading and trailing slash.
+    path: String,
+    name: String,
+}
+
+impl RoleArn {
+    pub fn parse(s: &str) -> Result<Self, ArnError> {
+        let parts = split_arn(s)?;
+        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: "role" };
+        if parts.service != "iam" || !parts.region.is_empty() {
+            return Err(wrong());
+        }
+        let rest = parts.resource.strip_prefix("role/").ok_or_else(wrong)?;
+        let account = AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
+        let (path, name) = split_path_name(rest);
+        if !is_iam_name(name, 64) || !path.split('/').all(|seg| seg.is_empty() || is_iam_name(seg, 512)) {
+            return Err(ArnError::BadName(s.to_owned()));
+        }
+        Ok(Self {
+            full: s.to_owned(),
+            account,
+            partition_len: parts.partition.len(),
+            path: format!("/{path}"),
+            name: name.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn partition(&self) -> &str {
+        &self.full[4..4 + self.partition_len]
+    }
+
+    /// The role name without its path.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The role path, `/` when none.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `arn:{partition}:sts::{account}:assumed-role/{name}/{session}`.
+    pub fn assumed_role_arn(&self, session_name: &str) -> String {
+        format!(
+            "arn:{}:sts::{}:assumed-role/{}/{}",
+            self.partition(),
+            self.account,
+            self.name,
+            session_name
+        )
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+/// Which Roles Anywhere resource an ARN names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolesAnywhereKind {
+    TrustAnchor,
+    Profile,
+}
+
+impl RolesAnywhereKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::TrustAnchor => "trust-anchor/",
+            Self::Profile => "profile/",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::TrustAnchor => "trust anchor",
+            Self::Profile => "profile",
+        }
+    }
+}
+
+/// `arn:aws:rolesanywhere:{region}:{account}:{trust-anchor|profile}/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RolesAnywhereArn {
+    full: String,
+    kind_is_profile: bool,
+    id_start: usize,
+}
+
+impl RolesAnywhereArn {
+    pub fn parse(s: &str, kind: RolesAnywhereKind) -> Result<Self, ArnError> {
+        let parts = split_arn(s)?;
+        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: kind.label() };
+        if parts.service != "rolesanywhere" || parts.region.is_empty() {
+            return Err(wrong());
+        }
+        AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
+        let id = parts.resource.strip_prefix(kind.prefix()).ok_or_else(wrong)?;
+        if id.is_empty() || id.contains('/') {
+            return Err(ArnError::BadName(s.to_owned()));
+        }
+        Ok(Self {
+            full: s.to_owned(),
+            kind_is_profile: kind == RolesAnywhereKind::Profile,
+            id_start: s.len() - id.len(),
+        })
+    }
+
+    /// Builds the ARN of a configured resource.
+    pub fn build(kind: RolesAnywhereKind, region: &str, account: &AccountId, id: &str) -> Self {
+        let full = format!("arn:aws:rolesanywhere:{region}:{account}:{}{id}", kind.prefix());
+        Self {
+            id_start: full.len() - id.len(),
+            full,
+            kind_is_profile: kind == RolesAnywhereKind::Profile,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The resource id after `trust-anchor/` or `profile/`.
+    pub fn id(&self) -> &str {
+        &self.full[self.id_start..]
+    }
+
+    pub fn kind(&self) -> RolesAnywhereKind {
+        if self.kind_is_profile { RolesAnywhereKind::Profile } else { RolesAnywhereKind::TrustAnchor }
+    }
+}
+
+impl fmt::Display for RolesAnywhereArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+/// `arn:aws:iam::{account}:policy/{path/}{name}` (managed policies).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PolicyArn(String);
+
+impl PolicyArn {
+    pub fn parse(s: &str) -> Result<Self, ArnError> {
+        let parts = split_arn(s)?;
+        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: "managed policy" };
+        if parts.service != "iam" || !parts.region.is_empty() {
+            return Err(wrong());
+        }
+        if parts.account != "aws" {
+            AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
+        }
+        let rest = parts.resource.strip_prefix("policy/").ok_or_else(wrong)?;
+        let (_, name) = split_path_name(rest);
+        if !is_iam_name(name, 128) {
+            return Err(ArnError::BadName(s.to_owned()));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PolicyArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arn_with_path() {
+        let arn = RoleArn::parse("arn:aws:iam::123456789012:role/team/app").unwrap();
+        assert_eq!(arn.name(), "app");
+        assert_eq!(arn.path(), "/team/");
+        assert_eq!(arn.account().as_str(), "123456789012");
+        assert_eq!(arn.assumed_role_arn("s1"), "arn:aws:sts::123456789012:assumed-role/app/s1");
+    }
+
+    #[test]
+    fn role_arn_rejects() {
+        assert!(matches!(RoleArn::parse("arn:aws:iam::12345:role/x"), Err(ArnError::BadAccount(_))));
+        assert!(matches!(RoleArn::parse("arn:aws:iam::123456789012:user/x"), Err(ArnError::WrongKind { .. })));
+        assert!(matches!(RoleArn::parse("role/x"), Err(ArnError::Malformed(_))));
+        assert!(matches!(RoleArn::parse("arn:aws:iam::123456789012:role/a b"), Err(ArnError::BadName(_))));
+    }
+
+    #[test]
+    fn rolesanywhere_arns() {
+        let a = RolesAnywhereArn::parse(
+            "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem",
+            RolesAnywhereKind::TrustAnchor,
+        )
+        .unwrap();
+        assert_eq!(a.id(), "onprem");
+        assert!(
+            RolesAnywhereArn::parse(a.as_str(), RolesAnywhereKind::Profile).is_err(),
+            "a trust anchor ARN is not a profile ARN"
+        );
+        let acct = AccountId::parse("123456789012").unwrap();
+        let p = RolesAnywhereArn::build(RolesAnywhereKind::Profile, "eu-west-1", &acct, "w");
+        assert_eq!(p.as_str(), "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w");
+        assert_eq!(p.id(), "w");
+    }
+}

@@ -1,0 +1,1 @@
+//! identity (work in progress)

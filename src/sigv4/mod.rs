@@ -1,0 +1,1 @@
+//! sigv4 (work in progress)
