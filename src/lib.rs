@@ -1,8 +1,55 @@
 //! rolegate: a self-hosted, STS-style temporary credential broker.
+//!
+//! Workloads holding X.509 certificates from an organisation's PKI trade them for short-lived,
+//! SigV4-compatible AWS-style credentials for a role — the exchange AWS IAM Roles Anywhere
+//! does — and chain into further roles through an STS-compatible API. One binary is the daemon
+//! and the client-side helper.
+//!
+//! # Architecture
+//!
+//! A pure core of domain types and decisions, thin wire edges, and runtime wiring kept apart:
+//!
+//! - **Pure core** (no I/O; time passed in):
+//!   - [`arn`]: ARN newtypes (roles, trust anchors, profiles, managed policies).
+//!   - [`identity`]: trust anchors, CRLs, chain verification (rustls-webpki), certificate
+//!     rules and the attributes that become principal tags.
+//!   - [`policy`]: IAM policy documents parsed into typed statements and evaluated with
+//!     explicit-deny-wins semantics, every condition operator, qualifiers and variables.
+//!   - [`sigv4`]: AWS Signature V4 (canonical request, string to sign, HMAC verification,
+//!     presigned URLs) and the Roles Anywhere AWS4-X509 variant, verification and signing.
+//!   - [`session`]: duration rules, session claims, sealed self-contained tokens (AEAD,
+//!     key ring), credential minting.
+//! - **Decisions over configuration**: [`config`] validates the TOML file into an immutable
+//!   snapshot; [`broker`] runs CreateSession (and the other operations) against the snapshot
+//!   in force, with bounded moka caches invalidated on reload.
+//! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
+//!   calls the broker, and renders its one error type in each format.
+//! - **Runtime**: [`server`] (TLS listener, operations listener, reload, graceful shutdown),
+//!   [`metrics`], [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
+//!   certificate factory for dev and tests).
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod dev;
+pub mod fsutil;
+pub mod helper;
 pub mod identity;
+pub mod metrics;
+pub mod pki;
 pub mod policy;
+pub mod server;
+pub mod service;
 pub mod session;
 pub mod sigv4;
+
+/// Code generated from `proto/rolegate/v1/*.proto`.
+pub mod proto {
+    tonic::include_proto!("rolegate.v1");
+
+    /// Encoded file descriptor set, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("rolegate_v1_descriptor");
+}

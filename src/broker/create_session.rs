@@ -1,0 +1,353 @@
+//! Roles Anywhere CreateSession, after the caller has proven possession of the certificate's
+//! private key (a verified AWS4-X509 request signature, or a TLS handshake):
+//!
+//! 1. the trust anchor exists and is enabled, and the chain verifies against it (cached);
+//! 2. the profile exists, is enabled and lists the role; the role exists;
+//! 3. session name, instance properties and duration follow the profile and role
+//!    (<https://docs.aws.amazon.com/rolesanywhere/latest/APIReference/API_CreateSession.html>);
+//! 4. the role's trust policy allows `sts:AssumeRole`, `sts:TagSession` and
+//!    `sts:SetSourceIdentity` for principal `rolesanywhere.amazonaws.com` with the certificate's
+//!    attributes as principal tags;
+//! 5. credentials are minted, or reused for an identical request seen moments ago.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::Broker;
+use super::caches::{CacheKey, CacheName, IssuedSession};
+use crate::config::{Anchor, Config, Profile, Role};
+use crate::identity::{ClientCertificate, verify_chain};
+use crate::policy::{self, Principal, RequestContext};
+use crate::service::error::ApiError;
+use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
+
+/// The service principal Roles Anywhere sessions are assumed by.
+pub const ROLES_ANYWHERE_PRINCIPAL: &str = "rolesanywhere.amazonaws.com";
+
+/// Every action a Roles Anywhere trust policy must allow.
+pub const ROLES_ANYWHERE_ACTIONS: [&str; 3] = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"];
+
+/// A CreateSession request, wire-independent.
+pub struct CreateSessionInput {
+    pub profile_arn: String,
+    pub role_arn: String,
+    pub trust_anchor_arn: String,
+    pub duration_seconds: Option<i64>,
+    pub role_session_name: Option<String>,
+    pub instance_properties: Option<BTreeMap<String, String>>,
+    /// The leaf whose key the caller proved possession of.
+    pub certificate: ClientCertificate,
+    pub intermediates: Vec<Vec<u8>>,
+    pub source_ip: Option<IpAddr>,
+}
+
+/// What CreateSession answers (one `credentialSet` entry plus the subject).
+pub struct CreateSessionOutput {
+    pub credentials: Credentials,
+    pub assumed_role_arn: String,
+    pub assumed_role_id: String,
+    pub role_arn: String,
+    pub source_identity: String,
+    pub packed_policy_size: u32,
+    pub subject_arn: String,
+    pub session_name: String,
+}
+
+impl Broker {
+    /// Runs the CreateSession decision at `now` and returns credentials.
+    pub fn create_session(&self, input: CreateSessionInput, now: OffsetDateTime) -> Result<Arc<CreateSessionOutput>, ApiError> {
+        let config = self.config();
+        let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
+        self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
+        let profile = find_profile(&config, &input.profile_arn)?;
+        let role = find_role_in_profile(&config, profile, &input.role_arn)?;
+        let session_name = session_name(profile, &input)?;
+        check_instance_properties(profile, input.instance_properties.as_ref())?;
+        let duration = session::create_session_duration(input.duration_seconds, profile.duration_seconds, role.max_session_duration)
+            .map_err(|e| ApiError::validation("duration", e.to_string()))?;
+
+        let key = issued_key(&input, &session_name, duration);
+        if let Some(hit) = self.caches().issued.get(&key) {
+            let remaining = hit.output.credentials.expiration - now.unix_timestamp();
+            if remaining * 10 >= i64::from(duration) * 9 {
+                self.caches().record(CacheName::Issued, true);
+                return Ok(hit.output);
+            }
+        }
+        self.caches().record(CacheName::Issued, false);
+
+        let tags = input.certificate.principal_tags();
+        let source_identity = input.certificate.source_identity();
+        check_trust_policy(&config, anchor, role, &tags, &source_identity, input.source_ip, now)?;
+
+        let mut session_policies = Vec::new();
+        if let Some(p) = &profile.session_policy {
+            session_policies.push(p.source().to_owned());
+        }
+        let policy_refs: Vec<&str> = session_policies.iter().map(String::as_str).collect();
+        let packed_policy_size = session::packed_policy_size(&policy_refs, profile.managed_policy_arns.len(), &tags);
+        let issued_at = now.unix_timestamp();
+        let draft = SessionClaimsDraft {
+            role_arn: role.arn.as_str().to_owned(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.clone(),
+            issued_at,
+            expires_at: issued_at + i64::from(duration),
+            source_identity: Some(source_identity.clone()),
+            tags,
+            transitive_tag_keys: Vec::new(),
+            session_policies,
+            policy_arns: profile.managed_policy_arns.clone(),
+            origin: SessionOrigin::RolesAnywhere {
+                trust_anchor_arn: anchor.arn.as_str().to_owned(),
+                profile_arn: profile.arn.as_str().to_owned(),
+                certificate_serial: input.certificate.serial_hex().to_owned(),
+            },
+        };
+        let (credentials, _claims) =
+            session::mint(&config.keyring, draft).map_err(|_| ApiError::internal("token-seal"))?;
+        let output = Arc::new(CreateSessionOutput {
+            credentials,
+            assumed_role_arn: role.arn.assumed_role_arn(&session_name),
+            assumed_role_id: format!("{}:{}", role.role_id, session_name),
+            role_arn: role.arn.as_str().to_owned(),
+            source_identity,
+            packed_policy_size,
+            subject_arn: subject_arn(&config, &input.certificate),
+            session_name,
+        });
+        self.caches().issued.insert(key, IssuedSession { output: output.clone(), issued_at });
+        Ok(output)
+    }
+
+    /// Verifies leaf + intermediates against the anchor, remembering success until the
+    /// earliest notAfter of the chain (and at most the cache TTL).
+    pub fn verify_chain_cached(
+        &self,
+        anchor: &Anchor,
+        leaf: &ClientCertificate,
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        let key = chain_key(anchor, leaf, intermediates);
+        if let Some(not_after) = self.caches().chains.get(&key) {
+            if now.unix_timestamp() < not_after {
+                self.caches().record(CacheName::Chains, true);
+                return Ok(());
+            }
+        }
+        self.caches().record(CacheName::Chains, false);
+        let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            u64::try_from(now.unix_timestamp()).unwrap_or(0),
+        ));
+        let verified = verify_chain(&anchor.trust, leaf, intermediates, unix)
+            .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))?;
+        self.caches().chains.insert(key, verified.not_after);
+        Ok(())
+    }
+}
+
+fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError> {
+    let anchor = config
+        .anchor(arn)
+        .ok_or_else(|| ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found.")))?;
+    if !anchor.enabled {
+        return Err(ApiError::access_denied(
+            "trust-anchor-disabled",
+            format!("Trust anchor {arn} is disabled; enable it to create sessions with it."),
+        ));
+    }
+    Ok(anchor)
+}
+
+fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiError> {
+    let profile = config
+        .profile(arn)
+        .ok_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))?;
+    if !profile.enabled {
+        return Err(ApiError::access_denied(
+            "profile-disabled",
+            format!("Profile {arn} is disabled; enable it to create sessions with it."),
+        ));
+    }
+    Ok(profile)
+}
+
+fn find_role_in_profile<'a>(config: &'a Config, profile: &Profile, role_arn: &str) -> Result<&'a Role, ApiError> {
+    if !profile.role_arns.iter().any(|r| r == role_arn) {
+        return Err(ApiError::access_denied(
+            "role-not-in-profile",
+            format!("Role {role_arn} is not one of the roles of profile {}.", profile.arn),
+        ));
+    }
+    config
+        .role(role_arn)
+        .map(Arc::as_ref)
+        .ok_or_else(|| ApiError::not_found("unknown-role", format!("Role {role_arn} was not found.")))
+}
+
+/// The session name: the caller's `roleSessionName` when the profile accepts one, else the
+/// certificate serial in hex (AWS's default).
+fn session_name(profile: &Profile, input: &CreateSessionInput) -> Result<String, ApiError> {
+    match &input.role_session_name {
+        None => Ok(input.certificate.serial_hex().to_owned()),
+        Some(_) if !profile.accept_role_session_name => Err(ApiError::validation(
+            "session-name-not-accepted",
+            format!(
+                "Profile {} does not accept roleSessionName; set accept_role_session_name = true on the profile or omit it.",
+                profile.arn
+            ),
+        )),
+        Some(name) => validate_role_session_name(name).map(|()| name.clone()),
+    }
+}
+
+/// AWS RoleSessionName: 2..=64 characters of `[\w+=,.@-]`.
+pub fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
+    let ok = (2..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "bad-session-name",
+            format!(
+                "1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*"
+            ),
+        ))
+    }
+}
+
+/// Instance properties: required when the profile says so; at most 50 string pairs, bounded sizes.
+fn check_instance_properties(profile: &Profile, props: Option<&BTreeMap<String, String>>) -> Result<(), ApiError> {
+    match props {
+        None | Some(_) if profile.require_instance_properties && props.is_none_or(BTreeMap::is_empty) => {
+            Err(ApiError::validation(
+                "instance-properties-required",
+                format!("Profile {} requires instanceProperties in the request.", profile.arn),
+            ))
+        }
+        Some(p) if p.len() > 50 || p.iter().any(|(k, v)| k.is_empty() || k.len() > 200 || v.len() > 200) => {
+            Err(ApiError::validation(
+                "bad-instance-properties",
+                "instanceProperties must have at most 50 entries with keys of 1 to 200 and values of at most 200 characters.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_trust_policy(
+    config: &Config,
+    anchor: &Anchor,
+    role: &Role,
+    tags: &[(String, String)],
+    source_identity: &str,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let mut ctx = RequestContext::new(Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()), "", role.arn.as_str());
+    ctx.insert("aws:SourceArn", anchor.arn.as_str());
+    ctx.insert("aws:SourceAccount", config.server.account.as_str());
+    ctx.insert("aws:SecureTransport", "true");
+    ctx.insert("aws:CurrentTime", format_iso(now));
+    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert("sts:SourceIdentity", source_identity);
+    if let Some(ip) = source_ip {
+        ctx.insert("aws:SourceIp", ip.to_string());
+    }
+    let mut tag_keys = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        tag_keys.push(k.clone());
+    }
+    ctx.insert_multi("aws:TagKeys", tag_keys);
+    for action in ROLES_ANYWHERE_ACTIONS {
+        ctx.action = action.to_owned();
+        let decision = policy::evaluate(&[&role.trust_policy], &ctx);
+        if !decision.is_allowed() {
+            let why = match &decision.deciding {
+                Some(s) => format!("statement {} explicitly denies it", describe_statement(s)),
+                None => "no statement allows it with this certificate's attributes".to_owned(),
+            };
+            return Err(ApiError::access_denied(
+                "trust-policy",
+                format!(
+                    "The trust policy of role {} does not allow {ROLES_ANYWHERE_PRINCIPAL} to perform {action}: {why}.",
+                    role.arn
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn describe_statement(s: &policy::StatementRef) -> String {
+    match &s.sid {
+        Some(sid) => format!("{} (Sid \"{sid}\")", s.index),
+        None => s.index.to_string(),
+    }
+}
+
+/// `aws:CurrentTime` format: ISO 8601 UTC with whole seconds.
+fn format_iso(now: OffsetDateTime) -> String {
+    session::format_expiration(now.unix_timestamp())
+}
+
+/// Roles Anywhere names the authenticated certificate subject with an ARN of its own; rolegate
+/// derives a stable UUID-shaped id from the anchor-independent subject and issuer.
+fn subject_arn(config: &Config, cert: &ClientCertificate) -> String {
+    let mut h = Sha256::new();
+    h.update(cert.subject_string().as_bytes());
+    h.update([0]);
+    h.update(cert.issuer_string().as_bytes());
+    let d = h.finalize();
+    let x = hex::encode(&d[..16]);
+    format!(
+        "arn:aws:rolesanywhere:{}:{}:subject/{}-{}-{}-{}-{}",
+        config.server.region,
+        config.server.account,
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+fn chain_key(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> CacheKey {
+    let mut h = Sha256::new();
+    h.update(anchor.arn.as_str().as_bytes());
+    for der in std::iter::once(leaf.der()).chain(intermediates.iter().map(Vec::as_slice)) {
+        h.update((der.len() as u64).to_be_bytes());
+        h.update(der);
+    }
+    h.finalize().into()
+}
+
+fn issued_key(input: &CreateSessionInput, session_name: &str, duration: u32) -> CacheKey {
+    let mut h = Sha256::new();
+    for part in [
+        input.trust_anchor_arn.as_bytes(),
+        input.profile_arn.as_bytes(),
+        input.role_arn.as_bytes(),
+        session_name.as_bytes(),
+        input.certificate.der(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(duration.to_be_bytes());
+    for (k, v) in input.instance_properties.iter().flatten() {
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(v.as_bytes());
+    }
+    h.finalize().into()
+}

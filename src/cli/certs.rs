@@ -1,0 +1,193 @@
+//! `rolegate certs`: a small rcgen-backed CA for development and tests. Writes `PREFIX.pem`
+//! (certificate) and `PREFIX.key` (PKCS#8 private key, 0600). Production PKIs are brought by
+//! the operator (see certs/README.md).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use time::{Duration, OffsetDateTime};
+
+use crate::fsutil::{write_new_private, write_new_public};
+use crate::pki::{Authority, ClientSpec, Issued, KeyType};
+
+type CmdResult = Result<(), Box<dyn std::error::Error>>;
+
+#[derive(Subcommand)]
+pub enum CertsCommand {
+    /// Create a self-signed root CA.
+    Ca {
+        #[command(flatten)]
+        out: Output,
+        #[arg(long, default_value = "rolegate dev root CA")]
+        cn: String,
+    },
+    /// Create an intermediate CA signed by --ca-cert/--ca-key.
+    Intermediate {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        #[command(flatten)]
+        out: Output,
+        #[arg(long, default_value = "rolegate dev intermediate CA")]
+        cn: String,
+    },
+    /// Create a TLS server certificate.
+    Server {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        #[command(flatten)]
+        out: Output,
+        /// DNS name or IP address (repeatable).
+        #[arg(long = "san", required = true)]
+        sans: Vec<String>,
+    },
+    /// Create a client (workload) certificate.
+    Client {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        #[command(flatten)]
+        out: Output,
+        #[arg(long)]
+        cn: String,
+        /// Organization (O).
+        #[arg(long = "o")]
+        organization: Option<String>,
+        /// Organizational unit (OU).
+        #[arg(long = "ou")]
+        organizational_unit: Option<String>,
+        /// SAN DNS name (repeatable).
+        #[arg(long = "dns")]
+        dns_names: Vec<String>,
+        /// SAN URI (repeatable).
+        #[arg(long = "uri")]
+        uris: Vec<String>,
+        /// Make a certificate that expired yesterday (for tests).
+        #[arg(long, conflicts_with = "not_yet_valid")]
+        expired: bool,
+        /// Make a certificate valid from tomorrow (for tests).
+        #[arg(long)]
+        not_yet_valid: bool,
+    },
+    /// Create a CRL signed by --ca-cert/--ca-key revoking the given serial numbers.
+    Crl {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        /// The CRL file to write (PEM).
+        #[arg(long)]
+        out: PathBuf,
+        /// Serial number in hex, as `certs client` prints it (repeatable).
+        #[arg(long = "revoke")]
+        revoke: Vec<String>,
+        /// Days until nextUpdate.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
+}
+
+#[derive(Args)]
+pub struct Output {
+    /// Output prefix: writes PREFIX.pem and PREFIX.key.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = KeyArg::EcdsaP256)]
+    key: KeyArg,
+    /// Validity in days from now.
+    #[arg(long, default_value_t = 365)]
+    days: i64,
+}
+
+#[derive(Args)]
+pub struct IssuerArgs {
+    /// The issuing CA certificate (PEM).
+    #[arg(long)]
+    ca_cert: PathBuf,
+    /// The issuing CA private key (PEM).
+    #[arg(long)]
+    ca_key: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyArg {
+    EcdsaP256,
+    EcdsaP384,
+    Rsa2048,
+    Rsa3072,
+}
+
+impl From<KeyArg> for KeyType {
+    fn from(k: KeyArg) -> Self {
+        match k {
+            KeyArg::EcdsaP256 => KeyType::EcdsaP256,
+            KeyArg::EcdsaP384 => KeyType::EcdsaP384,
+            KeyArg::Rsa2048 => KeyType::Rsa2048,
+            KeyArg::Rsa3072 => KeyType::Rsa3072,
+        }
+    }
+}
+
+pub fn run(cmd: CertsCommand) -> CmdResult {
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        CertsCommand::Ca { out, cn } => {
+            let ca = Authority::new_root(&cn, out.key.into(), now, now + Duration::days(out.days))?;
+            write_pair(&out.out, ca.issued())
+        }
+        CertsCommand::Intermediate { issuer, out, cn } => {
+            let ca = load_issuer(&issuer)?;
+            let sub = ca.new_intermediate(&cn, out.key.into(), now, now + Duration::days(out.days))?;
+            write_pair(&out.out, sub.issued())
+        }
+        CertsCommand::Server { issuer, out, sans } => {
+            let ca = load_issuer(&issuer)?;
+            let refs: Vec<&str> = sans.iter().map(String::as_str).collect();
+            let issued = ca.server(&refs, out.key.into(), now, now + Duration::days(out.days))?;
+            write_pair(&out.out, &issued)
+        }
+        CertsCommand::Client { issuer, out, cn, organization, organizational_unit, dns_names, uris, expired, not_yet_valid } => {
+            let ca = load_issuer(&issuer)?;
+            let (nb, na) = if expired {
+                (now - Duration::days(out.days.max(2)), now - Duration::days(1))
+            } else if not_yet_valid {
+                (now + Duration::days(1), now + Duration::days(out.days.max(2)))
+            } else {
+                (now - Duration::minutes(5), now + Duration::days(out.days))
+            };
+            let mut spec = ClientSpec::new(&cn, out.key.into(), nb, na);
+            spec.organization = organization;
+            spec.organizational_unit = organizational_unit;
+            spec.dns_names = dns_names;
+            spec.uris = uris;
+            let issued = ca.client(&spec)?;
+            write_pair(&out.out, &issued)
+        }
+        CertsCommand::Crl { issuer, out, revoke, days } => {
+            let ca = load_issuer(&issuer)?;
+            let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
+            let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
+            write_new_public(&out, pem.as_bytes())?;
+            println!("wrote {} revoking {} certificate(s)", out.display(), revoke.len());
+            Ok(())
+        }
+    }
+}
+
+fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error>> {
+    let cert = std::fs::read_to_string(&args.ca_cert).map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
+    let key = std::fs::read_to_string(&args.ca_key).map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
+    Ok(Authority::from_pem(&cert, &key)?)
+}
+
+fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {
+    let pem = with_extension(prefix, "pem");
+    let key = with_extension(prefix, "key");
+    write_new_public(&pem, issued.cert_pem.as_bytes())?;
+    write_new_private(&key, issued.key_pem.as_bytes())?;
+    println!("wrote {} and {} (serial {})", pem.display(), key.display(), issued.serial_hex);
+    Ok(())
+}
+
+fn with_extension(prefix: &Path, ext: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}

@@ -1,0 +1,167 @@
+//! The command line: one binary for the daemon (`serve`), its tooling (`certs`, `keys`,
+//! `check-config`) and, in `helper`, the client side. Parsing only; each command lives in its
+//! own module.
+
+mod certs;
+mod keys;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::dev;
+use crate::server::{ServeOptions, serve};
+
+#[derive(Parser)]
+#[command(name = "rolegate", version, about = "Self-hosted STS-style credential broker: X.509 certificates in, AWS SigV4 credentials out.")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (Roles Anywhere REST, STS Query API and gRPC on one TLS listener).
+    Serve(ServeArgs),
+    /// Create CA, server and client certificates and CRLs for development and tests.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+    /// Manage token sealing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Print credentials for the AWS SDKs' `credential_process` (flag-compatible with aws_signing_helper).
+    CredentialProcess(crate::helper::credential_process::SessionArgs),
+    /// Validate a configuration file and explain what it configures.
+    CheckConfig {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The TOML configuration file.
+    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    config: Option<PathBuf>,
+    /// Development mode: create (once) a dev PKI, token key and config in --state-dir and serve it.
+    #[arg(long)]
+    dev: bool,
+    /// Where --dev keeps its files.
+    #[arg(long, default_value = ".rolegate-dev", requires = "dev")]
+    state_dir: PathBuf,
+    /// Override `[server] listen` (e.g. 127.0.0.1:0 for an ephemeral port).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Override `[server] metrics_listen`.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+}
+
+/// Entry point of the binary.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => run_serve(args),
+        Command::Certs(cmd) => report(certs::run(cmd)),
+        Command::CredentialProcess(args) => match runtime() {
+            Ok(rt) => match rt.block_on(crate::helper::credential_process::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
+        Command::Keys(cmd) => report(keys::run(cmd)),
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(config) => {
+                print!("{} is valid.\n{}", file.display(), config.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_serve(args: ServeArgs) -> ExitCode {
+    let config_path = if args.dev {
+        match dev::prepare(&args.state_dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: cannot prepare the dev state in {}: {e}", args.state_dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match args.config {
+            Some(p) => p,
+            None => {
+                eprintln!("error: give --config FILE or --dev");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>> = if args.dev {
+        let dir = args.state_dir;
+        Some(Box::new(move |addr| dev::print_instructions(&dir, addr)))
+    } else {
+        None
+    };
+    let opts = ServeOptions { config_path, listen: args.listen, metrics_listen: args.metrics_listen, on_listening };
+    let result = runtime.block_on(serve(opts));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

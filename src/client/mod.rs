@@ -1,0 +1,9 @@
+//! `rolegate::client`: the client side of rolegate's APIs, used by the credential helpers,
+//! the load generator and the tests. HTTPS via hyper + rustls with the system roots plus an
+//! optional CA bundle.
+
+mod roles_anywhere;
+mod tls;
+
+pub use roles_anywhere::{ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials};
+pub use tls::{TlsOptions, client_config};

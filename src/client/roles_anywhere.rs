@@ -1,0 +1,198 @@
+//! A Roles Anywhere CreateSession client: signs `POST /sessions` with AWS4-X509 (as
+//! `aws_signing_helper` does) and reads the `credentialSet` answer. Works against rolegate and
+//! against AWS IAM Roles Anywhere itself.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::tls::{TlsOptions, client_config};
+use crate::sigv4::{HttpRequest, x509};
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Largest response body read from the server.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// What to ask CreateSession for.
+#[derive(Clone, Debug)]
+pub struct CreateSessionParams {
+    pub trust_anchor_arn: String,
+    pub profile_arn: String,
+    pub role_arn: String,
+    pub duration_seconds: Option<u32>,
+    pub role_session_name: Option<String>,
+    /// Signing region (the trust anchor's region).
+    pub region: String,
+}
+
+/// Credentials returned by CreateSession. Debug output redacts the secrets.
+#[derive(Clone)]
+pub struct SessionCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    pub session_token: Zeroizing<String>,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expiration: String,
+}
+
+impl std::fmt::Debug for SessionCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &"<redacted>")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid endpoint '{0}': expected https://host[:port]")]
+    Endpoint(String),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("cannot reach {endpoint}: {message}")]
+    Transport { endpoint: String, message: String },
+    #[error("{error_type} (HTTP {status}): {message}")]
+    Api { status: u16, error_type: String, message: String },
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    #[error("cannot sign the request: {0}")]
+    Signing(String),
+}
+
+pub struct RolesAnywhereClient {
+    endpoint: String,
+    authority: String,
+    client: HttpsClient,
+}
+
+impl RolesAnywhereClient {
+    pub fn new(endpoint: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let uri: http::Uri = endpoint.parse().map_err(|_| ClientError::Endpoint(endpoint.clone()))?;
+        if uri.scheme_str() != Some("https") || uri.path() != "/" && !uri.path().is_empty() {
+            return Err(ClientError::Endpoint(endpoint));
+        }
+        let authority = uri.authority().ok_or_else(|| ClientError::Endpoint(endpoint.clone()))?.to_string();
+        let config = client_config(tls).map_err(ClientError::Tls)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_only()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self { endpoint, authority, client })
+    }
+
+    /// Signs and sends CreateSession; `now` is the signing time.
+    pub async fn create_session(
+        &self,
+        params: &CreateSessionParams,
+        key: &x509::X509SigningKey,
+        cert_der: &[u8],
+        chain_der: &[Vec<u8>],
+        serial_decimal: &str,
+        now: OffsetDateTime,
+    ) -> Result<SessionCredentials, ClientError> {
+        let mut body = serde_json::json!({
+            "profileArn": params.profile_arn,
+            "roleArn": params.role_arn,
+            "trustAnchorArn": params.trust_anchor_arn,
+        });
+        if let Some(d) = params.duration_seconds {
+            body["durationSeconds"] = d.into();
+        }
+        if let Some(n) = &params.role_session_name {
+            body["roleSessionName"] = n.as_str().into();
+        }
+        let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ClientError::Protocol(e.to_string()))?);
+        let base = [("host", self.authority.as_str()), ("content-type", "application/json")];
+        let unsigned = HttpRequest { method: "POST", path: "/sessions", query: "", headers: &base };
+        let signed = x509::sign_request(&unsigned, &body, key, cert_der, chain_der, serial_decimal, &params.region, now)
+            .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let mut req = http::Request::post(format!("{}/sessions", self.endpoint));
+        for (k, v) in base.iter().copied().chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            req = req.header(k, v);
+        }
+        let req = req.body(Full::new(body)).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
+            endpoint: self.endpoint.clone(),
+            message: error_chain(&e),
+        })?;
+        let status = resp.status().as_u16();
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(':').next().unwrap_or(s).to_owned());
+        let bytes = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| ClientError::Protocol(format!("reading the response: {e}")))?
+            .to_bytes();
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(500).collect());
+            return Err(ClientError::Api { status, error_type: error_type.unwrap_or_else(|| "UnknownError".into()), message });
+        }
+        let parsed: CreateSessionAnswer =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("invalid CreateSession JSON: {e}")))?;
+        let entry = parsed
+            .credential_set
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("empty credentialSet".into()))?;
+        Ok(SessionCredentials {
+            access_key_id: entry.credentials.access_key_id,
+            secret_access_key: Zeroizing::new(entry.credentials.secret_access_key),
+            session_token: Zeroizing::new(entry.credentials.session_token),
+            expiration: entry.credentials.expiration,
+        })
+    }
+}
+
+/// The whole `source()` chain of an error on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateSessionAnswer {
+    credential_set: Vec<CredentialSetEntry>,
+}
+
+#[derive(Deserialize)]
+struct CredentialSetEntry {
+    credentials: CredentialsAnswer,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CredentialsAnswer {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+}

@@ -1,0 +1,524 @@
+//! Configuration: the TOML schema (`schema`), and its validation into an immutable runtime
+//! [`Config`] snapshot that the server swaps atomically on reload.
+//!
+//! Everything that can be checked is checked here, off the request path: ARNs parse, policies
+//! parse into typed statements, certificates and CRLs load, token keys decode, durations are in
+//! range. A [`ConfigError`] names the file, the key and what is wrong.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::pem::PemObject;
+
+use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
+use crate::identity::TrustAnchor;
+use crate::policy::{PolicyDocument, PolicyKind};
+use crate::session::{KeyRing, TokenKey};
+
+pub use schema::ConfigFile;
+
+/// A configuration problem: which file, which key, what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The validated configuration. Immutable; replaced as a whole on reload.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: ServerSettings,
+    pub keyring: KeyRing,
+    /// Keyed by trust anchor ARN.
+    pub anchors: HashMap<String, Arc<Anchor>>,
+    /// Keyed by profile ARN.
+    pub profiles: HashMap<String, Arc<Profile>>,
+    /// Keyed by role ARN.
+    pub roles: HashMap<String, Arc<Role>>,
+    /// Keyed by policy ARN.
+    pub managed_policies: HashMap<String, Arc<PolicyDocument>>,
+}
+
+#[derive(Debug)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub tls: TlsIdentity,
+    pub region: String,
+    pub account: AccountId,
+    pub max_clock_skew: time::Duration,
+    pub max_body_bytes: usize,
+    pub admin_subjects: Vec<String>,
+    pub credential_reuse: std::time::Duration,
+    pub cache_max_entries: u64,
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// The server's certificate chain and private key, loaded and checked at config load.
+pub struct TlsIdentity {
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("cert_chain", &self.cert_chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Anchor {
+    pub id: String,
+    pub arn: RolesAnywhereArn,
+    pub enabled: bool,
+    pub trust: TrustAnchor,
+}
+
+#[derive(Debug)]
+pub struct Profile {
+    pub id: String,
+    pub arn: RolesAnywhereArn,
+    pub role_arns: Vec<String>,
+    pub duration_seconds: u32,
+    pub accept_role_session_name: bool,
+    pub require_instance_properties: bool,
+    /// The profile's inline session policy, parsed; its source text goes into issued tokens.
+    pub session_policy: Option<Arc<PolicyDocument>>,
+    pub managed_policy_arns: Vec<String>,
+    pub enabled: bool,
+}
+
+#[derive(Debug)]
+pub struct Role {
+    pub arn: RoleArn,
+    /// `AROA…` id, stable per role ARN.
+    pub role_id: String,
+    pub max_session_duration: u32,
+    pub trust_policy: PolicyDocument,
+    pub permission_policies: Vec<PolicyDocument>,
+    /// Sessions issued before this instant (unix seconds) are refused.
+    pub revoke_sessions_issued_before: Option<i64>,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            key: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and validates `text`; relative paths resolve against `path`'s folder.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            key: toml_error_key(&e),
+            message: e.message().to_owned(),
+        })?;
+        Loader { path, dir: path.parent().unwrap_or(Path::new(".")) }.build(file)
+    }
+
+    pub fn anchor(&self, arn: &str) -> Option<&Arc<Anchor>> {
+        self.anchors.get(arn)
+    }
+
+    pub fn profile(&self, arn: &str) -> Option<&Arc<Profile>> {
+        self.profiles.get(arn)
+    }
+
+    pub fn role(&self, arn: &str) -> Option<&Arc<Role>> {
+        self.roles.get(arn)
+    }
+
+    /// A one-screen summary for `check-config` and the startup log.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "listen {} (region {}, account {}), metrics {}\n",
+            self.server.listen,
+            self.server.region,
+            self.server.account,
+            self.server.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
+        );
+        out += &format!(
+            "token keys: {} (active {})\n",
+            self.keyring.key_ids().join(", "),
+            self.keyring.active_id()
+        );
+        let mut anchors: Vec<_> = self.anchors.values().collect();
+        anchors.sort_by(|a, b| a.id.cmp(&b.id));
+        for a in anchors {
+            out += &format!(
+                "trust anchor {} ({}): {} CA certificate(s){}\n",
+                a.arn,
+                if a.enabled { "enabled" } else { "disabled" },
+                a.trust.certificates().len(),
+                a.trust
+                    .certificates()
+                    .iter()
+                    .map(|c| format!(", {} expires {}", c.subject, crate::session::format_expiration(c.not_after)))
+                    .collect::<String>()
+            );
+        }
+        let mut profiles: Vec<_> = self.profiles.values().collect();
+        profiles.sort_by(|a, b| a.id.cmp(&b.id));
+        for p in profiles {
+            out += &format!(
+                "profile {} ({}): roles [{}], default duration {} s\n",
+                p.arn,
+                if p.enabled { "enabled" } else { "disabled" },
+                p.role_arns.join(", "),
+                p.duration_seconds
+            );
+        }
+        let mut roles: Vec<_> = self.roles.values().collect();
+        roles.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
+        for r in roles {
+            out += &format!(
+                "role {} ({}): max session {} s, {} trust statement(s), {} permission polic(ies)\n",
+                r.arn,
+                r.role_id,
+                r.max_session_duration,
+                r.trust_policy.statements().len(),
+                r.permission_policies.len()
+            );
+        }
+        out += &format!("managed policies: {}\n", self.managed_policies.len());
+        out
+    }
+}
+
+/// The dotted key path toml reports for a syntax or schema error, when it has one.
+fn toml_error_key(e: &toml::de::Error) -> String {
+    // toml's message already names the offending key ("unknown field `x`", "missing field `y`").
+    match e.span() {
+        Some(span) => format!("(bytes {}..{})", span.start, span.end),
+        None => "(document)".into(),
+    }
+}
+
+struct Loader<'a> {
+    path: &'a Path,
+    dir: &'a Path,
+}
+
+impl Loader<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { file: self.path.to_owned(), key: key.into(), message: message.into() }
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_owned() } else { self.dir.join(p) }
+    }
+
+    fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
+        let full = self.resolve(p);
+        std::fs::read(&full).map_err(|e| self.err(key, format!("cannot read {}: {e}", full.display())))
+    }
+
+    /// Secret files (token keys, TLS key) should be readable by the owner only.
+    fn read_secret(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
+        let bytes = self.read(key, p)?;
+        warn_if_shared(&self.resolve(p));
+        Ok(bytes)
+    }
+
+    fn build(&self, f: ConfigFile) -> Result<Config, ConfigError> {
+        let server = self.server(&f.server)?;
+        let keyring = self.keyring(&f.tokens)?;
+        let managed_policies = self.managed_policies(&f.managed_policy)?;
+        let roles = self.roles(&f.role)?;
+        let anchors = self.anchors(&f.trust_anchor, &server)?;
+        let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
+        Ok(Config { path: self.path.to_owned(), server, keyring, anchors, profiles, roles, managed_policies })
+    }
+
+    fn server(&self, s: &schema::ServerSection) -> Result<ServerSettings, ConfigError> {
+        let listen = s
+            .listen
+            .parse()
+            .map_err(|_| self.err("server.listen", format!("'{}' is not an address like 127.0.0.1:8443", s.listen)))?;
+        let metrics_listen = if s.metrics_listen.is_empty() {
+            None
+        } else {
+            Some(s.metrics_listen.parse().map_err(|_| {
+                self.err("server.metrics_listen", format!("'{}' is not an address like 127.0.0.1:9464", s.metrics_listen))
+            })?)
+        };
+        let account = AccountId::parse(&s.account_id)
+            .map_err(|_| self.err("server.account_id", format!("'{}' is not a 12-digit account id", s.account_id)))?;
+        if !is_region(&s.region) {
+            return Err(self.err("server.region", format!("'{}' is not a region name like us-east-1", s.region)));
+        }
+        if s.max_clock_skew_seconds == 0 || s.max_clock_skew_seconds > 3600 {
+            return Err(self.err("server.max_clock_skew_seconds", "must be between 1 and 3600"));
+        }
+        if s.max_body_bytes < 1024 {
+            return Err(self.err("server.max_body_bytes", "must be at least 1024"));
+        }
+        let tls = self.tls(&s.tls_cert, &s.tls_key)?;
+        Ok(ServerSettings {
+            listen,
+            metrics_listen,
+            tls,
+            region: s.region.clone(),
+            account,
+            max_clock_skew: time::Duration::seconds(s.max_clock_skew_seconds as i64),
+            max_body_bytes: s.max_body_bytes,
+            admin_subjects: s.admin_subjects.clone(),
+            credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
+            cache_max_entries: s.cache_max_entries.max(1),
+            shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
+        })
+    }
+
+    fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
+        let cert_pem = self.read("server.tls_cert", cert)?;
+        let cert_chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err("server.tls_cert", format!("not a PEM certificate chain: {e}")))?;
+        if cert_chain.is_empty() {
+            return Err(self.err("server.tls_cert", "no CERTIFICATE block found"));
+        }
+        let key_pem = self.read_secret("server.tls_key", key)?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+            .map_err(|e| self.err("server.tls_key", format!("not a PEM private key (PKCS#8, SEC1 or PKCS#1): {e}")))?;
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| self.err("server.tls_key", format!("unsupported private key: {e}")))?;
+        let certified = rustls::sign::CertifiedKey::new(cert_chain.clone(), signing);
+        certified
+            .keys_match()
+            .map_err(|e| self.err("server.tls_key", format!("does not match server.tls_cert: {e}")))?;
+        Ok(TlsIdentity { cert_chain, key })
+    }
+
+    fn keyring(&self, t: &schema::TokensSection) -> Result<KeyRing, ConfigError> {
+        let mut keys = Vec::with_capacity(t.keys.len());
+        for (i, k) in t.keys.iter().enumerate() {
+            let key = format!("tokens.keys[{i}].file");
+            let bytes = self.read_secret(&key, &k.file)?;
+            let text = String::from_utf8(bytes).map_err(|_| self.err(&key, "token key file is not base64 text"))?;
+            let parsed = TokenKey::from_base64(&text).map_err(|e| self.err(&key, e.to_string()))?;
+            keys.push((k.id.clone(), parsed));
+        }
+        KeyRing::new(&t.active, keys).map_err(|e| self.err("tokens", e.to_string()))
+    }
+
+    fn managed_policies(
+        &self,
+        sections: &[schema::ManagedPolicySection],
+    ) -> Result<HashMap<String, Arc<PolicyDocument>>, ConfigError> {
+        let mut out = HashMap::new();
+        for (i, m) in sections.iter().enumerate() {
+            let arn = PolicyArn::parse(&m.arn).map_err(|e| self.err(format!("managed_policy[{i}].arn"), e.to_string()))?;
+            let doc = PolicyDocument::parse(&m.document, PolicyKind::Identity)
+                .map_err(|e| self.err(format!("managed_policy[{i}].document"), e.to_string()))?;
+            if out.insert(arn.as_str().to_owned(), Arc::new(doc)).is_some() {
+                return Err(self.err(format!("managed_policy[{i}].arn"), format!("duplicate managed policy {arn}")));
+            }
+        }
+        Ok(out)
+    }
+
+    fn roles(&self, sections: &[schema::RoleSection]) -> Result<HashMap<String, Arc<Role>>, ConfigError> {
+        let mut out = HashMap::new();
+        for (i, r) in sections.iter().enumerate() {
+            let at = |k: &str| format!("role[{i}].{k}");
+            let arn = RoleArn::parse(&r.arn).map_err(|e| self.err(at("arn"), e.to_string()))?;
+            if !(3600..=43200).contains(&r.max_session_duration) {
+                return Err(self.err(
+                    at("max_session_duration"),
+                    format!("{} is out of range: must be between 3600 and 43200 seconds", r.max_session_duration),
+                ));
+            }
+            let trust_text = match (&r.trust_policy, &r.trust_policy_file) {
+                (Some(t), None) => t.clone(),
+                (None, Some(p)) => String::from_utf8(self.read(&at("trust_policy_file"), p)?)
+                    .map_err(|_| self.err(at("trust_policy_file"), "not UTF-8 text"))?,
+                (Some(_), Some(_)) => {
+                    return Err(self.err(at("trust_policy"), "give either trust_policy or trust_policy_file, not both"));
+                }
+                (None, None) => {
+                    return Err(self.err(at("trust_policy"), "missing: every role needs a trust policy"));
+                }
+            };
+            let trust_policy = PolicyDocument::parse(&trust_text, PolicyKind::Trust)
+                .map_err(|e| self.err(at("trust_policy"), e.to_string()))?;
+            let permission_policies = r
+                .permission_policies
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    PolicyDocument::parse(p, PolicyKind::Identity)
+                        .map_err(|e| self.err(format!("role[{i}].permission_policies[{j}]"), e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let revoke_sessions_issued_before = r
+                .revoke_sessions_issued_before
+                .as_deref()
+                .map(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map(|d| d.unix_timestamp())
+                        .map_err(|_| {
+                            self.err(at("revoke_sessions_issued_before"), format!("'{t}' is not an RFC 3339 time like 2026-01-01T00:00:00Z"))
+                        })
+                })
+                .transpose()?;
+            let role = Role {
+                role_id: crate::session::role_id(arn.as_str()),
+                arn,
+                max_session_duration: r.max_session_duration,
+                trust_policy,
+                permission_policies,
+                revoke_sessions_issued_before,
+            };
+            if out.insert(role.arn.as_str().to_owned(), Arc::new(role)).is_some() {
+                return Err(self.err(at("arn"), format!("duplicate role {}", r.arn)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn anchors(
+        &self,
+        sections: &[schema::TrustAnchorSection],
+        server: &ServerSettings,
+    ) -> Result<HashMap<String, Arc<Anchor>>, ConfigError> {
+        let mut out = HashMap::new();
+        for (i, a) in sections.iter().enumerate() {
+            let at = |k: &str| format!("trust_anchor[{i}].{k}");
+            check_id(&a.id).map_err(|m| self.err(at("id"), m))?;
+            let pem = self.read(&at("certificates"), &a.certificates)?;
+            let crls = a
+                .crls
+                .iter()
+                .enumerate()
+                .map(|(j, p)| self.read(&format!("trust_anchor[{i}].crls[{j}]"), p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let trust = TrustAnchor::new(&pem, &crls).map_err(|e| self.err(at("certificates"), e.to_string()))?;
+            let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
+            let anchor = Anchor { id: a.id.clone(), arn, enabled: a.enabled, trust };
+            if out.insert(anchor.arn.as_str().to_owned(), Arc::new(anchor)).is_some() {
+                return Err(self.err(at("id"), format!("duplicate trust anchor id '{}'", a.id)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn profiles(
+        &self,
+        sections: &[schema::ProfileSection],
+        server: &ServerSettings,
+        roles: &HashMap<String, Arc<Role>>,
+        managed: &HashMap<String, Arc<PolicyDocument>>,
+    ) -> Result<HashMap<String, Arc<Profile>>, ConfigError> {
+        let mut out = HashMap::new();
+        for (i, p) in sections.iter().enumerate() {
+            let at = |k: &str| format!("profile[{i}].{k}");
+            check_id(&p.id).map_err(|m| self.err(at("id"), m))?;
+            if p.role_arns.is_empty() {
+                return Err(self.err(at("role_arns"), "a profile needs at least one role ARN"));
+            }
+            for (j, r) in p.role_arns.iter().enumerate() {
+                RoleArn::parse(r).map_err(|e| self.err(format!("profile[{i}].role_arns[{j}]"), e.to_string()))?;
+                if !roles.contains_key(r) {
+                    return Err(self.err(
+                        format!("profile[{i}].role_arns[{j}]"),
+                        format!("role {r} is not defined in any [[role]] section"),
+                    ));
+                }
+            }
+            if !(900..=43200).contains(&p.duration_seconds) {
+                return Err(self.err(
+                    at("duration_seconds"),
+                    format!("{} is out of range: must be between 900 and 43200 seconds", p.duration_seconds),
+                ));
+            }
+            let session_policy = p
+                .session_policy
+                .as_deref()
+                .map(|t| PolicyDocument::parse(t, PolicyKind::Identity).map(Arc::new))
+                .transpose()
+                .map_err(|e| self.err(at("session_policy"), e.to_string()))?;
+            for (j, m) in p.managed_policy_arns.iter().enumerate() {
+                if !managed.contains_key(m) {
+                    return Err(self.err(
+                        format!("profile[{i}].managed_policy_arns[{j}]"),
+                        format!("managed policy {m} is not defined in any [[managed_policy]] section"),
+                    ));
+                }
+            }
+            let arn = RolesAnywhereArn::build(RolesAnywhereKind::Profile, &server.region, &server.account, &p.id);
+            let profile = Profile {
+                id: p.id.clone(),
+                arn,
+                role_arns: p.role_arns.clone(),
+                duration_seconds: p.duration_seconds,
+                accept_role_session_name: p.accept_role_session_name,
+                require_instance_properties: p.require_instance_properties,
+                session_policy,
+                managed_policy_arns: p.managed_policy_arns.clone(),
+                enabled: p.enabled,
+            };
+            if out.insert(profile.arn.as_str().to_owned(), Arc::new(profile)).is_some() {
+                return Err(self.err(at("id"), format!("duplicate profile id '{}'", p.id)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Resource ids become the last ARN segment: 1..=64 of `[A-Za-z0-9_.-]`.
+fn check_id(id: &str) -> Result<(), String> {
+    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+        Ok(())
+    } else {
+        Err(format!("'{id}' is not a valid id: use 1 to 64 letters, digits, '_', '.' or '-'"))
+    }
+}
+
+/// Region names like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+fn is_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !r.starts_with('-')
+        && !r.ends_with('-')
+}
+
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), "secret file is readable by group or others; chmod 600 it");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_path: &Path) {}

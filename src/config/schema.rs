@@ -1,0 +1,151 @@
+//! The TOML file as operators write it (DESIGN.md §2e). Plain serde structs with defaults;
+//! `super::load` turns them into the validated runtime [`super::Config`].
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub server: ServerSection,
+    pub tokens: TokensSection,
+    #[serde(default)]
+    pub trust_anchor: Vec<TrustAnchorSection>,
+    #[serde(default)]
+    pub profile: Vec<ProfileSection>,
+    #[serde(default)]
+    pub role: Vec<RoleSection>,
+    #[serde(default)]
+    pub managed_policy: Vec<ManagedPolicySection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// Plain-HTTP listener for /metrics, /healthz, /readyz; `""` disables it.
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub account_id: String,
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_seconds: u64,
+    /// Largest accepted request body.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Client certificate subjects (RFC 4514 strings, e.g. `CN=ops,O=Example`) allowed to call `Admin.*`.
+    #[serde(default)]
+    pub admin_subjects: Vec<String>,
+    /// How long identical CreateSession requests are answered with the same credentials.
+    #[serde(default = "default_reuse")]
+    pub credential_reuse_seconds: u64,
+    /// Bound on each in-memory cache (entries).
+    #[serde(default = "default_cache_entries")]
+    pub cache_max_entries: u64,
+    /// Time allowed for in-flight requests to finish on SIGTERM.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSection {
+    pub active: String,
+    pub keys: Vec<TokenKeySection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeySection {
+    pub id: String,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustAnchorSection {
+    pub id: String,
+    pub certificates: PathBuf,
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSection {
+    pub id: String,
+    pub role_arns: Vec<String>,
+    #[serde(default = "default_duration")]
+    pub duration_seconds: u32,
+    #[serde(default)]
+    pub accept_role_session_name: bool,
+    #[serde(default)]
+    pub require_instance_properties: bool,
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    #[serde(default)]
+    pub managed_policy_arns: Vec<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSection {
+    pub arn: String,
+    #[serde(default = "default_duration")]
+    pub max_session_duration: u32,
+    #[serde(default)]
+    pub trust_policy: Option<String>,
+    #[serde(default)]
+    pub trust_policy_file: Option<PathBuf>,
+    #[serde(default)]
+    pub revoke_sessions_issued_before: Option<String>,
+    #[serde(default)]
+    pub permission_policies: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedPolicySection {
+    pub arn: String,
+    pub document: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_skew() -> u64 {
+    300
+}
+fn default_max_body() -> usize {
+    64 * 1024
+}
+fn default_reuse() -> u64 {
+    60
+}
+fn default_cache_entries() -> u64 {
+    100_000
+}
+fn default_grace() -> u64 {
+    20
+}
+fn default_duration() -> u32 {
+    3600
+}
+fn yes() -> bool {
+    true
+}

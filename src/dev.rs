@@ -1,0 +1,159 @@
+//! `rolegate serve --dev`: the embedded default. Creates once, in a state folder, a complete
+//! development setup — root CA, server certificate for localhost/127.0.0.1/::1, an ECDSA and an
+//! RSA client certificate, a token key and a config with one anchor, profile and role (plus a
+//! second role to chain into) — and reuses it on later starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::fsutil::{write_new_private, write_new_public};
+use crate::pki::{Authority, ClientSpec, Issued, KeyType};
+use crate::session::TokenKey;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/dev";
+pub const CHAINED_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/dev-reader";
+pub const TRUST_ANCHOR_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/dev";
+pub const PROFILE_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/dev";
+const CONFIG_FILE: &str = "rolegate.toml";
+
+/// Makes sure the state folder holds a complete dev setup; returns the config path.
+pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let config = dir.join(CONFIG_FILE);
+    if config.exists() {
+        eprintln!("rolegate: reusing the dev setup in {}", dir.display());
+        return Ok(config);
+    }
+    std::fs::create_dir_all(dir)?;
+    let now = OffsetDateTime::now_utc();
+    let start = now - Duration::minutes(5);
+    let ca = Authority::new_root("rolegate dev root CA", KeyType::EcdsaP256, start, now + Duration::days(3650))?;
+    write_pair(dir, "ca", ca.issued())?;
+    let server = ca.server(&["localhost", "127.0.0.1", "::1"], KeyType::EcdsaP256, start, now + Duration::days(825))?;
+    write_pair(dir, "server", &server)?;
+    for (name, key) in [("client-ecdsa", KeyType::EcdsaP256), ("client-rsa", KeyType::Rsa2048)] {
+        let mut spec = ClientSpec::new(&format!("dev-workload-{name}"), key, start, now + Duration::days(365));
+        spec.organization = Some("rolegate dev".into());
+        spec.dns_names = vec!["workload.dev.local".into()];
+        write_pair(dir, name, &ca.client(&spec)?)?;
+    }
+    write_new_private(&dir.join("token-k1.key"), format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes())?;
+    write_new_public(&config, dev_config().as_bytes())?;
+    eprintln!("rolegate: created a dev PKI, token key and config in {}", dir.display());
+    Ok(config)
+}
+
+/// Prints ready-to-paste commands once the listener is up.
+pub fn print_instructions(dir: &Path, listen: SocketAddr) {
+    let d = dir.display();
+    let endpoint = format!("https://{listen}");
+    let exe = std::env::current_exe().map_or_else(|_| "rolegate".to_owned(), |p| p.display().to_string());
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let a = abs.display();
+    println!(
+        "\n\
+rolegate dev server ready on {endpoint} (state in {d})\n\
+\n\
+1. Get credentials for role dev with an ECDSA client certificate:\n\
+   {exe} credential-process \\\n\
+     --certificate {d}/client-ecdsa.pem --private-key {d}/client-ecdsa.key \\\n\
+     --trust-anchor-arn {TRUST_ANCHOR_ARN} \\\n\
+     --profile-arn {PROFILE_ARN} \\\n\
+     --role-arn {ROLE_ARN} \\\n\
+     --endpoint {endpoint} --ca-bundle {d}/ca.pem\n\
+\n\
+   (the RSA certificate works the same: {d}/client-rsa.pem and {d}/client-rsa.key)\n\
+\n\
+2. Use it from the AWS CLI and SDKs — add to ~/.aws/config:\n\
+   [profile rolegate-dev]\n\
+   region = {REGION}\n\
+   credential_process = {exe} credential-process --certificate {a}/client-ecdsa.pem --private-key {a}/client-ecdsa.key --trust-anchor-arn {TRUST_ANCHOR_ARN} --profile-arn {PROFILE_ARN} --role-arn {ROLE_ARN} --endpoint {endpoint} --ca-bundle {a}/ca.pem\n\
+\n\
+   then ask rolegate's STS API who you are, and chain into the second role:\n\
+   aws sts get-caller-identity --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem\n\
+   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem \\\n\
+     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo\n"
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+fn write_pair(dir: &Path, name: &str, issued: &Issued) -> std::io::Result<()> {
+    write_new_public(&dir.join(format!("{name}.pem")), issued.cert_pem.as_bytes())?;
+    write_new_private(&dir.join(format!("{name}.key")), issued.key_pem.as_bytes())
+}
+
+fn dev_config() -> String {
+    format!(
+        r#"# rolegate development configuration, created by `rolegate serve --dev`.
+# Every key is documented in the README's configuration reference.
+
+[server]
+listen = "127.0.0.1:8443"
+tls_cert = "server.pem"
+tls_key = "server.key"
+metrics_listen = "127.0.0.1:9464"
+region = "{REGION}"
+account_id = "{ACCOUNT}"
+max_clock_skew_seconds = 300
+
+[tokens]
+active = "k1"
+
+[[tokens.keys]]
+id = "k1"
+file = "token-k1.key"
+
+[[trust_anchor]]
+id = "dev"
+certificates = "ca.pem"
+enabled = true
+
+[[profile]]
+id = "dev"
+role_arns = ["{ROLE_ARN}"]
+duration_seconds = 3600
+accept_role_session_name = true
+enabled = true
+
+[[role]]
+arn = "{ROLE_ARN}"
+max_session_duration = 43200
+trust_policy = '''
+{{
+  "Version": "2012-10-17",
+  "Statement": [{{
+    "Sid": "DevWorkloads",
+    "Effect": "Allow",
+    "Principal": {{"Service": "rolesanywhere.amazonaws.com"}},
+    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+    "Condition": {{
+      "ArnEquals": {{"aws:SourceArn": "{TRUST_ANCHOR_ARN}"}},
+      "StringEquals": {{"aws:PrincipalTag/x509Subject/O": "rolegate dev"}}
+    }}
+  }}]
+}}
+'''
+permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}''']
+
+[[role]]
+arn = "{CHAINED_ROLE_ARN}"
+max_session_duration = 3600
+trust_policy = '''
+{{
+  "Version": "2012-10-17",
+  "Statement": [{{
+    "Sid": "ChainFromDev",
+    "Effect": "Allow",
+    "Principal": {{"AWS": "{ROLE_ARN}"}},
+    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+  }}]
+}}
+'''
+permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}}]}}''']
+"#
+    )
+}

@@ -1,0 +1,206 @@
+//! Runtime wiring of `rolegate serve`: the TLS listener (REST + STS + gRPC), the plain-HTTP
+//! operations listener (`/metrics`, `/healthz`, `/readyz`), SIGHUP reload and SIGTERM/SIGINT
+//! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
+
+mod ops;
+mod tls;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::service::{ConnInfo, dispatch};
+
+pub use tls::ReloadableCert;
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where to serve, from the command line (overriding the config file).
+pub struct ServeOptions {
+    pub config_path: PathBuf,
+    pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
+    /// Called once with the bound address of the main listener (e.g. to print instructions).
+    pub on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+}
+
+/// State shared by the listeners and the signal handlers.
+pub struct Daemon {
+    pub broker: Arc<Broker>,
+    pub cert: Arc<ReloadableCert>,
+    pub config_path: PathBuf,
+    pub ready: AtomicBool,
+}
+
+impl Daemon {
+    /// Re-reads the configuration; on any error the running configuration stays in force.
+    pub fn reload(&self) -> Result<(), String> {
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        self.cert.replace(&config.server.tls).map_err(|e| format!("server certificate: {e}"))?;
+        self.broker.replace_config(config);
+        Ok(())
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT, then drains in-flight requests.
+pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(&opts.config_path)?;
+    let listen = opts.listen.unwrap_or(config.server.listen);
+    let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
+    let grace = config.server.shutdown_grace;
+    let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
+    tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
+    let daemon = Arc::new(Daemon {
+        broker: Arc::new(Broker::new(config)),
+        cert,
+        config_path: opts.config_path.clone(),
+        ready: AtomicBool::new(false),
+    });
+
+    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    announce(&format!("listening on https://{}", listener.local_addr()?));
+    if let Some(addr) = metrics_listen {
+        let ops = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        announce(&format!("metrics on http://{}", ops.local_addr()?));
+        tokio::spawn(ops::serve(ops, daemon.clone()));
+    }
+    tokio::spawn(reload_on_sighup(daemon.clone()));
+    daemon.ready.store(true, Ordering::SeqCst);
+    if let Some(callback) = opts.on_listening {
+        callback(listener.local_addr()?);
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, remote)) => {
+                    let _ = tcp.set_nodelay(true);
+                    connections.spawn(serve_connection(tcp, remote, acceptor.clone(), daemon.broker.clone(), stop_rx.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            () = &mut shutdown => break,
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    daemon.ready.store(false, Ordering::SeqCst);
+    drop(listener);
+    tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("grace period over; closing remaining connections");
+        connections.abort_all();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints a line scripts and tests wait for, on stdout, flushed.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    acceptor: TlsAcceptor,
+    broker: Arc<Broker>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            return;
+        }
+    };
+    let peer_certificates = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()));
+    let conn = ConnInfo { remote, peer_certificates };
+    let service = hyper::service::service_fn(move |req| {
+        let broker = broker.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(dispatch(broker, conn, req).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().header_read_timeout(Duration::from_secs(30)).max_buf_size(64 * 1024);
+    builder.http2().max_header_list_size(64 * 1024).max_concurrent_streams(256);
+    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%remote, error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stop.changed() => connection.as_mut().graceful_shutdown(),
+    }
+    let _ = connection.await;
+}
+
+async fn reload_on_sighup(daemon: Arc<Daemon>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match daemon.reload() {
+                Ok(()) => tracing::info!("configuration reloaded"),
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the previous configuration"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = daemon;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

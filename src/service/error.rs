@@ -1,0 +1,171 @@
+//! The one error type every API returns, and its rendering on each wire: Roles Anywhere REST
+//! (`X-Amzn-ErrorType` + JSON), STS Query (error XML) and gRPC status codes.
+//!
+//! Messages are written for the person who has to fix the request; they never contain a
+//! secret, a session token or key material.
+
+use std::fmt;
+
+/// What went wrong, in the vocabulary shared by the three wires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Authenticated but not allowed: untrusted certificate, trust policy denial, disabled resource.
+    AccessDenied,
+    /// The request is well-formed but a parameter is out of range or inconsistent.
+    Validation,
+    /// A named profile, trust anchor or role does not exist.
+    ResourceNotFound,
+    /// A rate limit or concurrency limit refused the request.
+    Throttling,
+    /// The request signature does not verify.
+    SignatureDoesNotMatch,
+    /// The Authorization header or presigned query is incomplete or malformed.
+    IncompleteSignature,
+    /// No credentials at all were presented.
+    MissingAuthenticationToken,
+    /// The session token presented has expired.
+    ExpiredToken,
+    /// The session token or access key id is not one rolegate issued.
+    InvalidClientTokenId,
+    /// A session policy is not a valid policy document.
+    MalformedPolicyDocument,
+    /// Session policies and tags exceed the packed size limit.
+    PackedPolicyTooLarge,
+    /// Unknown `Action` or `Version` on the STS Query API.
+    InvalidAction,
+    /// The request date is outside the allowed clock skew.
+    RequestExpired,
+    /// The request body or headers exceed a size limit.
+    PayloadTooLarge,
+    /// The server is not ready (no configuration loaded, shutting down).
+    Unavailable,
+    /// A bug or an environment failure; details are logged, not returned.
+    Internal,
+}
+
+/// An error answer: a code, a message for the caller and a short reason for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Stable short reason code (e.g. `cert-expired`) recorded in the audit log and appended to
+    /// AccessDenied messages so operators can find the full explanation.
+    pub reason: &'static str,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), reason }
+    }
+
+    pub fn access_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AccessDenied, reason, message)
+    }
+
+    pub fn validation(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Validation, reason, message)
+    }
+
+    pub fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ResourceNotFound, reason, message)
+    }
+
+    pub fn internal(reason: &'static str) -> Self {
+        Self::new(ErrorCode::Internal, reason, "An internal error occurred; the server log has the details.")
+    }
+
+    /// Roles Anywhere REST: (HTTP status, `X-Amzn-ErrorType` value).
+    pub fn rest_wire(&self) -> (u16, &'static str) {
+        match self.code {
+            ErrorCode::AccessDenied
+            | ErrorCode::SignatureDoesNotMatch
+            | ErrorCode::IncompleteSignature
+            | ErrorCode::MissingAuthenticationToken
+            | ErrorCode::RequestExpired
+            | ErrorCode::ExpiredToken
+            | ErrorCode::InvalidClientTokenId => (403, "AccessDeniedException"),
+            ErrorCode::Validation
+            | ErrorCode::MalformedPolicyDocument
+            | ErrorCode::PackedPolicyTooLarge
+            | ErrorCode::InvalidAction => (400, "ValidationException"),
+            ErrorCode::PayloadTooLarge => (413, "ValidationException"),
+            ErrorCode::ResourceNotFound => (404, "ResourceNotFoundException"),
+            ErrorCode::Throttling => (429, "ThrottlingException"),
+            ErrorCode::Unavailable => (503, "ServiceUnavailableException"),
+            ErrorCode::Internal => (500, "InternalServerException"),
+        }
+    }
+
+    /// STS Query API: (HTTP status, `<Code>`), as AWS STS answers.
+    pub fn sts_wire(&self) -> (u16, &'static str) {
+        match self.code {
+            ErrorCode::AccessDenied => (403, "AccessDenied"),
+            ErrorCode::Validation => (400, "ValidationError"),
+            ErrorCode::ResourceNotFound => (404, "NoSuchEntity"),
+            ErrorCode::Throttling => (400, "Throttling"),
+            ErrorCode::SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
+            ErrorCode::IncompleteSignature => (400, "IncompleteSignature"),
+            ErrorCode::MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
+            ErrorCode::ExpiredToken => (400, "ExpiredToken"),
+            ErrorCode::InvalidClientTokenId => (403, "InvalidClientTokenId"),
+            ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
+            ErrorCode::PackedPolicyTooLarge => (400, "PackedPolicyTooLarge"),
+            ErrorCode::InvalidAction => (400, "InvalidAction"),
+            ErrorCode::RequestExpired => (400, "RequestExpired"),
+            ErrorCode::PayloadTooLarge => (413, "RequestEntityTooLarge"),
+            ErrorCode::Unavailable => (503, "ServiceUnavailable"),
+            ErrorCode::Internal => (500, "InternalFailure"),
+        }
+    }
+
+    /// gRPC status code for the same error.
+    pub fn grpc_code(&self) -> tonic::Code {
+        match self.code {
+            ErrorCode::AccessDenied => tonic::Code::PermissionDenied,
+            ErrorCode::Validation
+            | ErrorCode::MalformedPolicyDocument
+            | ErrorCode::PackedPolicyTooLarge
+            | ErrorCode::InvalidAction
+            | ErrorCode::PayloadTooLarge => tonic::Code::InvalidArgument,
+            ErrorCode::ResourceNotFound => tonic::Code::NotFound,
+            ErrorCode::Throttling => tonic::Code::ResourceExhausted,
+            ErrorCode::SignatureDoesNotMatch
+            | ErrorCode::IncompleteSignature
+            | ErrorCode::MissingAuthenticationToken
+            | ErrorCode::ExpiredToken
+            | ErrorCode::InvalidClientTokenId
+            | ErrorCode::RequestExpired => tonic::Code::Unauthenticated,
+            ErrorCode::Unavailable => tonic::Code::Unavailable,
+            ErrorCode::Internal => tonic::Code::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_wire_has_its_aws_code() {
+        let e = ApiError::access_denied("trust-policy", "no");
+        assert_eq!(e.rest_wire(), (403, "AccessDeniedException"));
+        assert_eq!(e.sts_wire(), (403, "AccessDenied"));
+        assert_eq!(e.grpc_code(), tonic::Code::PermissionDenied);
+        let v = ApiError::validation("duration", "bad");
+        assert_eq!(v.rest_wire(), (400, "ValidationException"));
+        assert_eq!(v.sts_wire(), (400, "ValidationError"));
+        let t = ApiError::new(ErrorCode::Throttling, "rate", "slow down");
+        assert_eq!(t.rest_wire(), (429, "ThrottlingException"));
+        assert_eq!(t.grpc_code(), tonic::Code::ResourceExhausted);
+        let x = ApiError::new(ErrorCode::ExpiredToken, "expired", "old");
+        assert_eq!(x.sts_wire(), (400, "ExpiredToken"));
+    }
+}

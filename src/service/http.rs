@@ -1,0 +1,110 @@
+//! Plumbing shared by the HTTP APIs: the request as the handlers see it (`RequestParts`),
+//! bounded body collection, request ids and response builders.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response};
+use http_body_util::{BodyExt, Full, Limited};
+
+use super::error::{ApiError, ErrorCode};
+
+/// Every response body the HTTP handlers build.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// The parts of a request the handlers read, with the raw (still percent-encoded) path and query.
+pub struct RequestParts {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub remote: SocketAddr,
+    pub request_id: String,
+}
+
+impl RequestParts {
+    pub fn new(parts: &http::request::Parts, remote: SocketAddr) -> Self {
+        Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or_default().to_owned(),
+            headers: parts.headers.clone(),
+            remote,
+            request_id: new_request_id(),
+        }
+    }
+
+    /// A header's value when present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// All headers as `(name, value)` pairs for signature verification; values that are not
+    /// visible ASCII cannot have been signed and are left out.
+    pub fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+            .collect()
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (chunked bodies included).
+pub async fn collect_body<B>(body: B, limit: usize) -> Result<Bytes, ApiError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "body-too-large",
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )),
+        Err(_) => Err(ApiError::validation("body-read", "The request body could not be read completely.")),
+    }
+}
+
+/// A random request id shaped like AWS's (a UUID).
+pub fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    // A failing system RNG leaves zeros: a request id needs uniqueness for logs, not secrecy.
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> HttpResponse {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    response(status, "application/json", Bytes::from(body))
+}
+
+pub fn response(status: u16, content_type: &'static str, body: Bytes) -> HttpResponse {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Roles Anywhere error: `X-Amzn-ErrorType` header and `{"message": ...}`.
+pub fn rest_error(e: &ApiError, request_id: &str) -> HttpResponse {
+    let (status, kind) = e.rest_wire();
+    let message = match e.code {
+        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
+        _ => e.message.clone(),
+    };
+    let mut r = json_response(status, &serde_json::json!({ "message": message }));
+    r.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    r
+}
+
+/// Adds `x-amzn-RequestId` to a response.
+pub fn with_request_id(mut r: HttpResponse, request_id: &str) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}

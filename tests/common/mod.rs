@@ -1,0 +1,256 @@
+//! Black-box test fixture: a temporary PKI and configuration, and the real `rolegate` binary
+//! serving it on 127.0.0.1:0 with real TLS. Dropping the fixture stops the daemon.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rolegate::pki::{Authority, ClientSpec, Issued, KeyType};
+use time::OffsetDateTime;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/app";
+pub const ROLE_OTHER: &str = "arn:aws:iam::123456789012:role/other";
+pub const ROLE_CHAINED: &str = "arn:aws:iam::123456789012:role/chained";
+
+pub fn anchor_arn(id: &str) -> String {
+    format!("arn:aws:rolesanywhere:{REGION}:{ACCOUNT}:trust-anchor/{id}")
+}
+
+pub fn profile_arn(id: &str) -> String {
+    format!("arn:aws:rolesanywhere:{REGION}:{ACCOUNT}:profile/{id}")
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn days(n: i64) -> time::Duration {
+    time::Duration::days(n)
+}
+
+/// A test PKI: a root, an intermediate under it, and a foreign root nobody trusts.
+pub struct Pki {
+    pub root: Authority,
+    pub intermediate: Authority,
+    pub foreign: Authority,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let n = now();
+        let root = Authority::new_root("test root", KeyType::EcdsaP256, n - days(1), n + days(365)).unwrap();
+        let intermediate = root
+            .new_intermediate("test intermediate", KeyType::EcdsaP256, n - days(1), n + days(300))
+            .unwrap();
+        let foreign = Authority::new_root("foreign root", KeyType::EcdsaP256, n - days(1), n + days(365)).unwrap();
+        Self {
+            root,
+            intermediate,
+            foreign,
+        }
+    }
+
+    pub fn client(ca: &Authority, cn: &str, key: KeyType) -> Issued {
+        let n = now();
+        let mut spec = ClientSpec::new(cn, key, n - days(1), n + days(30));
+        spec.organization = Some("Example".into());
+        ca.client(&spec).unwrap()
+    }
+}
+
+/// A running daemon with its state folder.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    pub metrics: String,
+    pub child: Child,
+    pub stdout_lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The extra TOML appended after the standard sections (more roles, profiles...).
+pub struct Setup<'a> {
+    pub pki: &'a Pki,
+    pub extra_toml: String,
+    pub crl_pem: Option<String>,
+    pub app_trust_condition: &'a str,
+}
+
+pub fn trust_policy_roles_anywhere(anchor_id: &str, extra_condition: &str) -> String {
+    let anchor = anchor_arn(anchor_id);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"RA","Effect":"Allow","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Condition":{{"ArnEquals":{{"aws:SourceArn":"{anchor}"}}{extra_condition}}}}}]}}"#
+    )
+}
+
+pub fn write_config(dir: &Path, setup: &Setup) -> PathBuf {
+    let n = now();
+    let server = setup
+        .pki
+        .root
+        .server(
+            &["localhost", "127.0.0.1"],
+            KeyType::EcdsaP256,
+            n - days(1),
+            n + days(30),
+        )
+        .unwrap();
+    std::fs::write(dir.join("server.pem"), &server.cert_pem).unwrap();
+    std::fs::write(dir.join("server.key"), server.key_pem.as_bytes()).unwrap();
+    std::fs::write(dir.join("ca.pem"), &setup.pki.root.issued().cert_pem).unwrap();
+    std::fs::write(dir.join("foreign.pem"), &setup.pki.foreign.issued().cert_pem).unwrap();
+    std::fs::write(dir.join("k1.key"), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    set_private(&dir.join("server.key"));
+    set_private(&dir.join("k1.key"));
+    let crls = match &setup.crl_pem {
+        Some(pem) => {
+            std::fs::write(dir.join("root.crl"), pem).unwrap();
+            r#"crls = ["root.crl"]"#
+        }
+        None => "",
+    };
+    let app_policy = trust_policy_roles_anywhere("main", setup.app_trust_condition);
+    let other_policy = trust_policy_roles_anywhere("main", "");
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+tls_cert = "server.pem"
+tls_key = "server.key"
+metrics_listen = "127.0.0.1:0"
+region = "{REGION}"
+account_id = "{ACCOUNT}"
+
+[tokens]
+active = "k1"
+[[tokens.keys]]
+id = "k1"
+file = "k1.key"
+
+[[trust_anchor]]
+id = "main"
+certificates = "ca.pem"
+{crls}
+
+[[trust_anchor]]
+id = "disabled"
+certificates = "ca.pem"
+enabled = false
+
+[[trust_anchor]]
+id = "foreign"
+certificates = "foreign.pem"
+
+[[profile]]
+id = "main"
+role_arns = ["{ROLE}"]
+duration_seconds = 3600
+
+[[profile]]
+id = "named"
+role_arns = ["{ROLE}"]
+accept_role_session_name = true
+
+[[profile]]
+id = "off"
+role_arns = ["{ROLE}"]
+enabled = false
+
+[[profile]]
+id = "props"
+role_arns = ["{ROLE}"]
+require_instance_properties = true
+
+[[profile]]
+id = "other"
+role_arns = ["{ROLE_OTHER}"]
+
+[[role]]
+arn = "{ROLE}"
+max_session_duration = 7200
+trust_policy = '''{app_policy}'''
+
+[[role]]
+arn = "{ROLE_OTHER}"
+trust_policy = '''{other_policy}'''
+
+{extra}
+"#,
+        extra = setup.extra_toml
+    );
+    let path = dir.join("rolegate.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn set_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// Writes the config for `setup` into a new temp dir and starts the daemon on it.
+pub fn start(setup: &Setup) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), setup);
+    start_with_config(dir, &config)
+}
+
+pub fn start_with_config(dir: tempfile::TempDir, config: &Path) -> Daemon {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rolegate");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut endpoint = None;
+    let mut metrics = None;
+    while endpoint.is_none() || metrics.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("daemon did not announce its listeners");
+        if let Some(a) = line.strip_prefix("listening on ") {
+            endpoint = Some(a.trim().to_owned());
+        } else if let Some(a) = line.strip_prefix("metrics on ") {
+            metrics = Some(a.trim().to_owned());
+        }
+    }
+    Daemon {
+        dir,
+        endpoint: endpoint.unwrap(),
+        metrics: metrics.unwrap(),
+        child,
+        stdout_lines: rx,
+    }
+}
+
+impl Daemon {
+    pub fn ca_bundle(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}

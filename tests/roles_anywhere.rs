@@ -1,0 +1,253 @@
+//! CreateSession end to end: the real daemon on 127.0.0.1:0 with real TLS, driven by
+//! rolegate's own Roles Anywhere client (AWS4-X509 signing) and by raw HTTP requests.
+
+mod common;
+
+use common::*;
+use rolegate::client::{ClientError, CreateSessionParams, RolesAnywhereClient, TlsOptions};
+use rolegate::identity::ClientCertificate;
+use rolegate::pki::{ClientSpec, Issued, KeyType};
+use rolegate::sigv4::x509::X509SigningKey;
+
+fn params(profile: &str, role: &str, anchor: &str) -> CreateSessionParams {
+    CreateSessionParams {
+        trust_anchor_arn: anchor_arn(anchor),
+        profile_arn: profile_arn(profile),
+        role_arn: role.to_owned(),
+        duration_seconds: None,
+        role_session_name: None,
+        region: REGION.into(),
+    }
+}
+
+fn client(d: &Daemon) -> RolesAnywhereClient {
+    RolesAnywhereClient::new(
+        &d.endpoint,
+        &TlsOptions {
+            ca_bundle: Some(d.ca_bundle()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn create(
+    d: &Daemon,
+    p: &CreateSessionParams,
+    leaf: &Issued,
+    chain: &[Vec<u8>],
+) -> Result<rolegate::client::SessionCredentials, ClientError> {
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    client(d)
+        .create_session(p, &key, &leaf.cert_der, chain, cert.serial_decimal(), now())
+        .await
+}
+
+fn assert_api_error(
+    r: Result<rolegate::client::SessionCredentials, ClientError>,
+    status: u16,
+    kind: &str,
+    needle: &str,
+) {
+    match r {
+        Err(ClientError::Api {
+            status: s,
+            error_type,
+            message,
+        }) => {
+            assert_eq!((s, error_type.as_str()), (status, kind), "message: {message}");
+            assert!(message.contains(needle), "message {message:?} lacks {needle:?}");
+        }
+        other => panic!("expected {status} {kind}, got {other:?}"),
+    }
+}
+
+fn setup(pki: &Pki) -> Setup<'_> {
+    Setup {
+        pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: "",
+    }
+}
+
+#[tokio::test]
+async fn ecdsa_leaf_with_intermediate_chain_gets_credentials() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.intermediate, "workload-1", KeyType::EcdsaP256);
+    let chain = vec![pki.intermediate.issued().cert_der.clone()];
+    let creds = create(&d, &params("main", ROLE, "main"), &leaf, &chain).await.unwrap();
+    assert!(creds.access_key_id.starts_with("ASIA") && creds.access_key_id.len() == 20);
+    assert!(
+        creds.access_key_id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    );
+    assert_eq!(creds.secret_access_key.len(), 40);
+    assert!(!creds.session_token.is_empty());
+    let exp = time::OffsetDateTime::parse(&creds.expiration, &time::format_description::well_known::Rfc3339).unwrap();
+    let left = (exp - now()).whole_seconds();
+    assert!((3500..=3600).contains(&left), "expires in {left} s");
+}
+
+#[tokio::test]
+async fn rsa_leaf_under_root_gets_credentials_and_repeats_are_reused() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "workload-rsa", KeyType::Rsa2048);
+    let first = create(&d, &params("main", ROLE, "main"), &leaf, &[]).await.unwrap();
+    let second = create(&d, &params("main", ROLE, "main"), &leaf, &[]).await.unwrap();
+    assert_eq!(
+        first.access_key_id, second.access_key_id,
+        "identical requests reuse issued credentials"
+    );
+    let mut longer = params("main", ROLE, "main");
+    longer.duration_seconds = Some(7200);
+    let third = create(&d, &longer, &leaf, &[]).await.unwrap();
+    assert_ne!(
+        first.access_key_id, third.access_key_id,
+        "another duration is another session"
+    );
+}
+
+#[tokio::test]
+async fn lookup_and_profile_rules_answer_aws_errors() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "workload", KeyType::EcdsaP256);
+    assert_api_error(
+        create(&d, &params("nope", ROLE, "main"), &leaf, &[]).await,
+        404,
+        "ResourceNotFoundException",
+        "Profile arn:aws:rolesanywhere:us-east-1:123456789012:profile/nope was not found.",
+    );
+    assert_api_error(
+        create(&d, &params("main", ROLE, "nope"), &leaf, &[]).await,
+        404,
+        "ResourceNotFoundException",
+        "Trust anchor arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/nope was not found.",
+    );
+    assert_api_error(
+        create(&d, &params("main", ROLE_OTHER, "main"), &leaf, &[]).await,
+        403,
+        "AccessDeniedException",
+        "is not one of the roles of profile",
+    );
+    assert_api_error(
+        create(&d, &params("off", ROLE, "main"), &leaf, &[]).await,
+        403,
+        "AccessDeniedException",
+        "is disabled",
+    );
+    assert_api_error(
+        create(&d, &params("main", ROLE, "disabled"), &leaf, &[]).await,
+        403,
+        "AccessDeniedException",
+        "trust-anchor/disabled is disabled",
+    );
+    assert_api_error(
+        create(&d, &params("props", ROLE, "main"), &leaf, &[]).await,
+        400,
+        "ValidationException",
+        "requires instanceProperties",
+    );
+    let mut named = params("main", ROLE, "main");
+    named.role_session_name = Some("my-session".into());
+    assert_api_error(
+        create(&d, &named, &leaf, &[]).await,
+        400,
+        "ValidationException",
+        "does not accept roleSessionName",
+    );
+    named.profile_arn = profile_arn("named");
+    create(&d, &named, &leaf, &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn durations_follow_aws_rules() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "workload", KeyType::EcdsaP256);
+    for (secs, ok) in [(899, false), (900, true), (7200, true), (7201, false), (43201, false)] {
+        let mut p = params("main", ROLE, "main");
+        p.duration_seconds = Some(secs);
+        let r = create(&d, &p, &leaf, &[]).await;
+        if ok {
+            r.unwrap();
+        } else {
+            assert_api_error(r, 400, "ValidationException", "");
+        }
+    }
+    let mut p = params("main", ROLE, "main");
+    p.duration_seconds = Some(7201);
+    assert_api_error(
+        create(&d, &p, &leaf, &[]).await,
+        400,
+        "ValidationException",
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    );
+}
+
+#[tokio::test]
+async fn untrusted_expired_and_revoked_certificates_are_denied() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let crl = pki
+        .root
+        .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
+        .unwrap();
+    let mut s = setup(&pki);
+    s.crl_pem = Some(crl);
+    let d = start(&s);
+    let p = params("main", ROLE, "main");
+
+    let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    assert_api_error(
+        create(&d, &p, &foreign, &[]).await,
+        403,
+        "AccessDeniedException",
+        "Untrusted certificate",
+    );
+
+    let expired = pki
+        .root
+        .client(&ClientSpec::new("old", KeyType::EcdsaP256, n - days(10), n - days(1)))
+        .unwrap();
+    assert_api_error(
+        create(&d, &p, &expired, &[]).await,
+        403,
+        "AccessDeniedException",
+        "expired",
+    );
+
+    assert_api_error(
+        create(&d, &p, &revoked, &[]).await,
+        403,
+        "AccessDeniedException",
+        "revoked",
+    );
+
+    let fine = Pki::client(&pki.root, "fine", KeyType::EcdsaP256);
+    create(&d, &p, &fine, &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn trust_policy_conditions_on_certificate_attributes() {
+    let pki = Pki::new();
+    let mut s = setup(&pki);
+    s.app_trust_condition = r#","StringEquals":{"aws:PrincipalTag/x509Subject/CN":"allowed"}"#;
+    let d = start(&s);
+    let p = params("main", ROLE, "main");
+    let allowed = Pki::client(&pki.root, "allowed", KeyType::EcdsaP256);
+    create(&d, &p, &allowed, &[]).await.unwrap();
+    let other = Pki::client(&pki.root, "someone-else", KeyType::EcdsaP256);
+    assert_api_error(
+        create(&d, &p, &other, &[]).await,
+        403,
+        "AccessDeniedException",
+        "The trust policy of role arn:aws:iam::123456789012:role/app does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole",
+    );
+}
