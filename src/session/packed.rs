@@ -14,9 +14,10 @@
 //! ```
 //!
 //! "Minified" drops the JSON whitespace outside strings, so formatting never counts. The model
-//! is monotonic (more or longer inputs never shrink it), is 0 for an empty session and passes
-//! 100 well before a session token would exceed [`super::MAX_TOKEN_LEN`]. A single 2048-character
-//! `Policy` (the plaintext limit of STS) uses about half the budget, as on AWS.
+//! is monotonic (more or longer inputs never shrink it) and is 0 for an empty session. At 100 %
+//! the claims fit well within [`super::MAX_TOKEN_LEN`] (about 6 KiB of token for minified
+//! policies). A single 2048-character `Policy` (the plaintext limit of STS) uses about half the
+//! budget.
 
 /// The packed budget in units (see the module documentation).
 pub const PACKED_BUDGET_UNITS: u64 = 2048;
