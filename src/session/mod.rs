@@ -1,1 +1,30 @@
-//! session (work in progress)
+//! Sessions: how long they last, what they carry, and the sealed tokens that carry it.
+//!
+//! - [`duration`]: the AWS duration rules and their exact validation messages;
+//! - [`claims`]: [`SessionClaims`], the facts of one session;
+//! - [`keyring`]: the token keys, one active for sealing, all for opening;
+//! - [`token`]: [`seal`] / [`open`], AEAD-sealed self-contained session tokens (DESIGN §3);
+//! - [`credentials`]: access key ids, secrets, role ids, [`mint`] and expiration formatting;
+//! - [`packed`]: the `PackedPolicySize` model.
+//!
+//! Everything here is pure except for drawing random bytes from the system CSPRNG; the caller
+//! supplies every time (`issued_at`, `expires_at`, `now`).
+
+pub mod claims;
+pub mod credentials;
+pub mod duration;
+pub mod keyring;
+pub mod packed;
+pub mod token;
+
+pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin};
+pub use credentials::{
+    Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id,
+};
+pub use duration::{
+    CHAINED_MAX_SECONDS, DEFAULT_SESSION_SECONDS, DurationError, MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS, assume_role_duration, create_session_duration,
+};
+pub use keyring::{KeyRing, KeyRingError, TokenKey, validate_key_id};
+pub use packed::{PackedPolicyTooLarge, check_packed_policy_size, packed_policy_size};
+pub use token::{INVALID_TOKEN_MESSAGE, MAX_TOKEN_LEN, TokenError, key_id_of, open, seal};

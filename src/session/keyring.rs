@@ -1,0 +1,299 @@
+//! The token key ring: the 256-bit keys that seal and open session tokens.
+//!
+//! One key is *active* and seals every new token; every key in the ring opens tokens sealed
+//! with it. Rotation (DESIGN §3): add a new key and make it active, keep the old one listed
+//! until the longest session sealed with it has expired (12 hours at most), then remove it;
+//! tokens sealed with a removed key no longer open. Every replica loads the same ring, so any
+//! replica opens any token.
+//!
+//! Key files hold the standard base64 encoding of 32 random bytes (`rolegate keys generate`).
+//! Key material never appears in `Debug` output or errors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Length of a token key in bytes (AES-256).
+pub const TOKEN_KEY_LEN: usize = 32;
+/// Longest key id accepted; ids travel in the clear in every token.
+pub const MAX_KEY_ID_LEN: usize = 32;
+
+/// Why a key or key ring is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRingError {
+    /// The key text is not standard base64.
+    #[error("token key is not valid base64; expected the base64 of 32 random bytes")]
+    KeyNotBase64,
+    /// The key decodes to the wrong number of bytes.
+    #[error("token key is {got} bytes long; expected exactly 32 bytes (base64 of 32 random bytes)")]
+    KeyLength { got: usize },
+    /// A key id is empty, too long or uses characters outside `[A-Za-z0-9_-]`.
+    #[error(
+        "token key id '{0}' is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'"
+    )]
+    BadKeyId(String),
+    /// The same key id is listed twice.
+    #[error("token key id '{0}' is listed more than once")]
+    DuplicateKeyId(String),
+    /// The active key id names no listed key.
+    #[error("active token key '{0}' is not among the listed keys")]
+    ActiveKeyMissing(String),
+    /// The cryptographic library refused the key.
+    #[error("the cryptographic library could not load token key '{0}'")]
+    Unusable(String),
+}
+
+/// A 256-bit token key. Zeroized on drop; `Debug` shows no key material.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct TokenKey([u8; TOKEN_KEY_LEN]);
+
+impl TokenKey {
+    /// Parses the base64 (standard alphabet, padding optional) of exactly 32 bytes,
+    /// ignoring surrounding whitespace such as a key file's trailing newline.
+    pub fn from_base64(text: &str) -> Result<Self, KeyRingError> {
+        let bytes = Zeroizing::new(
+            KEY_BASE64
+                .decode(text.trim())
+                .map_err(|_| KeyRingError::KeyNotBase64)?,
+        );
+        let mut key = [0u8; TOKEN_KEY_LEN];
+        if bytes.len() != TOKEN_KEY_LEN {
+            return Err(KeyRingError::KeyLength { got: bytes.len() });
+        }
+        key.copy_from_slice(&bytes);
+        Ok(Self(key))
+    }
+
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut key = [0u8; TOKEN_KEY_LEN];
+        super::credentials::fill_random(&mut key);
+        Self(key)
+    }
+
+    /// The standard, padded base64 of the key: the contents of a key file.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey(<redacted>)")
+    }
+}
+
+/// The loaded key ring: the active key id and every key that may open tokens.
+pub struct KeyRing {
+    active: String,
+    keys: BTreeMap<String, LessSafeKey>,
+}
+
+impl KeyRing {
+    /// Builds a ring. Ids must be unique and valid (see [`validate_key_id`]) and `active` must
+    /// be one of them. The raw keys are dropped (zeroized) once loaded into the AEAD.
+    pub fn new(active: &str, keys: Vec<(String, TokenKey)>) -> Result<Self, KeyRingError> {
+        let mut loaded = BTreeMap::new();
+        for (id, key) in keys {
+            validate_key_id(&id)?;
+            if loaded.contains_key(&id) {
+                return Err(KeyRingError::DuplicateKeyId(id));
+            }
+            let unbound = UnboundKey::new(&AES_256_GCM, &key.0)
+                .map_err(|_| KeyRingError::Unusable(id.clone()))?;
+            loaded.insert(id, LessSafeKey::new(unbound));
+        }
+        if !loaded.contains_key(active) {
+            return Err(KeyRingError::ActiveKeyMissing(active.to_owned()));
+        }
+        Ok(Self {
+            active: active.to_owned(),
+            keys: loaded,
+        })
+    }
+
+    /// The id of the key that seals new tokens.
+    pub fn active_id(&self) -> &str {
+        &self.active
+    }
+
+    /// Every key id in the ring, sorted.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.keys().map(String::as_str).collect()
+    }
+
+    /// Whether `id` names a key of this ring.
+    pub fn contains(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
+    }
+
+    /// The active key and its id.
+    pub(super) fn active_key(&self) -> Option<(&str, &LessSafeKey)> {
+        self.keys
+            .get_key_value(self.active.as_str())
+            .map(|(id, key)| (id.as_str(), key))
+    }
+
+    /// The key with this id, if the ring still holds it.
+    pub(super) fn key(&self, id: &str) -> Option<&LessSafeKey> {
+        self.keys.get(id)
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("active", &self.active)
+            .field("key_ids", &self.key_ids())
+            .finish()
+    }
+}
+
+/// Checks a key id: 1 to 32 characters of `[A-Za-z0-9_-]`, so it can travel unescaped in a
+/// token in headers and query strings.
+pub fn validate_key_id(id: &str) -> Result<(), KeyRingError> {
+    if is_valid_key_id(id) {
+        Ok(())
+    } else {
+        Err(KeyRingError::BadKeyId(id.to_owned()))
+    }
+}
+
+pub(super) fn is_valid_key_id(id: &str) -> bool {
+    (1..=MAX_KEY_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Standard alphabet; accepts key files written with or without padding.
+const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn parses_keys() {
+        let key = TokenKey::from_base64(&format!("  {KEY_B64}\n")).unwrap();
+        assert_eq!(key.0, core::array::from_fn::<u8, 32, _>(|i| i as u8));
+        assert_eq!(key.to_base64().as_str(), KEY_B64);
+        let unpadded = TokenKey::from_base64(KEY_B64.trim_end_matches('=')).unwrap();
+        assert_eq!(unpadded.0, key.0);
+    }
+
+    #[test]
+    fn rejects_bad_keys() {
+        let cases: &[(&str, KeyRingError)] = &[
+            ("not base64!", KeyRingError::KeyNotBase64),
+            ("", KeyRingError::KeyLength { got: 0 }),
+            ("AAAA", KeyRingError::KeyLength { got: 3 }),
+            (
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ==",
+                KeyRingError::KeyLength { got: 34 },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                TokenKey::from_base64(text).unwrap_err(),
+                *expected,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            KeyRingError::KeyLength { got: 3 }.to_string(),
+            "token key is 3 bytes long; expected exactly 32 bytes (base64 of 32 random bytes)"
+        );
+    }
+
+    #[test]
+    fn generated_keys_round_trip_and_differ() {
+        let a = TokenKey::generate();
+        let b = TokenKey::generate();
+        assert_ne!(a.0, b.0);
+        assert_eq!(TokenKey::from_base64(&a.to_base64()).unwrap().0, a.0);
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let key = TokenKey::from_base64(KEY_B64).unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "TokenKey(<redacted>)");
+        let ring = KeyRing::new("k1", vec![("k1".into(), key)]).unwrap();
+        assert_eq!(
+            format!("{ring:?}"),
+            r#"KeyRing { active: "k1", key_ids: ["k1"] }"#
+        );
+    }
+
+    #[test]
+    fn builds_rings() {
+        let ring = KeyRing::new(
+            "k2",
+            vec![
+                ("k2".into(), TokenKey::generate()),
+                ("k1".into(), TokenKey::generate()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ring.active_id(), "k2");
+        assert_eq!(ring.key_ids(), ["k1", "k2"]);
+        assert!(ring.contains("k1"));
+        assert!(!ring.contains("k3"));
+        assert_eq!(ring.active_key().map(|(id, _)| id), Some("k2"));
+    }
+
+    #[test]
+    fn rejects_bad_rings() {
+        let long = "a".repeat(33);
+        let cases: Vec<(&str, Vec<&str>, KeyRingError)> = vec![
+            ("k1", vec![], KeyRingError::ActiveKeyMissing("k1".into())),
+            (
+                "k9",
+                vec!["k1"],
+                KeyRingError::ActiveKeyMissing("k9".into()),
+            ),
+            (
+                "k1",
+                vec!["k1", "k1"],
+                KeyRingError::DuplicateKeyId("k1".into()),
+            ),
+            ("", vec![""], KeyRingError::BadKeyId(String::new())),
+            ("k.1", vec!["k.1"], KeyRingError::BadKeyId("k.1".into())),
+            (
+                "k1",
+                vec!["k1", "k 2"],
+                KeyRingError::BadKeyId("k 2".into()),
+            ),
+            (
+                "k1",
+                vec!["k1", &long],
+                KeyRingError::BadKeyId(long.clone()),
+            ),
+        ];
+        for (active, ids, expected) in cases {
+            let keys = ids
+                .iter()
+                .map(|id| (id.to_string(), TokenKey::generate()))
+                .collect();
+            assert_eq!(KeyRing::new(active, keys).unwrap_err(), expected);
+        }
+        let max = "A-z_9".repeat(6) + "ab";
+        assert!(KeyRing::new(&max, vec![(max.clone(), TokenKey::generate())]).is_ok());
+    }
+
+    #[test]
+    fn ring_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<KeyRing>();
+    }
+}

@@ -1,0 +1,640 @@
+//! Sealed, self-contained session tokens (DESIGN §3).
+//!
+//! A token is the session's claims encrypted and authenticated with a key of the [`KeyRing`],
+//! so any replica holding the ring opens any token with no shared store:
+//!
+//! ```text
+//! rg1.{key id}.{base64url-nopad(nonce[12] || AES-256-GCM(claims plaintext) || tag[16])}
+//! ```
+//!
+//! - `rg1` names this layout; the key id is in the clear so [`open`] picks the key without
+//!   trying each one. The whole header `rg1.{key id}.` is the AEAD associated data, so neither
+//!   can be altered.
+//! - The nonce is 96 random bits from the system CSPRNG. Random nonces stay safe for about 2³²
+//!   tokens per key (NIST SP 800-38D §8.3); rotate keys long before that.
+//! - The plaintext is a version byte ([`CLAIMS_VERSION`]) followed by the claims in
+//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON.
+//! - Every character is from `[A-Za-z0-9._-]`, unreserved in URIs (RFC 3986 §2.3), so the token
+//!   needs no escaping in headers, query strings or SigV4 canonical requests.
+//!
+//! [`open`] does not check expiry: the caller compares [`SessionClaims::expires_at`] with its
+//! clock. Every failure a client can cause shows AWS's `InvalidClientTokenId` message.
+
+use std::borrow::Cow;
+
+use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::claims::{SessionClaims, SessionOrigin};
+use super::credentials::fill_random;
+use super::keyring::{KeyRing, is_valid_key_id};
+
+/// The longest token [`open`] accepts and [`seal`] produces, in characters. Checked before
+/// any decoding; AWS tokens are typically under 4 KiB, ours carry the session policies too.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Layout version of the sealed plaintext.
+pub const CLAIMS_VERSION: u8 = 1;
+
+/// The message AWS STS gives for a token it cannot use (`InvalidClientTokenId`, HTTP 403).
+pub const INVALID_TOKEN_MESSAGE: &str = "The security token included in the request is invalid.";
+
+/// Why a token cannot be sealed or opened.
+///
+/// Every failure of [`open`] displays AWS's `InvalidClientTokenId` message, which is what the
+/// client sees; [`TokenError::reason`] says what actually happened, for logs and audit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a rolegate token: wrong prefix, bad key id, bad base64 or too short.
+    #[error("The security token included in the request is invalid.")]
+    Malformed,
+    /// Sealed with a key id the ring does not hold (removed or never known).
+    #[error("The security token included in the request is invalid.")]
+    UnknownKey(String),
+    /// Authentication failed: the token was altered, truncated or sealed with another key.
+    #[error("The security token included in the request is invalid.")]
+    Invalid,
+    /// Longer than [`MAX_TOKEN_LEN`]; refused before decoding.
+    #[error("The security token included in the request is invalid.")]
+    TooLarge,
+    /// Authentic, but sealed by a rolegate with a newer plaintext layout.
+    #[error("The security token included in the request is invalid.")]
+    UnsupportedVersion(u8),
+    /// [`seal`]: the claims would make a token longer than [`MAX_TOKEN_LEN`].
+    #[error(
+        "the session is too large to fit in a session token ({len} characters, at most {max}); use fewer or smaller session policies and tags"
+    )]
+    ClaimsTooLarge { len: usize, max: usize },
+    /// [`seal`]: the cryptographic library failed to encrypt.
+    #[error("the session token could not be sealed: the cryptographic library failed")]
+    SealFailed,
+}
+
+impl TokenError {
+    /// A short description of the actual failure for logs and audit events (never secret).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "token is malformed",
+            Self::UnknownKey(_) => "token was sealed with a key that is not in the key ring",
+            Self::Invalid => "token failed authentication",
+            Self::TooLarge => "token is too long",
+            Self::UnsupportedVersion(_) => "token uses an unsupported claims version",
+            Self::ClaimsTooLarge { .. } => "claims are too large for a token",
+            Self::SealFailed => "sealing failed",
+        }
+    }
+}
+
+/// Seals `claims` with the ring's active key.
+pub fn seal(ring: &KeyRing, claims: &SessionClaims) -> Result<String, TokenError> {
+    let (key_id, key) = ring.active_key().ok_or(TokenError::SealFailed)?;
+    let header = format!("{TOKEN_PREFIX}{key_id}.");
+
+    // The plaintext holds the secret access key: size the buffer up front so serialization
+    // never reallocates and leaves unzeroized copies behind.
+    let wire = WireClaims::from(claims);
+    let mut buffer = Vec::with_capacity(wire.size_bound());
+    buffer.push(CLAIMS_VERSION);
+    let plaintext =
+        Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
+
+    let sealed_len = NONCE_LEN + plaintext.len() + TAG_LEN;
+    let token_len = header.len() + base64_len(sealed_len);
+    if token_len > MAX_TOKEN_LEN {
+        return Err(TokenError::ClaimsTooLarge {
+            len: token_len,
+            max: MAX_TOKEN_LEN,
+        });
+    }
+
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce);
+    // Zeroizing: holds the plaintext until it is encrypted in place.
+    let mut sealed = Zeroizing::new(Vec::with_capacity(sealed_len));
+    sealed.extend_from_slice(&nonce);
+    sealed.extend_from_slice(&plaintext);
+    // invariant: `sealed` starts with the NONCE_LEN nonce bytes just written.
+    let (_, in_out) = sealed.split_at_mut(NONCE_LEN);
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(header.as_bytes()),
+            in_out,
+        )
+        .map_err(|_| TokenError::SealFailed)?;
+    sealed.extend_from_slice(tag.as_ref());
+
+    let mut token = header;
+    URL_SAFE_NO_PAD.encode_string(&*sealed, &mut token);
+    Ok(token)
+}
+
+/// Opens a token sealed by [`seal`] with any key of the ring. Does not check expiry.
+pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLarge);
+    }
+    let parts = split(token).ok_or(TokenError::Malformed)?;
+    let key = ring
+        .key(parts.key_id)
+        .ok_or_else(|| TokenError::UnknownKey(parts.key_id.to_owned()))?;
+
+    // Holds the plaintext after opening in place.
+    let mut sealed = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(parts.body)
+            .map_err(|_| TokenError::Malformed)?,
+    );
+    if sealed.len() < NONCE_LEN + 1 + TAG_LEN {
+        return Err(TokenError::Malformed);
+    }
+    let (nonce, ciphertext) = sealed.split_at_mut(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| TokenError::Malformed)?;
+    let plaintext = key
+        .open_in_place(nonce, Aad::from(parts.header.as_bytes()), ciphertext)
+        .map_err(|_| TokenError::Invalid)?;
+
+    match plaintext.split_first() {
+        Some((&CLAIMS_VERSION, encoded)) => decode_claims(encoded),
+        Some((&version, _)) => Err(TokenError::UnsupportedVersion(version)),
+        None => Err(TokenError::Invalid),
+    }
+}
+
+/// The key id a token claims to be sealed with, without any cryptography: for routing, logs
+/// and metrics. `None` when the token does not have the rolegate layout.
+pub fn key_id_of(token: &str) -> Option<&str> {
+    split(token).map(|parts| parts.key_id)
+}
+
+const TOKEN_PREFIX: &str = "rg1.";
+/// AES-256-GCM tag length.
+const TAG_LEN: usize = 16;
+
+/// The clear parts of a token: `header` is `rg1.{key_id}.`, `body` the base64 after it.
+struct TokenParts<'a> {
+    header: &'a str,
+    key_id: &'a str,
+    body: &'a str,
+}
+
+fn split(token: &str) -> Option<TokenParts<'_>> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (key_id, body) = rest.split_once('.')?;
+    if !is_valid_key_id(key_id) {
+        return None;
+    }
+    let header = token.get(..TOKEN_PREFIX.len() + key_id.len() + 1)?;
+    Some(TokenParts {
+        header,
+        key_id,
+        body,
+    })
+}
+
+/// Length of the unpadded base64 of `n` bytes.
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4 - (3 - n % 3) % 3
+}
+
+fn decode_claims(encoded: &[u8]) -> Result<SessionClaims, TokenError> {
+    let (wire, rest) =
+        postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
+    if !rest.is_empty() {
+        return Err(TokenError::Invalid);
+    }
+    Ok(wire.into_claims())
+}
+
+/// The postcard layout of [`CLAIMS_VERSION`] 1. Field order is the wire format: append only,
+/// and bump [`CLAIMS_VERSION`] for any other change.
+#[derive(Serialize, Deserialize)]
+struct WireClaims<'a> {
+    access_key_id: Cow<'a, str>,
+    secret_access_key: Cow<'a, str>,
+    role_arn: Cow<'a, str>,
+    role_id: Cow<'a, str>,
+    session_name: Cow<'a, str>,
+    issued_at: i64,
+    expires_at: i64,
+    source_identity: Option<Cow<'a, str>>,
+    tags: Cow<'a, [(String, String)]>,
+    transitive_tag_keys: Cow<'a, [String]>,
+    session_policies: Cow<'a, [String]>,
+    policy_arns: Cow<'a, [String]>,
+    origin: WireOrigin<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum WireOrigin<'a> {
+    RolesAnywhere {
+        trust_anchor_arn: Cow<'a, str>,
+        profile_arn: Cow<'a, str>,
+        certificate_serial: Cow<'a, str>,
+    },
+    AssumeRole {
+        source_role_arn: Cow<'a, str>,
+        source_session_name: Cow<'a, str>,
+    },
+}
+
+impl<'a> From<&'a SessionClaims> for WireClaims<'a> {
+    fn from(c: &'a SessionClaims) -> Self {
+        Self {
+            access_key_id: Cow::Borrowed(&c.access_key_id),
+            secret_access_key: Cow::Borrowed(&c.secret_access_key),
+            role_arn: Cow::Borrowed(&c.role_arn),
+            role_id: Cow::Borrowed(&c.role_id),
+            session_name: Cow::Borrowed(&c.session_name),
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            source_identity: c.source_identity.as_deref().map(Cow::Borrowed),
+            tags: Cow::Borrowed(&c.tags),
+            transitive_tag_keys: Cow::Borrowed(&c.transitive_tag_keys),
+            session_policies: Cow::Borrowed(&c.session_policies),
+            policy_arns: Cow::Borrowed(&c.policy_arns),
+            origin: match &c.origin {
+                SessionOrigin::RolesAnywhere {
+                    trust_anchor_arn,
+                    profile_arn,
+                    certificate_serial,
+                } => WireOrigin::RolesAnywhere {
+                    trust_anchor_arn: Cow::Borrowed(trust_anchor_arn),
+                    profile_arn: Cow::Borrowed(profile_arn),
+                    certificate_serial: Cow::Borrowed(certificate_serial),
+                },
+                SessionOrigin::AssumeRole {
+                    source_role_arn,
+                    source_session_name,
+                } => WireOrigin::AssumeRole {
+                    source_role_arn: Cow::Borrowed(source_role_arn),
+                    source_session_name: Cow::Borrowed(source_session_name),
+                },
+            },
+        }
+    }
+}
+
+impl WireClaims<'_> {
+    /// An upper bound of the encoded size: postcard writes each length and integer as a
+    /// varint of at most 10 bytes, each enum/option tag in at most 5.
+    fn size_bound(&self) -> usize {
+        const VARINT: usize = 10;
+        let strings = |items: &[String]| -> usize {
+            items.iter().map(|s| s.len() + VARINT).sum::<usize>() + VARINT
+        };
+        let origin = match &self.origin {
+            WireOrigin::RolesAnywhere {
+                trust_anchor_arn,
+                profile_arn,
+                certificate_serial,
+            } => trust_anchor_arn.len() + profile_arn.len() + certificate_serial.len(),
+            WireOrigin::AssumeRole {
+                source_role_arn,
+                source_session_name,
+            } => source_role_arn.len() + source_session_name.len(),
+        };
+        1 + [
+            &self.access_key_id,
+            &self.secret_access_key,
+            &self.role_arn,
+            &self.role_id,
+            &self.session_name,
+        ]
+        .iter()
+        .map(|s| s.len() + VARINT)
+        .sum::<usize>()
+            + 2 * VARINT
+            + self.source_identity.as_ref().map_or(0, |s| s.len())
+            + VARINT
+            + 1
+            + self
+                .tags
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2 * VARINT)
+                .sum::<usize>()
+            + VARINT
+            + strings(&self.transitive_tag_keys)
+            + strings(&self.session_policies)
+            + strings(&self.policy_arns)
+            + origin
+            + 4 * VARINT
+    }
+
+    fn into_claims(self) -> SessionClaims {
+        SessionClaims {
+            access_key_id: self.access_key_id.into_owned(),
+            secret_access_key: Zeroizing::new(self.secret_access_key.into_owned()),
+            role_arn: self.role_arn.into_owned(),
+            role_id: self.role_id.into_owned(),
+            session_name: self.session_name.into_owned(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            source_identity: self.source_identity.map(Cow::into_owned),
+            tags: self.tags.into_owned(),
+            transitive_tag_keys: self.transitive_tag_keys.into_owned(),
+            session_policies: self.session_policies.into_owned(),
+            policy_arns: self.policy_arns.into_owned(),
+            origin: match self.origin {
+                WireOrigin::RolesAnywhere {
+                    trust_anchor_arn,
+                    profile_arn,
+                    certificate_serial,
+                } => SessionOrigin::RolesAnywhere {
+                    trust_anchor_arn: trust_anchor_arn.into_owned(),
+                    profile_arn: profile_arn.into_owned(),
+                    certificate_serial: certificate_serial.into_owned(),
+                },
+                WireOrigin::AssumeRole {
+                    source_role_arn,
+                    source_session_name,
+                } => SessionOrigin::AssumeRole {
+                    source_role_arn: source_role_arn.into_owned(),
+                    source_session_name: source_session_name.into_owned(),
+                },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::claims::tests::sample_claims;
+    use super::super::keyring::TokenKey;
+    use super::*;
+
+    fn ring(active: &str, ids: &[(&str, &TokenKey)]) -> KeyRing {
+        KeyRing::new(
+            active,
+            ids.iter()
+                .map(|(id, key)| (id.to_string(), (*key).clone()))
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn decode_body(token: &str) -> (String, Vec<u8>) {
+        let parts = split(token).unwrap();
+        (
+            parts.header.to_owned(),
+            URL_SAFE_NO_PAD.decode(parts.body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn round_trips() {
+        let k1 = TokenKey::generate();
+        let ring = ring("k1", &[("k1", &k1)]);
+        let claims = sample_claims();
+        let token = seal(&ring, &claims).unwrap();
+        assert!(token.starts_with("rg1.k1."), "{token}");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            "{token}"
+        );
+        assert_eq!(key_id_of(&token), Some("k1"));
+        assert_eq!(open(&ring, &token).unwrap(), claims);
+
+        // Random nonces: sealing twice gives different tokens that both open.
+        let again = seal(&ring, &claims).unwrap();
+        assert_ne!(token, again);
+        assert_eq!(open(&ring, &again).unwrap(), claims);
+    }
+
+    #[test]
+    fn round_trips_every_shape() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let mut claims = sample_claims();
+        claims.source_identity = None;
+        claims.tags.clear();
+        claims.transitive_tag_keys.clear();
+        claims.session_policies.clear();
+        claims.policy_arns.clear();
+        claims.issued_at = i64::MIN;
+        claims.expires_at = i64::MAX;
+        claims.origin = SessionOrigin::RolesAnywhere {
+            trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a".into(),
+            profile_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p".into(),
+            certificate_serial: "00ff".into(),
+        };
+        claims.session_name = "ünïcødé@name".into();
+        let token = seal(&ring, &claims).unwrap();
+        assert_eq!(open(&ring, &token).unwrap(), claims);
+    }
+
+    #[test]
+    fn size_bound_is_an_upper_bound() {
+        let mut claims = sample_claims();
+        claims.tags = (0..50)
+            .map(|i| (format!("k{i}").repeat(40), "v".repeat(200 + i)))
+            .collect();
+        for claims in [sample_claims(), claims] {
+            let wire = WireClaims::from(&claims);
+            let encoded = postcard::to_allocvec(&wire).unwrap();
+            assert!(encoded.len() < wire.size_bound());
+        }
+    }
+
+    #[test]
+    fn tampering_any_sealed_byte_is_invalid() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let token = seal(&ring, &sample_claims()).unwrap();
+        let (header, body) = decode_body(&token);
+        for i in 0..body.len() {
+            for flip in [0x01, 0x80] {
+                let mut tampered = body.clone();
+                tampered[i] ^= flip;
+                let tampered = format!("{header}{}", URL_SAFE_NO_PAD.encode(&tampered));
+                assert_eq!(open(&ring, &tampered), Err(TokenError::Invalid), "byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn tampering_any_character_never_opens() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let token = seal(&ring, &sample_claims()).unwrap();
+        for i in 0..token.len() {
+            let mut tampered = token.clone().into_bytes();
+            tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            let err = open(&ring, &tampered).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    TokenError::Invalid | TokenError::Malformed | TokenError::UnknownKey(_)
+                ),
+                "char {i}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_id_is_bound_to_the_ciphertext() {
+        // Same key material under two ids: relabelling the token must still fail.
+        let key = TokenKey::generate();
+        let ring = ring("a", &[("a", &key), ("b", &key)]);
+        let token = seal(&ring, &sample_claims()).unwrap();
+        let relabelled = token.replacen("rg1.a.", "rg1.b.", 1);
+        assert_eq!(open(&ring, &relabelled), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn other_keys() {
+        let k1 = TokenKey::generate();
+        let k2 = TokenKey::generate();
+        let token = seal(&ring("k1", &[("k1", &k1)]), &sample_claims()).unwrap();
+        // a ring without k1
+        assert_eq!(
+            open(&ring("k2", &[("k2", &k2)]), &token),
+            Err(TokenError::UnknownKey("k1".into()))
+        );
+        // a ring with a different key under the id k1
+        assert_eq!(
+            open(&ring("k1", &[("k1", &k2)]), &token),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn rotation() {
+        let k1 = TokenKey::generate();
+        let k2 = TokenKey::generate();
+        let claims = sample_claims();
+        let old_token = seal(&ring("k1", &[("k1", &k1)]), &claims).unwrap();
+
+        // k2 becomes active, k1 stays to verify.
+        let rotated = ring("k2", &[("k1", &k1), ("k2", &k2)]);
+        let new_token = seal(&rotated, &claims).unwrap();
+        assert_eq!(key_id_of(&new_token), Some("k2"));
+        assert_eq!(open(&rotated, &old_token).unwrap(), claims);
+        assert_eq!(open(&rotated, &new_token).unwrap(), claims);
+
+        // k1 removed.
+        let retired = ring("k2", &[("k2", &k2)]);
+        assert_eq!(
+            open(&retired, &old_token),
+            Err(TokenError::UnknownKey("k1".into()))
+        );
+        assert_eq!(open(&retired, &new_token).unwrap(), claims);
+    }
+
+    #[test]
+    fn truncation() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let token = seal(&ring, &sample_claims()).unwrap();
+        let malformed = [
+            "",
+            "rg1",
+            "rg1.",
+            "rg1.k1",
+            "rg1.k1.",
+            &token[..7 + 10],
+            &token[..7 + 38],
+        ];
+        for t in malformed {
+            assert_eq!(open(&ring, t), Err(TokenError::Malformed), "{t:?}");
+        }
+        // Shorter but still well-formed base64: authentication fails.
+        for cut in [1, 4, 100] {
+            let t = &token[..token.len() - cut];
+            let err = open(&ring, t).unwrap_err();
+            assert!(
+                matches!(err, TokenError::Invalid | TokenError::Malformed),
+                "cut {cut}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let cases = [
+            "FQoGZXIvYXdzEJr//////////wEaDOqhZZ1", // an AWS-style token
+            "rg2.k1.AAAA",
+            "rg1.k 1.AAAA",
+            "rg1..AAAA",
+            "rg1.k1.!!!!",
+        ];
+        for t in cases {
+            assert_eq!(open(&ring, t), Err(TokenError::Malformed), "{t}");
+        }
+        assert_eq!(key_id_of("rg1.k1.x"), Some("k1"));
+        assert_eq!(key_id_of("rg1.k1"), None);
+        assert_eq!(key_id_of("rg1.k.1.x"), Some("k"));
+        assert_eq!(key_id_of("rg1.bad key.x"), None);
+        assert_eq!(key_id_of("FQoGZXIvYXdz"), None);
+    }
+
+    #[test]
+    fn too_large() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let huge = format!("rg1.k1.{}", "A".repeat(MAX_TOKEN_LEN));
+        assert_eq!(open(&ring, &huge), Err(TokenError::TooLarge));
+
+        let mut claims = sample_claims();
+        claims.session_policies = vec!["x".repeat(MAX_TOKEN_LEN)];
+        assert!(matches!(
+            seal(&ring, &claims),
+            Err(TokenError::ClaimsTooLarge {
+                max: MAX_TOKEN_LEN,
+                ..
+            })
+        ));
+        // Largest claims that seal still open.
+        claims.session_policies = vec!["x".repeat(MAX_TOKEN_LEN * 3 / 4 - 600)];
+        let token = seal(&ring, &claims).unwrap();
+        assert!(token.len() <= MAX_TOKEN_LEN);
+        assert_eq!(open(&ring, &token).unwrap(), claims);
+    }
+
+    #[test]
+    fn unsupported_version() {
+        // Seal a plaintext with another version byte directly.
+        let key = TokenKey::generate();
+        let ring = ring("k1", &[("k1", &key)]);
+        let (_, active) = ring.active_key().unwrap();
+        let header = "rg1.k1.";
+        let nonce = [7u8; NONCE_LEN];
+        let mut body = vec![2u8, 0, 0];
+        let tag = active
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header.as_bytes()),
+                &mut body,
+            )
+            .unwrap();
+        let sealed = [&nonce[..], &body, tag.as_ref()].concat();
+        let token = format!("{header}{}", URL_SAFE_NO_PAD.encode(sealed));
+        assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(2)));
+    }
+
+    #[test]
+    fn messages() {
+        for err in [
+            TokenError::Malformed,
+            TokenError::UnknownKey("k1".into()),
+            TokenError::Invalid,
+            TokenError::TooLarge,
+            TokenError::UnsupportedVersion(9),
+        ] {
+            assert_eq!(err.to_string(), INVALID_TOKEN_MESSAGE);
+            assert!(!err.reason().is_empty());
+        }
+    }
+
+    #[test]
+    fn base64_lengths() {
+        for n in 0..64 {
+            assert_eq!(
+                base64_len(n),
+                URL_SAFE_NO_PAD.encode(vec![0u8; n]).len(),
+                "{n}"
+            );
+        }
+    }
+}
