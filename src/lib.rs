@@ -3,6 +3,7 @@
 
 pub mod arn;
 pub mod identity;
+pub mod pki;
 pub mod policy;
 pub mod session;
 pub mod sigv4;
