@@ -570,10 +570,17 @@ mod tests {
         let leaf = reloaded
             .client(&ClientSpec::new("x", KeyType::EcdsaP256, NB, NA))
             .unwrap();
-        let (_, leaf) = X509Certificate::from_der(&leaf.cert_der).unwrap();
+        let leaf = leaf.cert_der;
+        let (_, parsed) = X509Certificate::from_der(&leaf).unwrap();
         let (_, ca) = X509Certificate::from_der(&root.issued().cert_der).unwrap();
-        assert_eq!(leaf.issuer().as_raw(), ca.subject().as_raw());
-        assert!(leaf.verify_signature(Some(ca.public_key())).is_ok());
+        assert_eq!(parsed.issuer().as_raw(), ca.subject().as_raw());
+        let anchor =
+            crate::identity::TrustAnchor::new(root.issued().cert_pem.as_bytes(), &[]).unwrap();
+        let client = crate::identity::ClientCertificate::parse(leaf.clone()).unwrap();
+        let now = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            1_800_000_000,
+        ));
+        assert!(crate::identity::verify_chain(&anchor, &client, &[], now).is_ok());
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
             let short = short_name(&oid).map_or(oid, str::to_owned);
             let value = match attr.as_str() {
                 Ok(s) => s.to_owned(),
-                Err(_) => format!("#{}", hex::encode::<&[u8]>(attr.attr_value().data.as_ref())),
+                Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
             };
             (short, value)
         })

@@ -136,7 +136,9 @@ pub enum CertificateError {
     #[error("certificate is not signed by a trusted certificate authority of this trust anchor")]
     UnknownIssuer,
     /// A signature in the chain does not verify.
-    #[error("a certificate signature in the chain is invalid")]
+    #[error(
+        "a certificate signature in the chain does not verify; the certificate was not issued by the trusted certificate authority it names"
+    )]
     BadSignature,
     /// A CA of the chain uses a signature algorithm or key we do not accept.
     #[error(
