@@ -101,6 +101,9 @@ pub enum PkiError {
     /// The CA private key PEM given to [`Authority::from_pem`] could not be used.
     #[error("the CA private key is unusable: {0}")]
     CaKey(String),
+    /// A key type name is not one of [`KeyType::name`].
+    #[error("unknown key type {0:?}; expected ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072")]
+    UnknownKeyType(String),
     /// A revoked serial number is not hexadecimal.
     #[error("revoked serial number {0:?} is not hexadecimal")]
     SerialNotHex(String),
@@ -112,6 +115,44 @@ pub enum PkiError {
         /// Why.
         reason: String,
     },
+}
+
+impl KeyType {
+    /// Every key type, in the order of [`KeyType::name`]s shown in help texts.
+    pub const ALL: [KeyType; 4] = [
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+    ];
+
+    /// The command-line name: `ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, `rsa-3072`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = PkiError;
+
+    /// Parses a [`KeyType::name`].
+    fn from_str(s: &str) -> Result<KeyType, PkiError> {
+        KeyType::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| PkiError::UnknownKeyType(s.to_owned()))
+    }
 }
 
 impl ClientSpec {
@@ -545,6 +586,17 @@ mod tests {
         assert!(issued.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(issued.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(!format!("{issued:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn key_type_names_round_trip() {
+        for key in KeyType::ALL {
+            assert_eq!(key.name().parse::<KeyType>().unwrap(), key);
+        }
+        assert!(matches!(
+            "dsa".parse::<KeyType>(),
+            Err(PkiError::UnknownKeyType(s)) if s == "dsa"
+        ));
     }
 
     #[test]

@@ -349,6 +349,13 @@ fn anchor_errors() {
         AnchorError::NoCertificate
     );
 
+    assert!(matches!(
+        TrustAnchor::new(
+            b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+            &[]
+        ),
+        Err(AnchorError::Pem(_))
+    ));
     let leaf_cert = leaf(&ca, KeyType::EcdsaP256);
     assert_eq!(
         TrustAnchor::new(leaf_cert.cert_pem.as_bytes(), &[]).unwrap_err(),
