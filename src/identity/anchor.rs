@@ -4,11 +4,14 @@
 //! Rules (DESIGN §1, AWS
 //! <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html>): every
 //! anchor certificate is X.509 v3, `CA:true` and has a keyUsage with `keyCertSign`; every CRL
-//! is issued by one of the anchor certificates (AWS imports CRLs per trust anchor).
+//! is issued by one of the anchor certificates (AWS imports CRLs per trust anchor), which is
+//! verified here (name and signature) so that a wrong CRL fails at load, not on every request.
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 use webpki::{CertRevocationList, OwnedCertRevocationList};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
@@ -60,7 +63,7 @@ impl TrustAnchor {
         let crls = crls
             .iter()
             .enumerate()
-            .map(|(i, bytes)| load_crl(i + 1, bytes, &webpki_anchors))
+            .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TrustAnchor {
             certificates,
@@ -123,12 +126,12 @@ fn anchor_certificate(
     })
 }
 
-/// Parses a PEM or DER CRL and checks that an anchor certificate issued it (by name; the
-/// signature is verified by webpki when the CRL is used).
+/// Parses a PEM or DER CRL and checks that an anchor certificate issued it: its issuer
+/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)).
 fn load_crl(
     index: usize,
     bytes: &[u8],
-    anchors: &[rustls_pki_types::TrustAnchor<'static>],
+    anchors: &[AnchorCertificate],
 ) -> Result<CertRevocationList<'static>, AnchorError> {
     let bad = |reason: String| AnchorError::BadCrl { index, reason };
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
@@ -139,10 +142,61 @@ fn load_crl(
     } else {
         bytes.to_vec()
     };
-    let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
-    let crl = CertRevocationList::from(crl);
-    if !anchors.iter().any(|a| a.subject.as_ref() == crl.issuer()) {
+    let (_, parsed) = CertificateRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    let issuers: Vec<X509Certificate<'_>> = anchors
+        .iter()
+        .filter_map(|a| parse_der(&a.der).ok())
+        .filter(|c| c.subject().as_raw() == parsed.tbs_cert_list.issuer.as_raw())
+        .collect();
+    if issuers.is_empty() {
         return Err(AnchorError::CrlIssuerUnknown { index });
     }
-    Ok(crl)
+    let signed = issuers
+        .iter()
+        .any(|issuer| crl_signature_verifies(&parsed, issuer));
+    if !signed {
+        return Err(bad(
+            "its signature does not verify with the key of the anchor certificate that issued it"
+                .to_owned(),
+        ));
+    }
+    let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
+    Ok(CertRevocationList::from(crl))
 }
+
+/// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.
+fn crl_signature_verifies(
+    crl: &CertificateRevocationList<'_>,
+    issuer: &X509Certificate<'_>,
+) -> bool {
+    use aws_lc_rs::signature as sig;
+    let spki = issuer.public_key();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|oid| oid.to_id_string());
+    let algorithm: &dyn sig::VerificationAlgorithm = match (
+        crl.signature_algorithm.algorithm.to_id_string().as_str(),
+        curve.as_deref(),
+    ) {
+        ("1.2.840.10045.4.3.2", Some(P256)) => &sig::ECDSA_P256_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some(P256)) => &sig::ECDSA_P256_SHA384_ASN1,
+        ("1.2.840.10045.4.3.2", Some(P384)) => &sig::ECDSA_P384_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some(P384)) => &sig::ECDSA_P384_SHA384_ASN1,
+        ("1.2.840.113549.1.1.11", _) => &sig::RSA_PKCS1_2048_8192_SHA256,
+        ("1.2.840.113549.1.1.12", _) => &sig::RSA_PKCS1_2048_8192_SHA384,
+        ("1.2.840.113549.1.1.13", _) => &sig::RSA_PKCS1_2048_8192_SHA512,
+        _ => return false,
+    };
+    sig::UnparsedPublicKey::new(algorithm, spki.subject_public_key.data.as_ref())
+        .verify(
+            crl.tbs_cert_list.as_ref(),
+            crl.signature_value.data.as_ref(),
+        )
+        .is_ok()
+}
+
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";

@@ -46,7 +46,7 @@ pub enum AnchorError {
         subject: String,
     },
     /// A CRL cannot be parsed.
-    #[error("CRL #{index} is malformed: {reason}")]
+    #[error("CRL #{index} is unusable: {reason}")]
     BadCrl {
         /// 1-based position in the CRL list.
         index: usize,

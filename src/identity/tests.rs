@@ -387,6 +387,22 @@ fn anchor_errors() {
         AnchorError::CrlIssuerUnknown { index: 1 }
     );
 
+    // Same issuer name, different key: the signature check catches it at load.
+    let impostor = root(KeyType::EcdsaP256)
+        .crl(&[], NB, NA)
+        .unwrap()
+        .into_bytes();
+    assert_eq!(
+        TrustAnchor::new(pem, &[impostor]).unwrap_err().to_string(),
+        "CRL #1 is unusable: its signature does not verify with the key of the anchor certificate that issued it"
+    );
+    // RSA and P-384 anchors verify their own CRLs.
+    for key in [KeyType::Rsa2048, KeyType::EcdsaP384] {
+        let ca = root(key);
+        let crl = ca.crl(&["01"], NB, NA).unwrap().into_bytes();
+        assert!(TrustAnchor::new(ca.issued().cert_pem.as_bytes(), &[crl]).is_ok());
+    }
+
     // A two-certificate bundle.
     let bundle = format!("{}{}", ca.issued().cert_pem, other.issued().cert_pem);
     let anchor = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
