@@ -600,6 +600,26 @@ mod tests {
     }
 
     #[test]
+    fn server_certificate_has_sans_and_server_auth() {
+        let root = Authority::new_root("Root", KeyType::EcdsaP256, NB, NA).unwrap();
+        let issued = root
+            .server(&["localhost", "127.0.0.1"], KeyType::EcdsaP256, NB, NA)
+            .unwrap();
+        let (_, x509) = X509Certificate::from_der(&issued.cert_der).unwrap();
+        assert!(
+            x509.extended_key_usage()
+                .unwrap()
+                .unwrap()
+                .value
+                .server_auth
+        );
+        let sans = x509.subject_alternative_name().unwrap().unwrap();
+        assert_eq!(sans.value.general_names.len(), 2);
+        let cn = x509.subject().iter_common_name().next().unwrap();
+        assert_eq!(cn.as_str().unwrap(), "localhost");
+    }
+
+    #[test]
     fn explicit_serial_is_used() {
         let root = Authority::new_root("Root", KeyType::EcdsaP256, NB, NA).unwrap();
         let mut spec = ClientSpec::new("s", KeyType::EcdsaP256, NB, NA);
