@@ -14,9 +14,9 @@
 use std::fmt;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
+    SerialNumber,
 };
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -157,12 +157,7 @@ impl std::str::FromStr for KeyType {
 
 impl ClientSpec {
     /// A client spec with only a CN: no O/OU/SANs, random serial.
-    pub fn new(
-        common_name: &str,
-        key: KeyType,
-        not_before: OffsetDateTime,
-        not_after: OffsetDateTime,
-    ) -> ClientSpec {
+    pub fn new(common_name: &str, key: KeyType, not_before: OffsetDateTime, not_after: OffsetDateTime) -> ClientSpec {
         ClientSpec {
             common_name: common_name.to_owned(),
             organization: None,
@@ -265,17 +260,13 @@ impl Authority {
             reason: e.to_string(),
         })?;
         params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(
-            DnType::CommonName,
-            sans.first().copied().unwrap_or("rolegate server"),
-        );
+        params
+            .distinguished_name
+            .push(DnType::CommonName, sans.first().copied().unwrap_or("rolegate server"));
         params.not_before = not_before;
         params.not_after = not_after;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(&params, key)
     }
@@ -288,9 +279,7 @@ impl Authority {
             .distinguished_name
             .push(DnType::CommonName, spec.common_name.as_str());
         if let Some(o) = &spec.organization {
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, o.as_str());
+            params.distinguished_name.push(DnType::OrganizationName, o.as_str());
         }
         if let Some(ou) = &spec.organizational_unit {
             params
@@ -298,9 +287,7 @@ impl Authority {
                 .push(DnType::OrganizationalUnitName, ou.as_str());
         }
         for dns in &spec.dns_names {
-            params
-                .subject_alt_names
-                .push(SanType::DnsName(ia5("dNSName", dns)?));
+            params.subject_alt_names.push(SanType::DnsName(ia5("dNSName", dns)?));
         }
         for uri in &spec.uris {
             params
@@ -345,8 +332,7 @@ impl Authority {
             .iter()
             .map(|serial| {
                 let cleaned: String = serial.chars().filter(|c| *c != ':').collect();
-                let bytes = hex::decode(&cleaned)
-                    .map_err(|_| PkiError::SerialNotHex((*serial).to_owned()))?;
+                let bytes = hex::decode(&cleaned).map_err(|_| PkiError::SerialNotHex((*serial).to_owned()))?;
                 Ok(RevokedCertParams {
                     serial_number: SerialNumber::from_slice(&bytes),
                     revocation_time: this_update,
@@ -364,9 +350,7 @@ impl Authority {
             revoked_certs,
             key_identifier_method: self.key_identifier_method.clone(),
         };
-        let crl = params
-            .signed_by(&self.issuer)
-            .map_err(|e| generate_error("CRL", e))?;
+        let crl = params.signed_by(&self.issuer).map_err(|e| generate_error("CRL", e))?;
         crl.pem().map_err(|e| generate_error("CRL", e))
     }
 }
@@ -397,9 +381,7 @@ fn ca_params(
 ) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
+    params.distinguished_name.push(DnType::CommonName, common_name);
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(random_serial()?);
@@ -454,15 +436,10 @@ fn params_from_ca(x509: &X509Certificate<'_>) -> Result<CertificateParams, PkiEr
             .collect()
         }
     };
-    let ski = x509
-        .extensions()
-        .iter()
-        .find_map(|ext| match ext.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
-                Some(id.0.to_vec())
-            }
-            _ => None,
-        });
+    let ski = x509.extensions().iter().find_map(|ext| match ext.parsed_extension() {
+        x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+        _ => None,
+    });
     if let Some(ski) = ski {
         params.key_identifier_method = KeyIdMethod::PreSpecified(ski);
     }
@@ -476,16 +453,11 @@ fn dn_value(attr: &x509_parser::x509::AttributeTypeAndValue<'_>) -> Result<DnVal
     let text = attr
         .as_str()
         .map_err(|_| PkiError::CaCertificate("a subject attribute is not a string".to_owned()))?;
-    let unsupported =
-        || PkiError::CaCertificate("a subject attribute has an unsupported string type".to_owned());
+    let unsupported = || PkiError::CaCertificate("a subject attribute has an unsupported string type".to_owned());
     match attr.attr_value().tag() {
         Tag::Utf8String => Ok(DnValue::Utf8String(text.to_owned())),
-        Tag::PrintableString => Ok(DnValue::PrintableString(
-            text.try_into().map_err(|_| unsupported())?,
-        )),
-        Tag::Ia5String => Ok(DnValue::Ia5String(
-            text.try_into().map_err(|_| unsupported())?,
-        )),
+        Tag::PrintableString => Ok(DnValue::PrintableString(text.try_into().map_err(|_| unsupported())?)),
+        Tag::Ia5String => Ok(DnValue::Ia5String(text.try_into().map_err(|_| unsupported())?)),
         _ => Err(unsupported()),
     }
 }
@@ -494,12 +466,8 @@ fn generate_key(key: KeyType) -> Result<KeyPair, PkiError> {
     let result = match key {
         KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         KeyType::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        KeyType::Rsa2048 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        }
-        KeyType::Rsa3072 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)
-        }
+        KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048),
+        KeyType::Rsa3072 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072),
     };
     result.map_err(|e| generate_error("key pair", e))
 }
@@ -574,13 +542,7 @@ mod tests {
         let (_, x509) = X509Certificate::from_der(&issued.cert_der).unwrap();
         assert!(!x509.is_ca());
         assert!(x509.key_usage().unwrap().unwrap().value.digital_signature());
-        assert!(
-            x509.extended_key_usage()
-                .unwrap()
-                .unwrap()
-                .value
-                .client_auth
-        );
+        assert!(x509.extended_key_usage().unwrap().unwrap().value.client_auth);
         assert_eq!(x509.raw_serial().len(), 16);
         assert_eq!(issued.serial_hex, hex::encode(x509.raw_serial()));
         assert!(issued.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
@@ -606,13 +568,7 @@ mod tests {
             .server(&["localhost", "127.0.0.1"], KeyType::EcdsaP256, NB, NA)
             .unwrap();
         let (_, x509) = X509Certificate::from_der(&issued.cert_der).unwrap();
-        assert!(
-            x509.extended_key_usage()
-                .unwrap()
-                .unwrap()
-                .value
-                .server_auth
-        );
+        assert!(x509.extended_key_usage().unwrap().unwrap().value.server_auth);
         let sans = x509.subject_alternative_name().unwrap().unwrap();
         assert_eq!(sans.value.general_names.len(), 2);
         let cn = x509.subject().iter_common_name().next().unwrap();
@@ -637,8 +593,7 @@ mod tests {
     #[test]
     fn from_pem_round_trip_issues_chaining_certificates() {
         let root = Authority::new_root("Root CA", KeyType::EcdsaP384, NB, NA).unwrap();
-        let reloaded =
-            Authority::from_pem(&root.issued().cert_pem, &root.issued().key_pem).unwrap();
+        let reloaded = Authority::from_pem(&root.issued().cert_pem, &root.issued().key_pem).unwrap();
         let leaf = reloaded
             .client(&ClientSpec::new("x", KeyType::EcdsaP256, NB, NA))
             .unwrap();
@@ -646,12 +601,9 @@ mod tests {
         let (_, parsed) = X509Certificate::from_der(&leaf).unwrap();
         let (_, ca) = X509Certificate::from_der(&root.issued().cert_der).unwrap();
         assert_eq!(parsed.issuer().as_raw(), ca.subject().as_raw());
-        let anchor =
-            crate::identity::TrustAnchor::new(root.issued().cert_pem.as_bytes(), &[]).unwrap();
+        let anchor = crate::identity::TrustAnchor::new(root.issued().cert_pem.as_bytes(), &[]).unwrap();
         let client = crate::identity::ClientCertificate::parse(leaf.clone()).unwrap();
-        let now = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-            1_800_000_000,
-        ));
+        let now = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_800_000_000));
         assert!(crate::identity::verify_chain(&anchor, &client, &[], now).is_ok());
     }
 

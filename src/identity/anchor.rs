@@ -52,11 +52,9 @@ impl TrustAnchor {
         for (i, der) in ders.into_iter().enumerate() {
             let index = i + 1;
             certificates.push(anchor_certificate(index, &der)?);
-            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| {
-                AnchorError::MalformedCertificate {
-                    index,
-                    reason: format!("{e}"),
-                }
+            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| AnchorError::MalformedCertificate {
+                index,
+                reason: format!("{e}"),
             })?;
             webpki_anchors.push(anchor.to_owned());
         }
@@ -82,19 +80,13 @@ impl TrustAnchor {
         self.webpki_anchors
             .iter()
             .zip(&self.certificates)
-            .find(|(a, _)| {
-                a.subject == anchor.subject
-                    && a.subject_public_key_info == anchor.subject_public_key_info
-            })
+            .find(|(a, _)| a.subject == anchor.subject && a.subject_public_key_info == anchor.subject_public_key_info)
             .map(|(_, c)| c.not_after)
     }
 }
 
 /// Checks one bundle certificate: v3, `CA:true`, keyUsage with `keyCertSign`.
-fn anchor_certificate(
-    index: usize,
-    der: &CertificateDer<'static>,
-) -> Result<AnchorCertificate, AnchorError> {
+fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<AnchorCertificate, AnchorError> {
     let x509 = parse_der(der).map_err(|e| AnchorError::MalformedCertificate {
         index,
         reason: e.to_string(),
@@ -103,11 +95,7 @@ fn anchor_certificate(
     if x509.version() != X509Version::V3 {
         return Err(AnchorError::NotV3 { subject });
     }
-    let is_ca = x509
-        .basic_constraints()
-        .ok()
-        .flatten()
-        .is_some_and(|bc| bc.value.ca);
+    let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
     if !is_ca {
         return Err(AnchorError::NotCa { subject });
     }
@@ -151,13 +139,10 @@ fn load_crl(
     if issuers.is_empty() {
         return Err(AnchorError::CrlIssuerUnknown { index });
     }
-    let signed = issuers
-        .iter()
-        .any(|issuer| crl_signature_verifies(&parsed, issuer));
+    let signed = issuers.iter().any(|issuer| crl_signature_verifies(&parsed, issuer));
     if !signed {
         return Err(bad(
-            "its signature does not verify with the key of the anchor certificate that issued it"
-                .to_owned(),
+            "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
         ));
     }
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
@@ -165,10 +150,7 @@ fn load_crl(
 }
 
 /// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.
-fn crl_signature_verifies(
-    crl: &CertificateRevocationList<'_>,
-    issuer: &X509Certificate<'_>,
-) -> bool {
+fn crl_signature_verifies(crl: &CertificateRevocationList<'_>, issuer: &X509Certificate<'_>) -> bool {
     use aws_lc_rs::signature as sig;
     let spki = issuer.public_key();
     let curve = spki
@@ -191,10 +173,7 @@ fn crl_signature_verifies(
         _ => return false,
     };
     sig::UnparsedPublicKey::new(algorithm, spki.subject_public_key.data.as_ref())
-        .verify(
-            crl.tbs_cert_list.as_ref(),
-            crl.signature_value.data.as_ref(),
-        )
+        .verify(crl.tbs_cert_list.as_ref(), crl.signature_value.data.as_ref())
         .is_ok()
 }
 

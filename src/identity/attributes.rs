@@ -31,10 +31,7 @@ impl DistinguishedName {
         V: Into<String>,
     {
         DistinguishedName {
-            attributes: attributes
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            attributes: attributes.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
 
@@ -45,10 +42,7 @@ impl DistinguishedName {
 
     /// The first value of attribute `name`, if present.
     pub fn first(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// True when the name has no attribute.
@@ -115,10 +109,7 @@ pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> String {
                 cn.chars().take(SOURCE_IDENTITY_MAX).collect()
             }
         }
-        None => format!("ID={serial_hex}")
-            .chars()
-            .take(SOURCE_IDENTITY_MAX)
-            .collect(),
+        None => format!("ID={serial_hex}").chars().take(SOURCE_IDENTITY_MAX).collect(),
     }
 }
 
@@ -182,18 +173,7 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
 fn is_supported_tag_attribute(name: &str) -> bool {
     matches!(
         name,
-        "CN" | "C"
-            | "L"
-            | "ST"
-            | "O"
-            | "OU"
-            | "DC"
-            | "UID"
-            | "emailAddress"
-            | "serialNumber"
-            | "SN"
-            | "GN"
-            | "title"
+        "CN" | "C" | "L" | "ST" | "O" | "OU" | "DC" | "UID" | "emailAddress" | "serialNumber" | "SN" | "GN" | "title"
     )
 }
 
@@ -239,8 +219,7 @@ mod tests {
             ),
             (
                 &[
-                    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                    0xff, 0xff, 0xff,
+                    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                 ],
                 "7fffffffffffffffffffffffffffffff",
                 "170141183460469231731687303715884105727",

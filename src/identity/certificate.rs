@@ -14,8 +14,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex,
-    source_identity,
+    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
 
@@ -124,6 +123,11 @@ impl ClientCertificate {
     /// RFC 4514-style subject (`CN=x,O=y`) for logs and audit.
     pub fn subject_string(&self) -> String {
         self.subject.to_string()
+    }
+
+    /// RFC 4514-style issuer (`CN=x,O=y`) for logs and audit.
+    pub fn issuer_string(&self) -> String {
+        self.issuer.to_string()
     }
 
     /// Principal tags of AWS's default attribute mapping
@@ -287,10 +291,7 @@ fn public_key(x509: &X509Certificate<'_>) -> Result<(PublicKeyKind, Vec<u8>), Ce
 
 /// Bit length of a big-endian unsigned modulus (leading zero bytes/bits ignored).
 fn modulus_bits(modulus: &[u8]) -> usize {
-    let start = modulus
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(modulus.len());
+    let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
     match modulus.get(start..) {
         Some([first, rest @ ..]) => rest.len() * 8 + (8 - first.leading_zeros() as usize),
         _ => 0,
@@ -368,11 +369,7 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        for der in [
-            vec![],
-            vec![0x30, 0x03, 0x01, 0x02],
-            b"not a certificate".to_vec(),
-        ] {
+        for der in [vec![], vec![0x30, 0x03, 0x01, 0x02], b"not a certificate".to_vec()] {
             assert!(matches!(
                 ClientCertificate::parse(der),
                 Err(CertificateError::Malformed(_))

@@ -12,8 +12,8 @@
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
 };
 
 use super::anchor::TrustAnchor;
@@ -51,8 +51,7 @@ pub fn verify_chain(
         })?;
     }
     let leaf_der = CertificateDer::from(leaf.der());
-    let end_entity = EndEntityCert::try_from(&leaf_der)
-        .map_err(|e| CertificateError::Malformed(e.to_string()))?;
+    let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
     let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
         .iter()
         .map(|d| CertificateDer::from(d.as_slice()))
@@ -110,9 +109,7 @@ static SUPPORTED_SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = 
 ];
 
 /// DESIGN §1: intermediates must carry keyUsage `keyCertSign` (webpki does not check it).
-fn check_key_cert_sign(
-    x509: &x509_parser::prelude::X509Certificate<'_>,
-) -> Result<(), CertificateError> {
+fn check_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> Result<(), CertificateError> {
     let key_cert_sign = x509
         .key_usage()
         .ok()
@@ -141,12 +138,8 @@ fn map_webpki_error(error: webpki::Error) -> CertificateError {
         E::CaUsedAsEndEntity => CertificateError::CaUsedAsLeaf,
         E::EndEntityUsedAsCa => CertificateError::IntermediateNotCa,
         E::InvalidSignatureForPublicKey => CertificateError::BadSignature,
-        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
-            CertificateError::ClientAuthNotAllowed
-        }
-        E::PathLenConstraintViolated | E::NameConstraintViolation => {
-            CertificateError::ConstraintViolation
-        }
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => CertificateError::ClientAuthNotAllowed,
+        E::PathLenConstraintViolated | E::NameConstraintViolation => CertificateError::ConstraintViolation,
         E::UnsupportedSignatureAlgorithm
         | E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKey

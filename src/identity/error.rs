@@ -32,9 +32,7 @@ pub enum AnchorError {
         subject: String,
     },
     /// A certificate of the bundle is not a CA.
-    #[error(
-        "certificate {subject} of the trust anchor bundle is not a CA (basicConstraints CA:true is required)"
-    )]
+    #[error("certificate {subject} of the trust anchor bundle is not a CA (basicConstraints CA:true is required)")]
     NotCa {
         /// Its subject.
         subject: String,
@@ -79,9 +77,7 @@ pub enum CertificateError {
     #[error("certificate is not X.509 version 3")]
     UnsupportedVersion,
     /// The leaf has basicConstraints CA:true.
-    #[error(
-        "certificate is a CA certificate (basicConstraints CA:true); use an end-entity certificate"
-    )]
+    #[error("certificate is a CA certificate (basicConstraints CA:true); use an end-entity certificate")]
     CaUsedAsLeaf,
     /// The leaf has a keyUsage extension without digitalSignature.
     #[error("certificate lacks the digitalSignature key usage")]
@@ -102,9 +98,7 @@ pub enum CertificateError {
         bits: usize,
     },
     /// The leaf's key is neither RSA nor ECDSA P-256/P-384.
-    #[error(
-        "unsupported public key ({key}); RSA of at least 2048 bits or ECDSA P-256/P-384 is required"
-    )]
+    #[error("unsupported public key ({key}); RSA of at least 2048 bits or ECDSA P-256/P-384 is required")]
     UnsupportedPublicKey {
         /// Description of the key.
         key: String,
@@ -164,8 +158,7 @@ pub enum CertificateError {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let format =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         match time::OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
             .and_then(|t| t.format(format).ok())

@@ -23,8 +23,7 @@ mod tests;
 
 pub use anchor::{AnchorCertificate, TrustAnchor};
 pub use attributes::{
-    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex,
-    source_identity,
+    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
 };
 pub use certificate::{ClientCertificate, PublicKeyKind};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};

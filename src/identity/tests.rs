@@ -27,15 +27,10 @@ fn anchor_of(ca: &Authority, crls: &[Vec<u8>]) -> TrustAnchor {
 }
 
 fn leaf(ca: &Authority, key: KeyType) -> Issued {
-    ca.client(&ClientSpec::new("workload", key, NB, NA))
-        .unwrap()
+    ca.client(&ClientSpec::new("workload", key, NB, NA)).unwrap()
 }
 
-fn verify(
-    anchor: &TrustAnchor,
-    leaf: &Issued,
-    chain: &[&Issued],
-) -> Result<VerifiedChain, CertificateError> {
+fn verify(anchor: &TrustAnchor, leaf: &Issued, chain: &[&Issued]) -> Result<VerifiedChain, CertificateError> {
     let cert = ClientCertificate::parse(leaf.cert_der.clone())?;
     let intermediates: Vec<Vec<u8>> = chain.iter().map(|c| c.cert_der.clone()).collect();
     verify_chain(anchor, &cert, &intermediates, now())
@@ -87,10 +82,7 @@ fn valid_chains() {
     let cert = ClientCertificate::parse(via.cert_der.clone()).unwrap();
     assert_eq!(cert.public_key().0, PublicKeyKind::EcP384);
     // Without the intermediate, the issuer is unknown.
-    assert_eq!(
-        verify(&anchor, &via, &[]),
-        Err(CertificateError::UnknownIssuer)
-    );
+    assert_eq!(verify(&anchor, &via, &[]), Err(CertificateError::UnknownIssuer));
     // An intermediate used as the anchor works too.
     assert!(verify(&anchor_of(&inter, &[]), &via, &[]).is_ok());
 }
@@ -146,22 +138,15 @@ fn revocation() {
         .crl(&[revoked.serial_hex.as_str()], this_update, next_update)
         .unwrap();
     let anchor = anchor_of(&ca, &[crl.into_bytes()]);
-    assert_eq!(
-        verify(&anchor, &revoked, &[]),
-        Err(CertificateError::Revoked)
-    );
+    assert_eq!(verify(&anchor, &revoked, &[]), Err(CertificateError::Revoked));
     assert!(verify(&anchor, &good, &[]).is_ok());
 
     // Intermediate revoked by the root's CRL: whole-chain checking. A leaf under an
     // intermediate without a CRL has unknown status, which is allowed.
-    let inter = ca
-        .new_intermediate("Inter", KeyType::EcdsaP256, NB, NA)
-        .unwrap();
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
     let under = leaf(&inter, KeyType::EcdsaP256);
     assert!(verify(&anchor, &under, &[inter.issued()]).is_ok());
-    let crl = ca
-        .crl(&[inter.issued().serial_hex.as_str()], this_update, NA)
-        .unwrap();
+    let crl = ca.crl(&[inter.issued().serial_hex.as_str()], this_update, NA).unwrap();
     let der_crl = rustls_pki_types::CertificateRevocationListDer::from_pem_slice(crl.as_bytes())
         .unwrap()
         .to_vec();
@@ -190,10 +175,7 @@ fn rejected_chains() {
 
     let too_many: Vec<&Issued> = std::iter::repeat_n(ca.issued(), 6).collect();
     let err = verify(&anchor, &leaf(&ca, KeyType::EcdsaP256), &too_many).unwrap_err();
-    assert_eq!(
-        err,
-        CertificateError::TooManyChainCertificates { count: 6, max: 5 }
-    );
+    assert_eq!(err, CertificateError::TooManyChainCertificates { count: 6, max: 5 });
 
     let garbage = ClientCertificate::parse(leaf(&ca, KeyType::EcdsaP256).cert_der).unwrap();
     assert!(matches!(
@@ -203,10 +185,7 @@ fn rejected_chains() {
 
     // Intermediate that is not a CA (CA:false but signs the leaf anyway).
     let mut not_ca = leaf_params();
-    not_ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    not_ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
     not_ca.extended_key_usages = Vec::new();
     let fake = issue_authority(&ca, not_ca);
     let under_fake = leaf(&fake, KeyType::EcdsaP256);
@@ -298,6 +277,7 @@ fn attributes_and_serials() {
     assert_eq!(issued.serial_hex, "abcd");
     assert_eq!(cert.subject_string(), "CN=svc.example,O=Acme,OU=Payments");
     assert_eq!(cert.issuer().first("CN"), Some("Test Root"));
+    assert_eq!(cert.issuer_string(), "CN=Test Root");
     assert_eq!(cert.source_identity(), "CN=svc.example");
     assert_eq!(cert.not_before(), NB.unix_timestamp());
     assert_eq!(cert.not_after(), NA.unix_timestamp());
@@ -319,19 +299,14 @@ fn attributes_and_serials() {
     // Directory-name SAN and no subject CN: ID= + hex serial.
     let mut params = leaf_params();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "NoCN");
+    params.distinguished_name.push(DnType::OrganizationName, "NoCN");
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x0a, 0x1b]));
     params.subject_alt_names = vec![SanType::URI("urn:x".try_into().unwrap())];
     let issued = ca.issue(&params, KeyType::EcdsaP256).unwrap();
     let cert = ClientCertificate::parse(issued.cert_der).unwrap();
     assert_eq!(cert.source_identity(), "ID=0a1b");
     assert_eq!(cert.serial_decimal(), "2587");
-    assert!(
-        cert.principal_tags()
-            .contains(&("x509SAN/URI".into(), "urn:x".into()))
-    );
+    assert!(cert.principal_tags().contains(&("x509SAN/URI".into(), "urn:x".into())));
     let (kind, key) = cert.public_key();
     assert_eq!(kind, PublicKeyKind::EcP256);
     assert_eq!(key.len(), 65);
@@ -340,20 +315,14 @@ fn attributes_and_serials() {
 #[test]
 fn anchor_errors() {
     let ca = root(KeyType::EcdsaP256);
-    assert_eq!(
-        TrustAnchor::new(b"", &[]).unwrap_err(),
-        AnchorError::NoCertificate
-    );
+    assert_eq!(TrustAnchor::new(b"", &[]).unwrap_err(), AnchorError::NoCertificate);
     assert_eq!(
         TrustAnchor::new(b"just text\n", &[]).unwrap_err(),
         AnchorError::NoCertificate
     );
 
     assert!(matches!(
-        TrustAnchor::new(
-            b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
-            &[]
-        ),
+        TrustAnchor::new(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", &[]),
         Err(AnchorError::Pem(_))
     ));
     let leaf_cert = leaf(&ca, KeyType::EcdsaP256);
@@ -388,10 +357,7 @@ fn anchor_errors() {
     );
 
     // Same issuer name, different key: the signature check catches it at load.
-    let impostor = root(KeyType::EcdsaP256)
-        .crl(&[], NB, NA)
-        .unwrap()
-        .into_bytes();
+    let impostor = root(KeyType::EcdsaP256).crl(&[], NB, NA).unwrap().into_bytes();
     assert_eq!(
         TrustAnchor::new(pem, &[impostor]).unwrap_err().to_string(),
         "CRL #1 is unusable: its signature does not verify with the key of the anchor certificate that issued it"
