@@ -1,1 +1,30 @@
-//! identity (work in progress)
+//! X.509 client identity for Roles Anywhere: trust anchors, client certificate parsing and
+//! the leaf rules, chain verification (rustls-webpki) and the attributes AWS derives from a
+//! certificate (principal tags, source identity, serial formats).
+//!
+//! Pure code: no I/O, the verification time is passed in. Typical use:
+//! [`ClientCertificate::parse`] the `X-Amz-X509` leaf (needed before chain verification to
+//! check the signature's Credential serial and public key), then [`verify_chain`] it with the
+//! `X-Amz-X509-Chain` intermediates against the [`TrustAnchor`] named by the request.
+//!
+//! - `anchor.rs`: [`TrustAnchor`] (CA bundle + CRLs).
+//! - `certificate.rs`: [`ClientCertificate`] and the issuer-independent leaf rules.
+//! - `chain.rs`: [`verify_chain`] with webpki.
+//! - `attributes.rs`: [`DistinguishedName`], principal tags, source identity, serials.
+//! - `error.rs`: [`AnchorError`], [`CertificateError`].
+
+mod anchor;
+mod attributes;
+mod certificate;
+mod chain;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use anchor::{AnchorCertificate, TrustAnchor};
+pub use attributes::{
+    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
+};
+pub use certificate::{ClientCertificate, PublicKeyKind};
+pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};
+pub use error::{AnchorError, CertificateError, Timestamp};

@@ -1,0 +1,181 @@
+//! [`TrustAnchor`]: the CA certificates (roots or intermediates acting as anchors) and imported
+//! CRLs of one Roles Anywhere trust anchor, parsed and checked once at config load.
+//!
+//! Rules (DESIGN §1, AWS
+//! <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html>): every
+//! anchor certificate is X.509 v3, `CA:true` and has a keyUsage with `keyCertSign`; every CRL
+//! is issued by one of the anchor certificates (AWS imports CRLs per trust anchor), which is
+//! verified here (name and signature) so that a wrong CRL fails at load, not on every request.
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+use webpki::{CertRevocationList, OwnedCertRevocationList};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
+use x509_parser::x509::X509Version;
+
+use super::attributes::distinguished_name;
+use super::certificate::parse_der;
+use super::error::AnchorError;
+
+/// A loaded trust anchor. `Send + Sync`; share it in an `Arc`.
+#[derive(Debug)]
+pub struct TrustAnchor {
+    certificates: Vec<AnchorCertificate>,
+    pub(super) webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    pub(super) crls: Vec<CertRevocationList<'static>>,
+}
+
+/// One CA certificate of a trust anchor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorCertificate {
+    /// RFC 4514-style subject.
+    pub subject: String,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// The certificate DER.
+    pub der: CertificateDer<'static>,
+}
+
+impl TrustAnchor {
+    /// Loads a trust anchor from a PEM bundle (one or more `CERTIFICATE` blocks; other block
+    /// types are ignored) and CRLs, each PEM (`X509 CRL`) or DER.
+    pub fn new(ca_bundle_pem: &[u8], crls: &[Vec<u8>]) -> Result<TrustAnchor, AnchorError> {
+        let ders = CertificateDer::pem_slice_iter(ca_bundle_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AnchorError::Pem(format!("{e:?}")))?;
+        if ders.is_empty() {
+            return Err(AnchorError::NoCertificate);
+        }
+        let mut certificates = Vec::with_capacity(ders.len());
+        let mut webpki_anchors = Vec::with_capacity(ders.len());
+        for (i, der) in ders.into_iter().enumerate() {
+            let index = i + 1;
+            certificates.push(anchor_certificate(index, &der)?);
+            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| AnchorError::MalformedCertificate {
+                index,
+                reason: format!("{e}"),
+            })?;
+            webpki_anchors.push(anchor.to_owned());
+        }
+        let crls = crls
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrustAnchor {
+            certificates,
+            webpki_anchors,
+            crls,
+        })
+    }
+
+    /// The anchor's CA certificates, in bundle order.
+    pub fn certificates(&self) -> &[AnchorCertificate] {
+        &self.certificates
+    }
+
+    /// The notAfter of the anchor certificate webpki chose (matched by subject and key).
+    pub(super) fn not_after_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<i64> {
+        self.webpki_anchors
+            .iter()
+            .zip(&self.certificates)
+            .find(|(a, _)| a.subject == anchor.subject && a.subject_public_key_info == anchor.subject_public_key_info)
+            .map(|(_, c)| c.not_after)
+    }
+}
+
+/// Checks one bundle certificate: v3, `CA:true`, keyUsage with `keyCertSign`.
+fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<AnchorCertificate, AnchorError> {
+    let x509 = parse_der(der).map_err(|e| AnchorError::MalformedCertificate {
+        index,
+        reason: e.to_string(),
+    })?;
+    let subject = distinguished_name(x509.subject()).to_string();
+    if x509.version() != X509Version::V3 {
+        return Err(AnchorError::NotV3 { subject });
+    }
+    let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
+    if !is_ca {
+        return Err(AnchorError::NotCa { subject });
+    }
+    let key_cert_sign = x509
+        .key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|ku| ku.value.key_cert_sign());
+    if !key_cert_sign {
+        return Err(AnchorError::NoKeyCertSign { subject });
+    }
+    Ok(AnchorCertificate {
+        subject,
+        not_after: x509.validity().not_after.timestamp(),
+        der: der.clone(),
+    })
+}
+
+/// Parses a PEM or DER CRL and checks that an anchor certificate issued it: its issuer
+/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)).
+fn load_crl(
+    index: usize,
+    bytes: &[u8],
+    anchors: &[AnchorCertificate],
+) -> Result<CertRevocationList<'static>, AnchorError> {
+    let bad = |reason: String| AnchorError::BadCrl { index, reason };
+    let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        CertificateRevocationListDer::from_pem_slice(bytes)
+            .map_err(|e| bad(format!("not a PEM X509 CRL ({e:?})")))?
+            .as_ref()
+            .to_vec()
+    } else {
+        bytes.to_vec()
+    };
+    let (_, parsed) = CertificateRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    let issuers: Vec<X509Certificate<'_>> = anchors
+        .iter()
+        .filter_map(|a| parse_der(&a.der).ok())
+        .filter(|c| c.subject().as_raw() == parsed.tbs_cert_list.issuer.as_raw())
+        .collect();
+    if issuers.is_empty() {
+        return Err(AnchorError::CrlIssuerUnknown { index });
+    }
+    let signed = issuers.iter().any(|issuer| crl_signature_verifies(&parsed, issuer));
+    if !signed {
+        return Err(bad(
+            "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
+        ));
+    }
+    let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
+    Ok(CertRevocationList::from(crl))
+}
+
+/// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.
+fn crl_signature_verifies(crl: &CertificateRevocationList<'_>, issuer: &X509Certificate<'_>) -> bool {
+    use aws_lc_rs::signature as sig;
+    let spki = issuer.public_key();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|oid| oid.to_id_string());
+    let algorithm: &dyn sig::VerificationAlgorithm = match (
+        crl.signature_algorithm.algorithm.to_id_string().as_str(),
+        curve.as_deref(),
+    ) {
+        ("1.2.840.10045.4.3.2", Some(P256)) => &sig::ECDSA_P256_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some(P256)) => &sig::ECDSA_P256_SHA384_ASN1,
+        ("1.2.840.10045.4.3.2", Some(P384)) => &sig::ECDSA_P384_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some(P384)) => &sig::ECDSA_P384_SHA384_ASN1,
+        ("1.2.840.113549.1.1.11", _) => &sig::RSA_PKCS1_2048_8192_SHA256,
+        ("1.2.840.113549.1.1.12", _) => &sig::RSA_PKCS1_2048_8192_SHA384,
+        ("1.2.840.113549.1.1.13", _) => &sig::RSA_PKCS1_2048_8192_SHA512,
+        _ => return false,
+    };
+    sig::UnparsedPublicKey::new(algorithm, spki.subject_public_key.data.as_ref())
+        .verify(crl.tbs_cert_list.as_ref(), crl.signature_value.data.as_ref())
+        .is_ok()
+}
+
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";

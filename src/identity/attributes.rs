@@ -1,0 +1,277 @@
+//! Certificate attributes as IAM Roles Anywhere exposes them: distinguished names, principal
+//! tags, the source identity and serial number formats.
+//!
+//! AWS rules: <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html>
+//! and <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>
+//! (default mapping: every supported subject/issuer RDN, and the *first* SAN of each of the
+//! types DNS, URI and directory name).
+
+use std::fmt;
+
+use x509_parser::x509::X509Name;
+
+/// An ordered distinguished name: (short attribute name, value) in certificate order, one entry
+/// per attribute (multi-valued RDNs are flattened).
+///
+/// Short names follow OpenSSL/AWS: `CN`, `C`, `L`, `ST`, `O`, `OU`, `DC`, `UID`,
+/// `emailAddress`, `serialNumber`, `SN`, `GN`, `title`; any other attribute type is named by
+/// its dotted OID. Values that are not character strings are shown as `#` + hex of their DER
+/// (RFC 4514 §2.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DistinguishedName {
+    attributes: Vec<(String, String)>,
+}
+
+impl DistinguishedName {
+    /// Builds a name from (short name, value) pairs in order.
+    pub fn from_attributes<I, K, V>(attributes: I) -> DistinguishedName
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        DistinguishedName {
+            attributes: attributes.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// All (short name, value) pairs in certificate order.
+    pub fn attributes(&self) -> &[(String, String)] {
+        &self.attributes
+    }
+
+    /// The first value of attribute `name`, if present.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// True when the name has no attribute.
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty()
+    }
+
+    /// Principal tag values for the supported attribute types, in order of first appearance.
+    ///
+    /// Rule (DESIGN §1): one tag per supported attribute type; when a type is repeated
+    /// (e.g. two `OU`), the values are joined with `/` in certificate order. Types AWS does not
+    /// recognise (those named by a dotted OID) produce no tag.
+    pub fn tag_values(&self) -> Vec<(&str, String)> {
+        let mut out: Vec<(&str, String)> = Vec::new();
+        for (name, value) in &self.attributes {
+            if !is_supported_tag_attribute(name) {
+                continue;
+            }
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some((_, joined)) => {
+                    joined.push('/');
+                    joined.push_str(value);
+                }
+                None => out.push((name.as_str(), value.clone())),
+            }
+        }
+        out
+    }
+}
+
+/// RFC 4514-style rendering (`CN=x,O=y`, certificate order; `,`, `+`, `"`, `\`, `<`, `>`, `;`
+/// and `=` escaped with `\`) for logs and audit events.
+impl fmt::Display for DistinguishedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, value)) in self.attributes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{name}=")?;
+            for c in value.chars() {
+                if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
+                    f.write_str("\\")?;
+                }
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Maximum length of an STS source identity (AWS: 2–64 characters).
+pub const SOURCE_IDENTITY_MAX: usize = 64;
+
+/// Source identity of a Roles Anywhere session (DESIGN §1):
+/// `CN=` + CN when that fits in 64 characters, otherwise the bare CN truncated to 64
+/// characters; `ID=` + hex serial when the subject has no CN (also truncated to 64).
+pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> String {
+    match common_name {
+        Some(cn) => {
+            let prefixed = format!("CN={cn}");
+            if prefixed.chars().count() <= SOURCE_IDENTITY_MAX {
+                prefixed
+            } else {
+                cn.chars().take(SOURCE_IDENTITY_MAX).collect()
+            }
+        }
+        None => format!("ID={serial_hex}").chars().take(SOURCE_IDENTITY_MAX).collect(),
+    }
+}
+
+/// Lowercase hex of a DER INTEGER serial's magnitude: the sign-padding `00` bytes the DER
+/// encoding adds are removed, every remaining byte is two digits (so the result may start
+/// with `0`); a zero serial is `"00"`. This is the default RoleSessionName.
+pub fn format_serial_hex(raw_serial: &[u8]) -> String {
+    let magnitude = strip_leading_zeros(raw_serial);
+    if magnitude.is_empty() {
+        return "00".to_owned();
+    }
+    hex::encode(magnitude)
+}
+
+/// Decimal rendering of a DER INTEGER serial (interpreted as non-negative), as it appears
+/// in the `Credential=` of AWS4-X509 signatures.
+pub fn format_serial_decimal(raw_serial: &[u8]) -> String {
+    let mut digits: Vec<u8> = Vec::new();
+    let mut number: Vec<u8> = strip_leading_zeros(raw_serial).to_vec();
+    while !number.is_empty() {
+        // Long division of the big-endian base-256 number by 10.
+        let mut remainder: u16 = 0;
+        let mut quotient = Vec::with_capacity(number.len());
+        for byte in &number {
+            let acc = (remainder << 8) | u16::from(*byte);
+            let q = acc / 10;
+            remainder = acc % 10;
+            if !(quotient.is_empty() && q == 0) {
+                // invariant: acc < 2560, so q < 256.
+                quotient.push(q as u8);
+            }
+        }
+        // invariant: remainder < 10.
+        digits.push(b'0' + remainder as u8);
+        number = quotient;
+    }
+    if digits.is_empty() {
+        return "0".to_owned();
+    }
+    digits.iter().rev().map(|d| char::from(*d)).collect()
+}
+
+/// Converts an x509-parser name into our ordered [`DistinguishedName`].
+pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
+    let attributes = name
+        .iter_attributes()
+        .map(|attr| {
+            let oid = attr.attr_type().to_id_string();
+            let short = short_name(&oid).map_or(oid, str::to_owned);
+            let value = match attr.as_str() {
+                Ok(s) => s.to_owned(),
+                Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
+            };
+            (short, value)
+        })
+        .collect();
+    DistinguishedName { attributes }
+}
+
+/// The principal tag keys AWS maps for subject/issuer RDNs and SAN directory names.
+fn is_supported_tag_attribute(name: &str) -> bool {
+    matches!(
+        name,
+        "CN" | "C" | "L" | "ST" | "O" | "OU" | "DC" | "UID" | "emailAddress" | "serialNumber" | "SN" | "GN" | "title"
+    )
+}
+
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.5" => "serialNumber",
+        "2.5.4.4" => "SN",
+        "2.5.4.42" => "GN",
+        "2.5.4.12" => "title",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        _ => return None,
+    })
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_formats() {
+        let cases: &[(&[u8], &str, &str)] = &[
+            (&[0x00], "00", "0"),
+            (&[0x01], "01", "1"),
+            (&[0x00, 0xff], "ff", "255"),
+            (&[0x01, 0x00], "0100", "256"),
+            (
+                &[0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x11, 0x22, 0x33, 0x44],
+                "deadbeef0011223344",
+                "4107696891161223508804",
+            ),
+            (
+                &[
+                    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                ],
+                "7fffffffffffffffffffffffffffffff",
+                "170141183460469231731687303715884105727",
+            ),
+        ];
+        for (raw, hex, dec) in cases {
+            assert_eq!(format_serial_hex(raw), *hex, "{raw:?}");
+            assert_eq!(format_serial_decimal(raw), *dec, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn source_identity_rules() {
+        let cn63 = "a".repeat(61); // "CN=" + 61 = 64
+        let cn62 = "b".repeat(62); // "CN=" + 62 = 65 -> bare
+        let cn70 = "c".repeat(70);
+        let cases: &[(Option<&str>, &str, String)] = &[
+            (Some("svc"), "01", "CN=svc".to_owned()),
+            (Some(&cn63), "01", format!("CN={cn63}")),
+            (Some(&cn62), "01", cn62.clone()),
+            (Some(&cn70), "01", "c".repeat(64)),
+            (None, "0a1b", "ID=0a1b".to_owned()),
+        ];
+        for (cn, serial, want) in cases {
+            assert_eq!(&source_identity(*cn, serial), want);
+        }
+    }
+
+    #[test]
+    fn tag_values_join_repeated_and_skip_unknown() {
+        let dn = DistinguishedName::from_attributes([
+            ("CN", "svc"),
+            ("OU", "a"),
+            ("1.2.3.4", "x"),
+            ("OU", "b"),
+            ("DC", "example"),
+            ("DC", "com"),
+        ]);
+        assert_eq!(
+            dn.tag_values(),
+            vec![
+                ("CN", "svc".to_owned()),
+                ("OU", "a/b".to_owned()),
+                ("DC", "example/com".to_owned()),
+            ]
+        );
+        assert_eq!(dn.first("OU"), Some("a"));
+    }
+
+    #[test]
+    fn display_escapes() {
+        let dn = DistinguishedName::from_attributes([("CN", "a,b"), ("O", "x+y=z")]);
+        assert_eq!(dn.to_string(), "CN=a\\,b,O=x\\+y\\=z");
+    }
+}

@@ -1,0 +1,379 @@
+//! [`ClientCertificate`]: a Roles Anywhere end-entity certificate, parsed and checked against
+//! the leaf rules that need no issuer (DESIGN §1, AWS
+//! <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html#signature-verification>).
+//!
+//! Decisions:
+//! - `basicConstraints` absent is accepted: RFC 5280 §4.2.1.9 makes such a certificate an
+//!   end entity, and webpki treats it so; present with `CA:true` is rejected.
+//! - `keyUsage` absent is accepted (RFC 5280 §4.2.1.3: no restriction); present, it must
+//!   include `digitalSignature` (the key signs the AWS4-X509 request).
+//! - Serial numbers: see [`super::format_serial_hex`] / [`super::format_serial_decimal`].
+
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+use x509_parser::x509::X509Version;
+
+use super::attributes::{
+    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
+};
+use super::error::CertificateError;
+
+/// A parsed client (leaf) certificate that passed the issuer-independent rules.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    der: Vec<u8>,
+    serial_decimal: String,
+    serial_hex: String,
+    key_kind: PublicKeyKind,
+    public_key: Vec<u8>,
+    subject: DistinguishedName,
+    issuer: DistinguishedName,
+    not_before: i64,
+    not_after: i64,
+    first_san_dns: Option<String>,
+    first_san_uri: Option<String>,
+    first_san_directory_name: Option<DistinguishedName>,
+}
+
+/// The kind of a client certificate's public key (what the AWS4-X509 signature uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PublicKeyKind {
+    /// RSA, at least 2048 bits; bytes are the PKCS#1 `RSAPublicKey` DER.
+    Rsa,
+    /// ECDSA P-256; bytes are the uncompressed (or compressed) SEC1 point.
+    EcP256,
+    /// ECDSA P-384; bytes are the SEC1 point.
+    EcP384,
+}
+
+/// AWS session tag values are at most 256 characters.
+const TAG_VALUE_MAX: usize = 256;
+
+impl ClientCertificate {
+    /// Parses a DER certificate and enforces the leaf rules: X.509 v3, not a CA, keyUsage
+    /// `digitalSignature` when keyUsage is present, a SHA-256-or-stronger signature algorithm,
+    /// and an RSA ≥ 2048 or ECDSA P-256/P-384 key.
+    pub fn parse(der: Vec<u8>) -> Result<ClientCertificate, CertificateError> {
+        let x509 = parse_der(&der)?;
+        check_version(&x509)?;
+        check_not_ca(&x509)?;
+        check_digital_signature(&x509)?;
+        check_signature_algorithm(&x509.signature_algorithm.algorithm.to_id_string())?;
+        let (key_kind, public_key) = public_key(&x509)?;
+        let (first_san_dns, first_san_uri, first_san_directory_name) = first_sans(&x509)?;
+        let validity = x509.validity();
+        Ok(ClientCertificate {
+            serial_decimal: format_serial_decimal(x509.raw_serial()),
+            serial_hex: format_serial_hex(x509.raw_serial()),
+            key_kind,
+            public_key,
+            subject: distinguished_name(x509.subject()),
+            issuer: distinguished_name(x509.issuer()),
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+            first_san_dns,
+            first_san_uri,
+            first_san_directory_name,
+            // Last: every borrow of `der` through `x509` has ended.
+            der,
+        })
+    }
+
+    /// The certificate DER, as received.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The serial number in decimal, as in the `Credential=` of AWS4-X509 signatures.
+    pub fn serial_decimal(&self) -> &str {
+        &self.serial_decimal
+    }
+
+    /// The serial number in lowercase hex (see [`super::format_serial_hex`]); the default
+    /// RoleSessionName.
+    pub fn serial_hex(&self) -> &str {
+        &self.serial_hex
+    }
+
+    /// The key kind and the subjectPublicKey BIT STRING contents.
+    pub fn public_key(&self) -> (PublicKeyKind, &[u8]) {
+        (self.key_kind, &self.public_key)
+    }
+
+    /// The subject, in certificate order.
+    pub fn subject(&self) -> &DistinguishedName {
+        &self.subject
+    }
+
+    /// The issuer, in certificate order.
+    pub fn issuer(&self) -> &DistinguishedName {
+        &self.issuer
+    }
+
+    /// notBefore, Unix seconds.
+    pub fn not_before(&self) -> i64 {
+        self.not_before
+    }
+
+    /// notAfter, Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+
+    /// RFC 4514-style subject (`CN=x,O=y`) for logs and audit.
+    pub fn subject_string(&self) -> String {
+        self.subject.to_string()
+    }
+
+    /// RFC 4514-style issuer (`CN=x,O=y`) for logs and audit.
+    pub fn issuer_string(&self) -> String {
+        self.issuer.to_string()
+    }
+
+    /// Principal tags of AWS's default attribute mapping
+    /// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>):
+    /// `x509Subject/{RDN}` and `x509Issuer/{RDN}` for every supported attribute (repeated types
+    /// joined with `/`), then `x509SAN/DNS`, `x509SAN/URI` and `x509SAN/Name/{RDN}` from the
+    /// first SAN of each type. Values are truncated to 256 characters (AWS tag value limit).
+    pub fn principal_tags(&self) -> Vec<(String, String)> {
+        let mut tags = Vec::new();
+        for (prefix, dn) in [("x509Subject", &self.subject), ("x509Issuer", &self.issuer)] {
+            for (name, value) in dn.tag_values() {
+                tags.push((format!("{prefix}/{name}"), value));
+            }
+        }
+        if let Some(dns) = &self.first_san_dns {
+            tags.push(("x509SAN/DNS".to_owned(), dns.clone()));
+        }
+        if let Some(uri) = &self.first_san_uri {
+            tags.push(("x509SAN/URI".to_owned(), uri.clone()));
+        }
+        if let Some(dn) = &self.first_san_directory_name {
+            for (name, value) in dn.tag_values() {
+                tags.push((format!("x509SAN/Name/{name}"), value));
+            }
+        }
+        for (_, value) in &mut tags {
+            if value.chars().count() > TAG_VALUE_MAX {
+                *value = value.chars().take(TAG_VALUE_MAX).collect();
+            }
+        }
+        tags
+    }
+
+    /// The session's source identity (see [`super::source_identity`]), from the first CN.
+    pub fn source_identity(&self) -> String {
+        source_identity(self.subject.first("CN"), &self.serial_hex)
+    }
+}
+
+/// Parses a complete DER certificate (no trailing bytes).
+pub(crate) fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
+    match X509Certificate::from_der(der) {
+        Ok((rest, _)) if !rest.is_empty() => Err(CertificateError::Malformed(
+            "trailing data after the certificate".to_owned(),
+        )),
+        Ok((_, x509)) => Ok(x509),
+        Err(e) => Err(CertificateError::Malformed(e.to_string())),
+    }
+}
+
+/// RFC 5280 §4.1.2.1: extensions require v3; AWS requires v3.
+fn check_version(x509: &X509Certificate<'_>) -> Result<(), CertificateError> {
+    match x509.version() {
+        X509Version::V3 => Ok(()),
+        _ => Err(CertificateError::UnsupportedVersion),
+    }
+}
+
+/// RFC 5280 §4.2.1.9 / AWS: the leaf must not be a CA.
+fn check_not_ca(x509: &X509Certificate<'_>) -> Result<(), CertificateError> {
+    let bc = x509
+        .basic_constraints()
+        .map_err(|e| CertificateError::Malformed(format!("basicConstraints: {e}")))?;
+    match bc {
+        Some(bc) if bc.value.ca => Err(CertificateError::CaUsedAsLeaf),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 5280 §4.2.1.3 / AWS: the leaf key signs requests, so `digitalSignature` is needed
+/// when keyUsage is present.
+fn check_digital_signature(x509: &X509Certificate<'_>) -> Result<(), CertificateError> {
+    let ku = x509
+        .key_usage()
+        .map_err(|e| CertificateError::Malformed(format!("keyUsage: {e}")))?;
+    match ku {
+        Some(ku) if !ku.value.digital_signature() => Err(CertificateError::MissingDigitalSignature),
+        _ => Ok(()),
+    }
+}
+
+/// AWS: signatures must use SHA-256 or stronger (RSA PKCS#1 v1.5, RSA-PSS, ECDSA).
+pub(crate) fn check_signature_algorithm(oid: &str) -> Result<(), CertificateError> {
+    let name = match oid {
+        "1.2.840.113549.1.1.11"
+        | "1.2.840.113549.1.1.12"
+        | "1.2.840.113549.1.1.13"
+        | "1.2.840.113549.1.1.10"
+        | "1.2.840.10045.4.3.2"
+        | "1.2.840.10045.4.3.3"
+        | "1.2.840.10045.4.3.4" => return Ok(()),
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10040.4.3" => "dsa-with-SHA1",
+        "1.3.101.112" => "Ed25519",
+        other => other,
+    };
+    Err(CertificateError::UnsupportedSignatureAlgorithm {
+        algorithm: name.to_owned(),
+    })
+}
+
+/// AWS: RSA keys of at least 2048 bits.
+pub(crate) fn check_rsa_bits(bits: usize) -> Result<(), CertificateError> {
+    if bits < 2048 {
+        return Err(CertificateError::RsaKeyTooSmall { bits });
+    }
+    Ok(())
+}
+
+/// Classifies the key: RSA ≥ 2048, or ECDSA on P-256 / P-384 (AWS's supported keys).
+fn public_key(x509: &X509Certificate<'_>) -> Result<(PublicKeyKind, Vec<u8>), CertificateError> {
+    let spki = x509.public_key();
+    let bytes = spki.subject_public_key.data.to_vec();
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    match algorithm.as_str() {
+        "1.2.840.113549.1.1.1" => {
+            let bits = match spki.parsed() {
+                Ok(PublicKey::RSA(rsa)) => modulus_bits(rsa.modulus),
+                _ => {
+                    return Err(CertificateError::Malformed(
+                        "the RSA public key cannot be parsed".to_owned(),
+                    ));
+                }
+            };
+            check_rsa_bits(bits)?;
+            Ok((PublicKeyKind::Rsa, bytes))
+        }
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => Ok((PublicKeyKind::EcP256, bytes)),
+                Some("1.3.132.0.34") => Ok((PublicKeyKind::EcP384, bytes)),
+                Some("1.3.132.0.35") => Err(CertificateError::UnsupportedPublicKey {
+                    key: "ECDSA P-521".to_owned(),
+                }),
+                Some(other) => Err(CertificateError::UnsupportedPublicKey {
+                    key: format!("ECDSA on curve {other}"),
+                }),
+                None => Err(CertificateError::UnsupportedPublicKey {
+                    key: "ECDSA without a named curve".to_owned(),
+                }),
+            }
+        }
+        "1.3.101.112" => Err(CertificateError::UnsupportedPublicKey {
+            key: "Ed25519".to_owned(),
+        }),
+        other => Err(CertificateError::UnsupportedPublicKey {
+            key: format!("algorithm {other}"),
+        }),
+    }
+}
+
+/// Bit length of a big-endian unsigned modulus (leading zero bytes/bits ignored).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let start = modulus.iter().position(|b| *b != 0).unwrap_or(modulus.len());
+    match modulus.get(start..) {
+        Some([first, rest @ ..]) => rest.len() * 8 + (8 - first.leading_zeros() as usize),
+        _ => 0,
+    }
+}
+
+type FirstSans = (Option<String>, Option<String>, Option<DistinguishedName>);
+
+/// The first DNS name, URI and directory name of the subjectAltName extension.
+fn first_sans(x509: &X509Certificate<'_>) -> Result<FirstSans, CertificateError> {
+    use x509_parser::extensions::GeneralName;
+    let san = x509
+        .subject_alternative_name()
+        .map_err(|e| CertificateError::Malformed(format!("subjectAltName: {e}")))?;
+    let (mut dns, mut uri, mut dir) = (None, None, None);
+    for name in san.iter().flat_map(|s| s.value.general_names.iter()) {
+        match name {
+            GeneralName::DNSName(v) if dns.is_none() => dns = Some((*v).to_owned()),
+            GeneralName::URI(v) if uri.is_none() => uri = Some((*v).to_owned()),
+            GeneralName::DirectoryName(n) if dir.is_none() => dir = Some(distinguished_name(n)),
+            _ => {}
+        }
+    }
+    Ok((dns, uri, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_algorithm_table() {
+        let ok = [
+            "1.2.840.113549.1.1.11",
+            "1.2.840.113549.1.1.12",
+            "1.2.840.113549.1.1.13",
+            "1.2.840.113549.1.1.10",
+            "1.2.840.10045.4.3.2",
+            "1.2.840.10045.4.3.3",
+            "1.2.840.10045.4.3.4",
+        ];
+        for oid in ok {
+            assert_eq!(check_signature_algorithm(oid), Ok(()), "{oid}");
+        }
+        // rcgen cannot sign with SHA-1, so the SHA-1 rule is tested on the OID table.
+        let bad = [
+            ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
+            ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+            ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+            ("1.3.101.112", "Ed25519"),
+            ("1.2.3", "1.2.3"),
+        ];
+        for (oid, name) in bad {
+            assert_eq!(
+                check_signature_algorithm(oid),
+                Err(CertificateError::UnsupportedSignatureAlgorithm {
+                    algorithm: name.to_owned()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_size_rule() {
+        // rcgen/aws-lc-rs cannot generate RSA-1024 keys, so the size rule is tested directly.
+        assert_eq!(
+            check_rsa_bits(1024),
+            Err(CertificateError::RsaKeyTooSmall { bits: 1024 })
+        );
+        assert_eq!(check_rsa_bits(2048), Ok(()));
+        assert_eq!(modulus_bits(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(modulus_bits(&[0x01, 0x00]), 9);
+        assert_eq!(modulus_bits(&[]), 0);
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for der in [vec![], vec![0x30, 0x03, 0x01, 0x02], b"not a certificate".to_vec()] {
+            assert!(matches!(
+                ClientCertificate::parse(der),
+                Err(CertificateError::Malformed(_))
+            ));
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Chain verification of a client certificate against a [`TrustAnchor`] with rustls-webpki.
+//!
+//! Rules (DESIGN §1, AWS
+//! <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html>):
+//! at most [`MAX_INTERMEDIATES`] chain certificates besides the leaf; signatures SHA-256 or
+//! stronger with RSA ≥ 2048 or ECDSA P-256/P-384 (webpki algorithm list below); validity at
+//! the caller-supplied time; extended key usage `clientAuth` when the leaf has an EKU
+//! extension (RFC 5280 §4.2.1.12); intermediates `CA:true` (webpki) with `keyCertSign`
+//! (checked here); the anchor's CRLs for the whole chain, an issuer without a CRL meaning
+//! "not revoked" and an expired CRL still being honoured (AWS keeps imported CRLs until
+//! replaced).
+
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
+};
+
+use super::anchor::TrustAnchor;
+use super::certificate::{ClientCertificate, parse_der};
+use super::error::{CertificateError, Timestamp};
+
+/// Maximum number of intermediate certificates accepted with a leaf.
+pub const MAX_INTERMEDIATES: usize = 5;
+
+/// The outcome of a successful chain verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedChain {
+    /// The earliest notAfter (Unix seconds) of the leaf, the intermediates used and the
+    /// anchor certificate: the verification result may be cached until then.
+    pub not_after: i64,
+}
+
+/// Verifies that `leaf` chains to `anchor` through (a subset of) `intermediates` at `now`.
+pub fn verify_chain(
+    anchor: &TrustAnchor,
+    leaf: &ClientCertificate,
+    intermediates: &[Vec<u8>],
+    now: UnixTime,
+) -> Result<VerifiedChain, CertificateError> {
+    if intermediates.len() > MAX_INTERMEDIATES {
+        return Err(CertificateError::TooManyChainCertificates {
+            count: intermediates.len(),
+            max: MAX_INTERMEDIATES,
+        });
+    }
+    for (i, der) in intermediates.iter().enumerate() {
+        parse_der(der).map_err(|e| CertificateError::MalformedIntermediate {
+            index: i + 1,
+            reason: e.to_string(),
+        })?;
+    }
+    let leaf_der = CertificateDer::from(leaf.der());
+    let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
+    let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|d| CertificateDer::from(d.as_slice()))
+        .collect();
+    let crls: Vec<&CertRevocationList<'_>> = anchor.crls.iter().collect();
+    let revocation = RevocationOptionsBuilder::new(&crls).ok().map(|builder| {
+        builder
+            .with_depth(RevocationCheckDepth::Chain)
+            .with_status_policy(UnknownStatusPolicy::Allow)
+            .with_expiration_policy(ExpirationPolicy::Ignore)
+            .build()
+    });
+    let path = end_entity
+        .verify_for_usage(
+            SUPPORTED_SIGNATURE_ALGORITHMS,
+            &anchor.webpki_anchors,
+            &intermediate_ders,
+            now,
+            KeyUsage::required_if_present(EKU_CLIENT_AUTH),
+            revocation,
+            None,
+        )
+        .map_err(map_webpki_error)?;
+
+    let mut not_after = leaf.not_after();
+    for cert in path.intermediate_certificates() {
+        let der = cert.der();
+        let x509 = parse_der(&der)?;
+        check_key_cert_sign(&x509)?;
+        not_after = not_after.min(x509.validity().not_after.timestamp());
+    }
+    if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {
+        not_after = not_after.min(anchor_not_after);
+    }
+    Ok(VerifiedChain { not_after })
+}
+
+/// id-kp-clientAuth, 1.3.6.1.5.5.7.3.2 (RFC 5280 §4.2.1.12), DER contents of the OID.
+const EKU_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+
+/// SHA-256 or stronger; RSA 2048–8192 bits (PKCS#1 v1.5 and PSS); ECDSA P-256/P-384.
+static SUPPORTED_SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    webpki::aws_lc_rs::ECDSA_P256_SHA256,
+    webpki::aws_lc_rs::ECDSA_P256_SHA384,
+    webpki::aws_lc_rs::ECDSA_P256_SHA512,
+    webpki::aws_lc_rs::ECDSA_P384_SHA256,
+    webpki::aws_lc_rs::ECDSA_P384_SHA384,
+    webpki::aws_lc_rs::ECDSA_P384_SHA512,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+];
+
+/// DESIGN §1: intermediates must carry keyUsage `keyCertSign` (webpki does not check it).
+fn check_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> Result<(), CertificateError> {
+    let key_cert_sign = x509
+        .key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|ku| ku.value.key_cert_sign());
+    if !key_cert_sign {
+        return Err(CertificateError::IntermediateLacksKeyCertSign);
+    }
+    Ok(())
+}
+
+/// Flattens webpki's error into ours (the deprecated unit variants are still produced by
+/// some webpki paths, so both forms are matched).
+#[allow(deprecated)]
+fn map_webpki_error(error: webpki::Error) -> CertificateError {
+    use webpki::Error as E;
+    match error {
+        E::CertExpired { not_after, .. } => CertificateError::Expired {
+            not_after: Timestamp(unix_seconds(not_after)),
+        },
+        E::CertNotValidYet { not_before, .. } => CertificateError::NotYetValid {
+            not_before: Timestamp(unix_seconds(not_before)),
+        },
+        E::CertRevoked => CertificateError::Revoked,
+        E::UnknownIssuer => CertificateError::UnknownIssuer,
+        E::CaUsedAsEndEntity => CertificateError::CaUsedAsLeaf,
+        E::EndEntityUsedAsCa => CertificateError::IntermediateNotCa,
+        E::InvalidSignatureForPublicKey => CertificateError::BadSignature,
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => CertificateError::ClientAuthNotAllowed,
+        E::PathLenConstraintViolated | E::NameConstraintViolation => CertificateError::ConstraintViolation,
+        E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch => CertificateError::UnsupportedChainAlgorithm,
+        E::CrlExpired { .. }
+        | E::InvalidCrlSignatureForPublicKey
+        | E::IssuerNotCrlSigner
+        | E::UnknownRevocationStatus
+        | E::UnsupportedCrlIssuingDistributionPoint
+        | E::UnsupportedCrlVersion
+        | E::UnsupportedDeltaCrl
+        | E::UnsupportedIndirectCrl
+        | E::UnsupportedRevocationReason
+        | E::UnsupportedRevocationReasonsPartitioning
+        | E::UnsupportedCrlSignatureAlgorithm
+        | E::UnsupportedCrlSignatureAlgorithmContext(_)
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKey
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_) => {
+            CertificateError::RevocationCheckFailed(format!("{error:?}"))
+        }
+        other => CertificateError::InvalidChain(format!("{other:?}")),
+    }
+}
+
+fn unix_seconds(time: UnixTime) -> i64 {
+    i64::try_from(time.as_secs()).unwrap_or(i64::MAX)
+}

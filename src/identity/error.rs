@@ -1,0 +1,198 @@
+//! The flat error enums of the identity module: [`AnchorError`] (loading a trust anchor, an
+//! operator problem reported at config load) and [`CertificateError`] (a client certificate
+//! or chain that is not acceptable, reported to the client verbatim).
+
+use std::fmt;
+
+/// A Unix timestamp (seconds) displayed as `YYYY-MM-DDTHH:MM:SSZ`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+/// Why a trust anchor (CA bundle + CRLs) cannot be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnchorError {
+    /// The bundle holds no `CERTIFICATE` PEM block.
+    #[error("the trust anchor bundle contains no PEM CERTIFICATE block")]
+    NoCertificate,
+    /// The bundle is not well-formed PEM.
+    #[error("the trust anchor bundle is not valid PEM: {0}")]
+    Pem(String),
+    /// A certificate of the bundle cannot be parsed.
+    #[error("certificate #{index} of the trust anchor bundle is malformed: {reason}")]
+    MalformedCertificate {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A certificate of the bundle is not X.509 v3.
+    #[error("certificate {subject} of the trust anchor bundle is not X.509 version 3")]
+    NotV3 {
+        /// Its subject.
+        subject: String,
+    },
+    /// A certificate of the bundle is not a CA.
+    #[error("certificate {subject} of the trust anchor bundle is not a CA (basicConstraints CA:true is required)")]
+    NotCa {
+        /// Its subject.
+        subject: String,
+    },
+    /// A certificate of the bundle may not sign certificates.
+    #[error("certificate {subject} of the trust anchor bundle lacks the keyCertSign key usage")]
+    NoKeyCertSign {
+        /// Its subject.
+        subject: String,
+    },
+    /// A CRL cannot be parsed.
+    #[error("CRL #{index} is unusable: {reason}")]
+    BadCrl {
+        /// 1-based position in the CRL list.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A CRL was issued by none of the bundle's certificates.
+    #[error("CRL #{index} was not issued by any certificate of the trust anchor bundle")]
+    CrlIssuerUnknown {
+        /// 1-based position in the CRL list.
+        index: usize,
+    },
+}
+
+/// Why a client certificate (or its chain) is not acceptable. Messages reach users verbatim.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// The leaf is not a parseable X.509 certificate.
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+    /// An intermediate is not a parseable X.509 certificate.
+    #[error("malformed intermediate certificate #{index}: {reason}")]
+    MalformedIntermediate {
+        /// 1-based position in the chain sent.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The leaf is X.509 v1 or v2.
+    #[error("certificate is not X.509 version 3")]
+    UnsupportedVersion,
+    /// The leaf has basicConstraints CA:true.
+    #[error("certificate is a CA certificate (basicConstraints CA:true); use an end-entity certificate")]
+    CaUsedAsLeaf,
+    /// The leaf has a keyUsage extension without digitalSignature.
+    #[error("certificate lacks the digitalSignature key usage")]
+    MissingDigitalSignature,
+    /// The leaf's extended key usage excludes clientAuth.
+    #[error("certificate's extended key usage does not allow client authentication (clientAuth)")]
+    ClientAuthNotAllowed,
+    /// The leaf is signed with a weak or unknown algorithm.
+    #[error("unsupported signature algorithm {algorithm}; SHA-256 or stronger is required")]
+    UnsupportedSignatureAlgorithm {
+        /// Name or dotted OID of the algorithm.
+        algorithm: String,
+    },
+    /// The leaf's RSA key is shorter than 2048 bits.
+    #[error("RSA key of {bits} bits is too small; at least 2048 bits required")]
+    RsaKeyTooSmall {
+        /// Modulus length.
+        bits: usize,
+    },
+    /// The leaf's key is neither RSA nor ECDSA P-256/P-384.
+    #[error("unsupported public key ({key}); RSA of at least 2048 bits or ECDSA P-256/P-384 is required")]
+    UnsupportedPublicKey {
+        /// Description of the key.
+        key: String,
+    },
+    /// More intermediates than allowed were sent.
+    #[error("certificate chain has {count} certificates; at most {max} are allowed")]
+    TooManyChainCertificates {
+        /// Intermediates sent.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A certificate of the chain has expired.
+    #[error("certificate has expired (notAfter {not_after})")]
+    Expired {
+        /// Its notAfter.
+        not_after: Timestamp,
+    },
+    /// A certificate of the chain is not valid yet.
+    #[error("certificate is not yet valid (notBefore {not_before})")]
+    NotYetValid {
+        /// Its notBefore.
+        not_before: Timestamp,
+    },
+    /// A certificate of the chain is listed in a CRL of the anchor.
+    #[error("certificate is revoked by a CRL of the trust anchor")]
+    Revoked,
+    /// No path to a certificate of the anchor.
+    #[error("certificate is not signed by a trusted certificate authority of this trust anchor")]
+    UnknownIssuer,
+    /// A signature in the chain does not verify.
+    #[error(
+        "a certificate signature in the chain does not verify; the certificate was not issued by the trusted certificate authority it names"
+    )]
+    BadSignature,
+    /// A CA of the chain uses a signature algorithm or key we do not accept.
+    #[error(
+        "a certificate in the chain uses an unsupported signature algorithm or key; SHA-256 or stronger with RSA >= 2048 bits or ECDSA P-256/P-384 is required"
+    )]
+    UnsupportedChainAlgorithm,
+    /// An intermediate is not CA:true.
+    #[error("intermediate certificate is not a CA (basicConstraints CA:true is required)")]
+    IntermediateNotCa,
+    /// An intermediate lacks keyCertSign.
+    #[error("intermediate certificate lacks the keyCertSign key usage")]
+    IntermediateLacksKeyCertSign,
+    /// A path length or name constraint of an issuer is violated.
+    #[error("certificate chain violates a path length or name constraint of an issuing CA")]
+    ConstraintViolation,
+    /// A CRL of the anchor could not be used to decide revocation.
+    #[error("revocation could not be checked against the trust anchor's CRLs: {0}")]
+    RevocationCheckFailed(String),
+    /// Any other reason webpki rejects the chain.
+    #[error("certificate chain is invalid: {0}")]
+    InvalidChain(String),
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        match time::OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(format).ok())
+        {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        let cases: &[(CertificateError, &str)] = &[
+            (
+                CertificateError::Expired {
+                    not_after: Timestamp(1_767_225_600),
+                },
+                "certificate has expired (notAfter 2026-01-01T00:00:00Z)",
+            ),
+            (
+                CertificateError::TooManyChainCertificates { count: 6, max: 5 },
+                "certificate chain has 6 certificates; at most 5 are allowed",
+            ),
+            (
+                CertificateError::RsaKeyTooSmall { bits: 1024 },
+                "RSA key of 1024 bits is too small; at least 2048 bits required",
+            ),
+        ];
+        for (err, msg) in cases {
+            assert_eq!(err.to_string(), *msg);
+        }
+    }
+}
