@@ -3,8 +3,10 @@
 //! keep repeated work off the hot path (DESIGN.md §3).
 //!
 //! - `create_session`: Roles Anywhere's certificate-for-credentials exchange.
+//! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `caches`: verified chains and issued credentials, invalidated on reload.
 
+mod authenticate;
 mod caches;
 mod create_session;
 
@@ -14,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 
+pub use authenticate::{Caller, signature_error};
 pub use caches::{CacheStats, Caches};
 pub use create_session::{CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 

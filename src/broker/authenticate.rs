@@ -1,0 +1,118 @@
+//! Authenticating a SigV4-signed request made with rolegate-issued session credentials
+//! (STS Query API, gRPC AssumeRole, VerifyRequest):
+//!
+//! 1. parse the signature (Authorization header or presigned query);
+//! 2. open the sealed session token (`X-Amz-Security-Token`) with the key ring — no store is
+//!    consulted, so any replica authenticates any session;
+//! 3. the access key id of the signature must be the token's; the session must not have
+//!    expired nor been revoked by its role's `revoke_sessions_issued_before`;
+//! 4. verify the signature with the secret carried in the token (signing keys cached).
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::Broker;
+use crate::config::{Config, Role};
+use crate::service::error::{ApiError, ErrorCode};
+use crate::session::{self, SessionClaims};
+use crate::sigv4::{self, Expectations, HttpRequest, SigV4Error, SignedRequest};
+
+/// A verified caller: the session it proved, and its role as configured now.
+pub struct Caller {
+    pub claims: SessionClaims,
+    pub role: Arc<Role>,
+    pub config: Arc<Config>,
+}
+
+impl Caller {
+    /// `arn:aws:sts::{account}:assumed-role/{role}/{session}`.
+    pub fn assumed_role_arn(&self) -> String {
+        self.role.arn.assumed_role_arn(&self.claims.session_name)
+    }
+}
+
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+impl Broker {
+    /// Authenticates `req` for `service` in this server's region (or `region` when given).
+    pub fn authenticate(
+        &self,
+        req: &HttpRequest,
+        payload_hash: &str,
+        service: &str,
+        region: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Caller, ApiError> {
+        let config = self.config();
+        let signed = SignedRequest::parse(req).map_err(signature_error)?;
+        let token = signed.security_token.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidClientTokenId,
+                "no-session-token",
+                format!("{INVALID_TOKEN} rolegate accepts only session credentials: send X-Amz-Security-Token."),
+            )
+        })?;
+        let claims = session::open(&config.keyring, token).map_err(|e| {
+            tracing::debug!(reason = e.reason(), "session token rejected");
+            ApiError::new(ErrorCode::InvalidClientTokenId, "bad-token", INVALID_TOKEN)
+        })?;
+        if claims.access_key_id != signed.credential.access_key_id {
+            return Err(ApiError::new(ErrorCode::InvalidClientTokenId, "key-token-mismatch", INVALID_TOKEN));
+        }
+        let now_unix = now.unix_timestamp();
+        if claims.is_expired_at(now_unix) {
+            return Err(ApiError::new(
+                ErrorCode::ExpiredToken,
+                "token-expired",
+                "The security token included in the request is expired",
+            ));
+        }
+        let role = config.role(&claims.role_arn).cloned().ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidClientTokenId, "role-removed", INVALID_TOKEN)
+        })?;
+        check_not_revoked(&role, &claims)?;
+        let region = region.unwrap_or(&config.server.region);
+        let key = self.caches().signing_keys.signing_key(
+            &claims.secret_access_key,
+            &signed.credential.date,
+            &signed.credential.region,
+            &signed.credential.service,
+        );
+        let expectations = Expectations { service, region, now, max_skew: config.server.max_clock_skew };
+        sigv4::verify(&signed, req, payload_hash, &key, &expectations).map_err(signature_error)?;
+        Ok(Caller { claims, role, config })
+    }
+}
+
+/// AWS's "revoke active sessions": sessions issued before the role's cut-off are refused.
+fn check_not_revoked(role: &Role, claims: &SessionClaims) -> Result<(), ApiError> {
+    match role.revoke_sessions_issued_before {
+        Some(cutoff) if claims.issued_at < cutoff => Err(ApiError::access_denied(
+            "session-revoked",
+            format!(
+                "Sessions of role {} issued before {} have been revoked; get new credentials.",
+                role.arn,
+                session::format_expiration(cutoff)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The AWS error code for each signature failure, with the verifier's message.
+pub fn signature_error(e: SigV4Error) -> ApiError {
+    let code = match &e {
+        SigV4Error::MissingAuthorization => ErrorCode::MissingAuthenticationToken,
+        SigV4Error::CredentialRegion(_)
+        | SigV4Error::CredentialService(_)
+        | SigV4Error::CredentialDate { .. }
+        | SigV4Error::SignatureNotYetCurrent { .. }
+        | SigV4Error::SignatureExpired { .. }
+        | SigV4Error::SignatureMismatch
+        | SigV4Error::X509SignatureMismatch => ErrorCode::SignatureDoesNotMatch,
+        SigV4Error::RequestExpired { .. } => ErrorCode::RequestExpired,
+        _ => ErrorCode::IncompleteSignature,
+    };
+    ApiError::new(code, "signature", e.to_string())
+}
