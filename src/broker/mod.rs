@@ -3,9 +3,11 @@
 //! keep repeated work off the hot path (DESIGN.md §3).
 //!
 //! - `create_session`: Roles Anywhere's certificate-for-credentials exchange.
+//! - `assume_role`: STS AssumeRole (role chaining).
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `caches`: verified chains and issued credentials, invalidated on reload.
 
+mod assume_role;
 mod authenticate;
 mod caches;
 mod create_session;
@@ -16,6 +18,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 
+pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
 pub use authenticate::{Caller, signature_error};
 pub use caches::{CacheStats, Caches};
 pub use create_session::{CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};

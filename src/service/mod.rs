@@ -6,6 +6,7 @@
 pub mod error;
 pub mod http;
 pub mod rest;
+pub mod sts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,23 @@ pub async fn dispatch(broker: Arc<Broker>, conn: ConnInfo, req: ::http::Request<
                 Err(e) => {
                     audit_error(&rp, "rest", "CreateSession", &e);
                     rest_error(&e, &rp.request_id)
+                }
+            };
+            with_request_id(response, &rp.request_id)
+        }
+        ("POST" | "GET", "/") => {
+            let result = match collect_body(body, limit).await {
+                Ok(bytes) => sts::handle(&broker, &rp, &bytes, OffsetDateTime::now_utc()),
+                Err(e) => Err(e),
+            };
+            let response = match result {
+                Ok(r) => {
+                    tracing::info!(target: "audit", request_id = %rp.request_id, api = "sts", outcome = "allow", client = %rp.remote);
+                    r
+                }
+                Err(e) => {
+                    audit_error(&rp, "sts", "Query", &e);
+                    sts::error_response(&e, &rp.request_id)
                 }
             };
             with_request_id(response, &rp.request_id)

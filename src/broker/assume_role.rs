@@ -1,0 +1,402 @@
+//! STS AssumeRole for callers holding rolegate session credentials — role chaining
+//! (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>):
+//!
+//! 1. parameters validated exactly as AWS does (session name, duration, policy, policy ARNs,
+//!    tags, transitive tag keys, external id, source identity);
+//! 2. the target role's trust policy allows the caller (principal `AWS` = the caller's role
+//!    ARN, its session ARN, or its account) for `sts:AssumeRole`, plus `sts:TagSession` when
+//!    tags are passed and `sts:SetSourceIdentity` when a source identity is set;
+//! 3. unless the trust policy names the caller's role or session explicitly, the caller's own
+//!    effective permissions must allow `sts:AssumeRole` on the target (same-account rule);
+//! 4. duration ≤ 1 hour (role chaining) and ≤ the role maximum;
+//! 5. transitive tags and the source identity carry forward; session policies do not.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{Broker, Caller};
+use crate::arn::RoleArn;
+use crate::config::{Config, Role};
+use crate::policy::{self, PolicyDocument, PolicyKind, Principal, RequestContext};
+use crate::service::error::{ApiError, ErrorCode};
+use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
+
+/// Most session tags per AssumeRole call.
+pub const MAX_TAGS: usize = 50;
+/// Most managed policy ARNs per call.
+pub const MAX_POLICY_ARNS: usize = 10;
+/// Longest inline session policy, in characters.
+pub const MAX_POLICY_LENGTH: usize = 2048;
+
+/// An AssumeRole request, wire-independent.
+#[derive(Clone, Debug, Default)]
+pub struct AssumeRoleInput {
+    pub role_arn: String,
+    pub role_session_name: String,
+    pub duration_seconds: Option<i64>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub transitive_tag_keys: Vec<String>,
+    pub external_id: Option<String>,
+    pub source_identity: Option<String>,
+    pub source_ip: Option<IpAddr>,
+}
+
+pub struct AssumeRoleOutput {
+    pub credentials: Credentials,
+    pub assumed_role_arn: String,
+    pub assumed_role_id: String,
+    /// Present when session policies or tags were passed.
+    pub packed_policy_size: Option<u32>,
+    pub source_identity: Option<String>,
+}
+
+impl Broker {
+    pub fn assume_role(&self, caller: &Caller, input: AssumeRoleInput, now: OffsetDateTime) -> Result<AssumeRoleOutput, ApiError> {
+        let config = &caller.config;
+        validate_parameters(&input)?;
+        let caller_arn = caller.assumed_role_arn();
+        let denied = || {
+            ApiError::access_denied(
+                "not-authorized",
+                format!("User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {}", input.role_arn),
+            )
+        };
+        let role = config.role(&input.role_arn).ok_or_else(denied)?.clone();
+        let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
+        let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
+        let tags = merge_tags(&inherited, &input.tags)?;
+        let session_policy = parse_session_policy(input.policy.as_deref())?;
+        resolve_policy_arns(config, &input.policy_arns)?;
+
+        let ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
+        let mut actions = vec!["sts:AssumeRole"];
+        if !tags.is_empty() {
+            actions.push("sts:TagSession");
+        }
+        if source_identity.is_some() {
+            actions.push("sts:SetSourceIdentity");
+        }
+        check_trust(&role, &ctx, &actions).map_err(|why| {
+            let mut e = denied();
+            e.reason = why;
+            e
+        })?;
+        if !trust_names_caller(&role, &ctx) && !caller_may_assume(caller, &role, now) {
+            let mut e = denied();
+            e.reason = "caller-permissions";
+            return Err(e);
+        }
+
+        let duration = session::assume_role_duration(input.duration_seconds, role.max_session_duration, true)
+            .map_err(|e| ApiError::validation("duration", e.to_string()))?;
+        let mut session_policies = Vec::new();
+        if let Some(p) = &session_policy {
+            session_policies.push(minify(p.source()));
+        }
+        let refs: Vec<&str> = session_policies.iter().map(String::as_str).collect();
+        let packed = session::check_packed_policy_size(&refs, input.policy_arns.len(), &input.tags)
+            .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
+        let mut transitive: Vec<String> = caller.claims.transitive_tag_keys.clone();
+        for k in &input.transitive_tag_keys {
+            if !transitive.iter().any(|t| t.eq_ignore_ascii_case(k)) {
+                transitive.push(k.clone());
+            }
+        }
+        let issued_at = now.unix_timestamp();
+        let draft = SessionClaimsDraft {
+            role_arn: role.arn.as_str().to_owned(),
+            role_id: role.role_id.clone(),
+            session_name: input.role_session_name.clone(),
+            issued_at,
+            expires_at: issued_at + i64::from(duration),
+            source_identity: source_identity.clone(),
+            tags,
+            transitive_tag_keys: transitive,
+            session_policies,
+            policy_arns: input.policy_arns.clone(),
+            origin: SessionOrigin::AssumeRole {
+                source_role_arn: caller.claims.role_arn.clone(),
+                source_session_name: caller.claims.session_name.clone(),
+            },
+        };
+        let (credentials, _) = session::mint(&config.keyring, draft).map_err(|_| ApiError::internal("token-seal"))?;
+        let passed_policy_or_tags = input.policy.is_some() || !input.policy_arns.is_empty() || !input.tags.is_empty();
+        Ok(AssumeRoleOutput {
+            credentials,
+            assumed_role_arn: role.arn.assumed_role_arn(&input.role_session_name),
+            assumed_role_id: format!("{}:{}", role.role_id, input.role_session_name),
+            packed_policy_size: passed_policy_or_tags.then_some(packed),
+            source_identity,
+        })
+    }
+}
+
+/// AWS's "1 validation error detected" message for one member.
+fn constraint(value: &str, member: &str, rule: &str) -> ApiError {
+    ApiError::validation(
+        "parameter",
+        format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
+    )
+}
+
+fn is_session_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
+}
+
+fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
+    if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
+        return Err(constraint(&input.role_arn, "roleArn", "Member must have length greater than or equal to 20"));
+    }
+    RoleArn::parse(&input.role_arn)
+        .map_err(|_| ApiError::validation("parameter", format!("{} is invalid", input.role_arn)))?;
+    let name = &input.role_session_name;
+    if !(2..=64).contains(&name.len()) {
+        return Err(constraint(name, "roleSessionName", "Member must have length greater than or equal to 2 and less than or equal to 64"));
+    }
+    if !name.bytes().all(is_session_name_char) {
+        return Err(constraint(name, "roleSessionName", "Member must satisfy regular expression pattern: [\\w+=,.@-]*"));
+    }
+    if let Some(p) = &input.policy {
+        if p.chars().count() > MAX_POLICY_LENGTH {
+            return Err(constraint("(policy)", "policy", "Member must have length less than or equal to 2048"));
+        }
+    }
+    if input.policy_arns.len() > MAX_POLICY_ARNS {
+        return Err(ApiError::validation(
+            "parameter",
+            format!("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"),
+        ));
+    }
+    if input.tags.len() > MAX_TAGS {
+        return Err(ApiError::validation(
+            "parameter",
+            format!("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"),
+        ));
+    }
+    for (k, v) in &input.tags {
+        if k.is_empty() || k.chars().count() > 128 || !k.chars().all(is_tag_char) {
+            return Err(constraint(k, "tags.member.key", "Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::validation("parameter", format!("Tag keys starting with 'aws:' are reserved: '{k}'.")));
+        }
+        if v.chars().count() > 256 || !v.chars().all(is_tag_char) {
+            return Err(constraint(v, "tags.member.value", "Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"));
+        }
+    }
+    for (i, (k, _)) in input.tags.iter().enumerate() {
+        if input.tags[..i].iter().any(|(other, _)| other.eq_ignore_ascii_case(k)) {
+            return Err(ApiError::validation("parameter", format!("Duplicate tag keys found: '{k}'. Tag keys are case insensitive.")));
+        }
+    }
+    for k in &input.transitive_tag_keys {
+        if !input.tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+            return Err(ApiError::validation(
+                "parameter",
+                format!("The transitive tag key '{k}' is not one of the session tags passed in Tags."),
+            ));
+        }
+    }
+    if let Some(x) = &input.external_id {
+        if !(2..=1224).contains(&x.len()) || !x.bytes().all(|b| is_session_name_char(b) || b == b':' || b == b'/') {
+            return Err(constraint(x, "externalId", "Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*"));
+        }
+    }
+    if let Some(s) = &input.source_identity {
+        if !(2..=64).contains(&s.len()) || !s.bytes().all(is_session_name_char) {
+            return Err(constraint(s, "sourceIdentity", "Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*"));
+        }
+    }
+    Ok(())
+}
+
+/// Tag characters: letters, separators, numbers and `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+/// A source identity, once set, persists along the chain and cannot change.
+fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+    match (caller.claims.source_identity.as_deref(), requested) {
+        (Some(existing), Some(new)) if existing != new => Err(ApiError::access_denied(
+            "source-identity-change",
+            format!("SourceIdentity cannot be changed along a role chain: the session already has source identity '{existing}'."),
+        )),
+        (Some(existing), _) => Ok(Some(existing.to_owned())),
+        (None, new) => Ok(new.map(str::to_owned)),
+    }
+}
+
+/// Inherited transitive tags plus the request's tags; a request tag may not override a
+/// transitive one.
+fn merge_tags(inherited: &[(String, String)], requested: &[(String, String)]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = inherited.to_vec();
+    for (k, v) in requested {
+        if inherited.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+            return Err(ApiError::validation(
+                "transitive-tag-override",
+                format!("The tag key '{k}' is a transitive tag of the calling session and cannot be overridden."),
+            ));
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ApiError::validation(
+            "parameter",
+            format!("The session would carry {} tags including transitive ones; at most {MAX_TAGS} are allowed.", out.len()),
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_session_policy(policy: Option<&str>) -> Result<Option<PolicyDocument>, ApiError> {
+    policy
+        .map(|p| {
+            PolicyDocument::parse(p, PolicyKind::Identity)
+                .map_err(|e| ApiError::new(ErrorCode::MalformedPolicyDocument, "malformed-policy", e.to_string()))
+        })
+        .transpose()
+}
+
+fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError> {
+    for arn in arns {
+        if !config.managed_policies.contains_key(arn) {
+            return Err(ApiError::validation(
+                "unknown-policy-arn",
+                format!("Policy {arn} does not exist or is not attachable."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The request context of the trust policy evaluation.
+fn trust_context(
+    caller: &Caller,
+    role: &Role,
+    input: &AssumeRoleInput,
+    tags: &[(String, String)],
+    source_identity: Option<&str>,
+    now: OffsetDateTime,
+) -> RequestContext {
+    let account = caller.role.arn.account().as_str().to_owned();
+    let principal = Principal::Aws {
+        role_arn: caller.role.arn.as_str().to_owned(),
+        session_arn: Some(caller.assumed_role_arn()),
+        account: account.clone(),
+    };
+    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", role.arn.as_str());
+    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
+    ctx.insert("aws:PrincipalAccount", account);
+    ctx.insert("aws:PrincipalType", "AssumedRole");
+    ctx.insert("aws:userid", format!("{}:{}", caller.claims.role_id, caller.claims.session_name));
+    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
+    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert("aws:TokenIssueTime", session::format_expiration(caller.claims.issued_at));
+    ctx.insert("aws:SecureTransport", "true");
+    ctx.insert("aws:MultiFactorAuthPresent", "false");
+    ctx.insert("sts:RoleSessionName", input.role_session_name.as_str());
+    if let Some(ip) = input.source_ip {
+        ctx.insert("aws:SourceIp", ip.to_string());
+    }
+    if let Some(x) = &input.external_id {
+        ctx.insert("sts:ExternalId", x.as_str());
+    }
+    if let Some(s) = source_identity {
+        ctx.insert("sts:SourceIdentity", s);
+    }
+    if let Some(s) = &caller.claims.source_identity {
+        ctx.insert("aws:SourceIdentity", s.as_str());
+    }
+    for (k, v) in &caller.claims.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+    }
+    for (k, v) in tags {
+        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+    }
+    ctx.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
+    if !input.transitive_tag_keys.is_empty() {
+        ctx.insert_multi("sts:TransitiveTagKeys", input.transitive_tag_keys.clone());
+    }
+    ctx
+}
+
+fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
+    let mut ctx = ctx.clone();
+    for action in actions {
+        ctx.action = (*action).to_owned();
+        let decision = policy::evaluate(&[&role.trust_policy], &ctx);
+        if !decision.is_allowed() {
+            return Err(match *action {
+                "sts:TagSession" => "trust-policy-tag-session",
+                "sts:SetSourceIdentity" => "trust-policy-source-identity",
+                _ => "trust-policy",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the trust policy allows the caller by its role or session ARN (not only through
+/// its account): AWS then needs no identity-based permission for the same-account call.
+fn trust_names_caller(role: &Role, ctx: &RequestContext) -> bool {
+    let mut named = ctx.clone();
+    if let Principal::Aws { account, .. } = &mut named.principal {
+        // An account id no policy can name: only explicit ARN principals can still match.
+        *account = "principal-named-by-arn".to_owned();
+    }
+    named.action = "sts:AssumeRole".to_owned();
+    policy::evaluate(&[&role.trust_policy], &named).is_allowed()
+}
+
+/// The caller's effective permissions (role policies ∩ its session policies) for
+/// `sts:AssumeRole` on the target role.
+fn caller_may_assume(caller: &Caller, target: &Role, now: OffsetDateTime) -> bool {
+    let principal = Principal::Aws {
+        role_arn: caller.role.arn.as_str().to_owned(),
+        session_arn: Some(caller.assumed_role_arn()),
+        account: caller.role.arn.account().as_str().to_owned(),
+    };
+    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", target.arn.as_str());
+    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
+    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
+    for (k, v) in &caller.claims.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+    }
+    let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
+    let session_docs = session_policy_documents(caller);
+    let session_refs: Vec<&PolicyDocument> = session_docs.iter().map(Arc::as_ref).collect();
+    let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
+    policy::evaluate_permissions(&identity, has_session.then_some(session_refs.as_slice()), &ctx).outcome
+        == policy::Outcome::Allow
+}
+
+/// The caller's session policies: inline documents from its token and managed ones by ARN.
+pub fn session_policy_documents(caller: &Caller) -> Vec<Arc<PolicyDocument>> {
+    let mut docs = Vec::new();
+    for text in &caller.claims.session_policies {
+        match PolicyDocument::parse(text, PolicyKind::Identity) {
+            Ok(d) => docs.push(Arc::new(d)),
+            // A policy that no longer parses denies nothing and allows nothing: fail closed by
+            // keeping an empty session policy set, which denies everything.
+            Err(e) => tracing::warn!(error = %e, "session policy in token no longer parses"),
+        }
+    }
+    for arn in &caller.claims.policy_arns {
+        if let Some(d) = caller.config.managed_policies.get(arn) {
+            docs.push(d.clone());
+        }
+    }
+    docs
+}
+
+/// Compact JSON for storing a policy in a token (whitespace costs token bytes).
+fn minify(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| json.to_owned())
+}

@@ -1,0 +1,206 @@
+//! The STS Query API (<https://docs.aws.amazon.com/STS/latest/APIReference/>): `POST /` with a
+//! form body, or `GET /?Action=…` (plain or presigned), `Version=2011-06-15`, authenticated by
+//! SigV4 with rolegate session credentials. Answers are the XML AWS STS sends, in namespace
+//! `https://sts.amazonaws.com/doc/2011-06-15/`, with `x-amzn-RequestId`.
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::error::{ApiError, ErrorCode};
+use super::http::{HttpResponse, RequestParts, response};
+use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller};
+use crate::session::format_expiration;
+use crate::sigv4::{self, HttpRequest, UNSIGNED_PAYLOAD};
+
+pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub const VERSION: &str = "2011-06-15";
+
+/// Most form parameters accepted in one request (50 tags × 2 + policies + the rest).
+const MAX_PARAMETERS: usize = 256;
+
+/// One STS Query request: authenticate, dispatch on `Action`, render XML.
+pub fn handle(broker: &Broker, req: &RequestParts, body: &Bytes, now: OffsetDateTime) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(req, body)?;
+    let headers = req.header_pairs();
+    let http = HttpRequest { method: req.method.as_str(), path: &req.path, query: &req.query, headers: &headers };
+    let payload_hash = match req.header("x-amz-content-sha256") {
+        Some(UNSIGNED_PAYLOAD) => UNSIGNED_PAYLOAD.to_owned(),
+        _ => sigv4::sha256_hex(body),
+    };
+    let caller = broker.authenticate(&http, &payload_hash, "sts", None, now)?;
+    match params.get("Version") {
+        Some(VERSION) => {}
+        Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
+        None => {
+            return Err(ApiError::new(ErrorCode::InvalidAction, "missing-version", "The parameter Version is required; use 2011-06-15."));
+        }
+    }
+    match params.get("Action") {
+        Some("GetCallerIdentity") => Ok(xml_ok(&get_caller_identity_xml(&caller, &req.request_id))),
+        Some("AssumeRole") => {
+            let input = assume_role_input(&params, req)?;
+            let out = broker.assume_role(&caller, input, now)?;
+            Ok(xml_ok(&assume_role_xml(&out, &req.request_id)))
+        }
+        Some(other) => Err(invalid_action(other, VERSION)),
+        None => Err(ApiError::new(ErrorCode::InvalidAction, "missing-action", "The parameter Action is required.")),
+    }
+}
+
+fn invalid_action(action: &str, version: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidAction,
+        "invalid-action",
+        format!("Could not find operation {action} for version {version}"),
+    )
+}
+
+/// The query-string and form-body parameters, signature parameters excluded.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(req: &RequestParts, body: &Bytes) -> Result<Self, ApiError> {
+        let mut out = Vec::new();
+        let is_form = req
+            .header("content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form { body } else { &[] }];
+        for source in sources {
+            for (k, v) in form_urlencoded::parse(source) {
+                if k.starts_with("X-Amz-") {
+                    continue;
+                }
+                if out.len() == MAX_PARAMETERS {
+                    return Err(ApiError::validation("too-many-parameters", format!("The request has more than {MAX_PARAMETERS} parameters.")));
+                }
+                out.push((k.into_owned(), v.into_owned()));
+            }
+        }
+        Ok(Self(out))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// `Prefix.member.N` (and `Prefix.member.N.Suffix`) values ordered by N.
+    fn members(&self, prefix: &str, suffix: Option<&str>) -> Result<Vec<(u32, String)>, ApiError> {
+        let mut found = Vec::new();
+        let head = format!("{prefix}.member.");
+        for (k, v) in &self.0 {
+            let Some(rest) = k.strip_prefix(&head) else { continue };
+            let (index, tail) = match rest.split_once('.') {
+                Some((i, t)) => (i, Some(t)),
+                None => (rest, None),
+            };
+            if tail != suffix {
+                continue;
+            }
+            let n: u32 = index
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ApiError::validation("bad-member", format!("Invalid parameter name {k}: member indexes start at 1.")))?;
+            found.push((n, v.clone()));
+        }
+        found.sort_by_key(|(n, _)| *n);
+        Ok(found)
+    }
+}
+
+fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
+    let required = |name: &str| {
+        params.get(name).map(str::to_owned).ok_or_else(|| {
+            ApiError::validation("missing-parameter", format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name)))
+        })
+    };
+    let duration_seconds = params
+        .get("DurationSeconds")
+        .map(|d| {
+            d.parse::<i64>().map_err(|_| {
+                ApiError::validation("bad-duration", format!("Value '{d}' for parameter DurationSeconds is invalid: not an integer."))
+            })
+        })
+        .transpose()?;
+    let keys = params.members("Tags", Some("Key"))?;
+    let values = params.members("Tags", Some("Value"))?;
+    let mut tags = Vec::with_capacity(keys.len());
+    for (n, k) in keys {
+        let v = values.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone()).unwrap_or_default();
+        tags.push((k, v));
+    }
+    Ok(AssumeRoleInput {
+        role_arn: required("RoleArn")?,
+        role_session_name: required("RoleSessionName")?,
+        duration_seconds,
+        policy: params.get("Policy").map(str::to_owned),
+        policy_arns: params.members("PolicyArns", Some("arn"))?.into_iter().map(|(_, v)| v).collect(),
+        tags,
+        transitive_tag_keys: params.members("TransitiveTagKeys", None)?.into_iter().map(|(_, v)| v).collect(),
+        external_id: params.get("ExternalId").map(str::to_owned),
+        source_identity: params.get("SourceIdentity").map(str::to_owned),
+        source_ip: Some(req.remote.ip()),
+    })
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+fn xml_ok(xml: &str) -> HttpResponse {
+    response(200, "text/xml", Bytes::from(xml.to_owned()))
+}
+
+fn get_caller_identity_xml(caller: &Caller, request_id: &str) -> String {
+    format!(
+        "<GetCallerIdentityResponse xmlns=\"{NAMESPACE}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}:{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+        esc(&caller.assumed_role_arn()),
+        esc(&caller.claims.role_id),
+        esc(&caller.claims.session_name),
+        caller.role.arn.account()
+    )
+}
+
+fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
+    let mut x = format!("<AssumeRoleResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleResult>\n");
+    if let Some(s) = &out.source_identity {
+        x += &format!("    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
+    }
+    x += &format!(
+        "    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
+        esc(&out.assumed_role_id),
+        esc(&out.assumed_role_arn),
+        out.credentials.access_key_id,
+        esc(&out.credentials.secret_access_key),
+        esc(&out.credentials.session_token),
+        format_expiration(out.credentials.expiration)
+    );
+    if let Some(p) = out.packed_policy_size {
+        x += &format!("    <PackedPolicySize>{p}</PackedPolicySize>\n");
+    }
+    x += &format!("  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n");
+    x
+}
+
+/// The STS error document.
+pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
+    let (status, code) = e.sts_wire();
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    let message = match e.code {
+        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
+        _ => e.message.clone(),
+    };
+    let xml = format!(
+        "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+        esc(&message)
+    );
+    response(status, "text/xml", Bytes::from(xml))
+}
