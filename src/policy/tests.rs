@@ -1,0 +1,1 @@
+//! End-to-end tables for the policy engine.
