@@ -321,12 +321,6 @@ impl Condition {
         variables: bool,
         path: &str,
     ) -> Result<Self, PolicyError> {
-        if key.is_empty() {
-            return Err(PolicyError::new(
-                path,
-                PolicyErrorKind::UnknownElement(String::new()),
-            ));
-        }
         let raw_values = scalar_list(json, path)?;
         let mut values = Values::empty(operator.kind);
         for (i, raw) in raw_values.iter().enumerate() {

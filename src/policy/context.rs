@@ -75,9 +75,8 @@ impl RequestContext {
             .insert(key.to_ascii_lowercase(), ContextValue::Single(value.into()));
     }
 
-    /// Set a multi-valued key (replacing any earlier value). An empty list is kept: it is
-    /// present for `Null` purposes but has no values (see `condition` for how operators treat
-    /// it).
+    /// Set a multi-valued key (replacing any earlier value). An empty list behaves exactly like
+    /// an absent key for every operator, `Null` included.
     pub fn insert_multi(&mut self, key: &str, values: Vec<String>) {
         self.keys
             .insert(key.to_ascii_lowercase(), ContextValue::Multi(values));

@@ -6,6 +6,8 @@
 //! the request is implicitly denied. Evaluation is pure and allocation-free except where a policy
 //! variable has to be substituted.
 
+use core::fmt;
+
 use super::context::RequestContext;
 use super::document::{Effect, PolicyDocument, PolicyKind, Statement};
 
@@ -20,6 +22,16 @@ pub enum Outcome {
     ImplicitDeny,
 }
 
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Allow => "allowed",
+            Self::ExplicitDeny => "explicitly denied",
+            Self::ImplicitDeny => "implicitly denied (no statement allows it)",
+        })
+    }
+}
+
 /// Identifies one statement: `policies[policy].statements()[index]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatementRef {
@@ -29,6 +41,17 @@ pub struct StatementRef {
     pub index: usize,
     /// The statement's `Sid`.
     pub sid: Option<String>,
+}
+
+impl fmt::Display for StatementRef {
+    /// `policy 0 Statement[1] (Sid "AllowApp")`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "policy {} Statement[{}]", self.policy, self.index)?;
+        match &self.sid {
+            Some(sid) => write!(f, " (Sid \"{sid}\")"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// An outcome and the statement that decided it.

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::context::RequestContext;
 use super::document::{Effect, PolicyDocument};
-use super::evaluate::{self, Decision};
+use super::evaluate::{self, Decision, StatementRef};
 
 /// How one statement fared.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,10 +89,12 @@ pub fn explain(
 
 impl fmt::Display for StatementTrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "policy {} Statement[{}]", self.policy, self.index)?;
-        if let Some(sid) = &self.sid {
-            write!(f, " (Sid \"{sid}\")")?;
-        }
+        let statement = StatementRef {
+            policy: self.policy,
+            index: self.index,
+            sid: self.sid.clone(),
+        };
+        write!(f, "{statement}")?;
         let effect = match self.effect {
             Effect::Allow => "Allow",
             Effect::Deny => "Deny",

@@ -4,7 +4,8 @@
 //! - `"*"` and `{"AWS": "*"}` match every caller (services included).
 //! - `arn:{partition}:iam::{account}:root` or a bare 12-digit account id matches any role
 //!   session of that account.
-//! - A role ARN matches sessions of that role; an
+//! - A role ARN matches sessions of that role (compared exactly: the configured role ARN is the
+//!   canonical spelling, and a near-miss must not grant); an
 //!   `arn:{partition}:sts::{account}:assumed-role/{name}/{session}` ARN matches that one session.
 //! - `{"Service": name}` matches [`Principal::Service`] by case-insensitive name.
 //! - `Federated`, `CanonicalUser` and IAM user ARNs are accepted but never match (rolegate has

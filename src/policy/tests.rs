@@ -690,6 +690,26 @@ fn parsed_document_accessors() {
 }
 
 #[test]
+fn outcome_and_statement_ref_display() {
+    assert_eq!(Outcome::Allow.to_string(), "allowed");
+    assert_eq!(Outcome::ExplicitDeny.to_string(), "explicitly denied");
+    assert_eq!(
+        Outcome::ImplicitDeny.to_string(),
+        "implicitly denied (no statement allows it)"
+    );
+    assert_eq!(
+        sref(2, 1, "AllowApp").map(|r| r.to_string()).as_deref(),
+        Some("policy 2 Statement[1] (Sid \"AllowApp\")")
+    );
+    let unnamed = StatementRef {
+        policy: 0,
+        index: 3,
+        sid: None,
+    };
+    assert_eq!(unnamed.to_string(), "policy 0 Statement[3]");
+}
+
+#[test]
 fn documents_are_send_sync_clone() {
     fn check<T: Send + Sync + Clone + core::fmt::Debug>() {}
     check::<PolicyDocument>();

@@ -49,16 +49,15 @@ impl Template {
         };
         let mut parts = Vec::new();
         let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_owned()));
+        while let Some((before, after_open)) = rest.split_once("${") {
+            if !before.is_empty() {
+                parts.push(Part::Text(before.to_owned()));
             }
-            let body_and_after = &rest[start + 2..];
-            let Some(end) = body_and_after.find('}') else {
+            let Some((body, after_close)) = after_open.split_once('}') else {
                 return Err(invalid("'${' is not closed by '}'"));
             };
-            parts.push(parse_variable(&body_and_after[..end]).map_err(invalid)?);
-            rest = &body_and_after[end + 1..];
+            parts.push(parse_variable(body).map_err(invalid)?);
+            rest = after_close;
         }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));

@@ -223,4 +223,28 @@ mod tests {
         assert!(parts[5].matches("role/a:b"));
         assert!(parts[3].matches(""));
     }
+
+    /// Reference semantics: straightforward recursion over characters.
+    fn reference(p: &[char], s: &[char]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (None, Some(_)) => false,
+            (Some('*'), _) => reference(&p[1..], s) || (!s.is_empty() && reference(p, &s[1..])),
+            (Some('?'), Some(_)) => reference(&p[1..], &s[1..]),
+            (Some(pc), Some(sc)) if pc == sc => reference(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_reference(p in "[ab*?:]{0,8}", s in "[ab:]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            proptest::prop_assert_eq!(
+                Pattern::compile(&p, Case::Sensitive).matches(&s),
+                reference(&pc, &sc)
+            );
+        }
+    }
 }
