@@ -12,6 +12,36 @@
 //! - `evaluate`: deny-wins evaluation and session-policy intersection.
 //! - `explain`: a full trace for operators.
 //!
+//! ```
+//! use rolegate::policy::{evaluate, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext};
+//!
+//! let trust = PolicyDocument::parse(r#"{
+//!   "Version": "2012-10-17",
+//!   "Statement": [{
+//!     "Sid": "RolesAnywhere",
+//!     "Effect": "Allow",
+//!     "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+//!     "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+//!     "Condition": {
+//!       "ArnEquals": {"aws:SourceArn": "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem"},
+//!       "StringEquals": {"aws:PrincipalTag/x509Subject/CN": "web-1"}
+//!     }
+//!   }]
+//! }"#, PolicyKind::Trust)?;
+//!
+//! let mut ctx = RequestContext::new(
+//!     Principal::Service("rolesanywhere.amazonaws.com".into()),
+//!     "sts:AssumeRole",
+//!     "arn:aws:iam::123456789012:role/app",
+//! );
+//! ctx.insert("aws:SourceArn", "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem");
+//! ctx.insert("aws:PrincipalTag/x509Subject/CN", "web-1");
+//! let decision = evaluate(&[&trust], &ctx);
+//! assert_eq!(decision.outcome, Outcome::Allow);
+//! assert_eq!(decision.deciding.and_then(|d| d.sid).as_deref(), Some("RolesAnywhere"));
+//! # Ok::<(), rolegate::policy::PolicyError>(())
+//! ```
+//!
 //! AWS references: <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html>,
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>.
 
