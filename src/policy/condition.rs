@@ -30,17 +30,16 @@
 //! - Policy variables are substituted in string and ARN operator values (2012-10-17 only); a
 //!   value with an unresolvable variable matches nothing.
 
-use core::cmp::Ordering;
 use std::net::IpAddr;
 
 use base64::Engine as _;
 use ipnet::IpNet;
-use time::format_description::well_known::{Iso8601, Rfc3339};
-use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use super::context::{ContextValue, RequestContext};
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
+use super::operator::{Operator, OperatorKind, SetQualifier};
+use super::scalar::{eq_ignore_case, parse_bool, parse_date, parse_network, parse_number};
 use super::variables::Template;
 use super::wildcard::{Case, Pattern};
 
@@ -52,69 +51,6 @@ pub struct Condition {
     key_lower: String,
     raw_values: Vec<String>,
     values: Values,
-}
-
-/// A parsed condition operator name such as `ForAnyValue:StringNotLikeIfExists`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Operator {
-    /// The operator family and comparison.
-    pub kind: OperatorKind,
-    /// A negated operator (`StringNotEquals`, `NotIpAddress`, ...).
-    pub negated: bool,
-    /// The `IfExists` suffix.
-    pub if_exists: bool,
-    /// The `ForAnyValue:` / `ForAllValues:` prefix.
-    pub qualifier: Option<SetQualifier>,
-    name: String,
-}
-
-/// Operator families.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OperatorKind {
-    /// `StringEquals` / `StringNotEquals`.
-    StringEquals,
-    /// `StringEqualsIgnoreCase` / `StringNotEqualsIgnoreCase`.
-    StringEqualsIgnoreCase,
-    /// `StringLike` / `StringNotLike`.
-    StringLike,
-    /// `Numeric*`.
-    Numeric(Comparison),
-    /// `Date*`.
-    Date(Comparison),
-    /// `Bool`.
-    Bool,
-    /// `BinaryEquals`.
-    BinaryEquals,
-    /// `IpAddress` / `NotIpAddress`.
-    IpAddress,
-    /// `ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike`.
-    Arn,
-    /// `Null`.
-    Null,
-}
-
-/// How a request value is compared to a policy value (`request <op> policy`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Comparison {
-    /// `...Equals` (and `...NotEquals` with [`Operator::negated`]).
-    Equals,
-    /// `...LessThan`.
-    LessThan,
-    /// `...LessThanEquals`.
-    LessThanEquals,
-    /// `...GreaterThan`.
-    GreaterThan,
-    /// `...GreaterThanEquals`.
-    GreaterThanEquals,
-}
-
-/// `ForAnyValue:` / `ForAllValues:`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SetQualifier {
-    /// At least one request value must satisfy the operator.
-    ForAnyValue,
-    /// Every request value must satisfy the operator.
-    ForAllValues,
 }
 
 impl Condition {
@@ -219,72 +155,6 @@ pub(crate) fn parse_block(
     Ok(out)
 }
 
-impl Operator {
-    /// The operator name as written.
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-
-    fn parse(name: &str, path: &str) -> Result<Self, PolicyError> {
-        let unknown = || PolicyError::new(path, PolicyErrorKind::UnknownOperator(name.to_owned()));
-        let (qualifier, rest) = match name.split_once(':') {
-            Some(("ForAnyValue", rest)) => (Some(SetQualifier::ForAnyValue), rest),
-            Some(("ForAllValues", rest)) => (Some(SetQualifier::ForAllValues), rest),
-            Some(_) => return Err(unknown()),
-            None => (None, name),
-        };
-        let (base, if_exists) = match rest.strip_suffix("IfExists") {
-            Some(base) => (base, true),
-            None => (rest, false),
-        };
-        let (kind, negated) = base_operator(base).ok_or_else(unknown)?;
-        if kind == OperatorKind::Null && (if_exists || qualifier.is_some()) {
-            return Err(PolicyError::new(path, PolicyErrorKind::InvalidNullOperator));
-        }
-        Ok(Self {
-            kind,
-            negated,
-            if_exists,
-            qualifier,
-            name: name.to_owned(),
-        })
-    }
-}
-
-/// The operator table.
-fn base_operator(name: &str) -> Option<(OperatorKind, bool)> {
-    use Comparison::*;
-    use OperatorKind::*;
-    Some(match name {
-        "StringEquals" => (StringEquals, false),
-        "StringNotEquals" => (StringEquals, true),
-        "StringEqualsIgnoreCase" => (StringEqualsIgnoreCase, false),
-        "StringNotEqualsIgnoreCase" => (StringEqualsIgnoreCase, true),
-        "StringLike" => (StringLike, false),
-        "StringNotLike" => (StringLike, true),
-        "NumericEquals" => (Numeric(Equals), false),
-        "NumericNotEquals" => (Numeric(Equals), true),
-        "NumericLessThan" => (Numeric(LessThan), false),
-        "NumericLessThanEquals" => (Numeric(LessThanEquals), false),
-        "NumericGreaterThan" => (Numeric(GreaterThan), false),
-        "NumericGreaterThanEquals" => (Numeric(GreaterThanEquals), false),
-        "DateEquals" => (Date(Equals), false),
-        "DateNotEquals" => (Date(Equals), true),
-        "DateLessThan" => (Date(LessThan), false),
-        "DateLessThanEquals" => (Date(LessThanEquals), false),
-        "DateGreaterThan" => (Date(GreaterThan), false),
-        "DateGreaterThanEquals" => (Date(GreaterThanEquals), false),
-        "Bool" => (Bool, false),
-        "BinaryEquals" => (BinaryEquals, false),
-        "IpAddress" => (IpAddress, false),
-        "NotIpAddress" => (IpAddress, true),
-        "ArnEquals" | "ArnLike" => (Arn, false),
-        "ArnNotEquals" | "ArnNotLike" => (Arn, true),
-        "Null" => (Null, false),
-        _ => return None,
-    })
-}
-
 /// Typed policy values, compiled at parse time.
 #[derive(Clone, Debug)]
 enum Values {
@@ -367,7 +237,7 @@ impl Values {
             PolicyError::new(
                 path,
                 PolicyErrorKind::InvalidConditionValue {
-                    operator: operator.name.clone(),
+                    operator: operator.as_str().to_owned(),
                     value: raw.to_owned(),
                     reason,
                 },
@@ -428,10 +298,10 @@ impl Values {
             Self::Numbers(items) => parse_number(request).is_some_and(|r| {
                 items
                     .iter()
-                    .any(|p| r.partial_cmp(p).is_some_and(|ord| compare(kind, ord)))
+                    .any(|p| r.partial_cmp(p).is_some_and(|ord| kind.compare(ord)))
             }),
             Self::Dates(items) => {
-                parse_date(request).is_some_and(|r| items.iter().any(|p| compare(kind, r.cmp(p))))
+                parse_date(request).is_some_and(|r| items.iter().any(|p| kind.compare(r.cmp(p))))
             }
             Self::Bools(items) => parse_bool(request).is_some_and(|r| items.contains(&r)),
             Self::Bytes(items) => base64::engine::general_purpose::STANDARD
@@ -500,70 +370,6 @@ impl ArnPattern {
             .all(|p| components.next().is_some_and(|c| p.matches(c)));
         all && components.next().is_none()
     }
-}
-
-/// `ordering` is `request.cmp(policy)`.
-fn compare(kind: OperatorKind, ordering: Ordering) -> bool {
-    let comparison = match kind {
-        OperatorKind::Numeric(c) | OperatorKind::Date(c) => c,
-        _ => return false,
-    };
-    match comparison {
-        Comparison::Equals => ordering == Ordering::Equal,
-        Comparison::LessThan => ordering == Ordering::Less,
-        Comparison::LessThanEquals => ordering != Ordering::Greater,
-        Comparison::GreaterThan => ordering == Ordering::Greater,
-        Comparison::GreaterThanEquals => ordering != Ordering::Less,
-    }
-}
-
-/// Unicode case-insensitive equality without allocating.
-fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
-}
-
-/// A finite decimal number (`inf` / `NaN` are not numbers here).
-fn parse_number(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok().filter(|n| n.is_finite())
-}
-
-/// `true` / `false`, case-insensitively.
-fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        _ if s.eq_ignore_ascii_case("true") => Some(true),
-        _ if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A CIDR block, or a bare address meaning a single host.
-fn parse_network(s: &str) -> Option<IpNet> {
-    s.parse::<IpNet>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
-/// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
-/// date-times (UTC when no offset is given) or a bare ISO 8601 date (midnight UTC).
-fn parse_date(s: &str) -> Option<i128> {
-    if s.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'-')
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && !s.get(1..).is_some_and(|rest| rest.contains('-'))
-    {
-        let seconds = parse_number(s)?;
-        return Some((seconds * 1e9) as i128);
-    }
-    let when = OffsetDateTime::parse(s, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
-        .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|d| d.assume_utc()))
-        .or_else(|_| Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_utc()))
-        .ok()?;
-    Some(when.unix_timestamp_nanos())
 }
 
 /// Condition values: a scalar or an array of scalars, as text.

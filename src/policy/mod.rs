@@ -6,7 +6,8 @@
 //!
 //! - `document`: the grammar, strict parsing with element paths in errors.
 //! - `principal`, `matcher`, `wildcard`: `Principal`, `Action`, `Resource` matching.
-//! - `condition`: condition operators and the missing-key / set-qualifier rules.
+//! - `condition`, `operator`, `scalar`: condition operators and values, and the missing-key /
+//!   set-qualifier rules.
 //! - `variables`: `${...}` policy variables.
 //! - `context`: the request context.
 //! - `evaluate`: deny-wins evaluation and session-policy intersection.
@@ -53,14 +54,16 @@ mod evaluate;
 mod explain;
 mod json;
 mod matcher;
+mod operator;
 mod principal;
+mod scalar;
 mod variables;
 mod wildcard;
 
 #[cfg(test)]
 mod tests;
 
-pub use condition::{Comparison, Condition, Operator, OperatorKind, SetQualifier};
+pub use condition::Condition;
 pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{
     Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version,
@@ -71,4 +74,5 @@ pub use evaluate::{
 };
 pub use explain::{ConditionTrace, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
+pub use operator::{Comparison, Operator, OperatorKind, SetQualifier};
 pub use principal::PrincipalEntry;
