@@ -1,0 +1,129 @@
+//! The request being authorized: who is calling (`Principal`), the action, the resource and the
+//! condition context keys.
+//!
+//! Context key names are case-insensitive in IAM
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>),
+//! so they are stored ASCII-lowercased; values keep their case.
+
+use std::collections::HashMap;
+
+/// The caller being evaluated against a policy's `Principal` / `NotPrincipal`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// An AWS service acting on its own behalf, e.g. `rolesanywhere.amazonaws.com`.
+    Service(String),
+    /// A role session (role chaining).
+    Aws {
+        /// `arn:aws:iam::{account}:role/{path/}{name}` of the calling session's role.
+        role_arn: String,
+        /// `arn:aws:sts::{account}:assumed-role/{name}/{session}` when known.
+        session_arn: Option<String>,
+        /// The 12-digit account of the caller.
+        account: String,
+    },
+}
+
+/// The value of one context key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextValue {
+    /// A single-valued key such as `aws:SourceArn`.
+    Single(String),
+    /// A multi-valued key such as `aws:TagKeys`.
+    Multi(Vec<String>),
+}
+
+impl ContextValue {
+    /// The values as a slice (one element for [`ContextValue::Single`]).
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Self::Single(v) => core::slice::from_ref(v),
+            Self::Multi(v) => v,
+        }
+    }
+}
+
+/// Everything a policy can look at for one request.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The action, e.g. `sts:AssumeRole` (matched case-insensitively).
+    pub action: String,
+    /// The resource ARN (matched case-sensitively).
+    pub resource: String,
+    keys: HashMap<String, ContextValue>,
+}
+
+impl RequestContext {
+    /// A context with no condition keys.
+    pub fn new(
+        principal: Principal,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self {
+            principal,
+            action: action.into(),
+            resource: resource.into(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Set a single-valued key (replacing any earlier value). Key names are case-insensitive.
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        self.keys
+            .insert(key.to_ascii_lowercase(), ContextValue::Single(value.into()));
+    }
+
+    /// Set a multi-valued key (replacing any earlier value). An empty list behaves exactly like
+    /// an absent key for every operator, `Null` included.
+    pub fn insert_multi(&mut self, key: &str, values: Vec<String>) {
+        self.keys
+            .insert(key.to_ascii_lowercase(), ContextValue::Multi(values));
+    }
+
+    /// Look up a key, case-insensitively.
+    pub fn value(&self, key: &str) -> Option<&ContextValue> {
+        match key.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => self.keys.get(&key.to_ascii_lowercase()),
+            false => self.keys.get(key),
+        }
+    }
+
+    /// All keys (lowercased) and values, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.keys.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Look up a key that is already lowercased (policy keys are lowercased at parse time);
+    /// allocation-free.
+    pub(crate) fn value_lower(&self, lower_key: &str) -> Option<&ContextValue> {
+        self.keys.get(lower_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive_values_are_not() {
+        let mut ctx = RequestContext::new(Principal::Service("x".into()), "a:b", "*");
+        ctx.insert("aws:PrincipalTag/x509Subject/CN", "Web-1");
+        assert_eq!(
+            ctx.value("AWS:PRINCIPALTAG/X509SUBJECT/CN"),
+            Some(&ContextValue::Single("Web-1".into()))
+        );
+        assert_eq!(
+            ctx.value_lower("aws:principaltag/x509subject/cn")
+                .map(ContextValue::as_slice),
+            Some(&["Web-1".to_owned()][..])
+        );
+        ctx.insert_multi("aws:TagKeys", vec!["a".into(), "b".into()]);
+        assert_eq!(
+            ctx.value("aws:tagkeys").map(|v| v.as_slice().len()),
+            Some(2)
+        );
+        assert_eq!(ctx.value("aws:missing"), None);
+    }
+}

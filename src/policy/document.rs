@@ -1,0 +1,406 @@
+//! Parsing a policy document into typed, precompiled statements
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>).
+//!
+//! Parsing is strict: unknown or duplicated element names, wrong JSON types, empty lists,
+//! conflicting elements (`Action` with `NotAction`, ...) and unknown condition operators are
+//! errors that name the path to the element, so a bad policy is refused at config load rather
+//! than silently evaluated differently from how it reads.
+
+use std::sync::Arc;
+
+use super::condition::{self, Condition};
+use super::error::{PolicyError, PolicyErrorKind};
+use super::json::Json;
+use super::matcher::{ActionPattern, ResourcePattern};
+use super::principal::{self, PrincipalEntry};
+
+/// Which grammar a document is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// A role trust policy: `Principal` or `NotPrincipal` required; `Resource` optional and
+    /// ignored during evaluation.
+    Trust,
+    /// A permission, session or managed policy: `Principal` forbidden; `Resource` or
+    /// `NotResource` required.
+    Identity,
+}
+
+/// The policy language version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// `"2012-10-17"`: policy variables are substituted.
+    V2012_10_17,
+    /// `"2008-10-17"` or no `Version`: `${...}` is plain text.
+    V2008_10_17,
+}
+
+/// A parsed policy document. Cheap to clone (the source text is shared).
+#[derive(Clone, Debug)]
+pub struct PolicyDocument {
+    source: Arc<str>,
+    kind: PolicyKind,
+    version: Version,
+    id: Option<String>,
+    statements: Vec<Statement>,
+}
+
+/// `Allow` or `Deny`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Grants, unless something denies.
+    Allow,
+    /// Denies, overriding any allow.
+    Deny,
+}
+
+/// One statement.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    pub(crate) sid: Option<String>,
+    pub(crate) effect: Effect,
+    pub(crate) principal: Option<PrincipalMatch>,
+    pub(crate) action: ListMatch<ActionPattern>,
+    pub(crate) resource: Option<ListMatch<ResourcePattern>>,
+    pub(crate) conditions: Vec<Condition>,
+}
+
+/// `Principal` (matches the listed callers) or `NotPrincipal` (matches all others).
+#[derive(Clone, Debug)]
+pub struct PrincipalMatch {
+    /// `true` for `NotPrincipal`.
+    pub negated: bool,
+    /// The listed principals.
+    pub entries: Vec<PrincipalEntry>,
+}
+
+/// `Action`/`Resource` (matches the listed patterns) or `NotAction`/`NotResource` (matches
+/// everything else).
+#[derive(Clone, Debug)]
+pub struct ListMatch<T> {
+    /// `true` for the `Not...` form.
+    pub negated: bool,
+    /// The patterns.
+    pub patterns: Vec<T>,
+}
+
+impl PolicyDocument {
+    /// Parse and validate `json` as a policy of `kind`.
+    pub fn parse(json: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
+        let root = Json::parse(json)
+            .map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(e.to_string())))?;
+        let Json::Object(fields) = root else {
+            return Err(wrong_type("", "a JSON object", &root));
+        };
+        let mut version = Version::V2008_10_17;
+        let mut id = None;
+        let mut statement = None;
+        for (name, value) in &fields {
+            match name.as_str() {
+                "Version" => version = parse_version(value)?,
+                "Id" => id = Some(string(value, "Id")?.to_owned()),
+                "Statement" => statement = Some(value),
+                other => {
+                    return Err(PolicyError::new(
+                        "",
+                        PolicyErrorKind::UnknownElement(other.to_owned()),
+                    ));
+                }
+            }
+        }
+        let statement = statement
+            .ok_or_else(|| PolicyError::new("", PolicyErrorKind::MissingElement("Statement")))?;
+        let items: Vec<(String, &Json)> = match statement {
+            Json::Array(items) if items.is_empty() => {
+                return Err(PolicyError::new("Statement", PolicyErrorKind::EmptyList));
+            }
+            Json::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("Statement[{i}]"), s))
+                .collect(),
+            single => vec![("Statement".to_owned(), single)],
+        };
+        let mut statements: Vec<Statement> = Vec::with_capacity(items.len());
+        for (path, json) in items {
+            let parsed = Statement::parse(json, kind, version, path.clone())?;
+            if let Some(sid) = &parsed.sid
+                && statements.iter().any(|s| s.sid.as_ref() == Some(sid))
+            {
+                return Err(PolicyError::new(
+                    format!("{}.Sid", statement_path(&path, sid)),
+                    PolicyErrorKind::DuplicateSid(sid.clone()),
+                ));
+            }
+            statements.push(parsed);
+        }
+        Ok(Self {
+            source: Arc::from(json),
+            kind,
+            version,
+            id,
+            statements,
+        })
+    }
+
+    /// The original JSON text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The statements, in document order.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// The grammar the document was checked against.
+    pub fn kind(&self) -> PolicyKind {
+        self.kind
+    }
+
+    /// The policy language version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The optional `Id` element.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Statement {
+    /// The `Sid`, if any.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// `Allow` or `Deny`.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// `Principal` / `NotPrincipal` (always present in trust policies, never in identity ones).
+    pub fn principal(&self) -> Option<&PrincipalMatch> {
+        self.principal.as_ref()
+    }
+
+    /// `Action` / `NotAction`.
+    pub fn action(&self) -> &ListMatch<ActionPattern> {
+        &self.action
+    }
+
+    /// `Resource` / `NotResource`, if present.
+    pub fn resource(&self) -> Option<&ListMatch<ResourcePattern>> {
+        self.resource.as_ref()
+    }
+
+    /// The conditions (all must hold).
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    fn parse(
+        json: &Json,
+        kind: PolicyKind,
+        version: Version,
+        index_path: String,
+    ) -> Result<Self, PolicyError> {
+        let Json::Object(fields) = json else {
+            return Err(wrong_type(&index_path, "a statement object", json));
+        };
+        // The Sid is read first so that every error path can name it.
+        let sid = match fields.iter().find(|(k, _)| k == "Sid") {
+            Some((_, v)) => Some(string(v, &format!("{index_path}.Sid"))?.to_owned()),
+            None => None,
+        };
+        let path = match &sid {
+            Some(sid) => statement_path(&index_path, sid),
+            None => index_path,
+        };
+        let variables = version == Version::V2012_10_17;
+        let mut effect = None;
+        let mut principal = None;
+        let mut action = None;
+        let mut resource = None;
+        let mut conditions = Vec::new();
+        for (name, value) in fields {
+            let element_path = format!("{path}.{name}");
+            match name.as_str() {
+                "Sid" => {}
+                "Effect" => effect = Some(parse_effect(value, &element_path)?),
+                "Principal" | "NotPrincipal" => {
+                    let negated = name == "NotPrincipal";
+                    if principal.is_some() {
+                        return Err(conflict(&path, "Principal", "NotPrincipal"));
+                    }
+                    if kind == PolicyKind::Identity {
+                        return Err(PolicyError::new(
+                            element_path,
+                            PolicyErrorKind::ElementNotAllowed {
+                                element: if negated { "NotPrincipal" } else { "Principal" },
+                                policy: "a permission or session policy (only trust policies name principals)",
+                            },
+                        ));
+                    }
+                    let entries = parse_principal(value, &element_path)?;
+                    principal = Some(PrincipalMatch { negated, entries });
+                }
+                "Action" | "NotAction" => {
+                    if action.is_some() {
+                        return Err(conflict(&path, "Action", "NotAction"));
+                    }
+                    let patterns = strings(value, &element_path)?
+                        .into_iter()
+                        .map(|(p, s)| ActionPattern::parse(s, &p))
+                        .collect::<Result<_, _>>()?;
+                    action = Some(ListMatch {
+                        negated: name == "NotAction",
+                        patterns,
+                    });
+                }
+                "Resource" | "NotResource" => {
+                    if resource.is_some() {
+                        return Err(conflict(&path, "Resource", "NotResource"));
+                    }
+                    let patterns = strings(value, &element_path)?
+                        .into_iter()
+                        .map(|(p, s)| ResourcePattern::parse(s, variables, &p))
+                        .collect::<Result<_, _>>()?;
+                    resource = Some(ListMatch {
+                        negated: name == "NotResource",
+                        patterns,
+                    });
+                }
+                "Condition" => {
+                    conditions = condition::parse_block(value, variables, &element_path)?
+                }
+                other => {
+                    return Err(PolicyError::new(
+                        path,
+                        PolicyErrorKind::UnknownElement(other.to_owned()),
+                    ));
+                }
+            }
+        }
+        let missing =
+            |element| PolicyError::new(path.clone(), PolicyErrorKind::MissingElement(element));
+        let effect = effect.ok_or_else(|| missing("Effect"))?;
+        let action = action.ok_or_else(|| missing("Action"))?;
+        if kind == PolicyKind::Trust && principal.is_none() {
+            return Err(missing("Principal"));
+        }
+        if kind == PolicyKind::Identity && resource.is_none() {
+            return Err(missing("Resource"));
+        }
+        Ok(Self {
+            sid,
+            effect,
+            principal,
+            action,
+            resource,
+            conditions,
+        })
+    }
+}
+
+/// `Statement[1] (Sid "AllowApp")`.
+fn statement_path(index_path: &str, sid: &str) -> String {
+    format!("{index_path} (Sid \"{sid}\")")
+}
+
+fn parse_version(value: &Json) -> Result<Version, PolicyError> {
+    match string(value, "Version")? {
+        "2012-10-17" => Ok(Version::V2012_10_17),
+        "2008-10-17" => Ok(Version::V2008_10_17),
+        other => Err(PolicyError::new(
+            "Version",
+            PolicyErrorKind::UnsupportedVersion(other.to_owned()),
+        )),
+    }
+}
+
+fn parse_effect(value: &Json, path: &str) -> Result<Effect, PolicyError> {
+    match string(value, path)? {
+        "Allow" => Ok(Effect::Allow),
+        "Deny" => Ok(Effect::Deny),
+        other => Err(PolicyError::new(
+            path,
+            PolicyErrorKind::InvalidEffect(other.to_owned()),
+        )),
+    }
+}
+
+/// `"*"` or an object of principal type → string or array of strings.
+fn parse_principal(value: &Json, path: &str) -> Result<Vec<PrincipalEntry>, PolicyError> {
+    let fields = match value {
+        Json::String(s) if s == "*" => return Ok(vec![PrincipalEntry::Everyone]),
+        Json::Object(fields) if !fields.is_empty() => fields,
+        Json::Object(_) => return Err(PolicyError::new(path, PolicyErrorKind::EmptyList)),
+        other => {
+            return Err(wrong_type(
+                path,
+                "\"*\" or an object such as {\"Service\": \"rolesanywhere.amazonaws.com\"}",
+                other,
+            ));
+        }
+    };
+    let mut entries = Vec::new();
+    for (kind, values) in fields {
+        let kind_path = format!("{path}.{kind}");
+        for (p, v) in strings(values, &kind_path)? {
+            let entry = match kind.as_str() {
+                "AWS" => principal::parse_aws(v, &p)?,
+                "Service" => principal::parse_service(v, &p)?,
+                "Federated" | "CanonicalUser" => PrincipalEntry::Unsupported(v.to_owned()),
+                other => {
+                    return Err(PolicyError::new(
+                        path,
+                        PolicyErrorKind::UnknownPrincipalType(other.to_owned()),
+                    ));
+                }
+            };
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+/// A string or a non-empty array of strings, each with its path.
+fn strings<'a>(value: &'a Json, path: &str) -> Result<Vec<(String, &'a str)>, PolicyError> {
+    match value {
+        Json::String(s) => Ok(vec![(path.to_owned(), s.as_str())]),
+        Json::Array(items) if items.is_empty() => {
+            Err(PolicyError::new(path, PolicyErrorKind::EmptyList))
+        }
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let item_path = format!("{path}[{i}]");
+                string(item, &item_path).map(|s| (item_path, s))
+            })
+            .collect(),
+        other => Err(wrong_type(path, "a string or an array of strings", other)),
+    }
+}
+
+fn string<'a>(value: &'a Json, path: &str) -> Result<&'a str, PolicyError> {
+    match value {
+        Json::String(s) => Ok(s),
+        other => Err(wrong_type(path, "a string", other)),
+    }
+}
+
+fn conflict(path: &str, a: &'static str, b: &'static str) -> PolicyError {
+    PolicyError::new(path, PolicyErrorKind::ConflictingElements(a, b))
+}
+
+fn wrong_type(path: &str, expected: &'static str, found: &Json) -> PolicyError {
+    PolicyError::new(
+        path,
+        PolicyErrorKind::WrongType {
+            expected,
+            found: found.type_name(),
+        },
+    )
+}

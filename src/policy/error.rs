@@ -1,0 +1,134 @@
+//! Policy document errors: the path to the bad element plus a sentence saying what is wrong.
+//!
+//! Paths look like `Statement[1] (Sid "AllowApp").Condition.StringEqualz`; an error in the
+//! document as a whole (for example invalid JSON) has an empty path.
+
+use core::fmt;
+
+/// A policy document was rejected while parsing.
+///
+/// `Display` renders `{path}: {what is wrong}` (or only the description when the error is about
+/// the document as a whole), suitable for showing to the operator verbatim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    path: String,
+    kind: PolicyErrorKind,
+}
+
+impl PolicyError {
+    /// The path to the offending element, e.g. `Statement[0].Action[2]`; empty for the document.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong with the element.
+    pub fn kind(&self) -> &PolicyErrorKind {
+        &self.kind
+    }
+
+    pub(crate) fn new(path: impl Into<String>, kind: PolicyErrorKind) -> Self {
+        Self {
+            path: path.into(),
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.path.is_empty() {
+            true => write!(f, "{}", self.kind),
+            false => write!(f, "{}: {}", self.path, self.kind),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// What is wrong with a policy element.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyErrorKind {
+    /// The text is not JSON (or contains a duplicated object key).
+    #[error("the policy document is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// A JSON value of the wrong type.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        /// What the grammar requires here.
+        expected: &'static str,
+        /// The JSON type that was found.
+        found: &'static str,
+    },
+    /// An element name the policy grammar does not know (names are case-sensitive).
+    #[error("unknown element '{0}'")]
+    UnknownElement(String),
+    /// A required element is absent.
+    #[error("missing required element '{0}'")]
+    MissingElement(&'static str),
+    /// Two mutually exclusive elements are both present.
+    #[error("'{0}' and '{1}' cannot both be present in one statement")]
+    ConflictingElements(&'static str, &'static str),
+    /// An element that is not allowed in this kind of policy.
+    #[error("'{element}' is not allowed in {policy}")]
+    ElementNotAllowed {
+        /// The element name.
+        element: &'static str,
+        /// The kind of policy, as words.
+        policy: &'static str,
+    },
+    /// A list that must not be empty is empty.
+    #[error("must contain at least one value")]
+    EmptyList,
+    /// `Version` names a grammar version we do not implement.
+    #[error("unsupported policy version '{0}'; use \"2012-10-17\"")]
+    UnsupportedVersion(String),
+    /// `Effect` is neither `Allow` nor `Deny`.
+    #[error("Effect must be \"Allow\" or \"Deny\", found '{0}'")]
+    InvalidEffect(String),
+    /// Two statements share a `Sid`.
+    #[error("duplicate Sid '{0}'; statement ids must be unique within a policy")]
+    DuplicateSid(String),
+    /// An action that is not `*` or `service:Action`.
+    #[error(
+        "invalid action '{0}': expected \"*\" or \"service:ActionName\" (for example \"sts:AssumeRole\")"
+    )]
+    InvalidAction(String),
+    /// A resource that is not `*` or an ARN.
+    #[error("invalid resource '{0}': expected \"*\" or an ARN starting with \"arn:\"")]
+    InvalidResource(String),
+    /// A principal type other than `AWS`, `Service`, `Federated` or `CanonicalUser`.
+    #[error("unknown principal type '{0}'; use \"AWS\", \"Service\" or \"Federated\"")]
+    UnknownPrincipalType(String),
+    /// A principal value that cannot be interpreted.
+    #[error("invalid principal '{value}': {reason}")]
+    InvalidPrincipal {
+        /// The value as written.
+        value: String,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+    /// A condition operator name that is not known (names are case-sensitive).
+    #[error("unknown condition operator '{0}'")]
+    UnknownOperator(String),
+    /// `Null` combined with `IfExists` or a set qualifier.
+    #[error("the Null operator cannot be combined with IfExists, ForAnyValue or ForAllValues")]
+    InvalidNullOperator,
+    /// A condition value that does not fit its operator.
+    #[error("invalid value '{value}' for {operator}: {reason}")]
+    InvalidConditionValue {
+        /// The operator as written.
+        operator: String,
+        /// The value as written.
+        value: String,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+    /// A malformed `${...}` policy variable.
+    #[error("invalid policy variable in '{value}': {reason}")]
+    InvalidVariable {
+        /// The text containing the variable.
+        value: String,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+}

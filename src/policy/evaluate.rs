@@ -1,0 +1,203 @@
+//! Evaluating policies for a request
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>).
+//!
+//! A statement applies when its principal, action, resource and every condition match. An
+//! applying `Deny` anywhere wins (explicit deny); otherwise an applying `Allow` allows; otherwise
+//! the request is implicitly denied. Evaluation is pure and allocation-free except where a policy
+//! variable has to be substituted.
+
+use core::fmt;
+
+use super::context::RequestContext;
+use super::document::{Effect, PolicyDocument, PolicyKind, Statement};
+
+/// The result of evaluating a set of policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An `Allow` applied and no `Deny` did.
+    Allow,
+    /// A `Deny` applied.
+    ExplicitDeny,
+    /// Nothing applied.
+    ImplicitDeny,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Allow => "allowed",
+            Self::ExplicitDeny => "explicitly denied",
+            Self::ImplicitDeny => "implicitly denied (no statement allows it)",
+        })
+    }
+}
+
+/// Identifies one statement: `policies[policy].statements()[index]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRef {
+    /// Index into the policy slice given to the evaluator.
+    pub policy: usize,
+    /// Index of the statement in that policy.
+    pub index: usize,
+    /// The statement's `Sid`.
+    pub sid: Option<String>,
+}
+
+impl fmt::Display for StatementRef {
+    /// `policy 0 Statement[1] (Sid "AllowApp")`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "policy {} Statement[{}]", self.policy, self.index)?;
+        match &self.sid {
+            Some(sid) => write!(f, " (Sid \"{sid}\")"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An outcome and the statement that decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow / explicit deny / implicit deny.
+    pub outcome: Outcome,
+    /// The first applying `Deny`, or else the first applying `Allow`; `None` for an implicit deny.
+    pub deciding: Option<StatementRef>,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+}
+
+/// The effective-permission decision for a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionDecision {
+    /// Allow / explicit deny / implicit deny.
+    pub outcome: Outcome,
+    /// The deciding statement: the applying `Deny`, or the identity policy's applying `Allow`;
+    /// `None` for an implicit deny.
+    pub deciding: Option<StatementRef>,
+    /// Whether the decision came from the session policies (a session `Deny`, or no session
+    /// `Allow`); `deciding.policy` then indexes the session slice.
+    pub from_session_policy: bool,
+}
+
+impl PermissionDecision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+}
+
+/// Evaluate `policies` (all of one kind, e.g. a role's trust policy, or a set of permission
+/// policies): explicit deny wins; no allow → implicit deny. `policies[i]` yields
+/// `StatementRef::policy == i`.
+pub fn evaluate(policies: &[&PolicyDocument], ctx: &RequestContext) -> Decision {
+    let mut first_allow = None;
+    for (p, policy) in policies.iter().enumerate() {
+        for (i, statement) in policy.statements().iter().enumerate() {
+            if !statement_applies(statement, policy.kind(), ctx) {
+                continue;
+            }
+            let here = || StatementRef {
+                policy: p,
+                index: i,
+                sid: statement.sid.clone(),
+            };
+            match statement.effect {
+                Effect::Deny => {
+                    return Decision {
+                        outcome: Outcome::ExplicitDeny,
+                        deciding: Some(here()),
+                    };
+                }
+                Effect::Allow if first_allow.is_none() => first_allow = Some(here()),
+                Effect::Allow => {}
+            }
+        }
+    }
+    match first_allow {
+        Some(allow) => Decision {
+            outcome: Outcome::Allow,
+            deciding: Some(allow),
+        },
+        None => Decision {
+            outcome: Outcome::ImplicitDeny,
+            deciding: None,
+        },
+    }
+}
+
+/// Effective permissions of a session: allowed iff the identity policies allow and (`session`
+/// is `None` or the session policies allow); an explicit `Deny` in either set wins, identity
+/// policies checked first
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>).
+///
+/// `Some(&[])` means "session policies were supplied but none exist", which allows nothing;
+/// pass `None` when the session has no session policies.
+pub fn evaluate_permissions(
+    identity: &[&PolicyDocument],
+    session: Option<&[&PolicyDocument]>,
+    ctx: &RequestContext,
+) -> PermissionDecision {
+    let from_identity = evaluate(identity, ctx);
+    if from_identity.outcome == Outcome::ExplicitDeny {
+        return PermissionDecision::from(from_identity, false);
+    }
+    let from_session = session.map(|s| evaluate(s, ctx));
+    match from_session {
+        Some(d) if d.outcome == Outcome::ExplicitDeny => PermissionDecision::from(d, true),
+        _ if !from_identity.is_allowed() => PermissionDecision::from(from_identity, false),
+        Some(d) if !d.is_allowed() => PermissionDecision::from(d, true),
+        _ => PermissionDecision::from(from_identity, false),
+    }
+}
+
+impl PermissionDecision {
+    fn from(decision: Decision, from_session_policy: bool) -> Self {
+        Self {
+            outcome: decision.outcome,
+            deciding: decision.deciding,
+            from_session_policy,
+        }
+    }
+}
+
+/// Whether `statement` applies to `ctx`, cheapest tests first.
+pub(crate) fn statement_applies(
+    statement: &Statement,
+    kind: PolicyKind,
+    ctx: &RequestContext,
+) -> bool {
+    action_matches(statement, ctx)
+        && resource_matches(statement, kind, ctx).unwrap_or(true)
+        && principal_matches(statement, ctx).unwrap_or(true)
+        && statement.conditions.iter().all(|c| c.holds(ctx))
+}
+
+/// `Action` matches if any pattern matches; `NotAction` if none does.
+pub(crate) fn action_matches(statement: &Statement, ctx: &RequestContext) -> bool {
+    let action = &statement.action;
+    action.patterns.iter().any(|p| p.matches(&ctx.action)) != action.negated
+}
+
+/// `Resource` / `NotResource` likewise; `None` when not evaluated (trust policies ignore the
+/// resource: the role is the resource by construction).
+pub(crate) fn resource_matches(
+    statement: &Statement,
+    kind: PolicyKind,
+    ctx: &RequestContext,
+) -> Option<bool> {
+    let resource = statement
+        .resource
+        .as_ref()
+        .filter(|_| kind == PolicyKind::Identity)?;
+    Some(resource.patterns.iter().any(|p| p.matches(ctx)) != resource.negated)
+}
+
+/// `Principal` / `NotPrincipal`; `None` when the statement names no principal.
+pub(crate) fn principal_matches(statement: &Statement, ctx: &RequestContext) -> Option<bool> {
+    let principal = statement.principal.as_ref()?;
+    Some(principal.entries.iter().any(|e| e.matches(&ctx.principal)) != principal.negated)
+}

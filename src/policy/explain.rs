@@ -1,0 +1,137 @@
+//! A full evaluation trace for `rolegate explain`: for every statement, whether the principal,
+//! action, resource and each condition matched, with the values that were compared.
+
+use core::fmt;
+
+use super::context::RequestContext;
+use super::document::{Effect, PolicyDocument};
+use super::evaluate::{self, Decision, StatementRef};
+
+/// How one statement fared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementTrace {
+    /// Index into the policy slice.
+    pub policy: usize,
+    /// Index of the statement in its policy.
+    pub index: usize,
+    /// The statement's `Sid`.
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: Effect,
+    /// `None` when the statement names no principal (identity policies).
+    pub principal: Option<bool>,
+    /// Whether `Action` / `NotAction` matched.
+    pub action: bool,
+    /// `None` when the resource is not evaluated (trust policies).
+    pub resource: Option<bool>,
+    /// Every condition, evaluated even after one fails.
+    pub conditions: Vec<ConditionTrace>,
+    /// Whether the statement applies (everything matched).
+    pub applies: bool,
+}
+
+/// How one condition fared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionTrace {
+    /// The operator as written, e.g. `ForAnyValue:StringLike`.
+    pub operator: String,
+    /// The key as written, e.g. `aws:PrincipalTag/x509Subject/CN`.
+    pub key: String,
+    /// The policy values, with policy variables substituted.
+    pub policy_values: Vec<String>,
+    /// The request's values, `None` when the key is absent.
+    pub request_values: Option<Vec<String>>,
+    /// Whether the condition held.
+    pub holds: bool,
+}
+
+/// Evaluate like [`evaluate::evaluate`] and also trace every statement of every policy.
+pub fn explain(
+    policies: &[&PolicyDocument],
+    ctx: &RequestContext,
+) -> (Decision, Vec<StatementTrace>) {
+    let mut traces = Vec::new();
+    for (p, policy) in policies.iter().enumerate() {
+        for (i, statement) in policy.statements().iter().enumerate() {
+            let conditions: Vec<ConditionTrace> = statement
+                .conditions()
+                .iter()
+                .map(|c| ConditionTrace {
+                    operator: c.operator().as_str().to_owned(),
+                    key: c.key().to_owned(),
+                    policy_values: c.resolved_values(ctx),
+                    request_values: ctx.value(c.key()).map(|v| v.as_slice().to_vec()),
+                    holds: c.holds(ctx),
+                })
+                .collect();
+            let principal = evaluate::principal_matches(statement, ctx);
+            let action = evaluate::action_matches(statement, ctx);
+            let resource = evaluate::resource_matches(statement, policy.kind(), ctx);
+            let applies = action
+                && resource.unwrap_or(true)
+                && principal.unwrap_or(true)
+                && conditions.iter().all(|c| c.holds);
+            traces.push(StatementTrace {
+                policy: p,
+                index: i,
+                sid: statement.sid().map(str::to_owned),
+                effect: statement.effect(),
+                principal,
+                action,
+                resource,
+                conditions,
+                applies,
+            });
+        }
+    }
+    (evaluate::evaluate(policies, ctx), traces)
+}
+
+impl fmt::Display for StatementTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let statement = StatementRef {
+            policy: self.policy,
+            index: self.index,
+            sid: self.sid.clone(),
+        };
+        write!(f, "{statement}")?;
+        let effect = match self.effect {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        };
+        let verdict = match self.applies {
+            true => "applies",
+            false => "does not apply",
+        };
+        writeln!(f, ": {effect}, {verdict}")?;
+        match self.principal {
+            Some(m) => writeln!(f, "  principal: {}", matched(m))?,
+            None => writeln!(f, "  principal: not named (identity policy)")?,
+        }
+        writeln!(f, "  action: {}", matched(self.action))?;
+        match self.resource {
+            Some(m) => writeln!(f, "  resource: {}", matched(m))?,
+            None => writeln!(f, "  resource: not evaluated (trust policy)")?,
+        }
+        for c in &self.conditions {
+            let held = match c.holds {
+                true => "holds",
+                false => "fails",
+            };
+            writeln!(f, "  condition {} {}: {held}", c.operator, c.key)?;
+            writeln!(f, "    policy values: {:?}", c.policy_values)?;
+            match &c.request_values {
+                Some(v) => writeln!(f, "    request values: {v:?}")?,
+                None => writeln!(f, "    request values: (key absent)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn matched(m: bool) -> &'static str {
+    match m {
+        true => "matched",
+        false => "did not match",
+    }
+}

@@ -1,0 +1,139 @@
+//! A minimal JSON tree for policy parsing that keeps object keys in document order and rejects
+//! duplicated keys.
+//!
+//! `serde_json::Value` silently keeps the last of two equal keys; in an authorization document
+//! that would let `{"Effect":"Deny","Effect":"Allow"}` mean something other than what a reviewer
+//! reads, so duplicates are a parse error here (IAM rejects them too).
+
+use core::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A parsed JSON value. Numbers keep a textual form because policies compare them as strings
+/// or re-parse them for numeric operators.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Json {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// Parse `text`; errors carry serde_json's line/column.
+    pub(crate) fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// A short noun phrase naming the JSON type, for error messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::Bool(_) => "a boolean",
+            Self::Number(_) => "a number",
+            Self::String(_) => "a string",
+            Self::Array(_) => "an array",
+            Self::Object(_) => "an object",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::Number(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::Number(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        Ok(Json::Number(v.to_string()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut fields: Vec<(String, Json)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format_args!("duplicate key \"{key}\"")));
+            }
+            let value = map.next_value()?;
+            fields.push((key, value));
+        }
+        Ok(Json::Object(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_types() {
+        let json = Json::parse(r#"{"b":1,"a":[true,null,"x",1.5]}"#).unwrap();
+        assert_eq!(
+            json,
+            Json::Object(vec![
+                ("b".into(), Json::Number("1".into())),
+                (
+                    "a".into(),
+                    Json::Array(vec![
+                        Json::Bool(true),
+                        Json::Null,
+                        Json::String("x".into()),
+                        Json::Number("1.5".into())
+                    ])
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn rejects_duplicate_keys() {
+        let err = Json::parse(r#"{"Effect":"Deny","Effect":"Allow"}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("duplicate key \"Effect\""),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading condition values as numbers, dates, booleans and IP networks, shared by policy
+//! values (parse time) and request values (evaluation time) so both sides accept the same forms.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
+/// Unicode case-insensitive equality without allocating.
+pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// A finite decimal number (`inf` / `NaN` are not numbers here).
+pub(crate) fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// `true` / `false`, case-insensitively.
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        _ if s.eq_ignore_ascii_case("true") => Some(true),
+        _ if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A CIDR block, or a bare address meaning a single host.
+pub(crate) fn parse_network(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
+/// date-times (UTC when no offset is given) or a bare ISO 8601 date (midnight UTC).
+pub(crate) fn parse_date(s: &str) -> Option<i128> {
+    if s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !s.get(1..).is_some_and(|rest| rest.contains('-'))
+    {
+        let seconds = parse_number(s)?;
+        return Some((seconds * 1e9) as i128);
+    }
+    let when = OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
+        .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|d| d.assume_utc()))
+        .or_else(|_| Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_utc()))
+        .ok()?;
+    Some(when.unix_timestamp_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_table() {
+        let cases: &[(&str, Option<i128>)] = &[
+            ("0", Some(0)),
+            ("1767225600", Some(1_767_225_600_000_000_000)),
+            ("1767225600.5", Some(1_767_225_600_500_000_000)),
+            ("-1", Some(-1_000_000_000)),
+            ("2026-01-01T00:00:00Z", Some(1_767_225_600_000_000_000)),
+            ("2026-01-01T00:00:00.250Z", Some(1_767_225_600_250_000_000)),
+            ("2026-01-01T02:00:00+02:00", Some(1_767_225_600_000_000_000)),
+            ("2026-01-01T00:00:00", Some(1_767_225_600_000_000_000)),
+            ("2026-01-01", Some(1_767_225_600_000_000_000)),
+            ("2026-13-01", None),
+            ("yesterday", None),
+            ("", None),
+            ("1-2", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_date(text), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn scalar_table() {
+        assert_eq!(parse_number("10.5"), Some(10.5));
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("ten"), None);
+        assert_eq!(parse_bool("TRUE"), Some(true));
+        assert_eq!(parse_bool("False"), Some(false));
+        assert_eq!(parse_bool("1"), None);
+        assert_eq!(parse_network("10.0.0.1"), "10.0.0.1/32".parse().ok());
+        assert_eq!(parse_network("2001:db8::/32"), "2001:db8::/32".parse().ok());
+        assert_eq!(parse_network("10.0.0.0/33"), None);
+        assert!(eq_ignore_case("ÄBC", "äbc"));
+        assert!(!eq_ignore_case("abc", "abd"));
+    }
+}
