@@ -24,7 +24,7 @@
 //!   in force, with bounded moka caches invalidated on reload.
 //! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
 //!   calls the broker, and renders its one error type in each format.
-//! - **Runtime**: [`server`] (TLS listener, operations listener, reload, graceful shutdown),
+//! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener, operations listener, reload, graceful shutdown),
 //!   [`metrics`], [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
 //!   certificate factory for dev and tests).
 #![forbid(unsafe_code)]
@@ -45,6 +45,7 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod sigv4;
+pub mod state;
 
 /// Code generated from `proto/rolegate/v1/*.proto`.
 pub mod proto {

@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::server::Daemon;
+use crate::state::State;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -59,7 +59,7 @@ pub fn record_session(role: &str) {
 }
 
 /// The OpenMetrics text of every metric.
-pub fn render(daemon: &Daemon) -> String {
+pub fn render(state: &State) -> String {
     let m = metrics();
     let mut registry = Registry::with_prefix("rolegate");
     registry.register("requests", "Requests answered, by API, operation and outcome", m.requests.clone());
@@ -67,7 +67,7 @@ pub fn render(daemon: &Daemon) -> String {
     registry.register("sessions_issued", "Sessions issued, by role", m.sessions.clone());
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();
-    for s in daemon.broker.caches().stats() {
+    for s in state.broker.caches().stats() {
         hits.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.hits);
         misses.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.misses);
     }

@@ -9,7 +9,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -19,9 +18,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::broker::Broker;
 use crate::config::Config;
 use crate::service::{ConnInfo, dispatch};
+use crate::state::State;
 
 pub use tls::ReloadableCert;
 
@@ -37,24 +36,6 @@ pub struct ServeOptions {
     pub on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 }
 
-/// State shared by the listeners and the signal handlers.
-pub struct Daemon {
-    pub broker: Arc<Broker>,
-    pub cert: Arc<ReloadableCert>,
-    pub config_path: PathBuf,
-    pub ready: AtomicBool,
-}
-
-impl Daemon {
-    /// Re-reads the configuration; on any error the running configuration stays in force.
-    pub fn reload(&self) -> Result<(), String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        self.cert.replace(&config.server.tls).map_err(|e| format!("server certificate: {e}"))?;
-        self.broker.replace_config(config);
-        Ok(())
-    }
-}
-
 /// Runs the daemon until SIGTERM/SIGINT, then drains in-flight requests.
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(&opts.config_path)?;
@@ -64,22 +45,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
-    let daemon = Arc::new(Daemon {
-        broker: Arc::new(Broker::new(config)),
-        cert,
-        config_path: opts.config_path.clone(),
-        ready: AtomicBool::new(false),
-    });
+    let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
 
     let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     announce(&format!("listening on https://{}", listener.local_addr()?));
     if let Some(addr) = metrics_listen {
         let ops = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         announce(&format!("metrics on http://{}", ops.local_addr()?));
-        tokio::spawn(ops::serve(ops, daemon.clone()));
+        tokio::spawn(ops::serve(ops, state.clone()));
     }
-    tokio::spawn(reload_on_sighup(daemon.clone()));
-    daemon.ready.store(true, Ordering::SeqCst);
+    tokio::spawn(reload_on_sighup(state.clone()));
+    state.set_ready(true);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
     }
@@ -93,7 +69,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
             accepted = listener.accept() => match accepted {
                 Ok((tcp, remote)) => {
                     let _ = tcp.set_nodelay(true);
-                    connections.spawn(serve_connection(tcp, remote, acceptor.clone(), daemon.broker.clone(), stop_rx.clone()));
+                    connections.spawn(serve_connection(tcp, remote, acceptor.clone(), state.clone(), stop_rx.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
@@ -101,7 +77,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         }
         while connections.try_join_next().is_some() {}
     }
-    daemon.ready.store(false, Ordering::SeqCst);
+    state.set_ready(false);
     drop(listener);
     tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
     let _ = stop_tx.send(true);
@@ -126,7 +102,7 @@ async fn serve_connection(
     tcp: tokio::net::TcpStream,
     remote: SocketAddr,
     acceptor: TlsAcceptor,
-    broker: Arc<Broker>,
+    state: Arc<State>,
     mut stop: watch::Receiver<bool>,
 ) {
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -147,9 +123,9 @@ async fn serve_connection(
         .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()));
     let conn = ConnInfo { remote, peer_certificates };
     let service = hyper::service::service_fn(move |req| {
-        let broker = broker.clone();
+        let state = state.clone();
         let conn = conn.clone();
-        async move { Ok::<_, Infallible>(dispatch(broker, conn, req).await) }
+        async move { Ok::<_, Infallible>(dispatch(state, conn, req).await) }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().header_read_timeout(Duration::from_secs(30)).max_buf_size(64 * 1024);
@@ -168,7 +144,7 @@ async fn serve_connection(
     let _ = connection.await;
 }
 
-async fn reload_on_sighup(daemon: Arc<Daemon>) {
+async fn reload_on_sighup(state: Arc<State>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -177,14 +153,14 @@ async fn reload_on_sighup(daemon: Arc<Daemon>) {
             return;
         };
         while hup.recv().await.is_some() {
-            match daemon.reload() {
+            match state.reload() {
                 Ok(()) => tracing::info!("configuration reloaded"),
                 Err(e) => tracing::error!(error = %e, "reload failed; keeping the previous configuration"),
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = daemon;
+    let _ = state;
 }
 
 async fn shutdown_signal() {

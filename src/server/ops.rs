@@ -3,38 +3,37 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::Daemon;
+use crate::state::State;
 use crate::service::http::response;
 
-pub async fn serve(listener: TcpListener, daemon: Arc<Daemon>) {
+pub async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else { continue };
-        let daemon = daemon.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let daemon = daemon.clone();
-                async move { Ok::<_, Infallible>(route(&daemon, req.uri().path())) }
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&state, req.uri().path())) }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
         });
     }
 }
 
-fn route(daemon: &Daemon, path: &str) -> crate::service::http::HttpResponse {
+fn route(state: &State, path: &str) -> crate::service::http::HttpResponse {
     match path {
         "/healthz" => response(200, "text/plain", Bytes::from_static(b"ok\n")),
-        "/readyz" if daemon.ready.load(Ordering::SeqCst) => response(200, "text/plain", Bytes::from_static(b"ready\n")),
+        "/readyz" if state.is_ready() => response(200, "text/plain", Bytes::from_static(b"ready\n")),
         "/readyz" => response(503, "text/plain", Bytes::from_static(b"not ready\n")),
         "/metrics" => response(
             200,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Bytes::from(crate::metrics::render(daemon)),
+            Bytes::from(crate::metrics::render(state)),
         ),
         _ => response(404, "text/plain", Bytes::from_static(b"not found\n")),
     }

@@ -15,10 +15,11 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
+use tonic::body::Body;
 
 use self::error::ApiError;
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
-use crate::broker::Broker;
+use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
 #[derive(Clone, Debug)]
@@ -29,14 +30,20 @@ pub struct ConnInfo {
 }
 
 /// Routes one HTTP request to its API.
-pub async fn dispatch(broker: Arc<Broker>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
+pub async fn dispatch(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> ::http::Response<Body> {
+    dispatch_http(state, conn, req).await.map(Body::new)
+}
+
+/// The REST and STS Query APIs.
+async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
+    let broker = &state.broker;
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(&parts, conn.remote);
     let limit = broker.config().server.max_body_bytes;
     match (parts.method.as_str(), parts.uri.path()) {
         ("POST", "/sessions") => {
             let result = match collect_body(body, limit).await {
-                Ok(bytes) => rest::create_session(&broker, &rp, &bytes, OffsetDateTime::now_utc()),
+                Ok(bytes) => rest::create_session(broker, &rp, &bytes, OffsetDateTime::now_utc()),
                 Err(e) => Err(e),
             };
             let response = match result {
@@ -53,7 +60,7 @@ pub async fn dispatch(broker: Arc<Broker>, conn: ConnInfo, req: ::http::Request<
         }
         ("POST" | "GET", "/") => {
             let result = match collect_body(body, limit).await {
-                Ok(bytes) => sts::handle(&broker, &rp, &bytes, OffsetDateTime::now_utc()),
+                Ok(bytes) => sts::handle(broker, &rp, &bytes, OffsetDateTime::now_utc()),
                 Err(e) => Err(e),
             };
             let response = match result {
