@@ -70,7 +70,13 @@ fn split_arn(s: &str) -> Result<ArnParts<'_>, ArnError> {
     if partition.is_empty() || service.is_empty() || resource.is_empty() {
         return Err(malformed());
     }
-    Ok(ArnParts { partition, service, region, account, resource })
+    Ok(ArnParts {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    })
 }
 
 /// IAM name characters: `[\w+=,.@-]`, 1..=64 (role names), paths `/(segment/)*`.
@@ -103,14 +109,22 @@ pub struct RoleArn {
 impl RoleArn {
     pub fn parse(s: &str) -> Result<Self, ArnError> {
         let parts = split_arn(s)?;
-        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: "role" };
+        let wrong = || ArnError::WrongKind {
+            arn: s.to_owned(),
+            expected: "role",
+        };
         if parts.service != "iam" || !parts.region.is_empty() {
             return Err(wrong());
         }
         let rest = parts.resource.strip_prefix("role/").ok_or_else(wrong)?;
-        let account = AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
+        let account =
+            AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
         let (path, name) = split_path_name(rest);
-        if !is_iam_name(name, 64) || !path.split('/').all(|seg| seg.is_empty() || is_iam_name(seg, 512)) {
+        if !is_iam_name(name, 64)
+            || !path
+                .split('/')
+                .all(|seg| seg.is_empty() || is_iam_name(seg, 512))
+        {
             return Err(ArnError::BadName(s.to_owned()));
         }
         Ok(Self {
@@ -196,12 +210,18 @@ pub struct RolesAnywhereArn {
 impl RolesAnywhereArn {
     pub fn parse(s: &str, kind: RolesAnywhereKind) -> Result<Self, ArnError> {
         let parts = split_arn(s)?;
-        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: kind.label() };
+        let wrong = || ArnError::WrongKind {
+            arn: s.to_owned(),
+            expected: kind.label(),
+        };
         if parts.service != "rolesanywhere" || parts.region.is_empty() {
             return Err(wrong());
         }
         AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
-        let id = parts.resource.strip_prefix(kind.prefix()).ok_or_else(wrong)?;
+        let id = parts
+            .resource
+            .strip_prefix(kind.prefix())
+            .ok_or_else(wrong)?;
         if id.is_empty() || id.contains('/') {
             return Err(ArnError::BadName(s.to_owned()));
         }
@@ -214,7 +234,10 @@ impl RolesAnywhereArn {
 
     /// Builds the ARN of a configured resource.
     pub fn build(kind: RolesAnywhereKind, region: &str, account: &AccountId, id: &str) -> Self {
-        let full = format!("arn:aws:rolesanywhere:{region}:{account}:{}{id}", kind.prefix());
+        let full = format!(
+            "arn:aws:rolesanywhere:{region}:{account}:{}{id}",
+            kind.prefix()
+        );
         Self {
             id_start: full.len() - id.len(),
             full,
@@ -232,7 +255,11 @@ impl RolesAnywhereArn {
     }
 
     pub fn kind(&self) -> RolesAnywhereKind {
-        if self.kind_is_profile { RolesAnywhereKind::Profile } else { RolesAnywhereKind::TrustAnchor }
+        if self.kind_is_profile {
+            RolesAnywhereKind::Profile
+        } else {
+            RolesAnywhereKind::TrustAnchor
+        }
     }
 }
 
@@ -249,7 +276,10 @@ pub struct PolicyArn(String);
 impl PolicyArn {
     pub fn parse(s: &str) -> Result<Self, ArnError> {
         let parts = split_arn(s)?;
-        let wrong = || ArnError::WrongKind { arn: s.to_owned(), expected: "managed policy" };
+        let wrong = || ArnError::WrongKind {
+            arn: s.to_owned(),
+            expected: "managed policy",
+        };
         if parts.service != "iam" || !parts.region.is_empty() {
             return Err(wrong());
         }
@@ -285,15 +315,30 @@ mod tests {
         assert_eq!(arn.name(), "app");
         assert_eq!(arn.path(), "/team/");
         assert_eq!(arn.account().as_str(), "123456789012");
-        assert_eq!(arn.assumed_role_arn("s1"), "arn:aws:sts::123456789012:assumed-role/app/s1");
+        assert_eq!(
+            arn.assumed_role_arn("s1"),
+            "arn:aws:sts::123456789012:assumed-role/app/s1"
+        );
     }
 
     #[test]
     fn role_arn_rejects() {
-        assert!(matches!(RoleArn::parse("arn:aws:iam::12345:role/x"), Err(ArnError::BadAccount(_))));
-        assert!(matches!(RoleArn::parse("arn:aws:iam::123456789012:user/x"), Err(ArnError::WrongKind { .. })));
-        assert!(matches!(RoleArn::parse("role/x"), Err(ArnError::Malformed(_))));
-        assert!(matches!(RoleArn::parse("arn:aws:iam::123456789012:role/a b"), Err(ArnError::BadName(_))));
+        assert!(matches!(
+            RoleArn::parse("arn:aws:iam::12345:role/x"),
+            Err(ArnError::BadAccount(_))
+        ));
+        assert!(matches!(
+            RoleArn::parse("arn:aws:iam::123456789012:user/x"),
+            Err(ArnError::WrongKind { .. })
+        ));
+        assert!(matches!(
+            RoleArn::parse("role/x"),
+            Err(ArnError::Malformed(_))
+        ));
+        assert!(matches!(
+            RoleArn::parse("arn:aws:iam::123456789012:role/a b"),
+            Err(ArnError::BadName(_))
+        ));
     }
 
     #[test]
@@ -310,7 +355,10 @@ mod tests {
         );
         let acct = AccountId::parse("123456789012").unwrap();
         let p = RolesAnywhereArn::build(RolesAnywhereKind::Profile, "eu-west-1", &acct, "w");
-        assert_eq!(p.as_str(), "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w");
+        assert_eq!(
+            p.as_str(),
+            "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w"
+        );
         assert_eq!(p.id(), "w");
     }
 }
