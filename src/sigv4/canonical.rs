@@ -58,12 +58,35 @@ pub fn canonical_request(
     payload_hash: &str,
     normalize_path: bool,
 ) -> Result<String, SigV4Error> {
+    build_canonical_request(req, signed_headers, payload_hash, normalize_path, false)
+}
+
+/// [`canonical_request`] of a presigned request whose `X-Amz-Security-Token` query parameter
+/// was appended after signing (as older STS clients do; the AWS suite's
+/// `post-sts-header-after` case): the token parameter is left out of the canonical query.
+pub fn canonical_request_without_query_token(
+    req: &HttpRequest,
+    signed_headers: &[&str],
+    payload_hash: &str,
+    normalize_path: bool,
+) -> Result<String, SigV4Error> {
+    build_canonical_request(req, signed_headers, payload_hash, normalize_path, true)
+}
+
+/// See [`canonical_request`].
+fn build_canonical_request(
+    req: &HttpRequest,
+    signed_headers: &[&str],
+    payload_hash: &str,
+    normalize_path: bool,
+    skip_token: bool,
+) -> Result<String, SigV4Error> {
     let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
     out.push_str(req.method);
     out.push('\n');
     push_canonical_uri(req.path, normalize_path, &mut out);
     out.push('\n');
-    push_canonical_query(req.query, &mut out);
+    push_canonical_query(req.query, skip_token, &mut out);
     out.push('\n');
     for name in signed_headers {
         out.push_str(name);
@@ -155,13 +178,14 @@ fn normalize_path(path: &str) -> String {
 }
 
 /// Appends the canonical query string: each `key=value` decoded then strictly re-encoded,
-/// sorted by encoded key then encoded value, `X-Amz-Signature` left out.
-fn push_canonical_query(query: &str, out: &mut String) {
+/// sorted by encoded key then encoded value, `X-Amz-Signature` (and with `skip_token`,
+/// `X-Amz-Security-Token`) left out.
+fn push_canonical_query(query: &str, skip_token: bool, out: &mut String) {
     if query.is_empty() {
         return;
     }
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k != "X-Amz-Signature")
+        .filter(|(k, _)| k != "X-Amz-Signature" && !(skip_token && k == "X-Amz-Security-Token"))
         .map(|(k, v)| {
             let mut ek = String::with_capacity(k.len());
             uri_encode_bytes(k.as_bytes(), &mut ek);
