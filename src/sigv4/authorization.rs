@@ -1,0 +1,297 @@
+//! Parsing of SigV4 authentication data: the `Authorization` header
+//! (`ALG Credential=..., SignedHeaders=..., Signature=...`) and the presigned query
+//! parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, ...).
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#add-signature-to-request>
+
+use super::{HttpRequest, SigV4Error};
+
+/// The algorithm label of HMAC SigV4.
+pub const HMAC_ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// The scope parts of a `Credential`: `{access_key_id}/{date}/{region}/{service}/aws4_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The access key id (for Roles Anywhere: the certificate serial in decimal).
+    pub access_key_id: String,
+    /// `yyyymmdd`.
+    pub date: String,
+    /// Region, e.g. `us-east-1`.
+    pub region: String,
+    /// Service, e.g. `sts`.
+    pub service: String,
+}
+
+impl Credential {
+    /// Parses `{id}/{yyyymmdd}/{region}/{service}/aws4_request`.
+    pub fn parse(s: &str) -> Result<Self, SigV4Error> {
+        let mut parts = s.split('/');
+        let (Some(id), Some(date), Some(region), Some(service), Some(terminator), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(SigV4Error::MalformedCredential(s.to_owned()));
+        };
+        if id.is_empty() || region.is_empty() || service.is_empty() {
+            return Err(SigV4Error::MalformedCredential(s.to_owned()));
+        }
+        if terminator != "aws4_request" {
+            return Err(SigV4Error::CredentialTerminator(terminator.to_owned()));
+        }
+        if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SigV4Error::BadDate(date.to_owned()));
+        }
+        Ok(Self {
+            access_key_id: id.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        })
+    }
+
+    /// The credential scope: `{date}/{region}/{service}/aws4_request`.
+    pub fn scope(&self) -> String {
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
+    }
+}
+
+/// Where the signature was carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthLocation {
+    /// `Authorization` header.
+    Header,
+    /// Presigned URL query parameters.
+    Query,
+}
+
+/// An HMAC SigV4 signature as parsed from either the `Authorization` header or the
+/// presigned query parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// Always `AWS4-HMAC-SHA256`.
+    pub algorithm: String,
+    /// The credential scope.
+    pub credential: Credential,
+    /// Lower-case signed header names, in the order sent.
+    pub signed_headers: Vec<String>,
+    /// The decoded signature (32 bytes).
+    pub signature: Vec<u8>,
+    /// `X-Amz-Date`.
+    pub amz_date: String,
+    /// `X-Amz-Expires` (query form only).
+    pub expires: Option<u32>,
+    /// `X-Amz-Security-Token`, header or query parameter.
+    pub security_token: Option<String>,
+    /// Header or query form.
+    pub location: AuthLocation,
+    /// `x-amz-content-sha256`, if present.
+    pub payload_hash: Option<String>,
+}
+
+impl SignedRequest {
+    /// Parses the authentication data of `req`: the `Authorization` header when present,
+    /// else the `X-Amz-*` presigned query parameters.
+    pub fn parse(req: &HttpRequest) -> Result<Self, SigV4Error> {
+        let payload_hash = req.header("x-amz-content-sha256").map(str::to_owned);
+        if let Some(value) = req.header("authorization") {
+            let parts = AuthorizationParts::parse(value)?;
+            if parts.algorithm != HMAC_ALGORITHM {
+                return Err(SigV4Error::UnsupportedAlgorithm(parts.algorithm.to_owned()));
+            }
+            let amz_date = req.header("x-amz-date").ok_or(SigV4Error::MissingDate)?;
+            return Ok(Self {
+                algorithm: parts.algorithm.to_owned(),
+                credential: Credential::parse(parts.credential)?,
+                signed_headers: parse_signed_headers(parts.signed_headers)?,
+                signature: decode_hmac_signature(parts.signature)?,
+                amz_date: amz_date.trim().to_owned(),
+                expires: None,
+                security_token: req
+                    .header("x-amz-security-token")
+                    .map(|v| v.trim().to_owned()),
+                location: AuthLocation::Header,
+                payload_hash,
+            });
+        }
+        Self::parse_query(req.query, payload_hash)
+    }
+
+    /// The presigned (query parameter) form.
+    fn parse_query(query: &str, payload_hash: Option<String>) -> Result<Self, SigV4Error> {
+        let mut p = QueryParams::default();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match &*k {
+                "X-Amz-Algorithm" => &mut p.algorithm,
+                "X-Amz-Credential" => &mut p.credential,
+                "X-Amz-SignedHeaders" => &mut p.signed_headers,
+                "X-Amz-Signature" => &mut p.signature,
+                "X-Amz-Date" => &mut p.date,
+                "X-Amz-Expires" => &mut p.expires,
+                "X-Amz-Security-Token" => &mut p.token,
+                _ => continue,
+            };
+            if slot.replace(v.into_owned()).is_some() {
+                return Err(SigV4Error::MalformedAuthorization(format!(
+                    "The query parameter '{k}' must appear only once."
+                )));
+            }
+        }
+        let algorithm = p.algorithm.ok_or(SigV4Error::MissingAuthorization)?;
+        if algorithm != HMAC_ALGORITHM {
+            return Err(SigV4Error::UnsupportedAlgorithm(algorithm));
+        }
+        let missing: Vec<&str> = [
+            ("X-Amz-Credential", p.credential.is_none()),
+            ("X-Amz-SignedHeaders", p.signed_headers.is_none()),
+            ("X-Amz-Signature", p.signature.is_none()),
+            ("X-Amz-Date", p.date.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        let (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) =
+            (p.credential, p.signed_headers, p.signature, p.date)
+        else {
+            return Err(SigV4Error::MalformedAuthorization(format!(
+                "AWS query-string parameters must include {}. Re-examine the query-string parameters.",
+                missing.join(", ")
+            )));
+        };
+        let expires = p.expires.map(|e| parse_expires(&e)).transpose()?;
+        Ok(Self {
+            algorithm,
+            credential: Credential::parse(&credential)?,
+            signed_headers: parse_signed_headers(&signed_headers)?,
+            signature: decode_hmac_signature(&signature)?,
+            amz_date,
+            expires,
+            security_token: p.token,
+            location: AuthLocation::Query,
+            payload_hash,
+        })
+    }
+}
+
+/// The four parts of an `Authorization` header value, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuthorizationParts<'a> {
+    pub(crate) algorithm: &'a str,
+    pub(crate) credential: &'a str,
+    pub(crate) signed_headers: &'a str,
+    pub(crate) signature: &'a str,
+}
+
+impl<'a> AuthorizationParts<'a> {
+    /// Splits `ALG Credential=c, SignedHeaders=h, Signature=s` (components separated by
+    /// commas, spaces after the commas optional, in any order, each exactly once).
+    pub(crate) fn parse(value: &'a str) -> Result<Self, SigV4Error> {
+        let value = value.trim();
+        let Some((algorithm, rest)) = value.split_once(' ') else {
+            return Err(SigV4Error::MalformedAuthorization(format!(
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters. Authorization={value}"
+            )));
+        };
+        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+        for component in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let Some((key, val)) = component.split_once('=') else {
+                return Err(SigV4Error::MalformedAuthorization(format!(
+                    "Authorization header parameter '{component}' must have the form key=value."
+                )));
+            };
+            let slot = match key {
+                "Credential" => &mut credential,
+                "SignedHeaders" => &mut signed_headers,
+                "Signature" => &mut signature,
+                _ => {
+                    return Err(SigV4Error::MalformedAuthorization(format!(
+                        "Authorization header has an unknown parameter '{key}'."
+                    )));
+                }
+            };
+            if slot.replace(val.trim()).is_some() {
+                return Err(SigV4Error::MalformedAuthorization(format!(
+                    "Authorization header parameter '{key}' must appear only once."
+                )));
+            }
+        }
+        let (Some(credential), Some(signed_headers), Some(signature)) =
+            (credential, signed_headers, signature)
+        else {
+            let missing: String = [
+                ("Credential", credential),
+                ("SignedHeaders", signed_headers),
+                ("Signature", signature),
+            ]
+            .into_iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| format!("Authorization header requires '{k}' parameter. "))
+            .collect();
+            return Err(SigV4Error::MalformedAuthorization(format!(
+                "{missing}Authorization={value}"
+            )));
+        };
+        Ok(Self {
+            algorithm: algorithm.trim(),
+            credential,
+            signed_headers,
+            signature,
+        })
+    }
+}
+
+/// Splits `SignedHeaders` (`a;b;c`), lower-casing each name; empty names are rejected.
+pub(crate) fn parse_signed_headers(s: &str) -> Result<Vec<String>, SigV4Error> {
+    s.split(';')
+        .map(|h| {
+            let h = h.trim();
+            match h.is_empty() {
+                true => Err(SigV4Error::MalformedAuthorization(format!(
+                    "SignedHeaders '{s}' must be a ';'-separated list of header names."
+                ))),
+                false => Ok(h.to_ascii_lowercase()),
+            }
+        })
+        .collect()
+}
+
+/// Decodes a hex signature of any (even) length.
+pub(crate) fn decode_hex_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
+    match s.is_empty() {
+        true => Err(SigV4Error::BadSignatureEncoding),
+        false => hex::decode(s).map_err(|_| SigV4Error::BadSignatureEncoding),
+    }
+}
+
+/// Decodes an HMAC signature: exactly 64 hex digits.
+fn decode_hmac_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
+    match s.len() {
+        64 => decode_hex_signature(s),
+        _ => Err(SigV4Error::BadSignatureEncoding),
+    }
+}
+
+/// `X-Amz-Expires`: decimal seconds in `1..=604800`.
+fn parse_expires(s: &str) -> Result<u32, SigV4Error> {
+    match s.parse::<u32>() {
+        Ok(n @ 1..=604_800) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(SigV4Error::InvalidExpires(s.to_owned())),
+    }
+}
+
+/// The presigned parameters, each at most once.
+#[derive(Default)]
+struct QueryParams {
+    algorithm: Option<String>,
+    credential: Option<String>,
+    signed_headers: Option<String>,
+    signature: Option<String>,
+    date: Option<String>,
+    expires: Option<String>,
+    token: Option<String>,
+}

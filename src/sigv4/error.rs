@@ -1,0 +1,128 @@
+//! The one error type of the SigV4 module.
+//!
+//! Variants are flat and each `Display` message is a sentence a caller can act on; where AWS
+//! has a well-known wording (STS, Roles Anywhere) the message follows it so that SDK users see
+//! what they would see against AWS. No message ever contains key material.
+
+/// Why a SigV4 request could not be parsed, canonicalized, signed or verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigV4Error {
+    /// Neither an `Authorization` header nor presigned query parameters were found.
+    #[error("Request is missing Authentication Token")]
+    MissingAuthorization,
+    /// The `Authorization` header or presigned parameters are syntactically wrong.
+    #[error("{0}")]
+    MalformedAuthorization(String),
+    /// The algorithm label is not one this verifier implements.
+    #[error(
+        "Unsupported AWS 'algorithm': '{0}'. Supported are AWS4-HMAC-SHA256, AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256."
+    )]
+    UnsupportedAlgorithm(String),
+    /// The credential scope does not have the shape `{id}/{yyyymmdd}/{region}/{service}/aws4_request`.
+    #[error("Credential should be scoped to a valid region/service/terminator: '{0}'.")]
+    MalformedCredential(String),
+    /// The scope's terminator is not `aws4_request`.
+    #[error("Credential should be scoped with a valid terminator: 'aws4_request', not '{0}'.")]
+    CredentialTerminator(String),
+    /// The scope names another region than this endpoint serves.
+    #[error("Credential should be scoped to a valid region, not '{0}'.")]
+    CredentialRegion(String),
+    /// The scope names another service than this endpoint serves.
+    #[error("Credential should be scoped to correct service: '{0}'.")]
+    CredentialService(String),
+    /// The scope date differs from the date part of `X-Amz-Date`.
+    #[error(
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{amz_date_day}', from '{amz_date}'."
+    )]
+    CredentialDate {
+        /// Date in the credential scope.
+        scope_date: String,
+        /// `YYYYMMDD` part of `X-Amz-Date`.
+        amz_date_day: String,
+        /// The full `X-Amz-Date`.
+        amz_date: String,
+    },
+    /// No `X-Amz-Date` header (header form) or parameter (query form).
+    #[error("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")]
+    MissingDate,
+    /// `X-Amz-Date` or the scope date is not in the ISO 8601 basic format.
+    #[error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '{0}'.")]
+    BadDate(String),
+    /// `host` is not among the signed headers.
+    #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
+    HostNotSigned,
+    /// `x-amz-date` is sent as a header but not signed.
+    #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]
+    DateNotSigned,
+    /// A header listed in `SignedHeaders` is absent from the request.
+    #[error("The request lists '{0}' in SignedHeaders but does not carry that header.")]
+    SignedHeaderAbsent(String),
+    /// The signature date lies too far in the future (header form).
+    #[error(
+        "Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew_minutes} min.)"
+    )]
+    SignatureNotYetCurrent {
+        /// `X-Amz-Date` as sent.
+        amz_date: String,
+        /// Latest accepted date.
+        latest: String,
+        /// The server's clock.
+        now: String,
+        /// The allowed skew in minutes.
+        skew_minutes: i64,
+    },
+    /// The signature date lies too far in the past (header form).
+    #[error(
+        "Signature expired: {amz_date} is now earlier than {earliest} ({now} - {skew_minutes} min.)"
+    )]
+    SignatureExpired {
+        /// `X-Amz-Date` as sent.
+        amz_date: String,
+        /// Earliest accepted date.
+        earliest: String,
+        /// The server's clock.
+        now: String,
+        /// The allowed skew in minutes.
+        skew_minutes: i64,
+    },
+    /// A presigned request is used after `X-Amz-Date + X-Amz-Expires`.
+    #[error("Request has expired: it was valid until {expired_at} and it is now {now}.")]
+    RequestExpired {
+        /// `X-Amz-Date + X-Amz-Expires`.
+        expired_at: String,
+        /// The server's clock.
+        now: String,
+    },
+    /// `X-Amz-Expires` is not an integer in `1..=604800`.
+    #[error(
+        "X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{0}'."
+    )]
+    InvalidExpires(String),
+    /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
+    #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
+    BadSignatureEncoding,
+    /// The HMAC signature does not match.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+    )]
+    SignatureMismatch,
+    /// The X.509 signature does not verify with the certificate key.
+    #[error(
+        "The request signature does not verify with the certificate's public key. Check the private key and the signing method."
+    )]
+    X509SignatureMismatch,
+    /// The label says RSA but the certificate holds an EC key, or the other way round.
+    #[error("The signing algorithm '{0}' does not match the certificate's public key type.")]
+    AlgorithmKeyMismatch(String),
+    /// The certificate serial in the credential is not a decimal number.
+    #[error("Credential should start with the certificate serial number in decimal, not '{0}'.")]
+    BadSerial(String),
+    /// A private key could not be loaded.
+    #[error(
+        "The private key is not a supported PKCS#8 key (RSA 2048..8192 bit, EC P-256 or P-384)."
+    )]
+    InvalidPrivateKey,
+    /// The signing primitive failed.
+    #[error("Signing the request failed.")]
+    SigningFailed,
+}
