@@ -117,14 +117,9 @@ impl RoleArn {
             return Err(wrong());
         }
         let rest = parts.resource.strip_prefix("role/").ok_or_else(wrong)?;
-        let account =
-            AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
+        let account = AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
         let (path, name) = split_path_name(rest);
-        if !is_iam_name(name, 64)
-            || !path
-                .split('/')
-                .all(|seg| seg.is_empty() || is_iam_name(seg, 512))
-        {
+        if !is_iam_name(name, 64) || !path.split('/').all(|seg| seg.is_empty() || is_iam_name(seg, 512)) {
             return Err(ArnError::BadName(s.to_owned()));
         }
         Ok(Self {
@@ -218,10 +213,7 @@ impl RolesAnywhereArn {
             return Err(wrong());
         }
         AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
-        let id = parts
-            .resource
-            .strip_prefix(kind.prefix())
-            .ok_or_else(wrong)?;
+        let id = parts.resource.strip_prefix(kind.prefix()).ok_or_else(wrong)?;
         if id.is_empty() || id.contains('/') {
             return Err(ArnError::BadName(s.to_owned()));
         }
@@ -234,10 +226,7 @@ impl RolesAnywhereArn {
 
     /// Builds the ARN of a configured resource.
     pub fn build(kind: RolesAnywhereKind, region: &str, account: &AccountId, id: &str) -> Self {
-        let full = format!(
-            "arn:aws:rolesanywhere:{region}:{account}:{}{id}",
-            kind.prefix()
-        );
+        let full = format!("arn:aws:rolesanywhere:{region}:{account}:{}{id}", kind.prefix());
         Self {
             id_start: full.len() - id.len(),
             full,
@@ -331,10 +320,7 @@ mod tests {
             RoleArn::parse("arn:aws:iam::123456789012:user/x"),
             Err(ArnError::WrongKind { .. })
         ));
-        assert!(matches!(
-            RoleArn::parse("role/x"),
-            Err(ArnError::Malformed(_))
-        ));
+        assert!(matches!(RoleArn::parse("role/x"), Err(ArnError::Malformed(_))));
         assert!(matches!(
             RoleArn::parse("arn:aws:iam::123456789012:role/a b"),
             Err(ArnError::BadName(_))
@@ -355,10 +341,7 @@ mod tests {
         );
         let acct = AccountId::parse("123456789012").unwrap();
         let p = RolesAnywhereArn::build(RolesAnywhereKind::Profile, "eu-west-1", &acct, "w");
-        assert_eq!(
-            p.as_str(),
-            "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w"
-        );
+        assert_eq!(p.as_str(), "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w");
         assert_eq!(p.id(), "w");
     }
 }

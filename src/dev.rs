@@ -30,9 +30,19 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let now = OffsetDateTime::now_utc();
     let start = now - Duration::minutes(5);
-    let ca = Authority::new_root("rolegate dev root CA", KeyType::EcdsaP256, start, now + Duration::days(3650))?;
+    let ca = Authority::new_root(
+        "rolegate dev root CA",
+        KeyType::EcdsaP256,
+        start,
+        now + Duration::days(3650),
+    )?;
     write_pair(dir, "ca", ca.issued())?;
-    let server = ca.server(&["localhost", "127.0.0.1", "::1"], KeyType::EcdsaP256, start, now + Duration::days(825))?;
+    let server = ca.server(
+        &["localhost", "127.0.0.1", "::1"],
+        KeyType::EcdsaP256,
+        start,
+        now + Duration::days(825),
+    )?;
     write_pair(dir, "server", &server)?;
     for (name, key) in [("client-ecdsa", KeyType::EcdsaP256), ("client-rsa", KeyType::Rsa2048)] {
         let mut spec = ClientSpec::new(&format!("dev-workload-{name}"), key, start, now + Duration::days(365));
@@ -40,7 +50,10 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         spec.dns_names = vec!["workload.dev.local".into()];
         write_pair(dir, name, &ca.client(&spec)?)?;
     }
-    write_new_private(&dir.join("token-k1.key"), format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes())?;
+    write_new_private(
+        &dir.join("token-k1.key"),
+        format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes(),
+    )?;
     write_new_public(&config, dev_config().as_bytes())?;
     eprintln!("rolegate: created a dev PKI, token key and config in {}", dir.display());
     Ok(config)
@@ -53,30 +66,36 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
     let exe = std::env::current_exe().map_or_else(|_| "rolegate".to_owned(), |p| p.display().to_string());
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let a = abs.display();
-    println!(
-        "\n\
-rolegate dev server ready on {endpoint} (state in {d})\n\
-\n\
-1. Get credentials for role dev with an ECDSA client certificate:\n\
-   {exe} credential-process \\\n\
-     --certificate {d}/client-ecdsa.pem --private-key {d}/client-ecdsa.key \\\n\
-     --trust-anchor-arn {TRUST_ANCHOR_ARN} \\\n\
-     --profile-arn {PROFILE_ARN} \\\n\
-     --role-arn {ROLE_ARN} \\\n\
-     --endpoint {endpoint} --ca-bundle {d}/ca.pem\n\
-\n\
-   (the RSA certificate works the same: {d}/client-rsa.pem and {d}/client-rsa.key)\n\
-\n\
-2. Use it from the AWS CLI and SDKs — add to ~/.aws/config:\n\
-   [profile rolegate-dev]\n\
-   region = {REGION}\n\
-   credential_process = {exe} credential-process --certificate {a}/client-ecdsa.pem --private-key {a}/client-ecdsa.key --trust-anchor-arn {TRUST_ANCHOR_ARN} --profile-arn {PROFILE_ARN} --role-arn {ROLE_ARN} --endpoint {endpoint} --ca-bundle {a}/ca.pem\n\
-\n\
-   then ask rolegate's STS API who you are, and chain into the second role:\n\
-   aws sts get-caller-identity --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem\n\
-   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem \\\n\
-     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo\n"
-    );
+    let lines = [
+        String::new(),
+        format!("rolegate dev server ready on {endpoint} (state in {d})"),
+        String::new(),
+        "1. Get credentials for role dev with an ECDSA client certificate:".to_owned(),
+        format!("   {exe} credential-process \\"),
+        format!("     --certificate {d}/client-ecdsa.pem --private-key {d}/client-ecdsa.key \\"),
+        format!("     --trust-anchor-arn {TRUST_ANCHOR_ARN} \\"),
+        format!("     --profile-arn {PROFILE_ARN} \\"),
+        format!("     --role-arn {ROLE_ARN} \\"),
+        format!("     --endpoint {endpoint} --ca-bundle {d}/ca.pem"),
+        String::new(),
+        format!("   (the RSA certificate works the same: {d}/client-rsa.pem and {d}/client-rsa.key)"),
+        String::new(),
+        "2. Use it from the AWS CLI and SDKs: add to ~/.aws/config".to_owned(),
+        "   [profile rolegate-dev]".to_owned(),
+        format!("   region = {REGION}"),
+        format!(
+            "   credential_process = {exe} credential-process --certificate {a}/client-ecdsa.pem --private-key {a}/client-ecdsa.key --trust-anchor-arn {TRUST_ANCHOR_ARN} --profile-arn {PROFILE_ARN} --role-arn {ROLE_ARN} --endpoint {endpoint} --ca-bundle {a}/ca.pem"
+        ),
+        String::new(),
+        "   then ask rolegate's STS API who you are, and chain into the second role:".to_owned(),
+        format!(
+            "   aws sts get-caller-identity --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem"
+        ),
+        format!("   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem \\"),
+        format!("     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo"),
+        String::new(),
+    ];
+    println!("{}", lines.join("\n"));
     use std::io::Write;
     let _ = std::io::stdout().flush();
 }

@@ -40,7 +40,9 @@ fn metrics() -> &'static Metrics {
     M.get_or_init(|| Metrics {
         requests: Family::default(),
         duration: Family::new_with_constructor(|| {
-            Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0])
+            Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+            ])
         }),
         sessions: Family::default(),
     })
@@ -55,15 +57,26 @@ pub fn record_request(labels: RequestLabels, seconds: f64) {
 
 /// Counts one session issued for `role`.
 pub fn record_session(role: &str) {
-    metrics().sessions.get_or_create(&RoleLabels { role: role.to_owned() }).inc();
+    metrics()
+        .sessions
+        .get_or_create(&RoleLabels { role: role.to_owned() })
+        .inc();
 }
 
 /// The OpenMetrics text of every metric.
 pub fn render(state: &State) -> String {
     let m = metrics();
     let mut registry = Registry::with_prefix("rolegate");
-    registry.register("requests", "Requests answered, by API, operation and outcome", m.requests.clone());
-    registry.register("request_duration_seconds", "Time to answer a request", m.duration.clone());
+    registry.register(
+        "requests",
+        "Requests answered, by API, operation and outcome",
+        m.requests.clone(),
+    );
+    registry.register(
+        "request_duration_seconds",
+        "Time to answer a request",
+        m.duration.clone(),
+    );
     registry.register("sessions_issued", "Sessions issued, by role", m.sessions.clone());
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();

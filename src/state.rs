@@ -19,13 +19,20 @@ pub struct State {
 
 impl State {
     pub fn new(config: Config, cert: Arc<ReloadableCert>, config_path: PathBuf) -> Self {
-        Self { broker: Arc::new(Broker::new(config)), cert, config_path, ready: AtomicBool::new(false) }
+        Self {
+            broker: Arc::new(Broker::new(config)),
+            cert,
+            config_path,
+            ready: AtomicBool::new(false),
+        }
     }
 
     /// Re-reads the configuration; on any error the running configuration stays in force.
     pub fn reload(&self) -> Result<(), String> {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        self.cert.replace(&config.server.tls).map_err(|e| format!("server certificate: {e}"))?;
+        self.cert
+            .replace(&config.server.tls)
+            .map_err(|e| format!("server certificate: {e}"))?;
         self.broker.replace_config(config);
         Ok(())
     }

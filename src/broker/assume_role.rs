@@ -55,14 +55,22 @@ pub struct AssumeRoleOutput {
 }
 
 impl Broker {
-    pub fn assume_role(&self, caller: &Caller, input: AssumeRoleInput, now: OffsetDateTime) -> Result<AssumeRoleOutput, ApiError> {
+    pub fn assume_role(
+        &self,
+        caller: &Caller,
+        input: AssumeRoleInput,
+        now: OffsetDateTime,
+    ) -> Result<AssumeRoleOutput, ApiError> {
         let config = &caller.config;
         validate_parameters(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = || {
             ApiError::access_denied(
                 "not-authorized",
-                format!("User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {}", input.role_arn),
+                format!(
+                    "User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {}",
+                    input.role_arn
+                ),
             )
         };
         let role = config.role(&input.role_arn).ok_or_else(denied)?.clone();
@@ -149,48 +157,82 @@ fn is_session_name_char(b: u8) -> bool {
 
 fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
     if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
-        return Err(constraint(&input.role_arn, "roleArn", "Member must have length greater than or equal to 20"));
+        return Err(constraint(
+            &input.role_arn,
+            "roleArn",
+            "Member must have length greater than or equal to 20",
+        ));
     }
     RoleArn::parse(&input.role_arn)
         .map_err(|_| ApiError::validation("parameter", format!("{} is invalid", input.role_arn)))?;
     let name = &input.role_session_name;
     if !(2..=64).contains(&name.len()) {
-        return Err(constraint(name, "roleSessionName", "Member must have length greater than or equal to 2 and less than or equal to 64"));
+        return Err(constraint(
+            name,
+            "roleSessionName",
+            "Member must have length greater than or equal to 2 and less than or equal to 64",
+        ));
     }
     if !name.bytes().all(is_session_name_char) {
-        return Err(constraint(name, "roleSessionName", "Member must satisfy regular expression pattern: [\\w+=,.@-]*"));
+        return Err(constraint(
+            name,
+            "roleSessionName",
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+        ));
     }
-    if let Some(p) = &input.policy {
-        if p.chars().count() > MAX_POLICY_LENGTH {
-            return Err(constraint("(policy)", "policy", "Member must have length less than or equal to 2048"));
-        }
+    if let Some(p) = &input.policy
+        && p.chars().count() > MAX_POLICY_LENGTH
+    {
+        return Err(constraint(
+            "(policy)",
+            "policy",
+            "Member must have length less than or equal to 2048",
+        ));
     }
     if input.policy_arns.len() > MAX_POLICY_ARNS {
         return Err(ApiError::validation(
             "parameter",
-            format!("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"),
+            format!(
+                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"
+            ),
         ));
     }
     if input.tags.len() > MAX_TAGS {
         return Err(ApiError::validation(
             "parameter",
-            format!("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"),
+            format!(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+            ),
         ));
     }
     for (k, v) in &input.tags {
         if k.is_empty() || k.chars().count() > 128 || !k.chars().all(is_tag_char) {
-            return Err(constraint(k, "tags.member.key", "Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"));
+            return Err(constraint(
+                k,
+                "tags.member.key",
+                "Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+            ));
         }
         if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(ApiError::validation("parameter", format!("Tag keys starting with 'aws:' are reserved: '{k}'.")));
+            return Err(ApiError::validation(
+                "parameter",
+                format!("Tag keys starting with 'aws:' are reserved: '{k}'."),
+            ));
         }
         if v.chars().count() > 256 || !v.chars().all(is_tag_char) {
-            return Err(constraint(v, "tags.member.value", "Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"));
+            return Err(constraint(
+                v,
+                "tags.member.value",
+                "Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
+            ));
         }
     }
     for (i, (k, _)) in input.tags.iter().enumerate() {
         if input.tags[..i].iter().any(|(other, _)| other.eq_ignore_ascii_case(k)) {
-            return Err(ApiError::validation("parameter", format!("Duplicate tag keys found: '{k}'. Tag keys are case insensitive.")));
+            return Err(ApiError::validation(
+                "parameter",
+                format!("Duplicate tag keys found: '{k}'. Tag keys are case insensitive."),
+            ));
         }
     }
     for k in &input.transitive_tag_keys {
@@ -201,15 +243,23 @@ fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
             ));
         }
     }
-    if let Some(x) = &input.external_id {
-        if !(2..=1224).contains(&x.len()) || !x.bytes().all(|b| is_session_name_char(b) || b == b':' || b == b'/') {
-            return Err(constraint(x, "externalId", "Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*"));
-        }
+    if let Some(x) = &input.external_id
+        && (!(2..=1224).contains(&x.len()) || !x.bytes().all(|b| is_session_name_char(b) || b == b':' || b == b'/'))
+    {
+        return Err(constraint(
+            x,
+            "externalId",
+            "Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*",
+        ));
     }
-    if let Some(s) = &input.source_identity {
-        if !(2..=64).contains(&s.len()) || !s.bytes().all(is_session_name_char) {
-            return Err(constraint(s, "sourceIdentity", "Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*"));
-        }
+    if let Some(s) = &input.source_identity
+        && (!(2..=64).contains(&s.len()) || !s.bytes().all(is_session_name_char))
+    {
+        return Err(constraint(
+            s,
+            "sourceIdentity",
+            "Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*",
+        ));
     }
     Ok(())
 }
@@ -224,7 +274,9 @@ fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<O
     match (caller.claims.source_identity.as_deref(), requested) {
         (Some(existing), Some(new)) if existing != new => Err(ApiError::access_denied(
             "source-identity-change",
-            format!("SourceIdentity cannot be changed along a role chain: the session already has source identity '{existing}'."),
+            format!(
+                "SourceIdentity cannot be changed along a role chain: the session already has source identity '{existing}'."
+            ),
         )),
         (Some(existing), _) => Ok(Some(existing.to_owned())),
         (None, new) => Ok(new.map(str::to_owned)),
@@ -233,7 +285,10 @@ fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<O
 
 /// Inherited transitive tags plus the request's tags; a request tag may not override a
 /// transitive one.
-fn merge_tags(inherited: &[(String, String)], requested: &[(String, String)]) -> Result<Vec<(String, String)>, ApiError> {
+fn merge_tags(
+    inherited: &[(String, String)],
+    requested: &[(String, String)],
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = inherited.to_vec();
     for (k, v) in requested {
         if inherited.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
@@ -247,7 +302,10 @@ fn merge_tags(inherited: &[(String, String)], requested: &[(String, String)]) ->
     if out.len() > MAX_TAGS {
         return Err(ApiError::validation(
             "parameter",
-            format!("The session would carry {} tags including transitive ones; at most {MAX_TAGS} are allowed.", out.len()),
+            format!(
+                "The session would carry {} tags including transitive ones; at most {MAX_TAGS} are allowed.",
+                out.len()
+            ),
         ));
     }
     Ok(out)
@@ -293,10 +351,16 @@ fn trust_context(
     ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
     ctx.insert("aws:PrincipalAccount", account);
     ctx.insert("aws:PrincipalType", "AssumedRole");
-    ctx.insert("aws:userid", format!("{}:{}", caller.claims.role_id, caller.claims.session_name));
+    ctx.insert(
+        "aws:userid",
+        format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
+    );
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert("aws:TokenIssueTime", session::format_expiration(caller.claims.issued_at));
+    ctx.insert(
+        "aws:TokenIssueTime",
+        session::format_expiration(caller.claims.issued_at),
+    );
     ctx.insert("aws:SecureTransport", "true");
     ctx.insert("aws:MultiFactorAuthPresent", "false");
     ctx.insert("sts:RoleSessionName", input.role_session_name.as_str());

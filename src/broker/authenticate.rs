@@ -58,7 +58,11 @@ impl Broker {
             ApiError::new(ErrorCode::InvalidClientTokenId, "bad-token", INVALID_TOKEN)
         })?;
         if claims.access_key_id != signed.credential.access_key_id {
-            return Err(ApiError::new(ErrorCode::InvalidClientTokenId, "key-token-mismatch", INVALID_TOKEN));
+            return Err(ApiError::new(
+                ErrorCode::InvalidClientTokenId,
+                "key-token-mismatch",
+                INVALID_TOKEN,
+            ));
         }
         let now_unix = now.unix_timestamp();
         if claims.is_expired_at(now_unix) {
@@ -68,9 +72,10 @@ impl Broker {
                 "The security token included in the request is expired",
             ));
         }
-        let role = config.role(&claims.role_arn).cloned().ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidClientTokenId, "role-removed", INVALID_TOKEN)
-        })?;
+        let role = config
+            .role(&claims.role_arn)
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidClientTokenId, "role-removed", INVALID_TOKEN))?;
         check_not_revoked(&role, &claims)?;
         let region = region.unwrap_or(&config.server.region);
         let key = self.caches().signing_keys.signing_key(
@@ -79,7 +84,12 @@ impl Broker {
             &signed.credential.region,
             &signed.credential.service,
         );
-        let expectations = Expectations { service, region, now, max_skew: config.server.max_clock_skew };
+        let expectations = Expectations {
+            service,
+            region,
+            now,
+            max_skew: config.server.max_clock_skew,
+        };
         sigv4::verify(&signed, req, payload_hash, &key, &expectations).map_err(signature_error)?;
         Ok(Caller { claims, role, config })
     }

@@ -66,7 +66,10 @@ impl Caches {
     pub fn new(server: &ServerSettings) -> Self {
         let max = server.cache_max_entries;
         Self {
-            chains: Cache::builder().max_capacity(max).time_to_live(Duration::from_secs(300)).build(),
+            chains: Cache::builder()
+                .max_capacity(max)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
             issued: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(server.credential_reuse.max(Duration::from_secs(1)))

@@ -59,7 +59,11 @@ pub struct CreateSessionOutput {
 
 impl Broker {
     /// Runs the CreateSession decision at `now` and returns credentials.
-    pub fn create_session(&self, input: CreateSessionInput, now: OffsetDateTime) -> Result<Arc<CreateSessionOutput>, ApiError> {
+    pub fn create_session(
+        &self,
+        input: CreateSessionInput,
+        now: OffsetDateTime,
+    ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
         self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
@@ -67,8 +71,12 @@ impl Broker {
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
         let session_name = session_name(profile, &input)?;
         check_instance_properties(profile, input.instance_properties.as_ref())?;
-        let duration = session::create_session_duration(input.duration_seconds, profile.duration_seconds, role.max_session_duration)
-            .map_err(|e| ApiError::validation("duration", e.to_string()))?;
+        let duration = session::create_session_duration(
+            input.duration_seconds,
+            profile.duration_seconds,
+            role.max_session_duration,
+        )
+        .map_err(|e| ApiError::validation("duration", e.to_string()))?;
 
         let key = issued_key(&input, &session_name, duration);
         if let Some(hit) = self.caches().issued.get(&key) {
@@ -120,7 +128,13 @@ impl Broker {
             subject_arn: subject_arn(&config, &input.certificate),
             session_name,
         });
-        self.caches().issued.insert(key, IssuedSession { output: output.clone(), issued_at });
+        self.caches().issued.insert(
+            key,
+            IssuedSession {
+                output: output.clone(),
+                issued_at,
+            },
+        );
         Ok(output)
     }
 
@@ -134,11 +148,11 @@ impl Broker {
         now: OffsetDateTime,
     ) -> Result<(), ApiError> {
         let key = chain_key(anchor, leaf, intermediates);
-        if let Some(not_after) = self.caches().chains.get(&key) {
-            if now.unix_timestamp() < not_after {
-                self.caches().record(CacheName::Chains, true);
-                return Ok(());
-            }
+        if let Some(not_after) = self.caches().chains.get(&key)
+            && now.unix_timestamp() < not_after
+        {
+            self.caches().record(CacheName::Chains, true);
+            return Ok(());
         }
         self.caches().record(CacheName::Chains, false);
         let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
@@ -209,7 +223,9 @@ fn session_name(profile: &Profile, input: &CreateSessionInput) -> Result<String,
 /// AWS RoleSessionName: 2..=64 characters of `[\w+=,.@-]`.
 pub fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
     let ok = (2..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -224,13 +240,14 @@ pub fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
 
 /// Instance properties: required when the profile says so; at most 50 string pairs, bounded sizes.
 fn check_instance_properties(profile: &Profile, props: Option<&BTreeMap<String, String>>) -> Result<(), ApiError> {
-    match props {
-        None | Some(_) if profile.require_instance_properties && props.is_none_or(BTreeMap::is_empty) => {
-            Err(ApiError::validation(
-                "instance-properties-required",
-                format!("Profile {} requires instanceProperties in the request.", profile.arn),
-            ))
-        }
+    let given = props.filter(|p| !p.is_empty());
+    if profile.require_instance_properties && given.is_none() {
+        return Err(ApiError::validation(
+            "instance-properties-required",
+            format!("Profile {} requires instanceProperties in the request.", profile.arn),
+        ));
+    }
+    match given {
         Some(p) if p.len() > 50 || p.iter().any(|(k, v)| k.is_empty() || k.len() > 200 || v.len() > 200) => {
             Err(ApiError::validation(
                 "bad-instance-properties",
@@ -250,7 +267,11 @@ fn check_trust_policy(
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let mut ctx = RequestContext::new(Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()), "", role.arn.as_str());
+    let mut ctx = RequestContext::new(
+        Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
+        "",
+        role.arn.as_str(),
+    );
     ctx.insert("aws:SourceArn", anchor.arn.as_str());
     ctx.insert("aws:SourceAccount", config.server.account.as_str());
     ctx.insert("aws:SecureTransport", "true");

@@ -32,7 +32,10 @@ pub struct Broker {
 impl Broker {
     pub fn new(config: Config) -> Self {
         let caches = Caches::new(&config.server);
-        Self { config: ArcSwap::from_pointee(config), caches }
+        Self {
+            config: ArcSwap::from_pointee(config),
+            caches,
+        }
     }
 
     /// The configuration snapshot in force now; hold it for the whole request.

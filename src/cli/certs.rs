@@ -142,7 +142,17 @@ pub fn run(cmd: CertsCommand) -> CmdResult {
             let issued = ca.server(&refs, out.key.into(), now, now + Duration::days(out.days))?;
             write_pair(&out.out, &issued)
         }
-        CertsCommand::Client { issuer, out, cn, organization, organizational_unit, dns_names, uris, expired, not_yet_valid } => {
+        CertsCommand::Client {
+            issuer,
+            out,
+            cn,
+            organization,
+            organizational_unit,
+            dns_names,
+            uris,
+            expired,
+            not_yet_valid,
+        } => {
             let ca = load_issuer(&issuer)?;
             let (nb, na) = if expired {
                 (now - Duration::days(out.days.max(2)), now - Duration::days(1))
@@ -159,7 +169,12 @@ pub fn run(cmd: CertsCommand) -> CmdResult {
             let issued = ca.client(&spec)?;
             write_pair(&out.out, &issued)
         }
-        CertsCommand::Crl { issuer, out, revoke, days } => {
+        CertsCommand::Crl {
+            issuer,
+            out,
+            revoke,
+            days,
+        } => {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
             let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
@@ -171,8 +186,10 @@ pub fn run(cmd: CertsCommand) -> CmdResult {
 }
 
 fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error>> {
-    let cert = std::fs::read_to_string(&args.ca_cert).map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
-    let key = std::fs::read_to_string(&args.ca_key).map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
+    let cert =
+        std::fs::read_to_string(&args.ca_cert).map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
+    let key =
+        std::fs::read_to_string(&args.ca_key).map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
     Ok(Authority::from_pem(&cert, &key)?)
 }
 
@@ -181,7 +198,12 @@ fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {
     let key = with_extension(prefix, "key");
     write_new_public(&pem, issued.cert_pem.as_bytes())?;
     write_new_private(&key, issued.key_pem.as_bytes())?;
-    println!("wrote {} and {} (serial {})", pem.display(), key.display(), issued.serial_hex);
+    println!(
+        "wrote {} and {} (serial {})",
+        pem.display(),
+        key.display(),
+        issued.serial_hex
+    );
     Ok(())
 }
 

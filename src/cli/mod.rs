@@ -16,7 +16,11 @@ use crate::dev;
 use crate::server::{ServeOptions, serve};
 
 #[derive(Parser)]
-#[command(name = "rolegate", version, about = "Self-hosted STS-style credential broker: X.509 certificates in, AWS SigV4 credentials out.")]
+#[command(
+    name = "rolegate",
+    version,
+    about = "Self-hosted STS-style credential broker: X.509 certificates in, AWS SigV4 credentials out."
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -105,7 +109,10 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         match dev::prepare(&args.state_dir) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("error: cannot prepare the dev state in {}: {e}", args.state_dir.display());
+                eprintln!(
+                    "error: cannot prepare the dev state in {}: {e}",
+                    args.state_dir.display()
+                );
                 return ExitCode::FAILURE;
             }
         }
@@ -128,7 +135,12 @@ fn run_serve(args: ServeArgs) -> ExitCode {
     } else {
         None
     };
-    let opts = ServeOptions { config_path, listen: args.listen, metrics_listen: args.metrics_listen, on_listening };
+    let opts = ServeOptions {
+        config_path,
+        listen: args.listen,
+        metrics_listen: args.metrics_listen,
+        on_listening,
+    };
     let result = runtime.block_on(serve(opts));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,10 +152,13 @@ fn run_serve(args: ServeArgs) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        ExitCode::FAILURE
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
 }
 
 fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
@@ -159,7 +174,9 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

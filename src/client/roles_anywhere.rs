@@ -61,7 +61,11 @@ pub enum ClientError {
     #[error("cannot reach {endpoint}: {message}")]
     Transport { endpoint: String, message: String },
     #[error("{error_type} (HTTP {status}): {message}")]
-    Api { status: u16, error_type: String, message: String },
+    Api {
+        status: u16,
+        error_type: String,
+        message: String,
+    },
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
     #[error("cannot sign the request: {0}")]
@@ -81,7 +85,10 @@ impl RolesAnywhereClient {
         if uri.scheme_str() != Some("https") || uri.path() != "/" && !uri.path().is_empty() {
             return Err(ClientError::Endpoint(endpoint));
         }
-        let authority = uri.authority().ok_or_else(|| ClientError::Endpoint(endpoint.clone()))?.to_string();
+        let authority = uri
+            .authority()
+            .ok_or_else(|| ClientError::Endpoint(endpoint.clone()))?
+            .to_string();
         let config = client_config(tls).map_err(ClientError::Tls)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
@@ -89,7 +96,11 @@ impl RolesAnywhereClient {
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { endpoint, authority, client })
+        Ok(Self {
+            endpoint,
+            authority,
+            client,
+        })
     }
 
     /// Signs and sends CreateSession; `now` is the signing time.
@@ -115,14 +126,34 @@ impl RolesAnywhereClient {
         }
         let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ClientError::Protocol(e.to_string()))?);
         let base = [("host", self.authority.as_str()), ("content-type", "application/json")];
-        let unsigned = HttpRequest { method: "POST", path: "/sessions", query: "", headers: &base };
-        let signed = x509::sign_request(&unsigned, &body, key, cert_der, chain_der, serial_decimal, &params.region, now)
-            .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let unsigned = HttpRequest {
+            method: "POST",
+            path: "/sessions",
+            query: "",
+            headers: &base,
+        };
+        let signed = x509::sign_request(
+            &unsigned,
+            &body,
+            key,
+            cert_der,
+            chain_der,
+            serial_decimal,
+            &params.region,
+            now,
+        )
+        .map_err(|e| ClientError::Signing(e.to_string()))?;
         let mut req = http::Request::post(format!("{}/sessions", self.endpoint));
-        for (k, v) in base.iter().copied().chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        for (k, v) in base
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
             req = req.header(k, v);
         }
-        let req = req.body(Full::new(body)).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
             message: error_chain(&e),
@@ -142,10 +173,14 @@ impl RolesAnywhereClient {
             let message = serde_json::from_slice::<ErrorBody>(&bytes)
                 .map(|b| b.message)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(500).collect());
-            return Err(ClientError::Api { status, error_type: error_type.unwrap_or_else(|| "UnknownError".into()), message });
+            return Err(ClientError::Api {
+                status,
+                error_type: error_type.unwrap_or_else(|| "UnknownError".into()),
+                message,
+            });
         }
-        let parsed: CreateSessionAnswer =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("invalid CreateSession JSON: {e}")))?;
+        let parsed: CreateSessionAnswer = serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Protocol(format!("invalid CreateSession JSON: {e}")))?;
         let entry = parsed
             .credential_set
             .into_iter()

@@ -17,10 +17,13 @@ pub struct TlsOptions {
     /// Skip server certificate verification entirely (development only).
     pub no_verify: bool,
     /// Offer this client certificate chain and key (mTLS, for the gRPC API).
-    pub client_identity: Option<(Vec<CertificateDer<'static>>, Arc<rustls::pki_types::PrivateKeyDer<'static>>)>,
+    pub client_identity: Option<(
+        Vec<CertificateDer<'static>>,
+        Arc<rustls::pki_types::PrivateKeyDer<'static>>,
+    )>,
 }
 
-/// Builds a rustls client configuration with ALPN h2 and http/1.1.
+/// Builds a rustls client configuration (no ALPN: the HTTP connector sets it).
 pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -42,7 +45,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
             let mut added = 0;
             for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
                 added += 1;
             }
             if added == 0 {
@@ -51,13 +56,12 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
         }
         builder.with_root_certificates(roots)
     };
-    let mut config = match &opts.client_identity {
+    let config = match &opts.client_identity {
         Some((chain, key)) => builder
             .with_client_auth_cert(chain.clone(), key.clone_key())
             .map_err(|e| format!("client certificate: {e}"))?,
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 

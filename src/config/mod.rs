@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::identity::TrustAnchor;
@@ -137,7 +137,11 @@ impl Config {
             key: toml_error_key(&e),
             message: e.message().to_owned(),
         })?;
-        Loader { path, dir: path.parent().unwrap_or(Path::new(".")) }.build(file)
+        Loader {
+            path,
+            dir: path.parent().unwrap_or(Path::new(".")),
+        }
+        .build(file)
     }
 
     pub fn anchor(&self, arn: &str) -> Option<&Arc<Anchor>> {
@@ -159,7 +163,9 @@ impl Config {
             self.server.listen,
             self.server.region,
             self.server.account,
-            self.server.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
+            self.server
+                .metrics_listen
+                .map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
         out += &format!(
             "token keys: {} (active {})\n",
@@ -177,7 +183,11 @@ impl Config {
                 a.trust
                     .certificates()
                     .iter()
-                    .map(|c| format!(", {} expires {}", c.subject, crate::session::format_expiration(c.not_after)))
+                    .map(|c| format!(
+                        ", {} expires {}",
+                        c.subject,
+                        crate::session::format_expiration(c.not_after)
+                    ))
                     .collect::<String>()
             );
         }
@@ -225,11 +235,19 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { file: self.path.to_owned(), key: key.into(), message: message.into() }
+        ConfigError {
+            file: self.path.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_owned() } else { self.dir.join(p) }
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.dir.join(p)
+        }
     }
 
     fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
@@ -251,25 +269,45 @@ impl Loader<'_> {
         let roles = self.roles(&f.role)?;
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
-        Ok(Config { path: self.path.to_owned(), server, keyring, anchors, profiles, roles, managed_policies })
+        Ok(Config {
+            path: self.path.to_owned(),
+            server,
+            keyring,
+            anchors,
+            profiles,
+            roles,
+            managed_policies,
+        })
     }
 
     fn server(&self, s: &schema::ServerSection) -> Result<ServerSettings, ConfigError> {
-        let listen = s
-            .listen
-            .parse()
-            .map_err(|_| self.err("server.listen", format!("'{}' is not an address like 127.0.0.1:8443", s.listen)))?;
+        let listen = s.listen.parse().map_err(|_| {
+            self.err(
+                "server.listen",
+                format!("'{}' is not an address like 127.0.0.1:8443", s.listen),
+            )
+        })?;
         let metrics_listen = if s.metrics_listen.is_empty() {
             None
         } else {
             Some(s.metrics_listen.parse().map_err(|_| {
-                self.err("server.metrics_listen", format!("'{}' is not an address like 127.0.0.1:9464", s.metrics_listen))
+                self.err(
+                    "server.metrics_listen",
+                    format!("'{}' is not an address like 127.0.0.1:9464", s.metrics_listen),
+                )
             })?)
         };
-        let account = AccountId::parse(&s.account_id)
-            .map_err(|_| self.err("server.account_id", format!("'{}' is not a 12-digit account id", s.account_id)))?;
+        let account = AccountId::parse(&s.account_id).map_err(|_| {
+            self.err(
+                "server.account_id",
+                format!("'{}' is not a 12-digit account id", s.account_id),
+            )
+        })?;
         if !is_region(&s.region) {
-            return Err(self.err("server.region", format!("'{}' is not a region name like us-east-1", s.region)));
+            return Err(self.err(
+                "server.region",
+                format!("'{}' is not a region name like us-east-1", s.region),
+            ));
         }
         if s.max_clock_skew_seconds == 0 || s.max_clock_skew_seconds > 3600 {
             return Err(self.err("server.max_clock_skew_seconds", "must be between 1 and 3600"));
@@ -302,8 +340,12 @@ impl Loader<'_> {
             return Err(self.err("server.tls_cert", "no CERTIFICATE block found"));
         }
         let key_pem = self.read_secret("server.tls_key", key)?;
-        let key = PrivateKeyDer::from_pem_slice(&key_pem)
-            .map_err(|e| self.err("server.tls_key", format!("not a PEM private key (PKCS#8, SEC1 or PKCS#1): {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+            self.err(
+                "server.tls_key",
+                format!("not a PEM private key (PKCS#8, SEC1 or PKCS#1): {e}"),
+            )
+        })?;
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         let signing = provider
             .key_provider
@@ -334,11 +376,15 @@ impl Loader<'_> {
     ) -> Result<HashMap<String, Arc<PolicyDocument>>, ConfigError> {
         let mut out = HashMap::new();
         for (i, m) in sections.iter().enumerate() {
-            let arn = PolicyArn::parse(&m.arn).map_err(|e| self.err(format!("managed_policy[{i}].arn"), e.to_string()))?;
+            let arn =
+                PolicyArn::parse(&m.arn).map_err(|e| self.err(format!("managed_policy[{i}].arn"), e.to_string()))?;
             let doc = PolicyDocument::parse(&m.document, PolicyKind::Identity)
                 .map_err(|e| self.err(format!("managed_policy[{i}].document"), e.to_string()))?;
             if out.insert(arn.as_str().to_owned(), Arc::new(doc)).is_some() {
-                return Err(self.err(format!("managed_policy[{i}].arn"), format!("duplicate managed policy {arn}")));
+                return Err(self.err(
+                    format!("managed_policy[{i}].arn"),
+                    format!("duplicate managed policy {arn}"),
+                ));
             }
         }
         Ok(out)
@@ -352,7 +398,10 @@ impl Loader<'_> {
             if !(3600..=43200).contains(&r.max_session_duration) {
                 return Err(self.err(
                     at("max_session_duration"),
-                    format!("{} is out of range: must be between 3600 and 43200 seconds", r.max_session_duration),
+                    format!(
+                        "{} is out of range: must be between 3600 and 43200 seconds",
+                        r.max_session_duration
+                    ),
                 ));
             }
             let trust_text = match (&r.trust_policy, &r.trust_policy_file) {
@@ -360,7 +409,10 @@ impl Loader<'_> {
                 (None, Some(p)) => String::from_utf8(self.read(&at("trust_policy_file"), p)?)
                     .map_err(|_| self.err(at("trust_policy_file"), "not UTF-8 text"))?,
                 (Some(_), Some(_)) => {
-                    return Err(self.err(at("trust_policy"), "give either trust_policy or trust_policy_file, not both"));
+                    return Err(self.err(
+                        at("trust_policy"),
+                        "give either trust_policy or trust_policy_file, not both",
+                    ));
                 }
                 (None, None) => {
                     return Err(self.err(at("trust_policy"), "missing: every role needs a trust policy"));
@@ -384,7 +436,10 @@ impl Loader<'_> {
                     time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
                         .map(|d| d.unix_timestamp())
                         .map_err(|_| {
-                            self.err(at("revoke_sessions_issued_before"), format!("'{t}' is not an RFC 3339 time like 2026-01-01T00:00:00Z"))
+                            self.err(
+                                at("revoke_sessions_issued_before"),
+                                format!("'{t}' is not an RFC 3339 time like 2026-01-01T00:00:00Z"),
+                            )
                         })
                 })
                 .transpose()?;
@@ -421,7 +476,12 @@ impl Loader<'_> {
                 .collect::<Result<Vec<_>, _>>()?;
             let trust = TrustAnchor::new(&pem, &crls).map_err(|e| self.err(at("certificates"), e.to_string()))?;
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
-            let anchor = Anchor { id: a.id.clone(), arn, enabled: a.enabled, trust };
+            let anchor = Anchor {
+                id: a.id.clone(),
+                arn,
+                enabled: a.enabled,
+                trust,
+            };
             if out.insert(anchor.arn.as_str().to_owned(), Arc::new(anchor)).is_some() {
                 return Err(self.err(at("id"), format!("duplicate trust anchor id '{}'", a.id)));
             }
@@ -455,7 +515,10 @@ impl Loader<'_> {
             if !(900..=43200).contains(&p.duration_seconds) {
                 return Err(self.err(
                     at("duration_seconds"),
-                    format!("{} is out of range: must be between 900 and 43200 seconds", p.duration_seconds),
+                    format!(
+                        "{} is out of range: must be between 900 and 43200 seconds",
+                        p.duration_seconds
+                    ),
                 ));
             }
             let session_policy = p
@@ -497,7 +560,9 @@ fn check_id(id: &str) -> Result<(), String> {
     if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
         Ok(())
     } else {
-        Err(format!("'{id}' is not a valid id: use 1 to 64 letters, digits, '_', '.' or '-'"))
+        Err(format!(
+            "'{id}' is not a valid id: use 1 to 64 letters, digits, '_', '.' or '-'"
+        ))
     }
 }
 
@@ -505,7 +570,8 @@ fn check_id(id: &str) -> Result<(), String> {
 fn is_region(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !r.starts_with('-')
         && !r.ends_with('-')
 }
@@ -513,10 +579,10 @@ fn is_region(r: &str) -> bool {
 #[cfg(unix)]
 fn warn_if_shared(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), "secret file is readable by group or others; chmod 600 it");
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(file = %path.display(), "secret file is readable by group or others; chmod 600 it");
     }
 }
 

@@ -62,11 +62,18 @@ impl SessionArgs {
             .nth(3)
             .filter(|r| !r.is_empty())
             .map(str::to_owned)
-            .ok_or_else(|| format!("cannot tell the region from trust anchor ARN '{}'; pass --region", self.trust_anchor_arn))
+            .ok_or_else(|| {
+                format!(
+                    "cannot tell the region from trust anchor ARN '{}'; pass --region",
+                    self.trust_anchor_arn
+                )
+            })
     }
 
     pub fn endpoint(&self, region: &str) -> String {
-        self.endpoint.clone().unwrap_or_else(|| format!("https://rolesanywhere.{region}.amazonaws.com"))
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://rolesanywhere.{region}.amazonaws.com"))
     }
 
     /// Loads the identity, signs CreateSession and returns the credentials.
@@ -74,7 +81,11 @@ impl SessionArgs {
         let identity = WorkloadIdentity::load(&self.certificate, &self.private_key, self.intermediates.as_deref())?;
         let region = self.region()?;
         let endpoint = self.endpoint(&region);
-        let tls = TlsOptions { ca_bundle: self.ca_bundle.clone(), no_verify: self.no_verify_ssl, client_identity: None };
+        let tls = TlsOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            no_verify: self.no_verify_ssl,
+            client_identity: None,
+        };
         let client = RolesAnywhereClient::new(&endpoint, &tls).map_err(|e| e.to_string())?;
         let params = CreateSessionParams {
             trust_anchor_arn: self.trust_anchor_arn.clone(),

@@ -33,7 +33,11 @@ impl WorkloadIdentity {
         let key_bytes = zeroize::Zeroizing::new(read(private_key)?);
         let der = private_key_der(&key_bytes).map_err(|e| format!("{}: {e}", private_key.display()))?;
         let key = X509SigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", private_key.display()))?;
-        Ok(Self { certificate: certificate_parsed, chain, key })
+        Ok(Self {
+            certificate: certificate_parsed,
+            chain,
+            key,
+        })
     }
 }
 
@@ -43,7 +47,9 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 
 /// PEM `CERTIFICATE` blocks, or one DER certificate.
 fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) && bytes.windows(5).any(|w| w == b"-----") {
+    if bytes.starts_with(b"-----")
+        || bytes.iter().take(64).all(|b| b.is_ascii()) && bytes.windows(5).any(|w| w == b"-----")
+    {
         CertificateDer::pem_slice_iter(bytes)
             .map(|c| c.map(|c| c.to_vec()).map_err(|e| format!("invalid PEM: {e}")))
             .collect()
@@ -61,6 +67,8 @@ fn private_key_der(bytes: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, String> 
     };
     match key {
         PrivateKeyDer::Pkcs8(k) => Ok(zeroize::Zeroizing::new(k.secret_pkcs8_der().to_vec())),
-        _ => Err("the private key must be PKCS#8 (convert with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.p8)".into()),
+        _ => Err(
+            "the private key must be PKCS#8 (convert with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.p8)".into(),
+        ),
     }
 }

@@ -74,14 +74,9 @@ impl Condition {
         let request = ctx.value_lower(&self.key_lower);
         if self.operator.kind == OperatorKind::Null {
             let present = request.is_some_and(|v| !v.as_slice().is_empty());
-            return self
-                .values
-                .null_expectations()
-                .any(|want_null| want_null != present);
+            return self.values.null_expectations().any(|want_null| want_null != present);
         }
-        let values = request
-            .map(ContextValue::as_slice)
-            .filter(|v| !v.is_empty());
+        let values = request.map(ContextValue::as_slice).filter(|v| !v.is_empty());
         let Some(values) = values else {
             return self.holds_for_missing_key();
         };
@@ -123,11 +118,7 @@ impl Condition {
 }
 
 /// Parse a whole `Condition` element (an object of operator → object of key → values).
-pub(crate) fn parse_block(
-    json: &Json,
-    variables: bool,
-    path: &str,
-) -> Result<Vec<Condition>, PolicyError> {
+pub(crate) fn parse_block(json: &Json, variables: bool, path: &str) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(operators) = json else {
         return Err(wrong_type(path, "an object of condition operators", json));
     };
@@ -143,13 +134,7 @@ pub(crate) fn parse_block(
         }
         for (key, values) in keys {
             let key_path = format!("{op_path}.{key}");
-            out.push(Condition::parse(
-                operator.clone(),
-                key,
-                values,
-                variables,
-                &key_path,
-            )?);
+            out.push(Condition::parse(operator.clone(), key, values, variables, &key_path)?);
         }
     }
     Ok(out)
@@ -184,13 +169,7 @@ enum ArnPattern {
 }
 
 impl Condition {
-    fn parse(
-        operator: Operator,
-        key: &str,
-        json: &Json,
-        variables: bool,
-        path: &str,
-    ) -> Result<Self, PolicyError> {
+    fn parse(operator: Operator, key: &str, json: &Json, variables: bool, path: &str) -> Result<Self, PolicyError> {
         let raw_values = scalar_list(json, path)?;
         let mut values = Values::empty(operator.kind);
         for (i, raw) in raw_values.iter().enumerate() {
@@ -226,13 +205,7 @@ impl Values {
     }
 
     /// Parse and append one policy value.
-    fn push(
-        &mut self,
-        operator: &Operator,
-        raw: &str,
-        variables: bool,
-        path: &str,
-    ) -> Result<(), PolicyError> {
+    fn push(&mut self, operator: &Operator, raw: &str, variables: bool, path: &str) -> Result<(), PolicyError> {
         let invalid = |reason| {
             PolicyError::new(
                 path,
@@ -251,40 +224,34 @@ impl Values {
                 };
                 let item = match (template, operator.kind) {
                     (Some(t), _) => TextValue::Template(t),
-                    (None, OperatorKind::StringEqualsIgnoreCase) => {
-                        TextValue::Exact(raw.to_lowercase())
-                    }
-                    (None, OperatorKind::StringLike) => {
-                        TextValue::Like(Pattern::compile(raw, Case::Sensitive))
-                    }
+                    (None, OperatorKind::StringEqualsIgnoreCase) => TextValue::Exact(raw.to_lowercase()),
+                    (None, OperatorKind::StringLike) => TextValue::Like(Pattern::compile(raw, Case::Sensitive)),
                     (None, OperatorKind::Arn) => TextValue::Arn(
-                        ArnPattern::compile(Pattern::compile(raw, Case::Sensitive)).ok_or_else(
-                            || invalid("expected \"*\" or an ARN of the form arn:partition:service:region:account:resource"),
-                        )?,
+                        ArnPattern::compile(Pattern::compile(raw, Case::Sensitive)).ok_or_else(|| {
+                            invalid(
+                                "expected \"*\" or an ARN of the form arn:partition:service:region:account:resource",
+                            )
+                        })?,
                     ),
                     (None, _) => TextValue::Exact(raw.to_owned()),
                 };
                 items.push(item);
             }
-            Self::Numbers(items) => {
-                items.push(parse_number(raw).ok_or_else(|| invalid("expected a number"))?)
+            Self::Numbers(items) => items.push(parse_number(raw).ok_or_else(|| invalid("expected a number"))?),
+            Self::Dates(items) => {
+                items.push(parse_date(raw).ok_or_else(|| {
+                    invalid("expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds")
+                })?)
             }
-            Self::Dates(items) => items.push(parse_date(raw).ok_or_else(|| {
-                invalid("expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds")
-            })?),
-            Self::Bools(items) => {
-                items.push(parse_bool(raw).ok_or_else(|| invalid("expected true or false"))?)
-            }
+            Self::Bools(items) => items.push(parse_bool(raw).ok_or_else(|| invalid("expected true or false"))?),
             Self::Bytes(items) => items.push(
                 base64::engine::general_purpose::STANDARD
                     .decode(raw)
                     .map_err(|_| invalid("expected base64"))?,
             ),
-            Self::Networks(items) => {
-                items.push(parse_network(raw).ok_or_else(|| {
-                    invalid("expected an IP address or CIDR such as 203.0.113.0/24")
-                })?)
-            }
+            Self::Networks(items) => items.push(
+                parse_network(raw).ok_or_else(|| invalid("expected an IP address or CIDR such as 203.0.113.0/24"))?,
+            ),
         }
         Ok(())
     }
@@ -292,17 +259,13 @@ impl Values {
     /// Whether `request` matches at least one policy value (the positive sense of the operator).
     fn any_matches(&self, kind: OperatorKind, ctx: &RequestContext, request: &str) -> bool {
         match self {
-            Self::Text(items) => items
-                .iter()
-                .any(|item| text_matches(item, kind, ctx, request)),
+            Self::Text(items) => items.iter().any(|item| text_matches(item, kind, ctx, request)),
             Self::Numbers(items) => parse_number(request).is_some_and(|r| {
                 items
                     .iter()
                     .any(|p| r.partial_cmp(p).is_some_and(|ord| kind.compare(ord)))
             }),
-            Self::Dates(items) => {
-                parse_date(request).is_some_and(|r| items.iter().any(|p| kind.compare(r.cmp(p))))
-            }
+            Self::Dates(items) => parse_date(request).is_some_and(|r| items.iter().any(|p| kind.compare(r.cmp(p)))),
             Self::Bools(items) => parse_bool(request).is_some_and(|r| items.contains(&r)),
             Self::Bytes(items) => base64::engine::general_purpose::STANDARD
                 .decode(request)
@@ -340,9 +303,9 @@ fn text_matches(item: &TextValue, kind: OperatorKind, ctx: &RequestContext, requ
                 .resolve_pattern(ctx, Case::Sensitive)
                 .and_then(ArnPattern::compile)
                 .is_some_and(|p| p.matches(request)),
-            OperatorKind::StringEqualsIgnoreCase => template
-                .resolve_text(ctx)
-                .is_some_and(|p| eq_ignore_case(request, &p)),
+            OperatorKind::StringEqualsIgnoreCase => {
+                template.resolve_text(ctx).is_some_and(|p| eq_ignore_case(request, &p))
+            }
             _ => template.resolve_text(ctx).is_some_and(|p| p == request),
         },
     }
@@ -365,9 +328,7 @@ impl ArnPattern {
             return true;
         };
         let mut components = request.splitn(6, ':');
-        let all = parts
-            .iter()
-            .all(|p| components.next().is_some_and(|c| p.matches(c)));
+        let all = parts.iter().all(|p| components.next().is_some_and(|c| p.matches(c)));
         all && components.next().is_none()
     }
 }
@@ -380,9 +341,7 @@ fn scalar_list(json: &Json, path: &str) -> Result<Vec<String>, PolicyError> {
         other => Err(wrong_type(path, "a string, number or boolean", other)),
     };
     match json {
-        Json::Array(items) if items.is_empty() => {
-            Err(PolicyError::new(path, PolicyErrorKind::EmptyList))
-        }
+        Json::Array(items) if items.is_empty() => Err(PolicyError::new(path, PolicyErrorKind::EmptyList)),
         Json::Array(items) => items
             .iter()
             .enumerate()

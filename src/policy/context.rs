@@ -56,11 +56,7 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// A context with no condition keys.
-    pub fn new(
-        principal: Principal,
-        action: impl Into<String>,
-        resource: impl Into<String>,
-    ) -> Self {
+    pub fn new(principal: Principal, action: impl Into<String>, resource: impl Into<String>) -> Self {
         Self {
             principal,
             action: action.into(),
@@ -78,8 +74,7 @@ impl RequestContext {
     /// Set a multi-valued key (replacing any earlier value). An empty list behaves exactly like
     /// an absent key for every operator, `Null` included.
     pub fn insert_multi(&mut self, key: &str, values: Vec<String>) {
-        self.keys
-            .insert(key.to_ascii_lowercase(), ContextValue::Multi(values));
+        self.keys.insert(key.to_ascii_lowercase(), ContextValue::Multi(values));
     }
 
     /// Look up a key, case-insensitively.
@@ -120,10 +115,7 @@ mod tests {
             Some(&["Web-1".to_owned()][..])
         );
         ctx.insert_multi("aws:TagKeys", vec!["a".into(), "b".into()]);
-        assert_eq!(
-            ctx.value("aws:tagkeys").map(|v| v.as_slice().len()),
-            Some(2)
-        );
+        assert_eq!(ctx.value("aws:tagkeys").map(|v| v.as_slice().len()), Some(2));
         assert_eq!(ctx.value("aws:missing"), None);
     }
 }

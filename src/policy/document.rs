@@ -86,8 +86,7 @@ pub struct ListMatch<T> {
 impl PolicyDocument {
     /// Parse and validate `json` as a policy of `kind`.
     pub fn parse(json: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
-        let root = Json::parse(json)
-            .map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(e.to_string())))?;
+        let root = Json::parse(json).map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(e.to_string())))?;
         let Json::Object(fields) = root else {
             return Err(wrong_type("", "a JSON object", &root));
         };
@@ -100,15 +99,11 @@ impl PolicyDocument {
                 "Id" => id = Some(string(value, "Id")?.to_owned()),
                 "Statement" => statement = Some(value),
                 other => {
-                    return Err(PolicyError::new(
-                        "",
-                        PolicyErrorKind::UnknownElement(other.to_owned()),
-                    ));
+                    return Err(PolicyError::new("", PolicyErrorKind::UnknownElement(other.to_owned())));
                 }
             }
         }
-        let statement = statement
-            .ok_or_else(|| PolicyError::new("", PolicyErrorKind::MissingElement("Statement")))?;
+        let statement = statement.ok_or_else(|| PolicyError::new("", PolicyErrorKind::MissingElement("Statement")))?;
         let items: Vec<(String, &Json)> = match statement {
             Json::Array(items) if items.is_empty() => {
                 return Err(PolicyError::new("Statement", PolicyErrorKind::EmptyList));
@@ -199,12 +194,7 @@ impl Statement {
         &self.conditions
     }
 
-    fn parse(
-        json: &Json,
-        kind: PolicyKind,
-        version: Version,
-        index_path: String,
-    ) -> Result<Self, PolicyError> {
+    fn parse(json: &Json, kind: PolicyKind, version: Version, index_path: String) -> Result<Self, PolicyError> {
         let Json::Object(fields) = json else {
             return Err(wrong_type(&index_path, "a statement object", json));
         };
@@ -271,9 +261,7 @@ impl Statement {
                         patterns,
                     });
                 }
-                "Condition" => {
-                    conditions = condition::parse_block(value, variables, &element_path)?
-                }
+                "Condition" => conditions = condition::parse_block(value, variables, &element_path)?,
                 other => {
                     return Err(PolicyError::new(
                         path,
@@ -282,8 +270,7 @@ impl Statement {
                 }
             }
         }
-        let missing =
-            |element| PolicyError::new(path.clone(), PolicyErrorKind::MissingElement(element));
+        let missing = |element| PolicyError::new(path.clone(), PolicyErrorKind::MissingElement(element));
         let effect = effect.ok_or_else(|| missing("Effect"))?;
         let action = action.ok_or_else(|| missing("Action"))?;
         if kind == PolicyKind::Trust && principal.is_none() {
@@ -323,10 +310,7 @@ fn parse_effect(value: &Json, path: &str) -> Result<Effect, PolicyError> {
     match string(value, path)? {
         "Allow" => Ok(Effect::Allow),
         "Deny" => Ok(Effect::Deny),
-        other => Err(PolicyError::new(
-            path,
-            PolicyErrorKind::InvalidEffect(other.to_owned()),
-        )),
+        other => Err(PolicyError::new(path, PolicyErrorKind::InvalidEffect(other.to_owned()))),
     }
 }
 
@@ -369,9 +353,7 @@ fn parse_principal(value: &Json, path: &str) -> Result<Vec<PrincipalEntry>, Poli
 fn strings<'a>(value: &'a Json, path: &str) -> Result<Vec<(String, &'a str)>, PolicyError> {
     match value {
         Json::String(s) => Ok(vec![(path.to_owned(), s.as_str())]),
-        Json::Array(items) if items.is_empty() => {
-            Err(PolicyError::new(path, PolicyErrorKind::EmptyList))
-        }
+        Json::Array(items) if items.is_empty() => Err(PolicyError::new(path, PolicyErrorKind::EmptyList)),
         Json::Array(items) => items
             .iter()
             .enumerate()

@@ -89,9 +89,7 @@ pub enum PolicyErrorKind {
     #[error("duplicate Sid '{0}'; statement ids must be unique within a policy")]
     DuplicateSid(String),
     /// An action that is not `*` or `service:Action`.
-    #[error(
-        "invalid action '{0}': expected \"*\" or \"service:ActionName\" (for example \"sts:AssumeRole\")"
-    )]
+    #[error("invalid action '{0}': expected \"*\" or \"service:ActionName\" (for example \"sts:AssumeRole\")")]
     InvalidAction(String),
     /// A resource that is not `*` or an ARN.
     #[error("invalid resource '{0}': expected \"*\" or an ARN starting with \"arn:\"")]

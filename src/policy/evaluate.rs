@@ -165,11 +165,7 @@ impl PermissionDecision {
 }
 
 /// Whether `statement` applies to `ctx`, cheapest tests first.
-pub(crate) fn statement_applies(
-    statement: &Statement,
-    kind: PolicyKind,
-    ctx: &RequestContext,
-) -> bool {
+pub(crate) fn statement_applies(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> bool {
     action_matches(statement, ctx)
         && resource_matches(statement, kind, ctx).unwrap_or(true)
         && principal_matches(statement, ctx).unwrap_or(true)
@@ -184,15 +180,8 @@ pub(crate) fn action_matches(statement: &Statement, ctx: &RequestContext) -> boo
 
 /// `Resource` / `NotResource` likewise; `None` when not evaluated (trust policies ignore the
 /// resource: the role is the resource by construction).
-pub(crate) fn resource_matches(
-    statement: &Statement,
-    kind: PolicyKind,
-    ctx: &RequestContext,
-) -> Option<bool> {
-    let resource = statement
-        .resource
-        .as_ref()
-        .filter(|_| kind == PolicyKind::Identity)?;
+pub(crate) fn resource_matches(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> Option<bool> {
+    let resource = statement.resource.as_ref().filter(|_| kind == PolicyKind::Identity)?;
     Some(resource.patterns.iter().any(|p| p.matches(ctx)) != resource.negated)
 }
 

@@ -46,10 +46,7 @@ pub struct ConditionTrace {
 }
 
 /// Evaluate like [`evaluate::evaluate`] and also trace every statement of every policy.
-pub fn explain(
-    policies: &[&PolicyDocument],
-    ctx: &RequestContext,
-) -> (Decision, Vec<StatementTrace>) {
+pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision, Vec<StatementTrace>) {
     let mut traces = Vec::new();
     for (p, policy) in policies.iter().enumerate() {
         for (i, statement) in policy.statements().iter().enumerate() {
@@ -67,10 +64,8 @@ pub fn explain(
             let principal = evaluate::principal_matches(statement, ctx);
             let action = evaluate::action_matches(statement, ctx);
             let resource = evaluate::resource_matches(statement, policy.kind(), ctx);
-            let applies = action
-                && resource.unwrap_or(true)
-                && principal.unwrap_or(true)
-                && conditions.iter().all(|c| c.holds);
+            let applies =
+                action && resource.unwrap_or(true) && principal.unwrap_or(true) && conditions.iter().all(|c| c.holds);
             traces.push(StatementTrace {
                 policy: p,
                 index: i,

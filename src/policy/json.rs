@@ -131,9 +131,6 @@ mod tests {
     #[test]
     fn rejects_duplicate_keys() {
         let err = Json::parse(r#"{"Effect":"Deny","Effect":"Allow"}"#).unwrap_err();
-        assert!(
-            err.to_string().starts_with("duplicate key \"Effect\""),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("duplicate key \"Effect\""), "{err}");
     }
 }

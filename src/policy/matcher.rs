@@ -33,9 +33,7 @@ impl ActionPattern {
         let valid = text == "*"
             || text.split_once(':').is_some_and(|(service, name)| {
                 !service.is_empty()
-                    && service
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                     && !name.is_empty()
                     && name
                         .chars()
@@ -46,10 +44,7 @@ impl ActionPattern {
                 text: text.to_owned(),
                 pattern: Pattern::compile(text, Case::AsciiInsensitive),
             }),
-            false => Err(PolicyError::new(
-                path,
-                PolicyErrorKind::InvalidAction(text.to_owned()),
-            )),
+            false => Err(PolicyError::new(path, PolicyErrorKind::InvalidAction(text.to_owned()))),
         }
     }
 }
@@ -151,11 +146,7 @@ mod tests {
             ("arn:aws:s3:::bucket/home/${aws:username}/*", true, true),
             ("arn:aws:s3:::bucket/home/${aws:username}/*", false, false),
             ("arn:aws:s3:::bucket/home/${aws:userid}/*", true, false),
-            (
-                "arn:aws:s3:::bucket/home/${aws:userid, 'alice'}/*",
-                true,
-                true,
-            ),
+            ("arn:aws:s3:::bucket/home/${aws:userid, 'alice'}/*", true, true),
         ];
         for (pattern, vars, want) in cases {
             let p = ResourcePattern::parse(pattern, *vars, "Resource").unwrap();

@@ -38,11 +38,8 @@ pub(crate) fn parse_network(s: &str) -> Option<IpNet> {
 /// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
 /// date-times (UTC when no offset is given) or a bare ISO 8601 date (midnight UTC).
 pub(crate) fn parse_date(s: &str) -> Option<i128> {
-    if s.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'-')
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    if s.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
         && !s.get(1..).is_some_and(|rest| rest.contains('-'))
     {
         let seconds = parse_number(s)?;

@@ -189,11 +189,7 @@ fn condition_operator_table() {
         (r#"{"StringEquals":{"aws:a":"1"},"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:a", S("1")), ("aws:securetransport", S("true"))], true),
     ];
     for (condition, keys, want) in cases {
-        assert_eq!(
-            condition_holds("2012-10-17", condition, keys),
-            *want,
-            "{condition}"
-        );
+        assert_eq!(condition_holds("2012-10-17", condition, keys), *want, "{condition}");
     }
 }
 
@@ -412,11 +408,7 @@ fn not_action_and_not_resource() {
         ctx.insert("aws:username", "alice");
         let decision = evaluate(&[&doc], &ctx);
         assert_eq!(decision.outcome, *outcome, "{action} {resource}");
-        assert_eq!(
-            decision.deciding.map(|d| d.index),
-            *index,
-            "{action} {resource}"
-        );
+        assert_eq!(decision.deciding.map(|d| d.index), *index, "{action} {resource}");
     }
 }
 
@@ -431,9 +423,8 @@ fn trust_policy_ignores_resource() {
 
 #[test]
 fn deny_in_a_later_policy_wins_and_refs_index_policies() {
-    let allow = identity(
-        r#"{"Version":"2012-10-17","Statement":{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"}}"#,
-    );
+    let allow =
+        identity(r#"{"Version":"2012-10-17","Statement":{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"}}"#);
     let deny = identity(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"D","Effect":"Deny","Action":"s3:Delete*","Resource":"*"}]}"#,
     );
@@ -655,16 +646,8 @@ fn parsed_document_accessors() {
     let s = &doc.statements()[0];
     assert_eq!(s.sid(), Some("RolesAnywhere"));
     assert_eq!(s.effect(), Effect::Allow);
-    let actions: Vec<&str> = s
-        .action()
-        .patterns
-        .iter()
-        .map(ActionPattern::as_str)
-        .collect();
-    assert_eq!(
-        actions,
-        ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
-    );
+    let actions: Vec<&str> = s.action().patterns.iter().map(ActionPattern::as_str).collect();
+    assert_eq!(actions, ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]);
     assert_eq!(
         s.principal().map(|p| p.entries.clone()),
         Some(vec![PrincipalEntry::Service(RA.into())])

@@ -23,10 +23,7 @@ enum Part {
     /// Policy text; may contain wildcards where the element supports them.
     Text(String),
     /// `${key}` or `${key, 'default'}`; `key` is lowercased.
-    Variable {
-        key: String,
-        default: Option<String>,
-    },
+    Variable { key: String, default: Option<String> },
     /// `${*}`, `${?}` or `${$}`: the character itself, never a wildcard.
     Escaped(char),
 }
@@ -167,9 +164,7 @@ mod tests {
 
     #[test]
     fn substituted_values_are_literal_in_patterns() {
-        let t = Template::parse("arn:x:${aws:PrincipalTag/team}", "p")
-            .unwrap()
-            .unwrap();
+        let t = Template::parse("arn:x:${aws:PrincipalTag/team}", "p").unwrap().unwrap();
         let p = t.resolve_pattern(&ctx(), Case::Sensitive).unwrap();
         assert!(p.matches("arn:x:blue*"));
         assert!(!p.matches("arn:x:blueberry"));
@@ -201,10 +196,7 @@ mod tests {
             ),
         ];
         for (text, want) in cases {
-            assert_eq!(
-                Template::parse(text, "Resource").unwrap_err().to_string(),
-                *want
-            );
+            assert_eq!(Template::parse(text, "Resource").unwrap_err().to_string(), *want);
         }
     }
 }

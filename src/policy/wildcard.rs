@@ -78,9 +78,7 @@ impl Pattern {
         loop {
             let next = input.get(si..).and_then(|rest| rest.chars().next());
             let Some(c) = next else {
-                return p
-                    .get(pi..)
-                    .is_some_and(|rest| rest.iter().all(|e| *e == Elem::Star));
+                return p.get(pi..).is_some_and(|rest| rest.iter().all(|e| *e == Elem::Star));
             };
             match p.get(pi) {
                 Some(Elem::Star) => {
@@ -159,29 +157,14 @@ mod tests {
             ("abc", "ABC", Case::Sensitive, false),
             ("abc", "ABC", Case::AsciiInsensitive, true),
             ("sts:*", "STS:AssumeRole", Case::AsciiInsensitive, true),
-            (
-                "sts:Assume*",
-                "sts:assumerole",
-                Case::AsciiInsensitive,
-                true,
-            ),
-            (
-                "sts:Assume*",
-                "sts:TagSession",
-                Case::AsciiInsensitive,
-                false,
-            ),
+            ("sts:Assume*", "sts:assumerole", Case::AsciiInsensitive, true),
+            ("sts:Assume*", "sts:TagSession", Case::AsciiInsensitive, false),
             ("a?c", "abc", Case::Sensitive, true),
             ("a?c", "ac", Case::Sensitive, false),
             ("a?c", "aéc", Case::Sensitive, true),
             ("a*b*c", "axxbyyc", Case::Sensitive, true),
             ("a*b*c", "axxbyy", Case::Sensitive, false),
-            (
-                "*a*a*a*b",
-                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                Case::Sensitive,
-                false,
-            ),
+            ("*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Case::Sensitive, false),
             (
                 "arn:aws:s3:::bucket/*",
                 "arn:aws:s3:::bucket/a/b",

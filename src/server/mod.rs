@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -47,10 +47,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
     let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
 
-    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     announce(&format!("listening on https://{}", listener.local_addr()?));
     if let Some(addr) = metrics_listen {
-        let ops = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let ops = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
@@ -121,15 +125,26 @@ async fn serve_connection(
         .1
         .peer_certificates()
         .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()));
-    let conn = ConnInfo { remote, peer_certificates };
+    let conn = ConnInfo {
+        remote,
+        peer_certificates,
+    };
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
         let conn = conn.clone();
         async move { Ok::<_, Infallible>(dispatch(state, conn, req).await) }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().header_read_timeout(Duration::from_secs(30)).max_buf_size(64 * 1024);
-    builder.http2().max_header_list_size(64 * 1024).max_concurrent_streams(256);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024)
+        .max_concurrent_streams(256);
     let connection = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
     tokio::select! {

@@ -8,19 +8,23 @@ use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::state::State;
 use crate::service::http::response;
+use crate::state::State;
 
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, req.uri().path())) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
         });
     }
 }

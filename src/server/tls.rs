@@ -23,7 +23,9 @@ use crate::config::TlsIdentity;
 /// Builds the listener's TLS configuration around a reloadable certificate.
 pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(RequestClientCertificate { algorithms: provider.signature_verification_algorithms });
+    let verifier = Arc::new(RequestClientCertificate {
+        algorithms: provider.signature_verification_algorithms,
+    });
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -40,7 +42,9 @@ pub struct ReloadableCert {
 
 impl ReloadableCert {
     pub fn new(identity: &TlsIdentity) -> Result<Self, rustls::Error> {
-        Ok(Self { current: ArcSwap::from_pointee(certified_key(identity)?) })
+        Ok(Self {
+            current: ArcSwap::from_pointee(certified_key(identity)?),
+        })
     }
 
     pub fn replace(&self, identity: &TlsIdentity) -> Result<(), rustls::Error> {

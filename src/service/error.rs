@@ -55,7 +55,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason }
+        Self {
+            code,
+            message: message.into(),
+            reason,
+        }
     }
 
     pub fn access_denied(reason: &'static str, message: impl Into<String>) -> Self {
@@ -71,7 +75,11 @@ impl ApiError {
     }
 
     pub fn internal(reason: &'static str) -> Self {
-        Self::new(ErrorCode::Internal, reason, "An internal error occurred; the server log has the details.")
+        Self::new(
+            ErrorCode::Internal,
+            reason,
+            "An internal error occurred; the server log has the details.",
+        )
     }
 
     /// Roles Anywhere REST: (HTTP status, `X-Amzn-ErrorType` value).

@@ -62,7 +62,10 @@ where
             "body-too-large",
             format!("The request body exceeds the limit of {limit} bytes."),
         )),
-        Err(_) => Err(ApiError::validation("body-read", "The request body could not be read completely.")),
+        Err(_) => Err(ApiError::validation(
+            "body-read",
+            "The request body could not be read completely.",
+        )),
     }
 }
 
@@ -74,7 +77,14 @@ pub fn new_request_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> HttpResponse {
@@ -85,7 +95,8 @@ pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> HttpRespons
 pub fn response(status: u16, content_type: &'static str, body: Bytes) -> HttpResponse {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -97,7 +108,8 @@ pub fn rest_error(e: &ApiError, request_id: &str) -> HttpResponse {
         _ => e.message.clone(),
     };
     let mut r = json_response(status, &serde_json::json!({ "message": message }));
-    r.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    r.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(kind));
     r
 }
 

@@ -24,12 +24,20 @@ use crate::sigv4::{self, HttpRequest, x509};
 pub const MAX_CHAIN_CERTIFICATES: usize = 5;
 
 /// `POST /sessions`.
-pub fn create_session(broker: &Broker, req: &RequestParts, body: &Bytes, now: OffsetDateTime) -> Result<HttpResponse, ApiError> {
+pub fn create_session(
+    broker: &Broker,
+    req: &RequestParts,
+    body: &Bytes,
+    now: OffsetDateTime,
+) -> Result<HttpResponse, ApiError> {
     let config = broker.config();
     let params = SessionParams::from_request(req, body)?;
-    let auth_header = req
-        .header("authorization")
-        .ok_or_else(|| ApiError::access_denied("missing-authorization", "Missing Authorization header: sign the request with AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256."))?;
+    let auth_header = req.header("authorization").ok_or_else(|| {
+        ApiError::access_denied(
+            "missing-authorization",
+            "Missing Authorization header: sign the request with AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256.",
+        )
+    })?;
     let auth = x509::parse_authorization(auth_header)
         .map_err(|e| ApiError::access_denied("bad-authorization", format!("Invalid Authorization header: {e}")))?;
     check_scope(&auth, &config.server.region)?;
@@ -38,9 +46,12 @@ pub fn create_session(broker: &Broker, req: &RequestParts, body: &Bytes, now: Of
         .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
     check_request_date(amz_date, &auth.date, now, config.server.max_clock_skew)?;
 
-    let leaf_b64 = req
-        .header("x-amz-x509")
-        .ok_or_else(|| ApiError::access_denied("missing-certificate", "Missing X-Amz-X509 header: send the base64 DER client certificate."))?;
+    let leaf_b64 = req.header("x-amz-x509").ok_or_else(|| {
+        ApiError::access_denied(
+            "missing-certificate",
+            "Missing X-Amz-X509 header: send the base64 DER client certificate.",
+        )
+    })?;
     let leaf_der = STANDARD
         .decode(leaf_b64.trim())
         .map_err(|_| ApiError::access_denied("bad-certificate", "X-Amz-X509 is not valid base64."))?;
@@ -97,21 +108,32 @@ impl SessionParams {
             CreateSessionBody::default()
         } else {
             serde_json::from_slice(body).map_err(|e| {
-                ApiError::validation("bad-json", format!("The request body is not a valid CreateSession JSON document: {e}"))
+                ApiError::validation(
+                    "bad-json",
+                    format!("The request body is not a valid CreateSession JSON document: {e}"),
+                )
             })?
         };
-        let mut from_query = |name: &str| -> Option<String> {
-            form_urlencoded::parse(req.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        let from_query = |name: &str| -> Option<String> {
+            form_urlencoded::parse(req.query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
         };
         let required = |v: Option<String>, name: &str| {
             v.filter(|s| !s.is_empty()).ok_or_else(|| {
-                ApiError::validation("missing-parameter", format!("Missing required parameter {name} (query string or JSON body)."))
+                ApiError::validation(
+                    "missing-parameter",
+                    format!("Missing required parameter {name} (query string or JSON body)."),
+                )
             })
         };
         Ok(Self {
             profile_arn: required(parsed.profile_arn.or_else(|| from_query("profileArn")), "profileArn")?,
             role_arn: required(parsed.role_arn.or_else(|| from_query("roleArn")), "roleArn")?,
-            trust_anchor_arn: required(parsed.trust_anchor_arn.or_else(|| from_query("trustAnchorArn")), "trustAnchorArn")?,
+            trust_anchor_arn: required(
+                parsed.trust_anchor_arn.or_else(|| from_query("trustAnchorArn")),
+                "trustAnchorArn",
+            )?,
             duration_seconds: parsed.duration_seconds,
             role_session_name: parsed.role_session_name,
             instance_properties: parsed.instance_properties,
@@ -124,23 +146,39 @@ fn check_scope(auth: &x509::X509Authorization, region: &str) -> Result<(), ApiEr
     if auth.service != "rolesanywhere" {
         return Err(ApiError::access_denied(
             "wrong-service",
-            format!("Credential should be scoped to correct service: 'rolesanywhere', not '{}'.", auth.service),
+            format!(
+                "Credential should be scoped to correct service: 'rolesanywhere', not '{}'.",
+                auth.service
+            ),
         ));
     }
     if auth.region != region {
         return Err(ApiError::access_denied(
             "wrong-region",
-            format!("Credential should be scoped to a valid region: '{region}', not '{}'.", auth.region),
+            format!(
+                "Credential should be scoped to a valid region: '{region}', not '{}'.",
+                auth.region
+            ),
         ));
     }
     Ok(())
 }
 
 /// `X-Amz-Date` must parse, agree with the credential date and lie within the skew window.
-fn check_request_date(amz_date: &str, credential_date: &str, now: OffsetDateTime, skew: time::Duration) -> Result<(), ApiError> {
+fn check_request_date(
+    amz_date: &str,
+    credential_date: &str,
+    now: OffsetDateTime,
+    skew: time::Duration,
+) -> Result<(), ApiError> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let date = time::PrimitiveDateTime::parse(amz_date, &format)
-        .map_err(|_| ApiError::access_denied("bad-date", format!("X-Amz-Date '{amz_date}' is not in the format YYYYMMDDTHHMMSSZ.")))?
+        .map_err(|_| {
+            ApiError::access_denied(
+                "bad-date",
+                format!("X-Amz-Date '{amz_date}' is not in the format YYYYMMDDTHHMMSSZ."),
+            )
+        })?
         .assume_utc();
     if !amz_date.starts_with(credential_date) {
         return Err(ApiError::access_denied(
@@ -169,15 +207,21 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
     if parts.len() > MAX_CHAIN_CERTIFICATES {
         return Err(ApiError::access_denied(
             "chain-too-long",
-            format!("X-Amz-X509-Chain has {} certificates; at most {MAX_CHAIN_CERTIFICATES} are allowed.", parts.len()),
+            format!(
+                "X-Amz-X509-Chain has {} certificates; at most {MAX_CHAIN_CERTIFICATES} are allowed.",
+                parts.len()
+            ),
         ));
     }
     parts
         .into_iter()
         .map(|p| {
-            STANDARD
-                .decode(p)
-                .map_err(|_| ApiError::access_denied("bad-chain", "X-Amz-X509-Chain is not a comma-separated list of base64 DER certificates."))
+            STANDARD.decode(p).map_err(|_| {
+                ApiError::access_denied(
+                    "bad-chain",
+                    "X-Amz-X509-Chain is not a comma-separated list of base64 DER certificates.",
+                )
+            })
         })
         .collect()
 }
@@ -189,7 +233,12 @@ fn verify_signature(
     cert: &ClientCertificate,
 ) -> Result<(), ApiError> {
     let headers = req.header_pairs();
-    let http = HttpRequest { method: req.method.as_str(), path: &req.path, query: &req.query, headers: &headers };
+    let http = HttpRequest {
+        method: req.method.as_str(),
+        path: &req.path,
+        query: &req.query,
+        headers: &headers,
+    };
     let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
     let payload_hash = sigv4::sha256_hex(body);
     let canonical = sigv4::canonical_request(&http, &signed, &payload_hash, true)
@@ -248,7 +297,10 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
     fn from(o: &'a CreateSessionOutput) -> Self {
         Self {
             credential_set: [CredentialSetEntry {
-                assumed_role_user: AssumedRoleUser { arn: &o.assumed_role_arn, assumed_role_id: &o.assumed_role_id },
+                assumed_role_user: AssumedRoleUser {
+                    arn: &o.assumed_role_arn,
+                    assumed_role_id: &o.assumed_role_id,
+                },
                 credentials: CredentialsJson {
                     access_key_id: &o.credentials.access_key_id,
                     expiration: crate::session::format_expiration(o.credentials.expiration),

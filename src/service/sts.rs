@@ -19,10 +19,20 @@ pub const VERSION: &str = "2011-06-15";
 const MAX_PARAMETERS: usize = 256;
 
 /// One STS Query request: authenticate, dispatch on `Action`, render XML.
-pub fn handle(broker: &Broker, req: &RequestParts, body: &Bytes, now: OffsetDateTime) -> Result<HttpResponse, ApiError> {
+pub fn handle(
+    broker: &Broker,
+    req: &RequestParts,
+    body: &Bytes,
+    now: OffsetDateTime,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(req, body)?;
     let headers = req.header_pairs();
-    let http = HttpRequest { method: req.method.as_str(), path: &req.path, query: &req.query, headers: &headers };
+    let http = HttpRequest {
+        method: req.method.as_str(),
+        path: &req.path,
+        query: &req.query,
+        headers: &headers,
+    };
     let payload_hash = match req.header("x-amz-content-sha256") {
         Some(UNSIGNED_PAYLOAD) => UNSIGNED_PAYLOAD.to_owned(),
         _ => sigv4::sha256_hex(body),
@@ -32,7 +42,11 @@ pub fn handle(broker: &Broker, req: &RequestParts, body: &Bytes, now: OffsetDate
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
         None => {
-            return Err(ApiError::new(ErrorCode::InvalidAction, "missing-version", "The parameter Version is required; use 2011-06-15."));
+            return Err(ApiError::new(
+                ErrorCode::InvalidAction,
+                "missing-version",
+                "The parameter Version is required; use 2011-06-15.",
+            ));
         }
     }
     match params.get("Action") {
@@ -43,7 +57,11 @@ pub fn handle(broker: &Broker, req: &RequestParts, body: &Bytes, now: OffsetDate
             Ok(xml_ok(&assume_role_xml(&out, &req.request_id)))
         }
         Some(other) => Err(invalid_action(other, VERSION)),
-        None => Err(ApiError::new(ErrorCode::InvalidAction, "missing-action", "The parameter Action is required.")),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidAction,
+            "missing-action",
+            "The parameter Action is required.",
+        )),
     }
 }
 
@@ -71,7 +89,10 @@ impl Params {
                     continue;
                 }
                 if out.len() == MAX_PARAMETERS {
-                    return Err(ApiError::validation("too-many-parameters", format!("The request has more than {MAX_PARAMETERS} parameters.")));
+                    return Err(ApiError::validation(
+                        "too-many-parameters",
+                        format!("The request has more than {MAX_PARAMETERS} parameters."),
+                    ));
                 }
                 out.push((k.into_owned(), v.into_owned()));
             }
@@ -96,11 +117,12 @@ impl Params {
             if tail != suffix {
                 continue;
             }
-            let n: u32 = index
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| ApiError::validation("bad-member", format!("Invalid parameter name {k}: member indexes start at 1.")))?;
+            let n: u32 = index.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::validation(
+                    "bad-member",
+                    format!("Invalid parameter name {k}: member indexes start at 1."),
+                )
+            })?;
             found.push((n, v.clone()));
         }
         found.sort_by_key(|(n, _)| *n);
@@ -118,7 +140,10 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
         .get("DurationSeconds")
         .map(|d| {
             d.parse::<i64>().map_err(|_| {
-                ApiError::validation("bad-duration", format!("Value '{d}' for parameter DurationSeconds is invalid: not an integer."))
+                ApiError::validation(
+                    "bad-duration",
+                    format!("Value '{d}' for parameter DurationSeconds is invalid: not an integer."),
+                )
             })
         })
         .transpose()?;
@@ -126,7 +151,11 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
     let values = params.members("Tags", Some("Value"))?;
     let mut tags = Vec::with_capacity(keys.len());
     for (n, k) in keys {
-        let v = values.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone()).unwrap_or_default();
+        let v = values
+            .iter()
+            .find(|(m, _)| *m == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         tags.push((k, v));
     }
     Ok(AssumeRoleInput {
@@ -134,9 +163,17 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
         role_session_name: required("RoleSessionName")?,
         duration_seconds,
         policy: params.get("Policy").map(str::to_owned),
-        policy_arns: params.members("PolicyArns", Some("arn"))?.into_iter().map(|(_, v)| v).collect(),
+        policy_arns: params
+            .members("PolicyArns", Some("arn"))?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
         tags,
-        transitive_tag_keys: params.members("TransitiveTagKeys", None)?.into_iter().map(|(_, v)| v).collect(),
+        transitive_tag_keys: params
+            .members("TransitiveTagKeys", None)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
         external_id: params.get("ExternalId").map(str::to_owned),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
         source_ip: Some(req.remote.ip()),
@@ -186,7 +223,9 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     if let Some(p) = out.packed_policy_size {
         x += &format!("    <PackedPolicySize>{p}</PackedPolicySize>\n");
     }
-    x += &format!("  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n");
+    x += &format!(
+        "  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
+    );
     x
 }
 

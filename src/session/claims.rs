@@ -77,11 +77,7 @@ pub struct SessionClaimsDraft {
 
 impl SessionClaims {
     /// Completes a draft with the session's credential pair.
-    pub fn from_draft(
-        draft: SessionClaimsDraft,
-        access_key_id: String,
-        secret_access_key: Zeroizing<String>,
-    ) -> Self {
+    pub fn from_draft(draft: SessionClaimsDraft, access_key_id: String, secret_access_key: Zeroizing<String>) -> Self {
         let SessionClaimsDraft {
             role_arn,
             role_id,
@@ -132,11 +128,9 @@ impl SessionClaims {
     /// The transitive tags: the session tags whose keys are listed as transitive (compared
     /// case-insensitively, as IAM tag keys are), which a chained session inherits.
     pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
-        self.tags.iter().filter(|(key, _)| {
-            self.transitive_tag_keys
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(key))
-        })
+        self.tags
+            .iter()
+            .filter(|(key, _)| self.transitive_tag_keys.iter().any(|t| t.eq_ignore_ascii_case(key)))
     }
 }
 
@@ -213,10 +207,7 @@ pub(super) mod tests {
         assert!(claims.is_expired_at(claims.expires_at));
         assert_eq!(claims.remaining_seconds(claims.expires_at - 10), 10);
         assert_eq!(claims.remaining_seconds(claims.expires_at + 10), 0);
-        assert_eq!(
-            claims.remaining_seconds(i64::MIN),
-            u64::try_from(i64::MAX).unwrap()
-        );
+        assert_eq!(claims.remaining_seconds(i64::MIN), u64::try_from(i64::MAX).unwrap());
     }
 
     #[test]

@@ -43,10 +43,7 @@ impl fmt::Debug for Credentials {
 /// Mints a session: draws a fresh access key id and secret, completes the claims with them and
 /// seals the session token with the ring's active key. Returns the client's credentials and the
 /// claims the token carries.
-pub fn mint(
-    ring: &KeyRing,
-    draft: SessionClaimsDraft,
-) -> Result<(Credentials, SessionClaims), TokenError> {
+pub fn mint(ring: &KeyRing, draft: SessionClaimsDraft) -> Result<(Credentials, SessionClaims), TokenError> {
     let claims = SessionClaims::from_draft(draft, new_access_key_id(), new_secret_access_key());
     let session_token = seal(ring, &claims)?;
     let credentials = Credentials {
@@ -127,8 +124,7 @@ fn base64_char(byte: u8) -> char {
 }
 
 const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Proleptic Gregorian date of a day count since 1970-01-01, per Howard Hinnant's
 /// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html#civil_from_days>).
@@ -136,8 +132,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
@@ -206,8 +201,7 @@ mod tests {
 
     #[test]
     fn expirations_match_the_time_crate() {
-        let format =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         let mut secs = -2_208_988_800; // 1900-01-01
         while secs < 4_102_444_800 {
             // 2100-01-01
@@ -243,10 +237,7 @@ mod tests {
         let ring = KeyRing::new("k1", vec![("k1".into(), TokenKey::generate())]).unwrap();
         let (credentials, _) = mint(&ring, sample_draft()).unwrap();
         let shown = format!("{credentials:?}");
-        assert!(
-            !shown.contains(credentials.secret_access_key.as_str()),
-            "{shown}"
-        );
+        assert!(!shown.contains(credentials.secret_access_key.as_str()), "{shown}");
         assert!(!shown.contains(&credentials.session_token), "{shown}");
         assert!(shown.contains(&credentials.access_key_id), "{shown}");
     }

@@ -50,9 +50,7 @@ pub enum DurationError {
     #[error("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")]
     ExceedsRoleMaximum { requested: u32, role_max: u32 },
     /// A role-chained `AssumeRole` asked for more than one hour.
-    #[error(
-        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
-    )]
+    #[error("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")]
     ExceedsChainingLimit { requested: u32 },
 }
 
@@ -80,11 +78,7 @@ pub fn create_session_duration(
 /// `DurationSeconds` defaults to 3600 (also when chained). AWS checks, in this order: the
 /// 900..=43200 range, the one-hour role-chaining cap when the caller is itself a role session,
 /// then the role's `MaxSessionDuration`.
-pub fn assume_role_duration(
-    requested: Option<i64>,
-    role_max: u32,
-    chained: bool,
-) -> Result<u32, DurationError> {
+pub fn assume_role_duration(requested: Option<i64>, role_max: u32, chained: bool) -> Result<u32, DurationError> {
     let seconds = requested.unwrap_or(i64::from(DEFAULT_SESSION_SECONDS));
     let seconds = match in_range(seconds) {
         Range::Below => return Err(DurationError::AssumeRoleTooShort { requested: seconds }),
@@ -138,9 +132,9 @@ mod tests {
     /// (requested, role max, chained, expected seconds or message)
     type AssumeCase = (Option<i64>, u32, bool, Result<u32, &'static str>);
 
-    const ROLE_MAX_MSG: &str =
-        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
-    const CHAIN_MSG: &str = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.";
+    const ROLE_MAX_MSG: &str = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
+    const CHAIN_MSG: &str =
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.";
 
     #[test]
     fn create_session_table() {
@@ -187,8 +181,7 @@ mod tests {
             (Some(7200), 3600, 7200, Ok(7200)),
         ];
         for (requested, profile, role_max, expected) in cases {
-            let got =
-                create_session_duration(*requested, *profile, *role_max).map_err(|e| e.to_string());
+            let got = create_session_duration(*requested, *profile, *role_max).map_err(|e| e.to_string());
             assert_eq!(
                 got,
                 expected.map_err(str::to_owned),
@@ -248,8 +241,7 @@ mod tests {
             (Some(7200), 7200, false, Ok(7200)),
         ];
         for (requested, role_max, chained, expected) in cases {
-            let got =
-                assume_role_duration(*requested, *role_max, *chained).map_err(|e| e.to_string());
+            let got = assume_role_duration(*requested, *role_max, *chained).map_err(|e| e.to_string());
             assert_eq!(
                 got,
                 expected.map_err(str::to_owned),

@@ -32,9 +32,7 @@ pub enum KeyRingError {
     #[error("token key is {got} bytes long; expected exactly 32 bytes (base64 of 32 random bytes)")]
     KeyLength { got: usize },
     /// A key id is empty, too long or uses characters outside `[A-Za-z0-9_-]`.
-    #[error(
-        "token key id '{0}' is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'"
-    )]
+    #[error("token key id '{0}' is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'")]
     BadKeyId(String),
     /// The same key id is listed twice.
     #[error("token key id '{0}' is listed more than once")]
@@ -55,11 +53,7 @@ impl TokenKey {
     /// Parses the base64 (standard alphabet, padding optional) of exactly 32 bytes,
     /// ignoring surrounding whitespace such as a key file's trailing newline.
     pub fn from_base64(text: &str) -> Result<Self, KeyRingError> {
-        let bytes = Zeroizing::new(
-            KEY_BASE64
-                .decode(text.trim())
-                .map_err(|_| KeyRingError::KeyNotBase64)?,
-        );
+        let bytes = Zeroizing::new(KEY_BASE64.decode(text.trim()).map_err(|_| KeyRingError::KeyNotBase64)?);
         let mut key = [0u8; TOKEN_KEY_LEN];
         if bytes.len() != TOKEN_KEY_LEN {
             return Err(KeyRingError::KeyLength { got: bytes.len() });
@@ -103,8 +97,7 @@ impl KeyRing {
             if loaded.contains_key(&id) {
                 return Err(KeyRingError::DuplicateKeyId(id));
             }
-            let unbound = UnboundKey::new(&AES_256_GCM, &key.0)
-                .map_err(|_| KeyRingError::Unusable(id.clone()))?;
+            let unbound = UnboundKey::new(&AES_256_GCM, &key.0).map_err(|_| KeyRingError::Unusable(id.clone()))?;
             loaded.insert(id, LessSafeKey::new(unbound));
         }
         if !loaded.contains_key(active) {
@@ -164,10 +157,7 @@ pub fn validate_key_id(id: &str) -> Result<(), KeyRingError> {
 }
 
 pub(super) fn is_valid_key_id(id: &str) -> bool {
-    (1..=MAX_KEY_ID_LEN).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=MAX_KEY_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Standard alphabet; accepts key files written with or without padding.
@@ -203,11 +193,7 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(
-                TokenKey::from_base64(text).unwrap_err(),
-                *expected,
-                "{text}"
-            );
+            assert_eq!(TokenKey::from_base64(text).unwrap_err(), *expected, "{text}");
         }
         assert_eq!(
             KeyRingError::KeyLength { got: 3 }.to_string(),
@@ -229,20 +215,14 @@ mod tests {
         let shown = format!("{key:?}");
         assert_eq!(shown, "TokenKey(<redacted>)");
         let ring = KeyRing::new("k1", vec![("k1".into(), key)]).unwrap();
-        assert_eq!(
-            format!("{ring:?}"),
-            r#"KeyRing { active: "k1", key_ids: ["k1"] }"#
-        );
+        assert_eq!(format!("{ring:?}"), r#"KeyRing { active: "k1", key_ids: ["k1"] }"#);
     }
 
     #[test]
     fn builds_rings() {
         let ring = KeyRing::new(
             "k2",
-            vec![
-                ("k2".into(), TokenKey::generate()),
-                ("k1".into(), TokenKey::generate()),
-            ],
+            vec![("k2".into(), TokenKey::generate()), ("k1".into(), TokenKey::generate())],
         )
         .unwrap();
         assert_eq!(ring.active_id(), "k2");
@@ -257,34 +237,15 @@ mod tests {
         let long = "a".repeat(33);
         let cases: Vec<(&str, Vec<&str>, KeyRingError)> = vec![
             ("k1", vec![], KeyRingError::ActiveKeyMissing("k1".into())),
-            (
-                "k9",
-                vec!["k1"],
-                KeyRingError::ActiveKeyMissing("k9".into()),
-            ),
-            (
-                "k1",
-                vec!["k1", "k1"],
-                KeyRingError::DuplicateKeyId("k1".into()),
-            ),
+            ("k9", vec!["k1"], KeyRingError::ActiveKeyMissing("k9".into())),
+            ("k1", vec!["k1", "k1"], KeyRingError::DuplicateKeyId("k1".into())),
             ("", vec![""], KeyRingError::BadKeyId(String::new())),
             ("k.1", vec!["k.1"], KeyRingError::BadKeyId("k.1".into())),
-            (
-                "k1",
-                vec!["k1", "k 2"],
-                KeyRingError::BadKeyId("k 2".into()),
-            ),
-            (
-                "k1",
-                vec!["k1", &long],
-                KeyRingError::BadKeyId(long.clone()),
-            ),
+            ("k1", vec!["k1", "k 2"], KeyRingError::BadKeyId("k 2".into())),
+            ("k1", vec!["k1", &long], KeyRingError::BadKeyId(long.clone())),
         ];
         for (active, ids, expected) in cases {
-            let keys = ids
-                .iter()
-                .map(|id| (id.to_string(), TokenKey::generate()))
-                .collect();
+            let keys = ids.iter().map(|id| (id.to_string(), TokenKey::generate())).collect();
             assert_eq!(KeyRing::new(active, keys).unwrap_err(), expected);
         }
         let max = "A-z_9".repeat(6) + "ab";

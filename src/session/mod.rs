@@ -18,12 +18,10 @@ pub mod packed;
 pub mod token;
 
 pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin};
-pub use credentials::{
-    Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id,
-};
+pub use credentials::{Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id};
 pub use duration::{
-    CHAINED_MAX_SECONDS, DEFAULT_SESSION_SECONDS, DurationError, MAX_SESSION_SECONDS,
-    MIN_SESSION_SECONDS, assume_role_duration, create_session_duration,
+    CHAINED_MAX_SECONDS, DEFAULT_SESSION_SECONDS, DurationError, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS,
+    assume_role_duration, create_session_duration,
 };
 pub use keyring::{KeyRing, KeyRingError, TokenKey, validate_key_id};
 pub use packed::{PackedPolicyTooLarge, check_packed_policy_size, packed_policy_size};

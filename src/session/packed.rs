@@ -32,11 +32,7 @@ pub struct PackedPolicyTooLarge {
 }
 
 /// The `PackedPolicySize` percentage of a session's policies, managed policy ARNs and tags.
-pub fn packed_policy_size(
-    session_policies: &[&str],
-    policy_arn_count: usize,
-    tags: &[(String, String)],
-) -> u32 {
+pub fn packed_policy_size(session_policies: &[&str], policy_arn_count: usize, tags: &[(String, String)]) -> u32 {
     let policies: u64 = session_policies
         .iter()
         .map(|policy| minified_len(policy).div_ceil(2))
@@ -102,10 +98,7 @@ mod tests {
     const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Stmt1","Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -160,9 +153,7 @@ mod tests {
         assert!(last > 100);
         let mut last = 0;
         for n in 0..60 {
-            let tags: Vec<_> = (0..n)
-                .map(|i| (format!("key-{i}"), "v".repeat(60)))
-                .collect();
+            let tags: Vec<_> = (0..n).map(|i| (format!("key-{i}"), "v".repeat(60))).collect();
             let size = packed_policy_size(&[POLICY], n, &tags);
             assert!(size >= last, "{n} tags: {size} < {last}");
             last = size;

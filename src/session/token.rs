@@ -97,8 +97,7 @@ pub fn seal(ring: &KeyRing, claims: &SessionClaims) -> Result<String, TokenError
     let wire = WireClaims::from(claims);
     let mut buffer = Vec::with_capacity(wire.size_bound());
     buffer.push(CLAIMS_VERSION);
-    let plaintext =
-        Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
+    let plaintext = Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
 
     let sealed_len = NONCE_LEN + plaintext.len() + TAG_LEN;
     let token_len = header.len() + base64_len(sealed_len);
@@ -142,11 +141,7 @@ pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
         .ok_or_else(|| TokenError::UnknownKey(parts.key_id.to_owned()))?;
 
     // Holds the plaintext after opening in place.
-    let mut sealed = Zeroizing::new(
-        URL_SAFE_NO_PAD
-            .decode(parts.body)
-            .map_err(|_| TokenError::Malformed)?,
-    );
+    let mut sealed = Zeroizing::new(URL_SAFE_NO_PAD.decode(parts.body).map_err(|_| TokenError::Malformed)?);
     if sealed.len() < NONCE_LEN + 1 + TAG_LEN {
         return Err(TokenError::Malformed);
     }
@@ -187,11 +182,7 @@ fn split(token: &str) -> Option<TokenParts<'_>> {
         return None;
     }
     let header = token.get(..TOKEN_PREFIX.len() + key_id.len() + 1)?;
-    Some(TokenParts {
-        header,
-        key_id,
-        body,
-    })
+    Some(TokenParts { header, key_id, body })
 }
 
 /// Length of the unpadded base64 of `n` bytes.
@@ -200,8 +191,7 @@ fn base64_len(n: usize) -> usize {
 }
 
 fn decode_claims(encoded: &[u8]) -> Result<SessionClaims, TokenError> {
-    let (wire, rest) =
-        postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
+    let (wire, rest) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
     if !rest.is_empty() {
         return Err(TokenError::Invalid);
     }
@@ -282,9 +272,7 @@ impl WireClaims<'_> {
     /// varint of at most 10 bytes, each enum/option tag in at most 5.
     fn size_bound(&self) -> usize {
         const VARINT: usize = 10;
-        let strings = |items: &[String]| -> usize {
-            items.iter().map(|s| s.len() + VARINT).sum::<usize>() + VARINT
-        };
+        let strings = |items: &[String]| -> usize { items.iter().map(|s| s.len() + VARINT).sum::<usize>() + VARINT };
         let origin = match &self.origin {
             WireOrigin::RolesAnywhere {
                 trust_anchor_arn,
@@ -368,19 +356,14 @@ mod tests {
     fn ring(active: &str, ids: &[(&str, &TokenKey)]) -> KeyRing {
         KeyRing::new(
             active,
-            ids.iter()
-                .map(|(id, key)| (id.to_string(), (*key).clone()))
-                .collect(),
+            ids.iter().map(|(id, key)| (id.to_string(), (*key).clone())).collect(),
         )
         .unwrap()
     }
 
     fn decode_body(token: &str) -> (String, Vec<u8>) {
         let parts = split(token).unwrap();
-        (
-            parts.header.to_owned(),
-            URL_SAFE_NO_PAD.decode(parts.body).unwrap(),
-        )
+        (parts.header.to_owned(), URL_SAFE_NO_PAD.decode(parts.body).unwrap())
     }
 
     #[test]
@@ -391,9 +374,7 @@ mod tests {
         let token = seal(&ring, &claims).unwrap();
         assert!(token.starts_with("rg1.k1."), "{token}");
         assert!(
-            token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
             "{token}"
         );
         assert_eq!(key_id_of(&token), Some("k1"));
@@ -494,10 +475,7 @@ mod tests {
             Err(TokenError::UnknownKey("k1".into()))
         );
         // a ring with a different key under the id k1
-        assert_eq!(
-            open(&ring("k1", &[("k1", &k2)]), &token),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(open(&ring("k1", &[("k1", &k2)]), &token), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -516,10 +494,7 @@ mod tests {
 
         // k1 removed.
         let retired = ring("k2", &[("k2", &k2)]);
-        assert_eq!(
-            open(&retired, &old_token),
-            Err(TokenError::UnknownKey("k1".into()))
-        );
+        assert_eq!(open(&retired, &old_token), Err(TokenError::UnknownKey("k1".into())));
         assert_eq!(open(&retired, &new_token).unwrap(), claims);
     }
 
@@ -580,10 +555,7 @@ mod tests {
         claims.session_policies = vec!["x".repeat(MAX_TOKEN_LEN)];
         assert!(matches!(
             seal(&ring, &claims),
-            Err(TokenError::ClaimsTooLarge {
-                max: MAX_TOKEN_LEN,
-                ..
-            })
+            Err(TokenError::ClaimsTooLarge { max: MAX_TOKEN_LEN, .. })
         ));
         // Largest claims that seal still open.
         claims.session_policies = vec!["x".repeat(MAX_TOKEN_LEN * 3 / 4 - 600)];
@@ -630,11 +602,7 @@ mod tests {
     #[test]
     fn base64_lengths() {
         for n in 0..64 {
-            assert_eq!(
-                base64_len(n),
-                URL_SAFE_NO_PAD.encode(vec![0u8; n]).len(),
-                "{n}"
-            );
+            assert_eq!(base64_len(n), URL_SAFE_NO_PAD.encode(vec![0u8; n]).len(), "{n}");
         }
     }
 }

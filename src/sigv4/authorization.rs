@@ -54,10 +54,7 @@ impl Credential {
 
     /// The credential scope: `{date}/{region}/{service}/aws4_request`.
     pub fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
+        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
     }
 }
 
@@ -112,9 +109,7 @@ impl SignedRequest {
                 signature: decode_hmac_signature(parts.signature)?,
                 amz_date: amz_date.trim().to_owned(),
                 expires: None,
-                security_token: req
-                    .header("x-amz-security-token")
-                    .map(|v| v.trim().to_owned()),
+                security_token: req.header("x-amz-security-token").map(|v| v.trim().to_owned()),
                 location: AuthLocation::Header,
                 payload_hash,
             });
@@ -220,9 +215,7 @@ impl<'a> AuthorizationParts<'a> {
                 )));
             }
         }
-        let (Some(credential), Some(signed_headers), Some(signature)) =
-            (credential, signed_headers, signature)
-        else {
+        let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
             let missing: String = [
                 ("Credential", credential),
                 ("SignedHeaders", signed_headers),

@@ -117,12 +117,7 @@ fn build_canonical_request(
 
 /// The string to sign: `algorithm \n amz_date \n scope \n hex(SHA-256(canonical request))`.
 /// For Roles Anywhere `algorithm` is the label as sent, e.g. `AWS4-X509-ECDSA-SHA256`.
-pub fn string_to_sign(
-    algorithm: &str,
-    amz_date: &str,
-    scope: &str,
-    canonical_request: &str,
-) -> String {
+pub fn string_to_sign(algorithm: &str, amz_date: &str, scope: &str, canonical_request: &str) -> String {
     let mut out = String::with_capacity(algorithm.len() + amz_date.len() + scope.len() + 67);
     out.push_str(algorithm);
     out.push('\n');

@@ -42,12 +42,7 @@ pub(crate) fn uri_encode_bytes(b: &[u8], out: &mut String) {
 }
 
 /// `X-Amz-Date` / ISO 8601 basic format.
-const AMZ_DATE: &[BorrowedFormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
+const AMZ_DATE: &[BorrowedFormatItem<'static>] = format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// Everything but the RFC 3986 unreserved characters.
-const UNRESERVED_COMPLEMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const UNRESERVED_COMPLEMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');

@@ -58,9 +58,7 @@ pub enum SigV4Error {
     #[error("The request lists '{0}' in SignedHeaders but does not carry that header.")]
     SignedHeaderAbsent(String),
     /// The signature date lies too far in the future (header form).
-    #[error(
-        "Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew_minutes} min.)"
-    )]
+    #[error("Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew_minutes} min.)")]
     SignatureNotYetCurrent {
         /// `X-Amz-Date` as sent.
         amz_date: String,
@@ -72,9 +70,7 @@ pub enum SigV4Error {
         skew_minutes: i64,
     },
     /// The signature date lies too far in the past (header form).
-    #[error(
-        "Signature expired: {amz_date} is now earlier than {earliest} ({now} - {skew_minutes} min.)"
-    )]
+    #[error("Signature expired: {amz_date} is now earlier than {earliest} ({now} - {skew_minutes} min.)")]
     SignatureExpired {
         /// `X-Amz-Date` as sent.
         amz_date: String,
@@ -94,9 +90,7 @@ pub enum SigV4Error {
         now: String,
     },
     /// `X-Amz-Expires` is not an integer in `1..=604800`.
-    #[error(
-        "X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{0}'."
-    )]
+    #[error("X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{0}'.")]
     InvalidExpires(String),
     /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
     #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
@@ -118,9 +112,7 @@ pub enum SigV4Error {
     #[error("Credential should start with the certificate serial number in decimal, not '{0}'.")]
     BadSerial(String),
     /// A private key could not be loaded.
-    #[error(
-        "The private key is not a supported PKCS#8 key (RSA 2048..8192 bit, EC P-256 or P-384)."
-    )]
+    #[error("The private key is not a supported PKCS#8 key (RSA 2048..8192 bit, EC P-256 or P-384).")]
     InvalidPrivateKey,
     /// The signing primitive failed.
     #[error("Signing the request failed.")]

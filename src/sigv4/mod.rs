@@ -23,8 +23,7 @@ mod tests;
 
 pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SignedRequest};
 pub use canonical::{
-    HttpRequest, UNSIGNED_PAYLOAD, canonical_request, canonical_request_without_query_token,
-    string_to_sign,
+    HttpRequest, UNSIGNED_PAYLOAD, canonical_request, canonical_request_without_query_token, string_to_sign,
 };
 pub use encoding::{format_amz_date, parse_amz_date, sha256_hex};
 pub use error::SigV4Error;

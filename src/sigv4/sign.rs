@@ -33,10 +33,7 @@ pub fn sign_hmac(
     all.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let names = signable_header_names(&all);
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let full = HttpRequest {
-        headers: &all,
-        ..*req
-    };
+    let full = HttpRequest { headers: &all, ..*req };
     // invariant: every name in `names` comes from `all`, so no signed header is absent.
     let creq = canonical_request(&full, &name_refs, payload_hash, true).unwrap_or_default();
     let scope = format!("{date}/{region}/{service}/aws4_request");

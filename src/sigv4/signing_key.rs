@@ -27,12 +27,7 @@ impl fmt::Debug for SigningKey {
 
 /// Derives `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#derive-signing-key>
-pub fn derive_signing_key(
-    secret_access_key: &str,
-    date: &str,
-    region: &str,
-    service: &str,
-) -> SigningKey {
+pub fn derive_signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> SigningKey {
     let mut k_secret = Vec::with_capacity(4 + secret_access_key.len());
     k_secret.extend_from_slice(b"AWS4");
     k_secret.extend_from_slice(secret_access_key.as_bytes());

@@ -6,9 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::encoding::{format_amz_date, parse_amz_date};
 use super::{AuthLocation, HttpRequest, canonical_request_without_query_token};
-use super::{
-    SigV4Error, SignedRequest, SigningKey, canonical_request, hmac_signature, string_to_sign,
-};
+use super::{SigV4Error, SignedRequest, SigningKey, canonical_request, hmac_signature, string_to_sign};
 
 /// What the verifying endpoint expects.
 #[derive(Debug, Clone, Copy)]
@@ -43,14 +41,7 @@ pub fn verify(
     key: &SigningKey,
     exp: &Expectations,
 ) -> Result<(), SigV4Error> {
-    verify_with(
-        signed,
-        req,
-        payload_hash,
-        key,
-        exp,
-        normalizes_path(exp.service),
-    )
+    verify_with(signed, req, payload_hash, key, exp, normalizes_path(exp.service))
 }
 
 /// [`verify`] with explicit path normalization (`false` for S3-style services).
@@ -72,14 +63,8 @@ pub fn verify_with(
     // A presigned token appended after signing (older STS clients) is not in the canonical query.
     if signed.location == AuthLocation::Query && signed.security_token.is_some() {
         let names: Vec<&str> = signed.signed_headers.iter().map(String::as_str).collect();
-        let creq =
-            canonical_request_without_query_token(req, &names, payload_hash, normalize_path)?;
-        let sts = string_to_sign(
-            &signed.algorithm,
-            &signed.amz_date,
-            &signed.credential.scope(),
-            &creq,
-        );
+        let creq = canonical_request_without_query_token(req, &names, payload_hash, normalize_path)?;
+        let sts = string_to_sign(&signed.algorithm, &signed.amz_date, &signed.credential.scope(), &creq);
         if signature_matches(key, &sts, &signed.signature) {
             return Ok(());
         }
@@ -121,11 +106,7 @@ pub fn signed_string_to_sign(
 
 /// Constant-time comparison of the HMAC of `string_to_sign` with `provided`.
 fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8]) -> bool {
-    bool::from(
-        hmac_signature(key, string_to_sign)
-            .as_slice()
-            .ct_eq(provided),
-    )
+    bool::from(hmac_signature(key, string_to_sign).as_slice().ct_eq(provided))
 }
 
 /// Every service but S3 normalizes the path before signing.
@@ -159,10 +140,7 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
     }
-    if signed.location == AuthLocation::Header
-        && req.header("x-amz-date").is_some()
-        && !is_signed("x-amz-date")
-    {
+    if signed.location == AuthLocation::Header && req.header("x-amz-date").is_some() && !is_signed("x-amz-date") {
         return Err(SigV4Error::DateNotSigned);
     }
     Ok(())

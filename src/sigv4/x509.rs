@@ -76,10 +76,7 @@ pub struct X509Authorization {
 impl X509Authorization {
     /// The credential scope `{date}/{region}/{service}/aws4_request`.
     pub fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
+        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
     }
 }
 
@@ -239,10 +236,7 @@ pub fn sign_request(
     all.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let names = signable_header_names(&all);
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let full = HttpRequest {
-        headers: &all,
-        ..*req
-    };
+    let full = HttpRequest { headers: &all, ..*req };
     let creq = canonical_request(&full, &name_refs, &sha256_hex(body), true)?;
     let label = key.algorithm().label();
     let scope = format!("{date}/{region}/{SERVICE}/aws4_request");
@@ -277,8 +271,7 @@ fn sign_p384_sha256(key: &EcdsaKeyPair, message: &[u8]) -> Result<Vec<u8>, SigV4
     let sha256 = digest::digest(&digest::SHA256, message);
     let mut padded = [0u8; 48];
     padded[16..].copy_from_slice(sha256.as_ref());
-    let imported = digest::Digest::import_less_safe(&padded, &digest::SHA384)
-        .map_err(|_| SigV4Error::SigningFailed)?;
+    let imported = digest::Digest::import_less_safe(&padded, &digest::SHA384).map_err(|_| SigV4Error::SigningFailed)?;
     key.sign_digest(&imported)
         .map(|s| s.as_ref().to_vec())
         .map_err(|_| SigV4Error::SigningFailed)

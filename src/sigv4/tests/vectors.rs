@@ -56,10 +56,7 @@ impl RawRequest {
     }
 
     fn header_refs(&self) -> Vec<(&str, &str)> {
-        self.headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect()
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
     }
 
     /// Runs `f` on the borrowed view.
@@ -96,10 +93,7 @@ impl Context {
             access_key_id: s("/credentials/access_key_id").unwrap(),
             secret: s("/credentials/secret_access_key").unwrap(),
             token: s("/credentials/token"),
-            normalize: v
-                .pointer("/normalize")
-                .and_then(|x| x.as_bool())
-                .unwrap_or(true),
+            normalize: v.pointer("/normalize").and_then(|x| x.as_bool()).unwrap_or(true),
             region: s("/region").unwrap(),
             service: s("/service").unwrap(),
             sign_body: b("/sign_body"),
@@ -119,8 +113,7 @@ impl Context {
 }
 
 fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name))
-        .unwrap_or_else(|e| panic!("{}/{name}: {e}", dir.display()))
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{}/{name}: {e}", dir.display()))
 }
 
 fn cases() -> Option<Vec<PathBuf>> {
@@ -149,12 +142,7 @@ fn aws_suite_step_by_step_and_verify() {
             let name = format!("{}:{form}", dir.file_name().unwrap().to_string_lossy());
             let signed_raw = RawRequest::parse(&read(dir, &format!("{form}-signed-request.txt")));
             let payload_hash = sha256_hex(&signed_raw.body);
-            let key = derive_signing_key(
-                &ctx.secret,
-                &ctx.timestamp_date(),
-                &ctx.region,
-                &ctx.service,
-            );
+            let key = derive_signing_key(&ctx.secret, &ctx.timestamp_date(), &ctx.region, &ctx.service);
             signed_raw.with_view(|req| {
                 let signed = SignedRequest::parse(req).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(signed.credential.access_key_id, ctx.access_key_id, "{name}");
@@ -169,31 +157,13 @@ fn aws_suite_step_by_step_and_verify() {
                 );
                 let names: Vec<&str> = signed.signed_headers.iter().map(String::as_str).collect();
                 let creq = match form == "query" && ctx.omit_session_token {
-                    true => canonical_request_without_query_token(
-                        req,
-                        &names,
-                        &payload_hash,
-                        ctx.normalize,
-                    ),
+                    true => canonical_request_without_query_token(req, &names, &payload_hash, ctx.normalize),
                     false => canonical_request(req, &names, &payload_hash, ctx.normalize),
                 }
                 .unwrap();
-                assert_eq!(
-                    creq,
-                    read(dir, &format!("{form}-canonical-request.txt")),
-                    "{name}"
-                );
-                let sts = string_to_sign(
-                    &signed.algorithm,
-                    &signed.amz_date,
-                    &signed.credential.scope(),
-                    &creq,
-                );
-                assert_eq!(
-                    sts,
-                    read(dir, &format!("{form}-string-to-sign.txt")),
-                    "{name}"
-                );
+                assert_eq!(creq, read(dir, &format!("{form}-canonical-request.txt")), "{name}");
+                let sts = string_to_sign(&signed.algorithm, &signed.amz_date, &signed.credential.scope(), &creq);
+                assert_eq!(sts, read(dir, &format!("{form}-string-to-sign.txt")), "{name}");
                 let sig = hmac_signature(&key, &sts);
                 assert_eq!(
                     hex::encode(sig),
@@ -207,10 +177,7 @@ fn aws_suite_step_by_step_and_verify() {
                 if ctx.normalize {
                     verify(&signed, req, &payload_hash, &key, &exp).unwrap();
                     if !(form == "query" && ctx.omit_session_token) {
-                        assert_eq!(
-                            compute_signature(&signed, req, &payload_hash, &key).unwrap(),
-                            sig
-                        );
+                        assert_eq!(compute_signature(&signed, req, &payload_hash, &key).unwrap(), sig);
                     }
                 }
                 if form == "query" {
@@ -251,11 +218,7 @@ fn aws_suite_sign_hmac() {
             )
         });
         let auth = added.iter().find(|(n, _)| n == "authorization").unwrap();
-        let want = expected
-            .headers
-            .iter()
-            .find(|(n, _)| n == "Authorization")
-            .unwrap();
+        let want = expected.headers.iter().find(|(n, _)| n == "Authorization").unwrap();
         assert_eq!(auth.1, want.1, "{}", dir.display());
     }
     assert!(signed * 2 > dirs.len(), "only {signed} cases signed");
@@ -287,18 +250,11 @@ fn bump_last(s: &str) -> String {
     out
 }
 
-fn assert_rejects_mutations(
-    name: &str,
-    ctx: &Context,
-    raw: &RawRequest,
-    payload_hash: &str,
-    key: &SigningKey,
-) {
+fn assert_rejects_mutations(name: &str, ctx: &Context, raw: &RawRequest, payload_hash: &str, key: &SigningKey) {
     let exp = ctx.expectations();
     let check = |what: &str, m: &RawRequest, want: Option<SigV4Error>| {
         let result = m.with_view(|req| {
-            SignedRequest::parse(req)
-                .and_then(|s| verify_with(&s, req, payload_hash, key, &exp, ctx.normalize))
+            SignedRequest::parse(req).and_then(|s| verify_with(&s, req, payload_hash, key, &exp, ctx.normalize))
         });
         match want {
             Some(e) => assert_eq!(result, Err(e), "{name}: {what}"),
@@ -328,10 +284,7 @@ fn assert_rejects_mutations(
     for (i, p) in params.iter().enumerate() {
         // the signature, and a token appended after signing, are not signed parts
         let unsigned_token = ctx.omit_session_token && p.starts_with("X-Amz-Security-Token=");
-        if p.starts_with("X-Amz-Signature=")
-            || unsigned_token
-            || !p.contains(|c: char| c.is_ascii_alphanumeric())
-        {
+        if p.starts_with("X-Amz-Signature=") || unsigned_token || !p.contains(|c: char| c.is_ascii_alphanumeric()) {
             continue;
         }
         let mut m = raw.clone();
@@ -345,11 +298,7 @@ fn assert_rejects_mutations(
     let signed = raw.with_view(|req| SignedRequest::parse(req).unwrap());
     for h in &signed.signed_headers {
         let mut m = raw.clone();
-        let slot = m
-            .headers
-            .iter_mut()
-            .rfind(|(n, _)| n.eq_ignore_ascii_case(h))
-            .unwrap();
+        let slot = m.headers.iter_mut().rfind(|(n, _)| n.eq_ignore_ascii_case(h)).unwrap();
         slot.1 = bump_last(&slot.1);
         check(&format!("header {h}"), &m, None);
     }
@@ -358,11 +307,7 @@ fn assert_rejects_mutations(
     let mut m = raw.clone();
     match signed.location {
         AuthLocation::Header => {
-            let slot = m
-                .headers
-                .iter_mut()
-                .find(|(n, _)| n == "Authorization")
-                .unwrap();
+            let slot = m.headers.iter_mut().find(|(n, _)| n == "Authorization").unwrap();
             slot.1 = bump_last(&slot.1);
         }
         AuthLocation::Query => {
@@ -377,8 +322,7 @@ fn assert_rejects_mutations(
         now: ctx.timestamp + time::Duration::days(1),
         ..exp
     };
-    let stale =
-        raw.with_view(|req| verify_with(&signed, req, payload_hash, key, &late, ctx.normalize));
+    let stale = raw.with_view(|req| verify_with(&signed, req, payload_hash, key, &late, ctx.normalize));
     assert!(
         matches!(
             stale,
