@@ -54,6 +54,9 @@ pub enum SigV4Error {
     /// `x-amz-date` is sent as a header but not signed.
     #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]
     DateNotSigned,
+    /// `x-amz-x509` (the certificate) is not signed.
+    #[error("'X-Amz-X509' must be a 'SignedHeader' in the AWS Authorization.")]
+    CertificateNotSigned,
     /// A header listed in `SignedHeaders` is absent from the request.
     #[error("The request lists '{0}' in SignedHeaders but does not carry that header.")]
     SignedHeaderAbsent(String),
