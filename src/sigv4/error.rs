@@ -104,6 +104,14 @@ pub enum SigV4Error {
     /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
     #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
     BadSignatureEncoding,
+    /// `x-amz-content-sha256` differs from the SHA-256 of the body.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    PayloadHashMismatch,
+    /// The client declared `UNSIGNED-PAYLOAD` where the body must be signed.
+    #[error(
+        "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
+    )]
+    UnsignedPayloadNotAllowed,
     /// The HMAC signature does not match.
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."

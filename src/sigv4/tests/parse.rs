@@ -394,3 +394,49 @@ fn presigned_time_window() {
         Err(SigV4Error::SignatureNotYetCurrent { .. })
     ));
 }
+
+#[test]
+fn payload_hash_and_redacted_debug() {
+    let empty = sha256_hex(b"");
+    let signed = |declared: Option<&str>| {
+        let mut s = parse_query(&format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={CRED}&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}&X-Amz-Security-Token=secret-token"
+        ))
+        .unwrap();
+        s.payload_hash = declared.map(str::to_owned);
+        s
+    };
+    assert_eq!(signed(None).payload_hash_for(b"", false), Ok(empty.clone()));
+    assert_eq!(
+        signed(Some(&empty)).payload_hash_for(b"", false),
+        Ok(empty.clone())
+    );
+    assert_eq!(
+        signed(Some(&empty)).payload_hash_for(b"x", false),
+        Err(SigV4Error::PayloadHashMismatch)
+    );
+    assert_eq!(
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_for(b"x", true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_for(b"x", false),
+        Err(SigV4Error::UnsignedPayloadNotAllowed)
+    );
+    let debug = format!("{:?}", signed(None));
+    assert!(
+        debug.contains("<redacted>") && !debug.contains("secret-token"),
+        "{debug}"
+    );
+    let req = HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers: &[
+            ("Authorization", "AWS4 secret"),
+            ("X-Amz-Security-Token", "secret-token"),
+        ],
+    };
+    let debug = format!("{req:?}");
+    assert!(!debug.contains("secret"), "{debug}");
+}
