@@ -118,6 +118,11 @@ impl SignedRequest {
     /// else the `X-Amz-*` presigned query parameters.
     pub fn parse(req: &HttpRequest) -> Result<Self, SigV4Error> {
         let payload_hash = req.header("x-amz-content-sha256").map(str::to_owned);
+        if req.header_values("authorization").nth(1).is_some() {
+            return Err(SigV4Error::MalformedAuthorization(
+                "The request must carry only one Authorization header.".to_owned(),
+            ));
+        }
         if let Some(value) = req.header("authorization") {
             let parts = AuthorizationParts::parse(value)?;
             if parts.algorithm != HMAC_ALGORITHM {

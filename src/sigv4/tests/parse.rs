@@ -172,6 +172,18 @@ fn header_form_errors() {
         headers: &[("Host", "h")],
     });
     assert_eq!(missing, Err(SigV4Error::MissingAuthorization));
+    let twice = SignedRequest::parse(&HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers: &[("Authorization", "a"), ("authorization", "b")],
+    });
+    assert_eq!(
+        twice,
+        Err(SigV4Error::MalformedAuthorization(
+            "The request must carry only one Authorization header.".into()
+        ))
+    );
     assert_eq!(
         SigV4Error::MissingAuthorization.to_string(),
         "Request is missing Authentication Token"
