@@ -3,7 +3,7 @@
 //! parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, ...).
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#add-signature-to-request>
 
-use super::{HttpRequest, SigV4Error};
+use super::{HttpRequest, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex};
 
 /// The algorithm label of HMAC SigV4.
 pub const HMAC_ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -68,8 +68,8 @@ pub enum AuthLocation {
 }
 
 /// An HMAC SigV4 signature as parsed from either the `Authorization` header or the
-/// presigned query parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// presigned query parameters. `Debug` redacts the security token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// Always `AWS4-HMAC-SHA256`.
     pub algorithm: String,
@@ -91,11 +91,35 @@ pub struct SignedRequest {
     pub payload_hash: Option<String>,
 }
 
+impl std::fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("algorithm", &self.algorithm)
+            .field("credential", &self.credential)
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &hex::encode(&self.signature))
+            .field("amz_date", &self.amz_date)
+            .field("expires", &self.expires)
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("location", &self.location)
+            .field("payload_hash", &self.payload_hash)
+            .finish()
+    }
+}
+
 impl SignedRequest {
     /// Parses the authentication data of `req`: the `Authorization` header when present,
     /// else the `X-Amz-*` presigned query parameters.
     pub fn parse(req: &HttpRequest) -> Result<Self, SigV4Error> {
         let payload_hash = req.header("x-amz-content-sha256").map(str::to_owned);
+        if req.header_values("authorization").nth(1).is_some() {
+            return Err(SigV4Error::MalformedAuthorization(
+                "The request must carry only one Authorization header.".to_owned(),
+            ));
+        }
         if let Some(value) = req.header("authorization") {
             let parts = AuthorizationParts::parse(value)?;
             if parts.algorithm != HMAC_ALGORITHM {
@@ -115,6 +139,25 @@ impl SignedRequest {
             });
         }
         Self::parse_query(req.query, payload_hash)
+    }
+
+    /// The payload hash to verify with, given the received `body`: the SHA-256 of the body,
+    /// or [`UNSIGNED_PAYLOAD`] when the client declared an unsigned payload in
+    /// `x-amz-content-sha256` and `allow_unsigned` (never for STS, whose parameters are in the
+    /// body). A declared hash that differs from the body's is rejected.
+    pub fn payload_hash_for(
+        &self,
+        body: &[u8],
+        allow_unsigned: bool,
+    ) -> Result<String, SigV4Error> {
+        let computed = sha256_hex(body);
+        match self.payload_hash.as_deref() {
+            None => Ok(computed),
+            Some(UNSIGNED_PAYLOAD) if allow_unsigned => Ok(UNSIGNED_PAYLOAD.to_owned()),
+            Some(UNSIGNED_PAYLOAD) => Err(SigV4Error::UnsignedPayloadNotAllowed),
+            Some(declared) if declared.eq_ignore_ascii_case(&computed) => Ok(declared.to_owned()),
+            Some(_) => Err(SigV4Error::PayloadHashMismatch),
+        }
     }
 
     /// The presigned (query parameter) form.

@@ -9,8 +9,9 @@ use super::encoding::{sha256_hex, uri_encode, uri_encode_bytes};
 /// Payload hash a client sends (in `x-amz-content-sha256`) when it does not sign the body.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
-/// Transport-independent view of an HTTP request as received.
-#[derive(Debug, Clone, Copy)]
+/// Transport-independent view of an HTTP request as received. `Debug` redacts the values
+/// of `authorization` and `x-amz-security-token`.
+#[derive(Clone, Copy)]
 pub struct HttpRequest<'a> {
     /// HTTP method, e.g. `POST`.
     pub method: &'a str,
@@ -20,6 +21,25 @@ pub struct HttpRequest<'a> {
     pub query: &'a str,
     /// Header names in any case, raw values; repeated names allowed.
     pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl std::fmt::Debug for HttpRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| match is_secret_header(n) {
+                true => (*n, "<redacted>"),
+                false => (*n, *v),
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .finish()
+    }
 }
 
 impl<'a> HttpRequest<'a> {
@@ -127,6 +147,11 @@ pub fn string_to_sign(algorithm: &str, amz_date: &str, scope: &str, canonical_re
     out.push('\n');
     out.push_str(&sha256_hex(canonical_request.as_bytes()));
     out
+}
+
+/// Headers whose values are credentials.
+fn is_secret_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-amz-security-token")
 }
 
 /// Appends the canonical URI of `path` (see [`canonical_request`]).

@@ -54,6 +54,9 @@ pub enum SigV4Error {
     /// `x-amz-date` is sent as a header but not signed.
     #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]
     DateNotSigned,
+    /// `x-amz-x509` (the certificate) is not signed.
+    #[error("'X-Amz-X509' must be a 'SignedHeader' in the AWS Authorization.")]
+    CertificateNotSigned,
     /// A header listed in `SignedHeaders` is absent from the request.
     #[error("The request lists '{0}' in SignedHeaders but does not carry that header.")]
     SignedHeaderAbsent(String),
@@ -95,6 +98,14 @@ pub enum SigV4Error {
     /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
     #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
     BadSignatureEncoding,
+    /// `x-amz-content-sha256` differs from the SHA-256 of the body.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    PayloadHashMismatch,
+    /// The client declared `UNSIGNED-PAYLOAD` where the body must be signed.
+    #[error(
+        "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
+    )]
+    UnsignedPayloadNotAllowed,
     /// The HMAC signature does not match.
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."

@@ -55,7 +55,7 @@ pub fn verify_with(
 ) -> Result<(), SigV4Error> {
     check_scope(signed, exp)?;
     check_signed_headers(signed, req)?;
-    check_time(signed, exp)?;
+    check_time(&signed.amz_date, signed.expires, exp)?;
     let sts = signed_string_to_sign(signed, req, payload_hash, normalize_path)?;
     if signature_matches(key, &sts, &signed.signature) {
         return Ok(());
@@ -146,21 +146,27 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
     Ok(())
 }
 
-/// Rule 3: the request must be current.
-fn check_time(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Error> {
-    let date = parse_amz_date(&signed.amz_date)?;
+/// Rule 3: the request must be current. Without `expires` (header form), `amz_date` must be
+/// within ±`max_skew` of `now`; with it (presigned), `now` must lie between
+/// `amz_date - max_skew` and `amz_date + expires`.
+pub fn check_time(
+    amz_date: &str,
+    expires: Option<u32>,
+    exp: &Expectations,
+) -> Result<(), SigV4Error> {
+    let date = parse_amz_date(amz_date)?;
     let skew_minutes = exp.max_skew.whole_minutes();
     let earliest = exp.now - exp.max_skew;
     let latest = exp.now + exp.max_skew;
     if date > latest {
         return Err(SigV4Error::SignatureNotYetCurrent {
-            amz_date: signed.amz_date.clone(),
+            amz_date: amz_date.to_owned(),
             latest: format_amz_date(latest),
             now: format_amz_date(exp.now),
             skew_minutes,
         });
     }
-    match signed.expires {
+    match expires {
         Some(expires) => {
             let expired_at = date + Duration::seconds(i64::from(expires));
             if exp.now > expired_at {
@@ -172,7 +178,7 @@ fn check_time(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Err
         }
         None if date < earliest => {
             return Err(SigV4Error::SignatureExpired {
-                amz_date: signed.amz_date.clone(),
+                amz_date: amz_date.to_owned(),
                 earliest: format_amz_date(earliest),
                 now: format_amz_date(exp.now),
                 skew_minutes,

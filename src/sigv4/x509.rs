@@ -19,7 +19,10 @@ use time::OffsetDateTime;
 use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
 use super::encoding::{format_amz_date, sha256_hex};
 use super::sign::signable_header_names;
-use super::{Credential, HttpRequest, SigV4Error, canonical_request, string_to_sign};
+use super::{
+    Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time,
+    string_to_sign,
+};
 
 /// The service name in a Roles Anywhere credential scope.
 pub const SERVICE: &str = "rolesanywhere";
@@ -100,6 +103,43 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
         region: credential.region,
         service: credential.service,
     })
+}
+
+/// Checks the request-level rules of a Roles Anywhere signature before the (costlier)
+/// signature check: the scope names `rolesanywhere`, `exp.region` and the day of
+/// `X-Amz-Date`; `host`, `x-amz-date` and `x-amz-x509` are signed; `X-Amz-Date` is within
+/// ±`exp.max_skew` of `exp.now`. (`exp.service` is ignored: the service is always
+/// `rolesanywhere`.)
+pub fn check_request(
+    auth: &X509Authorization,
+    amz_date: &str,
+    exp: &Expectations,
+) -> Result<(), SigV4Error> {
+    if auth.service != SERVICE {
+        return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
+    }
+    if auth.region != exp.region {
+        return Err(SigV4Error::CredentialRegion(auth.region.clone()));
+    }
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if auth.date != day {
+        return Err(SigV4Error::CredentialDate {
+            scope_date: auth.date.clone(),
+            amz_date_day: day.to_owned(),
+            amz_date: amz_date.to_owned(),
+        });
+    }
+    let is_signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
+    if !is_signed("host") {
+        return Err(SigV4Error::HostNotSigned);
+    }
+    if !is_signed("x-amz-date") {
+        return Err(SigV4Error::DateNotSigned);
+    }
+    if !is_signed("x-amz-x509") {
+        return Err(SigV4Error::CertificateNotSigned);
+    }
+    check_time(amz_date, None, exp)
 }
 
 /// The public key type of the certificate.

@@ -1,1 +1,454 @@
+//! Exact errors of `SignedRequest::parse` and `verify` for HMAC SigV4.
 
+use time::macros::datetime;
+
+use crate::sigv4::*;
+
+const SIG: &str = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+const CRED: &str = "AKIDEXAMPLE/20150830/us-east-1/sts/aws4_request";
+
+fn parse_header(auth: &str, date: Option<&str>) -> Result<SignedRequest, SigV4Error> {
+    let mut headers = vec![("Host", "sts.example.com"), ("Authorization", auth)];
+    if let Some(d) = date {
+        headers.push(("X-Amz-Date", d));
+    }
+    SignedRequest::parse(&HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+    })
+}
+
+fn parse_query(query: &str) -> Result<SignedRequest, SigV4Error> {
+    SignedRequest::parse(&HttpRequest {
+        method: "GET",
+        path: "/",
+        query,
+        headers: &[("Host", "sts.example.com")],
+    })
+}
+
+#[test]
+fn parses_header_form() {
+    let auth =
+        format!("AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders=Host;x-amz-date,Signature={SIG}");
+    let headers = [
+        ("host", "sts.example.com"),
+        ("authorization", auth.as_str()),
+        ("x-amz-date", "20150830T123600Z"),
+        ("X-Amz-Security-Token", "tok"),
+        ("X-Amz-Content-SHA256", UNSIGNED_PAYLOAD),
+    ];
+    let parsed = SignedRequest::parse(&HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+    })
+    .unwrap();
+    assert_eq!(
+        parsed,
+        SignedRequest {
+            algorithm: "AWS4-HMAC-SHA256".into(),
+            credential: Credential {
+                access_key_id: "AKIDEXAMPLE".into(),
+                date: "20150830".into(),
+                region: "us-east-1".into(),
+                service: "sts".into(),
+            },
+            signed_headers: vec!["host".into(), "x-amz-date".into()],
+            signature: hex::decode(SIG).unwrap(),
+            amz_date: "20150830T123600Z".into(),
+            expires: None,
+            security_token: Some("tok".into()),
+            location: AuthLocation::Header,
+            payload_hash: Some(UNSIGNED_PAYLOAD.into()),
+        }
+    );
+}
+
+#[test]
+fn header_form_errors() {
+    let date = Some("20150830T123600Z");
+    let full = |cred: &str, sh: &str, sig: &str| {
+        format!("AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders={sh}, Signature={sig}")
+    };
+    let malformed = |m: &str| Err(SigV4Error::MalformedAuthorization(m.into()));
+    let cases: Vec<(String, Option<&str>, Result<SignedRequest, SigV4Error>)> = vec![
+        (
+            "AWS4-HMAC-SHA256".into(),
+            date,
+            malformed(
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters. Authorization=AWS4-HMAC-SHA256",
+            ),
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders=host"),
+            date,
+            malformed(&format!(
+                "Authorization header requires 'Signature' parameter. Authorization=AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders=host"
+            )),
+        ),
+        (
+            "AWS4-HMAC-SHA256 Signature=00".into(),
+            date,
+            malformed(
+                "Authorization header requires 'Credential' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Signature=00",
+            ),
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 Credential={CRED}, Credential={CRED}"),
+            date,
+            malformed("Authorization header parameter 'Credential' must appear only once."),
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 Credential={CRED}, Foo=bar"),
+            date,
+            malformed("Authorization header has an unknown parameter 'Foo'."),
+        ),
+        (
+            format!("AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders"),
+            date,
+            malformed(
+                "Authorization header parameter 'SignedHeaders' must have the form key=value.",
+            ),
+        ),
+        (
+            full(CRED, "host;;x-amz-date", SIG),
+            date,
+            malformed(
+                "SignedHeaders 'host;;x-amz-date' must be a ';'-separated list of header names.",
+            ),
+        ),
+        (
+            full(CRED, "host", SIG).replace("HMAC-SHA256", "HMAC-SHA512"),
+            date,
+            Err(SigV4Error::UnsupportedAlgorithm("AWS4-HMAC-SHA512".into())),
+        ),
+        (
+            full(CRED, "host", &SIG[..62]),
+            date,
+            Err(SigV4Error::BadSignatureEncoding),
+        ),
+        (
+            full(CRED, "host", &SIG.replace('f', "g")),
+            date,
+            Err(SigV4Error::BadSignatureEncoding),
+        ),
+        (
+            full("AKID/20150830/us-east-1/sts", "host", SIG),
+            date,
+            Err(SigV4Error::MalformedCredential(
+                "AKID/20150830/us-east-1/sts".into(),
+            )),
+        ),
+        (
+            full("AKID/20150830/us-east-1/sts/aws4_request/x", "host", SIG),
+            date,
+            Err(SigV4Error::MalformedCredential(
+                "AKID/20150830/us-east-1/sts/aws4_request/x".into(),
+            )),
+        ),
+        (
+            full("AKID/20150830/us-east-1/sts/aws5_request", "host", SIG),
+            date,
+            Err(SigV4Error::CredentialTerminator("aws5_request".into())),
+        ),
+        (
+            full("AKID/2015-08-30/us-east-1/sts/aws4_request", "host", SIG),
+            date,
+            Err(SigV4Error::BadDate("2015-08-30".into())),
+        ),
+        (full(CRED, "host", SIG), None, Err(SigV4Error::MissingDate)),
+    ];
+    for (auth, date, want) in cases {
+        assert_eq!(parse_header(&auth, date), want, "{auth}");
+    }
+    let missing = SignedRequest::parse(&HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "a=b",
+        headers: &[("Host", "h")],
+    });
+    assert_eq!(missing, Err(SigV4Error::MissingAuthorization));
+    let twice = SignedRequest::parse(&HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers: &[("Authorization", "a"), ("authorization", "b")],
+    });
+    assert_eq!(
+        twice,
+        Err(SigV4Error::MalformedAuthorization(
+            "The request must carry only one Authorization header.".into()
+        ))
+    );
+    assert_eq!(
+        SigV4Error::MissingAuthorization.to_string(),
+        "Request is missing Authentication Token"
+    );
+}
+
+#[test]
+fn query_form_errors() {
+    let base = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host",
+        CRED.replace('/', "%2F")
+    );
+    let ok = parse_query(&format!(
+        "{base}&X-Amz-Expires=900&X-Amz-Signature={SIG}&X-Amz-Security-Token=a%2Bb"
+    ))
+    .unwrap();
+    assert_eq!(ok.expires, Some(900));
+    assert_eq!(ok.location, AuthLocation::Query);
+    assert_eq!(ok.security_token.as_deref(), Some("a+b"));
+    assert_eq!(ok.credential.service, "sts");
+
+    for (query, want) in [
+        (
+            base.clone(),
+            SigV4Error::MalformedAuthorization(
+                "AWS query-string parameters must include X-Amz-Signature. Re-examine the query-string parameters.".into(),
+            ),
+        ),
+        (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256".to_owned(),
+            SigV4Error::MalformedAuthorization(
+                "AWS query-string parameters must include X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature, X-Amz-Date. Re-examine the query-string parameters.".into(),
+            ),
+        ),
+        (
+            format!("{base}&X-Amz-Signature={SIG}&X-Amz-Signature={SIG}"),
+            SigV4Error::MalformedAuthorization("The query parameter 'X-Amz-Signature' must appear only once.".into()),
+        ),
+        (format!("{base}&X-Amz-Signature={SIG}&X-Amz-Expires=0"), SigV4Error::InvalidExpires("0".into())),
+        (
+            format!("{base}&X-Amz-Signature={SIG}&X-Amz-Expires=604801"),
+            SigV4Error::InvalidExpires("604801".into()),
+        ),
+        (format!("{base}&X-Amz-Signature={SIG}&X-Amz-Expires=%2B5"), SigV4Error::InvalidExpires("+5".into())),
+        (
+            format!("{}&X-Amz-Signature={SIG}", base.replace("AWS4-HMAC-SHA256", "AWS4-X509-RSA-SHA256")),
+            SigV4Error::UnsupportedAlgorithm("AWS4-X509-RSA-SHA256".into()),
+        ),
+    ] {
+        assert_eq!(parse_query(&query), Err(want), "{query}");
+    }
+}
+
+/// A request signed by `sign_hmac` at `signed_at`, verified at `now`.
+fn sign_and_verify(
+    service: &str,
+    region: &str,
+    signed_at: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+    tweak: impl FnOnce(&mut SignedRequest),
+) -> Result<(), SigV4Error> {
+    let base = [
+        ("Host", "sts.example.com"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let body_hash = sha256_hex(b"Action=GetCallerIdentity&Version=2011-06-15");
+    let base_req = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+    };
+    let added = sign_hmac(
+        &base_req,
+        &body_hash,
+        "ASIAEXAMPLE",
+        "secret",
+        Some("tok"),
+        region,
+        service,
+        signed_at,
+    );
+    let mut headers: Vec<(&str, &str)> = base.to_vec();
+    headers.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let req = HttpRequest {
+        headers: &headers,
+        ..base_req
+    };
+    let mut signed = SignedRequest::parse(&req)?;
+    assert_eq!(signed.security_token.as_deref(), Some("tok"));
+    tweak(&mut signed);
+    let key = derive_signing_key(
+        "secret",
+        &signed.credential.date,
+        &signed.credential.region,
+        &signed.credential.service,
+    );
+    let exp = Expectations {
+        service: "sts",
+        region: "us-east-1",
+        now,
+        max_skew: time::Duration::minutes(5),
+    };
+    verify(&signed, &req, &body_hash, &key, &exp)
+}
+
+#[test]
+fn verify_errors() {
+    let t = datetime!(2015-08-30 12:36:00 UTC);
+    let no_tweak = |_: &mut SignedRequest| {};
+    assert_eq!(sign_and_verify("sts", "us-east-1", t, t, no_tweak), Ok(()));
+    assert_eq!(
+        sign_and_verify("iam", "us-east-1", t, t, no_tweak),
+        Err(SigV4Error::CredentialService("sts".into()))
+    );
+    assert_eq!(
+        sign_and_verify("sts", "eu-west-1", t, t, no_tweak)
+            .unwrap_err()
+            .to_string(),
+        "Credential should be scoped to a valid region, not 'eu-west-1'."
+    );
+    let expired = sign_and_verify(
+        "sts",
+        "us-east-1",
+        t,
+        t + time::Duration::minutes(6),
+        no_tweak,
+    );
+    assert_eq!(
+        expired.unwrap_err().to_string(),
+        "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T124200Z - 5 min.)"
+    );
+    let future = sign_and_verify(
+        "sts",
+        "us-east-1",
+        t,
+        t - time::Duration::minutes(6),
+        no_tweak,
+    );
+    assert_eq!(
+        future.unwrap_err().to_string(),
+        "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z (20150830T123000Z + 5 min.)"
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s
+            .signed_headers
+            .retain(|h| h != "host")),
+        Err(SigV4Error::HostNotSigned)
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s
+            .signed_headers
+            .retain(|h| h != "x-amz-date")),
+        Err(SigV4Error::DateNotSigned)
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date =
+            "20150831T123600Z".into()),
+        Err(SigV4Error::CredentialDate {
+            scope_date: "20150830".into(),
+            amz_date_day: "20150831".into(),
+            amz_date: "20150831T123600Z".into(),
+        })
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date =
+            "20150830T1236Z".into()),
+        Err(SigV4Error::BadDate("20150830T1236Z".into()))
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s
+            .signed_headers
+            .push("x-missing".into())),
+        Err(SigV4Error::SignedHeaderAbsent("x-missing".into()))
+    );
+    assert_eq!(
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.signature[0] ^= 1),
+        Err(SigV4Error::SignatureMismatch)
+    );
+    assert_eq!(
+        SigV4Error::SignatureMismatch.to_string(),
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+    );
+}
+
+#[test]
+fn presigned_time_window() {
+    let exp_at = |now| Expectations {
+        service: "sts",
+        region: "us-east-1",
+        now,
+        max_skew: time::Duration::minutes(5),
+    };
+    let t = datetime!(2015-08-30 12:36:00 UTC);
+    assert_eq!(
+        check_time(
+            "20150830T123600Z",
+            Some(3600),
+            &exp_at(t + time::Duration::minutes(60))
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check_time(
+            "20150830T123600Z",
+            Some(3600),
+            &exp_at(t + time::Duration::minutes(61))
+        ),
+        Err(SigV4Error::RequestExpired {
+            expired_at: "20150830T133600Z".into(),
+            now: "20150830T133700Z".into(),
+        })
+    );
+    assert!(matches!(
+        check_time(
+            "20150830T123600Z",
+            Some(3600),
+            &exp_at(t - time::Duration::minutes(6))
+        ),
+        Err(SigV4Error::SignatureNotYetCurrent { .. })
+    ));
+}
+
+#[test]
+fn payload_hash_and_redacted_debug() {
+    let empty = sha256_hex(b"");
+    let signed = |declared: Option<&str>| {
+        let mut s = parse_query(&format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={CRED}&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}&X-Amz-Security-Token=secret-token"
+        ))
+        .unwrap();
+        s.payload_hash = declared.map(str::to_owned);
+        s
+    };
+    assert_eq!(signed(None).payload_hash_for(b"", false), Ok(empty.clone()));
+    assert_eq!(
+        signed(Some(&empty)).payload_hash_for(b"", false),
+        Ok(empty.clone())
+    );
+    assert_eq!(
+        signed(Some(&empty)).payload_hash_for(b"x", false),
+        Err(SigV4Error::PayloadHashMismatch)
+    );
+    assert_eq!(
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_for(b"x", true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_for(b"x", false),
+        Err(SigV4Error::UnsignedPayloadNotAllowed)
+    );
+    let debug = format!("{:?}", signed(None));
+    assert!(
+        debug.contains("<redacted>") && !debug.contains("secret-token"),
+        "{debug}"
+    );
+    let req = HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "",
+        headers: &[
+            ("Authorization", "AWS4 secret"),
+            ("X-Amz-Security-Token", "secret-token"),
+        ],
+    };
+    let debug = format!("{req:?}");
+    assert!(!debug.contains("secret"), "{debug}");
+}
