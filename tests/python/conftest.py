@@ -15,6 +15,8 @@ from harness import (
     Pki,
     Profile,
     Role,
+    allow_policy,
+    chaining_trust_policy,
     render_config,
     roles_anywhere_trust_policy,
     role_arn,
@@ -87,7 +89,13 @@ def _build_pki(directory: Path) -> PkiFiles:
                 Profile("disabled", [role_arn("app")], enabled=False),
             ],
             roles=[
-                Role(role_arn("app"), max_session_duration=43200),
+                Role(
+                    role_arn("app"),
+                    max_session_duration=43200,
+                    permission_policies=[
+                        allow_policy(["sts:AssumeRole", "sts:TagSession"], [role_arn("chained*")])
+                    ],
+                ),
                 Role(
                     role_arn("cn-gated"),
                     trust_policy=roles_anywhere_trust_policy(
@@ -95,6 +103,12 @@ def _build_pki(directory: Path) -> PkiFiles:
                     ),
                 ),
                 Role(role_arn("outside")),
+                Role(role_arn("chained"), trust_policy=chaining_trust_policy(role_arn("app"))),
+                Role(
+                    role_arn("chained-long"),
+                    trust_policy=chaining_trust_policy(role_arn("app")),
+                    max_session_duration=7200,
+                ),
             ],
         )
     )

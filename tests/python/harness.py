@@ -65,7 +65,11 @@ def rolegate_bin() -> Path:
 
 
 def run_rolegate(
-    *args: str, check: bool = True, cwd: Optional[Path] = None, timeout: float = 60
+    *args: str,
+    check: bool = True,
+    cwd: Optional[Path] = None,
+    env: Optional[Mapping[str, str]] = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess:
     """Run `rolegate ARGS...` to completion, capturing text output."""
 
@@ -73,6 +77,7 @@ def run_rolegate(
     proc = subprocess.run(
         cmd,
         cwd=cwd,
+        env=None if env is None else dict(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -223,6 +228,36 @@ def roles_anywhere_trust_policy(conditions: Optional[Mapping] = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
+def allow_policy(actions: Sequence[str], resources: Sequence[str]) -> str:
+    """An identity policy allowing `actions` on `resources`."""
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+            ],
+        }
+    )
+
+
+def chaining_trust_policy(*principal_role_arns: str) -> str:
+    """A trust policy letting sessions of the given roles chain into a role."""
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": list(principal_role_arns)},
+                    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                }
+            ],
+        }
+    )
+
+
 @dataclass
 class Anchor:
     id: str
@@ -245,6 +280,7 @@ class Role:
     arn: str
     trust_policy: str = field(default_factory=roles_anywhere_trust_policy)
     max_session_duration: int = 3600
+    permission_policies: Sequence[str] = ()
 
 
 def render_config(
@@ -304,6 +340,9 @@ def render_config(
             f"max_session_duration = {r.max_session_duration}",
             f"trust_policy = {toml_literal_block(r.trust_policy)}",
         ]
+        if r.permission_policies:
+            blocks = ", ".join(toml_literal_block(p) for p in r.permission_policies)
+            out.append(f"permission_policies = [{blocks}]")
     return "\n".join(out) + "\n"
 
 
@@ -391,7 +430,8 @@ class Daemon:
         )
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> Optional[int]:

@@ -127,3 +127,22 @@ def test_chunked_request_body(daemon, ca_bundle, test_pki):
         source_identity="CN=rsa-client",
         duration=1500,
     )
+
+
+def test_identical_requests_within_reuse_window_get_the_same_credentials(
+    daemon, ca_bundle, test_pki
+):
+    """DESIGN.md §3: identical repeated requests within a short window are
+    answered with the same credentials; a different duration is a new session."""
+
+    def access_key(duration: int) -> str:
+        response = create_session_raw(
+            daemon.endpoint, ca_bundle, test_pki.gated_leaf,
+            body=session_body(WORKLOADS, APP, MAIN, duration),
+        )  # fmt: skip
+        assert response.status == 201, response.text
+        return response.json()["credentialSet"][0]["credentials"]["accessKeyId"]
+
+    first = access_key(3300)
+    assert access_key(3300) == first
+    assert access_key(3000) != first
