@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs every test of the project:
+#   1. the pinned Python client environment in target/pyenv (reused while
+#      scripts/python-requirements.txt and the Python version are unchanged),
+#   2. cargo build --bins and cargo test --all-targets,
+#   3. the real-client tests in tests/python against the freshly built daemon.
+# Extra arguments are passed to pytest (e.g. `./scripts/test.sh -k expired`).
+# Honours an exported CARGO_TARGET_DIR (default: target/ in the repository).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+REQUIREMENTS="$ROOT/scripts/python-requirements.txt"
+VENV="$ROOT/target/pyenv"
+STAMP="$VENV/.requirements.sha256"
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in
+  /*) ;;
+  *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
+esac
+
+section() {
+  printf '\n======== %s ========\n' "$*"
+}
+
+fail() {
+  printf '\ntest.sh: FAILED: %s\n' "$*" >&2
+  exit 1
+}
+
+# Hash of everything that decides the venv's contents.
+requirements_hash() {
+  {
+    cat "$REQUIREMENTS"
+    "$PYTHON" -c 'import sys; print(sys.version)'
+  } | sha256sum | cut -d' ' -f1
+}
+
+ensure_venv() {
+  local want have=""
+  want="$(requirements_hash)" || fail "cannot run $PYTHON"
+  if [[ -x "$VENV/bin/python" && -f "$STAMP" ]]; then
+    have="$(cat "$STAMP")"
+  fi
+  if [[ "$want" == "$have" ]]; then
+    echo "reusing $VENV (requirements unchanged)"
+    return 0
+  fi
+  echo "creating $VENV from $REQUIREMENTS"
+  rm -rf "$VENV"
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV" || fail "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
+    -r "$REQUIREMENTS" || fail "pip install -r $REQUIREMENTS failed"
+  "$VENV/bin/python" -m pip check --disable-pip-version-check || fail "pinned Python packages are incompatible"
+  echo "$want" > "$STAMP"
+}
+
+section "Python client environment ($VENV)"
+ensure_venv
+"$VENV/bin/python" -m pip freeze --disable-pip-version-check \
+  | grep -Ei '^(boto3|botocore|awscli|iam.rolesanywhere.session|pytest|requests|cryptography|grpcio[a-z-]*)==' \
+  | tr '\n' ' ' || true
+echo
+
+section "cargo build --bins"
+cargo build --bins || fail "cargo build --bins"
+
+section "cargo test --all-targets"
+cargo test --all-targets || fail "cargo test --all-targets"
+
+ROLEGATE_BIN="$TARGET_DIR/debug/rolegate"
+[[ -x "$ROLEGATE_BIN" ]] || fail "daemon binary not found at $ROLEGATE_BIN"
+export ROLEGATE_BIN
+
+section "pytest tests/python (ROLEGATE_BIN=$ROLEGATE_BIN)"
+set +e
+"$VENV/bin/python" -m pytest "$ROOT/tests/python" -q "$@"
+status=$?
+set -e
+case "$status" in
+  0) ;;
+  5) fail "pytest collected no tests (exit 5)" ;;
+  *) fail "pytest exited with status $status" ;;
+esac
+
+section "all tests passed"

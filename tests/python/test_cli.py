@@ -1,0 +1,151 @@
+"""The daemon-side CLI (DESIGN.md §2e): `rolegate certs`, `keys generate`,
+`check-config`, and `serve` refusing a bad configuration."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from harness import rolegate_bin, run_rolegate
+
+
+def _ext(cert: x509.Certificate, kind):
+    return cert.extensions.get_extension_for_class(kind).value
+
+
+def _attr(cert: x509.Certificate, oid) -> list[str]:
+    return [a.value for a in cert.subject.get_attributes_for_oid(oid)]
+
+
+def test_client_certificate_has_requested_attributes(test_pki):
+    cert = test_pki.ecdsa_leaf.load()
+    assert _attr(cert, NameOID.COMMON_NAME) == ["ecdsa-client"]
+    assert _attr(cert, NameOID.ORGANIZATION_NAME) == ["Rolegate Tests"]
+    assert _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME) == ["ci"]
+    san = _ext(cert, x509.SubjectAlternativeName)
+    assert san.get_values_for_type(x509.DNSName) == ["ecdsa.test"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://test/ecdsa"]
+    assert _ext(cert, x509.BasicConstraints).ca is False
+    assert _ext(cert, x509.KeyUsage).digital_signature is True
+    assert cert.issuer == test_pki.intermediate.load().subject
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    assert cert.public_key().curve.name == "secp256r1"
+
+
+def test_client_certificate_key_types(test_pki):
+    rsa_key = test_pki.rsa_leaf.load().public_key()
+    assert isinstance(rsa_key, rsa.RSAPublicKey) and rsa_key.key_size == 2048
+    p384 = test_pki.p384_leaf.load().public_key()
+    assert isinstance(p384, ec.EllipticCurvePublicKey) and p384.curve.name == "secp384r1"
+    rsa_ca = test_pki.rsa_root.load().public_key()
+    assert isinstance(rsa_ca, rsa.RSAPublicKey) and rsa_ca.key_size == 2048
+
+
+def test_ca_and_intermediate_are_cas(test_pki):
+    for pair in (test_pki.root, test_pki.intermediate, test_pki.rsa_root):
+        cert = pair.load()
+        assert _ext(cert, x509.BasicConstraints).ca is True
+        assert _ext(cert, x509.KeyUsage).key_cert_sign is True
+    root = test_pki.root.load()
+    assert root.issuer == root.subject
+    assert test_pki.intermediate.load().issuer == root.subject
+
+
+def test_server_certificate_names_loopback(test_pki):
+    cert = x509.load_pem_x509_certificate((test_pki.dir / "server.pem").read_bytes())
+    san = _ext(cert, x509.SubjectAlternativeName)
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+def test_expired_and_not_yet_valid_certificates(test_pki):
+    now = datetime.now(timezone.utc)
+    assert test_pki.expired_leaf.load().not_valid_after_utc < now
+    assert test_pki.not_yet_valid_leaf.load().not_valid_before_utc > now
+
+
+def test_crl_lists_revoked_serial_and_is_signed_by_the_ca(test_pki):
+    data = (test_pki.dir / "root.crl").read_bytes()
+    crl = (
+        x509.load_pem_x509_crl(data)
+        if data.startswith(b"-----BEGIN")
+        else x509.load_der_x509_crl(data)
+    )
+    assert crl.issuer == test_pki.root.load().subject
+    assert crl.is_signature_valid(test_pki.root.load().public_key())
+    revoked = {r.serial_number for r in crl}
+    assert revoked == {test_pki.revoked_leaf.serial}
+
+
+def test_keys_generate_writes_32_random_bytes_base64(tmp_path):
+    a, b = tmp_path / "a.key", tmp_path / "b.key"
+    run_rolegate("keys", "generate", "--out", str(a))
+    run_rolegate("keys", "generate", "--out", str(b))
+    key_a = base64.b64decode(a.read_text().strip(), validate=True)
+    key_b = base64.b64decode(b.read_text().strip(), validate=True)
+    assert len(key_a) == 32 and len(key_b) == 32
+    assert key_a != key_b
+
+
+def test_check_config_accepts_the_test_config(test_pki):
+    proc = run_rolegate("check-config", str(test_pki.config))
+    assert proc.returncode == 0
+    assert proc.stdout.strip(), "check-config printed no summary"
+
+
+def _broken(test_pki, tmp_path, old: str, new: str):
+    """A copy of the test config, in the PKI folder (relative paths), with one edit."""
+
+    text = test_pki.config.read_text()
+    assert old in text, old
+    path = test_pki.dir / f"broken-{tmp_path.name}.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+#: (id, text to replace, replacement, the key the error must name, a phrase of the message)
+BROKEN = [
+    ("max-session-duration", "max_session_duration = 43200", "max_session_duration = 100",
+     "role[0].max_session_duration", "100"),
+    ("trust-policy-json", '"Version": "2012-10-17"', '"Version": ', "role[0].trust_policy", ""),
+    ("anchor-file-missing", 'certificates = "rsa-ca.pem"', 'certificates = "no-such.pem"',
+     "trust_anchor[1].certificates", "no-such.pem"),
+    ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens", "k9"),
+    ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
+     "profile[1].role_arns[0]", "not-an-arn"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "old,new,key,phrase", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
+def test_check_config_names_file_key_and_problem(test_pki, tmp_path, old, new, key, phrase):
+    path = _broken(test_pki, tmp_path, old, new)
+    proc = run_rolegate("check-config", str(path), check=False)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1, proc.stderr
+    prefix = f"error: {path}: {key}: "
+    assert lines[0].startswith(prefix), lines[0]
+    what = lines[0][len(prefix) :]
+    assert what.strip() and phrase in what, lines[0]
+
+
+def test_serve_refuses_a_bad_config(test_pki, tmp_path):
+    path = _broken(test_pki, tmp_path, 'active = "k1"', 'active = "k9"')
+    proc = subprocess.run(
+        [str(rolegate_bin()), "serve", "--config", str(path), "--listen", "127.0.0.1:0"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode != 0
+    assert "listening on" not in proc.stdout
+    assert str(path) in proc.stdout + proc.stderr

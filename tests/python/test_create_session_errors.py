@@ -1,0 +1,236 @@
+"""POST /sessions failures (DESIGN.md §2a): each request is signed with the
+iam-rolesanywhere-session package's own signer and sent with `requests`;
+each answer must carry the AWS status, `X-Amzn-ErrorType` and a JSON
+`{"message": ...}` a user can act on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import pytest
+import requests
+
+from harness import (
+    CertKey,
+    create_session_raw,
+    profile_arn,
+    role_arn,
+    session_body,
+    trust_anchor_arn,
+)
+
+APP = role_arn("app")
+WORKLOADS = profile_arn("workloads")
+MAIN = trust_anchor_arn("main")
+
+ACCESS_DENIED = (403, "AccessDeniedException")
+VALIDATION = (400, "ValidationException")
+NOT_FOUND = (404, "ResourceNotFoundException")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    expect: tuple[int, str]
+    #: The exact message, when known.
+    message: Optional[str] = None
+    #: A phrase the message must contain (case-insensitive), when only that is known.
+    phrase: Optional[str] = None
+    identity: str = "rsa_leaf"
+    chain: bool = False
+    body: dict = field(default_factory=lambda: session_body(WORKLOADS, APP, MAIN))
+    raw_body: Optional[bytes] = None
+    tamper: Optional[Callable[[bytes], bytes]] = None
+    #: Swap in another certificate's private key (the proof of possession fails).
+    key_of: Optional[str] = None
+
+
+def _bump_duration(body: bytes) -> bytes:
+    tampered = body.replace(b'"durationSeconds": 1800', b'"durationSeconds": 1801')
+    assert tampered != body
+    return tampered
+
+
+ROLES_ANYWHERE = "rolesanywhere.amazonaws.com"
+SIGNATURE_FAILED = (
+    "Signature validation failed: the request signature does not match the "
+    "certificate's public key and the signed request."
+)
+UNTRUSTED = "Untrusted certificate: "
+
+CASES = [
+    Case(
+        "unknown-profile",
+        NOT_FOUND,
+        message=f"Profile {profile_arn('nope')} was not found.",
+        body=session_body(profile_arn("nope"), APP, MAIN),
+    ),
+    Case(
+        "unknown-trust-anchor",
+        NOT_FOUND,
+        message=f"Trust anchor {trust_anchor_arn('nope')} was not found.",
+        body=session_body(WORKLOADS, APP, trust_anchor_arn("nope")),
+    ),
+    Case(
+        "role-not-in-profile",
+        ACCESS_DENIED,
+        message=f"Role {role_arn('outside')} is not one of the roles of profile {WORKLOADS}.",
+        body=session_body(WORKLOADS, role_arn("outside"), MAIN),
+    ),
+    Case(
+        "unknown-role",
+        ACCESS_DENIED,
+        message=f"Role {role_arn('ghost')} is not one of the roles of profile {WORKLOADS}.",
+        body=session_body(WORKLOADS, role_arn("ghost"), MAIN),
+    ),
+    Case(
+        "duration-899",
+        VALIDATION,
+        phrase="greater than or equal to 900",
+        body=session_body(WORKLOADS, APP, MAIN, 899),
+    ),
+    Case(
+        "duration-43201",
+        VALIDATION,
+        phrase="less than or equal to 43200",
+        body=session_body(WORKLOADS, APP, MAIN, 43201),
+    ),
+    Case(
+        "duration-above-role-max",
+        VALIDATION,
+        phrase="exceeds the MaxSessionDuration set for this role",
+        identity="gated_leaf",
+        body=session_body(WORKLOADS, role_arn("cn-gated"), MAIN, 7200),
+    ),
+    Case("expired-certificate", ACCESS_DENIED, phrase="expired", identity="expired_leaf"),
+    Case(
+        "not-yet-valid-certificate",
+        ACCESS_DENIED,
+        phrase="not yet valid",
+        identity="not_yet_valid_leaf",
+    ),
+    Case("unknown-ca", ACCESS_DENIED, phrase="trusted", identity="unknown_leaf"),
+    Case("revoked-certificate", ACCESS_DENIED, phrase="revoked", identity="revoked_leaf"),
+    Case("missing-intermediate", ACCESS_DENIED, phrase="trusted", identity="ecdsa_leaf"),
+    Case(
+        "wrong-anchor-for-chain",
+        ACCESS_DENIED,
+        phrase="trusted",
+        identity="p384_leaf",
+        body=session_body(WORKLOADS, APP, MAIN),
+    ),
+    Case(
+        "tampered-body",
+        ACCESS_DENIED,
+        message=SIGNATURE_FAILED,
+        body=session_body(WORKLOADS, APP, MAIN, 1800),
+        tamper=_bump_duration,
+    ),
+    Case(
+        "key-does-not-match-certificate",
+        ACCESS_DENIED,
+        message=SIGNATURE_FAILED,
+        identity="gated_leaf",
+        key_of="revoked_leaf",
+    ),
+    Case(
+        "disabled-profile",
+        ACCESS_DENIED,
+        message=f"Profile {profile_arn('disabled')} is disabled; "
+        "enable it to create sessions with it.",
+        body=session_body(profile_arn("disabled"), APP, MAIN),
+    ),
+    Case(
+        "disabled-trust-anchor",
+        ACCESS_DENIED,
+        message=f"Trust anchor {trust_anchor_arn('disabled')} is disabled; "
+        "enable it to create sessions with it.",
+        identity="disabled_anchor_leaf",
+        body=session_body(WORKLOADS, APP, trust_anchor_arn("disabled")),
+    ),
+    Case(
+        "trust-policy-denies-subject-cn",
+        ACCESS_DENIED,
+        message=f"The trust policy of role {role_arn('cn-gated')} does not allow "
+        f"{ROLES_ANYWHERE} to perform sts:AssumeRole: "
+        "no statement allows it with this certificate's attributes.",
+        body=session_body(WORKLOADS, role_arn("cn-gated"), MAIN),
+    ),
+    Case(
+        "malformed-json",
+        VALIDATION,
+        phrase="The request body is not a valid CreateSession JSON document: ",
+        raw_body=b'{"profileArn": "' + WORKLOADS.encode() + b'", ',
+    ),
+    Case(
+        "missing-trust-anchor-arn",
+        VALIDATION,
+        message="Missing required parameter trustAnchorArn (query string or JSON body).",
+        body={"profileArn": WORKLOADS, "roleArn": APP},
+    ),
+]
+
+#: Certificate rejections all start with the same words (the reason follows).
+UNTRUSTED_CASES = {
+    "expired-certificate",
+    "not-yet-valid-certificate",
+    "unknown-ca",
+    "revoked-certificate",
+    "missing-intermediate",
+    "wrong-anchor-for-chain",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
+    identity: CertKey = getattr(test_pki, case.identity)
+    if case.key_of is not None:
+        identity = CertKey(identity.cert, getattr(test_pki, case.key_of).key)
+    signed = case.raw_body if case.raw_body is not None else json.dumps(case.body).encode()
+    response = create_session_raw(
+        daemon.endpoint,
+        ca_bundle,
+        identity,
+        chain=test_pki.chain if case.chain else None,
+        raw_body=signed,
+        send_body=None if case.tamper is None else case.tamper(signed),
+    )
+    status, error_type = case.expect
+    assert (response.status, response.error_type) == (status, error_type), response.text
+    message = response.json()["message"]
+    assert isinstance(message, str) and message.strip(), response.text
+    if case.message is not None:
+        assert message == case.message
+    if case.phrase is not None:
+        assert case.phrase.lower() in message.lower(), message
+    if case.id in UNTRUSTED_CASES:
+        assert message.startswith(UNTRUSTED), message
+
+
+def test_error_body_is_json_object_with_only_a_message(daemon, ca_bundle, test_pki):
+    response = create_session_raw(
+        daemon.endpoint,
+        ca_bundle,
+        test_pki.rsa_leaf,
+        body=session_body(profile_arn("nope"), APP, MAIN),
+    )
+    assert response.status == 404
+    assert list(response.json()) == ["message"]
+
+
+def test_unsigned_request_is_denied(daemon, ca_bundle):
+    response = requests.post(
+        f"{daemon.url}/sessions",
+        data=json.dumps(session_body(WORKLOADS, APP, MAIN)),
+        headers={"Content-Type": "application/x-amz-json-1.0"},
+        verify=str(ca_bundle),
+        timeout=15,
+    )
+    assert response.status_code == 403, response.text
+    assert response.headers.get("X-Amzn-ErrorType") == "AccessDeniedException"
+    assert response.json() == {
+        "message": "Missing Authorization header: sign the request with "
+        "AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256."
+    }

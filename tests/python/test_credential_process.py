@@ -1,0 +1,102 @@
+"""`rolegate credential-process` (DESIGN.md §2d) against the daemon, alone and
+as the `credential_process` of an AWS CLI (v1) profile. The CLI only resolves
+credentials (`aws configure list`); it sends nothing anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from harness import (
+    ACCESS_KEY_ID_RE,
+    EXPIRATION_RE,
+    profile_arn,
+    role_arn,
+    rolegate_bin,
+    run_rolegate,
+    trust_anchor_arn,
+)
+
+
+def process_args(daemon, test_pki, duration: int) -> list[str]:
+    return [
+        "credential-process",
+        "--certificate", str(test_pki.ecdsa_leaf.cert),
+        "--private-key", str(test_pki.ecdsa_leaf.key),
+        "--intermediates", str(test_pki.chain),
+        "--trust-anchor-arn", trust_anchor_arn("main"),
+        "--profile-arn", profile_arn("workloads"),
+        "--role-arn", role_arn("app"),
+        "--session-duration", str(duration),
+        "--endpoint", daemon.url,
+        "--ca-bundle", str(test_pki.root.cert),
+    ]  # fmt: skip
+
+
+def isolated_env(home: Path) -> dict:
+    """An environment with no AWS settings of the machine it runs on."""
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(home)
+    env["XDG_CACHE_HOME"] = str(home / ".cache")
+    return env
+
+
+def test_credential_process_prints_version_1_json(daemon, test_pki, tmp_path):
+    proc = run_rolegate(*process_args(daemon, test_pki, 2000), env=isolated_env(tmp_path))
+    doc = json.loads(proc.stdout)
+    assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+    assert doc["Version"] == 1
+    assert ACCESS_KEY_ID_RE.match(doc["AccessKeyId"]), doc["AccessKeyId"]
+    assert len(doc["SecretAccessKey"]) == 40
+    assert doc["SessionToken"]
+    assert EXPIRATION_RE.match(doc["Expiration"]), doc["Expiration"]
+    expiry = datetime.strptime(doc["Expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    assert now + timedelta(seconds=1800 - 60) <= expiry <= now + timedelta(seconds=2000 + 60)
+
+
+def test_credential_process_reports_service_errors(daemon, test_pki, tmp_path):
+    args = process_args(daemon, test_pki, 2000)
+    args[args.index(profile_arn("workloads"))] = profile_arn("nope")
+    proc = run_rolegate(*args, check=False, env=isolated_env(tmp_path))
+    assert proc.returncode != 0
+    assert proc.stdout.strip() == ""
+    assert f"Profile {profile_arn('nope')} was not found." in proc.stderr, proc.stderr
+
+
+def test_aws_cli_resolves_credentials_through_credential_process(daemon, test_pki, tmp_path):
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    command = " ".join([str(rolegate_bin()), *process_args(daemon, test_pki, 2100)])
+    (home / ".aws" / "config").write_text(
+        f"[profile rolegate]\nregion = us-east-1\ncredential_process = {command}\n"
+    )
+    env = isolated_env(home)
+    env["AWS_CONFIG_FILE"] = str(home / ".aws" / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(home / ".aws" / "credentials")
+    aws = Path(sys.executable).with_name("aws")
+    proc = subprocess.run(
+        [str(aws), "configure", "list", "--profile", "rolegate"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    access_key = next(ln for ln in proc.stdout.splitlines() if ln.split()[:1] == ["access_key"])
+    # e.g. "access_key     ****************ABCD   custom-process"
+    assert "custom-process" in access_key, proc.stdout
+    tail = re.search(r"\*+([A-Z2-7]{4})\b", access_key)
+    assert tail is not None, access_key
+
+    # The same request again within the reuse window gets the same credentials
+    # (DESIGN.md §3), so the CLI saw the key credential-process prints now.
+    direct = json.loads(run_rolegate(*process_args(daemon, test_pki, 2100), env=env).stdout)
+    assert direct["AccessKeyId"].endswith(tail.group(1)), (direct["AccessKeyId"], access_key)

@@ -1,0 +1,98 @@
+"""`rolegate serve --dev` (DESIGN.md §2e): the embedded default creates a dev
+PKI, token key and config once, serves them, and the dev client certificates
+obtain credentials through the unmodified iam-rolesanywhere-session package.
+Also covers the metrics listener and SIGTERM shutdown."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import requests
+from iam_rolesanywhere_session import IAMRolesAnywhereSession
+
+from harness import ACCESS_KEY_ID_RE, Daemon, run_rolegate
+
+DEV_FILES = [
+    "ca.pem",
+    "ca.key",
+    "server.pem",
+    "server.key",
+    "client-ecdsa.pem",
+    "client-ecdsa.key",
+    "client-rsa.pem",
+    "client-rsa.key",
+    "token-k1.key",
+    "rolegate.toml",
+]
+DEV_ANCHOR = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/dev"
+DEV_PROFILE = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/dev"
+DEV_ROLE = "arn:aws:iam::123456789012:role/dev"
+
+
+def start_dev(state_dir, log_dir) -> Daemon:
+    return Daemon(
+        [
+            "--dev",
+            "--state-dir", str(state_dir),
+            "--listen", "127.0.0.1:0",
+            "--metrics-listen", "127.0.0.1:0",
+        ],
+        log_dir=log_dir,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    state = tmp_path_factory.mktemp("dev-state")
+    daemon = start_dev(state, tmp_path_factory.mktemp("dev-log"))
+    yield daemon, state
+    daemon.stop()
+
+
+def test_dev_state_dir_holds_pki_key_and_config(dev):
+    _, state = dev
+    missing = [name for name in DEV_FILES if not (state / name).is_file()]
+    assert not missing
+    for key in ("ca.key", "server.key", "client-ecdsa.key", "client-rsa.key"):
+        assert "-----BEGIN PRIVATE KEY-----" in (state / key).read_text(), key
+    run_rolegate("check-config", str(state / "rolegate.toml"))
+
+
+@pytest.mark.parametrize("client", ["client-ecdsa", "client-rsa"])
+def test_dev_client_certificates_obtain_credentials(dev, client):
+    daemon, state = dev
+    ras = IAMRolesAnywhereSession(
+        profile_arn=DEV_PROFILE,
+        role_arn=DEV_ROLE,
+        trust_anchor_arn=DEV_ANCHOR,
+        certificate=str(state / f"{client}.pem"),
+        private_key=str(state / f"{client}.key"),
+        region="us-east-1",
+        endpoint=daemon.endpoint,
+        verify=str(state / "ca.pem"),
+    )
+    frozen = ras.get_session().get_credentials().get_frozen_credentials()
+    assert ACCESS_KEY_ID_RE.match(frozen.access_key), frozen.access_key
+    assert len(frozen.secret_key) == 40
+    assert frozen.token
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_metrics_listener_answers(dev, path):
+    daemon, _ = dev
+    assert daemon.metrics_url is not None
+    response = requests.get(daemon.metrics_url + path, timeout=10)
+    assert response.status_code == 200, (path, response.text)
+
+
+def test_dev_state_is_created_once_and_sigterm_exits_zero(tmp_path):
+    state = tmp_path / "state"
+    first = start_dev(state, tmp_path / "log1")
+    assert first.stop(signal.SIGTERM) == 0, first.stderr_text()
+    ca_before = (state / "ca.pem").read_bytes()
+    key_before = (state / "token-k1.key").read_bytes()
+    second = start_dev(state, tmp_path / "log2")
+    assert second.stop(signal.SIGTERM) == 0, second.stderr_text()
+    assert (state / "ca.pem").read_bytes() == ca_before
+    assert (state / "token-k1.key").read_bytes() == key_before

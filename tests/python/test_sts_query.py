@@ -1,0 +1,179 @@
+"""The STS Query API (DESIGN.md §2b) with unmodified boto3 and AWS CLI (v1)
+clients pointed at the daemon with `endpoint_url` / `--endpoint-url`
+("https://127.0.0.1:PORT") and trusting the test CA with `verify=` /
+`--ca-bundle`. Callers use credentials issued by CreateSession."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from harness import (
+    ACCESS_KEY_ID_RE,
+    ACCOUNT,
+    REGION,
+    create_session_raw,
+    profile_arn,
+    role_arn,
+    session_body,
+    trust_anchor_arn,
+)
+
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="module")
+def app_session(daemon, ca_bundle, test_pki) -> dict:
+    """Roles Anywhere credentials for role `app` (ECDSA leaf) and its session name."""
+
+    response = create_session_raw(
+        daemon.endpoint,
+        ca_bundle,
+        test_pki.ecdsa_leaf,
+        chain=test_pki.chain,
+        body=session_body(profile_arn("workloads"), role_arn("app"), trust_anchor_arn("main"), 3500),
+    )
+    assert response.status == 201, response.text
+    item = response.json()["credentialSet"][0]
+    return {
+        "credentials": item["credentials"],
+        "arn": item["assumedRoleUser"]["arn"],
+        "assumed_role_id": item["assumedRoleUser"]["assumedRoleId"],
+    }
+
+
+def sts_client(daemon, ca_bundle, access_key_id, secret_access_key, session_token):
+    return boto3.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token,
+        region_name=REGION,
+    ).client("sts", endpoint_url=daemon.url, verify=str(ca_bundle), config=NO_RETRIES)
+
+
+def app_sts(daemon, ca_bundle, app_session):
+    c = app_session["credentials"]
+    return sts_client(
+        daemon, ca_bundle, c["accessKeyId"], c["secretAccessKey"], c["sessionToken"]
+    )
+
+
+def error_of(info) -> tuple[int, str, str]:
+    response = info.value.response
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+    )
+
+
+def test_get_caller_identity_names_the_roles_anywhere_session(daemon, ca_bundle, app_session):
+    identity = app_sts(daemon, ca_bundle, app_session).get_caller_identity()
+    assert identity["Arn"] == app_session["arn"]
+    assert identity["Account"] == ACCOUNT
+    assert identity["UserId"] == app_session["assumed_role_id"]
+
+
+def test_assume_role_chains_into_a_second_role(daemon, ca_bundle, app_session):
+    answer = app_sts(daemon, ca_bundle, app_session).assume_role(
+        RoleArn=role_arn("chained"), RoleSessionName="chain-test", DurationSeconds=900
+    )
+    creds = answer["Credentials"]
+    assert ACCESS_KEY_ID_RE.match(creds["AccessKeyId"]), creds["AccessKeyId"]
+    assert len(creds["SecretAccessKey"]) == 40
+    assert answer["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/chained/chain-test"
+    )
+    chained = sts_client(
+        daemon, ca_bundle, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+    )
+    assert chained.get_caller_identity()["Arn"] == answer["AssumedRoleUser"]["Arn"]
+
+
+def test_role_chaining_is_limited_to_one_hour(daemon, ca_bundle, app_session):
+    with pytest.raises(ClientError) as info:
+        app_sts(daemon, ca_bundle, app_session).assume_role(
+            RoleArn=role_arn("chained-long"), RoleSessionName="too-long", DurationSeconds=3601
+        )
+    assert error_of(info) == (
+        400,
+        "ValidationError",
+        "The requested DurationSeconds exceeds the 1 hour session limit "
+        "for roles assumed by role chaining.",
+    )
+
+
+def test_assume_role_denied_by_trust_policy(daemon, ca_bundle, app_session):
+    with pytest.raises(ClientError) as info:
+        app_sts(daemon, ca_bundle, app_session).assume_role(
+            RoleArn=role_arn("outside"), RoleSessionName="denied"
+        )
+    assert error_of(info) == (
+        403,
+        "AccessDenied",
+        f"User: {app_session['arn']} is not authorized to perform: sts:AssumeRole "
+        f"on resource: {role_arn('outside')}",
+    )
+
+
+def test_wrong_secret_is_signature_does_not_match(daemon, ca_bundle, app_session):
+    c = app_session["credentials"]
+    client = sts_client(daemon, ca_bundle, c["accessKeyId"], "x" * 40, c["sessionToken"])
+    with pytest.raises(ClientError) as info:
+        client.get_caller_identity()
+    status, code, message = error_of(info)
+    assert (status, code) == (403, "SignatureDoesNotMatch")
+    assert message
+
+
+def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_session):
+    c = app_session["credentials"]
+    client = sts_client(
+        daemon, ca_bundle, c["accessKeyId"], c["secretAccessKey"], c["sessionToken"][:-8] + "AAAAAAAA"
+    )
+    with pytest.raises(ClientError) as info:
+        client.get_caller_identity()
+    status, code, message = error_of(info)
+    assert (status, code) == (403, "InvalidClientTokenId")
+    assert message
+
+
+def test_aws_cli_get_caller_identity(daemon, ca_bundle, app_session, tmp_path):
+    c = app_session["credentials"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path),
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_ACCESS_KEY_ID=c["accessKeyId"],
+        AWS_SECRET_ACCESS_KEY=c["secretAccessKey"],
+        AWS_SESSION_TOKEN=c["sessionToken"],
+        AWS_DEFAULT_REGION=REGION,
+        AWS_MAX_ATTEMPTS="1",
+    )
+    aws = Path(sys.executable).with_name("aws")
+    proc = subprocess.run(
+        [
+            str(aws), "sts", "get-caller-identity",
+            "--endpoint-url", daemon.url,
+            "--ca-bundle", str(ca_bundle),
+            "--output", "json",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    identity = json.loads(proc.stdout)
+    assert identity["Arn"] == app_session["arn"]
+    assert identity["Account"] == ACCOUNT
