@@ -33,8 +33,24 @@ STARTUP_TIMEOUT_SECONDS = 30
 #: How long a stopped daemon may take to drain and exit.
 SHUTDOWN_TIMEOUT_SECONDS = 15
 
+#: rolegate appends this to AccessDenied messages (REST and STS) so operators
+#: can find the audit event: " (reason: {code}, request id: {uuid})".
+REASON_SUFFIX_RE = re.compile(
+    r" \(reason: (?P<reason>[a-z0-9-]+), request id: "
+    r"(?P<request_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)$"
+)
+
 ACCESS_KEY_ID_RE = re.compile(r"^ASIA[A-Z2-7]{16}$")
 EXPIRATION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def split_reason(message: str) -> tuple[str, str]:
+    """Split an AccessDenied message into (AWS message, reason code); fails when
+    the reason suffix is missing."""
+
+    m = REASON_SUFFIX_RE.search(message)
+    assert m is not None, f"no '(reason: ..., request id: ...)' suffix: {message!r}"
+    return message[: m.start()], m.group("reason")
 
 
 def trust_anchor_arn(anchor_id: str) -> str:

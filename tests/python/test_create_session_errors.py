@@ -18,6 +18,7 @@ from harness import (
     profile_arn,
     role_arn,
     session_body,
+    split_reason,
     trust_anchor_arn,
 )
 
@@ -38,6 +39,8 @@ class Case:
     message: Optional[str] = None
     #: A phrase the message must contain (case-insensitive), when only that is known.
     phrase: Optional[str] = None
+    #: The reason code appended to AccessDenied messages.
+    reason: Optional[str] = None
     identity: str = "rsa_leaf"
     chain: bool = False
     body: dict = field(default_factory=lambda: session_body(WORKLOADS, APP, MAIN))
@@ -76,12 +79,14 @@ CASES = [
     Case(
         "role-not-in-profile",
         ACCESS_DENIED,
+        reason="role-not-in-profile",
         message=f"Role {role_arn('outside')} is not one of the roles of profile {WORKLOADS}.",
         body=session_body(WORKLOADS, role_arn("outside"), MAIN),
     ),
     Case(
         "unknown-role",
         ACCESS_DENIED,
+        reason="role-not-in-profile",
         message=f"Role {role_arn('ghost')} is not one of the roles of profile {WORKLOADS}.",
         body=session_body(WORKLOADS, role_arn("ghost"), MAIN),
     ),
@@ -124,6 +129,7 @@ CASES = [
     Case(
         "tampered-body",
         ACCESS_DENIED,
+        reason="bad-signature",
         message=SIGNATURE_FAILED,
         body=session_body(WORKLOADS, APP, MAIN, 1800),
         tamper=_bump_duration,
@@ -131,6 +137,7 @@ CASES = [
     Case(
         "key-does-not-match-certificate",
         ACCESS_DENIED,
+        reason="bad-signature",
         message=SIGNATURE_FAILED,
         identity="gated_leaf",
         key_of="revoked_leaf",
@@ -138,6 +145,7 @@ CASES = [
     Case(
         "disabled-profile",
         ACCESS_DENIED,
+        reason="profile-disabled",
         message=f"Profile {profile_arn('disabled')} is disabled; "
         "enable it to create sessions with it.",
         body=session_body(profile_arn("disabled"), APP, MAIN),
@@ -145,6 +153,7 @@ CASES = [
     Case(
         "disabled-trust-anchor",
         ACCESS_DENIED,
+        reason="trust-anchor-disabled",
         message=f"Trust anchor {trust_anchor_arn('disabled')} is disabled; "
         "enable it to create sessions with it.",
         identity="disabled_anchor_leaf",
@@ -153,6 +162,7 @@ CASES = [
     Case(
         "trust-policy-denies-subject-cn",
         ACCESS_DENIED,
+        reason="trust-policy",
         message=f"The trust policy of role {role_arn('cn-gated')} does not allow "
         f"{ROLES_ANYWHERE} to perform sts:AssumeRole: "
         "no statement allows it with this certificate's attributes.",
@@ -201,6 +211,11 @@ def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
     assert (response.status, response.error_type) == (status, error_type), response.text
     message = response.json()["message"]
     assert isinstance(message, str) and message.strip(), response.text
+    if status == 403:
+        message, reason = split_reason(message)
+        expected_reason = "untrusted-certificate" if case.id in UNTRUSTED_CASES else case.reason
+        if expected_reason is not None:
+            assert reason == expected_reason, response.text
     if case.message is not None:
         assert message == case.message
     if case.phrase is not None:
@@ -230,7 +245,9 @@ def test_unsigned_request_is_denied(daemon, ca_bundle):
     )
     assert response.status_code == 403, response.text
     assert response.headers.get("X-Amzn-ErrorType") == "AccessDeniedException"
-    assert response.json() == {
-        "message": "Missing Authorization header: sign the request with "
-        "AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256."
-    }
+    assert list(response.json()) == ["message"]
+    assert split_reason(response.json()["message"]) == (
+        "Missing Authorization header: sign the request with "
+        "AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256.",
+        "missing-authorization",
+    )
