@@ -7,6 +7,7 @@ All traffic stays on 127.0.0.1; nothing here contacts AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 from urllib.parse import urlencode
@@ -24,6 +26,7 @@ import requests
 from botocore.awsrequest import AWSRequest
 from cryptography import x509
 from iam_rolesanywhere_session import IAMRolesAnywhereSigner
+from iam_rolesanywhere_session import iam_rolesanywhere_session as _signer_module
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -497,12 +500,14 @@ def create_session_raw(
     send_body: Optional[bytes] = None,
     chunked: bool = False,
     region: str = REGION,
+    clock_offset_seconds: int = 0,
 ) -> RawResponse:
     """POST /sessions signed with iam_rolesanywhere_session.IAMRolesAnywhereSigner.
 
     `body` is serialised as JSON (or `raw_body` used verbatim) and signed;
     `send_body`, when given, is sent instead of the signed body (tampering);
-    `chunked` sends the body with Transfer-Encoding: chunked.
+    `chunked` sends the body with Transfer-Encoding: chunked;
+    `clock_offset_seconds` signs as if the client clock were that far off.
     """
 
     signer = IAMRolesAnywhereSigner(
@@ -516,7 +521,8 @@ def create_session_raw(
         url += "?" + urlencode(query)
     signed_body = raw_body if raw_body is not None else json.dumps(body or {}).encode()
     request = AWSRequest(method="POST", url=url, data=signed_body)
-    signer.add_auth(request)
+    with _client_clock_offset(clock_offset_seconds):
+        signer.add_auth(request)
     headers = {k: v for k, v in request.headers.items()}
     payload = send_body if send_body is not None else signed_body
     data: object = payload
@@ -524,6 +530,27 @@ def create_session_raw(
         data = iter([payload[: len(payload) // 2], payload[len(payload) // 2 :]])
     response = requests.post(url, headers=headers, data=data, verify=str(ca_bundle), timeout=15)
     return RawResponse(response.status_code, response.headers, response.text)
+
+
+@contextlib.contextmanager
+def _client_clock_offset(seconds: int):
+    """Shift the clock the package's signer reads (`datetime.now` in its module)."""
+
+    if seconds == 0:
+        yield
+        return
+    real = _signer_module.datetime
+
+    class Shifted(real):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) + timedelta(seconds=seconds)
+
+    _signer_module.datetime = Shifted
+    try:
+        yield
+    finally:
+        _signer_module.datetime = real
 
 
 def session_body(

@@ -48,6 +48,10 @@ class Case:
     tamper: Optional[Callable[[bytes], bytes]] = None
     #: Swap in another certificate's private key (the proof of possession fails).
     key_of: Optional[str] = None
+    #: Send the intermediate this many times in X-Amz-X509-Chain.
+    chain_copies: int = 0
+    #: Sign with the client clock this far off.
+    clock_offset_seconds: int = 0
 
 
 def _bump_duration(body: bytes) -> bytes:
@@ -143,6 +147,28 @@ CASES = [
         key_of="revoked_leaf",
     ),
     Case(
+        "chain-longer-than-5",
+        ACCESS_DENIED,
+        message="X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.",
+        reason="chain-too-long",
+        identity="ecdsa_leaf",
+        chain_copies=6,
+    ),
+    Case(
+        "client-clock-10-minutes-behind",
+        ACCESS_DENIED,
+        phrase="Signature expired or not yet valid",
+        reason="clock-skew",
+        clock_offset_seconds=-600,
+    ),
+    Case(
+        "client-clock-10-minutes-ahead",
+        ACCESS_DENIED,
+        phrase="Signature expired or not yet valid",
+        reason="clock-skew",
+        clock_offset_seconds=600,
+    ),
+    Case(
         "disabled-profile",
         ACCESS_DENIED,
         reason="profile-disabled",
@@ -194,8 +220,12 @@ UNTRUSTED_CASES = {
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
+def test_create_session_error(case: Case, daemon, ca_bundle, test_pki, tmp_path):
     identity: CertKey = getattr(test_pki, case.identity)
+    chain = test_pki.chain if case.chain else None
+    if case.chain_copies:
+        chain = tmp_path / "long-chain.pem"
+        chain.write_text(test_pki.intermediate.cert.read_text() * case.chain_copies)
     if case.key_of is not None:
         identity = CertKey(identity.cert, getattr(test_pki, case.key_of).key)
     signed = case.raw_body if case.raw_body is not None else json.dumps(case.body).encode()
@@ -203,9 +233,10 @@ def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
         daemon.endpoint,
         ca_bundle,
         identity,
-        chain=test_pki.chain if case.chain else None,
+        chain=chain,
         raw_body=signed,
         send_body=None if case.tamper is None else case.tamper(signed),
+        clock_offset_seconds=case.clock_offset_seconds,
     )
     status, error_type = case.expect
     assert (response.status, response.error_type) == (status, error_type), response.text
