@@ -41,17 +41,15 @@ fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
     let text = std::fs::read_to_string(&path).unwrap();
     let marker = format!("account_id = \"{ACCOUNT}\"\n");
     assert!(text.contains(&marker));
-    let text = text.replacen(
-        &marker,
-        &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n"),
-        1,
-    );
+    let text = text.replacen(&marker, &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n"), 1);
     std::fs::write(&path, text).unwrap();
     start_with_config(dir, &path)
 }
 
 fn subject_of(leaf: &Issued) -> String {
-    ClientCertificate::parse(leaf.cert_der.clone()).unwrap().subject_string()
+    ClientCertificate::parse(leaf.cert_der.clone())
+        .unwrap()
+        .subject_string()
 }
 
 async fn connect(d: &Daemon, identity: Option<(&Issued, &[&Issued])>) -> GrpcClient {
@@ -117,7 +115,12 @@ impl Workload {
         let admin = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
         let n = now();
         let rogue = Authority::new_root("rogue root", KeyType::EcdsaP256, n - days(1), n + days(30)).unwrap();
-        Self { pki, leaf, admin, rogue }
+        Self {
+            pki,
+            leaf,
+            admin,
+            rogue,
+        }
     }
 
     fn start(&self) -> Daemon {
@@ -144,7 +147,10 @@ async fn create_session_with_the_mtls_identity() {
         r.assumed_role_arn,
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{}", w.leaf.serial_hex)
     );
-    assert!(r.subject_arn.starts_with("arn:aws:rolesanywhere:us-east-1:123456789012:subject/"));
+    assert!(
+        r.subject_arn
+            .starts_with("arn:aws:rolesanywhere:us-east-1:123456789012:subject/")
+    );
     // Same identity and request moments later: the same credentials (shared cache with REST).
     let again = create(&c, create_request("main", ROLE, "main")).await.unwrap();
     assert_eq!(again.credentials, r.credentials);
@@ -182,7 +188,10 @@ async fn create_session_errors_map_to_grpc_codes() {
     assert_status(
         create(&c, create_request("main", ROLE_OTHER, "main")).await,
         Code::PermissionDenied,
-        &format!("Role {ROLE_OTHER} is not one of the roles of profile {}.", profile_arn("main")),
+        &format!(
+            "Role {ROLE_OTHER} is not one of the roles of profile {}.",
+            profile_arn("main")
+        ),
     );
     let mut too_long = create_request("main", ROLE, "main");
     too_long.duration_seconds = Some(10_000);
@@ -204,7 +213,9 @@ async fn trust_policy_denial_is_permission_denied() {
     assert_status(
         create(&c, create_request("main", ROLE, "main")).await,
         Code::PermissionDenied,
-        &format!("The trust policy of role {ROLE} does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole"),
+        &format!(
+            "The trust policy of role {ROLE} does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole"
+        ),
     );
 }
 
@@ -238,7 +249,9 @@ async fn assume_role_with_sigv4_metadata() {
     assert!(out.credentials.unwrap().access_key_id.starts_with("ASIA"));
 
     assert_status(
-        anonymous.assume_role(chain_request(Some(7200)), &creds, REGION, now()).await,
+        anonymous
+            .assume_role(chain_request(Some(7200)), &creds, REGION, now())
+            .await,
         Code::InvalidArgument,
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
     );
@@ -352,9 +365,12 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     let creds = signing(&session);
     let body = br#"{"order":42}"#;
 
-    let valid = verify(&c, aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42?x=1&a=b", body))
-        .await
-        .unwrap();
+    let valid = verify(
+        &c,
+        aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42?x=1&a=b", body),
+    )
+    .await
+    .unwrap();
     assert!(valid.valid, "{valid:?}");
     let caller = valid.caller.unwrap();
     assert_eq!(caller.role_arn, ROLE);
@@ -363,13 +379,24 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     assert_eq!(caller.source_identity, "CN=workload-1");
     assert_eq!(caller.access_key_id, creds.access_key_id);
     assert_eq!(caller.expiration, session.credentials.as_ref().unwrap().expiration);
-    assert!(caller.tags.iter().any(|t| t.key == "x509Subject/CN" && t.value == "workload-1"), "{:?}", caller.tags);
+    assert!(
+        caller
+            .tags
+            .iter()
+            .any(|t| t.key == "x509Subject/CN" && t.value == "workload-1"),
+        "{:?}",
+        caller.tags
+    );
 
     // UNSIGNED-PAYLOAD is accepted as the payload hash when the signer declared it.
     let mut tampered = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
     tampered.path = "/orders/43".into();
     let r = verify(&c, tampered).await.unwrap();
-    assert_eq!((r.valid, r.error_code.as_str()), (false, "SignatureDoesNotMatch"), "{r:?}");
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "SignatureDoesNotMatch"),
+        "{r:?}"
+    );
     assert!(r.caller.is_none());
 
     let mut other_body = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
@@ -378,29 +405,49 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     assert_eq!((r.valid, r.error_code.as_str()), (false, "SignatureDoesNotMatch"));
 
     let old = SystemTime::now() - Duration::from_secs(3600);
-    let r = verify(&c, aws_signed(&creds, "execute-api", old, "/orders/42", body)).await.unwrap();
+    let r = verify(&c, aws_signed(&creds, "execute-api", old, "/orders/42", body))
+        .await
+        .unwrap();
     assert!(!r.valid);
     assert!(
         ["RequestExpired", "SignatureDoesNotMatch"].contains(&r.error_code.as_str()),
         "{r:?}"
     );
-    assert!(r.reason.contains("expired") || r.reason.contains("Signature"), "{}", r.reason);
+    assert!(
+        r.reason.contains("expired") || r.reason.contains("Signature"),
+        "{}",
+        r.reason
+    );
 
-    let r = verify(&c, aws_signed(&creds, "s3", SystemTime::now(), "/orders/42", body)).await.unwrap();
-    assert_eq!((r.valid, r.error_code.as_str()), (false, "SignatureDoesNotMatch"), "{r:?}");
+    let r = verify(&c, aws_signed(&creds, "s3", SystemTime::now(), "/orders/42", body))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "SignatureDoesNotMatch"),
+        "{r:?}"
+    );
     assert!(r.reason.contains("execute-api"), "{}", r.reason);
 
     // Callers of VerifyRequest must present a trusted client certificate.
     let anonymous = connect(&d, None).await;
     assert_status(
-        verify(&anonymous, aws_signed(&creds, "execute-api", SystemTime::now(), "/", body)).await,
+        verify(
+            &anonymous,
+            aws_signed(&creds, "execute-api", SystemTime::now(), "/", body),
+        )
+        .await,
         Code::Unauthenticated,
         "VerifyRequest needs a client certificate",
     );
     let stranger = Pki::client(&w.rogue, "stranger", KeyType::EcdsaP256);
     let untrusted = connect(&d, Some((&stranger, &[]))).await;
     assert_status(
-        verify(&untrusted, aws_signed(&creds, "execute-api", SystemTime::now(), "/", body)).await,
+        verify(
+            &untrusted,
+            aws_signed(&creds, "execute-api", SystemTime::now(), "/", body),
+        )
+        .await,
         Code::PermissionDenied,
         "does not chain to any enabled trust anchor",
     );
@@ -428,27 +475,54 @@ async fn authorize_evaluates_role_and_session_policies() {
         async move { s.authorize(r).await.map(tonic::Response::into_inner) }
     };
     let token = chained_creds.session_token.as_str();
-    let allow = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::order/1")).await.unwrap();
+    let allow = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
     assert_eq!(allow.decision(), Decision::Allow);
-    assert_eq!((allow.policy.as_str(), allow.statement_index, allow.statement_sid.as_str()), ("role-policy/0", 0, "ReadOrders"));
-    let deny = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::secret/1")).await.unwrap();
+    assert_eq!(
+        (
+            allow.policy.as_str(),
+            allow.statement_index,
+            allow.statement_sid.as_str()
+        ),
+        ("role-policy/0", 0, "ReadOrders")
+    );
+    let deny = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::secret/1"))
+        .await
+        .unwrap();
     assert_eq!(deny.decision(), Decision::ExplicitDeny);
     assert_eq!((deny.statement_index, deny.statement_sid.as_str()), (1, "NoSecrets"));
     assert!(deny.explanation.contains("explicitly denied"), "{}", deny.explanation);
-    let implicit = authorize(ask(token, "orders:DeleteOrder", "arn:aws:orders:::order/1")).await.unwrap();
-    assert_eq!((implicit.decision(), implicit.statement_index), (Decision::ImplicitDeny, -1));
+    let implicit = authorize(ask(token, "orders:DeleteOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (implicit.decision(), implicit.statement_index),
+        (Decision::ImplicitDeny, -1)
+    );
     // A session policy narrows the role's permissions.
     let mut narrowed = chain_request(None);
     narrowed.policy = Some(
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyOne","Effect":"Allow","Action":"orders:GetOrder","Resource":"arn:aws:orders:::order/1"}]}"#
             .to_owned(),
     );
-    let narrow = c.assume_role(narrowed, &signing(&session), REGION, now()).await.unwrap();
+    let narrow = c
+        .assume_role(narrowed, &signing(&session), REGION, now())
+        .await
+        .unwrap();
     let narrow_token = narrow.credentials.unwrap().session_token;
-    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/2")).await.unwrap();
+    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/2"))
+        .await
+        .unwrap();
     assert_eq!(r.decision(), Decision::ImplicitDeny);
-    assert!(r.explanation.contains("no session policy allows it"), "{}", r.explanation);
-    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/1")).await.unwrap();
+    assert!(
+        r.explanation.contains("no session policy allows it"),
+        "{}",
+        r.explanation
+    );
+    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
     assert_eq!(r.decision(), Decision::Allow);
     // Keys derived from the session cannot be supplied.
     let mut forged = ask(token, "orders:GetOrder", "*");
@@ -458,7 +532,11 @@ async fn authorize_evaluates_role_and_session_policies() {
         Code::InvalidArgument,
         "The context key 'aws:PrincipalArn' is derived from the session by rolegate and cannot be supplied.",
     );
-    assert_status(authorize(ask("garbage", "orders:GetOrder", "*")).await, Code::Unauthenticated, "invalid");
+    assert_status(
+        authorize(ask("garbage", "orders:GetOrder", "*")).await,
+        Code::Unauthenticated,
+        "invalid",
+    );
 
     // VerifyRequest with an action authorizes too.
     let mut vr = aws_signed(&chained_creds, "execute-api", SystemTime::now(), "/orders/1", b"");
@@ -476,15 +554,31 @@ async fn admin_is_limited_to_listed_subjects() {
     let admin = connect(&d, Some((&w.admin, &[]))).await;
     let status = admin.admin().status(StatusRequest {}).await.unwrap().into_inner();
     let arns: Vec<&str> = status.anchors.iter().map(|a| a.arn.as_str()).collect();
-    assert_eq!(arns, [anchor_arn("disabled"), anchor_arn("foreign"), anchor_arn("main")]);
+    assert_eq!(
+        arns,
+        [anchor_arn("disabled"), anchor_arn("foreign"), anchor_arn("main")]
+    );
     let main = &status.anchors[2];
     assert!(main.enabled && !status.anchors[0].enabled);
     assert_eq!(main.certificates.len(), 1);
     assert!(main.certificates[0].subject.contains("CN=test root"));
     assert!(main.certificates[0].not_after_unix > now().unix_timestamp());
-    assert!(status.roles.iter().any(|r| r.arn == ROLE_CHAINED && r.max_session_duration == 43200));
-    assert!(status.profiles.iter().any(|p| p.arn == profile_arn("main") && p.duration_seconds == 3600));
-    assert_eq!((status.token_key_ids.as_slice(), status.active_token_key_id.as_str()), (&["k1".to_owned()][..], "k1"));
+    assert!(
+        status
+            .roles
+            .iter()
+            .any(|r| r.arn == ROLE_CHAINED && r.max_session_duration == 43200)
+    );
+    assert!(
+        status
+            .profiles
+            .iter()
+            .any(|p| p.arn == profile_arn("main") && p.duration_seconds == 3600)
+    );
+    assert_eq!(
+        (status.token_key_ids.as_slice(), status.active_token_key_id.as_str()),
+        (&["k1".to_owned()][..], "k1")
+    );
     let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["chains", "credentials", "signing_keys"]);
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
@@ -502,7 +596,11 @@ async fn admin_is_limited_to_listed_subjects() {
         Code::PermissionDenied,
         "The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: add it to [server] admin_subjects.",
     );
-    assert_status(workload.admin().reload(ReloadRequest {}).await, Code::PermissionDenied, "admin_subjects");
+    assert_status(
+        workload.admin().reload(ReloadRequest {}).await,
+        Code::PermissionDenied,
+        "admin_subjects",
+    );
     // The listed subject under an untrusted CA.
     let impostor = Pki::client(&w.rogue, "ops-admin", KeyType::EcdsaP256);
     let impostor = connect(&d, Some((&impostor, &[]))).await;
@@ -523,10 +621,10 @@ async fn health_serves_and_reflection_lists_services() {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let w = Workload::new();
     let d = w.start();

@@ -59,7 +59,12 @@ pub struct AuthorizeOutput {
 
 impl Broker {
     /// Evaluates the effective permissions of `caller` for `input` at `now`.
-    pub fn authorize(&self, caller: &Caller, input: &AuthorizeInput, now: OffsetDateTime) -> Result<AuthorizeOutput, ApiError> {
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        input: &AuthorizeInput,
+        now: OffsetDateTime,
+    ) -> Result<AuthorizeOutput, ApiError> {
         let ctx = authorization_context(caller, input, &caller.config.server.region, now)?;
         let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
         let session = labelled_session_policies(caller);
@@ -99,7 +104,13 @@ impl Broker {
     /// exists and has not revoked it.
     pub fn session_caller(&self, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
         let config = self.config();
-        let invalid = || ApiError::new(ErrorCode::InvalidClientTokenId, "bad-token", session::INVALID_TOKEN_MESSAGE);
+        let invalid = || {
+            ApiError::new(
+                ErrorCode::InvalidClientTokenId,
+                "bad-token",
+                session::INVALID_TOKEN_MESSAGE,
+            )
+        };
         let claims: SessionClaims = session::open(&config.keyring, token).map_err(|e| {
             tracing::debug!(reason = e.reason(), "session token rejected");
             invalid()
@@ -174,10 +185,16 @@ pub fn authorization_context(
     ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
     ctx.insert("aws:PrincipalAccount", account);
     ctx.insert("aws:PrincipalType", "AssumedRole");
-    ctx.insert("aws:userid", format!("{}:{}", caller.claims.role_id, caller.claims.session_name));
+    ctx.insert(
+        "aws:userid",
+        format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
+    );
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert("aws:TokenIssueTime", session::format_expiration(caller.claims.issued_at));
+    ctx.insert(
+        "aws:TokenIssueTime",
+        session::format_expiration(caller.claims.issued_at),
+    );
     ctx.insert("aws:MultiFactorAuthPresent", "false");
     ctx.insert("aws:SecureTransport", "true");
     if let Some(s) = &caller.claims.source_identity {
@@ -190,7 +207,11 @@ pub fn authorization_context(
         "aws:PrincipalTagKeys",
         caller.claims.tags.iter().map(|(k, _)| k.clone()).collect(),
     );
-    if !input.context.iter().any(|(k, _)| k.eq_ignore_ascii_case("aws:RequestedRegion")) {
+    if !input
+        .context
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("aws:RequestedRegion"))
+    {
         ctx.insert("aws:RequestedRegion", region);
     }
     for (k, v) in &input.context {
@@ -272,7 +293,11 @@ fn explain_decision(
         (Outcome::Allow, Some(d)) => format!(
             "{head} is allowed by {}{}.",
             statement(d),
-            if session.is_empty() { "" } else { " and the session policies" }
+            if session.is_empty() {
+                ""
+            } else {
+                " and the session policies"
+            }
         ),
         (Outcome::ExplicitDeny, Some(d)) => format!("{head} is explicitly denied by {}.", statement(d)),
         _ => {
@@ -281,10 +306,17 @@ fn explain_decision(
                 false => ("no permission policy of the role", identity),
             };
             let (_, traces) = policy::explain(docs, ctx);
-            let near: Vec<String> = traces.iter().filter(|t| t.action && !t.applies).map(near_miss).collect();
+            let near: Vec<String> = traces
+                .iter()
+                .filter(|t| t.action && !t.applies)
+                .map(near_miss)
+                .collect();
             let mut s = format!("{head} is implicitly denied: {which} allows it.");
             if !near.is_empty() {
-                s.push_str(&format!(" Statements matching the action but not applying: {}.", near.join("; ")));
+                s.push_str(&format!(
+                    " Statements matching the action but not applying: {}.",
+                    near.join("; ")
+                ));
             }
             s
         }
@@ -311,22 +343,47 @@ mod tests {
         AuthorizeInput {
             action: action.to_owned(),
             resource: "*".to_owned(),
-            context: context.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            context: context
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         }
     }
 
     #[test]
     fn input_validation() {
-        let cases: &[(&str, &[(&str, &str)], Option<&str>)] = &[
+        // (action, caller context, expected error reason)
+        type Case = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Option<&'static str>,
+        );
+        let cases: &[Case] = &[
             ("s3:GetObject", &[("aws:SourceIp", "10.0.0.1")], None),
             ("s3:GetObject", &[("s3:prefix", "a/")], None),
             ("s3", &[], Some("bad-action")),
             ("s3:*", &[], Some("bad-action")),
             (":Get", &[], Some("bad-action")),
-            ("s3:GetObject", &[("aws:PrincipalArn", "x")], Some("derived-context-key")),
-            ("s3:GetObject", &[("AWS:principaltag/team", "x")], Some("derived-context-key")),
-            ("s3:GetObject", &[("aws:MultiFactorAuthPresent", "true")], Some("derived-context-key")),
-            ("s3:GetObject", &[("aws:SourceIdentity", "x")], Some("derived-context-key")),
+            (
+                "s3:GetObject",
+                &[("aws:PrincipalArn", "x")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("AWS:principaltag/team", "x")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("aws:MultiFactorAuthPresent", "true")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("aws:SourceIdentity", "x")],
+                Some("derived-context-key"),
+            ),
         ];
         for (action, context, want) in cases {
             let got = validate_input(&input(action, context)).err().map(|e| e.reason);
@@ -337,7 +394,9 @@ mod tests {
     #[test]
     fn too_many_context_keys() {
         let mut i = input("s3:GetObject", &[]);
-        i.context = (0..=MAX_CONTEXT_KEYS).map(|n| (format!("s3:k{n}"), "v".to_owned())).collect();
+        i.context = (0..=MAX_CONTEXT_KEYS)
+            .map(|n| (format!("s3:k{n}"), "v".to_owned()))
+            .collect();
         assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
     }
 }

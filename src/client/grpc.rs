@@ -68,12 +68,18 @@ impl GrpcClient {
         let connector = tower::service_fn(move |uri: Uri| {
             let config = config.clone();
             async move {
-                let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+                let host = uri
+                    .host()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
                 let port = uri.port_u16().unwrap_or(443);
                 let server_name = ServerName::try_from(host.to_owned())?;
                 let tcp = tokio::net::TcpStream::connect((host, port)).await?;
                 let _ = tcp.set_nodelay(true);
-                let tls = tokio_rustls::TlsConnector::from(config).connect(server_name, tcp).await?;
+                let tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(server_name, tcp)
+                    .await?;
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(TokioIo::new(tls))
             }
         });
@@ -112,7 +118,10 @@ impl GrpcClient {
         now: OffsetDateTime,
     ) -> Result<crate::proto::AssumeRoleResponse, tonic::Status> {
         let request = signed_assume_role(message, &self.authority, credentials, region, now)?;
-        self.sessions().assume_role(request).await.map(tonic::Response::into_inner)
+        self.sessions()
+            .assume_role(request)
+            .await
+            .map(tonic::Response::into_inner)
     }
 }
 

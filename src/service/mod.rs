@@ -48,13 +48,22 @@ fn is_grpc<B>(req: &::http::Request<B>) -> bool {
 }
 
 /// The gRPC services, with the connection's [`ConnInfo`] in the request extensions.
-async fn dispatch_grpc(state: Arc<State>, conn: ConnInfo, mut req: ::http::Request<Incoming>) -> ::http::Response<Body> {
+async fn dispatch_grpc(
+    state: Arc<State>,
+    conn: ConnInfo,
+    mut req: ::http::Request<Incoming>,
+) -> ::http::Response<Body> {
     use tower::Service;
     let authority = req
         .uri()
         .authority()
         .map(|a| a.as_str().to_owned())
-        .or_else(|| req.headers().get(::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            req.headers()
+                .get(::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     let mut routes = state.grpc.clone();
     req.extensions_mut().insert(grpc::GrpcContext {

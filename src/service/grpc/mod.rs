@@ -53,10 +53,7 @@ pub fn routes() -> Routes {
     };
     let mut routes = Routes::builder();
     routes
-        .add_service(
-            SessionsServer::new(sessions::SessionsService)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
+        .add_service(SessionsServer::new(sessions::SessionsService).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServer::new(admin::AdminService).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(health);
     // invariant: the descriptor sets are generated at build time and always decode.
@@ -73,7 +70,9 @@ pub fn routes() -> Routes {
 fn register_health(reporter: tonic_health::server::HealthReporter) {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         handle.spawn(async move {
-            reporter.set_serving::<SessionsServer<sessions::SessionsService>>().await;
+            reporter
+                .set_serving::<SessionsServer<sessions::SessionsService>>()
+                .await;
             reporter.set_serving::<AdminServer<admin::AdminService>>().await;
         });
     }
@@ -144,7 +143,10 @@ mod tests {
         let s = status(&ApiError::access_denied("trust-policy", "Denied."), "rid-1");
         assert_eq!(s.code(), tonic::Code::PermissionDenied);
         assert_eq!(s.message(), "Denied. (reason: trust-policy, request id: rid-1)");
-        assert_eq!(s.metadata().get("x-amzn-requestid").and_then(|v| v.to_str().ok()), Some("rid-1"));
+        assert_eq!(
+            s.metadata().get("x-amzn-requestid").and_then(|v| v.to_str().ok()),
+            Some("rid-1")
+        );
         let v = status(&ApiError::validation("duration", "Too long."), "rid-2");
         assert_eq!((v.code(), v.message()), (tonic::Code::InvalidArgument, "Too long."));
     }

@@ -29,9 +29,8 @@ pub fn peer_chain(conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiErro
             ),
         ));
     };
-    let leaf = ClientCertificate::parse(leaf.to_vec()).map_err(|e| {
-        ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}"))
-    })?;
+    let leaf = ClientCertificate::parse(leaf.to_vec())
+        .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))?;
     Ok(PeerChain {
         leaf,
         intermediates: rest.iter().map(|c| c.to_vec()).collect(),

@@ -219,7 +219,11 @@ fn authorize(
     let caller = broker.session_caller(&token, now)?;
     let input = AuthorizeInput {
         action: r.action,
-        resource: if r.resource.is_empty() { "*".to_owned() } else { r.resource },
+        resource: if r.resource.is_empty() {
+            "*".to_owned()
+        } else {
+            r.resource
+        },
         context: sorted(r.context),
     };
     broker.authorize(&caller, &input, now).map(authorize_response)
@@ -309,10 +313,7 @@ fn authorize_response(out: AuthorizeOutput) -> AuthorizeResponse {
     AuthorizeResponse {
         decision: decision.into(),
         policy: out.policy,
-        statement_index: out
-            .statement_index
-            .and_then(|i| i32::try_from(i).ok())
-            .unwrap_or(-1),
+        statement_index: out.statement_index.and_then(|i| i32::try_from(i).ok()).unwrap_or(-1),
         statement_sid: out.statement_sid.unwrap_or_default(),
         explanation: out.explanation,
     }
