@@ -10,10 +10,14 @@ use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
 use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller};
 use crate::session::format_expiration;
-use crate::sigv4::{self, HttpRequest, UNSIGNED_PAYLOAD};
+use crate::sigv4::HttpRequest;
 
+/// The XML namespace of every STS answer.
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The one API version STS has.
 pub const VERSION: &str = "2011-06-15";
+/// The SigV4 service name in the credential scope.
+pub const SERVICE: &str = "sts";
 
 /// Most form parameters accepted in one request (50 tags × 2 + policies + the rest).
 const MAX_PARAMETERS: usize = 256;
@@ -33,11 +37,8 @@ pub fn handle(
         query: &req.query,
         headers: &headers,
     };
-    let payload_hash = match req.header("x-amz-content-sha256") {
-        Some(UNSIGNED_PAYLOAD) => UNSIGNED_PAYLOAD.to_owned(),
-        _ => sigv4::sha256_hex(body),
-    };
-    let caller = broker.authenticate(&http, &payload_hash, "sts", None, now)?;
+    // The parameters travel in the body, so it must be signed: no UNSIGNED-PAYLOAD.
+    let caller = broker.authenticate(&http, body, false, SERVICE, None, now)?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
@@ -84,6 +85,7 @@ impl Params {
             .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form { body } else { &[] }];
         for source in sources {
+            check_form_syntax(source)?;
             for (k, v) in form_urlencoded::parse(source) {
                 if k.starts_with("X-Amz-") {
                     continue;
@@ -128,6 +130,38 @@ impl Params {
         found.sort_by_key(|(n, _)| *n);
         Ok(found)
     }
+}
+
+/// `application/x-www-form-urlencoded` syntax
+/// (<https://url.spec.whatwg.org/#application/x-www-form-urlencoded>) as AWS enforces it: UTF-8
+/// text whose `%` escapes are each followed by two hexadecimal digits and decode to UTF-8.
+/// (`form_urlencoded::parse` is lenient and would silently keep or replace bad bytes.)
+fn check_form_syntax(source: &[u8]) -> Result<(), ApiError> {
+    let malformed = |why: &str| {
+        ApiError::validation(
+            "malformed-form",
+            format!("The request parameters are not valid application/x-www-form-urlencoded data: {why}."),
+        )
+    };
+    if std::str::from_utf8(source).is_err() {
+        return Err(malformed("they are not UTF-8 text"));
+    }
+    for (i, b) in source.iter().enumerate() {
+        if *b == b'%'
+            && !source
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            return Err(malformed("a '%' is not followed by two hexadecimal digits"));
+        }
+    }
+    for pair in source.split(|b| *b == b'&') {
+        let decoded: Vec<u8> = percent_encoding::percent_decode(pair).collect();
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(malformed("a percent-encoded value is not UTF-8"));
+        }
+    }
+    Ok(())
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
@@ -212,9 +246,9 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
         x += &format!("    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
     }
     x += &format!(
-        "    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
-        esc(&out.assumed_role_id),
+        "    <AssumedRoleUser>\n      <Arn>{}</Arn>\n      <AssumedRoleId>{}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
         esc(&out.assumed_role_arn),
+        esc(&out.assumed_role_id),
         out.credentials.access_key_id,
         esc(&out.credentials.secret_access_key),
         esc(&out.credentials.session_token),
@@ -229,17 +263,19 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     x
 }
 
-/// The STS error document.
+/// The STS error document
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>).
+///
+/// The message is sent verbatim, without the reason suffix the REST wire appends: AWS
+/// documents STS messages such as AccessDenied's "User: … is not authorized to perform:
+/// sts:AssumeRole on resource: …" exactly, and clients match on them. The reason is in the
+/// audit log under the same request id (`x-amzn-RequestId` and `<RequestId>`).
 pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     let (status, code) = e.sts_wire();
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    let message = match e.code {
-        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
-        _ => e.message.clone(),
-    };
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-        esc(&message)
+        esc(&e.message)
     );
     response(status, "text/xml", Bytes::from(xml))
 }

@@ -58,8 +58,8 @@ def _build_pki(directory: Path) -> PkiFiles:
         "leaf-ecdsa", intermediate, "ecdsa-client",
         org="Rolegate Tests", ou="ci", dns=["ecdsa.test"], uris=["spiffe://test/ecdsa"],
     )  # fmt: skip
-    rsa_leaf = pki.client("leaf-rsa", root, "rsa-client", key="rsa-2048")
-    rsa_root = pki.ca("rsa-ca", "rolegate test rsa root", key="rsa-2048")
+    rsa_leaf = pki.client("leaf-rsa", root, "rsa-client", key="rsa2048")
+    rsa_root = pki.ca("rsa-ca", "rolegate test rsa root", key="rsa2048")
     p384_leaf = pki.client("leaf-p384", rsa_root, "p384-client", key="ecdsa-p384")
     expired_leaf = pki.client("leaf-expired", root, "expired-client", expired=True)
     not_yet_valid_leaf = pki.client("leaf-future", root, "future-client", not_yet_valid=True)

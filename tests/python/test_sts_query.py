@@ -32,13 +32,17 @@ NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="module")
 def app_session(daemon, ca_bundle, test_pki) -> dict:
-    """Roles Anywhere credentials for role `app` (ECDSA leaf) and its session name."""
+    """Roles Anywhere credentials for role `app` and its session name.
+
+    The RSA leaf is used because its certificate is signed with SHA-256, so the
+    iam_rolesanywhere_session signer names the algorithm AWS4-X509-RSA-SHA256 (it
+    derives the name from the certificate's signature hash, and AWS only defines
+    the -SHA256 algorithms)."""
 
     response = create_session_raw(
         daemon.endpoint,
         ca_bundle,
-        test_pki.ecdsa_leaf,
-        chain=test_pki.chain,
+        test_pki.rsa_leaf,
         body=session_body(profile_arn("workloads"), role_arn("app"), trust_anchor_arn("main"), 3500),
     )
     assert response.status == 201, response.text
