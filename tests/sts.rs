@@ -936,3 +936,66 @@ async fn credentials_survive_a_daemon_restart() {
         Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/before-restart").as_str())
     );
 }
+
+/// A presigned `GET /?Action=GetCallerIdentity…` URL made by the official `aws-sigv4` crate.
+fn presigned_get(endpoint: &str, c: &Creds, expires_in: std::time::Duration) -> String {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+    let identity =
+        aws_credential_types::Credentials::new(&c.access_key_id, &c.secret, Some(c.token.clone()), None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(expires_in);
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("sts")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("https://{}/?{GCI}", host(endpoint));
+    let headers = [("host", host(endpoint))];
+    let signable =
+        SignableRequest::new("GET", uri.as_str(), headers.iter().copied(), SignableBody::Bytes(b"")).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::builder().uri(uri.as_str()).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    request.uri().path_and_query().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn presigned_get_urls_work_and_are_checked() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let ca = d.ca_bundle();
+    let leaf = Pki::client(&pki.root, "presigned", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(&d.endpoint, &ca, &leaf).await;
+    let creds = Creds::from(&ra);
+    let h = vec![("host".to_owned(), host(&d.endpoint).to_owned())];
+
+    let url = presigned_get(&d.endpoint, &creds, std::time::Duration::from_secs(300));
+    let r = raw(&d.endpoint, &ca, &format!("GET {url}"), &h, b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.element("Arn"),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+    );
+
+    // A signed query parameter changed after presigning.
+    let changed = url.replacen("Version=2011-06-15", "Version=2011-06-16", 1);
+    assert_ne!(changed, url);
+    raw(&d.endpoint, &ca, &format!("GET {changed}"), &h, b"")
+        .await
+        .assert_error(403, "SignatureDoesNotMatch");
+    // The presigned URL without its signature.
+    let unsigned: String = url
+        .split(['?', '&'])
+        .filter(|p| !p.starts_with("X-Amz-Signature="))
+        .collect::<Vec<_>>()
+        .join("&")
+        .replacen('&', "?", 1);
+    raw(&d.endpoint, &ca, &format!("GET {unsigned}"), &h, b"")
+        .await
+        .assert_error(400, "IncompleteSignature");
+}

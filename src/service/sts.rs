@@ -279,3 +279,88 @@ pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     );
     response(status, "text/xml", Bytes::from(xml))
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::session::Credentials;
+
+    fn body_text(r: HttpResponse) -> (u16, String, String) {
+        let status = r.status().as_u16();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = collect_bytes(r);
+        (status, content_type, String::from_utf8(bytes).unwrap())
+    }
+
+    fn collect_bytes(r: HttpResponse) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(r.into_body().collect()).unwrap().to_bytes().to_vec()
+    }
+
+    #[test]
+    fn form_syntax() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"", None),
+            (b"Action=AssumeRole&Version=2011-06-15", None),
+            (b"RoleSessionName=a%2Bb&Policy=%7B%22x%22%7D", None),
+            (b"Tag=%C3%A9t%C3%A9+x", None),
+            (b"X=%zz", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%4", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%C3%28", Some("a percent-encoded value is not UTF-8")),
+            (b"X=\xff", Some("they are not UTF-8 text")),
+        ];
+        for (input, want) in cases {
+            let got = check_form_syntax(input).err().map(|e| e.message);
+            let want = want
+                .map(|w| format!("The request parameters are not valid application/x-www-form-urlencoded data: {w}."));
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn error_document_is_aws_shaped_and_carries_the_message_verbatim() {
+        let e = ApiError::access_denied(
+            "trust-policy",
+            "User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b<&>",
+        );
+        let (status, content_type, body) = body_text(error_response(&e, "req-1"));
+        assert_eq!((status, content_type.as_str()), (403, "text/xml"));
+        assert_eq!(
+            body,
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>AccessDenied</Code>\n    <Message>User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b&lt;&amp;&gt;</Message>\n  </Error>\n  <RequestId>req-1</RequestId>\n</ErrorResponse>\n"
+        );
+        let (status, _, body) = body_text(error_response(&ApiError::internal("bug"), "req-2"));
+        assert_eq!(status, 500);
+        assert!(
+            body.contains("<Type>Receiver</Type>\n    <Code>InternalFailure</Code>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn assume_role_document_follows_the_api_reference_order() {
+        let out = AssumeRoleOutput {
+            credentials: Credentials {
+                access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+                secret_access_key: Zeroizing::new("s".repeat(40)),
+                session_token: "tok".into(),
+                expiration: 1_767_323_045,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/demo/TestAR".into(),
+            assumed_role_id: "AROAEXAMPLE:TestAR".into(),
+            packed_policy_size: Some(6),
+            source_identity: Some("Alice".into()),
+        };
+        let s40 = "s".repeat(40);
+        assert_eq!(
+            assume_role_xml(&out, "rid"),
+            format!(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <AssumeRoleResult>\n    <SourceIdentity>Alice</SourceIdentity>\n    <AssumedRoleUser>\n      <Arn>arn:aws:sts::123456789012:assumed-role/demo/TestAR</Arn>\n      <AssumedRoleId>AROAEXAMPLE:TestAR</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>ASIAAAAAAAAAAAAAAAAA</AccessKeyId>\n      <SecretAccessKey>{s40}</SecretAccessKey>\n      <SessionToken>tok</SessionToken>\n      <Expiration>2026-01-02T03:04:05Z</Expiration>\n    </Credentials>\n    <PackedPolicySize>6</PackedPolicySize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>rid</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
+            )
+        );
+    }
+}
