@@ -111,6 +111,7 @@ def _build_pki(directory: Path) -> PkiFiles:
                 ),
                 Role(role_arn("outside")),
                 Role(role_arn("chained"), trust_policy=chaining_trust_policy(role_arn("app"))),
+                Role(role_arn("chained-2"), trust_policy=chaining_trust_policy(role_arn("chained"))),
                 Role(
                     role_arn("chained-long"),
                     trust_policy=chaining_trust_policy(role_arn("app")),
