@@ -396,3 +396,51 @@ fn simulate_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("role/ghost is not defined"));
 }
+
+#[test]
+fn explain_intermediates_and_time() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.intermediate, "web-6", 6);
+    let chain = f.dir.path().join("chain.pem");
+    std::fs::write(&chain, &f.pki.intermediate.issued().cert_pem).unwrap();
+    let config = f.config.to_str().unwrap();
+    let anchor = anchor_arn("main");
+    let profile = profile_arn("main");
+    let args = |at: &'static str, with_chain: bool| {
+        let mut v = vec![
+            "explain".to_owned(),
+            "--config".into(),
+            config.into(),
+            "--certificate".into(),
+            cert.to_str().unwrap().into(),
+            "--trust-anchor-arn".into(),
+            anchor.clone(),
+            "--profile-arn".into(),
+            profile.clone(),
+            "--role-arn".into(),
+            ROLE.into(),
+            "--at".into(),
+            at.into(),
+        ];
+        if with_chain {
+            v.extend(["--intermediates".into(), chain.to_str().unwrap().into()]);
+        }
+        v
+    };
+    let run = |v: Vec<String>| rolegate(&v.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let out = run(args(AT, true));
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(f.normalized(&out).contains("1 intermediate certificate(s) given"));
+
+    let out = run(args(AT, false));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(f.normalized(&out).contains("(reason: untrusted-certificate)"));
+
+    // After the leaf's notAfter (2029-01-01).
+    let out = run(args("2029-06-01T00:00:00Z", true));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("✘ certificate chains to the trust anchor"), "{stdout}");
+    assert!(stdout.contains("(reason: untrusted-certificate)"), "{stdout}");
+}

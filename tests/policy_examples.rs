@@ -295,7 +295,10 @@ fn policy_variables() {
                 name: "variable in a condition value",
                 action: "s3:ListBucket",
                 resource: "arn:aws:s3:::data",
-                keys: &[Key::One("aws:PrincipalTag/team", "blue"), Key::One("s3:prefix", "blue/2026/")],
+                keys: &[
+                    Key::One("aws:PrincipalTag/team", "blue"),
+                    Key::One("s3:prefix", "blue/2026/"),
+                ],
                 outcome: Outcome::Allow,
                 sid: Some("ListOwn"),
             },
@@ -488,12 +491,47 @@ fn session_policies_intersect_with_identity_policies() {
     );
     // (action, resource, session policies given, outcome, deciding sid, from session policy)
     let cases: &[(&str, &str, bool, Outcome, Option<&str>, bool)] = &[
-        ("s3:GetObject", "arn:aws:s3:::b/k", true, Outcome::Allow, Some("RoleS3"), false),
-        ("s3:PutObject", "arn:aws:s3:::b/k", true, Outcome::ImplicitDeny, None, true),
-        ("s3:PutObject", "arn:aws:s3:::b/k", false, Outcome::Allow, Some("RoleS3"), false),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::b/k",
+            true,
+            Outcome::Allow,
+            Some("RoleS3"),
+            false,
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::b/k",
+            true,
+            Outcome::ImplicitDeny,
+            None,
+            true,
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::b/k",
+            false,
+            Outcome::Allow,
+            Some("RoleS3"),
+            false,
+        ),
         ("ec2:RunInstances", "*", true, Outcome::ImplicitDeny, None, false),
-        ("s3:GetObject", "arn:aws:s3:::secrets/k", true, Outcome::ExplicitDeny, Some("SessionNoSecrets"), true),
-        ("s3:DeleteBucket", "arn:aws:s3:::b", true, Outcome::ExplicitDeny, Some("RoleNoDelete"), false),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::secrets/k",
+            true,
+            Outcome::ExplicitDeny,
+            Some("SessionNoSecrets"),
+            true,
+        ),
+        (
+            "s3:DeleteBucket",
+            "arn:aws:s3:::b",
+            true,
+            Outcome::ExplicitDeny,
+            Some("RoleNoDelete"),
+            false,
+        ),
     ];
     for (action, resource, with_session, outcome, sid, from_session) in cases {
         let ctx = context(action, resource, &[]);

@@ -11,7 +11,7 @@ use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::identity::ClientCertificate;
-use crate::policy;
+use crate::policy::{self, StatementTrace};
 use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
 
@@ -87,11 +87,31 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
     };
     session_steps(&mut r, q, certificate.as_ref(), profile, role);
     let trust_inputs = certificate.as_ref().zip(anchor).zip(role);
+    let mut first: Option<(&str, Vec<StatementTrace>)> = None;
     for action in ROLES_ANYWHERE_ACTIONS {
         let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
-        match trust_inputs {
-            Some(((cert, anchor), role)) => trust_step(&mut r, config, title, action, cert, anchor, role, q, now),
-            None => r.skip(title, "a parsed certificate, an enabled trust anchor and the role"),
+        let Some(((cert, anchor), role)) = trust_inputs else {
+            r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
+            continue;
+        };
+        let tags = cert.principal_tags();
+        let mut ctx = steps::trust_context(config, anchor, role, &tags, &cert.source_identity(), q.source_ip, now);
+        ctx.action = action.to_owned();
+        let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
+        let mut details = vec![match &decision.deciding {
+            Some(s) => format!("{}: decided by {s}", decision.outcome),
+            None => decision.outcome.to_string(),
+        }];
+        match &first {
+            Some((earlier, same)) if *same == traces => {
+                details.push(format!("every statement and condition as for {earlier} above"));
+            }
+            _ => details.extend(trace_lines(&traces)),
+        }
+        first.get_or_insert((action, traces));
+        match decision.is_allowed() {
+            true => r.pass(title, details),
+            false => r.fail(title, steps::trust_denied(role, action, &decision), details),
         }
     }
     let question = vec![
@@ -167,34 +187,6 @@ fn session_steps(
             );
         }
         None => r.skip(title, "the profile and the role"),
-    }
-}
-
-/// One trust-policy action, traced.
-#[allow(clippy::too_many_arguments)]
-fn trust_step(
-    r: &mut Recorder,
-    config: &Config,
-    title: String,
-    action: &str,
-    cert: &ClientCertificate,
-    anchor: &Anchor,
-    role: &Role,
-    q: &CreateSessionQuestion,
-    now: OffsetDateTime,
-) {
-    let tags = cert.principal_tags();
-    let mut ctx = steps::trust_context(config, anchor, role, &tags, &cert.source_identity(), q.source_ip, now);
-    ctx.action = action.to_owned();
-    let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
-    let mut details = vec![match &decision.deciding {
-        Some(s) => format!("{}: decided by {s}", decision.outcome),
-        None => decision.outcome.to_string(),
-    }];
-    details.extend(trace_lines(&traces));
-    match decision.is_allowed() {
-        true => r.pass(title, details),
-        false => r.fail(title, steps::trust_denied(role, action, &decision), details),
     }
 }
 

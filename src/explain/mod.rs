@@ -172,3 +172,34 @@ fn code_name(code: ErrorCode) -> &'static str {
         _ => "Error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failure_is_the_verdict_and_skips_are_not_failures() {
+        let mut r = Recorder::default();
+        r.pass("a", vec!["detail".into()]);
+        r.skip("b", "a");
+        r.fail("c", ApiError::access_denied("first", "First."), Vec::new());
+        r.fail("d", ApiError::validation("second", "Second."), vec!["why".into()]);
+        let report = r.finish(vec!["Question".into()]);
+        assert!(!report.is_allowed());
+        assert_eq!(report.denial.as_ref().map(|e| e.reason), Some("first"));
+        assert_eq!(
+            report.to_string(),
+            "Question\n\n✔ a\n    detail\n- b (skipped)\n    needs: a\n✘ c\n    First.\n✘ d\n    why\n    Second.\n\n\
+             Verdict: DENIED — AccessDenied (reason: first)\n  First.\n"
+        );
+    }
+
+    #[test]
+    fn no_failure_is_allowed() {
+        let mut r = Recorder::default();
+        assert_eq!(r.check("a", Ok::<u32, ApiError>(7), |v| vec![v.to_string()]), Some(7));
+        let report = r.finish(Vec::new());
+        assert!(report.is_allowed());
+        assert_eq!(report.to_string(), "\n✔ a\n    7\n\nVerdict: ALLOWED\n");
+    }
+}
