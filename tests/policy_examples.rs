@@ -9,7 +9,8 @@
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>.
 
 use rolegate::policy::{
-    Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, evaluate, evaluate_permissions, explain,
+    ConditionTrace, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, evaluate, evaluate_permissions,
+    explain,
 };
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/app";
@@ -489,9 +490,24 @@ fn session_policies_intersect_with_identity_policies() {
             {"Sid":"SessionRead","Effect":"Allow","Action":["s3:Get*","s3:DeleteBucket","ec2:*"],"Resource":"*"},
             {"Sid":"SessionNoSecrets","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::secrets/*"}]}"#,
     );
-    // (action, resource, session policies given, outcome, deciding sid, from session policy)
-    let cases: &[(&str, &str, bool, Outcome, Option<&str>, bool)] = &[
-        (
+    struct SessionCase {
+        action: &'static str,
+        resource: &'static str,
+        with_session: bool,
+        outcome: Outcome,
+        sid: Option<&'static str>,
+        from_session: bool,
+    }
+    let case = |action, resource, with_session, outcome, sid, from_session| SessionCase {
+        action,
+        resource,
+        with_session,
+        outcome,
+        sid,
+        from_session,
+    };
+    let cases = [
+        case(
             "s3:GetObject",
             "arn:aws:s3:::b/k",
             true,
@@ -499,7 +515,7 @@ fn session_policies_intersect_with_identity_policies() {
             Some("RoleS3"),
             false,
         ),
-        (
+        case(
             "s3:PutObject",
             "arn:aws:s3:::b/k",
             true,
@@ -507,7 +523,7 @@ fn session_policies_intersect_with_identity_policies() {
             None,
             true,
         ),
-        (
+        case(
             "s3:PutObject",
             "arn:aws:s3:::b/k",
             false,
@@ -515,8 +531,8 @@ fn session_policies_intersect_with_identity_policies() {
             Some("RoleS3"),
             false,
         ),
-        ("ec2:RunInstances", "*", true, Outcome::ImplicitDeny, None, false),
-        (
+        case("ec2:RunInstances", "*", true, Outcome::ImplicitDeny, None, false),
+        case(
             "s3:GetObject",
             "arn:aws:s3:::secrets/k",
             true,
@@ -524,7 +540,7 @@ fn session_policies_intersect_with_identity_policies() {
             Some("SessionNoSecrets"),
             true,
         ),
-        (
+        case(
             "s3:DeleteBucket",
             "arn:aws:s3:::b",
             true,
@@ -533,14 +549,14 @@ fn session_policies_intersect_with_identity_policies() {
             false,
         ),
     ];
-    for (action, resource, with_session, outcome, sid, from_session) in cases {
-        let ctx = context(action, resource, &[]);
+    for c in &cases {
+        let ctx = context(c.action, c.resource, &[]);
         let session_set = [&session];
-        let d = evaluate_permissions(&[&role], with_session.then_some(&session_set[..]), &ctx);
-        let what = format!("{action} on {resource} (session policies: {with_session})");
-        assert_eq!(d.outcome, *outcome, "{what}");
-        assert_eq!(d.deciding.as_ref().and_then(|s| s.sid.as_deref()), *sid, "{what}");
-        assert_eq!(d.from_session_policy, *from_session, "{what}");
+        let d = evaluate_permissions(&[&role], c.with_session.then_some(&session_set[..]), &ctx);
+        let what = format!("{} on {} (session policies: {})", c.action, c.resource, c.with_session);
+        assert_eq!(d.outcome, c.outcome, "{what}");
+        assert_eq!(d.deciding.as_ref().and_then(|s| s.sid.as_deref()), c.sid, "{what}");
+        assert_eq!(d.from_session_policy, c.from_session, "{what}");
     }
     // Session policies supplied but none exist: nothing is allowed.
     let ctx = context("s3:GetObject", "arn:aws:s3:::b/k", &[]);
@@ -569,30 +585,23 @@ fn explain_traces_conditions_with_request_values() {
         panic!("one statement, one trace: {traces:?}");
     };
     assert!(trace.action && !trace.applies);
-    let summary: Vec<(&str, &str, Vec<String>, Option<Vec<String>>, bool)> = trace
-        .conditions
-        .iter()
-        .map(|c| {
-            (
-                c.operator.as_str(),
-                c.key.as_str(),
-                c.policy_values.clone(),
-                c.request_values.clone(),
-                c.holds,
-            )
-        })
-        .collect();
     assert_eq!(
-        summary,
+        trace.conditions,
         vec![
-            (
-                "StringEquals",
-                "aws:PrincipalTag/team",
-                vec!["blue".to_owned()],
-                Some(vec!["blue".to_owned()]),
-                true
-            ),
-            ("IpAddress", "aws:SourceIp", vec!["10.0.0.0/8".to_owned()], None, false),
+            ConditionTrace {
+                operator: "StringEquals".into(),
+                key: "aws:PrincipalTag/team".into(),
+                policy_values: vec!["blue".into()],
+                request_values: Some(vec!["blue".into()]),
+                holds: true,
+            },
+            ConditionTrace {
+                operator: "IpAddress".into(),
+                key: "aws:SourceIp".into(),
+                policy_values: vec!["10.0.0.0/8".into()],
+                request_values: None,
+                holds: false,
+            },
         ]
     );
 }
