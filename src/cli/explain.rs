@@ -183,7 +183,7 @@ pub fn run_simulate(args: SimulateArgs) -> ExitCode {
 }
 
 fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, String> {
-    // invariant: clap requires these three without --caller-role-arn.
+    // clap already requires these three without --caller-role-arn; checked, not unwrapped.
     let (Some(certificate), Some(trust_anchor_arn), Some(profile_arn)) =
         (args.certificate, args.trust_anchor_arn, args.profile_arn)
     else {
