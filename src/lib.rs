@@ -35,6 +35,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dev;
+pub mod explain;
 pub mod fsutil;
 pub mod helper;
 pub mod identity;
