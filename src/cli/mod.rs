@@ -52,6 +52,8 @@ enum Command {
         /// The TOML configuration file.
         file: PathBuf,
     },
+    /// Load-test a temporary local server (TLS, fresh signatures) and report throughput, latency and CPU per request.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +93,7 @@ pub fn run() -> ExitCode {
             Err(code) => code,
         },
         Command::Keys(cmd) => report(keys::run(cmd)),
+        Command::Bench(args) => report(crate::bench::run(args)),
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 print!("{} is valid.\n{}", file.display(), config.summary());
