@@ -16,9 +16,7 @@ use rustls_pki_types::UnixTime;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use rolegate::bench::setup::{
-    ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions,
-};
+use rolegate::bench::setup::{ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
 use rolegate::bench::{FLOOR_MESSAGE, ecdsa_p256_fixture, rsa_2048_fixture};
 use rolegate::broker::{Broker, ROLES_ANYWHERE_PRINCIPAL};
 use rolegate::config::Config;
@@ -135,8 +133,12 @@ impl Fixture {
             base.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         sts_headers.extend(added);
         let date = sigv4::format_amz_date(now);
-        let signing_key =
-            sigv4::derive_signing_key(&credentials.secret_access_key, date.get(..8).unwrap_or_default(), REGION, "sts");
+        let signing_key = sigv4::derive_signing_key(
+            &credentials.secret_access_key,
+            date.get(..8).unwrap_or_default(),
+            REGION,
+            "sts",
+        );
         Fixture {
             trust_context: trust_context(&leaf, now),
             broker,
@@ -173,9 +175,7 @@ impl Fixture {
             Step {
                 name: "floor/rsa_2048_verify",
                 floor: Floor::Rsa,
-                run: Box::new(move || {
-                    bare_verify(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &self.rsa_floor)
-                }),
+                run: Box::new(move || bare_verify(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &self.rsa_floor)),
             },
             Step {
                 name: "floor/hmac_sha256",
@@ -292,8 +292,9 @@ impl Fixture {
 }
 
 fn signed_x509_request(client: &ClientIdentity, now: OffsetDateTime) -> SignedX509Request {
-    let body = format!(r#"{{"profileArn":"{PROFILE_ARN}","roleArn":"{ROLE_ARN}","trustAnchorArn":"{TRUST_ANCHOR_ARN}"}}"#)
-        .into_bytes();
+    let body =
+        format!(r#"{{"profileArn":"{PROFILE_ARN}","roleArn":"{ROLE_ARN}","trustAnchorArn":"{TRUST_ANCHOR_ARN}"}}"#)
+            .into_bytes();
     let base = [("host", HOST), ("content-type", "application/json")];
     let unsigned = HttpRequest {
         method: "POST",
@@ -301,8 +302,17 @@ fn signed_x509_request(client: &ClientIdentity, now: OffsetDateTime) -> SignedX5
         query: "",
         headers: &base,
     };
-    let added = x509::sign_request(&unsigned, &body, &client.key, &client.cert_der, &[], &client.serial_decimal, REGION, now)
-        .expect("sign");
+    let added = x509::sign_request(
+        &unsigned,
+        &body,
+        &client.key,
+        &client.cert_der,
+        &[],
+        &client.serial_decimal,
+        REGION,
+        now,
+    )
+    .expect("sign");
     let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     headers.extend(added.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)));
     SignedX509Request { headers, body }
@@ -320,7 +330,9 @@ fn verify_x509_request(r: &SignedX509Request) {
         headers: &pairs,
     };
     let auth = x509::parse_authorization(req.header("authorization").expect("authorization")).expect("auth");
-    let der = STANDARD.decode(req.header("x-amz-x509").expect("x509")).expect("base64");
+    let der = STANDARD
+        .decode(req.header("x-amz-x509").expect("x509"))
+        .expect("base64");
     let cert = ClientCertificate::parse(der).expect("certificate");
     let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
     let canonical = sigv4::canonical_request(&req, &signed, &sigv4::sha256_hex(&r.body), true).expect("canonical");
@@ -376,7 +388,11 @@ fn summary(_c: &mut Criterion) {
     let mut steps = fixture.steps();
     let mut results: Vec<(&'static str, Floor, f64)> = Vec::new();
     for step in &mut steps {
-        results.push((step.name, step.floor, mean_micros(&mut step.run, Duration::from_millis(300))));
+        results.push((
+            step.name,
+            step.floor,
+            mean_micros(&mut step.run, Duration::from_millis(300)),
+        ));
     }
     let floor_of = |f: Floor| {
         results
@@ -384,7 +400,10 @@ fn summary(_c: &mut Criterion) {
             .find(|(name, floor, _)| name.starts_with("floor/") && *floor == f)
             .map_or(f64::NAN, |r| r.2)
     };
-    println!("\nrolegate hot path summary (mean of a {} ms re-measurement per step)\n", 300);
+    println!(
+        "\nrolegate hot path summary (mean of a {} ms re-measurement per step)\n",
+        300
+    );
     println!("{:<46} {:>10} {:>10} {:>8}", "step", "µs", "floor µs", "ratio");
     for (name, floor, us) in &results {
         let f = floor_of(*floor);

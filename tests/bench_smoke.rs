@@ -77,5 +77,8 @@ fn memory_scenario_mints_the_requested_sessions() {
 #[test]
 fn grpc_scenario_reports_why_it_is_skipped() {
     let report = bench_json(&["--scenario", "grpc-create-session"]);
-    assert!(report["skipped"].as_str().is_some_and(|s| s.contains("gRPC")), "{report}");
+    assert!(
+        report["skipped"].as_str().is_some_and(|s| s.contains("gRPC")),
+        "{report}"
+    );
 }

@@ -168,7 +168,11 @@ fn build_request(target: &Target, seq: u64, creds: Option<&SessionCreds>) -> Res
             })
         }
         (RequestKind::GetCallerIdentity, Some(c)) => Ok(BuiltRequest {
-            http: sts_request(&target.authority, c, "Action=GetCallerIdentity&Version=2011-06-15".to_owned())?,
+            http: sts_request(
+                &target.authority,
+                c,
+                "Action=GetCallerIdentity&Version=2011-06-15".to_owned(),
+            )?,
             expected_status: 200,
         }),
         (RequestKind::AssumeRole, Some(c)) => {
@@ -261,7 +265,11 @@ fn finish_request(
     body: Bytes,
 ) -> Result<http::Request<Full<Bytes>>, String> {
     let mut req = http::Request::post(path);
-    for (k, v) in base.iter().copied().chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    for (k, v) in base
+        .iter()
+        .copied()
+        .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
         req = req.header(k, v);
     }
     req.body(Full::new(body)).map_err(|e| e.to_string())
@@ -274,10 +282,7 @@ async fn send(
     expected_status: u16,
 ) -> Result<Bytes, String> {
     sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request: {e}"))?;
+    let resp = sender.send_request(req).await.map_err(|e| format!("request: {e}"))?;
     let status = resp.status().as_u16();
     let body = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
         .collect()

@@ -316,7 +316,10 @@ fn percentile(sorted: &[u32], q: f64) -> u32 {
         return 0;
     }
     let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.saturating_sub(1).min(sorted.len() - 1)).copied().unwrap_or(0)
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len() - 1))
+        .copied()
+        .unwrap_or(0)
 }
 
 fn mib(bytes: u64) -> f64 {
