@@ -35,10 +35,16 @@ pub enum X509Algorithm {
 
 impl X509Algorithm {
     /// Parses the label exactly as sent.
+    ///
+    /// AWS documents `AWS4-X509-{RSA|ECDSA}-SHA256`. AWS's own Python signer
+    /// (`iam-rolesanywhere-session`) names the hash after the *certificate's* signature
+    /// algorithm (e.g. `-SHA384` for a leaf issued by a P-384 CA) while always signing over
+    /// SHA-256, so the SHA-384 and SHA-512 labels are accepted too: the label enters the
+    /// string to sign verbatim and the signature is verified over SHA-256 in every case.
     pub fn from_label(label: &str) -> Result<Self, SigV4Error> {
         match label {
-            "AWS4-X509-RSA-SHA256" => Ok(Self::Rsa),
-            "AWS4-X509-ECDSA-SHA256" => Ok(Self::Ecdsa),
+            "AWS4-X509-RSA-SHA256" | "AWS4-X509-RSA-SHA384" | "AWS4-X509-RSA-SHA512" => Ok(Self::Rsa),
+            "AWS4-X509-ECDSA-SHA256" | "AWS4-X509-ECDSA-SHA384" | "AWS4-X509-ECDSA-SHA512" => Ok(Self::Ecdsa),
             other => Err(SigV4Error::UnsupportedAlgorithm(other.to_owned())),
         }
     }
