@@ -155,7 +155,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         (_, ClientKey::Rsa) => FloorOp::Rsa2048Verify,
     };
     // The floor first, while nothing else runs.
-    let floor_us = floor::measure(floor_op, Duration::from_millis(300))?;
+    let floor_us = floor::measure(floor_op, Duration::from_millis(500))?;
     let mut report = Report {
         scenario: args
             .scenario

@@ -11,6 +11,13 @@ pub fn cpu_micros(pid: u32) -> Option<u64> {
     parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
 }
 
+/// CPU time (user + system) the calling thread has used, in microseconds
+/// (`/proc/thread-self/stat`), at clock-tick resolution.
+pub fn thread_cpu_micros() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+}
+
 /// Resident set size, in bytes.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
