@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod client;

@@ -57,6 +57,8 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Evaluate an action on a resource for a role and session policies, like `aws iam simulate-principal-policy`.
     Simulate(explain::SimulateArgs),
+    /// Load-test a temporary local server (TLS, fresh signatures) and report throughput, latency and CPU per request.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -98,6 +100,7 @@ pub fn run() -> ExitCode {
         Command::Keys(cmd) => report(keys::run(cmd)),
         Command::Explain(args) => explain::run_explain(*args),
         Command::Simulate(args) => explain::run_simulate(args),
+        Command::Bench(args) => report(crate::bench::run(args)),
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 print!("{} is valid.\n{}", file.display(), config.summary());
@@ -181,8 +184,12 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
+    // time on every audit event and garble log files).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -1,0 +1,143 @@
+//! The cryptographic floor: what the server cannot avoid doing per request, timed in-process
+//! with the same libraries the server uses — one ECDSA P-256 or RSA-2048 signature
+//! verification (aws-lc-rs; it includes hashing the message) for CreateSession, one
+//! HMAC-SHA256 (hmac + sha2) over a string to sign for the SigV4-authenticated STS calls.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// A string to sign as long as a typical AWS4-X509 / SigV4 one (algorithm, date, scope and a
+/// hex SHA-256 of the canonical request).
+pub const MESSAGE: &[u8] = b"AWS4-X509-ECDSA-SHA256\n20260101T000000Z\n20260101/us-east-1/rolesanywhere/aws4_request\n\
+3f1b7e0c5a9d2b4e6f8a0c1e3d5b7f9a1c3e5d7b9f1a3c5e7d9b1f3a5c7e9d1b";
+
+/// One floor operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloorOp {
+    EcdsaP256Verify,
+    Rsa2048Verify,
+    HmacSha256,
+}
+
+impl FloorOp {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::EcdsaP256Verify => "ECDSA P-256 verify (aws-lc-rs)",
+            Self::Rsa2048Verify => "RSA-2048 PKCS#1 verify (aws-lc-rs)",
+            Self::HmacSha256 => "HMAC-SHA256 (hmac+sha2)",
+        }
+    }
+}
+
+/// Mean time of one `op`, in microseconds, measured for about `budget`.
+pub fn measure(op: FloorOp, budget: Duration) -> Result<f64, String> {
+    let mut run: Box<dyn FnMut()> = match op {
+        FloorOp::EcdsaP256Verify => {
+            let (public, sig) = ecdsa_p256_fixture()?;
+            Box::new(move || {
+                let key = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &public);
+                let _ = black_box(key.verify(black_box(MESSAGE), &sig));
+            })
+        }
+        FloorOp::Rsa2048Verify => {
+            let (public, sig) = rsa_2048_fixture()?;
+            Box::new(move || {
+                let key = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public);
+                let _ = black_box(key.verify(black_box(MESSAGE), &sig));
+            })
+        }
+        FloorOp::HmacSha256 => {
+            let key = [7u8; 32];
+            Box::new(move || {
+                // invariant: HMAC accepts keys of any length.
+                let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
+                mac.update(black_box(MESSAGE));
+                black_box(mac.finalize().into_bytes());
+            })
+        }
+    };
+    Ok(time_mean_micros(&mut run, budget))
+}
+
+/// An ECDSA P-256 public key (uncompressed point) and a signature of [`MESSAGE`].
+pub fn ecdsa_p256_fixture() -> Result<(Vec<u8>, Vec<u8>), String> {
+    let rng = SystemRandom::new();
+    let alg = &signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|e| e.to_string())?;
+    let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref()).map_err(|e| e.to_string())?;
+    let sig = pair.sign(&rng, MESSAGE).map_err(|e| e.to_string())?;
+    Ok((pair.public_key().as_ref().to_vec(), sig.as_ref().to_vec()))
+}
+
+/// An RSA-2048 public key (RSAPublicKey DER) and a PKCS#1 v1.5 SHA-256 signature of [`MESSAGE`].
+pub fn rsa_2048_fixture() -> Result<(Vec<u8>, Vec<u8>), String> {
+    let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|e| e.to_string())?;
+    let mut sig = vec![0u8; pair.public_modulus_len()];
+    pair.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), MESSAGE, &mut sig)
+        .map_err(|e| e.to_string())?;
+    Ok((pair.public_key().as_ref().to_vec(), sig))
+}
+
+/// Runs `f` in batches until this thread has used `budget` of CPU time; the mean CPU time per
+/// call in microseconds. CPU time, not wall time, so that other processes sharing the machine
+/// (the server, the load workers) do not inflate the floor; wall time is the fallback when
+/// procfs is unavailable.
+fn time_mean_micros(f: &mut dyn FnMut(), budget: Duration) -> f64 {
+    for _ in 0..16 {
+        f();
+    }
+    let budget_us = u64::try_from(budget.as_micros()).unwrap_or(u64::MAX);
+    let wall = Instant::now();
+    let cpu_start = super::procfs::thread_cpu_micros();
+    let mut calls: u64 = 0;
+    // Batches of at least a millisecond keep the procfs reads out of the measurement.
+    let mut batch: u64 = 16;
+    loop {
+        let batch_start = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        calls += batch;
+        if batch_start.elapsed() < Duration::from_millis(1) {
+            batch *= 2;
+        }
+        let cpu_used = match (cpu_start, super::procfs::thread_cpu_micros()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        match cpu_used {
+            Some(used) if used >= budget_us => return used as f64 / calls as f64,
+            None if wall.elapsed() >= budget => return wall.elapsed().as_secs_f64() * 1e6 / calls as f64,
+            // Starved of CPU for a long time: fall back to wall time.
+            _ if wall.elapsed() >= budget * 20 => return wall.elapsed().as_secs_f64() * 1e6 / calls as f64,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_verify() {
+        let (public, sig) = ecdsa_p256_fixture().unwrap();
+        let key = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &public);
+        assert!(key.verify(MESSAGE, &sig).is_ok());
+        assert!(key.verify(b"other", &sig).is_err());
+        let (public, sig) = rsa_2048_fixture().unwrap();
+        let key = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public);
+        assert!(key.verify(MESSAGE, &sig).is_ok());
+    }
+
+    #[test]
+    fn floor_is_positive() {
+        let us = measure(FloorOp::HmacSha256, Duration::from_millis(5)).unwrap();
+        assert!(us > 0.0 && us.is_finite());
+    }
+}

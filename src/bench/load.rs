@@ -1,0 +1,322 @@
+//! The load itself: `concurrency` workers, each holding one keep-alive TLS connection to the
+//! server (HTTP/1.1 over tokio-rustls, reconnecting after an error), sending requests built and
+//! signed fresh for every send — exactly what real clients make the server do.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use time::OffsetDateTime;
+use tokio_rustls::TlsConnector;
+
+use super::setup::{CHAINED_ROLE_ARN, ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN};
+use crate::sigv4::{self, HttpRequest, x509};
+
+/// Largest response body read.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Which request every worker sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `POST /sessions` signed with AWS4-X509.
+    CreateSession { reuse: bool },
+    /// STS `GetCallerIdentity` signed with SigV4.
+    GetCallerIdentity,
+    /// STS `AssumeRole` (role chaining) signed with SigV4.
+    AssumeRole,
+}
+
+/// Everything the workers share.
+pub struct Target {
+    pub addr: SocketAddr,
+    pub authority: String,
+    pub tls: TlsConnector,
+    pub clients: Vec<ClientIdentity>,
+    pub kind: RequestKind,
+    /// Requests started so far (picks the certificate and the session name).
+    pub sequence: AtomicU64,
+    /// Stop after this many successful requests (memory benchmark), if set.
+    pub request_limit: Option<u64>,
+    pub succeeded: AtomicU64,
+}
+
+/// What one worker observed during the measured window.
+#[derive(Default)]
+pub struct WorkerResult {
+    /// Latency in microseconds of every request completed in the window.
+    pub latencies_us: Vec<u32>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+/// Session credentials a worker signs STS requests with.
+struct SessionCreds {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+}
+
+/// Runs one worker until `end`; only requests that start at or after `measure_from` and
+/// complete before `end` are recorded.
+pub async fn worker(target: Arc<Target>, id: usize, measure_from: Instant, end: Instant) -> WorkerResult {
+    let mut result = WorkerResult::default();
+    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut creds: Option<SessionCreds> = None;
+    while Instant::now() < end {
+        if let Some(limit) = target.request_limit
+            && target.succeeded.load(Ordering::Relaxed) >= limit
+        {
+            break;
+        }
+        let conn = match sender.as_mut() {
+            Some(s) if !s.is_closed() => s,
+            _ => match connect(&target).await {
+                Ok(s) => sender.insert(s),
+                Err(e) => {
+                    record_error(&mut result, e);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if !matches!(target.kind, RequestKind::CreateSession { .. }) && creds.is_none() {
+            match obtain_credentials(&target, conn, id).await {
+                Ok(c) => creds = Some(c),
+                Err(e) => {
+                    record_error(&mut result, e);
+                    sender = None;
+                    continue;
+                }
+            }
+        }
+        let seq = target.sequence.fetch_add(1, Ordering::Relaxed);
+        let request = match build_request(&target, seq, creds.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                record_error(&mut result, e);
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let outcome = send(conn, request.http, request.expected_status).await;
+        let finished = Instant::now();
+        if started < measure_from || finished > end {
+            if outcome.is_err() {
+                sender = None;
+            }
+            continue;
+        }
+        match outcome {
+            Ok(_) => {
+                target.succeeded.fetch_add(1, Ordering::Relaxed);
+                let us = finished.duration_since(started).as_micros();
+                result.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Err(e) => {
+                record_error(&mut result, e);
+                sender = None;
+            }
+        }
+    }
+    result
+}
+
+fn record_error(result: &mut WorkerResult, e: String) {
+    result.errors += 1;
+    result.first_error.get_or_insert(e);
+}
+
+/// One keep-alive TLS connection speaking HTTP/1.1.
+async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+    let tcp = tokio::net::TcpStream::connect(target.addr)
+        .await
+        .map_err(|e| format!("connect {}: {e}", target.addr))?;
+    let _ = tcp.set_nodelay(true);
+    let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let tls = target
+        .tls
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake: {e}"))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| format!("HTTP handshake: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+struct BuiltRequest {
+    http: http::Request<Full<Bytes>>,
+    expected_status: u16,
+}
+
+/// Builds and signs request number `seq` now.
+fn build_request(target: &Target, seq: u64, creds: Option<&SessionCreds>) -> Result<BuiltRequest, String> {
+    match (target.kind, creds) {
+        (RequestKind::CreateSession { reuse }, _) => {
+            let client = pick_client(target, seq)?;
+            let name = (!reuse).then(|| format!("bench-{seq}"));
+            Ok(BuiltRequest {
+                http: create_session_request(&target.authority, client, name.as_deref())?,
+                expected_status: 201,
+            })
+        }
+        (RequestKind::GetCallerIdentity, Some(c)) => Ok(BuiltRequest {
+            http: sts_request(
+                &target.authority,
+                c,
+                "Action=GetCallerIdentity&Version=2011-06-15".to_owned(),
+            )?,
+            expected_status: 200,
+        }),
+        (RequestKind::AssumeRole, Some(c)) => {
+            let body = format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=chain-{seq}",
+                form_urlencoded::byte_serialize(CHAINED_ROLE_ARN.as_bytes()).collect::<String>()
+            );
+            Ok(BuiltRequest {
+                http: sts_request(&target.authority, c, body)?,
+                expected_status: 200,
+            })
+        }
+        (_, None) => Err("no session credentials to sign the STS request with".to_owned()),
+    }
+}
+
+fn pick_client(target: &Target, seq: u64) -> Result<&ClientIdentity, String> {
+    let n = target.clients.len() as u64;
+    usize::try_from(seq % n.max(1))
+        .ok()
+        .and_then(|i| target.clients.get(i))
+        .ok_or_else(|| "no client certificate".to_owned())
+}
+
+/// `POST /sessions` with the parameters in the JSON body, signed with AWS4-X509 now.
+fn create_session_request(
+    authority: &str,
+    client: &ClientIdentity,
+    session_name: Option<&str>,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    let mut body = serde_json::json!({
+        "profileArn": PROFILE_ARN,
+        "roleArn": ROLE_ARN,
+        "trustAnchorArn": TRUST_ANCHOR_ARN,
+    });
+    if let Some(name) = session_name {
+        body["roleSessionName"] = name.into();
+    }
+    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
+    let base = [("host", authority), ("content-type", "application/json")];
+    let unsigned = HttpRequest {
+        method: "POST",
+        path: "/sessions",
+        query: "",
+        headers: &base,
+    };
+    let signed = x509::sign_request(
+        &unsigned,
+        &body,
+        &client.key,
+        &client.cert_der,
+        &[],
+        &client.serial_decimal,
+        REGION,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| format!("signing: {e}"))?;
+    finish_request("/sessions", &base, &signed, body)
+}
+
+/// `POST /` with a form body, signed with SigV4 (service `sts`) now.
+fn sts_request(authority: &str, creds: &SessionCreds, body: String) -> Result<http::Request<Full<Bytes>>, String> {
+    let base = [
+        ("host", authority),
+        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
+    ];
+    let unsigned = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+    };
+    let signed = sigv4::sign_hmac(
+        &unsigned,
+        &sigv4::sha256_hex(body.as_bytes()),
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(&creds.session_token),
+        REGION,
+        "sts",
+        OffsetDateTime::now_utc(),
+    );
+    finish_request("/", &base, &signed, Bytes::from(body))
+}
+
+fn finish_request(
+    path: &str,
+    base: &[(&str, &str)],
+    signed: &[(String, String)],
+    body: Bytes,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    let mut req = http::Request::post(path);
+    for (k, v) in base
+        .iter()
+        .copied()
+        .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        req = req.header(k, v);
+    }
+    req.body(Full::new(body)).map_err(|e| e.to_string())
+}
+
+/// Sends `req` and reads the whole answer; an unexpected status is an error quoting the body.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: http::Request<Full<Bytes>>,
+    expected_status: u16,
+) -> Result<Bytes, String> {
+    sender.ready().await.map_err(|e| format!("connection: {e}"))?;
+    let resp = sender.send_request(req).await.map_err(|e| format!("request: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("response body: {e}"))?
+        .to_bytes();
+    if status != expected_status {
+        let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    Ok(body)
+}
+
+/// A CreateSession (one per worker, not measured) for the credentials STS requests are signed with.
+async fn obtain_credentials(
+    target: &Target,
+    sender: &mut SendRequest<Full<Bytes>>,
+    worker: usize,
+) -> Result<SessionCreds, String> {
+    let client = pick_client(target, worker as u64)?;
+    let req = create_session_request(&target.authority, client, Some(&format!("bench-worker-{worker}")))?;
+    let body = send(sender, req, 201).await?;
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("invalid CreateSession JSON: {e}"))?;
+    let c = &answer["credentialSet"][0]["credentials"];
+    let field = |name: &str| {
+        c[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("CreateSession answer lacks credentials.{name}"))
+    };
+    Ok(SessionCreds {
+        access_key_id: field("accessKeyId")?,
+        secret_access_key: field("secretAccessKey")?,
+        session_token: field("sessionToken")?,
+    })
+}

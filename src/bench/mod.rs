@@ -1,0 +1,382 @@
+//! `rolegate bench`: a self-contained load generator. It creates a temporary dev PKI and
+//! configuration, starts `rolegate serve` (this very binary) as a child process on
+//! 127.0.0.1:0, drives it over real TLS with keep-alive connections at a chosen concurrency
+//! for a chosen time, and reports throughput, latency percentiles, errors, the server's CPU
+//! time per request (from `/proc/{pid}/stat`) next to the cryptographic floor measured in the
+//! same run, and the server's resident memory.
+//!
+//! Every request is built and signed when it is sent (a fresh AWS4-X509 or SigV4 signature
+//! and date each time), so the server does exactly the work a real client causes.
+//!
+//! The `memory` scenario mints `--sessions` distinct sessions from `--distinct-certs`
+//! certificates and reports how the server's RSS grows: it must stay bounded by the cache
+//! limits (`--cache-max-entries`), whatever the number of sessions.
+
+mod floor;
+mod load;
+mod procfs;
+pub mod setup;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use self::floor::FloorOp;
+use self::load::{RequestKind, Target, WorkerResult};
+use self::setup::{Server, World, WorldOptions};
+use crate::client::{TlsOptions, client_config};
+use crate::pki::KeyType;
+
+pub use self::floor::{MESSAGE as FLOOR_MESSAGE, ecdsa_p256_fixture, rsa_2048_fixture};
+
+/// `rolegate bench` arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// What every request does.
+    #[arg(long, value_enum, default_value_t = Scenario::CreateSession)]
+    pub scenario: Scenario,
+    /// Concurrent keep-alive connections (one request in flight on each).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Measured seconds (after --warmup).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Unmeasured seconds before the measurement (connections, caches).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Distinct client certificates, used round-robin (default 1; 10000 for `memory`).
+    #[arg(long)]
+    pub distinct_certs: Option<usize>,
+    /// Client key type.
+    #[arg(long, value_enum, default_value_t = ClientKey::Ecdsa)]
+    pub key: ClientKey,
+    /// create-session: send identical requests (answered from the credential-reuse cache)
+    /// instead of a distinct roleSessionName per request (a fresh session every time).
+    #[arg(long)]
+    pub reuse: bool,
+    /// memory: how many sessions to mint.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub sessions: u64,
+    /// The server's `cache_max_entries` (bound of each cache).
+    #[arg(long, default_value_t = 100_000)]
+    pub cache_max_entries: u64,
+    /// The server's RUST_LOG (its log, audit events included, is formatted and discarded).
+    #[arg(long, default_value = "info")]
+    pub server_log: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Roles Anywhere `POST /sessions`, AWS4-X509 signed.
+    CreateSession,
+    /// STS GetCallerIdentity, SigV4 signed with session credentials.
+    GetCallerIdentity,
+    /// STS AssumeRole (role chaining), SigV4 signed.
+    AssumeRole,
+    /// gRPC `Sessions.CreateSession` over mTLS.
+    GrpcCreateSession,
+    /// Mint --sessions sessions from --distinct-certs certificates; report RSS.
+    Memory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientKey {
+    Ecdsa,
+    Rsa,
+}
+
+/// The result of one run (the `--json` output).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    /// Why the scenario did not run, if it did not.
+    pub skipped: Option<String>,
+    pub concurrency: usize,
+    pub distinct_certs: usize,
+    pub client_key: String,
+    pub seconds: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub requests_per_second: f64,
+    pub latency_p50_us: u32,
+    pub latency_p99_us: u32,
+    pub latency_p999_us: u32,
+    pub server_cpu_us_per_request: f64,
+    pub floor: String,
+    pub floor_us: f64,
+    pub cpu_to_floor_ratio: f64,
+    pub server_rss_mib: f64,
+    /// The memory scenario's measurements.
+    pub memory: Option<MemoryReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemoryReport {
+    pub sessions: u64,
+    pub cache_max_entries: u64,
+    pub rss_start_mib: f64,
+    pub rss_peak_mib: f64,
+    pub rss_end_mib: f64,
+}
+
+/// Runs the benchmark and prints the report.
+pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let report = execute(&args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_table(&report));
+    }
+    Ok(())
+}
+
+/// Runs the benchmark and returns its report.
+pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
+    if args.concurrency == 0 {
+        return Err("--concurrency must be at least 1".into());
+    }
+    if !(args.duration > 0.0 && args.warmup >= 0.0) {
+        return Err("--duration must be positive and --warmup not negative".into());
+    }
+    let distinct_certs = args
+        .distinct_certs
+        .unwrap_or(if args.scenario == Scenario::Memory { 10_000 } else { 1 })
+        .max(1);
+    let floor_op = match (args.scenario, args.key) {
+        (Scenario::GetCallerIdentity | Scenario::AssumeRole, _) => FloorOp::HmacSha256,
+        (_, ClientKey::Ecdsa) => FloorOp::EcdsaP256Verify,
+        (_, ClientKey::Rsa) => FloorOp::Rsa2048Verify,
+    };
+    // The floor first, while nothing else runs.
+    let floor_us = floor::measure(floor_op, Duration::from_millis(500))?;
+    let mut report = Report {
+        scenario: args
+            .scenario
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default(),
+        skipped: None,
+        concurrency: args.concurrency,
+        distinct_certs,
+        client_key: format!("{:?}", args.key).to_lowercase(),
+        seconds: 0.0,
+        requests: 0,
+        errors: 0,
+        first_error: None,
+        requests_per_second: 0.0,
+        latency_p50_us: 0,
+        latency_p99_us: 0,
+        latency_p999_us: 0,
+        server_cpu_us_per_request: 0.0,
+        floor: floor_op.label().to_owned(),
+        floor_us,
+        cpu_to_floor_ratio: 0.0,
+        server_rss_mib: 0.0,
+        memory: None,
+    };
+    if args.scenario == Scenario::GrpcCreateSession {
+        report.skipped = Some(
+            "gRPC Sessions.CreateSession is not benchmarked by this build: the gRPC service is not mounted on the TLS listener yet."
+                .to_owned(),
+        );
+        return Ok(report);
+    }
+    let mut world = World::create(&WorldOptions {
+        distinct_certs,
+        client_key: match args.key {
+            ClientKey::Ecdsa => KeyType::EcdsaP256,
+            ClientKey::Rsa => KeyType::Rsa2048,
+        },
+        cache_max_entries: args.cache_max_entries,
+    })?;
+    let exe = std::env::current_exe()?;
+    let server = Server::start(&exe, &world.config, &args.server_log)?;
+    let mut tls = client_config(&TlsOptions {
+        ca_bundle: Some(world.ca_pem.clone()),
+        ..TlsOptions::default()
+    })?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let kind = match args.scenario {
+        Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
+        Scenario::AssumeRole => RequestKind::AssumeRole,
+        Scenario::Memory => RequestKind::CreateSession { reuse: false },
+        Scenario::CreateSession | Scenario::GrpcCreateSession => RequestKind::CreateSession { reuse: args.reuse },
+    };
+    let target = Arc::new(Target {
+        addr: server.addr,
+        authority: server.addr.to_string(),
+        tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+        clients: std::mem::take(&mut world.clients),
+        kind,
+        sequence: AtomicU64::new(0),
+        request_limit: (args.scenario == Scenario::Memory).then_some(args.sessions),
+        succeeded: AtomicU64::new(0),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let pid = server.pid();
+    let measured = runtime.block_on(drive(target, args, pid))?;
+    drop(server);
+    drop(world);
+    fill(&mut report, measured);
+    Ok(report)
+}
+
+/// What the measured window produced.
+struct Measured {
+    results: Vec<WorkerResult>,
+    seconds: f64,
+    cpu_us: u64,
+    rss_bytes: u64,
+    memory: Option<MemoryReport>,
+}
+
+async fn drive(target: Arc<Target>, args: &BenchArgs, pid: u32) -> Result<Measured, Box<dyn std::error::Error>> {
+    let rss_start = procfs::rss_bytes(pid).unwrap_or(0);
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(args.warmup);
+    let memory = args.scenario == Scenario::Memory;
+    // The memory scenario runs until --sessions are minted (a day at most).
+    let end = match memory {
+        true => start + Duration::from_secs(86_400),
+        false => measure_from + Duration::from_secs_f64(args.duration),
+    };
+    let measure_from = if memory { start } else { measure_from };
+    let mut handles = Vec::with_capacity(args.concurrency);
+    for id in 0..args.concurrency {
+        handles.push(tokio::spawn(load::worker(target.clone(), id, measure_from, end)));
+    }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
+    let window_start = Instant::now();
+    let mut rss_peak = rss_start;
+    if memory {
+        while !handles.iter().all(tokio::task::JoinHandle::is_finished) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            rss_peak = rss_peak.max(procfs::rss_bytes(pid).unwrap_or(0));
+        }
+    } else {
+        tokio::time::sleep_until(end.into()).await;
+    }
+    let cpu_after = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
+    let seconds = window_start.elapsed().as_secs_f64();
+    let rss_bytes = procfs::rss_bytes(pid).unwrap_or(0);
+    let mut results = Vec::with_capacity(handles.len());
+    for h in handles {
+        results.push(h.await?);
+    }
+    Ok(Measured {
+        results,
+        seconds,
+        cpu_us: cpu_after.saturating_sub(cpu_before),
+        rss_bytes,
+        memory: memory.then(|| MemoryReport {
+            sessions: target.succeeded.load(std::sync::atomic::Ordering::Relaxed),
+            cache_max_entries: args.cache_max_entries,
+            rss_start_mib: mib(rss_start),
+            rss_peak_mib: mib(rss_peak.max(rss_bytes)),
+            rss_end_mib: mib(rss_bytes),
+        }),
+    })
+}
+
+fn fill(report: &mut Report, measured: Measured) {
+    let mut latencies: Vec<u32> = Vec::new();
+    for r in measured.results {
+        latencies.extend(r.latencies_us);
+        report.errors += r.errors;
+        if report.first_error.is_none() {
+            report.first_error = r.first_error;
+        }
+    }
+    latencies.sort_unstable();
+    report.requests = latencies.len() as u64;
+    report.seconds = measured.seconds;
+    report.requests_per_second = report.requests as f64 / measured.seconds.max(f64::EPSILON);
+    report.latency_p50_us = percentile(&latencies, 0.50);
+    report.latency_p99_us = percentile(&latencies, 0.99);
+    report.latency_p999_us = percentile(&latencies, 0.999);
+    if report.requests > 0 {
+        report.server_cpu_us_per_request = measured.cpu_us as f64 / report.requests as f64;
+        report.cpu_to_floor_ratio = report.server_cpu_us_per_request / report.floor_us;
+    }
+    report.server_rss_mib = mib(measured.rss_bytes);
+    report.memory = measured.memory;
+}
+
+/// The `q` quantile of sorted `values` (nearest rank); 0 when empty.
+fn percentile(sorted: &[u32], q: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len() - 1))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The human-readable report.
+pub fn render_table(r: &Report) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("scenario {}: skipped. {why}\n", r.scenario);
+    }
+    let mut out = String::new();
+    out.push_str(&format!(
+        "rolegate bench: {} | concurrency {} | {} distinct {} certificate(s) | {:.1} s measured\n\n",
+        r.scenario, r.concurrency, r.distinct_certs, r.client_key, r.seconds
+    ));
+    out.push_str(&format!(
+        "{:<22} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>9} {:>7} {:>8}\n",
+        "scenario", "req/s", "p50 ms", "p99 ms", "p999 ms", "errors", "cpu µs/req", "floor µs", "ratio", "RSS MiB"
+    ));
+    out.push_str(&format!(
+        "{:<22} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.1} {:>9.1} {:>7.2} {:>8.1}\n",
+        r.scenario,
+        r.requests_per_second,
+        f64::from(r.latency_p50_us) / 1000.0,
+        f64::from(r.latency_p99_us) / 1000.0,
+        f64::from(r.latency_p999_us) / 1000.0,
+        r.errors,
+        r.server_cpu_us_per_request,
+        r.floor_us,
+        r.cpu_to_floor_ratio,
+        r.server_rss_mib
+    ));
+    out.push_str(&format!("\nfloor: {}\n", r.floor));
+    if let Some(m) = &r.memory {
+        out.push_str(&format!(
+            "memory: {} sessions minted, cache_max_entries {}: RSS {:.1} MiB at start, {:.1} MiB peak, {:.1} MiB at end\n",
+            m.sessions, m.cache_max_entries, m.rss_start_mib, m.rss_peak_mib, m.rss_end_mib
+        ));
+    }
+    if let Some(e) = &r.first_error {
+        out.push_str(&format!("first error: {e}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u32> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 0.50), 500);
+        assert_eq!(percentile(&v, 0.99), 990);
+        assert_eq!(percentile(&v, 0.999), 999);
+        assert_eq!(percentile(&[], 0.5), 0);
+        assert_eq!(percentile(&[7], 0.999), 7);
+    }
+}

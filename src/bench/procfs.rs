@@ -1,0 +1,71 @@
+//! What the benchmark reads about the server process from Linux procfs: CPU time consumed
+//! (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident memory
+//! (`VmRSS` of `/proc/{pid}/status`). See `proc_pid_stat(5)` and `proc_pid_status(5)`.
+
+/// Clock ticks per second of `utime`/`stime`: `USER_HZ`, 100 on every Linux ABI.
+const USER_HZ: u64 = 100;
+
+/// Total CPU time (user + system) the process has used, in microseconds.
+pub fn cpu_micros(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+}
+
+/// CPU time (user + system) the calling thread has used, in microseconds
+/// (`/proc/thread-self/stat`), at clock-tick resolution.
+pub fn thread_cpu_micros() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+}
+
+/// Resident set size, in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_rss_kib(&status).map(|kib| kib * 1024)
+}
+
+/// `utime + stime` from a `/proc/{pid}/stat` line. The command name (field 2) may contain
+/// spaces and parentheses, so fields are counted after its last `)`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_comm = stat.get(stat.rfind(')')? + 1..)?;
+    // Fields after the comm start at field 3 (state); utime is field 14, stime 15.
+    let mut fields = after_comm.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The `VmRSS:` value (kB) of `/proc/{pid}/status`.
+fn parse_vm_rss_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat = "4242 (rolegate (x) y) S 1 4242 4242 0 -1 4194560 2520 0 0 0 731 59 0 0 20 0 3 0 12345 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(790));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn vm_rss_is_read_in_kib() {
+        let status = "Name:\trolegate\nVmPeak:\t  99 kB\nVmRSS:\t   20480 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss_kib(status), Some(20480));
+        assert_eq!(parse_vm_rss_kib("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let pid = std::process::id();
+        assert!(rss_bytes(pid).is_some_and(|b| b > 0));
+        assert!(cpu_micros(pid).is_some());
+    }
+}

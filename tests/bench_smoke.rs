@@ -1,0 +1,84 @@
+//! Smoke test of `rolegate bench`: the real binary generates its PKI, starts a server child on
+//! 127.0.0.1:0 and drives it over TLS for about two seconds at low concurrency. Asserts the
+//! run completes with zero errors and a parseable `--json` report (no timing assertions).
+
+use std::process::Command;
+
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .arg("bench")
+        .args(["--concurrency", "2", "--duration", "2", "--warmup", "0.5", "--json"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rolegate bench");
+    assert!(
+        out.status.success(),
+        "rolegate bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn assert_clean_run(report: &serde_json::Value, scenario: &str) {
+    assert_eq!(report["scenario"], scenario);
+    assert_eq!(report["skipped"], serde_json::Value::Null);
+    assert_eq!(report["errors"], 0, "first error: {}", report["first_error"]);
+    assert!(report["requests"].as_u64().is_some_and(|n| n > 0), "{report}");
+    for key in [
+        "requests_per_second",
+        "latency_p50_us",
+        "latency_p99_us",
+        "latency_p999_us",
+        "server_cpu_us_per_request",
+        "floor_us",
+        "cpu_to_floor_ratio",
+        "server_rss_mib",
+    ] {
+        assert!(report[key].is_number(), "{key} missing in {report}");
+    }
+}
+
+#[test]
+fn create_session_with_distinct_certificates_runs_clean() {
+    let report = bench_json(&["--scenario", "create-session", "--distinct-certs", "3"]);
+    assert_clean_run(&report, "create-session");
+    assert_eq!(report["distinct_certs"], 3);
+    assert_eq!(report["floor"], "ECDSA P-256 verify (aws-lc-rs)");
+}
+
+#[test]
+fn get_caller_identity_runs_clean() {
+    let report = bench_json(&["--scenario", "get-caller-identity"]);
+    assert_clean_run(&report, "get-caller-identity");
+    assert_eq!(report["floor"], "HMAC-SHA256 (hmac+sha2)");
+}
+
+#[test]
+fn assume_role_runs_clean() {
+    let report = bench_json(&["--scenario", "assume-role"]);
+    assert_clean_run(&report, "assume-role");
+}
+
+#[test]
+fn memory_scenario_mints_the_requested_sessions() {
+    let report = bench_json(&["--scenario", "memory", "--sessions", "200", "--distinct-certs", "20"]);
+    assert_eq!(report["errors"], 0, "first error: {}", report["first_error"]);
+    let memory = &report["memory"];
+    assert!(memory["sessions"].as_u64().is_some_and(|n| n >= 200), "{report}");
+    assert!(memory["rss_peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{report}");
+}
+
+#[test]
+fn grpc_scenario_reports_why_it_is_skipped() {
+    let report = bench_json(&["--scenario", "grpc-create-session"]);
+    assert!(
+        report["skipped"].as_str().is_some_and(|s| s.contains("gRPC")),
+        "{report}"
+    );
+}
