@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use rolegate::bench::setup::{ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
 use rolegate::bench::{FLOOR_MESSAGE, ecdsa_p256_fixture, rsa_2048_fixture};
-use rolegate::broker::{Broker, ROLES_ANYWHERE_PRINCIPAL};
+use rolegate::broker::{Broker, Payload, ROLES_ANYWHERE_PRINCIPAL};
 use rolegate::config::Config;
 use rolegate::identity::{ClientCertificate, PublicKeyKind, verify_chain};
 use rolegate::pki::KeyType;
@@ -224,8 +224,11 @@ impl Fixture {
                 run: Box::new(move || {
                     let headers = self.sts_pairs();
                     let req = self.sts_http(&headers);
-                    let hash = sigv4::sha256_hex(self.sts_body.as_bytes());
-                    assert!(self.broker.authenticate(&req, &hash, "sts", None, now).is_ok());
+                    let payload = Payload::Body {
+                        bytes: self.sts_body.as_bytes(),
+                        allow_unsigned: false,
+                    };
+                    assert!(self.broker.authenticate(&req, payload, "sts", None, now).is_ok());
                 }),
             },
             Step {
