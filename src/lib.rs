@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod audit;
 pub mod broker;
 pub mod cli;
 pub mod client;
@@ -41,6 +42,7 @@ pub mod identity;
 pub mod metrics;
 pub mod pki;
 pub mod policy;
+pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod session;
