@@ -19,7 +19,10 @@ use time::OffsetDateTime;
 use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
 use super::encoding::{format_amz_date, sha256_hex};
 use super::sign::signable_header_names;
-use super::{Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time, string_to_sign};
+use super::{
+    Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time,
+    string_to_sign,
+};
 
 /// The service name in a Roles Anywhere credential scope.
 pub const SERVICE: &str = "rolesanywhere";
@@ -107,7 +110,11 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
 /// `X-Amz-Date`; `host`, `x-amz-date` and `x-amz-x509` are signed; `X-Amz-Date` is within
 /// ±`exp.max_skew` of `exp.now`. (`exp.service` is ignored: the service is always
 /// `rolesanywhere`.)
-pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectations) -> Result<(), SigV4Error> {
+pub fn check_request(
+    auth: &X509Authorization,
+    amz_date: &str,
+    exp: &Expectations,
+) -> Result<(), SigV4Error> {
     if auth.service != SERVICE {
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }
