@@ -46,6 +46,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
     let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
+    let mut hangup = Signals::install();
+    let mut terminate = Signals {
+        #[cfg(unix)]
+        hangup: None,
+        #[cfg(unix)]
+        terminate: hangup.terminate.take(),
+    };
 
     let listener = TcpListener::bind(listen)
         .await
@@ -58,7 +65,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
-    tokio::spawn(reload_on_sighup(state.clone()));
+    let reload_state = state.clone();
+    tokio::spawn(async move { reload_on_sighup(reload_state, &mut hangup).await });
     state.set_ready(true);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
@@ -66,7 +74,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown_signal();
+    let shutdown = shutdown_signal(&mut terminate);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -161,14 +169,42 @@ async fn serve_connection(
     let _ = connection.await;
 }
 
-async fn reload_on_sighup(state: Arc<State>) {
+/// The signals the daemon acts on, installed before it announces its listeners so a signal
+/// sent as soon as the daemon is up is never handled by the default action (termination).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-            return;
-        };
+    hangup: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let hangup = signal(SignalKind::hangup()).ok();
+            if hangup.is_none() {
+                tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
+            }
+            let terminate = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!("cannot install the SIGTERM/SIGINT handlers; stop the daemon with SIGKILL");
+                    None
+                }
+            };
+            Signals { hangup, terminate }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+}
+
+/// Reloads the configuration on every SIGHUP.
+async fn reload_on_sighup(state: Arc<State>, signals: &mut Signals) {
+    #[cfg(unix)]
+    if let Some(hup) = signals.hangup.as_mut() {
         while hup.recv().await.is_some() {
             // Parsing and validation read files: keep them off the runtime's request threads.
             // `State::reload` logs and counts the outcome.
@@ -177,23 +213,24 @@ async fn reload_on_sighup(state: Arc<State>) {
         }
     }
     #[cfg(not(unix))]
-    let _ = state;
+    let _ = (state, signals);
 }
 
-async fn shutdown_signal() {
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C elsewhere).
+async fn shutdown_signal(signals: &mut Signals) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
+    match signals.terminate.as_mut() {
+        Some((term, int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            _ => std::future::pending::<()>().await,
         }
+        None => std::future::pending::<()>().await,
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        let _ = signals;
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
