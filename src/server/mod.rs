@@ -46,13 +46,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
     let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
-    let mut hangup = Signals::install();
-    let mut terminate = Signals {
-        #[cfg(unix)]
-        hangup: None,
-        #[cfg(unix)]
-        terminate: hangup.terminate.take(),
-    };
+    let (hangup, terminate) = install_signals();
 
     let listener = TcpListener::bind(listen)
         .await
@@ -65,8 +59,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
-    let reload_state = state.clone();
-    tokio::spawn(async move { reload_on_sighup(reload_state, &mut hangup).await });
+    tokio::spawn(reload_on_sighup(state.clone(), hangup));
     state.set_ready(true);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
@@ -74,7 +67,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown_signal(&mut terminate);
+    let shutdown = shutdown_signal(terminate);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -169,42 +162,38 @@ async fn serve_connection(
     let _ = connection.await;
 }
 
-/// The signals the daemon acts on, installed before it announces its listeners so a signal
-/// sent as soon as the daemon is up is never handled by the default action (termination).
-struct Signals {
-    #[cfg(unix)]
-    hangup: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    terminate: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
+/// SIGHUP, installed before the daemon announces its listeners so a signal sent as soon as it
+/// is up is never handled by the default action (termination).
+struct Hangup(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
 
-impl Signals {
-    fn install() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let hangup = signal(SignalKind::hangup()).ok();
-            if hangup.is_none() {
-                tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-            }
-            let terminate = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-                (Ok(term), Ok(int)) => Some((term, int)),
-                _ => {
-                    tracing::warn!("cannot install the SIGTERM/SIGINT handlers; stop the daemon with SIGKILL");
-                    None
-                }
-            };
-            Signals { hangup, terminate }
+/// SIGTERM and SIGINT, installed early for the same reason as [`Hangup`].
+struct Terminate(#[cfg(unix)] Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+fn install_signals() -> (Hangup, Terminate) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangup = signal(SignalKind::hangup()).ok();
+        if hangup.is_none() {
+            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
         }
-        #[cfg(not(unix))]
-        Signals {}
+        let terminate = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            _ => {
+                tracing::warn!("cannot install the SIGTERM/SIGINT handlers; stop the daemon with SIGKILL");
+                None
+            }
+        };
+        (Hangup(hangup), Terminate(terminate))
     }
+    #[cfg(not(unix))]
+    (Hangup(), Terminate())
 }
 
 /// Reloads the configuration on every SIGHUP.
-async fn reload_on_sighup(state: Arc<State>, signals: &mut Signals) {
+async fn reload_on_sighup(state: Arc<State>, mut hangup: Hangup) {
     #[cfg(unix)]
-    if let Some(hup) = signals.hangup.as_mut() {
+    if let Some(hup) = hangup.0.as_mut() {
         while hup.recv().await.is_some() {
             // Parsing and validation read files: keep them off the runtime's request threads.
             // `State::reload` logs and counts the outcome.
@@ -213,13 +202,13 @@ async fn reload_on_sighup(state: Arc<State>, signals: &mut Signals) {
         }
     }
     #[cfg(not(unix))]
-    let _ = (state, signals);
+    let _ = (state, &mut hangup);
 }
 
 /// Resolves on the first SIGTERM or SIGINT (Ctrl-C elsewhere).
-async fn shutdown_signal(signals: &mut Signals) {
+async fn shutdown_signal(mut terminate: Terminate) {
     #[cfg(unix)]
-    match signals.terminate.as_mut() {
+    match terminate.0.as_mut() {
         Some((term, int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -230,7 +219,7 @@ async fn shutdown_signal(signals: &mut Signals) {
     }
     #[cfg(not(unix))]
     {
-        let _ = signals;
+        let _ = &mut terminate;
         let _ = tokio::signal::ctrl_c().await;
     }
 }
