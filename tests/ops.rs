@@ -595,3 +595,29 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
     assert!(old.body.contains("<Code>InvalidClientTokenId</Code>"), "{}", old.body);
     assert_eq!(get_caller_identity(&b, &new_creds).await.status, 200);
 }
+
+#[tokio::test]
+async fn oversized_heads_and_slow_bodies_are_refused() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_header_bytes = 8192\nrequest_timeout_seconds = 1", &[]);
+
+    let mut stream = tls_connect(&d).await;
+    let big = "a".repeat(16 * 1024);
+    let head = format!("POST /sessions HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n");
+    // The server may close before reading it all; the answer is what matters.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    assert_eq!(parse_reply(&raw).status, 431);
+
+    let mut stream = tls_connect(&d).await;
+    let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The rest of the body never comes: the request timeout answers.
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.header("x-amzn-errortype"), Some("ServiceUnavailableException"));
+    assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
+}
