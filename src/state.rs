@@ -15,6 +15,8 @@ use crate::server::ReloadableCert;
 
 pub struct State {
     pub broker: Arc<Broker>,
+    /// The gRPC services, built once ([`crate::service::grpc::routes`]).
+    pub grpc: tonic::service::Routes,
     pub cert: Arc<ReloadableCert>,
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
@@ -26,6 +28,7 @@ impl State {
         Self {
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
+            grpc: crate::service::grpc::routes(),
             cert,
             config_path,
             ready: AtomicBool::new(false),

@@ -46,8 +46,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
     let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
-    let (hangup, terminate) = install_signals();
 
+    // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
+    let shutdown = shutdown_signal()?;
+    let reload = reload_signal()?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -59,7 +61,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
-    tokio::spawn(reload_on_sighup(state.clone(), hangup));
+    tokio::spawn(reload_on_signal(reload, state.clone()));
     state.set_ready(true);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
@@ -67,7 +69,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown_signal(terminate);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -162,38 +163,26 @@ async fn serve_connection(
     let _ = connection.await;
 }
 
-/// SIGHUP, installed before the daemon announces its listeners so a signal sent as soon as it
-/// is up is never handled by the default action (termination).
-struct Hangup(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+#[cfg(unix)]
+type ReloadSignal = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type ReloadSignal = ();
 
-/// SIGTERM and SIGINT, installed early for the same reason as [`Hangup`].
-struct Terminate(#[cfg(unix)] Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
-
-fn install_signals() -> (Hangup, Terminate) {
+/// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
+fn reload_signal() -> std::io::Result<ReloadSignal> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let hangup = signal(SignalKind::hangup()).ok();
-        if hangup.is_none() {
-            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-        }
-        let terminate = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(term), Ok(int)) => Some((term, int)),
-            _ => {
-                tracing::warn!("cannot install the SIGTERM/SIGINT handlers; stop the daemon with SIGKILL");
-                None
-            }
-        };
-        (Hangup(hangup), Terminate(terminate))
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     }
     #[cfg(not(unix))]
-    (Hangup(), Terminate())
+    Ok(())
 }
 
-/// Reloads the configuration on every SIGHUP.
-async fn reload_on_sighup(state: Arc<State>, mut hangup: Hangup) {
+/// Reloads the configuration on every SIGHUP; a bad file keeps the running configuration.
+async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
     #[cfg(unix)]
-    if let Some(hup) = hangup.0.as_mut() {
+    {
+        let mut hup = signal;
         while hup.recv().await.is_some() {
             // Parsing and validation read files: keep them off the runtime's request threads.
             // `State::reload` logs and counts the outcome.
@@ -202,24 +191,26 @@ async fn reload_on_sighup(state: Arc<State>, mut hangup: Hangup) {
         }
     }
     #[cfg(not(unix))]
-    let _ = (state, &mut hangup);
+    let _ = (signal, state);
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C elsewhere).
-async fn shutdown_signal(mut terminate: Terminate) {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    match terminate.0.as_mut() {
-        Some((term, int)) => {
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-        }
-        None => std::future::pending::<()>().await,
+        })
     }
     #[cfg(not(unix))]
-    {
-        let _ = &mut terminate;
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }

@@ -24,6 +24,7 @@ from harness import (
     profile_arn,
     role_arn,
     session_body,
+    split_reason,
     trust_anchor_arn,
 )
 
@@ -116,11 +117,12 @@ def test_assume_role_denied_by_trust_policy(daemon, ca_bundle, app_session):
         app_sts(daemon, ca_bundle, app_session).assume_role(
             RoleArn=role_arn("outside"), RoleSessionName="denied"
         )
-    assert error_of(info) == (
-        403,
-        "AccessDenied",
+    status, code, message = error_of(info)
+    assert (status, code) == (403, "AccessDenied")
+    assert split_reason(message) == (
         f"User: {app_session['arn']} is not authorized to perform: sts:AssumeRole "
         f"on resource: {role_arn('outside')}",
+        "trust-policy",
     )
 
 
