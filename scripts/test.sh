@@ -87,4 +87,7 @@ case "$status" in
   *) fail "pytest exited with status $status" ;;
 esac
 
+section "deploy/ lint (scripts/lint-deploy.sh)"
+"$ROOT/scripts/lint-deploy.sh" || fail "deploy/ lint"
+
 section "all tests passed"

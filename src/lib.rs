@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arn;
+pub mod audit;
 pub mod bench;
 pub mod broker;
 pub mod cli;
@@ -43,6 +44,7 @@ pub mod identity;
 pub mod metrics;
 pub mod pki;
 pub mod policy;
+pub mod ratelimit;
 pub mod server;
 pub mod service;
 pub mod session;

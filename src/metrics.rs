@@ -1,12 +1,22 @@
-//! Prometheus metrics (prometheus-client): request counts and latencies per API and outcome,
-//! sessions issued per role, and cache hit/miss counters read from the broker at scrape time.
+//! Prometheus metrics (prometheus-client, OpenMetrics text): request counts and latencies per
+//! API, operation and outcome; sessions issued per role; configuration reloads per outcome; and,
+//! read at scrape time, cache hit/miss counters, trust anchor expiry and process CPU/memory.
+//!
+//! Exposition names (the encoder appends `_total` to counters):
+//! `rolegate_requests_total{api,operation,outcome}`, `rolegate_request_duration_seconds`,
+//! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
+//! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
+//! `rolegate_config_reloads_total{outcome}`, `process_cpu_seconds_total`,
+//! `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -19,6 +29,89 @@ pub struct RequestLabels {
     pub outcome: &'static str,
 }
 
+/// Counts one answered request and its latency.
+pub fn record_request(labels: RequestLabels, seconds: f64) {
+    let m = metrics();
+    m.requests.get_or_create(&labels).inc();
+    m.duration.get_or_create(&labels).observe(seconds);
+}
+
+/// Counts one session issued for `role` (a configured role ARN, so the label set is bounded).
+pub fn record_session(role: &str) {
+    metrics()
+        .sessions
+        .get_or_create(&RoleLabels { role: role.to_owned() })
+        .inc();
+}
+
+/// Counts one configuration reload attempt.
+pub fn record_reload(succeeded: bool) {
+    let outcome = if succeeded { "success" } else { "failure" };
+    metrics().reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+}
+
+/// The OpenMetrics text of every metric.
+pub fn render(state: &State) -> String {
+    let m = metrics();
+    let mut registry = Registry::default();
+    registry.register(
+        "rolegate_requests",
+        "Requests answered, by API, operation and outcome",
+        m.requests.clone(),
+    );
+    registry.register(
+        "rolegate_request_duration_seconds",
+        "Time to answer a request",
+        m.duration.clone(),
+    );
+    registry.register(
+        "rolegate_sessions_issued",
+        "Sessions issued, by role",
+        m.sessions.clone(),
+    );
+    registry.register(
+        "rolegate_config_reloads",
+        "Configuration reloads, by outcome",
+        m.reloads.clone(),
+    );
+    let hits: Family<CacheLabels, Counter> = Family::default();
+    let misses: Family<CacheLabels, Counter> = Family::default();
+    for s in state.broker.caches().stats() {
+        hits.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.hits);
+        misses.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.misses);
+    }
+    registry.register("rolegate_cache_hits", "Cache hits, by cache", hits);
+    registry.register("rolegate_cache_misses", "Cache misses, by cache", misses);
+    let expiry: Family<AnchorLabels, Gauge> = Family::default();
+    for anchor in state.broker.config().anchors.values() {
+        let earliest = anchor.trust.certificates().iter().map(|c| c.not_after).min();
+        if let Some(not_after) = earliest {
+            expiry
+                .get_or_create(&AnchorLabels {
+                    anchor: anchor.arn.to_string(),
+                })
+                .set(not_after);
+        }
+    }
+    registry.register(
+        "rolegate_trust_anchor_expiry_timestamp_seconds",
+        "Earliest notAfter of the CA certificates of each trust anchor, Unix seconds",
+        expiry,
+    );
+    if let Some(p) = process_stats() {
+        let cpu: Counter<f64, AtomicU64> = Counter::default();
+        cpu.inc_by(p.cpu_seconds);
+        registry.register("process_cpu_seconds", "User and system CPU time spent, seconds", cpu);
+        let rss: Gauge = Gauge::default();
+        rss.set(p.resident_bytes);
+        registry.register("process_resident_memory_bytes", "Resident memory size, bytes", rss);
+    }
+    let mut out = String::new();
+    // invariant: writing into a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RoleLabels {
     role: String,
@@ -29,10 +122,21 @@ struct CacheLabels {
     cache: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnchorLabels {
+    anchor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
 }
 
 fn metrics() -> &'static Metrics {
@@ -45,48 +149,78 @@ fn metrics() -> &'static Metrics {
             ])
         }),
         sessions: Family::default(),
+        reloads: Family::default(),
     })
 }
 
-/// Counts one answered request and its latency.
-pub fn record_request(labels: RequestLabels, seconds: f64) {
-    let m = metrics();
-    m.requests.get_or_create(&labels).inc();
-    m.duration.get_or_create(&labels).observe(seconds);
+#[derive(Debug, PartialEq)]
+struct ProcessStats {
+    cpu_seconds: f64,
+    resident_bytes: i64,
 }
 
-/// Counts one session issued for `role`.
-pub fn record_session(role: &str) {
-    metrics()
-        .sessions
-        .get_or_create(&RoleLabels { role: role.to_owned() })
-        .inc();
+/// CPU and resident memory of this process from procfs (Linux); `None` elsewhere.
+fn process_stats() -> Option<ProcessStats> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(ProcessStats {
+        cpu_seconds: cpu_seconds_from_stat(&stat)?,
+        resident_bytes: resident_bytes_from_status(&status)?,
+    })
 }
 
-/// The OpenMetrics text of every metric.
-pub fn render(state: &State) -> String {
-    let m = metrics();
-    let mut registry = Registry::with_prefix("rolegate");
-    registry.register(
-        "requests",
-        "Requests answered, by API, operation and outcome",
-        m.requests.clone(),
-    );
-    registry.register(
-        "request_duration_seconds",
-        "Time to answer a request",
-        m.duration.clone(),
-    );
-    registry.register("sessions_issued", "Sessions issued, by role", m.sessions.clone());
-    let hits: Family<CacheLabels, Counter> = Family::default();
-    let misses: Family<CacheLabels, Counter> = Family::default();
-    for s in state.broker.caches().stats() {
-        hits.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.hits);
-        misses.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.misses);
+/// `utime + stime` of `/proc/self/stat` (fields 14 and 15, in clock ticks) in seconds. The
+/// second field (`comm`) may contain spaces and parentheses, so fields are counted after the
+/// last `)`. Ticks are `USER_HZ`, which the kernel fixes at 100 for everything it exports to
+/// user space. <https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html>
+fn cpu_seconds_from_stat(stat: &str) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    // After `comm` come field 3 (state) onwards: utime is field 14, i.e. index 11 here.
+    let mut fields = after_comm.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// `VmRSS` of `/proc/self/status` (kB) in bytes; this avoids needing the page size that
+/// `/proc/self/statm` counts in. <https://man7.org/linux/man-pages/man5/proc_pid_status.5.html>
+fn resident_bytes_from_status(status: &str) -> Option<i64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: i64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kb.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_from_stat() {
+        let stat = "1234 (role gate) x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 1000 200";
+        assert_eq!(cpu_seconds_from_stat(stat), Some(3.25));
+        assert_eq!(cpu_seconds_from_stat("1234 (x) S 1"), None);
+        assert_eq!(cpu_seconds_from_stat("no parenthesis"), None);
     }
-    registry.register("cache_hits", "Cache hits, by cache", hits);
-    registry.register("cache_misses", "Cache misses, by cache", misses);
-    let mut out = String::new();
-    let _ = encode(&mut out, &registry);
-    out
+
+    #[test]
+    fn rss_from_status() {
+        let status = "Name:\trolegate\nVmPeak:\t  9000 kB\nVmRSS:\t    2048 kB\nThreads:\t4\n";
+        assert_eq!(resident_bytes_from_status(status), Some(2048 * 1024));
+        assert_eq!(resident_bytes_from_status("Name:\tx\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_this_process() {
+        let p = process_stats().unwrap();
+        assert!(p.resident_bytes > 0);
+        assert!(p.cpu_seconds >= 0.0);
+    }
 }

@@ -1,13 +1,16 @@
 //! The daemon's shared state, handed to every request: the broker (configuration snapshot
-//! and caches), the reloadable TLS certificate, and readiness. Reload goes through here so
-//! SIGHUP and `Admin.Reload` take the same path.
+//! and caches), the admission limiter, the reloadable TLS certificate, and readiness. Reload
+//! goes through here so SIGHUP and `Admin.Reload` take the same path.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use arc_swap::ArcSwap;
+
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
 
 pub struct State {
@@ -16,12 +19,14 @@ pub struct State {
     pub grpc: tonic::service::Routes,
     pub cert: Arc<ReloadableCert>,
     pub config_path: PathBuf,
+    limiter: ArcSwap<Limiter>,
     ready: AtomicBool,
 }
 
 impl State {
     pub fn new(config: Config, cert: Arc<ReloadableCert>, config_path: PathBuf) -> Self {
         Self {
+            limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
             grpc: crate::service::grpc::routes(),
             cert,
@@ -30,14 +35,27 @@ impl State {
         }
     }
 
-    /// Re-reads the configuration; on any error the running configuration stays in force.
+    /// Re-reads and validates the configuration (call it off the request path), then swaps it in
+    /// atomically: requests in flight keep the snapshot they started with, caches are dropped and
+    /// rate-limit buckets restart. On any error the running configuration stays in force. Every
+    /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
     pub fn reload(&self) -> Result<(), String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        self.cert
-            .replace(&config.server.tls)
-            .map_err(|e| format!("server certificate: {e}"))?;
-        self.broker.replace_config(config);
-        Ok(())
+        let result = self.try_reload();
+        crate::metrics::record_reload(result.is_ok());
+        match &result {
+            Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),
+            Err(e) => tracing::error!(
+                path = %self.config_path.display(),
+                error = %e,
+                "reload failed; keeping the previous configuration"
+            ),
+        }
+        result
+    }
+
+    /// The admission limiter of the configuration in force.
+    pub fn limiter(&self) -> Arc<Limiter> {
+        self.limiter.load_full()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -46,5 +64,16 @@ impl State {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    fn try_reload(&self) -> Result<(), String> {
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        self.cert
+            .replace(&config.server.tls)
+            .map_err(|e| format!("server certificate: {e}"))?;
+        let limiter = Limiter::new(&config.server);
+        self.broker.replace_config(config);
+        self.limiter.store(Arc::new(limiter));
+        Ok(())
     }
 }

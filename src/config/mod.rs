@@ -68,6 +68,11 @@ pub struct ServerSettings {
     pub credential_reuse: std::time::Duration,
     pub cache_max_entries: u64,
     pub shutdown_grace: std::time::Duration,
+    pub max_header_bytes: usize,
+    pub request_timeout: std::time::Duration,
+    pub max_concurrent_requests: usize,
+    pub rate_limit_per_ip: crate::ratelimit::Rate,
+    pub rate_limit_per_client: crate::ratelimit::Rate,
 }
 
 /// The server's certificate chain and private key, loaded and checked at config load.
@@ -315,6 +320,28 @@ impl Loader<'_> {
         if s.max_body_bytes < 1024 {
             return Err(self.err("server.max_body_bytes", "must be at least 1024"));
         }
+        if s.max_header_bytes < 8192 {
+            return Err(self.err("server.max_header_bytes", "must be at least 8192"));
+        }
+        if s.request_timeout_seconds == 0 {
+            return Err(self.err("server.request_timeout_seconds", "must be at least 1"));
+        }
+        if s.max_concurrent_requests == 0 {
+            return Err(self.err("server.max_concurrent_requests", "must be at least 1"));
+        }
+        let rate = |key: &str, per_second: f64, burst: u32| {
+            crate::ratelimit::Rate::new(per_second, burst).map_err(|e| self.err(key, e.to_string()))
+        };
+        let rate_limit_per_ip = rate(
+            "server.rate_limit_per_ip",
+            s.rate_limit_per_ip,
+            s.rate_limit_per_ip_burst,
+        )?;
+        let rate_limit_per_client = rate(
+            "server.rate_limit_per_client",
+            s.rate_limit_per_client,
+            s.rate_limit_per_client_burst,
+        )?;
         let tls = self.tls(&s.tls_cert, &s.tls_key)?;
         Ok(ServerSettings {
             listen,
@@ -328,6 +355,11 @@ impl Loader<'_> {
             credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
             cache_max_entries: s.cache_max_entries.max(1),
             shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
+            max_header_bytes: s.max_header_bytes,
+            request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
+            max_concurrent_requests: s.max_concurrent_requests,
+            rate_limit_per_ip,
+            rate_limit_per_client,
         })
     }
 

@@ -50,6 +50,25 @@ pub struct ServerSection {
     /// Time allowed for in-flight requests to finish on SIGTERM.
     #[serde(default = "default_grace")]
     pub shutdown_grace_seconds: u64,
+    /// Largest accepted request head (request line and headers), bytes.
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: usize,
+    /// Time allowed to read and answer one request.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Requests served at once on the TLS listener; more are answered with a throttling error.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
+    /// Token bucket per client IP address: refill rate (requests per second; 0 disables) and burst.
+    #[serde(default = "default_ip_rate")]
+    pub rate_limit_per_ip: f64,
+    #[serde(default = "default_ip_burst")]
+    pub rate_limit_per_ip_burst: u32,
+    /// Token bucket per client certificate (CreateSession) and per access key id (STS).
+    #[serde(default = "default_client_rate")]
+    pub rate_limit_per_client: f64,
+    #[serde(default = "default_client_burst")]
+    pub rate_limit_per_client_burst: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +161,27 @@ fn default_cache_entries() -> u64 {
 }
 fn default_grace() -> u64 {
     20
+}
+fn default_max_header() -> usize {
+    64 * 1024
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_max_concurrent() -> usize {
+    1024
+}
+fn default_ip_rate() -> f64 {
+    200.0
+}
+fn default_ip_burst() -> u32 {
+    400
+}
+fn default_client_rate() -> f64 {
+    50.0
+}
+fn default_client_burst() -> u32 {
+    100
 }
 fn default_duration() -> u32 {
     3600

@@ -131,6 +131,8 @@ async fn serve_connection(
         remote,
         peer_certificates,
     };
+    let config = state.broker.config();
+    let server = &config.server;
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
         let conn = conn.clone();
@@ -140,12 +142,12 @@ async fn serve_connection(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(64 * 1024);
+        .header_read_timeout(server.request_timeout)
+        .max_buf_size(server.max_header_bytes);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024)
+        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     let connection = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
@@ -182,10 +184,10 @@ async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
     {
         let mut hup = signal;
         while hup.recv().await.is_some() {
-            match state.reload() {
-                Ok(()) => tracing::info!("configuration reloaded"),
-                Err(e) => tracing::error!(error = %e, "reload failed; keeping the previous configuration"),
-            }
+            // Parsing and validation read files: keep them off the runtime's request threads.
+            // `State::reload` logs and counts the outcome.
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
         }
     }
     #[cfg(not(unix))]

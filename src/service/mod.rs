@@ -11,6 +11,7 @@ pub mod sts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -18,8 +19,11 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 use tonic::body::Body;
 
-use self::error::ApiError;
+use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
+use crate::audit::{self, Decision, Record};
+use crate::metrics::RequestLabels;
+use crate::ratelimit::ClientKey;
 use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
@@ -30,9 +34,15 @@ pub struct ConnInfo {
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
 
-/// Routes one HTTP request to its API: `application/grpc` to the gRPC services, the rest to
-/// REST / STS.
+/// Routes one HTTP request to its API (`application/grpc` to the gRPC services, the rest to
+/// REST / STS), after admission control (per-IP token bucket and the global concurrency limit,
+/// in [`crate::ratelimit`]) so every API, gRPC included, is covered.
 pub async fn dispatch(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> ::http::Response<Body> {
+    let started = Instant::now();
+    let _admission = match state.limiter().admit(conn.remote.ip(), started) {
+        Ok(admission) => admission,
+        Err(e) => return refuse(&req, &conn, &e, started),
+    };
     if is_grpc(&req) {
         return dispatch_grpc(state, conn, req).await;
     }
@@ -80,45 +90,11 @@ async fn dispatch_grpc(
 
 /// The REST and STS Query APIs.
 async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
-    let broker = &state.broker;
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(&parts, conn.remote);
-    let limit = broker.config().server.max_body_bytes;
     match (parts.method.as_str(), parts.uri.path()) {
-        ("POST", "/sessions") => {
-            let result = match collect_body(body, limit).await {
-                Ok(bytes) => rest::create_session(broker, &rp, &bytes, OffsetDateTime::now_utc()),
-                Err(e) => Err(e),
-            };
-            let response = match result {
-                Ok(r) => {
-                    tracing::info!(target: "audit", request_id = %rp.request_id, api = "rest", operation = "CreateSession", outcome = "allow", client = %rp.remote);
-                    r
-                }
-                Err(e) => {
-                    audit_error(&rp, "rest", "CreateSession", &e);
-                    rest_error(&e, &rp.request_id)
-                }
-            };
-            with_request_id(response, &rp.request_id)
-        }
-        ("POST" | "GET", "/") => {
-            let result = match collect_body(body, limit).await {
-                Ok(bytes) => sts::handle(broker, &rp, &bytes, OffsetDateTime::now_utc()),
-                Err(e) => Err(e),
-            };
-            let response = match result {
-                Ok(r) => {
-                    tracing::info!(target: "audit", request_id = %rp.request_id, api = "sts", outcome = "allow", client = %rp.remote);
-                    r
-                }
-                Err(e) => {
-                    audit_error(&rp, "sts", "Query", &e);
-                    sts::error_response(&e, &rp.request_id)
-                }
-            };
-            with_request_id(response, &rp.request_id)
-        }
+        ("POST", "/sessions") => answer(&state, Api::Rest, rp, body).await,
+        ("POST" | "GET", "/") => answer(&state, Api::Sts, rp, body).await,
         (_, "/sessions") => rest_error(
             &ApiError::validation("method", "Use POST /sessions to create a session."),
             &rp.request_id,
@@ -127,23 +103,188 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     }
 }
 
+#[derive(Clone, Copy)]
+enum Api {
+    Rest,
+    Sts,
+}
+
+/// One REST or STS request, end to end: bounded body read under the request timeout, the
+/// per-client rate limit, the handler, then exactly one audit event and the request metrics.
+async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> HttpResponse {
+    let started = Instant::now();
+    let config = state.broker.config();
+    let limit = config.server.max_body_bytes;
+    let timeout = config.server.request_timeout;
+    let bytes = match tokio::time::timeout(timeout, collect_body(body, limit)).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "request-timeout",
+            format!("The request was not received within {} seconds.", timeout.as_secs()),
+        )),
+    };
+    let (operation, mut record) = match api {
+        Api::Rest => (
+            "CreateSession",
+            Record::new(&rp.request_id, "rest", "CreateSession", rp.remote),
+        ),
+        Api::Sts => {
+            let action = bytes.as_ref().ok().and_then(|b| sts_param(&rp, b, "Action"));
+            let operation = sts_operation(action.as_deref());
+            (operation, Record::new(&rp.request_id, "sts", operation, rp.remote))
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let result = bytes.and_then(|bytes| {
+        let client = describe_request(api, &rp, &bytes, &mut record);
+        if let Some(key) = client {
+            state.limiter().check_client(key, started)?;
+        }
+        match api {
+            Api::Rest => rest::create_session(&state.broker, &rp, &bytes, now),
+            Api::Sts => sts::handle(&state.broker, &rp, &bytes, now),
+        }
+    });
+    let api_label = record.api;
+    let (response, outcome) = match result {
+        Ok(mut response) => {
+            if let Some(decision) = response.extensions_mut().remove::<Decision>() {
+                if decision.issued_access_key_id.is_some()
+                    && let Some(role) = &decision.role_arn.clone().or_else(|| record.role.clone())
+                {
+                    crate::metrics::record_session(role);
+                }
+                record.merge(decision);
+            }
+            record.allow(started.elapsed());
+            (response, "allow")
+        }
+        Err(e) => {
+            record.deny(&e, started.elapsed());
+            let response = match api {
+                Api::Rest => rest_error(&e, &rp.request_id),
+                Api::Sts => sts::error_response(&e, &rp.request_id),
+            };
+            (response, e.sts_wire().1)
+        }
+    };
+    crate::metrics::record_request(
+        RequestLabels {
+            api: api_label,
+            operation,
+            outcome,
+        },
+        started.elapsed().as_secs_f64(),
+    );
+    with_request_id(response, &rp.request_id)
+}
+
+/// Fills the audit record with what the request asks for and names the client whose
+/// per-client bucket it draws from: the certificate (REST) or the access key id (STS).
+fn describe_request(api: Api, rp: &RequestParts, body: &Bytes, record: &mut Record) -> Option<ClientKey> {
+    match api {
+        Api::Rest => {
+            #[derive(serde::Deserialize, Default)]
+            #[serde(rename_all = "camelCase")]
+            struct Asked {
+                profile_arn: Option<String>,
+                role_arn: Option<String>,
+                trust_anchor_arn: Option<String>,
+                role_session_name: Option<String>,
+            }
+            let asked: Asked = serde_json::from_slice(body).unwrap_or_default();
+            let from_query = |name: &str| {
+                form_urlencoded::parse(rp.query.as_bytes())
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            record.trust_anchor = asked.trust_anchor_arn.or_else(|| from_query("trustAnchorArn"));
+            record.profile = asked.profile_arn.or_else(|| from_query("profileArn"));
+            record.role = asked.role_arn.or_else(|| from_query("roleArn"));
+            record.session_name = asked.role_session_name.or_else(|| from_query("roleSessionName"));
+            let certificate = rp.header("x-amz-x509")?;
+            record.set_certificate_header(certificate);
+            Some(ClientKey::certificate(certificate.trim().as_bytes()))
+        }
+        Api::Sts => {
+            record.role = sts_param(rp, body, "RoleArn");
+            record.session_name = sts_param(rp, body, "RoleSessionName");
+            record.source_identity = sts_param(rp, body, "SourceIdentity");
+            let credential = match rp.header("authorization") {
+                Some(auth) => audit::credential_of_authorization(auth).map(str::to_owned),
+                None => sts_param(rp, body, "X-Amz-Credential"),
+            };
+            let akid = credential.as_deref().and_then(audit::access_key_id_of_credential)?;
+            record.access_key_id = Some(akid.to_owned());
+            Some(ClientKey::AccessKey(akid.to_owned()))
+        }
+    }
+}
+
+/// A parameter of an STS Query request, from the query string or a form body.
+fn sts_param(rp: &RequestParts, body: &Bytes, name: &str) -> Option<String> {
+    let is_form = rp
+        .header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let body: &[u8] = if is_form { body } else { &[] };
+    form_urlencoded::parse(rp.query.as_bytes())
+        .chain(form_urlencoded::parse(body))
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The `operation` label of an STS request: a known STS action, or `Other` (the label set
+/// must stay bounded whatever clients send).
+fn sts_operation(action: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 8] = [
+        "AssumeRole",
+        "AssumeRoleWithSAML",
+        "AssumeRoleWithWebIdentity",
+        "DecodeAuthorizationMessage",
+        "GetAccessKeyInfo",
+        "GetCallerIdentity",
+        "GetFederationToken",
+        "GetSessionToken",
+    ];
+    action
+        .and_then(|a| KNOWN.iter().find(|k| **k == a))
+        .copied()
+        .unwrap_or("Other")
+}
+
+/// Answers a request refused by admission control in its API's format (gRPC: the
+/// `RESOURCE_EXHAUSTED` status; REST: 429 `ThrottlingException`; STS: `Throttling`).
+fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+    let request_id = http::new_request_id();
+    let is_grpc = is_grpc(req);
+    let (api, operation) = match (is_grpc, req.uri().path()) {
+        (true, _) => ("grpc", "Any"),
+        (false, "/sessions") => ("rest", "CreateSession"),
+        (false, _) => ("sts", "Any"),
+    };
+    Record::new(&request_id, api, operation, conn.remote).deny(e, started.elapsed());
+    crate::metrics::record_request(
+        RequestLabels {
+            api,
+            operation,
+            outcome: e.sts_wire().1,
+        },
+        started.elapsed().as_secs_f64(),
+    );
+    if is_grpc {
+        return tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
+    }
+    let response = match api {
+        "rest" => rest_error(e, &request_id),
+        _ => sts::error_response(e, &request_id),
+    };
+    with_request_id(response, &request_id).map(Body::new)
+}
+
 fn not_found(rp: &RequestParts) -> HttpResponse {
     let e = ApiError::not_found("no-route", format!("No API at {} {}.", rp.method, rp.path));
     rest_error(&e, &rp.request_id)
-}
-
-fn audit_error(rp: &RequestParts, api: &'static str, operation: &'static str, e: &ApiError) {
-    tracing::info!(
-        target: "audit",
-        request_id = %rp.request_id,
-        api,
-        operation,
-        outcome = "deny",
-        code = ?e.code,
-        reason = e.reason,
-        message = %e.message,
-        client = %rp.remote,
-    );
 }
 
 /// An empty 200 used by health endpoints.

@@ -78,7 +78,14 @@ pub fn create_session(
         source_ip: Some(req.remote.ip()),
     };
     let output = broker.create_session(input, now)?;
-    Ok(json_response(201, &CreateSessionResponse::from(output.as_ref())))
+    let mut response = json_response(201, &CreateSessionResponse::from(output.as_ref()));
+    response.extensions_mut().insert(crate::audit::Decision {
+        role_arn: Some(output.role_arn.clone()),
+        session_name: Some(output.session_name.clone()),
+        source_identity: Some(output.source_identity.clone()),
+        issued_access_key_id: Some(output.credentials.access_key_id.clone()),
+    });
+    Ok(response)
 }
 
 /// The request parameters, from the query string or the JSON body (clients differ).

@@ -60,11 +60,29 @@ pub fn handle(
         }
     }
     match params.get("Action") {
-        Some("GetCallerIdentity") => Ok(xml_ok(&get_caller_identity_xml(&caller, &req.request_id))),
+        Some("GetCallerIdentity") => {
+            let mut response = xml_ok(&get_caller_identity_xml(&caller, &req.request_id));
+            response.extensions_mut().insert(crate::audit::Decision {
+                role_arn: Some(caller.claims.role_arn.clone()),
+                session_name: Some(caller.claims.session_name.clone()),
+                source_identity: caller.claims.source_identity.clone(),
+                issued_access_key_id: None,
+            });
+            Ok(response)
+        }
         Some("AssumeRole") => {
             let input = assume_role_input(&params, req)?;
+            let role_arn = input.role_arn.clone();
+            let session_name = input.role_session_name.clone();
             let out = broker.assume_role(&caller, input, now)?;
-            Ok(xml_ok(&assume_role_xml(&out, &req.request_id)))
+            let mut response = xml_ok(&assume_role_xml(&out, &req.request_id));
+            response.extensions_mut().insert(crate::audit::Decision {
+                role_arn: Some(role_arn),
+                session_name: Some(session_name),
+                source_identity: out.source_identity.clone(),
+                issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+            });
+            Ok(response)
         }
         Some(other) => Err(invalid_action(other, VERSION)),
         None => Err(ApiError::new(

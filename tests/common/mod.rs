@@ -70,6 +70,8 @@ pub struct Daemon {
     pub metrics: String,
     pub child: Child,
     pub stdout_lines: mpsc::Receiver<String>,
+    /// The daemon's log (stderr), line by line.
+    pub stderr_lines: mpsc::Receiver<String>,
 }
 
 impl Drop for Daemon {
@@ -210,24 +212,23 @@ pub fn start(setup: &Setup) -> Daemon {
 }
 
 pub fn start_with_config(dir: tempfile::TempDir, config: &Path) -> Daemon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    start_with_args(dir, config, &[])
+}
+
+/// Like [`start_with_config`], with extra global arguments (e.g. `--log-format json`).
+pub fn start_with_args(dir: tempfile::TempDir, config: &Path, args: &[&str]) -> Daemon {
+    let mut child = Command::new(binary())
+        .args(args)
         .arg("serve")
         .arg("--config")
         .arg(config)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start rolegate");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(child.stdout.take().unwrap());
+    let stderr_lines = lines_of(child.stderr.take().unwrap());
     let mut endpoint = None;
     let mut metrics = None;
     while endpoint.is_none() || metrics.is_none() {
@@ -246,7 +247,31 @@ pub fn start_with_config(dir: tempfile::TempDir, config: &Path) -> Daemon {
         metrics: metrics.unwrap(),
         child,
         stdout_lines: rx,
+        stderr_lines,
     }
+}
+
+/// The binary under test: `$ROLEGATE_BIN` when set (a copy that a parallel build sharing the
+/// target directory cannot replace mid-run), else the one Cargo built for this test.
+pub fn binary() -> PathBuf {
+    std::env::var_os("ROLEGATE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rolegate")))
+}
+
+/// Forwards the lines of a child's pipe to a channel (and keeps draining it so the child never
+/// blocks on a full pipe).
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut open = true;
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if open && tx.send(line).is_err() {
+                open = false;
+            }
+        }
+    });
+    rx
 }
 
 impl Daemon {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Lints every file under deploy/:
+#   - Kubernetes manifests: yamllint, then schema validation (kubernetes-validate, offline
+#     schemas shipped in the package) in strict mode (unknown fields are errors);
+#   - the TOML configuration embedded in the ConfigMap parses (python3 tomllib);
+#   - the Dockerfile: hadolint;
+#   - the systemd unit: systemd-analyze verify (skipped with a notice where systemd is absent).
+# The linters come from scripts/lint-requirements.txt (pinned) in target/lintenv.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+REQUIREMENTS="$ROOT/scripts/lint-requirements.txt"
+VENV="$ROOT/target/lintenv"
+STAMP="$VENV/.requirements.sha256"
+K8S_VERSION="1.34"
+
+want="$({ cat "$REQUIREMENTS"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/python" || ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
+  echo "lint-deploy: installing linters into $VENV"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS"
+  "$VENV/bin/pip" check
+  echo "$want" >"$STAMP"
+fi
+
+manifests=(deploy/kubernetes/*.yaml)
+
+echo "lint-deploy: yamllint ${manifests[*]}"
+"$VENV/bin/yamllint" --strict -d '{extends: default, rules: {line-length: {max: 120}, document-start: disable}}' \
+  "${manifests[@]}"
+
+echo "lint-deploy: kubernetes-validate (Kubernetes $K8S_VERSION, strict)"
+"$VENV/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" "${manifests[@]}"
+
+echo "lint-deploy: the ConfigMap's rolegate.toml parses"
+"$VENV/bin/python" - deploy/kubernetes/configmap.yaml <<'PY'
+import sys, tomllib, yaml
+with open(sys.argv[1]) as f:
+    doc = yaml.safe_load(f)
+config = tomllib.loads(doc["data"]["rolegate.toml"])
+for section in ("server", "tokens"):
+    assert section in config, f"rolegate.toml has no [{section}]"
+PY
+
+echo "lint-deploy: hadolint deploy/container/Dockerfile"
+"$VENV/bin/hadolint" --failure-threshold info deploy/container/Dockerfile
+
+unit=deploy/systemd/rolegate.service
+if command -v systemd-analyze >/dev/null 2>&1; then
+  echo "lint-deploy: systemd-analyze verify $unit"
+  # verify requires ExecStart's binary to exist: check a copy pointing at a binary that does.
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  sed "s#/usr/local/bin/rolegate#$(command -v true)#" "$unit" >"$tmp/rolegate.service"
+  out="$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$tmp/rolegate.service" 2>&1 || true)"
+  # Outside a booted systemd, verify also reports on the host's own units; keep ours only.
+  ours="$(grep -F 'rolegate.service' <<<"$out" || true)"
+  if [[ -n "$ours" ]]; then
+    echo "$ours" >&2
+    echo "lint-deploy: FAILED: $unit" >&2
+    exit 1
+  fi
+else
+  echo "lint-deploy: notice: systemd-analyze is not installed; $unit not verified (apt-get install systemd)"
+fi
+echo "lint-deploy: all deploy files pass"

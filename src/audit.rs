@@ -1,0 +1,180 @@
+//! The audit trail (DESIGN.md §4): exactly one structured `tracing` event, target `audit`, per
+//! decision the daemon makes: who asked (certificate, access key id, client address), for what
+//! (anchor, profile, role, session name, source identity), and what was decided (outcome,
+//! error code and reason, issued access key id).
+//!
+//! Only identifiers go in: never a secret access key, session token, signature or private key.
+//! The access key id is an identifier (AWS logs it in CloudTrail too); the session token that
+//! carries the sealed claims is not, and no field here can hold it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::identity::ClientCertificate;
+use crate::service::error::ApiError;
+
+/// What a handler learned while deciding, handed to the edge in the response extensions so the
+/// one audit event can carry it. Identifiers only.
+#[derive(Clone, Debug, Default)]
+pub struct Decision {
+    pub role_arn: Option<String>,
+    pub session_name: Option<String>,
+    pub source_identity: Option<String>,
+    /// The access key id of credentials issued by this decision.
+    pub issued_access_key_id: Option<String>,
+}
+
+/// One audit event under construction.
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub request_id: String,
+    pub api: &'static str,
+    pub operation: String,
+    pub client: Option<SocketAddr>,
+    pub certificate_serial: Option<String>,
+    pub certificate_subject: Option<String>,
+    pub certificate_issuer: Option<String>,
+    pub trust_anchor: Option<String>,
+    pub profile: Option<String>,
+    pub role: Option<String>,
+    pub session_name: Option<String>,
+    pub source_identity: Option<String>,
+    /// The access key id the caller signed with (STS).
+    pub access_key_id: Option<String>,
+    pub issued_access_key_id: Option<String>,
+}
+
+impl Record {
+    pub fn new(request_id: &str, api: &'static str, operation: impl Into<String>, client: SocketAddr) -> Record {
+        Record {
+            request_id: request_id.to_owned(),
+            api,
+            operation: operation.into(),
+            client: Some(client),
+            ..Record::default()
+        }
+    }
+
+    /// Fills the certificate fields from a DER certificate.
+    pub fn set_certificate(&mut self, certificate: &ClientCertificate) {
+        self.certificate_serial = Some(certificate.serial_decimal().to_owned());
+        self.certificate_subject = Some(certificate.subject_string());
+        self.certificate_issuer = Some(certificate.issuer_string());
+    }
+
+    /// Fills the certificate fields from the base64 DER of an `X-Amz-X509` header, when it parses.
+    pub fn set_certificate_header(&mut self, value: &str) {
+        let Ok(der) = STANDARD.decode(value.trim()) else { return };
+        if let Ok(certificate) = ClientCertificate::parse(der) {
+            self.set_certificate(&certificate);
+        }
+    }
+
+    /// Merges what the handler reported; the handler's values win (they are the decided ones).
+    pub fn merge(&mut self, d: Decision) {
+        fn pick(slot: &mut Option<String>, v: Option<String>) {
+            if v.is_some() {
+                *slot = v;
+            }
+        }
+        pick(&mut self.role, d.role_arn);
+        pick(&mut self.session_name, d.session_name);
+        pick(&mut self.source_identity, d.source_identity);
+        pick(&mut self.issued_access_key_id, d.issued_access_key_id);
+    }
+
+    /// Emits the event for an allowed request.
+    pub fn allow(&self, duration: Duration) {
+        self.emit("allow", None, duration);
+    }
+
+    /// Emits the event for a refused or failed request.
+    pub fn deny(&self, error: &ApiError, duration: Duration) {
+        self.emit("deny", Some(error), duration);
+    }
+
+    fn emit(&self, outcome: &'static str, error: Option<&ApiError>, duration: Duration) {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let client = self.client.map(|c| c.to_string()).unwrap_or_default();
+        tracing::info!(
+            target: "audit",
+            request_id = %self.request_id,
+            api = self.api,
+            operation = %self.operation,
+            outcome,
+            error_code = %error.map(|e| format!("{:?}", e.code)).unwrap_or_default(),
+            reason = error.map(|e| e.reason).unwrap_or(""),
+            error_message = error.map(|e| e.message.as_str()).unwrap_or(""),
+            certificate_serial = %s(&self.certificate_serial),
+            certificate_subject = %s(&self.certificate_subject),
+            certificate_issuer = %s(&self.certificate_issuer),
+            trust_anchor = %s(&self.trust_anchor),
+            profile = %s(&self.profile),
+            role = %s(&self.role),
+            session_name = %s(&self.session_name),
+            source_identity = %s(&self.source_identity),
+            access_key_id = %s(&self.access_key_id),
+            issued_access_key_id = %s(&self.issued_access_key_id),
+            duration_seconds = duration.as_secs_f64(),
+            client = %client,
+            "decision"
+        );
+    }
+}
+
+/// The access key id named by a SigV4 `Credential=AKID/date/region/service/aws4_request` (in an
+/// `Authorization` header or an `X-Amz-Credential` query parameter).
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-signing-request.html>
+pub fn access_key_id_of_credential(credential: &str) -> Option<&str> {
+    let akid = credential.split('/').next()?.trim();
+    let plausible = !akid.is_empty() && akid.len() <= 128 && akid.bytes().all(|b| b.is_ascii_alphanumeric());
+    plausible.then_some(akid)
+}
+
+/// The `Credential=` value of a SigV4 `Authorization` header.
+pub fn credential_of_authorization(header: &str) -> Option<&str> {
+    let (_, rest) = header.split_once("Credential=")?;
+    Some(rest.split([',', ' ']).next().unwrap_or(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_parsing() {
+        let cases = [
+            (
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab",
+                Some("ASIAEXAMPLE"),
+            ),
+            ("AWS4-HMAC-SHA256 Credential=/20250101/us-east-1/sts/aws4_request", None),
+            ("AWS4-HMAC-SHA256 SignedHeaders=host", None),
+            ("AWS4-HMAC-SHA256 Credential=AK\"x/2025", None),
+        ];
+        for (header, want) in cases {
+            let got = credential_of_authorization(header).and_then(access_key_id_of_credential);
+            assert_eq!(got, want, "{header}");
+        }
+    }
+
+    #[test]
+    fn merge_prefers_decided_values() {
+        let mut r = Record {
+            role: Some("asked".into()),
+            session_name: Some("asked".into()),
+            ..Record::default()
+        };
+        r.merge(Decision {
+            session_name: Some("decided".into()),
+            issued_access_key_id: Some("ASIAX".into()),
+            ..Decision::default()
+        });
+        assert_eq!(r.role.as_deref(), Some("asked"));
+        assert_eq!(r.session_name.as_deref(), Some("decided"));
+        assert_eq!(r.issued_access_key_id.as_deref(), Some("ASIAX"));
+    }
+}

@@ -1,0 +1,256 @@
+//! Admission control for the TLS listener: token buckets per client IP address, per client
+//! certificate and per access key id, and a global bound on requests served at once.
+//!
+//! A refused request is answered with the one [`ApiError`] code `Throttling`, which each edge
+//! renders in its own format (REST `429 ThrottlingException`, STS `Throttling`, gRPC
+//! `RESOURCE_EXHAUSTED`). Buckets live in a bounded moka cache, so a flood of distinct keys
+//! cannot grow memory without bound; an evicted bucket restarts full, which only ever errs on
+//! the side of admitting.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::ServerSettings;
+use crate::service::error::{ApiError, ErrorCode};
+
+/// A token bucket's refill rate and capacity. A rate of 0 disables the limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    per_second: f64,
+    burst: u32,
+}
+
+/// A rate that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    #[error("the rate must be a finite number of requests per second, 0 (disabled) or more")]
+    BadRate,
+    #[error("the burst must be at least 1 when the rate is not 0")]
+    ZeroBurst,
+}
+
+impl Rate {
+    pub fn new(per_second: f64, burst: u32) -> Result<Rate, RateError> {
+        if !per_second.is_finite() || per_second < 0.0 {
+            return Err(RateError::BadRate);
+        }
+        if per_second > 0.0 && burst == 0 {
+            return Err(RateError::ZeroBurst);
+        }
+        Ok(Rate { per_second, burst })
+    }
+
+    /// Whether this rate limits anything.
+    pub fn is_enabled(&self) -> bool {
+        self.per_second > 0.0
+    }
+}
+
+/// Who a per-client bucket belongs to.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum ClientKey {
+    Ip(IpAddr),
+    /// A client certificate, by the SHA-256 of its DER (or of its base64 text as sent).
+    Certificate([u8; 32]),
+    /// An STS access key id (`ASIA…`).
+    AccessKey(String),
+}
+
+impl ClientKey {
+    /// The key of a client certificate, from its DER or its base64 text.
+    pub fn certificate(bytes: &[u8]) -> ClientKey {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        ClientKey::Certificate(key)
+    }
+}
+
+/// The limits in force; rebuilt from the configuration on reload (buckets restart full).
+pub struct Limiter {
+    per_ip: Buckets,
+    per_client: Buckets,
+    concurrency: Arc<Semaphore>,
+    max_concurrent: usize,
+}
+
+/// Holds one slot of the global concurrency limit until dropped.
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Limiter {
+    pub fn new(server: &ServerSettings) -> Limiter {
+        let entries = server.cache_max_entries;
+        Limiter {
+            per_ip: Buckets::new(server.rate_limit_per_ip, entries),
+            per_client: Buckets::new(server.rate_limit_per_client, entries),
+            concurrency: Arc::new(Semaphore::new(server.max_concurrent_requests)),
+            max_concurrent: server.max_concurrent_requests,
+        }
+    }
+
+    /// Admits one request from `ip` at `now`: takes a token from the IP's bucket and a slot of
+    /// the concurrency limit (released when the [`Admission`] is dropped).
+    pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
+        self.per_ip.take(ClientKey::Ip(ip), now)?;
+        let permit = self.concurrency.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Throttling,
+                "concurrency-limit",
+                format!(
+                    "Rate exceeded: the server is already answering {} requests; retry with backoff.",
+                    self.max_concurrent
+                ),
+            )
+        })?;
+        Ok(Admission { _permit: permit })
+    }
+
+    /// Takes a token from the bucket of one client (certificate or access key) at `now`.
+    pub fn check_client(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
+        self.per_client.take(key, now)
+    }
+}
+
+/// Refills `tokens` (capped at `burst`) for the time elapsed since `last`, then takes one if
+/// available. The classic token bucket: a sustained `per_second` rate with bursts of `burst`.
+fn refill_and_take(tokens: f64, elapsed: Duration, rate: Rate) -> (f64, bool) {
+    let refilled = (tokens + elapsed.as_secs_f64() * rate.per_second).min(f64::from(rate.burst));
+    if refilled >= 1.0 {
+        (refilled - 1.0, true)
+    } else {
+        (refilled, false)
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+struct Buckets {
+    rate: Rate,
+    buckets: Cache<ClientKey, Arc<Mutex<Bucket>>>,
+}
+
+impl Buckets {
+    fn new(rate: Rate, max_entries: u64) -> Buckets {
+        Buckets {
+            rate,
+            buckets: Cache::builder()
+                .max_capacity(max_entries)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    fn take(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
+        if !self.rate.is_enabled() {
+            return Ok(());
+        }
+        let burst = f64::from(self.rate.burst);
+        let bucket = self.buckets.get_with_by_ref(&key, || {
+            Arc::new(Mutex::new(Bucket {
+                tokens: burst,
+                last: now,
+            }))
+        });
+        let admitted = match bucket.lock() {
+            Ok(mut b) => {
+                let (tokens, admitted) = refill_and_take(b.tokens, now.saturating_duration_since(b.last), self.rate);
+                b.tokens = tokens;
+                b.last = b.last.max(now);
+                admitted
+            }
+            // A poisoned bucket means a panic elsewhere while holding it; admit rather than lock out.
+            Err(_) => true,
+        };
+        if admitted {
+            return Ok(());
+        }
+        let who = match key {
+            ClientKey::Ip(_) => "client address",
+            ClientKey::Certificate(_) => "client certificate",
+            ClientKey::AccessKey(_) => "access key",
+        };
+        Err(ApiError::new(
+            ErrorCode::Throttling,
+            "rate-limit",
+            format!(
+                "Rate exceeded for this {who}: at most {} requests per second (bursts of {}); retry with backoff.",
+                self.rate.per_second, self.rate.burst
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(per_second: f64, burst: u32) -> Rate {
+        Rate::new(per_second, burst).unwrap()
+    }
+
+    #[test]
+    fn rate_validation() {
+        assert_eq!(Rate::new(-1.0, 1), Err(RateError::BadRate));
+        assert_eq!(Rate::new(f64::NAN, 1), Err(RateError::BadRate));
+        assert_eq!(Rate::new(1.0, 0), Err(RateError::ZeroBurst));
+        assert!(!Rate::new(0.0, 0).unwrap().is_enabled());
+        assert!(rate(0.5, 1).is_enabled());
+    }
+
+    #[test]
+    fn refill_table() {
+        let cases = [
+            // tokens, elapsed ms, rate, burst, expected tokens, admitted
+            (2.0, 0, 1.0, 2, 1.0, true),
+            (0.0, 0, 1.0, 2, 0.0, false),
+            (0.0, 500, 1.0, 2, 0.5, false),
+            (0.0, 1000, 1.0, 2, 0.0, true),
+            (1.0, 60_000, 1.0, 2, 1.0, true),
+            (0.5, 250, 2.0, 5, 0.0, true),
+        ];
+        for (tokens, ms, per_second, burst, want_tokens, want_admitted) in cases {
+            let (got, admitted) = refill_and_take(tokens, Duration::from_millis(ms), rate(per_second, burst));
+            assert_eq!(
+                (got, admitted),
+                (want_tokens, want_admitted),
+                "{tokens} {ms} {per_second} {burst}"
+            );
+        }
+    }
+
+    #[test]
+    fn buckets_are_per_key_and_refill() {
+        let b = Buckets::new(rate(1.0, 2), 100);
+        let t0 = Instant::now();
+        let ip = |n| ClientKey::Ip(IpAddr::from([127, 0, 0, n]));
+        assert!(b.take(ip(1), t0).is_ok());
+        assert!(b.take(ip(1), t0).is_ok());
+        let e = b.take(ip(1), t0).unwrap_err();
+        assert_eq!((e.code, e.reason), (ErrorCode::Throttling, "rate-limit"));
+        assert!(e.message.contains("client address"), "{}", e.message);
+        assert!(b.take(ip(2), t0).is_ok(), "another address has its own bucket");
+        assert!(
+            b.take(ip(1), t0 + Duration::from_secs(1)).is_ok(),
+            "one token back after a second"
+        );
+        assert!(b.take(ip(1), t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn disabled_rate_admits_everything() {
+        let b = Buckets::new(rate(0.0, 0), 100);
+        let t0 = Instant::now();
+        for _ in 0..1000 {
+            assert!(b.take(ClientKey::AccessKey("ASIAX".into()), t0).is_ok());
+        }
+    }
+}

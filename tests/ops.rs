@@ -1,0 +1,623 @@
+//! Operations, black box: metrics after known traffic, audit events (JSON logs), rate limits in
+//! each API's format, reload under load (SIGHUP, valid and invalid configurations), graceful
+//! drain on SIGTERM, and scale-out (two daemons sharing a key ring, key rotation).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rolegate::client::{ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
+use rolegate::identity::ClientCertificate;
+use rolegate::pki::{Issued, KeyType};
+use rolegate::sigv4::x509::X509SigningKey;
+use rolegate::sigv4::{HttpRequest, sha256_hex, sign_hmac};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn params() -> CreateSessionParams {
+    CreateSessionParams {
+        trust_anchor_arn: anchor_arn("main"),
+        profile_arn: profile_arn("main"),
+        role_arn: ROLE.to_owned(),
+        duration_seconds: None,
+        role_session_name: None,
+        region: REGION.into(),
+    }
+}
+
+fn setup(pki: &Pki) -> Setup<'_> {
+    Setup {
+        pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: "",
+    }
+}
+
+async fn create(d: &Daemon, leaf: &Issued) -> Result<SessionCredentials, ClientError> {
+    create_at(&d.endpoint, &d.ca_bundle(), leaf).await
+}
+
+async fn create_at(endpoint: &str, ca_bundle: &Path, leaf: &Issued) -> Result<SessionCredentials, ClientError> {
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let client = RolesAnywhereClient::new(
+        endpoint,
+        &TlsOptions {
+            ca_bundle: Some(ca_bundle.to_owned()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    client
+        .create_session(&params(), &key, &leaf.cert_der, &[], cert.serial_decimal(), now())
+        .await
+}
+
+/// Adds `keys` (TOML lines) to the `[server]` section of the config at `path`.
+fn add_server_keys(path: &Path, keys: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, text.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1)).unwrap();
+}
+
+/// Starts a daemon whose `[server]` section also holds `keys`.
+fn start_with_server_keys(pki: &Pki, keys: &str, args: &[&str]) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(pki));
+    add_server_keys(&config, keys);
+    start_with_args(dir, &config, args)
+}
+
+fn signal(d: &Daemon, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A parsed HTTP/1.1 answer.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn host_port(endpoint: &str) -> String {
+    endpoint
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_owned()
+}
+
+async fn tls_connect(d: &Daemon) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let config = rolegate::client::client_config(&TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        ..Default::default()
+    })
+    .unwrap();
+    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+/// One HTTP/1.1 request over TLS (`Connection: close`), answer read to the end.
+async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)], body: &str) -> Reply {
+    let mut stream = tls_connect(d).await;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        host_port(&d.endpoint),
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    parse_reply(&raw)
+}
+
+/// `GET /metrics` on the plain-HTTP operations listener.
+async fn scrape(d: &Daemon) -> String {
+    let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 200);
+    reply.body
+}
+
+/// The value of the sample `name_and_labels` (exact text before the value), if exposed.
+fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+fn reloads(metrics: &str, outcome: &str) -> f64 {
+    sample(
+        metrics,
+        &format!("rolegate_config_reloads_total{{outcome=\"{outcome}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+/// Waits until the daemon has counted `n` reloads in total.
+async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
+    for _ in 0..200 {
+        let m = scrape(d).await;
+        if reloads(&m, "success") + reloads(&m, "failure") >= n {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the daemon did not count {n} reloads");
+}
+
+/// A GetCallerIdentity signed with session credentials (SigV4, service `sts`).
+async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> Reply {
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let host = host_port(&d.endpoint);
+    let base = [
+        ("host", host.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let req = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &base,
+    };
+    let added = sign_hmac(
+        &req,
+        &sha256_hex(body.as_bytes()),
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(&creds.session_token),
+        REGION,
+        "sts",
+        now(),
+    );
+    let mut headers = vec![(
+        "Content-Type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    headers.extend(added);
+    https(d, "POST", "/", &headers, body).await
+}
+
+#[tokio::test]
+async fn metrics_after_known_traffic() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "metrics-client", KeyType::EcdsaP256);
+    let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    create(&d, &leaf).await.unwrap();
+    create(&d, &leaf).await.unwrap();
+    assert!(create(&d, &foreign).await.is_err());
+    signal(&d, "HUP");
+    let m = wait_for_reloads(&d, 1.0).await;
+
+    let allow = r#"{api="rest",operation="CreateSession",outcome="allow"}"#;
+    let deny = r#"{api="rest",operation="CreateSession",outcome="AccessDenied"}"#;
+    assert_eq!(sample(&m, &format!("rolegate_requests_total{allow}")), Some(2.0), "{m}");
+    assert_eq!(sample(&m, &format!("rolegate_requests_total{deny}")), Some(1.0), "{m}");
+    assert_eq!(
+        sample(&m, &format!("rolegate_request_duration_seconds_count{allow}")),
+        Some(2.0)
+    );
+    assert!(
+        m.contains(r#"rolegate_request_duration_seconds_bucket{le="+Inf",api="rest""#),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, &format!("rolegate_sessions_issued_total{{role=\"{ROLE}\"}}")),
+        Some(2.0)
+    );
+    assert_eq!(reloads(&m, "success"), 1.0);
+    assert_eq!(sample(&m, r#"rolegate_config_reloads_total{outcome="failure"}"#), None);
+    // The first verification of the chain misses, the second hits; the foreign chain misses.
+    assert_eq!(
+        sample(&m, r#"rolegate_cache_hits_total{cache="chains"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, r#"rolegate_cache_misses_total{cache="chains"}"#),
+        Some(2.0),
+        "{m}"
+    );
+    let root = x509_parser::parse_x509_certificate(&pki.root.issued().cert_der)
+        .unwrap()
+        .1;
+    let not_after = root.validity().not_after.timestamp() as f64;
+    let expiry = format!(
+        "rolegate_trust_anchor_expiry_timestamp_seconds{{anchor=\"{}\"}}",
+        anchor_arn("main")
+    );
+    assert_eq!(sample(&m, &expiry), Some(not_after), "{m}");
+    assert!(sample(&m, "process_cpu_seconds_total").unwrap() > 0.0, "{m}");
+    assert!(
+        sample(&m, "process_resident_memory_bytes").unwrap() > 1_000_000.0,
+        "{m}"
+    );
+    assert!(m.contains("# TYPE rolegate_requests counter"), "{m}");
+    assert!(m.ends_with("# EOF\n"));
+}
+
+/// Collects the JSON audit events (target `audit`) the daemon logged until `want` arrived.
+fn audit_events(d: &Daemon, want: usize, all_lines: &mut Vec<String>) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while events.len() < want {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = d.stderr_lines.recv_timeout(left).expect("audit events");
+        all_lines.push(line.clone());
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["target"] == "audit" {
+            events.push(v["fields"].clone());
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn audit_events_have_the_decision_and_no_secrets() {
+    let pki = Pki::new();
+    let d = start_with_args_setup(&pki, &["--log-format", "json"]);
+    let leaf = Pki::client(&pki.root, "audit-client", KeyType::EcdsaP256);
+    let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    let creds = create(&d, &leaf).await.unwrap();
+    let who = get_caller_identity(&d, &creds).await;
+    assert_eq!(who.status, 200, "{}", who.body);
+    assert!(create(&d, &foreign).await.is_err());
+
+    let mut lines = Vec::new();
+    let events = audit_events(&d, 3, &mut lines);
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let created = &events[0];
+    for (field, want) in [
+        ("api", "rest"),
+        ("operation", "CreateSession"),
+        ("outcome", "allow"),
+        ("error_code", ""),
+        ("certificate_serial", cert.serial_decimal()),
+        ("certificate_subject", &cert.subject_string()),
+        ("certificate_issuer", &cert.issuer_string()),
+        ("trust_anchor", &anchor_arn("main")),
+        ("profile", &profile_arn("main")),
+        ("role", ROLE),
+        ("session_name", cert.serial_hex()),
+        ("source_identity", &cert.source_identity()),
+        ("issued_access_key_id", &creds.access_key_id),
+        ("message", "decision"),
+    ] {
+        assert_eq!(created[field], want, "{field} in {created}");
+    }
+    assert_eq!(created["request_id"].as_str().unwrap().len(), 36, "{created}");
+    assert!(
+        created["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{created}"
+    );
+    assert!(created["duration_seconds"].as_f64().unwrap() > 0.0, "{created}");
+
+    let sts = &events[1];
+    for (field, want) in [
+        ("api", "sts"),
+        ("operation", "GetCallerIdentity"),
+        ("outcome", "allow"),
+        ("access_key_id", creds.access_key_id.as_str()),
+        ("role", ROLE),
+        ("session_name", cert.serial_hex()),
+    ] {
+        assert_eq!(sts[field], want, "{field} in {sts}");
+    }
+    let denied = &events[2];
+    for (field, want) in [
+        ("outcome", "deny"),
+        ("error_code", "AccessDenied"),
+        ("certificate_subject", "CN=stranger,O=Example"),
+    ] {
+        assert_eq!(denied[field], want, "{field} in {denied}");
+    }
+    assert_ne!(denied["reason"], "", "{denied}");
+
+    while let Ok(line) = d.stderr_lines.recv_timeout(Duration::from_millis(200)) {
+        lines.push(line);
+    }
+    let log = lines.join("\n");
+    let token_key = std::fs::read_to_string(d.dir.path().join("k1.key")).unwrap();
+    for secret in [
+        creds.secret_access_key.as_str(),
+        creds.session_token.as_str(),
+        token_key.trim(),
+        "PRIVATE KEY",
+    ] {
+        assert!(!log.contains(secret), "the log holds a secret");
+    }
+}
+
+fn start_with_args_setup(pki: &Pki, args: &[&str]) -> Daemon {
+    start_with_server_keys(pki, "", args)
+}
+
+#[tokio::test]
+async fn rate_limits_answer_each_api_in_its_format() {
+    let pki = Pki::new();
+    // Three requests per client address, then (practically) no refill.
+    let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 3", &[]);
+    for _ in 0..3 {
+        let r = https(&d, "POST", "/sessions", &[], "{}").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    let rest = https(&d, "POST", "/sessions", &[], "{}").await;
+    assert_eq!(rest.status, 429, "{}", rest.body);
+    assert_eq!(rest.header("x-amzn-errortype"), Some("ThrottlingException"));
+    assert!(
+        rest.body.contains("Rate exceeded for this client address"),
+        "{}",
+        rest.body
+    );
+
+    let form = [(
+        "Content-Type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    let sts = https(&d, "POST", "/", &form, "Action=GetCallerIdentity&Version=2011-06-15").await;
+    assert_eq!(sts.status, 400, "{}", sts.body);
+    assert!(sts.body.contains("<Code>Throttling</Code>"), "{}", sts.body);
+
+    let grpc = [("Content-Type".to_owned(), "application/grpc".to_owned())];
+    let g = https(&d, "POST", "/rolegate.v1.RolesAnywhere/CreateSession", &grpc, "").await;
+    assert_eq!(g.status, 200);
+    assert_eq!(g.header("grpc-status"), Some("8"), "RESOURCE_EXHAUSTED");
+
+    let m = scrape(&d).await;
+    let throttled = r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="Throttling"}"#;
+    assert_eq!(sample(&m, throttled), Some(1.0), "{m}");
+}
+
+#[tokio::test]
+async fn rate_limit_per_certificate() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2",
+        &[],
+    );
+    let leaf = Pki::client(&pki.root, "busy", KeyType::EcdsaP256);
+    let other = Pki::client(&pki.root, "quiet", KeyType::EcdsaP256);
+    create(&d, &leaf).await.unwrap();
+    create(&d, &leaf).await.unwrap();
+    match create(&d, &leaf).await {
+        Err(ClientError::Api {
+            status,
+            error_type,
+            message,
+        }) => {
+            assert_eq!((status, error_type.as_str()), (429, "ThrottlingException"));
+            assert!(message.contains("client certificate"), "{message}");
+        }
+        other => panic!("expected throttling, got {other:?}"),
+    }
+    create(&d, &other)
+        .await
+        .expect("another certificate has its own bucket");
+}
+
+#[tokio::test]
+async fn reload_under_load_loses_no_request() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let config = d.dir.path().join("rolegate.toml");
+    let valid = std::fs::read_to_string(&config).unwrap();
+    let invalid = format!("{valid}\n[[profile]]\nid = \"broken\"\nrole_arns = [\"not an arn\"]\n");
+    let leaf = Arc::new(Pki::client(&pki.root, "loaded", KeyType::EcdsaP256));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let load = {
+        let (endpoint, ca) = (d.endpoint.clone(), d.ca_bundle());
+        let (leaf, stop, ok) = (leaf.clone(), stop.clone(), ok.clone());
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                match create_at(&endpoint, &ca, &leaf).await {
+                    Ok(_) => {
+                        ok.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            failures
+        })
+    };
+    for i in 0..20 {
+        let text = if i % 2 == 0 { &valid } else { &invalid };
+        std::fs::write(&config, text).unwrap();
+        signal(&d, "HUP");
+        wait_for_reloads(&d, f64::from(i + 1)).await;
+    }
+    // Keep the load running until requests were answered after the last reload too.
+    let after = ok.load(Ordering::SeqCst);
+    while ok.load(Ordering::SeqCst) < after + 3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let failures = load.await.unwrap();
+    assert_eq!(failures, Vec::<String>::new());
+    let m = scrape(&d).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (10.0, 10.0), "{m}");
+    let allowed = sample(
+        &m,
+        r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="allow"}"#,
+    );
+    assert_eq!(allowed, Some(ok.load(Ordering::SeqCst) as f64));
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits_zero() {
+    let pki = Pki::new();
+    let mut d = start(&setup(&pki));
+    let mut stream = tls_connect(&d).await;
+    let body = "{\"profileArn\":\"x\"}";
+    let head = format!(
+        "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // The request is in flight: headers and half the body sent.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..5]).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&d, "TERM");
+    // The daemon stops accepting connections...
+    let addr = host_port(&d.endpoint);
+    let mut refused = false;
+    for _ in 0..200 {
+        if TcpStream::connect(&addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(refused, "the listener still accepts after SIGTERM");
+    // ...but still answers the request in flight.
+    stream.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("Missing required parameter"), "{}", reply.body);
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn two_daemons_share_the_key_ring_and_rotate_it() {
+    let pki = Pki::new();
+    let a = start(&setup(&pki));
+    let b = start(&setup(&pki));
+    assert_ne!(a.endpoint, b.endpoint);
+    let leaf = Pki::client(&pki.root, "scaled", KeyType::EcdsaP256);
+    let creds = create(&a, &leaf).await.unwrap();
+    let on_b = get_caller_identity(&b, &creds).await;
+    assert_eq!(on_b.status, 200, "{}", on_b.body);
+    assert!(on_b.body.contains("<GetCallerIdentityResponse"), "{}", on_b.body);
+    assert!(
+        on_b.body
+            .contains(&format!("<Arn>arn:aws:sts::{ACCOUNT}:assumed-role/app/")),
+        "{}",
+        on_b.body
+    );
+
+    // Rotation on b: k2 becomes active, k1 verifies only.
+    let dir = b.dir.path();
+    let k2 = dir.join("k2.key");
+    std::fs::write(&k2, "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&k2, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = dir.join("rolegate.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let k1_block = "active = \"k1\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n";
+    assert!(original.contains(k1_block));
+    let rotated = original.replace(
+        k1_block,
+        "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n",
+    );
+    std::fs::write(&config, &rotated).unwrap();
+    signal(&b, "HUP");
+    let m = wait_for_reloads(&b, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0);
+    assert_eq!(
+        get_caller_identity(&b, &creds).await.status,
+        200,
+        "old tokens still verify"
+    );
+    let new_creds = create(&b, &leaf).await.unwrap();
+    assert_eq!(get_caller_identity(&b, &new_creds).await.status, 200);
+    let on_a = get_caller_identity(&a, &new_creds).await;
+    assert_eq!(on_a.status, 403, "a does not hold k2 yet: {}", on_a.body);
+
+    // Retire k1 on b: its tokens stop working there.
+    let retired = original.replace(
+        k1_block,
+        "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n",
+    );
+    std::fs::write(&config, retired).unwrap();
+    signal(&b, "HUP");
+    let m = wait_for_reloads(&b, 2.0).await;
+    assert_eq!(reloads(&m, "success"), 2.0);
+    let old = get_caller_identity(&b, &creds).await;
+    assert_eq!(old.status, 403, "{}", old.body);
+    assert!(old.body.contains("<Code>InvalidClientTokenId</Code>"), "{}", old.body);
+    assert_eq!(get_caller_identity(&b, &new_creds).await.status, 200);
+}
+
+#[tokio::test]
+async fn oversized_heads_and_slow_bodies_are_refused() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_header_bytes = 8192\nrequest_timeout_seconds = 1", &[]);
+
+    let mut stream = tls_connect(&d).await;
+    let big = "a".repeat(16 * 1024);
+    let head = format!("POST /sessions HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n");
+    // The server may close before reading it all; the answer is what matters.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    assert_eq!(parse_reply(&raw).status, 431);
+
+    let mut stream = tls_connect(&d).await;
+    let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The rest of the body never comes: the request timeout answers.
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.header("x-amzn-errortype"), Some("ServiceUnavailableException"));
+    assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
+}
