@@ -40,12 +40,22 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(&parts, conn.remote);
     let limit = broker.config().server.max_body_bytes;
+    let started = std::time::Instant::now();
     match (parts.method.as_str(), parts.uri.path()) {
         ("POST", "/sessions") => {
             let result = match collect_body(body, limit).await {
                 Ok(bytes) => rest::create_session(broker, &rp, &bytes, OffsetDateTime::now_utc()),
                 Err(e) => Err(e),
             };
+            let outcome = if result.is_ok() { "allow" } else { "deny" };
+            crate::metrics::record_request(
+                crate::metrics::RequestLabels {
+                    api: "rest",
+                    operation: "CreateSession",
+                    outcome,
+                },
+                started.elapsed().as_secs_f64(),
+            );
             let response = match result {
                 Ok(r) => {
                     tracing::info!(target: "audit", request_id = %rp.request_id, api = "rest", operation = "CreateSession", outcome = "allow", client = %rp.remote);
