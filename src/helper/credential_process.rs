@@ -12,6 +12,10 @@ use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity};
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
 
+/// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
+/// processes wait on the cache lock of the one fetching).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
@@ -142,17 +146,22 @@ impl SessionArgs {
                 identity.certificate.serial_hex()
             );
         }
-        client
-            .create_session(
-                &params,
-                &identity.key,
-                identity.certificate.der(),
-                &identity.chain,
-                identity.certificate.serial_decimal(),
-                OffsetDateTime::now_utc(),
-            )
-            .await
-            .map_err(|e| e.to_string())
+        let request = client.create_session(
+            &params,
+            &identity.key,
+            identity.certificate.der(),
+            &identity.chain,
+            identity.certificate.serial_decimal(),
+            OffsetDateTime::now_utc(),
+        );
+        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from {} within {} s",
+                self.endpoint(&params.region),
+                REQUEST_TIMEOUT.as_secs()
+            )),
+        }
     }
 
     /// Loads the identity, signs CreateSession and returns the credentials (no cache).
@@ -217,11 +226,17 @@ pub async fn run(args: SessionArgs) -> Result<(), String> {
         None => args.fetch_with(&args.client()?, &identity).await?,
         Some(dir) => {
             let key = args.cache_key(&identity)?;
-            // Blocking lock: run it off the async workers.
-            let slot = tokio::task::spawn_blocking(move || CacheSlot::lock(&dir, &key))
-                .await
-                .map_err(|e| e.to_string())??;
-            match slot.read_valid(OffsetDateTime::now_utc()) {
+            // Blocking lock: run it off the async workers. An unusable cache (read-only home,
+            // no locking support) only costs the reuse, so fall back to a direct fetch.
+            let slot = match tokio::task::spawn_blocking(move || CacheSlot::lock(&dir, &key)).await {
+                Ok(Ok(slot)) => Some(slot),
+                Ok(Err(e)) => {
+                    eprintln!("warning: credential cache unusable, fetching directly: {e}");
+                    None
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc())) {
                 Some(c) => {
                     if args.debug {
                         eprintln!("rolegate: using cached credentials valid until {}", c.expiration);
@@ -230,7 +245,7 @@ pub async fn run(args: SessionArgs) -> Result<(), String> {
                 }
                 None => {
                     let c = args.fetch_with(&args.client()?, &identity).await?;
-                    if let Err(e) = slot.store(&c) {
+                    if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
                         eprintln!("warning: {e}");
                     }
                     c
