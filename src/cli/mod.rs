@@ -48,6 +48,10 @@ enum Command {
     Keys(keys::KeysCommand),
     /// Print credentials for the AWS SDKs' `credential_process` (flag-compatible with aws_signing_helper).
     CredentialProcess(crate::helper::credential_process::SessionArgs),
+    /// Serve credentials to unchanged SDKs as IMDSv2 and a container credentials endpoint.
+    Sidecar(crate::helper::sidecar::SidecarArgs),
+    /// Keep a profile of ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) fresh.
+    Update(crate::helper::update::UpdateArgs),
     /// Validate a configuration file and explain what it configures.
     CheckConfig {
         /// The TOML configuration file.
@@ -87,16 +91,9 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(args) => run_serve(args),
         Command::Certs(cmd) => report(certs::run(cmd)),
-        Command::CredentialProcess(args) => match runtime() {
-            Ok(rt) => match rt.block_on(crate::helper::credential_process::run(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            },
-            Err(code) => code,
-        },
+        Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
+        Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
+        Command::Update(args) => run_helper(crate::helper::update::run(args)),
         Command::Keys(cmd) => report(keys::run(cmd)),
         Command::Explain(args) => explain::run_explain(*args),
         Command::Simulate(args) => explain::run_simulate(args),
@@ -158,6 +155,20 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs a client-side command: one `error:` line on stderr and exit 1 on failure.
+fn run_helper(fut: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    match runtime() {
+        Ok(rt) => match rt.block_on(fut) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(code) => code,
     }
 }
 

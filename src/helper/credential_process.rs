@@ -1,27 +1,41 @@
 //! `rolegate credential-process`: flag-compatible with AWS's `aws_signing_helper
 //! credential-process` (DESIGN.md §2d). Prints the JSON the AWS SDKs and CLI read from a
 //! `credential_process` command, or one clear error line on stderr and a non-zero exit.
+//! Credentials with more than 15 minutes left come from the private on-disk [`super::cache`].
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::credentials::WorkloadIdentity;
+use super::cache::{self, CacheKey, CacheSlot};
+use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity};
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
+
+/// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
+/// processes wait on the cache lock of the one fetching).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
-    /// Client certificate (PEM or DER).
+    /// Client certificate (PEM or DER), or a PKCS#12 bundle (.p12/.pfx) with its key and chain.
     #[arg(long)]
     pub certificate: PathBuf,
-    /// Private key of the certificate (PKCS#8, PEM or DER).
+    /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, or an
+    /// encrypted PKCS#8 (give the passphrase). Not needed with a PKCS#12 bundle.
     #[arg(long)]
-    pub private_key: PathBuf,
+    pub private_key: Option<PathBuf>,
     /// Intermediate CA certificates sent with the leaf (PEM bundle).
     #[arg(long)]
     pub intermediates: Option<PathBuf>,
+    /// Name of an environment variable holding the passphrase of an encrypted private key or
+    /// PKCS#12 bundle.
+    #[arg(long, value_name = "VAR", conflicts_with = "private_key_passphrase_file")]
+    pub private_key_passphrase_env: Option<String>,
+    /// File whose first line is the passphrase of an encrypted private key or PKCS#12 bundle.
+    #[arg(long, value_name = "FILE")]
+    pub private_key_passphrase_file: Option<PathBuf>,
     #[arg(long)]
     pub trust_anchor_arn: String,
     #[arg(long)]
@@ -49,6 +63,9 @@ pub struct SessionArgs {
     /// Log the steps on stderr.
     #[arg(long)]
     pub debug: bool,
+    /// Do not use the on-disk credential cache (also: ROLEGATE_NO_CACHE=1).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 impl SessionArgs {
@@ -76,43 +93,100 @@ impl SessionArgs {
             .unwrap_or_else(|| format!("https://rolesanywhere.{region}.amazonaws.com"))
     }
 
-    /// Loads the identity, signs CreateSession and returns the credentials.
-    pub async fn fetch(&self) -> Result<SessionCredentials, String> {
-        let identity = WorkloadIdentity::load(&self.certificate, &self.private_key, self.intermediates.as_deref())?;
-        let region = self.region()?;
-        let endpoint = self.endpoint(&region);
-        let tls = TlsOptions {
-            ca_bundle: self.ca_bundle.clone(),
-            no_verify: self.no_verify_ssl,
-            client_identity: None,
+    /// Where the certificate, key and passphrase come from.
+    pub fn identity_source(&self) -> IdentitySource {
+        let passphrase = match (&self.private_key_passphrase_env, &self.private_key_passphrase_file) {
+            (Some(var), _) => Passphrase::Env(var.clone()),
+            (None, Some(file)) => Passphrase::File(file.clone()),
+            (None, None) => Passphrase::None,
         };
-        let client = RolesAnywhereClient::new(&endpoint, &tls).map_err(|e| e.to_string())?;
-        let params = CreateSessionParams {
+        IdentitySource {
+            certificate: self.certificate.clone(),
+            private_key: self.private_key.clone(),
+            intermediates: self.intermediates.clone(),
+            passphrase,
+        }
+    }
+
+    /// The CreateSession parameters of these flags.
+    pub fn params(&self) -> Result<CreateSessionParams, String> {
+        Ok(CreateSessionParams {
             trust_anchor_arn: self.trust_anchor_arn.clone(),
             profile_arn: self.profile_arn.clone(),
             role_arn: self.role_arn.clone(),
             duration_seconds: self.session_duration,
             role_session_name: self.role_session_name.clone(),
-            region,
+            region: self.region()?,
+        })
+    }
+
+    /// A client for the endpoint (TLS per `--ca-bundle` / `--no-verify-ssl`).
+    pub fn client(&self) -> Result<RolesAnywhereClient, String> {
+        let endpoint = self.endpoint(&self.region()?);
+        let tls = TlsOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            no_verify: self.no_verify_ssl,
+            client_identity: None,
         };
+        RolesAnywhereClient::new(&endpoint, &tls).map_err(|e| e.to_string())
+    }
+
+    /// Signs CreateSession with `identity` and returns the credentials.
+    pub async fn fetch_with(
+        &self,
+        client: &RolesAnywhereClient,
+        identity: &WorkloadIdentity,
+    ) -> Result<SessionCredentials, String> {
+        let params = self.params()?;
         if self.debug {
             eprintln!(
-                "rolegate: CreateSession at {endpoint} for {} with certificate serial {}",
+                "rolegate: CreateSession at {} for {} with certificate serial {}",
+                self.endpoint(&params.region),
                 params.role_arn,
                 identity.certificate.serial_hex()
             );
         }
-        client
-            .create_session(
-                &params,
-                &identity.key,
-                identity.certificate.der(),
-                &identity.chain,
-                identity.certificate.serial_decimal(),
-                OffsetDateTime::now_utc(),
-            )
-            .await
-            .map_err(|e| e.to_string())
+        let request = client.create_session(
+            &params,
+            &identity.key,
+            identity.certificate.der(),
+            &identity.chain,
+            identity.certificate.serial_decimal(),
+            OffsetDateTime::now_utc(),
+        );
+        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from {} within {} s",
+                self.endpoint(&params.region),
+                REQUEST_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// Loads the identity, signs CreateSession and returns the credentials (no cache).
+    pub async fn fetch(&self) -> Result<SessionCredentials, String> {
+        let identity = WorkloadIdentity::load(&self.identity_source())?;
+        self.fetch_with(&self.client()?, &identity).await
+    }
+
+    /// The cache entry name for these flags and this identity.
+    fn cache_key(&self, identity: &WorkloadIdentity) -> Result<CacheKey, String> {
+        let region = self.region()?;
+        let duration = self.session_duration.map(|d| d.to_string()).unwrap_or_default();
+        Ok(CacheKey::new(
+            &[
+                &self.endpoint(&region),
+                &region,
+                &self.trust_anchor_arn,
+                &self.profile_arn,
+                &self.role_arn,
+                &duration,
+                self.role_session_name.as_deref().unwrap_or(""),
+            ],
+            identity.certificate.der(),
+            &identity.chain,
+        ))
     }
 }
 
@@ -139,9 +213,46 @@ impl<'a> From<&'a SessionCredentials> for ProcessOutput<'a> {
     }
 }
 
-/// Runs the command: prints the credentials JSON on stdout.
+/// Runs the command: prints the credentials JSON on stdout, from the cache when it holds
+/// credentials with more than 15 minutes left, else from the server (then cached).
 pub async fn run(args: SessionArgs) -> Result<(), String> {
-    let creds = args.fetch().await?;
+    let identity = WorkloadIdentity::load(&args.identity_source())?;
+    let cache_dir = if args.no_cache || cache::disabled_by_env() {
+        None
+    } else {
+        cache::default_dir()
+    };
+    let creds = match cache_dir {
+        None => args.fetch_with(&args.client()?, &identity).await?,
+        Some(dir) => {
+            let key = args.cache_key(&identity)?;
+            // Blocking lock: run it off the async workers. An unusable cache (read-only home,
+            // no locking support) only costs the reuse, so fall back to a direct fetch.
+            let slot = match tokio::task::spawn_blocking(move || CacheSlot::lock(&dir, &key)).await {
+                Ok(Ok(slot)) => Some(slot),
+                Ok(Err(e)) => {
+                    eprintln!("warning: credential cache unusable, fetching directly: {e}");
+                    None
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc())) {
+                Some(c) => {
+                    if args.debug {
+                        eprintln!("rolegate: using cached credentials valid until {}", c.expiration);
+                    }
+                    c
+                }
+                None => {
+                    let c = args.fetch_with(&args.client()?, &identity).await?;
+                    if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
+                        eprintln!("warning: {e}");
+                    }
+                    c
+                }
+            }
+        }
+    };
     let json = serde_json::to_string(&ProcessOutput::from(&creds)).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())

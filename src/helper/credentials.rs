@@ -1,15 +1,42 @@
-//! Loading the workload's identity from disk: the certificate (PEM or DER), optional
-//! intermediates (PEM bundle or DER), and the private key (PKCS#8 PEM or DER).
+//! Loading the workload's identity from disk the way `aws_signing_helper` accepts it: the
+//! certificate (PEM or DER) or a PKCS#12 bundle holding certificate, chain and key; optional
+//! intermediates (PEM bundle or DER); the private key as PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM
+//! or DER, or as an encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`, PBES2) unlocked by a passphrase.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaKeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
 
 use crate::identity::ClientCertificate;
 use crate::sigv4::x509::X509SigningKey;
 
-/// A certificate and the key that signs for it.
+/// Where the identity comes from (paths, not contents: the sidecar re-reads them on refresh).
+#[derive(Clone, Debug)]
+pub struct IdentitySource {
+    /// Certificate (PEM/DER) or PKCS#12 bundle (`.p12`/`.pfx`, or detected from its contents).
+    pub certificate: PathBuf,
+    /// Private key; absent only with a PKCS#12 bundle.
+    pub private_key: Option<PathBuf>,
+    pub intermediates: Option<PathBuf>,
+    pub passphrase: Passphrase,
+}
+
+/// Where the passphrase of an encrypted key or a PKCS#12 bundle comes from.
+#[derive(Clone, Debug, Default)]
+pub enum Passphrase {
+    #[default]
+    None,
+    /// The value of this environment variable.
+    Env(String),
+    /// The first line of this file.
+    File(PathBuf),
+}
+
+/// A certificate, its chain and the key that signs for it.
 pub struct WorkloadIdentity {
     pub certificate: ClientCertificate,
     pub chain: Vec<Vec<u8>>,
@@ -17,58 +44,407 @@ pub struct WorkloadIdentity {
 }
 
 impl WorkloadIdentity {
-    pub fn load(certificate: &Path, private_key: &Path, intermediates: Option<&Path>) -> Result<Self, String> {
-        let cert_bytes = read(certificate)?;
-        let leaf = certificates(&cert_bytes)
-            .map_err(|e| format!("{}: {e}", certificate.display()))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{}: no certificate found", certificate.display()))?;
-        let certificate_parsed =
-            ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", certificate.display()))?;
-        let chain = match intermediates {
-            Some(p) => certificates(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
-            None => Vec::new(),
+    /// Reads and parses the identity; every error names the file and what to do.
+    pub fn load(source: &IdentitySource) -> Result<Self, String> {
+        let cert_bytes = read(&source.certificate)?;
+        let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
+            let (leaf, chain, key) = open_pkcs12(&cert_bytes, &source.passphrase)
+                .map_err(|e| format!("{}: {e}", source.certificate.display()))?;
+            let key = match &source.private_key {
+                Some(p) => load_private_key(p, &source.passphrase)?,
+                None => key,
+            };
+            (leaf, chain, key)
+        } else {
+            let leaf = certificates(&cert_bytes)
+                .map_err(|e| format!("{}: {e}", source.certificate.display()))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("{}: no certificate found", source.certificate.display()))?;
+            let key_path = source.private_key.as_ref().ok_or_else(|| {
+                format!(
+                    "{} is not a PKCS#12 bundle, so --private-key is required",
+                    source.certificate.display()
+                )
+            })?;
+            (leaf, Vec::new(), load_private_key(key_path, &source.passphrase)?)
         };
-        let key_bytes = zeroize::Zeroizing::new(read(private_key)?);
-        let der = private_key_der(&key_bytes).map_err(|e| format!("{}: {e}", private_key.display()))?;
-        let key = X509SigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", private_key.display()))?;
+        let certificate =
+            ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", source.certificate.display()))?;
+        if let Some(p) = &source.intermediates {
+            chain = certificates(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        let key = X509SigningKey::from_pkcs8_der(&key_pkcs8).map_err(|e| {
+            let path = source.private_key.as_ref().unwrap_or(&source.certificate);
+            format!("{}: {e}", path.display())
+        })?;
         Ok(Self {
-            certificate: certificate_parsed,
+            certificate,
             chain,
             key,
         })
     }
 }
 
+impl Passphrase {
+    /// Reads the passphrase; `None` when none was configured.
+    pub fn read(&self) -> Result<Option<Zeroizing<String>>, String> {
+        match self {
+            Passphrase::None => Ok(None),
+            Passphrase::Env(var) => std::env::var(var)
+                .map(|v| Some(Zeroizing::new(v)))
+                .map_err(|_| format!("the passphrase environment variable {var} is not set")),
+            Passphrase::File(path) => {
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read the passphrase file {}: {e}", path.display()))?,
+                );
+                Ok(Some(Zeroizing::new(text.lines().next().unwrap_or("").to_owned())))
+            }
+        }
+    }
+}
+
+/// Reads a private key file and returns its PKCS#8 DER.
+fn load_private_key(path: &Path, passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
+    let bytes = Zeroizing::new(read(path)?);
+    private_key_pkcs8(&bytes, passphrase).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
 /// PEM `CERTIFICATE` blocks, or one DER certificate.
 fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if bytes.starts_with(b"-----")
-        || bytes.iter().take(64).all(|b| b.is_ascii()) && bytes.windows(5).any(|w| w == b"-----")
-    {
-        CertificateDer::pem_slice_iter(bytes)
+    if looks_like_pem(bytes) {
+        let certs = CertificateDer::pem_slice_iter(bytes)
             .map(|c| c.map(|c| c.to_vec()).map_err(|e| format!("invalid PEM: {e}")))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if certs.is_empty() {
+            return Err("no CERTIFICATE block in this PEM file".into());
+        }
+        Ok(certs)
     } else {
         Ok(vec![bytes.to_vec()])
     }
 }
 
-/// The PKCS#8 DER of a PEM or DER private key.
-fn private_key_der(bytes: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-    let key = if bytes.windows(5).any(|w| w == b"-----") {
+/// A PKCS#12 bundle: named `.p12`/`.pfx`, or DER whose first element is the PFX version 3
+/// (`SEQUENCE { INTEGER 3, ... }`, [RFC 7292 §4](https://www.rfc-editor.org/rfc/rfc7292#section-4)).
+fn is_pkcs12(path: &Path, bytes: &[u8]) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if matches!(ext.as_deref(), Some("p12" | "pfx")) {
+        return true;
+    }
+    if looks_like_pem(bytes) {
+        return false;
+    }
+    // SEQUENCE (long or short length), then INTEGER 1 byte = 3.
+    let body = match bytes {
+        [0x30, 0x80..=0x84, rest @ ..] => {
+            let n = usize::from(bytes[1] & 0x7f);
+            rest.get(n..)
+        }
+        [0x30, _, rest @ ..] => Some(rest),
+        _ => None,
+    };
+    matches!(body, Some([0x02, 0x01, 0x03, ..]))
+}
+
+/// The leaf, the other certificates and the PKCS#8 key of a PKCS#12 bundle.
+type Pkcs12Contents = (Vec<u8>, Vec<Vec<u8>>, Zeroizing<Vec<u8>>);
+
+fn open_pkcs12(bytes: &[u8], passphrase: &Passphrase) -> Result<Pkcs12Contents, String> {
+    let password = passphrase.read()?.unwrap_or_default();
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, &password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| format!("cannot open the PKCS#12 bundle ({e}); is the passphrase right?"))?;
+    let (_, chain) = store
+        .private_key_chain()
+        .ok_or("the PKCS#12 bundle holds no private key with its certificate")?;
+    let mut certs = chain.certs().iter().map(|c| c.as_der().to_vec());
+    let leaf = certs
+        .next()
+        .ok_or("the PKCS#12 bundle holds a private key but no certificate for it")?;
+    Ok((leaf, certs.collect(), Zeroizing::new(chain.key().as_der().to_vec())))
+}
+
+/// The PKCS#8 DER of a PEM or DER private key in any accepted format.
+fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
+    if looks_like_pem(bytes) && bytes.windows(29).any(|w| w == b"-----BEGIN ENCRYPTED PRIVATE ") {
+        let text = std::str::from_utf8(bytes).map_err(|_| "invalid PEM: not UTF-8".to_owned())?;
+        let (_, der) = pkcs8::der::Document::from_pem(text).map_err(|e| format!("invalid PEM: {e}"))?;
+        return decrypt_pkcs8(der.as_bytes(), passphrase);
+    }
+    let key = if looks_like_pem(bytes) {
         PrivateKeyDer::from_pem_slice(bytes).map_err(|e| format!("invalid PEM private key: {e}"))?
     } else {
-        PrivateKeyDer::try_from(bytes.to_vec()).map_err(|e| format!("invalid DER private key: {e}"))?
+        match PrivateKeyDer::try_from(bytes.to_vec()) {
+            Ok(k) => k,
+            // Not plain PKCS#8/SEC1/PKCS#1 DER: maybe an encrypted PKCS#8 in DER.
+            Err(_) if passphrase_configured(passphrase) => return decrypt_pkcs8(bytes, passphrase),
+            Err(e) => return Err(format!("invalid DER private key: {e}")),
+        }
     };
     match key {
-        PrivateKeyDer::Pkcs8(k) => Ok(zeroize::Zeroizing::new(k.secret_pkcs8_der().to_vec())),
-        _ => Err(
-            "the private key must be PKCS#8 (convert with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.p8)".into(),
-        ),
+        PrivateKeyDer::Pkcs8(k) => Ok(Zeroizing::new(k.secret_pkcs8_der().to_vec())),
+        PrivateKeyDer::Sec1(k) => sec1_to_pkcs8(k.secret_sec1_der()),
+        PrivateKeyDer::Pkcs1(k) => pkcs1_to_pkcs8(k.secret_pkcs1_der()),
+        _ => Err("unsupported private key format; use PKCS#8, SEC1 or PKCS#1".into()),
+    }
+}
+
+fn passphrase_configured(p: &Passphrase) -> bool {
+    !matches!(p, Passphrase::None)
+}
+
+/// Decrypts a PKCS#8 `EncryptedPrivateKeyInfo` ([RFC 5208 §6](https://www.rfc-editor.org/rfc/rfc5208#section-6)).
+fn decrypt_pkcs8(der: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
+    let password = passphrase.read()?.ok_or(
+        "the private key is encrypted: give its passphrase with --private-key-passphrase-env or --private-key-passphrase-file",
+    )?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
+        .map_err(|e| format!("invalid encrypted PKCS#8 private key: {e}"))?;
+    let doc = info
+        .decrypt(password.as_bytes())
+        .map_err(|_| "cannot decrypt the private key: wrong passphrase or unsupported encryption".to_owned())?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+}
+
+/// SEC1 `ECPrivateKey` ([RFC 5915](https://www.rfc-editor.org/rfc/rfc5915)) → PKCS#8, P-256 or P-384.
+fn sec1_to_pkcs8(der: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    for alg in [
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+    ] {
+        if let Ok(k) = EcdsaKeyPair::from_private_key_der(alg, der) {
+            let doc = k
+                .to_pkcs8v1()
+                .map_err(|_| "cannot convert the SEC1 EC key to PKCS#8".to_owned())?;
+            return Ok(Zeroizing::new(doc.as_ref().to_vec()));
+        }
+    }
+    Err("invalid SEC1 EC private key (P-256 and P-384 are supported)".into())
+}
+
+/// PKCS#1 `RSAPrivateKey` ([RFC 8017 §A.1.2](https://www.rfc-editor.org/rfc/rfc8017#appendix-A.1.2)) → PKCS#8.
+fn pkcs1_to_pkcs8(der: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let k = RsaKeyPair::from_der(der).map_err(|e| format!("invalid PKCS#1 RSA private key: {e}"))?;
+    let doc = k
+        .as_der()
+        .map_err(|_| "cannot convert the PKCS#1 RSA key to PKCS#8".to_owned())?;
+    Ok(Zeroizing::new(doc.as_ref().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{Authority, ClientSpec, KeyType};
+    use time::OffsetDateTime;
+
+    fn issued(key: KeyType) -> crate::pki::Issued {
+        let n = OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        let ca = Authority::new_root("ca", KeyType::EcdsaP256, n - day, n + day).unwrap();
+        ca.client(&ClientSpec::new("w", key, n - day, n + day)).unwrap()
+    }
+
+    fn openssl(args: &[&str]) {
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "openssl {args:?}");
+    }
+
+    fn load(dir: &Path, cert: &str, key: Option<&str>, pass: Passphrase) -> Result<WorkloadIdentity, String> {
+        WorkloadIdentity::load(&IdentitySource {
+            certificate: dir.join(cert),
+            private_key: key.map(|k| dir.join(k)),
+            intermediates: None,
+            passphrase: pass,
+        })
+    }
+
+    #[test]
+    fn every_key_format_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // `openssl ec` writes SEC1; `openssl rsa -traditional` writes PKCS#1.
+        for (kt, tool, flag) in [
+            (KeyType::EcdsaP256, "ec", "-check"),
+            (KeyType::EcdsaP384, "ec", "-check"),
+            (KeyType::Rsa2048, "rsa", "-traditional"),
+        ] {
+            let leaf = issued(kt);
+            std::fs::write(d.join("c.pem"), &leaf.cert_pem).unwrap();
+            std::fs::write(d.join("c.der"), &leaf.cert_der).unwrap();
+            std::fs::write(d.join("k8.pem"), leaf.key_pem.as_bytes()).unwrap();
+            let k8 = d.join("k8.pem");
+            let k8 = k8.to_str().unwrap();
+            // SEC1 / PKCS#1 ("traditional") PEM and DER.
+            openssl(&[tool, "-in", k8, "-out", d.join("trad.pem").to_str().unwrap(), flag]);
+            openssl(&[
+                tool,
+                "-in",
+                k8,
+                "-outform",
+                "DER",
+                "-out",
+                d.join("trad.der").to_str().unwrap(),
+                flag,
+            ]);
+            let trad = std::fs::read_to_string(d.join("trad.pem")).unwrap();
+            assert!(
+                trad.starts_with(if tool == "ec" {
+                    "-----BEGIN EC PRIVATE KEY"
+                } else {
+                    "-----BEGIN RSA PRIVATE KEY"
+                }),
+                "{trad}"
+            );
+            openssl(&[
+                "pkcs8",
+                "-topk8",
+                "-in",
+                k8,
+                "-v2",
+                "aes-256-cbc",
+                "-passout",
+                "pass:s3cret",
+                "-out",
+                d.join("enc.pem").to_str().unwrap(),
+            ]);
+            openssl(&[
+                "pkcs8",
+                "-topk8",
+                "-in",
+                k8,
+                "-v2",
+                "aes-256-cbc",
+                "-passout",
+                "pass:s3cret",
+                "-outform",
+                "DER",
+                "-out",
+                d.join("enc.der").to_str().unwrap(),
+            ]);
+            openssl(&[
+                "pkcs12",
+                "-export",
+                "-in",
+                d.join("c.pem").to_str().unwrap(),
+                "-inkey",
+                k8,
+                "-passout",
+                "pass:s3cret",
+                "-out",
+                d.join("b.p12").to_str().unwrap(),
+            ]);
+            std::fs::write(d.join("pass.txt"), "s3cret\n").unwrap();
+            let file = || Passphrase::File(d.join("pass.txt"));
+            for (cert, key) in [("c.pem", "k8.pem"), ("c.der", "trad.pem"), ("c.pem", "trad.der")] {
+                let id = load(d, cert, Some(key), Passphrase::None).unwrap_or_else(|e| panic!("{kt:?} {key}: {e}"));
+                assert_eq!(id.certificate.der(), &leaf.cert_der[..]);
+            }
+            for key in ["enc.pem", "enc.der"] {
+                load(d, "c.pem", Some(key), file()).unwrap_or_else(|e| panic!("{kt:?} {key}: {e}"));
+            }
+            let id = load(d, "b.p12", None, file()).unwrap_or_else(|e| panic!("{kt:?} p12: {e}"));
+            assert_eq!(id.certificate.der(), &leaf.cert_der[..]);
+        }
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let leaf = issued(KeyType::EcdsaP256);
+        std::fs::write(d.join("c.pem"), &leaf.cert_pem).unwrap();
+        std::fs::write(d.join("k.pem"), leaf.key_pem.as_bytes()).unwrap();
+        std::fs::write(d.join("wrong.txt"), "nope\n").unwrap();
+        let k = d.join("k.pem");
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            k.to_str().unwrap(),
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:right",
+            "-out",
+            d.join("enc.pem").to_str().unwrap(),
+        ]);
+        openssl(&[
+            "pkcs12",
+            "-export",
+            "-in",
+            d.join("c.pem").to_str().unwrap(),
+            "-inkey",
+            k.to_str().unwrap(),
+            "-passout",
+            "pass:right",
+            "-out",
+            d.join("b.p12").to_str().unwrap(),
+        ]);
+        let enc = d.join("enc.pem");
+        let cases: Vec<(Result<WorkloadIdentity, String>, String)> = vec![
+            (
+                load(d, "c.pem", Some("enc.pem"), Passphrase::None),
+                format!(
+                    "{}: the private key is encrypted: give its passphrase with --private-key-passphrase-env or --private-key-passphrase-file",
+                    enc.display()
+                ),
+            ),
+            (
+                load(d, "c.pem", Some("enc.pem"), Passphrase::File(d.join("wrong.txt"))),
+                format!(
+                    "{}: cannot decrypt the private key: wrong passphrase or unsupported encryption",
+                    enc.display()
+                ),
+            ),
+            (
+                load(
+                    d,
+                    "c.pem",
+                    Some("enc.pem"),
+                    Passphrase::Env("ROLEGATE_TEST_UNSET_VAR".into()),
+                ),
+                format!(
+                    "{}: the passphrase environment variable ROLEGATE_TEST_UNSET_VAR is not set",
+                    enc.display()
+                ),
+            ),
+            (
+                load(d, "c.pem", None, Passphrase::None),
+                format!(
+                    "{} is not a PKCS#12 bundle, so --private-key is required",
+                    d.join("c.pem").display()
+                ),
+            ),
+            (
+                load(d, "missing.pem", Some("k.pem"), Passphrase::None),
+                format!(
+                    "cannot read {}: No such file or directory (os error 2)",
+                    d.join("missing.pem").display()
+                ),
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got.err().as_deref(), Some(want.as_str()));
+        }
+        let err = load(d, "b.p12", None, Passphrase::File(d.join("wrong.txt")))
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("cannot open the PKCS#12 bundle") && err.ends_with("is the passphrase right?"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,217 @@
+//! The private on-disk credential cache of `credential-process`: many SDK processes starting at
+//! once share one CreateSession. Entries live in `$XDG_CACHE_HOME/rolegate/` (else
+//! `~/.cache/rolegate/`, directory 0700, files 0600), named by the SHA-256 of the request
+//! parameters and the certificate. A per-entry lock file serialises the processes that miss, and
+//! entries are replaced by atomic rename, so readers never see half-written files.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::client::SessionCredentials;
+
+/// Cached credentials are reused only with more than this much lifetime left (botocore
+/// refreshes credentials within 15 minutes of expiry, so it must never receive such ones).
+pub const MIN_REMAINING: time::Duration = time::Duration::minutes(15);
+
+/// Environment variable that disables the cache when set to a non-empty value other than `0`.
+pub const DISABLE_ENV: &str = "ROLEGATE_NO_CACHE";
+
+/// One cache entry: a locked slot for one request key.
+pub struct CacheSlot {
+    path: PathBuf,
+    // Held (locked) for the slot's lifetime; the lock is released when the file is closed.
+    _lock: File,
+}
+
+impl CacheSlot {
+    /// Opens and exclusively locks the slot for `key`, creating the cache directory if needed.
+    /// Blocks while another process holds the slot (it is fetching the same credentials).
+    pub fn lock(dir: &Path, key: &CacheKey) -> Result<Self, String> {
+        create_private_dir(dir)?;
+        let lock_path = dir.join(format!("{}.lock", key.0));
+        let lock = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open the cache lock {}: {e}", lock_path.display()))?;
+        lock.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        Ok(Self {
+            path: dir.join(format!("{}.json", key.0)),
+            _lock: lock,
+        })
+    }
+
+    /// The cached credentials if they have more than [`MIN_REMAINING`] left at `now`.
+    pub fn read_valid(&self, now: OffsetDateTime) -> Option<SessionCredentials> {
+        let bytes = Zeroizing::new(std::fs::read(&self.path).ok()?);
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        let expiry = parse_expiration(&entry.expiration)?;
+        (expiry - now > MIN_REMAINING).then(|| SessionCredentials {
+            access_key_id: entry.access_key_id,
+            secret_access_key: Zeroizing::new(entry.secret_access_key),
+            session_token: Zeroizing::new(entry.session_token),
+            expiration: entry.expiration,
+        })
+    }
+
+    /// Stores `creds` (private temporary file, then atomic rename over the entry).
+    pub fn store(&self, creds: &SessionCredentials) -> Result<(), String> {
+        let entry = Entry {
+            access_key_id: creds.access_key_id.clone(),
+            secret_access_key: creds.secret_access_key.to_string(),
+            session_token: creds.session_token.to_string(),
+            expiration: creds.expiration.clone(),
+        };
+        let json = Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| e.to_string())?);
+        drop(entry);
+        write_atomic_private(&self.path, &json)
+    }
+}
+
+/// The SHA-256 (hex) naming one cache entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheKey(String);
+
+impl CacheKey {
+    /// Hashes every input that changes the answer: endpoint, region, ARNs, duration, session
+    /// name, the certificate and chain (each length-prefixed, so fields cannot run together).
+    pub fn new(fields: &[&str], certificate_der: &[u8], chain_der: &[Vec<u8>]) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"rolegate-credential-cache-v1");
+        for part in fields
+            .iter()
+            .map(|f| f.as_bytes())
+            .chain([certificate_der])
+            .chain(chain_der.iter().map(Vec::as_slice))
+        {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        Self(hex::encode(h.finalize()))
+    }
+}
+
+/// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `$HOME/.cache/rolegate`.
+pub fn default_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("rolegate"))
+}
+
+/// Whether [`DISABLE_ENV`] asks for no cache.
+pub fn disabled_by_env() -> bool {
+    std::env::var(DISABLE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339).
+pub fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Writes `data` to `path` atomically: a 0600 temporary file in the same directory, fsync,
+/// rename. Other processes see either the old or the new file.
+pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = private_options().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+}
+
+fn private_options() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), String> {
+    #[allow(unused_mut)]
+    let mut b = DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn creds(expiration: &str) -> SessionCredentials {
+        SessionCredentials {
+            access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+            secret_access_key: Zeroizing::new("s".repeat(40)),
+            session_token: Zeroizing::new("tok".into()),
+            expiration: expiration.into(),
+        }
+    }
+
+    #[test]
+    fn keys_separate_every_field() {
+        let a = CacheKey::new(&["ab", "c"], b"cert", &[]);
+        assert_ne!(a, CacheKey::new(&["a", "bc"], b"cert", &[]));
+        assert_ne!(a, CacheKey::new(&["ab", "c"], b"cert2", &[]));
+        assert_ne!(a, CacheKey::new(&["ab", "c"], b"cert", &[b"i".to_vec()]));
+        assert_eq!(a, CacheKey::new(&["ab", "c"], b"cert", &[]));
+        assert_eq!(a.0.len(), 64);
+    }
+
+    #[test]
+    fn reuses_only_with_more_than_15_minutes_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("rolegate");
+        let key = CacheKey::new(&["x"], b"c", &[]);
+        let slot = CacheSlot::lock(&d, &key).unwrap();
+        let now = datetime!(2026-01-01 00:00:00 UTC);
+        assert!(slot.read_valid(now).is_none());
+        slot.store(&creds("2026-01-01T00:15:01Z")).unwrap();
+        assert_eq!(slot.read_valid(now).unwrap().access_key_id, "ASIAAAAAAAAAAAAAAAAA");
+        assert!(slot.read_valid(now + time::Duration::seconds(1)).is_none());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&d), 0o700);
+            assert_eq!(mode(&d.join(format!("{}.json", key.0))), 0o600);
+            assert_eq!(mode(&d.join(format!("{}.lock", key.0))), 0o600);
+        }
+    }
+}

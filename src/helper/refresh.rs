@@ -1,0 +1,295 @@
+//! The refresh state machine of the long-running helpers (`sidecar`, `update`): when to fetch
+//! credentials again, how to back off after failures, and which credentials may still be
+//! served. Pure (time passed in); [`run`] drives it with a fetch function.
+//!
+//! Rules: refresh once `refresh_fraction` of the lifetime has passed (default half, as the
+//! AWS SDKs' IMDS providers do well ahead of expiry); after a failure retry with exponential
+//! backoff (1 s doubling up to `max_backoff`); keep serving the last good credentials while
+//! they are valid; never serve expired ones.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration as StdDuration;
+
+use time::{Duration, OffsetDateTime};
+
+use super::cache::parse_expiration;
+use crate::client::SessionCredentials;
+
+/// How the helper refreshes.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshPolicy {
+    /// Fraction of the lifetime after which to refresh (0 < f < 1).
+    pub refresh_fraction: f64,
+    /// Treat credentials as expiring at most this long after they were obtained (tests use a
+    /// few seconds; `None` = the server's expiration).
+    pub max_lifetime: Option<Duration>,
+    /// First retry delay after a failure; doubles per consecutive failure.
+    pub min_backoff: Duration,
+    /// Largest retry delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            refresh_fraction: 0.5,
+            max_lifetime: None,
+            min_backoff: Duration::seconds(1),
+            max_backoff: Duration::seconds(60),
+        }
+    }
+}
+
+/// Credentials with the times that govern them.
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub credentials: SessionCredentials,
+    pub obtained: OffsetDateTime,
+    /// The effective expiry (the server's, or earlier under `max_lifetime`).
+    pub expires: OffsetDateTime,
+}
+
+/// What the helper currently has.
+#[derive(Debug, Default)]
+pub struct CredentialState {
+    held: Option<Held>,
+    failures: u32,
+    last_failure: Option<OffsetDateTime>,
+    last_error: Option<String>,
+    forced: Option<OffsetDateTime>,
+}
+
+/// Why no credentials can be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("no credentials yet: the first fetch has not succeeded ({0})")]
+    NotYetFetched(String),
+    #[error("the last credentials expired at {expired} and refreshing them failed: {error}")]
+    Expired { expired: String, error: String },
+}
+
+impl CredentialState {
+    /// The credentials to serve at `now`: only unexpired ones.
+    pub fn current(&self, now: OffsetDateTime) -> Result<&Held, Unavailable> {
+        let error = || {
+            self.last_error
+                .clone()
+                .unwrap_or_else(|| "no attempt finished yet".to_owned())
+        };
+        match &self.held {
+            Some(h) if now < h.expires => Ok(h),
+            Some(h) => Err(Unavailable::Expired {
+                expired: format_time(h.expires),
+                error: error(),
+            }),
+            None => Err(Unavailable::NotYetFetched(error())),
+        }
+    }
+
+    /// When the next fetch is due: at once with nothing held and no failure; after the
+    /// backoff following a failure; else once `refresh_fraction` of the lifetime is gone.
+    pub fn next_attempt(&self, policy: &RefreshPolicy) -> Option<OffsetDateTime> {
+        if let Some(failed) = self.last_failure {
+            return Some(failed + backoff(policy, self.failures));
+        }
+        let h = self.held.as_ref()?;
+        let lifetime = h.expires - h.obtained;
+        let scheduled = h.obtained + lifetime * policy.refresh_fraction;
+        Some(self.forced.map_or(scheduled, |f| f.min(scheduled)))
+    }
+
+    /// Records a successful fetch at `now`. Credentials whose expiration cannot be read are
+    /// recorded as a failure (they could be served past their expiry).
+    pub fn record_success(&mut self, credentials: SessionCredentials, now: OffsetDateTime, policy: &RefreshPolicy) {
+        let Some(server_expiry) = parse_expiration(&credentials.expiration) else {
+            let msg = format!("the server sent an unreadable expiration '{}'", credentials.expiration);
+            return self.record_failure(msg, now);
+        };
+        let expires = match policy.max_lifetime {
+            Some(max) => server_expiry.min(now + max),
+            None => server_expiry,
+        };
+        self.held = Some(Held {
+            credentials,
+            obtained: now,
+            expires,
+        });
+        self.failures = 0;
+        self.last_failure = None;
+        self.last_error = None;
+        self.forced = None;
+    }
+
+    /// Records a failed fetch at `now`; the held credentials stay (until they expire).
+    pub fn record_failure(&mut self, error: String, now: OffsetDateTime) {
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure = Some(now);
+        self.last_error = Some(error);
+    }
+
+    /// Forces a fetch at the next wake-up (e.g. the certificate file changed).
+    pub fn request_refresh(&mut self, now: OffsetDateTime) {
+        self.forced = Some(now);
+    }
+}
+
+/// `min_backoff * 2^(failures-1)`, capped at `max_backoff`.
+pub fn backoff(policy: &RefreshPolicy, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    (policy.min_backoff * 2_i32.pow(exp)).min(policy.max_backoff)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the format of every AWS expiration.
+pub fn format_time(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Shared state read by the servers and written by [`run`].
+pub type SharedState = Arc<RwLock<CredentialState>>;
+
+/// Fetches forever per `policy`, recording each result in `state`. `changed` is polled every
+/// `check_every`; when it returns true (the identity files changed) a refresh is forced.
+pub async fn run<F, Fut>(
+    state: SharedState,
+    policy: RefreshPolicy,
+    check_every: StdDuration,
+    mut changed: impl FnMut() -> bool,
+    mut fetch: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<SessionCredentials, String>>,
+{
+    loop {
+        let now = OffsetDateTime::now_utc();
+        let due = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
+        if due > now {
+            let wait = StdDuration::try_from(due - now).unwrap_or_default().min(check_every);
+            tokio::time::sleep(wait).await;
+            let now = OffsetDateTime::now_utc();
+            if changed() {
+                tracing::info!("identity files changed: refreshing credentials");
+                write(&state, |s| s.request_refresh(now));
+            }
+            continue;
+        }
+        let result = fetch().await;
+        let now = OffsetDateTime::now_utc();
+        match result {
+            Ok(c) => {
+                tracing::info!(access_key_id = %c.access_key_id, expiration = %c.expiration, "credentials refreshed");
+                write(&state, |s| s.record_success(c, now, &policy));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "credential refresh failed; retrying with backoff");
+                write(&state, |s| s.record_failure(e, now));
+            }
+        }
+    }
+}
+
+/// Reads the shared state (a poisoned lock still holds consistent data: every write is one
+/// assignment sequence without panics).
+pub fn read<T>(state: &SharedState, f: impl FnOnce(&CredentialState) -> T) -> T {
+    match state.read() {
+        Ok(g) => f(&g),
+        Err(p) => f(&p.into_inner()),
+    }
+}
+
+fn write(state: &SharedState, f: impl FnOnce(&mut CredentialState)) {
+    match state.write() {
+        Ok(mut g) => f(&mut g),
+        Err(p) => f(&mut p.into_inner()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use zeroize::Zeroizing;
+
+    const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
+
+    fn creds(key: &str, expiration: &str) -> SessionCredentials {
+        SessionCredentials {
+            access_key_id: key.into(),
+            secret_access_key: Zeroizing::new("s".into()),
+            session_token: Zeroizing::new("t".into()),
+            expiration: expiration.into(),
+        }
+    }
+
+    fn s(n: i64) -> Duration {
+        Duration::seconds(n)
+    }
+
+    #[test]
+    fn outage_keeps_serving_then_503_then_recovers() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        assert_eq!(st.next_attempt(&p), None, "nothing held: fetch at once");
+        assert!(matches!(st.current(T0), Err(Unavailable::NotYetFetched(_))));
+        st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        assert_eq!(st.current(T0).unwrap().credentials.access_key_id, "A");
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(1800)), "half the lifetime");
+        // The server goes away: retries back off 1, 2, 4 ... 60 s; A is served meanwhile.
+        let mut now = T0 + s(1800);
+        for want in [1, 2, 4, 8, 16, 32, 60, 60] {
+            st.record_failure("cannot reach https://x: refused".into(), now);
+            assert_eq!(st.next_attempt(&p), Some(now + s(want)));
+            now += s(want);
+        }
+        assert_eq!(st.current(T0 + s(3599)).unwrap().credentials.access_key_id, "A");
+        assert_eq!(
+            st.current(T0 + s(3600)).unwrap_err(),
+            Unavailable::Expired {
+                expired: "2026-01-01T01:00:00Z".into(),
+                error: "cannot reach https://x: refused".into()
+            }
+        );
+        // The server is back.
+        st.record_success(creds("B", "2026-01-01T02:00:00Z"), T0 + s(3700), &p);
+        assert_eq!(st.current(T0 + s(3700)).unwrap().credentials.access_key_id, "B");
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(3700 + 1750)));
+    }
+
+    #[test]
+    fn max_lifetime_and_fraction_shorten_the_schedule() {
+        let p = RefreshPolicy {
+            refresh_fraction: 0.25,
+            max_lifetime: Some(s(8)),
+            ..RefreshPolicy::default()
+        };
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        assert_eq!(st.current(T0).unwrap().expires, T0 + s(8));
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(2)));
+        assert!(st.current(T0 + s(8)).is_err());
+    }
+
+    #[test]
+    fn unreadable_expiration_is_a_failure() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "tomorrow"), T0, &p);
+        assert_eq!(
+            st.current(T0).unwrap_err(),
+            Unavailable::NotYetFetched("the server sent an unreadable expiration 'tomorrow'".into())
+        );
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(1)));
+    }
+
+    #[test]
+    fn file_change_forces_a_refresh() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        st.request_refresh(T0 + s(10));
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(10)));
+        assert_eq!(st.current(T0 + s(10)).unwrap().expires, T0 + s(3600));
+    }
+}

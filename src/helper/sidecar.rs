@@ -1,0 +1,557 @@
+//! `rolegate sidecar`: one long-running helper serving credentials to unchanged AWS SDKs on
+//! 127.0.0.1:9911 (other addresses only with `--listen`), as
+//! - an IMDSv2 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9911`):
+//!   `PUT /latest/api/token`, then `GET /latest/meta-data/iam/security-credentials/[ROLE]` with
+//!   the token in `x-aws-ec2-metadata-token`
+//!   ([IMDSv2](https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html));
+//! - a container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI=
+//!   http://127.0.0.1:9911/v1/credentials` with `AWS_CONTAINER_AUTHORIZATION_TOKEN` = the
+//!   contents of `--auth-token-file`).
+//!
+//! Credentials are refreshed by [`super::refresh`]; the certificate and key are re-read on every
+//! refresh, and a change of their files forces one (rotation without restart).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, SystemTime};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use super::credential_process::SessionArgs;
+use super::credentials::{IdentitySource, WorkloadIdentity};
+use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
+
+/// `rolegate sidecar` flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SidecarArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Port on 127.0.0.1 to serve on.
+    #[arg(long, default_value_t = 9911)]
+    pub port: u16,
+    /// Serve on this address instead of 127.0.0.1:PORT (e.g. 0.0.0.0:9911 — anything that can
+    /// reach it gets credentials; prefer the loopback default).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// File holding the token clients must send in `Authorization` on /v1/credentials
+    /// (AWS_CONTAINER_AUTHORIZATION_TOKEN). Without it the container endpoint is off.
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Refresh after this fraction of the lifetime (testing aid).
+    #[arg(long, default_value_t = 0.5, hide = true)]
+    pub refresh_at_fraction: f64,
+    /// Treat credentials as expiring at most this many seconds after they were fetched
+    /// (testing aid: lets outages outlast sessions in seconds).
+    #[arg(long, hide = true)]
+    pub max_credential_lifetime: Option<u32>,
+    /// Largest delay between retries, in seconds (testing aid).
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub max_retry_seconds: u32,
+    /// How often to check the certificate and key files for changes, in seconds.
+    #[arg(long, default_value_t = 10, hide = true)]
+    pub check_files_seconds: u32,
+}
+
+/// Runs the sidecar until the process is stopped.
+pub async fn run(args: SidecarArgs) -> Result<(), String> {
+    if !(args.refresh_at_fraction > 0.0 && args.refresh_at_fraction < 1.0) {
+        return Err("--refresh-at-fraction must be between 0 and 1".into());
+    }
+    let role_name = role_name(&args.session.role_arn)?;
+    let account_id = account_id(&args.session.role_arn)?;
+    if let Some(p) = &args.auth_token_file {
+        read_token(p)?;
+    }
+    let source = args.session.identity_source();
+    // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
+    WorkloadIdentity::load(&source)?;
+    let client = Arc::new(args.session.client()?);
+    let addr = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], args.port)));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("sidecar listening on http://{local}");
+
+    let state: SharedState = Arc::default();
+    let policy = RefreshPolicy {
+        refresh_fraction: args.refresh_at_fraction,
+        max_lifetime: args.max_credential_lifetime.map(|s| Duration::seconds(s.into())),
+        max_backoff: Duration::seconds(args.max_retry_seconds.max(1).into()),
+        ..RefreshPolicy::default()
+    };
+    let session = Arc::new(args.session.clone());
+    let fetch_source = source.clone();
+    let mut seen = fingerprint(&source);
+    let refresher = refresh::run(
+        state.clone(),
+        policy,
+        StdDuration::from_secs(args.check_files_seconds.max(1).into()),
+        move || {
+            let now = fingerprint(&source);
+            std::mem::replace(&mut seen, now.clone()) != now
+        },
+        move || {
+            let session = session.clone();
+            let client = client.clone();
+            let source = fetch_source.clone();
+            async move {
+                let identity = WorkloadIdentity::load(&source)?;
+                session.fetch_with(&client, &identity).await
+            }
+        },
+    );
+    tokio::spawn(refresher);
+
+    let shared = Arc::new(Shared {
+        state,
+        role_name,
+        account_id,
+        auth_token_file: args.auth_token_file,
+        tokens: Mutex::new(TokenStore::default()),
+    });
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(StdDuration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&shared, &req, OffsetDateTime::now_utc())) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// What every request handler shares.
+pub struct Shared {
+    pub state: SharedState,
+    pub role_name: String,
+    pub account_id: String,
+    pub auth_token_file: Option<PathBuf>,
+    pub tokens: Mutex<TokenStore>,
+}
+
+/// IMDSv2 session tokens and their expiries, bounded: the oldest-expiring token is dropped
+/// when the store is full (IMDS itself bounds tokens per instance).
+#[derive(Default)]
+pub struct TokenStore {
+    tokens: HashMap<String, OffsetDateTime>,
+}
+
+/// Most live IMDSv2 tokens kept.
+pub const MAX_TOKENS: usize = 4096;
+
+/// The IMDSv2 TTL header (request and response).
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+/// The IMDSv2 token header on GETs.
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+const CREDENTIALS_PREFIX: &str = "/latest/meta-data/iam/security-credentials";
+
+impl TokenStore {
+    /// Issues a token valid for `ttl` from `now`.
+    pub fn issue(&mut self, now: OffsetDateTime, ttl: Duration) -> String {
+        self.tokens.retain(|_, exp| *exp > now);
+        if self.tokens.len() >= MAX_TOKENS
+            && let Some(oldest) = self.tokens.iter().min_by_key(|(_, e)| **e).map(|(t, _)| t.clone())
+        {
+            self.tokens.remove(&oldest);
+        }
+        let mut raw = [0u8; 32];
+        // A failing system RNG leaves zeros; refuse to hand those out by mixing in the time.
+        if aws_lc_rs::rand::fill(&mut raw).is_err() {
+            raw[..16].copy_from_slice(&now.unix_timestamp_nanos().to_be_bytes());
+        }
+        let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
+        self.tokens.insert(token.clone(), now + ttl);
+        token
+    }
+
+    /// Whether `token` was issued and has not expired at `now`.
+    pub fn valid(&self, token: &str, now: OffsetDateTime) -> bool {
+        self.tokens.get(token).is_some_and(|exp| *exp > now)
+    }
+}
+
+/// Answers one request at `now`.
+pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::PUT, "/latest/api/token") => issue_token(shared, req, now),
+        (_, "/latest/api/token") => text(StatusCode::METHOD_NOT_ALLOWED, "Use PUT to get a token."),
+        (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
+        (_, "/v1/credentials") => text(StatusCode::METHOD_NOT_ALLOWED, "Use GET."),
+        (&Method::GET, p) if p.starts_with("/latest/") => {
+            let token = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            if !token.is_some_and(|t| lock(&shared.tokens).valid(t, now)) {
+                // IMDSv2 only: a missing, unknown or expired token is 401, as IMDS answers.
+                return text(StatusCode::UNAUTHORIZED, "");
+            }
+            imds_get(shared, p, now)
+        }
+        _ => text(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// `PUT /latest/api/token`: TTL 1..=21600 s from the TTL header, echoed back.
+fn issue_token<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    // IMDS refuses proxied token requests.
+    if req.headers().contains_key("x-forwarded-for") {
+        return text(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let ttl = req
+        .headers()
+        .get(TTL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|t| (1..=21600).contains(t));
+    let Some(ttl) = ttl else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "x-aws-ec2-metadata-token-ttl-seconds must be an integer from 1 to 21600",
+        );
+    };
+    let token = lock(&shared.tokens).issue(now, Duration::seconds(ttl.into()));
+    let mut resp = text(StatusCode::OK, &token);
+    if let Ok(v) = http::HeaderValue::from_str(&ttl.to_string()) {
+        resp.headers_mut().insert(TTL_HEADER, v);
+    }
+    resp
+}
+
+fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    let Some(rest) = path.strip_prefix(CREDENTIALS_PREFIX) else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    match rest {
+        "" | "/" => text(StatusCode::OK, &shared.role_name),
+        r if r
+            .strip_prefix('/')
+            .is_some_and(|n| n.trim_end_matches('/') == shared.role_name) =>
+        {
+            refresh::read(&shared.state, |s| credentials_response(s, now, shared, false))
+        }
+        _ => text(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// `GET /v1/credentials`, guarded by the token in `--auth-token-file`.
+fn container_credentials<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    let Some(token_file) = &shared.auth_token_file else {
+        return error_json(
+            StatusCode::NOT_FOUND,
+            "ContainerEndpointDisabled",
+            "The container credentials endpoint is off: start the sidecar with --auth-token-file.",
+        );
+    };
+    let expected = match read_token(token_file) {
+        Ok(t) => t,
+        Err(e) => return error_json(StatusCode::INTERNAL_SERVER_ERROR, "TokenFileUnreadable", &e),
+    };
+    let Some(given) = req.headers().get(http::header::AUTHORIZATION) else {
+        return error_json(
+            StatusCode::UNAUTHORIZED,
+            "MissingAuthorization",
+            "Send the token of --auth-token-file in the Authorization header (AWS_CONTAINER_AUTHORIZATION_TOKEN).",
+        );
+    };
+    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        return error_json(
+            StatusCode::FORBIDDEN,
+            "InvalidAuthorization",
+            "The Authorization header does not match the sidecar's token.",
+        );
+    }
+    refresh::read(&shared.state, |s| credentials_response(s, now, shared, true))
+}
+
+/// The credentials document, or a 503 saying why there is none.
+fn credentials_response(
+    state: &CredentialState,
+    now: OffsetDateTime,
+    shared: &Shared,
+    container: bool,
+) -> Response<Full<Bytes>> {
+    let held = match state.current(now) {
+        Ok(h) => h,
+        Err(e) => {
+            return error_json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CredentialsUnavailable",
+                &e.to_string(),
+            );
+        }
+    };
+    let c = &held.credentials;
+    let expiration = format_time(held.expires);
+    let body = if container {
+        serde_json::json!({
+            "AccessKeyId": c.access_key_id,
+            "SecretAccessKey": c.secret_access_key.as_str(),
+            "Token": c.session_token.as_str(),
+            "Expiration": expiration,
+            "AccountId": shared.account_id,
+        })
+    } else {
+        serde_json::json!({
+            "Code": "Success",
+            "LastUpdated": format_time(held.obtained),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": c.access_key_id,
+            "SecretAccessKey": c.secret_access_key.as_str(),
+            "Token": c.session_token.as_str(),
+            "Expiration": expiration,
+        })
+    };
+    json(StatusCode::OK, body)
+}
+
+/// The role name IMDS lists: the last path segment of the role ARN.
+pub fn role_name(role_arn: &str) -> Result<String, String> {
+    role_arn
+        .split_once(":role/")
+        .and_then(|(_, p)| p.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+}
+
+/// The account of a role ARN (5th field).
+fn account_id(role_arn: &str) -> Result<String, String> {
+    role_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+}
+
+fn read_token(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?,
+    );
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("the auth token file {} is empty", path.display()));
+    }
+    Ok(Zeroizing::new(token.to_owned()))
+}
+
+/// Modification time and size of the identity files: a change means rotation.
+fn fingerprint(source: &IdentitySource) -> Vec<Option<(SystemTime, u64)>> {
+    [
+        Some(&source.certificate),
+        source.private_key.as_ref(),
+        source.intermediates.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| {
+        std::fs::metadata(p)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())))
+    })
+    .collect()
+}
+
+fn lock(m: &Mutex<TokenStore>) -> std::sync::MutexGuard<'_, TokenStore> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    respond(status, "text/plain", Bytes::from(body.to_owned()))
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    respond(status, "application/json", Bytes::from(value.to_string()))
+}
+
+fn error_json(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    json(status, serde_json::json!({"Code": code, "Message": message}))
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::SessionCredentials;
+    use http_body_util::BodyExt;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
+
+    fn shared(token_file: Option<PathBuf>) -> Shared {
+        Shared {
+            state: Arc::default(),
+            role_name: "app".into(),
+            account_id: "123456789012".into(),
+            auth_token_file: token_file,
+            tokens: Mutex::new(TokenStore::default()),
+        }
+    }
+
+    fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    fn call(s: &Shared, r: Request<()>, now: OffsetDateTime) -> (u16, String) {
+        let resp = handle(s, &r, now);
+        let status = resp.status().as_u16();
+        let body = futures_body(resp);
+        (status, body)
+    }
+
+    fn futures_body(resp: Response<Full<Bytes>>) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let b = rt.block_on(resp.into_body().collect()).unwrap().to_bytes();
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    fn fill(s: &Shared) {
+        let c = SessionCredentials {
+            access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+            secret_access_key: Zeroizing::new("S".repeat(40)),
+            session_token: Zeroizing::new("TOK".into()),
+            expiration: "2026-01-01T01:00:00Z".into(),
+        };
+        s.state
+            .write()
+            .unwrap()
+            .record_success(c, T0, &RefreshPolicy::default());
+    }
+
+    #[test]
+    fn imdsv2_flow() {
+        let s = shared(None);
+        let ttl = [(TTL_HEADER, "21600")];
+        for bad in ["0", "21601", "x", ""] {
+            let (st, _) = call(&s, req("PUT", "/latest/api/token", &[(TTL_HEADER, bad)]), T0);
+            assert_eq!(st, 400, "{bad}");
+        }
+        assert_eq!(call(&s, req("PUT", "/latest/api/token", &[]), T0).0, 400);
+        let fwd = [(TTL_HEADER, "60"), ("x-forwarded-for", "1.2.3.4")];
+        assert_eq!(call(&s, req("PUT", "/latest/api/token", &fwd), T0).0, 403);
+        let resp = handle(&s, &req("PUT", "/latest/api/token", &ttl), T0);
+        assert_eq!(resp.headers()[TTL_HEADER], "21600");
+        let token = futures_body(resp);
+        let list = "/latest/meta-data/iam/security-credentials/";
+        assert_eq!(call(&s, req("GET", list, &[]), T0), (401, String::new()));
+        assert_eq!(call(&s, req("GET", list, &[(TOKEN_HEADER, "nope")]), T0).0, 401);
+        let auth = [(TOKEN_HEADER, token.as_str())];
+        assert_eq!(call(&s, req("GET", list, &auth), T0), (200, "app".into()));
+        let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
+        assert_eq!(st, 503);
+        assert!(body.contains("\"Code\":\"CredentialsUnavailable\""), "{body}");
+        fill(&s);
+        let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
+        assert_eq!(st, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC",
+                "AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"S".repeat(40),"Token":"TOK",
+                "Expiration":"2026-01-01T01:00:00Z"})
+        );
+        assert_eq!(call(&s, req("GET", &format!("{list}other"), &auth), T0).0, 404);
+        // Expired token and expired credentials.
+        assert_eq!(call(&s, req("GET", list, &auth), T0 + Duration::seconds(21600)).0, 401);
+        let short = futures_body(handle(
+            &s,
+            &req("PUT", "/latest/api/token", &[(TTL_HEADER, "21600")]),
+            T0 + Duration::hours(1),
+        ));
+        let (st, body) = call(
+            &s,
+            req("GET", &format!("{list}app"), &[(TOKEN_HEADER, &short)]),
+            T0 + Duration::hours(1),
+        );
+        assert_eq!(st, 503, "{body}");
+        assert!(body.contains("expired at 2026-01-01T01:00:00Z"), "{body}");
+    }
+
+    #[test]
+    fn container_endpoint_requires_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = dir.path().join("token");
+        std::fs::write(&tf, "secret-token\n").unwrap();
+        let s = shared(Some(tf));
+        fill(&s);
+        assert_eq!(call(&s, req("GET", "/v1/credentials", &[]), T0).0, 401);
+        assert_eq!(
+            call(&s, req("GET", "/v1/credentials", &[("authorization", "wrong")]), T0).0,
+            403
+        );
+        let (st, body) = call(
+            &s,
+            req("GET", "/v1/credentials", &[("authorization", "secret-token")]),
+            T0,
+        );
+        assert_eq!(st, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"S".repeat(40),
+                "Token":"TOK","Expiration":"2026-01-01T01:00:00Z","AccountId":"123456789012"})
+        );
+        assert_eq!(
+            call(
+                &shared(None),
+                req("GET", "/v1/credentials", &[("authorization", "x")]),
+                T0
+            )
+            .0,
+            404
+        );
+    }
+
+    #[test]
+    fn token_store_is_bounded() {
+        let mut ts = TokenStore::default();
+        let first = ts.issue(T0, Duration::seconds(10));
+        for i in 0..MAX_TOKENS {
+            ts.issue(T0, Duration::seconds(100 + i as i64));
+        }
+        assert_eq!(ts.tokens.len(), MAX_TOKENS);
+        assert!(!ts.valid(&first, T0), "the soonest-expiring token was dropped");
+    }
+
+    #[test]
+    fn role_names() {
+        assert_eq!(role_name("arn:aws:iam::1:role/app").unwrap(), "app");
+        assert_eq!(role_name("arn:aws:iam::1:role/path/x/app").unwrap(), "app");
+        assert_eq!(
+            role_name("arn:aws:iam::1:user/u").unwrap_err(),
+            "'arn:aws:iam::1:user/u' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        );
+    }
+}

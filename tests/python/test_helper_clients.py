@@ -1,0 +1,291 @@
+"""The client side with unmodified AWS clients (DESIGN.md §2d): boto3 and the AWS
+CLI through a `credential_process` profile running `rolegate credential-process`;
+botocore's IMDS provider (AWS_EC2_METADATA_SERVICE_ENDPOINT) and container provider
+(AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN) reading
+`rolegate sidecar`; a certificate rotated on disk picked up without restart. Every
+credential obtained is checked with STS GetCallerIdentity at the daemon, whose
+assumed-role ARN names the certificate serial (the default session name).
+
+Self-contained PKI (ECDSA P-256 only) so it does not depend on other fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import CredentialRetrievalError
+
+from harness import (
+    ACCOUNT,
+    REGION,
+    Anchor,
+    Daemon,
+    Pki,
+    Profile,
+    Role,
+    profile_arn,
+    render_config,
+    role_arn,
+    rolegate_bin,
+    run_rolegate,
+    trust_anchor_arn,
+)
+
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("helper-pki")
+    pki = Pki(directory)
+    root = pki.ca("root-ca", "helper test root")
+    pki.server("server", root, ["127.0.0.1", "localhost"])
+    leaf_a = pki.client("leaf-a", root, "workload-a")
+    leaf_b = pki.client("leaf-b", root, "workload-b")
+    run_rolegate("keys", "generate", "--out", str(directory / "token-k1.key"))
+    config = directory / "rolegate.toml"
+    config.write_text(
+        render_config(
+            tls_cert="server.pem",
+            tls_key="server.key",
+            token_key_file="token-k1.key",
+            anchors=[Anchor("main", "root-ca.pem")],
+            profiles=[Profile("workloads", [role_arn("app")])],
+            roles=[Role(role_arn("app"), max_session_duration=7200)],
+        )
+    )
+    daemon = Daemon(
+        ["--config", str(config), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        log_dir=tmp_path_factory.mktemp("helper-daemon"),
+    )
+    yield {"daemon": daemon, "root": root, "a": leaf_a, "b": leaf_b}
+    daemon.stop()
+
+
+def session_flags(env, cert: Path, key: Path) -> list[str]:
+    return [
+        "--certificate", str(cert),
+        "--private-key", str(key),
+        "--trust-anchor-arn", trust_anchor_arn("main"),
+        "--profile-arn", profile_arn("workloads"),
+        "--role-arn", role_arn("app"),
+        "--endpoint", env["daemon"].url,
+        "--ca-bundle", str(env["root"].cert),
+    ]  # fmt: skip
+
+
+def isolated_env(home: Path) -> dict:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    e["HOME"] = str(home)
+    e["XDG_CACHE_HOME"] = str(home / ".cache")
+    e["AWS_CONFIG_FILE"] = str(home / "no-config")
+    e["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "no-credentials")
+    return e
+
+
+def expected_arn(leaf) -> str:
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/app/{leaf.serial_hex}"
+
+
+def caller_arn(env, session: boto3.Session) -> str:
+    sts = session.client(
+        "sts", region_name=REGION, endpoint_url=env["daemon"].url,
+        verify=str(env["root"].cert), config=NO_RETRIES,
+    )  # fmt: skip
+    return sts.get_caller_identity()["Arn"]
+
+
+def assert_arn_names(arn: str, leaf) -> None:
+    prefix = f"arn:aws:sts::{ACCOUNT}:assumed-role/app/"
+    assert arn.startswith(prefix), arn
+    assert arn[len(prefix):].lower().lstrip("0") == format(leaf.serial, "x"), (arn, leaf.serial)
+
+
+class Sidecar:
+    def __init__(self, env, cert: Path, key: Path, home: Path, *extra: str):
+        self.token = "container-token-123"
+        token_file = home / "sidecar-token"
+        home.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(self.token + "\n")
+        self.proc = subprocess.Popen(
+            [str(rolegate_bin()), "sidecar", *session_flags(env, cert, key),
+             "--port", "0", "--auth-token-file", str(token_file), *extra],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=isolated_env(home),
+        )  # fmt: skip
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("sidecar listening on http://"), line
+        self.url = line.removeprefix("sidecar listening on ")
+        self.wait_for(lambda: self.container(self.token)[0] == 200, "first credentials")
+
+    def container(self, token):
+        req = urllib.request.Request(self.url + "/v1/credentials")
+        if token is not None:
+            req.add_header("Authorization", token)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    @staticmethod
+    def wait_for(cond, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def sidecar(env, tmp_path):
+    s = Sidecar(env, env["a"].cert, env["a"].key, tmp_path / "home")
+    yield s
+    s.stop()
+
+
+def write_credential_process_profile(env, home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    command = " ".join([str(rolegate_bin()), "credential-process", *session_flags(env, env["a"].cert, env["a"].key)])
+    config = home / "config"
+    config.write_text(f"[profile rolegate]\nregion = {REGION}\ncredential_process = {command}\n")
+    e = isolated_env(home)
+    e["AWS_CONFIG_FILE"] = str(config)
+    return e
+
+
+def test_boto3_credential_process_profile(env, tmp_path, monkeypatch):
+    e = write_credential_process_profile(env, tmp_path / "home")
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    for k in ("HOME", "XDG_CACHE_HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(k, e[k])
+    session = boto3.Session(profile_name="rolegate")
+    assert session.get_credentials().method == "custom-process"
+    assert_arn_names(caller_arn(env, session), env["a"])
+    # The second process of the same profile is served by the private cache.
+    cache = Path(e["XDG_CACHE_HOME"]) / "rolegate"
+    assert any(p.suffix == ".json" for p in cache.iterdir())
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+
+
+def test_aws_cli_credential_process_profile(env, tmp_path):
+    e = write_credential_process_profile(env, tmp_path / "home")
+    aws = Path(sys.executable).with_name("aws")
+    proc = subprocess.run(
+        [str(aws), "sts", "get-caller-identity", "--profile", "rolegate",
+         "--endpoint-url", env["daemon"].url, "--ca-bundle", str(env["root"].cert), "--output", "json"],
+        env=e, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert_arn_names(json.loads(proc.stdout)["Arn"], env["a"])
+
+
+def botocore_credentials(monkeypatch, home: Path, **env_vars):
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-credentials"))
+    for k, v in env_vars.items():
+        monkeypatch.setenv(k, v)
+    return botocore.session.Session().get_credentials()
+
+
+def test_botocore_imds_provider_reads_the_sidecar(env, sidecar, tmp_path, monkeypatch):
+    creds = botocore_credentials(monkeypatch, tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=sidecar.url)
+    assert creds is not None and creds.method == "iam-role"
+    frozen = creds.get_frozen_credentials()
+    session = boto3.Session(
+        aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token
+    )
+    assert_arn_names(caller_arn(env, session), env["a"])
+
+
+def test_botocore_container_provider_reads_the_sidecar(env, sidecar, tmp_path, monkeypatch):
+    creds = botocore_credentials(
+        monkeypatch, tmp_path,
+        AWS_CONTAINER_CREDENTIALS_FULL_URI=sidecar.url + "/v1/credentials",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN=sidecar.token,
+    )  # fmt: skip
+    assert creds is not None and creds.method == "container-role"
+    frozen = creds.get_frozen_credentials()
+    session = boto3.Session(
+        aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token
+    )
+    assert_arn_names(caller_arn(env, session), env["a"])
+
+
+@pytest.mark.parametrize("token", ["wrong-token", None])
+def test_container_provider_with_a_wrong_or_missing_token_is_refused(sidecar, tmp_path, monkeypatch, token):
+    extra = {} if token is None else {"AWS_CONTAINER_AUTHORIZATION_TOKEN": token}
+    with pytest.raises(CredentialRetrievalError):
+        botocore_credentials(
+            monkeypatch, tmp_path, AWS_CONTAINER_CREDENTIALS_FULL_URI=sidecar.url + "/v1/credentials", **extra
+        )
+    status, body = sidecar.container(token)
+    assert (status, body["Code"]) == ((403, "InvalidAuthorization") if token else (401, "MissingAuthorization"))
+
+
+def test_imds_requires_a_session_token(sidecar):
+    path = sidecar.url + "/latest/meta-data/iam/security-credentials/"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(path, timeout=10)
+    assert e.value.code == 401
+    put = urllib.request.Request(sidecar.url + "/latest/api/token", method="PUT")
+    put.add_header("x-aws-ec2-metadata-token-ttl-seconds", "21601")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(put, timeout=10)
+    assert e.value.code == 400
+    put = urllib.request.Request(sidecar.url + "/latest/api/token", method="PUT")
+    put.add_header("x-aws-ec2-metadata-token-ttl-seconds", "60")
+    with urllib.request.urlopen(put, timeout=10) as r:
+        assert r.headers["x-aws-ec2-metadata-token-ttl-seconds"] == "60"
+        token = r.read().decode()
+    get = urllib.request.Request(path, headers={"x-aws-ec2-metadata-token": token})
+    with urllib.request.urlopen(get, timeout=10) as r:
+        assert r.read() == b"app"
+
+
+def test_sidecar_picks_up_a_rotated_certificate(env, tmp_path):
+    files = tmp_path / "identity"
+    files.mkdir()
+    cert, key = files / "cert.pem", files / "key.pem"
+    shutil.copy(env["a"].cert, cert)
+    shutil.copy(env["a"].key, key)
+    s = Sidecar(env, cert, key, tmp_path / "home", "--check-files-seconds", "1")
+    try:
+        _, first = s.container(s.token)
+        session = boto3.Session(
+            aws_access_key_id=first["AccessKeyId"], aws_secret_access_key=first["SecretAccessKey"],
+            aws_session_token=first["Token"],
+        )  # fmt: skip
+        assert_arn_names(caller_arn(env, session), env["a"])
+        # Rotate: new key first, then the certificate (atomic renames, as cert managers do).
+        shutil.copy(env["b"].key, files / "key.new")
+        os.replace(files / "key.new", key)
+        shutil.copy(env["b"].cert, files / "cert.new")
+        os.replace(files / "cert.new", cert)
+        s.wait_for(lambda: s.container(s.token)[1].get("AccessKeyId") != first["AccessKeyId"], "rotation")
+        _, second = s.container(s.token)
+        session = boto3.Session(
+            aws_access_key_id=second["AccessKeyId"], aws_secret_access_key=second["SecretAccessKey"],
+            aws_session_token=second["Token"],
+        )  # fmt: skip
+        assert_arn_names(caller_arn(env, session), env["b"])
+    finally:
+        s.stop()
