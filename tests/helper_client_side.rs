@@ -459,8 +459,6 @@ fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {
 }
 
 #[test]
-#[ignore = "needs the STS edge of the sts branch: on main, aws-sdk-sts's HTTP/2 requests (:authority, no host header) \
-            are refused with IncompleteSignature; tests/python/test_helper_clients.py covers rotation via boto3"]
 fn sidecar_uses_a_rotated_certificate_on_the_next_refresh() {
     let pki = Pki::new();
     let d = start(&setup(&pki));

@@ -172,6 +172,10 @@ metrics_listen = ""
 region = "{REGION}"
 account_id = "{ACCOUNT}"
 cache_max_entries = {cache_max_entries}
+# A load generator measures the server, not its rate limits.
+rate_limit_per_ip = 0.0
+rate_limit_per_client = 0.0
+max_concurrent_requests = 100000
 
 [tokens]
 active = "k1"
