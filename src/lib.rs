@@ -36,6 +36,8 @@ pub mod client;
 pub mod config;
 pub mod dev;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helper;
 pub mod identity;
 pub mod metrics;

@@ -315,3 +315,12 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
         }
     }
 }
+
+/// Parses only the untrusted request parts of `POST /sessions` — the parameters (query string
+/// and JSON body) and the `X-Amz-X509-Chain` header — without authenticating anything: the
+/// entry point of the fuzz targets and property tests ([`crate::fuzzing`]).
+#[doc(hidden)]
+pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiError> {
+    SessionParams::from_request(req, body)?;
+    Ok(decode_chain(req.header("x-amz-x509-chain"))?.len())
+}
