@@ -1432,3 +1432,306 @@ async fn assume_role_policy_and_size_matrix() {
     let count = run(&d, cases).await;
     assert!(count >= 18, "{count}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Secret hygiene: logs, key file permissions, TLS versions.
+
+/// Starts the daemon with `RUST_LOG=debug` and `--log-format {format}`, its logs (stderr) in
+/// `stderr.log` of its state folder.
+fn start_logging(setup: &Setup, format: &str) -> Daemon {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), setup);
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["--log-format", format, "serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut endpoint, mut metrics) = (None, None);
+    while endpoint.is_none() || metrics.is_none() {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            endpoint = Some(a.trim().to_owned());
+        } else if let Some(a) = line.strip_prefix("metrics on ") {
+            metrics = Some(a.trim().to_owned());
+        }
+    }
+    Daemon {
+        dir,
+        endpoint: endpoint.unwrap(),
+        metrics: metrics.unwrap(),
+        child,
+        stdout_lines: rx,
+    }
+}
+
+fn json_str(v: &serde_json::Value, path: &[&str]) -> String {
+    path.iter()
+        .fold(v, |v, k| match k.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[*k],
+        })
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The base64 lines inside a PEM block (long enough to be unmistakable).
+fn pem_lines(pem: &str) -> Vec<String> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 40)
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn full_scenario_secrets(format: &str) {
+    let pki = Pki::new();
+    let d = start_logging(&matrix_setup(&pki), format);
+    let leaf = Pki::client(&pki.root, "hygiene", KeyType::EcdsaP256);
+
+    let created = send(&d, &ra_signed(&leaf, &[], ok_body(), now())).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let v: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let creds = |k: &str| json_str(&v, &["credentialSet", "0", "credentials", k]);
+    let first = Session {
+        akid: creds("accessKeyId"),
+        secret: creds("secretAccessKey"),
+        token: creds("sessionToken"),
+    };
+    assert_eq!(send(&d, &sts_signed(&first, WHOAMI)).await.status, 200);
+    let chained = send(&d, &sts_signed(&first, &assume(ROLE_CHAINED, ""))).await;
+    assert_eq!(chained.status, 200, "{}", chained.body);
+    let second = Session {
+        akid: between(&chained.body, "<AccessKeyId>", "</AccessKeyId>").to_owned(),
+        secret: unescape(between(&chained.body, "<SecretAccessKey>", "</SecretAccessKey>")),
+        token: unescape(between(&chained.body, "<SessionToken>", "</SessionToken>")),
+    };
+    assert_eq!(send(&d, &sts_signed(&second, WHOAMI)).await.status, 200);
+    // Failures log more: a bad token, a wrong secret, a bad certificate signature.
+    let truncated = &first.token[..first.token.len() - 5];
+    assert_eq!(
+        send(
+            &d,
+            &sts_signed_for(&first, Some(truncated), WHOAMI, "sts", REGION, now())
+        )
+        .await
+        .status,
+        403
+    );
+    let wrong = Session {
+        secret: "y".repeat(40),
+        ..Session {
+            akid: first.akid.clone(),
+            secret: String::new(),
+            token: first.token.clone(),
+        }
+    };
+    assert_eq!(send(&d, &sts_signed(&wrong, WHOAMI)).await.status, 403);
+    let other = Pki::client(&pki.root, "other", KeyType::EcdsaP256);
+    let other_key = x509::X509SigningKey::from_pkcs8_der(&other.key_pkcs8_der).unwrap();
+    assert_eq!(
+        send(&d, &ra_signed_with(&other_key, &leaf, &[], ok_body(), now()))
+            .await
+            .status,
+        403
+    );
+
+    let log_path = d.dir.path().join("stderr.log");
+    let server_key = std::fs::read_to_string(d.dir.path().join("server.key")).unwrap();
+    drop(tokio::task::spawn_blocking(|| ()).await);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    // The logs are real: debug level, the audit events of this scenario, the rejected token.
+    assert!(logs.contains("DEBUG"), "no debug output in {format} logs");
+    assert!(logs.contains("audit"), "no audit events in {format} logs");
+    assert!(logs.contains("session token rejected"), "{logs}");
+
+    let token_key_hex = hex::encode(STANDARD.decode(K1).unwrap());
+    let mut secrets: Vec<(String, String)> = vec![
+        ("token key (base64)".into(), K1.into()),
+        ("token key (hex)".into(), token_key_hex),
+    ];
+    for (who, s) in [("CreateSession", &first), ("AssumeRole", &second)] {
+        secrets.push((format!("{who} secret"), s.secret.clone()));
+        secrets.push((format!("{who} token"), s.token.clone()));
+        // Any 32-character piece of the sealed part of the token.
+        let body = s.token.rsplit('.').next().unwrap();
+        for (i, chunk) in body.as_bytes().chunks(32).enumerate().filter(|(_, c)| c.len() == 32) {
+            secrets.push((
+                format!("{who} token piece {i}"),
+                String::from_utf8(chunk.to_vec()).unwrap(),
+            ));
+        }
+    }
+    for line in pem_lines(&server_key) {
+        secrets.push(("server private key".into(), line));
+    }
+    for line in pem_lines(&leaf.key_pem) {
+        secrets.push(("client private key".into(), line));
+    }
+    let leaks: Vec<&str> = secrets
+        .iter()
+        .filter(|(_, s)| logs.contains(s.as_str()))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(leaks.is_empty(), "{format} logs leak: {leaks:?}");
+}
+
+#[tokio::test]
+async fn text_logs_never_contain_secrets() {
+    full_scenario_secrets("text").await;
+}
+
+#[tokio::test]
+async fn json_logs_never_contain_secrets() {
+    full_scenario_secrets("json").await;
+}
+
+#[test]
+fn group_readable_key_files_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: None,
+            app_trust_condition: "",
+        },
+    );
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        !check().contains("readable by group or others"),
+        "0600 files must not warn"
+    );
+    for name in ["k1.key", "server.key"] {
+        std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let stderr = check();
+    for name in ["k1.key", "server.key"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("readable by group or others") && l.contains(name)),
+            "no warning for {name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn crl_from_another_issuer_is_a_config_error() {
+    let pki = Pki::new();
+    let n = now();
+    let foreign_crl = pki.foreign.crl(&[], n - days(1), n + days(7)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: Some(foreign_crl),
+            app_trust_condition: "",
+        },
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("trust_anchor[0]")
+            && stderr.contains("was not issued by any certificate of the trust anchor bundle"),
+        "{stderr}"
+    );
+}
+
+/// Sends a minimal ClientHello with `version` (ECDHE-ECDSA/RSA-AES128-GCM-SHA256, P-256 and
+/// X25519, SHA-256 signature schemes) and returns the first bytes the server answers.
+async fn raw_client_hello(addr: &str, version: [u8; 2]) -> Vec<u8> {
+    let mut extensions = Vec::new();
+    // supported_groups: x25519, secp256r1
+    extensions.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // ec_point_formats: uncompressed
+    extensions.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256
+    extensions.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
+    let mut hello = version.to_vec();
+    hello.extend_from_slice(&[7u8; 32]); // random
+    hello.push(0); // session id
+    hello.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2b, 0xc0, 0x2f]);
+    hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    hello.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&extensions);
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend_from_slice(&(hello.len() as u16).to_be_bytes());
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&record).await.unwrap();
+    let mut answer = vec![0u8; 16];
+    let n = tcp.read(&mut answer).await.unwrap_or(0);
+    answer.truncate(n);
+    answer
+}
+
+/// A TLS 1.1 ClientHello is refused with a protocol_version alert; a TLS 1.2
+/// only client still connects.
+#[tokio::test]
+async fn tls_below_1_2_is_refused() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let addr = d.endpoint.trim_start_matches("https://").to_owned();
+
+    // The same ClientHello offered as TLS 1.2 gets a ServerHello (handshake record); offered
+    // as TLS 1.1 it gets a fatal alert: the version alone decides.
+    let tls11 = raw_client_hello(&addr, [0x03, 0x02]).await;
+    assert_eq!(tls11.first(), Some(&0x15), "expected an alert record, got {tls11:02x?}");
+    assert_eq!(tls11.get(5), Some(&2), "expected a fatal alert, got {tls11:02x?}");
+    let tls12 = raw_client_hello(&addr, [0x03, 0x03]).await;
+    assert_eq!(tls12.first(), Some(&0x16), "expected a ServerHello, got {tls12:02x?}");
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile_certs(&std::fs::read(d.ca_bundle()).unwrap()) {
+        roots.add(cert).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+}
