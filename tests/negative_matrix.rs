@@ -1735,3 +1735,33 @@ async fn tls_below_1_2_is_refused() {
         Some(rustls::ProtocolVersion::TLSv1_2)
     );
 }
+
+/// Every type that holds key material or a session secret redacts it in `Debug`.
+#[test]
+fn debug_output_of_secret_holding_types_is_redacted() {
+    let key = TokenKey::from_base64(K1).unwrap();
+    let ring = ring("k1", K1);
+    let n = now().unix_timestamp();
+    let s = sealed(&ring, ROLE, n, n + 900);
+    let claims = session::open(&ring, &s.token).unwrap();
+    let signing = sigv4::derive_signing_key(&s.secret, "20260101", REGION, "sts");
+    let pki = Pki::new();
+    let leaf = Pki::client(&pki.root, "debug", KeyType::EcdsaP256);
+    let x509_key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let shown = format!(
+        "{key:?} {ring:?} {claims:?} {signing:?} {leaf:?} {x509_key:?} {:?}",
+        pki.root
+    );
+    let token_key_hex = hex::encode(STANDARD.decode(K1).unwrap());
+    for (what, secret) in [
+        ("token key", K1.to_owned()),
+        ("token key hex", token_key_hex),
+        ("secret access key", s.secret.clone()),
+    ] {
+        assert!(!shown.contains(&secret), "Debug shows the {what}: {shown}");
+    }
+    for line in pem_lines(&leaf.key_pem) {
+        assert!(!shown.contains(&line), "Debug shows a private key: {shown}");
+    }
+    assert!(shown.contains("redacted"), "{shown}");
+}
