@@ -12,6 +12,8 @@ use crate::server::ReloadableCert;
 
 pub struct State {
     pub broker: Arc<Broker>,
+    /// The gRPC services, built once ([`crate::service::grpc::routes`]).
+    pub grpc: tonic::service::Routes,
     pub cert: Arc<ReloadableCert>,
     pub config_path: PathBuf,
     ready: AtomicBool,
@@ -21,6 +23,7 @@ impl State {
     pub fn new(config: Config, cert: Arc<ReloadableCert>, config_path: PathBuf) -> Self {
         Self {
             broker: Arc::new(Broker::new(config)),
+            grpc: crate::service::grpc::routes(),
             cert,
             config_path,
             ready: AtomicBool::new(false),

@@ -35,17 +35,21 @@ impl Caller {
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
 
 impl Broker {
-    /// Authenticates `req` for `service` in this server's region (or `region` when given).
+    /// Authenticates `req`, whose body is `body`, for `service` in this server's region (or
+    /// `region` when given). `allow_unsigned` accepts `x-amz-content-sha256: UNSIGNED-PAYLOAD`
+    /// (never for STS, whose parameters are in the body).
     pub fn authenticate(
         &self,
         req: &HttpRequest,
-        payload_hash: &str,
+        body: &[u8],
+        allow_unsigned: bool,
         service: &str,
         region: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Caller, ApiError> {
         let config = self.config();
         let signed = SignedRequest::parse(req).map_err(signature_error)?;
+        let payload_hash = signed.payload_hash_for(body, allow_unsigned).map_err(signature_error)?;
         let token = signed.security_token.as_deref().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidClientTokenId,
@@ -90,7 +94,7 @@ impl Broker {
             now,
             max_skew: config.server.max_clock_skew,
         };
-        sigv4::verify(&signed, req, payload_hash, &key, &expectations).map_err(signature_error)?;
+        sigv4::verify(&signed, req, &payload_hash, &key, &expectations).map_err(signature_error)?;
         Ok(Caller { claims, role, config })
     }
 }
@@ -120,6 +124,7 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
         | SigV4Error::SignatureNotYetCurrent { .. }
         | SigV4Error::SignatureExpired { .. }
         | SigV4Error::SignatureMismatch
+        | SigV4Error::PayloadHashMismatch
         | SigV4Error::X509SignatureMismatch => ErrorCode::SignatureDoesNotMatch,
         SigV4Error::RequestExpired { .. } => ErrorCode::RequestExpired,
         _ => ErrorCode::IncompleteSignature,

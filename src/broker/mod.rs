@@ -5,10 +5,12 @@
 //! - `create_session`: Roles Anywhere's certificate-for-credentials exchange.
 //! - `assume_role`: STS AssumeRole (role chaining).
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
+//! - `authorize`: effective-permission decisions and the trust checks of gRPC callers.
 //! - `caches`: verified chains and issued credentials, invalidated on reload.
 
 mod assume_role;
 mod authenticate;
+mod authorize;
 mod caches;
 mod create_session;
 
@@ -20,6 +22,7 @@ use crate::config::Config;
 
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
 pub use authenticate::{Caller, signature_error};
+pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
 pub use caches::{CacheStats, Caches};
 pub use create_session::{CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 

@@ -109,7 +109,9 @@ pub struct IssuerArgs {
 enum KeyArg {
     EcdsaP256,
     EcdsaP384,
+    #[value(name = "rsa-2048")]
     Rsa2048,
+    #[value(name = "rsa-3072")]
     Rsa3072,
 }
 

@@ -2,6 +2,7 @@
 //! the load generator and the tests. HTTPS via hyper + rustls with the system roots plus an
 //! optional CA bundle.
 
+pub mod grpc;
 mod roles_anywhere;
 mod tls;
 

@@ -47,6 +47,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
     let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
 
+    // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
+    let shutdown = shutdown_signal()?;
+    let reload = reload_signal()?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -58,7 +61,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
-    tokio::spawn(reload_on_sighup(state.clone()));
+    tokio::spawn(reload_on_signal(reload, state.clone()));
     state.set_ready(true);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
@@ -66,7 +69,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -159,14 +161,26 @@ async fn serve_connection(
     let _ = connection.await;
 }
 
-async fn reload_on_sighup(state: Arc<State>) {
+#[cfg(unix)]
+type ReloadSignal = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type ReloadSignal = ();
+
+/// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
+fn reload_signal() -> std::io::Result<ReloadSignal> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-            return;
-        };
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    }
+    #[cfg(not(unix))]
+    Ok(())
+}
+
+/// Reloads the configuration on every SIGHUP; a bad file keeps the running configuration.
+async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
+    #[cfg(unix)]
+    {
+        let mut hup = signal;
         while hup.recv().await.is_some() {
             match state.reload() {
                 Ok(()) => tracing::info!("configuration reloaded"),
@@ -175,23 +189,26 @@ async fn reload_on_sighup(state: Arc<State>) {
         }
     }
     #[cfg(not(unix))]
-    let _ = state;
+    let _ = (signal, state);
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            _ => std::future::pending::<()>().await,
-        }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -23,12 +23,22 @@ pub struct RequestParts {
 }
 
 impl RequestParts {
+    /// Copies what the handlers need from `parts`. Over HTTP/2 the host travels in the
+    /// `:authority` pseudo-header (RFC 9113 §8.3.1), which SigV4 clients sign as `host`: it is
+    /// restored as a `host` header when none was sent.
     pub fn new(parts: &http::request::Parts, remote: SocketAddr) -> Self {
+        let mut headers = parts.headers.clone();
+        if !headers.contains_key(http::header::HOST)
+            && let Some(authority) = parts.uri.authority()
+            && let Ok(value) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(http::header::HOST, value);
+        }
         Self {
             method: parts.method.clone(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().unwrap_or_default().to_owned(),
-            headers: parts.headers.clone(),
+            headers,
             remote,
             request_id: new_request_id(),
         }

@@ -4,6 +4,7 @@
 //! in its own format.
 
 pub mod error;
+pub mod grpc;
 pub mod http;
 pub mod rest;
 pub mod sts;
@@ -29,9 +30,52 @@ pub struct ConnInfo {
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
 
-/// Routes one HTTP request to its API.
+/// Routes one HTTP request to its API: `application/grpc` to the gRPC services, the rest to
+/// REST / STS.
 pub async fn dispatch(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> ::http::Response<Body> {
+    if is_grpc(&req) {
+        return dispatch_grpc(state, conn, req).await;
+    }
     dispatch_http(state, conn, req).await.map(Body::new)
+}
+
+/// gRPC requests carry `content-type: application/grpc` (optionally `+proto` etc.).
+fn is_grpc<B>(req: &::http::Request<B>) -> bool {
+    req.headers()
+        .get(::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// The gRPC services, with the connection's [`ConnInfo`] in the request extensions.
+async fn dispatch_grpc(
+    state: Arc<State>,
+    conn: ConnInfo,
+    mut req: ::http::Request<Incoming>,
+) -> ::http::Response<Body> {
+    use tower::Service;
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let mut routes = state.grpc.clone();
+    req.extensions_mut().insert(grpc::GrpcContext {
+        state,
+        conn,
+        authority,
+        request_id: http::new_request_id(),
+    });
+    match routes.call(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// The REST and STS Query APIs.

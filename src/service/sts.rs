@@ -10,10 +10,14 @@ use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
 use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller};
 use crate::session::format_expiration;
-use crate::sigv4::{self, HttpRequest, UNSIGNED_PAYLOAD};
+use crate::sigv4::HttpRequest;
 
+/// The XML namespace of every STS answer.
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The one API version STS has.
 pub const VERSION: &str = "2011-06-15";
+/// The SigV4 service name in the credential scope.
+pub const SERVICE: &str = "sts";
 
 /// Most form parameters accepted in one request (50 tags × 2 + policies + the rest).
 const MAX_PARAMETERS: usize = 256;
@@ -33,11 +37,8 @@ pub fn handle(
         query: &req.query,
         headers: &headers,
     };
-    let payload_hash = match req.header("x-amz-content-sha256") {
-        Some(UNSIGNED_PAYLOAD) => UNSIGNED_PAYLOAD.to_owned(),
-        _ => sigv4::sha256_hex(body),
-    };
-    let caller = broker.authenticate(&http, &payload_hash, "sts", None, now)?;
+    // The parameters travel in the body, so it must be signed: no UNSIGNED-PAYLOAD.
+    let caller = broker.authenticate(&http, body, false, SERVICE, None, now)?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
@@ -84,6 +85,7 @@ impl Params {
             .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form { body } else { &[] }];
         for source in sources {
+            check_form_syntax(source)?;
             for (k, v) in form_urlencoded::parse(source) {
                 if k.starts_with("X-Amz-") {
                     continue;
@@ -128,6 +130,38 @@ impl Params {
         found.sort_by_key(|(n, _)| *n);
         Ok(found)
     }
+}
+
+/// `application/x-www-form-urlencoded` syntax
+/// (<https://url.spec.whatwg.org/#application/x-www-form-urlencoded>) as AWS enforces it: UTF-8
+/// text whose `%` escapes are each followed by two hexadecimal digits and decode to UTF-8.
+/// (`form_urlencoded::parse` is lenient and would silently keep or replace bad bytes.)
+fn check_form_syntax(source: &[u8]) -> Result<(), ApiError> {
+    let malformed = |why: &str| {
+        ApiError::validation(
+            "malformed-form",
+            format!("The request parameters are not valid application/x-www-form-urlencoded data: {why}."),
+        )
+    };
+    if std::str::from_utf8(source).is_err() {
+        return Err(malformed("they are not UTF-8 text"));
+    }
+    for (i, b) in source.iter().enumerate() {
+        if *b == b'%'
+            && !source
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            return Err(malformed("a '%' is not followed by two hexadecimal digits"));
+        }
+    }
+    for pair in source.split(|b| *b == b'&') {
+        let decoded: Vec<u8> = percent_encoding::percent_decode(pair).collect();
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(malformed("a percent-encoded value is not UTF-8"));
+        }
+    }
+    Ok(())
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
@@ -212,9 +246,9 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
         x += &format!("    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
     }
     x += &format!(
-        "    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
-        esc(&out.assumed_role_id),
+        "    <AssumedRoleUser>\n      <Arn>{}</Arn>\n      <AssumedRoleId>{}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
         esc(&out.assumed_role_arn),
+        esc(&out.assumed_role_id),
         out.credentials.access_key_id,
         esc(&out.credentials.secret_access_key),
         esc(&out.credentials.session_token),
@@ -229,17 +263,19 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     x
 }
 
-/// The STS error document.
+/// The STS error document
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>).
+///
+/// The message is sent verbatim, without the reason suffix the REST wire appends: AWS
+/// documents STS messages such as AccessDenied's "User: … is not authorized to perform:
+/// sts:AssumeRole on resource: …" exactly, and clients match on them. The reason is in the
+/// audit log under the same request id (`x-amzn-RequestId` and `<RequestId>`).
 pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     let (status, code) = e.sts_wire();
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    let message = match e.code {
-        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
-        _ => e.message.clone(),
-    };
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-        esc(&message)
+        esc(&e.message)
     );
     response(status, "text/xml", Bytes::from(xml))
 }
@@ -251,4 +287,89 @@ pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
 pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<AssumeRoleInput, ApiError> {
     let params = Params::parse(req, body)?;
     assume_role_input(&params, req)
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::session::Credentials;
+
+    fn body_text(r: HttpResponse) -> (u16, String, String) {
+        let status = r.status().as_u16();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let bytes = collect_bytes(r);
+        (status, content_type, String::from_utf8(bytes).unwrap())
+    }
+
+    fn collect_bytes(r: HttpResponse) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(r.into_body().collect()).unwrap().to_bytes().to_vec()
+    }
+
+    #[test]
+    fn form_syntax() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"", None),
+            (b"Action=AssumeRole&Version=2011-06-15", None),
+            (b"RoleSessionName=a%2Bb&Policy=%7B%22x%22%7D", None),
+            (b"Tag=%C3%A9t%C3%A9+x", None),
+            (b"X=%zz", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%4", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%", Some("a '%' is not followed by two hexadecimal digits")),
+            (b"X=%C3%28", Some("a percent-encoded value is not UTF-8")),
+            (b"X=\xff", Some("they are not UTF-8 text")),
+        ];
+        for (input, want) in cases {
+            let got = check_form_syntax(input).err().map(|e| e.message);
+            let want = want
+                .map(|w| format!("The request parameters are not valid application/x-www-form-urlencoded data: {w}."));
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn error_document_is_aws_shaped_and_carries_the_message_verbatim() {
+        let e = ApiError::access_denied(
+            "trust-policy",
+            "User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b<&>",
+        );
+        let (status, content_type, body) = body_text(error_response(&e, "req-1"));
+        assert_eq!((status, content_type.as_str()), (403, "text/xml"));
+        assert_eq!(
+            body,
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>AccessDenied</Code>\n    <Message>User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b&lt;&amp;&gt;</Message>\n  </Error>\n  <RequestId>req-1</RequestId>\n</ErrorResponse>\n"
+        );
+        let (status, _, body) = body_text(error_response(&ApiError::internal("bug"), "req-2"));
+        assert_eq!(status, 500);
+        assert!(
+            body.contains("<Type>Receiver</Type>\n    <Code>InternalFailure</Code>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn assume_role_document_follows_the_api_reference_order() {
+        let out = AssumeRoleOutput {
+            credentials: Credentials {
+                access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+                secret_access_key: Zeroizing::new("s".repeat(40)),
+                session_token: "tok".into(),
+                expiration: 1_767_323_045,
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/demo/TestAR".into(),
+            assumed_role_id: "AROAEXAMPLE:TestAR".into(),
+            packed_policy_size: Some(6),
+            source_identity: Some("Alice".into()),
+        };
+        let s40 = "s".repeat(40);
+        assert_eq!(
+            assume_role_xml(&out, "rid"),
+            format!(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <AssumeRoleResult>\n    <SourceIdentity>Alice</SourceIdentity>\n    <AssumedRoleUser>\n      <Arn>arn:aws:sts::123456789012:assumed-role/demo/TestAR</Arn>\n      <AssumedRoleId>AROAEXAMPLE:TestAR</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>ASIAAAAAAAAAAAAAAAAA</AccessKeyId>\n      <SecretAccessKey>{s40}</SecretAccessKey>\n      <SessionToken>tok</SessionToken>\n      <Expiration>2026-01-02T03:04:05Z</Expiration>\n    </Credentials>\n    <PackedPolicySize>6</PackedPolicySize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>rid</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
+            )
+        );
+    }
 }

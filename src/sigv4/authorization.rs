@@ -100,10 +100,7 @@ impl std::fmt::Debug for SignedRequest {
             .field("signature", &hex::encode(&self.signature))
             .field("amz_date", &self.amz_date)
             .field("expires", &self.expires)
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("security_token", &self.security_token.as_ref().map(|_| "<redacted>"))
             .field("location", &self.location)
             .field("payload_hash", &self.payload_hash)
             .finish()
@@ -145,11 +142,7 @@ impl SignedRequest {
     /// or [`UNSIGNED_PAYLOAD`] when the client declared an unsigned payload in
     /// `x-amz-content-sha256` and `allow_unsigned` (never for STS, whose parameters are in the
     /// body). A declared hash that differs from the body's is rejected.
-    pub fn payload_hash_for(
-        &self,
-        body: &[u8],
-        allow_unsigned: bool,
-    ) -> Result<String, SigV4Error> {
+    pub fn payload_hash_for(&self, body: &[u8], allow_unsigned: bool) -> Result<String, SigV4Error> {
         let computed = sha256_hex(body);
         match self.payload_hash.as_deref() {
             None => Ok(computed),

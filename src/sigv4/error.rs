@@ -102,9 +102,7 @@ pub enum SigV4Error {
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     PayloadHashMismatch,
     /// The client declared `UNSIGNED-PAYLOAD` where the body must be signed.
-    #[error(
-        "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
-    )]
+    #[error("This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted.")]
     UnsignedPayloadNotAllowed,
     /// The HMAC signature does not match.
     #[error(

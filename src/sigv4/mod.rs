@@ -29,6 +29,4 @@ pub use encoding::{format_amz_date, parse_amz_date, sha256_hex};
 pub use error::SigV4Error;
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
-pub use verify::{
-    Expectations, check_time, compute_signature, signed_string_to_sign, verify, verify_with,
-};
+pub use verify::{Expectations, check_time, compute_signature, signed_string_to_sign, verify, verify_with};

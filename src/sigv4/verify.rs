@@ -149,11 +149,7 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
 /// Rule 3: the request must be current. Without `expires` (header form), `amz_date` must be
 /// within ±`max_skew` of `now`; with it (presigned), `now` must lie between
 /// `amz_date - max_skew` and `amz_date + expires`.
-pub fn check_time(
-    amz_date: &str,
-    expires: Option<u32>,
-    exp: &Expectations,
-) -> Result<(), SigV4Error> {
+pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> Result<(), SigV4Error> {
     let date = parse_amz_date(amz_date)?;
     let skew_minutes = exp.max_skew.whole_minutes();
     let earliest = exp.now - exp.max_skew;

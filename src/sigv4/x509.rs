@@ -19,10 +19,7 @@ use time::OffsetDateTime;
 use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
 use super::encoding::{format_amz_date, sha256_hex};
 use super::sign::signable_header_names;
-use super::{
-    Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time,
-    string_to_sign,
-};
+use super::{Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time, string_to_sign};
 
 /// The service name in a Roles Anywhere credential scope.
 pub const SERVICE: &str = "rolesanywhere";
@@ -38,10 +35,16 @@ pub enum X509Algorithm {
 
 impl X509Algorithm {
     /// Parses the label exactly as sent.
+    ///
+    /// AWS documents `AWS4-X509-{RSA|ECDSA}-SHA256`. AWS's own Python signer
+    /// (`iam-rolesanywhere-session`) names the hash after the *certificate's* signature
+    /// algorithm (e.g. `-SHA384` for a leaf issued by a P-384 CA) while always signing over
+    /// SHA-256, so the SHA-384 and SHA-512 labels are accepted too: the label enters the
+    /// string to sign verbatim and the signature is verified over SHA-256 in every case.
     pub fn from_label(label: &str) -> Result<Self, SigV4Error> {
         match label {
-            "AWS4-X509-RSA-SHA256" => Ok(Self::Rsa),
-            "AWS4-X509-ECDSA-SHA256" => Ok(Self::Ecdsa),
+            "AWS4-X509-RSA-SHA256" | "AWS4-X509-RSA-SHA384" | "AWS4-X509-RSA-SHA512" => Ok(Self::Rsa),
+            "AWS4-X509-ECDSA-SHA256" | "AWS4-X509-ECDSA-SHA384" | "AWS4-X509-ECDSA-SHA512" => Ok(Self::Ecdsa),
             other => Err(SigV4Error::UnsupportedAlgorithm(other.to_owned())),
         }
     }
@@ -110,11 +113,7 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
 /// `X-Amz-Date`; `host`, `x-amz-date` and `x-amz-x509` are signed; `X-Amz-Date` is within
 /// ±`exp.max_skew` of `exp.now`. (`exp.service` is ignored: the service is always
 /// `rolesanywhere`.)
-pub fn check_request(
-    auth: &X509Authorization,
-    amz_date: &str,
-    exp: &Expectations,
-) -> Result<(), SigV4Error> {
+pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectations) -> Result<(), SigV4Error> {
     if auth.service != SERVICE {
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }

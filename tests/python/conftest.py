@@ -34,8 +34,10 @@ class PkiFiles:
     dir: Path
     config: Path
     root: CertKey  # ECDSA P-256 root: trust anchor `main` (with root.crl)
-    intermediate: CertKey  # ECDSA P-384 intermediate under root
+    intermediate: CertKey  # ECDSA P-256 intermediate under root
     chain: Path  # PEM bundle holding the intermediate
+    p384_chain: Path  # PEM bundle holding an ECDSA P-384 intermediate under root
+    sha384_issued_leaf: CertKey  # ECDSA P-256 leaf signed (ecdsa-with-SHA384) by that one
     ecdsa_leaf: CertKey  # ECDSA P-256 leaf under the intermediate
     rsa_leaf: CertKey  # RSA-2048 leaf directly under root
     rsa_root: CertKey  # RSA-2048 root: trust anchor `rsa`
@@ -51,8 +53,13 @@ class PkiFiles:
 def _build_pki(directory: Path) -> PkiFiles:
     pki = Pki(directory)
     root = pki.ca("root-ca", "rolegate test root")
-    intermediate = pki.intermediate("int-ca", root, "rolegate test intermediate", key="ecdsa-p384")
+    intermediate = pki.intermediate("int-ca", root, "rolegate test intermediate")
     chain = pki.bundle("chain", [intermediate])
+    p384_intermediate = pki.intermediate(
+        "int-p384-ca", root, "rolegate test p384 intermediate", key="ecdsa-p384"
+    )
+    p384_chain = pki.bundle("chain-p384", [p384_intermediate])
+    sha384_issued_leaf = pki.client("leaf-sha384-issued", p384_intermediate, "sha384-issued")
     pki.server("server", root, ["127.0.0.1", "localhost"])
     ecdsa_leaf = pki.client(
         "leaf-ecdsa", intermediate, "ecdsa-client",
@@ -104,6 +111,7 @@ def _build_pki(directory: Path) -> PkiFiles:
                 ),
                 Role(role_arn("outside")),
                 Role(role_arn("chained"), trust_policy=chaining_trust_policy(role_arn("app"))),
+                Role(role_arn("chained-2"), trust_policy=chaining_trust_policy(role_arn("chained"))),
                 Role(
                     role_arn("chained-long"),
                     trust_policy=chaining_trust_policy(role_arn("app")),
@@ -118,6 +126,8 @@ def _build_pki(directory: Path) -> PkiFiles:
         root=root,
         intermediate=intermediate,
         chain=chain,
+        p384_chain=p384_chain,
+        sha384_issued_leaf=sha384_issued_leaf,
         ecdsa_leaf=ecdsa_leaf,
         rsa_leaf=rsa_leaf,
         rsa_root=rsa_root,

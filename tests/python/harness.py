@@ -7,6 +7,7 @@ All traffic stays on 127.0.0.1; nothing here contacts AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 from urllib.parse import urlencode
@@ -24,6 +26,7 @@ import requests
 from botocore.awsrequest import AWSRequest
 from cryptography import x509
 from iam_rolesanywhere_session import IAMRolesAnywhereSigner
+from iam_rolesanywhere_session import iam_rolesanywhere_session as _signer_module
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -33,8 +36,24 @@ STARTUP_TIMEOUT_SECONDS = 30
 #: How long a stopped daemon may take to drain and exit.
 SHUTDOWN_TIMEOUT_SECONDS = 15
 
+#: rolegate appends this to AccessDenied messages (REST and STS) so operators
+#: can find the audit event: " (reason: {code}, request id: {uuid})".
+REASON_SUFFIX_RE = re.compile(
+    r" \(reason: (?P<reason>[a-z0-9-]+), request id: "
+    r"(?P<request_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)$"
+)
+
 ACCESS_KEY_ID_RE = re.compile(r"^ASIA[A-Z2-7]{16}$")
 EXPIRATION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def split_reason(message: str) -> tuple[str, str]:
+    """Split an AccessDenied message into (AWS message, reason code); fails when
+    the reason suffix is missing."""
+
+    m = REASON_SUFFIX_RE.search(message)
+    assert m is not None, f"no '(reason: ..., request id: ...)' suffix: {message!r}"
+    return message[: m.start()], m.group("reason")
 
 
 def trust_anchor_arn(anchor_id: str) -> str:
@@ -481,12 +500,14 @@ def create_session_raw(
     send_body: Optional[bytes] = None,
     chunked: bool = False,
     region: str = REGION,
+    clock_offset_seconds: int = 0,
 ) -> RawResponse:
     """POST /sessions signed with iam_rolesanywhere_session.IAMRolesAnywhereSigner.
 
     `body` is serialised as JSON (or `raw_body` used verbatim) and signed;
     `send_body`, when given, is sent instead of the signed body (tampering);
-    `chunked` sends the body with Transfer-Encoding: chunked.
+    `chunked` sends the body with Transfer-Encoding: chunked;
+    `clock_offset_seconds` signs as if the client clock were that far off.
     """
 
     signer = IAMRolesAnywhereSigner(
@@ -500,7 +521,8 @@ def create_session_raw(
         url += "?" + urlencode(query)
     signed_body = raw_body if raw_body is not None else json.dumps(body or {}).encode()
     request = AWSRequest(method="POST", url=url, data=signed_body)
-    signer.add_auth(request)
+    with _client_clock_offset(clock_offset_seconds):
+        signer.add_auth(request)
     headers = {k: v for k, v in request.headers.items()}
     payload = send_body if send_body is not None else signed_body
     data: object = payload
@@ -508,6 +530,27 @@ def create_session_raw(
         data = iter([payload[: len(payload) // 2], payload[len(payload) // 2 :]])
     response = requests.post(url, headers=headers, data=data, verify=str(ca_bundle), timeout=15)
     return RawResponse(response.status_code, response.headers, response.text)
+
+
+@contextlib.contextmanager
+def _client_clock_offset(seconds: int):
+    """Shift the clock the package's signer reads (`datetime.now` in its module)."""
+
+    if seconds == 0:
+        yield
+        return
+    real = _signer_module.datetime
+
+    class Shifted(real):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) + timedelta(seconds=seconds)
+
+    _signer_module.datetime = Shifted
+    try:
+        yield
+    finally:
+        _signer_module.datetime = real
 
 
 def session_body(

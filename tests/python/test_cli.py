@@ -64,6 +64,25 @@ def test_server_certificate_names_loopback(test_pki):
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
 
 
+@pytest.mark.parametrize(
+    "key,kind,size",
+    [
+        ("ecdsa-p256", ec.EllipticCurvePublicKey, 256),
+        ("ecdsa-p384", ec.EllipticCurvePublicKey, 384),
+        ("rsa-2048", rsa.RSAPublicKey, 2048),
+        ("rsa-3072", rsa.RSAPublicKey, 3072),
+    ],
+)
+def test_certs_ca_key_types(tmp_path, key, kind, size):
+    """`--key ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072` (the documented names)."""
+
+    run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), "--cn", "k", "--key", key)
+    public = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes()).public_key()
+    assert isinstance(public, kind)
+    assert public.key_size == size
+    assert "-----BEGIN PRIVATE KEY-----" in (tmp_path / "ca.key").read_text()
+
+
 def test_expired_and_not_yet_valid_certificates(test_pki):
     now = datetime.now(timezone.utc)
     assert test_pki.expired_leaf.load().not_valid_after_utc < now

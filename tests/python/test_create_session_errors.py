@@ -18,6 +18,7 @@ from harness import (
     profile_arn,
     role_arn,
     session_body,
+    split_reason,
     trust_anchor_arn,
 )
 
@@ -38,6 +39,8 @@ class Case:
     message: Optional[str] = None
     #: A phrase the message must contain (case-insensitive), when only that is known.
     phrase: Optional[str] = None
+    #: The reason code appended to AccessDenied messages.
+    reason: Optional[str] = None
     identity: str = "rsa_leaf"
     chain: bool = False
     body: dict = field(default_factory=lambda: session_body(WORKLOADS, APP, MAIN))
@@ -45,6 +48,10 @@ class Case:
     tamper: Optional[Callable[[bytes], bytes]] = None
     #: Swap in another certificate's private key (the proof of possession fails).
     key_of: Optional[str] = None
+    #: Send the intermediate this many times in X-Amz-X509-Chain.
+    chain_copies: int = 0
+    #: Sign with the client clock this far off.
+    clock_offset_seconds: int = 0
 
 
 def _bump_duration(body: bytes) -> bytes:
@@ -76,12 +83,14 @@ CASES = [
     Case(
         "role-not-in-profile",
         ACCESS_DENIED,
+        reason="role-not-in-profile",
         message=f"Role {role_arn('outside')} is not one of the roles of profile {WORKLOADS}.",
         body=session_body(WORKLOADS, role_arn("outside"), MAIN),
     ),
     Case(
         "unknown-role",
         ACCESS_DENIED,
+        reason="role-not-in-profile",
         message=f"Role {role_arn('ghost')} is not one of the roles of profile {WORKLOADS}.",
         body=session_body(WORKLOADS, role_arn("ghost"), MAIN),
     ),
@@ -124,6 +133,7 @@ CASES = [
     Case(
         "tampered-body",
         ACCESS_DENIED,
+        reason="bad-signature",
         message=SIGNATURE_FAILED,
         body=session_body(WORKLOADS, APP, MAIN, 1800),
         tamper=_bump_duration,
@@ -131,13 +141,37 @@ CASES = [
     Case(
         "key-does-not-match-certificate",
         ACCESS_DENIED,
+        reason="bad-signature",
         message=SIGNATURE_FAILED,
         identity="gated_leaf",
         key_of="revoked_leaf",
     ),
     Case(
+        "chain-longer-than-5",
+        ACCESS_DENIED,
+        message="X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.",
+        reason="chain-too-long",
+        identity="ecdsa_leaf",
+        chain_copies=6,
+    ),
+    Case(
+        "client-clock-10-minutes-behind",
+        ACCESS_DENIED,
+        phrase="Signature expired or not yet valid",
+        reason="clock-skew",
+        clock_offset_seconds=-600,
+    ),
+    Case(
+        "client-clock-10-minutes-ahead",
+        ACCESS_DENIED,
+        phrase="Signature expired or not yet valid",
+        reason="clock-skew",
+        clock_offset_seconds=600,
+    ),
+    Case(
         "disabled-profile",
         ACCESS_DENIED,
+        reason="profile-disabled",
         message=f"Profile {profile_arn('disabled')} is disabled; "
         "enable it to create sessions with it.",
         body=session_body(profile_arn("disabled"), APP, MAIN),
@@ -145,6 +179,7 @@ CASES = [
     Case(
         "disabled-trust-anchor",
         ACCESS_DENIED,
+        reason="trust-anchor-disabled",
         message=f"Trust anchor {trust_anchor_arn('disabled')} is disabled; "
         "enable it to create sessions with it.",
         identity="disabled_anchor_leaf",
@@ -153,6 +188,7 @@ CASES = [
     Case(
         "trust-policy-denies-subject-cn",
         ACCESS_DENIED,
+        reason="trust-policy",
         message=f"The trust policy of role {role_arn('cn-gated')} does not allow "
         f"{ROLES_ANYWHERE} to perform sts:AssumeRole: "
         "no statement allows it with this certificate's attributes.",
@@ -184,8 +220,12 @@ UNTRUSTED_CASES = {
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
+def test_create_session_error(case: Case, daemon, ca_bundle, test_pki, tmp_path):
     identity: CertKey = getattr(test_pki, case.identity)
+    chain = test_pki.chain if case.chain else None
+    if case.chain_copies:
+        chain = tmp_path / "long-chain.pem"
+        chain.write_text(test_pki.intermediate.cert.read_text() * case.chain_copies)
     if case.key_of is not None:
         identity = CertKey(identity.cert, getattr(test_pki, case.key_of).key)
     signed = case.raw_body if case.raw_body is not None else json.dumps(case.body).encode()
@@ -193,14 +233,20 @@ def test_create_session_error(case: Case, daemon, ca_bundle, test_pki):
         daemon.endpoint,
         ca_bundle,
         identity,
-        chain=test_pki.chain if case.chain else None,
+        chain=chain,
         raw_body=signed,
         send_body=None if case.tamper is None else case.tamper(signed),
+        clock_offset_seconds=case.clock_offset_seconds,
     )
     status, error_type = case.expect
     assert (response.status, response.error_type) == (status, error_type), response.text
     message = response.json()["message"]
     assert isinstance(message, str) and message.strip(), response.text
+    if status == 403:
+        message, reason = split_reason(message)
+        expected_reason = "untrusted-certificate" if case.id in UNTRUSTED_CASES else case.reason
+        if expected_reason is not None:
+            assert reason == expected_reason, response.text
     if case.message is not None:
         assert message == case.message
     if case.phrase is not None:
@@ -230,7 +276,9 @@ def test_unsigned_request_is_denied(daemon, ca_bundle):
     )
     assert response.status_code == 403, response.text
     assert response.headers.get("X-Amzn-ErrorType") == "AccessDeniedException"
-    assert response.json() == {
-        "message": "Missing Authorization header: sign the request with "
-        "AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256."
-    }
+    assert list(response.json()) == ["message"]
+    assert split_reason(response.json()["message"]) == (
+        "Missing Authorization header: sign the request with "
+        "AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256.",
+        "missing-authorization",
+    )

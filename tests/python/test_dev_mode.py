@@ -86,13 +86,34 @@ def test_metrics_listener_answers(dev, path):
     assert response.status_code == 200, (path, response.text)
 
 
-def test_dev_state_is_created_once_and_sigterm_exits_zero(tmp_path):
+def test_dev_state_is_created_once(tmp_path):
     state = tmp_path / "state"
-    first = start_dev(state, tmp_path / "log1")
-    assert first.stop(signal.SIGTERM) == 0, first.stderr_text()
+    start_dev(state, tmp_path / "log1").stop()
     ca_before = (state / "ca.pem").read_bytes()
     key_before = (state / "token-k1.key").read_bytes()
-    second = start_dev(state, tmp_path / "log2")
-    assert second.stop(signal.SIGTERM) == 0, second.stderr_text()
+    config_before = (state / "rolegate.toml").read_bytes()
+    start_dev(state, tmp_path / "log2").stop()
     assert (state / "ca.pem").read_bytes() == ca_before
     assert (state / "token-k1.key").read_bytes() == key_before
+    assert (state / "rolegate.toml").read_bytes() == config_before
+
+
+def test_sigterm_right_after_listening_drains_and_exits_zero(tmp_path):
+    """A supervisor may stop the daemon as soon as it reports that it listens."""
+
+    daemon = start_dev(tmp_path / "state", tmp_path / "log")
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.stderr_text()
+
+
+def test_sigterm_while_serving_exits_zero(dev_stoppable):
+    daemon, state = dev_stoppable
+    response = requests.get(daemon.metrics_url + "/healthz", timeout=10)
+    assert response.status_code == 200
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.stderr_text()
+
+
+@pytest.fixture
+def dev_stoppable(tmp_path):
+    daemon = start_dev(tmp_path / "state", tmp_path / "log")
+    yield daemon, tmp_path / "state"
+    daemon.stop()

@@ -66,6 +66,20 @@ def test_ecdsa_leaf_signed_by_intermediate_sends_chain(daemon, ca_bundle, test_p
     assert_credentials(credentials, expiry, 1800)
 
 
+def test_leaf_issued_with_sha384_signature(daemon, ca_bundle, test_pki):
+    """The package labels its request AWS4-X509-ECDSA-SHA384 when the *issuer's*
+    signature on the leaf uses SHA-384 (`certificate.signature_hash_algorithm`),
+    while it always signs with SHA-256. DESIGN.md §2a: the string to sign uses
+    the label as sent; signatures are over SHA-256."""
+
+    ras = roles_anywhere_session(
+        daemon, ca_bundle, test_pki.sha384_issued_leaf, anchor="main", chain=test_pki.p384_chain
+    )
+    assert ras._request_signer.algorithm == "AWS4-X509-ECDSA-SHA384"
+    credentials, expiry = obtain(ras)
+    assert_credentials(credentials, expiry, 3600)
+
+
 def test_rsa_leaf_directly_under_root(daemon, ca_bundle, test_pki):
     ras = roles_anywhere_session(daemon, ca_bundle, test_pki.rsa_leaf, anchor="main")
     credentials, expiry = obtain(ras)

@@ -24,6 +24,7 @@ from harness import (
     profile_arn,
     role_arn,
     session_body,
+    split_reason,
     trust_anchor_arn,
 )
 
@@ -32,13 +33,17 @@ NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="module")
 def app_session(daemon, ca_bundle, test_pki) -> dict:
-    """Roles Anywhere credentials for role `app` (ECDSA leaf) and its session name."""
+    """Roles Anywhere credentials for role `app` and its session name.
+
+    The RSA leaf is used because its certificate is signed with SHA-256, so the
+    iam_rolesanywhere_session signer names the algorithm AWS4-X509-RSA-SHA256 (it
+    derives the name from the certificate's signature hash, and AWS only defines
+    the -SHA256 algorithms)."""
 
     response = create_session_raw(
         daemon.endpoint,
         ca_bundle,
-        test_pki.ecdsa_leaf,
-        chain=test_pki.chain,
+        test_pki.rsa_leaf,
         body=session_body(profile_arn("workloads"), role_arn("app"), trust_anchor_arn("main"), 3500),
     )
     assert response.status == 201, response.text
@@ -96,6 +101,22 @@ def test_assume_role_chains_into_a_second_role(daemon, ca_bundle, app_session):
         daemon, ca_bundle, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
     )
     assert chained.get_caller_identity()["Arn"] == answer["AssumedRoleUser"]["Arn"]
+    # Second hop, with the first hop's credentials.
+    second = chained.assume_role(RoleArn=role_arn("chained-2"), RoleSessionName="hop-2")
+    assert second["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/chained-2/hop-2"
+    )
+    assert second["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA")
+    assert second["AssumedRoleUser"]["AssumedRoleId"].endswith(":hop-2")
+    c2 = second["Credentials"]
+    hop2 = sts_client(daemon, ca_bundle, c2["AccessKeyId"], c2["SecretAccessKey"], c2["SessionToken"])
+    assert hop2.get_caller_identity()["Arn"] == second["AssumedRoleUser"]["Arn"]
+    # Chained sessions are capped at one hour, whatever the role maximum.
+    with pytest.raises(ClientError) as info:
+        chained.assume_role(
+            RoleArn=role_arn("chained-2"), RoleSessionName="hop-2", DurationSeconds=3601
+        )
+    assert error_of(info)[1] == "ValidationError"
 
 
 def test_role_chaining_is_limited_to_one_hour(daemon, ca_bundle, app_session):
@@ -116,11 +137,12 @@ def test_assume_role_denied_by_trust_policy(daemon, ca_bundle, app_session):
         app_sts(daemon, ca_bundle, app_session).assume_role(
             RoleArn=role_arn("outside"), RoleSessionName="denied"
         )
-    assert error_of(info) == (
-        403,
-        "AccessDenied",
+    status, code, message = error_of(info)
+    assert (status, code) == (403, "AccessDenied")
+    assert split_reason(message) == (
         f"User: {app_session['arn']} is not authorized to perform: sts:AssumeRole "
         f"on resource: {role_arn('outside')}",
+        "trust-policy",
     )
 
 
@@ -146,23 +168,28 @@ def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_
     assert message
 
 
-def test_aws_cli_get_caller_identity(daemon, ca_bundle, app_session, tmp_path):
-    c = app_session["credentials"]
+def cli_env(credentials: dict, tmp_path: Path) -> dict:
+    """The AWS CLI's environment: the session credentials in AWS_* variables, no user config."""
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         HOME=str(tmp_path),
         AWS_CONFIG_FILE=str(tmp_path / "config"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
-        AWS_ACCESS_KEY_ID=c["accessKeyId"],
-        AWS_SECRET_ACCESS_KEY=c["secretAccessKey"],
-        AWS_SESSION_TOKEN=c["sessionToken"],
+        AWS_ACCESS_KEY_ID=credentials["accessKeyId"],
+        AWS_SECRET_ACCESS_KEY=credentials["secretAccessKey"],
+        AWS_SESSION_TOKEN=credentials["sessionToken"],
         AWS_DEFAULT_REGION=REGION,
         AWS_MAX_ATTEMPTS="1",
     )
+    return env
+
+
+def run_aws(daemon, ca_bundle, env: dict, *args: str) -> subprocess.CompletedProcess:
     aws = Path(sys.executable).with_name("aws")
-    proc = subprocess.run(
+    return subprocess.run(
         [
-            str(aws), "sts", "get-caller-identity",
+            str(aws), "sts", *args,
             "--endpoint-url", daemon.url,
             "--ca-bundle", str(ca_bundle),
             "--output", "json",
@@ -173,7 +200,53 @@ def test_aws_cli_get_caller_identity(daemon, ca_bundle, app_session, tmp_path):
         text=True,
         timeout=60,
     )  # fmt: skip
+
+
+def test_aws_cli_get_caller_identity(daemon, ca_bundle, app_session, tmp_path):
+    env = cli_env(app_session["credentials"], tmp_path)
+    proc = run_aws(daemon, ca_bundle, env, "get-caller-identity")
     assert proc.returncode == 0, proc.stderr
     identity = json.loads(proc.stdout)
     assert identity["Arn"] == app_session["arn"]
     assert identity["Account"] == ACCOUNT
+    assert identity["UserId"] == app_session["assumed_role_id"]
+
+
+def test_aws_cli_assume_role(daemon, ca_bundle, app_session, tmp_path):
+    env = cli_env(app_session["credentials"], tmp_path)
+    proc = run_aws(
+        daemon, ca_bundle, env,
+        "assume-role", "--role-arn", role_arn("chained"), "--role-session-name", "cli-hop",
+        "--duration-seconds", "900",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/chained/cli-hop"
+    creds = answer["Credentials"]
+    assert ACCESS_KEY_ID_RE.match(creds["AccessKeyId"]), creds["AccessKeyId"]
+
+    # The CLI reports the chaining cap with AWS's exact message.
+    proc = run_aws(
+        daemon, ca_bundle, env,
+        "assume-role", "--role-arn", role_arn("chained-long"), "--role-session-name", "cli-long",
+        "--duration-seconds", "3601",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert (
+        "An error occurred (ValidationError) when calling the AssumeRole operation: "
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed "
+        "by role chaining."
+    ) in proc.stderr, proc.stderr
+
+    # The new credentials work for the CLI too.
+    hop_env = cli_env(
+        {
+            "accessKeyId": creds["AccessKeyId"],
+            "secretAccessKey": creds["SecretAccessKey"],
+            "sessionToken": creds["SessionToken"],
+        },
+        tmp_path,
+    )
+    proc = run_aws(daemon, ca_bundle, hop_env, "get-caller-identity")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["Arn"] == answer["AssumedRoleUser"]["Arn"]

@@ -31,8 +31,7 @@ fn parse_query(query: &str) -> Result<SignedRequest, SigV4Error> {
 
 #[test]
 fn parses_header_form() {
-    let auth =
-        format!("AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders=Host;x-amz-date,Signature={SIG}");
+    let auth = format!("AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders=Host;x-amz-date,Signature={SIG}");
     let headers = [
         ("host", "sts.example.com"),
         ("authorization", auth.as_str()),
@@ -110,16 +109,12 @@ fn header_form_errors() {
         (
             format!("AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders"),
             date,
-            malformed(
-                "Authorization header parameter 'SignedHeaders' must have the form key=value.",
-            ),
+            malformed("Authorization header parameter 'SignedHeaders' must have the form key=value."),
         ),
         (
             full(CRED, "host;;x-amz-date", SIG),
             date,
-            malformed(
-                "SignedHeaders 'host;;x-amz-date' must be a ';'-separated list of header names.",
-            ),
+            malformed("SignedHeaders 'host;;x-amz-date' must be a ';'-separated list of header names."),
         ),
         (
             full(CRED, "host", SIG).replace("HMAC-SHA256", "HMAC-SHA512"),
@@ -139,9 +134,7 @@ fn header_form_errors() {
         (
             full("AKID/20150830/us-east-1/sts", "host", SIG),
             date,
-            Err(SigV4Error::MalformedCredential(
-                "AKID/20150830/us-east-1/sts".into(),
-            )),
+            Err(SigV4Error::MalformedCredential("AKID/20150830/us-east-1/sts".into())),
         ),
         (
             full("AKID/20150830/us-east-1/sts/aws4_request/x", "host", SIG),
@@ -305,32 +298,18 @@ fn verify_errors() {
             .to_string(),
         "Credential should be scoped to a valid region, not 'eu-west-1'."
     );
-    let expired = sign_and_verify(
-        "sts",
-        "us-east-1",
-        t,
-        t + time::Duration::minutes(6),
-        no_tweak,
-    );
+    let expired = sign_and_verify("sts", "us-east-1", t, t + time::Duration::minutes(6), no_tweak);
     assert_eq!(
         expired.unwrap_err().to_string(),
         "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T124200Z - 5 min.)"
     );
-    let future = sign_and_verify(
-        "sts",
-        "us-east-1",
-        t,
-        t - time::Duration::minutes(6),
-        no_tweak,
-    );
+    let future = sign_and_verify("sts", "us-east-1", t, t - time::Duration::minutes(6), no_tweak);
     assert_eq!(
         future.unwrap_err().to_string(),
         "Signature not yet current: 20150830T123600Z is still later than 20150830T123500Z (20150830T123000Z + 5 min.)"
     );
     assert_eq!(
-        sign_and_verify("sts", "us-east-1", t, t, |s| s
-            .signed_headers
-            .retain(|h| h != "host")),
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.signed_headers.retain(|h| h != "host")),
         Err(SigV4Error::HostNotSigned)
     );
     assert_eq!(
@@ -340,8 +319,7 @@ fn verify_errors() {
         Err(SigV4Error::DateNotSigned)
     );
     assert_eq!(
-        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date =
-            "20150831T123600Z".into()),
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date = "20150831T123600Z".into()),
         Err(SigV4Error::CredentialDate {
             scope_date: "20150830".into(),
             amz_date_day: "20150831".into(),
@@ -349,14 +327,11 @@ fn verify_errors() {
         })
     );
     assert_eq!(
-        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date =
-            "20150830T1236Z".into()),
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.amz_date = "20150830T1236Z".into()),
         Err(SigV4Error::BadDate("20150830T1236Z".into()))
     );
     assert_eq!(
-        sign_and_verify("sts", "us-east-1", t, t, |s| s
-            .signed_headers
-            .push("x-missing".into())),
+        sign_and_verify("sts", "us-east-1", t, t, |s| s.signed_headers.push("x-missing".into())),
         Err(SigV4Error::SignedHeaderAbsent("x-missing".into()))
     );
     assert_eq!(
@@ -379,30 +354,18 @@ fn presigned_time_window() {
     };
     let t = datetime!(2015-08-30 12:36:00 UTC);
     assert_eq!(
-        check_time(
-            "20150830T123600Z",
-            Some(3600),
-            &exp_at(t + time::Duration::minutes(60))
-        ),
+        check_time("20150830T123600Z", Some(3600), &exp_at(t + time::Duration::minutes(60))),
         Ok(())
     );
     assert_eq!(
-        check_time(
-            "20150830T123600Z",
-            Some(3600),
-            &exp_at(t + time::Duration::minutes(61))
-        ),
+        check_time("20150830T123600Z", Some(3600), &exp_at(t + time::Duration::minutes(61))),
         Err(SigV4Error::RequestExpired {
             expired_at: "20150830T133600Z".into(),
             now: "20150830T133700Z".into(),
         })
     );
     assert!(matches!(
-        check_time(
-            "20150830T123600Z",
-            Some(3600),
-            &exp_at(t - time::Duration::minutes(6))
-        ),
+        check_time("20150830T123600Z", Some(3600), &exp_at(t - time::Duration::minutes(6))),
         Err(SigV4Error::SignatureNotYetCurrent { .. })
     ));
 }
@@ -419,10 +382,7 @@ fn payload_hash_and_redacted_debug() {
         s
     };
     assert_eq!(signed(None).payload_hash_for(b"", false), Ok(empty.clone()));
-    assert_eq!(
-        signed(Some(&empty)).payload_hash_for(b"", false),
-        Ok(empty.clone())
-    );
+    assert_eq!(signed(Some(&empty)).payload_hash_for(b"", false), Ok(empty.clone()));
     assert_eq!(
         signed(Some(&empty)).payload_hash_for(b"x", false),
         Err(SigV4Error::PayloadHashMismatch)

@@ -73,15 +73,9 @@ fn verify_x509(
     kind: PublicKeyKind,
     public: &[u8],
 ) -> Result<(), SigV4Error> {
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let req = request(&refs);
-    let auth = parse_authorization(
-        req.header("authorization")
-            .ok_or(SigV4Error::MissingAuthorization)?,
-    )?;
+    let auth = parse_authorization(req.header("authorization").ok_or(SigV4Error::MissingAuthorization)?)?;
     let amz_date = req.header("x-amz-date").ok_or(SigV4Error::MissingDate)?;
     let exp = Expectations {
         service: SERVICE,
@@ -93,31 +87,17 @@ fn verify_x509(
     let names: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
     let creq = canonical_request(&req, &names, &sha256_hex(body), true)?;
     let sts = string_to_sign(&auth.label, amz_date, &auth.scope(), &creq);
-    verify_signature(
-        auth.algorithm,
-        kind,
-        public,
-        sts.as_bytes(),
-        &auth.signature,
-    )
+    verify_signature(auth.algorithm, kind, public, sts.as_bytes(), &auth.signature)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    &headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .unwrap()
-        .1
+    &headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).unwrap().1
 }
 
 #[test]
 fn round_trips_and_rejects_for_each_key_type() {
     for (alg, kind, label) in [
-        (
-            &rcgen::PKCS_RSA_SHA256,
-            PublicKeyKind::Rsa,
-            "AWS4-X509-RSA-SHA256",
-        ),
+        (&rcgen::PKCS_RSA_SHA256, PublicKeyKind::Rsa, "AWS4-X509-RSA-SHA256"),
         (
             &rcgen::PKCS_ECDSA_P256_SHA256,
             PublicKeyKind::EcP256,
@@ -135,19 +115,10 @@ fn round_trips_and_rejects_for_each_key_type() {
         let auth = parse_authorization(header(&headers, "authorization")).unwrap();
         assert_eq!(auth.label, label);
         assert_eq!(auth.serial_decimal, SERIAL);
-        assert_eq!(
-            auth.scope(),
-            "20261125/us-east-1/rolesanywhere/aws4_request"
-        );
+        assert_eq!(auth.scope(), "20261125/us-east-1/rolesanywhere/aws4_request");
         assert_eq!(
             auth.signed_headers,
-            [
-                "content-type",
-                "host",
-                "x-amz-date",
-                "x-amz-x509",
-                "x-amz-x509-chain"
-            ]
+            ["content-type", "host", "x-amz-date", "x-amz-x509", "x-amz-x509-chain"]
         );
         assert_eq!(header(&headers, "x-amz-date"), "20261125T030000Z");
         assert_eq!(
@@ -189,28 +160,18 @@ fn round_trips_and_rejects_for_each_key_type() {
             _ => "AWS4-X509-RSA-SHA256",
         };
         let mut relabeled = headers.clone();
-        let auth_header = &mut relabeled
-            .iter_mut()
-            .find(|(n, _)| n == "Authorization")
-            .unwrap()
-            .1;
+        let auth_header = &mut relabeled.iter_mut().find(|(n, _)| n == "Authorization").unwrap().1;
         *auth_header = auth_header.replacen(label, swapped, 1);
         assert_eq!(
             verify_x509(&relabeled, BODY, kind, &id.public),
             Err(SigV4Error::AlgorithmKeyMismatch(swapped.to_owned()))
         );
         // the right family but an unknown label
-        let auth_header = &mut relabeled
-            .iter_mut()
-            .find(|(n, _)| n == "Authorization")
-            .unwrap()
-            .1;
+        let auth_header = &mut relabeled.iter_mut().find(|(n, _)| n == "Authorization").unwrap().1;
         *auth_header = auth_header.replacen(swapped, "AWS4-X509-DSA-SHA256", 1);
         assert_eq!(
             verify_x509(&relabeled, BODY, kind, &id.public),
-            Err(SigV4Error::UnsupportedAlgorithm(
-                "AWS4-X509-DSA-SHA256".into()
-            ))
+            Err(SigV4Error::UnsupportedAlgorithm("AWS4-X509-DSA-SHA256".into()))
         );
     }
 }
@@ -220,10 +181,7 @@ fn signs_without_chain_and_requires_host() {
     let id = identity(&rcgen::PKCS_ECDSA_P256_SHA256);
     let headers = signed_headers(&id, &[]);
     assert!(!headers.iter().any(|(n, _)| n == "X-Amz-X509-Chain"));
-    assert_eq!(
-        verify_x509(&headers, BODY, PublicKeyKind::EcP256, &id.public),
-        Ok(())
-    );
+    assert_eq!(verify_x509(&headers, BODY, PublicKeyKind::EcP256, &id.public), Ok(()));
 
     let key = X509SigningKey::from_pkcs8_der(&id.pkcs8).unwrap();
     assert_eq!(key.algorithm(), X509Algorithm::Ecdsa);
@@ -254,39 +212,18 @@ fn accepts_rsa_pss() {
     let kp = RsaKeyPair::from_pkcs8(&id.pkcs8).unwrap();
     let sts = b"AWS4-X509-RSA-SHA256\n20261125T030000Z\n20261125/us-east-1/rolesanywhere/aws4_request\nabc";
     let mut sig = vec![0; kp.public_modulus_len()];
-    kp.sign(&RSA_PSS_SHA256, &SystemRandom::new(), sts, &mut sig)
-        .unwrap();
+    kp.sign(&RSA_PSS_SHA256, &SystemRandom::new(), sts, &mut sig).unwrap();
     assert_eq!(
-        verify_signature(
-            X509Algorithm::Rsa,
-            PublicKeyKind::Rsa,
-            &id.public,
-            sts,
-            &sig
-        ),
+        verify_signature(X509Algorithm::Rsa, PublicKeyKind::Rsa, &id.public, sts, &sig),
         Ok(())
     );
     assert_eq!(
-        verify_signature(
-            X509Algorithm::Rsa,
-            PublicKeyKind::Rsa,
-            &id.public,
-            b"other",
-            &sig
-        ),
+        verify_signature(X509Algorithm::Rsa, PublicKeyKind::Rsa, &id.public, b"other", &sig),
         Err(SigV4Error::X509SignatureMismatch)
     );
     assert_eq!(
-        verify_signature(
-            X509Algorithm::Ecdsa,
-            PublicKeyKind::Rsa,
-            &id.public,
-            sts,
-            &sig
-        ),
-        Err(SigV4Error::AlgorithmKeyMismatch(
-            "AWS4-X509-ECDSA-SHA256".into()
-        ))
+        verify_signature(X509Algorithm::Ecdsa, PublicKeyKind::Rsa, &id.public, sts, &sig),
+        Err(SigV4Error::AlgorithmKeyMismatch("AWS4-X509-ECDSA-SHA256".into()))
     );
 }
 
@@ -321,24 +258,9 @@ fn checks_scope_signed_headers_and_time() {
             date,
             Err(SigV4Error::CredentialRegion("eu-west-1".into())),
         ),
-        (
-            good,
-            "x-amz-date;x-amz-x509",
-            date,
-            Err(SigV4Error::HostNotSigned),
-        ),
-        (
-            good,
-            "host;x-amz-x509",
-            date,
-            Err(SigV4Error::DateNotSigned),
-        ),
-        (
-            good,
-            "host;x-amz-date",
-            date,
-            Err(SigV4Error::CertificateNotSigned),
-        ),
+        (good, "x-amz-date;x-amz-x509", date, Err(SigV4Error::HostNotSigned)),
+        (good, "host;x-amz-x509", date, Err(SigV4Error::DateNotSigned)),
+        (good, "host;x-amz-date", date, Err(SigV4Error::CertificateNotSigned)),
         (
             good,
             all,

@@ -1,0 +1,402 @@
+//! Authorization decisions for the gRPC API (DESIGN.md §2c):
+//!
+//! - [`Broker::authorize`]: rolegate as the authorization authority of internal APIs. A
+//!   session's effective permissions are its role's permission policies ∩ its session policies
+//!   (inline ones from the token, then managed policy ARNs from the configuration), explicit
+//!   Deny winning (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>).
+//! - [`Broker::session_caller`]: the caller named by a session token alone (Authorize receives
+//!   the token of a request that was verified already).
+//! - [`Broker::trusted_anchor`]: whether an mTLS client chain chains to any enabled trust
+//!   anchor (callers of VerifyRequest, Authorize and Admin).
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{Broker, Caller};
+use crate::identity::ClientCertificate;
+use crate::policy::{self, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementTrace};
+use crate::service::error::{ApiError, ErrorCode};
+use crate::session::{self, SessionClaims};
+
+/// Most caller-supplied context keys per decision.
+pub const MAX_CONTEXT_KEYS: usize = 50;
+
+/// Context keys rolegate derives from the session; a caller cannot supply them.
+const DERIVED_KEY_PREFIXES: &[&str] = &[
+    "aws:principal",
+    "aws:sourceidentity",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:tokenissuetime",
+    "aws:multifactorauth",
+    "aws:userid",
+    "aws:securetransport",
+];
+
+/// What to decide: may the caller perform `action` on `resource`?
+#[derive(Clone, Debug, Default)]
+pub struct AuthorizeInput {
+    /// `service:Action`, e.g. `s3:GetObject`.
+    pub action: String,
+    /// Resource ARN or `*`.
+    pub resource: String,
+    /// Caller-supplied context keys (e.g. `aws:SourceIp` of the original request).
+    pub context: Vec<(String, String)>,
+}
+
+/// The decision and the statement that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeOutput {
+    pub outcome: Outcome,
+    /// `role-policy/{i}`, `session-policy/{i}`, a managed policy ARN, or empty (no statement).
+    pub policy: String,
+    pub statement_index: Option<usize>,
+    pub statement_sid: Option<String>,
+    /// Sentences for the person reading the answer.
+    pub explanation: String,
+}
+
+impl Broker {
+    /// Evaluates the effective permissions of `caller` for `input` at `now`.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        input: &AuthorizeInput,
+        now: OffsetDateTime,
+    ) -> Result<AuthorizeOutput, ApiError> {
+        let ctx = authorization_context(caller, input, &caller.config.server.region, now)?;
+        let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
+        let session = labelled_session_policies(caller);
+        let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
+        let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
+        let decision = policy::evaluate_permissions(&identity, has_session.then_some(session_docs.as_slice()), &ctx);
+        let label = |p: usize| match decision.from_session_policy {
+            true => session.get(p).map(|(l, _)| l.clone()).unwrap_or_default(),
+            false => format!("role-policy/{p}"),
+        };
+        let deciding = decision.deciding.as_ref();
+        let policy = deciding.map(|d| label(d.policy)).unwrap_or_default();
+        let explanation = explain_decision(caller, input, &decision, &policy, &identity, &session_docs, &ctx);
+        let output = AuthorizeOutput {
+            outcome: decision.outcome,
+            policy,
+            statement_index: deciding.map(|d| d.index),
+            statement_sid: deciding.and_then(|d| d.sid.clone()),
+            explanation,
+        };
+        tracing::info!(
+            target: "audit",
+            api = "grpc",
+            operation = "Authorize",
+            principal = %caller.assumed_role_arn(),
+            action = %input.action,
+            resource = %input.resource,
+            decision = ?output.outcome,
+            policy = %output.policy,
+            statement = ?output.statement_index,
+        );
+        Ok(output)
+    }
+
+    /// The caller a session token names, with the checks of [`Broker::authenticate`] that do
+    /// not need a signature: the token opens with the key ring, has not expired, its role still
+    /// exists and has not revoked it.
+    pub fn session_caller(&self, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
+        let config = self.config();
+        let invalid = || {
+            ApiError::new(
+                ErrorCode::InvalidClientTokenId,
+                "bad-token",
+                session::INVALID_TOKEN_MESSAGE,
+            )
+        };
+        let claims: SessionClaims = session::open(&config.keyring, token).map_err(|e| {
+            tracing::debug!(reason = e.reason(), "session token rejected");
+            invalid()
+        })?;
+        if claims.is_expired_at(now.unix_timestamp()) {
+            return Err(ApiError::new(
+                ErrorCode::ExpiredToken,
+                "token-expired",
+                "The security token included in the request is expired",
+            ));
+        }
+        let role = config.role(&claims.role_arn).cloned().ok_or_else(invalid)?;
+        if let Some(cutoff) = role.revoke_sessions_issued_before
+            && claims.issued_at < cutoff
+        {
+            return Err(ApiError::access_denied(
+                "session-revoked",
+                format!(
+                    "Sessions of role {} issued before {} have been revoked; get new credentials.",
+                    role.arn,
+                    session::format_expiration(cutoff)
+                ),
+            ));
+        }
+        Ok(Caller { claims, role, config })
+    }
+
+    /// The ARN of the first enabled trust anchor (in ARN order) that `leaf` chains to through
+    /// `intermediates` at `now`; AccessDenied when none does.
+    pub fn trusted_anchor(
+        &self,
+        leaf: &ClientCertificate,
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
+        let config = self.config();
+        let mut anchors: Vec<_> = config.anchors.values().filter(|a| a.enabled).collect();
+        anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
+        for anchor in anchors {
+            if self.verify_chain_cached(anchor, leaf, intermediates, now).is_ok() {
+                return Ok(anchor.arn.as_str().to_owned());
+            }
+        }
+        Err(ApiError::access_denied(
+            "untrusted-client-certificate",
+            format!(
+                "The client certificate {} does not chain to any enabled trust anchor.",
+                leaf.subject_string()
+            ),
+        ))
+    }
+}
+
+/// The request context of an authorization decision: the keys rolegate derives from the
+/// session (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>),
+/// `aws:RequestedRegion` defaulting to `region`, then the caller's keys, which must not name a
+/// derived key.
+pub fn authorization_context(
+    caller: &Caller,
+    input: &AuthorizeInput,
+    region: &str,
+    now: OffsetDateTime,
+) -> Result<RequestContext, ApiError> {
+    validate_input(input)?;
+    let account = caller.role.arn.account().as_str().to_owned();
+    let principal = Principal::Aws {
+        role_arn: caller.role.arn.as_str().to_owned(),
+        session_arn: Some(caller.assumed_role_arn()),
+        account: account.clone(),
+    };
+    let mut ctx = RequestContext::new(principal, input.action.as_str(), input.resource.as_str());
+    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
+    ctx.insert("aws:PrincipalAccount", account);
+    ctx.insert("aws:PrincipalType", "AssumedRole");
+    ctx.insert(
+        "aws:userid",
+        format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
+    );
+    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
+    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert(
+        "aws:TokenIssueTime",
+        session::format_expiration(caller.claims.issued_at),
+    );
+    ctx.insert("aws:MultiFactorAuthPresent", "false");
+    ctx.insert("aws:SecureTransport", "true");
+    if let Some(s) = &caller.claims.source_identity {
+        ctx.insert("aws:SourceIdentity", s.as_str());
+    }
+    for (k, v) in &caller.claims.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+    }
+    ctx.insert_multi(
+        "aws:PrincipalTagKeys",
+        caller.claims.tags.iter().map(|(k, _)| k.clone()).collect(),
+    );
+    if !input
+        .context
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("aws:RequestedRegion"))
+    {
+        ctx.insert("aws:RequestedRegion", region);
+    }
+    for (k, v) in &input.context {
+        ctx.insert(k, v.as_str());
+    }
+    Ok(ctx)
+}
+
+/// Action `service:Action` (1..=128 characters), at most [`MAX_CONTEXT_KEYS`] context keys,
+/// none of them derived from the session.
+fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
+    let a = &input.action;
+    let well_formed = a.split_once(':').is_some_and(|(service, name)| {
+        !service.is_empty() && !name.is_empty() && a.len() <= 128 && !a.contains(['*', '?', ' '])
+    });
+    if !well_formed {
+        return Err(ApiError::validation(
+            "bad-action",
+            format!("The action '{a}' must have the form service:Action (at most 128 characters, no wildcards)."),
+        ));
+    }
+    if input.context.len() > MAX_CONTEXT_KEYS {
+        return Err(ApiError::validation(
+            "too-many-context-keys",
+            format!("At most {MAX_CONTEXT_KEYS} context keys may be supplied."),
+        ));
+    }
+    if let Some((k, _)) = input.context.iter().find(|(k, _)| is_derived_key(k)) {
+        return Err(ApiError::validation(
+            "derived-context-key",
+            format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
+        ));
+    }
+    Ok(())
+}
+
+fn is_derived_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    DERIVED_KEY_PREFIXES.iter().any(|p| lower.starts_with(p))
+}
+
+/// The caller's session policies with their labels: inline ones (`session-policy/{i}`) then
+/// managed ones (their ARN). A document that no longer parses, or an ARN no longer configured,
+/// is left out (fail closed: it allows nothing), as in [`super::session_policy_documents`].
+fn labelled_session_policies(caller: &Caller) -> Vec<(String, Arc<PolicyDocument>)> {
+    let mut out = Vec::new();
+    for (i, text) in caller.claims.session_policies.iter().enumerate() {
+        match PolicyDocument::parse(text, PolicyKind::Identity) {
+            Ok(d) => out.push((format!("session-policy/{i}"), Arc::new(d))),
+            Err(e) => tracing::warn!(error = %e, "session policy in token no longer parses"),
+        }
+    }
+    for arn in &caller.claims.policy_arns {
+        if let Some(d) = caller.config.managed_policies.get(arn) {
+            out.push((arn.clone(), d.clone()));
+        }
+    }
+    out
+}
+
+/// One or two sentences: the outcome, the deciding statement, and for an implicit deny which
+/// policy set lacked an Allow and which statements nearly applied.
+fn explain_decision(
+    caller: &Caller,
+    input: &AuthorizeInput,
+    decision: &policy::PermissionDecision,
+    policy_label: &str,
+    identity: &[&PolicyDocument],
+    session: &[&PolicyDocument],
+    ctx: &RequestContext,
+) -> String {
+    let who = caller.assumed_role_arn();
+    let head = format!("{who} performing {} on {}", input.action, input.resource);
+    let statement = |d: &policy::StatementRef| match &d.sid {
+        Some(sid) => format!("{policy_label} Statement[{}] (Sid \"{sid}\")", d.index),
+        None => format!("{policy_label} Statement[{}]", d.index),
+    };
+    match (decision.outcome, &decision.deciding) {
+        (Outcome::Allow, Some(d)) => format!(
+            "{head} is allowed by {}{}.",
+            statement(d),
+            if session.is_empty() {
+                ""
+            } else {
+                " and the session policies"
+            }
+        ),
+        (Outcome::ExplicitDeny, Some(d)) => format!("{head} is explicitly denied by {}.", statement(d)),
+        _ => {
+            let (which, docs) = match decision.from_session_policy {
+                true => ("no session policy", session),
+                false => ("no permission policy of the role", identity),
+            };
+            let (_, traces) = policy::explain(docs, ctx);
+            let near: Vec<String> = traces
+                .iter()
+                .filter(|t| t.action && !t.applies)
+                .map(near_miss)
+                .collect();
+            let mut s = format!("{head} is implicitly denied: {which} allows it.");
+            if !near.is_empty() {
+                s.push_str(&format!(
+                    " Statements matching the action but not applying: {}.",
+                    near.join("; ")
+                ));
+            }
+            s
+        }
+    }
+}
+
+/// `Statement[i] (resource does not match)` and the like.
+fn near_miss(t: &StatementTrace) -> String {
+    let mut why = Vec::new();
+    if t.resource == Some(false) {
+        why.push("resource does not match".to_owned());
+    }
+    for c in t.conditions.iter().filter(|c| !c.holds) {
+        why.push(format!("condition {} {} fails", c.operator, c.key));
+    }
+    format!("Statement[{}] ({})", t.index, why.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(action: &str, context: &[(&str, &str)]) -> AuthorizeInput {
+        AuthorizeInput {
+            action: action.to_owned(),
+            resource: "*".to_owned(),
+            context: context
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn input_validation() {
+        // (action, caller context, expected error reason)
+        type Case = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Option<&'static str>,
+        );
+        let cases: &[Case] = &[
+            ("s3:GetObject", &[("aws:SourceIp", "10.0.0.1")], None),
+            ("s3:GetObject", &[("s3:prefix", "a/")], None),
+            ("s3", &[], Some("bad-action")),
+            ("s3:*", &[], Some("bad-action")),
+            (":Get", &[], Some("bad-action")),
+            (
+                "s3:GetObject",
+                &[("aws:PrincipalArn", "x")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("AWS:principaltag/team", "x")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("aws:MultiFactorAuthPresent", "true")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("aws:SourceIdentity", "x")],
+                Some("derived-context-key"),
+            ),
+        ];
+        for (action, context, want) in cases {
+            let got = validate_input(&input(action, context)).err().map(|e| e.reason);
+            assert_eq!(got, *want, "{action} {context:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_context_keys() {
+        let mut i = input("s3:GetObject", &[]);
+        i.context = (0..=MAX_CONTEXT_KEYS)
+            .map(|n| (format!("s3:k{n}"), "v".to_owned()))
+            .collect();
+        assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
+    }
+}

@@ -1,0 +1,117 @@
+//! `rolegate.v1.Admin`: Status (what the daemon serves now) and Reload (the SIGHUP path,
+//! [`crate::state::State::reload`]), for mTLS callers whose certificate chains to an enabled
+//! trust anchor and whose subject is listed in `[server] admin_subjects`.
+
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+
+use super::peer::admin_peer;
+use super::{GrpcContext, audited, context};
+use crate::proto::admin_server::Admin;
+use crate::proto::{
+    AnchorStatus, CacheStatus, CertificateStatus, ProfileStatus, ReloadRequest, ReloadResponse, RoleStatus,
+    StatusRequest, StatusResponse,
+};
+use crate::service::error::ApiError;
+
+/// The stateless `Admin` service; state comes with each request's [`GrpcContext`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AdminService;
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn reload(&self, req: Request<ReloadRequest>) -> Result<Response<ReloadResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let result = reload(&ctx, &mut principal);
+        audited(&ctx, "Reload", &principal, result)
+    }
+
+    async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let result = status(&ctx, &mut principal);
+        audited(&ctx, "Status", &principal, result)
+    }
+}
+
+fn reload(ctx: &GrpcContext, principal: &mut String) -> Result<ReloadResponse, ApiError> {
+    *principal = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
+    Ok(match ctx.state.reload() {
+        Ok(()) => {
+            tracing::info!(by = %principal, "configuration reloaded (Admin.Reload)");
+            ReloadResponse {
+                reloaded: true,
+                error: String::new(),
+            }
+        }
+        Err(error) => {
+            tracing::error!(by = %principal, %error, "reload failed; keeping the previous configuration");
+            ReloadResponse { reloaded: false, error }
+        }
+    })
+}
+
+fn status(ctx: &GrpcContext, principal: &mut String) -> Result<StatusResponse, ApiError> {
+    let broker = &ctx.state.broker;
+    *principal = admin_peer(broker, &ctx.conn, "Admin.Status", OffsetDateTime::now_utc())?;
+    let config = broker.config();
+    let mut anchors: Vec<AnchorStatus> = config
+        .anchors
+        .values()
+        .map(|a| AnchorStatus {
+            arn: a.arn.as_str().to_owned(),
+            enabled: a.enabled,
+            certificates: a
+                .trust
+                .certificates()
+                .iter()
+                .map(|c| CertificateStatus {
+                    subject: c.subject.clone(),
+                    not_after_unix: c.not_after,
+                })
+                .collect(),
+        })
+        .collect();
+    anchors.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let mut profiles: Vec<ProfileStatus> = config
+        .profiles
+        .values()
+        .map(|p| ProfileStatus {
+            arn: p.arn.as_str().to_owned(),
+            enabled: p.enabled,
+            role_arns: p.role_arns.clone(),
+            duration_seconds: p.duration_seconds,
+        })
+        .collect();
+    profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let mut roles: Vec<RoleStatus> = config
+        .roles
+        .values()
+        .map(|r| RoleStatus {
+            arn: r.arn.as_str().to_owned(),
+            role_id: r.role_id.clone(),
+            max_session_duration: r.max_session_duration,
+        })
+        .collect();
+    roles.sort_by(|a, b| a.arn.cmp(&b.arn));
+    Ok(StatusResponse {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        anchors,
+        profiles,
+        roles,
+        token_key_ids: config.keyring.key_ids().into_iter().map(str::to_owned).collect(),
+        active_token_key_id: config.keyring.active_id().to_owned(),
+        caches: broker
+            .caches()
+            .stats()
+            .into_iter()
+            .map(|c| CacheStatus {
+                name: c.name.to_owned(),
+                entries: c.entries,
+                hits: c.hits,
+                misses: c.misses,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,153 @@
+//! The gRPC edge, `rolegate.v1` (DESIGN.md §2c): `Sessions` and `Admin`, plus
+//! `grpc.health.v1.Health` and server reflection (v1 and v1alpha, so `grpcurl` works), served
+//! on the main TLS listener. [`super::dispatch`] sends every `application/grpc` request to the
+//! [`Routes`] built once by [`routes`], with a [`GrpcContext`] in the request extensions: the
+//! services themselves are stateless.
+//!
+//! - `sessions`: CreateSession (mTLS identity), AssumeRole (SigV4 in metadata), VerifyRequest,
+//!   Authorize.
+//! - `admin`: Status and Reload for the subjects in `[server] admin_subjects`.
+//! - `peer`: the caller's mTLS client chain and the checks on it.
+
+mod admin;
+mod peer;
+mod sessions;
+
+use std::sync::Arc;
+
+use tonic::metadata::MetadataValue;
+use tonic::service::Routes;
+use tonic::{Request, Status};
+
+use super::ConnInfo;
+use super::error::{ApiError, ErrorCode};
+use crate::proto::admin_server::AdminServer;
+use crate::proto::sessions_server::SessionsServer;
+use crate::state::State;
+
+pub use sessions::ASSUME_ROLE_PATH;
+
+/// Largest encoded request message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// What every gRPC handler reads from its request's extensions.
+#[derive(Clone)]
+pub struct GrpcContext {
+    pub state: Arc<State>,
+    pub conn: ConnInfo,
+    /// The HTTP/2 `:authority` as the client sent it (SigV4 `host` of AssumeRole).
+    pub authority: String,
+    /// `x-amzn-requestid` of this call, for the audit log and error messages.
+    pub request_id: String,
+}
+
+/// Builds the gRPC services once: Sessions, Admin, health (overall status and both rolegate
+/// services `SERVING`) and reflection over `rolegate.v1`, health and reflection itself.
+pub fn routes() -> Routes {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    register_health(health_reporter);
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let mut routes = Routes::builder();
+    routes
+        .add_service(SessionsServer::new(sessions::SessionsService).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(AdminServer::new(admin::AdminService).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(health);
+    // invariant: the descriptor sets are generated at build time and always decode.
+    if let Ok(v1) = reflection().build_v1() {
+        routes.add_service(v1);
+    }
+    if let Ok(v1alpha) = reflection().build_v1alpha() {
+        routes.add_service(v1alpha);
+    }
+    routes.routes().prepare()
+}
+
+/// Marks both rolegate services `SERVING` once a runtime runs the (uncontended) update.
+fn register_health(reporter: tonic_health::server::HealthReporter) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            reporter
+                .set_serving::<SessionsServer<sessions::SessionsService>>()
+                .await;
+            reporter.set_serving::<AdminServer<admin::AdminService>>().await;
+        });
+    }
+}
+
+/// The context [`super::dispatch`] attached to the request.
+fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
+    req.extensions()
+        .get::<GrpcContext>()
+        .cloned()
+        .ok_or_else(|| Status::internal("request context missing"))
+}
+
+/// The gRPC status for `e`: its code, the REST message (AccessDenied messages carry the reason
+/// and request id, as on the REST wire) and `x-amzn-requestid` metadata.
+fn status(e: &ApiError, request_id: &str) -> Status {
+    let message = match e.code {
+        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
+        _ => e.message.clone(),
+    };
+    let mut s = Status::new(e.grpc_code(), message);
+    if let Ok(v) = MetadataValue::try_from(request_id) {
+        s.metadata_mut().insert("x-amzn-requestid", v);
+    }
+    s
+}
+
+/// Audits an answer (tracing target `audit`) and turns an error into its status.
+fn audited<T>(
+    ctx: &GrpcContext,
+    operation: &'static str,
+    principal: &str,
+    result: Result<T, ApiError>,
+) -> Result<tonic::Response<T>, Status> {
+    match result {
+        Ok(v) => {
+            tracing::info!(target: "audit", request_id = %ctx.request_id, api = "grpc", operation, outcome = "allow", principal, client = %ctx.conn.remote);
+            let mut r = tonic::Response::new(v);
+            if let Ok(id) = MetadataValue::try_from(ctx.request_id.as_str()) {
+                r.metadata_mut().insert("x-amzn-requestid", id);
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::info!(
+                target: "audit",
+                request_id = %ctx.request_id,
+                api = "grpc",
+                operation,
+                outcome = "deny",
+                code = ?e.code,
+                reason = e.reason,
+                message = %e.message,
+                principal,
+                client = %ctx.conn.remote,
+            );
+            Err(status(&e, &ctx.request_id))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_status_carries_reason_and_request_id() {
+        let s = status(&ApiError::access_denied("trust-policy", "Denied."), "rid-1");
+        assert_eq!(s.code(), tonic::Code::PermissionDenied);
+        assert_eq!(s.message(), "Denied. (reason: trust-policy, request id: rid-1)");
+        assert_eq!(
+            s.metadata().get("x-amzn-requestid").and_then(|v| v.to_str().ok()),
+            Some("rid-1")
+        );
+        let v = status(&ApiError::validation("duration", "Too long."), "rid-2");
+        assert_eq!((v.code(), v.message()), (tonic::Code::InvalidArgument, "Too long."));
+    }
+}

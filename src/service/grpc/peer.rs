@@ -1,0 +1,101 @@
+//! The caller's mTLS client chain, as presented in the TLS handshake (which proved possession
+//! of the leaf's key), and the checks the gRPC operations make on it: present, a valid leaf,
+//! chaining to an enabled trust anchor, and for Admin a subject listed in
+//! `[server] admin_subjects`.
+
+use time::OffsetDateTime;
+
+use crate::broker::Broker;
+use crate::identity::ClientCertificate;
+use crate::service::ConnInfo;
+use crate::service::error::{ApiError, ErrorCode};
+
+/// A client chain: the leaf and the intermediates sent after it.
+pub struct PeerChain {
+    pub leaf: ClientCertificate,
+    pub intermediates: Vec<Vec<u8>>,
+}
+
+/// The chain presented on the connection; `MissingAuthenticationToken` (gRPC
+/// `UNAUTHENTICATED`) when there is none, AccessDenied when the leaf breaks a certificate rule.
+pub fn peer_chain(conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
+    let certs = conn.peer_certificates.as_deref().map(Vec::as_slice).unwrap_or_default();
+    let Some((leaf, rest)) = certs.split_first() else {
+        return Err(ApiError::new(
+            ErrorCode::MissingAuthenticationToken,
+            "no-client-certificate",
+            format!(
+                "{operation} needs a client certificate: connect with mTLS, presenting your certificate and its intermediates."
+            ),
+        ));
+    };
+    let leaf = ClientCertificate::parse(leaf.to_vec())
+        .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))?;
+    Ok(PeerChain {
+        leaf,
+        intermediates: rest.iter().map(|c| c.to_vec()).collect(),
+    })
+}
+
+/// A peer chain that chains to an enabled trust anchor; returns it with the anchor's ARN.
+pub fn trusted_peer(
+    broker: &Broker,
+    conn: &ConnInfo,
+    operation: &str,
+    now: OffsetDateTime,
+) -> Result<(PeerChain, String), ApiError> {
+    let chain = peer_chain(conn, operation)?;
+    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
+    Ok((chain, anchor))
+}
+
+/// Admin callers: a trusted chain whose leaf subject is listed in `admin_subjects`.
+pub fn admin_peer(broker: &Broker, conn: &ConnInfo, operation: &str, now: OffsetDateTime) -> Result<String, ApiError> {
+    let (chain, _) = trusted_peer(broker, conn, operation, now)?;
+    let subject = chain.leaf.subject_string();
+    if !broker.config().server.admin_subjects.iter().any(|s| s == &subject) {
+        return Err(ApiError::access_denied(
+            "not-admin",
+            format!(
+                "The client certificate subject '{subject}' is not allowed to call {operation}: add it to [server] admin_subjects."
+            ),
+        ));
+    }
+    Ok(subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn no_certificate_is_unauthenticated() {
+        let conn = ConnInfo {
+            remote: "127.0.0.1:1".parse().unwrap(),
+            peer_certificates: None,
+        };
+        let e = peer_chain(&conn, "CreateSession").err().unwrap();
+        assert_eq!(e.grpc_code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            e.message,
+            "CreateSession needs a client certificate: connect with mTLS, presenting your certificate and its intermediates."
+        );
+        let empty = ConnInfo {
+            peer_certificates: Some(Arc::new(Vec::new())),
+            ..conn
+        };
+        assert_eq!(peer_chain(&empty, "X").err().unwrap().reason, "no-client-certificate");
+    }
+
+    #[test]
+    fn garbage_leaf_is_access_denied() {
+        let conn = ConnInfo {
+            remote: "127.0.0.1:1".parse().unwrap(),
+            peer_certificates: Some(Arc::new(vec![rustls::pki_types::CertificateDer::from(vec![1u8, 2, 3])])),
+        };
+        let e = peer_chain(&conn, "X").err().unwrap();
+        assert_eq!((e.code, e.reason), (ErrorCode::AccessDenied, "bad-certificate"));
+    }
+}

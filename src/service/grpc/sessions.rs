@@ -1,0 +1,359 @@
+//! `rolegate.v1.Sessions`: each RPC translates its message into a broker input, runs the same
+//! decision as the REST and STS edges, and renders the answer or the one [`ApiError`] as a
+//! gRPC status.
+//!
+//! - CreateSession: the identity is the mTLS client chain (leaf + intermediates); it must chain
+//!   to an enabled trust anchor, then to the anchor named in the request.
+//! - AssumeRole: SigV4 in metadata over the canonical request described in `sessions.proto`
+//!   (method `POST`, path [`ASSUME_ROLE_PATH`], `host` = `:authority`, payload = the encoded
+//!   message).
+//! - VerifyRequest / Authorize: for callers whose mTLS chain is trusted.
+
+use prost::Message;
+use time::OffsetDateTime;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+
+use super::peer::{peer_chain, trusted_peer};
+use super::{GrpcContext, audited, context};
+use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput};
+use crate::policy::Outcome;
+use crate::proto::authorize_response::Decision;
+use crate::proto::sessions_server::Sessions;
+use crate::proto::{
+    AssumeRoleRequest, AssumeRoleResponse, AuthorizeRequest, AuthorizeResponse, CreateSessionRequest,
+    CreateSessionResponse, Credentials, Tag, VerifyRequestRequest, VerifyRequestResponse,
+};
+use crate::service::error::ApiError;
+use crate::session::{self, format_expiration};
+use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD, sha256_hex};
+
+/// The HTTP/2 path of AssumeRole: the SigV4 canonical URI its signature covers.
+pub const ASSUME_ROLE_PATH: &str = "/rolegate.v1.Sessions/AssumeRole";
+
+/// Most headers a VerifyRequest may carry.
+const MAX_VERIFY_HEADERS: usize = 100;
+
+/// The stateless `Sessions` service; state comes with each request's [`GrpcContext`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionsService;
+
+#[tonic::async_trait]
+impl Sessions for SessionsService {
+    async fn create_session(
+        &self,
+        req: Request<CreateSessionRequest>,
+    ) -> Result<Response<CreateSessionResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let result = create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
+        audited(&ctx, "CreateSession", &principal, result)
+    }
+
+    async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let (metadata, _, message) = req.into_parts();
+        let result = assume_role(&ctx, &metadata, message, OffsetDateTime::now_utc(), &mut principal);
+        audited(&ctx, "AssumeRole", &principal, result)
+    }
+
+    async fn verify_request(
+        &self,
+        req: Request<VerifyRequestRequest>,
+    ) -> Result<Response<VerifyRequestResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
+        audited(&ctx, "VerifyRequest", &principal, result)
+    }
+
+    async fn authorize(&self, req: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
+        let ctx = context(&req)?;
+        let mut principal = String::from("-");
+        let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
+        audited(&ctx, "Authorize", &principal, result)
+    }
+}
+
+fn create_session(
+    ctx: &GrpcContext,
+    r: CreateSessionRequest,
+    now: OffsetDateTime,
+    principal: &mut String,
+) -> Result<CreateSessionResponse, ApiError> {
+    let broker = &ctx.state.broker;
+    let chain = peer_chain(&ctx.conn, "CreateSession")?;
+    *principal = chain.leaf.subject_string();
+    broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
+    let input = CreateSessionInput {
+        profile_arn: required(r.profile_arn, "profile_arn")?,
+        role_arn: required(r.role_arn, "role_arn")?,
+        trust_anchor_arn: required(r.trust_anchor_arn, "trust_anchor_arn")?,
+        duration_seconds: r.duration_seconds.map(i64::from),
+        role_session_name: r.role_session_name,
+        instance_properties: (!r.instance_properties.is_empty()).then(|| r.instance_properties.into_iter().collect()),
+        certificate: chain.leaf,
+        intermediates: chain.intermediates,
+        source_ip: Some(ctx.conn.remote.ip()),
+    };
+    let out = broker.create_session(input, now)?;
+    Ok(CreateSessionResponse {
+        credentials: Some(credentials(&out.credentials)),
+        assumed_role_arn: out.assumed_role_arn.clone(),
+        assumed_role_id: out.assumed_role_id.clone(),
+        role_arn: out.role_arn.clone(),
+        source_identity: out.source_identity.clone(),
+        packed_policy_size: out.packed_policy_size,
+        subject_arn: out.subject_arn.clone(),
+    })
+}
+
+fn assume_role(
+    ctx: &GrpcContext,
+    metadata: &MetadataMap,
+    r: AssumeRoleRequest,
+    now: OffsetDateTime,
+    principal: &mut String,
+) -> Result<AssumeRoleResponse, ApiError> {
+    let broker = &ctx.state.broker;
+    let headers = signed_metadata(metadata, &ctx.authority);
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let http = HttpRequest {
+        method: "POST",
+        path: ASSUME_ROLE_PATH,
+        query: "",
+        headers: &pairs,
+    };
+    let payload_hash = sha256_hex(&r.encode_to_vec());
+    let caller = broker.authenticate(&http, &payload_hash, "sts", None, now)?;
+    *principal = caller.assumed_role_arn();
+    let input = AssumeRoleInput {
+        role_arn: r.role_arn,
+        role_session_name: r.role_session_name,
+        duration_seconds: r.duration_seconds.map(i64::from),
+        policy: r.policy,
+        policy_arns: r.policy_arns,
+        tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        transitive_tag_keys: r.transitive_tag_keys,
+        external_id: r.external_id,
+        source_identity: r.source_identity,
+        source_ip: Some(ctx.conn.remote.ip()),
+    };
+    let out = broker.assume_role(&caller, input, now)?;
+    Ok(AssumeRoleResponse {
+        credentials: Some(credentials(&out.credentials)),
+        assumed_role_arn: out.assumed_role_arn,
+        assumed_role_id: out.assumed_role_id,
+        packed_policy_size: out.packed_policy_size.unwrap_or(0),
+        source_identity: out.source_identity.unwrap_or_default(),
+    })
+}
+
+fn verify_request(
+    ctx: &GrpcContext,
+    r: VerifyRequestRequest,
+    now: OffsetDateTime,
+    principal: &mut String,
+) -> Result<VerifyRequestResponse, ApiError> {
+    let broker = &ctx.state.broker;
+    let (chain, _) = trusted_peer(broker, &ctx.conn, "VerifyRequest", now)?;
+    *principal = chain.leaf.subject_string();
+    let method = required(r.method, "method")?;
+    let service = required(r.service, "service")?;
+    let payload_hash = payload_hash(&r.payload_hash)?;
+    if r.headers.len() > MAX_VERIFY_HEADERS {
+        return Err(ApiError::validation(
+            "too-many-headers",
+            format!("A request to verify may carry at most {MAX_VERIFY_HEADERS} headers."),
+        ));
+    }
+    let pairs: Vec<(&str, &str)> = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
+    let http = HttpRequest {
+        method: &method,
+        path: if r.path.is_empty() { "/" } else { &r.path },
+        query: &r.query,
+        headers: &pairs,
+    };
+    let region = (!r.region.is_empty()).then_some(r.region.as_str());
+    let caller = match broker.authenticate(&http, &payload_hash, &service, region, now) {
+        Ok(caller) => caller,
+        Err(e) => {
+            return Ok(VerifyRequestResponse {
+                valid: false,
+                reason: e.message.clone(),
+                error_code: e.sts_wire().1.to_owned(),
+                ..Default::default()
+            });
+        }
+    };
+    let authorization = match r.action {
+        Some(action) => {
+            let input = AuthorizeInput {
+                action,
+                resource: r.resource.filter(|s| !s.is_empty()).unwrap_or_else(|| "*".to_owned()),
+                context: sorted(r.context),
+            };
+            Some(authorize_response(broker.authorize(&caller, &input, now)?))
+        }
+        None => None,
+    };
+    Ok(VerifyRequestResponse {
+        valid: true,
+        caller: Some(caller_message(&caller)),
+        authorization,
+        ..Default::default()
+    })
+}
+
+fn authorize(
+    ctx: &GrpcContext,
+    r: AuthorizeRequest,
+    now: OffsetDateTime,
+    principal: &mut String,
+) -> Result<AuthorizeResponse, ApiError> {
+    let broker = &ctx.state.broker;
+    let (chain, _) = trusted_peer(broker, &ctx.conn, "Authorize", now)?;
+    *principal = chain.leaf.subject_string();
+    let token = required(r.session_token, "session_token")?;
+    let caller = broker.session_caller(&token, now)?;
+    let input = AuthorizeInput {
+        action: r.action,
+        resource: if r.resource.is_empty() {
+            "*".to_owned()
+        } else {
+            r.resource
+        },
+        context: sorted(r.context),
+    };
+    broker.authorize(&caller, &input, now).map(authorize_response)
+}
+
+/// The metadata as SigV4 headers: every ASCII entry, plus `host` = the `:authority` when the
+/// client sent no `host` entry (HTTP/2 carries the host in `:authority`).
+fn signed_metadata(metadata: &MetadataMap, authority: &str) -> Vec<(String, String)> {
+    let headers = metadata.clone().into_headers();
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect();
+    if !out.iter().any(|(k, _)| k == "host") {
+        out.push(("host".to_owned(), authority.to_owned()));
+    }
+    out
+}
+
+/// A required string field; InvalidArgument naming the field when empty.
+fn required(value: String, field: &str) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::validation(
+            "missing-parameter",
+            format!("Missing required field {field}."),
+        ));
+    }
+    Ok(value)
+}
+
+/// `UNSIGNED-PAYLOAD` or 64 hex digits (lower-cased, as in the canonical request).
+fn payload_hash(value: &str) -> Result<String, ApiError> {
+    if value == UNSIGNED_PAYLOAD {
+        return Ok(value.to_owned());
+    }
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(value.to_ascii_lowercase());
+    }
+    Err(ApiError::validation(
+        "bad-payload-hash",
+        "payload_hash must be the hex SHA-256 of the body (64 hex digits) or UNSIGNED-PAYLOAD.",
+    ))
+}
+
+fn sorted(map: std::collections::HashMap<String, String>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = map.into_iter().collect();
+    v.sort();
+    v
+}
+
+fn credentials(c: &session::Credentials) -> Credentials {
+    Credentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.as_str().to_owned(),
+        session_token: c.session_token.clone(),
+        expiration: format_expiration(c.expiration),
+    }
+}
+
+fn caller_message(caller: &Caller) -> crate::proto::Caller {
+    crate::proto::Caller {
+        role_arn: caller.role.arn.as_str().to_owned(),
+        assumed_role_arn: caller.assumed_role_arn(),
+        session_name: caller.claims.session_name.clone(),
+        account: caller.role.arn.account().as_str().to_owned(),
+        tags: caller
+            .claims
+            .tags
+            .iter()
+            .map(|(key, value)| Tag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        source_identity: caller.claims.source_identity.clone().unwrap_or_default(),
+        expiration: format_expiration(caller.claims.expires_at),
+        access_key_id: caller.claims.access_key_id.clone(),
+    }
+}
+
+fn authorize_response(out: AuthorizeOutput) -> AuthorizeResponse {
+    let decision = match out.outcome {
+        Outcome::Allow => Decision::Allow,
+        Outcome::ExplicitDeny => Decision::ExplicitDeny,
+        Outcome::ImplicitDeny => Decision::ImplicitDeny,
+    };
+    AuthorizeResponse {
+        decision: decision.into(),
+        policy: out.policy,
+        statement_index: out.statement_index.and_then(|i| i32::try_from(i).ok()).unwrap_or(-1),
+        statement_sid: out.statement_sid.unwrap_or_default(),
+        explanation: out.explanation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_hash_rules() {
+        let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+        assert_eq!(payload_hash(hex).unwrap(), hex.to_ascii_lowercase());
+        assert_eq!(payload_hash("UNSIGNED-PAYLOAD").unwrap(), "UNSIGNED-PAYLOAD");
+        for bad in ["", "unsigned-payload", "abc", &hex[1..]] {
+            assert_eq!(payload_hash(bad).unwrap_err().reason, "bad-payload-hash", "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_gets_host_from_authority_unless_sent() {
+        let mut m = MetadataMap::new();
+        m.insert("x-amz-date", "20250101T000000Z".parse().unwrap());
+        let h = signed_metadata(&m, "127.0.0.1:8443");
+        assert!(h.contains(&("host".to_owned(), "127.0.0.1:8443".to_owned())));
+        m.insert("host", "example".parse().unwrap());
+        let h = signed_metadata(&m, "127.0.0.1:8443");
+        assert_eq!(h.iter().filter(|(k, _)| k == "host").count(), 1);
+        assert!(h.contains(&("host".to_owned(), "example".to_owned())));
+    }
+
+    #[test]
+    fn implicit_deny_without_statement_is_index_minus_one() {
+        let r = authorize_response(AuthorizeOutput {
+            outcome: Outcome::ImplicitDeny,
+            policy: String::new(),
+            statement_index: None,
+            statement_sid: None,
+            explanation: "x".into(),
+        });
+        assert_eq!((r.decision(), r.statement_index), (Decision::ImplicitDeny, -1));
+    }
+}

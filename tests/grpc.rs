@@ -1,0 +1,683 @@
+//! The gRPC API `rolegate.v1` end to end: the real daemon on 127.0.0.1:0, driven by tonic
+//! clients over real mTLS (rustls presenting certificates of the test PKI), with SigV4 requests
+//! for VerifyRequest signed by the `aws-sigv4` crate.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use rolegate::client::TlsOptions;
+use rolegate::client::grpc::{GrpcClient, SigningCredentials, signed_assume_role};
+use rolegate::identity::ClientCertificate;
+use rolegate::pki::{Authority, Issued, KeyType};
+use rolegate::proto::authorize_response::Decision;
+use rolegate::proto::{
+    AssumeRoleRequest, AuthorizeRequest, CreateSessionRequest, CreateSessionResponse, Header, ReloadRequest,
+    StatusRequest, VerifyRequestRequest, VerifyRequestResponse,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tonic::Code;
+
+const CHAINED_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#;
+const CHAINED_PERMISSIONS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadOrders","Effect":"Allow","Action":"orders:Get*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"orders:*","Resource":"arn:aws:orders:::secret/*"}]}"#;
+const API_HOST: &str = "orders.internal.example";
+
+/// The daemon with a chained role that has permission policies, and `admin_subject` listed
+/// in `[server] admin_subjects`.
+fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
+    let extra_toml = format!(
+        "[[role]]\narn = \"{ROLE_CHAINED}\"\nmax_session_duration = 43200\ntrust_policy = '''{CHAINED_TRUST}'''\npermission_policies = ['''{CHAINED_PERMISSIONS}''']\n"
+    );
+    let setup = Setup {
+        pki,
+        extra_toml,
+        crl_pem: None,
+        app_trust_condition: "",
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &setup);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let marker = format!("account_id = \"{ACCOUNT}\"\n");
+    assert!(text.contains(&marker));
+    let text = text.replacen(&marker, &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n"), 1);
+    std::fs::write(&path, text).unwrap();
+    start_with_config(dir, &path)
+}
+
+fn subject_of(leaf: &Issued) -> String {
+    ClientCertificate::parse(leaf.cert_der.clone())
+        .unwrap()
+        .subject_string()
+}
+
+async fn connect(d: &Daemon, identity: Option<(&Issued, &[&Issued])>) -> GrpcClient {
+    let client_identity = identity.map(|(leaf, chain)| {
+        let mut certs = vec![CertificateDer::from(leaf.cert_der.clone())];
+        certs.extend(chain.iter().map(|c| CertificateDer::from(c.cert_der.clone())));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_pkcs8_der.to_vec()));
+        (certs, Arc::new(key))
+    });
+    let tls = TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        no_verify: false,
+        client_identity,
+    };
+    GrpcClient::connect(&d.endpoint, &tls).await.unwrap()
+}
+
+fn create_request(profile: &str, role: &str, anchor: &str) -> CreateSessionRequest {
+    CreateSessionRequest {
+        trust_anchor_arn: anchor_arn(anchor),
+        profile_arn: profile_arn(profile),
+        role_arn: role.to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn create(c: &GrpcClient, r: CreateSessionRequest) -> Result<CreateSessionResponse, tonic::Status> {
+    c.sessions().create_session(r).await.map(tonic::Response::into_inner)
+}
+
+fn assert_status<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, message: &str) {
+    match r {
+        Err(s) => {
+            assert_eq!(s.code(), code, "message: {}", s.message());
+            assert!(s.message().contains(message), "{:?} lacks {message:?}", s.message());
+        }
+        Ok(v) => panic!("expected {code:?}, got {v:?}"),
+    }
+}
+
+fn signing(r: &CreateSessionResponse) -> SigningCredentials {
+    let c = r.credentials.as_ref().unwrap();
+    SigningCredentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: c.session_token.clone(),
+    }
+}
+
+/// Workload certificate (under the intermediate) with its chain.
+struct Workload {
+    pki: Pki,
+    leaf: Issued,
+    admin: Issued,
+    /// A CA no trust anchor of the daemon names (the fixture's "foreign" root is an anchor).
+    rogue: Authority,
+}
+
+impl Workload {
+    fn new() -> Self {
+        let pki = Pki::new();
+        let leaf = Pki::client(&pki.intermediate, "workload-1", KeyType::EcdsaP256);
+        let admin = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+        let n = now();
+        let rogue = Authority::new_root("rogue root", KeyType::EcdsaP256, n - days(1), n + days(30)).unwrap();
+        Self {
+            pki,
+            leaf,
+            admin,
+            rogue,
+        }
+    }
+
+    fn start(&self) -> Daemon {
+        start_grpc(&self.pki, &subject_of(&self.admin))
+    }
+
+    async fn workload(&self, d: &Daemon) -> GrpcClient {
+        connect(d, Some((&self.leaf, &[self.pki.intermediate.issued()]))).await
+    }
+}
+
+#[tokio::test]
+async fn create_session_with_the_mtls_identity() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let r = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let creds = r.credentials.as_ref().unwrap();
+    assert!(creds.access_key_id.starts_with("ASIA") && creds.access_key_id.len() == 20);
+    assert_eq!(creds.secret_access_key.len(), 40);
+    assert_eq!(r.role_arn, ROLE);
+    assert_eq!(r.source_identity, "CN=workload-1");
+    assert_eq!(
+        r.assumed_role_arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{}", w.leaf.serial_hex)
+    );
+    assert!(
+        r.subject_arn
+            .starts_with("arn:aws:rolesanywhere:us-east-1:123456789012:subject/")
+    );
+    // Same identity and request moments later: the same credentials (shared cache with REST).
+    let again = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    assert_eq!(again.credentials, r.credentials);
+}
+
+#[tokio::test]
+async fn create_session_errors_map_to_grpc_codes() {
+    let w = Workload::new();
+    let d = w.start();
+    let anonymous = connect(&d, None).await;
+    assert_status(
+        create(&anonymous, create_request("main", ROLE, "main")).await,
+        Code::Unauthenticated,
+        "CreateSession needs a client certificate: connect with mTLS",
+    );
+    let stranger = Pki::client(&w.rogue, "stranger", KeyType::EcdsaP256);
+    let untrusted = connect(&d, Some((&stranger, &[]))).await;
+    assert_status(
+        create(&untrusted, create_request("main", ROLE, "main")).await,
+        Code::PermissionDenied,
+        "The client certificate CN=stranger,O=Example does not chain to any enabled trust anchor.",
+    );
+    let c = w.workload(&d).await;
+    // Trusted by "main" but not by the anchor named in the request.
+    assert_status(
+        create(&c, create_request("main", ROLE, "foreign")).await,
+        Code::PermissionDenied,
+        "Untrusted certificate",
+    );
+    assert_status(
+        create(&c, create_request("main", ROLE, "nope")).await,
+        Code::NotFound,
+        &format!("Trust anchor {} was not found.", anchor_arn("nope")),
+    );
+    assert_status(
+        create(&c, create_request("main", ROLE_OTHER, "main")).await,
+        Code::PermissionDenied,
+        &format!(
+            "Role {ROLE_OTHER} is not one of the roles of profile {}.",
+            profile_arn("main")
+        ),
+    );
+    let mut too_long = create_request("main", ROLE, "main");
+    too_long.duration_seconds = Some(10_000);
+    assert_status(create(&c, too_long).await, Code::InvalidArgument, "");
+}
+
+#[tokio::test]
+async fn trust_policy_denial_is_permission_denied() {
+    let pki = Pki::new();
+    let setup = Setup {
+        pki: &pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: r#","StringEquals":{"aws:PrincipalTag/x509Subject/CN":"someone-else"}"#,
+    };
+    let d = start(&setup);
+    let leaf = Pki::client(&pki.root, "workload-2", KeyType::EcdsaP256);
+    let c = connect(&d, Some((&leaf, &[]))).await;
+    assert_status(
+        create(&c, create_request("main", ROLE, "main")).await,
+        Code::PermissionDenied,
+        &format!(
+            "The trust policy of role {ROLE} does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole"
+        ),
+    );
+}
+
+fn chain_request(duration: Option<u32>) -> AssumeRoleRequest {
+    AssumeRoleRequest {
+        role_arn: ROLE_CHAINED.to_owned(),
+        role_session_name: "chained-session".to_owned(),
+        duration_seconds: duration,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn assume_role_with_sigv4_metadata() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let creds = signing(&session);
+    // Any client can chain: the SigV4 signature, not the TLS identity, authenticates.
+    let anonymous = connect(&d, None).await;
+    let out = anonymous
+        .assume_role(chain_request(Some(900)), &creds, REGION, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/chained-session")
+    );
+    assert_eq!(out.source_identity, "CN=workload-1");
+    assert!(out.credentials.unwrap().access_key_id.starts_with("ASIA"));
+
+    assert_status(
+        anonymous
+            .assume_role(chain_request(Some(7200)), &creds, REGION, now())
+            .await,
+        Code::InvalidArgument,
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+    );
+    // A signature over another message does not verify for this one.
+    let authority = d.endpoint.trim_start_matches("https://").to_owned();
+    let mut tampered = signed_assume_role(chain_request(Some(900)), &authority, &creds, REGION, now()).unwrap();
+    tampered.get_mut().role_session_name = "other-name".to_owned();
+    assert_status(
+        anonymous.sessions().assume_role(tampered).await,
+        Code::Unauthenticated,
+        "signature",
+    );
+    // No signature at all.
+    assert_status(
+        anonymous.sessions().assume_role(chain_request(None)).await,
+        Code::Unauthenticated,
+        "",
+    );
+    // The trust policy of the app role does not name the chained role's sessions.
+    let chained = signing_from(&out_credentials(&anonymous, &creds).await);
+    let mut back = chain_request(None);
+    back.role_arn = ROLE.to_owned();
+    assert_status(
+        anonymous.assume_role(back, &chained, REGION, now()).await,
+        Code::PermissionDenied,
+        &format!("is not authorized to perform: sts:AssumeRole on resource: {ROLE}"),
+    );
+}
+
+async fn out_credentials(c: &GrpcClient, creds: &SigningCredentials) -> rolegate::proto::Credentials {
+    c.assume_role(chain_request(None), creds, REGION, now())
+        .await
+        .unwrap()
+        .credentials
+        .unwrap()
+}
+
+fn signing_from(c: &rolegate::proto::Credentials) -> SigningCredentials {
+    SigningCredentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: c.session_token.clone(),
+    }
+}
+
+/// A request to an internal API signed by the `aws-sigv4` crate, as VerifyRequest receives it.
+fn aws_signed(
+    creds: &SigningCredentials,
+    service: &str,
+    time: SystemTime,
+    path_and_query: &str,
+    body: &[u8],
+) -> VerifyRequestRequest {
+    aws_signed_body(creds, service, time, path_and_query, Some(body))
+}
+
+/// `body: None` signs with `UNSIGNED-PAYLOAD`.
+fn aws_signed_body(
+    creds: &SigningCredentials,
+    service: &str,
+    time: SystemTime,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+) -> VerifyRequestRequest {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(creds.session_token.clone()),
+        None,
+        "test",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let url = format!("https://{API_HOST}{path_and_query}");
+    let base = [("host", API_HOST), ("content-type", "application/json")];
+    let signable_body = body.map_or(SignableBody::UnsignedPayload, SignableBody::Bytes);
+    let signable = SignableRequest::new("POST", &url, base.iter().copied(), signable_body).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut headers: Vec<Header> = base
+        .iter()
+        .map(|(n, v)| Header {
+            name: (*n).to_owned(),
+            value: (*v).to_owned(),
+        })
+        .collect();
+    headers.extend(instructions.headers().map(|(n, v)| Header {
+        name: n.to_owned(),
+        value: v.to_owned(),
+    }));
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    VerifyRequestRequest {
+        method: "POST".into(),
+        path: path.into(),
+        query: query.into(),
+        headers,
+        payload_hash: body.map_or("UNSIGNED-PAYLOAD".to_owned(), rolegate::sigv4::sha256_hex),
+        service: "execute-api".into(),
+        region: String::new(),
+        ..Default::default()
+    }
+}
+
+async fn verify(c: &GrpcClient, r: VerifyRequestRequest) -> Result<VerifyRequestResponse, tonic::Status> {
+    c.sessions().verify_request(r).await.map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn verify_request_on_aws_sigv4_signed_requests() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let creds = signing(&session);
+    let body = br#"{"order":42}"#;
+
+    let valid = verify(
+        &c,
+        aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42?x=1&a=b", body),
+    )
+    .await
+    .unwrap();
+    assert!(valid.valid, "{valid:?}");
+    let caller = valid.caller.unwrap();
+    assert_eq!(caller.role_arn, ROLE);
+    assert_eq!(caller.account, ACCOUNT);
+    assert_eq!(caller.session_name, w.leaf.serial_hex);
+    assert_eq!(caller.source_identity, "CN=workload-1");
+    assert_eq!(caller.access_key_id, creds.access_key_id);
+    assert_eq!(caller.expiration, session.credentials.as_ref().unwrap().expiration);
+    assert!(
+        caller
+            .tags
+            .iter()
+            .any(|t| t.key == "x509Subject/CN" && t.value == "workload-1"),
+        "{:?}",
+        caller.tags
+    );
+
+    // A signature over UNSIGNED-PAYLOAD verifies with that payload hash, and with no other.
+    let mut unsigned = aws_signed_body(&creds, "execute-api", SystemTime::now(), "/orders/42", None);
+    assert!(verify(&c, unsigned.clone()).await.unwrap().valid);
+    unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
+    assert!(!verify(&c, unsigned).await.unwrap().valid);
+
+    let mut tampered = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+    tampered.path = "/orders/43".into();
+    let r = verify(&c, tampered).await.unwrap();
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "SignatureDoesNotMatch"),
+        "{r:?}"
+    );
+    assert!(r.caller.is_none());
+
+    let mut other_body = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+    other_body.payload_hash = rolegate::sigv4::sha256_hex(b"{}");
+    let r = verify(&c, other_body).await.unwrap();
+    assert_eq!((r.valid, r.error_code.as_str()), (false, "SignatureDoesNotMatch"));
+
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    let r = verify(&c, aws_signed(&creds, "execute-api", old, "/orders/42", body))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "SignatureDoesNotMatch"),
+        "{r:?}"
+    );
+    assert!(r.reason.starts_with("Signature expired: "), "{}", r.reason);
+
+    let r = verify(&c, aws_signed(&creds, "s3", SystemTime::now(), "/orders/42", body))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "SignatureDoesNotMatch"),
+        "{r:?}"
+    );
+    assert!(r.reason.contains("execute-api"), "{}", r.reason);
+
+    // Callers of VerifyRequest must present a trusted client certificate.
+    let anonymous = connect(&d, None).await;
+    assert_status(
+        verify(
+            &anonymous,
+            aws_signed(&creds, "execute-api", SystemTime::now(), "/", body),
+        )
+        .await,
+        Code::Unauthenticated,
+        "VerifyRequest needs a client certificate",
+    );
+    let stranger = Pki::client(&w.rogue, "stranger", KeyType::EcdsaP256);
+    let untrusted = connect(&d, Some((&stranger, &[]))).await;
+    assert_status(
+        verify(
+            &untrusted,
+            aws_signed(&creds, "execute-api", SystemTime::now(), "/", body),
+        )
+        .await,
+        Code::PermissionDenied,
+        "does not chain to any enabled trust anchor",
+    );
+}
+
+#[tokio::test]
+async fn authorize_evaluates_role_and_session_policies() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let chained = c
+        .assume_role(chain_request(None), &signing(&session), REGION, now())
+        .await
+        .unwrap();
+    let chained_creds = signing_from(chained.credentials.as_ref().unwrap());
+    let ask = |token: &str, action: &str, resource: &str| AuthorizeRequest {
+        session_token: token.to_owned(),
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        ..Default::default()
+    };
+    let authorize = |r: AuthorizeRequest| {
+        let mut s = c.sessions();
+        async move { s.authorize(r).await.map(tonic::Response::into_inner) }
+    };
+    let token = chained_creds.session_token.as_str();
+    let allow = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
+    assert_eq!(allow.decision(), Decision::Allow);
+    assert_eq!(
+        (
+            allow.policy.as_str(),
+            allow.statement_index,
+            allow.statement_sid.as_str()
+        ),
+        ("role-policy/0", 0, "ReadOrders")
+    );
+    let deny = authorize(ask(token, "orders:GetOrder", "arn:aws:orders:::secret/1"))
+        .await
+        .unwrap();
+    assert_eq!(deny.decision(), Decision::ExplicitDeny);
+    assert_eq!((deny.statement_index, deny.statement_sid.as_str()), (1, "NoSecrets"));
+    assert!(deny.explanation.contains("explicitly denied"), "{}", deny.explanation);
+    let implicit = authorize(ask(token, "orders:DeleteOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (implicit.decision(), implicit.statement_index),
+        (Decision::ImplicitDeny, -1)
+    );
+    // A session policy narrows the role's permissions.
+    let mut narrowed = chain_request(None);
+    narrowed.policy = Some(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyOne","Effect":"Allow","Action":"orders:GetOrder","Resource":"arn:aws:orders:::order/1"}]}"#
+            .to_owned(),
+    );
+    let narrow = c
+        .assume_role(narrowed, &signing(&session), REGION, now())
+        .await
+        .unwrap();
+    let narrow_token = narrow.credentials.unwrap().session_token;
+    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/2"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision(), Decision::ImplicitDeny);
+    assert!(
+        r.explanation.contains("no session policy allows it"),
+        "{}",
+        r.explanation
+    );
+    let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/1"))
+        .await
+        .unwrap();
+    assert_eq!(r.decision(), Decision::Allow);
+    // Keys derived from the session cannot be supplied.
+    let mut forged = ask(token, "orders:GetOrder", "*");
+    forged.context.insert("aws:PrincipalArn".into(), ROLE.into());
+    assert_status(
+        authorize(forged).await,
+        Code::InvalidArgument,
+        "The context key 'aws:PrincipalArn' is derived from the session by rolegate and cannot be supplied.",
+    );
+    assert_status(
+        authorize(ask("garbage", "orders:GetOrder", "*")).await,
+        Code::Unauthenticated,
+        "invalid",
+    );
+
+    // VerifyRequest with an action authorizes too.
+    let mut vr = aws_signed(&chained_creds, "execute-api", SystemTime::now(), "/orders/1", b"");
+    vr.action = Some("orders:GetOrder".into());
+    vr.resource = Some("arn:aws:orders:::secret/x".into());
+    let r = verify(&c, vr).await.unwrap();
+    assert!(r.valid);
+    assert_eq!(r.authorization.unwrap().decision(), Decision::ExplicitDeny);
+}
+
+#[tokio::test]
+async fn admin_is_limited_to_listed_subjects() {
+    let w = Workload::new();
+    let d = w.start();
+    let admin = connect(&d, Some((&w.admin, &[]))).await;
+    let status = admin.admin().status(StatusRequest {}).await.unwrap().into_inner();
+    let arns: Vec<&str> = status.anchors.iter().map(|a| a.arn.as_str()).collect();
+    assert_eq!(
+        arns,
+        [anchor_arn("disabled"), anchor_arn("foreign"), anchor_arn("main")]
+    );
+    let main = &status.anchors[2];
+    assert!(main.enabled && !status.anchors[0].enabled);
+    assert_eq!(main.certificates.len(), 1);
+    assert!(main.certificates[0].subject.contains("CN=test root"));
+    assert!(main.certificates[0].not_after_unix > now().unix_timestamp());
+    assert!(
+        status
+            .roles
+            .iter()
+            .any(|r| r.arn == ROLE_CHAINED && r.max_session_duration == 43200)
+    );
+    assert!(
+        status
+            .profiles
+            .iter()
+            .any(|p| p.arn == profile_arn("main") && p.duration_seconds == 3600)
+    );
+    assert_eq!(
+        (status.token_key_ids.as_slice(), status.active_token_key_id.as_str()),
+        (&["k1".to_owned()][..], "k1")
+    );
+    let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["chains", "credentials", "signing_keys"]);
+    assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
+
+    let reloaded = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();
+    assert!(reloaded.reloaded, "{}", reloaded.error);
+    std::fs::write(d.dir.path().join("rolegate.toml"), "not toml [").unwrap();
+    let failed = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();
+    assert!(!failed.reloaded && !failed.error.is_empty());
+
+    // A trusted workload certificate whose subject is not listed.
+    let workload = w.workload(&d).await;
+    assert_status(
+        workload.admin().status(StatusRequest {}).await,
+        Code::PermissionDenied,
+        "The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: add it to [server] admin_subjects.",
+    );
+    assert_status(
+        workload.admin().reload(ReloadRequest {}).await,
+        Code::PermissionDenied,
+        "admin_subjects",
+    );
+    // The listed subject under an untrusted CA.
+    let impostor = Pki::client(&w.rogue, "ops-admin", KeyType::EcdsaP256);
+    let impostor = connect(&d, Some((&impostor, &[]))).await;
+    assert_status(
+        impostor.admin().status(StatusRequest {}).await,
+        Code::PermissionDenied,
+        "does not chain to any enabled trust anchor",
+    );
+    assert_status(
+        connect(&d, None).await.admin().reload(ReloadRequest {}).await,
+        Code::Unauthenticated,
+        "Admin.Reload needs a client certificate",
+    );
+}
+
+#[tokio::test]
+async fn health_serves_and_reflection_lists_services() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let w = Workload::new();
+    let d = w.start();
+    let c = connect(&d, None).await;
+    let mut health = HealthClient::new(c.channel());
+    for service in ["", "rolegate.v1.Sessions", "rolegate.v1.Admin"] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
+    }
+    let mut reflection = ServerReflectionClient::new(c.channel());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer {response:?}");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "rolegate.v1.Admin",
+            "rolegate.v1.Sessions"
+        ]
+    );
+    // REST still answers on the same listener.
+    assert!(d.endpoint.starts_with("https://127.0.0.1:"));
+}

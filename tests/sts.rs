@@ -1,0 +1,1001 @@
+//! The STS Query API end to end (DESIGN.md §2b): the real daemon on 127.0.0.1:0 with real TLS,
+//! Roles Anywhere credentials from rolegate's own client, then
+//! - the official `aws-sdk-sts` + `aws-config` pointed at the daemon (GetCallerIdentity,
+//!   AssumeRole chains, the 1-hour chaining cap, denials, source identity, transitive tags);
+//! - raw HTTP/1.1 requests signed with `rolegate::sigv4::sign_hmac` and then corrupted, each
+//!   answered with the AWS error code and status in STS error XML;
+//! - a credential issued before a daemon restart still works after it (sealed tokens).
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_sdk_sts::types::Tag;
+use common::*;
+use rolegate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
+use rolegate::config::Config;
+use rolegate::identity::ClientCertificate;
+use rolegate::pki::{Issued, KeyType};
+use rolegate::session::{self, SessionClaimsDraft, SessionOrigin};
+use rolegate::sigv4::x509::X509SigningKey;
+use rolegate::sigv4::{self, HttpRequest};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ROLE_HOP2: &str = "arn:aws:iam::123456789012:role/hop2";
+const ROLE_HOP3: &str = "arn:aws:iam::123456789012:role/hop3";
+const ROLE_NEEDS_ENV: &str = "arn:aws:iam::123456789012:role/needs-env";
+const ROLE_CHAINED_LONG: &str = "arn:aws:iam::123456789012:role/chained-long";
+const ROLE_OUTSIDE: &str = "arn:aws:iam::123456789012:role/outside";
+
+const CHAIN_ACTIONS: &str = r#"["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]"#;
+
+/// A trust policy letting sessions of `principal_role` assume the role, with `condition`.
+fn chaining_trust(principal_role: &str, condition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal_role}"}},"Action":{CHAIN_ACTIONS}{condition}}}]}}"#
+    )
+}
+
+/// The roles this file chains through: app → chained → hop2 → hop3 (hop3 requires the tag
+/// `team=blue` that hop 1 set as transitive), needs-env (trusts hop2 sessions carrying the
+/// non-transitive tag `env` of hop 1: none do), chained-long (maximum 2 hours) and outside
+/// (trusts Roles Anywhere only).
+fn extra_roles() -> String {
+    let chained = chaining_trust(ROLE, "");
+    let hop2 = chaining_trust(ROLE_CHAINED, "");
+    let hop3 = chaining_trust(
+        ROLE_HOP2,
+        r#","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}"#,
+    );
+    let needs_env = chaining_trust(
+        ROLE_HOP2,
+        r#","Condition":{"StringEquals":{"aws:PrincipalTag/env":"dev"}}"#,
+    );
+    let long = chaining_trust(ROLE, "");
+    let outside = trust_policy_roles_anywhere("main", "");
+    format!(
+        r#"
+[[role]]
+arn = "{ROLE_CHAINED}"
+trust_policy = '''{chained}'''
+
+[[role]]
+arn = "{ROLE_HOP2}"
+trust_policy = '''{hop2}'''
+
+[[role]]
+arn = "{ROLE_HOP3}"
+trust_policy = '''{hop3}'''
+
+[[role]]
+arn = "{ROLE_NEEDS_ENV}"
+trust_policy = '''{needs_env}'''
+
+[[role]]
+arn = "{ROLE_CHAINED_LONG}"
+max_session_duration = 7200
+trust_policy = '''{long}'''
+
+[[role]]
+arn = "{ROLE_OUTSIDE}"
+trust_policy = '''{outside}'''
+"#
+    )
+}
+
+fn setup(pki: &Pki) -> Setup<'_> {
+    Setup {
+        pki,
+        extra_toml: extra_roles(),
+        crl_pem: None,
+        app_trust_condition: "",
+    }
+}
+
+/// Roles Anywhere credentials for ROLE, and the leaf's serial in hex (the session name).
+async fn roles_anywhere_session(endpoint: &str, ca: &std::path::Path, leaf: &Issued) -> (SessionCredentials, String) {
+    let params = CreateSessionParams {
+        trust_anchor_arn: anchor_arn("main"),
+        profile_arn: profile_arn("main"),
+        role_arn: ROLE.to_owned(),
+        duration_seconds: None,
+        role_session_name: None,
+        region: REGION.into(),
+    };
+    let client = RolesAnywhereClient::new(
+        endpoint,
+        &TlsOptions {
+            ca_bundle: Some(ca.to_owned()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let creds = client
+        .create_session(&params, &key, &leaf.cert_der, &[], cert.serial_decimal(), now())
+        .await
+        .unwrap();
+    (creds, cert.serial_hex().to_owned())
+}
+
+/// Plain strings of a credential set, whatever issued it.
+#[derive(Clone)]
+struct Creds {
+    access_key_id: String,
+    secret: String,
+    token: String,
+}
+
+impl From<&SessionCredentials> for Creds {
+    fn from(c: &SessionCredentials) -> Self {
+        Self {
+            access_key_id: c.access_key_id.clone(),
+            secret: c.secret_access_key.to_string(),
+            token: c.session_token.to_string(),
+        }
+    }
+}
+
+impl From<&aws_sdk_sts::types::Credentials> for Creds {
+    fn from(c: &aws_sdk_sts::types::Credentials) -> Self {
+        Self {
+            access_key_id: c.access_key_id().to_owned(),
+            secret: c.secret_access_key().to_owned(),
+            token: c.session_token().to_owned(),
+        }
+    }
+}
+
+fn url(endpoint: &str) -> String {
+    if endpoint.starts_with("https://") {
+        endpoint.to_owned()
+    } else {
+        format!("https://{endpoint}")
+    }
+}
+
+fn host(endpoint: &str) -> &str {
+    endpoint.trim_start_matches("https://").trim_end_matches('/')
+}
+
+/// An `aws-sdk-sts` client configured through `aws-config`, trusting only the test CA.
+async fn sdk(endpoint: &str, ca: &std::path::Path, c: &Creds) -> aws_sdk_sts::Client {
+    use aws_smithy_http_client::tls;
+    let pem = std::fs::read(ca).unwrap();
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .unwrap();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls_context)
+        .build_https();
+    let credentials = aws_credential_types::Credentials::new(
+        &c.access_key_id,
+        &c.secret,
+        Some(c.token.clone()),
+        None,
+        "rolegate-test",
+    );
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(url(endpoint))
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .http_client(http)
+        .load()
+        .await;
+    aws_sdk_sts::Client::new(&shared)
+}
+
+/// (HTTP status, AWS code, message) of an SDK failure.
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    e: aws_sdk_sts::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> (u16, String, String) {
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
+    let code = e.code().unwrap_or_default().to_owned();
+    let message = e.message().unwrap_or_default().to_owned();
+    (status, code, message)
+}
+
+#[tokio::test]
+async fn aws_sdk_sts_get_caller_identity_and_two_hop_chain() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let config = Config::load(&d.dir.path().join("rolegate.toml")).unwrap();
+    let leaf = Pki::client(&pki.root, "sts-client", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(&d.endpoint, &d.ca_bundle(), &leaf).await;
+    let app = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(&ra)).await;
+
+    let me = app.get_caller_identity().send().await.unwrap();
+    let app_role_id = &config.role(ROLE).unwrap().role_id;
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+    );
+    assert_eq!(me.user_id(), Some(format!("{app_role_id}:{serial}").as_str()));
+    assert!(app_role_id.starts_with("AROA"), "{app_role_id}");
+    assert_eq!(me.account(), Some(ACCOUNT));
+
+    // Hop 1: app → chained, with tags (team transitive, env not).
+    let hop1 = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("hop-1")
+        .duration_seconds(3600)
+        .tags(Tag::builder().key("team").value("blue").build().unwrap())
+        .tags(Tag::builder().key("env").value("dev").build().unwrap())
+        .transitive_tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let user = hop1.assumed_role_user().unwrap();
+    assert_eq!(user.arn(), format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/hop-1"));
+    let chained_id = &config.role(ROLE_CHAINED).unwrap().role_id;
+    assert_eq!(user.assumed_role_id(), format!("{chained_id}:hop-1"));
+    assert!(hop1.packed_policy_size().is_some_and(|p| (1..=100).contains(&p)));
+    // Roles Anywhere set the source identity from the certificate CN; it carries forward.
+    assert_eq!(hop1.source_identity(), Some("CN=sts-client"));
+    let c1 = hop1.credentials().unwrap();
+    assert!(c1.access_key_id().starts_with("ASIA") && c1.access_key_id().len() == 20);
+    assert_eq!(c1.secret_access_key().len(), 40);
+    let lifetime = c1.expiration().secs() - OffsetDateTime::now_utc().unix_timestamp();
+    assert!((3500..=3600).contains(&lifetime), "{lifetime}");
+
+    // Hop 2 with hop 1's credentials.
+    let chained = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(c1)).await;
+    let me1 = chained.get_caller_identity().send().await.unwrap();
+    assert_eq!(me1.arn(), Some(user.arn()));
+    assert_eq!(me1.user_id(), Some(user.assumed_role_id()));
+    let hop2 = chained
+        .assume_role()
+        .role_arn(ROLE_HOP2)
+        .role_session_name("hop-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hop2.assumed_role_user().unwrap().arn(),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/hop2/hop-2")
+    );
+    assert_eq!(hop2.source_identity(), Some("CN=sts-client"));
+    assert_eq!(hop2.packed_policy_size(), None);
+    let third = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(hop2.credentials().unwrap())).await;
+    let me2 = third.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        me2.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/hop2/hop-2").as_str())
+    );
+
+    // Hop 3: the transitive tag `team` reached the hop 2 session (hop3's trust requires it)...
+    let hop3 = third
+        .assume_role()
+        .role_arn(ROLE_HOP3)
+        .role_session_name("hop-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hop3.assumed_role_user().unwrap().arn(),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/hop3/hop-3")
+    );
+    // ...and the non-transitive tag `env` did not.
+    let e = third
+        .assume_role()
+        .role_arn(ROLE_NEEDS_ENV)
+        .role_session_name("needs-env")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            403,
+            "AccessDenied".to_owned(),
+            format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/hop2/hop-2 is not authorized to perform: sts:AssumeRole on resource: {ROLE_NEEDS_ENV}"
+            )
+        )
+    );
+    // A transitive tag cannot be overridden further down the chain.
+    let e = chained
+        .assume_role()
+        .role_arn(ROLE_HOP2)
+        .role_session_name("override")
+        .tags(Tag::builder().key("Team").value("red").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    let (status, code, _) = sdk_error(e);
+    assert_eq!((status, code.as_str()), (400, "ValidationError"));
+}
+
+#[tokio::test]
+async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "sts-client", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(&d.endpoint, &d.ca_bundle(), &leaf).await;
+    let app = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(&ra)).await;
+    let caller = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}");
+
+    // Role chaining is capped at one hour even when the role allows two.
+    let e = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED_LONG)
+        .role_session_name("too-long")
+        .duration_seconds(3601)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            400,
+            "ValidationError".to_owned(),
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+                .to_owned()
+        )
+    );
+    let ok = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED_LONG)
+        .role_session_name("one-hour")
+        .duration_seconds(3600)
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.credentials().is_some());
+
+    // Below the AWS minimum of 900 s: the SDK does not check, the server does.
+    let e = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("short")
+        .duration_seconds(899)
+        .send()
+        .await
+        .unwrap_err();
+    let (status, code, _) = sdk_error(e);
+    assert_eq!((status, code.as_str()), (400, "ValidationError"));
+
+    // A role whose trust policy does not name the caller, and a role that does not exist.
+    for role in [ROLE_OUTSIDE, "arn:aws:iam::123456789012:role/nonexistent"] {
+        let e = app
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("denied")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            sdk_error(e),
+            (
+                403,
+                "AccessDenied".to_owned(),
+                format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role}")
+            )
+        );
+    }
+
+    // The source identity set by Roles Anywhere may be restated but not changed.
+    let same = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("same-source")
+        .source_identity("CN=sts-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.source_identity(), Some("CN=sts-client"));
+    let e = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("new-source")
+        .source_identity("somebody-else")
+        .send()
+        .await
+        .unwrap_err();
+    let (status, code, message) = sdk_error(e);
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"), "{message}");
+    assert!(message.contains("CN=sts-client"), "{message}");
+
+    // Bad session names are validation errors with AWS's wording.
+    let e = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("bad name")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            400,
+            "ValidationError".to_owned(),
+            "1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*".to_owned()
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw requests
+// ---------------------------------------------------------------------------------------------
+
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn element(&self, name: &str) -> Option<&str> {
+        let open = format!("<{name}>");
+        let start = self.body.find(&open)? + open.len();
+        let len = self.body[start..].find(&format!("</{name}>"))?;
+        Some(&self.body[start..start + len])
+    }
+
+    /// Asserts an STS error document with `status` and `code`, and returns its message.
+    fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            (self.status, self.element("Code")),
+            (status, Some(code)),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.header("content-type"), Some("text/xml"));
+        assert!(
+            self.body
+                .starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.element("Type"), Some("Sender"));
+        let request_id = self.element("RequestId").expect("RequestId");
+        assert_eq!(self.header("x-amzn-requestid"), Some(request_id));
+        let message = unescape(self.element("Message").expect("Message"));
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+/// The five predefined XML entities.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn tls_connector(ca: &std::path::Path) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole answer.
+async fn raw(
+    endpoint: &str,
+    ca: &std::path::Path,
+    head: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> RawResponse {
+    let h = host(endpoint);
+    let tcp = tokio::net::TcpStream::connect(h).await.unwrap();
+    let ip = h.rsplit_once(':').unwrap().0;
+    let name = rustls_pki_types::ServerName::try_from(ip.to_owned()).unwrap();
+    let mut tls = tls_connector(ca).connect(name, tcp).await.unwrap();
+    let mut req = format!("{head} HTTP/1.1\r\n");
+    for (n, v) in headers {
+        req += &format!("{n}: {v}\r\n");
+    }
+    req += &format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    tls.write_all(req.as_bytes()).await.unwrap();
+    // The server may answer (413) and close before reading a large body: ignore write errors.
+    let _ = tls.write_all(body).await;
+    let _ = tls.flush().await;
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let body = if headers.iter().any(|(n, v)| n == "transfer-encoding" && v == "chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    RawResponse { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out += &rest[..n];
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// How to sign a raw request.
+struct Signing<'a> {
+    creds: &'a Creds,
+    region: &'a str,
+    service: &'a str,
+    at: OffsetDateTime,
+    payload_hash: Option<&'a str>,
+}
+
+impl<'a> Signing<'a> {
+    fn new(creds: &'a Creds) -> Self {
+        Self {
+            creds,
+            region: REGION,
+            service: "sts",
+            at: now(),
+            payload_hash: None,
+        }
+    }
+}
+
+/// The headers of a form POST to `/` signed as `s` says.
+fn signed_form(endpoint: &str, body: &str, s: &Signing) -> Vec<(String, String)> {
+    let h = host(endpoint).to_owned();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8".to_owned();
+    let mut headers = vec![("host".to_owned(), h), ("content-type".to_owned(), content_type)];
+    if let Some(p) = s.payload_hash {
+        headers.push(("x-amz-content-sha256".to_owned(), p.to_owned()));
+    }
+    let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let req = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &refs,
+    };
+    let payload_hash = s
+        .payload_hash
+        .map(str::to_owned)
+        .unwrap_or_else(|| sigv4::sha256_hex(body.as_bytes()));
+    let added = sigv4::sign_hmac(
+        &req,
+        &payload_hash,
+        &s.creds.access_key_id,
+        &s.creds.secret,
+        Some(&s.creds.token),
+        s.region,
+        s.service,
+        s.at,
+    );
+    headers.extend(added);
+    headers
+}
+
+const GCI: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
+async fn post(d_endpoint: &str, ca: &std::path::Path, body: &str, s: &Signing<'_>) -> RawResponse {
+    raw(
+        d_endpoint,
+        ca,
+        "POST /",
+        &signed_form(d_endpoint, body, s),
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Replaces the value of header `name`.
+fn set(headers: &mut [(String, String)], name: &str, value: String) {
+    let slot = headers.iter_mut().find(|(n, _)| n == name).unwrap();
+    slot.1 = value;
+}
+
+/// Flips one character in the middle of `s` to another of the same alphabet.
+fn flip_middle(s: &str) -> String {
+    let mut b = s.as_bytes().to_vec();
+    let i = b.len() / 2;
+    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(b).unwrap()
+}
+
+#[tokio::test]
+async fn raw_requests_answer_aws_errors() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let ep = d.endpoint.as_str();
+    let ca = d.ca_bundle();
+    let leaf = Pki::client(&pki.root, "raw-client", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(ep, &ca, &leaf).await;
+    let creds = Creds::from(&ra);
+
+    // The well-signed request succeeds, with the documented XML shape.
+    let ok = post(ep, &ca, GCI, &Signing::new(&creds)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.header("content-type"), Some("text/xml"));
+    let arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}");
+    assert!(
+        ok.body.starts_with(&format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetCallerIdentityResult>\n    <Arn>{arn}</Arn>\n    <UserId>AROA"
+        )),
+        "{}",
+        ok.body
+    );
+    assert_eq!(ok.element("Account"), Some(ACCOUNT));
+    assert_eq!(ok.header("x-amzn-requestid"), ok.element("RequestId"));
+
+    // No Authorization at all.
+    let bare = vec![
+        ("host".to_owned(), host(ep).to_owned()),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+    ];
+    let r = raw(ep, &ca, "POST /", &bare, GCI.as_bytes()).await;
+    assert_eq!(
+        r.assert_error(403, "MissingAuthenticationToken"),
+        "Request is missing Authentication Token"
+    );
+
+    // Garbled Authorization.
+    let mut h = signed_form(ep, GCI, &Signing::new(&creds));
+    set(&mut h, "authorization", "AWS4-HMAC-SHA256 garbage".to_owned());
+    raw(ep, &ca, "POST /", &h, GCI.as_bytes())
+        .await
+        .assert_error(400, "IncompleteSignature");
+
+    // Wrong service, wrong region in the credential scope.
+    let s = Signing {
+        service: "iam",
+        ..Signing::new(&creds)
+    };
+    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    assert_eq!(m, "Credential should be scoped to correct service: 'sts'.");
+    let s = Signing {
+        region: "eu-west-1",
+        ..Signing::new(&creds)
+    };
+    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    assert_eq!(m, "Credential should be scoped to a valid region, not 'eu-west-1'.");
+
+    // Dates outside the 5-minute skew, past and future.
+    for offset in [-20, 20] {
+        let s = Signing {
+            at: now() + time::Duration::minutes(offset),
+            ..Signing::new(&creds)
+        };
+        let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+        assert!(m.starts_with("Signature "), "{m}");
+    }
+
+    // Wrong secret.
+    let wrong = Creds {
+        secret: "x".repeat(40),
+        ..creds.clone()
+    };
+    let m = post(ep, &ca, GCI, &Signing::new(&wrong))
+        .await
+        .assert_error(403, "SignatureDoesNotMatch");
+    assert!(
+        m.starts_with("The request signature we calculated does not match"),
+        "{m}"
+    );
+
+    // A body changed after signing.
+    let h = signed_form(ep, GCI, &Signing::new(&creds));
+    let other = "Action=GetCallerIdentity&Version=2011-06-16";
+    raw(ep, &ca, "POST /", &h, other.as_bytes())
+        .await
+        .assert_error(403, "SignatureDoesNotMatch");
+
+    // UNSIGNED-PAYLOAD is refused: the parameters are in the body.
+    let s = Signing {
+        payload_hash: Some("UNSIGNED-PAYLOAD"),
+        ..Signing::new(&creds)
+    };
+    let m = post(ep, &ca, GCI, &s).await.assert_error(400, "IncompleteSignature");
+    assert!(m.contains("UNSIGNED-PAYLOAD"), "{m}");
+
+    // Tampered token (one character flipped), and a token of another session.
+    let tampered = Creds {
+        token: flip_middle(&creds.token),
+        ..creds.clone()
+    };
+    assert_eq!(
+        post(ep, &ca, GCI, &Signing::new(&tampered))
+            .await
+            .assert_error(403, "InvalidClientTokenId"),
+        "The security token included in the request is invalid."
+    );
+    let (other_session, _) =
+        roles_anywhere_session(ep, &ca, &Pki::client(&pki.root, "other", KeyType::EcdsaP256)).await;
+    let mixed = Creds {
+        token: other_session.session_token.to_string(),
+        ..creds.clone()
+    };
+    post(ep, &ca, GCI, &Signing::new(&mixed))
+        .await
+        .assert_error(403, "InvalidClientTokenId");
+    // Session credentials without their token.
+    let mut h = signed_form(ep, GCI, &Signing::new(&creds));
+    h.retain(|(n, _)| n != "x-amz-security-token");
+    raw(ep, &ca, "POST /", &h, GCI.as_bytes())
+        .await
+        .assert_error(403, "InvalidClientTokenId");
+
+    // An expired session, sealed with the daemon's own key ring.
+    let config = Config::load(&d.dir.path().join("rolegate.toml")).unwrap();
+    let role = config.role(ROLE).unwrap();
+    let t = now().unix_timestamp();
+    let draft = SessionClaimsDraft {
+        role_arn: ROLE.to_owned(),
+        role_id: role.role_id.clone(),
+        session_name: "expired".into(),
+        issued_at: t - 7200,
+        expires_at: t - 3600,
+        source_identity: None,
+        tags: vec![],
+        transitive_tag_keys: vec![],
+        session_policies: vec![],
+        policy_arns: vec![],
+        origin: SessionOrigin::AssumeRole {
+            source_role_arn: ROLE.to_owned(),
+            source_session_name: "test".into(),
+        },
+    };
+    let (minted, _) = session::mint(&config.keyring, draft.clone()).unwrap();
+    let expired = Creds {
+        access_key_id: minted.access_key_id.clone(),
+        secret: minted.secret_access_key.to_string(),
+        token: minted.session_token.clone(),
+    };
+    assert_eq!(
+        post(ep, &ca, GCI, &Signing::new(&expired))
+            .await
+            .assert_error(400, "ExpiredToken"),
+        "The security token included in the request is expired"
+    );
+    // The same draft, still valid, is accepted: the expiry alone made the difference.
+    let (fresh, _) = session::mint(
+        &config.keyring,
+        SessionClaimsDraft {
+            expires_at: t + 600,
+            ..draft
+        },
+    )
+    .unwrap();
+    let fresh = Creds {
+        access_key_id: fresh.access_key_id.clone(),
+        secret: fresh.secret_access_key.to_string(),
+        token: fresh.session_token.clone(),
+    };
+    let r = post(ep, &ca, GCI, &Signing::new(&fresh)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.element("Arn"),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/expired").as_str())
+    );
+
+    // Unsupported Action and Version, missing Action.
+    let s = Signing::new(&creds);
+    let m = post(ep, &ca, "Action=GetSessionToken&Version=2011-06-15", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation GetSessionToken for version 2011-06-15");
+    let m = post(ep, &ca, "Action=GetCallerIdentity&Version=2099-01-01", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation GetCallerIdentity for version 2099-01-01");
+    post(ep, &ca, "Version=2011-06-15", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+
+    // Malformed form bodies.
+    for bad in [
+        "Action=GetCallerIdentity&Version=2011-06-15&X=%zz",
+        "Action=GetCallerIdentity&Version=2011-06-15&X=%C3%28",
+    ] {
+        let m = post(ep, &ca, bad, &s).await.assert_error(400, "ValidationError");
+        assert!(m.starts_with("The request parameters are not valid"), "{m}");
+    }
+    // AssumeRole without RoleArn.
+    let m = post(ep, &ca, "Action=AssumeRole&Version=2011-06-15&RoleSessionName=x1", &s)
+        .await
+        .assert_error(400, "ValidationError");
+    assert_eq!(
+        m,
+        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"
+    );
+
+    // A body over max_body_bytes (64 KiB by default).
+    let big = format!("{GCI}&Pad={}", "a".repeat(70 * 1024));
+    post(ep, &ca, &big, &s).await.assert_error(413, "RequestEntityTooLarge");
+}
+
+#[tokio::test]
+async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    // A second daemon, same PKI, whose ring holds only another key `k2`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &setup(&pki));
+    std::fs::write(
+        dir.path().join("k2.key"),
+        "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("k2.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"k1\"", "\"k2\"")
+        .replace("k1.key", "k2.key");
+    std::fs::write(&path, text).unwrap();
+    let other = start_with_config(dir, &path);
+
+    let leaf = Pki::client(&pki.root, "two-daemons", KeyType::EcdsaP256);
+    let (foreign, _) = roles_anywhere_session(&other.endpoint, &other.ca_bundle(), &leaf).await;
+    let creds = Creds::from(&foreign);
+    // Valid where it was issued...
+    let r = post(&other.endpoint, &other.ca_bundle(), GCI, &Signing::new(&creds)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // ...and rejected by a daemon whose ring does not hold its key.
+    post(&d.endpoint, &d.ca_bundle(), GCI, &Signing::new(&creds))
+        .await
+        .assert_error(403, "InvalidClientTokenId");
+    // The SDK sees the same answer.
+    let e = sdk(&d.endpoint, &d.ca_bundle(), &creds)
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            403,
+            "InvalidClientTokenId".to_owned(),
+            "The security token included in the request is invalid.".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn credentials_survive_a_daemon_restart() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &setup(&pki));
+    let ca = dir.path().join("ca.pem");
+    let leaf = Pki::client(&pki.root, "restart", KeyType::EcdsaP256);
+
+    let first = start_with_config(tempfile::tempdir().unwrap(), &path);
+    let (ra, serial) = roles_anywhere_session(&first.endpoint, &ca, &leaf).await;
+    let app = sdk(&first.endpoint, &ca, &Creds::from(&ra)).await;
+    let hop = app
+        .assume_role()
+        .role_arn(ROLE_CHAINED)
+        .role_session_name("before-restart")
+        .send()
+        .await
+        .unwrap();
+    drop(first);
+
+    let second = start_with_config(tempfile::tempdir().unwrap(), &path);
+    let me = sdk(&second.endpoint, &ca, &Creds::from(&ra))
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+    );
+    let me = sdk(&second.endpoint, &ca, &Creds::from(hop.credentials().unwrap()))
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/before-restart").as_str())
+    );
+}
+
+/// A presigned `GET /?Action=GetCallerIdentity…` URL made by the official `aws-sigv4` crate.
+fn presigned_get(endpoint: &str, c: &Creds, expires_in: std::time::Duration) -> String {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+    let identity =
+        aws_credential_types::Credentials::new(&c.access_key_id, &c.secret, Some(c.token.clone()), None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(expires_in);
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("sts")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("https://{}/?{GCI}", host(endpoint));
+    let headers = [("host", host(endpoint))];
+    let signable =
+        SignableRequest::new("GET", uri.as_str(), headers.iter().copied(), SignableBody::Bytes(b"")).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::builder().uri(uri.as_str()).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    request.uri().path_and_query().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn presigned_get_urls_work_and_are_checked() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let ca = d.ca_bundle();
+    let leaf = Pki::client(&pki.root, "presigned", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(&d.endpoint, &ca, &leaf).await;
+    let creds = Creds::from(&ra);
+    let h = vec![("host".to_owned(), host(&d.endpoint).to_owned())];
+
+    let url = presigned_get(&d.endpoint, &creds, std::time::Duration::from_secs(300));
+    let r = raw(&d.endpoint, &ca, &format!("GET {url}"), &h, b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.element("Arn"),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+    );
+
+    // A signed query parameter changed after presigning.
+    let changed = url.replacen("Version=2011-06-15", "Version=2011-06-16", 1);
+    assert_ne!(changed, url);
+    raw(&d.endpoint, &ca, &format!("GET {changed}"), &h, b"")
+        .await
+        .assert_error(403, "SignatureDoesNotMatch");
+    // The presigned URL without its signature.
+    let unsigned: String = url
+        .split(['?', '&'])
+        .filter(|p| !p.starts_with("X-Amz-Signature="))
+        .collect::<Vec<_>>()
+        .join("&")
+        .replacen('&', "?", 1);
+    raw(&d.endpoint, &ca, &format!("GET {unsigned}"), &h, b"")
+        .await
+        .assert_error(400, "IncompleteSignature");
+}
