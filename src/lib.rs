@@ -35,6 +35,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dev;
+pub mod explain;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;

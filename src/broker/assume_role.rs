@@ -155,7 +155,7 @@ fn is_session_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
 }
 
-fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
+pub(crate) fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
     if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
         return Err(constraint(
             &input.role_arn,
@@ -333,7 +333,7 @@ fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError>
 }
 
 /// The request context of the trust policy evaluation.
-fn trust_context(
+pub(crate) fn trust_context(
     caller: &Caller,
     role: &Role,
     input: &AssumeRoleInput,
@@ -389,7 +389,7 @@ fn trust_context(
     ctx
 }
 
-fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
+pub(crate) fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
     let mut ctx = ctx.clone();
     for action in actions {
         ctx.action = (*action).to_owned();
@@ -407,7 +407,7 @@ fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static str]) -> R
 
 /// Whether the trust policy allows the caller by its role or session ARN (not only through
 /// its account): AWS then needs no identity-based permission for the same-account call.
-fn trust_names_caller(role: &Role, ctx: &RequestContext) -> bool {
+pub(crate) fn trust_names_caller(role: &Role, ctx: &RequestContext) -> bool {
     let mut named = ctx.clone();
     if let Principal::Aws { account, .. } = &mut named.principal {
         // An account id no policy can name: only explicit ARN principals can still match.
@@ -419,7 +419,7 @@ fn trust_names_caller(role: &Role, ctx: &RequestContext) -> bool {
 
 /// The caller's effective permissions (role policies ∩ its session policies) for
 /// `sts:AssumeRole` on the target role.
-fn caller_may_assume(caller: &Caller, target: &Role, now: OffsetDateTime) -> bool {
+pub(crate) fn caller_may_assume(caller: &Caller, target: &Role, now: OffsetDateTime) -> bool {
     let principal = Principal::Aws {
         role_arn: caller.role.arn.as_str().to_owned(),
         session_arn: Some(caller.assumed_role_arn()),

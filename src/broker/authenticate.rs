@@ -32,6 +32,15 @@ impl Caller {
     }
 }
 
+/// What the signature covers: the body as received, or a hash the caller computed (e.g. an
+/// internal service forwarding a request to `VerifyRequest`).
+pub enum Payload<'a> {
+    /// The body; `allow_unsigned` accepts `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
+    Body { bytes: &'a [u8], allow_unsigned: bool },
+    /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
+    Hash(&'a str),
+}
+
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
 
 impl Broker {
@@ -41,15 +50,19 @@ impl Broker {
     pub fn authenticate(
         &self,
         req: &HttpRequest,
-        body: &[u8],
-        allow_unsigned: bool,
+        payload: Payload<'_>,
         service: &str,
         region: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Caller, ApiError> {
         let config = self.config();
         let signed = SignedRequest::parse(req).map_err(signature_error)?;
-        let payload_hash = signed.payload_hash_for(body, allow_unsigned).map_err(signature_error)?;
+        let payload_hash = match payload {
+            Payload::Body { bytes, allow_unsigned } => signed
+                .payload_hash_for(bytes, allow_unsigned)
+                .map_err(signature_error)?,
+            Payload::Hash(hash) => hash.to_owned(),
+        };
         let token = signed.security_token.as_deref().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidClientTokenId,

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
 use crate::config::{Anchor, Config, Profile, Role};
-use crate::identity::{ClientCertificate, verify_chain};
+use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
 use crate::service::error::ApiError;
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
@@ -69,7 +69,7 @@ impl Broker {
         self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
         let profile = find_profile(&config, &input.profile_arn)?;
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
-        let session_name = session_name(profile, &input)?;
+        let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
         check_instance_properties(profile, input.instance_properties.as_ref())?;
         let duration = session::create_session_duration(
             input.duration_seconds,
@@ -90,7 +90,8 @@ impl Broker {
 
         let tags = input.certificate.principal_tags();
         let source_identity = input.certificate.source_identity();
-        check_trust_policy(&config, anchor, role, &tags, &source_identity, input.source_ip, now)?;
+        let ctx = trust_context(&config, anchor, role, &tags, &source_identity, input.source_ip, now);
+        check_trust_policy(role, ctx)?;
 
         let mut session_policies = Vec::new();
         if let Some(p) = &profile.session_policy {
@@ -155,17 +156,29 @@ impl Broker {
             return Ok(());
         }
         self.caches().record(CacheName::Chains, false);
-        let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-            u64::try_from(now.unix_timestamp()).unwrap_or(0),
-        ));
-        let verified = verify_chain(&anchor.trust, leaf, intermediates, unix)
-            .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))?;
+        let verified = verify_chain_at(anchor, leaf, intermediates, now)?;
         self.caches().chains.insert(key, verified.not_after);
         Ok(())
     }
 }
 
-fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError> {
+/// Verifies leaf + intermediates against the anchor's certificates and CRLs at `now`, uncached
+/// (shared with `rolegate explain`).
+pub(crate) fn verify_chain_at(
+    anchor: &Anchor,
+    leaf: &ClientCertificate,
+    intermediates: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<VerifiedChain, ApiError> {
+    let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(now.unix_timestamp()).unwrap_or(0),
+    ));
+    verify_chain(&anchor.trust, leaf, intermediates, unix)
+        .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))
+}
+
+/// The trust anchor named by `arn`; it must exist and be enabled.
+pub(crate) fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError> {
     let anchor = config
         .anchor(arn)
         .ok_or_else(|| ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found.")))?;
@@ -178,7 +191,8 @@ fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError
     Ok(anchor)
 }
 
-fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiError> {
+/// The profile named by `arn`; it must exist and be enabled.
+pub(crate) fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiError> {
     let profile = config
         .profile(arn)
         .ok_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))?;
@@ -191,7 +205,12 @@ fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiErr
     Ok(profile)
 }
 
-fn find_role_in_profile<'a>(config: &'a Config, profile: &Profile, role_arn: &str) -> Result<&'a Role, ApiError> {
+/// The role `role_arn`: the profile must list it and the configuration define it.
+pub(crate) fn find_role_in_profile<'a>(
+    config: &'a Config,
+    profile: &Profile,
+    role_arn: &str,
+) -> Result<&'a Role, ApiError> {
     if !profile.role_arns.iter().any(|r| r == role_arn) {
         return Err(ApiError::access_denied(
             "role-not-in-profile",
@@ -206,9 +225,13 @@ fn find_role_in_profile<'a>(config: &'a Config, profile: &Profile, role_arn: &st
 
 /// The session name: the caller's `roleSessionName` when the profile accepts one, else the
 /// certificate serial in hex (AWS's default).
-fn session_name(profile: &Profile, input: &CreateSessionInput) -> Result<String, ApiError> {
-    match &input.role_session_name {
-        None => Ok(input.certificate.serial_hex().to_owned()),
+pub(crate) fn session_name(
+    profile: &Profile,
+    requested: Option<&str>,
+    certificate: &ClientCertificate,
+) -> Result<String, ApiError> {
+    match requested {
+        None => Ok(certificate.serial_hex().to_owned()),
         Some(_) if !profile.accept_role_session_name => Err(ApiError::validation(
             "session-name-not-accepted",
             format!(
@@ -216,7 +239,7 @@ fn session_name(profile: &Profile, input: &CreateSessionInput) -> Result<String,
                 profile.arn
             ),
         )),
-        Some(name) => validate_role_session_name(name).map(|()| name.clone()),
+        Some(name) => validate_role_session_name(name).map(|()| name.to_owned()),
     }
 }
 
@@ -239,7 +262,10 @@ pub fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// Instance properties: required when the profile says so; at most 50 string pairs, bounded sizes.
-fn check_instance_properties(profile: &Profile, props: Option<&BTreeMap<String, String>>) -> Result<(), ApiError> {
+pub(crate) fn check_instance_properties(
+    profile: &Profile,
+    props: Option<&BTreeMap<String, String>>,
+) -> Result<(), ApiError> {
     let given = props.filter(|p| !p.is_empty());
     if profile.require_instance_properties && given.is_none() {
         return Err(ApiError::validation(
@@ -258,7 +284,10 @@ fn check_instance_properties(profile: &Profile, props: Option<&BTreeMap<String, 
     }
 }
 
-fn check_trust_policy(
+/// The trust-policy request context of a CreateSession (action left empty: it is set to each
+/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
+/// as `aws:SourceArn`, the certificate attributes as principal and request tags.
+pub(crate) fn trust_context(
     config: &Config,
     anchor: &Anchor,
     role: &Role,
@@ -266,7 +295,7 @@ fn check_trust_policy(
     source_identity: &str,
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> RequestContext {
     let mut ctx = RequestContext::new(
         Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
         "",
@@ -288,24 +317,34 @@ fn check_trust_policy(
         tag_keys.push(k.clone());
     }
     ctx.insert_multi("aws:TagKeys", tag_keys);
+    ctx
+}
+
+/// The role's trust policy must allow every one of [`ROLES_ANYWHERE_ACTIONS`] in `ctx`.
+fn check_trust_policy(role: &Role, mut ctx: RequestContext) -> Result<(), ApiError> {
     for action in ROLES_ANYWHERE_ACTIONS {
         ctx.action = action.to_owned();
         let decision = policy::evaluate(&[&role.trust_policy], &ctx);
         if !decision.is_allowed() {
-            let why = match &decision.deciding {
-                Some(s) => format!("statement {} explicitly denies it", describe_statement(s)),
-                None => "no statement allows it with this certificate's attributes".to_owned(),
-            };
-            return Err(ApiError::access_denied(
-                "trust-policy",
-                format!(
-                    "The trust policy of role {} does not allow {ROLES_ANYWHERE_PRINCIPAL} to perform {action}: {why}.",
-                    role.arn
-                ),
-            ));
+            return Err(trust_denied(role, action, &decision));
         }
     }
     Ok(())
+}
+
+/// The AccessDenied a CreateSession answers when the trust policy does not allow `action`.
+pub(crate) fn trust_denied(role: &Role, action: &str, decision: &policy::Decision) -> ApiError {
+    let why = match &decision.deciding {
+        Some(s) => format!("statement {} explicitly denies it", describe_statement(s)),
+        None => "no statement allows it with this certificate's attributes".to_owned(),
+    };
+    ApiError::access_denied(
+        "trust-policy",
+        format!(
+            "The trust policy of role {} does not allow {ROLES_ANYWHERE_PRINCIPAL} to perform {action}: {why}.",
+            role.arn
+        ),
+    )
 }
 
 fn describe_statement(s: &policy::StatementRef) -> String {

@@ -21,10 +21,23 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
-pub use authenticate::{Caller, signature_error};
+pub use authenticate::{Caller, Payload, signature_error};
 pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
 pub use caches::{CacheStats, Caches};
 pub use create_session::{CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
+
+/// The decision steps `rolegate explain` replays offline, shared so that it explains exactly
+/// what the broker decides.
+pub(crate) mod steps {
+    pub(crate) use super::assume_role::{
+        caller_may_assume, check_trust as check_assume_role_trust, trust_context as assume_role_trust_context,
+        trust_names_caller, validate_parameters as validate_assume_role_parameters,
+    };
+    pub(crate) use super::create_session::{
+        check_instance_properties, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,
+        trust_denied, verify_chain_at,
+    };
+}
 
 /// Shared state of a running daemon (or of an offline tool such as `explain`).
 pub struct Broker {

@@ -3,6 +3,7 @@
 //! own module.
 
 mod certs;
+mod explain;
 mod keys;
 
 use std::net::SocketAddr;
@@ -52,6 +53,10 @@ enum Command {
         /// The TOML configuration file.
         file: PathBuf,
     },
+    /// Explain offline, step by step, why a CreateSession (or an AssumeRole by a role) is allowed or denied.
+    Explain(Box<explain::ExplainArgs>),
+    /// Evaluate an action on a resource for a role and session policies, like `aws iam simulate-principal-policy`.
+    Simulate(explain::SimulateArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +96,8 @@ pub fn run() -> ExitCode {
             Err(code) => code,
         },
         Command::Keys(cmd) => report(keys::run(cmd)),
+        Command::Explain(args) => explain::run_explain(*args),
+        Command::Simulate(args) => explain::run_simulate(args),
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 print!("{} is valid.\n{}", file.display(), config.summary());

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
-use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller};
+use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller, Payload};
 use crate::session::format_expiration;
 use crate::sigv4::HttpRequest;
 
@@ -38,7 +38,16 @@ pub fn handle(
         headers: &headers,
     };
     // The parameters travel in the body, so it must be signed: no UNSIGNED-PAYLOAD.
-    let caller = broker.authenticate(&http, body, false, SERVICE, None, now)?;
+    let caller = broker.authenticate(
+        &http,
+        Payload::Body {
+            bytes: body,
+            allow_unsigned: false,
+        },
+        SERVICE,
+        None,
+        now,
+    )?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
 use super::{GrpcContext, audited, context};
-use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput};
+use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload};
 use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
 use crate::proto::sessions_server::Sessions;
@@ -26,7 +26,7 @@ use crate::proto::{
 };
 use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
-use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD, sha256_hex};
+use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD};
 
 /// The HTTP/2 path of AssumeRole: the SigV4 canonical URI its signature covers.
 pub const ASSUME_ROLE_PATH: &str = "/rolegate.v1.Sessions/AssumeRole";
@@ -125,8 +125,12 @@ fn assume_role(
         query: "",
         headers: &pairs,
     };
-    let payload_hash = sha256_hex(&r.encode_to_vec());
-    let caller = broker.authenticate(&http, &payload_hash, "sts", None, now)?;
+    let encoded = r.encode_to_vec();
+    let payload = Payload::Body {
+        bytes: &encoded,
+        allow_unsigned: false,
+    };
+    let caller = broker.authenticate(&http, payload, "sts", None, now)?;
     *principal = caller.assumed_role_arn();
     let input = AssumeRoleInput {
         role_arn: r.role_arn,
@@ -176,7 +180,7 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let caller = match broker.authenticate(&http, &payload_hash, &service, region, now) {
+    let caller = match broker.authenticate(&http, Payload::Hash(&payload_hash), &service, region, now) {
         Ok(caller) => caller,
         Err(e) => {
             return Ok(VerifyRequestResponse {

@@ -1,0 +1,247 @@
+//! `rolegate explain` and `rolegate simulate`: argument parsing, file loading and exit codes
+//! (0 allowed, 1 denied, 2 usage or configuration error) around [`crate::explain`].
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Config;
+use crate::explain::{
+    AssumeRoleQuestion, CreateSessionQuestion, SimulateQuestion, explain_assume_role, explain_create_session, simulate,
+};
+
+/// Exit code when the request would be allowed.
+const ALLOWED: u8 = 0;
+/// Exit code when it would be denied.
+const DENIED: u8 = 1;
+/// Exit code for a usage or configuration error (clap uses 2 for usage errors too).
+const USAGE: u8 = 2;
+
+/// `rolegate explain`: why a CreateSession (certificate mode) or an AssumeRole by a calling
+/// role (`--caller-role-arn` mode) is allowed or denied.
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The TOML configuration file the daemon runs with.
+    #[arg(long)]
+    config: PathBuf,
+    /// The client certificate (PEM or DER), as given to credential-process.
+    #[arg(long, required_unless_present = "caller_role_arn")]
+    certificate: Option<PathBuf>,
+    /// Intermediate certificates (PEM bundle or DER).
+    #[arg(long)]
+    intermediates: Option<PathBuf>,
+    #[arg(long, required_unless_present = "caller_role_arn")]
+    trust_anchor_arn: Option<String>,
+    #[arg(long, required_unless_present = "caller_role_arn")]
+    profile_arn: Option<String>,
+    /// The role to assume.
+    #[arg(long)]
+    role_arn: String,
+    /// Requested session duration (credential-process calls it --session-duration).
+    #[arg(long, alias = "session-duration")]
+    duration_seconds: Option<i64>,
+    /// Requested role session name.
+    #[arg(long)]
+    role_session_name: Option<String>,
+    /// The client address the daemon would see (`aws:SourceIp`).
+    #[arg(long)]
+    source_ip: Option<IpAddr>,
+    /// Evaluate at this RFC 3339 time instead of now (e.g. 2026-06-01T12:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    at: Option<OffsetDateTime>,
+    /// Instance property KEY=VALUE sent with CreateSession (repeatable).
+    #[arg(long = "instance-property", value_parser = parse_pair, conflicts_with = "caller_role_arn")]
+    instance_properties: Vec<(String, String)>,
+    /// Explain AssumeRole (role chaining) by a session of this role instead of CreateSession.
+    #[arg(long, conflicts_with_all = ["certificate", "intermediates", "trust_anchor_arn", "profile_arn"])]
+    caller_role_arn: Option<String>,
+    /// The calling session's name.
+    #[arg(long, default_value = "explain", requires = "caller_role_arn")]
+    caller_session_name: String,
+    /// AssumeRole ExternalId.
+    #[arg(long, requires = "caller_role_arn")]
+    external_id: Option<String>,
+    /// AssumeRole SourceIdentity.
+    #[arg(long, requires = "caller_role_arn")]
+    source_identity: Option<String>,
+    /// AssumeRole session tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_parser = parse_pair, requires = "caller_role_arn")]
+    tags: Vec<(String, String)>,
+}
+
+/// `rolegate simulate`: a role session's effective permissions for one action on one resource.
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The TOML configuration file the daemon runs with.
+    #[arg(long)]
+    config: PathBuf,
+    /// The role whose permission policies apply.
+    #[arg(long)]
+    role_arn: String,
+    /// The action, e.g. s3:GetObject.
+    #[arg(long)]
+    action: String,
+    /// The resource ARN, e.g. arn:aws:s3:::bucket/key.
+    #[arg(long)]
+    resource: String,
+    /// An inline session policy (JSON file; repeatable).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
+    /// A managed policy ARN passed as a session policy (repeatable).
+    #[arg(long = "policy-arn")]
+    policy_arns: Vec<String>,
+    /// Apply this Roles Anywhere profile's session policy and managed policies too.
+    #[arg(long)]
+    profile_arn: Option<String>,
+    /// A context key KEY=VALUE (repeatable; repeating a key makes it multi-valued).
+    #[arg(long = "context", value_parser = parse_pair)]
+    context: Vec<(String, String)>,
+    /// The session name of the simulated principal.
+    #[arg(long, default_value = "simulate")]
+    role_session_name: String,
+    /// Evaluate at this RFC 3339 time instead of now.
+    #[arg(long, value_parser = parse_time)]
+    at: Option<OffsetDateTime>,
+}
+
+/// Runs `rolegate explain`.
+pub fn run_explain(args: ExplainArgs) -> ExitCode {
+    let config = match load(&args.config) {
+        Ok(c) => Arc::new(c),
+        Err(code) => return code,
+    };
+    let now = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let report = match &args.caller_role_arn {
+        Some(caller) => {
+            let q = AssumeRoleQuestion {
+                caller_role_arn: caller.clone(),
+                caller_session_name: args.caller_session_name,
+                role_arn: args.role_arn,
+                role_session_name: args.role_session_name.unwrap_or_else(|| "explain".to_owned()),
+                duration_seconds: args.duration_seconds,
+                external_id: args.external_id,
+                source_identity: args.source_identity,
+                tags: args.tags,
+                source_ip: args.source_ip,
+            };
+            explain_assume_role(config, &q, now)
+        }
+        None => {
+            let q = match create_session_question(args) {
+                Ok(q) => q,
+                Err(e) => return usage(&e),
+            };
+            explain_create_session(&config, &q, now)
+        }
+    };
+    print!("{report}");
+    ExitCode::from(match report.is_allowed() {
+        true => ALLOWED,
+        false => DENIED,
+    })
+}
+
+/// Runs `rolegate simulate`.
+pub fn run_simulate(args: SimulateArgs) -> ExitCode {
+    let config = match load(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut session_policies = Vec::new();
+    for path in &args.policies {
+        match std::fs::read_to_string(path) {
+            Ok(text) => session_policies.push((path.display().to_string(), text)),
+            Err(e) => return usage(&format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    let q = SimulateQuestion {
+        role_arn: args.role_arn,
+        session_name: args.role_session_name,
+        action: args.action,
+        resource: args.resource,
+        session_policies,
+        policy_arns: args.policy_arns,
+        profile_arn: args.profile_arn,
+        context: args.context,
+    };
+    match simulate(&config, &q, args.at.unwrap_or_else(OffsetDateTime::now_utc)) {
+        Ok(s) => {
+            print!("{s}");
+            ExitCode::from(match s.is_allowed() {
+                true => ALLOWED,
+                false => DENIED,
+            })
+        }
+        Err(e) => usage(&e.to_string()),
+    }
+}
+
+fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, String> {
+    // clap already requires these three without --caller-role-arn; checked, not unwrapped.
+    let (Some(certificate), Some(trust_anchor_arn), Some(profile_arn)) =
+        (args.certificate, args.trust_anchor_arn, args.profile_arn)
+    else {
+        return Err("give --certificate, --trust-anchor-arn and --profile-arn, or --caller-role-arn".into());
+    };
+    let certificate_der = read_certificates(&certificate)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: no certificate found", certificate.display()))?;
+    let intermediates = match &args.intermediates {
+        Some(p) => read_certificates(p)?,
+        None => Vec::new(),
+    };
+    Ok(CreateSessionQuestion {
+        trust_anchor_arn,
+        profile_arn,
+        role_arn: args.role_arn,
+        certificate_der,
+        intermediates,
+        duration_seconds: args.duration_seconds,
+        role_session_name: args.role_session_name,
+        instance_properties: (!args.instance_properties.is_empty())
+            .then(|| args.instance_properties.into_iter().collect()),
+        source_ip: args.source_ip,
+    })
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| usage(&e.to_string()))
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(USAGE)
+}
+
+/// PEM `CERTIFICATE` blocks, or one DER certificate.
+fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        CertificateDer::pem_slice_iter(&bytes)
+            .map(|c| {
+                c.map(|c| c.to_vec())
+                    .map_err(|e| format!("{}: invalid PEM: {e}", path.display()))
+            })
+            .collect()
+    } else {
+        Ok(vec![bytes])
+    }
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time such as 2026-06-01T12:00:00Z: {e}"))
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
+}

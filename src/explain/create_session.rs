@@ -1,0 +1,213 @@
+//! Explaining a Roles Anywhere CreateSession: the broker's steps, in the broker's order, run
+//! against a configuration without a network or a private key.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use super::{Recorder, Report, trace_lines};
+use crate::broker::steps;
+use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
+use crate::config::{Anchor, Config, Profile, Role};
+use crate::identity::ClientCertificate;
+use crate::policy::{self, StatementTrace};
+use crate::service::error::ApiError;
+use crate::session::{self, format_expiration};
+
+/// A CreateSession to explain: what a client would send, minus the signature.
+#[derive(Clone, Debug, Default)]
+pub struct CreateSessionQuestion {
+    pub trust_anchor_arn: String,
+    pub profile_arn: String,
+    pub role_arn: String,
+    /// The leaf certificate, DER.
+    pub certificate_der: Vec<u8>,
+    /// Intermediate certificates, DER, leaf-side first.
+    pub intermediates: Vec<Vec<u8>>,
+    pub duration_seconds: Option<i64>,
+    pub role_session_name: Option<String>,
+    pub instance_properties: Option<BTreeMap<String, String>>,
+    /// `aws:SourceIp` as the daemon would see it.
+    pub source_ip: Option<IpAddr>,
+}
+
+/// Runs every CreateSession step that can be evaluated at `now` and reports each, the trust
+/// policy with a full statement and condition trace per action. The verdict is the first
+/// failure in the broker's order, i.e. exactly the error the daemon would answer.
+pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: OffsetDateTime) -> Report {
+    let mut r = Recorder::default();
+    let certificate = r.check(
+        "certificate parses and follows the leaf certificate rules",
+        ClientCertificate::parse(q.certificate_der.clone())
+            .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}"))),
+        certificate_details,
+    );
+    let anchor = r.check(
+        "trust anchor found and enabled",
+        steps::find_anchor(config, &q.trust_anchor_arn),
+        |a: &&Anchor| {
+            vec![format!(
+                "{} ({} CA certificate(s))",
+                a.arn,
+                a.trust.certificates().len()
+            )]
+        },
+    );
+    let title = "certificate chains to the trust anchor (signatures, validity, CRLs)";
+    match (&certificate, anchor) {
+        (Some(cert), Some(anchor)) => {
+            r.check(
+                title,
+                steps::verify_chain_at(anchor, cert, &q.intermediates, now),
+                |v| {
+                    vec![
+                        format!("{} intermediate certificate(s) given", q.intermediates.len()),
+                        format!("chain valid until {}", format_expiration(v.not_after)),
+                    ]
+                },
+            );
+        }
+        _ => r.skip(title, "a parsed certificate and an enabled trust anchor"),
+    }
+    let profile = r.check(
+        "profile found and enabled",
+        steps::find_profile(config, &q.profile_arn),
+        |p: &&Profile| vec![p.arn.to_string()],
+    );
+    let title = "role is one of the profile's roles and exists";
+    let role = match profile {
+        Some(profile) => r.check(title, steps::find_role_in_profile(config, profile, &q.role_arn), |_| {
+            vec![format!("profile roles: {}", profile.role_arns.join(", "))]
+        }),
+        None => {
+            r.skip(title, "the profile");
+            None
+        }
+    };
+    session_steps(&mut r, q, certificate.as_ref(), profile, role);
+    let trust_inputs = certificate.as_ref().zip(anchor).zip(role);
+    let mut first: Option<(&str, Vec<StatementTrace>)> = None;
+    for action in ROLES_ANYWHERE_ACTIONS {
+        let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
+        let Some(((cert, anchor), role)) = trust_inputs else {
+            r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
+            continue;
+        };
+        let tags = cert.principal_tags();
+        let mut ctx = steps::trust_context(config, anchor, role, &tags, &cert.source_identity(), q.source_ip, now);
+        ctx.action = action.to_owned();
+        let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
+        let mut details = vec![match &decision.deciding {
+            Some(s) => format!("{}: decided by {s}", decision.outcome),
+            None => decision.outcome.to_string(),
+        }];
+        match &first {
+            Some((earlier, same)) if *same == traces => {
+                details.push(format!("every statement and condition as for {earlier} above"));
+            }
+            _ => details.extend(trace_lines(&traces)),
+        }
+        first.get_or_insert((action, traces));
+        match decision.is_allowed() {
+            true => r.pass(title, details),
+            false => r.fail(title, steps::trust_denied(role, action, &decision), details),
+        }
+    }
+    let question = vec![
+        format!("CreateSession at {}", format_expiration(now.unix_timestamp())),
+        format!("  trust anchor: {}", q.trust_anchor_arn),
+        format!("  profile:      {}", q.profile_arn),
+        format!("  role:         {}", q.role_arn),
+    ];
+    r.finish(question)
+}
+
+/// Session name, instance properties and duration.
+fn session_steps(
+    r: &mut Recorder,
+    q: &CreateSessionQuestion,
+    certificate: Option<&ClientCertificate>,
+    profile: Option<&Profile>,
+    role: Option<&Role>,
+) {
+    let title = "session name";
+    match profile.zip(certificate) {
+        Some((profile, cert)) => {
+            let origin = match q.role_session_name {
+                Some(_) => "requested roleSessionName",
+                None => "the certificate serial in hex",
+            };
+            r.check(
+                title,
+                steps::session_name(profile, q.role_session_name.as_deref(), cert),
+                |name| vec![format!("{name} ({origin})")],
+            );
+        }
+        None => r.skip(title, "the profile and a parsed certificate"),
+    }
+    let title = "instance properties";
+    match profile {
+        Some(profile) => {
+            r.check(
+                title,
+                steps::check_instance_properties(profile, q.instance_properties.as_ref()),
+                |()| {
+                    vec![format!(
+                        "{} given; profile requires them: {}",
+                        q.instance_properties.as_ref().map_or(0, BTreeMap::len),
+                        profile.require_instance_properties
+                    )]
+                },
+            );
+        }
+        None => r.skip(title, "the profile"),
+    }
+    let title = "session duration";
+    match profile.zip(role) {
+        Some((profile, role)) => {
+            let origin = match q.duration_seconds {
+                Some(_) => "requested durationSeconds",
+                None => "the profile's duration_seconds",
+            };
+            r.check(
+                title,
+                session::create_session_duration(
+                    q.duration_seconds,
+                    profile.duration_seconds,
+                    role.max_session_duration,
+                )
+                .map_err(|e| ApiError::validation("duration", e.to_string())),
+                |d| {
+                    vec![format!(
+                        "{d} seconds ({origin}); role max_session_duration {}",
+                        role.max_session_duration
+                    )]
+                },
+            );
+        }
+        None => r.skip(title, "the profile and the role"),
+    }
+}
+
+/// What the certificate contributes: names, serial, validity and the principal tags.
+fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
+    let mut lines = vec![
+        format!("subject: {}", cert.subject_string()),
+        format!("issuer: {}", cert.issuer_string()),
+        format!("serial: {}", cert.serial_hex()),
+        format!(
+            "valid: {} to {}",
+            format_expiration(cert.not_before()),
+            format_expiration(cert.not_after())
+        ),
+        format!("source identity: {}", cert.source_identity()),
+        "principal tags:".to_owned(),
+    ];
+    lines.extend(
+        cert.principal_tags()
+            .into_iter()
+            .map(|(k, v)| format!("  aws:PrincipalTag/{k} = {v}")),
+    );
+    lines
+}

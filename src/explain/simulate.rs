@@ -1,0 +1,260 @@
+//! `rolegate simulate`: a role session's effective permissions for one action on one resource
+//! — the role's permission policies ∩ the session policies, explicit deny winning — like
+//! `aws iam simulate-principal-policy`
+//! (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html>).
+
+use core::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::trace_lines;
+use crate::config::{Config, Role};
+use crate::policy::{
+    self, Outcome, PermissionDecision, PolicyDocument, PolicyKind, Principal, RequestContext, StatementTrace,
+};
+use crate::session::format_expiration;
+
+/// What to simulate.
+#[derive(Clone, Debug, Default)]
+pub struct SimulateQuestion {
+    /// The role whose permission policies apply.
+    pub role_arn: String,
+    /// The session name the principal ARN is built with.
+    pub session_name: String,
+    /// E.g. `s3:GetObject`.
+    pub action: String,
+    /// E.g. `arn:aws:s3:::bucket/key`.
+    pub resource: String,
+    /// Inline session policies: (where it came from, e.g. a file name; the JSON document).
+    pub session_policies: Vec<(String, String)>,
+    /// Managed policy ARNs passed as session policies (`PolicyArns`).
+    pub policy_arns: Vec<String>,
+    /// A Roles Anywhere profile whose session policy and managed policies apply, as for a
+    /// session created through it.
+    pub profile_arn: Option<String>,
+    /// Extra context keys; a key given more than once is multi-valued.
+    pub context: Vec<(String, String)>,
+}
+
+/// Where an evaluated policy came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    /// `permission_policies[index]` of the role.
+    RolePermissionPolicy(usize),
+    /// An inline session policy, named by where it was read from.
+    SessionPolicy(String),
+    /// A `[[managed_policy]]` passed as a session policy.
+    ManagedPolicy(String),
+    /// The `session_policy` of a profile.
+    ProfileSessionPolicy(String),
+}
+
+impl fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RolePermissionPolicy(i) => write!(f, "role permission policy #{i}"),
+            Self::SessionPolicy(from) => write!(f, "session policy {from}"),
+            Self::ManagedPolicy(arn) => write!(f, "managed session policy {arn}"),
+            Self::ProfileSessionPolicy(arn) => write!(f, "session policy of profile {arn}"),
+        }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimulateError {
+    #[error("Role {0} is not defined in the configuration (no [[role]] with this arn).")]
+    UnknownRole(String),
+    #[error("Managed policy {0} is not defined in the configuration (no [[managed_policy]] with this arn).")]
+    UnknownPolicyArn(String),
+    #[error("Profile {0} is not defined in the configuration (no [[profile]] with this id).")]
+    UnknownProfile(String),
+    #[error("The session policy {source_name} is not a valid policy document: {error}")]
+    MalformedPolicy { source_name: String, error: String },
+}
+
+/// The result: the decision, the deciding statement and every statement's trace.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// The question, for display.
+    pub question: SimulateQuestion,
+    /// When it was evaluated (`aws:CurrentTime`).
+    pub at: i64,
+    /// The effective-permission decision.
+    pub decision: PermissionDecision,
+    /// The role's permission policies, in evaluation order.
+    pub identity_sources: Vec<PolicySource>,
+    /// Traces of the role's permission policies.
+    pub identity_traces: Vec<StatementTrace>,
+    /// Session policies (`None`: the session is not restricted by any).
+    pub session_sources: Option<Vec<PolicySource>>,
+    /// Traces of the session policies.
+    pub session_traces: Vec<StatementTrace>,
+}
+
+impl Simulation {
+    /// Whether the action is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.decision.is_allowed()
+    }
+
+    /// AWS's `EvalDecision`: `allowed`, `explicitDeny` or `implicitDeny`.
+    pub fn eval_decision(&self) -> &'static str {
+        match self.decision.outcome {
+            Outcome::Allow => "allowed",
+            Outcome::ExplicitDeny => "explicitDeny",
+            Outcome::ImplicitDeny => "implicitDeny",
+        }
+    }
+
+    /// The policy holding the deciding statement.
+    pub fn deciding_source(&self) -> Option<&PolicySource> {
+        let deciding = self.decision.deciding.as_ref()?;
+        match self.decision.from_session_policy {
+            true => self.session_sources.as_ref()?.get(deciding.policy),
+            false => self.identity_sources.get(deciding.policy),
+        }
+    }
+}
+
+/// Evaluates `q` against `config` at `now`. The principal is a session of the role
+/// (`aws:PrincipalArn` = the role); `aws:CurrentTime`, `aws:EpochTime`,
+/// `aws:SecureTransport` are set, then the question's context keys (which may override them).
+pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> Result<Simulation, SimulateError> {
+    let role = config
+        .role(&q.role_arn)
+        .ok_or_else(|| SimulateError::UnknownRole(q.role_arn.clone()))?;
+    let mut session: Vec<(PolicySource, Arc<PolicyDocument>)> = Vec::new();
+    if let Some(arn) = &q.profile_arn {
+        let profile = config
+            .profile(arn)
+            .ok_or_else(|| SimulateError::UnknownProfile(arn.clone()))?;
+        if let Some(p) = &profile.session_policy {
+            session.push((PolicySource::ProfileSessionPolicy(arn.clone()), p.clone()));
+        }
+        for m in &profile.managed_policy_arns {
+            session.push((PolicySource::ManagedPolicy(m.clone()), managed(config, m)?));
+        }
+    }
+    for (name, text) in &q.session_policies {
+        let doc = PolicyDocument::parse(text, PolicyKind::Identity).map_err(|e| SimulateError::MalformedPolicy {
+            source_name: name.clone(),
+            error: e.to_string(),
+        })?;
+        session.push((PolicySource::SessionPolicy(name.clone()), Arc::new(doc)));
+    }
+    for arn in &q.policy_arns {
+        session.push((PolicySource::ManagedPolicy(arn.clone()), managed(config, arn)?));
+    }
+
+    let ctx = context(role, q, now);
+    let identity: Vec<&PolicyDocument> = role.permission_policies.iter().collect();
+    let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
+    let session_set = (!session.is_empty()).then_some(session_docs.as_slice());
+    let decision = policy::evaluate_permissions(&identity, session_set, &ctx);
+    let (_, identity_traces) = policy::explain(&identity, &ctx);
+    let (_, session_traces) = policy::explain(&session_docs, &ctx);
+    Ok(Simulation {
+        question: q.clone(),
+        at: now.unix_timestamp(),
+        decision,
+        identity_sources: (0..identity.len()).map(PolicySource::RolePermissionPolicy).collect(),
+        identity_traces,
+        session_sources: (!session.is_empty()).then(|| session.into_iter().map(|(s, _)| s).collect()),
+        session_traces,
+    })
+}
+
+impl fmt::Display for Simulation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = &self.question;
+        writeln!(
+            f,
+            "Simulating {} on {} at {}",
+            q.action,
+            q.resource,
+            format_expiration(self.at)
+        )?;
+        writeln!(f, "  role: {} (session {})", q.role_arn, q.session_name)?;
+        writeln!(f)?;
+        writeln!(f, "Role permission policies:")?;
+        write_traces(f, &self.identity_sources, &self.identity_traces)?;
+        writeln!(f, "Session policies:")?;
+        match &self.session_sources {
+            None => writeln!(
+                f,
+                "    (none: the session is limited by the role's permission policies only)"
+            )?,
+            Some(sources) => write_traces(f, sources, &self.session_traces)?,
+        }
+        writeln!(f)?;
+        writeln!(f, "Decision: {}", self.eval_decision())?;
+        match (&self.decision.deciding, self.deciding_source()) {
+            (Some(s), Some(source)) => {
+                let sid = s
+                    .sid
+                    .as_deref()
+                    .map(|sid| format!(" (Sid \"{sid}\")"))
+                    .unwrap_or_default();
+                writeln!(f, "  decided by {source}, Statement[{}]{sid}", s.index)
+            }
+            _ if self.decision.from_session_policy => writeln!(f, "  no session policy statement allows it"),
+            _ => writeln!(f, "  no role permission policy statement allows it"),
+        }
+    }
+}
+
+fn write_traces(f: &mut fmt::Formatter<'_>, sources: &[PolicySource], traces: &[StatementTrace]) -> fmt::Result {
+    if sources.is_empty() {
+        return writeln!(f, "    (none)");
+    }
+    for (i, source) in sources.iter().enumerate() {
+        writeln!(f, "  policy {i}: {source}")?;
+        let mine: Vec<StatementTrace> = traces.iter().filter(|t| t.policy == i).cloned().collect();
+        for line in trace_lines(&mine) {
+            writeln!(f, "    {line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn managed(config: &Config, arn: &str) -> Result<Arc<PolicyDocument>, SimulateError> {
+    config
+        .managed_policies
+        .get(arn)
+        .cloned()
+        .ok_or_else(|| SimulateError::UnknownPolicyArn(arn.to_owned()))
+}
+
+/// The request context of a call made with a session of the role.
+fn context(role: &Role, q: &SimulateQuestion, now: OffsetDateTime) -> RequestContext {
+    let account = role.arn.account().as_str();
+    let principal = Principal::Aws {
+        role_arn: role.arn.as_str().to_owned(),
+        session_arn: Some(role.arn.assumed_role_arn(&q.session_name)),
+        account: account.to_owned(),
+    };
+    let mut ctx = RequestContext::new(principal, q.action.as_str(), q.resource.as_str());
+    ctx.insert("aws:PrincipalArn", role.arn.as_str());
+    ctx.insert("aws:PrincipalAccount", account);
+    ctx.insert("aws:PrincipalType", "AssumedRole");
+    ctx.insert("aws:userid", format!("{}:{}", role.role_id, q.session_name));
+    ctx.insert("aws:CurrentTime", format_expiration(now.unix_timestamp()));
+    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert("aws:SecureTransport", "true");
+    let mut given: Vec<(&str, Vec<String>)> = Vec::new();
+    for (key, value) in &q.context {
+        match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, values)) => values.push(value.clone()),
+            None => given.push((key, vec![value.clone()])),
+        }
+    }
+    for (key, values) in given {
+        match <[String; 1]>::try_from(values) {
+            Ok([only]) => ctx.insert(key, only),
+            Err(values) => ctx.insert_multi(key, values),
+        }
+    }
+    ctx
+}

@@ -1,0 +1,446 @@
+//! `rolegate explain` and `rolegate simulate`, run as the real binary against a real
+//! configuration and PKI. Explain output is compared with golden files in tests/golden/
+//! (`ROLEGATE_BLESS=1 cargo test --test explain` rewrites them); certificates have fixed
+//! serials and validity and `--at` fixes the clock, so the output is deterministic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{ACCOUNT, Pki, ROLE, ROLE_CHAINED, ROLE_OTHER, Setup, anchor_arn, profile_arn};
+use rolegate::pki::{Authority, ClientSpec, KeyType};
+use time::macros::datetime;
+
+/// Inside every certificate's validity.
+const AT: &str = "2026-06-01T12:00:00Z";
+
+/// A PKI valid from 2026-01-01 to 2030-01-01, so that `--at` is inside it forever.
+fn fixed_pki() -> Pki {
+    let (nb, na) = (datetime!(2026-01-01 0:00 UTC), datetime!(2030-01-01 0:00 UTC));
+    let root = Authority::new_root("test root", KeyType::EcdsaP256, nb, na).unwrap();
+    let intermediate = root
+        .new_intermediate("test intermediate", KeyType::EcdsaP256, nb, na)
+        .unwrap();
+    let foreign = Authority::new_root("foreign root", KeyType::EcdsaP256, nb, na).unwrap();
+    Pki {
+        root,
+        intermediate,
+        foreign,
+    }
+}
+
+/// Writes a client certificate with a fixed serial into `dir`.
+fn client(dir: &Path, ca: &Authority, cn: &str, serial: u8) -> PathBuf {
+    let mut spec = ClientSpec::new(
+        cn,
+        KeyType::EcdsaP256,
+        datetime!(2026-01-01 0:00 UTC),
+        datetime!(2029-01-01 0:00 UTC),
+    );
+    spec.organization = Some("Example".into());
+    spec.serial = Some(vec![0x1e, 0x57, serial]);
+    let path = dir.join(format!("{cn}-{serial}.pem"));
+    std::fs::write(&path, ca.client(&spec).unwrap().cert_pem).unwrap();
+    path
+}
+
+const MANAGED: &str = "arn:aws:iam::123456789012:policy/public-read";
+
+/// The `chained` role: assumable by the `app` role, with permission policies that use a
+/// policy variable and an explicit deny; a managed policy to use as a session policy.
+fn extra_toml() -> String {
+    format!(
+        r#"
+[[role]]
+arn = "{ROLE_CHAINED}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"blue-team"}}}}}}]}}'''
+permission_policies = ['''{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadTeam","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/${{aws:PrincipalTag/team}}/*"}},{{"Sid":"NoSecrets","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::data/*/secret*"}}]}}''']
+
+[[managed_policy]]
+arn = "{MANAGED}"
+document = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicOnly","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::data/public/*"}}]}}'''
+"#
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    pki: Pki,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = fixed_pki();
+    let config = common::write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: extra_toml(),
+            crl_pem: None,
+            app_trust_condition: r#","StringLike":{"aws:PrincipalTag/x509Subject/CN":"web-*"}"#,
+        },
+    );
+    Fixture { dir, config, pki }
+}
+
+fn rolegate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run rolegate")
+}
+
+impl Fixture {
+    fn explain(&self, cert: &Path, profile: &str, role: &str) -> Output {
+        rolegate(&[
+            "explain",
+            "--config",
+            self.config.to_str().unwrap(),
+            "--certificate",
+            cert.to_str().unwrap(),
+            "--trust-anchor-arn",
+            &anchor_arn("main"),
+            "--profile-arn",
+            &profile_arn(profile),
+            "--role-arn",
+            role,
+            "--at",
+            AT,
+        ])
+    }
+
+    fn simulate(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["simulate", "--config", self.config.to_str().unwrap(), "--at", AT];
+        args.extend_from_slice(extra);
+        rolegate(&args)
+    }
+
+    /// Stdout with the temp dir replaced by `<DIR>`.
+    fn normalized(&self, out: &Output) -> String {
+        String::from_utf8(out.stdout.clone())
+            .unwrap()
+            .replace(self.dir.path().to_str().unwrap(), "<DIR>")
+    }
+}
+
+/// Compares `actual` with tests/golden/{name}.txt, or rewrites it when ROLEGATE_BLESS=1.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("ROLEGATE_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with ROLEGATE_BLESS=1 to create it)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs (ROLEGATE_BLESS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn explain_allowed() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
+    let out = f.explain(&cert, "main", ROLE);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    golden("explain_allowed", &f.normalized(&out));
+}
+
+#[test]
+fn explain_untrusted_certificate() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.foreign, "web-2", 2);
+    let out = f.explain(&cert, "main", ROLE);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("Verdict: DENIED — AccessDenied (reason: untrusted-certificate)"));
+    golden("explain_untrusted_certificate", &stdout);
+}
+
+#[test]
+fn explain_role_not_in_profile() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-3", 3);
+    let out = f.explain(&cert, "other", ROLE);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("(reason: role-not-in-profile)"));
+    golden("explain_role_not_in_profile", &stdout);
+}
+
+#[test]
+fn explain_trust_policy_condition_mismatch() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "db-1", 4);
+    let out = f.explain(&cert, "main", ROLE);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("(reason: trust-policy)"));
+    assert!(stdout.contains("condition StringLike aws:PrincipalTag/x509Subject/CN: fails"));
+    golden("explain_trust_policy_mismatch", &stdout);
+}
+
+#[test]
+fn explain_role_chaining() {
+    let f = fixture();
+    let config = f.config.to_str().unwrap();
+    let base = [
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--role-arn",
+        ROLE_CHAINED,
+        "--at",
+        AT,
+    ];
+    let mut allowed = base.to_vec();
+    allowed.extend(["--external-id", "blue-team"]);
+    let out = rolegate(&allowed);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    golden("explain_chain_allowed", &f.normalized(&out));
+
+    let mut wrong = base.to_vec();
+    wrong.extend(["--external-id", "red-team"]);
+    let out = rolegate(&wrong);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("(reason: trust-policy)"), "{stdout}");
+    assert!(stdout.contains(r#"policy values: ["blue-team"]"#), "{stdout}");
+    assert!(stdout.contains(r#"request values: ["red-team"]"#), "{stdout}");
+
+    // The other role trusts only Roles Anywhere: a caller role is not a principal of it.
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--role-arn",
+        ROLE_OTHER,
+        "--at",
+        AT,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(f.normalized(&out).contains("principal: did not match"));
+}
+
+#[test]
+fn explain_usage_errors_exit_2() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 5);
+    let missing = f.dir.path().join("missing.toml");
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        missing.to_str().unwrap(),
+        "--certificate",
+        cert.to_str().unwrap(),
+        "--trust-anchor-arn",
+        &anchor_arn("main"),
+        "--profile-arn",
+        &profile_arn("main"),
+        "--role-arn",
+        ROLE,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+    // No certificate and no caller role.
+    let out = rolegate(&["explain", "--config", f.config.to_str().unwrap(), "--role-arn", ROLE]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        f.config.to_str().unwrap(),
+        "--caller-role-arn",
+        ROLE,
+        "--role-arn",
+        ROLE,
+        "--at",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn simulate_allowed_by_policy_variable() {
+    let f = fixture();
+    let out = f.simulate(&[
+        "--role-arn",
+        ROLE_CHAINED,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/blue/report.csv",
+        "--context",
+        "aws:PrincipalTag/team=blue",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("Decision: allowed"), "{stdout}");
+    assert!(stdout.contains(r#"decided by role permission policy #0, Statement[0] (Sid "ReadTeam")"#));
+    golden("simulate_allowed", &stdout);
+
+    // Another team's prefix: the variable resolves to blue, the resource says red.
+    let out = f.simulate(&[
+        "--role-arn",
+        ROLE_CHAINED,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/red/report.csv",
+        "--context",
+        "aws:PrincipalTag/team=blue",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
+    assert!(
+        stdout.contains("no role permission policy statement allows it"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn simulate_explicit_deny_wins() {
+    let f = fixture();
+    let out = f.simulate(&[
+        "--role-arn",
+        ROLE_CHAINED,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/blue/secret.txt",
+        "--context",
+        "aws:PrincipalTag/team=blue",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("Decision: explicitDeny"), "{stdout}");
+    assert!(stdout.contains(r#"decided by role permission policy #0, Statement[1] (Sid "NoSecrets")"#));
+}
+
+#[test]
+fn simulate_session_policies_intersect() {
+    let f = fixture();
+    let blue = [
+        "--role-arn",
+        ROLE_CHAINED,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/blue/report.csv",
+        "--context",
+        "aws:PrincipalTag/team=blue",
+    ];
+    // The role allows it; the managed session policy allows only data/public/*.
+    let mut args = blue.to_vec();
+    args.extend(["--policy-arn", MANAGED]);
+    let out = f.simulate(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
+    assert!(stdout.contains("no session policy statement allows it"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("policy 0: managed session policy {MANAGED}")),
+        "{stdout}"
+    );
+
+    // An inline session policy that allows it keeps the role's allow.
+    let policy = f.dir.path().join("session.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Team","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let mut args = blue.to_vec();
+    args.extend(["--policy", policy.to_str().unwrap()]);
+    let out = f.simulate(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+}
+
+#[test]
+fn simulate_errors_exit_2() {
+    let f = fixture();
+    let out = f.simulate(&[
+        "--role-arn",
+        ROLE_CHAINED,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "*",
+        "--policy-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:policy/nope"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: Managed policy arn:aws:iam::123456789012:policy/nope is not defined in the configuration (no [[managed_policy]] with this arn).\n"
+    );
+    let out = f.simulate(&[
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/ghost",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "*",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("role/ghost is not defined"));
+}
+
+#[test]
+fn explain_intermediates_and_time() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.intermediate, "web-6", 6);
+    let chain = f.dir.path().join("chain.pem");
+    std::fs::write(&chain, &f.pki.intermediate.issued().cert_pem).unwrap();
+    let config = f.config.to_str().unwrap();
+    let anchor = anchor_arn("main");
+    let profile = profile_arn("main");
+    let args = |at: &'static str, with_chain: bool| {
+        let mut v = vec![
+            "explain".to_owned(),
+            "--config".into(),
+            config.into(),
+            "--certificate".into(),
+            cert.to_str().unwrap().into(),
+            "--trust-anchor-arn".into(),
+            anchor.clone(),
+            "--profile-arn".into(),
+            profile.clone(),
+            "--role-arn".into(),
+            ROLE.into(),
+            "--at".into(),
+            at.into(),
+        ];
+        if with_chain {
+            v.extend(["--intermediates".into(), chain.to_str().unwrap().into()]);
+        }
+        v
+    };
+    let run = |v: Vec<String>| rolegate(&v.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let out = run(args(AT, true));
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(f.normalized(&out).contains("1 intermediate certificate(s) given"));
+
+    let out = run(args(AT, false));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(f.normalized(&out).contains("(reason: untrusted-certificate)"));
+
+    // After the leaf's notAfter (2029-01-01).
+    let out = run(args("2029-06-01T00:00:00Z", true));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("✘ certificate chains to the trust anchor"), "{stdout}");
+    assert!(stdout.contains("(reason: untrusted-certificate)"), "{stdout}");
+}
