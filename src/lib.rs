@@ -39,6 +39,8 @@ pub mod config;
 pub mod dev;
 pub mod explain;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helper;
 pub mod identity;
 pub mod metrics;

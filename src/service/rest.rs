@@ -41,6 +41,7 @@ pub fn create_session(
     let auth = x509::parse_authorization(auth_header)
         .map_err(|e| ApiError::access_denied("bad-authorization", format!("Invalid Authorization header: {e}")))?;
     check_scope(&auth, &config.server.region)?;
+    check_required_signed_headers(&auth)?;
     let amz_date = req
         .header("x-amz-date")
         .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
@@ -171,6 +172,23 @@ fn check_scope(auth: &x509::X509Authorization, region: &str) -> Result<(), ApiEr
     Ok(())
 }
 
+/// `host`, `x-amz-date` and `x-amz-x509` must be signed: otherwise a captured signature could
+/// be replayed against another host, at another time, or with another certificate
+/// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>).
+fn check_required_signed_headers(auth: &x509::X509Authorization) -> Result<(), ApiError> {
+    let required = [
+        ("host", sigv4::SigV4Error::HostNotSigned),
+        ("x-amz-date", sigv4::SigV4Error::DateNotSigned),
+        ("x-amz-x509", sigv4::SigV4Error::CertificateNotSigned),
+    ];
+    for (name, error) in required {
+        if !auth.signed_headers.iter().any(|h| h == name) {
+            return Err(ApiError::access_denied("unsigned-header", error.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// `X-Amz-Date` must parse, agree with the credential date and lie within the skew window.
 fn check_request_date(
     amz_date: &str,
@@ -220,7 +238,7 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
             ),
         ));
     }
-    parts
+    let chain: Vec<Vec<u8>> = parts
         .into_iter()
         .map(|p| {
             STANDARD.decode(p).map_err(|_| {
@@ -230,7 +248,19 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
                 )
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // A repeated certificate only serves to make path building do more work.
+    if chain
+        .iter()
+        .enumerate()
+        .any(|(i, c)| chain.iter().skip(i + 1).any(|d| d == c))
+    {
+        return Err(ApiError::access_denied(
+            "chain-duplicate",
+            "X-Amz-X509-Chain contains the same certificate more than once; send each intermediate once.",
+        ));
+    }
+    Ok(chain)
 }
 
 fn verify_signature(
@@ -321,4 +351,13 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
             subject_arn: &o.subject_arn,
         }
     }
+}
+
+/// Parses only the untrusted request parts of `POST /sessions` — the parameters (query string
+/// and JSON body) and the `X-Amz-X509-Chain` header — without authenticating anything: the
+/// entry point of the fuzz targets and property tests ([`crate::fuzzing`]).
+#[doc(hidden)]
+pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiError> {
+    SessionParams::from_request(req, body)?;
+    Ok(decode_chain(req.header("x-amz-x509-chain"))?.len())
 }

@@ -307,6 +307,15 @@ pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     response(status, "text/xml", Bytes::from(xml))
 }
 
+/// Parses only the STS form parameters of a request (query string and form body) into an
+/// `AssumeRole` input, without authenticating anything: the entry point of the fuzz targets
+/// and property tests ([`crate::fuzzing`]).
+#[doc(hidden)]
+pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<AssumeRoleInput, ApiError> {
+    let params = Params::parse(req, body)?;
+    assume_role_input(&params, req)
+}
+
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;

@@ -1,0 +1,1767 @@
+//! The negative-case matrix: hostile and broken requests sent over real TLS to the real daemon
+//! (tests/common fixture), each asserting the exact wire error — status, `X-Amzn-ErrorType`
+//! and a message substring for Roles Anywhere REST; status, `<Code>` and a message substring
+//! for the STS Query API.
+//!
+//! Requests are signed with rolegate's own signers (`sigv4::x509::sign_request`,
+//! `sigv4::sign_hmac`) and then mutated, so each case differs from an accepted request in
+//! exactly the way its name says. Every table also runs an accepted control request, so a
+//! case cannot pass because everything fails.
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa,
+    KeyUsagePurpose, NameConstraints, SanType,
+};
+use rolegate::identity::ClientCertificate;
+use rolegate::pki::{Authority, ClientSpec, Issued, KeyType};
+use rolegate::session::{self, KeyRing, SessionClaims, SessionOrigin, TokenKey};
+use rolegate::sigv4::{self, HttpRequest, x509};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The daemon's token key `k1` (tests/common writes it).
+const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const HOST: &str = "localhost";
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTPS client: exact bytes out, status + headers + body back.
+
+#[derive(Clone, Debug)]
+struct Req {
+    method: &'static str,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn sts_code(&self) -> &str {
+        between(&self.body, "<Code>", "</Code>")
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
+    s.split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map_or("", |(v, _)| v)
+}
+
+fn unescape(xml: &str) -> String {
+    xml.replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn tls_connector(d: &Daemon) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(d.ca_bundle()).unwrap();
+    for cert in rustls_pemfile_certs(&pem) {
+        roots.add(cert).unwrap();
+    }
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .map(Result::unwrap)
+        .collect()
+}
+
+async fn send(d: &Daemon, req: &Req) -> Resp {
+    let addr = d.endpoint.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_connector(d).connect(name, tcp).await.unwrap();
+    let target = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
+    for (n, v) in &req.headers {
+        head += &format!("{n}: {v}\r\n");
+    }
+    head += &format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len());
+    tls.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (and close) before reading an oversized body.
+    let _ = tls.write_all(&req.body).await;
+    let _ = tls.flush().await;
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Resp { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out += &rest[..n];
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expectations and the table runner.
+
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// REST: status, X-Amzn-ErrorType, message substring.
+    Rest(u16, &'static str, &'static str),
+    /// STS: status, <Code>, message substring.
+    Sts(u16, &'static str, &'static str),
+    /// Only an HTTP status (rejected before any API handler).
+    Status(u16),
+    /// The control: accepted.
+    Ok(u16),
+}
+
+struct Case {
+    name: &'static str,
+    req: Req,
+    want: Want,
+}
+
+fn case(name: &'static str, req: Req, want: Want) -> Case {
+    Case { name, req, want }
+}
+
+/// Runs every case; fails with the list of cases whose answer differs. Returns how many
+/// negative cases ran.
+async fn run(d: &Daemon, cases: Vec<Case>) -> usize {
+    let mut failures = Vec::new();
+    let mut negatives = 0;
+    for c in &cases {
+        let r = send(d, &c.req).await;
+        let ok = match c.want {
+            Want::Rest(status, kind, needle) => {
+                let message = serde_json::from_str::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                r.status == status && r.header("x-amzn-errortype") == Some(kind) && message.contains(needle)
+            }
+            Want::Sts(status, code, needle) => {
+                r.status == status
+                    && r.sts_code() == code
+                    && unescape(between(&r.body, "<Message>", "</Message>")).contains(needle)
+            }
+            Want::Status(status) => r.status == status,
+            Want::Ok(status) => r.status == status,
+        };
+        if !matches!(c.want, Want::Ok(_)) {
+            negatives += 1;
+        }
+        if !ok {
+            failures.push(format!(
+                "{}: want {:?}, got {} {:?} {:?} {}",
+                c.name,
+                c.want,
+                r.status,
+                r.header("x-amzn-errortype"),
+                r.sts_code(),
+                if r.body.contains("<Message>") {
+                    between(&r.body, "<Message>", "</Message>").to_owned()
+                } else {
+                    r.body.chars().take(400).collect::<String>()
+                }
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    negatives
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles Anywhere request builders.
+
+fn body_json(profile: &str, role: &str, anchor: &str) -> Vec<u8> {
+    serde_json::json!({
+        "profileArn": profile_arn(profile),
+        "roleArn": role,
+        "trustAnchorArn": anchor_arn(anchor),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn body_with(profile: &str, role: &str, key: &str, value: serde_json::Value) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&body_json(profile, role, "main")).unwrap();
+    v[key] = value;
+    v.to_string().into_bytes()
+}
+
+fn base_headers() -> Vec<(String, String)> {
+    vec![
+        ("host".into(), HOST.into()),
+        ("content-type".into(), "application/json".into()),
+    ]
+}
+
+/// A correctly signed CreateSession request for `leaf` (and `chain`) at `at`.
+fn ra_signed(leaf: &Issued, chain: &[Vec<u8>], body: Vec<u8>, at: OffsetDateTime) -> Req {
+    let key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    ra_signed_with(&key, leaf, chain, body, at)
+}
+
+fn ra_signed_with(
+    key: &x509::X509SigningKey,
+    leaf: &Issued,
+    chain: &[Vec<u8>],
+    body: Vec<u8>,
+    at: OffsetDateTime,
+) -> Req {
+    let serial = ClientCertificate::parse(leaf.cert_der.clone())
+        .map(|c| c.serial_decimal().to_owned())
+        .unwrap_or_else(|_| "1".into());
+    let mut headers = base_headers();
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let http = HttpRequest {
+        method: "POST",
+        path: "/sessions",
+        query: "",
+        headers: &pairs,
+    };
+    let added = x509::sign_request(&http, &body, key, &leaf.cert_der, chain, &serial, REGION, at).unwrap();
+    headers.extend(added);
+    Req {
+        method: "POST",
+        path: "/sessions".into(),
+        query: String::new(),
+        headers,
+        body,
+    }
+}
+
+/// Signs a request over exactly `signed_names` (which may omit required headers), like a
+/// hostile or broken client would.
+fn ra_signed_over(leaf: &Issued, body: Vec<u8>, signed_names: &[&str], at: OffsetDateTime) -> Req {
+    let key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let serial = ClientCertificate::parse(leaf.cert_der.clone())
+        .unwrap()
+        .serial_decimal()
+        .to_owned();
+    let amz_date = sigv4::format_amz_date(at);
+    let mut headers = base_headers();
+    headers.push(("x-amz-date".into(), amz_date.clone()));
+    headers.push(("x-amz-x509".into(), STANDARD.encode(&leaf.cert_der)));
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let http = HttpRequest {
+        method: "POST",
+        path: "/sessions",
+        query: "",
+        headers: &pairs,
+    };
+    let creq = sigv4::canonical_request(&http, signed_names, &sigv4::sha256_hex(&body), true).unwrap();
+    let label = key.algorithm().label();
+    let scope = format!("{}/{REGION}/rolesanywhere/aws4_request", &amz_date[..8]);
+    let sts = sigv4::string_to_sign(label, &amz_date, &scope, &creq);
+    let sig = hex::encode(key.sign(sts.as_bytes()).unwrap());
+    headers.push((
+        "authorization".into(),
+        format!(
+            "{label} Credential={serial}/{scope}, SignedHeaders={}, Signature={sig}",
+            signed_names.join(";")
+        ),
+    ));
+    Req {
+        method: "POST",
+        path: "/sessions".into(),
+        query: String::new(),
+        headers,
+        body,
+    }
+}
+
+fn with_header(mut r: Req, name: &str, value: &str) -> Req {
+    r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    r.headers.push((name.to_owned(), value.to_owned()));
+    r
+}
+
+fn without_header(mut r: Req, name: &str) -> Req {
+    r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    r
+}
+
+fn map_header(r: Req, name: &str, f: impl Fn(&str) -> String) -> Req {
+    let v = r
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| f(v))
+        .unwrap();
+    with_header(r, name, &v)
+}
+
+fn ok_body() -> Vec<u8> {
+    body_json("main", ROLE, "main")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates.
+
+fn leaf_params(cn: &str) -> CertificateParams {
+    let n = now();
+    let mut p = CertificateParams::default();
+    p.distinguished_name = DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.not_before = n - days(1);
+    p.not_after = n + days(30);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p
+}
+
+fn ca_params(cn: &str, constraint: BasicConstraints) -> CertificateParams {
+    let n = now();
+    let mut p = CertificateParams::default();
+    p.distinguished_name = DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.not_before = n - days(1);
+    p.not_after = n + days(60);
+    p.is_ca = IsCa::Ca(constraint);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
+fn sub_ca(parent: &Authority, params: &CertificateParams) -> Authority {
+    let issued = parent.issue(params, KeyType::EcdsaP256).unwrap();
+    Authority::from_pem(&issued.cert_pem, &issued.key_pem).unwrap()
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    rustls_pemfile_certs(pem.as_bytes()).remove(0).to_vec()
+}
+
+/// An `Issued` for an openssl-made legacy leaf (tests/data/legacy), with its key if any.
+fn legacy(name: &str, key: Option<&str>) -> Issued {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/legacy");
+    let cert_pem = std::fs::read_to_string(dir.join(format!("{name}.pem"))).unwrap();
+    let key_der = match key {
+        Some(k) => {
+            use rustls::pki_types::pem::PemObject;
+            let pem = std::fs::read(dir.join(k)).unwrap();
+            rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(&pem)
+                .unwrap()
+                .secret_pkcs8_der()
+                .to_vec()
+        }
+        None => Vec::new(),
+    };
+    Issued {
+        cert_der: pem_to_der(&cert_pem),
+        cert_pem,
+        key_pkcs8_der: zeroize::Zeroizing::new(key_der),
+        key_pem: zeroize::Zeroizing::new(String::new()),
+        serial_hex: String::new(),
+    }
+}
+
+/// A request for a leaf whose key we cannot use (RSA-1024): any signature, the certificate is
+/// refused first.
+fn ra_unsigned_leaf(leaf: &Issued) -> Req {
+    let signer = Pki::client(
+        &Authority::new_root("x", KeyType::EcdsaP256, now() - days(1), now() + days(1)).unwrap(),
+        "x",
+        KeyType::EcdsaP256,
+    );
+    let key = x509::X509SigningKey::from_pkcs8_der(&signer.key_pkcs8_der).unwrap();
+    ra_signed_with(&key, leaf, &[], ok_body(), now())
+}
+
+fn matrix_setup(pki: &Pki) -> Setup<'_> {
+    let n = now();
+    let revoked_cutoff = session::format_expiration((n + days(365)).unix_timestamp());
+    let ra = |extra: &str| trust_policy_roles_anywhere("main", extra);
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let deny_wins = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]},{"Sid":"NoOne","Effect":"Deny","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let not_principal = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}},{{"Sid":"OnlyApp","Effect":"Deny","NotPrincipal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let missing_key = ra(r#","StringEquals":{"aws:PrincipalTag/x509SAN/DNS":"svc.example"}"#);
+    let chain_trust = |principal: &str, extra: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]{extra}}}]}}"#
+        )
+    };
+    let chain_deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":["sts:AssumeRole","sts:TagSession"]}},{{"Effect":"Deny","Principal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let extra = format!(
+        r#"
+[[profile]]
+id = "policies"
+role_arns = ["{deny}", "{notp}", "{missing}"]
+
+[[profile]]
+id = "legacy"
+role_arns = ["{legacy_role}"]
+
+[[role]]
+arn = "{legacy_role}"
+trust_policy = '''{legacy_trust}'''
+
+[[profile]]
+id = "revoked"
+role_arns = ["{revoked}"]
+
+[[role]]
+arn = "{deny}"
+trust_policy = '''{deny_wins}'''
+
+[[role]]
+arn = "{notp}"
+trust_policy = '''{not_principal}'''
+
+[[role]]
+arn = "{missing}"
+trust_policy = '''{missing_key}'''
+
+[[role]]
+arn = "{revoked}"
+trust_policy = '''{revoked_trust}'''
+revoke_sessions_issued_before = "{revoked_cutoff}"
+
+[[role]]
+arn = "{ROLE_CHAINED}"
+trust_policy = '''{chained_trust}'''
+
+[[role]]
+arn = "{chain_denied}"
+trust_policy = '''{chain_denied_trust}'''
+
+[[role]]
+arn = "{chain_deny_wins}"
+trust_policy = '''{chain_deny}'''
+
+[[role]]
+arn = "{chain_external}"
+trust_policy = '''{chain_external_trust}'''
+
+[[trust_anchor]]
+id = "legacy"
+certificates = "{legacy_ca}"
+
+[[trust_anchor]]
+id = "constrained"
+certificates = "ca.pem"
+"#,
+        deny = role("deny-wins"),
+        notp = role("not-principal"),
+        missing = role("missing-key"),
+        revoked = role("revoked"),
+        revoked_trust = ra(""),
+        legacy_role = role("legacy"),
+        legacy_trust = trust_policy_roles_anywhere("legacy", ""),
+        chained_trust = chain_trust(ROLE, ""),
+        chain_denied = role("chain-denied"),
+        chain_denied_trust = chain_trust(ROLE_OTHER, ""),
+        chain_deny_wins = role("chain-deny-wins"),
+        chain_external = role("chain-external"),
+        chain_external_trust = chain_trust(
+            ROLE,
+            r#","Condition":{"StringEquals":{"sts:ExternalId":"secret-handshake"}}"#
+        ),
+        legacy_ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/legacy/ca.pem")
+            .display(),
+    );
+    Setup {
+        pki,
+        extra_toml: extra,
+        crl_pem: None,
+        app_trust_condition: "",
+    }
+}
+
+#[tokio::test]
+async fn certificate_matrix() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let mut setup = matrix_setup(&pki);
+    setup.crl_pem = Some(
+        pki.root
+            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
+            .unwrap(),
+    );
+    let d = start(&setup);
+    let body = ok_body;
+    let legacy_body = || body_json("legacy", &format!("arn:aws:iam::{ACCOUNT}:role/legacy"), "legacy");
+
+    let mut eku = leaf_params("server-eku");
+    eku.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let mut ku = leaf_params("no-digital-signature");
+    ku.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+    let mut ca_flag = leaf_params("ca-leaf");
+    ca_flag.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_flag.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
+
+    // Path length: root -> int0 (pathlen 0) -> int1 -> leaf.
+    let int0 = sub_ca(&pki.root, &ca_params("pathlen zero", BasicConstraints::Constrained(0)));
+    let int1 = sub_ca(&int0, &ca_params("below pathlen", BasicConstraints::Unconstrained));
+    let too_deep = Pki::client(&int1, "too-deep", KeyType::EcdsaP256);
+    // Name constraints: the intermediate permits only *.example.com.
+    let mut nc = ca_params("name constrained", BasicConstraints::Unconstrained);
+    nc.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".into())],
+        excluded_subtrees: vec![],
+    });
+    let nc_ca = sub_ca(&pki.root, &nc);
+    let mut outside = leaf_params("outside");
+    outside.subject_alt_names = vec![SanType::DnsName("evil.test".try_into().unwrap())];
+    let nc_leaf = nc_ca.issue(&outside, KeyType::EcdsaP256).unwrap();
+    // An intermediate that is not a CA.
+    let mut not_ca = ca_params("not a ca", BasicConstraints::Unconstrained);
+    not_ca.is_ca = IsCa::ExplicitNoCa;
+    not_ca.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let not_ca_int = pki.root.issue(&not_ca, KeyType::EcdsaP256).unwrap();
+    // A chain loop: X signed by Y and Y signed by X, neither under a trusted root.
+    let x = Authority::new_root("loop x", KeyType::EcdsaP256, n - days(1), n + days(30)).unwrap();
+    let y = Authority::new_root("loop y", KeyType::EcdsaP256, n - days(1), n + days(30)).unwrap();
+    let mut xp = ca_params("loop x", BasicConstraints::Unconstrained);
+    xp.distinguished_name = DistinguishedName::new();
+    xp.distinguished_name.push(DnType::CommonName, "loop x");
+    let x_by_y = y.issue(&xp, KeyType::EcdsaP256).unwrap();
+    let y_by_x = x
+        .issue(
+            &ca_params("loop y", BasicConstraints::Unconstrained),
+            KeyType::EcdsaP256,
+        )
+        .unwrap();
+    let loop_leaf = Pki::client(&x, "looped", KeyType::EcdsaP256);
+
+    let ok = Pki::client(&pki.intermediate, "fine", KeyType::EcdsaP256);
+    let int_der = pki.intermediate.issued().cert_der.clone();
+    let expired = pki
+        .root
+        .client(&ClientSpec::new(
+            "expired",
+            KeyType::EcdsaP256,
+            n - days(10),
+            n - days(1),
+        ))
+        .unwrap();
+    let future = pki
+        .root
+        .client(&ClientSpec::new(
+            "future",
+            KeyType::EcdsaP256,
+            n + days(1),
+            n + days(10),
+        ))
+        .unwrap();
+    let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    let p384 = Pki::client(&pki.root, "p384", KeyType::EcdsaP384);
+    let sha1 = legacy("sha1-leaf", Some("sha1-leaf-key.pem"));
+    let rsa1024 = legacy("rsa1024-leaf", None);
+    let legacy_ok = legacy("ok-leaf", Some("ok-leaf-key.pem"));
+    let six: Vec<Vec<u8>> = vec![int_der.clone(); 6];
+
+    const AD: &str = "AccessDeniedException";
+    let cases = vec![
+        case(
+            "control: leaf under intermediate",
+            ra_signed(&ok, std::slice::from_ref(&int_der), body(), n),
+            Want::Ok(201),
+        ),
+        case(
+            "control: legacy anchor sha256 leaf",
+            ra_signed(&legacy_ok, &[], legacy_body(), n),
+            Want::Ok(201),
+        ),
+        case("control: P-384 leaf", ra_signed(&p384, &[], body(), n), Want::Ok(201)),
+        case(
+            "EKU serverAuth only",
+            ra_signed(&pki.root.issue(&eku, KeyType::EcdsaP256).unwrap(), &[], body(), n),
+            Want::Rest(403, AD, "does not allow client authentication (clientAuth)"),
+        ),
+        case(
+            "KU without digitalSignature",
+            ra_signed(&pki.root.issue(&ku, KeyType::EcdsaP256).unwrap(), &[], body(), n),
+            Want::Rest(403, AD, "lacks the digitalSignature key usage"),
+        ),
+        case(
+            "leaf is a CA",
+            ra_signed(&pki.root.issue(&ca_flag, KeyType::EcdsaP256).unwrap(), &[], body(), n),
+            Want::Rest(403, AD, "is a CA certificate"),
+        ),
+        case(
+            "path length exceeded",
+            ra_signed(
+                &too_deep,
+                &[int1.issued().cert_der.clone(), int0.issued().cert_der.clone()],
+                body(),
+                n,
+            ),
+            Want::Rest(403, AD, "path length or name constraint"),
+        ),
+        case(
+            "name constraint violated",
+            ra_signed(&nc_leaf, &[nc_ca.issued().cert_der.clone()], body(), n),
+            Want::Rest(403, AD, "path length or name constraint"),
+        ),
+        case(
+            "intermediate is not a CA",
+            ra_signed(
+                &Pki::client(
+                    &Authority::from_pem(&not_ca_int.cert_pem, &not_ca_int.key_pem).unwrap(),
+                    "under-leaf",
+                    KeyType::EcdsaP256,
+                ),
+                std::slice::from_ref(&not_ca_int.cert_der),
+                body(),
+                n,
+            ),
+            Want::Rest(403, AD, "intermediate certificate is not a CA"),
+        ),
+        case(
+            "chain loop",
+            ra_signed(
+                &loop_leaf,
+                &[x_by_y.cert_der.clone(), y_by_x.cert_der.clone()],
+                body(),
+                n,
+            ),
+            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+        ),
+        case(
+            "six chain certificates",
+            ra_signed(&ok, &six, body(), n),
+            Want::Rest(403, AD, "at most 5 are allowed"),
+        ),
+        case(
+            "duplicate chain certificates",
+            ra_signed(&ok, &[int_der.clone(), int_der.clone()], body(), n),
+            Want::Rest(403, AD, "contains the same certificate more than once"),
+        ),
+        case(
+            "expired",
+            ra_signed(&expired, &[], body(), n),
+            Want::Rest(403, AD, "certificate has expired"),
+        ),
+        case(
+            "not yet valid",
+            ra_signed(&future, &[], body(), n),
+            Want::Rest(403, AD, "certificate is not yet valid"),
+        ),
+        case(
+            "revoked by CRL",
+            ra_signed(&revoked, &[], body(), n),
+            Want::Rest(403, AD, "revoked by a CRL"),
+        ),
+        case(
+            "untrusted root",
+            ra_signed(&foreign, &[], body(), n),
+            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+        ),
+        case(
+            "valid leaf, other anchor",
+            ra_signed(
+                &ok,
+                std::slice::from_ref(&int_der),
+                body_json("main", ROLE, "foreign"),
+                n,
+            ),
+            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+        ),
+        case(
+            "disabled anchor",
+            ra_signed(
+                &ok,
+                std::slice::from_ref(&int_der),
+                body_json("main", ROLE, "disabled"),
+                n,
+            ),
+            Want::Rest(403, AD, "is disabled"),
+        ),
+        case(
+            "SHA-1 signed leaf",
+            ra_signed(&sha1, &[], legacy_body(), n),
+            Want::Rest(403, AD, "SHA-256 or stronger is required"),
+        ),
+        case(
+            "RSA-1024 leaf",
+            ra_unsigned_leaf(&rsa1024),
+            Want::Rest(403, AD, "RSA key of 1024 bits is too small"),
+        ),
+        case(
+            "X-Amz-X509 not base64",
+            with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509", "%%%not-base64"),
+            Want::Rest(403, AD, "X-Amz-X509 is not valid base64"),
+        ),
+        case(
+            "X-Amz-X509 not DER",
+            with_header(
+                ra_signed(&ok, &[], body(), n),
+                "x-amz-x509",
+                &STANDARD.encode(b"hello world"),
+            ),
+            Want::Rest(403, AD, "Invalid certificate in X-Amz-X509"),
+        ),
+        case(
+            "X-Amz-X509-Chain not base64",
+            with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509-chain", "abc,@@@"),
+            Want::Rest(403, AD, "X-Amz-X509-Chain is not a comma-separated list"),
+        ),
+        case(
+            "X-Amz-X509-Chain not DER",
+            ra_signed(&ok, &[b"garbage".to_vec()], body(), n),
+            Want::Rest(403, AD, "malformed intermediate certificate #1"),
+        ),
+        case(
+            "leaf swapped after signing",
+            with_header(
+                ra_signed(&ok, &[], body(), n),
+                "x-amz-x509",
+                &STANDARD.encode(&expired.cert_der),
+            ),
+            Want::Rest(403, AD, "does not name the serial number"),
+        ),
+    ];
+    let count = run(&d, cases).await;
+    assert!(count >= 22, "{count}");
+}
+
+#[tokio::test]
+async fn signature_and_request_matrix() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let n = now();
+    let leaf = Pki::client(&pki.root, "signer", KeyType::EcdsaP256);
+    let rsa = Pki::client(&pki.root, "signer-rsa", KeyType::Rsa2048);
+    let other = Pki::client(&pki.root, "other", KeyType::EcdsaP256);
+    let other_key = x509::X509SigningKey::from_pkcs8_der(&other.key_pkcs8_der).unwrap();
+    let good = || ra_signed(&leaf, &[], ok_body(), n);
+    let auth = |r: Req, f: &dyn Fn(&str) -> String| map_header(r, "authorization", f);
+    const AD: &str = "AccessDeniedException";
+    const VE: &str = "ValidationException";
+    let all_signed = ["content-type", "host", "x-amz-date", "x-amz-x509"];
+
+    let mut oversized_query = good();
+    oversized_query.query = format!("x={}", "a".repeat(70 * 1024));
+    let mut tampered_query = good();
+    tampered_query.query = "roleArn=x".into();
+    let mut get = good();
+    get.method = "GET";
+
+    let cases = vec![
+        case("control: signed request", good(), Want::Ok(201)),
+        case(
+            "control: RSA signed request",
+            ra_signed(&rsa, &[], ok_body(), n),
+            Want::Ok(201),
+        ),
+        case(
+            "control: explicitly signed headers",
+            ra_signed_over(&leaf, ok_body(), &all_signed, n),
+            Want::Ok(201),
+        ),
+        case(
+            "signed with another key",
+            ra_signed_with(&other_key, &leaf, &[], ok_body(), n),
+            Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "RSA label on ECDSA key",
+            auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-RSA-SHA256")),
+            Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "ECDSA label on RSA key",
+            auth(ra_signed(&rsa, &[], ok_body(), n), &|v| {
+                v.replace("AWS4-X509-RSA-SHA256", "AWS4-X509-ECDSA-SHA256")
+            }),
+            Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "unknown algorithm label",
+            auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-DSA-SHA1")),
+            Want::Rest(403, AD, "Invalid Authorization header"),
+        ),
+        case(
+            "HMAC label on /sessions",
+            auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-HMAC-SHA256")),
+            Want::Rest(403, AD, "Invalid Authorization header"),
+        ),
+        case(
+            "replayed 10 minutes later",
+            ra_signed(&leaf, &[], ok_body(), n - time::Duration::minutes(10)),
+            Want::Rest(403, AD, "Signature expired or not yet valid"),
+        ),
+        case(
+            "signed 10 minutes in the future",
+            ra_signed(&leaf, &[], ok_body(), n + time::Duration::minutes(10)),
+            Want::Rest(403, AD, "Signature expired or not yet valid"),
+        ),
+        case(
+            "X-Amz-Date not the credential day",
+            map_header(good(), "x-amz-date", |v| format!("2001{}", &v[4..])),
+            Want::Rest(403, AD, "does not match X-Amz-Date"),
+        ),
+        case(
+            "X-Amz-Date malformed",
+            with_header(good(), "x-amz-date", "yesterday"),
+            Want::Rest(403, AD, "is not in the format YYYYMMDDTHHMMSSZ"),
+        ),
+        case(
+            "no Authorization",
+            without_header(good(), "authorization"),
+            Want::Rest(403, AD, "Missing Authorization header"),
+        ),
+        case(
+            "no X-Amz-Date",
+            without_header(good(), "x-amz-date"),
+            Want::Rest(403, AD, "Missing X-Amz-Date header"),
+        ),
+        case(
+            "no X-Amz-X509",
+            without_header(good(), "x-amz-x509"),
+            Want::Rest(403, AD, "Missing X-Amz-X509 header"),
+        ),
+        case(
+            "signed header missing from request",
+            without_header(good(), "content-type"),
+            Want::Rest(403, AD, "Cannot build the canonical request"),
+        ),
+        case(
+            "host not signed",
+            ra_signed_over(&leaf, ok_body(), &["content-type", "x-amz-date", "x-amz-x509"], n),
+            Want::Rest(403, AD, "'Host' or ':authority' must be a 'SignedHeader'"),
+        ),
+        case(
+            "X-Amz-Date not signed",
+            ra_signed_over(&leaf, ok_body(), &["content-type", "host", "x-amz-x509"], n),
+            Want::Rest(403, AD, "'X-Amz-Date' must be a 'SignedHeader'"),
+        ),
+        case(
+            "X-Amz-X509 not signed",
+            ra_signed_over(&leaf, ok_body(), &["content-type", "host", "x-amz-date"], n),
+            Want::Rest(403, AD, "'X-Amz-X509' must be a 'SignedHeader'"),
+        ),
+        case(
+            "credential names another serial",
+            auth(good(), &|v| v.replacen("Credential=", "Credential=1", 1)),
+            Want::Rest(403, AD, "does not name the serial number"),
+        ),
+        case(
+            "credential serial not decimal",
+            auth(good(), &|v| v.replacen("Credential=", "Credential=ab", 1)),
+            Want::Rest(403, AD, "Invalid Authorization header"),
+        ),
+        case(
+            "scope: other region",
+            auth(good(), &|v| v.replace("/us-east-1/", "/eu-west-1/")),
+            Want::Rest(403, AD, "Credential should be scoped to a valid region"),
+        ),
+        case(
+            "scope: other service",
+            auth(good(), &|v| v.replace("/rolesanywhere/", "/sts/")),
+            Want::Rest(403, AD, "Credential should be scoped to correct service"),
+        ),
+        case(
+            "signature not hex",
+            auth(good(), &|v| format!("{}zz", v)),
+            Want::Rest(403, AD, "Invalid Authorization header"),
+        ),
+        case(
+            "body changed after signing",
+            Req {
+                body: body_json("main", ROLE_OTHER, "main"),
+                ..good()
+            },
+            Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "query added after signing",
+            tampered_query,
+            Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "missing profileArn",
+            ra_signed(&leaf, &[], br#"{"roleArn":"x","trustAnchorArn":"y"}"#.to_vec(), n),
+            Want::Rest(400, VE, "Missing required parameter profileArn"),
+        ),
+        case(
+            "body not JSON",
+            ra_signed(&leaf, &[], b"{not json".to_vec(), n),
+            Want::Rest(400, VE, "not a valid CreateSession JSON document"),
+        ),
+        case(
+            "durationSeconds below 900",
+            ra_signed(
+                &leaf,
+                &[],
+                body_with("main", ROLE, "durationSeconds", serde_json::json!(899)),
+                n,
+            ),
+            Want::Rest(400, VE, "Member must have value greater than or equal to 900"),
+        ),
+        case(
+            "unknown profile",
+            ra_signed(&leaf, &[], body_json("nope", ROLE, "main"), n),
+            Want::Rest(404, "ResourceNotFoundException", "was not found"),
+        ),
+        case("GET /sessions", get, Want::Rest(400, VE, "Use POST /sessions")),
+        case("query string over 64 KiB", oversized_query, Want::Status(431)),
+        case(
+            "header over 64 KiB",
+            with_header(good(), "x-padding", &"p".repeat(70 * 1024)),
+            Want::Status(431),
+        ),
+        case(
+            "body over the limit",
+            ra_signed(&leaf, &[], vec![b' '; 2 * 1024 * 1024], n),
+            Want::Rest(413, VE, "The request body exceeds the limit of 65536 bytes."),
+        ),
+    ];
+    let count = run(&d, cases).await;
+    assert!(count >= 30, "{count}");
+}
+
+#[tokio::test]
+async fn trust_policy_matrix() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let n = now();
+    let leaf = Pki::client(&pki.root, "policy-subject", KeyType::EcdsaP256);
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let req = |r: &str| ra_signed(&leaf, &[], body_json("policies", r, "main"), n);
+    const AD: &str = "AccessDeniedException";
+    let denied = "does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole";
+    let cases = vec![
+        case(
+            "control: allowed role",
+            ra_signed(&leaf, &[], ok_body(), n),
+            Want::Ok(201),
+        ),
+        case(
+            "explicit deny beats allow",
+            req(&role("deny-wins")),
+            Want::Rest(403, AD, "explicitly denies"),
+        ),
+        case(
+            "NotPrincipal deny",
+            req(&role("not-principal")),
+            Want::Rest(403, AD, "explicitly denies"),
+        ),
+        case(
+            "condition on a missing key",
+            req(&role("missing-key")),
+            Want::Rest(403, AD, denied),
+        ),
+        case(
+            "role not in profile",
+            ra_signed(&leaf, &[], body_json("policies", ROLE, "main"), n),
+            Want::Rest(403, AD, "is not one of the roles of profile"),
+        ),
+        case(
+            "profile disabled",
+            ra_signed(&leaf, &[], body_json("off", ROLE, "main"), n),
+            Want::Rest(403, AD, "is disabled"),
+        ),
+    ];
+    let count = run(&d, cases).await;
+    assert!(count >= 5, "{count}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// STS: session tokens, HMAC signatures, AssumeRole policies and sizes.
+
+fn ring(id: &str, key_b64: &str) -> KeyRing {
+    KeyRing::new(id, vec![(id.to_owned(), TokenKey::from_base64(key_b64).unwrap())]).unwrap()
+}
+
+struct Session {
+    akid: String,
+    secret: String,
+    token: String,
+}
+
+fn sealed(ring: &KeyRing, role: &str, issued_at: i64, expires_at: i64) -> Session {
+    let akid = session::new_access_key_id();
+    let secret = session::new_secret_access_key();
+    let claims = SessionClaims {
+        access_key_id: akid.clone(),
+        secret_access_key: secret.clone(),
+        role_arn: role.to_owned(),
+        role_id: session::role_id(role),
+        session_name: "matrix".into(),
+        issued_at,
+        expires_at,
+        source_identity: Some("CN=matrix".into()),
+        tags: vec![],
+        transitive_tag_keys: vec![],
+        session_policies: vec![],
+        policy_arns: vec![],
+        origin: SessionOrigin::RolesAnywhere {
+            trust_anchor_arn: anchor_arn("main"),
+            profile_arn: profile_arn("main"),
+            certificate_serial: "01".into(),
+        },
+    };
+    Session {
+        akid,
+        secret: secret.to_string(),
+        token: session::seal(ring, &claims).unwrap(),
+    }
+}
+
+/// A form POST to `/` signed for `service` in `region` at `at` with `s`'s credentials.
+#[allow(clippy::too_many_arguments)]
+fn sts_signed_for(
+    s: &Session,
+    token: Option<&str>,
+    body: &str,
+    service: &str,
+    region: &str,
+    at: OffsetDateTime,
+) -> Req {
+    let mut headers = vec![
+        ("host".to_owned(), HOST.to_owned()),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
+        ),
+    ];
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let http = HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &pairs,
+    };
+    let added = sigv4::sign_hmac(
+        &http,
+        &sigv4::sha256_hex(body.as_bytes()),
+        &s.akid,
+        &s.secret,
+        token,
+        region,
+        service,
+        at,
+    );
+    headers.extend(added);
+    Req {
+        method: "POST",
+        path: "/".into(),
+        query: String::new(),
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn sts_signed(s: &Session, body: &str) -> Req {
+    sts_signed_for(s, Some(&s.token), body, "sts", REGION, now())
+}
+
+const WHOAMI: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+
+fn assume(role: &str, extra: &str) -> String {
+    format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=matrix{extra}",
+        form(role)
+    )
+}
+
+fn form(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn session_token_and_sts_signature_matrix() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let n = now().unix_timestamp();
+    let k1 = ring("k1", K1);
+    let good = sealed(&k1, ROLE, n - 60, n + 3600);
+    let other_id = sealed(&ring("k2", K1), ROLE, n - 60, n + 3600);
+    let other_key = sealed(
+        &ring("k1", "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ROLE,
+        n - 60,
+        n + 3600,
+    );
+    let expired = sealed(&k1, ROLE, n - 7200, n - 60);
+    let revoked = sealed(&k1, &format!("arn:aws:iam::{ACCOUNT}:role/revoked"), n - 60, n + 3600);
+    let unknown_role = sealed(&k1, &format!("arn:aws:iam::{ACCOUNT}:role/gone"), n - 60, n + 3600);
+    let second = sealed(&k1, ROLE, n - 60, n + 3600);
+
+    let truncated = good.token[..good.token.len() - 12].to_owned();
+    let mut flipped = good.token.clone().into_bytes();
+    let mid = flipped.len() / 2;
+    flipped[mid] = if flipped[mid] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let key_id_swapped = good.token.replacen(".k1.", ".k9.", 1);
+    let huge = format!("{}{}", good.token, "A".repeat(20_000));
+    let with_token = |t: &str| sts_signed_for(&good, Some(t), WHOAMI, "sts", REGION, now());
+    // The access key id of another (valid) session, with this session's token and secret.
+    let borrowed = Session {
+        akid: second.akid.clone(),
+        secret: good.secret.clone(),
+        token: good.token.clone(),
+    };
+    let wrong_secret = Session {
+        akid: good.akid.clone(),
+        secret: "x".repeat(40),
+        token: good.token.clone(),
+    };
+    let unsigned_host = map_header(sts_signed(&good, WHOAMI), "authorization", |v| {
+        v.replace("SignedHeaders=content-type;host;", "SignedHeaders=content-type;")
+    });
+
+    const ICT: &str = "InvalidClientTokenId";
+    const INVALID: &str = "The security token included in the request is invalid";
+    const SDNM: &str = "SignatureDoesNotMatch";
+    let cases = vec![
+        case("control: sealed session", sts_signed(&good, WHOAMI), Want::Ok(200)),
+        case("token truncated", with_token(&truncated), Want::Sts(403, ICT, INVALID)),
+        case("token bit-flipped", with_token(&flipped), Want::Sts(403, ICT, INVALID)),
+        case(
+            "token key id renamed",
+            with_token(&key_id_swapped),
+            Want::Sts(403, ICT, INVALID),
+        ),
+        case(
+            "token from an unknown key id",
+            sts_signed(&other_id, WHOAMI),
+            Want::Sts(403, ICT, INVALID),
+        ),
+        case(
+            "token sealed with another key",
+            sts_signed(&other_key, WHOAMI),
+            Want::Sts(403, ICT, INVALID),
+        ),
+        case("token is garbage", with_token("hello"), Want::Sts(403, ICT, INVALID)),
+        case("token over 16 KiB", with_token(&huge), Want::Sts(403, ICT, INVALID)),
+        case(
+            "no token (long-term key style)",
+            sts_signed_for(&good, None, WHOAMI, "sts", REGION, now()),
+            Want::Sts(403, ICT, "accepts only session credentials"),
+        ),
+        case(
+            "token expired",
+            sts_signed(&expired, WHOAMI),
+            Want::Sts(400, "ExpiredToken", "is expired"),
+        ),
+        case(
+            "session revoked by revoke_sessions_issued_before",
+            sts_signed(&revoked, WHOAMI),
+            Want::Sts(403, "AccessDenied", "have been revoked"),
+        ),
+        case(
+            "token of a removed role",
+            sts_signed(&unknown_role, WHOAMI),
+            Want::Sts(403, ICT, INVALID),
+        ),
+        case(
+            "token used with another access key id",
+            sts_signed(&borrowed, WHOAMI),
+            Want::Sts(403, ICT, INVALID),
+        ),
+        case(
+            "signed with a wrong secret",
+            sts_signed(&wrong_secret, WHOAMI),
+            Want::Sts(403, SDNM, ""),
+        ),
+        case(
+            "replayed 10 minutes later",
+            sts_signed_for(
+                &good,
+                Some(&good.token),
+                WHOAMI,
+                "sts",
+                REGION,
+                now() - time::Duration::minutes(10),
+            ),
+            Want::Sts(403, SDNM, "Signature expired"),
+        ),
+        case(
+            "signed for another service",
+            sts_signed_for(&good, Some(&good.token), WHOAMI, "iam", REGION, now()),
+            Want::Sts(403, SDNM, "Credential should be scoped to correct service"),
+        ),
+        case(
+            "signed for another region",
+            sts_signed_for(&good, Some(&good.token), WHOAMI, "sts", "eu-west-1", now()),
+            Want::Sts(403, SDNM, "Credential should be scoped to a valid region"),
+        ),
+        case(
+            "body changed after signing",
+            Req {
+                body: assume(ROLE_CHAINED, "").into_bytes(),
+                ..sts_signed(&good, WHOAMI)
+            },
+            Want::Sts(403, SDNM, ""),
+        ),
+        case(
+            "host not signed",
+            unsigned_host,
+            Want::Sts(400, "IncompleteSignature", "'Host'"),
+        ),
+        case(
+            "no Authorization",
+            without_header(sts_signed(&good, WHOAMI), "authorization"),
+            Want::Sts(403, "MissingAuthenticationToken", ""),
+        ),
+        case(
+            "unknown Action",
+            sts_signed(&good, "Action=GetSessionToken&Version=2011-06-15"),
+            Want::Sts(400, "InvalidAction", "Could not find operation GetSessionToken"),
+        ),
+        case(
+            "wrong Version",
+            sts_signed(&good, "Action=GetCallerIdentity&Version=2010-01-01"),
+            Want::Sts(400, "InvalidAction", "for version 2010-01-01"),
+        ),
+    ];
+    let count = run(&d, cases).await;
+    assert!(count >= 20, "{count}");
+}
+
+#[tokio::test]
+async fn assume_role_policy_and_size_matrix() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let n = now().unix_timestamp();
+    let caller = sealed(&ring("k1", K1), ROLE, n - 60, n + 3600);
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let ar = |r: &str, extra: &str| sts_signed(&caller, &assume(r, extra));
+    let tags: String = (1..=51)
+        .map(|i| format!("&Tags.member.{i}.Key=k{i}&Tags.member.{i}.Value=v"))
+        .collect();
+    let params: String = (1..=300).map(|i| format!("&P{i}=x")).collect();
+    let arns: String = (1..=11)
+        .map(|i| {
+            format!(
+                "&PolicyArns.member.{i}.arn={}",
+                form(&format!("arn:aws:iam::{ACCOUNT}:policy/p{i}"))
+            )
+        })
+        .collect();
+    let long_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
+        "b".repeat(2100)
+    );
+    let denied = |r: &str| {
+        let msg = format!("is not authorized to perform: sts:AssumeRole on resource: {r}");
+        Box::leak(msg.into_boxed_str()) as &'static str
+    };
+    const VE: &str = "ValidationError";
+    const AD: &str = "AccessDenied";
+    let cases = vec![
+        case(
+            "control: chain into a trusting role",
+            ar(ROLE_CHAINED, ""),
+            Want::Ok(200),
+        ),
+        case(
+            "control: condition key present",
+            ar(&role("chain-external"), "&ExternalId=secret-handshake"),
+            Want::Ok(200),
+        ),
+        case(
+            "trust policy names another principal",
+            ar(&role("chain-denied"), ""),
+            Want::Sts(403, AD, denied(&role("chain-denied"))),
+        ),
+        case(
+            "explicit deny beats account allow",
+            ar(&role("chain-deny-wins"), ""),
+            Want::Sts(403, AD, denied(&role("chain-deny-wins"))),
+        ),
+        case(
+            "condition on a missing key (ExternalId)",
+            ar(&role("chain-external"), ""),
+            Want::Sts(403, AD, denied(&role("chain-external"))),
+        ),
+        case(
+            "condition key with another value",
+            ar(&role("chain-external"), "&ExternalId=guess"),
+            Want::Sts(403, AD, denied(&role("chain-external"))),
+        ),
+        case("51 session tags", ar(ROLE_CHAINED, &tags), Want::Sts(400, VE, "50")),
+        case(
+            "more than 256 parameters",
+            ar(ROLE_CHAINED, &params),
+            Want::Sts(400, VE, "more than 256 parameters"),
+        ),
+        case("11 policy ARNs", ar(ROLE_CHAINED, &arns), Want::Sts(400, VE, "")),
+        case(
+            "session policy over 2048 characters",
+            ar(ROLE_CHAINED, &format!("&Policy={}", form(&long_policy))),
+            Want::Sts(400, VE, "2048"),
+        ),
+        case(
+            "session policy not JSON",
+            ar(ROLE_CHAINED, "&Policy=%7Bnot-json"),
+            Want::Sts(400, "MalformedPolicyDocument", ""),
+        ),
+        case(
+            "session policy with a Principal",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(400, "MalformedPolicyDocument", "Principal"),
+        ),
+        case(
+            "RoleSessionName of one character",
+            sts_signed(
+                &caller,
+                &format!(
+                    "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=a",
+                    form(ROLE_CHAINED)
+                ),
+            ),
+            Want::Sts(400, VE, "roleSessionName"),
+        ),
+        case(
+            "RoleSessionName with a space",
+            sts_signed(
+                &caller,
+                &format!(
+                    "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=a%20b",
+                    form(ROLE_CHAINED)
+                ),
+            ),
+            Want::Sts(400, VE, "roleSessionName"),
+        ),
+        case(
+            "RoleArn missing",
+            sts_signed(&caller, "Action=AssumeRole&Version=2011-06-15&RoleSessionName=matrix"),
+            Want::Sts(400, VE, "Value null at 'roleArn'"),
+        ),
+        case(
+            "DurationSeconds not a number",
+            ar(ROLE_CHAINED, "&DurationSeconds=lots"),
+            Want::Sts(400, VE, "DurationSeconds"),
+        ),
+        case(
+            "DurationSeconds above the chaining limit",
+            ar(ROLE_CHAINED, "&DurationSeconds=7200"),
+            Want::Sts(
+                400,
+                VE,
+                "exceeds the 1 hour session limit for roles assumed by role chaining",
+            ),
+        ),
+        case(
+            "DurationSeconds below 900",
+            ar(ROLE_CHAINED, "&DurationSeconds=899"),
+            Want::Sts(400, VE, "900"),
+        ),
+        case(
+            "member index 0",
+            ar(ROLE_CHAINED, "&Tags.member.0.Key=a&Tags.member.0.Value=b"),
+            Want::Sts(400, VE, "member indexes start at 1"),
+        ),
+        case(
+            "SourceIdentity changed along the chain",
+            ar(ROLE_CHAINED, "&SourceIdentity=someone-else"),
+            Want::Sts(403, AD, "SourceIdentity cannot be changed along a role chain"),
+        ),
+    ];
+    let count = run(&d, cases).await;
+    assert!(count >= 18, "{count}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret hygiene: logs, key file permissions, TLS versions.
+
+/// Starts the daemon with `RUST_LOG=debug` and `--log-format {format}`, its logs (stderr) in
+/// `stderr.log` of its state folder.
+fn start_logging(setup: &Setup, format: &str) -> Daemon {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), setup);
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["--log-format", format, "serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut endpoint, mut metrics) = (None, None);
+    while endpoint.is_none() || metrics.is_none() {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            endpoint = Some(a.trim().to_owned());
+        } else if let Some(a) = line.strip_prefix("metrics on ") {
+            metrics = Some(a.trim().to_owned());
+        }
+    }
+    Daemon {
+        dir,
+        endpoint: endpoint.unwrap(),
+        metrics: metrics.unwrap(),
+        child,
+        stdout_lines: rx,
+    }
+}
+
+fn json_str(v: &serde_json::Value, path: &[&str]) -> String {
+    path.iter()
+        .fold(v, |v, k| match k.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[*k],
+        })
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The base64 lines inside a PEM block (long enough to be unmistakable).
+fn pem_lines(pem: &str) -> Vec<String> {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 40)
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn full_scenario_secrets(format: &str) {
+    let pki = Pki::new();
+    let d = start_logging(&matrix_setup(&pki), format);
+    let leaf = Pki::client(&pki.root, "hygiene", KeyType::EcdsaP256);
+
+    let created = send(&d, &ra_signed(&leaf, &[], ok_body(), now())).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let v: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let creds = |k: &str| json_str(&v, &["credentialSet", "0", "credentials", k]);
+    let first = Session {
+        akid: creds("accessKeyId"),
+        secret: creds("secretAccessKey"),
+        token: creds("sessionToken"),
+    };
+    assert_eq!(send(&d, &sts_signed(&first, WHOAMI)).await.status, 200);
+    let chained = send(&d, &sts_signed(&first, &assume(ROLE_CHAINED, ""))).await;
+    assert_eq!(chained.status, 200, "{}", chained.body);
+    let second = Session {
+        akid: between(&chained.body, "<AccessKeyId>", "</AccessKeyId>").to_owned(),
+        secret: unescape(between(&chained.body, "<SecretAccessKey>", "</SecretAccessKey>")),
+        token: unescape(between(&chained.body, "<SessionToken>", "</SessionToken>")),
+    };
+    assert_eq!(send(&d, &sts_signed(&second, WHOAMI)).await.status, 200);
+    // Failures log more: a bad token, a wrong secret, a bad certificate signature.
+    let truncated = &first.token[..first.token.len() - 5];
+    assert_eq!(
+        send(
+            &d,
+            &sts_signed_for(&first, Some(truncated), WHOAMI, "sts", REGION, now())
+        )
+        .await
+        .status,
+        403
+    );
+    let wrong = Session {
+        secret: "y".repeat(40),
+        ..Session {
+            akid: first.akid.clone(),
+            secret: String::new(),
+            token: first.token.clone(),
+        }
+    };
+    assert_eq!(send(&d, &sts_signed(&wrong, WHOAMI)).await.status, 403);
+    let other = Pki::client(&pki.root, "other", KeyType::EcdsaP256);
+    let other_key = x509::X509SigningKey::from_pkcs8_der(&other.key_pkcs8_der).unwrap();
+    assert_eq!(
+        send(&d, &ra_signed_with(&other_key, &leaf, &[], ok_body(), now()))
+            .await
+            .status,
+        403
+    );
+
+    let log_path = d.dir.path().join("stderr.log");
+    let server_key = std::fs::read_to_string(d.dir.path().join("server.key")).unwrap();
+    drop(tokio::task::spawn_blocking(|| ()).await);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    // The logs are real: debug level, the audit events of this scenario, the rejected token.
+    assert!(logs.contains("DEBUG"), "no debug output in {format} logs");
+    assert!(logs.contains("audit"), "no audit events in {format} logs");
+    assert!(logs.contains("session token rejected"), "{logs}");
+
+    let token_key_hex = hex::encode(STANDARD.decode(K1).unwrap());
+    let mut secrets: Vec<(String, String)> = vec![
+        ("token key (base64)".into(), K1.into()),
+        ("token key (hex)".into(), token_key_hex),
+    ];
+    for (who, s) in [("CreateSession", &first), ("AssumeRole", &second)] {
+        secrets.push((format!("{who} secret"), s.secret.clone()));
+        secrets.push((format!("{who} token"), s.token.clone()));
+        // Any 32-character piece of the sealed part of the token.
+        let body = s.token.rsplit('.').next().unwrap();
+        for (i, chunk) in body.as_bytes().chunks(32).enumerate().filter(|(_, c)| c.len() == 32) {
+            secrets.push((
+                format!("{who} token piece {i}"),
+                String::from_utf8(chunk.to_vec()).unwrap(),
+            ));
+        }
+    }
+    for line in pem_lines(&server_key) {
+        secrets.push(("server private key".into(), line));
+    }
+    for line in pem_lines(&leaf.key_pem) {
+        secrets.push(("client private key".into(), line));
+    }
+    let leaks: Vec<&str> = secrets
+        .iter()
+        .filter(|(_, s)| logs.contains(s.as_str()))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(leaks.is_empty(), "{format} logs leak: {leaks:?}");
+}
+
+#[tokio::test]
+async fn text_logs_never_contain_secrets() {
+    full_scenario_secrets("text").await;
+}
+
+#[tokio::test]
+async fn json_logs_never_contain_secrets() {
+    full_scenario_secrets("json").await;
+}
+
+#[test]
+fn group_readable_key_files_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: None,
+            app_trust_condition: "",
+        },
+    );
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        !check().contains("readable by group or others"),
+        "0600 files must not warn"
+    );
+    for name in ["k1.key", "server.key"] {
+        std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let stderr = check();
+    for name in ["k1.key", "server.key"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("readable by group or others") && l.contains(name)),
+            "no warning for {name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn crl_from_another_issuer_is_a_config_error() {
+    let pki = Pki::new();
+    let n = now();
+    let foreign_crl = pki.foreign.crl(&[], n - days(1), n + days(7)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: Some(foreign_crl),
+            app_trust_condition: "",
+        },
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("trust_anchor[0]")
+            && stderr.contains("was not issued by any certificate of the trust anchor bundle"),
+        "{stderr}"
+    );
+}
+
+/// Sends a minimal ClientHello with `version` (ECDHE-ECDSA/RSA-AES128-GCM-SHA256, P-256 and
+/// X25519, SHA-256 signature schemes) and returns the first bytes the server answers.
+async fn raw_client_hello(addr: &str, version: [u8; 2]) -> Vec<u8> {
+    let mut extensions = Vec::new();
+    // supported_groups: x25519, secp256r1
+    extensions.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // ec_point_formats: uncompressed
+    extensions.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256
+    extensions.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
+    let mut hello = version.to_vec();
+    hello.extend_from_slice(&[7u8; 32]); // random
+    hello.push(0); // session id
+    hello.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2b, 0xc0, 0x2f]);
+    hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    hello.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&extensions);
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend_from_slice(&(hello.len() as u16).to_be_bytes());
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&record).await.unwrap();
+    let mut answer = vec![0u8; 16];
+    let n = tcp.read(&mut answer).await.unwrap_or(0);
+    answer.truncate(n);
+    answer
+}
+
+/// A TLS 1.1 ClientHello is refused with a protocol_version alert; a TLS 1.2
+/// only client still connects.
+#[tokio::test]
+async fn tls_below_1_2_is_refused() {
+    let pki = Pki::new();
+    let d = start(&matrix_setup(&pki));
+    let addr = d.endpoint.trim_start_matches("https://").to_owned();
+
+    // The same ClientHello offered as TLS 1.2 gets a ServerHello (handshake record); offered
+    // as TLS 1.1 it gets a fatal alert: the version alone decides.
+    let tls11 = raw_client_hello(&addr, [0x03, 0x02]).await;
+    assert_eq!(tls11.first(), Some(&0x15), "expected an alert record, got {tls11:02x?}");
+    assert_eq!(tls11.get(5), Some(&2), "expected a fatal alert, got {tls11:02x?}");
+    let tls12 = raw_client_hello(&addr, [0x03, 0x03]).await;
+    assert_eq!(tls12.first(), Some(&0x16), "expected a ServerHello, got {tls12:02x?}");
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile_certs(&std::fs::read(d.ca_bundle()).unwrap()) {
+        roots.add(cert).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+}
+
+/// Every type that holds key material or a session secret redacts it in `Debug`.
+#[test]
+fn debug_output_of_secret_holding_types_is_redacted() {
+    let key = TokenKey::from_base64(K1).unwrap();
+    let ring = ring("k1", K1);
+    let n = now().unix_timestamp();
+    let s = sealed(&ring, ROLE, n, n + 900);
+    let claims = session::open(&ring, &s.token).unwrap();
+    let signing = sigv4::derive_signing_key(&s.secret, "20260101", REGION, "sts");
+    let pki = Pki::new();
+    let leaf = Pki::client(&pki.root, "debug", KeyType::EcdsaP256);
+    let x509_key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let shown = format!(
+        "{key:?} {ring:?} {claims:?} {signing:?} {leaf:?} {x509_key:?} {:?}",
+        pki.root
+    );
+    let token_key_hex = hex::encode(STANDARD.decode(K1).unwrap());
+    for (what, secret) in [
+        ("token key", K1.to_owned()),
+        ("token key hex", token_key_hex),
+        ("secret access key", s.secret.clone()),
+    ] {
+        assert!(!shown.contains(&secret), "Debug shows the {what}: {shown}");
+    }
+    for line in pem_lines(&leaf.key_pem) {
+        assert!(!shown.contains(&line), "Debug shows a private key: {shown}");
+    }
+    assert!(shown.contains("redacted"), "{shown}");
+}
