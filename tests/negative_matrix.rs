@@ -1475,6 +1475,8 @@ fn start_logging(setup: &Setup, format: &str) -> Daemon {
         metrics: metrics.unwrap(),
         child,
         stdout_lines: rx,
+        // The log goes to stderr.log in the state folder, which the secret scan reads whole.
+        stderr_lines: std::sync::mpsc::channel().1,
     }
 }
 
