@@ -154,6 +154,24 @@ async fn create_session_with_the_mtls_identity() {
     // Same identity and request moments later: the same credentials (shared cache with REST).
     let again = create(&c, create_request("main", ROLE, "main")).await.unwrap();
     assert_eq!(again.credentials, r.credentials);
+    // Both calls are counted on the operations listener.
+    let metrics = scrape_metrics(&d.metrics);
+    assert!(
+        metrics.contains(r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="allow"} 2"#),
+        "{metrics}"
+    );
+}
+
+/// `GET /metrics` from the plain-HTTP operations listener at `base` (`http://host:port`).
+fn scrape_metrics(base: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).unwrap();
+    text
 }
 
 #[tokio::test]

@@ -81,6 +81,7 @@ async fn dispatch_grpc(
         conn,
         authority,
         request_id: http::new_request_id(),
+        started: std::time::Instant::now(),
     });
     match routes.call(req).await {
         Ok(response) => response,

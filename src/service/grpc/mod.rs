@@ -39,6 +39,8 @@ pub struct GrpcContext {
     pub authority: String,
     /// `x-amzn-requestid` of this call, for the audit log and error messages.
     pub request_id: String,
+    /// When the call arrived, for the latency metric.
+    pub started: std::time::Instant,
 }
 
 /// Builds the gRPC services once: Sessions, Admin, health (overall status and both rolegate
@@ -100,13 +102,26 @@ fn status(e: &ApiError, request_id: &str) -> Status {
     s
 }
 
-/// Audits an answer (tracing target `audit`) and turns an error into its status.
+/// Audits and counts an answer (tracing target `audit`, `rolegate_requests_total`) and
+/// turns an error into its status.
 fn audited<T>(
     ctx: &GrpcContext,
     operation: &'static str,
     principal: &str,
     result: Result<T, ApiError>,
 ) -> Result<tonic::Response<T>, Status> {
+    let outcome = match &result {
+        Ok(_) => "allow",
+        Err(e) => e.sts_wire().1,
+    };
+    crate::metrics::record_request(
+        crate::metrics::RequestLabels {
+            api: "grpc",
+            operation,
+            outcome,
+        },
+        ctx.started.elapsed().as_secs_f64(),
+    );
     match result {
         Ok(v) => {
             tracing::info!(target: "audit", request_id = %ctx.request_id, api = "grpc", operation, outcome = "allow", principal, client = %ctx.conn.remote);

@@ -24,6 +24,7 @@ use crate::proto::{
     AssumeRoleRequest, AssumeRoleResponse, AuthorizeRequest, AuthorizeResponse, CreateSessionRequest,
     CreateSessionResponse, Credentials, Tag, VerifyRequestRequest, VerifyRequestResponse,
 };
+use crate::ratelimit::ClientKey;
 use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
 use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD};
@@ -85,6 +86,9 @@ fn create_session(
     let broker = &ctx.state.broker;
     let chain = peer_chain(&ctx.conn, "CreateSession")?;
     *principal = chain.leaf.subject_string();
+    ctx.state
+        .limiter()
+        .check_client(ClientKey::certificate(chain.leaf.der()), std::time::Instant::now())?;
     broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
     let input = CreateSessionInput {
         profile_arn: required(r.profile_arn, "profile_arn")?,
@@ -98,6 +102,7 @@ fn create_session(
         source_ip: Some(ctx.conn.remote.ip()),
     };
     let out = broker.create_session(input, now)?;
+    crate::metrics::record_session(&out.role_arn);
     Ok(CreateSessionResponse {
         credentials: Some(credentials(&out.credentials)),
         assumed_role_arn: out.assumed_role_arn.clone(),
@@ -132,6 +137,7 @@ fn assume_role(
     };
     let caller = broker.authenticate(&http, payload, "sts", None, now)?;
     *principal = caller.assumed_role_arn();
+    let input_role_arn = r.role_arn.clone();
     let input = AssumeRoleInput {
         role_arn: r.role_arn,
         role_session_name: r.role_session_name,
@@ -145,6 +151,7 @@ fn assume_role(
         source_ip: Some(ctx.conn.remote.ip()),
     };
     let out = broker.assume_role(&caller, input, now)?;
+    crate::metrics::record_session(&input_role_arn);
     Ok(AssumeRoleResponse {
         credentials: Some(credentials(&out.credentials)),
         assumed_role_arn: out.assumed_role_arn,
