@@ -160,6 +160,25 @@ async fn create_session_with_the_mtls_identity() {
         metrics.contains(r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="allow"} 2"#),
         "{metrics}"
     );
+    // One audit event per call, with the certificate and what was issued (never the secret).
+    let serial = ClientCertificate::parse(w.leaf.cert_der.clone())
+        .unwrap()
+        .serial_decimal()
+        .to_owned();
+    let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(std::time::Duration::from_secs(10)).ok())
+        .find(|l| l.contains("audit") && l.contains("CreateSession") && l.contains(&creds.access_key_id))
+        .expect("an audit event for the gRPC CreateSession");
+    for needle in [
+        serial.as_str(),
+        "grpc",
+        ROLE,
+        "trust-anchor/main",
+        "profile/main",
+        "CN=workload-1",
+    ] {
+        assert!(audit.contains(needle), "audit event lacks {needle}: {audit}");
+    }
+    assert!(!audit.contains(creds.secret_access_key.as_str()));
 }
 
 /// `GET /metrics` from the plain-HTTP operations listener at `base` (`http://host:port`).

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use super::peer::admin_peer;
-use super::{GrpcContext, audited, context};
+use super::{GrpcContext, audited, context, record};
+use crate::audit::Record;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
     AnchorStatus, CacheStatus, CertificateStatus, ProfileStatus, ReloadRequest, ReloadResponse, RoleStatus,
@@ -22,21 +23,22 @@ pub struct AdminService;
 impl Admin for AdminService {
     async fn reload(&self, req: Request<ReloadRequest>) -> Result<Response<ReloadResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
-        let result = reload(&ctx, &mut principal);
-        audited(&ctx, "Reload", &principal, result)
+        let mut record = record(&ctx, "Admin.Reload");
+        let result = reload(&ctx, &mut record);
+        audited(&ctx, "Reload", &record, result)
     }
 
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
-        let result = status(&ctx, &mut principal);
-        audited(&ctx, "Status", &principal, result)
+        let mut record = record(&ctx, "Admin.Status");
+        let result = status(&ctx, &mut record);
+        audited(&ctx, "Status", &record, result)
     }
 }
 
-fn reload(ctx: &GrpcContext, principal: &mut String) -> Result<ReloadResponse, ApiError> {
-    *principal = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
+fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
+    let principal = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
+    record.certificate_subject = Some(principal.clone());
     Ok(match ctx.state.reload() {
         Ok(()) => {
             tracing::info!(by = %principal, "configuration reloaded (Admin.Reload)");
@@ -52,9 +54,14 @@ fn reload(ctx: &GrpcContext, principal: &mut String) -> Result<ReloadResponse, A
     })
 }
 
-fn status(ctx: &GrpcContext, principal: &mut String) -> Result<StatusResponse, ApiError> {
+fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiError> {
     let broker = &ctx.state.broker;
-    *principal = admin_peer(broker, &ctx.conn, "Admin.Status", OffsetDateTime::now_utc())?;
+    record.certificate_subject = Some(admin_peer(
+        broker,
+        &ctx.conn,
+        "Admin.Status",
+        OffsetDateTime::now_utc(),
+    )?);
     let config = broker.config();
     let mut anchors: Vec<AnchorStatus> = config
         .anchors

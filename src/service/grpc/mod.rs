@@ -21,6 +21,7 @@ use tonic::{Request, Status};
 
 use super::ConnInfo;
 use super::error::{ApiError, ErrorCode};
+use crate::audit::Record;
 use crate::proto::admin_server::AdminServer;
 use crate::proto::sessions_server::SessionsServer;
 use crate::state::State;
@@ -102,14 +103,20 @@ fn status(e: &ApiError, request_id: &str) -> Status {
     s
 }
 
-/// Audits and counts an answer (tracing target `audit`, `rolegate_requests_total`) and
-/// turns an error into its status.
+/// A new audit record for one call of `operation`.
+fn record(ctx: &GrpcContext, operation: &'static str) -> Record {
+    Record::new(&ctx.request_id, "grpc", operation, ctx.conn.remote)
+}
+
+/// Audits (one `audit` event with everything the handler filled into `record`) and counts
+/// (`rolegate_requests_total`) an answer, and turns an error into its status.
 fn audited<T>(
     ctx: &GrpcContext,
     operation: &'static str,
-    principal: &str,
+    record: &Record,
     result: Result<T, ApiError>,
 ) -> Result<tonic::Response<T>, Status> {
+    let elapsed = ctx.started.elapsed();
     let outcome = match &result {
         Ok(_) => "allow",
         Err(e) => e.sts_wire().1,
@@ -120,11 +127,11 @@ fn audited<T>(
             operation,
             outcome,
         },
-        ctx.started.elapsed().as_secs_f64(),
+        elapsed.as_secs_f64(),
     );
     match result {
         Ok(v) => {
-            tracing::info!(target: "audit", request_id = %ctx.request_id, api = "grpc", operation, outcome = "allow", principal, client = %ctx.conn.remote);
+            record.allow(elapsed);
             let mut r = tonic::Response::new(v);
             if let Ok(id) = MetadataValue::try_from(ctx.request_id.as_str()) {
                 r.metadata_mut().insert("x-amzn-requestid", id);
@@ -132,18 +139,7 @@ fn audited<T>(
             Ok(r)
         }
         Err(e) => {
-            tracing::info!(
-                target: "audit",
-                request_id = %ctx.request_id,
-                api = "grpc",
-                operation,
-                outcome = "deny",
-                code = ?e.code,
-                reason = e.reason,
-                message = %e.message,
-                principal,
-                client = %ctx.conn.remote,
-            );
+            record.deny(&e, elapsed);
             Err(status(&e, &ctx.request_id))
         }
     }

@@ -15,7 +15,8 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
-use super::{GrpcContext, audited, context};
+use super::{GrpcContext, audited, context, record};
+use crate::audit::{Decision as AuditDecision, Record};
 use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload};
 use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
@@ -46,17 +47,17 @@ impl Sessions for SessionsService {
         req: Request<CreateSessionRequest>,
     ) -> Result<Response<CreateSessionResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
-        let result = create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
-        audited(&ctx, "CreateSession", &principal, result)
+        let mut record = record(&ctx, "CreateSession");
+        let result = create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        audited(&ctx, "CreateSession", &record, result)
     }
 
     async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
+        let mut record = record(&ctx, "AssumeRole");
         let (metadata, _, message) = req.into_parts();
-        let result = assume_role(&ctx, &metadata, message, OffsetDateTime::now_utc(), &mut principal);
-        audited(&ctx, "AssumeRole", &principal, result)
+        let result = assume_role(&ctx, &metadata, message, OffsetDateTime::now_utc(), &mut record);
+        audited(&ctx, "AssumeRole", &record, result)
     }
 
     async fn verify_request(
@@ -64,16 +65,16 @@ impl Sessions for SessionsService {
         req: Request<VerifyRequestRequest>,
     ) -> Result<Response<VerifyRequestResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
-        let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
-        audited(&ctx, "VerifyRequest", &principal, result)
+        let mut record = record(&ctx, "VerifyRequest");
+        let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        audited(&ctx, "VerifyRequest", &record, result)
     }
 
     async fn authorize(&self, req: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
         let ctx = context(&req)?;
-        let mut principal = String::from("-");
-        let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut principal);
-        audited(&ctx, "Authorize", &principal, result)
+        let mut record = record(&ctx, "Authorize");
+        let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        audited(&ctx, "Authorize", &record, result)
     }
 }
 
@@ -81,11 +82,14 @@ fn create_session(
     ctx: &GrpcContext,
     r: CreateSessionRequest,
     now: OffsetDateTime,
-    principal: &mut String,
+    record: &mut Record,
 ) -> Result<CreateSessionResponse, ApiError> {
     let broker = &ctx.state.broker;
     let chain = peer_chain(&ctx.conn, "CreateSession")?;
-    *principal = chain.leaf.subject_string();
+    record.set_certificate(&chain.leaf);
+    record.trust_anchor = Some(r.trust_anchor_arn.clone());
+    record.profile = Some(r.profile_arn.clone());
+    record.role = Some(r.role_arn.clone());
     ctx.state
         .limiter()
         .check_client(ClientKey::certificate(chain.leaf.der()), std::time::Instant::now())?;
@@ -103,6 +107,12 @@ fn create_session(
     };
     let out = broker.create_session(input, now)?;
     crate::metrics::record_session(&out.role_arn);
+    record.merge(AuditDecision {
+        role_arn: Some(out.role_arn.clone()),
+        session_name: Some(out.session_name.clone()),
+        source_identity: Some(out.source_identity.clone()),
+        issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+    });
     Ok(CreateSessionResponse {
         credentials: Some(credentials(&out.credentials)),
         assumed_role_arn: out.assumed_role_arn.clone(),
@@ -119,7 +129,7 @@ fn assume_role(
     metadata: &MetadataMap,
     r: AssumeRoleRequest,
     now: OffsetDateTime,
-    principal: &mut String,
+    record: &mut Record,
 ) -> Result<AssumeRoleResponse, ApiError> {
     let broker = &ctx.state.broker;
     let headers = signed_metadata(metadata, &ctx.authority);
@@ -136,7 +146,9 @@ fn assume_role(
         allow_unsigned: false,
     };
     let caller = broker.authenticate(&http, payload, "sts", None, now)?;
-    *principal = caller.assumed_role_arn();
+    record.access_key_id = Some(caller.claims.access_key_id.clone());
+    record.role = Some(r.role_arn.clone());
+    record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
     let input = AssumeRoleInput {
         role_arn: r.role_arn,
@@ -152,6 +164,12 @@ fn assume_role(
     };
     let out = broker.assume_role(&caller, input, now)?;
     crate::metrics::record_session(&input_role_arn);
+    record.merge(AuditDecision {
+        role_arn: Some(input_role_arn),
+        session_name: None,
+        source_identity: out.source_identity.clone(),
+        issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+    });
     Ok(AssumeRoleResponse {
         credentials: Some(credentials(&out.credentials)),
         assumed_role_arn: out.assumed_role_arn,
@@ -165,11 +183,11 @@ fn verify_request(
     ctx: &GrpcContext,
     r: VerifyRequestRequest,
     now: OffsetDateTime,
-    principal: &mut String,
+    record: &mut Record,
 ) -> Result<VerifyRequestResponse, ApiError> {
     let broker = &ctx.state.broker;
     let (chain, _) = trusted_peer(broker, &ctx.conn, "VerifyRequest", now)?;
-    *principal = chain.leaf.subject_string();
+    record.set_certificate(&chain.leaf);
     let method = required(r.method, "method")?;
     let service = required(r.service, "service")?;
     let payload_hash = payload_hash(&r.payload_hash)?;
@@ -221,11 +239,11 @@ fn authorize(
     ctx: &GrpcContext,
     r: AuthorizeRequest,
     now: OffsetDateTime,
-    principal: &mut String,
+    record: &mut Record,
 ) -> Result<AuthorizeResponse, ApiError> {
     let broker = &ctx.state.broker;
     let (chain, _) = trusted_peer(broker, &ctx.conn, "Authorize", now)?;
-    *principal = chain.leaf.subject_string();
+    record.set_certificate(&chain.leaf);
     let token = required(r.session_token, "session_token")?;
     let caller = broker.session_caller(&token, now)?;
     let input = AuthorizeInput {
