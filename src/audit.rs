@@ -7,11 +7,10 @@
 //! The access key id is an identifier (AWS logs it in CloudTrail too); the session token that
 //! carries the sealed claims is not, and no field here can hold it.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 
 use crate::identity::ClientCertificate;
 use crate::service::error::ApiError;
@@ -34,9 +33,8 @@ pub struct Record {
     pub api: &'static str,
     pub operation: String,
     pub client: Option<SocketAddr>,
-    pub certificate_serial: Option<String>,
-    pub certificate_subject: Option<String>,
-    pub certificate_issuer: Option<String>,
+    /// The client certificate (serial, subject and issuer are logged), shared with the handler.
+    pub certificate: Option<Arc<ClientCertificate>>,
     pub trust_anchor: Option<String>,
     pub profile: Option<String>,
     pub role: Option<String>,
@@ -58,19 +56,9 @@ impl Record {
         }
     }
 
-    /// Fills the certificate fields from a DER certificate.
-    pub fn set_certificate(&mut self, certificate: &ClientCertificate) {
-        self.certificate_serial = Some(certificate.serial_decimal().to_owned());
-        self.certificate_subject = Some(certificate.subject_string());
-        self.certificate_issuer = Some(certificate.issuer_string());
-    }
-
-    /// Fills the certificate fields from the base64 DER of an `X-Amz-X509` header, when it parses.
-    pub fn set_certificate_header(&mut self, value: &str) {
-        let Ok(der) = STANDARD.decode(value.trim()) else { return };
-        if let Ok(certificate) = ClientCertificate::parse(der) {
-            self.set_certificate(&certificate);
-        }
+    /// Names the client certificate of the request.
+    pub fn set_certificate(&mut self, certificate: Arc<ClientCertificate>) {
+        self.certificate = Some(certificate);
     }
 
     /// Merges what the handler reported; the handler's values win (they are the decided ones).
@@ -96,9 +84,12 @@ impl Record {
         self.emit("deny", Some(error), duration);
     }
 
+    /// One event per request: the fields are borrowed, never copied (this runs on every request).
     fn emit(&self, outcome: &'static str, error: Option<&ApiError>, duration: Duration) {
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        let client = self.client.map(|c| c.to_string()).unwrap_or_default();
+        fn s(v: &Option<String>) -> Text<&str> {
+            Text(v.as_deref())
+        }
+        let certificate = self.certificate.as_deref();
         tracing::info!(
             target: "audit",
             request_id = %self.request_id,
@@ -108,9 +99,9 @@ impl Record {
             error_code = %error.map(|e| format!("{:?}", e.code)).unwrap_or_default(),
             reason = error.map(|e| e.reason).unwrap_or(""),
             error_message = error.map(|e| e.message.as_str()).unwrap_or(""),
-            certificate_serial = %s(&self.certificate_serial),
-            certificate_subject = %s(&self.certificate_subject),
-            certificate_issuer = %s(&self.certificate_issuer),
+            certificate_serial = %Text(certificate.map(ClientCertificate::serial_decimal)),
+            certificate_subject = %Text(certificate.map(ClientCertificate::subject_string)),
+            certificate_issuer = %Text(certificate.map(ClientCertificate::issuer_string)),
             trust_anchor = %s(&self.trust_anchor),
             profile = %s(&self.profile),
             role = %s(&self.role),
@@ -119,9 +110,21 @@ impl Record {
             access_key_id = %s(&self.access_key_id),
             issued_access_key_id = %s(&self.issued_access_key_id),
             duration_seconds = duration.as_secs_f64(),
-            client = %client,
+            client = %Text(self.client.as_ref()),
             "decision"
         );
+    }
+}
+
+/// An optional field, logged as its value or as the empty string.
+struct Text<T>(Option<T>);
+
+impl<T: fmt::Display> fmt::Display for Text<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
     }
 }
 

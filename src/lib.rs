@@ -25,7 +25,7 @@
 //! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
 //!   calls the broker, and renders its one error type in each format.
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener, operations listener, reload, graceful shutdown),
-//!   [`metrics`], [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
+//!   [`metrics`], [`audit`] (one event per decision), [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
 //!   certificate factory for dev and tests).
 #![forbid(unsafe_code)]
 
@@ -43,6 +43,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod helper;
 pub mod identity;
+pub mod logging;
 pub mod metrics;
 pub mod pki;
 pub mod policy;

@@ -50,6 +50,7 @@ fn subject_of(leaf: &Issued) -> String {
     ClientCertificate::parse(leaf.cert_der.clone())
         .unwrap()
         .subject_string()
+        .to_owned()
 }
 
 async fn connect(d: &Daemon, identity: Option<(&Issued, &[&Issued])>) -> GrpcClient {
@@ -630,7 +631,7 @@ async fn admin_is_limited_to_listed_subjects() {
         (&["k1".to_owned()][..], "k1")
     );
     let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["chains", "credentials", "signing_keys"]);
+    assert_eq!(names, ["chains", "credentials", "signing_keys", "certificates"]);
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
 
     let reloaded = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();

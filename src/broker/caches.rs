@@ -1,5 +1,5 @@
-//! Bounded moka caches (DESIGN.md §3): verified certificate chains, and credentials issued for
-//! identical repeated CreateSession requests. Keys are SHA-256 digests of everything the cached
+//! Bounded moka caches (DESIGN.md §3): parsed client certificates, verified certificate chains,
+//! and credentials issued for identical repeated CreateSession requests. Keys are SHA-256 digests of everything the cached
 //! decision depends on, so a hit is exactly as valid as a recomputation; every cache is cleared
 //! on reload because anchors, CRLs and policies may have changed.
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use crate::config::ServerSettings;
+use crate::identity::ClientCertificate;
 use crate::sigv4::SigningKeyCache;
 
 /// A digest naming one cached decision.
@@ -23,11 +24,15 @@ pub struct IssuedSession {
 }
 
 pub struct Caches {
+    /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
+    /// passed the leaf rules. Parsing is a pure function of those bytes, and a client sends
+    /// the same certificate with every request.
+    pub certificates: Cache<CacheKey, Arc<ClientCertificate>>,
     /// Chain digest → earliest notAfter of the verified chain (unix seconds).
     pub chains: Cache<CacheKey, i64>,
     pub issued: Cache<CacheKey, IssuedSession>,
     pub signing_keys: SigningKeyCache,
-    stats: [Counters; 3],
+    stats: [Counters; 4],
 }
 
 #[derive(Default)]
@@ -50,6 +55,7 @@ pub enum CacheName {
     Chains = 0,
     Issued = 1,
     SigningKeys = 2,
+    Certificates = 3,
 }
 
 impl CacheName {
@@ -58,6 +64,7 @@ impl CacheName {
             Self::Chains => "chains",
             Self::Issued => "credentials",
             Self::SigningKeys => "signing_keys",
+            Self::Certificates => "certificates",
         }
     }
 }
@@ -66,6 +73,10 @@ impl Caches {
     pub fn new(server: &ServerSettings) -> Self {
         let max = server.cache_max_entries;
         Self {
+            certificates: Cache::builder()
+                .max_capacity(max)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
             chains: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(Duration::from_secs(300))
@@ -88,14 +99,38 @@ impl Caches {
         }
     }
 
+    /// The client certificate sent as `sent` (its base64 text or its DER), parsed by `parse`
+    /// only the first time those bytes are seen. Failures are not cached.
+    pub fn certificate<E>(
+        &self,
+        sent: &[u8],
+        parse: impl FnOnce(&[u8]) -> Result<ClientCertificate, E>,
+    ) -> Result<Arc<ClientCertificate>, E> {
+        let key = digest(sent);
+        if let Some(hit) = self.certificates.get(&key) {
+            self.record(CacheName::Certificates, true);
+            return Ok(hit);
+        }
+        self.record(CacheName::Certificates, false);
+        let parsed = Arc::new(parse(sent)?);
+        self.certificates.insert(key, parsed.clone());
+        Ok(parsed)
+    }
+
     pub fn invalidate_all(&self) {
+        self.certificates.invalidate_all();
         self.chains.invalidate_all();
         self.issued.invalidate_all();
         self.signing_keys.invalidate_all();
     }
 
     pub fn stats(&self) -> Vec<CacheStats> {
-        [CacheName::Chains, CacheName::Issued, CacheName::SigningKeys]
+        [
+            CacheName::Chains,
+            CacheName::Issued,
+            CacheName::SigningKeys,
+            CacheName::Certificates,
+        ]
             .into_iter()
             .map(|name| {
                 let c = &self.stats[name as usize];
@@ -107,9 +142,18 @@ impl Caches {
                         CacheName::Chains => self.chains.entry_count(),
                         CacheName::Issued => self.issued.entry_count(),
                         CacheName::SigningKeys => self.signing_keys.entry_count(),
+                        CacheName::Certificates => self.certificates.entry_count(),
                     },
                 }
             })
             .collect()
     }
+}
+
+/// SHA-256 of `bytes`, as a cache key.
+fn digest(bytes: &[u8]) -> CacheKey {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(d.as_ref());
+    key
 }

@@ -40,7 +40,7 @@ pub struct CreateSessionInput {
     pub role_session_name: Option<String>,
     pub instance_properties: Option<BTreeMap<String, String>>,
     /// The leaf whose key the caller proved possession of.
-    pub certificate: ClientCertificate,
+    pub certificate: Arc<ClientCertificate>,
     pub intermediates: Vec<Vec<u8>>,
     pub source_ip: Option<IpAddr>,
 }

@@ -10,10 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::dev;
+use crate::logging::{self, LogFormat};
 use crate::server::{ServeOptions, serve};
 
 #[derive(Parser)]
@@ -28,12 +29,6 @@ pub struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -87,7 +82,8 @@ struct ServeArgs {
 /// Entry point of the binary.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The daemon batches its log writes (see `logging`); the guard writes the last batch.
+    let _flush_logs = logging::init(cli.log_format, matches!(cli.command, Command::Serve(_)));
     match cli.command {
         Command::Serve(args) => run_serve(args),
         Command::Certs(cmd) => report(certs::run(cmd)),
@@ -192,18 +188,3 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
-    // time on every audit event and garble log files).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}

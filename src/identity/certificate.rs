@@ -28,6 +28,9 @@ pub struct ClientCertificate {
     public_key: Vec<u8>,
     subject: DistinguishedName,
     issuer: DistinguishedName,
+    /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
+    subject_string: String,
+    issuer_string: String,
     not_before: i64,
     not_after: i64,
     first_san_dns: Option<String>,
@@ -62,13 +65,17 @@ impl ClientCertificate {
         let (key_kind, public_key) = public_key(&x509)?;
         let (first_san_dns, first_san_uri, first_san_directory_name) = first_sans(&x509)?;
         let validity = x509.validity();
+        let subject = distinguished_name(x509.subject());
+        let issuer = distinguished_name(x509.issuer());
         Ok(ClientCertificate {
             serial_decimal: format_serial_decimal(x509.raw_serial()),
             serial_hex: format_serial_hex(x509.raw_serial()),
             key_kind,
             public_key,
-            subject: distinguished_name(x509.subject()),
-            issuer: distinguished_name(x509.issuer()),
+            subject_string: subject.to_string(),
+            issuer_string: issuer.to_string(),
+            subject,
+            issuer,
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
             first_san_dns,
@@ -121,13 +128,13 @@ impl ClientCertificate {
     }
 
     /// RFC 4514-style subject (`CN=x,O=y`) for logs and audit.
-    pub fn subject_string(&self) -> String {
-        self.subject.to_string()
+    pub fn subject_string(&self) -> &str {
+        &self.subject_string
     }
 
     /// RFC 4514-style issuer (`CN=x,O=y`) for logs and audit.
-    pub fn issuer_string(&self) -> String {
-        self.issuer.to_string()
+    pub fn issuer_string(&self) -> &str {
+        &self.issuer_string
     }
 
     /// Principal tags of AWS's default attribute mapping

@@ -22,6 +22,7 @@ use tonic::body::Body;
 use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{self, Decision, Record};
+use crate::broker::Broker;
 use crate::metrics::RequestLabels;
 use crate::ratelimit::ClientKey;
 use crate::state::State;
@@ -138,7 +139,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
     };
     let now = OffsetDateTime::now_utc();
     let result = bytes.and_then(|bytes| {
-        let client = describe_request(api, &rp, &bytes, &mut record);
+        let client = describe_request(&state.broker, api, &rp, &bytes, &mut record);
         if let Some(key) = client {
             state.limiter().check_client(key, started)?;
         }
@@ -183,7 +184,13 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
 
 /// Fills the audit record with what the request asks for and names the client whose
 /// per-client bucket it draws from: the certificate (REST) or the access key id (STS).
-fn describe_request(api: Api, rp: &RequestParts, body: &Bytes, record: &mut Record) -> Option<ClientKey> {
+fn describe_request(
+    broker: &Broker,
+    api: Api,
+    rp: &RequestParts,
+    body: &Bytes,
+    record: &mut Record,
+) -> Option<ClientKey> {
     match api {
         Api::Rest => {
             #[derive(serde::Deserialize, Default)]
@@ -205,7 +212,9 @@ fn describe_request(api: Api, rp: &RequestParts, body: &Bytes, record: &mut Reco
             record.role = asked.role_arn.or_else(|| from_query("roleArn"));
             record.session_name = asked.role_session_name.or_else(|| from_query("roleSessionName"));
             let certificate = rp.header("x-amz-x509")?;
-            record.set_certificate_header(certificate);
+            if let Ok(parsed) = rest::leaf_certificate(broker, certificate) {
+                record.set_certificate(parsed);
+            }
             Some(ClientKey::certificate(certificate.trim().as_bytes()))
         }
         Api::Sts => {

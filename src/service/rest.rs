@@ -7,6 +7,7 @@
 //! answer as the `credentialSet` JSON (HTTP 201) or an AWS error (`X-Amzn-ErrorType`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -53,11 +54,7 @@ pub fn create_session(
             "Missing X-Amz-X509 header: send the base64 DER client certificate.",
         )
     })?;
-    let leaf_der = STANDARD
-        .decode(leaf_b64.trim())
-        .map_err(|_| ApiError::access_denied("bad-certificate", "X-Amz-X509 is not valid base64."))?;
-    let certificate = ClientCertificate::parse(leaf_der)
-        .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}")))?;
+    let certificate = leaf_certificate(broker, leaf_b64)?;
     let intermediates = decode_chain(req.header("x-amz-x509-chain"))?;
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
@@ -87,6 +84,18 @@ pub fn create_session(
         issued_access_key_id: Some(output.credentials.access_key_id.clone()),
     });
     Ok(response)
+}
+
+/// The `X-Amz-X509` certificate (base64 DER), parsed and checked against the leaf rules; a
+/// certificate seen before comes from the broker's cache.
+pub fn leaf_certificate(broker: &Broker, header: &str) -> Result<Arc<ClientCertificate>, ApiError> {
+    broker.caches().certificate(header.trim().as_bytes(), |b64| {
+        let der = STANDARD
+            .decode(b64)
+            .map_err(|_| ApiError::access_denied("bad-certificate", "X-Amz-X509 is not valid base64."))?;
+        ClientCertificate::parse(der)
+            .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}")))
+    })
 }
 
 /// The request parameters, from the query string or the JSON body (clients differ).

@@ -37,8 +37,9 @@ impl Admin for AdminService {
 }
 
 fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
-    let principal = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
-    record.certificate_subject = Some(principal.clone());
+    let admin = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
+    let principal = admin.subject_string();
+    record.set_certificate(admin.clone());
     Ok(match ctx.state.reload() {
         Ok(()) => {
             tracing::info!(by = %principal, "configuration reloaded (Admin.Reload)");
@@ -56,12 +57,7 @@ fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiE
 
 fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiError> {
     let broker = &ctx.state.broker;
-    record.certificate_subject = Some(admin_peer(
-        broker,
-        &ctx.conn,
-        "Admin.Status",
-        OffsetDateTime::now_utc(),
-    )?);
+    record.set_certificate(admin_peer(broker, &ctx.conn, "Admin.Status", OffsetDateTime::now_utc())?);
     let config = broker.config();
     let mut anchors: Vec<AnchorStatus> = config
         .anchors

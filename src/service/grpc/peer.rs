@@ -3,6 +3,9 @@
 //! chaining to an enabled trust anchor, and for Admin a subject listed in
 //! `[server] admin_subjects`.
 
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::broker::Broker;
@@ -12,29 +15,42 @@ use crate::service::error::{ApiError, ErrorCode};
 
 /// A client chain: the leaf and the intermediates sent after it.
 pub struct PeerChain {
-    pub leaf: ClientCertificate,
+    pub leaf: Arc<ClientCertificate>,
     pub intermediates: Vec<Vec<u8>>,
 }
 
 /// The chain presented on the connection; `MissingAuthenticationToken` (gRPC
 /// `UNAUTHENTICATED`) when there is none, AccessDenied when the leaf breaks a certificate rule.
-pub fn peer_chain(conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
+pub fn peer_chain(broker: &Broker, conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
+    let (leaf, intermediates) = presented_chain(conn, operation)?;
+    Ok(PeerChain {
+        leaf: broker.caches().certificate(leaf, parse_leaf)?,
+        intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
+    })
+}
+
+/// The leaf and intermediates of the handshake, or `MissingAuthenticationToken`.
+fn presented_chain<'c>(
+    conn: &'c ConnInfo,
+    operation: &str,
+) -> Result<(&'c [u8], &'c [CertificateDer<'static>]), ApiError> {
     let certs = conn.peer_certificates.as_deref().map(Vec::as_slice).unwrap_or_default();
-    let Some((leaf, rest)) = certs.split_first() else {
-        return Err(ApiError::new(
+    match certs.split_first() {
+        Some((leaf, rest)) => Ok((leaf.as_ref(), rest)),
+        None => Err(ApiError::new(
             ErrorCode::MissingAuthenticationToken,
             "no-client-certificate",
             format!(
                 "{operation} needs a client certificate: connect with mTLS, presenting your certificate and its intermediates."
             ),
-        ));
-    };
-    let leaf = ClientCertificate::parse(leaf.to_vec())
-        .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))?;
-    Ok(PeerChain {
-        leaf,
-        intermediates: rest.iter().map(|c| c.to_vec()).collect(),
-    })
+        )),
+    }
+}
+
+/// The leaf rules of [`ClientCertificate::parse`], as an AccessDenied.
+fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
+    ClientCertificate::parse(der.to_vec())
+        .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))
 }
 
 /// A peer chain that chains to an enabled trust anchor; returns it with the anchor's ARN.
@@ -44,16 +60,16 @@ pub fn trusted_peer(
     operation: &str,
     now: OffsetDateTime,
 ) -> Result<(PeerChain, String), ApiError> {
-    let chain = peer_chain(conn, operation)?;
+    let chain = peer_chain(broker, conn, operation)?;
     let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
     Ok((chain, anchor))
 }
 
 /// Admin callers: a trusted chain whose leaf subject is listed in `admin_subjects`.
-pub fn admin_peer(broker: &Broker, conn: &ConnInfo, operation: &str, now: OffsetDateTime) -> Result<String, ApiError> {
+pub fn admin_peer(broker: &Broker, conn: &ConnInfo, operation: &str, now: OffsetDateTime) -> Result<Arc<ClientCertificate>, ApiError> {
     let (chain, _) = trusted_peer(broker, conn, operation, now)?;
     let subject = chain.leaf.subject_string();
-    if !broker.config().server.admin_subjects.iter().any(|s| s == &subject) {
+    if !broker.config().server.admin_subjects.iter().any(|s| s == subject) {
         return Err(ApiError::access_denied(
             "not-admin",
             format!(
@@ -61,7 +77,7 @@ pub fn admin_peer(broker: &Broker, conn: &ConnInfo, operation: &str, now: Offset
             ),
         ));
     }
-    Ok(subject)
+    Ok(chain.leaf)
 }
 
 #[cfg(test)]
@@ -76,7 +92,7 @@ mod tests {
             remote: "127.0.0.1:1".parse().unwrap(),
             peer_certificates: None,
         };
-        let e = peer_chain(&conn, "CreateSession").err().unwrap();
+        let e = presented_chain(&conn, "CreateSession").err().unwrap();
         assert_eq!(e.grpc_code(), tonic::Code::Unauthenticated);
         assert_eq!(
             e.message,
@@ -86,16 +102,12 @@ mod tests {
             peer_certificates: Some(Arc::new(Vec::new())),
             ..conn
         };
-        assert_eq!(peer_chain(&empty, "X").err().unwrap().reason, "no-client-certificate");
+        assert_eq!(presented_chain(&empty, "X").err().unwrap().reason, "no-client-certificate");
     }
 
     #[test]
     fn garbage_leaf_is_access_denied() {
-        let conn = ConnInfo {
-            remote: "127.0.0.1:1".parse().unwrap(),
-            peer_certificates: Some(Arc::new(vec![rustls::pki_types::CertificateDer::from(vec![1u8, 2, 3])])),
-        };
-        let e = peer_chain(&conn, "X").err().unwrap();
+        let e = parse_leaf(&[1u8, 2, 3]).err().unwrap();
         assert_eq!((e.code, e.reason), (ErrorCode::AccessDenied, "bad-certificate"));
     }
 }

@@ -85,8 +85,8 @@ fn create_session(
     record: &mut Record,
 ) -> Result<CreateSessionResponse, ApiError> {
     let broker = &ctx.state.broker;
-    let chain = peer_chain(&ctx.conn, "CreateSession")?;
-    record.set_certificate(&chain.leaf);
+    let chain = peer_chain(broker, &ctx.conn, "CreateSession")?;
+    record.set_certificate(chain.leaf.clone());
     record.trust_anchor = Some(r.trust_anchor_arn.clone());
     record.profile = Some(r.profile_arn.clone());
     record.role = Some(r.role_arn.clone());
@@ -187,7 +187,7 @@ fn verify_request(
 ) -> Result<VerifyRequestResponse, ApiError> {
     let broker = &ctx.state.broker;
     let (chain, _) = trusted_peer(broker, &ctx.conn, "VerifyRequest", now)?;
-    record.set_certificate(&chain.leaf);
+    record.set_certificate(chain.leaf.clone());
     let method = required(r.method, "method")?;
     let service = required(r.service, "service")?;
     let payload_hash = payload_hash(&r.payload_hash)?;
@@ -243,7 +243,7 @@ fn authorize(
 ) -> Result<AuthorizeResponse, ApiError> {
     let broker = &ctx.state.broker;
     let (chain, _) = trusted_peer(broker, &ctx.conn, "Authorize", now)?;
-    record.set_certificate(&chain.leaf);
+    record.set_certificate(chain.leaf.clone());
     let token = required(r.session_token, "session_token")?;
     let caller = broker.session_caller(&token, now)?;
     let input = AuthorizeInput {

@@ -1,0 +1,243 @@
+//! Where the logs go: `tracing` events (the audit trail included) formatted as text or JSON on
+//! stderr. `rolegate serve` writes them in batches from a background thread, so that a request
+//! costs an append to a buffer instead of a `write(2)` to the journal or pipe behind stderr.
+//!
+//! The batch is written when it reaches [`WAKE_AT`] bytes, at most [`FLUSH_INTERVAL`] after its
+//! first line, and when the returned [`FlushGuard`] drops (at the end of `serve`). A writer that
+//! cannot keep up (stderr blocked) makes callers wait once [`MAX_PENDING`] bytes are queued, as
+//! a blocking stderr would: lines are delayed, never dropped.
+
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The most a log line waits before it is written.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+/// A batch this large is written at once.
+pub const WAKE_AT: usize = 64 * 1024;
+/// Callers wait while this much is queued.
+pub const MAX_PENDING: usize = 8 * 1024 * 1024;
+
+/// The log line format (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber: level from `RUST_LOG` (default `info`), `format` on stderr,
+/// batched when `batched` (then keep the guard alive until the process ends).
+pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
+    // time on every audit event and garble log files).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    if !batched {
+        let builder = builder.with_writer(std::io::stderr);
+        match format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+        return None;
+    }
+    let (writer, guard) = BatchedWriter::spawn(std::io::stderr());
+    let builder = builder.with_writer(writer);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Some(guard)
+}
+
+/// A [`MakeWriter`] appending each formatted event to the shared batch.
+#[derive(Clone)]
+pub struct BatchedWriter {
+    shared: Arc<Shared>,
+}
+
+/// Writes what is queued and stops the background thread when dropped.
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when the background thread has work: a first line, a full batch, or stop.
+    work: Condvar,
+    /// Signalled when the background thread took the queue (room for waiting callers).
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<u8>,
+    stopping: bool,
+}
+
+impl BatchedWriter {
+    /// Starts the thread that writes batches to `out`.
+    pub fn spawn<W: Write + Send + 'static>(out: W) -> (BatchedWriter, FlushGuard) {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+        });
+        let background = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || background.write_batches(out))
+            .ok();
+        let writer = BatchedWriter { shared: shared.clone() };
+        (writer, FlushGuard { shared, thread })
+    }
+}
+
+impl<'a> MakeWriter<'a> for BatchedWriter {
+    type Writer = &'a BatchedWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+impl Write for &BatchedWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.shared.append(line);
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic while holding the lock leaves a valid (if partial) buffer: keep logging.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut queue = self.lock();
+        while queue.pending.len() >= MAX_PENDING && !queue.stopping {
+            queue = self.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
+        }
+        let was_empty = queue.pending.is_empty();
+        queue.pending.extend_from_slice(bytes);
+        let full = queue.pending.len() >= WAKE_AT;
+        drop(queue);
+        if was_empty || full {
+            self.work.notify_one();
+        }
+    }
+
+    /// The background thread: waits for a first line, gathers for up to [`FLUSH_INTERVAL`],
+    /// then writes the whole batch with one `write_all`.
+    fn write_batches<W: Write>(&self, mut out: W) {
+        let mut batch = Vec::new();
+        loop {
+            let mut queue = self.lock();
+            while queue.pending.is_empty() && !queue.stopping {
+                queue = self.work.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            }
+            if queue.pending.len() < WAKE_AT && !queue.stopping {
+                queue = self
+                    .work
+                    .wait_timeout(queue, FLUSH_INTERVAL)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            std::mem::swap(&mut queue.pending, &mut batch);
+            let stopping = queue.stopping;
+            drop(queue);
+            self.room.notify_all();
+            // Nowhere to report a failed log write; the next batch tries again.
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            batch.clear();
+            if stopping && self.lock().pending.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.work.notify_one();
+        self.shared.room.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Write` into a shared buffer, recording how many writes it took.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut s = self.0.lock().unwrap();
+            s.0.extend_from_slice(buf);
+            s.1 += 1;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_is_written_in_order_by_the_time_the_guard_drops() {
+        let sink = Sink::default();
+        let (writer, guard) = BatchedWriter::spawn(sink.clone());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1000 {
+                        let mut w = writer.make_writer();
+                        w.write_all(format!("t{t} line {i}\n").as_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(guard);
+        let (bytes, writes) = sink.0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text.lines().count(), 4000);
+        for t in 0..4 {
+            let own: Vec<&str> = text.lines().filter(|l| l.starts_with(&format!("t{t} "))).collect();
+            let want: Vec<String> = (0..1000).map(|i| format!("t{t} line {i}")).collect();
+            assert_eq!(own, want, "lines of thread {t} lost or reordered");
+        }
+        assert!(writes < 4000, "{writes} writes for 4000 lines: not batched");
+    }
+
+    #[test]
+    fn a_lone_line_is_written_without_the_guard_dropping() {
+        let sink = Sink::default();
+        let (writer, _guard) = BatchedWriter::spawn(sink.clone());
+        writer.make_writer().write_all(b"alone\n").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sink.0.lock().unwrap().0.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the line was never written");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(sink.0.lock().unwrap().0, b"alone\n");
+    }
+}
