@@ -105,8 +105,9 @@ fn write_pair(dir: &Path, name: &str, issued: &Issued) -> std::io::Result<()> {
     write_new_private(&dir.join(format!("{name}.key")), issued.key_pem.as_bytes())
 }
 
+/// The dev configuration: a local listener and metrics endpoint, then [`workloads_toml`].
 fn dev_config() -> String {
-    format!(
+    let server = format!(
         r#"# rolegate development configuration, created by `rolegate serve --dev`.
 # Every key is documented in the README's configuration reference.
 
@@ -118,7 +119,57 @@ metrics_listen = "127.0.0.1:9464"
 region = "{REGION}"
 account_id = "{ACCOUNT}"
 max_clock_skew_seconds = 300
+"#
+    );
+    server
+        + &workloads_toml(&Workloads {
+            id: "dev",
+            trust_anchor_arn: TRUST_ANCHOR_ARN,
+            role_arn: ROLE_ARN,
+            chained_role_arn: CHAINED_ROLE_ARN,
+            max_session_duration: 43200,
+            organization: "rolegate dev",
+            common_name_like: None,
+        })
+}
 
+/// The workload side of a generated configuration (`serve --dev`, `rolegate bench`).
+pub struct Workloads<'a> {
+    /// Id of the trust anchor and of the profile; its capitalised form names the statements.
+    pub id: &'a str,
+    /// The ARN of the trust anchor `id`, which the role's trust policy requires.
+    pub trust_anchor_arn: &'a str,
+    /// The role the profile grants.
+    pub role_arn: &'a str,
+    /// A role trusting `role_arn` (role chaining), allowed only `s3:Get*` and `s3:List*`.
+    pub chained_role_arn: &'a str,
+    /// `max_session_duration` of `role_arn`.
+    pub max_session_duration: u32,
+    /// The organization (`O`) the workload certificates' subject must have.
+    pub organization: &'a str,
+    /// A pattern the subject's common name (`CN`) must match too, if set.
+    pub common_name_like: Option<&'a str>,
+}
+
+/// The token key file `token-k1.key`, the trust anchor `ca.pem`, one profile accepting session
+/// names, the role it grants — trusting Roles Anywhere sessions of that anchor whose certificate
+/// subject matches — and a role to chain into. Appended to a `[server]` table.
+pub fn workloads_toml(w: &Workloads<'_>) -> String {
+    let Workloads {
+        id,
+        trust_anchor_arn,
+        role_arn,
+        chained_role_arn,
+        max_session_duration,
+        organization,
+        common_name_like,
+    } = w;
+    let title = capitalised(id);
+    let common_name = common_name_like.map_or_else(String::new, |cn| {
+        format!(",\n      \"StringLike\": {{\"aws:PrincipalTag/x509Subject/CN\": \"{cn}\"}}")
+    });
+    format!(
+        r#"
 [tokens]
 active = "k1"
 
@@ -127,31 +178,31 @@ id = "k1"
 file = "token-k1.key"
 
 [[trust_anchor]]
-id = "dev"
+id = "{id}"
 certificates = "ca.pem"
 enabled = true
 
 [[profile]]
-id = "dev"
-role_arns = ["{ROLE_ARN}"]
+id = "{id}"
+role_arns = ["{role_arn}"]
 duration_seconds = 3600
 accept_role_session_name = true
 enabled = true
 
 [[role]]
-arn = "{ROLE_ARN}"
-max_session_duration = 43200
+arn = "{role_arn}"
+max_session_duration = {max_session_duration}
 trust_policy = '''
 {{
   "Version": "2012-10-17",
   "Statement": [{{
-    "Sid": "DevWorkloads",
+    "Sid": "{title}Workloads",
     "Effect": "Allow",
     "Principal": {{"Service": "rolesanywhere.amazonaws.com"}},
     "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
     "Condition": {{
-      "ArnEquals": {{"aws:SourceArn": "{TRUST_ANCHOR_ARN}"}},
-      "StringEquals": {{"aws:PrincipalTag/x509Subject/O": "rolegate dev"}}
+      "ArnEquals": {{"aws:SourceArn": "{trust_anchor_arn}"}},
+      "StringEquals": {{"aws:PrincipalTag/x509Subject/O": "{organization}"}}{common_name}
     }}
   }}]
 }}
@@ -159,15 +210,15 @@ trust_policy = '''
 permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}''']
 
 [[role]]
-arn = "{CHAINED_ROLE_ARN}"
+arn = "{chained_role_arn}"
 max_session_duration = 3600
 trust_policy = '''
 {{
   "Version": "2012-10-17",
   "Statement": [{{
-    "Sid": "ChainFromDev",
+    "Sid": "ChainFrom{title}",
     "Effect": "Allow",
-    "Principal": {{"AWS": "{ROLE_ARN}"}},
+    "Principal": {{"AWS": "{role_arn}"}},
     "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
   }}]
 }}
@@ -175,4 +226,52 @@ trust_policy = '''
 permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}}]}}''']
 "#
     )
+}
+
+/// `id` with its first character in upper case (`dev` → `Dev`).
+fn capitalised(id: &str) -> String {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_dev_setup_is_a_valid_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = prepare(dir.path()).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert!(config.anchor(TRUST_ANCHOR_ARN).is_some_and(|a| a.enabled));
+        assert!(config.profile(PROFILE_ARN).is_some());
+        assert_eq!(config.role(ROLE_ARN).unwrap().max_session_duration, 43200);
+        assert_eq!(config.role(CHAINED_ROLE_ARN).unwrap().max_session_duration, 3600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"Sid\": \"DevWorkloads\""), "{text}");
+        assert!(!text.contains("StringLike"), "{text}");
+    }
+
+    #[test]
+    fn workloads_may_also_require_a_common_name() {
+        let w = Workloads {
+            id: "bench",
+            trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/bench",
+            role_arn: "arn:aws:iam::123456789012:role/b",
+            chained_role_arn: "arn:aws:iam::123456789012:role/c",
+            max_session_duration: 3600,
+            organization: "o",
+            common_name_like: Some("w-*"),
+        };
+        let text = workloads_toml(&w);
+        assert!(text.contains(
+            "\"StringEquals\": {\"aws:PrincipalTag/x509Subject/O\": \"o\"},\n      \"StringLike\": {\"aws:PrincipalTag/x509Subject/CN\": \"w-*\"}\n    }"
+        ), "{text}");
+        assert!(text.contains("\"Sid\": \"ChainFromBench\""), "{text}");
+        assert_eq!(capitalised(""), "");
+    }
 }

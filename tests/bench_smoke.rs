@@ -27,7 +27,6 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
 
 fn assert_clean_run(report: &serde_json::Value, scenario: &str) {
     assert_eq!(report["scenario"], scenario);
-    assert_eq!(report["skipped"], serde_json::Value::Null);
     assert_eq!(report["errors"], 0, "first error: {}", report["first_error"]);
     assert!(report["requests"].as_u64().is_some_and(|n| n > 0), "{report}");
     for key in [
@@ -75,10 +74,38 @@ fn memory_scenario_mints_the_requested_sessions() {
 }
 
 #[test]
-fn grpc_scenario_reports_why_it_is_skipped() {
-    let report = bench_json(&["--scenario", "grpc-create-session"]);
+fn grpc_create_session_runs_clean_over_mtls() {
+    let report = bench_json(&["--scenario", "grpc-create-session", "--distinct-certs", "2"]);
+    assert_clean_run(&report, "grpc-create-session");
+    assert_eq!(report["distinct_certs"], 2);
+    assert_eq!(report["concurrency"], 2);
+    assert_eq!(report["floor"], "ECDSA P-256 verify (aws-lc-rs)");
     assert!(
-        report["skipped"].as_str().is_some_and(|s| s.contains("gRPC")),
+        report["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("once per connection (mTLS handshake)")),
         "{report}"
     );
+    let (p50, p99, p999) = (
+        report["latency_p50_us"].as_u64().unwrap_or(0),
+        report["latency_p99_us"].as_u64().unwrap_or(0),
+        report["latency_p999_us"].as_u64().unwrap_or(0),
+    );
+    assert!(0 < p50 && p50 <= p99 && p99 <= p999, "{report}");
+    for key in [
+        "server_cpu_us_per_request",
+        "floor_us",
+        "cpu_to_floor_ratio",
+        "server_rss_mib",
+    ] {
+        assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {report}");
+    }
+}
+
+#[test]
+fn grpc_create_session_with_rsa_certificates_runs_clean() {
+    let report = bench_json(&["--scenario", "grpc-create-session", "--key", "rsa", "--reuse"]);
+    assert_clean_run(&report, "grpc-create-session");
+    assert_eq!(report["client_key"], "rsa");
+    assert_eq!(report["floor"], "RSA-2048 PKCS#1 verify (aws-lc-rs)");
 }

@@ -104,27 +104,44 @@ pub async fn worker(target: Arc<Target>, id: usize, measure_from: Instant, end: 
             }
         };
         let started = Instant::now();
-        let outcome = send(conn, request.http, request.expected_status).await;
-        let finished = Instant::now();
-        if started < measure_from || finished > end {
-            if outcome.is_err() {
-                sender = None;
-            }
-            continue;
+        let outcome = send(conn, request.http, request.expected_status).await.map(drop);
+        if outcome.is_err() {
+            sender = None;
         }
-        match outcome {
-            Ok(_) => {
-                target.succeeded.fetch_add(1, Ordering::Relaxed);
-                let us = finished.duration_since(started).as_micros();
-                result.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
-            }
-            Err(e) => {
-                record_error(&mut result, e);
-                sender = None;
-            }
+        if result.record(measure_from, end, started, Instant::now(), outcome) {
+            target.succeeded.fetch_add(1, Ordering::Relaxed);
         }
     }
     result
+}
+
+impl WorkerResult {
+    /// Records a request that ran from `started` to `finished` with `outcome`, when it lies in
+    /// the measured window (started at or after `measure_from`, finished by `end`): its latency
+    /// if it succeeded, else the error. True when a success was recorded.
+    pub fn record(
+        &mut self,
+        measure_from: Instant,
+        end: Instant,
+        started: Instant,
+        finished: Instant,
+        outcome: Result<(), String>,
+    ) -> bool {
+        if started < measure_from || finished > end {
+            return false;
+        }
+        match outcome {
+            Ok(()) => {
+                let us = finished.duration_since(started).as_micros();
+                self.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                true
+            }
+            Err(e) => {
+                record_error(self, e);
+                false
+            }
+        }
+    }
 }
 
 fn record_error(result: &mut WorkerResult, e: String) {
@@ -160,7 +177,7 @@ struct BuiltRequest {
 fn build_request(target: &Target, seq: u64, creds: Option<&SessionCreds>) -> Result<BuiltRequest, String> {
     match (target.kind, creds) {
         (RequestKind::CreateSession { reuse }, _) => {
-            let client = pick_client(target, seq)?;
+            let client = round_robin(&target.clients, seq)?;
             let name = (!reuse).then(|| format!("bench-{seq}"));
             Ok(BuiltRequest {
                 http: create_session_request(&target.authority, client, name.as_deref())?,
@@ -189,11 +206,12 @@ fn build_request(target: &Target, seq: u64, creds: Option<&SessionCreds>) -> Res
     }
 }
 
-fn pick_client(target: &Target, seq: u64) -> Result<&ClientIdentity, String> {
-    let n = target.clients.len() as u64;
+/// The item request number `seq` uses: `items` in turn (certificates, channels).
+pub fn round_robin<T>(items: &[T], seq: u64) -> Result<&T, String> {
+    let n = items.len() as u64;
     usize::try_from(seq % n.max(1))
         .ok()
-        .and_then(|i| target.clients.get(i))
+        .and_then(|i| items.get(i))
         .ok_or_else(|| "no client certificate".to_owned())
 }
 
@@ -302,7 +320,7 @@ async fn obtain_credentials(
     sender: &mut SendRequest<Full<Bytes>>,
     worker: usize,
 ) -> Result<SessionCreds, String> {
-    let client = pick_client(target, worker as u64)?;
+    let client = round_robin(&target.clients, worker as u64)?;
     let req = create_session_request(&target.authority, client, Some(&format!("bench-worker-{worker}")))?;
     let body = send(sender, req, 201).await?;
     let answer: serde_json::Value =

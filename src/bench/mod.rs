@@ -6,13 +6,16 @@
 //! same run, and the server's resident memory.
 //!
 //! Every request is built and signed when it is sent (a fresh AWS4-X509 or SigV4 signature
-//! and date each time), so the server does exactly the work a real client causes.
+//! and date each time), so the server does exactly the work a real client causes. The
+//! `grpc-create-session` scenario calls `rolegate.v1.Sessions/CreateSession` over mTLS on the
+//! same listener, one HTTP/2 channel per client certificate (see [`grpc`]).
 //!
 //! The `memory` scenario mints `--sessions` distinct sessions from `--distinct-certs`
 //! certificates and reports how the server's RSS grows: it must stay bounded by the cache
 //! limits (`--cache-max-entries`), whatever the number of sessions.
 
 mod floor;
+mod grpc;
 mod load;
 mod procfs;
 pub mod setup;
@@ -25,6 +28,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use self::floor::FloorOp;
+use self::grpc::GrpcTarget;
 use self::load::{RequestKind, Target, WorkerResult};
 use self::setup::{Server, World, WorldOptions};
 use crate::client::{TlsOptions, client_config};
@@ -38,7 +42,8 @@ pub struct BenchArgs {
     /// What every request does.
     #[arg(long, value_enum, default_value_t = Scenario::CreateSession)]
     pub scenario: Scenario,
-    /// Concurrent keep-alive connections (one request in flight on each).
+    /// Requests in flight: one on each keep-alive HTTP/1.1 connection (REST, STS); for
+    /// grpc-create-session, multiplexed over one HTTP/2 channel per client certificate.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Measured seconds (after --warmup).
@@ -53,7 +58,7 @@ pub struct BenchArgs {
     /// Client key type.
     #[arg(long, value_enum, default_value_t = ClientKey::Ecdsa)]
     pub key: ClientKey,
-    /// create-session: send identical requests (answered from the credential-reuse cache)
+    /// create-session, grpc-create-session: send identical requests (answered from the credential-reuse cache)
     /// instead of a distinct roleSessionName per request (a fresh session every time).
     #[arg(long)]
     pub reuse: bool,
@@ -79,7 +84,7 @@ pub enum Scenario {
     GetCallerIdentity,
     /// STS AssumeRole (role chaining), SigV4 signed.
     AssumeRole,
-    /// gRPC `Sessions.CreateSession` over mTLS.
+    /// gRPC `rolegate.v1.Sessions/CreateSession` over mTLS, one HTTP/2 channel per certificate.
     GrpcCreateSession,
     /// Mint --sessions sessions from --distinct-certs certificates; report RSS.
     Memory,
@@ -95,8 +100,8 @@ pub enum ClientKey {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub scenario: String,
-    /// Why the scenario did not run, if it did not.
-    pub skipped: Option<String>,
+    /// What to keep in mind reading the numbers, if anything.
+    pub note: Option<String>,
     pub concurrency: usize,
     pub distinct_certs: usize,
     pub client_key: String,
@@ -156,13 +161,13 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     };
     // The floor first, while nothing else runs.
     let floor_us = floor::measure(floor_op, Duration::from_millis(500))?;
-    let mut report = Report {
+    let report = Report {
         scenario: args
             .scenario
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default(),
-        skipped: None,
+        note: (args.scenario == Scenario::GrpcCreateSession).then(|| GRPC_NOTE.to_owned()),
         concurrency: args.concurrency,
         distinct_certs,
         client_key: format!("{:?}", args.key).to_lowercase(),
@@ -181,13 +186,6 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         server_rss_mib: 0.0,
         memory: None,
     };
-    if args.scenario == Scenario::GrpcCreateSession {
-        report.skipped = Some(
-            "gRPC Sessions.CreateSession is not benchmarked by this build: the gRPC service is not mounted on the TLS listener yet."
-                .to_owned(),
-        );
-        return Ok(report);
-    }
     let mut world = World::create(&WorldOptions {
         distinct_certs,
         client_key: match args.key {
@@ -198,17 +196,23 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     })?;
     let exe = std::env::current_exe()?;
     let server = Server::start(&exe, &world.config, &args.server_log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let kind = match args.scenario {
+        Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
+        Scenario::AssumeRole => RequestKind::AssumeRole,
+        Scenario::Memory => RequestKind::CreateSession { reuse: false },
+        Scenario::CreateSession => RequestKind::CreateSession { reuse: args.reuse },
+        Scenario::GrpcCreateSession => {
+            let target = GrpcTarget::connect(server.addr, &world.ca_pem, &world.clients, args.reuse);
+            let target = runtime.block_on(target)?;
+            return finish(report, &runtime, Load::Grpc(Arc::new(target)), args, server);
+        }
+    };
     let mut tls = client_config(&TlsOptions {
         ca_bundle: Some(world.ca_pem.clone()),
         ..TlsOptions::default()
     })?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let kind = match args.scenario {
-        Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
-        Scenario::AssumeRole => RequestKind::AssumeRole,
-        Scenario::Memory => RequestKind::CreateSession { reuse: false },
-        Scenario::CreateSession | Scenario::GrpcCreateSession => RequestKind::CreateSession { reuse: args.reuse },
-    };
     let target = Arc::new(Target {
         addr: server.addr,
         authority: server.addr.to_string(),
@@ -219,11 +223,47 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         request_limit: (args.scenario == Scenario::Memory).then_some(args.sessions),
         succeeded: AtomicU64::new(0),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let pid = server.pid();
-    let measured = runtime.block_on(drive(target, args, pid))?;
+    finish(report, &runtime, Load::Http(target), args, server)
+}
+
+/// The note of a grpc-create-session report: how its floor and ratio read.
+const GRPC_NOTE: &str = "gRPC CreateSession carries no request signature: the client proves its key once per \
+connection (mTLS handshake), so the floor is paid per channel, not per request; one HTTP/2 channel per client \
+certificate, the calls multiplexed over them.";
+
+/// The load the workers generate.
+enum Load {
+    Http(Arc<Target>),
+    Grpc(Arc<GrpcTarget>),
+}
+
+impl Load {
+    fn spawn(&self, id: usize, measure_from: Instant, end: Instant) -> tokio::task::JoinHandle<WorkerResult> {
+        match self {
+            Self::Http(t) => tokio::spawn(load::worker(t.clone(), id, measure_from, end)),
+            Self::Grpc(t) => tokio::spawn(grpc::worker(t.clone(), measure_from, end)),
+        }
+    }
+
+    /// Successful requests so far (all of them, for the memory scenario).
+    fn succeeded(&self) -> u64 {
+        match self {
+            Self::Http(t) => t.succeeded.load(std::sync::atomic::Ordering::Relaxed),
+            Self::Grpc(_) => 0,
+        }
+    }
+}
+
+/// Runs `load` against `server`, stops the server and fills `report`.
+fn finish(
+    mut report: Report,
+    runtime: &tokio::runtime::Runtime,
+    load: Load,
+    args: &BenchArgs,
+    server: Server,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let measured = runtime.block_on(drive(&load, args, server.pid()))?;
     drop(server);
-    drop(world);
     fill(&mut report, measured);
     Ok(report)
 }
@@ -237,7 +277,7 @@ struct Measured {
     memory: Option<MemoryReport>,
 }
 
-async fn drive(target: Arc<Target>, args: &BenchArgs, pid: u32) -> Result<Measured, Box<dyn std::error::Error>> {
+async fn drive(load: &Load, args: &BenchArgs, pid: u32) -> Result<Measured, Box<dyn std::error::Error>> {
     let rss_start = procfs::rss_bytes(pid).unwrap_or(0);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
@@ -250,7 +290,7 @@ async fn drive(target: Arc<Target>, args: &BenchArgs, pid: u32) -> Result<Measur
     let measure_from = if memory { start } else { measure_from };
     let mut handles = Vec::with_capacity(args.concurrency);
     for id in 0..args.concurrency {
-        handles.push(tokio::spawn(load::worker(target.clone(), id, measure_from, end)));
+        handles.push(load.spawn(id, measure_from, end));
     }
     tokio::time::sleep_until(measure_from.into()).await;
     let cpu_before = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
@@ -277,7 +317,7 @@ async fn drive(target: Arc<Target>, args: &BenchArgs, pid: u32) -> Result<Measur
         cpu_us: cpu_after.saturating_sub(cpu_before),
         rss_bytes,
         memory: memory.then(|| MemoryReport {
-            sessions: target.succeeded.load(std::sync::atomic::Ordering::Relaxed),
+            sessions: load.succeeded(),
             cache_max_entries: args.cache_max_entries,
             rss_start_mib: mib(rss_start),
             rss_peak_mib: mib(rss_peak.max(rss_bytes)),
@@ -328,9 +368,6 @@ fn mib(bytes: u64) -> f64 {
 
 /// The human-readable report.
 pub fn render_table(r: &Report) -> String {
-    if let Some(why) = &r.skipped {
-        return format!("scenario {}: skipped. {why}\n", r.scenario);
-    }
     let mut out = String::new();
     out.push_str(&format!(
         "rolegate bench: {} | concurrency {} | {} distinct {} certificate(s) | {:.1} s measured\n\n",
@@ -354,6 +391,9 @@ pub fn render_table(r: &Report) -> String {
         r.server_rss_mib
     ));
     out.push_str(&format!("\nfloor: {}\n", r.floor));
+    if let Some(note) = &r.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
     if let Some(m) = &r.memory {
         out.push_str(&format!(
             "memory: {} sessions minted, cache_max_entries {}: RSS {:.1} MiB at start, {:.1} MiB peak, {:.1} MiB at end\n",

@@ -10,29 +10,34 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
+use crate::dev::{Workloads, workloads_toml};
 use crate::fsutil::{write_new_private, write_new_public};
 use crate::identity::ClientCertificate;
 use crate::pki::{Authority, ClientSpec, KeyType};
 use crate::session::TokenKey;
 use crate::sigv4::x509::X509SigningKey;
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+pub use crate::dev::{ACCOUNT, REGION};
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/bench";
 pub const CHAINED_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/bench-chained";
 pub const TRUST_ANCHOR_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/bench";
 pub const PROFILE_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/bench";
+/// The organization of every client certificate's subject (the role's trust policy requires it).
+const ORGANIZATION: &str = "rolegate bench";
 
 /// How long the server may take to announce its listener.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client identity as a real workload holds it: certificate DER, its serial in decimal
-/// (the `Credential=` of the signature) and the private key.
+/// (the `Credential=` of the signature) and the private key, as a signing key (AWS4-X509) and
+/// as PKCS#8 DER (the mTLS client key of the gRPC scenario).
 pub struct ClientIdentity {
     pub cert_der: Vec<u8>,
     pub serial_decimal: String,
     pub key: X509SigningKey,
+    pub key_pkcs8_der: Zeroizing<Vec<u8>>,
 }
 
 /// The temp folder with the PKI and the config; removed on drop.
@@ -83,13 +88,14 @@ impl World {
         )?;
         for i in 0..opts.distinct_certs.max(1) {
             let mut spec = ClientSpec::new(&format!("bench-workload-{i}"), opts.client_key, start, end);
-            spec.organization = Some("rolegate bench".into());
+            spec.organization = Some(ORGANIZATION.into());
             spec.dns_names = vec![format!("w{i}.bench.local")];
             let issued = ca.client(&spec)?;
             let parsed = ClientCertificate::parse(issued.cert_der.clone())?;
             self.clients.push(ClientIdentity {
                 serial_decimal: parsed.serial_decimal().to_owned(),
                 key: X509SigningKey::from_pkcs8_der(&issued.key_pkcs8_der)?,
+                key_pkcs8_der: issued.key_pkcs8_der,
                 cert_der: issued.cert_der,
             });
         }
@@ -160,10 +166,11 @@ impl Drop for Server {
     }
 }
 
-/// The benchmark configuration: one anchor, one profile accepting session names, a role with a
-/// realistic trust policy (anchor ARN and a subject attribute), and a role to chain into.
+/// The benchmark configuration: no rate limits and the given cache bound, one anchor, one
+/// profile accepting session names, a role with a realistic trust policy (anchor ARN and two
+/// subject attributes), and a role to chain into.
 fn config_toml(cache_max_entries: u64) -> String {
-    format!(
+    let server = format!(
         r#"# rolegate bench configuration (temporary)
 [server]
 tls_cert = "server.pem"
@@ -176,60 +183,48 @@ cache_max_entries = {cache_max_entries}
 rate_limit_per_ip = 0.0
 rate_limit_per_client = 0.0
 max_concurrent_requests = 100000
-
-[tokens]
-active = "k1"
-
-[[tokens.keys]]
-id = "k1"
-file = "token-k1.key"
-
-[[trust_anchor]]
-id = "bench"
-certificates = "ca.pem"
-
-[[profile]]
-id = "bench"
-role_arns = ["{ROLE_ARN}"]
-duration_seconds = 3600
-accept_role_session_name = true
-
-[[role]]
-arn = "{ROLE_ARN}"
-max_session_duration = 3600
-trust_policy = '''
-{{
-  "Version": "2012-10-17",
-  "Statement": [{{
-    "Sid": "BenchWorkloads",
-    "Effect": "Allow",
-    "Principal": {{"Service": "rolesanywhere.amazonaws.com"}},
-    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
-    "Condition": {{
-      "ArnEquals": {{"aws:SourceArn": "{TRUST_ANCHOR_ARN}"}},
-      "StringEquals": {{"aws:PrincipalTag/x509Subject/O": "rolegate bench"}},
-      "StringLike": {{"aws:PrincipalTag/x509Subject/CN": "bench-workload-*"}}
-    }}
-  }}]
-}}
-'''
-permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}''']
-
-[[role]]
-arn = "{CHAINED_ROLE_ARN}"
-max_session_duration = 3600
-trust_policy = '''
-{{
-  "Version": "2012-10-17",
-  "Statement": [{{
-    "Sid": "ChainFromBench",
-    "Effect": "Allow",
-    "Principal": {{"AWS": "{ROLE_ARN}"}},
-    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
-  }}]
-}}
-'''
-permission_policies = ['''{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}}]}}''']
 "#
-    )
+    );
+    server
+        + &workloads_toml(&Workloads {
+            id: "bench",
+            trust_anchor_arn: TRUST_ANCHOR_ARN,
+            role_arn: ROLE_ARN,
+            chained_role_arn: CHAINED_ROLE_ARN,
+            max_session_duration: 3600,
+            organization: ORGANIZATION,
+            common_name_like: Some("bench-workload-*"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_bench_world_is_a_valid_configuration_without_rate_limits() {
+        let world = World::create(&WorldOptions {
+            distinct_certs: 2,
+            client_key: KeyType::EcdsaP256,
+            cache_max_entries: 1234,
+        })
+        .unwrap();
+        assert_eq!(world.clients.len(), 2);
+        let config = Config::load(&world.config).unwrap();
+        assert!(config.anchor(TRUST_ANCHOR_ARN).is_some());
+        assert!(config.profile(PROFILE_ARN).is_some());
+        assert!(config.role(ROLE_ARN).is_some() && config.role(CHAINED_ROLE_ARN).is_some());
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        for line in [
+            "cache_max_entries = 1234\n",
+            "rate_limit_per_client = 0.0\n",
+            "\"StringLike\": {\"aws:PrincipalTag/x509Subject/CN\": \"bench-workload-*\"}",
+        ] {
+            assert!(text.contains(line), "{line} missing in {text}");
+        }
+        let dir = world.dir.clone();
+        drop(world);
+        assert!(!dir.exists());
+    }
 }

@@ -55,6 +55,13 @@ impl GrpcClient {
     /// Connects to `endpoint` (`https://host:port`) with `tls` (CA bundle, optional client
     /// certificate).
     pub async fn connect(endpoint: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
+        let config = client_config(tls).map_err(ClientError::Tls)?;
+        Self::connect_with_config(endpoint, config).await
+    }
+
+    /// Connects to `endpoint` (`https://host:port`) with a ready rustls configuration (its ALPN
+    /// is set to `h2`).
+    pub async fn connect_with_config(endpoint: &str, mut config: rustls::ClientConfig) -> Result<Self, ClientError> {
         let uri: Uri = endpoint
             .trim_end_matches('/')
             .parse()
@@ -62,7 +69,6 @@ impl GrpcClient {
         let (Some("https"), Some(authority)) = (uri.scheme_str(), uri.authority().cloned()) else {
             return Err(ClientError::Endpoint(endpoint.to_owned()));
         };
-        let mut config = client_config(tls).map_err(ClientError::Tls)?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         let config = Arc::new(config);
         let connector = tower::service_fn(move |uri: Uri| {
