@@ -26,7 +26,8 @@
 //!   calls the broker, and renders its one error type in each format.
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener, operations listener, reload, graceful shutdown),
 //!   [`metrics`], [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
-//!   certificate factory for dev and tests).
+//!   certificate factory for dev and tests), `tls` (the rustls verifier the client and the
+//!   server share).
 #![forbid(unsafe_code)]
 
 pub mod arn;
@@ -52,6 +53,7 @@ pub mod service;
 pub mod session;
 pub mod sigv4;
 pub mod state;
+mod tls;
 
 /// Code generated from `proto/rolegate/v1/*.proto`.
 pub mod proto {

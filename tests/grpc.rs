@@ -812,3 +812,31 @@ async fn health_reports_not_serving_while_draining() {
     let exited = exited.expect("the daemon still drains after its last stream closed");
     assert!(exited.success(), "{exited:?}");
 }
+
+/// `--no-verify-ssl`: the server certificate (from a CA the client does not trust) is accepted
+/// only when verification is turned off; the connection then works, mTLS included.
+#[tokio::test]
+async fn no_verify_accepts_an_untrusted_server_certificate() {
+    let w = Workload::new();
+    let d = w.start();
+    let client_identity = || {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(w.leaf.key_pkcs8_der.to_vec()));
+        let chain = [&w.leaf, w.pki.intermediate.issued()].map(|c| CertificateDer::from(c.cert_der.clone()));
+        Some((chain.to_vec(), Arc::new(key)))
+    };
+    let untrusted = TlsOptions {
+        ca_bundle: None,
+        no_verify: false,
+        client_identity: client_identity(),
+    };
+    let err = GrpcClient::connect(&d.endpoint, &untrusted).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    let unverified = TlsOptions {
+        ca_bundle: None,
+        no_verify: true,
+        client_identity: client_identity(),
+    };
+    let c = GrpcClient::connect(&d.endpoint, &unverified).await.unwrap();
+    let r = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    assert_eq!(r.source_identity, "CN=workload-1");
+}
