@@ -370,8 +370,8 @@ fn simulate_session_policies_intersect() {
 /// The simulated session has the request context `Sessions.Authorize` builds for a session:
 /// keys derived from the session (`aws:TokenIssueTime`, `aws:MultiFactorAuthPresent`,
 /// `aws:userid`, `aws:PrincipalTagKeys`, default `aws:RequestedRegion`), its tags and source
-/// identity from `--context`, repeated caller keys multi-valued; other derived keys are refused
-/// with Authorize's message.
+/// identity from `--context`, repeated caller keys multi-valued (other derived keys are refused:
+/// `simulate_errors_exit_2`).
 #[test]
 fn simulate_uses_the_authorize_request_context() {
     let f = fixture();
@@ -422,44 +422,38 @@ fn simulate_uses_the_authorize_request_context() {
     let stdout = f.normalized(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
+}
 
-    for key in ["aws:CurrentTime", "aws:userid", "aws:PrincipalTagKeys"] {
-        let out = f.simulate(&[
+#[test]
+fn simulate_errors_exit_2() {
+    let f = fixture();
+    let simulate = |extra: &[&str]| {
+        let mut args = vec![
             "--role-arn",
             ROLE_CHAINED,
             "--action",
             "s3:GetObject",
             "--resource",
             "*",
-            "--context",
-            &format!("{key}=x"),
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        f.simulate(&args)
+    };
+    let out = simulate(&["--policy-arn", &format!("arn:aws:iam::{ACCOUNT}:policy/nope")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: Managed policy arn:aws:iam::123456789012:policy/nope is not defined in the configuration (no [[managed_policy]] with this arn).\n"
+    );
+    // Keys rolegate derives from the session are refused, as by Authorize (`--at` sets the time).
+    for key in ["aws:CurrentTime", "aws:userid", "aws:PrincipalTagKeys"] {
+        let out = simulate(&["--context", &format!("{key}=x")]);
         assert_eq!(out.status.code(), Some(2));
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
             format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
         );
     }
-}
-
-#[test]
-fn simulate_errors_exit_2() {
-    let f = fixture();
-    let out = f.simulate(&[
-        "--role-arn",
-        ROLE_CHAINED,
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "*",
-        "--policy-arn",
-        &format!("arn:aws:iam::{ACCOUNT}:policy/nope"),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: Managed policy arn:aws:iam::123456789012:policy/nope is not defined in the configuration (no [[managed_policy]] with this arn).\n"
-    );
     let out = f.simulate(&[
         "--role-arn",
         "arn:aws:iam::123456789012:role/ghost",
