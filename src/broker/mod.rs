@@ -6,9 +6,9 @@
 //! - `assume_role`: STS AssumeRole (role chaining).
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `authorize`: effective-permission decisions and the trust checks of gRPC callers.
+//! - `caches`: verified chains and issued credentials, invalidated on reload.
 //! - `context`: the request context keys derived from a role session (AssumeRole trust,
 //!   Authorize, `rolegate simulate`).
-//! - `caches`: verified chains and issued credentials, invalidated on reload.
 
 mod assume_role;
 mod authenticate;

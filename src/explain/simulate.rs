@@ -245,9 +245,9 @@ fn context(
     let mut source_identity = None;
     let mut context = Vec::new();
     for (key, value) in &q.context {
-        match key.get(..TAG_PREFIX.len()) {
-            Some(p) if p.eq_ignore_ascii_case(TAG_PREFIX) => {
-                tags.push((key[TAG_PREFIX.len()..].to_owned(), value.clone()))
+        match key.split_at_checked(TAG_PREFIX.len()) {
+            Some((prefix, tag)) if prefix.eq_ignore_ascii_case(TAG_PREFIX) => {
+                tags.push((tag.to_owned(), value.clone()))
             }
             _ if key.eq_ignore_ascii_case("aws:SourceIdentity") => source_identity = Some(value.as_str()),
             _ => context.push((key.clone(), value.clone())),
