@@ -24,9 +24,11 @@
 //!   in force, with bounded moka caches invalidated on reload.
 //! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
 //!   calls the broker, and renders its one error type in each format.
-//! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener, operations listener, reload, graceful shutdown),
-//!   [`metrics`], [`audit`] (one event per decision), [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`), [`pki`] (rcgen
-//!   certificate factory for dev and tests).
+//! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener,
+//!   operations listener, reload, graceful shutdown), [`metrics`], [`audit`] (one event per
+//!   decision), [`logging`] (batched log output), [`cli`] (the command line), [`dev`]
+//!   (`serve --dev`), [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
+//!   verifier the client and the server share).
 #![forbid(unsafe_code)]
 
 pub mod arn;
@@ -53,6 +55,7 @@ pub mod service;
 pub mod session;
 pub mod sigv4;
 pub mod state;
+mod tls;
 
 /// Code generated from `proto/rolegate/v1/*.proto`.
 pub mod proto {

@@ -1,6 +1,7 @@
 //! The daemon's shared state, handed to every request: the broker (configuration snapshot
-//! and caches), the admission limiter, the reloadable TLS certificate, and readiness. Reload
-//! goes through here so SIGHUP and `Admin.Reload` take the same path.
+//! and caches), the admission limiter, the reloadable TLS certificate, and readiness (which
+//! `/readyz` and the gRPC health service both report). Reload goes through here so SIGHUP and
+//! `Admin.Reload` take the same path.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,17 +22,20 @@ pub struct State {
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
     ready: AtomicBool,
+    health: tonic_health::server::HealthReporter,
 }
 
 impl State {
     pub fn new(config: Config, cert: Arc<ReloadableCert>, config_path: PathBuf) -> Self {
+        let (grpc, health) = crate::service::grpc::routes();
         Self {
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
-            grpc: crate::service::grpc::routes(),
+            grpc,
             cert,
             config_path,
             ready: AtomicBool::new(false),
+            health,
         }
     }
 
@@ -62,8 +66,11 @@ impl State {
         self.ready.load(Ordering::SeqCst)
     }
 
-    pub fn set_ready(&self, ready: bool) {
+    /// Sets readiness: `/readyz` answers 200 or 503, and the gRPC health service reports
+    /// `SERVING` or `NOT_SERVING`, from this one call (they change together).
+    pub async fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+        crate::service::grpc::set_health(&self.health, ready).await;
     }
 
     fn try_reload(&self) -> Result<(), String> {

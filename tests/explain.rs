@@ -367,24 +367,93 @@ fn simulate_session_policies_intersect() {
     assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
 }
 
+/// The simulated session has the request context `Sessions.Authorize` builds for a session:
+/// keys derived from the session (`aws:TokenIssueTime`, `aws:MultiFactorAuthPresent`,
+/// `aws:userid`, `aws:PrincipalTagKeys`, default `aws:RequestedRegion`), its tags and source
+/// identity from `--context`, repeated caller keys multi-valued (other derived keys are refused:
+/// `simulate_errors_exit_2`).
 #[test]
-fn simulate_errors_exit_2() {
+fn simulate_uses_the_authorize_request_context() {
     let f = fixture();
-    let out = f.simulate(&[
+    let policy = f.dir.path().join("session-keys.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"SessionKeys","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{
+            "StringEquals":{"aws:RequestedRegion":"us-east-1","aws:MultiFactorAuthPresent":"false","aws:SourceIdentity":"CN=web-1","aws:TokenIssueTime":"2026-06-01T12:00:00Z","aws:PrincipalType":"AssumedRole"},
+            "StringLike":{"aws:userid":"AROA*:reporter"},
+            "ForAnyValue:StringEquals":{"aws:PrincipalTagKeys":"team","s3:prefix":"a/"}}}]}"#,
+    )
+    .unwrap();
+    let args = [
         "--role-arn",
         ROLE_CHAINED,
+        "--role-session-name",
+        "reporter",
         "--action",
         "s3:GetObject",
         "--resource",
-        "*",
-        "--policy-arn",
-        &format!("arn:aws:iam::{ACCOUNT}:policy/nope"),
-    ]);
+        "arn:aws:s3:::data/blue/report.csv",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--context",
+        "aws:PrincipalTag/team=blue",
+        "--context",
+        "aws:SourceIdentity=CN=web-1",
+        "--context",
+        "s3:prefix=a/",
+        "--context",
+        "s3:prefix=b/",
+    ];
+    let out = f.simulate(&args);
+    let stdout = f.normalized(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Decision: allowed"), "{stdout}");
+    assert!(stdout.contains(r#"(Sid "SessionKeys"): Allow, applies"#), "{stdout}");
+    assert!(stdout.contains(r#"request values: ["a/", "b/"]"#), "{stdout}");
+
+    // Without the source identity, the session has none: its condition fails.
+    let mut without = args.to_vec();
+    let at = without
+        .iter()
+        .position(|a| a.starts_with("aws:SourceIdentity="))
+        .unwrap();
+    without.drain(at - 1..=at);
+    let out = f.simulate(&without);
+    let stdout = f.normalized(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
+}
+
+#[test]
+fn simulate_errors_exit_2() {
+    let f = fixture();
+    let simulate = |extra: &[&str]| {
+        let mut args = vec![
+            "--role-arn",
+            ROLE_CHAINED,
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "*",
+        ];
+        args.extend_from_slice(extra);
+        f.simulate(&args)
+    };
+    let out = simulate(&["--policy-arn", &format!("arn:aws:iam::{ACCOUNT}:policy/nope")]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: Managed policy arn:aws:iam::123456789012:policy/nope is not defined in the configuration (no [[managed_policy]] with this arn).\n"
     );
+    // Keys rolegate derives from the session are refused, as by Authorize (`--at` sets the time).
+    for key in ["aws:CurrentTime", "aws:userid", "aws:PrincipalTagKeys"] {
+        let out = simulate(&["--context", &format!("{key}=x")]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
+        );
+    }
     let out = f.simulate(&[
         "--role-arn",
         "arn:aws:iam::123456789012:role/ghost",

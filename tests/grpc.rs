@@ -184,10 +184,15 @@ async fn create_session_with_the_mtls_identity() {
 
 /// `GET /metrics` from the plain-HTTP operations listener at `base` (`http://host:port`).
 fn scrape_metrics(base: &str) -> String {
+    ops_get(base, "/metrics")
+}
+
+/// `GET path` from the plain-HTTP operations listener at `base`: the whole answer, head and body.
+fn ops_get(base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n").as_bytes())
         .unwrap();
     let mut text = String::new();
     tcp.read_to_string(&mut text).unwrap();
@@ -718,4 +723,121 @@ async fn health_serves_and_reflection_lists_services() {
     );
     // REST still answers on the same listener.
     assert!(d.endpoint.starts_with("https://127.0.0.1:"));
+}
+
+/// SIGTERM with a 60 s grace period while a client holds an HTTP/2 connection with a health
+/// `Watch` stream open: the drain starts, `/readyz` answers 503 and the gRPC health service
+/// reports `NOT_SERVING` together. What the client then observes on that connection is the
+/// graceful shutdown of HTTP/2: the stream already open gets the `NOT_SERVING` update; the
+/// server has sent GOAWAY, so a new `Check` is not served there (hyper cancels it with
+/// "connection closed" once it has read the GOAWAY; one that crossed the GOAWAY is still
+/// answered, `NOT_SERVING`) and the channel's reconnect is refused (`UNAVAILABLE`, the listener
+/// is closed). Closing the last stream ends the drain and the daemon exits 0 long before the grace.
+#[tokio::test]
+async fn health_reports_not_serving_while_draining() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let w = Workload::new();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        pki: &w.pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: "",
+    };
+    let path = write_config(dir.path(), &setup);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("[server]\n", "[server]\nshutdown_grace_seconds = 60\n", 1),
+    )
+    .unwrap();
+    let mut d = start_with_config(dir, &path);
+    let c = connect(&d, None).await;
+    let mut health = HealthClient::new(c.channel());
+    let request = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let mut watches = Vec::new();
+    for service in ["", "rolegate.v1.Sessions", "rolegate.v1.Admin"] {
+        let mut watch = health.watch(request(service)).await.unwrap().into_inner();
+        let first = watch.message().await.unwrap().unwrap();
+        assert_eq!(first.status(), ServingStatus::Serving, "{service:?}");
+        watches.push((service, watch));
+    }
+    assert!(ops_get(&d.metrics, "/readyz").starts_with("HTTP/1.1 200 "));
+
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (service, watch) in &mut watches {
+        let update = watch.message().await.unwrap();
+        let update = update.expect("the Watch stream ended without a NOT_SERVING update");
+        assert_eq!(update.status(), ServingStatus::NotServing, "{service:?}");
+    }
+    let readyz = ops_get(&d.metrics, "/readyz");
+    assert!(readyz.starts_with("HTTP/1.1 503 "), "{readyz}");
+
+    // New calls on the open channel: never SERVING; once the GOAWAY is read, refused.
+    let mut refused = None;
+    for _ in 0..100 {
+        match health.check(request("")).await {
+            Ok(r) => assert_eq!(r.into_inner().status(), ServingStatus::NotServing),
+            Err(s) if s.code() == Code::Cancelled => {}
+            Err(s) if s.code() == Code::Unavailable => {
+                refused = Some(s);
+                break;
+            }
+            Err(s) => panic!("unexpected status while draining: {s:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = refused.expect("the channel kept being served after GOAWAY");
+    assert!(refused.message().contains("Connection refused"), "{refused:?}");
+
+    // The open streams hold the drain; closing them (and the connection) ends it.
+    drop((watches, health, c));
+    let mut exited = None;
+    for _ in 0..600 {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exited = exited.expect("the daemon still drains after its last stream closed");
+    assert!(exited.success(), "{exited:?}");
+}
+
+/// `--no-verify-ssl`: the server certificate (from a CA the client does not trust) is accepted
+/// only when verification is turned off; the connection then works, mTLS included.
+#[tokio::test]
+async fn no_verify_accepts_an_untrusted_server_certificate() {
+    let w = Workload::new();
+    let d = w.start();
+    let client_identity = || {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(w.leaf.key_pkcs8_der.to_vec()));
+        let chain = [&w.leaf, w.pki.intermediate.issued()].map(|c| CertificateDer::from(c.cert_der.clone()));
+        Some((chain.to_vec(), Arc::new(key)))
+    };
+    let untrusted = TlsOptions {
+        ca_bundle: None,
+        no_verify: false,
+        client_identity: client_identity(),
+    };
+    let err = GrpcClient::connect(&d.endpoint, &untrusted).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    let unverified = TlsOptions {
+        ca_bundle: None,
+        no_verify: true,
+        client_identity: client_identity(),
+    };
+    let c = GrpcClient::connect(&d.endpoint, &unverified).await.unwrap();
+    let r = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    assert_eq!(r.source_identity, "CN=workload-1");
 }

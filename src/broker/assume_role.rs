@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::context::session_context;
 use super::{Broker, Caller};
 use crate::arn::RoleArn;
 use crate::config::{Config, Role};
@@ -332,7 +333,10 @@ fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError>
     Ok(())
 }
 
-/// The request context of the trust policy evaluation.
+/// The request context of the trust policy evaluation: the caller's session keys
+/// ([`session_context`]) for `sts:AssumeRole` on the role, then the request's keys
+/// (`sts:RoleSessionName`, `aws:SourceIp`, `sts:ExternalId`, `sts:SourceIdentity`,
+/// `aws:RequestTag/*`, `aws:TagKeys`, `sts:TransitiveTagKeys`).
 pub(crate) fn trust_context(
     caller: &Caller,
     role: &Role,
@@ -341,28 +345,7 @@ pub(crate) fn trust_context(
     source_identity: Option<&str>,
     now: OffsetDateTime,
 ) -> RequestContext {
-    let account = caller.role.arn.account().as_str().to_owned();
-    let principal = Principal::Aws {
-        role_arn: caller.role.arn.as_str().to_owned(),
-        session_arn: Some(caller.assumed_role_arn()),
-        account: account.clone(),
-    };
-    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", role.arn.as_str());
-    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
-    ctx.insert("aws:PrincipalAccount", account);
-    ctx.insert("aws:PrincipalType", "AssumedRole");
-    ctx.insert(
-        "aws:userid",
-        format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
-    );
-    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
-    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert(
-        "aws:TokenIssueTime",
-        session::format_expiration(caller.claims.issued_at),
-    );
-    ctx.insert("aws:SecureTransport", "true");
-    ctx.insert("aws:MultiFactorAuthPresent", "false");
+    let mut ctx = session_context(&caller.into(), "sts:AssumeRole", role.arn.as_str(), now);
     ctx.insert("sts:RoleSessionName", input.role_session_name.as_str());
     if let Some(ip) = input.source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());
@@ -372,12 +355,6 @@ pub(crate) fn trust_context(
     }
     if let Some(s) = source_identity {
         ctx.insert("sts:SourceIdentity", s);
-    }
-    if let Some(s) = &caller.claims.source_identity {
-        ctx.insert("aws:SourceIdentity", s.as_str());
-    }
-    for (k, v) in &caller.claims.tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
     }
     for (k, v) in tags {
         ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
 use crate::identity::ClientCertificate;
-use crate::policy::{self, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementTrace};
+use crate::policy::{self, Outcome, PolicyDocument, PolicyKind, RequestContext, StatementTrace};
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, SessionClaims};
 
@@ -65,7 +66,7 @@ impl Broker {
         input: &AuthorizeInput,
         now: OffsetDateTime,
     ) -> Result<AuthorizeOutput, ApiError> {
-        let ctx = authorization_context(caller, input, &caller.config.server.region, now)?;
+        let ctx = authorization_context(&caller.into(), input, &caller.config.server.region, now)?;
         let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
         let session = labelled_session_policies(caller);
         let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
@@ -164,48 +165,22 @@ impl Broker {
     }
 }
 
-/// The request context of an authorization decision: the keys rolegate derives from the
-/// session (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>),
+/// The request context of an authorization decision for a session of `subject`: the keys
+/// derived from the session ([`session_context`]), `aws:PrincipalTagKeys`,
 /// `aws:RequestedRegion` defaulting to `region`, then the caller's keys, which must not name a
-/// derived key.
+/// derived key. A key the caller gives more than once (names compare case-insensitively) is
+/// multi-valued.
 pub fn authorization_context(
-    caller: &Caller,
+    subject: &SessionSubject,
     input: &AuthorizeInput,
     region: &str,
     now: OffsetDateTime,
 ) -> Result<RequestContext, ApiError> {
     validate_input(input)?;
-    let account = caller.role.arn.account().as_str().to_owned();
-    let principal = Principal::Aws {
-        role_arn: caller.role.arn.as_str().to_owned(),
-        session_arn: Some(caller.assumed_role_arn()),
-        account: account.clone(),
-    };
-    let mut ctx = RequestContext::new(principal, input.action.as_str(), input.resource.as_str());
-    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
-    ctx.insert("aws:PrincipalAccount", account);
-    ctx.insert("aws:PrincipalType", "AssumedRole");
-    ctx.insert(
-        "aws:userid",
-        format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
-    );
-    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
-    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert(
-        "aws:TokenIssueTime",
-        session::format_expiration(caller.claims.issued_at),
-    );
-    ctx.insert("aws:MultiFactorAuthPresent", "false");
-    ctx.insert("aws:SecureTransport", "true");
-    if let Some(s) = &caller.claims.source_identity {
-        ctx.insert("aws:SourceIdentity", s.as_str());
-    }
-    for (k, v) in &caller.claims.tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-    }
+    let mut ctx = session_context(subject, &input.action, &input.resource, now);
     ctx.insert_multi(
         "aws:PrincipalTagKeys",
-        caller.claims.tags.iter().map(|(k, _)| k.clone()).collect(),
+        subject.tags.iter().map(|(k, _)| k.clone()).collect(),
     );
     if !input
         .context
@@ -214,8 +189,18 @@ pub fn authorization_context(
     {
         ctx.insert("aws:RequestedRegion", region);
     }
-    for (k, v) in &input.context {
-        ctx.insert(k, v.as_str());
+    let mut given: Vec<(&str, Vec<String>)> = Vec::new();
+    for (key, value) in &input.context {
+        match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, values)) => values.push(value.clone()),
+            None => given.push((key, vec![value.clone()])),
+        }
+    }
+    for (key, values) in given {
+        match <[String; 1]>::try_from(values) {
+            Ok([only]) => ctx.insert(key, only),
+            Err(values) => ctx.insert_multi(key, values),
+        }
     }
     Ok(ctx)
 }

@@ -131,22 +131,22 @@ impl Caches {
             CacheName::SigningKeys,
             CacheName::Certificates,
         ]
-            .into_iter()
-            .map(|name| {
-                let c = &self.stats[name as usize];
-                CacheStats {
-                    name: name.label(),
-                    hits: c.hits.load(Ordering::Relaxed),
-                    misses: c.misses.load(Ordering::Relaxed),
-                    entries: match name {
-                        CacheName::Chains => self.chains.entry_count(),
-                        CacheName::Issued => self.issued.entry_count(),
-                        CacheName::SigningKeys => self.signing_keys.entry_count(),
-                        CacheName::Certificates => self.certificates.entry_count(),
-                    },
-                }
-            })
-            .collect()
+        .into_iter()
+        .map(|name| {
+            let c = &self.stats[name as usize];
+            CacheStats {
+                name: name.label(),
+                hits: c.hits.load(Ordering::Relaxed),
+                misses: c.misses.load(Ordering::Relaxed),
+                entries: match name {
+                    CacheName::Chains => self.chains.entry_count(),
+                    CacheName::Issued => self.issued.entry_count(),
+                    CacheName::SigningKeys => self.signing_keys.entry_count(),
+                    CacheName::Certificates => self.certificates.entry_count(),
+                },
+            }
+        })
+        .collect()
     }
 }
 

@@ -7,11 +7,14 @@
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `authorize`: effective-permission decisions and the trust checks of gRPC callers.
 //! - `caches`: verified chains and issued credentials, invalidated on reload.
+//! - `context`: the request context keys derived from a role session (AssumeRole trust,
+//!   Authorize, `rolegate simulate`).
 
 mod assume_role;
 mod authenticate;
 mod authorize;
 mod caches;
+mod context;
 mod create_session;
 
 use std::sync::Arc;
@@ -24,6 +27,7 @@ pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_document
 pub use authenticate::{Caller, Payload, signature_error};
 pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
 pub use caches::{CacheStats, Caches};
+pub use context::SessionSubject;
 pub use create_session::{CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 
 /// The decision steps `rolegate explain` replays offline, shared so that it explains exactly

@@ -100,6 +100,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     profile_arn: Option<String>,
     /// A context key KEY=VALUE (repeatable; repeating a key makes it multi-valued).
+    /// aws:PrincipalTag/KEY and aws:SourceIdentity set the session's tags and source identity;
+    /// other keys rolegate derives from the session (aws:CurrentTime: use --at) are refused.
     #[arg(long = "context", value_parser = parse_pair)]
     context: Vec<(String, String)>,
     /// The session name of the simulated principal.

@@ -187,4 +187,3 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
         }
     }
 }
-

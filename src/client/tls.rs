@@ -1,13 +1,15 @@
 //! Client TLS: rustls with aws-lc-rs, trusting the system roots plus `--ca-bundle`, or — only
-//! when asked with `--no-verify-ssl` — nothing at all (with a warning).
+//! when asked with `--no-verify-ssl` — no certificate at all (handshake signatures are still
+//! checked; with a warning).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
+
+use crate::tls::KeyPossessionOnly;
 
 /// How the client authenticates the server.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +35,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
         eprintln!("warning: --no-verify-ssl: the server's certificate is not verified; use only for development");
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider.signature_verification_algorithms)))
+            .with_custom_certificate_verifier(Arc::new(KeyPossessionOnly {
+                algorithms: provider.signature_verification_algorithms,
+            }))
     } else {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -63,42 +67,4 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
         None => builder.with_no_client_auth(),
     };
     Ok(config)
-}
-
-#[derive(Debug)]
-struct NoVerification(rustls::crypto::WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
 }

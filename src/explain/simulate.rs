@@ -9,10 +9,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::trace_lines;
+use crate::broker::{self, AuthorizeInput, SessionSubject};
 use crate::config::{Config, Role};
-use crate::policy::{
-    self, Outcome, PermissionDecision, PolicyDocument, PolicyKind, Principal, RequestContext, StatementTrace,
-};
+use crate::policy::{self, Outcome, PermissionDecision, PolicyDocument, PolicyKind, RequestContext, StatementTrace};
 use crate::session::format_expiration;
 
 /// What to simulate.
@@ -33,7 +32,10 @@ pub struct SimulateQuestion {
     /// A Roles Anywhere profile whose session policy and managed policies apply, as for a
     /// session created through it.
     pub profile_arn: Option<String>,
-    /// Extra context keys; a key given more than once is multi-valued.
+    /// Context keys. `aws:PrincipalTag/{key}` and `aws:SourceIdentity` describe the simulated
+    /// session (its tags and source identity, which `Authorize` reads from a session token);
+    /// the others are the caller's keys of `Sessions.Authorize`, under its rules (no other key
+    /// rolegate derives from the session; a key given more than once is multi-valued).
     pub context: Vec<(String, String)>,
 }
 
@@ -72,6 +74,9 @@ pub enum SimulateError {
     UnknownProfile(String),
     #[error("The session policy {source_name} is not a valid policy document: {error}")]
     MalformedPolicy { source_name: String, error: String },
+    /// The action or context keys break the rules of `Sessions.Authorize`.
+    #[error("{0}")]
+    InvalidRequest(String),
 }
 
 /// The result: the decision, the deciding statement and every statement's trace.
@@ -118,9 +123,9 @@ impl Simulation {
     }
 }
 
-/// Evaluates `q` against `config` at `now`. The principal is a session of the role
-/// (`aws:PrincipalArn` = the role); `aws:CurrentTime`, `aws:EpochTime`,
-/// `aws:SecureTransport` are set, then the question's context keys (which may override them).
+/// Evaluates `q` against `config` at `now`, in the request context `Sessions.Authorize` builds
+/// ([`broker::authorization_context`]) for a session of the role issued at `now`, named
+/// `q.session_name`, with the tags and source identity `q.context` gives.
 pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> Result<Simulation, SimulateError> {
     let role = config
         .role(&q.role_arn)
@@ -148,7 +153,7 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         session.push((PolicySource::ManagedPolicy(arn.clone()), managed(config, arn)?));
     }
 
-    let ctx = context(role, q, now);
+    let ctx = context(config, role, q, now)?;
     let identity: Vec<&PolicyDocument> = role.permission_policies.iter().collect();
     let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
     let session_set = (!session.is_empty()).then_some(session_docs.as_slice());
@@ -227,34 +232,43 @@ fn managed(config: &Config, arn: &str) -> Result<Arc<PolicyDocument>, SimulateEr
         .ok_or_else(|| SimulateError::UnknownPolicyArn(arn.to_owned()))
 }
 
-/// The request context of a call made with a session of the role.
-fn context(role: &Role, q: &SimulateQuestion, now: OffsetDateTime) -> RequestContext {
-    let account = role.arn.account().as_str();
-    let principal = Principal::Aws {
-        role_arn: role.arn.as_str().to_owned(),
-        session_arn: Some(role.arn.assumed_role_arn(&q.session_name)),
-        account: account.to_owned(),
-    };
-    let mut ctx = RequestContext::new(principal, q.action.as_str(), q.resource.as_str());
-    ctx.insert("aws:PrincipalArn", role.arn.as_str());
-    ctx.insert("aws:PrincipalAccount", account);
-    ctx.insert("aws:PrincipalType", "AssumedRole");
-    ctx.insert("aws:userid", format!("{}:{}", role.role_id, q.session_name));
-    ctx.insert("aws:CurrentTime", format_expiration(now.unix_timestamp()));
-    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert("aws:SecureTransport", "true");
-    let mut given: Vec<(&str, Vec<String>)> = Vec::new();
+/// The request context of a call made with a session of the role: the question's
+/// `aws:PrincipalTag/{key}` and `aws:SourceIdentity` keys become the session's, the others are
+/// the caller's keys of an Authorize call.
+fn context(
+    config: &Config,
+    role: &Role,
+    q: &SimulateQuestion,
+    now: OffsetDateTime,
+) -> Result<RequestContext, SimulateError> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut source_identity = None;
+    let mut context = Vec::new();
     for (key, value) in &q.context {
-        match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            Some((_, values)) => values.push(value.clone()),
-            None => given.push((key, vec![value.clone()])),
+        match key.split_at_checked(TAG_PREFIX.len()) {
+            Some((prefix, tag)) if prefix.eq_ignore_ascii_case(TAG_PREFIX) => {
+                tags.push((tag.to_owned(), value.clone()))
+            }
+            _ if key.eq_ignore_ascii_case("aws:SourceIdentity") => source_identity = Some(value.as_str()),
+            _ => context.push((key.clone(), value.clone())),
         }
     }
-    for (key, values) in given {
-        match <[String; 1]>::try_from(values) {
-            Ok([only]) => ctx.insert(key, only),
-            Err(values) => ctx.insert_multi(key, values),
-        }
-    }
-    ctx
+    let subject = SessionSubject {
+        role,
+        role_id: &role.role_id,
+        session_name: &q.session_name,
+        issued_at: now.unix_timestamp(),
+        source_identity,
+        tags: &tags,
+    };
+    let input = AuthorizeInput {
+        action: q.action.clone(),
+        resource: q.resource.clone(),
+        context,
+    };
+    broker::authorization_context(&subject, &input, &config.server.region, now)
+        .map_err(|e| SimulateError::InvalidRequest(e.message))
 }
+
+/// Context keys naming a principal tag of the simulated session.
+const TAG_PREFIX: &str = "aws:PrincipalTag/";

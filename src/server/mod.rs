@@ -62,7 +62,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         tokio::spawn(ops::serve(ops, state.clone()));
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
-    state.set_ready(true);
+    state.set_ready(true).await;
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
     }
@@ -83,7 +83,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         }
         while connections.try_join_next().is_some() {}
     }
-    state.set_ready(false);
+    state.set_ready(false).await;
     drop(listener);
     tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
     let _ = stop_tx.send(true);

@@ -57,7 +57,12 @@ fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiE
 
 fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiError> {
     let broker = &ctx.state.broker;
-    record.set_certificate(admin_peer(broker, &ctx.conn, "Admin.Status", OffsetDateTime::now_utc())?);
+    record.set_certificate(admin_peer(
+        broker,
+        &ctx.conn,
+        "Admin.Status",
+        OffsetDateTime::now_utc(),
+    )?);
     let config = broker.config();
     let mut anchors: Vec<AnchorStatus> = config
         .anchors

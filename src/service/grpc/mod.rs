@@ -16,8 +16,11 @@ mod sessions;
 use std::sync::Arc;
 
 use tonic::metadata::MetadataValue;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::{Request, Status};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use super::ConnInfo;
 use super::error::{ApiError, ErrorCode};
@@ -44,11 +47,11 @@ pub struct GrpcContext {
     pub started: std::time::Instant,
 }
 
-/// Builds the gRPC services once: Sessions, Admin, health (overall status and both rolegate
-/// services `SERVING`) and reflection over `rolegate.v1`, health and reflection itself.
-pub fn routes() -> Routes {
+/// Builds the gRPC services once: Sessions, Admin, health and reflection over `rolegate.v1`,
+/// health and reflection itself. The returned reporter drives the health service: see
+/// [`set_health`].
+pub fn routes() -> (Routes, HealthReporter) {
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    register_health(health_reporter);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -66,18 +69,25 @@ pub fn routes() -> Routes {
     if let Ok(v1alpha) = reflection().build_v1alpha() {
         routes.add_service(v1alpha);
     }
-    routes.routes().prepare()
+    (routes.routes().prepare(), health_reporter)
 }
 
-/// Marks both rolegate services `SERVING` once a runtime runs the (uncontended) update.
-fn register_health(reporter: tonic_health::server::HealthReporter) {
-    if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        handle.spawn(async move {
-            reporter
-                .set_serving::<SessionsServer<sessions::SessionsService>>()
-                .await;
-            reporter.set_serving::<AdminServer<admin::AdminService>>().await;
-        });
+/// Reports readiness over `grpc.health.v1.Health`: the overall status (service `""`) and both
+/// rolegate services are `SERVING` when `ready`, else `NOT_SERVING`; `Watch` streams see the
+/// change at once. The rolegate services are registered by the first call (until then a
+/// `Check` on them answers `NOT_FOUND`).
+pub async fn set_health(reporter: &HealthReporter, ready: bool) {
+    let status = if ready {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    for service in [
+        "",
+        <SessionsServer<sessions::SessionsService> as NamedService>::NAME,
+        <AdminServer<admin::AdminService> as NamedService>::NAME,
+    ] {
+        reporter.set_service_status(service, status).await;
     }
 }
 

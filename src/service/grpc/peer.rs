@@ -66,7 +66,12 @@ pub fn trusted_peer(
 }
 
 /// Admin callers: a trusted chain whose leaf subject is listed in `admin_subjects`.
-pub fn admin_peer(broker: &Broker, conn: &ConnInfo, operation: &str, now: OffsetDateTime) -> Result<Arc<ClientCertificate>, ApiError> {
+pub fn admin_peer(
+    broker: &Broker,
+    conn: &ConnInfo,
+    operation: &str,
+    now: OffsetDateTime,
+) -> Result<Arc<ClientCertificate>, ApiError> {
     let (chain, _) = trusted_peer(broker, conn, operation, now)?;
     let subject = chain.leaf.subject_string();
     if !broker.config().server.admin_subjects.iter().any(|s| s == subject) {
@@ -102,7 +107,10 @@ mod tests {
             peer_certificates: Some(Arc::new(Vec::new())),
             ..conn
         };
-        assert_eq!(presented_chain(&empty, "X").err().unwrap().reason, "no-client-certificate");
+        assert_eq!(
+            presented_chain(&empty, "X").err().unwrap().reason,
+            "no-client-certificate"
+        );
     }
 
     #[test]

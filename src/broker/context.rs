@@ -1,0 +1,80 @@
+//! The request context of a call made with a role session: the principal and the condition
+//! keys rolegate derives from the session
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>).
+//! One function builds them for the AssumeRole trust evaluation, `Sessions.Authorize` and
+//! `rolegate simulate`, so the three see the same keys.
+
+use time::OffsetDateTime;
+
+use super::Caller;
+use crate::config::Role;
+use crate::policy::{Principal, RequestContext};
+use crate::session;
+
+/// The session a call is made with, as far as its request context needs it: a verified
+/// caller's claims (`From<&Caller>`), or the session `rolegate simulate` describes.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionSubject<'a> {
+    /// The session's role, as configured now.
+    pub role: &'a Role,
+    /// `AROA…` unique id of the role, as in the session.
+    pub role_id: &'a str,
+    pub session_name: &'a str,
+    /// Issue time of the session, unix seconds (`aws:TokenIssueTime`).
+    pub issued_at: i64,
+    /// `aws:SourceIdentity`.
+    pub source_identity: Option<&'a str>,
+    /// Principal tags (`aws:PrincipalTag/{key}`), in request order.
+    pub tags: &'a [(String, String)],
+}
+
+impl<'a> From<&'a Caller> for SessionSubject<'a> {
+    fn from(caller: &'a Caller) -> Self {
+        Self {
+            role: &caller.role,
+            role_id: &caller.claims.role_id,
+            session_name: &caller.claims.session_name,
+            issued_at: caller.claims.issued_at,
+            source_identity: caller.claims.source_identity.as_deref(),
+            tags: &caller.claims.tags,
+        }
+    }
+}
+
+/// A context for `action` on `resource` by a session of `subject` at `now`: principal
+/// `arn:aws:sts::{account}:assumed-role/{role}/{session}`; `aws:PrincipalArn` (the role),
+/// `aws:PrincipalAccount`, `aws:PrincipalType` = `AssumedRole`, `aws:userid` =
+/// `{role id}:{session name}`, `aws:CurrentTime`, `aws:EpochTime`, `aws:TokenIssueTime`,
+/// `aws:SecureTransport` = `true`, `aws:MultiFactorAuthPresent` = `false`,
+/// `aws:SourceIdentity` when set and `aws:PrincipalTag/{key}` for each tag.
+pub(crate) fn session_context(
+    subject: &SessionSubject,
+    action: &str,
+    resource: &str,
+    now: OffsetDateTime,
+) -> RequestContext {
+    let role = subject.role;
+    let account = role.arn.account().as_str();
+    let principal = Principal::Aws {
+        role_arn: role.arn.as_str().to_owned(),
+        session_arn: Some(role.arn.assumed_role_arn(subject.session_name)),
+        account: account.to_owned(),
+    };
+    let mut ctx = RequestContext::new(principal, action, resource);
+    ctx.insert("aws:PrincipalArn", role.arn.as_str());
+    ctx.insert("aws:PrincipalAccount", account);
+    ctx.insert("aws:PrincipalType", "AssumedRole");
+    ctx.insert("aws:userid", format!("{}:{}", subject.role_id, subject.session_name));
+    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
+    ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert("aws:TokenIssueTime", session::format_expiration(subject.issued_at));
+    ctx.insert("aws:SecureTransport", "true");
+    ctx.insert("aws:MultiFactorAuthPresent", "false");
+    if let Some(s) = subject.source_identity {
+        ctx.insert("aws:SourceIdentity", s);
+    }
+    for (k, v) in subject.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+    }
+    ctx
+}
