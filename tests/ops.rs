@@ -328,7 +328,7 @@ async fn audit_events_have_the_decision_and_no_secrets() {
         ("profile", &profile_arn("main")),
         ("role", ROLE),
         ("session_name", cert.serial_hex()),
-        ("source_identity", &cert.source_identity()),
+        ("source_identity", cert.source_identity()),
         ("issued_access_key_id", &creds.access_key_id),
         ("message", "decision"),
     ] {

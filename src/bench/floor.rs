@@ -2,6 +2,10 @@
 //! with the same libraries the server uses — one ECDSA P-256 or RSA-2048 signature
 //! verification (aws-lc-rs; it includes hashing the message) for CreateSession, one
 //! HMAC-SHA256 (hmac + sha2) over a string to sign for the SigV4-authenticated STS calls.
+//!
+//! A shared machine changes speed from one second to the next (other tenants, frequency), so
+//! a [`Sampler`] measures the floor in short bursts *throughout* the load window, in CPU time
+//! of its own thread: the floor and the server's CPU time are taken under the same conditions.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -34,9 +38,51 @@ impl FloorOp {
     }
 }
 
-/// Mean time of one `op`, in microseconds, measured for about `budget`.
-pub fn measure(op: FloorOp, budget: Duration) -> Result<f64, String> {
-    let mut run: Box<dyn FnMut()> = match op {
+/// Measures the floor in bursts on a thread of its own until [`Sampler::finish`].
+pub struct Sampler {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<(Duration, u64)>,
+}
+
+/// CPU time of one burst.
+const BURST: Duration = Duration::from_millis(20);
+/// Pause between bursts (the sampler takes about a tenth of one core).
+const PAUSE: Duration = Duration::from_millis(180);
+
+impl Sampler {
+    /// Starts measuring `op`: a first burst now, then one every [`PAUSE`].
+    pub fn start(op: FloorOp) -> Result<Sampler, String> {
+        let mut run = operation(op)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bench-floor".to_owned())
+            .spawn(move || {
+                let (mut cpu, mut calls) = (Duration::ZERO, 0u64);
+                loop {
+                    let (c, n) = time_cpu(&mut *run, BURST);
+                    cpu += c;
+                    calls += n;
+                    match stopped.recv_timeout(PAUSE) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return (cpu, calls),
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the floor thread: {e}"))?;
+        Ok(Sampler { stop, thread })
+    }
+
+    /// Stops sampling; the mean time of one operation over every burst, in microseconds.
+    pub fn finish(self) -> Result<f64, String> {
+        let _ = self.stop.send(());
+        let (cpu, calls) = self.thread.join().map_err(|_| "the floor thread panicked".to_owned())?;
+        Ok(cpu.as_secs_f64() * 1e6 / calls.max(1) as f64)
+    }
+}
+
+/// One floor operation, ready to run repeatedly.
+fn operation(op: FloorOp) -> Result<Box<dyn FnMut() + Send>, String> {
+    Ok(match op {
         FloorOp::EcdsaP256Verify => {
             let (public, sig) = ecdsa_p256_fixture()?;
             Box::new(move || {
@@ -60,8 +106,7 @@ pub fn measure(op: FloorOp, budget: Duration) -> Result<f64, String> {
                 black_box(mac.finalize().into_bytes());
             })
         }
-    };
-    Ok(time_mean_micros(&mut run, budget))
+    })
 }
 
 /// An ECDSA P-256 public key (uncompressed point) and a signature of [`MESSAGE`].
@@ -83,20 +128,20 @@ pub fn rsa_2048_fixture() -> Result<(Vec<u8>, Vec<u8>), String> {
     Ok((pair.public_key().as_ref().to_vec(), sig))
 }
 
-/// Runs `f` in batches until this thread has used `budget` of CPU time; the mean CPU time per
-/// call in microseconds. CPU time, not wall time, so that other processes sharing the machine
-/// (the server, the load workers) do not inflate the floor; wall time is the fallback when
-/// procfs is unavailable.
-fn time_mean_micros(f: &mut dyn FnMut(), budget: Duration) -> f64 {
-    for _ in 0..16 {
+/// Runs `f` in batches until this thread has used `budget` of CPU time: the CPU time used
+/// and the number of calls. CPU time, not wall time, so that other processes sharing the
+/// machine (the server, the load workers) do not inflate the floor; wall time is the fallback
+/// when procfs is unavailable or the thread is starved of CPU for long.
+fn time_cpu(f: &mut dyn FnMut(), budget: Duration) -> (Duration, u64) {
+    for _ in 0..4 {
         f();
     }
-    let budget_us = u64::try_from(budget.as_micros()).unwrap_or(u64::MAX);
+    let budget_ns = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
     let wall = Instant::now();
-    let cpu_start = super::procfs::thread_cpu_micros();
+    let cpu_start = super::procfs::thread_cpu_nanos();
     let mut calls: u64 = 0;
     // Batches of at least a millisecond keep the procfs reads out of the measurement.
-    let mut batch: u64 = 16;
+    let mut batch: u64 = 4;
     loop {
         let batch_start = Instant::now();
         for _ in 0..batch {
@@ -106,15 +151,14 @@ fn time_mean_micros(f: &mut dyn FnMut(), budget: Duration) -> f64 {
         if batch_start.elapsed() < Duration::from_millis(1) {
             batch *= 2;
         }
-        let cpu_used = match (cpu_start, super::procfs::thread_cpu_micros()) {
+        let cpu_used = match (cpu_start, super::procfs::thread_cpu_nanos()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
         };
         match cpu_used {
-            Some(used) if used >= budget_us => return used as f64 / calls as f64,
-            None if wall.elapsed() >= budget => return wall.elapsed().as_secs_f64() * 1e6 / calls as f64,
-            // Starved of CPU for a long time: fall back to wall time.
-            _ if wall.elapsed() >= budget * 20 => return wall.elapsed().as_secs_f64() * 1e6 / calls as f64,
+            Some(used) if used >= budget_ns => return (Duration::from_nanos(used), calls),
+            None if wall.elapsed() >= budget => return (wall.elapsed(), calls),
+            _ if wall.elapsed() >= budget * 20 => return (wall.elapsed(), calls),
             _ => {}
         }
     }
@@ -136,8 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn floor_is_positive() {
-        let us = measure(FloorOp::HmacSha256, Duration::from_millis(5)).unwrap();
+    fn sampler_measures_until_finished() {
+        let sampler = Sampler::start(FloorOp::HmacSha256).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let us = sampler.finish().unwrap();
         assert!(us > 0.0 && us.is_finite());
     }
 }

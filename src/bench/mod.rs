@@ -159,8 +159,6 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         (_, ClientKey::Ecdsa) => FloorOp::EcdsaP256Verify,
         (_, ClientKey::Rsa) => FloorOp::Rsa2048Verify,
     };
-    // The floor first, while nothing else runs.
-    let floor_us = floor::measure(floor_op, Duration::from_millis(500))?;
     let report = Report {
         scenario: args
             .scenario
@@ -181,7 +179,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         latency_p999_us: 0,
         server_cpu_us_per_request: 0.0,
         floor: floor_op.label().to_owned(),
-        floor_us,
+        floor_us: 0.0,
         cpu_to_floor_ratio: 0.0,
         server_rss_mib: 0.0,
         memory: None,
@@ -205,7 +203,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         Scenario::GrpcCreateSession => {
             let target = GrpcTarget::connect(server.addr, &world.ca_pem, &world.clients, args.reuse);
             let target = runtime.block_on(target)?;
-            return finish(report, &runtime, Load::Grpc(Arc::new(target)), args, server);
+            return finish(report, &runtime, Load::Grpc(Arc::new(target)), args, server, floor_op);
         }
     };
     let mut tls = client_config(&TlsOptions {
@@ -223,7 +221,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         request_limit: (args.scenario == Scenario::Memory).then_some(args.sessions),
         succeeded: AtomicU64::new(0),
     });
-    finish(report, &runtime, Load::Http(target), args, server)
+    finish(report, &runtime, Load::Http(target), args, server, floor_op)
 }
 
 /// The note of a grpc-create-session report: how its floor and ratio read.
@@ -261,8 +259,9 @@ fn finish(
     load: Load,
     args: &BenchArgs,
     server: Server,
+    floor_op: FloorOp,
 ) -> Result<Report, Box<dyn std::error::Error>> {
-    let measured = runtime.block_on(drive(&load, args, server.pid()))?;
+    let measured = runtime.block_on(drive(&load, args, server.pid(), floor_op))?;
     drop(server);
     fill(&mut report, measured);
     Ok(report)
@@ -273,11 +272,18 @@ struct Measured {
     results: Vec<WorkerResult>,
     seconds: f64,
     cpu_us: u64,
+    /// The floor, sampled during the window.
+    floor_us: f64,
     rss_bytes: u64,
     memory: Option<MemoryReport>,
 }
 
-async fn drive(load: &Load, args: &BenchArgs, pid: u32) -> Result<Measured, Box<dyn std::error::Error>> {
+async fn drive(
+    load: &Load,
+    args: &BenchArgs,
+    pid: u32,
+    floor_op: FloorOp,
+) -> Result<Measured, Box<dyn std::error::Error>> {
     let rss_start = procfs::rss_bytes(pid).unwrap_or(0);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
@@ -293,6 +299,7 @@ async fn drive(load: &Load, args: &BenchArgs, pid: u32) -> Result<Measured, Box<
         handles.push(load.spawn(id, measure_from, end));
     }
     tokio::time::sleep_until(measure_from.into()).await;
+    let floor = floor::Sampler::start(floor_op)?;
     let cpu_before = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let window_start = Instant::now();
     let mut rss_peak = rss_start;
@@ -306,6 +313,7 @@ async fn drive(load: &Load, args: &BenchArgs, pid: u32) -> Result<Measured, Box<
     }
     let cpu_after = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let seconds = window_start.elapsed().as_secs_f64();
+    let floor_us = floor.finish()?;
     let rss_bytes = procfs::rss_bytes(pid).unwrap_or(0);
     let mut results = Vec::with_capacity(handles.len());
     for h in handles {
@@ -315,6 +323,7 @@ async fn drive(load: &Load, args: &BenchArgs, pid: u32) -> Result<Measured, Box<
         results,
         seconds,
         cpu_us: cpu_after.saturating_sub(cpu_before),
+        floor_us,
         rss_bytes,
         memory: memory.then(|| MemoryReport {
             sessions: load.succeeded(),
@@ -338,6 +347,7 @@ fn fill(report: &mut Report, measured: Measured) {
     latencies.sort_unstable();
     report.requests = latencies.len() as u64;
     report.seconds = measured.seconds;
+    report.floor_us = measured.floor_us;
     report.requests_per_second = report.requests as f64 / measured.seconds.max(f64::EPSILON);
     report.latency_p50_us = percentile(&latencies, 0.50);
     report.latency_p99_us = percentile(&latencies, 0.99);

@@ -1,6 +1,8 @@
-//! What the benchmark reads about the server process from Linux procfs: CPU time consumed
+//! What the benchmark reads from Linux procfs: the server's CPU time consumed
 //! (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident memory
-//! (`VmRSS` of `/proc/{pid}/status`). See `proc_pid_stat(5)` and `proc_pid_status(5)`.
+//! (`VmRSS` of `/proc/{pid}/status`), and the calling thread's own CPU time in nanoseconds
+//! (`/proc/thread-self/schedstat`). See `proc_pid_stat(5)`, `proc_pid_status(5)` and the
+//! kernel's `Documentation/scheduler/sched-stats.rst`.
 
 /// Clock ticks per second of `utime`/`stime`: `USER_HZ`, 100 on every Linux ABI.
 const USER_HZ: u64 = 100;
@@ -11,11 +13,18 @@ pub fn cpu_micros(pid: u32) -> Option<u64> {
     parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
 }
 
-/// CPU time (user + system) the calling thread has used, in microseconds
-/// (`/proc/thread-self/stat`), at clock-tick resolution.
-pub fn thread_cpu_micros() -> Option<u64> {
+/// CPU time the calling thread has used, in nanoseconds: the first field of
+/// `/proc/thread-self/schedstat` (time spent on the CPU), or `utime + stime` of
+/// `/proc/thread-self/stat` at clock-tick resolution where schedstat is absent.
+pub fn thread_cpu_nanos() -> Option<u64> {
+    if let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| parse_schedstat_runtime(&s))
+    {
+        return Some(ns);
+    }
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000_000 / USER_HZ))
 }
 
 /// Resident set size, in bytes.
@@ -33,6 +42,11 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The first field of a `schedstat` line: nanoseconds spent running on a CPU.
+fn parse_schedstat_runtime(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().next()?.parse().ok()
 }
 
 /// The `VmRSS:` value (kB) of `/proc/{pid}/status`.
@@ -67,5 +81,12 @@ mod tests {
         let pid = std::process::id();
         assert!(rss_bytes(pid).is_some_and(|b| b > 0));
         assert!(cpu_micros(pid).is_some());
+        assert!(thread_cpu_nanos().is_some());
+    }
+
+    #[test]
+    fn schedstat_runtime_is_the_first_field() {
+        assert_eq!(parse_schedstat_runtime("1028975 128944 2\n"), Some(1_028_975));
+        assert_eq!(parse_schedstat_runtime(""), None);
     }
 }

@@ -81,7 +81,7 @@ impl Broker {
         let session_policy = parse_session_policy(input.policy.as_deref())?;
         resolve_policy_arns(config, &input.policy_arns)?;
 
-        let ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
+        let mut ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
         let mut actions = vec!["sts:AssumeRole"];
         if !tags.is_empty() {
             actions.push("sts:TagSession");
@@ -89,12 +89,12 @@ impl Broker {
         if source_identity.is_some() {
             actions.push("sts:SetSourceIdentity");
         }
-        check_trust(&role, &ctx, &actions).map_err(|why| {
+        check_trust(&role, &mut ctx, &actions).map_err(|why| {
             let mut e = denied();
             e.reason = why;
             e
         })?;
-        if !trust_names_caller(&role, &ctx) && !caller_may_assume(caller, &role, now) {
+        if !trust_names_caller(&role, &mut ctx) && !caller_may_assume(caller, &role, now) {
             let mut e = denied();
             e.reason = "caller-permissions";
             return Err(e);
@@ -366,11 +366,10 @@ pub(crate) fn trust_context(
     ctx
 }
 
-pub(crate) fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
-    let mut ctx = ctx.clone();
+pub(crate) fn check_trust(role: &Role, ctx: &mut RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
     for action in actions {
         ctx.action = (*action).to_owned();
-        let decision = policy::evaluate(&[&role.trust_policy], &ctx);
+        let decision = policy::evaluate(&[&role.trust_policy], ctx);
         if !decision.is_allowed() {
             return Err(match *action {
                 "sts:TagSession" => "trust-policy-tag-session",
@@ -384,14 +383,20 @@ pub(crate) fn check_trust(role: &Role, ctx: &RequestContext, actions: &[&'static
 
 /// Whether the trust policy allows the caller by its role or session ARN (not only through
 /// its account): AWS then needs no identity-based permission for the same-account call.
-pub(crate) fn trust_names_caller(role: &Role, ctx: &RequestContext) -> bool {
-    let mut named = ctx.clone();
-    if let Principal::Aws { account, .. } = &mut named.principal {
-        // An account id no policy can name: only explicit ARN principals can still match.
-        *account = "principal-named-by-arn".to_owned();
+/// `ctx` is evaluated in place for `sts:AssumeRole` and given back unchanged.
+pub(crate) fn trust_names_caller(role: &Role, ctx: &mut RequestContext) -> bool {
+    // An account id no policy can name: only explicit ARN principals can still match.
+    let account = match &mut ctx.principal {
+        Principal::Aws { account, .. } => Some(std::mem::replace(account, "principal-named-by-arn".to_owned())),
+        Principal::Service(_) => None,
+    };
+    let action = std::mem::replace(&mut ctx.action, "sts:AssumeRole".to_owned());
+    let named = policy::evaluate(&[&role.trust_policy], ctx).is_allowed();
+    ctx.action = action;
+    if let (Principal::Aws { account: slot, .. }, Some(original)) = (&mut ctx.principal, account) {
+        *slot = original;
     }
-    named.action = "sts:AssumeRole".to_owned();
-    policy::evaluate(&[&role.trust_policy], &named).is_allowed()
+    named
 }
 
 /// The caller's effective permissions (role policies ∩ its session policies) for

@@ -11,10 +11,28 @@ use moka::sync::Cache;
 
 use crate::config::ServerSettings;
 use crate::identity::ClientCertificate;
+use crate::policy::ContextKeys;
 use crate::sigv4::SigningKeyCache;
 
 /// A digest naming one cached decision.
 pub type CacheKey = [u8; 32];
+
+/// The hasher of caches keyed by SHA-256 digests: foldhash, several times cheaper than the
+/// default SipHash. Its minimal flooding resistance is enough here, since nobody can choose
+/// the bits of a SHA-256 output (and the seed is random per process).
+pub type DigestHasher = foldhash::fast::RandomState;
+
+/// A bounded cache keyed by a digest.
+pub type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
+
+/// What a verified certificate chain establishes, cached with it: until when it is valid
+/// (the earliest notAfter of the chain, unix seconds), and the trust-policy condition keys
+/// that follow from the certificate and its anchor alone.
+#[derive(Clone)]
+pub struct TrustedChain {
+    pub not_after: i64,
+    pub trust_keys: Arc<ContextKeys>,
+}
 
 /// The outcome of a CreateSession kept for reuse.
 #[derive(Clone)]
@@ -27,10 +45,10 @@ pub struct Caches {
     /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
     /// passed the leaf rules. Parsing is a pure function of those bytes, and a client sends
     /// the same certificate with every request.
-    pub certificates: Cache<CacheKey, Arc<ClientCertificate>>,
-    /// Chain digest → earliest notAfter of the verified chain (unix seconds).
-    pub chains: Cache<CacheKey, i64>,
-    pub issued: Cache<CacheKey, IssuedSession>,
+    pub certificates: DigestCache<Arc<ClientCertificate>>,
+    /// Chain digest (anchor, leaf, intermediates) → what its verification established.
+    pub chains: DigestCache<TrustedChain>,
+    pub issued: DigestCache<IssuedSession>,
     pub signing_keys: SigningKeyCache,
     stats: [Counters; 4],
 }
@@ -76,15 +94,15 @@ impl Caches {
             certificates: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(Duration::from_secs(300))
-                .build(),
+                .build_with_hasher(DigestHasher::default()),
             chains: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(Duration::from_secs(300))
-                .build(),
+                .build_with_hasher(DigestHasher::default()),
             issued: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(server.credential_reuse.max(Duration::from_secs(1)))
-                .build(),
+                .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),
             stats: Default::default(),
         }

@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::Broker;
-use super::caches::{CacheKey, CacheName, IssuedSession};
+use super::caches::{CacheKey, CacheName, IssuedSession, TrustedChain};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
-use crate::policy::{self, Principal, RequestContext};
+use crate::policy::{self, ContextKeys, Principal, RequestContext};
 use crate::service::error::ApiError;
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
@@ -66,7 +66,7 @@ impl Broker {
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
-        self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
+        let trusted = self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
         let profile = find_profile(&config, &input.profile_arn)?;
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
         let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
@@ -88,10 +88,9 @@ impl Broker {
         }
         self.caches().record(CacheName::Issued, false);
 
-        let tags = input.certificate.principal_tags();
-        let source_identity = input.certificate.source_identity();
-        let ctx = trust_context(&config, anchor, role, &tags, &source_identity, input.source_ip, now);
-        check_trust_policy(role, ctx)?;
+        let tags = input.certificate.principal_tags().to_vec();
+        let source_identity = input.certificate.source_identity().to_owned();
+        check_trust_policy(role, trust_context(role, trusted.trust_keys, input.source_ip, now))?;
 
         let mut session_policies = Vec::new();
         if let Some(p) = &profile.session_policy {
@@ -140,25 +139,30 @@ impl Broker {
     }
 
     /// Verifies leaf + intermediates against the anchor, remembering success until the
-    /// earliest notAfter of the chain (and at most the cache TTL).
+    /// earliest notAfter of the chain (and at most the cache TTL), together with the
+    /// certificate's trust-policy condition keys.
     pub fn verify_chain_cached(
         &self,
         anchor: &Anchor,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<(), ApiError> {
+    ) -> Result<TrustedChain, ApiError> {
         let key = chain_key(anchor, leaf, intermediates);
-        if let Some(not_after) = self.caches().chains.get(&key)
-            && now.unix_timestamp() < not_after
+        if let Some(trusted) = self.caches().chains.get(&key)
+            && now.unix_timestamp() < trusted.not_after
         {
             self.caches().record(CacheName::Chains, true);
-            return Ok(());
+            return Ok(trusted);
         }
         self.caches().record(CacheName::Chains, false);
         let verified = verify_chain_at(anchor, leaf, intermediates, now)?;
-        self.caches().chains.insert(key, verified.not_after);
-        Ok(())
+        let trusted = TrustedChain {
+            not_after: verified.not_after,
+            trust_keys: Arc::new(certificate_trust_keys(&self.config(), anchor, leaf)),
+        };
+        self.caches().chains.insert(key, trusted.clone());
+        Ok(trusted)
     }
 }
 
@@ -284,39 +288,48 @@ pub(crate) fn check_instance_properties(
     }
 }
 
+/// The trust-policy condition keys of a CreateSession that follow from the certificate and
+/// its anchor alone: the anchor as `aws:SourceArn`, the account, the certificate attributes
+/// as principal and request tags (and `aws:TagKeys`), its source identity. Built once per
+/// verified chain and shared by every request made with it.
+pub fn certificate_trust_keys(config: &Config, anchor: &Anchor, certificate: &ClientCertificate) -> ContextKeys {
+    let mut keys = ContextKeys::default();
+    keys.insert("aws:SourceArn", anchor.arn.as_str());
+    keys.insert("aws:SourceAccount", config.server.account.as_str());
+    keys.insert("aws:SecureTransport", "true");
+    keys.insert("sts:SourceIdentity", certificate.source_identity());
+    let tags = certificate.principal_tags();
+    let mut tag_keys = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        keys.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        keys.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        tag_keys.push(k.clone());
+    }
+    keys.insert_multi("aws:TagKeys", tag_keys);
+    keys
+}
+
 /// The trust-policy request context of a CreateSession (action left empty: it is set to each
-/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
-/// as `aws:SourceArn`, the certificate attributes as principal and request tags.
-pub(crate) fn trust_context(
-    config: &Config,
-    anchor: &Anchor,
+/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the
+/// certificate's keys ([`certificate_trust_keys`]) and the request's own: the time and the
+/// client address.
+pub fn trust_context(
     role: &Role,
-    tags: &[(String, String)],
-    source_identity: &str,
+    certificate_keys: Arc<ContextKeys>,
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> RequestContext {
-    let mut ctx = RequestContext::new(
+    let mut ctx = RequestContext::with_shared(
         Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
         "",
         role.arn.as_str(),
+        certificate_keys,
     );
-    ctx.insert("aws:SourceArn", anchor.arn.as_str());
-    ctx.insert("aws:SourceAccount", config.server.account.as_str());
-    ctx.insert("aws:SecureTransport", "true");
     ctx.insert("aws:CurrentTime", format_iso(now));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    ctx.insert("sts:SourceIdentity", source_identity);
     if let Some(ip) = source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());
     }
-    let mut tag_keys = Vec::with_capacity(tags.len());
-    for (k, v) in tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
-        tag_keys.push(k.clone());
-    }
-    ctx.insert_multi("aws:TagKeys", tag_keys);
     ctx
 }
 
@@ -382,8 +395,10 @@ fn subject_arn(config: &Config, cert: &ClientCertificate) -> String {
 
 fn chain_key(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> CacheKey {
     let mut h = Sha256::new();
+    h.update((anchor.arn.as_str().len() as u64).to_be_bytes());
     h.update(anchor.arn.as_str().as_bytes());
-    for der in std::iter::once(leaf.der()).chain(intermediates.iter().map(Vec::as_slice)) {
+    h.update(leaf.fingerprint());
+    for der in intermediates {
         h.update((der.len() as u64).to_be_bytes());
         h.update(der);
     }
@@ -397,7 +412,7 @@ fn issued_key(input: &CreateSessionInput, session_name: &str, duration: u32) -> 
         input.profile_arn.as_bytes(),
         input.role_arn.as_bytes(),
         session_name.as_bytes(),
-        input.certificate.der(),
+        input.certificate.fingerprint(),
     ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);

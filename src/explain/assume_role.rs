@@ -87,7 +87,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let Some(role) = role else {
         return r.finish(question);
     };
-    let ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, q.source_identity.as_deref(), now);
+    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, q.source_identity.as_deref(), now);
     let mut actions = vec!["sts:AssumeRole"];
     if !q.tags.is_empty() {
         actions.push("sts:TagSession");
@@ -96,7 +96,6 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         actions.push("sts:SetSourceIdentity");
     }
     for action in actions {
-        let mut ctx = ctx.clone();
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
@@ -105,7 +104,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         }];
         details.extend(trace_lines(&traces));
         let title = format!("trust policy allows {} to perform {action}", q.caller_role_arn);
-        match steps::check_assume_role_trust(&role, &ctx, &[action]) {
+        match steps::check_assume_role_trust(&role, &mut ctx, &[action]) {
             Ok(()) => r.pass(title, details),
             Err(reason) => {
                 let mut e = denied();
@@ -115,7 +114,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         }
     }
     let title = "caller may assume the role (trust names the caller, or its permissions allow sts:AssumeRole)";
-    if steps::trust_names_caller(&role, &ctx) {
+    if steps::trust_names_caller(&role, &mut ctx) {
         r.pass(
             title,
             vec!["the trust policy names the caller's role or session: no identity-based permission needed".into()],

@@ -94,8 +94,8 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
             continue;
         };
-        let tags = cert.principal_tags();
-        let mut ctx = steps::trust_context(config, anchor, role, &tags, &cert.source_identity(), q.source_ip, now);
+        let keys = std::sync::Arc::new(steps::certificate_trust_keys(config, anchor, cert));
+        let mut ctx = steps::trust_context(role, keys, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
@@ -206,7 +206,7 @@ fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
     ];
     lines.extend(
         cert.principal_tags()
-            .into_iter()
+            .iter()
             .map(|(k, v)| format!("  aws:PrincipalTag/{k} = {v}")),
     );
     lines

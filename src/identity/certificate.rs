@@ -17,15 +17,21 @@ use super::attributes::{
     DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
+pub use crate::sigv4::x509::PublicKeyKind;
+use crate::sigv4::x509::X509VerifyingKey;
 
-/// A parsed client (leaf) certificate that passed the issuer-independent rules.
+/// A parsed client (leaf) certificate that passed the issuer-independent rules, with what
+/// every request made with it needs computed once: its digest, its key ready to verify
+/// signatures, its principal tags and source identity.
 #[derive(Clone, Debug)]
 pub struct ClientCertificate {
     der: Vec<u8>,
+    /// SHA-256 of `der`.
+    fingerprint: [u8; 32],
     serial_decimal: String,
     serial_hex: String,
-    key_kind: PublicKeyKind,
     public_key: Vec<u8>,
+    verifying_key: X509VerifyingKey,
     subject: DistinguishedName,
     issuer: DistinguishedName,
     /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
@@ -33,20 +39,8 @@ pub struct ClientCertificate {
     issuer_string: String,
     not_before: i64,
     not_after: i64,
-    first_san_dns: Option<String>,
-    first_san_uri: Option<String>,
-    first_san_directory_name: Option<DistinguishedName>,
-}
-
-/// The kind of a client certificate's public key (what the AWS4-X509 signature uses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PublicKeyKind {
-    /// RSA, at least 2048 bits; bytes are the PKCS#1 `RSAPublicKey` DER.
-    Rsa,
-    /// ECDSA P-256; bytes are the uncompressed (or compressed) SEC1 point.
-    EcP256,
-    /// ECDSA P-384; bytes are the SEC1 point.
-    EcP384,
+    principal_tags: Vec<(String, String)>,
+    source_identity: String,
 }
 
 /// AWS session tag values are at most 256 characters.
@@ -63,27 +57,47 @@ impl ClientCertificate {
         check_digital_signature(&x509)?;
         check_signature_algorithm(&x509.signature_algorithm.algorithm.to_id_string())?;
         let (key_kind, public_key) = public_key(&x509)?;
+        let verifying_key = X509VerifyingKey::parse(key_kind, &public_key)
+            .map_err(|_| CertificateError::Malformed(format!("the {key_kind:?} public key cannot be parsed")))?;
         let (first_san_dns, first_san_uri, first_san_directory_name) = first_sans(&x509)?;
         let validity = x509.validity();
         let subject = distinguished_name(x509.subject());
         let issuer = distinguished_name(x509.issuer());
+        let serial_hex = format_serial_hex(x509.raw_serial());
+        let principal_tags = principal_tags(
+            &subject,
+            &issuer,
+            first_san_dns.as_deref(),
+            first_san_uri.as_deref(),
+            first_san_directory_name.as_ref(),
+        );
         Ok(ClientCertificate {
+            fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
-            serial_hex: format_serial_hex(x509.raw_serial()),
-            key_kind,
+            source_identity: source_identity(subject.first("CN"), &serial_hex),
+            serial_hex,
             public_key,
+            verifying_key,
             subject_string: subject.to_string(),
             issuer_string: issuer.to_string(),
             subject,
             issuer,
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
-            first_san_dns,
-            first_san_uri,
-            first_san_directory_name,
+            principal_tags,
             // Last: every borrow of `der` through `x509` has ended.
             der,
         })
+    }
+
+    /// SHA-256 of the DER: names the certificate in cache keys.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+
+    /// The key, parsed, that verifies the certificate holder's AWS4-X509 signatures.
+    pub fn verifying_key(&self) -> &X509VerifyingKey {
+        &self.verifying_key
     }
 
     /// The certificate DER, as received.
@@ -104,7 +118,7 @@ impl ClientCertificate {
 
     /// The key kind and the subjectPublicKey BIT STRING contents.
     pub fn public_key(&self) -> (PublicKeyKind, &[u8]) {
-        (self.key_kind, &self.public_key)
+        (self.verifying_key.kind(), &self.public_key)
     }
 
     /// The subject, in certificate order.
@@ -137,41 +151,59 @@ impl ClientCertificate {
         &self.issuer_string
     }
 
-    /// Principal tags of AWS's default attribute mapping
-    /// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>):
-    /// `x509Subject/{RDN}` and `x509Issuer/{RDN}` for every supported attribute (repeated types
-    /// joined with `/`), then `x509SAN/DNS`, `x509SAN/URI` and `x509SAN/Name/{RDN}` from the
-    /// first SAN of each type. Values are truncated to 256 characters (AWS tag value limit).
-    pub fn principal_tags(&self) -> Vec<(String, String)> {
-        let mut tags = Vec::new();
-        for (prefix, dn) in [("x509Subject", &self.subject), ("x509Issuer", &self.issuer)] {
-            for (name, value) in dn.tag_values() {
-                tags.push((format!("{prefix}/{name}"), value));
-            }
-        }
-        if let Some(dns) = &self.first_san_dns {
-            tags.push(("x509SAN/DNS".to_owned(), dns.clone()));
-        }
-        if let Some(uri) = &self.first_san_uri {
-            tags.push(("x509SAN/URI".to_owned(), uri.clone()));
-        }
-        if let Some(dn) = &self.first_san_directory_name {
-            for (name, value) in dn.tag_values() {
-                tags.push((format!("x509SAN/Name/{name}"), value));
-            }
-        }
-        for (_, value) in &mut tags {
-            if value.chars().count() > TAG_VALUE_MAX {
-                *value = value.chars().take(TAG_VALUE_MAX).collect();
-            }
-        }
-        tags
+    /// Principal tags of AWS's default attribute mapping (see [`principal_tags`]).
+    pub fn principal_tags(&self) -> &[(String, String)] {
+        &self.principal_tags
     }
 
     /// The session's source identity (see [`super::source_identity`]), from the first CN.
-    pub fn source_identity(&self) -> String {
-        source_identity(self.subject.first("CN"), &self.serial_hex)
+    pub fn source_identity(&self) -> &str {
+        &self.source_identity
     }
+}
+
+/// Principal tags of AWS's default attribute mapping
+/// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>):
+/// `x509Subject/{RDN}` and `x509Issuer/{RDN}` for every supported attribute (repeated types
+/// joined with `/`), then `x509SAN/DNS`, `x509SAN/URI` and `x509SAN/Name/{RDN}` from the
+/// first SAN of each type. Values are truncated to 256 characters (AWS tag value limit).
+fn principal_tags(
+    subject: &DistinguishedName,
+    issuer: &DistinguishedName,
+    first_san_dns: Option<&str>,
+    first_san_uri: Option<&str>,
+    first_san_directory_name: Option<&DistinguishedName>,
+) -> Vec<(String, String)> {
+    let mut tags = Vec::new();
+    for (prefix, dn) in [("x509Subject", subject), ("x509Issuer", issuer)] {
+        for (name, value) in dn.tag_values() {
+            tags.push((format!("{prefix}/{name}"), value));
+        }
+    }
+    if let Some(dns) = first_san_dns {
+        tags.push(("x509SAN/DNS".to_owned(), dns.to_owned()));
+    }
+    if let Some(uri) = first_san_uri {
+        tags.push(("x509SAN/URI".to_owned(), uri.to_owned()));
+    }
+    if let Some(dn) = first_san_directory_name {
+        for (name, value) in dn.tag_values() {
+            tags.push((format!("x509SAN/Name/{name}"), value));
+        }
+    }
+    for (_, value) in &mut tags {
+        if value.chars().count() > TAG_VALUE_MAX {
+            *value = value.chars().take(TAG_VALUE_MAX).collect();
+        }
+    }
+    tags
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// Parses a complete DER certificate (no trailing bytes).

@@ -282,7 +282,7 @@ fn attributes_and_serials() {
     assert_eq!(cert.not_before(), NB.unix_timestamp());
     assert_eq!(cert.not_after(), NA.unix_timestamp());
     assert_eq!(cert.der(), issued.cert_der.as_slice());
-    let tags: Vec<(String, String)> = cert.principal_tags();
+    let tags: Vec<(String, String)> = cert.principal_tags().to_vec();
     let expected: Vec<(String, String)> = [
         ("x509Subject/CN", "svc.example"),
         ("x509Subject/O", "Acme"),

@@ -23,21 +23,26 @@ pub struct RequestParts {
 }
 
 impl RequestParts {
-    /// Copies what the handlers need from `parts`. Over HTTP/2 the host travels in the
+    /// Takes what the handlers need from `parts`. Over HTTP/2 the host travels in the
     /// `:authority` pseudo-header (RFC 9113 §8.3.1), which SigV4 clients sign as `host`: it is
     /// restored as a `host` header when none was sent.
-    pub fn new(parts: &http::request::Parts, remote: SocketAddr) -> Self {
-        let mut headers = parts.headers.clone();
+    pub fn new(parts: http::request::Parts, remote: SocketAddr) -> Self {
+        let http::request::Parts {
+            method,
+            uri,
+            mut headers,
+            ..
+        } = parts;
         if !headers.contains_key(http::header::HOST)
-            && let Some(authority) = parts.uri.authority()
+            && let Some(authority) = uri.authority()
             && let Ok(value) = HeaderValue::from_str(authority.as_str())
         {
             headers.insert(http::header::HOST, value);
         }
         Self {
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or_default().to_owned(),
+            method,
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
             headers,
             remote,
             request_id: new_request_id(),

@@ -21,10 +21,8 @@ use tonic::body::Body;
 
 use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
-use crate::audit::{self, Decision, Record};
-use crate::broker::Broker;
+use crate::audit::{Decision, Record};
 use crate::metrics::RequestLabels;
-use crate::ratelimit::ClientKey;
 use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
@@ -93,8 +91,8 @@ async fn dispatch_grpc(
 /// The REST and STS Query APIs.
 async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
-    let rp = RequestParts::new(&parts, conn.remote);
-    match (parts.method.as_str(), parts.uri.path()) {
+    let rp = RequestParts::new(parts, conn.remote);
+    match (rp.method.as_str(), rp.path.as_str()) {
         ("POST", "/sessions") => answer(&state, Api::Rest, rp, body).await,
         ("POST" | "GET", "/") => answer(&state, Api::Sts, rp, body).await,
         (_, "/sessions") => rest_error(
@@ -126,28 +124,40 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             format!("The request was not received within {} seconds.", timeout.as_secs()),
         )),
     };
-    let (operation, mut record) = match api {
-        Api::Rest => (
-            "CreateSession",
-            Record::new(&rp.request_id, "rest", "CreateSession", rp.remote),
-        ),
-        Api::Sts => {
-            let action = bytes.as_ref().ok().and_then(|b| sts_param(&rp, b, "Action"));
-            let operation = sts_operation(action.as_deref());
-            (operation, Record::new(&rp.request_id, "sts", operation, rp.remote))
+    let now = OffsetDateTime::now_utc();
+    let (operation, mut record, result) = match (api, bytes) {
+        (Api::Rest, bytes) => {
+            let mut record = Record::new(&rp.request_id, "rest", "CreateSession", rp.remote);
+            let result = bytes.and_then(|bytes| {
+                let request = rest::CreateSessionRequest::read(&state.broker, &rp, &bytes);
+                request.describe(&mut record);
+                if let Some(key) = request.client_key(&rp) {
+                    state.limiter().check_client(key, started)?;
+                }
+                rest::create_session(&state.broker, &rp, &bytes, request, now)
+            });
+            ("CreateSession", record, result)
+        }
+        (Api::Sts, Err(e)) => {
+            let operation = sts_operation(None);
+            (
+                operation,
+                Record::new(&rp.request_id, "sts", operation, rp.remote),
+                Err(e),
+            )
+        }
+        (Api::Sts, Ok(bytes)) => {
+            let request = sts::StsRequest::read(&rp, &bytes);
+            let operation = sts_operation(request.action());
+            let mut record = Record::new(&rp.request_id, "sts", operation, rp.remote);
+            let admitted = match request.describe(&rp, &bytes, &mut record) {
+                Some(key) => state.limiter().check_client(key, started),
+                None => Ok(()),
+            };
+            let result = admitted.and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, now));
+            (operation, record, result)
         }
     };
-    let now = OffsetDateTime::now_utc();
-    let result = bytes.and_then(|bytes| {
-        let client = describe_request(&state.broker, api, &rp, &bytes, &mut record);
-        if let Some(key) = client {
-            state.limiter().check_client(key, started)?;
-        }
-        match api {
-            Api::Rest => rest::create_session(&state.broker, &rp, &bytes, now),
-            Api::Sts => sts::handle(&state.broker, &rp, &bytes, now),
-        }
-    });
     let api_label = record.api;
     let (response, outcome) = match result {
         Ok(mut response) => {
@@ -180,68 +190,6 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
         started.elapsed().as_secs_f64(),
     );
     with_request_id(response, &rp.request_id)
-}
-
-/// Fills the audit record with what the request asks for and names the client whose
-/// per-client bucket it draws from: the certificate (REST) or the access key id (STS).
-fn describe_request(
-    broker: &Broker,
-    api: Api,
-    rp: &RequestParts,
-    body: &Bytes,
-    record: &mut Record,
-) -> Option<ClientKey> {
-    match api {
-        Api::Rest => {
-            #[derive(serde::Deserialize, Default)]
-            #[serde(rename_all = "camelCase")]
-            struct Asked {
-                profile_arn: Option<String>,
-                role_arn: Option<String>,
-                trust_anchor_arn: Option<String>,
-                role_session_name: Option<String>,
-            }
-            let asked: Asked = serde_json::from_slice(body).unwrap_or_default();
-            let from_query = |name: &str| {
-                form_urlencoded::parse(rp.query.as_bytes())
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-            };
-            record.trust_anchor = asked.trust_anchor_arn.or_else(|| from_query("trustAnchorArn"));
-            record.profile = asked.profile_arn.or_else(|| from_query("profileArn"));
-            record.role = asked.role_arn.or_else(|| from_query("roleArn"));
-            record.session_name = asked.role_session_name.or_else(|| from_query("roleSessionName"));
-            let certificate = rp.header("x-amz-x509")?;
-            if let Ok(parsed) = rest::leaf_certificate(broker, certificate) {
-                record.set_certificate(parsed);
-            }
-            Some(ClientKey::certificate(certificate.trim().as_bytes()))
-        }
-        Api::Sts => {
-            record.role = sts_param(rp, body, "RoleArn");
-            record.session_name = sts_param(rp, body, "RoleSessionName");
-            record.source_identity = sts_param(rp, body, "SourceIdentity");
-            let credential = match rp.header("authorization") {
-                Some(auth) => audit::credential_of_authorization(auth).map(str::to_owned),
-                None => sts_param(rp, body, "X-Amz-Credential"),
-            };
-            let akid = credential.as_deref().and_then(audit::access_key_id_of_credential)?;
-            record.access_key_id = Some(akid.to_owned());
-            Some(ClientKey::AccessKey(akid.to_owned()))
-        }
-    }
-}
-
-/// A parameter of an STS Query request, from the query string or a form body.
-fn sts_param(rp: &RequestParts, body: &Bytes, name: &str) -> Option<String> {
-    let is_form = rp
-        .header("content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let body: &[u8] = if is_form { body } else { &[] };
-    form_urlencoded::parse(rp.query.as_bytes())
-        .chain(form_urlencoded::parse(body))
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// The `operation` label of an STS request: a known STS action, or `Other` (the label set

@@ -17,22 +17,70 @@ use time::OffsetDateTime;
 
 use super::error::ApiError;
 use super::http::{HttpResponse, RequestParts, json_response};
+use crate::audit::Record;
 use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput};
-use crate::identity::{ClientCertificate, PublicKeyKind};
+use crate::identity::ClientCertificate;
+use crate::ratelimit::ClientKey;
 use crate::sigv4::{self, HttpRequest, x509};
 
 /// The most chain certificates accepted in `X-Amz-X509-Chain` (DESIGN.md §1).
 pub const MAX_CHAIN_CERTIFICATES: usize = 5;
 
-/// `POST /sessions`.
+/// A `POST /sessions` request read once, before anything is authenticated: its parameters
+/// (query string or JSON body) and its `X-Amz-X509` certificate. The edge names the client
+/// and fills the audit record from it, then [`create_session`] decides on it.
+pub struct CreateSessionRequest {
+    params: Result<RequestedParams, ApiError>,
+    /// `None` when no `X-Amz-X509` header was sent.
+    certificate: Option<Result<Arc<ClientCertificate>, ApiError>>,
+}
+
+impl CreateSessionRequest {
+    /// Parses the parameters and the leaf certificate (from the broker's cache when its bytes
+    /// were seen before).
+    pub fn read(broker: &Broker, req: &RequestParts, body: &Bytes) -> Self {
+        Self {
+            params: RequestedParams::parse(req, body),
+            certificate: req.header("x-amz-x509").map(|b64| leaf_certificate(broker, b64)),
+        }
+    }
+
+    /// Fills the audit record with what the request asks for and which certificate it names.
+    pub fn describe(&self, record: &mut Record) {
+        if let Ok(p) = &self.params {
+            record.trust_anchor.clone_from(&p.trust_anchor_arn);
+            record.profile.clone_from(&p.profile_arn);
+            record.role.clone_from(&p.role_arn);
+            record.session_name.clone_from(&p.role_session_name);
+        }
+        if let Some(Ok(certificate)) = &self.certificate {
+            record.set_certificate(certificate.clone());
+        }
+    }
+
+    /// The per-client rate-limit key: the certificate's fingerprint, or the digest of the
+    /// `X-Amz-X509` text when it does not parse; `None` without a certificate.
+    pub fn client_key(&self, req: &RequestParts) -> Option<ClientKey> {
+        match &self.certificate {
+            Some(Ok(certificate)) => Some(ClientKey::Certificate(*certificate.fingerprint())),
+            Some(Err(_)) => req
+                .header("x-amz-x509")
+                .map(|b64| ClientKey::certificate(b64.trim().as_bytes())),
+            None => None,
+        }
+    }
+}
+
+/// `POST /sessions`: authenticates the AWS4-X509 signature of `request`, then asks the broker.
 pub fn create_session(
     broker: &Broker,
     req: &RequestParts,
     body: &Bytes,
+    request: CreateSessionRequest,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let config = broker.config();
-    let params = SessionParams::from_request(req, body)?;
+    let params = SessionParams::required(request.params?)?;
     let auth_header = req.header("authorization").ok_or_else(|| {
         ApiError::access_denied(
             "missing-authorization",
@@ -48,13 +96,12 @@ pub fn create_session(
         .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
     check_request_date(amz_date, &auth.date, now, config.server.max_clock_skew)?;
 
-    let leaf_b64 = req.header("x-amz-x509").ok_or_else(|| {
+    let certificate = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
             "missing-certificate",
             "Missing X-Amz-X509 header: send the base64 DER client certificate.",
         )
-    })?;
-    let certificate = leaf_certificate(broker, leaf_b64)?;
+    })??;
     let intermediates = decode_chain(req.header("x-amz-x509-chain"))?;
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
@@ -98,7 +145,49 @@ pub fn leaf_certificate(broker: &Broker, header: &str) -> Result<Arc<ClientCerti
     })
 }
 
-/// The request parameters, from the query string or the JSON body (clients differ).
+/// The parameters as sent: each from the JSON body, or else from the query string (clients
+/// differ).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RequestedParams {
+    profile_arn: Option<String>,
+    role_arn: Option<String>,
+    trust_anchor_arn: Option<String>,
+    duration_seconds: Option<i64>,
+    role_session_name: Option<String>,
+    instance_properties: Option<BTreeMap<String, String>>,
+}
+
+impl RequestedParams {
+    fn parse(req: &RequestParts, body: &Bytes) -> Result<Self, ApiError> {
+        let mut params: RequestedParams = if body.iter().all(u8::is_ascii_whitespace) {
+            RequestedParams::default()
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                ApiError::validation(
+                    "bad-json",
+                    format!("The request body is not a valid CreateSession JSON document: {e}"),
+                )
+            })?
+        };
+        if !req.query.is_empty() {
+            for (k, v) in form_urlencoded::parse(req.query.as_bytes()) {
+                let slot = match k.as_ref() {
+                    "profileArn" => &mut params.profile_arn,
+                    "roleArn" => &mut params.role_arn,
+                    "trustAnchorArn" => &mut params.trust_anchor_arn,
+                    _ => continue,
+                };
+                if slot.is_none() {
+                    *slot = Some(v.into_owned());
+                }
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// The parameters once the required ones are known to be present.
 struct SessionParams {
     profile_arn: String,
     role_arn: String,
@@ -108,34 +197,8 @@ struct SessionParams {
     instance_properties: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct CreateSessionBody {
-    profile_arn: Option<String>,
-    role_arn: Option<String>,
-    trust_anchor_arn: Option<String>,
-    duration_seconds: Option<i64>,
-    role_session_name: Option<String>,
-    instance_properties: Option<BTreeMap<String, String>>,
-}
-
 impl SessionParams {
-    fn from_request(req: &RequestParts, body: &Bytes) -> Result<Self, ApiError> {
-        let parsed: CreateSessionBody = if body.iter().all(u8::is_ascii_whitespace) {
-            CreateSessionBody::default()
-        } else {
-            serde_json::from_slice(body).map_err(|e| {
-                ApiError::validation(
-                    "bad-json",
-                    format!("The request body is not a valid CreateSession JSON document: {e}"),
-                )
-            })?
-        };
-        let from_query = |name: &str| -> Option<String> {
-            form_urlencoded::parse(req.query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
+    fn required(p: RequestedParams) -> Result<Self, ApiError> {
         let required = |v: Option<String>, name: &str| {
             v.filter(|s| !s.is_empty()).ok_or_else(|| {
                 ApiError::validation(
@@ -145,15 +208,12 @@ impl SessionParams {
             })
         };
         Ok(Self {
-            profile_arn: required(parsed.profile_arn.or_else(|| from_query("profileArn")), "profileArn")?,
-            role_arn: required(parsed.role_arn.or_else(|| from_query("roleArn")), "roleArn")?,
-            trust_anchor_arn: required(
-                parsed.trust_anchor_arn.or_else(|| from_query("trustAnchorArn")),
-                "trustAnchorArn",
-            )?,
-            duration_seconds: parsed.duration_seconds,
-            role_session_name: parsed.role_session_name,
-            instance_properties: parsed.instance_properties,
+            profile_arn: required(p.profile_arn, "profileArn")?,
+            role_arn: required(p.role_arn, "roleArn")?,
+            trust_anchor_arn: required(p.trust_anchor_arn, "trustAnchorArn")?,
+            duration_seconds: p.duration_seconds,
+            role_session_name: p.role_session_name,
+            instance_properties: p.instance_properties,
         })
     }
 }
@@ -292,13 +352,9 @@ fn verify_signature(
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
     let amz_date = req.header("x-amz-date").unwrap_or_default();
     let string_to_sign = sigv4::string_to_sign(&auth.label, amz_date, &scope, &canonical);
-    let (kind, key) = cert.public_key();
-    let key_kind = match kind {
-        PublicKeyKind::Rsa => x509::PublicKeyKind::Rsa,
-        PublicKeyKind::EcP256 => x509::PublicKeyKind::EcP256,
-        PublicKeyKind::EcP384 => x509::PublicKeyKind::EcP384,
-    };
-    x509::verify_signature(auth.algorithm, key_kind, key, string_to_sign.as_bytes(), &auth.signature).map_err(|_| {
+    cert.verifying_key()
+        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
+        .map_err(|_| {
         ApiError::access_denied(
             "bad-signature",
             "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",
@@ -367,6 +423,6 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
 /// entry point of the fuzz targets and property tests ([`crate::fuzzing`]).
 #[doc(hidden)]
 pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiError> {
-    SessionParams::from_request(req, body)?;
+    SessionParams::required(RequestedParams::parse(req, body)?)?;
     Ok(decode_chain(req.header("x-amz-x509-chain"))?.len())
 }

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
+use crate::audit::{self, Record};
 use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller, Payload};
+use crate::ratelimit::ClientKey;
 use crate::session::format_expiration;
 use crate::sigv4::HttpRequest;
 
@@ -22,14 +24,69 @@ pub const SERVICE: &str = "sts";
 /// Most form parameters accepted in one request (50 tags × 2 + policies + the rest).
 const MAX_PARAMETERS: usize = 256;
 
+/// An STS Query request read once, before anything is authenticated: its parameters. The
+/// edge names the client and fills the audit record from it, then [`handle`] decides on it.
+pub struct StsRequest {
+    params: Result<Params, ApiError>,
+}
+
+impl StsRequest {
+    pub fn read(req: &RequestParts, body: &Bytes) -> Self {
+        Self {
+            params: Params::parse(req, body),
+        }
+    }
+
+    /// The `Action` parameter, when the parameters parse.
+    pub fn action(&self) -> Option<&str> {
+        self.params.as_ref().ok()?.get("Action")
+    }
+
+    /// Fills the audit record with what the request asks for and names the client whose
+    /// per-client bucket it draws from: the access key id it is signed with.
+    pub fn describe(&self, req: &RequestParts, body: &Bytes, record: &mut Record) -> Option<ClientKey> {
+        if let Ok(params) = &self.params {
+            let param = |name| params.get(name).map(str::to_owned);
+            record.role = param("RoleArn");
+            record.session_name = param("RoleSessionName");
+            record.source_identity = param("SourceIdentity");
+        }
+        let credential = match req.header("authorization") {
+            Some(auth) => audit::credential_of_authorization(auth).map(str::to_owned),
+            None => presigned_credential(req, body),
+        };
+        let akid = credential.as_deref().and_then(audit::access_key_id_of_credential)?;
+        record.access_key_id = Some(akid.to_owned());
+        Some(ClientKey::AccessKey(akid.to_owned()))
+    }
+}
+
+/// The `X-Amz-Credential` parameter of a presigned request (query string or form body).
+fn presigned_credential(req: &RequestParts, body: &Bytes) -> Option<String> {
+    let body: &[u8] = if is_form(req) { body } else { &[] };
+    form_urlencoded::parse(req.query.as_bytes())
+        .chain(form_urlencoded::parse(body))
+        .find(|(k, _)| k == "X-Amz-Credential")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Whether the body is `application/x-www-form-urlencoded`.
+fn is_form(req: &RequestParts) -> bool {
+    req.header("content-type").is_some_and(|c| {
+        c.get(..33)
+            .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    })
+}
+
 /// One STS Query request: authenticate, dispatch on `Action`, render XML.
 pub fn handle(
     broker: &Broker,
     req: &RequestParts,
     body: &Bytes,
+    request: StsRequest,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(req, body)?;
+    let params = request.params?;
     let headers = req.header_pairs();
     let http = HttpRequest {
         method: req.method.as_str(),
@@ -61,7 +118,7 @@ pub fn handle(
     }
     match params.get("Action") {
         Some("GetCallerIdentity") => {
-            let mut response = xml_ok(&get_caller_identity_xml(&caller, &req.request_id));
+            let mut response = xml_ok(get_caller_identity_xml(&caller, &req.request_id));
             response.extensions_mut().insert(crate::audit::Decision {
                 role_arn: Some(caller.claims.role_arn.clone()),
                 session_name: Some(caller.claims.session_name.clone()),
@@ -75,7 +132,7 @@ pub fn handle(
             let role_arn = input.role_arn.clone();
             let session_name = input.role_session_name.clone();
             let out = broker.assume_role(&caller, input, now)?;
-            let mut response = xml_ok(&assume_role_xml(&out, &req.request_id));
+            let mut response = xml_ok(assume_role_xml(&out, &req.request_id));
             response.extensions_mut().insert(crate::audit::Decision {
                 role_arn: Some(role_arn),
                 session_name: Some(session_name),
@@ -107,10 +164,7 @@ struct Params(Vec<(String, String)>);
 impl Params {
     fn parse(req: &RequestParts, body: &Bytes) -> Result<Self, ApiError> {
         let mut out = Vec::new();
-        let is_form = req
-            .header("content-type")
-            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-        let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form { body } else { &[] }];
+        let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form(req) { body } else { &[] }];
         for source in sources {
             check_form_syntax(source)?;
             for (k, v) in form_urlencoded::parse(source) {
@@ -253,8 +307,8 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(s)
 }
 
-fn xml_ok(xml: &str) -> HttpResponse {
-    response(200, "text/xml", Bytes::from(xml.to_owned()))
+fn xml_ok(xml: String) -> HttpResponse {
+    response(200, "text/xml", Bytes::from(xml))
 }
 
 fn get_caller_identity_xml(caller: &Caller, request_id: &str) -> String {

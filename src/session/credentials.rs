@@ -8,7 +8,8 @@
 //! - role ids are `AROA` + 17 characters of `[A-Z2-7]`;
 //! - expirations are ISO 8601 UTC with whole seconds, `YYYY-MM-DDTHH:MM:SSZ`.
 //!
-//! Randomness comes from the operating system CSPRNG through aws-lc-rs.
+//! Randomness comes from AWS-LC's CSPRNG (seeded by the operating system) through aws-lc-rs,
+//! drawn once per session: one call costs as much as the AES-GCM sealing of the token.
 
 use std::fmt;
 
@@ -17,7 +18,7 @@ use zeroize::Zeroizing;
 
 use super::claims::{SessionClaims, SessionClaimsDraft};
 use super::keyring::KeyRing;
-use super::token::{TokenError, seal};
+use super::token::{NONCE_LEN, TokenError, seal_with_nonce};
 
 /// The credentials of a new session, as returned to the client.
 #[derive(Clone)]
@@ -44,8 +45,19 @@ impl fmt::Debug for Credentials {
 /// seals the session token with the ring's active key. Returns the client's credentials and the
 /// claims the token carries.
 pub fn mint(ring: &KeyRing, draft: SessionClaimsDraft) -> Result<(Credentials, SessionClaims), TokenError> {
-    let claims = SessionClaims::from_draft(draft, new_access_key_id(), new_secret_access_key());
-    let session_token = seal(ring, &claims)?;
+    let mut random = Zeroizing::new([0u8; ACCESS_KEY_RANDOM + SECRET_RANDOM + NONCE_LEN]);
+    fill_random(&mut *random);
+    let (id_random, rest) = random.split_at(ACCESS_KEY_RANDOM);
+    let (secret_random, nonce_random) = rest.split_at(SECRET_RANDOM);
+    let claims = SessionClaims::from_draft(
+        draft,
+        access_key_id_from(id_random),
+        secret_access_key_from(secret_random),
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    // invariant: `nonce_random` is the last NONCE_LEN bytes of `random` (constant lengths).
+    nonce.copy_from_slice(nonce_random);
+    let session_token = seal_with_nonce(ring, &claims, nonce)?;
     let credentials = Credentials {
         access_key_id: claims.access_key_id.clone(),
         secret_access_key: claims.secret_access_key.clone(),
@@ -55,22 +67,37 @@ pub fn mint(ring: &KeyRing, draft: SessionClaimsDraft) -> Result<(Credentials, S
     Ok((credentials, claims))
 }
 
+/// Random bytes of an access key id (one character each).
+const ACCESS_KEY_RANDOM: usize = 16;
+/// Random bytes of a secret access key (one character each).
+const SECRET_RANDOM: usize = 40;
+
 /// A fresh temporary access key id: `ASIA` + 16 random characters of `[A-Z2-7]`
 /// (80 random bits).
 pub fn new_access_key_id() -> String {
-    let mut random = [0u8; 16];
+    let mut random = [0u8; ACCESS_KEY_RANDOM];
     fill_random(&mut random);
-    let mut id = String::with_capacity(20);
+    access_key_id_from(&random)
+}
+
+/// A fresh secret access key: 40 random characters of `[A-Za-z0-9+/]` (240 random bits).
+pub fn new_secret_access_key() -> Zeroizing<String> {
+    let mut random = Zeroizing::new([0u8; SECRET_RANDOM]);
+    fill_random(&mut *random);
+    secret_access_key_from(&*random)
+}
+
+/// `ASIA` + one `[A-Z2-7]` character per random byte.
+fn access_key_id_from(random: &[u8]) -> String {
+    let mut id = String::with_capacity(4 + random.len());
     id.push_str("ASIA");
     id.extend(random.iter().map(|b| base32_char(*b)));
     id
 }
 
-/// A fresh secret access key: 40 random characters of `[A-Za-z0-9+/]` (240 random bits).
-pub fn new_secret_access_key() -> Zeroizing<String> {
-    let mut random = Zeroizing::new([0u8; 40]);
-    fill_random(&mut *random);
-    let mut secret = Zeroizing::new(String::with_capacity(40));
+/// One `[A-Za-z0-9+/]` character per random byte.
+fn secret_access_key_from(random: &[u8]) -> Zeroizing<String> {
+    let mut secret = Zeroizing::new(String::with_capacity(random.len()));
     secret.extend(random.iter().map(|b| base64_char(*b)));
     secret
 }

@@ -22,7 +22,8 @@
 
 use std::borrow::Cow;
 
-use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+pub(super) use aws_lc_rs::aead::NONCE_LEN;
+use aws_lc_rs::aead::{Aad, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,18 @@ impl TokenError {
 
 /// Seals `claims` with the ring's active key.
 pub fn seal(ring: &KeyRing, claims: &SessionClaims) -> Result<String, TokenError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce);
+    seal_with_nonce(ring, claims, nonce)
+}
+
+/// [`seal`] with a nonce the caller drew from the CSPRNG (minting draws all of a session's
+/// randomness at once). A nonce must never be used twice with the same key.
+pub(super) fn seal_with_nonce(
+    ring: &KeyRing,
+    claims: &SessionClaims,
+    nonce: [u8; NONCE_LEN],
+) -> Result<String, TokenError> {
     let (key_id, key) = ring.active_key().ok_or(TokenError::SealFailed)?;
     let header = format!("{TOKEN_PREFIX}{key_id}.");
 
@@ -108,8 +121,6 @@ pub fn seal(ring: &KeyRing, claims: &SessionClaims) -> Result<String, TokenError
         });
     }
 
-    let mut nonce = [0u8; NONCE_LEN];
-    fill_random(&mut nonce);
     // Zeroizing: holds the plaintext until it is encrypted in place.
     let mut sealed = Zeroizing::new(Vec::with_capacity(sealed_len));
     sealed.extend_from_slice(&nonce);

@@ -291,9 +291,10 @@ pub(crate) fn parse_signed_headers(s: &str) -> Result<Vec<String>, SigV4Error> {
 
 /// Decodes a hex signature of any (even) length.
 pub(crate) fn decode_hex_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
-    match s.is_empty() {
-        true => Err(SigV4Error::BadSignatureEncoding),
-        false => hex::decode(s).map_err(|_| SigV4Error::BadSignatureEncoding),
+    // Only hex digits: the decoder would also strip a `0x` prefix.
+    match !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => hex::decode(s).map_err(|_| SigV4Error::BadSignatureEncoding),
+        false => Err(SigV4Error::BadSignatureEncoding),
     }
 }
 

@@ -120,6 +120,9 @@ pub enum SigV4Error {
     /// The certificate serial in the credential is not a decimal number.
     #[error("Credential should start with the certificate serial number in decimal, not '{0}'.")]
     BadSerial(String),
+    /// A certificate's public key cannot be used for verification (malformed point or modulus).
+    #[error("The certificate's public key is malformed.")]
+    InvalidPublicKey,
     /// A private key could not be loaded.
     #[error("The private key is not a supported PKCS#8 key (RSA 2048..8192 bit, EC P-256 or P-384).")]
     InvalidPrivateKey,

@@ -50,7 +50,8 @@ pub fn hmac_signature(key: &SigningKey, string_to_sign: &str) -> [u8; 32] {
 /// over the secret, date, region and service (the secret itself is never stored).
 #[derive(Clone)]
 pub struct SigningKeyCache {
-    cache: moka::sync::Cache<[u8; 32], SigningKey>,
+    /// foldhash: the keys are SHA-256 digests, which nobody can choose.
+    cache: moka::sync::Cache<[u8; 32], SigningKey, foldhash::fast::RandomState>,
 }
 
 impl SigningKeyCache {
@@ -60,7 +61,7 @@ impl SigningKeyCache {
             cache: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 

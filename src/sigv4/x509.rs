@@ -11,7 +11,7 @@ use std::fmt;
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, ParsedPublicKey, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
@@ -142,7 +142,7 @@ pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectation
 }
 
 /// The public key type of the certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublicKeyKind {
     /// RSA, 2048..=8192 bits.
     Rsa,
@@ -152,11 +152,74 @@ pub enum PublicKeyKind {
     EcP384,
 }
 
-/// Verifies `signature` over `string_to_sign` with the certificate key.
+/// A certificate's public key, parsed once, that verifies AWS4-X509 request signatures.
 ///
-/// `key_bytes` are the subjectPublicKey BIT STRING contents (RSAPublicKey DER for RSA, the
-/// uncompressed point for EC). RSA accepts PKCS#1 v1.5 or PSS with SHA-256 (2048..=8192 bit);
-/// ECDSA takes an ASN.1 DER signature with a SHA-256 digest (P-256 and P-384 keys).
+/// Parsing an EC point (on-curve check) or an RSA modulus costs a few microseconds; a client
+/// sends the same certificate with every request, so the server parses its key with the
+/// certificate and keeps it (see `identity::ClientCertificate`).
+///
+/// RSA keys verify PKCS#1 v1.5 or PSS with SHA-256 (2048..=8192 bit); EC keys verify an
+/// ASN.1 DER ECDSA signature over a SHA-256 digest (P-256 and P-384).
+#[derive(Clone)]
+pub struct X509VerifyingKey {
+    kind: PublicKeyKind,
+    /// One parsed key per accepted signature scheme, tried in order.
+    schemes: Vec<ParsedPublicKey>,
+}
+
+impl X509VerifyingKey {
+    /// Parses `key_bytes`, the subjectPublicKey BIT STRING contents (RSAPublicKey DER for
+    /// RSA, the SEC 1 point for EC), as a key of `kind`.
+    pub fn parse(kind: PublicKeyKind, key_bytes: &[u8]) -> Result<Self, SigV4Error> {
+        let algorithms: &[&'static dyn signature::VerificationAlgorithm] = match kind {
+            // PKCS#1 v1.5 first: AWS's signing helper and the SDKs sign with it.
+            PublicKeyKind::Rsa => &[
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                &signature::RSA_PSS_2048_8192_SHA256,
+            ],
+            PublicKeyKind::EcP256 => &[&signature::ECDSA_P256_SHA256_ASN1],
+            PublicKeyKind::EcP384 => &[&signature::ECDSA_P384_SHA256_ASN1],
+        };
+        let schemes = algorithms
+            .iter()
+            .map(|a| ParsedPublicKey::new(*a, key_bytes).map_err(|_| SigV4Error::InvalidPublicKey))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { kind, schemes })
+    }
+
+    /// The key type.
+    pub fn kind(&self) -> PublicKeyKind {
+        self.kind
+    }
+
+    /// Verifies `signature` over `string_to_sign` for the family named by the request's
+    /// algorithm label, which must match the key type.
+    pub fn verify(&self, alg: X509Algorithm, string_to_sign: &[u8], signature: &[u8]) -> Result<(), SigV4Error> {
+        match (alg, self.kind) {
+            (X509Algorithm::Rsa, PublicKeyKind::Rsa)
+            | (X509Algorithm::Ecdsa, PublicKeyKind::EcP256 | PublicKeyKind::EcP384) => {}
+            (alg, _) => return Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
+        }
+        match self
+            .schemes
+            .iter()
+            .any(|k| k.verify_sig(string_to_sign, signature).is_ok())
+        {
+            true => Ok(()),
+            false => Err(SigV4Error::X509SignatureMismatch),
+        }
+    }
+}
+
+impl fmt::Debug for X509VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "X509VerifyingKey({:?})", self.kind)
+    }
+}
+
+/// Verifies `signature` over `string_to_sign` with a certificate key given as bytes: a
+/// one-off [`X509VerifyingKey::parse`] then [`X509VerifyingKey::verify`]. A key that does
+/// not parse fails like a signature that does not verify.
 pub fn verify_signature(
     alg: X509Algorithm,
     key: PublicKeyKind,
@@ -164,23 +227,15 @@ pub fn verify_signature(
     string_to_sign: &[u8],
     signature: &[u8],
 ) -> Result<(), SigV4Error> {
-    let algorithms: &[&'static dyn signature::VerificationAlgorithm] = match (alg, key) {
-        (X509Algorithm::Rsa, PublicKeyKind::Rsa) => &[
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            &signature::RSA_PSS_2048_8192_SHA256,
-        ],
-        (X509Algorithm::Ecdsa, PublicKeyKind::EcP256) => &[&signature::ECDSA_P256_SHA256_ASN1],
-        (X509Algorithm::Ecdsa, PublicKeyKind::EcP384) => &[&signature::ECDSA_P384_SHA256_ASN1],
-        (alg, _) => return Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
-    };
-    let verified = algorithms.iter().any(|a| {
-        UnparsedPublicKey::new(*a, key_bytes)
-            .verify(string_to_sign, signature)
-            .is_ok()
-    });
-    match verified {
-        true => Ok(()),
-        false => Err(SigV4Error::X509SignatureMismatch),
+    match X509VerifyingKey::parse(key, key_bytes) {
+        Ok(k) => k.verify(alg, string_to_sign, signature),
+        Err(_) => match (alg, key) {
+            (X509Algorithm::Rsa, PublicKeyKind::Rsa)
+            | (X509Algorithm::Ecdsa, PublicKeyKind::EcP256 | PublicKeyKind::EcP384) => {
+                Err(SigV4Error::X509SignatureMismatch)
+            }
+            (alg, _) => Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
+        },
     }
 }
 

@@ -132,6 +132,11 @@ fn header_form_errors() {
             Err(SigV4Error::BadSignatureEncoding),
         ),
         (
+            full(CRED, "host", &format!("0x{}", &SIG[..62])),
+            date,
+            Err(SigV4Error::BadSignatureEncoding),
+        ),
+        (
             full("AKID/20150830/us-east-1/sts", "host", SIG),
             date,
             Err(SigV4Error::MalformedCredential("AKID/20150830/us-east-1/sts".into())),
