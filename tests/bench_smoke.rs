@@ -49,6 +49,11 @@ fn create_session_with_distinct_certificates_runs_clean() {
     assert_clean_run(&report, "create-session");
     assert_eq!(report["distinct_certs"], 3);
     assert_eq!(report["floor"], "ECDSA P-256 verify (aws-lc-rs)");
+    // The server's cache counters over the window: three certificates, verified once each
+    // during the warmup, are found in the chain cache afterwards.
+    let chains = &report["caches"]["chains"];
+    assert!(chains["hits"].as_u64().is_some_and(|n| n > 0), "{report}");
+    assert!(chains["hit_ratio"].as_f64().is_some_and(|r| r > 0.5), "{report}");
 }
 
 #[test]

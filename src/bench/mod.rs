@@ -18,6 +18,7 @@ mod floor;
 mod grpc;
 mod load;
 mod procfs;
+mod scrape;
 pub mod setup;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use serde::Serialize;
 use self::floor::FloorOp;
 use self::grpc::GrpcTarget;
 use self::load::{RequestKind, Target, WorkerResult};
+use self::scrape::{CacheActivity, CacheCounters};
 use self::setup::{Server, World, WorldOptions};
 use crate::client::{TlsOptions, client_config};
 use crate::pki::KeyType;
@@ -118,6 +120,8 @@ pub struct Report {
     pub floor_us: f64,
     pub cpu_to_floor_ratio: f64,
     pub server_rss_mib: f64,
+    /// Lookups of each server cache during the window (from its `/metrics`), by cache.
+    pub caches: std::collections::BTreeMap<String, CacheActivity>,
     /// The memory scenario's measurements.
     pub memory: Option<MemoryReport>,
 }
@@ -182,6 +186,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         floor_us: 0.0,
         cpu_to_floor_ratio: 0.0,
         server_rss_mib: 0.0,
+        caches: Default::default(),
         memory: None,
     };
     let mut world = World::create(&WorldOptions {
@@ -261,7 +266,7 @@ fn finish(
     server: Server,
     floor_op: FloorOp,
 ) -> Result<Report, Box<dyn std::error::Error>> {
-    let measured = runtime.block_on(drive(&load, args, server.pid(), floor_op))?;
+    let measured = runtime.block_on(drive(&load, args, &server, floor_op))?;
     drop(server);
     fill(&mut report, measured);
     Ok(report)
@@ -274,6 +279,7 @@ struct Measured {
     cpu_us: u64,
     /// The floor, sampled during the window.
     floor_us: f64,
+    caches: std::collections::BTreeMap<String, CacheActivity>,
     rss_bytes: u64,
     memory: Option<MemoryReport>,
 }
@@ -281,9 +287,10 @@ struct Measured {
 async fn drive(
     load: &Load,
     args: &BenchArgs,
-    pid: u32,
+    server: &Server,
     floor_op: FloorOp,
 ) -> Result<Measured, Box<dyn std::error::Error>> {
+    let pid = server.pid();
     let rss_start = procfs::rss_bytes(pid).unwrap_or(0);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
@@ -299,6 +306,7 @@ async fn drive(
         handles.push(load.spawn(id, measure_from, end));
     }
     tokio::time::sleep_until(measure_from.into()).await;
+    let caches_before = CacheCounters::scrape(server.metrics_addr).await?;
     let floor = floor::Sampler::start(floor_op)?;
     let cpu_before = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let window_start = Instant::now();
@@ -314,6 +322,7 @@ async fn drive(
     let cpu_after = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let seconds = window_start.elapsed().as_secs_f64();
     let floor_us = floor.finish()?;
+    let caches = caches_before.activity_until(&CacheCounters::scrape(server.metrics_addr).await?);
     let rss_bytes = procfs::rss_bytes(pid).unwrap_or(0);
     let mut results = Vec::with_capacity(handles.len());
     for h in handles {
@@ -324,6 +333,7 @@ async fn drive(
         seconds,
         cpu_us: cpu_after.saturating_sub(cpu_before),
         floor_us,
+        caches,
         rss_bytes,
         memory: memory.then(|| MemoryReport {
             sessions: load.succeeded(),
@@ -348,6 +358,7 @@ fn fill(report: &mut Report, measured: Measured) {
     report.requests = latencies.len() as u64;
     report.seconds = measured.seconds;
     report.floor_us = measured.floor_us;
+    report.caches = measured.caches;
     report.requests_per_second = report.requests as f64 / measured.seconds.max(f64::EPSILON);
     report.latency_p50_us = percentile(&latencies, 0.50);
     report.latency_p99_us = percentile(&latencies, 0.99);
@@ -401,6 +412,15 @@ pub fn render_table(r: &Report) -> String {
         r.server_rss_mib
     ));
     out.push_str(&format!("\nfloor: {}\n", r.floor));
+    let lookups: Vec<String> = r
+        .caches
+        .iter()
+        .filter(|(_, a)| a.hits + a.misses > 0)
+        .map(|(name, a)| format!("{name} {:.1} % of {}", a.hit_ratio * 100.0, a.hits + a.misses))
+        .collect();
+    if !lookups.is_empty() {
+        out.push_str(&format!("cache hits in the window: {}\n", lookups.join(", ")));
+    }
     if let Some(note) = &r.note {
         out.push_str(&format!("note: {note}\n"));
     }

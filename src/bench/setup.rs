@@ -114,18 +114,23 @@ impl Drop for World {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its operations listener (`/metrics`).
+    pub metrics_addr: SocketAddr,
 }
 
 impl Server {
-    /// Starts `{exe} serve --config {config} --listen 127.0.0.1:0` and waits for its
-    /// `listening on https://...` line. `log_filter` becomes the child's `RUST_LOG` (its stderr,
-    /// audit log included, is discarded — but still formatted, as in production).
+    /// Starts `{exe} serve --config {config} --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0`
+    /// and waits for its `listening on https://...` and `metrics on http://...` lines.
+    /// `log_filter` becomes the child's `RUST_LOG` (its stderr, audit log included, is
+    /// discarded — but still formatted, as in production).
     pub fn start(exe: &Path, config: &Path, log_filter: &str) -> Result<Server, Box<dyn std::error::Error>> {
         let mut child = Command::new(exe)
             .arg("serve")
             .arg("--config")
             .arg(config)
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--metrics-listen")
             .arg("127.0.0.1:0")
             .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
@@ -139,19 +144,23 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut server = Server {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr: unbound,
+            metrics_addr: unbound,
         };
-        loop {
+        while server.addr == unbound || server.metrics_addr == unbound {
             let line = rx
                 .recv_timeout(START_TIMEOUT)
-                .map_err(|_| "the rolegate server did not announce its listener within 30 s")?;
+                .map_err(|_| "the rolegate server did not announce its listeners within 30 s")?;
             if let Some(a) = line.strip_prefix("listening on https://") {
                 server.addr = a.trim().parse()?;
-                return Ok(server);
+            } else if let Some(a) = line.strip_prefix("metrics on http://") {
+                server.metrics_addr = a.trim().parse()?;
             }
         }
+        Ok(server)
     }
 
     pub fn pid(&self) -> u32 {
