@@ -11,7 +11,6 @@ use moka::sync::Cache;
 
 use crate::config::ServerSettings;
 use crate::identity::ClientCertificate;
-use crate::policy::ContextKeys;
 use crate::sigv4::SigningKeyCache;
 
 /// A digest naming one cached decision.
@@ -25,15 +24,6 @@ pub type DigestHasher = foldhash::fast::RandomState;
 /// A bounded cache keyed by a digest.
 pub type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
 
-/// What a verified certificate chain establishes, cached with it: until when it is valid
-/// (the earliest notAfter of the chain, unix seconds), and the trust-policy condition keys
-/// that follow from the certificate and its anchor alone.
-#[derive(Clone)]
-pub struct TrustedChain {
-    pub not_after: i64,
-    pub trust_keys: Arc<ContextKeys>,
-}
-
 /// The outcome of a CreateSession kept for reuse.
 #[derive(Clone)]
 pub struct IssuedSession {
@@ -46,8 +36,9 @@ pub struct Caches {
     /// passed the leaf rules. Parsing is a pure function of those bytes, and a client sends
     /// the same certificate with every request.
     pub certificates: DigestCache<Arc<ClientCertificate>>,
-    /// Chain digest (anchor, leaf, intermediates) → what its verification established.
-    pub chains: DigestCache<TrustedChain>,
+    /// Chain digest (anchor, leaf, intermediates) → earliest notAfter of the verified chain
+    /// (unix seconds).
+    pub chains: DigestCache<i64>,
     pub issued: DigestCache<IssuedSession>,
     pub signing_keys: SigningKeyCache,
     stats: [Counters; 4],

@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::Broker;
-use super::caches::{CacheKey, CacheName, IssuedSession, TrustedChain};
+use super::caches::{CacheKey, CacheName, IssuedSession};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
-use crate::policy::{self, ContextKeys, Principal, RequestContext};
+use crate::policy::{self, Principal, RequestContext};
 use crate::service::error::ApiError;
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
@@ -66,7 +66,7 @@ impl Broker {
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
-        let trusted = self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
+        self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
         let profile = find_profile(&config, &input.profile_arn)?;
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
         let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
@@ -90,7 +90,10 @@ impl Broker {
 
         let tags = input.certificate.principal_tags().to_vec();
         let source_identity = input.certificate.source_identity().to_owned();
-        check_trust_policy(role, trust_context(role, trusted.trust_keys, input.source_ip, now))?;
+        check_trust_policy(
+            role,
+            trust_context(&config, anchor, role, &input.certificate, input.source_ip, now),
+        )?;
 
         let mut session_policies = Vec::new();
         if let Some(p) = &profile.session_policy {
@@ -139,30 +142,25 @@ impl Broker {
     }
 
     /// Verifies leaf + intermediates against the anchor, remembering success until the
-    /// earliest notAfter of the chain (and at most the cache TTL), together with the
-    /// certificate's trust-policy condition keys.
+    /// earliest notAfter of the chain (and at most the cache TTL).
     pub fn verify_chain_cached(
         &self,
         anchor: &Anchor,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<TrustedChain, ApiError> {
+    ) -> Result<(), ApiError> {
         let key = chain_key(anchor, leaf, intermediates);
-        if let Some(trusted) = self.caches().chains.get(&key)
-            && now.unix_timestamp() < trusted.not_after
+        if let Some(not_after) = self.caches().chains.get(&key)
+            && now.unix_timestamp() < not_after
         {
             self.caches().record(CacheName::Chains, true);
-            return Ok(trusted);
+            return Ok(());
         }
         self.caches().record(CacheName::Chains, false);
         let verified = verify_chain_at(anchor, leaf, intermediates, now)?;
-        let trusted = TrustedChain {
-            not_after: verified.not_after,
-            trust_keys: Arc::new(certificate_trust_keys(&self.config(), anchor, leaf)),
-        };
-        self.caches().chains.insert(key, trusted.clone());
-        Ok(trusted)
+        self.caches().chains.insert(key, verified.not_after);
+        Ok(())
     }
 }
 
@@ -288,48 +286,40 @@ pub(crate) fn check_instance_properties(
     }
 }
 
-/// The trust-policy condition keys of a CreateSession that follow from the certificate and
-/// its anchor alone: the anchor as `aws:SourceArn`, the account, the certificate attributes
-/// as principal and request tags (and `aws:TagKeys`), its source identity. Built once per
-/// verified chain and shared by every request made with it.
-pub fn certificate_trust_keys(config: &Config, anchor: &Anchor, certificate: &ClientCertificate) -> ContextKeys {
-    let mut keys = ContextKeys::default();
-    keys.insert("aws:SourceArn", anchor.arn.as_str());
-    keys.insert("aws:SourceAccount", config.server.account.as_str());
-    keys.insert("aws:SecureTransport", "true");
-    keys.insert("sts:SourceIdentity", certificate.source_identity());
-    let tags = certificate.principal_tags();
-    let mut tag_keys = Vec::with_capacity(tags.len());
-    for (k, v) in tags {
-        keys.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        keys.insert(&format!("aws:RequestTag/{k}"), v.as_str());
-        tag_keys.push(k.clone());
-    }
-    keys.insert_multi("aws:TagKeys", tag_keys);
-    keys
-}
-
 /// The trust-policy request context of a CreateSession (action left empty: it is set to each
-/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the
-/// certificate's keys ([`certificate_trust_keys`]) and the request's own: the time and the
-/// client address.
+/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
+/// as `aws:SourceArn`, the account, the certificate attributes as principal and request tags
+/// (and `aws:TagKeys`), its source identity, the time and the client address.
 pub fn trust_context(
+    config: &Config,
+    anchor: &Anchor,
     role: &Role,
-    certificate_keys: Arc<ContextKeys>,
+    certificate: &ClientCertificate,
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> RequestContext {
-    let mut ctx = RequestContext::with_shared(
+    let mut ctx = RequestContext::new(
         Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
         "",
         role.arn.as_str(),
-        certificate_keys,
     );
+    ctx.insert("aws:SourceArn", anchor.arn.as_str());
+    ctx.insert("aws:SourceAccount", config.server.account.as_str());
+    ctx.insert("aws:SecureTransport", "true");
     ctx.insert("aws:CurrentTime", format_iso(now));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    ctx.insert("sts:SourceIdentity", certificate.source_identity());
     if let Some(ip) = source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());
     }
+    let tags = certificate.principal_tags();
+    let mut tag_keys = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        tag_keys.push(k.clone());
+    }
+    ctx.insert_multi("aws:TagKeys", tag_keys);
     ctx
 }
 

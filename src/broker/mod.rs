@@ -26,10 +26,10 @@ use crate::config::Config;
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
 pub use authenticate::{Caller, Payload, signature_error};
 pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
-pub use caches::{CacheStats, Caches, TrustedChain};
+pub use caches::{CacheStats, Caches};
 pub use context::SessionSubject;
 pub use create_session::{
-    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, certificate_trust_keys,
+    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL,
     trust_context as create_session_trust_context,
 };
 
@@ -41,8 +41,8 @@ pub(crate) mod steps {
         trust_names_caller, validate_parameters as validate_assume_role_parameters,
     };
     pub(crate) use super::create_session::{
-        certificate_trust_keys, check_instance_properties, find_anchor, find_profile, find_role_in_profile,
-        session_name, trust_context, trust_denied, verify_chain_at,
+        check_instance_properties, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,
+        trust_denied, verify_chain_at,
     };
 }
 

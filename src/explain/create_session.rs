@@ -94,8 +94,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
             continue;
         };
-        let keys = std::sync::Arc::new(steps::certificate_trust_keys(config, anchor, cert));
-        let mut ctx = steps::trust_context(role, keys, q.source_ip, now);
+        let mut ctx = steps::trust_context(config, anchor, role, cert, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {

@@ -64,7 +64,7 @@ mod wildcard;
 mod tests;
 
 pub use condition::Condition;
-pub use context::{ContextKeys, ContextValue, Principal, RequestContext};
+pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use evaluate::{Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions};
