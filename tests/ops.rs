@@ -302,6 +302,30 @@ fn audit_events(d: &Daemon, want: usize, all_lines: &mut Vec<String>) -> Vec<ser
 }
 
 #[tokio::test]
+async fn signing_key_cache_lookups_are_counted() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "signing-key-client", KeyType::EcdsaP256);
+    let creds = create(&d, &leaf).await.unwrap();
+    for _ in 0..3 {
+        let who = get_caller_identity(&d, &creds).await;
+        assert_eq!(who.status, 200, "{}", who.body);
+    }
+    // The first request derives the session's signing key, the next two find it cached.
+    let m = scrape(&d).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_cache_misses_total{cache="signing_keys"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, r#"rolegate_cache_hits_total{cache="signing_keys"}"#),
+        Some(2.0),
+        "{m}"
+    );
+}
+
+#[tokio::test]
 async fn audit_events_have_the_decision_and_no_secrets() {
     let pki = Pki::new();
     let d = start_with_args_setup(&pki, &["--log-format", "json"]);

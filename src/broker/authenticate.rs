@@ -13,6 +13,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::Broker;
+use super::caches::CacheName;
 use crate::config::{Config, Role};
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, SessionClaims};
@@ -95,12 +96,13 @@ impl Broker {
             .ok_or_else(|| ApiError::new(ErrorCode::InvalidClientTokenId, "role-removed", INVALID_TOKEN))?;
         check_not_revoked(&role, &claims)?;
         let region = region.unwrap_or(&config.server.region);
-        let key = self.caches().signing_keys.signing_key(
+        let (key, cached) = self.caches().signing_keys.signing_key(
             &claims.secret_access_key,
             &signed.credential.date,
             &signed.credential.region,
             &signed.credential.service,
         );
+        self.caches().record(CacheName::SigningKeys, cached);
         let expectations = Expectations {
             service,
             region,

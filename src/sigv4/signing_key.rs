@@ -65,11 +65,15 @@ impl SigningKeyCache {
         }
     }
 
-    /// The signing key for these scope parts, derived on a miss.
-    pub fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
+    /// The signing key for these scope parts, derived on a miss, and whether it was cached.
+    pub fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> (SigningKey, bool) {
         let id = cache_id(secret, date, region, service);
-        self.cache
-            .get_with(id, || derive_signing_key(secret, date, region, service))
+        let entry = self
+            .cache
+            .entry(id)
+            .or_insert_with(|| derive_signing_key(secret, date, region, service));
+        let hit = !entry.is_fresh();
+        (entry.into_value(), hit)
     }
 
     /// Drops every cached key (on configuration reload or key rotation).
@@ -133,11 +137,14 @@ mod tests {
     #[test]
     fn cache_reuses_and_invalidates() {
         let cache = SigningKeyCache::new(10, Duration::from_secs(60));
-        let a = cache.signing_key("s", "20150830", "us-east-1", "sts");
-        let b = cache.signing_key("s", "20150830", "us-east-1", "sts");
+        let (a, hit) = cache.signing_key("s", "20150830", "us-east-1", "sts");
+        assert!(!hit);
+        let (b, hit) = cache.signing_key("s", "20150830", "us-east-1", "sts");
+        assert!(hit);
         assert_eq!(a, b);
         assert_eq!(a, derive_signing_key("s", "20150830", "us-east-1", "sts"));
-        let c = cache.signing_key("s", "20150831", "us-east-1", "sts");
+        let (c, hit) = cache.signing_key("s", "20150831", "us-east-1", "sts");
+        assert!(!hit);
         assert_ne!(a, c);
         assert_eq!(cache.entry_count(), 2);
         cache.invalidate_all();

@@ -90,9 +90,10 @@ fn create_session(
     record.trust_anchor = Some(r.trust_anchor_arn.clone());
     record.profile = Some(r.profile_arn.clone());
     record.role = Some(r.role_arn.clone());
-    ctx.state
-        .limiter()
-        .check_client(ClientKey::certificate(chain.leaf.der()), std::time::Instant::now())?;
+    ctx.state.limiter().check_client(
+        ClientKey::Certificate(*chain.leaf.fingerprint()),
+        std::time::Instant::now(),
+    )?;
     broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
     let input = CreateSessionInput {
         profile_arn: required(r.profile_arn, "profile_arn")?,
