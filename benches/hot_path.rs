@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -24,6 +23,7 @@ use rustls_pki_types::UnixTime;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
+use rolegate::bench::requests::{self, ClientRequest};
 use rolegate::bench::setup::{
     CHAINED_ROLE_ARN, ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions,
 };
@@ -102,7 +102,6 @@ struct Fixture {
 }
 
 const HOST: &str = "127.0.0.1:8443";
-const STS_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 const GET_CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 impl Fixture {
@@ -223,7 +222,7 @@ impl Fixture {
                 verify_sigv4(&gci_verify, &sts_signing_key, now)
             }),
             Step::repeat("sigv4/authenticate (token open + verify)", Floor::Hmac, move || {
-                let pairs = gci_authenticate.pairs();
+                let pairs = pairs(&gci_authenticate);
                 let req = http_request(gci_authenticate.path, &pairs);
                 let payload = Payload::Body {
                     bytes: GET_CALLER_IDENTITY.as_bytes(),
@@ -281,82 +280,51 @@ impl Fixture {
     }
 
     /// An STS Query request as the server decides it once TLS and HTTP have delivered it.
-    fn sts_call(&self, request: &SignedRequestParts, now: OffsetDateTime) {
-        let parts = request.parts();
+    fn sts_call(&self, request: &ClientRequest, now: OffsetDateTime) {
+        let parts = parts(request);
         let read = sts::StsRequest::read(&parts, &request.body);
         let response = sts::handle(&self.broker, &parts, &request.body, read, now).expect("STS");
         assert_eq!(response.status(), 200);
     }
 
     /// `POST /` with `body`, SigV4-signed with the fixture's session credentials at `now`.
-    fn sts_request(&self, body: &str, now: OffsetDateTime) -> SignedRequestParts {
-        let base = [("host", HOST), ("content-type", STS_CONTENT_TYPE)];
-        let unsigned = HttpRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &base,
+    fn sts_request(&self, body: &str, now: OffsetDateTime) -> ClientRequest {
+        let creds = requests::SessionCredentials {
+            access_key_id: &self.credentials.access_key_id,
+            secret_access_key: &self.credentials.secret_access_key,
+            session_token: &self.credentials.session_token,
         };
-        let added = sigv4::sign_hmac(
-            &unsigned,
-            &sigv4::sha256_hex(body.as_bytes()),
-            &self.credentials.access_key_id,
-            &self.credentials.secret_access_key,
-            Some(&self.credentials.session_token),
-            REGION,
-            "sts",
-            now,
-        );
-        SignedRequestParts::new("/", &base, added, body.as_bytes().to_vec())
+        requests::sts(HOST, &creds, body, now)
     }
 }
 
 /// `POST /sessions` as the server decides it once TLS and HTTP have delivered it.
-fn create_session(broker: &Broker, request: SignedRequestParts, now: OffsetDateTime) {
-    let parts = request.parts();
+fn create_session(broker: &Broker, request: ClientRequest, now: OffsetDateTime) {
+    let parts = parts(&request);
     let read = rest::CreateSessionRequest::read(broker, &parts, &request.body);
     let response = rest::create_session(broker, &parts, &request.body, read, now).expect("CreateSession");
     assert_eq!(response.status(), 201);
 }
 
-/// A signed request as the server receives it.
-struct SignedRequestParts {
-    path: &'static str,
-    headers: Vec<(String, String)>,
-    body: Bytes,
+/// The request as `service::http` hands it to the handlers.
+fn parts(request: &ClientRequest) -> RequestParts {
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for (k, v) in &request.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).expect("header name");
+        headers.append(name, HeaderValue::from_str(v).expect("header value"));
+    }
+    RequestParts {
+        method: Method::POST,
+        path: request.path.to_owned(),
+        query: String::new(),
+        headers,
+        remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        request_id: "bench".to_owned(),
+    }
 }
 
-impl SignedRequestParts {
-    fn new(path: &'static str, base: &[(&str, &str)], added: Vec<(String, String)>, body: Vec<u8>) -> Self {
-        let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        headers.extend(added.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)));
-        Self {
-            path,
-            headers,
-            body: Bytes::from(body),
-        }
-    }
-
-    /// The request as `service::http` hands it to the handlers.
-    fn parts(&self) -> RequestParts {
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        for (k, v) in &self.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).expect("header name");
-            headers.append(name, HeaderValue::from_str(v).expect("header value"));
-        }
-        RequestParts {
-            method: Method::POST,
-            path: self.path.to_owned(),
-            query: String::new(),
-            headers,
-            remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
-            request_id: "bench".to_owned(),
-        }
-    }
-
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-    }
+fn pairs(request: &ClientRequest) -> Vec<(&str, &str)> {
+    request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// The view `sigv4` verifies.
@@ -369,43 +337,16 @@ fn http_request<'a>(path: &'a str, pairs: &'a [(&'a str, &'a str)]) -> HttpReque
     }
 }
 
-/// `POST /sessions` with the parameters in the JSON body, signed with AWS4-X509 at `now`.
-fn signed_x509_request(client: &ClientIdentity, session_name: Option<&str>, now: OffsetDateTime) -> SignedRequestParts {
-    let mut body = serde_json::json!({
-        "profileArn": PROFILE_ARN,
-        "roleArn": ROLE_ARN,
-        "trustAnchorArn": TRUST_ANCHOR_ARN,
-    });
-    if let Some(name) = session_name {
-        body["roleSessionName"] = name.into();
-    }
-    let body = serde_json::to_vec(&body).expect("json");
-    let base = [("host", HOST), ("content-type", "application/json")];
-    let unsigned = HttpRequest {
-        method: "POST",
-        path: "/sessions",
-        query: "",
-        headers: &base,
-    };
-    let added = x509::sign_request(
-        &unsigned,
-        &body,
-        &client.key,
-        &client.cert_der,
-        &[],
-        &client.serial_decimal,
-        REGION,
-        now,
-    )
-    .expect("sign");
-    SignedRequestParts::new("/sessions", &base, added, body)
+/// `POST /sessions` as the load generator's clients send it, signed at `now`.
+fn signed_x509_request(client: &ClientIdentity, session_name: Option<&str>, now: OffsetDateTime) -> ClientRequest {
+    requests::create_session(HOST, client, session_name, now).expect("sign")
 }
 
 /// The AWS4-X509 authentication of `POST /sessions` for a certificate seen before (parsed and
 /// cached): parse the Authorization header, hash the body, build the canonical request and
 /// the string to sign, verify the signature with the certificate's parsed key.
-fn verify_x509_request(r: &SignedRequestParts, leaf: &ClientCertificate) {
-    let pairs = r.pairs();
+fn verify_x509_request(r: &ClientRequest, leaf: &ClientCertificate) {
+    let pairs = pairs(r);
     let req = http_request(r.path, &pairs);
     let auth = x509::parse_authorization(req.header("authorization").expect("authorization")).expect("auth");
     let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
@@ -422,8 +363,8 @@ fn verify_x509_request(r: &SignedRequestParts, leaf: &ClientCertificate) {
 }
 
 /// SigV4 verification of an STS request with its signing key already derived.
-fn verify_sigv4(r: &SignedRequestParts, key: &sigv4::SigningKey, now: OffsetDateTime) {
-    let pairs = r.pairs();
+fn verify_sigv4(r: &ClientRequest, key: &sigv4::SigningKey, now: OffsetDateTime) {
+    let pairs = pairs(r);
     let req = http_request(r.path, &pairs);
     let signed = SignedRequest::parse(&req).expect("signed request");
     let hash = sigv4::sha256_hex(&r.body);

@@ -15,8 +15,8 @@ use rustls::pki_types::ServerName;
 use time::OffsetDateTime;
 use tokio_rustls::TlsConnector;
 
-use super::setup::{CHAINED_ROLE_ARN, ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN};
-use crate::sigv4::{self, HttpRequest, x509};
+use super::requests::{self, ClientRequest};
+use super::setup::{CHAINED_ROLE_ARN, ClientIdentity};
 
 /// Largest response body read.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -221,76 +221,30 @@ fn create_session_request(
     client: &ClientIdentity,
     session_name: Option<&str>,
 ) -> Result<http::Request<Full<Bytes>>, String> {
-    let mut body = serde_json::json!({
-        "profileArn": PROFILE_ARN,
-        "roleArn": ROLE_ARN,
-        "trustAnchorArn": TRUST_ANCHOR_ARN,
-    });
-    if let Some(name) = session_name {
-        body["roleSessionName"] = name.into();
-    }
-    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
-    let base = [("host", authority), ("content-type", "application/json")];
-    let unsigned = HttpRequest {
-        method: "POST",
-        path: "/sessions",
-        query: "",
-        headers: &base,
-    };
-    let signed = x509::sign_request(
-        &unsigned,
-        &body,
-        &client.key,
-        &client.cert_der,
-        &[],
-        &client.serial_decimal,
-        REGION,
+    http_request(requests::create_session(
+        authority,
+        client,
+        session_name,
         OffsetDateTime::now_utc(),
-    )
-    .map_err(|e| format!("signing: {e}"))?;
-    finish_request("/sessions", &base, &signed, body)
+    )?)
 }
 
 /// `POST /` with a form body, signed with SigV4 (service `sts`) now.
 fn sts_request(authority: &str, creds: &SessionCreds, body: String) -> Result<http::Request<Full<Bytes>>, String> {
-    let base = [
-        ("host", authority),
-        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
-    ];
-    let unsigned = HttpRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &base,
+    let creds = requests::SessionCredentials {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: &creds.secret_access_key,
+        session_token: &creds.session_token,
     };
-    let signed = sigv4::sign_hmac(
-        &unsigned,
-        &sigv4::sha256_hex(body.as_bytes()),
-        &creds.access_key_id,
-        &creds.secret_access_key,
-        Some(&creds.session_token),
-        REGION,
-        "sts",
-        OffsetDateTime::now_utc(),
-    );
-    finish_request("/", &base, &signed, Bytes::from(body))
+    http_request(requests::sts(authority, &creds, &body, OffsetDateTime::now_utc()))
 }
 
-fn finish_request(
-    path: &str,
-    base: &[(&str, &str)],
-    signed: &[(String, String)],
-    body: Bytes,
-) -> Result<http::Request<Full<Bytes>>, String> {
-    let mut req = http::Request::post(path);
-    for (k, v) in base
-        .iter()
-        .copied()
-        .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
+fn http_request(signed: ClientRequest) -> Result<http::Request<Full<Bytes>>, String> {
+    let mut req = http::Request::post(signed.path);
+    for (k, v) in &signed.headers {
         req = req.header(k, v);
     }
-    req.body(Full::new(body)).map_err(|e| e.to_string())
+    req.body(Full::new(signed.body)).map_err(|e| e.to_string())
 }
 
 /// Sends `req` and reads the whole answer; an unexpected status is an error quoting the body.

@@ -18,6 +18,7 @@ mod floor;
 mod grpc;
 mod load;
 mod procfs;
+pub mod requests;
 mod scrape;
 pub mod setup;
 

@@ -6,5 +6,7 @@ pub mod grpc;
 mod roles_anywhere;
 mod tls;
 
-pub use roles_anywhere::{ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials};
+pub use roles_anywhere::{
+    ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, signed_create_session,
+};
 pub use tls::{TlsOptions, client_config};

@@ -31,6 +31,58 @@ pub struct CreateSessionParams {
     pub region: String,
 }
 
+/// A certificate holder's signing material: the private key, the certificate (and its
+/// intermediates) and the certificate serial in decimal.
+pub struct X509Signer<'a> {
+    pub key: &'a x509::X509SigningKey,
+    pub cert_der: &'a [u8],
+    pub chain_der: &'a [Vec<u8>],
+    pub serial_decimal: &'a str,
+}
+
+/// The headers (`host`, `content-type`, then the AWS4-X509 signature's) and the JSON body of
+/// `POST /sessions` to the server at `authority`, signed at `now`.
+pub fn signed_create_session(
+    authority: &str,
+    params: &CreateSessionParams,
+    signer: &X509Signer<'_>,
+    now: OffsetDateTime,
+) -> Result<(Vec<(String, String)>, Bytes), ClientError> {
+    let mut body = serde_json::json!({
+        "profileArn": params.profile_arn,
+        "roleArn": params.role_arn,
+        "trustAnchorArn": params.trust_anchor_arn,
+    });
+    if let Some(d) = params.duration_seconds {
+        body["durationSeconds"] = d.into();
+    }
+    if let Some(n) = &params.role_session_name {
+        body["roleSessionName"] = n.as_str().into();
+    }
+    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ClientError::Protocol(e.to_string()))?);
+    let base = [("host", authority), ("content-type", "application/json")];
+    let unsigned = HttpRequest {
+        method: "POST",
+        path: "/sessions",
+        query: "",
+        headers: &base,
+    };
+    let signed = x509::sign_request(
+        &unsigned,
+        &body,
+        signer.key,
+        signer.cert_der,
+        signer.chain_der,
+        signer.serial_decimal,
+        &params.region,
+        now,
+    )
+    .map_err(|e| ClientError::Signing(e.to_string()))?;
+    let mut headers: Vec<(String, String)> = base.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    headers.extend(signed);
+    Ok((headers, body))
+}
+
 /// Credentials returned by CreateSession. Debug output redacts the secrets.
 #[derive(Clone)]
 pub struct SessionCredentials {
@@ -113,42 +165,19 @@ impl RolesAnywhereClient {
         serial_decimal: &str,
         now: OffsetDateTime,
     ) -> Result<SessionCredentials, ClientError> {
-        let mut body = serde_json::json!({
-            "profileArn": params.profile_arn,
-            "roleArn": params.role_arn,
-            "trustAnchorArn": params.trust_anchor_arn,
-        });
-        if let Some(d) = params.duration_seconds {
-            body["durationSeconds"] = d.into();
-        }
-        if let Some(n) = &params.role_session_name {
-            body["roleSessionName"] = n.as_str().into();
-        }
-        let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ClientError::Protocol(e.to_string()))?);
-        let base = [("host", self.authority.as_str()), ("content-type", "application/json")];
-        let unsigned = HttpRequest {
-            method: "POST",
-            path: "/sessions",
-            query: "",
-            headers: &base,
-        };
-        let signed = x509::sign_request(
-            &unsigned,
-            &body,
-            key,
-            cert_der,
-            chain_der,
-            serial_decimal,
-            &params.region,
+        let (headers, body) = signed_create_session(
+            &self.authority,
+            params,
+            &X509Signer {
+                key,
+                cert_der,
+                chain_der,
+                serial_decimal,
+            },
             now,
-        )
-        .map_err(|e| ClientError::Signing(e.to_string()))?;
+        )?;
         let mut req = http::Request::post(format!("{}/sessions", self.endpoint));
-        for (k, v) in base
-            .iter()
-            .copied()
-            .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        {
+        for (k, v) in &headers {
             req = req.header(k, v);
         }
         let req = req
