@@ -78,15 +78,19 @@ impl Broker {
         )
         .map_err(|e| ApiError::validation("duration", e.to_string()))?;
 
-        let key = issued_key(&input, &session_name, duration);
-        if let Some(hit) = self.caches().issued.get(&key) {
-            let remaining = hit.output.credentials.expiration - now.unix_timestamp();
-            if remaining * 10 >= i64::from(duration) * 9 {
-                self.caches().record(CacheName::Issued, true);
-                return Ok(hit.output);
+        // `credential_reuse_seconds = 0` turns reuse off: no lookup, nothing kept.
+        let reuse_key =
+            (!config.server.credential_reuse.is_zero()).then(|| issued_key(&input, &session_name, duration));
+        if let Some(key) = &reuse_key {
+            if let Some(hit) = self.caches().issued.get(key) {
+                let remaining = hit.output.credentials.expiration - now.unix_timestamp();
+                if remaining * 10 >= i64::from(duration) * 9 {
+                    self.caches().record(CacheName::Issued, true);
+                    return Ok(hit.output);
+                }
             }
+            self.caches().record(CacheName::Issued, false);
         }
-        self.caches().record(CacheName::Issued, false);
 
         let tags = input.certificate.principal_tags().to_vec();
         let source_identity = input.certificate.source_identity().to_owned();
@@ -131,13 +135,15 @@ impl Broker {
             subject_arn: subject_arn(&config, &input.certificate),
             session_name,
         });
-        self.caches().issued.insert(
-            key,
-            IssuedSession {
-                output: output.clone(),
-                issued_at,
-            },
-        );
+        if let Some(key) = reuse_key {
+            self.caches().issued.insert(
+                key,
+                IssuedSession {
+                    output: output.clone(),
+                    issued_at,
+                },
+            );
+        }
         Ok(output)
     }
 
@@ -415,4 +421,70 @@ fn issued_key(input: &CreateSessionInput, session_name: &str, duration: u32) -> 
         h.update(v.as_bytes());
     }
     h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::setup::{PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
+    use crate::pki::KeyType;
+
+    /// The access key ids of two identical CreateSessions, with `credential_reuse_seconds`
+    /// set to `reuse` in the bench world's configuration.
+    fn two_identical_sessions(reuse: u64) -> (String, String, u64) {
+        let world = World::create(&WorldOptions {
+            distinct_certs: 1,
+            client_key: KeyType::EcdsaP256,
+            cache_max_entries: 100,
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let text = text.replacen(
+            "[server]\n",
+            &format!("[server]\ncredential_reuse_seconds = {reuse}\n"),
+            1,
+        );
+        std::fs::write(&world.config, text).unwrap();
+        let broker = Broker::new(Config::load(&world.config).unwrap());
+        let certificate = Arc::new(ClientCertificate::parse(world.clients[0].cert_der.clone()).unwrap());
+        let now = OffsetDateTime::now_utc();
+        let mut create = || {
+            let input = CreateSessionInput {
+                profile_arn: PROFILE_ARN.to_owned(),
+                role_arn: ROLE_ARN.to_owned(),
+                trust_anchor_arn: TRUST_ANCHOR_ARN.to_owned(),
+                duration_seconds: None,
+                role_session_name: None,
+                instance_properties: None,
+                certificate: certificate.clone(),
+                intermediates: Vec::new(),
+                source_ip: None,
+            };
+            broker
+                .create_session(input, now)
+                .unwrap()
+                .credentials
+                .access_key_id
+                .clone()
+        };
+        let (first, second) = (create(), create());
+        let reuse_lookups = broker
+            .caches()
+            .stats()
+            .into_iter()
+            .find(|s| s.name == "credentials")
+            .map(|s| s.hits + s.misses)
+            .unwrap();
+        (first, second, reuse_lookups)
+    }
+
+    #[test]
+    fn identical_requests_reuse_credentials_unless_reuse_is_off() {
+        let (first, second, lookups) = two_identical_sessions(60);
+        assert_eq!(first, second);
+        assert_eq!(lookups, 2);
+        let (first, second, lookups) = two_identical_sessions(0);
+        assert_ne!(first, second, "credential_reuse_seconds = 0 mints every time");
+        assert_eq!(lookups, 0, "and does not look in the reuse cache");
+    }
 }
