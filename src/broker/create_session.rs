@@ -448,7 +448,7 @@ mod tests {
         let broker = Broker::new(Config::load(&world.config).unwrap());
         let certificate = Arc::new(ClientCertificate::parse(world.clients[0].cert_der.clone()).unwrap());
         let now = OffsetDateTime::now_utc();
-        let mut create = || {
+        let create = || {
             let input = CreateSessionInput {
                 profile_arn: PROFILE_ARN.to_owned(),
                 role_arn: ROLE_ARN.to_owned(),
