@@ -63,10 +63,7 @@ pub enum ClientKey {
 impl ClientKey {
     /// The key of a client certificate, from its DER or its base64 text.
     pub fn certificate(bytes: &[u8]) -> ClientKey {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-        let mut key = [0u8; 32];
-        key.copy_from_slice(digest.as_ref());
-        ClientKey::Certificate(key)
+        ClientKey::Certificate(crate::sigv4::sha256(bytes))
     }
 }
 

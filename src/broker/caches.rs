@@ -115,7 +115,7 @@ impl Caches {
         sent: &[u8],
         parse: impl FnOnce(&[u8]) -> Result<ClientCertificate, E>,
     ) -> Result<Arc<ClientCertificate>, E> {
-        let key = digest(sent);
+        let key = crate::sigv4::sha256(sent);
         if let Some(hit) = self.certificates.get(&key) {
             self.record(CacheName::Certificates, true);
             return Ok(hit);
@@ -157,12 +157,4 @@ impl Caches {
         })
         .collect()
     }
-}
-
-/// SHA-256 of `bytes`, as a cache key.
-fn digest(bytes: &[u8]) -> CacheKey {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut key = [0u8; 32];
-    key.copy_from_slice(d.as_ref());
-    key
 }

@@ -17,6 +17,7 @@ use super::attributes::{
     DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
+use crate::sigv4::sha256;
 pub use crate::sigv4::x509::PublicKeyKind;
 use crate::sigv4::x509::X509VerifyingKey;
 
@@ -197,13 +198,6 @@ fn principal_tags(
         }
     }
     tags
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
 
 /// Parses a complete DER certificate (no trailing bytes).

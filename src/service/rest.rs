@@ -352,9 +352,10 @@ fn verify_signature(
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
     let amz_date = req.header("x-amz-date").unwrap_or_default();
     let string_to_sign = sigv4::string_to_sign(&auth.label, amz_date, &scope, &canonical);
-    cert.verifying_key()
-        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
-        .map_err(|_| {
+    let verified = cert
+        .verifying_key()
+        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature);
+    verified.map_err(|_| {
         ApiError::access_denied(
             "bad-signature",
             "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",

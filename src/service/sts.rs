@@ -70,12 +70,12 @@ fn presigned_credential(req: &RequestParts, body: &Bytes) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Whether the body is `application/x-www-form-urlencoded`.
+/// Whether the body is `application/x-www-form-urlencoded` (parameters may follow).
 fn is_form(req: &RequestParts) -> bool {
-    req.header("content-type").is_some_and(|c| {
-        c.get(..33)
-            .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    })
+    const FORM: &str = "application/x-www-form-urlencoded";
+    req.header("content-type")
+        .and_then(|c| c.get(..FORM.len()))
+        .is_some_and(|c| c.eq_ignore_ascii_case(FORM))
 }
 
 /// One STS Query request: authenticate, dispatch on `Action`, render XML.

@@ -9,9 +9,14 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::SigV4Error;
 
+/// SHA-256 of `data` (also what names certificates and requests in rolegate's caches).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
 /// Hex (lower case) SHA-256 of `data`, the payload hash and canonical-request hash of SigV4.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex::encode(sha256(data))
 }
 
 /// Formats `t` (converted to UTC) as `X-Amz-Date`: `yyyyMMdd'T'HHmmss'Z'`.

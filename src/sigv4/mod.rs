@@ -25,7 +25,7 @@ pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SignedRequest}
 pub use canonical::{
     HttpRequest, UNSIGNED_PAYLOAD, canonical_request, canonical_request_without_query_token, string_to_sign,
 };
-pub use encoding::{format_amz_date, parse_amz_date, sha256_hex};
+pub use encoding::{format_amz_date, parse_amz_date, sha256, sha256_hex};
 pub use error::SigV4Error;
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};

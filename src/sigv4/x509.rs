@@ -195,11 +195,7 @@ impl X509VerifyingKey {
     /// Verifies `signature` over `string_to_sign` for the family named by the request's
     /// algorithm label, which must match the key type.
     pub fn verify(&self, alg: X509Algorithm, string_to_sign: &[u8], signature: &[u8]) -> Result<(), SigV4Error> {
-        match (alg, self.kind) {
-            (X509Algorithm::Rsa, PublicKeyKind::Rsa)
-            | (X509Algorithm::Ecdsa, PublicKeyKind::EcP256 | PublicKeyKind::EcP384) => {}
-            (alg, _) => return Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
-        }
+        check_algorithm_fits_key(alg, self.kind)?;
         match self
             .schemes
             .iter()
@@ -227,15 +223,18 @@ pub fn verify_signature(
     string_to_sign: &[u8],
     signature: &[u8],
 ) -> Result<(), SigV4Error> {
-    match X509VerifyingKey::parse(key, key_bytes) {
-        Ok(k) => k.verify(alg, string_to_sign, signature),
-        Err(_) => match (alg, key) {
-            (X509Algorithm::Rsa, PublicKeyKind::Rsa)
-            | (X509Algorithm::Ecdsa, PublicKeyKind::EcP256 | PublicKeyKind::EcP384) => {
-                Err(SigV4Error::X509SignatureMismatch)
-            }
-            (alg, _) => Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
-        },
+    check_algorithm_fits_key(alg, key)?;
+    X509VerifyingKey::parse(key, key_bytes)
+        .map_err(|_| SigV4Error::X509SignatureMismatch)?
+        .verify(alg, string_to_sign, signature)
+}
+
+/// The label's family must be the key's: `AWS4-X509-RSA-*` for RSA, `AWS4-X509-ECDSA-*` for EC.
+fn check_algorithm_fits_key(alg: X509Algorithm, key: PublicKeyKind) -> Result<(), SigV4Error> {
+    match (alg, key) {
+        (X509Algorithm::Rsa, PublicKeyKind::Rsa)
+        | (X509Algorithm::Ecdsa, PublicKeyKind::EcP256 | PublicKeyKind::EcP384) => Ok(()),
+        (alg, _) => Err(SigV4Error::AlgorithmKeyMismatch(alg.label().to_owned())),
     }
 }
 
