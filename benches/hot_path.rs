@@ -29,13 +29,14 @@ use rolegate::bench::setup::{
 };
 use rolegate::bench::{FLOOR_MESSAGE, ecdsa_p256_fixture, rsa_2048_fixture};
 use rolegate::broker::{Broker, Payload, create_session_trust_context};
+use rolegate::client::SessionCredentials;
 use rolegate::config::Config;
 use rolegate::identity::{ClientCertificate, verify_chain};
 use rolegate::pki::KeyType;
 use rolegate::policy::{self, RequestContext};
 use rolegate::service::http::RequestParts;
 use rolegate::service::{rest, sts};
-use rolegate::session::{self, Credentials, SessionClaims, SessionClaimsDraft, SessionOrigin};
+use rolegate::session::{self, SessionClaims, SessionClaimsDraft, SessionOrigin};
 use rolegate::sigv4::{self, Expectations, HttpRequest, SignedRequest, x509};
 
 /// The floor a step is compared with.
@@ -92,7 +93,8 @@ struct Fixture {
     config: Arc<Config>,
     leaf: ClientCertificate,
     rsa_leaf: ClientCertificate,
-    credentials: Credentials,
+    /// The minted session's credentials, as a client holds them.
+    credentials: SessionCredentials,
     draft: SessionClaimsDraft,
     claims: SessionClaims,
     ecdsa_floor: (Vec<u8>, Vec<u8>),
@@ -151,7 +153,12 @@ impl Fixture {
             config,
             leaf,
             rsa_leaf,
-            credentials,
+            credentials: SessionCredentials {
+                access_key_id: credentials.access_key_id,
+                secret_access_key: credentials.secret_access_key,
+                session_token: credentials.session_token.into(),
+                expiration: session::format_expiration(credentials.expiration),
+            },
             draft,
             claims,
             ecdsa_client,
@@ -176,13 +183,14 @@ impl Fixture {
         let rsa_request = signed_x509_request(&self.rsa_client, None, now);
         let gci_request = std::rc::Rc::new(self.sts_request(GET_CALLER_IDENTITY, now));
         let (gci_verify, gci_authenticate) = (gci_request.clone(), gci_request.clone());
+        let gci_delivered = Delivered::from(gci_request.as_ref());
         let sts_signing_key = sigv4::derive_signing_key(
             &self.credentials.secret_access_key,
             &sigv4::format_amz_date(now)[..8],
             REGION,
             "sts",
         );
-        let token = self.credentials.session_token.clone();
+        let token = self.credentials.session_token.to_string();
         let hmac_key = [7u8; 32];
         vec![
             Step::repeat("floor/ecdsa_p256_verify", Floor::Ecdsa, move || {
@@ -251,17 +259,17 @@ impl Fixture {
                 Floor::Ecdsa,
                 move || {
                     let name = self.next_name("bench");
-                    let request = signed_x509_request(&self.ecdsa_client, Some(&name), now);
-                    Box::new(move || create_session(&self.broker, request, now))
+                    let request = Delivered::from(&signed_x509_request(&self.ecdsa_client, Some(&name), now));
+                    Box::new(move || create_session(&self.broker, &request, now))
                 },
             ),
             Step::fresh("handler/create_session RSA (fresh session)", Floor::Rsa, move || {
                 let name = self.next_name("bench");
-                let request = signed_x509_request(&self.rsa_client, Some(&name), now);
-                Box::new(move || create_session(&self.rsa_broker, request, now))
+                let request = Delivered::from(&signed_x509_request(&self.rsa_client, Some(&name), now));
+                Box::new(move || create_session(&self.rsa_broker, &request, now))
             }),
             Step::repeat("handler/get_caller_identity", Floor::Hmac, move || {
-                self.sts_call(&gci_request, now)
+                self.sts_call(&gci_delivered, now)
             }),
             Step::fresh("handler/assume_role (fresh session)", Floor::Hmac, move || {
                 let body = format!(
@@ -269,7 +277,7 @@ impl Fixture {
                     form_urlencoded::byte_serialize(CHAINED_ROLE_ARN.as_bytes()).collect::<String>(),
                     self.next_name("chain")
                 );
-                let request = self.sts_request(&body, now);
+                let request = Delivered::from(&self.sts_request(&body, now));
                 Box::new(move || self.sts_call(&request, now))
             }),
         ]
@@ -280,46 +288,51 @@ impl Fixture {
     }
 
     /// An STS Query request as the server decides it once TLS and HTTP have delivered it.
-    fn sts_call(&self, request: &ClientRequest, now: OffsetDateTime) {
-        let parts = parts(request);
-        let read = sts::StsRequest::read(&parts, &request.body);
-        let response = sts::handle(&self.broker, &parts, &request.body, read, now).expect("STS");
+    fn sts_call(&self, request: &Delivered, now: OffsetDateTime) {
+        let read = sts::StsRequest::read(&request.parts, &request.body);
+        let response = sts::handle(&self.broker, &request.parts, &request.body, read, now).expect("STS");
         assert_eq!(response.status(), 200);
     }
 
     /// `POST /` with `body`, SigV4-signed with the fixture's session credentials at `now`.
     fn sts_request(&self, body: &str, now: OffsetDateTime) -> ClientRequest {
-        let creds = requests::SessionCredentials {
-            access_key_id: &self.credentials.access_key_id,
-            secret_access_key: &self.credentials.secret_access_key,
-            session_token: &self.credentials.session_token,
-        };
-        requests::sts(HOST, &creds, body, now)
+        requests::sts(HOST, &self.credentials, body, now)
     }
 }
 
 /// `POST /sessions` as the server decides it once TLS and HTTP have delivered it.
-fn create_session(broker: &Broker, request: ClientRequest, now: OffsetDateTime) {
-    let parts = parts(&request);
-    let read = rest::CreateSessionRequest::read(broker, &parts, &request.body);
-    let response = rest::create_session(broker, &parts, &request.body, read, now).expect("CreateSession");
+fn create_session(broker: &Broker, request: &Delivered, now: OffsetDateTime) {
+    let read = rest::CreateSessionRequest::read(broker, &request.parts, &request.body);
+    let response = rest::create_session(broker, &request.parts, &request.body, read, now).expect("CreateSession");
     assert_eq!(response.status(), 201);
 }
 
-/// The request as `service::http` hands it to the handlers.
-fn parts(request: &ClientRequest) -> RequestParts {
-    let mut headers = HeaderMap::with_capacity(request.headers.len());
-    for (k, v) in &request.headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).expect("header name");
-        headers.append(name, HeaderValue::from_str(v).expect("header value"));
-    }
-    RequestParts {
-        method: Method::POST,
-        path: request.path.to_owned(),
-        query: String::new(),
-        headers,
-        remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
-        request_id: "bench".to_owned(),
+/// A request as `service::http` hands it to the handlers once TLS and HTTP have delivered it
+/// (built outside the timed part, as hyper builds it in the server).
+struct Delivered {
+    parts: RequestParts,
+    body: bytes::Bytes,
+}
+
+impl From<&ClientRequest> for Delivered {
+    fn from(request: &ClientRequest) -> Self {
+        let mut headers = HeaderMap::with_capacity(request.headers.len());
+        for (k, v) in &request.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).expect("header name");
+            headers.append(name, HeaderValue::from_str(v).expect("header value"));
+        }
+        let parts = RequestParts {
+            method: Method::POST,
+            path: request.path.to_owned(),
+            query: String::new(),
+            headers,
+            remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            request_id: "bench".to_owned(),
+        };
+        Self {
+            parts,
+            body: request.body.clone(),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use tokio_rustls::TlsConnector;
 
 use super::requests::{self, ClientRequest};
 use super::setup::{CHAINED_ROLE_ARN, ClientIdentity};
+use crate::client::{SessionCredentials, parse_create_session_answer};
 
 /// Largest response body read.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -55,19 +56,12 @@ pub struct WorkerResult {
     pub first_error: Option<String>,
 }
 
-/// Session credentials a worker signs STS requests with.
-struct SessionCreds {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-}
-
 /// Runs one worker until `end`; only requests that start at or after `measure_from` and
 /// complete before `end` are recorded.
 pub async fn worker(target: Arc<Target>, id: usize, measure_from: Instant, end: Instant) -> WorkerResult {
     let mut result = WorkerResult::default();
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
-    let mut creds: Option<SessionCreds> = None;
+    let mut creds: Option<SessionCredentials> = None;
     while Instant::now() < end {
         if let Some(limit) = target.request_limit
             && target.succeeded.load(Ordering::Relaxed) >= limit
@@ -174,7 +168,7 @@ struct BuiltRequest {
 }
 
 /// Builds and signs request number `seq` now.
-fn build_request(target: &Target, seq: u64, creds: Option<&SessionCreds>) -> Result<BuiltRequest, String> {
+fn build_request(target: &Target, seq: u64, creds: Option<&SessionCredentials>) -> Result<BuiltRequest, String> {
     match (target.kind, creds) {
         (RequestKind::CreateSession { reuse }, _) => {
             let client = round_robin(&target.clients, seq)?;
@@ -230,13 +224,12 @@ fn create_session_request(
 }
 
 /// `POST /` with a form body, signed with SigV4 (service `sts`) now.
-fn sts_request(authority: &str, creds: &SessionCreds, body: String) -> Result<http::Request<Full<Bytes>>, String> {
-    let creds = requests::SessionCredentials {
-        access_key_id: &creds.access_key_id,
-        secret_access_key: &creds.secret_access_key,
-        session_token: &creds.session_token,
-    };
-    http_request(requests::sts(authority, &creds, &body, OffsetDateTime::now_utc()))
+fn sts_request(
+    authority: &str,
+    creds: &SessionCredentials,
+    body: String,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    http_request(requests::sts(authority, creds, &body, OffsetDateTime::now_utc()))
 }
 
 fn http_request(signed: ClientRequest) -> Result<http::Request<Full<Bytes>>, String> {
@@ -273,22 +266,9 @@ async fn obtain_credentials(
     target: &Target,
     sender: &mut SendRequest<Full<Bytes>>,
     worker: usize,
-) -> Result<SessionCreds, String> {
+) -> Result<SessionCredentials, String> {
     let client = round_robin(&target.clients, worker as u64)?;
     let req = create_session_request(&target.authority, client, Some(&format!("bench-worker-{worker}")))?;
     let body = send(sender, req, 201).await?;
-    let answer: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| format!("invalid CreateSession JSON: {e}"))?;
-    let c = &answer["credentialSet"][0]["credentials"];
-    let field = |name: &str| {
-        c[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("CreateSession answer lacks credentials.{name}"))
-    };
-    Ok(SessionCreds {
-        access_key_id: field("accessKeyId")?,
-        secret_access_key: field("secretAccessKey")?,
-        session_token: field("sessionToken")?,
-    })
+    parse_create_session_answer(&body).map_err(|e| e.to_string())
 }

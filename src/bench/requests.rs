@@ -7,7 +7,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use super::setup::{ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN};
-use crate::client::{CreateSessionParams, X509Signer, signed_create_session};
+use crate::client::{CreateSessionParams, SessionCredentials, X509Signer, signed_create_session};
 use crate::sigv4::{self, HttpRequest};
 
 /// A signed request as it goes on the wire: `POST {path}` with these headers and body.
@@ -16,13 +16,6 @@ pub struct ClientRequest {
     /// The client's headers (`host`, `content-type`) followed by the signature's.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
-}
-
-/// Session credentials an STS request is signed with.
-pub struct SessionCredentials<'a> {
-    pub access_key_id: &'a str,
-    pub secret_access_key: &'a str,
-    pub session_token: &'a str,
 }
 
 /// `POST /sessions` for the bench profile and role, the parameters in the JSON body (with
@@ -57,7 +50,7 @@ pub fn create_session(
 }
 
 /// `POST /` with the form `body`, signed with SigV4 (service `sts`) and `creds` at `now`.
-pub fn sts(authority: &str, creds: &SessionCredentials<'_>, body: &str, now: OffsetDateTime) -> ClientRequest {
+pub fn sts(authority: &str, creds: &SessionCredentials, body: &str, now: OffsetDateTime) -> ClientRequest {
     let base = [
         ("host", authority),
         ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
@@ -71,9 +64,9 @@ pub fn sts(authority: &str, creds: &SessionCredentials<'_>, body: &str, now: Off
     let signed = sigv4::sign_hmac(
         &unsigned,
         &sigv4::sha256_hex(body.as_bytes()),
-        creds.access_key_id,
-        creds.secret_access_key,
-        Some(creds.session_token),
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(&creds.session_token),
         REGION,
         "sts",
         now,

@@ -7,6 +7,7 @@ mod roles_anywhere;
 mod tls;
 
 pub use roles_anywhere::{
-    ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, signed_create_session,
+    ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, parse_create_session_answer,
+    signed_create_session,
 };
 pub use tls::{TlsOptions, client_config};

@@ -208,20 +208,25 @@ impl RolesAnywhereClient {
                 message,
             });
         }
-        let parsed: CreateSessionAnswer = serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Protocol(format!("invalid CreateSession JSON: {e}")))?;
-        let entry = parsed
-            .credential_set
-            .into_iter()
-            .next()
-            .ok_or_else(|| ClientError::Protocol("empty credentialSet".into()))?;
-        Ok(SessionCredentials {
-            access_key_id: entry.credentials.access_key_id,
-            secret_access_key: Zeroizing::new(entry.credentials.secret_access_key),
-            session_token: Zeroizing::new(entry.credentials.session_token),
-            expiration: entry.credentials.expiration,
-        })
+        parse_create_session_answer(&bytes)
     }
+}
+
+/// The credentials of a successful CreateSession answer (its first `credentialSet` entry).
+pub fn parse_create_session_answer(body: &[u8]) -> Result<SessionCredentials, ClientError> {
+    let parsed: CreateSessionAnswer =
+        serde_json::from_slice(body).map_err(|e| ClientError::Protocol(format!("invalid CreateSession JSON: {e}")))?;
+    let entry = parsed
+        .credential_set
+        .into_iter()
+        .next()
+        .ok_or_else(|| ClientError::Protocol("empty credentialSet".into()))?;
+    Ok(SessionCredentials {
+        access_key_id: entry.credentials.access_key_id,
+        secret_access_key: Zeroizing::new(entry.credentials.secret_access_key),
+        session_token: Zeroizing::new(entry.credentials.session_token),
+        expiration: entry.credentials.expiration,
+    })
 }
 
 /// The whole `source()` chain of an error on one line.
