@@ -217,7 +217,7 @@ impl Fixture {
             }),
             Step::repeat("chain/cached (Broker::verify_chain_cached)", Floor::Ecdsa, move || {
                 self.broker
-                    .verify_chain_cached(anchor, &self.leaf, &[], now)
+                    .verify_chain_cached(&self.config, anchor, &self.leaf, &[], now)
                     .expect("cached chain");
             }),
             Step::repeat("x509_request/ecdsa_p256 (AWS4-X509 verify)", Floor::Ecdsa, move || {

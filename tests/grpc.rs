@@ -636,7 +636,10 @@ async fn admin_is_limited_to_listed_subjects() {
         (&["k1".to_owned()][..], "k1")
     );
     let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["chains", "credentials", "signing_keys", "certificates"]);
+    assert_eq!(
+        names,
+        ["chains", "credentials", "signing_keys", "certificates", "tokens"]
+    );
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
 
     let reloaded = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();

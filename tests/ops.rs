@@ -302,7 +302,7 @@ fn audit_events(d: &Daemon, want: usize, all_lines: &mut Vec<String>) -> Vec<ser
 }
 
 #[tokio::test]
-async fn signing_key_cache_lookups_are_counted() {
+async fn token_and_signing_key_cache_lookups_are_counted() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let leaf = Pki::client(&pki.root, "signing-key-client", KeyType::EcdsaP256);
@@ -311,18 +311,15 @@ async fn signing_key_cache_lookups_are_counted() {
         let who = get_caller_identity(&d, &creds).await;
         assert_eq!(who.status, 200, "{}", who.body);
     }
-    // The first request derives the session's signing key, the next two find it cached.
+    // The first request opens the token and derives the session's signing key, the next two
+    // find both cached.
     let m = scrape(&d).await;
-    assert_eq!(
-        sample(&m, r#"rolegate_cache_misses_total{cache="signing_keys"}"#),
-        Some(1.0),
-        "{m}"
-    );
-    assert_eq!(
-        sample(&m, r#"rolegate_cache_hits_total{cache="signing_keys"}"#),
-        Some(2.0),
-        "{m}"
-    );
+    for cache in ["tokens", "signing_keys"] {
+        let misses = format!(r#"rolegate_cache_misses_total{{cache="{cache}"}}"#);
+        let hits = format!(r#"rolegate_cache_hits_total{{cache="{cache}"}}"#);
+        assert_eq!(sample(&m, &misses), Some(1.0), "{m}");
+        assert_eq!(sample(&m, &hits), Some(2.0), "{m}");
+    }
 }
 
 #[tokio::test]

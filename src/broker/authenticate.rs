@@ -3,7 +3,7 @@
 //!
 //! 1. parse the signature (Authorization header or presigned query);
 //! 2. open the sealed session token (`X-Amz-Security-Token`) with the key ring — no store is
-//!    consulted, so any replica authenticates any session;
+//!    consulted, so any replica authenticates any session (opened tokens are cached);
 //! 3. the access key id of the signature must be the token's; the session must not have
 //!    expired nor been revoked by its role's `revoke_sessions_issued_before`;
 //! 4. verify the signature with the secret carried in the token (signing keys cached).
@@ -21,7 +21,7 @@ use crate::sigv4::{self, Expectations, HttpRequest, SigV4Error, SignedRequest};
 
 /// A verified caller: the session it proved, and its role as configured now.
 pub struct Caller {
-    pub claims: SessionClaims,
+    pub claims: Arc<SessionClaims>,
     pub role: Arc<Role>,
     pub config: Arc<Config>,
 }
@@ -41,8 +41,6 @@ pub enum Payload<'a> {
     /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
     Hash(&'a str),
 }
-
-const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
 
 impl Broker {
     /// Authenticates `req`, whose body is `body`, for `service` in this server's region (or
@@ -68,33 +66,17 @@ impl Broker {
             ApiError::new(
                 ErrorCode::InvalidClientTokenId,
                 "no-session-token",
-                format!("{INVALID_TOKEN} rolegate accepts only session credentials: send X-Amz-Security-Token."),
+                format!(
+                    "{} rolegate accepts only session credentials: send X-Amz-Security-Token.",
+                    session::INVALID_TOKEN_MESSAGE
+                ),
             )
         })?;
-        let claims = session::open(&config.keyring, token).map_err(|e| {
-            tracing::debug!(reason = e.reason(), "session token rejected");
-            ApiError::new(ErrorCode::InvalidClientTokenId, "bad-token", INVALID_TOKEN)
-        })?;
+        let claims = self.open_token(&config, token)?;
         if claims.access_key_id != signed.credential.access_key_id {
-            return Err(ApiError::new(
-                ErrorCode::InvalidClientTokenId,
-                "key-token-mismatch",
-                INVALID_TOKEN,
-            ));
+            return Err(invalid_token("key-token-mismatch"));
         }
-        let now_unix = now.unix_timestamp();
-        if claims.is_expired_at(now_unix) {
-            return Err(ApiError::new(
-                ErrorCode::ExpiredToken,
-                "token-expired",
-                "The security token included in the request is expired",
-            ));
-        }
-        let role = config
-            .role(&claims.role_arn)
-            .cloned()
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidClientTokenId, "role-removed", INVALID_TOKEN))?;
-        check_not_revoked(&role, &claims)?;
+        let role = current_role(&config, &claims, now)?;
         let region = region.unwrap_or(&config.server.region);
         let (key, cached) = self.caches().signing_keys.signing_key(
             &claims.secret_access_key,
@@ -112,10 +94,37 @@ impl Broker {
         sigv4::verify(&signed, req, &payload_hash, &key, &expectations).map_err(signature_error)?;
         Ok(Caller { claims, role, config })
     }
+
+    /// The claims sealed in `token`, opened with the key ring of `config` (or found in the
+    /// opened-token cache).
+    pub(super) fn open_token(&self, config: &Config, token: &str) -> Result<Arc<SessionClaims>, ApiError> {
+        self.caches()
+            .opened_token(config.generation, token, |token| session::open(&config.keyring, token))
+            .map_err(|e| {
+                tracing::debug!(reason = e.reason(), "session token rejected");
+                invalid_token("bad-token")
+            })
+    }
 }
 
-/// AWS's "revoke active sessions": sessions issued before the role's cut-off are refused.
-fn check_not_revoked(role: &Role, claims: &SessionClaims) -> Result<(), ApiError> {
+/// The role of a session that is still good at `now`: it has not expired, its role still
+/// exists, and the role has not revoked it (AWS's "revoke active sessions").
+pub(super) fn current_role(
+    config: &Config,
+    claims: &SessionClaims,
+    now: OffsetDateTime,
+) -> Result<Arc<Role>, ApiError> {
+    if claims.is_expired_at(now.unix_timestamp()) {
+        return Err(ApiError::new(
+            ErrorCode::ExpiredToken,
+            "token-expired",
+            "The security token included in the request is expired",
+        ));
+    }
+    let role = config
+        .role(&claims.role_arn)
+        .cloned()
+        .ok_or_else(|| invalid_token("role-removed"))?;
     match role.revoke_sessions_issued_before {
         Some(cutoff) if claims.issued_at < cutoff => Err(ApiError::access_denied(
             "session-revoked",
@@ -125,8 +134,13 @@ fn check_not_revoked(role: &Role, claims: &SessionClaims) -> Result<(), ApiError
                 session::format_expiration(cutoff)
             ),
         )),
-        _ => Ok(()),
+        _ => Ok(role),
     }
+}
+
+/// `InvalidClientTokenId` with AWS's message; `reason` says why, for the audit log.
+fn invalid_token(reason: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidClientTokenId, reason, session::INVALID_TOKEN_MESSAGE)
 }
 
 /// The AWS error code for each signature failure, with the verifier's message.

@@ -13,12 +13,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::authenticate::current_role;
 use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
+use crate::config::Anchor;
 use crate::identity::ClientCertificate;
 use crate::policy::{self, Outcome, PolicyDocument, PolicyKind, RequestContext, StatementTrace};
-use crate::service::error::{ApiError, ErrorCode};
-use crate::session::{self, SessionClaims};
+use crate::service::error::ApiError;
 
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;
@@ -105,55 +106,37 @@ impl Broker {
     /// exists and has not revoked it.
     pub fn session_caller(&self, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
         let config = self.config();
-        let invalid = || {
-            ApiError::new(
-                ErrorCode::InvalidClientTokenId,
-                "bad-token",
-                session::INVALID_TOKEN_MESSAGE,
-            )
-        };
-        let claims: SessionClaims = session::open(&config.keyring, token).map_err(|e| {
-            tracing::debug!(reason = e.reason(), "session token rejected");
-            invalid()
-        })?;
-        if claims.is_expired_at(now.unix_timestamp()) {
-            return Err(ApiError::new(
-                ErrorCode::ExpiredToken,
-                "token-expired",
-                "The security token included in the request is expired",
-            ));
-        }
-        let role = config.role(&claims.role_arn).cloned().ok_or_else(invalid)?;
-        if let Some(cutoff) = role.revoke_sessions_issued_before
-            && claims.issued_at < cutoff
-        {
-            return Err(ApiError::access_denied(
-                "session-revoked",
-                format!(
-                    "Sessions of role {} issued before {} have been revoked; get new credentials.",
-                    role.arn,
-                    session::format_expiration(cutoff)
-                ),
-            ));
-        }
+        let claims = self.open_token(&config, token)?;
+        let role = current_role(&config, &claims, now)?;
         Ok(Caller { claims, role, config })
     }
 
-    /// The ARN of the first enabled trust anchor (in ARN order) that `leaf` chains to through
-    /// `intermediates` at `now`; AccessDenied when none does.
+    /// The ARN of an enabled trust anchor that `leaf` chains to through `intermediates` at
+    /// `now`: `preferred` when it is one (a caller naming the anchor it expects costs one
+    /// cached lookup), else the first in ARN order; AccessDenied when none is.
     pub fn trusted_anchor(
         &self,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
+        preferred: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
         let config = self.config();
-        let mut anchors: Vec<_> = config.anchors.values().filter(|a| a.enabled).collect();
+        let chains_to = |anchor: &Anchor| {
+            anchor.enabled
+                && self
+                    .verify_chain_cached(&config, anchor, leaf, intermediates, now)
+                    .is_ok()
+        };
+        if let Some(anchor) = preferred.and_then(|arn| config.anchor(arn))
+            && chains_to(anchor)
+        {
+            return Ok(anchor.arn.as_str().to_owned());
+        }
+        let mut anchors: Vec<&Anchor> = config.anchors.values().map(|a| &**a).collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
-        for anchor in anchors {
-            if self.verify_chain_cached(anchor, leaf, intermediates, now).is_ok() {
-                return Ok(anchor.arn.as_str().to_owned());
-            }
+        if let Some(anchor) = anchors.into_iter().find(|a| chains_to(a)) {
+            return Ok(anchor.arn.as_str().to_owned());
         }
         Err(ApiError::access_denied(
             "untrusted-client-certificate",

@@ -1,16 +1,20 @@
 //! Bounded moka caches (DESIGN.md §3): parsed client certificates, verified certificate chains,
-//! and credentials issued for identical repeated CreateSession requests. Keys are SHA-256 digests of everything the cached
-//! decision depends on, so a hit is exactly as valid as a recomputation; every cache is cleared
-//! on reload because anchors, CRLs and policies may have changed.
+//! opened session tokens, derived SigV4 signing keys, and credentials issued for identical
+//! repeated CreateSession requests. Keys are SHA-256 digests of everything the cached decision
+//! depends on — including the configuration's generation where the configuration matters — so
+//! a hit is exactly as valid as a recomputation. Every cache is also cleared on reload, because
+//! anchors, CRLs, key rings and policies may have changed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use sha2::{Digest, Sha256};
 
 use crate::config::ServerSettings;
 use crate::identity::ClientCertificate;
+use crate::session::SessionClaims;
 use crate::sigv4::SigningKeyCache;
 
 /// A digest naming one cached decision.
@@ -40,8 +44,11 @@ pub struct Caches {
     /// (unix seconds).
     pub chains: DigestCache<i64>,
     pub issued: DigestCache<IssuedSession>,
+    /// SHA-256 of (configuration generation, session token) → the claims the key ring opened.
+    /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
+    tokens: DigestCache<Arc<SessionClaims>>,
     pub signing_keys: SigningKeyCache,
-    stats: [Counters; 4],
+    stats: [Counters; 5],
 }
 
 #[derive(Default)]
@@ -65,6 +72,7 @@ pub enum CacheName {
     Issued = 1,
     SigningKeys = 2,
     Certificates = 3,
+    Tokens = 4,
 }
 
 impl CacheName {
@@ -74,6 +82,7 @@ impl CacheName {
             Self::Issued => "credentials",
             Self::SigningKeys => "signing_keys",
             Self::Certificates => "certificates",
+            Self::Tokens => "tokens",
         }
     }
 }
@@ -93,6 +102,10 @@ impl Caches {
             issued: Cache::builder()
                 .max_capacity(max)
                 .time_to_live(server.credential_reuse.max(Duration::from_secs(1)))
+                .build_with_hasher(DigestHasher::default()),
+            tokens: Cache::builder()
+                .max_capacity(max)
+                .time_to_live(Duration::from_secs(300))
                 .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),
             stats: Default::default(),
@@ -116,20 +129,49 @@ impl Caches {
         parse: impl FnOnce(&[u8]) -> Result<ClientCertificate, E>,
     ) -> Result<Arc<ClientCertificate>, E> {
         let key = crate::sigv4::sha256(sent);
-        if let Some(hit) = self.certificates.get(&key) {
-            self.record(CacheName::Certificates, true);
+        self.remember(&self.certificates, CacheName::Certificates, key, || {
+            parse(sent).map(Arc::new)
+        })
+    }
+
+    /// The claims of session token `token`, opened by `open` only the first time it is seen
+    /// under configuration `generation` (whose key ring `open` uses). Failures are not cached.
+    pub fn opened_token<E>(
+        &self,
+        generation: u64,
+        token: &str,
+        open: impl FnOnce(&str) -> Result<SessionClaims, E>,
+    ) -> Result<Arc<SessionClaims>, E> {
+        let mut h = Sha256::new();
+        h.update(generation.to_be_bytes());
+        h.update(token.as_bytes());
+        let key = h.finalize().into();
+        self.remember(&self.tokens, CacheName::Tokens, key, || open(token).map(Arc::new))
+    }
+
+    /// `cache[key]`, or what `compute` returns on success, remembered.
+    fn remember<V: Clone + Send + Sync + 'static, E>(
+        &self,
+        cache: &DigestCache<V>,
+        name: CacheName,
+        key: CacheKey,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(hit) = cache.get(&key) {
+            self.record(name, true);
             return Ok(hit);
         }
-        self.record(CacheName::Certificates, false);
-        let parsed = Arc::new(parse(sent)?);
-        self.certificates.insert(key, parsed.clone());
-        Ok(parsed)
+        self.record(name, false);
+        let value = compute()?;
+        cache.insert(key, value.clone());
+        Ok(value)
     }
 
     pub fn invalidate_all(&self) {
         self.certificates.invalidate_all();
         self.chains.invalidate_all();
         self.issued.invalidate_all();
+        self.tokens.invalidate_all();
         self.signing_keys.invalidate_all();
     }
 
@@ -139,6 +181,7 @@ impl Caches {
             CacheName::Issued,
             CacheName::SigningKeys,
             CacheName::Certificates,
+            CacheName::Tokens,
         ]
         .into_iter()
         .map(|name| {
@@ -152,6 +195,7 @@ impl Caches {
                     CacheName::Issued => self.issued.entry_count(),
                     CacheName::SigningKeys => self.signing_keys.entry_count(),
                     CacheName::Certificates => self.certificates.entry_count(),
+                    CacheName::Tokens => self.tokens.entry_count(),
                 },
             }
         })

@@ -66,7 +66,7 @@ impl Broker {
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
-        self.verify_chain_cached(anchor, &input.certificate, &input.intermediates, now)?;
+        self.verify_chain_cached(&config, anchor, &input.certificate, &input.intermediates, now)?;
         let profile = find_profile(&config, &input.profile_arn)?;
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
         let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
@@ -80,7 +80,7 @@ impl Broker {
 
         // `credential_reuse_seconds = 0` turns reuse off: no lookup, nothing kept.
         let reuse_key =
-            (!config.server.credential_reuse.is_zero()).then(|| issued_key(&input, &session_name, duration));
+            (!config.server.credential_reuse.is_zero()).then(|| issued_key(&config, &input, &session_name, duration));
         if let Some(key) = &reuse_key {
             if let Some(hit) = self.caches().issued.get(key) {
                 let remaining = hit.output.credentials.expiration - now.unix_timestamp();
@@ -147,16 +147,17 @@ impl Broker {
         Ok(output)
     }
 
-    /// Verifies leaf + intermediates against the anchor, remembering success until the
-    /// earliest notAfter of the chain (and at most the cache TTL).
+    /// Verifies leaf + intermediates against `anchor` of `config`, remembering success until
+    /// the earliest notAfter of the chain (and at most the cache TTL).
     pub fn verify_chain_cached(
         &self,
+        config: &Config,
         anchor: &Anchor,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
     ) -> Result<(), ApiError> {
-        let key = chain_key(anchor, leaf, intermediates);
+        let key = chain_key(config, anchor, leaf, intermediates);
         if let Some(not_after) = self.caches().chains.get(&key)
             && now.unix_timestamp() < not_after
         {
@@ -389,8 +390,9 @@ fn subject_arn(config: &Config, cert: &ClientCertificate) -> String {
     )
 }
 
-fn chain_key(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> CacheKey {
+fn chain_key(config: &Config, anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> CacheKey {
     let mut h = Sha256::new();
+    h.update(config.generation.to_be_bytes());
     h.update((anchor.arn.as_str().len() as u64).to_be_bytes());
     h.update(anchor.arn.as_str().as_bytes());
     h.update(leaf.fingerprint());
@@ -401,8 +403,9 @@ fn chain_key(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>
     h.finalize().into()
 }
 
-fn issued_key(input: &CreateSessionInput, session_name: &str, duration: u32) -> CacheKey {
+fn issued_key(config: &Config, input: &CreateSessionInput, session_name: &str, duration: u32) -> CacheKey {
     let mut h = Sha256::new();
+    h.update(config.generation.to_be_bytes());
     for part in [
         input.trust_anchor_arn.as_bytes(),
         input.profile_arn.as_bytes(),
@@ -429,9 +432,9 @@ mod tests {
     use crate::bench::setup::{PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
     use crate::pki::KeyType;
 
-    /// The access key ids of two identical CreateSessions, with `credential_reuse_seconds`
-    /// set to `reuse` in the bench world's configuration.
-    fn two_identical_sessions(reuse: u64) -> (String, String, u64) {
+    /// A broker on the bench world's configuration with `credential_reuse_seconds = reuse`,
+    /// the world (which owns the files) and its client certificate.
+    fn world_broker(reuse: u64) -> (Broker, World, Arc<ClientCertificate>) {
         let world = World::create(&WorldOptions {
             distinct_certs: 1,
             client_key: KeyType::EcdsaP256,
@@ -447,35 +450,45 @@ mod tests {
         std::fs::write(&world.config, text).unwrap();
         let broker = Broker::new(Config::load(&world.config).unwrap());
         let certificate = Arc::new(ClientCertificate::parse(world.clients[0].cert_der.clone()).unwrap());
+        (broker, world, certificate)
+    }
+
+    fn input(certificate: &Arc<ClientCertificate>) -> CreateSessionInput {
+        CreateSessionInput {
+            profile_arn: PROFILE_ARN.to_owned(),
+            role_arn: ROLE_ARN.to_owned(),
+            trust_anchor_arn: TRUST_ANCHOR_ARN.to_owned(),
+            duration_seconds: None,
+            role_session_name: None,
+            instance_properties: None,
+            certificate: certificate.clone(),
+            intermediates: Vec::new(),
+            source_ip: None,
+        }
+    }
+
+    /// (hits, misses) of cache `name`.
+    fn lookups(broker: &Broker, name: &str) -> (u64, u64) {
+        let s = broker.caches().stats().into_iter().find(|s| s.name == name).unwrap();
+        (s.hits, s.misses)
+    }
+
+    /// The access key ids of two identical CreateSessions, with `credential_reuse_seconds`
+    /// set to `reuse` in the bench world's configuration.
+    fn two_identical_sessions(reuse: u64) -> (String, String, u64) {
+        let (broker, _world, certificate) = world_broker(reuse);
         let now = OffsetDateTime::now_utc();
         let create = || {
-            let input = CreateSessionInput {
-                profile_arn: PROFILE_ARN.to_owned(),
-                role_arn: ROLE_ARN.to_owned(),
-                trust_anchor_arn: TRUST_ANCHOR_ARN.to_owned(),
-                duration_seconds: None,
-                role_session_name: None,
-                instance_properties: None,
-                certificate: certificate.clone(),
-                intermediates: Vec::new(),
-                source_ip: None,
-            };
             broker
-                .create_session(input, now)
+                .create_session(input(&certificate), now)
                 .unwrap()
                 .credentials
                 .access_key_id
                 .clone()
         };
         let (first, second) = (create(), create());
-        let reuse_lookups = broker
-            .caches()
-            .stats()
-            .into_iter()
-            .find(|s| s.name == "credentials")
-            .map(|s| s.hits + s.misses)
-            .unwrap();
-        (first, second, reuse_lookups)
+        let (hits, misses) = lookups(&broker, "credentials");
+        (first, second, hits + misses)
     }
 
     #[test]
@@ -486,5 +499,63 @@ mod tests {
         let (first, second, lookups) = two_identical_sessions(0);
         assert_ne!(first, second, "credential_reuse_seconds = 0 mints every time");
         assert_eq!(lookups, 0, "and does not look in the reuse cache");
+    }
+
+    #[test]
+    fn a_chain_verified_under_the_previous_configuration_is_not_a_hit_after_reload() {
+        let (broker, world, certificate) = world_broker(60);
+        let now = OffsetDateTime::now_utc();
+        let previous = broker.config();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        // A request that began before the reload finishes after it and caches its verdict...
+        let anchor = find_anchor(&previous, TRUST_ANCHOR_ARN).unwrap();
+        broker
+            .verify_chain_cached(&previous, anchor, &certificate, &[], now)
+            .unwrap();
+        // ...which the new configuration, whose anchors and CRLs may differ, must not reuse.
+        let current = broker.config();
+        let anchor = find_anchor(&current, TRUST_ANCHOR_ARN).unwrap();
+        broker
+            .verify_chain_cached(&current, anchor, &certificate, &[], now)
+            .unwrap();
+        assert_eq!(lookups(&broker, "chains"), (0, 2));
+        broker
+            .verify_chain_cached(&current, anchor, &certificate, &[], now)
+            .unwrap();
+        assert_eq!(lookups(&broker, "chains"), (1, 2));
+    }
+
+    #[test]
+    fn opened_tokens_are_cached_per_configuration() {
+        let (broker, world, certificate) = world_broker(0);
+        let now = OffsetDateTime::now_utc();
+        let token = broker
+            .create_session(input(&certificate), now)
+            .unwrap()
+            .credentials
+            .session_token
+            .clone();
+        let first = broker.session_caller(&token, now).unwrap();
+        let second = broker.session_caller(&token, now).unwrap();
+        assert!(Arc::ptr_eq(&first.claims, &second.claims), "the second lookup is a hit");
+        assert_eq!(lookups(&broker, "tokens"), (1, 1));
+
+        let previous = broker.config();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        broker
+            .caches()
+            .opened_token(previous.generation, &token, |t| session::open(&previous.keyring, t))
+            .unwrap();
+        broker.session_caller(&token, now).unwrap();
+        assert_eq!(
+            lookups(&broker, "tokens"),
+            (1, 3),
+            "an entry of the previous configuration is not a hit"
+        );
+
+        let bad = format!("{token}x");
+        assert!(broker.session_caller(&bad, now).is_err());
+        assert!(broker.session_caller(&bad, now).is_err());
+        assert_eq!(lookups(&broker, "tokens"), (1, 5), "failures are not cached");
     }
 }

@@ -6,7 +6,8 @@
 //! - `assume_role`: STS AssumeRole (role chaining).
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `authorize`: effective-permission decisions and the trust checks of gRPC callers.
-//! - `caches`: verified chains and issued credentials, invalidated on reload.
+//! - `caches`: parsed certificates, verified chains, opened tokens, signing keys and issued
+//!   credentials, keyed per configuration and invalidated on reload.
 //! - `context`: the request context keys derived from a role session (AssumeRole trust,
 //!   Authorize, `rolegate simulate`).
 

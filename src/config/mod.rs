@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -39,10 +40,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// A number no other configuration loaded by this process has.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The validated configuration. Immutable; replaced as a whole on reload.
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
+    /// Unique to this loaded snapshot. Cached decisions that depend on the configuration put
+    /// it in their key, so a request still holding the previous snapshot during a reload
+    /// cannot leave an entry the new configuration would hit.
+    pub generation: u64,
     pub server: ServerSettings,
     pub keyring: KeyRing,
     /// Keyed by trust anchor ARN.
@@ -276,6 +287,7 @@ impl Loader<'_> {
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         Ok(Config {
             path: self.path.to_owned(),
+            generation: next_generation(),
             server,
             keyring,
             anchors,

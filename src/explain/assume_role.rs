@@ -164,5 +164,9 @@ fn caller(config: Arc<Config>, role: Arc<Role>, q: &AssumeRoleQuestion, now: Off
             source_session_name: q.caller_session_name.clone(),
         },
     };
-    Caller { claims, role, config }
+    Caller {
+        claims: Arc::new(claims),
+        role,
+        config,
+    }
 }

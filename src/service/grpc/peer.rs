@@ -61,7 +61,7 @@ pub fn trusted_peer(
     now: OffsetDateTime,
 ) -> Result<(PeerChain, String), ApiError> {
     let chain = peer_chain(broker, conn, operation)?;
-    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
+    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, None, now)?;
     Ok((chain, anchor))
 }
 

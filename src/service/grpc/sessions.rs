@@ -94,7 +94,8 @@ fn create_session(
         ClientKey::Certificate(*chain.leaf.fingerprint()),
         std::time::Instant::now(),
     )?;
-    broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
+    // The caller must chain to an enabled anchor before learning anything of the configuration.
+    broker.trusted_anchor(&chain.leaf, &chain.intermediates, Some(&r.trust_anchor_arn), now)?;
     let input = CreateSessionInput {
         profile_arn: required(r.profile_arn, "profile_arn")?,
         role_arn: required(r.role_arn, "role_arn")?,
