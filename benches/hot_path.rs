@@ -241,15 +241,19 @@ impl Fixture {
             Step::repeat("sigv4/verify (cached signing key)", Floor::Hmac, move || {
                 verify_sigv4(&gci_verify, &sts_signing_key, now)
             }),
-            Step::repeat("sigv4/authenticate (token open + verify)", Floor::Hmac, move || {
-                let pairs = pairs(&gci_authenticate);
-                let req = http_request(gci_authenticate.path, &pairs);
-                let payload = Payload::Body {
-                    bytes: GET_CALLER_IDENTITY.as_bytes(),
-                    allow_unsigned: false,
-                };
-                assert!(self.broker.authenticate(&req, payload, "sts", None, now).is_ok());
-            }),
+            Step::repeat(
+                "sigv4/authenticate (Broker::authenticate, opened token cached)",
+                Floor::Hmac,
+                move || {
+                    let pairs = pairs(&gci_authenticate);
+                    let req = http_request(gci_authenticate.path, &pairs);
+                    let payload = Payload::Body {
+                        bytes: GET_CALLER_IDENTITY.as_bytes(),
+                        allow_unsigned: false,
+                    };
+                    assert!(self.broker.authenticate(&req, payload, "sts", None, now).is_ok());
+                },
+            ),
             Step::repeat("token/seal (session::seal)", Floor::Hmac, move || {
                 black_box(session::seal(&self.config.keyring, &self.claims).expect("seal"));
             }),
