@@ -98,6 +98,11 @@ impl Broker {
     /// The claims sealed in `token`, opened with the key ring of `config` (or found in the
     /// opened-token cache).
     pub(super) fn open_token(&self, config: &Config, token: &str) -> Result<Arc<SessionClaims>, ApiError> {
+        // Refused before it is hashed for the cache: no work in proportion to a huge token.
+        if token.len() > session::MAX_TOKEN_LEN {
+            tracing::debug!(reason = "too large", "session token rejected");
+            return Err(invalid_token("bad-token"));
+        }
         self.caches()
             .opened_token(config.generation, token, |token| session::open(&config.keyring, token))
             .map_err(|e| {

@@ -553,6 +553,17 @@ mod tests {
             "an entry of the previous configuration is not a hit"
         );
 
+        let huge = "A".repeat(session::MAX_TOKEN_LEN + 1);
+        assert_eq!(
+            broker.session_caller(&huge, now).err().map(|e| e.reason),
+            Some("bad-token")
+        );
+        assert_eq!(
+            lookups(&broker, "tokens"),
+            (1, 3),
+            "a token too large is refused before any lookup"
+        );
+
         let bad = format!("{token}x");
         assert!(broker.session_caller(&bad, now).is_err());
         assert!(broker.session_caller(&bad, now).is_err());
