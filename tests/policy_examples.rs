@@ -44,8 +44,8 @@ fn context(action: &str, resource: &str, keys: &[Key]) -> RequestContext {
     let mut ctx = RequestContext::new(principal, action, resource);
     for key in keys {
         match key {
-            Key::One(k, v) => ctx.insert(k, *v),
-            Key::Many(k, vs) => ctx.insert_multi(k, vs.iter().map(|v| (*v).to_owned()).collect()),
+            Key::One(k, v) => ctx.insert(*k, *v),
+            Key::Many(k, vs) => ctx.insert_multi(*k, vs.iter().map(|v| (*v).to_owned()).collect()),
         }
     }
     ctx

@@ -357,7 +357,7 @@ pub(crate) fn trust_context(
         ctx.insert("sts:SourceIdentity", s);
     }
     for (k, v) in tags {
-        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        ctx.insert(format!("aws:RequestTag/{k}"), v.as_str());
     }
     ctx.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
     if !input.transitive_tag_keys.is_empty() {
@@ -411,7 +411,7 @@ pub(crate) fn caller_may_assume(caller: &Caller, target: &Role, now: OffsetDateT
     ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     for (k, v) in &caller.claims.tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
     }
     let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
     let session_docs = session_policy_documents(caller);

@@ -74,7 +74,7 @@ pub(crate) fn session_context(
         ctx.insert("aws:SourceIdentity", s);
     }
     for (k, v) in subject.tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
     }
     ctx
 }

@@ -320,10 +320,11 @@ pub fn trust_context(
         ctx.insert("aws:SourceIp", ip.to_string());
     }
     let tags = certificate.principal_tags();
+    ctx.reserve(2 * tags.len() + 1);
     let mut tag_keys = Vec::with_capacity(tags.len());
     for (k, v) in tags {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        ctx.insert(&format!("aws:RequestTag/{k}"), v.as_str());
+        ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
+        ctx.insert(format!("aws:RequestTag/{k}"), v.as_str());
         tag_keys.push(k.clone());
     }
     ctx.insert_multi("aws:TagKeys", tag_keys);

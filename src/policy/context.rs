@@ -66,16 +66,21 @@ impl RequestContext {
         }
     }
 
-    /// Set a single-valued key (replacing any earlier value). Key names are case-insensitive.
-    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
-        self.keys
-            .insert(key.to_ascii_lowercase(), ContextValue::Single(value.into()));
+    /// Set a single-valued key (replacing any earlier value). Key names are case-insensitive;
+    /// a `String` key is lowercased in place.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.keys.insert(lowercase(key), ContextValue::Single(value.into()));
     }
 
     /// Set a multi-valued key (replacing any earlier value). An empty list behaves exactly like
     /// an absent key for every operator, `Null` included.
-    pub fn insert_multi(&mut self, key: &str, values: Vec<String>) {
-        self.keys.insert(key.to_ascii_lowercase(), ContextValue::Multi(values));
+    pub fn insert_multi(&mut self, key: impl Into<String>, values: Vec<String>) {
+        self.keys.insert(lowercase(key), ContextValue::Multi(values));
+    }
+
+    /// Room for `additional` more keys without growing the map.
+    pub fn reserve(&mut self, additional: usize) {
+        self.keys.reserve(additional);
     }
 
     /// Look up a key, case-insensitively.
@@ -96,6 +101,12 @@ impl RequestContext {
     pub(crate) fn value_lower(&self, lower_key: &str) -> Option<&ContextValue> {
         self.keys.get(lower_key)
     }
+}
+
+fn lowercase(key: impl Into<String>) -> String {
+    let mut key = key.into();
+    key.make_ascii_lowercase();
+    key
 }
 
 #[cfg(test)]

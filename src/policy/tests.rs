@@ -23,8 +23,8 @@ fn context(principal: Principal, keys: Keys) -> RequestContext {
     let mut ctx = RequestContext::new(principal, "sts:AssumeRole", ROLE);
     for (k, v) in keys {
         match v {
-            V::S(s) => ctx.insert(k, *s),
-            V::M(m) => ctx.insert_multi(k, m.iter().map(|s| s.to_string()).collect()),
+            V::S(s) => ctx.insert(*k, *s),
+            V::M(m) => ctx.insert_multi(*k, m.iter().map(|s| s.to_string()).collect()),
         }
     }
     ctx
