@@ -41,6 +41,15 @@ fn assert_clean_run(report: &serde_json::Value, scenario: &str) {
     ] {
         assert!(report[key].is_number(), "{key} missing in {report}");
     }
+    // The kernel's share is part of the server's CPU time, never more.
+    let (total, kernel) = (
+        report["server_cpu_us_per_request"].as_f64(),
+        report["server_kernel_cpu_us_per_request"].as_f64(),
+    );
+    assert!(
+        matches!((total, kernel), (Some(t), Some(k)) if 0.0 <= k && k <= t),
+        "{report}"
+    );
 }
 
 #[test]

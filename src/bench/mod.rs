@@ -117,6 +117,9 @@ pub struct Report {
     pub latency_p99_us: u32,
     pub latency_p999_us: u32,
     pub server_cpu_us_per_request: f64,
+    /// The part of `server_cpu_us_per_request` spent in the kernel (system calls: the loopback
+    /// TCP send and receive, scheduling; page faults).
+    pub server_kernel_cpu_us_per_request: f64,
     pub floor: String,
     pub floor_us: f64,
     pub cpu_to_floor_ratio: f64,
@@ -183,6 +186,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         latency_p99_us: 0,
         latency_p999_us: 0,
         server_cpu_us_per_request: 0.0,
+        server_kernel_cpu_us_per_request: 0.0,
         floor: floor_op.label().to_owned(),
         floor_us: 0.0,
         cpu_to_floor_ratio: 0.0,
@@ -277,7 +281,7 @@ fn finish(
 struct Measured {
     results: Vec<WorkerResult>,
     seconds: f64,
-    cpu_us: u64,
+    cpu: procfs::CpuTime,
     /// The floor, sampled during the window.
     floor_us: f64,
     caches: std::collections::BTreeMap<String, CacheActivity>,
@@ -309,7 +313,7 @@ async fn drive(
     tokio::time::sleep_until(measure_from.into()).await;
     let caches_before = CacheCounters::scrape(server.metrics_addr).await?;
     let floor = floor::Sampler::start(floor_op)?;
-    let cpu_before = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
+    let cpu_before = procfs::cpu_time(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let window_start = Instant::now();
     let mut rss_peak = rss_start;
     if memory {
@@ -320,7 +324,7 @@ async fn drive(
     } else {
         tokio::time::sleep_until(end.into()).await;
     }
-    let cpu_after = procfs::cpu_micros(pid).ok_or("cannot read the server's /proc/PID/stat")?;
+    let cpu_after = procfs::cpu_time(pid).ok_or("cannot read the server's /proc/PID/stat")?;
     let seconds = window_start.elapsed().as_secs_f64();
     let floor_us = floor.finish()?;
     let caches = caches_before.activity_until(&CacheCounters::scrape(server.metrics_addr).await?);
@@ -332,7 +336,7 @@ async fn drive(
     Ok(Measured {
         results,
         seconds,
-        cpu_us: cpu_after.saturating_sub(cpu_before),
+        cpu: cpu_after.since(cpu_before),
         floor_us,
         caches,
         rss_bytes,
@@ -365,7 +369,8 @@ fn fill(report: &mut Report, measured: Measured) {
     report.latency_p99_us = percentile(&latencies, 0.99);
     report.latency_p999_us = percentile(&latencies, 0.999);
     if report.requests > 0 {
-        report.server_cpu_us_per_request = measured.cpu_us as f64 / report.requests as f64;
+        report.server_cpu_us_per_request = measured.cpu.total_micros() as f64 / report.requests as f64;
+        report.server_kernel_cpu_us_per_request = measured.cpu.system_micros as f64 / report.requests as f64;
         report.cpu_to_floor_ratio = report.server_cpu_us_per_request / report.floor_us;
     }
     report.server_rss_mib = mib(measured.rss_bytes);
@@ -413,6 +418,11 @@ pub fn render_table(r: &Report) -> String {
         r.server_rss_mib
     ));
     out.push_str(&format!("\nfloor: {}\n", r.floor));
+    out.push_str(&format!(
+        "server CPU per request: {:.1} µs in user mode, {:.1} µs in the kernel (system calls: loopback TCP, scheduling)\n",
+        r.server_cpu_us_per_request - r.server_kernel_cpu_us_per_request,
+        r.server_kernel_cpu_us_per_request
+    ));
     let lookups: Vec<String> = r
         .caches
         .iter()

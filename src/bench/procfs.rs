@@ -1,5 +1,5 @@
-//! What the benchmark reads from Linux procfs: the server's CPU time consumed
-//! (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident memory
+//! What the benchmark reads from Linux procfs: the server's CPU time consumed in user mode and
+//! in the kernel (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident memory
 //! (`VmRSS` of `/proc/{pid}/status`), and the calling thread's own CPU time in nanoseconds
 //! (`/proc/thread-self/schedstat`). See `proc_pid_stat(5)`, `proc_pid_status(5)` and the
 //! kernel's `Documentation/scheduler/sched-stats.rst`.
@@ -7,10 +7,38 @@
 /// Clock ticks per second of `utime`/`stime`: `USER_HZ`, 100 on every Linux ABI.
 const USER_HZ: u64 = 100;
 
-/// Total CPU time (user + system) the process has used, in microseconds.
-pub fn cpu_micros(pid: u32) -> Option<u64> {
+/// CPU time a process has used, in microseconds, split as the kernel accounts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// In user mode (`utime`): the process's own code and its libraries.
+    pub user_micros: u64,
+    /// In the kernel on the process's behalf (`stime`): system calls such as the loopback
+    /// TCP send and receive, page faults, scheduling.
+    pub system_micros: u64,
+}
+
+impl CpuTime {
+    pub fn total_micros(self) -> u64 {
+        self.user_micros + self.system_micros
+    }
+
+    /// The time used between `earlier` and `self`.
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user_micros: self.user_micros.saturating_sub(earlier.user_micros),
+            system_micros: self.system_micros.saturating_sub(earlier.system_micros),
+        }
+    }
+}
+
+/// The CPU time the process has used (all threads).
+pub fn cpu_time(pid: u32) -> Option<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+    let (utime, stime) = parse_cpu_ticks(&stat)?;
+    Some(CpuTime {
+        user_micros: utime * (1_000_000 / USER_HZ),
+        system_micros: stime * (1_000_000 / USER_HZ),
+    })
 }
 
 /// CPU time the calling thread has used, in nanoseconds: the first field of
@@ -24,7 +52,7 @@ pub fn thread_cpu_nanos() -> Option<u64> {
         return Some(ns);
     }
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    parse_cpu_ticks(&stat).map(|ticks| ticks * (1_000_000_000 / USER_HZ))
+    parse_cpu_ticks(&stat).map(|(utime, stime)| (utime + stime) * (1_000_000_000 / USER_HZ))
 }
 
 /// Resident set size, in bytes.
@@ -33,15 +61,15 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     parse_vm_rss_kib(&status).map(|kib| kib * 1024)
 }
 
-/// `utime + stime` from a `/proc/{pid}/stat` line. The command name (field 2) may contain
+/// `(utime, stime)` from a `/proc/{pid}/stat` line. The command name (field 2) may contain
 /// spaces and parentheses, so fields are counted after its last `)`.
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let after_comm = stat.get(stat.rfind(')')? + 1..)?;
     // Fields after the comm start at field 3 (state); utime is field 14, stime 15.
     let mut fields = after_comm.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 /// The first field of a `schedstat` line: nanoseconds spent running on a CPU.
@@ -63,9 +91,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_ticks_are_utime_plus_stime() {
+    fn cpu_ticks_are_utime_and_stime() {
         let stat = "4242 (rolegate (x) y) S 1 4242 4242 0 -1 4194560 2520 0 0 0 731 59 0 0 20 0 3 0 12345 0";
-        assert_eq!(parse_cpu_ticks(stat), Some(790));
+        assert_eq!(parse_cpu_ticks(stat), Some((731, 59)));
         assert_eq!(parse_cpu_ticks("garbage"), None);
     }
 
@@ -80,7 +108,7 @@ mod tests {
     fn own_process_is_readable() {
         let pid = std::process::id();
         assert!(rss_bytes(pid).is_some_and(|b| b > 0));
-        assert!(cpu_micros(pid).is_some());
+        assert!(cpu_time(pid).is_some());
         assert!(thread_cpu_nanos().is_some());
     }
 
