@@ -128,12 +128,19 @@ impl Broker {
                     .verify_chain_cached(&config, anchor, leaf, intermediates, now)
                     .is_ok()
         };
-        if let Some(anchor) = preferred.and_then(|arn| config.anchor(arn))
+        let preferred = preferred.and_then(|arn| config.anchor(arn));
+        if let Some(anchor) = preferred
             && chains_to(anchor)
         {
             return Ok(anchor.arn.as_str().to_owned());
         }
-        let mut anchors: Vec<&Anchor> = config.anchors.values().map(|a| &**a).collect();
+        // The preferred anchor, tried above, is not verified twice.
+        let mut anchors: Vec<&Anchor> = config
+            .anchors
+            .values()
+            .filter(|a| preferred.is_none_or(|p| !Arc::ptr_eq(a, p)))
+            .map(|a| &**a)
+            .collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
         if let Some(anchor) = anchors.into_iter().find(|a| chains_to(a)) {
             return Ok(anchor.arn.as_str().to_owned());

@@ -570,4 +570,17 @@ mod tests {
         assert!(broker.session_caller(&bad, now).is_err());
         assert_eq!(lookups(&broker, "tokens"), (1, 5), "failures are not cached");
     }
+
+    #[test]
+    fn a_certificate_of_another_ca_is_verified_once_against_the_anchor_it_names() {
+        let (broker, _world, _) = world_broker(0);
+        let (_, _other_world, stranger) = world_broker(0);
+        let now = OffsetDateTime::now_utc();
+        let err = broker
+            .trusted_anchor(&stranger, &[], Some(TRUST_ANCHOR_ARN), now)
+            .err()
+            .map(|e| e.reason);
+        assert_eq!(err, Some("untrusted-client-certificate"));
+        assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
+    }
 }
