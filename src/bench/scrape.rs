@@ -6,11 +6,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The most of a `/metrics` page read.
-const MAX_PAGE: u64 = 1 << 20;
+const MAX_PAGE: usize = 1 << 20;
 
 /// Hits and misses of each cache, by cache name.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,19 +31,18 @@ pub struct CacheActivity {
 impl CacheCounters {
     /// Fetches `http://{addr}/metrics` and reads the cache counters.
     pub async fn scrape(addr: SocketAddr) -> Result<CacheCounters, String> {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+        let failed = |e: &dyn std::fmt::Display| format!("metrics endpoint {addr}: {e}");
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let uri: hyper::Uri = format!("http://{addr}/metrics").parse().map_err(|e| failed(&e))?;
+        let response = client.get(uri).await.map_err(|e| failed(&e))?;
+        if !response.status().is_success() {
+            return Err(failed(&response.status()));
+        }
+        let page = Limited::new(response.into_body(), MAX_PAGE)
+            .collect()
             .await
-            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-            .await
-            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
-        let mut page = Vec::new();
-        stream
-            .take(MAX_PAGE)
-            .read_to_end(&mut page)
-            .await
-            .map_err(|e| format!("metrics endpoint {addr}: {e}"))?;
+            .map_err(|e| failed(&e))?
+            .to_bytes();
         Ok(Self::parse(&String::from_utf8_lossy(&page)))
     }
 
