@@ -85,44 +85,49 @@ impl Record {
     }
 
     /// One event per request: the fields are borrowed, never copied (this runs on every request).
+    ///
+    /// Every text field is recorded as a string, so the text log format quotes and escapes it
+    /// (`subject="CN=a b"`): values a client chose (certificate names, session names) stay one
+    /// token and cannot add a field or a line. The JSON format escapes them either way.
     fn emit(&self, outcome: &'static str, error: Option<&ApiError>, duration: Duration) {
-        fn s(v: &Option<String>) -> Text<&str> {
-            Text(v.as_deref())
+        fn s(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("")
         }
         let certificate = self.certificate.as_deref();
+        let of_certificate = |field: fn(&ClientCertificate) -> &str| certificate.map_or("", field);
         tracing::info!(
             target: "audit",
-            request_id = %self.request_id,
+            request_id = self.request_id.as_str(),
             api = self.api,
-            operation = %self.operation,
+            operation = self.operation.as_str(),
             outcome,
-            error_code = %error.map(|e| format!("{:?}", e.code)).unwrap_or_default(),
-            reason = error.map(|e| e.reason).unwrap_or(""),
-            error_message = error.map(|e| e.message.as_str()).unwrap_or(""),
-            certificate_serial = %Text(certificate.map(ClientCertificate::serial_decimal)),
-            certificate_subject = %Text(certificate.map(ClientCertificate::subject_string)),
-            certificate_issuer = %Text(certificate.map(ClientCertificate::issuer_string)),
-            trust_anchor = %s(&self.trust_anchor),
-            profile = %s(&self.profile),
-            role = %s(&self.role),
-            session_name = %s(&self.session_name),
-            source_identity = %s(&self.source_identity),
-            access_key_id = %s(&self.access_key_id),
-            issued_access_key_id = %s(&self.issued_access_key_id),
+            error_code = error.map_or("", |e| e.code.name()),
+            reason = error.map_or("", |e| e.reason),
+            error_message = error.map_or("", |e| e.message.as_str()),
+            certificate_serial = of_certificate(ClientCertificate::serial_decimal),
+            certificate_subject = of_certificate(ClientCertificate::subject_string),
+            certificate_issuer = of_certificate(ClientCertificate::issuer_string),
+            trust_anchor = s(&self.trust_anchor),
+            profile = s(&self.profile),
+            role = s(&self.role),
+            session_name = s(&self.session_name),
+            source_identity = s(&self.source_identity),
+            access_key_id = s(&self.access_key_id),
+            issued_access_key_id = s(&self.issued_access_key_id),
             duration_seconds = duration.as_secs_f64(),
-            client = %Text(self.client.as_ref()),
+            client = %Client(self.client),
             "decision"
         );
     }
 }
 
-/// An optional field, logged as its value or as the empty string.
-struct Text<T>(Option<T>);
+/// The client's address, or the empty string.
+struct Client(Option<SocketAddr>);
 
-impl<T: fmt::Display> fmt::Display for Text<T> {
+impl fmt::Display for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Some(v) => v.fmt(f),
+            Some(address) => address.fmt(f),
             None => Ok(()),
         }
     }

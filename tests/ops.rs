@@ -398,6 +398,35 @@ async fn audit_events_have_the_decision_and_no_secrets() {
     }
 }
 
+/// A client chooses the names in its certificate; in the text log format they stay inside one
+/// quoted field of one line, so they cannot forge an audit event or a field.
+#[tokio::test]
+async fn certificate_names_cannot_forge_text_audit_lines() {
+    let pki = Pki::new();
+    let d = start_with_args_setup(&pki, &["--log-format", "text"]);
+    let forged = "FORGED INFO audit: decision outcome=\"allow\"";
+    let hostile = Pki::client(&pki.foreign, &format!("x\n{forged} role=\"r\""), KeyType::EcdsaP256);
+    assert!(create(&d, &hostile).await.is_err());
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut lines = Vec::new();
+    let decision = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = d.stderr_lines.recv_timeout(left).expect("the audit event");
+        if line.contains(" audit: decision") {
+            break line;
+        }
+        lines.push(line);
+    };
+    assert!(!lines.iter().any(|l| l.starts_with("FORGED")), "{lines:?}");
+    let want = r#"certificate_subject="CN=x\\0aFORGED INFO audit: decision outcome\\=\\\"allow\\\" role\\=\\\"r\\\",O=Example""#;
+    assert!(decision.contains(want), "{decision}");
+    assert!(decision.contains(r#" outcome="deny" "#), "{decision}");
+    assert!(decision.contains(&format!(r#" role="{ROLE}" "#)), "{decision}");
+    assert!(!decision.contains(r#" role="r""#), "{decision}");
+    assert!(decision.contains(r#" error_code="AccessDenied" "#), "{decision}");
+}
+
 fn start_with_args_setup(pki: &Pki, args: &[&str]) -> Daemon {
     start_with_server_keys(pki, "", args)
 }

@@ -91,11 +91,12 @@ impl Broker {
             target: "audit",
             api = "grpc",
             operation = "Authorize",
-            principal = %caller.assumed_role_arn(),
-            action = %input.action,
-            resource = %input.resource,
+            // Strings, so the text log format quotes and escapes what the caller chose.
+            principal = caller.assumed_role_arn().as_str(),
+            action = input.action.as_str(),
+            resource = input.resource.as_str(),
             decision = ?output.outcome,
-            policy = %output.policy,
+            policy = output.policy.as_str(),
             statement = ?output.statement_index,
         );
         Ok(output)

@@ -20,6 +20,8 @@ use x509_parser::x509::X509Name;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DistinguishedName {
     attributes: Vec<(String, String)>,
+    /// Indexes of the values that are `#` + hex (not character strings): written unescaped.
+    hex_values: Vec<usize>,
 }
 
 impl DistinguishedName {
@@ -32,12 +34,8 @@ impl DistinguishedName {
     {
         DistinguishedName {
             attributes: attributes.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            hex_values: Vec::new(),
         }
-    }
-
-    /// All (short name, value) pairs in certificate order.
-    pub fn attributes(&self) -> &[(String, String)] {
-        &self.attributes
     }
 
     /// The first value of attribute `name`, if present.
@@ -73,24 +71,49 @@ impl DistinguishedName {
     }
 }
 
-/// RFC 4514-style rendering (`CN=x,O=y`, certificate order; `,`, `+`, `"`, `\`, `<`, `>`, `;`
-/// and `=` escaped with `\`) for logs and audit events.
+/// RFC 4514 rendering (`CN=x,O=y`, certificate order) for logs, audit events and messages;
+/// each value is escaped by [`write_rfc4514_value`].
 impl fmt::Display for DistinguishedName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (name, value)) in self.attributes.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{name}=")?;
-            for c in value.chars() {
-                if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
-                    f.write_str("\\")?;
-                }
-                write!(f, "{c}")?;
+            f.write_str(name)?;
+            f.write_str("=")?;
+            if self.hex_values.contains(&i) {
+                f.write_str(value)?;
+            } else {
+                write_rfc4514_value(f, value)?;
             }
         }
         Ok(())
     }
+}
+
+/// An attribute value as RFC 4514 §2.4 writes it: `"`, `+`, `,`, `;`, `<`, `>`, `\` (and `=`)
+/// after a backslash, as are a leading `#` or space and a trailing space; control characters
+/// (C0, DEL, C1) as `\` and two hex digits per UTF-8 byte. A certificate is chosen by whoever
+/// presents it, so its names reach a log line as one unambiguous token whatever they contain.
+fn write_rfc4514_value(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i == last && c == ' ');
+        if c.is_control() {
+            let mut utf8 = [0u8; 4];
+            for b in c.encode_utf8(&mut utf8).bytes() {
+                write!(f, "\\{b:02x}")?;
+            }
+        } else {
+            if special {
+                f.write_char('\\')?;
+            }
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Maximum length of an STS source identity (AWS: 2–64 characters).
@@ -154,19 +177,20 @@ pub fn format_serial_decimal(raw_serial: &[u8]) -> String {
 
 /// Converts an x509-parser name into our ordered [`DistinguishedName`].
 pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
-    let attributes = name
-        .iter_attributes()
-        .map(|attr| {
-            let oid = attr.attr_type().to_id_string();
-            let short = short_name(&oid).map_or(oid, str::to_owned);
-            let value = match attr.as_str() {
-                Ok(s) => s.to_owned(),
-                Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
-            };
-            (short, value)
-        })
-        .collect();
-    DistinguishedName { attributes }
+    let mut dn = DistinguishedName::default();
+    for (i, attr) in name.iter_attributes().enumerate() {
+        let oid = attr.attr_type().to_id_string();
+        let short = short_name(&oid).map_or(oid, str::to_owned);
+        let value = match attr.as_str() {
+            Ok(s) => s.to_owned(),
+            Err(_) => {
+                dn.hex_values.push(i);
+                format!("#{}", hex::encode(attr.attr_value().data))
+            }
+        };
+        dn.attributes.push((short, value));
+    }
+    dn
 }
 
 /// The principal tag keys AWS maps for subject/issuer RDNs and SAN directory names.
@@ -271,7 +295,23 @@ mod tests {
 
     #[test]
     fn display_escapes() {
-        let dn = DistinguishedName::from_attributes([("CN", "a,b"), ("O", "x+y=z")]);
-        assert_eq!(dn.to_string(), "CN=a\\,b,O=x\\+y\\=z");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("CN", "a,b"), ("O", "x+y=z")], r"CN=a\,b,O=x\+y\=z"),
+            (&[("CN", r#"q"u<o>t;e\"#)], r#"CN=q\"u\<o\>t\;e\\"#),
+            (&[("CN", "#not hex"), ("OU", " padded ")], r"CN=\#not hex,OU=\ padded\ "),
+            (&[("CN", " ")], r"CN=\ "),
+            (&[("CN", "")], "CN="),
+            // A line break or escape sequence in a name cannot end or forge a log line.
+            (
+                &[("CN", "evil\n2026-12-02T00:00:00Z INFO audit: outcome=allow")],
+                r"CN=evil\0a2026-12-02T00:00:00Z INFO audit: outcome\=allow",
+            ),
+            (&[("CN", "a\u{1b}[31mb\u{7f}\u{85}\0")], r"CN=a\1b[31mb\7f\c2\85\00"),
+            (&[("CN", "Zoë ünïcode")], "CN=Zoë ünïcode"),
+        ];
+        for (attributes, want) in cases {
+            let dn = DistinguishedName::from_attributes(attributes.iter().copied());
+            assert_eq!(dn.to_string(), *want, "{attributes:?}");
+        }
     }
 }
