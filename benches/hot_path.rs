@@ -23,6 +23,7 @@ use rustls_pki_types::UnixTime;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
+use rolegate::audit::Record;
 use rolegate::bench::requests::{self, ClientRequest};
 use rolegate::bench::setup::{
     CHAINED_ROLE_ARN, ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions,
@@ -107,6 +108,11 @@ struct Fixture {
     rsa_floor: (Vec<u8>, Vec<u8>),
     /// Distinct session names for fresh requests.
     sequence: AtomicU64,
+    /// The text-format subscriber of `rolegate serve`, its batches written to a sink.
+    audit_log: tracing::Dispatch,
+    _audit_log_writer: rolegate::logging::FlushGuard,
+    /// The audit record of an allowed CreateSession.
+    audit_record: Record,
 }
 
 const HOST: &str = "127.0.0.1:8443";
@@ -157,6 +163,27 @@ impl Fixture {
             },
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone()).expect("mint");
+        let (writer, audit_log_writer) = rolegate::logging::BatchedWriter::spawn(std::io::sink());
+        let audit_log = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(writer)
+                .fmt_fields(rolegate::logging::TextFields)
+                .finish(),
+        );
+        let mut audit_record = Record::new(
+            "3f0c1a52-7a0e-4b8e-9d7c-1d2e3f4a5b6c",
+            "rest",
+            "CreateSession",
+            SocketAddr::from(([127, 0, 0, 1], 40000)),
+        );
+        audit_record.set_certificate(Arc::new(leaf.clone()));
+        audit_record.trust_anchor = Some(TRUST_ANCHOR_ARN.to_owned());
+        audit_record.profile = Some(PROFILE_ARN.to_owned());
+        audit_record.role = Some(ROLE_ARN.to_owned());
+        audit_record.session_name = Some(leaf.serial_hex().to_owned());
+        audit_record.source_identity = Some(leaf.source_identity().to_owned());
+        audit_record.issued_access_key_id = Some(credentials.access_key_id.clone());
         Fixture {
             broker,
             rsa_broker,
@@ -176,6 +203,9 @@ impl Fixture {
             ecdsa_floor: ecdsa_p256_fixture().expect("ecdsa floor"),
             rsa_floor: rsa_2048_fixture().expect("rsa floor"),
             sequence: AtomicU64::new(0),
+            audit_log,
+            _audit_log_writer: audit_log_writer,
+            audit_record,
             _ecdsa_world: ecdsa_world,
             _rsa_world: rsa_world,
             uncached_world,
@@ -287,6 +317,15 @@ impl Fixture {
                     let client = &self.uncached_world.clients[n % UNCACHED_CERTS];
                     let request = Delivered::from(&signed_x509_request(client, Some(&format!("bench-{n}")), now));
                     Box::new(move || create_session(&self.uncached_broker, &request, now))
+                },
+            ),
+            Step::repeat(
+                "audit/event (text log line of a CreateSession)",
+                Floor::Hmac,
+                move || {
+                    tracing::dispatcher::with_default(&self.audit_log, || {
+                        self.audit_record.allow(Duration::from_micros(75));
+                    })
                 },
             ),
             Step::fresh("handler/create_session RSA (fresh session)", Floor::Rsa, move || {

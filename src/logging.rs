@@ -2,17 +2,25 @@
 //! stderr. `rolegate serve` writes them in batches from a background thread, so that a request
 //! costs an append to a buffer instead of a `write(2)` to the journal or pipe behind stderr.
 //!
+//! The text format quotes string fields as `DefaultFields` does (`{:?}`), through
+//! [`TextFields`], which skips `core::fmt`'s per-character escaping when a value has nothing
+//! to escape (an audit event records about twenty strings).
+//!
 //! The batch is written when it reaches [`WAKE_AT`] bytes, at most [`FLUSH_INTERVAL`] after its
 //! first line, and when the returned [`FlushGuard`] drops (at the end of `serve`). A writer that
 //! cannot keep up (stderr blocked) makes callers wait once [`MAX_PENDING`] bytes are queued, as
 //! a blocking stderr would: lines are delayed, never dropped.
 
+use std::fmt;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 
 /// The most a log line waits before it is written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
@@ -40,7 +48,7 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     if !batched {
         let builder = builder.with_writer(std::io::stderr);
         match format {
-            LogFormat::Text => builder.init(),
+            LogFormat::Text => builder.fmt_fields(TextFields).init(),
             LogFormat::Json => builder.json().init(),
         }
         return None;
@@ -48,10 +56,76 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     let (writer, guard) = BatchedWriter::spawn(std::io::stderr());
     let builder = builder.with_writer(writer);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(TextFields).init(),
         LogFormat::Json => builder.json().init(),
     }
     Some(guard)
+}
+
+/// The text format's fields: exactly `DefaultFields`' output, string values written by
+/// [`QuotedStr`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextFields;
+
+impl<'a> MakeVisitor<Writer<'a>> for TextFields {
+    type Visitor = TextVisitor<'a>;
+
+    fn make_visitor(&self, target: Writer<'a>) -> TextVisitor<'a> {
+        TextVisitor(DefaultVisitor::new(target, true))
+    }
+}
+
+/// `DefaultVisitor`, with its string values given as [`QuotedStr`].
+pub struct TextVisitor<'a>(DefaultVisitor<'a>);
+
+impl Visit for TextVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            // The message is written bare (and ANSI-sanitized) by `DefaultVisitor`.
+            "message" => self.0.record_str(field, value),
+            _ => self.0.record_debug(field, &QuotedStr(value)),
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0.record_error(field, value)
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.record_debug(field, value)
+    }
+}
+
+impl VisitOutput<fmt::Result> for TextVisitor<'_> {
+    fn finish(self) -> fmt::Result {
+        self.0.finish()
+    }
+}
+
+impl VisitFmt for TextVisitor<'_> {
+    fn writer(&mut self) -> &mut dyn fmt::Write {
+        self.0.writer()
+    }
+}
+
+/// A string whose `Debug` is `str`'s — quoted, with `"`, `\`, control and non-printable
+/// characters escaped — written in one piece when it only holds printable ASCII other than
+/// `"` and `\` (which `str`'s `Debug` writes unchanged).
+pub struct QuotedStr<'a>(pub &'a str);
+
+impl fmt::Debug for QuotedStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self
+            .0
+            .bytes()
+            .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\');
+        if !plain {
+            return fmt::Debug::fmt(self.0, f);
+        }
+        f.write_str("\"")?;
+        f.write_str(self.0)?;
+        f.write_str("\"")
+    }
 }
 
 /// A [`MakeWriter`] appending each formatted event to the shared batch.
@@ -181,6 +255,66 @@ impl Drop for FlushGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn quoted_str_is_written_as_str_debug(s in "(\\PC|[ -~]|[\\x00-\\x1f\\x7f\\u{85}\\u{301}\\u{200b}])*") {
+            proptest::prop_assert_eq!(format!("{:?}", QuotedStr(&s)), format!("{s:?}"));
+        }
+    }
+
+    /// The lines an event makes with `fields`, without time or colour.
+    fn text_line<F>(fields: F, emit: impl FnOnce()) -> String
+    where
+        F: for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static,
+    {
+        let sink = Sink::default();
+        let subscriber = tracing_subscriber::fmt()
+            .without_time()
+            .with_ansi(false)
+            .with_writer({
+                let sink = sink.clone();
+                move || sink.clone()
+            })
+            .fmt_fields(fields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let out = sink.0.lock().unwrap();
+        String::from_utf8(out.0.clone()).unwrap()
+    }
+
+    #[test]
+    fn text_fields_write_what_default_fields_write() {
+        let event = || {
+            let subject = "CN=a b,O=\"quoted\"\n\u{1b}[31m";
+            let error = std::io::Error::other("disk \"full\"");
+            tracing::info!(
+                target: "audit",
+                plain = "rest",
+                empty = "",
+                subject,
+                unicode = "Zoë\u{301}",
+                r#type = "raw identifier",
+                number = 42u64,
+                negative = -7i64,
+                ratio = 0.25f64,
+                flag = true,
+                displayed = %"shown bare",
+                debugged = ?Some("x"),
+                error = &error as &(dyn std::error::Error + 'static),
+                "decision \u{1b}[0m {}",
+                "formatted"
+            );
+            tracing::warn!(message = "a message as a string field", other = "x");
+        };
+        let ours = text_line(TextFields, event);
+        let theirs = text_line(tracing_subscriber::fmt::format::DefaultFields::new(), event);
+        assert_eq!(ours, theirs);
+        assert!(
+            ours.contains(r#"plain="rest" empty="" subject="CN=a b,O=\"quoted\"\n\u{1b}[31m""#),
+            "{ours}"
+        );
+    }
 
     /// A `Write` into a shared buffer, recording how many writes it took.
     #[derive(Clone, Default)]
