@@ -6,8 +6,8 @@
 //! `rolegate_requests_total{api,operation,outcome}`, `rolegate_request_duration_seconds`,
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
-//! `rolegate_config_reloads_total{outcome}`, `process_cpu_seconds_total`,
-//! `process_resident_memory_bytes`.
+//! `rolegate_config_reloads_total{outcome}`, `rolegate_connections_open`,
+//! `rolegate_connections_limit`, `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
@@ -50,6 +50,28 @@ pub fn record_reload(succeeded: bool) {
     metrics().reloads.get_or_create(&OutcomeLabels { outcome }).inc();
 }
 
+/// Counts a TLS connection open until the returned guard drops.
+pub fn connection_opened() -> OpenConnection {
+    metrics().connections_open.inc();
+    OpenConnection(())
+}
+
+/// One open TLS connection in `rolegate_connections_open`.
+pub struct OpenConnection(());
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics().connections_open.dec();
+    }
+}
+
+/// Records how many TLS connections may be open at once.
+pub fn set_connection_limit(limit: usize) {
+    metrics()
+        .connections_limit
+        .set(i64::try_from(limit).unwrap_or(i64::MAX));
+}
+
 /// The OpenMetrics text of every metric.
 pub fn render(state: &State) -> String {
     let m = metrics();
@@ -73,6 +95,16 @@ pub fn render(state: &State) -> String {
         "rolegate_config_reloads",
         "Configuration reloads, by outcome",
         m.reloads.clone(),
+    );
+    registry.register(
+        "rolegate_connections_open",
+        "TLS connections open",
+        m.connections_open.clone(),
+    );
+    registry.register(
+        "rolegate_connections_limit",
+        "TLS connections that may be open at once (server.max_connections, within the descriptor limit)",
+        m.connections_limit.clone(),
     );
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();
@@ -137,6 +169,8 @@ struct Metrics {
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
+    connections_open: Gauge,
+    connections_limit: Gauge,
 }
 
 fn metrics() -> &'static Metrics {
@@ -150,6 +184,8 @@ fn metrics() -> &'static Metrics {
         }),
         sessions: Family::default(),
         reloads: Family::default(),
+        connections_open: Gauge::default(),
+        connections_limit: Gauge::default(),
     })
 }
 

@@ -121,17 +121,145 @@ fn host_port(endpoint: &str) -> String {
 }
 
 async fn tls_connect(d: &Daemon) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let config = rolegate::client::client_config(&TlsOptions {
-        ca_bundle: Some(d.ca_bundle()),
+    tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"http/1.1").await
+}
+
+/// A TLS connection to `endpoint` offering the one ALPN protocol `alpn`.
+async fn tls_connect_to(
+    endpoint: String,
+    ca_bundle: std::path::PathBuf,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut config = rolegate::client::client_config(&TlsOptions {
+        ca_bundle: Some(ca_bundle),
         ..Default::default()
     })
     .unwrap();
-    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = TcpStream::connect(host_port(&endpoint)).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .unwrap()
+}
+
+/// Everything `stream` receives until the server closes it (at most 20 s).
+async fn read_until_closed(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the server kept the connection open; received {raw:?}");
+    raw
+}
+
+/// The frame types of a server's HTTP/2 byte stream (9-byte frame headers).
+fn http2_frame_types(mut raw: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while raw.len() >= 9 {
+        let len = usize::from(raw[0]) << 16 | usize::from(raw[1]) << 8 | usize::from(raw[2]);
+        types.push(raw[3]);
+        raw = &raw[(9 + len).min(raw.len())..];
+    }
+    types
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 1\nrequest_timeout_seconds = 1", &[]);
+
+    // HTTP/1.1 keep-alive: a request is answered, then the idle connection is closed.
+    let mut h1 = tls_connect(&d).await;
+    h1.write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut h1).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
+    assert!(
+        !text.contains("connection: close"),
+        "closed for being idle, not by the answer: {text}"
+    );
+
+    // HTTP/2 (gRPC clients): the connection preface and nothing more; the server says GOAWAY
+    // (and closes even though this client never acknowledges the PING that follows it).
+    let mut h2 = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut h2).await;
+    const SETTINGS: u8 = 0x4;
+    const GOAWAY: u8 = 0x7;
+    let types = http2_frame_types(&raw);
+    assert_eq!(types.first(), Some(&SETTINGS), "{types:?}");
+    assert!(types.contains(&GOAWAY), "{types:?}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_slot() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_connections = 1", &[]);
+    let first = tls_connect(&d).await;
+    let mut second = tokio::spawn(tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"http/1.1"));
+    let m = scrape(&d).await;
+    assert_eq!(sample(&m, "rolegate_connections_limit"), Some(1.0), "{m}");
+    assert_eq!(sample(&m, "rolegate_connections_open"), Some(1.0), "{m}");
+    // The second client waits in the accept queue while the first holds the only slot...
+    let waited = tokio::time::timeout(Duration::from_millis(500), &mut second).await;
+    assert!(waited.is_err(), "a second connection was served beside the first");
+    // ...and is served once it is free.
+    drop(first);
+    let mut second = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("the second connection was never served")
+        .unwrap();
+    second
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut second).await;
+    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+}
+
+/// With few file descriptors the daemon holds fewer connections instead of failing `accept`
+/// (which used to be retried in a loop that burnt a core and wrote millions of log lines).
+#[tokio::test]
+async fn the_connection_limit_fits_in_the_open_file_limit() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let d = start_with_descriptor_limit(dir, &config, 128);
+    let m = scrape(&d).await;
+    let limit = 128 - 64;
+    assert_eq!(sample(&m, "rolegate_connections_limit"), Some(f64::from(limit)), "{m}");
+
+    // Clients that connect and never start TLS: more than the daemon has descriptors for.
+    let mut idle = Vec::new();
+    for _ in 0..160 {
+        idle.push(TcpStream::connect(host_port(&d.endpoint)).await.unwrap());
+    }
+    let mut open = 0.0;
+    for _ in 0..200 {
+        open = sample(&scrape(&d).await, "rolegate_connections_open").unwrap();
+        if open == f64::from(limit) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, f64::from(limit));
+    drop(idle);
+    // Served again once they are gone (their handshakes time out or fail).
+    let reply = https(&d, "GET", "/nowhere", &[], "").await;
+    assert_eq!(reply.status, 404);
+    let mut log = Vec::new();
+    while let Ok(line) = d.stderr_lines.recv_timeout(Duration::from_millis(200)) {
+        log.push(line);
+    }
+    assert!(
+        log.iter().any(|l| l.contains("does not fit in the open-file limit")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("accept failed")), "{log:?}");
 }
 
 /// One HTTP/1.1 request over TLS (`Connection: close`), answer read to the end.

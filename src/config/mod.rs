@@ -82,6 +82,8 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     pub request_timeout: std::time::Duration,
     pub max_concurrent_requests: usize,
+    pub max_connections: usize,
+    pub idle_timeout: std::time::Duration,
     pub rate_limit_per_ip: crate::ratelimit::Rate,
     pub rate_limit_per_client: crate::ratelimit::Rate,
 }
@@ -341,6 +343,12 @@ impl Loader<'_> {
         if s.max_concurrent_requests == 0 {
             return Err(self.err("server.max_concurrent_requests", "must be at least 1"));
         }
+        if s.max_connections == 0 {
+            return Err(self.err("server.max_connections", "must be at least 1"));
+        }
+        if s.idle_timeout_seconds == 0 {
+            return Err(self.err("server.idle_timeout_seconds", "must be at least 1"));
+        }
         let rate = |key: &str, per_second: f64, burst: u32| {
             crate::ratelimit::Rate::new(per_second, burst).map_err(|e| self.err(key, e.to_string()))
         };
@@ -370,6 +378,8 @@ impl Loader<'_> {
             max_header_bytes: s.max_header_bytes,
             request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
             max_concurrent_requests: s.max_concurrent_requests,
+            max_connections: s.max_connections,
+            idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
             rate_limit_per_ip,
             rate_limit_per_client,
         })

@@ -59,6 +59,13 @@ pub struct ServerSection {
     /// Requests served at once on the TLS listener; more are answered with a throttling error.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_requests: usize,
+    /// Connections open at once on the TLS listener; more wait in the kernel's accept queue.
+    /// Read at startup.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
     /// Token bucket per client IP address: refill rate (requests per second; 0 disables) and burst.
     #[serde(default = "default_ip_rate")]
     pub rate_limit_per_ip: f64,
@@ -170,6 +177,12 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_concurrent() -> usize {
     1024
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_idle_timeout() -> u64 {
+    60
 }
 fn default_ip_rate() -> f64 {
     200.0

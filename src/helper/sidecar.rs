@@ -120,14 +120,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         tokens: Mutex::new(TokenStore::default()),
     });
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(StdDuration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (stream, _) = crate::server::connections::accept(&listener).await;
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {

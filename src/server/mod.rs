@@ -2,6 +2,7 @@
 //! operations listener (`/metrics`, `/healthz`, `/readyz`), SIGHUP reload and SIGTERM/SIGINT
 //! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
 
+pub mod connections;
 mod ops;
 mod tls;
 
@@ -13,10 +14,13 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+
+use self::connections::Activity;
 
 use crate::config::Config;
 use crate::service::{ConnInfo, dispatch};
@@ -42,6 +46,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
     let grace = config.server.shutdown_grace;
+    let slots = Arc::new(Semaphore::new(admitted_connections(config.server.max_connections)));
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
@@ -72,12 +77,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, remote)) => {
-                    let _ = tcp.set_nodelay(true);
-                    connections.spawn(serve_connection(tcp, remote, acceptor.clone(), state.clone(), stop_rx.clone()));
-                }
-                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            (tcp, remote, slot) = accept_within_limit(&listener, &slots) => {
+                let _ = tcp.set_nodelay(true);
+                let connection = Connection { tcp, remote, _slot: slot, _open: crate::metrics::connection_opened() };
+                connections.spawn(serve_connection(connection, acceptor.clone(), state.clone(), stop_rx.clone()));
             },
             () = &mut shutdown => break,
         }
@@ -96,6 +99,44 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     Ok(())
 }
 
+/// How many TLS connections to hold at once: `configured`, within the descriptor limit (raised
+/// to the hard limit first; see [`connections`]).
+fn admitted_connections(configured: usize) -> usize {
+    let descriptors = connections::raise_descriptor_limit();
+    let limit = connections::connection_limit(configured, descriptors);
+    if limit < configured {
+        tracing::warn!(
+            max_connections = configured,
+            descriptor_limit = descriptors,
+            serving_at_most = limit,
+            "server.max_connections does not fit in the open-file limit; raise LimitNOFILE (ulimit -n) to serve more connections at once"
+        );
+    }
+    crate::metrics::set_connection_limit(limit);
+    limit
+}
+
+/// The next connection once fewer than the limit are open (the permit holds its slot).
+async fn accept_within_limit(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    // The semaphore is never closed, so this waits for a slot.
+    let Ok(slot) = slots.clone().acquire_owned().await else {
+        return std::future::pending().await;
+    };
+    let (tcp, remote) = connections::accept(listener).await;
+    (tcp, remote, slot)
+}
+
+/// An accepted TCP connection with the slot and the gauge entry it holds while open.
+struct Connection {
+    tcp: TcpStream,
+    remote: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+    _open: crate::metrics::OpenConnection,
+}
+
 /// Prints a line scripts and tests wait for, on stdout, flushed.
 fn announce(line: &str) {
     use std::io::Write;
@@ -104,13 +145,21 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
+/// Serves one connection: TLS handshake, then HTTP/1.1 or HTTP/2 until the client closes it,
+/// it has been idle for `server.idle_timeout_seconds`, or the server drains.
 async fn serve_connection(
-    tcp: tokio::net::TcpStream,
-    remote: SocketAddr,
+    connection: Connection,
     acceptor: TlsAcceptor,
     state: Arc<State>,
     mut stop: watch::Receiver<bool>,
 ) {
+    // The slot and the gauge entry are held until this returns.
+    let Connection {
+        tcp,
+        remote,
+        _slot,
+        _open,
+    } = connection;
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -133,11 +182,22 @@ async fn serve_connection(
     };
     let config = state.broker.config();
     let server = &config.server;
-    let service = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        let conn = conn.clone();
-        async move { Ok::<_, Infallible>(dispatch(state, conn, req).await) }
-    });
+    let idle_timeout = server.idle_timeout;
+    let request_timeout = server.request_timeout;
+    let activity = Activity::new(Instant::now());
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| {
+            let state = state.clone();
+            let conn = conn.clone();
+            let in_flight = activity.request();
+            async move {
+                let response = dispatch(state, conn, req).await;
+                drop(in_flight);
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -150,17 +210,34 @@ async fn serve_connection(
         .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     let connection = builder.serve_connection(TokioIo::new(tls), service);
+    drop(config);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
+    let mut look_again = Instant::now() + idle_timeout;
+    let idle = loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+                return;
             }
-            return;
+            _ = stop.changed() => break false,
+            () = tokio::time::sleep_until(look_again) => match activity.idle_deadline(Instant::now(), idle_timeout) {
+                Some(deadline) => look_again = deadline,
+                None => break true,
+            },
         }
-        _ = stop.changed() => connection.as_mut().graceful_shutdown(),
+    };
+    connection.as_mut().graceful_shutdown();
+    if !idle {
+        // Draining: `serve` bounds the wait by `shutdown_grace_seconds`.
+        let _ = connection.await;
+        return;
     }
-    let _ = connection.await;
+    // HTTP/2 says GOAWAY and waits for the client to acknowledge a PING; one that never does
+    // is dropped after `request_timeout_seconds`.
+    tracing::debug!(%remote, "closing an idle connection");
+    let _ = tokio::time::timeout(request_timeout, connection).await;
 }
 
 #[cfg(unix)]

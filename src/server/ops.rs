@@ -13,9 +13,7 @@ use crate::state::State;
 
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
+        let (tcp, _) = super::connections::accept(&listener).await;
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {

@@ -217,11 +217,25 @@ pub fn start_with_config(dir: tempfile::TempDir, config: &Path) -> Daemon {
 
 /// Like [`start_with_config`], with extra global arguments (e.g. `--log-format json`).
 pub fn start_with_args(dir: tempfile::TempDir, config: &Path, args: &[&str]) -> Daemon {
-    let mut child = Command::new(binary())
-        .args(args)
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
+    let mut command = Command::new(binary());
+    command.args(args).arg("serve").arg("--config").arg(config);
+    spawn(dir, command)
+}
+
+/// Like [`start_with_config`], with the open-file limit (soft and hard) set to `limit`.
+pub fn start_with_descriptor_limit(dir: tempfile::TempDir, config: &Path, limit: u32) -> Daemon {
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" serve --config \"$1\""))
+        .arg(binary())
+        .arg(config);
+    spawn(dir, command)
+}
+
+/// Starts `command` (a `rolegate serve`) and waits for it to announce its listeners.
+fn spawn(dir: tempfile::TempDir, mut command: Command) -> Daemon {
+    let mut child = command
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

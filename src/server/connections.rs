@@ -1,0 +1,166 @@
+//! Connection admission: how many connections the daemon holds, how long an idle one stays,
+//! and what happens when the process runs out of file descriptors.
+//!
+//! - At most `server.max_connections` TLS connections are open at once; the next client waits
+//!   in the kernel's accept queue until one closes. The limit is kept below the process's
+//!   descriptor limit (raised at startup to the hard limit), so `accept` does not fail with
+//!   EMFILE under load and the operations listener, configuration reloads and log writes keep
+//!   the descriptors they need.
+//! - A connection with no request in flight for `server.idle_timeout_seconds` is closed
+//!   (HTTP/1.1: after the response; HTTP/2: GOAWAY), so idle clients cannot hold slots forever.
+//! - An `accept` that fails anyway (descriptors exhausted by something else, ENOBUFS) is
+//!   retried after a pause that doubles up to a second, instead of at once in a loop that
+//!   would burn a core and flood the log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+/// Descriptors kept for everything but client connections: listeners, the runtime's epoll and
+/// wake-up descriptors, standard streams, files read by a reload, `/proc` reads for metrics.
+pub const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The first pause after a failed `accept`, and the longest.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
+/// The most descriptors asked for when raising the soft limit (Linux refuses more than
+/// `fs.nr_open`, 1,048,576 by default).
+const WANTED_DESCRIPTORS: u64 = 1 << 20;
+
+/// Raises this process's soft `RLIMIT_NOFILE` towards its hard limit and returns the soft limit
+/// now in force, or `None` where there is no such limit.
+pub fn raise_descriptor_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(WANTED_DESCRIPTORS) {
+            Ok(limit) => Some(limit),
+            Err(_) => rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft),
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// How many connections may be open at once: `configured`, or fewer when the descriptor limit
+/// would not leave [`RESERVED_DESCRIPTORS`] beside them (at least one).
+pub fn connection_limit(configured: usize, descriptors: Option<u64>) -> usize {
+    let Some(descriptors) = descriptors else {
+        return configured;
+    };
+    let available = descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+    configured.min(usize::try_from(available).unwrap_or(usize::MAX))
+}
+
+/// The next connection of `listener`. A failing `accept` is logged and retried after a pause
+/// (10 ms, doubling up to 1 s while it keeps failing).
+pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    let mut pause = ACCEPT_BACKOFF.0;
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "accept failed");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(ACCEPT_BACKOFF.1);
+            }
+        }
+    }
+}
+
+/// Requests in flight on one connection and when the last one ended, for the idle timeout.
+/// Shared by the connection's requests and the task that serves it; two uncontended atomic
+/// operations per request.
+pub struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `opened` when the connection last became idle.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    pub fn new(now: Instant) -> Arc<Activity> {
+        Arc::new(Activity {
+            opened: now,
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Marks a request in flight until the returned guard drops.
+    pub fn request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    /// When the connection, idle at `now`, will have been idle for `timeout`: `None` if that
+    /// time has come (close it) or a request is in flight (look again after `timeout`).
+    pub fn idle_deadline(&self, now: Instant, timeout: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Some(now + timeout);
+        }
+        let idle_since = self.opened + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        let deadline = idle_since + timeout;
+        (deadline > now).then_some(deadline)
+    }
+}
+
+/// A request in flight on a connection (see [`Activity::request`]).
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        let elapsed = Instant::now().saturating_duration_since(activity.opened);
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        activity.idle_since_ms.store(ms, Ordering::Release);
+        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_leaves_descriptors_for_the_rest() {
+        assert_eq!(connection_limit(4096, None), 4096);
+        assert_eq!(connection_limit(4096, Some(1 << 20)), 4096);
+        assert_eq!(connection_limit(4096, Some(1024)), 1024 - 64);
+        assert_eq!(connection_limit(10, Some(1024)), 10);
+        assert_eq!(connection_limit(4096, Some(64)), 1);
+        assert_eq!(connection_limit(4096, Some(0)), 1);
+    }
+
+    #[test]
+    fn a_connection_is_idle_once_its_last_request_has_ended_for_the_timeout() {
+        let timeout = Duration::from_secs(60);
+        let opened = Instant::now();
+        let activity = Activity::new(opened);
+        // Never used: idle since it opened.
+        assert_eq!(activity.idle_deadline(opened, timeout), Some(opened + timeout));
+        assert_eq!(activity.idle_deadline(opened + timeout, timeout), None);
+
+        // A request in flight keeps it open however long it takes.
+        let request = activity.request();
+        let later = opened + Duration::from_secs(600);
+        assert_eq!(activity.idle_deadline(later, timeout), Some(later + timeout));
+        drop(request);
+        let ended = Instant::now();
+        let deadline = activity
+            .idle_deadline(ended, timeout)
+            .expect("idle for less than the timeout");
+        assert!(deadline > ended && deadline <= ended + timeout, "{deadline:?}");
+        assert_eq!(activity.idle_deadline(ended + timeout, timeout), None);
+
+        // Two requests at once: idle only after both.
+        let (first, second) = (activity.request(), activity.request());
+        drop(first);
+        assert!(activity.idle_deadline(later + timeout, timeout).is_some());
+        drop(second);
+        assert!(activity.idle_deadline(Instant::now() + timeout, timeout).is_none());
+    }
+}
