@@ -127,7 +127,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&shared, &req, OffsetDateTime::now_utc())) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let _ = crate::server::connections::plain_http1()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

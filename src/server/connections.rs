@@ -71,6 +71,19 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     }
 }
 
+/// How long the plain-HTTP listeners (operations, sidecar) wait for a request head.
+const PLAIN_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTP/1.1 for the plain-HTTP listeners (operations, sidecar): a client that sends a request
+/// head slowly, or not at all, is dropped after 10 seconds.
+pub fn plain_http1() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(PLAIN_HEADER_TIMEOUT);
+    builder
+}
+
 /// Requests in flight on one connection and when the last one ended, for the idle timeout.
 /// Shared by the connection's requests and the task that serves it; two uncontended atomic
 /// operations per request.

@@ -20,7 +20,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, req.uri().path())) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let _ = super::connections::plain_http1()
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
         });
