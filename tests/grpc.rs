@@ -728,6 +728,57 @@ async fn health_serves_and_reflection_lists_services() {
     assert!(d.endpoint.starts_with("https://127.0.0.1:"));
 }
 
+/// A streaming call is a request in flight for as long as it streams: a health `Watch` outlives
+/// the idle timeout (and the time a client gets to acknowledge an idle connection's GOAWAY),
+/// and still gets the `NOT_SERVING` update when the daemon drains.
+#[tokio::test]
+async fn a_watch_stream_outlives_the_idle_timeout() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let w = Workload::new();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        pki: &w.pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: "",
+    };
+    let path = write_config(dir.path(), &setup);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "[server]\n",
+            "[server]\nidle_timeout_seconds = 1\nrequest_timeout_seconds = 1\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let d = start_with_config(dir, &path);
+    let c = connect(&d, None).await;
+    let mut health = HealthClient::new(c.channel());
+    let mut watch = health
+        .watch(HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(watch.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    // Longer than the idle timeout and the GOAWAY's acknowledgement time together.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let update = watch.message().await.expect("the Watch stream was cut");
+    let update = update.expect("the Watch stream ended without a NOT_SERVING update");
+    assert_eq!(update.status(), ServingStatus::NotServing);
+}
+
 /// SIGTERM with a 60 s grace period while a client holds an HTTP/2 connection with a health
 /// `Watch` stream open: the drain starts, `/readyz` answers 503 and the gRPC health service
 /// reports `NOT_SERVING` together. What the client then observes on that connection is the

@@ -13,8 +13,10 @@
 //!   would burn a core and flood the log.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -84,9 +86,10 @@ pub fn plain_http1() -> hyper::server::conn::http1::Builder {
     builder
 }
 
-/// Requests in flight on one connection and when the last one ended, for the idle timeout.
-/// Shared by the connection's requests and the task that serves it; two uncontended atomic
-/// operations per request.
+/// Requests in flight on one connection and when the last one ended, for the idle timeout. A
+/// request is in flight from the moment hyper hands it over until its response body has been
+/// sent ([`InFlightBody`]). Shared by the connection's requests and the task that serves it;
+/// two uncontended atomic operations per request.
 pub struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
@@ -131,6 +134,43 @@ impl Drop for InFlight {
         let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         activity.idle_since_ms.store(ms, Ordering::Release);
         activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request in flight until it has been sent or dropped: a
+/// streaming gRPC response (a health `Watch`) is in flight for as long as it streams, so the
+/// idle timeout never cuts it.
+pub struct InFlightBody<B> {
+    body: B,
+    _in_flight: InFlight,
+}
+
+impl<B> InFlightBody<B> {
+    pub fn new(body: B, in_flight: InFlight) -> Self {
+        Self {
+            body,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for InFlightBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use self::connections::Activity;
+use self::connections::{Activity, InFlightBody};
 
 use crate::config::Config;
 use crate::service::{ConnInfo, dispatch};
@@ -193,8 +193,7 @@ async fn serve_connection(
             let in_flight = activity.request();
             async move {
                 let response = dispatch(state, conn, req).await;
-                drop(in_flight);
-                Ok::<_, Infallible>(response)
+                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
             }
         })
     };
