@@ -221,6 +221,61 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
     assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
 }
 
+/// A gRPC call whose request message never arrives holds its slot of `max_concurrent_requests`
+/// for `request_timeout_seconds` at most, as a REST or STS request does, and is answered
+/// UNAVAILABLE: a client without a certificate cannot stall every API by opening calls and
+/// never finishing them.
+#[tokio::test]
+async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
+    use bytes::Bytes;
+    use http_body::Frame;
+
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 1", &[]);
+    let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+    // A gRPC message header announcing 100 bytes, then nothing.
+    body_tx
+        .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
+        .await
+        .unwrap();
+    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
+    let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(body)
+        .unwrap();
+    let stalled = tokio::spawn(sender.send_request(request));
+
+    // The only slot is taken until the stalled call times out; then REST is served again.
+    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    for _ in 0..100 {
+        if reply.status != 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    }
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let response = stalled.await.unwrap().unwrap();
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(status.as_deref(), Some("14"), "{response:?}");
+    let message = response.headers()["grpc-message"].to_str().unwrap().to_owned();
+    assert!(
+        message.contains("within%201%20seconds") || message.contains("within 1 seconds"),
+        "{message}"
+    );
+    drop(body_tx);
+}
+
 /// With few file descriptors the daemon holds fewer connections instead of failing `accept`
 /// (which used to be retried in a loop that burnt a core and wrote millions of log lines).
 #[tokio::test]

@@ -43,9 +43,25 @@ pub async fn dispatch(state: Arc<State>, conn: ConnInfo, req: ::http::Request<In
         Err(e) => return refuse(&req, &conn, &e, started),
     };
     if is_grpc(&req) {
-        return dispatch_grpc(state, conn, req).await;
+        // A call holds its admission slot until its answer starts: bounded like a REST or STS
+        // request's read, or a client could stall every API by never finishing its messages.
+        let timeout = state.broker.config().server.request_timeout;
+        let remote = conn.remote;
+        return match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
+            Ok(response) => response,
+            Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
+        };
     }
     dispatch_http(state, conn, req).await.map(Body::new)
+}
+
+/// The error of a request not received within `server.request_timeout_seconds`.
+fn request_timeout(timeout: std::time::Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "request-timeout",
+        format!("The request was not received within {} seconds.", timeout.as_secs()),
+    )
 }
 
 /// gRPC requests carry `content-type: application/grpc` (optionally `+proto` etc.).
@@ -118,11 +134,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
     let timeout = config.server.request_timeout;
     let bytes = match tokio::time::timeout(timeout, collect_body(body, limit)).await {
         Ok(result) => result,
-        Err(_) => Err(ApiError::new(
-            ErrorCode::Unavailable,
-            "request-timeout",
-            format!("The request was not received within {} seconds.", timeout.as_secs()),
-        )),
+        Err(_) => Err(request_timeout(timeout)),
     };
     let now = OffsetDateTime::now_utc();
     let (operation, mut record, result) = match (api, bytes) {
@@ -214,14 +226,39 @@ fn sts_operation(action: Option<&str>) -> &'static str {
 /// Answers a request refused by admission control in its API's format (gRPC: the
 /// `RESOURCE_EXHAUSTED` status; REST: 429 `ThrottlingException`; STS: `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+    if is_grpc(req) {
+        return refuse_grpc(conn.remote, e, started);
+    }
     let request_id = http::new_request_id();
-    let is_grpc = is_grpc(req);
-    let (api, operation) = match (is_grpc, req.uri().path()) {
-        (true, _) => ("grpc", "Any"),
-        (false, "/sessions") => ("rest", "CreateSession"),
-        (false, _) => ("sts", "Any"),
+    let (api, operation) = match req.uri().path() {
+        "/sessions" => ("rest", "CreateSession"),
+        _ => ("sts", "Any"),
     };
-    Record::new(&request_id, api, operation, conn.remote).deny(e, started.elapsed());
+    record_refusal(&request_id, api, operation, conn.remote, e, started);
+    let response = match api {
+        "rest" => rest_error(e, &request_id),
+        _ => sts::error_response(e, &request_id),
+    };
+    with_request_id(response, &request_id).map(Body::new)
+}
+
+/// [`refuse`] for a gRPC call: a status with the error's code and message.
+fn refuse_grpc(remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+    let request_id = http::new_request_id();
+    record_refusal(&request_id, "grpc", "Any", remote, e, started);
+    tonic::Status::new(e.grpc_code(), e.message.clone()).into_http()
+}
+
+/// The audit event and request metric of a request refused before its API handled it.
+fn record_refusal(
+    request_id: &str,
+    api: &'static str,
+    operation: &'static str,
+    remote: SocketAddr,
+    e: &ApiError,
+    started: Instant,
+) {
+    Record::new(request_id, api, operation, remote).deny(e, started.elapsed());
     crate::metrics::record_request(
         RequestLabels {
             api,
@@ -230,14 +267,6 @@ fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, starte
         },
         started.elapsed().as_secs_f64(),
     );
-    if is_grpc {
-        return tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
-    }
-    let response = match api {
-        "rest" => rest_error(e, &request_id),
-        _ => sts::error_response(e, &request_id),
-    };
-    with_request_id(response, &request_id).map(Body::new)
 }
 
 fn not_found(rp: &RequestParts) -> HttpResponse {
