@@ -1,5 +1,7 @@
 //! Admission control for the TLS listener: token buckets per client IP address, per client
-//! certificate and per access key id, and a global bound on requests served at once.
+//! certificate and per access key id, a global bound on requests served at once, and a bound
+//! per client IP address on its share of them (so one address that opens requests and never
+//! finishes them cannot hold every slot).
 //!
 //! A refused request is answered with the one [`ApiError`] code `Throttling`, which each edge
 //! renders in its own format (REST `429 ThrottlingException`, STS `Throttling`, gRPC
@@ -8,6 +10,7 @@
 //! the side of admitting.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -73,11 +76,31 @@ pub struct Limiter {
     per_client: Buckets,
     concurrency: Arc<Semaphore>,
     max_concurrent: usize,
+    /// Requests in flight per client address, when `max_concurrent_per_ip` is not 0.
+    in_flight_per_ip: Cache<IpAddr, Arc<AtomicUsize>>,
+    max_concurrent_per_ip: usize,
 }
 
-/// Holds one slot of the global concurrency limit until dropped.
+/// Holds one slot of the global concurrency limit, and of its address's share, until dropped.
 pub struct Admission {
     _permit: OwnedSemaphorePermit,
+    _address_slot: Option<AddressSlot>,
+}
+
+/// One request in flight from a client address.
+struct AddressSlot(Arc<AtomicUsize>);
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Takes one of `max` slots of `in_flight`; `None` when all are taken.
+fn take_slot(in_flight: &Arc<AtomicUsize>, max: usize) -> Option<AddressSlot> {
+    let taken = in_flight.fetch_add(1, Ordering::AcqRel);
+    let slot = AddressSlot(in_flight.clone());
+    (taken < max).then_some(slot)
 }
 
 impl Limiter {
@@ -88,13 +111,37 @@ impl Limiter {
             per_client: Buckets::new(server.rate_limit_per_client, entries),
             concurrency: Arc::new(Semaphore::new(server.max_concurrent_requests)),
             max_concurrent: server.max_concurrent_requests,
+            // An evicted counter restarts at 0 (its requests in flight release the old one),
+            // which only ever errs on the side of admitting.
+            in_flight_per_ip: Cache::builder()
+                .max_capacity(entries)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            max_concurrent_per_ip: server.max_concurrent_requests_per_ip,
         }
     }
 
-    /// Admits one request from `ip` at `now`: takes a token from the IP's bucket and a slot of
-    /// the concurrency limit (released when the [`Admission`] is dropped).
+    /// Admits one request from `ip` at `now`: takes a token from the IP's bucket, a slot of the
+    /// IP's share and a slot of the concurrency limit (both released when the [`Admission`] is
+    /// dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
         self.per_ip.take(ClientKey::Ip(ip), now)?;
+        let address_slot = match self.max_concurrent_per_ip {
+            0 => None,
+            max => {
+                let in_flight = self.in_flight_per_ip.get_with(ip, Arc::default);
+                let slot = take_slot(&in_flight, max).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Throttling,
+                        "concurrency-limit-per-ip",
+                        format!(
+                            "Rate exceeded: this client address already has {max} requests in progress; retry with backoff."
+                        ),
+                    )
+                })?;
+                Some(slot)
+            }
+        };
         let permit = self.concurrency.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(
                 ErrorCode::Throttling,
@@ -105,7 +152,10 @@ impl Limiter {
                 ),
             )
         })?;
-        Ok(Admission { _permit: permit })
+        Ok(Admission {
+            _permit: permit,
+            _address_slot: address_slot,
+        })
     }
 
     /// Takes a token from the bucket of one client (certificate or access key) at `now`.
@@ -240,6 +290,23 @@ mod tests {
             "one token back after a second"
         );
         assert!(b.take(ip(1), t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn an_address_takes_at_most_its_share_of_slots() {
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let first = take_slot(&in_flight, 2).expect("first");
+        let second = take_slot(&in_flight, 2).expect("second");
+        assert!(take_slot(&in_flight, 2).is_none());
+        assert_eq!(
+            in_flight.load(Ordering::Acquire),
+            2,
+            "a refused request gives its slot back"
+        );
+        drop(first);
+        let third = take_slot(&in_flight, 2).expect("a slot freed");
+        drop((second, third));
+        assert_eq!(in_flight.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -276,6 +276,53 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
     drop(body_tx);
 }
 
+/// One client address cannot hold more than `max_concurrent_requests_per_ip` of the server's
+/// slots, even with requests that never finish (here: a body announced and never sent).
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_the_request_slots() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "max_concurrent_requests_per_ip = 2\nrequest_timeout_seconds = 30",
+        &[],
+    );
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tls_connect(&d).await;
+        stream
+            .write_all(b"POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    // The two stalled requests hold this address's share (the daemon admits them as soon as
+    // their heads arrive; wait until it has).
+    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    for _ in 0..100 {
+        if reply.status == 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    }
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert_eq!(
+        reply.body,
+        r#"{"message":"Rate exceeded: this client address already has 2 requests in progress; retry with backoff."}"#
+    );
+    // Served again once they are gone.
+    drop(stalled);
+    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    for _ in 0..100 {
+        if reply.status != 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    }
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}
+
 /// With few file descriptors the daemon holds fewer connections instead of failing `accept`
 /// (which used to be retried in a loop that burnt a core and wrote millions of log lines).
 #[tokio::test]

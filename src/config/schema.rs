@@ -59,6 +59,9 @@ pub struct ServerSection {
     /// Requests served at once on the TLS listener; more are answered with a throttling error.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_requests: usize,
+    /// Requests from one client address served at once (0: no per-address bound).
+    #[serde(default = "default_max_concurrent_per_ip")]
+    pub max_concurrent_requests_per_ip: usize,
     /// Connections open at once on the TLS listener; more wait in the kernel's accept queue.
     /// Read at startup.
     #[serde(default = "default_max_connections")]
@@ -177,6 +180,9 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_concurrent() -> usize {
     1024
+}
+fn default_max_concurrent_per_ip() -> usize {
+    128
 }
 fn default_max_connections() -> usize {
     4096
