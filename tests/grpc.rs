@@ -728,16 +728,8 @@ async fn health_serves_and_reflection_lists_services() {
     assert!(d.endpoint.starts_with("https://127.0.0.1:"));
 }
 
-/// A streaming call is a request in flight for as long as it streams: a health `Watch` outlives
-/// the idle timeout (and the time a client gets to acknowledge an idle connection's GOAWAY),
-/// and still gets the `NOT_SERVING` update when the daemon drains.
-#[tokio::test]
-async fn a_watch_stream_outlives_the_idle_timeout() {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::health_client::HealthClient;
-
-    let w = Workload::new();
+/// The daemon of `w`'s PKI with `settings` (TOML lines) added to its `[server]` section.
+fn start_with_server_settings(w: &Workload, settings: &str) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let setup = Setup {
         pki: &w.pki,
@@ -749,14 +741,23 @@ async fn a_watch_stream_outlives_the_idle_timeout() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
-        text.replacen(
-            "[server]\n",
-            "[server]\nidle_timeout_seconds = 1\nrequest_timeout_seconds = 1\n",
-            1,
-        ),
+        text.replacen("[server]\n", &format!("[server]\n{settings}\n"), 1),
     )
     .unwrap();
-    let d = start_with_config(dir, &path);
+    start_with_config(dir, &path)
+}
+
+/// A streaming call is a request in flight for as long as it streams: a health `Watch` outlives
+/// the idle timeout (and the time a client gets to acknowledge an idle connection's GOAWAY),
+/// and still gets the `NOT_SERVING` update when the daemon drains.
+#[tokio::test]
+async fn a_watch_stream_outlives_the_idle_timeout() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let w = Workload::new();
+    let d = start_with_server_settings(&w, "idle_timeout_seconds = 1\nrequest_timeout_seconds = 1");
     let c = connect(&d, None).await;
     let mut health = HealthClient::new(c.channel());
     let mut watch = health
@@ -768,12 +769,7 @@ async fn a_watch_stream_outlives_the_idle_timeout() {
     // Longer than the idle timeout and the GOAWAY's acknowledgement time together.
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    let status = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(d.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    d.signal("TERM");
     let update = watch.message().await.expect("the Watch stream was cut");
     let update = update.expect("the Watch stream ended without a NOT_SERVING update");
     assert_eq!(update.status(), ServingStatus::NotServing);
@@ -794,21 +790,7 @@ async fn health_reports_not_serving_while_draining() {
     use tonic_health::pb::health_client::HealthClient;
 
     let w = Workload::new();
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup {
-        pki: &w.pki,
-        extra_toml: String::new(),
-        crl_pem: None,
-        app_trust_condition: "",
-    };
-    let path = write_config(dir.path(), &setup);
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        text.replacen("[server]\n", "[server]\nshutdown_grace_seconds = 60\n", 1),
-    )
-    .unwrap();
-    let mut d = start_with_config(dir, &path);
+    let mut d = start_with_server_settings(&w, "shutdown_grace_seconds = 60");
     let c = connect(&d, None).await;
     let mut health = HealthClient::new(c.channel());
     let request = |service: &str| HealthCheckRequest {
@@ -823,12 +805,7 @@ async fn health_reports_not_serving_while_draining() {
     }
     assert!(ops_get(&d.metrics, "/readyz").starts_with("HTTP/1.1 200 "));
 
-    let status = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(d.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    d.signal("TERM");
     for (service, watch) in &mut watches {
         let update = watch.message().await.unwrap();
         let update = update.expect("the Watch stream ended without a NOT_SERVING update");

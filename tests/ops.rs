@@ -72,15 +72,6 @@ fn start_with_server_keys(pki: &Pki, keys: &str, args: &[&str]) -> Daemon {
     start_with_args(dir, &config, args)
 }
 
-fn signal(d: &Daemon, name: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(d.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// A parsed HTTP/1.1 answer.
 struct Reply {
     status: u16,
@@ -253,14 +244,7 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
     let stalled = tokio::spawn(sender.send_request(request));
 
     // The only slot is taken until the stalled call times out; then REST is served again.
-    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    for _ in 0..100 {
-        if reply.status != 429 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    }
+    let reply = post_empty_session_until(&d, |status| status != 429).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     let response = stalled.await.unwrap().unwrap();
     let status = response
@@ -297,14 +281,7 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
     }
     // The two stalled requests hold this address's share (the daemon admits them as soon as
     // their heads arrive; wait until it has).
-    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    for _ in 0..100 {
-        if reply.status == 429 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    }
+    let reply = post_empty_session_until(&d, |status| status == 429).await;
     assert_eq!(reply.status, 429, "{}", reply.body);
     assert_eq!(
         reply.body,
@@ -312,14 +289,7 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
     );
     // Served again once they are gone.
     drop(stalled);
-    let mut reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    for _ in 0..100 {
-        if reply.status != 429 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        reply = https(&d, "POST", "/sessions", &[], "{}").await;
-    }
+    let reply = post_empty_session_until(&d, |status| status != 429).await;
     assert_eq!(reply.status, 400, "{}", reply.body);
 }
 
@@ -381,6 +351,20 @@ async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
     parse_reply(&raw)
+}
+
+/// `POST /sessions` with an empty JSON object, repeated (for up to 10 s) until `done` holds for
+/// the reply: for waiting on the daemon to admit or refuse requests.
+async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> Reply {
+    let mut reply = https(d, "POST", "/sessions", &[], "{}").await;
+    for _ in 0..100 {
+        if done(reply.status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        reply = https(d, "POST", "/sessions", &[], "{}").await;
+    }
+    reply
 }
 
 /// `GET /metrics` on the plain-HTTP operations listener.
@@ -465,7 +449,7 @@ async fn metrics_after_known_traffic() {
     create(&d, &leaf).await.unwrap();
     create(&d, &leaf).await.unwrap();
     assert!(create(&d, &foreign).await.is_err());
-    signal(&d, "HUP");
+    d.signal("HUP");
     let m = wait_for_reloads(&d, 1.0).await;
 
     let allow = r#"{api="rest",operation="CreateSession",outcome="allow"}"#;
@@ -754,7 +738,7 @@ async fn reload_under_load_loses_no_request() {
     for i in 0..20 {
         let text = if i % 2 == 0 { &valid } else { &invalid };
         std::fs::write(&config, text).unwrap();
-        signal(&d, "HUP");
+        d.signal("HUP");
         wait_for_reloads(&d, f64::from(i + 1)).await;
     }
     // Keep the load running until requests were answered after the last reload too.
@@ -789,7 +773,7 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     stream.write_all(&body.as_bytes()[..5]).await.unwrap();
     stream.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&d, "TERM");
+    d.signal("TERM");
     // The daemon stops accepting connections...
     let addr = host_port(&d.endpoint);
     let mut refused = false;
@@ -848,7 +832,7 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
         "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n",
     );
     std::fs::write(&config, &rotated).unwrap();
-    signal(&b, "HUP");
+    b.signal("HUP");
     let m = wait_for_reloads(&b, 1.0).await;
     assert_eq!(reloads(&m, "success"), 1.0);
     assert_eq!(
@@ -867,7 +851,7 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
         "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n",
     );
     std::fs::write(&config, retired).unwrap();
-    signal(&b, "HUP");
+    b.signal("HUP");
     let m = wait_for_reloads(&b, 2.0).await;
     assert_eq!(reloads(&m, "success"), 2.0);
     let old = get_caller_identity(&b, &creds).await;

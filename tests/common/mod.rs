@@ -292,4 +292,14 @@ impl Daemon {
     pub fn ca_bundle(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
+
+    /// Sends the daemon signal `name` (`HUP`, `TERM`...).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
 }
