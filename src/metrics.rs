@@ -7,7 +7,8 @@
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_connections_open`,
-//! `rolegate_connections_limit`, `process_cpu_seconds_total`, `process_resident_memory_bytes`.
+//! `rolegate_connections_limit`, `rolegate_connections_refused_total`,
+//! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
@@ -65,6 +66,11 @@ impl Drop for OpenConnection {
     }
 }
 
+/// Counts a TLS connection closed at once because its address held its share.
+pub fn connection_refused() {
+    metrics().connections_refused.inc();
+}
+
 /// Records how many TLS connections may be open at once.
 pub fn set_connection_limit(limit: usize) {
     metrics()
@@ -105,6 +111,11 @@ pub fn render(state: &State) -> String {
         "rolegate_connections_limit",
         "TLS connections that may be open at once (server.max_connections, within the descriptor limit)",
         m.connections_limit.clone(),
+    );
+    registry.register(
+        "rolegate_connections_refused",
+        "TLS connections closed on arrival because their client address held max_connections_per_ip",
+        m.connections_refused.clone(),
     );
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();
@@ -171,6 +182,7 @@ struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     connections_open: Gauge,
     connections_limit: Gauge,
+    connections_refused: Counter,
 }
 
 fn metrics() -> &'static Metrics {
@@ -186,6 +198,7 @@ fn metrics() -> &'static Metrics {
         reloads: Family::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
+        connections_refused: Counter::default(),
     })
 }
 

@@ -76,19 +76,67 @@ pub struct Limiter {
     per_client: Buckets,
     concurrency: Arc<Semaphore>,
     max_concurrent: usize,
-    /// Requests in flight per client address, when `max_concurrent_per_ip` is not 0.
-    in_flight_per_ip: Cache<IpAddr, Arc<AtomicUsize>>,
-    max_concurrent_per_ip: usize,
+    /// Requests in progress per client address.
+    in_progress_per_ip: PerAddress,
 }
 
 /// Holds one slot of the global concurrency limit, and of its address's share, until dropped.
 pub struct Admission {
     _permit: OwnedSemaphorePermit,
-    _address_slot: Option<AddressSlot>,
+    address_slot: Option<AddressSlot>,
 }
 
-/// One request in flight from a client address.
-struct AddressSlot(Arc<AtomicUsize>);
+impl Admission {
+    /// Gives the global slot back (the request has been answered) and keeps the address's
+    /// slot, to be held while the answer is sent: a streaming answer (a gRPC `Watch`) stays a
+    /// request in progress of its address for as long as it streams.
+    pub fn keep_address_slot(self) -> Option<AddressSlot> {
+        self.address_slot
+    }
+}
+
+/// A bound on what each client address holds at once (requests in progress, connections):
+/// counters in a bounded moka cache. An evicted counter restarts at 0 (what it counted
+/// releases the old one), which only ever errs on the side of admitting.
+pub struct PerAddress {
+    counts: Cache<IpAddr, Arc<AtomicUsize>>,
+    /// 0: no bound.
+    max: usize,
+}
+
+impl PerAddress {
+    pub fn new(max: usize, max_entries: u64) -> PerAddress {
+        PerAddress {
+            counts: Cache::builder()
+                .max_capacity(max_entries)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            max,
+        }
+    }
+
+    /// The most one address may hold; 0 for no bound.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// One slot of `ip`'s share, held until the returned slot drops (`Ok(None)` when there is
+    /// no bound).
+    pub fn take(&self, ip: IpAddr) -> Result<Option<AddressSlot>, ShareTaken> {
+        if self.max == 0 {
+            return Ok(None);
+        }
+        let count = self.counts.get_with(ip, Arc::default);
+        take_slot(&count, self.max).map(Some).ok_or(ShareTaken)
+    }
+}
+
+/// The address already holds all of its share.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ShareTaken;
+
+/// One slot of a client address's share (see [`PerAddress`]).
+pub struct AddressSlot(Arc<AtomicUsize>);
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
@@ -96,10 +144,10 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Takes one of `max` slots of `in_flight`; `None` when all are taken.
-fn take_slot(in_flight: &Arc<AtomicUsize>, max: usize) -> Option<AddressSlot> {
-    let taken = in_flight.fetch_add(1, Ordering::AcqRel);
-    let slot = AddressSlot(in_flight.clone());
+/// Takes one of `max` slots of `count`; `None` when all are taken.
+fn take_slot(count: &Arc<AtomicUsize>, max: usize) -> Option<AddressSlot> {
+    let taken = count.fetch_add(1, Ordering::AcqRel);
+    let slot = AddressSlot(count.clone());
     (taken < max).then_some(slot)
 }
 
@@ -111,13 +159,7 @@ impl Limiter {
             per_client: Buckets::new(server.rate_limit_per_client, entries),
             concurrency: Arc::new(Semaphore::new(server.max_concurrent_requests)),
             max_concurrent: server.max_concurrent_requests,
-            // An evicted counter restarts at 0 (its requests in flight release the old one),
-            // which only ever errs on the side of admitting.
-            in_flight_per_ip: Cache::builder()
-                .max_capacity(entries)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
-            max_concurrent_per_ip: server.max_concurrent_requests_per_ip,
+            in_progress_per_ip: PerAddress::new(server.max_concurrent_requests_per_ip, entries),
         }
     }
 
@@ -126,22 +168,16 @@ impl Limiter {
     /// dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
         self.per_ip.take(ClientKey::Ip(ip), now)?;
-        let address_slot = match self.max_concurrent_per_ip {
-            0 => None,
-            max => {
-                let in_flight = self.in_flight_per_ip.get_with(ip, Arc::default);
-                let slot = take_slot(&in_flight, max).ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::Throttling,
-                        "concurrency-limit-per-ip",
-                        format!(
-                            "Rate exceeded: this client address already has {max} requests in progress; retry with backoff."
-                        ),
-                    )
-                })?;
-                Some(slot)
-            }
-        };
+        let address_slot = self.in_progress_per_ip.take(ip).map_err(|ShareTaken| {
+            ApiError::new(
+                ErrorCode::Throttling,
+                "concurrency-limit-per-ip",
+                format!(
+                    "Rate exceeded: this client address already has {} requests in progress; retry with backoff.",
+                    self.in_progress_per_ip.max()
+                ),
+            )
+        })?;
         let permit = self.concurrency.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(
                 ErrorCode::Throttling,
@@ -154,7 +190,7 @@ impl Limiter {
         })?;
         Ok(Admission {
             _permit: permit,
-            _address_slot: address_slot,
+            address_slot,
         })
     }
 
@@ -290,6 +326,22 @@ mod tests {
             "one token back after a second"
         );
         assert!(b.take(ip(1), t0 + Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn per_address_shares_are_per_address_and_0_is_unbounded() {
+        let shares = PerAddress::new(1, 100);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let held = shares.take(a).unwrap();
+        assert!(held.is_some());
+        assert!(shares.take(a).is_err());
+        assert!(shares.take(IpAddr::from([10, 0, 0, 2])).unwrap().is_some());
+        drop(held);
+        assert!(shares.take(a).unwrap().is_some());
+        let unbounded = PerAddress::new(0, 100);
+        for _ in 0..1000 {
+            assert!(unbounded.take(a).unwrap().is_none());
+        }
     }
 
     #[test]

@@ -293,6 +293,85 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
     assert_eq!(reply.status, 400, "{}", reply.body);
 }
 
+/// One client address holds at most `max_connections_per_ip` connections; more are closed on
+/// arrival (before the TLS handshake) and counted.
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_the_connections() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_connections_per_ip = 2", &[]);
+    let first = tls_connect(&d).await;
+    let _second = tls_connect(&d).await;
+    let mut config = rolegate::client::client_config(&TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        ..Default::default()
+    })
+    .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+    let third = connector.connect(name.clone(), tcp).await;
+    assert!(third.is_err(), "a third connection from the address was served");
+    let m = scrape(&d).await;
+    assert_eq!(sample(&m, "rolegate_connections_refused_total"), Some(1.0), "{m}");
+    assert_eq!(sample(&m, "rolegate_connections_open"), Some(2.0), "{m}");
+    // A connection closed gives its place back (once the daemon has seen it close).
+    drop(first);
+    let mut fourth = None;
+    for _ in 0..100 {
+        let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+        if let Ok(stream) = connector.connect(name.clone(), tcp).await {
+            fourth = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut fourth = fourth.expect("no connection served after one closed");
+    fourth
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut fourth).await;
+    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+}
+
+/// A streaming answer is a request in progress of its client address for as long as it
+/// streams (here a gRPC health `Watch` holds the address's one slot).
+#[tokio::test]
+async fn a_stream_holds_its_address_slot_while_it_streams() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_concurrent_requests_per_ip = 1", &[]);
+    let channel = rolegate::client::grpc::GrpcClient::connect(
+        &d.endpoint,
+        &TlsOptions {
+            ca_bundle: Some(d.ca_bundle()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut health = HealthClient::new(channel.channel());
+    let mut watch = health
+        .watch(HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.message().await.unwrap().unwrap();
+    let reply = https(&d, "POST", "/sessions", &[], "{}").await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(
+        reply.body.contains("already has 1 requests in progress"),
+        "{}",
+        reply.body
+    );
+    drop((watch, health, channel));
+    let reply = post_empty_session_until(&d, |status| status != 429).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}
+
 /// With few file descriptors the daemon holds fewer connections instead of failing `accept`
 /// (which used to be retried in a loop that burnt a core and wrote millions of log lines).
 #[tokio::test]

@@ -193,6 +193,7 @@ rate_limit_per_ip = 0.0
 rate_limit_per_client = 0.0
 max_concurrent_requests = 100000
 max_concurrent_requests_per_ip = 0
+max_connections_per_ip = 0
 "#
     );
     server

@@ -66,6 +66,10 @@ pub struct ServerSection {
     /// Read at startup.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Connections open at once from one client address (0: no per-address bound); more are
+    /// closed on arrival. Read at startup.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,
@@ -186,6 +190,9 @@ fn default_max_concurrent_per_ip() -> usize {
 }
 fn default_max_connections() -> usize {
     4096
+}
+fn default_max_connections_per_ip() -> usize {
+    256
 }
 fn default_idle_timeout() -> u64 {
     60

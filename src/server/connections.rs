@@ -22,6 +22,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use crate::ratelimit::AddressSlot;
+
 /// Descriptors kept for everything but client connections: listeners, the runtime's epoll and
 /// wake-up descriptors, standard streams, files read by a reload, `/proc` reads for metrics.
 pub const RESERVED_DESCRIPTORS: u64 = 64;
@@ -139,17 +141,20 @@ impl Drop for InFlight {
 
 /// A response body that keeps its request in flight until it has been sent or dropped: a
 /// streaming gRPC response (a health `Watch`) is in flight for as long as it streams, so the
-/// idle timeout never cuts it.
+/// idle timeout never cuts it, and it counts in its client address's share of requests in
+/// progress.
 pub struct InFlightBody<B> {
     body: B,
     _in_flight: InFlight,
+    _address_slot: Option<AddressSlot>,
 }
 
 impl<B> InFlightBody<B> {
-    pub fn new(body: B, in_flight: InFlight) -> Self {
+    pub fn new(body: B, in_flight: InFlight, address_slot: Option<AddressSlot>) -> Self {
         Self {
             body,
             _in_flight: in_flight,
+            _address_slot: address_slot,
         }
     }
 }

@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use self::connections::{Activity, InFlightBody};
 
 use crate::config::Config;
+use crate::ratelimit::{AddressSlot, PerAddress};
 use crate::service::{ConnInfo, dispatch};
 use crate::state::State;
 
@@ -47,6 +48,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
     let grace = config.server.shutdown_grace;
     let slots = Arc::new(Semaphore::new(admitted_connections(config.server.max_connections)));
+    let per_address = PerAddress::new(config.server.max_connections_per_ip, config.server.cache_max_entries);
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
@@ -78,8 +80,19 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     loop {
         tokio::select! {
             (tcp, remote, slot) = accept_within_limit(&listener, &slots) => {
+                let Ok(address_slot) = per_address.take(remote.ip()) else {
+                    // Closed before the handshake: the address holds its share of connections.
+                    tracing::debug!(%remote, "refused: max_connections_per_ip reached");
+                    crate::metrics::connection_refused();
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
-                let connection = Connection { tcp, remote, _slot: slot, _open: crate::metrics::connection_opened() };
+                let connection = Connection {
+                    tcp,
+                    remote,
+                    _slots: (slot, address_slot),
+                    _open: crate::metrics::connection_opened(),
+                };
                 connections.spawn(serve_connection(connection, acceptor.clone(), state.clone(), stop_rx.clone()));
             },
             () = &mut shutdown => break,
@@ -129,11 +142,12 @@ async fn accept_within_limit(
     (tcp, remote, slot)
 }
 
-/// An accepted TCP connection with the slot and the gauge entry it holds while open.
+/// An accepted TCP connection with the slots (of `max_connections` and of its address's
+/// share) and the gauge entry it holds while open.
 struct Connection {
     tcp: TcpStream,
     remote: SocketAddr,
-    _slot: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, Option<AddressSlot>),
     _open: crate::metrics::OpenConnection,
 }
 
@@ -157,7 +171,7 @@ async fn serve_connection(
     let Connection {
         tcp,
         remote,
-        _slot,
+        _slots,
         _open,
     } = connection;
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -192,8 +206,8 @@ async fn serve_connection(
             let conn = conn.clone();
             let in_flight = activity.request();
             async move {
-                let response = dispatch(state, conn, req).await;
-                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
+                let (response, address_slot) = dispatch(state, conn, req).await;
+                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight, address_slot)))
             }
         })
     };

@@ -23,6 +23,7 @@ use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{Decision, Record};
 use crate::metrics::RequestLabels;
+use crate::ratelimit::AddressSlot;
 use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
@@ -34,25 +35,33 @@ pub struct ConnInfo {
 }
 
 /// Routes one HTTP request to its API (`application/grpc` to the gRPC services, the rest to
-/// REST / STS), after admission control (per-IP token bucket and the global concurrency limit,
-/// in [`crate::ratelimit`]) so every API, gRPC included, is covered.
-pub async fn dispatch(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> ::http::Response<Body> {
+/// REST / STS), after admission control (per-IP token bucket, the client address's share and
+/// the global concurrency limit, in [`crate::ratelimit`]) so every API, gRPC included, is
+/// covered. Returns the answer and, to be held until it has been sent, the slot of the client
+/// address's share of requests in progress.
+pub async fn dispatch(
+    state: Arc<State>,
+    conn: ConnInfo,
+    req: ::http::Request<Incoming>,
+) -> (::http::Response<Body>, Option<AddressSlot>) {
     let started = Instant::now();
-    let _admission = match state.limiter().admit(conn.remote.ip(), started) {
+    let admission = match state.limiter().admit(conn.remote.ip(), started) {
         Ok(admission) => admission,
-        Err(e) => return refuse(&req, &conn, &e, started),
+        Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
-    if is_grpc(&req) {
+    let response = if is_grpc(&req) {
         // A call holds its admission slot until its answer starts: bounded like a REST or STS
         // request's read, or a client could stall every API by never finishing its messages.
         let timeout = state.broker.config().server.request_timeout;
         let remote = conn.remote;
-        return match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
+        match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
             Ok(response) => response,
             Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
-        };
-    }
-    dispatch_http(state, conn, req).await.map(Body::new)
+        }
+    } else {
+        dispatch_http(state, conn, req).await.map(Body::new)
+    };
+    (response, admission.keep_address_slot())
 }
 
 /// The error of a request not received within `server.request_timeout_seconds`.
