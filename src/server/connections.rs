@@ -5,7 +5,9 @@
 //!   in the kernel's accept queue until one closes. The limit is kept below the process's
 //!   descriptor limit (raised at startup to the hard limit), so `accept` does not fail with
 //!   EMFILE under load and the operations listener, configuration reloads and log writes keep
-//!   the descriptors they need.
+//!   the descriptors they need. One client address holds at most
+//!   `server.max_connections_per_ip` of them ([`crate::ratelimit::PerAddress`], checked where
+//!   `serve` accepts).
 //! - A connection with no request in flight for `server.idle_timeout_seconds` is closed
 //!   (HTTP/1.1: after the response; HTTP/2: GOAWAY), so idle clients cannot hold slots forever.
 //! - An `accept` that fails anyway (descriptors exhausted by something else, ENOBUFS) is
