@@ -7,7 +7,7 @@
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_connections_open`,
-//! `rolegate_connections_limit`, `rolegate_connections_refused_total`,
+//! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
@@ -66,9 +66,13 @@ impl Drop for OpenConnection {
     }
 }
 
-/// Counts a TLS connection closed at once because its address held its share.
-pub fn connection_refused() {
-    metrics().connections_refused.inc();
+/// Counts a TLS connection closed before its handshake: `reason` is `per-address-limit` (its
+/// address held `max_connections_per_ip`) or `proxy-header` (no valid PROXY protocol header).
+pub fn connection_refused(reason: &'static str) {
+    metrics()
+        .connections_refused
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
 }
 
 /// Records how many TLS connections may be open at once.
@@ -114,7 +118,7 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_connections_refused",
-        "TLS connections closed on arrival because their client address held max_connections_per_ip",
+        "TLS connections closed before their handshake, by reason (per-address-limit, proxy-header)",
         m.connections_refused.clone(),
     );
     let hits: Family<CacheLabels, Counter> = Family::default();
@@ -171,6 +175,11 @@ struct AnchorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -182,7 +191,7 @@ struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     connections_open: Gauge,
     connections_limit: Gauge,
-    connections_refused: Counter,
+    connections_refused: Family<ReasonLabels, Counter>,
 }
 
 fn metrics() -> &'static Metrics {
@@ -198,7 +207,7 @@ fn metrics() -> &'static Metrics {
         reloads: Family::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
-        connections_refused: Counter::default(),
+        connections_refused: Family::default(),
     })
 }
 

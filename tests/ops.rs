@@ -121,18 +121,29 @@ async fn tls_connect_to(
     ca_bundle: std::path::PathBuf,
     alpn: &[u8],
 ) -> tokio_rustls::client::TlsStream<TcpStream> {
+    try_tls_connect(&endpoint, ca_bundle, alpn, b"").await.unwrap()
+}
+
+/// A TLS connection to `endpoint` (ALPN `alpn`) whose TCP stream starts with `prefix` (a PROXY
+/// protocol header), or the handshake's error.
+async fn try_tls_connect(
+    endpoint: &str,
+    ca_bundle: std::path::PathBuf,
+    alpn: &[u8],
+    prefix: impl AsRef<[u8]>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut config = rolegate::client::client_config(&TlsOptions {
         ca_bundle: Some(ca_bundle),
         ..Default::default()
     })
     .unwrap();
     config.alpn_protocols = vec![alpn.to_vec()];
-    let tcp = TcpStream::connect(host_port(&endpoint)).await.unwrap();
+    let mut tcp = TcpStream::connect(host_port(endpoint)).await.unwrap();
+    tcp.write_all(prefix.as_ref()).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .unwrap()
 }
 
 /// Everything `stream` receives until the server closes it (at most 20 s).
@@ -301,26 +312,20 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
     let d = start_with_server_keys(&pki, "max_connections_per_ip = 2", &[]);
     let first = tls_connect(&d).await;
     let _second = tls_connect(&d).await;
-    let mut config = rolegate::client::client_config(&TlsOptions {
-        ca_bundle: Some(d.ca_bundle()),
-        ..Default::default()
-    })
-    .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
-    let third = connector.connect(name.clone(), tcp).await;
+    let third = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"").await;
     assert!(third.is_err(), "a third connection from the address was served");
     let m = scrape(&d).await;
-    assert_eq!(sample(&m, "rolegate_connections_refused_total"), Some(1.0), "{m}");
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="per-address-limit"}"#),
+        Some(1.0),
+        "{m}"
+    );
     assert_eq!(sample(&m, "rolegate_connections_open"), Some(2.0), "{m}");
     // A connection closed gives its place back (once the daemon has seen it close).
     drop(first);
     let mut fourth = None;
     for _ in 0..100 {
-        let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
-        if let Ok(stream) = connector.connect(name.clone(), tcp).await {
+        if let Ok(stream) = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"").await {
             fourth = Some(stream);
             break;
         }
@@ -333,6 +338,83 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
         .unwrap();
     let raw = read_until_closed(&mut fourth).await;
     assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+}
+
+/// `POST /sessions` with `{}` on `stream` (`Connection: close`): the answer's status line.
+async fn post_empty_session_on(mut stream: tokio_rustls::client::TlsStream<TcpStream>) -> String {
+    stream
+        .write_all(b"POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut stream).await;
+    String::from_utf8_lossy(&raw)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Behind a TCP load balancer (`proxy_protocol = true`): the client address of the PROXY
+/// header, version 1 or 2, is the one the audit log and the per-address shares see (every
+/// connection here comes from 127.0.0.1); `LOCAL` (the balancer's own check) keeps the peer's;
+/// a connection without a header is closed and counted.
+#[tokio::test]
+async fn proxy_protocol_names_the_client_address() {
+    use ppp::v2;
+
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "proxy_protocol = true\nmax_connections_per_ip = 1",
+        &["--log-format", "json"],
+    );
+    let socket = |text: &str| text.parse::<std::net::SocketAddr>().unwrap();
+    let v2_header = |command, addresses: v2::Addresses| {
+        v2::Builder::with_addresses(v2::Version::Two | command, v2::Protocol::Stream, addresses)
+            .build()
+            .unwrap()
+    };
+    let proxied_v2 = v2_header(
+        v2::Command::Proxy,
+        v2::Addresses::from((socket("203.0.113.7:40000"), socket("127.0.0.1:443"))),
+    );
+    let proxied_v1 = b"PROXY TCP4 198.51.100.9 127.0.0.1 5555 443\r\n";
+    let local = v2_header(v2::Command::Local, v2::Addresses::Unspecified);
+    let connect = |prefix: Vec<u8>| try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", prefix);
+
+    // One connection per proxied address is allowed; they are not 127.0.0.1's.
+    let from_v2 = connect(proxied_v2.clone()).await.unwrap();
+    let from_v1 = connect(proxied_v1.to_vec()).await.unwrap();
+    let from_local = connect(local).await.unwrap();
+    assert!(
+        connect(proxied_v2.clone()).await.is_err(),
+        "203.0.113.7 holds its one connection"
+    );
+    for stream in [from_v2, from_v1, from_local] {
+        assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 400 Bad Request");
+    }
+    let mut lines = Vec::new();
+    let mut clients: Vec<String> = audit_events(&d, 3, &mut lines)
+        .iter()
+        .map(|e| e["client"].as_str().unwrap().to_owned())
+        .collect();
+    clients.sort();
+    assert!(clients[0].starts_with("127.0.0.1:"), "{clients:?}");
+    assert_eq!(clients[1..], ["198.51.100.9:5555", "203.0.113.7:40000"], "{clients:?}");
+
+    // No header: refused before the handshake.
+    assert!(connect(Vec::new()).await.is_err());
+    let m = scrape(&d).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="proxy-header"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="per-address-limit"}"#),
+        Some(1.0),
+        "{m}"
+    );
 }
 
 /// A streaming answer is a request in progress of its client address for as long as it

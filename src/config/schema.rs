@@ -70,6 +70,10 @@ pub struct ServerSection {
     /// closed on arrival. Read at startup.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) naming the client's
+    /// address: set when a TCP load balancer sits in front. Read at startup.
+    #[serde(default)]
+    pub proxy_protocol: bool,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,

@@ -4,6 +4,7 @@
 
 pub mod connections;
 mod ops;
+pub mod proxy_protocol;
 mod tls;
 
 use std::convert::Infallible;
@@ -48,7 +49,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
     let grace = config.server.shutdown_grace;
     let slots = Arc::new(Semaphore::new(admitted_connections(config.server.max_connections)));
-    let per_address = PerAddress::new(config.server.max_connections_per_ip, config.server.cache_max_entries);
+    let admission = Arc::new(ConnectionAdmission {
+        per_address: PerAddress::new(config.server.max_connections_per_ip, config.server.cache_max_entries),
+        proxy_protocol: config.server.proxy_protocol,
+    });
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
@@ -79,21 +83,15 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            (tcp, remote, slot) = accept_within_limit(&listener, &slots) => {
-                let Ok(address_slot) = per_address.take(remote.ip()) else {
-                    // Closed before the handshake: the address holds its share of connections.
-                    tracing::debug!(%remote, "refused: max_connections_per_ip reached");
-                    crate::metrics::connection_refused();
-                    continue;
-                };
+            (tcp, peer, slot) = accept_within_limit(&listener, &slots) => {
                 let _ = tcp.set_nodelay(true);
-                let connection = Connection {
-                    tcp,
-                    remote,
-                    _slots: (slot, address_slot),
-                    _open: crate::metrics::connection_opened(),
-                };
-                connections.spawn(serve_connection(connection, acceptor.clone(), state.clone(), stop_rx.clone()));
+                let connection = Accepted { tcp, peer, slot, _open: crate::metrics::connection_opened() };
+                let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
+                connections.spawn(async move {
+                    if let Some(connection) = admission.admit(connection).await {
+                        serve_connection(connection, acceptor, state, stop).await;
+                    }
+                });
             },
             () = &mut shutdown => break,
         }
@@ -142,13 +140,70 @@ async fn accept_within_limit(
     (tcp, remote, slot)
 }
 
-/// An accepted TCP connection with the slots (of `max_connections` and of its address's
-/// share) and the gauge entry it holds while open.
+/// A TCP connection as accepted, with its slot of `max_connections` and its gauge entry.
+struct Accepted {
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+    _open: crate::metrics::OpenConnection,
+}
+
+/// An admitted connection: its client's address, and the slots (of `max_connections` and of
+/// the address's share) and gauge entry it holds while open.
 struct Connection {
     tcp: TcpStream,
     remote: SocketAddr,
     _slots: (OwnedSemaphorePermit, Option<AddressSlot>),
     _open: crate::metrics::OpenConnection,
+}
+
+/// What decides, before the TLS handshake, whether an accepted connection is served.
+struct ConnectionAdmission {
+    per_address: PerAddress,
+    proxy_protocol: bool,
+}
+
+impl ConnectionAdmission {
+    /// The connection with its client's address (from the PROXY header when the listener
+    /// expects one) if that address has room in its share; `None` (the connection is closed)
+    /// otherwise, counted by reason.
+    async fn admit(&self, accepted: Accepted) -> Option<Connection> {
+        let Accepted {
+            mut tcp,
+            peer,
+            slot,
+            _open,
+        } = accepted;
+        let remote = if self.proxy_protocol {
+            let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp)).await;
+            match header {
+                Ok(Ok(client)) => client.unwrap_or(peer),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "refused: PROXY protocol header");
+                    crate::metrics::connection_refused("proxy-header");
+                    return None;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "refused: no PROXY protocol header in time");
+                    crate::metrics::connection_refused("proxy-header");
+                    return None;
+                }
+            }
+        } else {
+            peer
+        };
+        let Ok(address_slot) = self.per_address.take(remote.ip()) else {
+            tracing::debug!(%remote, "refused: max_connections_per_ip reached");
+            crate::metrics::connection_refused("per-address-limit");
+            return None;
+        };
+        Some(Connection {
+            tcp,
+            remote,
+            _slots: (slot, address_slot),
+            _open,
+        })
+    }
 }
 
 /// Prints a line scripts and tests wait for, on stdout, flushed.

@@ -1,0 +1,165 @@
+//! The PROXY protocol on the TLS listener, for deployments behind a TCP (layer 4) load
+//! balancer, which cannot terminate TLS without losing the client certificates gRPC needs:
+//! with `server.proxy_protocol = true` every connection starts with the balancer's header
+//! (HAProxy's versions 1 and 2, <https://www.haproxy.org/download/3.0/doc/proxy-protocol.txt>,
+//! parsed by the `ppp` crate), and the client address it names is the one the audit log, rate
+//! limits and per-address shares see. A connection without a valid header is closed.
+//!
+//! The header is read without reading past it: the TLS handshake that follows is untouched.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ppp::{HeaderResult, PartialResult, v1, v2};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// The longest header accepted: version 1 takes at most 107 bytes; version 2 takes 16 bytes,
+/// the addresses and the balancer's TLVs (a few dozen bytes in practice).
+const MAX_HEADER_BYTES: usize = 4096;
+
+/// How long to wait before looking again at a header that arrived in pieces (balancers send it
+/// in one segment, so this is rare; the handshake timeout bounds the whole wait).
+const PEEK_AGAIN: Duration = Duration::from_millis(5);
+
+/// Why a connection's PROXY header was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyHeaderError {
+    #[error("the connection closed before a PROXY protocol header")]
+    Closed,
+    #[error("no valid PROXY protocol header: {0}")]
+    Invalid(String),
+    #[error("the PROXY protocol header is longer than {MAX_HEADER_BYTES} bytes")]
+    TooLong,
+    #[error("reading the PROXY protocol header: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the PROXY header at the start of `tcp`, consuming exactly its bytes, and returns the
+/// client address it names: `None` when it names none (a version 2 `LOCAL` or a version 1
+/// `UNKNOWN` connection, such as the balancer's own health check), so the peer's address holds.
+pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, ProxyHeaderError> {
+    let mut buf = vec![0u8; MAX_HEADER_BYTES];
+    loop {
+        let available = tcp.peek(&mut buf).await?;
+        if available == 0 {
+            return Err(ProxyHeaderError::Closed);
+        }
+        let parsed = HeaderResult::parse(&buf[..available]);
+        if parsed.is_incomplete() {
+            if available == MAX_HEADER_BYTES {
+                return Err(ProxyHeaderError::TooLong);
+            }
+            tokio::time::sleep(PEEK_AGAIN).await;
+            continue;
+        }
+        let (length, client) = client_of(parsed)?;
+        tcp.read_exact(&mut buf[..length]).await?;
+        return Ok(client);
+    }
+}
+
+/// The length of a complete parsed header and the client address it names (see
+/// [`read_header`]).
+fn client_of(parsed: HeaderResult<'_>) -> Result<(usize, Option<SocketAddr>), ProxyHeaderError> {
+    let invalid = |e: &dyn std::fmt::Display| ProxyHeaderError::Invalid(e.to_string());
+    match parsed {
+        HeaderResult::V1(Ok(header)) => {
+            let client = match header.addresses {
+                v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+                v1::Addresses::Tcp6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
+                v1::Addresses::Unknown => None,
+            };
+            Ok((header.header.len(), client))
+        }
+        HeaderResult::V2(Ok(header)) => {
+            let client = match (header.command, header.addresses) {
+                (v2::Command::Local, _) => None,
+                (v2::Command::Proxy, v2::Addresses::IPv4(a)) => {
+                    Some(SocketAddr::from((a.source_address, a.source_port)))
+                }
+                (v2::Command::Proxy, v2::Addresses::IPv6(a)) => {
+                    Some(SocketAddr::from((a.source_address, a.source_port)))
+                }
+                (v2::Command::Proxy, v2::Addresses::Unspecified | v2::Addresses::Unix(_)) => None,
+            };
+            Ok((header.len(), client))
+        }
+        HeaderResult::V1(Err(e)) => Err(invalid(&e)),
+        HeaderResult::V2(Err(e)) => Err(invalid(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> Result<(usize, Option<SocketAddr>), ProxyHeaderError> {
+        client_of(HeaderResult::parse(input))
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn v2_header(command: v2::Command, addresses: v2::Addresses) -> Vec<u8> {
+        v2::Builder::with_addresses(v2::Version::Two | command, v2::Protocol::Stream, addresses)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn version_1_names_the_client_and_ends_at_its_line_break() {
+        let line = "PROXY TCP4 203.0.113.7 10.0.0.1 40000 443\r\n";
+        let mut input = line.as_bytes().to_vec();
+        input.extend_from_slice(&[0x16, 0x03, 0x01]); // the TLS ClientHello that follows
+        let (length, client) = parse(&input).unwrap();
+        assert_eq!(length, line.len());
+        assert_eq!(client, Some("203.0.113.7:40000".parse().unwrap()));
+
+        let line = "PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\n";
+        let (length, client) = parse(line.as_bytes()).unwrap();
+        assert_eq!(
+            (length, client),
+            (line.len(), Some("[2001:db8::7]:40000".parse().unwrap()))
+        );
+
+        assert_eq!(parse(b"PROXY UNKNOWN\r\n\x16").unwrap(), (15, None));
+    }
+
+    #[test]
+    fn version_2_names_the_client_unless_local() {
+        let proxied = v2_header(
+            v2::Command::Proxy,
+            v2::Addresses::from((addr("203.0.113.7:40000"), addr("10.0.0.1:443"))),
+        );
+        let mut input = proxied.clone();
+        input.extend_from_slice(&[0x16, 0x03, 0x01]);
+        let (length, client) = parse(&input).unwrap();
+        assert_eq!(length, proxied.len());
+        assert_eq!(client, Some("203.0.113.7:40000".parse().unwrap()));
+
+        let local = v2_header(v2::Command::Local, v2::Addresses::Unspecified);
+        assert_eq!(parse(&local).unwrap(), (local.len(), None));
+    }
+
+    #[test]
+    fn anything_else_is_refused_or_waits_for_more() {
+        // A TLS ClientHello where the header should be.
+        assert!(matches!(
+            parse(&[0x16, 0x03, 0x01, 0x02, 0x00]),
+            Err(ProxyHeaderError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(b"PROXY TCP4 not-an-address 10.0.0.1 1 2\r\n"),
+            Err(ProxyHeaderError::Invalid(_))
+        ));
+        // Beginnings of valid headers are incomplete, not errors.
+        assert!(HeaderResult::parse(b"PROXY TCP4 203.0.").is_incomplete());
+        let proxied = v2_header(
+            v2::Command::Proxy,
+            v2::Addresses::from((addr("203.0.113.7:40000"), addr("10.0.0.1:443"))),
+        );
+        assert!(HeaderResult::parse(&proxied[..20]).is_incomplete());
+    }
+}
