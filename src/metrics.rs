@@ -67,7 +67,8 @@ impl Drop for OpenConnection {
 }
 
 /// Counts a TLS connection closed before its handshake: `reason` is `per-address-limit` (its
-/// address held `max_connections_per_ip`) or `proxy-header` (no valid PROXY protocol header).
+/// address held `max_connections_per_ip`), `proxy-header` (no valid PROXY protocol header) or
+/// `proxy-untrusted` (not from a balancer of `proxy_protocol_from`).
 pub fn connection_refused(reason: &'static str) {
     metrics()
         .connections_refused
@@ -118,7 +119,7 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_connections_refused",
-        "TLS connections closed before their handshake, by reason (per-address-limit, proxy-header)",
+        "TLS connections closed before their handshake, by reason (per-address-limit, proxy-header, proxy-untrusted)",
         m.connections_refused.clone(),
     );
     let hits: Family<CacheLabels, Counter> = Family::default();

@@ -417,6 +417,39 @@ async fn proxy_protocol_names_the_client_address() {
     );
 }
 
+/// With `proxy_protocol_from` listing the balancers, a PROXY header from any other peer is not
+/// believed: the connection is closed.
+#[tokio::test]
+async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
+    let pki = Pki::new();
+    let header = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n";
+    let elsewhere = start_with_server_keys(
+        &pki,
+        "proxy_protocol = true\nproxy_protocol_from = [\"192.0.2.0/24\"]",
+        &[],
+    );
+    assert!(
+        try_tls_connect(&elsewhere.endpoint, elsewhere.ca_bundle(), b"http/1.1", header)
+            .await
+            .is_err()
+    );
+    let m = scrape(&elsewhere).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="proxy-untrusted"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    let here = start_with_server_keys(
+        &pki,
+        "proxy_protocol = true\nproxy_protocol_from = [\"10.9.9.9\", \"127.0.0.0/8\"]",
+        &[],
+    );
+    let stream = try_tls_connect(&here.endpoint, here.ca_bundle(), b"http/1.1", header)
+        .await
+        .unwrap();
+    assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 400 Bad Request");
+}
+
 /// A streaming answer is a request in progress of its client address for as long as it
 /// streams (here a gRPC health `Watch` holds the address's one slot).
 #[tokio::test]

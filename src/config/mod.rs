@@ -86,6 +86,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub proxy_protocol: bool,
+    /// The peers whose PROXY headers are believed; empty: every peer's.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
     pub idle_timeout: std::time::Duration,
     pub rate_limit_per_ip: crate::ratelimit::Rate,
     pub rate_limit_per_client: crate::ratelimit::Rate,
@@ -349,6 +351,18 @@ impl Loader<'_> {
         if s.max_connections == 0 {
             return Err(self.err("server.max_connections", "must be at least 1"));
         }
+        let proxy_protocol_from = s
+            .proxy_protocol_from
+            .iter()
+            .map(|text| parse_network(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("server.proxy_protocol_from", e))?;
+        if !proxy_protocol_from.is_empty() && !s.proxy_protocol {
+            return Err(self.err(
+                "server.proxy_protocol_from",
+                "names load balancers but proxy_protocol is false; set proxy_protocol = true",
+            ));
+        }
         if s.idle_timeout_seconds == 0 {
             return Err(self.err("server.idle_timeout_seconds", "must be at least 1"));
         }
@@ -385,6 +399,7 @@ impl Loader<'_> {
             max_connections: s.max_connections,
             max_connections_per_ip: s.max_connections_per_ip,
             proxy_protocol: s.proxy_protocol,
+            proxy_protocol_from,
             idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
             rate_limit_per_ip,
             rate_limit_per_client,
@@ -627,6 +642,14 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 /// Region names like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+/// An address range (`10.0.0.0/8`, `2001:db8::/32`) or one address (`192.0.2.7`).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| format!("'{text}' is not an address or address range like 10.0.0.0/8"))
+}
+
 fn is_region(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
@@ -648,3 +671,31 @@ fn warn_if_shared(path: &Path) {
 
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_ranges_or_single_addresses() {
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("10.0.0.0/8", Ok("10.0.0.0/8")),
+            ("10.1.2.3/8", Ok("10.0.0.0/8")),
+            ("192.0.2.7", Ok("192.0.2.7/32")),
+            ("2001:db8::/32", Ok("2001:db8::/32")),
+            ("::1", Ok("::1/128")),
+            (
+                "10.0.0.0/33",
+                Err("'10.0.0.0/33' is not an address or address range like 10.0.0.0/8"),
+            ),
+            (
+                "balancer",
+                Err("'balancer' is not an address or address range like 10.0.0.0/8"),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = parse_network(text).map(|n| n.to_string());
+            assert_eq!(got.as_deref().map_err(String::as_str), *want, "{text}");
+        }
+    }
+}

@@ -74,6 +74,10 @@ pub struct ServerSection {
     /// address: set when a TCP load balancer sits in front. Read at startup.
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the balancers' addresses (`10.0.0.0/8`, `192.0.2.7`); a
+    /// connection from anywhere else is closed. Empty: any peer's header is believed.
+    #[serde(default)]
+    pub proxy_protocol_from: Vec<String>,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,

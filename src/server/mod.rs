@@ -52,6 +52,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let admission = Arc::new(ConnectionAdmission {
         per_address: PerAddress::new(config.server.max_connections_per_ip, config.server.cache_max_entries),
         proxy_protocol: config.server.proxy_protocol,
+        proxy_protocol_from: config.server.proxy_protocol_from.clone(),
     });
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
@@ -161,6 +162,8 @@ struct Connection {
 struct ConnectionAdmission {
     per_address: PerAddress,
     proxy_protocol: bool,
+    /// The peers whose PROXY headers are believed; empty: every peer's.
+    proxy_protocol_from: Vec<ipnet::IpNet>,
 }
 
 impl ConnectionAdmission {
@@ -175,6 +178,11 @@ impl ConnectionAdmission {
             _open,
         } = accepted;
         let remote = if self.proxy_protocol {
+            if !proxy_protocol::is_trusted_balancer(&self.proxy_protocol_from, peer.ip()) {
+                tracing::debug!(%peer, "refused: not a load balancer of server.proxy_protocol_from");
+                crate::metrics::connection_refused("proxy-untrusted");
+                return None;
+            }
             let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp)).await;
             match header {
                 Ok(Ok(client)) => client.unwrap_or(peer),

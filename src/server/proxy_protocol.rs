@@ -3,11 +3,12 @@
 //! with `server.proxy_protocol = true` every connection starts with the balancer's header
 //! (HAProxy's versions 1 and 2, <https://www.haproxy.org/download/3.0/doc/proxy-protocol.txt>,
 //! parsed by the `ppp` crate), and the client address it names is the one the audit log, rate
-//! limits and per-address shares see. A connection without a valid header is closed.
+//! limits and per-address shares see. A connection without a valid header, or from a peer
+//! outside `server.proxy_protocol_from` when that lists the balancers, is closed.
 //!
 //! The header is read without reading past it: the TLS handshake that follows is untouched.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ppp::{HeaderResult, PartialResult, v1, v2};
@@ -33,6 +34,13 @@ pub enum ProxyHeaderError {
     TooLong,
     #[error("reading the PROXY protocol header: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Whether `peer` may send PROXY headers: it is in one of `balancers`, or that list is empty.
+/// An IPv4 peer seen through an IPv6 socket (`::ffff:10.0.0.1`) is compared as IPv4.
+pub fn is_trusted_balancer(balancers: &[ipnet::IpNet], peer: IpAddr) -> bool {
+    let peer = peer.to_canonical();
+    balancers.is_empty() || balancers.iter().any(|net| net.contains(&peer))
 }
 
 /// Reads the PROXY header at the start of `tcp`, consuming exactly its bytes, and returns the
@@ -106,6 +114,18 @@ mod tests {
         v2::Builder::with_addresses(v2::Version::Two | command, v2::Protocol::Stream, addresses)
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn only_the_listed_balancers_are_believed() {
+        let listed: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "2001:db8::7/128".parse().unwrap()];
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(is_trusted_balancer(&listed, ip("10.1.2.3")));
+        assert!(is_trusted_balancer(&listed, ip("::ffff:10.1.2.3")));
+        assert!(is_trusted_balancer(&listed, ip("2001:db8::7")));
+        assert!(!is_trusted_balancer(&listed, ip("192.0.2.1")));
+        assert!(!is_trusted_balancer(&listed, ip("2001:db8::8")));
+        assert!(is_trusted_balancer(&[], ip("192.0.2.1")), "no list: every peer");
     }
 
     #[test]
