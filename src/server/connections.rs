@@ -22,12 +22,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::ratelimit::AddressSlot;
 
 /// Descriptors kept for everything but client connections: listeners, the runtime's epoll and
-/// wake-up descriptors, standard streams, files read by a reload, `/proc` reads for metrics.
+/// wake-up descriptors, standard streams, files read by a reload, `/proc` reads for metrics,
+/// the operations listener's connections.
 pub const RESERVED_DESCRIPTORS: u64 = 64;
 
 /// The first pause after a failed `accept`, and the longest.
@@ -75,6 +77,20 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
             }
         }
     }
+}
+
+/// The next connection of `listener` once a slot of `slots` is free (the permit holds it while
+/// the connection is open); see [`accept`].
+pub async fn accept_within(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    // The semaphore is never closed, so this waits for a slot.
+    let Ok(slot) = slots.clone().acquire_owned().await else {
+        return std::future::pending().await;
+    };
+    let (tcp, remote) = accept(listener).await;
+    (tcp, remote, slot)
 }
 
 /// How long the plain-HTTP listeners (operations, sidecar) wait for a request head.

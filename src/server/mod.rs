@@ -84,7 +84,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            (tcp, peer, slot) = accept_within_limit(&listener, &slots) => {
+            (tcp, peer, slot) = connections::accept_within(&listener, &slots) => {
                 let _ = tcp.set_nodelay(true);
                 let connection = Accepted { tcp, peer, slot, _open: crate::metrics::connection_opened() };
                 let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
@@ -126,19 +126,6 @@ fn admitted_connections(configured: usize) -> usize {
     }
     crate::metrics::set_connection_limit(limit);
     limit
-}
-
-/// The next connection once fewer than the limit are open (the permit holds its slot).
-async fn accept_within_limit(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
-    // The semaphore is never closed, so this waits for a slot.
-    let Ok(slot) = slots.clone().acquire_owned().await else {
-        return std::future::pending().await;
-    };
-    let (tcp, remote) = connections::accept(listener).await;
-    (tcp, remote, slot)
 }
 
 /// A TCP connection as accepted, with its slot of `max_connections` and its gauge entry.
