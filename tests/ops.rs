@@ -448,6 +448,11 @@ async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
         .await
         .unwrap();
     assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 400 Bad Request");
+    // The configuration summary logged at startup says so.
+    let summary = "PROXY protocol header required on every connection, believed from 10.9.9.9/32, 127.0.0.0/8";
+    let logged = std::iter::from_fn(|| here.stderr_lines.recv_timeout(Duration::from_secs(5)).ok())
+        .any(|line| line.contains(summary));
+    assert!(logged, "no '{summary}' in the startup log");
 }
 
 /// A streaming answer is a request in progress of its client address for as long as it

@@ -190,6 +190,13 @@ impl Config {
                 .metrics_listen
                 .map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
+        if self.server.proxy_protocol {
+            let from = match self.server.proxy_protocol_from.as_slice() {
+                [] => "any peer".to_owned(),
+                balancers => balancers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            };
+            out += &format!("PROXY protocol header required on every connection, believed from {from}\n");
+        }
         out += &format!(
             "token keys: {} (active {})\n",
             self.keyring.key_ids().join(", "),
