@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use self::connections::{Activity, InFlightBody};
+use self::proxy_protocol::ProxyHeaderError;
 
 use crate::config::Config;
 use crate::ratelimit::{AddressSlot, PerAddress};
@@ -170,16 +171,13 @@ impl ConnectionAdmission {
                 crate::metrics::connection_refused("proxy-untrusted");
                 return None;
             }
-            let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp)).await;
+            let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp))
+                .await
+                .unwrap_or(Err(ProxyHeaderError::TimedOut));
             match header {
-                Ok(Ok(client)) => client.unwrap_or(peer),
-                Ok(Err(e)) => {
+                Ok(client) => client.unwrap_or(peer),
+                Err(e) => {
                     tracing::debug!(%peer, error = %e, "refused: PROXY protocol header");
-                    crate::metrics::connection_refused("proxy-header");
-                    return None;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "refused: no PROXY protocol header in time");
                     crate::metrics::connection_refused("proxy-header");
                     return None;
                 }

@@ -32,6 +32,8 @@ pub enum ProxyHeaderError {
     Invalid(String),
     #[error("the PROXY protocol header is longer than {MAX_HEADER_BYTES} bytes")]
     TooLong,
+    #[error("no PROXY protocol header in time")]
+    TimedOut,
     #[error("reading the PROXY protocol header: {0}")]
     Io(#[from] std::io::Error),
 }
