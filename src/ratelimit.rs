@@ -100,8 +100,8 @@ impl Admission {
 /// releases the old one), which only ever errs on the side of admitting.
 pub struct PerAddress {
     counts: Cache<IpAddr, Arc<AtomicUsize>>,
-    /// 0: no bound.
-    max: usize,
+    /// 0: no bound. A reload may change it ([`PerAddress::set_max`]).
+    max: AtomicUsize,
 }
 
 impl PerAddress {
@@ -111,23 +111,31 @@ impl PerAddress {
                 .max_capacity(max_entries)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
-            max,
+            max: AtomicUsize::new(max),
         }
     }
 
     /// The most one address may hold; 0 for no bound.
     pub fn max(&self) -> usize {
-        self.max
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Changes the bound, keeping the counts: an address already above a lowered bound takes
+    /// no new slot until it is below it. While there was no bound nothing was counted, so
+    /// what was taken then does not count against a bound set later.
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// One slot of `ip`'s share, held until the returned slot drops (`Ok(None)` when there is
     /// no bound).
     pub fn take(&self, ip: IpAddr) -> Result<Option<AddressSlot>, ShareTaken> {
-        if self.max == 0 {
+        let max = self.max();
+        if max == 0 {
             return Ok(None);
         }
         let count = self.counts.get_with(ip, Arc::default);
-        take_slot(&count, self.max).map(Some).ok_or(ShareTaken)
+        take_slot(&count, max).map(Some).ok_or(ShareTaken)
     }
 }
 
@@ -342,6 +350,29 @@ mod tests {
         for _ in 0..1000 {
             assert!(unbounded.take(a).unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn a_changed_share_keeps_what_each_address_holds() {
+        let shares = PerAddress::new(3, 100);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let held: Vec<_> = (0..3).map(|_| shares.take(a).unwrap()).collect();
+        // Lowered below what the address holds: no new slot until it is below the new bound.
+        shares.set_max(2);
+        assert_eq!(shares.max(), 2);
+        assert!(shares.take(a).is_err());
+        let mut held = held.into_iter();
+        drop(held.next());
+        assert!(shares.take(a).is_err(), "still holds 2 of 2");
+        drop(held.next());
+        let again = shares.take(a).unwrap();
+        assert!(again.is_some(), "holds 1 of 2");
+        // Raised: room at once.
+        shares.set_max(5);
+        assert!(shares.take(a).unwrap().is_some());
+        // No bound: nothing counted or refused.
+        shares.set_max(0);
+        assert!(shares.take(a).unwrap().is_none());
     }
 
     #[test]

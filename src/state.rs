@@ -1,7 +1,7 @@
 //! The daemon's shared state, handed to every request: the broker (configuration snapshot
-//! and caches), the admission limiter, the reloadable TLS certificate, and readiness (which
-//! `/readyz` and the gRPC health service both report). Reload goes through here so SIGHUP and
-//! `Admin.Reload` take the same path.
+//! and caches), the admission limiter, the TLS listener's connection limits, the reloadable
+//! TLS certificate, and readiness (which `/readyz` and the gRPC health service both report).
+//! Reload goes through here so SIGHUP and `Admin.Reload` take the same path.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +13,15 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
+use crate::server::connections::ConnectionAdmission;
 
 pub struct State {
     pub broker: Arc<Broker>,
     /// The gRPC services, built once ([`crate::service::grpc::routes`]).
     pub grpc: tonic::service::Routes,
     pub cert: Arc<ReloadableCert>,
+    /// The TLS listener's connection limits, which a reload changes.
+    connections: Arc<ConnectionAdmission>,
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
     ready: AtomicBool,
@@ -26,13 +29,19 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: Config, cert: Arc<ReloadableCert>, config_path: PathBuf) -> Self {
+    pub fn new(
+        config: Config,
+        cert: Arc<ReloadableCert>,
+        connections: Arc<ConnectionAdmission>,
+        config_path: PathBuf,
+    ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
         Self {
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
             grpc,
             cert,
+            connections,
             config_path,
             ready: AtomicBool::new(false),
             health,
@@ -40,8 +49,8 @@ impl State {
     }
 
     /// Re-reads and validates the configuration (call it off the request path), then swaps it in
-    /// atomically: requests in flight keep the snapshot they started with, caches are dropped and
-    /// rate-limit buckets restart. On any error the running configuration stays in force. Every
+    /// atomically: requests in flight keep the snapshot they started with, caches are dropped,
+    /// rate-limit buckets restart and connection limits change for new connections. On any error the running configuration stays in force. Every
     /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
     pub fn reload(&self) -> Result<(), String> {
         let result = self.try_reload();
@@ -79,6 +88,7 @@ impl State {
             .replace(&config.server.tls)
             .map_err(|e| format!("server certificate: {e}"))?;
         let limiter = Limiter::new(&config.server);
+        self.connections.apply(&config.server);
         self.broker.replace_config(config);
         self.limiter.store(Arc::new(limiter));
         Ok(())

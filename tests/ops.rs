@@ -455,6 +455,82 @@ async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
     assert!(logged, "no '{summary}' in the startup log");
 }
 
+/// A reload changes the connection limits and the PROXY protocol requirement for the
+/// connections that arrive after it; connections already open stay open.
+#[tokio::test]
+async fn a_reload_changes_the_connection_settings() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_connections_per_ip = 1", &[]);
+    let config = d.dir.path().join("rolegate.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let reload_with = |keys: &str| {
+        let text = original.replacen("max_connections_per_ip = 1", keys, 1);
+        std::fs::write(&config, text).unwrap();
+        d.signal("HUP");
+    };
+    let first = tls_connect(&d).await;
+    assert!(
+        try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"")
+            .await
+            .is_err()
+    );
+
+    // A raised share: a second connection from the address is served, beside the first.
+    reload_with("max_connections_per_ip = 2\nmax_connections = 3");
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    assert_eq!(sample(&m, "rolegate_connections_limit"), Some(3.0), "{m}");
+    let second = tls_connect(&d).await;
+
+    // A lowered limit: the two open connections stay, a new one waits until both have closed.
+    reload_with("max_connections_per_ip = 2\nmax_connections = 1");
+    let m = wait_for_reloads(&d, 2.0).await;
+    assert_eq!(sample(&m, "rolegate_connections_limit"), Some(1.0), "{m}");
+    let mut third = tokio::spawn(tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"http/1.1"));
+    drop(first);
+    let waited = tokio::time::timeout(Duration::from_millis(500), &mut third).await;
+    assert!(waited.is_err(), "served with 1 connection open and a limit of 1");
+    drop(second);
+    let mut third = tokio::time::timeout(Duration::from_secs(20), third)
+        .await
+        .expect("not served once both connections closed")
+        .unwrap();
+    third
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut third).await;
+    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+
+    // PROXY protocol turned on: a connection without a header is closed, one with it served.
+    reload_with("proxy_protocol = true");
+    wait_for_reloads(&d, 3.0).await;
+    let mut served = None;
+    for _ in 0..100 {
+        // The connection above may still hold the only slot until the daemon has seen it close.
+        let header = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n";
+        if let Ok(stream) = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", header).await {
+            served = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let served = served.expect("a connection with a PROXY header was not served");
+    assert_eq!(post_empty_session_on(served).await, "HTTP/1.1 400 Bad Request");
+    assert!(
+        try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"")
+            .await
+            .is_err()
+    );
+    let m = scrape(&d).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="proxy-header"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(sample(&m, "rolegate_connections_limit"), Some(4096.0), "{m}");
+}
+
 /// A streaming answer is a request in progress of its client address for as long as it
 /// streams (here a gRPC health `Watch` holds the address's one slot).
 #[tokio::test]

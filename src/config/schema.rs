@@ -63,15 +63,15 @@ pub struct ServerSection {
     #[serde(default = "default_max_concurrent_per_ip")]
     pub max_concurrent_requests_per_ip: usize,
     /// Connections open at once on the TLS listener; more wait in the kernel's accept queue.
-    /// Read at startup.
+    /// A reload applies it to the connections that arrive after it.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Connections open at once from one client address (0: no per-address bound); more are
-    /// closed on arrival. Read at startup.
+    /// closed on arrival.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
     /// Every connection starts with a PROXY protocol header (v1 or v2) naming the client's
-    /// address: set when a TCP load balancer sits in front. Read at startup.
+    /// address: set when a TCP load balancer sits in front.
     #[serde(default)]
     pub proxy_protocol: bool,
     /// With `proxy_protocol`: the balancers' addresses (`10.0.0.0/8`, `192.0.2.7`); a

@@ -11,28 +11,22 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use self::connections::{Activity, InFlightBody};
-use self::proxy_protocol::ProxyHeaderError;
+use self::connections::{Activity, Connection, ConnectionAdmission, HANDSHAKE_TIMEOUT, InFlightBody};
 
 use crate::config::Config;
-use crate::ratelimit::{AddressSlot, PerAddress};
 use crate::service::{ConnInfo, dispatch};
 use crate::state::State;
 
 pub use tls::ReloadableCert;
-
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where to serve, from the command line (overriding the config file).
 pub struct ServeOptions {
@@ -49,16 +43,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
     let grace = config.server.shutdown_grace;
-    let slots = Arc::new(Semaphore::new(admitted_connections(config.server.max_connections)));
-    let admission = Arc::new(ConnectionAdmission {
-        per_address: PerAddress::new(config.server.max_connections_per_ip, config.server.cache_max_entries),
-        proxy_protocol: config.server.proxy_protocol,
-        proxy_protocol_from: config.server.proxy_protocol_from.clone(),
-    });
+    let admission = Arc::new(ConnectionAdmission::new(
+        &config.server,
+        connections::raise_descriptor_limit(),
+    ));
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     tracing::info!("configuration {}:\n{}", opts.config_path.display(), config.summary());
-    let state = Arc::new(State::new(config, cert, opts.config_path.clone()));
+    let state = Arc::new(State::new(config, cert, admission.clone(), opts.config_path.clone()));
 
     // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
     let shutdown = shutdown_signal()?;
@@ -85,12 +77,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            (tcp, peer, slot) = connections::accept_within(&listener, &slots) => {
-                let _ = tcp.set_nodelay(true);
-                let connection = Accepted { tcp, peer, slot, _open: crate::metrics::connection_opened() };
+            accepted = admission.accept(&listener) => {
                 let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
                 connections.spawn(async move {
-                    if let Some(connection) = admission.admit(connection).await {
+                    let admitted = admission.admit(accepted, &state.broker.config().server).await;
+                    if let Some(connection) = admitted {
                         serve_connection(connection, acceptor, state, stop).await;
                     }
                 });
@@ -110,93 +101,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// How many TLS connections to hold at once: `configured`, within the descriptor limit (raised
-/// to the hard limit first; see [`connections`]).
-fn admitted_connections(configured: usize) -> usize {
-    let descriptors = connections::raise_descriptor_limit();
-    let limit = connections::connection_limit(configured, descriptors);
-    if limit < configured {
-        tracing::warn!(
-            max_connections = configured,
-            descriptor_limit = descriptors,
-            serving_at_most = limit,
-            "server.max_connections does not fit in the open-file limit; raise LimitNOFILE (ulimit -n) to serve more connections at once"
-        );
-    }
-    crate::metrics::set_connection_limit(limit);
-    limit
-}
-
-/// A TCP connection as accepted, with its slot of `max_connections` and its gauge entry.
-struct Accepted {
-    tcp: TcpStream,
-    peer: SocketAddr,
-    slot: OwnedSemaphorePermit,
-    _open: crate::metrics::OpenConnection,
-}
-
-/// An admitted connection: its client's address, and the slots (of `max_connections` and of
-/// the address's share) and gauge entry it holds while open.
-struct Connection {
-    tcp: TcpStream,
-    remote: SocketAddr,
-    _slots: (OwnedSemaphorePermit, Option<AddressSlot>),
-    _open: crate::metrics::OpenConnection,
-}
-
-/// What decides, before the TLS handshake, whether an accepted connection is served.
-struct ConnectionAdmission {
-    per_address: PerAddress,
-    proxy_protocol: bool,
-    /// The peers whose PROXY headers are believed; empty: every peer's.
-    proxy_protocol_from: Vec<ipnet::IpNet>,
-}
-
-impl ConnectionAdmission {
-    /// The connection with its client's address (from the PROXY header when the listener
-    /// expects one) if that address has room in its share; `None` (the connection is closed)
-    /// otherwise, counted by reason.
-    async fn admit(&self, accepted: Accepted) -> Option<Connection> {
-        let Accepted {
-            mut tcp,
-            peer,
-            slot,
-            _open,
-        } = accepted;
-        let remote = if self.proxy_protocol {
-            if !proxy_protocol::is_trusted_balancer(&self.proxy_protocol_from, peer.ip()) {
-                tracing::debug!(%peer, "refused: not a load balancer of server.proxy_protocol_from");
-                crate::metrics::connection_refused("proxy-untrusted");
-                return None;
-            }
-            let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp))
-                .await
-                .unwrap_or(Err(ProxyHeaderError::TimedOut));
-            match header {
-                Ok(client) => client.unwrap_or(peer),
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "refused: PROXY protocol header");
-                    crate::metrics::connection_refused("proxy-header");
-                    return None;
-                }
-            }
-        } else {
-            peer
-        };
-        let Ok(address_slot) = self.per_address.take(remote.ip()) else {
-            tracing::debug!(%remote, "refused: max_connections_per_ip reached");
-            crate::metrics::connection_refused("per-address-limit");
-            return None;
-        };
-        Some(Connection {
-            tcp,
-            remote,
-            _slots: (slot, address_slot),
-            _open,
-        })
-    }
 }
 
 /// Prints a line scripts and tests wait for, on stdout, flushed.
@@ -219,8 +123,8 @@ async fn serve_connection(
     let Connection {
         tcp,
         remote,
-        _slots,
-        _open,
+        slots: _slots,
+        open: _open,
     } = connection;
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
