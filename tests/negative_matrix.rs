@@ -1678,6 +1678,78 @@ fn crl_from_another_issuer_is_a_config_error() {
     );
 }
 
+/// Numbers out of their range are configuration errors naming the key and the range — among
+/// them values that once panicked at startup (a semaphore of 2^62 slots, a cache TTL of
+/// centuries) or on the first connection (an idle deadline past the clock's end).
+#[test]
+fn server_numbers_out_of_range_are_config_errors() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: None,
+            app_trust_condition: "",
+        },
+    );
+    let valid = std::fs::read_to_string(&config).unwrap();
+    let cases = [
+        (
+            "max_concurrent_requests = 4611686018427387904",
+            "server.max_concurrent_requests: 4611686018427387904 is out of range: must be between 1 and 1048576",
+        ),
+        (
+            "max_connections = 0",
+            "server.max_connections: 0 is out of range: must be between 1 and 1048576",
+        ),
+        (
+            "max_connections_per_ip = 2000000",
+            "server.max_connections_per_ip: 2000000 is out of range: must be between 0 and 1048576",
+        ),
+        (
+            "credential_reuse_seconds = 9223372036854775807",
+            "server.credential_reuse_seconds: 9223372036854775807 is out of range: must be between 0 and 3600",
+        ),
+        (
+            "idle_timeout_seconds = 9223372036854775807",
+            "server.idle_timeout_seconds: 9223372036854775807 is out of range: must be between 1 and 86400",
+        ),
+        (
+            "request_timeout_seconds = 0",
+            "server.request_timeout_seconds: 0 is out of range: must be between 1 and 3600",
+        ),
+        (
+            "shutdown_grace_seconds = 86400",
+            "server.shutdown_grace_seconds: 86400 is out of range: must be between 0 and 3600",
+        ),
+        (
+            "max_body_bytes = 100",
+            "server.max_body_bytes: 100 is out of range: must be between 1024 and 16777216",
+        ),
+        (
+            "max_header_bytes = 1073741824",
+            "server.max_header_bytes: 1073741824 is out of range: must be between 8192 and 16777216",
+        ),
+        (
+            "cache_max_entries = 9223372036854775807",
+            "server.cache_max_entries: 9223372036854775807 is out of range: must be between 0 and 100000000",
+        ),
+    ];
+    for (line, want) in cases {
+        std::fs::write(&config, valid.replacen("[server]\n", &format!("[server]\n{line}\n"), 1)).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{line}: {stderr}");
+        assert!(stderr.contains(want), "{line}: {stderr}");
+    }
+}
+
 /// Sends a minimal ClientHello with `version` (ECDHE-ECDSA/RSA-AES128-GCM-SHA256, P-256 and
 /// X25519, SHA-256 signature schemes) and returns the first bytes the server answers.
 async fn raw_client_hello(addr: &str, version: [u8; 2]) -> Vec<u8> {

@@ -24,6 +24,14 @@ use crate::session::{KeyRing, TokenKey};
 
 pub use schema::ConfigFile;
 
+/// The most any slot count (requests or connections at once, in all or per address) may be.
+const MAX_SLOTS: usize = 1 << 20;
+/// The most `max_body_bytes` and `max_header_bytes` may be: the largest API request is a few
+/// kilobytes.
+const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// The most entries each cache may hold.
+const MAX_CACHE_ENTRIES: u64 = 100_000_000;
+
 /// A configuration problem: which file, which key, what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -272,6 +280,26 @@ impl Loader<'_> {
         }
     }
 
+    /// `value` of `key` when it lies in `range`; else an error naming the range.
+    fn within<T: PartialOrd + std::fmt::Display>(
+        &self,
+        key: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError> {
+        if range.contains(&value) {
+            return Ok(value);
+        }
+        Err(self.err(
+            key,
+            format!(
+                "{value} is out of range: must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+
     fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
@@ -340,24 +368,29 @@ impl Loader<'_> {
                 format!("'{}' is not a region name like us-east-1", s.region),
             ));
         }
-        if s.max_clock_skew_seconds == 0 || s.max_clock_skew_seconds > 3600 {
-            return Err(self.err("server.max_clock_skew_seconds", "must be between 1 and 3600"));
-        }
-        if s.max_body_bytes < 1024 {
-            return Err(self.err("server.max_body_bytes", "must be at least 1024"));
-        }
-        if s.max_header_bytes < 8192 {
-            return Err(self.err("server.max_header_bytes", "must be at least 8192"));
-        }
-        if s.request_timeout_seconds == 0 {
-            return Err(self.err("server.request_timeout_seconds", "must be at least 1"));
-        }
-        if s.max_concurrent_requests == 0 {
-            return Err(self.err("server.max_concurrent_requests", "must be at least 1"));
-        }
-        if s.max_connections == 0 {
-            return Err(self.err("server.max_connections", "must be at least 1"));
-        }
+        // Every number has an upper bound too: a value no deployment means (a timeout of
+        // centuries, a billion connection slots) is a typo, and some would overflow a clock or
+        // exceed what the semaphores and caches accept.
+        self.within("server.max_clock_skew_seconds", s.max_clock_skew_seconds, 1..=3600)?;
+        self.within("server.max_body_bytes", s.max_body_bytes, 1024..=MAX_MESSAGE_BYTES)?;
+        self.within("server.max_header_bytes", s.max_header_bytes, 8192..=MAX_MESSAGE_BYTES)?;
+        self.within("server.request_timeout_seconds", s.request_timeout_seconds, 1..=3600)?;
+        self.within("server.idle_timeout_seconds", s.idle_timeout_seconds, 1..=86_400)?;
+        self.within("server.shutdown_grace_seconds", s.shutdown_grace_seconds, 0..=3600)?;
+        self.within("server.credential_reuse_seconds", s.credential_reuse_seconds, 0..=3600)?;
+        self.within("server.cache_max_entries", s.cache_max_entries, 0..=MAX_CACHE_ENTRIES)?;
+        self.within(
+            "server.max_concurrent_requests",
+            s.max_concurrent_requests,
+            1..=MAX_SLOTS,
+        )?;
+        self.within(
+            "server.max_concurrent_requests_per_ip",
+            s.max_concurrent_requests_per_ip,
+            0..=MAX_SLOTS,
+        )?;
+        self.within("server.max_connections", s.max_connections, 1..=MAX_SLOTS)?;
+        self.within("server.max_connections_per_ip", s.max_connections_per_ip, 0..=MAX_SLOTS)?;
         let proxy_protocol_from = s
             .proxy_protocol_from
             .iter()
@@ -369,9 +402,6 @@ impl Loader<'_> {
                 "server.proxy_protocol_from",
                 "names load balancers but proxy_protocol is false; set proxy_protocol = true",
             ));
-        }
-        if s.idle_timeout_seconds == 0 {
-            return Err(self.err("server.idle_timeout_seconds", "must be at least 1"));
         }
         let rate = |key: &str, per_second: f64, burst: u32| {
             crate::ratelimit::Rate::new(per_second, burst).map_err(|e| self.err(key, e.to_string()))
