@@ -139,6 +139,13 @@ pub struct MemoryReport {
     pub rss_end_mib: f64,
 }
 
+/// The most connections a run opens: the server's default `max_connections`, so that every
+/// one is served at once.
+const MAX_CONCURRENCY: usize = 4096;
+
+/// The longest `--duration` and `--warmup` (a day, an hour).
+const MAX_SECONDS: (f64, f64) = (86_400.0, 3_600.0);
+
 /// Runs the benchmark and prints the report.
 pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let report = execute(&args)?;
@@ -152,11 +159,16 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Runs the benchmark and returns its report.
 pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
-    if args.concurrency == 0 {
-        return Err("--concurrency must be at least 1".into());
+    if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
+        return Err(
+            format!("--concurrency must be between 1 and {MAX_CONCURRENCY} (the server's max_connections)").into(),
+        );
     }
-    if !(args.duration > 0.0 && args.warmup >= 0.0) {
-        return Err("--duration must be positive and --warmup not negative".into());
+    if !(args.duration > 0.0 && args.duration <= MAX_SECONDS.0) {
+        return Err(format!("--duration must be more than 0 and at most {} seconds", MAX_SECONDS.0).into());
+    }
+    if !(0.0..=MAX_SECONDS.1).contains(&args.warmup) {
+        return Err(format!("--warmup must be between 0 and {} seconds", MAX_SECONDS.1).into());
     }
     let distinct_certs = args
         .distinct_certs
@@ -450,6 +462,46 @@ pub fn render_table(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_arguments_are_refused_before_anything_starts() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let cases = [
+            (
+                &["--duration", "1e20"][..],
+                "--duration must be more than 0 and at most 86400 seconds",
+            ),
+            (
+                &["--duration", "NaN"],
+                "--duration must be more than 0 and at most 86400 seconds",
+            ),
+            (
+                &["--duration", "0"],
+                "--duration must be more than 0 and at most 86400 seconds",
+            ),
+            (&["--warmup", "inf"], "--warmup must be between 0 and 3600 seconds"),
+            (&["--warmup=-1"], "--warmup must be between 0 and 3600 seconds"),
+            (
+                &["--concurrency", "0"],
+                "--concurrency must be between 1 and 4096 (the server's max_connections)",
+            ),
+            (
+                &["--concurrency", "5000"],
+                "--concurrency must be between 1 and 4096 (the server's max_connections)",
+            ),
+        ];
+        for (argv, want) in cases {
+            let command =
+                <Command as clap::Parser>::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let refused = execute(&command.bench).err().map(|e| e.to_string());
+            assert_eq!(refused.as_deref(), Some(want), "{argv:?}");
+        }
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

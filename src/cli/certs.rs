@@ -77,8 +77,8 @@ pub enum CertsCommand {
         /// Serial number in hex, as `certs client` prints it (repeatable).
         #[arg(long = "revoke")]
         revoke: Vec<String>,
-        /// Days until nextUpdate.
-        #[arg(long, default_value_t = 30)]
+        /// Days until nextUpdate (1 to 36,500).
+        #[arg(long, default_value_t = 30, value_parser = days())]
         days: i64,
     },
 }
@@ -90,9 +90,15 @@ pub struct Output {
     out: PathBuf,
     #[arg(long, value_enum, default_value_t = KeyArg::EcdsaP256)]
     key: KeyArg,
-    /// Validity in days from now.
-    #[arg(long, default_value_t = 365)]
+    /// Validity in days from now (1 to 36,500).
+    #[arg(long, default_value_t = 365, value_parser = days())]
     days: i64,
+}
+
+/// A number of days a certificate is valid or a CRL is current: at least one, at most a
+/// hundred years (past that, the date would not fit X.509's four-digit years).
+fn days() -> clap::builder::RangedI64ValueParser<i64> {
+    clap::value_parser!(i64).range(1..=36_500)
 }
 
 #[derive(Args)]

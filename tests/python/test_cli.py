@@ -83,6 +83,17 @@ def test_certs_ca_key_types(tmp_path, key, kind, size):
     assert "-----BEGIN PRIVATE KEY-----" in (tmp_path / "ca.key").read_text()
 
 
+@pytest.mark.parametrize("days", ["0", "-5", "36501", "4294967295"])
+def test_certs_days_out_of_range_are_refused(tmp_path, days):
+    """A validity of no days, negative days or beyond X.509's four-digit years is an error
+    (it once wrote a certificate that ends before it starts, or panicked)."""
+
+    proc = run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), f"--days={days}", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"invalid value '{days}' for '--days <DAYS>': {days} is not in 1..=36500" in proc.stderr
+    assert not (tmp_path / "ca.pem").exists()
+
+
 def test_expired_and_not_yet_valid_certificates(test_pki):
     now = datetime.now(timezone.utc)
     assert test_pki.expired_leaf.load().not_valid_after_utc < now
