@@ -1734,7 +1734,7 @@ fn server_numbers_out_of_range_are_config_errors() {
         ),
         (
             "cache_max_entries = 9223372036854775807",
-            "server.cache_max_entries: 9223372036854775807 is out of range: must be between 0 and 100000000",
+            "server.cache_max_entries: 9223372036854775807 is out of range: must be between 1 and 100000000",
         ),
     ];
     for (line, want) in cases {

@@ -68,8 +68,8 @@ pub struct BenchArgs {
     /// memory: how many sessions to mint.
     #[arg(long, default_value_t = 1_000_000)]
     pub sessions: u64,
-    /// The server's `cache_max_entries` (bound of each cache).
-    #[arg(long, default_value_t = 100_000)]
+    /// The server's `cache_max_entries` (bound of each cache, 1 to 100,000,000).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_entries: u64,
     /// The server's RUST_LOG (its log, audit events included, is formatted and discarded).
     #[arg(long, default_value = "info")]

@@ -124,6 +124,8 @@ impl Server {
     /// `log_filter` becomes the child's `RUST_LOG` (its stderr, audit log included, is
     /// discarded — but still formatted, as in production).
     pub fn start(exe: &Path, config: &Path, log_filter: &str) -> Result<Server, Box<dyn std::error::Error>> {
+        // The server's log is discarded: say here what it would refuse in the configuration.
+        crate::config::Config::load(config)?;
         let mut child = Command::new(exe)
             .arg("serve")
             .arg("--config")
@@ -151,9 +153,18 @@ impl Server {
             metrics_addr: unbound,
         };
         while server.addr == unbound || server.metrics_addr == unbound {
-            let line = rx
-                .recv_timeout(START_TIMEOUT)
-                .map_err(|_| "the rolegate server did not announce its listeners within 30 s")?;
+            let line = match rx.recv_timeout(START_TIMEOUT) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err("the rolegate server did not announce its listeners within 30 s".into());
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.child.wait()?;
+                    return Err(
+                        format!("the rolegate server exited ({status}) before announcing its listeners").into(),
+                    );
+                }
+            };
             if let Some(a) = line.strip_prefix("listening on https://") {
                 server.addr = a.trim().parse()?;
             } else if let Some(a) = line.strip_prefix("metrics on http://") {

@@ -378,7 +378,7 @@ impl Loader<'_> {
         self.within("server.idle_timeout_seconds", s.idle_timeout_seconds, 1..=86_400)?;
         self.within("server.shutdown_grace_seconds", s.shutdown_grace_seconds, 0..=3600)?;
         self.within("server.credential_reuse_seconds", s.credential_reuse_seconds, 0..=3600)?;
-        self.within("server.cache_max_entries", s.cache_max_entries, 0..=MAX_CACHE_ENTRIES)?;
+        self.within("server.cache_max_entries", s.cache_max_entries, 1..=MAX_CACHE_ENTRIES)?;
         self.within(
             "server.max_concurrent_requests",
             s.max_concurrent_requests,
@@ -427,7 +427,7 @@ impl Loader<'_> {
             max_body_bytes: s.max_body_bytes,
             admin_subjects: s.admin_subjects.clone(),
             credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
-            cache_max_entries: s.cache_max_entries.max(1),
+            cache_max_entries: s.cache_max_entries,
             shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
             max_header_bytes: s.max_header_bytes,
             request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
