@@ -1608,28 +1608,37 @@ async fn json_logs_never_contain_secrets() {
     full_scenario_secrets("json").await;
 }
 
+/// A configuration of `pki` (with `crl_pem` on its anchor) written to `dir`.
+fn config_in(dir: &std::path::Path, pki: &Pki, crl_pem: Option<String>) -> std::path::PathBuf {
+    let setup = Setup {
+        pki,
+        extra_toml: String::new(),
+        crl_pem,
+        app_trust_condition: "",
+    };
+    write_config(dir, &setup)
+}
+
+/// `rolegate check-config {config}`: its exit code and stderr.
+fn check_config(config: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .arg("check-config")
+        .arg(config)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &Setup {
-            pki: &pki,
-            extra_toml: String::new(),
-            crl_pem: None,
-            app_trust_condition: "",
-        },
-    );
+    let config = config_in(dir.path(), &pki, None);
     let check = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
-            .arg("check-config")
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let (code, stderr) = check_config(&config);
+        assert_eq!(code, Some(0), "{stderr}");
+        stderr
     };
     assert!(
         !check().contains("readable by group or others"),
@@ -1655,22 +1664,9 @@ fn crl_from_another_issuer_is_a_config_error() {
     let n = now();
     let foreign_crl = pki.foreign.crl(&[], n - days(1), n + days(7)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &Setup {
-            pki: &pki,
-            extra_toml: String::new(),
-            crl_pem: Some(foreign_crl),
-            app_trust_condition: "",
-        },
-    );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
-        .arg("check-config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let config = config_in(dir.path(), &pki, Some(foreign_crl));
+    let (code, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("trust_anchor[0]")
             && stderr.contains("was not issued by any certificate of the trust anchor bundle"),
@@ -1685,15 +1681,7 @@ fn crl_from_another_issuer_is_a_config_error() {
 fn server_numbers_out_of_range_are_config_errors() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &Setup {
-            pki: &pki,
-            extra_toml: String::new(),
-            crl_pem: None,
-            app_trust_condition: "",
-        },
-    );
+    let config = config_in(dir.path(), &pki, None);
     let valid = std::fs::read_to_string(&config).unwrap();
     let cases = [
         (
@@ -1739,13 +1727,8 @@ fn server_numbers_out_of_range_are_config_errors() {
     ];
     for (line, want) in cases {
         std::fs::write(&config, valid.replacen("[server]\n", &format!("[server]\n{line}\n"), 1)).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
-            .arg("check-config")
-            .arg(&config)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{line}: {stderr}");
+        let (code, stderr) = check_config(&config);
+        assert_eq!(code, Some(1), "{line}: {stderr}");
         assert!(stderr.contains(want), "{line}: {stderr}");
     }
 }

@@ -146,6 +146,16 @@ async fn try_tls_connect(
         .await
 }
 
+/// Asserts that the daemon serves HTTP/1.1 on `stream`: `GET /nowhere` is answered 404.
+async fn assert_served(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) {
+    stream
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_until_closed(stream).await;
+    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+}
+
 /// Everything `stream` receives until the server closes it (at most 20 s).
 async fn read_until_closed(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Vec<u8> {
     let mut raw = Vec::new();
@@ -215,12 +225,7 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
         .await
         .expect("the second connection was never served")
         .unwrap();
-    second
-        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let raw = read_until_closed(&mut second).await;
-    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+    assert_served(&mut second).await;
 }
 
 /// A gRPC call whose request message never arrives holds its slot of `max_concurrent_requests`
@@ -332,12 +337,7 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut fourth = fourth.expect("no connection served after one closed");
-    fourth
-        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let raw = read_until_closed(&mut fourth).await;
-    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+    assert_served(&mut fourth).await;
 }
 
 /// `POST /sessions` with `{}` on `stream` (`Connection: close`): the answer's status line.
@@ -495,12 +495,7 @@ async fn a_reload_changes_the_connection_settings() {
         .await
         .expect("not served once both connections closed")
         .unwrap();
-    third
-        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let raw = read_until_closed(&mut third).await;
-    assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
+    assert_served(&mut third).await;
 
     // PROXY protocol turned on: a connection without a header is closed, one with it served.
     reload_with("proxy_protocol = true");
