@@ -219,8 +219,15 @@ impl Fixture {
         // One instant for signing and verifying, so a long run never drifts out of the skew.
         let now = OffsetDateTime::now_utc();
         let unix = UnixTime::since_unix_epoch(Duration::from_secs(now.unix_timestamp() as u64));
-        let trust_context =
-            create_session_trust_context(&self.config, anchor, role, &self.leaf, Some([127, 0, 0, 1].into()), now);
+        let trust_context = create_session_trust_context(
+            &self.config,
+            anchor,
+            role,
+            &self.leaf,
+            self.leaf.principal_tags(),
+            Some([127, 0, 0, 1].into()),
+            now,
+        );
         let ecdsa_request = signed_x509_request(&self.ecdsa_client, None, now);
         let rsa_request = signed_x509_request(&self.rsa_client, None, now);
         let gci_request = std::rc::Rc::new(self.sts_request(GET_CALLER_IDENTITY, now));

@@ -57,6 +57,11 @@ arn = "{ROLE_CHAINED}"
 trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"blue-team"}}}}}}]}}'''
 permission_policies = ['''{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadTeam","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/${{aws:PrincipalTag/team}}/*"}},{{"Sid":"NoSecrets","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::data/*/secret*"}}]}}''']
 
+[[profile]]
+id = "org-only"
+role_arns = ["{ROLE}"]
+attribute_mappings = {{ x509Subject = ["O"], x509SAN = [] }}
+
 [[managed_policy]]
 arn = "{MANAGED}"
 document = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicOnly","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::data/public/*"}}]}}'''
@@ -151,6 +156,20 @@ fn explain_allowed() {
     let out = f.explain(&cert, "main", ROLE);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     golden("explain_allowed", &f.normalized(&out));
+}
+
+/// A profile that maps only the subject's O: the explanation shows the mapping and the tags
+/// it leaves, and the trust policy's CN condition failing for want of the CN tag.
+#[test]
+fn explain_profile_attribute_mapping() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-5", 5);
+    let out = f.explain(&cert, "org-only", ROLE);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("attribute mappings: x509Subject [O], x509SAN [] (x509Issuer by default)"));
+    assert!(stdout.contains("condition StringLike aws:PrincipalTag/x509Subject/CN: fails"));
+    golden("explain_profile_attribute_mapping", &stdout);
 }
 
 #[test]

@@ -1619,14 +1619,15 @@ fn config_in(dir: &std::path::Path, pki: &Pki, crl_pem: Option<String>) -> std::
     write_config(dir, &setup)
 }
 
-/// `rolegate check-config {config}`: its exit code and stderr.
-fn check_config(config: &std::path::Path) -> (Option<i32>, String) {
+/// `rolegate check-config {config}`: its exit code, stdout and stderr.
+fn check_config(config: &std::path::Path) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .arg("check-config")
         .arg(config)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 #[test]
@@ -1636,7 +1637,7 @@ fn group_readable_key_files_are_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), &pki, None);
     let check = || {
-        let (code, stderr) = check_config(&config);
+        let (code, _, stderr) = check_config(&config);
         assert_eq!(code, Some(0), "{stderr}");
         stderr
     };
@@ -1665,7 +1666,7 @@ fn crl_from_another_issuer_is_a_config_error() {
     let foreign_crl = pki.foreign.crl(&[], n - days(1), n + days(7)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), &pki, Some(foreign_crl));
-    let (code, stderr) = check_config(&config);
+    let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("trust_anchor[0]")
@@ -1727,10 +1728,56 @@ fn server_numbers_out_of_range_are_config_errors() {
     ];
     for (line, want) in cases {
         std::fs::write(&config, valid.replacen("[server]\n", &format!("[server]\n{line}\n"), 1)).unwrap();
-        let (code, stderr) = check_config(&config);
+        let (code, _, stderr) = check_config(&config);
         assert_eq!(code, Some(1), "{line}: {stderr}");
         assert!(stderr.contains(want), "{line}: {stderr}");
     }
+}
+
+/// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
+/// other is a configuration error naming the profile's key, and a valid one is summarised.
+#[test]
+fn attribute_mappings_are_checked_and_summarised() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let valid = std::fs::read_to_string(&config).unwrap();
+    let with_mapping = |mapping: &str| {
+        let profile = format!("[[profile]]\nid = \"main\"\nattribute_mappings = {mapping}\n");
+        valid.replacen("[[profile]]\nid = \"main\"\n", &profile, 1)
+    };
+    let cases = [
+        (
+            r#"{ x509Subject = ["CN", "cn"] }"#,
+            "profile[0].attribute_mappings.x509Subject: 'cn' is not a specifier of x509Subject: use * or one of CN, C, L, ST, O, OU, DC, UID, emailAddress, serialNumber, SN, GN, title",
+        ),
+        (
+            r#"{ x509SAN = ["DNS", "IP"] }"#,
+            "profile[0].attribute_mappings.x509SAN: 'IP' is not a specifier of x509SAN: use DNS, URI, Name/* or Name/ and one of CN, C, L, ST, O, OU, DC, UID, emailAddress, serialNumber, SN, GN, title",
+        ),
+        (
+            r#"{ x509Serial = ["*"] }"#,
+            "unknown field `x509Serial`, expected one of `x509Subject`, `x509Issuer`, `x509SAN`",
+        ),
+    ];
+    for (mapping, want) in cases {
+        std::fs::write(&config, with_mapping(mapping)).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        assert_eq!(code, Some(1), "{mapping}: {stderr}");
+        assert!(stderr.contains(want), "{mapping}: {stderr}");
+    }
+    std::fs::write(
+        &config,
+        with_mapping(r#"{ x509Subject = ["CN", "OU"], x509Issuer = [] }"#),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("profile/main (enabled): roles [arn:aws:iam::123456789012:role/app], default duration 3600 s, attribute mappings: x509Subject [CN, OU], x509Issuer [] (x509SAN by default)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("profile/named (enabled): roles [arn:aws:iam::123456789012:role/app], default duration 3600 s, attribute mappings: AWS default"), "{stdout}");
 }
 
 /// Sends a minimal ClientHello with `version` (ECDHE-ECDSA/RSA-AES128-GCM-SHA256, P-256 and

@@ -251,3 +251,67 @@ async fn trust_policy_conditions_on_certificate_attributes() {
         "The trust policy of role arn:aws:iam::123456789012:role/app does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole",
     );
 }
+
+/// A profile's `attribute_mappings` choose which certificate attributes become principal tags
+/// (AWS's `attributeMappings`): the trust policy sees only those, and the session carries only
+/// those; a field the profile does not map keeps AWS's default rules.
+#[tokio::test]
+async fn profile_attribute_mappings_choose_the_principal_tags() {
+    let pki = Pki::new();
+    let mut s = setup(&pki);
+    s.app_trust_condition = r#","StringEquals":{"aws:PrincipalTag/x509Subject/CN":"mapped"}"#;
+    s.extra_toml = format!(
+        r#"
+[[profile]]
+id = "ou-only"
+role_arns = ["{ROLE}"]
+attribute_mappings = {{ x509Subject = ["OU"], x509Issuer = [] }}
+
+[[profile]]
+id = "cn-and-uri"
+role_arns = ["{ROLE}"]
+attribute_mappings = {{ x509Subject = ["CN"], x509SAN = ["URI"] }}
+"#
+    );
+    let d = start(&s);
+    let config = rolegate::config::Config::load(&d.dir.path().join("rolegate.toml")).unwrap();
+    let mut spec = ClientSpec::new("mapped", KeyType::EcdsaP256, now() - days(1), now() + days(30));
+    spec.organizational_unit = Some("Payments".to_owned());
+    spec.dns_names = vec!["svc.example".to_owned()];
+    spec.uris = vec!["spiffe://acme/svc".to_owned()];
+    let leaf = pki.root.client(&spec).unwrap();
+    let tags_of = |creds: &rolegate::client::SessionCredentials| {
+        let claims = rolegate::session::open(&config.keyring, &creds.session_token).unwrap();
+        let mut keys: Vec<String> = claims.tags.iter().map(|(k, _)| k.clone()).collect();
+        keys.sort();
+        keys
+    };
+
+    // The default mapping: every subject and issuer RDN, the first DNS name and URI.
+    let default = create(&d, &params("main", ROLE, "main"), &leaf, &[]).await.unwrap();
+    assert_eq!(
+        tags_of(&default),
+        [
+            "x509Issuer/CN",
+            "x509SAN/DNS",
+            "x509SAN/URI",
+            "x509Subject/CN",
+            "x509Subject/OU"
+        ]
+    );
+
+    // The subject's CN and the SAN's URI; the issuer, not mapped, by default. The trust policy
+    // still finds its CN.
+    let narrow = create(&d, &params("cn-and-uri", ROLE, "main"), &leaf, &[])
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&narrow), ["x509Issuer/CN", "x509SAN/URI", "x509Subject/CN"]);
+
+    // The OU only: no CN tag for the trust policy to match, so the role refuses.
+    assert_api_error(
+        create(&d, &params("ou-only", ROLE, "main"), &leaf, &[]).await,
+        403,
+        "AccessDeniedException",
+        "The trust policy of role arn:aws:iam::123456789012:role/app does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole",
+    );
+}

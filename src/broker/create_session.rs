@@ -92,11 +92,11 @@ impl Broker {
             self.caches().record(CacheName::Issued, false);
         }
 
-        let tags = input.certificate.principal_tags().to_vec();
+        let tags = profile.attribute_mapping.select(input.certificate.principal_tags());
         let source_identity = input.certificate.source_identity().to_owned();
         check_trust_policy(
             role,
-            trust_context(&config, anchor, role, &input.certificate, input.source_ip, now),
+            trust_context(&config, anchor, role, &input.certificate, &tags, input.source_ip, now),
         )?;
 
         let mut session_policies = Vec::new();
@@ -113,7 +113,7 @@ impl Broker {
             issued_at,
             expires_at: issued_at + i64::from(duration),
             source_identity: Some(source_identity.clone()),
-            tags,
+            tags: tags.into_owned(),
             transitive_tag_keys: Vec::new(),
             session_policies,
             policy_arns: profile.managed_policy_arns.clone(),
@@ -295,13 +295,15 @@ pub(crate) fn check_instance_properties(
 
 /// The trust-policy request context of a CreateSession (action left empty: it is set to each
 /// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
-/// as `aws:SourceArn`, the account, the certificate attributes as principal and request tags
-/// (and `aws:TagKeys`), its source identity, the time and the client address.
+/// as `aws:SourceArn`, the account, the certificate attributes the profile maps (`tags`) as
+/// principal and request tags (and `aws:TagKeys`), its source identity, the time and the
+/// client address.
 pub fn trust_context(
     config: &Config,
     anchor: &Anchor,
     role: &Role,
     certificate: &ClientCertificate,
+    tags: &[(String, String)],
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> RequestContext {
@@ -319,7 +321,6 @@ pub fn trust_context(
     if let Some(ip) = source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());
     }
-    let tags = certificate.principal_tags();
     ctx.reserve(2 * tags.len() + 1);
     let mut tag_keys = Vec::with_capacity(tags.len());
     for (k, v) in tags {

@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
-use crate::identity::TrustAnchor;
+use crate::identity::{AttributeMapping, CertificateField, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{KeyRing, TokenKey};
 
@@ -135,6 +135,8 @@ pub struct Profile {
     /// The profile's inline session policy, parsed; its source text goes into issued tokens.
     pub session_policy: Option<Arc<PolicyDocument>>,
     pub managed_policy_arns: Vec<String>,
+    /// Which certificate attributes become principal tags of its sessions.
+    pub attribute_mapping: AttributeMapping,
     pub enabled: bool,
 }
 
@@ -233,11 +235,12 @@ impl Config {
         profiles.sort_by(|a, b| a.id.cmp(&b.id));
         for p in profiles {
             out += &format!(
-                "profile {} ({}): roles [{}], default duration {} s\n",
+                "profile {} ({}): roles [{}], default duration {} s, attribute mappings: {}\n",
                 p.arn,
                 if p.enabled { "enabled" } else { "disabled" },
                 p.role_arns.join(", "),
-                p.duration_seconds
+                p.duration_seconds,
+                p.attribute_mapping
             );
         }
         let mut roles: Vec<_> = self.roles.values().collect();
@@ -647,6 +650,7 @@ impl Loader<'_> {
                     ));
                 }
             }
+            let attribute_mapping = self.attribute_mapping(&p.attribute_mappings, &at)?;
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::Profile, &server.region, &server.account, &p.id);
             let profile = Profile {
                 id: p.id.clone(),
@@ -657,6 +661,7 @@ impl Loader<'_> {
                 require_instance_properties: p.require_instance_properties,
                 session_policy,
                 managed_policy_arns: p.managed_policy_arns.clone(),
+                attribute_mapping,
                 enabled: p.enabled,
             };
             if out.insert(profile.arn.as_str().to_owned(), Arc::new(profile)).is_some() {
@@ -664,6 +669,28 @@ impl Loader<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// A profile's `attribute_mappings`; `at` names a key of the profile.
+    fn attribute_mapping(
+        &self,
+        section: &schema::AttributeMappingsSection,
+        at: &dyn Fn(&str) -> String,
+    ) -> Result<AttributeMapping, ConfigError> {
+        let mut mapping = AttributeMapping::aws_default();
+        let fields = [
+            (CertificateField::Subject, &section.subject),
+            (CertificateField::Issuer, &section.issuer),
+            (CertificateField::San, &section.san),
+        ];
+        for (field, specifiers) in fields {
+            if let Some(specifiers) = specifiers {
+                mapping
+                    .set(field, specifiers.clone())
+                    .map_err(|e| self.err(at(&format!("attribute_mappings.{}", field.name())), e))?;
+            }
+        }
+        Ok(mapping)
     }
 }
 

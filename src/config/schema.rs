@@ -133,8 +133,24 @@ pub struct ProfileSection {
     pub session_policy: Option<String>,
     #[serde(default)]
     pub managed_policy_arns: Vec<String>,
+    /// Which certificate attributes become principal tags, per certificate field; a field not
+    /// listed keeps AWS's default rules.
+    #[serde(default)]
+    pub attribute_mappings: AttributeMappingsSection,
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+/// A profile's attribute mappings: the specifiers of each certificate field it maps itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeMappingsSection {
+    #[serde(rename = "x509Subject")]
+    pub subject: Option<Vec<String>>,
+    #[serde(rename = "x509Issuer")]
+    pub issuer: Option<Vec<String>>,
+    #[serde(rename = "x509SAN")]
+    pub san: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,7 +73,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
     let profile = r.check(
         "profile found and enabled",
         steps::find_profile(config, &q.profile_arn),
-        |p: &&Profile| vec![p.arn.to_string()],
+        |p: &&Profile| profile_details(p, certificate.as_ref()),
     );
     let title = "role is one of the profile's roles and exists";
     let role = match profile {
@@ -86,15 +86,16 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
     };
     session_steps(&mut r, q, certificate.as_ref(), profile, role);
-    let trust_inputs = certificate.as_ref().zip(anchor).zip(role);
+    let trust_inputs = certificate.as_ref().zip(anchor).zip(profile).zip(role);
     let mut first: Option<(&str, Vec<StatementTrace>)> = None;
     for action in ROLES_ANYWHERE_ACTIONS {
         let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
-        let Some(((cert, anchor), role)) = trust_inputs else {
+        let Some((((cert, anchor), profile), role)) = trust_inputs else {
             r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
             continue;
         };
-        let mut ctx = steps::trust_context(config, anchor, role, cert, q.source_ip, now);
+        let tags = profile.attribute_mapping.select(cert.principal_tags());
+        let mut ctx = steps::trust_context(config, anchor, role, cert, &tags, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
@@ -189,7 +190,24 @@ fn session_steps(
     }
 }
 
-/// What the certificate contributes: names, serial, validity and the principal tags.
+/// The profile, and when it maps certificate attributes its own way, the mapping and the
+/// principal tags its sessions get.
+fn profile_details(profile: &Profile, certificate: Option<&ClientCertificate>) -> Vec<String> {
+    let mut lines = vec![profile.arn.to_string()];
+    if profile.attribute_mapping.is_default() {
+        return lines;
+    }
+    lines.push(format!("attribute mappings: {}", profile.attribute_mapping));
+    if let Some(cert) = certificate {
+        lines.push("principal tags with this profile:".to_owned());
+        let tags = profile.attribute_mapping.select(cert.principal_tags());
+        lines.extend(tags.iter().map(|(k, v)| format!("  aws:PrincipalTag/{k} = {v}")));
+    }
+    lines
+}
+
+/// What the certificate contributes: names, serial, validity and the principal tags (AWS's
+/// default mapping; a profile may map fewer).
 fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
     let mut lines = vec![
         format!("subject: {}", cert.subject_string()),
@@ -201,7 +219,7 @@ fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
             format_expiration(cert.not_after())
         ),
         format!("source identity: {}", cert.source_identity()),
-        "principal tags:".to_owned(),
+        "principal tags (AWS default mapping):".to_owned(),
     ];
     lines.extend(
         cert.principal_tags()

@@ -193,12 +193,26 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
     dn
 }
 
-/// The principal tag keys AWS maps for subject/issuer RDNs and SAN directory names.
+/// The attribute types AWS maps to principal tags for subject/issuer RDNs and SAN directory
+/// names (and so the RDN specifiers an attribute mapping may name).
+pub const TAG_ATTRIBUTES: [&str; 13] = [
+    "CN",
+    "C",
+    "L",
+    "ST",
+    "O",
+    "OU",
+    "DC",
+    "UID",
+    "emailAddress",
+    "serialNumber",
+    "SN",
+    "GN",
+    "title",
+];
+
 fn is_supported_tag_attribute(name: &str) -> bool {
-    matches!(
-        name,
-        "CN" | "C" | "L" | "ST" | "O" | "OU" | "DC" | "UID" | "emailAddress" | "serialNumber" | "SN" | "GN" | "title"
-    )
+    TAG_ATTRIBUTES.contains(&name)
 }
 
 fn short_name(oid: &str) -> Option<&'static str> {

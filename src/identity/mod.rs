@@ -11,6 +11,7 @@
 //! - `certificate.rs`: [`ClientCertificate`] and the issuer-independent leaf rules.
 //! - `chain.rs`: [`verify_chain`] with webpki.
 //! - `attributes.rs`: [`DistinguishedName`], principal tags, source identity, serials.
+//! - `mapping.rs`: [`AttributeMapping`], a profile's choice among the principal tags.
 //! - `error.rs`: [`AnchorError`], [`CertificateError`].
 
 mod anchor;
@@ -18,6 +19,7 @@ mod attributes;
 mod certificate;
 mod chain;
 mod error;
+mod mapping;
 #[cfg(test)]
 mod tests;
 
@@ -28,3 +30,4 @@ pub use attributes::{
 pub use certificate::{ClientCertificate, PublicKeyKind};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};
 pub use error::{AnchorError, CertificateError, Timestamp};
+pub use mapping::{AttributeMapping, CertificateField};
