@@ -625,11 +625,27 @@ async fn admin_is_limited_to_listed_subjects() {
             .iter()
             .any(|r| r.arn == ROLE_CHAINED && r.max_session_duration == 43200)
     );
-    assert!(
-        status
-            .profiles
-            .iter()
-            .any(|p| p.arn == profile_arn("main") && p.duration_seconds == 3600)
+    let main_profile = status
+        .profiles
+        .iter()
+        .find(|p| p.arn == profile_arn("main"))
+        .expect("profile main");
+    assert_eq!(main_profile.duration_seconds, 3600);
+    let mappings: Vec<(&str, Vec<&str>)> = main_profile
+        .attribute_mappings
+        .iter()
+        .map(|m| {
+            let specifiers = m.specifiers.iter().map(String::as_str).collect();
+            (m.certificate_field.as_str(), specifiers)
+        })
+        .collect();
+    assert_eq!(
+        mappings,
+        [
+            ("x509Subject", vec!["*"]),
+            ("x509Issuer", vec!["*"]),
+            ("x509SAN", vec!["DNS", "URI", "Name/*"])
+        ]
     );
     assert_eq!(
         (status.token_key_ids.as_slice(), status.active_token_key_id.as_str()),

@@ -24,6 +24,14 @@ pub enum CertificateField {
 impl CertificateField {
     pub const ALL: [CertificateField; 3] = [Self::Subject, Self::Issuer, Self::San];
 
+    /// AWS's default rules for the field.
+    pub fn default_specifiers(self) -> &'static [&'static str] {
+        match self {
+            Self::Subject | Self::Issuer => &["*"],
+            Self::San => &["DNS", "URI", "Name/*"],
+        }
+    }
+
     /// `x509Subject`, `x509Issuer` or `x509SAN`: the field's name and its tags' key prefix.
     pub fn name(self) -> &'static str {
         match self {
@@ -56,6 +64,17 @@ impl AttributeMapping {
         }
         self.rules[field as usize] = Some(specifiers);
         Ok(())
+    }
+
+    /// The specifiers in force for each field, AWS's default rules included.
+    pub fn effective(&self) -> [(CertificateField, Vec<&str>); 3] {
+        CertificateField::ALL.map(|field| {
+            let specifiers = match &self.rules[field as usize] {
+                Some(specifiers) => specifiers.iter().map(String::as_str).collect(),
+                None => field.default_specifiers().to_vec(),
+            };
+            (field, specifiers)
+        })
     }
 
     /// True when every field keeps AWS's default rules.
@@ -260,6 +279,24 @@ mod tests {
             m.select(&all)
                 .contains(&("x509Subject/OU".to_owned(), "value of x509Subject/OU".to_owned()))
         );
+    }
+
+    #[test]
+    fn the_effective_rules_fill_in_aws_defaults() {
+        use CertificateField::*;
+        let m = mapping(&[(Issuer, &["O", "CN"])]);
+        assert_eq!(
+            m.effective(),
+            [
+                (Subject, vec!["*"]),
+                (Issuer, vec!["O", "CN"]),
+                (San, vec!["DNS", "URI", "Name/*"])
+            ]
+        );
+        // The defaults select every tag: writing them out changes nothing.
+        let all = tags(ALL);
+        let spelled_out = mapping(&[(Subject, &["*"]), (Issuer, &["*"]), (San, &["DNS", "URI", "Name/*"])]);
+        assert_eq!(spelled_out.select(&all).as_ref(), all.as_slice());
     }
 
     #[test]

@@ -10,8 +10,8 @@ use super::{GrpcContext, audited, context, record};
 use crate::audit::Record;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
-    AnchorStatus, CacheStatus, CertificateStatus, ProfileStatus, ReloadRequest, ReloadResponse, RoleStatus,
-    StatusRequest, StatusResponse,
+    AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ProfileStatus, ReloadRequest, ReloadResponse,
+    RoleStatus, StatusRequest, StatusResponse,
 };
 use crate::service::error::ApiError;
 
@@ -90,6 +90,15 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
             enabled: p.enabled,
             role_arns: p.role_arns.clone(),
             duration_seconds: p.duration_seconds,
+            attribute_mappings: p
+                .attribute_mapping
+                .effective()
+                .into_iter()
+                .map(|(field, specifiers)| AttributeMapping {
+                    certificate_field: field.name().to_owned(),
+                    specifiers: specifiers.into_iter().map(str::to_owned).collect(),
+                })
+                .collect(),
         })
         .collect();
     profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
