@@ -12,7 +12,8 @@
 //! - **Pure core** (no I/O; time passed in):
 //!   - [`arn`]: ARN newtypes (roles, trust anchors, profiles, managed policies).
 //!   - [`identity`]: trust anchors, CRLs, chain verification (rustls-webpki), certificate
-//!     rules and the attributes that become principal tags.
+//!     rules and the attributes that become principal tags (as a profile's attribute
+//!     mappings choose).
 //!   - [`policy`]: IAM policy documents parsed into typed statements and evaluated with
 //!     explicit-deny-wins semantics, every condition operator, qualifiers and variables.
 //!   - [`sigv4`]: AWS Signature V4 (canonical request, string to sign, HMAC verification,
