@@ -94,6 +94,12 @@ def _build_pki(directory: Path) -> PkiFiles:
                 Profile("workloads", [role_arn("app"), role_arn("cn-gated")]),
                 Profile("other", [role_arn("outside")]),
                 Profile("disabled", [role_arn("app")], enabled=False),
+                Profile(
+                    "cn-only",
+                    [role_arn("cn-gated")],
+                    attribute_mappings={"x509Subject": ["CN"], "x509Issuer": [], "x509SAN": []},
+                ),
+                Profile("ou-only", [role_arn("cn-gated")], attribute_mappings={"x509Subject": ["OU"]}),
             ],
             roles=[
                 Role(

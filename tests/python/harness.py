@@ -292,6 +292,9 @@ class Profile:
     duration_seconds: int = 3600
     accept_role_session_name: bool = False
     enabled: bool = True
+    #: certificate field (x509Subject, x509Issuer, x509SAN) -> specifiers; fields not listed
+    #: keep AWS's default rules.
+    attribute_mappings: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -311,7 +314,8 @@ def render_config(
     profiles: Sequence[Profile],
     roles: Sequence[Role],
 ) -> str:
-    """A rolegate.toml using only the contract keys of DESIGN.md §2e."""
+    """A rolegate.toml using only the contract keys of DESIGN.md (§2e; a profile's
+    attribute mappings, §1)."""
 
     out = [
         "[server]",
@@ -351,6 +355,9 @@ def render_config(
             "require_instance_properties = false",
             f"enabled = {str(p.enabled).lower()}",
         ]
+        if p.attribute_mappings:
+            fields = ", ".join(f"{k} = {toml_list(v)}" for k, v in p.attribute_mappings.items())
+            out.append(f"attribute_mappings = {{ {fields} }}")
     for r in roles:
         out += [
             "",

@@ -110,6 +110,31 @@ def test_trust_policy_condition_on_subject_cn_allows_matching_cn(daemon, ca_bund
     assert_credentials(credentials, expiry, 3600)
 
 
+def test_profile_attribute_mappings_decide_what_the_trust_policy_sees(daemon, ca_bundle, test_pki):
+    """The cn-gated role's trust policy conditions on aws:PrincipalTag/x509Subject/CN: a
+    profile that maps the CN (and nothing else) passes it, one that maps only the OU does not."""
+
+    def via(profile: str):
+        return roles_anywhere_session(
+            daemon,
+            ca_bundle,
+            test_pki.gated_leaf,
+            anchor="main",
+            profile_arn=profile_arn(profile),
+            role_arn=role_arn("cn-gated"),
+        )
+
+    credentials, expiry = obtain(via("cn-only"))
+    assert_credentials(credentials, expiry, 3600)
+    with pytest.raises(CredentialsRetrievalError) as info:
+        obtain(via("ou-only"))
+    assert info.value.status_code == 403
+    assert info.value.message.startswith(
+        f"The trust policy of role {role_arn('cn-gated')} does not allow "
+        "rolesanywhere.amazonaws.com to perform sts:AssumeRole"
+    ), info.value.message
+
+
 def test_two_sessions_get_distinct_credentials(daemon, ca_bundle, test_pki):
     a, _ = obtain(roles_anywhere_session(daemon, ca_bundle, test_pki.rsa_leaf, anchor="main"))
     b, _ = obtain(
