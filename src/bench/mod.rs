@@ -8,7 +8,7 @@
 //! Every request is built and signed when it is sent (a fresh AWS4-X509 or SigV4 signature
 //! and date each time), so the server does exactly the work a real client causes. The
 //! `grpc-create-session` scenario calls `rolegate.v1.Sessions/CreateSession` over mTLS on the
-//! same listener, one HTTP/2 channel per client certificate (see [`grpc`]).
+//! same listener, one HTTP/2 channel per client certificate (see `bench/grpc.rs`).
 //!
 //! The `memory` scenario mints `--sessions` distinct sessions from `--distinct-certs`
 //! certificates and reports how the server's RSS grows: it must stay bounded by the cache

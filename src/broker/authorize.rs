@@ -157,7 +157,7 @@ impl Broker {
 }
 
 /// The request context of an authorization decision for a session of `subject`: the keys
-/// derived from the session ([`session_context`]), `aws:PrincipalTagKeys`,
+/// derived from the session (`session_context`), `aws:PrincipalTagKeys`,
 /// `aws:RequestedRegion` defaulting to `region`, then the caller's keys, which must not name a
 /// derived key. A key the caller gives more than once (names compare case-insensitively) is
 /// multi-valued.

@@ -51,7 +51,7 @@ pub struct SessionArgs {
     /// Signing region; default: the trust anchor's region.
     #[arg(long)]
     pub region: Option<String>,
-    /// Server endpoint, e.g. https://rolegate.example.com:8443; default: AWS's regional endpoint.
+    /// Server endpoint, e.g. `https://rolegate.example.com:8443`; default: AWS's regional endpoint.
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Do not verify the server certificate (development only).

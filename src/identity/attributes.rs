@@ -72,7 +72,7 @@ impl DistinguishedName {
 }
 
 /// RFC 4514 rendering (`CN=x,O=y`, certificate order) for logs, audit events and messages;
-/// each value is escaped by [`write_rfc4514_value`].
+/// each value is escaped by `write_rfc4514_value`.
 impl fmt::Display for DistinguishedName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (name, value)) in self.attributes.iter().enumerate() {

@@ -152,7 +152,8 @@ impl ClientCertificate {
         &self.issuer_string
     }
 
-    /// Principal tags of AWS's default attribute mapping (see [`principal_tags`]).
+    /// Principal tags of AWS's default attribute mapping (a profile's
+    /// [`AttributeMapping`](super::AttributeMapping) may keep fewer).
     pub fn principal_tags(&self) -> &[(String, String)] {
         &self.principal_tags
     }
