@@ -1,11 +1,14 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text): request counts and latencies per
 //! API, operation and outcome; sessions issued per role; configuration reloads per outcome; and,
-//! read at scrape time, cache hit/miss counters, trust anchor expiry and process CPU/memory.
+//! read at scrape time, cache hit/miss counters, trust anchor, CRL and server certificate
+//! expiry, and process CPU/memory.
 //!
 //! Exposition names (the encoder appends `_total` to counters):
 //! `rolegate_requests_total{api,operation,outcome}`, `rolegate_request_duration_seconds`,
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
+//! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
+//! `rolegate_server_certificate_expiry_timestamp_seconds`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_connections_open`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
@@ -130,15 +133,18 @@ pub fn render(state: &State) -> String {
     }
     registry.register("rolegate_cache_hits", "Cache hits, by cache", hits);
     registry.register("rolegate_cache_misses", "Cache misses, by cache", misses);
+    let config = state.broker.config();
     let expiry: Family<AnchorLabels, Gauge> = Family::default();
-    for anchor in state.broker.config().anchors.values() {
-        let earliest = anchor.trust.certificates().iter().map(|c| c.not_after).min();
-        if let Some(not_after) = earliest {
-            expiry
-                .get_or_create(&AnchorLabels {
-                    anchor: anchor.arn.to_string(),
-                })
-                .set(not_after);
+    let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
+    for anchor in config.anchors.values() {
+        let labels = AnchorLabels {
+            anchor: anchor.arn.to_string(),
+        };
+        if let Some(not_after) = anchor.trust.certificates().iter().map(|c| c.not_after).min() {
+            expiry.get_or_create(&labels).set(not_after);
+        }
+        if let Some(next_update) = anchor.trust.crls().iter().filter_map(|c| c.next_update).min() {
+            crl_next_update.get_or_create(&labels).set(next_update);
         }
     }
     registry.register(
@@ -146,6 +152,20 @@ pub fn render(state: &State) -> String {
         "Earliest notAfter of the CA certificates of each trust anchor, Unix seconds",
         expiry,
     );
+    registry.register(
+        "rolegate_trust_anchor_crl_next_update_timestamp_seconds",
+        "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it is still honoured but misses later revocations)",
+        crl_next_update,
+    );
+    if let Some(not_after) = server_certificate_not_after(&config.server.tls) {
+        let gauge: Gauge = Gauge::default();
+        gauge.set(not_after);
+        registry.register(
+            "rolegate_server_certificate_expiry_timestamp_seconds",
+            "notAfter of the TLS server certificate in force, Unix seconds",
+            gauge,
+        );
+    }
     if let Some(p) = process_stats() {
         let cpu: Counter<f64, AtomicU64> = Counter::default();
         cpu.inc_by(p.cpu_seconds);
@@ -158,6 +178,13 @@ pub fn render(state: &State) -> String {
     // invariant: writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// notAfter of the leaf of the server's TLS chain (checked when the configuration loaded).
+fn server_certificate_not_after(tls: &crate::config::TlsIdentity) -> Option<i64> {
+    let leaf = tls.cert_chain.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

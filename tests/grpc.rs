@@ -30,10 +30,12 @@ fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
     let extra_toml = format!(
         "[[role]]\narn = \"{ROLE_CHAINED}\"\nmax_session_duration = 43200\ntrust_policy = '''{CHAINED_TRUST}'''\npermission_policies = ['''{CHAINED_PERMISSIONS}''']\n"
     );
+    // A CRL revoking nothing, for Admin.Status to report.
+    let crl = pki.root.crl(&[], now() - days(1), now() + days(7)).unwrap();
     let setup = Setup {
         pki,
         extra_toml,
-        crl_pem: None,
+        crl_pem: Some(crl),
         app_trust_condition: "",
     };
     let dir = tempfile::tempdir().unwrap();
@@ -619,6 +621,10 @@ async fn admin_is_limited_to_listed_subjects() {
     assert_eq!(main.certificates.len(), 1);
     assert!(main.certificates[0].subject.contains("CN=test root"));
     assert!(main.certificates[0].not_after_unix > now().unix_timestamp());
+    assert_eq!(main.crls.len(), 1);
+    assert_eq!(main.crls[0].issuer, main.certificates[0].subject);
+    let next_update = main.crls[0].next_update_unix;
+    assert!(next_update > now().unix_timestamp() && next_update <= (now() + days(7)).unix_timestamp());
     assert!(
         status
             .roles

@@ -713,7 +713,12 @@ async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> Reply {
 #[tokio::test]
 async fn metrics_after_known_traffic() {
     let pki = Pki::new();
-    let d = start(&setup(&pki));
+    let crl_next_update = now() + days(3);
+    let crl = pki.root.crl(&[], now() - days(1), crl_next_update).unwrap();
+    let d = start(&Setup {
+        crl_pem: Some(crl),
+        ..setup(&pki)
+    });
     let leaf = Pki::client(&pki.root, "metrics-client", KeyType::EcdsaP256);
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
     create(&d, &leaf).await.unwrap();
@@ -760,6 +765,26 @@ async fn metrics_after_known_traffic() {
         anchor_arn("main")
     );
     assert_eq!(sample(&m, &expiry), Some(not_after), "{m}");
+    let crl_metric = format!(
+        "rolegate_trust_anchor_crl_next_update_timestamp_seconds{{anchor=\"{}\"}}",
+        anchor_arn("main")
+    );
+    assert_eq!(
+        sample(&m, &crl_metric),
+        Some(crl_next_update.unix_timestamp() as f64),
+        "{m}"
+    );
+    let server_pem = std::fs::read(d.dir.path().join("server.pem")).unwrap();
+    let server_der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(&server_pem).unwrap()
+    };
+    let server = x509_parser::parse_x509_certificate(&server_der).unwrap().1;
+    assert_eq!(
+        sample(&m, "rolegate_server_certificate_expiry_timestamp_seconds"),
+        Some(server.validity().not_after.timestamp() as f64),
+        "{m}"
+    );
     assert!(sample(&m, "process_cpu_seconds_total").unwrap() > 0.0, "{m}");
     assert!(
         sample(&m, "process_resident_memory_bytes").unwrap() > 1_000_000.0,

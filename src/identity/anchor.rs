@@ -24,6 +24,18 @@ pub struct TrustAnchor {
     certificates: Vec<AnchorCertificate>,
     pub(super) webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
     pub(super) crls: Vec<CertRevocationList<'static>>,
+    /// What operators watch of each CRL, in `crls` order.
+    crl_infos: Vec<CrlInfo>,
+}
+
+/// One imported CRL of a trust anchor, as operators watch it: a CRL past its nextUpdate is
+/// still honoured (see [`super::verify_chain`]) but no longer lists recent revocations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrlInfo {
+    /// RFC 4514-style issuer.
+    pub issuer: String,
+    /// nextUpdate, Unix seconds, when the CRL has one.
+    pub next_update: Option<i64>,
 }
 
 /// One CA certificate of a trust anchor.
@@ -58,21 +70,29 @@ impl TrustAnchor {
             })?;
             webpki_anchors.push(anchor.to_owned());
         }
-        let crls = crls
+        let (crls, crl_infos) = crls
             .iter()
             .enumerate()
             .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         Ok(TrustAnchor {
             certificates,
             webpki_anchors,
             crls,
+            crl_infos,
         })
     }
 
     /// The anchor's CA certificates, in bundle order.
     pub fn certificates(&self) -> &[AnchorCertificate] {
         &self.certificates
+    }
+
+    /// The anchor's CRLs, in configuration order.
+    pub fn crls(&self) -> &[CrlInfo] {
+        &self.crl_infos
     }
 
     /// The notAfter of the anchor certificate webpki chose (matched by subject and key).
@@ -120,7 +140,7 @@ fn load_crl(
     index: usize,
     bytes: &[u8],
     anchors: &[AnchorCertificate],
-) -> Result<CertRevocationList<'static>, AnchorError> {
+) -> Result<(CertRevocationList<'static>, CrlInfo), AnchorError> {
     let bad = |reason: String| AnchorError::BadCrl { index, reason };
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         CertificateRevocationListDer::from_pem_slice(bytes)
@@ -145,8 +165,12 @@ fn load_crl(
             "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
         ));
     }
+    let info = CrlInfo {
+        issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
+        next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
+    };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
-    Ok(CertRevocationList::from(crl))
+    Ok((CertRevocationList::from(crl), info))
 }
 
 /// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.

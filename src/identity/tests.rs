@@ -140,6 +140,14 @@ fn revocation() {
     let anchor = anchor_of(&ca, &[crl.into_bytes()]);
     assert_eq!(verify(&anchor, &revoked, &[]), Err(CertificateError::Revoked));
     assert!(verify(&anchor, &good, &[]).is_ok());
+    // What operators watch of it: the issuer and the stale nextUpdate.
+    assert_eq!(
+        anchor.crls(),
+        [CrlInfo {
+            issuer: anchor.certificates()[0].subject.clone(),
+            next_update: Some(next_update.unix_timestamp()),
+        }]
+    );
 
     // Intermediate revoked by the root's CRL: whole-chain checking. A leaf under an
     // intermediate without a CRL has unknown status, which is allowed.

@@ -10,8 +10,8 @@ use super::{GrpcContext, audited, context, record};
 use crate::audit::Record;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
-    AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ProfileStatus, ReloadRequest, ReloadResponse,
-    RoleStatus, StatusRequest, StatusResponse,
+    AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, CrlStatus, ProfileStatus, ReloadRequest,
+    ReloadResponse, RoleStatus, StatusRequest, StatusResponse,
 };
 use crate::service::error::ApiError;
 
@@ -77,6 +77,15 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
                 .map(|c| CertificateStatus {
                     subject: c.subject.clone(),
                     not_after_unix: c.not_after,
+                })
+                .collect(),
+            crls: a
+                .trust
+                .crls()
+                .iter()
+                .map(|c| CrlStatus {
+                    issuer: c.issuer.clone(),
+                    next_update_unix: c.next_update.unwrap_or(0),
                 })
                 .collect(),
         })
