@@ -1734,6 +1734,22 @@ fn server_numbers_out_of_range_are_config_errors() {
     }
 }
 
+/// `check-config` says when each CRL of an anchor needs replacing.
+#[test]
+fn check_config_reports_each_crl_next_update() {
+    let pki = Pki::new();
+    let next_update = time::macros::datetime!(2031-02-03 04:05:06 UTC);
+    let crl = pki.root.crl(&[], now() - days(1), next_update).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, Some(crl));
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\n  CRL of CN=test root: next update 2031-02-03T04:05:06Z\n"),
+        "{stdout}"
+    );
+}
+
 /// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
 /// other is a configuration error naming the profile's key, and a valid one is summarised.
 #[test]

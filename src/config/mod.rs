@@ -230,6 +230,13 @@ impl Config {
                     ))
                     .collect::<String>()
             );
+            for crl in a.trust.crls() {
+                let next_update = crl.next_update.map_or_else(
+                    || "no nextUpdate".to_owned(),
+                    |t| format!("next update {}", crate::session::format_expiration(t)),
+                );
+                out += &format!("  CRL of {}: {next_update}\n", crl.issuer);
+            }
         }
         let mut profiles: Vec<_> = self.profiles.values().collect();
         profiles.sort_by(|a, b| a.id.cmp(&b.id));
