@@ -1748,6 +1748,19 @@ fn check_config_reports_each_crl_next_update() {
         stdout.contains("\n  CRL of CN=test root: next update 2031-02-03T04:05:06Z\n"),
         "{stdout}"
     );
+    assert!(!stderr.contains("past its nextUpdate"), "{stderr}");
+
+    // A stale CRL still loads (and is honoured), with a warning.
+    let stale = pki.root.crl(&[], now() - days(10), now() - days(3)).unwrap();
+    let config = config_in(dir.path(), &pki, Some(stale));
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.contains("CRL is past its nextUpdate")
+            && l.contains("trust_anchor[0].crls")
+            && l.contains("CN=test root")),
+        "{stderr}"
+    );
 }
 
 /// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
 
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::identity::{AttributeMapping, CertificateField, TrustAnchor};
@@ -597,6 +598,7 @@ impl Loader<'_> {
                 .map(|(j, p)| self.read(&format!("trust_anchor[{i}].crls[{j}]"), p))
                 .collect::<Result<Vec<_>, _>>()?;
             let trust = TrustAnchor::new(&pem, &crls).map_err(|e| self.err(at("certificates"), e.to_string()))?;
+            warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),
@@ -742,6 +744,21 @@ fn warn_if_shared(path: &Path) {
 
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
+
+/// Warns about each CRL of `trust` past its nextUpdate at `now`: it is still honoured, but
+/// revocations made since are not in it.
+fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+    for crl in trust.crls() {
+        if let Some(next_update) = crl.next_update.filter(|t| *t < now.unix_timestamp()) {
+            tracing::warn!(
+                key,
+                issuer = crl.issuer.as_str(),
+                next_update = crate::session::format_expiration(next_update),
+                "CRL is past its nextUpdate: revocations made since are not in it; import a fresh one and reload"
+            );
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
