@@ -121,8 +121,8 @@ impl PerAddress {
     }
 
     /// Changes the bound, keeping the counts: an address already above a lowered bound takes
-    /// no new slot until it is below it. While there was no bound nothing was counted, so
-    /// what was taken then does not count against a bound set later.
+    /// no new slot until it is below it. [`PerAddress::take`] counts nothing while there is no
+    /// bound; [`PerAddress::take_counted`] does.
     pub fn set_max(&self, max: usize) {
         self.max.store(max, Ordering::Relaxed);
     }
@@ -136,6 +136,18 @@ impl PerAddress {
         }
         let count = self.counts.get_with(ip, Arc::default);
         take_slot(&count, max).map(Some).ok_or(ShareTaken)
+    }
+
+    /// Like [`PerAddress::take`], but counted even while there is no bound, so that a bound a
+    /// reload sets later sees what each address already holds (for connections, which are
+    /// few and long next to requests).
+    pub fn take_counted(&self, ip: IpAddr) -> Result<AddressSlot, ShareTaken> {
+        let max = match self.max() {
+            0 => usize::MAX,
+            max => max,
+        };
+        let count = self.counts.get_with(ip, Arc::default);
+        take_slot(&count, max).ok_or(ShareTaken)
     }
 }
 
@@ -373,6 +385,19 @@ mod tests {
         // No bound: nothing counted or refused.
         shares.set_max(0);
         assert!(shares.take(a).unwrap().is_none());
+    }
+
+    #[test]
+    fn counted_slots_meet_a_bound_set_later() {
+        let shares = PerAddress::new(0, 100);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let held: Vec<_> = (0..3).map(|_| shares.take_counted(a).unwrap()).collect();
+        shares.set_max(2);
+        assert_eq!(shares.take_counted(a).err(), Some(ShareTaken), "3 held, bound 2");
+        drop(held);
+        let _one = shares.take_counted(a).unwrap();
+        let _two = shares.take_counted(a).unwrap();
+        assert_eq!(shares.take_counted(a).err(), Some(ShareTaken));
     }
 
     #[test]

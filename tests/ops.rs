@@ -526,6 +526,30 @@ async fn a_reload_changes_the_connection_settings() {
     assert_eq!(sample(&m, "rolegate_connections_limit"), Some(4096.0), "{m}");
 }
 
+/// Connections opened while there was no per-address bound count against one a reload sets.
+#[tokio::test]
+async fn a_per_address_bound_set_by_reload_counts_open_connections() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_connections_per_ip = 0", &[]);
+    let config = d.dir.path().join("rolegate.toml");
+    let _open = tls_connect(&d).await;
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("max_connections_per_ip = 0", "max_connections_per_ip = 1", 1),
+    )
+    .unwrap();
+    d.signal("HUP");
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    assert!(
+        try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"")
+            .await
+            .is_err(),
+        "a second connection beside the one opened before the bound"
+    );
+}
+
 /// A streaming answer is a request in progress of its client address for as long as it
 /// streams (here a gRPC health `Watch` holds the address's one slot).
 #[tokio::test]

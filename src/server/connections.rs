@@ -216,7 +216,7 @@ pub struct Accepted {
 pub struct Connection {
     pub tcp: TcpStream,
     pub remote: SocketAddr,
-    pub slots: (ConnectionSlot, Option<AddressSlot>),
+    pub slots: (ConnectionSlot, AddressSlot),
     pub open: crate::metrics::OpenConnection,
 }
 
@@ -289,7 +289,7 @@ impl ConnectionAdmission {
         } else {
             peer
         };
-        let Ok(address_slot) = self.per_address.take(remote.ip()) else {
+        let Ok(address_slot) = self.per_address.take_counted(remote.ip()) else {
             tracing::debug!(%remote, "refused: max_connections_per_ip reached");
             crate::metrics::connection_refused("per-address-limit");
             return None;
