@@ -157,7 +157,7 @@ pub fn render(state: &State) -> String {
         "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it is still honoured but misses later revocations)",
         crl_next_update,
     );
-    if let Some(not_after) = server_certificate_not_after(&config.server.tls) {
+    if let Some(not_after) = config.server.tls.not_after {
         let gauge: Gauge = Gauge::default();
         gauge.set(not_after);
         registry.register(
@@ -178,13 +178,6 @@ pub fn render(state: &State) -> String {
     // invariant: writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
-}
-
-/// notAfter of the leaf of the server's TLS chain (checked when the configuration loaded).
-fn server_certificate_not_after(tls: &crate::config::TlsIdentity) -> Option<i64> {
-    let leaf = tls.cert_chain.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
-    Some(cert.validity().not_after.timestamp())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -130,12 +130,10 @@ impl PerAddress {
     /// One slot of `ip`'s share, held until the returned slot drops (`Ok(None)` when there is
     /// no bound).
     pub fn take(&self, ip: IpAddr) -> Result<Option<AddressSlot>, ShareTaken> {
-        let max = self.max();
-        if max == 0 {
+        if self.max() == 0 {
             return Ok(None);
         }
-        let count = self.counts.get_with(ip, Arc::default);
-        take_slot(&count, max).map(Some).ok_or(ShareTaken)
+        self.take_counted(ip).map(Some)
     }
 
     /// Like [`PerAddress::take`], but counted even while there is no bound, so that a bound a

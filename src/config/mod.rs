@@ -106,6 +106,8 @@ pub struct ServerSettings {
 pub struct TlsIdentity {
     pub cert_chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+    /// notAfter of the leaf, Unix seconds (for `/metrics`), when it parses as X.509.
+    pub not_after: Option<i64>,
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -478,7 +480,14 @@ impl Loader<'_> {
         certified
             .keys_match()
             .map_err(|e| self.err("server.tls_key", format!("does not match server.tls_cert: {e}")))?;
-        Ok(TlsIdentity { cert_chain, key })
+        let not_after = x509_parser::parse_x509_certificate(&cert_chain[0])
+            .ok()
+            .map(|(_, leaf)| leaf.validity().not_after.timestamp());
+        Ok(TlsIdentity {
+            cert_chain,
+            key,
+            not_after,
+        })
     }
 
     fn keyring(&self, t: &schema::TokensSection) -> Result<KeyRing, ConfigError> {

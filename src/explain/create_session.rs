@@ -86,16 +86,25 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
     };
     session_steps(&mut r, q, certificate.as_ref(), profile, role);
-    let trust_inputs = certificate.as_ref().zip(anchor).zip(profile).zip(role);
+    // The tags the profile maps, computed once for the three actions.
+    let trust_inputs =
+        certificate
+            .as_ref()
+            .zip(anchor)
+            .zip(profile)
+            .zip(role)
+            .map(|(((cert, anchor), profile), role)| {
+                let tags = profile.attribute_mapping.select(cert.principal_tags());
+                (cert, anchor, role, tags)
+            });
     let mut first: Option<(&str, Vec<StatementTrace>)> = None;
     for action in ROLES_ANYWHERE_ACTIONS {
         let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
-        let Some((((cert, anchor), profile), role)) = trust_inputs else {
+        let Some((cert, anchor, role, tags)) = &trust_inputs else {
             r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
             continue;
         };
-        let tags = profile.attribute_mapping.select(cert.principal_tags());
-        let mut ctx = steps::trust_context(config, anchor, role, cert, &tags, q.source_ip, now);
+        let mut ctx = steps::trust_context(config, anchor, role, cert, tags, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
