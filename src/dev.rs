@@ -94,6 +94,9 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
         format!("   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem \\"),
         format!("     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo"),
         String::new(),
+        format!("3. Edit {d}/rolegate.toml (trust policies, profiles, roles): the server reloads it"),
+        "   within seconds and logs the outcome.".to_owned(),
+        String::new(),
     ];
     println!("{}", lines.join("\n"));
     use std::io::Write;
@@ -119,6 +122,8 @@ metrics_listen = "127.0.0.1:9464"
 region = "{REGION}"
 account_id = "{ACCOUNT}"
 max_clock_skew_seconds = 300
+# Edits to this file (and the files it names) apply within seconds, without a restart.
+config_watch_seconds = 2
 "#
     );
     server

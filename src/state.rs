@@ -4,8 +4,8 @@
 //! Reload goes through here so SIGHUP and `Admin.Reload` take the same path.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
@@ -25,6 +25,9 @@ pub struct State {
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
     ready: AtomicBool,
+    /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
+    /// swap in configurations read in one order and stored in the other.
+    reloading: Mutex<()>,
     health: tonic_health::server::HealthReporter,
 }
 
@@ -44,6 +47,7 @@ impl State {
             connections,
             config_path,
             ready: AtomicBool::new(false),
+            reloading: Mutex::new(()),
             health,
         }
     }
@@ -53,6 +57,8 @@ impl State {
     /// rate-limit buckets restart and connection limits change for new connections. On any error the running configuration stays in force. Every
     /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
     pub fn reload(&self) -> Result<(), String> {
+        // A panic of another reload left nothing half done: the swap is the last step.
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = self.try_reload();
         crate::metrics::record_reload(result.is_ok());
         match &result {

@@ -1722,6 +1722,10 @@ fn server_numbers_out_of_range_are_config_errors() {
             "server.max_header_bytes: 1073741824 is out of range: must be between 8192 and 16777216",
         ),
         (
+            "config_watch_seconds = 86400",
+            "server.config_watch_seconds: 86400 is out of range: must be between 0 and 3600",
+        ),
+        (
             "cache_max_entries = 9223372036854775807",
             "server.cache_max_entries: 9223372036854775807 is out of range: must be between 1 and 100000000",
         ),
@@ -1765,6 +1769,32 @@ fn check_config_reports_each_crl_next_update() {
 
 /// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
 /// other is a configuration error naming the profile's key, and a valid one is summarised.
+/// check-config says when the daemon reloads on its own, and over how many files (each file
+/// once, though two anchors name the same bundle).
+#[test]
+fn check_config_names_the_watched_files() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let crl = pki.root.crl(&[], now() - days(1), now() + days(7)).unwrap();
+    let config = config_in(dir.path(), &pki, Some(crl));
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.contains("reloads when"), "{stdout}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[server]\n", "[server]\nconfig_watch_seconds = 30\n", 1),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    // rolegate.toml, server.pem, server.key, k1.key, ca.pem, root.crl, foreign.pem
+    assert!(
+        stdout.contains("reloads when one of its 7 files changes (looked at every 30 s)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn attribute_mappings_are_checked_and_summarised() {
     let pki = Pki::new();

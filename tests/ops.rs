@@ -526,6 +526,73 @@ async fn a_reload_changes_the_connection_settings() {
     assert_eq!(sample(&m, "rolegate_connections_limit"), Some(4096.0), "{m}");
 }
 
+/// Writes `text` to `path` the way a renewal job does: a temporary file renamed over it.
+fn replace_file(path: &Path, text: &str) {
+    let temporary = path.with_extension("new");
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, path).unwrap();
+}
+
+/// With `config_watch_seconds`, a CRL or server certificate written by a renewal job takes
+/// effect without a signal; a broken file is reported once and the configuration in force stays.
+#[tokio::test]
+async fn changed_files_are_reloaded_without_a_signal() {
+    let pki = Pki::new();
+    let n = now();
+    let leaf = Pki::client(&pki.root, "watched", KeyType::EcdsaP256);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = setup(&pki);
+    s.crl_pem = Some(pki.root.crl(&[], n - days(1), n + days(7)).unwrap());
+    let config = write_config(dir.path(), &s);
+    add_server_keys(&config, "config_watch_seconds = 1");
+    let d = start_with_config(dir, &config);
+    create(&d, &leaf).await.unwrap();
+
+    let crl = d.dir.path().join("root.crl");
+    replace_file(
+        &crl,
+        &pki.root
+            .crl(&[leaf.serial_hex.as_str()], n - days(1), n + days(7))
+            .unwrap(),
+    );
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    let refused = create(&d, &leaf).await.unwrap_err().to_string();
+    assert!(refused.contains("revoked"), "{refused}");
+
+    // Written in place and broken: one failed reload, then nothing until the file changes.
+    std::fs::write(&crl, "not a CRL").unwrap();
+    let m = wait_for_reloads(&d, 2.0).await;
+    assert_eq!(reloads(&m, "failure"), 1.0, "{m}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let m = scrape(&d).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
+    let refused = create(&d, &leaf).await.unwrap_err().to_string();
+    assert!(refused.contains("revoked"), "the CRL in force stays: {refused}");
+
+    // A renewed server certificate and key, and a CRL that revokes nothing again.
+    let renewed = pki
+        .root
+        .server(
+            &["localhost", "127.0.0.1"],
+            KeyType::EcdsaP256,
+            n - days(1),
+            n + days(60),
+        )
+        .unwrap();
+    replace_file(&d.dir.path().join("server.key"), &renewed.key_pem);
+    replace_file(&d.dir.path().join("server.pem"), &renewed.cert_pem);
+    replace_file(&crl, &pki.root.crl(&[], n, n + days(7)).unwrap());
+    let m = wait_for_reloads(&d, 3.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 1.0), "{m}");
+    assert_eq!(
+        sample(&m, "rolegate_server_certificate_expiry_timestamp_seconds"),
+        Some((n + days(60)).unix_timestamp() as f64),
+        "{m}"
+    );
+    create(&d, &leaf).await.unwrap();
+}
+
 /// Connections opened while there was no per-address bound count against one a reload sets.
 #[tokio::test]
 async fn a_per_address_bound_set_by_reload_counts_open_connections() {
@@ -692,7 +759,7 @@ fn reloads(metrics: &str, outcome: &str) -> f64 {
 
 /// Waits until the daemon has counted `n` reloads in total.
 async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
-    for _ in 0..200 {
+    for _ in 0..600 {
         let m = scrape(d).await;
         if reloads(&m, "success") + reloads(&m, "failure") >= n {
             return m;

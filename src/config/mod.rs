@@ -6,7 +6,9 @@
 //! range. A [`ConfigError`] names the file, the key and what is wrong.
 
 mod schema;
+mod sources;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -24,6 +26,7 @@ use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{KeyRing, TokenKey};
 
 pub use schema::ConfigFile;
+pub use sources::{ChangeWatch, SourceFiles, Verdict};
 
 /// The most any slot count (requests or connections at once, in all or per address) may be.
 const MAX_SLOTS: usize = 1 << 20;
@@ -73,6 +76,8 @@ pub struct Config {
     pub roles: HashMap<String, Arc<Role>>,
     /// Keyed by policy ARN.
     pub managed_policies: HashMap<String, Arc<PolicyDocument>>,
+    /// The files this snapshot was read from, with what they held.
+    pub sources: SourceFiles,
 }
 
 #[derive(Debug)]
@@ -100,6 +105,8 @@ pub struct ServerSettings {
     pub idle_timeout: std::time::Duration,
     pub rate_limit_per_ip: crate::ratelimit::Rate,
     pub rate_limit_per_client: crate::ratelimit::Rate,
+    /// How often to look for changed configuration files; `None`: never.
+    pub config_watch: Option<std::time::Duration>,
 }
 
 /// The server's certificate chain and private key, loaded and checked at config load.
@@ -173,9 +180,12 @@ impl Config {
             key: toml_error_key(&e),
             message: e.message().to_owned(),
         })?;
+        let mut sources = SourceFiles::default();
+        sources.record(path, text.as_bytes());
         Loader {
             path,
             dir: path.parent().unwrap_or(Path::new(".")),
+            sources: RefCell::new(sources),
         }
         .build(file)
     }
@@ -203,6 +213,13 @@ impl Config {
                 .metrics_listen
                 .map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
+        if let Some(every) = self.server.config_watch {
+            out += &format!(
+                "reloads when one of its {} files changes (looked at every {} s)\n",
+                self.sources.paths().count(),
+                every.as_secs()
+            );
+        }
         if self.server.proxy_protocol {
             let from = match self.server.proxy_protocol_from.as_slice() {
                 [] => "any peer".to_owned(),
@@ -282,6 +299,8 @@ fn toml_error_key(e: &toml::de::Error) -> String {
 struct Loader<'a> {
     path: &'a Path,
     dir: &'a Path,
+    /// Every file read so far, for [`Config::sources`].
+    sources: RefCell<SourceFiles>,
 }
 
 impl Loader<'_> {
@@ -323,7 +342,9 @@ impl Loader<'_> {
 
     fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let full = self.resolve(p);
-        std::fs::read(&full).map_err(|e| self.err(key, format!("cannot read {}: {e}", full.display())))
+        let bytes = std::fs::read(&full).map_err(|e| self.err(key, format!("cannot read {}: {e}", full.display())))?;
+        self.sources.borrow_mut().record(&full, &bytes);
+        Ok(bytes)
     }
 
     /// Secret files (token keys, TLS key) should be readable by the owner only.
@@ -333,7 +354,7 @@ impl Loader<'_> {
         Ok(bytes)
     }
 
-    fn build(&self, f: ConfigFile) -> Result<Config, ConfigError> {
+    fn build(self, f: ConfigFile) -> Result<Config, ConfigError> {
         let server = self.server(&f.server)?;
         let keyring = self.keyring(&f.tokens)?;
         let managed_policies = self.managed_policies(&f.managed_policy)?;
@@ -349,6 +370,7 @@ impl Loader<'_> {
             profiles,
             roles,
             managed_policies,
+            sources: self.sources.into_inner(),
         })
     }
 
@@ -391,6 +413,7 @@ impl Loader<'_> {
         self.within("server.idle_timeout_seconds", s.idle_timeout_seconds, 1..=86_400)?;
         self.within("server.shutdown_grace_seconds", s.shutdown_grace_seconds, 0..=3600)?;
         self.within("server.credential_reuse_seconds", s.credential_reuse_seconds, 0..=3600)?;
+        self.within("server.config_watch_seconds", s.config_watch_seconds, 0..=3600)?;
         self.within("server.cache_max_entries", s.cache_max_entries, 1..=MAX_CACHE_ENTRIES)?;
         self.within(
             "server.max_concurrent_requests",
@@ -453,6 +476,7 @@ impl Loader<'_> {
             idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
             rate_limit_per_ip,
             rate_limit_per_client,
+            config_watch: (s.config_watch_seconds > 0).then(|| std::time::Duration::from_secs(s.config_watch_seconds)),
         })
     }
 

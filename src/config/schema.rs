@@ -91,6 +91,10 @@ pub struct ServerSection {
     pub rate_limit_per_client: f64,
     #[serde(default = "default_client_burst")]
     pub rate_limit_per_client_burst: u32,
+    /// Every this many seconds, look whether this file or any file it names changed, and
+    /// reload when one did (0: only SIGHUP and `Admin.Reload` reload).
+    #[serde(default)]
+    pub config_watch_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]

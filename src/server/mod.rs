@@ -1,10 +1,11 @@
 //! Runtime wiring of `rolegate serve`: the TLS listener (REST + STS + gRPC), the plain-HTTP
-//! operations listener (`/metrics`, `/healthz`, `/readyz`), SIGHUP reload and SIGTERM/SIGINT
+//! operations listener (`/metrics`, `/healthz`, `/readyz`), reload (SIGHUP, changed files) and SIGTERM/SIGINT
 //! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
 
 pub mod connections;
 mod ops;
 pub mod proxy_protocol;
+mod reload;
 mod tls;
 
 use std::convert::Infallible;
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use self::connections::{Activity, Connection, ConnectionAdmission, HANDSHAKE_TIMEOUT, InFlightBody};
+use self::reload::{reload_on_change, reload_on_signal, reload_signal};
 
 use crate::config::Config;
 use crate::service::{ConnInfo, dispatch};
@@ -67,6 +69,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         tokio::spawn(ops::serve(ops, state.clone()));
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
+    tokio::spawn(reload_on_change(state.clone()));
     state.set_ready(true).await;
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
@@ -203,37 +206,6 @@ async fn serve_connection(
     // is dropped after `request_timeout_seconds`.
     tracing::debug!(%remote, "closing an idle connection");
     let _ = tokio::time::timeout(request_timeout, connection).await;
-}
-
-#[cfg(unix)]
-type ReloadSignal = tokio::signal::unix::Signal;
-#[cfg(not(unix))]
-type ReloadSignal = ();
-
-/// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
-fn reload_signal() -> std::io::Result<ReloadSignal> {
-    #[cfg(unix)]
-    {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    }
-    #[cfg(not(unix))]
-    Ok(())
-}
-
-/// Reloads the configuration on every SIGHUP; a bad file keeps the running configuration.
-async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
-    #[cfg(unix)]
-    {
-        let mut hup = signal;
-        while hup.recv().await.is_some() {
-            // Parsing and validation read files: keep them off the runtime's request threads.
-            // `State::reload` logs and counts the outcome.
-            let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (signal, state);
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when

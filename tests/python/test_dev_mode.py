@@ -6,10 +6,11 @@ Also covers the metrics listener and SIGTERM shutdown."""
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 import requests
-from iam_rolesanywhere_session import IAMRolesAnywhereSession
+from iam_rolesanywhere_session import CredentialsRetrievalError, IAMRolesAnywhereSession
 
 from harness import ACCESS_KEY_ID_RE, Daemon, run_rolegate
 
@@ -59,10 +60,8 @@ def test_dev_state_dir_holds_pki_key_and_config(dev):
     run_rolegate("check-config", str(state / "rolegate.toml"))
 
 
-@pytest.mark.parametrize("client", ["client-ecdsa", "client-rsa"])
-def test_dev_client_certificates_obtain_credentials(dev, client):
-    daemon, state = dev
-    ras = IAMRolesAnywhereSession(
+def dev_session(daemon, state, client: str = "client-ecdsa") -> IAMRolesAnywhereSession:
+    return IAMRolesAnywhereSession(
         profile_arn=DEV_PROFILE,
         role_arn=DEV_ROLE,
         trust_anchor_arn=DEV_ANCHOR,
@@ -72,7 +71,12 @@ def test_dev_client_certificates_obtain_credentials(dev, client):
         endpoint=daemon.endpoint,
         verify=str(state / "ca.pem"),
     )
-    frozen = ras.get_session().get_credentials().get_frozen_credentials()
+
+
+@pytest.mark.parametrize("client", ["client-ecdsa", "client-rsa"])
+def test_dev_client_certificates_obtain_credentials(dev, client):
+    daemon, state = dev
+    frozen = dev_session(daemon, state, client).get_session().get_credentials().get_frozen_credentials()
     assert ACCESS_KEY_ID_RE.match(frozen.access_key), frozen.access_key
     assert len(frozen.secret_key) == 40
     assert frozen.token
@@ -110,6 +114,55 @@ def test_sigterm_while_serving_exits_zero(dev_stoppable):
     response = requests.get(daemon.metrics_url + "/healthz", timeout=10)
     assert response.status_code == 200
     assert daemon.stop(signal.SIGTERM) == 0, daemon.stderr_text()
+
+
+def obtain_or_error(daemon, state):
+    """Credentials from a fresh client session, or the error the daemon answered."""
+    try:
+        return dev_session(daemon, state).get_session().get_credentials().get_frozen_credentials()
+    except CredentialsRetrievalError as error:
+        return error
+
+
+def wait_until(predicate, daemon, state, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        outcome = obtain_or_error(daemon, state)
+        if predicate(outcome):
+            return outcome
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {seconds} s; last: {outcome!r}")
+
+
+def test_dev_config_edits_apply_without_a_restart(dev_stoppable):
+    """The dev configuration watches itself: an edit to the trust policy decides the next
+    request, with no signal and no restart; the dev server says so when it starts."""
+
+    daemon, state = dev_stoppable
+    config = state / "rolegate.toml"
+    original = config.read_text()
+    assert "config_watch_seconds = 2" in original
+    assert '"rolegate dev"' in original, original
+    assert not isinstance(obtain_or_error(daemon, state), CredentialsRetrievalError)
+
+    config.write_text(original.replace('"rolegate dev"', '"another organization"'))
+    denied = wait_until(
+        lambda o: isinstance(o, CredentialsRetrievalError),
+        daemon,
+        state,
+        "the edited trust policy denies",
+    )
+    assert denied.status_code == 403, denied.message
+    assert "does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole" in denied.message
+
+    config.write_text(original)
+    wait_until(
+        lambda o: not isinstance(o, CredentialsRetrievalError),
+        daemon,
+        state,
+        "the restored policy allows",
+    )
+    assert "configuration files changed; reloading" in daemon.stderr_text()
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+//! What starts a reload: SIGHUP, and (with `[server] config_watch_seconds`) a change on disk to
+//! the configuration file or any file it names. Both go through [`State::reload`], as
+//! `Admin.Reload` does; this module only decides when.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ChangeWatch, Verdict};
+use crate::state::State;
+
+/// How often a daemon that does not watch its files looks whether a reload turned watching on.
+const WATCH_SETTING_RECHECK: Duration = Duration::from_secs(1);
+
+#[cfg(unix)]
+pub type ReloadSignal = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+pub type ReloadSignal = ();
+
+/// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
+pub fn reload_signal() -> std::io::Result<ReloadSignal> {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    }
+    #[cfg(not(unix))]
+    Ok(())
+}
+
+/// Reloads the configuration on every SIGHUP; a bad file keeps the running configuration.
+pub async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
+    #[cfg(unix)]
+    {
+        let mut hup = signal;
+        while hup.recv().await.is_some() {
+            // Parsing and validation read files: keep them off the runtime's request threads.
+            // `State::reload` logs and counts the outcome.
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (signal, state);
+}
+
+/// Every `config_watch_seconds`, reads the files of the configuration in force again and
+/// reloads once a change has held still for one look ([`ChangeWatch`]). The interval is read
+/// from the configuration in force, so a reload can start, change or stop the watching.
+pub async fn reload_on_change(state: Arc<State>) {
+    let mut watch = ChangeWatch::default();
+    loop {
+        let interval = state.broker.config().server.config_watch;
+        tokio::time::sleep(interval.unwrap_or(WATCH_SETTING_RECHECK)).await;
+        if interval.is_none() {
+            continue;
+        }
+        let state = state.clone();
+        // Reading the files (and reloading) is blocking I/O.
+        let looked = tokio::task::spawn_blocking(move || {
+            look_and_reload(&state, &mut watch);
+            watch
+        })
+        .await;
+        match looked {
+            Ok(w) => watch = w,
+            Err(e) => {
+                tracing::error!(error = %e, "watching the configuration files stopped");
+                return;
+            }
+        }
+    }
+}
+
+fn look_and_reload(state: &State, watch: &mut ChangeWatch) {
+    let config = state.broker.config();
+    let now = config.sources.read_now();
+    if watch.look(&config.sources, now.clone()) == Verdict::Wait {
+        return;
+    }
+    let changed: Vec<String> = config
+        .sources
+        .changed(&now)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    tracing::info!(files = %changed.join(", "), "configuration files changed; reloading");
+    if state.reload().is_err() {
+        watch.reload_failed(now);
+    }
+}
