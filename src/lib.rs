@@ -56,6 +56,7 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod sigv4;
+pub mod slots;
 pub mod state;
 mod tls;
 

@@ -10,15 +10,15 @@
 //! the side of admitting.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ServerSettings;
 use crate::service::error::{ApiError, ErrorCode};
+use crate::slots::{Slot, Slots};
 
 /// A token bucket's refill rate and capacity. A rate of 0 disables the limit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,19 +70,22 @@ impl ClientKey {
     }
 }
 
-/// The limits in force; rebuilt from the configuration on reload (buckets restart full).
+/// The limits in force. A reload changes them in place ([`Limiter::apply`]): buckets keep
+/// their tokens and requests in progress keep their slots, so a reload neither refills every
+/// bucket nor lets an address hold its share twice over.
 pub struct Limiter {
     per_ip: Buckets,
     per_client: Buckets,
-    concurrency: Arc<Semaphore>,
-    max_concurrent: usize,
+    concurrency: Arc<Slots>,
     /// Requests in progress per client address.
     in_progress_per_ip: PerAddress,
+    /// The bound of the caches above, which a moka cache cannot change.
+    cache_max_entries: u64,
 }
 
 /// Holds one slot of the global concurrency limit, and of its address's share, until dropped.
 pub struct Admission {
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
     address_slot: Option<AddressSlot>,
 }
 
@@ -175,10 +178,24 @@ impl Limiter {
         Limiter {
             per_ip: Buckets::new(server.rate_limit_per_ip, entries),
             per_client: Buckets::new(server.rate_limit_per_client, entries),
-            concurrency: Arc::new(Semaphore::new(server.max_concurrent_requests)),
-            max_concurrent: server.max_concurrent_requests,
+            concurrency: Slots::new(server.max_concurrent_requests),
             in_progress_per_ip: PerAddress::new(server.max_concurrent_requests_per_ip, entries),
+            cache_max_entries: entries,
         }
+    }
+
+    /// Applies the limits of a reloaded configuration in place. `false` when it cannot: the
+    /// cache bound changed, and the caller builds a new limiter (whose counts start at 0).
+    #[must_use]
+    pub fn apply(&self, server: &ServerSettings) -> bool {
+        if server.cache_max_entries != self.cache_max_entries {
+            return false;
+        }
+        self.per_ip.set_rate(server.rate_limit_per_ip);
+        self.per_client.set_rate(server.rate_limit_per_client);
+        self.concurrency.resize(server.max_concurrent_requests);
+        self.in_progress_per_ip.set_max(server.max_concurrent_requests_per_ip);
+        true
     }
 
     /// Admits one request from `ip` at `now`: takes a token from the IP's bucket, a slot of the
@@ -196,18 +213,18 @@ impl Limiter {
                 ),
             )
         })?;
-        let permit = self.concurrency.clone().try_acquire_owned().map_err(|_| {
+        let slot = self.concurrency.try_take().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Throttling,
                 "concurrency-limit",
                 format!(
                     "Rate exceeded: the server is already answering {} requests; retry with backoff.",
-                    self.max_concurrent
+                    self.concurrency.limit()
                 ),
             )
         })?;
         Ok(Admission {
-            _permit: permit,
+            _slot: slot,
             address_slot,
         })
     }
@@ -235,14 +252,43 @@ struct Bucket {
 }
 
 struct Buckets {
-    rate: Rate,
+    rate: RateInForce,
     buckets: Cache<ClientKey, Arc<Mutex<Bucket>>>,
+}
+
+/// A [`Rate`] a reload may change while requests read it.
+struct RateInForce {
+    per_second_bits: AtomicU64,
+    burst: AtomicU32,
+}
+
+impl RateInForce {
+    fn new(rate: Rate) -> RateInForce {
+        RateInForce {
+            per_second_bits: AtomicU64::new(rate.per_second.to_bits()),
+            burst: AtomicU32::new(rate.burst),
+        }
+    }
+
+    /// The rate in force. A read during a change may pair the old rate with the new burst for
+    /// that one request; both are valid.
+    fn load(&self) -> Rate {
+        Rate {
+            per_second: f64::from_bits(self.per_second_bits.load(Ordering::Relaxed)),
+            burst: self.burst.load(Ordering::Relaxed),
+        }
+    }
+
+    fn store(&self, rate: Rate) {
+        self.per_second_bits.store(rate.per_second.to_bits(), Ordering::Relaxed);
+        self.burst.store(rate.burst, Ordering::Relaxed);
+    }
 }
 
 impl Buckets {
     fn new(rate: Rate, max_entries: u64) -> Buckets {
         Buckets {
-            rate,
+            rate: RateInForce::new(rate),
             buckets: Cache::builder()
                 .max_capacity(max_entries)
                 .time_to_idle(Duration::from_secs(600))
@@ -250,11 +296,18 @@ impl Buckets {
         }
     }
 
+    /// Changes the rate; each bucket keeps its tokens (capped at the new burst when it is next
+    /// refilled).
+    fn set_rate(&self, rate: Rate) {
+        self.rate.store(rate);
+    }
+
     fn take(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
-        if !self.rate.is_enabled() {
+        let rate = self.rate.load();
+        if !rate.is_enabled() {
             return Ok(());
         }
-        let burst = f64::from(self.rate.burst);
+        let burst = f64::from(rate.burst);
         let bucket = self.buckets.get_with_by_ref(&key, || {
             Arc::new(Mutex::new(Bucket {
                 tokens: burst,
@@ -263,7 +316,7 @@ impl Buckets {
         });
         let admitted = match bucket.lock() {
             Ok(mut b) => {
-                let (tokens, admitted) = refill_and_take(b.tokens, now.saturating_duration_since(b.last), self.rate);
+                let (tokens, admitted) = refill_and_take(b.tokens, now.saturating_duration_since(b.last), rate);
                 b.tokens = tokens;
                 b.last = b.last.max(now);
                 admitted
@@ -284,7 +337,7 @@ impl Buckets {
             "rate-limit",
             format!(
                 "Rate exceeded for this {who}: at most {} requests per second (bursts of {}); retry with backoff.",
-                self.rate.per_second, self.rate.burst
+                rate.per_second, rate.burst
             ),
         ))
     }

@@ -54,7 +54,8 @@ impl State {
 
     /// Re-reads and validates the configuration (call it off the request path), then swaps it in
     /// atomically: requests in flight keep the snapshot they started with, caches are dropped,
-    /// rate-limit buckets restart and connection limits change for new connections. On any error the running configuration stays in force. Every
+    /// request and connection limits change in place (what is held and each rate-limit
+    /// bucket's tokens are kept). On any error the running configuration stays in force. Every
     /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
     pub fn reload(&self) -> Result<(), String> {
         // A panic of another reload left nothing half done: the swap is the last step.
@@ -93,10 +94,11 @@ impl State {
         self.cert
             .replace(&config.server.tls)
             .map_err(|e| format!("server certificate: {e}"))?;
-        let limiter = Limiter::new(&config.server);
+        if !self.limiter.load().apply(&config.server) {
+            self.limiter.store(Arc::new(Limiter::new(&config.server)));
+        }
         self.connections.apply(&config.server);
         self.broker.replace_config(config);
-        self.limiter.store(Arc::new(limiter));
         Ok(())
     }
 }

@@ -1067,6 +1067,43 @@ async fn rate_limits_answer_each_api_in_its_format() {
     assert_eq!(sample(&m, throttled), Some(1.0), "{m}");
 }
 
+/// A reload is no refill: each bucket keeps its tokens, and a changed rate applies at once.
+#[tokio::test]
+async fn a_reload_keeps_the_rate_limit_buckets_and_applies_new_rates() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 2", &[]);
+    for _ in 0..2 {
+        let r = https(&d, "POST", "/sessions", &[], "{}").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    assert_eq!(https(&d, "POST", "/sessions", &[], "{}").await.status, 429);
+
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("rate_limit_per_ip_burst = 2", "rate_limit_per_ip_burst = 5"),
+    )
+    .unwrap();
+    d.signal("HUP");
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    let still = https(&d, "POST", "/sessions", &[], "{}").await;
+    assert_eq!(still.status, 429, "the emptied bucket stays empty: {}", still.body);
+    assert!(still.body.contains("(bursts of 5)"), "{}", still.body);
+
+    std::fs::write(
+        &config,
+        text.replace("rate_limit_per_ip = 0.001", "rate_limit_per_ip = 0"),
+    )
+    .unwrap();
+    d.signal("HUP");
+    let m = wait_for_reloads(&d, 2.0).await;
+    assert_eq!(reloads(&m, "success"), 2.0, "{m}");
+    let r = https(&d, "POST", "/sessions", &[], "{}").await;
+    assert_eq!(r.status, 400, "no limit any more: {}", r.body);
+}
+
 #[tokio::test]
 async fn rate_limit_per_certificate() {
     let pki = Pki::new();

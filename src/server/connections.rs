@@ -11,7 +11,7 @@
 //!   header names ([`super::proxy_protocol`]).
 //! - A reload applies new limits and PROXY protocol settings to the connections that arrive
 //!   after it; a lowered `max_connections` is reached as open connections close
-//!   ([`ConnectionSlots`]), none is cut.
+//!   ([`crate::slots::Slots`]), none is cut.
 //! - A connection with no request in flight for `server.idle_timeout_seconds` is closed
 //!   (HTTP/1.1: after the response; HTTP/2: GOAWAY), so idle clients cannot hold slots forever.
 //! - An `accept` that fails anyway (descriptors exhausted by something else, ENOBUFS) is
@@ -20,18 +20,18 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::proxy_protocol::{self, ProxyHeaderError};
 use crate::config::ServerSettings;
 use crate::ratelimit::{AddressSlot, PerAddress};
+use crate::slots::{Slot, Slots};
 
 /// How long a client may take to send its PROXY protocol header, and to complete the TLS
 /// handshake.
@@ -89,103 +89,44 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     }
 }
 
-/// The `max_connections` slots of the TLS listener, which a reload may resize. Growing adds
-/// free slots at once. Shrinking takes away the free ones at once and retires the others as
-/// the connections holding them close, so the open connections fall to the new limit without
-/// one being cut.
+/// The `max_connections` slots of the TLS listener ([`Slots`]: a reload may resize them),
+/// always within the process's descriptor limit.
 pub struct ConnectionSlots {
-    semaphore: Arc<Semaphore>,
-    /// Slots to retire as the connections holding them close.
-    retiring: AtomicUsize,
-    /// The limit in force; taken by resizes only.
-    limit: Mutex<usize>,
+    slots: Arc<Slots>,
     /// The process's descriptor limit, which bounds every limit (see [`connection_limit`]).
     descriptors: Option<u64>,
 }
 
 impl ConnectionSlots {
     /// `configured` slots, or fewer if the descriptor limit `descriptors` needs it.
-    pub fn new(configured: usize, descriptors: Option<u64>) -> Arc<ConnectionSlots> {
-        let limit = in_descriptor_limit(configured, descriptors);
-        Arc::new(ConnectionSlots {
-            semaphore: Arc::new(Semaphore::new(limit)),
-            retiring: AtomicUsize::new(0),
-            limit: Mutex::new(limit),
+    pub fn new(configured: usize, descriptors: Option<u64>) -> ConnectionSlots {
+        ConnectionSlots {
+            slots: Slots::new(in_descriptor_limit(configured, descriptors)),
             descriptors,
-        })
+        }
     }
 
     /// How many connections may be open at once.
     pub fn limit(&self) -> usize {
-        *self.limit.lock().unwrap_or_else(PoisonError::into_inner)
+        self.slots.limit()
     }
 
     /// Makes `configured` (within the descriptor limit) the limit; returns it.
     pub fn resize(&self, configured: usize) -> usize {
         let new = in_descriptor_limit(configured, self.descriptors);
-        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
-        if new > *limit {
-            let more = new - *limit;
-            // Slots still to retire need not be: cancel that first.
-            let kept = take_up_to(&self.retiring, more);
-            self.semaphore.add_permits(more - kept);
-        } else if new < *limit {
-            let fewer = *limit - new;
-            let taken_now = self.semaphore.forget_permits(fewer);
-            self.retiring.fetch_add(fewer - taken_now, Ordering::AcqRel);
-        }
-        *limit = new;
+        self.slots.resize(new);
         new
     }
 
     /// The next connection of `listener` once a slot is free; the slot is held until the
-    /// returned [`ConnectionSlot`] drops. See [`accept`].
-    pub async fn accept(self: &Arc<Self>, listener: &TcpListener) -> (TcpStream, SocketAddr, ConnectionSlot) {
-        let mut permit = self.free_slot().await;
+    /// returned [`Slot`] drops. See [`accept`].
+    pub async fn accept(&self, listener: &TcpListener) -> (TcpStream, SocketAddr, Slot) {
+        let slot = self.slots.take().await;
         let (tcp, remote) = accept(listener).await;
         // A reload may have lowered the limit while this waited for a client with its slot
         // taken: that slot is retired first, and the client waits for another.
-        while take_up_to(&self.retiring, 1) == 1 {
-            permit.forget();
-            permit = self.free_slot().await;
-        }
-        let slot = ConnectionSlot {
-            permit: Some(permit),
-            slots: self.clone(),
-        };
+        let slot = self.slots.renew(slot).await;
         (tcp, remote, slot)
-    }
-
-    async fn free_slot(&self) -> OwnedSemaphorePermit {
-        // The semaphore is never closed, so this waits for a slot.
-        match self.semaphore.clone().acquire_owned().await {
-            Ok(permit) => permit,
-            Err(_) => std::future::pending().await,
-        }
-    }
-}
-
-/// One slot of [`ConnectionSlots`], given back when dropped — or retired, if a reload lowered
-/// the limit below the slots held.
-pub struct ConnectionSlot {
-    permit: Option<OwnedSemaphorePermit>,
-    slots: Arc<ConnectionSlots>,
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take()
-            && take_up_to(&self.slots.retiring, 1) == 1
-        {
-            permit.forget();
-        }
-    }
-}
-
-/// Subtracts up to `n` from `counter` without going below 0; returns what it subtracted.
-fn take_up_to(counter: &AtomicUsize, n: usize) -> usize {
-    match counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c - c.min(n))) {
-        Ok(previous) | Err(previous) => previous.min(n),
     }
 }
 
@@ -207,7 +148,7 @@ fn in_descriptor_limit(configured: usize, descriptors: Option<u64>) -> usize {
 pub struct Accepted {
     pub tcp: TcpStream,
     pub peer: SocketAddr,
-    pub slot: ConnectionSlot,
+    pub slot: Slot,
     pub open: crate::metrics::OpenConnection,
 }
 
@@ -216,7 +157,7 @@ pub struct Accepted {
 pub struct Connection {
     pub tcp: TcpStream,
     pub remote: SocketAddr,
-    pub slots: (ConnectionSlot, AddressSlot),
+    pub slots: (Slot, AddressSlot),
     pub open: crate::metrics::OpenConnection,
 }
 
@@ -224,7 +165,7 @@ pub struct Connection {
 /// each address's share of them, and the PROXY protocol. [`ConnectionAdmission::apply`] takes a
 /// reloaded configuration.
 pub struct ConnectionAdmission {
-    slots: Arc<ConnectionSlots>,
+    slots: ConnectionSlots,
     per_address: PerAddress,
 }
 
@@ -421,60 +362,13 @@ mod tests {
         assert_eq!(connection_limit(4096, Some(0)), 1);
     }
 
-    /// A free slot of `slots` now, as [`ConnectionSlots::accept`] takes one.
-    fn try_slot(slots: &Arc<ConnectionSlots>) -> Option<ConnectionSlot> {
-        let permit = slots.semaphore.clone().try_acquire_owned().ok()?;
-        Some(ConnectionSlot {
-            permit: Some(permit),
-            slots: slots.clone(),
-        })
-    }
-
-    #[test]
-    fn a_lowered_connection_limit_is_reached_as_connections_close() {
-        let slots = ConnectionSlots::new(3, None);
-        let held: Vec<_> = (0..3).map(|_| try_slot(&slots).expect("a free slot")).collect();
-        assert!(try_slot(&slots).is_none());
-
-        assert_eq!(slots.resize(1), 1);
-        let mut held = held.into_iter();
-        drop(held.next());
-        assert!(
-            try_slot(&slots).is_none(),
-            "2 open, limit 1: the closed one's slot is retired"
-        );
-        drop(held.next());
-        assert!(try_slot(&slots).is_none(), "1 open, limit 1");
-        drop(held.next());
-        let only = try_slot(&slots).expect("0 open, limit 1");
-        assert!(try_slot(&slots).is_none());
-        drop(only);
-        assert_eq!(slots.semaphore.available_permits(), 1);
-    }
-
-    #[test]
-    fn free_slots_go_at_once_and_a_raise_cancels_what_is_still_to_retire() {
-        let slots = ConnectionSlots::new(4, None);
-        let (a, b) = (try_slot(&slots).unwrap(), try_slot(&slots).unwrap());
-        // 2 open, 2 free: lowered to 1, the 2 free slots go at once and 1 is still to retire.
-        assert_eq!(slots.resize(1), 1);
-        assert_eq!(slots.semaphore.available_permits(), 0);
-        // Raised to 3 before anything closed: 1 more slot than the 2 open.
-        assert_eq!(slots.resize(3), 3);
-        let c = try_slot(&slots).expect("3 open, limit 3");
-        assert!(try_slot(&slots).is_none());
-        drop((a, b, c));
-        assert_eq!(slots.semaphore.available_permits(), 3);
-        assert_eq!(slots.limit(), 3);
-    }
-
     #[test]
     fn every_limit_fits_in_the_descriptor_limit() {
         let slots = ConnectionSlots::new(4096, Some(128));
         assert_eq!(slots.limit(), 64);
         assert_eq!(slots.resize(10), 10);
         assert_eq!(slots.resize(100_000), 64);
-        assert_eq!(slots.semaphore.available_permits(), 64);
+        assert_eq!(slots.limit(), 64);
     }
 
     #[test]
