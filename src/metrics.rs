@@ -9,7 +9,8 @@
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
-//! `rolegate_config_reloads_total{outcome}`, `rolegate_connections_open`,
+//! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
+//! `rolegate_config_loaded_timestamp_seconds`, `rolegate_connections_open`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
@@ -48,10 +49,23 @@ pub fn record_session(role: &str) {
         .inc();
 }
 
-/// Counts one configuration reload attempt.
+/// Counts one configuration reload attempt, and whether the configuration on disk is the one
+/// in force.
 pub fn record_reload(succeeded: bool) {
+    let m = metrics();
     let outcome = if succeeded { "success" } else { "failure" };
-    metrics().reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    m.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    m.last_reload_successful.set(i64::from(succeeded));
+    if succeeded {
+        record_config_loaded();
+    }
+}
+
+/// Records that a configuration was put in force now (at startup, and by each reload).
+pub fn record_config_loaded() {
+    let m = metrics();
+    m.config_loaded.set(time::OffsetDateTime::now_utc().unix_timestamp());
+    m.last_reload_successful.set(1);
 }
 
 /// Counts a TLS connection open until the returned guard drops.
@@ -109,6 +123,16 @@ pub fn render(state: &State) -> String {
         "rolegate_config_reloads",
         "Configuration reloads, by outcome",
         m.reloads.clone(),
+    );
+    registry.register(
+        "rolegate_config_last_reload_successful",
+        "1 when the last reload succeeded (or none was tried since start), 0 after a failed one: the configuration on disk is not in force",
+        m.last_reload_successful.clone(),
+    );
+    registry.register(
+        "rolegate_config_loaded_timestamp_seconds",
+        "When the configuration in force was loaded (start or last successful reload), Unix seconds",
+        m.config_loaded.clone(),
     );
     registry.register(
         "rolegate_connections_open",
@@ -210,6 +234,8 @@ struct Metrics {
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
+    last_reload_successful: Gauge,
+    config_loaded: Gauge,
     connections_open: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
@@ -226,6 +252,8 @@ fn metrics() -> &'static Metrics {
         }),
         sessions: Family::default(),
         reloads: Family::default(),
+        last_reload_successful: Gauge::default(),
+        config_loaded: Gauge::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
         connections_refused: Family::default(),

@@ -39,6 +39,7 @@ impl State {
         config_path: PathBuf,
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
+        crate::metrics::record_config_loaded();
         Self {
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),

@@ -564,6 +564,7 @@ async fn changed_files_are_reloaded_without_a_signal() {
     std::fs::write(&crl, "not a CRL").unwrap();
     let m = wait_for_reloads(&d, 2.0).await;
     assert_eq!(reloads(&m, "failure"), 1.0, "{m}");
+    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(0.0), "{m}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let m = scrape(&d).await;
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
@@ -585,6 +586,7 @@ async fn changed_files_are_reloaded_without_a_signal() {
     replace_file(&crl, &pki.root.crl(&[], n, n + days(7)).unwrap());
     let m = wait_for_reloads(&d, 3.0).await;
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 1.0), "{m}");
+    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(1.0), "{m}");
     assert_eq!(
         sample(&m, "rolegate_server_certificate_expiry_timestamp_seconds"),
         Some((n + days(60)).unix_timestamp() as f64),
@@ -815,8 +817,15 @@ async fn metrics_after_known_traffic() {
     create(&d, &leaf).await.unwrap();
     create(&d, &leaf).await.unwrap();
     assert!(create(&d, &foreign).await.is_err());
+    let before_reload = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
     d.signal("HUP");
     let m = wait_for_reloads(&d, 1.0).await;
+    let loaded = sample(&m, "rolegate_config_loaded_timestamp_seconds").unwrap();
+    assert!(
+        loaded >= before_reload && loaded <= now().unix_timestamp() as f64,
+        "{loaded} {before_reload}"
+    );
+    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(1.0), "{m}");
 
     let allow = r#"{api="rest",operation="CreateSession",outcome="allow"}"#;
     let deny = r#"{api="rest",operation="CreateSession",outcome="AccessDenied"}"#;
