@@ -931,6 +931,31 @@ async fn token_and_signing_key_cache_lookups_are_counted() {
     }
 }
 
+/// A certificate enters the cache only once its chain verified: an anonymous client sending
+/// certificates of its own fills nothing.
+#[tokio::test]
+async fn only_certificates_of_a_trusted_chain_are_cached() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let stranger = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    for _ in 0..3 {
+        assert!(create(&d, &stranger).await.is_err());
+    }
+    let lookups = |m: &str| {
+        let count =
+            |kind: &str| sample(m, &format!(r#"rolegate_cache_{kind}_total{{cache="certificates"}}"#)).unwrap_or(0.0);
+        (count("hits"), count("misses"))
+    };
+    let m = scrape(&d).await;
+    assert_eq!(lookups(&m), (0.0, 3.0), "parsed each time, never kept: {m}");
+
+    let leaf = Pki::client(&pki.root, "member", KeyType::EcdsaP256);
+    create(&d, &leaf).await.unwrap();
+    create(&d, &leaf).await.unwrap();
+    let m = scrape(&d).await;
+    assert_eq!(lookups(&m), (1.0, 4.0), "kept after its first session: {m}");
+}
+
 #[tokio::test]
 async fn audit_events_have_the_decision_and_no_secrets() {
     let pki = Pki::new();

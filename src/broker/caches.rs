@@ -28,6 +28,16 @@ pub type DigestHasher = foldhash::fast::RandomState;
 /// A bounded cache keyed by a digest.
 pub type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
 
+/// A client certificate as a request sent it, parsed (see [`Caches::certificate`]).
+#[derive(Clone)]
+pub struct SentCertificate {
+    pub certificate: Arc<ClientCertificate>,
+    /// SHA-256 of the bytes as sent.
+    key: CacheKey,
+    /// Whether it came from the cache (and so need not be kept again).
+    cached: bool,
+}
+
 /// The outcome of a CreateSession kept for reuse.
 #[derive(Clone)]
 pub struct IssuedSession {
@@ -37,9 +47,11 @@ pub struct IssuedSession {
 
 pub struct Caches {
     /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
-    /// passed the leaf rules. Parsing is a pure function of those bytes, and a client sends
-    /// the same certificate with every request.
-    pub certificates: DigestCache<Arc<ClientCertificate>>,
+    /// passed the leaf rules and chained to a trust anchor. Parsing is a pure function of those
+    /// bytes, and a client sends the same certificate with every request. Only certificates of
+    /// a trusted chain enter ([`Caches::keep_certificate`]), so what it holds is bounded by the
+    /// organisation's PKI, not by what anonymous clients send.
+    certificates: DigestCache<Arc<ClientCertificate>>,
     /// Chain digest (anchor, leaf, intermediates) → earliest notAfter of the verified chain
     /// (unix seconds).
     pub chains: DigestCache<i64>,
@@ -121,17 +133,36 @@ impl Caches {
         }
     }
 
-    /// The client certificate sent as `sent` (its base64 text or its DER), parsed by `parse`
-    /// only the first time those bytes are seen. Failures are not cached.
+    /// The client certificate sent as `sent` (its base64 text or its DER): from the cache when
+    /// these bytes were kept before, else parsed by `parse`. Nothing is cached here: the caller
+    /// keeps the certificate once its chain verified ([`Caches::keep_certificate`]).
     pub fn certificate<E>(
         &self,
         sent: &[u8],
         parse: impl FnOnce(&[u8]) -> Result<ClientCertificate, E>,
-    ) -> Result<Arc<ClientCertificate>, E> {
+    ) -> Result<SentCertificate, E> {
         let key = crate::sigv4::sha256(sent);
-        self.remember(&self.certificates, CacheName::Certificates, key, || {
-            parse(sent).map(Arc::new)
+        if let Some(certificate) = self.certificates.get(&key) {
+            self.record(CacheName::Certificates, true);
+            return Ok(SentCertificate {
+                certificate,
+                key,
+                cached: true,
+            });
+        }
+        self.record(CacheName::Certificates, false);
+        Ok(SentCertificate {
+            certificate: Arc::new(parse(sent)?),
+            key,
+            cached: false,
         })
+    }
+
+    /// Remembers `sent`, whose chain to a trust anchor has just verified, for its next request.
+    pub fn keep_certificate(&self, sent: &SentCertificate) {
+        if !sent.cached {
+            self.certificates.insert(sent.key, sent.certificate.clone());
+        }
     }
 
     /// The claims of session token `token`, opened by `open` only the first time it is seen

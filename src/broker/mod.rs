@@ -27,7 +27,7 @@ use crate::config::Config;
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
 pub use authenticate::{Caller, Payload, signature_error};
 pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
-pub use caches::{CacheStats, Caches};
+pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub use create_session::{
     CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL,

@@ -7,7 +7,6 @@
 //! answer as the `credentialSet` JSON (HTTP 201) or an AWS error (`X-Amzn-ErrorType`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,7 +17,7 @@ use time::OffsetDateTime;
 use super::error::ApiError;
 use super::http::{HttpResponse, RequestParts, json_response};
 use crate::audit::Record;
-use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput};
+use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput, SentCertificate};
 use crate::identity::ClientCertificate;
 use crate::ratelimit::ClientKey;
 use crate::sigv4::{self, HttpRequest, x509};
@@ -32,7 +31,7 @@ pub const MAX_CHAIN_CERTIFICATES: usize = 5;
 pub struct CreateSessionRequest {
     params: Result<RequestedParams, ApiError>,
     /// `None` when no `X-Amz-X509` header was sent.
-    certificate: Option<Result<Arc<ClientCertificate>, ApiError>>,
+    certificate: Option<Result<SentCertificate, ApiError>>,
 }
 
 impl CreateSessionRequest {
@@ -53,8 +52,8 @@ impl CreateSessionRequest {
             record.role.clone_from(&p.role_arn);
             record.session_name.clone_from(&p.role_session_name);
         }
-        if let Some(Ok(certificate)) = &self.certificate {
-            record.set_certificate(certificate.clone());
+        if let Some(Ok(sent)) = &self.certificate {
+            record.set_certificate(sent.certificate.clone());
         }
     }
 
@@ -62,7 +61,7 @@ impl CreateSessionRequest {
     /// `X-Amz-X509` text when it does not parse; `None` without a certificate.
     pub fn client_key(&self, req: &RequestParts) -> Option<ClientKey> {
         match &self.certificate {
-            Some(Ok(certificate)) => Some(ClientKey::Certificate(*certificate.fingerprint())),
+            Some(Ok(sent)) => Some(ClientKey::Certificate(*sent.certificate.fingerprint())),
             Some(Err(_)) => req
                 .header("x-amz-x509")
                 .map(|b64| ClientKey::certificate(b64.trim().as_bytes())),
@@ -96,12 +95,13 @@ pub fn create_session(
         .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
     check_request_date(amz_date, &auth.date, now, config.server.max_clock_skew)?;
 
-    let certificate = request.certificate.ok_or_else(|| {
+    let sent = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
             "missing-certificate",
             "Missing X-Amz-X509 header: send the base64 DER client certificate.",
         )
     })??;
+    let certificate = sent.certificate.clone();
     let intermediates = decode_chain(req.header("x-amz-x509-chain"))?;
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
@@ -123,6 +123,8 @@ pub fn create_session(
         source_ip: Some(req.remote.ip()),
     };
     let output = broker.create_session(input, now)?;
+    // Its chain verified: the next request with these bytes skips the parse.
+    broker.caches().keep_certificate(&sent);
     let mut response = json_response(201, &CreateSessionResponse::from(output.as_ref()));
     response.extensions_mut().insert(crate::audit::Decision {
         role_arn: Some(output.role_arn.clone()),
@@ -134,8 +136,8 @@ pub fn create_session(
 }
 
 /// The `X-Amz-X509` certificate (base64 DER), parsed and checked against the leaf rules; a
-/// certificate seen before comes from the broker's cache.
-pub fn leaf_certificate(broker: &Broker, header: &str) -> Result<Arc<ClientCertificate>, ApiError> {
+/// certificate kept after an earlier success comes from the broker's cache.
+pub fn leaf_certificate(broker: &Broker, header: &str) -> Result<SentCertificate, ApiError> {
     broker.caches().certificate(header.trim().as_bytes(), |b64| {
         let der = STANDARD
             .decode(b64)

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, SentCertificate};
 use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
 use crate::service::error::{ApiError, ErrorCode};
 
 /// A client chain: the leaf and the intermediates sent after it.
 pub struct PeerChain {
+    pub sent: SentCertificate,
     pub leaf: Arc<ClientCertificate>,
     pub intermediates: Vec<Vec<u8>>,
 }
@@ -23,8 +24,10 @@ pub struct PeerChain {
 /// `UNAUTHENTICATED`) when there is none, AccessDenied when the leaf breaks a certificate rule.
 pub fn peer_chain(broker: &Broker, conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
     let (leaf, intermediates) = presented_chain(conn, operation)?;
+    let sent = broker.caches().certificate(leaf, parse_leaf)?;
     Ok(PeerChain {
-        leaf: broker.caches().certificate(leaf, parse_leaf)?,
+        leaf: sent.certificate.clone(),
+        sent,
         intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
     })
 }
@@ -62,6 +65,7 @@ pub fn trusted_peer(
 ) -> Result<(PeerChain, String), ApiError> {
     let chain = peer_chain(broker, conn, operation)?;
     let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, None, now)?;
+    broker.caches().keep_certificate(&chain.sent);
     Ok((chain, anchor))
 }
 

@@ -96,6 +96,7 @@ fn create_session(
     )?;
     // The caller must chain to an enabled anchor before learning anything of the configuration.
     broker.trusted_anchor(&chain.leaf, &chain.intermediates, Some(&r.trust_anchor_arn), now)?;
+    broker.caches().keep_certificate(&chain.sent);
     let input = CreateSessionInput {
         profile_arn: required(r.profile_arn, "profile_arn")?,
         role_arn: required(r.role_arn, "role_arn")?,
