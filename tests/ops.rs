@@ -759,6 +759,16 @@ fn reloads(metrics: &str, outcome: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
+/// Writes `text` as the daemon's configuration, sends SIGHUP and waits for reload number `n`,
+/// which must have succeeded like all before it.
+async fn reload_config(d: &Daemon, text: &str, n: f64) -> String {
+    std::fs::write(d.dir.path().join("rolegate.toml"), text).unwrap();
+    d.signal("HUP");
+    let m = wait_for_reloads(d, n).await;
+    assert_eq!(reloads(&m, "success"), n, "{m}");
+    m
+}
+
 /// Waits until the daemon has counted `n` reloads in total.
 async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
     for _ in 0..600 {
@@ -1112,28 +1122,23 @@ async fn a_reload_keeps_the_rate_limit_buckets_and_applies_new_rates() {
     }
     assert_eq!(https(&d, "POST", "/sessions", &[], "{}").await.status, 429);
 
-    let config = d.dir.path().join("rolegate.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("rate_limit_per_ip_burst = 2", "rate_limit_per_ip_burst = 5"),
+    let text = std::fs::read_to_string(d.dir.path().join("rolegate.toml")).unwrap();
+    reload_config(
+        &d,
+        &text.replace("rate_limit_per_ip_burst = 2", "rate_limit_per_ip_burst = 5"),
+        1.0,
     )
-    .unwrap();
-    d.signal("HUP");
-    let m = wait_for_reloads(&d, 1.0).await;
-    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    .await;
     let still = https(&d, "POST", "/sessions", &[], "{}").await;
     assert_eq!(still.status, 429, "the emptied bucket stays empty: {}", still.body);
     assert!(still.body.contains("(bursts of 5)"), "{}", still.body);
 
-    std::fs::write(
-        &config,
-        text.replace("rate_limit_per_ip = 0.001", "rate_limit_per_ip = 0"),
+    reload_config(
+        &d,
+        &text.replace("rate_limit_per_ip = 0.001", "rate_limit_per_ip = 0"),
+        2.0,
     )
-    .unwrap();
-    d.signal("HUP");
-    let m = wait_for_reloads(&d, 2.0).await;
-    assert_eq!(reloads(&m, "success"), 2.0, "{m}");
+    .await;
     let r = https(&d, "POST", "/sessions", &[], "{}").await;
     assert_eq!(r.status, 400, "no limit any more: {}", r.body);
 }
@@ -1288,10 +1293,7 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
         k1_block,
         "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n",
     );
-    std::fs::write(&config, &rotated).unwrap();
-    b.signal("HUP");
-    let m = wait_for_reloads(&b, 1.0).await;
-    assert_eq!(reloads(&m, "success"), 1.0);
+    reload_config(&b, &rotated, 1.0).await;
     assert_eq!(
         get_caller_identity(&b, &creds).await.status,
         200,
@@ -1307,10 +1309,7 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
         k1_block,
         "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n",
     );
-    std::fs::write(&config, retired).unwrap();
-    b.signal("HUP");
-    let m = wait_for_reloads(&b, 2.0).await;
-    assert_eq!(reloads(&m, "success"), 2.0);
+    reload_config(&b, &retired, 2.0).await;
     let old = get_caller_identity(&b, &creds).await;
     assert_eq!(old.status, 403, "{}", old.body);
     assert!(old.body.contains("<Code>InvalidClientTokenId</Code>"), "{}", old.body);
