@@ -24,7 +24,7 @@ impl Admin for AdminService {
     async fn reload(&self, req: Request<ReloadRequest>) -> Result<Response<ReloadResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Admin.Reload");
-        let result = reload(&ctx, &mut record);
+        let result = reload(&ctx, &mut record).await;
         audited(&ctx, "Reload", &record, result)
     }
 
@@ -36,11 +36,17 @@ impl Admin for AdminService {
     }
 }
 
-fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
+async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
     let admin = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
     let principal = admin.subject_string();
     record.set_certificate(admin.clone());
-    Ok(match ctx.state.reload() {
+    // Reading files (and waiting for a reload already running) is blocking work: keep it off
+    // the runtime's request threads, as the SIGHUP and file-watch reloads do.
+    let state = ctx.state.clone();
+    let outcome = tokio::task::spawn_blocking(move || state.reload())
+        .await
+        .unwrap_or_else(|e| Err(format!("the reload stopped: {e}")));
+    Ok(match outcome {
         Ok(()) => {
             tracing::info!(by = %principal, "configuration reloaded (Admin.Reload)");
             ReloadResponse {
