@@ -49,23 +49,10 @@ pub fn record_session(role: &str) {
         .inc();
 }
 
-/// Counts one configuration reload attempt, and whether the configuration on disk is the one
-/// in force.
+/// Counts one configuration reload attempt.
 pub fn record_reload(succeeded: bool) {
-    let m = metrics();
     let outcome = if succeeded { "success" } else { "failure" };
-    m.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
-    m.last_reload_successful.set(i64::from(succeeded));
-    if succeeded {
-        record_config_loaded();
-    }
-}
-
-/// Records that a configuration was put in force now (at startup, and by each reload).
-pub fn record_config_loaded() {
-    let m = metrics();
-    m.config_loaded.set(time::OffsetDateTime::now_utc().unix_timestamp());
-    m.last_reload_successful.set(1);
+    metrics().reloads.get_or_create(&OutcomeLabels { outcome }).inc();
 }
 
 /// Counts a TLS connection open until the returned guard drops.
@@ -125,16 +112,6 @@ pub fn render(state: &State) -> String {
         m.reloads.clone(),
     );
     registry.register(
-        "rolegate_config_last_reload_successful",
-        "1 when the last reload succeeded (or none was tried since start), 0 after a failed one: the configuration on disk is not in force",
-        m.last_reload_successful.clone(),
-    );
-    registry.register(
-        "rolegate_config_loaded_timestamp_seconds",
-        "When the configuration in force was loaded (start or last successful reload), Unix seconds",
-        m.config_loaded.clone(),
-    );
-    registry.register(
         "rolegate_connections_open",
         "TLS connections open",
         m.connections_open.clone(),
@@ -148,6 +125,21 @@ pub fn render(state: &State) -> String {
         "rolegate_connections_refused",
         "TLS connections closed before their handshake, by reason (per-address-limit, proxy-header, proxy-untrusted)",
         m.connections_refused.clone(),
+    );
+    let reload = state.reload_status();
+    let successful: Gauge = Gauge::default();
+    successful.set(i64::from(reload.last_error.is_none()));
+    registry.register(
+        "rolegate_config_last_reload_successful",
+        "1 when the last reload succeeded (or none was tried since start), 0 after a failed one: the configuration on disk is not in force",
+        successful,
+    );
+    let loaded: Gauge = Gauge::default();
+    loaded.set(reload.loaded_unix);
+    registry.register(
+        "rolegate_config_loaded_timestamp_seconds",
+        "When the configuration in force was loaded (start or last successful reload), Unix seconds",
+        loaded,
     );
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();
@@ -234,8 +226,6 @@ struct Metrics {
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
-    last_reload_successful: Gauge,
-    config_loaded: Gauge,
     connections_open: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
@@ -252,8 +242,6 @@ fn metrics() -> &'static Metrics {
         }),
         sessions: Family::default(),
         reloads: Family::default(),
-        last_reload_successful: Gauge::default(),
-        config_loaded: Gauge::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
         connections_refused: Family::default(),

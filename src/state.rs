@@ -1,7 +1,8 @@
 //! The daemon's shared state, handed to every request: the broker (configuration snapshot
 //! and caches), the admission limiter, the TLS listener's connection limits, the reloadable
-//! TLS certificate, and readiness (which `/readyz` and the gRPC health service both report).
-//! Reload goes through here so SIGHUP and `Admin.Reload` take the same path.
+//! TLS certificate, readiness (which `/readyz` and the gRPC health service both report), and
+//! what became of the last reload. Reload goes through here so SIGHUP, the file watch and
+//! `Admin.Reload` take the same path.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +29,17 @@ pub struct State {
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
+    reload_status: Mutex<ReloadStatus>,
     health: tonic_health::server::HealthReporter,
+}
+
+/// When the configuration in force was loaded, and whether the last reload failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReloadStatus {
+    /// Start, or the last successful reload; Unix seconds.
+    pub loaded_unix: i64,
+    /// The error of the last reload when it failed (the file on disk is not in force).
+    pub last_error: Option<String>,
 }
 
 impl State {
@@ -39,7 +50,6 @@ impl State {
         config_path: PathBuf,
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
-        crate::metrics::record_config_loaded();
         Self {
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
@@ -49,6 +59,10 @@ impl State {
             config_path,
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
+            reload_status: Mutex::new(ReloadStatus {
+                loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+                last_error: None,
+            }),
             health,
         }
     }
@@ -63,6 +77,19 @@ impl State {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = self.try_reload();
         crate::metrics::record_reload(result.is_ok());
+        {
+            let mut status = self
+                .reload_status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &result {
+                Ok(()) => {
+                    status.loaded_unix = time::OffsetDateTime::now_utc().unix_timestamp();
+                    status.last_error = None;
+                }
+                Err(e) => status.last_error = Some(e.clone()),
+            }
+        }
         match &result {
             Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),
             Err(e) => tracing::error!(
@@ -72,6 +99,14 @@ impl State {
             ),
         }
         result
+    }
+
+    /// When the configuration in force was loaded, and the error of the last reload if it failed.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reload_status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The admission limiter of the configuration in force.

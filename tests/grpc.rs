@@ -663,12 +663,24 @@ async fn admin_is_limited_to_listed_subjects() {
         ["chains", "credentials", "signing_keys", "certificates", "tokens"]
     );
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
+    let config = status.config.expect("config status");
+    let config_path = d.dir.path().join("rolegate.toml");
+    assert_eq!(config.path, config_path.display().to_string());
+    assert_eq!(config.files.first(), Some(&config.path));
+    assert!(config.files.iter().any(|f| f.ends_with("root.crl")), "{:?}", config.files);
+    assert_eq!((config.watch_seconds, config.last_reload_error.as_str()), (0, ""));
+    let started = config.loaded_unix;
+    assert!(started <= now().unix_timestamp());
 
     let reloaded = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();
     assert!(reloaded.reloaded, "{}", reloaded.error);
-    std::fs::write(d.dir.path().join("rolegate.toml"), "not toml [").unwrap();
+    std::fs::write(&config_path, "not toml [").unwrap();
     let failed = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();
     assert!(!failed.reloaded && !failed.error.is_empty());
+    let after = admin.admin().status(StatusRequest {}).await.unwrap().into_inner();
+    let config = after.config.expect("config status");
+    assert_eq!(config.last_reload_error, failed.error, "the failure is reported until a reload succeeds");
+    assert!(config.loaded_unix >= started, "the successful reload's time stays");
 
     // A trusted workload certificate whose subject is not listed.
     let workload = w.workload(&d).await;

@@ -8,12 +8,14 @@ use tonic::{Request, Response, Status};
 use super::peer::admin_peer;
 use super::{GrpcContext, audited, context, record};
 use crate::audit::Record;
+use crate::config::Config;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
-    AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, CrlStatus, ProfileStatus, ReloadRequest,
-    ReloadResponse, RoleStatus, StatusRequest, StatusResponse,
+    AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
+    ReloadRequest, ReloadResponse, RoleStatus, StatusRequest, StatusResponse,
 };
 use crate::service::error::ApiError;
+use crate::state::State;
 
 /// The stateless `Admin` service; state comes with each request's [`GrpcContext`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -145,5 +147,21 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
                 misses: c.misses,
             })
             .collect(),
+        config: Some(config_status(&ctx.state, &config)),
     })
+}
+
+/// The configuration in force, where it came from, and the last reload's error.
+fn config_status(state: &State, config: &Config) -> ConfigStatus {
+    let reload = state.reload_status();
+    ConfigStatus {
+        path: state.config_path.display().to_string(),
+        loaded_unix: reload.loaded_unix,
+        last_reload_error: reload.last_error.unwrap_or_default(),
+        watch_seconds: config
+            .server
+            .config_watch
+            .map_or(0, |every| u32::try_from(every.as_secs()).unwrap_or(u32::MAX)),
+        files: config.sources.paths().map(|p| p.display().to_string()).collect(),
+    }
 }
