@@ -605,6 +605,91 @@ async fn authorize_evaluates_role_and_session_policies() {
     assert_eq!(r.authorization.unwrap().decision(), Decision::ExplicitDeny);
 }
 
+/// `rolegate admin` with `certificate`, its key and its intermediate: exit code, stdout, stderr.
+fn admin_cli(
+    d: &Daemon,
+    action: &str,
+    certificate: &Issued,
+    intermediate: Option<&Issued>,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("admin.pem"), dir.path().join("admin.key"));
+    std::fs::write(&cert, &certificate.cert_pem).unwrap();
+    std::fs::write(&key, &certificate.key_pem).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"));
+    command
+        .args(["admin", action, "--endpoint", &d.endpoint, "--certificate"])
+        .arg(&cert)
+        .arg("--private-key")
+        .arg(&key)
+        .arg("--ca-bundle")
+        .arg(d.ca_bundle());
+    if let Some(intermediate) = intermediate {
+        let chain = dir.path().join("chain.pem");
+        std::fs::write(&chain, &intermediate.cert_pem).unwrap();
+        command.arg("--intermediates").arg(&chain);
+    }
+    let out = command.output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// The Admin API from the command line: status, reload, a failed reload, a caller not listed.
+#[tokio::test]
+async fn admin_cli_shows_status_and_reloads() {
+    let w = Workload::new();
+    let d = w.start();
+    let (code, stdout, stderr) = admin_cli(&d, "status", &w.admin, None);
+    assert_eq!(code, Some(0), "{stderr}");
+    let config = d.dir.path().join("rolegate.toml");
+    for line in [
+        format!("rolegate {}\n", env!("CARGO_PKG_VERSION")),
+        format!("configuration {}: loaded ", config.display()),
+        format!("trust anchor {} (enabled)\n", anchor_arn("main")),
+        format!("trust anchor {} (disabled)\n", anchor_arn("disabled")),
+        format!(
+            "profile {} (enabled): roles [{ROLE}], default duration 3600 s, attribute mappings x509Subject [*], x509Issuer [*], x509SAN [DNS, URI, Name/*]\n",
+            profile_arn("main")
+        ),
+        format!("role {ROLE_CHAINED} ("),
+        "token keys: k1 (active k1)\n".to_owned(),
+        "cache certificates: ".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line:?} not in\n{stdout}");
+    }
+    assert!(!stdout.contains("LAST RELOAD FAILED"), "{stdout}");
+
+    let (code, stdout, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "reloaded: the new configuration is in force\n"),
+        "{stderr}"
+    );
+    std::fs::write(&config, "not toml [").unwrap();
+    let (code, _, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with("error: reload failed; the daemon keeps its previous configuration: ")
+            && stderr.contains("rolegate.toml"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = admin_cli(&d, "status", &w.admin, None);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("  LAST RELOAD FAILED (the file on disk is not in force): "),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = admin_cli(&d, "status", &w.leaf, Some(w.pki.intermediate.issued()));
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    assert!(
+        stderr.starts_with(
+            "error: Admin.Status: PermissionDenied: The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: add it to [server] admin_subjects. (reason: not-admin, request id: "
+        ),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn admin_is_limited_to_listed_subjects() {
     let w = Workload::new();
@@ -667,7 +752,11 @@ async fn admin_is_limited_to_listed_subjects() {
     let config_path = d.dir.path().join("rolegate.toml");
     assert_eq!(config.path, config_path.display().to_string());
     assert_eq!(config.files.first(), Some(&config.path));
-    assert!(config.files.iter().any(|f| f.ends_with("root.crl")), "{:?}", config.files);
+    assert!(
+        config.files.iter().any(|f| f.ends_with("root.crl")),
+        "{:?}",
+        config.files
+    );
     assert_eq!((config.watch_seconds, config.last_reload_error.as_str()), (0, ""));
     let started = config.loaded_unix;
     assert!(started <= now().unix_timestamp());
@@ -679,7 +768,10 @@ async fn admin_is_limited_to_listed_subjects() {
     assert!(!failed.reloaded && !failed.error.is_empty());
     let after = admin.admin().status(StatusRequest {}).await.unwrap().into_inner();
     let config = after.config.expect("config status");
-    assert_eq!(config.last_reload_error, failed.error, "the failure is reported until a reload succeeds");
+    assert_eq!(
+        config.last_reload_error, failed.error,
+        "the failure is reported until a reload succeeds"
+    );
     assert!(config.loaded_unix >= started, "the successful reload's time stays");
 
     // A trusted workload certificate whose subject is not listed.

@@ -1,7 +1,8 @@
 //! The command line: one binary for the daemon (`serve`), its tooling (`certs`, `keys`,
-//! `check-config`) and, in `helper`, the client side. Parsing only; each command lives in its
-//! own module.
+//! `check-config`, `admin`) and, in `helper`, the client side. Parsing only; each command lives
+//! in its own module.
 
+mod admin;
 mod certs;
 mod explain;
 mod keys;
@@ -47,6 +48,9 @@ enum Command {
     Sidecar(crate::helper::sidecar::SidecarArgs),
     /// Keep a profile of ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) fresh.
     Update(crate::helper::update::UpdateArgs),
+    /// Call a running daemon's Admin API (status, reload) with an admin client certificate.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Validate a configuration file and explain what it configures.
     CheckConfig {
         /// The TOML configuration file.
@@ -94,6 +98,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run_explain(*args),
         Command::Simulate(args) => explain::run_simulate(args),
         Command::Bench(args) => report(crate::bench::run(args)),
+        Command::Admin(cmd) => admin::run(cmd),
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 print!("{} is valid.\n{}", file.display(), config.summary());

@@ -46,34 +46,9 @@ pub struct WorkloadIdentity {
 impl WorkloadIdentity {
     /// Reads and parses the identity; every error names the file and what to do.
     pub fn load(source: &IdentitySource) -> Result<Self, String> {
-        let cert_bytes = read(&source.certificate)?;
-        let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
-            let (leaf, chain, key) = open_pkcs12(&cert_bytes, &source.passphrase)
-                .map_err(|e| format!("{}: {e}", source.certificate.display()))?;
-            let key = match &source.private_key {
-                Some(p) => load_private_key(p, &source.passphrase)?,
-                None => key,
-            };
-            (leaf, chain, key)
-        } else {
-            let leaf = certificates(&cert_bytes)
-                .map_err(|e| format!("{}: {e}", source.certificate.display()))?
-                .into_iter()
-                .next()
-                .ok_or_else(|| format!("{}: no certificate found", source.certificate.display()))?;
-            let key_path = source.private_key.as_ref().ok_or_else(|| {
-                format!(
-                    "{} is not a PKCS#12 bundle, so --private-key is required",
-                    source.certificate.display()
-                )
-            })?;
-            (leaf, Vec::new(), load_private_key(key_path, &source.passphrase)?)
-        };
+        let IdentityParts { leaf, chain, key_pkcs8 } = read_identity(source)?;
         let certificate =
             ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", source.certificate.display()))?;
-        if let Some(p) = &source.intermediates {
-            chain = certificates(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
         let key = X509SigningKey::from_pkcs8_der(&key_pkcs8).map_err(|e| {
             let path = source.private_key.as_ref().unwrap_or(&source.certificate);
             format!("{}: {e}", path.display())
@@ -84,6 +59,56 @@ impl WorkloadIdentity {
             key,
         })
     }
+}
+
+/// The identity as a TLS client presents it (mTLS to the gRPC API): the leaf and its chain, and
+/// the key.
+pub fn tls_client_identity(
+    source: &IdentitySource,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let IdentityParts { leaf, chain, key_pkcs8 } = read_identity(source)?;
+    let certificates = std::iter::once(leaf).chain(chain).map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(key_pkcs8.to_vec().into());
+    Ok((certificates, key))
+}
+
+/// An identity as read from its files.
+struct IdentityParts {
+    /// The leaf certificate, DER.
+    leaf: Vec<u8>,
+    /// Its chain, DER, from the bundle or `intermediates`.
+    chain: Vec<Vec<u8>>,
+    key_pkcs8: Zeroizing<Vec<u8>>,
+}
+
+fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
+    let cert_bytes = read(&source.certificate)?;
+    let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
+        let (leaf, chain, key) = open_pkcs12(&cert_bytes, &source.passphrase)
+            .map_err(|e| format!("{}: {e}", source.certificate.display()))?;
+        let key = match &source.private_key {
+            Some(p) => load_private_key(p, &source.passphrase)?,
+            None => key,
+        };
+        (leaf, chain, key)
+    } else {
+        let leaf = certificates(&cert_bytes)
+            .map_err(|e| format!("{}: {e}", source.certificate.display()))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{}: no certificate found", source.certificate.display()))?;
+        let key_path = source.private_key.as_ref().ok_or_else(|| {
+            format!(
+                "{} is not a PKCS#12 bundle, so --private-key is required",
+                source.certificate.display()
+            )
+        })?;
+        (leaf, Vec::new(), load_private_key(key_path, &source.passphrase)?)
+    };
+    if let Some(p) = &source.intermediates {
+        chain = certificates(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(IdentityParts { leaf, chain, key_pkcs8 })
 }
 
 impl Passphrase {

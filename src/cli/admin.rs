@@ -1,0 +1,198 @@
+//! `rolegate admin status|reload`: the gRPC `Admin` API from the command line, over mTLS with
+//! a certificate whose subject is listed in the daemon's `[server] admin_subjects` (the same
+//! calls `grpcurl` makes, with a readable answer and an exit code).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::client::TlsOptions;
+use crate::client::grpc::GrpcClient;
+use crate::helper::credentials::{IdentitySource, Passphrase, tls_client_identity};
+use crate::proto::{ReloadRequest, StatusRequest, StatusResponse};
+use crate::session::format_expiration;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Show what the daemon serves: configuration, trust anchors, profiles, roles, token keys,
+    /// caches.
+    Status(AdminArgs),
+    /// Make the daemon re-read its configuration (as SIGHUP does); exits 1 when it keeps the
+    /// previous one, printing why.
+    Reload(AdminArgs),
+}
+
+/// Where the daemon is and the admin identity that calls it.
+#[derive(clap::Args)]
+pub struct AdminArgs {
+    /// The daemon's TLS listener, e.g. `https://rolegate.example.com:8443`.
+    #[arg(long)]
+    endpoint: String,
+    /// Admin client certificate (PEM or DER), or a PKCS#12 bundle with its key and chain.
+    #[arg(long)]
+    certificate: PathBuf,
+    /// Its private key (PKCS#8, SEC1 or PKCS#1; PEM or DER; encrypted PKCS#8 with a passphrase).
+    #[arg(long)]
+    private_key: Option<PathBuf>,
+    /// Intermediate CA certificates sent with the certificate (PEM bundle).
+    #[arg(long)]
+    intermediates: Option<PathBuf>,
+    /// Name of an environment variable holding the passphrase of the key or bundle.
+    #[arg(long, value_name = "VAR", conflicts_with = "private_key_passphrase_file")]
+    private_key_passphrase_env: Option<String>,
+    /// File whose first line is the passphrase of the key or bundle.
+    #[arg(long, value_name = "FILE")]
+    private_key_passphrase_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for the endpoint.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Do not verify the server certificate (development only).
+    #[arg(long)]
+    no_verify_ssl: bool,
+}
+
+pub fn run(cmd: AdminCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cmd {
+            AdminCommand::Status(args) => {
+                let status = connect(&args).await?.admin().status(StatusRequest {}).await;
+                let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
+                print!("{}", describe(&status));
+                Ok(ExitCode::SUCCESS)
+            }
+            AdminCommand::Reload(args) => {
+                let reload = connect(&args).await?.admin().reload(ReloadRequest {}).await;
+                let answer = reload.map_err(|s| call_error("Admin.Reload", &s))?.into_inner();
+                if answer.reloaded {
+                    println!("reloaded: the new configuration is in force");
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    eprintln!(
+                        "error: reload failed; the daemon keeps its previous configuration: {}",
+                        answer.error
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    });
+    result.unwrap_or_else(|e: String| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
+    let source = IdentitySource {
+        certificate: args.certificate.clone(),
+        private_key: args.private_key.clone(),
+        intermediates: args.intermediates.clone(),
+        passphrase: match (&args.private_key_passphrase_env, &args.private_key_passphrase_file) {
+            (Some(var), _) => Passphrase::Env(var.clone()),
+            (None, Some(file)) => Passphrase::File(file.clone()),
+            (None, None) => Passphrase::None,
+        },
+    };
+    let (chain, key) = tls_client_identity(&source)?;
+    let tls = TlsOptions {
+        ca_bundle: args.ca_bundle.clone(),
+        no_verify: args.no_verify_ssl,
+        client_identity: Some((chain, std::sync::Arc::new(key))),
+    };
+    GrpcClient::connect(&args.endpoint, &tls)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", args.endpoint))
+}
+
+fn call_error(call: &str, status: &tonic::Status) -> String {
+    format!("{call}: {:?}: {}", status.code(), status.message())
+}
+
+/// The status as an operator reads it, one line per thing.
+fn describe(s: &StatusResponse) -> String {
+    let mut out = format!("rolegate {}\n", s.version);
+    if let Some(c) = &s.config {
+        let watch = match c.watch_seconds {
+            0 => "not watched for changes".to_owned(),
+            n => format!("{} files watched every {n} s", c.files.len()),
+        };
+        let _ = writeln!(
+            out,
+            "configuration {}: loaded {}, {watch}",
+            c.path,
+            format_expiration(c.loaded_unix)
+        );
+        if !c.last_reload_error.is_empty() {
+            let _ = writeln!(
+                out,
+                "  LAST RELOAD FAILED (the file on disk is not in force): {}",
+                c.last_reload_error
+            );
+        }
+    }
+    for a in &s.anchors {
+        let state = if a.enabled { "enabled" } else { "disabled" };
+        let _ = writeln!(out, "trust anchor {} ({state})", a.arn);
+        for c in &a.certificates {
+            let _ = writeln!(
+                out,
+                "  CA {}: expires {}",
+                c.subject,
+                format_expiration(c.not_after_unix)
+            );
+        }
+        for crl in &a.crls {
+            let next = match crl.next_update_unix {
+                0 => "no nextUpdate".to_owned(),
+                t => format!("next update {}", format_expiration(t)),
+            };
+            let _ = writeln!(out, "  CRL of {}: {next}", crl.issuer);
+        }
+    }
+    for p in &s.profiles {
+        let state = if p.enabled { "enabled" } else { "disabled" };
+        let mappings: Vec<String> = p
+            .attribute_mappings
+            .iter()
+            .map(|m| format!("{} [{}]", m.certificate_field, m.specifiers.join(", ")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "profile {} ({state}): roles [{}], default duration {} s, attribute mappings {}",
+            p.arn,
+            p.role_arns.join(", "),
+            p.duration_seconds,
+            mappings.join(", ")
+        );
+    }
+    for r in &s.roles {
+        let _ = writeln!(
+            out,
+            "role {} ({}): max session {} s",
+            r.arn, r.role_id, r.max_session_duration
+        );
+    }
+    let _ = writeln!(
+        out,
+        "token keys: {} (active {})",
+        s.token_key_ids.join(", "),
+        s.active_token_key_id
+    );
+    for c in &s.caches {
+        let _ = writeln!(
+            out,
+            "cache {}: {} entries, {} hits, {} misses",
+            c.name, c.entries, c.hits, c.misses
+        );
+    }
+    out
+}
