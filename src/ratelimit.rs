@@ -10,10 +10,11 @@
 //! the side of admitting.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use moka::sync::Cache;
 
 use crate::config::ServerSettings;
@@ -252,43 +253,16 @@ struct Bucket {
 }
 
 struct Buckets {
-    rate: RateInForce,
+    /// Swapped whole by a reload, so a request never pairs one rate's refill with another's
+    /// burst.
+    rate: ArcSwap<Rate>,
     buckets: Cache<ClientKey, Arc<Mutex<Bucket>>>,
-}
-
-/// A [`Rate`] a reload may change while requests read it.
-struct RateInForce {
-    per_second_bits: AtomicU64,
-    burst: AtomicU32,
-}
-
-impl RateInForce {
-    fn new(rate: Rate) -> RateInForce {
-        RateInForce {
-            per_second_bits: AtomicU64::new(rate.per_second.to_bits()),
-            burst: AtomicU32::new(rate.burst),
-        }
-    }
-
-    /// The rate in force. A read during a change may pair the old rate with the new burst for
-    /// that one request; both are valid.
-    fn load(&self) -> Rate {
-        Rate {
-            per_second: f64::from_bits(self.per_second_bits.load(Ordering::Relaxed)),
-            burst: self.burst.load(Ordering::Relaxed),
-        }
-    }
-
-    fn store(&self, rate: Rate) {
-        self.per_second_bits.store(rate.per_second.to_bits(), Ordering::Relaxed);
-        self.burst.store(rate.burst, Ordering::Relaxed);
-    }
 }
 
 impl Buckets {
     fn new(rate: Rate, max_entries: u64) -> Buckets {
         Buckets {
-            rate: RateInForce::new(rate),
+            rate: ArcSwap::from_pointee(rate),
             buckets: Cache::builder()
                 .max_capacity(max_entries)
                 .time_to_idle(Duration::from_secs(600))
@@ -299,11 +273,11 @@ impl Buckets {
     /// Changes the rate; each bucket keeps its tokens (capped at the new burst when it is next
     /// refilled).
     fn set_rate(&self, rate: Rate) {
-        self.rate.store(rate);
+        self.rate.store(Arc::new(rate));
     }
 
     fn take(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
-        let rate = self.rate.load();
+        let rate = **self.rate.load();
         if !rate.is_enabled() {
             return Ok(());
         }
