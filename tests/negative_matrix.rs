@@ -1769,6 +1769,36 @@ fn check_config_reports_each_crl_next_update() {
 
 /// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
 /// other is a configuration error naming the profile's key, and a valid one is summarised.
+/// PROXY headers believed from any peer let a direct client claim any address: warned about.
+#[test]
+fn proxy_headers_from_any_peer_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with = |keys: &str| text.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1);
+    let warning = "PROXY protocol headers are believed from any peer";
+
+    std::fs::write(&config, with("proxy_protocol = true")).unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    assert!(
+        stdout.contains("PROXY protocol header required on every connection, believed from any peer\n"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &config,
+        with("proxy_protocol = true\nproxy_protocol_from = [\"10.0.0.0/8\"]"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(warning), "{stderr}");
+    assert!(stdout.contains("believed from 10.0.0.0/8\n"), "{stdout}");
+}
+
 /// check-config says when the daemon reloads on its own, and over how many files (each file
 /// once, though two anchors name the same bundle).
 #[test]

@@ -439,6 +439,12 @@ impl Loader<'_> {
                 "names load balancers but proxy_protocol is false; set proxy_protocol = true",
             ));
         }
+        if s.proxy_protocol && proxy_protocol_from.is_empty() {
+            tracing::warn!(
+                key = "server.proxy_protocol_from",
+                "PROXY protocol headers are believed from any peer: a client that reaches the listener directly can claim any address (aws:SourceIp, per-address limits); list the load balancers"
+            );
+        }
         let rate = |key: &str, per_second: f64, burst: u32| {
             crate::ratelimit::Rate::new(per_second, burst).map_err(|e| self.err(key, e.to_string()))
         };
