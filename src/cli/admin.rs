@@ -110,7 +110,7 @@ async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
     };
     GrpcClient::connect(&args.endpoint, &tls)
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", args.endpoint))
+        .map_err(|e| e.to_string())
 }
 
 fn call_error(call: &str, status: &tonic::Status) -> String {

@@ -94,7 +94,7 @@ impl GrpcClient {
             .await
             .map_err(|e| ClientError::Transport {
                 endpoint: endpoint.to_owned(),
-                message: error_chain(&e),
+                message: super::error_chain(&e),
             })?;
         Ok(Self {
             channel,
@@ -166,18 +166,6 @@ pub fn signed_assume_role(
         request.metadata_mut().insert(key, value);
     }
     Ok(request)
-}
-
-/// An error and its sources, `: `-joined (tonic's transport errors say little at the top).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -11,3 +11,57 @@ pub use roles_anywhere::{
     signed_create_session,
 };
 pub use tls::{TlsOptions, client_config};
+
+/// `e` and its sources joined with ": ", leaving out a source whose text is already in the
+/// message (hyper's and tonic's errors often repeat their source's text).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_names_each_cause_once() {
+        let refused = || Some(Box::new(Layer("Connection refused (os error 111)", None)));
+        let e = Layer(
+            "transport error",
+            Some(Box::new(Layer("Connection refused (os error 111)", refused()))),
+        );
+        assert_eq!(error_chain(&e), "transport error: Connection refused (os error 111)");
+        let e = Layer(
+            "client error (Connect)",
+            Some(Box::new(Layer("tcp connect error", refused()))),
+        );
+        assert_eq!(
+            error_chain(&e),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+    }
+}

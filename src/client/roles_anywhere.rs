@@ -185,7 +185,7 @@ impl RolesAnywhereClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
-            message: error_chain(&e),
+            message: super::error_chain(&e),
         })?;
         let status = resp.status().as_u16();
         let error_type = resp
@@ -227,18 +227,6 @@ pub fn parse_create_session_answer(body: &[u8]) -> Result<SessionCredentials, Cl
         session_token: Zeroizing::new(entry.credentials.session_token),
         expiration: entry.credentials.expiration,
     })
-}
-
-/// The whole `source()` chain of an error on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
 }
 
 #[derive(Deserialize)]
