@@ -6,12 +6,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
 use crate::broker::Broker;
-use crate::config::Config;
+use crate::config::{Config, SourceFiles};
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
 use crate::server::connections::ConnectionAdmission;
@@ -29,7 +29,7 @@ pub struct State {
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
-    reload_status: Mutex<ReloadStatus>,
+    reload_status: Mutex<(ReloadStatus, Option<SourceFiles>)>,
     health: tonic_health::server::HealthReporter,
 }
 
@@ -59,10 +59,13 @@ impl State {
             config_path,
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
-            reload_status: Mutex::new(ReloadStatus {
-                loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
-                last_error: None,
-            }),
+            reload_status: Mutex::new((
+                ReloadStatus {
+                    loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
+                    last_error: None,
+                },
+                None,
+            )),
             health,
         }
     }
@@ -74,22 +77,27 @@ impl State {
     /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
     pub fn reload(&self) -> Result<(), String> {
         // A panic of another reload left nothing half done: the swap is the last step.
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         let result = self.try_reload();
         crate::metrics::record_reload(result.is_ok());
-        {
-            let mut status = self
-                .reload_status
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &result {
+        let result = {
+            let mut record = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
+            let (status, failed_sources) = &mut *record;
+            match result {
                 Ok(()) => {
                     status.loaded_unix = time::OffsetDateTime::now_utc().unix_timestamp();
                     status.last_error = None;
+                    *failed_sources = None;
+                    Ok(())
                 }
-                Err(e) => status.last_error = Some(e.clone()),
+                Err(failed) => {
+                    let message = failed.error;
+                    status.last_error = Some(message.clone());
+                    *failed_sources = Some(failed.sources);
+                    Err(message)
+                }
             }
-        }
+        };
         match &result {
             Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),
             Err(e) => tracing::error!(
@@ -105,7 +113,17 @@ impl State {
     pub fn reload_status(&self) -> ReloadStatus {
         self.reload_status
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    /// The files the last reload read, when it failed (see [`crate::config::ChangeWatch`]).
+    pub fn failed_reload_sources(&self) -> Option<SourceFiles> {
+        self.reload_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
             .clone()
     }
 
@@ -125,11 +143,16 @@ impl State {
         crate::service::grpc::set_health(&self.health, ready).await;
     }
 
-    fn try_reload(&self) -> Result<(), String> {
-        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        self.cert
-            .replace(&config.server.tls)
-            .map_err(|e| format!("server certificate: {e}"))?;
+    /// The reload; a failure says why and which files it read.
+    fn try_reload(&self) -> Result<(), ReloadFailure> {
+        let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
+            error: failed.error.to_string(),
+            sources: failed.sources,
+        })?;
+        self.cert.replace(&config.server.tls).map_err(|e| ReloadFailure {
+            error: format!("server certificate: {e}"),
+            sources: config.sources.clone(),
+        })?;
         if !self.limiter.load().apply(&config.server) {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
         }
@@ -137,4 +160,10 @@ impl State {
         self.broker.replace_config(config);
         Ok(())
     }
+}
+
+/// Why a reload failed, and the files it read.
+struct ReloadFailure {
+    error: String,
+    sources: SourceFiles,
 }

@@ -595,6 +595,37 @@ async fn changed_files_are_reloaded_without_a_signal() {
     create(&d, &leaf).await.unwrap();
 }
 
+/// A configuration that names a file not there yet fails to load; the file watch then watches
+/// that file too, and reloads when it appears (a key Secret updated after its ConfigMap).
+#[tokio::test]
+async fn a_file_a_failed_reload_could_not_read_is_watched() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    add_server_keys(&config, "config_watch_seconds = 1");
+    let d = start_with_config(dir, &config);
+    let leaf = Pki::client(&pki.root, "rotating", KeyType::EcdsaP256);
+    let before = create(&d, &leaf).await.unwrap();
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    let k1_block = "active = \"k1\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n";
+    assert!(text.contains(k1_block));
+    let rotated = text.replace(
+        k1_block,
+        "active = \"k2\"\n[[tokens.keys]]\nid = \"k2\"\nfile = \"k2.key\"\n[[tokens.keys]]\nid = \"k1\"\nfile = \"k1.key\"\n",
+    );
+    replace_file(&config, &rotated);
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "failure"), 1.0, "k2.key is missing: {m}");
+
+    replace_file(&d.dir.path().join("k2.key"), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n");
+    let m = wait_for_reloads(&d, 2.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
+    let after = create(&d, &leaf).await.unwrap();
+    assert_eq!(get_caller_identity(&d, &before).await.status, 200, "k1 still verifies");
+    assert_eq!(get_caller_identity(&d, &after).await.status, 200, "k2 seals");
+}
+
 /// Connections opened while there was no per-address bound count against one a reload sets.
 #[tokio::test]
 async fn a_per_address_bound_set_by_reload_counts_open_connections() {

@@ -36,6 +36,13 @@ const MAX_MESSAGE_BYTES: usize = 16 << 20;
 /// The most entries each cache may hold.
 const MAX_CACHE_ENTRIES: u64 = 100_000_000;
 
+/// A load that failed, and the files it read until it failed (see [`Config::load_tracked`]).
+#[derive(Debug)]
+pub struct FailedLoad {
+    pub error: ConfigError,
+    pub sources: SourceFiles,
+}
+
 /// A configuration problem: which file, which key, what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -165,29 +172,66 @@ pub struct Role {
 impl Config {
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            key: "(file)".into(),
-            message: format!("cannot read: {e}"),
-        })?;
-        Self::from_toml(&text, path)
+        Self::load_tracked(path).map_err(|failed| failed.error)
+    }
+
+    /// Like [`Config::load`]; a failure also names the files read until then, the one that
+    /// failed included, so the file watch can tell when trying again is worth it.
+    pub fn load_tracked(path: &Path) -> Result<Config, FailedLoad> {
+        let mut sources = SourceFiles::default();
+        let cannot_read = |message: String, sources: SourceFiles| FailedLoad {
+            error: ConfigError {
+                file: path.to_owned(),
+                key: "(file)".into(),
+                message,
+            },
+            sources,
+        };
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                sources.record_unreadable(path);
+                return Err(cannot_read(format!("cannot read: {e}"), sources));
+            }
+        };
+        sources.record(path, &bytes);
+        match String::from_utf8(bytes) {
+            Ok(text) => Self::build(&text, path, sources),
+            Err(_) => Err(cannot_read("cannot read: the file is not UTF-8 text".into(), sources)),
+        }
     }
 
     /// Parses and validates `text`; relative paths resolve against `path`'s folder.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            key: toml_error_key(&e),
-            message: e.message().to_owned(),
-        })?;
         let mut sources = SourceFiles::default();
         sources.record(path, text.as_bytes());
-        Loader {
+        Self::build(text, path, sources).map_err(|failed| failed.error)
+    }
+
+    /// Parses and validates `text`, read from `path` as recorded in `sources`.
+    fn build(text: &str, path: &Path, sources: SourceFiles) -> Result<Config, FailedLoad> {
+        let file: ConfigFile = match toml::from_str(text) {
+            Ok(file) => file,
+            Err(e) => {
+                let error = ConfigError {
+                    file: path.to_owned(),
+                    key: toml_error_key(&e),
+                    message: e.message().to_owned(),
+                };
+                return Err(FailedLoad { error, sources });
+            }
+        };
+        let loader = Loader {
             path,
             dir: path.parent().unwrap_or(Path::new(".")),
             sources: RefCell::new(sources),
+        };
+        let built = loader.build(file);
+        let sources = loader.sources.into_inner();
+        match built {
+            Ok(config) => Ok(Config { sources, ..config }),
+            Err(error) => Err(FailedLoad { error, sources }),
         }
-        .build(file)
     }
 
     pub fn anchor(&self, arn: &str) -> Option<&Arc<Anchor>> {
@@ -342,9 +386,16 @@ impl Loader<'_> {
 
     fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let full = self.resolve(p);
-        let bytes = std::fs::read(&full).map_err(|e| self.err(key, format!("cannot read {}: {e}", full.display())))?;
-        self.sources.borrow_mut().record(&full, &bytes);
-        Ok(bytes)
+        match std::fs::read(&full) {
+            Ok(bytes) => {
+                self.sources.borrow_mut().record(&full, &bytes);
+                Ok(bytes)
+            }
+            Err(e) => {
+                self.sources.borrow_mut().record_unreadable(&full);
+                Err(self.err(key, format!("cannot read {}: {e}", full.display())))
+            }
+        }
     }
 
     /// Secret files (token keys, TLS key) should be readable by the owner only.
@@ -354,7 +405,8 @@ impl Loader<'_> {
         Ok(bytes)
     }
 
-    fn build(self, f: ConfigFile) -> Result<Config, ConfigError> {
+    /// The configuration of `f`; its `sources` are filled in by the caller.
+    fn build(&self, f: ConfigFile) -> Result<Config, ConfigError> {
         let server = self.server(&f.server)?;
         let keyring = self.keyring(&f.tokens)?;
         let managed_policies = self.managed_policies(&f.managed_policy)?;
@@ -370,7 +422,7 @@ impl Loader<'_> {
             profiles,
             roles,
             managed_policies,
-            sources: self.sources.into_inner(),
+            sources: SourceFiles::default(),
         })
     }
 

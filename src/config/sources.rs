@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 /// What one file held: the SHA-256 of its bytes, or `None` when it could not be read.
 pub type Content = Option<[u8; 32]>;
 
-/// The files one configuration snapshot was built from, in the order they were read.
+/// The files one load read, in the order it read them, with what they held.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceFiles {
-    files: Vec<(PathBuf, [u8; 32])>,
+    files: Vec<(PathBuf, Content)>,
 }
 
 /// What the same files hold now, in [`SourceFiles`] order.
@@ -27,10 +27,18 @@ impl SourceFiles {
     /// Notes that `path` was read and held `bytes`. A file named twice (one CA bundle for two
     /// anchors) is kept once.
     pub fn record(&mut self, path: &Path, bytes: &[u8]) {
-        if self.files.iter().any(|(p, _)| p == path) {
-            return;
+        self.note(path, Some(digest(bytes)));
+    }
+
+    /// Notes that `path` could not be read (a load fails on it; it is watched for appearing).
+    pub fn record_unreadable(&mut self, path: &Path) {
+        self.note(path, None);
+    }
+
+    fn note(&mut self, path: &Path, content: Content) {
+        if !self.files.iter().any(|(p, _)| p == path) {
+            self.files.push((path.to_owned(), content));
         }
-        self.files.push((path.to_owned(), digest(bytes)));
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
@@ -47,13 +55,13 @@ impl SourceFiles {
         )
     }
 
-    /// The files whose content on disk differs from what this configuration was built from
-    /// (including files that are gone or unreadable). Empty: the configuration is current.
+    /// The files whose content on disk differs from what the load read (a file gone, or one
+    /// that appeared since). Empty: the disk holds what the load saw.
     pub fn changed<'a>(&'a self, now: &OnDisk) -> Vec<&'a Path> {
         self.files
             .iter()
             .zip(&now.0)
-            .filter(|((_, was), is)| is.as_ref() != Some(was))
+            .filter(|((_, was), is)| was != *is)
             .map(|((path, _), _)| path.as_path())
             .collect()
     }
@@ -66,34 +74,41 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 /// Decides, one look at the disk after another, when a change is worth a reload.
 ///
 /// A change is reloaded once it has held still for one look (a file rewritten in place is read
-/// whole, not halfway through a copy), and content whose reload failed is not tried again until
-/// it changes once more (a broken file is reported once, not every interval).
+/// whole, not halfway through a copy). After a reload failed, only a change to one of the files
+/// that reload read is worth another try — the one it could not read or parse included, so a
+/// key file a new configuration names is picked up when it appears — and a broken file is
+/// reported once, not at every look.
 #[derive(Debug, Default)]
 pub struct ChangeWatch {
-    /// What the previous look saw, when it differed from the configuration in force.
+    /// What the previous look saw of the files it watched, when that was a change.
     pending: Option<OnDisk>,
-    /// The content of the last reload that failed.
-    failed: Option<OnDisk>,
 }
 
 /// What to do after a look at the disk.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The configuration in force matches the disk, or a change is still settling, or the
-    /// change was tried and failed.
+    /// Nothing changed, or a change is still settling, or nothing changed since a failed reload.
     Wait,
-    /// Reload now.
-    Reload,
+    /// Reload now; these files changed.
+    Reload(Vec<PathBuf>),
 }
 
 impl ChangeWatch {
-    /// `now` is what the files of `in_force` hold at this look.
-    pub fn look(&mut self, in_force: &SourceFiles, now: OnDisk) -> Verdict {
+    /// Looks at the files of `in_force` (the configuration in force) and, when the last reload
+    /// failed, at those of `failed` (what that reload read).
+    pub fn look(&mut self, in_force: &SourceFiles, failed: Option<&SourceFiles>) -> Verdict {
+        let now = in_force.read_now();
         if in_force.changed(&now).is_empty() {
-            *self = Self::default();
+            self.pending = None;
             return Verdict::Wait;
         }
-        if self.failed.as_ref() == Some(&now) {
+        let (watched, now) = match failed {
+            Some(failed) => (failed, failed.read_now()),
+            None => (in_force, now),
+        };
+        let changed: Vec<PathBuf> = watched.changed(&now).into_iter().map(Path::to_owned).collect();
+        if changed.is_empty() {
+            self.pending = None;
             return Verdict::Wait;
         }
         if self.pending.as_ref() != Some(&now) {
@@ -101,12 +116,7 @@ impl ChangeWatch {
             return Verdict::Wait;
         }
         self.pending = None;
-        Verdict::Reload
-    }
-
-    /// Records that the reload of what the last look saw failed.
-    pub fn reload_failed(&mut self, tried: OnDisk) {
-        self.failed = Some(tried);
+        Verdict::Reload(changed)
     }
 }
 
@@ -124,6 +134,10 @@ mod tests {
         s
     }
 
+    fn reload(of: &[&Path]) -> Verdict {
+        Verdict::Reload(of.iter().map(|p| p.to_path_buf()).collect())
+    }
+
     #[test]
     fn unchanged_files_are_current_and_a_file_named_twice_is_kept_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -134,13 +148,20 @@ mod tests {
     }
 
     #[test]
-    fn rewritten_and_removed_files_are_changed() {
+    fn rewritten_removed_and_appearing_files_are_changed() {
         let dir = tempfile::tempdir().unwrap();
-        let s = sources(dir.path(), &[("a.pem", "A"), ("b.crl", "B"), ("c.toml", "C")]);
+        let mut s = sources(dir.path(), &[("a.pem", "A"), ("b.crl", "B"), ("c.toml", "C")]);
+        s.record_unreadable(&dir.path().join("d.key"));
+        assert!(s.changed(&s.read_now()).is_empty(), "d.key is still missing");
         std::fs::write(dir.path().join("a.pem"), "A2").unwrap();
         std::fs::remove_file(dir.path().join("c.toml")).unwrap();
+        std::fs::write(dir.path().join("d.key"), "D").unwrap();
         let changed = s.changed(&s.read_now());
-        assert_eq!(changed, vec![dir.path().join("a.pem"), dir.path().join("c.toml")]);
+        let names: Vec<_> = ["a.pem", "c.toml", "d.key"]
+            .iter()
+            .map(|n| dir.path().join(n))
+            .collect();
+        assert_eq!(changed, names);
     }
 
     #[test]
@@ -155,47 +176,57 @@ mod tests {
     fn a_change_is_reloaded_once_it_held_still_for_one_look() {
         let dir = tempfile::tempdir().unwrap();
         let s = sources(dir.path(), &[("a.pem", "A")]);
+        let a = dir.path().join("a.pem");
         let mut watch = ChangeWatch::default();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
-        std::fs::write(dir.path().join("a.pem"), "A, half").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait, "first sight of a change");
-        std::fs::write(dir.path().join("a.pem"), "A, half and the rest").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait, "still being written");
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Reload, "held still");
+        assert_eq!(watch.look(&s, None), Verdict::Wait);
+        std::fs::write(&a, "A, half").unwrap();
+        assert_eq!(watch.look(&s, None), Verdict::Wait, "first sight of a change");
+        std::fs::write(&a, "A, half and the rest").unwrap();
+        assert_eq!(watch.look(&s, None), Verdict::Wait, "still being written");
+        assert_eq!(watch.look(&s, None), reload(&[&a]), "held still");
     }
 
     #[test]
-    fn content_that_failed_to_reload_is_not_tried_again_until_it_changes() {
+    fn after_a_failed_reload_only_a_change_to_what_it_read_is_tried() {
         let dir = tempfile::tempdir().unwrap();
-        let s = sources(dir.path(), &[("a.pem", "A")]);
+        let in_force = sources(dir.path(), &[("config.toml", "v1"), ("k1.key", "K1")]);
+        let config = dir.path().join("config.toml");
+        let k2 = dir.path().join("k2.key");
+        // The new configuration names k2.key, which is not there yet: the reload failed.
+        std::fs::write(&config, "v2").unwrap();
+        let mut failed = SourceFiles::default();
+        failed.record(&config, b"v2");
+        failed.record_unreadable(&k2);
         let mut watch = ChangeWatch::default();
-        std::fs::write(dir.path().join("a.pem"), "broken").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Reload);
-        watch.reload_failed(s.read_now());
         for _ in 0..3 {
-            assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
+            assert_eq!(
+                watch.look(&in_force, Some(&failed)),
+                Verdict::Wait,
+                "nothing new to try"
+            );
         }
-        std::fs::write(dir.path().join("a.pem"), "fixed").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Reload);
+        // The key arrives (a Secret updated after its ConfigMap): worth another try.
+        std::fs::write(&k2, "K2").unwrap();
+        assert_eq!(watch.look(&in_force, Some(&failed)), Verdict::Wait);
+        assert_eq!(watch.look(&in_force, Some(&failed)), reload(&[&k2]));
     }
 
     #[test]
     fn a_file_put_back_as_it_was_needs_no_reload() {
         let dir = tempfile::tempdir().unwrap();
         let s = sources(dir.path(), &[("a.pem", "A")]);
+        let a = dir.path().join("a.pem");
         let mut watch = ChangeWatch::default();
-        std::fs::write(dir.path().join("a.pem"), "B").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
-        std::fs::write(dir.path().join("a.pem"), "A").unwrap();
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Wait);
-        std::fs::write(dir.path().join("a.pem"), "B").unwrap();
+        std::fs::write(&a, "B").unwrap();
+        assert_eq!(watch.look(&s, None), Verdict::Wait);
+        std::fs::write(&a, "A").unwrap();
+        assert_eq!(watch.look(&s, None), Verdict::Wait);
+        std::fs::write(&a, "B").unwrap();
         assert_eq!(
-            watch.look(&s, s.read_now()),
+            watch.look(&s, None),
             Verdict::Wait,
             "the earlier sighting was forgotten"
         );
-        assert_eq!(watch.look(&s, s.read_now()), Verdict::Reload);
+        assert_eq!(watch.look(&s, None), reload(&[&a]));
     }
 }

@@ -42,9 +42,10 @@ pub async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
     let _ = (signal, state);
 }
 
-/// Every `config_watch_seconds`, reads the files of the configuration in force again and
-/// reloads once a change has held still for one look ([`ChangeWatch`]). The interval is read
-/// from the configuration in force, so a reload can start, change or stop the watching.
+/// Every `config_watch_seconds`, reads the files of the configuration in force (and, after a
+/// failed reload, those that reload read) again and reloads once a change has held still for
+/// one look ([`ChangeWatch`]). The interval is read from the configuration in force, so a
+/// reload can start, change or stop the watching.
 pub async fn reload_on_change(state: Arc<State>) {
     let mut watch = ChangeWatch::default();
     loop {
@@ -72,18 +73,12 @@ pub async fn reload_on_change(state: Arc<State>) {
 
 fn look_and_reload(state: &State, watch: &mut ChangeWatch) {
     let config = state.broker.config();
-    let now = config.sources.read_now();
-    if watch.look(&config.sources, now.clone()) == Verdict::Wait {
+    let failed = state.failed_reload_sources();
+    let Verdict::Reload(changed) = watch.look(&config.sources, failed.as_ref()) else {
         return;
-    }
-    let changed: Vec<String> = config
-        .sources
-        .changed(&now)
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+    };
+    let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
     tracing::info!(files = %changed.join(", "), "configuration files changed; reloading");
-    if state.reload().is_err() {
-        watch.reload_failed(now);
-    }
+    // `State::reload` logs and counts the outcome, and keeps the files a failed reload read.
+    let _ = state.reload();
 }
