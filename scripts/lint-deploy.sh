@@ -3,6 +3,8 @@
 #   - Kubernetes manifests: yamllint, then schema validation (kubernetes-validate, offline
 #     schemas shipped in the package) in strict mode (unknown fields are errors);
 #   - the TOML configuration embedded in the ConfigMap parses (python3 tomllib);
+#   - the Prometheus rules: yamllint, the rules file's shape, every expression parses as PromQL
+#     (promql-parser); tests/python checks that the metrics they name exist;
 #   - the Dockerfile: hadolint;
 #   - the systemd unit: systemd-analyze verify (skipped with a notice where systemd is absent).
 # The linters come from scripts/lint-requirements.txt (pinned) in target/lintenv.
@@ -43,6 +45,35 @@ with open(sys.argv[1]) as f:
 config = tomllib.loads(doc["data"]["rolegate.toml"])
 for section in ("server", "tokens"):
     assert section in config, f"rolegate.toml has no [{section}]"
+PY
+
+rules=(deploy/prometheus/*.yaml)
+echo "lint-deploy: yamllint ${rules[*]}"
+"$VENV/bin/yamllint" --strict -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable}}' \
+  "${rules[@]}"
+
+echo "lint-deploy: the Prometheus rules are well-formed PromQL"
+"$VENV/bin/python" - "${rules[@]}" <<'PY'
+import re, sys, yaml, promql_parser
+DURATION = re.compile(r"^[0-9]+[smhdwy]$")
+for path in sys.argv[1:]:
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    rules = [r for g in doc["groups"] for r in g["rules"]]
+    assert rules, f"{path}: no rules"
+    names = [r["alert"] for r in rules]
+    assert len(names) == len(set(names)), f"{path}: duplicate alert names"
+    for r in rules:
+        where = f"{path}: {r.get('alert')}"
+        assert set(r) <= {"alert", "expr", "for", "labels", "annotations"}, f"{where}: unknown keys {set(r)}"
+        try:
+            promql_parser.parse(r["expr"])
+        except ValueError as e:
+            sys.exit(f"{where}: expr is not PromQL: {e}")
+        assert DURATION.match(r.get("for", "0s")), f"{where}: bad for: {r.get('for')}"
+        assert r["labels"]["severity"] in {"critical", "warning", "info"}, where
+        assert r["annotations"]["summary"], where
+    print(f"{path}: {len(rules)} rules parse")
 PY
 
 echo "lint-deploy: hadolint deploy/container/Dockerfile"
