@@ -618,7 +618,10 @@ async fn a_file_a_failed_reload_could_not_read_is_watched() {
     let m = wait_for_reloads(&d, 1.0).await;
     assert_eq!(reloads(&m, "failure"), 1.0, "k2.key is missing: {m}");
 
-    replace_file(&d.dir.path().join("k2.key"), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n");
+    replace_file(
+        &d.dir.path().join("k2.key"),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+    );
     let m = wait_for_reloads(&d, 2.0).await;
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
     let after = create(&d, &leaf).await.unwrap();
