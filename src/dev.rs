@@ -19,6 +19,10 @@ pub const CHAINED_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/dev-reader";
 pub const TRUST_ANCHOR_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/dev";
 pub const PROFILE_ARN: &str = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/dev";
 const CONFIG_FILE: &str = "rolegate.toml";
+/// The subject O of every dev client certificate, which the dev role's trust policy requires.
+const DEV_ORGANIZATION: &str = "rolegate dev";
+/// The CN of the dev operator's certificate (`admin.pem`), listed in `admin_subjects`.
+const DEV_ADMIN_CN: &str = "dev-admin";
 
 /// Makes sure the state folder holds a complete dev setup; returns the config path.
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -46,10 +50,14 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     write_pair(dir, "server", &server)?;
     for (name, key) in [("client-ecdsa", KeyType::EcdsaP256), ("client-rsa", KeyType::Rsa2048)] {
         let mut spec = ClientSpec::new(&format!("dev-workload-{name}"), key, start, now + Duration::days(365));
-        spec.organization = Some("rolegate dev".into());
+        spec.organization = Some(DEV_ORGANIZATION.into());
         spec.dns_names = vec!["workload.dev.local".into()];
         write_pair(dir, name, &ca.client(&spec)?)?;
     }
+    // The operator's certificate: listed in admin_subjects, for `rolegate admin`.
+    let mut admin = ClientSpec::new(DEV_ADMIN_CN, KeyType::EcdsaP256, start, now + Duration::days(365));
+    admin.organization = Some(DEV_ORGANIZATION.into());
+    write_pair(dir, "admin", &ca.client(&admin)?)?;
     write_new_private(
         &dir.join("token-k1.key"),
         format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes(),
@@ -95,7 +103,9 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
         format!("     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo"),
         String::new(),
         format!("3. Edit {d}/rolegate.toml (trust policies, profiles, roles): the server reloads it"),
-        "   within seconds and logs the outcome.".to_owned(),
+        "   within seconds and logs the outcome. See what it serves:".to_owned(),
+        format!("   {exe} admin status --endpoint {endpoint} \\"),
+        format!("     --certificate {d}/admin.pem --private-key {d}/admin.key --ca-bundle {d}/ca.pem"),
         String::new(),
     ];
     println!("{}", lines.join("\n"));
@@ -122,6 +132,8 @@ metrics_listen = "127.0.0.1:9464"
 region = "{REGION}"
 account_id = "{ACCOUNT}"
 max_clock_skew_seconds = 300
+# The subject of admin.pem, which may call the Admin API (`rolegate admin status`).
+admin_subjects = ["CN={DEV_ADMIN_CN},O={DEV_ORGANIZATION}"]
 # Edits to this file (and the files it names) apply within seconds, without a restart.
 config_watch_seconds = 2
 "#
@@ -133,7 +145,7 @@ config_watch_seconds = 2
             role_arn: ROLE_ARN,
             chained_role_arn: CHAINED_ROLE_ARN,
             max_session_duration: 43200,
-            organization: "rolegate dev",
+            organization: DEV_ORGANIZATION,
             common_name_like: None,
         })
 }

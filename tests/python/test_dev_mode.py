@@ -23,6 +23,8 @@ DEV_FILES = [
     "client-ecdsa.key",
     "client-rsa.pem",
     "client-rsa.key",
+    "admin.pem",
+    "admin.key",
     "token-k1.key",
     "rolegate.toml",
 ]
@@ -55,7 +57,7 @@ def test_dev_state_dir_holds_pki_key_and_config(dev):
     _, state = dev
     missing = [name for name in DEV_FILES if not (state / name).is_file()]
     assert not missing
-    for key in ("ca.key", "server.key", "client-ecdsa.key", "client-rsa.key"):
+    for key in ("ca.key", "server.key", "client-ecdsa.key", "client-rsa.key", "admin.key"):
         assert "-----BEGIN PRIVATE KEY-----" in (state / key).read_text(), key
     run_rolegate("check-config", str(state / "rolegate.toml"))
 
@@ -114,6 +116,32 @@ def test_sigterm_while_serving_exits_zero(dev_stoppable):
     response = requests.get(daemon.metrics_url + "/healthz", timeout=10)
     assert response.status_code == 200
     assert daemon.stop(signal.SIGTERM) == 0, daemon.stderr_text()
+
+
+def test_dev_admin_certificate_calls_the_admin_api(dev):
+    """The dev setup lists its admin certificate in admin_subjects: `rolegate admin status`
+    works as the instructions print it; a workload certificate is refused."""
+
+    daemon, state = dev
+    common = [
+        "--endpoint", daemon.url,
+        "--ca-bundle", str(state / "ca.pem"),
+    ]  # fmt: skip
+    status = run_rolegate(
+        "admin", "status", *common,
+        "--certificate", str(state / "admin.pem"),
+        "--private-key", str(state / "admin.key"),
+    )  # fmt: skip
+    assert f"trust anchor {DEV_ANCHOR} (enabled)" in status.stdout, status.stdout
+    assert f"profile {DEV_PROFILE} (enabled): roles [{DEV_ROLE}" in status.stdout, status.stdout
+    refused = run_rolegate(
+        "admin", "status", *common,
+        "--certificate", str(state / "client-ecdsa.pem"),
+        "--private-key", str(state / "client-ecdsa.key"),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert "is not allowed to call Admin.Status: add it to [server] admin_subjects." in refused.stderr
 
 
 def obtain_or_error(daemon, state):
