@@ -1769,6 +1769,41 @@ fn check_config_reports_each_crl_next_update() {
 
 /// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
 /// other is a configuration error naming the profile's key, and a valid one is summarised.
+/// A configuration naming a file it cannot use is an error that names it — `/dev/zero` by a
+/// typo included, which would otherwise be read until memory runs out.
+#[test]
+fn files_that_cannot_be_read_whole_are_config_errors() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let cases = [
+        (
+            "/dev/zero",
+            "trust_anchor[0].certificates: cannot read /dev/zero: larger than 64 MiB",
+        ),
+        ("/", "trust_anchor[0].certificates: cannot read /: Is a directory"),
+        (
+            "missing.pem",
+            "trust_anchor[0].certificates: cannot read {dir}/missing.pem: No such file or directory",
+        ),
+    ];
+    for (path, want) in cases {
+        let bad = text.replacen("certificates = \"ca.pem\"", &format!("certificates = \"{path}\""), 1);
+        std::fs::write(&config, bad).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        let want = want.replace("{dir}", &dir.path().display().to_string());
+        assert_eq!(code, Some(1), "{path}: {stderr}");
+        assert!(stderr.contains(&want), "{path}: {stderr}");
+    }
+    let (code, _, stderr) = check_config(&dir.path().join("nowhere.toml"));
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("nowhere.toml: (file): cannot read: No such file or directory"),
+        "{stderr}"
+    );
+}
+
 /// PROXY headers believed from any peer let a direct client claim any address: warned about.
 #[test]
 fn proxy_headers_from_any_peer_are_warned_about() {

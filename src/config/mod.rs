@@ -187,7 +187,7 @@ impl Config {
             },
             sources,
         };
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(e) => {
                 sources.record_unreadable(path);
@@ -386,7 +386,7 @@ impl Loader<'_> {
 
     fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let full = self.resolve(p);
-        match std::fs::read(&full) {
+        match crate::fsutil::read_bounded(&full, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
             Ok(bytes) => {
                 self.sources.borrow_mut().record(&full, &bytes);
                 Ok(bytes)

@@ -50,7 +50,11 @@ impl SourceFiles {
         OnDisk(
             self.files
                 .iter()
-                .map(|(path, _)| std::fs::read(path).ok().map(|bytes| digest(&bytes)))
+                .map(|(path, _)| {
+                    crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES)
+                        .ok()
+                        .map(|bytes| digest(&bytes))
+                })
                 .collect(),
         )
     }
