@@ -123,7 +123,7 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_connections_refused",
-        "TLS connections closed before their handshake, by reason (per-address-limit, proxy-header, proxy-untrusted)",
+        "TLS connections closed before their handshake, by reason (rate-limit, per-address-limit, proxy-header, proxy-untrusted)",
         m.connections_refused.clone(),
     );
     let reload = state.reload_status();

@@ -236,6 +236,25 @@ impl Limiter {
     }
 }
 
+/// New connections per client address (`rate_limit_connections_per_ip`): each costs a TLS
+/// handshake, however few requests it carries. A reload changes the rate in place.
+pub struct ConnectionRate(Buckets);
+
+impl ConnectionRate {
+    pub fn new(rate: Rate, max_entries: u64) -> ConnectionRate {
+        ConnectionRate(Buckets::new(rate, max_entries))
+    }
+
+    pub fn set_rate(&self, rate: Rate) {
+        self.0.set_rate(rate);
+    }
+
+    /// Whether `ip` may open one more connection at `now`.
+    pub fn admit(&self, ip: IpAddr, now: Instant) -> bool {
+        self.0.take(ClientKey::Ip(ip), now).is_ok()
+    }
+}
+
 /// Refills `tokens` (capped at `burst`) for the time elapsed since `last`, then takes one if
 /// available. The classic token bucket: a sustained `per_second` rate with bursts of `burst`.
 fn refill_and_take(tokens: f64, elapsed: Duration, rate: Rate) -> (f64, bool) {

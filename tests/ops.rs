@@ -340,6 +340,42 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
     assert_served(&mut fourth).await;
 }
 
+/// One client address opens at most `rate_limit_connections_per_ip` new connections per second
+/// (bursts of `_burst`); more are closed before the handshake they would cost, and counted. A
+/// reload that lifts the limit serves the address again at once.
+#[tokio::test]
+async fn one_address_opens_connections_at_most_at_its_rate() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "rate_limit_connections_per_ip = 0.001\nrate_limit_connections_per_ip_burst = 2",
+        &[],
+    );
+    let mut first = tls_connect(&d).await;
+    assert_served(&mut first).await;
+    let mut second = tls_connect(&d).await;
+    assert_served(&mut second).await;
+    // Both are closed again: the rate counts connections opened, not connections open.
+    let third = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"").await;
+    assert!(third.is_err(), "a third connection within the burst was served");
+    let m = scrape(&d).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="rate-limit"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "rate_limit_connections_per_ip = 0.001",
+        "rate_limit_connections_per_ip = 0",
+    );
+    reload_config(&d, &text, 1.0).await;
+    for _ in 0..3 {
+        let mut stream = tls_connect(&d).await;
+        assert_served(&mut stream).await;
+    }
+}
+
 /// `POST /sessions` with `{}` on `stream` (`Connection: close`): the answer's status line.
 async fn post_empty_session_on(mut stream: tokio_rustls::client::TlsStream<TcpStream>) -> String {
     stream

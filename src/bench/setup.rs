@@ -201,6 +201,7 @@ account_id = "{ACCOUNT}"
 cache_max_entries = {cache_max_entries}
 # A load generator measures the server, not its rate limits.
 rate_limit_per_ip = 0.0
+rate_limit_connections_per_ip = 0.0
 rate_limit_per_client = 0.0
 max_concurrent_requests = 100000
 max_concurrent_requests_per_ip = 0
@@ -241,6 +242,7 @@ mod tests {
         for line in [
             "cache_max_entries = 1234\n",
             "rate_limit_per_client = 0.0\n",
+            "rate_limit_connections_per_ip = 0.0\n",
             "\"StringLike\": {\"aws:PrincipalTag/x509Subject/CN\": \"bench-workload-*\"}",
         ] {
             assert!(text.contains(line), "{line} missing in {text}");

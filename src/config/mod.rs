@@ -111,6 +111,8 @@ pub struct ServerSettings {
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
     pub idle_timeout: std::time::Duration,
     pub rate_limit_per_ip: crate::ratelimit::Rate,
+    /// New TLS connections per client address.
+    pub rate_limit_connections_per_ip: crate::ratelimit::Rate,
     pub rate_limit_per_client: crate::ratelimit::Rate,
     /// How often to look for changed configuration files; `None`: never.
     pub config_watch: Option<std::time::Duration>,
@@ -505,6 +507,11 @@ impl Loader<'_> {
             s.rate_limit_per_ip,
             s.rate_limit_per_ip_burst,
         )?;
+        let rate_limit_connections_per_ip = rate(
+            "server.rate_limit_connections_per_ip",
+            s.rate_limit_connections_per_ip,
+            s.rate_limit_connections_per_ip_burst,
+        )?;
         let rate_limit_per_client = rate(
             "server.rate_limit_per_client",
             s.rate_limit_per_client,
@@ -533,6 +540,7 @@ impl Loader<'_> {
             proxy_protocol_from,
             idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
             rate_limit_per_ip,
+            rate_limit_connections_per_ip,
             rate_limit_per_client,
             config_watch: (s.config_watch_seconds > 0).then(|| std::time::Duration::from_secs(s.config_watch_seconds)),
         })

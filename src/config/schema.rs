@@ -86,6 +86,12 @@ pub struct ServerSection {
     pub rate_limit_per_ip: f64,
     #[serde(default = "default_ip_burst")]
     pub rate_limit_per_ip_burst: u32,
+    /// Token bucket of new TLS connections per client IP address (each costs a handshake):
+    /// connections per second (0 disables) and burst. More are closed before the handshake.
+    #[serde(default = "default_ip_rate")]
+    pub rate_limit_connections_per_ip: f64,
+    #[serde(default = "default_ip_burst")]
+    pub rate_limit_connections_per_ip_burst: u32,
     /// Token bucket per client certificate (CreateSession) and per access key id (STS).
     #[serde(default = "default_client_rate")]
     pub rate_limit_per_client: f64,

@@ -6,7 +6,9 @@
 //!   descriptor limit (raised at startup to the hard limit), so `accept` does not fail with
 //!   EMFILE under load and the operations listener, configuration reloads and log writes keep
 //!   the descriptors they need. One client address holds at most
-//!   `server.max_connections_per_ip` of them ([`crate::ratelimit::PerAddress`]).
+//!   `server.max_connections_per_ip` of them ([`crate::ratelimit::PerAddress`]), and opens at
+//!   most `server.rate_limit_connections_per_ip` per second (each costs a handshake; more are
+//!   closed before it, [`crate::ratelimit::ConnectionRate`]).
 //! - Behind a TCP load balancer, a connection's client address is the one its PROXY protocol
 //!   header names ([`super::proxy_protocol`]).
 //! - A reload applies new limits and PROXY protocol settings to the connections that arrive
@@ -30,7 +32,7 @@ use tokio::time::Instant;
 
 use super::proxy_protocol::{self, ProxyHeaderError};
 use crate::config::ServerSettings;
-use crate::ratelimit::{AddressSlot, PerAddress};
+use crate::ratelimit::{AddressSlot, ConnectionRate, PerAddress};
 use crate::slots::{Slot, Slots};
 
 /// How long a client may take to send its PROXY protocol header, and to complete the TLS
@@ -167,6 +169,7 @@ pub struct Connection {
 pub struct ConnectionAdmission {
     slots: ConnectionSlots,
     per_address: PerAddress,
+    rate_per_address: ConnectionRate,
 }
 
 impl ConnectionAdmission {
@@ -177,6 +180,7 @@ impl ConnectionAdmission {
         ConnectionAdmission {
             slots,
             per_address: PerAddress::new(server.max_connections_per_ip, server.cache_max_entries),
+            rate_per_address: ConnectionRate::new(server.rate_limit_connections_per_ip, server.cache_max_entries),
         }
     }
 
@@ -186,6 +190,7 @@ impl ConnectionAdmission {
         let limit = self.slots.resize(server.max_connections);
         crate::metrics::set_connection_limit(limit);
         self.per_address.set_max(server.max_connections_per_ip);
+        self.rate_per_address.set_rate(server.rate_limit_connections_per_ip);
     }
 
     /// The next connection of `listener`, once a slot is free.
@@ -230,6 +235,11 @@ impl ConnectionAdmission {
         } else {
             peer
         };
+        if !self.rate_per_address.admit(remote.ip(), std::time::Instant::now()) {
+            tracing::debug!(%remote, "refused: rate_limit_connections_per_ip reached");
+            crate::metrics::connection_refused("rate-limit");
+            return None;
+        }
         let Ok(address_slot) = self.per_address.take_counted(remote.ip()) else {
             tracing::debug!(%remote, "refused: max_connections_per_ip reached");
             crate::metrics::connection_refused("per-address-limit");
