@@ -585,12 +585,11 @@ async fn changed_files_are_reloaded_without_a_signal() {
     create(&d, &leaf).await.unwrap();
 
     let crl = d.dir.path().join("root.crl");
-    replace_file(
-        &crl,
-        &pki.root
-            .crl(&[leaf.serial_hex.as_str()], n - days(1), n + days(7))
-            .unwrap(),
-    );
+    let revoking = pki
+        .root
+        .crl(&[leaf.serial_hex.as_str()], n - days(1), n + days(7))
+        .unwrap();
+    replace_file(&crl, &revoking);
     let m = wait_for_reloads(&d, 1.0).await;
     assert_eq!(reloads(&m, "success"), 1.0, "{m}");
     let refused = create(&d, &leaf).await.unwrap_err().to_string();
@@ -607,6 +606,12 @@ async fn changed_files_are_reloaded_without_a_signal() {
     let refused = create(&d, &leaf).await.unwrap_err().to_string();
     assert!(refused.contains("revoked"), "the CRL in force stays: {refused}");
 
+    // Put back as it is in force: the failure is no longer reported.
+    replace_file(&crl, &revoking);
+    let m = wait_for_reloads(&d, 3.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 1.0), "{m}");
+    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(1.0), "{m}");
+
     // A renewed server certificate and key, and a CRL that revokes nothing again.
     let renewed = pki
         .root
@@ -620,9 +625,8 @@ async fn changed_files_are_reloaded_without_a_signal() {
     replace_file(&d.dir.path().join("server.key"), &renewed.key_pem);
     replace_file(&d.dir.path().join("server.pem"), &renewed.cert_pem);
     replace_file(&crl, &pki.root.crl(&[], n, n + days(7)).unwrap());
-    let m = wait_for_reloads(&d, 3.0).await;
-    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 1.0), "{m}");
-    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(1.0), "{m}");
+    let m = wait_for_reloads(&d, 4.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (3.0, 1.0), "{m}");
     assert_eq!(
         sample(&m, "rolegate_server_certificate_expiry_timestamp_seconds"),
         Some((n + days(60)).unix_timestamp() as f64),

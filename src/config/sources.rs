@@ -100,16 +100,12 @@ pub enum Verdict {
 impl ChangeWatch {
     /// Looks at the files of `in_force` (the configuration in force) and, when the last reload
     /// failed, at those of `failed` (what that reload read).
+    ///
+    /// After a failure, files put back as they are in force are a change too: the reload they
+    /// cause loads what is in force again and clears the failure the daemon reports.
     pub fn look(&mut self, in_force: &SourceFiles, failed: Option<&SourceFiles>) -> Verdict {
-        let now = in_force.read_now();
-        if in_force.changed(&now).is_empty() {
-            self.pending = None;
-            return Verdict::Wait;
-        }
-        let (watched, now) = match failed {
-            Some(failed) => (failed, failed.read_now()),
-            None => (in_force, now),
-        };
+        let watched = failed.unwrap_or(in_force);
+        let now = watched.read_now();
         let changed: Vec<PathBuf> = watched.changed(&now).into_iter().map(Path::to_owned).collect();
         if changed.is_empty() {
             self.pending = None;
@@ -213,6 +209,22 @@ mod tests {
         std::fs::write(&k2, "K2").unwrap();
         assert_eq!(watch.look(&in_force, Some(&failed)), Verdict::Wait);
         assert_eq!(watch.look(&in_force, Some(&failed)), reload(&[&k2]));
+    }
+
+    #[test]
+    fn a_failed_change_put_back_as_it_is_in_force_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_force = sources(dir.path(), &[("config.toml", "v1")]);
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "v2, broken").unwrap();
+        let mut failed = SourceFiles::default();
+        failed.record(&config, b"v2, broken");
+        let mut watch = ChangeWatch::default();
+        assert_eq!(watch.look(&in_force, Some(&failed)), Verdict::Wait);
+        // The operator reverts the file: the reload that follows clears the reported failure.
+        std::fs::write(&config, "v1").unwrap();
+        assert_eq!(watch.look(&in_force, Some(&failed)), Verdict::Wait);
+        assert_eq!(watch.look(&in_force, Some(&failed)), reload(&[&config]));
     }
 
     #[test]
