@@ -143,13 +143,29 @@ pub fn render(state: &State) -> String {
     );
     let hits: Family<CacheLabels, Counter> = Family::default();
     let misses: Family<CacheLabels, Counter> = Family::default();
+    let entries: Family<CacheLabels, Gauge> = Family::default();
     for s in state.broker.caches().stats() {
         hits.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.hits);
         misses.get_or_create(&CacheLabels { cache: s.name }).inc_by(s.misses);
+        entries
+            .get_or_create(&CacheLabels { cache: s.name })
+            .set(i64::try_from(s.entries).unwrap_or(i64::MAX));
     }
     registry.register("rolegate_cache_hits", "Cache hits, by cache", hits);
     registry.register("rolegate_cache_misses", "Cache misses, by cache", misses);
+    registry.register(
+        "rolegate_cache_entries",
+        "Entries held, by cache (each at most rolegate_cache_max_entries)",
+        entries,
+    );
     let config = state.broker.config();
+    let max_entries: Gauge = Gauge::default();
+    max_entries.set(i64::try_from(config.server.cache_max_entries).unwrap_or(i64::MAX));
+    registry.register(
+        "rolegate_cache_max_entries",
+        "The bound of each cache in force (server.cache_max_entries)",
+        max_entries,
+    );
     let expiry: Family<AnchorLabels, Gauge> = Family::default();
     let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
     for anchor in config.anchors.values() {

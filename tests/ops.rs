@@ -1013,6 +1013,12 @@ async fn token_and_signing_key_cache_lookups_are_counted() {
         assert_eq!(sample(&m, &misses), Some(1.0), "{m}");
         assert_eq!(sample(&m, &hits), Some(2.0), "{m}");
     }
+    // One session of one certificate: one entry in each cache, as soon as it is scraped.
+    for cache in ["certificates", "chains", "credentials", "tokens", "signing_keys"] {
+        let entries = format!(r#"rolegate_cache_entries{{cache="{cache}"}}"#);
+        assert_eq!(sample(&m, &entries), Some(1.0), "{m}");
+    }
+    assert_eq!(sample(&m, "rolegate_cache_max_entries"), Some(100_000.0), "{m}");
 }
 
 /// A certificate enters the cache only once its chain verified: an anonymous client sending
@@ -1030,14 +1036,17 @@ async fn only_certificates_of_a_trusted_chain_are_cached() {
             |kind: &str| sample(m, &format!(r#"rolegate_cache_{kind}_total{{cache="certificates"}}"#)).unwrap_or(0.0);
         (count("hits"), count("misses"))
     };
+    let entries = |m: &str| sample(m, r#"rolegate_cache_entries{cache="certificates"}"#);
     let m = scrape(&d).await;
     assert_eq!(lookups(&m), (0.0, 3.0), "parsed each time, never kept: {m}");
+    assert_eq!(entries(&m), Some(0.0), "{m}");
 
     let leaf = Pki::client(&pki.root, "member", KeyType::EcdsaP256);
     create(&d, &leaf).await.unwrap();
     create(&d, &leaf).await.unwrap();
     let m = scrape(&d).await;
     assert_eq!(lookups(&m), (1.0, 4.0), "kept after its first session: {m}");
+    assert_eq!(entries(&m), Some(1.0), "{m}");
 }
 
 #[tokio::test]

@@ -28,6 +28,13 @@ pub type DigestHasher = foldhash::fast::RandomState;
 /// A bounded cache keyed by a digest.
 pub type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
 
+/// The entries of `cache` once its pending inserts and evictions are applied (moka counts
+/// them lazily: without this, a cache just filled reports 0).
+fn settled_entry_count<V: Clone + Send + Sync + 'static>(cache: &DigestCache<V>) -> u64 {
+    cache.run_pending_tasks();
+    cache.entry_count()
+}
+
 /// A client certificate as a request sent it, parsed (see [`Caches::certificate`]).
 #[derive(Clone)]
 pub struct SentCertificate {
@@ -222,11 +229,11 @@ impl Caches {
                 hits: c.hits.load(Ordering::Relaxed),
                 misses: c.misses.load(Ordering::Relaxed),
                 entries: match name {
-                    CacheName::Chains => self.chains.entry_count(),
-                    CacheName::Issued => self.issued.entry_count(),
+                    CacheName::Chains => settled_entry_count(&self.chains),
+                    CacheName::Issued => settled_entry_count(&self.issued),
                     CacheName::SigningKeys => self.signing_keys.entry_count(),
-                    CacheName::Certificates => self.certificates.entry_count(),
-                    CacheName::Tokens => self.tokens.entry_count(),
+                    CacheName::Certificates => settled_entry_count(&self.certificates),
+                    CacheName::Tokens => settled_entry_count(&self.tokens),
                 },
             }
         })
