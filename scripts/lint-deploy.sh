@@ -5,7 +5,7 @@
 #   - the TOML configuration embedded in the ConfigMap parses (python3 tomllib);
 #   - the Prometheus rules: yamllint, the rules file's shape, every expression parses as PromQL
 #     (promql-parser); tests/python checks that the metrics they name exist;
-#   - the Dockerfile: hadolint;
+#   - the Dockerfile: hadolint, and the files its COPY lines bring in make a crate cargo checks;
 #   - the systemd unit: systemd-analyze verify (skipped with a notice where systemd is absent).
 # The linters come from scripts/lint-requirements.txt (pinned) in target/lintenv.
 set -euo pipefail
@@ -79,6 +79,24 @@ PY
 echo "lint-deploy: hadolint deploy/container/Dockerfile"
 "$VENV/bin/hadolint" --failure-threshold info deploy/container/Dockerfile
 
+# The image builds from what its COPY lines bring into the build stage, not from the whole
+# checkout: check that exactly those files make a crate cargo builds (a target Cargo.toml
+# declares but the image leaves out fails here, not in `docker build`).
+echo "lint-deploy: the Dockerfile's build stage holds what cargo needs to build rolegate"
+context="$ROOT/target/docker-build-stage"
+rm -rf "$context"
+mkdir -p "$context"
+while read -r instruction rest; do
+  [[ "$instruction" == "COPY" && "$rest" != --* ]] || continue
+  read -r -a words <<<"$rest"
+  destination="${words[-1]}"
+  for source in "${words[@]:0:${#words[@]}-1}"; do
+    cp -r "$source" "$context/$destination"
+  done
+done <deploy/container/Dockerfile
+(cd "$context" && CARGO_TARGET_DIR="$ROOT/target" cargo check --locked --quiet --bin rolegate)
+rm -rf "$context"
+
 unit=deploy/systemd/rolegate.service
 if command -v systemd-analyze >/dev/null 2>&1; then
   echo "lint-deploy: systemd-analyze verify $unit"
@@ -98,3 +116,4 @@ else
   echo "lint-deploy: notice: systemd-analyze is not installed; $unit not verified (apt-get install systemd)"
 fi
 echo "lint-deploy: all deploy files pass"
+
