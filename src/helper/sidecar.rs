@@ -43,7 +43,9 @@ pub struct SidecarArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// File holding the token clients must send in `Authorization` on /v1/credentials
-    /// (AWS_CONTAINER_AUTHORIZATION_TOKEN). Without it the container endpoint is off.
+    /// (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). When no such file exists, the sidecar writes
+    /// one with a new random token (mode 0600) for the application to read. Without this flag
+    /// the container endpoint is off.
     #[arg(long, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
     /// Refresh after this fraction of the lifetime (testing aid).
@@ -69,7 +71,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let role_name = role_name(&args.session.role_arn)?;
     let account_id = account_id(&args.session.role_arn)?;
     if let Some(p) = &args.auth_token_file {
-        read_token(p)?;
+        ensure_token(p)?;
     }
     let source = args.session.identity_source();
     // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
@@ -337,6 +339,34 @@ fn account_id(role_arn: &str) -> Result<String, String> {
         .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
 }
 
+/// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
+/// hold one); a missing one is written with a new random token, readable by this user only —
+/// so a sidecar and its application can share a fresh in-memory volume and no token is ever
+/// configured by hand.
+fn ensure_token(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => read_token(path).map(drop),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token =
+                new_token().map_err(|e| format!("cannot create the auth token file {}: {e}", path.display()))?;
+            // No newline: botocore sends the file's bytes as the header, and refuses one.
+            super::cache::write_atomic_private(path, token.as_bytes())
+        }
+        Err(e) => Err(format!("cannot read the auth token file {}: {e}", path.display())),
+    }
+}
+
+/// 32 bytes of the system's random number generator, base64url: a bearer token for the
+/// container endpoint. A failing generator is an error, never a guessable token.
+fn new_token() -> Result<Zeroizing<String>, String> {
+    let mut raw = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(raw.as_mut()).map_err(|_| "the system random number generator failed".to_owned())?;
+    Ok(Zeroizing::new(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        raw.as_ref(),
+    )))
+}
+
 fn read_token(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path)
@@ -393,6 +423,56 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_token_file_is_created_with_a_random_private_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        ensure_token(&path).unwrap();
+        let first = read_token(&path).unwrap();
+        let raw = std::fs::read(&path).unwrap();
+        assert_eq!(
+            raw,
+            first.as_bytes(),
+            "the token alone, no newline (a header value as is)"
+        );
+        assert_eq!(first.len(), 43, "32 bytes, base64url: {}", first.as_str());
+        assert!(
+            first
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A restarted sidecar keeps the token the application already read.
+        ensure_token(&path).unwrap();
+        assert_eq!(read_token(&path).unwrap(), first);
+        let other = dir.path().join("other");
+        ensure_token(&other).unwrap();
+        assert_ne!(read_token(&other).unwrap(), first);
+    }
+
+    #[test]
+    fn an_unusable_token_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        assert_eq!(
+            ensure_token(&empty).unwrap_err(),
+            format!("the auth token file {} is empty", empty.display())
+        );
+        let nowhere = dir.path().join("missing-dir").join("token");
+        let error = ensure_token(&nowhere).unwrap_err();
+        assert!(
+            error.starts_with(&format!("cannot write {}: ", nowhere.display())),
+            "{error}"
+        );
+    }
+
     use crate::client::SessionCredentials;
     use http_body_util::BodyExt;
     use time::macros::datetime;
