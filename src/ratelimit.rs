@@ -203,7 +203,8 @@ impl Limiter {
     /// IP's share and a slot of the concurrency limit (both released when the [`Admission`] is
     /// dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
-        self.per_ip.take(ClientKey::Ip(ip), now)?;
+        let key = ClientKey::Ip(ip);
+        self.per_ip.take(&key, now).map_err(|rate| rate_exceeded(&key, rate))?;
         let address_slot = self.in_progress_per_ip.take(ip).map_err(|ShareTaken| {
             ApiError::new(
                 ErrorCode::Throttling,
@@ -232,7 +233,9 @@ impl Limiter {
 
     /// Takes a token from the bucket of one client (certificate or access key) at `now`.
     pub fn check_client(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
-        self.per_client.take(key, now)
+        self.per_client
+            .take(&key, now)
+            .map_err(|rate| rate_exceeded(&key, rate))
     }
 }
 
@@ -251,7 +254,7 @@ impl ConnectionRate {
 
     /// Whether `ip` may open one more connection at `now`.
     pub fn admit(&self, ip: IpAddr, now: Instant) -> bool {
-        self.0.take(ClientKey::Ip(ip), now).is_ok()
+        self.0.take(&ClientKey::Ip(ip), now).is_ok()
     }
 }
 
@@ -295,13 +298,16 @@ impl Buckets {
         self.rate.store(Arc::new(rate));
     }
 
-    fn take(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
+    /// Takes a token from `key`'s bucket at `now`; `Err` with the rate in force when the
+    /// bucket is empty. Building the caller's error is left to the caller: a refused
+    /// connection needs none.
+    fn take(&self, key: &ClientKey, now: Instant) -> Result<(), Rate> {
         let rate = **self.rate.load();
         if !rate.is_enabled() {
             return Ok(());
         }
         let burst = f64::from(rate.burst);
-        let bucket = self.buckets.get_with_by_ref(&key, || {
+        let bucket = self.buckets.get_with_by_ref(key, || {
             Arc::new(Mutex::new(Bucket {
                 tokens: burst,
                 last: now,
@@ -317,23 +323,25 @@ impl Buckets {
             // A poisoned bucket means a panic elsewhere while holding it; admit rather than lock out.
             Err(_) => true,
         };
-        if admitted {
-            return Ok(());
-        }
-        let who = match key {
-            ClientKey::Ip(_) => "client address",
-            ClientKey::Certificate(_) => "client certificate",
-            ClientKey::AccessKey(_) => "access key",
-        };
-        Err(ApiError::new(
-            ErrorCode::Throttling,
-            "rate-limit",
-            format!(
-                "Rate exceeded for this {who}: at most {} requests per second (bursts of {}); retry with backoff.",
-                rate.per_second, rate.burst
-            ),
-        ))
+        if admitted { Ok(()) } else { Err(rate) }
     }
+}
+
+/// The throttling error of a request whose bucket (`key`'s, at `rate`) is empty.
+fn rate_exceeded(key: &ClientKey, rate: Rate) -> ApiError {
+    let who = match key {
+        ClientKey::Ip(_) => "client address",
+        ClientKey::Certificate(_) => "client certificate",
+        ClientKey::AccessKey(_) => "access key",
+    };
+    ApiError::new(
+        ErrorCode::Throttling,
+        "rate-limit",
+        format!(
+            "Rate exceeded for this {who}: at most {} requests per second (bursts of {}); retry with backoff.",
+            rate.per_second, rate.burst
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -379,17 +387,17 @@ mod tests {
         let b = Buckets::new(rate(1.0, 2), 100);
         let t0 = Instant::now();
         let ip = |n| ClientKey::Ip(IpAddr::from([127, 0, 0, n]));
-        assert!(b.take(ip(1), t0).is_ok());
-        assert!(b.take(ip(1), t0).is_ok());
-        let e = b.take(ip(1), t0).unwrap_err();
+        assert!(b.take(&ip(1), t0).is_ok());
+        assert!(b.take(&ip(1), t0).is_ok());
+        let e = b.take(&ip(1), t0).map_err(|r| rate_exceeded(&ip(1), r)).unwrap_err();
         assert_eq!((e.code, e.reason), (ErrorCode::Throttling, "rate-limit"));
         assert!(e.message.contains("client address"), "{}", e.message);
-        assert!(b.take(ip(2), t0).is_ok(), "another address has its own bucket");
+        assert!(b.take(&ip(2), t0).is_ok(), "another address has its own bucket");
         assert!(
-            b.take(ip(1), t0 + Duration::from_secs(1)).is_ok(),
+            b.take(&ip(1), t0 + Duration::from_secs(1)).is_ok(),
             "one token back after a second"
         );
-        assert!(b.take(ip(1), t0 + Duration::from_secs(1)).is_err());
+        assert!(b.take(&ip(1), t0 + Duration::from_secs(1)).is_err());
     }
 
     #[test]
@@ -466,7 +474,7 @@ mod tests {
         let b = Buckets::new(rate(0.0, 0), 100);
         let t0 = Instant::now();
         for _ in 0..1000 {
-            assert!(b.take(ClientKey::AccessKey("ASIAX".into()), t0).is_ok());
+            assert!(b.take(&ClientKey::AccessKey("ASIAX".into()), t0).is_ok());
         }
     }
 }

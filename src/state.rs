@@ -29,8 +29,15 @@ pub struct State {
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
-    reload_status: Mutex<(ReloadStatus, Option<SourceFiles>)>,
+    last_reload: Mutex<LastReload>,
     health: tonic_health::server::HealthReporter,
+}
+
+/// What the last reload left: its status, and when it failed, the files it read (which the
+/// file watch looks at until one changes).
+struct LastReload {
+    status: ReloadStatus,
+    failed_sources: Option<SourceFiles>,
 }
 
 /// When the configuration in force was loaded, and whether the last reload failed.
@@ -59,13 +66,13 @@ impl State {
             config_path,
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
-            reload_status: Mutex::new((
-                ReloadStatus {
+            last_reload: Mutex::new(LastReload {
+                status: ReloadStatus {
                     loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
                     last_error: None,
                 },
-                None,
-            )),
+                failed_sources: None,
+            }),
             health,
         }
     }
@@ -81,8 +88,8 @@ impl State {
         let result = self.try_reload();
         crate::metrics::record_reload(result.is_ok());
         let result = {
-            let mut record = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
-            let (status, failed_sources) = &mut *record;
+            let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
+            let LastReload { status, failed_sources } = &mut *last;
             match result {
                 Ok(()) => {
                     status.loaded_unix = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -111,19 +118,19 @@ impl State {
 
     /// When the configuration in force was loaded, and the error of the last reload if it failed.
     pub fn reload_status(&self) -> ReloadStatus {
-        self.reload_status
+        self.last_reload
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .0
+            .status
             .clone()
     }
 
     /// The files the last reload read, when it failed (see [`crate::config::ChangeWatch`]).
     pub fn failed_reload_sources(&self) -> Option<SourceFiles> {
-        self.reload_status
+        self.last_reload
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .1
+            .failed_sources
             .clone()
     }
 
