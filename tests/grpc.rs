@@ -708,6 +708,10 @@ async fn admin_is_limited_to_listed_subjects() {
     assert!(main.certificates[0].not_after_unix > now().unix_timestamp());
     assert_eq!(main.crls.len(), 1);
     assert_eq!(main.crls[0].issuer, main.certificates[0].subject);
+    assert!(
+        !main.refuses_stale_crls,
+        "a stale CRL is honoured unless the anchor says otherwise"
+    );
     let next_update = main.crls[0].next_update_unix;
     assert!(next_update > now().unix_timestamp() && next_update <= (now() + days(7)).unix_timestamp());
     assert!(

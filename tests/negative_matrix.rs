@@ -1749,7 +1749,7 @@ fn check_config_reports_each_crl_next_update() {
     let (code, stdout, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stdout.contains("\n  CRL of CN=test root: next update 2031-02-03T04:05:06Z\n"),
+        stdout.contains("\n  CRL of CN=test root: next update 2031-02-03T04:05:06Z (honoured when stale)\n"),
         "{stdout}"
     );
     assert!(!stderr.contains("past its nextUpdate"), "{stderr}");
@@ -1763,6 +1763,39 @@ fn check_config_reports_each_crl_next_update() {
         stderr.lines().any(|l| l.contains("CRL is past its nextUpdate")
             && l.contains("trust_anchor[0].crls")
             && l.contains("CN=test root")),
+        "{stderr}"
+    );
+
+    // With `stale_crls = "refuse"` the summary and the warning say that it refuses.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let refusing = text.replacen(
+        r#"crls = ["root.crl"]"#,
+        "crls = [\"root.crl\"]\nstale_crls = \"refuse\"",
+        1,
+    );
+    assert_ne!(refusing, text);
+    std::fs::write(&config, refusing).unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("(refused when stale)\n"), "{stdout}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("the certificates it covers are refused") && l.contains("CN=test root")),
+        "{stderr}"
+    );
+
+    // Any other value is refused with the values allowed.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(r#"stale_crls = "refuse""#, r#"stale_crls = "ignore""#),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown variant `ignore`, expected `honour` or `refuse`"),
         "{stderr}"
     );
 }

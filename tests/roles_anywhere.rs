@@ -234,6 +234,75 @@ async fn untrusted_expired_and_revoked_certificates_are_denied() {
     create(&d, &p, &fine, &[]).await.unwrap();
 }
 
+/// A CRL past its nextUpdate is honoured by default (AWS keeps an imported CRL until it is
+/// replaced); an anchor with `stale_crls = "refuse"` refuses every certificate it covers.
+#[tokio::test]
+async fn a_stale_crl_is_honoured_unless_the_anchor_refuses_stale_crls() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let stale = pki
+        .root
+        .crl(&[revoked.serial_hex.as_str()], n - days(8), n - days(1))
+        .unwrap();
+    let strict_role = format!("arn:aws:iam::{ACCOUNT}:role/strict");
+    let mut s = setup(&pki);
+    s.crl_pem = Some(stale);
+    s.extra_toml = format!(
+        r#"
+[[trust_anchor]]
+id = "strict"
+certificates = "ca.pem"
+crls = ["root.crl"]
+stale_crls = "refuse"
+
+[[profile]]
+id = "strict"
+role_arns = ["{strict_role}"]
+
+[[role]]
+arn = "{strict_role}"
+trust_policy = '''{policy}'''
+"#,
+        policy = trust_policy_roles_anywhere("strict", ""),
+    );
+    let d = start(&s);
+    let fine = Pki::client(&pki.root, "fine", KeyType::EcdsaP256);
+
+    let honouring = params("main", ROLE, "main");
+    create(&d, &honouring, &fine, &[]).await.unwrap();
+    assert_api_error(
+        create(&d, &honouring, &revoked, &[]).await,
+        403,
+        "AccessDeniedException",
+        "Untrusted certificate: certificate is revoked by a CRL of the trust anchor",
+    );
+
+    let refusing = params("strict", &strict_role, "strict");
+    let next_update = rolegate::session::format_expiration((n - days(1)).unix_timestamp());
+    let want = format!(
+        "Untrusted certificate: the CRL covering the certificate chain is past its nextUpdate \
+         ({next_update}) and the trust anchor refuses stale CRLs"
+    );
+    for leaf in [&fine, &revoked] {
+        assert_api_error(
+            create(&d, &refusing, leaf, &[]).await,
+            403,
+            "AccessDeniedException",
+            &want,
+        );
+    }
+    // Certificates issued under an intermediate the root's CRL covers are refused too.
+    let under = Pki::client(&pki.intermediate, "under", KeyType::EcdsaP256);
+    let chain = [pki.intermediate.issued().cert_der.clone()];
+    assert_api_error(
+        create(&d, &refusing, &under, &chain).await,
+        403,
+        "AccessDeniedException",
+        &want,
+    );
+}
+
 #[tokio::test]
 async fn trust_policy_conditions_on_certificate_attributes() {
     let pki = Pki::new();

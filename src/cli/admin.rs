@@ -155,7 +155,12 @@ fn describe(s: &StatusResponse) -> String {
                 0 => "no nextUpdate".to_owned(),
                 t => format!("next update {}", format_expiration(t)),
             };
-            let _ = writeln!(out, "  CRL of {}: {next}", crl.issuer);
+            let stale = if a.refuses_stale_crls {
+                "refused when stale"
+            } else {
+                "honoured when stale"
+            };
+            let _ = writeln!(out, "  CRL of {}: {next} ({stale})", crl.issuer);
         }
     }
     for p in &s.profiles {

@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
-use crate::identity::{AttributeMapping, CertificateField, TrustAnchor};
+use crate::identity::{AttributeMapping, CertificateField, StaleCrls, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{KeyRing, TokenKey};
 
@@ -301,7 +301,11 @@ impl Config {
                     || "no nextUpdate".to_owned(),
                     |t| format!("next update {}", crate::session::format_expiration(t)),
                 );
-                out += &format!("  CRL of {}: {next_update}\n", crl.issuer);
+                let stale = match a.trust.stale_crls() {
+                    StaleCrls::Honour => "honoured when stale",
+                    StaleCrls::Refuse => "refused when stale",
+                };
+                out += &format!("  CRL of {}: {next_update} ({stale})\n", crl.issuer);
             }
         }
         let mut profiles: Vec<_> = self.profiles.values().collect();
@@ -696,7 +700,9 @@ impl Loader<'_> {
                 .enumerate()
                 .map(|(j, p)| self.read(&format!("trust_anchor[{i}].crls[{j}]"), p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let trust = TrustAnchor::new(&pem, &crls).map_err(|e| self.err(at("certificates"), e.to_string()))?;
+            let trust = TrustAnchor::new(&pem, &crls)
+                .map_err(|e| self.err(at("certificates"), e.to_string()))?
+                .with_stale_crls(a.stale_crls);
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
@@ -844,17 +850,28 @@ fn warn_if_shared(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
 
-/// Warns about each CRL of `trust` past its nextUpdate at `now`: it is still honoured, but
-/// revocations made since are not in it.
+/// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
+/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
 fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for crl in trust.crls() {
-        if let Some(next_update) = crl.next_update.filter(|t| *t < now.unix_timestamp()) {
-            tracing::warn!(
+        let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {
+            continue;
+        };
+        let next_update = crate::session::format_expiration(next_update);
+        let issuer = crl.issuer.as_str();
+        match trust.stale_crls() {
+            StaleCrls::Honour => tracing::warn!(
                 key,
-                issuer = crl.issuer.as_str(),
-                next_update = crate::session::format_expiration(next_update),
+                issuer,
+                next_update,
                 "CRL is past its nextUpdate: revocations made since are not in it; import a fresh one and reload"
-            );
+            ),
+            StaleCrls::Refuse => tracing::warn!(
+                key,
+                issuer,
+                next_update,
+                "CRL is past its nextUpdate and stale_crls = \"refuse\": the certificates it covers are refused; import a fresh one and reload"
+            ),
         }
     }
 }

@@ -124,6 +124,10 @@ pub struct TrustAnchorSection {
     pub certificates: PathBuf,
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// What a CRL past its nextUpdate means: `honour` it as it is (AWS's behaviour) or
+    /// `refuse` the certificates it covers until a fresh one is loaded.
+    #[serde(default)]
+    pub stale_crls: crate::identity::StaleCrls,
     #[serde(default = "yes")]
     pub enabled: bool,
 }

@@ -26,10 +26,25 @@ pub struct TrustAnchor {
     pub(super) crls: Vec<CertRevocationList<'static>>,
     /// What operators watch of each CRL, in `crls` order.
     crl_infos: Vec<CrlInfo>,
+    stale_crls: StaleCrls,
 }
 
-/// One imported CRL of a trust anchor, as operators watch it: a CRL past its nextUpdate is
-/// still honoured (see [`super::verify_chain`]) but no longer lists recent revocations.
+/// What a CRL past its nextUpdate means for the certificates it covers (configuration
+/// `trust_anchor.stale_crls`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleCrls {
+    /// The CRL still applies as it is: what it lists is revoked, anything else passes. AWS
+    /// Roles Anywhere keeps an imported CRL until it is replaced.
+    #[default]
+    Honour,
+    /// Every certificate the CRL is authoritative for is refused until a fresh CRL is
+    /// loaded (fail closed, as OpenSSL and rustls-webpki's `ExpirationPolicy::Enforce`).
+    Refuse,
+}
+
+/// One imported CRL of a trust anchor, as operators watch it: a CRL past its nextUpdate no
+/// longer lists recent revocations, and is honoured or refused as [`StaleCrls`] says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrlInfo {
     /// RFC 4514-style issuer.
@@ -82,7 +97,36 @@ impl TrustAnchor {
             webpki_anchors,
             crls,
             crl_infos,
+            stale_crls: StaleCrls::default(),
         })
+    }
+
+    /// This anchor, treating its CRLs past their nextUpdate as `policy` says.
+    pub fn with_stale_crls(self, policy: StaleCrls) -> TrustAnchor {
+        TrustAnchor {
+            stale_crls: policy,
+            ..self
+        }
+    }
+
+    /// What a CRL of this anchor past its nextUpdate means.
+    pub fn stale_crls(&self) -> StaleCrls {
+        self.stale_crls
+    }
+
+    /// The earliest nextUpdate of the CRLs issued by the anchor certificate `issuer_subject`
+    /// (the DER value of its subject, as webpki compares names), when this anchor refuses
+    /// stale CRLs: a chain through that certificate verifies until then at most.
+    pub(super) fn refused_after(&self, issuer_subject: &[u8]) -> Option<i64> {
+        if self.stale_crls != StaleCrls::Refuse {
+            return None;
+        }
+        self.crls
+            .iter()
+            .zip(&self.crl_infos)
+            .filter(|(crl, _)| crl.issuer() == issuer_subject)
+            .filter_map(|(_, info)| info.next_update)
+            .min()
     }
 
     /// The anchor's CA certificates, in bundle order.

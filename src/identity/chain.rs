@@ -7,8 +7,8 @@
 //! the caller-supplied time; extended key usage `clientAuth` when the leaf has an EKU
 //! extension (RFC 5280 §4.2.1.12); intermediates `CA:true` (webpki) with `keyCertSign`
 //! (checked here); the anchor's CRLs for the whole chain, an issuer without a CRL meaning
-//! "not revoked" and an expired CRL still being honoured (AWS keeps imported CRLs until
-//! replaced).
+//! "not revoked", and a CRL past its nextUpdate still honoured (AWS keeps imported CRLs until
+//! replaced) unless the anchor refuses stale CRLs ([`StaleCrls::Refuse`]).
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
@@ -16,7 +16,7 @@ use webpki::{
     UnknownStatusPolicy,
 };
 
-use super::anchor::TrustAnchor;
+use super::anchor::{StaleCrls, TrustAnchor};
 use super::certificate::{ClientCertificate, parse_der};
 use super::error::{CertificateError, Timestamp};
 
@@ -27,7 +27,8 @@ pub const MAX_INTERMEDIATES: usize = 5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VerifiedChain {
     /// The earliest notAfter (Unix seconds) of the leaf, the intermediates used and the
-    /// anchor certificate: the verification result may be cached until then.
+    /// anchor certificate — and, when the anchor refuses stale CRLs, the nextUpdate of the
+    /// CRLs that cover the chain: the verification result may be cached until then.
     pub not_after: i64,
 }
 
@@ -61,7 +62,10 @@ pub fn verify_chain(
         builder
             .with_depth(RevocationCheckDepth::Chain)
             .with_status_policy(UnknownStatusPolicy::Allow)
-            .with_expiration_policy(ExpirationPolicy::Ignore)
+            .with_expiration_policy(match anchor.stale_crls() {
+                StaleCrls::Honour => ExpirationPolicy::Ignore,
+                StaleCrls::Refuse => ExpirationPolicy::Enforce,
+            })
             .build()
     });
     let path = end_entity
@@ -85,6 +89,11 @@ pub fn verify_chain(
     }
     if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {
         not_after = not_after.min(anchor_not_after);
+    }
+    // The anchor's CRLs are issued by anchor certificates, so the one covering this chain is
+    // the path anchor's (webpki checked it for the certificate that anchor issued).
+    if let Some(next_update) = anchor.refused_after(path.anchor().subject.as_ref()) {
+        not_after = not_after.min(next_update);
     }
     Ok(VerifiedChain { not_after })
 }
@@ -145,8 +154,10 @@ fn map_webpki_error(error: webpki::Error) -> CertificateError {
         | E::UnsupportedSignatureAlgorithmForPublicKey
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
         | E::SignatureAlgorithmMismatch => CertificateError::UnsupportedChainAlgorithm,
-        E::CrlExpired { .. }
-        | E::InvalidCrlSignatureForPublicKey
+        E::CrlExpired { next_update, .. } => CertificateError::StaleCrl {
+            next_update: Timestamp(unix_seconds(next_update)),
+        },
+        E::InvalidCrlSignatureForPublicKey
         | E::IssuerNotCrlSigner
         | E::UnknownRevocationStatus
         | E::UnsupportedCrlIssuingDistributionPoint

@@ -123,6 +123,15 @@ pub enum CertificateError {
         /// Its notBefore.
         not_before: Timestamp,
     },
+    /// The CRL covering a certificate of the chain is past its nextUpdate, and the anchor
+    /// refuses stale CRLs.
+    #[error(
+        "the CRL covering the certificate chain is past its nextUpdate ({next_update}) and the trust anchor refuses stale CRLs"
+    )]
+    StaleCrl {
+        /// The CRL's nextUpdate.
+        next_update: Timestamp,
+    },
     /// A certificate of the chain is listed in a CRL of the anchor.
     #[error("certificate is revoked by a CRL of the trust anchor")]
     Revoked,

@@ -166,6 +166,91 @@ fn revocation() {
 }
 
 #[test]
+fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
+    let ca = root(KeyType::EcdsaP256);
+    let revoked = leaf(&ca, KeyType::EcdsaP256);
+    let good = leaf(&ca, KeyType::EcdsaP256);
+    let at = |t: OffsetDateTime| UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.unix_timestamp() as u64));
+    let verify_at = |anchor: &TrustAnchor, leaf: &Issued, chain: &[&Issued], t: OffsetDateTime| {
+        let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+        let intermediates: Vec<Vec<u8>> = chain.iter().map(|c| c.cert_der.clone()).collect();
+        verify_chain(anchor, &cert, &intermediates, at(t))
+    };
+    let next_update = datetime!(2026-05-15 0:00 UTC);
+    let crl = ca
+        .crl(
+            &[revoked.serial_hex.as_str()],
+            datetime!(2026-05-01 0:00 UTC),
+            next_update,
+        )
+        .unwrap()
+        .into_bytes();
+    let before = datetime!(2026-05-14 23:59:59 UTC);
+    let after = datetime!(2026-06-01 0:00 UTC);
+
+    let honouring = anchor_of(&ca, std::slice::from_ref(&crl));
+    assert_eq!(honouring.stale_crls(), StaleCrls::Honour);
+    assert_eq!(
+        verify_at(&honouring, &revoked, &[], after),
+        Err(CertificateError::Revoked)
+    );
+    // Honoured: the result may be cached until the leaf's notAfter, past the nextUpdate.
+    assert_eq!(
+        verify_at(&honouring, &good, &[], after).map(|v| v.not_after),
+        Ok(NA.unix_timestamp())
+    );
+
+    let refusing = anchor_of(&ca, std::slice::from_ref(&crl)).with_stale_crls(StaleCrls::Refuse);
+    // Before the nextUpdate: as honoured, but the result holds only until the nextUpdate.
+    assert_eq!(
+        verify_at(&refusing, &good, &[], before).map(|v| v.not_after),
+        Ok(next_update.unix_timestamp())
+    );
+    assert_eq!(
+        verify_at(&refusing, &revoked, &[], before),
+        Err(CertificateError::Revoked)
+    );
+    // At and after it, every certificate the CRL covers is refused.
+    let stale_crl = CertificateError::StaleCrl {
+        next_update: Timestamp(next_update.unix_timestamp()),
+    };
+    let stale = Err(stale_crl.clone());
+    assert_eq!(verify_at(&refusing, &good, &[], next_update), stale);
+    assert_eq!(verify_at(&refusing, &good, &[], after), stale);
+    assert_eq!(
+        stale_crl.to_string(),
+        "the CRL covering the certificate chain is past its nextUpdate (2026-05-15T00:00:00Z) and \
+         the trust anchor refuses stale CRLs"
+    );
+    // An intermediate the root issued is covered by the root's CRL, so its leaves are refused.
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let under = leaf(&inter, KeyType::EcdsaP256);
+    assert!(matches!(
+        verify_at(&refusing, &under, &[inter.issued()], after),
+        Err(CertificateError::StaleCrl { .. })
+    ));
+
+    // A CRL of another anchor certificate neither refuses nor shortens this chain.
+    let other = Authority::new_root("Other Root", KeyType::EcdsaP256, NB, NA).unwrap();
+    let other_crl = other
+        .crl(&[], datetime!(2026-05-01 0:00 UTC), next_update)
+        .unwrap()
+        .into_bytes();
+    let bundle = format!("{}{}", ca.issued().cert_pem, other.issued().cert_pem);
+    let two = TrustAnchor::new(bundle.as_bytes(), &[other_crl])
+        .unwrap()
+        .with_stale_crls(StaleCrls::Refuse);
+    assert_eq!(
+        verify_at(&two, &good, &[], after).map(|v| v.not_after),
+        Ok(NA.unix_timestamp())
+    );
+    assert!(matches!(
+        verify_at(&two, &leaf(&other, KeyType::EcdsaP256), &[], after),
+        Err(CertificateError::StaleCrl { .. })
+    ));
+}
+
+#[test]
 fn rejected_chains() {
     let ca = root(KeyType::EcdsaP256);
     let anchor = anchor_of(&ca, &[]);

@@ -96,6 +96,7 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
                     next_update_unix: c.next_update.unwrap_or(0),
                 })
                 .collect(),
+            refuses_stale_crls: a.trust.stale_crls() == crate::identity::StaleCrls::Refuse,
         })
         .collect();
     anchors.sort_by(|a, b| a.arn.cmp(&b.arn));
