@@ -134,6 +134,8 @@ account_id = "{ACCOUNT}"
 max_clock_skew_seconds = 300
 # The subject of admin.pem, which may call the Admin API (`rolegate admin status`).
 admin_subjects = ["CN={DEV_ADMIN_CN},O={DEV_ORGANIZATION}"]
+# ...when issued by the CA of this trust anchor (any other anchor's CA could issue that name).
+admin_trust_anchors = ["dev"]
 # Edits to this file (and the files it names) apply within seconds, without a restart.
 config_watch_seconds = 2
 "#

@@ -27,6 +27,11 @@ const API_HOST: &str = "orders.internal.example";
 /// The daemon with a chained role that has permission policies, and `admin_subject` listed
 /// in `[server] admin_subjects`.
 fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
+    start_grpc_with(pki, admin_subject, "")
+}
+
+/// As [`start_grpc`], with `server_lines` added to `[server]`.
+fn start_grpc_with(pki: &Pki, admin_subject: &str, server_lines: &str) -> Daemon {
     let extra_toml = format!(
         "[[role]]\narn = \"{ROLE_CHAINED}\"\nmax_session_duration = 43200\ntrust_policy = '''{CHAINED_TRUST}'''\npermission_policies = ['''{CHAINED_PERMISSIONS}''']\n"
     );
@@ -43,7 +48,11 @@ fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
     let text = std::fs::read_to_string(&path).unwrap();
     let marker = format!("account_id = \"{ACCOUNT}\"\n");
     assert!(text.contains(&marker));
-    let text = text.replacen(&marker, &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n"), 1);
+    let text = text.replacen(
+        &marker,
+        &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n{server_lines}"),
+        1,
+    );
     std::fs::write(&path, text).unwrap();
     start_with_config(dir, &path)
 }
@@ -803,6 +812,36 @@ async fn admin_is_limited_to_listed_subjects() {
         Code::Unauthenticated,
         "Admin.Reload needs a client certificate",
     );
+}
+
+/// With `admin_trust_anchors`, an admin certificate must chain to one of the anchors listed:
+/// the listed subject issued by the CA of another enabled anchor is refused.
+#[tokio::test]
+async fn admin_certificates_must_come_from_the_admin_trust_anchors() {
+    let pki = Pki::new();
+    let from_main = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+    let from_foreign = Pki::client(&pki.foreign, "ops-admin", KeyType::EcdsaP256);
+    assert_eq!(subject_of(&from_main), subject_of(&from_foreign));
+    let d = start_grpc_with(&pki, &subject_of(&from_main), "admin_trust_anchors = [\"foreign\"]\n");
+
+    let pinned = connect(&d, Some((&from_foreign, &[]))).await;
+    pinned.admin().status(StatusRequest {}).await.unwrap();
+
+    let other_anchor = connect(&d, Some((&from_main, &[]))).await;
+    for r in [
+        other_anchor.admin().status(StatusRequest {}).await.map(|_| ()),
+        other_anchor.admin().reload(ReloadRequest {}).await.map(|_| ()),
+    ] {
+        assert_status(
+            r,
+            Code::PermissionDenied,
+            "The client certificate CN=ops-admin,O=Example does not chain to an enabled trust anchor of [server] admin_trust_anchors, so it cannot call Admin.",
+        );
+    }
+    // The pin is for Admin only: workloads of the other anchor still create sessions.
+    let workload = Pki::client(&pki.root, "workload-1", KeyType::EcdsaP256);
+    let client = connect(&d, Some((&workload, &[]))).await;
+    create(&client, create_request("main", ROLE, "main")).await.unwrap();
 }
 
 #[tokio::test]

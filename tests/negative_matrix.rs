@@ -1729,6 +1729,10 @@ fn server_numbers_out_of_range_are_config_errors() {
             "cache_max_entries = 9223372036854775807",
             "server.cache_max_entries: 9223372036854775807 is out of range: must be between 1 and 100000000",
         ),
+        (
+            "admin_trust_anchors = [\"main\", \"ops\"]",
+            "server.admin_trust_anchors[1]: no [[trust_anchor]] has id 'ops'",
+        ),
     ];
     for (line, want) in cases {
         std::fs::write(&config, valid.replacen("[server]\n", &format!("[server]\n{line}\n"), 1)).unwrap();
@@ -1736,6 +1740,36 @@ fn server_numbers_out_of_range_are_config_errors() {
         assert_eq!(code, Some(1), "{line}: {stderr}");
         assert!(stderr.contains(want), "{line}: {stderr}");
     }
+}
+
+/// Admin subjects accepted from every enabled anchor are worth a warning when there are
+/// several anchors (any of their CAs can issue the subject); `admin_trust_anchors` pins them.
+#[test]
+fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let valid = std::fs::read_to_string(&config).unwrap();
+    let warning = "admin_subjects are accepted from every enabled trust anchor";
+    let with = |lines: &str| {
+        std::fs::write(
+            &config,
+            valid.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1),
+        )
+        .unwrap();
+        let (code, _, stderr) = check_config(&config);
+        assert_eq!(code, Some(0), "{lines}: {stderr}");
+        stderr
+    };
+    let stderr = with("admin_subjects = [\"CN=ops\"]");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(warning) && l.contains("enabled_trust_anchors=2")),
+        "{stderr}"
+    );
+    assert!(!with("admin_subjects = [\"CN=ops\"]\nadmin_trust_anchors = [\"main\"]").contains(warning));
+    assert!(!with("").contains(warning), "no admin subjects, nothing to pin");
 }
 
 /// `check-config` says when each CRL of an anchor needs replacing.

@@ -122,9 +122,32 @@ impl Broker {
         preferred: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
+        self.trusted_anchor_among(leaf, intermediates, preferred, |_| true, now)
+            .ok_or_else(|| {
+                ApiError::access_denied(
+                    "untrusted-client-certificate",
+                    format!(
+                        "The client certificate {} does not chain to any enabled trust anchor.",
+                        leaf.subject_string()
+                    ),
+                )
+            })
+    }
+
+    /// As [`Broker::trusted_anchor`], among the anchors `eligible` accepts; `None` when the
+    /// chain reaches none of them.
+    pub fn trusted_anchor_among(
+        &self,
+        leaf: &ClientCertificate,
+        intermediates: &[Vec<u8>],
+        preferred: Option<&str>,
+        eligible: impl Fn(&Anchor) -> bool,
+        now: OffsetDateTime,
+    ) -> Option<String> {
         let config = self.config();
         let chains_to = |anchor: &Anchor| {
             anchor.enabled
+                && eligible(anchor)
                 && self
                     .verify_chain_cached(&config, anchor, leaf, intermediates, now)
                     .is_ok()
@@ -133,7 +156,7 @@ impl Broker {
         if let Some(anchor) = preferred
             && chains_to(anchor)
         {
-            return Ok(anchor.arn.as_str().to_owned());
+            return Some(anchor.arn.as_str().to_owned());
         }
         // The preferred anchor, tried above, is not verified twice.
         let mut anchors: Vec<&Anchor> = config
@@ -143,16 +166,10 @@ impl Broker {
             .map(|a| &**a)
             .collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
-        if let Some(anchor) = anchors.into_iter().find(|a| chains_to(a)) {
-            return Ok(anchor.arn.as_str().to_owned());
-        }
-        Err(ApiError::access_denied(
-            "untrusted-client-certificate",
-            format!(
-                "The client certificate {} does not chain to any enabled trust anchor.",
-                leaf.subject_string()
-            ),
-        ))
+        anchors
+            .into_iter()
+            .find(|a| chains_to(a))
+            .map(|anchor| anchor.arn.as_str().to_owned())
     }
 }
 

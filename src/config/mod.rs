@@ -97,6 +97,8 @@ pub struct ServerSettings {
     pub max_clock_skew: time::Duration,
     pub max_body_bytes: usize,
     pub admin_subjects: Vec<String>,
+    /// ARNs of the trust anchors admin certificates must chain to; empty: any enabled one.
+    pub admin_trust_anchors: Vec<String>,
     pub credential_reuse: std::time::Duration,
     pub cache_max_entries: u64,
     pub shutdown_grace: std::time::Duration,
@@ -418,6 +420,7 @@ impl Loader<'_> {
         let managed_policies = self.managed_policies(&f.managed_policy)?;
         let roles = self.roles(&f.role)?;
         let anchors = self.anchors(&f.trust_anchor, &server)?;
+        self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         Ok(Config {
             path: self.path.to_owned(),
@@ -522,6 +525,11 @@ impl Loader<'_> {
             s.rate_limit_per_client_burst,
         )?;
         let tls = self.tls(&s.tls_cert, &s.tls_key)?;
+        let admin_trust_anchors = s
+            .admin_trust_anchors
+            .iter()
+            .map(|id| RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &s.region, &account, id).to_string())
+            .collect();
         Ok(ServerSettings {
             listen,
             metrics_listen,
@@ -531,6 +539,7 @@ impl Loader<'_> {
             max_clock_skew: time::Duration::seconds(s.max_clock_skew_seconds as i64),
             max_body_bytes: s.max_body_bytes,
             admin_subjects: s.admin_subjects.clone(),
+            admin_trust_anchors,
             credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
             cache_max_entries: s.cache_max_entries,
             shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
@@ -682,6 +691,33 @@ impl Loader<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Every id of `admin_trust_anchors` names a configured trust anchor; without any, admin
+    /// certificates may come from any enabled anchor's CA, which is worth a warning when
+    /// there are several.
+    fn check_admin_anchors(
+        &self,
+        section: &schema::ServerSection,
+        server: &ServerSettings,
+        anchors: &HashMap<String, Arc<Anchor>>,
+    ) -> Result<(), ConfigError> {
+        for (i, arn) in server.admin_trust_anchors.iter().enumerate() {
+            if !anchors.contains_key(arn) {
+                return Err(self.err(
+                    format!("server.admin_trust_anchors[{i}]"),
+                    format!("no [[trust_anchor]] has id '{}'", section.admin_trust_anchors[i]),
+                ));
+            }
+        }
+        let enabled = anchors.values().filter(|a| a.enabled).count();
+        if !server.admin_subjects.is_empty() && server.admin_trust_anchors.is_empty() && enabled > 1 {
+            tracing::warn!(
+                enabled_trust_anchors = enabled,
+                "admin_subjects are accepted from every enabled trust anchor: any of their CAs can issue an admin certificate; list the operators' anchor in [server] admin_trust_anchors"
+            );
+        }
+        Ok(())
     }
 
     fn anchors(

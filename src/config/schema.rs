@@ -41,6 +41,9 @@ pub struct ServerSection {
     /// Client certificate subjects (RFC 4514 strings, e.g. `CN=ops,O=Example`) allowed to call `Admin.*`.
     #[serde(default)]
     pub admin_subjects: Vec<String>,
+    /// Ids of the trust anchors an admin certificate must chain to (empty: any enabled one).
+    #[serde(default)]
+    pub admin_trust_anchors: Vec<String>,
     /// How long identical CreateSession requests are answered with the same credentials.
     #[serde(default = "default_reuse")]
     pub credential_reuse_seconds: u64,

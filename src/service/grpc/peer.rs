@@ -1,7 +1,7 @@
 //! The caller's mTLS client chain, as presented in the TLS handshake (which proved possession
 //! of the leaf's key), and the checks the gRPC operations make on it: present, a valid leaf,
 //! chaining to an enabled trust anchor, and for Admin a subject listed in
-//! `[server] admin_subjects`.
+//! `[server] admin_subjects` under one of `[server] admin_trust_anchors` (when set).
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::broker::{Broker, SentCertificate};
+use crate::config::Anchor;
 use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
 use crate::service::error::{ApiError, ErrorCode};
@@ -69,16 +70,38 @@ pub fn trusted_peer(
     Ok((chain, anchor))
 }
 
-/// Admin callers: a trusted chain whose leaf subject is listed in `admin_subjects`.
+/// Admin callers: a chain to an enabled trust anchor — one of `admin_trust_anchors` when it
+/// lists any — whose leaf subject is listed in `admin_subjects`.
 pub fn admin_peer(
     broker: &Broker,
     conn: &ConnInfo,
     operation: &str,
     now: OffsetDateTime,
 ) -> Result<Arc<ClientCertificate>, ApiError> {
-    let (chain, _) = trusted_peer(broker, conn, operation, now)?;
+    let config = broker.config();
+    let admin_anchors = &config.server.admin_trust_anchors;
+    let chain = if admin_anchors.is_empty() {
+        trusted_peer(broker, conn, operation, now)?.0
+    } else {
+        let chain = peer_chain(broker, conn, operation)?;
+        let is_admin_anchor = |a: &Anchor| admin_anchors.iter().any(|arn| arn == a.arn.as_str());
+        if broker
+            .trusted_anchor_among(&chain.leaf, &chain.intermediates, None, is_admin_anchor, now)
+            .is_none()
+        {
+            return Err(ApiError::access_denied(
+                "untrusted-client-certificate",
+                format!(
+                    "The client certificate {} does not chain to an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}.",
+                    chain.leaf.subject_string()
+                ),
+            ));
+        }
+        broker.caches().keep_certificate(&chain.sent);
+        chain
+    };
     let subject = chain.leaf.subject_string();
-    if !broker.config().server.admin_subjects.iter().any(|s| s == subject) {
+    if !config.server.admin_subjects.iter().any(|s| s == subject) {
         return Err(ApiError::access_denied(
             "not-admin",
             format!(
