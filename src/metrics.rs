@@ -8,6 +8,7 @@
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
+//! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
 //! `rolegate_config_loaded_timestamp_seconds`, `rolegate_connections_open`,
@@ -168,6 +169,7 @@ pub fn render(state: &State) -> String {
     );
     let expiry: Family<AnchorLabels, Gauge> = Family::default();
     let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
+    let refuses_stale_crls: Family<AnchorLabels, Gauge> = Family::default();
     for anchor in config.anchors.values() {
         let labels = AnchorLabels {
             anchor: anchor.arn.to_string(),
@@ -178,6 +180,8 @@ pub fn render(state: &State) -> String {
         if let Some(next_update) = anchor.trust.crls().iter().filter_map(|c| c.next_update).min() {
             crl_next_update.get_or_create(&labels).set(next_update);
         }
+        let refuses = anchor.trust.stale_crls() == crate::identity::StaleCrls::Refuse;
+        refuses_stale_crls.get_or_create(&labels).set(i64::from(refuses));
     }
     registry.register(
         "rolegate_trust_anchor_expiry_timestamp_seconds",
@@ -186,8 +190,13 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds",
-        "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it is still honoured but misses later revocations)",
+        "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it misses later revocations, and refuses what it covers where stale_crls = \"refuse\")",
         crl_next_update,
+    );
+    registry.register(
+        "rolegate_trust_anchor_refuses_stale_crls",
+        "1 when the trust anchor refuses the certificates a CRL past its nextUpdate covers (stale_crls = \"refuse\"), 0 when it honours such a CRL",
+        refuses_stale_crls,
     );
     if let Some(not_after) = config.server.tls.not_after {
         let gauge: Gauge = Gauge::default();

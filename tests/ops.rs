@@ -894,6 +894,8 @@ async fn metrics_after_known_traffic() {
     let crl = pki.root.crl(&[], now() - days(1), crl_next_update).unwrap();
     let d = start(&Setup {
         crl_pem: Some(crl),
+        extra_toml: "[[trust_anchor]]\nid = \"strict\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\nstale_crls = \"refuse\"\n"
+            .to_owned(),
         ..setup(&pki)
     });
     let leaf = Pki::client(&pki.root, "metrics-client", KeyType::EcdsaP256);
@@ -958,6 +960,16 @@ async fn metrics_after_known_traffic() {
         Some(crl_next_update.unix_timestamp() as f64),
         "{m}"
     );
+    let refuses = |anchor: &str| {
+        sample(
+            &m,
+            &format!(
+                "rolegate_trust_anchor_refuses_stale_crls{{anchor=\"{}\"}}",
+                anchor_arn(anchor)
+            ),
+        )
+    };
+    assert_eq!((refuses("main"), refuses("strict")), (Some(0.0), Some(1.0)), "{m}");
     let server_pem = std::fs::read(d.dir.path().join("server.pem")).unwrap();
     let server_der = {
         use rustls::pki_types::pem::PemObject;
