@@ -1772,6 +1772,34 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
     assert!(!with("").contains(warning), "no admin subjects, nothing to pin");
 }
 
+/// Two CRLs of one CA in an anchor (the old and the new one of a rotation) are refused at load:
+/// revocation checking consults only one CRL per issuer, so one's revocations would be lost.
+#[test]
+fn two_crls_of_one_ca_are_a_configuration_error() {
+    let pki = Pki::new();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let old_crl = pki.root.crl(&[], now() - days(8), now() + days(1)).unwrap();
+    let new_crl = pki
+        .root
+        .crl(&[revoked.serial_hex.as_str()], now() - days(1), now() + days(7))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, Some(old_crl));
+    std::fs::write(dir.path().join("root-new.crl"), new_crl).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = text.replacen(r#"crls = ["root.crl"]"#, r#"crls = ["root.crl", "root-new.crl"]"#, 1);
+    assert_ne!(both, text);
+    std::fs::write(&config, both).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "trust_anchor[0].crls: CRLs #1 and #2 are both issued by CN=test root; only one CRL per issuer is consulted, so list only the current one"
+        ),
+        "{stderr}"
+    );
+}
+
 /// `check-config` says when each CRL of an anchor needs replacing.
 #[test]
 fn check_config_reports_each_crl_next_update() {

@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
-use crate::identity::{AttributeMapping, CertificateField, StaleCrls, TrustAnchor};
+use crate::identity::{AnchorError, AttributeMapping, CertificateField, StaleCrls, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{KeyRing, TokenKey};
 
@@ -737,7 +737,15 @@ impl Loader<'_> {
                 .map(|(j, p)| self.read(&format!("trust_anchor[{i}].crls[{j}]"), p))
                 .collect::<Result<Vec<_>, _>>()?;
             let trust = TrustAnchor::new(&pem, &crls)
-                .map_err(|e| self.err(at("certificates"), e.to_string()))?
+                .map_err(|e| {
+                    let key = match e {
+                        AnchorError::BadCrl { .. }
+                        | AnchorError::CrlIssuerUnknown { .. }
+                        | AnchorError::DuplicateCrlIssuer { .. } => "crls",
+                        _ => "certificates",
+                    };
+                    self.err(at(key), e.to_string())
+                })?
                 .with_stale_crls(a.stale_crls);
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);

@@ -85,13 +85,14 @@ impl TrustAnchor {
             })?;
             webpki_anchors.push(anchor.to_owned());
         }
-        let (crls, crl_infos) = crls
+        let (crls, crl_infos): (Vec<_>, Vec<_>) = crls
             .iter()
             .enumerate()
             .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
+        check_one_crl_per_issuer(&crls, &crl_infos)?;
         Ok(TrustAnchor {
             certificates,
             webpki_anchors,
@@ -215,6 +216,22 @@ fn load_crl(
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
     Ok((CertRevocationList::from(crl), info))
+}
+
+/// At most one CRL per issuer name: webpki consults the first CRL whose issuer matches a
+/// certificate's, so a second one (an old and a new CRL listed together during a rotation)
+/// would have its revocations ignored.
+fn check_one_crl_per_issuer(crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Result<(), AnchorError> {
+    for (j, later) in crls.iter().enumerate() {
+        if let Some(i) = crls[..j].iter().position(|earlier| earlier.issuer() == later.issuer()) {
+            return Err(AnchorError::DuplicateCrlIssuer {
+                first: i + 1,
+                second: j + 1,
+                issuer: infos[j].issuer.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.

@@ -57,6 +57,19 @@ pub enum AnchorError {
         /// 1-based position in the CRL list.
         index: usize,
     },
+    /// Two CRLs name the same issuer: revocation checking consults one CRL per issuer name,
+    /// so the revocations of the other would be ignored.
+    #[error(
+        "CRLs #{first} and #{second} are both issued by {issuer}; only one CRL per issuer is consulted, so list only the current one"
+    )]
+    DuplicateCrlIssuer {
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+        /// RFC 4514-style issuer.
+        issuer: String,
+    },
 }
 
 /// Why a client certificate (or its chain) is not acceptable. Messages reach users verbatim.

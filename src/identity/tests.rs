@@ -449,6 +449,20 @@ fn anchor_errors() {
         AnchorError::CrlIssuerUnknown { index: 1 }
     );
 
+    // Two CRLs of one CA (an old and a new one, say): only one would be consulted.
+    let old_crl = ca.crl(&[], NB, NA).unwrap().into_bytes();
+    let new_crl = ca.crl(&[], NB, NA).unwrap().into_bytes();
+    let other_ca_crl = other.crl(&[], NB, NA).unwrap().into_bytes();
+    let bundle = format!("{}{}", ca.issued().cert_pem, other.issued().cert_pem);
+    let duplicate = TrustAnchor::new(bundle.as_bytes(), &[old_crl, other_ca_crl, new_crl]).unwrap_err();
+    assert_eq!(
+        duplicate.to_string(),
+        format!(
+            "CRLs #1 and #3 are both issued by {}; only one CRL per issuer is consulted, so list only the current one",
+            anchor_of(&ca, &[]).certificates()[0].subject
+        )
+    );
+
     // Same issuer name, different key: the signature check catches it at load.
     let impostor = root(KeyType::EcdsaP256).crl(&[], NB, NA).unwrap().into_bytes();
     assert_eq!(
