@@ -92,6 +92,10 @@ struct Fixture {
     /// certificate and verifies its chain.
     uncached_world: World,
     uncached_broker: Broker,
+    /// A world whose anchor has a CRL of [`CRL_ENTRIES`] revoked serials, and its client's leaf.
+    _crl_world: World,
+    crl_config: Config,
+    crl_leaf: ClientCertificate,
     ecdsa_client: ClientIdentity,
     rsa_client: ClientIdentity,
     broker: Broker,
@@ -118,24 +122,31 @@ struct Fixture {
 const HOST: &str = "127.0.0.1:8443";
 /// Certificates the chain-not-cached step cycles through (its caches hold 16 entries).
 const UNCACHED_CERTS: usize = 1024;
+/// Revoked serials in the CRL of the chain-with-CRL step.
+const CRL_ENTRIES: usize = 1000;
 const GET_CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 impl Fixture {
     fn new() -> Fixture {
-        let world = |key, distinct_certs, cache_max_entries| {
+        let world_with = |key, distinct_certs, cache_max_entries, crl_entries| {
             World::create(&WorldOptions {
                 distinct_certs,
                 client_key: key,
                 cache_max_entries,
+                crl_entries,
             })
             .expect("bench world")
         };
+        let world = |key, distinct_certs, cache_max_entries| world_with(key, distinct_certs, cache_max_entries, None);
         // Caches small enough that the issued-credentials cache churns (insert + evict) as on
         // a busy server.
         let mut ecdsa_world = world(KeyType::EcdsaP256, 1, 10_000);
         let mut rsa_world = world(KeyType::Rsa2048, 1, 10_000);
         let uncached_world = world(KeyType::EcdsaP256, UNCACHED_CERTS, 16);
         let uncached_broker = Broker::new(Config::load(&uncached_world.config).expect("bench config"));
+        let crl_world = world_with(KeyType::EcdsaP256, 1, 16, Some(CRL_ENTRIES));
+        let crl_config = Config::load(&crl_world.config).expect("bench config");
+        let crl_leaf = ClientCertificate::parse(crl_world.clients[0].cert_der.clone()).expect("leaf");
         let config = Config::load(&ecdsa_world.config).expect("bench config");
         let broker = Broker::new(config);
         let config = broker.config();
@@ -210,11 +221,15 @@ impl Fixture {
             _rsa_world: rsa_world,
             uncached_world,
             uncached_broker,
+            _crl_world: crl_world,
+            crl_config,
+            crl_leaf,
         }
     }
 
     fn steps(&self) -> Vec<Step<'_>> {
         let anchor = self.config.anchor(TRUST_ANCHOR_ARN).expect("anchor");
+        let crl_anchor = self.crl_config.anchor(TRUST_ANCHOR_ARN).expect("anchor");
         let role = self.config.role(ROLE_ARN).expect("role");
         // One instant for signing and verifying, so a long run never drifts out of the skew.
         let now = OffsetDateTime::now_utc();
@@ -264,6 +279,13 @@ impl Fixture {
             Step::repeat("chain/uncached (identity::verify_chain)", Floor::Ecdsa, move || {
                 black_box(verify_chain(&anchor.trust, &self.leaf, &[], unix).expect("chain"));
             }),
+            Step::repeat(
+                "chain/uncached_with_crl (identity::verify_chain, anchor with a 1,000-entry CRL)",
+                Floor::Ecdsa,
+                move || {
+                    black_box(verify_chain(&crl_anchor.trust, &self.crl_leaf, &[], unix).expect("chain"));
+                },
+            ),
             Step::repeat("chain/cached (Broker::verify_chain_cached)", Floor::Ecdsa, move || {
                 self.broker
                     .verify_chain_cached(&self.config, anchor, &self.leaf, &[], now)

@@ -149,6 +149,7 @@ config_watch_seconds = 2
             max_session_duration: 43200,
             organization: DEV_ORGANIZATION,
             common_name_like: None,
+            crl: None,
         })
 }
 
@@ -168,6 +169,8 @@ pub struct Workloads<'a> {
     pub organization: &'a str,
     /// A pattern the subject's common name (`CN`) must match too, if set.
     pub common_name_like: Option<&'a str>,
+    /// The trust anchor's CRL file, if it has one.
+    pub crl: Option<&'a str>,
 }
 
 /// The token key file `token-k1.key`, the trust anchor `ca.pem`, one profile accepting session
@@ -182,7 +185,9 @@ pub fn workloads_toml(w: &Workloads<'_>) -> String {
         max_session_duration,
         organization,
         common_name_like,
+        crl,
     } = w;
+    let crls = crl.map_or_else(String::new, |file| format!("crls = [\"{file}\"]\n"));
     let title = capitalised(id);
     let common_name = common_name_like.map_or_else(String::new, |cn| {
         format!(",\n      \"StringLike\": {{\"aws:PrincipalTag/x509Subject/CN\": \"{cn}\"}}")
@@ -199,7 +204,7 @@ file = "token-k1.key"
 [[trust_anchor]]
 id = "{id}"
 certificates = "ca.pem"
-enabled = true
+{crls}enabled = true
 
 [[profile]]
 id = "{id}"
@@ -285,8 +290,13 @@ mod tests {
             max_session_duration: 3600,
             organization: "o",
             common_name_like: Some("w-*"),
+            crl: Some("ca.crl"),
         };
         let text = workloads_toml(&w);
+        assert!(
+            text.contains("certificates = \"ca.pem\"\ncrls = [\"ca.crl\"]\nenabled = true\n"),
+            "{text}"
+        );
         assert!(text.contains(
             "\"StringEquals\": {\"aws:PrincipalTag/x509Subject/O\": \"o\"},\n      \"StringLike\": {\"aws:PrincipalTag/x509Subject/CN\": \"w-*\"}\n    }"
         ), "{text}");

@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// The server's `cache_max_entries` (bound of each cache, 1 to 100,000,000).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_entries: u64,
+    /// Give the trust anchor a CRL listing this many revoked certificates (none of the
+    /// clients'), as a production anchor has: every chain verification checks it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub crl_entries: Option<u32>,
     /// The server's RUST_LOG (its log, audit events included, is formatted and discarded).
     #[arg(long, default_value = "info")]
     pub server_log: String,
@@ -213,6 +217,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
             ClientKey::Rsa => KeyType::Rsa2048,
         },
         cache_max_entries: args.cache_max_entries,
+        crl_entries: args.crl_entries.map(|n| n as usize),
     })?;
     let exe = std::env::current_exe()?;
     let server = Server::start(&exe, &world.config, &args.server_log)?;

@@ -53,6 +53,9 @@ pub struct WorldOptions {
     pub distinct_certs: usize,
     pub client_key: KeyType,
     pub cache_max_entries: u64,
+    /// When set, the trust anchor gets a CRL (`ca.crl`) listing this many revoked serials,
+    /// none of them a client's: every chain verification then checks it.
+    pub crl_entries: Option<usize>,
 }
 
 impl World {
@@ -99,7 +102,17 @@ impl World {
                 cert_der: issued.cert_der,
             });
         }
-        write_new_public(&self.config, config_toml(opts.cache_max_entries).as_bytes())?;
+        let crl = match opts.crl_entries {
+            Some(entries) => {
+                // 16-byte serials above 2^64: rcgen's client serials are random, so none collides.
+                let serials: Vec<String> = (0..entries).map(|i| format!("01{:030x}", i + 1)).collect();
+                let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+                write_new_public(&self.dir.join("ca.crl"), ca.crl(&serials, start, end)?.as_bytes())?;
+                Some("ca.crl")
+            }
+            None => None,
+        };
+        write_new_public(&self.config, config_toml(opts.cache_max_entries, crl).as_bytes())?;
         Ok(self)
     }
 }
@@ -189,7 +202,7 @@ impl Drop for Server {
 /// The benchmark configuration: no rate limits and the given cache bound, one anchor, one
 /// profile accepting session names, a role with a realistic trust policy (anchor ARN and two
 /// subject attributes), and a role to chain into.
-fn config_toml(cache_max_entries: u64) -> String {
+fn config_toml(cache_max_entries: u64, crl: Option<&str>) -> String {
     let server = format!(
         r#"# rolegate bench configuration (temporary)
 [server]
@@ -217,6 +230,7 @@ max_connections_per_ip = 0
             max_session_duration: 3600,
             organization: ORGANIZATION,
             common_name_like: Some("bench-workload-*"),
+            crl,
         })
 }
 
@@ -231,6 +245,7 @@ mod tests {
             distinct_certs: 2,
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 1234,
+            crl_entries: None,
         })
         .unwrap();
         assert_eq!(world.clients.len(), 2);
@@ -247,8 +262,33 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing in {text}");
         }
+        assert!(config.anchor(TRUST_ANCHOR_ARN).unwrap().trust.crls().is_empty());
         let dir = world.dir.clone();
         drop(world);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_bench_world_with_a_crl_revokes_none_of_its_clients() {
+        let world = World::create(&WorldOptions {
+            distinct_certs: 3,
+            client_key: KeyType::EcdsaP256,
+            cache_max_entries: 10,
+            crl_entries: Some(50),
+        })
+        .unwrap();
+        let config = Config::load(&world.config).unwrap();
+        let anchor = config.anchor(TRUST_ANCHOR_ARN).unwrap();
+        assert_eq!(anchor.trust.crls().len(), 1);
+        let crl = std::fs::read(world.dir.join("ca.crl")).unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateRevocationListDer::from_pem_slice(&crl).unwrap();
+        let (_, parsed) = x509_parser::parse_x509_crl(der.as_ref()).unwrap();
+        assert_eq!(parsed.iter_revoked_certificates().count(), 50);
+        let now = rustls::pki_types::UnixTime::now();
+        for client in &world.clients {
+            let leaf = ClientCertificate::parse(client.cert_der.clone()).unwrap();
+            crate::identity::verify_chain(&anchor.trust, &leaf, &[], now).unwrap();
+        }
     }
 }

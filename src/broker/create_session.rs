@@ -441,6 +441,7 @@ mod tests {
             distinct_certs: 1,
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 100,
+            crl_entries: None,
         })
         .unwrap();
         let text = std::fs::read_to_string(&world.config).unwrap();
