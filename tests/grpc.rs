@@ -663,6 +663,8 @@ async fn admin_cli_shows_status_and_reloads() {
         format!("role {ROLE_CHAINED} ("),
         "token keys: k1 (active k1)\n".to_owned(),
         "cache certificates: ".to_owned(),
+        "  CRL of CN=test root".to_owned(),
+        " (honoured when stale)\n".to_owned(),
     ] {
         assert!(stdout.contains(&line), "{line:?} not in\n{stdout}");
     }

@@ -1761,6 +1761,23 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
         assert_eq!(code, Some(0), "{lines}: {stderr}");
         stderr
     };
+    let summary = |lines: &str| {
+        std::fs::write(
+            &config,
+            valid.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1),
+        )
+        .unwrap();
+        check_config(&config).1
+    };
+    assert!(
+        summary("admin_subjects = [\"CN=ops\", \"CN=b\"]")
+            .contains("\nAdmin API: CN=ops; CN=b from any enabled trust anchor\n")
+    );
+    assert!(
+        summary("admin_subjects = [\"CN=ops\"]\nadmin_trust_anchors = [\"main\"]")
+            .contains("\nAdmin API: CN=ops from arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/main\n")
+    );
+    assert!(!summary("").contains("Admin API"));
     let stderr = with("admin_subjects = [\"CN=ops\"]");
     assert!(
         stderr

@@ -275,6 +275,13 @@ impl Config {
             };
             out += &format!("PROXY protocol header required on every connection, believed from {from}\n");
         }
+        if !self.server.admin_subjects.is_empty() {
+            let from = match self.server.admin_trust_anchors.as_slice() {
+                [] => "any enabled trust anchor".to_owned(),
+                arns => arns.join(", "),
+            };
+            out += &format!("Admin API: {} from {from}\n", self.server.admin_subjects.join("; "));
+        }
         out += &format!(
             "token keys: {} (active {})\n",
             self.keyring.key_ids().join(", "),
