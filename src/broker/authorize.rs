@@ -123,15 +123,7 @@ impl Broker {
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
         self.trusted_anchor_among(leaf, intermediates, preferred, |_| true, now)
-            .ok_or_else(|| {
-                ApiError::access_denied(
-                    "untrusted-client-certificate",
-                    format!(
-                        "The client certificate {} does not chain to any enabled trust anchor.",
-                        leaf.subject_string()
-                    ),
-                )
-            })
+            .ok_or_else(|| untrusted_client_certificate(leaf, "any enabled trust anchor."))
     }
 
     /// As [`Broker::trusted_anchor`], among the anchors `eligible` accepts; `None` when the
@@ -171,6 +163,18 @@ impl Broker {
             .find(|a| chains_to(a))
             .map(|anchor| anchor.arn.as_str().to_owned())
     }
+}
+
+/// AccessDenied for a client certificate that chains to none of the anchors `which` names
+/// (the end of the sentence "does not chain to ...").
+pub fn untrusted_client_certificate(leaf: &ClientCertificate, which: &str) -> ApiError {
+    ApiError::access_denied(
+        "untrusted-client-certificate",
+        format!(
+            "The client certificate {} does not chain to {which}",
+            leaf.subject_string()
+        ),
+    )
 }
 
 /// The request context of an authorization decision for a session of `subject`: the keys

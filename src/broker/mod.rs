@@ -26,7 +26,9 @@ use crate::config::Config;
 
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
 pub use authenticate::{Caller, Payload, signature_error};
-pub use authorize::{AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context};
+pub use authorize::{
+    AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context, untrusted_client_certificate,
+};
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub use create_session::{

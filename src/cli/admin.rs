@@ -11,6 +11,7 @@ use clap::Subcommand;
 use crate::client::TlsOptions;
 use crate::client::grpc::GrpcClient;
 use crate::helper::credentials::{IdentitySource, Passphrase, tls_client_identity};
+use crate::identity::StaleCrls;
 use crate::proto::{ReloadRequest, StatusRequest, StatusResponse};
 use crate::session::format_expiration;
 
@@ -155,12 +156,12 @@ fn describe(s: &StatusResponse) -> String {
                 0 => "no nextUpdate".to_owned(),
                 t => format!("next update {}", format_expiration(t)),
             };
-            let stale = if a.refuses_stale_crls {
-                "refused when stale"
+            let policy = if a.refuses_stale_crls {
+                StaleCrls::Refuse
             } else {
-                "honoured when stale"
+                StaleCrls::Honour
             };
-            let _ = writeln!(out, "  CRL of {}: {next} ({stale})", crl.issuer);
+            let _ = writeln!(out, "  CRL of {}: {next} ({})", crl.issuer, policy.when_stale());
         }
     }
     for p in &s.profiles {

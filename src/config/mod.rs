@@ -310,11 +310,11 @@ impl Config {
                     || "no nextUpdate".to_owned(),
                     |t| format!("next update {}", crate::session::format_expiration(t)),
                 );
-                let stale = match a.trust.stale_crls() {
-                    StaleCrls::Honour => "honoured when stale",
-                    StaleCrls::Refuse => "refused when stale",
-                };
-                out += &format!("  CRL of {}: {next_update} ({stale})\n", crl.issuer);
+                out += &format!(
+                    "  CRL of {}: {next_update} ({})\n",
+                    crl.issuer,
+                    a.trust.stale_crls().when_stale()
+                );
             }
         }
         let mut profiles: Vec<_> = self.profiles.values().collect();
@@ -908,22 +908,16 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
         let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {
             continue;
         };
-        let next_update = crate::session::format_expiration(next_update);
-        let issuer = crl.issuer.as_str();
-        match trust.stale_crls() {
-            StaleCrls::Honour => tracing::warn!(
-                key,
-                issuer,
-                next_update,
-                "CRL is past its nextUpdate: revocations made since are not in it; import a fresh one and reload"
-            ),
-            StaleCrls::Refuse => tracing::warn!(
-                key,
-                issuer,
-                next_update,
-                "CRL is past its nextUpdate and stale_crls = \"refuse\": the certificates it covers are refused; import a fresh one and reload"
-            ),
-        }
+        let consequence = match trust.stale_crls() {
+            StaleCrls::Honour => "revocations made since are not in it",
+            StaleCrls::Refuse => "the certificates it covers are refused (stale_crls = \"refuse\")",
+        };
+        tracing::warn!(
+            key,
+            issuer = crl.issuer.as_str(),
+            next_update = crate::session::format_expiration(next_update),
+            "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
+        );
     }
 }
 

@@ -43,6 +43,16 @@ pub enum StaleCrls {
     Refuse,
 }
 
+impl StaleCrls {
+    /// The policy as operator summaries show it after a CRL's next update.
+    pub fn when_stale(self) -> &'static str {
+        match self {
+            StaleCrls::Honour => "honoured when stale",
+            StaleCrls::Refuse => "refused when stale",
+        }
+    }
+}
+
 /// One imported CRL of a trust anchor, as operators watch it: a CRL past its nextUpdate no
 /// longer lists recent revocations, and is honoured or refused as [`StaleCrls`] says.
 #[derive(Clone, Debug, PartialEq, Eq)]

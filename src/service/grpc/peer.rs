@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use crate::broker::{Broker, SentCertificate};
+use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
 use crate::config::Anchor;
 use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
@@ -80,26 +80,22 @@ pub fn admin_peer(
 ) -> Result<Arc<ClientCertificate>, ApiError> {
     let config = broker.config();
     let admin_anchors = &config.server.admin_trust_anchors;
-    let chain = if admin_anchors.is_empty() {
-        trusted_peer(broker, conn, operation, now)?.0
-    } else {
-        let chain = peer_chain(broker, conn, operation)?;
-        let is_admin_anchor = |a: &Anchor| admin_anchors.iter().any(|arn| arn == a.arn.as_str());
-        if broker
-            .trusted_anchor_among(&chain.leaf, &chain.intermediates, None, is_admin_anchor, now)
-            .is_none()
-        {
-            return Err(ApiError::access_denied(
-                "untrusted-client-certificate",
-                format!(
-                    "The client certificate {} does not chain to an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}.",
-                    chain.leaf.subject_string()
-                ),
-            ));
-        }
-        broker.caches().keep_certificate(&chain.sent);
-        chain
-    };
+    let chain = peer_chain(broker, conn, operation)?;
+    let is_admin_anchor =
+        |a: &Anchor| admin_anchors.is_empty() || admin_anchors.iter().any(|arn| arn == a.arn.as_str());
+    if broker
+        .trusted_anchor_among(&chain.leaf, &chain.intermediates, None, is_admin_anchor, now)
+        .is_none()
+    {
+        return Err(match admin_anchors.is_empty() {
+            true => untrusted_client_certificate(&chain.leaf, "any enabled trust anchor."),
+            false => untrusted_client_certificate(
+                &chain.leaf,
+                &format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}."),
+            ),
+        });
+    }
+    broker.caches().keep_certificate(&chain.sent);
     let subject = chain.leaf.subject_string();
     if !config.server.admin_subjects.iter().any(|s| s == subject) {
         return Err(ApiError::access_denied(
