@@ -2,9 +2,9 @@
 //! stderr. `rolegate serve` writes them in batches from a background thread, so that a request
 //! costs an append to a buffer instead of a `write(2)` to the journal or pipe behind stderr.
 //!
-//! The text format quotes string fields as `DefaultFields` does (`{:?}`), through
-//! [`TextFields`], which skips `core::fmt`'s per-character escaping when a value has nothing
-//! to escape (an audit event records about twenty strings).
+//! The text format writes fields as `DefaultFields` does, through [`TextFields`], which writes
+//! plain `name=value` fields by hand instead of through `core::fmt` (an audit event records
+//! about twenty strings).
 //!
 //! The batch is written when it reaches [`WAKE_AT`] bytes, at most [`FLUSH_INTERVAL`] after its
 //! first line, and when the returned [`FlushGuard`] drops (at the end of `serve`). A writer that
@@ -62,8 +62,11 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     Some(guard)
 }
 
-/// The text format's fields: exactly `DefaultFields`' output, string values written by
-/// [`QuotedStr`].
+/// The text format's fields: exactly `DefaultFields`' output. Without colour, a plain
+/// `name=value` field (a string, a number, a bool) is written by hand, string values by
+/// [`write_quoted`]; `DefaultFields` formats every field through `core::fmt` and `nu_ansi_term`
+/// (most of an audit event's cost). The message, raw identifiers (`r#type`), errors,
+/// `%`/`?` values and coloured output still go through `DefaultVisitor`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextFields;
 
@@ -71,60 +74,125 @@ impl<'a> MakeVisitor<Writer<'a>> for TextFields {
     type Visitor = TextVisitor<'a>;
 
     fn make_visitor(&self, target: Writer<'a>) -> TextVisitor<'a> {
-        TextVisitor(DefaultVisitor::new(target, true))
+        TextVisitor {
+            writer: target,
+            is_empty: true,
+            result: Ok(()),
+        }
     }
 }
 
-/// `DefaultVisitor`, with its string values given as [`QuotedStr`].
-pub struct TextVisitor<'a>(DefaultVisitor<'a>);
+/// `DefaultVisitor`'s output, with plain fields written directly (see [`TextFields`]).
+pub struct TextVisitor<'a> {
+    writer: Writer<'a>,
+    /// Nothing written yet: the next field is not preceded by a space.
+    is_empty: bool,
+    result: fmt::Result,
+}
+
+impl TextVisitor<'_> {
+    /// Whether `field` is written as `name=value` with no styling, as `DefaultVisitor` writes
+    /// it then. `log.*` fields are the `log` crate's metadata, which `DefaultVisitor` skips.
+    fn is_plain(&self, field: &Field) -> bool {
+        let name = field.name();
+        !self.writer.has_ansi_escapes() && name != "message" && !name.starts_with("r#") && !name.starts_with("log.")
+    }
+
+    /// Writes ` name=` (no space before the first field) and then `value`.
+    fn write_plain(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !std::mem::take(&mut self.is_empty) {
+                self.writer.write_char(' ')?;
+            }
+            self.writer.write_str(field.name())?;
+            self.writer.write_char('=')?;
+            value(&mut self.writer)
+        })();
+    }
+
+    /// Hands one field to `DefaultVisitor`, which writes it after a space unless it is first.
+    fn delegate(&mut self, field: &Field, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
+        if self.result.is_err() {
+            return;
+        }
+        let mut visitor = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        record(&mut visitor);
+        self.result = visitor.finish();
+        // DefaultVisitor writes every field but the `log` crate's metadata.
+        self.is_empty &= field.name().starts_with("log.");
+    }
+}
 
 impl Visit for TextVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            // The message is written bare (and ANSI-sanitized) by `DefaultVisitor`.
-            "message" => self.0.record_str(field, value),
-            _ => self.0.record_debug(field, &QuotedStr(value)),
+        if self.is_plain(field) {
+            self.write_plain(field, |w| write_quoted(w, value));
+        } else {
+            self.delegate(field, |v| v.record_str(field, value));
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.is_plain(field) {
+            self.write_plain(field, |w| w.write_str(if value { "true" } else { "false" }));
+        } else {
+            self.delegate(field, |v| v.record_bool(field, value));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.is_plain(field) {
+            self.write_plain(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+        } else {
+            self.delegate(field, |v| v.record_u64(field, value));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.is_plain(field) {
+            self.write_plain(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+        } else {
+            self.delegate(field, |v| v.record_i64(field, value));
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.record_error(field, value)
+        self.delegate(field, |v| v.record_error(field, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.record_debug(field, value)
+        self.delegate(field, |v| v.record_debug(field, value));
     }
+}
+
+/// `value` exactly as `str`'s `Debug` writes it — quoted, with `"`, `\\`, control and
+/// non-printable characters escaped — in one piece when it only holds printable ASCII other
+/// than `"` and `\\` (which `str`'s `Debug` writes unchanged), skipping `core::fmt`'s
+/// per-character escaping.
+fn write_quoted(w: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let plain = value
+        .bytes()
+        .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\');
+    if !plain {
+        return write!(w, "{value:?}");
+    }
+    w.write_char('"')?;
+    w.write_str(value)?;
+    w.write_char('"')
 }
 
 impl VisitOutput<fmt::Result> for TextVisitor<'_> {
     fn finish(self) -> fmt::Result {
-        self.0.finish()
+        self.result
     }
 }
 
 impl VisitFmt for TextVisitor<'_> {
     fn writer(&mut self) -> &mut dyn fmt::Write {
-        self.0.writer()
-    }
-}
-
-/// A string whose `Debug` is `str`'s — quoted, with `"`, `\`, control and non-printable
-/// characters escaped — written in one piece when it only holds printable ASCII other than
-/// `"` and `\` (which `str`'s `Debug` writes unchanged).
-pub struct QuotedStr<'a>(pub &'a str);
-
-impl fmt::Debug for QuotedStr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plain = self
-            .0
-            .bytes()
-            .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\');
-        if !plain {
-            return fmt::Debug::fmt(self.0, f);
-        }
-        f.write_str("\"")?;
-        f.write_str(self.0)?;
-        f.write_str("\"")
+        &mut self.writer
     }
 }
 
@@ -258,8 +326,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn quoted_str_is_written_as_str_debug(s in "(\\PC|[ -~]|[\\x00-\\x1f\\x7f\\u{85}\\u{301}\\u{200b}])*") {
-            proptest::prop_assert_eq!(format!("{:?}", QuotedStr(&s)), format!("{s:?}"));
+        fn quoted_strings_are_written_as_str_debug(s in "(\\PC|[ -~]|[\\x00-\\x1f\\x7f\\u{85}\\u{301}\\u{200b}])*") {
+            let mut out = String::new();
+            write_quoted(&mut out, &s).unwrap();
+            proptest::prop_assert_eq!(out, format!("{s:?}"));
         }
     }
 
@@ -306,6 +376,14 @@ mod tests {
                 "formatted"
             );
             tracing::warn!(message = "a message as a string field", other = "x");
+            // The `log` crate's metadata is skipped, first or not.
+            tracing::info!(
+                log.target = "skipped",
+                first = "after a skipped field",
+                log.line = 7u64,
+                last = 1u64
+            );
+            tracing::info!(alone = "no message");
         };
         let ours = text_line(TextFields, event);
         let theirs = text_line(tracing_subscriber::fmt::format::DefaultFields::new(), event);

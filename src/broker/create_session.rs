@@ -371,24 +371,13 @@ fn format_iso(now: OffsetDateTime) -> String {
     session::format_expiration(now.unix_timestamp())
 }
 
-/// Roles Anywhere names the authenticated certificate subject with an ARN of its own; rolegate
-/// derives a stable UUID-shaped id from the anchor-independent subject and issuer.
+/// Roles Anywhere names the authenticated certificate subject with an ARN of its own.
 fn subject_arn(config: &Config, cert: &ClientCertificate) -> String {
-    let mut h = Sha256::new();
-    h.update(cert.subject_string().as_bytes());
-    h.update([0]);
-    h.update(cert.issuer_string().as_bytes());
-    let d = h.finalize();
-    let x = hex::encode(&d[..16]);
     format!(
-        "arn:aws:rolesanywhere:{}:{}:subject/{}-{}-{}-{}-{}",
+        "arn:aws:rolesanywhere:{}:{}:subject/{}",
         config.server.region,
         config.server.account,
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
+        cert.subject_id()
     )
 }
 

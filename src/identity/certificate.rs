@@ -9,6 +9,7 @@
 //!   include `digitalSignature` (the key signs the AWS4-X509 request).
 //! - Serial numbers: see [`super::format_serial_hex`] / [`super::format_serial_decimal`].
 
+use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
@@ -38,6 +39,8 @@ pub struct ClientCertificate {
     /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
     subject_string: String,
     issuer_string: String,
+    /// The UUID-shaped id of the subject ARN (see [`ClientCertificate::subject_id`]).
+    subject_id: String,
     not_before: i64,
     not_after: i64,
     principal_tags: Vec<(String, String)>,
@@ -72,6 +75,8 @@ impl ClientCertificate {
             first_san_uri.as_deref(),
             first_san_directory_name.as_ref(),
         );
+        let subject_string = subject.to_string();
+        let issuer_string = issuer.to_string();
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
@@ -79,8 +84,9 @@ impl ClientCertificate {
             serial_hex,
             public_key,
             verifying_key,
-            subject_string: subject.to_string(),
-            issuer_string: issuer.to_string(),
+            subject_id: subject_id(&subject_string, &issuer_string),
+            subject_string,
+            issuer_string,
             subject,
             issuer,
             not_before: validity.not_before.timestamp(),
@@ -162,6 +168,31 @@ impl ClientCertificate {
     pub fn source_identity(&self) -> &str {
         &self.source_identity
     }
+
+    /// The id of the subject ARN Roles Anywhere answers with
+    /// (`arn:aws:rolesanywhere:{region}:{account}:subject/{id}`): a stable UUID-shaped id of
+    /// the subject and issuer, the same for every certificate of the same name and issuer
+    /// (a renewed certificate keeps it), and under every trust anchor.
+    pub fn subject_id(&self) -> &str {
+        &self.subject_id
+    }
+}
+
+/// The first 16 bytes of SHA-256(`subject` ‖ 0 ‖ `issuer`), hex, grouped 8-4-4-4-12.
+fn subject_id(subject: &str, issuer: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(subject.as_bytes());
+    h.update([0]);
+    h.update(issuer.as_bytes());
+    let x = hex::encode(&h.finalize()[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 /// Principal tags of AWS's default attribute mapping

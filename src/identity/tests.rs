@@ -406,6 +406,34 @@ fn attributes_and_serials() {
 }
 
 #[test]
+fn subject_ids_name_the_subject_and_issuer() {
+    let ca = root(KeyType::EcdsaP256);
+    let parse = |issued: Issued| ClientCertificate::parse(issued.cert_der).unwrap();
+    let first = parse(leaf(&ca, KeyType::EcdsaP256));
+    // SHA-256("CN=workload" ‖ 0 ‖ "CN=Test Root"), first 16 bytes, grouped 8-4-4-4-12.
+    let digest = crate::sigv4::sha256(b"CN=workload\0CN=Test Root");
+    let hex = hex::encode(&digest[..16]);
+    let expected = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    );
+    assert_eq!(first.subject_id(), expected);
+    // A renewed certificate (new key, new serial) keeps the id; another subject does not.
+    let renewed = parse(leaf(&ca, KeyType::Rsa2048));
+    assert_ne!(renewed.serial_hex(), first.serial_hex());
+    assert_eq!(renewed.subject_id(), first.subject_id());
+    let other = parse(
+        ca.client(&ClientSpec::new("other", KeyType::EcdsaP256, NB, NA))
+            .unwrap(),
+    );
+    assert_ne!(other.subject_id(), first.subject_id());
+}
+
+#[test]
 fn anchor_errors() {
     let ca = root(KeyType::EcdsaP256);
     assert_eq!(TrustAnchor::new(b"", &[]).unwrap_err(), AnchorError::NoCertificate);
