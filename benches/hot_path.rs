@@ -114,6 +114,8 @@ struct Fixture {
     sequence: AtomicU64,
     /// The text-format subscriber of `rolegate serve`, its batches written to a sink.
     audit_log: tracing::Dispatch,
+    /// The same, as `--log-format json` writes it ([`rolegate::logging::JsonLines`]).
+    audit_log_json: tracing::Dispatch,
     _audit_log_writer: rolegate::logging::FlushGuard,
     /// The audit record of an allowed CreateSession.
     audit_record: Record,
@@ -175,11 +177,19 @@ impl Fixture {
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone()).expect("mint");
         let (writer, audit_log_writer) = rolegate::logging::BatchedWriter::spawn(std::io::sink());
+        let json_writer = writer.clone();
         let audit_log = tracing::Dispatch::new(
             tracing_subscriber::fmt()
                 .with_ansi(false)
                 .with_writer(writer)
                 .fmt_fields(rolegate::logging::TextFields)
+                .finish(),
+        );
+        let audit_log_json = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .json()
+                .event_format(rolegate::logging::JsonLines::default())
+                .with_writer(json_writer)
                 .finish(),
         );
         let mut audit_record = Record::new(
@@ -215,6 +225,7 @@ impl Fixture {
             rsa_floor: rsa_2048_fixture().expect("rsa floor"),
             sequence: AtomicU64::new(0),
             audit_log,
+            audit_log_json,
             _audit_log_writer: audit_log_writer,
             audit_record,
             _ecdsa_world: ecdsa_world,
@@ -353,6 +364,15 @@ impl Fixture {
                 Floor::Hmac,
                 move || {
                     tracing::dispatcher::with_default(&self.audit_log, || {
+                        self.audit_record.allow(Duration::from_micros(75));
+                    })
+                },
+            ),
+            Step::repeat(
+                "audit/event json (JSON log line of a CreateSession)",
+                Floor::Hmac,
+                move || {
+                    tracing::dispatcher::with_default(&self.audit_log_json, || {
                         self.audit_record.allow(Duration::from_micros(75));
                     })
                 },

@@ -70,12 +70,15 @@ fn get_caller_identity_runs_clean() {
     let report = bench_json(&["--scenario", "get-caller-identity"]);
     assert_clean_run(&report, "get-caller-identity");
     assert_eq!(report["floor"], "HMAC-SHA256 (hmac+sha2)");
+    assert_eq!(report["server_log_format"], "text");
 }
 
 #[test]
 fn assume_role_runs_clean() {
-    let report = bench_json(&["--scenario", "assume-role"]);
+    // The server logs JSON, as the shipped systemd unit and container image make it.
+    let report = bench_json(&["--scenario", "assume-role", "--server-log-format", "json"]);
     assert_clean_run(&report, "assume-role");
+    assert_eq!(report["server_log_format"], "json");
 }
 
 #[test]

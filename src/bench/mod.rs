@@ -78,6 +78,9 @@ pub struct BenchArgs {
     /// The server's RUST_LOG (its log, audit events included, is formatted and discarded).
     #[arg(long, default_value = "info")]
     pub server_log: String,
+    /// The server's `--log-format` (the shipped systemd unit and container image log JSON).
+    #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub server_log_format: crate::logging::LogFormat,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -112,6 +115,8 @@ pub struct Report {
     pub concurrency: usize,
     pub distinct_certs: usize,
     pub client_key: String,
+    /// The server's `--log-format` (`text` or `json`).
+    pub server_log_format: String,
     pub seconds: f64,
     pub requests: u64,
     pub errors: u64,
@@ -193,6 +198,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         concurrency: args.concurrency,
         distinct_certs,
         client_key: format!("{:?}", args.key).to_lowercase(),
+        server_log_format: format!("{:?}", args.server_log_format).to_lowercase(),
         seconds: 0.0,
         requests: 0,
         errors: 0,
@@ -220,7 +226,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         crl_entries: args.crl_entries.map(|n| n as usize),
     })?;
     let exe = std::env::current_exe()?;
-    let server = Server::start(&exe, &world.config, &args.server_log)?;
+    let server = Server::start(&exe, &world.config, &args.server_log, args.server_log_format)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let kind = match args.scenario {
         Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
@@ -414,8 +420,8 @@ fn mib(bytes: u64) -> f64 {
 pub fn render_table(r: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "rolegate bench: {} | concurrency {} | {} distinct {} certificate(s) | {:.1} s measured\n\n",
-        r.scenario, r.concurrency, r.distinct_certs, r.client_key, r.seconds
+        "rolegate bench: {} | concurrency {} | {} distinct {} certificate(s) | server log {} | {:.1} s measured\n\n",
+        r.scenario, r.concurrency, r.distinct_certs, r.client_key, r.server_log_format, r.seconds
     ));
     out.push_str(&format!(
         "{:<22} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>9} {:>7} {:>8}\n",

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::dev::{Workloads, workloads_toml};
 use crate::fsutil::{write_new_private, write_new_public};
 use crate::identity::ClientCertificate;
+use crate::logging::LogFormat;
 use crate::pki::{Authority, ClientSpec, KeyType};
 use crate::session::TokenKey;
 use crate::sigv4::x509::X509SigningKey;
@@ -132,14 +133,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `{exe} serve --config {config} --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0`
-    /// and waits for its `listening on https://...` and `metrics on http://...` lines.
-    /// `log_filter` becomes the child's `RUST_LOG` (its stderr, audit log included, is
-    /// discarded — but still formatted, as in production).
-    pub fn start(exe: &Path, config: &Path, log_filter: &str) -> Result<Server, Box<dyn std::error::Error>> {
+    /// Starts `{exe} --log-format {log_format} serve --config {config} --listen 127.0.0.1:0
+    /// --metrics-listen 127.0.0.1:0` and waits for its `listening on https://...` and
+    /// `metrics on http://...` lines. `log_filter` becomes the child's `RUST_LOG` (its stderr,
+    /// audit log included, is discarded — but still formatted, as in production).
+    pub fn start(
+        exe: &Path,
+        config: &Path,
+        log_filter: &str,
+        log_format: LogFormat,
+    ) -> Result<Server, Box<dyn std::error::Error>> {
         // The server's log is discarded: say here what it would refuse in the configuration.
         crate::config::Config::load(config)?;
+        let log_format = match log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
         let mut child = Command::new(exe)
+            .args(["--log-format", log_format])
             .arg("serve")
             .arg("--config")
             .arg(config)
