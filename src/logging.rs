@@ -468,15 +468,10 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .without_time()
             .with_ansi(false)
-            .with_writer({
-                let sink = sink.clone();
-                move || sink.clone()
-            })
+            .with_writer(sink.clone())
             .fmt_fields(fields)
             .finish();
-        tracing::subscriber::with_default(subscriber, emit);
-        let out = sink.0.lock().unwrap();
-        String::from_utf8(out.0.clone()).unwrap()
+        sink.text_of(subscriber, emit)
     }
 
     #[test]
@@ -533,7 +528,7 @@ mod tests {
     /// The JSON lines `format` makes of what `emit` logs.
     fn json_lines<E>(format: E, emit: impl FnOnce()) -> String
     where
-        E: for<'a> FormatEvent<tracing_subscriber::Registry, tracing_subscriber::fmt::format::JsonFields>
+        E: FormatEvent<tracing_subscriber::Registry, tracing_subscriber::fmt::format::JsonFields>
             + Send
             + Sync
             + 'static,
@@ -541,15 +536,10 @@ mod tests {
         let sink = Sink::default();
         let subscriber = tracing_subscriber::fmt()
             .json()
-            .with_writer({
-                let sink = sink.clone();
-                move || sink.clone()
-            })
+            .with_writer(sink.clone())
             .event_format(format)
             .finish();
-        tracing::subscriber::with_default(subscriber, emit);
-        let out = sink.0.lock().unwrap();
-        String::from_utf8(out.0.clone()).unwrap()
+        sink.text_of(subscriber, emit)
     }
 
     #[test]
@@ -600,6 +590,22 @@ mod tests {
     /// A `Write` into a shared buffer, recording how many writes it took.
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Sink {
+        /// What `subscriber`, writing to this sink, writes of what `emit` logs.
+        fn text_of(&self, subscriber: impl Subscriber + Send + Sync + 'static, emit: impl FnOnce()) -> String {
+            tracing::subscriber::with_default(subscriber, emit);
+            String::from_utf8(self.0.lock().unwrap().0.clone()).unwrap()
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Sink {
+        type Writer = Sink;
+
+        fn make_writer(&'a self) -> Sink {
+            self.clone()
+        }
+    }
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
