@@ -127,6 +127,7 @@ pub fn session_token_round_trip(data: &[u8], flip: usize) {
     let Ok(token) = crate::session::seal(keyring(), &claims) else {
         return;
     };
+    // The harness's oracle, like the asserts around it: a token this ring sealed must open.
     let opened = crate::session::open(keyring(), &token).unwrap_or_else(|e| panic!("sealed token rejected: {e:?}"));
     assert!(opened == claims, "round trip changed the claims");
     let mut bytes = token.into_bytes();

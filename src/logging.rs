@@ -41,30 +41,46 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The name `--log-format` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// Installs the global subscriber: level from `RUST_LOG` (default `info`), `format` on stderr,
 /// batched when `batched` (then keep the guard alive until the process ends).
 pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
+    if !batched {
+        install(format, std::io::stderr);
+        return None;
+    }
+    let (writer, guard) = BatchedWriter::spawn(std::io::stderr());
+    install(format, writer);
+    Some(guard)
+}
+
+/// Installs the global subscriber writing `format` lines to `writer`.
+fn install<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
     // time on every audit event and garble log files).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
-    if !batched {
-        let builder = builder.with_writer(std::io::stderr);
-        match format {
-            LogFormat::Text => builder.fmt_fields(TextFields).init(),
-            LogFormat::Json => builder.json().event_format(JsonLines::default()).init(),
-        }
-        return None;
-    }
-    let (writer, guard) = BatchedWriter::spawn(std::io::stderr());
-    let builder = builder.with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.fmt_fields(TextFields).init(),
         LogFormat::Json => builder.json().event_format(JsonLines::default()).init(),
     }
-    Some(guard)
 }
 
 /// The text format's fields: exactly `DefaultFields`' output. Without colour, a plain

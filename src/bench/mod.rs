@@ -198,7 +198,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         concurrency: args.concurrency,
         distinct_certs,
         client_key: format!("{:?}", args.key).to_lowercase(),
-        server_log_format: format!("{:?}", args.server_log_format).to_lowercase(),
+        server_log_format: args.server_log_format.as_str().to_owned(),
         seconds: 0.0,
         requests: 0,
         errors: 0,

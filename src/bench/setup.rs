@@ -145,12 +145,8 @@ impl Server {
     ) -> Result<Server, Box<dyn std::error::Error>> {
         // The server's log is discarded: say here what it would refuse in the configuration.
         crate::config::Config::load(config)?;
-        let log_format = match log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
         let mut child = Command::new(exe)
-            .args(["--log-format", log_format])
+            .args(["--log-format", log_format.as_str()])
             .arg("serve")
             .arg("--config")
             .arg(config)
