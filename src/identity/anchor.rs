@@ -16,6 +16,7 @@ use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
 use super::certificate::parse_der;
+use super::crl_signatures::KnownCrlSignatures;
 use super::error::AnchorError;
 
 /// A loaded trust anchor. `Send + Sync`; share it in an `Arc`.
@@ -24,6 +25,8 @@ pub struct TrustAnchor {
     certificates: Vec<AnchorCertificate>,
     pub(super) webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
     pub(super) crls: Vec<CertRevocationList<'static>>,
+    /// The signatures of `crls`, verified here once, for chain verification not to repeat.
+    pub(super) crl_signatures: KnownCrlSignatures,
     /// What operators watch of each CRL, in `crls` order.
     crl_infos: Vec<CrlInfo>,
     stale_crls: StaleCrls,
@@ -95,10 +98,11 @@ impl TrustAnchor {
             })?;
             webpki_anchors.push(anchor.to_owned());
         }
+        let mut crl_signatures = KnownCrlSignatures::default();
         let (crls, crl_infos): (Vec<_>, Vec<_>) = crls
             .iter()
             .enumerate()
-            .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates))
+            .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates, &mut crl_signatures))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
@@ -107,6 +111,7 @@ impl TrustAnchor {
             certificates,
             webpki_anchors,
             crls,
+            crl_signatures,
             crl_infos,
             stale_crls: StaleCrls::default(),
         })
@@ -190,11 +195,13 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
 }
 
 /// Parses a PEM or DER CRL and checks that an anchor certificate issued it: its issuer
-/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)).
+/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)),
+/// which is added to `verified`.
 fn load_crl(
     index: usize,
     bytes: &[u8],
     anchors: &[AnchorCertificate],
+    verified: &mut KnownCrlSignatures,
 ) -> Result<(CertRevocationList<'static>, CrlInfo), AnchorError> {
     let bad = |reason: String| AnchorError::BadCrl { index, reason };
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
@@ -214,12 +221,16 @@ fn load_crl(
     if issuers.is_empty() {
         return Err(AnchorError::CrlIssuerUnknown { index });
     }
-    let signed = issuers.iter().any(|issuer| crl_signature_verifies(&parsed, issuer));
-    if !signed {
+    let Some(signer) = issuers.iter().find(|issuer| crl_signature_verifies(&parsed, issuer)) else {
         return Err(bad(
             "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
         ));
-    }
+    };
+    verified.add_verified(
+        signer.public_key().subject_public_key.data.as_ref(),
+        parsed.tbs_cert_list.as_ref(),
+        parsed.signature_value.data.as_ref(),
+    );
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),

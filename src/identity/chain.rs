@@ -8,7 +8,8 @@
 //! extension (RFC 5280 §4.2.1.12); intermediates `CA:true` (webpki) with `keyCertSign`
 //! (checked here); the anchor's CRLs for the whole chain, an issuer without a CRL meaning
 //! "not revoked", and a CRL past its nextUpdate still honoured (AWS keeps imported CRLs until
-//! replaced) unless the anchor refuses stale CRLs ([`StaleCrls::Refuse`]).
+//! replaced) unless the anchor refuses stale CRLs ([`StaleCrls::Refuse`]). The CRL
+//! signatures the anchor verified at load are not verified again (`crl_signatures.rs`).
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
@@ -34,6 +35,18 @@ pub struct VerifiedChain {
 
 /// Verifies that `leaf` chains to `anchor` through (a subset of) `intermediates` at `now`.
 pub fn verify_chain(
+    anchor: &TrustAnchor,
+    leaf: &ClientCertificate,
+    intermediates: &[Vec<u8>],
+    now: UnixTime,
+) -> Result<VerifiedChain, CertificateError> {
+    verify_chain_with(&SUPPORTED_SIGNATURE_ALGORITHMS, anchor, leaf, intermediates, now)
+}
+
+/// [`verify_chain`] with `algorithms`, each skipping the anchor's CRL signatures verified at
+/// load.
+pub(super) fn verify_chain_with<const N: usize>(
+    algorithms: &[&'static dyn SignatureVerificationAlgorithm; N],
     anchor: &TrustAnchor,
     leaf: &ClientCertificate,
     intermediates: &[Vec<u8>],
@@ -68,9 +81,11 @@ pub fn verify_chain(
             })
             .build()
     });
+    let skipping = anchor.crl_signatures.wrap(algorithms);
+    let skipping: [&dyn SignatureVerificationAlgorithm; N] = std::array::from_fn(|i| &skipping[i] as _);
     let path = end_entity
         .verify_for_usage(
-            SUPPORTED_SIGNATURE_ALGORITHMS,
+            &skipping,
             &anchor.webpki_anchors,
             &intermediate_ders,
             now,
@@ -102,7 +117,7 @@ pub fn verify_chain(
 const EKU_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
 
 /// SHA-256 or stronger; RSA 2048–8192 bits (PKCS#1 v1.5 and PSS); ECDSA P-256/P-384.
-static SUPPORTED_SIGNATURE_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+static SUPPORTED_SIGNATURE_ALGORITHMS: [&dyn SignatureVerificationAlgorithm; 12] = [
     webpki::aws_lc_rs::ECDSA_P256_SHA256,
     webpki::aws_lc_rs::ECDSA_P256_SHA384,
     webpki::aws_lc_rs::ECDSA_P256_SHA512,

@@ -10,6 +10,7 @@
 //! - `anchor.rs`: [`TrustAnchor`] (CA bundle + CRLs).
 //! - `certificate.rs`: [`ClientCertificate`] and the issuer-independent leaf rules.
 //! - `chain.rs`: [`verify_chain`] with webpki.
+//! - `crl_signatures.rs`: the anchor's CRL signatures, verified at load and not again per chain.
 //! - `attributes.rs`: [`DistinguishedName`], principal tags, source identity, serials.
 //! - `mapping.rs`: [`AttributeMapping`], a profile's choice among the principal tags.
 //! - `error.rs`: [`AnchorError`], [`CertificateError`].
@@ -18,6 +19,7 @@ mod anchor;
 mod attributes;
 mod certificate;
 mod chain;
+mod crl_signatures;
 mod error;
 mod mapping;
 #[cfg(test)]

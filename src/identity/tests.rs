@@ -165,6 +165,64 @@ fn revocation() {
     );
 }
 
+/// webpki's ECDSA P-256 SHA-256 verification, counting the signatures it verified.
+#[derive(Debug, Default)]
+struct CountingP256(std::sync::atomic::AtomicUsize);
+
+impl rustls_pki_types::SignatureVerificationAlgorithm for CountingP256 {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), rustls_pki_types::InvalidSignature> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        webpki::aws_lc_rs::ECDSA_P256_SHA256.verify_signature(public_key, message, signature)
+    }
+
+    fn public_key_alg_id(&self) -> rustls_pki_types::AlgorithmIdentifier {
+        webpki::aws_lc_rs::ECDSA_P256_SHA256.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> rustls_pki_types::AlgorithmIdentifier {
+        webpki::aws_lc_rs::ECDSA_P256_SHA256.signature_alg_id()
+    }
+}
+
+#[test]
+fn crl_signatures_verified_at_load_are_not_verified_again() {
+    let ca = root(KeyType::EcdsaP256);
+    let revoked = leaf(&ca, KeyType::EcdsaP256);
+    let good = leaf(&ca, KeyType::EcdsaP256);
+    let crl = ca.crl(&[revoked.serial_hex.as_str()], NB, NA).unwrap().into_bytes();
+    let anchor = anchor_of(&ca, std::slice::from_ref(&crl));
+    // The same anchor as webpki alone sees it: every CRL consulted is verified again.
+    let mut unskipped = anchor_of(&ca, &[crl]);
+    unskipped.crl_signatures = Default::default();
+    let verified_with_counting = |anchor: &TrustAnchor, leaf: &Issued| {
+        let counting: &'static CountingP256 = Box::leak(Box::default());
+        let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+        let result = chain::verify_chain_with(&[counting as _], anchor, &cert, &[], now());
+        (
+            result.map(|_| ()),
+            counting.0.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    };
+
+    // The leaf's signature is verified; the CRL's, checked when the anchor was loaded, is not,
+    // and the CRL still decides.
+    assert_eq!(verified_with_counting(&anchor, &good), (Ok(()), 1));
+    assert_eq!(
+        verified_with_counting(&anchor, &revoked),
+        (Err(CertificateError::Revoked), 1)
+    );
+    assert_eq!(verified_with_counting(&unskipped, &good), (Ok(()), 2));
+    assert_eq!(
+        verified_with_counting(&unskipped, &revoked),
+        (Err(CertificateError::Revoked), 2)
+    );
+}
+
 #[test]
 fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
     let ca = root(KeyType::EcdsaP256);
