@@ -1789,8 +1789,9 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
     assert!(!with("").contains(warning), "no admin subjects, nothing to pin");
 }
 
-/// Two CRLs of one CA in an anchor (the old and the new one of a rotation) are refused at load:
-/// revocation checking consults only one CRL per issuer, so one's revocations would be lost.
+/// Two CRLs of one CA key in an anchor (the old and the new one of a CRL update) are refused at
+/// load: revocation checking consults only one CRL per issuing key, so one's revocations would
+/// be lost.
 #[test]
 fn two_crls_of_one_ca_are_a_configuration_error() {
     let pki = Pki::new();
@@ -1811,7 +1812,7 @@ fn two_crls_of_one_ca_are_a_configuration_error() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(
-            "trust_anchor[0].crls: CRLs #1 and #2 are both issued by CN=test root; only one CRL per issuer is consulted, so list only the current one"
+            "trust_anchor[0].crls: CRLs #1 and #2 are both issued by CN=test root with the same key; only one CRL per issuing key is consulted, so list only the current one"
         ),
         "{stderr}"
     );

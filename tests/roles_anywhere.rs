@@ -234,6 +234,49 @@ async fn untrusted_expired_and_revoked_certificates_are_denied() {
     create(&d, &p, &fine, &[]).await.unwrap();
 }
 
+/// A CA re-keyed under the same name: the anchor bundle holds both certificates, each key has
+/// its own CRL, and each key's certificates are checked against their own CRL.
+#[tokio::test]
+async fn a_rekeyed_ca_keeps_a_crl_per_key() {
+    let pki = Pki::new();
+    let n = now();
+    let rekeyed =
+        rolegate::pki::Authority::new_root("test root", KeyType::EcdsaP256, n - days(1), n + days(365)).unwrap();
+    let old_revoked = Pki::client(&pki.root, "old-revoked", KeyType::EcdsaP256);
+    let new_revoked = Pki::client(&rekeyed, "new-revoked", KeyType::EcdsaP256);
+    let old_crl = pki
+        .root
+        .crl(&[old_revoked.serial_hex.as_str()], n - days(1), n + days(7));
+    let new_crl = rekeyed.crl(&[new_revoked.serial_hex.as_str()], n - days(1), n + days(7));
+    let mut s = setup(&pki);
+    s.crl_pem = Some(old_crl.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let bundle = format!("{}{}", pki.root.issued().cert_pem, rekeyed.issued().cert_pem);
+    std::fs::write(dir.path().join("ca.pem"), bundle).unwrap();
+    std::fs::write(dir.path().join("root-new.crl"), new_crl.unwrap()).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = text.replacen(r#"crls = ["root.crl"]"#, r#"crls = ["root.crl", "root-new.crl"]"#, 1);
+    assert_ne!(both, text);
+    std::fs::write(&config, both).unwrap();
+    let d = start_with_config(dir, &config);
+    let p = params("main", ROLE, "main");
+
+    for revoked in [&old_revoked, &new_revoked] {
+        assert_api_error(
+            create(&d, &p, revoked, &[]).await,
+            403,
+            "AccessDeniedException",
+            "Untrusted certificate: certificate is revoked by a CRL of the trust anchor",
+        );
+    }
+    for ca in [&pki.root, &rekeyed] {
+        create(&d, &p, &Pki::client(ca, "fine", KeyType::EcdsaP256), &[])
+            .await
+            .unwrap();
+    }
+}
+
 /// A CRL past its nextUpdate is honoured by default (AWS keeps an imported CRL until it is
 /// replaced); an anchor with `stale_crls = "refuse"` refuses every certificate it covers.
 #[tokio::test]

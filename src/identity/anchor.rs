@@ -6,6 +6,8 @@
 //! anchor certificate is X.509 v3, `CA:true` and has a keyUsage with `keyCertSign`; every CRL
 //! is issued by one of the anchor certificates (AWS imports CRLs per trust anchor), which is
 //! verified here (name and signature) so that a wrong CRL fails at load, not on every request.
+//! One CRL per issuing key: a CA re-keyed under the same name keeps a CRL per key, each
+//! consulted only for the certificates of its key ([`AnchorGroup`]).
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
@@ -23,13 +25,29 @@ use super::error::AnchorError;
 #[derive(Debug)]
 pub struct TrustAnchor {
     certificates: Vec<AnchorCertificate>,
-    pub(super) webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
-    pub(super) crls: Vec<CertRevocationList<'static>>,
-    /// The signatures of `crls`, verified here once, for chain verification not to repeat.
+    /// `certificates` as webpki takes them, in the same order.
+    webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    /// What chain verification hands webpki: almost always one group.
+    pub(super) groups: Vec<AnchorGroup>,
+    /// The signatures of the CRLs, verified here once, for chain verification not to repeat.
     pub(super) crl_signatures: KnownCrlSignatures,
-    /// What operators watch of each CRL, in `crls` order.
+    /// What operators watch of each CRL, in configuration order.
     crl_infos: Vec<CrlInfo>,
+    /// The position in `certificates` of the certificate that signed each CRL.
+    crl_signers: Vec<usize>,
     stale_crls: StaleCrls,
+}
+
+/// Anchor certificates no two of which share a subject, with the CRLs they signed.
+///
+/// webpki consults the first CRL whose issuer *name* matches a certificate's issuer and then
+/// checks its signature with the issuer's key. A CA re-keyed under the same name has a
+/// certificate and a CRL per key, so each key is verified in a group of its own, where its
+/// name finds its own CRL. See [`group_of_each`].
+#[derive(Debug, Default)]
+pub(super) struct AnchorGroup {
+    pub(super) anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    pub(super) crls: Vec<CertRevocationList<'static>>,
 }
 
 /// What a CRL past its nextUpdate means for the certificates it covers (configuration
@@ -99,20 +117,32 @@ impl TrustAnchor {
             webpki_anchors.push(anchor.to_owned());
         }
         let mut crl_signatures = KnownCrlSignatures::default();
-        let (crls, crl_infos): (Vec<_>, Vec<_>) = crls
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| load_crl(i + 1, bytes, &certificates, &mut crl_signatures))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip();
-        check_one_crl_per_issuer(&crls, &crl_infos)?;
+        let mut loaded = Vec::with_capacity(crls.len());
+        let mut crl_infos = Vec::with_capacity(crls.len());
+        let mut crl_signers = Vec::with_capacity(crls.len());
+        for (i, bytes) in crls.iter().enumerate() {
+            let (crl, info, signer) = load_crl(i + 1, bytes, &certificates, &mut crl_signatures)?;
+            loaded.push(crl);
+            crl_infos.push(info);
+            crl_signers.push(signer);
+        }
+        check_one_crl_per_issuer_key(&crl_signers, &webpki_anchors, &crl_infos)?;
+        let group_of = group_of_each(&webpki_anchors);
+        let mut groups: Vec<AnchorGroup> = Vec::new();
+        groups.resize_with(group_of.iter().max().map_or(0, |last| last + 1), AnchorGroup::default);
+        for (anchor, &group) in webpki_anchors.iter().zip(&group_of) {
+            groups[group].anchors.push(anchor.clone());
+        }
+        for (crl, &signer) in loaded.into_iter().zip(&crl_signers) {
+            groups[group_of[signer]].crls.push(crl);
+        }
         Ok(TrustAnchor {
             certificates,
             webpki_anchors,
-            crls,
+            groups,
             crl_signatures,
             crl_infos,
+            crl_signers,
             stale_crls: StaleCrls::default(),
         })
     }
@@ -130,17 +160,17 @@ impl TrustAnchor {
         self.stale_crls
     }
 
-    /// The earliest nextUpdate of the CRLs issued by the anchor certificate `issuer_subject`
-    /// (the DER value of its subject, as webpki compares names), when this anchor refuses
-    /// stale CRLs: a chain through that certificate verifies until then at most.
-    pub(super) fn refused_after(&self, issuer_subject: &[u8]) -> Option<i64> {
+    /// The earliest nextUpdate of the CRLs signed by the anchor certificate webpki chose (matched
+    /// by subject and key), when this anchor refuses stale CRLs: a chain through that
+    /// certificate verifies until then at most.
+    pub(super) fn refused_after(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<i64> {
         if self.stale_crls != StaleCrls::Refuse {
             return None;
         }
-        self.crls
+        self.crl_signers
             .iter()
             .zip(&self.crl_infos)
-            .filter(|(crl, _)| crl.issuer() == issuer_subject)
+            .filter(|&(&signer, _)| same_certificate(&self.webpki_anchors[signer], anchor))
             .filter_map(|(_, info)| info.next_update)
             .min()
     }
@@ -160,9 +190,37 @@ impl TrustAnchor {
         self.webpki_anchors
             .iter()
             .zip(&self.certificates)
-            .find(|(a, _)| a.subject == anchor.subject && a.subject_public_key_info == anchor.subject_public_key_info)
+            .find(|(a, _)| same_certificate(a, anchor))
             .map(|(_, c)| c.not_after)
     }
+}
+
+/// The same anchor certificate: subject and key, as webpki identifies a trust anchor.
+fn same_certificate(a: &rustls_pki_types::TrustAnchor<'_>, b: &rustls_pki_types::TrustAnchor<'_>) -> bool {
+    a.subject == b.subject && a.subject_public_key_info == b.subject_public_key_info
+}
+
+/// The group of each anchor certificate, by position in the bundle. No two certificates of a
+/// group share a subject: the first group takes each subject's first key in bundle order, the
+/// second its second, and so on, so a bundle without a re-keyed CA is one group. A
+/// certificate listed twice (same subject and key) is in the group of its first listing.
+fn group_of_each(anchors: &[rustls_pki_types::TrustAnchor<'_>]) -> Vec<usize> {
+    let mut group_of: Vec<usize> = Vec::with_capacity(anchors.len());
+    for (i, anchor) in anchors.iter().enumerate() {
+        let earlier = &anchors[..i];
+        let group = match earlier.iter().position(|e| same_certificate(e, anchor)) {
+            Some(first_listing) => group_of[first_listing],
+            None => earlier
+                .iter()
+                .zip(&group_of)
+                .filter(|(e, _)| e.subject == anchor.subject)
+                .map(|(_, &g)| g + 1)
+                .max()
+                .unwrap_or(0),
+        };
+        group_of.push(group);
+    }
+    group_of
 }
 
 /// Checks one bundle certificate: v3, `CA:true`, keyUsage with `keyCertSign`.
@@ -195,14 +253,15 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
 }
 
 /// Parses a PEM or DER CRL and checks that an anchor certificate issued it: its issuer
-/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)),
-/// which is added to `verified`.
+/// names an anchor certificate whose key verifies the CRL signature (RFC 5280 §6.3.3 (f)).
+/// The signature is added to `verified`; the position of the signing certificate in
+/// `anchors` is returned with the CRL.
 fn load_crl(
     index: usize,
     bytes: &[u8],
     anchors: &[AnchorCertificate],
     verified: &mut KnownCrlSignatures,
-) -> Result<(CertRevocationList<'static>, CrlInfo), AnchorError> {
+) -> Result<(CertRevocationList<'static>, CrlInfo, usize), AnchorError> {
     let bad = |reason: String| AnchorError::BadCrl { index, reason };
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         CertificateRevocationListDer::from_pem_slice(bytes)
@@ -213,15 +272,19 @@ fn load_crl(
         bytes.to_vec()
     };
     let (_, parsed) = CertificateRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
-    let issuers: Vec<X509Certificate<'_>> = anchors
+    let issuers: Vec<(usize, X509Certificate<'_>)> = anchors
         .iter()
-        .filter_map(|a| parse_der(&a.der).ok())
-        .filter(|c| c.subject().as_raw() == parsed.tbs_cert_list.issuer.as_raw())
+        .enumerate()
+        .filter_map(|(position, a)| Some((position, parse_der(&a.der).ok()?)))
+        .filter(|(_, c)| c.subject().as_raw() == parsed.tbs_cert_list.issuer.as_raw())
         .collect();
     if issuers.is_empty() {
         return Err(AnchorError::CrlIssuerUnknown { index });
     }
-    let Some(signer) = issuers.iter().find(|issuer| crl_signature_verifies(&parsed, issuer)) else {
+    let Some((position, signer)) = issuers
+        .iter()
+        .find(|(_, issuer)| crl_signature_verifies(&parsed, issuer))
+    else {
         return Err(bad(
             "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
         ));
@@ -236,15 +299,20 @@ fn load_crl(
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
-    Ok((CertRevocationList::from(crl), info))
+    Ok((CertRevocationList::from(crl), info, *position))
 }
 
-/// At most one CRL per issuer name: webpki consults the first CRL whose issuer matches a
-/// certificate's, so a second one (an old and a new CRL listed together during a rotation)
-/// would have its revocations ignored.
-fn check_one_crl_per_issuer(crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Result<(), AnchorError> {
-    for (j, later) in crls.iter().enumerate() {
-        if let Some(i) = crls[..j].iter().position(|earlier| earlier.issuer() == later.issuer()) {
+/// At most one CRL per issuing key: webpki consults the first CRL whose issuer matches a
+/// certificate's, so a second one of the same key (an old and a new CRL listed together
+/// during a CRL update) would have its revocations ignored. A re-keyed CA has one per key.
+fn check_one_crl_per_issuer_key(
+    signers: &[usize],
+    anchors: &[rustls_pki_types::TrustAnchor<'_>],
+    infos: &[CrlInfo],
+) -> Result<(), AnchorError> {
+    for (j, &later) in signers.iter().enumerate() {
+        let same_key = |&earlier: &usize| same_certificate(&anchors[earlier], &anchors[later]);
+        if let Some(i) = signers[..j].iter().position(same_key) {
             return Err(AnchorError::DuplicateCrlIssuer {
                 first: i + 1,
                 second: j + 1,
@@ -285,3 +353,31 @@ fn crl_signature_verifies(crl: &CertificateRevocationList<'_>, issuer: &X509Cert
 
 const P256: &str = "1.2.840.10045.3.1.7";
 const P384: &str = "1.3.132.0.34";
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::Der;
+
+    use super::*;
+
+    #[test]
+    fn each_key_of_a_subject_is_in_a_group_of_its_own() {
+        let anchor = |subject: &'static [u8], key: &'static [u8]| rustls_pki_types::TrustAnchor {
+            subject: Der::from_slice(subject),
+            subject_public_key_info: Der::from_slice(key),
+            name_constraints: None,
+        };
+        let bundle = [
+            anchor(b"A", b"1"),
+            anchor(b"B", b"1"),
+            anchor(b"A", b"2"),
+            anchor(b"A", b"1"),
+            anchor(b"A", b"3"),
+            anchor(b"B", b"2"),
+            anchor(b"C", b"1"),
+        ];
+        assert_eq!(group_of_each(&bundle), [0, 0, 1, 0, 2, 1, 0]);
+        assert_eq!(group_of_each(&bundle[..2]), [0, 0]);
+        assert_eq!(group_of_each(&[]), Vec::<usize>::new());
+    }
+}

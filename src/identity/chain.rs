@@ -9,7 +9,8 @@
 //! (checked here); the anchor's CRLs for the whole chain, an issuer without a CRL meaning
 //! "not revoked", and a CRL past its nextUpdate still honoured (AWS keeps imported CRLs until
 //! replaced) unless the anchor refuses stale CRLs ([`StaleCrls::Refuse`]). The CRL
-//! signatures the anchor verified at load are not verified again (`crl_signatures.rs`).
+//! signatures the anchor verified at load are not verified again (`crl_signatures.rs`), and
+//! each key of a CA re-keyed under its name is checked against its own CRL.
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
@@ -17,7 +18,7 @@ use webpki::{
     UnknownStatusPolicy,
 };
 
-use super::anchor::{StaleCrls, TrustAnchor};
+use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
 use super::certificate::{ClientCertificate, parse_der};
 use super::error::{CertificateError, Timestamp};
 
@@ -44,7 +45,8 @@ pub fn verify_chain(
 }
 
 /// [`verify_chain`] with `algorithms`, each skipping the anchor's CRL signatures verified at
-/// load.
+/// load, against each group of the anchor's certificates in turn (one, unless a CA was
+/// re-keyed under its name) until one decides.
 pub(super) fn verify_chain_with<const N: usize>(
     algorithms: &[&'static dyn SignatureVerificationAlgorithm; N],
     anchor: &TrustAnchor,
@@ -70,7 +72,39 @@ pub(super) fn verify_chain_with<const N: usize>(
         .iter()
         .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
-    let crls: Vec<&CertRevocationList<'_>> = anchor.crls.iter().collect();
+    let skipping = anchor.crl_signatures.wrap(algorithms);
+    let skipping: [&dyn SignatureVerificationAlgorithm; N] = std::array::from_fn(|i| &skipping[i] as _);
+    let mut first_error = None;
+    for group in &anchor.groups {
+        match verify_in_group(anchor, group, &skipping, leaf, &end_entity, &intermediate_ders, now) {
+            Err(e) if decided_elsewhere(&e) => {
+                first_error.get_or_insert(e);
+            }
+            decided => return decided,
+        }
+    }
+    Err(first_error.unwrap_or(CertificateError::UnknownIssuer))
+}
+
+/// Whether another group of anchor certificates may still verify a chain that failed in one
+/// with `error`: the leaf or an intermediate names an issuer whose key in this group did not
+/// sign it, which is what the certificates of a re-keyed CA's other key look like.
+fn decided_elsewhere(error: &CertificateError) -> bool {
+    matches!(error, CertificateError::BadSignature | CertificateError::UnknownIssuer)
+}
+
+/// Verifies the chain with webpki against one group of anchor certificates and their CRLs,
+/// then applies the rules webpki leaves out.
+fn verify_in_group(
+    anchor: &TrustAnchor,
+    group: &AnchorGroup,
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    leaf: &ClientCertificate,
+    end_entity: &EndEntityCert<'_>,
+    intermediate_ders: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> Result<VerifiedChain, CertificateError> {
+    let crls: Vec<&CertRevocationList<'_>> = group.crls.iter().collect();
     let revocation = RevocationOptionsBuilder::new(&crls).ok().map(|builder| {
         builder
             .with_depth(RevocationCheckDepth::Chain)
@@ -81,13 +115,11 @@ pub(super) fn verify_chain_with<const N: usize>(
             })
             .build()
     });
-    let skipping = anchor.crl_signatures.wrap(algorithms);
-    let skipping: [&dyn SignatureVerificationAlgorithm; N] = std::array::from_fn(|i| &skipping[i] as _);
     let path = end_entity
         .verify_for_usage(
-            &skipping,
-            &anchor.webpki_anchors,
-            &intermediate_ders,
+            algorithms,
+            &group.anchors,
+            intermediate_ders,
             now,
             KeyUsage::required_if_present(EKU_CLIENT_AUTH),
             revocation,
@@ -107,7 +139,7 @@ pub(super) fn verify_chain_with<const N: usize>(
     }
     // The anchor's CRLs are issued by anchor certificates, so the one covering this chain is
     // the path anchor's (webpki checked it for the certificate that anchor issued).
-    if let Some(next_update) = anchor.refused_after(path.anchor().subject.as_ref()) {
+    if let Some(next_update) = anchor.refused_after(path.anchor()) {
         not_after = not_after.min(next_update);
     }
     Ok(VerifiedChain { not_after })

@@ -57,10 +57,10 @@ pub enum AnchorError {
         /// 1-based position in the CRL list.
         index: usize,
     },
-    /// Two CRLs name the same issuer: revocation checking consults one CRL per issuer name,
-    /// so the revocations of the other would be ignored.
+    /// Two CRLs were signed by the same anchor certificate (name and key): revocation checking
+    /// consults one CRL per issuing key, so the revocations of the other would be ignored.
     #[error(
-        "CRLs #{first} and #{second} are both issued by {issuer}; only one CRL per issuer is consulted, so list only the current one"
+        "CRLs #{first} and #{second} are both issued by {issuer} with the same key; only one CRL per issuing key is consulted, so list only the current one"
     )]
     DuplicateCrlIssuer {
         /// 1-based position of the first.

@@ -224,6 +224,50 @@ fn crl_signatures_verified_at_load_are_not_verified_again() {
 }
 
 #[test]
+fn a_rekeyed_ca_has_a_crl_per_key() {
+    // A CA re-keyed under the same name: the bundle holds both certificates while the
+    // certificates of the old key are still in use, and each key publishes its own CRL.
+    let old = root(KeyType::EcdsaP256);
+    let new = root(KeyType::EcdsaP256);
+    let bundle = format!("{}{}", old.issued().cert_pem, new.issued().cert_pem);
+    let (old_revoked, old_good) = (leaf(&old, KeyType::EcdsaP256), leaf(&old, KeyType::EcdsaP256));
+    let (new_revoked, new_good) = (leaf(&new, KeyType::EcdsaP256), leaf(&new, KeyType::EcdsaP256));
+    let old_crl = old
+        .crl(&[old_revoked.serial_hex.as_str()], NB, NA)
+        .unwrap()
+        .into_bytes();
+    let new_crl = new
+        .crl(&[new_revoked.serial_hex.as_str()], NB, NA)
+        .unwrap()
+        .into_bytes();
+    let inter = new.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let under = leaf(&inter, KeyType::EcdsaP256);
+
+    for crls in [[old_crl.clone(), new_crl.clone()], [new_crl.clone(), old_crl.clone()]] {
+        let anchor = TrustAnchor::new(bundle.as_bytes(), &crls).unwrap();
+        assert_eq!(verify(&anchor, &old_revoked, &[]), Err(CertificateError::Revoked));
+        assert_eq!(verify(&anchor, &new_revoked, &[]), Err(CertificateError::Revoked));
+        assert!(verify(&anchor, &old_good, &[]).is_ok());
+        assert!(verify(&anchor, &new_good, &[]).is_ok());
+        assert!(verify(&anchor, &under, &[inter.issued()]).is_ok());
+    }
+    // Only the new key has a CRL: the old key's certificates have no CRL, which means "not
+    // revoked" as for any issuer without one.
+    let anchor = TrustAnchor::new(bundle.as_bytes(), std::slice::from_ref(&new_crl)).unwrap();
+    assert!(verify(&anchor, &old_revoked, &[]).is_ok());
+    assert_eq!(verify(&anchor, &new_revoked, &[]), Err(CertificateError::Revoked));
+    // A certificate of neither key is refused as before.
+    let stranger = leaf(&root(KeyType::EcdsaP256), KeyType::EcdsaP256);
+    assert_eq!(verify(&anchor, &stranger, &[]), Err(CertificateError::BadSignature));
+    // Errors other than the signature are the same under either key.
+    let expired = ClientSpec::new("old", KeyType::EcdsaP256, NB, datetime!(2026-01-01 0:00 UTC));
+    assert!(matches!(
+        verify(&anchor, &new.client(&expired).unwrap(), &[]),
+        Err(CertificateError::Expired { .. })
+    ));
+}
+
+#[test]
 fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
     let ca = root(KeyType::EcdsaP256);
     let revoked = leaf(&ca, KeyType::EcdsaP256);
@@ -544,7 +588,7 @@ fn anchor_errors() {
     assert_eq!(
         duplicate.to_string(),
         format!(
-            "CRLs #1 and #3 are both issued by {}; only one CRL per issuer is consulted, so list only the current one",
+            "CRLs #1 and #3 are both issued by {} with the same key; only one CRL per issuing key is consulted, so list only the current one",
             anchor_of(&ca, &[]).certificates()[0].subject
         )
     );
