@@ -36,8 +36,10 @@ pub struct ExplainArgs {
     /// Intermediate certificates (PEM bundle or DER).
     #[arg(long)]
     intermediates: Option<PathBuf>,
+    /// The trust anchor the certificate is presented under (certificate mode).
     #[arg(long, required_unless_present = "caller_role_arn")]
     trust_anchor_arn: Option<String>,
+    /// The profile the session is requested through (certificate mode).
     #[arg(long, required_unless_present = "caller_role_arn")]
     profile_arn: Option<String>,
     /// The role to assume.

@@ -36,10 +36,14 @@ pub struct SessionArgs {
     /// File whose first line is the passphrase of an encrypted private key or PKCS#12 bundle.
     #[arg(long, value_name = "FILE")]
     pub private_key_passphrase_file: Option<PathBuf>,
+    /// Trust anchor the certificate chains to,
+    /// e.g. `arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem`.
     #[arg(long)]
     pub trust_anchor_arn: String,
+    /// Profile to use, e.g. `arn:aws:rolesanywhere:us-east-1:123456789012:profile/ci`.
     #[arg(long)]
     pub profile_arn: String,
+    /// Role to assume (one of the profile's roles), e.g. `arn:aws:iam::123456789012:role/deploy`.
     #[arg(long)]
     pub role_arn: String,
     /// Session duration in seconds (900..=43200).
