@@ -104,7 +104,7 @@ impl Record {
             error_code = error.map_or("", |e| e.code.name()),
             reason = error.map_or("", |e| e.reason),
             error_message = error.map_or("", |e| e.message.as_str()),
-            certificate_serial = of_certificate(ClientCertificate::serial_decimal),
+            certificate_serial = of_certificate(ClientCertificate::serial_hex),
             certificate_subject = of_certificate(ClientCertificate::subject_string),
             certificate_issuer = of_certificate(ClientCertificate::issuer_string),
             trust_anchor = s(&self.trust_anchor),

@@ -215,6 +215,24 @@ impl Authority {
         })
     }
 
+    /// A cross-certificate for `other`, a CA named `common_name`: that name and `other`'s key,
+    /// certified by `self`, as a CA re-keyed under the same name publishes so that chains
+    /// built to either key verify.
+    pub fn cross_certify(
+        &self,
+        other: &Authority,
+        common_name: &str,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<Issued, PkiError> {
+        let mut params = ca_params(common_name, not_before, not_after)?;
+        params.use_authority_key_identifier_extension = true;
+        let cert = params
+            .signed_by(other.issuer.key(), &self.issuer)
+            .map_err(|e| generate_error("cross-certificate", e))?;
+        issued_from(cert.der(), other.issuer.key())
+    }
+
     /// Reloads a CA from its certificate PEM and private key PEM (PKCS#8, SEC1 or PKCS#1).
     ///
     /// The subject is re-encoded attribute by attribute with the original string types, so
@@ -328,6 +346,18 @@ impl Authority {
         this_update: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<String, PkiError> {
+        self.crl_for_distribution_point(revoked_serials_hex, this_update, next_update, None)
+    }
+
+    /// [`Authority::crl`], with an issuing distribution point naming `uri` when given: such a
+    /// CRL covers only the certificates whose CRL distribution points name that URI.
+    pub fn crl_for_distribution_point(
+        &self,
+        revoked_serials_hex: &[&str],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        uri: Option<&str>,
+    ) -> Result<String, PkiError> {
         let revoked_certs = revoked_serials_hex
             .iter()
             .map(|serial| {
@@ -346,7 +376,12 @@ impl Authority {
             this_update,
             next_update,
             crl_number: SerialNumber::from_slice(&crl_number),
-            issuing_distribution_point: None,
+            issuing_distribution_point: uri.map(|uri| rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec![uri.to_owned()],
+                },
+                scope: None,
+            }),
             revoked_certs,
             key_identifier_method: self.key_identifier_method.clone(),
         };

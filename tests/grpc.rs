@@ -175,7 +175,7 @@ async fn create_session_with_the_mtls_identity() {
     // One audit event per call, with the certificate and what was issued (never the secret).
     let serial = ClientCertificate::parse(w.leaf.cert_der.clone())
         .unwrap()
-        .serial_decimal()
+        .serial_hex()
         .to_owned();
     let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(std::time::Duration::from_secs(10)).ok())
         .find(|l| l.contains("audit") && l.contains("CreateSession") && l.contains(&creds.access_key_id))

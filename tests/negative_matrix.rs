@@ -1669,8 +1669,9 @@ fn crl_from_another_issuer_is_a_config_error() {
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("trust_anchor[0]")
-            && stderr.contains("was not issued by any certificate of the trust anchor bundle"),
+        stderr.contains(
+            "trust_anchor[0].crls[0] (root.crl): CRL #1 was not issued by any certificate of the trust anchor bundle"
+        ),
         "{stderr}"
     );
 }

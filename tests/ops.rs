@@ -1081,7 +1081,7 @@ async fn audit_events_have_the_decision_and_no_secrets() {
         ("operation", "CreateSession"),
         ("outcome", "allow"),
         ("error_code", ""),
-        ("certificate_serial", cert.serial_decimal()),
+        ("certificate_serial", cert.serial_hex()),
         ("certificate_subject", cert.subject_string()),
         ("certificate_issuer", cert.issuer_string()),
         ("trust_anchor", &anchor_arn("main")),

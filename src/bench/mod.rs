@@ -159,9 +159,9 @@ const MAX_SECONDS: (f64, f64) = (86_400.0, 3_600.0);
 pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let report = execute(&args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::cli::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?));
     } else {
-        print!("{}", render_table(&report));
+        crate::cli::print_stdout(&render_table(&report));
     }
     Ok(())
 }

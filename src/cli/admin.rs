@@ -67,14 +67,14 @@ pub fn run(cmd: AdminCommand) -> ExitCode {
             AdminCommand::Status(args) => {
                 let status = connect(&args).await?.admin().status(StatusRequest {}).await;
                 let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
-                print!("{}", describe(&status));
+                super::print_stdout(&describe(&status));
                 Ok(ExitCode::SUCCESS)
             }
             AdminCommand::Reload(args) => {
                 let reload = connect(&args).await?.admin().reload(ReloadRequest {}).await;
                 let answer = reload.map_err(|s| call_error("Admin.Reload", &s))?.into_inner();
                 if answer.reloaded {
-                    println!("reloaded: the new configuration is in force");
+                    super::print_stdout("reloaded: the new configuration is in force\n");
                     Ok(ExitCode::SUCCESS)
                 } else {
                     eprintln!(

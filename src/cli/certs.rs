@@ -18,6 +18,7 @@ pub enum CertsCommand {
     Ca {
         #[command(flatten)]
         out: Output,
+        /// Subject CN.
         #[arg(long, default_value = "rolegate dev root CA")]
         cn: String,
     },
@@ -27,6 +28,7 @@ pub enum CertsCommand {
         issuer: IssuerArgs,
         #[command(flatten)]
         out: Output,
+        /// Subject CN.
         #[arg(long, default_value = "rolegate dev intermediate CA")]
         cn: String,
     },
@@ -46,6 +48,7 @@ pub enum CertsCommand {
         issuer: IssuerArgs,
         #[command(flatten)]
         out: Output,
+        /// Subject CN (also the session's source identity, `CN=<cn>`).
         #[arg(long)]
         cn: String,
         /// Organization (O).
@@ -187,7 +190,11 @@ pub fn run(cmd: CertsCommand) -> CmdResult {
             let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
             let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
             write_new_public(&out, pem.as_bytes())?;
-            println!("wrote {} revoking {} certificate(s)", out.display(), revoke.len());
+            super::print_stdout(&format!(
+                "wrote {} revoking {} certificate(s)\n",
+                out.display(),
+                revoke.len()
+            ));
             Ok(())
         }
     }
@@ -198,7 +205,17 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         std::fs::read_to_string(&args.ca_cert).map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
     let key =
         std::fs::read_to_string(&args.ca_key).map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
-    Ok(Authority::from_pem(&cert, &key)?)
+    let authority = Authority::from_pem(&cert, &key)?;
+    let is_ca = x509_parser::parse_x509_certificate(&authority.issued().cert_der)
+        .is_ok_and(|(_, x509)| x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca));
+    if !is_ca {
+        return Err(format!(
+            "{} is not a CA certificate (basicConstraints CA:true): nothing it signed would verify",
+            args.ca_cert.display()
+        )
+        .into());
+    }
+    Ok(authority)
 }
 
 fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {
@@ -206,12 +223,12 @@ fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {
     let key = with_extension(prefix, "key");
     write_new_public(&pem, issued.cert_pem.as_bytes())?;
     write_new_private(&key, issued.key_pem.as_bytes())?;
-    println!(
-        "wrote {} and {} (serial {})",
+    super::print_stdout(&format!(
+        "wrote {} and {} (serial {})\n",
         pem.display(),
         key.display(),
         issued.serial_hex
-    );
+    ));
     Ok(())
 }
 

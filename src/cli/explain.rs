@@ -144,7 +144,7 @@ pub fn run_explain(args: ExplainArgs) -> ExitCode {
             explain_create_session(&config, &q, now)
         }
     };
-    print!("{report}");
+    super::print_stdout(&report.to_string());
     ExitCode::from(match report.is_allowed() {
         true => ALLOWED,
         false => DENIED,
@@ -176,7 +176,7 @@ pub fn run_simulate(args: SimulateArgs) -> ExitCode {
     };
     match simulate(&config, &q, args.at.unwrap_or_else(OffsetDateTime::now_utc)) {
         Ok(s) => {
-            print!("{s}");
+            super::print_stdout(&s.to_string());
             ExitCode::from(match s.is_allowed() {
                 true => ALLOWED,
                 false => DENIED,

@@ -21,7 +21,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
         KeysCommand::Generate { out } => {
             let key = TokenKey::generate();
             crate::fsutil::write_new_private(&out, format!("{}\n", key.to_base64().as_str()).as_bytes())?;
-            println!("wrote {}", out.display());
+            super::print_stdout(&format!("wrote {}\n", out.display()));
             Ok(())
         }
     }

@@ -54,7 +54,11 @@ enum Command {
     /// Validate a configuration file and explain what it configures.
     CheckConfig {
         /// The TOML configuration file.
-        file: PathBuf,
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        file: Option<PathBuf>,
+        /// The TOML configuration file, as `serve --config` takes it.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Explain offline, step by step, why a CreateSession (or an AssumeRole by a role) is allowed or denied.
     Explain(Box<explain::ExplainArgs>),
@@ -99,16 +103,29 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => explain::run_simulate(args),
         Command::Bench(args) => report(crate::bench::run(args)),
         Command::Admin(cmd) => admin::run(cmd),
-        Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(config) => {
-                print!("{} is valid.\n{}", file.display(), config.summary());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::CheckConfig { file, config } => check_config(&file.or(config).unwrap_or_default()),
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`rolegate explain ... | head`) is no
+/// reason to fail loudly: the rest of the output is dropped, as Unix tools do.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `rolegate check-config`: loads `file` as the daemon would and summarizes it.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(config) => {
+            print_stdout(&format!("{} is valid.\n{}", file.display(), config.summary()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

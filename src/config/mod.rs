@@ -214,13 +214,13 @@ impl Config {
 
     /// Parses and validates `text`, read from `path` as recorded in `sources`.
     fn build(text: &str, path: &Path, sources: SourceFiles) -> Result<Config, FailedLoad> {
-        let file: ConfigFile = match toml::from_str(text) {
+        let file: ConfigFile = match parse_toml(text) {
             Ok(file) => file,
-            Err(e) => {
+            Err((key, message)) => {
                 let error = ConfigError {
                     file: path.to_owned(),
-                    key: toml_error_key(&e),
-                    message: e.message().to_owned(),
+                    key,
+                    message,
                 };
                 return Err(FailedLoad { error, sources });
             }
@@ -250,16 +250,20 @@ impl Config {
         self.roles.get(arn)
     }
 
-    /// A one-screen summary for `check-config` and the startup log.
+    /// A one-screen summary for `check-config`.
     pub fn summary(&self) -> String {
+        self.summary_listening_on(self.server.listen, self.server.metrics_listen)
+    }
+
+    /// [`Config::summary`] for a daemon listening on `listen` and `metrics_listen` (the
+    /// configured addresses, or the command line's overrides).
+    pub fn summary_listening_on(&self, listen: SocketAddr, metrics_listen: Option<SocketAddr>) -> String {
         let mut out = format!(
             "listen {} (region {}, account {}), metrics {}\n",
-            self.server.listen,
+            listen,
             self.server.region,
             self.server.account,
-            self.server
-                .metrics_listen
-                .map_or_else(|| "off".to_owned(), |a| a.to_string())
+            metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
         if let Some(every) = self.server.config_watch {
             out += &format!(
@@ -346,13 +350,46 @@ impl Config {
     }
 }
 
-/// The dotted key path toml reports for a syntax or schema error, when it has one.
-fn toml_error_key(e: &toml::de::Error) -> String {
-    // toml's message already names the offending key ("unknown field `x`", "missing field `y`").
-    match e.span() {
-        Some(span) => format!("(bytes {}..{})", span.start, span.end),
-        None => "(document)".into(),
+/// Parses the configuration file; on a syntax or schema error, where it is (the key path
+/// when the document parsed, and the line and column) and toml's message.
+fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
+    let error = match toml::Deserializer::parse(text) {
+        Ok(document) => match serde_path_to_error::deserialize(document) {
+            Ok(file) => return Ok(file),
+            Err(e) => {
+                let key = e.path().to_string();
+                let key = if key == "." { None } else { Some(key) };
+                (key, e.into_inner())
+            }
+        },
+        Err(e) => (None, e),
+    };
+    let (key, e) = error;
+    let at = e.span().map(|span| line_and_column(text, span.start));
+    let key = match (key, at) {
+        (Some(key), Some(at)) => format!("{key} ({at})"),
+        (Some(key), None) => key,
+        (None, Some(at)) => at,
+        (None, None) => "(document)".to_owned(),
+    };
+    Err((key, plain_type_names(e.message())))
+}
+
+/// `line L, column C` (1-based, columns in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// serde names Rust types in its messages ("expected u32"); the file's author wrote TOML.
+fn plain_type_names(message: &str) -> String {
+    let mut message = message.to_owned();
+    for rust in ["u8", "u16", "u32", "u64", "usize", "i32", "i64"] {
+        message = message.replace(&format!("expected {rust}"), "expected an integer");
     }
+    message
 }
 
 struct Loader<'a> {
@@ -746,12 +783,18 @@ impl Loader<'_> {
             let trust = TrustAnchor::new(&pem, &crls)
                 .map_err(|e| {
                     let key = match e {
-                        AnchorError::BadCrl { .. }
-                        | AnchorError::CrlIssuerUnknown { .. }
-                        | AnchorError::DuplicateCrlIssuer { .. } => "crls",
-                        _ => "certificates",
+                        AnchorError::BadCrl { index, .. } | AnchorError::CrlIssuerUnknown { index } => {
+                            match a.crls.get(index.saturating_sub(1)) {
+                                Some(file) => format!("crls[{}] ({})", index - 1, file.display()),
+                                None => "crls".to_owned(),
+                            }
+                        }
+                        AnchorError::DuplicateCrlIssuer { .. } | AnchorError::CrlMissingForKey { .. } => {
+                            "crls".to_owned()
+                        }
+                        _ => "certificates".to_owned(),
                     };
-                    self.err(at(key), e.to_string())
+                    self.err(at(&key), e.to_string())
                 })?
                 .with_stale_crls(a.stale_crls);
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());

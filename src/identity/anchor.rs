@@ -6,8 +6,8 @@
 //! anchor certificate is X.509 v3, `CA:true` and has a keyUsage with `keyCertSign`; every CRL
 //! is issued by one of the anchor certificates (AWS imports CRLs per trust anchor), which is
 //! verified here (name and signature) so that a wrong CRL fails at load, not on every request.
-//! One CRL per issuing key: a CA re-keyed under the same name keeps a CRL per key, each
-//! consulted only for the certificates of its key ([`AnchorGroup`]).
+//! One CRL per issuing key: a CA re-keyed under the same name lists a CRL for every key (or
+//! none), and each key's certificates are checked against its own ([`AnchorGroup`]).
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
@@ -27,6 +27,8 @@ pub struct TrustAnchor {
     certificates: Vec<AnchorCertificate>,
     /// `certificates` as webpki takes them, in the same order.
     webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    /// Every CRL, in configuration order.
+    pub(super) crls: Vec<CertRevocationList<'static>>,
     /// What chain verification hands webpki: almost always one group.
     pub(super) groups: Vec<AnchorGroup>,
     /// The signatures of the CRLs, verified here once, for chain verification not to repeat.
@@ -38,16 +40,21 @@ pub struct TrustAnchor {
     stale_crls: StaleCrls,
 }
 
-/// Anchor certificates no two of which share a subject, with the CRLs they signed.
+/// Anchor certificates no two of which share a subject, and the order in which webpki is to
+/// consult the anchor's CRLs with them: the CRLs these certificates signed first, then all
+/// the others.
 ///
-/// webpki consults the first CRL whose issuer *name* matches a certificate's issuer and then
-/// checks its signature with the issuer's key. A CA re-keyed under the same name has a
-/// certificate and a CRL per key, so each key is verified in a group of its own, where its
-/// name finds its own CRL. See [`group_of_each`].
+/// webpki consults the first CRL whose issuer *name* matches a certificate's issuer, and
+/// refuses the path when that CRL's signature does not verify with the issuer's key. A CA
+/// re-keyed under the same name has a certificate and a CRL per key, so each key is verified
+/// in a group of its own, where its name finds its own CRL first. Every group holds every
+/// CRL, so a path through another key of the name (a cross-certificate) still meets a CRL
+/// for each certificate and fails closed when it is the wrong key's. See [`group_of_each`].
 #[derive(Debug, Default)]
 pub(super) struct AnchorGroup {
     pub(super) anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
-    pub(super) crls: Vec<CertRevocationList<'static>>,
+    /// Positions in [`TrustAnchor::crls`].
+    pub(super) crl_order: Vec<usize>,
 }
 
 /// What a CRL past its nextUpdate means for the certificates it covers (configuration
@@ -127,18 +134,22 @@ impl TrustAnchor {
             crl_signers.push(signer);
         }
         check_one_crl_per_issuer_key(&crl_signers, &webpki_anchors, &crl_infos)?;
+        check_every_key_has_a_crl(&crl_signers, &webpki_anchors, &certificates)?;
         let group_of = group_of_each(&webpki_anchors);
         let mut groups: Vec<AnchorGroup> = Vec::new();
         groups.resize_with(group_of.iter().max().map_or(0, |last| last + 1), AnchorGroup::default);
         for (anchor, &group) in webpki_anchors.iter().zip(&group_of) {
             groups[group].anchors.push(anchor.clone());
         }
-        for (crl, &signer) in loaded.into_iter().zip(&crl_signers) {
-            groups[group_of[signer]].crls.push(crl);
+        for (g, group) in groups.iter_mut().enumerate() {
+            let signed_here = |&crl: &usize| group_of[crl_signers[crl]] == g;
+            let (own, others): (Vec<usize>, Vec<usize>) = (0..crl_signers.len()).partition(signed_here);
+            group.crl_order = own.into_iter().chain(others).collect();
         }
         Ok(TrustAnchor {
             certificates,
             webpki_anchors,
+            crls: loaded,
             groups,
             crl_signatures,
             crl_infos,
@@ -264,10 +275,19 @@ fn load_crl(
 ) -> Result<(CertRevocationList<'static>, CrlInfo, usize), AnchorError> {
     let bad = |reason: String| AnchorError::BadCrl { index, reason };
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        CertificateRevocationListDer::from_pem_slice(bytes)
-            .map_err(|e| bad(format!("not a PEM X509 CRL ({e:?})")))?
-            .as_ref()
-            .to_vec()
+        let blocks = CertificateRevocationListDer::pem_slice_iter(bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("not valid PEM ({e})")))?;
+        match blocks.as_slice() {
+            [one] => one.to_vec(),
+            [] => return Err(bad("the file holds no `-----BEGIN X509 CRL-----` block".to_owned())),
+            more => {
+                return Err(bad(format!(
+                    "the file holds {} CRLs; give each its own file in `crls`",
+                    more.len()
+                )));
+            }
+        }
     } else {
         bytes.to_vec()
     };
@@ -289,6 +309,14 @@ fn load_crl(
             "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
         ));
     };
+    // RFC 5280 §6.3.3 (f): the CRL issuer's keyUsage, when present, must assert cRLSign
+    // (webpki checks it for intermediates, not for trust anchors).
+    if signer.key_usage().ok().flatten().is_some_and(|ku| !ku.value.crl_sign()) {
+        return Err(bad(format!(
+            "the anchor certificate that signed it ({}) lacks the cRLSign key usage",
+            distinguished_name(signer.subject())
+        )));
+    }
     verified.add_verified(
         signer.public_key().subject_public_key.data.as_ref(),
         parsed.tbs_cert_list.as_ref(),
@@ -317,6 +345,27 @@ fn check_one_crl_per_issuer_key(
                 first: i + 1,
                 second: j + 1,
                 issuer: infos[j].issuer.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A CA re-keyed under its name lists a CRL for every key or for none: webpki looks a CRL up
+/// by issuer name, so the certificates of a key without one would meet another key's CRL,
+/// whose signature cannot verify, and be refused.
+fn check_every_key_has_a_crl(
+    signers: &[usize],
+    anchors: &[rustls_pki_types::TrustAnchor<'_>],
+    certificates: &[AnchorCertificate],
+) -> Result<(), AnchorError> {
+    for (position, anchor) in anchors.iter().enumerate() {
+        let has_crl = |&signer: &usize| same_certificate(&anchors[signer], anchor);
+        let name_has_crl = signers.iter().any(|&signer| anchors[signer].subject == anchor.subject);
+        if name_has_crl && !signers.iter().any(has_crl) {
+            return Err(AnchorError::CrlMissingForKey {
+                index: position + 1,
+                subject: certificates[position].subject.clone(),
             });
         }
     }

@@ -77,20 +77,41 @@ pub(super) fn verify_chain_with<const N: usize>(
     let mut first_error = None;
     for group in &anchor.groups {
         match verify_in_group(anchor, group, &skipping, leaf, &end_entity, &intermediate_ders, now) {
-            Err(e) if decided_elsewhere(&e) => {
-                first_error.get_or_insert(e);
+            Ok(verified) => return Ok(verified),
+            Err(GroupFailure::OtherKey(e)) => {
+                first_error.get_or_insert(map_webpki_error(e));
             }
-            decided => return decided,
+            Err(GroupFailure::Decided(e)) => return Err(e),
         }
     }
     Err(first_error.unwrap_or(CertificateError::UnknownIssuer))
 }
 
-/// Whether another group of anchor certificates may still verify a chain that failed in one
-/// with `error`: the leaf or an intermediate names an issuer whose key in this group did not
-/// sign it, which is what the certificates of a re-keyed CA's other key look like.
-fn decided_elsewhere(error: &CertificateError) -> bool {
-    matches!(error, CertificateError::BadSignature | CertificateError::UnknownIssuer)
+/// Why a chain did not verify against one group of anchor certificates.
+enum GroupFailure {
+    /// A certificate of the chain names an issuer whose key in this group did not sign it (or
+    /// cannot verify the CRL that issuer name finds), as the certificates of another key of a
+    /// re-keyed CA do: the next group may decide.
+    OtherKey(webpki::Error),
+    /// Anything else: the answer.
+    Decided(CertificateError),
+}
+
+/// Whether webpki's `error` is one a group holding another key of the issuer's name may not
+/// meet (see [`GroupFailure::OtherKey`]).
+#[allow(deprecated)]
+fn another_key_may_decide(error: &webpki::Error) -> bool {
+    use webpki::Error as E;
+    matches!(
+        error,
+        E::InvalidSignatureForPublicKey
+            | E::UnknownIssuer
+            | E::UnsupportedSignatureAlgorithmForPublicKey
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+            | E::InvalidCrlSignatureForPublicKey
+            | E::UnsupportedCrlSignatureAlgorithmForPublicKey
+            | E::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_)
+    )
 }
 
 /// Verifies the chain with webpki against one group of anchor certificates and their CRLs,
@@ -103,8 +124,8 @@ fn verify_in_group(
     end_entity: &EndEntityCert<'_>,
     intermediate_ders: &[CertificateDer<'_>],
     now: UnixTime,
-) -> Result<VerifiedChain, CertificateError> {
-    let crls: Vec<&CertRevocationList<'_>> = group.crls.iter().collect();
+) -> Result<VerifiedChain, GroupFailure> {
+    let crls: Vec<&CertRevocationList<'_>> = group.crl_order.iter().map(|&i| &anchor.crls[i]).collect();
     let revocation = RevocationOptionsBuilder::new(&crls).ok().map(|builder| {
         builder
             .with_depth(RevocationCheckDepth::Chain)
@@ -125,13 +146,16 @@ fn verify_in_group(
             revocation,
             None,
         )
-        .map_err(map_webpki_error)?;
+        .map_err(|e| match another_key_may_decide(&e) {
+            true => GroupFailure::OtherKey(e),
+            false => GroupFailure::Decided(map_webpki_error(e)),
+        })?;
 
     let mut not_after = leaf.not_after();
     for cert in path.intermediate_certificates() {
         let der = cert.der();
-        let x509 = parse_der(&der)?;
-        check_key_cert_sign(&x509)?;
+        let x509 = parse_der(&der).map_err(GroupFailure::Decided)?;
+        check_key_cert_sign(&x509).map_err(GroupFailure::Decided)?;
         not_after = not_after.min(x509.validity().not_after.timestamp());
     }
     if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {

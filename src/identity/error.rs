@@ -70,6 +70,16 @@ pub enum AnchorError {
         /// RFC 4514-style issuer.
         issuer: String,
     },
+    /// A CA re-keyed under its name has CRLs for some of its keys but not this one.
+    #[error(
+        "certificate #{index} of the trust anchor bundle ({subject}) has no CRL, but another key of that name has one: CRLs are looked up by issuer name, so list a CRL for every key of a re-keyed CA (or none)"
+    )]
+    CrlMissingForKey {
+        /// 1-based position in the bundle.
+        index: usize,
+        /// Its subject.
+        subject: String,
+    },
 }
 
 /// Why a client certificate (or its chain) is not acceptable. Messages reach users verbatim.

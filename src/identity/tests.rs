@@ -242,29 +242,108 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
         .into_bytes();
     let inter = new.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
     let under = leaf(&inter, KeyType::EcdsaP256);
+    // The cross-certificates of the rollover: each key certified by the other.
+    let old_by_new = new.cross_certify(&old, "Test Root", NB, NA).unwrap();
+    let new_by_old = old.cross_certify(&new, "Test Root", NB, NA).unwrap();
 
-    for crls in [[old_crl.clone(), new_crl.clone()], [new_crl.clone(), old_crl.clone()]] {
-        let anchor = TrustAnchor::new(bundle.as_bytes(), &crls).unwrap();
-        assert_eq!(verify(&anchor, &old_revoked, &[]), Err(CertificateError::Revoked));
-        assert_eq!(verify(&anchor, &new_revoked, &[]), Err(CertificateError::Revoked));
-        assert!(verify(&anchor, &old_good, &[]).is_ok());
-        assert!(verify(&anchor, &new_good, &[]).is_ok());
-        assert!(verify(&anchor, &under, &[inter.issued()]).is_ok());
+    let reversed = format!("{}{}", new.issued().cert_pem, old.issued().cert_pem);
+    for bundle in [&bundle, &reversed] {
+        for crls in [[old_crl.clone(), new_crl.clone()], [new_crl.clone(), old_crl.clone()]] {
+            let anchor = TrustAnchor::new(bundle.as_bytes(), &crls).unwrap();
+            assert_eq!(verify(&anchor, &old_revoked, &[]), Err(CertificateError::Revoked));
+            assert_eq!(verify(&anchor, &new_revoked, &[]), Err(CertificateError::Revoked));
+            assert!(verify(&anchor, &old_good, &[]).is_ok());
+            assert!(verify(&anchor, &new_good, &[]).is_ok());
+            assert!(verify(&anchor, &under, &[inter.issued()]).is_ok());
+            // A path through the other key's cross-certificate meets the right CRL too.
+            assert_eq!(
+                verify(&anchor, &old_revoked, &[&old_by_new]),
+                Err(CertificateError::Revoked)
+            );
+            assert_eq!(
+                verify(&anchor, &new_revoked, &[&new_by_old]),
+                Err(CertificateError::Revoked)
+            );
+            assert!(verify(&anchor, &old_good, &[&old_by_new]).is_ok());
+            assert!(verify(&anchor, &new_good, &[&new_by_old]).is_ok());
+        }
     }
-    // Only the new key has a CRL: the old key's certificates have no CRL, which means "not
-    // revoked" as for any issuer without one.
-    let anchor = TrustAnchor::new(bundle.as_bytes(), std::slice::from_ref(&new_crl)).unwrap();
-    assert!(verify(&anchor, &old_revoked, &[]).is_ok());
-    assert_eq!(verify(&anchor, &new_revoked, &[]), Err(CertificateError::Revoked));
-    // A certificate of neither key is refused as before.
+    // The new key's CRL is scoped to a distribution point that the old key's certificates do
+    // not name, so it does not cover them: a path to the new key through the
+    // cross-certificate still meets the old key's CRL.
+    let scoped_new_crl = new
+        .crl_for_distribution_point(&[], NB, NA, Some("http://crl.example/new.crl"))
+        .unwrap()
+        .into_bytes();
+    let mut old_dp = leaf_params();
+    old_dp.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec!["http://crl.example/old.crl".to_owned()],
+    }];
+    let (old_dp_revoked, old_dp_good) = (
+        old.issue(&old_dp, KeyType::EcdsaP256).unwrap(),
+        old.issue(&old_dp, KeyType::EcdsaP256).unwrap(),
+    );
+    let old_crl_dp = old
+        .crl(&[old_dp_revoked.serial_hex.as_str()], NB, NA)
+        .unwrap()
+        .into_bytes();
+    let anchor = TrustAnchor::new(reversed.as_bytes(), &[scoped_new_crl, old_crl_dp]).unwrap();
+    assert_eq!(
+        verify(&anchor, &old_dp_revoked, &[&old_by_new]),
+        Err(CertificateError::Revoked)
+    );
+    assert!(verify(&anchor, &old_dp_good, &[&old_by_new]).is_ok());
+
+    // A certificate of neither key is refused as before, and errors other than the signature
+    // are the same under either key.
+    let anchor = TrustAnchor::new(bundle.as_bytes(), &[old_crl.clone(), new_crl.clone()]).unwrap();
     let stranger = leaf(&root(KeyType::EcdsaP256), KeyType::EcdsaP256);
     assert_eq!(verify(&anchor, &stranger, &[]), Err(CertificateError::BadSignature));
-    // Errors other than the signature are the same under either key.
     let expired = ClientSpec::new("old", KeyType::EcdsaP256, NB, datetime!(2026-01-01 0:00 UTC));
     assert!(matches!(
         verify(&anchor, &new.client(&expired).unwrap(), &[]),
         Err(CertificateError::Expired { .. })
     ));
+
+    // CRLs are looked up by name: a key without a CRL beside one with a CRL is refused at load.
+    let only_new = TrustAnchor::new(bundle.as_bytes(), std::slice::from_ref(&new_crl)).unwrap_err();
+    assert_eq!(
+        only_new.to_string(),
+        "certificate #1 of the trust anchor bundle (CN=Test Root) has no CRL, but another key of that name has one: \
+         CRLs are looked up by issuer name, so list a CRL for every key of a re-keyed CA (or none)"
+    );
+    // Without CRLs, both keys verify.
+    let anchor = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
+    assert!(verify(&anchor, &old_revoked, &[]).is_ok());
+    assert!(verify(&anchor, &new_revoked, &[]).is_ok());
+}
+
+#[test]
+fn a_ca_rekeyed_from_rsa_to_ecdsa_verifies_both_keys() {
+    let old = root(KeyType::Rsa2048);
+    let new = root(KeyType::EcdsaP256);
+    let bundle = format!("{}{}", old.issued().cert_pem, new.issued().cert_pem);
+    let (old_revoked, old_good) = (leaf(&old, KeyType::EcdsaP256), leaf(&old, KeyType::Rsa2048));
+    let (new_revoked, new_good) = (leaf(&new, KeyType::Rsa2048), leaf(&new, KeyType::EcdsaP256));
+    let old_crl = old
+        .crl(&[old_revoked.serial_hex.as_str()], NB, NA)
+        .unwrap()
+        .into_bytes();
+    let new_crl = new
+        .crl(&[new_revoked.serial_hex.as_str()], NB, NA)
+        .unwrap()
+        .into_bytes();
+    for crls in [vec![], vec![old_crl.clone(), new_crl.clone()]] {
+        let anchor = TrustAnchor::new(bundle.as_bytes(), &crls).unwrap();
+        assert!(verify(&anchor, &old_good, &[]).is_ok());
+        assert!(verify(&anchor, &new_good, &[]).is_ok());
+        let revoked = match crls.is_empty() {
+            true => Ok(()),
+            false => Err(CertificateError::Revoked),
+        };
+        assert_eq!(verify(&anchor, &old_revoked, &[]).map(|_| ()), revoked);
+        assert_eq!(verify(&anchor, &new_revoked, &[]).map(|_| ()), revoked);
+    }
 }
 
 #[test]
@@ -598,6 +677,46 @@ fn anchor_errors() {
     assert_eq!(
         TrustAnchor::new(pem, &[impostor]).unwrap_err().to_string(),
         "CRL #1 is unusable: its signature does not verify with the key of the anchor certificate that issued it"
+    );
+    // A CRL file holds one CRL; a certificate is not one.
+    let two = format!("{}{}", ca.crl(&[], NB, NA).unwrap(), ca.crl(&[], NB, NA).unwrap());
+    assert_eq!(
+        TrustAnchor::new(pem, &[two.into_bytes()]).unwrap_err().to_string(),
+        "CRL #1 is unusable: the file holds 2 CRLs; give each its own file in `crls`"
+    );
+    assert_eq!(
+        TrustAnchor::new(pem, &[pem.to_vec()]).unwrap_err().to_string(),
+        "CRL #1 is unusable: the file holds no `-----BEGIN X509 CRL-----` block"
+    );
+    // RFC 5280 §6.3.3 (f): the CRL's signer must be allowed to sign CRLs.
+    let mut no_crl_sign = leaf_params();
+    no_crl_sign.distinguished_name = rcgen::DistinguishedName::new();
+    no_crl_sign.distinguished_name.push(DnType::CommonName, "No CRL Sign");
+    no_crl_sign.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    no_crl_sign.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    no_crl_sign.extended_key_usages = vec![];
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = no_crl_sign.self_signed(&key).unwrap();
+    // rcgen itself refuses to sign a CRL with such an issuer, so its signing parameters claim
+    // cRLSign: the certificate in the bundle is what lacks it.
+    let mut claims_crl_sign = no_crl_sign.clone();
+    claims_crl_sign.key_usages.push(KeyUsagePurpose::CrlSign);
+    let issuer = rcgen::Issuer::new(claims_crl_sign, key);
+    let crl = rcgen::CertificateRevocationListParams {
+        this_update: NB,
+        next_update: NA,
+        crl_number: rcgen::SerialNumber::from_slice(&[1]),
+        issuing_distribution_point: None,
+        revoked_certs: vec![],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&issuer)
+    .unwrap();
+    assert_eq!(
+        TrustAnchor::new(cert.pem().as_bytes(), &[crl.der().to_vec()])
+            .unwrap_err()
+            .to_string(),
+        "CRL #1 is unusable: the anchor certificate that signed it (CN=No CRL Sign) lacks the cRLSign key usage"
     );
     // RSA and P-384 anchors verify their own CRLs.
     for key in [KeyType::Rsa2048, KeyType::EcdsaP384] {

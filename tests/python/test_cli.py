@@ -179,3 +179,37 @@ def test_serve_refuses_a_bad_config(test_pki, tmp_path):
     assert proc.returncode != 0
     assert "listening on" not in proc.stdout
     assert str(path) in proc.stdout + proc.stderr
+
+
+def test_check_config_locates_toml_errors(test_pki, tmp_path):
+    """A TOML syntax or type error names the key (when the document parsed), the line and
+    the column, in TOML's words, and `--config` is taken as `serve` takes it."""
+
+    typed = _broken(test_pki, tmp_path, "max_session_duration = 43200", 'max_session_duration = "43200"')
+    lines = typed.read_text().splitlines()
+    line = next(i for i, ln in enumerate(lines, 1) if ln == 'max_session_duration = "43200"')
+    proc = run_rolegate("check-config", "--config", str(typed), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert (
+        f"error: {typed}: role[0].max_session_duration (line {line}, column 24): "
+        'invalid type: string "43200", expected an integer'
+    ) in proc.stderr
+
+    syntax = _broken(test_pki, tmp_path, 'active = "k1"', 'active = "k1')
+    line = next(i for i, ln in enumerate(syntax.read_text().splitlines(), 1) if ln == 'active = "k1')
+    proc = run_rolegate("check-config", str(syntax), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f"error: {syntax}: line {line}, column " in proc.stderr, proc.stderr
+
+
+def test_certs_refuse_an_issuer_that_is_not_a_ca(test_pki, tmp_path):
+    """A leaf given as --ca-cert would sign certificates nothing can verify."""
+
+    leaf = test_pki.rsa_leaf
+    proc = run_rolegate(
+        "certs", "client", "--ca-cert", str(leaf.cert), "--ca-key", str(leaf.key),
+        "--cn", "x", "--out", str(tmp_path / "x"), check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert f"error: {leaf.cert} is not a CA certificate (basicConstraints CA:true)" in proc.stderr
+    assert not (tmp_path / "x.pem").exists()
