@@ -1033,7 +1033,13 @@ async fn no_verify_accepts_an_untrusted_server_certificate() {
         client_identity: client_identity(),
     };
     let err = GrpcClient::connect(&d.endpoint, &untrusted).await.unwrap_err();
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.to_string().contains("UnknownIssuer")
+            && err.to_string().ends_with(
+                "(the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)"
+            ),
+        "{err}"
+    );
     let unverified = TlsOptions {
         ca_bundle: None,
         no_verify: true,

@@ -94,7 +94,7 @@ impl GrpcClient {
             .await
             .map_err(|e| ClientError::Transport {
                 endpoint: endpoint.to_owned(),
-                message: super::error_chain(&e),
+                message: super::transport_message(&e),
             })?;
         Ok(Self {
             channel,

@@ -28,6 +28,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     message
 }
 
+/// Why a connection to the server failed: [`error_chain`], with what to check for the
+/// failures users meet when they first point a client at a server.
+fn transport_message(e: &dyn std::error::Error) -> String {
+    let message = error_chain(e);
+    let hint = if message.contains("UnknownIssuer") {
+        " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)"
+    } else if message.contains("NotValidForName") {
+        " (the server's certificate does not name the endpoint's host: use a name it was issued for)"
+    } else if message.contains("Connection refused") {
+        " (is the server running, and listening on that address and port?)"
+    } else {
+        ""
+    };
+    message + hint
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

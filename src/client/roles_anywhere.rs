@@ -185,7 +185,7 @@ impl RolesAnywhereClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
-            message: super::error_chain(&e),
+            message: super::transport_message(&e),
         })?;
         let status = resp.status().as_u16();
         let error_type = resp

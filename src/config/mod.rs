@@ -624,9 +624,15 @@ impl Loader<'_> {
             .load_private_key(key.clone_key())
             .map_err(|e| self.err("server.tls_key", format!("unsupported private key: {e}")))?;
         let certified = rustls::sign::CertifiedKey::new(cert_chain.clone(), signing);
-        certified
-            .keys_match()
-            .map_err(|e| self.err("server.tls_key", format!("does not match server.tls_cert: {e}")))?;
+        certified.keys_match().map_err(|e| {
+            let message = match e {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "is not the private key of server.tls_cert (its first certificate is the server's)".to_owned()
+                }
+                other => format!("does not match server.tls_cert: {other}"),
+            };
+            self.err("server.tls_key", message)
+        })?;
         let not_after = x509_parser::parse_x509_certificate(&cert_chain[0])
             .ok()
             .map(|(_, leaf)| leaf.validity().not_after.timestamp());

@@ -49,10 +49,16 @@ impl WorkloadIdentity {
         let IdentityParts { leaf, chain, key_pkcs8 } = read_identity(source)?;
         let certificate =
             ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", source.certificate.display()))?;
-        let key = X509SigningKey::from_pkcs8_der(&key_pkcs8).map_err(|e| {
-            let path = source.private_key.as_ref().unwrap_or(&source.certificate);
-            format!("{}: {e}", path.display())
-        })?;
+        let key_path = source.private_key.as_ref().unwrap_or(&source.certificate);
+        let key = X509SigningKey::from_pkcs8_der(&key_pkcs8).map_err(|e| format!("{}: {e}", key_path.display()))?;
+        // The server would only say "Signature validation failed".
+        if key.public_key() != certificate.public_key().1 {
+            return Err(format!(
+                "{}: this private key is not the key of the certificate in {}",
+                key_path.display(),
+                source.certificate.display()
+            ));
+        }
         Ok(Self {
             certificate,
             chain,
@@ -393,6 +399,8 @@ mod tests {
         std::fs::write(d.join("c.pem"), &leaf.cert_pem).unwrap();
         std::fs::write(d.join("k.pem"), leaf.key_pem.as_bytes()).unwrap();
         std::fs::write(d.join("wrong.txt"), "nope\n").unwrap();
+        std::fs::write(d.join("other.pem"), issued(KeyType::EcdsaP256).key_pem.as_bytes()).unwrap();
+        std::fs::write(d.join("rsa.pem"), issued(KeyType::Rsa2048).key_pem.as_bytes()).unwrap();
         let k = d.join("k.pem");
         openssl(&[
             "pkcs8",
@@ -450,6 +458,22 @@ mod tests {
                 load(d, "c.pem", None, Passphrase::None),
                 format!(
                     "{} is not a PKCS#12 bundle, so --private-key is required",
+                    d.join("c.pem").display()
+                ),
+            ),
+            (
+                load(d, "c.pem", Some("other.pem"), Passphrase::None),
+                format!(
+                    "{}: this private key is not the key of the certificate in {}",
+                    d.join("other.pem").display(),
+                    d.join("c.pem").display()
+                ),
+            ),
+            (
+                load(d, "c.pem", Some("rsa.pem"), Passphrase::None),
+                format!(
+                    "{}: this private key is not the key of the certificate in {}",
+                    d.join("rsa.pem").display(),
                     d.join("c.pem").display()
                 ),
             ),

@@ -159,7 +159,10 @@ pub enum CertificateError {
     #[error("certificate is revoked by a CRL of the trust anchor")]
     Revoked,
     /// No path to a certificate of the anchor.
-    #[error("certificate is not signed by a trusted certificate authority of this trust anchor")]
+    #[error(
+        "certificate is not signed by a trusted certificate authority of this trust anchor \
+         (if an intermediate CA issued it, send that CA's certificate with it as the chain)"
+    )]
     UnknownIssuer,
     /// A signature in the chain does not verify.
     #[error(

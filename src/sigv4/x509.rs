@@ -271,6 +271,16 @@ impl X509SigningKey {
         }
     }
 
+    /// The public key, encoded as a certificate's `subjectPublicKey` holds it (RSAPublicKey
+    /// DER, or the uncompressed EC point).
+    pub fn public_key(&self) -> &[u8] {
+        use aws_lc_rs::signature::KeyPair;
+        match &self.inner {
+            KeyInner::Rsa(k) => k.public_key().as_ref(),
+            KeyInner::EcP256(k) | KeyInner::EcP384(k) => k.public_key().as_ref(),
+        }
+    }
+
     /// Signs `message` (RSA PKCS#1 v1.5 SHA-256 like `aws_signing_helper`, or ECDSA SHA-256 DER).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigV4Error> {
         let rng = SystemRandom::new();

@@ -149,6 +149,8 @@ BROKEN = [
     ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens", "k9"),
     ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
      "profile[1].role_arns[0]", "not-an-arn"),
+    ("tls-key-of-another-certificate", 'tls_key = "server.key"', 'tls_key = "leaf-rsa.key"',
+     "server.tls_key", "is not the private key of server.tls_cert"),
 ]  # fmt: skip
 
 
