@@ -633,9 +633,14 @@ impl Loader<'_> {
             };
             self.err("server.tls_key", message)
         })?;
-        let not_after = x509_parser::parse_x509_certificate(&cert_chain[0])
-            .ok()
-            .map(|(_, leaf)| leaf.validity().not_after.timestamp());
+        let leaf = x509_parser::parse_x509_certificate(&cert_chain[0]).ok().map(|(_, leaf)| leaf);
+        if let Some(problem) = leaf.as_ref().and_then(server_certificate_problem) {
+            tracing::warn!(
+                key = "server.tls_cert",
+                "TLS clients will refuse this server certificate: {problem}"
+            );
+        }
+        let not_after = leaf.map(|leaf| leaf.validity().not_after.timestamp());
         Ok(TlsIdentity {
             cert_chain,
             key,
@@ -952,6 +957,20 @@ fn warn_if_shared(_path: &Path) {}
 
 /// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
 /// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
+/// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
+/// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
+/// clients match the endpoint's host against (RFC 6125 §6.4.4).
+fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'_>) -> Option<&'static str> {
+    let eku = leaf.extended_key_usage().ok().flatten();
+    if eku.is_some_and(|eku| !eku.value.server_auth && !eku.value.any) {
+        return Some("its extended key usage does not include serverAuth");
+    }
+    if leaf.subject_alternative_name().ok().flatten().is_none() {
+        return Some("it has no subjectAltName naming the server's host");
+    }
+    None
+}
+
 fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for crl in trust.crls() {
         let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {

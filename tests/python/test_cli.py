@@ -215,3 +215,19 @@ def test_certs_refuse_an_issuer_that_is_not_a_ca(test_pki, tmp_path):
     assert proc.returncode != 0
     assert f"error: {leaf.cert} is not a CA certificate (basicConstraints CA:true)" in proc.stderr
     assert not (tmp_path / "x.pem").exists()
+
+
+def test_check_config_warns_about_a_server_certificate_clients_refuse(test_pki, tmp_path):
+    """A client certificate given as the server's (clientAuth only, no subjectAltName) is a
+    valid configuration that no TLS client would accept: say so."""
+
+    path = _broken(test_pki, tmp_path, 'tls_cert = "server.pem"', 'tls_cert = "leaf-rsa.pem"')
+    text = path.read_text().replace('tls_key = "server.key"', 'tls_key = "leaf-rsa.key"', 1)
+    path.write_text(text)
+    proc = run_rolegate("check-config", str(path), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "TLS clients will refuse this server certificate: its extended key usage does not include serverAuth"
+    ) in proc.stderr, proc.stderr
+    good = run_rolegate("check-config", str(test_pki.config))
+    assert "TLS clients will refuse" not in good.stderr
