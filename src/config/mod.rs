@@ -633,7 +633,9 @@ impl Loader<'_> {
             };
             self.err("server.tls_key", message)
         })?;
-        let leaf = x509_parser::parse_x509_certificate(&cert_chain[0]).ok().map(|(_, leaf)| leaf);
+        let leaf = x509_parser::parse_x509_certificate(&cert_chain[0])
+            .ok()
+            .map(|(_, leaf)| leaf);
         if let Some(problem) = leaf.as_ref().and_then(server_certificate_problem) {
             tracing::warn!(
                 key = "server.tls_cert",
