@@ -223,23 +223,54 @@ fn crl_signatures_verified_at_load_are_not_verified_again() {
     );
 }
 
+/// A CA re-keyed under the same name: the bundle holds both certificates while the
+/// certificates of the old key are still in use, and each key publishes its own CRL, which
+/// revokes one of the key's two leaves.
+struct RekeyedCa {
+    old: Authority,
+    new: Authority,
+    bundle: String,
+    old_revoked: Issued,
+    old_good: Issued,
+    new_revoked: Issued,
+    new_good: Issued,
+    old_crl: Vec<u8>,
+    new_crl: Vec<u8>,
+}
+
+fn rekeyed_ca(old_key: KeyType, new_key: KeyType) -> RekeyedCa {
+    let old = root(old_key);
+    let new = root(new_key);
+    let bundle = format!("{}{}", old.issued().cert_pem, new.issued().cert_pem);
+    let (old_revoked, old_good) = (leaf(&old, KeyType::EcdsaP256), leaf(&old, KeyType::Rsa2048));
+    let (new_revoked, new_good) = (leaf(&new, KeyType::Rsa2048), leaf(&new, KeyType::EcdsaP256));
+    let crl = |ca: &Authority, revoked: &Issued| ca.crl(&[revoked.serial_hex.as_str()], NB, NA).unwrap().into_bytes();
+    RekeyedCa {
+        old_crl: crl(&old, &old_revoked),
+        new_crl: crl(&new, &new_revoked),
+        old,
+        new,
+        bundle,
+        old_revoked,
+        old_good,
+        new_revoked,
+        new_good,
+    }
+}
+
 #[test]
 fn a_rekeyed_ca_has_a_crl_per_key() {
-    // A CA re-keyed under the same name: the bundle holds both certificates while the
-    // certificates of the old key are still in use, and each key publishes its own CRL.
-    let old = root(KeyType::EcdsaP256);
-    let new = root(KeyType::EcdsaP256);
-    let bundle = format!("{}{}", old.issued().cert_pem, new.issued().cert_pem);
-    let (old_revoked, old_good) = (leaf(&old, KeyType::EcdsaP256), leaf(&old, KeyType::EcdsaP256));
-    let (new_revoked, new_good) = (leaf(&new, KeyType::EcdsaP256), leaf(&new, KeyType::EcdsaP256));
-    let old_crl = old
-        .crl(&[old_revoked.serial_hex.as_str()], NB, NA)
-        .unwrap()
-        .into_bytes();
-    let new_crl = new
-        .crl(&[new_revoked.serial_hex.as_str()], NB, NA)
-        .unwrap()
-        .into_bytes();
+    let RekeyedCa {
+        old,
+        new,
+        bundle,
+        old_revoked,
+        old_good,
+        new_revoked,
+        new_good,
+        old_crl,
+        new_crl,
+    } = rekeyed_ca(KeyType::EcdsaP256, KeyType::EcdsaP256);
     let inter = new.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
     let under = leaf(&inter, KeyType::EcdsaP256);
     // The cross-certificates of the rollover: each key certified by the other.
@@ -320,19 +351,16 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
 
 #[test]
 fn a_ca_rekeyed_from_rsa_to_ecdsa_verifies_both_keys() {
-    let old = root(KeyType::Rsa2048);
-    let new = root(KeyType::EcdsaP256);
-    let bundle = format!("{}{}", old.issued().cert_pem, new.issued().cert_pem);
-    let (old_revoked, old_good) = (leaf(&old, KeyType::EcdsaP256), leaf(&old, KeyType::Rsa2048));
-    let (new_revoked, new_good) = (leaf(&new, KeyType::Rsa2048), leaf(&new, KeyType::EcdsaP256));
-    let old_crl = old
-        .crl(&[old_revoked.serial_hex.as_str()], NB, NA)
-        .unwrap()
-        .into_bytes();
-    let new_crl = new
-        .crl(&[new_revoked.serial_hex.as_str()], NB, NA)
-        .unwrap()
-        .into_bytes();
+    let RekeyedCa {
+        bundle,
+        old_revoked,
+        old_good,
+        new_revoked,
+        new_good,
+        old_crl,
+        new_crl,
+        ..
+    } = rekeyed_ca(KeyType::Rsa2048, KeyType::EcdsaP256);
     for crls in [vec![], vec![old_crl.clone(), new_crl.clone()]] {
         let anchor = TrustAnchor::new(bundle.as_bytes(), &crls).unwrap();
         assert!(verify(&anchor, &old_good, &[]).is_ok());
