@@ -811,6 +811,7 @@ impl Loader<'_> {
                 })?
                 .with_stale_crls(a.stale_crls);
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
+            warn_if_scoped(&at("crls"), &trust);
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),
@@ -971,6 +972,20 @@ fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'
         return Some("it has no subjectAltName naming the server's host");
     }
     None
+}
+
+/// A CRL with an issuing distribution point does not cover a certificate whose CRL
+/// distribution points name another one, and such a certificate is then checked against no
+/// CRL (an issuer without a CRL means "not revoked", as in AWS).
+fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
+    for crl in trust.crls().iter().filter(|crl| crl.scoped) {
+        tracing::warn!(
+            key,
+            issuer = crl.issuer.as_str(),
+            "CRL has an issuing distribution point: it covers only the certificates whose CRL \
+             distribution points name it (or that name none); the others are checked against no CRL"
+        );
+    }
 }
 
 fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {

@@ -35,8 +35,6 @@ pub struct TrustAnchor {
     pub(super) crl_signatures: KnownCrlSignatures,
     /// What operators watch of each CRL, in configuration order.
     crl_infos: Vec<CrlInfo>,
-    /// The position in `certificates` of the certificate that signed each CRL.
-    crl_signers: Vec<usize>,
     stale_crls: StaleCrls,
 }
 
@@ -89,6 +87,9 @@ pub struct CrlInfo {
     pub issuer: String,
     /// nextUpdate, Unix seconds, when the CRL has one.
     pub next_update: Option<i64>,
+    /// Whether the CRL has an issuing distribution point (RFC 5280 §5.2.5): it then covers
+    /// only the certificates whose CRL distribution points name it (or that name none).
+    pub scoped: bool,
 }
 
 /// One CA certificate of a trust anchor.
@@ -153,7 +154,6 @@ impl TrustAnchor {
             groups,
             crl_signatures,
             crl_infos,
-            crl_signers,
             stale_crls: StaleCrls::default(),
         })
     }
@@ -171,17 +171,17 @@ impl TrustAnchor {
         self.stale_crls
     }
 
-    /// The earliest nextUpdate of the CRLs signed by the anchor certificate webpki chose (matched
-    /// by subject and key), when this anchor refuses stale CRLs: a chain through that
-    /// certificate verifies until then at most.
-    pub(super) fn refused_after(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<i64> {
+    /// The earliest nextUpdate of the anchor's CRLs issued under one of `issuer_names` (DER
+    /// names, as webpki matches a CRL to a certificate), when this anchor refuses stale CRLs:
+    /// a chain whose certificates those names issued stays verified until then at most.
+    pub(super) fn refused_after(&self, issuer_names: &[&[u8]]) -> Option<i64> {
         if self.stale_crls != StaleCrls::Refuse {
             return None;
         }
-        self.crl_signers
+        self.crls
             .iter()
             .zip(&self.crl_infos)
-            .filter(|&(&signer, _)| same_certificate(&self.webpki_anchors[signer], anchor))
+            .filter(|(crl, _)| issuer_names.contains(&crl.issuer()))
             .filter_map(|(_, info)| info.next_update)
             .min()
     }
@@ -325,6 +325,10 @@ fn load_crl(
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
+        scoped: parsed
+            .extensions()
+            .iter()
+            .any(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_ISSUER_DISTRIBUTION_POINT),
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
     Ok((CertRevocationList::from(crl), info, *position))

@@ -46,7 +46,7 @@ pub fn verify_chain(
 
 /// [`verify_chain`] with `algorithms`, each skipping the anchor's CRL signatures verified at
 /// load, against each group of the anchor's certificates in turn (one, unless a CA was
-/// re-keyed under its name) until one decides.
+/// re-keyed under its name) until one verifies the chain.
 pub(super) fn verify_chain_with<const N: usize>(
     algorithms: &[&'static dyn SignatureVerificationAlgorithm; N],
     anchor: &TrustAnchor,
@@ -74,26 +74,33 @@ pub(super) fn verify_chain_with<const N: usize>(
         .collect();
     let skipping = anchor.crl_signatures.wrap(algorithms);
     let skipping: [&dyn SignatureVerificationAlgorithm; N] = std::array::from_fn(|i| &skipping[i] as _);
-    let mut first_error = None;
+    // Every group consults every CRL, so a chain one group verifies is sound; a failure in
+    // one group (a stale certificate the client also sent, say) does not stop another from
+    // verifying. Of the failures, one that is not another key's wins.
+    let (mut decided, mut other_key) = (None, None);
     for group in &anchor.groups {
         match verify_in_group(anchor, group, &skipping, leaf, &end_entity, &intermediate_ders, now) {
             Ok(verified) => return Ok(verified),
             Err(GroupFailure::OtherKey(e)) => {
-                first_error.get_or_insert(map_webpki_error(e));
+                other_key.get_or_insert(e);
             }
-            Err(GroupFailure::Decided(e)) => return Err(e),
+            Err(GroupFailure::Decided(e)) => {
+                decided.get_or_insert(e);
+            }
         }
     }
-    Err(first_error.unwrap_or(CertificateError::UnknownIssuer))
+    Err(decided
+        .or_else(|| other_key.map(map_webpki_error))
+        .unwrap_or(CertificateError::UnknownIssuer))
 }
 
 /// Why a chain did not verify against one group of anchor certificates.
 enum GroupFailure {
     /// A certificate of the chain names an issuer whose key in this group did not sign it (or
     /// cannot verify the CRL that issuer name finds), as the certificates of another key of a
-    /// re-keyed CA do: the next group may decide.
+    /// re-keyed CA do: the reason to report only when no group says more.
     OtherKey(webpki::Error),
-    /// Anything else: the answer.
+    /// Anything else.
     Decided(CertificateError),
 }
 
@@ -161,9 +168,15 @@ fn verify_in_group(
     if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {
         not_after = not_after.min(anchor_not_after);
     }
-    // The anchor's CRLs are issued by anchor certificates, so the one covering this chain is
-    // the path anchor's (webpki checked it for the certificate that anchor issued).
-    if let Some(next_update) = anchor.refused_after(path.anchor()) {
+    // The CRLs webpki may have consulted: those of the names that issued the chain's
+    // certificates, the anchor's and every intermediate's (one may be another key's
+    // cross-certificate).
+    let issuer_names: Vec<&[u8]> = path
+        .intermediate_certificates()
+        .map(|cert| cert.subject())
+        .chain(std::iter::once(path.anchor().subject.as_ref()))
+        .collect();
+    if let Some(next_update) = anchor.refused_after(&issuer_names) {
         not_after = not_after.min(next_update);
     }
     Ok(VerifiedChain { not_after })

@@ -146,6 +146,7 @@ fn revocation() {
         [CrlInfo {
             issuer: anchor.certificates()[0].subject.clone(),
             next_update: Some(next_update.unix_timestamp()),
+            scoped: false,
         }]
     );
 
@@ -320,6 +321,10 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
         .into_bytes();
     let anchor = TrustAnchor::new(reversed.as_bytes(), &[scoped_new_crl, old_crl_dp]).unwrap();
     assert_eq!(
+        anchor.crls().iter().map(|crl| crl.scoped).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert_eq!(
         verify(&anchor, &old_dp_revoked, &[&old_by_new]),
         Err(CertificateError::Revoked)
     );
@@ -347,6 +352,32 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
     let anchor = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
     assert!(verify(&anchor, &old_revoked, &[]).is_ok());
     assert!(verify(&anchor, &new_revoked, &[]).is_ok());
+}
+
+#[test]
+fn a_stale_certificate_of_the_other_key_does_not_hide_a_valid_path() {
+    // The client sends its intermediate and the old key's expired one of the same name: the
+    // path through the old key fails, the one through the new key verifies.
+    let r = rekeyed_ca(KeyType::EcdsaP256, KeyType::EcdsaP256);
+    let expired_inter = r
+        .old
+        .new_intermediate("Inter", KeyType::EcdsaP256, NB, datetime!(2026-01-01 0:00 UTC))
+        .unwrap();
+    let inter = r.new.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let under = leaf(&inter, KeyType::EcdsaP256);
+    for crls in [vec![], vec![r.old_crl.clone(), r.new_crl.clone()]] {
+        let anchor = TrustAnchor::new(r.bundle.as_bytes(), &crls).unwrap();
+        assert!(verify(&anchor, &under, &[expired_inter.issued(), inter.issued()]).is_ok());
+        // Alone, the expired intermediate is the reason given.
+        assert!(matches!(
+            verify(
+                &anchor,
+                &leaf(&expired_inter, KeyType::EcdsaP256),
+                &[expired_inter.issued()]
+            ),
+            Err(CertificateError::Expired { .. })
+        ));
+    }
 }
 
 #[test]
