@@ -104,10 +104,10 @@ enum GroupFailure {
     Decided(CertificateError),
 }
 
-/// Whether webpki's `error` is one a group holding another key of the issuer's name may not
-/// meet (see [`GroupFailure::OtherKey`]).
+/// Whether webpki's `error` is what a certificate issued by another key of the issuer's
+/// name meets in this group (see [`GroupFailure::OtherKey`]).
 #[allow(deprecated)]
-fn another_key_may_decide(error: &webpki::Error) -> bool {
+fn failed_on_another_key(error: &webpki::Error) -> bool {
     use webpki::Error as E;
     matches!(
         error,
@@ -153,7 +153,7 @@ fn verify_in_group(
             revocation,
             None,
         )
-        .map_err(|e| match another_key_may_decide(&e) {
+        .map_err(|e| match failed_on_another_key(&e) {
             true => GroupFailure::OtherKey(e),
             false => GroupFailure::Decided(map_webpki_error(e)),
         })?;
