@@ -463,6 +463,7 @@ impl Loader<'_> {
         let keyring = self.keyring(&f.tokens)?;
         let managed_policies = self.managed_policies(&f.managed_policy)?;
         let roles = self.roles(&f.role)?;
+        warn_of_roles_in_other_accounts(&f.role, &server.account);
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
@@ -972,6 +973,25 @@ fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'
         return Some("it has no subjectAltName naming the server's host");
     }
     None
+}
+
+/// AWS Roles Anywhere profiles name roles of their own account, and STS answers with the
+/// role's account: a role of another account than `[server] account_id` is most likely a
+/// configuration copied from another account.
+fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &AccountId) {
+    for (i, role) in sections.iter().enumerate() {
+        let Ok(arn) = RoleArn::parse(&role.arn) else {
+            continue;
+        };
+        if arn.account() != account {
+            tracing::warn!(
+                key = format!("role[{i}].arn").as_str(),
+                "role {} is in account {}, not in [server] account_id {account}",
+                role.arn,
+                arn.account()
+            );
+        }
+    }
 }
 
 /// A CRL with an issuing distribution point does not cover a certificate whose CRL

@@ -231,3 +231,17 @@ def test_check_config_warns_about_a_server_certificate_clients_refuse(test_pki, 
     ) in proc.stderr, proc.stderr
     good = run_rolegate("check-config", str(test_pki.config))
     assert "TLS clients will refuse" not in good.stderr
+
+
+def test_check_config_warns_about_a_role_of_another_account(test_pki, tmp_path):
+    """Roles Anywhere profiles name roles of their own account: a role of another account is
+    most likely a configuration copied from elsewhere."""
+
+    path = _broken(test_pki, tmp_path, "[server]", "[server]")
+    text = path.read_text().replace("arn:aws:iam::123456789012:role/", "arn:aws:iam::999999999999:role/")
+    path.write_text(text)
+    proc = run_rolegate("check-config", str(path), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "is in account 999999999999, not in [server] account_id 123456789012" in proc.stderr, proc.stderr
+    good = run_rolegate("check-config", str(test_pki.config))
+    assert "not in [server] account_id" not in good.stderr
