@@ -30,18 +30,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Why a connection to the server failed: [`error_chain`], with what to check for the
 /// failures users meet when they first point a client at a server.
-fn transport_message(e: &dyn std::error::Error) -> String {
-    let message = error_chain(e);
-    let hint = if message.contains("UnknownIssuer") {
-        " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)"
-    } else if message.contains("NotValidForName") {
-        " (the server's certificate does not name the endpoint's host: use a name it was issued for)"
-    } else if message.contains("Connection refused") {
-        " (is the server running, and listening on that address and port?)"
-    } else {
-        ""
-    };
-    message + hint
+fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
+    use rustls::CertificateError as Cert;
+    let causes = std::iter::successors(Some(e), |e| e.source());
+    let hint = causes
+        .filter_map(|cause| {
+            let io = cause.downcast_ref::<std::io::Error>();
+            if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+                return Some(" (is the server running, and listening on that address and port?)");
+            }
+            let tls: &dyn std::error::Error = match io.and_then(|io| io.get_ref()) {
+                Some(inner) => inner,
+                None => cause,
+            };
+            match tls.downcast_ref::<rustls::Error>()? {
+                rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => Some(
+                    " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)",
+                ),
+                rustls::Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
+                    Some(" (the server's certificate does not name the endpoint's host: use a name it was issued for)")
+                }
+                _ => None,
+            }
+        })
+        .next()
+        .unwrap_or("");
+    error_chain(e) + hint
 }
 
 #[cfg(test)]
