@@ -18,7 +18,8 @@ use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
 use super::certificate::parse_der;
-use super::crl_signatures::KnownCrlSignatures;
+use super::chain::SUPPORTED_SIGNATURE_ALGORITHMS;
+use super::crl_signatures::{CrlSignatureRefusal, KnownCrlSignatures};
 use super::error::AnchorError;
 
 /// A loaded trust anchor. `Send + Sync`; share it in an `Arc`.
@@ -301,13 +302,20 @@ fn load_crl(
     if issuers.is_empty() {
         return Err(AnchorError::CrlIssuerUnknown { index });
     }
-    let Some((position, signer)) = issuers
-        .iter()
-        .find(|(_, issuer)| crl_signature_verifies(&parsed, issuer))
-    else {
-        return Err(bad(
-            "its signature does not verify with the key of the anchor certificate that issued it".to_owned(),
-        ));
+    // The issuers' keys, tried in turn: a CA re-keyed under its name has several.
+    let mut refusal = CrlSignatureRefusal::UnsupportedAlgorithm;
+    let mut signed_by = None;
+    for (position, issuer) in &issuers {
+        match verified.verify(&SUPPORTED_SIGNATURE_ALGORITHMS, issuer.public_key().raw, &der) {
+            Ok(()) => {
+                signed_by = Some((*position, issuer));
+                break;
+            }
+            Err(e) => refusal = refusal.max(e),
+        }
+    }
+    let Some((position, signer)) = signed_by else {
+        return Err(bad(refusal_reason(refusal, &parsed)));
     };
     // RFC 5280 §6.3.3 (f): the CRL issuer's keyUsage, when present, must assert cRLSign
     // (webpki checks it for intermediates, not for trust anchors).
@@ -317,11 +325,6 @@ fn load_crl(
             distinguished_name(signer.subject())
         )));
     }
-    verified.add_verified(
-        signer.public_key().subject_public_key.data.as_ref(),
-        parsed.tbs_cert_list.as_ref(),
-        parsed.signature_value.data.as_ref(),
-    );
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
@@ -331,7 +334,7 @@ fn load_crl(
             .any(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_ISSUER_DISTRIBUTION_POINT),
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
-    Ok((CertRevocationList::from(crl), info, *position))
+    Ok((CertRevocationList::from(crl), info, position))
 }
 
 /// At most one CRL per issuing key: webpki consults the first CRL whose issuer matches a
@@ -376,36 +379,35 @@ fn check_every_key_has_a_crl(
     Ok(())
 }
 
-/// Verifies a CRL signature with an issuer's key, for the algorithms of DESIGN §1.
-fn crl_signature_verifies(crl: &CertificateRevocationList<'_>, issuer: &X509Certificate<'_>) -> bool {
-    use aws_lc_rs::signature as sig;
-    let spki = issuer.public_key();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|oid| oid.to_id_string());
-    let algorithm: &dyn sig::VerificationAlgorithm = match (
-        crl.signature_algorithm.algorithm.to_id_string().as_str(),
-        curve.as_deref(),
-    ) {
-        ("1.2.840.10045.4.3.2", Some(P256)) => &sig::ECDSA_P256_SHA256_ASN1,
-        ("1.2.840.10045.4.3.3", Some(P256)) => &sig::ECDSA_P256_SHA384_ASN1,
-        ("1.2.840.10045.4.3.2", Some(P384)) => &sig::ECDSA_P384_SHA256_ASN1,
-        ("1.2.840.10045.4.3.3", Some(P384)) => &sig::ECDSA_P384_SHA384_ASN1,
-        ("1.2.840.113549.1.1.11", _) => &sig::RSA_PKCS1_2048_8192_SHA256,
-        ("1.2.840.113549.1.1.12", _) => &sig::RSA_PKCS1_2048_8192_SHA384,
-        ("1.2.840.113549.1.1.13", _) => &sig::RSA_PKCS1_2048_8192_SHA512,
-        _ => return false,
-    };
-    sig::UnparsedPublicKey::new(algorithm, spki.subject_public_key.data.as_ref())
-        .verify(crl.tbs_cert_list.as_ref(), crl.signature_value.data.as_ref())
-        .is_ok()
+/// Why no key of the CRL's issuer name verified its signature, for the operator.
+fn refusal_reason(refusal: CrlSignatureRefusal, crl: &CertificateRevocationList<'_>) -> String {
+    match refusal {
+        CrlSignatureRefusal::Malformed => {
+            "its signature or the issuing certificate's key is not well-formed DER".to_owned()
+        }
+        CrlSignatureRefusal::Invalid => {
+            "its signature does not verify with the key of the anchor certificate that issued it".to_owned()
+        }
+        CrlSignatureRefusal::UnsupportedAlgorithm => {
+            let algorithm = &crl.signature_algorithm;
+            let oid = algorithm.algorithm.to_id_string();
+            let pkcs1 = [
+                "1.2.840.113549.1.1.11",
+                "1.2.840.113549.1.1.12",
+                "1.2.840.113549.1.1.13",
+            ];
+            if pkcs1.contains(&oid.as_str()) && algorithm.parameters.is_none() {
+                // RFC 4055 §5: the parameters of the PKCS#1 v1.5 algorithms are NULL, and
+                // webpki matches the encoding exactly.
+                return format!("its signature algorithm ({oid}) lacks the NULL parameters RFC 4055 §5 requires");
+            }
+            format!(
+                "its signature algorithm ({oid}) is not one rolegate verifies with the issuing certificate's key \
+                 (ECDSA P-256 or P-384, or RSA 2048–8192 bits with PKCS#1 v1.5 or PSS, each with SHA-256, SHA-384 or SHA-512)"
+            )
+        }
+    }
 }
-
-const P256: &str = "1.2.840.10045.3.1.7";
-const P384: &str = "1.3.132.0.34";
 
 #[cfg(test)]
 mod tests {

@@ -186,7 +186,7 @@ fn verify_in_group(
 const EKU_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
 
 /// SHA-256 or stronger; RSA 2048–8192 bits (PKCS#1 v1.5 and PSS); ECDSA P-256/P-384.
-static SUPPORTED_SIGNATURE_ALGORITHMS: [&dyn SignatureVerificationAlgorithm; 12] = [
+pub(super) static SUPPORTED_SIGNATURE_ALGORITHMS: [&dyn SignatureVerificationAlgorithm; 12] = [
     webpki::aws_lc_rs::ECDSA_P256_SHA256,
     webpki::aws_lc_rs::ECDSA_P256_SHA384,
     webpki::aws_lc_rs::ECDSA_P256_SHA512,

@@ -800,3 +800,116 @@ fn anchor_is_send_sync() {
     assert_send_sync::<ClientCertificate>();
     assert_send_sync::<Authority>();
 }
+
+/// A DER TLV of `tag` around `contents`.
+fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match u8::try_from(contents.len()) {
+        Ok(short) if short < 0x80 => out.push(short),
+        _ => {
+            let length = contents.len().to_be_bytes();
+            let significant: Vec<u8> = length.into_iter().skip_while(|b| *b == 0).collect();
+            out.push(0x80 | significant.len() as u8);
+            out.extend(significant);
+        }
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// The DER elements of a constructed value's contents, each whole.
+fn der_elements(mut contents: &[u8]) -> Vec<&[u8]> {
+    use x509_parser::asn1_rs::{Any, FromDer};
+    let mut elements = Vec::new();
+    while !contents.is_empty() {
+        let (rest, _) = Any::from_der(contents).unwrap();
+        elements.push(&contents[..contents.len() - rest.len()]);
+        contents = rest;
+    }
+    elements
+}
+
+/// `crl_pem` with its signature AlgorithmIdentifier (inside tbsCertList and out) replaced by
+/// one of contents `algorithm`, signed again with `sign`: the CRLs rcgen cannot make.
+fn crl_signed_as(crl_pem: &str, algorithm: &[u8], sign: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    use x509_parser::asn1_rs::{Any, FromDer};
+    let crl = rustls_pki_types::CertificateRevocationListDer::from_pem_slice(crl_pem.as_bytes()).unwrap();
+    let (_, list) = Any::from_der(crl.as_ref()).unwrap();
+    let (_, tbs) = Any::from_der(list.data).unwrap();
+    // tbsCertList: version, signature, issuer, ... (rcgen writes v2 CRLs).
+    let mut fields: Vec<Vec<u8>> = der_elements(tbs.data).into_iter().map(<[u8]>::to_vec).collect();
+    fields[1] = der(0x30, algorithm);
+    let tbs = der(0x30, &fields.concat());
+    let mut signature = vec![0];
+    signature.extend(sign(&tbs));
+    der(0x30, &[tbs, der(0x30, algorithm), der(0x03, &signature)].concat())
+}
+
+#[test]
+fn crl_signature_algorithms_are_chosen_at_load_as_webpki_chooses_them() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, RsaKeyPair};
+    let rsa_ca = root(KeyType::Rsa2048);
+    let (revoked, good) = (leaf(&rsa_ca, KeyType::EcdsaP256), leaf(&rsa_ca, KeyType::EcdsaP256));
+    let crl_pem = rsa_ca.crl(&[revoked.serial_hex.as_str()], NB, NA).unwrap();
+    let rsa_key = &RsaKeyPair::from_pkcs8(&rsa_ca.issued().key_pkcs8_der).unwrap();
+    let rsa_sign = |padding: &'static dyn sig::RsaEncoding| {
+        move |message: &[u8]| {
+            let mut signature = vec![0; rsa_key.public_modulus_len()];
+            rsa_key
+                .sign(padding, &SystemRandom::new(), message, &mut signature)
+                .unwrap();
+            signature
+        }
+    };
+    let pem = rsa_ca.issued().cert_pem.as_bytes();
+
+    // RSASSA-PSS, which chains accept, is accepted for CRLs too, and revokes.
+    let pss = crl_signed_as(
+        &crl_pem,
+        rustls_pki_types::alg_id::RSA_PSS_SHA256.as_ref(),
+        rsa_sign(&sig::RSA_PSS_SHA256),
+    );
+    let anchor = TrustAnchor::new(pem, &[pss]).unwrap();
+    assert_eq!(verify(&anchor, &revoked, &[]), Err(CertificateError::Revoked));
+    assert!(verify(&anchor, &good, &[]).is_ok());
+
+    // sha256WithRSAEncryption without its NULL parameters: webpki would refuse the CRL on
+    // every chain (failing closed), so it is refused at load.
+    let sha256_with_rsa = der(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]);
+    let no_null = crl_signed_as(&crl_pem, &sha256_with_rsa, rsa_sign(&sig::RSA_PKCS1_SHA256));
+    assert_eq!(
+        TrustAnchor::new(pem, &[no_null]).unwrap_err().to_string(),
+        "CRL #1 is unusable: its signature algorithm (1.2.840.113549.1.1.11) lacks the NULL parameters RFC 4055 §5 requires"
+    );
+    // With them, the same CRL loads.
+    let with_null = crl_signed_as(
+        &crl_pem,
+        &[sha256_with_rsa, vec![0x05, 0x00]].concat(),
+        rsa_sign(&sig::RSA_PKCS1_SHA256),
+    );
+    assert!(TrustAnchor::new(pem, &[with_null]).is_ok());
+
+    // An ECDSA algorithm for the RSA key, and a valid ECDSA signature labelled RSA.
+    let ecdsa_sha256 = rustls_pki_types::alg_id::ECDSA_SHA256.as_ref();
+    let mislabelled = crl_signed_as(&crl_pem, ecdsa_sha256, rsa_sign(&sig::RSA_PKCS1_SHA256));
+    assert_eq!(
+        TrustAnchor::new(pem, &[mislabelled]).unwrap_err().to_string(),
+        "CRL #1 is unusable: its signature algorithm (1.2.840.10045.4.3.2) is not one rolegate verifies with the \
+         issuing certificate's key (ECDSA P-256 or P-384, or RSA 2048–8192 bits with PKCS#1 v1.5 or PSS, each with \
+         SHA-256, SHA-384 or SHA-512)"
+    );
+    let ec_ca = root(KeyType::EcdsaP256);
+    let ec_key = EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_ASN1_SIGNING, &ec_ca.issued().key_pkcs8_der).unwrap();
+    let ec_sign = |message: &[u8]| ec_key.sign(&SystemRandom::new(), message).unwrap().as_ref().to_vec();
+    let ec_crl = ec_ca.crl(&[], NB, NA).unwrap();
+    let labelled_rsa = crl_signed_as(&ec_crl, rustls_pki_types::alg_id::RSA_PKCS1_SHA256.as_ref(), ec_sign);
+    let ec_pem = ec_ca.issued().cert_pem.as_bytes();
+    assert!(
+        TrustAnchor::new(ec_pem, &[labelled_rsa])
+            .unwrap_err()
+            .to_string()
+            .contains("its signature algorithm (1.2.840.113549.1.1.11) is not one rolegate verifies")
+    );
+    assert!(TrustAnchor::new(ec_pem, &[crl_signed_as(&ec_crl, ecdsa_sha256, ec_sign)]).is_ok());
+}
