@@ -6,16 +6,19 @@
 //! stronger with RSA ≥ 2048 or ECDSA P-256/P-384 (webpki algorithm list below); validity at
 //! the caller-supplied time; extended key usage `clientAuth` when the leaf has an EKU
 //! extension (RFC 5280 §4.2.1.12); intermediates `CA:true` (webpki) with `keyCertSign`
-//! (checked here); the anchor's CRLs for the whole chain, an issuer without a CRL meaning
-//! "not revoked", and a CRL past its nextUpdate still honoured (AWS keeps imported CRLs until
-//! replaced) unless the anchor refuses stale CRLs ([`StaleCrls::Refuse`]). The CRL
+//! (checked here, on each path webpki builds, so that another path is tried); the anchor's
+//! CRLs for the whole chain, an issuer without a CRL meaning "not revoked", and a CRL past its
+//! nextUpdate still honoured (AWS keeps imported CRLs until replaced) unless the anchor
+//! refuses stale CRLs ([`StaleCrls::Refuse`]). The CRL
 //! signatures the anchor verified at load are not verified again (`crl_signatures.rs`), and
 //! each key of a CA re-keyed under its name is checked against its own CRL.
+
+use std::cell::Cell;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
     CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
-    UnknownStatusPolicy,
+    UnknownStatusPolicy, VerifiedPath,
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
@@ -143,6 +146,26 @@ fn verify_in_group(
             })
             .build()
     });
+    // DESIGN §1's keyCertSign rule is checked on each path webpki finds, so that a path
+    // through a certificate without it lets webpki try another. The earliest notAfter of the
+    // accepted path's intermediates comes with it.
+    let intermediates_not_after = Cell::new(i64::MAX);
+    let lacked_key_cert_sign = Cell::new(false);
+    let check_path = |path: &VerifiedPath<'_>| {
+        let mut not_after = i64::MAX;
+        for cert in path.intermediate_certificates() {
+            let der = cert.der();
+            let x509 = parse_der(&der).map_err(|_| webpki::Error::BadDer)?;
+            if !has_key_cert_sign(&x509) {
+                lacked_key_cert_sign.set(true);
+                // webpki's nearest reason: the certificate may not issue certificates.
+                return Err(webpki::Error::EndEntityUsedAsCa);
+            }
+            not_after = not_after.min(x509.validity().not_after.timestamp());
+        }
+        intermediates_not_after.set(not_after);
+        Ok(())
+    };
     let path = end_entity
         .verify_for_usage(
             algorithms,
@@ -151,20 +174,17 @@ fn verify_in_group(
             now,
             KeyUsage::required_if_present(EKU_CLIENT_AUTH),
             revocation,
-            None,
+            Some(&check_path),
         )
-        .map_err(|e| match failed_on_another_key(&e) {
-            true => GroupFailure::OtherKey(e),
-            false => GroupFailure::Decided(map_webpki_error(e)),
+        .map_err(|e| match e {
+            webpki::Error::EndEntityUsedAsCa if lacked_key_cert_sign.get() => {
+                GroupFailure::Decided(CertificateError::IntermediateLacksKeyCertSign)
+            }
+            e if failed_on_another_key(&e) => GroupFailure::OtherKey(e),
+            e => GroupFailure::Decided(map_webpki_error(e)),
         })?;
 
-    let mut not_after = leaf.not_after();
-    for cert in path.intermediate_certificates() {
-        let der = cert.der();
-        let x509 = parse_der(&der).map_err(GroupFailure::Decided)?;
-        check_key_cert_sign(&x509).map_err(GroupFailure::Decided)?;
-        not_after = not_after.min(x509.validity().not_after.timestamp());
-    }
+    let mut not_after = leaf.not_after().min(intermediates_not_after.get());
     if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {
         not_after = not_after.min(anchor_not_after);
     }
@@ -202,16 +222,11 @@ pub(super) static SUPPORTED_SIGNATURE_ALGORITHMS: [&dyn SignatureVerificationAlg
 ];
 
 /// DESIGN §1: intermediates must carry keyUsage `keyCertSign` (webpki does not check it).
-fn check_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> Result<(), CertificateError> {
-    let key_cert_sign = x509
-        .key_usage()
+fn has_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> bool {
+    x509.key_usage()
         .ok()
         .flatten()
-        .is_some_and(|ku| ku.value.key_cert_sign());
-    if !key_cert_sign {
-        return Err(CertificateError::IntermediateLacksKeyCertSign);
-    }
-    Ok(())
+        .is_some_and(|ku| ku.value.key_cert_sign())
 }
 
 /// Flattens webpki's error into ours (the deprecated unit variants are still produced by

@@ -549,6 +549,40 @@ fn rejected_chains() {
     );
 }
 
+#[test]
+fn a_path_through_an_intermediate_without_key_cert_sign_lets_webpki_find_another() {
+    let root_key = rcgen::KeyPair::generate().unwrap();
+    let mut root_params = leaf_params();
+    root_params.distinguished_name = rcgen::DistinguishedName::new();
+    root_params.distinguished_name.push(DnType::CommonName, "Root");
+    root_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    root_params.extended_key_usages = Vec::new();
+    let root_cert = root_params.self_signed(&root_key).unwrap();
+    let root_issuer = rcgen::Issuer::new(root_params.clone(), root_key);
+    let anchor = TrustAnchor::new(root_cert.pem().as_bytes(), &[]).unwrap();
+
+    // One intermediate key and name, certified twice: once without keyCertSign.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut with_cert_sign = root_params;
+    with_cert_sign.distinguished_name = rcgen::DistinguishedName::new();
+    with_cert_sign.distinguished_name.push(DnType::CommonName, "Inter");
+    let mut without = with_cert_sign.clone();
+    without.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    let reload = |cert: rcgen::Certificate| Authority::from_pem(&cert.pem(), &key.serialize_pem()).unwrap();
+    let good = reload(with_cert_sign.signed_by(&key, &root_issuer).unwrap());
+    let weak = reload(without.signed_by(&key, &root_issuer).unwrap());
+    let workload = leaf(&good, KeyType::EcdsaP256);
+
+    assert_eq!(
+        verify(&anchor, &workload, &[weak.issued()]),
+        Err(CertificateError::IntermediateLacksKeyCertSign)
+    );
+    // Whichever webpki tries first, the path through the certificate with keyCertSign wins.
+    assert!(verify(&anchor, &workload, &[weak.issued(), good.issued()]).is_ok());
+    assert!(verify(&anchor, &workload, &[good.issued(), weak.issued()]).is_ok());
+}
+
 /// Issues a certificate from `params` under `ca` and reloads it (with its key) as an authority.
 fn issue_authority(ca: &Authority, params: CertificateParams) -> Authority {
     let issued = ca.issue(&params, KeyType::EcdsaP256).unwrap();
