@@ -37,7 +37,8 @@ pub struct AdminArgs {
     /// Its private key (PKCS#8, SEC1 or PKCS#1; PEM or DER; encrypted PKCS#8 with a passphrase).
     #[arg(long)]
     private_key: Option<PathBuf>,
-    /// Intermediate CA certificates sent with the certificate (PEM bundle).
+    /// Intermediate CA certificates sent with the certificate (PEM bundle or DER), instead of
+    /// those after it in the certificate file.
     #[arg(long)]
     intermediates: Option<PathBuf>,
     /// Name of an environment variable holding the passphrase of the key or bundle.

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -15,6 +13,7 @@ use crate::config::Config;
 use crate::explain::{
     AssumeRoleQuestion, CreateSessionQuestion, SimulateQuestion, explain_assume_role, explain_create_session, simulate,
 };
+use crate::helper::credentials::read_certificate_chain;
 
 /// Exit code when the request would be allowed.
 const ALLOWED: u8 = 0;
@@ -30,10 +29,12 @@ pub struct ExplainArgs {
     /// The TOML configuration file the daemon runs with.
     #[arg(long)]
     config: PathBuf,
-    /// The client certificate (PEM or DER), as given to credential-process.
+    /// The client certificate (PEM or DER), as given to credential-process; a PEM file may
+    /// hold its chain after it.
     #[arg(long, required_unless_present = "caller_role_arn")]
     certificate: Option<PathBuf>,
-    /// Intermediate certificates (PEM bundle or DER).
+    /// Intermediate certificates (PEM bundle or DER), instead of those after the leaf in the
+    /// certificate file.
     #[arg(long)]
     intermediates: Option<PathBuf>,
     /// The trust anchor the certificate is presented under (certificate mode).
@@ -193,14 +194,7 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
     else {
         return Err("give --certificate, --trust-anchor-arn and --profile-arn, or --caller-role-arn".into());
     };
-    let certificate_der = read_certificates(&certificate)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("{}: no certificate found", certificate.display()))?;
-    let intermediates = match &args.intermediates {
-        Some(p) => read_certificates(p)?,
-        None => Vec::new(),
-    };
+    let (certificate_der, intermediates) = read_certificate_chain(&certificate, args.intermediates.as_deref())?;
     Ok(CreateSessionQuestion {
         trust_anchor_arn,
         profile_arn,
@@ -225,20 +219,6 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// PEM `CERTIFICATE` blocks, or one DER certificate.
-fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        CertificateDer::pem_slice_iter(&bytes)
-            .map(|c| {
-                c.map(|c| c.to_vec())
-                    .map_err(|e| format!("{}: invalid PEM: {e}", path.display()))
-            })
-            .collect()
-    } else {
-        Ok(vec![bytes])
-    }
-}
-
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time such as 2026-06-01T12:00:00Z: {e}"))
 }

@@ -19,14 +19,16 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
-    /// Client certificate (PEM or DER), or a PKCS#12 bundle (.p12/.pfx) with its key and chain.
+    /// Client certificate (PEM or DER; a PEM file may hold its chain after it), or a PKCS#12
+    /// bundle (.p12/.pfx) with its key and chain.
     #[arg(long)]
     pub certificate: PathBuf,
     /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, or an
     /// encrypted PKCS#8 (give the passphrase). Not needed with a PKCS#12 bundle.
     #[arg(long)]
     pub private_key: Option<PathBuf>,
-    /// Intermediate CA certificates sent with the leaf (PEM bundle).
+    /// Intermediate CA certificates sent with the leaf (PEM bundle or DER), instead of those
+    /// after the leaf in the certificate file or bundle.
     #[arg(long)]
     pub intermediates: Option<PathBuf>,
     /// Name of an environment variable holding the passphrase of an encrypted private key or

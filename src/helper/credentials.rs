@@ -21,6 +21,8 @@ pub struct IdentitySource {
     pub certificate: PathBuf,
     /// Private key; absent only with a PKCS#12 bundle.
     pub private_key: Option<PathBuf>,
+    /// The chain; without it, the certificates after the leaf in `certificate` (or the
+    /// PKCS#12 bundle's).
     pub intermediates: Option<PathBuf>,
     pub passphrase: Passphrase,
 }
@@ -98,21 +100,17 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
         };
         (leaf, chain, key)
     } else {
-        let leaf = certificates(&cert_bytes)
-            .map_err(|e| format!("{}: {e}", source.certificate.display()))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{}: no certificate found", source.certificate.display()))?;
+        let (leaf, chain) = leaf_and_chain(&source.certificate, &cert_bytes)?;
         let key_path = source.private_key.as_ref().ok_or_else(|| {
             format!(
                 "{} is not a PKCS#12 bundle, so --private-key is required",
                 source.certificate.display()
             )
         })?;
-        (leaf, Vec::new(), load_private_key(key_path, &source.passphrase)?)
+        (leaf, chain, load_private_key(key_path, &source.passphrase)?)
     };
     if let Some(p) = &source.intermediates {
-        chain = certificates(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?;
+        chain = read_intermediates(p)?;
     }
     Ok(IdentityParts { leaf, chain, key_pkcs8 })
 }
@@ -140,6 +138,35 @@ impl Passphrase {
 fn load_private_key(path: &Path, passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
     let bytes = Zeroizing::new(read(path)?);
     private_key_pkcs8(&bytes, passphrase).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The certificate a client presents and its chain, as `--certificate` and `--intermediates`
+/// name them (PEM or DER). A PEM certificate file may hold the chain after the leaf (a
+/// "full chain" file, as cert-manager's `tls.crt`); `--intermediates`, when given, is the
+/// chain instead.
+pub fn read_certificate_chain(
+    certificate: &Path,
+    intermediates: Option<&Path>,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let (leaf, chain) = leaf_and_chain(certificate, &read(certificate)?)?;
+    match intermediates {
+        Some(p) => Ok((leaf, read_intermediates(p)?)),
+        None => Ok((leaf, chain)),
+    }
+}
+
+/// The first certificate of a certificate file and the ones after it.
+fn leaf_and_chain(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let mut certs = certificates(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", path.display()));
+    }
+    let leaf = certs.remove(0);
+    Ok((leaf, certs))
+}
+
+fn read_intermediates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    certificates(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
@@ -389,6 +416,44 @@ mod tests {
             let id = load(d, "b.p12", None, file()).unwrap_or_else(|e| panic!("{kt:?} p12: {e}"));
             assert_eq!(id.certificate.der(), &leaf.cert_der[..]);
         }
+    }
+
+    #[test]
+    fn a_pem_certificate_file_may_hold_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let n = OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        let root = Authority::new_root("root", KeyType::EcdsaP256, n - day, n + day).unwrap();
+        let inter = root
+            .new_intermediate("inter", KeyType::EcdsaP256, n - day, n + day)
+            .unwrap();
+        let leaf = inter
+            .client(&ClientSpec::new("w", KeyType::EcdsaP256, n - day, n + day))
+            .unwrap();
+        let (full, alone, chain) = (d.join("full.pem"), d.join("leaf.pem"), d.join("chain.pem"));
+        std::fs::write(&full, format!("{}{}", leaf.cert_pem, inter.issued().cert_pem)).unwrap();
+        std::fs::write(&alone, &leaf.cert_pem).unwrap();
+        std::fs::write(&chain, &root.issued().cert_pem).unwrap();
+
+        let inter_der = inter.issued().cert_der.clone();
+        assert_eq!(
+            read_certificate_chain(&full, None).unwrap(),
+            (leaf.cert_der.clone(), vec![inter_der])
+        );
+        assert_eq!(
+            read_certificate_chain(&alone, None).unwrap(),
+            (leaf.cert_der.clone(), vec![])
+        );
+        // --intermediates is the chain instead.
+        let root_der = root.issued().cert_der.clone();
+        assert_eq!(
+            read_certificate_chain(&full, Some(&chain)).unwrap(),
+            (leaf.cert_der.clone(), vec![root_der])
+        );
+        std::fs::write(d.join("k.pem"), leaf.key_pem.as_bytes()).unwrap();
+        let id = load(d, "full.pem", Some("k.pem"), Passphrase::None).unwrap();
+        assert_eq!((id.certificate.der(), id.chain.len()), (&leaf.cert_der[..], 1));
     }
 
     #[test]

@@ -100,3 +100,24 @@ def test_aws_cli_resolves_credentials_through_credential_process(daemon, test_pk
     # (DESIGN.md §3), so the CLI saw the key credential-process prints now.
     direct = json.loads(run_rolegate(*process_args(daemon, test_pki, 2100), env=env).stdout)
     assert direct["AccessKeyId"].endswith(tail.group(1)), (direct["AccessKeyId"], access_key)
+
+
+def test_a_full_chain_certificate_file_sends_its_chain(daemon, test_pki, tmp_path):
+    """A PEM certificate file holding the leaf and then its chain (cert-manager's `tls.crt`,
+    a `fullchain.pem`) sends the chain without `--intermediates`; a leaf alone does not."""
+
+    full_chain = tmp_path / "fullchain.pem"
+    full_chain.write_text(test_pki.ecdsa_leaf.cert.read_text() + test_pki.chain.read_text())
+    args = process_args(daemon, test_pki, 2000)
+    at = args.index("--intermediates")
+    del args[at : at + 2]
+    args[args.index(str(test_pki.ecdsa_leaf.cert))] = str(full_chain)
+    doc = json.loads(run_rolegate(*args, env=isolated_env(tmp_path)).stdout)
+    assert ACCESS_KEY_ID_RE.match(doc["AccessKeyId"]), doc
+
+    args[args.index(str(full_chain))] = str(test_pki.ecdsa_leaf.cert)
+    proc = run_rolegate(*args, check=False, env=isolated_env(tmp_path))
+    assert proc.returncode != 0
+    assert proc.stdout.strip() == ""
+    assert "AccessDeniedException (HTTP 403): Untrusted certificate: certificate is not signed by a trusted" in proc.stderr
+    assert "(reason: untrusted-certificate," in proc.stderr, proc.stderr
