@@ -179,7 +179,7 @@ fn explain_untrusted_certificate() {
     let out = f.explain(&cert, "main", ROLE);
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
-    assert!(stdout.contains("Verdict: DENIED — AccessDenied (reason: untrusted-certificate)"));
+    assert!(stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: untrusted-certificate)"));
     golden("explain_untrusted_certificate", &stdout);
 }
 
@@ -190,7 +190,7 @@ fn explain_role_not_in_profile() {
     let out = f.explain(&cert, "other", ROLE);
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
-    assert!(stdout.contains("(reason: role-not-in-profile)"));
+    assert!(stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: role-not-in-profile)"));
     golden("explain_role_not_in_profile", &stdout);
 }
 
@@ -201,7 +201,7 @@ fn explain_trust_policy_condition_mismatch() {
     let out = f.explain(&cert, "main", ROLE);
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
-    assert!(stdout.contains("(reason: trust-policy)"));
+    assert!(stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: trust-policy)"));
     assert!(stdout.contains("condition StringLike aws:PrincipalTag/x509Subject/CN: fails"));
     golden("explain_trust_policy_mismatch", &stdout);
 }
@@ -232,7 +232,11 @@ fn explain_role_chaining() {
     let out = rolegate(&wrong);
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
-    assert!(stdout.contains("(reason: trust-policy)"), "{stdout}");
+    // AssumeRole is answered by STS, which spells the code its own way.
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDenied (HTTP 403, reason: trust-policy)"),
+        "{stdout}"
+    );
     assert!(stdout.contains(r#"policy values: ["blue-team"]"#), "{stdout}");
     assert!(stdout.contains(r#"request values: ["red-team"]"#), "{stdout}");
 
@@ -523,12 +527,12 @@ fn explain_intermediates_and_time() {
 
     let out = run(args(AT, false));
     assert_eq!(out.status.code(), Some(1));
-    assert!(f.normalized(&out).contains("(reason: untrusted-certificate)"));
+    assert!(f.normalized(&out).contains("(HTTP 403, reason: untrusted-certificate)"));
 
     // After the leaf's notAfter (2029-01-01).
     let out = run(args("2029-06-01T00:00:00Z", true));
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
     assert!(stdout.contains("✘ certificate chains to the trust anchor"), "{stdout}");
-    assert!(stdout.contains("(reason: untrusted-certificate)"), "{stdout}");
+    assert!(stdout.contains("(HTTP 403, reason: untrusted-certificate)"), "{stdout}");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{Recorder, Report, trace_lines};
+use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
 use crate::broker::{AssumeRoleInput, Caller};
 use crate::config::{Config, Role};
@@ -51,7 +51,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         |role: &Arc<Role>| vec![role.arn.assumed_role_arn(&q.caller_session_name)],
     );
     let Some(caller_role) = caller_role else {
-        return r.finish(question);
+        return r.finish(Api::Sts, question);
     };
     let caller = caller(config.clone(), caller_role, q, now);
     let input = AssumeRoleInput {
@@ -85,7 +85,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         |role| vec![format!("max_session_duration {}", role.max_session_duration)],
     );
     let Some(role) = role else {
-        return r.finish(question);
+        return r.finish(Api::Sts, question);
     };
     let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, q.source_identity.as_deref(), now);
     let mut actions = vec!["sts:AssumeRole"];
@@ -139,7 +139,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
             .map_err(|e| ApiError::validation("duration", e.to_string())),
         |d| vec![format!("{d} seconds")],
     );
-    r.finish(question)
+    r.finish(Api::Sts, question)
 }
 
 /// A calling session as the broker would have authenticated it: fresh, untagged, with no

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use super::{Recorder, Report, trace_lines};
+use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role};
@@ -129,7 +129,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         format!("  profile:      {}", q.profile_arn),
         format!("  role:         {}", q.role_arn),
     ];
-    r.finish(question)
+    r.finish(Api::RolesAnywhere, question)
 }
 
 /// Session name, instance properties and duration.

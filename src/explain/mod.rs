@@ -17,7 +17,7 @@ mod simulate;
 use core::fmt;
 
 use crate::policy::StatementTrace;
-use crate::service::error::{ApiError, ErrorCode};
+use crate::service::error::ApiError;
 
 pub use assume_role::{AssumeRoleQuestion, explain_assume_role};
 pub use create_session::{CreateSessionQuestion, explain_create_session};
@@ -55,6 +55,27 @@ pub struct Report {
     /// `None` when allowed; otherwise the error the daemon answers (the first failed step in
     /// the broker's order).
     pub denial: Option<ApiError>,
+    /// The API whose client the denial is spelled for.
+    pub api: Api,
+}
+
+/// The API a question is asked of, which spells an error's code its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// Roles Anywhere `POST /sessions` (`X-Amzn-ErrorType`).
+    RolesAnywhere,
+    /// The STS Query API (`<Code>`).
+    Sts,
+}
+
+impl Api {
+    /// (HTTP status, error code) as this API's client receives `error`.
+    fn wire(self, error: &ApiError) -> (u16, &'static str) {
+        match self {
+            Api::RolesAnywhere => error.rest_wire(),
+            Api::Sts => error.sts_wire(),
+        }
+    }
 }
 
 impl Report {
@@ -88,7 +109,8 @@ impl fmt::Display for Report {
         match &self.denial {
             None => writeln!(f, "Verdict: ALLOWED"),
             Some(e) => {
-                writeln!(f, "Verdict: DENIED — {} (reason: {})", code_name(e.code), e.reason)?;
+                let (status, code) = self.api.wire(e);
+                writeln!(f, "Verdict: DENIED — {code} (HTTP {status}, reason: {})", e.reason)?;
                 writeln!(f, "  {}", e.message)
             }
         }
@@ -144,11 +166,12 @@ impl Recorder {
         });
     }
 
-    fn finish(self, question: Vec<String>) -> Report {
+    fn finish(self, api: Api, question: Vec<String>) -> Report {
         Report {
             question,
             steps: self.steps,
             denial: self.denial,
+            api,
         }
     }
 }
@@ -159,18 +182,6 @@ fn trace_lines(traces: &[StatementTrace]) -> Vec<String> {
         .iter()
         .flat_map(|t| t.to_string().lines().map(str::to_owned).collect::<Vec<_>>())
         .collect()
-}
-
-/// The error code's name as the Roles Anywhere REST API spells it for AccessDenied and
-/// friends, so the verdict reads like what the client saw.
-fn code_name(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::AccessDenied => "AccessDenied",
-        ErrorCode::Validation => "ValidationError",
-        ErrorCode::ResourceNotFound => "ResourceNotFound",
-        ErrorCode::MalformedPolicyDocument => "MalformedPolicyDocument",
-        _ => "Error",
-    }
 }
 
 #[cfg(test)]
@@ -184,13 +195,22 @@ mod tests {
         r.skip("b", "a");
         r.fail("c", ApiError::access_denied("first", "First."), Vec::new());
         r.fail("d", ApiError::validation("second", "Second."), vec!["why".into()]);
-        let report = r.finish(vec!["Question".into()]);
+        let report = r.finish(Api::RolesAnywhere, vec!["Question".into()]);
         assert!(!report.is_allowed());
         assert_eq!(report.denial.as_ref().map(|e| e.reason), Some("first"));
         assert_eq!(
             report.to_string(),
             "Question\n\n✔ a\n    detail\n- b (skipped)\n    needs: a\n✘ c\n    First.\n✘ d\n    why\n    Second.\n\n\
-             Verdict: DENIED — AccessDenied (reason: first)\n  First.\n"
+             Verdict: DENIED — AccessDeniedException (HTTP 403, reason: first)\n  First.\n"
+        );
+        // Each API's client sees the code its own way.
+        let mut r = Recorder::default();
+        r.fail("e", ApiError::validation("bad", "Bad."), Vec::new());
+        let report = r.finish(Api::Sts, Vec::new());
+        assert!(
+            report
+                .to_string()
+                .ends_with("Verdict: DENIED — ValidationError (HTTP 400, reason: bad)\n  Bad.\n")
         );
     }
 
@@ -198,7 +218,7 @@ mod tests {
     fn no_failure_is_allowed() {
         let mut r = Recorder::default();
         assert_eq!(r.check("a", Ok::<u32, ApiError>(7), |v| vec![v.to_string()]), Some(7));
-        let report = r.finish(Vec::new());
+        let report = r.finish(Api::Sts, Vec::new());
         assert!(report.is_allowed());
         assert_eq!(report.to_string(), "\n✔ a\n    7\n\nVerdict: ALLOWED\n");
     }
