@@ -1426,7 +1426,11 @@ async fn assume_role_policy_and_size_matrix() {
         case(
             "SourceIdentity changed along the chain",
             ar(ROLE_CHAINED, "&SourceIdentity=someone-else"),
-            Want::Sts(403, AD, "SourceIdentity cannot be changed along a role chain"),
+            Want::Sts(
+                400,
+                VE,
+                "The source identity is already set for this assume role session",
+            ),
         ),
     ];
     let count = run(&d, cases).await;

@@ -310,8 +310,13 @@ async fn aws_sdk_sts_get_caller_identity_and_two_hop_chain() {
         .send()
         .await
         .unwrap_err();
-    let (status, code, _) = sdk_error(e);
-    assert_eq!((status, code.as_str()), (400, "ValidationError"));
+    let (status, code, message) = sdk_error(e);
+    assert_eq!((status, code.as_str()), (400, "InvalidParameterValue"), "{message}");
+    assert_eq!(
+        message,
+        "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key \
+         from the calling session. Key: 'Team'."
+    );
 }
 
 #[tokio::test]
@@ -401,8 +406,12 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
         .await
         .unwrap_err();
     let (status, code, message) = sdk_error(e);
-    assert_eq!((status, code.as_str()), (403, "AccessDenied"), "{message}");
-    assert!(message.contains("CN=sts-client"), "{message}");
+    assert_eq!((status, code.as_str()), (400, "ValidationError"), "{message}");
+    assert_eq!(
+        message,
+        "The source identity is already set for this assume role session: it is 'CN=sts-client' and cannot \
+         change along a role chain."
+    );
 
     // Bad session names are validation errors with AWS's wording.
     let e = app

@@ -1,8 +1,7 @@
 //! STS AssumeRole for callers holding rolegate session credentials — role chaining
 //! (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>):
 //!
-//! 1. parameters validated exactly as AWS does (session name, duration, policy, policy ARNs,
-//!    tags, transitive tag keys, external id, source identity);
+//! 1. parameters validated exactly as AWS does (`assume_role_parameters`);
 //! 2. the target role's trust policy allows the caller (principal `AWS` = the caller's role
 //!    ARN, its session ARN, or its account) for `sts:AssumeRole`, plus `sts:TagSession` when
 //!    tags are passed and `sts:SetSourceIdentity` when a source identity is set;
@@ -16,20 +15,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_parameters};
 use super::context::session_context;
 use super::{Broker, Caller};
-use crate::arn::RoleArn;
 use crate::config::{Config, Role};
 use crate::policy::{self, PolicyDocument, PolicyKind, Principal, RequestContext};
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
-
-/// Most session tags per AssumeRole call.
-pub const MAX_TAGS: usize = 50;
-/// Most managed policy ARNs per call.
-pub const MAX_POLICY_ARNS: usize = 10;
-/// Longest inline session policy, in characters.
-pub const MAX_POLICY_LENGTH: usize = 2048;
 
 /// An AssumeRole request, wire-independent.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +34,10 @@ pub struct AssumeRoleInput {
     pub tags: Vec<(String, String)>,
     pub transitive_tag_keys: Vec<String>,
     pub external_id: Option<String>,
+    /// An MFA device and its code: validated as AWS does, never verified (rolegate knows no
+    /// MFA device), so `aws:MultiFactorAuthPresent` is never true.
+    pub serial_number: Option<String>,
+    pub token_code: Option<String>,
     pub source_identity: Option<String>,
     pub source_ip: Option<IpAddr>,
 }
@@ -144,139 +140,13 @@ impl Broker {
     }
 }
 
-/// AWS's "1 validation error detected" message for one member.
-fn constraint(value: &str, member: &str, rule: &str) -> ApiError {
-    ApiError::validation(
-        "parameter",
-        format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
-    )
-}
-
-fn is_session_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
-}
-
-pub(crate) fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
-    if input.role_arn.len() < 20 || input.role_arn.len() > 2048 {
-        return Err(constraint(
-            &input.role_arn,
-            "roleArn",
-            "Member must have length greater than or equal to 20",
-        ));
-    }
-    RoleArn::parse(&input.role_arn)
-        .map_err(|_| ApiError::validation("parameter", format!("{} is invalid", input.role_arn)))?;
-    let name = &input.role_session_name;
-    if !(2..=64).contains(&name.len()) {
-        return Err(constraint(
-            name,
-            "roleSessionName",
-            "Member must have length greater than or equal to 2 and less than or equal to 64",
-        ));
-    }
-    if !name.bytes().all(is_session_name_char) {
-        return Err(constraint(
-            name,
-            "roleSessionName",
-            "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
-        ));
-    }
-    if let Some(p) = &input.policy
-        && p.chars().count() > MAX_POLICY_LENGTH
-    {
-        return Err(constraint(
-            "(policy)",
-            "policy",
-            "Member must have length less than or equal to 2048",
-        ));
-    }
-    if input.policy_arns.len() > MAX_POLICY_ARNS {
-        return Err(ApiError::validation(
-            "parameter",
-            format!(
-                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"
-            ),
-        ));
-    }
-    if input.tags.len() > MAX_TAGS {
-        return Err(ApiError::validation(
-            "parameter",
-            format!(
-                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
-            ),
-        ));
-    }
-    for (k, v) in &input.tags {
-        if k.is_empty() || k.chars().count() > 128 || !k.chars().all(is_tag_char) {
-            return Err(constraint(
-                k,
-                "tags.member.key",
-                "Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
-            ));
-        }
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(ApiError::validation(
-                "parameter",
-                format!("Tag keys starting with 'aws:' are reserved: '{k}'."),
-            ));
-        }
-        if v.chars().count() > 256 || !v.chars().all(is_tag_char) {
-            return Err(constraint(
-                v,
-                "tags.member.value",
-                "Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
-            ));
-        }
-    }
-    for (i, (k, _)) in input.tags.iter().enumerate() {
-        if input.tags[..i].iter().any(|(other, _)| other.eq_ignore_ascii_case(k)) {
-            return Err(ApiError::validation(
-                "parameter",
-                format!("Duplicate tag keys found: '{k}'. Tag keys are case insensitive."),
-            ));
-        }
-    }
-    for k in &input.transitive_tag_keys {
-        if !input.tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-            return Err(ApiError::validation(
-                "parameter",
-                format!("The transitive tag key '{k}' is not one of the session tags passed in Tags."),
-            ));
-        }
-    }
-    if let Some(x) = &input.external_id
-        && (!(2..=1224).contains(&x.len()) || !x.bytes().all(|b| is_session_name_char(b) || b == b':' || b == b'/'))
-    {
-        return Err(constraint(
-            x,
-            "externalId",
-            "Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:\\/-]*",
-        ));
-    }
-    if let Some(s) = &input.source_identity
-        && (!(2..=64).contains(&s.len()) || !s.bytes().all(is_session_name_char))
-    {
-        return Err(constraint(
-            s,
-            "sourceIdentity",
-            "Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*",
-        ));
-    }
-    Ok(())
-}
-
-/// Tag characters: letters, separators, numbers and `_.:/=+-@`.
-fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
-}
-
 /// A source identity, once set, persists along the chain and cannot change.
 fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
     match (caller.claims.source_identity.as_deref(), requested) {
-        (Some(existing), Some(new)) if existing != new => Err(ApiError::access_denied(
+        (Some(existing), Some(new)) if existing != new => Err(ApiError::validation(
             "source-identity-change",
             format!(
-                "SourceIdentity cannot be changed along a role chain: the session already has source identity '{existing}'."
+                "The source identity is already set for this assume role session: it is '{existing}' and cannot change along a role chain."
             ),
         )),
         (Some(existing), _) => Ok(Some(existing.to_owned())),
@@ -293,10 +163,11 @@ fn merge_tags(
     let mut out = inherited.to_vec();
     for (k, v) in requested {
         if inherited.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-            return Err(ApiError::validation(
-                "transitive-tag-override",
-                format!("The tag key '{k}' is a transitive tag of the calling session and cannot be overridden."),
+            let mut e = invalid_parameter_value(format!(
+                "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session. Key: '{k}'."
             ));
+            e.reason = "transitive-tag-override";
+            return Err(e);
         }
         out.push((k.clone(), v.clone()));
     }

@@ -3,7 +3,8 @@
 //! keep repeated work off the hot path (DESIGN.md §3).
 //!
 //! - `create_session`: Roles Anywhere's certificate-for-credentials exchange.
-//! - `assume_role`: STS AssumeRole (role chaining).
+//! - `assume_role`: STS AssumeRole (role chaining); `assume_role_parameters`: its parameters,
+//!   validated as AWS does.
 //! - `authenticate`: SigV4 requests signed with rolegate session credentials.
 //! - `authorize`: effective-permission decisions and the trust checks of gRPC callers.
 //! - `caches`: parsed certificates, verified chains, opened tokens, signing keys and issued
@@ -12,6 +13,7 @@
 //!   Authorize, `rolegate simulate`).
 
 mod assume_role;
+mod assume_role_parameters;
 mod authenticate;
 mod authorize;
 mod caches;
@@ -41,8 +43,9 @@ pub use create_session::{
 pub(crate) mod steps {
     pub(crate) use super::assume_role::{
         caller_may_assume, check_trust as check_assume_role_trust, trust_context as assume_role_trust_context,
-        trust_names_caller, validate_parameters as validate_assume_role_parameters,
+        trust_names_caller,
     };
+    pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
     pub(crate) use super::create_session::{
         check_instance_properties, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,
         trust_denied, verify_chain_at,

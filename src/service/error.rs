@@ -27,6 +27,9 @@ pub enum ErrorCode {
     ExpiredToken,
     /// The session token or access key id is not one rolegate issued.
     InvalidClientTokenId,
+    /// A parameter the model accepts that the operation refuses (STS: duplicate or
+    /// conflicting session tag keys).
+    InvalidParameterValue,
     /// A session policy is not a valid policy document.
     MalformedPolicyDocument,
     /// Session policies and tags exceed the packed size limit.
@@ -56,6 +59,7 @@ impl ErrorCode {
             Self::MissingAuthenticationToken => "MissingAuthenticationToken",
             Self::ExpiredToken => "ExpiredToken",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::InvalidParameterValue => "InvalidParameterValue",
             Self::MalformedPolicyDocument => "MalformedPolicyDocument",
             Self::PackedPolicyTooLarge => "PackedPolicyTooLarge",
             Self::InvalidAction => "InvalidAction",
@@ -117,6 +121,7 @@ impl ApiError {
             | ErrorCode::ExpiredToken
             | ErrorCode::InvalidClientTokenId => (403, "AccessDeniedException"),
             ErrorCode::Validation
+            | ErrorCode::InvalidParameterValue
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAction => (400, "ValidationException"),
@@ -140,6 +145,7 @@ impl ApiError {
             ErrorCode::MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
             ErrorCode::ExpiredToken => (400, "ExpiredToken"),
             ErrorCode::InvalidClientTokenId => (403, "InvalidClientTokenId"),
+            ErrorCode::InvalidParameterValue => (400, "InvalidParameterValue"),
             ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
             ErrorCode::PackedPolicyTooLarge => (400, "PackedPolicyTooLarge"),
             ErrorCode::InvalidAction => (400, "InvalidAction"),
@@ -155,6 +161,7 @@ impl ApiError {
         match self.code {
             ErrorCode::AccessDenied => tonic::Code::PermissionDenied,
             ErrorCode::Validation
+            | ErrorCode::InvalidParameterValue
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAction
@@ -214,6 +221,7 @@ mod tests {
             MissingAuthenticationToken,
             ExpiredToken,
             InvalidClientTokenId,
+            InvalidParameterValue,
             MalformedPolicyDocument,
             PackedPolicyTooLarge,
             InvalidAction,

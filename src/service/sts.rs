@@ -187,7 +187,8 @@ impl Params {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// `Prefix.member.N` (and `Prefix.member.N.Suffix`) values ordered by N.
+    /// `Prefix.member.N` (and `Prefix.member.N.Suffix`) values ordered by N; of a repeated
+    /// name, the first value, as [`Params::get`] takes it.
     fn members(&self, prefix: &str, suffix: Option<&str>) -> Result<Vec<(u32, String)>, ApiError> {
         let mut found = Vec::new();
         let head = format!("{prefix}.member.");
@@ -206,7 +207,9 @@ impl Params {
                     format!("Invalid parameter name {k}: member indexes start at 1."),
                 )
             })?;
-            found.push((n, v.clone()));
+            if !found.iter().any(|(m, _)| *m == n) {
+                found.push((n, v.clone()));
+            }
         }
         found.sort_by_key(|(n, _)| *n);
         Ok(found)
@@ -262,17 +265,7 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
             })
         })
         .transpose()?;
-    let keys = params.members("Tags", Some("Key"))?;
-    let values = params.members("Tags", Some("Value"))?;
-    let mut tags = Vec::with_capacity(keys.len());
-    for (n, k) in keys {
-        let v = values
-            .iter()
-            .find(|(m, _)| *m == n)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        tags.push((k, v));
-    }
+    let tags = tags(params)?;
     Ok(AssumeRoleInput {
         role_arn: required("RoleArn")?,
         role_session_name: required("RoleSessionName")?,
@@ -290,9 +283,37 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
             .map(|(_, v)| v)
             .collect(),
         external_id: params.get("ExternalId").map(str::to_owned),
+        serial_number: params.get("SerialNumber").map(str::to_owned),
+        token_code: params.get("TokenCode").map(str::to_owned),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
         source_ip: Some(req.remote.ip()),
     })
+}
+
+/// `Tags.member.N.Key` and `.Value`, in the order of N; a tag needs both (`Tag` requires
+/// them), reported at its position in the list as AWS does.
+fn tags(params: &Params) -> Result<Vec<(String, String)>, ApiError> {
+    let keys = params.members("Tags", Some("Key"))?;
+    let values = params.members("Tags", Some("Value"))?;
+    let mut indexes: Vec<u32> = keys.iter().chain(&values).map(|(n, _)| *n).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let find = |list: &[(u32, String)], n: u32| list.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone());
+    let mut tags = Vec::with_capacity(indexes.len());
+    for (position, n) in (1..).zip(indexes) {
+        let missing = |member: &str| {
+            ApiError::validation(
+                "missing-parameter",
+                format!(
+                    "1 validation error detected: Value null at 'tags.{position}.member.{member}' failed to satisfy constraint: Member must not be null"
+                ),
+            )
+        };
+        let key = find(&keys, n).ok_or_else(|| missing("key"))?;
+        let value = find(&values, n).ok_or_else(|| missing("value"))?;
+        tags.push((key, value));
+    }
+    Ok(tags)
 }
 
 fn lower_first(s: &str) -> String {

@@ -131,6 +131,64 @@ def test_role_chaining_is_limited_to_one_hour(daemon, ca_bundle, app_session):
     )
 
 
+def test_parameters_are_validated_as_the_sts_model_says(daemon, ca_bundle, app_session):
+    """Every model constraint a request fails, in one ValidationError, before the role is
+    even looked up; then STS's own rules, with its codes. botocore's client-side
+    validation is off, as in a client built from another model version."""
+
+    c = app_session["credentials"]
+    unchecked = boto3.Session(
+        aws_access_key_id=c["accessKeyId"],
+        aws_secret_access_key=c["secretAccessKey"],
+        aws_session_token=c["sessionToken"],
+        region_name=REGION,
+    ).client(
+        "sts",
+        endpoint_url=daemon.url,
+        verify=str(ca_bundle),
+        config=NO_RETRIES.merge(Config(parameter_validation=False)),
+    )
+    with pytest.raises(ClientError) as info:
+        unchecked.assume_role(
+            RoleArn=role_arn("no-such-role"),
+            RoleSessionName="a",
+            DurationSeconds=899,
+            Tags=[{"Key": "ok", "Value": "x"}, {"Key": "tab\there", "Value": "y"}],
+        )
+    assert error_of(info) == (
+        400,
+        "ValidationError",
+        "3 validation errors detected: "
+        "Value 'a' at 'roleSessionName' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 2; "
+        "Value '899' at 'durationSeconds' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 900; "
+        "Value 'tab\there' at 'tags.2.member.key' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+    )
+    with pytest.raises(ClientError) as info:
+        unchecked.assume_role(
+            RoleArn=role_arn("chained"), RoleSessionName="tags", Tags=[{"Key": "k"}]
+        )
+    assert error_of(info) == (
+        400,
+        "ValidationError",
+        "1 validation error detected: Value null at 'tags.1.member.value' failed to satisfy "
+        "constraint: Member must not be null",
+    )
+    with pytest.raises(ClientError) as info:
+        unchecked.assume_role(
+            RoleArn=role_arn("chained"),
+            RoleSessionName="tags",
+            Tags=[{"Key": "Dept", "Value": "a"}, {"Key": "dept", "Value": "b"}],
+        )
+    assert error_of(info) == (
+        400,
+        "InvalidParameterValue",
+        "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: 'dept'.",
+    )
+
+
 def test_assume_role_denied_by_trust_policy(daemon, ca_bundle, app_session):
     with pytest.raises(ClientError) as info:
         app_sts(daemon, ca_bundle, app_session).assume_role(

@@ -162,6 +162,8 @@ fn assume_role(
         tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         transitive_tag_keys: r.transitive_tag_keys,
         external_id: r.external_id,
+        serial_number: None,
+        token_code: None,
         source_identity: r.source_identity,
         source_ip: Some(ctx.conn.remote.ip()),
     };

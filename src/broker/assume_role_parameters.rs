@@ -1,0 +1,414 @@
+//! The parameters of an STS AssumeRole request, validated as AWS validates them
+//! (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>):
+//!
+//! 1. the service model's constraints — length, pattern and range of each member, size of
+//!    each list — every failure reported in one `ValidationError`, each in AWS's wording
+//!    ("2 validation errors detected: Value '…' at 'roleSessionName' failed to satisfy
+//!    constraint: Member must have length less than or equal to 64; …"), one bound per
+//!    message, list members by position (`tags.1.member.key`);
+//! 2. then the rules beyond the model: the role ARN's syntax, reserved `aws:` tag keys, tag
+//!    keys unique regardless of case, and transitive tag keys among the request's tags
+//!    (AWS's `InvalidParameterValue` for the last two).
+//!
+//! Lengths count characters, as AWS does.
+
+use std::fmt;
+
+use super::assume_role::AssumeRoleInput;
+use crate::arn::RoleArn;
+use crate::service::error::{ApiError, ErrorCode};
+use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
+
+/// Most session tags per AssumeRole call.
+pub const MAX_TAGS: usize = 50;
+/// Most transitive tag keys per AssumeRole call.
+pub const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
+/// Most managed policy ARNs per call.
+pub const MAX_POLICY_ARNS: usize = 10;
+/// Longest inline session policy, in characters.
+pub const MAX_POLICY_LENGTH: usize = 2048;
+
+/// The session name's and source identity's pattern, `[\w+=,.@-]*`.
+const NAME_PATTERN: &str = "[\\w+=,.@-]*";
+/// The external id's pattern.
+const EXTERNAL_ID_PATTERN: &str = "[\\w+=,.@:\\/-]*";
+/// The MFA serial number's pattern.
+const SERIAL_NUMBER_PATTERN: &str = "[\\w+=/:,.@-]*";
+/// The MFA token code's pattern.
+const TOKEN_CODE_PATTERN: &str = "[\\d]*";
+/// A tag key's pattern (a value's is the same with `*`).
+const TAG_KEY_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+";
+const TAG_VALUE_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*";
+/// The session policy's pattern: tab, line feed, carriage return and U+0020–U+00FF.
+const POLICY_PATTERN: &str = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+";
+/// An ARN's pattern (`arnType`).
+const ARN_PATTERN: &str =
+    "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+";
+
+/// Validates `input` as AWS does before deciding anything.
+pub(crate) fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiError> {
+    model_violations(input).into_result()?;
+    RoleArn::parse(&input.role_arn)
+        .map_err(|_| ApiError::validation("parameter", format!("{} is invalid", input.role_arn)))?;
+    for (k, _) in &input.tags {
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::validation(
+                "parameter",
+                format!("Tag keys starting with 'aws:' are reserved: '{k}'."),
+            ));
+        }
+    }
+    for (i, (k, _)) in input.tags.iter().enumerate() {
+        if input.tags[..i].iter().any(|(other, _)| other.eq_ignore_ascii_case(k)) {
+            return Err(invalid_parameter_value(format!(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: '{k}'."
+            )));
+        }
+    }
+    for k in &input.transitive_tag_keys {
+        if !input.tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+            return Err(invalid_parameter_value(format!(
+                "The specified transitive tag key must be included in the requested tags. Key: '{k}'."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// AWS's `InvalidParameterValue`, for a request the model accepts and STS does not.
+pub(crate) fn invalid_parameter_value(message: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidParameterValue, "parameter", message)
+}
+
+/// Every model constraint `input` fails, in the order of the operation's members.
+fn model_violations(input: &AssumeRoleInput) -> Violations {
+    let mut v = Violations::default();
+    let arn = &input.role_arn;
+    v.pattern(
+        arn,
+        "roleArn",
+        arn.chars().all(is_arn_char) && !arn.is_empty(),
+        ARN_PATTERN,
+    );
+    v.length(arn, "roleArn", 20, 2048);
+
+    let name = &input.role_session_name;
+    v.length(name, "roleSessionName", 2, 64);
+    v.pattern(name, "roleSessionName", name.chars().all(is_name_char), NAME_PATTERN);
+
+    if input.policy_arns.len() > MAX_POLICY_ARNS {
+        v.list_too_long("policyArns", MAX_POLICY_ARNS);
+    }
+    if let Some(policy) = &input.policy {
+        // A policy is not echoed: it may be long, and it is the caller's own text.
+        let length = policy.chars().count();
+        if length < 1 {
+            v.push(None, "policy", "Member must have length greater than or equal to 1");
+        }
+        if length > MAX_POLICY_LENGTH {
+            v.push(
+                None,
+                "policy",
+                format_args!("Member must have length less than or equal to {MAX_POLICY_LENGTH}"),
+            );
+        }
+        if !policy.chars().all(is_policy_char) {
+            v.push(
+                None,
+                "policy",
+                format_args!("Member must satisfy regular expression pattern: {POLICY_PATTERN}"),
+            );
+        }
+    }
+    if let Some(seconds) = input.duration_seconds {
+        v.range(
+            seconds,
+            "durationSeconds",
+            MIN_SESSION_SECONDS.into(),
+            MAX_SESSION_SECONDS.into(),
+        );
+    }
+    if input.tags.len() > MAX_TAGS {
+        v.list_too_long("tags", MAX_TAGS);
+    }
+    for (i, (key, value)) in input.tags.iter().enumerate() {
+        let position = i + 1;
+        v.tag_key(key, &format!("tags.{position}.member.key"));
+        let member = format!("tags.{position}.member.value");
+        v.length(value, &member, 0, 256);
+        v.pattern(value, &member, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
+    }
+    if input.transitive_tag_keys.len() > MAX_TRANSITIVE_TAG_KEYS {
+        v.list_too_long("transitiveTagKeys", MAX_TRANSITIVE_TAG_KEYS);
+    }
+    for (i, key) in input.transitive_tag_keys.iter().enumerate() {
+        v.tag_key(key, &format!("transitiveTagKeys.{}.member", i + 1));
+    }
+    if let Some(x) = &input.external_id {
+        v.length(x, "externalId", 2, 1224);
+        let ok = x.chars().all(|c| is_name_char(c) || c == ':' || c == '/');
+        v.pattern(x, "externalId", ok, EXTERNAL_ID_PATTERN);
+    }
+    if let Some(serial) = &input.serial_number {
+        v.length(serial, "serialNumber", 9, 256);
+        let ok = serial.chars().all(|c| is_name_char(c) || c == '/' || c == ':');
+        v.pattern(serial, "serialNumber", ok, SERIAL_NUMBER_PATTERN);
+    }
+    if let Some(code) = &input.token_code {
+        v.length(code, "tokenCode", 6, 6);
+        v.pattern(
+            code,
+            "tokenCode",
+            code.chars().all(|c| c.is_ascii_digit()),
+            TOKEN_CODE_PATTERN,
+        );
+    }
+    if let Some(s) = &input.source_identity {
+        v.length(s, "sourceIdentity", 2, 256);
+        v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
+    }
+    v
+}
+
+/// Model constraint failures, each as AWS words it.
+#[derive(Default)]
+struct Violations(Vec<String>);
+
+impl Violations {
+    /// One failure of `member` (whose value is shown when given).
+    fn push(&mut self, value: Option<&str>, member: &str, rule: impl fmt::Display) {
+        self.0.push(match value {
+            Some(value) => format!("Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
+            None => format!("Value at '{member}' failed to satisfy constraint: {rule}"),
+        });
+    }
+
+    /// A string's length in `min..=max` characters; each bound has its own message.
+    fn length(&mut self, value: &str, member: &str, min: usize, max: usize) {
+        let length = value.chars().count();
+        if length < min {
+            let rule = format_args!("Member must have length greater than or equal to {min}");
+            self.push(Some(value), member, rule);
+        }
+        if length > max {
+            let rule = format_args!("Member must have length less than or equal to {max}");
+            self.push(Some(value), member, rule);
+        }
+    }
+
+    /// A string matching the member's pattern.
+    fn pattern(&mut self, value: &str, member: &str, matches: bool, pattern: &str) {
+        if !matches {
+            let rule = format_args!("Member must satisfy regular expression pattern: {pattern}");
+            self.push(Some(value), member, rule);
+        }
+    }
+
+    /// A number in `min..=max`.
+    fn range(&mut self, value: i64, member: &str, min: i64, max: i64) {
+        let shown = value.to_string();
+        if value < min {
+            let rule = format_args!("Member must have value greater than or equal to {min}");
+            self.push(Some(&shown), member, rule);
+        }
+        if value > max {
+            let rule = format_args!("Member must have value less than or equal to {max}");
+            self.push(Some(&shown), member, rule);
+        }
+    }
+
+    /// A list with more than `max` members.
+    fn list_too_long(&mut self, member: &str, max: usize) {
+        self.push(
+            None,
+            member,
+            format_args!("Member must have length less than or equal to {max}"),
+        );
+    }
+
+    /// A session tag key (`tagKeyType`).
+    fn tag_key(&mut self, key: &str, member: &str) {
+        self.length(key, member, 1, 128);
+        self.pattern(
+            key,
+            member,
+            !key.is_empty() && key.chars().all(is_tag_char),
+            TAG_KEY_PATTERN,
+        );
+    }
+
+    fn into_result(self) -> Result<(), ApiError> {
+        let message = match self.0.len() {
+            0 => return Ok(()),
+            1 => format!("1 validation error detected: {}", self.0[0]),
+            n => format!("{n} validation errors detected: {}", self.0.join("; ")),
+        };
+        Err(ApiError::validation("parameter", message))
+    }
+}
+
+/// `[\w+=,.@-]`, `\w` being ASCII letters, digits and `_` (Java's regular expressions).
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators (the white space that is not a control
+/// character: tabs and line breaks are not separators), numbers and `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+}
+
+fn is_policy_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
+}
+
+fn is_arn_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+        || c >= '\u{10000}'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> AssumeRoleInput {
+        AssumeRoleInput {
+            role_arn: "arn:aws:iam::123456789012:role/app".into(),
+            role_session_name: "s1".into(),
+            ..AssumeRoleInput::default()
+        }
+    }
+
+    fn message(input: &AssumeRoleInput) -> String {
+        let e = validate_parameters(input).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Validation, "{e:?}");
+        e.message
+    }
+
+    #[test]
+    fn each_bound_has_its_own_message() {
+        let mut i = input();
+        i.role_session_name = "a".into();
+        assert_eq!(
+            message(&i),
+            "1 validation error detected: Value 'a' at 'roleSessionName' failed to satisfy constraint: \
+             Member must have length greater than or equal to 2"
+        );
+        i.role_session_name = "a".repeat(65);
+        assert_eq!(
+            message(&i),
+            format!(
+                "1 validation error detected: Value '{}' at 'roleSessionName' failed to satisfy constraint: \
+                 Member must have length less than or equal to 64",
+                "a".repeat(65)
+            )
+        );
+        i.role_session_name = "a".repeat(64);
+        assert!(validate_parameters(&i).is_ok());
+        // Too long is not "too short".
+        i.role_arn = format!("arn:aws:iam::123456789012:role/{}", "r".repeat(2048));
+        assert!(message(&i).ends_with("Member must have length less than or equal to 2048"));
+        // Characters, not bytes: 64 two-byte letters fit a 128-character tag key.
+        let mut i = input();
+        i.tags = vec![("é".repeat(128), "v".into())];
+        assert!(validate_parameters(&i).is_ok());
+    }
+
+    #[test]
+    fn every_failure_is_reported_together_in_member_order() {
+        let mut i = input();
+        i.role_arn = String::new();
+        i.role_session_name = format!("{}!", "a".repeat(64));
+        i.duration_seconds = Some(899);
+        assert_eq!(
+            message(&i),
+            format!(
+                "5 validation errors detected: \
+                 Value '' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: {ARN_PATTERN}; \
+                 Value '' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20; \
+                 Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64; \
+                 Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*; \
+                 Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
+                name = i.role_session_name
+            )
+        );
+    }
+
+    #[test]
+    fn tags_are_checked_by_position() {
+        let mut i = input();
+        i.tags = vec![("ok".into(), "fine".into()), ("tab\tkey".into(), "new\nline".into())];
+        assert_eq!(
+            message(&i),
+            format!(
+                "2 validation errors detected: \
+                 Value 'tab\tkey' at 'tags.2.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_KEY_PATTERN}; \
+                 Value 'new\nline' at 'tags.2.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}"
+            )
+        );
+        // Separators (a space, a no-break space) are tag characters; an empty value is fine.
+        i.tags = vec![("a b\u{a0}c".into(), String::new())];
+        assert!(validate_parameters(&i).is_ok());
+        i.transitive_tag_keys = vec!["a b\u{a0}c".into(); 51];
+        assert!(message(&i).contains(
+            "Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to 50"
+        ));
+    }
+
+    #[test]
+    fn policy_mfa_and_source_identity_follow_the_model() {
+        let mut i = input();
+        i.policy = Some(String::new());
+        assert!(message(&i).ends_with(
+            "Value at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ));
+        i.policy = Some("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"中\"}]}".into());
+        assert!(message(&i).ends_with(&format!(
+            "Member must satisfy regular expression pattern: {POLICY_PATTERN}"
+        )));
+
+        let mut i = input();
+        i.serial_number = Some("GAHT 1234".into());
+        i.token_code = Some("12a".into());
+        assert_eq!(
+            message(&i),
+            "3 validation errors detected: \
+             Value 'GAHT 1234' at 'serialNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=/:,.@-]*; \
+             Value '12a' at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6; \
+             Value '12a' at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*"
+        );
+        let mut i = input();
+        i.serial_number = Some("arn:aws:iam::123456789012:mfa/user".into());
+        i.token_code = Some("123456".into());
+        i.source_identity = Some("s".repeat(256));
+        assert!(validate_parameters(&i).is_ok());
+        i.source_identity = Some("aws:me".into());
+        assert!(message(&i).contains("at 'sourceIdentity' failed to satisfy constraint: Member must satisfy"));
+    }
+
+    #[test]
+    fn rules_beyond_the_model() {
+        let mut i = input();
+        i.role_arn = "arn:aws:iam::123456789012:user/someone".into();
+        assert_eq!(message(&i), "arn:aws:iam::123456789012:user/someone is invalid");
+
+        let mut i = input();
+        i.tags = vec![("Dept".into(), "a".into()), ("dept".into(), "b".into())];
+        let e = validate_parameters(&i).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            e.message,
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: 'dept'."
+        );
+        i.tags.pop();
+        i.transitive_tag_keys = vec!["z".into()];
+        let e = validate_parameters(&i).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            e.message,
+            "The specified transitive tag key must be included in the requested tags. Key: 'z'."
+        );
+        i.transitive_tag_keys = vec!["DEPT".into()];
+        assert!(validate_parameters(&i).is_ok());
+    }
+}
