@@ -2,10 +2,17 @@
 //! credentials again, how to back off after failures, and which credentials may still be
 //! served. Pure (time passed in); [`run`] drives it with a fetch function.
 //!
-//! Rules: refresh once `refresh_fraction` of the lifetime has passed (default half, as the
-//! AWS SDKs' IMDS providers do well ahead of expiry); after a failure retry with exponential
+//! Rules: refresh once `refresh_fraction` of the lifetime has passed (default half), and early
+//! enough that the credentials served always have [`SDK_MARGIN`] left, but no sooner than
+//! [`MIN_REFRESH_INTERVAL`] after the last fetch; after a failure retry with exponential
 //! backoff (1 s doubling up to `max_backoff`); keep serving the last good credentials while
 //! they are valid; never serve expired ones.
+//!
+//! The margin is what the AWS SDKs assume of a credential endpoint: botocore refreshes
+//! credentials with less than 15 minutes left (`credentials.py`, advisory refresh), and its
+//! IMDS provider takes credentials with less than 15 + 2 to 10 minutes left to last that long
+//! ("static stability", `utils.py` `_evaluate_expiration`), so it would use them past their
+//! expiry. Sessions too short to keep the margin are warned about.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration as StdDuration;
@@ -14,6 +21,21 @@ use time::{Duration, OffsetDateTime};
 
 use super::cache::parse_expiration;
 use crate::client::SessionCredentials;
+
+/// How long the credentials served should still be valid: more than the SDKs' refresh window
+/// (15 minutes) and botocore's IMDS "static stability" window (15 + at most 10 minutes).
+pub const SDK_MARGIN: Duration = Duration::minutes(30);
+
+/// The shortest time between two fetches: longer than the server's default credential reuse
+/// window (`credential_reuse_seconds = 60`), within which a refresh would get the same
+/// credentials back.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::minutes(2);
+
+/// Whether credentials lasting `lifetime` are too short for the helper to always serve them
+/// with [`SDK_MARGIN`] left.
+pub fn too_short_for_sdks(lifetime: Duration) -> bool {
+    lifetime < SDK_MARGIN + MIN_REFRESH_INTERVAL
+}
 
 /// How the helper refreshes.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +69,13 @@ pub struct Held {
     pub obtained: OffsetDateTime,
     /// The effective expiry (the server's, or earlier under `max_lifetime`).
     pub expires: OffsetDateTime,
+}
+
+impl Held {
+    /// How long the credentials last from when they were obtained.
+    pub fn lifetime(&self) -> Duration {
+        self.expires - self.obtained
+    }
 }
 
 /// What the helper currently has.
@@ -87,15 +116,24 @@ impl CredentialState {
     }
 
     /// When the next fetch is due: at once with nothing held and no failure; after the
-    /// backoff following a failure; else once `refresh_fraction` of the lifetime is gone.
+    /// backoff following a failure; else once `refresh_fraction` of the lifetime is gone or
+    /// only [`SDK_MARGIN`] is left, whichever comes first, but not within
+    /// [`MIN_REFRESH_INTERVAL`] of the last fetch (unless the credentials are so short-lived
+    /// that the fraction comes first).
     pub fn next_attempt(&self, policy: &RefreshPolicy) -> Option<OffsetDateTime> {
         if let Some(failed) = self.last_failure {
             return Some(failed + backoff(policy, self.failures));
         }
         let h = self.held.as_ref()?;
-        let lifetime = h.expires - h.obtained;
-        let scheduled = h.obtained + lifetime * policy.refresh_fraction;
+        let lifetime = h.lifetime();
+        let keep_margin = (lifetime - SDK_MARGIN).max(MIN_REFRESH_INTERVAL);
+        let scheduled = h.obtained + (lifetime * policy.refresh_fraction).min(keep_margin);
         Some(self.forced.map_or(scheduled, |f| f.min(scheduled)))
+    }
+
+    /// Whether a fetch has finished, successfully or not.
+    pub fn attempted(&self) -> bool {
+        self.held.is_some() || self.last_failure.is_some()
     }
 
     /// Records a successful fetch at `now`. Credentials whose expiration cannot be read are
@@ -162,6 +200,7 @@ pub async fn run<F, Fut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<SessionCredentials, String>>,
 {
+    let mut warned_short = false;
     loop {
         let now = OffsetDateTime::now_utc();
         let due = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
@@ -181,6 +220,19 @@ pub async fn run<F, Fut>(
             Ok(c) => {
                 tracing::info!(access_key_id = %c.access_key_id, expiration = %c.expiration, "credentials refreshed");
                 write(&state, |s| s.record_success(c, now, &policy));
+                let lifetime = read(&state, |s| s.held.as_ref().map(Held::lifetime));
+                if let Some(lifetime) = lifetime.filter(|l| too_short_for_sdks(*l))
+                    && policy.max_lifetime.is_none()
+                    && !std::mem::replace(&mut warned_short, true)
+                {
+                    tracing::warn!(
+                        lifetime_seconds = lifetime.whole_seconds(),
+                        "these credentials last less than 32 minutes: the AWS SDKs expect a credential endpoint's \
+                         credentials to have more than 15 minutes left (botocore's IMDS provider takes those with \
+                         less than 25 minutes left to last that long and may use them past their expiry); ask for \
+                         a session of an hour or more (--session-duration 3600)"
+                    );
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "credential refresh failed; retrying with backoff");
@@ -254,7 +306,21 @@ mod tests {
         // The server is back.
         st.record_success(creds("B", "2026-01-01T02:00:00Z"), T0 + s(3700), &p);
         assert_eq!(st.current(T0 + s(3700)).unwrap().credentials.access_key_id, "B");
-        assert_eq!(st.next_attempt(&p), Some(T0 + s(3700 + 1750)));
+        // 3,500 s: refreshed with 30 minutes left, a little before half the lifetime.
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(3700 + 1700)));
+    }
+
+    #[test]
+    fn served_credentials_keep_the_sdk_margin_when_they_can() {
+        let p = RefreshPolicy::default();
+        // (session seconds, refreshed after, seconds left at the refresh)
+        for (lifetime, after) in [(43200, 21600), (3600, 1800), (2400, 600), (1800, 120), (900, 120)] {
+            let mut st = CredentialState::default();
+            let expiry = format_time(T0 + s(lifetime));
+            st.record_success(creds("A", &expiry), T0, &p);
+            assert_eq!(st.next_attempt(&p), Some(T0 + s(after)), "{lifetime} s");
+            assert_eq!(too_short_for_sdks(s(lifetime)), lifetime < 1920, "{lifetime} s");
+        }
     }
 
     #[test]

@@ -8,8 +8,16 @@
 //!   http://127.0.0.1:9911/v1/credentials` with `AWS_CONTAINER_AUTHORIZATION_TOKEN` = the
 //!   contents of `--auth-token-file`).
 //!
+//! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
+//! SDKs that take their region from IMDS read), and `GET /healthz` — no token, no secret —
+//! answers 200 while credentials can be served and 503 otherwise (a Kubernetes startupProbe:
+//! the application starts once credentials are there).
+//!
 //! Credentials are refreshed by [`super::refresh`]; the certificate and key are re-read on every
-//! refresh, and a change of their files forces one (rotation without restart).
+//! refresh, and a change of their files forces one (rotation without restart). The sidecar
+//! starts answering once the first fetch has finished (or [`FIRST_FETCH_WAIT`] has passed): an
+//! SDK asking at once, as one starting beside it does, gets credentials rather than a 503
+//! (botocore's IMDS provider tries once).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +37,9 @@ use zeroize::Zeroizing;
 use super::credential_process::SessionArgs;
 use super::credentials::{IdentitySource, WorkloadIdentity};
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
+
+/// How long the sidecar waits for its first fetch before it answers (with a 503 until then).
+pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
 
 /// `rolegate sidecar` flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -70,6 +81,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     }
     let role_name = role_name(&args.session.role_arn)?;
     let account_id = account_id(&args.session.role_arn)?;
+    let region = args.session.region()?;
     if let Some(p) = &args.auth_token_file {
         ensure_token(p)?;
     }
@@ -82,7 +94,6 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("sidecar listening on http://{local}");
 
     let state: SharedState = Arc::default();
     let policy = RefreshPolicy {
@@ -113,11 +124,23 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         },
     );
     tokio::spawn(refresher);
+    // Connections wait in the listen backlog meanwhile.
+    if tokio::time::timeout(FIRST_FETCH_WAIT, first_attempt(&state))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the first credential fetch has not finished after {} s; answering 503 until it does",
+            FIRST_FETCH_WAIT.as_secs()
+        );
+    }
+    println!("sidecar listening on http://{local}");
 
     let shared = Arc::new(Shared {
         state,
         role_name,
         account_id,
+        region,
         auth_token_file: args.auth_token_file,
         tokens: Mutex::new(TokenStore::default()),
     });
@@ -136,11 +159,20 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     }
 }
 
+/// Returns once the first fetch has finished, successfully or not.
+async fn first_attempt(state: &SharedState) {
+    while !refresh::read(state, CredentialState::attempted) {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+}
+
 /// What every request handler shares.
 pub struct Shared {
     pub state: SharedState,
     pub role_name: String,
     pub account_id: String,
+    /// The region IMDS's `placement/region` answers.
+    pub region: String,
     pub auth_token_file: Option<PathBuf>,
     pub tokens: Mutex<TokenStore>,
 }
@@ -194,6 +226,10 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         (_, "/latest/api/token") => text(StatusCode::METHOD_NOT_ALLOWED, "Use PUT to get a token."),
         (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
         (_, "/v1/credentials") => text(StatusCode::METHOD_NOT_ALLOWED, "Use GET."),
+        (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| match s.current(now) {
+            Ok(_) => text(StatusCode::OK, "ok"),
+            Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        }),
         (&Method::GET, p) if p.starts_with("/latest/") => {
             let token = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
             if !token.is_some_and(|t| lock(&shared.tokens).valid(t, now)) {
@@ -233,6 +269,9 @@ fn issue_token<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Res
 }
 
 fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    if path == "/latest/meta-data/placement/region" {
+        return text(StatusCode::OK, &shared.region);
+    }
     let Some(rest) = path.strip_prefix(CREDENTIALS_PREFIX) else {
         return text(StatusCode::NOT_FOUND, "Not Found");
     };
@@ -297,16 +336,18 @@ fn credentials_response(
     };
     let c = &held.credentials;
     let expiration = format_time(held.expires);
-    let body = if container {
-        serde_json::json!({
+    if container {
+        let body = serde_json::json!({
             "AccessKeyId": c.access_key_id,
             "SecretAccessKey": c.secret_access_key.as_str(),
             "Token": c.session_token.as_str(),
             "Expiration": expiration,
             "AccountId": shared.account_id,
-        })
+        });
+        json(StatusCode::OK, body)
     } else {
-        serde_json::json!({
+        // IMDS sends its JSON documents as text/plain.
+        let body = serde_json::json!({
             "Code": "Success",
             "LastUpdated": format_time(held.obtained),
             "Type": "AWS-HMAC",
@@ -314,9 +355,9 @@ fn credentials_response(
             "SecretAccessKey": c.secret_access_key.as_str(),
             "Token": c.session_token.as_str(),
             "Expiration": expiration,
-        })
-    };
-    json(StatusCode::OK, body)
+        });
+        respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+    }
 }
 
 /// The role name IMDS lists: the last path segment of the role ARN.
@@ -345,7 +386,20 @@ fn account_id(role_arn: &str) -> Result<String, String> {
 /// configured by hand.
 fn ensure_token(path: &std::path::Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
-        Ok(_) => read_token(path).map(drop),
+        Ok(_) => {
+            read_token(path)?;
+            let raw =
+                std::fs::read(path).map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+            if raw.trim_ascii() != raw.as_slice() {
+                tracing::warn!(
+                    file = %path.display(),
+                    "the auth token file has white space around the token (a final newline, say): the sidecar \
+                     ignores it, but botocore sends the file as it is and refuses it (\"Auth token value is not a \
+                     legal header value\"); write the token alone, e.g. with printf '%s'"
+                );
+            }
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token =
                 new_token().map_err(|e| format!("cannot create the auth token file {}: {e}", path.display()))?;
@@ -484,6 +538,7 @@ mod tests {
             state: Arc::default(),
             role_name: "app".into(),
             account_id: "123456789012".into(),
+            region: "eu-west-3".into(),
             auth_token_file: token_file,
             tokens: Mutex::new(TokenStore::default()),
         }
@@ -545,7 +600,26 @@ mod tests {
         let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
         assert_eq!(st, 503);
         assert!(body.contains("\"Code\":\"CredentialsUnavailable\""), "{body}");
+        // The health check needs no token and tells no secret.
+        let (st, body) = call(&s, req("GET", "/healthz", &[]), T0);
+        assert_eq!(
+            (st, body.as_str()),
+            (
+                503,
+                "no credentials yet: the first fetch has not succeeded (no attempt finished yet)"
+            )
+        );
+        let region = "/latest/meta-data/placement/region";
+        assert_eq!(call(&s, req("GET", region, &auth), T0), (200, "eu-west-3".into()));
+        assert_eq!(call(&s, req("GET", region, &[]), T0).0, 401);
         fill(&s);
+        assert_eq!(call(&s, req("GET", "/healthz", &[]), T0), (200, "ok".into()));
+        let resp = handle(&s, &req("GET", &format!("{list}app"), &auth), T0);
+        assert_eq!(
+            resp.headers()[http::header::CONTENT_TYPE],
+            "text/plain",
+            "as IMDS sends it"
+        );
         let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
         assert_eq!(st, 200);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
