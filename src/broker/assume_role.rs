@@ -40,6 +40,9 @@ pub struct AssumeRoleInput {
     pub token_code: Option<String>,
     pub source_identity: Option<String>,
     pub source_ip: Option<IpAddr>,
+    /// The required members the request left out (`roleArn`, `tags.2.member.value`…), whose
+    /// fields above are empty: reported with the other validation errors.
+    pub missing_members: Vec<String>,
 }
 
 pub struct AssumeRoleOutput {

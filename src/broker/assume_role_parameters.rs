@@ -41,6 +41,8 @@ const TAG_KEY_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+";
 const TAG_VALUE_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*";
 /// The session policy's pattern: tab, line feed, carriage return and U+0020–U+00FF.
 const POLICY_PATTERN: &str = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+";
+/// The longest value a message quotes whole.
+const MAX_ECHOED_CHARACTERS: usize = 256;
 /// An ARN's pattern (`arnType`).
 const ARN_PATTERN: &str =
     "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+";
@@ -83,21 +85,24 @@ pub(crate) fn invalid_parameter_value(message: String) -> ApiError {
 /// Every model constraint `input` fails, in the order of the operation's members.
 fn model_violations(input: &AssumeRoleInput) -> Violations {
     let mut v = Violations::default();
-    let arn = &input.role_arn;
-    v.pattern(
-        arn,
-        "roleArn",
-        arn.chars().all(is_arn_char) && !arn.is_empty(),
-        ARN_PATTERN,
-    );
-    v.length(arn, "roleArn", 20, 2048);
-
+    let given = |member: &str| !input.missing_members.iter().any(|m| m == member);
+    if given("roleArn") {
+        v.arn(&input.role_arn, "roleArn");
+    } else {
+        v.null("roleArn");
+    }
     let name = &input.role_session_name;
-    v.length(name, "roleSessionName", 2, 64);
-    v.pattern(name, "roleSessionName", name.chars().all(is_name_char), NAME_PATTERN);
-
+    if given("roleSessionName") {
+        v.length(name, "roleSessionName", 2, 64);
+        v.pattern(name, "roleSessionName", name.chars().all(is_name_char), NAME_PATTERN);
+    } else {
+        v.null("roleSessionName");
+    }
     if input.policy_arns.len() > MAX_POLICY_ARNS {
         v.list_too_long("policyArns", MAX_POLICY_ARNS);
+    }
+    for (i, arn) in input.policy_arns.iter().enumerate() {
+        v.arn(arn, &format!("policyArns.{}.member.arn", i + 1));
     }
     if let Some(policy) = &input.policy {
         // A policy is not echoed: it may be long, and it is the caller's own text.
@@ -112,7 +117,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
                 format_args!("Member must have length less than or equal to {MAX_POLICY_LENGTH}"),
             );
         }
-        if !policy.chars().all(is_policy_char) {
+        if policy.is_empty() || !policy.chars().all(is_policy_char) {
             v.push(
                 None,
                 "policy",
@@ -133,10 +138,19 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     }
     for (i, (key, value)) in input.tags.iter().enumerate() {
         let position = i + 1;
-        v.tag_key(key, &format!("tags.{position}.member.key"));
+        let member = format!("tags.{position}.member.key");
+        if given(&member) {
+            v.tag_key(key, &member);
+        } else {
+            v.null(&member);
+        }
         let member = format!("tags.{position}.member.value");
-        v.length(value, &member, 0, 256);
-        v.pattern(value, &member, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
+        if given(&member) {
+            v.length(value, &member, 0, 256);
+            v.pattern(value, &member, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
+        } else {
+            v.null(&member);
+        }
     }
     if input.transitive_tag_keys.len() > MAX_TRANSITIVE_TAG_KEYS {
         v.list_too_long("transitiveTagKeys", MAX_TRANSITIVE_TAG_KEYS);
@@ -155,13 +169,10 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         v.pattern(serial, "serialNumber", ok, SERIAL_NUMBER_PATTERN);
     }
     if let Some(code) = &input.token_code {
-        v.length(code, "tokenCode", 6, 6);
-        v.pattern(
-            code,
-            "tokenCode",
-            code.chars().all(|c| c.is_ascii_digit()),
-            TOKEN_CODE_PATTERN,
-        );
+        // A one-time password is not echoed.
+        v.length_shown(code, None, "tokenCode", 6, 6);
+        let digits = code.chars().all(|c| c.is_ascii_digit());
+        v.pattern_shown(None, "tokenCode", digits, TOKEN_CODE_PATTERN);
     }
     if let Some(s) = &input.source_identity {
         v.length(s, "sourceIdentity", 2, 256);
@@ -175,32 +186,64 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
 struct Violations(Vec<String>);
 
 impl Violations {
-    /// One failure of `member` (whose value is shown when given).
+    /// One failure of `member` (whose value is shown when given, cut after
+    /// [`MAX_ECHOED_CHARACTERS`]: the message is also the audit log's).
     fn push(&mut self, value: Option<&str>, member: &str, rule: impl fmt::Display) {
         self.0.push(match value {
-            Some(value) => format!("Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
+            Some(value) => match value.char_indices().nth(MAX_ECHOED_CHARACTERS) {
+                Some((cut, _)) => format!(
+                    "Value '{}…' ({} characters) at '{member}' failed to satisfy constraint: {rule}",
+                    &value[..cut],
+                    value.chars().count()
+                ),
+                None => format!("Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
+            },
             None => format!("Value at '{member}' failed to satisfy constraint: {rule}"),
         });
     }
 
+    /// A required member the request left out.
+    fn null(&mut self, member: &str) {
+        self.0.push(format!(
+            "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ));
+    }
+
+    /// An ARN (`arnType`).
+    fn arn(&mut self, arn: &str, member: &str) {
+        let ok = !arn.is_empty() && arn.chars().all(is_arn_char);
+        self.pattern(arn, member, ok, ARN_PATTERN);
+        self.length(arn, member, 20, 2048);
+    }
+
     /// A string's length in `min..=max` characters; each bound has its own message.
     fn length(&mut self, value: &str, member: &str, min: usize, max: usize) {
+        self.length_shown(value, Some(value), member, min, max);
+    }
+
+    /// [`Violations::length`], showing `shown` for the value (`None`: a secret).
+    fn length_shown(&mut self, value: &str, shown: Option<&str>, member: &str, min: usize, max: usize) {
         let length = value.chars().count();
         if length < min {
             let rule = format_args!("Member must have length greater than or equal to {min}");
-            self.push(Some(value), member, rule);
+            self.push(shown, member, rule);
         }
         if length > max {
             let rule = format_args!("Member must have length less than or equal to {max}");
-            self.push(Some(value), member, rule);
+            self.push(shown, member, rule);
         }
     }
 
     /// A string matching the member's pattern.
     fn pattern(&mut self, value: &str, member: &str, matches: bool, pattern: &str) {
+        self.pattern_shown(Some(value), member, matches, pattern);
+    }
+
+    /// [`Violations::pattern`], showing `shown` for the value (`None`: a secret).
+    fn pattern_shown(&mut self, shown: Option<&str>, member: &str, matches: bool, pattern: &str) {
         if !matches {
             let rule = format_args!("Member must satisfy regular expression pattern: {pattern}");
-            self.push(Some(value), member, rule);
+            self.push(shown, member, rule);
         }
     }
 
@@ -335,6 +378,45 @@ mod tests {
     }
 
     #[test]
+    fn missing_members_are_reported_with_the_rest() {
+        let i = AssumeRoleInput {
+            tags: vec![("k".into(), String::new())],
+            duration_seconds: Some(43201),
+            missing_members: vec!["roleArn".into(), "roleSessionName".into(), "tags.1.member.value".into()],
+            ..AssumeRoleInput::default()
+        };
+        assert_eq!(
+            message(&i),
+            "4 validation errors detected: \
+             Value null at 'roleArn' failed to satisfy constraint: Member must not be null; \
+             Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null; \
+             Value '43201' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200; \
+             Value null at 'tags.1.member.value' failed to satisfy constraint: Member must not be null"
+        );
+    }
+
+    #[test]
+    fn long_values_are_cut_and_policy_arns_checked() {
+        let mut i = input();
+        i.external_id = Some("x".repeat(1300));
+        assert_eq!(
+            message(&i),
+            format!(
+                "1 validation error detected: Value '{}…' (1300 characters) at 'externalId' failed to satisfy constraint: \
+                 Member must have length less than or equal to 1224",
+                "x".repeat(256)
+            )
+        );
+        let mut i = input();
+        i.policy_arns = vec!["arn:aws:iam::123456789012:policy/ok".into(), "short".into()];
+        assert_eq!(
+            message(&i),
+            "1 validation error detected: Value 'short' at 'policyArns.2.member.arn' failed to satisfy constraint: \
+             Member must have length greater than or equal to 20"
+        );
+    }
+
+    #[test]
     fn tags_are_checked_by_position() {
         let mut i = input();
         i.tags = vec![("ok".into(), "fine".into()), ("tab\tkey".into(), "new\nline".into())];
@@ -359,9 +441,14 @@ mod tests {
     fn policy_mfa_and_source_identity_follow_the_model() {
         let mut i = input();
         i.policy = Some(String::new());
-        assert!(message(&i).ends_with(
-            "Value at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1"
-        ));
+        assert_eq!(
+            message(&i),
+            format!(
+                "2 validation errors detected: \
+                 Value at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+                 Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: {POLICY_PATTERN}"
+            )
+        );
         i.policy = Some("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"中\"}]}".into());
         assert!(message(&i).ends_with(&format!(
             "Member must satisfy regular expression pattern: {POLICY_PATTERN}"
@@ -374,8 +461,8 @@ mod tests {
             message(&i),
             "3 validation errors detected: \
              Value 'GAHT 1234' at 'serialNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=/:,.@-]*; \
-             Value '12a' at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6; \
-             Value '12a' at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*"
+             Value at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6; \
+             Value at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*"
         );
         let mut i = input();
         i.serial_number = Some("arn:aws:iam::123456789012:mfa/user".into());

@@ -136,13 +136,24 @@ impl CredentialState {
         self.held.is_some() || self.last_failure.is_some()
     }
 
-    /// Records a successful fetch at `now`. Credentials whose expiration cannot be read are
-    /// recorded as a failure (they could be served past their expiry).
+    /// Records a successful fetch at `now`. Credentials whose expiration cannot be read, or is
+    /// not after `now` (a clock ahead of the server's), are recorded as a failure: the first
+    /// could be served past their expiry, the second never, and a refresh due at once would
+    /// repeat without backoff.
     pub fn record_success(&mut self, credentials: SessionCredentials, now: OffsetDateTime, policy: &RefreshPolicy) {
         let Some(server_expiry) = parse_expiration(&credentials.expiration) else {
             let msg = format!("the server sent an unreadable expiration '{}'", credentials.expiration);
             return self.record_failure(msg, now);
         };
+        if server_expiry <= now {
+            let msg = format!(
+                "the server sent credentials expiring at {}, which is not after this machine's clock ({}): \
+                 check the clocks",
+                credentials.expiration,
+                format_time(now)
+            );
+            return self.record_failure(msg, now);
+        }
         let expires = match policy.max_lifetime {
             Some(max) => server_expiry.min(now + max),
             None => server_expiry,
@@ -335,6 +346,21 @@ mod tests {
         assert_eq!(st.current(T0).unwrap().expires, T0 + s(8));
         assert_eq!(st.next_attempt(&p), Some(T0 + s(2)));
         assert!(st.current(T0 + s(8)).is_err());
+    }
+
+    #[test]
+    fn credentials_expired_by_this_clock_are_a_failure() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        // This machine's clock is 20 minutes ahead of the server's, whose session lasts 15.
+        st.record_success(creds("A", "2026-01-01T00:15:00Z"), T0 + s(1200), &p);
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(1201)), "backoff, not at once");
+        let e = st.current(T0 + s(1200)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no credentials yet: the first fetch has not succeeded (the server sent credentials expiring at \
+             2026-01-01T00:15:00Z, which is not after this machine's clock (2026-01-01T00:20:00Z): check the clocks)"
+        );
     }
 
     #[test]

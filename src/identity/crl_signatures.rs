@@ -216,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_exact_known_triple_skips_verification() {
+    fn only_the_exact_known_signature_skips_verification() {
         let refuses: &'static Refuses = Box::leak(Box::default());
         let mut known = KnownCrlSignatures::default();
         known.0.push(KnownSignature {
@@ -224,6 +224,16 @@ mod tests {
             public_key: b"issuer key".to_vec(),
             message: b"tbsCertList".to_vec(),
             signature: b"signature".to_vec(),
+        });
+        // The same bytes verified under another algorithm.
+        known.0.push(KnownSignature {
+            algorithm: webpki::aws_lc_rs::ECDSA_P256_SHA384
+                .signature_alg_id()
+                .as_ref()
+                .to_vec(),
+            public_key: b"issuer key".to_vec(),
+            message: b"other tbsCertList".to_vec(),
+            signature: b"other signature".to_vec(),
         });
         let [wrapped] = known.wrap(&[refuses as &'static dyn SignatureVerificationAlgorithm]);
 
@@ -235,16 +245,18 @@ mod tests {
         assert_eq!(refuses.0.load(Ordering::Relaxed), 0);
 
         // A certificate carrying the CRL's signature value, another key, a prefix of the
-        // message or of the signature: each is verified by the wrapped algorithm.
+        // message or of the signature, a signature known under another algorithm: each is
+        // verified by the wrapped algorithm.
         for (key, message, signature) in [
             (&b"issuer key"[..], &b"tbsCertificate"[..], &b"signature"[..]),
             (b"other key", b"tbsCertList", b"signature"),
             (b"issuer key", b"tbsCert", b"signature"),
             (b"issuer key", b"tbsCertList", b"signatur"),
+            (b"issuer key", b"other tbsCertList", b"other signature"),
         ] {
             assert!(wrapped.verify_signature(key, message, signature).is_err());
         }
-        assert_eq!(refuses.0.load(Ordering::Relaxed), 4);
+        assert_eq!(refuses.0.load(Ordering::Relaxed), 5);
         assert_eq!(wrapped.signature_alg_id(), refuses.signature_alg_id());
         assert_eq!(wrapped.public_key_alg_id(), refuses.public_key_alg_id());
     }

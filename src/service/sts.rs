@@ -249,11 +249,16 @@ fn check_form_syntax(source: &[u8]) -> Result<(), ApiError> {
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
-    let required = |name: &str| {
-        params.get(name).map(str::to_owned).ok_or_else(|| {
-            ApiError::validation("missing-parameter", format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name)))
-        })
+    let mut missing_members = Vec::new();
+    let mut required = |name: &str| match params.get(name) {
+        Some(value) => value.to_owned(),
+        None => {
+            missing_members.push(lower_first(name));
+            String::new()
+        }
     };
+    let role_arn = required("RoleArn");
+    let role_session_name = required("RoleSessionName");
     let duration_seconds = params
         .get("DurationSeconds")
         .map(|d| {
@@ -265,10 +270,10 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
             })
         })
         .transpose()?;
-    let tags = tags(params)?;
+    let tags = tags(params, &mut missing_members)?;
     Ok(AssumeRoleInput {
-        role_arn: required("RoleArn")?,
-        role_session_name: required("RoleSessionName")?,
+        role_arn,
+        role_session_name,
         duration_seconds,
         policy: params.get("Policy").map(str::to_owned),
         policy_arns: params
@@ -287,31 +292,29 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
         token_code: params.get("TokenCode").map(str::to_owned),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
         source_ip: Some(req.remote.ip()),
+        missing_members,
     })
 }
 
-/// `Tags.member.N.Key` and `.Value`, in the order of N; a tag needs both (`Tag` requires
-/// them), reported at its position in the list as AWS does.
-fn tags(params: &Params) -> Result<Vec<(String, String)>, ApiError> {
+/// `Tags.member.N.Key` and `.Value`, in the order of N. A tag needs both (`Tag` requires
+/// them): a missing one is left empty and added to `missing` at the tag's position in the
+/// list, as AWS reports it.
+fn tags(params: &Params, missing: &mut Vec<String>) -> Result<Vec<(String, String)>, ApiError> {
     let keys = params.members("Tags", Some("Key"))?;
     let values = params.members("Tags", Some("Value"))?;
     let mut indexes: Vec<u32> = keys.iter().chain(&values).map(|(n, _)| *n).collect();
     indexes.sort_unstable();
     indexes.dedup();
-    let find = |list: &[(u32, String)], n: u32| list.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone());
     let mut tags = Vec::with_capacity(indexes.len());
     for (position, n) in (1..).zip(indexes) {
-        let missing = |member: &str| {
-            ApiError::validation(
-                "missing-parameter",
-                format!(
-                    "1 validation error detected: Value null at 'tags.{position}.member.{member}' failed to satisfy constraint: Member must not be null"
-                ),
-            )
+        let mut find = |list: &[(u32, String)], member: &str| match list.iter().find(|(m, _)| *m == n) {
+            Some((_, v)) => v.clone(),
+            None => {
+                missing.push(format!("tags.{position}.member.{member}"));
+                String::new()
+            }
         };
-        let key = find(&keys, n).ok_or_else(|| missing("key"))?;
-        let value = find(&values, n).ok_or_else(|| missing("value"))?;
-        tags.push((key, value));
+        tags.push((find(&keys, "key"), find(&values, "value")));
     }
     Ok(tags)
 }

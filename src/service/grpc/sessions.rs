@@ -166,6 +166,7 @@ fn assume_role(
         token_code: None,
         source_identity: r.source_identity,
         source_ip: Some(ctx.conn.remote.ip()),
+        missing_members: Vec::new(),
     };
     let out = broker.assume_role(&caller, input, now)?;
     crate::metrics::record_session(&input_role_arn);
