@@ -8,7 +8,8 @@
 //! 4. the role's trust policy allows `sts:AssumeRole`, `sts:TagSession` and
 //!    `sts:SetSourceIdentity` for principal `rolesanywhere.amazonaws.com` with the certificate's
 //!    attributes as principal tags;
-//! 5. credentials are minted, or reused for an identical request seen moments ago.
+//! 5. credentials are minted, or reused for an identical request seen moments ago (and just
+//!    allowed by every check above).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -78,7 +79,16 @@ impl Broker {
         )
         .map_err(|e| ApiError::validation("duration", e.to_string()))?;
 
-        // `credential_reuse_seconds = 0` turns reuse off: no lookup, nothing kept.
+        let tags = profile.attribute_mapping.select(input.certificate.principal_tags());
+        let source_identity = input.certificate.source_identity().to_owned();
+        check_trust_policy(
+            role,
+            trust_context(&config, anchor, role, &input.certificate, &tags, input.source_ip, now),
+        )?;
+
+        // Reuse comes after every check: the trust policy may depend on the client's address
+        // or the time, which the reuse key does not hold. `credential_reuse_seconds = 0` turns
+        // reuse off: no lookup, nothing kept.
         let reuse_key =
             (!config.server.credential_reuse.is_zero()).then(|| issued_key(&config, &input, &session_name, duration));
         if let Some(key) = &reuse_key {
@@ -91,13 +101,6 @@ impl Broker {
             }
             self.caches().record(CacheName::Issued, false);
         }
-
-        let tags = profile.attribute_mapping.select(input.certificate.principal_tags());
-        let source_identity = input.certificate.source_identity().to_owned();
-        check_trust_policy(
-            role,
-            trust_context(&config, anchor, role, &input.certificate, &tags, input.source_ip, now),
-        )?;
 
         let mut session_policies = Vec::new();
         if let Some(p) = &profile.session_policy {
@@ -491,6 +494,37 @@ mod tests {
         let (first, second, lookups) = two_identical_sessions(0);
         assert_ne!(first, second, "credential_reuse_seconds = 0 mints every time");
         assert_eq!(lookups, 0, "and does not look in the reuse cache");
+    }
+
+    #[test]
+    fn reused_credentials_still_need_the_trust_policy() {
+        let (_, world, certificate) = world_broker(60);
+        // The role's trust policy admits one client address only.
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let text = text.replacen(
+            "\"ArnEquals\": {",
+            "\"IpAddress\": {\"aws:SourceIp\": \"127.0.0.1/32\"}, \"ArnEquals\": {",
+            1,
+        );
+        std::fs::write(&world.config, text).unwrap();
+        let broker = Broker::new(Config::load(&world.config).unwrap());
+        let now = OffsetDateTime::now_utc();
+        let from = |ip: &str| {
+            let mut request = input(&certificate);
+            request.source_ip = Some(ip.parse().unwrap());
+            broker.create_session(request, now)
+        };
+        let first = from("127.0.0.1").unwrap();
+        // The identical request from another address is denied, not served the first one's
+        // credentials...
+        let denied = from("127.0.0.2").map(|_| ()).unwrap_err();
+        assert_eq!(
+            (denied.code, denied.reason),
+            (crate::service::error::ErrorCode::AccessDenied, "trust-policy")
+        );
+        // ...while the allowed address still gets them again.
+        let again = from("127.0.0.1").unwrap();
+        assert_eq!(again.credentials.access_key_id, first.credentials.access_key_id);
     }
 
     #[test]
