@@ -3,7 +3,7 @@
 //! parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, ...).
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#add-signature-to-request>
 
-use super::{HttpRequest, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex};
+use super::{HMAC_ALGORITHMS, HttpRequest, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex};
 
 /// The algorithm label of HMAC SigV4.
 pub const HMAC_ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -120,7 +120,10 @@ impl SignedRequest {
         if let Some(value) = req.header("authorization") {
             let parts = AuthorizationParts::parse(value)?;
             if parts.algorithm != HMAC_ALGORITHM {
-                return Err(SigV4Error::UnsupportedAlgorithm(parts.algorithm.to_owned()));
+                return Err(SigV4Error::UnsupportedAlgorithm {
+                    algorithm: parts.algorithm.to_owned(),
+                    supported: HMAC_ALGORITHMS,
+                });
             }
             let amz_date = req.header("x-amz-date").ok_or(SigV4Error::MissingDate)?;
             return Ok(Self {
@@ -175,7 +178,10 @@ impl SignedRequest {
         }
         let algorithm = p.algorithm.ok_or(SigV4Error::MissingAuthorization)?;
         if algorithm != HMAC_ALGORITHM {
-            return Err(SigV4Error::UnsupportedAlgorithm(algorithm));
+            return Err(SigV4Error::UnsupportedAlgorithm {
+                algorithm,
+                supported: HMAC_ALGORITHMS,
+            });
         }
         let missing: Vec<&str> = [
             ("X-Amz-Credential", p.credential.is_none()),

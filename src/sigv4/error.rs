@@ -4,6 +4,11 @@
 //! has a well-known wording (STS, Roles Anywhere) the message follows it so that SDK users see
 //! what they would see against AWS. No message ever contains key material.
 
+/// What an STS (SigV4) endpoint accepts.
+pub const HMAC_ALGORITHMS: &str = "Supported is AWS4-HMAC-SHA256.";
+/// What the Roles Anywhere endpoint accepts.
+pub const X509_ALGORITHMS: &str = "Supported are AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256.";
+
 /// Why a SigV4 request could not be parsed, canonicalized, signed or verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigV4Error {
@@ -13,11 +18,14 @@ pub enum SigV4Error {
     /// The `Authorization` header or presigned parameters are syntactically wrong.
     #[error("{0}")]
     MalformedAuthorization(String),
-    /// The algorithm label is not one this verifier implements.
-    #[error(
-        "Unsupported AWS 'algorithm': '{0}'. Supported are AWS4-HMAC-SHA256, AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256."
-    )]
-    UnsupportedAlgorithm(String),
+    /// The algorithm label is not one this endpoint verifies.
+    #[error("Unsupported AWS 'algorithm': '{algorithm}'. {supported}")]
+    UnsupportedAlgorithm {
+        /// The label as sent.
+        algorithm: String,
+        /// What this endpoint accepts, a sentence ([`HMAC_ALGORITHMS`] or [`X509_ALGORITHMS`]).
+        supported: &'static str,
+    },
     /// The credential scope does not have the shape `{id}/{yyyymmdd}/{region}/{service}/aws4_request`.
     #[error("Credential should be scoped to a valid region/service/terminator: '{0}'.")]
     MalformedCredential(String),

@@ -19,7 +19,9 @@ use time::OffsetDateTime;
 use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
 use super::encoding::{format_amz_date, sha256_hex};
 use super::sign::signable_header_names;
-use super::{Credential, Expectations, HttpRequest, SigV4Error, canonical_request, check_time, string_to_sign};
+use super::{
+    Credential, Expectations, HttpRequest, SigV4Error, X509_ALGORITHMS, canonical_request, check_time, string_to_sign,
+};
 
 /// The service name in a Roles Anywhere credential scope.
 pub const SERVICE: &str = "rolesanywhere";
@@ -45,7 +47,10 @@ impl X509Algorithm {
         match label {
             "AWS4-X509-RSA-SHA256" | "AWS4-X509-RSA-SHA384" | "AWS4-X509-RSA-SHA512" => Ok(Self::Rsa),
             "AWS4-X509-ECDSA-SHA256" | "AWS4-X509-ECDSA-SHA384" | "AWS4-X509-ECDSA-SHA512" => Ok(Self::Ecdsa),
-            other => Err(SigV4Error::UnsupportedAlgorithm(other.to_owned())),
+            other => Err(SigV4Error::UnsupportedAlgorithm {
+                algorithm: other.to_owned(),
+                supported: X509_ALGORITHMS,
+            }),
         }
     }
 

@@ -119,7 +119,10 @@ fn header_form_errors() {
         (
             full(CRED, "host", SIG).replace("HMAC-SHA256", "HMAC-SHA512"),
             date,
-            Err(SigV4Error::UnsupportedAlgorithm("AWS4-HMAC-SHA512".into())),
+            Err(SigV4Error::UnsupportedAlgorithm {
+                algorithm: "AWS4-HMAC-SHA512".into(),
+                supported: HMAC_ALGORITHMS,
+            }),
         ),
         (
             full(CRED, "host", &SIG[..62]),
@@ -228,7 +231,10 @@ fn query_form_errors() {
         (format!("{base}&X-Amz-Signature={SIG}&X-Amz-Expires=%2B5"), SigV4Error::InvalidExpires("+5".into())),
         (
             format!("{}&X-Amz-Signature={SIG}", base.replace("AWS4-HMAC-SHA256", "AWS4-X509-RSA-SHA256")),
-            SigV4Error::UnsupportedAlgorithm("AWS4-X509-RSA-SHA256".into()),
+            SigV4Error::UnsupportedAlgorithm {
+                algorithm: "AWS4-X509-RSA-SHA256".into(),
+                supported: HMAC_ALGORITHMS,
+            },
         ),
     ] {
         assert_eq!(parse_query(&query), Err(want), "{query}");

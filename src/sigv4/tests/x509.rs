@@ -171,7 +171,17 @@ fn round_trips_and_rejects_for_each_key_type() {
         *auth_header = auth_header.replacen(swapped, "AWS4-X509-DSA-SHA256", 1);
         assert_eq!(
             verify_x509(&relabeled, BODY, kind, &id.public),
-            Err(SigV4Error::UnsupportedAlgorithm("AWS4-X509-DSA-SHA256".into()))
+            Err(SigV4Error::UnsupportedAlgorithm {
+                algorithm: "AWS4-X509-DSA-SHA256".into(),
+                supported: X509_ALGORITHMS,
+            })
+        );
+        // The message names what this endpoint takes, not what another one does.
+        let err = verify_x509(&relabeled, BODY, kind, &id.public).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unsupported AWS 'algorithm': 'AWS4-X509-DSA-SHA256'. Supported are AWS4-X509-RSA-SHA256 and \
+             AWS4-X509-ECDSA-SHA256."
         );
     }
 }
@@ -317,7 +327,10 @@ fn parses_authorization_with_exact_errors() {
         ),
         (
             "AWS4-HMAC-SHA256 Credential=42/20261125/us-east-1/rolesanywhere/aws4_request, SignedHeaders=host, Signature=00",
-            SigV4Error::UnsupportedAlgorithm("AWS4-HMAC-SHA256".into()),
+            SigV4Error::UnsupportedAlgorithm {
+                algorithm: "AWS4-HMAC-SHA256".into(),
+                supported: X509_ALGORITHMS,
+            },
         ),
         (
             "AWS4-X509-RSA-SHA256 Credential=42/20261125/us-east-1/rolesanywhere/aws4_request, SignedHeaders=host, Signature=0g",
