@@ -383,8 +383,9 @@ fn line_and_column(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-/// serde names Rust types in its messages ("expected u32"); the file's author wrote TOML.
-fn plain_type_names(message: &str) -> String {
+/// serde names Rust types in its messages ("expected u32"); a file's or a request's author
+/// wrote TOML or JSON.
+pub(crate) fn plain_type_names(message: &str) -> String {
     let mut message = message.to_owned();
     for rust in ["u8", "u16", "u32", "u64", "usize", "i32", "i64"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer");

@@ -165,10 +165,10 @@ impl RequestedParams {
         let mut params: RequestedParams = if body.iter().all(u8::is_ascii_whitespace) {
             RequestedParams::default()
         } else {
-            serde_json::from_slice(body).map_err(|e| {
+            parse_json(body).map_err(|why| {
                 ApiError::validation(
                     "bad-json",
-                    format!("The request body is not a valid CreateSession JSON document: {e}"),
+                    format!("The request body is not a valid CreateSession JSON document: {why}"),
                 )
             })?
         };
@@ -187,6 +187,19 @@ impl RequestedParams {
         }
         Ok(params)
     }
+}
+
+/// A JSON document of type `T`, or why not: the member at fault (`durationSeconds: ...`) and
+/// serde's reason in JSON's words ("expected an integer").
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut document = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut document).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." { String::new() } else { format!("{at}: ") };
+        format!("{at}{}", crate::config::plain_type_names(&e.into_inner().to_string()))
+    })?;
+    document.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// The parameters once the required ones are known to be present.
@@ -428,4 +441,30 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
 pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiError> {
     SessionParams::required(RequestedParams::parse(req, body)?)?;
     Ok(decode_chain(req.header("x-amz-x509-chain"))?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_name_the_member_in_json_words() {
+        let err = parse_json::<RequestedParams>(br#"{"durationSeconds": 3600.0}"#)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "durationSeconds: invalid type: floating point `3600.0`, expected an integer at line 1 column 26"
+        );
+        let err = parse_json::<RequestedParams>(br#"{"instanceProperties": {"a": 1}}"#)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "instanceProperties.a: invalid type: integer `1`, expected a string at line 1 column 30"
+        );
+        let err = parse_json::<RequestedParams>(b"{} x").map(|_| ()).unwrap_err();
+        assert_eq!(err, "trailing characters at line 1 column 4");
+        assert!(parse_json::<RequestedParams>(b" {}\n").is_ok());
+    }
 }
