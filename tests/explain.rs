@@ -158,6 +158,52 @@ fn explain_allowed() {
     golden("explain_allowed", &f.normalized(&out));
 }
 
+/// A credential-process command line, pasted after `explain --config …`: the flags that only
+/// say how the client reaches the server are accepted and change nothing.
+#[test]
+fn explain_takes_a_credential_process_command_line() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
+    let (config, cert) = (f.config.to_str().unwrap(), cert.to_str().unwrap());
+    let (anchor, profile) = (anchor_arn("main"), profile_arn("main"));
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--at",
+        AT,
+        "--certificate",
+        cert,
+        "--private-key",
+        "/nonexistent/client.key",
+        "--private-key-passphrase-env",
+        "KEY_PASSPHRASE",
+        "--trust-anchor-arn",
+        &anchor,
+        "--profile-arn",
+        &profile,
+        "--role-arn",
+        ROLE,
+        "--session-duration",
+        "3600",
+        "--region",
+        "us-east-1",
+        "--endpoint",
+        "https://rolegate.internal:8443",
+        "--ca-bundle",
+        "/nonexistent/ca.pem",
+        "--no-verify-ssl",
+        "--debug",
+        "--no-cache",
+    ]); // fmt: skip
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let normalized = f.normalized(&out).replace(
+        "3600 seconds (requested durationSeconds)",
+        "3600 seconds (the profile's duration_seconds)",
+    );
+    golden("explain_allowed", &normalized);
+}
+
 /// A profile that maps only the subject's O: the explanation shows the mapping and the tags
 /// it leaves, and the trust policy's CN condition failing for want of the CN tag.
 #[test]

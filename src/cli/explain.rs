@@ -76,6 +76,34 @@ pub struct ExplainArgs {
     /// AssumeRole session tag KEY=VALUE (repeatable).
     #[arg(long = "tag", value_parser = parse_pair, requires = "caller_role_arn")]
     tags: Vec<(String, String)>,
+    #[command(flatten)]
+    client_only: ClientOnlyFlags,
+}
+
+/// The flags of `credential-process` that do not change the decision (how the client reaches
+/// the server and holds its key), accepted and ignored so that a client's command line can be
+/// pasted as it is. Hidden from `--help`.
+#[derive(clap::Args)]
+#[allow(dead_code, reason = "parsed to be accepted, never read")]
+struct ClientOnlyFlags {
+    #[arg(long, hide = true)]
+    private_key: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    private_key_passphrase_env: Option<String>,
+    #[arg(long, hide = true)]
+    private_key_passphrase_file: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    region: Option<String>,
+    #[arg(long, hide = true)]
+    endpoint: Option<String>,
+    #[arg(long, hide = true)]
+    ca_bundle: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    no_verify_ssl: bool,
+    #[arg(long, hide = true)]
+    debug: bool,
+    #[arg(long, hide = true)]
+    no_cache: bool,
 }
 
 /// `rolegate simulate`: a role session's effective permissions for one action on one resource.

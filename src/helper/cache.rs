@@ -33,7 +33,7 @@ impl CacheSlot {
     /// Opens and exclusively locks the slot for `key`, creating the cache directory if needed.
     /// Blocks while another process holds the slot (it is fetching the same credentials).
     pub fn lock(dir: &Path, key: &CacheKey) -> Result<Self, String> {
-        create_private_dir(dir)?;
+        create_private_dir(dir).map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
         let lock_path = dir.join(format!("{}.lock", key.0));
         let lock = private_options()
             .read(true)
@@ -157,7 +157,8 @@ fn private_options() -> OpenOptions {
     o
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), String> {
+/// Creates `dir` and any missing parents, each new one with mode 0700.
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[allow(unused_mut)]
     let mut b = DirBuilder::new();
     b.recursive(true);
@@ -167,7 +168,6 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
         b.mode(0o700);
     }
     b.create(dir)
-        .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))
 }
 
 #[cfg(test)]

@@ -403,6 +403,11 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token =
                 new_token().map_err(|e| format!("cannot create the auth token file {}: {e}", path.display()))?;
+            // Its folder is created private, like the file: `/run/rolegate` need not exist.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                super::cache::create_private_dir(dir)
+                    .map_err(|e| format!("cannot create the folder of the auth token file {}: {e}", dir.display()))?;
+            }
             // No newline: botocore sends the file's bytes as the header, and refuses one.
             super::cache::write_atomic_private(path, token.as_bytes())
         }
@@ -505,9 +510,18 @@ mod tests {
         // A restarted sidecar keeps the token the application already read.
         ensure_token(&path).unwrap();
         assert_eq!(read_token(&path).unwrap(), first);
-        let other = dir.path().join("other");
+        // In a folder that does not exist yet (`/run/rolegate/token`): created, private.
+        let other = dir.path().join("run").join("rolegate").join("token");
         ensure_token(&other).unwrap();
         assert_ne!(read_token(&other).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for folder in [dir.path().join("run"), dir.path().join("run").join("rolegate")] {
+                let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+            }
+        }
     }
 
     #[test]
@@ -519,10 +533,15 @@ mod tests {
             ensure_token(&empty).unwrap_err(),
             format!("the auth token file {} is empty", empty.display())
         );
-        let nowhere = dir.path().join("missing-dir").join("token");
+        let blocked = dir.path().join("a-file");
+        std::fs::write(&blocked, "x").unwrap();
+        let nowhere = blocked.join("token");
         let error = ensure_token(&nowhere).unwrap_err();
         assert!(
-            error.starts_with(&format!("cannot write {}: ", nowhere.display())),
+            error.starts_with(&format!(
+                "cannot create the folder of the auth token file {}: ",
+                blocked.display()
+            )),
             "{error}"
         );
     }

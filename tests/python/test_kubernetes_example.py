@@ -208,14 +208,18 @@ def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster)
         app_env.update(env)
         app_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = url + "/v1/credentials"
         app_env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = str(pod.path(env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]))
+        # STS is the daemon's, through the Service, with the CA the app mounts.
+        assert env["AWS_ENDPOINT_URL_STS"] == endpoint, "the app's STS is the rolegate Service"
+        app_env["AWS_ENDPOINT_URL_STS"] = cluster["daemon"].url
+        app_env["AWS_CA_BUNDLE"] = pod.argument(env["AWS_CA_BUNDLE"])
+        assert Path(app_env["AWS_CA_BUNDLE"]).read_text() == cluster["server_ca"].cert.read_text()
         # The image's AWS CLI v2 reads AWS_REGION; the v1 CLI here reads AWS_DEFAULT_REGION.
         app_env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
         aws = Path(sys.executable).with_name("aws")
-        # The app's command, against the daemon's STS API in place of AWS's.
+        # The app's command, as it is: its environment alone points it at the daemon.
         assert app["command"][-1].startswith("while true; do aws sts get-caller-identity;"), app["command"]
         cli = subprocess.run(
-            [str(aws), "sts", "get-caller-identity", "--endpoint-url", cluster["daemon"].url,
-             "--ca-bundle", str(cluster["server_ca"].cert), "--output", "json"],
+            [str(aws), "sts", "get-caller-identity", "--output", "json"],
             env=app_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert cli.returncode == 0, cli.stderr
