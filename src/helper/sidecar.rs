@@ -533,8 +533,9 @@ mod tests {
             ensure_token(&empty).unwrap_err(),
             format!("the auth token file {} is empty", empty.display())
         );
-        let blocked = dir.path().join("a-file");
-        std::fs::write(&blocked, "x").unwrap();
+        // A folder that cannot be created: a dangling symbolic link holds its name.
+        let blocked = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("gone").join("x"), &blocked).unwrap();
         let nowhere = blocked.join("token");
         let error = ensure_token(&nowhere).unwrap_err();
         assert!(
