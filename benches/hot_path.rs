@@ -35,6 +35,7 @@ use rolegate::config::Config;
 use rolegate::identity::{ClientCertificate, verify_chain};
 use rolegate::pki::KeyType;
 use rolegate::policy::{self, RequestContext};
+use rolegate::ratelimit::ClientLimit;
 use rolegate::service::http::RequestParts;
 use rolegate::service::{rest, sts};
 use rolegate::session::{self, SessionClaims, SessionClaimsDraft, SessionOrigin};
@@ -404,7 +405,15 @@ impl Fixture {
     /// An STS Query request as the server decides it once TLS and HTTP have delivered it.
     fn sts_call(&self, request: &Delivered, now: OffsetDateTime) {
         let read = sts::StsRequest::read(&request.parts, &request.body);
-        let response = sts::handle(&self.broker, &request.parts, &request.body, read, now).expect("STS");
+        let response = sts::handle(
+            &self.broker,
+            &request.parts,
+            &request.body,
+            read,
+            &ClientLimit::unlimited(),
+            now,
+        )
+        .expect("STS");
         assert_eq!(response.status(), 200);
     }
 
@@ -417,7 +426,15 @@ impl Fixture {
 /// `POST /sessions` as the server decides it once TLS and HTTP have delivered it.
 fn create_session(broker: &Broker, request: &Delivered, now: OffsetDateTime) {
     let read = rest::CreateSessionRequest::read(broker, &request.parts, &request.body);
-    let response = rest::create_session(broker, &request.parts, &request.body, read, now).expect("CreateSession");
+    let response = rest::create_session(
+        broker,
+        &request.parts,
+        &request.body,
+        read,
+        &ClientLimit::unlimited(),
+        now,
+    )
+    .expect("CreateSession");
     assert_eq!(response.status(), 201);
 }
 

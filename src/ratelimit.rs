@@ -231,11 +231,67 @@ impl Limiter {
         })
     }
 
-    /// Takes a token from the bucket of one client (certificate or access key) at `now`.
+    /// Takes a token from the bucket of one client (certificate or access key) at `now`: for
+    /// a client whose key the connection already proved (gRPC's mTLS handshake). A request
+    /// that proves it by its own signature goes through [`ClientLimit`].
     pub fn check_client(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
         self.per_client
             .take(&key, now)
             .map_err(|rate| rate_exceeded(&key, rate))
+    }
+}
+
+/// The per-client rate limit of one request that names its client (a certificate in
+/// `X-Amz-X509`, an access key id in its SigV4 credential) before proving it: checked before
+/// the signature is verified, so an empty bucket refuses at once without any cryptography,
+/// and charged only once the signature proved the claim. A request anyone can forge — the
+/// certificate is public, the access key id is in every log — must not spend its holder's
+/// tokens, or whoever saw a certificate could throttle the workload that owns it.
+pub struct ClientLimit<'a> {
+    limiter: Option<&'a Limiter>,
+    key: Option<ClientKey>,
+    at: Instant,
+}
+
+impl<'a> ClientLimit<'a> {
+    /// The limit of `key`'s bucket at `at` (`None`: the request names no client).
+    pub fn new(limiter: &'a Limiter, key: Option<ClientKey>, at: Instant) -> ClientLimit<'a> {
+        ClientLimit {
+            limiter: Some(limiter),
+            key,
+            at,
+        }
+    }
+
+    /// No per-client limit: the handlers called in process (benchmarks).
+    pub fn unlimited() -> ClientLimit<'static> {
+        ClientLimit {
+            limiter: None,
+            key: None,
+            at: Instant::now(),
+        }
+    }
+
+    /// Refuses when the client's bucket holds no token, taking none.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match (self.limiter, &self.key) {
+            (Some(limiter), Some(key)) => limiter
+                .per_client
+                .peek(key, self.at)
+                .map_err(|rate| rate_exceeded(key, rate)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes a token from the client's bucket: the request has proved it holds the key.
+    pub fn charge(&self) -> Result<(), ApiError> {
+        match (self.limiter, &self.key) {
+            (Some(limiter), Some(key)) => limiter
+                .per_client
+                .take(key, self.at)
+                .map_err(|rate| rate_exceeded(key, rate)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -261,12 +317,17 @@ impl ConnectionRate {
 /// Refills `tokens` (capped at `burst`) for the time elapsed since `last`, then takes one if
 /// available. The classic token bucket: a sustained `per_second` rate with bursts of `burst`.
 fn refill_and_take(tokens: f64, elapsed: Duration, rate: Rate) -> (f64, bool) {
-    let refilled = (tokens + elapsed.as_secs_f64() * rate.per_second).min(f64::from(rate.burst));
+    let refilled = refill(tokens, elapsed, rate);
     if refilled >= 1.0 {
         (refilled - 1.0, true)
     } else {
         (refilled, false)
     }
+}
+
+/// `tokens` after `elapsed` at `rate`, capped at its burst.
+fn refill(tokens: f64, elapsed: Duration, rate: Rate) -> f64 {
+    (tokens + elapsed.as_secs_f64() * rate.per_second).min(f64::from(rate.burst))
 }
 
 struct Bucket {
@@ -324,6 +385,23 @@ impl Buckets {
             Err(_) => true,
         };
         if admitted { Ok(()) } else { Err(rate) }
+    }
+
+    /// Whether `key`'s bucket holds a token at `now`, without taking it. A key without a
+    /// bucket has a full one, and gets none here: only [`Buckets::take`] creates buckets.
+    fn peek(&self, key: &ClientKey, now: Instant) -> Result<(), Rate> {
+        let rate = **self.rate.load();
+        if !rate.is_enabled() {
+            return Ok(());
+        }
+        let Some(bucket) = self.buckets.get(key) else {
+            return Ok(());
+        };
+        let available = match bucket.lock() {
+            Ok(b) => refill(b.tokens, now.saturating_duration_since(b.last), rate) >= 1.0,
+            Err(_) => true,
+        };
+        if available { Ok(()) } else { Err(rate) }
     }
 }
 
@@ -398,6 +476,27 @@ mod tests {
             "one token back after a second"
         );
         assert!(b.take(&ip(1), t0 + Duration::from_secs(1)).is_err());
+    }
+
+    /// What [`ClientLimit::check`] relies on: a peek takes nothing and creates no bucket, so
+    /// only requests that go on to [`ClientLimit::charge`] spend a client's tokens.
+    #[test]
+    fn a_peek_takes_no_token_and_creates_no_bucket() {
+        let b = Buckets::new(rate(1.0, 2), 100);
+        let t0 = Instant::now();
+        let victim = ClientKey::AccessKey("ASIAVICTIM".into());
+        for _ in 0..1000 {
+            assert!(b.peek(&victim, t0).is_ok(), "forged requests only ever peek");
+        }
+        b.buckets.run_pending_tasks();
+        assert_eq!(b.buckets.entry_count(), 0, "peeking creates no bucket");
+        assert!(b.take(&victim, t0).is_ok());
+        assert!(b.peek(&victim, t0).is_ok(), "one token left");
+        assert!(b.take(&victim, t0).is_ok());
+        assert_eq!(b.peek(&victim, t0), Err(rate(1.0, 2)), "empty: refused before any work");
+        assert!(b.peek(&victim, t0 + Duration::from_secs(1)).is_ok(), "refilled");
+        assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_ok());
+        assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_err());
     }
 
     #[test]

@@ -1266,6 +1266,53 @@ async fn rate_limit_per_certificate() {
         .expect("another certificate has its own bucket");
 }
 
+/// A certificate is public: requests that carry it without its key (a signature by another
+/// key) are refused and spend none of its holder's tokens, so nobody who has seen a
+/// certificate can throttle the workload that owns it.
+#[tokio::test]
+async fn forged_requests_do_not_spend_the_certificate_holders_tokens() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2",
+        &[],
+    );
+    let victim = Pki::client(&pki.root, "victim", KeyType::EcdsaP256);
+    let attacker = Pki::client(&pki.root, "attacker", KeyType::EcdsaP256);
+    let forged = Issued {
+        cert_der: victim.cert_der.clone(),
+        cert_pem: victim.cert_pem.clone(),
+        key_pkcs8_der: attacker.key_pkcs8_der.clone(),
+        key_pem: attacker.key_pem.clone(),
+        serial_hex: victim.serial_hex.clone(),
+    };
+    for _ in 0..5 {
+        match create(&d, &forged).await {
+            Err(ClientError::Api {
+                status,
+                error_type,
+                message,
+            }) => {
+                assert_eq!(
+                    (status, error_type.as_str()),
+                    (403, "AccessDeniedException"),
+                    "{message}"
+                );
+                assert!(message.contains("signature"), "{message}");
+            }
+            other => panic!("a forged signature must be refused, got {other:?}"),
+        }
+    }
+    create(&d, &victim)
+        .await
+        .expect("the holder's first token is still there");
+    create(&d, &victim).await.expect("and its second");
+    match create(&d, &victim).await {
+        Err(ClientError::Api { status, .. }) => assert_eq!(status, 429, "its own requests spend its bucket"),
+        other => panic!("expected throttling, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn reload_under_load_loses_no_request() {
     let pki = Pki::new();

@@ -23,7 +23,7 @@ use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{Decision, Record};
 use crate::metrics::RequestLabels;
-use crate::ratelimit::AddressSlot;
+use crate::ratelimit::{AddressSlot, ClientLimit};
 use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
@@ -152,10 +152,10 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let result = bytes.and_then(|bytes| {
                 let request = rest::CreateSessionRequest::read(&state.broker, &rp, &bytes);
                 request.describe(&mut record);
-                if let Some(key) = request.client_key(&rp) {
-                    state.limiter().check_client(key, started)?;
-                }
-                rest::create_session(&state.broker, &rp, &bytes, request, now)
+                let limiter = state.limiter();
+                let client_limit = ClientLimit::new(&limiter, request.client_key(), started);
+                client_limit.check()?;
+                rest::create_session(&state.broker, &rp, &bytes, request, &client_limit, now)
             });
             ("CreateSession", record, result)
         }
@@ -171,11 +171,12 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let request = sts::StsRequest::read(&rp, &bytes);
             let operation = sts_operation(request.action());
             let mut record = Record::new(&rp.request_id, "sts", operation, rp.remote);
-            let admitted = match request.describe(&rp, &bytes, &mut record) {
-                Some(key) => state.limiter().check_client(key, started),
-                None => Ok(()),
-            };
-            let result = admitted.and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, now));
+            let key = request.describe(&rp, &bytes, &mut record);
+            let limiter = state.limiter();
+            let client_limit = ClientLimit::new(&limiter, key, started);
+            let result = client_limit
+                .check()
+                .and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, &client_limit, now));
             (operation, record, result)
         }
     };

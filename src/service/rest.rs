@@ -19,7 +19,7 @@ use super::http::{HttpResponse, RequestParts, json_response};
 use crate::audit::Record;
 use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput, SentCertificate};
 use crate::identity::ClientCertificate;
-use crate::ratelimit::ClientKey;
+use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::sigv4::{self, HttpRequest, x509};
 
 /// The most chain certificates accepted in `X-Amz-X509-Chain` (DESIGN.md §1).
@@ -59,13 +59,11 @@ impl CreateSessionRequest {
 
     /// The per-client rate-limit key: the certificate's fingerprint, or the digest of the
     /// `X-Amz-X509` text when it does not parse; `None` without a certificate.
-    pub fn client_key(&self, req: &RequestParts) -> Option<ClientKey> {
+    pub fn client_key(&self) -> Option<ClientKey> {
         match &self.certificate {
             Some(Ok(sent)) => Some(ClientKey::Certificate(*sent.certificate.fingerprint())),
-            Some(Err(_)) => req
-                .header("x-amz-x509")
-                .map(|b64| ClientKey::certificate(b64.trim().as_bytes())),
-            None => None,
+            // A certificate that does not parse can sign nothing: it never spends a token.
+            Some(Err(_)) | None => None,
         }
     }
 }
@@ -76,6 +74,7 @@ pub fn create_session(
     req: &RequestParts,
     body: &Bytes,
     request: CreateSessionRequest,
+    client_limit: &ClientLimit,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let config = broker.config();
@@ -110,6 +109,9 @@ pub fn create_session(
         ));
     }
     verify_signature(req, body, &auth, &certificate)?;
+    // The signature proved the certificate's key: now, and only now, the request spends a
+    // token of that certificate's bucket.
+    client_limit.charge()?;
 
     let input = CreateSessionInput {
         profile_arn: params.profile_arn,

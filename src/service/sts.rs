@@ -10,7 +10,7 @@ use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
 use crate::audit::{self, Record};
 use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller, Payload};
-use crate::ratelimit::ClientKey;
+use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::format_expiration;
 use crate::sigv4::HttpRequest;
 
@@ -84,6 +84,7 @@ pub fn handle(
     req: &RequestParts,
     body: &Bytes,
     request: StsRequest,
+    client_limit: &ClientLimit,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let params = request.params?;
@@ -105,6 +106,8 @@ pub fn handle(
         None,
         now,
     )?;
+    // The signature proved the access key: its bucket pays for the request from here on.
+    client_limit.charge()?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
