@@ -1735,6 +1735,18 @@ fn server_numbers_out_of_range_are_config_errors() {
             "server.cache_max_entries: 9223372036854775807 is out of range: must be between 1 and 100000000",
         ),
         (
+            "shutdown_delay_seconds = 301",
+            "server.shutdown_delay_seconds: 301 is out of range: must be between 0 and 300",
+        ),
+        (
+            "rate_limit_per_client_burst = 0",
+            "server.rate_limit_per_client_burst: the burst must be at least 1 when the rate is not 0",
+        ),
+        (
+            "max_clock_skew_seconds = -5",
+            "invalid value: integer `-5`, expected an integer of 0 or more",
+        ),
+        (
             "admin_trust_anchors = [\"main\", \"ops\"]",
             "server.admin_trust_anchors[1]: no [[trust_anchor]] has id 'ops'",
         ),
@@ -1744,6 +1756,33 @@ fn server_numbers_out_of_range_are_config_errors() {
         let (code, _, stderr) = check_config(&config);
         assert_eq!(code, Some(1), "{line}: {stderr}");
         assert!(stderr.contains(want), "{line}: {stderr}");
+    }
+    // The metrics listener on the TLS listener's port: `serve` could never bind both.
+    let listens = [
+        ("127.0.0.1:8443", "127.0.0.1:8443", true),
+        ("0.0.0.0:8443", "127.0.0.1:8443", true),
+        ("127.0.0.1:8443", "[::]:8443", true),
+        ("127.0.0.1:8443", "127.0.0.2:8443", false),
+        ("127.0.0.1:0", "127.0.0.1:0", false),
+    ];
+    for (listen, metrics, refused) in listens {
+        let text = valid
+            .replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"{listen}\""), 1)
+            .replacen(
+                "metrics_listen = \"127.0.0.1:0\"",
+                &format!("metrics_listen = \"{metrics}\""),
+                1,
+            );
+        std::fs::write(&config, text).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        let want = format!(
+            "server.metrics_listen: {metrics} is also server.listen's port: give the metrics listener a port of its own"
+        );
+        assert_eq!(
+            (code, stderr.contains(&want)),
+            (Some(if refused { 1 } else { 0 }), refused),
+            "{listen} {metrics}: {stderr}"
+        );
     }
 }
 

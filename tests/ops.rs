@@ -1400,6 +1400,78 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     assert!(status.success(), "{status:?}");
 }
 
+/// A metrics port already taken: `serve` names the address and the key it came from, and
+/// does not announce the main listener first (a script waiting for that line would believe
+/// a daemon that is about to exit).
+#[test]
+fn a_taken_metrics_port_is_named_before_anything_is_announced() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen(
+        "metrics_listen = \"127.0.0.1:0\"",
+        &format!("metrics_listen = \"{addr}\""),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let want = format!(
+        "cannot listen on {addr} (server.metrics_listen in {}): Address already in use",
+        config.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(!stdout.contains("listening on"), "{stdout}");
+}
+
+/// `GET {path}` on the metrics listener: the reply's status.
+async fn ops_status(d: &Daemon, path: &str) -> u16 {
+    let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    parse_reply(&raw).status
+}
+
+/// With `shutdown_delay_seconds`, SIGTERM makes the daemon unready at once but it keeps
+/// accepting and serving new connections (a load balancer or Service stops routing to it in
+/// the meantime, instead of its clients meeting a closed port); a second SIGTERM ends it.
+#[tokio::test]
+async fn sigterm_with_a_delay_keeps_accepting_until_a_second_signal() {
+    let pki = Pki::new();
+    let mut d = start_with_server_keys(&pki, "shutdown_delay_seconds = 300", &[]);
+    let leaf = Pki::client(&pki.root, "late", KeyType::EcdsaP256);
+    assert_eq!(ops_status(&d, "/readyz").await, 200);
+    d.signal("TERM");
+    let mut unready = false;
+    for _ in 0..200 {
+        if ops_status(&d, "/readyz").await == 503 {
+            unready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(unready, "/readyz still answers 200 after SIGTERM");
+    create(&d, &leaf)
+        .await
+        .expect("a new connection is still served during the delay");
+    d.signal("TERM");
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 #[tokio::test]
 async fn two_daemons_share_the_key_ring_and_rotate_it() {
     let pki = Pki::new();

@@ -102,6 +102,7 @@ pub struct ServerSettings {
     pub credential_reuse: std::time::Duration,
     pub cache_max_entries: u64,
     pub shutdown_grace: std::time::Duration,
+    pub shutdown_delay: std::time::Duration,
     pub max_header_bytes: usize,
     pub request_timeout: std::time::Duration,
     pub max_concurrent_requests: usize,
@@ -387,7 +388,10 @@ fn line_and_column(text: &str, offset: usize) -> String {
 /// wrote TOML or JSON.
 pub(crate) fn plain_type_names(message: &str) -> String {
     let mut message = message.to_owned();
-    for rust in ["u8", "u16", "u32", "u64", "usize", "i32", "i64"] {
+    for rust in ["u8", "u16", "u32", "u64", "usize"] {
+        message = message.replace(&format!("expected {rust}"), "expected an integer of 0 or more");
+    }
+    for rust in ["i32", "i64"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer");
     }
     message
@@ -498,6 +502,14 @@ impl Loader<'_> {
                 )
             })?)
         };
+        if let Some(metrics) = metrics_listen
+            && listens_on_the_same_port(metrics, listen)
+        {
+            return Err(self.err(
+                "server.metrics_listen",
+                format!("{metrics} is also server.listen's port: give the metrics listener a port of its own"),
+            ));
+        }
         let account = AccountId::parse(&s.account_id).map_err(|_| {
             self.err(
                 "server.account_id",
@@ -519,6 +531,7 @@ impl Loader<'_> {
         self.within("server.request_timeout_seconds", s.request_timeout_seconds, 1..=3600)?;
         self.within("server.idle_timeout_seconds", s.idle_timeout_seconds, 1..=86_400)?;
         self.within("server.shutdown_grace_seconds", s.shutdown_grace_seconds, 0..=3600)?;
+        self.within("server.shutdown_delay_seconds", s.shutdown_delay_seconds, 0..=300)?;
         self.within("server.credential_reuse_seconds", s.credential_reuse_seconds, 0..=3600)?;
         self.within("server.config_watch_seconds", s.config_watch_seconds, 0..=3600)?;
         self.within("server.cache_max_entries", s.cache_max_entries, 1..=MAX_CACHE_ENTRIES)?;
@@ -553,7 +566,10 @@ impl Loader<'_> {
             );
         }
         let rate = |key: &str, per_second: f64, burst: u32| {
-            crate::ratelimit::Rate::new(per_second, burst).map_err(|e| self.err(key, e.to_string()))
+            crate::ratelimit::Rate::new(per_second, burst).map_err(|e| match e {
+                crate::ratelimit::RateError::ZeroBurst => self.err(format!("{key}_burst"), e.to_string()),
+                crate::ratelimit::RateError::BadRate => self.err(key, e.to_string()),
+            })
         };
         let rate_limit_per_ip = rate(
             "server.rate_limit_per_ip",
@@ -589,6 +605,7 @@ impl Loader<'_> {
             credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
             cache_max_entries: s.cache_max_entries,
             shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
+            shutdown_delay: std::time::Duration::from_secs(s.shutdown_delay_seconds),
             max_header_bytes: s.max_header_bytes,
             request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
             max_concurrent_requests: s.max_concurrent_requests,
@@ -1025,6 +1042,13 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
         );
     }
+}
+
+/// Whether two listen addresses would take the same port: the same port (not 0, which
+/// picks a free one each time) on the same address, or on an unspecified one (0.0.0.0, ::),
+/// which takes it on every address of its family and, for `::`, usually IPv4's too.
+fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 #[cfg(test)]

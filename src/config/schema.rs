@@ -53,6 +53,10 @@ pub struct ServerSection {
     /// Time allowed for in-flight requests to finish on SIGTERM.
     #[serde(default = "default_grace")]
     pub shutdown_grace_seconds: u64,
+    /// Time the listener keeps accepting after SIGTERM, with `/readyz` already failing, before
+    /// the drain: for load balancers and Kubernetes Services to stop sending new connections.
+    #[serde(default)]
+    pub shutdown_delay_seconds: u64,
     /// Largest accepted request head (request line and headers), bytes.
     #[serde(default = "default_max_header")]
     pub max_header_bytes: usize,

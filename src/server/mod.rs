@@ -39,12 +39,13 @@ pub struct ServeOptions {
     pub on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 }
 
-/// Runs the daemon until SIGTERM/SIGINT, then drains in-flight requests.
+/// Runs the daemon until SIGTERM/SIGINT; then, not ready, it keeps accepting for
+/// `shutdown_delay_seconds`, drains in-flight requests for up to `shutdown_grace_seconds` and
+/// returns. A second signal ends the delay or the drain at once.
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
-    let grace = config.server.shutdown_grace;
     let admission = Arc::new(ConnectionAdmission::new(
         &config.server,
         connections::raise_descriptor_limit(),
@@ -59,16 +60,21 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let state = Arc::new(State::new(config, cert, admission.clone(), opts.config_path.clone()));
 
     // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
-    let shutdown = shutdown_signal()?;
+    let mut shutdown = ShutdownSignals::install()?;
     let reload = reload_signal()?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    // Both listeners are bound before either is announced: a script waiting for the
+    // "listening on" line must not see it from a daemon about to fail.
+    let from = |flag: bool, key: &str| match flag {
+        true => format!("--{}", key.replace('_', "-")),
+        false => format!("server.{key} in {}", opts.config_path.display()),
+    };
+    let listener = bind(listen, &from(opts.listen.is_some(), "listen")).await?;
+    let ops = match metrics_listen {
+        Some(addr) => Some(bind(addr, &from(opts.metrics_listen.is_some(), "metrics_listen")).await?),
+        None => None,
+    };
     announce(&format!("listening on https://{}", listener.local_addr()?));
-    if let Some(addr) = metrics_listen {
-        let ops = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    if let Some(ops) = ops {
         announce(&format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
@@ -81,33 +87,74 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
+    let accept = |connections: &mut JoinSet<()>, accepted| {
+        let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
+        connections.spawn(async move {
+            let admitted = admission.admit(accepted, &state.broker.config().server).await;
+            if let Some(connection) = admitted {
+                serve_connection(connection, acceptor, state, stop).await;
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    };
     loop {
         tokio::select! {
-            accepted = admission.accept(&listener) => {
-                let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
-                connections.spawn(async move {
-                    let admitted = admission.admit(accepted, &state.broker.config().server).await;
-                    if let Some(connection) = admitted {
-                        serve_connection(connection, acceptor, state, stop).await;
-                    }
-                });
-            },
-            () = &mut shutdown => break,
+            accepted = admission.accept(&listener) => accept(&mut connections, accepted),
+            () = shutdown.next() => break,
         }
-        while connections.try_join_next().is_some() {}
     }
     state.set_ready(false).await;
+    let (delay, grace) = {
+        let config = state.broker.config();
+        (config.server.shutdown_delay, config.server.shutdown_grace)
+    };
+    // Not ready, still serving: balancers and Services stop routing here in the meantime.
+    let mut stop_now = false;
+    if !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs(),
+            "shutting down: not ready, still accepting until the delay ends"
+        );
+        let deadline = tokio::time::sleep(delay);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                accepted = admission.accept(&listener) => accept(&mut connections, accepted),
+                () = &mut deadline => break,
+                () = shutdown.next() => {
+                    stop_now = true;
+                    break;
+                }
+            }
+        }
+    }
     drop(listener);
+    while connections.try_join_next().is_some() {}
     tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        tracing::warn!("grace period over; closing remaining connections");
-        connections.abort_all();
+    if !stop_now {
+        tokio::select! {
+            drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }) => {
+                if drained.is_err() {
+                    tracing::warn!("grace period over; closing remaining connections");
+                }
+            }
+            () = shutdown.next() => stop_now = true,
+        }
     }
+    if stop_now {
+        tracing::warn!("a second SIGTERM or SIGINT: closing remaining connections now");
+    }
+    connections.abort_all();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds `addr`, named by `from` (the flag or configuration key) in the error.
+async fn bind(addr: SocketAddr, from: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({from}): {e}"))
 }
 
 /// Prints a line scripts and tests wait for, on stdout, flushed.
@@ -212,23 +259,37 @@ async fn serve_connection(
     let _ = tokio::time::timeout(request_timeout, connection).await;
 }
 
-/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
-/// the future is first polled.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// SIGTERM and SIGINT, each delivery once: the first starts the shutdown, a second ends it
+/// at once. The handlers are installed by [`ShutdownSignals::install`], not when first awaited.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignals {})
     }
-    #[cfg(not(unix))]
-    Ok(async {
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-    })
+    }
 }

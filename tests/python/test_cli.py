@@ -194,7 +194,7 @@ def test_check_config_locates_toml_errors(test_pki, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert (
         f"error: {typed}: role[0].max_session_duration (line {line}, column 24): "
-        'invalid type: string "43200", expected an integer'
+        'invalid type: string "43200", expected an integer of 0 or more'
     ) in proc.stderr
 
     syntax = _broken(test_pki, tmp_path, 'active = "k1"', 'active = "k1')

@@ -160,6 +160,16 @@ def test_the_daemon_listens_where_the_pod_and_service_expect(cluster):
             assert r.status == 200, probe
 
 
+def test_the_pod_outlives_the_delay_and_the_drain(cluster):
+    import tomllib
+
+    server = tomllib.loads(cluster["config"])["server"]
+    deployment = resource(manifests("deployment.yaml"), "Deployment", "rolegate")
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert server["shutdown_delay_seconds"] > 0, "unready before the port closes"
+    assert grace > server["shutdown_delay_seconds"] + server["shutdown_grace_seconds"], grace
+
+
 def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster):
     example = manifests("sidecar-example.yaml")
     app_deployment = resource(example, "Deployment", "example-app")
