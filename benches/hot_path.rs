@@ -411,6 +411,7 @@ impl Fixture {
             &request.body,
             read,
             &ClientLimit::unlimited(),
+            &mut Record::default(),
             now,
         )
         .expect("STS");

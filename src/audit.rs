@@ -1,7 +1,8 @@
 //! The audit trail (DESIGN.md §4): exactly one structured `tracing` event, target `audit`, per
 //! decision the daemon makes: who asked (certificate, access key id, client address), for what
-//! (anchor, profile, role, session name, source identity), and what was decided (outcome,
-//! error code and reason, issued access key id).
+//! (anchor, profile, role, session name, source identity, the calling session), and what was
+//! decided (outcome, error code and reason, issued access key id and its expiry) and how long
+//! deciding took (`elapsed_seconds`).
 //!
 //! Only identifiers go in: never a secret access key, session token, signature or private key.
 //! The access key id is an identifier (AWS logs it in CloudTrail too); the session token that
@@ -24,6 +25,8 @@ pub struct Decision {
     pub source_identity: Option<String>,
     /// The access key id of credentials issued by this decision.
     pub issued_access_key_id: Option<String>,
+    /// When those credentials expire (Unix seconds).
+    pub expiration: Option<i64>,
 }
 
 /// One audit event under construction.
@@ -42,7 +45,11 @@ pub struct Record {
     pub source_identity: Option<String>,
     /// The access key id the caller signed with (STS).
     pub access_key_id: Option<String>,
+    /// The session that signed (STS, gRPC AssumeRole), as its assumed-role ARN.
+    pub caller: Option<String>,
     pub issued_access_key_id: Option<String>,
+    /// When the issued credentials expire (Unix seconds).
+    pub expiration: Option<i64>,
 }
 
 impl Record {
@@ -61,6 +68,17 @@ impl Record {
         self.certificate = Some(certificate);
     }
 
+    /// Names the session that signed the request, once its signature verified: its access
+    /// key id, its assumed-role ARN, and its source identity if it has one (which carries over
+    /// to every session it assumes, so it is the request's too, allowed or denied).
+    pub fn set_caller(&mut self, caller: &crate::broker::Caller) {
+        self.access_key_id = Some(caller.claims.access_key_id.clone());
+        self.caller = Some(caller.assumed_role_arn());
+        if caller.claims.source_identity.is_some() {
+            self.source_identity = caller.claims.source_identity.clone();
+        }
+    }
+
     /// Merges what the handler reported; the handler's values win (they are the decided ones).
     pub fn merge(&mut self, d: Decision) {
         fn pick(slot: &mut Option<String>, v: Option<String>) {
@@ -72,16 +90,19 @@ impl Record {
         pick(&mut self.session_name, d.session_name);
         pick(&mut self.source_identity, d.source_identity);
         pick(&mut self.issued_access_key_id, d.issued_access_key_id);
+        if d.expiration.is_some() {
+            self.expiration = d.expiration;
+        }
     }
 
     /// Emits the event for an allowed request.
-    pub fn allow(&self, duration: Duration) {
-        self.emit("allow", None, duration);
+    pub fn allow(&self, elapsed: Duration) {
+        self.emit("allow", None, elapsed);
     }
 
     /// Emits the event for a refused or failed request.
-    pub fn deny(&self, error: &ApiError, duration: Duration) {
-        self.emit("deny", Some(error), duration);
+    pub fn deny(&self, error: &ApiError, elapsed: Duration) {
+        self.emit("deny", Some(error), elapsed);
     }
 
     /// One event per request: the fields are borrowed, never copied (this runs on every request).
@@ -89,7 +110,7 @@ impl Record {
     /// Every text field is recorded as a string, so the text log format quotes and escapes it
     /// (`subject="CN=a b"`): values a client chose (certificate names, session names) stay one
     /// token and cannot add a field or a line. The JSON format escapes them either way.
-    fn emit(&self, outcome: &'static str, error: Option<&ApiError>, duration: Duration) {
+    fn emit(&self, outcome: &'static str, error: Option<&ApiError>, elapsed: Duration) {
         fn s(v: &Option<String>) -> &str {
             v.as_deref().unwrap_or("")
         }
@@ -113,11 +134,26 @@ impl Record {
             session_name = s(&self.session_name),
             source_identity = s(&self.source_identity),
             access_key_id = s(&self.access_key_id),
+            caller = s(&self.caller),
             issued_access_key_id = s(&self.issued_access_key_id),
-            duration_seconds = duration.as_secs_f64(),
+            expiration = %Expiration(self.expiration),
+            elapsed_seconds = elapsed.as_secs_f64(),
             client = %Client(self.client),
             "decision"
         );
+    }
+}
+
+/// The issued credentials' expiry (RFC 3339, UTC, as in the answer), or the empty string;
+/// formatted only when the event is written.
+struct Expiration(Option<i64>);
+
+impl fmt::Display for Expiration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(unix_seconds) => f.write_str(&crate::session::format_expiration(unix_seconds)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1090,6 +1090,8 @@ async fn audit_events_have_the_decision_and_no_secrets() {
         ("session_name", cert.serial_hex()),
         ("source_identity", cert.source_identity()),
         ("issued_access_key_id", &creds.access_key_id),
+        ("expiration", &creds.expiration),
+        ("caller", ""),
         ("message", "decision"),
     ] {
         assert_eq!(created[field], want, "{field} in {created}");
@@ -1099,7 +1101,7 @@ async fn audit_events_have_the_decision_and_no_secrets() {
         created["client"].as_str().unwrap().starts_with("127.0.0.1:"),
         "{created}"
     );
-    assert!(created["duration_seconds"].as_f64().unwrap() > 0.0, "{created}");
+    assert!(created["elapsed_seconds"].as_f64().unwrap() > 0.0, "{created}");
 
     let sts = &events[1];
     for (field, want) in [
@@ -1107,8 +1109,15 @@ async fn audit_events_have_the_decision_and_no_secrets() {
         ("operation", "GetCallerIdentity"),
         ("outcome", "allow"),
         ("access_key_id", creds.access_key_id.as_str()),
+        (
+            "caller",
+            &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{}", cert.serial_hex()),
+        ),
+        ("source_identity", cert.source_identity()),
         ("role", ROLE),
         ("session_name", cert.serial_hex()),
+        ("issued_access_key_id", ""),
+        ("expiration", ""),
     ] {
         assert_eq!(sts[field], want, "{field} in {sts}");
     }

@@ -176,7 +176,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let client_limit = ClientLimit::new(&limiter, key, started);
             let result = client_limit
                 .check()
-                .and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, &client_limit, now));
+                .and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, &client_limit, &mut record, now));
             (operation, record, result)
         }
     };

@@ -133,6 +133,7 @@ pub fn create_session(
         session_name: Some(output.session_name.clone()),
         source_identity: Some(output.source_identity.clone()),
         issued_access_key_id: Some(output.credentials.access_key_id.clone()),
+        expiration: Some(output.credentials.expiration),
     });
     Ok(response)
 }

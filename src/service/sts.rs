@@ -85,6 +85,7 @@ pub fn handle(
     body: &Bytes,
     request: StsRequest,
     client_limit: &ClientLimit,
+    record: &mut Record,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let params = request.params?;
@@ -106,6 +107,7 @@ pub fn handle(
         None,
         now,
     )?;
+    record.set_caller(&caller);
     // The signature proved the access key: its bucket pays for the request from here on.
     client_limit.charge()?;
     match params.get("Version") {
@@ -127,6 +129,7 @@ pub fn handle(
                 session_name: Some(caller.claims.session_name.clone()),
                 source_identity: caller.claims.source_identity.clone(),
                 issued_access_key_id: None,
+                expiration: None,
             });
             Ok(response)
         }
@@ -141,6 +144,7 @@ pub fn handle(
                 session_name: Some(session_name),
                 source_identity: out.source_identity.clone(),
                 issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+                expiration: Some(out.credentials.expiration),
             });
             Ok(response)
         }

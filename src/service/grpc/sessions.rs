@@ -115,6 +115,7 @@ fn create_session(
         session_name: Some(out.session_name.clone()),
         source_identity: Some(out.source_identity.clone()),
         issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+        expiration: Some(out.credentials.expiration),
     });
     Ok(CreateSessionResponse {
         credentials: Some(credentials(&out.credentials)),
@@ -149,7 +150,7 @@ fn assume_role(
         allow_unsigned: false,
     };
     let caller = broker.authenticate(&http, payload, "sts", None, now)?;
-    record.access_key_id = Some(caller.claims.access_key_id.clone());
+    record.set_caller(&caller);
     record.role = Some(r.role_arn.clone());
     record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
@@ -175,6 +176,7 @@ fn assume_role(
         session_name: None,
         source_identity: out.source_identity.clone(),
         issued_access_key_id: Some(out.credentials.access_key_id.clone()),
+        expiration: Some(out.credentials.expiration),
     });
     Ok(AssumeRoleResponse {
         credentials: Some(credentials(&out.credentials)),
