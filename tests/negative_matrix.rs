@@ -2157,3 +2157,33 @@ fn debug_output_of_secret_holding_types_is_redacted() {
     }
     assert!(shown.contains("redacted"), "{shown}");
 }
+
+/// A profile whose default session is longer than a role it names allows: valid (a client may
+/// ask for less), but every CreateSession that does not would be refused, so it is warned about.
+#[test]
+fn a_profile_duration_beyond_its_roles_maximum_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let valid = std::fs::read_to_string(&config).unwrap();
+    let warning = format!(
+        "43200 seconds exceeds the max_session_duration of role {ROLE} (7200): every CreateSession for it that \
+         does not ask for a shorter durationSeconds will be refused"
+    );
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("exceeds the max_session_duration"), "{stderr}");
+    std::fs::write(
+        &config,
+        valid.replacen("duration_seconds = 3600", "duration_seconds = 43200", 1),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&warning) && l.contains("profile[0].duration_seconds")),
+        "{stderr}"
+    );
+}

@@ -877,6 +877,19 @@ impl Loader<'_> {
                     ),
                 ));
             }
+            for r in &p.role_arns {
+                if let Some(role) = roles.get(r)
+                    && role.max_session_duration < p.duration_seconds
+                {
+                    tracing::warn!(
+                        key = at("duration_seconds").as_str(),
+                        "{} seconds exceeds the max_session_duration of role {r} ({}): every CreateSession for it \
+                         that does not ask for a shorter durationSeconds will be refused",
+                        p.duration_seconds,
+                        role.max_session_duration
+                    );
+                }
+            }
             let session_policy = p
                 .session_policy
                 .as_deref()
