@@ -33,10 +33,10 @@ impl Credential {
             parts.next(),
             parts.next(),
         ) else {
-            return Err(SigV4Error::MalformedCredential(s.to_owned()));
+            return Err(SigV4Error::MalformedCredential(redacted_credential(s)));
         };
         if id.is_empty() || region.is_empty() || service.is_empty() {
-            return Err(SigV4Error::MalformedCredential(s.to_owned()));
+            return Err(SigV4Error::MalformedCredential(redacted_credential(s)));
         }
         if terminator != "aws4_request" {
             return Err(SigV4Error::CredentialTerminator(terminator.to_owned()));
@@ -230,25 +230,27 @@ impl<'a> AuthorizationParts<'a> {
     pub(crate) fn parse(value: &'a str) -> Result<Self, SigV4Error> {
         let value = value.trim();
         let Some((algorithm, rest)) = value.split_once(' ') else {
-            return Err(SigV4Error::MalformedAuthorization(format!(
-                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters. Authorization={value}"
-            )));
+            return Err(SigV4Error::MalformedAuthorization(
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.".to_owned(),
+            ));
         };
         let (mut credential, mut signed_headers, mut signature) = (None, None, None);
         for component in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
             let Some((key, val)) = component.split_once('=') else {
-                return Err(SigV4Error::MalformedAuthorization(format!(
-                    "Authorization header parameter '{component}' must have the form key=value."
-                )));
+                return Err(SigV4Error::MalformedAuthorization(match parameter_name(component) {
+                    Some(name) => format!("Authorization header parameter '{name}' must have the form key=value."),
+                    None => "Authorization header parameters must have the form key=value.".to_owned(),
+                }));
             };
             let slot = match key {
                 "Credential" => &mut credential,
                 "SignedHeaders" => &mut signed_headers,
                 "Signature" => &mut signature,
                 _ => {
-                    return Err(SigV4Error::MalformedAuthorization(format!(
-                        "Authorization header has an unknown parameter '{key}'."
-                    )));
+                    return Err(SigV4Error::MalformedAuthorization(match parameter_name(key) {
+                        Some(name) => format!("Authorization header has an unknown parameter '{name}'."),
+                        None => "Authorization header has an unknown parameter.".to_owned(),
+                    }));
                 }
             };
             if slot.replace(val.trim()).is_some() {
@@ -265,11 +267,10 @@ impl<'a> AuthorizationParts<'a> {
             ]
             .into_iter()
             .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| format!("Authorization header requires '{k}' parameter. "))
-            .collect();
-            return Err(SigV4Error::MalformedAuthorization(format!(
-                "{missing}Authorization={value}"
-            )));
+            .map(|(k, _)| format!("Authorization header requires '{k}' parameter."))
+            .collect::<Vec<_>>()
+            .join(" ");
+            return Err(SigV4Error::MalformedAuthorization(missing));
         };
         Ok(Self {
             algorithm: algorithm.trim(),
@@ -278,6 +279,40 @@ impl<'a> AuthorizationParts<'a> {
             signature,
         })
     }
+}
+
+/// `name` as the client wrote it when it can only be a parameter's name (ASCII letters, at
+/// most 32). Anything else may be a secret sent in the wrong place — a bearer token, a secret
+/// access key, a session token — and an error message, which is logged and may be relayed
+/// (VerifyRequest answers it to another service), never repeats it.
+fn parameter_name(name: &str) -> Option<&str> {
+    (!name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_alphabetic())).then_some(name)
+}
+
+/// A malformed `Credential` value for a message, each `/`-separated part repeated only when
+/// it looks like what belongs in a scope — the first an access key id (upper-case letters and
+/// digits, 16 to 128), the others a date, region, service or terminator (lower-case letters,
+/// digits, `-` and `_`, at most 64) — and `…` otherwise: a client that mixed up its values may
+/// have sent its secret key, which is mixed-case base64 and may itself contain `/`.
+fn redacted_credential(credential: &str) -> String {
+    let looks_like_a_key_id =
+        |p: &str| (16..=128).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let looks_like_a_scope_part = |p: &str| {
+        p.len() <= 64
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    credential
+        .split('/')
+        .enumerate()
+        .map(|(i, part)| match (i, part) {
+            (_, "") => "",
+            (0, id) if looks_like_a_key_id(id) => id,
+            (1.., p) if looks_like_a_scope_part(p) => p,
+            _ => "…",
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Splits `SignedHeaders` (`a;b;c`), lower-casing each name; empty names are rejected.
