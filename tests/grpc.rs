@@ -11,7 +11,7 @@ use common::*;
 use rolegate::client::TlsOptions;
 use rolegate::client::grpc::{GrpcClient, SigningCredentials, signed_assume_role};
 use rolegate::identity::ClientCertificate;
-use rolegate::pki::{Authority, Issued, KeyType};
+use rolegate::pki::{Authority, ClientSpec, Issued, KeyType};
 use rolegate::proto::authorize_response::Decision;
 use rolegate::proto::{
     AssumeRoleRequest, AuthorizeRequest, CreateSessionRequest, CreateSessionResponse, Header, ReloadRequest,
@@ -222,10 +222,29 @@ async fn create_session_errors_map_to_grpc_codes() {
     );
     let stranger = Pki::client(&w.rogue, "stranger", KeyType::EcdsaP256);
     let untrusted = connect(&d, Some((&stranger, &[]))).await;
+    // Why the certificate is refused, in the words of REST's CreateSession (DESIGN §2c).
     assert_status(
         create(&untrusted, create_request("main", ROLE, "main")).await,
         Code::PermissionDenied,
-        "The client certificate CN=stranger,O=Example does not chain to any enabled trust anchor.",
+        "Untrusted certificate: certificate is not signed by a trusted certificate authority of this trust anchor \
+         (if an intermediate CA issued it, send that CA's certificate with it as the chain)",
+    );
+    assert_status(
+        create(&untrusted, create_request("main", ROLE, "nope")).await,
+        Code::NotFound,
+        &format!("Trust anchor {} was not found.", anchor_arn("nope")),
+    );
+    let n = now();
+    let expired = w
+        .pki
+        .root
+        .client(&ClientSpec::new("old", KeyType::EcdsaP256, n - days(10), n - days(1)))
+        .unwrap();
+    let expired = connect(&d, Some((&expired, &[]))).await;
+    assert_status(
+        create(&expired, create_request("main", ROLE, "main")).await,
+        Code::PermissionDenied,
+        "Untrusted certificate: certificate has expired",
     );
     let c = w.workload(&d).await;
     // Trusted by "main" but not by the anchor named in the request.

@@ -114,7 +114,8 @@ impl Broker {
 
     /// The ARN of an enabled trust anchor that `leaf` chains to through `intermediates` at
     /// `now`: `preferred` when it is one (a caller naming the anchor it expects costs one
-    /// cached lookup), else the first in ARN order; AccessDenied when none is.
+    /// cached lookup), else the first in ARN order. When none is, the error says why as REST's
+    /// CreateSession would (see [`Broker::trusted_anchor_among`]).
     pub fn trusted_anchor(
         &self,
         leaf: &ClientCertificate,
@@ -123,11 +124,14 @@ impl Broker {
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
         self.trusted_anchor_among(leaf, intermediates, preferred, |_| true, now)
-            .ok_or_else(|| untrusted_client_certificate(leaf, "any enabled trust anchor."))
+            .map_err(|why| why.unwrap_or_else(|| untrusted_client_certificate(leaf, "any enabled trust anchor.")))
     }
 
-    /// As [`Broker::trusted_anchor`], among the anchors `eligible` accepts; `None` when the
-    /// chain reaches none of them.
+    /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. When the
+    /// chain reaches none, the error is the one of the anchor in question, in REST's words
+    /// (not found, disabled, expired, revoked, wrong key usage, missing intermediate…):
+    /// `preferred` when it is named, else the only eligible anchor; `None` when several were
+    /// tried, for the caller to say "none of them".
     pub fn trusted_anchor_among(
         &self,
         leaf: &ClientCertificate,
@@ -135,33 +139,58 @@ impl Broker {
         preferred: Option<&str>,
         eligible: impl Fn(&Anchor) -> bool,
         now: OffsetDateTime,
-    ) -> Option<String> {
+    ) -> Result<String, Option<ApiError>> {
         let config = self.config();
-        let chains_to = |anchor: &Anchor| {
-            anchor.enabled
-                && eligible(anchor)
-                && self
-                    .verify_chain_cached(&config, anchor, leaf, intermediates, now)
-                    .is_ok()
+        let preferred = match preferred {
+            Some(arn) => match super::create_session::find_anchor(&config, arn) {
+                Ok(anchor) => Some(anchor),
+                Err(not_usable) => {
+                    let anchors = config.anchors.values().filter(|a| a.enabled && eligible(a));
+                    return self
+                        .first_verified(&config, anchors, leaf, intermediates, now)
+                        .ok_or(Some(not_usable));
+                }
+            },
+            None => None,
         };
-        let preferred = preferred.and_then(|arn| config.anchor(arn));
-        if let Some(anchor) = preferred
-            && chains_to(anchor)
-        {
-            return Some(anchor.arn.as_str().to_owned());
+        let mut first_error = None;
+        if let Some(anchor) = preferred.filter(|a| eligible(a)) {
+            match self.verify_chain_cached(&config, anchor, leaf, intermediates, now) {
+                Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
+                Err(e) => first_error = Some(e),
+            }
         }
         // The preferred anchor, tried above, is not verified twice.
-        let mut anchors: Vec<&Anchor> = config
+        let others: Vec<&Arc<Anchor>> = config
             .anchors
             .values()
-            .filter(|a| preferred.is_none_or(|p| !Arc::ptr_eq(a, p)))
-            .map(|a| &**a)
+            .filter(|a| a.enabled && eligible(a) && preferred.is_none_or(|p| !std::ptr::eq(&***a, p)))
             .collect();
+        if let Some(arn) = self.first_verified(&config, others.iter().copied(), leaf, intermediates, now) {
+            return Ok(arn);
+        }
+        match (first_error, others.as_slice()) {
+            (Some(preferred_error), _) => Err(Some(preferred_error)),
+            (None, [only]) => Err(self.verify_chain_cached(&config, only, leaf, intermediates, now).err()),
+            (None, _) => Err(None),
+        }
+    }
+
+    /// The ARN of the first of `anchors`, in ARN order, that `leaf` chains to.
+    fn first_verified<'a>(
+        &self,
+        config: &crate::config::Config,
+        anchors: impl Iterator<Item = &'a Arc<Anchor>>,
+        leaf: &ClientCertificate,
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Option<String> {
+        let mut anchors: Vec<&Arc<Anchor>> = anchors.collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
         anchors
             .into_iter()
-            .find(|a| chains_to(a))
-            .map(|anchor| anchor.arn.as_str().to_owned())
+            .find(|a| self.verify_chain_cached(config, a, leaf, intermediates, now).is_ok())
+            .map(|a| a.arn.as_str().to_owned())
     }
 }
 
