@@ -605,7 +605,7 @@ mod tests {
             .trusted_anchor(&stranger, &[], Some(TRUST_ANCHOR_ARN), now)
             .err()
             .map(|e| e.reason);
-        assert_eq!(err, Some("untrusted-client-certificate"));
+        assert_eq!(err, Some("untrusted-certificate"), "REST's reason");
         assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
     }
 }
