@@ -50,6 +50,10 @@ pub struct Record {
     pub issued_access_key_id: Option<String>,
     /// When the issued credentials expire (Unix seconds).
     pub expiration: Option<i64>,
+    /// The action and resource an authorization decision was asked about (gRPC Authorize,
+    /// VerifyRequest with an action).
+    pub action: Option<String>,
+    pub resource: Option<String>,
 }
 
 impl Record {
@@ -135,6 +139,8 @@ impl Record {
             source_identity = s(&self.source_identity),
             access_key_id = s(&self.access_key_id),
             caller = s(&self.caller),
+            action = s(&self.action),
+            resource = s(&self.resource),
             issued_access_key_id = s(&self.issued_access_key_id),
             expiration = %Expiration(self.expiration),
             elapsed_seconds = elapsed.as_secs_f64(),

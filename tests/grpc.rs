@@ -537,6 +537,14 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         Code::PermissionDenied,
         "does not chain to any enabled trust anchor",
     );
+    // A request that does not verify is a successful call, counted (and audited) as the
+    // refusal its answer is.
+    let metrics = ops_get(&d.metrics, "/metrics");
+    for (outcome, count) in [("allow", 2), ("SignatureDoesNotMatch", 5)] {
+        let sample =
+            format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
+        assert!(metrics.contains(&sample), "{sample} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -631,6 +639,51 @@ async fn authorize_evaluates_role_and_session_policies() {
     let r = verify(&c, vr).await.unwrap();
     assert!(r.valid);
     assert_eq!(r.authorization.unwrap().decision(), Decision::ExplicitDeny);
+    // Denying decisions are counted (and audited) as denials.
+    let metrics = ops_get(&d.metrics, "/metrics");
+    for (operation, outcome, count) in [
+        ("Authorize", "allow", 2),
+        ("Authorize", "AccessDenied", 3),
+        ("VerifyRequest", "AccessDenied", 1),
+    ] {
+        let sample =
+            format!(r#"rolegate_requests_total{{api="grpc",operation="{operation}",outcome="{outcome}"}} {count}"#);
+        assert!(metrics.contains(&sample), "{sample} in\n{metrics}");
+    }
+}
+
+/// gRPC AssumeRole draws from its access key's bucket as STS does, and only once the
+/// signature proved the key: calls signed with a wrong secret spend nothing.
+#[tokio::test]
+async fn assume_role_spends_the_access_keys_bucket_once_signed() {
+    let w = Workload::new();
+    let d = start_grpc_with(
+        &w.pki,
+        &subject_of(&w.admin),
+        "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2",
+    );
+    let c = w.workload(&d).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let mut forged = signing(&session);
+    forged.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into();
+    for _ in 0..4 {
+        assert_status(
+            c.assume_role(chain_request(None), &forged, REGION, now()).await,
+            Code::Unauthenticated,
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    for _ in 0..2 {
+        c.assume_role(chain_request(None), &signing(&session), REGION, now())
+            .await
+            .expect("the holder's tokens are all there");
+    }
+    assert_status(
+        c.assume_role(chain_request(None), &signing(&session), REGION, now())
+            .await,
+        Code::ResourceExhausted,
+        "Rate exceeded for this access key",
+    );
 }
 
 /// `rolegate admin` with `certificate`, its key and its intermediate: exit code, stdout, stderr.

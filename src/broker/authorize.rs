@@ -87,18 +87,6 @@ impl Broker {
             statement_sid: deciding.and_then(|d| d.sid.clone()),
             explanation,
         };
-        tracing::info!(
-            target: "audit",
-            api = "grpc",
-            operation = "Authorize",
-            // Strings, so the text log format quotes and escapes what the caller chose.
-            principal = caller.assumed_role_arn().as_str(),
-            action = input.action.as_str(),
-            resource = input.resource.as_str(),
-            decision = ?output.outcome,
-            policy = output.policy.as_str(),
-            statement = ?output.statement_index,
-        );
         Ok(output)
     }
 

@@ -126,10 +126,22 @@ fn audited<T>(
     record: &Record,
     result: Result<T, ApiError>,
 ) -> Result<tonic::Response<T>, Status> {
+    audited_answer(ctx, operation, record, result.map(|answer| (answer, None)))
+}
+
+/// As [`audited`], for a call whose answer may itself be a refusal (VerifyRequest's
+/// `valid: false`, Authorize's deny): the call succeeds, and the audit event and the metrics
+/// record that refusal (`verdict`) as a denial.
+fn audited_answer<T>(
+    ctx: &GrpcContext,
+    operation: &'static str,
+    record: &Record,
+    result: Result<(T, Option<ApiError>), ApiError>,
+) -> Result<tonic::Response<T>, Status> {
     let elapsed = ctx.started.elapsed();
     let outcome = match &result {
-        Ok(_) => "allow",
-        Err(e) => e.sts_wire().1,
+        Ok((_, None)) => "allow",
+        Ok((_, Some(e))) | Err(e) => e.sts_wire().1,
     };
     crate::metrics::record_request(
         crate::metrics::RequestLabels {
@@ -140,8 +152,11 @@ fn audited<T>(
         elapsed.as_secs_f64(),
     );
     match result {
-        Ok(v) => {
-            record.allow(elapsed);
+        Ok((v, verdict)) => {
+            match &verdict {
+                None => record.allow(elapsed),
+                Some(refused) => record.deny(refused, elapsed),
+            }
             let mut r = tonic::Response::new(v);
             if let Ok(id) = MetadataValue::try_from(ctx.request_id.as_str()) {
                 r.metadata_mut().insert("x-amzn-requestid", id);

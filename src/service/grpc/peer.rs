@@ -57,17 +57,12 @@ fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
         .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))
 }
 
-/// A peer chain that chains to an enabled trust anchor; returns it with the anchor's ARN.
-pub fn trusted_peer(
-    broker: &Broker,
-    conn: &ConnInfo,
-    operation: &str,
-    now: OffsetDateTime,
-) -> Result<(PeerChain, String), ApiError> {
-    let chain = peer_chain(broker, conn, operation)?;
+/// Checks that the peer's `chain` chains to an enabled trust anchor, and returns the
+/// anchor's ARN.
+pub fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
     let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, None, now)?;
     broker.caches().keep_certificate(&chain.sent);
-    Ok((chain, anchor))
+    Ok(anchor)
 }
 
 /// Admin callers: a chain to an enabled trust anchor — one of `admin_trust_anchors` when it

@@ -7,7 +7,9 @@
 //! - AssumeRole: SigV4 in metadata over the canonical request described in `sessions.proto`
 //!   (method `POST`, path [`ASSUME_ROLE_PATH`], `host` = `:authority`, payload = the encoded
 //!   message).
-//! - VerifyRequest / Authorize: for callers whose mTLS chain is trusted.
+//! - VerifyRequest / Authorize: for callers whose mTLS chain is trusted. A request that does
+//!   not verify, or a decision that denies, is a successful call whose answer says so; the
+//!   audit event and the metrics count it as a denial.
 
 use prost::Message;
 use time::OffsetDateTime;
@@ -15,8 +17,8 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
-use super::{GrpcContext, audited, context, record};
-use crate::audit::{Decision as AuditDecision, Record};
+use super::{GrpcContext, audited, audited_answer, context, record};
+use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload};
 use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
@@ -25,7 +27,7 @@ use crate::proto::{
     AssumeRoleRequest, AssumeRoleResponse, AuthorizeRequest, AuthorizeResponse, CreateSessionRequest,
     CreateSessionResponse, Credentials, Tag, VerifyRequestRequest, VerifyRequestResponse,
 };
-use crate::ratelimit::ClientKey;
+use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
 use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD};
@@ -67,14 +69,14 @@ impl Sessions for SessionsService {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "VerifyRequest");
         let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
-        audited(&ctx, "VerifyRequest", &record, result)
+        audited_answer(&ctx, "VerifyRequest", &record, result)
     }
 
     async fn authorize(&self, req: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Authorize");
         let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
-        audited(&ctx, "Authorize", &record, result)
+        audited_answer(&ctx, "Authorize", &record, result)
     }
 }
 
@@ -149,8 +151,19 @@ fn assume_role(
         bytes: &encoded,
         allow_unsigned: false,
     };
+    // The access key's bucket, as for STS: checked now, charged once the signature proved it.
+    let claimed = pairs
+        .iter()
+        .find(|(name, _)| *name == "authorization")
+        .and_then(|(_, value)| audit::credential_of_authorization(value))
+        .and_then(audit::access_key_id_of_credential)
+        .map(|akid| ClientKey::AccessKey(akid.to_owned()));
+    let limiter = ctx.state.limiter();
+    let client_limit = ClientLimit::new(&limiter, claimed, ctx.started);
+    client_limit.check()?;
     let caller = broker.authenticate(&http, payload, "sts", None, now)?;
     record.set_caller(&caller);
+    client_limit.charge()?;
     record.role = Some(r.role_arn.clone());
     record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
@@ -192,10 +205,11 @@ fn verify_request(
     r: VerifyRequestRequest,
     now: OffsetDateTime,
     record: &mut Record,
-) -> Result<VerifyRequestResponse, ApiError> {
+) -> Result<(VerifyRequestResponse, Option<ApiError>), ApiError> {
     let broker = &ctx.state.broker;
-    let (chain, _) = trusted_peer(broker, &ctx.conn, "VerifyRequest", now)?;
+    let chain = peer_chain(broker, &ctx.conn, "VerifyRequest")?;
     record.set_certificate(chain.leaf.clone());
+    trusted_peer(broker, &chain, now)?;
     let method = required(r.method, "method")?;
     let service = required(r.service, "service")?;
     let payload_hash = payload_hash(&r.payload_hash)?;
@@ -216,31 +230,57 @@ fn verify_request(
     let caller = match broker.authenticate(&http, Payload::Hash(&payload_hash), &service, region, now) {
         Ok(caller) => caller,
         Err(e) => {
-            return Ok(VerifyRequestResponse {
+            let answer = VerifyRequestResponse {
                 valid: false,
                 reason: e.message.clone(),
                 error_code: e.sts_wire().1.to_owned(),
                 ..Default::default()
-            });
+            };
+            return Ok((answer, Some(e)));
         }
     };
-    let authorization = match r.action {
+    record.set_caller(&caller);
+    let (authorization, verdict) = match r.action {
         Some(action) => {
             let input = AuthorizeInput {
                 action,
                 resource: r.resource.filter(|s| !s.is_empty()).unwrap_or_else(|| "*".to_owned()),
                 context: sorted(r.context),
             };
-            Some(authorize_response(broker.authorize(&caller, &input, now)?))
+            record.action = Some(input.action.clone());
+            record.resource = Some(input.resource.clone());
+            let out = broker.authorize(&caller, &input, now)?;
+            let verdict = denial(&caller, &input, &out);
+            (Some(authorize_response(out)), verdict)
         }
-        None => None,
+        None => (None, None),
     };
-    Ok(VerifyRequestResponse {
+    let answer = VerifyRequestResponse {
         valid: true,
         caller: Some(caller_message(&caller)),
         authorization,
         ..Default::default()
-    })
+    };
+    Ok((answer, verdict))
+}
+
+/// The refusal an authorization decision is, for the audit trail and the metrics, in the
+/// words AWS uses for an AccessDenied of the same kind; `None` when it allows.
+fn denial(caller: &Caller, input: &AuthorizeInput, out: &AuthorizeOutput) -> Option<ApiError> {
+    let who = caller.assumed_role_arn();
+    let (action, resource) = (&input.action, &input.resource);
+    let (reason, because) = match out.outcome {
+        Outcome::Allow => return None,
+        Outcome::ExplicitDeny => ("explicit-deny", format!("with an explicit deny in {}", out.policy)),
+        Outcome::ImplicitDeny => (
+            "implicit-deny",
+            format!("because no identity-based policy allows the {action} action"),
+        ),
+    };
+    Some(ApiError::access_denied(
+        reason,
+        format!("User: {who} is not authorized to perform: {action} on resource: {resource} {because}"),
+    ))
 }
 
 fn authorize(
@@ -248,12 +288,14 @@ fn authorize(
     r: AuthorizeRequest,
     now: OffsetDateTime,
     record: &mut Record,
-) -> Result<AuthorizeResponse, ApiError> {
+) -> Result<(AuthorizeResponse, Option<ApiError>), ApiError> {
     let broker = &ctx.state.broker;
-    let (chain, _) = trusted_peer(broker, &ctx.conn, "Authorize", now)?;
+    let chain = peer_chain(broker, &ctx.conn, "Authorize")?;
     record.set_certificate(chain.leaf.clone());
+    trusted_peer(broker, &chain, now)?;
     let token = required(r.session_token, "session_token")?;
     let caller = broker.session_caller(&token, now)?;
+    record.set_caller(&caller);
     let input = AuthorizeInput {
         action: r.action,
         resource: if r.resource.is_empty() {
@@ -263,7 +305,11 @@ fn authorize(
         },
         context: sorted(r.context),
     };
-    broker.authorize(&caller, &input, now).map(authorize_response)
+    record.action = Some(input.action.clone());
+    record.resource = Some(input.resource.clone());
+    let out = broker.authorize(&caller, &input, now)?;
+    let verdict = denial(&caller, &input, &out);
+    Ok((authorize_response(out), verdict))
 }
 
 /// The metadata as SigV4 headers: every ASCII entry, plus `host` = the `:authority` when the
