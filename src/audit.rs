@@ -116,7 +116,7 @@ impl Record {
     /// token and cannot add a field or a line. The JSON format escapes them either way.
     fn emit(&self, outcome: &'static str, error: Option<&ApiError>, elapsed: Duration) {
         fn s(v: &Option<String>) -> &str {
-            v.as_deref().unwrap_or("")
+            bounded(v.as_deref().unwrap_or(""))
         }
         let certificate = self.certificate.as_deref();
         let of_certificate = |field: fn(&ClientCertificate) -> &str| certificate.map_or("", field);
@@ -128,7 +128,7 @@ impl Record {
             outcome,
             error_code = error.map_or("", |e| e.code.name()),
             reason = error.map_or("", |e| e.reason),
-            error_message = error.map_or("", |e| e.message.as_str()),
+            error_message = error.map_or("", |e| bounded(&e.message)),
             certificate_serial = of_certificate(ClientCertificate::serial_hex),
             certificate_subject = of_certificate(ClientCertificate::subject_string),
             certificate_issuer = of_certificate(ClientCertificate::issuer_string),
@@ -148,6 +148,22 @@ impl Record {
             "decision"
         );
     }
+}
+
+/// The longest field an audit event carries, in bytes: whatever a request sends, one event
+/// stays one readable line (the values themselves are validated far below this).
+const MAX_FIELD_BYTES: usize = 4096;
+
+/// `value`, cut at a character boundary to at most [`MAX_FIELD_BYTES`].
+fn bounded(value: &str) -> &str {
+    if value.len() <= MAX_FIELD_BYTES {
+        return value;
+    }
+    let mut cut = MAX_FIELD_BYTES;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &value[..cut]
 }
 
 /// The issued credentials' expiry (RFC 3339, UTC, as in the answer), or the empty string;
@@ -209,6 +225,16 @@ mod tests {
             let got = credential_of_authorization(header).and_then(access_key_id_of_credential);
             assert_eq!(got, want, "{header}");
         }
+    }
+
+    #[test]
+    fn fields_are_bounded_at_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(MAX_FIELD_BYTES);
+        let cut = bounded(&long);
+        assert_eq!(cut.len(), MAX_FIELD_BYTES, "2-byte characters fill it exactly");
+        let odd = format!("x{long}");
+        assert_eq!(bounded(&odd).len(), MAX_FIELD_BYTES - 1, "never half a character");
     }
 
     #[test]

@@ -269,6 +269,18 @@ async fn create_session_errors_map_to_grpc_codes() {
     let mut too_long = create_request("main", ROLE, "main");
     too_long.duration_seconds = Some(10_000);
     assert_status(create(&c, too_long).await, Code::InvalidArgument, "");
+    // A huge ARN is refused by its length, quoted cut: the status fits a gRPC header.
+    let huge = format!("{ROLE}{}", "a".repeat(20_000));
+    let chars = huge.chars().count();
+    assert_status(
+        create(&c, create_request("main", &huge, "main")).await,
+        Code::InvalidArgument,
+        &format!(
+            "1 validation error detected: Value '{}…' ({chars} characters) at 'roleArn' failed to satisfy constraint: \
+             Member must have length less than or equal to 1011",
+            &huge[..256]
+        ),
+    );
 }
 
 #[tokio::test]

@@ -945,6 +945,25 @@ async fn signature_and_request_matrix() {
             Want::Rest(400, VE, "Missing required parameter profileArn"),
         ),
         case(
+            "roleArn longer than the model allows",
+            ra_signed(
+                &leaf,
+                &[],
+                serde_json::to_vec(&serde_json::json!({
+                    "profileArn": profile_arn("main"),
+                    "roleArn": format!("{ROLE}{}", "a".repeat(2000)),
+                    "trustAnchorArn": anchor_arn("main"),
+                }))
+                .unwrap(),
+                n,
+            ),
+            Want::Rest(
+                400,
+                VE,
+                "characters) at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 1011",
+            ),
+        ),
+        case(
             "body not JSON",
             ra_signed(&leaf, &[], b"{not json".to_vec(), n),
             Want::Rest(400, VE, "not a valid CreateSession JSON document"),

@@ -12,9 +12,8 @@
 //!
 //! Lengths count characters, as AWS does.
 
-use std::fmt;
-
 use super::assume_role::AssumeRoleInput;
+use super::violations::Violations;
 use crate::arn::RoleArn;
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
@@ -41,8 +40,6 @@ const TAG_KEY_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+";
 const TAG_VALUE_PATTERN: &str = "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*";
 /// The session policy's pattern: tab, line feed, carriage return and U+0020–U+00FF.
 const POLICY_PATTERN: &str = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+";
-/// The longest value a message quotes whole.
-const MAX_ECHOED_CHARACTERS: usize = 256;
 /// An ARN's pattern (`arnType`).
 const ARN_PATTERN: &str =
     "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+";
@@ -181,92 +178,13 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     v
 }
 
-/// Model constraint failures, each as AWS words it.
-#[derive(Default)]
-struct Violations(Vec<String>);
-
+/// The constraints of AssumeRole's own types.
 impl Violations {
-    /// One failure of `member` (whose value is shown when given, cut after
-    /// [`MAX_ECHOED_CHARACTERS`]: the message is also the audit log's).
-    fn push(&mut self, value: Option<&str>, member: &str, rule: impl fmt::Display) {
-        self.0.push(match value {
-            Some(value) => match value.char_indices().nth(MAX_ECHOED_CHARACTERS) {
-                Some((cut, _)) => format!(
-                    "Value '{}…' ({} characters) at '{member}' failed to satisfy constraint: {rule}",
-                    &value[..cut],
-                    value.chars().count()
-                ),
-                None => format!("Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
-            },
-            None => format!("Value at '{member}' failed to satisfy constraint: {rule}"),
-        });
-    }
-
-    /// A required member the request left out.
-    fn null(&mut self, member: &str) {
-        self.0.push(format!(
-            "Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ));
-    }
-
     /// An ARN (`arnType`).
     fn arn(&mut self, arn: &str, member: &str) {
         let ok = !arn.is_empty() && arn.chars().all(is_arn_char);
         self.pattern(arn, member, ok, ARN_PATTERN);
         self.length(arn, member, 20, 2048);
-    }
-
-    /// A string's length in `min..=max` characters; each bound has its own message.
-    fn length(&mut self, value: &str, member: &str, min: usize, max: usize) {
-        self.length_shown(value, Some(value), member, min, max);
-    }
-
-    /// [`Violations::length`], showing `shown` for the value (`None`: a secret).
-    fn length_shown(&mut self, value: &str, shown: Option<&str>, member: &str, min: usize, max: usize) {
-        let length = value.chars().count();
-        if length < min {
-            let rule = format_args!("Member must have length greater than or equal to {min}");
-            self.push(shown, member, rule);
-        }
-        if length > max {
-            let rule = format_args!("Member must have length less than or equal to {max}");
-            self.push(shown, member, rule);
-        }
-    }
-
-    /// A string matching the member's pattern.
-    fn pattern(&mut self, value: &str, member: &str, matches: bool, pattern: &str) {
-        self.pattern_shown(Some(value), member, matches, pattern);
-    }
-
-    /// [`Violations::pattern`], showing `shown` for the value (`None`: a secret).
-    fn pattern_shown(&mut self, shown: Option<&str>, member: &str, matches: bool, pattern: &str) {
-        if !matches {
-            let rule = format_args!("Member must satisfy regular expression pattern: {pattern}");
-            self.push(shown, member, rule);
-        }
-    }
-
-    /// A number in `min..=max`.
-    fn range(&mut self, value: i64, member: &str, min: i64, max: i64) {
-        let shown = value.to_string();
-        if value < min {
-            let rule = format_args!("Member must have value greater than or equal to {min}");
-            self.push(Some(&shown), member, rule);
-        }
-        if value > max {
-            let rule = format_args!("Member must have value less than or equal to {max}");
-            self.push(Some(&shown), member, rule);
-        }
-    }
-
-    /// A list with more than `max` members.
-    fn list_too_long(&mut self, member: &str, max: usize) {
-        self.push(
-            None,
-            member,
-            format_args!("Member must have length less than or equal to {max}"),
-        );
     }
 
     /// A session tag key (`tagKeyType`).
@@ -278,15 +196,6 @@ impl Violations {
             !key.is_empty() && key.chars().all(is_tag_char),
             TAG_KEY_PATTERN,
         );
-    }
-
-    fn into_result(self) -> Result<(), ApiError> {
-        let message = match self.0.len() {
-            0 => return Ok(()),
-            1 => format!("1 validation error detected: {}", self.0[0]),
-            n => format!("{n} validation errors detected: {}", self.0.join("; ")),
-        };
-        Err(ApiError::validation("parameter", message))
     }
 }
 

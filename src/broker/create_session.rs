@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
+use super::violations::Violations;
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
@@ -65,6 +66,7 @@ impl Broker {
         input: CreateSessionInput,
         now: OffsetDateTime,
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
+        check_arn_lengths(&input.profile_arn, &input.role_arn, &input.trust_anchor_arn)?;
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
         self.verify_chain_cached(&config, anchor, &input.certificate, &input.intermediates, now)?;
@@ -262,15 +264,31 @@ pub fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
     if ok {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "bad-session-name",
-            format!(
-                "1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*"
-            ),
-        ))
+        return Ok(());
     }
+    let mut v = Violations::default();
+    v.push(
+        Some(name),
+        "roleSessionName",
+        "Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*",
+    );
+    v.into_result().map_err(|e| ApiError {
+        reason: "bad-session-name",
+        ..e
+    })
+}
+
+/// The longest ARN the Roles Anywhere model allows (`AmazonResourceName`, `RoleArn`).
+const MAX_ARN_CHARACTERS: usize = 1011;
+
+/// The lengths of CreateSession's ARNs, checked before anything is looked up: a longer value
+/// names nothing, and would otherwise be quoted whole in the not-found message.
+pub fn check_arn_lengths(profile_arn: &str, role_arn: &str, trust_anchor_arn: &str) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    v.length(profile_arn, "profileArn", 1, MAX_ARN_CHARACTERS);
+    v.length(role_arn, "roleArn", 1, MAX_ARN_CHARACTERS);
+    v.length(trust_anchor_arn, "trustAnchorArn", 1, MAX_ARN_CHARACTERS);
+    v.into_result()
 }
 
 /// Instance properties: required when the profile says so; at most 50 string pairs, bounded sizes.

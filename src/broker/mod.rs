@@ -19,6 +19,7 @@ mod authorize;
 mod caches;
 mod context;
 mod create_session;
+mod violations;
 
 use std::sync::Arc;
 
@@ -34,7 +35,7 @@ pub use authorize::{
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub use create_session::{
-    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL,
+    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, check_arn_lengths,
     trust_context as create_session_trust_context,
 };
 

@@ -99,12 +99,21 @@ fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
         .ok_or_else(|| Status::internal("request context missing"))
 }
 
+/// The longest status message sent whole.
+const MAX_STATUS_MESSAGE_CHARACTERS: usize = 2048;
+
 /// The gRPC status for `e`: its code, the REST message (AccessDenied messages carry the reason
 /// and request id, as on the REST wire) and `x-amzn-requestid` metadata.
 fn status(e: &ApiError, request_id: &str) -> Status {
     let message = match e.code {
         ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
         _ => e.message.clone(),
+    };
+    // The message travels in the `grpc-message` header, which clients bound (grpc-core at
+    // 8 to 16 KiB of metadata): past that they report the transport's error, not this one.
+    let message = match message.char_indices().nth(MAX_STATUS_MESSAGE_CHARACTERS) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message,
     };
     let mut s = Status::new(e.grpc_code(), message);
     if let Ok(v) = MetadataValue::try_from(request_id) {
@@ -173,6 +182,13 @@ fn audited_answer<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_status_message_is_cut() {
+        let long = ApiError::validation("parameter", "é".repeat(5000));
+        let s = status(&long, "rid");
+        assert_eq!(s.message(), format!("{}…", "é".repeat(MAX_STATUS_MESSAGE_CHARACTERS)));
+    }
 
     #[test]
     fn access_denied_status_carries_reason_and_request_id() {

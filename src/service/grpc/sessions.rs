@@ -19,7 +19,9 @@ use tonic::{Request, Response, Status};
 use super::peer::{peer_chain, trusted_peer};
 use super::{GrpcContext, audited, audited_answer, context, record};
 use crate::audit::{self, Decision as AuditDecision, Record};
-use crate::broker::{AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload};
+use crate::broker::{
+    AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload, check_arn_lengths,
+};
 use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
 use crate::proto::sessions_server::Sessions;
@@ -89,20 +91,24 @@ fn create_session(
     let broker = &ctx.state.broker;
     let chain = peer_chain(broker, &ctx.conn, "CreateSession")?;
     record.set_certificate(chain.leaf.clone());
-    record.trust_anchor = Some(r.trust_anchor_arn.clone());
-    record.profile = Some(r.profile_arn.clone());
-    record.role = Some(r.role_arn.clone());
+    let profile_arn = required(r.profile_arn, "profile_arn")?;
+    let role_arn = required(r.role_arn, "role_arn")?;
+    let trust_anchor_arn = required(r.trust_anchor_arn, "trust_anchor_arn")?;
+    check_arn_lengths(&profile_arn, &role_arn, &trust_anchor_arn)?;
+    record.trust_anchor = Some(trust_anchor_arn.clone());
+    record.profile = Some(profile_arn.clone());
+    record.role = Some(role_arn.clone());
     ctx.state.limiter().check_client(
         ClientKey::Certificate(*chain.leaf.fingerprint()),
         std::time::Instant::now(),
     )?;
     // The caller must chain to an enabled anchor before learning anything of the configuration.
-    broker.trusted_anchor(&chain.leaf, &chain.intermediates, Some(&r.trust_anchor_arn), now)?;
+    broker.trusted_anchor(&chain.leaf, &chain.intermediates, Some(&trust_anchor_arn), now)?;
     broker.caches().keep_certificate(&chain.sent);
     let input = CreateSessionInput {
-        profile_arn: required(r.profile_arn, "profile_arn")?,
-        role_arn: required(r.role_arn, "role_arn")?,
-        trust_anchor_arn: required(r.trust_anchor_arn, "trust_anchor_arn")?,
+        profile_arn,
+        role_arn,
+        trust_anchor_arn,
         duration_seconds: r.duration_seconds.map(i64::from),
         role_session_name: r.role_session_name,
         instance_properties: (!r.instance_properties.is_empty()).then(|| r.instance_properties.into_iter().collect()),
