@@ -900,6 +900,21 @@ async fn admin_is_limited_to_listed_subjects() {
     );
 }
 
+/// `admin_subjects` may list a subject in RFC 4514's order (last RDN first), as `openssl x509
+/// -nameopt RFC2253` prints it, as well as in certificate order.
+#[tokio::test]
+async fn admin_subjects_are_matched_in_either_order() {
+    let pki = Pki::new();
+    let admin = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+    assert_eq!(subject_of(&admin), "CN=ops-admin,O=Example");
+    let d = start_grpc(&pki, "O=Example,CN=ops-admin");
+    let c = connect(&d, Some((&admin, &[]))).await;
+    c.admin()
+        .status(StatusRequest {})
+        .await
+        .expect("the RFC 4514 order is accepted");
+}
+
 /// With `admin_trust_anchors`, an admin certificate must chain to one of the anchors listed:
 /// the listed subject issued by the CA of another enabled anchor is refused.
 #[tokio::test]

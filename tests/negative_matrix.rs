@@ -1680,6 +1680,15 @@ fn group_readable_key_files_are_warned_about() {
             "no warning for {name}: {stderr}"
         );
     }
+    // Readable by a group the daemon is in (here the files' group is the test's, which the
+    // daemon it runs shares): systemd's SupplementaryGroups and Kubernetes' fsGroup.
+    for name in ["k1.key", "server.key"] {
+        std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    assert!(
+        !check().contains("readable by group or others"),
+        "a group of the daemon's own"
+    );
 }
 
 #[test]

@@ -977,14 +977,48 @@ fn is_region(r: &str) -> bool {
         && !r.ends_with('-')
 }
 
+/// Warns when a secret file (a token key, the TLS key) is open to others than the daemon:
+/// any permission for "others", or for a group the daemon is not in. A group the daemon is in
+/// is how systemd's `DynamicUser` with `SupplementaryGroups` and Kubernetes' `fsGroup` hand
+/// it its files, so that is not warned about.
 #[cfg(unix)]
 fn warn_if_shared(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(file = %path.display(), "secret file is readable by group or others; chmod 600 it");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    let shared = mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()));
+    if shared {
+        tracing::warn!(
+            file = %path.display(),
+            "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
+        );
     }
+}
+
+/// The daemon's group ids, effective and supplementary (`/proc/self/status`); empty where
+/// that cannot be read, which only ever adds a warning.
+#[cfg(unix)]
+fn process_groups() -> Vec<u32> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Vec::new();
+    };
+    let ids = |line: &str| {
+        line.split_whitespace()
+            .filter_map(|n| n.parse::<u32>().ok())
+            .collect::<Vec<_>>()
+    };
+    let mut groups = Vec::new();
+    for line in status.lines() {
+        if let Some(gids) = line.strip_prefix("Gid:") {
+            // real, effective, saved, filesystem: the filesystem id is the one access uses.
+            groups.extend(ids(gids).into_iter().skip(1));
+        } else if let Some(supplementary) = line.strip_prefix("Groups:") {
+            groups.extend(ids(supplementary));
+        }
+    }
+    groups
 }
 
 #[cfg(not(unix))]

@@ -75,8 +75,27 @@ impl DistinguishedName {
 /// each value is escaped by `write_rfc4514_value`.
 impl fmt::Display for DistinguishedName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (name, value)) in self.attributes.iter().enumerate() {
-            if i > 0 {
+        self.write(f, self.attributes.iter().enumerate())
+    }
+}
+
+impl DistinguishedName {
+    /// The RFC 4514 string in RFC 4514's own order, the last RDN first (`O=y,CN=x`): what
+    /// `openssl x509 -nameopt RFC2253` and most LDAP tools print.
+    pub fn to_rfc4514_order_string(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write(&mut out, self.attributes.iter().enumerate().rev());
+        out
+    }
+
+    fn write<'a>(
+        &self,
+        f: &mut impl fmt::Write,
+        attributes: impl Iterator<Item = (usize, &'a (String, String))>,
+    ) -> fmt::Result {
+        for (n, (i, (name, value))) in attributes.enumerate() {
+            if n > 0 {
                 f.write_str(",")?;
             }
             f.write_str(name)?;
@@ -327,5 +346,13 @@ mod tests {
             let dn = DistinguishedName::from_attributes(attributes.iter().copied());
             assert_eq!(dn.to_string(), *want, "{attributes:?}");
         }
+    }
+
+    #[test]
+    fn rfc4514_order_is_the_last_rdn_first() {
+        let dn = DistinguishedName::from_attributes([("C", "DE"), ("O", "a,b"), ("CN", "ops")]);
+        assert_eq!(dn.to_string(), r"C=DE,O=a\,b,CN=ops");
+        assert_eq!(dn.to_rfc4514_order_string(), r"CN=ops,O=a\,b,C=DE");
+        assert_eq!(DistinguishedName::default().to_rfc4514_order_string(), "");
     }
 }
