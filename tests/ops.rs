@@ -1444,6 +1444,45 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
 
+/// The REST client says what to check when it cannot reach the server: a server certificate
+/// from a CA it does not trust, or nothing listening.
+#[tokio::test]
+async fn the_rest_client_says_what_to_check_when_it_cannot_connect() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "lost", KeyType::EcdsaP256);
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let call = |endpoint: String| {
+        let (key, cert, leaf) = (&key, &cert, &leaf);
+        async move {
+            RolesAnywhereClient::new(&endpoint, &TlsOptions::default())
+                .unwrap()
+                .create_session(&params(), key, &leaf.cert_der, &[], cert.serial_decimal(), now())
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    let untrusted = call(d.endpoint.clone()).await;
+    assert!(
+        untrusted.ends_with(
+            "invalid peer certificate: UnknownIssuer (the server's certificate is not issued by a CA this client \
+             trusts: give that CA with --ca-bundle)"
+        ),
+        "{untrusted}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = call(format!("https://{closed}")).await;
+    assert!(
+        refused.ends_with("(is the server running, and listening on that address and port?)"),
+        "{refused}"
+    );
+}
+
 /// `GET {path}` on the metrics listener: the reply's status.
 async fn ops_status(d: &Daemon, path: &str) -> u16 {
     let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();

@@ -35,14 +35,18 @@ fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
     let causes = std::iter::successors(Some(e), |e| e.source());
     let hint = causes
         .filter_map(|cause| {
-            let io = cause.downcast_ref::<std::io::Error>();
-            if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
-                return Some(" (is the server running, and listening on that address and port?)");
+            // An I/O error's `source` skips the error it wraps, and connectors wrap I/O errors
+            // in I/O errors: unwrap them all.
+            let mut tls: &dyn std::error::Error = cause;
+            while let Some(io) = tls.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return Some(" (is the server running, and listening on that address and port?)");
+                }
+                match io.get_ref() {
+                    Some(inner) => tls = inner,
+                    None => break,
+                }
             }
-            let tls: &dyn std::error::Error = match io.and_then(|io| io.get_ref()) {
-                Some(inner) => inner,
-                None => cause,
-            };
             match tls.downcast_ref::<rustls::Error>()? {
                 rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => Some(
                     " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)",
