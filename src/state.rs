@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::broker::Broker;
-use crate::config::{Config, SourceFiles};
+use crate::config::{Config, ServerSettings, SourceFiles};
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
 use crate::server::connections::ConnectionAdmission;
@@ -164,8 +164,28 @@ impl State {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
         }
         self.connections.apply(&config.server);
+        warn_of_settings_read_at_start(&self.broker.config().server, &config.server);
         self.broker.replace_config(config);
         Ok(())
+    }
+}
+
+/// The listen addresses are bound once, at start: a reload that changes them applies
+/// everything else, and says so.
+fn warn_of_settings_read_at_start(running: &ServerSettings, reloaded: &ServerSettings) {
+    if running.listen != reloaded.listen {
+        tracing::warn!(
+            key = "server.listen",
+            "changed from {} to {}: listen addresses are read at start only; restart to apply it",
+            running.listen,
+            reloaded.listen
+        );
+    }
+    if running.metrics_listen != reloaded.metrics_listen {
+        tracing::warn!(
+            key = "server.metrics_listen",
+            "changed: listen addresses are read at start only; restart to apply it"
+        );
     }
 }
 
