@@ -340,6 +340,14 @@ async fn assume_role_with_sigv4_metadata() {
         Code::InvalidArgument,
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
     );
+    // Empty required members are missing ones, as STS words it.
+    let mut empty = chain_request(None);
+    empty.role_arn.clear();
+    assert_status(
+        anonymous.assume_role(empty, &creds, REGION, now()).await,
+        Code::InvalidArgument,
+        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
+    );
     // A signature over another message does not verify for this one.
     let authority = d.endpoint.trim_start_matches("https://").to_owned();
     let mut tampered = signed_assume_role(chain_request(Some(900)), &authority, &creds, REGION, now()).unwrap();

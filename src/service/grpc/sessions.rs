@@ -173,6 +173,12 @@ fn assume_role(
     record.role = Some(r.role_arn.clone());
     record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
+    // proto3 cannot tell an empty string from a missing one: both are the member left out.
+    let missing_members = [("roleArn", &r.role_arn), ("roleSessionName", &r.role_session_name)]
+        .into_iter()
+        .filter(|(_, value)| value.is_empty())
+        .map(|(member, _)| member.to_owned())
+        .collect();
     let input = AssumeRoleInput {
         role_arn: r.role_arn,
         role_session_name: r.role_session_name,
@@ -186,7 +192,7 @@ fn assume_role(
         token_code: None,
         source_identity: r.source_identity,
         source_ip: Some(ctx.conn.remote.ip()),
-        missing_members: Vec::new(),
+        missing_members,
     };
     let out = broker.assume_role(&caller, input, now)?;
     crate::metrics::record_session(&input_role_arn);
