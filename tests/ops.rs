@@ -276,6 +276,56 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
     drop(body_tx);
 }
 
+/// Bytes that are not the request message are INVALID_ARGUMENT, and a message over the size
+/// limit RESOURCE_EXHAUSTED (tonic's own codes would be INTERNAL and OUT_OF_RANGE).
+#[tokio::test]
+async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
+    use bytes::Bytes;
+
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let call = |frame: Vec<u8>| {
+        let d = &d;
+        async move {
+            let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
+            let (mut sender, connection) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(tls),
+            )
+            .await
+            .unwrap();
+            tokio::spawn(connection);
+            let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(http_body_util::Full::new(Bytes::from(frame)))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            };
+            (header("grpc-status"), header("grpc-message"))
+        }
+    };
+    // A length-delimited field (tag 1) announcing more bytes than follow.
+    let (code, message) = call(vec![0, 0, 0, 0, 3, 0x0a, 0x7f, 0x41]).await;
+    assert_eq!(code, "3", "{message}");
+    assert!(
+        message.starts_with("failed%20to%20decode%20Protobuf%20message"),
+        "{message}"
+    );
+    // 300 KiB announced: refused on the header, before it is read.
+    let mut oversized = vec![0u8];
+    oversized.extend_from_slice(&(300u32 * 1024).to_be_bytes());
+    let (code, message) = call(oversized).await;
+    assert_eq!(code, "8", "{message}");
+    assert!(message.contains("message%20length%20too%20large"), "{message}");
+}
+
 /// One client address cannot hold more than `max_concurrent_requests_per_ip` of the server's
 /// slots, even with requests that never finish (here: a body announced and never sent).
 #[tokio::test]

@@ -108,7 +108,10 @@ async fn dispatch_grpc(
         started: std::time::Instant::now(),
     });
     match routes.call(req).await {
-        Ok(response) => response,
+        Ok(mut response) => {
+            grpc::contract_status(response.headers_mut());
+            response
+        }
         Err(never) => match never {},
     }
 }

@@ -91,6 +91,32 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
     }
 }
 
+/// Rewrites the two statuses tonic's codec answers before a handler runs into the codes of
+/// the contract (DESIGN.md §2c), which are also grpc-core's: a message over
+/// [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED (tonic: OUT_OF_RANGE), and bytes that are not
+/// the request message are INVALID_ARGUMENT (tonic: INTERNAL, which tells a client the server
+/// failed). They come as a trailers-only answer: the status is in the response headers.
+pub fn contract_status(headers: &mut http::HeaderMap) {
+    const OUT_OF_RANGE: &str = "11";
+    const INTERNAL: &str = "13";
+    let message = headers.get("grpc-message").map(|m| {
+        percent_encoding::percent_decode(m.as_bytes())
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let code = match (
+        headers.get("grpc-status").and_then(|c| c.to_str().ok()),
+        message.as_deref(),
+    ) {
+        (Some(OUT_OF_RANGE), Some(m)) if m.starts_with("Error, decoded message length too large") => {
+            tonic::Code::ResourceExhausted
+        }
+        (Some(INTERNAL), Some(m)) if m.starts_with("failed to decode Protobuf message") => tonic::Code::InvalidArgument,
+        _ => return,
+    };
+    headers.insert("grpc-status", http::HeaderValue::from(code as i32));
+}
+
 /// The context [`super::dispatch`] attached to the request.
 fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
     req.extensions()
