@@ -119,7 +119,7 @@ impl Record {
             bounded(v.as_deref().unwrap_or(""))
         }
         let certificate = self.certificate.as_deref();
-        let of_certificate = |field: fn(&ClientCertificate) -> &str| certificate.map_or("", field);
+        let of_certificate = |field: fn(&ClientCertificate) -> &str| bounded(certificate.map_or("", field));
         tracing::info!(
             target: "audit",
             request_id = self.request_id.as_str(),
@@ -156,10 +156,15 @@ const MAX_FIELD_BYTES: usize = 4096;
 
 /// `value`, cut at a character boundary to at most [`MAX_FIELD_BYTES`].
 fn bounded(value: &str) -> &str {
-    if value.len() <= MAX_FIELD_BYTES {
+    prefix_within(value, MAX_FIELD_BYTES)
+}
+
+/// The longest prefix of `value` of at most `max_bytes` that ends at a character boundary.
+pub(crate) fn prefix_within(value: &str, max_bytes: usize) -> &str {
+    if value.len() <= max_bytes {
         return value;
     }
-    let mut cut = MAX_FIELD_BYTES;
+    let mut cut = max_bytes;
     while !value.is_char_boundary(cut) {
         cut -= 1;
     }
@@ -196,13 +201,14 @@ impl fmt::Display for Client {
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-signing-request.html>
 pub fn access_key_id_of_credential(credential: &str) -> Option<&str> {
     let akid = credential.split('/').next()?.trim();
-    let plausible = !akid.is_empty() && akid.len() <= 128 && akid.bytes().all(|b| b.is_ascii_alphanumeric());
-    plausible.then_some(akid)
+    crate::sigv4::looks_like_an_access_key_id(akid).then_some(akid)
 }
 
-/// The `Credential=` value of a SigV4 `Authorization` header.
+/// The `Credential=` value of a SigV4 `Authorization` header (white space around it skipped,
+/// as the SigV4 parser skips it).
 pub fn credential_of_authorization(header: &str) -> Option<&str> {
     let (_, rest) = header.split_once("Credential=")?;
+    let rest = rest.trim_start();
     Some(rest.split([',', ' ']).next().unwrap_or(rest))
 }
 
@@ -214,8 +220,18 @@ mod tests {
     fn credential_parsing() {
         let cases = [
             (
-                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab",
-                Some("ASIAEXAMPLE"),
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab",
+                Some("ASIAEXAMPLEEXAMPLE1"),
+            ),
+            // White space after `=`, which the SigV4 parser skips too.
+            (
+                "AWS4-HMAC-SHA256 Credential= ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, Signature=ab",
+                Some("ASIAEXAMPLEEXAMPLE1"),
+            ),
+            // A secret key where the key id belongs is never taken for one (nor logged).
+            (
+                "AWS4-HMAC-SHA256 Credential=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY/20250101",
+                None,
             ),
             ("AWS4-HMAC-SHA256 Credential=/20250101/us-east-1/sts/aws4_request", None),
             ("AWS4-HMAC-SHA256 SignedHeaders=host", None),

@@ -249,16 +249,17 @@ impl Limiter {
 /// tokens, or whoever saw a certificate could throttle the workload that owns it.
 pub struct ClientLimit<'a> {
     limiter: Option<&'a Limiter>,
-    key: Option<ClientKey>,
+    /// The client the request names, as read before its signature is checked.
+    claimed: Option<ClientKey>,
     at: Instant,
 }
 
 impl<'a> ClientLimit<'a> {
-    /// The limit of `key`'s bucket at `at` (`None`: the request names no client).
-    pub fn new(limiter: &'a Limiter, key: Option<ClientKey>, at: Instant) -> ClientLimit<'a> {
+    /// The limit at `at` of the client the request names (`None`: it names none readably).
+    pub fn new(limiter: &'a Limiter, claimed: Option<ClientKey>, at: Instant) -> ClientLimit<'a> {
         ClientLimit {
             limiter: Some(limiter),
-            key,
+            claimed,
             at,
         }
     }
@@ -267,14 +268,14 @@ impl<'a> ClientLimit<'a> {
     pub fn unlimited() -> ClientLimit<'static> {
         ClientLimit {
             limiter: None,
-            key: None,
+            claimed: None,
             at: Instant::now(),
         }
     }
 
-    /// Refuses when the client's bucket holds no token, taking none.
+    /// Refuses when the claimed client's bucket holds no token, taking none.
     pub fn check(&self) -> Result<(), ApiError> {
-        match (self.limiter, &self.key) {
+        match (self.limiter, &self.claimed) {
             (Some(limiter), Some(key)) => limiter
                 .per_client
                 .peek(key, self.at)
@@ -283,14 +284,17 @@ impl<'a> ClientLimit<'a> {
         }
     }
 
-    /// Takes a token from the client's bucket: the request has proved it holds the key.
-    pub fn charge(&self) -> Result<(), ApiError> {
-        match (self.limiter, &self.key) {
-            (Some(limiter), Some(key)) => limiter
+    /// Takes a token from the bucket of `proven`, the client the signature proved: the key
+    /// the verified request is bound to, not what was read of it before (a header the
+    /// parser reads more leniently than [`ClientLimit::check`]'s reader must not escape the
+    /// charge).
+    pub fn charge(&self, proven: ClientKey) -> Result<(), ApiError> {
+        match self.limiter {
+            Some(limiter) => limiter
                 .per_client
-                .take(key, self.at)
-                .map_err(|rate| rate_exceeded(key, rate)),
-            _ => Ok(()),
+                .take(&proven, self.at)
+                .map_err(|rate| rate_exceeded(&proven, rate)),
+            None => Ok(()),
         }
     }
 }

@@ -197,11 +197,38 @@ fn explain_takes_a_credential_process_command_line() {
         "--no-cache",
     ]); // fmt: skip
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let normalized = f.normalized(&out).replace(
         "3600 seconds (requested durationSeconds)",
         "3600 seconds (the profile's duration_seconds)",
     );
     golden("explain_allowed", &normalized);
+    // A region the server does not serve: the real request would not get this far.
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--at",
+        AT,
+        "--certificate",
+        cert,
+        "--trust-anchor-arn",
+        &anchor,
+        "--profile-arn",
+        &profile,
+        "--role-arn",
+        ROLE,
+        "--region",
+        "eu-west-1",
+    ]); // fmt: skip
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(
+            "warning: --region eu-west-1 is not the server's region us-east-1: the real request, signed for \
+             eu-west-1, would be refused before any of this (wrong-region)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A profile that maps only the subject's O: the explanation shows the mapping and the tags

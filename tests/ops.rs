@@ -1571,7 +1571,8 @@ async fn ops_status(d: &Daemon, path: &str) -> u16 {
 
 /// With `shutdown_delay_seconds`, SIGTERM makes the daemon unready at once but it keeps
 /// accepting and serving new connections (a load balancer or Service stops routing to it in
-/// the meantime, instead of its clients meeting a closed port); a second SIGTERM ends it.
+/// the meantime, instead of its clients meeting a closed port); a second SIGTERM ends the
+/// delay, and with nothing in flight the drain ends at once.
 #[tokio::test]
 async fn sigterm_with_a_delay_keeps_accepting_until_a_second_signal() {
     let pki = Pki::new();

@@ -100,85 +100,41 @@ impl Broker {
         Ok(Caller { claims, role, config })
     }
 
-    /// The ARN of an enabled trust anchor that `leaf` chains to through `intermediates` at
-    /// `now`: `preferred` when it is one (a caller naming the anchor it expects costs one
-    /// cached lookup), else the first in ARN order. When none is, the error says why as REST's
-    /// CreateSession would (see [`Broker::trusted_anchor_among`]).
+    /// The ARN of the first enabled trust anchor, in ARN order, that `leaf` chains to through
+    /// `intermediates` at `now`. When none does, the error is REST's for the one anchor in
+    /// question when there is only one (expired, revoked, unknown issuer…; see
+    /// [`Broker::trusted_anchor_among`]), else that the certificate chains to none.
     pub fn trusted_anchor(
         &self,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
-        preferred: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
-        self.trusted_anchor_among(leaf, intermediates, preferred, |_| true, now)
+        self.trusted_anchor_among(leaf, intermediates, |_| true, now)
             .map_err(|why| why.unwrap_or_else(|| untrusted_client_certificate(leaf, "any enabled trust anchor.")))
     }
 
-    /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. When the
-    /// chain reaches none, the error is the one of the anchor in question, in REST's words
-    /// (not found, disabled, expired, revoked, wrong key usage, missing intermediate…):
-    /// `preferred` when it is named, else the only eligible anchor; `None` when several were
-    /// tried, for the caller to say "none of them".
+    /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. Each is
+    /// verified once; when the chain reaches none, the error of the only eligible anchor if
+    /// there is one, `None` when several were tried (for the caller to say "none of them").
     pub fn trusted_anchor_among(
         &self,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
-        preferred: Option<&str>,
         eligible: impl Fn(&Anchor) -> bool,
         now: OffsetDateTime,
     ) -> Result<String, Option<ApiError>> {
         let config = self.config();
-        let preferred = match preferred {
-            Some(arn) => match super::create_session::find_anchor(&config, arn) {
-                Ok(anchor) => Some(anchor),
-                Err(not_usable) => {
-                    let anchors = config.anchors.values().filter(|a| a.enabled && eligible(a));
-                    return self
-                        .first_verified(&config, anchors, leaf, intermediates, now)
-                        .ok_or(Some(not_usable));
-                }
-            },
-            None => None,
-        };
-        let mut first_error = None;
-        if let Some(anchor) = preferred.filter(|a| eligible(a)) {
+        let mut anchors: Vec<&Arc<Anchor>> = config.anchors.values().filter(|a| a.enabled && eligible(a)).collect();
+        anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
+        let mut last_error = None;
+        for anchor in &anchors {
             match self.verify_chain_cached(&config, anchor, leaf, intermediates, now) {
                 Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
-                Err(e) => first_error = Some(e),
+                Err(e) => last_error = Some(e),
             }
         }
-        // The preferred anchor, tried above, is not verified twice.
-        let others: Vec<&Arc<Anchor>> = config
-            .anchors
-            .values()
-            .filter(|a| a.enabled && eligible(a) && preferred.is_none_or(|p| !std::ptr::eq(&***a, p)))
-            .collect();
-        if let Some(arn) = self.first_verified(&config, others.iter().copied(), leaf, intermediates, now) {
-            return Ok(arn);
-        }
-        match (first_error, others.as_slice()) {
-            (Some(preferred_error), _) => Err(Some(preferred_error)),
-            (None, [only]) => Err(self.verify_chain_cached(&config, only, leaf, intermediates, now).err()),
-            (None, _) => Err(None),
-        }
-    }
-
-    /// The ARN of the first of `anchors`, in ARN order, that `leaf` chains to.
-    fn first_verified<'a>(
-        &self,
-        config: &crate::config::Config,
-        anchors: impl Iterator<Item = &'a Arc<Anchor>>,
-        leaf: &ClientCertificate,
-        intermediates: &[Vec<u8>],
-        now: OffsetDateTime,
-    ) -> Option<String> {
-        let mut anchors: Vec<&Arc<Anchor>> = anchors.collect();
-        anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
-        anchors
-            .into_iter()
-            .find(|a| self.verify_chain_cached(config, a, leaf, intermediates, now).is_ok())
-            .map(|a| a.arn.as_str().to_owned())
+        Err(last_error.filter(|_| anchors.len() == 1))
     }
 }
 

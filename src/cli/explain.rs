@@ -84,7 +84,7 @@ pub struct ExplainArgs {
 /// the server and holds its key), accepted and ignored so that a client's command line can be
 /// pasted as it is. Hidden from `--help`.
 #[derive(clap::Args)]
-#[allow(dead_code, reason = "parsed to be accepted, never read")]
+#[allow(dead_code, reason = "parsed to be accepted; only the region is read")]
 struct ClientOnlyFlags {
     #[arg(long, hide = true)]
     private_key: Option<PathBuf>,
@@ -150,6 +150,16 @@ pub fn run_explain(args: ExplainArgs) -> ExitCode {
         Err(code) => return code,
     };
     let now = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    // The one client-only flag the server would judge: the signature's scope.
+    if let Some(region) = args.client_only.region.as_deref()
+        && region != config.server.region
+    {
+        eprintln!(
+            "warning: --region {region} is not the server's region {}: the real request, signed for {region}, \
+             would be refused before any of this (wrong-region)",
+            config.server.region
+        );
+    }
     let report = match &args.caller_role_arn {
         Some(caller) => {
             let q = AssumeRoleQuestion {

@@ -1012,8 +1012,10 @@ fn process_groups() -> Vec<u32> {
     let mut groups = Vec::new();
     for line in status.lines() {
         if let Some(gids) = line.strip_prefix("Gid:") {
-            // real, effective, saved, filesystem: the filesystem id is the one access uses.
-            groups.extend(ids(gids).into_iter().skip(1));
+            // real, effective, saved, filesystem: the effective and filesystem ids are the
+            // ones file access uses.
+            let gids = ids(gids);
+            groups.extend([gids.get(1), gids.get(3)].into_iter().flatten().copied());
         } else if let Some(supplementary) = line.strip_prefix("Groups:") {
             groups.extend(ids(supplementary));
         }
@@ -1092,10 +1094,16 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
 }
 
 /// Whether two listen addresses would take the same port: the same port (not 0, which
-/// picks a free one each time) on the same address, or on an unspecified one (0.0.0.0, ::),
-/// which takes it on every address of its family and, for `::`, usually IPv4's too.
+/// picks a free one each time) on the same address, or on the unspecified address of the
+/// other's family (0.0.0.0 takes the port on every IPv4 address), or on `::`, which on Linux
+/// takes it on every IPv6 and IPv4 address alike (dual-stack sockets).
 fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    let overlap = |x: std::net::IpAddr, y: std::net::IpAddr| {
+        x == y
+            || (x.is_unspecified() && (x.is_ipv6() || y.is_ipv4()))
+            || (y.is_unspecified() && (y.is_ipv6() || x.is_ipv4()))
+    };
+    a.port() != 0 && a.port() == b.port() && overlap(a.ip(), b.ip())
 }
 
 #[cfg(test)]

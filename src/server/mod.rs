@@ -41,7 +41,8 @@ pub struct ServeOptions {
 
 /// Runs the daemon until SIGTERM/SIGINT; then, not ready, it keeps accepting for
 /// `shutdown_delay_seconds`, drains in-flight requests for up to `shutdown_grace_seconds` and
-/// returns. A second signal ends the delay or the drain at once.
+/// returns. Another signal ends the delay (the drain starts), or the drain (what is still open
+/// is closed).
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
@@ -108,8 +109,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         let config = state.broker.config();
         (config.server.shutdown_delay, config.server.shutdown_grace)
     };
-    // Not ready, still serving: balancers and Services stop routing here in the meantime.
-    let mut stop_now = false;
+    // Not ready, still serving: balancers and Services stop routing here in the meantime. A
+    // second signal ends the delay, a signal during the drain ends the drain.
     if !delay.is_zero() {
         tracing::info!(
             delay_seconds = delay.as_secs(),
@@ -121,10 +122,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
             tokio::select! {
                 accepted = admission.accept(&listener) => accept(&mut connections, accepted),
                 () = &mut deadline => break,
-                () = shutdown.next() => {
-                    stop_now = true;
-                    break;
-                }
+                () = shutdown.next() => break,
             }
         }
     }
@@ -132,18 +130,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     while connections.try_join_next().is_some() {}
     tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
     let _ = stop_tx.send(true);
-    if !stop_now {
-        tokio::select! {
-            drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }) => {
-                if drained.is_err() {
-                    tracing::warn!("grace period over; closing remaining connections");
-                }
+    tokio::select! {
+        drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }) => {
+            if drained.is_err() {
+                tracing::warn!("grace period over; closing remaining connections");
             }
-            () = shutdown.next() => stop_now = true,
         }
-    }
-    if stop_now {
-        tracing::warn!("a second SIGTERM or SIGINT: closing remaining connections now");
+        () = shutdown.next() => tracing::warn!("SIGTERM or SIGINT during the drain: closing remaining connections now"),
     }
     connections.abort_all();
     tracing::info!("stopped");
@@ -259,8 +252,9 @@ async fn serve_connection(
     let _ = tokio::time::timeout(request_timeout, connection).await;
 }
 
-/// SIGTERM and SIGINT, each delivery once: the first starts the shutdown, a second ends it
-/// at once. The handlers are installed by [`ShutdownSignals::install`], not when first awaited.
+/// SIGTERM and SIGINT, each delivery once: the first starts the shutdown, each later one moves
+/// it on a step. The handlers are installed by [`ShutdownSignals::install`], not when first
+/// awaited.
 struct ShutdownSignals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,

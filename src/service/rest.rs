@@ -111,7 +111,7 @@ pub fn create_session(
     verify_signature(req, body, &auth, &certificate)?;
     // The signature proved the certificate's key: now, and only now, the request spends a
     // token of that certificate's bucket.
-    client_limit.charge()?;
+    client_limit.charge(ClientKey::Certificate(*certificate.fingerprint()))?;
 
     let input = CreateSessionInput {
         profile_arn: params.profile_arn,
@@ -243,7 +243,7 @@ fn check_scope(auth: &x509::X509Authorization, region: &str) -> Result<(), ApiEr
             "wrong-service",
             format!(
                 "Credential should be scoped to correct service: 'rolesanywhere', not '{}'.",
-                auth.service
+                crate::sigv4::shown_scope_part(&auth.service)
             ),
         ));
     }
@@ -252,7 +252,7 @@ fn check_scope(auth: &x509::X509Authorization, region: &str) -> Result<(), ApiEr
             "wrong-region",
             format!(
                 "Credential should be scoped to a valid region: '{region}', not '{}'.",
-                auth.region
+                crate::sigv4::shown_scope_part(&auth.region)
             ),
         ));
     }

@@ -109,7 +109,7 @@ pub fn handle(
     )?;
     record.set_caller(&caller);
     // The signature proved the access key: its bucket pays for the request from here on.
-    client_limit.charge()?;
+    client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),

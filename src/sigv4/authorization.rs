@@ -3,6 +3,7 @@
 //! parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, ...).
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#add-signature-to-request>
 
+use super::error::{looks_like_an_access_key_id, shown_header_names, shown_scope_part};
 use super::{HMAC_ALGORITHMS, HttpRequest, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex};
 
 /// The algorithm label of HMAC SigV4.
@@ -295,21 +296,14 @@ fn parameter_name(name: &str) -> Option<&str> {
 /// digits, `-` and `_`, at most 64) — and `…` otherwise: a client that mixed up its values may
 /// have sent its secret key, which is mixed-case base64 and may itself contain `/`.
 fn redacted_credential(credential: &str) -> String {
-    let looks_like_a_key_id =
-        |p: &str| (16..=128).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    let looks_like_a_scope_part = |p: &str| {
-        p.len() <= 64
-            && p.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    };
     credential
         .split('/')
         .enumerate()
         .map(|(i, part)| match (i, part) {
             (_, "") => "",
-            (0, id) if looks_like_a_key_id(id) => id,
-            (1.., p) if looks_like_a_scope_part(p) => p,
-            _ => "…",
+            (0, id) if looks_like_an_access_key_id(id) => id,
+            (0, _) => "…",
+            (_, p) => shown_scope_part(p),
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -322,7 +316,8 @@ pub(crate) fn parse_signed_headers(s: &str) -> Result<Vec<String>, SigV4Error> {
             let h = h.trim();
             match h.is_empty() {
                 true => Err(SigV4Error::MalformedAuthorization(format!(
-                    "SignedHeaders '{s}' must be a ';'-separated list of header names."
+                    "SignedHeaders '{}' must be a ';'-separated list of header names.",
+                    shown_header_names(s)
                 ))),
                 false => Ok(h.to_ascii_lowercase()),
             }

@@ -2,7 +2,10 @@
 //!
 //! Variants are flat and each `Display` message is a sentence a caller can act on; where AWS
 //! has a well-known wording (STS, Roles Anywhere) the message follows it so that SDK users see
-//! what they would see against AWS. No message ever contains key material.
+//! what they would see against AWS. No message ever contains key material: a value the client
+//! sent is repeated only when it has the shape of what belongs there (`shown_*`), since a
+//! client that mixed up its values may have put a secret key or token anywhere, and these
+//! messages are logged and relayed (VerifyRequest answers them to another service).
 
 /// What an STS (SigV4) endpoint accepts.
 pub const HMAC_ALGORITHMS: &str = "Supported is AWS4-HMAC-SHA256.";
@@ -19,7 +22,7 @@ pub enum SigV4Error {
     #[error("{0}")]
     MalformedAuthorization(String),
     /// The algorithm label is not one this endpoint verifies.
-    #[error("Unsupported AWS 'algorithm': '{algorithm}'. {supported}")]
+    #[error("Unsupported AWS 'algorithm': '{}'. {supported}", shown_label(algorithm))]
     UnsupportedAlgorithm {
         /// The label as sent.
         algorithm: String,
@@ -30,17 +33,20 @@ pub enum SigV4Error {
     #[error("Credential should be scoped to a valid region/service/terminator: '{0}'.")]
     MalformedCredential(String),
     /// The scope's terminator is not `aws4_request`.
-    #[error("Credential should be scoped with a valid terminator: 'aws4_request', not '{0}'.")]
+    #[error("Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.", shown_scope_part(.0))]
     CredentialTerminator(String),
     /// The scope names another region than this endpoint serves.
-    #[error("Credential should be scoped to a valid region, not '{0}'.")]
+    #[error("Credential should be scoped to a valid region, not '{}'.", shown_scope_part(.0))]
     CredentialRegion(String),
     /// The scope names another service than this endpoint serves.
-    #[error("Credential should be scoped to correct service: '{0}'.")]
+    #[error("Credential should be scoped to correct service: '{}'.", shown_scope_part(.0))]
     CredentialService(String),
     /// The scope date differs from the date part of `X-Amz-Date`.
     #[error(
-        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{amz_date_day}', from '{amz_date}'."
+        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
+        shown_date(scope_date),
+        shown_date(amz_date_day),
+        shown_date(amz_date)
     )]
     CredentialDate {
         /// Date in the credential scope.
@@ -54,7 +60,7 @@ pub enum SigV4Error {
     #[error("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")]
     MissingDate,
     /// `X-Amz-Date` or the scope date is not in the ISO 8601 basic format.
-    #[error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '{0}'.")]
+    #[error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '{}'.", shown_date(.0))]
     BadDate(String),
     /// `host` is not among the signed headers.
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
@@ -66,7 +72,7 @@ pub enum SigV4Error {
     #[error("'X-Amz-X509' must be a 'SignedHeader' in the AWS Authorization.")]
     CertificateNotSigned,
     /// A header listed in `SignedHeaders` is absent from the request.
-    #[error("The request lists '{0}' in SignedHeaders but does not carry that header.")]
+    #[error("The request lists '{}' in SignedHeaders but does not carry that header.", shown_header_names(.0))]
     SignedHeaderAbsent(String),
     /// The signature date lies too far in the future (header form).
     #[error("Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew_minutes} min.)")]
@@ -101,7 +107,7 @@ pub enum SigV4Error {
         now: String,
     },
     /// `X-Amz-Expires` is not an integer in `1..=604800`.
-    #[error("X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{0}'.")]
+    #[error("X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{}'.", shown_number(.0))]
     InvalidExpires(String),
     /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
     #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
@@ -123,10 +129,10 @@ pub enum SigV4Error {
     )]
     X509SignatureMismatch,
     /// The label says RSA but the certificate holds an EC key, or the other way round.
-    #[error("The signing algorithm '{0}' does not match the certificate's public key type.")]
+    #[error("The signing algorithm '{}' does not match the certificate's public key type.", shown_label(.0))]
     AlgorithmKeyMismatch(String),
     /// The certificate serial in the credential is not a decimal number.
-    #[error("Credential should start with the certificate serial number in decimal, not '{0}'.")]
+    #[error("Credential should start with the certificate serial number in decimal, not '{}'.", shown_number(.0))]
     BadSerial(String),
     /// A certificate's public key cannot be used for verification (malformed point or modulus).
     #[error("The certificate's public key is malformed.")]
@@ -137,4 +143,102 @@ pub enum SigV4Error {
     /// The signing primitive failed.
     #[error("Signing the request failed.")]
     SigningFailed,
+}
+
+/// `value` when it is at most `max` bytes of bytes `allowed` accepts, else `…`.
+fn shown(value: &str, max: usize, allowed: fn(u8) -> bool) -> &str {
+    if value.len() <= max && value.bytes().all(allowed) {
+        value
+    } else {
+        "…"
+    }
+}
+
+/// A part of a credential scope: a date, region, service or terminator.
+pub(crate) fn shown_scope_part(value: &str) -> &str {
+    shown(value, 64, |b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+    })
+}
+
+/// An ISO 8601 basic date or date-time (`20150830T123600Z`).
+fn shown_date(value: &str) -> &str {
+    shown(value, 20, |b| b.is_ascii_digit() || b == b'T' || b == b'Z')
+}
+
+/// An algorithm label (`AWS4-HMAC-SHA256`).
+fn shown_label(value: &str) -> &str {
+    shown(value, 64, |b| {
+        b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+    })
+}
+
+/// A number (a serial, a count of seconds).
+fn shown_number(value: &str) -> &str {
+    shown(value, 64, |b| b.is_ascii_digit() || b == b'-')
+}
+
+/// Header names, `;`-separated as in `SignedHeaders`.
+pub(crate) fn shown_header_names(value: &str) -> &str {
+    shown(value, 1024, |b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b';'
+    })
+}
+
+/// Whether `value` has the shape of an access key id (upper-case letters and digits, 16 to
+/// 128 of them), the only part of a credential a message or the audit log may repeat as it is.
+pub fn looks_like_an_access_key_id(value: &str) -> bool {
+    (16..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_repeat_only_values_of_the_expected_shape() {
+        let secret = "wJalrXUtnFEMI+K7MDENGbPxRfiCYEXAMPLEKEY";
+        let s = || secret.to_owned();
+        let errors = [
+            SigV4Error::UnsupportedAlgorithm {
+                algorithm: s(),
+                supported: HMAC_ALGORITHMS,
+            },
+            SigV4Error::CredentialTerminator(s()),
+            SigV4Error::CredentialRegion(s()),
+            SigV4Error::CredentialService(s()),
+            SigV4Error::CredentialDate {
+                scope_date: s(),
+                amz_date_day: s(),
+                amz_date: s(),
+            },
+            SigV4Error::BadDate(s()),
+            SigV4Error::SignedHeaderAbsent(s()),
+            SigV4Error::InvalidExpires(s()),
+            SigV4Error::AlgorithmKeyMismatch(s()),
+            SigV4Error::BadSerial(s()),
+        ];
+        for e in errors {
+            let message = e.to_string();
+            assert!(!message.contains(secret) && message.contains("'…'"), "{message}");
+        }
+        let shaped = [
+            (SigV4Error::CredentialRegion("eu-west-1".into()), "'eu-west-1'"),
+            (SigV4Error::BadDate("2015-08-30".into()), "'…'"),
+            (SigV4Error::BadDate("20150830T1236".into()), "'20150830T1236'"),
+            (SigV4Error::BadSerial("12a".into()), "'…'"),
+            (SigV4Error::BadSerial("1234567890".into()), "'1234567890'"),
+            (SigV4Error::SignedHeaderAbsent("x-amz-meta".into()), "'x-amz-meta'"),
+            (
+                SigV4Error::UnsupportedAlgorithm {
+                    algorithm: "AWS4-HMAC-SHA512".into(),
+                    supported: HMAC_ALGORITHMS,
+                },
+                "'AWS4-HMAC-SHA512'",
+            ),
+        ];
+        for (e, want) in shaped {
+            assert!(e.to_string().contains(want), "{e}");
+        }
+    }
 }

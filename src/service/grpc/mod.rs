@@ -125,8 +125,8 @@ fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
         .ok_or_else(|| Status::internal("request context missing"))
 }
 
-/// The longest status message sent whole.
-const MAX_STATUS_MESSAGE_CHARACTERS: usize = 2048;
+/// The longest status message sent whole, in bytes of UTF-8.
+const MAX_STATUS_MESSAGE_BYTES: usize = 1024;
 
 /// The gRPC status for `e`: its code, the REST message (AccessDenied messages carry the reason
 /// and request id, as on the REST wire) and `x-amzn-requestid` metadata.
@@ -135,11 +135,12 @@ fn status(e: &ApiError, request_id: &str) -> Status {
         ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
         _ => e.message.clone(),
     };
-    // The message travels in the `grpc-message` header, which clients bound (grpc-core at
-    // 8 to 16 KiB of metadata): past that they report the transport's error, not this one.
-    let message = match message.char_indices().nth(MAX_STATUS_MESSAGE_CHARACTERS) {
-        Some((cut, _)) => format!("{}…", &message[..cut]),
-        None => message,
+    // The message travels percent-encoded in the `grpc-message` header, which clients bound
+    // (grpc-core at 8 to 16 KiB of metadata): past that they report the transport's error, not
+    // this one. 1 KiB of UTF-8 is at most 3 KiB encoded.
+    let message = match crate::audit::prefix_within(&message, MAX_STATUS_MESSAGE_BYTES) {
+        cut if cut.len() < message.len() => format!("{cut}…"),
+        _ => message,
     };
     let mut s = Status::new(e.grpc_code(), message);
     if let Ok(v) = MetadataValue::try_from(request_id) {
@@ -211,9 +212,10 @@ mod tests {
 
     #[test]
     fn a_long_status_message_is_cut() {
-        let long = ApiError::validation("parameter", "é".repeat(5000));
+        let long = ApiError::validation("parameter", format!("x{}", "é".repeat(5000)));
         let s = status(&long, "rid");
-        assert_eq!(s.message(), format!("{}…", "é".repeat(MAX_STATUS_MESSAGE_CHARACTERS)));
+        let kept = "é".repeat((MAX_STATUS_MESSAGE_BYTES - 1) / 2);
+        assert_eq!(s.message(), format!("x{kept}…"), "cut at a character boundary");
     }
 
     #[test]

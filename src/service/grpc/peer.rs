@@ -60,7 +60,7 @@ fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
 /// Checks that the peer's `chain` chains to an enabled trust anchor, and returns the
 /// anchor's ARN.
 pub fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
-    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, None, now)?;
+    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
     broker.caches().keep_certificate(&chain.sent);
     Ok(anchor)
 }
@@ -81,7 +81,7 @@ pub fn admin_peer(
     // Which anchors may issue admin certificates is the operators' business: the refusal
     // names the rule, not one anchor's verification error.
     if broker
-        .trusted_anchor_among(&chain.leaf, &chain.intermediates, None, is_admin_anchor, now)
+        .trusted_anchor_among(&chain.leaf, &chain.intermediates, is_admin_anchor, now)
         .is_err()
     {
         return Err(match admin_anchors.is_empty() {

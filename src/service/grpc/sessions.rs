@@ -3,7 +3,7 @@
 //! gRPC status.
 //!
 //! - CreateSession: the identity is the mTLS client chain (leaf + intermediates); it must chain
-//!   to an enabled trust anchor, then to the anchor named in the request.
+//!   to the anchor named in the request, checked first, as for REST.
 //! - AssumeRole: SigV4 in metadata over the canonical request described in `sessions.proto`
 //!   (method `POST`, path [`ASSUME_ROLE_PATH`], `host` = `:authority`, payload = the encoded
 //!   message).
@@ -102,9 +102,6 @@ fn create_session(
         ClientKey::Certificate(*chain.leaf.fingerprint()),
         std::time::Instant::now(),
     )?;
-    // The caller must chain to an enabled anchor before learning anything of the configuration.
-    broker.trusted_anchor(&chain.leaf, &chain.intermediates, Some(&trust_anchor_arn), now)?;
-    broker.caches().keep_certificate(&chain.sent);
     let input = CreateSessionInput {
         profile_arn,
         role_arn,
@@ -116,7 +113,11 @@ fn create_session(
         intermediates: chain.intermediates,
         source_ip: Some(ctx.conn.remote.ip()),
     };
+    // The broker checks the chain against the anchor the request names before it looks up
+    // anything else, with REST's errors.
     let out = broker.create_session(input, now)?;
+    // Its chain verified: the next connection with these bytes skips the parse.
+    broker.caches().keep_certificate(&chain.sent);
     crate::metrics::record_session(&out.role_arn);
     record.merge(AuditDecision {
         role_arn: Some(out.role_arn.clone()),
@@ -169,7 +170,7 @@ fn assume_role(
     client_limit.check()?;
     let caller = broker.authenticate(&http, payload, "sts", None, now)?;
     record.set_caller(&caller);
-    client_limit.charge()?;
+    client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     record.role = Some(r.role_arn.clone());
     record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
