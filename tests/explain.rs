@@ -166,36 +166,21 @@ fn explain_takes_a_credential_process_command_line() {
     let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
     let (config, cert) = (f.config.to_str().unwrap(), cert.to_str().unwrap());
     let (anchor, profile) = (anchor_arn("main"), profile_arn("main"));
-    let out = rolegate(&[
-        "explain",
-        "--config",
-        config,
-        "--at",
-        AT,
-        "--certificate",
-        cert,
-        "--private-key",
-        "/nonexistent/client.key",
-        "--private-key-passphrase-env",
-        "KEY_PASSPHRASE",
-        "--trust-anchor-arn",
-        &anchor,
-        "--profile-arn",
-        &profile,
-        "--role-arn",
-        ROLE,
-        "--session-duration",
-        "3600",
-        "--region",
-        "us-east-1",
-        "--endpoint",
-        "https://rolegate.internal:8443",
-        "--ca-bundle",
-        "/nonexistent/ca.pem",
-        "--no-verify-ssl",
-        "--debug",
-        "--no-cache",
-    ]); // fmt: skip
+    let explain = |client_flags: &[&str]| {
+        #[rustfmt::skip]
+        let mut args = vec![
+            "explain", "--config", config, "--at", AT, "--certificate", cert,
+            "--trust-anchor-arn", &anchor, "--profile-arn", &profile, "--role-arn", ROLE,
+        ];
+        args.extend_from_slice(client_flags);
+        rolegate(&args)
+    };
+    #[rustfmt::skip]
+    let out = explain(&[
+        "--private-key", "/nonexistent/client.key", "--private-key-passphrase-env", "KEY_PASSPHRASE",
+        "--session-duration", "3600", "--region", "us-east-1", "--endpoint", "https://rolegate.internal:8443",
+        "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--debug", "--no-cache",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let normalized = f.normalized(&out).replace(
@@ -204,23 +189,7 @@ fn explain_takes_a_credential_process_command_line() {
     );
     golden("explain_allowed", &normalized);
     // A region the server does not serve: the real request would not get this far.
-    let out = rolegate(&[
-        "explain",
-        "--config",
-        config,
-        "--at",
-        AT,
-        "--certificate",
-        cert,
-        "--trust-anchor-arn",
-        &anchor,
-        "--profile-arn",
-        &profile,
-        "--role-arn",
-        ROLE,
-        "--region",
-        "eu-west-1",
-    ]); // fmt: skip
+    let out = explain(&["--region", "eu-west-1"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).starts_with(
             "warning: --region eu-west-1 is not the server's region us-east-1: the real request, signed for \

@@ -1297,14 +1297,15 @@ async fn a_reload_keeps_the_rate_limit_buckets_and_applies_new_rates() {
     assert_eq!(r.status, 400, "no limit any more: {}", r.body);
 }
 
+/// Server settings: no per-address limit, and a bucket of two requests per client that
+/// never refills within a test.
+const TWO_REQUESTS_PER_CLIENT: &str =
+    "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2";
+
 #[tokio::test]
 async fn rate_limit_per_certificate() {
     let pki = Pki::new();
-    let d = start_with_server_keys(
-        &pki,
-        "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2",
-        &[],
-    );
+    let d = start_with_server_keys(&pki, TWO_REQUESTS_PER_CLIENT, &[]);
     let leaf = Pki::client(&pki.root, "busy", KeyType::EcdsaP256);
     let other = Pki::client(&pki.root, "quiet", KeyType::EcdsaP256);
     create(&d, &leaf).await.unwrap();
@@ -1331,11 +1332,7 @@ async fn rate_limit_per_certificate() {
 #[tokio::test]
 async fn forged_requests_do_not_spend_the_certificate_holders_tokens() {
     let pki = Pki::new();
-    let d = start_with_server_keys(
-        &pki,
-        "rate_limit_per_ip = 0\nrate_limit_per_client = 0.001\nrate_limit_per_client_burst = 2",
-        &[],
-    );
+    let d = start_with_server_keys(&pki, TWO_REQUESTS_PER_CLIENT, &[]);
     let victim = Pki::client(&pki.root, "victim", KeyType::EcdsaP256);
     let attacker = Pki::client(&pki.root, "attacker", KeyType::EcdsaP256);
     let forged = Issued {
