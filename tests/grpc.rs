@@ -269,6 +269,13 @@ async fn create_session_errors_map_to_grpc_codes() {
     let mut too_long = create_request("main", ROLE, "main");
     too_long.duration_seconds = Some(10_000);
     assert_status(create(&c, too_long).await, Code::InvalidArgument, "");
+    let mut no_profile = create_request("main", ROLE, "main");
+    no_profile.profile_arn.clear();
+    assert_status(
+        create(&c, no_profile).await,
+        Code::InvalidArgument,
+        "Missing required parameter profileArn (field profile_arn).",
+    );
     // A huge ARN is refused by its length, quoted cut: the status fits a gRPC header.
     let huge = format!("{ROLE}{}", "a".repeat(20_000));
     let chars = huge.chars().count();

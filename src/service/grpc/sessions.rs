@@ -91,9 +91,9 @@ fn create_session(
     let broker = &ctx.state.broker;
     let chain = peer_chain(broker, &ctx.conn, "CreateSession")?;
     record.set_certificate(chain.leaf.clone());
-    let profile_arn = required(r.profile_arn, "profile_arn")?;
-    let role_arn = required(r.role_arn, "role_arn")?;
-    let trust_anchor_arn = required(r.trust_anchor_arn, "trust_anchor_arn")?;
+    let profile_arn = required_parameter(r.profile_arn, "profileArn", "profile_arn")?;
+    let role_arn = required_parameter(r.role_arn, "roleArn", "role_arn")?;
+    let trust_anchor_arn = required_parameter(r.trust_anchor_arn, "trustAnchorArn", "trust_anchor_arn")?;
     check_arn_lengths(&profile_arn, &role_arn, &trust_anchor_arn)?;
     record.trust_anchor = Some(trust_anchor_arn.clone());
     record.profile = Some(profile_arn.clone());
@@ -337,6 +337,18 @@ fn signed_metadata(metadata: &MetadataMap, authority: &str) -> Vec<(String, Stri
         out.push(("host".to_owned(), authority.to_owned()));
     }
     out
+}
+
+/// A required CreateSession parameter; InvalidArgument when empty, in REST's words with the
+/// protobuf field's name.
+fn required_parameter(value: String, parameter: &str, field: &str) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::validation(
+            "missing-parameter",
+            format!("Missing required parameter {parameter} (field {field})."),
+        ));
+    }
+    Ok(value)
 }
 
 /// A required string field; InvalidArgument naming the field when empty.
