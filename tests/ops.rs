@@ -308,6 +308,7 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
                     .map(|v| v.to_str().unwrap().to_owned())
                     .unwrap_or_default()
             };
+            assert_eq!(header("x-amzn-requestid").len(), 36, "{response:?}");
             (header("grpc-status"), header("grpc-message"))
         }
     };
@@ -324,6 +325,16 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     let (code, message) = call(oversized).await;
     assert_eq!(code, "8", "{message}");
     assert!(message.contains("message%20length%20too%20large"), "{message}");
+    // Refused before any handler, and still counted (and audited) as the refusals they are.
+    let m = scrape(&d).await;
+    assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="ValidationError"}"#
+        ),
+        Some(2.0),
+        "{m}"
+    );
 }
 
 /// One client address cannot hold more than `max_concurrent_requests_per_ip` of the server's

@@ -100,16 +100,23 @@ async fn dispatch_grpc(
         })
         .unwrap_or_default();
     let mut routes = state.grpc.clone();
+    let (request_id, started, remote) = (http::new_request_id(), std::time::Instant::now(), conn.remote);
+    let path = req.uri().path().to_owned();
     req.extensions_mut().insert(grpc::GrpcContext {
         state,
         conn,
         authority,
-        request_id: http::new_request_id(),
-        started: std::time::Instant::now(),
+        request_id: request_id.clone(),
+        started,
     });
     match routes.call(req).await {
         Ok(mut response) => {
-            grpc::contract_status(response.headers_mut());
+            if let Some(refused) = grpc::contract_status(response.headers_mut()) {
+                grpc::audit_refused_call(&path, remote, &request_id, started, &refused);
+                if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-amzn-requestid", id);
+                }
+            }
             response
         }
         Err(never) => match never {},

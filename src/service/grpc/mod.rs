@@ -96,25 +96,57 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
 /// [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED (tonic: OUT_OF_RANGE), and bytes that are not
 /// the request message are INVALID_ARGUMENT (tonic: INTERNAL, which tells a client the server
 /// failed). They come as a trailers-only answer: the status is in the response headers.
-pub fn contract_status(headers: &mut http::HeaderMap) {
+/// Returns the refusal, for the audit trail and the metrics, when it rewrote one.
+pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
     const OUT_OF_RANGE: &str = "11";
     const INTERNAL: &str = "13";
     let message = headers.get("grpc-message").map(|m| {
         percent_encoding::percent_decode(m.as_bytes())
             .decode_utf8_lossy()
             .into_owned()
-    });
-    let code = match (
-        headers.get("grpc-status").and_then(|c| c.to_str().ok()),
-        message.as_deref(),
-    ) {
-        (Some(OUT_OF_RANGE), Some(m)) if m.starts_with("Error, decoded message length too large") => {
-            tonic::Code::ResourceExhausted
+    })?;
+    let (code, reason) = match headers.get("grpc-status").and_then(|c| c.to_str().ok()) {
+        Some(OUT_OF_RANGE) if message.starts_with("Error, decoded message length too large") => {
+            (tonic::Code::ResourceExhausted, "message-too-large")
         }
-        (Some(INTERNAL), Some(m)) if m.starts_with("failed to decode Protobuf message") => tonic::Code::InvalidArgument,
-        _ => return,
+        Some(INTERNAL) if message.starts_with("failed to decode Protobuf message") => {
+            (tonic::Code::InvalidArgument, "undecodable-message")
+        }
+        _ => return None,
     };
     headers.insert("grpc-status", http::HeaderValue::from(code as i32));
+    Some(ApiError::validation(reason, message))
+}
+
+/// Audits and counts a call [`contract_status`] found refused by tonic's codec, before any
+/// handler: one event per call, as for the calls the handlers answer.
+pub fn audit_refused_call(
+    path: &str,
+    remote: std::net::SocketAddr,
+    request_id: &str,
+    started: std::time::Instant,
+    refused: &ApiError,
+) {
+    // The operation label must stay bounded whatever path a client sends.
+    const KNOWN: [(&str, &str); 6] = [
+        ("/rolegate.v1.Sessions/CreateSession", "CreateSession"),
+        ("/rolegate.v1.Sessions/AssumeRole", "AssumeRole"),
+        ("/rolegate.v1.Sessions/VerifyRequest", "VerifyRequest"),
+        ("/rolegate.v1.Sessions/Authorize", "Authorize"),
+        ("/rolegate.v1.Admin/Status", "Admin.Status"),
+        ("/rolegate.v1.Admin/Reload", "Admin.Reload"),
+    ];
+    let operation = KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op);
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(
+        crate::metrics::RequestLabels {
+            api: "grpc",
+            operation,
+            outcome: refused.sts_wire().1,
+        },
+        elapsed.as_secs_f64(),
+    );
+    Record::new(request_id, "grpc", operation, remote).deny(refused, elapsed);
 }
 
 /// The context [`super::dispatch`] attached to the request.
