@@ -100,8 +100,9 @@ async fn dispatch_grpc(
         })
         .unwrap_or_default();
     let mut routes = state.grpc.clone();
-    let (request_id, started, remote) = (http::new_request_id(), std::time::Instant::now(), conn.remote);
-    let path = req.uri().path().to_owned();
+    let request_id: Arc<str> = http::new_request_id().into();
+    let (started, remote) = (std::time::Instant::now(), conn.remote);
+    let operation = grpc::operation_of(req.uri().path());
     req.extensions_mut().insert(grpc::GrpcContext {
         state,
         conn,
@@ -112,7 +113,7 @@ async fn dispatch_grpc(
     match routes.call(req).await {
         Ok(mut response) => {
             if let Some(refused) = grpc::contract_status(response.headers_mut()) {
-                grpc::audit_refused_call(&path, remote, &request_id, started, &refused);
+                grpc::audit_refused_call(operation, remote, &request_id, started, &refused);
                 if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", id);
                 }

@@ -42,7 +42,7 @@ pub struct GrpcContext {
     /// The HTTP/2 `:authority` as the client sent it (SigV4 `host` of AssumeRole).
     pub authority: String,
     /// `x-amzn-requestid` of this call, for the audit log and error messages.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// When the call arrived, for the latency metric.
     pub started: std::time::Instant,
 }
@@ -121,22 +121,12 @@ pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
 /// Audits and counts a call [`contract_status`] found refused by tonic's codec, before any
 /// handler: one event per call, as for the calls the handlers answer.
 pub fn audit_refused_call(
-    path: &str,
+    operation: &'static str,
     remote: std::net::SocketAddr,
     request_id: &str,
     started: std::time::Instant,
     refused: &ApiError,
 ) {
-    // The operation label must stay bounded whatever path a client sends.
-    const KNOWN: [(&str, &str); 6] = [
-        ("/rolegate.v1.Sessions/CreateSession", "CreateSession"),
-        ("/rolegate.v1.Sessions/AssumeRole", "AssumeRole"),
-        ("/rolegate.v1.Sessions/VerifyRequest", "VerifyRequest"),
-        ("/rolegate.v1.Sessions/Authorize", "Authorize"),
-        ("/rolegate.v1.Admin/Status", "Admin.Status"),
-        ("/rolegate.v1.Admin/Reload", "Admin.Reload"),
-    ];
-    let operation = KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op);
     let elapsed = started.elapsed();
     crate::metrics::record_request(
         crate::metrics::RequestLabels {
@@ -147,6 +137,20 @@ pub fn audit_refused_call(
         elapsed.as_secs_f64(),
     );
     Record::new(request_id, "grpc", operation, remote).deny(refused, elapsed);
+}
+
+/// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`
+/// for any other path, so that the label stays bounded whatever a client sends.
+pub fn operation_of(path: &str) -> &'static str {
+    const KNOWN: [(&str, &str); 6] = [
+        ("/rolegate.v1.Sessions/CreateSession", "CreateSession"),
+        ("/rolegate.v1.Sessions/AssumeRole", "AssumeRole"),
+        ("/rolegate.v1.Sessions/VerifyRequest", "VerifyRequest"),
+        ("/rolegate.v1.Sessions/Authorize", "Authorize"),
+        ("/rolegate.v1.Admin/Status", "Admin.Status"),
+        ("/rolegate.v1.Admin/Reload", "Admin.Reload"),
+    ];
+    KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op)
 }
 
 /// The context [`super::dispatch`] attached to the request.
@@ -226,7 +230,7 @@ fn audited_answer<T>(
                 Some(refused) => record.deny(refused, elapsed),
             }
             let mut r = tonic::Response::new(v);
-            if let Ok(id) = MetadataValue::try_from(ctx.request_id.as_str()) {
+            if let Ok(id) = MetadataValue::try_from(&*ctx.request_id) {
                 r.metadata_mut().insert("x-amzn-requestid", id);
             }
             Ok(r)

@@ -96,13 +96,12 @@ pub fn admin_peer(
     // Listed in either order: certificate order (`CN=ops,O=Acme`, as the audit log writes it)
     // or RFC 4514's last-RDN-first (`O=Acme,CN=ops`, as `openssl -nameopt RFC2253` prints it).
     let subject = chain.leaf.subject_string();
-    let reversed = chain.leaf.subject().to_rfc4514_order_string();
-    if !config
-        .server
-        .admin_subjects
-        .iter()
-        .any(|s| s == subject || *s == reversed)
-    {
+    let admins = &config.server.admin_subjects;
+    let listed = admins.iter().any(|s| s == subject) || {
+        let reversed = chain.leaf.subject().to_rfc4514_order_string();
+        admins.contains(&reversed)
+    };
+    if !listed {
         return Err(ApiError::access_denied(
             "not-admin",
             format!(

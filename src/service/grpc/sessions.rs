@@ -342,24 +342,22 @@ fn signed_metadata(metadata: &MetadataMap, authority: &str) -> Vec<(String, Stri
 /// A required CreateSession parameter; InvalidArgument when empty, in REST's words with the
 /// protobuf field's name.
 fn required_parameter(value: String, parameter: &str, field: &str) -> Result<String, ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::validation(
-            "missing-parameter",
-            format!("Missing required parameter {parameter} (field {field})."),
-        ));
-    }
-    Ok(value)
+    non_empty(value, || {
+        format!("Missing required parameter {parameter} (field {field}).")
+    })
 }
 
 /// A required string field; InvalidArgument naming the field when empty.
 fn required(value: String, field: &str) -> Result<String, ApiError> {
-    if value.is_empty() {
-        return Err(ApiError::validation(
-            "missing-parameter",
-            format!("Missing required field {field}."),
-        ));
+    non_empty(value, || format!("Missing required field {field}."))
+}
+
+/// `value`, or InvalidArgument with `missing()` when it is empty (proto3's "not sent").
+fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, ApiError> {
+    match value.is_empty() {
+        true => Err(ApiError::validation("missing-parameter", missing())),
+        false => Ok(value),
     }
-    Ok(value)
 }
 
 /// `UNSIGNED-PAYLOAD` or 64 hex digits (lower-cased, as in the canonical request).
