@@ -176,7 +176,7 @@ impl Fixture {
                 certificate_serial: leaf.serial_hex().to_owned(),
             },
         };
-        let (credentials, claims) = session::mint(&config.keyring, draft.clone()).expect("mint");
+        let (credentials, claims) = session::mint(&config.keyring, draft.clone(), 0).expect("mint");
         let (writer, audit_log_writer) = rolegate::logging::BatchedWriter::spawn(std::io::sink());
         let json_writer = writer.clone();
         let audit_log = tracing::Dispatch::new(
@@ -339,7 +339,7 @@ impl Fixture {
                 }
             }),
             Step::repeat("session/mint (session::mint)", Floor::Hmac, move || {
-                black_box(session::mint(&self.config.keyring, self.draft.clone()).expect("mint"));
+                black_box(session::mint(&self.config.keyring, self.draft.clone(), 0).expect("mint"));
             }),
             Step::fresh(
                 "handler/create_session ECDSA (fresh session)",

@@ -338,7 +338,25 @@ async fn assume_role_with_sigv4_metadata() {
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/chained-session")
     );
     assert_eq!(out.source_identity, "CN=workload-1");
-    assert!(out.credentials.unwrap().access_key_id.starts_with("ASIA"));
+    let credentials = out.credentials.unwrap();
+    assert!(credentials.access_key_id.starts_with("ASIA"));
+    assert_eq!(out.session_token_size as usize, credentials.session_token.len());
+    // STS's MinimumSessionTokenSize pads the token.
+    let padded = anonymous
+        .assume_role(
+            AssumeRoleRequest {
+                minimum_session_token_size: Some(3000),
+                ..chain_request(Some(900))
+            },
+            &creds,
+            REGION,
+            now(),
+        )
+        .await
+        .unwrap();
+    let token = padded.credentials.unwrap().session_token;
+    assert!((3000..=3001).contains(&token.len()), "{}", token.len());
+    assert_eq!(padded.session_token_size as usize, token.len());
 
     assert_status(
         anonymous

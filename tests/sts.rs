@@ -564,6 +564,7 @@ struct Signing<'a> {
     service: &'a str,
     at: OffsetDateTime,
     payload_hash: Option<&'a str>,
+    content_type: &'a str,
 }
 
 impl<'a> Signing<'a> {
@@ -574,6 +575,7 @@ impl<'a> Signing<'a> {
             service: "sts",
             at: now(),
             payload_hash: None,
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
         }
     }
 }
@@ -581,7 +583,7 @@ impl<'a> Signing<'a> {
 /// The headers of a form POST to `/` signed as `s` says.
 fn signed_form(endpoint: &str, body: &str, s: &Signing) -> Vec<(String, String)> {
     let h = host(endpoint).to_owned();
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8".to_owned();
+    let content_type = s.content_type.to_owned();
     let mut headers = vec![("host".to_owned(), h), ("content-type".to_owned(), content_type)];
     if let Some(p) = s.payload_hash {
         headers.push(("x-amz-content-sha256".to_owned(), p.to_owned()));
@@ -783,7 +785,7 @@ async fn raw_requests_answer_aws_errors() {
             source_session_name: "test".into(),
         },
     };
-    let (minted, _) = session::mint(&config.keyring, draft.clone()).unwrap();
+    let (minted, _) = session::mint(&config.keyring, draft.clone(), 0).unwrap();
     let expired = Creds {
         access_key_id: minted.access_key_id.clone(),
         secret: minted.secret_access_key.to_string(),
@@ -802,6 +804,7 @@ async fn raw_requests_answer_aws_errors() {
             expires_at: t + 600,
             ..draft
         },
+        0,
     )
     .unwrap();
     let fresh = Creds {
@@ -821,14 +824,33 @@ async fn raw_requests_answer_aws_errors() {
     let m = post(ep, &ca, "Action=GetSessionToken&Version=2011-06-15", &s)
         .await
         .assert_error(400, "InvalidAction");
-    assert_eq!(m, "Could not find operation GetSessionToken for version 2011-06-15");
+    assert_eq!(
+        m,
+        "rolegate does not implement the STS action GetSessionToken; it serves AssumeRole and GetCallerIdentity."
+    );
+    let m = post(ep, &ca, "Action=GetSessionTokens&Version=2011-06-15", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation GetSessionTokens for version 2011-06-15");
     let m = post(ep, &ca, "Action=GetCallerIdentity&Version=2099-01-01", &s)
         .await
         .assert_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation GetCallerIdentity for version 2099-01-01");
-    post(ep, &ca, "Version=2011-06-15", &s)
+    let m = post(ep, &ca, "Version=2011-06-15", &s)
         .await
         .assert_error(400, "InvalidAction");
+    assert_eq!(m, "The parameter Action is required.");
+    // A body that is not form-encoded is not read for parameters, and the answer says so.
+    let json = Signing {
+        content_type: "application/json",
+        ..Signing::new(&creds)
+    };
+    let m = post(ep, &ca, GCI, &json).await.assert_error(400, "InvalidAction");
+    assert_eq!(
+        m,
+        "The parameter Version is required; use 2011-06-15. The request body was not read: \
+         parameters in a body need Content-Type: application/x-www-form-urlencoded."
+    );
 
     // Malformed form bodies.
     for bad in [

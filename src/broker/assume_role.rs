@@ -39,6 +39,9 @@ pub struct AssumeRoleInput {
     pub serial_number: Option<String>,
     pub token_code: Option<String>,
     pub source_identity: Option<String>,
+    /// STS `MinimumSessionTokenSize`: the session token is padded to at least this many
+    /// characters (0..=4096; unset or 0: not padded).
+    pub minimum_session_token_size: Option<i64>,
     pub source_ip: Option<IpAddr>,
     /// The required members the request left out (`roleArn`, `tags.2.member.value`…), whose
     /// fields above are empty: reported with the other validation errors.
@@ -49,7 +52,8 @@ pub struct AssumeRoleOutput {
     pub credentials: Credentials,
     pub assumed_role_arn: String,
     pub assumed_role_id: String,
-    /// Present when session policies or tags were passed.
+    /// Present when session policies or tags were passed; STS now also names it
+    /// `SessionTokenUtilization`.
     pub packed_policy_size: Option<u32>,
     pub source_identity: Option<String>,
 }
@@ -131,7 +135,12 @@ impl Broker {
                 source_session_name: caller.claims.session_name.clone(),
             },
         };
-        let (credentials, _) = session::mint(&config.keyring, draft).map_err(|_| ApiError::internal("token-seal"))?;
+        // invariant: validate_parameters bounded it to 0..=4096.
+        let min_token_len = input
+            .minimum_session_token_size
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0));
+        let (credentials, _) =
+            session::mint(&config.keyring, draft, min_token_len).map_err(|_| ApiError::internal("token-seal"))?;
         let passed_policy_or_tags = input.policy.is_some() || !input.policy_arns.is_empty() || !input.tags.is_empty();
         Ok(AssumeRoleOutput {
             credentials,

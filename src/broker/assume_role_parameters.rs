@@ -24,8 +24,8 @@ pub const MAX_TAGS: usize = 50;
 pub const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
 /// Most managed policy ARNs per call.
 pub const MAX_POLICY_ARNS: usize = 10;
-/// Longest inline session policy, in characters.
-pub const MAX_POLICY_LENGTH: usize = 2048;
+/// Largest `MinimumSessionTokenSize`, in bytes.
+pub const MAX_MINIMUM_SESSION_TOKEN_SIZE: i64 = 4096;
 
 /// The session name's and source identity's pattern, `[\w+=,.@-]*`.
 const NAME_PATTERN: &str = "[\\w+=,.@-]*";
@@ -102,17 +102,11 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         v.arn(arn, &format!("policyArns.{}.member.arn", i + 1));
     }
     if let Some(policy) = &input.policy {
-        // A policy is not echoed: it may be long, and it is the caller's own text.
-        let length = policy.chars().count();
-        if length < 1 {
+        // A policy is not echoed: it may be long, and it is the caller's own text. Its length
+        // has no model maximum (`unrestrictedSessionPolicyDocumentType`): what bounds it is
+        // the packed size, checked once the request is valid.
+        if policy.is_empty() {
             v.push(None, "policy", "Member must have length greater than or equal to 1");
-        }
-        if length > MAX_POLICY_LENGTH {
-            v.push(
-                None,
-                "policy",
-                format_args!("Member must have length less than or equal to {MAX_POLICY_LENGTH}"),
-            );
         }
         if policy.is_empty() || !policy.chars().all(is_policy_char) {
             v.push(
@@ -174,6 +168,9 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     if let Some(s) = &input.source_identity {
         v.length(s, "sourceIdentity", 2, 256);
         v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
+    }
+    if let Some(size) = input.minimum_session_token_size {
+        v.range(size, "minimumSessionTokenSize", 0, MAX_MINIMUM_SESSION_TOKEN_SIZE);
     }
     v
 }
@@ -380,6 +377,25 @@ mod tests {
         assert!(validate_parameters(&i).is_ok());
         i.source_identity = Some("aws:me".into());
         assert!(message(&i).contains("at 'sourceIdentity' failed to satisfy constraint: Member must satisfy"));
+    }
+
+    #[test]
+    fn a_long_policy_is_left_to_the_packed_size_and_the_token_size_is_bounded() {
+        let mut i = input();
+        // `unrestrictedSessionPolicyDocumentType`: no model maximum.
+        i.policy = Some(format!("{{\"Version\":\"2012-10-17\"}}{}", " ".repeat(5000)));
+        i.minimum_session_token_size = Some(4096);
+        assert!(validate_parameters(&i).is_ok());
+        i.minimum_session_token_size = Some(0);
+        assert!(validate_parameters(&i).is_ok());
+        i.minimum_session_token_size = Some(4097);
+        assert_eq!(
+            message(&i),
+            "1 validation error detected: Value '4097' at 'minimumSessionTokenSize' failed to satisfy constraint: \
+             Member must have value less than or equal to 4096"
+        );
+        i.minimum_session_token_size = Some(-1);
+        assert!(message(&i).ends_with("Member must have value greater than or equal to 0"));
     }
 
     #[test]

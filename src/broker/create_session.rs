@@ -129,7 +129,7 @@ impl Broker {
             },
         };
         let (credentials, _claims) =
-            session::mint(&config.keyring, draft).map_err(|_| ApiError::internal("token-seal"))?;
+            session::mint(&config.keyring, draft, 0).map_err(|_| ApiError::internal("token-seal"))?;
         let output = Arc::new(CreateSessionOutput {
             credentials,
             assumed_role_arn: role.arn.assumed_role_arn(&session_name),

@@ -3,6 +3,9 @@
 //! SigV4 with rolegate session credentials. Answers are the XML AWS STS sends, in namespace
 //! `https://sts.amazonaws.com/doc/2011-06-15/`, with `x-amzn-RequestId`.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use bytes::Bytes;
 use time::OffsetDateTime;
 
@@ -117,7 +120,10 @@ pub fn handle(
             return Err(ApiError::new(
                 ErrorCode::InvalidAction,
                 "missing-version",
-                "The parameter Version is required; use 2011-06-15.",
+                format!(
+                    "The parameter Version is required; use 2011-06-15.{}",
+                    unread_body_hint(req, body)
+                ),
             ));
         }
     }
@@ -148,14 +154,45 @@ pub fn handle(
             });
             Ok(response)
         }
+        Some(other) if OTHER_STS_ACTIONS.contains(&other) => Err(ApiError::new(
+            ErrorCode::InvalidAction,
+            "unsupported-action",
+            format!("rolegate does not implement the STS action {other}; it serves AssumeRole and GetCallerIdentity."),
+        )),
         Some(other) => Err(invalid_action(other, VERSION)),
         None => Err(ApiError::new(
             ErrorCode::InvalidAction,
             "missing-action",
-            "The parameter Action is required.",
+            format!("The parameter Action is required.{}", unread_body_hint(req, body)),
         )),
     }
 }
+
+/// When a parameter is missing and the request has a body that was not read for parameters
+/// (not form-encoded), the reason: the parameters are likely in it.
+fn unread_body_hint(req: &RequestParts, body: &Bytes) -> &'static str {
+    match body.is_empty() || is_form(req) {
+        true => "",
+        false => {
+            " The request body was not read: parameters in a body need Content-Type: application/x-www-form-urlencoded."
+        }
+    }
+}
+
+/// The actions of STS 2011-06-15 that rolegate does not implement: named as such rather than
+/// as unknown.
+const OTHER_STS_ACTIONS: [&str; 10] = [
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "AssumeRoot",
+    "DecodeAuthorizationMessage",
+    "GetAccessKeyInfo",
+    "GetDelegatedAccessToken",
+    "GetFederationToken",
+    "GetScopedCredentials",
+    "GetSessionToken",
+    "GetWebIdentityToken",
+];
 
 fn invalid_action(action: &str, version: &str) -> ApiError {
     ApiError::new(
@@ -266,17 +303,8 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
     };
     let role_arn = required("RoleArn");
     let role_session_name = required("RoleSessionName");
-    let duration_seconds = params
-        .get("DurationSeconds")
-        .map(|d| {
-            d.parse::<i64>().map_err(|_| {
-                ApiError::validation(
-                    "bad-duration",
-                    format!("Value '{d}' for parameter DurationSeconds is invalid: not an integer."),
-                )
-            })
-        })
-        .transpose()?;
+    let duration_seconds = integer(params, "DurationSeconds", "bad-duration")?;
+    let minimum_session_token_size = integer(params, "MinimumSessionTokenSize", "bad-token-size")?;
     let tags = tags(params, &mut missing_members)?;
     Ok(AssumeRoleInput {
         role_arn,
@@ -298,8 +326,24 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
         serial_number: params.get("SerialNumber").map(str::to_owned),
         token_code: params.get("TokenCode").map(str::to_owned),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
+        minimum_session_token_size,
         source_ip: Some(req.remote.ip()),
         missing_members,
+    })
+}
+
+/// An integer parameter, when given. A value that is not one is quoted only when it is no
+/// longer than an integer can be (20 characters).
+fn integer(params: &Params, name: &str, reason: &'static str) -> Result<Option<i64>, ApiError> {
+    let Some(value) = params.get(name) else {
+        return Ok(None);
+    };
+    value.parse::<i64>().map(Some).map_err(|_| {
+        let shown = if value.chars().count() <= 20 { value } else { "…" };
+        ApiError::validation(
+            reason,
+            format!("Value '{shown}' for parameter {name} is invalid: not an integer."),
+        )
     })
 }
 
@@ -334,8 +378,31 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+/// `s` as XML character data: markup characters escaped, and each character XML 1.0 does not
+/// allow in a document at all, even as a reference (the C0 controls but tab, line feed and
+/// carriage return; U+FFFE and U+FFFF; XML 1.0 §2.2 `Char`), written as the text `\uXXXX`. A
+/// client's value quoted in an error message can hold any of them, and one would make the
+/// whole response unparseable.
+fn esc(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        return quick_xml::escape::escape(s);
+    }
+    let mut shown = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_xml_char(c) {
+            shown.push(c);
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(shown, "\\u{:04X}", u32::from(c));
+        }
+    }
+    Cow::Owned(quick_xml::escape::escape(&shown).into_owned())
+}
+
+/// XML 1.0 §2.2: `Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`
+/// (a Rust `char` is never a surrogate).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 fn xml_ok(xml: String) -> HttpResponse {
@@ -352,6 +419,9 @@ fn get_caller_identity_xml(caller: &Caller, request_id: &str) -> String {
     )
 }
 
+/// `AssumeRoleResult` in the API reference's example order, then the members STS added in 2026:
+/// `SessionTokenUtilization`, the `PackedPolicySize` under its new name (both are sent, with
+/// the same value), and `SessionTokenSize`, the token's length.
 fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     let mut x = format!("<AssumeRoleResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleResult>\n");
     if let Some(s) = &out.source_identity {
@@ -369,6 +439,13 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     if let Some(p) = out.packed_policy_size {
         x += &format!("    <PackedPolicySize>{p}</PackedPolicySize>\n");
     }
+    if let Some(p) = out.packed_policy_size {
+        x += &format!("    <SessionTokenUtilization>{p}</SessionTokenUtilization>\n");
+    }
+    x += &format!(
+        "    <SessionTokenSize>{}</SessionTokenSize>\n",
+        out.credentials.session_token.len()
+    );
     x += &format!(
         "  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
     );
@@ -463,6 +540,18 @@ mod tests {
     }
 
     #[test]
+    fn characters_xml_cannot_carry_are_shown_as_escapes() {
+        // Each would make the document unparseable, even as a character reference.
+        assert_eq!(
+            esc("a\u{1}b\u{b}<\u{FFFF}\u{FFFE}"),
+            "a\\u0001b\\u000B&lt;\\uFFFF\\uFFFE"
+        );
+        // What XML allows is kept as it is.
+        let allowed = "tab\tlf\ncr\r é \u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}";
+        assert_eq!(esc(allowed), allowed);
+    }
+
+    #[test]
     fn assume_role_document_follows_the_api_reference_order() {
         let out = AssumeRoleOutput {
             credentials: Credentials {
@@ -480,7 +569,7 @@ mod tests {
         assert_eq!(
             assume_role_xml(&out, "rid"),
             format!(
-                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <AssumeRoleResult>\n    <SourceIdentity>Alice</SourceIdentity>\n    <AssumedRoleUser>\n      <Arn>arn:aws:sts::123456789012:assumed-role/demo/TestAR</Arn>\n      <AssumedRoleId>AROAEXAMPLE:TestAR</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>ASIAAAAAAAAAAAAAAAAA</AccessKeyId>\n      <SecretAccessKey>{s40}</SecretAccessKey>\n      <SessionToken>tok</SessionToken>\n      <Expiration>2026-01-02T03:04:05Z</Expiration>\n    </Credentials>\n    <PackedPolicySize>6</PackedPolicySize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>rid</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <AssumeRoleResult>\n    <SourceIdentity>Alice</SourceIdentity>\n    <AssumedRoleUser>\n      <Arn>arn:aws:sts::123456789012:assumed-role/demo/TestAR</Arn>\n      <AssumedRoleId>AROAEXAMPLE:TestAR</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>ASIAAAAAAAAAAAAAAAAA</AccessKeyId>\n      <SecretAccessKey>{s40}</SecretAccessKey>\n      <SessionToken>tok</SessionToken>\n      <Expiration>2026-01-02T03:04:05Z</Expiration>\n    </Credentials>\n    <PackedPolicySize>6</PackedPolicySize>\n    <SessionTokenUtilization>6</SessionTokenUtilization>\n    <SessionTokenSize>3</SessionTokenSize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>rid</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
             )
         );
     }

@@ -42,9 +42,14 @@ impl fmt::Debug for Credentials {
 }
 
 /// Mints a session: draws a fresh access key id and secret, completes the claims with them and
-/// seals the session token with the ring's active key. Returns the client's credentials and the
-/// claims the token carries.
-pub fn mint(ring: &KeyRing, draft: SessionClaimsDraft) -> Result<(Credentials, SessionClaims), TokenError> {
+/// seals the session token with the ring's active key, padded to at least `min_token_len`
+/// characters (STS `MinimumSessionTokenSize`; 0 for no padding). Returns the client's
+/// credentials and the claims the token carries.
+pub fn mint(
+    ring: &KeyRing,
+    draft: SessionClaimsDraft,
+    min_token_len: usize,
+) -> Result<(Credentials, SessionClaims), TokenError> {
     let mut random = Zeroizing::new([0u8; ACCESS_KEY_RANDOM + SECRET_RANDOM + NONCE_LEN]);
     fill_random(&mut *random);
     let (id_random, rest) = random.split_at(ACCESS_KEY_RANDOM);
@@ -57,7 +62,7 @@ pub fn mint(ring: &KeyRing, draft: SessionClaimsDraft) -> Result<(Credentials, S
     let mut nonce = [0u8; NONCE_LEN];
     // invariant: `nonce_random` is the last NONCE_LEN bytes of `random` (constant lengths).
     nonce.copy_from_slice(nonce_random);
-    let session_token = seal_with_nonce(ring, &claims, nonce)?;
+    let session_token = seal_with_nonce(ring, &claims, nonce, min_token_len)?;
     let credentials = Credentials {
         access_key_id: claims.access_key_id.clone(),
         secret_access_key: claims.secret_access_key.clone(),
@@ -245,7 +250,7 @@ mod tests {
     fn mints_openable_credentials() {
         let ring = KeyRing::new("k1", vec![("k1".into(), TokenKey::generate())]).unwrap();
         let draft = sample_draft();
-        let (credentials, claims) = mint(&ring, draft.clone()).unwrap();
+        let (credentials, claims) = mint(&ring, draft.clone(), 0).unwrap();
         assert_eq!(credentials.access_key_id, claims.access_key_id);
         assert_eq!(credentials.secret_access_key, claims.secret_access_key);
         assert_eq!(credentials.expiration, draft.expires_at);
@@ -254,7 +259,7 @@ mod tests {
         assert_eq!(claims.role_arn, draft.role_arn);
         assert_eq!(claims.origin, draft.origin);
 
-        let (again, _) = mint(&ring, draft).unwrap();
+        let (again, _) = mint(&ring, draft, 0).unwrap();
         assert_ne!(again.access_key_id, credentials.access_key_id);
         assert_ne!(again.session_token, credentials.session_token);
     }
@@ -262,7 +267,7 @@ mod tests {
     #[test]
     fn credentials_debug_redacts() {
         let ring = KeyRing::new("k1", vec![("k1".into(), TokenKey::generate())]).unwrap();
-        let (credentials, _) = mint(&ring, sample_draft()).unwrap();
+        let (credentials, _) = mint(&ring, sample_draft(), 0).unwrap();
         let shown = format!("{credentials:?}");
         assert!(!shown.contains(credentials.secret_access_key.as_str()), "{shown}");
         assert!(!shown.contains(&credentials.session_token), "{shown}");

@@ -16,7 +16,7 @@
 //! "Minified" drops the JSON whitespace outside strings, so formatting never counts. The model
 //! is monotonic (more or longer inputs never shrink it) and is 0 for an empty session. At 100 %
 //! the claims fit well within [`super::MAX_TOKEN_LEN`] (about 6 KiB of token for minified
-//! policies). A single 2048-character `Policy` (the plaintext limit of STS) uses about half the
+//! policies). A single 2048-character `Policy` (the plaintext limit STS documents) uses about half the
 //! budget.
 
 /// The packed budget in units (see the module documentation).

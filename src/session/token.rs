@@ -13,7 +13,9 @@
 //! - The nonce is 96 random bits from the system CSPRNG. Random nonces stay safe for about 2³²
 //!   tokens per key (NIST SP 800-38D §8.3); rotate keys long before that.
 //! - The plaintext is a version byte ([`CLAIMS_VERSION`]) followed by the claims in
-//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON.
+//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON. Zero
+//!   bytes may follow the claims, sealed with them: the padding that makes a token as long as
+//!   an STS `MinimumSessionTokenSize` asks.
 //! - Every character is from `[A-Za-z0-9._-]`, unreserved in URIs (RFC 3986 §2.3), so the token
 //!   needs no escaping in headers, query strings or SigV4 canonical requests.
 //!
@@ -92,15 +94,17 @@ impl TokenError {
 pub fn seal(ring: &KeyRing, claims: &SessionClaims) -> Result<String, TokenError> {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
-    seal_with_nonce(ring, claims, nonce)
+    seal_with_nonce(ring, claims, nonce, 0)
 }
 
 /// [`seal`] with a nonce the caller drew from the CSPRNG (minting draws all of a session's
-/// randomness at once). A nonce must never be used twice with the same key.
+/// randomness at once), padded to at least `min_len` characters. A nonce must never be used
+/// twice with the same key.
 pub(super) fn seal_with_nonce(
     ring: &KeyRing,
     claims: &SessionClaims,
     nonce: [u8; NONCE_LEN],
+    min_len: usize,
 ) -> Result<String, TokenError> {
     let (key_id, key) = ring.active_key().ok_or(TokenError::SealFailed)?;
     let header = format!("{TOKEN_PREFIX}{key_id}.");
@@ -108,9 +112,13 @@ pub(super) fn seal_with_nonce(
     // The plaintext holds the secret access key: size the buffer up front so serialization
     // never reallocates and leaves unzeroized copies behind.
     let wire = WireClaims::from(claims);
-    let mut buffer = Vec::with_capacity(wire.size_bound());
+    let bound = wire.size_bound();
+    let mut buffer = Vec::with_capacity(bound + padding_len(header.len(), NONCE_LEN + bound + TAG_LEN, min_len));
     buffer.push(CLAIMS_VERSION);
-    let plaintext = Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
+    let mut plaintext = Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
+    let padding = padding_len(header.len(), NONCE_LEN + plaintext.len() + TAG_LEN, min_len);
+    let padded_len = plaintext.len() + padding;
+    plaintext.resize(padded_len, 0);
 
     let sealed_len = NONCE_LEN + plaintext.len() + TAG_LEN;
     let token_len = header.len() + base64_len(sealed_len);
@@ -201,9 +209,23 @@ fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4 - (3 - n % 3) % 3
 }
 
+/// The fewest zero bytes to add to a plaintext that seals to `sealed_len` bytes so that the
+/// token, `header_len` characters of header and the base64 of the sealed bytes, is at least
+/// `min_len` characters long (or one more: unpadded base64 is never 4k + 1 characters).
+fn padding_len(header_len: usize, sealed_len: usize, min_len: usize) -> usize {
+    let body_len = min_len.saturating_sub(header_len);
+    // base64 carries 3 bytes in 4 characters: start just below and step up.
+    let mut padded = (body_len * 3 / 4).max(sealed_len);
+    while base64_len(padded) < body_len {
+        padded += 1;
+    }
+    padded - sealed_len
+}
+
+/// The claims of a plaintext: postcard, then nothing but zero padding.
 fn decode_claims(encoded: &[u8]) -> Result<SessionClaims, TokenError> {
-    let (wire, rest) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
-    if !rest.is_empty() {
+    let (wire, padding) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
+    if padding.iter().any(|&b| b != 0) {
         return Err(TokenError::Invalid);
     }
     Ok(wire.into_claims())
@@ -608,6 +630,37 @@ mod tests {
             assert_eq!(err.to_string(), INVALID_TOKEN_MESSAGE);
             assert!(!err.reason().is_empty());
         }
+    }
+
+    #[test]
+    fn padded_tokens_are_as_long_as_asked_and_open_to_the_same_claims() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let claims = sample_claims();
+        let plain = seal_with_nonce(&ring, &claims, [1; NONCE_LEN], 0).unwrap();
+        for min_len in [0, 1, plain.len(), plain.len() + 1, 1000, 1001, 1002, 1003, 4096] {
+            let token = seal_with_nonce(&ring, &claims, [1; NONCE_LEN], min_len).unwrap();
+            // Unpadded base64 is never 4k + 1 characters long: then one more.
+            let expected = match min_len.max(plain.len()) {
+                n if base64_len_is_possible(n - "rg1.k1.".len()) => n,
+                n => n + 1,
+            };
+            assert_eq!(token.len(), expected, "min_len {min_len}");
+            assert_eq!(open(&ring, &token).unwrap(), claims, "min_len {min_len}");
+        }
+    }
+
+    fn base64_len_is_possible(chars: usize) -> bool {
+        chars % 4 != 1
+    }
+
+    #[test]
+    fn padding_must_be_zero_bytes() {
+        let claims = sample_claims();
+        let mut plaintext = postcard::to_allocvec(&WireClaims::from(&claims)).unwrap();
+        plaintext.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(decode_claims(&plaintext).unwrap(), claims);
+        plaintext.push(1);
+        assert_eq!(decode_claims(&plaintext), Err(TokenError::Invalid));
     }
 
     #[test]

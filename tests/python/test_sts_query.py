@@ -189,6 +189,79 @@ def test_parameters_are_validated_as_the_sts_model_says(daemon, ca_bundle, app_s
     )
 
 
+def test_assume_role_pads_the_token_and_reports_its_size(daemon, ca_bundle, app_session):
+    """MinimumSessionTokenSize, SessionTokenSize and SessionTokenUtilization, the members
+    the 2026 STS model adds: the padded token is as long as asked and still works."""
+
+    sts = app_sts(daemon, ca_bundle, app_session)
+    plain = sts.assume_role(RoleArn=role_arn("chained"), RoleSessionName="plain")
+    assert plain["SessionTokenSize"] == len(plain["Credentials"]["SessionToken"])
+    assert "SessionTokenUtilization" not in plain  # no policy or tag passed
+
+    padded = sts.assume_role(
+        RoleArn=role_arn("chained"), RoleSessionName="padded", MinimumSessionTokenSize=4096
+    )
+    token = padded["Credentials"]["SessionToken"]
+    # At least as long as asked, and at most one character more (unpadded base64 is never
+    # 4k + 1 characters long).
+    assert len(token) in (4096, 4097)
+    assert padded["SessionTokenSize"] == len(token)
+    c = padded["Credentials"]
+    hop = sts_client(daemon, ca_bundle, c["AccessKeyId"], c["SecretAccessKey"], token)
+    assert hop.get_caller_identity()["Arn"] == padded["AssumedRoleUser"]["Arn"]
+
+    # The policy's length has no model maximum any more: the packed size bounds it.
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]},
+        indent=200,
+    )
+    assert len(policy) > 2048
+    answer = sts.assume_role(RoleArn=role_arn("chained"), RoleSessionName="long", Policy=policy)
+    assert answer["PackedPolicySize"] == answer["SessionTokenUtilization"]
+    assert 0 < answer["SessionTokenUtilization"] < 10
+
+    c = app_session["credentials"]
+    unchecked = boto3.Session(
+        aws_access_key_id=c["accessKeyId"],
+        aws_secret_access_key=c["secretAccessKey"],
+        aws_session_token=c["sessionToken"],
+        region_name=REGION,
+    ).client(
+        "sts",
+        endpoint_url=daemon.url,
+        verify=str(ca_bundle),
+        config=NO_RETRIES.merge(Config(parameter_validation=False)),
+    )
+    with pytest.raises(ClientError) as info:
+        unchecked.assume_role(
+            RoleArn=role_arn("chained"), RoleSessionName="big", MinimumSessionTokenSize=4097
+        )
+    assert error_of(info) == (
+        400,
+        "ValidationError",
+        "1 validation error detected: Value '4097' at 'minimumSessionTokenSize' failed to "
+        "satisfy constraint: Member must have value less than or equal to 4096",
+    )
+
+
+def test_control_characters_in_quoted_values_keep_the_error_parseable(
+    daemon, ca_bundle, app_session
+):
+    """XML cannot carry U+0001 or U+FFFF at all: a message quoting them shows them as
+    escapes, so botocore still parses the error instead of failing on the document."""
+
+    with pytest.raises(ClientError) as info:
+        app_sts(daemon, ca_bundle, app_session).assume_role(
+            RoleArn=role_arn("chained"), RoleSessionName="ab\x01cd\uffff"
+        )
+    assert error_of(info) == (
+        400,
+        "ValidationError",
+        "1 validation error detected: Value 'ab\\u0001cd\\uFFFF' at 'roleSessionName' failed "
+        "to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+    )
+
+
 def test_assume_role_denied_by_trust_policy(daemon, ca_bundle, app_session):
     with pytest.raises(ClientError) as info:
         app_sts(daemon, ca_bundle, app_session).assume_role(

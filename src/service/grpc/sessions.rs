@@ -192,6 +192,7 @@ fn assume_role(
         serial_number: None,
         token_code: None,
         source_identity: r.source_identity,
+        minimum_session_token_size: r.minimum_session_token_size.map(i64::from),
         source_ip: Some(ctx.conn.remote.ip()),
         missing_members,
     };
@@ -210,6 +211,7 @@ fn assume_role(
         assumed_role_id: out.assumed_role_id,
         packed_policy_size: out.packed_policy_size.unwrap_or(0),
         source_identity: out.source_identity.unwrap_or_default(),
+        session_token_size: u32::try_from(out.credentials.session_token.len()).unwrap_or(u32::MAX),
     })
 }
 
