@@ -413,6 +413,51 @@ fn update_once_writes_the_profile_and_keeps_the_rest() {
     }
 }
 
+#[test]
+fn update_expands_the_file_variable_and_fails_fast_on_unreadable_files() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    // `~` and `$VAR` are expanded as botocore expands them (no shell under systemd).
+    let out = c
+        .command("update", &d)
+        .args(["--profile", "tilde", "--once"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", "~/$SUBDIR/alt-credentials")
+        .env("SUBDIR", ".aws")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(c.home().join(".aws/alt-credentials")).unwrap();
+    assert!(text.starts_with("[tilde]\naws_access_key_id = ASIA"), "{text}");
+
+    // Without --once, a key that cannot be read is an error at once, not a retry loop.
+    std::fs::rename(c.dir.path().join("key.pem"), c.dir.path().join("moved.pem")).unwrap();
+    let mut child = c
+        .command("update", &d)
+        .args(["--profile", "loop"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", c.dir.path().join("credentials"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a timing assertion: the old behaviour never exits.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("update kept running with an unreadable key");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: cannot read "), "{stderr}");
+    assert!(stderr.contains("key.pem"), "{stderr}");
+}
+
 /// The assumed-role ARN of `creds` (a container endpoint document), from GetCallerIdentity at
 /// the daemon through aws-sdk-sts.
 fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {

@@ -1228,7 +1228,11 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "session revoked by revoke_sessions_issued_before",
             sts_signed(&revoked, WHOAMI),
-            Want::Sts(403, "AccessDenied", "have been revoked"),
+            Want::Sts(
+                403,
+                "AccessDenied",
+                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove ~/.cache/rolegate).",
+            ),
         ),
         case(
             "token of a removed role",
@@ -1286,9 +1290,13 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(403, "MissingAuthenticationToken", ""),
         ),
         case(
-            "unknown Action",
+            "unimplemented Action",
             sts_signed(&good, "Action=GetSessionToken&Version=2011-06-15"),
-            Want::Sts(400, "InvalidAction", "Could not find operation GetSessionToken"),
+            Want::Sts(
+                400,
+                "InvalidAction",
+                "does not implement the STS action GetSessionToken",
+            ),
         ),
         case(
             "wrong Version",
@@ -1322,7 +1330,7 @@ async fn assume_role_policy_and_size_matrix() {
         .collect();
     let long_policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
-        "b".repeat(2100)
+        "b".repeat(4200)
     );
     let denied = |r: &str| {
         let msg = format!("is not authorized to perform: sts:AssumeRole on resource: {r}");
@@ -1369,9 +1377,14 @@ async fn assume_role_policy_and_size_matrix() {
         ),
         case("11 policy ARNs", ar(ROLE_CHAINED, &arns), Want::Sts(400, VE, "")),
         case(
-            "session policy over 2048 characters",
+            // No model maximum on the length (2026): the packed size bounds it.
+            "session policy over the packed budget",
             ar(ROLE_CHAINED, &format!("&Policy={}", form(&long_policy))),
-            Want::Sts(400, VE, "2048"),
+            Want::Sts(
+                400,
+                "PackedPolicyTooLarge",
+                "Packed policy consumes 106% of allotted space",
+            ),
         ),
         case(
             "session policy not JSON",

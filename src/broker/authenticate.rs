@@ -134,7 +134,8 @@ pub(super) fn current_role(
         Some(cutoff) if claims.issued_at < cutoff => Err(ApiError::access_denied(
             "session-revoked",
             format!(
-                "Sessions of role {} issued before {} have been revoked; get new credentials.",
+                "Sessions of role {} issued before {} have been revoked; get new credentials \
+                 (rolegate credential-process keeps them in its cache: remove ~/.cache/rolegate).",
                 role.arn,
                 session::format_expiration(cutoff)
             ),

@@ -256,7 +256,7 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::from(USAGE)
 }
 
-/// PEM `CERTIFICATE` blocks, or one DER certificate.
+/// An RFC 3339 time (`--at`).
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time such as 2026-06-01T12:00:00Z: {e}"))
 }

@@ -143,6 +143,17 @@ impl SessionArgs {
         client: &RolesAnywhereClient,
         identity: &WorkloadIdentity,
     ) -> Result<SessionCredentials, String> {
+        self.fetch_within(client, identity, REQUEST_TIMEOUT).await
+    }
+
+    /// [`SessionArgs::fetch_with`], giving up after `timeout` (what is left of
+    /// [`REQUEST_TIMEOUT`] once a process has waited on the cache lock).
+    async fn fetch_within(
+        &self,
+        client: &RolesAnywhereClient,
+        identity: &WorkloadIdentity,
+        timeout: std::time::Duration,
+    ) -> Result<SessionCredentials, String> {
         let params = self.params()?;
         if self.debug {
             eprintln!(
@@ -160,12 +171,16 @@ impl SessionArgs {
             identity.certificate.serial_decimal(),
             OffsetDateTime::now_utc(),
         );
-        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+        match tokio::time::timeout(timeout, request).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => Err(format!(
-                "no answer from {} within {} s",
+                "no answer from {} within {} s{}",
                 self.endpoint(&params.region),
-                REQUEST_TIMEOUT.as_secs()
+                REQUEST_TIMEOUT.as_secs(),
+                match timeout < REQUEST_TIMEOUT {
+                    true => " (counting the wait for another credential-process fetching the same credentials)",
+                    false => "",
+                }
             )),
         }
     }
@@ -222,6 +237,9 @@ impl<'a> From<&'a SessionCredentials> for ProcessOutput<'a> {
 /// Runs the command: prints the credentials JSON on stdout, from the cache when it holds
 /// credentials with more than 15 minutes left, else from the server (then cached).
 pub async fn run(args: SessionArgs) -> Result<(), String> {
+    // One REQUEST_TIMEOUT bounds the whole run, the wait on the cache lock included: processes
+    // queued behind one whose server never answered give up with it, not 30 s each in turn.
+    let started = std::time::Instant::now();
     let identity = WorkloadIdentity::load(&args.identity_source())?;
     let cache_dir = if args.no_cache || cache::disabled_by_env() {
         None
@@ -250,7 +268,8 @@ pub async fn run(args: SessionArgs) -> Result<(), String> {
                     c
                 }
                 None => {
-                    let c = args.fetch_with(&args.client()?, &identity).await?;
+                    let left = REQUEST_TIMEOUT.saturating_sub(started.elapsed());
+                    let c = args.fetch_within(&args.client()?, &identity, left).await?;
                     if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
                         eprintln!("warning: {e}");
                     }

@@ -148,7 +148,15 @@ pub fn read_certificate_chain(
     certificate: &Path,
     intermediates: Option<&Path>,
 ) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
-    let (leaf, chain) = leaf_and_chain(certificate, &read(certificate)?)?;
+    let bytes = read(certificate)?;
+    if is_pkcs12(certificate, &bytes) {
+        return Err(format!(
+            "{} is a PKCS#12 bundle; give the certificate as PEM or DER (e.g. `openssl pkcs12 -in {} -nokeys -out cert.pem`)",
+            certificate.display(),
+            certificate.display()
+        ));
+    }
+    let (leaf, chain) = leaf_and_chain(certificate, &bytes)?;
     match intermediates {
         Some(p) => Ok((leaf, read_intermediates(p)?)),
         None => Ok((leaf, chain)),
@@ -239,7 +247,18 @@ fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<
         return decrypt_pkcs8(der.as_bytes(), passphrase);
     }
     let key = if looks_like_pem(bytes) {
-        PrivateKeyDer::from_pem_slice(bytes).map_err(|e| format!("invalid PEM private key: {e}"))?
+        if contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
+            return Err(
+                "the private key is in OpenSSL's legacy encrypted PEM format, which is not supported: convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`"
+                    .into(),
+            );
+        }
+        PrivateKeyDer::from_pem_slice(bytes).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                "no PRIVATE KEY block in this PEM file (is it the certificate?)".to_owned()
+            }
+            e => format!("invalid PEM private key: {e}"),
+        })?
     } else {
         match PrivateKeyDer::try_from(bytes.to_vec()) {
             Ok(k) => k,
@@ -256,6 +275,22 @@ fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<
     }
 }
 
+/// Whether an `EncryptedPrivateKeyInfo` names a PBES1 scheme: PKCS #5 v1.5's
+/// (1.2.840.113549.1.5.{1,3,4,6,10,11}; .12 and .13 are PBKDF2 and PBES2) or PKCS #12's
+/// (1.2.840.113549.1.12.1.x), as DER OIDs: tag, length, then the arc's bytes.
+fn is_pbes1(der: &[u8]) -> bool {
+    const PKCS5: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
+    const PKCS12_PBE: &[u8] = &[0x06, 0x0a, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
+    let pkcs5_pbes1 = der
+        .windows(PKCS5.len() + 1)
+        .any(|w| w.starts_with(PKCS5) && matches!(w[PKCS5.len()], 1 | 3 | 4 | 6 | 10 | 11));
+    pkcs5_pbes1 || contains(der, PKCS12_PBE)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 fn passphrase_configured(p: &Passphrase) -> bool {
     !matches!(p, Passphrase::None)
 }
@@ -265,8 +300,14 @@ fn decrypt_pkcs8(der: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8
     let password = passphrase.read()?.ok_or(
         "the private key is encrypted: give its passphrase with --private-key-passphrase-env or --private-key-passphrase-file",
     )?;
-    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
-        .map_err(|e| format!("invalid encrypted PKCS#8 private key: {e}"))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| {
+        // PBES1 (PKCS#5 v1.5, `openssl pkcs8 -v1 …`) names its scheme with an OID under
+        // 1.2.840.113549.1.5 or 1.2.840.113549.1.12.1 that the PBES2-only decoder rejects.
+        match is_pbes1(der) {
+            true => "the private key is encrypted with PBES1 (PKCS#5 v1.5), which is not supported: re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`".to_owned(),
+            false => format!("invalid encrypted PKCS#8 private key: {e}"),
+        }
+    })?;
     let doc = info
         .decrypt(password.as_bytes())
         .map_err(|_| "cannot decrypt the private key: wrong passphrase or unsupported encryption".to_owned())?;
@@ -415,7 +456,70 @@ mod tests {
             }
             let id = load(d, "b.p12", None, file()).unwrap_or_else(|e| panic!("{kt:?} p12: {e}"));
             assert_eq!(id.certificate.der(), &leaf.cert_der[..]);
+            // Reading only the certificate (`explain`) names a bundle for what it is.
+            let bundle = d.join("b.p12");
+            assert_eq!(
+                read_certificate_chain(&bundle, None).unwrap_err(),
+                format!(
+                    "{0} is a PKCS#12 bundle; give the certificate as PEM or DER (e.g. `openssl pkcs12 -in {0} -nokeys -out cert.pem`)",
+                    bundle.display()
+                )
+            );
         }
+    }
+
+    #[test]
+    fn unsupported_key_files_are_named_for_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let leaf = issued(KeyType::EcdsaP256);
+        std::fs::write(d.join("c.pem"), &leaf.cert_pem).unwrap();
+        std::fs::write(d.join("k8.pem"), leaf.key_pem.as_bytes()).unwrap();
+        let k8 = d.join("k8.pem");
+        let k8 = k8.to_str().unwrap();
+        let path = |name: &str| d.join(name).to_str().unwrap().to_owned();
+        openssl(&[
+            "ec",
+            "-in",
+            k8,
+            "-aes256",
+            "-passout",
+            "pass:pw",
+            "-out",
+            &path("legacy.pem"),
+        ]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-v1",
+            "PBE-SHA1-3DES",
+            "-in",
+            k8,
+            "-passout",
+            "pass:pw",
+            "-out",
+            &path("pbes1.pem"),
+        ]);
+        std::fs::write(d.join("pw.txt"), "pw\n").unwrap();
+        let pass = || Passphrase::File(d.join("pw.txt"));
+        let error = |key: &str| load(d, "c.pem", Some(key), pass()).err().unwrap();
+        assert!(
+            error("legacy.pem").contains("OpenSSL's legacy encrypted PEM format, which is not supported"),
+            "{}",
+            error("legacy.pem")
+        );
+        assert!(
+            error("pbes1.pem").contains("encrypted with PBES1 (PKCS#5 v1.5), which is not supported"),
+            "{}",
+            error("pbes1.pem")
+        );
+        assert_eq!(
+            error("c.pem"),
+            format!(
+                "{}: no PRIVATE KEY block in this PEM file (is it the certificate?)",
+                path("c.pem")
+            )
+        );
     }
 
     #[test]

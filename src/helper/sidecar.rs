@@ -88,7 +88,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let source = args.session.identity_source();
     // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
     WorkloadIdentity::load(&source)?;
-    let client = Arc::new(args.session.client()?);
+    args.session.client()?;
     let addr = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], args.port)));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -115,11 +115,12 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         },
         move || {
             let session = session.clone();
-            let client = client.clone();
             let source = fetch_source.clone();
+            // Identity and CA bundle are read afresh for each fetch: both rotate in place
+            // (a Kubernetes ConfigMap or Secret volume), and a restart must not be needed.
             async move {
                 let identity = WorkloadIdentity::load(&source)?;
-                session.fetch_with(&client, &identity).await
+                session.fetch_with(&session.client()?, &identity).await
             }
         },
     );

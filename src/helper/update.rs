@@ -34,27 +34,25 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let file = credentials_file()?;
     let source = args.session.identity_source();
     let client = args.session.client()?;
+    // Unreadable certificate or key files are an error now, not a retry loop: the loop below
+    // reads them again each time (rotation), and retries only what may recover by itself.
+    let identity = WorkloadIdentity::load(&source)?;
     if args.once {
-        let identity = WorkloadIdentity::load(&source)?;
         let creds = args.session.fetch_with(&client, &identity).await?;
         return write_profile(&file, &args.profile_name, &creds);
     }
+    drop(identity);
+    drop(client);
     let state: SharedState = Arc::default();
     let session = Arc::new(args.session.clone());
-    let client = Arc::new(client);
     let profile = args.profile_name.clone();
     let target = file.clone();
     let fetch = move || {
-        let (session, client, source, profile, target) = (
-            session.clone(),
-            client.clone(),
-            source.clone(),
-            profile.clone(),
-            target.clone(),
-        );
+        let (session, source, profile, target) = (session.clone(), source.clone(), profile.clone(), target.clone());
+        // Identity and CA bundle are read afresh for each fetch: both rotate in place.
         async move {
             let identity = WorkloadIdentity::load(&source)?;
-            let creds = session.fetch_with(&client, &identity).await?;
+            let creds = session.fetch_with(&session.client()?, &identity).await?;
             write_profile(&target, &profile, &creds)?;
             eprintln!(
                 "rolegate: wrote profile [{profile}] to {} (expires {})",
@@ -75,10 +73,14 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `AWS_SHARED_CREDENTIALS_FILE`, else `$HOME/.aws/credentials`.
+/// `AWS_SHARED_CREDENTIALS_FILE` (with `$VAR` and `~` expanded, as botocore does), else
+/// `$HOME/.aws/credentials`.
 pub fn credentials_file() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
+        return Ok(match p.to_str() {
+            Some(raw) => PathBuf::from(expand_path(raw, |name| std::env::var(name).ok())),
+            None => PathBuf::from(p),
+        });
     }
     std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".aws").join("credentials"))
@@ -111,12 +113,8 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
 /// every other line is kept byte for byte.
 pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
     let lines: Vec<&str> = existing.lines().collect();
-    let header = |l: &str| {
-        let t = l.trim();
-        (t.starts_with('[') && t.ends_with(']')).then(|| t[1..t.len() - 1].trim().to_owned())
-    };
-    let key_of = |l: &str| l.split_once('=').map(|(k, _)| k.trim().to_ascii_lowercase());
-    let start = lines.iter().position(|l| header(l).as_deref() == Some(profile));
+    let header = section_name;
+    let start = lines.iter().position(|l| header(l) == Some(profile));
     let mut out = Vec::with_capacity(lines.len() + 4);
     let Some(start) = start else {
         out.extend(lines.iter().map(|l| (*l).to_owned()));
@@ -161,6 +159,63 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     out.join("\n") + "\n"
 }
 
+/// The section a line opens, read as Python's `configparser` (what botocore parses the file
+/// with) reads it: after `[`, everything up to the line's last `]`, spaces kept (`[ p ]` is
+/// section `" p "`), whatever follows ignored (`[p] # note` is section `p`).
+fn section_name(line: &str) -> Option<&str> {
+    let inner = line.trim().strip_prefix('[')?;
+    let end = inner.rfind(']')?;
+    (end > 0).then(|| &inner[..end])
+}
+
+/// The key a line sets, read as `configparser` reads it: the text before the first `=` or `:`,
+/// trimmed and lowercased; comment lines (`#`, `;`) set none.
+fn key_of(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.starts_with(['#', ';']) {
+        return None;
+    }
+    let at = line.find(['=', ':'])?;
+    Some(line[..at].trim_end().to_ascii_lowercase())
+}
+
+/// `AWS_SHARED_CREDENTIALS_FILE` as botocore expands it (`os.path.expandvars`, then
+/// `os.path.expanduser`): `$NAME` and `${NAME}` of set variables replaced, others left as
+/// written; then a leading `~` or `~/` is the home folder.
+fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, consumed) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        match (!name.is_empty()).then(|| var(name)).flatten() {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[at..at + 1 + consumed]),
+        }
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    match out.strip_prefix('~') {
+        Some(tail) if tail.is_empty() || tail.starts_with('/') => match var("HOME") {
+            Some(home) => format!("{home}{tail}"),
+            None => out,
+        },
+        _ => out,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,13 +237,41 @@ mod tests {
                 "[p]\n# keep\nregion = eu-west-1\naws_access_key_id = OLD\nAWS_SESSION_TOKEN=OLD\naws_access_key_id = DUP\n\n[q]\naws_access_key_id = Q\n",
                 "[p]\n# keep\nregion = eu-west-1\naws_access_key_id = AKID\naws_session_token = TOKEN\naws_secret_access_key = SECRET\n\n[q]\naws_access_key_id = Q\n",
             ),
+            // configparser's reading: `[ p ]` is another section, `[p] # note` is `p`, and
+            // `key: value` sets `key`.
             (
                 "[ p ]\nregion = x\n",
-                "[ p ]\nregion = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[ p ]\nregion = x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+            ),
+            (
+                "[p] # managed by rolegate\naws_access_key_id: OLD\n; aws_session_token = comment\n",
+                "[p] # managed by rolegate\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n; aws_session_token = comment\n",
             ),
         ];
         for (input, want) in cases {
             assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn the_file_variable_is_expanded_as_botocore_expands_it() {
+        let var = |name: &str| match name {
+            "HOME" => Some("/home/w".to_owned()),
+            "DIR" => Some("/srv/aws".to_owned()),
+            _ => None,
+        };
+        for (raw, want) in [
+            ("~/.aws/alt", "/home/w/.aws/alt"),
+            ("~", "/home/w"),
+            ("~other/x", "~other/x"),
+            ("$DIR/creds", "/srv/aws/creds"),
+            ("${DIR}/creds", "/srv/aws/creds"),
+            ("$HOME/x/$UNSET/y", "/home/w/x/$UNSET/y"),
+            ("${UNCLOSED", "${UNCLOSED"),
+            ("/plain/path", "/plain/path"),
+            ("a$", "a$"),
+        ] {
+            assert_eq!(expand_path(raw, var), want, "{raw}");
         }
     }
 
