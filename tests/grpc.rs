@@ -676,6 +676,13 @@ async fn authorize_evaluates_role_and_session_policies() {
         Code::Unauthenticated,
         "invalid",
     );
+    // Values matched against (caller-supplied) policy patterns are bounded.
+    let long = format!("arn:aws:orders:::order/{}", "1".repeat(2048));
+    assert_status(
+        authorize(ask(token, "orders:GetOrder", &long)).await,
+        Code::InvalidArgument,
+        "The resource has 2071 characters; at most 2048 are accepted.",
+    );
 
     // VerifyRequest with an action authorizes too.
     let mut vr = aws_signed(&chained_creds, "execute-api", SystemTime::now(), "/orders/1", b"");

@@ -23,6 +23,13 @@ use crate::service::error::ApiError;
 
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;
+/// Longest resource, in characters: an ARN's maximum (IAM `ResourceNameType`).
+pub const MAX_RESOURCE_CHARACTERS: usize = 2048;
+/// Longest context key name, in characters (IAM `ContextKeyNameType`).
+pub const MAX_CONTEXT_KEY_CHARACTERS: usize = 256;
+/// Longest context value, in characters. Values are matched against policy patterns, some of
+/// them the caller's own (session policies): the bound keeps each match cheap.
+pub const MAX_CONTEXT_VALUE_CHARACTERS: usize = 2048;
 
 /// Context keys rolegate derives from the session; a caller cannot supply them.
 const DERIVED_KEY_PREFIXES: &[&str] = &[
@@ -190,7 +197,8 @@ pub fn authorization_context(
     Ok(ctx)
 }
 
-/// Action `service:Action` (1..=128 characters), at most [`MAX_CONTEXT_KEYS`] context keys,
+/// Action `service:Action` (1..=128 characters), a resource of at most
+/// [`MAX_RESOURCE_CHARACTERS`], at most [`MAX_CONTEXT_KEYS`] context keys of bounded sizes,
 /// none of them derived from the session.
 fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     let a = &input.action;
@@ -201,6 +209,41 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
         return Err(ApiError::validation(
             "bad-action",
             format!("The action '{a}' must have the form service:Action (at most 128 characters, no wildcards)."),
+        ));
+    }
+    let resource_characters = input.resource.chars().count();
+    if resource_characters > MAX_RESOURCE_CHARACTERS {
+        return Err(ApiError::validation(
+            "resource-too-long",
+            format!(
+                "The resource has {resource_characters} characters; at most {MAX_RESOURCE_CHARACTERS} are accepted."
+            ),
+        ));
+    }
+    if let Some((k, _)) = input
+        .context
+        .iter()
+        .find(|(k, _)| k.is_empty() || k.chars().count() > MAX_CONTEXT_KEY_CHARACTERS)
+    {
+        return Err(ApiError::validation(
+            "bad-context-key",
+            format!(
+                "A context key name has {} characters; names of 1 to {MAX_CONTEXT_KEY_CHARACTERS} are accepted.",
+                k.chars().count()
+            ),
+        ));
+    }
+    if let Some((k, v)) = input
+        .context
+        .iter()
+        .find(|(_, v)| v.chars().count() > MAX_CONTEXT_VALUE_CHARACTERS)
+    {
+        return Err(ApiError::validation(
+            "context-value-too-long",
+            format!(
+                "The value of context key '{k}' has {} characters; at most {MAX_CONTEXT_VALUE_CHARACTERS} are accepted.",
+                v.chars().count()
+            ),
         ));
     }
     if input.context.len() > MAX_CONTEXT_KEYS {
@@ -368,5 +411,31 @@ mod tests {
             .map(|n| (format!("s3:k{n}"), "v".to_owned()))
             .collect();
         assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
+    }
+
+    #[test]
+    fn resource_and_context_sizes_are_bounded() {
+        let mut i = input("s3:GetObject", &[]);
+        i.resource = format!("arn:aws:s3:::{}", "é".repeat(MAX_RESOURCE_CHARACTERS - 13));
+        assert!(validate_input(&i).is_ok());
+        i.resource.push('x');
+        let e = validate_input(&i).unwrap_err();
+        assert_eq!(
+            e.message,
+            "The resource has 2049 characters; at most 2048 are accepted."
+        );
+
+        let mut i = input("s3:GetObject", &[]);
+        i.context = vec![("s3:prefix".to_owned(), "a".repeat(MAX_CONTEXT_VALUE_CHARACTERS))];
+        assert!(validate_input(&i).is_ok());
+        i.context[0].1.push('a');
+        assert_eq!(
+            validate_input(&i).unwrap_err().message,
+            "The value of context key 's3:prefix' has 2049 characters; at most 2048 are accepted."
+        );
+        i.context = vec![("k".repeat(MAX_CONTEXT_KEY_CHARACTERS + 1), "v".to_owned())];
+        assert_eq!(validate_input(&i).unwrap_err().reason, "bad-context-key");
+        i.context = vec![(String::new(), "v".to_owned())];
+        assert_eq!(validate_input(&i).unwrap_err().reason, "bad-context-key");
     }
 }
