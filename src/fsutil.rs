@@ -1,21 +1,45 @@
 //! Small file helpers for secrets and generated state: private (0600) creation, atomic writes,
 //! and bounded reads of the files a configuration names.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The most a configuration file, or a file it names, may hold: the CRLs of large CAs run to
 /// tens of megabytes, and nothing an operator means is larger.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
 
+/// How long a pipe a configuration names may take to deliver all its data.
+const PIPE_WAIT: Duration = Duration::from_secs(10);
+
 /// Reads at most `limit` bytes from `path`: a larger file, or a device that never ends
 /// (`/dev/zero` by a typo), is an error instead of exhausted memory. Pipes are read like
-/// files (`rolegate check-config <(envsubst < template.toml)`).
+/// files (`rolegate check-config <(envsubst < template.toml)`), but never waited on forever:
+/// a named pipe with no writer reads as empty, and one whose writer does not finish within
+/// [`PIPE_WAIT`] is an error. Opening one would otherwise block the reading thread for good
+/// (a reload stuck on a FIFO put in place of a CRL).
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    let file = open_without_waiting(path)?;
     let expected = file.metadata()?.len().min(limit);
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    let mut reader = file.take(limit + 1);
+    let deadline = Instant::now() + PIPE_WAIT;
+    loop {
+        // On an error, what was read so far stays in `bytes` and the limit counts it.
+        match reader.read_to_end(&mut bytes) {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                return Err(std::io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!("a pipe whose writer did not finish within {} s", PIPE_WAIT.as_secs()),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     if bytes.len() as u64 > limit {
         let most = match limit >> 20 {
             0 => format!("{limit} bytes"),
@@ -27,6 +51,21 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+/// Opens `path` for reading; a pipe without blocking (see [`read_bounded`]).
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path)?.file_type().is_fifo() {
+            return std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path);
+        }
+    }
+    std::fs::File::open(path)
 }
 
 /// Creates `path` with mode 0600 and writes `data`; fails if it already exists.
@@ -72,5 +111,28 @@ mod tests {
         assert!(read_bounded(dir.path(), 10).is_err(), "a directory");
         let missing = read_bounded(&dir.path().join("gone.pem"), 10).unwrap_err();
         assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pipes_are_read_without_waiting_for_a_writer() {
+        use std::os::fd::AsRawFd;
+        // A named pipe nobody writes: empty at once, where a plain open would never return.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ca.crl");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        assert_eq!(read_bounded(&fifo, 10).unwrap(), b"");
+
+        // A pipe with a writer (process substitution): read to its end, however it arrives.
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", reader.as_raw_fd()));
+        let feeder = std::thread::spawn(move || {
+            writer.write_all(b"first ").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            writer.write_all(b"second").unwrap();
+        });
+        assert_eq!(read_bounded(&path, 100).unwrap(), b"first second");
+        feeder.join().unwrap();
     }
 }
