@@ -194,11 +194,15 @@ async fn run(d: &Daemon, cases: Vec<Case>) -> usize {
                     .ok()
                     .and_then(|v| v["message"].as_str().map(str::to_owned))
                     .unwrap_or_default();
-                r.status == status && r.header("x-amzn-errortype") == Some(kind) && message.contains(needle)
+                r.status == status
+                    && r.header("x-amzn-errortype") == Some(kind)
+                    && message.contains(needle)
+                    && r.header("x-amzn-requestid").is_some()
             }
             Want::Sts(status, code, needle) => {
                 r.status == status
                     && r.sts_code() == code
+                    && r.header("x-amzn-requestid").is_some()
                     && unescape(between(&r.body, "<Message>", "</Message>")).contains(needle)
             }
             Want::Status(status) => r.status == status,
@@ -335,6 +339,12 @@ fn ra_signed_over(leaf: &Issued, body: Vec<u8>, signed_names: &[&str], at: Offse
 
 fn with_header(mut r: Req, name: &str, value: &str) -> Req {
     r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    r.headers.push((name.to_owned(), value.to_owned()));
+    r
+}
+
+/// `r` with a second `name` header after the one it has.
+fn with_second_header(mut r: Req, name: &str, value: &str) -> Req {
     r.headers.push((name.to_owned(), value.to_owned()));
     r
 }
@@ -806,6 +816,16 @@ async fn signature_and_request_matrix() {
     tampered_query.query = "roleArn=x".into();
     let mut get = good();
     get.method = "GET";
+    let mut put_sts = good();
+    (put_sts.method, put_sts.path) = ("PUT", "/".into());
+    let mut elsewhere = good();
+    elsewhere.path = "/nope".into();
+    let mut grpc_over_http1 = good();
+    for (name, value) in &mut grpc_over_http1.headers {
+        if name.eq_ignore_ascii_case("content-type") {
+            *value = "application/grpc".into();
+        }
+    }
 
     let cases = vec![
         case("control: signed request", good(), Want::Ok(201)),
@@ -984,6 +1004,30 @@ async fn signature_and_request_matrix() {
             Want::Rest(404, "ResourceNotFoundException", "was not found"),
         ),
         case("GET /sessions", get, Want::Rest(400, VE, "Use POST /sessions")),
+        case(
+            "PUT / (the STS path)",
+            put_sts,
+            Want::Sts(400, "InvalidAction", "The STS Query API takes POST / with a form body"),
+        ),
+        case(
+            "a path no API serves",
+            elsewhere,
+            Want::Rest(
+                404,
+                "ResourceNotFoundException",
+                "No API at POST /nope: rolegate serves",
+            ),
+        ),
+        case(
+            "a second Authorization header",
+            with_second_header(good(), "authorization", "garbage"),
+            Want::Rest(400, VE, "The request has more than one Authorization header; send it once."),
+        ),
+        case(
+            "gRPC over HTTP/1.1",
+            grpc_over_http1,
+            Want::Rest(400, VE, "gRPC needs HTTP/2; this request came over HTTP/1.1."),
+        ),
         case("query string over 64 KiB", oversized_query, Want::Status(431)),
         case(
             "header over 64 KiB",
@@ -1288,6 +1332,11 @@ async fn session_token_and_sts_signature_matrix() {
             "no Authorization",
             without_header(sts_signed(&good, WHOAMI), "authorization"),
             Want::Sts(403, "MissingAuthenticationToken", ""),
+        ),
+        case(
+            "a second X-Amz-Security-Token header",
+            with_second_header(sts_signed(&good, WHOAMI), "x-amz-security-token", "other"),
+            Want::Sts(400, "ValidationError", "more than one X-Amz-Security-Token header"),
         ),
         case(
             "unimplemented Action",

@@ -261,7 +261,7 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
 
     // The only slot is taken until the stalled call times out; then REST is served again.
     let reply = post_empty_session_until(&d, |status| status != 429).await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.status, 403, "{}", reply.body);
     let response = stalled.await.unwrap().unwrap();
     let status = response
         .headers()
@@ -367,7 +367,7 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
     // Served again once they are gone.
     drop(stalled);
     let reply = post_empty_session_until(&d, |status| status != 429).await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.status, 403, "{}", reply.body);
 }
 
 /// One client address holds at most `max_connections_per_ip` connections; more are closed on
@@ -488,7 +488,7 @@ async fn proxy_protocol_names_the_client_address() {
         "203.0.113.7 holds its one connection"
     );
     for stream in [from_v2, from_v1, from_local] {
-        assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 400 Bad Request");
+        assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 403 Forbidden");
     }
     let mut lines = Vec::new();
     let mut clients: Vec<String> = audit_events(&d, 3, &mut lines)
@@ -544,7 +544,7 @@ async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
     let stream = try_tls_connect(&here.endpoint, here.ca_bundle(), b"http/1.1", header)
         .await
         .unwrap();
-    assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 400 Bad Request");
+    assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 403 Forbidden");
     // The configuration summary logged at startup says so.
     let summary = "PROXY protocol header required on every connection, believed from 10.9.9.9/32, 127.0.0.0/8";
     let logged = std::iter::from_fn(|| here.stderr_lines.recv_timeout(Duration::from_secs(5)).ok())
@@ -608,7 +608,7 @@ async fn a_reload_changes_the_connection_settings() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let served = served.expect("a connection with a PROXY header was not served");
-    assert_eq!(post_empty_session_on(served).await, "HTTP/1.1 400 Bad Request");
+    assert_eq!(post_empty_session_on(served).await, "HTTP/1.1 403 Forbidden");
     assert!(
         try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"")
             .await
@@ -788,7 +788,7 @@ async fn a_stream_holds_its_address_slot_while_it_streams() {
     );
     drop((watch, health, channel));
     let reply = post_empty_session_until(&d, |status| status != 429).await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.status, 403, "{}", reply.body);
 }
 
 /// With few file descriptors the daemon holds fewer connections instead of failing `accept`
@@ -1247,7 +1247,7 @@ async fn rate_limits_answer_each_api_in_its_format() {
     let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 3", &[]);
     for _ in 0..3 {
         let r = https(&d, "POST", "/sessions", &[], "{}").await;
-        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.status, 403, "{}", r.body);
     }
     let rest = https(&d, "POST", "/sessions", &[], "{}").await;
     assert_eq!(rest.status, 429, "{}", rest.body);
@@ -1283,7 +1283,7 @@ async fn a_reload_keeps_the_rate_limit_buckets_and_applies_new_rates() {
     let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 2", &[]);
     for _ in 0..2 {
         let r = https(&d, "POST", "/sessions", &[], "{}").await;
-        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.status, 403, "{}", r.body);
     }
     assert_eq!(https(&d, "POST", "/sessions", &[], "{}").await.status, 429);
 
@@ -1305,7 +1305,7 @@ async fn a_reload_keeps_the_rate_limit_buckets_and_applies_new_rates() {
     )
     .await;
     let r = https(&d, "POST", "/sessions", &[], "{}").await;
-    assert_eq!(r.status, 400, "no limit any more: {}", r.body);
+    assert_eq!(r.status, 403, "no limit any more: {}", r.body);
 }
 
 /// Server settings: no per-address limit, and a bucket of two requests per client that
@@ -1461,8 +1461,8 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
     let reply = parse_reply(&raw);
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert!(reply.body.contains("Missing required parameter"), "{}", reply.body);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(reply.body.contains("Missing Authorization header"), "{}", reply.body);
     let status = d.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }

@@ -304,7 +304,11 @@ pub(crate) fn check_instance_properties(
         ));
     }
     match given {
-        Some(p) if p.len() > 50 || p.iter().any(|(k, v)| k.is_empty() || k.len() > 200 || v.len() > 200) => {
+        Some(p)
+            if p.len() > 50
+                || p.iter()
+                    .any(|(k, v)| k.is_empty() || k.chars().count() > 200 || v.chars().count() > 200) =>
+        {
             Err(ApiError::validation(
                 "bad-instance-properties",
                 "instanceProperties must have at most 50 entries with keys of 1 to 200 and values of at most 200 characters.",
@@ -502,6 +506,27 @@ mod tests {
         let (first, second) = (create(), create());
         let (hits, misses) = lookups(&broker, "credentials");
         (first, second, hits + misses)
+    }
+
+    #[test]
+    fn instance_property_sizes_count_characters() {
+        let (broker, _world, certificate) = world_broker(0);
+        let now = OffsetDateTime::now_utc();
+        let with = |key: String, value: String| CreateSessionInput {
+            instance_properties: Some(BTreeMap::from([(key, value)])),
+            ..input(&certificate)
+        };
+        // 200 characters of two bytes each: within the limit.
+        assert!(
+            broker
+                .create_session(with("é".repeat(200), "ü".repeat(200)), now)
+                .is_ok()
+        );
+        let e = broker
+            .create_session(with("é".repeat(201), "v".into()), now)
+            .err()
+            .unwrap();
+        assert_eq!(e.reason, "bad-instance-properties");
     }
 
     #[test]

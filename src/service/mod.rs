@@ -49,7 +49,16 @@ pub async fn dispatch(
         Ok(admission) => admission,
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
-    let response = if is_grpc(&req) {
+    let response = if is_grpc(&req) && req.version() != ::http::Version::HTTP_2 {
+        // gRPC is HTTP/2 only: over HTTP/1.1 its trailers (the call's status) cannot be sent.
+        let e = ApiError::validation(
+            "grpc-over-http1",
+            format!("gRPC needs HTTP/2; this request came over {:?}.", req.version()),
+        );
+        let request_id = http::new_request_id();
+        record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
+        with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new)
+    } else if is_grpc(&req) {
         // A call holds its admission slot until its answer starts: bounded like a REST or STS
         // request's read, or a client could stall every API by never finishing its messages.
         let timeout = state.broker.config().server.request_timeout;
@@ -62,6 +71,31 @@ pub async fn dispatch(
         dispatch_http(state, conn, req).await.map(Body::new)
     };
     (response, admission.keep_address_slot())
+}
+
+/// The headers a signature and its credentials are read from. With two of one, the first
+/// would be used and the second ignored, so a proxy or a log could see another request than
+/// the one authenticated: each must be sent once.
+const SINGLE_HEADERS: [&str; 6] = [
+    "Authorization",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+    "X-Amz-X509",
+    "X-Amz-X509-Chain",
+];
+
+fn sent_once(rp: &RequestParts) -> Result<(), ApiError> {
+    match SINGLE_HEADERS
+        .into_iter()
+        .find(|name| rp.headers.get_all(*name).iter().nth(1).is_some())
+    {
+        Some(name) => Err(ApiError::validation(
+            "duplicate-header",
+            format!("The request has more than one {name} header; send it once."),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The error of a request not received within `server.request_timeout_seconds`.
@@ -128,15 +162,24 @@ async fn dispatch_grpc(
 async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(parts, conn.remote);
-    match (rp.method.as_str(), rp.path.as_str()) {
-        ("POST", "/sessions") => answer(&state, Api::Rest, rp, body).await,
-        ("POST" | "GET", "/") => answer(&state, Api::Sts, rp, body).await,
+    let misrouted = match (rp.method.as_str(), rp.path.as_str()) {
+        ("POST", "/sessions") => return answer(&state, Api::Rest, rp, body).await,
+        ("POST" | "GET", "/") => return answer(&state, Api::Sts, rp, body).await,
         (_, "/sessions") => rest_error(
             &ApiError::validation("method", "Use POST /sessions to create a session."),
             &rp.request_id,
         ),
+        (_, "/") => sts::error_response(
+            &ApiError::new(
+                ErrorCode::InvalidAction,
+                "method",
+                "The STS Query API takes POST / with a form body, or GET /?Action=...",
+            ),
+            &rp.request_id,
+        ),
         _ => not_found(&rp),
-    }
+    };
+    with_request_id(misrouted, &rp.request_id)
 }
 
 #[derive(Clone, Copy)]
@@ -156,6 +199,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
         Ok(result) => result,
         Err(_) => Err(request_timeout(timeout)),
     };
+    let bytes = bytes.and_then(|bytes| sent_once(&rp).map(|()| bytes));
     let now = OffsetDateTime::now_utc();
     let (operation, mut record, result) = match (api, bytes) {
         (Api::Rest, bytes) => {
@@ -290,8 +334,19 @@ fn record_refusal(
     );
 }
 
+/// A path no API serves; the path is quoted when it is short (it is the client's).
 fn not_found(rp: &RequestParts) -> HttpResponse {
-    let e = ApiError::not_found("no-route", format!("No API at {} {}.", rp.method, rp.path));
+    let path = match rp.path.len() <= 128 {
+        true => rp.path.as_str(),
+        false => "…",
+    };
+    let e = ApiError::not_found(
+        "no-route",
+        format!(
+            "No API at {} {path}: rolegate serves POST /sessions, the STS Query API at / and gRPC.",
+            rp.method
+        ),
+    );
     rest_error(&e, &rp.request_id)
 }
 

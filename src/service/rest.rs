@@ -78,7 +78,6 @@ pub fn create_session(
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let config = broker.config();
-    let params = SessionParams::required(request.params?)?;
     let auth_header = req.header("authorization").ok_or_else(|| {
         ApiError::access_denied(
             "missing-authorization",
@@ -112,6 +111,9 @@ pub fn create_session(
     // The signature proved the certificate's key: now, and only now, the request spends a
     // token of that certificate's bucket.
     client_limit.charge(ClientKey::Certificate(*certificate.fingerprint()))?;
+    // The parameters are judged once the caller is authenticated, as AWS's SigV4 services
+    // do: an unsigned request learns nothing of the API but that it must sign.
+    let params = SessionParams::required(request.params?)?;
 
     let input = CreateSessionInput {
         profile_arn: params.profile_arn,
