@@ -1021,7 +1021,11 @@ async fn signature_and_request_matrix() {
         case(
             "a second Authorization header",
             with_second_header(good(), "authorization", "garbage"),
-            Want::Rest(400, VE, "The request has more than one Authorization header; send it once."),
+            Want::Rest(
+                400,
+                VE,
+                "The request has more than one Authorization header; send it once.",
+            ),
         ),
         case(
             "gRPC over HTTP/1.1",
@@ -1337,6 +1341,15 @@ async fn session_token_and_sts_signature_matrix() {
             "a second X-Amz-Security-Token header",
             with_second_header(sts_signed(&good, WHOAMI), "x-amz-security-token", "other"),
             Want::Sts(400, "ValidationError", "more than one X-Amz-Security-Token header"),
+        ),
+        case(
+            "Action given twice, with different values",
+            sts_signed(&good, "Action=GetCallerIdentity&Action=AssumeRole&Version=2011-06-15"),
+            Want::Sts(
+                400,
+                "ValidationError",
+                "The parameter Action is given more than once, with different values.",
+            ),
         ),
         case(
             "unimplemented Action",

@@ -91,7 +91,6 @@ pub fn handle(
     record: &mut Record,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
-    let params = request.params?;
     let headers = req.header_pairs();
     let http = HttpRequest {
         method: req.method.as_str(),
@@ -113,6 +112,8 @@ pub fn handle(
     record.set_caller(&caller);
     // The signature proved the access key: its bucket pays for the request from here on.
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
+    // Parameters are judged once the caller is authenticated, as AWS does.
+    let params = request.params?;
     match params.get("Version") {
         Some(VERSION) => {}
         Some(v) => return Err(invalid_action(params.get("Action").unwrap_or(""), v)),
@@ -223,6 +224,22 @@ impl Params {
                 }
                 out.push((k.into_owned(), v.into_owned()));
             }
+        }
+        // One name with two values is ambiguous (`Action=GetCallerIdentity&Action=AssumeRole`):
+        // refused rather than resolved by order. The same value twice is harmless.
+        let conflicting = out
+            .iter()
+            .enumerate()
+            .find(|(i, (k, v))| out[..*i].iter().any(|(k2, v2)| k2 == k && v2 != v));
+        if let Some((_, (name, _))) = conflicting {
+            let shown_ok = name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+            return Err(ApiError::validation(
+                "conflicting-parameter",
+                format!(
+                    "The parameter {} is given more than once, with different values.",
+                    if shown_ok { name.as_str() } else { "…" }
+                ),
+            ));
         }
         Ok(Self(out))
     }
