@@ -1518,6 +1518,18 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(400, VE, "member indexes start at 1"),
         ),
         case(
+            "member index with a leading zero (a second name for member 1)",
+            ar(
+                ROLE_CHAINED,
+                "&Tags.member.1.Key=a&Tags.member.1.Value=b&Tags.member.01.Key=c&Tags.member.01.Value=d",
+            ),
+            Want::Sts(
+                400,
+                VE,
+                "Invalid parameter name Tags.member.01.Key: member indexes start at 1, with no sign or leading zero.",
+            ),
+        ),
+        case(
             "SourceIdentity changed along the chain",
             ar(ROLE_CHAINED, "&SourceIdentity=someone-else"),
             Want::Sts(

@@ -81,6 +81,11 @@ impl Broker {
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
         let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
         let tags = merge_tags(&inherited, &input.tags)?;
+        // The packed size is what bounds a policy's length (the model sets no maximum):
+        // checked on the text, before the policy is parsed.
+        let raw_policy: Vec<&str> = input.policy.as_deref().into_iter().collect();
+        let packed = session::check_packed_policy_size(&raw_policy, input.policy_arns.len(), &input.tags)
+            .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
         resolve_policy_arns(config, &input.policy_arns)?;
 
@@ -109,9 +114,6 @@ impl Broker {
         if let Some(p) = &session_policy {
             session_policies.push(minify(p.source()));
         }
-        let refs: Vec<&str> = session_policies.iter().map(String::as_str).collect();
-        let packed = session::check_packed_policy_size(&refs, input.policy_arns.len(), &input.tags)
-            .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
         let mut transitive: Vec<String> = caller.claims.transitive_tag_keys.clone();
         for k in &input.transitive_tag_keys {
             if !transitive.iter().any(|t| t.eq_ignore_ascii_case(k)) {

@@ -30,9 +30,9 @@ pub struct CacheSlot {
 }
 
 impl CacheSlot {
-    /// Opens and exclusively locks the slot for `key`, creating the cache directory if needed.
-    /// Blocks while another process holds the slot (it is fetching the same credentials).
-    pub fn lock(dir: &Path, key: &CacheKey) -> Result<Self, String> {
+    /// Opens and exclusively locks the slot for `key`, creating the cache directory if needed;
+    /// `None` while another process holds it (it is fetching the same credentials).
+    pub fn try_lock(dir: &Path, key: &CacheKey) -> Result<Option<Self>, String> {
         create_private_dir(dir).map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
         let lock_path = dir.join(format!("{}.lock", key.0));
         let lock = private_options()
@@ -42,12 +42,14 @@ impl CacheSlot {
             .truncate(false)
             .open(&lock_path)
             .map_err(|e| format!("cannot open the cache lock {}: {e}", lock_path.display()))?;
-        lock.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-        Ok(Self {
-            path: dir.join(format!("{}.json", key.0)),
-            _lock: lock,
-        })
+        match lock.try_lock() {
+            Ok(()) => Ok(Some(Self {
+                path: dir.join(format!("{}.json", key.0)),
+                _lock: lock,
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", lock_path.display())),
+        }
     }
 
     /// The cached credentials if they have more than [`MIN_REMAINING`] left at `now`.
@@ -199,7 +201,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("rolegate");
         let key = CacheKey::new(&["x"], b"c", &[]);
-        let slot = CacheSlot::lock(&d, &key).unwrap();
+        let slot = CacheSlot::try_lock(&d, &key).unwrap().unwrap();
+        // Held: another process (here, another handle) waits.
+        assert!(CacheSlot::try_lock(&d, &key).unwrap().is_none());
         let now = datetime!(2026-01-01 00:00:00 UTC);
         assert!(slot.read_valid(now).is_none());
         slot.store(&creds("2026-01-01T00:15:01Z")).unwrap();

@@ -177,7 +177,7 @@ impl SessionArgs {
                 "no answer from {} within {} s{}",
                 self.endpoint(&params.region),
                 REQUEST_TIMEOUT.as_secs(),
-                match timeout < REQUEST_TIMEOUT {
+                match timeout < REQUEST_TIMEOUT.saturating_sub(std::time::Duration::from_secs(1)) {
                     true => " (counting the wait for another credential-process fetching the same credentials)",
                     false => "",
                 }
@@ -237,9 +237,6 @@ impl<'a> From<&'a SessionCredentials> for ProcessOutput<'a> {
 /// Runs the command: prints the credentials JSON on stdout, from the cache when it holds
 /// credentials with more than 15 minutes left, else from the server (then cached).
 pub async fn run(args: SessionArgs) -> Result<(), String> {
-    // One REQUEST_TIMEOUT bounds the whole run, the wait on the cache lock included: processes
-    // queued behind one whose server never answered give up with it, not 30 s each in turn.
-    let started = std::time::Instant::now();
     let identity = WorkloadIdentity::load(&args.identity_source())?;
     let cache_dir = if args.no_cache || cache::disabled_by_env() {
         None
@@ -250,16 +247,31 @@ pub async fn run(args: SessionArgs) -> Result<(), String> {
         None => args.fetch_with(&args.client()?, &identity).await?,
         Some(dir) => {
             let key = args.cache_key(&identity)?;
-            // Blocking lock: run it off the async workers. An unusable cache (read-only home,
-            // no locking support) only costs the reuse, so fall back to a direct fetch.
-            let slot = match tokio::task::spawn_blocking(move || CacheSlot::lock(&dir, &key)).await {
-                Ok(Ok(slot)) => Some(slot),
-                Ok(Err(e)) => {
-                    eprintln!("warning: credential cache unusable, fetching directly: {e}");
-                    None
+            // One REQUEST_TIMEOUT bounds the wait on the lock and the fetch together:
+            // processes queued behind one whose server never answers give up with it, not
+            // 30 s each in turn, and a holder that is stopped cannot hold them for ever. An
+            // unusable cache (read-only home, no locking support) only costs the reuse.
+            let waiting = std::time::Instant::now();
+            let slot = loop {
+                match CacheSlot::try_lock(&dir, &key) {
+                    Ok(Some(slot)) => break Some(slot),
+                    Ok(None) if waiting.elapsed() < REQUEST_TIMEOUT => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Ok(None) => {
+                        return Err(format!(
+                            "another rolegate credential-process has been fetching the same credentials for {} s (cache lock in {})",
+                            REQUEST_TIMEOUT.as_secs(),
+                            dir.display()
+                        ));
+                    }
+                    Err(e) => {
+                        eprintln!("warning: credential cache unusable, fetching directly: {e}");
+                        break None;
+                    }
                 }
-                Err(e) => return Err(e.to_string()),
             };
+            let waited = waiting.elapsed();
             match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc())) {
                 Some(c) => {
                     if args.debug {
@@ -268,7 +280,7 @@ pub async fn run(args: SessionArgs) -> Result<(), String> {
                     c
                 }
                 None => {
-                    let left = REQUEST_TIMEOUT.saturating_sub(started.elapsed());
+                    let left = REQUEST_TIMEOUT.saturating_sub(waited);
                     let c = args.fetch_within(&args.client()?, &identity, left).await?;
                     if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
                         eprintln!("warning: {e}");

@@ -7,7 +7,8 @@
 //! pattern's length times the input's is small (every pattern and value of a realistic policy);
 //! beyond that it simulates the pattern's automaton 64 states per machine word, so that a
 //! caller-supplied pattern (a session policy) against a caller-supplied value (an Authorize
-//! resource or context value) costs O(input × pattern / 64), not O(input × pattern).
+//! resource or context value) costs O(input × pattern / 64 + pattern × log pattern), not
+//! O(input × pattern).
 
 /// Whether letters compare exactly or ASCII-case-insensitively (action names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +73,16 @@ impl Pattern {
 
     /// Whether `input` matches the whole pattern.
     pub(crate) fn matches(&self, input: &str) -> bool {
-        let small = self.elems.len().saturating_mul(input.len()) <= BACKTRACKING_BUDGET;
-        match small || !self.elems.contains(&Elem::Star) {
-            true => self.matches_backtracking(input),
-            false => self.matches_bit_parallel(input),
+        match self.takes_automaton(input) {
+            false => self.matches_backtracking(input),
+            true => self.matches_bit_parallel(input),
         }
+    }
+
+    /// Whether [`Pattern::matches`] simulates the automaton for `input`: when backtracking
+    /// could take more than [`BACKTRACKING_BUDGET`] steps (it is linear without a `*`).
+    fn takes_automaton(&self, input: &str) -> bool {
+        self.elems.len().saturating_mul(input.len()) > BACKTRACKING_BUDGET && self.elems.contains(&Elem::Star)
     }
 
     /// Iterative glob matching with single-star backtracking: linear without a star or in
@@ -142,29 +148,36 @@ impl Pattern {
                 Elem::Char(_) => {}
             }
         }
-        // The moves of each ASCII character, computed when first met; others each time.
-        let mut ascii_moves = vec![0u64; 128 * words];
-        let mut ascii_ready = 0u128;
-        let mut other_moves = vec![0u64; words];
+        // The moves of each character the pattern holds, built in one pass over it; any
+        // other character moves only past `?`.
+        let mut chars: Vec<char> = elems
+            .iter()
+            .filter_map(|e| match e {
+                Elem::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        chars.sort_unstable();
+        chars.dedup();
+        let mut rows = Vec::with_capacity(chars.len() * words);
+        for _ in &chars {
+            rows.extend_from_slice(&any);
+        }
+        for (i, elem) in elems.iter().enumerate() {
+            if let Elem::Char(c) = elem
+                && let Ok(row) = chars.binary_search(c)
+            {
+                set_bit(&mut rows[row * words..(row + 1) * words], i);
+            }
+        }
         let mut state = vec![0u64; words];
         let mut next = vec![0u64; words];
         set_bit(&mut state, 0);
         close_over_stars(&mut state, &stars);
         for c in input.chars() {
-            let c = self.fold(c);
-            let moves: &[u64] = match usize::try_from(u32::from(c)).ok().filter(|k| *k < 128) {
-                Some(k) => {
-                    let row = &mut ascii_moves[k * words..(k + 1) * words];
-                    if ascii_ready & (1 << k) == 0 {
-                        char_moves(&elems, c, &any, row);
-                        ascii_ready |= 1 << k;
-                    }
-                    row
-                }
-                None => {
-                    char_moves(&elems, c, &any, &mut other_moves);
-                    &other_moves
-                }
+            let moves = match chars.binary_search(&self.fold(c)) {
+                Ok(row) => &rows[row * words..(row + 1) * words],
+                Err(_) => &any[..],
             };
             let mut carry = 0;
             for w in 0..words {
@@ -217,16 +230,6 @@ const BACKTRACKING_BUDGET: usize = 16 * 1024;
 
 fn set_bit(words: &mut [u64], i: usize) {
     words[i / 64] |= 1 << (i % 64);
-}
-
-/// The states character `c` advances: those before a `?` (`any`) or before `c` itself.
-fn char_moves(elems: &[Elem], c: char, any: &[u64], out: &mut [u64]) {
-    out.copy_from_slice(any);
-    for (i, elem) in elems.iter().enumerate() {
-        if *elem == Elem::Char(c) {
-            set_bit(out, i);
-        }
-    }
 }
 
 /// Adds to `state` the states a `*` reaches by matching nothing (one pass: runs of `*` are
@@ -374,8 +377,17 @@ mod tests {
         // 1,900 × 250,000 steps; the automaton takes 250,000 × 30 words.
         let pattern = Pattern::compile(&format!("arn:aws:s3:::*{}b", "a".repeat(1900)), Case::Sensitive);
         let value = format!("arn:aws:s3:::{}", "a".repeat(250_000));
-        assert!(pattern.elems.len() * value.len() > BACKTRACKING_BUDGET);
+        assert!(pattern.takes_automaton(&value));
         assert!(!pattern.matches(&value));
         assert!(pattern.matches(&format!("{value}b")));
+        // Non-ASCII input the pattern does not hold moves only past `?`.
+        let pattern = Pattern::compile(&format!("*{}?", "a".repeat(1900)), Case::Sensitive);
+        let value = "ü".repeat(2048);
+        assert!(pattern.takes_automaton(&value));
+        assert!(!pattern.matches(&value));
+        // Policies' own patterns against request values backtrack, allocation-free.
+        let resource = Pattern::compile("arn:aws:s3:::bucket/*", Case::Sensitive);
+        assert!(!resource.takes_automaton("arn:aws:s3:::bucket/some/key/of/a/usual/length.txt"));
+        assert!(!Pattern::compile(&"a".repeat(5000), Case::Sensitive).takes_automaton(&"a".repeat(5000)));
     }
 }

@@ -203,6 +203,15 @@ fn invalid_action(action: &str, version: &str) -> ApiError {
     )
 }
 
+/// A parameter name for a message: as sent when it has the shape of one (letters, digits and
+/// dots, at most 64), else `…` (a client's stray value may be a secret).
+fn shown_name(name: &str) -> &str {
+    match name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
+        true => name,
+        false => "…",
+    }
+}
+
 /// The query-string and form-body parameters, signature parameters excluded.
 struct Params(Vec<(String, String)>);
 
@@ -232,12 +241,11 @@ impl Params {
             .enumerate()
             .find(|(i, (k, v))| out[..*i].iter().any(|(k2, v2)| k2 == k && v2 != v));
         if let Some((_, (name, _))) = conflicting {
-            let shown_ok = name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
             return Err(ApiError::validation(
                 "conflicting-parameter",
                 format!(
                     "The parameter {} is given more than once, with different values.",
-                    if shown_ok { name.as_str() } else { "…" }
+                    shown_name(name)
                 ),
             ));
         }
@@ -262,12 +270,20 @@ impl Params {
             if tail != suffix {
                 continue;
             }
-            let n: u32 = index.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                ApiError::validation(
-                    "bad-member",
-                    format!("Invalid parameter name {k}: member indexes start at 1."),
-                )
-            })?;
+            // Written as AWS writes them: `01` or `+1` would be a second name for member 1.
+            let n: u32 = index
+                .parse()
+                .ok()
+                .filter(|n: &u32| *n >= 1 && n.to_string() == index)
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "bad-member",
+                        format!(
+                            "Invalid parameter name {}: member indexes start at 1, with no sign or leading zero.",
+                            shown_name(k)
+                        ),
+                    )
+                })?;
             if !found.iter().any(|(m, _)| *m == n) {
                 found.push((n, v.clone()));
             }
