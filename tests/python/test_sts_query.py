@@ -79,6 +79,24 @@ def error_of(info) -> tuple[int, str, str]:
     )
 
 
+def unchecked_sts(daemon, ca_bundle, app_session):
+    """An STS client for the app session with botocore's client-side validation off, as in a
+    client built from another model version: the server's validation answers."""
+
+    c = app_session["credentials"]
+    return boto3.Session(
+        aws_access_key_id=c["accessKeyId"],
+        aws_secret_access_key=c["secretAccessKey"],
+        aws_session_token=c["sessionToken"],
+        region_name=REGION,
+    ).client(
+        "sts",
+        endpoint_url=daemon.url,
+        verify=str(ca_bundle),
+        config=NO_RETRIES.merge(Config(parameter_validation=False)),
+    )
+
+
 def test_get_caller_identity_names_the_roles_anywhere_session(daemon, ca_bundle, app_session):
     identity = app_sts(daemon, ca_bundle, app_session).get_caller_identity()
     assert identity["Arn"] == app_session["arn"]
@@ -136,18 +154,7 @@ def test_parameters_are_validated_as_the_sts_model_says(daemon, ca_bundle, app_s
     even looked up; then STS's own rules, with its codes. botocore's client-side
     validation is off, as in a client built from another model version."""
 
-    c = app_session["credentials"]
-    unchecked = boto3.Session(
-        aws_access_key_id=c["accessKeyId"],
-        aws_secret_access_key=c["secretAccessKey"],
-        aws_session_token=c["sessionToken"],
-        region_name=REGION,
-    ).client(
-        "sts",
-        endpoint_url=daemon.url,
-        verify=str(ca_bundle),
-        config=NO_RETRIES.merge(Config(parameter_validation=False)),
-    )
+    unchecked = unchecked_sts(daemon, ca_bundle, app_session)
     with pytest.raises(ClientError) as info:
         unchecked.assume_role(
             RoleArn=role_arn("no-such-role"),
@@ -220,18 +227,7 @@ def test_assume_role_pads_the_token_and_reports_its_size(daemon, ca_bundle, app_
     assert answer["PackedPolicySize"] == answer["SessionTokenUtilization"]
     assert 0 < answer["SessionTokenUtilization"] < 10
 
-    c = app_session["credentials"]
-    unchecked = boto3.Session(
-        aws_access_key_id=c["accessKeyId"],
-        aws_secret_access_key=c["secretAccessKey"],
-        aws_session_token=c["sessionToken"],
-        region_name=REGION,
-    ).client(
-        "sts",
-        endpoint_url=daemon.url,
-        verify=str(ca_bundle),
-        config=NO_RETRIES.merge(Config(parameter_validation=False)),
-    )
+    unchecked = unchecked_sts(daemon, ca_bundle, app_session)
     with pytest.raises(ClientError) as info:
         unchecked.assume_role(
             RoleArn=role_arn("chained"), RoleSessionName="big", MinimumSessionTokenSize=4097
