@@ -417,6 +417,10 @@ fn lower_first(s: &str) -> String {
 /// client's value quoted in an error message can hold any of them, and one would make the
 /// whole response unparseable.
 fn esc(s: &str) -> Cow<'_, str> {
+    // Printable ASCII without markup, the common case (ARNs, names), in one pass.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && !b"<>&'\"".contains(&b)) {
+        return Cow::Borrowed(s);
+    }
     if s.chars().all(is_xml_char) {
         return quick_xml::escape::escape(s);
     }
@@ -455,32 +459,44 @@ fn get_caller_identity_xml(caller: &Caller, request_id: &str) -> String {
 /// `AssumeRoleResult` in the API reference's example order, then the members STS added in 2026:
 /// `SessionTokenUtilization`, the `PackedPolicySize` under its new name (both are sent, with
 /// the same value), and `SessionTokenSize`, the token's length.
+///
+/// The secret access key (`[A-Za-z0-9+/]`) and the session token (`[A-Za-z0-9._-]`) are written
+/// as they are: nothing in them needs escaping, and the token is the longest text here.
 fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
-    let mut x = format!("<AssumeRoleResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleResult>\n");
+    let credentials = &out.credentials;
+    debug_assert!(
+        (credentials
+            .session_token
+            .bytes()
+            .chain(credentials.secret_access_key.bytes()))
+        .all(|b| b.is_ascii_alphanumeric() || b"._-+/".contains(&b))
+    );
+    let mut x = String::with_capacity(1024 + credentials.session_token.len());
+    // Writing to a String cannot fail.
+    let _ = write!(x, "<AssumeRoleResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleResult>\n");
     if let Some(s) = &out.source_identity {
-        x += &format!("    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
+        let _ = write!(x, "    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
     }
-    x += &format!(
+    let _ = write!(
+        x,
         "    <AssumedRoleUser>\n      <Arn>{}</Arn>\n      <AssumedRoleId>{}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
         esc(&out.assumed_role_arn),
         esc(&out.assumed_role_id),
-        out.credentials.access_key_id,
-        esc(&out.credentials.secret_access_key),
-        esc(&out.credentials.session_token),
-        format_expiration(out.credentials.expiration)
+        credentials.access_key_id,
+        credentials.secret_access_key.as_str(),
+        credentials.session_token,
+        format_expiration(credentials.expiration)
     );
     if let Some(p) = out.packed_policy_size {
-        x += &format!("    <PackedPolicySize>{p}</PackedPolicySize>\n");
+        let _ = write!(
+            x,
+            "    <PackedPolicySize>{p}</PackedPolicySize>\n    <SessionTokenUtilization>{p}</SessionTokenUtilization>\n"
+        );
     }
-    if let Some(p) = out.packed_policy_size {
-        x += &format!("    <SessionTokenUtilization>{p}</SessionTokenUtilization>\n");
-    }
-    x += &format!(
-        "    <SessionTokenSize>{}</SessionTokenSize>\n",
-        out.credentials.session_token.len()
-    );
-    x += &format!(
-        "  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n"
+    let _ = write!(
+        x,
+        "    <SessionTokenSize>{}</SessionTokenSize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+        credentials.session_token.len()
     );
     x
 }
