@@ -475,7 +475,7 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
     // Writing to a String cannot fail.
     let _ = write!(x, "<AssumeRoleResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleResult>\n");
     if let Some(s) = &out.source_identity {
-        let _ = write!(x, "    <SourceIdentity>{}</SourceIdentity>\n", esc(s));
+        let _ = writeln!(x, "    <SourceIdentity>{}</SourceIdentity>", esc(s));
     }
     let _ = write!(
         x,
