@@ -10,6 +10,8 @@
 //! - Serial numbers: see [`super::format_serial_hex`] / [`super::format_serial_decimal`].
 
 use sha2::{Digest, Sha256};
+use x509_parser::error::X509Error;
+use x509_parser::nom::{self, error::ErrorKind};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
@@ -234,12 +236,21 @@ fn principal_tags(
 
 /// Parses a complete DER certificate (no trailing bytes).
 pub(crate) fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
+    parse_der_or_why(der).map_err(CertificateError::Malformed)
+}
+
+/// [`parse_der`], failing with why the bytes are not a certificate, in words for users
+/// rather than the parser's own (`Parsing Error: Der(UnexpectedTag …)`).
+pub(crate) fn parse_der_or_why(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
-        Ok((rest, _)) if !rest.is_empty() => Err(CertificateError::Malformed(
-            "trailing data after the certificate".to_owned(),
-        )),
+        Ok((rest, _)) if !rest.is_empty() => Err("trailing data after the certificate".to_owned()),
         Ok((_, x509)) => Ok(x509),
-        Err(e) => Err(CertificateError::Malformed(e.to_string())),
+        Err(
+            nom::Err::Incomplete(_)
+            | nom::Err::Error(X509Error::NomError(ErrorKind::Eof))
+            | nom::Err::Failure(X509Error::NomError(ErrorKind::Eof)),
+        ) => Err("the DER ends before the certificate does (truncated)".to_owned()),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(format!("not a DER X.509 certificate ({e})")),
     }
 }
 

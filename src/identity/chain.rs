@@ -22,7 +22,7 @@ use webpki::{
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
-use super::certificate::{ClientCertificate, parse_der};
+use super::certificate::{ClientCertificate, parse_der, parse_der_or_why};
 use super::error::{CertificateError, Timestamp};
 
 /// Maximum number of intermediate certificates accepted with a leaf.
@@ -64,10 +64,7 @@ pub(super) fn verify_chain_with<const N: usize>(
         });
     }
     for (i, der) in intermediates.iter().enumerate() {
-        parse_der(der).map_err(|e| CertificateError::MalformedIntermediate {
-            index: i + 1,
-            reason: e.to_string(),
-        })?;
+        parse_der_or_why(der).map_err(|reason| CertificateError::MalformedIntermediate { index: i + 1, reason })?;
     }
     let leaf_der = CertificateDer::from(leaf.der());
     let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| CertificateError::Malformed(e.to_string()))?;

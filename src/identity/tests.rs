@@ -511,10 +511,27 @@ fn rejected_chains() {
     assert_eq!(err, CertificateError::TooManyChainCertificates { count: 6, max: 5 });
 
     let garbage = ClientCertificate::parse(leaf(&ca, KeyType::EcdsaP256).cert_der).unwrap();
-    assert!(matches!(
-        verify_chain(&anchor, &garbage, &[b"junk".to_vec()], now()),
-        Err(CertificateError::MalformedIntermediate { index: 1, .. })
-    ));
+    assert_eq!(
+        verify_chain(&anchor, &garbage, &[b"junk".to_vec()], now())
+            .unwrap_err()
+            .to_string(),
+        "malformed intermediate certificate #1: the DER ends before the certificate does (truncated)"
+    );
+    assert_eq!(
+        verify_chain(&anchor, &garbage, &[vec![0x02, 0x01, 0x00]], now())
+            .unwrap_err()
+            .to_string(),
+        "malformed intermediate certificate #1: not a DER X.509 certificate \
+         (BER error: Unexpected Tag (expected: Some(Tag(16)), actual: Tag(2)))"
+    );
+    // A certificate cut short says so, in words.
+    let whole = leaf(&ca, KeyType::EcdsaP256).cert_der;
+    assert_eq!(
+        ClientCertificate::parse(whole[..whole.len() / 2].to_vec())
+            .unwrap_err()
+            .to_string(),
+        "malformed certificate: the DER ends before the certificate does (truncated)"
+    );
 
     // Intermediate that is not a CA (CA:false but signs the leaf anyway).
     let mut not_ca = leaf_params();
