@@ -83,8 +83,8 @@ impl Broker {
         let tags = merge_tags(&inherited, &input.tags)?;
         // The packed size is what bounds a policy's length (the model sets no maximum):
         // checked on the text, before the policy is parsed.
-        let raw_policy: Vec<&str> = input.policy.as_deref().into_iter().collect();
-        let packed = session::check_packed_policy_size(&raw_policy, input.policy_arns.len(), &input.tags)
+        let raw_policy = input.policy.as_deref();
+        let packed = session::check_packed_policy_size(raw_policy.as_slice(), input.policy_arns.len(), &input.tags)
             .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
         resolve_policy_arns(config, &input.policy_arns)?;

@@ -113,8 +113,7 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
 /// every other line is kept byte for byte.
 pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
     let lines: Vec<&str> = existing.lines().collect();
-    let header = section_name;
-    let start = lines.iter().position(|l| header(l) == Some(profile));
+    let start = lines.iter().position(|l| section_name(l) == Some(profile));
     let mut out = Vec::with_capacity(lines.len() + 4);
     let Some(start) = start else {
         out.extend(lines.iter().map(|l| (*l).to_owned()));
@@ -127,7 +126,7 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     };
     let end = lines[start + 1..]
         .iter()
-        .position(|l| header(l).is_some())
+        .position(|l| section_name(l).is_some())
         .map_or(lines.len(), |i| start + 1 + i);
     out.extend(lines[..=start].iter().map(|l| (*l).to_owned()));
     let mut written = [false; 3];

@@ -159,10 +159,7 @@ impl Pattern {
             .collect();
         chars.sort_unstable();
         chars.dedup();
-        let mut rows = Vec::with_capacity(chars.len() * words);
-        for _ in &chars {
-            rows.extend_from_slice(&any);
-        }
+        let mut rows = any.repeat(chars.len());
         for (i, elem) in elems.iter().enumerate() {
             if let Elem::Char(c) = elem
                 && let Ok(row) = chars.binary_search(c)
