@@ -280,38 +280,9 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
 /// limit RESOURCE_EXHAUSTED (tonic's own codes would be INTERNAL and OUT_OF_RANGE).
 #[tokio::test]
 async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
-    use bytes::Bytes;
-
     let pki = Pki::new();
     let d = start(&setup(&pki));
-    let call = |frame: Vec<u8>| {
-        let d = &d;
-        async move {
-            let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
-            let (mut sender, connection) = hyper::client::conn::http2::handshake(
-                hyper_util::rt::TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(tls),
-            )
-            .await
-            .unwrap();
-            tokio::spawn(connection);
-            let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(http_body_util::Full::new(Bytes::from(frame)))
-                .unwrap();
-            let response = sender.send_request(request).await.unwrap();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .unwrap_or_default()
-            };
-            assert_eq!(header("x-amzn-requestid").len(), 36, "{response:?}");
-            (header("grpc-status"), header("grpc-message"))
-        }
-    };
+    let call = |frame: Vec<u8>| grpc_over_h2(&d, "/rolegate.v1.Sessions/CreateSession", frame);
     // A length-delimited field (tag 1) announcing more bytes than follow.
     let (code, message) = call(vec![0, 0, 0, 0, 3, 0x0a, 0x7f, 0x41]).await;
     assert_eq!(code, "3", "{message}");
@@ -851,6 +822,32 @@ async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)
     parse_reply(&raw)
 }
 
+/// One gRPC call over TLS and HTTP/2 with `frame` as its body: the `grpc-status` and
+/// `grpc-message` of the answer's headers (a refused call has no body, its status is there).
+async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String) {
+    let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("{}{path}", d.endpoint))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(bytes::Bytes::from(frame)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("x-amzn-requestid").len(), 36, "{response:?}");
+    (header("grpc-status"), header("grpc-message"))
+}
+
 /// `POST /sessions` with an empty JSON object, repeated (for up to 10 s) until `done` holds for
 /// the reply: for waiting on the daemon to admit or refuse requests.
 async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> Reply {
@@ -1266,10 +1263,21 @@ async fn rate_limits_answer_each_api_in_its_format() {
     assert_eq!(sts.status, 400, "{}", sts.body);
     assert!(sts.body.contains("<Code>Throttling</Code>"), "{}", sts.body);
 
+    let (code, message) = grpc_over_h2(&d, "/rolegate.v1.Sessions/CreateSession", Vec::new()).await;
+    assert_eq!(code, "8", "RESOURCE_EXHAUSTED: {message}");
+    assert!(
+        message.contains("Rate%20exceeded%20for%20this%20client%20address"),
+        "{message}"
+    );
+
+    // gRPC over HTTP/1.1 cannot carry a status (no trailers): refused or handled, it is
+    // answered as a REST error.
     let grpc = [("Content-Type".to_owned(), "application/grpc".to_owned())];
-    let g = https(&d, "POST", "/rolegate.v1.RolesAnywhere/CreateSession", &grpc, "").await;
-    assert_eq!(g.status, 200);
-    assert_eq!(g.header("grpc-status"), Some("8"), "RESOURCE_EXHAUSTED");
+    let g = https(&d, "POST", "/rolegate.v1.Sessions/CreateSession", &grpc, "").await;
+    assert_eq!(g.status, 429, "{}", g.body);
+    assert_eq!(g.header("x-amzn-errortype"), Some("ThrottlingException"));
+    assert_eq!(g.header("grpc-status"), None);
+    assert!(g.body.contains("Rate exceeded for this client address"), "{}", g.body);
 
     let m = scrape(&d).await;
     let throttled = r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="Throttling"}"#;

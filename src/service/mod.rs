@@ -49,26 +49,24 @@ pub async fn dispatch(
         Ok(admission) => admission,
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
-    let response = if is_grpc(&req) && req.version() != ::http::Version::HTTP_2 {
-        // gRPC is HTTP/2 only: over HTTP/1.1 its trailers (the call's status) cannot be sent.
-        let e = ApiError::validation(
-            "grpc-over-http1",
-            format!("gRPC needs HTTP/2; this request came over {:?}.", req.version()),
-        );
-        let request_id = http::new_request_id();
-        record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
-        with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new)
-    } else if is_grpc(&req) {
-        // A call holds its admission slot until its answer starts: bounded like a REST or STS
-        // request's read, or a client could stall every API by never finishing its messages.
-        let timeout = state.broker.config().server.request_timeout;
-        let remote = conn.remote;
-        match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
-            Ok(response) => response,
-            Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
+    let response = match Route::of(&req) {
+        Route::GrpcOverHttp1 => {
+            let (e, request_id) = (grpc_needs_http2(&req), http::new_request_id());
+            record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
+            with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new)
         }
-    } else {
-        dispatch_http(state, conn, req).await.map(Body::new)
+        Route::Grpc => {
+            // A call holds its admission slot until its answer starts: bounded like a REST or
+            // STS request's read, or a client could stall every API by never finishing its
+            // messages.
+            let timeout = state.broker.config().server.request_timeout;
+            let remote = conn.remote;
+            match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
+                Ok(response) => response,
+                Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
+            }
+        }
+        Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
     };
     (response, admission.keep_address_slot())
 }
@@ -107,12 +105,40 @@ fn request_timeout(timeout: std::time::Duration) -> ApiError {
     )
 }
 
-/// gRPC requests carry `content-type: application/grpc` (optionally `+proto` etc.).
-fn is_grpc<B>(req: &::http::Request<B>) -> bool {
-    req.headers()
-        .get(::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
+/// Which way a request is answered, decided once for the handled path ([`dispatch`]) and the
+/// refused one ([`refuse`]), so a request gets the same wire format on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// `content-type: application/grpc` (or `+proto`, …) over HTTP/2: the gRPC services.
+    Grpc,
+    /// gRPC over HTTP/1.1, which cannot carry its trailers (the call's status): answered as
+    /// a REST error, which any HTTP client can read.
+    GrpcOverHttp1,
+    /// Everything else: the REST and STS Query APIs.
+    Http,
+}
+
+impl Route {
+    fn of<B>(req: &::http::Request<B>) -> Self {
+        let grpc = req
+            .headers()
+            .get(::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
+        match (grpc, req.version() == ::http::Version::HTTP_2) {
+            (true, true) => Self::Grpc,
+            (true, false) => Self::GrpcOverHttp1,
+            (false, _) => Self::Http,
+        }
+    }
+}
+
+/// The error of a gRPC request over HTTP/1.1.
+fn grpc_needs_http2<B>(req: &::http::Request<B>) -> ApiError {
+    ApiError::validation(
+        "grpc-over-http1",
+        format!("gRPC needs HTTP/2; this request came over {:?}.", req.version()),
+    )
 }
 
 /// The gRPC services, with the connection's [`ConnInfo`] in the request extensions.
@@ -289,20 +315,20 @@ fn sts_operation(action: Option<&str>) -> &'static str {
 }
 
 /// Answers a request refused by admission control in its API's format (gRPC: the
-/// `RESOURCE_EXHAUSTED` status; REST: 429 `ThrottlingException`; STS: `Throttling`).
+/// `RESOURCE_EXHAUSTED` status; REST, and gRPC over HTTP/1.1: 429 `ThrottlingException`; STS:
+/// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    if is_grpc(req) {
-        return refuse_grpc(conn.remote, e, started);
-    }
-    let request_id = http::new_request_id();
-    let (api, operation) = match req.uri().path() {
-        "/sessions" => ("rest", "CreateSession"),
-        _ => ("sts", "Any"),
+    let (api, operation) = match (Route::of(req), req.uri().path()) {
+        (Route::Grpc, _) => return refuse_grpc(conn.remote, e, started),
+        (Route::GrpcOverHttp1, _) => ("grpc", "Any"),
+        (Route::Http, "/sessions") => ("rest", "CreateSession"),
+        (Route::Http, _) => ("sts", "Any"),
     };
+    let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, conn.remote, e, started);
     let response = match api {
-        "rest" => rest_error(e, &request_id),
-        _ => sts::error_response(e, &request_id),
+        "sts" => sts::error_response(e, &request_id),
+        _ => rest_error(e, &request_id),
     };
     with_request_id(response, &request_id).map(Body::new)
 }
@@ -311,7 +337,11 @@ fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, starte
 fn refuse_grpc(remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let request_id = http::new_request_id();
     record_refusal(&request_id, "grpc", "Any", remote, e, started);
-    tonic::Status::new(e.grpc_code(), e.message.clone()).into_http()
+    let mut response = tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
+    if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
 }
 
 /// The audit event and request metric of a request refused before its API handled it.
