@@ -308,6 +308,41 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     );
 }
 
+/// The operations listener serves at most `MAX_CONNECTIONS` at once: with that many open and
+/// silent, a probe waits in the accept queue, and is answered once one of them closes.
+#[tokio::test]
+async fn the_operations_listener_serves_a_bounded_number_of_connections() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let mut held = Vec::new();
+    for _ in 0..rolegate::server::ops::MAX_CONNECTIONS {
+        held.push(TcpStream::connect(host_port(&d.metrics)).await.unwrap());
+    }
+    // Every slot is taken once the listener has accepted them all: a probe until then is
+    // answered, so wait for the first one that is not.
+    let mut probe = 'probing: {
+        for _ in 0..20 {
+            let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
+            tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: ops\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut byte = [0u8; 1];
+            if tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut byte))
+                .await
+                .is_err()
+            {
+                break 'probing tcp;
+            }
+        }
+        panic!("with every slot held, probes were still answered");
+    };
+    held.clear();
+    let mut raw = Vec::new();
+    probe.read_to_end(&mut raw).await.unwrap();
+    let reply = parse_reply(&raw);
+    assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
+}
+
 /// One client address cannot hold more than `max_concurrent_requests_per_ip` of the server's
 /// slots, even with requests that never finish (here: a body announced and never sent).
 #[tokio::test]

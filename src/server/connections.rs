@@ -39,10 +39,10 @@ use crate::slots::{Slot, Slots};
 /// handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Descriptors kept for everything but client connections: listeners, the runtime's epoll and
-/// wake-up descriptors, standard streams, files read by a reload, `/proc` reads for metrics,
-/// the operations listener's connections.
-pub const RESERVED_DESCRIPTORS: u64 = 64;
+/// Descriptors kept for everything but the TLS listener's connections: listeners, the
+/// runtime's epoll and wake-up descriptors, standard streams, files read by a reload, `/proc`
+/// reads for metrics (64), and the operations listener's connections.
+pub const RESERVED_DESCRIPTORS: u64 = 64 + super::ops::MAX_CONNECTIONS as u64;
 
 /// The first pause after a failed `accept`, and the longest.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
@@ -366,15 +366,15 @@ mod tests {
     fn the_connection_limit_leaves_descriptors_for_the_rest() {
         assert_eq!(connection_limit(4096, None), 4096);
         assert_eq!(connection_limit(4096, Some(1 << 20)), 4096);
-        assert_eq!(connection_limit(4096, Some(1024)), 1024 - 64);
+        assert_eq!(connection_limit(4096, Some(1024)), 1024 - 64 - 256);
         assert_eq!(connection_limit(10, Some(1024)), 10);
-        assert_eq!(connection_limit(4096, Some(64)), 1);
+        assert_eq!(connection_limit(4096, Some(320)), 1);
         assert_eq!(connection_limit(4096, Some(0)), 1);
     }
 
     #[test]
     fn every_limit_fits_in_the_descriptor_limit() {
-        let slots = ConnectionSlots::new(4096, Some(128));
+        let slots = ConnectionSlots::new(4096, Some(384));
         assert_eq!(slots.limit(), 64);
         assert_eq!(slots.resize(10), 10);
         assert_eq!(slots.resize(100_000), 64);

@@ -3,7 +3,7 @@
 //! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
 
 pub mod connections;
-mod ops;
+pub mod ops;
 pub mod proxy_protocol;
 mod reload;
 mod tls;

@@ -1,5 +1,7 @@
 //! The plain-HTTP operations listener: `/healthz` (the process is alive), `/readyz` (a
 //! configuration is loaded and the main listener accepts) and `/metrics` (Prometheus text).
+//! At most [`MAX_CONNECTIONS`] are open at once; the next client waits in the kernel's accept
+//! queue, so no number of clients can take the descriptors the TLS listener counts on.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,11 +13,23 @@ use tokio::net::TcpListener;
 use crate::service::http::response;
 use crate::state::State;
 
+/// Connections the operations listener serves at once. Scrapers and probes need a handful, and
+/// an idle or slow one is closed after 10 seconds ([`super::connections::plain_http1`]); the
+/// bound is high enough that a few leaky clients cannot starve the liveness probes, and its
+/// descriptors are kept out of the TLS listener's ([`super::connections::RESERVED_DESCRIPTORS`]).
+pub const MAX_CONNECTIONS: usize = 256;
+
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // The semaphore is never closed: acquiring only waits for a connection to end.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, _) = super::connections::accept(&listener).await;
         let state = state.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, req.uri().path())) }
