@@ -925,6 +925,133 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
     );
 }
 
+/// The caller's own policies, beside the target's trust policy (same account): an explicit
+/// Deny in them refuses whatever the trust policy grants, with every request key (session
+/// name, tag keys) in context; a trust policy naming only the account needs their Allow; one
+/// naming the caller's role is limited by the session's policies, one naming the session is
+/// not.
+#[tokio::test]
+async fn the_callers_own_policies_bound_what_a_trust_policy_grants() {
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let caller_role = role("caller");
+    let permissions = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"}},
+            {{"Sid":"NotThatRole","Effect":"Deny","Action":"sts:AssumeRole","Resource":"{}"}},
+            {{"Sid":"NoBreakGlass","Effect":"Deny","Action":"sts:AssumeRole","Resource":"*","Condition":{{"StringEquals":{{"sts:RoleSessionName":"breakglass"}}}}}},
+            {{"Sid":"NoPrivilegedTag","Effect":"Deny","Action":"sts:TagSession","Resource":"*","Condition":{{"ForAnyValue:StringEquals":{{"aws:TagKeys":"privileged"}}}}}}]}}"#,
+        role("denied-target")
+    );
+    let extra = format!(
+        r#"{extra_roles}
+[[role]]
+arn = "{caller_role}"
+trust_policy = '''{caller_trust}'''
+permission_policies = ['''{permissions}''']
+
+[[role]]
+arn = "{names_role}"
+trust_policy = '''{names_role_trust}'''
+
+[[role]]
+arn = "{denied_target}"
+trust_policy = '''{names_role_trust}'''
+
+[[role]]
+arn = "{names_account}"
+trust_policy = '''{names_account_trust}'''
+
+[[role]]
+arn = "{names_session}"
+trust_policy = '''{names_session_trust}'''
+"#,
+        extra_roles = extra_roles(),
+        caller_trust = chaining_trust(ROLE, ""),
+        names_role = role("names-role"),
+        names_role_trust = chaining_trust(&caller_role, ""),
+        denied_target = role("denied-target"),
+        names_account = role("names-account"),
+        names_account_trust = chaining_trust(&format!("arn:aws:iam::{ACCOUNT}:root"), ""),
+        names_session = role("names-session"),
+        names_session_trust = chaining_trust(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped"), ""),
+    );
+    let pki = Pki::new();
+    let d = start(&Setup {
+        pki: &pki,
+        extra_toml: extra,
+        crl_pem: None,
+        app_trust_condition: "",
+    });
+    let leaf = Pki::client(&pki.root, "caller-policies", KeyType::EcdsaP256);
+    let (ra, _) = roles_anywhere_session(&d.endpoint, &d.ca_bundle(), &leaf).await;
+    let app = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(&ra)).await;
+    // A session of `caller` named `name`, with the session policy `policy` if given.
+    let session = async |name: &str, policy: Option<&str>| {
+        let out = app
+            .assume_role()
+            .role_arn(&caller_role)
+            .role_session_name(name)
+            .set_policy(policy.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
+        sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(out.credentials().unwrap())).await
+    };
+    let assume = |client: &aws_sdk_sts::Client, target: &str, name: &str| {
+        client.assume_role().role_arn(role(target)).role_session_name(name)
+    };
+    let denied = |caller: &str, action: &str, target: &str| {
+        (
+            403,
+            "AccessDenied".to_owned(),
+            format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/caller/{caller} is not authorized to perform: {action} on resource: {}",
+                role(target)
+            ),
+        )
+    };
+
+    let c = session("cc", None).await;
+    assume(&c, "names-role", "fine").send().await.unwrap();
+    assume(&c, "names-account", "fine").send().await.unwrap();
+    // The trust policy names the caller's role, but its permission policy denies the role.
+    let e = assume(&c, "denied-target", "fine").send().await.unwrap_err();
+    assert_eq!(sdk_error(e), denied("cc", "sts:AssumeRole", "denied-target"));
+    // Denied by request keys: the session name, the tag keys (for sts:TagSession).
+    for target in ["names-account", "names-role"] {
+        let e = assume(&c, target, "breakglass").send().await.unwrap_err();
+        assert_eq!(sdk_error(e), denied("cc", "sts:AssumeRole", target));
+    }
+    let privileged = Tag::builder().key("privileged").value("yes").build().unwrap();
+    let e = assume(&c, "names-account", "tagged")
+        .tags(privileged)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sdk_error(e), denied("cc", "sts:TagSession", "names-account"));
+    let team = Tag::builder().key("team").value("blue").build().unwrap();
+    assume(&c, "names-account", "tagged").tags(team).send().await.unwrap();
+
+    // A session whose session policy allows only s3:GetObject: not the role's or the
+    // account's grant, but the grant to the session itself.
+    let get_object =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let scoped = session("scoped", Some(get_object)).await;
+    for target in ["names-role", "names-account"] {
+        let e = assume(&scoped, target, "ss").send().await.unwrap_err();
+        assert_eq!(sdk_error(e), denied("scoped", "sts:AssumeRole", target));
+    }
+    assume(&scoped, "names-session", "ss").send().await.unwrap();
+    // A session policy allowing sts:AssumeRole lets the role's grant through; the session
+    // grant is `scoped`'s, not this session's.
+    let assume_any =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    let opened = session("opened", Some(assume_any)).await;
+    assume(&opened, "names-role", "oo").send().await.unwrap();
+    let e = assume(&opened, "names-session", "oo").send().await.unwrap_err();
+    assert_eq!(sdk_error(e), denied("opened", "sts:AssumeRole", "names-session"));
+}
+
 #[tokio::test]
 async fn credentials_survive_a_daemon_restart() {
     let pki = Pki::new();

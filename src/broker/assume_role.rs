@@ -4,9 +4,12 @@
 //! 1. parameters validated exactly as AWS does (`assume_role_parameters`);
 //! 2. the target role's trust policy allows the caller (principal `AWS` = the caller's role
 //!    ARN, its session ARN, or its account) for `sts:AssumeRole`, plus `sts:TagSession` when
-//!    tags are passed and `sts:SetSourceIdentity` when a source identity is set;
-//! 3. unless the trust policy names the caller's role or session explicitly, the caller's own
-//!    effective permissions must allow `sts:AssumeRole` on the target (same-account rule);
+//!    the new session carries tags and `sts:SetSourceIdentity` when it carries a source
+//!    identity;
+//! 3. the caller's own policies allow `sts:AssumeRole` on the target, and the tagging and
+//!    source identity the request itself passes, with the request's context: an explicit Deny
+//!    in its permission or session policies refuses; beyond that, what they must allow
+//!    depends on how the trust policy admits the caller ([`TrustedAs`]);
 //! 4. duration ≤ 1 hour (role chaining) and ≤ the role maximum;
 //! 5. transitive tags and the source identity carry forward; session policies do not.
 
@@ -19,7 +22,7 @@ use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_
 use super::context::session_context;
 use super::{Broker, Caller};
 use crate::config::{Config, Role};
-use crate::policy::{self, PolicyDocument, PolicyKind, Principal, RequestContext};
+use crate::policy::{self, Decision, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementRef};
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
@@ -68,16 +71,11 @@ impl Broker {
         let config = &caller.config;
         validate_parameters(&input)?;
         let caller_arn = caller.assumed_role_arn();
-        let denied = || {
-            ApiError::access_denied(
-                "not-authorized",
-                format!(
-                    "User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {}",
-                    input.role_arn
-                ),
-            )
-        };
-        let role = config.role(&input.role_arn).ok_or_else(denied)?.clone();
+        let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
+        let role = config
+            .role(&input.role_arn)
+            .ok_or_else(|| denied("sts:AssumeRole", "not-authorized"))?
+            .clone();
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
         let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
         let tags = merge_tags(&inherited, &input.tags)?;
@@ -90,22 +88,15 @@ impl Broker {
         resolve_policy_arns(config, &input.policy_arns)?;
 
         let mut ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
-        let mut actions = vec!["sts:AssumeRole"];
-        if !tags.is_empty() {
-            actions.push("sts:TagSession");
-        }
-        if source_identity.is_some() {
-            actions.push("sts:SetSourceIdentity");
-        }
-        check_trust(&role, &mut ctx, &actions).map_err(|why| {
-            let mut e = denied();
-            e.reason = why;
-            e
-        })?;
-        if !trust_names_caller(&role, &mut ctx) && !caller_may_assume(caller, &role, now) {
-            let mut e = denied();
-            e.reason = "caller-permissions";
-            return Err(e);
+        let actions = required_actions(&tags, source_identity.as_deref());
+        check_trust(&role, &mut ctx, &actions).map_err(|(action, why)| denied(action, why))?;
+        // The caller's permission to tag or set a source identity is needed when the request
+        // does, not for what its session carries forward.
+        let callers_policies = CallerPolicies::of(caller);
+        for action in required_actions(&input.tags, input.source_identity.as_deref()) {
+            callers_policies
+                .check(&role, &mut ctx, action)
+                .map_err(|refusal| denied(action, refusal.reason))?;
         }
 
         let duration = session::assume_role_duration(input.duration_seconds, role.max_session_duration, true)
@@ -251,59 +242,172 @@ pub(crate) fn trust_context(
     ctx
 }
 
-pub(crate) fn check_trust(role: &Role, ctx: &mut RequestContext, actions: &[&'static str]) -> Result<(), &'static str> {
+/// The actions an AssumeRole needs: `sts:AssumeRole`, `sts:TagSession` with `tags`,
+/// `sts:SetSourceIdentity` with a source identity
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required>).
+/// Of the trust policy for what the new session will carry (transitive tags and an inherited
+/// source identity included), of the caller's policies for what the request passes.
+pub(crate) fn required_actions(tags: &[(String, String)], source_identity: Option<&str>) -> Vec<&'static str> {
+    let mut actions = vec!["sts:AssumeRole"];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    if source_identity.is_some() {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
+/// STS's AccessDenied for an AssumeRole: "User: {caller} is not authorized to perform:
+/// {action} on resource: {role}", whichever policy refused (AWS does not say which).
+pub(crate) fn not_authorized(caller_arn: &str, action: &str, role_arn: &str, reason: &'static str) -> ApiError {
+    ApiError::access_denied(
+        reason,
+        format!("User: {caller_arn} is not authorized to perform: {action} on resource: {role_arn}"),
+    )
+}
+
+/// The trust policy for each of `actions`; the first it does not allow, with the audit reason.
+pub(crate) fn check_trust(
+    role: &Role,
+    ctx: &mut RequestContext,
+    actions: &[&'static str],
+) -> Result<(), (&'static str, &'static str)> {
     for action in actions {
         ctx.action = (*action).to_owned();
         let decision = policy::evaluate(&[&role.trust_policy], ctx);
         if !decision.is_allowed() {
-            return Err(match *action {
-                "sts:TagSession" => "trust-policy-tag-session",
-                "sts:SetSourceIdentity" => "trust-policy-source-identity",
-                _ => "trust-policy",
-            });
+            return Err((
+                action,
+                match *action {
+                    "sts:TagSession" => "trust-policy-tag-session",
+                    "sts:SetSourceIdentity" => "trust-policy-source-identity",
+                    _ => "trust-policy",
+                },
+            ));
         }
     }
     Ok(())
 }
 
-/// Whether the trust policy allows the caller by its role or session ARN (not only through
-/// its account): AWS then needs no identity-based permission for the same-account call.
-/// `ctx` is evaluated in place for `sts:AssumeRole` and given back unchanged.
-pub(crate) fn trust_names_caller(role: &Role, ctx: &mut RequestContext) -> bool {
-    // An account id no policy can name: only explicit ARN principals can still match.
-    let account = match &mut ctx.principal {
-        Principal::Aws { account, .. } => Some(std::mem::replace(account, "principal-named-by-arn".to_owned())),
-        Principal::Service(_) => None,
-    };
-    let action = std::mem::replace(&mut ctx.action, "sts:AssumeRole".to_owned());
-    let named = policy::evaluate(&[&role.trust_policy], ctx).is_allowed();
-    ctx.action = action;
-    if let (Principal::Aws { account: slot, .. }, Some(original)) = (&mut ctx.principal, account) {
-        *slot = original;
-    }
-    named
+/// How the target role's trust policy admits the caller for an action, which decides what the
+/// caller's own policies must add. Every role is in the server's one account, so this is the
+/// same-account rule
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html>,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>).
+/// An explicit Deny in the caller's policies refuses in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrustedAs {
+    /// By the caller's session ARN: the grant is added to the session after it was created,
+    /// and its session policies do not limit it.
+    Session,
+    /// By the caller's role ARN (or by `*`): no permission policy need allow it, but the
+    /// caller's session policies, if it has any, limit the grant.
+    Role,
+    /// Only through the caller's account: the caller's effective permissions (role policies ∩
+    /// session policies) must allow it.
+    Account,
 }
 
-/// The caller's effective permissions (role policies ∩ its session policies) for
-/// `sts:AssumeRole` on the target role.
-pub(crate) fn caller_may_assume(caller: &Caller, target: &Role, now: OffsetDateTime) -> bool {
-    let principal = Principal::Aws {
-        role_arn: caller.role.arn.as_str().to_owned(),
-        session_arn: Some(caller.assumed_role_arn()),
-        account: caller.role.arn.account().as_str().to_owned(),
-    };
-    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", target.arn.as_str());
-    ctx.insert("aws:PrincipalArn", caller.role.arn.as_str());
-    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
-    for (k, v) in &caller.claims.tags {
-        ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
+impl TrustedAs {
+    /// How `role`'s trust policy admits the principal of `ctx` (a role session) for
+    /// `ctx.action`, given that it does: by evaluating it again with parts of the principal
+    /// replaced by values no policy can name.
+    pub(crate) fn of(role: &Role, ctx: &mut RequestContext) -> TrustedAs {
+        let Principal::Aws {
+            role_arn, session_arn, ..
+        } = &ctx.principal
+        else {
+            return TrustedAs::Account;
+        };
+        let (role_arn, session_arn) = (role_arn.clone(), session_arn.clone());
+        let only = |role_arn: Option<&str>, session_arn: Option<&str>| Principal::Aws {
+            role_arn: role_arn.unwrap_or(UNNAMEABLE).to_owned(),
+            session_arn: session_arn.map(str::to_owned),
+            account: UNNAMEABLE.to_owned(),
+        };
+        if admits(role, ctx, only(None, session_arn.as_deref())) && !admits(role, ctx, only(None, None)) {
+            TrustedAs::Session
+        } else if admits(role, ctx, only(Some(&role_arn), None)) {
+            TrustedAs::Role
+        } else {
+            TrustedAs::Account
+        }
     }
-    let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
-    let session_docs = session_policy_documents(caller);
-    let session_refs: Vec<&PolicyDocument> = session_docs.iter().map(Arc::as_ref).collect();
-    let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
-    policy::evaluate_permissions(&identity, has_session.then_some(session_refs.as_slice()), &ctx).outcome
-        == policy::Outcome::Allow
+}
+
+/// A principal value no policy can name (not an ARN, not an account id).
+const UNNAMEABLE: &str = "principal-no-policy-names";
+
+/// Whether `role`'s trust policy allows `ctx` with `principal` in place of its own.
+fn admits(role: &Role, ctx: &mut RequestContext, principal: Principal) -> bool {
+    let own = std::mem::replace(&mut ctx.principal, principal);
+    let allowed = policy::evaluate(&[&role.trust_policy], ctx).is_allowed();
+    ctx.principal = own;
+    allowed
+}
+
+/// The calling session's own policies: its role's permission policies and its session
+/// policies (inline and managed, `None` when it has none).
+pub(crate) struct CallerPolicies<'a> {
+    permission: Vec<&'a PolicyDocument>,
+    session: Option<Vec<Arc<PolicyDocument>>>,
+}
+
+/// Why the caller's own policies refuse an action on the target role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CallerRefusal {
+    /// `caller-explicit-deny`, `caller-session-policy` or `caller-permissions`.
+    pub reason: &'static str,
+    /// The deciding statement (a `Deny`), `None` when nothing allowed the action.
+    pub deciding: Option<StatementRef>,
+    /// Whether the decision came from the session policies (else the permission policies).
+    pub in_session_policies: bool,
+}
+
+impl<'a> CallerPolicies<'a> {
+    pub(crate) fn of(caller: &'a Caller) -> CallerPolicies<'a> {
+        let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
+        CallerPolicies {
+            permission: caller.role.permission_policies.iter().collect(),
+            session: has_session.then(|| session_policy_documents(caller)),
+        }
+    }
+
+    /// Whether the caller's policies let it have `action` on `role` with the request context
+    /// `ctx` (the trust policy's, which is the request's), given how the trust policy admits
+    /// it. Leaves `ctx.action` set to `action`.
+    pub(crate) fn check(
+        &self,
+        role: &Role,
+        ctx: &mut RequestContext,
+        action: &'static str,
+    ) -> Result<TrustedAs, CallerRefusal> {
+        ctx.action = action.to_owned();
+        let trusted = TrustedAs::of(role, ctx);
+        let from_permission = policy::evaluate(&self.permission, ctx);
+        let from_session = self.session.as_ref().map(|docs| {
+            let docs: Vec<&PolicyDocument> = docs.iter().map(Arc::as_ref).collect();
+            policy::evaluate(&docs, ctx)
+        });
+        let refuse = |reason, decision: &Decision, in_session_policies| CallerRefusal {
+            reason,
+            deciding: decision.deciding.clone(),
+            in_session_policies,
+        };
+        if from_permission.outcome == Outcome::ExplicitDeny {
+            return Err(refuse("caller-explicit-deny", &from_permission, false));
+        }
+        match (&from_session, trusted) {
+            (Some(d), _) if d.outcome == Outcome::ExplicitDeny => Err(refuse("caller-explicit-deny", d, true)),
+            (_, TrustedAs::Session) => Ok(trusted),
+            (Some(d), TrustedAs::Role) if !d.is_allowed() => Err(refuse("caller-session-policy", d, true)),
+            (_, TrustedAs::Role) => Ok(trusted),
+            _ if !from_permission.is_allowed() => Err(refuse("caller-permissions", &from_permission, false)),
+            (Some(d), TrustedAs::Account) if !d.is_allowed() => Err(refuse("caller-permissions", d, true)),
+            _ => Ok(trusted),
+        }
+    }
 }
 
 /// The caller's session policies: inline documents from its token and managed ones by ARN.

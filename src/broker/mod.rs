@@ -43,8 +43,8 @@ pub use create_session::{
 /// what the broker decides.
 pub(crate) mod steps {
     pub(crate) use super::assume_role::{
-        caller_may_assume, check_trust as check_assume_role_trust, trust_context as assume_role_trust_context,
-        trust_names_caller,
+        CallerPolicies, CallerRefusal, TrustedAs, check_trust as check_assume_role_trust, not_authorized,
+        required_actions as assume_role_required_actions, trust_context as assume_role_trust_context,
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
     pub(crate) use super::create_session::{

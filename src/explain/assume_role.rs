@@ -69,33 +69,22 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         steps::validate_assume_role_parameters(&input),
         |()| Vec::new(),
     );
-    let denied = || {
-        ApiError::access_denied(
-            "not-authorized",
-            format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
-                caller.assumed_role_arn(),
-                q.role_arn
-            ),
-        )
-    };
+    let caller_arn = caller.assumed_role_arn();
+    let denied = |action, reason| steps::not_authorized(&caller_arn, action, &q.role_arn, reason);
     let role = r.check(
         "role exists",
-        config.role(&q.role_arn).cloned().ok_or_else(denied),
+        config
+            .role(&q.role_arn)
+            .cloned()
+            .ok_or_else(|| denied("sts:AssumeRole", "not-authorized")),
         |role| vec![format!("max_session_duration {}", role.max_session_duration)],
     );
     let Some(role) = role else {
         return r.finish(Api::Sts, question);
     };
     let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, q.source_identity.as_deref(), now);
-    let mut actions = vec!["sts:AssumeRole"];
-    if !q.tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if q.source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-    for action in actions {
+    let actions = steps::assume_role_required_actions(&q.tags, q.source_identity.as_deref());
+    for &action in &actions {
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
@@ -106,32 +95,16 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         let title = format!("trust policy allows {} to perform {action}", q.caller_role_arn);
         match steps::check_assume_role_trust(&role, &mut ctx, &[action]) {
             Ok(()) => r.pass(title, details),
-            Err(reason) => {
-                let mut e = denied();
-                e.reason = reason;
-                r.fail(title, e, details);
-            }
+            Err((action, reason)) => r.fail(title, denied(action, reason), details),
         }
     }
-    let title = "caller may assume the role (trust names the caller, or its permissions allow sts:AssumeRole)";
-    if steps::trust_names_caller(&role, &mut ctx) {
-        r.pass(
-            title,
-            vec!["the trust policy names the caller's role or session: no identity-based permission needed".into()],
-        );
-    } else if steps::caller_may_assume(&caller, &role, now) {
-        r.pass(
-            title,
-            vec!["the trust policy allows the caller's account; the caller's permission policies allow sts:AssumeRole on the role".into()],
-        );
-    } else {
-        let mut e = denied();
-        e.reason = "caller-permissions";
-        r.fail(
-            title,
-            e,
-            vec!["the trust policy allows the caller only through its account, and the caller's permission policies do not allow sts:AssumeRole on the role".into()],
-        );
+    let policies = steps::CallerPolicies::of(&caller);
+    for action in actions {
+        let title = format!("the caller's own policies let it perform {action} on the role");
+        match policies.check(&role, &mut ctx, action) {
+            Ok(trusted) => r.pass(title, vec![admitted(trusted).to_owned()]),
+            Err(refusal) => r.fail(title, denied(action, refusal.reason), vec![refused(&refusal)]),
+        }
     }
     r.check(
         "session duration (role chaining: at most 1 hour)",
@@ -140,6 +113,39 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         |d| vec![format!("{d} seconds")],
     );
     r.finish(Api::Sts, question)
+}
+
+/// Why the caller's own policies did not stand in the way, by how the trust policy admits it.
+fn admitted(trusted: steps::TrustedAs) -> &'static str {
+    match trusted {
+        steps::TrustedAs::Session => {
+            "the trust policy names the caller's session: no permission policy needed, and no explicit Deny in the caller's policies"
+        }
+        steps::TrustedAs::Role => {
+            "the trust policy names the caller's role: no permission policy needed, no explicit Deny in the caller's policies, and its session policies (if any) allow it"
+        }
+        steps::TrustedAs::Account => {
+            "the trust policy admits the caller through its account only: the caller's permission policies (and session policies, if any) allow it"
+        }
+    }
+}
+
+/// What in the caller's own policies refused the action.
+fn refused(refusal: &steps::CallerRefusal) -> String {
+    let policies = match refusal.in_session_policies {
+        true => "session policies",
+        false => "permission policies",
+    };
+    match (&refusal.deciding, refusal.reason) {
+        (Some(statement), _) => format!("explicitly denied by the caller's {policies}: {statement}"),
+        (None, "caller-session-policy") => {
+            "the trust policy names the caller's role, but no statement of the caller's session policies allows it"
+                .to_owned()
+        }
+        (None, _) => format!(
+            "the trust policy admits the caller through its account only, and no statement of the caller's {policies} allows it"
+        ),
+    }
 }
 
 /// A calling session as the broker would have authenticated it: fresh, untagged, with no
