@@ -1052,6 +1052,45 @@ trust_policy = '''{names_session_trust}'''
     assert_eq!(sdk_error(e), denied("opened", "sts:AssumeRole", "names-session"));
 }
 
+/// An IPv4 client of a dual-stack IPv6 listener is `aws:SourceIp` 127.0.0.1, not
+/// `::ffff:127.0.0.1`: a trust policy conditioned on `IpAddress 127.0.0.0/8` admits it (and a
+/// Deny on it would refuse it).
+#[tokio::test]
+async fn an_ipv4_client_of_a_dual_stack_listener_has_its_ipv4_source_ip() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: extra_roles(),
+            crl_pem: None,
+            app_trust_condition: r#","IpAddress":{"aws:SourceIp":"127.0.0.0/8"}"#,
+        },
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(r#"listen = "127.0.0.1:0""#, r#"listen = "[::ffff:127.0.0.1]:0""#, 1),
+    )
+    .unwrap();
+    let d = start_with_config(dir, &path);
+    let port = d.endpoint.rsplit(':').next().unwrap().trim_end_matches('/');
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let leaf = Pki::client(&pki.root, "dual-stack", KeyType::EcdsaP256);
+    let (ra, serial) = roles_anywhere_session(&endpoint, &d.ca_bundle(), &leaf).await;
+    let me = sdk(&endpoint, &d.ca_bundle(), &Creds::from(&ra))
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+    );
+}
+
 #[tokio::test]
 async fn credentials_survive_a_daemon_restart() {
     let pki = Pki::new();

@@ -146,6 +146,13 @@ fn in_descriptor_limit(configured: usize, descriptors: Option<u64>) -> usize {
     limit
 }
 
+/// The client's address as IPv4 when it is an IPv4 address seen through a dual-stack IPv6
+/// socket (`[::ffff:10.0.0.1]:443` → `10.0.0.1:443`): policies (`aws:SourceIp`), limits, logs
+/// and audit events all see the address the client has.
+fn canonical(remote: SocketAddr) -> SocketAddr {
+    SocketAddr::new(remote.ip().to_canonical(), remote.port())
+}
+
 /// A TCP connection as accepted, with its slot of `max_connections` and its gauge entry.
 pub struct Accepted {
     pub tcp: TcpStream,
@@ -235,6 +242,7 @@ impl ConnectionAdmission {
         } else {
             peer
         };
+        let remote = canonical(remote);
         if !self.rate_per_address.admit(remote.ip(), std::time::Instant::now()) {
             tracing::debug!(%remote, "refused: rate_limit_connections_per_ip reached");
             crate::metrics::connection_refused("rate-limit");
@@ -370,6 +378,16 @@ mod tests {
         assert_eq!(connection_limit(10, Some(1024)), 10);
         assert_eq!(connection_limit(4096, Some(320)), 1);
         assert_eq!(connection_limit(4096, Some(0)), 1);
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_socket_are_seen_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:4443".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.0.0.1:4443".parse::<SocketAddr>().unwrap());
+        let v6: SocketAddr = "[2001:db8::1]:4443".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+        let v4: SocketAddr = "10.0.0.1:4443".parse().unwrap();
+        assert_eq!(canonical(v4), v4);
     }
 
     #[test]
