@@ -276,6 +276,12 @@ impl Statement {
         if kind == PolicyKind::Trust && principal.is_none() {
             return Err(missing("Principal"));
         }
+        if effect == Effect::Allow && principal.as_ref().is_some_and(|p| p.negated) {
+            return Err(PolicyError::new(
+                format!("{path}.NotPrincipal"),
+                PolicyErrorKind::NotPrincipalWithAllow,
+            ));
+        }
         if kind == PolicyKind::Identity && resource.is_none() {
             return Err(missing("Resource"));
         }

@@ -76,6 +76,13 @@ pub enum PolicyErrorKind {
         /// The kind of policy, as words.
         policy: &'static str,
     },
+    /// `NotPrincipal` in an `Allow` statement, which would trust every principal it does not
+    /// name; IAM supports it only with `Deny`
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>).
+    #[error(
+        "'NotPrincipal' must be used with \"Effect\": \"Deny\" (with \"Allow\" it would trust every principal it does not name); name the principals in 'Principal' instead"
+    )]
+    NotPrincipalWithAllow,
     /// A list that must not be empty is empty.
     #[error("must contain at least one value")]
     EmptyList,

@@ -372,16 +372,16 @@ fn principal_forms() {
         (r#"{"Federated":"cognito-identity.amazonaws.com","AWS":"123456789012"}"#, role_session(), true),
     ];
     for (principal, caller, want) in cases {
-        for (element, negated) in [("Principal", false), ("NotPrincipal", true)] {
-            let doc = trust(&format!(
-                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","{element}":{principal},"Action":"sts:AssumeRole"}}}}"#
-            ));
+        // Allow those named; deny all but those named (NotPrincipal goes with Deny only).
+        let named = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}}}"#
+        );
+        let all_but = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}},{{"Effect":"Deny","NotPrincipal":{principal},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        for doc in [named, all_but] {
             let ctx = RequestContext::new(caller.clone(), "sts:AssumeRole", ROLE);
-            assert_eq!(
-                evaluate(&[&doc], &ctx).is_allowed(),
-                *want != negated,
-                "{element} {principal} {caller:?}"
-            );
+            assert_eq!(evaluate(&[&trust(&doc)], &ctx).is_allowed(), *want, "{doc} {caller:?}");
         }
     }
 }
@@ -578,6 +578,8 @@ fn parse_errors_name_the_path() {
             "Statement: 'Action' and 'NotAction' cannot both be present in one statement"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","NotPrincipal":"*","Action":"sts:AssumeRole"}}}}"#),
             "Statement: 'Principal' and 'NotPrincipal' cannot both be present in one statement"),
+        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::123456789012:role/limited"}},"Action":"sts:AssumeRole"}}}}"#),
+            "Statement (Sid \"AllButOne\").NotPrincipal: 'NotPrincipal' must be used with \"Effect\": \"Deny\" (with \"Allow\" it would trust every principal it does not name); name the principals in 'Principal' instead"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":["sts:AssumeRole","AssumeRole"]}}}}"#),
             "Statement.Action[1]: invalid action 'AssumeRole': expected \"*\" or \"service:ActionName\" (for example \"sts:AssumeRole\")"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":[]}}}}"#),
