@@ -519,6 +519,13 @@ fn simulate_errors_exit_2() {
             format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
         );
     }
+    // ...and `aws:username`, which a role session does not have (`${aws:username}` never matches).
+    let out = simulate(&["--context", "AWS:UserName=alice"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: The context key 'AWS:UserName' is not present for role sessions (IAM sets it for IAM users only) and cannot be supplied.\n"
+    );
     let out = f.simulate(&[
         "--role-arn",
         "arn:aws:iam::123456789012:role/ghost",

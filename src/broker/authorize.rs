@@ -258,6 +258,18 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
         ));
     }
+    if let Some((k, _)) = input
+        .context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("aws:username"))
+    {
+        return Err(ApiError::validation(
+            "derived-context-key",
+            format!(
+                "The context key '{k}' is not present for role sessions (IAM sets it for IAM users only) and cannot be supplied."
+            ),
+        ));
+    }
     Ok(())
 }
 
