@@ -112,13 +112,19 @@ impl SignedRequest {
     /// Parses the authentication data of `req`: the `Authorization` header when present,
     /// else the `X-Amz-*` presigned query parameters.
     pub fn parse(req: &HttpRequest) -> Result<Self, SigV4Error> {
-        let payload_hash = req.header("x-amz-content-sha256").map(str::to_owned);
-        if req.header_values("authorization").nth(1).is_some() {
+        sent_once(req)?;
+        if req.header("x-amz-security-token").is_some() && has_query_parameter(req.query, &["X-Amz-Security-Token"]) {
             return Err(SigV4Error::MalformedAuthorization(
-                "The request must carry only one Authorization header.".to_owned(),
+                "The request has an X-Amz-Security-Token query parameter and header; send the token once.".to_owned(),
             ));
         }
+        let payload_hash = req.header("x-amz-content-sha256").map(str::to_owned);
         if let Some(value) = req.header("authorization") {
+            if has_query_parameter(req.query, &["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"]) {
+                return Err(SigV4Error::MalformedAuthorization(
+                    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.".to_owned(),
+                ));
+            }
             let parts = AuthorizationParts::parse(value)?;
             if parts.algorithm != HMAC_ALGORITHM {
                 return Err(SigV4Error::UnsupportedAlgorithm {
@@ -139,7 +145,12 @@ impl SignedRequest {
                 payload_hash,
             });
         }
-        Self::parse_query(req.query, payload_hash)
+        let mut signed = Self::parse_query(req.query, payload_hash)?;
+        // A presigned request whose token came as a header (it is one or the other, above).
+        if signed.security_token.is_none() {
+            signed.security_token = req.header("x-amz-security-token").map(|v| v.trim().to_owned());
+        }
+        Ok(signed)
     }
 
     /// The payload hash to verify with, given the received `body`: the SHA-256 of the body,
@@ -214,6 +225,44 @@ impl SignedRequest {
             payload_hash,
         })
     }
+}
+
+/// The headers a signature is read from, each of which must be sent once: with two, the
+/// verifier would read one and the application behind it perhaps the other.
+const SINGLE_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+fn sent_once(req: &HttpRequest) -> Result<(), SigV4Error> {
+    match SINGLE_HEADERS
+        .into_iter()
+        .find(|name| req.header_values(name).nth(1).is_some())
+    {
+        Some(name) => Err(SigV4Error::MalformedAuthorization(format!(
+            "The request must carry only one {} header.",
+            display_name(name)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The usual spelling of one of [`SINGLE_HEADERS`].
+fn display_name(name: &str) -> &'static str {
+    match name {
+        "authorization" => "Authorization",
+        "x-amz-date" => "X-Amz-Date",
+        "x-amz-security-token" => "X-Amz-Security-Token",
+        _ => "X-Amz-Content-Sha256",
+    }
+}
+
+/// Whether the query has a parameter named one of `names` (decoded, as
+/// [`SignedRequest::parse_query`] reads them).
+fn has_query_parameter(query: &str, names: &[&str]) -> bool {
+    !query.is_empty() && form_urlencoded::parse(query.as_bytes()).any(|(k, _)| names.contains(&&*k))
 }
 
 /// The four parts of an `Authorization` header value, borrowed.

@@ -65,7 +65,9 @@ impl<'a> HttpRequest<'a> {
 ///
 /// - Canonical URI: when `normalize_path` (every service but S3) the path has its dot segments
 ///   removed (RFC 3986 §5.2.4) and empty segments collapsed; then each segment is URI-encoded
-///   again, so a wire `%20` becomes `%2520` ("double encoding").
+///   again, so a wire `%20` becomes `%2520` ("double encoding"). S3 encodes once: each segment
+///   is decoded and encoded strictly, so the wire path an SDK sent (`/b/a%20b.txt`) is its own
+///   canonical URI, whichever characters the client chose to escape.
 /// - Canonical query: parameters decoded, re-encoded strictly, sorted by key then value;
 ///   `X-Amz-Signature` is excluded.
 /// - Canonical headers: exactly `signed_headers` (lower case, in the given order), values
@@ -156,14 +158,19 @@ fn is_secret_header(name: &str) -> bool {
 
 /// Appends the canonical URI of `path` (see [`canonical_request`]).
 fn push_canonical_uri(path: &str, normalize: bool, out: &mut String) {
-    let path: Cow<'_, str> = if normalize {
-        Cow::Owned(normalize_path(path))
-    } else if path.is_empty() {
-        Cow::Borrowed("/")
-    } else {
-        Cow::Borrowed(path)
-    };
-    for (i, segment) in path.split('/').enumerate() {
+    if !normalize {
+        // S3: single encoding.
+        let path = if path.is_empty() { "/" } else { path };
+        for (i, segment) in path.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode_str(segment).into();
+            uri_encode_bytes(&decoded, out);
+        }
+        return;
+    }
+    for (i, segment) in normalize_path(path).split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }

@@ -4,8 +4,12 @@ exactly how `grpcurl` and other generic clients work."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+import boto3
 import grpc
 import pytest
+from botocore.config import Config as BotoConfig
 from google.protobuf import descriptor_pool, message_factory
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
@@ -28,19 +32,24 @@ def _channel(daemon, ca_bundle, leaf=None, chain=None) -> grpc.Channel:
     return grpc.secure_channel(daemon.endpoint, creds)
 
 
-def _create_session_rpc(channel: grpc.Channel):
-    """CreateSession with request/response classes built from the reflected descriptors."""
+def _rpc(channel: grpc.Channel, name: str):
+    """Method `name` of Sessions with request/response classes built from the reflected
+    descriptors."""
 
     pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
-    method = pool.FindServiceByName(SESSIONS).FindMethodByName("CreateSession")
+    method = pool.FindServiceByName(SESSIONS).FindMethodByName(name)
     request_class = message_factory.GetMessageClass(method.input_type)
     response_class = message_factory.GetMessageClass(method.output_type)
     rpc = channel.unary_unary(
-        f"/{SESSIONS}/CreateSession",
+        f"/{SESSIONS}/{name}",
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
     return request_class, rpc
+
+
+def _create_session_rpc(channel: grpc.Channel):
+    return _rpc(channel, "CreateSession")
 
 
 def _request(request_class):
@@ -93,3 +102,90 @@ def test_create_session_with_untrusted_certificate_is_permission_denied(daemon, 
     assert err.value.details().startswith(
         "Untrusted certificate: certificate is not signed by a trusted certificate authority of this trust anchor"
     ), err.value.details()
+
+
+class _Captured(Exception):
+    """Raised by the before-send hook: the request boto3 signed, never sent."""
+
+    def __init__(self, request):
+        super().__init__("captured")
+        self.request = request
+
+
+def _s3_client(credentials):
+    """A stock boto3 S3 client (SigV4, path-style addressing) whose requests are captured
+    as signed instead of sent."""
+
+    client = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="https://objects.example.test",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+        config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+    def capture(request, **_):
+        raise _Captured(request)
+
+    client.meta.events.register("before-send.s3", capture)
+    return client
+
+
+def _signed_by_boto3(call) -> tuple[str, dict[str, str]]:
+    """The URL and headers of the request `call` makes."""
+
+    with pytest.raises(_Captured) as captured:
+        call()
+    request = captured.value.request
+    text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
+    return request.url, {k: text(v) for k, v in request.headers.items()}
+
+
+def _verify_request_of(request_class, method, url, headers, payload_hash):
+    parts = urlsplit(url)
+    # The Host header is added by the HTTP library when the request is sent.
+    headers = {"host": parts.netloc, **headers}
+    return request_class(
+        method=method,
+        path=parts.path,
+        query=parts.query,
+        headers=[{"name": k, "value": v} for k, v in headers.items()],
+        payload_hash=payload_hash,
+        service="s3",
+        region="us-east-1",
+    )
+
+
+S3_KEYS = ["plain.txt", "a b.txt", "q1+q2=all.csv", "données/été.txt", "x;y:z,(1)!'*~.txt", "100%.txt"]
+
+
+def test_verify_request_accepts_what_boto3_s3_signs(daemon, ca_bundle, test_pki):
+    """S3 signs the path as sent (one encoding, no normalisation): keys with spaces, `+`,
+    `=`, non-ASCII or `%` verify, header-signed and presigned; a GetObject of another key
+    does not; an upload with a trailing checksum (what PutObject sends today) verifies."""
+
+    with _channel(daemon, ca_bundle, test_pki.ecdsa_leaf, test_pki.chain) as channel:
+        request_class, create = _create_session_rpc(channel)
+        credentials = create(_request(request_class), timeout=30).credentials
+        verify_class, verify = _rpc(channel, "VerifyRequest")
+        s3 = _s3_client(credentials)
+
+        def check(method, url, headers, payload_hash):
+            answer = verify(_verify_request_of(verify_class, method, url, headers, payload_hash), timeout=30)
+            return answer.valid, answer.error_code or answer.reason
+
+        for key in S3_KEYS:
+            sent, headers = _signed_by_boto3(lambda: s3.get_object(Bucket="bkt", Key=key))
+            assert check("GET", sent, headers, headers["X-Amz-Content-SHA256"]) == (True, ""), (key, sent)
+            url = s3.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": key}, ExpiresIn=300)
+            assert check("GET", url, {}, "UNSIGNED-PAYLOAD") == (True, ""), (key, url)
+
+        sent, headers = _signed_by_boto3(lambda: s3.get_object(Bucket="bkt", Key="a b.txt"))
+        other_key = sent.replace("a%20b.txt", "a%20c.txt")
+        assert check("GET", other_key, headers, headers["X-Amz-Content-SHA256"]) == (False, "SignatureDoesNotMatch")
+
+        sent, headers = _signed_by_boto3(lambda: s3.put_object(Bucket="bkt", Key="up load.txt", Body=b"hello"))
+        assert headers["X-Amz-Content-SHA256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+        assert check("PUT", sent, headers, headers["X-Amz-Content-SHA256"]) == (True, "")

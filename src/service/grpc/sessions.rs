@@ -362,17 +362,31 @@ fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, 
     }
 }
 
-/// `UNSIGNED-PAYLOAD` or 64 hex digits (lower-cased, as in the canonical request).
+/// The payload hash of an S3 upload whose body is unsigned and carries a trailing checksum.
+const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// 64 hex digits (lower-cased, as in the canonical request), `UNSIGNED-PAYLOAD` or
+/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: the values whose signature covers the whole request
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>). The
+/// signed-chunk forms are refused, since their chunks' signatures are not verified here.
 fn payload_hash(value: &str) -> Result<String, ApiError> {
-    if value == UNSIGNED_PAYLOAD {
+    if value == UNSIGNED_PAYLOAD || value == STREAMING_UNSIGNED_PAYLOAD_TRAILER {
         return Ok(value.to_owned());
     }
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(value.to_ascii_lowercase());
     }
+    if value.starts_with("STREAMING-") {
+        return Err(ApiError::validation(
+            "bad-payload-hash",
+            format!(
+                "payload_hash {value} is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
+            ),
+        ));
+    }
     Err(ApiError::validation(
         "bad-payload-hash",
-        "payload_hash must be the hex SHA-256 of the body (64 hex digits) or UNSIGNED-PAYLOAD.",
+        "payload_hash must be the hex SHA-256 of the body (64 hex digits), UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER.",
     ))
 }
 
@@ -436,6 +450,12 @@ mod tests {
         let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
         assert_eq!(payload_hash(hex).unwrap(), hex.to_ascii_lowercase());
         assert_eq!(payload_hash("UNSIGNED-PAYLOAD").unwrap(), "UNSIGNED-PAYLOAD");
+        let trailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+        assert_eq!(payload_hash(trailer).unwrap(), trailer);
+        assert_eq!(
+            payload_hash("STREAMING-AWS4-HMAC-SHA256-PAYLOAD").unwrap_err().message,
+            "payload_hash STREAMING-AWS4-HMAC-SHA256-PAYLOAD is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
+        );
         for bad in ["", "unsigned-payload", "abc", &hex[1..]] {
             assert_eq!(payload_hash(bad).unwrap_err().reason, "bad-payload-hash", "{bad}");
         }

@@ -445,3 +445,58 @@ fn payload_hash_and_redacted_debug() {
     let debug = format!("{req:?}");
     assert!(!debug.contains("secret"), "{debug}");
 }
+
+/// What the signature is read from is sent once: one of each credential header, one
+/// mechanism (header or query), one security token.
+#[test]
+fn credentials_are_read_from_one_place() {
+    let auth = format!("AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders=host;x-amz-date,Signature={SIG}");
+    let presigned = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}",
+        CRED.replace('/', "%2F")
+    );
+    let parse = |query: &str, headers: &[(&str, &str)]| {
+        SignedRequest::parse(&HttpRequest {
+            method: "GET",
+            path: "/",
+            query,
+            headers,
+        })
+    };
+    let malformed = |m: &str| Err(SigV4Error::MalformedAuthorization(m.to_owned()));
+    for (name, spelled) in [
+        ("x-amz-date", "X-Amz-Date"),
+        ("X-AMZ-SECURITY-TOKEN", "X-Amz-Security-Token"),
+        ("x-amz-content-sha256", "X-Amz-Content-Sha256"),
+    ] {
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("x-amz-date", "20150830T123600Z"),
+            ("X-Amz-Security-Token", "tok"),
+            ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+            (name, "second"),
+        ];
+        assert_eq!(
+            parse("", &headers),
+            malformed(&format!("The request must carry only one {spelled} header.")),
+            "{name}"
+        );
+    }
+    let both = [("authorization", auth.as_str()), ("x-amz-date", "20150830T123600Z")];
+    assert_eq!(
+        parse(&presigned, &both),
+        malformed(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified."
+        )
+    );
+    // A presigned token (even spelled with escapes) beside a token header.
+    let with_token = format!("{presigned}&X%2DAmz-Security-Token=query-token");
+    assert!(parse(&with_token, &[]).is_ok());
+    assert_eq!(
+        parse(&with_token, &[("X-Amz-Security-Token", "header-token")]),
+        malformed("The request has an X-Amz-Security-Token query parameter and header; send the token once.")
+    );
+    // A presigned request's token sent as a header is its token.
+    let token = parse(&presigned, &[("X-Amz-Security-Token", "header-token")]).map(|s| s.security_token);
+    assert_eq!(token, Ok(Some("header-token".to_owned())));
+}
