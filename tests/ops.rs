@@ -1510,6 +1510,51 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     assert!(status.success(), "{status:?}");
 }
 
+/// A connection the daemon accepted just before SIGTERM, whose client had not sent its first
+/// request (not even finished the TLS handshake) when the drain began, is still answered:
+/// HTTP/1.1 cannot tell it "not served, retry elsewhere".
+#[tokio::test]
+async fn a_connection_accepted_as_the_drain_begins_is_answered() {
+    let pki = Pki::new();
+    let mut d = start(&setup(&pki));
+    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+    for _ in 0..200 {
+        if sample(&scrape(&d).await, "rolegate_connections_open") == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    d.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !d
+        .stderr_lines
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .expect("the drain's log line")
+        .contains("shutting down: draining connections")
+    {}
+    let config = rolegate::client::client_config(&TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        ..Default::default()
+    })
+    .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    // A client that takes a moment between its handshake and its request.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream
+        .write_all(b"POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let reply = parse_reply(&read_until_closed(&mut stream).await);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(reply.body.contains("Missing Authorization header"), "{}", reply.body);
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 /// A metrics port already taken: `serve` names the address and the key it came from, and
 /// does not announce the main listener first (a script waiting for that line would believe
 /// a daemon that is about to exit).

@@ -23,7 +23,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -284,6 +284,9 @@ pub struct Activity {
     in_flight: AtomicUsize,
     /// Milliseconds after `opened` when the connection last became idle.
     idle_since_ms: AtomicU64,
+    /// Whether a request has been handed over yet, and its waiters.
+    started: AtomicBool,
+    first_request: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -292,13 +295,27 @@ impl Activity {
             opened: now,
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
+            started: AtomicBool::new(false),
+            first_request: tokio::sync::Notify::new(),
         })
     }
 
     /// Marks a request in flight until the returned guard drops.
     pub fn request(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if !self.started.load(Ordering::Acquire) && !self.started.swap(true, Ordering::AcqRel) {
+            self.first_request.notify_waiters();
+        }
         InFlight(self.clone())
+    }
+
+    /// Returns once the connection's first request has been handed over.
+    pub async fn first_request(&self) {
+        // Registered before the flag is read, so a request in between still wakes it.
+        let notified = self.first_request.notified();
+        if !self.started.load(Ordering::Acquire) {
+            notified.await;
+        }
     }
 
     /// When the connection, idle at `now`, will have been idle for `timeout`: `None` if that

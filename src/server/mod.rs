@@ -158,6 +158,10 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
+/// How long a connection that has sent no request yet when the drain begins may take to send
+/// its first one (it is then answered before the connection closes).
+const FIRST_REQUEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves one connection: TLS handshake, then HTTP/1.1 or HTTP/2 until the client closes it,
 /// it has been idle for `server.idle_timeout_seconds`, or the server drains.
 async fn serve_connection(
@@ -240,6 +244,21 @@ async fn serve_connection(
             },
         }
     };
+    if !idle {
+        // A connection accepted as the drain began may not have sent its first request yet:
+        // HTTP/1.1 has no way to say "not served, retry", so closing it now would leave that
+        // request unanswered. Give it a moment to start, as Go's `Server.Shutdown` does.
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = activity.first_request() => {}
+            () = tokio::time::sleep(FIRST_REQUEST_WINDOW) => {}
+        }
+    }
     connection.as_mut().graceful_shutdown();
     if !idle {
         // Draining: `serve` bounds the wait by `shutdown_grace_seconds`.
