@@ -8,6 +8,7 @@
 //! The access key id is an identifier (AWS logs it in CloudTrail too); the session token that
 //! carries the sealed claims is not, and no field here can hold it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,8 +116,8 @@ impl Record {
     /// (`subject="CN=a b"`): values a client chose (certificate names, session names) stay one
     /// token and cannot add a field or a line. The JSON format escapes them either way.
     fn emit(&self, outcome: &'static str, error: Option<&ApiError>, elapsed: Duration) {
-        fn s(v: &Option<String>) -> &str {
-            bounded(v.as_deref().unwrap_or(""))
+        fn s(v: &Option<String>) -> Cow<'_, str> {
+            without_tokens(bounded(v.as_deref().unwrap_or("")))
         }
         let certificate = self.certificate.as_deref();
         let of_certificate = |field: fn(&ClientCertificate) -> &str| bounded(certificate.map_or("", field));
@@ -128,20 +129,20 @@ impl Record {
             outcome,
             error_code = error.map_or("", |e| e.code.name()),
             reason = error.map_or("", |e| e.reason),
-            error_message = error.map_or("", |e| bounded(&e.message)),
+            error_message = &*error.map_or(Cow::Borrowed(""), |e| without_tokens(bounded(&e.message))),
             certificate_serial = of_certificate(ClientCertificate::serial_hex),
             certificate_subject = of_certificate(ClientCertificate::subject_string),
             certificate_issuer = of_certificate(ClientCertificate::issuer_string),
-            trust_anchor = s(&self.trust_anchor),
-            profile = s(&self.profile),
-            role = s(&self.role),
-            session_name = s(&self.session_name),
-            source_identity = s(&self.source_identity),
-            access_key_id = s(&self.access_key_id),
-            caller = s(&self.caller),
-            action = s(&self.action),
-            resource = s(&self.resource),
-            issued_access_key_id = s(&self.issued_access_key_id),
+            trust_anchor = &*s(&self.trust_anchor),
+            profile = &*s(&self.profile),
+            role = &*s(&self.role),
+            session_name = &*s(&self.session_name),
+            source_identity = &*s(&self.source_identity),
+            access_key_id = &*s(&self.access_key_id),
+            caller = &*s(&self.caller),
+            action = &*s(&self.action),
+            resource = &*s(&self.resource),
+            issued_access_key_id = &*s(&self.issued_access_key_id),
             expiration = %Expiration(self.expiration),
             elapsed_seconds = elapsed.as_secs_f64(),
             client = %Client(self.client),
@@ -158,6 +159,34 @@ const MAX_FIELD_BYTES: usize = 4096;
 fn bounded(value: &str) -> &str {
     prefix_within(value, MAX_FIELD_BYTES)
 }
+
+/// `value` with every rolegate session token in it (`rg1.{key id}.{sealed}`) cut to its
+/// prefix: a client that sends its token where a name belongs (a session name, a role ARN)
+/// must not have it written to the audit log. Values without `rg1.` are borrowed as they are.
+fn without_tokens(value: &str) -> Cow<'_, str> {
+    if !value.contains(TOKEN_MARK) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find(TOKEN_MARK) {
+        let after = &rest[at + TOKEN_MARK.len()..];
+        let sealed = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+            .unwrap_or(after.len());
+        out.push_str(&rest[..at]);
+        out.push_str(TOKEN_MARK);
+        if sealed > 0 {
+            out.push_str("<redacted>");
+        }
+        rest = &after[sealed..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// How every session token starts ([`crate::session`]'s token layout).
+const TOKEN_MARK: &str = "rg1.";
 
 /// The longest prefix of `value` of at most `max_bytes` that ends at a character boundary.
 pub(crate) fn prefix_within(value: &str, max_bytes: usize) -> &str {
@@ -246,6 +275,7 @@ mod tests {
     #[test]
     fn fields_are_bounded_at_a_character_boundary() {
         assert_eq!(bounded("short"), "short");
+        assert!(matches!(without_tokens("arn:aws:iam::1:role/app"), Cow::Borrowed(_)));
         let long = "é".repeat(MAX_FIELD_BYTES);
         let cut = bounded(&long);
         assert_eq!(cut.len(), MAX_FIELD_BYTES, "2-byte characters fill it exactly");
@@ -268,5 +298,22 @@ mod tests {
         assert_eq!(r.role.as_deref(), Some("asked"));
         assert_eq!(r.session_name.as_deref(), Some("decided"));
         assert_eq!(r.issued_access_key_id.as_deref(), Some("ASIAX"));
+    }
+
+    #[test]
+    fn session_tokens_are_cut_to_their_prefix() {
+        let token = "rg1.k1.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd-_x";
+        assert_eq!(without_tokens(token), "rg1.<redacted>");
+        let message = format!("1 validation error detected: Value '{token}' at 'roleSessionName' failed");
+        assert_eq!(
+            without_tokens(&message),
+            "1 validation error detected: Value 'rg1.<redacted>' at 'roleSessionName' failed"
+        );
+        assert_eq!(
+            without_tokens(&format!("{token} {token}")),
+            "rg1.<redacted> rg1.<redacted>"
+        );
+        assert_eq!(without_tokens("a rg1. b"), "a rg1. b");
+        assert_eq!(without_tokens("ends with rg1."), "ends with rg1.");
     }
 }
