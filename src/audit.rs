@@ -127,7 +127,7 @@ impl Record {
             api = self.api,
             operation = self.operation.as_str(),
             outcome,
-            error_code = error.map_or("", |e| e.code.name()),
+            error_code = error.map_or("", |e| e.sts_wire().1),
             reason = error.map_or("", |e| e.reason),
             error_message = &*error.map_or(Cow::Borrowed(""), |e| without_tokens(bounded(&e.message))),
             certificate_serial = of_certificate(ClientCertificate::serial_hex),

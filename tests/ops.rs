@@ -951,7 +951,11 @@ async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
 
 /// A GetCallerIdentity signed with session credentials (SigV4, service `sts`).
 async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> Reply {
-    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    sts_post(d, creds, "Action=GetCallerIdentity&Version=2011-06-15").await
+}
+
+/// An STS Query request with the form `body`, SigV4-signed with `creds`.
+async fn sts_post(d: &Daemon, creds: &SessionCredentials, body: &str) -> Reply {
     let host = host_port(&d.endpoint);
     let base = [
         ("host", host.as_str()),
@@ -1098,6 +1102,43 @@ fn audit_events(d: &Daemon, want: usize, all_lines: &mut Vec<String>) -> Vec<ser
         }
     }
     events
+}
+
+/// An error is named alike in the audit event and the request metric (STS's names), and a
+/// session token sent as a session name is not written to the log.
+#[tokio::test]
+async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
+    let pki = Pki::new();
+    let d = start_with_args_setup(&pki, &["--log-format", "json"]);
+    let leaf = Pki::client(&pki.root, "mixed-up-client", KeyType::EcdsaP256);
+    let creds = create(&d, &leaf).await.unwrap();
+    let token = creds.session_token.to_string();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "AssumeRole")
+        .append_pair("Version", "2011-06-15")
+        .append_pair("RoleArn", ROLE)
+        .append_pair("RoleSessionName", &token)
+        .finish();
+    let reply = sts_post(&d, &creds, &body).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("<Code>ValidationError</Code>"), "{}", reply.body);
+
+    let mut lines = Vec::new();
+    let events = audit_events(&d, 2, &mut lines);
+    let refused = &events[1];
+    assert_eq!(refused["error_code"], "ValidationError", "{refused}");
+    assert_eq!(refused["session_name"], "rg1.<redacted>", "{refused}");
+    let m = scrape(&d).await;
+    let counted = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
+    assert_eq!(sample(&m, counted), Some(1.0), "{m}");
+    while let Ok(line) = d.stderr_lines.recv_timeout(Duration::from_millis(200)) {
+        lines.push(line);
+    }
+    let sealed = token.rsplit('.').next().unwrap();
+    assert!(
+        !lines.iter().any(|l| l.contains(sealed)),
+        "the token is in the log: {lines:?}"
+    );
 }
 
 #[tokio::test]

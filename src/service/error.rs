@@ -46,31 +46,6 @@ pub enum ErrorCode {
     Internal,
 }
 
-impl ErrorCode {
-    /// The code's name, as the audit log records it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "AccessDenied",
-            Self::Validation => "Validation",
-            Self::ResourceNotFound => "ResourceNotFound",
-            Self::Throttling => "Throttling",
-            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
-            Self::IncompleteSignature => "IncompleteSignature",
-            Self::MissingAuthenticationToken => "MissingAuthenticationToken",
-            Self::ExpiredToken => "ExpiredToken",
-            Self::InvalidClientTokenId => "InvalidClientTokenId",
-            Self::InvalidParameterValue => "InvalidParameterValue",
-            Self::MalformedPolicyDocument => "MalformedPolicyDocument",
-            Self::PackedPolicyTooLarge => "PackedPolicyTooLarge",
-            Self::InvalidAction => "InvalidAction",
-            Self::RequestExpired => "RequestExpired",
-            Self::PayloadTooLarge => "PayloadTooLarge",
-            Self::Unavailable => "Unavailable",
-            Self::Internal => "Internal",
-        }
-    }
-}
-
 /// An error answer: a code, a message for the caller and a short reason for the audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -206,31 +181,5 @@ mod tests {
         assert_eq!(t.grpc_code(), tonic::Code::ResourceExhausted);
         let x = ApiError::new(ErrorCode::ExpiredToken, "expired", "old");
         assert_eq!(x.sts_wire(), (400, "ExpiredToken"));
-    }
-
-    #[test]
-    fn a_code_is_named_as_it_is_spelled() {
-        use ErrorCode::*;
-        for code in [
-            AccessDenied,
-            Validation,
-            ResourceNotFound,
-            Throttling,
-            SignatureDoesNotMatch,
-            IncompleteSignature,
-            MissingAuthenticationToken,
-            ExpiredToken,
-            InvalidClientTokenId,
-            InvalidParameterValue,
-            MalformedPolicyDocument,
-            PackedPolicyTooLarge,
-            InvalidAction,
-            RequestExpired,
-            PayloadTooLarge,
-            Unavailable,
-            Internal,
-        ] {
-            assert_eq!(code.name(), format!("{code:?}"));
-        }
     }
 }
