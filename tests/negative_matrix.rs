@@ -820,12 +820,15 @@ async fn signature_and_request_matrix() {
     (put_sts.method, put_sts.path) = ("PUT", "/".into());
     let mut elsewhere = good();
     elsewhere.path = "/nope".into();
-    let mut grpc_over_http1 = good();
-    for (name, value) in &mut grpc_over_http1.headers {
-        if name.eq_ignore_ascii_case("content-type") {
-            *value = "application/grpc".into();
+    let with_content_type = |content_type: &str| {
+        let mut req = good();
+        for (name, value) in &mut req.headers {
+            if name.eq_ignore_ascii_case("content-type") {
+                *value = content_type.into();
+            }
         }
-    }
+        req
+    };
 
     let cases = vec![
         case("control: signed request", good(), Want::Ok(201)),
@@ -1029,8 +1032,23 @@ async fn signature_and_request_matrix() {
         ),
         case(
             "gRPC over HTTP/1.1",
-            grpc_over_http1,
+            with_content_type("application/grpc+proto"),
             Want::Rest(400, VE, "gRPC needs HTTP/2; this request came over HTTP/1.1."),
+        ),
+        case(
+            "gRPC-Web",
+            with_content_type("application/grpc-web-text"),
+            Want::Rest(
+                400,
+                VE,
+                "gRPC-Web is not supported; call the gRPC API over HTTP/2 (content-type application/grpc).",
+            ),
+        ),
+        // Not gRPC at all: the REST API reads it (and finds the signed content-type changed).
+        case(
+            "content-type application/grpcx",
+            with_content_type("application/grpcx"),
+            Want::Rest(403, AD, "Signature validation failed"),
         ),
         case("query string over 64 KiB", oversized_query, Want::Status(431)),
         case(

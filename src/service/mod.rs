@@ -50,8 +50,8 @@ pub async fn dispatch(
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
     let response = match Route::of(&req) {
-        Route::GrpcOverHttp1 => {
-            let (e, request_id) = (grpc_needs_http2(&req), http::new_request_id());
+        route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
+            let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
             record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
             with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new)
         }
@@ -114,31 +114,45 @@ enum Route {
     /// gRPC over HTTP/1.1, which cannot carry its trailers (the call's status): answered as
     /// a REST error, which any HTTP client can read.
     GrpcOverHttp1,
+    /// gRPC-Web (`application/grpc-web…`), which rolegate does not speak: a REST error too.
+    GrpcWeb,
     /// Everything else: the REST and STS Query APIs.
     Http,
 }
 
 impl Route {
+    /// By `content-type`: `application/grpc`, optionally `+{codec}` or `;{parameters}`
+    /// (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md>), and the HTTP version.
     fn of<B>(req: &::http::Request<B>) -> Self {
-        let grpc = req
+        let content_type = req
             .headers()
             .get(::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/grpc"));
-        match (grpc, req.version() == ::http::Version::HTTP_2) {
-            (true, true) => Self::Grpc,
-            (true, false) => Self::GrpcOverHttp1,
-            (false, _) => Self::Http,
+            .unwrap_or("");
+        let Some(rest) = content_type.strip_prefix("application/grpc") else {
+            return Self::Http;
+        };
+        match rest.bytes().next() {
+            None | Some(b'+' | b';') if req.version() == ::http::Version::HTTP_2 => Self::Grpc,
+            None | Some(b'+' | b';') => Self::GrpcOverHttp1,
+            Some(b'-') if rest.starts_with("-web") => Self::GrpcWeb,
+            Some(_) => Self::Http,
         }
     }
 }
 
-/// The error of a gRPC request over HTTP/1.1.
-fn grpc_needs_http2<B>(req: &::http::Request<B>) -> ApiError {
-    ApiError::validation(
-        "grpc-over-http1",
-        format!("gRPC needs HTTP/2; this request came over {:?}.", req.version()),
-    )
+/// The error of a gRPC request that is not gRPC over HTTP/2.
+fn not_grpc_over_http2<B>(route: Route, req: &::http::Request<B>) -> ApiError {
+    match route {
+        Route::GrpcWeb => ApiError::validation(
+            "grpc-web",
+            "gRPC-Web is not supported; call the gRPC API over HTTP/2 (content-type application/grpc).",
+        ),
+        _ => ApiError::validation(
+            "grpc-over-http1",
+            format!("gRPC needs HTTP/2; this request came over {:?}.", req.version()),
+        ),
+    }
 }
 
 /// The gRPC services, with the connection's [`ConnInfo`] in the request extensions.
@@ -315,12 +329,12 @@ fn sts_operation(action: Option<&str>) -> &'static str {
 }
 
 /// Answers a request refused by admission control in its API's format (gRPC: the
-/// `RESOURCE_EXHAUSTED` status; REST, and gRPC over HTTP/1.1: 429 `ThrottlingException`; STS:
+/// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let (api, operation) = match (Route::of(req), req.uri().path()) {
         (Route::Grpc, _) => return refuse_grpc(conn.remote, e, started),
-        (Route::GrpcOverHttp1, _) => ("grpc", "Any"),
+        (Route::GrpcOverHttp1 | Route::GrpcWeb, _) => ("grpc", "Any"),
         (Route::Http, "/sessions") => ("rest", "CreateSession"),
         (Route::Http, _) => ("sts", "Any"),
     };
