@@ -276,8 +276,9 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
     drop(body_tx);
 }
 
-/// Bytes that are not the request message are INVALID_ARGUMENT, and a message over the size
-/// limit RESOURCE_EXHAUSTED (tonic's own codes would be INTERNAL and OUT_OF_RANGE).
+/// Bytes that are not the request message (undecodable, missing, cut short) are
+/// INVALID_ARGUMENT, and a message over the size limit RESOURCE_EXHAUSTED (tonic's own codes
+/// would be INTERNAL and OUT_OF_RANGE).
 #[tokio::test]
 async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     let pki = Pki::new();
@@ -296,6 +297,14 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     let (code, message) = call(oversized).await;
     assert_eq!(code, "8", "{message}");
     assert!(message.contains("message%20length%20too%20large"), "{message}");
+    // No message at all, and a frame that ends before the 10 bytes it announces.
+    for (frame, want) in [
+        (Vec::new(), "Missing%20request%20message."),
+        (vec![0, 0, 0, 0, 10, 0x0a], "Unexpected%20EOF%20decoding%20stream."),
+    ] {
+        let (code, message) = call(frame).await;
+        assert_eq!((code.as_str(), message.as_str()), ("3", want));
+    }
     // Refused before any handler, and still counted (and audited) as the refusals they are.
     let m = scrape(&d).await;
     assert_eq!(
@@ -303,7 +312,7 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
             &m,
             r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="ValidationError"}"#
         ),
-        Some(2.0),
+        Some(4.0),
         "{m}"
     );
 }

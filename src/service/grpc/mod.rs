@@ -91,11 +91,11 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
     }
 }
 
-/// Rewrites the two statuses tonic's codec answers before a handler runs into the codes of
-/// the contract (DESIGN.md §2c), which are also grpc-core's: a message over
+/// Rewrites the statuses tonic's codec answers before a handler runs into the codes of the
+/// contract (DESIGN.md §2c), which are also grpc-core's: a message over
 /// [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED (tonic: OUT_OF_RANGE), and bytes that are not
-/// the request message are INVALID_ARGUMENT (tonic: INTERNAL, which tells a client the server
-/// failed). They come as a trailers-only answer: the status is in the response headers.
+/// the request message (undecodable, missing, cut short) are INVALID_ARGUMENT (tonic:
+/// INTERNAL, which tells a client the server failed). They come as a trailers-only answer: the status is in the response headers.
 /// Returns the refusal, for the audit trail and the metrics, when it rewrote one.
 pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
     const OUT_OF_RANGE: &str = "11";
@@ -111,6 +111,10 @@ pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
         }
         Some(INTERNAL) if message.starts_with("failed to decode Protobuf message") => {
             (tonic::Code::InvalidArgument, "undecodable-message")
+        }
+        // A unary call whose body holds no message, or ends inside its frame.
+        Some(INTERNAL) if message == "Missing request message." || message == "Unexpected EOF decoding stream." => {
+            (tonic::Code::InvalidArgument, "incomplete-message")
         }
         _ => return None,
     };
