@@ -101,6 +101,13 @@ pub enum PolicyErrorKind {
     /// A resource that is not `*` or an ARN.
     #[error("invalid resource '{0}': expected \"*\" or an ARN starting with \"arn:\"")]
     InvalidResource(String),
+    /// A policy variable before the resource part of a Resource ARN (its sixth, colon-separated
+    /// part), which IAM does not allow
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
+    #[error(
+        "policy variable in '{0}' before the resource part: a variable may only stand in the part after the fifth colon (not for the service, region or account)"
+    )]
+    VariableOutsideResourcePart(String),
     /// A principal type other than `AWS`, `Service`, `Federated` or `CanonicalUser`.
     #[error("unknown principal type '{0}'; use \"AWS\", \"Service\" or \"Federated\"")]
     UnknownPrincipalType(String),

@@ -90,6 +90,12 @@ impl ResourcePattern {
             false => None,
         };
         let matcher = match template {
+            Some(_) if !variables_in_resource_part(text) => {
+                return Err(PolicyError::new(
+                    path,
+                    PolicyErrorKind::VariableOutsideResourcePart(text.to_owned()),
+                ));
+            }
             Some(t) => ResourceMatcher::Template(t),
             None => ResourceMatcher::Static(Pattern::compile(text, Case::Sensitive)),
         };
@@ -97,6 +103,14 @@ impl ResourcePattern {
             text: text.to_owned(),
             matcher,
         })
+    }
+}
+
+/// Whether every `${` of a Resource ARN is in its resource part, after the fifth colon.
+fn variables_in_resource_part(arn: &str) -> bool {
+    match arn.match_indices(':').nth(4) {
+        Some((fifth, _)) => !arn[..fifth].contains("${"),
+        None => false,
     }
 }
 

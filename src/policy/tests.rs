@@ -628,6 +628,8 @@ fn parse_errors_name_the_path() {
             "Statement: 'Resource' and 'NotResource' cannot both be present in one statement"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"bucket"}}}}"#),
             "Statement.Resource: invalid resource 'bucket': expected \"*\" or an ARN starting with \"arn:\""),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"arn:aws:dynamodb:us-east-1:${{aws:PrincipalTag/acct}}:table/orders"}}}}"#),
+            "Statement.Resource: policy variable in 'arn:aws:dynamodb:us-east-1:${aws:PrincipalTag/acct}:table/orders' before the resource part: a variable may only stand in the part after the fifth colon (not for the service, region or account)"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["*","arn:aws:s3:::${{aws:username"]}}]}}"#),
             "Statement[0].Resource[1]: invalid policy variable in 'arn:aws:s3:::${aws:username': '${' is not closed by '}'"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":["x"]}}"#),
