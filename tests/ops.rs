@@ -1641,6 +1641,30 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
 
+/// With `--log-format json`, why the daemon cannot start is a JSON line too (what a log
+/// pipeline reads when a pod or unit fails), whatever RUST_LOG filters.
+#[test]
+fn a_daemon_that_cannot_start_says_why_in_the_log_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rolegate.toml");
+    std::fs::write(&config, "[server]\nlisten = 8443\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["--log-format", "json", "serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let event: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(event["level"], "ERROR", "{event}");
+    assert_eq!(event["fields"]["message"], "cannot serve", "{event}");
+    let error = event["fields"]["error"].as_str().unwrap();
+    assert!(error.starts_with(&format!("{}: ", config.display())), "{error}");
+    assert!(error.contains("server.listen"), "{error}");
+}
+
 /// The REST client says what to check when it cannot reach the server: a server certificate
 /// from a CA it does not trust, or nothing listening.
 #[tokio::test]

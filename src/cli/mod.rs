@@ -93,7 +93,7 @@ pub fn run() -> ExitCode {
     // The daemon batches its log writes (see `logging`); the guard writes the last batch.
     let _flush_logs = logging::init(cli.log_format, matches!(cli.command, Command::Serve(_)));
     match cli.command {
-        Command::Serve(args) => run_serve(args),
+        Command::Serve(args) => run_serve(args, cli.log_format),
         Command::Certs(cmd) => report(certs::run(cmd)),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
@@ -129,25 +129,21 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run_serve(args: ServeArgs) -> ExitCode {
+fn run_serve(args: ServeArgs, log_format: LogFormat) -> ExitCode {
     let config_path = if args.dev {
         match dev::prepare(&args.state_dir) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!(
-                    "error: cannot prepare the dev state in {}: {e}",
-                    args.state_dir.display()
+                return fatal(
+                    log_format,
+                    &format!("cannot prepare the dev state in {}: {e}", args.state_dir.display()),
                 );
-                return ExitCode::FAILURE;
             }
         }
     } else {
         match args.config {
             Some(p) => p,
-            None => {
-                eprintln!("error: give --config FILE or --dev");
-                return ExitCode::FAILURE;
-            }
+            None => return fatal(log_format, "give --config FILE or --dev"),
         }
     };
     let runtime = match runtime() {
@@ -169,11 +165,30 @@ fn run_serve(args: ServeArgs) -> ExitCode {
     let result = runtime.block_on(serve(opts));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+        Err(e) => fatal(log_format, &e.to_string()),
+    }
+}
+
+/// The daemon's last word when it cannot serve: `error: {message}` on stderr, or with
+/// `--log-format json` an ERROR event shaped as the log's own, so a JSON log pipeline reads
+/// why the unit or pod did not start. Written directly, whatever `RUST_LOG` filters.
+fn fatal(log_format: LogFormat, message: &str) -> ExitCode {
+    match log_format {
+        LogFormat::Text => eprintln!("error: {message}"),
+        LogFormat::Json => {
+            let timestamp = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let event = serde_json::json!({
+                "timestamp": timestamp,
+                "level": "ERROR",
+                "fields": {"message": "cannot serve", "error": message},
+                "target": "rolegate",
+            });
+            eprintln!("{event}");
         }
     }
+    ExitCode::FAILURE
 }
 
 /// Runs a client-side command: one `error:` line on stderr and exit 1 on failure.
