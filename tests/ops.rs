@@ -867,8 +867,9 @@ async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)
     parse_reply(&raw)
 }
 
-/// One gRPC call over TLS and HTTP/2 with `frame` as its body: the `grpc-status` and
-/// `grpc-message` of the answer's headers (a refused call has no body, its status is there).
+/// One gRPC call over TLS and HTTP/2 with `frame` as its body, refused (throttled or not a
+/// request message): the `grpc-status` and `grpc-message` of the answer's headers (a refused
+/// call has no body, its status is there).
 async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String) {
     let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
     let (mut sender, connection) =
@@ -890,7 +891,14 @@ async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String
             .unwrap_or_default()
     };
     assert_eq!(header("x-amzn-requestid").len(), 36, "{response:?}");
-    (header("grpc-status"), header("grpc-message"))
+    // Refused before a handler or by one, the error is named as in the audit event.
+    let code = header("grpc-status");
+    let named = match code.as_str() {
+        "8" if header("grpc-message").starts_with("Rate%20exceeded") => "Throttling",
+        _ => "ValidationError",
+    };
+    assert_eq!(header("x-amzn-errortype"), named, "{response:?}");
+    (code, header("grpc-message"))
 }
 
 /// `POST /sessions` with an empty JSON object, repeated (for up to 10 s) until `done` holds for

@@ -352,9 +352,11 @@ fn refuse_grpc(remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Re
     let request_id = http::new_request_id();
     record_refusal(&request_id, "grpc", "Any", remote, e, started);
     let mut response = tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
+    let headers = response.headers_mut();
     if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-amzn-requestid", id);
+        headers.insert("x-amzn-requestid", id);
     }
+    headers.insert("x-amzn-errortype", ::http::HeaderValue::from_static(e.sts_wire().1));
     response
 }
 

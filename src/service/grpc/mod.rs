@@ -119,7 +119,9 @@ pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
         _ => return None,
     };
     headers.insert("grpc-status", http::HeaderValue::from(code as i32));
-    Some(ApiError::validation(reason, message))
+    let refused = ApiError::validation(reason, message);
+    headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
+    Some(refused)
 }
 
 /// Audits and counts a call [`contract_status`] found refused by tonic's codec, before any
@@ -169,7 +171,10 @@ fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
 const MAX_STATUS_MESSAGE_BYTES: usize = 1024;
 
 /// The gRPC status for `e`: its code, the REST message (AccessDenied messages carry the reason
-/// and request id, as on the REST wire) and `x-amzn-requestid` metadata.
+/// and request id, as on the REST wire), `x-amzn-requestid` metadata, and the error's name
+/// (STS's: `ExpiredToken`, `SignatureDoesNotMatch`…, as in the audit event) in
+/// `x-amzn-errortype`, which tells apart what one status code groups (a client refreshes
+/// credentials on `ExpiredToken`, not on a signing bug).
 fn status(e: &ApiError, request_id: &str) -> Status {
     let message = match e.code {
         ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
@@ -186,6 +191,8 @@ fn status(e: &ApiError, request_id: &str) -> Status {
     if let Ok(v) = MetadataValue::try_from(request_id) {
         s.metadata_mut().insert("x-amzn-requestid", v);
     }
+    s.metadata_mut()
+        .insert("x-amzn-errortype", MetadataValue::from_static(e.sts_wire().1));
     s
 }
 
