@@ -105,6 +105,7 @@ impl State {
                 }
             }
         };
+        crate::server::systemd::reloaded(&result);
         match &result {
             Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),
             Err(e) => tracing::error!(

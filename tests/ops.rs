@@ -1649,6 +1649,41 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
 
+/// Started by systemd (`Type=notify`), the daemon says when it is ready (listeners bound), how
+/// each reload went, and when it stops.
+#[cfg(unix)]
+#[test]
+fn the_service_manager_is_told_ready_reloaded_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let next = || {
+        let mut buf = [0u8; 4096];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut d = start_with_env(dir, &config, &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())]);
+    let ready = next();
+    let listening = d.endpoint.trim_start_matches("https://");
+    assert_eq!(ready, format!("READY=1\nSTATUS=serving on {listening}\n"));
+    d.signal("HUP");
+    assert_eq!(next(), "STATUS=serving; configuration reloaded\n");
+    std::fs::write(&config, "[server]\nlisten = 1\n").unwrap();
+    d.signal("HUP");
+    let failed = next();
+    assert!(
+        failed.starts_with("STATUS=serving the previous configuration; reload failed: "),
+        "{failed}"
+    );
+    d.signal("TERM");
+    assert_eq!(next(), "STOPPING=1\nSTATUS=draining connections\n");
+    assert!(d.child.wait().unwrap().success());
+}
+
 /// With `--log-format json`, why the daemon cannot start is a JSON line too (what a log
 /// pipeline reads when a pod or unit fails), whatever RUST_LOG filters.
 #[test]

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod ops;
 pub mod proxy_protocol;
 mod reload;
+pub(crate) mod systemd;
 mod tls;
 
 use std::convert::Infallible;
@@ -82,6 +83,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));
     state.set_ready(true).await;
+    systemd::ready(listener.local_addr()?);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
     }
@@ -105,6 +107,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         }
     }
     state.set_ready(false).await;
+    systemd::stopping();
     let (delay, grace) = {
         let config = state.broker.config();
         (config.server.shutdown_delay, config.server.shutdown_grace)

@@ -222,6 +222,17 @@ pub fn start_with_args(dir: tempfile::TempDir, config: &Path, args: &[&str]) -> 
     spawn(dir, command)
 }
 
+/// Like [`start_with_config`], with `env` added to the daemon's environment.
+pub fn start_with_env(dir: tempfile::TempDir, config: &Path, env: &[(&str, &str)]) -> Daemon {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied());
+    spawn(dir, command)
+}
+
 /// Like [`start_with_config`], with the open-file limit (soft and hard) set to `limit`.
 pub fn start_with_descriptor_limit(dir: tempfile::TempDir, config: &Path, limit: u32) -> Daemon {
     let mut command = Command::new("bash");

@@ -1,0 +1,35 @@
+//! The service manager's view of the daemon (`sd_notify`, for a systemd unit of
+//! `Type=notify`): ready once both listeners are bound, a status line after each reload, and
+//! stopping from the first SIGTERM. Without `NOTIFY_SOCKET` (not started by systemd) each call
+//! does nothing.
+
+use std::net::SocketAddr;
+
+use sd_notify::NotifyState;
+
+/// Both listeners are bound and the configuration is loaded: units ordered after this one
+/// may start.
+pub fn ready(listening_on: SocketAddr) {
+    let status = format!("serving on {listening_on}");
+    notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+}
+
+/// The outcome of a reload, shown by `systemctl status`.
+pub fn reloaded(result: &Result<(), String>) {
+    let status = match result {
+        Ok(()) => "serving; configuration reloaded".to_owned(),
+        Err(e) => format!("serving the previous configuration; reload failed: {e}"),
+    };
+    notify(&[NotifyState::Status(&status)]);
+}
+
+/// The drain has begun.
+pub fn stopping() {
+    notify(&[NotifyState::Stopping, NotifyState::Status("draining connections")]);
+}
+
+fn notify(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::debug!(error = %e, "cannot notify the service manager");
+    }
+}
