@@ -269,6 +269,30 @@ fn explain_role_chaining() {
     assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
     golden("explain_chain_allowed", &f.normalized(&out));
 
+    // A caller from Roles Anywhere carries a source identity forward: the trust policy, which
+    // allows only sts:AssumeRole, must also allow sts:SetSourceIdentity.
+    let mut carried = allowed.clone();
+    carried.extend(["--caller-source-identity", "CN=app"]);
+    let out = rolegate(&carried);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("CN=app (the session will carry it: sts:SetSourceIdentity is needed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/app/explain is not authorized to perform: sts:SetSourceIdentity on resource: {ROLE_CHAINED}"
+        )),
+        "{stdout}"
+    );
+    carried.extend(["--source-identity", "CN=other"]);
+    let stdout = f.normalized(&rolegate(&carried));
+    assert!(
+        stdout.contains("it is 'CN=app' and cannot change along a role chain"),
+        "{stdout}"
+    );
+
     let mut wrong = base.to_vec();
     wrong.extend(["--external-id", "red-team"]);
     let out = rolegate(&wrong);

@@ -964,6 +964,11 @@ trust_policy = '''{names_account_trust}'''
 [[role]]
 arn = "{names_session}"
 trust_policy = '''{names_session_trust}'''
+
+[[role]]
+arn = "{no_source_identity}"
+trust_policy = '''{caller_trust}'''
+permission_policies = ['''{no_source_identity_permissions}''']
 "#,
         extra_roles = extra_roles(),
         caller_trust = chaining_trust(ROLE, ""),
@@ -974,6 +979,8 @@ trust_policy = '''{names_session_trust}'''
         names_account_trust = chaining_trust(&format!("arn:aws:iam::{ACCOUNT}:root"), ""),
         names_session = role("names-session"),
         names_session_trust = chaining_trust(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped"), ""),
+        no_source_identity = role("no-source-identity"),
+        no_source_identity_permissions = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"sts:SetSourceIdentity","Resource":"*"}]}"#,
     );
     let pki = Pki::new();
     let d = start(&Setup {
@@ -1042,14 +1049,37 @@ trust_policy = '''{names_session_trust}'''
         assert_eq!(sdk_error(e), denied("scoped", "sts:AssumeRole", target));
     }
     assume(&scoped, "names-session", "ss").send().await.unwrap();
-    // A session policy allowing sts:AssumeRole lets the role's grant through; the session
-    // grant is `scoped`'s, not this session's.
-    let assume_any =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    // A session policy allowing sts:AssumeRole (and sts:SetSourceIdentity, for the source
+    // identity carried forward) lets the role's grant through; the session grant is
+    // `scoped`'s, not this session's.
+    let assume_any = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Resource":"*"}]}"#;
     let opened = session("opened", Some(assume_any)).await;
     assume(&opened, "names-role", "oo").send().await.unwrap();
     let e = assume(&opened, "names-session", "oo").send().await.unwrap_err();
     assert_eq!(sdk_error(e), denied("opened", "sts:AssumeRole", "names-session"));
+
+    // The source identity Roles Anywhere set carries forward: a caller whose policies deny
+    // sts:SetSourceIdentity cannot pass it on, though the request does not name it.
+    let out = app
+        .assume_role()
+        .role_arn(role("no-source-identity"))
+        .role_session_name("nsi")
+        .send()
+        .await
+        .unwrap();
+    let nsi = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(out.credentials().unwrap())).await;
+    let e = assume(&nsi, "names-account", "nn").send().await.unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            403,
+            "AccessDenied".to_owned(),
+            format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/no-source-identity/nsi is not authorized to perform: sts:SetSourceIdentity on resource: {}",
+                role("names-account")
+            )
+        )
+    );
 }
 
 /// An IPv4 client of a dual-stack IPv6 listener is `aws:SourceIp` 127.0.0.1, not

@@ -6,10 +6,9 @@
 //!    ARN, its session ARN, or its account) for `sts:AssumeRole`, plus `sts:TagSession` when
 //!    the new session carries tags and `sts:SetSourceIdentity` when it carries a source
 //!    identity;
-//! 3. the caller's own policies allow `sts:AssumeRole` on the target, and the tagging and
-//!    source identity the request itself passes, with the request's context: an explicit Deny
-//!    in its permission or session policies refuses; beyond that, what they must allow
-//!    depends on how the trust policy admits the caller ([`TrustedAs`]);
+//! 3. the caller's own policies, for the same actions on the target with the request's
+//!    context: an explicit Deny in its permission or session policies refuses; beyond that,
+//!    what they must allow depends on how the trust policy admits the caller ([`TrustedAs`]);
 //! 4. duration ≤ 1 hour (role chaining) and ≤ the role maximum;
 //! 5. transitive tags and the source identity carry forward; session policies do not.
 
@@ -90,10 +89,10 @@ impl Broker {
         let mut ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
         let actions = required_actions(&tags, source_identity.as_deref());
         check_trust(&role, &mut ctx, &actions).map_err(|(action, why)| denied(action, why))?;
-        // The caller's permission to tag or set a source identity is needed when the request
-        // does, not for what its session carries forward.
+        // The same actions of the caller's own policies: a source identity and transitive tags
+        // carried forward along a chain need them as much as passed ones.
         let callers_policies = CallerPolicies::of(caller);
-        for action in required_actions(&input.tags, input.source_identity.as_deref()) {
+        for action in actions {
             callers_policies
                 .check(&role, &mut ctx, action)
                 .map_err(|refusal| denied(action, refusal.reason))?;
@@ -146,7 +145,7 @@ impl Broker {
 }
 
 /// A source identity, once set, persists along the chain and cannot change.
-fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+pub(crate) fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
     match (caller.claims.source_identity.as_deref(), requested) {
         (Some(existing), Some(new)) if existing != new => Err(ApiError::validation(
             "source-identity-change",
@@ -242,11 +241,14 @@ pub(crate) fn trust_context(
     ctx
 }
 
-/// The actions an AssumeRole needs: `sts:AssumeRole`, `sts:TagSession` with `tags`,
-/// `sts:SetSourceIdentity` with a source identity
-/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required>).
-/// Of the trust policy for what the new session will carry (transitive tags and an inherited
-/// source identity included), of the caller's policies for what the request passes.
+/// The actions an AssumeRole needs, of the target's trust policy and of the caller's own
+/// policies alike: `sts:AssumeRole`, `sts:TagSession` when the new session carries tags,
+/// `sts:SetSourceIdentity` when it carries a source identity — transitive tags and a source
+/// identity inherited along a chain included
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required>,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html>:
+/// "permissions for sts:SetSourceIdentity are required in both the permissions policy of the
+/// principal who is assuming the role and in the role trust policy of the target role").
 pub(crate) fn required_actions(tags: &[(String, String)], source_identity: Option<&str>) -> Vec<&'static str> {
     let mut actions = vec!["sts:AssumeRole"];
     if !tags.is_empty() {
@@ -311,8 +313,9 @@ pub(crate) enum TrustedAs {
 
 impl TrustedAs {
     /// How `role`'s trust policy admits the principal of `ctx` (a role session) for
-    /// `ctx.action`, given that it does: by evaluating it again with parts of the principal
-    /// replaced by values no policy can name.
+    /// `ctx.action`, given that it does: which of its `Allow` statements still apply with parts
+    /// of the principal replaced by values no policy can name (its `Deny`s were applied to the
+    /// real principal by [`check_trust`]).
     pub(crate) fn of(role: &Role, ctx: &mut RequestContext) -> TrustedAs {
         let Principal::Aws {
             role_arn, session_arn, ..
@@ -339,10 +342,11 @@ impl TrustedAs {
 /// A principal value no policy can name (not an ARN, not an account id).
 const UNNAMEABLE: &str = "principal-no-policy-names";
 
-/// Whether `role`'s trust policy allows `ctx` with `principal` in place of its own.
+/// Whether an `Allow` of `role`'s trust policy applies to `ctx` with `principal` in place of
+/// its own.
 fn admits(role: &Role, ctx: &mut RequestContext, principal: Principal) -> bool {
     let own = std::mem::replace(&mut ctx.principal, principal);
-    let allowed = policy::evaluate(&[&role.trust_policy], ctx).is_allowed();
+    let allowed = policy::some_allow_applies(&[&role.trust_policy], ctx);
     ctx.principal = own;
     allowed
 }

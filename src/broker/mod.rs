@@ -44,7 +44,8 @@ pub use create_session::{
 pub(crate) mod steps {
     pub(crate) use super::assume_role::{
         CallerPolicies, CallerRefusal, TrustedAs, check_trust as check_assume_role_trust, not_authorized,
-        required_actions as assume_role_required_actions, trust_context as assume_role_trust_context,
+        required_actions as assume_role_required_actions, resolve_source_identity,
+        trust_context as assume_role_trust_context,
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
     pub(crate) use super::create_session::{

@@ -67,6 +67,10 @@ pub struct ExplainArgs {
     /// The calling session's name.
     #[arg(long, default_value = "explain", requires = "caller_role_arn")]
     caller_session_name: String,
+    /// The calling session's source identity (a Roles Anywhere session has one: `CN=` and its
+    /// certificate's CN); it carries forward, so it needs sts:SetSourceIdentity.
+    #[arg(long, requires = "caller_role_arn")]
+    caller_source_identity: Option<String>,
     /// AssumeRole ExternalId.
     #[arg(long, requires = "caller_role_arn")]
     external_id: Option<String>,
@@ -165,6 +169,7 @@ pub fn run_explain(args: ExplainArgs) -> ExitCode {
             let q = AssumeRoleQuestion {
                 caller_role_arn: caller.clone(),
                 caller_session_name: args.caller_session_name,
+                caller_source_identity: args.caller_source_identity,
                 role_arn: args.role_arn,
                 role_session_name: args.role_session_name.unwrap_or_else(|| "explain".to_owned()),
                 duration_seconds: args.duration_seconds,

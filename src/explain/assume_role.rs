@@ -23,6 +23,8 @@ pub struct AssumeRoleQuestion {
     pub caller_role_arn: String,
     /// The calling session's name.
     pub caller_session_name: String,
+    /// The calling session's source identity, which carries forward.
+    pub caller_source_identity: Option<String>,
     /// The role to assume.
     pub role_arn: String,
     pub role_session_name: String,
@@ -34,7 +36,8 @@ pub struct AssumeRoleQuestion {
 }
 
 /// Runs AssumeRole's authorization steps for a caller session of `caller_role_arn` issued at
-/// `now` with no tags, source identity or session policies of its own.
+/// `now` with no tags or session policies of its own, and the source identity
+/// `caller_source_identity`.
 pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
     let question = vec![
@@ -82,8 +85,21 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let Some(role) = role else {
         return r.finish(Api::Sts, question);
     };
-    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, q.source_identity.as_deref(), now);
-    let actions = steps::assume_role_required_actions(&q.tags, q.source_identity.as_deref());
+    let source_identity = r.check(
+        "source identity (set once along a chain)",
+        steps::resolve_source_identity(&caller, q.source_identity.as_deref()),
+        |s: &Option<String>| match s {
+            Some(s) => vec![format!(
+                "{s} (the session will carry it: sts:SetSourceIdentity is needed)"
+            )],
+            None => vec!["none".to_owned()],
+        },
+    );
+    let Some(source_identity) = source_identity else {
+        return r.finish(Api::Sts, question);
+    };
+    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, source_identity.as_deref(), now);
+    let actions = steps::assume_role_required_actions(&q.tags, source_identity.as_deref());
     for &action in &actions {
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
@@ -160,7 +176,7 @@ fn caller(config: Arc<Config>, role: Arc<Role>, q: &AssumeRoleQuestion, now: Off
         session_name: q.caller_session_name.clone(),
         issued_at,
         expires_at: issued_at + 3600,
-        source_identity: None,
+        source_identity: q.caller_source_identity.clone(),
         tags: Vec::new(),
         transitive_tag_keys: Vec::new(),
         session_policies: Vec::new(),

@@ -129,6 +129,17 @@ pub fn evaluate(policies: &[&PolicyDocument], ctx: &RequestContext) -> Decision 
     }
 }
 
+/// Whether some `Allow` statement of `policies` applies to `ctx`, whatever the `Deny`s say:
+/// for telling which grant admits a request already known to be allowed.
+pub fn some_allow_applies(policies: &[&PolicyDocument], ctx: &RequestContext) -> bool {
+    policies.iter().any(|policy| {
+        policy
+            .statements()
+            .iter()
+            .any(|s| s.effect == Effect::Allow && statement_applies(s, policy.kind(), ctx))
+    })
+}
+
 /// Effective permissions of a session: allowed iff the identity policies allow and (`session`
 /// is `None` or the session policies allow); an explicit `Deny` in either set wins, identity
 /// policies checked first

@@ -67,7 +67,9 @@ pub use condition::Condition;
 pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version};
 pub use error::{PolicyError, PolicyErrorKind};
-pub use evaluate::{Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions};
+pub use evaluate::{
+    Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions, some_allow_applies,
+};
 pub use explain::{ConditionTrace, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
 pub use operator::{Comparison, Operator, OperatorKind, SetQualifier};

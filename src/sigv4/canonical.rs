@@ -66,8 +66,9 @@ impl<'a> HttpRequest<'a> {
 /// - Canonical URI: when `normalize_path` (every service but S3) the path has its dot segments
 ///   removed (RFC 3986 §5.2.4) and empty segments collapsed; then each segment is URI-encoded
 ///   again, so a wire `%20` becomes `%2520` ("double encoding"). S3 encodes once: each segment
-///   is decoded and encoded strictly, so the wire path an SDK sent (`/b/a%20b.txt`) is its own
-///   canonical URI, whichever characters the client chose to escape.
+///   is decoded and encoded strictly (every byte but `A-Za-z0-9-._~` escaped), so the wire path
+///   an SDK sent (`/b/a%20b.txt`, escaped as strictly) is its own canonical URI; a client that
+///   signed a reserved character unescaped (`=`, `!`) does not verify, as at S3.
 /// - Canonical query: parameters decoded, re-encoded strictly, sorted by key then value;
 ///   `X-Amz-Signature` is excluded.
 /// - Canonical headers: exactly `signed_headers` (lower case, in the given order), values

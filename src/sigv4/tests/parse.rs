@@ -491,7 +491,8 @@ fn credentials_are_read_from_one_place() {
     );
     // A presigned token (even spelled with escapes) beside a token header.
     let with_token = format!("{presigned}&X%2DAmz-Security-Token=query-token");
-    assert!(parse(&with_token, &[]).is_ok());
+    let token = parse(&with_token, &[]).map(|s| s.security_token);
+    assert_eq!(token, Ok(Some("query-token".to_owned())));
     assert_eq!(
         parse(&with_token, &[("X-Amz-Security-Token", "header-token")]),
         malformed("The request has an X-Amz-Security-Token query parameter and header; send the token once.")
