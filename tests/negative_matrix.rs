@@ -1297,7 +1297,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 403,
                 "AccessDenied",
-                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove ~/.cache/rolegate).",
+                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate).",
             ),
         ),
         case(
@@ -1794,6 +1794,31 @@ fn group_readable_key_files_are_warned_about() {
         !check().contains("readable by group or others"),
         "a group of the daemon's own"
     );
+}
+
+/// An `admin_subjects` entry that is not a distinguished name could never match a certificate:
+/// a configuration error naming the entry. One with an escaped comma is a name.
+#[test]
+fn admin_subjects_must_be_distinguished_names() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_admins = |admins: &str| {
+        let server = format!("[server]\nadmin_subjects = {admins}\n");
+        std::fs::write(&config, text.replacen("[server]\n", &server, 1)).unwrap();
+        check_config(&config)
+    };
+    let (code, _, stderr) = with_admins(r#"["CN=ops,O=Acme", "ops team"]"#);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "server.admin_subjects[1]: 'ops team' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = with_admins(r#"["CN=ops\\, night shift,O=Acme"]"#);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]

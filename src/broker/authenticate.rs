@@ -135,7 +135,7 @@ pub(super) fn current_role(
             "session-revoked",
             format!(
                 "Sessions of role {} issued before {} have been revoked; get new credentials \
-                 (rolegate credential-process keeps them in its cache: remove ~/.cache/rolegate).",
+                 (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate).",
                 role.arn,
                 session::format_expiration(cutoff)
             ),

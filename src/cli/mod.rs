@@ -43,7 +43,7 @@ enum Command {
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Print credentials for the AWS SDKs' `credential_process` (flag-compatible with aws_signing_helper).
-    CredentialProcess(crate::helper::credential_process::SessionArgs),
+    CredentialProcess(crate::helper::credential_process::CredentialProcessArgs),
     /// Serve credentials to unchanged SDKs as IMDSv2 and a container credentials endpoint.
     Sidecar(crate::helper::sidecar::SidecarArgs),
     /// Keep a profile of ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) fresh.

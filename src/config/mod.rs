@@ -587,6 +587,19 @@ impl Loader<'_> {
             s.rate_limit_per_client_burst,
         )?;
         let tls = self.tls(&s.tls_cert, &s.tls_key)?;
+        if let Some((i, subject)) = s
+            .admin_subjects
+            .iter()
+            .enumerate()
+            .find(|(_, subject)| !looks_like_distinguished_name(subject))
+        {
+            return Err(self.err(
+                format!("server.admin_subjects[{i}]"),
+                format!(
+                    "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+                ),
+            ));
+        }
         let admin_trust_anchors = s
             .admin_trust_anchors
             .iter()
@@ -1104,6 +1117,14 @@ fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
             || (y.is_unspecified() && (y.is_ipv6() || x.is_ipv4()))
     };
     a.port() != 0 && a.port() == b.port() && overlap(a.ip(), b.ip())
+}
+
+/// Whether `subject` starts as a distinguished name does, `ATTRIBUTE=` (an admin
+/// certificate's subject can only equal such a string; values may hold escaped commas).
+fn looks_like_distinguished_name(subject: &str) -> bool {
+    subject
+        .split_once('=')
+        .is_some_and(|(attribute, _)| !attribute.trim().is_empty() && !attribute.contains(','))
 }
 
 #[cfg(test)]

@@ -100,6 +100,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     };
     let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, source_identity.as_deref(), now);
     let actions = steps::assume_role_required_actions(&q.tags, source_identity.as_deref());
+    let mut trusted_actions = Vec::new();
     for &action in &actions {
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
@@ -110,12 +111,16 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         details.extend(trace_lines(&traces));
         let title = format!("trust policy allows {} to perform {action}", q.caller_role_arn);
         match steps::check_assume_role_trust(&role, &mut ctx, &[action]) {
-            Ok(()) => r.pass(title, details),
+            Ok(()) => {
+                trusted_actions.push(action);
+                r.pass(title, details);
+            }
             Err((action, reason)) => r.fail(title, denied(action, reason), details),
         }
     }
+    // The caller's side of what the trust policy allows (how it admits the caller decides it).
     let policies = steps::CallerPolicies::of(&caller);
-    for action in actions {
+    for action in trusted_actions {
         let title = format!("the caller's own policies let it perform {action} on the role");
         match policies.check(&role, &mut ctx, action) {
             Ok(trusted) => r.pass(title, vec![admitted(trusted).to_owned()]),

@@ -69,6 +69,13 @@ pub struct SessionArgs {
     /// Log the steps on stderr.
     #[arg(long)]
     pub debug: bool,
+}
+
+/// `rolegate credential-process` flags: the shared ones and the cache's.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CredentialProcessArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// Do not use the on-disk credential cache (also: ROLEGATE_NO_CACHE=1).
     #[arg(long)]
     pub no_cache: bool,
@@ -236,9 +243,13 @@ impl<'a> From<&'a SessionCredentials> for ProcessOutput<'a> {
 
 /// Runs the command: prints the credentials JSON on stdout, from the cache when it holds
 /// credentials with more than 15 minutes left, else from the server (then cached).
-pub async fn run(args: SessionArgs) -> Result<(), String> {
+pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
+    let CredentialProcessArgs {
+        session: args,
+        no_cache,
+    } = args;
     let identity = WorkloadIdentity::load(&args.identity_source())?;
-    let cache_dir = if args.no_cache || cache::disabled_by_env() {
+    let cache_dir = if no_cache || cache::disabled_by_env() {
         None
     } else {
         cache::default_dir()
