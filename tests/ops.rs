@@ -239,12 +239,7 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
 
     let pki = Pki::new();
     let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 1", &[]);
-    let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let mut sender = h2_sender(&d).await;
     let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
     // A gRPC message header announcing 100 bytes, then nothing.
     body_tx
@@ -867,16 +862,27 @@ async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)
     parse_reply(&raw)
 }
 
-/// One gRPC call over TLS and HTTP/2 with `frame` as its body, refused (throttled or not a
-/// request message): the `grpc-status` and `grpc-message` of the answer's headers (a refused
-/// call has no body, its status is there).
-async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String) {
+/// An HTTP/2 connection over TLS to the daemon, driven in the background.
+async fn h2_sender<B>(d: &Daemon) -> hyper::client::conn::http2::SendRequest<B>
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let tls = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
-    let (mut sender, connection) =
+    let (sender, connection) =
         hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
             .await
             .unwrap();
     tokio::spawn(connection);
+    sender
+}
+
+/// One gRPC call over TLS and HTTP/2 with `frame` as its body, refused (throttled or not a
+/// request message): the `grpc-status` and `grpc-message` of the answer's headers (a refused
+/// call has no body, its status is there).
+async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String) {
+    let mut sender = h2_sender(d).await;
     let request = http::Request::post(format!("{}{path}", d.endpoint))
         .header("content-type", "application/grpc")
         .header("te", "trailers")

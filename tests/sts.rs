@@ -192,6 +192,12 @@ async fn sdk(endpoint: &str, ca: &std::path::Path, c: &Creds) -> aws_sdk_sts::Cl
     aws_sdk_sts::Client::new(&shared)
 }
 
+/// The ARN `aws-sdk-sts`'s GetCallerIdentity answers for `c` at `endpoint`.
+async fn caller_arn(endpoint: &str, ca: &std::path::Path, c: &Creds) -> String {
+    let me = sdk(endpoint, ca, c).await.get_caller_identity().send().await.unwrap();
+    me.arn().unwrap().to_owned()
+}
+
 /// (HTTP status, AWS code, message) of an SDK failure.
 fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     e: aws_sdk_sts::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
@@ -1109,15 +1115,9 @@ async fn an_ipv4_client_of_a_dual_stack_listener_has_its_ipv4_source_ip() {
     let endpoint = format!("https://127.0.0.1:{port}");
     let leaf = Pki::client(&pki.root, "dual-stack", KeyType::EcdsaP256);
     let (ra, serial) = roles_anywhere_session(&endpoint, &d.ca_bundle(), &leaf).await;
-    let me = sdk(&endpoint, &d.ca_bundle(), &Creds::from(&ra))
-        .await
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        me.arn(),
-        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+        caller_arn(&endpoint, &d.ca_bundle(), &Creds::from(&ra)).await,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}")
     );
 }
 
@@ -1142,25 +1142,13 @@ async fn credentials_survive_a_daemon_restart() {
     drop(first);
 
     let second = start_with_config(tempfile::tempdir().unwrap(), &path);
-    let me = sdk(&second.endpoint, &ca, &Creds::from(&ra))
-        .await
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        me.arn(),
-        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}").as_str())
+        caller_arn(&second.endpoint, &ca, &Creds::from(&ra)).await,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}")
     );
-    let me = sdk(&second.endpoint, &ca, &Creds::from(hop.credentials().unwrap()))
-        .await
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        me.arn(),
-        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/before-restart").as_str())
+        caller_arn(&second.endpoint, &ca, &Creds::from(hop.credentials().unwrap())).await,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/chained/before-restart")
     );
 }
 
