@@ -27,7 +27,7 @@
 //!   calls the broker, and renders its one error type in each format.
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener,
 //!   connection limits and idle timeout, PROXY protocol, operations listener, reload on SIGHUP
-//!   and on changed files, graceful shutdown), [`ratelimit`] (admission: rate limits and
+//!   and on changed files, graceful shutdown, systemd readiness), [`ratelimit`] (admission: rate limits and
 //!   request shares), [`slots`] (the resizable request and connection limits), [`metrics`],
 //!   [`audit`] (one event per decision),
 //!   [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`),
