@@ -43,6 +43,12 @@ impl DistinguishedName {
         self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The first value of attribute `name` when it is text (not a value shown as `#` + hex).
+    pub fn first_text(&self, name: &str) -> Option<&str> {
+        let (i, (_, value)) = self.attributes.iter().enumerate().find(|(_, (k, _))| k == name)?;
+        (!self.hex_values.contains(&i)).then_some(value.as_str())
+    }
+
     /// True when the name has no attribute.
     pub fn is_empty(&self) -> bool {
         self.attributes.is_empty()
@@ -52,11 +58,13 @@ impl DistinguishedName {
     ///
     /// Rule (DESIGN §1): one tag per supported attribute type; when a type is repeated
     /// (e.g. two `OU`), the values are joined with `/` in certificate order. Types AWS does not
-    /// recognise (those named by a dotted OID) produce no tag.
+    /// recognise (those named by a dotted OID) produce no tag, nor do values that are not text
+    /// (shown as `#` + hex): AWS ignores values outside the session tag pattern, and a
+    /// policy could not match them.
     pub fn tag_values(&self) -> Vec<(&str, String)> {
         let mut out: Vec<(&str, String)> = Vec::new();
-        for (name, value) in &self.attributes {
-            if !is_supported_tag_attribute(name) {
+        for (i, (name, value)) in self.attributes.iter().enumerate() {
+            if !is_supported_tag_attribute(name) || self.hex_values.contains(&i) {
                 continue;
             }
             match out.iter_mut().find(|(n, _)| n == name) {
@@ -200,9 +208,13 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
     for (i, attr) in name.iter_attributes().enumerate() {
         let oid = attr.attr_type().to_id_string();
         let short = short_name(&oid).map_or(oid, str::to_owned);
-        let value = match attr.as_str() {
-            Ok(s) => s.to_owned(),
-            Err(_) => {
+        let value = match attr
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|_| decode_other_string(attr.attr_value()))
+        {
+            Ok(s) => s,
+            Err(()) => {
                 dn.hex_values.push(i);
                 format!("#{}", hex::encode(attr.attr_value().data))
             }
@@ -210,6 +222,28 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
         dn.attributes.push((short, value));
     }
     dn
+}
+
+/// The text of the directory string types x509-parser leaves undecoded (RFC 5280 §4.1.2.4
+/// `DirectoryString`): BMPString (UTF-16BE), UniversalString (UTF-32BE) and TeletexString
+/// (read as Latin-1, as OpenSSL prints it). A CA that writes a name as BMPString (Windows
+/// AD CS does) names the same subject as one that writes UTF8String: tags, policies and the
+/// source identity must see the same text.
+fn decode_other_string(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Result<String, ()> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let data = value.data;
+    match value.tag() {
+        Tag::BmpString if data.len().is_multiple_of(2) => {
+            let units = data.chunks_exact(2).map(|u| u16::from_be_bytes([u[0], u[1]]));
+            char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| ())
+        }
+        Tag::UniversalString if data.len().is_multiple_of(4) => data
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok_or(()))
+            .collect(),
+        Tag::TeletexString => Ok(data.iter().map(|&b| char::from(b)).collect()),
+        _ => Err(()),
+    }
 }
 
 /// The attribute types AWS maps to principal tags for subject/issuer RDNs and SAN directory
@@ -286,6 +320,18 @@ mod tests {
             assert_eq!(format_serial_hex(raw), *hex, "{raw:?}");
             assert_eq!(format_serial_decimal(raw), *dec, "{raw:?}");
         }
+    }
+
+    /// A value that is no character string (shown as `#` + hex, RFC 4514 §2.4) makes no tag
+    /// and no source identity: AWS ignores values outside the tag pattern.
+    #[test]
+    fn values_that_are_not_text_make_no_tag() {
+        let mut dn = DistinguishedName::from_attributes([("O", "Acme"), ("CN", "#0401ff")]);
+        dn.hex_values.push(1);
+        assert_eq!(dn.first_text("O"), Some("Acme"));
+        assert_eq!(dn.first("CN"), Some("#0401ff"));
+        assert_eq!(dn.first_text("CN"), None);
+        assert_eq!(dn.tag_values(), vec![("O", "Acme".to_owned())]);
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl ClientCertificate {
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
-            source_identity: source_identity(subject.first("CN"), &serial_hex),
+            source_identity: source_identity(subject.first_text("CN"), &serial_hex),
             serial_hex,
             public_key,
             verifying_key,

@@ -696,6 +696,49 @@ fn attributes_and_serials() {
     assert_eq!(key.len(), 65);
 }
 
+/// A name written as BMPString (Windows AD CS), UniversalString or TeletexString is the same
+/// text as in UTF8String: the same tags and source identity, so a policy on `CN` holds
+/// whichever string type the CA chose.
+#[test]
+fn every_directory_string_type_reads_as_its_text() {
+    use rcgen::DnValue;
+    use rcgen::string::{BmpString, TeletexString, UniversalString};
+    let ca = root(KeyType::EcdsaP256);
+    let mut params = leaf_params();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        DnType::CommonName,
+        DnValue::BmpString(BmpString::try_from("blocké").unwrap()),
+    );
+    params.distinguished_name.push(
+        DnType::OrganizationName,
+        DnValue::UniversalString(UniversalString::try_from("Lab 🔑").unwrap()),
+    );
+    params.distinguished_name.push(
+        DnType::OrganizationalUnitName,
+        DnValue::TeletexString(TeletexString::try_from("ops").unwrap()),
+    );
+    let issued = ca.issue(&params, KeyType::EcdsaP256).unwrap();
+    let cert = ClientCertificate::parse(issued.cert_der).unwrap();
+    assert_eq!(cert.subject_string(), "CN=blocké,O=Lab 🔑,OU=ops");
+    assert_eq!(cert.source_identity(), "CN=blocké");
+    let subject_tags: Vec<(String, String)> = cert
+        .principal_tags()
+        .iter()
+        .filter(|(k, _)| k.starts_with("x509Subject/"))
+        .cloned()
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("x509Subject/CN", "blocké"),
+        ("x509Subject/O", "Lab 🔑"),
+        ("x509Subject/OU", "ops"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(subject_tags, want);
+}
+
 #[test]
 fn subject_ids_name_the_subject_and_issuer() {
     let ca = root(KeyType::EcdsaP256);
