@@ -843,6 +843,7 @@ impl Loader<'_> {
                 })?
                 .with_stale_crls(a.stale_crls);
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
+            warn_if_expired(&at("certificates"), &trust, OffsetDateTime::now_utc());
             warn_if_scoped(&at("crls"), &trust);
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
@@ -1102,6 +1103,22 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             issuer = crl.issuer.as_str(),
             next_update = crate::session::format_expiration(next_update),
             "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
+        );
+    }
+}
+
+/// A CA certificate of the anchor that has expired: chains ending at it are refused.
+fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+    for certificate in trust
+        .certificates()
+        .iter()
+        .filter(|c| c.not_after <= now.unix_timestamp())
+    {
+        tracing::warn!(
+            key,
+            subject = certificate.subject.as_str(),
+            not_after = crate::session::format_expiration(certificate.not_after),
+            "trust anchor CA certificate has expired: certificates that chain to it are refused; add its renewed certificate to the bundle"
         );
     }
 }

@@ -148,7 +148,21 @@ fn verify_in_group(
     // accepted path's intermediates comes with it.
     let intermediates_not_after = Cell::new(i64::MAX);
     let lacked_key_cert_sign = Cell::new(false);
+    // webpki does not check the validity of the trust anchor's own certificate (RFC 5280 §6
+    // leaves it out); DESIGN §1 checks every certificate's against the clock, as OpenSSL does
+    // for a root. A path through an expired anchor certificate lets webpki try another (a
+    // re-keyed CA's new certificate in the same bundle).
+    let anchor_expired = Cell::new(None);
     let check_path = |path: &VerifiedPath<'_>| {
+        if let Some(not_after) = anchor.not_after_of(path.anchor())
+            && not_after < i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+        {
+            anchor_expired.set(Some(not_after));
+            return Err(webpki::Error::CertExpired {
+                time: now,
+                not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(not_after.max(0).unsigned_abs())),
+            });
+        }
         let mut not_after = i64::MAX;
         for cert in path.intermediate_certificates() {
             let der = cert.der();
@@ -176,6 +190,11 @@ fn verify_in_group(
         .map_err(|e| match e {
             webpki::Error::EndEntityUsedAsCa if lacked_key_cert_sign.get() => {
                 GroupFailure::Decided(CertificateError::IntermediateLacksKeyCertSign)
+            }
+            webpki::Error::CertExpired { .. } if anchor_expired.get().is_some() => {
+                GroupFailure::Decided(CertificateError::AnchorExpired {
+                    not_after: Timestamp(anchor_expired.get().unwrap_or_default()),
+                })
             }
             e if failed_on_another_key(&e) => GroupFailure::OtherKey(e),
             e => GroupFailure::Decided(map_webpki_error(e)),

@@ -140,6 +140,14 @@ pub enum CertificateError {
         /// Its notAfter.
         not_after: Timestamp,
     },
+    /// The chain ends at a certificate of the trust anchor that has expired.
+    #[error(
+        "the trust anchor's CA certificate the chain ends at has expired (notAfter {not_after}); the trust anchor needs its renewed CA certificate"
+    )]
+    AnchorExpired {
+        /// The anchor certificate's notAfter.
+        not_after: Timestamp,
+    },
     /// A certificate of the chain is not valid yet.
     #[error("certificate is not yet valid (notBefore {not_before})")]
     NotYetValid {

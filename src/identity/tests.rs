@@ -49,6 +49,26 @@ fn leaf_params() -> CertificateParams {
     params
 }
 
+/// The anchor's own certificate is checked against the clock too (webpki leaves it out): a
+/// leaf valid today under a root that expired is refused, saying it is the anchor's.
+#[test]
+fn a_chain_to_an_expired_anchor_certificate_is_refused() {
+    let expired_at = datetime!(2026-05-01 0:00 UTC);
+    let ca = Authority::new_root("Old Root", KeyType::EcdsaP256, NB, expired_at).unwrap();
+    let anchor = anchor_of(&ca, &[]);
+    let err = verify(&anchor, &leaf(&ca, KeyType::EcdsaP256), &[]).unwrap_err();
+    assert_eq!(
+        err,
+        CertificateError::AnchorExpired {
+            not_after: Timestamp(expired_at.unix_timestamp())
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the trust anchor's CA certificate the chain ends at has expired (notAfter 2026-05-01T00:00:00Z); the trust anchor needs its renewed CA certificate"
+    );
+}
+
 #[test]
 fn valid_chains() {
     let p256 = root(KeyType::EcdsaP256);

@@ -75,6 +75,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         Some(addr) => Some(bind(addr, &from(opts.metrics_listen.is_some(), "metrics_listen")).await?),
         None => None,
     };
+    // Ready (the listeners are bound: the kernel queues connections until they are accepted)
+    // before announced, so whoever waits for the announcement finds `/readyz` at 200.
+    state.set_ready(true).await;
     announce(&format!("listening on https://{}", listener.local_addr()?));
     if let Some(ops) = ops {
         announce(&format!("metrics on http://{}", ops.local_addr()?));
@@ -82,7 +85,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));
-    state.set_ready(true).await;
     systemd::ready(listener.local_addr()?);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
