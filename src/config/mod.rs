@@ -1118,7 +1118,7 @@ fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             key,
             subject = certificate.subject.as_str(),
             not_after = crate::session::format_expiration(certificate.not_after),
-            "trust anchor CA certificate has expired: certificates that chain to it are refused; add its renewed certificate to the bundle"
+            "trust anchor CA certificate has expired: chains that end at it are refused unless the bundle also holds its renewal (same name and key); add the renewed CA certificate"
         );
     }
 }

@@ -199,11 +199,14 @@ impl TrustAnchor {
 
     /// The notAfter of the anchor certificate webpki chose (matched by subject and key).
     pub(super) fn not_after_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<i64> {
+        // A CA certificate renewed with its key (same name, same key, later notAfter) is the
+        // same anchor to webpki: the latest of them decides.
         self.webpki_anchors
             .iter()
             .zip(&self.certificates)
-            .find(|(a, _)| same_certificate(a, anchor))
+            .filter(|(a, _)| same_certificate(a, anchor))
             .map(|(_, c)| c.not_after)
+            .max()
     }
 }
 

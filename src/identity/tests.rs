@@ -67,6 +67,26 @@ fn a_chain_to_an_expired_anchor_certificate_is_refused() {
         err.to_string(),
         "the trust anchor's CA certificate the chain ends at has expired (notAfter 2026-05-01T00:00:00Z); the trust anchor needs its renewed CA certificate"
     );
+
+    // The CA certificate renewed (same name and key, new validity) beside it in the bundle:
+    // the same leaf verifies through the renewed one, whichever comes first.
+    let key = rcgen::KeyPair::from_pem(&ca.issued().key_pem).unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, "Old Root");
+    params.not_before = NB;
+    params.not_after = NA;
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let renewed = params.self_signed(&key).unwrap().pem();
+    let workload = leaf(&ca, KeyType::EcdsaP256);
+    for bundle in [
+        format!("{}{renewed}", ca.issued().cert_pem),
+        format!("{renewed}{}", ca.issued().cert_pem),
+    ] {
+        let anchor = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
+        assert!(verify(&anchor, &workload, &[]).is_ok());
+    }
 }
 
 #[test]
