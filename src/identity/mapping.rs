@@ -59,6 +59,7 @@ impl AttributeMapping {
     /// Maps `field` by `specifiers` instead of its default rules; the error says which
     /// specifier the field does not have.
     pub fn set(&mut self, field: CertificateField, specifiers: Vec<String>) -> Result<(), String> {
+        let specifiers: Vec<String> = specifiers.into_iter().map(|s| canonical_specifier(field, s)).collect();
         for specifier in &specifiers {
             check_specifier(field, specifier)?;
         }
@@ -146,6 +147,16 @@ fn selects(specifier: &str, attribute: &str) -> bool {
         "*" => true,
         "Name/*" => attribute.starts_with("Name/"),
         _ => specifier == attribute,
+    }
+}
+
+/// AWS's spelling of a specifier: for SAN, `Name` and `Name/` are `Name/*` ("Both Name and
+/// Name/ are equivalent to Name/* and will be displayed as Name/*",
+/// <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>).
+fn canonical_specifier(field: CertificateField, specifier: String) -> String {
+    match (field, specifier.as_str()) {
+        (CertificateField::San, "Name" | "Name/") => "Name/*".to_owned(),
+        _ => specifier,
     }
 }
 
@@ -310,6 +321,11 @@ mod tests {
         assert_eq!(
             mapping(&[(San, &["URI"])]).to_string(),
             "x509SAN [URI] (x509Subject, x509Issuer by default)"
+        );
+        // AWS's other spellings of Name/*, displayed as AWS displays them.
+        assert_eq!(
+            mapping(&[(San, &["Name", "Name/"])]).to_string(),
+            "x509SAN [Name/*, Name/*] (x509Subject, x509Issuer by default)"
         );
     }
 
