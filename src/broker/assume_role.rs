@@ -354,7 +354,7 @@ fn admits(role: &Role, ctx: &mut RequestContext, principal: Principal) -> bool {
 /// The calling session's own policies: its role's permission policies and its session
 /// policies (inline and managed, `None` when it has none).
 pub(crate) struct CallerPolicies<'a> {
-    permission: Vec<&'a PolicyDocument>,
+    permission: &'a [PolicyDocument],
     session: Option<Vec<Arc<PolicyDocument>>>,
 }
 
@@ -373,7 +373,7 @@ impl<'a> CallerPolicies<'a> {
     pub(crate) fn of(caller: &'a Caller) -> CallerPolicies<'a> {
         let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
         CallerPolicies {
-            permission: caller.role.permission_policies.iter().collect(),
+            permission: &caller.role.permission_policies,
             session: has_session.then(|| session_policy_documents(caller)),
         }
     }
@@ -389,11 +389,8 @@ impl<'a> CallerPolicies<'a> {
     ) -> Result<TrustedAs, CallerRefusal> {
         ctx.action = action.to_owned();
         let trusted = TrustedAs::of(role, ctx);
-        let from_permission = policy::evaluate(&self.permission, ctx);
-        let from_session = self.session.as_ref().map(|docs| {
-            let docs: Vec<&PolicyDocument> = docs.iter().map(Arc::as_ref).collect();
-            policy::evaluate(&docs, ctx)
-        });
+        let from_permission = policy::evaluate(self.permission, ctx);
+        let from_session = self.session.as_ref().map(|docs| policy::evaluate(docs, ctx));
         let refuse = |reason, decision: &Decision, in_session_policies| CallerRefusal {
             reason,
             deciding: decision.deciding.clone(),
@@ -416,21 +413,11 @@ impl<'a> CallerPolicies<'a> {
 
 /// The caller's session policies: inline documents from its token and managed ones by ARN.
 pub fn session_policy_documents(caller: &Caller) -> Vec<Arc<PolicyDocument>> {
-    let mut docs = Vec::new();
-    for text in &caller.claims.session_policies {
-        match PolicyDocument::parse(text, PolicyKind::Identity) {
-            Ok(d) => docs.push(Arc::new(d)),
-            // A policy that no longer parses denies nothing and allows nothing: fail closed by
-            // keeping an empty session policy set, which denies everything.
-            Err(e) => tracing::warn!(error = %e, "session policy in token no longer parses"),
-        }
-    }
-    for arn in &caller.claims.policy_arns {
-        if let Some(d) = caller.config.managed_policies.get(arn) {
-            docs.push(d.clone());
-        }
-    }
-    docs
+    let inline = caller.claims.inline_policies().iter().map(|(_, d)| d.clone());
+    let managed = caller.claims.policy_arns.iter();
+    inline
+        .chain(managed.filter_map(|arn| caller.config.managed_policies.get(arn).cloned()))
+        .collect()
 }
 
 /// Compact JSON for storing a policy in a token (whitespace costs token bytes).

@@ -8,20 +8,22 @@
 //!    expired nor been revoked by its role's `revoke_sessions_issued_before`;
 //! 4. verify the signature with the secret carried in the token (signing keys cached).
 
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use time::OffsetDateTime;
 
 use super::Broker;
 use super::caches::CacheName;
 use crate::config::{Config, Role};
+use crate::policy::{PolicyDocument, PolicyKind};
 use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, SessionClaims};
 use crate::sigv4::{self, Expectations, HttpRequest, SigV4Error, SignedRequest};
 
 /// A verified caller: the session it proved, and its role as configured now.
 pub struct Caller {
-    pub claims: Arc<SessionClaims>,
+    pub claims: Arc<OpenedSession>,
     pub role: Arc<Role>,
     pub config: Arc<Config>,
 }
@@ -30,6 +32,50 @@ impl Caller {
     /// `arn:aws:sts::{account}:assumed-role/{role}/{session}`.
     pub fn assumed_role_arn(&self) -> String {
         self.role.arn.assumed_role_arn(&self.claims.session_name)
+    }
+}
+
+/// A session token's claims as the opened-token cache keeps them, with the inline session
+/// policies they carry parsed once, when a decision first needs them: parsing a policy costs
+/// more than the rest of an AssumeRole's authorization, and a session signs many requests.
+pub struct OpenedSession {
+    claims: SessionClaims,
+    inline_policies: OnceLock<Vec<(usize, Arc<PolicyDocument>)>>,
+}
+
+impl OpenedSession {
+    pub fn new(claims: SessionClaims) -> OpenedSession {
+        OpenedSession {
+            claims,
+            inline_policies: OnceLock::new(),
+        }
+    }
+
+    /// The inline session policies (`session_policies`) that parse, each with its index. One
+    /// that no longer parses (a token sealed by a version with other policy rules) is left
+    /// out, which fails closed: a session policy set allows only what one of its documents
+    /// allows.
+    pub fn inline_policies(&self) -> &[(usize, Arc<PolicyDocument>)] {
+        self.inline_policies.get_or_init(|| {
+            let parsed = self.claims.session_policies.iter().enumerate();
+            parsed
+                .filter_map(|(i, text)| match PolicyDocument::parse(text, PolicyKind::Identity) {
+                    Ok(d) => Some((i, Arc::new(d))),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "session policy in token no longer parses");
+                        None
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+impl Deref for OpenedSession {
+    type Target = SessionClaims;
+
+    fn deref(&self) -> &SessionClaims {
+        &self.claims
     }
 }
 
@@ -97,7 +143,7 @@ impl Broker {
 
     /// The claims sealed in `token`, opened with the key ring of `config` (or found in the
     /// opened-token cache).
-    pub(super) fn open_token(&self, config: &Config, token: &str) -> Result<Arc<SessionClaims>, ApiError> {
+    pub(super) fn open_token(&self, config: &Config, token: &str) -> Result<Arc<OpenedSession>, ApiError> {
         // Refused before it is hashed for the cache: no work in proportion to a huge token.
         if token.len() > session::MAX_TOKEN_LEN {
             tracing::debug!(reason = "too large", "session token rejected");
@@ -165,4 +211,22 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
         _ => ErrorCode::IncompleteSignature,
     };
     ApiError::new(code, "signature", e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::claims::tests::sample_claims;
+
+    #[test]
+    fn inline_session_policies_keep_their_index_and_leave_out_what_no_longer_parses() {
+        let mut claims = sample_claims();
+        let allow = claims.session_policies[0].clone();
+        claims.session_policies = vec![allow.clone(), "{\"Version\":\"2012-10-17\"".into(), allow];
+        let opened = OpenedSession::new(claims);
+        let indexes: Vec<usize> = opened.inline_policies().iter().map(|(i, _)| *i).collect();
+        assert_eq!(indexes, [0, 2]);
+        let actions = |i: usize| opened.inline_policies()[i].1.statements().len();
+        assert_eq!((actions(0), actions(1)), (1, 1));
+    }
 }

@@ -18,7 +18,7 @@ use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
 use crate::config::Anchor;
 use crate::identity::ClientCertificate;
-use crate::policy::{self, Outcome, PolicyDocument, PolicyKind, RequestContext, StatementTrace};
+use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrace};
 use crate::service::error::ApiError;
 
 /// Most caller-supplied context keys per decision.
@@ -282,19 +282,17 @@ fn is_derived_key(key: &str) -> bool {
 /// managed ones (their ARN). A document that no longer parses, or an ARN no longer configured,
 /// is left out (fail closed: it allows nothing), as in [`super::session_policy_documents`].
 fn labelled_session_policies(caller: &Caller) -> Vec<(String, Arc<PolicyDocument>)> {
-    let mut out = Vec::new();
-    for (i, text) in caller.claims.session_policies.iter().enumerate() {
-        match PolicyDocument::parse(text, PolicyKind::Identity) {
-            Ok(d) => out.push((format!("session-policy/{i}"), Arc::new(d))),
-            Err(e) => tracing::warn!(error = %e, "session policy in token no longer parses"),
-        }
-    }
-    for arn in &caller.claims.policy_arns {
-        if let Some(d) = caller.config.managed_policies.get(arn) {
-            out.push((arn.clone(), d.clone()));
-        }
-    }
-    out
+    let inline = caller.claims.inline_policies().iter();
+    let inline = inline.map(|(i, d)| (format!("session-policy/{i}"), d.clone()));
+    let configured = |arn: &String| {
+        caller
+            .config
+            .managed_policies
+            .get(arn)
+            .map(|d| (arn.clone(), d.clone()))
+    };
+    let managed = caller.claims.policy_arns.iter().filter_map(configured);
+    inline.chain(managed).collect()
 }
 
 /// One or two sentences: the outcome, the deciding statement, and for an implicit deny which

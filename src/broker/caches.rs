@@ -12,6 +12,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
+use super::authenticate::OpenedSession;
 use crate::config::ServerSettings;
 use crate::identity::ClientCertificate;
 use crate::session::SessionClaims;
@@ -65,7 +66,7 @@ pub struct Caches {
     pub issued: DigestCache<IssuedSession>,
     /// SHA-256 of (configuration generation, session token) → the claims the key ring opened.
     /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
-    tokens: DigestCache<Arc<SessionClaims>>,
+    tokens: DigestCache<Arc<OpenedSession>>,
     pub signing_keys: SigningKeyCache,
     stats: [Counters; 5],
 }
@@ -179,12 +180,14 @@ impl Caches {
         generation: u64,
         token: &str,
         open: impl FnOnce(&str) -> Result<SessionClaims, E>,
-    ) -> Result<Arc<SessionClaims>, E> {
+    ) -> Result<Arc<OpenedSession>, E> {
         let mut h = Sha256::new();
         h.update(generation.to_be_bytes());
         h.update(token.as_bytes());
         let key = h.finalize().into();
-        self.remember(&self.tokens, CacheName::Tokens, key, || open(token).map(Arc::new))
+        self.remember(&self.tokens, CacheName::Tokens, key, || {
+            open(token).map(|claims| Arc::new(OpenedSession::new(claims)))
+        })
     }
 
     /// `cache[key]`, or what `compute` returns on success, remembered.

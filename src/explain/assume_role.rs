@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
-use crate::broker::{AssumeRoleInput, Caller};
+use crate::broker::{AssumeRoleInput, Caller, OpenedSession};
 use crate::config::{Config, Role};
 use crate::policy;
 use crate::service::error::ApiError;
@@ -192,7 +192,7 @@ fn caller(config: Arc<Config>, role: Arc<Role>, q: &AssumeRoleQuestion, now: Off
         },
     };
     Caller {
-        claims: Arc::new(claims),
+        claims: Arc::new(OpenedSession::new(claims)),
         role,
         config,
     }

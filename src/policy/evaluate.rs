@@ -6,6 +6,7 @@
 //! the request is implicitly denied. Evaluation is pure and allocation-free except where a policy
 //! variable has to be substituted.
 
+use core::borrow::Borrow;
 use core::fmt;
 
 use super::context::RequestContext;
@@ -93,9 +94,9 @@ impl PermissionDecision {
 /// Evaluate `policies` (all of one kind, e.g. a role's trust policy, or a set of permission
 /// policies): explicit deny wins; no allow → implicit deny. `policies[i]` yields
 /// `StatementRef::policy == i`.
-pub fn evaluate(policies: &[&PolicyDocument], ctx: &RequestContext) -> Decision {
+pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext) -> Decision {
     let mut first_allow = None;
-    for (p, policy) in policies.iter().enumerate() {
+    for (p, policy) in policies.iter().map(Borrow::borrow).enumerate() {
         for (i, statement) in policy.statements().iter().enumerate() {
             if !statement_applies(statement, policy.kind(), ctx) {
                 continue;

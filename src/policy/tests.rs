@@ -445,7 +445,7 @@ fn deny_in_a_later_policy_wins_and_refs_index_policies() {
         }
     );
     assert_eq!(
-        evaluate(&[], &ctx),
+        evaluate::<&PolicyDocument>(&[], &ctx),
         Decision {
             outcome: Outcome::ImplicitDeny,
             deciding: None

@@ -155,7 +155,7 @@ impl fmt::Debug for SessionClaims {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A chained session with every field set, shared by the module's tests.
@@ -183,7 +183,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::session) fn sample_claims() -> SessionClaims {
+    pub(crate) fn sample_claims() -> SessionClaims {
         SessionClaims::from_draft(
             sample_draft(),
             "ASIAABCDEFGHIJKLMNOP".into(),
