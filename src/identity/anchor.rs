@@ -17,7 +17,7 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
-use super::certificate::parse_der;
+use super::certificate::{parse_der, public_key};
 use super::chain::SUPPORTED_SIGNATURE_ALGORITHMS;
 use super::crl_signatures::{CrlSignatureRefusal, KnownCrlSignatures};
 use super::error::AnchorError;
@@ -238,7 +238,8 @@ fn group_of_each(anchors: &[rustls_pki_types::TrustAnchor<'_>]) -> Vec<usize> {
     group_of
 }
 
-/// Checks one bundle certificate: v3, `CA:true`, keyUsage with `keyCertSign`.
+/// Checks one bundle certificate: v3, `CA:true`, keyUsage with `keyCertSign`, and a key the
+/// chain rules accept (its own signature is nobody's to verify: an anchor is trusted as given).
 fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<AnchorCertificate, AnchorError> {
     let x509 = parse_der(der).map_err(|e| AnchorError::MalformedCertificate {
         index,
@@ -259,6 +260,12 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
         .is_some_and(|ku| ku.value.key_cert_sign());
     if !key_cert_sign {
         return Err(AnchorError::NoKeyCertSign { subject });
+    }
+    if let Err(e) = public_key(&x509) {
+        return Err(AnchorError::UnusableKey {
+            subject,
+            reason: e.to_string(),
+        });
     }
     Ok(AnchorCertificate {
         subject,

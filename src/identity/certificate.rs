@@ -318,7 +318,7 @@ pub(crate) fn check_rsa_bits(bits: usize) -> Result<(), CertificateError> {
 }
 
 /// Classifies the key: RSA ≥ 2048, or ECDSA on P-256 / P-384 (AWS's supported keys).
-fn public_key(x509: &X509Certificate<'_>) -> Result<(PublicKeyKind, Vec<u8>), CertificateError> {
+pub(super) fn public_key(x509: &X509Certificate<'_>) -> Result<(PublicKeyKind, Vec<u8>), CertificateError> {
     let spki = x509.public_key();
     let bytes = spki.subject_public_key.data.to_vec();
     let algorithm = spki.algorithm.algorithm.to_id_string();

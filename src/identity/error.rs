@@ -43,6 +43,15 @@ pub enum AnchorError {
         /// Its subject.
         subject: String,
     },
+    /// A certificate of the bundle has a key no chain can be verified with (DESIGN §1: RSA of
+    /// at least 2048 bits, ECDSA P-256 or P-384): every chain to it would fail at request time.
+    #[error("certificate {subject} of the trust anchor bundle has a key rolegate cannot verify chains with: {reason}")]
+    UnusableKey {
+        /// Its subject.
+        subject: String,
+        /// The key and what is required.
+        reason: String,
+    },
     /// A CRL cannot be parsed.
     #[error("CRL #{index} is unusable: {reason}")]
     BadCrl {

@@ -918,6 +918,25 @@ fn anchor_errors() {
         assert!(TrustAnchor::new(ca.issued().cert_pem.as_bytes(), &[crl]).is_ok());
     }
 
+    // A CA key no chain rule accepts (DESIGN §1) would fail every request: refused at load.
+    for (algorithm, key) in [
+        (&rcgen::PKCS_ED25519, "Ed25519"),
+        (&rcgen::PKCS_ECDSA_P521_SHA512, "ECDSA P-521"),
+    ] {
+        let mut params = no_crl_sign.clone();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, "Odd Key Root");
+        let key_pair = rcgen::KeyPair::generate_for(algorithm).unwrap();
+        let cert = params.self_signed(&key_pair).unwrap();
+        assert_eq!(
+            TrustAnchor::new(cert.pem().as_bytes(), &[]).unwrap_err().to_string(),
+            format!(
+                "certificate CN=Odd Key Root of the trust anchor bundle has a key rolegate cannot verify chains with: \
+                 unsupported public key ({key}); RSA of at least 2048 bits or ECDSA P-256/P-384 is required"
+            )
+        );
+    }
+
     // A two-certificate bundle.
     let bundle = format!("{}{}", ca.issued().cert_pem, other.issued().cert_pem);
     let anchor = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
