@@ -230,7 +230,7 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
 
 /// A gRPC call whose request message never arrives holds its slot of `max_concurrent_requests`
 /// for `request_timeout_seconds` at most, as a REST or STS request does, and is answered
-/// UNAVAILABLE: a client without a certificate cannot stall every API by opening calls and
+/// DEADLINE_EXCEEDED: a client without a certificate cannot stall every API by opening calls and
 /// never finishing them.
 #[tokio::test]
 async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
@@ -262,7 +262,7 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
         .headers()
         .get("grpc-status")
         .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(status.as_deref(), Some("14"), "{response:?}");
+    assert_eq!(status.as_deref(), Some("4"), "{response:?}");
     let message = response.headers()["grpc-message"].to_str().unwrap().to_owned();
     assert!(
         message.contains("within%201%20seconds") || message.contains("within 1 seconds"),
@@ -300,6 +300,34 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
         let (code, message) = call(frame).await;
         assert_eq!((code.as_str(), message.as_str()), ("3", want));
     }
+    // A frame flagged compressed (flag 1 without grpc-encoding, or no valid flag at all): the
+    // client's error, not tonic's INTERNAL.
+    for flag in [1u8, 0x80] {
+        let (code, message) = call(vec![flag, 0, 0, 0, 0]).await;
+        assert_eq!(code, "3", "{message}");
+        assert!(
+            message.starts_with("The%20message%20frame%20is%20flagged%20compressed"),
+            "{message}"
+        );
+    }
+    // A compressed call stays UNIMPLEMENTED (gRPC's code for an unsupported encoding), saying
+    // what rolegate accepts.
+    let gzip = [("grpc-encoding", "gzip")];
+    let (code, message) =
+        grpc_over_h2_with(&d, "/rolegate.v1.Sessions/CreateSession", &gzip, vec![1, 0, 0, 0, 0]).await;
+    assert_eq!(code, "12", "{message}");
+    assert!(
+        message.ends_with("accepts%20uncompressed%20messages%20only%20(no%20grpc-encoding)."),
+        "{message}"
+    );
+    // A method rolegate does not serve is named as such (tonic: no message at all).
+    let (code, message) = grpc_over_h2(&d, "/rolegate.v1.Sessions/Nope", vec![0, 0, 0, 0, 0]).await;
+    assert_eq!(code, "12", "{message}");
+    assert!(
+        message.starts_with("rolegate%20serves%20no%20such%20gRPC%20method"),
+        "{message}"
+    );
+
     // Refused before any handler, and still counted (and audited) as the refusals they are.
     let m = scrape(&d).await;
     assert_eq!(
@@ -307,7 +335,15 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
             &m,
             r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="ValidationError"}"#
         ),
-        Some(4.0),
+        Some(7.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_requests_total{api="grpc",operation="Other",outcome="ValidationError"}"#
+        ),
+        Some(1.0),
         "{m}"
     );
 }
@@ -882,10 +918,19 @@ where
 /// request message): the `grpc-status` and `grpc-message` of the answer's headers (a refused
 /// call has no body, its status is there).
 async fn grpc_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String) {
+    grpc_over_h2_with(d, path, &[], frame).await
+}
+
+/// [`grpc_over_h2`] with more request headers.
+async fn grpc_over_h2_with(d: &Daemon, path: &str, headers: &[(&str, &str)], frame: Vec<u8>) -> (String, String) {
     let mut sender = h2_sender(d).await;
-    let request = http::Request::post(format!("{}{path}", d.endpoint))
+    let mut request = http::Request::post(format!("{}{path}", d.endpoint))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(http_body_util::Full::new(bytes::Bytes::from(frame)))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
@@ -1889,6 +1934,22 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
     let _ = stream.read_to_end(&mut raw).await;
     assert_eq!(parse_reply(&raw).status, 431);
 
+    // A body declared too large is refused on its Content-Length, without the `100 Continue`
+    // that would invite the upload.
+    let mut stream = tls_connect(&d).await;
+    let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\
+                Expect: 100-continue\r\nConnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    assert!(raw.starts_with(b"HTTP/1.1 413 "), "{}", String::from_utf8_lossy(&raw));
+    let reply = parse_reply(&raw);
+    assert!(
+        reply.body.contains("exceeds the limit of 65536 bytes"),
+        "{}",
+        reply.body
+    );
+
     let mut stream = tls_connect(&d).await;
     let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{";
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -1896,7 +1957,7 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
     let reply = parse_reply(&raw);
-    assert_eq!(reply.status, 503, "{}", reply.body);
-    assert_eq!(reply.header("x-amzn-errortype"), Some("ServiceUnavailableException"));
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert_eq!(reply.header("x-amzn-errortype"), Some("RequestTimeoutException"));
     assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
 }

@@ -40,6 +40,9 @@ pub enum ErrorCode {
     RequestExpired,
     /// The request body or headers exceed a size limit.
     PayloadTooLarge,
+    /// The client did not send its whole request within `request_timeout_seconds` (a client's
+    /// fault, not the server's: it must not read as an outage on dashboards and alerts).
+    RequestTimeout,
     /// The server is not ready (no configuration loaded, shutting down).
     Unavailable,
     /// A bug or an environment failure; details are logged, not returned.
@@ -103,6 +106,8 @@ impl ApiError {
             ErrorCode::PayloadTooLarge => (413, "ValidationException"),
             ErrorCode::ResourceNotFound => (404, "ResourceNotFoundException"),
             ErrorCode::Throttling => (429, "ThrottlingException"),
+            // 408, and a name botocore's standard retry mode treats as transient.
+            ErrorCode::RequestTimeout => (408, "RequestTimeoutException"),
             ErrorCode::Unavailable => (503, "ServiceUnavailableException"),
             ErrorCode::Internal => (500, "InternalServerException"),
         }
@@ -126,6 +131,8 @@ impl ApiError {
             ErrorCode::InvalidAction => (400, "InvalidAction"),
             ErrorCode::RequestExpired => (400, "RequestExpired"),
             ErrorCode::PayloadTooLarge => (413, "RequestEntityTooLarge"),
+            // AWS's code for a request the client was too slow to send (S3 and others).
+            ErrorCode::RequestTimeout => (400, "RequestTimeout"),
             ErrorCode::Unavailable => (503, "ServiceUnavailable"),
             ErrorCode::Internal => (500, "InternalFailure"),
         }
@@ -149,6 +156,7 @@ impl ApiError {
             | ErrorCode::ExpiredToken
             | ErrorCode::InvalidClientTokenId
             | ErrorCode::RequestExpired => tonic::Code::Unauthenticated,
+            ErrorCode::RequestTimeout => tonic::Code::DeadlineExceeded,
             ErrorCode::Unavailable => tonic::Code::Unavailable,
             ErrorCode::Internal => tonic::Code::Internal,
         }

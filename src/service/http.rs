@@ -64,19 +64,27 @@ impl RequestParts {
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes (chunked bodies included).
+/// Reads the whole body, refusing more than `limit` bytes (chunked bodies included). A body
+/// whose `Content-Length` already says it is too large is refused before a byte of it is
+/// read — and so before hyper answers an `Expect: 100-continue` inviting the upload.
 pub async fn collect_body<B>(body: B, limit: usize) -> Result<Bytes, ApiError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+    let too_large = || {
+        ApiError::new(
             ErrorCode::PayloadTooLarge,
             "body-too-large",
             format!("The request body exceeds the limit of {limit} bytes."),
-        )),
+        )
+    };
+    if usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > limit) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(_) => Err(ApiError::validation(
             "body-read",
             "The request body could not be read completely.",

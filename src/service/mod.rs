@@ -99,7 +99,7 @@ fn sent_once(rp: &RequestParts) -> Result<(), ApiError> {
 /// The error of a request not received within `server.request_timeout_seconds`.
 fn request_timeout(timeout: std::time::Duration) -> ApiError {
     ApiError::new(
-        ErrorCode::Unavailable,
+        ErrorCode::RequestTimeout,
         "request-timeout",
         format!("The request was not received within {} seconds.", timeout.as_secs()),
     )
@@ -186,7 +186,7 @@ async fn dispatch_grpc(
     });
     match routes.call(req).await {
         Ok(mut response) => {
-            if let Some(refused) = grpc::contract_status(response.headers_mut()) {
+            if let Some(refused) = grpc::contract_status(response.headers_mut(), operation) {
                 grpc::audit_refused_call(operation, remote, &request_id, started, &refused);
                 if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", id);

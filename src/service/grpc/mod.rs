@@ -91,38 +91,83 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
     }
 }
 
-/// Rewrites the statuses tonic's codec answers before a handler runs into the codes of the
-/// contract (DESIGN.md §2c), which are also grpc-core's: a message over
-/// [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED (tonic: OUT_OF_RANGE), and bytes that are not
-/// the request message (undecodable, missing, cut short) are INVALID_ARGUMENT (tonic:
-/// INTERNAL, which tells a client the server failed). They come as a trailers-only answer: the status is in the response headers.
-/// Returns the refusal, for the audit trail and the metrics, when it rewrote one.
-pub fn contract_status(headers: &mut http::HeaderMap) -> Option<ApiError> {
+/// Rewrites the statuses tonic answers before a handler runs into the codes and messages of
+/// the contract (DESIGN.md §2c), which are also grpc-core's: a message over
+/// [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED (tonic: OUT_OF_RANGE); bytes that are not the
+/// request message (undecodable, missing, cut short, or a frame flagged compressed) are
+/// INVALID_ARGUMENT (tonic: INTERNAL, which tells a client the server failed); a compressed
+/// call (`grpc-encoding`) and a method rolegate does not serve stay UNIMPLEMENTED, the latter
+/// saying so (tonic: no message). They come as a trailers-only answer: the status is in the
+/// response headers. Returns the refusal, for the audit trail and the metrics, when it took
+/// one; `operation` is the call's, as [`operation_of`] names it.
+pub fn contract_status(headers: &mut http::HeaderMap, operation: &str) -> Option<ApiError> {
     const OUT_OF_RANGE: &str = "11";
+    const UNIMPLEMENTED: &str = "12";
     const INTERNAL: &str = "13";
+    let status = headers.get("grpc-status").and_then(|c| c.to_str().ok())?;
     let message = headers.get("grpc-message").map(|m| {
         percent_encoding::percent_decode(m.as_bytes())
             .decode_utf8_lossy()
             .into_owned()
-    })?;
-    let (code, reason) = match headers.get("grpc-status").and_then(|c| c.to_str().ok()) {
-        Some(OUT_OF_RANGE) if message.starts_with("Error, decoded message length too large") => {
-            (tonic::Code::ResourceExhausted, "message-too-large")
+    });
+    let message = message.as_deref().unwrap_or_default();
+    let (code, reason, message) = match status {
+        OUT_OF_RANGE if message.starts_with("Error, decoded message length too large") => {
+            (tonic::Code::ResourceExhausted, "message-too-large", message.to_owned())
         }
-        Some(INTERNAL) if message.starts_with("failed to decode Protobuf message") => {
-            (tonic::Code::InvalidArgument, "undecodable-message")
+        INTERNAL if message.starts_with("failed to decode Protobuf message") => {
+            (tonic::Code::InvalidArgument, "undecodable-message", message.to_owned())
         }
         // A unary call whose body holds no message, or ends inside its frame.
-        Some(INTERNAL) if message == "Missing request message." || message == "Unexpected EOF decoding stream." => {
-            (tonic::Code::InvalidArgument, "incomplete-message")
+        INTERNAL if message == "Missing request message." || message == "Unexpected EOF decoding stream." => {
+            (tonic::Code::InvalidArgument, "incomplete-message", message.to_owned())
         }
+        // tonic: "…received message with compressed-flag but no grpc-encoding was specified",
+        // "…invalid compression flag: 128 (valid flags are 0 and 1), while sending request".
+        INTERNAL if message.contains("compressed-flag") || message.contains("compression flag") => (
+            tonic::Code::InvalidArgument,
+            "compressed-message",
+            "The message frame is flagged compressed (or carries an invalid flag); rolegate \
+             accepts uncompressed messages only: send no grpc-encoding and the flag 0."
+                .to_owned(),
+        ),
+        UNIMPLEMENTED if message.starts_with("Content is compressed with") => (
+            tonic::Code::Unimplemented,
+            "compressed-message",
+            format!("{message}: rolegate accepts uncompressed messages only (no grpc-encoding)."),
+        ),
+        UNIMPLEMENTED if operation == "Other" && message.is_empty() => (
+            tonic::Code::Unimplemented,
+            "unknown-method",
+            "rolegate serves no such gRPC method: it serves rolegate.v1.Sessions, \
+             rolegate.v1.Admin, grpc.health.v1.Health and server reflection."
+                .to_owned(),
+        ),
         _ => return None,
     };
     headers.insert("grpc-status", http::HeaderValue::from(code as i32));
+    let encoded = percent_encoding::utf8_percent_encode(&message, &GRPC_MESSAGE_ESCAPED).to_string();
+    if let Ok(value) = http::HeaderValue::from_str(&encoded) {
+        headers.insert("grpc-message", value);
+    }
     let refused = ApiError::validation(reason, message);
     headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
     Some(refused)
 }
+
+/// What `grpc-message` percent-encodes besides non-ASCII: the set tonic encodes the handlers'
+/// statuses with, so every message a client reads is encoded alike.
+const GRPC_MESSAGE_ESCAPED: percent_encoding::AsciiSet = percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}');
 
 /// Audits and counts a call [`contract_status`] found refused by tonic's codec, before any
 /// handler: one event per call, as for the calls the handlers answer.
