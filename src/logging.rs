@@ -51,7 +51,7 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber: level from `RUST_LOG` (default `info`), `format` on stderr,
+/// Installs the global subscriber: level from `RUST_LOG` (default [`DEFAULT_FILTER`]), `format` on stderr,
 /// batched when `batched` (then keep the guard alive until the process ends).
 pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     if !batched {
@@ -63,13 +63,18 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     Some(guard)
 }
 
+/// The filter without `RUST_LOG`: `info`, except the TLS and HTTP/2 libraries' warnings, which
+/// any unauthenticated peer can cause at will, with text of its choosing (an illegal SNI name,
+/// a reset flood). rolegate logs a failed handshake itself, at `debug`.
+pub const DEFAULT_FILTER: &str = "info,rustls=error,h2=error";
+
 /// Installs the global subscriber writing `format` lines to `writer`.
 fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
     // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
     // time on every audit event and garble log files).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -703,6 +703,11 @@ async fn certificate_matrix() {
             Want::Rest(403, AD, "at most 5 are allowed"),
         ),
         case(
+            "empty chain entries",
+            with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509-chain", ",,,"),
+            Want::Rest(403, AD, "X-Amz-X509-Chain has an empty entry"),
+        ),
+        case(
             "duplicate chain certificates",
             ra_signed(&ok, &[int_der.clone(), int_der.clone()], body(), n),
             Want::Rest(403, AD, "contains the same certificate more than once"),
@@ -886,8 +891,28 @@ async fn signature_and_request_matrix() {
         ),
         case(
             "X-Amz-Date malformed",
-            with_header(good(), "x-amz-date", "yesterday"),
-            Want::Rest(403, AD, "is not in the format YYYYMMDDTHHMMSSZ"),
+            with_header(good(), "x-amz-date", "20260601T000000"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-Date '20260601T000000' is not in the format YYYYMMDDTHHMMSSZ",
+            ),
+        ),
+        case(
+            "X-Amz-Date not a date at all (not repeated back)",
+            with_header(good(), "x-amz-date", &"yesterday".repeat(500)),
+            Want::Rest(403, AD, "X-Amz-Date '…' is not in the format YYYYMMDDTHHMMSSZ"),
+        ),
+        case(
+            "Authorization not ASCII",
+            map_header(good(), "authorization", |v| {
+                v.replacen("Credential=", "Credential=\u{ff11}", 1)
+            }),
+            Want::Rest(
+                403,
+                AD,
+                "The Authorization header holds characters other than visible ASCII",
+            ),
         ),
         case(
             "no Authorization",

@@ -162,7 +162,7 @@ pub(crate) fn shown_scope_part(value: &str) -> &str {
 }
 
 /// An ISO 8601 basic date or date-time (`20150830T123600Z`).
-fn shown_date(value: &str) -> &str {
+pub(crate) fn shown_date(value: &str) -> &str {
     shown(value, 20, |b| b.is_ascii_digit() || b == b'T' || b == b'Z')
 }
 
