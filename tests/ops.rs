@@ -239,20 +239,38 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
 
     let pki = Pki::new();
     let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 1", &[]);
-    let mut sender = h2_sender(&d).await;
-    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
-    // A gRPC message header announcing 100 bytes, then nothing.
-    body_tx
-        .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
-        .await
-        .unwrap();
-    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
-    let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(body)
-        .unwrap();
-    let stalled = tokio::spawn(sender.send_request(request));
+    let sender = h2_sender(&d).await;
+    let stall = || {
+        let mut sender = sender.clone();
+        let endpoint = d.endpoint.clone();
+        async move {
+            let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+            // A gRPC message header announcing 100 bytes, then nothing.
+            body_tx
+                .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
+                .await
+                .unwrap();
+            let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
+            let request = http::Request::post(format!("{endpoint}/rolegate.v1.Sessions/CreateSession"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(body)
+                .unwrap();
+            (body_tx, tokio::spawn(sender.send_request(request)))
+        }
+    };
+    // The stalled call holds the only slot once REST is refused for want of one (a REST request
+    // that got there first would have the call refused instead: then stall another).
+    let mut attempts = 0;
+    let (body_tx, stalled) = loop {
+        let (body_tx, stalled) = stall().await;
+        if https(&d, "POST", "/sessions", &[], "{}").await.status == 429 {
+            break (body_tx, stalled);
+        }
+        attempts += 1;
+        assert!(attempts < 10, "a stalled gRPC call never held the slot");
+        let _ = stalled.await;
+    };
 
     // The only slot is taken until the stalled call times out; then REST is served again.
     let reply = post_empty_session_until(&d, |status| status != 429).await;

@@ -34,6 +34,7 @@ impl CacheSlot {
     /// `None` while another process holds it (it is fetching the same credentials).
     pub fn try_lock(dir: &Path, key: &CacheKey) -> Result<Option<Self>, String> {
         create_private_dir(dir).map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
+        check_private_dir(dir)?;
         let lock_path = dir.join(format!("{}.lock", key.0));
         let lock = private_options()
             .read(true)
@@ -102,12 +103,19 @@ impl CacheKey {
     }
 }
 
-/// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `$HOME/.cache/rolegate`.
+/// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `$HOME/.cache/rolegate`. A relative
+/// `XDG_CACHE_HOME` is ignored, as the XDG Base Directory specification says (it would put
+/// credentials in whatever folder the SDK runs in).
 pub fn default_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
+    dir_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`default_dir`] for these values of `XDG_CACHE_HOME` and `HOME`.
+fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let base = xdg_cache_home
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        .filter(|v| v.is_absolute())
+        .or_else(|| home.map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("rolegate"))
 }
 
@@ -121,22 +129,62 @@ pub fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// Writes `data` to `path` atomically: a 0600 temporary file in the same directory, fsync,
-/// rename. Other processes see either the old or the new file.
+/// Writes `data` to `path` atomically: a new 0600 temporary file with an unpredictable name
+/// beside it (created exclusively, so nothing planted under that name — a symbolic link
+/// included — is opened), fsync, rename. Other processes see either the old or the new file.
+/// When `path` is a symbolic link (a credentials file kept with one's dotfiles), the file it
+/// points to is replaced and the link stays, as the AWS CLI writes through it.
 pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link {
+        std::fs::canonicalize(path).map_err(failed)?
+    } else {
+        path.to_owned()
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut random = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| format!("cannot write {}: no system randomness", path.display()))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
     let result = (|| {
-        let mut f = private_options().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = private_options().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, &target)
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
+        failed(e)
     })
+}
+
+/// The cache directory must be the user's own and writable by nobody else: in a folder others
+/// can write to, they could swap an entry for credentials of their choosing, or read what is
+/// written there (a folder the user did not create, e.g. a shared `XDG_CACHE_HOME`).
+fn check_private_dir(dir: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta =
+            std::fs::metadata(dir).map_err(|e| format!("cannot read the cache directory {}: {e}", dir.display()))?;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(format!(
+                "the cache directory {} belongs to user id {}, not to this user ({me}): not keeping credentials there",
+                dir.display(),
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(format!(
+                "the cache directory {} is open to other users (mode {:o}): not keeping credentials there; `chmod 700` it",
+                dir.display(),
+                meta.mode() & 0o777
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -184,6 +232,59 @@ mod tests {
             session_token: Zeroizing::new("tok".into()),
             expiration: expiration.into(),
         }
+    }
+
+    #[test]
+    fn a_relative_xdg_cache_home_is_ignored() {
+        let dir = |xdg: Option<&str>| dir_from(xdg.map(Into::into), Some("/home/u".into()));
+        assert_eq!(dir(Some("/var/cache/u")), Some(PathBuf::from("/var/cache/u/rolegate")));
+        for ignored in [None, Some(""), Some("relcache"), Some("./c")] {
+            assert_eq!(
+                dir(ignored),
+                Some(PathBuf::from("/home/u/.cache/rolegate")),
+                "{ignored:?}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_directory_others_may_write_to_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let open = d.path().join("rolegate");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let key = CacheKey::new(&["x"], b"cert", &[]);
+        let error = CacheSlot::try_lock(&open, &key).err().unwrap();
+        assert_eq!(
+            error,
+            format!(
+                "the cache directory {} is open to other users (mode 777): not keeping credentials there; `chmod 700` it",
+                open.display()
+            )
+        );
+        assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0, "nothing written there");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(CacheSlot::try_lock(&open, &key).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_through_a_symbolic_link_replaces_its_target_and_keeps_the_link() {
+        let d = tempfile::tempdir().unwrap();
+        let dotfiles = d.path().join("dotfiles");
+        std::fs::create_dir(&dotfiles).unwrap();
+        let target = dotfiles.join("credentials");
+        std::fs::write(&target, "old").unwrap();
+        let link = d.path().join("credentials");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic_private(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        // No temporary file is left behind, beside the link or the target.
+        assert_eq!(std::fs::read_dir(&dotfiles).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -202,9 +202,18 @@ impl SessionArgs {
     fn cache_key(&self, identity: &WorkloadIdentity) -> Result<CacheKey, String> {
         let region = self.region()?;
         let duration = self.session_duration.map(|d| d.to_string()).unwrap_or_default();
+        // How the server was authenticated is part of the answer: credentials fetched with
+        // `--no-verify-ssl` (perhaps from whoever answered) are never served to a run that
+        // verifies, nor ones verified with another CA bundle.
+        let server_trust = match (&self.ca_bundle, self.no_verify_ssl) {
+            (_, true) => "no-verify".to_owned(),
+            (Some(bundle), false) => format!("ca-bundle:{}", bundle.display()),
+            (None, false) => "system-roots".to_owned(),
+        };
         Ok(CacheKey::new(
             &[
                 &self.endpoint(&region),
+                &server_trust,
                 &region,
                 &self.trust_anchor_arn,
                 &self.profile_arn,

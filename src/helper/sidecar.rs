@@ -222,6 +222,13 @@ impl TokenStore {
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    if path != "/healthz" && !names_this_machine(req) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "The Host header must be an IP address or localhost: the sidecar refuses requests \
+             addressed to a DNS name (DNS rebinding).",
+        );
+    }
     match (req.method(), path) {
         (&Method::PUT, "/latest/api/token") => issue_token(shared, req, now),
         (_, "/latest/api/token") => text(StatusCode::METHOD_NOT_ALLOWED, "Use PUT to get a token."),
@@ -241,6 +248,40 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         }
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// Whether the request is addressed (`Host`, or the URI's authority) to an IP address or to
+/// `localhost`, as every SDK's endpoint for the sidecar is. A web page the user opens may
+/// point its own DNS name at 127.0.0.1 (DNS rebinding); the browser then lets it read the
+/// sidecar's answers as its own, but its requests still name its domain. No header at all is
+/// an HTTP/1.0 client, not a browser.
+fn names_this_machine<B>(req: &Request<B>) -> bool {
+    let host = match req.headers().get(http::header::HOST) {
+        Some(value) => value.to_str().ok(),
+        None => req.uri().authority().map(http::uri::Authority::as_str),
+    };
+    host.is_none_or(is_address_or_localhost)
+}
+
+/// `host` (a `Host` header: name or address, with an optional port) is an IP literal or
+/// `localhost`.
+fn is_address_or_localhost(host: &str) -> bool {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`.
+        return bracketed
+            .split_once(']')
+            .is_some_and(|(v6, rest)| v6.parse::<std::net::Ipv6Addr>().is_ok() && is_port_suffix(rest));
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => host,
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+/// Empty, or `:` and a port number.
+fn is_port_suffix(rest: &str) -> bool {
+    rest.is_empty() || rest.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())
 }
 
 /// `PUT /latest/api/token`: TTL 1..=21600 s from the TTL header, echoed back.
@@ -597,6 +638,45 @@ mod tests {
             .write()
             .unwrap()
             .record_success(c, T0, &RefreshPolicy::default());
+    }
+
+    #[test]
+    fn requests_addressed_to_a_dns_name_are_refused() {
+        for local in [
+            "127.0.0.1:9911",
+            "127.0.0.1",
+            "169.254.169.254",
+            "[::1]:9911",
+            "[fd00:ec2::254]",
+            "localhost:9911",
+            "LOCALHOST",
+        ] {
+            assert!(is_address_or_localhost(local), "{local}");
+        }
+        for rebound in [
+            "attacker.example:9911",
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io:9911",
+            "[::1]x",
+            "127.0.0.1:99999",
+            "",
+        ] {
+            assert!(!is_address_or_localhost(rebound), "{rebound}");
+        }
+        let s = shared(None);
+        let ttl = [(TTL_HEADER, "60"), ("host", "attacker.example:9911")];
+        let (status, body) = call(&s, req("PUT", "/latest/api/token", &ttl), T0);
+        assert_eq!(status, 403);
+        assert!(
+            body.starts_with("The Host header must be an IP address or localhost"),
+            "{body}"
+        );
+        let ttl = [(TTL_HEADER, "60"), ("host", "127.0.0.1:9911")];
+        assert_eq!(call(&s, req("PUT", "/latest/api/token", &ttl), T0).0, 200);
+        // The health check tells no secret: a probe may name the pod as it likes.
+        let probe = [("host", "app.example")];
+        assert_eq!(call(&s, req("GET", "/healthz", &probe), T0).0, 503);
     }
 
     #[test]

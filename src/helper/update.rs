@@ -19,11 +19,24 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub session: SessionArgs,
     /// Profile (section) of the credentials file to write.
-    #[arg(long = "profile")]
+    #[arg(long = "profile", value_parser = profile_name)]
     pub profile_name: String,
     /// Write once and exit instead of refreshing ahead of expiry forever.
     #[arg(long)]
     pub once: bool,
+}
+
+/// A profile name that can head a section `configparser` reads back as that name: not empty,
+/// no brackets, no line breaks or other control characters, no spaces around it.
+fn profile_name(name: &str) -> Result<String, String> {
+    let valid =
+        !name.is_empty() && name.trim() == name && !name.chars().any(|c| c == '[' || c == ']' || c.is_control());
+    match valid {
+        true => Ok(name.to_owned()),
+        false => {
+            Err("a profile name must not be empty, nor hold brackets, line breaks or surrounding spaces".to_owned())
+        }
+    }
 }
 
 /// The keys this command owns in its profile.
@@ -110,8 +123,14 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
 
 /// The INI text with `[profile]`'s three credential keys set to `values` (replacing their old
 /// lines in place, adding missing ones after the section's last key, or appending the section);
-/// every other line is kept byte for byte.
+/// every other line is kept as it was, in the file's line ending (`\r\n` when its first line
+/// ends so). A value's continuation lines (indented lines after a key, as `configparser` reads
+/// them) go with their key: dropped with an old credential, kept with any other key.
 pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
+    let newline = match existing.find('\n') {
+        Some(at) if existing[..at].ends_with('\r') => "\r\n",
+        _ => "\n",
+    };
     let lines: Vec<&str> = existing.lines().collect();
     let start = lines.iter().position(|l| section_name(l) == Some(profile));
     let mut out = Vec::with_capacity(lines.len() + 4);
@@ -122,7 +141,7 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
         }
         out.push(format!("[{profile}]"));
         out.extend(KEYS.iter().zip(values).map(|(k, v)| format!("{k} = {v}")));
-        return out.join("\n") + "\n";
+        return out.join(newline) + newline;
     };
     let end = lines[start + 1..]
         .iter()
@@ -131,14 +150,29 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     out.extend(lines[..=start].iter().map(|l| (*l).to_owned()));
     let mut written = [false; 3];
     let mut last_key_at = out.len();
-    for l in &lines[start + 1..end] {
-        match key_of(l).and_then(|k| KEYS.iter().position(|want| *want == k)) {
-            Some(i) if !written[i] => {
-                out.push(format!("{} = {}", KEYS[i], values[i]));
-                written[i] = true;
+    // Whether the current value is one of ours (its continuation lines are dropped with it).
+    let mut dropping_value = false;
+    let section = &lines[start + 1..end];
+    let continues = continuation_lines(section);
+    for (l, continues) in section.iter().zip(continues) {
+        if continues {
+            if !dropping_value {
+                out.push((*l).to_owned());
                 last_key_at = out.len();
             }
-            Some(_) => {} // a duplicate of a key we own: drop it
+            continue;
+        }
+        dropping_value = false;
+        match key_of(l).and_then(|k| KEYS.iter().position(|want| *want == k)) {
+            Some(k) => {
+                if !written[k] {
+                    out.push(format!("{} = {}", KEYS[k], values[k]));
+                    written[k] = true;
+                    last_key_at = out.len();
+                }
+                // A duplicate of a key we own is dropped, as is every old value's continuation.
+                dropping_value = true;
+            }
             None => {
                 out.push((*l).to_owned());
                 if key_of(l).is_some() {
@@ -155,7 +189,32 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     out.extend(missing);
     out.extend(tail);
     out.extend(lines[end..].iter().map(|l| (*l).to_owned()));
-    out.join("\n") + "\n"
+    out.join(newline) + newline
+}
+
+/// For each line of `section`, whether it continues the value of a key above it, as
+/// `configparser` reads it: an indented line that is not a comment, after a key line or
+/// another such line (comment lines between change nothing) — and the blank lines before it
+/// (`empty_lines_in_values`).
+fn continuation_lines(section: &[&str]) -> Vec<bool> {
+    let mut continues = vec![false; section.len()];
+    let mut in_value = false;
+    for (i, line) in section.iter().enumerate() {
+        let text = line.trim_start();
+        if text.is_empty() || text.starts_with(['#', ';']) {
+            continue;
+        }
+        let indented = line.len() != text.len();
+        if indented && in_value {
+            continues[i] = true;
+            for j in (0..i).rev().take_while(|j| section[*j].trim().is_empty()) {
+                continues[j] = true;
+            }
+        } else {
+            in_value = !indented && key_of(line).is_some();
+        }
+    }
+    continues
 }
 
 /// The section a line opens, read as Python's `configparser` (what botocore parses the file
@@ -249,6 +308,44 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn continuation_lines_go_with_their_key() {
+        let cases = [
+            // An old token's continuation (blank line between included) goes with it.
+            (
+                "[p]\nregion = eu-west-1\naws_session_token = OLD\n    continued\n\n  more\naws_access_key_id = OLD\n",
+                "[p]\nregion = eu-west-1\naws_session_token = TOKEN\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+            ),
+            // Another key's nested values stay, even one named like ours.
+            (
+                "[p]\ns3 =\n    aws_session_token = nested\n    max_concurrent_requests = 20\n\n[q]\n",
+                "[p]\ns3 =\n    aws_session_token = nested\n    max_concurrent_requests = 20\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\n[q]\n",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn a_crlf_file_stays_crlf() {
+        let input = "[default]\r\nregion = x\r\n\r\n[p]\r\naws_access_key_id = OLD\r\n";
+        assert_eq!(
+            upsert_profile(input, "p", &V),
+            "[default]\r\nregion = x\r\n\r\n[p]\r\naws_access_key_id = AKID\r\naws_secret_access_key = SECRET\r\naws_session_token = TOKEN\r\n"
+        );
+    }
+
+    #[test]
+    fn profile_names_configparser_cannot_read_back_are_refused() {
+        for bad in ["", "a]b", "[p", "p\nq", " p", "p\t"] {
+            assert!(profile_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["p", "default", "prod account", "team-a.ci"] {
+            assert_eq!(profile_name(good).unwrap(), good);
         }
     }
 
