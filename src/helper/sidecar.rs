@@ -231,9 +231,9 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
     }
     match (req.method(), path) {
         (&Method::PUT, "/latest/api/token") => issue_token(shared, req, now),
-        (_, "/latest/api/token") => text(StatusCode::METHOD_NOT_ALLOWED, "Use PUT to get a token."),
+        (_, "/latest/api/token") => method_not_allowed("PUT", "Use PUT to get a token."),
         (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
-        (_, "/v1/credentials") => text(StatusCode::METHOD_NOT_ALLOWED, "Use GET."),
+        (_, "/v1/credentials") => method_not_allowed("GET", "Use GET."),
         (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| match s.current(now) {
             Ok(_) => text(StatusCode::OK, "ok"),
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
@@ -505,6 +505,15 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     respond(status, "text/plain", Bytes::from(body.to_owned()))
 }
 
+/// 405 with the `Allow` header RFC 9110 §15.5.6 requires.
+fn method_not_allowed(allow: &'static str, body: &str) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, body);
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+    response
+}
+
 fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
     respond(status, "application/json", Bytes::from(value.to_string()))
 }
@@ -677,6 +686,16 @@ mod tests {
         // The health check tells no secret: a probe may name the pod as it likes.
         let probe = [("host", "app.example")];
         assert_eq!(call(&s, req("GET", "/healthz", &probe), T0).0, 503);
+    }
+
+    #[test]
+    fn a_wrong_method_is_told_the_right_one() {
+        let s = shared(None);
+        for (path, allow) in [("/latest/api/token", "PUT"), ("/v1/credentials", "GET")] {
+            let resp = handle(&s, &req("POST", path, &[]), T0);
+            assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            assert_eq!(resp.headers()[http::header::ALLOW], allow, "{path}");
+        }
     }
 
     #[test]
