@@ -986,15 +986,33 @@ async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> Rep
 
 /// `GET /metrics` on the plain-HTTP operations listener.
 async fn scrape(d: &Daemon) -> String {
-    let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let reply = parse_reply(&raw);
+    let reply = ops_request(d, "GET", "/metrics").await;
     assert_eq!(reply.status, 200);
     reply.body
+}
+
+/// `method path` on the plain-HTTP operations listener.
+async fn ops_request(d: &Daemon, method: &str, path: &str) -> Reply {
+    let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n");
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    parse_reply(&raw)
+}
+
+/// The operations endpoints are read-only: another method than GET or HEAD is 405.
+#[tokio::test]
+async fn the_operations_endpoints_answer_get_and_head_only() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        assert_eq!(ops_request(&d, "HEAD", path).await.status, 200, "{path}");
+        let refused = ops_request(&d, "POST", path).await;
+        assert_eq!(refused.status, 405, "{path}");
+        assert_eq!(refused.header("allow"), Some("GET, HEAD"), "{path}");
+    }
+    assert_eq!(ops_request(&d, "DELETE", "/nothing").await.status, 404);
 }
 
 /// The value of the sample `name_and_labels` (exact text before the value), if exposed.

@@ -32,7 +32,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             let _slot = slot;
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, req.uri().path())) }
+                async move { Ok::<_, Infallible>(route(&state, req.method(), req.uri().path())) }
             });
             let _ = super::connections::plain_http1()
                 .serve_connection(TokioIo::new(tcp), service)
@@ -41,7 +41,17 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
     }
 }
 
-fn route(state: &State, path: &str) -> crate::service::http::HttpResponse {
+/// The operations endpoints are read-only: GET (and HEAD, which hyper answers without the
+/// body); any other method is 405, so a mistaken `POST /metrics` is not taken for success.
+fn route(state: &State, method: &http::Method, path: &str) -> crate::service::http::HttpResponse {
+    let known = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if known && method != http::Method::GET && method != http::Method::HEAD {
+        let mut refused = response(405, "text/plain", Bytes::from_static(b"method not allowed: use GET\n"));
+        refused
+            .headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+        return refused;
+    }
     match path {
         "/healthz" => response(200, "text/plain", Bytes::from_static(b"ok\n")),
         "/readyz" if state.is_ready() => response(200, "text/plain", Bytes::from_static(b"ready\n")),
