@@ -215,6 +215,36 @@ fn twenty_parallel_credential_processes_make_one_create_session() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(create_session_count(&d) - before, 2);
+
+    // Credentials fetched without verifying the server are kept apart from verified ones:
+    // the cached entry is not served to `--no-verify-ssl`, nor its entry to a verifying run.
+    let unverified = || {
+        let mut args = c.args(&d, "main");
+        let at = args.iter().position(|a| a == "--ca-bundle").unwrap();
+        args.drain(at..at + 2);
+        let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .arg("credential-process")
+            .args(args)
+            .arg("--no-verify-ssl")
+            .env("HOME", c.home())
+            .env("XDG_CACHE_HOME", c.home().join(".cache"))
+            .env_remove("ROLEGATE_NO_CACHE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // (The server may answer the identical request with the same credentials: what counts is
+    // that the run asked it.)
+    let first = unverified();
+    assert_eq!(create_session_count(&d) - before, 3);
+    assert_eq!(unverified(), first, "cached for the next unverified run");
+    let verified = c.command("credential-process", &d).output().unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&verified.stdout).unwrap(),
+        outputs[0]
+    );
+    assert_eq!(create_session_count(&d) - before, 3);
 }
 
 /// A running `rolegate sidecar`; killed on drop.

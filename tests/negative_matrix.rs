@@ -909,9 +909,18 @@ async fn signature_and_request_matrix() {
                 v.replacen("Credential=", "Credential=\u{ff11}", 1)
             }),
             Want::Rest(
-                403,
-                AD,
+                400,
+                VE,
                 "The Authorization header holds characters other than visible ASCII",
+            ),
+        ),
+        case(
+            "certificate header not ASCII",
+            map_header(good(), "x-amz-x509", |v| format!("{v}\u{e9}")),
+            Want::Rest(
+                400,
+                VE,
+                "The X-Amz-X509 header holds characters other than visible ASCII",
             ),
         ),
         case(

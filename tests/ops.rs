@@ -1996,4 +1996,32 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
     assert_eq!(reply.status, 408, "{}", reply.body);
     assert_eq!(reply.header("x-amzn-errortype"), Some("RequestTimeoutException"));
     assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
+
+    // The STS Query API answers both in its XML.
+    let form = "application/x-www-form-urlencoded";
+    let mut stream = tls_connect(&d).await;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {form}\r\nContent-Length: 1000000000\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(
+        reply.body.contains("<Code>RequestEntityTooLarge</Code>"),
+        "{}",
+        reply.body
+    );
+    let mut stream = tls_connect(&d).await;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {form}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nAction"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("<Code>RequestTimeout</Code>"), "{}", reply.body);
+    assert!(reply.body.contains("<Type>Sender</Type>"), "{}", reply.body);
 }

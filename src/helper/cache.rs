@@ -115,7 +115,11 @@ fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::O
     let base = xdg_cache_home
         .map(PathBuf::from)
         .filter(|v| v.is_absolute())
-        .or_else(|| home.map(|h| PathBuf::from(h).join(".cache")))?;
+        .or_else(|| {
+            home.map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .map(|h| h.join(".cache"))
+        })?;
     Some(base.join("rolegate"))
 }
 
@@ -131,19 +135,11 @@ pub fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
 
 /// Writes `data` to `path` atomically: a new 0600 temporary file with an unpredictable name
 /// beside it (created exclusively, so nothing planted under that name — a symbolic link
-/// included — is opened), fsync, rename. Other processes see either the old or the new file.
-/// When `path` is a symbolic link (a credentials file kept with one's dotfiles), the file it
-/// points to is replaced and the link stays, as the AWS CLI writes through it.
+/// included — is opened), fsync, rename. Other processes see either the old or the new file;
+/// a symbolic link at `path` is replaced, not followed.
 pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
-    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let target = if is_link {
-        std::fs::canonicalize(path).map_err(failed)?
-    } else {
-        path.to_owned()
-    };
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let mut random = [0u8; 12];
     aws_lc_rs::rand::fill(&mut random).map_err(|_| format!("cannot write {}: no system randomness", path.display()))?;
     let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
@@ -151,11 +147,11 @@ pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
         let mut f = private_options().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &target)
+        std::fs::rename(&tmp, path)
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        failed(e)
+        format!("cannot write {}: {e}", path.display())
     })
 }
 
@@ -166,9 +162,18 @@ fn check_private_dir(dir: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let meta =
-            std::fs::metadata(dir).map_err(|e| format!("cannot read the cache directory {}: {e}", dir.display()))?;
+        let unreadable = |e: std::io::Error| format!("cannot read the cache directory {}: {e}", dir.display());
         let me = rustix::process::geteuid().as_raw();
+        // A symbolic link someone else made could be pointed elsewhere after the check.
+        let link = std::fs::symlink_metadata(dir).map_err(unreadable)?;
+        if link.file_type().is_symlink() && link.uid() != me {
+            return Err(format!(
+                "the cache directory {} is a symbolic link of user id {}, not of this user ({me}): not keeping credentials there",
+                dir.display(),
+                link.uid()
+            ));
+        }
+        let meta = std::fs::metadata(dir).map_err(unreadable)?;
         if meta.uid() != me {
             return Err(format!(
                 "the cache directory {} belongs to user id {}, not to this user ({me}): not keeping credentials there",
@@ -245,6 +250,10 @@ mod tests {
                 "{ignored:?}"
             );
         }
+        // Nor a relative or empty HOME: no cache then, rather than one in the working folder.
+        for home in ["", "relhome"] {
+            assert_eq!(dir_from(None, Some(home.into())), None, "{home:?}");
+        }
     }
 
     #[cfg(unix)]
@@ -271,20 +280,16 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn writing_through_a_symbolic_link_replaces_its_target_and_keeps_the_link() {
+    fn a_symbolic_link_is_replaced_not_followed() {
         let d = tempfile::tempdir().unwrap();
-        let dotfiles = d.path().join("dotfiles");
-        std::fs::create_dir(&dotfiles).unwrap();
-        let target = dotfiles.join("credentials");
-        std::fs::write(&target, "old").unwrap();
-        let link = d.path().join("credentials");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        write_atomic_private(&link, b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
-        // No temporary file is left behind, beside the link or the target.
-        assert_eq!(std::fs::read_dir(&dotfiles).unwrap().count(), 1);
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::write(&elsewhere, "theirs").unwrap();
+        let entry = d.path().join("entry.json");
+        std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+        write_atomic_private(&entry, b"mine").unwrap();
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "theirs");
+        assert!(!std::fs::symlink_metadata(&entry).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&entry).unwrap(), "mine");
     }
 
     #[test]

@@ -207,7 +207,13 @@ impl SessionArgs {
         // verifies, nor ones verified with another CA bundle.
         let server_trust = match (&self.ca_bundle, self.no_verify_ssl) {
             (_, true) => "no-verify".to_owned(),
-            (Some(bundle), false) => format!("ca-bundle:{}", bundle.display()),
+            // By its contents: a relative path names another file in another folder, and a
+            // bundle is replaced in place when its CA changes.
+            (Some(bundle), false) => match crate::fsutil::read_bounded(bundle, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
+                Ok(pem) => format!("ca-bundle:{}", crate::sigv4::sha256_hex(&pem)),
+                // No entry can have been stored under this: an unreadable bundle fails the fetch.
+                Err(_) => format!("ca-bundle-unreadable:{}", bundle.display()),
+            },
             (None, false) => "system-roots".to_owned(),
         };
         Ok(CacheKey::new(

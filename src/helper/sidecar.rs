@@ -256,11 +256,14 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
 /// sidecar's answers as its own, but its requests still name its domain. No header at all is
 /// an HTTP/1.0 client, not a browser.
 fn names_this_machine<B>(req: &Request<B>) -> bool {
-    let host = match req.headers().get(http::header::HOST) {
-        Some(value) => value.to_str().ok(),
-        None => req.uri().authority().map(http::uri::Authority::as_str),
-    };
-    host.is_none_or(is_address_or_localhost)
+    match req.headers().get(http::header::HOST) {
+        // One that is not ASCII names no address.
+        Some(value) => value.to_str().is_ok_and(is_address_or_localhost),
+        None => req
+            .uri()
+            .authority()
+            .is_none_or(|authority| is_address_or_localhost(authority.as_str())),
+    }
 }
 
 /// `host` (a `Host` header: name or address, with an optional port) is an IP literal or
@@ -683,6 +686,19 @@ mod tests {
         );
         let ttl = [(TTL_HEADER, "60"), ("host", "127.0.0.1:9911")];
         assert_eq!(call(&s, req("PUT", "/latest/api/token", &ttl), T0).0, 200);
+        // No Host (an HTTP/1.0 client) is no browser; an absolute URI names its host.
+        assert_eq!(
+            call(&s, req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]), T0).0,
+            200
+        );
+        let absolute = req("PUT", "http://attacker.example/latest/api/token", &[(TTL_HEADER, "60")]);
+        assert_eq!(call(&s, absolute, T0).0, 403);
+        let mut unreadable = req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]);
+        unreadable.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_bytes(b"attacker.example\xff").unwrap(),
+        );
+        assert_eq!(call(&s, unreadable, T0).0, 403);
         // The health check tells no secret: a probe may name the pod as it likes.
         let probe = [("host", "app.example")];
         assert_eq!(call(&s, req("GET", "/healthz", &probe), T0).0, 503);

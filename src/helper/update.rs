@@ -102,10 +102,11 @@ pub fn credentials_file() -> Result<PathBuf, String> {
 
 /// Writes `creds` into `[profile]` of `file` (created with its directory if missing).
 pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> Result<(), String> {
-    let existing = match std::fs::read_to_string(file) {
+    let target = write_target(file)?;
+    let existing = match std::fs::read_to_string(&target) {
         Ok(s) => zeroize::Zeroizing::new(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = file.parent() {
+            if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
             zeroize::Zeroizing::new(String::new())
@@ -118,7 +119,40 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         creds.session_token.as_str(),
     ];
     let updated = zeroize::Zeroizing::new(upsert_profile(&existing, profile, &values));
-    write_atomic_private(file, updated.as_bytes())
+    write_atomic_private(&target, updated.as_bytes())
+}
+
+/// The file [`write_profile`] replaces for `file`: `file` itself, or — when it is a symbolic
+/// link of this user's (a credentials file kept with one's dotfiles) — the file it points to,
+/// as the AWS CLI writes through it (a link to a file not there yet included). A link another
+/// user made is refused: whoever made it chooses where the credentials would go.
+fn write_target(file: &Path) -> Result<PathBuf, String> {
+    let Ok(meta) = std::fs::symlink_metadata(file) else {
+        return Ok(file.to_owned());
+    };
+    if !meta.file_type().is_symlink() {
+        return Ok(file.to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(format!(
+                "{} is a symbolic link of user id {}, not of this user ({me}): not writing credentials through it",
+                file.display(),
+                meta.uid()
+            ));
+        }
+    }
+    match std::fs::canonicalize(file) {
+        Ok(target) => Ok(target),
+        Err(_) => {
+            let points_to =
+                std::fs::read_link(file).map_err(|e| format!("cannot read the link {}: {e}", file.display()))?;
+            Ok(file.parent().unwrap_or(Path::new(".")).join(points_to))
+        }
+    }
 }
 
 /// The INI text with `[profile]`'s three credential keys set to `values` (replacing their old
@@ -127,11 +161,8 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
 /// ends so). A value's continuation lines (indented lines after a key, as `configparser` reads
 /// them) go with their key: dropped with an old credential, kept with any other key.
 pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
-    let newline = match existing.find('\n') {
-        Some(at) if existing[..at].ends_with('\r') => "\r\n",
-        _ => "\n",
-    };
-    let lines: Vec<&str> = existing.lines().collect();
+    let newline = line_ending(existing);
+    let lines = lines_of(existing, newline);
     let start = lines.iter().position(|l| section_name(l) == Some(profile));
     let mut out = Vec::with_capacity(lines.len() + 4);
     let Some(start) = start else {
@@ -162,11 +193,20 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
             }
             continue;
         }
+        let text = l.trim_start();
+        if text.is_empty() || text.starts_with(['#', ';']) {
+            // Skipped by configparser, even inside a value: kept, and the value goes on.
+            out.push((*l).to_owned());
+            continue;
+        }
         dropping_value = false;
         match key_of(l).and_then(|k| KEYS.iter().position(|want| *want == k)) {
             Some(k) => {
                 if !written[k] {
-                    out.push(format!("{} = {}", KEYS[k], values[k]));
+                    // Indented as the line it replaces: a shallower line would make the lines
+                    // indented below it continue its value.
+                    let indent = &l[..l.len() - text.len()];
+                    out.push(format!("{indent}{} = {}", KEYS[k], values[k]));
                     written[k] = true;
                     last_key_at = out.len();
                 }
@@ -192,29 +232,49 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     out.join(newline) + newline
 }
 
-/// For each line of `section`, whether it continues the value of a key above it, as
-/// `configparser` reads it: an indented line that is not a comment, after a key line or
-/// another such line (comment lines between change nothing) — and the blank lines before it
-/// (`empty_lines_in_values`).
+/// For each line of `section`, whether it continues the value of the key above it, as
+/// `configparser` reads it: a line indented deeper than the last key line is part of that
+/// key's value; blank and comment lines between change nothing (`empty_lines_in_values`).
 fn continuation_lines(section: &[&str]) -> Vec<bool> {
     let mut continues = vec![false; section.len()];
-    let mut in_value = false;
+    let mut key_indent: Option<usize> = None;
     for (i, line) in section.iter().enumerate() {
         let text = line.trim_start();
         if text.is_empty() || text.starts_with(['#', ';']) {
             continue;
         }
-        let indented = line.len() != text.len();
-        if indented && in_value {
+        let indent = line.len() - text.len();
+        if key_indent.is_some_and(|k| indent > k) {
             continues[i] = true;
-            for j in (0..i).rev().take_while(|j| section[*j].trim().is_empty()) {
-                continues[j] = true;
-            }
         } else {
-            in_value = !indented && key_of(line).is_some();
+            key_indent = key_of(line).map(|_| indent);
         }
     }
     continues
+}
+
+/// The line ending of `text`: that of its first line (`\r\n`, `\n` or a lone `\r`), `\n`
+/// when it has one line or none.
+fn line_ending(text: &str) -> &'static str {
+    match text.find(['\r', '\n']).map(|at| &text[at..]) {
+        Some(rest) if rest.starts_with("\r\n") => "\r\n",
+        Some(rest) if rest.starts_with('\r') => "\r",
+        _ => "\n",
+    }
+}
+
+/// The lines of `text` ending in `newline` (a lone `\r` included, which `str::lines` leaves
+/// in the line), without the ending.
+fn lines_of<'a>(text: &'a str, newline: &str) -> Vec<&'a str> {
+    match newline {
+        "\r" => text
+            .strip_suffix('\r')
+            .unwrap_or(text)
+            .split('\r')
+            .filter(|_| !text.is_empty())
+            .collect(),
+        _ => text.lines().collect(),
+    }
 }
 
 /// The section a line opens, read as Python's `configparser` (what botocore parses the file
@@ -314,10 +374,16 @@ mod tests {
     #[test]
     fn continuation_lines_go_with_their_key() {
         let cases = [
-            // An old token's continuation (blank line between included) goes with it.
+            // An old token's continuation goes with it, past blank and comment lines (which
+            // configparser skips, so they stay).
             (
-                "[p]\nregion = eu-west-1\naws_session_token = OLD\n    continued\n\n  more\naws_access_key_id = OLD\n",
-                "[p]\nregion = eu-west-1\naws_session_token = TOKEN\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+                "[p]\nregion = eu-west-1\naws_session_token = OLD\n    continued\n\n# note\n  more\naws_access_key_id = OLD\n",
+                "[p]\nregion = eu-west-1\naws_session_token = TOKEN\n\n# note\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+            ),
+            // An indented key's value goes on while lines are indented deeper than it.
+            (
+                "[p]\n  aws_session_token = OLD\n      more\n  region = x\n",
+                "[p]\n  aws_session_token = TOKEN\n  region = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
             ),
             // Another key's nested values stay, even one named like ours.
             (
@@ -328,6 +394,16 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn a_file_of_lone_carriage_returns_keeps_them() {
+        let input = "[p]\raws_access_key_id = OLD\r[q]\rregion = x\r";
+        assert_eq!(
+            upsert_profile(input, "p", &V),
+            "[p]\raws_access_key_id = AKID\raws_secret_access_key = SECRET\raws_session_token = TOKEN\r[q]\rregion = x\r"
+        );
+        assert_eq!(lines_of("", "\r"), Vec::<&str>::new());
     }
 
     #[test]
@@ -369,6 +445,30 @@ mod tests {
         ] {
             assert_eq!(expand_path(raw, var), want, "{raw}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_to_the_credentials_is_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let dotfiles = d.path().join("dotfiles");
+        std::fs::create_dir(&dotfiles).unwrap();
+        let target = dotfiles.join("credentials");
+        let link = d.path().join("credentials");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let c = SessionCredentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: zeroize::Zeroizing::new("SECRET".into()),
+            session_token: zeroize::Zeroizing::new("TOKEN".into()),
+            expiration: "2026-01-01T00:00:00Z".into(),
+        };
+        // The target not there yet: created, the link kept.
+        write_profile(&link, "p", &c).unwrap();
+        write_profile(&link, "q", &c).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        let text = std::fs::read_to_string(&target).unwrap();
+        assert!(text.contains("[p]") && text.contains("[q]"), "{text}");
+        assert_eq!(std::fs::read_dir(&dotfiles).unwrap().count(), 1, "no temp files left");
     }
 
     #[test]

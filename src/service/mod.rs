@@ -10,7 +10,10 @@ pub mod rest;
 pub mod sts;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -61,8 +64,15 @@ pub async fn dispatch(
             // messages.
             let timeout = state.broker.config().server.request_timeout;
             let remote = conn.remote;
+            let sent = Arc::new(AtomicBool::new(false));
+            let req = req.map(|body| Watched {
+                body,
+                sent: sent.clone(),
+            });
             match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
                 Ok(response) => response,
+                // Sent whole and still not answered: the server's delay, not the client's.
+                Err(_) if sent.load(Ordering::Relaxed) => refuse_grpc(remote, &answer_timeout(timeout), started),
                 Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
             }
         }
@@ -73,7 +83,7 @@ pub async fn dispatch(
 
 /// The headers a signature and its credentials are read from. With two of one, the first
 /// would be used and the second ignored, so a proxy or a log could see another request than
-/// the one authenticated: each must be sent once.
+/// the one authenticated: each must be sent once, and in visible ASCII.
 const SINGLE_HEADERS: [&str; 6] = [
     "Authorization",
     "X-Amz-Date",
@@ -84,16 +94,27 @@ const SINGLE_HEADERS: [&str; 6] = [
 ];
 
 fn sent_once(rp: &RequestParts) -> Result<(), ApiError> {
-    match SINGLE_HEADERS
-        .into_iter()
-        .find(|name| rp.headers.get_all(*name).iter().nth(1).is_some())
-    {
-        Some(name) => Err(ApiError::validation(
-            "duplicate-header",
-            format!("The request has more than one {name} header; send it once."),
-        )),
-        None => Ok(()),
+    for name in SINGLE_HEADERS {
+        let mut values = rp.headers.get_all(name).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::validation(
+                "duplicate-header",
+                format!("The request has more than one {name} header; send it once."),
+            ));
+        }
+        // Elsewhere a value that is not visible ASCII reads as no header at all (SigV4 signs
+        // none), which would explain the refusal wrongly.
+        if first.is_some_and(|v| v.to_str().is_err()) {
+            return Err(ApiError::validation(
+                "non-ascii-header",
+                format!(
+                    "The {name} header holds characters other than visible ASCII; send it as the client signed it, in ASCII."
+                ),
+            ));
+        }
     }
+    Ok(())
 }
 
 /// The error of a request not received within `server.request_timeout_seconds`.
@@ -103,6 +124,47 @@ fn request_timeout(timeout: std::time::Duration) -> ApiError {
         "request-timeout",
         format!("The request was not received within {} seconds.", timeout.as_secs()),
     )
+}
+
+/// The error of a gRPC call received whole but not answered within
+/// `server.request_timeout_seconds` (an `Admin.Reload` of a slow file system, say).
+fn answer_timeout(timeout: std::time::Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "answer-timeout",
+        format!("The call was not answered within {} seconds.", timeout.as_secs()),
+    )
+}
+
+/// A gRPC request body that notes when the client has sent all of it, so that a call that
+/// times out is told apart: still being sent (the client's delay) or sent and not answered.
+struct Watched<B> {
+    body: B,
+    sent: Arc<AtomicBool>,
+}
+
+impl<B: ::http_body::Body + Unpin> ::http_body::Body for Watched<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<::http_body::Frame<B::Data>, B::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
+            self.sent.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> ::http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Which way a request is answered, decided once for the handled path ([`dispatch`]) and the
@@ -159,7 +221,7 @@ fn not_grpc_over_http2<B>(route: Route, req: &::http::Request<B>) -> ApiError {
 async fn dispatch_grpc(
     state: Arc<State>,
     conn: ConnInfo,
-    mut req: ::http::Request<Incoming>,
+    mut req: ::http::Request<Watched<Incoming>>,
 ) -> ::http::Response<Body> {
     use tower::Service;
     let authority = req
@@ -399,4 +461,39 @@ fn not_found(rp: &RequestParts) -> HttpResponse {
 /// An empty 200 used by health endpoints.
 pub fn ok_text(text: &'static str) -> HttpResponse {
     http::response(200, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_watched_body_is_sent_once_the_client_ended_it() {
+        let sent = Arc::new(AtomicBool::new(false));
+        let whole = Watched {
+            body: http_body_util::Full::new(Bytes::from_static(b"\0\0\0\0\0")),
+            sent: sent.clone(),
+        };
+        assert!(!sent.load(Ordering::Relaxed));
+        assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 5);
+        assert!(sent.load(Ordering::Relaxed));
+
+        // A body whose sender is still there after its first frame is not sent whole.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<::http_body::Frame<Bytes>, std::convert::Infallible>>(1);
+        tx.send(Ok(::http_body::Frame::data(Bytes::from_static(b"\0\0\0\0\x64"))))
+            .await
+            .unwrap();
+        let sent = Arc::new(AtomicBool::new(false));
+        let mut partial = Watched {
+            body: http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            sent: sent.clone(),
+        };
+        assert!(partial.frame().await.is_some());
+        assert!(!sent.load(Ordering::Relaxed));
+        drop(tx);
+        assert!(partial.frame().await.is_none());
+        assert!(sent.load(Ordering::Relaxed));
+    }
 }
