@@ -61,6 +61,9 @@ pub(crate) fn session_context(
         account: account.to_owned(),
     };
     let mut ctx = RequestContext::new(principal, action, resource);
+    // Room for the keys below and those the operation adds (AssumeRole: up to 7 besides its
+    // request tags), so the map is not grown and rehashed while it is filled.
+    ctx.reserve(16 + 2 * subject.tags.len());
     ctx.insert("aws:PrincipalArn", role.arn.as_str());
     ctx.insert("aws:PrincipalAccount", account);
     ctx.insert("aws:PrincipalType", "AssumedRole");
