@@ -2150,8 +2150,24 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
     let (code, _, stderr) = check_config(&dir.path().join("nowhere.toml"));
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("nowhere.toml: (file): cannot read: No such file or directory"),
+        stderr.contains("nowhere.toml: cannot read the configuration file: No such file or directory"),
         "{stderr}"
+    );
+    // --state-dir belongs to --dev: with --config it would be ignored.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--state-dir",
+            "elsewhere",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "error: --state-dir is where --dev keeps its files: give it with --dev, or leave it out"
     );
 }
 

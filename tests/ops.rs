@@ -1720,7 +1720,7 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     std::fs::write(&config, text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "off")
+        .env("RUST_LOG", "info")
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -1729,10 +1729,17 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let want = format!(
-        "cannot listen on {addr} (server.metrics_listen in {}): Address already in use",
+        "error: cannot listen on {addr} (server.metrics_listen in {}): Address already in use",
         config.display()
     );
-    assert!(stderr.contains(&want), "{stderr}");
+    // The last word, after the configuration's summary the log wrote first: what a terminal
+    // or the journal shows last is why it stopped.
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with(&want), "{stderr}");
+    assert!(
+        stderr.contains(&format!("configuration {}:", config.display())),
+        "{stderr}"
+    );
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
 

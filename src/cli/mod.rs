@@ -76,9 +76,9 @@ struct ServeArgs {
     /// Development mode: create (once) a dev PKI, token key and config in --state-dir and serve it.
     #[arg(long)]
     dev: bool,
-    /// Where --dev keeps its files.
-    #[arg(long, default_value = ".rolegate-dev", requires = "dev")]
-    state_dir: PathBuf,
+    /// Where --dev keeps its files [default: .rolegate-dev].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// Override `[server] listen` (e.g. 127.0.0.1:0 for an ephemeral port).
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -91,9 +91,9 @@ struct ServeArgs {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // The daemon batches its log writes (see `logging`); the guard writes the last batch.
-    let _flush_logs = logging::init(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let flush_logs = logging::init(cli.log_format, matches!(cli.command, Command::Serve(_)));
     match cli.command {
-        Command::Serve(args) => run_serve(args, cli.log_format),
+        Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
@@ -129,30 +129,34 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run_serve(args: ServeArgs, log_format: LogFormat) -> ExitCode {
+fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging::FlushGuard>) -> ExitCode {
+    let outcome = serve_command(args);
+    // What was logged (the configuration's summary, its warnings) comes out before the last
+    // word, so the error is the last line a terminal or the journal shows.
+    drop(flush_logs);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fatal(log_format, &message),
+    }
+}
+
+/// `rolegate serve` until it stops; why it could not serve, if it could not.
+fn serve_command(args: ServeArgs) -> Result<(), String> {
+    if args.state_dir.is_some() && !args.dev {
+        return Err("--state-dir is where --dev keeps its files: give it with --dev, or leave it out".into());
+    }
+    let state_dir = args.state_dir.unwrap_or_else(|| PathBuf::from(".rolegate-dev"));
     let config_path = if args.dev {
-        match dev::prepare(&args.state_dir) {
-            Ok(p) => p,
-            Err(e) => {
-                return fatal(
-                    log_format,
-                    &format!("cannot prepare the dev state in {}: {e}", args.state_dir.display()),
-                );
-            }
-        }
+        dev::prepare(&state_dir).map_err(|e| format!("cannot prepare the dev state in {}: {e}", state_dir.display()))?
     } else {
-        match args.config {
-            Some(p) => p,
-            None => return fatal(log_format, "give --config FILE or --dev"),
-        }
+        args.config.ok_or("give --config FILE or --dev")?
     };
-    let runtime = match runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>> = if args.dev {
-        let dir = args.state_dir;
-        Some(Box::new(move |addr| dev::print_instructions(&dir, addr)))
+        Some(Box::new(move |addr| dev::print_instructions(&state_dir, addr)))
     } else {
         None
     };
@@ -162,11 +166,7 @@ fn run_serve(args: ServeArgs, log_format: LogFormat) -> ExitCode {
         metrics_listen: args.metrics_listen,
         on_listening,
     };
-    let result = runtime.block_on(serve(opts));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fatal(log_format, &e.to_string()),
-    }
+    runtime.block_on(serve(opts)).map_err(|e| e.to_string())
 }
 
 /// The daemon's last word when it cannot serve: `error: {message}` on stderr, or with

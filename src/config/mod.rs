@@ -53,7 +53,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        match self.key.as_str() {
+            // The file as a whole (unreadable, not text).
+            "" => write!(f, "{}: {}", self.file.display(), self.message),
+            key => write!(f, "{}: {key}: {}", self.file.display(), self.message),
+        }
     }
 }
 
@@ -187,7 +191,7 @@ impl Config {
         let cannot_read = |message: String, sources: SourceFiles| FailedLoad {
             error: ConfigError {
                 file: path.to_owned(),
-                key: "(file)".into(),
+                key: String::new(),
                 message,
             },
             sources,
@@ -196,13 +200,13 @@ impl Config {
             Ok(bytes) => bytes,
             Err(e) => {
                 sources.record_unreadable(path);
-                return Err(cannot_read(format!("cannot read: {e}"), sources));
+                return Err(cannot_read(format!("cannot read the configuration file: {e}"), sources));
             }
         };
         sources.record(path, &bytes);
         match String::from_utf8(bytes) {
             Ok(text) => Self::build(&text, path, sources),
-            Err(_) => Err(cannot_read("cannot read: the file is not UTF-8 text".into(), sources)),
+            Err(_) => Err(cannot_read("the configuration file is not UTF-8 text".into(), sources)),
         }
     }
 
