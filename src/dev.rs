@@ -31,6 +31,15 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         eprintln!("rolegate: reusing the dev setup in {}", dir.display());
         return Ok(config);
     }
+    // The configuration is written last: files without it are a first run that stopped
+    // half-way (or another folder), not something to build on or overwrite.
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(format!(
+            "{} holds files but no {CONFIG_FILE} (a first run that was interrupted?): delete the folder to start over, or name another with --state-dir",
+            dir.display()
+        )
+        .into());
+    }
     std::fs::create_dir_all(dir)?;
     let now = OffsetDateTime::now_utc();
     let start = now - Duration::minutes(5);
@@ -103,7 +112,8 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
         format!("     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo"),
         String::new(),
         format!("3. Edit {d}/rolegate.toml (trust policies, profiles, roles): the server reloads it"),
-        "   within seconds and logs the outcome. See what it serves:".to_owned(),
+        "   within seconds and logs the outcome (the commands above name the ARNs it was generated".to_owned(),
+        "   with; after changing its region, account or ids, use the new ones). See what it serves:".to_owned(),
         format!("   {exe} admin status --endpoint {endpoint} \\"),
         format!("     --certificate {d}/admin.pem --private-key {d}/admin.key --ca-bundle {d}/ca.pem"),
         String::new(),

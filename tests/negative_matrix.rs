@@ -2171,6 +2171,37 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
     );
 }
 
+/// A trust policy kept in a file (`trust_policy_file`) is read relative to the configuration,
+/// and an error in it names the key and the file.
+#[test]
+fn a_trust_policy_file_is_loaded_and_its_errors_name_it() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let at = text.find("trust_policy = '''").unwrap();
+    let body = at + "trust_policy = '''".len();
+    let body_end = body + text[body..].find("'''").unwrap();
+    let (inline, end) = (&text[body..body_end], body_end + 3);
+    std::fs::write(dir.path().join("trust.json"), inline).unwrap();
+    let with_file = format!("{}trust_policy_file = \"trust.json\"{}", &text[..at], &text[end..]);
+    std::fs::write(&config, &with_file).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("trust.json"),
+        inline.replacen("\"Allow\"", "\"Alow\"", 1),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("role[0].trust_policy_file (trust.json): Statement[0]"),
+        "{stderr}"
+    );
+}
+
 /// PROXY headers believed from any peer let a direct client claim any address: warned about.
 #[test]
 fn proxy_headers_from_any_peer_are_warned_about() {

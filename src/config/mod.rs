@@ -746,8 +746,13 @@ impl Loader<'_> {
                     return Err(self.err(at("trust_policy"), "missing: every role needs a trust policy"));
                 }
             };
+            // A policy read from a file is named by its key and file, as its read errors are.
+            let trust_key = match &r.trust_policy_file {
+                Some(file) => format!("{} ({})", at("trust_policy_file"), file.display()),
+                None => at("trust_policy"),
+            };
             let trust_policy = PolicyDocument::parse(&trust_text, PolicyKind::Trust)
-                .map_err(|e| self.err(at("trust_policy"), e.to_string()))?;
+                .map_err(|e| self.err(trust_key, e.to_string()))?;
             let permission_policies = r
                 .permission_policies
                 .iter()

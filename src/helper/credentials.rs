@@ -257,7 +257,7 @@ fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<
             rustls::pki_types::pem::Error::NoItemsFound => {
                 "no PRIVATE KEY block in this PEM file (is it the certificate?)".to_owned()
             }
-            e => format!("invalid PEM private key: {e}"),
+            e => format!("invalid PEM private key: {}", crate::identity::pem_problem(&e)),
         })?
     } else {
         match PrivateKeyDer::try_from(bytes.to_vec()) {

@@ -20,7 +20,7 @@ use super::attributes::distinguished_name;
 use super::certificate::{parse_der, public_key};
 use super::chain::SUPPORTED_SIGNATURE_ALGORITHMS;
 use super::crl_signatures::{CrlSignatureRefusal, KnownCrlSignatures};
-use super::error::AnchorError;
+use super::error::{AnchorError, pem_problem};
 
 /// A loaded trust anchor. `Send + Sync`; share it in an `Arc`.
 #[derive(Debug)]
@@ -110,7 +110,7 @@ impl TrustAnchor {
     pub fn new(ca_bundle_pem: &[u8], crls: &[Vec<u8>]) -> Result<TrustAnchor, AnchorError> {
         let ders = CertificateDer::pem_slice_iter(ca_bundle_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AnchorError::Pem(format!("{e:?}")))?;
+            .map_err(|e| AnchorError::Pem(pem_problem(&e)))?;
         if ders.is_empty() {
             return Err(AnchorError::NoCertificate);
         }
@@ -288,7 +288,7 @@ fn load_crl(
     let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         let blocks = CertificateRevocationListDer::pem_slice_iter(bytes)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(format!("not valid PEM ({e})")))?;
+            .map_err(|e| bad(format!("not valid PEM: {}", pem_problem(&e))))?;
         match blocks.as_slice() {
             [one] => one.to_vec(),
             [] => return Err(bad("the file holds no `-----BEGIN X509 CRL-----` block".to_owned())),
@@ -302,7 +302,12 @@ fn load_crl(
     } else {
         bytes.to_vec()
     };
-    let (_, parsed) = CertificateRevocationList::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    let (_, parsed) = CertificateRevocationList::from_der(&der).map_err(|e| {
+        bad(format!(
+            "not a DER X.509 CRL ({})",
+            e.to_string().trim_start_matches("Parsing Error: ")
+        ))
+    })?;
     let issuers: Vec<(usize, X509Certificate<'_>)> = anchors
         .iter()
         .enumerate()

@@ -221,6 +221,22 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// What is wrong with a PEM file, in words (the parser's own shows byte arrays: `missing
+/// section end marker: [45, 45, …]`). Nothing of a block's contents is repeated.
+pub fn pem_problem(e: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            format!("a {label} block has no `-----END {label}-----` line (is the file cut short?)")
+        }
+        Error::IllegalSectionStart { .. } => "a `-----BEGIN …-----` line is malformed".to_owned(),
+        Error::Base64Decode(why) => format!("a block's base64 is malformed ({why})"),
+        Error::NoItemsFound => "the file holds no PEM block of the expected type".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,5 +31,5 @@ pub use attributes::{
 };
 pub use certificate::{ClientCertificate, PublicKeyKind};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};
-pub use error::{AnchorError, CertificateError, Timestamp};
+pub use error::{AnchorError, CertificateError, Timestamp, pem_problem};
 pub use mapping::{AttributeMapping, CertificateField};

@@ -844,6 +844,18 @@ fn anchor_errors() {
         TrustAnchor::new(pem, &[b"garbage".to_vec()]).unwrap_err(),
         AnchorError::BadCrl { index: 1, .. }
     ));
+    // Said in words, not as the parsers' byte arrays and enum names.
+    let cut = &ca.issued().cert_pem[..ca.issued().cert_pem.len() - 30];
+    assert_eq!(
+        TrustAnchor::new(cut.as_bytes(), &[]).unwrap_err().to_string(),
+        "the trust anchor bundle is not valid PEM: a CERTIFICATE block has no `-----END CERTIFICATE-----` line (is the file cut short?)"
+    );
+    let garbage = TrustAnchor::new(pem, &[b"garbage".to_vec()]).unwrap_err().to_string();
+    assert!(
+        garbage.starts_with("CRL #1 is unusable: not a DER X.509 CRL ("),
+        "{garbage}"
+    );
+    assert!(!garbage.contains("Parsing Error"), "{garbage}");
     let other = Authority::new_root("Other Root", KeyType::EcdsaP256, NB, NA).unwrap();
     let foreign = other.crl(&[], NB, NA).unwrap().into_bytes();
     assert_eq!(
