@@ -2202,6 +2202,33 @@ fn a_trust_policy_file_is_loaded_and_its_errors_name_it() {
     );
 }
 
+/// A role whose trust policy cannot let Roles Anywhere have one of the three actions every
+/// CreateSession needs loads, with a warning naming the role and the missing actions.
+#[test]
+fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("every CreateSession for it is denied"), "{stderr}");
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(",\"sts:TagSession\",\"sts:SetSourceIdentity\"", "", 1),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "role {ROLE}: its trust policy allows rolesanywhere.amazonaws.com no sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied"
+        )),
+        "{stderr}"
+    );
+}
+
 /// PROXY headers believed from any peer let a direct client claim any address: warned about.
 #[test]
 fn proxy_headers_from_any_peer_are_warned_about() {

@@ -476,6 +476,7 @@ impl Loader<'_> {
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
+        warn_of_roles_roles_anywhere_cannot_assume(&f.profile, &roles);
         Ok(Config {
             path: self.path.to_owned(),
             generation: next_generation(),
@@ -1080,6 +1081,34 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
                 role.arn,
                 arn.account()
             );
+        }
+    }
+}
+
+/// A role a profile names whose trust policy has no `Allow` for `rolesanywhere.amazonaws.com`
+/// and one of the actions every CreateSession needs (`sts:AssumeRole`, `sts:TagSession`,
+/// `sts:SetSourceIdentity`) refuses every session, whatever the certificate: most likely an
+/// action left out of the policy.
+fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection], roles: &HashMap<String, Arc<Role>>) {
+    use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
+    let principal = || crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
+    for (i, profile) in sections.iter().enumerate() {
+        for (j, arn) in profile.role_arns.iter().enumerate() {
+            let Some(role) = roles.get(arn) else { continue };
+            let missing: Vec<&str> = ROLES_ANYWHERE_ACTIONS
+                .into_iter()
+                .filter(|action| {
+                    let ctx = crate::policy::RequestContext::new(principal(), *action, arn.as_str());
+                    !crate::policy::may_allow(&role.trust_policy, &ctx)
+                })
+                .collect();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    key = format!("profile[{i}].role_arns[{j}]").as_str(),
+                    "role {arn}: its trust policy allows {ROLES_ANYWHERE_PRINCIPAL} no {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                    missing.join(", ")
+                );
+            }
         }
     }
 }

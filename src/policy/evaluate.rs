@@ -141,6 +141,15 @@ pub fn some_allow_applies(policies: &[&PolicyDocument], ctx: &RequestContext) ->
     })
 }
 
+/// Whether some `Allow` statement of `policy` names `ctx`'s action and principal, whatever its
+/// conditions: without one, no request of that principal for that action is ever allowed.
+pub fn may_allow(policy: &PolicyDocument, ctx: &RequestContext) -> bool {
+    policy
+        .statements()
+        .iter()
+        .any(|s| s.effect == Effect::Allow && action_matches(s, ctx) && principal_matches(s, ctx).unwrap_or(true))
+}
+
 /// Effective permissions of a session: allowed iff the identity policies allow and (`session`
 /// is `None` or the session policies allow); an explicit `Deny` in either set wins, identity
 /// policies checked first
