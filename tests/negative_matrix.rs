@@ -2202,6 +2202,30 @@ fn a_trust_policy_file_is_loaded_and_its_errors_name_it() {
     );
 }
 
+/// Two roles whose names differ only by case (or path) cannot both exist in IAM.
+#[test]
+fn role_names_are_unique_regardless_of_case() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let policy = trust_policy_roles_anywhere("main", "");
+    let shouting = ROLE.replace("role/app", "role/ops/APP");
+    std::fs::write(
+        &config,
+        format!("{text}\n[[role]]\narn = \"{shouting}\"\ntrust_policy = '''{policy}'''\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "role[2].arn: role {shouting} has the name of role {ROLE}: IAM role names are unique in an account, whatever their case and path"
+        )),
+        "{stderr}"
+    );
+}
+
 /// A role whose trust policy cannot let Roles Anywhere have one of the three actions every
 /// CreateSession needs loads, with a warning naming the role and the missing actions.
 #[test]

@@ -462,7 +462,7 @@ impl Loader<'_> {
     /// Secret files (token keys, TLS key) should be readable by the owner only.
     fn read_secret(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let bytes = self.read(key, p)?;
-        warn_if_shared(&self.resolve(p));
+        warn_if_shared(key, &self.resolve(p));
         Ok(bytes)
     }
 
@@ -720,7 +720,7 @@ impl Loader<'_> {
     }
 
     fn roles(&self, sections: &[schema::RoleSection]) -> Result<HashMap<String, Arc<Role>>, ConfigError> {
-        let mut out = HashMap::new();
+        let mut out: HashMap<String, Arc<Role>> = HashMap::new();
         for (i, r) in sections.iter().enumerate() {
             let at = |k: &str| format!("role[{i}].{k}");
             let arn = RoleArn::parse(&r.arn).map_err(|e| self.err(at("arn"), e.to_string()))?;
@@ -785,6 +785,24 @@ impl Loader<'_> {
                 permission_policies,
                 revoke_sessions_issued_before,
             };
+            // IAM role names are unique in an account whatever their case and path ("you cannot
+            // create roles named both PRODROLE and prodrole").
+            let same_name = |other: &Role| {
+                other.arn.account() == role.arn.account() && other.arn.name().eq_ignore_ascii_case(role.arn.name())
+            };
+            if let Some(other) = out
+                .values()
+                .find(|other| same_name(other) && other.arn.as_str() != role.arn.as_str())
+            {
+                return Err(self.err(
+                    at("arn"),
+                    format!(
+                        "role {} has the name of role {}: IAM role names are unique in an account, whatever their case and path",
+                        r.arn,
+                        other.arn.as_str()
+                    ),
+                ));
+            }
             if out.insert(role.arn.as_str().to_owned(), Arc::new(role)).is_some() {
                 return Err(self.err(at("arn"), format!("duplicate role {}", r.arn)));
             }
@@ -1006,7 +1024,7 @@ fn is_region(r: &str) -> bool {
 /// is how systemd's `DynamicUser` with `SupplementaryGroups` and Kubernetes' `fsGroup` hand
 /// it its files, so that is not warned about.
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+fn warn_if_shared(key: &str, path: &Path) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(meta) = std::fs::metadata(path) else {
         return;
@@ -1015,6 +1033,7 @@ fn warn_if_shared(path: &Path) {
     let shared = mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()));
     if shared {
         tracing::warn!(
+            key,
             file = %path.display(),
             "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
         );
@@ -1048,7 +1067,7 @@ fn process_groups() -> Vec<u32> {
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {}
+fn warn_if_shared(_key: &str, _path: &Path) {}
 
 /// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
 /// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
