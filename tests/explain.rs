@@ -596,7 +596,7 @@ fn explain_intermediates_and_time() {
 
     let out = run(args(AT, true));
     assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
-    assert!(f.normalized(&out).contains("1 intermediate certificate(s) given"));
+    assert!(f.normalized(&out).contains("1 intermediate certificate given"));
 
     let out = run(args(AT, false));
     assert_eq!(out.status.code(), Some(1));

@@ -300,10 +300,10 @@ impl Config {
         anchors.sort_by(|a, b| a.id.cmp(&b.id));
         for a in anchors {
             out += &format!(
-                "trust anchor {} ({}): {} CA certificate(s){}\n",
+                "trust anchor {} ({}): {}{}\n",
                 a.arn,
                 if a.enabled { "enabled" } else { "disabled" },
-                a.trust.certificates().len(),
+                counted(a.trust.certificates().len(), "CA certificate", "CA certificates"),
                 a.trust
                     .certificates()
                     .iter()
@@ -342,12 +342,12 @@ impl Config {
         roles.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
         for r in roles {
             out += &format!(
-                "role {} ({}): max session {} s, {} trust statement(s), {} permission polic(ies)\n",
+                "role {} ({}): max session {} s, {}, {}\n",
                 r.arn,
                 r.role_id,
                 r.max_session_duration,
-                r.trust_policy.statements().len(),
-                r.permission_policies.len()
+                counted(r.trust_policy.statements().len(), "trust statement", "trust statements"),
+                counted(r.permission_policies.len(), "permission policy", "permission policies")
             );
         }
         out += &format!("managed policies: {}\n", self.managed_policies.len());
@@ -1083,6 +1083,11 @@ fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'
         return Some("it has no subjectAltName naming the server's host");
     }
     None
+}
+
+/// `n` and the noun in its number: "1 CA certificate", "2 CA certificates".
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// AWS Roles Anywhere profiles name roles of their own account, and STS answers with the

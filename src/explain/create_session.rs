@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
-use crate::config::{Anchor, Config, Profile, Role};
+use crate::config::{Anchor, Config, Profile, Role, counted};
 use crate::identity::ClientCertificate;
 use crate::policy::{self, StatementTrace};
 use crate::service::error::ApiError;
@@ -48,9 +48,9 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         steps::find_anchor(config, &q.trust_anchor_arn),
         |a: &&Anchor| {
             vec![format!(
-                "{} ({} CA certificate(s))",
+                "{} ({})",
                 a.arn,
-                a.trust.certificates().len()
+                counted(a.trust.certificates().len(), "CA certificate", "CA certificates")
             )]
         },
     );
@@ -62,7 +62,14 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
                 steps::verify_chain_at(anchor, cert, &q.intermediates, now),
                 |v| {
                     vec![
-                        format!("{} intermediate certificate(s) given", q.intermediates.len()),
+                        format!(
+                            "{} given",
+                            counted(
+                                q.intermediates.len(),
+                                "intermediate certificate",
+                                "intermediate certificates"
+                            )
+                        ),
                         format!("chain valid until {}", format_expiration(v.not_after)),
                     ]
                 },
