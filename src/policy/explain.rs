@@ -24,6 +24,10 @@ pub struct StatementTrace {
     pub action: bool,
     /// `None` when the resource is not evaluated (trust policies).
     pub resource: Option<bool>,
+    /// The statement's `Resource` (or `NotResource`, prefixed `Not`) patterns as written, and
+    /// the request's resource, shown when the resource did not match.
+    pub resource_patterns: Vec<String>,
+    pub request_resource: String,
     /// Every condition, evaluated even after one fails.
     pub conditions: Vec<ConditionTrace>,
     /// Whether the statement applies (everything matched).
@@ -64,6 +68,13 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
             let principal = evaluate::principal_matches(statement, ctx);
             let action = evaluate::action_matches(statement, ctx);
             let resource = evaluate::resource_matches(statement, policy.kind(), ctx);
+            let resource_patterns = statement
+                .resource()
+                .map(|r| {
+                    let not = if r.negated { "Not " } else { "" };
+                    r.patterns.iter().map(|p| format!("{not}{}", p.as_str())).collect()
+                })
+                .unwrap_or_default();
             let applies =
                 action && resource.unwrap_or(true) && principal.unwrap_or(true) && conditions.iter().all(|c| c.holds);
             traces.push(StatementTrace {
@@ -74,6 +85,8 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                 principal,
                 action,
                 resource,
+                resource_patterns,
+                request_resource: ctx.resource.clone(),
                 conditions,
                 applies,
             });
@@ -105,7 +118,12 @@ impl fmt::Display for StatementTrace {
         }
         writeln!(f, "  action: {}", matched(self.action))?;
         match self.resource {
-            Some(m) => writeln!(f, "  resource: {}", matched(m))?,
+            Some(true) => writeln!(f, "  resource: matched")?,
+            Some(false) => {
+                writeln!(f, "  resource: did not match")?;
+                writeln!(f, "    policy values: {:?}", self.resource_patterns)?;
+                writeln!(f, "    request value: {:?}", self.request_resource)?;
+            }
             None => writeln!(f, "  resource: not evaluated (trust policy)")?,
         }
         for c in &self.conditions {
