@@ -270,6 +270,21 @@ where
     }
 }
 
+/// An ERROR line shaped and stamped as every other line of `--log-format json`, for what
+/// must be written whatever `RUST_LOG` filters (why the daemon could not start).
+pub fn json_error_line(message: &str, error: &str) -> String {
+    let mut timestamp = String::new();
+    // The system clock cannot fail to format; an empty stamp is still a valid line.
+    let _ = SystemTime.format_time(&mut Writer::new(&mut timestamp));
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned());
+    format!(
+        "{{\"timestamp\":{},\"level\":\"ERROR\",\"fields\":{{\"message\":{},\"error\":{}}},\"target\":\"rolegate\"}}",
+        quoted(&timestamp),
+        quoted(message),
+        quoted(error)
+    )
+}
+
 /// One event as the stock `Json` format serializes it outside spans.
 fn json_line(timestamp: &str, event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
     let meta = event.metadata();

@@ -1794,6 +1794,12 @@ fn a_daemon_that_cannot_start_says_why_in_the_log_format() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
+    // Keys in the order, and the time stamped as, the log's other JSON lines.
+    assert!(
+        lines[0].starts_with("{\"timestamp\":\"")
+            && lines[0].contains("Z\",\"level\":\"ERROR\",\"fields\":{\"message\":\"cannot serve\",\"error\":"),
+        "{stderr}"
+    );
     let event: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(event["level"], "ERROR", "{event}");
     assert_eq!(event["fields"]["message"], "cannot serve", "{event}");

@@ -175,18 +175,7 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
 fn fatal(log_format: LogFormat, message: &str) -> ExitCode {
     match log_format {
         LogFormat::Text => eprintln!("error: {message}"),
-        LogFormat::Json => {
-            let timestamp = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            let event = serde_json::json!({
-                "timestamp": timestamp,
-                "level": "ERROR",
-                "fields": {"message": "cannot serve", "error": message},
-                "target": "rolegate",
-            });
-            eprintln!("{event}");
-        }
+        LogFormat::Json => eprintln!("{}", logging::json_error_line("cannot serve", message)),
     }
     ExitCode::FAILURE
 }
