@@ -24,6 +24,21 @@ const DEV_ORGANIZATION: &str = "rolegate dev";
 /// The CN of the dev operator's certificate (`admin.pem`), listed in `admin_subjects`.
 const DEV_ADMIN_CN: &str = "dev-admin";
 
+/// The files [`prepare`] writes besides the configuration.
+const DEV_FILES: [&str; 11] = [
+    "ca.pem",
+    "ca.key",
+    "server.pem",
+    "server.key",
+    "client-ecdsa.pem",
+    "client-ecdsa.key",
+    "client-rsa.pem",
+    "client-rsa.key",
+    "admin.pem",
+    "admin.key",
+    "token-k1.key",
+];
+
 /// Makes sure the state folder holds a complete dev setup; returns the config path.
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let config = dir.join(CONFIG_FILE);
@@ -31,12 +46,14 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         eprintln!("rolegate: reusing the dev setup in {}", dir.display());
         return Ok(config);
     }
-    // The configuration is written last: files without it are a first run that stopped
-    // half-way (or another folder), not something to build on or overwrite.
-    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+    // The configuration is written last: files of the setup without it are a first run that
+    // stopped half-way, which nothing here overwrites (other files do not matter).
+    let leftovers: Vec<&str> = DEV_FILES.into_iter().filter(|name| dir.join(name).exists()).collect();
+    if !leftovers.is_empty() {
         return Err(format!(
-            "{} holds files but no {CONFIG_FILE} (a first run that was interrupted?): delete the folder to start over, or name another with --state-dir",
-            dir.display()
+            "{} holds {} but no {CONFIG_FILE} (a first run that was interrupted?): delete those files to start over, or name another folder with --state-dir",
+            dir.display(),
+            leftovers.join(", ")
         )
         .into());
     }
@@ -71,7 +88,11 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         &dir.join("token-k1.key"),
         format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes(),
     )?;
-    write_new_public(&config, dev_config().as_bytes())?;
+    // Whole or not at all: a configuration cut short by a kill would be reused as it is.
+    let partial = dir.join(format!(".{CONFIG_FILE}.partial"));
+    let _ = std::fs::remove_file(&partial);
+    write_new_public(&partial, dev_config().as_bytes())?;
+    std::fs::rename(&partial, &config)?;
     eprintln!("rolegate: created a dev PKI, token key and config in {}", dir.display());
     Ok(config)
 }
@@ -312,5 +333,28 @@ mod tests {
         ), "{text}");
         assert!(text.contains("\"Sid\": \"ChainFromBench\""), "{text}");
         assert_eq!(capitalised(""), "");
+    }
+
+    #[test]
+    fn a_folder_with_other_files_is_used_and_a_half_made_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // A volume's lost+found, a .gitkeep: not the dev setup's files.
+        std::fs::create_dir(dir.path().join("lost+found")).unwrap();
+        std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
+        let config = prepare(dir.path()).unwrap();
+        assert!(crate::config::Config::load(&config).is_ok());
+        assert!(!dir.path().join(".rolegate.toml.partial").exists());
+
+        let half = tempfile::tempdir().unwrap();
+        std::fs::write(half.path().join("ca.pem"), "").unwrap();
+        std::fs::write(half.path().join("ca.key"), "").unwrap();
+        let error = prepare(half.path()).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{} holds ca.pem, ca.key but no rolegate.toml (a first run that was interrupted?): delete those files to start over, or name another folder with --state-dir",
+                half.path().display()
+            )
+        );
     }
 }

@@ -721,6 +721,8 @@ impl Loader<'_> {
 
     fn roles(&self, sections: &[schema::RoleSection]) -> Result<HashMap<String, Arc<Role>>, ConfigError> {
         let mut out: HashMap<String, Arc<Role>> = HashMap::new();
+        // (partition, account, lowercased name) → the ARN that has it.
+        let mut names: HashMap<(String, String, String), String> = HashMap::new();
         for (i, r) in sections.iter().enumerate() {
             let at = |k: &str| format!("role[{i}].{k}");
             let arn = RoleArn::parse(&r.arn).map_err(|e| self.err(at("arn"), e.to_string()))?;
@@ -787,19 +789,19 @@ impl Loader<'_> {
             };
             // IAM role names are unique in an account whatever their case and path ("you cannot
             // create roles named both PRODROLE and prodrole").
-            let same_name = |other: &Role| {
-                other.arn.account() == role.arn.account() && other.arn.name().eq_ignore_ascii_case(role.arn.name())
-            };
-            if let Some(other) = out
-                .values()
-                .find(|other| same_name(other) && other.arn.as_str() != role.arn.as_str())
+            let name = (
+                role.arn.partition().to_owned(),
+                role.arn.account().as_str().to_owned(),
+                role.arn.name().to_ascii_lowercase(),
+            );
+            if let Some(other) = names.insert(name, role.arn.as_str().to_owned())
+                && other != role.arn.as_str()
             {
                 return Err(self.err(
                     at("arn"),
                     format!(
-                        "role {} has the name of role {}: IAM role names are unique in an account, whatever their case and path",
-                        r.arn,
-                        other.arn.as_str()
+                        "role {} has the name of role {other}: IAM role names are unique in an account, whatever their case and path",
+                        r.arn
                     ),
                 ));
             }

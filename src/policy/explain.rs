@@ -24,14 +24,21 @@ pub struct StatementTrace {
     pub action: bool,
     /// `None` when the resource is not evaluated (trust policies).
     pub resource: Option<bool>,
-    /// The statement's `Resource` (or `NotResource`, prefixed `Not`) patterns as written, and
-    /// the request's resource, shown when the resource did not match.
-    pub resource_patterns: Vec<String>,
-    pub request_resource: String,
+    /// When the resource did not match: the statement's patterns with policy variables
+    /// substituted, whether they are `NotResource`, and the request's resource.
+    pub resource_miss: Option<ResourceMiss>,
     /// Every condition, evaluated even after one fails.
     pub conditions: Vec<ConditionTrace>,
     /// Whether the statement applies (everything matched).
     pub applies: bool,
+}
+
+/// A `Resource` / `NotResource` that did not match, for the operator to compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceMiss {
+    pub negated: bool,
+    pub patterns: Vec<String>,
+    pub request: String,
 }
 
 /// How one condition fared.
@@ -68,13 +75,16 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
             let principal = evaluate::principal_matches(statement, ctx);
             let action = evaluate::action_matches(statement, ctx);
             let resource = evaluate::resource_matches(statement, policy.kind(), ctx);
-            let resource_patterns = statement
+            // Built only for a miss: the traces of an Authorize that allows nothing are
+            // computed on every such call, and only a miss is ever shown.
+            let resource_miss = statement
                 .resource()
-                .map(|r| {
-                    let not = if r.negated { "Not " } else { "" };
-                    r.patterns.iter().map(|p| format!("{not}{}", p.as_str())).collect()
-                })
-                .unwrap_or_default();
+                .filter(|_| resource == Some(false))
+                .map(|r| ResourceMiss {
+                    negated: r.negated,
+                    patterns: r.patterns.iter().map(|p| p.resolved_text(ctx)).collect(),
+                    request: ctx.resource.clone(),
+                });
             let applies =
                 action && resource.unwrap_or(true) && principal.unwrap_or(true) && conditions.iter().all(|c| c.holds);
             traces.push(StatementTrace {
@@ -85,8 +95,7 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                 principal,
                 action,
                 resource,
-                resource_patterns,
-                request_resource: ctx.resource.clone(),
+                resource_miss,
                 conditions,
                 applies,
             });
@@ -121,8 +130,11 @@ impl fmt::Display for StatementTrace {
             Some(true) => writeln!(f, "  resource: matched")?,
             Some(false) => {
                 writeln!(f, "  resource: did not match")?;
-                writeln!(f, "    policy values: {:?}", self.resource_patterns)?;
-                writeln!(f, "    request value: {:?}", self.request_resource)?;
+                if let Some(miss) = &self.resource_miss {
+                    let element = if miss.negated { "NotResource" } else { "Resource" };
+                    writeln!(f, "    policy {element} (variables substituted): {:?}", miss.patterns)?;
+                    writeln!(f, "    request resource: {:?}", miss.request)?;
+                }
             }
             None => writeln!(f, "  resource: not evaluated (trust policy)")?,
         }

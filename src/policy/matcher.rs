@@ -68,6 +68,17 @@ impl ResourcePattern {
         &self.text
     }
 
+    /// The pattern with its policy variables substituted from `ctx`, as a condition's values
+    /// are shown (`… (unresolved variable)` when one has no value).
+    pub fn resolved_text(&self, ctx: &RequestContext) -> String {
+        match &self.matcher {
+            ResourceMatcher::Static(_) => self.text.clone(),
+            ResourceMatcher::Template(t) => t
+                .resolve_text(ctx)
+                .unwrap_or_else(|| format!("{} (unresolved variable)", self.text)),
+        }
+    }
+
     /// Whether `ctx.resource` matches; a pattern with an unresolvable policy variable does not.
     pub fn matches(&self, ctx: &RequestContext) -> bool {
         match &self.matcher {

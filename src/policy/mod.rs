@@ -70,7 +70,7 @@ pub use error::{PolicyError, PolicyErrorKind};
 pub use evaluate::{
     Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions, may_allow, some_allow_applies,
 };
-pub use explain::{ConditionTrace, StatementTrace, explain};
+pub use explain::{ConditionTrace, ResourceMiss, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
 pub use operator::{Comparison, Operator, OperatorKind, SetQualifier};
 pub use principal::PrincipalEntry;

@@ -703,3 +703,69 @@ fn documents_are_send_sync_clone() {
     check::<RequestContext>();
     check::<PolicyError>();
 }
+
+#[test]
+fn a_resource_miss_shows_the_substituted_patterns_and_the_request() {
+    let policy = identity(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team}/*"},
+            {"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/*"}]}"#,
+    );
+    let mut ctx = RequestContext::new(role_session(), "s3:GetObject", "arn:aws:s3:::b/red/x");
+    ctx.insert("aws:PrincipalTag/team", "blue");
+    let (_, traces) = explain(&[&policy], &ctx);
+    let shown: Vec<String> = traces.iter().map(ToString::to_string).collect();
+    assert!(
+        shown[0].contains(
+            "    policy Resource (variables substituted): [\"arn:aws:s3:::b/blue/*\"]\n    request resource: \"arn:aws:s3:::b/red/x\"\n"
+        ),
+        "{}",
+        shown[0]
+    );
+    assert!(
+        shown[1].contains("    policy NotResource (variables substituted): [\"arn:aws:s3:::b/*\"]\n"),
+        "{}",
+        shown[1]
+    );
+    // A match carries no detail.
+    ctx.resource = "arn:aws:s3:::b/blue/x".into();
+    let (_, traces) = explain(&[&policy], &ctx);
+    assert_eq!(traces[0].resource_miss, None);
+}
+
+#[test]
+fn may_allow_reads_action_and_principal_whatever_the_conditions() {
+    let ctx = |action: &str| RequestContext::new(service(), action, ROLE);
+    let cases: &[(&str, bool)] = &[
+        (
+            r#""Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:*""#,
+            true,
+        ),
+        (r#""Principal":"*","NotAction":"iam:*""#, true),
+        // {"AWS":"*"} is everyone, as "*" is.
+        (r#""Principal":{"AWS":"*"},"Action":"sts:TagSession""#, true),
+        (
+            r#""Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:TagSession""#,
+            false,
+        ),
+        (
+            r#""Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:Set*","Condition":{"StringEquals":{"aws:SourceAccount":"0"}}"#,
+            false,
+        ),
+        (
+            r#""Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:TagSession""#,
+            false,
+        ),
+    ];
+    for (statement, want) in cases {
+        let policy = trust(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",{statement}}}]}}"#
+        ));
+        assert_eq!(may_allow(&policy, &ctx("sts:TagSession")), *want, "{statement}");
+    }
+    // The condition is not evaluated: a statement for the action may allow it.
+    let conditional = trust(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:SetSourceIdentity","Condition":{"StringEquals":{"aws:SourceAccount":"0"}}}]}"#,
+    );
+    assert!(may_allow(&conditional, &ctx("sts:SetSourceIdentity")));
+}
