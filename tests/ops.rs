@@ -1973,24 +1973,34 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
 async fn oversized_heads_and_slow_bodies_are_refused() {
     let pki = Pki::new();
     let d = start_with_server_keys(&pki, "max_header_bytes = 8192\nrequest_timeout_seconds = 1", &[]);
+    // Sends `request` (which may never be complete) on a connection of its own and reads
+    // the answer until the server closes it; the server may close before reading it all.
+    let exchange = |request: String| {
+        let d = &d;
+        async move {
+            let mut stream = tls_connect(d).await;
+            let _ = stream.write_all(request.as_bytes()).await;
+            let mut raw = Vec::new();
+            let _ = stream.read_to_end(&mut raw).await;
+            raw
+        }
+    };
 
-    let mut stream = tls_connect(&d).await;
     let big = "a".repeat(16 * 1024);
-    let head = format!("POST /sessions HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n");
-    // The server may close before reading it all; the answer is what matters.
-    let _ = stream.write_all(head.as_bytes()).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
+    let raw = exchange(format!(
+        "POST /sessions HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .await;
     assert_eq!(parse_reply(&raw).status, 431);
 
     // A body declared too large is refused on its Content-Length, without the `100 Continue`
     // that would invite the upload.
-    let mut stream = tls_connect(&d).await;
-    let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\
-                Expect: 100-continue\r\nConnection: close\r\n\r\n";
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
+    let raw = exchange(
+        "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n"
+            .to_owned(),
+    )
+    .await;
     assert!(raw.starts_with(b"HTTP/1.1 413 "), "{}", String::from_utf8_lossy(&raw));
     let reply = parse_reply(&raw);
     assert!(
@@ -1999,41 +2009,31 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
         reply.body
     );
 
-    let mut stream = tls_connect(&d).await;
-    let head = "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{";
-    stream.write_all(head.as_bytes()).await.unwrap();
     // The rest of the body never comes: the request timeout answers.
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
+    let raw = exchange(
+        "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{".to_owned(),
+    )
+    .await;
     let reply = parse_reply(&raw);
     assert_eq!(reply.status, 408, "{}", reply.body);
     assert_eq!(reply.header("x-amzn-errortype"), Some("RequestTimeoutException"));
     assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
 
     // The STS Query API answers both in its XML.
-    let form = "application/x-www-form-urlencoded";
-    let mut stream = tls_connect(&d).await;
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {form}\r\nContent-Length: 1000000000\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let reply = parse_reply(&raw);
+    let sts = |length: usize, body: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+        )
+    };
+    let reply = parse_reply(&exchange(sts(1_000_000_000, "")).await);
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert!(
         reply.body.contains("<Code>RequestEntityTooLarge</Code>"),
         "{}",
         reply.body
     );
-    let mut stream = tls_connect(&d).await;
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: {form}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nAction"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let reply = parse_reply(&raw);
+    let reply = parse_reply(&exchange(sts(10, "Action")).await);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("<Code>RequestTimeout</Code>"), "{}", reply.body);
     assert!(reply.body.contains("<Type>Sender</Type>"), "{}", reply.body);
