@@ -2247,7 +2247,7 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "role {ROLE}: its trust policy allows rolesanywhere.amazonaws.com no sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied"
+            "role {ROLE}: its trust policy never allows rolesanywhere.amazonaws.com sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied"
         )),
         "{stderr}"
     );

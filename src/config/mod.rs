@@ -1111,8 +1111,9 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
     }
 }
 
-/// A role a profile names whose trust policy has no `Allow` for `rolesanywhere.amazonaws.com`
-/// and one of the actions every CreateSession needs (`sts:AssumeRole`, `sts:TagSession`,
+/// A role a profile names whose trust policy never allows `rolesanywhere.amazonaws.com` one of
+/// the actions every CreateSession needs (no `Allow` names it, or a `Deny` without conditions
+/// does) (`sts:AssumeRole`, `sts:TagSession`,
 /// `sts:SetSourceIdentity`) refuses every session, whatever the certificate: most likely an
 /// action left out of the policy.
 fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection], roles: &HashMap<String, Arc<Role>>) {
@@ -1131,7 +1132,7 @@ fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection
             if !missing.is_empty() {
                 tracing::warn!(
                     key = format!("profile[{i}].role_arns[{j}]").as_str(),
-                    "role {arn}: its trust policy allows {ROLES_ANYWHERE_PRINCIPAL} no {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                    "role {arn}: its trust policy never allows {ROLES_ANYWHERE_PRINCIPAL} {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
                     missing.join(", ")
                 );
             }

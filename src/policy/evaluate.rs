@@ -141,13 +141,16 @@ pub fn some_allow_applies(policies: &[&PolicyDocument], ctx: &RequestContext) ->
     })
 }
 
-/// Whether some `Allow` statement of `policy` names `ctx`'s action and principal, whatever its
-/// conditions: without one, no request of that principal for that action is ever allowed.
+/// Whether `policy` may allow `ctx`'s principal `ctx`'s action for some request: an `Allow`
+/// statement names both (whatever its conditions), and no `Deny` statement without conditions
+/// names both. When not, no request of that principal for that action is ever allowed.
 pub fn may_allow(policy: &PolicyDocument, ctx: &RequestContext) -> bool {
-    policy
-        .statements()
-        .iter()
-        .any(|s| s.effect == Effect::Allow && action_matches(s, ctx) && principal_matches(s, ctx).unwrap_or(true))
+    let names = |s: &Statement| action_matches(s, ctx) && principal_matches(s, ctx).unwrap_or(true);
+    let statements = policy.statements();
+    statements.iter().any(|s| s.effect == Effect::Allow && names(s))
+        && !statements
+            .iter()
+            .any(|s| s.effect == Effect::Deny && s.conditions.is_empty() && names(s))
 }
 
 /// Effective permissions of a session: allowed iff the identity policies allow and (`session`

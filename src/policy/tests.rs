@@ -763,6 +763,22 @@ fn may_allow_reads_action_and_principal_whatever_the_conditions() {
         ));
         assert_eq!(may_allow(&policy, &ctx("sts:TagSession")), *want, "{statement}");
     }
+    // A Deny without conditions for the action and principal: never allowed; with one: may be.
+    let allow = r#"{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:*"}"#;
+    for (deny, want) in [
+        (r#"{"Effect":"Deny","Principal":"*","Action":"sts:TagSession"}"#, false),
+        (
+            r#"{"Effect":"Deny","Principal":"*","Action":"sts:TagSession","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#,
+            true,
+        ),
+        (
+            r#"{"Effect":"Deny","Principal":"*","Action":"sts:SetSourceIdentity"}"#,
+            true,
+        ),
+    ] {
+        let policy = trust(&format!(r#"{{"Version":"2012-10-17","Statement":[{allow},{deny}]}}"#));
+        assert_eq!(may_allow(&policy, &ctx("sts:TagSession")), want, "{deny}");
+    }
     // The condition is not evaluated: a statement for the action may allow it.
     let conditional = trust(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:SetSourceIdentity","Condition":{"StringEquals":{"aws:SourceAccount":"0"}}}]}"#,
