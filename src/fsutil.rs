@@ -95,6 +95,15 @@ pub fn write_new_public(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The owner of the file `meta` describes when that is not this process's effective user:
+/// `(its owner, this user)`. Files another user controls are not trusted with secrets.
+#[cfg(unix)]
+pub fn foreign_owner(meta: &std::fs::Metadata) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    (meta.uid() != me).then_some((meta.uid(), me))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

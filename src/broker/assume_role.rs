@@ -374,7 +374,7 @@ impl<'a> CallerPolicies<'a> {
         let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
         CallerPolicies {
             permission: &caller.role.permission_policies,
-            session: has_session.then(|| session_policy_documents(caller)),
+            session: has_session.then(|| caller.session_policies().map(|(_, d)| d.clone()).collect()),
         }
     }
 
@@ -409,15 +409,6 @@ impl<'a> CallerPolicies<'a> {
             _ => Ok(trusted),
         }
     }
-}
-
-/// The caller's session policies: inline documents from its token and managed ones by ARN.
-pub fn session_policy_documents(caller: &Caller) -> Vec<Arc<PolicyDocument>> {
-    let inline = caller.claims.inline_policies().iter().map(|(_, d)| d.clone());
-    let managed = caller.claims.policy_arns.iter();
-    inline
-        .chain(managed.filter_map(|arn| caller.config.managed_policies.get(arn).cloned()))
-        .collect()
 }
 
 /// Compact JSON for storing a policy in a token (whitespace costs token bytes).

@@ -33,6 +33,29 @@ impl Caller {
     pub fn assumed_role_arn(&self) -> String {
         self.role.arn.assumed_role_arn(&self.claims.session_name)
     }
+
+    /// The session's policies, each with where it comes from: the inline ones its token
+    /// carries, then the managed ones it names by ARN. One that no longer parses, or an ARN no
+    /// longer configured, is left out, which fails closed: a session policy set allows only
+    /// what one of its documents allows.
+    pub fn session_policies(&self) -> impl Iterator<Item = (SessionPolicySource<'_>, &Arc<PolicyDocument>)> {
+        let inline = self.claims.inline_policies().iter();
+        let inline = inline.map(|(i, d)| (SessionPolicySource::Inline(*i), d));
+        let managed = self.claims.policy_arns.iter().filter_map(|arn| {
+            let document = self.config.managed_policies.get(arn)?;
+            Some((SessionPolicySource::Managed(arn.as_str()), document))
+        });
+        inline.chain(managed)
+    }
+}
+
+/// Where a session policy of a [`Caller`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionPolicySource<'a> {
+    /// `session_policies[i]` of its token.
+    Inline(usize),
+    /// A managed policy, by ARN.
+    Managed(&'a str),
 }
 
 /// A session token's claims as the opened-token cache keeps them, with the inline session

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::authenticate::current_role;
+use super::authenticate::{SessionPolicySource, current_role};
 use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
 use crate::config::Anchor;
@@ -278,21 +278,17 @@ fn is_derived_key(key: &str) -> bool {
     DERIVED_KEY_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// The caller's session policies with their labels: inline ones (`session-policy/{i}`) then
-/// managed ones (their ARN). A document that no longer parses, or an ARN no longer configured,
-/// is left out (fail closed: it allows nothing), as in [`super::session_policy_documents`].
+/// The caller's session policies labelled as decisions name them: `session-policy/{i}` for
+/// an inline one, its ARN for a managed one.
 fn labelled_session_policies(caller: &Caller) -> Vec<(String, Arc<PolicyDocument>)> {
-    let inline = caller.claims.inline_policies().iter();
-    let inline = inline.map(|(i, d)| (format!("session-policy/{i}"), d.clone()));
-    let configured = |arn: &String| {
-        caller
-            .config
-            .managed_policies
-            .get(arn)
-            .map(|d| (arn.clone(), d.clone()))
+    let label = |source| match source {
+        SessionPolicySource::Inline(i) => format!("session-policy/{i}"),
+        SessionPolicySource::Managed(arn) => arn.to_owned(),
     };
-    let managed = caller.claims.policy_arns.iter().filter_map(configured);
-    inline.chain(managed).collect()
+    caller
+        .session_policies()
+        .map(|(source, d)| (label(source), d.clone()))
+        .collect()
 }
 
 /// One or two sentences: the outcome, the deciding statement, and for an implicit deny which

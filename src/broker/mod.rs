@@ -27,8 +27,8 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 
-pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, session_policy_documents};
-pub use authenticate::{Caller, OpenedSession, Payload, signature_error};
+pub use assume_role::{AssumeRoleInput, AssumeRoleOutput};
+pub use authenticate::{Caller, OpenedSession, Payload, SessionPolicySource, signature_error};
 pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context, untrusted_client_certificate,
 };

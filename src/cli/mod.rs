@@ -151,10 +151,7 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
     } else {
         args.config.ok_or("give --config FILE or --dev")?
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = runtime()?;
     let on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>> = if args.dev {
         Some(Box::new(move |addr| dev::print_instructions(&state_dir, addr)))
     } else {
@@ -182,26 +179,21 @@ fn fatal(log_format: LogFormat, message: &str) -> ExitCode {
 
 /// Runs a client-side command: one `error:` line on stderr and exit 1 on failure.
 fn run_helper(fut: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    match runtime() {
-        Ok(rt) => match rt.block_on(fut) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(code) => code,
+    match runtime().and_then(|rt| rt.block_on(fut)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+/// The multi-threaded runtime every async command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        })
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {

@@ -161,24 +161,22 @@ pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
 fn check_private_dir(dir: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
+        use crate::fsutil::foreign_owner;
         use std::os::unix::fs::MetadataExt;
         let unreadable = |e: std::io::Error| format!("cannot read the cache directory {}: {e}", dir.display());
-        let me = rustix::process::geteuid().as_raw();
         // A symbolic link someone else made could be pointed elsewhere after the check.
         let link = std::fs::symlink_metadata(dir).map_err(unreadable)?;
-        if link.file_type().is_symlink() && link.uid() != me {
+        if let Some((owner, me)) = foreign_owner(&link).filter(|_| link.file_type().is_symlink()) {
             return Err(format!(
-                "the cache directory {} is a symbolic link of user id {}, not of this user ({me}): not keeping credentials there",
-                dir.display(),
-                link.uid()
+                "the cache directory {} is a symbolic link of user id {owner}, not of this user ({me}): not keeping credentials there",
+                dir.display()
             ));
         }
         let meta = std::fs::metadata(dir).map_err(unreadable)?;
-        if meta.uid() != me {
+        if let Some((owner, me)) = foreign_owner(&meta) {
             return Err(format!(
-                "the cache directory {} belongs to user id {}, not to this user ({me}): not keeping credentials there",
-                dir.display(),
-                meta.uid()
+                "the cache directory {} belongs to user id {owner}, not to this user ({me}): not keeping credentials there",
+                dir.display()
             ));
         }
         if meta.mode() & 0o077 != 0 {

@@ -134,16 +134,11 @@ fn write_target(file: &Path) -> Result<PathBuf, String> {
         return Ok(file.to_owned());
     }
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let me = rustix::process::geteuid().as_raw();
-        if meta.uid() != me {
-            return Err(format!(
-                "{} is a symbolic link of user id {}, not of this user ({me}): not writing credentials through it",
-                file.display(),
-                meta.uid()
-            ));
-        }
+    if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta) {
+        return Err(format!(
+            "{} is a symbolic link of user id {owner}, not of this user ({me}): not writing credentials through it",
+            file.display()
+        ));
     }
     match std::fs::canonicalize(file) {
         Ok(target) => Ok(target),
