@@ -246,6 +246,15 @@ async fn create_session_errors_map_to_grpc_codes() {
         Code::PermissionDenied,
         "Untrusted certificate: certificate has expired",
     );
+    // The mTLS chain follows the REST header's rule: each certificate once.
+    let inter = w.pki.intermediate.issued();
+    let repeated = connect(&d, Some((&w.leaf, &[inter, inter]))).await;
+    assert_status(
+        create(&repeated, create_request("main", ROLE, "main")).await,
+        Code::PermissionDenied,
+        "Untrusted certificate: intermediate certificate #2 repeats intermediate certificate #1; \
+         send each certificate of the chain once",
+    );
     let c = w.workload(&d).await;
     // Trusted by "main" but not by the anchor named in the request.
     assert_status(

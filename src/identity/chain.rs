@@ -47,6 +47,27 @@ pub fn verify_chain(
     verify_chain_with(&SUPPORTED_SIGNATURE_ALGORITHMS, anchor, leaf, intermediates, now)
 }
 
+/// Each certificate of a chain is sent once: a repeated one (of the leaf or of another
+/// intermediate) adds nothing a path could use, only work for the path builder. The REST
+/// header names its own repeats earlier; the mTLS chain of a gRPC caller meets this rule here.
+fn check_no_repeats(leaf: &[u8], intermediates: &[Vec<u8>]) -> Result<(), CertificateError> {
+    for (i, der) in intermediates.iter().enumerate() {
+        let of = if der.as_slice() == leaf {
+            Some("the leaf certificate".to_owned())
+        } else {
+            intermediates
+                .iter()
+                .take(i)
+                .position(|earlier| earlier == der)
+                .map(|j| format!("intermediate certificate #{}", j + 1))
+        };
+        if let Some(of) = of {
+            return Err(CertificateError::RepeatedChainCertificate { index: i + 1, of });
+        }
+    }
+    Ok(())
+}
+
 /// [`verify_chain`] with `algorithms`, each skipping the anchor's CRL signatures verified at
 /// load, against each group of the anchor's certificates in turn (one, unless a CA was
 /// re-keyed under its name) until one verifies the chain.
@@ -66,6 +87,7 @@ pub(super) fn verify_chain_with<const N: usize>(
     for (i, der) in intermediates.iter().enumerate() {
         parse_der_or_why(der).map_err(|reason| CertificateError::MalformedIntermediate { index: i + 1, reason })?;
     }
+    check_no_repeats(leaf.der(), intermediates)?;
     let leaf_der = CertificateDer::from(leaf.der());
     let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
     let intermediate_ders: Vec<CertificateDer<'_>> = intermediates

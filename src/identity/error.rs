@@ -105,6 +105,15 @@ pub enum CertificateError {
         /// What is wrong.
         reason: String,
     },
+    /// A chain certificate was sent twice, or repeats the leaf: it only makes path building
+    /// do more work.
+    #[error("intermediate certificate #{index} repeats {of}; send each certificate of the chain once")]
+    RepeatedChainCertificate {
+        /// 1-based position in the chain sent.
+        index: usize,
+        /// What it repeats: "the leaf certificate" or "intermediate certificate #N".
+        of: String,
+    },
     /// The leaf is X.509 v1 or v2.
     #[error("certificate is not X.509 version 3")]
     UnsupportedVersion,

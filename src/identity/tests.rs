@@ -550,6 +550,21 @@ fn rejected_chains() {
     let err = verify(&anchor, &leaf(&ca, KeyType::EcdsaP256), &too_many).unwrap_err();
     assert_eq!(err, CertificateError::TooManyChainCertificates { count: 6, max: 5 });
 
+    // A repeated certificate is refused by position, whatever else would have been decided.
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let through_inter = leaf(&inter, KeyType::EcdsaP256);
+    assert!(verify(&anchor, &through_inter, &[inter.issued()]).is_ok());
+    let err = verify(&anchor, &through_inter, &[inter.issued(), ca.issued(), inter.issued()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "intermediate certificate #3 repeats intermediate certificate #1; send each certificate of the chain once"
+    );
+    let err = verify(&anchor, &through_inter, &[inter.issued(), &through_inter]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "intermediate certificate #2 repeats the leaf certificate; send each certificate of the chain once"
+    );
+
     let garbage = ClientCertificate::parse(leaf(&ca, KeyType::EcdsaP256).cert_der).unwrap();
     assert_eq!(
         verify_chain(&anchor, &garbage, &[b"junk".to_vec()], now())

@@ -207,18 +207,20 @@ fn normalize_path(path: &str) -> String {
 
 /// Appends the canonical query string: each `key=value` decoded then strictly re-encoded,
 /// sorted by encoded key then encoded value, `X-Amz-Signature` (and with `skip_token`,
-/// `X-Amz-Security-Token`) left out.
+/// `X-Amz-Security-Token`) left out. Decoding keeps the bytes as they are — a `%FF` stays the
+/// byte 0xFF, not U+FFFD — so two different queries never share a canonical form (and a
+/// signature).
 fn push_canonical_query(query: &str, skip_token: bool, out: &mut String) {
     if query.is_empty() {
         return;
     }
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k != "X-Amz-Signature" && !(skip_token && k == "X-Amz-Security-Token"))
+    let mut pairs: Vec<(String, String)> = query_pairs(query)
+        .filter(|(k, _)| k != b"X-Amz-Signature" && !(skip_token && k == b"X-Amz-Security-Token"))
         .map(|(k, v)| {
             let mut ek = String::with_capacity(k.len());
-            uri_encode_bytes(k.as_bytes(), &mut ek);
+            uri_encode_bytes(&k, &mut ek);
             let mut ev = String::with_capacity(v.len());
-            uri_encode_bytes(v.as_bytes(), &mut ev);
+            uri_encode_bytes(&v, &mut ev);
             (ek, ev)
         })
         .collect();
@@ -231,6 +233,25 @@ fn push_canonical_query(query: &str, skip_token: bool, out: &mut String) {
         out.push('=');
         out.push_str(v);
     }
+}
+
+/// The `application/x-www-form-urlencoded` pairs of `query` as raw bytes: split on `&`, empty
+/// pieces skipped, each split at its first `=`, `+` read as a space, `%XY` decoded (a `%` not
+/// followed by two hex digits is kept as it is).
+fn query_pairs(query: &str) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    query.split('&').filter(|piece| !piece.is_empty()).map(|piece| {
+        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+        (form_decode(key), form_decode(value))
+    })
+}
+
+/// One form-encoded component as bytes.
+fn form_decode(component: &str) -> Vec<u8> {
+    let spaced: std::borrow::Cow<'_, [u8]> = match component.contains('+') {
+        true => component.replace('+', " ").into_bytes().into(),
+        false => component.as_bytes().into(),
+    };
+    percent_encoding::percent_decode(&spaced).collect()
 }
 
 /// Appends `value` with leading/trailing whitespace removed and inner runs of spaces
@@ -265,6 +286,23 @@ mod tests {
         ] {
             assert_eq!(normalize_path(input), expected, "{input:?}");
         }
+    }
+
+    /// Every query byte counts: bytes that are not UTF-8 are kept, not replaced by U+FFFD
+    /// (which would let a signature over `%FF` verify `%FE`), and `+` is a space.
+    #[test]
+    fn canonical_query_keeps_every_byte() {
+        let canonical = |query: &str| {
+            let mut out = String::new();
+            push_canonical_query(query, false, &mut out);
+            out
+        };
+        assert_eq!(canonical("a=%FF"), "a=%FF");
+        assert_eq!(canonical("a=%fe&%FF=1"), "%FF=1&a=%FE");
+        assert_eq!(canonical("a=%EF%BF%BD"), "a=%EF%BF%BD");
+        assert_eq!(canonical("a=b+c&d=%2B"), "a=b%20c&d=%2B");
+        assert_eq!(canonical("a=%zz&b=%4"), "a=%25zz&b=%254");
+        assert_eq!(canonical("&&x&y=&=z"), "=z&x=&y=");
     }
 
     #[test]
