@@ -1060,6 +1060,11 @@ async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> Reply {
 
 /// An STS Query request with the form `body`, SigV4-signed with `creds`.
 async fn sts_post(d: &Daemon, creds: &SessionCredentials, body: &str) -> Reply {
+    sts_post_in(d, creds, body, REGION).await
+}
+
+/// [`sts_post`] signed for `region`.
+async fn sts_post_in(d: &Daemon, creds: &SessionCredentials, body: &str, region: &str) -> Reply {
     let host = host_port(&d.endpoint);
     let base = [
         ("host", host.as_str()),
@@ -1077,7 +1082,7 @@ async fn sts_post(d: &Daemon, creds: &SessionCredentials, body: &str) -> Reply {
         &creds.access_key_id,
         &creds.secret_access_key,
         Some(&creds.session_token),
-        REGION,
+        region,
         "sts",
         now(),
     );
@@ -1270,6 +1275,34 @@ async fn token_and_signing_key_cache_lookups_are_counted() {
         assert_eq!(sample(&m, &entries), Some(1.0), "{m}");
     }
     assert_eq!(sample(&m, "rolegate_cache_max_entries"), Some(100_000.0), "{m}");
+}
+
+/// A request whose scope the endpoint refuses (another region, here) is refused before a
+/// signing key is derived for it: a token holder cannot fill the signing-key cache with
+/// scopes of its choosing and push real keys out.
+#[tokio::test]
+async fn a_refused_scope_derives_no_signing_key() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "scope-client", KeyType::EcdsaP256);
+    let creds = create(&d, &leaf).await.unwrap();
+    for region in ["eu-west-9", "ap-south-7", "xx-none-1"] {
+        let refused = sts_post_in(&d, &creds, "Action=GetCallerIdentity&Version=2011-06-15", region).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert!(
+            refused.body.contains("<Code>SignatureDoesNotMatch</Code>") && refused.body.contains(region),
+            "{}",
+            refused.body
+        );
+    }
+    let m = scrape(&d).await;
+    let count = |name: &str| sample(&m, &format!(r#"rolegate_cache_{name}{{cache="signing_keys"}}"#)).unwrap_or(0.0);
+    assert_eq!((count("misses_total"), count("entries")), (0.0, 0.0), "{m}");
+    let who = get_caller_identity(&d, &creds).await;
+    assert_eq!(who.status, 200, "{}", who.body);
+    let m = scrape(&d).await;
+    let count = |name: &str| sample(&m, &format!(r#"rolegate_cache_{name}{{cache="signing_keys"}}"#)).unwrap_or(0.0);
+    assert_eq!((count("misses_total"), count("entries")), (1.0, 1.0), "{m}");
 }
 
 /// A certificate enters the cache only once its chain verified: an anonymous client sending

@@ -146,7 +146,15 @@ impl Broker {
             return Err(invalid_token("key-token-mismatch"));
         }
         let role = current_role(&config, &claims, now)?;
-        let region = region.unwrap_or(&config.server.region);
+        let expectations = Expectations {
+            service,
+            region: region.unwrap_or(&config.server.region),
+            now,
+            max_skew: config.server.max_clock_skew,
+        };
+        // Scope, signed headers and time first: a scope this endpoint refuses never costs a
+        // key derivation, nor an entry pushing real keys out of the signing-key cache.
+        sigv4::check_request(&signed, &expectations, req).map_err(signature_error)?;
         let (key, cached) = self.caches().signing_keys.signing_key(
             &claims.secret_access_key,
             &signed.credential.date,
@@ -154,13 +162,8 @@ impl Broker {
             &signed.credential.service,
         );
         self.caches().record(CacheName::SigningKeys, cached);
-        let expectations = Expectations {
-            service,
-            region,
-            now,
-            max_skew: config.server.max_clock_skew,
-        };
-        sigv4::verify(&signed, req, &payload_hash, &key, &expectations).map_err(signature_error)?;
+        sigv4::check_signature(&signed, req, &payload_hash, &key, sigv4::normalizes_path(service))
+            .map_err(signature_error)?;
         Ok(Caller { claims, role, config })
     }
 

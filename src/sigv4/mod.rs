@@ -30,4 +30,7 @@ pub use error::{HMAC_ALGORITHMS, SigV4Error, X509_ALGORITHMS, looks_like_an_acce
 pub(crate) use error::{shown_date, shown_scope_part};
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
-pub use verify::{Expectations, check_time, compute_signature, signed_string_to_sign, verify, verify_with};
+pub use verify::{
+    Expectations, check_request, check_signature, check_time, compute_signature, normalizes_path, signed_string_to_sign,
+    verify, verify_with,
+};

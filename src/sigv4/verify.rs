@@ -53,9 +53,27 @@ pub fn verify_with(
     exp: &Expectations,
     normalize_path: bool,
 ) -> Result<(), SigV4Error> {
+    check_request(signed, exp, req)?;
+    check_signature(signed, req, payload_hash, key, normalize_path)
+}
+
+/// Rules 1–3 of [`verify`], everything but the signature: cheap checks a server makes before
+/// it derives (and caches) a signing key for the scope the request names, so a scope it would
+/// refuse never costs a derivation or a cache entry.
+pub fn check_request(signed: &SignedRequest, exp: &Expectations, req: &HttpRequest) -> Result<(), SigV4Error> {
     check_scope(signed, exp)?;
     check_signed_headers(signed, req)?;
-    check_time(&signed.amz_date, signed.expires, exp)?;
+    check_time(&signed.amz_date, signed.expires, exp)
+}
+
+/// Rule 4 of [`verify`]: the signature recomputed with `key` equals the one sent.
+pub fn check_signature(
+    signed: &SignedRequest,
+    req: &HttpRequest,
+    payload_hash: &str,
+    key: &SigningKey,
+    normalize_path: bool,
+) -> Result<(), SigV4Error> {
     let sts = signed_string_to_sign(signed, req, payload_hash, normalize_path)?;
     if signature_matches(key, &sts, &signed.signature) {
         return Ok(());
@@ -110,7 +128,7 @@ fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8]) ->
 }
 
 /// Every service but S3 normalizes the path before signing.
-fn normalizes_path(service: &str) -> bool {
+pub fn normalizes_path(service: &str) -> bool {
     service != "s3"
 }
 
