@@ -855,14 +855,22 @@ async fn signature_and_request_matrix() {
         case(
             "RSA label on ECDSA key",
             auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-RSA-SHA256")),
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(
+                403,
+                AD,
+                "The signing algorithm 'AWS4-X509-RSA-SHA256' does not match the certificate's public key type.",
+            ),
         ),
         case(
             "ECDSA label on RSA key",
             auth(ra_signed(&rsa, &[], ok_body(), n), &|v| {
                 v.replace("AWS4-X509-RSA-SHA256", "AWS4-X509-ECDSA-SHA256")
             }),
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(
+                403,
+                AD,
+                "The signing algorithm 'AWS4-X509-ECDSA-SHA256' does not match the certificate's public key type.",
+            ),
         ),
         case(
             "unknown algorithm label",

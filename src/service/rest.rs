@@ -20,7 +20,7 @@ use crate::audit::Record;
 use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput, SentCertificate};
 use crate::identity::ClientCertificate;
 use crate::ratelimit::{ClientKey, ClientLimit};
-use crate::sigv4::{self, HttpRequest, shown_date, x509};
+use crate::sigv4::{self, Expectations, HttpRequest, shown_date, x509};
 
 /// The most chain certificates accepted in `X-Amz-X509-Chain` (DESIGN.md §1).
 pub const MAX_CHAIN_CERTIFICATES: usize = 5;
@@ -86,12 +86,16 @@ pub fn create_session(
     })?;
     let auth = x509::parse_authorization(auth_header)
         .map_err(|e| ApiError::access_denied("bad-authorization", format!("Invalid Authorization header: {e}")))?;
-    check_scope(&auth, &config.server.region)?;
-    check_required_signed_headers(&auth)?;
     let amz_date = req
         .header("x-amz-date")
         .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
-    check_request_date(amz_date, &auth.date, now, config.server.max_clock_skew)?;
+    let expectations = Expectations {
+        service: x509::SERVICE,
+        region: &config.server.region,
+        now,
+        max_skew: config.server.max_clock_skew,
+    };
+    x509::check_request(&auth, amz_date, &expectations).map_err(|e| request_rule_error(e, &auth, &expectations))?;
 
     let sent = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
@@ -238,85 +242,58 @@ impl SessionParams {
     }
 }
 
-/// The credential scope must be `{date}/{our region}/rolesanywhere/aws4_request`.
-fn check_scope(auth: &x509::X509Authorization, region: &str) -> Result<(), ApiError> {
-    if auth.service != "rolesanywhere" {
-        return Err(ApiError::access_denied(
+/// A Roles Anywhere request rule broken ([`x509::check_request`]), in this API's words: what
+/// the scope should name, which header must be signed, the server's time for a client whose
+/// clock is off.
+fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp: &Expectations) -> ApiError {
+    use sigv4::SigV4Error as E;
+    let (reason, message) = match e {
+        E::CredentialService(_) => (
             "wrong-service",
             format!(
-                "Credential should be scoped to correct service: 'rolesanywhere', not '{}'.",
-                crate::sigv4::shown_scope_part(&auth.service)
+                "Credential should be scoped to correct service: '{}', not '{}'.",
+                x509::SERVICE,
+                sigv4::shown_scope_part(&auth.service)
             ),
-        ));
-    }
-    if auth.region != region {
-        return Err(ApiError::access_denied(
+        ),
+        E::CredentialRegion(_) => (
             "wrong-region",
             format!(
-                "Credential should be scoped to a valid region: '{region}', not '{}'.",
-                crate::sigv4::shown_scope_part(&auth.region)
+                "Credential should be scoped to a valid region: '{}', not '{}'.",
+                exp.region,
+                sigv4::shown_scope_part(&auth.region)
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// `host`, `x-amz-date` and `x-amz-x509` must be signed: otherwise a captured signature could
-/// be replayed against another host, at another time, or with another certificate
-/// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>).
-fn check_required_signed_headers(auth: &x509::X509Authorization) -> Result<(), ApiError> {
-    let required = [
-        ("host", sigv4::SigV4Error::HostNotSigned),
-        ("x-amz-date", sigv4::SigV4Error::DateNotSigned),
-        ("x-amz-x509", sigv4::SigV4Error::CertificateNotSigned),
-    ];
-    for (name, error) in required {
-        if !auth.signed_headers.iter().any(|h| h == name) {
-            return Err(ApiError::access_denied("unsigned-header", error.to_string()));
-        }
-    }
-    Ok(())
-}
-
-/// `X-Amz-Date` must parse, agree with the credential date and lie within the skew window.
-fn check_request_date(
-    amz_date: &str,
-    credential_date: &str,
-    now: OffsetDateTime,
-    skew: time::Duration,
-) -> Result<(), ApiError> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let date = time::PrimitiveDateTime::parse(amz_date, &format)
-        .map_err(|_| {
-            ApiError::access_denied(
-                "bad-date",
-                format!(
-                    "X-Amz-Date '{}' is not in the format YYYYMMDDTHHMMSSZ.",
-                    shown_date(amz_date)
-                ),
-            )
-        })?
-        .assume_utc();
-    if !amz_date.starts_with(credential_date) {
-        return Err(ApiError::access_denied(
+        ),
+        E::CredentialDate {
+            scope_date, amz_date, ..
+        } => (
             "date-mismatch",
             format!(
-                "The Credential date {} does not match X-Amz-Date {amz_date}.",
-                shown_date(credential_date)
+                "The Credential date {} does not match X-Amz-Date {}.",
+                shown_date(&scope_date),
+                shown_date(&amz_date)
             ),
-        ));
-    }
-    if (date - now).abs() > skew {
-        return Err(ApiError::access_denied(
+        ),
+        E::BadDate(date) => (
+            "bad-date",
+            format!(
+                "X-Amz-Date '{}' is not in the format YYYYMMDDTHHMMSSZ.",
+                shown_date(&date)
+            ),
+        ),
+        E::SignatureExpired { amz_date, now, .. } | E::SignatureNotYetCurrent { amz_date, now, .. } => (
             "clock-skew",
             format!(
-                "Signature expired or not yet valid: X-Amz-Date {amz_date} is more than {} seconds away from the server time {}. Check the client clock.",
-                skew.whole_seconds(),
-                now.format(&format).unwrap_or_default()
+                "Signature expired or not yet valid: X-Amz-Date {amz_date} is more than {} seconds away from the server time {now}. Check the client clock.",
+                exp.max_skew.whole_seconds()
             ),
-        ));
-    }
-    Ok(())
+        ),
+        unsigned @ (E::HostNotSigned | E::DateNotSigned | E::CertificateNotSigned) => {
+            ("unsigned-header", unsigned.to_string())
+        }
+        other => ("bad-authorization", other.to_string()),
+    };
+    ApiError::access_denied(reason, message)
 }
 
 fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
@@ -381,18 +358,17 @@ fn verify_signature(
     let payload_hash = sigv4::sha256_hex(body);
     let canonical = sigv4::canonical_request(&http, &signed, &payload_hash, true)
         .map_err(|e| ApiError::access_denied("bad-signature", format!("Cannot build the canonical request: {e}")))?;
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
     let amz_date = req.header("x-amz-date").unwrap_or_default();
-    let string_to_sign = sigv4::string_to_sign(&auth.label, amz_date, &scope, &canonical);
-    let verified = cert
-        .verifying_key()
-        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature);
-    verified.map_err(|_| {
-        ApiError::access_denied(
-            "bad-signature",
-            "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",
-        )
-    })
+    let string_to_sign = sigv4::string_to_sign(&auth.label, amz_date, &auth.scope(), &canonical);
+    cert.verifying_key()
+        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
+        .map_err(|e| match e {
+            sigv4::SigV4Error::AlgorithmKeyMismatch(_) => ApiError::access_denied("algorithm-key-mismatch", e.to_string()),
+            _ => ApiError::access_denied(
+                "bad-signature",
+                "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",
+            ),
+        })
 }
 
 #[derive(Serialize)]

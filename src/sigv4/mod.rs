@@ -31,6 +31,6 @@ pub(crate) use error::{shown_date, shown_scope_part};
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
 pub use verify::{
-    Expectations, check_request, check_signature, check_time, compute_signature, normalizes_path, signed_string_to_sign,
-    verify, verify_with,
+    Expectations, check_request, check_signature, check_time, compute_signature, normalizes_path,
+    signed_string_to_sign, verify, verify_with,
 };

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
 use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
-use super::encoding::{format_amz_date, sha256_hex};
+use super::encoding::{format_amz_date, parse_amz_date, sha256_hex};
 use super::sign::signable_header_names;
 use super::{
     Credential, Expectations, HttpRequest, SigV4Error, X509_ALGORITHMS, canonical_request, check_time, string_to_sign,
@@ -114,24 +114,18 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
 }
 
 /// Checks the request-level rules of a Roles Anywhere signature before the (costlier)
-/// signature check: the scope names `rolesanywhere`, `exp.region` and the day of
-/// `X-Amz-Date`; `host`, `x-amz-date` and `x-amz-x509` are signed; `X-Amz-Date` is within
-/// ±`exp.max_skew` of `exp.now`. (`exp.service` is ignored: the service is always
-/// `rolesanywhere`.)
+/// signature check, in this order: the scope names `rolesanywhere` and `exp.region`; `host`,
+/// `x-amz-date` and `x-amz-x509` are signed (otherwise a captured signature could be replayed
+/// against another host, at another time, or with another certificate:
+/// <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>);
+/// `X-Amz-Date` is a date, its day is the scope's, and it lies within ±`exp.max_skew` of
+/// `exp.now`. (`exp.service` is ignored: the service is always `rolesanywhere`.)
 pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectations) -> Result<(), SigV4Error> {
     if auth.service != SERVICE {
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }
     if auth.region != exp.region {
         return Err(SigV4Error::CredentialRegion(auth.region.clone()));
-    }
-    let day = amz_date.get(..8).unwrap_or(amz_date);
-    if auth.date != day {
-        return Err(SigV4Error::CredentialDate {
-            scope_date: auth.date.clone(),
-            amz_date_day: day.to_owned(),
-            amz_date: amz_date.to_owned(),
-        });
     }
     let is_signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
     if !is_signed("host") {
@@ -142,6 +136,15 @@ pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectation
     }
     if !is_signed("x-amz-x509") {
         return Err(SigV4Error::CertificateNotSigned);
+    }
+    parse_amz_date(amz_date)?;
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if auth.date != day {
+        return Err(SigV4Error::CredentialDate {
+            scope_date: auth.date.clone(),
+            amz_date_day: day.to_owned(),
+            amz_date: amz_date.to_owned(),
+        });
     }
     check_time(amz_date, None, exp)
 }
@@ -216,22 +219,6 @@ impl fmt::Debug for X509VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "X509VerifyingKey({:?})", self.kind)
     }
-}
-
-/// Verifies `signature` over `string_to_sign` with a certificate key given as bytes: a
-/// one-off [`X509VerifyingKey::parse`] then [`X509VerifyingKey::verify`]. A key that does
-/// not parse fails like a signature that does not verify.
-pub fn verify_signature(
-    alg: X509Algorithm,
-    key: PublicKeyKind,
-    key_bytes: &[u8],
-    string_to_sign: &[u8],
-    signature: &[u8],
-) -> Result<(), SigV4Error> {
-    check_algorithm_fits_key(alg, key)?;
-    X509VerifyingKey::parse(key, key_bytes)
-        .map_err(|_| SigV4Error::X509SignatureMismatch)?
-        .verify(alg, string_to_sign, signature)
 }
 
 /// The label's family must be the key's: `AWS4-X509-RSA-*` for RSA, `AWS4-X509-ECDSA-*` for EC.
