@@ -32,7 +32,12 @@
 //!   [`audit`] (one event per decision),
 //!   [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`),
 //!   [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
-//!   verifier the client and the server share).
+//!   verifier the client and the server share), [`fsutil`] (private files, atomic writes).
+//! - **Client side**, in the same binary: [`client`] (HTTPS and gRPC clients of rolegate's
+//!   APIs), [`helper`] (`credential-process`, `sidecar`, `update`: what workloads run),
+//!   [`explain`] (`explain` and `simulate`: the broker's decisions replayed offline, traced),
+//!   [`bench`] (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
+//!   targets and the property tests share.
 #![forbid(unsafe_code)]
 
 pub mod arn;

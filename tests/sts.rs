@@ -842,6 +842,15 @@ async fn raw_requests_answer_aws_errors() {
         .await
         .assert_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation GetCallerIdentity for version 2099-01-01");
+    // What has not the shape of an action or a version (a pasted secret, say) is not echoed.
+    let m = post(ep, &ca, "Action=wJalrXUtnFEMI%2FK7MDENG&Version=2011-06-15", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation … for version 2011-06-15");
+    let m = post(ep, &ca, "Action=GetCallerIdentity&Version=secret%2Fvalue", &s)
+        .await
+        .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation GetCallerIdentity for version …");
     let m = post(ep, &ca, "Version=2011-06-15", &s)
         .await
         .assert_error(400, "InvalidAction");

@@ -11,6 +11,8 @@
 //!   credentials, keyed per configuration and invalidated on reload.
 //! - `context`: the request context keys derived from a role session (AssumeRole trust,
 //!   Authorize, `rolegate simulate`).
+//! - `violations`: AWS request-model validation (lengths, patterns, ranges), every failure
+//!   of a request reported in one `ValidationError`.
 
 mod assume_role;
 mod assume_role_parameters;

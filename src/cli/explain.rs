@@ -88,7 +88,6 @@ pub struct ExplainArgs {
 /// the server and holds its key), accepted and ignored so that a client's command line can be
 /// pasted as it is. Hidden from `--help`.
 #[derive(clap::Args)]
-#[allow(dead_code, reason = "parsed to be accepted; only the region is read")]
 struct ClientOnlyFlags {
     #[arg(long, hide = true)]
     private_key: Option<PathBuf>,

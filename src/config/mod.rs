@@ -210,13 +210,6 @@ impl Config {
         }
     }
 
-    /// Parses and validates `text`; relative paths resolve against `path`'s folder.
-    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut sources = SourceFiles::default();
-        sources.record(path, text.as_bytes());
-        Self::build(text, path, sources).map_err(|failed| failed.error)
-    }
-
     /// Parses and validates `text`, read from `path` as recorded in `sources`.
     fn build(text: &str, path: &Path, sources: SourceFiles) -> Result<Config, FailedLoad> {
         let file: ConfigFile = match parse_toml(text) {
@@ -1003,15 +996,15 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Region names like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
-/// An address range (`10.0.0.0/8`, `2001:db8::/32`) or one address (`192.0.2.7`).
+/// An address range (`10.0.0.0/8`, `2001:db8::/32`) or one address (`192.0.2.7`), read as
+/// policies read `IpAddress` values.
 fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+    crate::policy::parse_network(text)
         .map(|net| net.trunc())
-        .map_err(|_| format!("'{text}' is not an address or address range like 10.0.0.0/8"))
+        .ok_or_else(|| format!("'{text}' is not an address or address range like 10.0.0.0/8"))
 }
 
+/// Region names like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
 fn is_region(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 32
@@ -1071,8 +1064,6 @@ fn process_groups() -> Vec<u32> {
 #[cfg(not(unix))]
 fn warn_if_shared(_key: &str, _path: &Path) {}
 
-/// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
-/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
 /// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
 /// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
 /// clients match the endpoint's host against (RFC 6125 §6.4.4).
@@ -1154,6 +1145,8 @@ fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
     }
 }
 
+/// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
+/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
 fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for crl in trust.crls() {
         let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {

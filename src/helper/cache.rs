@@ -200,7 +200,7 @@ struct Entry {
 }
 
 fn private_options() -> OpenOptions {
-    #[allow(unused_mut)]
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut o = OpenOptions::new();
     #[cfg(unix)]
     {
@@ -212,7 +212,6 @@ fn private_options() -> OpenOptions {
 
 /// Creates `dir` and any missing parents, each new one with mode 0700.
 pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[allow(unused_mut)]
     let mut b = DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -26,6 +26,7 @@ pub struct DistinguishedName {
 
 impl DistinguishedName {
     /// Builds a name from (short name, value) pairs in order.
+    #[cfg(test)]
     pub fn from_attributes<I, K, V>(attributes: I) -> DistinguishedName
     where
         I: IntoIterator<Item = (K, V)>,

@@ -10,6 +10,8 @@
 //!   set-qualifier rules.
 //! - `variables`: `${...}` policy variables.
 //! - `context`: the request context.
+//! - `json`: the JSON tree policies are parsed from (keys in document order, duplicates refused).
+//! - `error`: what is wrong with a policy, and the path to the element at fault.
 //! - `evaluate`: deny-wins evaluation and session-policy intersection.
 //! - `explain`: a full trace for operators.
 //!
@@ -74,3 +76,4 @@ pub use explain::{ConditionTrace, ResourceMiss, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
 pub use operator::{Comparison, Operator, OperatorKind, SetQualifier};
 pub use principal::PrincipalEntry;
+pub(crate) use scalar::parse_network;

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -458,13 +457,9 @@ fn not_found(rp: &RequestParts) -> HttpResponse {
     rest_error(&e, &rp.request_id)
 }
 
-/// An empty 200 used by health endpoints.
-pub fn ok_text(text: &'static str) -> HttpResponse {
-    http::response(200, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use http_body_util::BodyExt;
 
     use super::*;

@@ -195,11 +195,17 @@ const OTHER_STS_ACTIONS: [&str; 10] = [
     "GetWebIdentityToken",
 ];
 
+/// AWS's answer to an unknown `Action` or `Version`, naming both as far as they have the
+/// shape of one (a stray value may be a secret, and the message reaches the audit log).
 fn invalid_action(action: &str, version: &str) -> ApiError {
+    let version = match version.len() <= 16 && version.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        true => version,
+        false => "…",
+    };
     ApiError::new(
         ErrorCode::InvalidAction,
         "invalid-action",
-        format!("Could not find operation {action} for version {version}"),
+        format!("Could not find operation {} for version {version}", shown_name(action)),
     )
 }
 

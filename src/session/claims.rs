@@ -114,17 +114,6 @@ impl SessionClaims {
         now >= self.expires_at
     }
 
-    /// Seconds of lifetime left at `now`, zero once expired.
-    pub fn remaining_seconds(&self, now: i64) -> u64 {
-        u64::try_from(self.expires_at.saturating_sub(now)).unwrap_or(0)
-    }
-
-    /// Whether this session was obtained by role chaining (its `AssumeRole` calls are then
-    /// limited to one hour).
-    pub fn is_chained(&self) -> bool {
-        matches!(self.origin, SessionOrigin::AssumeRole { .. })
-    }
-
     /// The transitive tags: the session tags whose keys are listed as transitive (compared
     /// case-insensitively, as IAM tag keys are), which a chained session inherits.
     pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
@@ -205,22 +194,12 @@ pub(crate) mod tests {
         let claims = sample_claims();
         assert!(!claims.is_expired_at(claims.expires_at - 1));
         assert!(claims.is_expired_at(claims.expires_at));
-        assert_eq!(claims.remaining_seconds(claims.expires_at - 10), 10);
-        assert_eq!(claims.remaining_seconds(claims.expires_at + 10), 0);
-        assert_eq!(claims.remaining_seconds(i64::MIN), u64::try_from(i64::MAX).unwrap());
     }
 
     #[test]
-    fn chaining_and_transitive_tags() {
-        let mut claims = sample_claims();
-        assert!(claims.is_chained());
+    fn transitive_tags_are_the_listed_keys() {
+        let claims = sample_claims();
         let transitive: Vec<_> = claims.transitive_tags().collect();
         assert_eq!(transitive, [&("team".to_owned(), "payments".to_owned())]);
-        claims.origin = SessionOrigin::RolesAnywhere {
-            trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a".into(),
-            profile_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p".into(),
-            certificate_serial: "01ab".into(),
-        };
-        assert!(!claims.is_chained());
     }
 }

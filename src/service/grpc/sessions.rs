@@ -377,10 +377,19 @@ fn payload_hash(value: &str) -> Result<String, ApiError> {
         return Ok(value.to_ascii_lowercase());
     }
     if value.starts_with("STREAMING-") {
+        // Named when it has the shape of one of those markers (it is echoed in the status).
+        let shown = match value.len() <= 64
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        {
+            true => value,
+            false => "STREAMING-…",
+        };
         return Err(ApiError::validation(
             "bad-payload-hash",
             format!(
-                "payload_hash {value} is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
+                "payload_hash {shown} is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
             ),
         ));
     }
@@ -455,6 +464,10 @@ mod tests {
         assert_eq!(
             payload_hash("STREAMING-AWS4-HMAC-SHA256-PAYLOAD").unwrap_err().message,
             "payload_hash STREAMING-AWS4-HMAC-SHA256-PAYLOAD is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
+        );
+        assert_eq!(
+            payload_hash("STREAMING-secret/value").unwrap_err().message,
+            "payload_hash STREAMING-… is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
         );
         for bad in ["", "unsigned-payload", "abc", &hex[1..]] {
             assert_eq!(payload_hash(bad).unwrap_err().reason, "bad-payload-hash", "{bad}");
