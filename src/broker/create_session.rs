@@ -340,7 +340,8 @@ pub fn trust_context(
     ctx.insert("aws:SourceArn", anchor.arn.as_str());
     ctx.insert("aws:SourceAccount", config.server.account.as_str());
     ctx.insert("aws:SecureTransport", "true");
-    ctx.insert("aws:CurrentTime", format_iso(now));
+    // ISO 8601 UTC with whole seconds, as AWS's expirations.
+    ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
     ctx.insert("sts:SourceIdentity", certificate.source_identity());
     if let Some(ip) = source_ip {
@@ -389,11 +390,6 @@ fn describe_statement(s: &policy::StatementRef) -> String {
         Some(sid) => format!("{} (Sid \"{sid}\")", s.index),
         None => s.index.to_string(),
     }
-}
-
-/// `aws:CurrentTime` format: ISO 8601 UTC with whole seconds.
-fn format_iso(now: OffsetDateTime) -> String {
-    session::format_expiration(now.unix_timestamp())
 }
 
 /// Roles Anywhere names the authenticated certificate subject with an ARN of its own.

@@ -190,10 +190,7 @@ pub fn backoff(policy: &RefreshPolicy, failures: u32) -> Duration {
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the format of every AWS expiration.
 pub fn format_time(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&f)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    crate::session::format_expiration(t.unix_timestamp())
 }
 
 /// Shared state read by the servers and written by [`run`].
