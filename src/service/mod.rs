@@ -80,20 +80,14 @@ pub async fn dispatch(
     (response, admission.keep_address_slot())
 }
 
-/// The headers a signature and its credentials are read from. With two of one, the first
-/// would be used and the second ignored, so a proxy or a log could see another request than
-/// the one authenticated: each must be sent once, and in visible ASCII.
-const SINGLE_HEADERS: [&str; 6] = [
-    "Authorization",
-    "X-Amz-Date",
-    "X-Amz-Security-Token",
-    "X-Amz-Content-Sha256",
-    "X-Amz-X509",
-    "X-Amz-X509-Chain",
-];
+/// The headers a signature and its credentials are read from: SigV4's, and the certificate
+/// and chain of AWS4-X509. With two of one, the first would be used and the second ignored, so
+/// a proxy or a log could see another request than the one authenticated: each must be sent
+/// once, and in visible ASCII.
+const X509_HEADERS: [&str; 2] = ["X-Amz-X509", "X-Amz-X509-Chain"];
 
 fn sent_once(rp: &RequestParts) -> Result<(), ApiError> {
-    for name in SINGLE_HEADERS {
+    for name in crate::sigv4::SIGNATURE_HEADERS.into_iter().chain(X509_HEADERS) {
         let mut values = rp.headers.get_all(name).iter();
         let first = values.next();
         if values.next().is_some() {

@@ -22,8 +22,9 @@ use crate::identity::ClientCertificate;
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::sigv4::{self, Expectations, HttpRequest, shown_date, x509};
 
-/// The most chain certificates accepted in `X-Amz-X509-Chain` (DESIGN.md §1).
-pub const MAX_CHAIN_CERTIFICATES: usize = 5;
+/// The most chain certificates accepted in `X-Amz-X509-Chain`: the chain rule's own bound,
+/// checked here before any is decoded.
+pub const MAX_CHAIN_CERTIFICATES: usize = crate::identity::MAX_INTERMEDIATES;
 
 /// A `POST /sessions` request read once, before anything is authenticated: its parameters
 /// (query string or JSON body) and its `X-Amz-X509` certificate. The edge names the client

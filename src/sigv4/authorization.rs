@@ -229,33 +229,22 @@ impl SignedRequest {
 
 /// The headers a signature is read from, each of which must be sent once: with two, the
 /// verifier would read one and the application behind it perhaps the other.
-const SINGLE_HEADERS: [&str; 4] = [
-    "authorization",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
+pub const SIGNATURE_HEADERS: [&str; 4] = [
+    "Authorization",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
 ];
 
 fn sent_once(req: &HttpRequest) -> Result<(), SigV4Error> {
-    match SINGLE_HEADERS
+    match SIGNATURE_HEADERS
         .into_iter()
         .find(|name| req.header_values(name).nth(1).is_some())
     {
         Some(name) => Err(SigV4Error::MalformedAuthorization(format!(
-            "The request must carry only one {} header.",
-            display_name(name)
+            "The request has more than one {name} header; send it once."
         ))),
         None => Ok(()),
-    }
-}
-
-/// The usual spelling of one of [`SINGLE_HEADERS`].
-fn display_name(name: &str) -> &'static str {
-    match name {
-        "authorization" => "Authorization",
-        "x-amz-date" => "X-Amz-Date",
-        "x-amz-security-token" => "X-Amz-Security-Token",
-        _ => "X-Amz-Content-Sha256",
     }
 }
 

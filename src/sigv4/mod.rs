@@ -21,7 +21,7 @@ pub mod x509;
 #[cfg(test)]
 mod tests;
 
-pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SignedRequest};
+pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest};
 pub use canonical::{
     HttpRequest, UNSIGNED_PAYLOAD, canonical_request, canonical_request_without_query_token, string_to_sign,
 };

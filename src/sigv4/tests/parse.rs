@@ -204,7 +204,7 @@ fn header_form_errors() {
     assert_eq!(
         twice,
         Err(SigV4Error::MalformedAuthorization(
-            "The request must carry only one Authorization header.".into()
+            "The request has more than one Authorization header; send it once.".into()
         ))
     );
     assert_eq!(
@@ -478,7 +478,9 @@ fn credentials_are_read_from_one_place() {
         ];
         assert_eq!(
             parse("", &headers),
-            malformed(&format!("The request must carry only one {spelled} header.")),
+            malformed(&format!(
+                "The request has more than one {spelled} header; send it once."
+            )),
             "{name}"
         );
     }
