@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::ApiError;
 use crate::identity::ClientCertificate;
-use crate::service::error::ApiError;
 
 /// What a handler learned while deciding, handed to the edge in the response extensions so the
 /// one audit event can carry it. Identifiers only.

@@ -16,7 +16,7 @@ const PIPE_WAIT: Duration = Duration::from_secs(10);
 /// (`/dev/zero` by a typo), is an error instead of exhausted memory. Pipes are read like
 /// files (`rolegate check-config <(envsubst < template.toml)`), but never waited on forever:
 /// a named pipe with no writer reads as empty, and one whose writer does not finish within
-/// [`PIPE_WAIT`] is an error. Opening one would otherwise block the reading thread for good
+/// `PIPE_WAIT` (10 s) is an error. Opening one would otherwise block the reading thread for good
 /// (a reload stuck on a FIFO put in place of a CRL).
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = open_without_waiting(path)?;

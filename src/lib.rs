@@ -24,7 +24,8 @@
 //!   snapshot; [`broker`] runs CreateSession (and the other operations) against the snapshot
 //!   in force, with bounded moka caches invalidated on reload.
 //! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
-//!   calls the broker, and renders its one error type in each format.
+//!   calls the broker, and renders its one error type ([`error`]: what went wrong, the
+//!   broker's vocabulary, with each wire's code for it) in each format.
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener,
 //!   connection limits and idle timeout, PROXY protocol, operations listener, reload on SIGHUP
 //!   and on changed files, graceful shutdown, systemd readiness), [`ratelimit`] (admission: rate limits and
@@ -36,7 +37,7 @@
 //! - **Client side**, in the same binary: [`client`] (HTTPS and gRPC clients of rolegate's
 //!   APIs), [`helper`] (`credential-process`, `sidecar`, `update`: what workloads run),
 //!   [`explain`] (`explain` and `simulate`: the broker's decisions replayed offline, traced),
-//!   [`bench`] (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
+//!   [`bench`](mod@bench) (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
 //!   targets and the property tests share.
 #![forbid(unsafe_code)]
 
@@ -48,6 +49,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dev;
+pub mod error;
 pub mod explain;
 pub mod fsutil;
 #[doc(hidden)]

@@ -90,7 +90,7 @@ where
 
 /// The text format's fields: exactly `DefaultFields`' output. Without colour, a plain
 /// `name=value` field (a string, a number, a bool) is written by hand, string values by
-/// [`write_quoted`]; `DefaultFields` formats every field through `core::fmt` and `nu_ansi_term`
+/// `write_quoted`; `DefaultFields` formats every field through `core::fmt` and `nu_ansi_term`
 /// (most of an audit event's cost). The message, raw identifiers (`r#type`), errors,
 /// `%`/`?` values and coloured output still go through `DefaultVisitor`.
 #[derive(Clone, Copy, Debug, Default)]

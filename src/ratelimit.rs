@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use moka::sync::Cache;
 
 use crate::config::ServerSettings;
-use crate::service::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode};
 use crate::slots::{Slot, Slots};
 
 /// A token bucket's refill rate and capacity. A rate of 0 disables the limit.

@@ -21,8 +21,8 @@ use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_
 use super::context::session_context;
 use super::{Broker, Caller};
 use crate::config::{Config, Role};
+use crate::error::{ApiError, ErrorCode};
 use crate::policy::{self, Decision, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementRef};
-use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
 /// An AssumeRole request, wire-independent.

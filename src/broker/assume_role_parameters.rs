@@ -15,7 +15,7 @@
 use super::assume_role::AssumeRoleInput;
 use super::violations::Violations;
 use crate::arn::RoleArn;
-use crate::service::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode};
 use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
 
 /// Most session tags per AssumeRole call.

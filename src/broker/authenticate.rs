@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use super::Broker;
 use super::caches::CacheName;
 use crate::config::{Config, Role};
+use crate::error::{ApiError, ErrorCode};
 use crate::policy::{PolicyDocument, PolicyKind};
-use crate::service::error::{ApiError, ErrorCode};
 use crate::session::{self, SessionClaims};
 use crate::sigv4::{self, Expectations, HttpRequest, SigV4Error, SignedRequest};
 

@@ -17,9 +17,9 @@ use super::authenticate::{SessionPolicySource, current_role};
 use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
 use crate::config::Anchor;
+use crate::error::ApiError;
 use crate::identity::ClientCertificate;
 use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrace};
-use crate::service::error::ApiError;
 
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;

@@ -22,9 +22,9 @@ use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
 use super::violations::Violations;
 use crate::config::{Anchor, Config, Profile, Role};
+use crate::error::ApiError;
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
-use crate::service::error::ApiError;
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
 /// The service principal Roles Anywhere sessions are assumed by.
@@ -559,7 +559,7 @@ mod tests {
         let denied = from("127.0.0.2").map(|_| ()).unwrap_err();
         assert_eq!(
             (denied.code, denied.reason),
-            (crate::service::error::ErrorCode::AccessDenied, "trust-policy")
+            (crate::error::ErrorCode::AccessDenied, "trust-policy")
         );
         // ...while the allowed address still gets them again.
         let again = from("127.0.0.1").unwrap();

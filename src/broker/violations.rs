@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::service::error::ApiError;
+use crate::error::ApiError;
 
 /// The longest value a message quotes whole.
 const MAX_ECHOED_CHARACTERS: usize = 256;

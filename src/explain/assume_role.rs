@@ -12,8 +12,8 @@ use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
 use crate::broker::{AssumeRoleInput, Caller, OpenedSession};
 use crate::config::{Config, Role};
+use crate::error::ApiError;
 use crate::policy;
-use crate::service::error::ApiError;
 use crate::session::{self, SessionClaims, SessionOrigin, format_expiration};
 
 /// An AssumeRole to explain: the calling session (its role and name) and the request.

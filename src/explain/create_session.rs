@@ -10,9 +10,9 @@ use super::{Api, Recorder, Report, trace_lines};
 use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role, counted};
+use crate::error::ApiError;
 use crate::identity::ClientCertificate;
 use crate::policy::{self, StatementTrace};
-use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
 
 /// A CreateSession to explain: what a client would send, minus the signature.

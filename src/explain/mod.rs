@@ -16,8 +16,8 @@ mod simulate;
 
 use core::fmt;
 
+use crate::error::ApiError;
 use crate::policy::StatementTrace;
-use crate::service::error::ApiError;
 
 pub use assume_role::{AssumeRoleQuestion, explain_assume_role};
 pub use create_session::{CreateSessionQuestion, explain_create_session};

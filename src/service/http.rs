@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 use http_body_util::{BodyExt, Full, Limited};
 
-use super::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode};
 
 /// Every response body the HTTP handlers build.
 pub type HttpResponse = Response<Full<Bytes>>;

@@ -1,9 +1,8 @@
 //! The wire edges: Roles Anywhere REST (`rest`), the STS Query API (`sts`) and gRPC (`grpc`),
 //! all served on one TLS listener and dispatched by [`dispatch`]. Each edge parses its wire
-//! format, calls the [`crate::broker::Broker`], and renders the one [`error::ApiError`] type
-//! in its own format.
+//! format, calls the [`crate::broker::Broker`], and renders the one [`crate::error::ApiError`]
+//! type in its own format.
 
-pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod rest;
@@ -21,9 +20,9 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 use tonic::body::Body;
 
-use self::error::{ApiError, ErrorCode};
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{Decision, Record};
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::RequestLabels;
 use crate::ratelimit::{AddressSlot, ClientLimit};
 use crate::state::State;

@@ -14,10 +14,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::error::ApiError;
 use super::http::{HttpResponse, RequestParts, json_response};
 use crate::audit::Record;
 use crate::broker::{Broker, CreateSessionInput, CreateSessionOutput, SentCertificate};
+use crate::error::ApiError;
 use crate::identity::ClientCertificate;
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::sigv4::{self, Expectations, HttpRequest, shown_date, x509};

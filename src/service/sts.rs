@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::error::{ApiError, ErrorCode};
 use super::http::{HttpResponse, RequestParts, response};
 use crate::audit::{self, Record};
 use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller, Payload};
+use crate::error::{ApiError, ErrorCode};
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::format_expiration;
 use crate::sigv4::HttpRequest;

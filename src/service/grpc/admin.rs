@@ -9,12 +9,12 @@ use super::peer::admin_peer;
 use super::{GrpcContext, audited, context, record};
 use crate::audit::Record;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
     AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
     ReloadRequest, ReloadResponse, RoleStatus, StatusRequest, StatusResponse,
 };
-use crate::service::error::ApiError;
 use crate::state::State;
 
 /// The stateless `Admin` service; state comes with each request's [`GrpcContext`].

@@ -23,8 +23,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use super::ConnInfo;
-use super::error::{ApiError, ErrorCode};
 use crate::audit::Record;
+use crate::error::{ApiError, ErrorCode};
 use crate::proto::admin_server::AdminServer;
 use crate::proto::sessions_server::SessionsServer;
 use crate::state::State;

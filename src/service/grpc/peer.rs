@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 
 use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
 use crate::config::Anchor;
+use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
-use crate::service::error::{ApiError, ErrorCode};
 
 /// A client chain: the leaf and the intermediates sent after it.
 pub struct PeerChain {

@@ -22,6 +22,7 @@ use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{
     AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload, check_arn_lengths,
 };
+use crate::error::ApiError;
 use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
 use crate::proto::sessions_server::Sessions;
@@ -30,7 +31,6 @@ use crate::proto::{
     CreateSessionResponse, Credentials, Tag, VerifyRequestRequest, VerifyRequestResponse,
 };
 use crate::ratelimit::{ClientKey, ClientLimit};
-use crate::service::error::ApiError;
 use crate::session::{self, format_expiration};
 use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD};
 
