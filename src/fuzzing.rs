@@ -7,6 +7,8 @@
 //! [`MAX_INPUT`] are truncated, mirroring the server's header and body limits.
 //! Not part of the public API.
 
+#![allow(clippy::expect_used, clippy::panic, reason = "a fuzz oracle fails by panicking")]
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
 

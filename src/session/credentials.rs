@@ -144,6 +144,7 @@ pub(super) fn fill_random(dest: &mut [u8]) {
     // invariant: AWS-LC's RAND_bytes aborts the process rather than return failure, so this
     // error is unreachable; should it ever happen, issuing predictable keys would be worse
     // than stopping.
+    #[expect(clippy::panic, reason = "unreachable, and predictable keys would be worse")]
     if aws_lc_rs::rand::fill(dest).is_err() {
         panic!("the system random number generator failed");
     }
