@@ -85,6 +85,8 @@ impl Record {
     }
 
     /// Merges what the handler reported; the handler's values win (they are the decided ones).
+    /// A decision that issued credentials is counted as a session of its role
+    /// (`rolegate_sessions_issued_total`).
     pub fn merge(&mut self, d: Decision) {
         fn pick(slot: &mut Option<String>, v: Option<String>) {
             if v.is_some() {
@@ -94,10 +96,38 @@ impl Record {
         pick(&mut self.role, d.role_arn);
         pick(&mut self.session_name, d.session_name);
         pick(&mut self.source_identity, d.source_identity);
+        let issued = d.issued_access_key_id.is_some();
         pick(&mut self.issued_access_key_id, d.issued_access_key_id);
         if d.expiration.is_some() {
             self.expiration = d.expiration;
         }
+        if issued && let Some(role) = &self.role {
+            crate::metrics::record_session(role);
+        }
+    }
+
+    /// Ends the record of one call of `operation`: its audit event (allowed, or refused with
+    /// `refusal`) and its count in `rolegate_requests_total`. Returns the outcome label.
+    pub fn finish(&self, operation: &'static str, refusal: Option<&ApiError>, elapsed: Duration) -> &'static str {
+        let outcome = match refusal {
+            None => {
+                self.allow(elapsed);
+                "allow"
+            }
+            Some(e) => {
+                self.deny(e, elapsed);
+                e.sts_wire().1
+            }
+        };
+        crate::metrics::record_request(
+            crate::metrics::RequestLabels {
+                api: self.api,
+                operation,
+                outcome,
+            },
+            elapsed.as_secs_f64(),
+        );
+        outcome
     }
 
     /// Emits the event for an allowed request.

@@ -23,7 +23,6 @@ use tonic::body::Body;
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{Decision, Record};
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::RequestLabels;
 use crate::ratelimit::{AddressSlot, ClientLimit};
 use crate::state::State;
 
@@ -329,37 +328,22 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             (operation, record, result)
         }
     };
-    let api_label = record.api;
-    let (response, outcome) = match result {
+    let response = match result {
         Ok(mut response) => {
             if let Some(decision) = response.extensions_mut().remove::<Decision>() {
-                if decision.issued_access_key_id.is_some()
-                    && let Some(role) = &decision.role_arn.clone().or_else(|| record.role.clone())
-                {
-                    crate::metrics::record_session(role);
-                }
                 record.merge(decision);
             }
-            record.allow(started.elapsed());
-            (response, "allow")
+            record.finish(operation, None, started.elapsed());
+            response
         }
         Err(e) => {
-            record.deny(&e, started.elapsed());
-            let response = match api {
+            record.finish(operation, Some(&e), started.elapsed());
+            match api {
                 Api::Rest => rest_error(&e, &rp.request_id),
                 Api::Sts => sts::error_response(&e, &rp.request_id),
-            };
-            (response, e.sts_wire().1)
+            }
         }
     };
-    crate::metrics::record_request(
-        RequestLabels {
-            api: api_label,
-            operation,
-            outcome,
-        },
-        started.elapsed().as_secs_f64(),
-    );
     with_request_id(response, &rp.request_id)
 }
 
@@ -423,15 +407,7 @@ fn record_refusal(
     e: &ApiError,
     started: Instant,
 ) {
-    Record::new(request_id, api, operation, remote).deny(e, started.elapsed());
-    crate::metrics::record_request(
-        RequestLabels {
-            api,
-            operation,
-            outcome: e.sts_wire().1,
-        },
-        started.elapsed().as_secs_f64(),
-    );
+    Record::new(request_id, api, operation, remote).finish(operation, Some(e), started.elapsed());
 }
 
 /// A path no API serves; the path is quoted when it is short (it is the client's).

@@ -178,16 +178,7 @@ pub fn audit_refused_call(
     started: std::time::Instant,
     refused: &ApiError,
 ) {
-    let elapsed = started.elapsed();
-    crate::metrics::record_request(
-        crate::metrics::RequestLabels {
-            api: "grpc",
-            operation,
-            outcome: refused.sts_wire().1,
-        },
-        elapsed.as_secs_f64(),
-    );
-    Record::new(request_id, "grpc", operation, remote).deny(refused, elapsed);
+    Record::new(request_id, "grpc", operation, remote).finish(operation, Some(refused), started.elapsed());
 }
 
 /// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`
@@ -267,24 +258,9 @@ fn audited_answer<T>(
     result: Result<(T, Option<ApiError>), ApiError>,
 ) -> Result<tonic::Response<T>, Status> {
     let elapsed = ctx.started.elapsed();
-    let outcome = match &result {
-        Ok((_, None)) => "allow",
-        Ok((_, Some(e))) | Err(e) => e.sts_wire().1,
-    };
-    crate::metrics::record_request(
-        crate::metrics::RequestLabels {
-            api: "grpc",
-            operation,
-            outcome,
-        },
-        elapsed.as_secs_f64(),
-    );
     match result {
         Ok((v, verdict)) => {
-            match &verdict {
-                None => record.allow(elapsed),
-                Some(refused) => record.deny(refused, elapsed),
-            }
+            record.finish(operation, verdict.as_ref(), elapsed);
             let mut r = tonic::Response::new(v);
             if let Ok(id) = MetadataValue::try_from(&*ctx.request_id) {
                 r.metadata_mut().insert("x-amzn-requestid", id);
@@ -292,7 +268,7 @@ fn audited_answer<T>(
             Ok(r)
         }
         Err(e) => {
-            record.deny(&e, elapsed);
+            record.finish(operation, Some(&e), elapsed);
             Err(status(&e, &ctx.request_id))
         }
     }

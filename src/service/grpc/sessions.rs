@@ -118,7 +118,6 @@ fn create_session(
     let out = broker.create_session(input, now)?;
     // Its chain verified: the next connection with these bytes skips the parse.
     broker.caches().keep_certificate(&chain.sent);
-    crate::metrics::record_session(&out.role_arn);
     record.merge(AuditDecision {
         role_arn: Some(out.role_arn.clone()),
         session_name: Some(out.session_name.clone()),
@@ -197,7 +196,6 @@ fn assume_role(
         missing_members,
     };
     let out = broker.assume_role(&caller, input, now)?;
-    crate::metrics::record_session(&input_role_arn);
     record.merge(AuditDecision {
         role_arn: Some(input_role_arn),
         session_name: None,
