@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -99,7 +99,7 @@ impl fmt::Debug for SigningKeyCache {
 /// HMAC-SHA256.
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
