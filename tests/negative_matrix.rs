@@ -2033,6 +2033,27 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
     );
     assert!(!with("admin_subjects = [\"CN=ops\"]\nadmin_trust_anchors = [\"main\"]").contains(warning));
     assert!(!with("").contains(warning), "no admin subjects, nothing to pin");
+    // Pinned to a disabled anchor, the admin API admits nobody until it is enabled.
+    let disabled = "trust anchor 'off' is disabled: no admin certificate is accepted from it until it is enabled";
+    let with_anchor_off = |enabled: bool| {
+        let text = valid.replacen(
+            "[server]\n",
+            "[server]\nadmin_subjects = [\"CN=ops\"]\nadmin_trust_anchors = [\"off\"]\n",
+            1,
+        ) + &format!("\n[[trust_anchor]]\nid = \"off\"\ncertificates = \"ca.pem\"\nenabled = {enabled}\n");
+        std::fs::write(&config, text).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        assert_eq!(code, Some(0), "{stderr}");
+        stderr
+    };
+    let stderr = with_anchor_off(false);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(disabled) && l.contains("server.admin_trust_anchors[0]")),
+        "{stderr}"
+    );
+    assert!(!with_anchor_off(true).contains(disabled));
 }
 
 /// Two CRLs of one CA key in an anchor (the old and the new one of a CRL update) are refused at

@@ -815,11 +815,20 @@ impl Loader<'_> {
         anchors: &HashMap<String, Arc<Anchor>>,
     ) -> Result<(), ConfigError> {
         for (i, arn) in server.admin_trust_anchors.iter().enumerate() {
-            if !anchors.contains_key(arn) {
-                return Err(self.err(
-                    format!("server.admin_trust_anchors[{i}]"),
-                    format!("no [[trust_anchor]] has id '{}'", section.admin_trust_anchors[i]),
-                ));
+            match anchors.get(arn) {
+                None => {
+                    return Err(self.err(
+                        format!("server.admin_trust_anchors[{i}]"),
+                        format!("no [[trust_anchor]] has id '{}'", section.admin_trust_anchors[i]),
+                    ));
+                }
+                // Admin callers chain to enabled anchors only: this one admits nobody.
+                Some(anchor) if !anchor.enabled => tracing::warn!(
+                    key = format!("server.admin_trust_anchors[{i}]"),
+                    "trust anchor '{}' is disabled: no admin certificate is accepted from it until it is enabled",
+                    section.admin_trust_anchors[i]
+                ),
+                Some(_) => {}
             }
         }
         let enabled = anchors.values().filter(|a| a.enabled).count();
