@@ -2056,6 +2056,42 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
     assert!(!with_anchor_off(true).contains(disabled));
 }
 
+/// A trust policy reading a key no trust evaluation holds — a misspelt condition key, or a
+/// policy variable of one — loads with a warning naming the role, the statement and the key.
+#[test]
+fn trust_policy_keys_no_evaluation_holds_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let warning = "a key no trust policy evaluation holds";
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: None,
+            app_trust_condition: r#","StringEquals":{"aws:PrincipleTag/team":"blue","aws:PrincipalTag/x509Subject/CN":"${aws:PrincipalTagg/cn}","aws:PrincipalTag/x509Subject/OU":"${aws:PrincipalTag/team}"}"#,
+        },
+    );
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(warning)).collect();
+    assert_eq!(warned.len(), 2, "{stderr}");
+    for key in ["'aws:PrincipleTag/team'", "'aws:principaltagg/cn'"] {
+        assert!(
+            warned.iter().any(|l| l.contains(key)
+                && l.contains("Statement[0] (Sid \"RA\")")
+                && l.contains("role[0].trust_policy")),
+            "{key}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = check_config(&config_in(dir.path(), &pki, None));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(warning),
+        "the keys of the usual trust policies are known: {stderr}"
+    );
+}
+
 /// Two CRLs of one CA key in an anchor (the old and the new one of a CRL update) are refused at
 /// load: revocation checking consults only one CRL per issuing key, so one's revocations would
 /// be lost.

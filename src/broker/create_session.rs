@@ -644,4 +644,79 @@ mod tests {
         assert_eq!(err, Some("untrusted-certificate"), "REST's reason");
         assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
     }
+
+    /// Every key either trust context holds — CreateSession's and AssumeRole's, each with
+    /// every optional part present — is one the configuration's misspelt-key warning knows.
+    #[test]
+    fn every_trust_context_key_is_known_to_the_load_warning() {
+        let (broker, _world, certificate) = world_broker(0);
+        let config = broker.config();
+        let anchor = find_anchor(&config, TRUST_ANCHOR_ARN).unwrap();
+        let role = config.role(ROLE_ARN).unwrap().clone();
+        let tags = [("team".to_owned(), "blue".to_owned())];
+        let now = OffsetDateTime::now_utc();
+        let ip = Some("192.0.2.1".parse().unwrap());
+        let create = trust_context(&config, anchor, &role, &certificate, &tags, ip, now);
+
+        let issued_at = now.unix_timestamp();
+        let claims = crate::session::SessionClaims {
+            access_key_id: String::new(),
+            secret_access_key: zeroize::Zeroizing::new(String::new()),
+            role_arn: role.arn.as_str().to_owned(),
+            role_id: role.role_id.clone(),
+            session_name: "s".to_owned(),
+            issued_at,
+            expires_at: issued_at + 3600,
+            source_identity: Some("CN=a".to_owned()),
+            tags: tags.to_vec(),
+            transitive_tag_keys: vec!["team".to_owned()],
+            session_policies: Vec::new(),
+            policy_arns: Vec::new(),
+            origin: crate::session::SessionOrigin::AssumeRole {
+                source_role_arn: role.arn.as_str().to_owned(),
+                source_session_name: "s".to_owned(),
+            },
+        };
+        let caller = crate::broker::Caller {
+            claims: Arc::new(crate::broker::OpenedSession::new(claims)),
+            role: role.clone(),
+            config: config.clone(),
+        };
+        let input = crate::broker::AssumeRoleInput {
+            role_arn: ROLE_ARN.to_owned(),
+            role_session_name: "next".to_owned(),
+            duration_seconds: None,
+            policy: None,
+            policy_arns: Vec::new(),
+            tags: tags.to_vec(),
+            transitive_tag_keys: vec!["team".to_owned()],
+            external_id: Some("x".to_owned()),
+            serial_number: None,
+            token_code: None,
+            source_identity: Some("CN=a".to_owned()),
+            minimum_session_token_size: None,
+            source_ip: ip,
+            missing_members: Vec::new(),
+        };
+        let assume = super::super::assume_role::trust_context(&caller, &role, &input, &tags, Some("CN=a"), now);
+        for ctx in [&create, &assume] {
+            let keys: Vec<&str> = ctx.keys().map(|(k, _)| k).collect();
+            assert!(keys.len() >= 10, "{keys:?}");
+            for key in keys {
+                assert!(
+                    super::super::is_trust_policy_key(key),
+                    "{key} is not a known trust policy key"
+                );
+            }
+        }
+        for unknown in [
+            "aws:PrincipleTag/team",
+            "aws:PrincipalTag/",
+            "aws:username",
+            "sts:RoleSessionNames",
+        ] {
+            assert!(!super::super::is_trust_policy_key(unknown), "{unknown}");
+        }
+        assert!(super::super::is_trust_policy_key("AWS:PrincipalTag/x509Subject/CN"));
+    }
 }

@@ -36,6 +36,7 @@ pub use authorize::{
 };
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
+pub(crate) use context::is_trust_policy_key;
 pub use create_session::{
     CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, check_arn_lengths,
     trust_context as create_session_trust_context,

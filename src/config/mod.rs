@@ -466,6 +466,7 @@ impl Loader<'_> {
         let managed_policies = self.managed_policies(&f.managed_policy)?;
         let roles = self.roles(&f.role)?;
         warn_of_roles_in_other_accounts(&f.role, &server.account);
+        warn_of_trust_keys_never_set(&f.role, &roles);
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
@@ -1107,6 +1108,29 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
                 role.arn,
                 arn.account()
             );
+        }
+    }
+}
+
+/// A trust policy condition (or policy variable) on a key no trust policy evaluation holds —
+/// most likely misspelt, as `aws:PrincipleTag/team` — meets the key absent every time: the
+/// condition never matches (or, with `...IfExists` and `Null`, always does).
+fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let key = match &section.trust_policy_file {
+            Some(_) => format!("role[{i}].trust_policy_file"),
+            None => format!("role[{i}].trust_policy"),
+        };
+        let mut warned = std::collections::HashSet::new();
+        for (statement, context_key) in role.trust_policy.context_keys() {
+            if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
+                tracing::warn!(
+                    key = key.as_str(),
+                    "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
+                    section.arn
+                );
+            }
         }
     }
 }

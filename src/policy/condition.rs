@@ -64,6 +64,21 @@ impl Condition {
         &self.key
     }
 
+    /// The context keys of the policy variables in its values, lowercased.
+    pub fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        let items: &[TextValue] = match &self.values {
+            Values::Text(items) => items,
+            _ => &[],
+        };
+        items
+            .iter()
+            .filter_map(|item| match item {
+                TextValue::Template(t) => Some(t.variable_keys()),
+                _ => None,
+            })
+            .flatten()
+    }
+
     /// The policy values as written.
     pub fn raw_values(&self) -> &[String] {
         &self.raw_values

@@ -161,6 +161,28 @@ impl PolicyDocument {
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
+
+    /// Every context key the document reads — condition keys as written, the keys of policy
+    /// variables lowercased — with the statement that reads it (`Statement[0] (Sid "x")`), in
+    /// document order.
+    pub fn context_keys(&self) -> Vec<(String, &str)> {
+        let mut keys = Vec::new();
+        for (i, statement) in self.statements.iter().enumerate() {
+            let index_path = format!("Statement[{i}]");
+            let path = match &statement.sid {
+                Some(sid) => statement_path(&index_path, sid),
+                None => index_path,
+            };
+            let resources = statement.resource.iter().flat_map(|r| &r.patterns);
+            let read = statement
+                .conditions
+                .iter()
+                .flat_map(|c| std::iter::once(c.key()).chain(c.variable_keys()))
+                .chain(resources.flat_map(ResourcePattern::variable_keys));
+            keys.extend(read.map(|key| (path.clone(), key)));
+        }
+        keys
+    }
 }
 
 impl Statement {

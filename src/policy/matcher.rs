@@ -79,6 +79,16 @@ impl ResourcePattern {
         }
     }
 
+    /// The context keys of its policy variables, lowercased.
+    pub fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        match &self.matcher {
+            ResourceMatcher::Static(_) => None,
+            ResourceMatcher::Template(t) => Some(t.variable_keys()),
+        }
+        .into_iter()
+        .flatten()
+    }
+
     /// Whether `ctx.resource` matches; a pattern with an unresolvable policy variable does not.
     pub fn matches(&self, ctx: &RequestContext) -> bool {
         match &self.matcher {

@@ -62,6 +62,14 @@ impl Template {
         Ok(Some(Self { parts }))
     }
 
+    /// The context keys of the variables, lowercased.
+    pub(crate) fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Variable { key, .. } => Some(key.as_str()),
+            Part::Text(_) | Part::Escaped(_) => None,
+        })
+    }
+
     /// Substitute variables, producing plain text (for exact-match operators). `None` when a
     /// variable is unresolvable.
     pub(crate) fn resolve_text(&self, ctx: &RequestContext) -> Option<String> {
