@@ -18,8 +18,8 @@ pub enum CertsCommand {
     Ca {
         #[command(flatten)]
         out: Output,
-        /// Subject CN.
-        #[arg(long, default_value = "rolegate dev root CA")]
+        /// Subject CN (1 to 64 characters).
+        #[arg(long, default_value = "rolegate dev root CA", value_parser = common_name)]
         cn: String,
     },
     /// Create an intermediate CA signed by --ca-cert/--ca-key.
@@ -28,8 +28,8 @@ pub enum CertsCommand {
         issuer: IssuerArgs,
         #[command(flatten)]
         out: Output,
-        /// Subject CN.
-        #[arg(long, default_value = "rolegate dev intermediate CA")]
+        /// Subject CN (1 to 64 characters).
+        #[arg(long, default_value = "rolegate dev intermediate CA", value_parser = common_name)]
         cn: String,
     },
     /// Create a TLS server certificate.
@@ -39,7 +39,7 @@ pub enum CertsCommand {
         #[command(flatten)]
         out: Output,
         /// DNS name or IP address (repeatable).
-        #[arg(long = "san", required = true)]
+        #[arg(long = "san", required = true, value_parser = server_name)]
         sans: Vec<String>,
     },
     /// Create a client (workload) certificate.
@@ -48,8 +48,8 @@ pub enum CertsCommand {
         issuer: IssuerArgs,
         #[command(flatten)]
         out: Output,
-        /// Subject CN (also the session's source identity, `CN=<cn>`).
-        #[arg(long)]
+        /// Subject CN, 1 to 64 characters (also the session's source identity, `CN=<cn>`).
+        #[arg(long, value_parser = common_name)]
         cn: String,
         /// Organization (O).
         #[arg(long = "o")]
@@ -58,7 +58,7 @@ pub enum CertsCommand {
         #[arg(long = "ou")]
         organizational_unit: Option<String>,
         /// SAN DNS name (repeatable).
-        #[arg(long = "dns")]
+        #[arg(long = "dns", value_parser = dns_name)]
         dns_names: Vec<String>,
         /// SAN URI (repeatable).
         #[arg(long = "uri")]
@@ -102,6 +102,36 @@ pub struct Output {
 /// hundred years (past that, the date would not fit X.509's four-digit years).
 fn days() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..=36_500)
+}
+
+/// A subject CN: RFC 5280's upper bound `ub-common-name` is 64 characters.
+fn common_name(text: &str) -> Result<String, String> {
+    match text.chars().count() {
+        1..=64 => Ok(text.to_owned()),
+        0 => Err("a common name cannot be empty".to_owned()),
+        n => Err(format!("a common name has at most 64 characters (RFC 5280), not {n}")),
+    }
+}
+
+/// A server certificate's subjectAltName: an IP address or a DNS name TLS clients can match,
+/// `*.` wildcard included.
+fn server_name(text: &str) -> Result<String, String> {
+    // A wildcard stands for the leftmost label only (RFC 6125 §6.4.3).
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    match text.parse::<std::net::IpAddr>() {
+        Ok(_) => Ok(text.to_owned()),
+        Err(_) => dns_name(name)
+            .map(|_| text.to_owned())
+            .map_err(|_| format!("'{text}' is neither an IP address nor a DNS name")),
+    }
+}
+
+/// A DNS name as TLS clients and certificate validators read one (letters, digits, `-`, `_`
+/// and dots).
+fn dns_name(text: &str) -> Result<String, String> {
+    rustls::pki_types::DnsName::try_from(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("'{text}' is not a DNS name"))
 }
 
 #[derive(Args)]

@@ -94,6 +94,42 @@ def test_certs_days_out_of_range_are_refused(tmp_path, days):
     assert not (tmp_path / "ca.pem").exists()
 
 
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--san", "bad name"], "invalid value 'bad name' for '--san <SANS>': 'bad name' is neither an IP address nor a DNS name"),
+        (["--san", "a..b"], "'a..b' is neither an IP address nor a DNS name"),
+    ],
+)
+def test_certs_server_refuses_names_clients_cannot_match(test_pki, tmp_path, args, message):
+    proc = run_rolegate(
+        "certs", "server", "--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key),
+        "--out", str(tmp_path / "srv"), *args, check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (tmp_path / "srv.pem").exists()
+
+
+def test_certs_server_takes_a_wildcard_and_addresses(test_pki, tmp_path):
+    run_rolegate(
+        "certs", "server", "--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key),
+        "--out", str(tmp_path / "srv"), "--san", "*.svc.example", "--san", "::1", "--san", "rolegate.internal",
+    )
+    cert = x509.load_pem_x509_certificate((tmp_path / "srv.pem").read_bytes())
+    san = _ext(cert, x509.SubjectAlternativeName)
+    assert san.get_values_for_type(x509.DNSName) == ["*.svc.example", "rolegate.internal"]
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["::1"]
+
+
+@pytest.mark.parametrize("cn,message", [("", "a common name cannot be empty"), ("x" * 65, "at most 64 characters (RFC 5280), not 65")])
+def test_certs_refuse_a_common_name_x509_does_not_allow(tmp_path, cn, message):
+    proc = run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), "--cn", cn, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (tmp_path / "ca.pem").exists()
+
+
 def test_expired_and_not_yet_valid_certificates(test_pki):
     now = datetime.now(timezone.utc)
     assert test_pki.expired_leaf.load().not_valid_after_utc < now
