@@ -43,7 +43,7 @@ const DEV_FILES: [&str; 11] = [
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let config = dir.join(CONFIG_FILE);
     if config.exists() {
-        eprintln!("rolegate: reusing the dev setup in {}", dir.display());
+        tracing::info!(state_dir = %dir.display(), "reusing the dev setup");
         return Ok(config);
     }
     // The configuration is written last: files of the setup without it are a first run that
@@ -93,7 +93,7 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let _ = std::fs::remove_file(&partial);
     write_new_public(&partial, dev_config().as_bytes())?;
     std::fs::rename(&partial, &config)?;
-    eprintln!("rolegate: created a dev PKI, token key and config in {}", dir.display());
+    tracing::info!(state_dir = %dir.display(), "created a dev PKI, token key and configuration");
     Ok(config)
 }
 
