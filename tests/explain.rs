@@ -442,6 +442,11 @@ fn simulate_session_policies_intersect() {
         stdout.contains(&format!("policy 0: managed session policy {MANAGED}")),
         "{stdout}"
     );
+    // Named twice, it is one policy.
+    args.extend(["--policy-arn", MANAGED]);
+    let twice = f.normalized(&f.simulate(&args));
+    assert_eq!(twice, stdout);
+    assert!(!twice.contains("policy 1:"), "{twice}");
 
     // An inline session policy that allows it keeps the role's allow.
     let policy = f.dir.path().join("session.json");

@@ -150,7 +150,11 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         session.push((PolicySource::SessionPolicy(name.clone()), Arc::new(doc)));
     }
     for arn in &q.policy_arns {
-        session.push((PolicySource::ManagedPolicy(arn.clone()), managed(config, arn)?));
+        // A policy named twice (or also by the profile) is one policy, evaluated and listed once.
+        let named = |source: &PolicySource| matches!(source, PolicySource::ManagedPolicy(a) if a == arn);
+        if !session.iter().any(|(source, _)| named(source)) {
+            session.push((PolicySource::ManagedPolicy(arn.clone()), managed(config, arn)?));
+        }
     }
 
     let ctx = context(config, role, q, now)?;
