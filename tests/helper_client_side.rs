@@ -386,6 +386,39 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     eventually("recovery once the server is back", || container(&s, "tok-123").0 == 200);
 }
 
+/// A token file every local user can read is named on stderr at start; a private one is not.
+#[test]
+fn a_world_readable_sidecar_token_file_is_warned_about() {
+    use std::io::{BufRead, Read};
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let token = c.dir.path().join("token");
+    let warning = "the auth token file is readable by every local user";
+    for (mode, warned) in [(0o644, true), (0o640, false), (0o600, false)] {
+        std::fs::write(&token, "tok-123").unwrap();
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut child = c
+            .command("sidecar", &d)
+            .args(["--port", "0", "--auth-token-file", token.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("sidecar listening on "), "{line:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(stderr.contains(warning), warned, "mode {mode:o}: {stderr}");
+    }
+}
+
 #[test]
 fn aws_config_imds_provider_reads_the_sidecar() {
     use aws_credential_types::provider::ProvideCredentials;

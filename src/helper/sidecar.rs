@@ -429,6 +429,23 @@ fn account_id(role_arn: &str) -> Result<String, String> {
 /// hold one); a missing one is written with a new random token, readable by this user only —
 /// so a sidecar and its application can share a fresh in-memory volume and no token is ever
 /// configured by hand.
+/// The token guards the credentials: a file every local user can read hands them to every
+/// local user. (The workload reads it too, so group access can be intended.)
+#[cfg(unix)]
+fn warn_if_world_readable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
+        tracing::warn!(
+            file = %path.display(),
+            "the auth token file is readable by every local user, and with it the container credentials \
+             endpoint's credentials; chmod 600 it (or 640 with a group the workload shares)"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_world_readable(_path: &std::path::Path) {}
+
 fn ensure_token(path: &std::path::Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(_) => {
@@ -443,6 +460,7 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
                      legal header value\"); write the token alone, e.g. with printf '%s'"
                 );
             }
+            warn_if_world_readable(path);
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
