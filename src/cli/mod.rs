@@ -69,9 +69,10 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("configuration").required(true).args(["config", "dev"])))]
 struct ServeArgs {
     /// The TOML configuration file.
-    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// Development mode: create (once) a dev PKI, token key and config in --state-dir and serve it.
     #[arg(long)]
