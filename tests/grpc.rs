@@ -1009,6 +1009,31 @@ async fn admin_certificates_must_come_from_the_admin_trust_anchors() {
     create(&client, create_request("main", ROLE, "main")).await.unwrap();
 }
 
+/// An admin certificate of the one admin anchor that fails its verification says why: an
+/// expired certificate is told it expired, not only that it does not chain.
+#[tokio::test]
+async fn an_expired_admin_certificate_is_told_why() {
+    let pki = Pki::new();
+    let n = now();
+    let expired = pki
+        .root
+        .client(&ClientSpec::new(
+            "ops-admin",
+            KeyType::EcdsaP256,
+            n - days(10),
+            n - days(1),
+        ))
+        .unwrap();
+    let d = start_grpc_with(&pki, &subject_of(&expired), "admin_trust_anchors = [\"main\"]\n");
+    let c = connect(&d, Some((&expired, &[]))).await;
+    assert_status(
+        c.admin().status(StatusRequest {}).await,
+        Code::PermissionDenied,
+        "The client certificate CN=ops-admin does not chain to an enabled trust anchor of [server] \
+         admin_trust_anchors, so it cannot call Admin.Status (Untrusted certificate: certificate has expired",
+    );
+}
+
 #[tokio::test]
 async fn health_serves_and_reflection_lists_services() {
     use tonic_health::pb::HealthCheckRequest;

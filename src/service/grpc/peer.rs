@@ -78,19 +78,18 @@ pub fn admin_peer(
     let chain = peer_chain(broker, conn, operation)?;
     let is_admin_anchor =
         |a: &Anchor| admin_anchors.is_empty() || admin_anchors.iter().any(|arn| arn == a.arn.as_str());
-    // Which anchors may issue admin certificates is the operators' business: the refusal
-    // names the rule, not one anchor's verification error.
-    if broker
-        .trusted_anchor_among(&chain.leaf, &chain.intermediates, is_admin_anchor, now)
-        .is_err()
-    {
-        return Err(match admin_anchors.is_empty() {
-            true => untrusted_client_certificate(&chain.leaf, "any enabled trust anchor."),
-            false => untrusted_client_certificate(
-                &chain.leaf,
-                &format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}."),
-            ),
-        });
+    // The refusal names the rule, and, when one anchor alone could admit the caller, why its
+    // verification failed (a revoked or expired admin certificate says so).
+    if let Err(why) = broker.trusted_anchor_among(&chain.leaf, &chain.intermediates, is_admin_anchor, now) {
+        let rule = match admin_anchors.is_empty() {
+            true => "any enabled trust anchor".to_owned(),
+            false => format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}"),
+        };
+        let which = match why {
+            Some(e) => format!("{rule} ({})", e.message),
+            None => format!("{rule}."),
+        };
+        return Err(untrusted_client_certificate(&chain.leaf, &which));
     }
     broker.caches().keep_certificate(&chain.sent);
     // Listed in either order: certificate order (`CN=ops,O=Acme`, as the audit log writes it)
