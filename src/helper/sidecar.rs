@@ -9,7 +9,8 @@
 //!   contents of `--auth-token-file`).
 //!
 //! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
-//! SDKs that take their region from IMDS read), and `GET /healthz` — no token, no secret —
+//! SDKs that take their region from IMDS read), `iam/info` an instance profile named after the
+//! role, the category listings what is served, and `GET /healthz` — no token, no secret —
 //! answers 200 while credentials can be served and 503 otherwise (a Kubernetes startupProbe:
 //! the application starts once credentials are there).
 //!
@@ -81,6 +82,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     }
     let role_name = role_name(&args.session.role_arn)?;
     let account_id = account_id(&args.session.role_arn)?;
+    let instance_profile_arn = instance_profile_arn(&args.session.role_arn, &role_name)?;
     let region = args.session.region()?;
     if let Some(p) = &args.auth_token_file {
         ensure_token(p)?;
@@ -141,6 +143,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         state,
         role_name,
         account_id,
+        instance_profile_arn,
         region,
         auth_token_file: args.auth_token_file,
         tokens: Mutex::new(TokenStore::default()),
@@ -172,6 +175,8 @@ pub struct Shared {
     pub state: SharedState,
     pub role_name: String,
     pub account_id: String,
+    /// What `iam/info` answers: see [`instance_profile_arn`].
+    pub instance_profile_arn: String,
     /// The region IMDS's `placement/region` answers.
     pub region: String,
     pub auth_token_file: Option<PathBuf>,
@@ -314,8 +319,15 @@ fn issue_token<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Res
 }
 
 fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<Bytes>> {
-    if path == "/latest/meta-data/placement/region" {
-        return text(StatusCode::OK, &shared.region);
+    // IMDS lists a category's entries one per line, sub-categories with a trailing `/`; these
+    // are the entries the sidecar serves.
+    match path.trim_end_matches('/') {
+        "/latest/meta-data" => return text(StatusCode::OK, "iam/\nplacement/"),
+        "/latest/meta-data/iam" => return text(StatusCode::OK, "info\nsecurity-credentials/"),
+        "/latest/meta-data/placement" => return text(StatusCode::OK, "region"),
+        "/latest/meta-data/placement/region" => return text(StatusCode::OK, &shared.region),
+        "/latest/meta-data/iam/info" => return refresh::read(&shared.state, |s| iam_info(s, now, shared)),
+        _ => {}
     }
     let Some(rest) = path.strip_prefix(CREDENTIALS_PREFIX) else {
         return text(StatusCode::NOT_FOUND, "Not Found");
@@ -405,6 +417,39 @@ fn credentials_response(
     }
 }
 
+/// `iam/info`: the instance profile, which tools read for the account id. The sidecar's is
+/// named after its role (as the EC2 console names the profile it creates for a role), its id
+/// derived from its ARN; `LastUpdated` is when the credentials were obtained.
+fn iam_info(state: &CredentialState, now: OffsetDateTime, shared: &Shared) -> Response<Full<Bytes>> {
+    let held = match state.current(now) {
+        Ok(held) => held,
+        Err(e) => {
+            return error_json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CredentialsUnavailable",
+                &e.to_string(),
+            );
+        }
+    };
+    let id = crate::session::role_id(&shared.instance_profile_arn);
+    let body = serde_json::json!({
+        "Code": "Success",
+        "LastUpdated": format_time(held.obtained),
+        "InstanceProfileArn": shared.instance_profile_arn,
+        "InstanceProfileId": format!("AIPA{}", id.get(4..).unwrap_or_default()),
+    });
+    respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+}
+
+/// The instance profile the sidecar stands for: `…:instance-profile/{role name}` in the role's
+/// partition and account.
+fn instance_profile_arn(role_arn: &str, role_name: &str) -> Result<String, String> {
+    role_arn
+        .split_once(":role/")
+        .map(|(head, _)| format!("{head}:instance-profile/{role_name}"))
+        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+}
+
 /// The role name IMDS lists: the last path segment of the role ARN.
 pub fn role_name(role_arn: &str) -> Result<String, String> {
     role_arn
@@ -425,10 +470,6 @@ fn account_id(role_arn: &str) -> Result<String, String> {
         .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
 }
 
-/// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
-/// hold one); a missing one is written with a new random token, readable by this user only —
-/// so a sidecar and its application can share a fresh in-memory volume and no token is ever
-/// configured by hand.
 /// The token guards the credentials: a file every local user can read hands them to every
 /// local user. (The workload reads it too, so group access can be intended.)
 #[cfg(unix)]
@@ -446,6 +487,10 @@ fn warn_if_world_readable(path: &std::path::Path) {
 #[cfg(not(unix))]
 fn warn_if_world_readable(_path: &std::path::Path) {}
 
+/// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
+/// hold one); a missing one is written with a new random token, readable by this user only —
+/// so a sidecar and its application can share a fresh in-memory volume and no token is ever
+/// configured by hand.
 fn ensure_token(path: &std::path::Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(_) => {
@@ -630,6 +675,7 @@ mod tests {
             state: Arc::default(),
             role_name: "app".into(),
             account_id: "123456789012".into(),
+            instance_profile_arn: "arn:aws:iam::123456789012:instance-profile/app".into(),
             region: "eu-west-3".into(),
             auth_token_file: token_file,
             tokens: Mutex::new(TokenStore::default()),
@@ -766,6 +812,18 @@ mod tests {
         let region = "/latest/meta-data/placement/region";
         assert_eq!(call(&s, req("GET", region, &auth), T0), (200, "eu-west-3".into()));
         assert_eq!(call(&s, req("GET", region, &[]), T0).0, 401);
+        // The listings name what is served, as IMDS lists a category.
+        for (path, listed) in [
+            ("/latest/meta-data/", "iam/\nplacement/"),
+            ("/latest/meta-data", "iam/\nplacement/"),
+            ("/latest/meta-data/iam/", "info\nsecurity-credentials/"),
+            ("/latest/meta-data/placement/", "region"),
+        ] {
+            assert_eq!(call(&s, req("GET", path, &auth), T0), (200, listed.into()), "{path}");
+            assert_eq!(call(&s, req("GET", path, &[]), T0).0, 401, "{path}");
+        }
+        let info = "/latest/meta-data/iam/info";
+        assert_eq!(call(&s, req("GET", info, &auth), T0).0, 503, "no credentials yet");
         fill(&s);
         assert_eq!(call(&s, req("GET", "/healthz", &[]), T0), (200, "ok".into()));
         let resp = handle(&s, &req("GET", &format!("{list}app"), &auth), T0);
@@ -784,6 +842,17 @@ mod tests {
                 "Expiration":"2026-01-01T01:00:00Z"})
         );
         assert_eq!(call(&s, req("GET", &format!("{list}other"), &auth), T0).0, 404);
+        let (st, body) = call(&s, req("GET", info, &auth), T0);
+        assert_eq!(st, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["Code"], "Success");
+        assert_eq!(v["LastUpdated"], "2026-01-01T00:00:00Z");
+        assert_eq!(
+            v["InstanceProfileArn"],
+            "arn:aws:iam::123456789012:instance-profile/app"
+        );
+        let id = v["InstanceProfileId"].as_str().unwrap();
+        assert!(id.len() == 21 && id.starts_with("AIPA"), "{id}");
         // Expired token and expired credentials.
         assert_eq!(call(&s, req("GET", list, &auth), T0 + Duration::seconds(21600)).0, 401);
         let short = futures_body(handle(
