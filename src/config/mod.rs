@@ -485,6 +485,82 @@ impl Loader<'_> {
     }
 
     fn server(&self, s: &schema::ServerSection) -> Result<ServerSettings, ConfigError> {
+        let (listen, metrics_listen) = self.listeners(s)?;
+        let account = AccountId::parse(&s.account_id).map_err(|_| {
+            self.err(
+                "server.account_id",
+                format!("'{}' is not a 12-digit account id", s.account_id),
+            )
+        })?;
+        if !is_region(&s.region) {
+            return Err(self.err(
+                "server.region",
+                format!("'{}' is not a region name like us-east-1", s.region),
+            ));
+        }
+        self.check_bounds(s)?;
+        let proxy_protocol_from = self.proxy_protocol_from(s)?;
+        let rate = |key: &str, per_second: f64, burst: u32| {
+            crate::ratelimit::Rate::new(per_second, burst).map_err(|e| match e {
+                crate::ratelimit::RateError::ZeroBurst => self.err(format!("{key}_burst"), e.to_string()),
+                crate::ratelimit::RateError::BadRate => self.err(key, e.to_string()),
+            })
+        };
+        let rate_limit_per_ip = rate(
+            "server.rate_limit_per_ip",
+            s.rate_limit_per_ip,
+            s.rate_limit_per_ip_burst,
+        )?;
+        let rate_limit_connections_per_ip = rate(
+            "server.rate_limit_connections_per_ip",
+            s.rate_limit_connections_per_ip,
+            s.rate_limit_connections_per_ip_burst,
+        )?;
+        let rate_limit_per_client = rate(
+            "server.rate_limit_per_client",
+            s.rate_limit_per_client,
+            s.rate_limit_per_client_burst,
+        )?;
+        let tls = self.tls(&s.tls_cert, &s.tls_key)?;
+        self.check_admin_subjects(s)?;
+        let admin_trust_anchors = s
+            .admin_trust_anchors
+            .iter()
+            .map(|id| RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &s.region, &account, id).to_string())
+            .collect();
+        Ok(ServerSettings {
+            listen,
+            metrics_listen,
+            tls,
+            region: s.region.clone(),
+            account,
+            // Within 1..=3600 (check_bounds).
+            max_clock_skew: time::Duration::seconds(i64::try_from(s.max_clock_skew_seconds).unwrap_or(3600)),
+            max_body_bytes: s.max_body_bytes,
+            admin_subjects: s.admin_subjects.clone(),
+            admin_trust_anchors,
+            credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
+            cache_max_entries: s.cache_max_entries,
+            shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
+            shutdown_delay: std::time::Duration::from_secs(s.shutdown_delay_seconds),
+            max_header_bytes: s.max_header_bytes,
+            request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
+            max_concurrent_requests: s.max_concurrent_requests,
+            max_concurrent_requests_per_ip: s.max_concurrent_requests_per_ip,
+            max_connections: s.max_connections,
+            max_connections_per_ip: s.max_connections_per_ip,
+            proxy_protocol: s.proxy_protocol,
+            proxy_protocol_from,
+            idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
+            rate_limit_per_ip,
+            rate_limit_connections_per_ip,
+            rate_limit_per_client,
+            config_watch: (s.config_watch_seconds > 0).then(|| std::time::Duration::from_secs(s.config_watch_seconds)),
+        })
+    }
+
+    /// The API listener's address and the operations listener's, on ports of their own.
+    fn listeners(&self, s: &schema::ServerSection) -> Result<(SocketAddr, Option<SocketAddr>), ConfigError> {
         let listen = s.listen.parse().map_err(|_| {
             self.err(
                 "server.listen",
@@ -509,21 +585,13 @@ impl Loader<'_> {
                 format!("{metrics} is also server.listen's port: give the metrics listener a port of its own"),
             ));
         }
-        let account = AccountId::parse(&s.account_id).map_err(|_| {
-            self.err(
-                "server.account_id",
-                format!("'{}' is not a 12-digit account id", s.account_id),
-            )
-        })?;
-        if !is_region(&s.region) {
-            return Err(self.err(
-                "server.region",
-                format!("'{}' is not a region name like us-east-1", s.region),
-            ));
-        }
-        // Every number has an upper bound too: a value no deployment means (a timeout of
-        // centuries, a billion connection slots) is a typo, and some would overflow a clock or
-        // exceed what the semaphores and caches accept.
+        Ok((listen, metrics_listen))
+    }
+
+    /// Every number has an upper bound too: a value no deployment means (a timeout of
+    /// centuries, a billion connection slots) is a typo, and some would overflow a clock or
+    /// exceed what the semaphores and caches accept.
+    fn check_bounds(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
         self.within("server.max_clock_skew_seconds", s.max_clock_skew_seconds, 1..=3600)?;
         self.within("server.max_body_bytes", s.max_body_bytes, 1024..=MAX_MESSAGE_BYTES)?;
         self.within("server.max_header_bytes", s.max_header_bytes, 8192..=MAX_MESSAGE_BYTES)?;
@@ -546,92 +614,49 @@ impl Loader<'_> {
         )?;
         self.within("server.max_connections", s.max_connections, 1..=MAX_SLOTS)?;
         self.within("server.max_connections_per_ip", s.max_connections_per_ip, 0..=MAX_SLOTS)?;
-        let proxy_protocol_from = s
+        Ok(())
+    }
+
+    /// The load balancers whose PROXY protocol headers are believed: listed only with
+    /// `proxy_protocol` on, and an unlisted `proxy_protocol` is worth a warning.
+    fn proxy_protocol_from(&self, s: &schema::ServerSection) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        let from = s
             .proxy_protocol_from
             .iter()
             .map(|text| parse_network(text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err("server.proxy_protocol_from", e))?;
-        if !proxy_protocol_from.is_empty() && !s.proxy_protocol {
+        if !from.is_empty() && !s.proxy_protocol {
             return Err(self.err(
                 "server.proxy_protocol_from",
                 "names load balancers but proxy_protocol is false; set proxy_protocol = true",
             ));
         }
-        if s.proxy_protocol && proxy_protocol_from.is_empty() {
+        if s.proxy_protocol && from.is_empty() {
             tracing::warn!(
                 key = "server.proxy_protocol_from",
                 "PROXY protocol headers are believed from any peer: a client that reaches the listener directly can claim any address (aws:SourceIp, per-address limits); list the load balancers"
             );
         }
-        let rate = |key: &str, per_second: f64, burst: u32| {
-            crate::ratelimit::Rate::new(per_second, burst).map_err(|e| match e {
-                crate::ratelimit::RateError::ZeroBurst => self.err(format!("{key}_burst"), e.to_string()),
-                crate::ratelimit::RateError::BadRate => self.err(key, e.to_string()),
-            })
-        };
-        let rate_limit_per_ip = rate(
-            "server.rate_limit_per_ip",
-            s.rate_limit_per_ip,
-            s.rate_limit_per_ip_burst,
-        )?;
-        let rate_limit_connections_per_ip = rate(
-            "server.rate_limit_connections_per_ip",
-            s.rate_limit_connections_per_ip,
-            s.rate_limit_connections_per_ip_burst,
-        )?;
-        let rate_limit_per_client = rate(
-            "server.rate_limit_per_client",
-            s.rate_limit_per_client,
-            s.rate_limit_per_client_burst,
-        )?;
-        let tls = self.tls(&s.tls_cert, &s.tls_key)?;
-        if let Some((i, subject)) = s
+        Ok(from)
+    }
+
+    /// Each `admin_subjects` entry is written as a distinguished name.
+    fn check_admin_subjects(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
+        match s
             .admin_subjects
             .iter()
             .enumerate()
             .find(|(_, subject)| !looks_like_distinguished_name(subject))
         {
-            return Err(self.err(
+            Some((i, subject)) => Err(self.err(
                 format!("server.admin_subjects[{i}]"),
                 format!(
                     "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
                 ),
-            ));
+            )),
+            None => Ok(()),
         }
-        let admin_trust_anchors = s
-            .admin_trust_anchors
-            .iter()
-            .map(|id| RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &s.region, &account, id).to_string())
-            .collect();
-        Ok(ServerSettings {
-            listen,
-            metrics_listen,
-            tls,
-            region: s.region.clone(),
-            account,
-            max_clock_skew: time::Duration::seconds(s.max_clock_skew_seconds as i64),
-            max_body_bytes: s.max_body_bytes,
-            admin_subjects: s.admin_subjects.clone(),
-            admin_trust_anchors,
-            credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
-            cache_max_entries: s.cache_max_entries,
-            shutdown_grace: std::time::Duration::from_secs(s.shutdown_grace_seconds),
-            shutdown_delay: std::time::Duration::from_secs(s.shutdown_delay_seconds),
-            max_header_bytes: s.max_header_bytes,
-            request_timeout: std::time::Duration::from_secs(s.request_timeout_seconds),
-            max_concurrent_requests: s.max_concurrent_requests,
-            max_concurrent_requests_per_ip: s.max_concurrent_requests_per_ip,
-            max_connections: s.max_connections,
-            max_connections_per_ip: s.max_connections_per_ip,
-            proxy_protocol: s.proxy_protocol,
-            proxy_protocol_from,
-            idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
-            rate_limit_per_ip,
-            rate_limit_connections_per_ip,
-            rate_limit_per_client,
-            config_watch: (s.config_watch_seconds > 0).then(|| std::time::Duration::from_secs(s.config_watch_seconds)),
-        })
     }
 
     fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
