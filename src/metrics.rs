@@ -1,12 +1,13 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text): request counts and latencies per
 //! API, operation and outcome; sessions issued per role; configuration reloads per outcome; and,
-//! read at scrape time, cache hit/miss counters, trust anchor, CRL and server certificate
-//! expiry, and process CPU/memory.
+//! read at scrape time, cache hit/miss counters and sizes, trust anchor, CRL and server
+//! certificate expiry, and process CPU/memory.
 //!
 //! Exposition names (the encoder appends `_total` to counters):
 //! `rolegate_requests_total{api,operation,outcome}`, `rolegate_request_duration_seconds`,
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
-//! `rolegate_cache_misses_total{cache}`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
+//! `rolegate_cache_misses_total{cache}`, `rolegate_cache_entries{cache}`,
+//! `rolegate_cache_max_entries`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
