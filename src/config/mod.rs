@@ -1237,6 +1237,18 @@ fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             "trust anchor CA certificate has expired: chains that end at it are refused unless the bundle also holds its renewal (same name and key); add the renewed CA certificate"
         );
     }
+    for certificate in trust
+        .certificates()
+        .iter()
+        .filter(|c| c.not_before > now.unix_timestamp())
+    {
+        tracing::warn!(
+            key,
+            subject = certificate.subject.as_str(),
+            not_before = crate::session::format_expiration(certificate.not_before),
+            "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore (check this server's clock)"
+        );
+    }
 }
 
 /// Whether two listen addresses would take the same port: the same port (not 0, which

@@ -98,6 +98,8 @@ pub struct CrlInfo {
 pub struct AnchorCertificate {
     /// RFC 4514-style subject.
     pub subject: String,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
     /// notAfter, Unix seconds.
     pub not_after: i64,
     /// The certificate DER.
@@ -197,16 +199,18 @@ impl TrustAnchor {
         &self.crl_infos
     }
 
-    /// The notAfter of the anchor certificate webpki chose (matched by subject and key).
-    pub(super) fn not_after_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<i64> {
+    /// The validity (notBefore, notAfter) of the anchor certificate webpki chose (matched by
+    /// subject and key).
+    pub(super) fn validity_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<(i64, i64)> {
         // A CA certificate renewed with its key (same name, same key, later notAfter) is the
-        // same anchor to webpki: the latest of them decides.
+        // same anchor to webpki: together they cover from the earliest notBefore to the latest
+        // notAfter.
         self.webpki_anchors
             .iter()
             .zip(&self.certificates)
             .filter(|(a, _)| same_certificate(a, anchor))
-            .map(|(_, c)| c.not_after)
-            .max()
+            .map(|(_, c)| (c.not_before, c.not_after))
+            .reduce(|(b1, a1), (b2, a2)| (b1.min(b2), a1.max(a2)))
     }
 }
 
@@ -269,6 +273,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
     }
     Ok(AnchorCertificate {
         subject,
+        not_before: x509.validity().not_before.timestamp(),
         not_after: x509.validity().not_after.timestamp(),
         der: der.clone(),
     })

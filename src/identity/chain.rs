@@ -172,18 +172,32 @@ fn verify_in_group(
     let lacked_key_cert_sign = Cell::new(false);
     // webpki does not check the validity of the trust anchor's own certificate (RFC 5280 §6
     // leaves it out); DESIGN §1 checks every certificate's against the clock, as OpenSSL does
-    // for a root. A path through an expired anchor certificate lets webpki try another (a
-    // re-keyed CA's new certificate in the same bundle).
-    let anchor_expired = Cell::new(None);
+    // for a root. A path through an anchor certificate expired or not yet valid lets webpki
+    // try another (a re-keyed CA's new certificate in the same bundle).
+    let anchor_refusal = Cell::new(None);
+    let unix = |seconds: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds.max(0).unsigned_abs()));
     let check_path = |path: &VerifiedPath<'_>| {
-        if let Some(not_after) = anchor.not_after_of(path.anchor())
-            && not_after < i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
-        {
-            anchor_expired.set(Some(not_after));
-            return Err(webpki::Error::CertExpired {
-                time: now,
-                not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(not_after.max(0).unsigned_abs())),
-            });
+        let now_seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        match anchor.validity_of(path.anchor()) {
+            Some((_, not_after)) if not_after < now_seconds => {
+                anchor_refusal.set(Some(CertificateError::AnchorExpired {
+                    not_after: Timestamp(not_after),
+                }));
+                return Err(webpki::Error::CertExpired {
+                    time: now,
+                    not_after: unix(not_after),
+                });
+            }
+            Some((not_before, _)) if now_seconds < not_before => {
+                anchor_refusal.set(Some(CertificateError::AnchorNotYetValid {
+                    not_before: Timestamp(not_before),
+                }));
+                return Err(webpki::Error::CertNotValidYet {
+                    time: now,
+                    not_before: unix(not_before),
+                });
+            }
+            _ => {}
         }
         let mut not_after = i64::MAX;
         for cert in path.intermediate_certificates() {
@@ -213,17 +227,15 @@ fn verify_in_group(
             webpki::Error::EndEntityUsedAsCa if lacked_key_cert_sign.get() => {
                 GroupFailure::Decided(CertificateError::IntermediateLacksKeyCertSign)
             }
-            webpki::Error::CertExpired { .. } if anchor_expired.get().is_some() => {
-                GroupFailure::Decided(CertificateError::AnchorExpired {
-                    not_after: Timestamp(anchor_expired.get().unwrap_or_default()),
-                })
+            e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+                GroupFailure::Decided(anchor_refusal.take().unwrap_or_else(|| map_webpki_error(e)))
             }
             e if failed_on_another_key(&e) => GroupFailure::OtherKey(e),
             e => GroupFailure::Decided(map_webpki_error(e)),
         })?;
 
     let mut not_after = leaf.not_after().min(intermediates_not_after.get());
-    if let Some(anchor_not_after) = anchor.not_after_of(path.anchor()) {
+    if let Some((_, anchor_not_after)) = anchor.validity_of(path.anchor()) {
         not_after = not_after.min(anchor_not_after);
     }
     // The CRLs webpki may have consulted: those of the names that issued the chain's

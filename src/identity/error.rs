@@ -166,6 +166,14 @@ pub enum CertificateError {
         /// The anchor certificate's notAfter.
         not_after: Timestamp,
     },
+    /// The chain ends at a certificate of the trust anchor that is not valid yet.
+    #[error(
+        "the trust anchor's CA certificate the chain ends at is not valid yet (notBefore {not_before}); check the server clock, or wait until then"
+    )]
+    AnchorNotYetValid {
+        /// The anchor certificate's notBefore.
+        not_before: Timestamp,
+    },
     /// A certificate of the chain is not valid yet.
     #[error("certificate is not yet valid (notBefore {not_before})")]
     NotYetValid {

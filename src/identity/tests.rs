@@ -49,6 +49,35 @@ fn leaf_params() -> CertificateParams {
     params
 }
 
+/// An anchor certificate whose validity has not begun is refused too, saying so: a CA
+/// certificate staged ahead of its notBefore admits nothing until then.
+#[test]
+fn a_chain_to_an_anchor_certificate_not_yet_valid_is_refused() {
+    let from = datetime!(2026-07-01 0:00 UTC);
+    let ca = Authority::new_root("Future Root", KeyType::EcdsaP256, from, NA).unwrap();
+    let anchor = anchor_of(&ca, &[]);
+    let leaf = leaf(&ca, KeyType::EcdsaP256);
+    let err = verify(&anchor, &leaf, &[]).unwrap_err();
+    assert_eq!(
+        err,
+        CertificateError::AnchorNotYetValid {
+            not_before: Timestamp(from.unix_timestamp())
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the trust anchor's CA certificate the chain ends at is not valid yet (notBefore 2026-07-01T00:00:00Z); check the server clock, or wait until then"
+    );
+    let later = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        datetime!(2026-07-02 0:00 UTC).unix_timestamp().unsigned_abs(),
+    ));
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    assert!(
+        verify_chain(&anchor, &cert, &[], later).is_ok(),
+        "valid once its time has come"
+    );
+}
+
 /// The anchor's own certificate is checked against the clock too (webpki leaves it out): a
 /// leaf valid today under a root that expired is refused, saying it is the anchor's.
 #[test]
