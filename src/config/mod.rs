@@ -1223,7 +1223,8 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     }
 }
 
-/// A CA certificate of the anchor that has expired: chains ending at it are refused.
+/// A CA certificate of the anchor that has expired, or is not valid yet: chains ending at it are
+/// refused.
 fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for certificate in trust
         .certificates()
