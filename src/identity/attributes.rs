@@ -10,6 +10,8 @@ use std::fmt;
 
 use x509_parser::x509::X509Name;
 
+use super::CertificateError;
+
 /// An ordered distinguished name: (short attribute name, value) in certificate order, one entry
 /// per attribute (multi-valued RDNs are flattened).
 ///
@@ -147,21 +149,40 @@ fn write_rfc4514_value(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
 /// Maximum length of an STS source identity (AWS: 2–64 characters).
 pub const SOURCE_IDENTITY_MAX: usize = 64;
 
-/// Source identity of a Roles Anywhere session (DESIGN §1):
-/// `CN=` + CN when that fits in 64 characters, otherwise the bare CN truncated to 64
-/// characters; `ID=` + hex serial when the subject has no CN (also truncated to 64).
-pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> String {
-    match common_name {
-        Some(cn) => {
-            let prefixed = format!("CN={cn}");
-            if prefixed.chars().count() <= SOURCE_IDENTITY_MAX {
-                prefixed
-            } else {
-                cn.chars().take(SOURCE_IDENTITY_MAX).collect()
-            }
-        }
-        None => format!("ID={serial_hex}").chars().take(SOURCE_IDENTITY_MAX).collect(),
+/// Source identity of a Roles Anywhere session (DESIGN §1): `CN=` + CN when that fits in 64
+/// characters, otherwise the bare CN; `ID=` + hex serial when the subject has no CN (cut at 64
+/// characters, which only a serial longer than RFC 5280's 20 octets reaches).
+///
+/// Two certificates never share a source identity through these rules, so a CN that would
+/// make them is refused: one of more than 64 characters (RFC 5280's `ub-common-name`; it would
+/// be cut, and equal every CN it begins), one too long for the prefix that itself begins with
+/// `CN=` (its bare CN would be the prefixed identity of the certificate whose CN is the rest),
+/// and one holding a control character (the identity is carried into logs, XML and policies).
+pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> Result<String, CertificateError> {
+    let Some(cn) = common_name else {
+        return Ok(format!("ID={serial_hex}").chars().take(SOURCE_IDENTITY_MAX).collect());
+    };
+    if let Some(c) = cn.chars().find(|c| c.is_control()) {
+        return Err(CertificateError::CommonNameControlCharacter(u32::from(c)));
     }
+    let characters = cn.chars().count();
+    if characters > SOURCE_IDENTITY_MAX {
+        return Err(CertificateError::CommonNameTooLong { characters });
+    }
+    if characters + 3 <= SOURCE_IDENTITY_MAX {
+        return Ok(format!("CN={cn}"));
+    }
+    if cn.starts_with("CN=") {
+        return Err(CertificateError::CommonNameTakesAnotherIdentity);
+    }
+    Ok(cn.to_owned())
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the characters of an STS session tag key or value: letters,
+/// separators (the white space that is not a control character: tabs and line breaks are not
+/// separators), numbers and `_.:/=+-@`.
+pub fn is_session_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// Lowercase hex of a DER INTEGER serial's magnitude: the sign-padding `00` bytes the DER
@@ -340,16 +361,42 @@ mod tests {
         let cn63 = "a".repeat(61); // "CN=" + 61 = 64
         let cn62 = "b".repeat(62); // "CN=" + 62 = 65 -> bare
         let cn70 = "c".repeat(70);
-        let cases: &[(Option<&str>, &str, String)] = &[
-            (Some("svc"), "01", "CN=svc".to_owned()),
-            (Some(&cn63), "01", format!("CN={cn63}")),
-            (Some(&cn62), "01", cn62.clone()),
-            (Some(&cn70), "01", "c".repeat(64)),
-            (None, "0a1b", "ID=0a1b".to_owned()),
+        let cn64 = "d".repeat(64);
+        let cases: &[(Option<&str>, &str, Result<String, CertificateError>)] = &[
+            (Some("svc"), "01", Ok("CN=svc".to_owned())),
+            (Some(&cn63), "01", Ok(format!("CN={cn63}"))),
+            (Some(&cn62), "01", Ok(cn62.clone())),
+            (Some(&cn64), "01", Ok(cn64.clone())),
+            (None, "0a1b", Ok("ID=0a1b".to_owned())),
+            (
+                Some(&cn70),
+                "01",
+                Err(CertificateError::CommonNameTooLong { characters: 70 }),
+            ),
+            (
+                Some("web\n1"),
+                "01",
+                Err(CertificateError::CommonNameControlCharacter(0x0a)),
+            ),
+            (
+                Some("a\u{1b}[31m"),
+                "01",
+                Err(CertificateError::CommonNameControlCharacter(0x1b)),
+            ),
         ];
         for (cn, serial, want) in cases {
-            assert_eq!(&source_identity(*cn, serial), want);
+            assert_eq!(&source_identity(*cn, serial), want, "{cn:?}");
         }
+        // `CN=` + 59 characters is the identity of the CN of those 59 characters: a CN that
+        // spells it out cannot have it.
+        let victim = "x".repeat(59);
+        assert_eq!(source_identity(Some(&victim), "01"), Ok(format!("CN={victim}")));
+        assert_eq!(
+            source_identity(Some(&format!("CN={victim}")), "02"),
+            Err(CertificateError::CommonNameTakesAnotherIdentity)
+        );
+        // Short enough for the prefix, such a CN is unambiguous: `CN=CN=…`.
+        assert_eq!(source_identity(Some("CN=x"), "01"), Ok("CN=CN=x".to_owned()));
     }
 
     #[test]

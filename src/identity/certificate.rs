@@ -17,7 +17,8 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
+    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, is_session_tag_char,
+    source_identity,
 };
 use super::error::CertificateError;
 use crate::sigv4::sha256;
@@ -82,7 +83,7 @@ impl ClientCertificate {
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
-            source_identity: source_identity(subject.first_text("CN"), &serial_hex),
+            source_identity: source_identity(subject.first_text("CN"), &serial_hex)?,
             serial_hex,
             public_key,
             verifying_key,
@@ -231,6 +232,10 @@ fn principal_tags(
             *value = value.chars().take(TAG_VALUE_MAX).collect();
         }
     }
+    // A value outside the session tag pattern gives no tag, as in AWS: it could not be sent
+    // as a tag, and its control characters would reach logs, XML and the platforms that read
+    // the tags.
+    tags.retain(|(_, value)| value.chars().all(is_session_tag_char));
     tags
 }
 

@@ -114,6 +114,23 @@ pub enum CertificateError {
         /// What it repeats: "the leaf certificate" or "intermediate certificate #N".
         of: String,
     },
+    /// The subject CN is longer than X.509 allows; as a source identity it would be cut.
+    #[error(
+        "the subject CN has {characters} characters; at most 64 are allowed (RFC 5280), and the session's source identity is made of it"
+    )]
+    CommonNameTooLong {
+        /// Its length in characters.
+        characters: usize,
+    },
+    /// The subject CN begins with `CN=` and is too long to be prefixed: its source identity
+    /// would be another certificate's.
+    #[error(
+        "the subject CN begins with 'CN=' and is too long for the source identity's 'CN=' prefix: the identity would be that of a certificate whose CN is the rest"
+    )]
+    CommonNameTakesAnotherIdentity,
+    /// The subject CN holds a control character (the source identity reaches logs and XML).
+    #[error("the subject CN holds the control character U+{0:04X}; the session's source identity is made of it")]
+    CommonNameControlCharacter(u32),
     /// The leaf is X.509 v1 or v2.
     #[error("certificate is not X.509 version 3")]
     UnsupportedVersion,

@@ -796,7 +796,7 @@ fn every_directory_string_type_reads_as_its_text() {
     );
     params.distinguished_name.push(
         DnType::OrganizationName,
-        DnValue::UniversalString(UniversalString::try_from("Lab 🔑").unwrap()),
+        DnValue::UniversalString(UniversalString::try_from("Lab 𐐀").unwrap()),
     );
     params.distinguished_name.push(
         DnType::OrganizationalUnitName,
@@ -804,7 +804,7 @@ fn every_directory_string_type_reads_as_its_text() {
     );
     let issued = ca.issue(&params, KeyType::EcdsaP256).unwrap();
     let cert = ClientCertificate::parse(issued.cert_der).unwrap();
-    assert_eq!(cert.subject_string(), "CN=blocké,O=Lab 🔑,OU=ops");
+    assert_eq!(cert.subject_string(), "CN=blocké,O=Lab 𐐀,OU=ops");
     assert_eq!(cert.source_identity(), "CN=blocké");
     let subject_tags: Vec<(String, String)> = cert
         .principal_tags()
@@ -814,13 +814,43 @@ fn every_directory_string_type_reads_as_its_text() {
         .collect();
     let want: Vec<(String, String)> = [
         ("x509Subject/CN", "blocké"),
-        ("x509Subject/O", "Lab 🔑"),
+        ("x509Subject/O", "Lab 𐐀"),
         ("x509Subject/OU", "ops"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     assert_eq!(subject_tags, want);
+}
+
+/// A name value outside the session tag pattern (`[\p{L}\p{Z}\p{N}_.:/=+\-@]`) gives no tag, as
+/// in AWS; a CN that would make an ambiguous or unprintable source identity refuses the
+/// certificate, naming why.
+#[test]
+fn names_outside_the_tag_and_identity_rules() {
+    let ca = root(KeyType::EcdsaP256);
+    let issue = |cn: &str, o: &str| {
+        let mut params = leaf_params();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.distinguished_name.push(DnType::OrganizationName, o);
+        ClientCertificate::parse(ca.issue(&params, KeyType::EcdsaP256).unwrap().cert_der)
+    };
+    let cert = issue("web-1", "Lab 🔑, Inc\u{7f}").unwrap();
+    let tags: Vec<&str> = cert.principal_tags().iter().map(|(k, _)| k.as_str()).collect();
+    assert!(tags.contains(&"x509Subject/CN") && !tags.contains(&"x509Subject/O"), "{tags:?}");
+    assert_eq!(
+        issue("evil\n2026-12-04T00:00:00Z INFO audit", "Acme").unwrap_err().to_string(),
+        "the subject CN holds the control character U+000A; the session's source identity is made of it"
+    );
+    assert_eq!(
+        issue(&format!("CN={}", "x".repeat(59)), "Acme").unwrap_err(),
+        CertificateError::CommonNameTakesAnotherIdentity
+    );
+    assert_eq!(
+        issue(&"y".repeat(65), "Acme").unwrap_err().to_string(),
+        "the subject CN has 65 characters; at most 64 are allowed (RFC 5280), and the session's source identity is made of it"
+    );
 }
 
 #[test]
