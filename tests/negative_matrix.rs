@@ -1398,6 +1398,21 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(403, "MissingAuthenticationToken", ""),
         ),
         case(
+            // The signature covers the readable one; STS must not read the body by another.
+            "an unreadable Content-Type beside the signed one",
+            with_second_header(sts_signed(&good, WHOAMI), "content-type", "text/plain\u{e9}"),
+            Want::Sts(400, "ValidationError", "more than one Content-Type header; send it once."),
+        ),
+        case(
+            "Content-Type not ASCII",
+            map_header(sts_signed(&good, WHOAMI), "content-type", |v| format!("{v}\u{e9}")),
+            Want::Sts(
+                400,
+                "ValidationError",
+                "The Content-Type header holds characters other than visible ASCII",
+            ),
+        ),
+        case(
             "a second X-Amz-Security-Token header",
             with_second_header(sts_signed(&good, WHOAMI), "x-amz-security-token", "other"),
             Want::Sts(400, "ValidationError", "more than one X-Amz-Security-Token header"),

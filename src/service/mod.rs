@@ -78,14 +78,16 @@ pub async fn dispatch(
     (response, admission.keep_address_slot())
 }
 
-/// The headers a signature and its credentials are read from: SigV4's, and the certificate
-/// and chain of AWS4-X509. With two of one, the first would be used and the second ignored, so
-/// a proxy or a log could see another request than the one authenticated: each must be sent
-/// once, and in visible ASCII.
-const X509_HEADERS: [&str; 2] = ["X-Amz-X509", "X-Amz-X509-Chain"];
+/// The headers the APIs read besides SigV4's: the certificate and chain of AWS4-X509, and the
+/// body's `Content-Type` (STS reads parameters from a form body). With two of one, or one a
+/// `&str` cannot hold, the API would read another value than the signature covers (the
+/// canonical request joins repeated values and leaves unreadable ones out): with an
+/// unreadable `Content-Type` added before the signed one, a signed form body would be ignored
+/// and its parameters (a session policy) dropped. Each must be sent once, in visible ASCII.
+const READ_HEADERS: [&str; 3] = ["X-Amz-X509", "X-Amz-X509-Chain", "Content-Type"];
 
 fn sent_once(rp: &RequestParts) -> Result<(), ApiError> {
-    for name in crate::sigv4::SIGNATURE_HEADERS.into_iter().chain(X509_HEADERS) {
+    for name in crate::sigv4::SIGNATURE_HEADERS.into_iter().chain(READ_HEADERS) {
         let mut values = rp.headers.get_all(name).iter();
         let first = values.next();
         if values.next().is_some() {
