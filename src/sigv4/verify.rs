@@ -127,9 +127,15 @@ fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8]) ->
     bool::from(hmac_signature(key, string_to_sign).as_slice().ct_eq(provided))
 }
 
-/// Every service but S3 normalizes the path before signing.
+/// The signing names of the S3 family, whose clients sign the path as sent (botocore's
+/// `S3SigV4Auth`, aws-sigv4's `normalize_uri_path(false)`): S3 itself (and S3 Control), S3
+/// Object Lambda, S3 on Outposts and S3 Express One Zone.
+const S3_FAMILY: [&str; 4] = ["s3", "s3-object-lambda", "s3-outposts", "s3express"];
+
+/// Every service but the S3 family normalizes the path before signing: to S3, `/b/x/../k`
+/// and `/b//k` are other keys than `/b/k`, and must not verify with its signature.
 pub fn normalizes_path(service: &str) -> bool {
-    service != "s3"
+    !S3_FAMILY.contains(&service)
 }
 
 /// Rule 1: the scope must name this endpoint and the day of `X-Amz-Date`.

@@ -143,7 +143,7 @@ def _signed_by_boto3(call) -> tuple[str, dict[str, str]]:
     return request.url, {k: text(v) for k, v in request.headers.items()}
 
 
-def _verify_request_of(request_class, method, url, headers, payload_hash):
+def _verify_request_of(request_class, method, url, headers, payload_hash, service="s3"):
     parts = urlsplit(url)
     # The Host header is added by the HTTP library when the request is sent.
     headers = {"host": parts.netloc, **headers}
@@ -153,7 +153,7 @@ def _verify_request_of(request_class, method, url, headers, payload_hash):
         query=parts.query,
         headers=[{"name": k, "value": v} for k, v in headers.items()],
         payload_hash=payload_hash,
-        service="s3",
+        service=service,
         region="us-east-1",
     )
 
@@ -189,3 +189,35 @@ def test_verify_request_accepts_what_boto3_s3_signs(daemon, ca_bundle, test_pki)
         sent, headers = _signed_by_boto3(lambda: s3.put_object(Bucket="bkt", Key="up load.txt", Body=b"hello"))
         assert headers["X-Amz-Content-SHA256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
         assert check("PUT", sent, headers, headers["X-Amz-Content-SHA256"]) == (True, "")
+
+
+@pytest.mark.parametrize("service", ["s3-object-lambda", "s3-outposts", "s3express"])
+def test_verify_request_signs_the_s3_family_paths_as_sent(daemon, ca_bundle, test_pki, service):
+    """botocore signs every S3-family service's path as sent (S3SigV4Auth): the request
+    verifies, and the same signature does not verify another path that other services'
+    normalisation would have made equal (`/bkt/x/../b`, `/bkt//b`), since S3 reads them as
+    other keys."""
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    with _channel(daemon, ca_bundle, test_pki.ecdsa_leaf, test_pki.chain) as channel:
+        request_class, create = _create_session_rpc(channel)
+        issued = create(_request(request_class), timeout=30).credentials
+        verify_class, verify = _rpc(channel, "VerifyRequest")
+        credentials = Credentials(issued.access_key_id, issued.secret_access_key, issued.session_token)
+        request = AWSRequest(method="GET", url="https://objects.example.test/bkt/b%20c", data=b"")
+        S3SigV4Auth(credentials, service, "us-east-1").add_auth(request)
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+
+        def check(url):
+            answer = verify(
+                _verify_request_of(verify_class, "GET", url, headers, headers["X-Amz-Content-SHA256"], service),
+                timeout=30,
+            )
+            return answer.valid, answer.error_code or answer.reason
+
+        assert check(request.url) == (True, "")
+        for other in ["https://objects.example.test/bkt/x/../b%20c", "https://objects.example.test/bkt//b%20c"]:
+            assert check(other) == (False, "SignatureDoesNotMatch"), other
