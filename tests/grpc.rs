@@ -532,11 +532,37 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         caller.tags
     );
 
-    // A signature over UNSIGNED-PAYLOAD verifies with that payload hash, and with no other.
+    // An unsigned payload is the S3 family's: for another service the body would go
+    // unauthenticated, so a request signed over UNSIGNED-PAYLOAD is not valid.
     let mut unsigned = aws_signed_body(&creds, "execute-api", SystemTime::now(), "/orders/42", None);
-    assert!(verify(&c, unsigned.clone()).await.unwrap().valid);
+    let r = verify(&c, unsigned.clone()).await.unwrap();
+    assert_eq!(
+        (r.valid, r.error_code.as_str()),
+        (false, "IncompleteSignature"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.reason,
+        "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
+    );
     unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
     assert!(!verify(&c, unsigned).await.unwrap().valid);
+    // A payload hash other than the one the request declares in x-amz-content-sha256 is not
+    // the signed body's: a replayer could have kept the header and changed the body.
+    let mut declared = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+    declared.headers.push(Header {
+        name: "X-Amz-Content-Sha256".into(),
+        value: rolegate::sigv4::sha256_hex(b"another body"),
+    });
+    let r = verify(&c, declared).await.unwrap();
+    assert_eq!(
+        (r.valid, r.reason.as_str()),
+        (
+            false,
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        ),
+        "{r:?}"
+    );
 
     let mut tampered = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
     tampered.path = "/orders/43".into();
@@ -599,7 +625,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
     let metrics = ops_get(&d.metrics, "/metrics");
-    for (outcome, count) in [("allow", 2), ("SignatureDoesNotMatch", 5)] {
+    for (outcome, count) in [("allow", 1), ("SignatureDoesNotMatch", 6), ("IncompleteSignature", 1)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");

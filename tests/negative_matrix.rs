@@ -1401,7 +1401,11 @@ async fn session_token_and_sts_signature_matrix() {
             // The signature covers the readable one; STS must not read the body by another.
             "an unreadable Content-Type beside the signed one",
             with_second_header(sts_signed(&good, WHOAMI), "content-type", "text/plain\u{e9}"),
-            Want::Sts(400, "ValidationError", "more than one Content-Type header; send it once."),
+            Want::Sts(
+                400,
+                "ValidationError",
+                "more than one Content-Type header; send it once.",
+            ),
         ),
         case(
             "Content-Type not ASCII",

@@ -838,9 +838,14 @@ fn names_outside_the_tag_and_identity_rules() {
     };
     let cert = issue("web-1", "Lab 🔑, Inc\u{7f}").unwrap();
     let tags: Vec<&str> = cert.principal_tags().iter().map(|(k, _)| k.as_str()).collect();
-    assert!(tags.contains(&"x509Subject/CN") && !tags.contains(&"x509Subject/O"), "{tags:?}");
+    assert!(
+        tags.contains(&"x509Subject/CN") && !tags.contains(&"x509Subject/O"),
+        "{tags:?}"
+    );
     assert_eq!(
-        issue("evil\n2026-12-04T00:00:00Z INFO audit", "Acme").unwrap_err().to_string(),
+        issue("evil\n2026-12-04T00:00:00Z INFO audit", "Acme")
+            .unwrap_err()
+            .to_string(),
         "the subject CN holds the control character U+000A; the session's source identity is made of it"
     );
     assert_eq!(

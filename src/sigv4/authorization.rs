@@ -4,7 +4,9 @@
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html#add-signature-to-request>
 
 use super::error::{looks_like_an_access_key_id, shown_header_names, shown_scope_part};
-use super::{HMAC_ALGORITHMS, HttpRequest, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex};
+use super::{
+    HMAC_ALGORITHMS, HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigV4Error, UNSIGNED_PAYLOAD, sha256_hex,
+};
 
 /// The algorithm label of HMAC SigV4.
 pub const HMAC_ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -165,6 +167,25 @@ impl SignedRequest {
             Some(UNSIGNED_PAYLOAD) => Err(SigV4Error::UnsignedPayloadNotAllowed),
             Some(declared) if declared.eq_ignore_ascii_case(&computed) => Ok(declared.to_owned()),
             Some(_) => Err(SigV4Error::PayloadHashMismatch),
+        }
+    }
+
+    /// The payload hash to verify with when the verifier received the body and `given` is what
+    /// it computed (the hex SHA-256 of the body) or an unsigned marker ([`UNSIGNED_PAYLOAD`],
+    /// [`STREAMING_UNSIGNED_PAYLOAD_TRAILER`]). The request's own `x-amz-content-sha256`, when
+    /// sent, must say the same: a replayer could keep a declared hash and change the body. An
+    /// unsigned marker needs `unsigned_allowed` (the S3 family, whose clients send one) and, in
+    /// the header form, the request's declaring it — a presigned URL's payload is unsigned by
+    /// definition.
+    pub fn payload_hash_given(&self, given: &str, unsigned_allowed: bool) -> Result<String, SigV4Error> {
+        let unsigned = given == UNSIGNED_PAYLOAD || given == STREAMING_UNSIGNED_PAYLOAD_TRAILER;
+        if unsigned && !unsigned_allowed {
+            return Err(SigV4Error::UnsignedPayloadNotAllowed);
+        }
+        match self.payload_hash.as_deref() {
+            Some(declared) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
+            None if unsigned && self.location == AuthLocation::Header => Err(SigV4Error::PayloadHashMismatch),
+            _ => Ok(given.to_owned()),
         }
     }
 

@@ -9,6 +9,9 @@ use super::encoding::{sha256_hex, uri_encode, uri_encode_bytes};
 /// Payload hash a client sends (in `x-amz-content-sha256`) when it does not sign the body.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
+/// The payload hash of an S3 upload whose body is unsigned and carries a trailing checksum.
+pub const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
 /// Transport-independent view of an HTTP request as received. `Debug` redacts the values
 /// of `authorization` and `x-amz-security-token`.
 #[derive(Clone, Copy)]

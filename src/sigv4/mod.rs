@@ -23,7 +23,8 @@ mod tests;
 
 pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest};
 pub use canonical::{
-    HttpRequest, UNSIGNED_PAYLOAD, canonical_request, canonical_request_without_query_token, string_to_sign,
+    HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD, canonical_request,
+    canonical_request_without_query_token, string_to_sign,
 };
 pub use encoding::{format_amz_date, parse_amz_date, sha256, sha256_hex};
 pub use error::{HMAC_ALGORITHMS, SigV4Error, X509_ALGORITHMS, looks_like_an_access_key_id};
@@ -31,6 +32,6 @@ pub(crate) use error::{shown_date, shown_scope_part};
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
 pub use verify::{
-    Expectations, check_request, check_signature, check_time, compute_signature, normalizes_path,
+    Expectations, check_request, check_signature, check_time, compute_signature, is_s3_family, normalizes_path,
     signed_string_to_sign, verify, verify_with,
 };

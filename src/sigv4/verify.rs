@@ -132,10 +132,15 @@ fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8]) ->
 /// Object Lambda, S3 on Outposts and S3 Express One Zone.
 const S3_FAMILY: [&str; 4] = ["s3", "s3-object-lambda", "s3-outposts", "s3express"];
 
+/// Whether `service` is a signing name of the S3 family (see [`S3_FAMILY`]).
+pub fn is_s3_family(service: &str) -> bool {
+    S3_FAMILY.contains(&service)
+}
+
 /// Every service but the S3 family normalizes the path before signing: to S3, `/b/x/../k`
 /// and `/b//k` are other keys than `/b/k`, and must not verify with its signature.
 pub fn normalizes_path(service: &str) -> bool {
-    !S3_FAMILY.contains(&service)
+    !is_s3_family(service)
 }
 
 /// Rule 1: the scope must name this endpoint and the day of `X-Amz-Date`.

@@ -32,7 +32,7 @@ use crate::proto::{
 };
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::{self, format_expiration};
-use crate::sigv4::{HttpRequest, UNSIGNED_PAYLOAD};
+use crate::sigv4::{HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD};
 
 /// The HTTP/2 path of AssumeRole: the SigV4 canonical URI its signature covers.
 pub const ASSUME_ROLE_PATH: &str = "/rolegate.v1.Sessions/AssumeRole";
@@ -359,9 +359,6 @@ fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, 
         false => Ok(value),
     }
 }
-
-/// The payload hash of an S3 upload whose body is unsigned and carries a trailing checksum.
-const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 /// 64 hex digits (lower-cased, as in the canonical request), `UNSIGNED-PAYLOAD` or
 /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: the values whose signature covers the whole request
