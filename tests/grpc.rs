@@ -516,6 +516,11 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     .await
     .unwrap();
     assert!(valid.valid, "{valid:?}");
+    // What the signature covers, for the service to know what it may trust.
+    assert_eq!(
+        valid.signed_headers,
+        ["content-type", "host", "x-amz-date", "x-amz-security-token"]
+    );
     let caller = valid.caller.unwrap();
     assert_eq!(caller.role_arn, ROLE);
     assert_eq!(caller.account, ACCOUNT);

@@ -268,10 +268,15 @@ fn verify_request(
         }
         None => (None, None),
     };
+    // The request just verified: it parses as it did then.
+    let signed_headers = crate::sigv4::SignedRequest::parse(&http)
+        .map(|signed| signed.signed_headers)
+        .unwrap_or_default();
     let answer = VerifyRequestResponse {
         valid: true,
         caller: Some(caller_message(&caller)),
         authorization,
+        signed_headers,
         ..Default::default()
     };
     Ok((answer, verdict))
