@@ -605,6 +605,15 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     );
     assert!(r.reason.contains("execute-api"), "{}", r.reason);
 
+    // A header HTTP could not have carried is refused, not verified.
+    let mut folded = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+    folded.headers[1].value = "application/json\nx-tenant: other".into();
+    assert_status(
+        verify(&c, folded).await,
+        Code::InvalidArgument,
+        "headers[1] is no HTTP header: its name must be a token and its value free of control characters.",
+    );
+
     // Callers of VerifyRequest must present a trusted client certificate.
     let anonymous = connect(&d, None).await;
     assert_status(

@@ -232,6 +232,19 @@ fn verify_request(
             format!("A request to verify may carry at most {MAX_VERIFY_HEADERS} headers."),
         ));
     }
+    // What HTTP could have carried: a name that is a token, a value without control characters
+    // (a line feed in a value could make two requests' canonical forms alike).
+    if let Some((i, _)) = r.headers.iter().enumerate().find(|(_, h)| {
+        http::HeaderName::from_bytes(h.name.as_bytes()).is_err()
+            || http::HeaderValue::from_bytes(h.value.as_bytes()).is_err()
+    }) {
+        return Err(ApiError::validation(
+            "bad-header",
+            format!(
+                "headers[{i}] is no HTTP header: its name must be a token and its value free of control characters."
+            ),
+        ));
+    }
     let pairs: Vec<(&str, &str)> = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
     let http = HttpRequest {
         method: &method,
