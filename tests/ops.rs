@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rolegate::client::{ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
 use rolegate::identity::ClientCertificate;
-use rolegate::pki::{Issued, KeyType};
+use rolegate::pki::{ClientSpec, Issued, KeyType};
 use rolegate::sigv4::x509::X509SigningKey;
 use rolegate::sigv4::{HttpRequest, sha256_hex, sign_hmac};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1425,7 +1425,12 @@ async fn certificate_names_cannot_forge_text_audit_lines() {
     let pki = Pki::new();
     let d = start_with_args_setup(&pki, &["--log-format", "text"]);
     let forged = "FORGED INFO audit: decision outcome=\"allow\"";
-    let hostile = Pki::client(&pki.foreign, &format!("x\n{forged} role=\"r\""), KeyType::EcdsaP256);
+    // (A CN with a line break is refused as a source identity; another attribute carries it.)
+    let n = time::OffsetDateTime::now_utc();
+    let mut spec = ClientSpec::new("x", KeyType::EcdsaP256, n - days(1), n + days(30));
+    spec.organization = Some("Example".into());
+    spec.organizational_unit = Some(format!("y\n{forged} role=\"r\""));
+    let hostile = pki.foreign.client(&spec).unwrap();
     assert!(create(&d, &hostile).await.is_err());
 
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -1439,7 +1444,7 @@ async fn certificate_names_cannot_forge_text_audit_lines() {
         lines.push(line);
     };
     assert!(!lines.iter().any(|l| l.starts_with("FORGED")), "{lines:?}");
-    let want = r#"certificate_subject="CN=x\\0aFORGED INFO audit: decision outcome\\=\\\"allow\\\" role\\=\\\"r\\\",O=Example""#;
+    let want = r#"certificate_subject="CN=x,O=Example,OU=y\\0aFORGED INFO audit: decision outcome\\=\\\"allow\\\" role\\=\\\"r\\\"""#;
     assert!(decision.contains(want), "{decision}");
     assert!(decision.contains(r#" outcome="deny" "#), "{decision}");
     assert!(decision.contains(&format!(r#" role="{ROLE}" "#)), "{decision}");
