@@ -35,7 +35,7 @@ pub struct Decision {
 pub struct Record {
     pub request_id: String,
     pub api: &'static str,
-    pub operation: String,
+    pub operation: &'static str,
     pub client: Option<SocketAddr>,
     /// The client certificate (serial, subject and issuer are logged), shared with the handler.
     pub certificate: Option<Arc<ClientCertificate>>,
@@ -58,11 +58,11 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(request_id: &str, api: &'static str, operation: impl Into<String>, client: SocketAddr) -> Record {
+    pub fn new(request_id: &str, api: &'static str, operation: &'static str, client: SocketAddr) -> Record {
         Record {
             request_id: request_id.to_owned(),
             api,
-            operation: operation.into(),
+            operation,
             client: Some(client),
             ..Record::default()
         }
@@ -106,9 +106,9 @@ impl Record {
         }
     }
 
-    /// Ends the record of one call of `operation`: its audit event (allowed, or refused with
-    /// `refusal`) and its count in `rolegate_requests_total`. Returns the outcome label.
-    pub fn finish(&self, operation: &'static str, refusal: Option<&ApiError>, elapsed: Duration) -> &'static str {
+    /// Ends the record of the call: its audit event (allowed, or refused with `refusal`) and
+    /// its count in `rolegate_requests_total`.
+    pub fn finish(&self, refusal: Option<&ApiError>, elapsed: Duration) {
         let outcome = match refusal {
             None => {
                 self.allow(elapsed);
@@ -122,12 +122,11 @@ impl Record {
         crate::metrics::record_request(
             crate::metrics::RequestLabels {
                 api: self.api,
-                operation,
+                operation: self.operation,
                 outcome,
             },
             elapsed.as_secs_f64(),
         );
-        outcome
     }
 
     /// Emits the event for an allowed request.
@@ -155,7 +154,7 @@ impl Record {
             target: "audit",
             request_id = self.request_id.as_str(),
             api = self.api,
-            operation = self.operation.as_str(),
+            operation = self.operation,
             outcome,
             error_code = error.map_or("", |e| e.sts_wire().1),
             reason = error.map_or("", |e| e.reason),

@@ -548,7 +548,8 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     );
     assert_eq!(
         r.reason,
-        "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
+        "payload_hash UNSIGNED-PAYLOAD is accepted for the S3 family only (s3, s3-object-lambda, s3-outposts, \
+         s3express), not for 'execute-api': the body would go unauthenticated; give the SHA-256 of the body."
     );
     unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
     assert!(!verify(&c, unsigned).await.unwrap().valid);

@@ -387,6 +387,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
 }
 
 /// A token file every local user can read is named on stderr at start; a private one is not.
+#[cfg(unix)]
 #[test]
 fn a_world_readable_sidecar_token_file_is_warned_about() {
     use std::io::{BufRead, Read};

@@ -232,6 +232,33 @@ async fn untrusted_expired_and_revoked_certificates_are_denied() {
 
     let fine = Pki::client(&pki.root, "fine", KeyType::EcdsaP256);
     create(&d, &p, &fine, &[]).await.unwrap();
+
+    // Trusted, but no session may be made of its names: its OU would be a tag holding a
+    // line break, or its CN another certificate's source identity.
+    let mut spec = ClientSpec::new("web-1", KeyType::EcdsaP256, n - days(1), n + days(30));
+    spec.organizational_unit = Some("ops\nINFO audit: forged".into());
+    assert_api_error(
+        create(&d, &p, &pki.root.client(&spec).unwrap(), &[]).await,
+        403,
+        "AccessDeniedException",
+        "Invalid client certificate for a session: the certificate's x509Subject/OU value holds the control character U+000A; it would become a session tag",
+    );
+    let victim = "v".repeat(59);
+    create(&d, &p, &Pki::client(&pki.root, &victim, KeyType::EcdsaP256), &[])
+        .await
+        .unwrap();
+    assert_api_error(
+        create(
+            &d,
+            &p,
+            &Pki::client(&pki.root, &format!("CN={victim}"), KeyType::EcdsaP256),
+            &[],
+        )
+        .await,
+        403,
+        "AccessDeniedException",
+        "the subject CN begins with 'CN=' or 'ID=' and is too long for the source identity's 'CN=' prefix",
+    );
 }
 
 /// A CA re-keyed under the same name: the anchor bundle holds both certificates, each key has

@@ -138,12 +138,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         let member = format!("tags.{position}.member.value");
         if given(&member) {
             v.length(value, &member, 0, 256);
-            v.pattern(
-                value,
-                &member,
-                value.chars().all(crate::identity::is_session_tag_char),
-                TAG_VALUE_PATTERN,
-            );
+            v.pattern(value, &member, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
         } else {
             v.null(&member);
         }
@@ -195,7 +190,7 @@ impl Violations {
         self.pattern(
             key,
             member,
-            !key.is_empty() && key.chars().all(crate::identity::is_session_tag_char),
+            !key.is_empty() && key.chars().all(is_tag_char),
             TAG_KEY_PATTERN,
         );
     }
@@ -204,6 +199,13 @@ impl Violations {
 /// `[\w+=,.@-]`, `\w` being ASCII letters, digits and `_` (Java's regular expressions).
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the characters of an STS session tag key or value: letters,
+/// separators (the white space that is not a control character: tabs and line breaks are not
+/// separators), numbers and `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 fn is_policy_char(c: char) -> bool {

@@ -107,7 +107,9 @@ impl Deref for OpenedSession {
 pub enum Payload<'a> {
     /// The body; `allow_unsigned` accepts `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
     Body { bytes: &'a [u8], allow_unsigned: bool },
-    /// Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
+    /// Hex SHA-256 of the body as the verifying service received it, or (S3 family only, and
+    /// as the request declares it) `UNSIGNED-PAYLOAD` / `STREAMING-UNSIGNED-PAYLOAD-TRAILER`:
+    /// see [`SignedRequest::payload_hash_given`].
     Hash(&'a str),
 }
 

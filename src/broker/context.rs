@@ -115,7 +115,7 @@ const TRUST_POLICY_KEY_PREFIXES: [&str; 2] = ["aws:principaltag/", "aws:requestt
 /// names such keys, most likely misspelt.
 pub(crate) fn is_trust_policy_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    TRUST_POLICY_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key))
+    TRUST_POLICY_KEYS.contains(&key.as_str())
         || TRUST_POLICY_KEY_PREFIXES
             .iter()
             .any(|prefix| key.strip_prefix(prefix).is_some_and(|tag| !tag.is_empty()))

@@ -70,6 +70,7 @@ impl Broker {
         let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
         self.verify_chain_cached(&config, anchor, &input.certificate, &input.intermediates, now)?;
+        check_certificate_names(&input.certificate)?;
         let profile = find_profile(&config, &input.profile_arn)?;
         let role = find_role_in_profile(&config, profile, &input.role_arn)?;
         let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
@@ -189,6 +190,18 @@ pub(crate) fn verify_chain_at(
     ));
     verify_chain(&anchor.trust, leaf, intermediates, unix)
         .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))
+}
+
+/// A session is made of the certificate's names only when they give it a source identity of
+/// its own and tags without control characters ([`ClientCertificate::session_refusal`]).
+pub(crate) fn check_certificate_names(certificate: &ClientCertificate) -> Result<(), ApiError> {
+    match certificate.session_refusal() {
+        Some(e) => Err(ApiError::access_denied(
+            "bad-certificate",
+            format!("Invalid client certificate for a session: {e}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The trust anchor named by `arn`; it must exist and be enabled.

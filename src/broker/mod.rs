@@ -52,8 +52,8 @@ pub(crate) mod steps {
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
     pub(crate) use super::create_session::{
-        check_instance_properties, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,
-        trust_denied, verify_chain_at,
+        check_certificate_names, check_instance_properties, find_anchor, find_profile, find_role_in_profile,
+        session_name, trust_context, trust_denied, verify_chain_at,
     };
 }
 

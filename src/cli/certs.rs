@@ -49,7 +49,7 @@ pub enum CertsCommand {
         #[command(flatten)]
         out: Output,
         /// Subject CN, 1 to 64 characters (also the session's source identity, `CN=<cn>`).
-        #[arg(long, value_parser = common_name)]
+        #[arg(long, value_parser = client_common_name)]
         cn: String,
         /// Organization (O).
         #[arg(long = "o")]
@@ -111,6 +111,15 @@ fn common_name(text: &str) -> Result<String, String> {
         0 => Err("a common name cannot be empty".to_owned()),
         n => Err(format!("a common name has at most 64 characters (RFC 5280), not {n}")),
     }
+}
+
+/// A workload's CN, which must also make a source identity of its own (what the daemon
+/// requires of it: see `identity::source_identity`).
+fn client_common_name(text: &str) -> Result<String, String> {
+    common_name(text)?;
+    crate::identity::source_identity(Some(text), "00")
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// A server certificate's subjectAltName: an IP address or a DNS name TLS clients can match,

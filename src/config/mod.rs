@@ -1247,7 +1247,7 @@ fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             key,
             subject = certificate.subject.as_str(),
             not_before = crate::session::format_expiration(certificate.not_before),
-            "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore (check this server's clock)"
+            "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore unless the bundle also holds a current certificate of the same name and key (check this server's clock)"
         );
     }
 }

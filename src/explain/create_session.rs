@@ -77,6 +77,13 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
         _ => r.skip(title, "a parsed certificate and an enabled trust anchor"),
     }
+    let names = "certificate names give a source identity of its own and tags without control characters";
+    match &certificate {
+        Some(cert) => {
+            r.check(names, steps::check_certificate_names(cert), |_| Vec::new());
+        }
+        None => r.skip(names, "a parsed certificate"),
+    }
     let profile = r.check(
         "profile found and enabled",
         steps::find_profile(config, &q.profile_arn),

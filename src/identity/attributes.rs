@@ -150,17 +150,22 @@ fn write_rfc4514_value(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
 pub const SOURCE_IDENTITY_MAX: usize = 64;
 
 /// Source identity of a Roles Anywhere session (DESIGN §1): `CN=` + CN when that fits in 64
-/// characters, otherwise the bare CN; `ID=` + hex serial when the subject has no CN (cut at 64
-/// characters, which only a serial longer than RFC 5280's 20 octets reaches).
+/// characters, otherwise the bare CN; `ID=` + hex serial when the subject has no CN.
 ///
-/// Two certificates never share a source identity through these rules, so a CN that would
-/// make them is refused: one of more than 64 characters (RFC 5280's `ub-common-name`; it would
-/// be cut, and equal every CN it begins), one too long for the prefix that itself begins with
-/// `CN=` (its bare CN would be the prefixed identity of the certificate whose CN is the rest),
-/// and one holding a control character (the identity is carried into logs, XML and policies).
+/// Two certificates never share a source identity through these rules, so what would make
+/// them is refused: a CN of more than 64 characters (RFC 5280's `ub-common-name`; it would be
+/// cut, and equal every CN it begins), one too long for the prefix that itself begins with
+/// `CN=` or `ID=` (its bare CN would be the identity of the certificate whose CN, or serial,
+/// is the rest), a serial too long for `ID=` (over 30 octets; RFC 5280 allows 20), and a CN
+/// holding a control character (the identity is carried into logs, XML and policies).
 pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> Result<String, CertificateError> {
     let Some(cn) = common_name else {
-        return Ok(format!("ID={serial_hex}").chars().take(SOURCE_IDENTITY_MAX).collect());
+        return match serial_hex.len() + 3 <= SOURCE_IDENTITY_MAX {
+            true => Ok(format!("ID={serial_hex}")),
+            false => Err(CertificateError::SerialTooLong {
+                octets: serial_hex.len() / 2,
+            }),
+        };
     };
     if let Some(c) = cn.chars().find(|c| c.is_control()) {
         return Err(CertificateError::CommonNameControlCharacter(u32::from(c)));
@@ -172,17 +177,10 @@ pub fn source_identity(common_name: Option<&str>, serial_hex: &str) -> Result<St
     if characters + 3 <= SOURCE_IDENTITY_MAX {
         return Ok(format!("CN={cn}"));
     }
-    if cn.starts_with("CN=") {
+    if cn.starts_with("CN=") || cn.starts_with("ID=") {
         return Err(CertificateError::CommonNameTakesAnotherIdentity);
     }
     Ok(cn.to_owned())
-}
-
-/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the characters of an STS session tag key or value: letters,
-/// separators (the white space that is not a control character: tabs and line breaks are not
-/// separators), numbers and `_.:/=+-@`.
-pub fn is_session_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// Lowercase hex of a DER INTEGER serial's magnitude: the sign-padding `00` bytes the DER
@@ -394,6 +392,19 @@ mod tests {
         assert_eq!(
             source_identity(Some(&format!("CN={victim}")), "02"),
             Err(CertificateError::CommonNameTakesAnotherIdentity)
+        );
+        // Nor one that spells out a serial's identity, nor a serial too long for `ID=`.
+        assert_eq!(
+            source_identity(Some(&format!("ID={}", "0a".repeat(30))), "01"),
+            Err(CertificateError::CommonNameTakesAnotherIdentity)
+        );
+        assert_eq!(
+            source_identity(None, &"0a".repeat(30)),
+            Ok(format!("ID={}", "0a".repeat(30)))
+        );
+        assert_eq!(
+            source_identity(None, &"0a".repeat(31)),
+            Err(CertificateError::SerialTooLong { octets: 31 })
         );
         // Short enough for the prefix, such a CN is unambiguous: `CN=CN=…`.
         assert_eq!(source_identity(Some("CN=x"), "01"), Ok("CN=CN=x".to_owned()));

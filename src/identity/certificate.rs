@@ -17,8 +17,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, is_session_tag_char,
-    source_identity,
+    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
 use crate::sigv4::sha256;
@@ -48,6 +47,9 @@ pub struct ClientCertificate {
     not_after: i64,
     principal_tags: Vec<(String, String)>,
     source_identity: String,
+    /// Why a session may not be made of this certificate's names (see
+    /// [`ClientCertificate::session_refusal`]).
+    session_refusal: Option<CertificateError>,
 }
 
 /// AWS session tag values are at most 256 characters.
@@ -80,10 +82,17 @@ impl ClientCertificate {
         );
         let subject_string = subject.to_string();
         let issuer_string = issuer.to_string();
+        let identity = source_identity(subject.first_text("CN"), &serial_hex);
+        let session_refusal = identity
+            .as_ref()
+            .err()
+            .cloned()
+            .or_else(|| tag_refusal(&principal_tags));
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
-            source_identity: source_identity(subject.first_text("CN"), &serial_hex)?,
+            source_identity: identity.unwrap_or_default(),
+            session_refusal,
             serial_hex,
             public_key,
             verifying_key,
@@ -167,9 +176,19 @@ impl ClientCertificate {
         &self.principal_tags
     }
 
-    /// The session's source identity (see [`super::source_identity`]), from the first CN.
+    /// The session's source identity (see [`super::source_identity`]), from the first CN;
+    /// empty when [`ClientCertificate::session_refusal`] says the CN cannot give one.
     pub fn source_identity(&self) -> &str {
         &self.source_identity
+    }
+
+    /// Why no session may be made of this certificate's names, though it may still identify
+    /// its holder (an mTLS caller of the admin or verification APIs): a CN that would give it
+    /// another certificate's source identity (see [`super::source_identity`]), or a name value
+    /// that would become a session tag holding a control character (it would reach logs, XML
+    /// answers and the platforms that read tags). CreateSession refuses such a certificate.
+    pub fn session_refusal(&self) -> Option<&CertificateError> {
+        self.session_refusal.as_ref()
     }
 
     /// The id of the subject ARN Roles Anywhere answers with
@@ -232,11 +251,20 @@ fn principal_tags(
             *value = value.chars().take(TAG_VALUE_MAX).collect();
         }
     }
-    // A value outside the session tag pattern gives no tag, as in AWS: it could not be sent
-    // as a tag, and its control characters would reach logs, XML and the platforms that read
-    // the tags.
-    tags.retain(|(_, value)| value.chars().all(is_session_tag_char));
     tags
+}
+
+/// The first principal tag whose value holds a control character, as a refusal.
+fn tag_refusal(tags: &[(String, String)]) -> Option<CertificateError> {
+    tags.iter().find_map(|(key, value)| {
+        value
+            .chars()
+            .find(|c| c.is_control())
+            .map(|c| CertificateError::TagControlCharacter {
+                tag: key.clone(),
+                character: u32::from(c),
+            })
+    })
 }
 
 /// Parses a complete DER certificate (no trailing bytes).

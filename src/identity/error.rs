@@ -125,12 +125,30 @@ pub enum CertificateError {
     /// The subject CN begins with `CN=` and is too long to be prefixed: its source identity
     /// would be another certificate's.
     #[error(
-        "the subject CN begins with 'CN=' and is too long for the source identity's 'CN=' prefix: the identity would be that of a certificate whose CN is the rest"
+        "the subject CN begins with 'CN=' or 'ID=' and is too long for the source identity's 'CN=' prefix: the identity would be another certificate's"
     )]
     CommonNameTakesAnotherIdentity,
     /// The subject CN holds a control character (the source identity reaches logs and XML).
     #[error("the subject CN holds the control character U+{0:04X}; the session's source identity is made of it")]
     CommonNameControlCharacter(u32),
+    /// The serial number is too long to make an `ID=` source identity.
+    #[error(
+        "the serial number has {octets} octets; RFC 5280 allows at most 20, and the session's source identity is made of it"
+    )]
+    SerialTooLong {
+        /// Its length.
+        octets: usize,
+    },
+    /// A name value that would become a session tag holds a control character.
+    #[error(
+        "the certificate's {tag} value holds the control character U+{character:04X}; it would become a session tag"
+    )]
+    TagControlCharacter {
+        /// The tag it would be (`x509Subject/OU`, …).
+        tag: String,
+        /// The character.
+        character: u32,
+    },
     /// The leaf is X.509 v1 or v2.
     #[error("certificate is not X.509 version 3")]
     UnsupportedVersion,

@@ -27,8 +27,7 @@ mod tests;
 
 pub use anchor::{AnchorCertificate, CrlInfo, StaleCrls, TrustAnchor};
 pub use attributes::{
-    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, is_session_tag_char,
-    source_identity,
+    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
 };
 pub use certificate::{ClientCertificate, PublicKeyKind};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};

@@ -296,7 +296,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
     };
     let bytes = bytes.and_then(|bytes| sent_once(&rp).map(|()| bytes));
     let now = OffsetDateTime::now_utc();
-    let (operation, mut record, result) = match (api, bytes) {
+    let (mut record, result) = match (api, bytes) {
         (Api::Rest, bytes) => {
             let mut record = Record::new(&rp.request_id, "rest", "CreateSession", rp.remote);
             let result = bytes.and_then(|bytes| {
@@ -307,16 +307,12 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
                 client_limit.check()?;
                 rest::create_session(&state.broker, &rp, &bytes, request, &client_limit, now)
             });
-            ("CreateSession", record, result)
+            (record, result)
         }
-        (Api::Sts, Err(e)) => {
-            let operation = sts_operation(None);
-            (
-                operation,
-                Record::new(&rp.request_id, "sts", operation, rp.remote),
-                Err(e),
-            )
-        }
+        (Api::Sts, Err(e)) => (
+            Record::new(&rp.request_id, "sts", sts_operation(None), rp.remote),
+            Err(e),
+        ),
         (Api::Sts, Ok(bytes)) => {
             let request = sts::StsRequest::read(&rp, &bytes);
             let operation = sts_operation(request.action());
@@ -327,7 +323,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let result = client_limit
                 .check()
                 .and_then(|()| sts::handle(&state.broker, &rp, &bytes, request, &client_limit, &mut record, now));
-            (operation, record, result)
+            (record, result)
         }
     };
     let response = match result {
@@ -335,11 +331,11 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             if let Some(decision) = response.extensions_mut().remove::<Decision>() {
                 record.merge(decision);
             }
-            record.finish(operation, None, started.elapsed());
+            record.finish(None, started.elapsed());
             response
         }
         Err(e) => {
-            record.finish(operation, Some(&e), started.elapsed());
+            record.finish(Some(&e), started.elapsed());
             match api {
                 Api::Rest => rest_error(&e, &rp.request_id),
                 Api::Sts => sts::error_response(&e, &rp.request_id),
@@ -409,7 +405,7 @@ fn record_refusal(
     e: &ApiError,
     started: Instant,
 ) {
-    Record::new(request_id, api, operation, remote).finish(operation, Some(e), started.elapsed());
+    Record::new(request_id, api, operation, remote).finish(Some(e), started.elapsed());
 }
 
 /// A path no API serves; the path is quoted when it is short (it is the client's).

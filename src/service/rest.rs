@@ -87,9 +87,7 @@ pub fn create_session(
     })?;
     let auth = x509::parse_authorization(auth_header)
         .map_err(|e| ApiError::access_denied("bad-authorization", format!("Invalid Authorization header: {e}")))?;
-    let amz_date = req
-        .header("x-amz-date")
-        .ok_or_else(|| ApiError::access_denied("missing-date", "Missing X-Amz-Date header."))?;
+    let amz_date = req.header("x-amz-date");
     let expectations = Expectations {
         service: x509::SERVICE,
         region: &config.server.region,
@@ -289,6 +287,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
                 exp.max_skew.whole_seconds()
             ),
         ),
+        E::MissingDate => ("missing-date", "Missing X-Amz-Date header.".to_owned()),
         unsigned @ (E::HostNotSigned | E::DateNotSigned | E::CertificateNotSigned) => {
             ("unsigned-header", unsigned.to_string())
         }

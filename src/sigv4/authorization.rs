@@ -178,13 +178,22 @@ impl SignedRequest {
     /// the header form, the request's declaring it — a presigned URL's payload is unsigned by
     /// definition.
     pub fn payload_hash_given(&self, given: &str, unsigned_allowed: bool) -> Result<String, SigV4Error> {
-        let unsigned = given == UNSIGNED_PAYLOAD || given == STREAMING_UNSIGNED_PAYLOAD_TRAILER;
-        if unsigned && !unsigned_allowed {
-            return Err(SigV4Error::UnsignedPayloadNotAllowed);
+        let marker = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
+            .into_iter()
+            .find(|m| *m == given);
+        if let Some(marker) = marker
+            && !unsigned_allowed
+        {
+            return Err(SigV4Error::UnsignedPayloadOutsideS3 {
+                marker,
+                service: self.credential.service.clone(),
+            });
         }
-        match self.payload_hash.as_deref() {
-            Some(declared) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
-            None if unsigned && self.location == AuthLocation::Header => Err(SigV4Error::PayloadHashMismatch),
+        match (self.payload_hash.as_deref(), marker) {
+            (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
+            (None, Some(marker)) if self.location == AuthLocation::Header => {
+                Err(SigV4Error::UnsignedPayloadUndeclared(marker))
+            }
             _ => Ok(given.to_owned()),
         }
     }

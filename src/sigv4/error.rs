@@ -118,6 +118,24 @@ pub enum SigV4Error {
     /// The client declared `UNSIGNED-PAYLOAD` where the body must be signed.
     #[error("This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted.")]
     UnsignedPayloadNotAllowed,
+    /// A verifying service gave an unsigned-payload marker for a service outside the S3
+    /// family: the body would go unauthenticated.
+    #[error(
+        "payload_hash {marker} is accepted for the S3 family only (s3, s3-object-lambda, s3-outposts, s3express), not for '{}': the body would go unauthenticated; give the SHA-256 of the body.",
+        shown_scope_part(.service)
+    )]
+    UnsignedPayloadOutsideS3 {
+        /// The marker given (a known constant).
+        marker: &'static str,
+        /// The service the request is scoped to.
+        service: String,
+    },
+    /// A verifying service gave an unsigned-payload marker for a header-signed request that
+    /// does not declare one.
+    #[error(
+        "payload_hash {0}, but the request declares no x-amz-content-sha256: a header-signed request with an unsigned body says so in that header."
+    )]
+    UnsignedPayloadUndeclared(&'static str),
     /// The HMAC signature does not match.
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."

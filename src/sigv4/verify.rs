@@ -33,7 +33,7 @@ pub struct Expectations<'a> {
 /// the `post-sts-header-after` case of the AWS test suite); the token is bound to the access
 /// key id by the caller, which must check that they belong together.
 ///
-/// The path is normalized for every service but `s3` (see [`canonical_request`]).
+/// The path is normalized for every service but the S3 family (see [`normalizes_path`]).
 pub fn verify(
     signed: &SignedRequest,
     req: &HttpRequest,

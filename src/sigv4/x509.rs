@@ -118,9 +118,9 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
 /// `x-amz-date` and `x-amz-x509` are signed (otherwise a captured signature could be replayed
 /// against another host, at another time, or with another certificate:
 /// <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>);
-/// `X-Amz-Date` is a date, its day is the scope's, and it lies within ±`exp.max_skew` of
-/// `exp.now`. (`exp.service` is ignored: the service is always `rolesanywhere`.)
-pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectations) -> Result<(), SigV4Error> {
+/// `X-Amz-Date` is sent, is a date, its day is the scope's, and it lies within ±`exp.max_skew`
+/// of `exp.now`. (`exp.service` is ignored: the service is always `rolesanywhere`.)
+pub fn check_request(auth: &X509Authorization, amz_date: Option<&str>, exp: &Expectations) -> Result<(), SigV4Error> {
     if auth.service != SERVICE {
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }
@@ -137,6 +137,7 @@ pub fn check_request(auth: &X509Authorization, amz_date: &str, exp: &Expectation
     if !is_signed("x-amz-x509") {
         return Err(SigV4Error::CertificateNotSigned);
     }
+    let amz_date = amz_date.ok_or(SigV4Error::MissingDate)?;
     parse_amz_date(amz_date)?;
     let day = amz_date.get(..8).unwrap_or(amz_date);
     if auth.date != day {

@@ -27,14 +27,14 @@ impl Admin for AdminService {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Admin.Reload");
         let result = reload(&ctx, &mut record).await;
-        audited(&ctx, "Admin.Reload", &record, result)
+        audited(&ctx, &record, result)
     }
 
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Admin.Status");
         let result = status(&ctx, &mut record);
-        audited(&ctx, "Admin.Status", &record, result)
+        audited(&ctx, &record, result)
     }
 }
 

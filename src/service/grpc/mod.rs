@@ -178,7 +178,7 @@ pub fn audit_refused_call(
     started: std::time::Instant,
     refused: &ApiError,
 ) {
-    Record::new(request_id, "grpc", operation, remote).finish(operation, Some(refused), started.elapsed());
+    Record::new(request_id, "grpc", operation, remote).finish(Some(refused), started.elapsed());
 }
 
 /// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`
@@ -239,13 +239,8 @@ fn record(ctx: &GrpcContext, operation: &'static str) -> Record {
 
 /// Audits (one `audit` event with everything the handler filled into `record`) and counts
 /// (`rolegate_requests_total`) an answer, and turns an error into its status.
-fn audited<T>(
-    ctx: &GrpcContext,
-    operation: &'static str,
-    record: &Record,
-    result: Result<T, ApiError>,
-) -> Result<tonic::Response<T>, Status> {
-    audited_answer(ctx, operation, record, result.map(|answer| (answer, None)))
+fn audited<T>(ctx: &GrpcContext, record: &Record, result: Result<T, ApiError>) -> Result<tonic::Response<T>, Status> {
+    audited_answer(ctx, record, result.map(|answer| (answer, None)))
 }
 
 /// As [`audited`], for a call whose answer may itself be a refusal (VerifyRequest's
@@ -253,14 +248,13 @@ fn audited<T>(
 /// record that refusal (`verdict`) as a denial.
 fn audited_answer<T>(
     ctx: &GrpcContext,
-    operation: &'static str,
     record: &Record,
     result: Result<(T, Option<ApiError>), ApiError>,
 ) -> Result<tonic::Response<T>, Status> {
     let elapsed = ctx.started.elapsed();
     match result {
         Ok((v, verdict)) => {
-            record.finish(operation, verdict.as_ref(), elapsed);
+            record.finish(verdict.as_ref(), elapsed);
             let mut r = tonic::Response::new(v);
             if let Ok(id) = MetadataValue::try_from(&*ctx.request_id) {
                 r.metadata_mut().insert("x-amzn-requestid", id);
@@ -268,7 +262,7 @@ fn audited_answer<T>(
             Ok(r)
         }
         Err(e) => {
-            record.finish(operation, Some(&e), elapsed);
+            record.finish(Some(&e), elapsed);
             Err(status(&e, &ctx.request_id))
         }
     }

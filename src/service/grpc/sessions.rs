@@ -53,7 +53,7 @@ impl Sessions for SessionsService {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "CreateSession");
         let result = create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
-        audited(&ctx, "CreateSession", &record, result)
+        audited(&ctx, &record, result)
     }
 
     async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
@@ -61,7 +61,7 @@ impl Sessions for SessionsService {
         let mut record = record(&ctx, "AssumeRole");
         let (metadata, _, message) = req.into_parts();
         let result = assume_role(&ctx, &metadata, message, OffsetDateTime::now_utc(), &mut record);
-        audited(&ctx, "AssumeRole", &record, result)
+        audited(&ctx, &record, result)
     }
 
     async fn verify_request(
@@ -71,14 +71,14 @@ impl Sessions for SessionsService {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "VerifyRequest");
         let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
-        audited_answer(&ctx, "VerifyRequest", &record, result)
+        audited_answer(&ctx, &record, result)
     }
 
     async fn authorize(&self, req: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Authorize");
         let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
-        audited_answer(&ctx, "Authorize", &record, result)
+        audited_answer(&ctx, &record, result)
     }
 }
 

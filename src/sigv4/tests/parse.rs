@@ -503,3 +503,66 @@ fn credentials_are_read_from_one_place() {
     let token = parse(&presigned, &[("X-Amz-Security-Token", "header-token")]).map(|s| s.security_token);
     assert_eq!(token, Ok(Some("header-token".to_owned())));
 }
+
+/// What a verifying service may give as the payload hash: the body's own, agreeing with a
+/// declared `x-amz-content-sha256`; an unsigned marker only for the S3 family, and in the
+/// header form only when the request declares it.
+#[test]
+fn payload_hash_given_by_a_verifying_service() {
+    let auth = format!("AWS4-HMAC-SHA256 Credential={CRED},SignedHeaders=host;x-amz-date,Signature={SIG}");
+    let body_hash = sha256_hex(b"body");
+    let signed = |declared: Option<&str>| {
+        let mut headers = vec![
+            ("host", "sts.example.com"),
+            ("authorization", auth.as_str()),
+            ("x-amz-date", "20150830T123600Z"),
+        ];
+        if let Some(d) = declared {
+            headers.push(("x-amz-content-sha256", d));
+        }
+        SignedRequest::parse(&HttpRequest {
+            method: "PUT",
+            path: "/",
+            query: "",
+            headers: &headers,
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        signed(None).payload_hash_given(&body_hash, false),
+        Ok(body_hash.clone())
+    );
+    assert_eq!(
+        signed(Some(&body_hash.to_uppercase())).payload_hash_given(&body_hash, false),
+        Ok(body_hash.clone())
+    );
+    assert_eq!(
+        signed(Some(&sha256_hex(b"other"))).payload_hash_given(&body_hash, true),
+        Err(SigV4Error::PayloadHashMismatch)
+    );
+    assert_eq!(
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_given(UNSIGNED_PAYLOAD, true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(
+        signed(None).payload_hash_given(UNSIGNED_PAYLOAD, true),
+        Err(SigV4Error::UnsignedPayloadUndeclared(UNSIGNED_PAYLOAD))
+    );
+    assert_eq!(
+        signed(Some(STREAMING_UNSIGNED_PAYLOAD_TRAILER)).payload_hash_given(STREAMING_UNSIGNED_PAYLOAD_TRAILER, false),
+        Err(SigV4Error::UnsignedPayloadOutsideS3 {
+            marker: STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+            service: "sts".into()
+        })
+    );
+    // A presigned URL's payload is unsigned by definition.
+    let presigned = parse_query(&format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}",
+        CRED.replace('/', "%2F")
+    ))
+    .unwrap();
+    assert_eq!(
+        presigned.payload_hash_given(UNSIGNED_PAYLOAD, true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+}
