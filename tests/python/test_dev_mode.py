@@ -78,10 +78,14 @@ def dev_session(daemon, state, client: str = "client-ecdsa") -> IAMRolesAnywhere
 @pytest.mark.parametrize("client", ["client-ecdsa", "client-rsa"])
 def test_dev_client_certificates_obtain_credentials(dev, client):
     daemon, state = dev
-    frozen = dev_session(daemon, state, client).get_session().get_credentials().get_frozen_credentials()
+    session = dev_session(daemon, state, client).get_session()
+    frozen = session.get_credentials().get_frozen_credentials()
     assert ACCESS_KEY_ID_RE.match(frozen.access_key), frozen.access_key
     assert len(frozen.secret_key) == 40
     assert frozen.token
+    # As the README goes on: the session's STS client pointed at rolegate.
+    sts = session.client("sts", endpoint_url=f"https://{daemon.endpoint}", verify=str(state / "ca.pem"))
+    assert ":assumed-role/dev/" in sts.get_caller_identity()["Arn"]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
