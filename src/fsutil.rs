@@ -95,6 +95,37 @@ pub fn write_new_public(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Replaces `path` by a file holding `data` (mode `mode` on Unix), atomically: a new temporary
+/// file with an unpredictable name beside it (created exclusively, so nothing planted under
+/// that name — a symbolic link included — is opened), fsync, rename. Other processes see
+/// either the old or the new file; a symbolic link at `path` is replaced, not followed.
+pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut random = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| std::io::Error::other("no system randomness"))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = options.open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// The owner of the file `meta` describes when that is not this process's effective user:
 /// `(its owner, this user)`. Files another user controls are not trusted with secrets.
 #[cfg(unix)]

@@ -74,10 +74,11 @@ pub enum CertsCommand {
     Crl {
         #[command(flatten)]
         issuer: IssuerArgs,
-        /// The CRL file to write (PEM).
+        /// The CRL file to write (PEM); an existing one is replaced.
         #[arg(long)]
         out: PathBuf,
-        /// Serial number in hex, as `certs client` prints it (repeatable).
+        /// Serial number in hex, as `certs client` prints it (repeatable): every serial the CA
+        /// revoked, as the CRL lists them all.
         #[arg(long = "revoke")]
         revoke: Vec<String>,
         /// Days until nextUpdate (1 to 36,500).
@@ -228,7 +229,10 @@ pub fn run(cmd: CertsCommand) -> CmdResult {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
             let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
-            write_new_public(&out, pem.as_bytes())?;
+            // A CRL is regenerated whole and replaces the one before (atomically: a reload
+            // never reads half of it).
+            crate::fsutil::replace_file(&out, pem.as_bytes(), 0o644)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             super::print_stdout(&format!(
                 "wrote {} revoking {} certificate(s)\n",
                 out.display(),

@@ -5,7 +5,6 @@
 //! entries are replaced by atomic rename, so readers never see half-written files.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -133,26 +132,10 @@ pub fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// Writes `data` to `path` atomically: a new 0600 temporary file with an unpredictable name
-/// beside it (created exclusively, so nothing planted under that name — a symbolic link
-/// included — is opened), fsync, rename. Other processes see either the old or the new file;
-/// a symbolic link at `path` is replaced, not followed.
+/// Writes `data` to `path` atomically, readable by this user only (see
+/// [`crate::fsutil::replace_file`]).
 pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut random = [0u8; 12];
-    aws_lc_rs::rand::fill(&mut random).map_err(|_| format!("cannot write {}: no system randomness", path.display()))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(random)));
-    let result = (|| {
-        let mut f = private_options().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
+    crate::fsutil::replace_file(path, data, 0o600).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// The cache directory must be the user's own and writable by nobody else: in a folder others

@@ -149,6 +149,19 @@ def test_crl_lists_revoked_serial_and_is_signed_by_the_ca(test_pki):
     assert revoked == {test_pki.revoked_leaf.serial}
 
 
+def test_crl_is_regenerated_in_place(test_pki, tmp_path):
+    """`certs crl` replaces an existing CRL (a CRL is regenerated whole), listing the serials
+    given this time."""
+
+    out = tmp_path / "ca.crl"
+    issuer = ["--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key), "--out", str(out)]
+    run_rolegate("certs", "crl", *issuer, "--revoke", "0a")
+    run_rolegate("certs", "crl", *issuer, "--revoke", "0a", "--revoke", "0b")
+    crl = x509.load_pem_x509_crl(out.read_bytes())
+    assert {r.serial_number for r in crl} == {0x0A, 0x0B}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_keys_generate_writes_32_random_bytes_base64(tmp_path):
     a, b = tmp_path / "a.key", tmp_path / "b.key"
     run_rolegate("keys", "generate", "--out", str(a))
