@@ -704,7 +704,10 @@ async fn raw_requests_answer_aws_errors() {
         ..Signing::new(&creds)
     };
     let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
-    assert_eq!(m, "Credential should be scoped to a valid region, not 'eu-west-1'.");
+    assert_eq!(
+        m,
+        "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint's region is 'us-east-1'."
+    );
 
     // Dates outside the 5-minute skew, past and future.
     for offset in [-20, 20] {

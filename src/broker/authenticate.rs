@@ -229,7 +229,7 @@ fn invalid_token(reason: &'static str) -> ApiError {
 pub fn signature_error(e: SigV4Error) -> ApiError {
     let code = match &e {
         SigV4Error::MissingAuthorization => ErrorCode::MissingAuthenticationToken,
-        SigV4Error::CredentialRegion(_)
+        SigV4Error::CredentialRegion { .. }
         | SigV4Error::CredentialService(_)
         | SigV4Error::CredentialDate { .. }
         | SigV4Error::SignatureNotYetCurrent { .. }

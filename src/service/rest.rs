@@ -255,7 +255,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
                 sigv4::shown_scope_part(&auth.service)
             ),
         ),
-        E::CredentialRegion(_) => (
+        E::CredentialRegion { .. } => (
             "wrong-region",
             format!(
                 "Credential should be scoped to a valid region: '{}', not '{}'.",

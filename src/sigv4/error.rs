@@ -36,8 +36,16 @@ pub enum SigV4Error {
     #[error("Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.", shown_scope_part(.0))]
     CredentialTerminator(String),
     /// The scope names another region than this endpoint serves.
-    #[error("Credential should be scoped to a valid region, not '{}'.", shown_scope_part(.0))]
-    CredentialRegion(String),
+    #[error(
+        "Credential should be scoped to a valid region, not '{}': this endpoint's region is '{expected}'.",
+        shown_scope_part(.sent)
+    )]
+    CredentialRegion {
+        /// The region the request's scope names.
+        sent: String,
+        /// This endpoint's region.
+        expected: String,
+    },
     /// The scope names another service than this endpoint serves.
     #[error("Credential should be scoped to correct service: '{}'.", shown_scope_part(.0))]
     CredentialService(String),
@@ -223,7 +231,10 @@ mod tests {
                 supported: HMAC_ALGORITHMS,
             },
             SigV4Error::CredentialTerminator(s()),
-            SigV4Error::CredentialRegion(s()),
+            SigV4Error::CredentialRegion {
+                sent: s(),
+                expected: "us-east-1".into(),
+            },
             SigV4Error::CredentialService(s()),
             SigV4Error::CredentialDate {
                 scope_date: s(),
@@ -241,7 +252,13 @@ mod tests {
             assert!(!message.contains(secret) && message.contains("'…'"), "{message}");
         }
         let shaped = [
-            (SigV4Error::CredentialRegion("eu-west-1".into()), "'eu-west-1'"),
+            (
+                SigV4Error::CredentialRegion {
+                    sent: "eu-west-1".into(),
+                    expected: "us-east-1".into(),
+                },
+                "'eu-west-1'",
+            ),
             (SigV4Error::BadDate("2015-08-30".into()), "'…'"),
             (SigV4Error::BadDate("20150830T1236".into()), "'20150830T1236'"),
             (SigV4Error::BadSerial("12a".into()), "'…'"),

@@ -150,7 +150,10 @@ fn check_scope(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Er
         return Err(SigV4Error::CredentialService(exp.service.to_owned()));
     }
     if c.region != exp.region {
-        return Err(SigV4Error::CredentialRegion(c.region.clone()));
+        return Err(SigV4Error::CredentialRegion {
+            sent: c.region.clone(),
+            expected: exp.region.to_owned(),
+        });
     }
     let day = signed.amz_date.get(..8).unwrap_or(&signed.amz_date);
     if c.date != day {

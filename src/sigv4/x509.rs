@@ -125,7 +125,10 @@ pub fn check_request(auth: &X509Authorization, amz_date: Option<&str>, exp: &Exp
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }
     if auth.region != exp.region {
-        return Err(SigV4Error::CredentialRegion(auth.region.clone()));
+        return Err(SigV4Error::CredentialRegion {
+            sent: auth.region.clone(),
+            expected: exp.region.to_owned(),
+        });
     }
     let is_signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
     if !is_signed("host") {

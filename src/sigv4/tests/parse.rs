@@ -329,7 +329,7 @@ fn verify_errors() {
         sign_and_verify("sts", "eu-west-1", t, t, no_tweak)
             .unwrap_err()
             .to_string(),
-        "Credential should be scoped to a valid region, not 'eu-west-1'."
+        "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint's region is 'us-east-1'."
     );
     let expired = sign_and_verify("sts", "us-east-1", t, t + time::Duration::minutes(6), no_tweak);
     assert_eq!(

@@ -280,7 +280,10 @@ fn checks_scope_signed_headers_and_time() {
             "1/20261125/eu-west-1/rolesanywhere/aws4_request",
             all,
             date,
-            Err(SigV4Error::CredentialRegion("eu-west-1".into())),
+            Err(SigV4Error::CredentialRegion {
+                sent: "eu-west-1".into(),
+                expected: "us-east-1".into(),
+            }),
         ),
         (good, "x-amz-date;x-amz-x509", date, Err(SigV4Error::HostNotSigned)),
         (good, "host;x-amz-x509", date, Err(SigV4Error::DateNotSigned)),
