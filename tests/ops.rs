@@ -1768,7 +1768,9 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let want = format!(
-        "error: cannot listen on {addr} (server.metrics_listen in {}): Address already in use",
+        "error: cannot listen on {addr} (server.metrics_listen in {}): Address already in use (os error 98); \
+         another process holds the port: stop it, or choose another address with --metrics-listen \
+         (127.0.0.1:0 takes any free port)",
         config.display()
     );
     // The last word, after the configuration's summary the log wrote first: what a terminal

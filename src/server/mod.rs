@@ -70,9 +70,16 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         true => format!("--{}", key.replace('_', "-")),
         false => format!("server.{key} in {}", opts.config_path.display()),
     };
-    let listener = bind(listen, &from(opts.listen.is_some(), "listen")).await?;
+    let listener = bind(listen, &from(opts.listen.is_some(), "listen"), "--listen").await?;
     let ops = match metrics_listen {
-        Some(addr) => Some(bind(addr, &from(opts.metrics_listen.is_some(), "metrics_listen")).await?),
+        Some(addr) => Some(
+            bind(
+                addr,
+                &from(opts.metrics_listen.is_some(), "metrics_listen"),
+                "--metrics-listen",
+            )
+            .await?,
+        ),
         None => None,
     };
     // Ready (the listeners are bound: the kernel queues connections until they are accepted)
@@ -148,11 +155,18 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     Ok(())
 }
 
-/// Binds `addr`, named by `from` (the flag or configuration key) in the error.
-async fn bind(addr: SocketAddr, from: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr} ({from}): {e}"))
+/// Binds `addr`, named by `from` (the flag or configuration key) in the error; a port in use
+/// points at `flag`, which chooses another.
+async fn bind(addr: SocketAddr, from: &str, flag: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "; another process holds the port: stop it, or choose another address with {flag} (127.0.0.1:0 takes any free port)"
+            ),
+            _ => String::new(),
+        };
+        format!("cannot listen on {addr} ({from}): {e}{hint}")
+    })
 }
 
 /// Prints a line scripts and tests wait for, on stdout, flushed.
