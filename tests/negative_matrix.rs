@@ -1880,6 +1880,15 @@ fn admin_subjects_must_be_distinguished_names() {
     );
     let (code, _, stderr) = with_admins(r#"["CN=ops\\, night shift,O=Acme"]"#);
     assert_eq!(code, Some(0), "{stderr}");
+    // RFC 2253's ';' between attributes never matches the subject as the audit log writes it.
+    let (code, _, stderr) = with_admins(r#"["CN=ops;O=Acme"]"#);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("server.admin_subjects[0]: 'CN=ops;O=Acme' separates attributes with ';'"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = with_admins(r#"["CN=ops\\;night,O=Acme"]"#);
+    assert_eq!(code, Some(0), "an escaped ';' is part of a value: {stderr}");
 }
 
 #[test]

@@ -655,7 +655,17 @@ impl Loader<'_> {
                     "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
                 ),
             )),
-            None => Ok(()),
+            None => match s.admin_subjects.iter().enumerate().find(|(_, subject)| has_bare_semicolon(subject)) {
+                // RFC 2253 let `;` separate attributes; the audit log (RFC 4514) writes `,`
+                // and escapes a `;` in a value, so such an entry could never match.
+                Some((i, subject)) => Err(self.err(
+                    format!("server.admin_subjects[{i}]"),
+                    format!(
+                        "'{subject}' separates attributes with ';': write them separated by ',' as the audit log shows the subject, e.g. \"CN=ops,O=Acme\" (a ';' in a value is written '\\;')"
+                    ),
+                )),
+                None => Ok(()),
+            },
         }
     }
 
@@ -1267,6 +1277,19 @@ fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
 
 /// Whether `subject` starts as a distinguished name does, `ATTRIBUTE=` (an admin
 /// certificate's subject can only equal such a string; values may hold escaped commas).
+/// Whether `subject` holds a `;` that no `\\` escapes.
+fn has_bare_semicolon(subject: &str) -> bool {
+    let mut escaped = false;
+    for c in subject.chars() {
+        match (c, escaped) {
+            (';', false) => return true,
+            ('\\', false) => escaped = true,
+            _ => escaped = false,
+        }
+    }
+    false
+}
+
 fn looks_like_distinguished_name(subject: &str) -> bool {
     subject
         .split_once('=')
