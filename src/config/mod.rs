@@ -363,6 +363,16 @@ fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
         Err(e) => (None, e),
     };
     let (key, e) = error;
+    // A syntax error names no key; its span often covers one (`duplicate key`), named then.
+    let key = key.or_else(|| {
+        let spanned = e.span().and_then(|span| text.get(span)).map(str::trim)?;
+        let is_key = !spanned.is_empty()
+            && spanned.len() <= 64
+            && spanned
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        is_key.then(|| spanned.to_owned())
+    });
     let at = e.span().map(|span| line_and_column(text, span.start));
     let key = match (key, at) {
         (Some(key), Some(at)) => format!("{key} ({at})"),
@@ -1299,6 +1309,22 @@ fn looks_like_distinguished_name(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TOML syntax error whose span is a key names it, as the other errors name theirs.
+    #[test]
+    fn a_duplicate_key_is_named() {
+        let Err((key, message)) = parse_toml("[server]\nregion = \"a\"\nregion = \"b\"\n") else {
+            panic!("a duplicate key parsed");
+        };
+        assert_eq!(
+            (key.as_str(), message.as_str()),
+            ("region (line 3, column 1)", "duplicate key")
+        );
+        let Err((key, _)) = parse_toml("[server\n") else {
+            panic!("an unclosed table parsed");
+        };
+        assert_eq!(key, "line 1, column 8");
+    }
 
     #[test]
     fn networks_are_ranges_or_single_addresses() {
