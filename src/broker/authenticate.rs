@@ -125,6 +125,20 @@ impl Broker {
         region: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Caller, ApiError> {
+        self.authenticate_signed(req, payload, service, region, now)
+            .map(|(caller, _)| caller)
+    }
+
+    /// [`Broker::authenticate`], also answering the request's signature as parsed (what it
+    /// covers: `VerifyRequest` reports its signed headers).
+    pub fn authenticate_signed(
+        &self,
+        req: &HttpRequest,
+        payload: Payload<'_>,
+        service: &str,
+        region: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Caller, SignedRequest), ApiError> {
         let config = self.config();
         let signed = SignedRequest::parse(req).map_err(signature_error)?;
         let payload_hash = match payload {
@@ -168,7 +182,7 @@ impl Broker {
         self.caches().record(CacheName::SigningKeys, cached);
         sigv4::check_signature(&signed, req, &payload_hash, &key, sigv4::normalizes_path(service))
             .map_err(signature_error)?;
-        Ok(Caller { claims, role, config })
+        Ok((Caller { claims, role, config }, signed))
     }
 
     /// The claims sealed in `token`, opened with the key ring of `config` (or found in the

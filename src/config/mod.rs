@@ -651,7 +651,8 @@ impl Loader<'_> {
         Ok(from)
     }
 
-    /// Each `admin_subjects` entry is written as a distinguished name.
+    /// Each `admin_subjects` entry is written as a distinguished name, its attributes separated
+    /// by `,`.
     fn check_admin_subjects(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
         match s
             .admin_subjects

@@ -143,6 +143,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         state,
         role_name,
         account_id,
+        instance_profile_id: instance_profile_id(&instance_profile_arn),
         instance_profile_arn,
         region,
         auth_token_file: args.auth_token_file,
@@ -175,8 +176,9 @@ pub struct Shared {
     pub state: SharedState,
     pub role_name: String,
     pub account_id: String,
-    /// What `iam/info` answers: see [`instance_profile_arn`].
+    /// What `iam/info` answers: see [`instance_profile_arn`], and its id, derived from it.
     pub instance_profile_arn: String,
+    pub instance_profile_id: String,
     /// The region IMDS's `placement/region` answers.
     pub region: String,
     pub auth_token_file: Option<PathBuf>,
@@ -382,14 +384,8 @@ fn credentials_response(
     container: bool,
 ) -> Response<Full<Bytes>> {
     let held = match state.current(now) {
-        Ok(h) => h,
-        Err(e) => {
-            return error_json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "CredentialsUnavailable",
-                &e.to_string(),
-            );
-        }
+        Ok(held) => held,
+        Err(why) => return unavailable(&why),
     };
     let c = &held.credentials;
     let expiration = format_time(held.expires);
@@ -417,28 +413,36 @@ fn credentials_response(
     }
 }
 
+/// The 503 `CredentialsUnavailable` that says why there are no credentials to serve.
+fn unavailable(why: &refresh::Unavailable) -> Response<Full<Bytes>> {
+    error_json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "CredentialsUnavailable",
+        &why.to_string(),
+    )
+}
+
 /// `iam/info`: the instance profile, which tools read for the account id. The sidecar's is
 /// named after its role (as the EC2 console names the profile it creates for a role), its id
 /// derived from its ARN; `LastUpdated` is when the credentials were obtained.
 fn iam_info(state: &CredentialState, now: OffsetDateTime, shared: &Shared) -> Response<Full<Bytes>> {
     let held = match state.current(now) {
         Ok(held) => held,
-        Err(e) => {
-            return error_json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "CredentialsUnavailable",
-                &e.to_string(),
-            );
-        }
+        Err(why) => return unavailable(&why),
     };
-    let id = crate::session::role_id(&shared.instance_profile_arn);
     let body = serde_json::json!({
         "Code": "Success",
         "LastUpdated": format_time(held.obtained),
         "InstanceProfileArn": shared.instance_profile_arn,
-        "InstanceProfileId": format!("AIPA{}", id.get(4..).unwrap_or_default()),
+        "InstanceProfileId": shared.instance_profile_id,
     });
     respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+}
+
+/// `AIPA` + 17 characters derived from `arn`, as role ids are (`session::role_id`).
+fn instance_profile_id(arn: &str) -> String {
+    let role_id = crate::session::role_id(arn);
+    format!("AIPA{}", role_id.get(4..).unwrap_or_default())
 }
 
 /// The instance profile the sidecar stands for: `…:instance-profile/{role name}` in the role's
@@ -676,6 +680,7 @@ mod tests {
             role_name: "app".into(),
             account_id: "123456789012".into(),
             instance_profile_arn: "arn:aws:iam::123456789012:instance-profile/app".into(),
+            instance_profile_id: instance_profile_id("arn:aws:iam::123456789012:instance-profile/app"),
             region: "eu-west-3".into(),
             auth_token_file: token_file,
             tokens: Mutex::new(TokenStore::default()),

@@ -253,8 +253,9 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let caller = match broker.authenticate(&http, Payload::Hash(&payload_hash), &service, region, now) {
-        Ok(caller) => caller,
+    let (caller, signed) = match broker.authenticate_signed(&http, Payload::Hash(&payload_hash), &service, region, now)
+    {
+        Ok(verified) => verified,
         Err(e) => {
             let answer = VerifyRequestResponse {
                 valid: false,
@@ -281,15 +282,11 @@ fn verify_request(
         }
         None => (None, None),
     };
-    // The request just verified: it parses as it did then.
-    let signed_headers = crate::sigv4::SignedRequest::parse(&http)
-        .map(|signed| signed.signed_headers)
-        .unwrap_or_default();
     let answer = VerifyRequestResponse {
         valid: true,
         caller: Some(caller_message(&caller)),
         authorization,
-        signed_headers,
+        signed_headers: signed.signed_headers,
         ..Default::default()
     };
     Ok((answer, verdict))
