@@ -17,7 +17,7 @@
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -53,8 +53,15 @@ pub fn record_session(role: &str) {
 
 /// Counts one configuration reload attempt.
 pub fn record_reload(succeeded: bool) {
-    let outcome = if succeeded { "success" } else { "failure" };
-    metrics().reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    let m = metrics();
+    let counter = if succeeded {
+        &m.reloads_succeeded
+    } else {
+        &m.reloads_failed
+    };
+    // Pairs with the acquire fence in `render` (the counter itself is a relaxed atomic).
+    fence(Ordering::Release);
+    counter.inc();
 }
 
 /// Counts a TLS connection open until the returned guard drops.
@@ -92,6 +99,13 @@ pub fn set_connection_limit(limit: usize) {
 /// The OpenMetrics text of every metric.
 pub fn render(state: &State) -> String {
     let m = metrics();
+    // Read before the state: a reload counts itself after its configuration is in force, so a
+    // scrape that counts a reload also shows what that reload loaded.
+    let reloads: Family<OutcomeLabels, Counter> = Family::default();
+    for (outcome, counter) in [("success", &m.reloads_succeeded), ("failure", &m.reloads_failed)] {
+        reloads.get_or_create(&OutcomeLabels { outcome }).inc_by(counter.get());
+    }
+    fence(Ordering::Acquire);
     let mut registry = Registry::default();
     registry.register(
         "rolegate_requests",
@@ -108,11 +122,7 @@ pub fn render(state: &State) -> String {
         "Sessions issued, by role",
         m.sessions.clone(),
     );
-    registry.register(
-        "rolegate_config_reloads",
-        "Configuration reloads, by outcome",
-        m.reloads.clone(),
-    );
+    registry.register("rolegate_config_reloads", "Configuration reloads, by outcome", reloads);
     registry.register(
         "rolegate_connections_open",
         "TLS connections open",
@@ -251,7 +261,8 @@ struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
-    reloads: Family<OutcomeLabels, Counter>,
+    reloads_succeeded: Counter,
+    reloads_failed: Counter,
     connections_open: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
@@ -267,7 +278,8 @@ fn metrics() -> &'static Metrics {
             ])
         }),
         sessions: Family::default(),
-        reloads: Family::default(),
+        reloads_succeeded: Counter::default(),
+        reloads_failed: Counter::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
         connections_refused: Family::default(),

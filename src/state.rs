@@ -86,7 +86,6 @@ impl State {
         // A panic of another reload left nothing half done: the swap is the last step.
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         let result = self.try_reload();
-        crate::metrics::record_reload(result.is_ok());
         let result = {
             let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
             let LastReload { status, failed_sources } = &mut *last;
@@ -105,6 +104,8 @@ impl State {
                 }
             }
         };
+        // Counted last: a scrape that counts this reload shows its configuration and status.
+        crate::metrics::record_reload(result.is_ok());
         crate::server::systemd::reloaded(&result);
         match &result {
             Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),

@@ -1137,7 +1137,10 @@ async fn metrics_after_known_traffic() {
         Some(2.0)
     );
     assert_eq!(reloads(&m, "success"), 1.0);
-    assert_eq!(sample(&m, r#"rolegate_config_reloads_total{outcome="failure"}"#), None);
+    assert_eq!(
+        sample(&m, r#"rolegate_config_reloads_total{outcome="failure"}"#),
+        Some(0.0)
+    );
     // The first verification of the chain misses, the second hits; the foreign chain misses.
     assert_eq!(
         sample(&m, r#"rolegate_cache_hits_total{cache="chains"}"#),
