@@ -1157,7 +1157,7 @@ async fn a_watch_stream_outlives_the_idle_timeout() {
     use tonic_health::pb::health_client::HealthClient;
 
     let w = Workload::new();
-    let d = start_with_server_settings(&w, "idle_timeout_seconds = 1\nrequest_timeout_seconds = 1");
+    let d = start_with_server_settings(&w, "idle_timeout_seconds = 2\nrequest_timeout_seconds = 1");
     let c = connect(&d, None).await;
     let mut health = HealthClient::new(c.channel());
     let mut watch = health
@@ -1167,7 +1167,7 @@ async fn a_watch_stream_outlives_the_idle_timeout() {
         .into_inner();
     assert_eq!(watch.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
     // Longer than the idle timeout and the GOAWAY's acknowledgement time together.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
 
     d.signal("TERM");
     let update = watch.message().await.expect("the Watch stream was cut");

@@ -345,7 +345,8 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     let c = Client::new(&pki);
     std::fs::write(c.dir.path().join("token"), "tok-123\n").unwrap();
     let token_file = c.dir.path().join("token").display().to_string();
-    // Credentials count as expiring 6 s after each fetch, so the outage outlasts them.
+    // Credentials count as expiring 12 s after each fetch (refreshed after 6 s), so the outage
+    // outlasts them and a stalled test still finds them valid right after the restart.
     let s = sidecar(
         &c,
         &d,
@@ -353,7 +354,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
             "--auth-token-file",
             &token_file,
             "--max-credential-lifetime",
-            "6",
+            "12",
             "--max-retry-seconds",
             "1",
         ],
@@ -548,6 +549,13 @@ fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {
             .endpoint_url(&d.endpoint)
             .credentials_provider(credentials)
             .retry_config(aws_config::retry::RetryConfig::disabled())
+            // The SDK's 3.1 s connect timeout covers the TLS handshake too: too short for a
+            // loaded test machine, with retries off.
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(30))
+                    .build(),
+            )
             .http_client(http)
             .load()
             .await;

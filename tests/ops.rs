@@ -178,7 +178,8 @@ fn http2_frame_types(mut raw: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn idle_connections_are_closed() {
     let pki = Pki::new();
-    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 1\nrequest_timeout_seconds = 1", &[]);
+    // Idle from the handshake on: long enough that a loaded test machine still sends the request.
+    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 3\nrequest_timeout_seconds = 1", &[]);
 
     // HTTP/1.1 keep-alive: a request is answered, then the idle connection is closed.
     let mut h1 = tls_connect(&d).await;
@@ -1613,8 +1614,13 @@ async fn forged_requests_do_not_spend_the_certificate_holders_tokens() {
 #[tokio::test]
 async fn reload_under_load_loses_no_request() {
     let pki = Pki::new();
-    // The load runs flat out for as long as the reloads take: no rate limit may answer it.
-    let d = start_with_server_keys(&pki, "rate_limit_per_client = 0\nrate_limit_per_ip = 0", &[]);
+    // The load runs flat out for as long as the reloads take, a new connection for each request:
+    // no rate limit may answer it.
+    let d = start_with_server_keys(
+        &pki,
+        "rate_limit_per_client = 0\nrate_limit_per_ip = 0\nrate_limit_connections_per_ip = 0",
+        &[],
+    );
     let config = d.dir.path().join("rolegate.toml");
     let valid = std::fs::read_to_string(&config).unwrap();
     let invalid = format!("{valid}\n[[profile]]\nid = \"broken\"\nrole_arns = [\"not an arn\"]\n");
@@ -1880,10 +1886,10 @@ async fn the_rest_client_says_what_to_check_when_it_cannot_connect() {
         ),
         "{untrusted}"
     );
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Bound and never listening: connections are refused, and no other daemon can take the port.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = held.local_addr().unwrap();
     let refused = call(format!("https://{closed}")).await;
     assert!(
         refused.ends_with("(is the server running, and listening on that address and port?)"),

@@ -186,6 +186,13 @@ async fn sdk(endpoint: &str, ca: &std::path::Path, c: &Creds) -> aws_sdk_sts::Cl
         .endpoint_url(url(endpoint))
         .credentials_provider(credentials)
         .retry_config(aws_config::retry::RetryConfig::disabled())
+        // The SDK's 3.1 s connect timeout covers the TLS handshake too: too short for a
+        // loaded test machine, with retries off.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        )
         .http_client(http)
         .load()
         .await;
