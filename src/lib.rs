@@ -40,6 +40,7 @@
 //!   [`bench`](mod@bench) (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
 //!   targets and the property tests share.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod arn;

@@ -22,14 +22,14 @@ pub const MESSAGE: &[u8] = b"AWS4-X509-ECDSA-SHA256\n20260101T000000Z\n20260101/
 
 /// One floor operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FloorOp {
+pub(super) enum FloorOp {
     EcdsaP256Verify,
     Rsa2048Verify,
     HmacSha256,
 }
 
 impl FloorOp {
-    pub fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Self::EcdsaP256Verify => "ECDSA P-256 verify (aws-lc-rs)",
             Self::Rsa2048Verify => "RSA-2048 PKCS#1 verify (aws-lc-rs)",
@@ -39,7 +39,7 @@ impl FloorOp {
 }
 
 /// Measures the floor in bursts on a thread of its own until [`Sampler::finish`].
-pub struct Sampler {
+pub(super) struct Sampler {
     stop: std::sync::mpsc::Sender<()>,
     thread: std::thread::JoinHandle<(Duration, u64)>,
 }
@@ -51,7 +51,7 @@ const PAUSE: Duration = Duration::from_millis(180);
 
 impl Sampler {
     /// Starts measuring `op`: a first burst now, then one every [`PAUSE`].
-    pub fn start(op: FloorOp) -> Result<Sampler, String> {
+    pub(super) fn start(op: FloorOp) -> Result<Sampler, String> {
         let mut run = operation(op)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -73,7 +73,7 @@ impl Sampler {
     }
 
     /// Stops sampling; the mean time of one operation over every burst, in microseconds.
-    pub fn finish(self) -> Result<f64, String> {
+    pub(super) fn finish(self) -> Result<f64, String> {
         let _ = self.stop.send(());
         let (cpu, calls) = self.thread.join().map_err(|_| "the floor thread panicked".to_owned())?;
         Ok(cpu.as_secs_f64() * 1e6 / calls.max(1) as f64)

@@ -27,7 +27,7 @@ use crate::proto::CreateSessionRequest;
 use crate::proto::sessions_client::SessionsClient;
 
 /// Everything the gRPC workers share.
-pub struct GrpcTarget {
+pub(super) struct GrpcTarget {
     /// One channel per client certificate.
     pub channels: Vec<SessionsClient<Channel>>,
     /// Send identical requests (answered from the credential-reuse cache).
@@ -38,7 +38,7 @@ pub struct GrpcTarget {
 
 impl GrpcTarget {
     /// Opens one mTLS channel per client identity to the server at `addr`, trusting `ca_pem`.
-    pub async fn connect(
+    pub(super) async fn connect(
         addr: SocketAddr,
         ca_pem: &Path,
         clients: &[ClientIdentity],
@@ -91,7 +91,7 @@ fn mtls_config(roots: Arc<RootCertStore>, client: &ClientIdentity) -> Result<Cli
 
 /// Runs one worker until `end` (one call in flight at a time); only calls that start at or
 /// after `measure_from` and complete before `end` are recorded.
-pub async fn worker(target: Arc<GrpcTarget>, measure_from: Instant, end: Instant) -> WorkerResult {
+pub(super) async fn worker(target: Arc<GrpcTarget>, measure_from: Instant, end: Instant) -> WorkerResult {
     let mut result = WorkerResult::default();
     while Instant::now() < end {
         let seq = target.sequence.fetch_add(1, Ordering::Relaxed);

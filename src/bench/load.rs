@@ -24,7 +24,7 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Which request every worker sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestKind {
+pub(super) enum RequestKind {
     /// `POST /sessions` signed with AWS4-X509.
     CreateSession { reuse: bool },
     /// STS `GetCallerIdentity` signed with SigV4.
@@ -34,7 +34,7 @@ pub enum RequestKind {
 }
 
 /// Everything the workers share.
-pub struct Target {
+pub(super) struct Target {
     pub addr: SocketAddr,
     pub authority: String,
     pub tls: TlsConnector,
@@ -49,7 +49,7 @@ pub struct Target {
 
 /// What one worker observed during the measured window.
 #[derive(Default)]
-pub struct WorkerResult {
+pub(super) struct WorkerResult {
     /// Latency in microseconds of every request completed in the window.
     pub latencies_us: Vec<u32>,
     pub errors: u64,
@@ -58,7 +58,7 @@ pub struct WorkerResult {
 
 /// Runs one worker until `end`; only requests that start at or after `measure_from` and
 /// complete before `end` are recorded.
-pub async fn worker(target: Arc<Target>, id: usize, measure_from: Instant, end: Instant) -> WorkerResult {
+pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant, end: Instant) -> WorkerResult {
     let mut result = WorkerResult::default();
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     let mut creds: Option<SessionCredentials> = None;
@@ -113,7 +113,7 @@ impl WorkerResult {
     /// Records a request that ran from `started` to `finished` with `outcome`, when it lies in
     /// the measured window (started at or after `measure_from`, finished by `end`): its latency
     /// if it succeeded, else the error. True when a success was recorded.
-    pub fn record(
+    pub(super) fn record(
         &mut self,
         measure_from: Instant,
         end: Instant,
@@ -201,7 +201,7 @@ fn build_request(target: &Target, seq: u64, creds: Option<&SessionCredentials>) 
 }
 
 /// The item request number `seq` uses: `items` in turn (certificates, channels).
-pub fn round_robin<T>(items: &[T], seq: u64) -> Result<&T, String> {
+pub(super) fn round_robin<T>(items: &[T], seq: u64) -> Result<&T, String> {
     let n = items.len() as u64;
     usize::try_from(seq % n.max(1))
         .ok()

@@ -9,7 +9,7 @@ const USER_HZ: u64 = 100;
 
 /// CPU time a process has used, in microseconds, split as the kernel accounts it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuTime {
+pub(super) struct CpuTime {
     /// In user mode (`utime`): the process's own code and its libraries.
     pub user_micros: u64,
     /// In the kernel on the process's behalf (`stime`): system calls such as the loopback
@@ -18,12 +18,12 @@ pub struct CpuTime {
 }
 
 impl CpuTime {
-    pub fn total_micros(self) -> u64 {
+    pub(super) fn total_micros(self) -> u64 {
         self.user_micros + self.system_micros
     }
 
     /// The time used between `earlier` and `self`.
-    pub fn since(self, earlier: CpuTime) -> CpuTime {
+    pub(super) fn since(self, earlier: CpuTime) -> CpuTime {
         CpuTime {
             user_micros: self.user_micros.saturating_sub(earlier.user_micros),
             system_micros: self.system_micros.saturating_sub(earlier.system_micros),
@@ -32,7 +32,7 @@ impl CpuTime {
 }
 
 /// The CPU time the process has used (all threads).
-pub fn cpu_time(pid: u32) -> Option<CpuTime> {
+pub(super) fn cpu_time(pid: u32) -> Option<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (utime, stime) = parse_cpu_ticks(&stat)?;
     Some(CpuTime {
@@ -44,7 +44,7 @@ pub fn cpu_time(pid: u32) -> Option<CpuTime> {
 /// CPU time the calling thread has used, in nanoseconds: the first field of
 /// `/proc/thread-self/schedstat` (time spent on the CPU), or `utime + stime` of
 /// `/proc/thread-self/stat` at clock-tick resolution where schedstat is absent.
-pub fn thread_cpu_nanos() -> Option<u64> {
+pub(super) fn thread_cpu_nanos() -> Option<u64> {
     if let Some(ns) = std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| parse_schedstat_runtime(&s))
@@ -56,7 +56,7 @@ pub fn thread_cpu_nanos() -> Option<u64> {
 }
 
 /// Resident set size, in bytes.
-pub fn rss_bytes(pid: u32) -> Option<u64> {
+pub(super) fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_vm_rss_kib(&status).map(|kib| kib * 1024)
 }

@@ -17,7 +17,7 @@ const MAX_PAGE: usize = 1 << 20;
 
 /// Hits and misses of each cache, by cache name.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct CacheCounters(BTreeMap<String, (u64, u64)>);
+pub(super) struct CacheCounters(BTreeMap<String, (u64, u64)>);
 
 /// One cache's lookups during the window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -30,7 +30,7 @@ pub struct CacheActivity {
 
 impl CacheCounters {
     /// Fetches `http://{addr}/metrics` and reads the cache counters.
-    pub async fn scrape(addr: SocketAddr) -> Result<CacheCounters, String> {
+    pub(super) async fn scrape(addr: SocketAddr) -> Result<CacheCounters, String> {
         let failed = |e: &dyn std::fmt::Display| format!("metrics endpoint {addr}: {e}");
         let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
         let uri: hyper::Uri = format!("http://{addr}/metrics").parse().map_err(|e| failed(&e))?;
@@ -74,7 +74,7 @@ impl CacheCounters {
     }
 
     /// The lookups each cache saw between `self` (earlier) and `later`.
-    pub fn activity_until(&self, later: &CacheCounters) -> BTreeMap<String, CacheActivity> {
+    pub(super) fn activity_until(&self, later: &CacheCounters) -> BTreeMap<String, CacheActivity> {
         later
             .0
             .iter()

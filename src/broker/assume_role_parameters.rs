@@ -19,13 +19,13 @@ use crate::error::{ApiError, ErrorCode};
 use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
 
 /// Most session tags per AssumeRole call.
-pub const MAX_TAGS: usize = 50;
+pub(super) const MAX_TAGS: usize = 50;
 /// Most transitive tag keys per AssumeRole call.
-pub const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
+pub(super) const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
 /// Most managed policy ARNs per call.
-pub const MAX_POLICY_ARNS: usize = 10;
+pub(super) const MAX_POLICY_ARNS: usize = 10;
 /// Largest `MinimumSessionTokenSize`, in bytes.
-pub const MAX_MINIMUM_SESSION_TOKEN_SIZE: i64 = 4096;
+pub(super) const MAX_MINIMUM_SESSION_TOKEN_SIZE: i64 = 4096;
 
 /// The session name's and source identity's pattern, `[\w+=,.@-]*`.
 const NAME_PATTERN: &str = "[\\w+=,.@-]*";

@@ -24,12 +24,12 @@ use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrac
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;
 /// Longest resource, in characters: an ARN's maximum (IAM `ResourceNameType`).
-pub const MAX_RESOURCE_CHARACTERS: usize = 2048;
+pub(super) const MAX_RESOURCE_CHARACTERS: usize = 2048;
 /// Longest context key name, in characters (IAM `ContextKeyNameType`).
-pub const MAX_CONTEXT_KEY_CHARACTERS: usize = 256;
+pub(super) const MAX_CONTEXT_KEY_CHARACTERS: usize = 256;
 /// Longest context value, in characters. Values are matched against policy patterns, some of
 /// them the caller's own (session policies): the bound keeps each match cheap.
-pub const MAX_CONTEXT_VALUE_CHARACTERS: usize = 2048;
+pub(super) const MAX_CONTEXT_VALUE_CHARACTERS: usize = 2048;
 
 /// Context keys rolegate derives from the session; a caller cannot supply them.
 const DERIVED_KEY_PREFIXES: &[&str] = &[

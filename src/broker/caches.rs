@@ -19,15 +19,15 @@ use crate::session::SessionClaims;
 use crate::sigv4::SigningKeyCache;
 
 /// A digest naming one cached decision.
-pub type CacheKey = [u8; 32];
+pub(super) type CacheKey = [u8; 32];
 
 /// The hasher of caches keyed by SHA-256 digests: foldhash, several times cheaper than the
 /// default SipHash. Its minimal flooding resistance is enough here, since nobody can choose
 /// the bits of a SHA-256 output (and the seed is random per process).
-pub type DigestHasher = foldhash::fast::RandomState;
+pub(super) type DigestHasher = foldhash::fast::RandomState;
 
 /// A bounded cache keyed by a digest.
-pub type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
+pub(super) type DigestCache<V> = Cache<CacheKey, V, DigestHasher>;
 
 /// The entries of `cache` once its pending inserts and evictions are applied (moka counts
 /// them lazily: without this, a cache just filled reports 0).

@@ -16,7 +16,7 @@ use crate::proto::{ReloadRequest, StatusRequest, StatusResponse};
 use crate::session::format_expiration;
 
 #[derive(Subcommand)]
-pub enum AdminCommand {
+pub(super) enum AdminCommand {
     /// Show what the daemon serves: configuration, trust anchors, profiles, roles, token keys,
     /// caches.
     Status(AdminArgs),
@@ -27,7 +27,7 @@ pub enum AdminCommand {
 
 /// Where the daemon is and the admin identity that calls it.
 #[derive(clap::Args)]
-pub struct AdminArgs {
+pub(super) struct AdminArgs {
     /// The daemon's TLS listener, e.g. `https://rolegate.example.com:8443`.
     #[arg(long)]
     endpoint: String,
@@ -55,7 +55,7 @@ pub struct AdminArgs {
     no_verify_ssl: bool,
 }
 
-pub fn run(cmd: AdminCommand) -> ExitCode {
+pub(super) fn run(cmd: AdminCommand) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

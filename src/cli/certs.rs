@@ -13,7 +13,7 @@ use crate::pki::{Authority, ClientSpec, Issued, KeyType};
 type CmdResult = Result<(), Box<dyn std::error::Error>>;
 
 #[derive(Subcommand)]
-pub enum CertsCommand {
+pub(super) enum CertsCommand {
     /// Create a self-signed root CA.
     Ca {
         #[command(flatten)]
@@ -88,7 +88,7 @@ pub enum CertsCommand {
 }
 
 #[derive(Args)]
-pub struct Output {
+pub(super) struct Output {
     /// Output prefix: writes PREFIX.pem and PREFIX.key.
     #[arg(long)]
     out: PathBuf,
@@ -145,7 +145,7 @@ fn dns_name(text: &str) -> Result<String, String> {
 }
 
 #[derive(Args)]
-pub struct IssuerArgs {
+pub(super) struct IssuerArgs {
     /// The issuing CA certificate (PEM).
     #[arg(long)]
     ca_cert: PathBuf,
@@ -175,7 +175,7 @@ impl From<KeyArg> for KeyType {
     }
 }
 
-pub fn run(cmd: CertsCommand) -> CmdResult {
+pub(super) fn run(cmd: CertsCommand) -> CmdResult {
     let now = OffsetDateTime::now_utc();
     match cmd {
         CertsCommand::Ca { out, cn } => {

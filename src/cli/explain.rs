@@ -25,7 +25,7 @@ const USAGE: u8 = 2;
 /// `rolegate explain`: why a CreateSession (certificate mode) or an AssumeRole by a calling
 /// role (`--caller-role-arn` mode) is allowed or denied.
 #[derive(clap::Args)]
-pub struct ExplainArgs {
+pub(super) struct ExplainArgs {
     /// The TOML configuration file the daemon runs with.
     #[arg(long)]
     config: PathBuf,
@@ -111,7 +111,7 @@ struct ClientOnlyFlags {
 
 /// `rolegate simulate`: a role session's effective permissions for one action on one resource.
 #[derive(clap::Args)]
-pub struct SimulateArgs {
+pub(super) struct SimulateArgs {
     /// The TOML configuration file the daemon runs with.
     #[arg(long)]
     config: PathBuf,
@@ -147,7 +147,7 @@ pub struct SimulateArgs {
 }
 
 /// Runs `rolegate explain`.
-pub fn run_explain(args: ExplainArgs) -> ExitCode {
+pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
     let config = match load(&args.config) {
         Ok(c) => Arc::new(c),
         Err(code) => return code,
@@ -195,7 +195,7 @@ pub fn run_explain(args: ExplainArgs) -> ExitCode {
 }
 
 /// Runs `rolegate simulate`.
-pub fn run_simulate(args: SimulateArgs) -> ExitCode {
+pub(super) fn run_simulate(args: SimulateArgs) -> ExitCode {
     let config = match load(&args.config) {
         Ok(c) => c,
         Err(code) => return code,

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use crate::session::TokenKey;
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// Write a new random token key (base64 of 32 bytes) to a file readable by its owner only.
     Generate {
         /// The key file to create; refuses to overwrite an existing one.
@@ -16,7 +16,7 @@ pub enum KeysCommand {
     },
 }
 
-pub fn run(cmd: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
+pub(super) fn run(cmd: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         KeysCommand::Generate { out } => {
             let key = TokenKey::generate();

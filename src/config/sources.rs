@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 /// What one file held: the SHA-256 of its bytes, or `None` when it could not be read.
-pub type Content = Option<[u8; 32]>;
+pub(super) type Content = Option<[u8; 32]>;
 
 /// The files one load read, in the order it read them, with what they held.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -176,7 +176,7 @@ pub struct Shared {
     pub state: SharedState,
     pub role_name: String,
     pub account_id: String,
-    /// What `iam/info` answers: see [`instance_profile_arn`], and its id, derived from it.
+    /// What `iam/info` answers (`instance_profile_arn()`), and its id, derived from it.
     pub instance_profile_arn: String,
     pub instance_profile_id: String,
     /// The region IMDS's `placement/region` answers.

@@ -268,7 +268,7 @@ fn decode_other_string(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Res
 
 /// The attribute types AWS maps to principal tags for subject/issuer RDNs and SAN directory
 /// names (and so the RDN specifiers an attribute mapping may name).
-pub const TAG_ATTRIBUTES: [&str; 13] = [
+pub(super) const TAG_ATTRIBUTES: [&str; 13] = [
     "CN",
     "C",
     "L",

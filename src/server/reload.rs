@@ -12,12 +12,12 @@ use crate::state::State;
 const WATCH_SETTING_RECHECK: Duration = Duration::from_secs(1);
 
 #[cfg(unix)]
-pub type ReloadSignal = tokio::signal::unix::Signal;
+pub(super) type ReloadSignal = tokio::signal::unix::Signal;
 #[cfg(not(unix))]
 pub type ReloadSignal = ();
 
 /// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
-pub fn reload_signal() -> std::io::Result<ReloadSignal> {
+pub(super) fn reload_signal() -> std::io::Result<ReloadSignal> {
     #[cfg(unix)]
     {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -27,7 +27,7 @@ pub fn reload_signal() -> std::io::Result<ReloadSignal> {
 }
 
 /// Reloads the configuration on every SIGHUP; a bad file keeps the running configuration.
-pub async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
+pub(super) async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
     #[cfg(unix)]
     {
         let mut hup = signal;
@@ -46,7 +46,7 @@ pub async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
 /// failed reload, those that reload read) again and reloads once a change has held still for
 /// one look ([`ChangeWatch`]). The interval is read from the configuration in force, so a
 /// reload can start, change or stop the watching.
-pub async fn reload_on_change(state: Arc<State>) {
+pub(super) async fn reload_on_change(state: Arc<State>) {
     let mut watch = ChangeWatch::default();
     loop {
         let interval = state.broker.config().server.config_watch;

@@ -9,13 +9,13 @@ use sd_notify::NotifyState;
 
 /// Both listeners are bound and the configuration is loaded: units ordered after this one
 /// may start.
-pub fn ready(listening_on: SocketAddr) {
+pub(crate) fn ready(listening_on: SocketAddr) {
     let status = format!("serving on {listening_on}");
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 
 /// The outcome of a reload, shown by `systemctl status`.
-pub fn reloaded(result: &Result<(), String>) {
+pub(crate) fn reloaded(result: &Result<(), String>) {
     let status = match result {
         Ok(()) => "serving; configuration reloaded".to_owned(),
         Err(e) => format!("serving the previous configuration; reload failed: {e}"),
@@ -24,7 +24,7 @@ pub fn reloaded(result: &Result<(), String>) {
 }
 
 /// The drain has begun.
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("draining connections")]);
 }
 

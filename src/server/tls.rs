@@ -19,7 +19,7 @@ use crate::config::TlsIdentity;
 use crate::tls::KeyPossessionOnly;
 
 /// Builds the listener's TLS configuration around a reloadable certificate.
-pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, rustls::Error> {
+pub(super) fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     // Any client certificate, its handshake signature checked: chain trust is the broker's.
     let verifier = Arc::new(KeyPossessionOnly {

@@ -132,7 +132,7 @@ fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8]) ->
 /// Object Lambda, S3 on Outposts and S3 Express One Zone.
 const S3_FAMILY: [&str; 4] = ["s3", "s3-object-lambda", "s3-outposts", "s3express"];
 
-/// Whether `service` is a signing name of the S3 family (see [`S3_FAMILY`]).
+/// Whether `service` is a signing name of the S3 family (`S3_FAMILY`).
 pub fn is_s3_family(service: &str) -> bool {
     S3_FAMILY.contains(&service)
 }

@@ -19,7 +19,7 @@ use crate::state::State;
 
 /// The stateless `Admin` service; state comes with each request's [`GrpcContext`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AdminService;
+pub(super) struct AdminService;
 
 #[tonic::async_trait]
 impl Admin for AdminService {

@@ -15,7 +15,7 @@ use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
 
 /// A client chain: the leaf and the intermediates sent after it.
-pub struct PeerChain {
+pub(super) struct PeerChain {
     pub sent: SentCertificate,
     pub leaf: Arc<ClientCertificate>,
     pub intermediates: Vec<Vec<u8>>,
@@ -23,7 +23,7 @@ pub struct PeerChain {
 
 /// The chain presented on the connection; `MissingAuthenticationToken` (gRPC
 /// `UNAUTHENTICATED`) when there is none, AccessDenied when the leaf breaks a certificate rule.
-pub fn peer_chain(broker: &Broker, conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
+pub(super) fn peer_chain(broker: &Broker, conn: &ConnInfo, operation: &str) -> Result<PeerChain, ApiError> {
     let (leaf, intermediates) = presented_chain(conn, operation)?;
     let sent = broker.caches().certificate(leaf, parse_leaf)?;
     Ok(PeerChain {
@@ -59,7 +59,7 @@ fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
 
 /// Checks that the peer's `chain` chains to an enabled trust anchor, and returns the
 /// anchor's ARN.
-pub fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
+pub(super) fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
     let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
     broker.caches().keep_certificate(&chain.sent);
     Ok(anchor)
@@ -67,7 +67,7 @@ pub fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> 
 
 /// Admin callers: a chain to an enabled trust anchor — one of `admin_trust_anchors` when it
 /// lists any — whose leaf subject is listed in `admin_subjects`.
-pub fn admin_peer(
+pub(super) fn admin_peer(
     broker: &Broker,
     conn: &ConnInfo,
     operation: &str,

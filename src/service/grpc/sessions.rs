@@ -42,7 +42,7 @@ const MAX_VERIFY_HEADERS: usize = 100;
 
 /// The stateless `Sessions` service; state comes with each request's [`GrpcContext`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SessionsService;
+pub(super) struct SessionsService;
 
 #[tonic::async_trait]
 impl Sessions for SessionsService {
