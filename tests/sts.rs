@@ -332,6 +332,59 @@ async fn aws_sdk_sts_get_caller_identity_and_two_hop_chain() {
     );
 }
 
+/// Transitive tags travel in every token down a chain: the packed size counts the inherited
+/// ones with the passed ones, so a chain cannot grow its tags past what a session holds (it
+/// used to, until sealing the token failed with a 500).
+#[tokio::test]
+async fn inherited_transitive_tags_count_in_the_packed_size() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let leaf = Pki::client(&pki.root, "sts-client", KeyType::EcdsaP256);
+    let (ra, _) = roles_anywhere_session(&d.endpoint, &d.ca_bundle(), &leaf).await;
+    let app = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(&ra)).await;
+    // 128 + 256 characters: 386 of the 2048 packed units, 19 % each.
+    let tag = |n: usize| {
+        let key = format!("{n}{}", "k".repeat(127));
+        (Tag::builder().key(&key).value("v".repeat(256)).build().unwrap(), key)
+    };
+    let mut hop1 = app.assume_role().role_arn(ROLE_CHAINED).role_session_name("big-tags");
+    for n in 0..4 {
+        let (t, key) = tag(n);
+        hop1 = hop1.tags(t).transitive_tag_keys(key);
+    }
+    let hop1 = hop1.send().await.unwrap();
+    assert_eq!(hop1.packed_policy_size(), Some(76));
+    let chained = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(hop1.credentials().unwrap())).await;
+
+    // Two more tags are 38 % on their own, 114 % with the four the session carries.
+    let mut hop2 = chained.assume_role().role_arn(ROLE_HOP2).role_session_name("more-tags");
+    for n in 4..6 {
+        let (t, key) = tag(n);
+        hop2 = hop2.tags(t).transitive_tag_keys(key);
+    }
+    let e = hop2.send().await.unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            400,
+            "PackedPolicyTooLarge".to_owned(),
+            "Packed policy consumes 114% of allotted space, please use smaller policy.".to_owned()
+        )
+    );
+    // One more fits: the inherited four and it, 95 %.
+    let (t, key) = tag(4);
+    let hop2 = chained
+        .assume_role()
+        .role_arn(ROLE_HOP2)
+        .role_session_name("one-more")
+        .tags(t)
+        .transitive_tag_keys(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hop2.packed_policy_size(), Some(95));
+}
+
 #[tokio::test]
 async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
     let pki = Pki::new();

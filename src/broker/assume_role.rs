@@ -79,9 +79,11 @@ impl Broker {
         let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
         let tags = merge_tags(&inherited, &input.tags)?;
         // The packed size is what bounds a policy's length (the model sets no maximum):
-        // checked on the text, before the policy is parsed.
+        // checked on the text, before the policy is parsed. The session carries the inherited
+        // transitive tags as well as the passed ones: both count, or a chain could grow its
+        // tags past what a token holds.
         let raw_policy = input.policy.as_deref();
-        let packed = session::check_packed_policy_size(raw_policy.as_slice(), input.policy_arns.len(), &input.tags)
+        let packed = session::check_packed_policy_size(raw_policy.as_slice(), input.policy_arns.len(), &tags)
             .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
         resolve_policy_arns(config, &input.policy_arns)?;
@@ -131,8 +133,7 @@ impl Broker {
         let min_token_len = input
             .minimum_session_token_size
             .map_or(0, |n| usize::try_from(n).unwrap_or(0));
-        let (credentials, _) =
-            session::mint(&config.keyring, draft, min_token_len).map_err(|_| ApiError::internal("token-seal"))?;
+        let (credentials, _) = session::mint(&config.keyring, draft, min_token_len).map_err(super::seal_refusal)?;
         let passed_policy_or_tags = input.policy.is_some() || !input.policy_arns.is_empty() || !input.tags.is_empty();
         Ok(AssumeRoleOutput {
             credentials,

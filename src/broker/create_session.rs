@@ -129,8 +129,7 @@ impl Broker {
                 certificate_serial: input.certificate.serial_hex().to_owned(),
             },
         };
-        let (credentials, _claims) =
-            session::mint(&config.keyring, draft, 0).map_err(|_| ApiError::internal("token-seal"))?;
+        let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
         let output = Arc::new(CreateSessionOutput {
             credentials,
             assumed_role_arn: role.arn.assumed_role_arn(&session_name),

@@ -57,6 +57,23 @@ pub(crate) mod steps {
     };
 }
 
+/// The answer to a session that could not be sealed into a token. Claims too large for a token
+/// are the request's doing (tags and session policies): `PackedPolicyTooLarge`, 400, as STS
+/// answers for a session too large. A failure of the cryptographic library is ours: logged.
+fn seal_refusal(e: crate::session::TokenError) -> crate::error::ApiError {
+    use crate::error::{ApiError, ErrorCode};
+    use crate::session::TokenError;
+    match e {
+        TokenError::ClaimsTooLarge { .. } => {
+            ApiError::new(ErrorCode::PackedPolicyTooLarge, "token-too-large", e.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, "a session token could not be sealed");
+            ApiError::internal("token-seal")
+        }
+    }
+}
+
 /// Shared state of a running daemon (or of an offline tool such as `explain`).
 pub struct Broker {
     config: ArcSwap<Config>,
