@@ -1003,6 +1003,9 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
     );
 }
 
+/// A role of another account than the daemon's (a configuration may hold one, with a warning).
+const OTHER_ACCOUNT_ROLE: &str = "arn:aws:iam::999999999999:role/other-account";
+
 /// The caller's own policies, beside the target's trust policy (same account): an explicit
 /// Deny in them refuses whatever the trust policy grants, with every request key (session
 /// name, tag keys) in context; a trust policy naming only the account needs their Allow; one
@@ -1047,6 +1050,10 @@ trust_policy = '''{names_session_trust}'''
 arn = "{no_source_identity}"
 trust_policy = '''{caller_trust}'''
 permission_policies = ['''{no_source_identity_permissions}''']
+
+[[role]]
+arn = "{other_account}"
+trust_policy = '''{names_session_trust}'''
 "#,
         extra_roles = extra_roles(),
         caller_trust = chaining_trust(ROLE, ""),
@@ -1059,6 +1066,7 @@ permission_policies = ['''{no_source_identity_permissions}''']
         names_session_trust = chaining_trust(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped"), ""),
         no_source_identity = role("no-source-identity"),
         no_source_identity_permissions = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"sts:SetSourceIdentity","Resource":"*"}]}"#,
+        other_account = OTHER_ACCOUNT_ROLE,
     );
     let pki = Pki::new();
     let d = start(&Setup {
@@ -1127,6 +1135,25 @@ permission_policies = ['''{no_source_identity_permissions}''']
         assert_eq!(sdk_error(e), denied("scoped", "sts:AssumeRole", target));
     }
     assume(&scoped, "names-session", "ss").send().await.unwrap();
+    // A role of another account whose trust policy names the same session: across accounts
+    // the caller's own policies must allow it too, and `scoped`'s session policy does not.
+    let e = scoped
+        .assume_role()
+        .role_arn(OTHER_ACCOUNT_ROLE)
+        .role_session_name("ss")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(e),
+        (
+            403,
+            "AccessDenied".to_owned(),
+            format!(
+                "User: arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped is not authorized to perform: sts:AssumeRole on resource: {OTHER_ACCOUNT_ROLE}"
+            )
+        )
+    );
     // A session policy allowing sts:AssumeRole (and sts:SetSourceIdentity, for the source
     // identity carried forward) lets the role's grant through; the session grant is
     // `scoped`'s, not this session's.

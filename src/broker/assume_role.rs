@@ -294,11 +294,12 @@ pub(crate) fn check_trust(
 }
 
 /// How the target role's trust policy admits the caller for an action, which decides what the
-/// caller's own policies must add. Every role is in the server's one account, so this is the
-/// same-account rule
+/// caller's own policies must add: IAM's same-account rule
 /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html>,
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>).
-/// An explicit Deny in the caller's policies refuses in every case.
+/// Across accounts (a configuration may hold roles of other accounts) both sides must allow,
+/// however the trust policy names the caller ([`TrustedAs::OtherAccount`]). An explicit Deny in
+/// the caller's policies refuses in every case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TrustedAs {
     /// By the caller's session ARN: the grant is added to the session after it was created,
@@ -310,6 +311,9 @@ pub(crate) enum TrustedAs {
     /// Only through the caller's account: the caller's effective permissions (role policies ∩
     /// session policies) must allow it.
     Account,
+    /// The role is in another account than the caller: as [`TrustedAs::Account`], however the
+    /// trust policy names the caller.
+    OtherAccount,
 }
 
 impl TrustedAs {
@@ -319,11 +323,16 @@ impl TrustedAs {
     /// real principal by [`check_trust`]).
     pub(crate) fn of(role: &Role, ctx: &mut RequestContext) -> TrustedAs {
         let Principal::Aws {
-            role_arn, session_arn, ..
+            role_arn,
+            session_arn,
+            account,
         } = &ctx.principal
         else {
             return TrustedAs::Account;
         };
+        if role.arn.account().as_str() != account {
+            return TrustedAs::OtherAccount;
+        }
         let (role_arn, session_arn) = (role_arn.clone(), session_arn.clone());
         let only = |role_arn: Option<&str>, session_arn: Option<&str>| Principal::Aws {
             role_arn: role_arn.unwrap_or(UNNAMEABLE).to_owned(),
@@ -362,7 +371,8 @@ pub(crate) struct CallerPolicies<'a> {
 /// Why the caller's own policies refuse an action on the target role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CallerRefusal {
-    /// `caller-explicit-deny`, `caller-session-policy` or `caller-permissions`.
+    /// `caller-explicit-deny`, `caller-session-policy`, `caller-permissions` or (the role in
+    /// another account) `caller-permissions-other-account`.
     pub reason: &'static str,
     /// The deciding statement (a `Deny`), `None` when nothing allowed the action.
     pub deciding: Option<StatementRef>,
@@ -400,13 +410,19 @@ impl<'a> CallerPolicies<'a> {
         if from_permission.outcome == Outcome::ExplicitDeny {
             return Err(refuse("caller-explicit-deny", &from_permission, false));
         }
+        let permissions = match trusted {
+            TrustedAs::OtherAccount => "caller-permissions-other-account",
+            _ => "caller-permissions",
+        };
         match (&from_session, trusted) {
             (Some(d), _) if d.outcome == Outcome::ExplicitDeny => Err(refuse("caller-explicit-deny", d, true)),
             (_, TrustedAs::Session) => Ok(trusted),
             (Some(d), TrustedAs::Role) if !d.is_allowed() => Err(refuse("caller-session-policy", d, true)),
             (_, TrustedAs::Role) => Ok(trusted),
-            _ if !from_permission.is_allowed() => Err(refuse("caller-permissions", &from_permission, false)),
-            (Some(d), TrustedAs::Account) if !d.is_allowed() => Err(refuse("caller-permissions", d, true)),
+            _ if !from_permission.is_allowed() => Err(refuse(permissions, &from_permission, false)),
+            (Some(d), TrustedAs::Account | TrustedAs::OtherAccount) if !d.is_allowed() => {
+                Err(refuse(permissions, d, true))
+            }
             _ => Ok(trusted),
         }
     }

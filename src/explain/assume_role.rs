@@ -148,6 +148,9 @@ fn admitted(trusted: steps::TrustedAs) -> &'static str {
         steps::TrustedAs::Account => {
             "the trust policy admits the caller through its account only: the caller's permission policies (and session policies, if any) allow it"
         }
+        steps::TrustedAs::OtherAccount => {
+            "the role is in another account than the caller: the caller's permission policies (and session policies, if any) allow it"
+        }
     }
 }
 
@@ -163,6 +166,9 @@ fn refused(refusal: &steps::CallerRefusal) -> String {
             "the trust policy names the caller's role, but no statement of the caller's session policies allows it"
                 .to_owned()
         }
+        (None, "caller-permissions-other-account") => format!(
+            "the role is in another account than the caller, and no statement of the caller's {policies} allows it"
+        ),
         (None, _) => format!(
             "the trust policy admits the caller through its account only, and no statement of the caller's {policies} allows it"
         ),
