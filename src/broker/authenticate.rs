@@ -35,9 +35,10 @@ impl Caller {
     }
 
     /// The session's policies, each with where it comes from: the inline ones its token
-    /// carries, then the managed ones it names by ARN. One that no longer parses, or an ARN no
-    /// longer configured, is left out, which fails closed: a session policy set allows only
-    /// what one of its documents allows.
+    /// carries, then the managed ones it names by ARN. An inline one that no longer parses
+    /// stands as a Deny of everything ([`OpenedSession::inline_policies`]); an ARN no longer
+    /// configured is left out, which fails closed: a session policy set allows only what one
+    /// of its documents allows.
     pub fn session_policies(&self) -> impl Iterator<Item = (SessionPolicySource<'_>, &Arc<PolicyDocument>)> {
         let inline = self.claims.inline_policies().iter();
         let inline = inline.map(|(i, d)| (SessionPolicySource::Inline(*i), d));
@@ -74,24 +75,39 @@ impl OpenedSession {
         }
     }
 
-    /// The inline session policies (`session_policies`) that parse, each with its index. One
-    /// that no longer parses (a token sealed by a version with other policy rules) is left
-    /// out, which fails closed: a session policy set allows only what one of its documents
-    /// allows.
+    /// The inline session policies (`session_policies`), parsed, each with its index. One that
+    /// no longer parses (a token sealed by a version with other policy rules) stands as a Deny
+    /// of everything: left out, its Deny statements would be lost while the session's other
+    /// session policies still allowed.
     pub fn inline_policies(&self) -> &[(usize, Arc<PolicyDocument>)] {
         self.inline_policies.get_or_init(|| {
             let parsed = self.claims.session_policies.iter().enumerate();
             parsed
-                .filter_map(|(i, text)| match PolicyDocument::parse(text, PolicyKind::Identity) {
-                    Ok(d) => Some((i, Arc::new(d))),
+                .map(|(i, text)| match PolicyDocument::parse(text, PolicyKind::Identity) {
+                    Ok(d) => (i, Arc::new(d)),
                     Err(e) => {
-                        tracing::warn!(error = %e, "session policy in token no longer parses");
-                        None
+                        tracing::warn!(
+                            error = %e,
+                            "a session policy in a token no longer parses: the session is denied everything"
+                        );
+                        (i, deny_all())
                     }
                 })
                 .collect()
         })
     }
+}
+
+/// A policy denying every action on every resource.
+fn deny_all() -> Arc<PolicyDocument> {
+    static DENY_ALL: OnceLock<Arc<PolicyDocument>> = OnceLock::new();
+    DENY_ALL
+        .get_or_init(|| {
+            let json = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+            #[expect(clippy::expect_used, reason = "a constant document, parsed by a unit test")]
+            Arc::new(PolicyDocument::parse(json, PolicyKind::Identity).expect("the deny-all policy parses"))
+        })
+        .clone()
 }
 
 impl Deref for OpenedSession {
@@ -260,17 +276,31 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Effect;
     use crate::session::claims::tests::sample_claims;
 
     #[test]
-    fn inline_session_policies_keep_their_index_and_leave_out_what_no_longer_parses() {
+    fn an_inline_session_policy_that_no_longer_parses_denies_everything() {
         let mut claims = sample_claims();
         let allow = claims.session_policies[0].clone();
         claims.session_policies = vec![allow.clone(), "{\"Version\":\"2012-10-17\"".into(), allow];
         let opened = OpenedSession::new(claims);
         let indexes: Vec<usize> = opened.inline_policies().iter().map(|(i, _)| *i).collect();
-        assert_eq!(indexes, [0, 2]);
-        let actions = |i: usize| opened.inline_policies()[i].1.statements().len();
-        assert_eq!((actions(0), actions(1)), (1, 1));
+        assert_eq!(indexes, [0, 1, 2]);
+        let effects = |i: usize| {
+            let statements = opened.inline_policies()[i].1.statements();
+            statements.iter().map(|s| s.effect()).collect::<Vec<_>>()
+        };
+        assert_eq!(effects(0), [Effect::Allow]);
+        assert_eq!(effects(1), [Effect::Deny]);
+        assert_eq!(opened.inline_policies()[1].1.source(), deny_all().source());
+        // Evaluated with the others, the set denies what they allow.
+        let docs: Vec<&PolicyDocument> = opened.inline_policies().iter().map(|(_, d)| d.as_ref()).collect();
+        let principal = crate::policy::Principal::Service("example.amazonaws.com".into());
+        let ctx = crate::policy::RequestContext::new(principal, "s3:GetObject", "arn:aws:s3:::bucket/key");
+        assert_eq!(
+            crate::policy::evaluate(&docs, &ctx).outcome,
+            crate::policy::Outcome::ExplicitDeny
+        );
     }
 }
