@@ -1161,6 +1161,7 @@ fn ring(id: &str, key_b64: &str) -> KeyRing {
     KeyRing::new(id, vec![(id.to_owned(), TokenKey::from_base64(key_b64).unwrap())]).unwrap()
 }
 
+#[derive(Clone)]
 struct Session {
     akid: String,
     secret: String,
@@ -1355,6 +1356,40 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "signed with a wrong secret",
             sts_signed(&wrong_secret, WHOAMI),
+            Want::Sts(403, SDNM, ""),
+        ),
+        // Without its secret, a token learns nothing of its expiry, role or revocation.
+        case(
+            "expired token, wrong secret",
+            sts_signed(
+                &Session {
+                    secret: "x".repeat(40),
+                    ..expired.clone()
+                },
+                WHOAMI,
+            ),
+            Want::Sts(403, SDNM, ""),
+        ),
+        case(
+            "revoked session, wrong secret",
+            sts_signed(
+                &Session {
+                    secret: "x".repeat(40),
+                    ..revoked.clone()
+                },
+                WHOAMI,
+            ),
+            Want::Sts(403, SDNM, ""),
+        ),
+        case(
+            "removed role, wrong secret",
+            sts_signed(
+                &Session {
+                    secret: "x".repeat(40),
+                    ..unknown_role.clone()
+                },
+                WHOAMI,
+            ),
             Want::Sts(403, SDNM, ""),
         ),
         case(

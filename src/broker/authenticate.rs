@@ -179,7 +179,6 @@ impl Broker {
         if claims.access_key_id != signed.credential.access_key_id {
             return Err(invalid_token("key-token-mismatch"));
         }
-        let role = current_role(&config, &claims, now)?;
         let expectations = Expectations {
             service,
             region: region.unwrap_or(&config.server.region),
@@ -198,6 +197,9 @@ impl Broker {
         self.caches().record(CacheName::SigningKeys, cached);
         sigv4::check_signature(&signed, req, &payload_hash, &key, sigv4::normalizes_path(service))
             .map_err(signature_error)?;
+        // After the signature: a token alone (without its secret) learns nothing of its role,
+        // its expiry or a revocation.
+        let role = current_role(&config, &claims, now)?;
         Ok((Caller { claims, role, config }, signed))
     }
 
