@@ -287,6 +287,7 @@ impl Values {
                 .is_ok_and(|r| items.contains(&r)),
             Self::Networks(items) => request
                 .parse::<IpAddr>()
+                .map(|ip| ip.to_canonical())
                 .is_ok_and(|ip| items.iter().any(|net| net.contains(&ip))),
         }
     }

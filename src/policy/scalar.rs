@@ -33,6 +33,20 @@ pub(crate) fn parse_network(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
         .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+        .map(canonical_network)
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:192.0.2.0/120`) as the IPv4 network it stands for, as
+/// addresses are compared in their canonical form (`IpAddr::to_canonical`): an IPv4 client of
+/// a dual-stack listener is its IPv4 address.
+fn canonical_network(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        other => other,
+    }
 }
 
 /// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
@@ -91,6 +105,10 @@ mod tests {
         assert_eq!(parse_network("10.0.0.1"), "10.0.0.1/32".parse().ok());
         assert_eq!(parse_network("2001:db8::/32"), "2001:db8::/32".parse().ok());
         assert_eq!(parse_network("10.0.0.0/33"), None);
+        // IPv4-mapped IPv6 stands for IPv4.
+        assert_eq!(parse_network("::ffff:10.0.0.0/104"), "10.0.0.0/8".parse().ok());
+        assert_eq!(parse_network("::ffff:203.0.113.5"), "203.0.113.5/32".parse().ok());
+        assert_eq!(parse_network("::ffff:0:0/95"), "::ffff:0:0/95".parse().ok());
         assert!(eq_ignore_case("ÄBC", "äbc"));
         assert!(!eq_ignore_case("abc", "abd"));
     }

@@ -129,6 +129,10 @@ fn condition_operator_table() {
         (r#"{"IpAddress":{"aws:SourceIp":"203.0.113.9"}}"#, &[("aws:sourceip", S("203.0.113.9"))], true),
         (r#"{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}"#, &[("aws:sourceip", S("2001:db8::1"))], true),
         (r#"{"IpAddress":{"aws:SourceIp":"2001:db8::/32"}}"#, &[("aws:sourceip", S("203.0.113.7"))], false),
+        // An IPv4-mapped IPv6 address is its IPv4 address, in the request and in the policy.
+        (r#"{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:sourceip", S("::ffff:203.0.113.5"))], true),
+        (r#"{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}"#, &[("aws:sourceip", S("::ffff:cb00:7105"))], false),
+        (r#"{"IpAddress":{"aws:SourceIp":"::ffff:203.0.113.0/120"}}"#, &[("aws:sourceip", S("203.0.113.5"))], true),
         (r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#, &[], false),
         (r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#, &[("aws:sourceip", S("203.0.113.7"))], true),
         (r#"{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#, &[("aws:sourceip", S("10.1.2.3"))], false),
