@@ -473,7 +473,7 @@ fn simulate_uses_the_authorize_request_context() {
     std::fs::write(
         &policy,
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"SessionKeys","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{
-            "StringEquals":{"aws:RequestedRegion":"us-east-1","aws:MultiFactorAuthPresent":"false","aws:SourceIdentity":"CN=web-1","aws:TokenIssueTime":"2026-06-01T12:00:00Z","aws:PrincipalType":"AssumedRole"},
+            "StringEquals":{"aws:RequestedRegion":"us-east-1","aws:MultiFactorAuthPresent":"false","aws:SourceIdentity":"CN=web-1","aws:TokenIssueTime":"2026-06-01T12:00:00Z","aws:PrincipalType":"AssumedRole","aws:PrincipalIsAWSService":"false","aws:SecureTransport":"true"},
             "StringLike":{"aws:userid":"AROA*:reporter"},
             "ForAnyValue:StringEquals":{"aws:PrincipalTagKeys":"team","s3:prefix":"a/"}}}]}"#,
     )
@@ -516,6 +516,14 @@ fn simulate_uses_the_authorize_request_context() {
     let stdout = f.normalized(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
+
+    // The caller says the request it authorizes came without TLS (rolegate assumes TLS).
+    let mut plain = args.to_vec();
+    plain.extend(["--context", "aws:SecureTransport=false"]);
+    let out = f.simulate(&plain);
+    let stdout = f.normalized(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Decision: implicitDeny"), "{stdout}");
 }
 
 #[test]
@@ -548,6 +556,24 @@ fn simulate_errors_exit_2() {
             format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
         );
     }
+    // A key in two spellings is not one key of two values; aws:SecureTransport is a boolean.
+    let out = simulate(&[
+        "--context",
+        "aws:SourceIp=10.1.2.3",
+        "--context",
+        "AWS:SOURCEIP=198.51.100.7",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: The context key 'aws:SourceIp' is given twice, also as 'AWS:SOURCEIP': context key names are case-insensitive.\n"
+    );
+    let out = simulate(&["--context", "aws:SecureTransport=maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: The context key 'aws:SecureTransport' is true or false, not 'maybe'.\n"
+    );
     // ...and `aws:username`, which a role session does not have (`${aws:username}` never matches).
     let out = simulate(&["--context", "AWS:UserName=alice"]);
     assert_eq!(out.status.code(), Some(2));

@@ -726,6 +726,16 @@ async fn authorize_evaluates_role_and_session_policies() {
         Code::InvalidArgument,
         "The context key 'aws:PrincipalArn' is derived from the session by rolegate and cannot be supplied.",
     );
+    // One key in two spellings is refused, not read as one key of two values (which a
+    // NotIpAddress Deny would let through).
+    let mut twice = ask(token, "orders:GetOrder", "*");
+    twice.context.insert("aws:SourceIp".into(), "198.51.100.7".into());
+    twice.context.insert("AWS:SOURCEIP".into(), "10.1.2.3".into());
+    assert_status(
+        authorize(twice).await,
+        Code::InvalidArgument,
+        "is given twice, also as '",
+    );
     assert_status(
         authorize(ask("garbage", "orders:GetOrder", "*")).await,
         Code::Unauthenticated,

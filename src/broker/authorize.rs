@@ -40,7 +40,6 @@ const DERIVED_KEY_PREFIXES: &[&str] = &[
     "aws:tokenissuetime",
     "aws:multifactorauth",
     "aws:userid",
-    "aws:securetransport",
 ];
 
 /// What to decide: may the caller perform `action` on `resource`?
@@ -181,10 +180,22 @@ pub fn authorization_context(
     {
         ctx.insert("aws:RequestedRegion", region);
     }
+    // A key given again is one more value of it (`simulate --context` repeated); given again
+    // in another spelling, it is refused: key names are case-insensitive, and a gRPC `context`
+    // map could otherwise turn a key of one value into a multi-valued one, which negated
+    // operators (`NotIpAddress`) read differently.
     let mut given: Vec<(&str, Vec<String>)> = Vec::new();
     for (key, value) in &input.context {
         match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            Some((_, values)) => values.push(value.clone()),
+            Some((first, values)) if *first == key.as_str() => values.push(value.clone()),
+            Some((first, _)) => {
+                return Err(ApiError::validation(
+                    "context-key-twice",
+                    format!(
+                        "The context key '{first}' is given twice, also as '{key}': context key names are case-insensitive."
+                    ),
+                ));
+            }
             None => given.push((key, vec![value.clone()])),
         }
     }
@@ -256,6 +267,18 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
         return Err(ApiError::validation(
             "derived-context-key",
             format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
+        ));
+    }
+    // The relying service knows whether the request it authorizes came over TLS (rolegate
+    // assumes it did when not told).
+    if let Some((k, v)) = input
+        .context
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("aws:SecureTransport") && policy::parse_bool(v).is_none())
+    {
+        return Err(ApiError::validation(
+            "bad-context-value",
+            format!("The context key '{k}' is true or false, not '{v}'."),
         ));
     }
     if let Some((k, _)) = input

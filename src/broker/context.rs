@@ -46,7 +46,8 @@ impl<'a> From<&'a Caller> for SessionSubject<'a> {
 /// `aws:PrincipalAccount`, `aws:PrincipalType` = `AssumedRole`, `aws:userid` =
 /// `{role id}:{session name}`, `aws:CurrentTime`, `aws:EpochTime`, `aws:TokenIssueTime`,
 /// `aws:SecureTransport` = `true`, `aws:MultiFactorAuthPresent` = `false`,
-/// `aws:SourceIdentity` when set and `aws:PrincipalTag/{key}` for each tag.
+/// `aws:PrincipalIsAWSService` = `false`, `aws:SourceIdentity` when set and
+/// `aws:PrincipalTag/{key}` for each tag.
 pub(crate) fn session_context(
     subject: &SessionSubject,
     action: &str,
@@ -73,6 +74,9 @@ pub(crate) fn session_context(
     ctx.insert("aws:TokenIssueTime", session::format_expiration(subject.issued_at));
     ctx.insert("aws:SecureTransport", "true");
     ctx.insert("aws:MultiFactorAuthPresent", "false");
+    // IAM sets it on every request: `false` for a role session (data-perimeter policies
+    // condition on it).
+    ctx.insert("aws:PrincipalIsAWSService", "false");
     if let Some(s) = subject.source_identity {
         ctx.insert("aws:SourceIdentity", s);
     }
@@ -85,12 +89,13 @@ pub(crate) fn session_context(
 /// The context keys a trust policy evaluation can hold, lowercased: those of a Roles Anywhere
 /// CreateSession (`create_session::trust_context`) and of an AssumeRole
 /// (`assume_role::trust_context`: the caller's [`session_context`] and the request's keys).
-const TRUST_POLICY_KEYS: [&str; 18] = [
+const TRUST_POLICY_KEYS: [&str; 19] = [
     "aws:currenttime",
     "aws:epochtime",
     "aws:multifactorauthpresent",
     "aws:principalaccount",
     "aws:principalarn",
+    "aws:principalisawsservice",
     "aws:principaltype",
     "aws:securetransport",
     "aws:sourceaccount",

@@ -352,6 +352,8 @@ pub fn trust_context(
     ctx.insert("aws:SourceArn", anchor.arn.as_str());
     ctx.insert("aws:SourceAccount", config.server.account.as_str());
     ctx.insert("aws:SecureTransport", "true");
+    // The caller is the Roles Anywhere service principal.
+    ctx.insert("aws:PrincipalIsAWSService", "true");
     // ISO 8601 UTC with whole seconds, as AWS's expirations.
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());

@@ -76,4 +76,4 @@ pub use explain::{ConditionTrace, ResourceMiss, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
 pub use operator::{Comparison, Operator, OperatorKind, SetQualifier};
 pub use principal::PrincipalEntry;
-pub(crate) use scalar::parse_network;
+pub(crate) use scalar::{parse_bool, parse_network};
