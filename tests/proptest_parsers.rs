@@ -49,7 +49,7 @@ fn leaves() -> &'static (Issued, Issued) {
 
 const VALID_X509_AUTH: &str = "AWS4-X509-ECDSA-SHA256 Credential=1234567890/20260101/us-east-1/rolesanywhere/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-x509, Signature=3045022100aa";
 const VALID_HMAC_AUTH: &str = "AWS4-HMAC-SHA256 Credential=ASIAAAAAAAAAAAAAAAAA/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
-const VALID_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Resource":"*","Condition":{"StringLike":{"aws:PrincipalTag/team":"a*"},"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+const VALID_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"aws:PrincipalTag/team":"a*"},"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
 
 /// Mutations of `seed`: byte flips, truncation, insertion and splicing of random bytes.
 fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {

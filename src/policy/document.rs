@@ -274,6 +274,22 @@ impl Statement {
                     if resource.is_some() {
                         return Err(conflict(&path, "Resource", "NotResource"));
                     }
+                    // IAM refuses it ("Has prohibited field Resource"): the resource of a trust
+                    // policy is always its role, and a statement naming another would read as
+                    // if it limited something.
+                    if kind == PolicyKind::Trust {
+                        return Err(PolicyError::new(
+                            element_path,
+                            PolicyErrorKind::ElementNotAllowed {
+                                element: if name == "NotResource" {
+                                    "NotResource"
+                                } else {
+                                    "Resource"
+                                },
+                                policy: "a trust policy (its resource is always its role)",
+                            },
+                        ));
+                    }
                     let patterns = strings(value, &element_path)?
                         .into_iter()
                         .map(|(p, s)| ResourcePattern::parse(s, variables, &p))

@@ -417,12 +417,19 @@ fn not_action_and_not_resource() {
 }
 
 #[test]
-fn trust_policy_ignores_resource() {
-    let doc = trust(
-        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/other"}}"#,
-    );
-    let ctx = RequestContext::new(service(), "sts:AssumeRole", ROLE);
-    assert!(evaluate(&[&doc], &ctx).is_allowed());
+fn trust_policy_refuses_resource_as_iam_does() {
+    for element in ["Resource", "NotResource"] {
+        let json = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","{element}":"arn:aws:iam::123456789012:role/other"}}}}"#
+        );
+        let e = PolicyDocument::parse(&json, PolicyKind::Trust).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Statement.{element}: '{element}' is not allowed in a trust policy (its resource is always its role)"
+            )
+        );
+    }
 }
 
 #[test]
