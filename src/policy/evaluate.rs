@@ -212,5 +212,8 @@ pub(crate) fn resource_matches(statement: &Statement, kind: PolicyKind, ctx: &Re
 /// `Principal` / `NotPrincipal`; `None` when the statement names no principal.
 pub(crate) fn principal_matches(statement: &Statement, ctx: &RequestContext) -> Option<bool> {
     let principal = statement.principal.as_ref()?;
-    Some(principal.entries.iter().any(|e| e.matches(&ctx.principal)) != principal.negated)
+    Some(match principal.negated {
+        false => principal.entries.iter().any(|e| e.matches(&ctx.principal)),
+        true => !principal.entries.iter().any(|e| e.exempts(&ctx.principal)),
+    })
 }

@@ -356,34 +356,37 @@ fn principal_forms() {
         session_arn: None,
         account: "210987654321".into(),
     };
+    // (principal, caller, named by `Principal`, exempted by `NotPrincipal`): a role session is
+    // exempted from a NotPrincipal Deny by its session ARN only, not by its account or role.
     #[rustfmt::skip]
-    let cases: &[(&str, Principal, bool)] = &[
-        (r#""*""#, service(), true),
-        (r#""*""#, role_session(), true),
-        (r#"{"AWS":"*"}"#, role_session(), true),
-        (r#"{"AWS":"123456789012"}"#, role_session(), true),
-        (r#"{"AWS":"123456789012"}"#, other_account.clone(), false),
-        (r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, role_session(), true),
-        (r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, service(), false),
-        (r#"{"AWS":["arn:aws:iam::210987654321:root","arn:aws:iam::123456789012:role/app"]}"#, role_session(), true),
-        (r#"{"AWS":"arn:aws:iam::123456789012:role/other"}"#, role_session(), false),
-        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-1"}"#, role_session(), true),
-        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-9"}"#, role_session(), false),
-        (r#"{"Service":"rolesanywhere.amazonaws.com"}"#, service(), true),
-        (r#"{"Service":["ec2.amazonaws.com","RolesAnywhere.amazonaws.com"]}"#, service(), true),
-        (r#"{"Service":"rolesanywhere.amazonaws.com"}"#, role_session(), false),
-        (r#"{"Federated":"cognito-identity.amazonaws.com"}"#, service(), false),
-        (r#"{"Federated":"cognito-identity.amazonaws.com","AWS":"123456789012"}"#, role_session(), true),
+    let cases: &[(&str, Principal, bool, bool)] = &[
+        (r#""*""#, service(), true, true),
+        (r#""*""#, role_session(), true, true),
+        (r#"{"AWS":"*"}"#, role_session(), true, true),
+        (r#"{"AWS":"123456789012"}"#, role_session(), true, false),
+        (r#"{"AWS":"123456789012"}"#, other_account.clone(), false, false),
+        (r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, role_session(), true, false),
+        (r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, service(), false, false),
+        (r#"{"AWS":["arn:aws:iam::210987654321:root","arn:aws:iam::123456789012:role/app"]}"#, role_session(), true, false),
+        (r#"{"AWS":"arn:aws:iam::123456789012:role/other"}"#, role_session(), false, false),
+        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-1"}"#, role_session(), true, true),
+        (r#"{"AWS":["arn:aws:iam::123456789012:root","arn:aws:iam::123456789012:role/app","arn:aws:sts::123456789012:assumed-role/app/web-1"]}"#, role_session(), true, true),
+        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-9"}"#, role_session(), false, false),
+        (r#"{"Service":"rolesanywhere.amazonaws.com"}"#, service(), true, true),
+        (r#"{"Service":["ec2.amazonaws.com","RolesAnywhere.amazonaws.com"]}"#, service(), true, true),
+        (r#"{"Service":"rolesanywhere.amazonaws.com"}"#, role_session(), false, false),
+        (r#"{"Federated":"cognito-identity.amazonaws.com"}"#, service(), false, false),
+        (r#"{"Federated":"cognito-identity.amazonaws.com","AWS":"123456789012"}"#, role_session(), true, false),
     ];
-    for (principal, caller, want) in cases {
-        // Allow those named; deny all but those named (NotPrincipal goes with Deny only).
-        let named = format!(
+    for (principal, caller, named, exempted) in cases {
+        // Allow those named; deny all but those exempted (NotPrincipal goes with Deny only).
+        let allow_named = format!(
             r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRole"}}}}"#
         );
-        let all_but = format!(
+        let deny_all_but = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}},{{"Effect":"Deny","NotPrincipal":{principal},"Action":"sts:AssumeRole"}}]}}"#
         );
-        for doc in [named, all_but] {
+        for (doc, want) in [(allow_named, named), (deny_all_but, exempted)] {
             let ctx = RequestContext::new(caller.clone(), "sts:AssumeRole", ROLE);
             assert_eq!(evaluate(&[&trust(&doc)], &ctx).is_allowed(), *want, "{doc} {caller:?}");
         }
