@@ -103,6 +103,17 @@ impl Condition {
         }
     }
 
+    /// Whether the policy variables of its values, if any, resolve in `ctx`.
+    pub fn resolves(&self, ctx: &RequestContext) -> bool {
+        match &self.values {
+            Values::Text(items) => items.iter().all(|item| match item {
+                TextValue::Template(t) => t.resolves(ctx),
+                TextValue::Exact(_) | TextValue::Like(_) | TextValue::Arn(_) => true,
+            }),
+            _ => true,
+        }
+    }
+
     /// The policy values after substituting policy variables, for explanations; unresolvable
     /// values are shown as written with a note.
     pub fn resolved_values(&self, ctx: &RequestContext) -> Vec<String> {

@@ -194,6 +194,25 @@ pub(crate) fn statement_applies(statement: &Statement, kind: PolicyKind, ctx: &R
         && resource_matches(statement, kind, ctx).unwrap_or(true)
         && principal_matches(statement, ctx).unwrap_or(true)
         && statement.conditions.iter().all(|c| c.holds(ctx))
+        && !unresolved_allow(statement, kind, ctx)
+}
+
+/// Whether `statement` is an `Allow` with a policy variable that does not resolve in `ctx` (its
+/// key absent or multi-valued, and no default). IAM holds such a statement invalid: it does not
+/// apply, even where the variable sits under a negation (`NotResource`, `StringNotEquals`)
+/// that would otherwise match because nothing equals an unresolved value
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
+/// A `Deny` keeps applying by its elements (an unresolved value matches nothing), which is
+/// stricter than IAM: a missing tag never lifts a Deny.
+pub(crate) fn unresolved_allow(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> bool {
+    if statement.effect != Effect::Allow {
+        return false;
+    }
+    let resource_resolves = match (kind, &statement.resource) {
+        (PolicyKind::Identity, Some(r)) => r.patterns.iter().all(|p| p.resolves(ctx)),
+        _ => true,
+    };
+    !resource_resolves || !statement.conditions.iter().all(|c| c.resolves(ctx))
 }
 
 /// `Action` matches if any pattern matches; `NotAction` if none does.

@@ -29,6 +29,9 @@ pub struct StatementTrace {
     pub resource_miss: Option<ResourceMiss>,
     /// Every condition, evaluated even after one fails.
     pub conditions: Vec<ConditionTrace>,
+    /// An `Allow` with a policy variable that does not resolve: it does not apply
+    /// ([`evaluate::unresolved_allow`]).
+    pub unresolved: bool,
     /// Whether the statement applies (everything matched).
     pub applies: bool,
 }
@@ -85,8 +88,12 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                     patterns: r.patterns.iter().map(|p| p.resolved_text(ctx)).collect(),
                     request: ctx.resource.clone(),
                 });
-            let applies =
-                action && resource.unwrap_or(true) && principal.unwrap_or(true) && conditions.iter().all(|c| c.holds);
+            let unresolved = evaluate::unresolved_allow(statement, policy.kind(), ctx);
+            let applies = action
+                && resource.unwrap_or(true)
+                && principal.unwrap_or(true)
+                && conditions.iter().all(|c| c.holds)
+                && !unresolved;
             traces.push(StatementTrace {
                 policy: p,
                 index: i,
@@ -97,6 +104,7 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                 resource,
                 resource_miss,
                 conditions,
+                unresolved,
                 applies,
             });
         }
@@ -149,6 +157,12 @@ impl fmt::Display for StatementTrace {
                 Some(v) => writeln!(f, "    request values: {v:?}")?,
                 None => writeln!(f, "    request values: (key absent)")?,
             }
+        }
+        if self.unresolved {
+            writeln!(
+                f,
+                "  a policy variable does not resolve (its key is absent or multi-valued): an Allow with one does not apply"
+            )?;
         }
         Ok(())
     }

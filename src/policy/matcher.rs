@@ -89,6 +89,14 @@ impl ResourcePattern {
         .flatten()
     }
 
+    /// Whether its policy variables, if any, resolve in `ctx`.
+    pub fn resolves(&self, ctx: &RequestContext) -> bool {
+        match &self.matcher {
+            ResourceMatcher::Static(_) => true,
+            ResourceMatcher::Template(t) => t.resolves(ctx),
+        }
+    }
+
     /// Whether `ctx.resource` matches; a pattern with an unresolvable policy variable does not.
     pub fn matches(&self, ctx: &RequestContext) -> bool {
         match &self.matcher {

@@ -208,8 +208,13 @@ fn policy_variables_in_conditions() {
             &[("sts:rolesessionname", S("web-1"))], false),
         ("2012-10-17", r#"{"StringEquals":{"sts:RoleSessionName":"${aws:PrincipalTag/x509Subject/CN, 'none'}"}}"#,
             &[("sts:rolesessionname", S("none"))], true),
+        // An Allow whose variable does not resolve does not apply, negated operator or not.
         ("2012-10-17", r#"{"StringNotEquals":{"sts:RoleSessionName":"${aws:PrincipalTag/missing}"}}"#,
+            &[("sts:rolesessionname", S("x"))], false),
+        ("2012-10-17", r#"{"StringNotEquals":{"sts:RoleSessionName":"${aws:PrincipalTag/missing, 'none'}"}}"#,
             &[("sts:rolesessionname", S("x"))], true),
+        ("2012-10-17", r#"{"StringNotEquals":{"sts:RoleSessionName":"${aws:PrincipalTag/owner}"}}"#,
+            &[("sts:rolesessionname", S("x")), ("aws:principaltag/owner", S("y"))], true),
         ("2012-10-17", r#"{"StringEqualsIgnoreCase":{"aws:k":"${aws:v}"}}"#,
             &[("aws:k", S("ABC")), ("aws:v", S("abc"))], true),
         ("2012-10-17", r#"{"StringLike":{"aws:k":"team-${aws:PrincipalTag/team}-*"}}"#,
@@ -233,6 +238,36 @@ fn policy_variables_in_conditions() {
             "{version} {condition}"
         );
     }
+}
+
+/// IAM holds a statement whose policy variable does not resolve invalid. An Allow with one does
+/// not apply, even through `NotResource`; a Deny keeps applying by its elements (stricter).
+#[test]
+fn an_unresolved_variable_never_widens_an_allow() {
+    let allow = identity(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::home/${aws:PrincipalTag/team}/*"}}"#,
+    );
+    let mut ctx = RequestContext::new(role_session(), "s3:GetObject", "arn:aws:s3:::home/x/k");
+    assert_eq!(evaluate(&[&allow], &ctx).outcome, Outcome::ImplicitDeny);
+    let (explained, traces) = explain(&[&allow], &ctx);
+    assert_eq!(explained.outcome, Outcome::ImplicitDeny);
+    assert!(traces[0].unresolved && !traces[0].applies);
+    assert!(
+        traces[0].to_string().contains("a policy variable does not resolve"),
+        "{}",
+        traces[0]
+    );
+    ctx.insert("aws:PrincipalTag/team", "blue");
+    assert!(evaluate(&[&allow], &ctx).is_allowed(), "outside home/blue/");
+    // A multi-valued key does not resolve a variable either.
+    ctx.insert_multi("aws:PrincipalTag/team", vec!["blue".into(), "red".into()]);
+    assert_eq!(evaluate(&[&allow], &ctx).outcome, Outcome::ImplicitDeny);
+
+    let deny = identity(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","Action":"s3:GetObject","NotResource":"arn:aws:s3:::home/${aws:PrincipalTag/team}/*"}]}"#,
+    );
+    let ctx = RequestContext::new(role_session(), "s3:GetObject", "arn:aws:s3:::home/x/k");
+    assert_eq!(evaluate(&[&deny], &ctx).outcome, Outcome::ExplicitDeny);
 }
 
 #[test]

@@ -70,6 +70,14 @@ impl Template {
         })
     }
 
+    /// Whether every variable resolves in `ctx` (from its key or its default).
+    pub(crate) fn resolves(&self, ctx: &RequestContext) -> bool {
+        self.parts.iter().all(|part| match part {
+            Part::Variable { key, default } => lookup(ctx, key, default).is_some(),
+            Part::Text(_) | Part::Escaped(_) => true,
+        })
+    }
+
     /// Substitute variables, producing plain text (for exact-match operators). `None` when a
     /// variable is unresolvable.
     pub(crate) fn resolve_text(&self, ctx: &RequestContext) -> Option<String> {
