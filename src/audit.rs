@@ -189,22 +189,23 @@ fn bounded(value: &str) -> &str {
     prefix_within(value, MAX_FIELD_BYTES)
 }
 
-/// `value` with every rolegate session token in it (`rg1.{key id}.{sealed}`) cut to its
-/// prefix: a client that sends its token where a name belongs (a session name, a role ARN)
-/// must not have it written to the audit log. Values without `rg1.` are borrowed as they are.
+/// `value` with every rolegate session token in it (`rg2.{key id}.{sealed}`, or an older
+/// `rg1.` one) cut to its prefix: a client that sends its token where a name belongs (a
+/// session name, a role ARN) must not have it written to the audit log. Values without a
+/// token prefix are borrowed as they are.
 fn without_tokens(value: &str) -> Cow<'_, str> {
-    if !value.contains(TOKEN_MARK) {
+    if next_token(value).is_none() {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
-    while let Some(at) = rest.find(TOKEN_MARK) {
-        let after = &rest[at + TOKEN_MARK.len()..];
+    while let Some((at, mark)) = next_token(rest) {
+        let after = &rest[at + mark.len()..];
         let sealed = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
             .unwrap_or(after.len());
         out.push_str(&rest[..at]);
-        out.push_str(TOKEN_MARK);
+        out.push_str(mark);
         if sealed > 0 {
             out.push_str("<redacted>");
         }
@@ -214,8 +215,14 @@ fn without_tokens(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// How every session token starts ([`crate::session`]'s token layout).
-const TOKEN_MARK: &str = "rg1.";
+/// Where the first session token prefix ([`crate::session::TOKEN_PREFIXES`]) in `value` is,
+/// and which.
+fn next_token(value: &str) -> Option<(usize, &'static str)> {
+    crate::session::TOKEN_PREFIXES
+        .iter()
+        .filter_map(|mark| value.find(mark).map(|at| (at, *mark)))
+        .min_by_key(|(at, _)| *at)
+}
 
 /// The longest prefix of `value` of at most `max_bytes` that ends at a character boundary.
 pub(crate) fn prefix_within(value: &str, max_bytes: usize) -> &str {
@@ -341,6 +348,12 @@ mod tests {
         assert_eq!(
             without_tokens(&format!("{token} {token}")),
             "rg1.<redacted> rg1.<redacted>"
+        );
+        // Both layouts, in either order.
+        let rg2 = token.replacen("rg1.", "rg2.", 1);
+        assert_eq!(
+            without_tokens(&format!("{rg2} and {token} and {rg2}")),
+            "rg2.<redacted> and rg1.<redacted> and rg2.<redacted>"
         );
         assert_eq!(without_tokens("a rg1. b"), "a rg1. b");
         assert_eq!(without_tokens("ends with rg1."), "ends with rg1.");

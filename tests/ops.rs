@@ -1240,7 +1240,7 @@ async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
     let events = audit_events(&d, 2, &mut lines);
     let refused = &events[1];
     assert_eq!(refused["error_code"], "ValidationError", "{refused}");
-    assert_eq!(refused["session_name"], "rg1.<redacted>", "{refused}");
+    assert_eq!(refused["session_name"], "rg2.<redacted>", "{refused}");
     let m = scrape(&d).await;
     let counted = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
     assert_eq!(sample(&m, counted), Some(1.0), "{m}");

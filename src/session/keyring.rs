@@ -8,11 +8,17 @@
 //!
 //! Key files hold the standard base64 encoding of 32 random bytes (`rolegate keys generate`).
 //! Key material never appears in `Debug` output or errors.
+//!
+//! Each key serves two token layouts ([`super::token`]): `rg2` tokens are sealed with
+//! AES-256-GCM-SIV under a subkey derived from it with HKDF-SHA256 (RFC 5869), so the raw key
+//! is never used by two algorithms; `rg1` tokens (AES-256-GCM under the raw key), sealed by
+//! earlier versions, are still opened.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, AES_256_GCM_SIV, LessSafeKey, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -69,6 +75,12 @@ impl TokenKey {
         Self(key)
     }
 
+    /// The key's bytes, for tests that check the ciphers against the library directly.
+    #[cfg(test)]
+    pub(super) fn expose_for_tests(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The standard, padded base64 of the key: the contents of a key file.
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.0))
@@ -84,7 +96,30 @@ impl fmt::Debug for TokenKey {
 /// The loaded key ring: the active key id and every key that may open tokens.
 pub struct KeyRing {
     active: String,
-    keys: BTreeMap<String, LessSafeKey>,
+    keys: BTreeMap<String, LoadedKey>,
+}
+
+/// One token key, loaded for each token layout.
+pub(super) struct LoadedKey {
+    /// AES-256-GCM-SIV under the HKDF subkey: seals and opens `rg2` tokens.
+    pub(super) rg2: LessSafeKey,
+    /// AES-256-GCM under the raw key: opens `rg1` tokens.
+    pub(super) rg1: LessSafeKey,
+}
+
+/// HKDF salt and info of the `rg2` subkey: fixed, naming what the subkey is for.
+const RG2_SALT: &[u8] = b"rolegate session token key";
+const RG2_INFO: &[u8] = b"rg2 AES-256-GCM-SIV";
+
+impl LoadedKey {
+    fn new(key: &TokenKey) -> Result<Self, aws_lc_rs::error::Unspecified> {
+        let prk = Salt::new(HKDF_SHA256, RG2_SALT).extract(&key.0);
+        let subkey = prk.expand(&[RG2_INFO], &AES_256_GCM_SIV)?;
+        Ok(Self {
+            rg2: LessSafeKey::new(UnboundKey::from(subkey)),
+            rg1: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key.0)?),
+        })
+    }
 }
 
 impl KeyRing {
@@ -97,8 +132,8 @@ impl KeyRing {
             if loaded.contains_key(&id) {
                 return Err(KeyRingError::DuplicateKeyId(id));
             }
-            let unbound = UnboundKey::new(&AES_256_GCM, &key.0).map_err(|_| KeyRingError::Unusable(id.clone()))?;
-            loaded.insert(id, LessSafeKey::new(unbound));
+            let key = LoadedKey::new(&key).map_err(|_| KeyRingError::Unusable(id.clone()))?;
+            loaded.insert(id, key);
         }
         if !loaded.contains_key(active) {
             return Err(KeyRingError::ActiveKeyMissing(active.to_owned()));
@@ -125,14 +160,14 @@ impl KeyRing {
     }
 
     /// The active key and its id.
-    pub(super) fn active_key(&self) -> Option<(&str, &LessSafeKey)> {
+    pub(super) fn active_key(&self) -> Option<(&str, &LoadedKey)> {
         self.keys
             .get_key_value(self.active.as_str())
             .map(|(id, key)| (id.as_str(), key))
     }
 
     /// The key with this id, if the ring still holds it.
-    pub(super) fn key(&self, id: &str) -> Option<&LessSafeKey> {
+    pub(super) fn key(&self, id: &str) -> Option<&LoadedKey> {
         self.keys.get(id)
     }
 }

@@ -4,14 +4,20 @@
 //! so any replica holding the ring opens any token with no shared store:
 //!
 //! ```text
-//! rg1.{key id}.{base64url-nopad(nonce[12] || AES-256-GCM(claims plaintext) || tag[16])}
+//! rg2.{key id}.{base64url-nopad(nonce[12] || AES-256-GCM-SIV(claims plaintext) || tag[16])}
 //! ```
 //!
-//! - `rg1` names this layout; the key id is in the clear so [`open`] picks the key without
-//!   trying each one. The whole header `rg1.{key id}.` is the AEAD associated data, so neither
+//! - `rg2` names this layout; the key id is in the clear so [`open`] picks the key without
+//!   trying each one. The whole header `rg2.{key id}.` is the AEAD associated data, so neither
 //!   can be altered.
-//! - The nonce is 96 random bits from the system CSPRNG. Random nonces stay safe for about 2³²
-//!   tokens per key (NIST SP 800-38D §8.3); rotate keys long before that.
+//! - The nonce is 96 random bits from the system CSPRNG. AES-GCM-SIV (RFC 8452) derives a key
+//!   per nonce and resists nonce reuse: a repeated nonce reveals at most that two plaintexts
+//!   are equal (never, as each holds a fresh secret), where with AES-GCM it would reveal the
+//!   authentication key and let tokens be forged. So a key seals far more than AES-GCM's 2³²
+//!   random-nonce tokens (NIST SP 800-38D §8.3) safely. The cipher key is derived from the
+//!   ring's key ([`super::keyring`]).
+//! - `rg1` tokens, the same layout under AES-256-GCM with the ring's key itself, were sealed by
+//!   earlier versions; they are still opened (they live 12 hours at most).
 //! - The plaintext is a version byte ([`CLAIMS_VERSION`]) followed by the claims in
 //!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON. Zero
 //!   bytes may follow the claims, sealed with them: the padding that makes a token as long as
@@ -107,7 +113,7 @@ pub(super) fn seal_with_nonce(
     min_len: usize,
 ) -> Result<String, TokenError> {
     let (key_id, key) = ring.active_key().ok_or(TokenError::SealFailed)?;
-    let header = format!("{TOKEN_PREFIX}{key_id}.");
+    let header = format!("{}{key_id}.", Layout::Rg2.prefix());
 
     // The plaintext holds the secret access key: size the buffer up front so serialization
     // never reallocates and leaves unzeroized copies behind.
@@ -136,6 +142,7 @@ pub(super) fn seal_with_nonce(
     // invariant: `sealed` starts with the NONCE_LEN nonce bytes just written.
     let (_, in_out) = sealed.split_at_mut(NONCE_LEN);
     let tag = key
+        .rg2
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(header.as_bytes()),
@@ -158,6 +165,10 @@ pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
     let key = ring
         .key(parts.key_id)
         .ok_or_else(|| TokenError::UnknownKey(parts.key_id.to_owned()))?;
+    let key = match parts.layout {
+        Layout::Rg2 => &key.rg2,
+        Layout::Rg1 => &key.rg1,
+    };
 
     // Holds the plaintext after opening in place.
     let mut sealed = Zeroizing::new(URL_SAFE_NO_PAD.decode(parts.body).map_err(|_| TokenError::Malformed)?);
@@ -183,25 +194,50 @@ pub fn key_id_of(token: &str) -> Option<&str> {
     split(token).map(|parts| parts.key_id)
 }
 
-const TOKEN_PREFIX: &str = "rg1.";
-/// AES-256-GCM tag length.
+/// How every session token starts, by layout (for redacting tokens from logs too).
+pub const TOKEN_PREFIXES: [&str; 2] = ["rg2.", "rg1."];
+/// AES-256-GCM and AES-256-GCM-SIV tag length.
 const TAG_LEN: usize = 16;
 
-/// The clear parts of a token: `header` is `rg1.{key_id}.`, `body` the base64 after it.
+/// A token layout: `rg2` (AES-256-GCM-SIV, sealed now) or `rg1` (AES-256-GCM, opened only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    Rg2,
+    Rg1,
+}
+
+impl Layout {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Rg2 => TOKEN_PREFIXES[0],
+            Self::Rg1 => TOKEN_PREFIXES[1],
+        }
+    }
+}
+
+/// The clear parts of a token: `header` is `rg2.{key_id}.`, `body` the base64 after it.
 struct TokenParts<'a> {
+    layout: Layout,
     header: &'a str,
     key_id: &'a str,
     body: &'a str,
 }
 
 fn split(token: &str) -> Option<TokenParts<'_>> {
-    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (layout, rest) = [Layout::Rg2, Layout::Rg1]
+        .into_iter()
+        .find_map(|layout| Some((layout, token.strip_prefix(layout.prefix())?)))?;
     let (key_id, body) = rest.split_once('.')?;
     if !is_valid_key_id(key_id) {
         return None;
     }
-    let header = token.get(..TOKEN_PREFIX.len() + key_id.len() + 1)?;
-    Some(TokenParts { header, key_id, body })
+    let header = token.get(..layout.prefix().len() + key_id.len() + 1)?;
+    Some(TokenParts {
+        layout,
+        header,
+        key_id,
+        body,
+    })
 }
 
 /// Length of the unpadded base64 of `n` bytes.
@@ -382,6 +418,8 @@ impl WireClaims<'_> {
 
 #[cfg(test)]
 mod tests {
+    use aws_lc_rs::aead::{AES_256_GCM, AES_256_GCM_SIV, LessSafeKey, UnboundKey};
+
     use super::super::claims::tests::sample_claims;
     use super::super::keyring::TokenKey;
     use super::*;
@@ -405,7 +443,7 @@ mod tests {
         let ring = ring("k1", &[("k1", &k1)]);
         let claims = sample_claims();
         let token = seal(&ring, &claims).unwrap();
-        assert!(token.starts_with("rg1.k1."), "{token}");
+        assert!(token.starts_with("rg2.k1."), "{token}");
         assert!(
             token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
             "{token}"
@@ -493,8 +531,74 @@ mod tests {
         let key = TokenKey::generate();
         let ring = ring("a", &[("a", &key), ("b", &key)]);
         let token = seal(&ring, &sample_claims()).unwrap();
-        let relabelled = token.replacen("rg1.a.", "rg1.b.", 1);
+        let relabelled = token.replacen("rg2.a.", "rg2.b.", 1);
         assert_eq!(open(&ring, &relabelled), Err(TokenError::Invalid));
+        // Nor does relabelling its layout: rg1 opens with another cipher and key.
+        let relabelled = token.replacen("rg2.", "rg1.", 1);
+        assert_eq!(open(&ring, &relabelled), Err(TokenError::Invalid));
+    }
+
+    /// `plaintext` sealed as a token of `layout` with the active key (for tokens `seal` does not
+    /// make: other claims versions, and the `rg1` tokens earlier versions sealed).
+    fn seal_raw(ring: &KeyRing, layout: Layout, plaintext: &[u8]) -> String {
+        let (id, key) = ring.active_key().unwrap();
+        let header = format!("{}{id}.", layout.prefix());
+        let nonce = [7u8; NONCE_LEN];
+        let mut body = plaintext.to_vec();
+        let key = match layout {
+            Layout::Rg2 => &key.rg2,
+            Layout::Rg1 => &key.rg1,
+        };
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header.as_bytes()),
+                &mut body,
+            )
+            .unwrap();
+        let sealed = [&nonce[..], &body, tag.as_ref()].concat();
+        format!("{header}{}", URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    #[test]
+    fn rg1_tokens_of_earlier_versions_still_open() {
+        let key = TokenKey::generate();
+        let ring = ring("k1", &[("k1", &key)]);
+        let claims = sample_claims();
+        let mut plaintext = vec![CLAIMS_VERSION];
+        plaintext.extend(postcard::to_allocvec(&WireClaims::from(&claims)).unwrap());
+        let rg1 = seal_raw(&ring, Layout::Rg1, &plaintext);
+        assert!(rg1.starts_with("rg1.k1."), "{rg1}");
+        assert_eq!(open(&ring, &rg1).unwrap(), claims);
+        // AES-256-GCM under the raw key, as earlier versions sealed: checked against the
+        // cipher itself, not only this module's own sealing.
+        let (_, body) = decode_body(&rg1);
+        let gcm = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.expose_for_tests()).unwrap());
+        let (nonce, rest) = body.split_at(NONCE_LEN);
+        let mut rest = rest.to_vec();
+        let opened = gcm
+            .open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).unwrap(),
+                Aad::from("rg1.k1.".as_bytes()),
+                &mut rest,
+            )
+            .unwrap();
+        assert_eq!(opened, &plaintext[..]);
+        // A new token is not sealed under the raw key.
+        let rg2 = seal(&ring, &claims).unwrap();
+        let (_, body) = decode_body(&rg2);
+        let (nonce, rest) = body.split_at(NONCE_LEN);
+        let mut rest = rest.to_vec();
+        let raw_siv = LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, key.expose_for_tests()).unwrap());
+        assert!(
+            raw_siv
+                .open_in_place(
+                    Nonce::try_assume_unique_for_key(nonce).unwrap(),
+                    Aad::from("rg2.k1.".as_bytes()),
+                    &mut rest,
+                )
+                .is_err()
+        );
     }
 
     #[test]
@@ -600,22 +704,11 @@ mod tests {
     #[test]
     fn unsupported_version() {
         // Seal a plaintext with another version byte directly.
-        let key = TokenKey::generate();
-        let ring = ring("k1", &[("k1", &key)]);
-        let (_, active) = ring.active_key().unwrap();
-        let header = "rg1.k1.";
-        let nonce = [7u8; NONCE_LEN];
-        let mut body = vec![2u8, 0, 0];
-        let tag = active
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(header.as_bytes()),
-                &mut body,
-            )
-            .unwrap();
-        let sealed = [&nonce[..], &body, tag.as_ref()].concat();
-        let token = format!("{header}{}", URL_SAFE_NO_PAD.encode(sealed));
-        assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(2)));
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        for layout in [Layout::Rg2, Layout::Rg1] {
+            let token = seal_raw(&ring, layout, &[2u8, 0, 0]);
+            assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(2)));
+        }
     }
 
     #[test]
@@ -641,7 +734,7 @@ mod tests {
             let token = seal_with_nonce(&ring, &claims, [1; NONCE_LEN], min_len).unwrap();
             // Unpadded base64 is never 4k + 1 characters long: then one more.
             let expected = match min_len.max(plain.len()) {
-                n if base64_len_is_possible(n - "rg1.k1.".len()) => n,
+                n if base64_len_is_possible(n - "rg2.k1.".len()) => n,
                 n => n + 1,
             };
             assert_eq!(token.len(), expected, "min_len {min_len}");
