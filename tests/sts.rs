@@ -910,6 +910,16 @@ async fn raw_requests_answer_aws_errors() {
         .await
         .assert_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation … for version 2011-06-15");
+    // A secret key without '/' or '+' holds digits, which no action does.
+    let m = post(
+        ep,
+        &ca,
+        "Action=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY&Version=2011-06-15",
+        &s,
+    )
+    .await
+    .assert_error(400, "InvalidAction");
+    assert_eq!(m, "Could not find operation … for version 2011-06-15");
     let m = post(ep, &ca, "Action=GetCallerIdentity&Version=secret%2Fvalue", &s)
         .await
         .assert_error(400, "InvalidAction");

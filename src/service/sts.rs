@@ -205,8 +205,20 @@ fn invalid_action(action: &str, version: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidAction,
         "invalid-action",
-        format!("Could not find operation {} for version {version}", shown_name(action)),
+        format!(
+            "Could not find operation {} for version {version}",
+            shown_action(action)
+        ),
     )
+}
+
+/// An action for a message: as sent when it has the shape of one (letters only, at most 64, as
+/// every STS action is), else `…`: a stray value there may be a secret key, which holds digits.
+fn shown_action(action: &str) -> &str {
+    match action.len() <= 64 && action.bytes().all(|b| b.is_ascii_alphabetic()) {
+        true => action,
+        false => "…",
+    }
 }
 
 /// A parameter name for a message: as sent when it has the shape of one (letters, digits and
