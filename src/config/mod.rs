@@ -1160,7 +1160,8 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
 
 /// A trust policy condition (or policy variable) on a key no trust policy evaluation holds —
 /// most likely misspelt, as `aws:PrincipleTag/team` — meets the key absent every time: the
-/// condition never matches (or, with `...IfExists` and `Null`, always does).
+/// condition never matches (or, with `...IfExists` and `Null`, always does), and an `Allow`
+/// with such a variable never applies.
 fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
     for (i, section) in sections.iter().enumerate() {
         let Some(role) = roles.get(&section.arn) else { continue };

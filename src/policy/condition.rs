@@ -103,8 +103,13 @@ impl Condition {
         }
     }
 
-    /// Whether the policy variables of its values, if any, resolve in `ctx`.
+    /// Whether the policy variables of its values, if any, resolve in `ctx`. An `...IfExists`
+    /// condition whose key is absent holds without reading its values: its variables do not
+    /// matter (IAM's advice for variables that may not resolve is `...IfExists`).
     pub fn resolves(&self, ctx: &RequestContext) -> bool {
+        if self.operator.if_exists && ctx.value_lower(&self.key_lower).is_none_or(|v| v.as_slice().is_empty()) {
+            return true;
+        }
         match &self.values {
             Values::Text(items) => items.iter().all(|item| match item {
                 TextValue::Template(t) => t.resolves(ctx),

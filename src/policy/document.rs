@@ -17,8 +17,8 @@ use super::principal::{self, PrincipalEntry};
 /// Which grammar a document is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyKind {
-    /// A role trust policy: `Principal` or `NotPrincipal` required; `Resource` optional and
-    /// ignored during evaluation.
+    /// A role trust policy: `Principal` or `NotPrincipal` required; `Resource` and
+    /// `NotResource` refused, as IAM refuses them (the resource is always the role).
     Trust,
     /// A permission, session or managed policy: `Principal` forbidden; `Resource` or
     /// `NotResource` required.
@@ -64,7 +64,8 @@ pub struct Statement {
     pub(crate) conditions: Vec<Condition>,
 }
 
-/// `Principal` (matches the listed callers) or `NotPrincipal` (matches all others).
+/// `Principal` (matches the listed callers) or `NotPrincipal` (matches all but those it
+/// exempts: a role session only by its session ARN, see `PrincipalEntry::exempts`).
 #[derive(Clone, Debug)]
 pub struct PrincipalMatch {
     /// `true` for `NotPrincipal`.

@@ -215,6 +215,14 @@ fn policy_variables_in_conditions() {
             &[("sts:rolesessionname", S("x"))], true),
         ("2012-10-17", r#"{"StringNotEquals":{"sts:RoleSessionName":"${aws:PrincipalTag/owner}"}}"#,
             &[("sts:rolesessionname", S("x")), ("aws:principaltag/owner", S("y"))], true),
+        // ...IfExists with its key absent holds without reading its values: the variable does
+        // not matter. With the key present, it does.
+        ("2012-10-17", r#"{"StringEqualsIfExists":{"aws:RequestTag/team":"${aws:PrincipalTag/team}"}}"#,
+            &[], true),
+        ("2012-10-17", r#"{"StringEqualsIfExists":{"aws:RequestTag/team":"${aws:PrincipalTag/team}"}}"#,
+            &[("aws:requesttag/team", S("blue"))], false),
+        ("2012-10-17", r#"{"StringEqualsIfExists":{"aws:RequestTag/team":"${aws:PrincipalTag/team}"}}"#,
+            &[("aws:requesttag/team", S("blue")), ("aws:principaltag/team", S("blue"))], true),
         ("2012-10-17", r#"{"StringEqualsIgnoreCase":{"aws:k":"${aws:v}"}}"#,
             &[("aws:k", S("ABC")), ("aws:v", S("abc"))], true),
         ("2012-10-17", r#"{"StringLike":{"aws:k":"team-${aws:PrincipalTag/team}-*"}}"#,

@@ -9,7 +9,7 @@
 //! - expirations are ISO 8601 UTC with whole seconds, `YYYY-MM-DDTHH:MM:SSZ`.
 //!
 //! Randomness comes from AWS-LC's CSPRNG (seeded by the operating system) through aws-lc-rs,
-//! drawn once per session: one call costs as much as the AES-GCM sealing of the token.
+//! drawn once per session: one call costs as much as the sealing of the token.
 
 use std::fmt;
 
