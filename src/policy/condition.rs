@@ -39,7 +39,7 @@ use super::context::{ContextValue, RequestContext};
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
 use super::operator::{Operator, OperatorKind, SetQualifier};
-use super::scalar::{eq_ignore_case, parse_bool, parse_date, parse_network, parse_number};
+use super::scalar::{Number, eq_ignore_case, parse_bool, parse_date, parse_network};
 use super::variables::Template;
 use super::wildcard::{Case, Pattern};
 
@@ -175,7 +175,7 @@ pub(crate) fn parse_block(json: &Json, variables: bool, path: &str) -> Result<Ve
 #[derive(Clone, Debug)]
 enum Values {
     Text(Vec<TextValue>),
-    Numbers(Vec<f64>),
+    Numbers(Vec<Number>),
     /// Unix time in nanoseconds.
     Dates(Vec<i128>),
     Bools(Vec<bool>),
@@ -268,7 +268,7 @@ impl Values {
                 };
                 items.push(item);
             }
-            Self::Numbers(items) => items.push(parse_number(raw).ok_or_else(|| invalid("expected a number"))?),
+            Self::Numbers(items) => items.push(Number::parse(raw).ok_or_else(|| invalid("expected a number"))?),
             Self::Dates(items) => {
                 items.push(parse_date(raw).ok_or_else(|| {
                     invalid("expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds")
@@ -291,11 +291,8 @@ impl Values {
     fn any_matches(&self, kind: OperatorKind, ctx: &RequestContext, request: &str) -> bool {
         match self {
             Self::Text(items) => items.iter().any(|item| text_matches(item, kind, ctx, request)),
-            Self::Numbers(items) => parse_number(request).is_some_and(|r| {
-                items
-                    .iter()
-                    .any(|p| r.partial_cmp(p).is_some_and(|ord| kind.compare(ord)))
-            }),
+            Self::Numbers(items) => Number::parse(request)
+                .is_some_and(|r| items.iter().any(|p| r.compare(*p).is_some_and(|ord| kind.compare(ord)))),
             Self::Dates(items) => parse_date(request).is_some_and(|r| items.iter().any(|p| kind.compare(r.cmp(p)))),
             Self::Bools(items) => parse_bool(request).is_some_and(|r| items.contains(&r)),
             Self::Bytes(items) => base64::engine::general_purpose::STANDARD

@@ -19,6 +19,39 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
+/// A number of a `Numeric*` condition: an integer compared exactly (`f64` holds integers
+/// exactly only up to 2⁵³: 9007199254740993 would equal 9007199254740992), else a finite
+/// decimal compared as `f64`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Number {
+    Integer(i128),
+    Decimal(f64),
+}
+
+impl Number {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s.parse::<i128>() {
+            Ok(n) => Some(Self::Integer(n)),
+            Err(_) => parse_number(s).map(Self::Decimal),
+        }
+    }
+
+    pub(crate) fn compare(self, other: Self) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Self::Integer(a), Self::Integer(b)) => Some(a.cmp(&b)),
+            (a, b) => a.as_f64().partial_cmp(&b.as_f64()),
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            // Rounds beyond 2⁵³, compared with a decimal only.
+            Self::Integer(n) => n as f64,
+            Self::Decimal(d) => d,
+        }
+    }
+}
+
 /// `true` / `false`, case-insensitively.
 pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
@@ -105,6 +138,16 @@ mod tests {
         assert_eq!(parse_network("10.0.0.1"), "10.0.0.1/32".parse().ok());
         assert_eq!(parse_network("2001:db8::/32"), "2001:db8::/32".parse().ok());
         assert_eq!(parse_network("10.0.0.0/33"), None);
+        // Integers compare exactly, past f64's 2^53.
+        let n = |s| Number::parse(s).unwrap();
+        assert_eq!(
+            n("9007199254740993").compare(n("9007199254740992")),
+            Some(std::cmp::Ordering::Greater)
+        );
+        assert_eq!(n("10").compare(n("10.0")), Some(std::cmp::Ordering::Equal));
+        assert_eq!(n("-3").compare(n("2.5")), Some(std::cmp::Ordering::Less));
+        assert_eq!(Number::parse("1e400"), None);
+        assert_eq!(Number::parse("NaN"), None);
         // IPv4-mapped IPv6 stands for IPv4.
         assert_eq!(parse_network("::ffff:10.0.0.0/104"), "10.0.0.0/8".parse().ok());
         assert_eq!(parse_network("::ffff:203.0.113.5"), "203.0.113.5/32".parse().ok());

@@ -89,6 +89,9 @@ fn condition_operator_table() {
         // Numeric: request <op> policy; unparsable request values never match.
         (r#"{"NumericEquals":{"aws:n":"10"}}"#, &[("aws:n", S("10.0"))], true),
         (r#"{"NumericEquals":{"aws:n":10}}"#, &[("aws:n", S("11"))], false),
+        // Integers compare exactly past 2^53: a NumericNotEquals Deny is not stepped around.
+        (r#"{"NumericEquals":{"aws:n":9007199254740993}}"#, &[("aws:n", S("9007199254740992"))], false),
+        (r#"{"NumericNotEquals":{"aws:n":"9007199254740993"}}"#, &[("aws:n", S("9007199254740992"))], true),
         (r#"{"NumericNotEquals":{"aws:n":10}}"#, &[("aws:n", S("11"))], true),
         (r#"{"NumericNotEquals":{"aws:n":10}}"#, &[], true),
         (r#"{"NumericLessThan":{"aws:n":10}}"#, &[("aws:n", S("9"))], true),
