@@ -334,6 +334,57 @@ fn chain_request(duration: Option<u32>) -> AssumeRoleRequest {
     }
 }
 
+/// A session policy a token names that the configuration no longer holds (a managed policy
+/// removed by a reload) stands as a Deny of everything: left out, its Deny statements would be
+/// lost while the session's inline policy still allowed.
+#[tokio::test]
+async fn a_session_whose_managed_policy_was_removed_is_denied_everything() {
+    const NO_DELETE: &str = "arn:aws:iam::123456789012:policy/no-delete";
+    let w = Workload::new();
+    let d = w.start();
+    let config_path = d.dir.path().join("rolegate.toml");
+    let without = std::fs::read_to_string(&config_path).unwrap();
+    let with = format!(
+        "{without}\n[[managed_policy]]\narn = \"{NO_DELETE}\"\ndocument = '''{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}},{{\"Effect\":\"Deny\",\"Action\":\"orders:DeleteOrder\",\"Resource\":\"*\"}}]}}'''\n"
+    );
+    let admin = connect(&d, Some((&w.admin, &[]))).await;
+    let reload = |text: String| {
+        std::fs::write(&config_path, text).unwrap();
+        let mut admin = admin.admin();
+        async move {
+            let r = admin.reload(ReloadRequest {}).await.unwrap().into_inner();
+            assert!(r.reloaded, "{}", r.error);
+        }
+    };
+    reload(with).await;
+
+    let c = w.workload(&d).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let mut request = chain_request(None);
+    request.policy = Some(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"orders:*","Resource":"*"}]}"#.to_owned(),
+    );
+    request.policy_arns = vec![NO_DELETE.to_owned()];
+    let chained = c.assume_role(request, &signing(&session), REGION, now()).await.unwrap();
+    let token = chained.credentials.unwrap().session_token;
+    let decide = |action: &str| {
+        let mut s = c.sessions();
+        let r = AuthorizeRequest {
+            session_token: token.clone(),
+            action: action.to_owned(),
+            resource: "arn:aws:orders:::order/1".to_owned(),
+            ..Default::default()
+        };
+        async move { s.authorize(r).await.unwrap().into_inner().decision() }
+    };
+    assert_eq!(decide("orders:GetOrder").await, Decision::Allow);
+    assert_eq!(decide("orders:DeleteOrder").await, Decision::ExplicitDeny);
+
+    reload(without).await;
+    assert_eq!(decide("orders:GetOrder").await, Decision::ExplicitDeny);
+    assert_eq!(decide("orders:DeleteOrder").await, Decision::ExplicitDeny);
+}
+
 #[tokio::test]
 async fn assume_role_with_sigv4_metadata() {
     let w = Workload::new();

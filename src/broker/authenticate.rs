@@ -35,16 +35,24 @@ impl Caller {
     }
 
     /// The session's policies, each with where it comes from: the inline ones its token
-    /// carries, then the managed ones it names by ARN. An inline one that no longer parses
-    /// stands as a Deny of everything ([`OpenedSession::inline_policies`]); an ARN no longer
-    /// configured is left out, which fails closed: a session policy set allows only what one
-    /// of its documents allows.
-    pub fn session_policies(&self) -> impl Iterator<Item = (SessionPolicySource<'_>, &Arc<PolicyDocument>)> {
+    /// carries, then the managed ones it names by ARN. An inline one that no longer parses,
+    /// or a managed one no longer configured, stands as a Deny of everything: left out, its
+    /// Deny statements would be lost while the session's other session policies still allowed.
+    pub fn session_policies(&self) -> impl Iterator<Item = (SessionPolicySource<'_>, Arc<PolicyDocument>)> {
         let inline = self.claims.inline_policies().iter();
-        let inline = inline.map(|(i, d)| (SessionPolicySource::Inline(*i), d));
-        let managed = self.claims.policy_arns.iter().filter_map(|arn| {
-            let document = self.config.managed_policies.get(arn)?;
-            Some((SessionPolicySource::Managed(arn.as_str()), document))
+        let inline = inline.map(|(i, d)| (SessionPolicySource::Inline(*i), d.clone()));
+        let managed = self.claims.policy_arns.iter().map(|arn| {
+            let document = match self.config.managed_policies.get(arn) {
+                Some(d) => d.clone(),
+                None => {
+                    tracing::warn!(
+                        policy_arn = arn.as_str(),
+                        "a session's managed policy is no longer configured: the session is denied everything"
+                    );
+                    deny_all()
+                }
+            };
+            (SessionPolicySource::Managed(arn.as_str()), document)
         });
         inline.chain(managed)
     }

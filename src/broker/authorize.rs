@@ -159,8 +159,9 @@ pub fn untrusted_client_certificate(leaf: &ClientCertificate, which: &str) -> Ap
 /// The request context of an authorization decision for a session of `subject`: the keys
 /// derived from the session (`session_context`), `aws:PrincipalTagKeys`,
 /// `aws:RequestedRegion` defaulting to `region`, then the caller's keys, which must not name a
-/// derived key. A key the caller gives more than once (names compare case-insensitively) is
-/// multi-valued.
+/// derived key. A key the caller gives more than once in one spelling is multi-valued (in
+/// another spelling it is refused: names compare case-insensitively); `aws:SecureTransport`
+/// takes one value.
 pub fn authorization_context(
     subject: &SessionSubject,
     input: &AuthorizeInput,
@@ -200,6 +201,12 @@ pub fn authorization_context(
         }
     }
     for (key, values) in given {
+        if key.eq_ignore_ascii_case("aws:SecureTransport") && values.len() > 1 {
+            return Err(ApiError::validation(
+                "context-key-twice",
+                format!("The context key '{key}' takes one value, true or false."),
+            ));
+        }
         match <[String; 1]>::try_from(values) {
             Ok([only]) => ctx.insert(key, only),
             Err(values) => ctx.insert_multi(key, values),
@@ -374,6 +381,9 @@ fn near_miss(t: &StatementTrace) -> String {
     for c in t.conditions.iter().filter(|c| !c.holds) {
         why.push(format!("condition {} {} fails", c.operator, c.key));
     }
+    if t.unresolved {
+        why.push("a policy variable does not resolve".to_owned());
+    }
     format!("Statement[{}] ({})", t.index, why.join(", "))
 }
 
@@ -440,6 +450,37 @@ mod tests {
             .map(|n| (format!("s3:k{n}"), "v".to_owned()))
             .collect();
         assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
+    }
+
+    #[test]
+    fn a_near_miss_says_why_the_statement_did_not_apply() {
+        let trace = |resource, holds, unresolved| StatementTrace {
+            policy: 0,
+            index: 2,
+            sid: None,
+            effect: crate::policy::Effect::Allow,
+            principal: None,
+            action: true,
+            resource: Some(resource),
+            resource_miss: None,
+            conditions: vec![crate::policy::ConditionTrace {
+                operator: "StringEquals".into(),
+                key: "s3:prefix".into(),
+                policy_values: vec![],
+                request_values: None,
+                holds,
+            }],
+            unresolved,
+            applies: false,
+        };
+        assert_eq!(
+            near_miss(&trace(false, false, false)),
+            "Statement[2] (resource does not match, condition StringEquals s3:prefix fails)"
+        );
+        assert_eq!(
+            near_miss(&trace(true, true, true)),
+            "Statement[2] (a policy variable does not resolve)"
+        );
     }
 
     #[test]

@@ -58,13 +58,15 @@ pub(crate) mod steps {
 }
 
 /// The answer to a session that could not be sealed into a token. Claims too large for a token
-/// are the request's doing (tags and session policies): `PackedPolicyTooLarge`, 400, as STS
-/// answers for a session too large. A failure of the cryptographic library is ours: logged.
+/// come from the request's tags and session policies, or the profile's session policy:
+/// `PackedPolicyTooLarge`, 400, as STS answers for a session too large, and a warning for the
+/// operator. A failure of the cryptographic library is ours: logged.
 fn seal_refusal(e: crate::session::TokenError) -> crate::error::ApiError {
     use crate::error::{ApiError, ErrorCode};
     use crate::session::TokenError;
     match e {
         TokenError::ClaimsTooLarge { .. } => {
+            tracing::warn!(error = %e, "a session was refused: too large for a session token");
             ApiError::new(ErrorCode::PackedPolicyTooLarge, "token-too-large", e.to_string())
         }
         other => {

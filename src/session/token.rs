@@ -601,6 +601,43 @@ mod tests {
         );
     }
 
+    /// The `rg2` wire format, checked against an independent HKDF (RFC 5869, from HMAC-SHA256)
+    /// and AES-256-GCM-SIV itself: every replica must derive the same subkey, so the salt and
+    /// info are part of the format.
+    #[test]
+    fn rg2_tokens_are_aes_256_gcm_siv_under_the_hkdf_subkey() {
+        use hmac::{Hmac, KeyInit, Mac};
+        use sha2::Sha256;
+        let hmac = |key: &[u8], parts: &[&[u8]]| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+            for part in parts {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes()
+        };
+        let key = TokenKey::generate();
+        let prk = hmac(b"rolegate session token key", &[key.expose_for_tests()]);
+        let okm = hmac(&prk, &[b"rg2 AES-256-GCM-SIV", &[1]]);
+        let siv = LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, &okm).unwrap());
+
+        let ring = ring("k1", &[("k1", &key)]);
+        let claims = sample_claims();
+        let token = seal(&ring, &claims).unwrap();
+        let (header, body) = decode_body(&token);
+        assert_eq!(header, "rg2.k1.");
+        let (nonce, rest) = body.split_at(NONCE_LEN);
+        let mut rest = rest.to_vec();
+        let opened = siv
+            .open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).unwrap(),
+                Aad::from(header.as_bytes()),
+                &mut rest,
+            )
+            .unwrap();
+        assert_eq!(opened.first(), Some(&CLAIMS_VERSION));
+        assert_eq!(decode_claims(&opened[1..]).unwrap(), claims);
+    }
+
     #[test]
     fn other_keys() {
         let k1 = TokenKey::generate();
