@@ -568,6 +568,17 @@ fn simulate_errors_exit_2() {
         String::from_utf8_lossy(&out.stderr),
         "error: The context key 'aws:SourceIp' is given twice, also as 'AWS:SOURCEIP': context key names are case-insensitive.\n"
     );
+    let out = simulate(&[
+        "--context",
+        "aws:PrincipalTag/Team=a",
+        "--context",
+        "aws:principaltag/team=b",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: The session key 'aws:principaltag/team' is given twice: a session holds one value of it (tag keys compare case-insensitively).\n"
+    );
     let out = simulate(&["--context", "aws:SecureTransport=maybe"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(

@@ -248,12 +248,26 @@ fn context(
     let mut tags: Vec<(String, String)> = Vec::new();
     let mut source_identity = None;
     let mut context = Vec::new();
+    // A session holds one value per tag key (keys compare case-insensitively, as AssumeRole
+    // refuses `Team` beside `team`) and one source identity.
+    let twice = |key: &str| {
+        SimulateError::InvalidRequest(format!(
+            "The session key '{key}' is given twice: a session holds one value of it (tag keys compare case-insensitively)."
+        ))
+    };
     for (key, value) in &q.context {
         match key.split_at_checked(TAG_PREFIX.len()) {
             Some((prefix, tag)) if prefix.eq_ignore_ascii_case(TAG_PREFIX) => {
+                if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(tag)) {
+                    return Err(twice(key));
+                }
                 tags.push((tag.to_owned(), value.clone()))
             }
-            _ if key.eq_ignore_ascii_case("aws:SourceIdentity") => source_identity = Some(value.as_str()),
+            _ if key.eq_ignore_ascii_case("aws:SourceIdentity") => {
+                if source_identity.replace(value.as_str()).is_some() {
+                    return Err(twice(key));
+                }
+            }
             _ => context.push((key.clone(), value.clone())),
         }
     }
