@@ -556,35 +556,28 @@ fn simulate_errors_exit_2() {
             format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
         );
     }
-    // A key in two spellings is not one key of two values; aws:SecureTransport is a boolean.
-    let out = simulate(&[
-        "--context",
-        "aws:SourceIp=10.1.2.3",
-        "--context",
-        "AWS:SOURCEIP=198.51.100.7",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: The context key 'aws:SourceIp' is given twice, also as 'AWS:SOURCEIP': context key names are case-insensitive.\n"
-    );
-    let out = simulate(&[
-        "--context",
-        "aws:PrincipalTag/Team=a",
-        "--context",
-        "aws:principaltag/team=b",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: The session key 'aws:principaltag/team' is given twice: a session holds one value of it (tag keys compare case-insensitively).\n"
-    );
-    let out = simulate(&["--context", "aws:SecureTransport=maybe"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: The context key 'aws:SecureTransport' is true or false, not 'maybe'.\n"
-    );
+    // A key in two spellings is not one key of two values, a session holds one value of each
+    // tag, and aws:SecureTransport is a boolean.
+    let refused: [(&[&str], &str); 3] = [
+        (
+            &["aws:SourceIp=10.1.2.3", "AWS:SOURCEIP=198.51.100.7"],
+            "The context key 'aws:SourceIp' is given twice, also as 'AWS:SOURCEIP': context key names are case-insensitive.",
+        ),
+        (
+            &["aws:PrincipalTag/Team=a", "aws:principaltag/team=b"],
+            "The session key 'aws:principaltag/team' is given twice: a session holds one value of it (tag keys compare case-insensitively).",
+        ),
+        (
+            &["aws:SecureTransport=maybe"],
+            "The context key 'aws:SecureTransport' is true or false, not 'maybe'.",
+        ),
+    ];
+    for (keys, message) in refused {
+        let args: Vec<&str> = keys.iter().flat_map(|k| ["--context", *k]).collect();
+        let out = simulate(&args);
+        assert_eq!(out.status.code(), Some(2), "{keys:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: {message}\n"));
+    }
     // ...and `aws:username`, which a role session does not have (`${aws:username}` never matches).
     let out = simulate(&["--context", "AWS:UserName=alice"]);
     assert_eq!(out.status.code(), Some(2));

@@ -205,6 +205,15 @@ async fn caller_arn(endpoint: &str, ca: &std::path::Path, c: &Creds) -> String {
     me.arn().unwrap().to_owned()
 }
 
+/// (HTTP status, AWS code, message) of STS refusing `caller` (an ARN) `action` on `resource`.
+fn not_authorized(caller: &str, action: &str, resource: &str) -> (u16, String, String) {
+    (
+        403,
+        "AccessDenied".to_owned(),
+        format!("User: {caller} is not authorized to perform: {action} on resource: {resource}"),
+    )
+}
+
 /// (HTTP status, AWS code, message) of an SDK failure.
 fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     e: aws_sdk_sts::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
@@ -304,15 +313,10 @@ async fn aws_sdk_sts_get_caller_identity_and_two_hop_chain() {
         .send()
         .await
         .unwrap_err();
+    let hop2_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/hop2/hop-2");
     assert_eq!(
         sdk_error(e),
-        (
-            403,
-            "AccessDenied".to_owned(),
-            format!(
-                "User: arn:aws:sts::{ACCOUNT}:assumed-role/hop2/hop-2 is not authorized to perform: sts:AssumeRole on resource: {ROLE_NEEDS_ENV}"
-            )
-        )
+        not_authorized(&hop2_arn, "sts:AssumeRole", ROLE_NEEDS_ENV)
     );
     // A transitive tag cannot be overridden further down the chain.
     let e = chained
@@ -443,14 +447,7 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
             .send()
             .await
             .unwrap_err();
-        assert_eq!(
-            sdk_error(e),
-            (
-                403,
-                "AccessDenied".to_owned(),
-                format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role}")
-            )
-        );
+        assert_eq!(sdk_error(e), not_authorized(&caller, "sts:AssumeRole", role));
     }
 
     // The source identity set by Roles Anywhere may be restated but not changed.
@@ -1104,13 +1101,10 @@ trust_policy = '''{names_session_trust}'''
         client.assume_role().role_arn(role(target)).role_session_name(name)
     };
     let denied = |caller: &str, action: &str, target: &str| {
-        (
-            403,
-            "AccessDenied".to_owned(),
-            format!(
-                "User: arn:aws:sts::{ACCOUNT}:assumed-role/caller/{caller} is not authorized to perform: {action} on resource: {}",
-                role(target)
-            ),
+        not_authorized(
+            &format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/{caller}"),
+            action,
+            &role(target),
         )
     };
 
@@ -1154,15 +1148,10 @@ trust_policy = '''{names_session_trust}'''
         .send()
         .await
         .unwrap_err();
+    let scoped_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped");
     assert_eq!(
         sdk_error(e),
-        (
-            403,
-            "AccessDenied".to_owned(),
-            format!(
-                "User: arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped is not authorized to perform: sts:AssumeRole on resource: {OTHER_ACCOUNT_ROLE}"
-            )
-        )
+        not_authorized(&scoped_arn, "sts:AssumeRole", OTHER_ACCOUNT_ROLE)
     );
     // A session policy allowing sts:AssumeRole (and sts:SetSourceIdentity, for the source
     // identity carried forward) lets the role's grant through; the session grant is
@@ -1184,16 +1173,10 @@ trust_policy = '''{names_session_trust}'''
         .unwrap();
     let nsi = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(out.credentials().unwrap())).await;
     let e = assume(&nsi, "names-account", "nn").send().await.unwrap_err();
+    let nsi_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/no-source-identity/nsi");
     assert_eq!(
         sdk_error(e),
-        (
-            403,
-            "AccessDenied".to_owned(),
-            format!(
-                "User: arn:aws:sts::{ACCOUNT}:assumed-role/no-source-identity/nsi is not authorized to perform: sts:SetSourceIdentity on resource: {}",
-                role("names-account")
-            )
-        )
+        not_authorized(&nsi_arn, "sts:SetSourceIdentity", &role("names-account"))
     );
 }
 
