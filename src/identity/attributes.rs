@@ -13,7 +13,8 @@ use x509_parser::x509::X509Name;
 use super::CertificateError;
 
 /// An ordered distinguished name: (short attribute name, value) in certificate order, one entry
-/// per attribute (multi-valued RDNs are flattened).
+/// per attribute (the attributes of a multi-valued RDN one after the other, remembered as one
+/// RDN for writing).
 ///
 /// Short names follow OpenSSL/AWS: `CN`, `C`, `L`, `ST`, `O`, `OU`, `DC`, `UID`,
 /// `emailAddress`, `serialNumber`, `SN`, `GN`, `title`; any other attribute type is named by
@@ -24,6 +25,10 @@ pub struct DistinguishedName {
     attributes: Vec<(String, String)>,
     /// Indexes of the values that are `#` + hex (not character strings): written unescaped.
     hex_values: Vec<usize>,
+    /// For each attribute, the index of the RDN it belongs to: attributes of one multi-valued
+    /// RDN are written joined by `+`, RDNs by `,` (RFC 4514 §2.2), so `CN=a+O=b` (one RDN) is
+    /// never written as `CN=a,O=b` (two).
+    rdns: Vec<usize>,
 }
 
 impl DistinguishedName {
@@ -35,8 +40,10 @@ impl DistinguishedName {
         K: Into<String>,
         V: Into<String>,
     {
+        let attributes: Vec<(String, String)> = attributes.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         DistinguishedName {
-            attributes: attributes.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            rdns: (0..attributes.len()).collect(),
+            attributes,
             hex_values: Vec::new(),
         }
     }
@@ -105,10 +112,13 @@ impl DistinguishedName {
         f: &mut impl fmt::Write,
         attributes: impl Iterator<Item = (usize, &'a (String, String))>,
     ) -> fmt::Result {
-        for (n, (i, (name, value))) in attributes.enumerate() {
-            if n > 0 {
-                f.write_str(",")?;
+        let mut previous: Option<usize> = None;
+        for (i, (name, value)) in attributes {
+            if let Some(p) = previous {
+                let same_rdn = self.rdns.get(p).is_some() && self.rdns.get(p) == self.rdns.get(i);
+                f.write_str(if same_rdn { "+" } else { "," })?;
             }
+            previous = Some(i);
             f.write_str(name)?;
             f.write_str("=")?;
             if self.hex_values.contains(&i) {
@@ -225,7 +235,12 @@ pub fn format_serial_decimal(raw_serial: &[u8]) -> String {
 /// Converts an x509-parser name into our ordered [`DistinguishedName`].
 pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
     let mut dn = DistinguishedName::default();
-    for (i, attr) in name.iter_attributes().enumerate() {
+    let attributes = name
+        .iter()
+        .enumerate()
+        .flat_map(|(rdn, attrs)| attrs.iter().map(move |attr| (rdn, attr)));
+    for (i, (rdn, attr)) in attributes.enumerate() {
+        dn.rdns.push(rdn);
         let oid = attr.attr_type().to_id_string();
         let short = short_name(&oid).map_or(oid, str::to_owned);
         let value = match attr
@@ -315,6 +330,47 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DER of a Name whose RDNs hold the given (OID bytes, UTF8String value) attributes.
+    fn name_der(rdns: &[&[(&[u8], &str)]]) -> Vec<u8> {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            assert!(content.len() < 128, "short-form lengths only");
+            [&[tag, content.len() as u8][..], content].concat()
+        }
+        let sets: Vec<u8> = rdns
+            .iter()
+            .flat_map(|rdn| {
+                let attrs: Vec<u8> = rdn
+                    .iter()
+                    .flat_map(|(oid, value)| tlv(0x30, &[tlv(0x06, oid), tlv(0x0c, value.as_bytes())].concat()))
+                    .collect();
+                tlv(0x31, &attrs)
+            })
+            .collect();
+        tlv(0x30, &sets)
+    }
+
+    #[test]
+    fn a_multi_valued_rdn_is_written_with_plus() {
+        use x509_parser::prelude::FromDer;
+        const CN: &[u8] = &[0x55, 0x04, 0x03];
+        const O: &[u8] = &[0x55, 0x04, 0x0a];
+        const C: &[u8] = &[0x55, 0x04, 0x06];
+        // One RDN holding CN and O, then C: not the name of CN, O and C in three RDNs.
+        let der = name_der(&[&[(CN, "dev-admin"), (O, "rolegate dev")], &[(C, "US")]]);
+        let (_, name) = X509Name::from_der(&der).unwrap();
+        let dn = distinguished_name(&name);
+        assert_eq!(dn.to_string(), "CN=dev-admin+O=rolegate dev,C=US");
+        assert_eq!(dn.to_rfc4514_order_string(), "C=US,O=rolegate dev+CN=dev-admin");
+        // Tags and lookups see the attributes as before.
+        assert_eq!(dn.first("O"), Some("rolegate dev"));
+        let der = name_der(&[&[(CN, "dev-admin")], &[(O, "rolegate dev")], &[(C, "US")]]);
+        let (_, name) = X509Name::from_der(&der).unwrap();
+        assert_eq!(
+            distinguished_name(&name).to_string(),
+            "CN=dev-admin,O=rolegate dev,C=US"
+        );
+    }
 
     #[test]
     fn serial_formats() {
