@@ -261,13 +261,18 @@ impl Drop for Sidecar {
 }
 
 fn sidecar(c: &Client, d: &Daemon, extra: &[&str]) -> Sidecar {
+    sidecar_with_stderr(c, d, extra, Stdio::null())
+}
+
+/// [`sidecar`], its stderr going to `stderr`.
+fn sidecar_with_stderr(c: &Client, d: &Daemon, extra: &[&str], stderr: Stdio) -> Sidecar {
     use std::io::BufRead;
     let mut child = c
         .command("sidecar", d)
         .args(["--port", "0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -391,7 +396,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
 #[cfg(unix)]
 #[test]
 fn a_world_readable_sidecar_token_file_is_warned_about() {
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let pki = Pki::new();
     let d = start(&setup(&pki));
@@ -401,22 +406,12 @@ fn a_world_readable_sidecar_token_file_is_warned_about() {
     for (mode, warned) in [(0o644, true), (0o640, false), (0o600, false)] {
         std::fs::write(&token, "tok-123").unwrap();
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(mode)).unwrap();
-        let mut child = c
-            .command("sidecar", &d)
-            .args(["--port", "0", "--auth-token-file", token.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("sidecar listening on "), "{line:?}");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let args = ["--auth-token-file", token.to_str().unwrap()];
+        let mut s = sidecar_with_stderr(&c, &d, &args, Stdio::piped());
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
         let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        s.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
         assert_eq!(stderr.contains(warning), warned, "mode {mode:o}: {stderr}");
     }
 }

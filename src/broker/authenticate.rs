@@ -138,24 +138,10 @@ pub enum Payload<'a> {
 }
 
 impl Broker {
-    /// Authenticates `req`, whose body is `body`, for `service` in this server's region (or
-    /// `region` when given). `allow_unsigned` accepts `x-amz-content-sha256: UNSIGNED-PAYLOAD`
-    /// (never for STS, whose parameters are in the body).
+    /// Authenticates `req`, with its `payload`, for `service` in this server's region (or
+    /// `region` when given): the caller, and the request's signature as parsed (what it covers:
+    /// `VerifyRequest` reports its signed headers).
     pub fn authenticate(
-        &self,
-        req: &HttpRequest,
-        payload: Payload<'_>,
-        service: &str,
-        region: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<Caller, ApiError> {
-        self.authenticate_signed(req, payload, service, region, now)
-            .map(|(caller, _)| caller)
-    }
-
-    /// [`Broker::authenticate`], also answering the request's signature as parsed (what it
-    /// covers: `VerifyRequest` reports its signed headers).
-    pub fn authenticate_signed(
         &self,
         req: &HttpRequest,
         payload: Payload<'_>,

@@ -143,6 +143,44 @@ fn failed_on_another_key(error: &webpki::Error) -> bool {
     )
 }
 
+/// Why a path through an anchor certificate valid from `not_before` to `not_after` (Unix
+/// seconds) is refused at `now`, if it is: rolegate's reason, and the webpki error that makes
+/// webpki try another path. webpki does not check the validity of the trust anchor's own
+/// certificate (RFC 5280 §6 leaves it out); DESIGN §1 checks every certificate's against the
+/// clock, as OpenSSL does for a root.
+fn anchor_validity_refusal(
+    (not_before, not_after): (i64, i64),
+    now: UnixTime,
+) -> Option<(CertificateError, webpki::Error)> {
+    let now_seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let unix = |seconds: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds.max(0).unsigned_abs()));
+    if not_after < now_seconds {
+        let error = webpki::Error::CertExpired {
+            time: now,
+            not_after: unix(not_after),
+        };
+        return Some((
+            CertificateError::AnchorExpired {
+                not_after: Timestamp(not_after),
+            },
+            error,
+        ));
+    }
+    if now_seconds < not_before {
+        let error = webpki::Error::CertNotValidYet {
+            time: now,
+            not_before: unix(not_before),
+        };
+        return Some((
+            CertificateError::AnchorNotYetValid {
+                not_before: Timestamp(not_before),
+            },
+            error,
+        ));
+    }
+    None
+}
+
 /// Verifies the chain with webpki against one group of anchor certificates and their CRLs,
 /// then applies the rules webpki leaves out.
 fn verify_in_group(
@@ -170,34 +208,16 @@ fn verify_in_group(
     // accepted path's intermediates comes with it.
     let intermediates_not_after = Cell::new(i64::MAX);
     let lacked_key_cert_sign = Cell::new(false);
-    // webpki does not check the validity of the trust anchor's own certificate (RFC 5280 §6
-    // leaves it out); DESIGN §1 checks every certificate's against the clock, as OpenSSL does
-    // for a root. A path through an anchor certificate expired or not yet valid lets webpki
-    // try another (a re-keyed CA's new certificate in the same bundle).
+    // A path through an anchor certificate expired or not yet valid lets webpki try another
+    // (a re-keyed CA's new certificate in the same bundle).
     let anchor_refusal = Cell::new(None);
-    let unix = |seconds: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds.max(0).unsigned_abs()));
     let check_path = |path: &VerifiedPath<'_>| {
-        let now_seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        match anchor.validity_of(path.anchor()) {
-            Some((_, not_after)) if not_after < now_seconds => {
-                anchor_refusal.set(Some(CertificateError::AnchorExpired {
-                    not_after: Timestamp(not_after),
-                }));
-                return Err(webpki::Error::CertExpired {
-                    time: now,
-                    not_after: unix(not_after),
-                });
-            }
-            Some((not_before, _)) if now_seconds < not_before => {
-                anchor_refusal.set(Some(CertificateError::AnchorNotYetValid {
-                    not_before: Timestamp(not_before),
-                }));
-                return Err(webpki::Error::CertNotValidYet {
-                    time: now,
-                    not_before: unix(not_before),
-                });
-            }
-            _ => {}
+        let refused = anchor
+            .validity_of(path.anchor())
+            .and_then(|v| anchor_validity_refusal(v, now));
+        if let Some((reason, error)) = refused {
+            anchor_refusal.set(Some(reason));
+            return Err(error);
         }
         let mut not_after = i64::MAX;
         for cert in path.intermediate_certificates() {

@@ -10,7 +10,7 @@ use core::borrow::Borrow;
 use core::fmt;
 
 use super::context::RequestContext;
-use super::document::{Effect, PolicyDocument, PolicyKind, Statement};
+use super::document::{Effect, PolicyDocument, Statement};
 
 /// The result of evaluating a set of policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext)
     let mut first_allow = None;
     for (p, policy) in policies.iter().map(Borrow::borrow).enumerate() {
         for (i, statement) in policy.statements().iter().enumerate() {
-            if !statement_applies(statement, policy.kind(), ctx) {
+            if !statement_applies(statement, ctx) {
                 continue;
             }
             let here = || StatementRef {
@@ -137,7 +137,7 @@ pub fn some_allow_applies(policies: &[&PolicyDocument], ctx: &RequestContext) ->
         policy
             .statements()
             .iter()
-            .any(|s| s.effect == Effect::Allow && statement_applies(s, policy.kind(), ctx))
+            .any(|s| s.effect == Effect::Allow && statement_applies(s, ctx))
     })
 }
 
@@ -189,12 +189,12 @@ impl PermissionDecision {
 }
 
 /// Whether `statement` applies to `ctx`, cheapest tests first.
-pub(crate) fn statement_applies(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> bool {
+pub(crate) fn statement_applies(statement: &Statement, ctx: &RequestContext) -> bool {
     action_matches(statement, ctx)
-        && resource_matches(statement, kind, ctx).unwrap_or(true)
+        && resource_matches(statement, ctx).unwrap_or(true)
         && principal_matches(statement, ctx).unwrap_or(true)
         && statement.conditions.iter().all(|c| c.holds(ctx))
-        && !unresolved_allow(statement, kind, ctx)
+        && !unresolved_allow(statement, ctx)
 }
 
 /// Whether `statement` is an `Allow` with a policy variable that does not resolve in `ctx` (its
@@ -204,14 +204,14 @@ pub(crate) fn statement_applies(statement: &Statement, kind: PolicyKind, ctx: &R
 /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
 /// A `Deny` keeps applying by its elements (an unresolved value matches nothing), which is
 /// stricter than IAM: a missing tag never lifts a Deny.
-pub(crate) fn unresolved_allow(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> bool {
+pub(crate) fn unresolved_allow(statement: &Statement, ctx: &RequestContext) -> bool {
     if statement.effect != Effect::Allow {
         return false;
     }
-    let resource_resolves = match (kind, &statement.resource) {
-        (PolicyKind::Identity, Some(r)) => r.patterns.iter().all(|p| p.resolves(ctx)),
-        _ => true,
-    };
+    let resource_resolves = statement
+        .resource
+        .as_ref()
+        .is_none_or(|r| r.patterns.iter().all(|p| p.resolves(ctx)));
     !resource_resolves || !statement.conditions.iter().all(|c| c.resolves(ctx))
 }
 
@@ -221,10 +221,10 @@ pub(crate) fn action_matches(statement: &Statement, ctx: &RequestContext) -> boo
     action.patterns.iter().any(|p| p.matches(&ctx.action)) != action.negated
 }
 
-/// `Resource` / `NotResource` likewise; `None` when not evaluated (trust policies ignore the
-/// resource: the role is the resource by construction).
-pub(crate) fn resource_matches(statement: &Statement, kind: PolicyKind, ctx: &RequestContext) -> Option<bool> {
-    let resource = statement.resource.as_ref().filter(|_| kind == PolicyKind::Identity)?;
+/// `Resource` / `NotResource` likewise; `None` when the statement names none (trust policies:
+/// the role is the resource by construction, and the parser refuses the element there).
+pub(crate) fn resource_matches(statement: &Statement, ctx: &RequestContext) -> Option<bool> {
+    let resource = statement.resource.as_ref()?;
     Some(resource.patterns.iter().any(|p| p.matches(ctx)) != resource.negated)
 }
 

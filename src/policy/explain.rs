@@ -30,7 +30,7 @@ pub struct StatementTrace {
     /// Every condition, evaluated even after one fails.
     pub conditions: Vec<ConditionTrace>,
     /// An `Allow` with a policy variable that does not resolve: it does not apply
-    /// ([`evaluate::unresolved_allow`]).
+    /// (`evaluate::unresolved_allow`).
     pub unresolved: bool,
     /// Whether the statement applies (everything matched).
     pub applies: bool,
@@ -77,7 +77,7 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                 .collect();
             let principal = evaluate::principal_matches(statement, ctx);
             let action = evaluate::action_matches(statement, ctx);
-            let resource = evaluate::resource_matches(statement, policy.kind(), ctx);
+            let resource = evaluate::resource_matches(statement, ctx);
             // Built only for a miss: the traces of an Authorize that allows nothing are
             // computed on every such call, and only a miss is ever shown.
             let resource_miss = statement
@@ -88,7 +88,7 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
                     patterns: r.patterns.iter().map(|p| p.resolved_text(ctx)).collect(),
                     request: ctx.resource.clone(),
                 });
-            let unresolved = evaluate::unresolved_allow(statement, policy.kind(), ctx);
+            let unresolved = evaluate::unresolved_allow(statement, ctx);
             let applies = action
                 && resource.unwrap_or(true)
                 && principal.unwrap_or(true)

@@ -99,7 +99,7 @@ pub fn handle(
         headers: &headers,
     };
     // The parameters travel in the body, so it must be signed: no UNSIGNED-PAYLOAD.
-    let caller = broker.authenticate(
+    let (caller, _) = broker.authenticate(
         &http,
         Payload::Body {
             bytes: body,
@@ -212,20 +212,22 @@ fn invalid_action(action: &str, version: &str) -> ApiError {
     )
 }
 
-/// An action for a message: as sent when it has the shape of one (letters only, at most 64, as
-/// every STS action is), else `…`: a stray value there may be a secret key, which holds digits.
+/// An action for a message: as sent when it has the shape of one (letters only, as every STS
+/// action is), else `…`: a stray value there may be a secret key, which holds digits.
 fn shown_action(action: &str) -> &str {
-    match action.len() <= 64 && action.bytes().all(|b| b.is_ascii_alphabetic()) {
-        true => action,
-        false => "…",
-    }
+    shown_if(action, |b| b.is_ascii_alphabetic())
 }
 
 /// A parameter name for a message: as sent when it has the shape of one (letters, digits and
 /// dots, at most 64), else `…` (a client's stray value may be a secret).
 fn shown_name(name: &str) -> &str {
-    match name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
-        true => name,
+    shown_if(name, |b| b.is_ascii_alphanumeric() || b == b'.')
+}
+
+/// `value` when it is at most 64 bytes, each `allowed`, else `…`.
+fn shown_if(value: &str, allowed: impl Fn(u8) -> bool) -> &str {
+    match value.len() <= 64 && value.bytes().all(allowed) {
+        true => value,
         false => "…",
     }
 }

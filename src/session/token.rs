@@ -195,7 +195,7 @@ pub fn key_id_of(token: &str) -> Option<&str> {
 }
 
 /// How every session token starts, by layout (for redacting tokens from logs too).
-pub const TOKEN_PREFIXES: [&str; 2] = ["rg2.", "rg1."];
+pub const TOKEN_PREFIXES: [&str; 2] = [Layout::Rg2.prefix(), Layout::Rg1.prefix()];
 /// AES-256-GCM and AES-256-GCM-SIV tag length.
 const TAG_LEN: usize = 16;
 
@@ -207,10 +207,10 @@ enum Layout {
 }
 
 impl Layout {
-    fn prefix(self) -> &'static str {
+    const fn prefix(self) -> &'static str {
         match self {
-            Self::Rg2 => TOKEN_PREFIXES[0],
-            Self::Rg1 => TOKEN_PREFIXES[1],
+            Self::Rg2 => "rg2.",
+            Self::Rg1 => "rg1.",
         }
     }
 }

@@ -167,7 +167,7 @@ fn assume_role(
     let limiter = ctx.state.limiter();
     let client_limit = ClientLimit::new(&limiter, claimed, ctx.started);
     client_limit.check()?;
-    let caller = broker.authenticate(&http, payload, "sts", None, now)?;
+    let (caller, _) = broker.authenticate(&http, payload, "sts", None, now)?;
     record.set_caller(&caller);
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     record.role = Some(r.role_arn.clone());
@@ -253,8 +253,7 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let (caller, signed) = match broker.authenticate_signed(&http, Payload::Hash(&payload_hash), &service, region, now)
-    {
+    let (caller, signed) = match broker.authenticate(&http, Payload::Hash(&payload_hash), &service, region, now) {
         Ok(verified) => verified,
         Err(e) => {
             let answer = VerifyRequestResponse {

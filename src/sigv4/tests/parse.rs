@@ -12,11 +12,16 @@ fn parse_header(auth: &str, date: Option<&str>) -> Result<SignedRequest, SigV4Er
     if let Some(d) = date {
         headers.push(("X-Amz-Date", d));
     }
+    parse_request("POST", &headers)
+}
+
+/// A `method` request for `/` with `headers`, parsed.
+fn parse_request(method: &str, headers: &[(&str, &str)]) -> Result<SignedRequest, SigV4Error> {
     SignedRequest::parse(&HttpRequest {
-        method: "POST",
+        method,
         path: "/",
         query: "",
-        headers: &headers,
+        headers,
     })
 }
 
@@ -520,13 +525,7 @@ fn payload_hash_given_by_a_verifying_service() {
         if let Some(d) = declared {
             headers.push(("x-amz-content-sha256", d));
         }
-        SignedRequest::parse(&HttpRequest {
-            method: "PUT",
-            path: "/",
-            query: "",
-            headers: &headers,
-        })
-        .unwrap()
+        parse_request("PUT", &headers).unwrap()
     };
     assert_eq!(
         signed(None).payload_hash_given(&body_hash, false),
