@@ -624,6 +624,15 @@ async fn certificate_matrix() {
         ))
         .unwrap();
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
+    // A serial far past RFC 5280's 20 octets: its decimal form, in the signature's
+    // Credential, cost time quadratic in its length before the parse refused it.
+    let huge_serial = pki
+        .root
+        .client(&ClientSpec {
+            serial: Some(vec![0x5a; 20_000]),
+            ..ClientSpec::new("huge serial", KeyType::EcdsaP256, n - days(1), n + days(1))
+        })
+        .unwrap();
     let p384 = Pki::client(&pki.root, "p384", KeyType::EcdsaP384);
     let sha1 = legacy("sha1-leaf", Some("sha1-leaf-key.pem"));
     let rsa1024 = legacy("rsa1024-leaf", None);
@@ -775,6 +784,15 @@ async fn certificate_matrix() {
                 &STANDARD.encode(b"hello world"),
             ),
             Want::Rest(403, AD, "Invalid certificate in X-Amz-X509"),
+        ),
+        case(
+            "serial number of 20,000 octets",
+            ra_signed(&huge_serial, &[], body(), n),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: the serial number has 20000 octets; RFC 5280 allows at most 20",
+            ),
         ),
         case(
             "X-Amz-X509-Chain not base64",
@@ -965,6 +983,17 @@ async fn signature_and_request_matrix() {
             "X-Amz-X509 not signed",
             ra_signed_over(&leaf, ok_body(), &["content-type", "host", "x-amz-date"], n),
             Want::Rest(403, AD, "'X-Amz-X509' must be a 'SignedHeader'"),
+        ),
+        case(
+            // Each listing would put the header's value in the canonical request again.
+            "a signed header listed twice",
+            ra_signed_over(
+                &leaf,
+                ok_body(),
+                &["content-type", "host", "x-amz-date", "x-amz-x509", "x-amz-x509"],
+                n,
+            ),
+            Want::Rest(403, AD, "SignedHeaders lists 'x-amz-x509' more than once"),
         ),
         case(
             "credential names another serial",

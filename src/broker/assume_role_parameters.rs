@@ -166,7 +166,8 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         v.pattern_shown(None, "tokenCode", digits, TOKEN_CODE_PATTERN);
     }
     if let Some(s) = &input.source_identity {
-        v.length(s, "sourceIdentity", 2, 256);
+        // AWS's sourceIdentityType: 2 to 64 characters, as a Roles Anywhere session's.
+        v.length(s, "sourceIdentity", 2, crate::identity::SOURCE_IDENTITY_MAX);
         v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
     }
     if let Some(size) = input.minimum_session_token_size {
@@ -374,8 +375,16 @@ mod tests {
         let mut i = input();
         i.serial_number = Some("arn:aws:iam::123456789012:mfa/user".into());
         i.token_code = Some("123456".into());
-        i.source_identity = Some("s".repeat(256));
+        i.source_identity = Some("s".repeat(64));
         assert!(validate_parameters(&i).is_ok());
+        i.source_identity = Some("s".repeat(65));
+        assert!(
+            message(&i).contains(
+                "at 'sourceIdentity' failed to satisfy constraint: Member must have length less than or equal to 64"
+            ),
+            "{}",
+            message(&i)
+        );
         i.source_identity = Some("aws:me".into());
         assert!(message(&i).contains("at 'sourceIdentity' failed to satisfy constraint: Member must satisfy"));
     }

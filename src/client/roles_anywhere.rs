@@ -221,6 +221,23 @@ pub fn parse_create_session_answer(body: &[u8]) -> Result<SessionCredentials, Cl
         .into_iter()
         .next()
         .ok_or_else(|| ClientError::Protocol("empty credentialSet".into()))?;
+    let c = &entry.credentials;
+    let empty: Vec<&str> = [
+        ("accessKeyId", &c.access_key_id),
+        ("secretAccessKey", &c.secret_access_key),
+        ("sessionToken", &c.session_token),
+        ("expiration", &c.expiration),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.trim().is_empty().then_some(name))
+    .collect();
+    if !empty.is_empty() {
+        // Served on, empty credentials would replace good ones and fail every AWS call.
+        return Err(ClientError::Protocol(format!(
+            "the CreateSession answer has empty credentials ({})",
+            empty.join(", ")
+        )));
+    }
     Ok(SessionCredentials {
         access_key_id: entry.credentials.access_key_id,
         secret_access_key: Zeroizing::new(entry.credentials.secret_access_key),
@@ -252,4 +269,26 @@ struct CredentialsAnswer {
     secret_access_key: String,
     session_token: String,
     expiration: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(access_key_id: &str, secret: &str, token: &str) -> String {
+        format!(
+            r#"{{"credentialSet":[{{"credentials":{{"accessKeyId":"{access_key_id}","secretAccessKey":"{secret}","sessionToken":"{token}","expiration":"2030-01-01T00:00:00Z"}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn an_answer_with_empty_credentials_is_a_failed_fetch() {
+        let creds = parse_create_session_answer(answer("ASIAEXAMPLE", "s", "t").as_bytes()).unwrap();
+        assert_eq!((creds.access_key_id.as_str(), creds.expiration.as_str()), ("ASIAEXAMPLE", "2030-01-01T00:00:00Z"));
+        let e = parse_create_session_answer(answer("", "s", " ").as_bytes()).unwrap_err();
+        assert!(
+            matches!(&e, ClientError::Protocol(m) if m == "the CreateSession answer has empty credentials (accessKeyId, sessionToken)"),
+            "{e}"
+        );
+    }
 }

@@ -18,6 +18,13 @@ use crate::client::SessionCredentials;
 /// refreshes credentials within 15 minutes of expiry, so it must never receive such ones).
 pub const MIN_REMAINING: time::Duration = time::Duration::minutes(15);
 
+/// What an entry written while a process waited for its lock must have left for that process
+/// to reuse it. With sessions too short to ever keep [`MIN_REMAINING`] (`--session-duration
+/// 900`), each process queued behind a fetch would otherwise fetch again in turn, and the last
+/// would give up at the timeout; the credentials the holder just fetched are as fresh as its
+/// own would be (botocore only refuses credentials already expired).
+pub const MIN_REMAINING_AFTER_WAIT: time::Duration = time::Duration::minutes(1);
+
 /// Environment variable that disables the cache when set to a non-empty value other than `0`.
 pub const DISABLE_ENV: &str = "ROLEGATE_NO_CACHE";
 
@@ -52,17 +59,36 @@ impl CacheSlot {
         }
     }
 
-    /// The cached credentials if they have more than [`MIN_REMAINING`] left at `now`.
-    pub fn read_valid(&self, now: OffsetDateTime) -> Option<SessionCredentials> {
+    /// The cached credentials if they have more than [`MIN_REMAINING`] left at `now` — or,
+    /// for a process that has waited for the lock since `waited_since`, more than
+    /// [`MIN_REMAINING_AFTER_WAIT`] when they were written while it waited.
+    pub fn read_valid(
+        &self,
+        now: OffsetDateTime,
+        waited_since: Option<std::time::SystemTime>,
+    ) -> Option<SessionCredentials> {
+        let min_remaining = match waited_since.is_some_and(|since| self.written_since(since)) {
+            true => MIN_REMAINING_AFTER_WAIT,
+            false => MIN_REMAINING,
+        };
         let bytes = Zeroizing::new(std::fs::read(&self.path).ok()?);
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         let expiry = parse_expiration(&entry.expiration)?;
-        (expiry - now > MIN_REMAINING).then(|| SessionCredentials {
+        (expiry - now > min_remaining).then(|| SessionCredentials {
             access_key_id: entry.access_key_id,
             secret_access_key: Zeroizing::new(entry.secret_access_key),
             session_token: Zeroizing::new(entry.session_token),
             expiration: entry.expiration,
         })
+    }
+
+    /// Whether the entry was written at `since` or later (a second earlier included: file
+    /// times are coarser than the clock, and an entry that young is as fresh).
+    fn written_since(&self, since: std::time::SystemTime) -> bool {
+        let since = since.checked_sub(std::time::Duration::from_secs(1)).unwrap_or(since);
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|written| written >= since)
     }
 
     /// Stores `creds` (private temporary file, then atomic rename over the entry).
@@ -291,10 +317,20 @@ mod tests {
         // Held: another process (here, another handle) waits.
         assert!(CacheSlot::try_lock(&d, &key).unwrap().is_none());
         let now = datetime!(2026-01-01 00:00:00 UTC);
-        assert!(slot.read_valid(now).is_none());
+        assert!(slot.read_valid(now, None).is_none());
         slot.store(&creds("2026-01-01T00:15:01Z")).unwrap();
-        assert_eq!(slot.read_valid(now).unwrap().access_key_id, "ASIAAAAAAAAAAAAAAAAA");
-        assert!(slot.read_valid(now + time::Duration::seconds(1)).is_none());
+        assert_eq!(slot.read_valid(now, None).unwrap().access_key_id, "ASIAAAAAAAAAAAAAAAAA");
+        assert!(slot.read_valid(now + time::Duration::seconds(1), None).is_none());
+        // A process that waited while they were written takes them down to a minute left;
+        // written before it waited, they need the 15 minutes.
+        let waited = Some(std::time::SystemTime::now() - std::time::Duration::from_millis(1));
+        let later = now + time::Duration::minutes(14);
+        assert!(slot.read_valid(later, waited).is_some());
+        assert!(slot.read_valid(later + time::Duration::seconds(1), waited).is_none());
+        let long_ago = Some(std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
+        assert!(slot.read_valid(now + time::Duration::seconds(1), long_ago).is_some());
+        let after = Some(std::time::SystemTime::now() + std::time::Duration::from_secs(3600));
+        assert!(slot.read_valid(now + time::Duration::seconds(1), after).is_none());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

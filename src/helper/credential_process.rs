@@ -1,7 +1,8 @@
 //! `rolegate credential-process`: flag-compatible with AWS's `aws_signing_helper
 //! credential-process` (DESIGN.md §2d). Prints the JSON the AWS SDKs and CLI read from a
 //! `credential_process` command, or one clear error line on stderr and a non-zero exit.
-//! Credentials with more than 15 minutes left come from the private on-disk [`super::cache`].
+//! Credentials with more than 15 minutes left come from the private on-disk [`super::cache`]
+//! (down to a minute, for a process that waited while another fetched them).
 
 use std::path::PathBuf;
 
@@ -278,10 +279,13 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             // 30 s each in turn, and a holder that is stopped cannot hold them for ever. An
             // unusable cache (read-only home, no locking support) only costs the reuse.
             let waiting = std::time::Instant::now();
+            // Set when the lock was busy: what its holder stores meanwhile is fresh.
+            let mut waited_since = None;
             let slot = loop {
                 match CacheSlot::try_lock(&dir, &key) {
                     Ok(Some(slot)) => break Some(slot),
                     Ok(None) if waiting.elapsed() < REQUEST_TIMEOUT => {
+                        waited_since.get_or_insert_with(std::time::SystemTime::now);
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
                     Ok(None) => {
@@ -298,7 +302,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 }
             };
             let waited = waiting.elapsed();
-            match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc())) {
+            match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc(), waited_since)) {
                 Some(c) => {
                     if args.debug {
                         eprintln!("rolegate: using cached credentials valid until {}", c.expiration);

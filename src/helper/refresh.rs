@@ -8,6 +8,12 @@
 //! backoff (1 s doubling up to `max_backoff`); keep serving the last good credentials while
 //! they are valid; never serve expired ones.
 //!
+//! Both times are jittered, so that helpers started together (a rollout's replicas) do not
+//! fetch together at every refresh, nor retry in step through an outage and all arrive when the
+//! broker comes back: a refresh comes up to `refresh_jitter` of its delay early (never later,
+//! which would eat into the margin), a retry after between half and all of its backoff ("equal
+//! jitter"). The random draw is passed in ([`CredentialState::redraw`]), so the rules stay pure.
+//!
 //! The margin is what the AWS SDKs assume of a credential endpoint: botocore refreshes
 //! credentials with less than 15 minutes left (`credentials.py`, advisory refresh), and its
 //! IMDS provider takes credentials with less than 15 + 2 to 10 minutes left to last that long
@@ -49,6 +55,8 @@ pub struct RefreshPolicy {
     pub min_backoff: Duration,
     /// Largest retry delay.
     pub max_backoff: Duration,
+    /// The largest fraction of its delay by which a refresh comes early (0 ≤ j < 1).
+    pub refresh_jitter: f64,
 }
 
 impl Default for RefreshPolicy {
@@ -58,6 +66,7 @@ impl Default for RefreshPolicy {
             max_lifetime: None,
             min_backoff: Duration::seconds(1),
             max_backoff: Duration::seconds(60),
+            refresh_jitter: 0.1,
         }
     }
 }
@@ -86,6 +95,9 @@ pub struct CredentialState {
     last_failure: Option<OffsetDateTime>,
     last_error: Option<String>,
     forced: Option<OffsetDateTime>,
+    /// A uniform draw in `[0, 1)` that spreads the next attempt ([`CredentialState::redraw`]);
+    /// 0 puts it at its latest.
+    draw: f64,
 }
 
 /// Why no credentials can be served.
@@ -122,13 +134,25 @@ impl CredentialState {
     /// that the fraction comes first).
     pub fn next_attempt(&self, policy: &RefreshPolicy) -> Option<OffsetDateTime> {
         if let Some(failed) = self.last_failure {
-            return Some(failed + backoff(policy, self.failures));
+            let full = backoff(policy, self.failures);
+            return Some(failed + full - full * (0.5 * self.draw));
         }
         let h = self.held.as_ref()?;
         let lifetime = h.lifetime();
         let keep_margin = (lifetime - SDK_MARGIN).max(MIN_REFRESH_INTERVAL);
-        let scheduled = h.obtained + (lifetime * policy.refresh_fraction).min(keep_margin);
+        let delay = (lifetime * policy.refresh_fraction).min(keep_margin);
+        let early = delay * (policy.refresh_jitter * self.draw);
+        let scheduled = h.obtained + (delay - early).max(delay.min(MIN_REFRESH_INTERVAL));
         Some(self.forced.map_or(scheduled, |f| f.min(scheduled)))
+    }
+
+    /// Sets the draw in `[0, 1)` that spreads the next attempt (out-of-range values are
+    /// clamped); [`run`] draws afresh after every fetch.
+    pub fn redraw(&mut self, draw: f64) {
+        self.draw = match draw.is_finite() {
+            true => draw.clamp(0.0, 1.0),
+            false => 0.0,
+        };
     }
 
     /// Whether a fetch has finished, successfully or not.
@@ -224,6 +248,7 @@ pub async fn run<F, Fut>(
         }
         let result = fetch().await;
         let now = OffsetDateTime::now_utc();
+        write(&state, |s| s.redraw(uniform_draw()));
         match result {
             Ok(c) => {
                 tracing::info!(access_key_id = %c.access_key_id, expiration = %c.expiration, "credentials refreshed");
@@ -247,6 +272,15 @@ pub async fn run<F, Fut>(
                 write(&state, |s| s.record_failure(e, now));
             }
         }
+    }
+}
+
+/// A uniform draw in `[0, 1)` from the system's random generator (0 if it fails: no jitter).
+fn uniform_draw() -> f64 {
+    let mut bytes = [0u8; 4];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.0,
     }
 }
 
@@ -328,6 +362,30 @@ mod tests {
             st.record_success(creds("A", &expiry), T0, &p);
             assert_eq!(st.next_attempt(&p), Some(T0 + s(after)), "{lifetime} s");
             assert_eq!(too_short_for_sdks(s(lifetime)), lifetime < 1920, "{lifetime} s");
+        }
+    }
+
+    #[test]
+    fn the_draw_brings_a_refresh_early_and_shortens_a_retry() {
+        let p = RefreshPolicy::default();
+        // (session seconds, draw, refreshed after): at most a tenth early, never before the
+        // minimum interval, never later than without jitter.
+        for (lifetime, draw, after) in [(3600, 0.5, 1710), (3600, 0.999, 1620), (43200, 1.0, 19440), (900, 1.0, 120)] {
+            let mut st = CredentialState::default();
+            st.record_success(creds("A", &format_time(T0 + s(lifetime))), T0, &p);
+            st.redraw(draw);
+            let due = st.next_attempt(&p).unwrap();
+            assert_eq!((due - T0).whole_seconds(), after, "{lifetime} s, draw {draw}");
+        }
+        // A retry comes after half to all of its backoff.
+        let mut st = CredentialState::default();
+        for _ in 0..4 {
+            st.record_failure("refused".into(), T0);
+        }
+        for (draw, after) in [(0.0, 8.0), (0.5, 6.0), (1.0, 4.0), (f64::NAN, 8.0), (7.0, 4.0)] {
+            st.redraw(draw);
+            let due = st.next_attempt(&p).unwrap();
+            assert_eq!((due - T0).as_seconds_f64(), after, "draw {draw}");
         }
     }
 

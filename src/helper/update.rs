@@ -42,6 +42,20 @@ fn profile_name(name: &str) -> Result<String, String> {
 /// The keys this command owns in its profile.
 const KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
 
+/// The session token's legacy name, which botocore reads *before* `aws_session_token` (its
+/// shared-credentials provider tries `aws_security_token` first). Some tools still write both:
+/// where a profile holds it, it is set to the new token too — never added — so an SDK does not
+/// pair the new key with an old token.
+const LEGACY_TOKEN_KEY: &str = "aws_security_token";
+
+/// Which of `values` a key of the profile takes, when this command owns that key.
+fn owned_value(key: &str) -> Option<usize> {
+    match key {
+        LEGACY_TOKEN_KEY => Some(2),
+        key => KEYS.iter().position(|want| *want == key),
+    }
+}
+
 /// Runs the command.
 pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let file = credentials_file()?;
@@ -174,7 +188,8 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
         .position(|l| section_name(l).is_some())
         .map_or(lines.len(), |i| start + 1 + i);
     out.extend(lines[..=start].iter().map(|l| (*l).to_owned()));
-    let mut written = [false; 3];
+    // Per key of KEYS, then the legacy token key.
+    let mut written = [false; 4];
     let mut last_key_at = out.len();
     // Whether the current value is one of ours (its continuation lines are dropped with it).
     let mut dropping_value = false;
@@ -195,14 +210,16 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
             continue;
         }
         dropping_value = false;
-        match key_of(l).and_then(|k| KEYS.iter().position(|want| *want == k)) {
-            Some(k) => {
-                if !written[k] {
+        let key = key_of(l);
+        match key.as_deref().and_then(|k| Some((k, owned_value(k)?))) {
+            Some((key, value)) => {
+                let slot = if key == LEGACY_TOKEN_KEY { 3 } else { value };
+                if !written[slot] {
                     // Indented as the line it replaces: a shallower line would make the lines
                     // indented below it continue its value.
                     let indent = &l[..l.len() - text.len()];
-                    out.push(format!("{indent}{} = {}", KEYS[k], values[k]));
-                    written[k] = true;
+                    out.push(format!("{indent}{key} = {}", values[value]));
+                    written[slot] = true;
                     last_key_at = out.len();
                 }
                 // A duplicate of a key we own is dropped, as is every old value's continuation.
@@ -210,7 +227,7 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
             }
             None => {
                 out.push((*l).to_owned());
-                if key_of(l).is_some() {
+                if key.is_some() {
                     last_key_at = out.len();
                 }
             }
@@ -364,6 +381,24 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn a_legacy_security_token_is_replaced_never_added() {
+        // botocore reads aws_security_token before aws_session_token: left old, it would be
+        // paired with the new key.
+        assert_eq!(
+            upsert_profile(
+                "[p]\naws_access_key_id = OLD\naws_secret_access_key = OLD\naws_session_token = OLD\naws_security_token = OLD\n  more\nregion = x\nAWS_SECURITY_TOKEN = DUP\n",
+                "p",
+                &V
+            ),
+            "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_security_token = TOKEN\nregion = x\n"
+        );
+        assert_eq!(
+            upsert_profile("[p]\naws_security_token = OLD\n", "p", &V),
+            "[p]\naws_security_token = TOKEN\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n"
+        );
     }
 
     #[test]

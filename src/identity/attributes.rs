@@ -159,6 +159,23 @@ fn write_rfc4514_value(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
 /// Maximum length of an STS source identity (AWS: 2–64 characters).
 pub const SOURCE_IDENTITY_MAX: usize = 64;
 
+/// The longest serial number (its magnitude, without DER's sign padding) a certificate may
+/// have: RFC 5280 §4.1.2.2 caps conforming CAs at 20 octets; non-conforming ones get up to
+/// what an `ID=` source identity holds (`ID=` + two hex digits per octet in 64 characters).
+/// x509-parser sets no bound, and the decimal form the signature's `Credential` names costs
+/// time quadratic in the length: a 46 KB serial cost seconds before this bound.
+pub(crate) const MAX_SERIAL_OCTETS: usize = (SOURCE_IDENTITY_MAX - 3) / 2;
+
+/// RFC 5280 §4.1.2.2 (with [`MAX_SERIAL_OCTETS`]'s leniency): the serial's magnitude is at
+/// most that long.
+pub(crate) fn check_serial_length(raw_serial: &[u8]) -> Result<(), CertificateError> {
+    let octets = strip_leading_zeros(raw_serial).len();
+    match octets <= MAX_SERIAL_OCTETS {
+        true => Ok(()),
+        false => Err(CertificateError::SerialTooLong { octets }),
+    }
+}
+
 /// Source identity of a Roles Anywhere session (DESIGN §1): `CN=` + CN when that fits in 64
 /// characters, otherwise the bare CN; `ID=` + hex serial when the subject has no CN.
 ///
@@ -461,6 +478,13 @@ mod tests {
         assert_eq!(
             source_identity(None, &"0a".repeat(31)),
             Err(CertificateError::SerialTooLong { octets: 31 })
+        );
+        // The parse refuses longer serials, with the same error.
+        assert_eq!(check_serial_length(&[0x0a; 30]), Ok(()));
+        assert_eq!(check_serial_length(&[[0u8].as_slice(), &[0x8a; 30]].concat()), Ok(()));
+        assert_eq!(
+            check_serial_length(&[0x0a; 46_000]),
+            Err(CertificateError::SerialTooLong { octets: 46_000 })
         );
         // Short enough for the prefix, such a CN is unambiguous: `CN=CN=…`.
         assert_eq!(source_identity(Some("CN=x"), "01"), Ok("CN=CN=x".to_owned()));

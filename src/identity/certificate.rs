@@ -17,7 +17,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
+    DistinguishedName, check_serial_length, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
 use crate::sigv4::sha256;
@@ -62,6 +62,7 @@ impl ClientCertificate {
     pub fn parse(der: Vec<u8>) -> Result<ClientCertificate, CertificateError> {
         let x509 = parse_der(&der)?;
         check_version(&x509)?;
+        check_serial_length(x509.raw_serial())?;
         check_not_ca(&x509)?;
         check_digital_signature(&x509)?;
         check_signature_algorithm(&x509.signature_algorithm.algorithm.to_id_string())?;

@@ -131,9 +131,10 @@ pub enum CertificateError {
     /// The subject CN holds a control character (the source identity reaches logs and XML).
     #[error("the subject CN holds the control character U+{0:04X}; the session's source identity is made of it")]
     CommonNameControlCharacter(u32),
-    /// The serial number is too long to make an `ID=` source identity.
+    /// The serial number is longer than rolegate accepts (30 octets):
+    /// RFC 5280 allows 20 octets, and 30 is what an `ID=` source identity can hold.
     #[error(
-        "the serial number has {octets} octets; RFC 5280 allows at most 20, and the session's source identity is made of it"
+        "the serial number has {octets} octets; RFC 5280 allows at most 20 (rolegate accepts up to 30, what the session's 'ID=' source identity can hold)"
     )]
     SerialTooLong {
         /// Its length.

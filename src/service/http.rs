@@ -25,7 +25,7 @@ pub struct RequestParts {
 impl RequestParts {
     /// Takes what the handlers need from `parts`. Over HTTP/2 the host travels in the
     /// `:authority` pseudo-header (RFC 9113 §8.3.1), which SigV4 clients sign as `host`: it is
-    /// restored as a `host` header when none was sent.
+    /// restored as a `host` header when none was sent (see [`host_of_authority`]).
     pub fn new(parts: http::request::Parts, remote: SocketAddr) -> Self {
         let http::request::Parts {
             method,
@@ -35,7 +35,7 @@ impl RequestParts {
         } = parts;
         if !headers.contains_key(http::header::HOST)
             && let Some(authority) = uri.authority()
-            && let Ok(value) = HeaderValue::from_str(authority.as_str())
+            && let Ok(value) = HeaderValue::from_str(host_of_authority(authority, uri.scheme_str()))
         {
             headers.insert(http::header::HOST, value);
         }
@@ -61,6 +61,20 @@ impl RequestParts {
             .iter()
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
             .collect()
+    }
+}
+
+/// The `host` an HTTP/2 `:authority` stands for: without the scheme's default port. h2 sends
+/// the authority as the client's URL spells it (`example.com:443`), while SigV4 signers
+/// (aws-sigv4, botocore) sign `host` without a default port — as HTTP/1.1 clients send it.
+fn host_of_authority<'a>(authority: &'a http::uri::Authority, scheme: Option<&str>) -> &'a str {
+    let default_port = match scheme {
+        Some("http") => 80,
+        _ => 443,
+    };
+    match authority.port_u16() {
+        Some(port) if port == default_port => authority.as_str().rsplit_once(':').map_or(authority.as_str(), |(host, _)| host),
+        _ => authority.as_str(),
     }
 }
 
@@ -183,5 +197,22 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(a.get(..18), b.get(..18), "same process prefix");
+    }
+
+    #[test]
+    fn an_http2_authority_loses_only_its_scheme_default_port() {
+        let cases = [
+            ("rolegate.example:443", Some("https"), "rolegate.example"),
+            ("rolegate.example:443", None, "rolegate.example"),
+            ("rolegate.example:8443", Some("https"), "rolegate.example:8443"),
+            ("rolegate.example:80", Some("https"), "rolegate.example:80"),
+            ("rolegate.example:80", Some("http"), "rolegate.example"),
+            ("[::1]:443", Some("https"), "[::1]"),
+            ("127.0.0.1", Some("https"), "127.0.0.1"),
+        ];
+        for (authority, scheme, want) in cases {
+            let authority: http::uri::Authority = authority.parse().unwrap();
+            assert_eq!(host_of_authority(&authority, scheme), want, "{authority} {scheme:?}");
+        }
     }
 }

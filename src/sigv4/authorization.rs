@@ -377,9 +377,14 @@ fn redacted_credential(credential: &str) -> String {
         .join("/")
 }
 
-/// Splits `SignedHeaders` (`a;b;c`), lower-casing each name; empty names are rejected.
+/// Splits `SignedHeaders` (`a;b;c`), lower-casing each name; empty names are rejected, and so
+/// are names listed twice. SigV4 signs a list of distinct names (every SDK sorts and
+/// de-duplicates it), and the canonical request carries a header's values once per listing:
+/// one large header listed thousands of times would make it hundreds of megabytes, built and
+/// hashed before the signature can fail.
 pub(crate) fn parse_signed_headers(s: &str) -> Result<Vec<String>, SigV4Error> {
-    s.split(';')
+    let names = s
+        .split(';')
         .map(|h| {
             let h = h.trim();
             match h.is_empty() {
@@ -390,7 +395,21 @@ pub(crate) fn parse_signed_headers(s: &str) -> Result<Vec<String>, SigV4Error> {
                 false => Ok(h.to_ascii_lowercase()),
             }
         })
-        .collect()
+        .collect::<Result<Vec<String>, SigV4Error>>()?;
+    match repeated_name(&names) {
+        Some(name) => Err(SigV4Error::MalformedAuthorization(format!(
+            "SignedHeaders lists '{}' more than once; list each signed header once.",
+            shown_header_names(name)
+        ))),
+        None => Ok(names),
+    }
+}
+
+/// A name `names` holds twice, if any (in O(n log n): the list is the client's to make long).
+fn repeated_name(names: &[String]) -> Option<&str> {
+    let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 /// Decodes a hex signature of any (even) length.

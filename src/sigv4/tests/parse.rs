@@ -118,6 +118,12 @@ fn header_form_errors() {
             malformed("SignedHeaders 'host;;x-amz-date' must be a ';'-separated list of header names."),
         ),
         (
+            // Listed twice (in any case), a header's values would be signed twice: refused.
+            full(CRED, "a;host;x-amz-date;A", SIG),
+            date,
+            malformed("SignedHeaders lists 'a' more than once; list each signed header once."),
+        ),
+        (
             full(CRED, "host", SIG).replace("HMAC-SHA256", "HMAC-SHA512"),
             date,
             Err(SigV4Error::UnsupportedAlgorithm {
