@@ -284,7 +284,10 @@ mod tests {
     #[test]
     fn an_answer_with_empty_credentials_is_a_failed_fetch() {
         let creds = parse_create_session_answer(answer("ASIAEXAMPLE", "s", "t").as_bytes()).unwrap();
-        assert_eq!((creds.access_key_id.as_str(), creds.expiration.as_str()), ("ASIAEXAMPLE", "2030-01-01T00:00:00Z"));
+        assert_eq!(
+            (creds.access_key_id.as_str(), creds.expiration.as_str()),
+            ("ASIAEXAMPLE", "2030-01-01T00:00:00Z")
+        );
         let e = parse_create_session_answer(answer("", "s", " ").as_bytes()).unwrap_err();
         assert!(
             matches!(&e, ClientError::Protocol(m) if m == "the CreateSession answer has empty credentials (accessKeyId, sessionToken)"),

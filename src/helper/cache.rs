@@ -319,7 +319,10 @@ mod tests {
         let now = datetime!(2026-01-01 00:00:00 UTC);
         assert!(slot.read_valid(now, None).is_none());
         slot.store(&creds("2026-01-01T00:15:01Z")).unwrap();
-        assert_eq!(slot.read_valid(now, None).unwrap().access_key_id, "ASIAAAAAAAAAAAAAAAAA");
+        assert_eq!(
+            slot.read_valid(now, None).unwrap().access_key_id,
+            "ASIAAAAAAAAAAAAAAAAA"
+        );
         assert!(slot.read_valid(now + time::Duration::seconds(1), None).is_none());
         // A process that waited while they were written takes them down to a minute left;
         // written before it waited, they need the 15 minutes.

@@ -302,7 +302,10 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 }
             };
             let waited = waiting.elapsed();
-            match slot.as_ref().and_then(|s| s.read_valid(OffsetDateTime::now_utc(), waited_since)) {
+            match slot
+                .as_ref()
+                .and_then(|s| s.read_valid(OffsetDateTime::now_utc(), waited_since))
+            {
                 Some(c) => {
                     if args.debug {
                         eprintln!("rolegate: using cached credentials valid until {}", c.expiration);

@@ -370,7 +370,12 @@ mod tests {
         let p = RefreshPolicy::default();
         // (session seconds, draw, refreshed after): at most a tenth early, never before the
         // minimum interval, never later than without jitter.
-        for (lifetime, draw, after) in [(3600, 0.5, 1710), (3600, 0.999, 1620), (43200, 1.0, 19440), (900, 1.0, 120)] {
+        for (lifetime, draw, after) in [
+            (3600, 0.5, 1710),
+            (3600, 0.999, 1620),
+            (43200, 1.0, 19440),
+            (900, 1.0, 120),
+        ] {
             let mut st = CredentialState::default();
             st.record_success(creds("A", &format_time(T0 + s(lifetime))), T0, &p);
             st.redraw(draw);

@@ -17,7 +17,8 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, check_serial_length, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
+    DistinguishedName, check_serial_length, distinguished_name, format_serial_decimal, format_serial_hex,
+    source_identity,
 };
 use super::error::CertificateError;
 use crate::sigv4::sha256;

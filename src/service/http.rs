@@ -73,7 +73,10 @@ fn host_of_authority<'a>(authority: &'a http::uri::Authority, scheme: Option<&st
         _ => 443,
     };
     match authority.port_u16() {
-        Some(port) if port == default_port => authority.as_str().rsplit_once(':').map_or(authority.as_str(), |(host, _)| host),
+        Some(port) if port == default_port => authority
+            .as_str()
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(host, _)| host),
         _ => authority.as_str(),
     }
 }
