@@ -215,13 +215,21 @@ fn without_tokens(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What every session token prefix begins with.
+const TOKEN_PREFIX_START: &str = "rg";
+
 /// Where the first session token prefix ([`crate::session::TOKEN_PREFIXES`]) in `value` is,
-/// and which.
+/// and which. One pass over `value` (the redaction loop resumes after each token, so the whole
+/// redaction is linear; searching for each prefix from the start again was quadratic in a
+/// value of alternating prefixes).
 fn next_token(value: &str) -> Option<(usize, &'static str)> {
-    crate::session::TOKEN_PREFIXES
-        .iter()
-        .filter_map(|mark| value.find(mark).map(|at| (at, *mark)))
-        .min_by_key(|(at, _)| *at)
+    value.match_indices(TOKEN_PREFIX_START).find_map(|(at, _)| {
+        let rest = &value[at..];
+        crate::session::TOKEN_PREFIXES
+            .iter()
+            .find(|mark| rest.starts_with(**mark))
+            .map(|mark| (at, *mark))
+    })
 }
 
 /// The longest prefix of `value` of at most `max_bytes` that ends at a character boundary.
@@ -357,5 +365,13 @@ mod tests {
         );
         assert_eq!(without_tokens("a rg1. b"), "a rg1. b");
         assert_eq!(without_tokens("ends with rg1."), "ends with rg1.");
+        // The one-pass search finds every layout's prefix.
+        for prefix in crate::session::TOKEN_PREFIXES {
+            assert!(prefix.starts_with(TOKEN_PREFIX_START), "{prefix}");
+        }
+        // Prefixes with nothing sealed after them, alternating: kept as they are.
+        let alternating = "rg1.!rg2.!".repeat(400);
+        assert_eq!(without_tokens(&alternating), alternating);
+        assert_eq!(without_tokens("xrg2.abc rg"), "xrg2.<redacted> rg");
     }
 }

@@ -311,6 +311,36 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     let (code, message) = call(oversized).await;
     assert_eq!(code, "8", "{message}");
     assert!(message.contains("message%20length%20too%20large"), "{message}");
+    // Health and reflection take a name, not 4 MiB: 20 KiB announced is refused.
+    let mut named = vec![0u8];
+    named.extend_from_slice(&(20u32 * 1024).to_be_bytes());
+    let (code, message, _) = grpc_status_over_h2(&d, "/grpc.health.v1.Health/Check", named).await;
+    assert_eq!(code, "8", "{message}");
+    assert!(message.contains("message%20length%20too%20large"), "{message}");
+    // A reflection stream lists the services for a small request, and ends without an answer
+    // for one of 20 KiB (its `host` field made long).
+    let reflection = |host_len: usize| {
+        let mut message = vec![0x0a];
+        let mut n = host_len;
+        while n >= 0x80 {
+            message.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        message.push(n as u8);
+        message.extend(std::iter::repeat_n(b'h', host_len));
+        message.extend_from_slice(&[0x3a, 1, b'*']);
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        frame.extend(message);
+        grpc_status_over_h2(&d, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", frame)
+    };
+    let (_, _, answer) = reflection(10).await;
+    assert!(
+        String::from_utf8_lossy(&answer).contains("rolegate.v1.Sessions"),
+        "{answer:?}"
+    );
+    let (_, _, answer) = reflection(20 * 1024).await;
+    assert!(answer.is_empty(), "{answer:?}");
     // No message at all, and a frame that ends before the 10 bytes it announces.
     for (frame, want) in [
         (Vec::new(), "Missing%20request%20message."),
@@ -362,8 +392,8 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
             &m,
             r#"rolegate_requests_total{api="grpc",operation="Other",outcome="ValidationError"}"#
         ),
-        Some(1.0),
-        "{m}"
+        Some(2.0),
+        "the oversized health check and the unknown method: {m}"
     );
 }
 
@@ -969,6 +999,32 @@ async fn grpc_over_h2_with(d: &Daemon, path: &str, headers: &[(&str, &str)], fra
     };
     assert_eq!(header("x-amzn-errortype"), named, "{response:?}");
     (code, header("grpc-message"))
+}
+
+/// The `grpc-status` and `grpc-message` of a call to a service rolegate does not wrap (health,
+/// reflection) — in the answer's headers or, once the body is read, its trailers — and the
+/// body's bytes.
+async fn grpc_status_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String, String, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let mut sender = h2_sender(d).await;
+    let request = http::Request::post(format!("{}{path}", d.endpoint))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(bytes::Bytes::from(frame)))
+        .unwrap();
+    let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
+    let collected = body.collect().await.unwrap();
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let data = collected.to_bytes().to_vec();
+    let field = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .or_else(|| trailers.get(name))
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (field("grpc-status"), field("grpc-message"), data)
 }
 
 /// `POST /sessions` with an empty JSON object, repeated (for up to 10 s) until `done` holds for
@@ -2087,4 +2143,55 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("<Code>RequestTimeout</Code>"), "{}", reply.body);
     assert!(reply.body.contains("<Type>Sender</Type>"), "{}", reply.body);
+}
+
+/// Over HTTP/2 only the header bytes bound a request's header fields; more than HTTP/1.1's 100
+/// are refused in each API's wire format before anything reads them.
+#[tokio::test]
+async fn more_than_100_header_fields_are_refused_over_http2() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let mut sender = h2_sender(&d).await;
+    let mut request =
+        http::Request::post(format!("{}/sessions", d.endpoint)).header("content-type", "application/json");
+    for i in 0..150 {
+        request = request.header(format!("x-h{i}"), "v");
+    }
+    let response = sender
+        .send_request(
+            request
+                .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let error_type = response.headers().get("x-amzn-errortype").cloned();
+    let status = response.status();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        (status.as_u16(), error_type.unwrap().to_str().unwrap()),
+        (400, "ValidationException")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        r#"{"message":"The request has 152 header fields; at most 100 are accepted."}"#
+    );
+    // A gRPC call: INVALID_ARGUMENT with the same message.
+    let metadata: Vec<(String, String)> = (0..150).map(|i| (format!("x-h{i}"), "v".to_owned())).collect();
+    let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (code, message) = grpc_over_h2_with(
+        &d,
+        "/rolegate.v1.Sessions/CreateSession",
+        &metadata,
+        vec![0, 0, 0, 0, 0],
+    )
+    .await;
+    assert_eq!(code, "3", "{message}");
+    assert_eq!(
+        message,
+        "The%20request%20has%20153%20header%20fields;%20at%20most%20100%20are%20accepted."
+    );
 }

@@ -24,6 +24,8 @@ use super::CertificateError;
 pub struct DistinguishedName {
     attributes: Vec<(String, String)>,
     /// Indexes of the values that are `#` + hex (not character strings): written unescaped.
+    /// Ascending (pushed in attribute order), so looked up by binary search: a certificate
+    /// can carry thousands of attributes, and is parsed before anything is authenticated.
     hex_values: Vec<usize>,
     /// For each attribute, the index of the RDN it belongs to: attributes of one multi-valued
     /// RDN are written joined by `+`, RDNs by `,` (RFC 4514 §2.2), so `CN=a+O=b` (one RDN) is
@@ -48,6 +50,11 @@ impl DistinguishedName {
         }
     }
 
+    /// Whether the value of attribute `i` is `#` + hex.
+    fn is_hex(&self, i: usize) -> bool {
+        self.hex_values.binary_search(&i).is_ok()
+    }
+
     /// The first value of attribute `name`, if present.
     pub fn first(&self, name: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -56,7 +63,7 @@ impl DistinguishedName {
     /// The first value of attribute `name` when it is text (not a value shown as `#` + hex).
     pub fn first_text(&self, name: &str) -> Option<&str> {
         let (i, (_, value)) = self.attributes.iter().enumerate().find(|(_, (k, _))| k == name)?;
-        (!self.hex_values.contains(&i)).then_some(value.as_str())
+        (!self.is_hex(i)).then_some(value.as_str())
     }
 
     /// True when the name has no attribute.
@@ -74,7 +81,7 @@ impl DistinguishedName {
     pub fn tag_values(&self) -> Vec<(&str, String)> {
         let mut out: Vec<(&str, String)> = Vec::new();
         for (i, (name, value)) in self.attributes.iter().enumerate() {
-            if !is_supported_tag_attribute(name) || self.hex_values.contains(&i) {
+            if !is_supported_tag_attribute(name) || self.is_hex(i) {
                 continue;
             }
             match out.iter_mut().find(|(n, _)| n == name) {
@@ -121,7 +128,7 @@ impl DistinguishedName {
             previous = Some(i);
             f.write_str(name)?;
             f.write_str("=")?;
-            if self.hex_values.contains(&i) {
+            if self.is_hex(i) {
                 f.write_str(value)?;
             } else {
                 write_rfc4514_value(f, value)?;

@@ -49,6 +49,12 @@ pub async fn dispatch(
         Ok(admission) => admission,
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
+    if req.headers().len() > MAX_REQUEST_HEADERS {
+        return (
+            refuse(&req, &conn, &too_many_headers(req.headers().len()), started),
+            None,
+        );
+    }
     let response = match Route::of(&req) {
         route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
@@ -76,6 +82,19 @@ pub async fn dispatch(
         Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
     };
     (response, admission.keep_address_slot())
+}
+
+/// The most header fields a request may carry: hyper's bound on an HTTP/1.1 request, applied
+/// to HTTP/2 too, where only `max_header_bytes` bounds them. A canonical request looks each
+/// signed header up among them: thousands of tiny headers, all signed, cost milliseconds
+/// before the signature could fail.
+const MAX_REQUEST_HEADERS: usize = 100;
+
+fn too_many_headers(count: usize) -> ApiError {
+    ApiError::validation(
+        "too-many-headers",
+        format!("The request has {count} header fields; at most {MAX_REQUEST_HEADERS} are accepted."),
+    )
 }
 
 /// The headers the APIs read besides SigV4's: the certificate and chain of AWS4-X509, and the

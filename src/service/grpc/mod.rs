@@ -34,6 +34,11 @@ pub use sessions::ASSUME_ROLE_PATH;
 /// Largest encoded request message accepted, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// The largest health or reflection request accepted: a service or symbol name. tonic's
+/// default is 4 MiB, which a client could hold half-sent in every stream it opens (those
+/// streams answer at once and then stay open, so no request slot bounds them).
+const MAX_CONTROL_MESSAGE_BYTES: usize = 16 * 1024;
+
 /// What every gRPC handler reads from its request's extensions.
 #[derive(Clone)]
 pub struct GrpcContext {
@@ -61,13 +66,13 @@ pub fn routes() -> (Routes, HealthReporter) {
     routes
         .add_service(SessionsServer::new(sessions::SessionsService).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(AdminServer::new(admin::AdminService).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .add_service(health);
+        .add_service(health.max_decoding_message_size(MAX_CONTROL_MESSAGE_BYTES));
     // invariant: the descriptor sets are generated at build time and always decode.
     if let Ok(v1) = reflection().build_v1() {
-        routes.add_service(v1);
+        routes.add_service(v1.max_decoding_message_size(MAX_CONTROL_MESSAGE_BYTES));
     }
     if let Ok(v1alpha) = reflection().build_v1alpha() {
-        routes.add_service(v1alpha);
+        routes.add_service(v1alpha.max_decoding_message_size(MAX_CONTROL_MESSAGE_BYTES));
     }
     (routes.routes().prepare(), health_reporter)
 }
