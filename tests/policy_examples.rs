@@ -190,8 +190,25 @@ fn resource_wildcards() {
         r#"{"Version":"2012-10-17","Statement":[
             {"Sid":"Objects","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"},
             {"Sid":"Logs","Effect":"Allow","Action":"logs:PutLogEvents","Resource":"arn:aws:logs:us-east-1:123456789012:log-group:app-?:*"},
-            {"Sid":"NotTmp","Effect":"Allow","Action":"s3:PutObject","NotResource":"arn:aws:s3:::reports/tmp/*"}]}"#,
+            {"Sid":"NotTmp","Effect":"Allow","Action":"s3:PutObject","NotResource":"arn:aws:s3:::reports/tmp/*"},
+            {"Sid":"DevFunctions","Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:app-*-dev"}]}"#,
         &[
+            Case {
+                name: "a * inside a segment matches within it",
+                action: "lambda:InvokeFunction",
+                resource: "arn:aws:lambda:us-east-1:123456789012:function:app-web-dev",
+                keys: &[],
+                outcome: Outcome::Allow,
+                sid: Some("DevFunctions"),
+            },
+            Case {
+                name: "a * inside a segment does not reach past a colon (function app-prod, alias canary-dev)",
+                action: "lambda:InvokeFunction",
+                resource: "arn:aws:lambda:us-east-1:123456789012:function:app-prod:canary-dev",
+                keys: &[],
+                outcome: Outcome::ImplicitDeny,
+                sid: None,
+            },
             Case {
                 name: "* spans slashes",
                 action: "s3:GetObject",

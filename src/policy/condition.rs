@@ -91,7 +91,12 @@ impl Condition {
             let present = request.is_some_and(|v| !v.as_slice().is_empty());
             return self.values.null_expectations().any(|want_null| want_null != present);
         }
-        let values = request.map(ContextValue::as_slice).filter(|v| !v.is_empty());
+        // With a set qualifier an empty string is an empty set, as no value at all: IAM's
+        // "If the key values in the request resolve to an empty data set (for example, an
+        // empty string), ForAllValues returns true, and ForAnyValue returns false".
+        let empty_set =
+            |v: &[String]| v.is_empty() || (self.operator.qualifier.is_some() && v.iter().all(String::is_empty));
+        let values = request.map(ContextValue::as_slice).filter(|v| !empty_set(v));
         let Some(values) = values else {
             return self.holds_for_missing_key();
         };
@@ -341,12 +346,13 @@ fn text_matches(item: &TextValue, kind: OperatorKind, ctx: &RequestContext, requ
 }
 
 impl ArnPattern {
-    /// `*`, or a pattern with six `:`-separated components starting with `arn`.
+    /// `*`, or a pattern with six `:`-separated components starting with `arn`; wildcards
+    /// stay within their segment unless a `*` ends it (see [`Pattern::within_arn_segments`]).
     fn compile(pattern: Pattern) -> Option<Self> {
         if pattern.is_match_all() {
             return Some(Self::Any);
         }
-        let parts = pattern.split_colons(6);
+        let parts = pattern.within_arn_segments().split_colons(6);
         let valid = parts.len() == 6 && parts.first().is_some_and(|p| p.matches("arn"));
         valid.then_some(Self::Components(parts))
     }

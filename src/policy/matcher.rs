@@ -103,7 +103,7 @@ impl ResourcePattern {
             ResourceMatcher::Static(p) => p.matches(&ctx.resource),
             ResourceMatcher::Template(t) => t
                 .resolve_pattern(ctx, Case::Sensitive)
-                .is_some_and(|p| p.matches(&ctx.resource)),
+                .is_some_and(|p| p.within_arn_segments().matches(&ctx.resource)),
         }
     }
 
@@ -126,7 +126,7 @@ impl ResourcePattern {
                 ));
             }
             Some(t) => ResourceMatcher::Template(t),
-            None => ResourceMatcher::Static(Pattern::compile(text, Case::Sensitive)),
+            None => ResourceMatcher::Static(Pattern::compile(text, Case::Sensitive).within_arn_segments()),
         };
         Ok(Self {
             text: text.to_owned(),

@@ -177,6 +177,13 @@ fn condition_operator_table() {
         (r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["a","b"]}}"#, &[], false),
         (r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["a","b"]}}"#, &[("aws:tagkeys", M(&[]))], false),
         (r#"{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"a"}}"#, &[], true),
+        // An empty string is an empty set for both qualifiers (IAM's multi-valued key rules),
+        // not the value "" a `*` would match; without a qualifier it is a value.
+        (r#"{"ForAnyValue:StringLike":{"app:attrs":"*"}}"#, &[("app:attrs", S(""))], false),
+        (r#"{"ForAllValues:StringEquals":{"app:attrs":["a"]}}"#, &[("app:attrs", S(""))], true),
+        (r#"{"ForAllValues:StringEquals":{"app:attrs":["a"]}}"#, &[("app:attrs", M(&["", ""]))], true),
+        (r#"{"ForAnyValue:StringLike":{"app:attrs":"*"}}"#, &[("app:attrs", M(&["", "x"]))], true),
+        (r#"{"StringLike":{"app:attrs":"*"}}"#, &[("app:attrs", S(""))], true),
         (r#"{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["a"]}}"#, &[("aws:tagkeys", M(&["a", "z"]))], true),
         (r#"{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["a"]}}"#, &[("aws:tagkeys", M(&["a"]))], false),
         (r#"{"ForAnyValue:StringLike":{"aws:TagKeys":"team-*"}}"#, &[("aws:tagkeys", M(&["env", "team-x"]))], true),

@@ -9,6 +9,13 @@
 //! caller-supplied pattern (a session policy) against a caller-supplied value (an Authorize
 //! resource or context value) costs O(input × pattern / 64 + pattern × log pattern), not
 //! O(input × pattern).
+//!
+//! In ARNs (`Resource`, `ArnLike`) wildcards stay within the colon-separated segment they are
+//! written in, except a `*` that ends its segment, which may reach past colons: IAM's rule
+//! ("If the * wildcard is the last character of a resource ARN segment, it can expand to match
+//! beyond the colon boundaries"), applied by [`Pattern::within_arn_segments`]. So
+//! `function:app-*-dev` does not match `function:app-prod:canary-dev`, while
+//! `function:app-*` matches `function:app-prod:canary`.
 
 /// Whether letters compare exactly or ASCII-case-insensitively (action names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +33,10 @@ pub(crate) enum Elem {
     AnyChar,
     /// `*`: any run of characters.
     Star,
+    /// `*` within an ARN segment: any run of characters without `:`.
+    SegmentStar,
+    /// `?` within an ARN segment: one character other than `:`.
+    SegmentChar,
 }
 
 /// A compiled wildcard pattern.
@@ -71,6 +82,23 @@ impl Pattern {
         }
     }
 
+    /// This pattern read as an ARN: each `*` not at the end of its segment (before a literal
+    /// `:` or the pattern's end) and each `?` stay within their segment. Runs of `*` are one.
+    pub(crate) fn within_arn_segments(mut self) -> Self {
+        self.elems.dedup_by(|a, b| *a == Elem::Star && *b == Elem::Star);
+        let ends_segment: Vec<bool> = (0..self.elems.len())
+            .map(|i| matches!(self.elems.get(i + 1), None | Some(Elem::Char(':'))))
+            .collect();
+        for (elem, ends_segment) in self.elems.iter_mut().zip(ends_segment) {
+            *elem = match *elem {
+                Elem::Star if !ends_segment => Elem::SegmentStar,
+                Elem::AnyChar => Elem::SegmentChar,
+                other => other,
+            };
+        }
+        self
+    }
+
     /// Whether `input` matches the whole pattern.
     pub(crate) fn matches(&self, input: &str) -> bool {
         match self.takes_automaton(input) {
@@ -80,13 +108,21 @@ impl Pattern {
     }
 
     /// Whether [`Pattern::matches`] simulates the automaton for `input`: when backtracking
-    /// could take more than [`BACKTRACKING_BUDGET`] steps (it is linear without a `*`).
+    /// could take more than [`BACKTRACKING_BUDGET`] steps (it is linear without a `*`), and
+    /// always for a pattern with segment wildcards (backtracking to the last `*` alone is exact
+    /// only when every `*` matches anything).
     fn takes_automaton(&self, input: &str) -> bool {
-        self.elems.len().saturating_mul(input.len()) > BACKTRACKING_BUDGET && self.elems.contains(&Elem::Star)
+        let segmented = self
+            .elems
+            .iter()
+            .any(|e| matches!(e, Elem::SegmentStar | Elem::SegmentChar));
+        segmented
+            || (self.elems.len().saturating_mul(input.len()) > BACKTRACKING_BUDGET && self.elems.contains(&Elem::Star))
     }
 
     /// Iterative glob matching with single-star backtracking: linear without a star or in
-    /// the common case, O(pattern × input) at worst, never exponential.
+    /// the common case, O(pattern × input) at worst, never exponential. Patterns with segment
+    /// wildcards are not matched here ([`Pattern::takes_automaton`]); they would not match.
     fn matches_backtracking(&self, input: &str) -> bool {
         let p = &self.elems;
         let (mut pi, mut si) = (0usize, 0usize);
@@ -134,17 +170,27 @@ impl Pattern {
     /// `i + 1` when element `i` is `?` or that character, and keeps state `i` when element `i`
     /// is `*`; a `*` at `i` also reaches `i + 1` with no character. The input matches when
     /// state `len` is reached at its end. Runs of `*` are one `*`, so one closure pass suffices.
+    /// A `:` moves past a segment `?` and is kept by a segment `*` in no state.
     fn matches_bit_parallel(&self, input: &str) -> bool {
         let mut elems = self.elems.clone();
-        elems.dedup_by(|a, b| *a == Elem::Star && *b == Elem::Star);
+        elems.dedup_by(|a, b| a == b && matches!(a, Elem::Star | Elem::SegmentStar));
         let len = elems.len();
         let words = (len + 1).div_ceil(64);
-        let mut stars = vec![0u64; words];
-        let mut any = vec![0u64; words];
+        // Every star and `?`, and those that take a `:` too.
+        let (mut stars, mut colon_stars) = (vec![0u64; words], vec![0u64; words]);
+        let (mut any, mut colon_any) = (vec![0u64; words], vec![0u64; words]);
         for (i, elem) in elems.iter().enumerate() {
             match elem {
-                Elem::Star => set_bit(&mut stars, i),
-                Elem::AnyChar => set_bit(&mut any, i),
+                Elem::Star => {
+                    set_bit(&mut stars, i);
+                    set_bit(&mut colon_stars, i);
+                }
+                Elem::SegmentStar => set_bit(&mut stars, i),
+                Elem::AnyChar => {
+                    set_bit(&mut any, i);
+                    set_bit(&mut colon_any, i);
+                }
+                Elem::SegmentChar => set_bit(&mut any, i),
                 Elem::Char(_) => {}
             }
         }
@@ -159,7 +205,11 @@ impl Pattern {
             .collect();
         chars.sort_unstable();
         chars.dedup();
-        let mut rows = any.repeat(chars.len());
+        let mut rows: Vec<u64> = chars
+            .iter()
+            .flat_map(|c| if *c == ':' { &colon_any } else { &any })
+            .copied()
+            .collect();
         for (i, elem) in elems.iter().enumerate() {
             if let Elem::Char(c) = elem
                 && let Ok(row) = chars.binary_search(c)
@@ -174,12 +224,14 @@ impl Pattern {
         for c in input.chars() {
             let moves = match chars.binary_search(&self.fold(c)) {
                 Ok(row) => &rows[row * words..(row + 1) * words],
+                Err(_) if c == ':' => &colon_any[..],
                 Err(_) => &any[..],
             };
+            let keeps = if c == ':' { &colon_stars } else { &stars };
             let mut carry = 0;
             for w in 0..words {
                 let advanced = state[w] & moves[w];
-                next[w] = (advanced << 1) | carry | (state[w] & stars[w]);
+                next[w] = (advanced << 1) | carry | (state[w] & keeps[w]);
                 carry = advanced >> 63;
             }
             close_over_stars(&mut next, &stars);
@@ -317,7 +369,35 @@ mod tests {
         }
     }
 
+    /// Reference semantics of ARN patterns: a `*` that ends its segment (before `:` or the end)
+    /// absorbs anything, any other `*` and every `?` no `:`.
+    fn reference_segmented(p: &[char], s: &[char]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (None, Some(_)) => false,
+            (Some('*'), _) => {
+                let after_run = p.iter().find(|c| **c != '*');
+                let spans = matches!(after_run, None | Some(':'));
+                reference_segmented(&p[1..], s)
+                    || (s.first().is_some_and(|c| *c != ':' || spans) && reference_segmented(p, &s[1..]))
+            }
+            (Some('?'), Some(c)) => *c != ':' && reference_segmented(&p[1..], &s[1..]),
+            (Some(pc), Some(sc)) if pc == sc => reference_segmented(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn arn_patterns_agree_with_reference(p in "[ab*?:]{0,8}", s in "[ab:]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            proptest::prop_assert_eq!(
+                Pattern::compile(&p, Case::Sensitive).within_arn_segments().matches(&s),
+                reference_segmented(&pc, &sc)
+            );
+        }
+
         #[test]
         fn agrees_with_reference(p in "[ab*?:]{0,8}", s in "[ab:]{0,10}") {
             let pc: Vec<char> = p.chars().collect();
@@ -339,6 +419,37 @@ mod tests {
             let case = if insensitive { Case::AsciiInsensitive } else { Case::Sensitive };
             let pattern = Pattern::compile(&p, case);
             proptest::prop_assert_eq!(pattern.matches_bit_parallel(&s), pattern.matches_backtracking(&s));
+        }
+    }
+
+    #[test]
+    fn arn_wildcards_stay_in_their_segment_unless_a_star_ends_it() {
+        let lambda = "arn:aws:lambda:us-east-1:123456789012:function";
+        let cases: &[(String, String, bool)] = &[
+            // IAM's example: a `*` inside a segment does not reach past its colons…
+            (
+                format!("{lambda}:app-*-dev"),
+                format!("{lambda}:app-prod:canary-dev"),
+                false,
+            ),
+            (format!("{lambda}:app-*-dev"), format!("{lambda}:app-prod-dev"), true),
+            // …one that ends its segment does.
+            (format!("{lambda}:app-*"), format!("{lambda}:app-prod:canary"), true),
+            (
+                "arn:aws:lambda:*:123456789012:function:f".into(),
+                "arn:aws:lambda:us:east:123456789012:function:f".into(),
+                true,
+            ),
+            ("*".into(), "arn:aws:s3:::a:b".into(), true),
+            ("arn:aws:s3:::b**x".into(), "arn:aws:s3:::b:x".into(), false),
+            ("arn:aws:s3:::b**".into(), "arn:aws:s3:::b:x".into(), true),
+            // `?` is one character of its segment.
+            ("arn:aws:s3:::a?c".into(), "arn:aws:s3:::a:c".into(), false),
+            ("arn:aws:s3:::a?c".into(), "arn:aws:s3:::abc".into(), true),
+        ];
+        for (pattern, input, want) in cases {
+            let p = Pattern::compile(pattern, Case::Sensitive).within_arn_segments();
+            assert_eq!(p.matches(input), *want, "{pattern} vs {input}");
         }
     }
 
