@@ -2410,6 +2410,36 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     );
 }
 
+/// A revocation cutoff ahead of the clock revokes the sessions the role issues until then:
+/// warned about, naming both times; one in the past is not.
+#[test]
+fn a_revocation_cutoff_ahead_of_the_clock_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_cutoff = |at: &str| {
+        let role = format!("arn = \"{ROLE}\"\n");
+        assert!(text.contains(&role));
+        std::fs::write(
+            &config,
+            text.replacen(&role, &format!("{role}revoke_sessions_issued_before = \"{at}\"\n"), 1),
+        )
+        .unwrap();
+        check_config(&config)
+    };
+    let (code, _, stderr) = with_cutoff("2020-01-01T00:00:00Z");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("revoke_sessions_issued_before"), "{stderr}");
+    let (code, _, stderr) = with_cutoff("2999-01-01T00:00:00Z");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("revoke_sessions_issued_before 2999-01-01T00:00:00Z is later than this machine's clock ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains(ROLE), "{stderr}");
+}
+
 /// PROXY headers believed from any peer let a direct client claim any address: warned about.
 #[test]
 fn proxy_headers_from_any_peer_are_warned_about() {

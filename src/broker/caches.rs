@@ -3,7 +3,8 @@
 //! repeated CreateSession requests. Keys are SHA-256 digests of everything the cached decision
 //! depends on — including the configuration's generation where the configuration matters — so
 //! a hit is exactly as valid as a recomputation. Every cache is also cleared on reload, because
-//! anchors, CRLs, key rings and policies may have changed.
+//! anchors, CRLs, key rings and policies may have changed, and built anew when the reload
+//! changes their bound or the reuse window ([`Caches::fit_for`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,7 +69,10 @@ pub struct Caches {
     /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
     tokens: DigestCache<Arc<OpenedSession>>,
     pub signing_keys: SigningKeyCache,
-    stats: [Counters; 5],
+    /// Hits and misses since the start, carried over when the caches are built anew.
+    stats: Arc<[Counters; 5]>,
+    /// The settings the caches were built with: `cache_max_entries` and `credential_reuse`.
+    built_for: (u64, Duration),
 }
 
 #[derive(Default)]
@@ -109,6 +113,21 @@ impl CacheName {
 
 impl Caches {
     pub fn new(server: &ServerSettings) -> Self {
+        Self::with_stats(server, Arc::default())
+    }
+
+    /// Whether these caches were built for `server`'s bound and reuse window (moka fixes both
+    /// when a cache is built).
+    pub fn fit_for(&self, server: &ServerSettings) -> bool {
+        self.built_for == (server.cache_max_entries, server.credential_reuse)
+    }
+
+    /// Empty caches for `server`'s settings, counting on from these caches' hits and misses.
+    pub fn rebuilt_for(&self, server: &ServerSettings) -> Self {
+        Self::with_stats(server, self.stats.clone())
+    }
+
+    fn with_stats(server: &ServerSettings, stats: Arc<[Counters; 5]>) -> Self {
         let max = server.cache_max_entries;
         Self {
             certificates: Cache::builder()
@@ -128,7 +147,8 @@ impl Caches {
                 .time_to_live(Duration::from_secs(300))
                 .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),
-            stats: Default::default(),
+            stats,
+            built_for: (max, server.credential_reuse),
         }
     }
 

@@ -605,6 +605,45 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_that_changes_the_cache_settings_builds_the_caches_anew() {
+        let (broker, world, certificate) = world_broker(0);
+        let now = OffsetDateTime::now_utc();
+        let mint = || {
+            broker
+                .create_session(input(&certificate), now)
+                .unwrap()
+                .credentials
+                .access_key_id
+                .clone()
+        };
+        mint();
+        let chains_before = lookups(&broker, "chains");
+        // The same settings: the caches stay (emptied).
+        let same = Arc::as_ptr(&*broker.caches());
+        broker.replace_config(Config::load(&world.config).unwrap());
+        assert_eq!(Arc::as_ptr(&*broker.caches()), same);
+        // Reuse turned on (its window is fixed when the cache is built): built anew, and the
+        // identical request is now served the credentials of the first.
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let text = text.replacen("credential_reuse_seconds = 0", "credential_reuse_seconds = 60", 1);
+        std::fs::write(&world.config, &text).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        assert_ne!(Arc::as_ptr(&*broker.caches()), same);
+        assert_eq!(mint(), mint());
+        // Hits and misses count on across the rebuild.
+        let (hits, misses) = lookups(&broker, "chains");
+        assert_eq!((hits, misses), (chains_before.0 + 1, chains_before.1 + 1));
+        // A new bound: built anew again.
+        let rebuilt = Arc::as_ptr(&*broker.caches());
+        assert!(text.contains("cache_max_entries = 100\n"), "{text}");
+        let text = text.replacen("cache_max_entries = 100\n", "cache_max_entries = 2000\n", 1);
+        std::fs::write(&world.config, &text).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        assert_ne!(Arc::as_ptr(&*broker.caches()), rebuilt);
+        assert!(broker.caches().fit_for(&broker.config().server));
+    }
+
+    #[test]
     fn opened_tokens_are_cached_per_configuration() {
         let (broker, world, certificate) = world_broker(0);
         let now = OffsetDateTime::now_utc();

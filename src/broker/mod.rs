@@ -79,7 +79,7 @@ fn seal_refusal(e: crate::session::TokenError) -> crate::error::ApiError {
 /// Shared state of a running daemon (or of an offline tool such as `explain`).
 pub struct Broker {
     config: ArcSwap<Config>,
-    caches: Caches,
+    caches: ArcSwap<Caches>,
 }
 
 impl Broker {
@@ -87,7 +87,7 @@ impl Broker {
         let caches = Caches::new(&config.server);
         Self {
             config: ArcSwap::from_pointee(config),
-            caches,
+            caches: ArcSwap::from_pointee(caches),
         }
     }
 
@@ -96,13 +96,21 @@ impl Broker {
         self.config.load_full()
     }
 
-    /// Installs a new configuration and drops everything cached under the old one.
+    /// Installs a new configuration and drops everything cached under the old one; caches
+    /// whose bound or reuse window it changes are built anew (a lower bound frees memory, a
+    /// shorter reuse window applies to what was issued before).
     pub fn replace_config(&self, config: Config) {
+        let caches = self.caches.load_full();
+        let rebuilt = (!caches.fit_for(&config.server)).then(|| caches.rebuilt_for(&config.server));
         self.config.store(Arc::new(config));
-        self.caches.invalidate_all();
+        match rebuilt {
+            Some(fresh) => self.caches.store(Arc::new(fresh)),
+            None => caches.invalidate_all(),
+        }
     }
 
-    pub fn caches(&self) -> &Caches {
-        &self.caches
+    /// The caches in force (for the duration of one step: a reload may replace them).
+    pub fn caches(&self) -> arc_swap::Guard<Arc<Caches>> {
+        self.caches.load()
     }
 }

@@ -477,6 +477,7 @@ impl Loader<'_> {
         let roles = self.roles(&f.role)?;
         warn_of_roles_in_other_accounts(&f.role, &server.account);
         warn_of_trust_keys_never_set(&f.role, &roles);
+        warn_of_revocation_cutoffs_ahead(&roles, OffsetDateTime::now_utc().unix_timestamp());
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
@@ -1155,6 +1156,31 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
                 arn.account()
             );
         }
+    }
+}
+
+/// A `revoke_sessions_issued_before` later than now revokes the sessions the role issues until
+/// then as soon as they are used: credentials handed out already refused, which helpers and
+/// SDKs keep using until they near expiry. Most likely a clock ahead of this one, or a typo.
+fn warn_of_revocation_cutoffs_ahead(roles: &HashMap<String, Arc<Role>>, now: i64) {
+    let mut ahead: Vec<(&str, i64)> = roles
+        .values()
+        .filter_map(|r| {
+            r.revoke_sessions_issued_before
+                .filter(|t| *t > now)
+                .map(|t| (r.arn.as_str(), t))
+        })
+        .collect();
+    ahead.sort_unstable();
+    for (arn, cutoff) in ahead {
+        tracing::warn!(
+            role = arn,
+            "revoke_sessions_issued_before {} is later than this machine's clock ({}): every session the role \
+             issues until then is refused as soon as it is used; set it to the time sessions must have been \
+             issued after",
+            crate::session::format_expiration(cutoff),
+            crate::session::format_expiration(now)
+        );
     }
 }
 
