@@ -25,7 +25,8 @@ pub struct RequestParts {
 impl RequestParts {
     /// Takes what the handlers need from `parts`. Over HTTP/2 the host travels in the
     /// `:authority` pseudo-header (RFC 9113 §8.3.1), which SigV4 clients sign as `host`: it is
-    /// restored as a `host` header when none was sent (see [`host_of_authority`]).
+    /// restored as a `host` header when none was sent, without the scheme's default port
+    /// (which SigV4 signers leave out).
     pub fn new(parts: http::request::Parts, remote: SocketAddr) -> Self {
         let http::request::Parts {
             method,
