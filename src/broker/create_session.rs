@@ -500,20 +500,22 @@ mod tests {
         (s.hits, s.misses)
     }
 
+    /// The access key id of a CreateSession of the bench world's profile and role, now.
+    fn access_key_id(broker: &Broker, certificate: &Arc<ClientCertificate>) -> String {
+        let output = broker
+            .create_session(input(certificate), OffsetDateTime::now_utc())
+            .unwrap();
+        output.credentials.access_key_id.clone()
+    }
+
     /// The access key ids of two identical CreateSessions, with `credential_reuse_seconds`
     /// set to `reuse` in the bench world's configuration.
     fn two_identical_sessions(reuse: u64) -> (String, String, u64) {
         let (broker, _world, certificate) = world_broker(reuse);
-        let now = OffsetDateTime::now_utc();
-        let create = || {
-            broker
-                .create_session(input(&certificate), now)
-                .unwrap()
-                .credentials
-                .access_key_id
-                .clone()
-        };
-        let (first, second) = (create(), create());
+        let (first, second) = (
+            access_key_id(&broker, &certificate),
+            access_key_id(&broker, &certificate),
+        );
         let (hits, misses) = lookups(&broker, "credentials");
         (first, second, hits + misses)
     }
@@ -607,15 +609,7 @@ mod tests {
     #[test]
     fn a_reload_that_changes_the_cache_settings_builds_the_caches_anew() {
         let (broker, world, certificate) = world_broker(0);
-        let now = OffsetDateTime::now_utc();
-        let mint = || {
-            broker
-                .create_session(input(&certificate), now)
-                .unwrap()
-                .credentials
-                .access_key_id
-                .clone()
-        };
+        let mint = || access_key_id(&broker, &certificate);
         mint();
         let chains_before = lookups(&broker, "chains");
         // The same settings: the caches stay (emptied).
