@@ -9,6 +9,7 @@
 //! cannot grow memory without bound; an evicted bucket restarts full, which only ever errs on
 //! the side of admitting.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,21 +101,38 @@ impl Admission {
 }
 
 /// A bound on what each client address holds at once (requests in progress, connections):
-/// counters in a bounded moka cache. An evicted counter restarts at 0 (what it counted
-/// releases the old one), which only ever errs on the side of admitting.
+/// a count per address that holds anything, removed when it falls to 0 — never by time or
+/// size, so an address holding slots (long-lived streams, idle connections) cannot have its
+/// count forgotten and take a whole new share. The map holds at most one entry per slot
+/// held, and slots are bounded by the global limits.
 pub struct PerAddress {
-    counts: Cache<IpAddr, Arc<AtomicUsize>>,
+    counts: Arc<AddressCounts>,
     /// 0: no bound. A reload may change it ([`PerAddress::set_max`]).
     max: AtomicUsize,
 }
 
+/// The counts, in shards locked one at a time for a few instructions.
+struct AddressCounts([Mutex<HashMap<IpAddr, usize>>; ADDRESS_SHARDS]);
+
+const ADDRESS_SHARDS: usize = 16;
+
+impl AddressCounts {
+    fn shard(&self, ip: IpAddr) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        let folded = match ip {
+            IpAddr::V4(v4) => v4.octets().iter().fold(0u8, |a, b| a ^ b),
+            IpAddr::V6(v6) => v6.octets().iter().fold(0u8, |a, b| a ^ b),
+        };
+        // A count is updated whole under the lock: a poisoned shard holds consistent counts.
+        self.0[usize::from(folded) % ADDRESS_SHARDS]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl PerAddress {
-    pub fn new(max: usize, max_entries: u64) -> PerAddress {
+    pub fn new(max: usize) -> PerAddress {
         PerAddress {
-            counts: Cache::builder()
-                .max_capacity(max_entries)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
+            counts: Arc::new(AddressCounts(std::array::from_fn(|_| Mutex::default()))),
             max: AtomicUsize::new(max),
         }
     }
@@ -148,8 +166,22 @@ impl PerAddress {
             0 => usize::MAX,
             max => max,
         };
-        let count = self.counts.get_with(ip, Arc::default);
-        take_slot(&count, max).ok_or(ShareTaken)
+        let mut shard = self.counts.shard(ip);
+        let held = shard.entry(ip).or_insert(0);
+        if *held >= max {
+            return Err(ShareTaken);
+        }
+        *held += 1;
+        Ok(AddressSlot {
+            counts: self.counts.clone(),
+            ip,
+        })
+    }
+
+    /// What `ip` holds now.
+    #[cfg(test)]
+    fn held(&self, ip: IpAddr) -> usize {
+        self.counts.shard(ip).get(&ip).copied().unwrap_or(0)
     }
 }
 
@@ -158,19 +190,21 @@ impl PerAddress {
 pub struct ShareTaken;
 
 /// One slot of a client address's share (see [`PerAddress`]).
-pub struct AddressSlot(Arc<AtomicUsize>);
+pub struct AddressSlot {
+    counts: Arc<AddressCounts>,
+    ip: IpAddr,
+}
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut shard = self.counts.shard(self.ip);
+        if let Some(held) = shard.get_mut(&self.ip) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                shard.remove(&self.ip);
+            }
+        }
     }
-}
-
-/// Takes one of `max` slots of `count`; `None` when all are taken.
-fn take_slot(count: &Arc<AtomicUsize>, max: usize) -> Option<AddressSlot> {
-    let taken = count.fetch_add(1, Ordering::AcqRel);
-    let slot = AddressSlot(count.clone());
-    (taken < max).then_some(slot)
 }
 
 impl Limiter {
@@ -180,7 +214,7 @@ impl Limiter {
             per_ip: Buckets::new(server.rate_limit_per_ip, entries),
             per_client: Buckets::new(server.rate_limit_per_client, entries),
             concurrency: Slots::new(server.max_concurrent_requests),
-            in_progress_per_ip: PerAddress::new(server.max_concurrent_requests_per_ip, entries),
+            in_progress_per_ip: PerAddress::new(server.max_concurrent_requests_per_ip),
             cache_max_entries: entries,
         }
     }
@@ -505,7 +539,7 @@ mod tests {
 
     #[test]
     fn per_address_shares_are_per_address_and_0_is_unbounded() {
-        let shares = PerAddress::new(1, 100);
+        let shares = PerAddress::new(1);
         let a = IpAddr::from([10, 0, 0, 1]);
         let held = shares.take(a).unwrap();
         assert!(held.is_some());
@@ -513,7 +547,7 @@ mod tests {
         assert!(shares.take(IpAddr::from([10, 0, 0, 2])).unwrap().is_some());
         drop(held);
         assert!(shares.take(a).unwrap().is_some());
-        let unbounded = PerAddress::new(0, 100);
+        let unbounded = PerAddress::new(0);
         for _ in 0..1000 {
             assert!(unbounded.take(a).unwrap().is_none());
         }
@@ -521,7 +555,7 @@ mod tests {
 
     #[test]
     fn a_changed_share_keeps_what_each_address_holds() {
-        let shares = PerAddress::new(3, 100);
+        let shares = PerAddress::new(3);
         let a = IpAddr::from([10, 0, 0, 1]);
         let held: Vec<_> = (0..3).map(|_| shares.take(a).unwrap()).collect();
         // Lowered below what the address holds: no new slot until it is below the new bound.
@@ -544,7 +578,7 @@ mod tests {
 
     #[test]
     fn counted_slots_meet_a_bound_set_later() {
-        let shares = PerAddress::new(0, 100);
+        let shares = PerAddress::new(0);
         let a = IpAddr::from([10, 0, 0, 1]);
         let held: Vec<_> = (0..3).map(|_| shares.take_counted(a).unwrap()).collect();
         shares.set_max(2);
@@ -556,20 +590,25 @@ mod tests {
     }
 
     #[test]
-    fn an_address_takes_at_most_its_share_of_slots() {
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let first = take_slot(&in_flight, 2).expect("first");
-        let second = take_slot(&in_flight, 2).expect("second");
-        assert!(take_slot(&in_flight, 2).is_none());
-        assert_eq!(
-            in_flight.load(Ordering::Acquire),
-            2,
-            "a refused request gives its slot back"
-        );
+    fn an_address_takes_at_most_its_share_of_slots_and_its_count_lives_while_it_holds_one() {
+        let shares = PerAddress::new(2);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let first = shares.take_counted(a).expect("first");
+        let second = shares.take_counted(a).expect("second");
+        assert_eq!(shares.take_counted(a).err(), Some(ShareTaken));
+        assert_eq!(shares.held(a), 2, "a refused request takes nothing");
         drop(first);
-        let third = take_slot(&in_flight, 2).expect("a slot freed");
+        let third = shares.take_counted(a).expect("a slot freed");
         drop((second, third));
-        assert_eq!(in_flight.load(Ordering::Acquire), 0);
+        assert_eq!(shares.held(a), 0);
+        assert!(
+            shares.counts.shard(a).is_empty(),
+            "an address that holds nothing has no entry"
+        );
+        // Addresses of one shard count apart (10.0.0.1 and 10.0.1.0 fold alike).
+        let b = IpAddr::from([10, 0, 1, 0]);
+        let (_a, _b) = (shares.take_counted(a).unwrap(), shares.take_counted(b).unwrap());
+        assert_eq!((shares.held(a), shares.held(b)), (1, 1));
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl ConnectionAdmission {
         crate::metrics::set_connection_limit(slots.limit());
         ConnectionAdmission {
             slots,
-            per_address: PerAddress::new(server.max_connections_per_ip, server.cache_max_entries),
+            per_address: PerAddress::new(server.max_connections_per_ip),
             rate_per_address: ConnectionRate::new(server.rate_limit_connections_per_ip, server.cache_max_entries),
         }
     }
