@@ -54,6 +54,12 @@ pub struct IssuedSession {
     pub issued_at: i64,
 }
 
+/// How long the reuse cache keeps an entry: the reuse window (at least a second, which moka
+/// needs; a window of 0 turns the lookups off instead).
+fn reuse_ttl(server: &ServerSettings) -> Duration {
+    server.credential_reuse.max(Duration::from_secs(1))
+}
+
 pub struct Caches {
     /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
     /// passed the leaf rules and chained to a trust anchor. Parsing is a pure function of those
@@ -71,8 +77,6 @@ pub struct Caches {
     pub signing_keys: SigningKeyCache,
     /// Hits and misses since the start, carried over when the caches are built anew.
     stats: Arc<[Counters; 5]>,
-    /// The settings the caches were built with: `cache_max_entries` and `credential_reuse`.
-    built_for: (u64, Duration),
 }
 
 #[derive(Default)]
@@ -117,9 +121,10 @@ impl Caches {
     }
 
     /// Whether these caches were built for `server`'s bound and reuse window (moka fixes both
-    /// when a cache is built).
+    /// when a cache is built; the reuse cache holds both).
     pub fn fit_for(&self, server: &ServerSettings) -> bool {
-        self.built_for == (server.cache_max_entries, server.credential_reuse)
+        let policy = self.issued.policy();
+        policy.max_capacity() == Some(server.cache_max_entries) && policy.time_to_live() == Some(reuse_ttl(server))
     }
 
     /// Empty caches for `server`'s settings, counting on from these caches' hits and misses.
@@ -140,7 +145,7 @@ impl Caches {
                 .build_with_hasher(DigestHasher::default()),
             issued: Cache::builder()
                 .max_capacity(max)
-                .time_to_live(server.credential_reuse.max(Duration::from_secs(1)))
+                .time_to_live(reuse_ttl(server))
                 .build_with_hasher(DigestHasher::default()),
             tokens: Cache::builder()
                 .max_capacity(max)
@@ -148,7 +153,6 @@ impl Caches {
                 .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),
             stats,
-            built_for: (max, server.credential_reuse),
         }
     }
 

@@ -42,19 +42,13 @@ fn profile_name(name: &str) -> Result<String, String> {
 /// The keys this command owns in its profile.
 const KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
 
-/// The session token's legacy name, which botocore reads *before* `aws_session_token` (its
-/// shared-credentials provider tries `aws_security_token` first). Some tools still write both:
-/// where a profile holds it, it is set to the new token too — never added — so an SDK does not
-/// pair the new key with an old token.
-const LEGACY_TOKEN_KEY: &str = "aws_security_token";
-
-/// Which of `values` a key of the profile takes, when this command owns that key.
-fn owned_value(key: &str) -> Option<usize> {
-    match key {
-        LEGACY_TOKEN_KEY => Some(2),
-        key => KEYS.iter().position(|want| *want == key),
-    }
-}
+/// Every key this command rewrites where the profile has it, with the index of the value it
+/// takes: [`KEYS`] (added when missing), then the session token's legacy name, which botocore
+/// reads *before* `aws_session_token` (its shared-credentials provider tries
+/// `aws_security_token` first). Some tools still write both: where a profile holds it, it is
+/// set to the new token too — never added — so an SDK does not pair the new key with an old
+/// token.
+const OWNED_KEYS: [(&str, usize); 4] = [(KEYS[0], 0), (KEYS[1], 1), (KEYS[2], 2), ("aws_security_token", 2)];
 
 /// Runs the command.
 pub async fn run(args: UpdateArgs) -> Result<(), String> {
@@ -188,8 +182,8 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
         .position(|l| section_name(l).is_some())
         .map_or(lines.len(), |i| start + 1 + i);
     out.extend(lines[..=start].iter().map(|l| (*l).to_owned()));
-    // Per key of KEYS, then the legacy token key.
-    let mut written = [false; 4];
+    // Per key of OWNED_KEYS.
+    let mut written = [false; OWNED_KEYS.len()];
     let mut last_key_at = out.len();
     // Whether the current value is one of ours (its continuation lines are dropped with it).
     let mut dropping_value = false;
@@ -211,14 +205,17 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
         }
         dropping_value = false;
         let key = key_of(l);
-        match key.as_deref().and_then(|k| Some((k, owned_value(k)?))) {
-            Some((key, value)) => {
-                let slot = if key == LEGACY_TOKEN_KEY { 3 } else { value };
+        match key
+            .as_deref()
+            .and_then(|k| OWNED_KEYS.iter().position(|(owned, _)| *owned == k))
+        {
+            Some(slot) => {
                 if !written[slot] {
                     // Indented as the line it replaces: a shallower line would make the lines
                     // indented below it continue its value.
+                    let (name, value) = OWNED_KEYS[slot];
                     let indent = &l[..l.len() - text.len()];
-                    out.push(format!("{indent}{key} = {}", values[value]));
+                    out.push(format!("{indent}{name} = {}", values[value]));
                     written[slot] = true;
                     last_key_at = out.len();
                 }
@@ -233,7 +230,7 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
             }
         }
     }
-    let missing: Vec<String> = (0..3)
+    let missing: Vec<String> = (0..KEYS.len())
         .filter(|i| !written[*i])
         .map(|i| format!("{} = {}", KEYS[i], values[i]))
         .collect();

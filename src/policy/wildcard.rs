@@ -86,11 +86,10 @@ impl Pattern {
     /// `:` or the pattern's end) and each `?` stay within their segment. Runs of `*` are one.
     pub(crate) fn within_arn_segments(mut self) -> Self {
         self.elems.dedup_by(|a, b| *a == Elem::Star && *b == Elem::Star);
-        let ends_segment: Vec<bool> = (0..self.elems.len())
-            .map(|i| matches!(self.elems.get(i + 1), None | Some(Elem::Char(':'))))
-            .collect();
-        for (elem, ends_segment) in self.elems.iter_mut().zip(ends_segment) {
-            *elem = match *elem {
+        for i in 0..self.elems.len() {
+            // What follows is read before it is rewritten: only `*` and `?` change.
+            let ends_segment = matches!(self.elems.get(i + 1), None | Some(Elem::Char(':')));
+            self.elems[i] = match self.elems[i] {
                 Elem::Star if !ends_segment => Elem::SegmentStar,
                 Elem::AnyChar => Elem::SegmentChar,
                 other => other,
