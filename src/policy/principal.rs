@@ -2,8 +2,10 @@
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>).
 //!
 //! - `"*"` and `{"AWS": "*"}` match every caller (services included).
-//! - `arn:{partition}:iam::{account}:root` or a bare 12-digit account id matches any role
-//!   session of that account.
+//! - `arn:{partition}:iam::{account}:root` matches any role session of that account in that
+//!   partition; a bare 12-digit account id matches the account in any partition (IAM reads it
+//!   as the root ARN in the policy's own partition, which is the caller's wherever a trust
+//!   policy can name it).
 //! - A role ARN matches sessions of that role (compared exactly: the configured role ARN is the
 //!   canonical spelling, and a near-miss must not grant); an
 //!   `arn:{partition}:sts::{account}:assumed-role/{name}/{session}` ARN matches that one session.
@@ -22,8 +24,14 @@ use super::error::{PolicyError, PolicyErrorKind};
 pub enum PrincipalEntry {
     /// `"*"` or `{"AWS": "*"}`: everyone.
     Everyone,
-    /// `arn:...:iam::{account}:root` or `{account}`: any principal of the account.
-    Account(String),
+    /// `arn:{partition}:iam::{account}:root` (partition given) or `{account}` (any partition):
+    /// any principal of the account.
+    Account {
+        /// The ARN's partition; `None` for a bare account id.
+        partition: Option<String>,
+        /// The 12-digit account id.
+        account: String,
+    },
     /// A role ARN: sessions of that role.
     Role(String),
     /// An assumed-role session ARN: that session only.
@@ -42,7 +50,20 @@ impl PrincipalEntry {
         match (self, principal) {
             (Self::Everyone, _) => true,
             (Self::Service(name), Principal::Service(svc)) => name.eq_ignore_ascii_case(svc),
-            (Self::Account(acct), Principal::Aws { account, .. }) => acct == account,
+            (
+                Self::Account {
+                    partition,
+                    account: acct,
+                },
+                Principal::Aws {
+                    account, role_arn, ..
+                },
+            ) => {
+                acct == account
+                    && partition
+                        .as_deref()
+                        .is_none_or(|p| partition_of(role_arn) == Some(p))
+            }
             (Self::Role(arn), Principal::Aws { role_arn, .. }) => arn == role_arn,
             (Self::AssumedRole(arn), Principal::Aws { session_arn, .. }) => {
                 session_arn.as_deref() == Some(arn.as_str())
@@ -57,7 +78,7 @@ impl PrincipalEntry {
     /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>).
     pub fn exempts(&self, principal: &Principal) -> bool {
         match (self, principal) {
-            (Self::Account(_) | Self::Role(_), Principal::Aws { .. }) => false,
+            (Self::Account { .. } | Self::Role(_), Principal::Aws { .. }) => false,
             _ => self.matches(principal),
         }
     }
@@ -83,7 +104,10 @@ pub(crate) fn parse_aws(value: &str, path: &str) -> Result<PrincipalEntry, Polic
         ));
     }
     if is_account_id(value) {
-        return Ok(PrincipalEntry::Account(value.to_owned()));
+        return Ok(PrincipalEntry::Account {
+            partition: None,
+            account: value.to_owned(),
+        });
     }
     let parts: Vec<&str> = value.splitn(6, ':').collect();
     let [arn, partition, service, region, account, resource] = parts[..] else {
@@ -97,7 +121,10 @@ pub(crate) fn parse_aws(value: &str, path: &str) -> Result<PrincipalEntry, Polic
         ));
     }
     let entry = match (service, resource) {
-        ("iam", "root") => PrincipalEntry::Account(account.to_owned()),
+        ("iam", "root") => PrincipalEntry::Account {
+            partition: Some(partition.to_owned()),
+            account: account.to_owned(),
+        },
         ("iam", r) if has_name(r, "role/") => PrincipalEntry::Role(value.to_owned()),
         ("iam", r) if has_name(r, "user/") => PrincipalEntry::OtherAws(value.to_owned()),
         ("sts", r) if is_assumed_role(r) => PrincipalEntry::AssumedRole(value.to_owned()),
@@ -127,6 +154,11 @@ pub(crate) fn parse_service(value: &str, path: &str) -> Result<PrincipalEntry, P
             },
         )),
     }
+}
+
+/// The partition of an ARN (`aws` in `arn:aws:iam::…`).
+fn partition_of(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?.split(':').next()
 }
 
 /// A 12-digit AWS account id.
@@ -170,6 +202,8 @@ mod tests {
             ("210987654321", false),
             ("arn:aws:iam::123456789012:root", true),
             ("arn:aws:iam::210987654321:root", false),
+            ("arn:aws-us-gov:iam::123456789012:root", false),
+            ("arn:aws-cn:iam::123456789012:root", false),
             (ROLE, true),
             ("arn:aws:iam::123456789012:role/app", false),
             ("arn:aws:iam::123456789012:role/path/App", false),
@@ -182,6 +216,24 @@ mod tests {
             assert_eq!(entry.matches(&session()), *want, "{value}");
             let service = Principal::Service("rolesanywhere.amazonaws.com".into());
             assert_eq!(entry.matches(&service), *value == "*", "{value} vs service");
+        }
+    }
+
+    #[test]
+    fn account_root_arns_match_within_their_partition() {
+        let gov = Principal::Aws {
+            role_arn: "arn:aws-us-gov:iam::123456789012:role/app".into(),
+            session_arn: Some("arn:aws-us-gov:sts::123456789012:assumed-role/app/web-1".into()),
+            account: "123456789012".into(),
+        };
+        let cases: &[(&str, bool)] = &[
+            ("arn:aws-us-gov:iam::123456789012:root", true),
+            ("arn:aws:iam::123456789012:root", false),
+            ("123456789012", true),
+        ];
+        for (value, want) in cases {
+            let entry = parse_aws(value, "Principal.AWS").unwrap();
+            assert_eq!(entry.matches(&gov), *want, "{value}");
         }
     }
 
