@@ -55,6 +55,22 @@ impl Rate {
     }
 }
 
+/// What the per-address limits count a client address as: an IPv4 address itself, an IPv6
+/// address by its first `ipv6_prefix` bits (the rest zeroed). A host is routinely given a
+/// whole IPv6 /64 and may pick any address in it, so counting full IPv6 addresses would give
+/// it a fresh share for each of 2^64 addresses. `ip` is in canonical form (an IPv4 client of
+/// a dual-stack socket is IPv4 here); a prefix of 128 or more keeps the full address.
+pub fn address_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let kept = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - kept).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
 /// Who a per-client bucket belongs to.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ClientKey {
@@ -233,7 +249,7 @@ impl Limiter {
         true
     }
 
-    /// Admits one request from `ip` at `now`: takes a token from the IP's bucket, a slot of the
+    /// Admits one request from `ip` (an [`address_group`]) at `now`: takes a token from the IP's bucket, a slot of the
     /// IP's share and a slot of the concurrency limit (both released when the [`Admission`] is
     /// dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
@@ -466,6 +482,23 @@ mod tests {
 
     fn rate(per_second: f64, burst: u32) -> Rate {
         Rate::new(per_second, burst).unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_prefix() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let cases = [
+            ("203.0.113.7", 64, "203.0.113.7"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 56, "2001:db8:1::"),
+            ("2001:db8:1:2ff:aaaa:bbbb:cccc:dddd", 60, "2001:db8:1:2f0::"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 128, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 200, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            ("2001:db8::1", 0, "::"),
+        ];
+        for (address, prefix, group) in cases {
+            assert_eq!(address_group(ip(address), prefix), ip(group), "{address}/{prefix}");
+        }
     }
 
     #[test]

@@ -1991,6 +1991,10 @@ fn server_numbers_out_of_range_are_config_errors() {
             "server.max_connections: 0 is out of range: must be between 1 and 1048576",
         ),
         (
+            "per_ip_ipv6_prefix = 16",
+            "server.per_ip_ipv6_prefix: 16 is out of range: must be between 32 and 128",
+        ),
+        (
             "max_connections_per_ip = 2000000",
             "server.max_connections_per_ip: 2000000 is out of range: must be between 0 and 1048576",
         ),

@@ -609,6 +609,45 @@ async fn proxy_protocol_names_the_client_address() {
     );
 }
 
+/// The per-address limits count an IPv6 client by its /64 (`per_ip_ipv6_prefix`): a host that
+/// owns a /64 cannot take a new share with each of its addresses. 128 counts each address.
+#[tokio::test]
+async fn ipv6_clients_share_the_limits_of_their_prefix() {
+    let pki = Pki::new();
+    async fn connect(d: &Daemon, client: &str) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let header = format!("PROXY TCP6 {client} ::1 40000 443\r\n");
+        try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", header).await
+    }
+    let by_64 = start_with_server_keys(&pki, "proxy_protocol = true\nmax_connections_per_ip = 1", &[]);
+
+    let first = connect(&by_64, "2001:db8:1:2::7").await.unwrap();
+    assert!(
+        connect(&by_64, "2001:db8:1:2:ffff:ffff:ffff:8").await.is_err(),
+        "another address of the same /64 holds no share of its own"
+    );
+    let other_prefix = connect(&by_64, "2001:db8:1:3::7").await.unwrap();
+    for stream in [first, other_prefix] {
+        assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 403 Forbidden");
+    }
+    let m = scrape(&by_64).await;
+    assert_eq!(
+        sample(&m, r#"rolegate_connections_refused_total{reason="per-address-limit"}"#),
+        Some(1.0),
+        "{m}"
+    );
+
+    let by_address = start_with_server_keys(
+        &pki,
+        "proxy_protocol = true\nmax_connections_per_ip = 1\nper_ip_ipv6_prefix = 128",
+        &[],
+    );
+    let first = connect(&by_address, "2001:db8:1:2::7").await.unwrap();
+    let neighbour = connect(&by_address, "2001:db8:1:2:ffff:ffff:ffff:8").await.unwrap();
+    for stream in [first, neighbour] {
+        assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 403 Forbidden");
+    }
+}
+
 /// With `proxy_protocol_from` listing the balancers, a PROXY header from any other peer is not
 /// believed: the connection is closed.
 #[tokio::test]

@@ -117,6 +117,8 @@ pub struct ServerSettings {
     /// The peers whose PROXY headers are believed; empty: every peer's.
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
     pub idle_timeout: std::time::Duration,
+    /// The prefix length by which the per-address limits count an IPv6 client (32..=128).
+    pub per_ip_ipv6_prefix: u8,
     pub rate_limit_per_ip: crate::ratelimit::Rate,
     /// New TLS connections per client address.
     pub rate_limit_connections_per_ip: crate::ratelimit::Rate,
@@ -563,6 +565,8 @@ impl Loader<'_> {
             proxy_protocol: s.proxy_protocol,
             proxy_protocol_from,
             idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
+            // Within 32..=128 (check_bounds).
+            per_ip_ipv6_prefix: u8::try_from(s.per_ip_ipv6_prefix).unwrap_or(128),
             rate_limit_per_ip,
             rate_limit_connections_per_ip,
             rate_limit_per_client,
@@ -625,6 +629,7 @@ impl Loader<'_> {
         )?;
         self.within("server.max_connections", s.max_connections, 1..=MAX_SLOTS)?;
         self.within("server.max_connections_per_ip", s.max_connections_per_ip, 0..=MAX_SLOTS)?;
+        self.within("server.per_ip_ipv6_prefix", s.per_ip_ipv6_prefix, 32..=128)?;
         Ok(())
     }
 

@@ -88,6 +88,10 @@ pub struct ServerSection {
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,
+    /// The per-address limits (`*_per_ip`) count an IPv6 client by its first this many bits:
+    /// one host usually holds a whole /64 and could take a new share with every address in it.
+    #[serde(default = "default_per_ip_ipv6_prefix")]
+    pub per_ip_ipv6_prefix: u32,
     /// Token bucket per client IP address: refill rate (requests per second; 0 disables) and burst.
     #[serde(default = "default_ip_rate")]
     pub rate_limit_per_ip: f64,
@@ -238,6 +242,9 @@ fn default_max_connections() -> usize {
 }
 fn default_max_connections_per_ip() -> usize {
     256
+}
+fn default_per_ip_ipv6_prefix() -> u32 {
+    64
 }
 fn default_idle_timeout() -> u64 {
     60

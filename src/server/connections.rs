@@ -166,6 +166,8 @@ pub struct Accepted {
 pub struct Connection {
     pub tcp: TcpStream,
     pub remote: SocketAddr,
+    /// What the per-address limits count the client as ([`crate::ratelimit::address_group`]).
+    pub address_group: std::net::IpAddr,
     pub slots: (Slot, AddressSlot),
     pub open: crate::metrics::OpenConnection,
 }
@@ -243,12 +245,13 @@ impl ConnectionAdmission {
             peer
         };
         let remote = canonical(remote);
-        if !self.rate_per_address.admit(remote.ip(), std::time::Instant::now()) {
+        let address_group = crate::ratelimit::address_group(remote.ip(), server.per_ip_ipv6_prefix);
+        if !self.rate_per_address.admit(address_group, std::time::Instant::now()) {
             tracing::debug!(%remote, "refused: rate_limit_connections_per_ip reached");
             crate::metrics::connection_refused("rate-limit");
             return None;
         }
-        let Ok(address_slot) = self.per_address.take_counted(remote.ip()) else {
+        let Ok(address_slot) = self.per_address.take_counted(address_group) else {
             tracing::debug!(%remote, "refused: max_connections_per_ip reached");
             crate::metrics::connection_refused("per-address-limit");
             return None;
@@ -256,6 +259,7 @@ impl ConnectionAdmission {
         Some(Connection {
             tcp,
             remote,
+            address_group,
             slots: (slot, address_slot),
             open,
         })

@@ -193,6 +193,7 @@ async fn serve_connection(
     let Connection {
         tcp,
         remote,
+        address_group,
         slots: _slots,
         open: _open,
     } = connection;
@@ -214,6 +215,7 @@ async fn serve_connection(
         .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()));
     let conn = ConnInfo {
         remote,
+        address_group,
         peer_certificates,
     };
     let config = state.broker.config();

@@ -30,6 +30,8 @@ use crate::state::State;
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub remote: SocketAddr,
+    /// What the per-address limits count the client as ([`crate::ratelimit::address_group`]).
+    pub address_group: std::net::IpAddr,
     /// The client certificate chain presented in the handshake (gRPC mTLS), if any.
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
@@ -45,7 +47,7 @@ pub async fn dispatch(
     req: ::http::Request<Incoming>,
 ) -> (::http::Response<Body>, Option<AddressSlot>) {
     let started = Instant::now();
-    let admission = match state.limiter().admit(conn.remote.ip(), started) {
+    let admission = match state.limiter().admit(conn.address_group, started) {
         Ok(admission) => admission,
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };

@@ -121,6 +121,7 @@ mod tests {
     fn no_certificate_is_unauthenticated() {
         let conn = ConnInfo {
             remote: "127.0.0.1:1".parse().unwrap(),
+            address_group: [127, 0, 0, 1].into(),
             peer_certificates: None,
         };
         let e = presented_chain(&conn, "CreateSession").err().unwrap();
