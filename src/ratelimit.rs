@@ -492,8 +492,16 @@ mod tests {
             ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::"),
             ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 56, "2001:db8:1::"),
             ("2001:db8:1:2ff:aaaa:bbbb:cccc:dddd", 60, "2001:db8:1:2f0::"),
-            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 128, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
-            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 200, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            (
+                "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+                128,
+                "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+            ),
+            (
+                "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+                200,
+                "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+            ),
             ("2001:db8::1", 0, "::"),
         ];
         for (address, prefix, group) in cases {

@@ -397,15 +397,26 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     );
 }
 
+/// A TCP connection to `to` from the loopback address `source` (any of 127.0.0.0/8), to stand
+/// for several clients on one machine.
+async fn connect_from(source: [u8; 4], to: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((std::net::Ipv4Addr::from(source), 0).into()).unwrap();
+    socket.connect(host_port(to).parse().unwrap()).await.unwrap()
+}
+
 /// The operations listener serves at most `MAX_CONNECTIONS` at once: with that many open and
-/// silent, a probe waits in the accept queue, and is answered once one of them closes.
+/// silent (from as many addresses as their per-address bound needs), a probe waits in the
+/// accept queue, and is answered once one of them closes.
 #[tokio::test]
 async fn the_operations_listener_serves_a_bounded_number_of_connections() {
+    use rolegate::server::ops::{MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS};
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let mut held = Vec::new();
-    for _ in 0..rolegate::server::ops::MAX_CONNECTIONS {
-        held.push(TcpStream::connect(host_port(&d.metrics)).await.unwrap());
+    for n in 0..MAX_CONNECTIONS {
+        let source = u8::try_from(2 + n / MAX_CONNECTIONS_PER_ADDRESS).unwrap();
+        held.push(connect_from([127, 0, 0, source], &d.metrics).await);
     }
     // Every slot is taken once the listener has accepted them all: a probe until then is
     // answered, so wait for the first one that is not.
@@ -430,6 +441,40 @@ async fn the_operations_listener_serves_a_bounded_number_of_connections() {
     probe.read_to_end(&mut raw).await.unwrap();
     let reply = parse_reply(&raw);
     assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
+}
+
+/// One client address holds at most `MAX_CONNECTIONS_PER_ADDRESS` connections to the
+/// operations listener: its next one is closed on arrival, while another address's probe is
+/// answered.
+#[tokio::test]
+async fn one_address_cannot_starve_the_operations_listener() {
+    use rolegate::server::ops::MAX_CONNECTIONS_PER_ADDRESS;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let hog = [127, 0, 0, 2];
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS_PER_ADDRESS {
+        held.push(connect_from(hog, &d.metrics).await);
+    }
+    // The listener accepts in arrival order: when it takes the hog's next connection, the
+    // held ones are counted.
+    let probe = |source| {
+        let metrics = d.metrics.clone();
+        async move {
+            let mut tcp = connect_from(source, &metrics).await;
+            // A closed connection may refuse the write or reset the read: both leave `raw` empty.
+            let _ = tcp
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: ops\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut raw = Vec::new();
+            let _ = tcp.read_to_end(&mut raw).await;
+            raw
+        }
+    };
+    assert_eq!(probe(hog).await, b"", "the hog's next connection is closed unanswered");
+    let reply = parse_reply(&probe([127, 0, 0, 3]).await);
+    assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
+    drop(held);
 }
 
 /// One client address cannot hold more than `max_concurrent_requests_per_ip` of the server's

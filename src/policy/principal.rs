@@ -55,15 +55,8 @@ impl PrincipalEntry {
                     partition,
                     account: acct,
                 },
-                Principal::Aws {
-                    account, role_arn, ..
-                },
-            ) => {
-                acct == account
-                    && partition
-                        .as_deref()
-                        .is_none_or(|p| partition_of(role_arn) == Some(p))
-            }
+                Principal::Aws { account, role_arn, .. },
+            ) => acct == account && partition.as_deref().is_none_or(|p| partition_of(role_arn) == Some(p)),
             (Self::Role(arn), Principal::Aws { role_arn, .. }) => arn == role_arn,
             (Self::AssumedRole(arn), Principal::Aws { session_arn, .. }) => {
                 session_arn.as_deref() == Some(arn.as_str())

@@ -1,7 +1,9 @@
 //! The plain-HTTP operations listener: `/healthz` (the process is alive), `/readyz` (a
 //! configuration is loaded and the main listener accepts) and `/metrics` (Prometheus text).
 //! At most [`MAX_CONNECTIONS`] are open at once; the next client waits in the kernel's accept
-//! queue, so no number of clients can take the descriptors the TLS listener counts on.
+//! queue, so no number of clients can take the descriptors the TLS listener counts on. One
+//! client address holds at most [`MAX_CONNECTIONS_PER_ADDRESS`] of them (its next connection is
+//! closed on arrival), so one leaky or hostile client cannot starve the probes of the others.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::ratelimit::PerAddress;
 use crate::service::http::response;
 use crate::state::State;
 
@@ -19,17 +22,26 @@ use crate::state::State;
 /// descriptors are kept out of the TLS listener's ([`super::connections::RESERVED_DESCRIPTORS`]).
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Connections one client address holds at once on the operations listener: a scraper and a
+/// prober need one or two each; filling [`MAX_CONNECTIONS`] takes eight addresses.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let per_address = PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS);
     loop {
         // The semaphore is never closed: acquiring only waits for a connection to end.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let (tcp, _) = super::connections::accept(&listener).await;
+        let (tcp, peer) = super::connections::accept(&listener).await;
+        let Ok(address_slot) = per_address.take_counted(peer.ip().to_canonical()) else {
+            tracing::debug!(%peer, "operations listener: refused, the address holds {MAX_CONNECTIONS_PER_ADDRESS} connections");
+            continue;
+        };
         let state = state.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, address_slot);
             let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(route(&state, req.method(), req.uri().path())) }
