@@ -98,6 +98,8 @@ pub struct CrlInfo {
 pub struct AnchorCertificate {
     /// RFC 4514-style subject.
     pub subject: String,
+    /// The subject as encoded (DER), as certificates name their issuer.
+    pub subject_der: Vec<u8>,
     /// notBefore, Unix seconds.
     pub not_before: i64,
     /// notAfter, Unix seconds.
@@ -273,6 +275,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
     }
     Ok(AnchorCertificate {
         subject,
+        subject_der: x509.subject().as_raw().to_vec(),
         not_before: x509.validity().not_before.timestamp(),
         not_after: x509.validity().not_after.timestamp(),
         der: der.clone(),

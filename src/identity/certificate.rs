@@ -39,6 +39,8 @@ pub struct ClientCertificate {
     verifying_key: X509VerifyingKey,
     subject: DistinguishedName,
     issuer: DistinguishedName,
+    /// The issuer name as encoded (DER), as path building matches it to CA subjects.
+    issuer_der: Vec<u8>,
     /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
     subject_string: String,
     issuer_string: String,
@@ -103,6 +105,7 @@ impl ClientCertificate {
             issuer_string,
             subject,
             issuer,
+            issuer_der: x509.issuer().as_raw().to_vec(),
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
             principal_tags,
@@ -150,6 +153,11 @@ impl ClientCertificate {
     /// The issuer, in certificate order.
     pub fn issuer(&self) -> &DistinguishedName {
         &self.issuer
+    }
+
+    /// The issuer name as encoded (DER).
+    pub fn issuer_der(&self) -> &[u8] {
+        &self.issuer_der
     }
 
     /// notBefore, Unix seconds.

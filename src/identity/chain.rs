@@ -68,6 +68,62 @@ fn check_no_repeats(leaf: &[u8], intermediates: &[Vec<u8>]) -> Result<(), Certif
     Ok(())
 }
 
+/// The most paths from the leaf to an anchor certificate that a chain's names may allow.
+///
+/// webpki tries every path the names allow and checks a signature on each, from the anchor
+/// down, so each path costs at least one signature check. Certificates that share a name
+/// multiply the paths: five self-issued intermediates named like the anchor, which anyone
+/// can make without a key of the PKI, allow 326, and webpki would spend its whole budget of
+/// 100 signature checks on a request that costs its sender one signature. One path per
+/// certificate sent is the normal case; a CA re-keyed under its name (two anchor certificates,
+/// old and new intermediates sent together) makes four.
+pub(crate) const MAX_CHAIN_PATHS: usize = 8;
+
+/// Refuses a chain whose certificates' names allow more than [`MAX_CHAIN_PATHS`] paths from
+/// the leaf to a certificate of `anchor` ([`count_paths`]), before any signature is checked.
+fn check_path_count(
+    anchor: &TrustAnchor,
+    leaf: &ClientCertificate,
+    intermediates: &[x509_parser::certificate::X509Certificate<'_>],
+) -> Result<(), CertificateError> {
+    let links: Vec<NameLink<'_>> = intermediates
+        .iter()
+        .map(|c| NameLink {
+            subject: c.subject().as_raw(),
+            issuer: c.issuer().as_raw(),
+        })
+        .collect();
+    let anchors: Vec<&[u8]> = anchor.certificates().iter().map(|c| c.subject_der.as_slice()).collect();
+    match count_paths(leaf.issuer_der(), &links, &anchors, 0, MAX_CHAIN_PATHS) {
+        n if n > MAX_CHAIN_PATHS => Err(CertificateError::TooManyChainPaths { max: MAX_CHAIN_PATHS }),
+        _ => Ok(()),
+    }
+}
+
+/// A chain certificate as path building sees it: its subject and issuer names (DER).
+struct NameLink<'a> {
+    subject: &'a [u8],
+    issuer: &'a [u8],
+}
+
+/// How many paths lead from a certificate issued by `issuer` to one of `anchors` (subjects)
+/// through `links` not in `used` (a bit per link), by names alone — the paths a path builder
+/// may try (RFC 4158 §2: an issuer is any certificate whose subject is the issuer name), each
+/// link used once per path. Stops counting once past `limit`.
+fn count_paths(issuer: &[u8], links: &[NameLink<'_>], anchors: &[&[u8]], used: u32, limit: usize) -> usize {
+    let mut count = anchors.iter().filter(|subject| **subject == issuer).count();
+    for (i, link) in links.iter().enumerate() {
+        if count > limit {
+            break;
+        }
+        let bit = 1u32 << i;
+        if used & bit == 0 && link.subject == issuer {
+            count += count_paths(link.issuer, links, anchors, used | bit, limit - count);
+        }
+    }
+    count
+}
+
 /// [`verify_chain`] with `algorithms`, each skipping the anchor's CRL signatures verified at
 /// load, against each group of the anchor's certificates in turn (one, unless a CA was
 /// re-keyed under its name) until one verifies the chain.
@@ -84,10 +140,15 @@ pub(super) fn verify_chain_with<const N: usize>(
             max: MAX_INTERMEDIATES,
         });
     }
-    for (i, der) in intermediates.iter().enumerate() {
-        parse_der_or_why(der).map_err(|reason| CertificateError::MalformedIntermediate { index: i + 1, reason })?;
-    }
+    let parsed = intermediates
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            parse_der_or_why(der).map_err(|reason| CertificateError::MalformedIntermediate { index: i + 1, reason })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     check_no_repeats(leaf.der(), intermediates)?;
+    check_path_count(anchor, leaf, &parsed)?;
     let leaf_der = CertificateDer::from(leaf.der());
     let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
     let intermediate_ders: Vec<CertificateDer<'_>> = intermediates
@@ -347,4 +408,38 @@ fn map_webpki_error(error: webpki::Error) -> CertificateError {
 
 fn unix_seconds(time: UnixTime) -> i64 {
     i64::try_from(time.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_counted_by_names() {
+        let link = |subject: &'static str, issuer: &'static str| NameLink {
+            subject: subject.as_bytes(),
+            issuer: issuer.as_bytes(),
+        };
+        let count = |issuer: &str, links: &[NameLink<'_>], anchors: &[&[u8]]| {
+            count_paths(issuer.as_bytes(), links, anchors, 0, MAX_CHAIN_PATHS)
+        };
+        let root: &[&[u8]] = &[b"root"];
+        let rekeyed_root: &[&[u8]] = &[b"root", b"root"];
+        // leaf ← inter ← root: one path; the root sent along adds one.
+        assert_eq!(count("inter", &[link("inter", "root")], root), 1);
+        assert_eq!(count("inter", &[link("inter", "root"), link("root", "root")], root), 2);
+        // A re-keyed root and both versions of the intermediate: four.
+        assert_eq!(
+            count("inter", &[link("inter", "root"), link("inter", "root")], rekeyed_root),
+            4
+        );
+        // Nothing leads to the anchor: none.
+        assert_eq!(count("other", &[link("inter", "root")], root), 0);
+        // A cycle of names ends: each certificate is used once per path.
+        assert_eq!(count("a", &[link("a", "b"), link("b", "a")], root), 0);
+        // Five self-issued certificates named like the anchor: counting stops past the limit.
+        let forged: Vec<NameLink<'_>> = (0..5).map(|_| link("root", "root")).collect();
+        assert_eq!(count("root", &forged, root), MAX_CHAIN_PATHS + 1);
+        assert_eq!(count_paths(b"root", &forged, root, 0, usize::MAX - 1), 326);
+    }
 }

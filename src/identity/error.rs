@@ -114,6 +114,15 @@ pub enum CertificateError {
         /// What it repeats: "the leaf certificate" or "intermediate certificate #N".
         of: String,
     },
+    /// The chain's names allow more paths to the anchor than are tried: several certificates
+    /// share a CA name (`chain.rs`, `MAX_CHAIN_PATHS`).
+    #[error(
+        "the chain's certificates share CA names so that they make more than {max} paths to the trust anchor; send the one path from the leaf to the trust anchor"
+    )]
+    TooManyChainPaths {
+        /// The most paths tried.
+        max: usize,
+    },
     /// The subject CN is longer than X.509 allows; as a source identity it would be cut.
     #[error(
         "the subject CN has {characters} characters; at most 64 are allowed (RFC 5280), and the session's source identity is made of it"

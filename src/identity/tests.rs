@@ -594,6 +594,22 @@ fn rejected_chains() {
         "intermediate certificate #2 repeats the leaf certificate; send each certificate of the chain once"
     );
 
+    // Certificates that share the anchor's name, made by anyone with keys of their own, make
+    // more paths than are tried: refused before any signature is checked.
+    let forged: Vec<Authority> = (0..5).map(|_| root(KeyType::EcdsaP256)).collect();
+    let forged_issued: Vec<&Issued> = forged.iter().map(Authority::issued).collect();
+    let forged_leaf = leaf(&forged[0], KeyType::EcdsaP256);
+    assert_eq!(
+        verify(&anchor, &forged_leaf, &forged_issued).unwrap_err().to_string(),
+        "the chain's certificates share CA names so that they make more than 8 paths to the trust anchor; \
+         send the one path from the leaf to the trust anchor"
+    );
+    assert_eq!(
+        verify(&anchor, &forged_leaf, &forged_issued[..1]),
+        Err(CertificateError::BadSignature),
+        "two paths are tried"
+    );
+
     let garbage = ClientCertificate::parse(leaf(&ca, KeyType::EcdsaP256).cert_der).unwrap();
     assert_eq!(
         verify_chain(&anchor, &garbage, &[b"junk".to_vec()], now())
