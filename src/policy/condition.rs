@@ -260,7 +260,9 @@ impl Values {
                 };
                 let item = match (template, operator.kind) {
                     (Some(t), _) => TextValue::Template(t),
-                    (None, OperatorKind::StringEqualsIgnoreCase) => TextValue::Exact(raw.to_lowercase()),
+                    // Kept as written: the comparison folds both sides one character at a time
+                    // (`str::to_lowercase` would apply the final-sigma rule to this side only).
+                    (None, OperatorKind::StringEqualsIgnoreCase) => TextValue::Exact(raw.to_owned()),
                     (None, OperatorKind::StringLike) => TextValue::Like(Pattern::compile(raw, Case::Sensitive)),
                     (None, OperatorKind::Arn) => TextValue::Arn(
                         ArnPattern::compile(Pattern::compile(raw, Case::Sensitive)).ok_or_else(|| {
