@@ -29,7 +29,7 @@ use rolegate::bench::setup::{
     CHAINED_ROLE_ARN, ClientIdentity, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions,
 };
 use rolegate::bench::{FLOOR_MESSAGE, ecdsa_p256_fixture, rsa_2048_fixture};
-use rolegate::broker::{Broker, Payload, create_session_trust_context};
+use rolegate::broker::{Broker, Payload, SessionRequester, create_session_trust_context};
 use rolegate::client::SessionCredentials;
 use rolegate::config::Config;
 use rolegate::identity::{ClientCertificate, verify_chain};
@@ -246,15 +246,13 @@ impl Fixture {
         // One instant for signing and verifying, so a long run never drifts out of the skew.
         let now = OffsetDateTime::now_utc();
         let unix = UnixTime::since_unix_epoch(Duration::from_secs(now.unix_timestamp() as u64));
-        let trust_context = create_session_trust_context(
-            &self.config,
-            anchor,
-            role,
-            &self.leaf,
-            self.leaf.principal_tags(),
-            Some([127, 0, 0, 1].into()),
-            now,
-        );
+        let requester = SessionRequester {
+            certificate: &self.leaf,
+            tags: self.leaf.principal_tags(),
+            session_name: "bench-1",
+        };
+        let trust_context =
+            create_session_trust_context(&self.config, anchor, role, requester, Some([127, 0, 0, 1].into()), now);
         let ecdsa_request = signed_x509_request(&self.ecdsa_client, None, now);
         let rsa_request = signed_x509_request(&self.rsa_client, None, now);
         let gci_request = std::rc::Rc::new(self.sts_request(GET_CALLER_IDENTITY, now));

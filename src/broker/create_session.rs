@@ -22,7 +22,7 @@ use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
 use super::violations::Violations;
 use crate::config::{Anchor, Config, Profile, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
@@ -84,9 +84,15 @@ impl Broker {
 
         let tags = profile.attribute_mapping.select(input.certificate.principal_tags());
         let source_identity = input.certificate.source_identity().to_owned();
+        let packed_policy_size = check_packed_policy_size(profile, &tags)?;
+        let requester = SessionRequester {
+            certificate: &input.certificate,
+            tags: &tags,
+            session_name: &session_name,
+        };
         check_trust_policy(
             role,
-            trust_context(&config, anchor, role, &input.certificate, &tags, input.source_ip, now),
+            trust_context(&config, anchor, role, requester, input.source_ip, now),
         )?;
 
         // Reuse comes after every check: the trust policy may depend on the client's address
@@ -96,8 +102,7 @@ impl Broker {
             (!config.server.credential_reuse.is_zero()).then(|| issued_key(&config, &input, &session_name, duration));
         if let Some(key) = &reuse_key {
             if let Some(hit) = self.caches().issued.get(key) {
-                let remaining = hit.output.credentials.expiration - now.unix_timestamp();
-                if remaining * 10 >= i64::from(duration) * 9 {
+                if reusable(&hit, role, duration, now) {
                     self.caches().record(CacheName::Issued, true);
                     return Ok(hit.output);
                 }
@@ -109,8 +114,6 @@ impl Broker {
         if let Some(p) = &profile.session_policy {
             session_policies.push(p.source().to_owned());
         }
-        let policy_refs: Vec<&str> = session_policies.iter().map(String::as_str).collect();
-        let packed_policy_size = session::packed_policy_size(&policy_refs, profile.managed_policy_arns.len(), &tags);
         let issued_at = now.unix_timestamp();
         let draft = SessionClaimsDraft {
             role_arn: role.arn.as_str().to_owned(),
@@ -295,6 +298,30 @@ const MAX_ARN_CHARACTERS: usize = 1011;
 
 /// The lengths of CreateSession's ARNs, checked before anything is looked up: a longer value
 /// names nothing, and would otherwise be quoted whole in the not-found message.
+/// Whether credentials issued earlier for the identical request may be handed out again at
+/// `now`: they still have at least 90 % of the lifetime asked for (DESIGN §3), and were
+/// issued at or after the role's `revoke_sessions_issued_before` — a cutoff set ahead of the
+/// clock becomes due while the configuration stays, and credentials it revokes must not be
+/// handed to the client that asks again because they were refused.
+fn reusable(hit: &IssuedSession, role: &Role, duration: u32, now: OffsetDateTime) -> bool {
+    let remaining = hit.output.credentials.expiration - now.unix_timestamp();
+    remaining * 10 >= i64::from(duration) * 9
+        && role
+            .revoke_sessions_issued_before
+            .is_none_or(|cutoff| hit.issued_at >= cutoff)
+}
+
+/// The session's packed size: the profile's session policy and managed policy ARNs and the
+/// certificate attributes it maps to tags, refused above 100 % as STS refuses the AssumeRole
+/// Roles Anywhere makes of them (`PackedPolicyTooLarge`, a 400 `ValidationException` here).
+/// Tags come from whoever holds a certificate of the anchor, so without the bound a session
+/// could carry more than a token is sized for.
+pub(crate) fn check_packed_policy_size(profile: &Profile, tags: &[(String, String)]) -> Result<u32, ApiError> {
+    let policy = profile.session_policy.as_ref().map(|p| p.source());
+    session::check_packed_policy_size(policy.as_slice(), profile.managed_policy_arns.len(), tags)
+        .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))
+}
+
 pub fn check_arn_lengths(profile_arn: &str, role_arn: &str, trust_anchor_arn: &str) -> Result<(), ApiError> {
     let mut v = Violations::default();
     v.length(profile_arn, "profileArn", 1, MAX_ARN_CHARACTERS);
@@ -330,20 +357,34 @@ pub(crate) fn check_instance_properties(
     }
 }
 
+/// Who a CreateSession asks a role's trust for: the certificate, the attributes of it the
+/// profile maps (as tags), and the session name.
+#[derive(Clone, Copy)]
+pub struct SessionRequester<'a> {
+    pub certificate: &'a ClientCertificate,
+    pub tags: &'a [(String, String)],
+    pub session_name: &'a str,
+}
+
 /// The trust-policy request context of a CreateSession (action left empty: it is set to each
 /// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
 /// as `aws:SourceArn`, the account, the certificate attributes the profile maps (`tags`) as
-/// principal and request tags (and `aws:TagKeys`), its source identity, the time and the
-/// client address.
+/// principal and request tags (and `aws:TagKeys`), its source identity, the session name
+/// (`sts:RoleSessionName`, as on every AssumeRole: a policy can tie a name the profile lets
+/// clients choose to the certificate), the time and the client address.
 pub fn trust_context(
     config: &Config,
     anchor: &Anchor,
     role: &Role,
-    certificate: &ClientCertificate,
-    tags: &[(String, String)],
+    requester: SessionRequester<'_>,
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> RequestContext {
+    let SessionRequester {
+        certificate,
+        tags,
+        session_name,
+    } = requester;
     let mut ctx = RequestContext::new(
         Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
         "",
@@ -358,6 +399,7 @@ pub fn trust_context(
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
     ctx.insert("sts:SourceIdentity", certificate.source_identity());
+    ctx.insert("sts:RoleSessionName", session_name);
     if let Some(ip) = source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());
     }
@@ -582,6 +624,120 @@ mod tests {
         assert_eq!(again.credentials.access_key_id, first.credentials.access_key_id);
     }
 
+    /// A broker of the bench world (with `reuse`) whose configuration `edit` changed.
+    fn edited_broker(reuse: u64, edit: impl FnOnce(String) -> String) -> (Broker, World, Arc<ClientCertificate>) {
+        let (_, world, certificate) = world_broker(reuse);
+        let text = edit(std::fs::read_to_string(&world.config).unwrap());
+        std::fs::write(&world.config, text).unwrap();
+        let broker = Broker::new(Config::load(&world.config).unwrap());
+        (broker, world, certificate)
+    }
+
+    #[test]
+    fn reused_credentials_keep_nine_tenths_of_their_lifetime() {
+        let (broker, _world, certificate) = world_broker(3600);
+        let t0 = OffsetDateTime::now_utc();
+        let at = |seconds: i64| {
+            broker
+                .create_session(input(&certificate), t0 + time::Duration::seconds(seconds))
+                .unwrap()
+                .credentials
+                .access_key_id
+                .clone()
+        };
+        let first = at(0);
+        // One-hour sessions: reused while 3,240 seconds remain, minted anew after.
+        assert_eq!(at(360), first);
+        let later = at(361);
+        assert_ne!(later, first);
+        assert_eq!(at(400), later);
+    }
+
+    #[test]
+    fn credentials_a_revocation_cutoff_reached_are_not_reused() {
+        let t0 = OffsetDateTime::now_utc();
+        let cutoff = t0 + time::Duration::seconds(30);
+        let cutoff_text = crate::session::format_expiration(cutoff.unix_timestamp());
+        let (broker, _world, certificate) = edited_broker(3600, |text| {
+            text.replacen(
+                "max_session_duration = 3600\n",
+                &format!("max_session_duration = 3600\nrevoke_sessions_issued_before = \"{cutoff_text}\"\n"),
+                1,
+            )
+        });
+        let at = |seconds: i64| {
+            broker
+                .create_session(input(&certificate), t0 + time::Duration::seconds(seconds))
+                .unwrap()
+                .credentials
+                .access_key_id
+                .clone()
+        };
+        // Issued before the cutoff (which was ahead of the clock at load): revoked once it is
+        // reached, so the client that asks again is given new credentials...
+        let before = at(0);
+        let after = at(40);
+        assert_ne!(after, before, "revoked by the cutoff: minted anew");
+        // ...which are reused as usual.
+        assert_eq!(at(50), after);
+    }
+
+    #[test]
+    fn a_trust_policy_can_tie_the_session_name_to_the_certificate() {
+        let (broker, _world, certificate) = edited_broker(0, |text| {
+            text.replacen(
+                "\"ArnEquals\": {",
+                "\"StringEqualsIgnoreCase\": {\"sts:RoleSessionName\": \"${aws:PrincipalTag/x509Subject/CN}\"}, \"ArnEquals\": {",
+                1,
+            )
+        });
+        let now = OffsetDateTime::now_utc();
+        let named = |name: &str| CreateSessionInput {
+            role_session_name: Some(name.to_owned()),
+            ..input(&certificate)
+        };
+        let own = broker.create_session(named("bench-workload-0"), now).unwrap();
+        assert!(
+            own.assumed_role_arn.ends_with("/bench-workload-0"),
+            "{}",
+            own.assumed_role_arn
+        );
+        let other = broker
+            .create_session(named("bench-workload-1"), now)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!((other.code, other.reason), (ErrorCode::AccessDenied, "trust-policy"));
+    }
+
+    #[test]
+    fn a_session_over_the_packed_size_is_refused() {
+        // A session policy of about 4,150 minified characters (102 % by itself) and the
+        // certificate's tags.
+        let resources: Vec<String> = (0..38)
+            .map(|i| format!("\"arn:aws:s3:::bucket-{i:02}/{}\"", "k".repeat(80)))
+            .collect();
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":[{}]}}]}}"#,
+            resources.join(",")
+        );
+        let (broker, _world, certificate) = edited_broker(0, |text| {
+            text.replacen(
+                "accept_role_session_name = true\n",
+                &format!("accept_role_session_name = true\nsession_policy = '''{policy}'''\n"),
+                1,
+            )
+        });
+        let e = broker
+            .create_session(input(&certificate), OffsetDateTime::now_utc())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (ErrorCode::PackedPolicyTooLarge, "packed-policy"));
+        assert_eq!(
+            e.message,
+            "Packed policy consumes 107% of allotted space, please use smaller policy."
+        );
+    }
+
     #[test]
     fn a_chain_verified_under_the_previous_configuration_is_not_a_hit_after_reload() {
         let (broker, world, certificate) = world_broker(60);
@@ -703,7 +859,12 @@ mod tests {
         let tags = [("team".to_owned(), "blue".to_owned())];
         let now = OffsetDateTime::now_utc();
         let ip = Some("192.0.2.1".parse().unwrap());
-        let create = trust_context(&config, anchor, &role, &certificate, &tags, ip, now);
+        let requester = SessionRequester {
+            certificate: &certificate,
+            tags: &tags,
+            session_name: "web-1",
+        };
+        let create = trust_context(&config, anchor, &role, requester, ip, now);
 
         let issued_at = now.unix_timestamp();
         let claims = crate::session::SessionClaims {

@@ -38,8 +38,8 @@ pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub(crate) use context::is_trust_policy_key;
 pub use create_session::{
-    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, check_arn_lengths,
-    trust_context as create_session_trust_context,
+    CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, SessionRequester,
+    check_arn_lengths, trust_context as create_session_trust_context,
 };
 
 /// The decision steps `rolegate explain` replays offline, shared so that it explains exactly
@@ -52,8 +52,9 @@ pub(crate) mod steps {
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
     pub(crate) use super::create_session::{
-        check_certificate_names, check_instance_properties, find_anchor, find_profile, find_role_in_profile,
-        session_name, trust_context, trust_denied, verify_chain_at,
+        SessionRequester, check_arn_lengths, check_certificate_names, check_instance_properties,
+        check_packed_policy_size, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,
+        trust_denied, verify_chain_at,
     };
 }
 

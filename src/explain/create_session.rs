@@ -43,6 +43,11 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}"))),
         certificate_details,
     );
+    r.check(
+        "ARNs within AWS's lengths",
+        steps::check_arn_lengths(&q.profile_arn, &q.role_arn, &q.trust_anchor_arn),
+        |_| Vec::new(),
+    );
     let anchor = r.check(
         "trust anchor found and enabled",
         steps::find_anchor(config, &q.trust_anchor_arn),
@@ -100,25 +105,44 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
     };
     session_steps(&mut r, q, certificate.as_ref(), profile, role);
-    // The tags the profile maps, computed once for the three actions.
+    let title = "packed size: the profile's session policies and the tags it maps";
+    match profile.zip(certificate.as_ref()) {
+        Some((profile, cert)) => {
+            let tags = profile.attribute_mapping.select(cert.principal_tags());
+            r.check(title, steps::check_packed_policy_size(profile, &tags), |percent| {
+                vec![format!("{percent} % of what a session may carry")]
+            });
+        }
+        None => r.skip(title, "the profile and a parsed certificate"),
+    }
+    // The tags the profile maps and the session name, computed once for the three actions.
     let trust_inputs =
         certificate
             .as_ref()
             .zip(anchor)
             .zip(profile)
             .zip(role)
-            .map(|(((cert, anchor), profile), role)| {
+            .and_then(|(((cert, anchor), profile), role)| {
+                let name = steps::session_name(profile, q.role_session_name.as_deref(), cert).ok()?;
                 let tags = profile.attribute_mapping.select(cert.principal_tags());
-                (cert, anchor, role, tags)
+                Some((cert, anchor, role, tags, name))
             });
     let mut first: Option<(&str, Vec<StatementTrace>)> = None;
     for action in ROLES_ANYWHERE_ACTIONS {
         let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
-        let Some((cert, anchor, role, tags)) = &trust_inputs else {
-            r.skip(title, "a parsed certificate, an enabled trust anchor and the role");
+        let Some((cert, anchor, role, tags, session_name)) = &trust_inputs else {
+            r.skip(
+                title,
+                "a parsed certificate, an enabled trust anchor, the role and a session name",
+            );
             continue;
         };
-        let mut ctx = steps::trust_context(config, anchor, role, cert, tags, q.source_ip, now);
+        let requester = steps::SessionRequester {
+            certificate: cert,
+            tags,
+            session_name,
+        };
+        let mut ctx = steps::trust_context(config, anchor, role, requester, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
         let mut details = vec![match &decision.deciding {
