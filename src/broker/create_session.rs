@@ -101,11 +101,11 @@ impl Broker {
         let reuse_key =
             (!config.server.credential_reuse.is_zero()).then(|| issued_key(&config, &input, &session_name, duration));
         if let Some(key) = &reuse_key {
-            if let Some(hit) = self.caches().issued.get(key) {
-                if reusable(&hit, role, duration, now) {
-                    self.caches().record(CacheName::Issued, true);
-                    return Ok(hit.output);
-                }
+            if let Some(hit) = self.caches().issued.get(key)
+                && reusable(&hit, role, duration, now)
+            {
+                self.caches().record(CacheName::Issued, true);
+                return Ok(hit.output);
             }
             self.caches().record(CacheName::Issued, false);
         }
