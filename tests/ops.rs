@@ -156,6 +156,32 @@ async fn assert_served(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) 
     assert!(raw.starts_with(b"HTTP/1.1 404 "), "{}", String::from_utf8_lossy(&raw));
 }
 
+/// One whole response of a kept-alive HTTP/1.1 connection (head and `content-length` body),
+/// as text; the connection stays open for the next request.
+async fn read_one_response(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> String {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap());
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buf))
+            .await
+            .expect("no response")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection; received {text}");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// Everything `stream` receives until the server closes it (at most 20 s).
 async fn read_until_closed(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Vec<u8> {
     let mut raw = Vec::new();
@@ -179,7 +205,8 @@ fn http2_frame_types(mut raw: &[u8]) -> Vec<u8> {
 async fn idle_connections_are_closed() {
     let pki = Pki::new();
     // Idle from the handshake on: long enough that a loaded test machine still sends the request.
-    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 3\nrequest_timeout_seconds = 1", &[]);
+    // The request timeout is longer than the wait below: the idle timeout closes.
+    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 3\nrequest_timeout_seconds = 60", &[]);
 
     // HTTP/1.1 keep-alive: a request is answered, then the idle connection is closed.
     let mut h1 = tls_connect(&d).await;
@@ -195,7 +222,9 @@ async fn idle_connections_are_closed() {
     );
 
     // HTTP/2 (gRPC clients): the connection preface and nothing more; the server says GOAWAY
-    // (and closes even though this client never acknowledges the PING that follows it).
+    // (and closes even though this client never acknowledges the PING that follows it, once
+    // `request_timeout_seconds` has passed).
+    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 3\nrequest_timeout_seconds = 1", &[]);
     let mut h2 = tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"h2").await;
     h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
         .await
@@ -206,6 +235,23 @@ async fn idle_connections_are_closed() {
     let types = http2_frame_types(&raw);
     assert_eq!(types.first(), Some(&SETTINGS), "{types:?}");
     assert!(types.contains(&GOAWAY), "{types:?}");
+}
+
+/// An HTTP/1.1 keep-alive connection idle for longer than `request_timeout_seconds` but less
+/// than `idle_timeout_seconds` still serves its next request.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_lasts_the_idle_timeout() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "idle_timeout_seconds = 30\nrequest_timeout_seconds = 1", &[]);
+    let mut h1 = tls_connect(&d).await;
+    let request = b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    for _ in 0..2 {
+        h1.write_all(request).await.unwrap();
+        let response = read_one_response(&mut h1).await;
+        assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
+        // The client keeps the connection in its pool for a while.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 #[tokio::test]

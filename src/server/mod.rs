@@ -239,7 +239,10 @@ async fn serve_connection(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(server.request_timeout)
+        // hyper's head timer also runs while a keep-alive connection waits for its next
+        // request, so it cannot be shorter than the idle timeout (which `Activity` enforces,
+        // head or no head) without cutting idle HTTP/1.1 connections early.
+        .header_read_timeout(server.request_timeout.max(idle_timeout))
         .max_buf_size(server.max_header_bytes);
     builder
         .http2()
