@@ -22,7 +22,8 @@ use crate::state::State;
 /// descriptors are kept out of the TLS listener's ([`super::connections::RESERVED_DESCRIPTORS`]).
 pub const MAX_CONNECTIONS: usize = 256;
 
-/// Connections one client address holds at once on the operations listener: a scraper and a
+/// Connections one client address (an IPv6 one by its `per_ip_ipv6_prefix`) holds at once on
+/// the operations listener: a scraper and a
 /// prober need one or two each; filling [`MAX_CONNECTIONS`] takes eight addresses.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
 
@@ -35,7 +36,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             return;
         };
         let (tcp, peer) = super::connections::accept(&listener).await;
-        let Ok(address_slot) = per_address.take_counted(peer.ip().to_canonical()) else {
+        let prefix = state.broker.config().server.per_ip_ipv6_prefix;
+        let address = crate::ratelimit::address_group(peer.ip().to_canonical(), prefix);
+        let Ok(address_slot) = per_address.take_counted(address) else {
             tracing::debug!(%peer, "operations listener: refused, the address holds {MAX_CONNECTIONS_PER_ADDRESS} connections");
             continue;
         };
