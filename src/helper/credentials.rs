@@ -89,6 +89,12 @@ struct IdentityParts {
     key_pkcs8: Zeroizing<Vec<u8>>,
 }
 
+/// The private key of the identity (PKCS#8 DER), read as [`WorkloadIdentity::load`] reads it:
+/// key material the sidecar derives its IMDS token key from.
+pub fn private_key_der(source: &IdentitySource) -> Result<Zeroizing<Vec<u8>>, String> {
+    Ok(read_identity(source)?.key_pkcs8)
+}
+
 fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
     let cert_bytes = read(&source.certificate)?;
     let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod credential_process;
 pub mod credentials;
+pub mod imds_token;
 pub mod refresh;
 pub mod sidecar;
 pub mod update;

@@ -11,8 +11,8 @@
 //! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
 //! SDKs that take their region from IMDS read), `iam/info` an instance profile named after the
 //! role, the category listings what is served, and `GET /healthz` — no token, no secret —
-//! answers 200 while credentials can be served and 503 otherwise (a Kubernetes startupProbe:
-//! the application starts once credentials are there).
+//! answers 200 while credentials can be served and 503 otherwise. `--no-imds` serves the
+//! container endpoint alone. IMDS tokens are stateless ([`super::imds_token`]).
 //!
 //! Credentials are refreshed by [`super::refresh`]; the certificate and key are re-read on every
 //! refresh, and a change of their files forces one (rotation without restart). The sidecar
@@ -20,10 +20,9 @@
 //! SDK asking at once, as one starting beside it does, gets credentials rather than a 503
 //! (botocore's IMDS provider tries once).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use bytes::Bytes;
@@ -36,7 +35,8 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::credential_process::SessionArgs;
-use super::credentials::{IdentitySource, WorkloadIdentity};
+use super::credentials::{IdentitySource, WorkloadIdentity, private_key_der};
+use super::imds_token::ImdsTokens;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
 
 /// How long the sidecar waits for its first fetch before it answers (with a 503 until then).
@@ -60,6 +60,11 @@ pub struct SidecarArgs {
     /// the container endpoint is off.
     #[arg(long, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
+    /// Do not serve IMDSv2 (`/latest/…`), only the container endpoint: IMDS asks only for a
+    /// PUT before it answers, so any process that can reach the port gets credentials, while
+    /// the container endpoint asks for the token of `--auth-token-file`.
+    #[arg(long)]
+    pub no_imds: bool,
     /// Refresh after this fraction of the lifetime (testing aid).
     #[arg(long, default_value_t = 0.5, hide = true)]
     pub refresh_at_fraction: f64,
@@ -90,6 +95,22 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let source = args.session.identity_source();
     // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
     WorkloadIdentity::load(&source)?;
+    let imds = match args.no_imds {
+        true if args.auth_token_file.is_none() => {
+            return Err("--no-imds leaves nothing to serve: give --auth-token-file for the container endpoint".into());
+        }
+        true => None,
+        false => {
+            if args.auth_token_file.is_some() {
+                tracing::warn!(
+                    "IMDSv2 is served beside the token-guarded container endpoint: any process that can \
+                     reach the port gets credentials through it without the token; add --no-imds to \
+                     serve the container endpoint only"
+                );
+            }
+            Some(ImdsTokens::derived_from(&private_key_der(&source)?))
+        }
+    };
     args.session.client()?;
     let addr = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], args.port)));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -147,7 +168,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         instance_profile_arn,
         region,
         auth_token_file: args.auth_token_file,
-        tokens: Mutex::new(TokenStore::default()),
+        imds,
     });
     loop {
         let (stream, _) = crate::server::connections::accept(&listener).await;
@@ -182,49 +203,15 @@ pub struct Shared {
     /// The region IMDS's `placement/region` answers.
     pub region: String,
     pub auth_token_file: Option<PathBuf>,
-    pub tokens: Mutex<TokenStore>,
+    /// IMDSv2's tokens; `None`: IMDS is off (`--no-imds`).
+    pub imds: Option<ImdsTokens>,
 }
-
-/// IMDSv2 session tokens and their expiries, bounded: the oldest-expiring token is dropped
-/// when the store is full (IMDS itself bounds tokens per instance).
-#[derive(Default)]
-pub struct TokenStore {
-    tokens: HashMap<String, OffsetDateTime>,
-}
-
-/// Most live IMDSv2 tokens kept.
-pub const MAX_TOKENS: usize = 4096;
 
 /// The IMDSv2 TTL header (request and response).
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 /// The IMDSv2 token header on GETs.
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const CREDENTIALS_PREFIX: &str = "/latest/meta-data/iam/security-credentials";
-
-impl TokenStore {
-    /// Issues a token valid for `ttl` from `now`.
-    pub fn issue(&mut self, now: OffsetDateTime, ttl: Duration) -> String {
-        self.tokens.retain(|_, exp| *exp > now);
-        if self.tokens.len() >= MAX_TOKENS
-            && let Some(oldest) = self.tokens.iter().min_by_key(|(_, e)| **e).map(|(t, _)| t.clone())
-        {
-            self.tokens.remove(&oldest);
-        }
-        let mut raw = [0u8; 32];
-        // A failing system RNG leaves zeros; refuse to hand those out by mixing in the time.
-        if aws_lc_rs::rand::fill(&mut raw).is_err() {
-            raw[..16].copy_from_slice(&now.unix_timestamp_nanos().to_be_bytes());
-        }
-        let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
-        self.tokens.insert(token.clone(), now + ttl);
-        token
-    }
-
-    /// Whether `token` was issued and has not expired at `now`.
-    pub fn valid(&self, token: &str, now: OffsetDateTime) -> bool {
-        self.tokens.get(token).is_some_and(|exp| *exp > now)
-    }
-}
 
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
@@ -236,8 +223,13 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
              addressed to a DNS name (DNS rebinding).",
         );
     }
+    let imds = shared.imds.as_ref();
     match (req.method(), path) {
-        (&Method::PUT, "/latest/api/token") => issue_token(shared, req, now),
+        (_, p) if p.starts_with("/latest/") && imds.is_none() => text(
+            StatusCode::NOT_FOUND,
+            "IMDS is off (--no-imds): use the container credentials endpoint, /v1/credentials.",
+        ),
+        (&Method::PUT, "/latest/api/token") => issue_token(imds, req, now),
         (_, "/latest/api/token") => method_not_allowed("PUT", "Use PUT to get a token."),
         (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
         (_, "/v1/credentials") => method_not_allowed("GET", "Use GET."),
@@ -247,7 +239,7 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         }),
         (&Method::GET, p) if p.starts_with("/latest/") => {
             let token = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
-            if !token.is_some_and(|t| lock(&shared.tokens).valid(t, now)) {
+            if !token.zip(imds).is_some_and(|(t, tokens)| tokens.valid(t, now)) {
                 // IMDSv2 only: a missing, unknown or expired token is 401, as IMDS answers.
                 return text(StatusCode::UNAUTHORIZED, "");
             }
@@ -295,7 +287,10 @@ fn is_port_suffix(rest: &str) -> bool {
 }
 
 /// `PUT /latest/api/token`: TTL 1..=21600 s from the TTL header, echoed back.
-fn issue_token<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
+fn issue_token<B>(tokens: Option<&ImdsTokens>, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
+    let Some(tokens) = tokens else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
     // IMDS refuses proxied token requests.
     if req.headers().contains_key("x-forwarded-for") {
         return text(StatusCode::FORBIDDEN, "Forbidden");
@@ -312,7 +307,7 @@ fn issue_token<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Res
             "x-aws-ec2-metadata-token-ttl-seconds must be an integer from 1 to 21600",
         );
     };
-    let token = lock(&shared.tokens).issue(now, Duration::seconds(ttl.into()));
+    let token = tokens.issue(now, Duration::seconds(ttl.into()));
     let mut resp = text(StatusCode::OK, &token);
     if let Ok(v) = http::HeaderValue::from_str(&ttl.to_string()) {
         resp.headers_mut().insert(TTL_HEADER, v);
@@ -325,14 +320,25 @@ fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<B
     // are the entries the sidecar serves.
     match path.trim_end_matches('/') {
         "/latest/meta-data" => return text(StatusCode::OK, "iam/\nplacement/"),
-        "/latest/meta-data/iam" => return text(StatusCode::OK, "info\nsecurity-credentials/"),
+        "/latest/meta-data/iam" => {
+            return text(
+                StatusCode::OK,
+                "info\nsecurity-credentials/\nsecurity-credentials-extended/",
+            );
+        }
         "/latest/meta-data/placement" => return text(StatusCode::OK, "region"),
         "/latest/meta-data/placement/region" => return text(StatusCode::OK, &shared.region),
         "/latest/meta-data/iam/info" => return refresh::read(&shared.state, |s| iam_info(s, now, shared)),
         _ => {}
     }
-    let Some(rest) = path.strip_prefix(CREDENTIALS_PREFIX) else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
+    // The extended document adds the account id; newer SDKs (JavaScript v3, Java v2) ask for it
+    // first and fall back to the classic one.
+    let (rest, document) = match path.strip_prefix(CREDENTIALS_PREFIX) {
+        Some(rest) => match rest.strip_prefix("-extended") {
+            Some(rest) => (rest, Document::ImdsExtended),
+            None => (rest, Document::Imds),
+        },
+        None => return text(StatusCode::NOT_FOUND, "Not Found"),
     };
     match rest {
         "" | "/" => text(StatusCode::OK, &shared.role_name),
@@ -340,7 +346,7 @@ fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<B
             .strip_prefix('/')
             .is_some_and(|n| n.trim_end_matches('/') == shared.role_name) =>
         {
-            refresh::read(&shared.state, |s| credentials_response(s, now, shared, false))
+            refresh::read(&shared.state, |s| credentials_response(s, now, shared, document))
         }
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
@@ -373,15 +379,28 @@ fn container_credentials<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTi
             "The Authorization header does not match the sidecar's token.",
         );
     }
-    refresh::read(&shared.state, |s| credentials_response(s, now, shared, true))
+    refresh::read(&shared.state, |s| {
+        credentials_response(s, now, shared, Document::Container)
+    })
 }
 
 /// The credentials document, or a 503 saying why there is none.
+/// Which credentials document an endpoint answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Document {
+    /// The container endpoint's JSON.
+    Container,
+    /// IMDS's `security-credentials/ROLE`.
+    Imds,
+    /// IMDS's `security-credentials-extended/ROLE`: the same and `AccountId`.
+    ImdsExtended,
+}
+
 fn credentials_response(
     state: &CredentialState,
     now: OffsetDateTime,
     shared: &Shared,
-    container: bool,
+    document: Document,
 ) -> Response<Full<Bytes>> {
     let held = match state.current(now) {
         Ok(held) => held,
@@ -389,7 +408,7 @@ fn credentials_response(
     };
     let c = &held.credentials;
     let expiration = format_time(held.expires);
-    if container {
+    if document == Document::Container {
         let body = serde_json::json!({
             "AccessKeyId": c.access_key_id,
             "SecretAccessKey": c.secret_access_key.as_str(),
@@ -400,7 +419,7 @@ fn credentials_response(
         json(StatusCode::OK, body)
     } else {
         // IMDS sends its JSON documents as text/plain.
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "Code": "Success",
             "LastUpdated": format_time(held.obtained),
             "Type": "AWS-HMAC",
@@ -409,6 +428,9 @@ fn credentials_response(
             "Token": c.session_token.as_str(),
             "Expiration": expiration,
         });
+        if document == Document::ImdsExtended {
+            body["AccountId"] = serde_json::Value::from(shared.account_id.as_str());
+        }
         respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
     }
 }
@@ -491,6 +513,35 @@ fn warn_if_world_readable(path: &std::path::Path) {
 #[cfg(not(unix))]
 fn warn_if_world_readable(_path: &std::path::Path) {}
 
+/// The token file must be this user's or root's (a Kubernetes Secret volume), and not
+/// writable by every user: whoever controls it chooses the token the container endpoint
+/// accepts — another user who made the file in a shared folder before the sidecar started, say.
+#[cfg(unix)]
+fn check_token_file_owner(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+    if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
+        return Err(format!(
+            "the auth token file {} belongs to user {owner}, not to this user ({me}) or root: another user \
+             could choose the token; remove it (the sidecar writes a new one) or give it to this user",
+            path.display()
+        ));
+    }
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Err(format!(
+            "the auth token file {} is writable by every user, who could choose the token; chmod 600 it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_token_file_owner(_path: &std::path::Path) -> Result<(), String> {
+    Ok(())
+}
+
 /// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
 /// hold one); a missing one is written with a new random token, readable by this user only —
 /// so a sidecar and its application can share a fresh in-memory volume and no token is ever
@@ -539,6 +590,7 @@ fn new_token() -> Result<Zeroizing<String>, String> {
 }
 
 fn read_token(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
+    check_token_file_owner(path)?;
     let text = Zeroizing::new(
         std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?,
@@ -565,10 +617,6 @@ fn fingerprint(source: &IdentitySource) -> Vec<Option<(SystemTime, u64)>> {
             .and_then(|m| Some((m.modified().ok()?, m.len())))
     })
     .collect()
-}
-
-fn lock(m: &Mutex<TokenStore>) -> std::sync::MutexGuard<'_, TokenStore> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
@@ -683,7 +731,7 @@ mod tests {
             instance_profile_id: instance_profile_id("arn:aws:iam::123456789012:instance-profile/app"),
             region: "eu-west-3".into(),
             auth_token_file: token_file,
-            tokens: Mutex::new(TokenStore::default()),
+            imds: Some(ImdsTokens::derived_from(b"test key")),
         }
     }
 
@@ -773,6 +821,47 @@ mod tests {
         assert_eq!(call(&s, req("GET", "/healthz", &probe), T0).0, 503);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_every_user_may_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "chosen-by-someone").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(
+            ensure_token(&file).unwrap_err(),
+            format!(
+                "the auth token file {} is writable by every user, who could choose the token; chmod 600 it",
+                file.display()
+            )
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(ensure_token(&file).is_ok());
+    }
+
+    #[test]
+    fn without_imds_only_the_container_endpoint_answers() {
+        let s = Shared {
+            imds: None,
+            ..shared(None)
+        };
+        let ttl = [(TTL_HEADER, "60")];
+        for (method, path) in [
+            ("PUT", "/latest/api/token"),
+            ("GET", "/latest/meta-data/iam/security-credentials/"),
+        ] {
+            assert_eq!(
+                call(&s, req(method, path, &ttl), T0),
+                (
+                    404,
+                    "IMDS is off (--no-imds): use the container credentials endpoint, /v1/credentials.".into()
+                ),
+                "{path}"
+            );
+        }
+    }
+
     #[test]
     fn a_wrong_method_is_told_the_right_one() {
         let s = shared(None);
@@ -821,7 +910,10 @@ mod tests {
         for (path, listed) in [
             ("/latest/meta-data/", "iam/\nplacement/"),
             ("/latest/meta-data", "iam/\nplacement/"),
-            ("/latest/meta-data/iam/", "info\nsecurity-credentials/"),
+            (
+                "/latest/meta-data/iam/",
+                "info\nsecurity-credentials/\nsecurity-credentials-extended/",
+            ),
             ("/latest/meta-data/placement/", "region"),
         ] {
             assert_eq!(call(&s, req("GET", path, &auth), T0), (200, listed.into()), "{path}");
@@ -847,6 +939,15 @@ mod tests {
                 "Expiration":"2026-01-01T01:00:00Z"})
         );
         assert_eq!(call(&s, req("GET", &format!("{list}other"), &auth), T0).0, 404);
+        // The extended document (JavaScript v3, Java v2) adds the account id.
+        let extended = "/latest/meta-data/iam/security-credentials-extended/";
+        assert_eq!(call(&s, req("GET", extended, &auth), T0), (200, "app".into()));
+        let (st, body) = call(&s, req("GET", &format!("{extended}app"), &auth), T0);
+        assert_eq!(st, 200, "{body}");
+        let mut with_account = v.clone();
+        with_account["AccountId"] = "123456789012".into();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap(), with_account);
+        assert_eq!(call(&s, req("GET", &format!("{extended}other"), &auth), T0).0, 404);
         let (st, body) = call(&s, req("GET", info, &auth), T0);
         assert_eq!(st, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -907,17 +1008,6 @@ mod tests {
             .0,
             404
         );
-    }
-
-    #[test]
-    fn token_store_is_bounded() {
-        let mut ts = TokenStore::default();
-        let first = ts.issue(T0, Duration::seconds(10));
-        for i in 0..MAX_TOKENS {
-            ts.issue(T0, Duration::seconds(100 + i as i64));
-        }
-        assert_eq!(ts.tokens.len(), MAX_TOKENS);
-        assert!(!ts.valid(&first, T0), "the soonest-expiring token was dropped");
     }
 
     #[test]

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -235,6 +236,14 @@ def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster)
         assert cli.returncode == 0, cli.stderr
         arn = json.loads(cli.stdout)["Arn"]
         assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/app/{workload.serial_hex}", arn
+        # The app reads the token-guarded container endpoint only: IMDS, which any container of
+        # the pod could read without the token, is off.
+        assert "--no-imds" in args
+        put = urllib.request.Request(url + "/latest/api/token", method="PUT",
+                                     headers={"x-aws-ec2-metadata-token-ttl-seconds": "60"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(put, timeout=10)
+        assert refused.value.code == 404
     finally:
         proc.kill()
         proc.wait(timeout=10)

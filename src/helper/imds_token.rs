@@ -1,0 +1,116 @@
+//! The sidecar's IMDSv2 session tokens (`PUT /latest/api/token`), stateless: a token is its
+//! expiry and an HMAC-SHA256 of it, under a key derived from the workload's private key.
+//!
+//! Nothing is stored, so a restarted sidecar still accepts the tokens it issued before, and no
+//! store fills up and drops a live token. Both matter to aws-sdk-rust, which keeps its token for
+//! the whole TTL it asked for (6 hours by default) and retries a 401 with the same token: a
+//! token the sidecar forgot would fail every credential refresh of a running application until
+//! the token expired. The key is derived, not random, for the same reason: the key file is what
+//! survives a restart. A new private key (a rotation) keeps the key derived at start until the
+//! sidecar restarts; tokens issued under an earlier key are then refused, and are replaced by
+//! SDKs as they expire (botocore asks for a new one on every credential fetch).
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::{Duration, OffsetDateTime};
+
+/// What keys the token MAC, derived from the private key with a label of its own (the key
+/// signs nothing with this).
+const KEY_LABEL: &[u8] = b"rolegate sidecar IMDSv2 token key v1";
+
+/// A token's bytes: the expiry (Unix seconds, big-endian) and its MAC.
+const EXPIRY_BYTES: usize = 8;
+const TOKEN_BYTES: usize = EXPIRY_BYTES + 32;
+
+/// Issues and checks IMDSv2 tokens.
+#[derive(Clone)]
+pub struct ImdsTokens {
+    key: hmac::Key,
+}
+
+impl std::fmt::Debug for ImdsTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ImdsTokens(<key>)")
+    }
+}
+
+impl ImdsTokens {
+    /// Tokens keyed by `private_key` (the workload's, PKCS#8 DER): the same key gives the same
+    /// tokens in every process.
+    pub fn derived_from(private_key: &[u8]) -> ImdsTokens {
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, KEY_LABEL), private_key);
+        ImdsTokens {
+            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+        }
+    }
+
+    /// A token valid for `ttl` from `now`.
+    pub fn issue(&self, now: OffsetDateTime, ttl: Duration) -> String {
+        let expiry = (now + ttl).unix_timestamp().to_be_bytes();
+        let mut token = [0u8; TOKEN_BYTES];
+        token[..EXPIRY_BYTES].copy_from_slice(&expiry);
+        token[EXPIRY_BYTES..].copy_from_slice(hmac::sign(&self.key, &expiry).as_ref());
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// Whether `token` was issued under this key and has not expired at `now`. The MAC is
+    /// checked in constant time before the expiry is read.
+    pub fn valid(&self, token: &str, now: OffsetDateTime) -> bool {
+        let mut raw = [0u8; TOKEN_BYTES];
+        match URL_SAFE_NO_PAD.decode_slice(token, &mut raw) {
+            Ok(TOKEN_BYTES) => {}
+            _ => return false,
+        }
+        let (expiry, tag) = raw.split_at(EXPIRY_BYTES);
+        if hmac::verify(&self.key, expiry, tag).is_err() {
+            return false;
+        }
+        let mut seconds = [0u8; EXPIRY_BYTES];
+        seconds.copy_from_slice(expiry);
+        i64::from_be_bytes(seconds) > now.unix_timestamp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
+
+    #[test]
+    fn tokens_are_valid_until_their_ttl_ends() {
+        let tokens = ImdsTokens::derived_from(b"private key one");
+        let token = tokens.issue(T0, Duration::seconds(21600));
+        assert!(tokens.valid(&token, T0));
+        assert!(tokens.valid(&token, T0 + Duration::seconds(21599)));
+        assert!(!tokens.valid(&token, T0 + Duration::seconds(21600)));
+    }
+
+    #[test]
+    fn a_restarted_sidecar_accepts_the_tokens_of_the_same_key_only() {
+        let token = ImdsTokens::derived_from(b"private key one").issue(T0, Duration::seconds(60));
+        assert!(ImdsTokens::derived_from(b"private key one").valid(&token, T0));
+        assert!(!ImdsTokens::derived_from(b"private key two").valid(&token, T0));
+    }
+
+    #[test]
+    fn altered_or_malformed_tokens_are_refused() {
+        let tokens = ImdsTokens::derived_from(b"private key one");
+        let token = tokens.issue(T0, Duration::seconds(60));
+        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        raw[7] ^= 0x01; // a later expiry
+        assert!(!tokens.valid(&URL_SAFE_NO_PAD.encode(&raw), T0));
+        for bad in [
+            "",
+            "x",
+            &token[..token.len() - 1],
+            &format!("{token}A"),
+            &format!("{}+", &token[1..]),
+        ] {
+            assert!(!tokens.valid(bad, T0), "{bad}");
+        }
+    }
+}
