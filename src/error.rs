@@ -36,6 +36,8 @@ pub enum ErrorCode {
     PackedPolicyTooLarge,
     /// Unknown `Action` or `Version` on the STS Query API.
     InvalidAction,
+    /// No `Action` on the STS Query API.
+    MissingAction,
     /// The request date is outside the allowed clock skew.
     RequestExpired,
     /// The request body or headers exceed a size limit.
@@ -102,7 +104,8 @@ impl ApiError {
             | ErrorCode::InvalidParameterValue
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
-            | ErrorCode::InvalidAction => (400, "ValidationException"),
+            | ErrorCode::InvalidAction
+            | ErrorCode::MissingAction => (400, "ValidationException"),
             ErrorCode::PayloadTooLarge => (413, "ValidationException"),
             ErrorCode::ResourceNotFound => (404, "ResourceNotFoundException"),
             ErrorCode::Throttling => (429, "ThrottlingException"),
@@ -129,6 +132,7 @@ impl ApiError {
             ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
             ErrorCode::PackedPolicyTooLarge => (400, "PackedPolicyTooLarge"),
             ErrorCode::InvalidAction => (400, "InvalidAction"),
+            ErrorCode::MissingAction => (400, "MissingAction"),
             ErrorCode::RequestExpired => (400, "RequestExpired"),
             ErrorCode::PayloadTooLarge => (413, "RequestEntityTooLarge"),
             // AWS's code for a request the client was too slow to send (S3 and others).
@@ -147,6 +151,7 @@ impl ApiError {
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidAction
+            | ErrorCode::MissingAction
             | ErrorCode::PayloadTooLarge => tonic::Code::InvalidArgument,
             ErrorCode::ResourceNotFound => tonic::Code::NotFound,
             ErrorCode::Throttling => tonic::Code::ResourceExhausted,

@@ -473,7 +473,7 @@ fn simulate_uses_the_authorize_request_context() {
     std::fs::write(
         &policy,
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"SessionKeys","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{
-            "StringEquals":{"aws:RequestedRegion":"us-east-1","aws:MultiFactorAuthPresent":"false","aws:SourceIdentity":"CN=web-1","aws:TokenIssueTime":"2026-06-01T12:00:00Z","aws:PrincipalType":"AssumedRole","aws:PrincipalIsAWSService":"false","aws:SecureTransport":"true"},
+            "StringEquals":{"aws:RequestedRegion":"us-east-1","aws:MultiFactorAuthPresent":"false","aws:SourceIdentity":"CN=web-1","aws:TokenIssueTime":"2026-06-01T12:00:00Z","aws:PrincipalType":"AssumedRole","aws:PrincipalIsAWSService":"false","aws:SecureTransport":"true","aws:ViaAWSService":"false"},
             "StringLike":{"aws:userid":"AROA*:reporter"},
             "ForAnyValue:StringEquals":{"aws:PrincipalTagKeys":"team","s3:prefix":"a/"}}}]}"#,
     )

@@ -923,7 +923,7 @@ async fn raw_requests_answer_aws_errors() {
     assert_eq!(m, "Could not find operation GetCallerIdentity for version …");
     let m = post(ep, &ca, "Version=2011-06-15", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_error(400, "MissingAction");
     assert_eq!(m, "The parameter Action is required.");
     // A body that is not form-encoded is not read for parameters, and the answer says so.
     let json = Signing {

@@ -158,7 +158,7 @@ pub fn untrusted_client_certificate(leaf: &ClientCertificate, which: &str) -> Ap
 
 /// The request context of an authorization decision for a session of `subject`: the keys
 /// derived from the session (`session_context`), `aws:PrincipalTagKeys`,
-/// `aws:RequestedRegion` defaulting to `region`, then the caller's keys, which must not name a
+/// `aws:RequestedRegion` defaulting to `region` and `aws:ViaAWSService` to false, then the caller's keys, which must not name a
 /// derived key. A key the caller gives more than once in one spelling is multi-valued (in
 /// another spelling it is refused: names compare case-insensitively); `aws:SecureTransport`
 /// takes one value.
@@ -174,12 +174,13 @@ pub fn authorization_context(
         "aws:PrincipalTagKeys",
         subject.tags.iter().map(|(k, _)| k.clone()).collect(),
     );
-    if !input
-        .context
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("aws:RequestedRegion"))
-    {
-        ctx.insert("aws:RequestedRegion", region);
+    // Keys IAM sets on every request, unless the caller says otherwise: the region, and
+    // `aws:ViaAWSService` false for a call the principal makes itself (network-perimeter
+    // policies write `"Bool": {"aws:ViaAWSService": "false"}` without IfExists).
+    for (key, default) in [("aws:RequestedRegion", region), ("aws:ViaAWSService", "false")] {
+        if !input.context.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            ctx.insert(key, default);
+        }
     }
     // A key given again is one more value of it (`simulate --context` repeated); given again
     // in another spelling, it is refused: key names are case-insensitive, and a gRPC `context`

@@ -223,7 +223,16 @@ impl Statement {
         };
         // The Sid is read first so that every error path can name it.
         let sid = match fields.iter().find(|(k, _)| k == "Sid") {
-            Some((_, v)) => Some(string(v, &format!("{index_path}.Sid"))?.to_owned()),
+            Some((_, v)) => {
+                let sid_path = format!("{index_path}.Sid");
+                let sid = string(v, &sid_path)?;
+                // IAM refuses any other character; a quote or a line break would also garble
+                // the explanations and AccessDenied messages that name the statement.
+                if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(PolicyError::new(&sid_path, PolicyErrorKind::InvalidSid(sid.to_owned())));
+                }
+                Some(sid.to_owned())
+            }
             None => None,
         };
         let path = match &sid {

@@ -92,6 +92,9 @@ pub enum PolicyErrorKind {
     /// `Effect` is neither `Allow` nor `Deny`.
     #[error("Effect must be \"Allow\" or \"Deny\", found '{0}'")]
     InvalidEffect(String),
+    /// A `Sid` with a character other than an ASCII letter or digit (IAM: `[0-9A-Za-z]*`).
+    #[error("invalid Sid '{0}': statement ids hold only the letters A-Z and a-z and the digits 0-9")]
+    InvalidSid(String),
     /// Two statements share a `Sid`.
     #[error("duplicate Sid '{0}'; statement ids must be unique within a policy")]
     DuplicateSid(String),

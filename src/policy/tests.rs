@@ -664,6 +664,8 @@ fn parse_errors_name_the_path() {
             "Statement.Principal.AWS[1]: invalid principal 'arn:aws:iam::123456789012:role/*': wildcards are not allowed in principals; use \"*\" with an ArnLike condition on aws:PrincipalArn"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":[{{"Sid":"A","Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}},{{"Sid":"A","Effect":"Deny","Principal":"*","Action":"sts:AssumeRole"}}]}}"#),
             "Statement[1] (Sid \"A\").Sid: duplicate Sid 'A'; statement ids must be unique within a policy"),
+        (PolicyKind::Trust, format!(r#"{{{v},"Statement":[{{"Sid":"allow-web","Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}]}}"#),
+            "Statement[0].Sid: invalid Sid 'allow-web': statement ids hold only the letters A-Z and a-z and the digits 0-9"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"aws:k":[]}}}}}}}}"#),
             "Statement.Condition.StringEquals.aws:k: must contain at least one value"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"aws:k":["a",{{}}]}}}}}}}}"#),

@@ -162,7 +162,7 @@ pub fn handle(
         )),
         Some(other) => Err(invalid_action(other, VERSION)),
         None => Err(ApiError::new(
-            ErrorCode::InvalidAction,
+            ErrorCode::MissingAction,
             "missing-action",
             format!("The parameter Action is required.{}", unread_body_hint(req, body)),
         )),

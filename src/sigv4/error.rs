@@ -65,7 +65,7 @@ pub enum SigV4Error {
         amz_date: String,
     },
     /// No `X-Amz-Date` header (header form) or parameter (query form).
-    #[error("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")]
+    #[error("Authorization header requires existence of an 'X-Amz-Date' header.")]
     MissingDate,
     /// `X-Amz-Date` or the scope date is not in the ISO 8601 basic format.
     #[error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '{}'.", shown_date(.0))]
