@@ -2,7 +2,7 @@
 # Runs every test of the project:
 #   1. the pinned Python client environment in target/pyenv (reused while
 #      scripts/python-requirements.txt and the Python version are unchanged),
-#   2. cargo build --bins and cargo test --all-targets,
+#   2. cargo build --bins, cargo test --all-targets and the doc examples (cargo test --doc),
 #   3. the real-client tests in tests/python against the freshly built daemon.
 # Extra arguments are passed to pytest (e.g. `./scripts/test.sh -k expired`).
 # Honours an exported CARGO_TARGET_DIR (default: target/ in the repository).
@@ -71,6 +71,9 @@ cargo build --bins || fail "cargo build --bins"
 
 section "cargo test --all-targets"
 cargo test --all-targets || fail "cargo test --all-targets"
+
+section "cargo test --doc"
+cargo test --doc || fail "cargo test --doc"
 
 ROLEGATE_BIN="$TARGET_DIR/debug/rolegate"
 [[ -x "$ROLEGATE_BIN" ]] || fail "daemon binary not found at $ROLEGATE_BIN"
