@@ -540,6 +540,8 @@ fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {
         let credentials =
             aws_credential_types::Credentials::new(s("AccessKeyId"), s("SecretAccessKey"), Some(s("Token")), None, "t");
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // Nothing of the machine's AWS settings (AWS_USE_FIPS_ENDPOINT, ~/.aws/config).
+            .empty_test_environment()
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&d.endpoint)
             .credentials_provider(credentials)

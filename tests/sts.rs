@@ -182,6 +182,8 @@ async fn sdk(endpoint: &str, ca: &std::path::Path, c: &Creds) -> aws_sdk_sts::Cl
         "rolegate-test",
     );
     let shared = aws_config::defaults(BehaviorVersion::latest())
+        // Nothing of the machine's AWS settings (AWS_USE_FIPS_ENDPOINT, ~/.aws/config).
+        .empty_test_environment()
         .region(aws_config::Region::new(REGION))
         .endpoint_url(url(endpoint))
         .credentials_provider(credentials)

@@ -3,6 +3,7 @@ one daemon serving it on 127.0.0.1:0 for the whole session."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,30 @@ from harness import (
 
 #: The CN that the `cn-gated` role's trust policy requires.
 GATED_CN = "only-this-cn"
+
+
+#: Variables through which the machine's own AWS settings and proxies would reach the clients
+#: the tests run in this process (boto3, requests, grpc): a FIPS or dual-stack setting refuses
+#: custom endpoints, a profile name may not exist here, and a proxy would take 127.0.0.1 traffic
+#: off the machine.
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "no_proxy"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _without_the_machines_aws_settings(tmp_path_factory):
+    """Every test runs without the machine's AWS_* variables, ~/.aws files and proxies."""
+
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith("AWS_") or key == "BOTO_CONFIG" or key.lower() in _PROXY_VARIABLES:
+            del os.environ[key]
+    home = tmp_path_factory.mktemp("aws-settings")
+    os.environ["AWS_CONFIG_FILE"] = str(home / "config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "credentials")
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @dataclass(frozen=True)
