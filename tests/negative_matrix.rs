@@ -1806,15 +1806,23 @@ async fn full_scenario_secrets(format: &str) {
 
     let log_path = d.dir.path().join("stderr.log");
     let server_key = std::fs::read_to_string(d.dir.path().join("server.key")).unwrap();
-    // The daemon writes its log in batches (at most `logging::FLUSH_INTERVAL` late): wait for it.
+    // The daemon writes its log in batches (at most `logging::FLUSH_INTERVAL` late): wait for
+    // the audit events of all seven requests, so the scan below reads every line they caused.
+    const REQUESTS: usize = 7;
+    let decisions = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains("audit") && l.contains("decision"))
+            .count()
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let logs = loop {
         let logs = std::fs::read_to_string(&log_path).unwrap();
-        if logs.contains("session token rejected") || std::time::Instant::now() > deadline {
+        if decisions(&logs) >= REQUESTS || std::time::Instant::now() > deadline {
             break logs;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
+    assert!(decisions(&logs) >= REQUESTS, "{logs}");
     // The logs are real: debug level, the audit events of this scenario, the rejected token.
     assert!(logs.contains("DEBUG"), "no debug output in {format} logs");
     assert!(logs.contains("audit"), "no audit events in {format} logs");
