@@ -1,12 +1,12 @@
-"""Credentials from rolegate drive a plain `boto3.Session`. Nothing is sent to
-AWS: the one signed request is intercepted before it leaves the process."""
+"""Credentials from rolegate drive a plain `boto3.Session`: its STS client signs with them,
+sends GetCallerIdentity to the daemon, and the daemon names the session CreateSession made."""
 
 from __future__ import annotations
 
 import boto3
-from botocore.awsrequest import AWSResponse
 
 from harness import (
+    ACCOUNT,
     REGION,
     create_session_raw,
     profile_arn,
@@ -16,7 +16,7 @@ from harness import (
 )
 
 
-def issued_credentials(daemon, ca_bundle, test_pki) -> dict:
+def issued_session(daemon, ca_bundle, test_pki) -> dict:
     response = create_session_raw(
         daemon.endpoint,
         ca_bundle,
@@ -27,59 +27,33 @@ def issued_credentials(daemon, ca_bundle, test_pki) -> dict:
         ),
     )
     assert response.status == 201, response.text
-    return response.json()["credentialSet"][0]["credentials"]
+    return response.json()["credentialSet"][0]
 
 
-def boto3_session(creds: dict) -> boto3.Session:
-    return boto3.Session(
+def test_a_boto3_session_of_the_issued_credentials_is_that_session(daemon, ca_bundle, test_pki):
+    issued = issued_session(daemon, ca_bundle, test_pki)
+    creds = issued["credentials"]
+    session = boto3.Session(
         aws_access_key_id=creds["accessKeyId"],
         aws_secret_access_key=creds["secretAccessKey"],
         aws_session_token=creds["sessionToken"],
         region_name=REGION,
     )
+    client = session.client("sts", endpoint_url=daemon.url, verify=str(ca_bundle))
+    sent = {}
 
+    def record(request, **_):
+        sent.update({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
 
-def test_boto3_session_holds_the_issued_credentials(daemon, ca_bundle, test_pki):
-    creds = issued_credentials(daemon, ca_bundle, test_pki)
-    frozen = boto3_session(creds).get_credentials().get_frozen_credentials()
-    assert frozen.access_key == creds["accessKeyId"]
-    assert frozen.secret_key == creds["secretAccessKey"]
-    assert frozen.token == creds["sessionToken"]
+    client.meta.events.register("before-send.sts.GetCallerIdentity", record)
+    identity = client.get_caller_identity()
 
-
-def test_boto3_signs_with_the_issued_credentials(daemon, ca_bundle, test_pki):
-    creds = issued_credentials(daemon, ca_bundle, test_pki)
-    client = boto3_session(creds).client("sts", endpoint_url=daemon.url, verify=str(ca_bundle))
-    captured = {}
-
-    def intercept(request, **_):
-        captured["headers"] = {
-            k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
-        }
-        body = (
-            b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-            b"<GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/app/x</Arn>"
-            b"<UserId>AROAEXAMPLE:x</UserId><Account>123456789012</Account>"
-            b"</GetCallerIdentityResult></GetCallerIdentityResponse>"
-        )
-        return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
-
-    client.meta.events.register("before-send.sts.GetCallerIdentity", intercept)
-    client.get_caller_identity()
-    headers = captured["headers"]
-    authorization = headers["Authorization"]
-    assert authorization.startswith(
+    assert identity["Arn"] == issued["assumedRoleUser"]["arn"], identity
+    assert identity["UserId"] == issued["assumedRoleUser"]["assumedRoleId"], identity
+    assert identity["Account"] == ACCOUNT
+    # boto3 signed with the issued key and sent the issued token.
+    assert sent["Authorization"].startswith(
         f"AWS4-HMAC-SHA256 Credential={creds['accessKeyId']}/"
-    ), authorization
-    assert f"/{REGION}/sts/aws4_request" in authorization
-    assert headers["X-Amz-Security-Token"] == creds["sessionToken"]
-
-
-class _Raw:
-    """The minimal raw-stream interface AWSResponse reads a body from."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_):
-        yield self._data
+    ), sent["Authorization"]
+    assert f"/{REGION}/sts/aws4_request" in sent["Authorization"]
+    assert sent["X-Amz-Security-Token"] == creds["sessionToken"]
