@@ -694,7 +694,7 @@ impl Loader<'_> {
         if cert_chain.is_empty() {
             return Err(self.err("server.tls_cert", "no CERTIFICATE block found"));
         }
-        let key_pem = self.read_secret("server.tls_key", key)?;
+        let key_pem = zeroize::Zeroizing::new(self.read_secret("server.tls_key", key)?);
         let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
             self.err(
                 "server.tls_key",
@@ -737,9 +737,10 @@ impl Loader<'_> {
         let mut keys = Vec::with_capacity(t.keys.len());
         for (i, k) in t.keys.iter().enumerate() {
             let key = format!("tokens.keys[{i}].file");
-            let bytes = self.read_secret(&key, &k.file)?;
-            let text = String::from_utf8(bytes).map_err(|_| self.err(&key, "token key file is not base64 text"))?;
-            let parsed = TokenKey::from_base64(&text).map_err(|e| self.err(&key, e.to_string()))?;
+            // Wiped when dropped, as the key decoded from it is.
+            let bytes = zeroize::Zeroizing::new(self.read_secret(&key, &k.file)?);
+            let text = std::str::from_utf8(&bytes).map_err(|_| self.err(&key, "token key file is not base64 text"))?;
+            let parsed = TokenKey::from_base64(text).map_err(|e| self.err(&key, e.to_string()))?;
             keys.push((k.id.clone(), parsed));
         }
         KeyRing::new(&t.active, keys).map_err(|e| self.err("tokens", e.to_string()))
