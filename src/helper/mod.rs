@@ -1,7 +1,8 @@
 //! The client side that workloads run: `credential-process` (for AWS SDKs and the CLI, with a
 //! private on-disk cache), `sidecar` (an IMDSv2 and container credentials endpoint) and
 //! `update` (keeps a profile of `~/.aws/credentials` fresh). `credentials` loads certificates
-//! and keys the way `aws_signing_helper` accepts them.
+//! and keys the way `aws_signing_helper` accepts them; `imds_token` issues the sidecar's
+//! stateless IMDSv2 tokens.
 
 pub mod cache;
 pub mod credential_process;
