@@ -29,6 +29,9 @@ const ROLE_HOP3: &str = "arn:aws:iam::123456789012:role/hop3";
 const ROLE_NEEDS_ENV: &str = "arn:aws:iam::123456789012:role/needs-env";
 const ROLE_CHAINED_LONG: &str = "arn:aws:iam::123456789012:role/chained-long";
 const ROLE_OUTSIDE: &str = "arn:aws:iam::123456789012:role/outside";
+/// The same account in another partition: its trust policy names the app role, yet no
+/// session of the `aws` partition reaches it.
+const ROLE_OTHER_PARTITION: &str = "arn:aws-us-gov:iam::123456789012:role/gov";
 
 const CHAIN_ACTIONS: &str = r#"["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]"#;
 
@@ -42,7 +45,7 @@ fn chaining_trust(principal_role: &str, condition: &str) -> String {
 /// The roles this file chains through: app → chained → hop2 → hop3 (hop3 requires the tag
 /// `team=blue` that hop 1 set as transitive), needs-env (trusts hop2 sessions carrying the
 /// non-transitive tag `env` of hop 1: none do), chained-long (maximum 2 hours) and outside
-/// (trusts Roles Anywhere only).
+/// (trusts Roles Anywhere only) and gov (another partition's, trusting the app role).
 fn extra_roles() -> String {
     let chained = chaining_trust(ROLE, "");
     let hop2 = chaining_trust(ROLE_CHAINED, "");
@@ -56,6 +59,7 @@ fn extra_roles() -> String {
     );
     let long = chaining_trust(ROLE, "");
     let outside = trust_policy_roles_anywhere("main", "");
+    let other_partition = chaining_trust(ROLE, "");
     format!(
         r#"
 [[role]]
@@ -82,6 +86,10 @@ trust_policy = '''{long}'''
 [[role]]
 arn = "{ROLE_OUTSIDE}"
 trust_policy = '''{outside}'''
+
+[[role]]
+arn = "{ROLE_OTHER_PARTITION}"
+trust_policy = '''{other_partition}'''
 "#
     )
 }
@@ -440,8 +448,13 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
     let (status, code, _) = sdk_error(e);
     assert_eq!((status, code.as_str()), (400, "ValidationError"));
 
-    // A role whose trust policy does not name the caller, and a role that does not exist.
-    for role in [ROLE_OUTSIDE, "arn:aws:iam::123456789012:role/nonexistent"] {
+    // A role whose trust policy does not name the caller, a role that does not exist, and one
+    // of another partition.
+    for role in [
+        ROLE_OUTSIDE,
+        "arn:aws:iam::123456789012:role/nonexistent",
+        ROLE_OTHER_PARTITION,
+    ] {
         let e = app
             .assume_role()
             .role_arn(role)

@@ -71,8 +71,11 @@ impl Broker {
         validate_parameters(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
+        // A role of another partition is out of reach, as at AWS, whatever its trust policy
+        // says (a bare account id there names the account in its own partition).
         let role = config
             .role(&input.role_arn)
+            .filter(|role| Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1))
             .ok_or_else(|| denied("sts:AssumeRole", "not-authorized"))?
             .clone();
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
@@ -210,8 +213,8 @@ fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError>
 }
 
 /// The request context of the trust policy evaluation: the caller's session keys
-/// ([`session_context`]) for `sts:AssumeRole` on the role, then the request's keys
-/// (`sts:RoleSessionName`, `aws:SourceIp`, `sts:ExternalId`, `sts:SourceIdentity`,
+/// ([`session_context`]) for `sts:AssumeRole` on the role, `aws:RequestedRegion` and
+/// `aws:ViaAWSService` (false), then the request's keys (`sts:RoleSessionName`, `aws:SourceIp`, `sts:ExternalId`, `sts:SourceIdentity`,
 /// `aws:RequestTag/*`, `aws:TagKeys`, `sts:TransitiveTagKeys`).
 pub(crate) fn trust_context(
     caller: &Caller,
@@ -222,6 +225,9 @@ pub(crate) fn trust_context(
     now: OffsetDateTime,
 ) -> RequestContext {
     let mut ctx = session_context(&caller.into(), "sts:AssumeRole", role.arn.as_str(), now);
+    // IAM sets these on every request; the caller made this one itself.
+    ctx.insert("aws:RequestedRegion", caller.config.server.region.as_str());
+    ctx.insert("aws:ViaAWSService", "false");
     ctx.insert("sts:RoleSessionName", input.role_session_name.as_str());
     if let Some(ip) = input.source_ip {
         ctx.insert("aws:SourceIp", ip.to_string());

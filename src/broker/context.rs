@@ -89,7 +89,7 @@ pub(crate) fn session_context(
 /// The context keys a trust policy evaluation can hold, lowercased: those of a Roles Anywhere
 /// CreateSession (`create_session::trust_context`) and of an AssumeRole
 /// (`assume_role::trust_context`: the caller's [`session_context`] and the request's keys).
-const TRUST_POLICY_KEYS: [&str; 19] = [
+const TRUST_POLICY_KEYS: [&str; 21] = [
     "aws:currenttime",
     "aws:epochtime",
     "aws:multifactorauthpresent",
@@ -97,6 +97,7 @@ const TRUST_POLICY_KEYS: [&str; 19] = [
     "aws:principalarn",
     "aws:principalisawsservice",
     "aws:principaltype",
+    "aws:requestedregion",
     "aws:securetransport",
     "aws:sourceaccount",
     "aws:sourcearn",
@@ -105,6 +106,7 @@ const TRUST_POLICY_KEYS: [&str; 19] = [
     "aws:tagkeys",
     "aws:tokenissuetime",
     "aws:userid",
+    "aws:viaawsservice",
     "sts:externalid",
     "sts:rolesessionname",
     "sts:sourceidentity",

@@ -513,20 +513,34 @@ fn warn_if_world_readable(path: &std::path::Path) {
 #[cfg(not(unix))]
 fn warn_if_world_readable(_path: &std::path::Path) {}
 
-/// The token file must be this user's or root's (a Kubernetes Secret volume), and not
-/// writable by every user: whoever controls it chooses the token the container endpoint
-/// accepts — another user who made the file in a shared folder before the sidecar started, say.
+/// The token file's bytes, once it is known whose they are: the file (and a symbolic link in
+/// its place) must be this user's or root's (a Kubernetes Secret volume's are root's), and not
+/// writable by every user — whoever controls it chooses the token the container endpoint
+/// accepts (another user who made it, or a link to a file of known contents, in a shared folder
+/// before the sidecar started, say). The checks are made on the file opened, which is the one
+/// read.
 #[cfg(unix)]
-fn check_token_file_owner(path: &std::path::Path) -> Result<(), String> {
+fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
-    if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
-        return Err(format!(
-            "the auth token file {} belongs to user {owner}, not to this user ({me}) or root: another user \
+    let cannot = |e: std::io::Error| format!("cannot read the auth token file {}: {e}", path.display());
+    let not_ours = |what: &str, (owner, me): (u32, u32)| {
+        format!(
+            "the auth token file {} is {what} user {owner}, not to this user ({me}) or root: another user \
              could choose the token; remove it (the sidecar writes a new one) or give it to this user",
             path.display()
-        ));
+        )
+    };
+    let link = std::fs::symlink_metadata(path).map_err(cannot)?;
+    if link.file_type().is_symlink()
+        && let Some(owners) = crate::fsutil::foreign_owner(&link).filter(|(owner, _)| *owner != 0)
+    {
+        return Err(not_ours("a symbolic link belonging to", owners));
+    }
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if let Some(owners) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
+        return Err(not_ours("a file belonging to", owners));
     }
     if meta.permissions().mode() & 0o002 != 0 {
         return Err(format!(
@@ -534,13 +548,23 @@ fn check_token_file_owner(path: &std::path::Path) -> Result<(), String> {
             path.display()
         ));
     }
-    Ok(())
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.by_ref()
+        .take(MAX_TOKEN_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    Ok(bytes)
 }
 
 #[cfg(not(unix))]
-fn check_token_file_owner(_path: &std::path::Path) -> Result<(), String> {
-    Ok(())
+fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    std::fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))
 }
+
+/// The most of a token file read: a token is a line of base64.
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 
 /// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
 /// hold one); a missing one is written with a new random token, readable by this user only —
@@ -550,8 +574,7 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(_) => {
             read_token(path)?;
-            let raw =
-                std::fs::read(path).map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+            let raw = read_token_file(path)?;
             if raw.trim_ascii() != raw.as_slice() {
                 tracing::warn!(
                     file = %path.display(),
@@ -590,11 +613,9 @@ fn new_token() -> Result<Zeroizing<String>, String> {
 }
 
 fn read_token(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
-    check_token_file_owner(path)?;
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?,
-    );
+    let bytes = read_token_file(path)?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| format!("the auth token file {} is not text", path.display()))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(format!("the auth token file {} is empty", path.display()));

@@ -190,7 +190,7 @@ enum Values {
 
 #[derive(Clone, Debug)]
 enum TextValue {
-    /// Exact text (lowercased for `IgnoreCase` operators).
+    /// Exact text, as written (`IgnoreCase` operators fold both sides as they compare).
     Exact(String),
     Like(Pattern),
     Arn(ArnPattern),
