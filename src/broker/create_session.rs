@@ -544,9 +544,12 @@ mod tests {
 
     /// The access key id of a CreateSession of the bench world's profile and role, now.
     fn access_key_id(broker: &Broker, certificate: &Arc<ClientCertificate>) -> String {
-        let output = broker
-            .create_session(input(certificate), OffsetDateTime::now_utc())
-            .unwrap();
+        access_key_id_at(broker, certificate, OffsetDateTime::now_utc())
+    }
+
+    /// The access key id of a CreateSession of the bench world's profile and role at `at`.
+    fn access_key_id_at(broker: &Broker, certificate: &Arc<ClientCertificate>, at: OffsetDateTime) -> String {
+        let output = broker.create_session(input(certificate), at).unwrap();
         output.credentials.access_key_id.clone()
     }
 
@@ -637,14 +640,7 @@ mod tests {
     fn reused_credentials_keep_nine_tenths_of_their_lifetime() {
         let (broker, _world, certificate) = world_broker(3600);
         let t0 = OffsetDateTime::now_utc();
-        let at = |seconds: i64| {
-            broker
-                .create_session(input(&certificate), t0 + time::Duration::seconds(seconds))
-                .unwrap()
-                .credentials
-                .access_key_id
-                .clone()
-        };
+        let at = |seconds: i64| access_key_id_at(&broker, &certificate, t0 + time::Duration::seconds(seconds));
         let first = at(0);
         // One-hour sessions: reused while 3,240 seconds remain, minted anew after.
         assert_eq!(at(360), first);
@@ -665,14 +661,7 @@ mod tests {
                 1,
             )
         });
-        let at = |seconds: i64| {
-            broker
-                .create_session(input(&certificate), t0 + time::Duration::seconds(seconds))
-                .unwrap()
-                .credentials
-                .access_key_id
-                .clone()
-        };
+        let at = |seconds: i64| access_key_id_at(&broker, &certificate, t0 + time::Duration::seconds(seconds));
         // Issued before the cutoff (which was ahead of the clock at load): revoked once it is
         // reached, so the client that asks again is given new credentials...
         let before = at(0);
