@@ -282,7 +282,11 @@ async fn create_session_errors_map_to_grpc_codes() {
     );
     let mut too_long = create_request("main", ROLE, "main");
     too_long.duration_seconds = Some(10_000);
-    assert_status(create(&c, too_long).await, Code::InvalidArgument, "");
+    assert_status(
+        create(&c, too_long).await,
+        Code::InvalidArgument,
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    );
     let mut no_profile = create_request("main", ROLE, "main");
     no_profile.profile_arn.clear();
     assert_status(

@@ -1332,6 +1332,7 @@ async fn session_token_and_sts_signature_matrix() {
     const ICT: &str = "InvalidClientTokenId";
     const INVALID: &str = "The security token included in the request is invalid";
     const SDNM: &str = "SignatureDoesNotMatch";
+    const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided.";
     let cases = vec![
         case("control: sealed session", sts_signed(&good, WHOAMI), Want::Ok(200)),
         case("token truncated", with_token(&truncated), Want::Sts(403, ICT, INVALID)),
@@ -1385,7 +1386,7 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "signed with a wrong secret",
             sts_signed(&wrong_secret, WHOAMI),
-            Want::Sts(403, SDNM, ""),
+            Want::Sts(403, SDNM, SDNM_MESSAGE),
         ),
         // Without its secret, a token learns nothing of its expiry, role or revocation.
         case(
@@ -1397,7 +1398,7 @@ async fn session_token_and_sts_signature_matrix() {
                 },
                 WHOAMI,
             ),
-            Want::Sts(403, SDNM, ""),
+            Want::Sts(403, SDNM, SDNM_MESSAGE),
         ),
         case(
             "revoked session, wrong secret",
@@ -1408,7 +1409,7 @@ async fn session_token_and_sts_signature_matrix() {
                 },
                 WHOAMI,
             ),
-            Want::Sts(403, SDNM, ""),
+            Want::Sts(403, SDNM, SDNM_MESSAGE),
         ),
         case(
             "removed role, wrong secret",
@@ -1419,7 +1420,7 @@ async fn session_token_and_sts_signature_matrix() {
                 },
                 WHOAMI,
             ),
-            Want::Sts(403, SDNM, ""),
+            Want::Sts(403, SDNM, SDNM_MESSAGE),
         ),
         case(
             "replayed 10 minutes later",
@@ -1449,7 +1450,7 @@ async fn session_token_and_sts_signature_matrix() {
                 body: assume(ROLE_CHAINED, "").into_bytes(),
                 ..sts_signed(&good, WHOAMI)
             },
-            Want::Sts(403, SDNM, ""),
+            Want::Sts(403, SDNM, SDNM_MESSAGE),
         ),
         case(
             "host not signed",
@@ -1459,7 +1460,11 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "no Authorization",
             without_header(sts_signed(&good, WHOAMI), "authorization"),
-            Want::Sts(403, "MissingAuthenticationToken", ""),
+            Want::Sts(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ),
         ),
         case(
             // The signature covers the readable one; STS must not read the body by another.
@@ -1580,7 +1585,15 @@ async fn assume_role_policy_and_size_matrix() {
             ar(ROLE_CHAINED, &params),
             Want::Sts(400, VE, "more than 256 parameters"),
         ),
-        case("11 policy ARNs", ar(ROLE_CHAINED, &arns), Want::Sts(400, VE, "")),
+        case(
+            "11 policy ARNs",
+            ar(ROLE_CHAINED, &arns),
+            Want::Sts(
+                400,
+                VE,
+                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10",
+            ),
+        ),
         case(
             // No model maximum on the length (2026): the packed size bounds it.
             "session policy over the packed budget",
@@ -1594,7 +1607,11 @@ async fn assume_role_policy_and_size_matrix() {
         case(
             "session policy not JSON",
             ar(ROLE_CHAINED, "&Policy=%7Bnot-json"),
-            Want::Sts(400, "MalformedPolicyDocument", ""),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                "the policy document is not valid JSON: key must be a string at line 1 column 2",
+            ),
         ),
         case(
             "session policy with a Principal",

@@ -167,4 +167,4 @@ def test_service_error_surfaces_as_credentials_retrieval_error(daemon, ca_bundle
     with pytest.raises(CredentialsRetrievalError) as info:
         obtain(ras)
     assert info.value.status_code == 404
-    assert info.value.message and info.value.message != "<empty response body>"
+    assert f"Profile {profile_arn('nope')} was not found." in info.value.message, info.value.message

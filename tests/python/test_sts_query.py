@@ -279,7 +279,10 @@ def test_wrong_secret_is_signature_does_not_match(daemon, ca_bundle, app_session
         client.get_caller_identity()
     status, code, message = error_of(info)
     assert (status, code) == (403, "SignatureDoesNotMatch")
-    assert message
+    assert message == (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method."
+    )
 
 
 def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_session):
@@ -291,7 +294,7 @@ def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_
         client.get_caller_identity()
     status, code, message = error_of(info)
     assert (status, code) == (403, "InvalidClientTokenId")
-    assert message
+    assert message == "The security token included in the request is invalid."
 
 
 def cli_env(credentials: dict, tmp_path: Path) -> dict:
