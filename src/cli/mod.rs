@@ -1,11 +1,12 @@
 //! The command line: one binary for the daemon (`serve`), its tooling (`certs`, `keys`,
-//! `check-config`, `admin`) and, in `helper`, the client side. Parsing only; each command lives
+//! `check-config`, `admin`, `probe`) and, in `helper`, the client side. Parsing only; each command lives
 //! in its own module.
 
 mod admin;
 mod certs;
 mod explain;
 mod keys;
+mod probe;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +65,8 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Evaluate an action on a resource for a role and session policies, like `aws iam simulate-principal-policy`.
     Simulate(explain::SimulateArgs),
+    /// Exit 0 when a plain-HTTP health endpoint answers 200 (an exec probe for images without a shell).
+    Probe(probe::ProbeArgs),
     /// Load-test a temporary local server (TLS, fresh signatures) and report throughput, latency and CPU per request.
     Bench(crate::bench::BenchArgs),
 }
@@ -103,6 +106,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run_explain(*args),
         Command::Simulate(args) => explain::run_simulate(args),
         Command::Bench(args) => report(crate::bench::run(args)),
+        Command::Probe(args) => probe::run(args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::CheckConfig { file, config } => check_config(&file.or(config).unwrap_or_default()),
     }

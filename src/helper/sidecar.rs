@@ -11,7 +11,8 @@
 //! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
 //! SDKs that take their region from IMDS read), `iam/info` an instance profile named after the
 //! role, the category listings what is served, and `GET /healthz` — no token, no secret —
-//! answers 200 while credentials can be served and 503 otherwise. `--no-imds` serves the
+//! answers 200 while credentials can be served and 503 otherwise (`rolegate probe` turns it
+//! into a Kubernetes exec startup probe). `--no-imds` serves the
 //! container endpoint alone. IMDS tokens are stateless ([`super::imds_token`]).
 //!
 //! Credentials are refreshed by [`super::refresh`]; the certificate and key are re-read on every

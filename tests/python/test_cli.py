@@ -294,3 +294,17 @@ def test_check_config_warns_about_a_role_of_another_account(test_pki, tmp_path):
     assert "is in account 999999999999, not in [server] account_id 123456789012" in proc.stderr, proc.stderr
     good = run_rolegate("check-config", str(test_pki.config))
     assert "not in [server] account_id" not in good.stderr
+
+
+def test_probe_exits_0_on_200_and_says_why_otherwise(daemon):
+    """`rolegate probe`, the exec probe of the shell-less image, against the daemon's endpoints."""
+
+    assert daemon.metrics_url is not None
+    ready = run_rolegate("probe", daemon.metrics_url + "/readyz", check=False)
+    assert (ready.returncode, ready.stderr) == (0, "")
+    missing = run_rolegate("probe", daemon.metrics_url + "/nowhere", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr == f"error: {daemon.metrics_url}/nowhere answered 404: not found\n"
+    tls = run_rolegate("probe", daemon.url + "/readyz", check=False)
+    assert tls.returncode == 1
+    assert "only http:// URLs are probed" in tls.stderr

@@ -236,6 +236,15 @@ def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster)
         assert cli.returncode == 0, cli.stderr
         arn = json.loads(cli.stdout)["Arn"]
         assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/app/{workload.serial_hex}", arn
+        # The startup probe, as the kubelet runs it in the sidecar's container, passes.
+        probe = sidecar["startupProbe"]["exec"]["command"]
+        assert probe[:2] == ["/usr/local/bin/rolegate", "probe"], probe
+        assert probe[2] == f"http://127.0.0.1:{sidecar['args'][sidecar['args'].index('--port') + 1]}/healthz", probe
+        probed = subprocess.run(
+            [str(rolegate_bin()), "probe", url + "/healthz"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert probed.returncode == 0, probed.stderr
         # The app reads the token-guarded container endpoint only: IMDS, which any container of
         # the pod could read without the token, is off.
         assert "--no-imds" in args
