@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_parameters};
+use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, same_tag_key, validate_parameters};
 use super::context::session_context;
 use super::{Broker, Caller};
 use crate::config::{Config, Role};
@@ -111,7 +111,7 @@ impl Broker {
         }
         let mut transitive: Vec<String> = caller.claims.transitive_tag_keys.clone();
         for k in &input.transitive_tag_keys {
-            if !transitive.iter().any(|t| t.eq_ignore_ascii_case(k)) {
+            if !transitive.iter().any(|t| same_tag_key(t, k)) {
                 transitive.push(k.clone());
             }
         }
@@ -170,7 +170,7 @@ fn merge_tags(
 ) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = inherited.to_vec();
     for (k, v) in requested {
-        if inherited.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+        if inherited.iter().any(|(t, _)| same_tag_key(t, k)) {
             let mut e = invalid_parameter_value(format!(
                 "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session. Key: '{k}'."
             ));

@@ -58,14 +58,14 @@ pub(crate) fn validate_parameters(input: &AssumeRoleInput) -> Result<(), ApiErro
         }
     }
     for (i, (k, _)) in input.tags.iter().enumerate() {
-        if input.tags[..i].iter().any(|(other, _)| other.eq_ignore_ascii_case(k)) {
+        if input.tags[..i].iter().any(|(other, _)| same_tag_key(other, k)) {
             return Err(invalid_parameter_value(format!(
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: '{k}'."
             )));
         }
     }
     for k in &input.transitive_tag_keys {
-        if !input.tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+        if !input.tags.iter().any(|(t, _)| same_tag_key(t, k)) {
             return Err(invalid_parameter_value(format!(
                 "The specified transitive tag key must be included in the requested tags. Key: '{k}'."
             )));
@@ -138,7 +138,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         let member = format!("tags.{position}.member.value");
         if given(&member) {
             v.length(value, &member, 0, 256);
-            v.pattern(value, &member, value.chars().all(is_tag_char), TAG_VALUE_PATTERN);
+            v.pattern(value, &member, is_tag_text(value), TAG_VALUE_PATTERN);
         } else {
             v.null(&member);
         }
@@ -188,12 +188,7 @@ impl Violations {
     /// A session tag key (`tagKeyType`).
     fn tag_key(&mut self, key: &str, member: &str) {
         self.length(key, member, 1, 128);
-        self.pattern(
-            key,
-            member,
-            !key.is_empty() && key.chars().all(is_tag_char),
-            TAG_KEY_PATTERN,
-        );
+        self.pattern(key, member, !key.is_empty() && is_tag_text(key), TAG_KEY_PATTERN);
     }
 }
 
@@ -202,11 +197,23 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
-/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, the characters of an STS session tag key or value: letters,
-/// separators (the white space that is not a control character: tabs and line breaks are not
-/// separators), numbers and `_.:/=+-@`.
-fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, the characters of an STS session tag key or value: letters,
+/// separators, numbers and `_.:/=+-@`, by their Unicode general categories as AWS's pattern
+/// reads them (a combining mark or a circled letter is none of these, though Rust's
+/// `char::is_alphanumeric` takes them).
+fn is_tag_text(text: &str) -> bool {
+    static TAG_TEXT: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").ok());
+    // The pattern is a constant that compiles; were it not to, no tag would pass.
+    TAG_TEXT.as_ref().is_some_and(|pattern| pattern.is_match(text))
+}
+
+/// Whether two tag keys are the same key: AWS compares them without regard to case, in every
+/// script (`Abteilung` and `ABTEILUNG`, `Äbt` and `äbt`).
+pub(crate) fn same_tag_key(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 fn is_policy_char(c: char) -> bool {
@@ -409,6 +416,25 @@ mod tests {
     }
 
     #[test]
+    fn tag_text_is_read_by_unicode_category_and_length_in_utf16_units() {
+        let refused = |key: &str, value: &str| {
+            let mut i = input();
+            i.tags = vec![(key.to_owned(), value.to_owned())];
+            validate_parameters(&i).err().map(|e| e.message)
+        };
+        // Letters, numbers and separators of any script pass.
+        assert_eq!(refused("Abteilung Öst", "東京 ٣ Ω"), None);
+        // A combining mark (U+093F, U+0902) and a circled letter (So) are none of these.
+        assert!(refused("lang", "हिंदी").is_some_and(|m| m.contains("tags.1.member.value")));
+        assert!(refused("Ⓐ", "v").is_some_and(|m| m.contains("tags.1.member.key")));
+        // 𝐀 (U+1D400) is a letter of two UTF-16 units: 128 fit a value of at most 256.
+        assert_eq!(refused("k", &"𝐀".repeat(128)), None);
+        assert!(refused("k", &"𝐀".repeat(129)).is_some_and(|m| {
+            m.ends_with("at 'tags.1.member.value' failed to satisfy constraint: Member must have length less than or equal to 256")
+        }));
+    }
+
+    #[test]
     fn rules_beyond_the_model() {
         let mut i = input();
         i.role_arn = "arn:aws:iam::123456789012:user/someone".into();
@@ -421,6 +447,12 @@ mod tests {
         assert_eq!(
             e.message,
             "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: 'dept'."
+        );
+        let mut accented = input();
+        accented.tags = vec![("Äbt".into(), "a".into()), ("äbt".into(), "b".into())];
+        assert_eq!(
+            validate_parameters(&accented).unwrap_err().message,
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: 'äbt'."
         );
         i.tags.pop();
         i.transitive_tag_keys = vec!["z".into()];

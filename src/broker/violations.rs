@@ -24,7 +24,7 @@ impl Violations {
                 Some((cut, _)) => format!(
                     "Value '{}…' ({} characters) at '{member}' failed to satisfy constraint: {rule}",
                     &value[..cut],
-                    value.chars().count()
+                    value.encode_utf16().count()
                 ),
                 None => format!("Value '{value}' at '{member}' failed to satisfy constraint: {rule}"),
             },
@@ -44,9 +44,11 @@ impl Violations {
         self.length_shown(value, Some(value), member, min, max);
     }
 
-    /// [`Violations::length`], showing `shown` for the value (`None`: a secret).
+    /// [`Violations::length`], showing `shown` for the value (`None`: a secret). Characters
+    /// are counted as AWS's Java front ends count them, in UTF-16 code units: one outside the
+    /// Basic Multilingual Plane (`𝐀`, an emoji) counts twice.
     pub(crate) fn length_shown(&mut self, value: &str, shown: Option<&str>, member: &str, min: usize, max: usize) {
-        let length = value.chars().count();
+        let length = value.encode_utf16().count();
         if length < min {
             let rule = format_args!("Member must have length greater than or equal to {min}");
             self.push(shown, member, rule);
