@@ -72,9 +72,21 @@ impl Client {
     }
 
     fn command_for(&self, sub: &str, d: &Daemon, profile: &str) -> Command {
+        self.command_with(sub, self.args(d, profile))
+    }
+
+    /// [`Client::command`], reaching the daemon `d` through `endpoint`.
+    fn command_through(&self, sub: &str, d: &Daemon, endpoint: &str) -> Command {
+        let mut args = self.args(d, "main");
+        let at = args.iter().position(|a| a == "--endpoint").unwrap() + 1;
+        args[at] = endpoint.to_owned();
+        self.command_with(sub, args)
+    }
+
+    fn command_with(&self, sub: &str, args: Vec<String>) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
         c.arg(sub)
-            .args(self.args(d, profile))
+            .args(args)
             .env("HOME", self.home())
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .env_remove("ROLEGATE_NO_CACHE")
@@ -266,25 +278,79 @@ fn sidecar(c: &Client, d: &Daemon, extra: &[&str]) -> Sidecar {
 
 /// [`sidecar`], its stderr going to `stderr`.
 fn sidecar_with_stderr(c: &Client, d: &Daemon, extra: &[&str], stderr: Stdio) -> Sidecar {
+    spawn_sidecar(c.command("sidecar", d), extra, stderr)
+}
+
+/// The sidecar `command` starts, once it listens. It is killed when the returned value drops,
+/// also when it never says where it listens.
+fn spawn_sidecar(mut command: Command, extra: &[&str], stderr: Stdio) -> Sidecar {
     use std::io::BufRead;
-    let mut child = c
-        .command("sidecar", d)
+    let child = command
         .args(["--port", "0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .unwrap();
+    let mut sidecar = Sidecar {
+        child,
+        url: String::new(),
+    };
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(sidecar.child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line
+    sidecar.url = line
         .trim()
         .strip_prefix("sidecar listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    Sidecar { child, url }
+    sidecar
+}
+
+/// A TCP forwarder on a port of its own, to whichever address `target` holds (a connection is
+/// closed at once while it holds none): a client keeps one endpoint while the server behind
+/// it stops and starts again on another port, so no other test can take the server's port in
+/// between.
+struct Forwarder {
+    endpoint: String,
+    target: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+}
+
+impl Forwarder {
+    fn to(target: &str) -> Forwarder {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("https://{}", listener.local_addr().unwrap());
+        let target = std::sync::Arc::new(std::sync::Mutex::new(Some(socket_of(target))));
+        let current = target.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Some(to) = *current.lock().unwrap() else { continue };
+                let Ok(server) = std::net::TcpStream::connect(to) else {
+                    continue;
+                };
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Forwarder { endpoint, target }
+    }
+
+    fn point_at(&self, target: Option<&str>) {
+        *self.target.lock().unwrap() = target.map(socket_of);
+    }
+}
+
+/// `127.0.0.1:PORT` of an `https://127.0.0.1:PORT` endpoint.
+fn socket_of(endpoint: &str) -> std::net::SocketAddr {
+    endpoint.trim_start_matches("https://").parse().unwrap()
 }
 
 /// Polls `f` every 100 ms until it returns true (gives up after 60 s).
@@ -304,20 +370,24 @@ fn container(s: &Sidecar, token: &str) -> (u16, serde_json::Value) {
     (st, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
 }
 
-/// Stops the daemon and starts it again on the same address.
-fn restart(d: &mut Daemon, stop_only: bool) {
+/// Stops the daemon and, unless `stop_only`, starts it again on a new port, which `forwarder`
+/// then forwards to.
+fn restart(d: &mut Daemon, forwarder: &Forwarder, stop_only: bool) {
+    forwarder.point_at(None);
     let _ = d.child.kill();
     let _ = d.child.wait();
     if stop_only {
         return;
     }
-    let listen = d.endpoint.trim_start_matches("https://").to_owned();
-    let fresh = start_with_listen(d.dir.path(), &listen);
+    let fresh = start_with_listen(d.dir.path(), "127.0.0.1:0");
     d.child = fresh.0;
     d.stdout_lines = fresh.1;
+    d.endpoint = fresh.2;
+    forwarder.point_at(Some(&d.endpoint));
 }
 
-fn start_with_listen(dir: &Path, listen: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
+/// The daemon of `dir` listening on `listen`: its process, its stdout lines, its endpoint.
+fn start_with_listen(dir: &Path, listen: &str) -> (Child, std::sync::mpsc::Receiver<String>, String) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .args(["serve", "--config"])
@@ -334,13 +404,13 @@ fn start_with_listen(dir: &Path, listen: &str) -> (Child, std::sync::mpsc::Recei
             let _ = tx.send(l);
         }
     });
-    loop {
+    let endpoint = loop {
         let l = rx.recv_timeout(Duration::from_secs(30)).expect("daemon restarted");
-        if l.starts_with("listening on ") {
-            break;
+        if let Some(address) = l.strip_prefix("listening on ") {
+            break address.split_whitespace().next().unwrap_or(address).to_owned();
         }
-    }
-    (child, rx)
+    };
+    (child, rx, endpoint)
 }
 
 #[test]
@@ -350,11 +420,14 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     let c = Client::new(&pki);
     std::fs::write(c.dir.path().join("token"), "tok-123\n").unwrap();
     let token_file = c.dir.path().join("token").display().to_string();
+    // The sidecar reaches the daemon through a forwarder, which keeps its port while the
+    // daemon restarts on another.
+    let forwarder = Forwarder::to(&d.endpoint);
+    let command = c.command_through("sidecar", &d, &forwarder.endpoint);
     // Credentials count as expiring 12 s after each fetch (refreshed after 6 s), so the outage
     // outlasts them and a stalled test still finds them valid right after the restart.
-    let s = sidecar(
-        &c,
-        &d,
+    let s = spawn_sidecar(
+        command,
         &[
             "--auth-token-file",
             &token_file,
@@ -363,6 +436,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
             "--max-retry-seconds",
             "1",
         ],
+        Stdio::null(),
     );
     // The sidecar answers once its first fetch has finished: the first request gets
     // credentials (botocore's IMDS provider asks once).
@@ -376,7 +450,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     assert_eq!(http(&s.url, "GET", "/v1/credentials", &[]).0, 401);
     assert_eq!(container(&s, "wrong").0, 403);
 
-    restart(&mut d, true);
+    restart(&mut d, &forwarder, true);
     let (st, during) = container(&s, "tok-123");
     assert_eq!(st, 200, "last good credentials are served during the outage: {during}");
     assert_eq!(during["AccessKeyId"], first["AccessKeyId"]);
@@ -388,7 +462,7 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     assert!(msg.starts_with("the last credentials expired at "), "{msg}");
     assert!(msg.contains("cannot reach"), "{msg}");
 
-    restart(&mut d, false);
+    restart(&mut d, &forwarder, false);
     eventually("recovery once the server is back", || container(&s, "tok-123").0 == 200);
 }
 

@@ -124,10 +124,16 @@ class Sidecar:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, env=isolated_env(home),
         )  # fmt: skip
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("sidecar listening on http://"), line
-        self.url = line.removeprefix("sidecar listening on ")
-        self.wait_for(lambda: self.container(self.token)[0] == 200, "first credentials")
+        try:
+            line = self.proc.stdout.readline().strip()
+            assert line.startswith("sidecar listening on http://"), line
+            self.url = line.removeprefix("sidecar listening on ")
+            self.wait_for(lambda: self.container(self.token)[0] == 200, "first credentials")
+        except BaseException:
+            # No fixture will stop it: the sidecar would go on retrying after the run.
+            self.proc.kill()
+            self.proc.wait()
+            raise
 
     def container(self, token):
         req = urllib.request.Request(self.url + "/v1/credentials")
