@@ -4,6 +4,7 @@
 //! what became of the last reload. Reload goes through here so SIGHUP, the file watch and
 //! `Admin.Reload` take the same path.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +26,10 @@ pub struct State {
     connections: Arc<ConnectionAdmission>,
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
+    /// The listen addresses of the configuration the daemon started with (`server.listen`,
+    /// `server.metrics_listen`): a reload cannot move the listeners, so every reload whose file
+    /// names others says so, not only the first.
+    listen_at_start: (SocketAddr, Option<SocketAddr>),
     ready: AtomicBool,
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
@@ -58,6 +63,7 @@ impl State {
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
         Self {
+            listen_at_start: (config.server.listen, config.server.metrics_listen),
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
             grpc,
@@ -166,7 +172,7 @@ impl State {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
         }
         self.connections.apply(&config.server);
-        warn_of_settings_read_at_start(&self.broker.config().server, &config.server);
+        warn_of_settings_read_at_start(self.listen_at_start, &config.server);
         self.broker.replace_config(config);
         Ok(())
     }
@@ -174,16 +180,19 @@ impl State {
 
 /// The listen addresses are bound once, at start: a reload that changes them applies
 /// everything else, and says so.
-fn warn_of_settings_read_at_start(running: &ServerSettings, reloaded: &ServerSettings) {
-    if running.listen != reloaded.listen {
+fn warn_of_settings_read_at_start(
+    (listen, metrics_listen): (SocketAddr, Option<SocketAddr>),
+    reloaded: &ServerSettings,
+) {
+    if listen != reloaded.listen {
         tracing::warn!(
             key = "server.listen",
             "changed from {} to {}: listen addresses are read at start only; restart to apply it",
-            running.listen,
+            listen,
             reloaded.listen
         );
     }
-    if running.metrics_listen != reloaded.metrics_listen {
+    if metrics_listen != reloaded.metrics_listen {
         tracing::warn!(
             key = "server.metrics_listen",
             "changed: listen addresses are read at start only; restart to apply it"
