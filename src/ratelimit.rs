@@ -351,20 +351,32 @@ impl<'a> ClientLimit<'a> {
 
 /// New connections per client address (`rate_limit_connections_per_ip`): each costs a TLS
 /// handshake, however few requests it carries. A reload changes the rate in place.
-pub struct ConnectionRate(Buckets);
+pub struct ConnectionRate {
+    buckets: Buckets,
+    /// The bound of `buckets`, which a moka cache cannot change.
+    max_entries: u64,
+}
 
 impl ConnectionRate {
     pub fn new(rate: Rate, max_entries: u64) -> ConnectionRate {
-        ConnectionRate(Buckets::new(rate, max_entries))
+        ConnectionRate {
+            buckets: Buckets::new(rate, max_entries),
+            max_entries,
+        }
+    }
+
+    /// The bound of its buckets (`cache_max_entries` when it was built).
+    pub fn max_entries(&self) -> u64 {
+        self.max_entries
     }
 
     pub fn set_rate(&self, rate: Rate) {
-        self.0.set_rate(rate);
+        self.buckets.set_rate(rate);
     }
 
     /// Whether `ip` may open one more connection at `now`.
     pub fn admit(&self, ip: IpAddr, now: Instant) -> bool {
-        self.0.take(&ClientKey::Ip(ip), now).is_ok()
+        self.buckets.take(&ClientKey::Ip(ip), now).is_ok()
     }
 }
 

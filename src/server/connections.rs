@@ -178,7 +178,8 @@ pub struct Connection {
 pub struct ConnectionAdmission {
     slots: ConnectionSlots,
     per_address: PerAddress,
-    rate_per_address: ConnectionRate,
+    /// Rebuilt when a reload changes `cache_max_entries`, the bound of its buckets.
+    rate_per_address: arc_swap::ArcSwap<ConnectionRate>,
 }
 
 impl ConnectionAdmission {
@@ -189,7 +190,10 @@ impl ConnectionAdmission {
         ConnectionAdmission {
             slots,
             per_address: PerAddress::new(server.max_connections_per_ip),
-            rate_per_address: ConnectionRate::new(server.rate_limit_connections_per_ip, server.cache_max_entries),
+            rate_per_address: arc_swap::ArcSwap::from_pointee(ConnectionRate::new(
+                server.rate_limit_connections_per_ip,
+                server.cache_max_entries,
+            )),
         }
     }
 
@@ -199,7 +203,15 @@ impl ConnectionAdmission {
         let limit = self.slots.resize(server.max_connections);
         crate::metrics::set_connection_limit(limit);
         self.per_address.set_max(server.max_connections_per_ip);
-        self.rate_per_address.set_rate(server.rate_limit_connections_per_ip);
+        let rate = self.rate_per_address.load();
+        if rate.max_entries() == server.cache_max_entries {
+            rate.set_rate(server.rate_limit_connections_per_ip);
+        } else {
+            self.rate_per_address.store(std::sync::Arc::new(ConnectionRate::new(
+                server.rate_limit_connections_per_ip,
+                server.cache_max_entries,
+            )));
+        }
     }
 
     /// The next connection of `listener`, once a slot is free.
@@ -246,7 +258,11 @@ impl ConnectionAdmission {
         };
         let remote = canonical(remote);
         let address_group = crate::ratelimit::address_group(remote.ip(), server.per_ip_ipv6_prefix);
-        if !self.rate_per_address.admit(address_group, std::time::Instant::now()) {
+        if !self
+            .rate_per_address
+            .load()
+            .admit(address_group, std::time::Instant::now())
+        {
             tracing::debug!(%remote, "refused: rate_limit_connections_per_ip reached");
             crate::metrics::connection_refused("rate-limit");
             return None;
