@@ -862,6 +862,38 @@ mod tests {
         assert!(ensure_token(&file).is_ok());
     }
 
+    /// A token file, or a link in its place, that another user made is refused. Giving them
+    /// away needs root; elsewhere the test says it is skipped.
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_or_link_of_another_user_is_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            println!("SKIP: a_token_file_or_link_of_another_user_is_refused needs root to chown");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "chosen-by-someone").unwrap();
+        std::os::unix::fs::lchown(&file, Some(65534), None).unwrap();
+        assert_eq!(
+            ensure_token(&file).unwrap_err(),
+            format!(
+                "the auth token file {} is a file belonging to user 65534, not to this user (0) or root: another \
+                 user could choose the token; remove it (the sidecar writes a new one) or give it to this user",
+                file.display()
+            )
+        );
+        // A link another user put in its place, to a file whose contents anyone knows.
+        let link = dir.path().join("linked-token");
+        std::os::unix::fs::symlink("/proc/sys/kernel/ostype", &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), None).unwrap();
+        assert!(
+            ensure_token(&link)
+                .unwrap_err()
+                .contains("is a symbolic link belonging to user 65534"),
+        );
+    }
+
     #[test]
     fn without_imds_only_the_container_endpoint_answers() {
         let s = Shared {

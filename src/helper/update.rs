@@ -498,6 +498,36 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dotfiles).unwrap().count(), 1, "no temp files left");
     }
 
+    /// A link another user made is refused, and nothing is written through it. Making one
+    /// needs root (to give the link away); elsewhere the test says it is skipped.
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_of_another_user_is_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            println!("SKIP: a_symbolic_link_of_another_user_is_refused needs root to chown a link");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("elsewhere");
+        let link = d.path().join("credentials");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        let c = SessionCredentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: zeroize::Zeroizing::new("SECRET".into()),
+            session_token: zeroize::Zeroizing::new("TOKEN".into()),
+            expiration: "2026-01-01T00:00:00Z".into(),
+        };
+        assert_eq!(
+            write_profile(&link, "p", &c).unwrap_err(),
+            format!(
+                "{} is a symbolic link of user id 65534, not of this user (0): not writing credentials through it",
+                link.display()
+            )
+        );
+        assert!(!target.exists(), "nothing written through it");
+    }
+
     #[test]
     fn writes_atomically_with_0600() {
         let dir = tempfile::tempdir().unwrap();
