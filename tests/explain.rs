@@ -158,6 +158,44 @@ fn explain_allowed() {
     golden("explain_allowed", &f.normalized(&out));
 }
 
+/// A CI job without the secrets: explain and simulate decide without the TLS key, the
+/// server certificate and the token keys, and give the same answer. `check-config` and
+/// `serve` still need them.
+#[test]
+fn explain_and_simulate_need_no_secret_files() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
+    let before = f.normalized(&f.explain(&cert, "main", ROLE));
+    for secret in ["server.key", "server.pem", "k1.key"] {
+        std::fs::remove_file(f.dir.path().join(secret)).unwrap();
+    }
+    let out = f.explain(&cert, "main", ROLE);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(f.normalized(&out), before);
+    let simulated = f.simulate(&[
+        "--role-arn",
+        ROLE_CHAINED,
+        "--role-session-name",
+        "reporter",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/blue/report.csv",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&simulated.stdout).contains("Decision: "),
+        "{}",
+        String::from_utf8_lossy(&simulated.stderr)
+    );
+    let checked = rolegate(&["check-config", f.config.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&checked.stderr).contains("server.tls_cert: cannot read"),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 /// A credential-process command line, pasted after `explain --config …`: the flags that only
 /// say how the client reaches the server are accepted and change nothing.
 #[test]

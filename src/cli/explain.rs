@@ -252,7 +252,7 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|e| usage(&e.to_string()))
+    Config::load_offline(path).map_err(|e| usage(&e.to_string()))
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -186,9 +186,22 @@ impl Config {
         Self::load_tracked(path).map_err(|failed| failed.error)
     }
 
+    /// [`Config::load`] for the offline tools (`explain`, `simulate`), which decide from the
+    /// trust anchors, profiles, roles and policies alone: the secret files (`server.tls_key`,
+    /// the token keys) and the server certificate are not read, and stand-ins generated here
+    /// take their place, so a CI job without the secrets can test a configuration change. Every
+    /// other file is read and checked as `serve` does.
+    pub fn load_offline(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, Secrets::StandIns).map_err(|failed| failed.error)
+    }
+
     /// Like [`Config::load`]; a failure also names the files read until then, the one that
     /// failed included, so the file watch can tell when trying again is worth it.
     pub fn load_tracked(path: &Path) -> Result<Config, FailedLoad> {
+        Self::load_with(path, Secrets::Read)
+    }
+
+    fn load_with(path: &Path, secrets: Secrets) -> Result<Config, FailedLoad> {
         let mut sources = SourceFiles::default();
         let cannot_read = |message: String, sources: SourceFiles| FailedLoad {
             error: ConfigError {
@@ -207,13 +220,13 @@ impl Config {
         };
         sources.record(path, &bytes);
         match String::from_utf8(bytes) {
-            Ok(text) => Self::build(&text, path, sources),
+            Ok(text) => Self::build(&text, path, sources, secrets),
             Err(_) => Err(cannot_read("the configuration file is not UTF-8 text".into(), sources)),
         }
     }
 
     /// Parses and validates `text`, read from `path` as recorded in `sources`.
-    fn build(text: &str, path: &Path, sources: SourceFiles) -> Result<Config, FailedLoad> {
+    fn build(text: &str, path: &Path, sources: SourceFiles, secrets: Secrets) -> Result<Config, FailedLoad> {
         let file: ConfigFile = match parse_toml(text) {
             Ok(file) => file,
             Err((key, message)) => {
@@ -226,6 +239,7 @@ impl Config {
             }
         };
         let loader = Loader {
+            secrets,
             path,
             dir: path.parent().unwrap_or(Path::new(".")),
             sources: RefCell::new(sources),
@@ -406,7 +420,15 @@ pub(crate) fn plain_type_names(message: &str) -> String {
     message
 }
 
+/// Whether a load reads the secret files or stands in for them ([`Config::load_offline`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Read,
+    StandIns,
+}
+
 struct Loader<'a> {
+    secrets: Secrets,
     path: &'a Path,
     dir: &'a Path,
     /// Every file read so far, for [`Config::sources`].
@@ -687,6 +709,9 @@ impl Loader<'_> {
     }
 
     fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
+        if self.secrets == Secrets::StandIns {
+            return self.stand_in_tls();
+        }
         let cert_pem = self.read("server.tls_cert", cert)?;
         let cert_chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<_, _>>()
@@ -733,7 +758,24 @@ impl Loader<'_> {
         })
     }
 
+    /// A self-signed certificate and key in place of the server's (offline loads only).
+    fn stand_in_tls(&self) -> Result<TlsIdentity, ConfigError> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .map_err(|e| self.err("server.tls_cert", format!("cannot make a stand-in certificate: {e}")))?;
+        Ok(TlsIdentity {
+            cert_chain: vec![made.cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
+            not_after: None,
+        })
+    }
+
     fn keyring(&self, t: &schema::TokensSection) -> Result<KeyRing, ConfigError> {
+        if self.secrets == Secrets::StandIns {
+            // Fresh keys under the configured ids: the ring's rules (the active key listed,
+            // ids unique) still hold or fail as at serve time.
+            let stand_ins = t.keys.iter().map(|k| (k.id.clone(), TokenKey::generate())).collect();
+            return KeyRing::new(&t.active, stand_ins).map_err(|e| self.err("tokens", e.to_string()));
+        }
         let mut keys = Vec::with_capacity(t.keys.len());
         for (i, k) in t.keys.iter().enumerate() {
             let key = format!("tokens.keys[{i}].file");
