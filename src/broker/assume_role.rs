@@ -17,13 +17,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, same_tag_key, validate_parameters};
+use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_parameters};
 use super::context::session_context;
 use super::{Broker, Caller};
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{self, Decision, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementRef};
-use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
+use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin, same_tag_key};
 
 /// An AssumeRole request, wire-independent.
 #[derive(Clone, Debug, Default)]

@@ -10,13 +10,13 @@
 //!    keys unique regardless of case, and transitive tag keys among the request's tags
 //!    (AWS's `InvalidParameterValue` for the last two).
 //!
-//! Lengths count characters, as AWS does.
+//! Lengths count UTF-16 units, as AWS's Java front ends do.
 
 use super::assume_role::AssumeRoleInput;
 use super::violations::Violations;
 use crate::arn::RoleArn;
 use crate::error::{ApiError, ErrorCode};
-use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS};
+use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, same_tag_key};
 
 /// Most session tags per AssumeRole call.
 pub(super) const MAX_TAGS: usize = 50;
@@ -206,14 +206,6 @@ fn is_tag_text(text: &str) -> bool {
         std::sync::LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").ok());
     // The pattern is a constant that compiles; were it not to, no tag would pass.
     TAG_TEXT.as_ref().is_some_and(|pattern| pattern.is_match(text))
-}
-
-/// Whether two tag keys are the same key: AWS compares them without regard to case, in every
-/// script (`Abteilung` and `ABTEILUNG`, `Äbt` and `äbt`).
-pub(crate) fn same_tag_key(a: &str, b: &str) -> bool {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 fn is_policy_char(c: char) -> bool {

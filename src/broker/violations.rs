@@ -17,7 +17,8 @@ pub(crate) struct Violations(Vec<String>);
 
 impl Violations {
     /// One failure of `member` (whose value is shown when given, cut after
-    /// [`MAX_ECHOED_CHARACTERS`]: the message is also the audit log's).
+    /// [`MAX_ECHOED_CHARACTERS`]: the message is also the audit log's). The length shown of a
+    /// cut value is the one the rules count, in UTF-16 units.
     pub(crate) fn push(&mut self, value: Option<&str>, member: &str, rule: impl fmt::Display) {
         self.0.push(match value {
             Some(value) => match value.char_indices().nth(MAX_ECHOED_CHARACTERS) {

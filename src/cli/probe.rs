@@ -31,9 +31,12 @@ pub(super) fn run(args: ProbeArgs) -> ExitCode {
         Err(e) => return failed(&format!("cannot start the async runtime: {e}")),
     };
     let limit = Duration::from_secs(args.timeout_seconds.max(1));
-    match runtime.block_on(async { tokio::time::timeout(limit, get(&args.url)).await }) {
-        Ok(Ok((200, _))) => ExitCode::SUCCESS,
-        Ok(Ok((status, body))) => failed(&format!("{} answered {status}: {body}", args.url)),
+    let outcome = runtime.block_on(async { tokio::time::timeout(limit, get(&args.url)).await });
+    // A name lookup still running (in a blocking thread) must not hold the probe past its limit.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(Ok(None)) => ExitCode::SUCCESS,
+        Ok(Ok(Some((status, body)))) => failed(&format!("{} answered {status}: {body}", args.url)),
         Ok(Err(e)) => failed(&format!("{}: {e}", args.url)),
         Err(_) => failed(&format!("{} did not answer within {} s", args.url, limit.as_secs())),
     }
@@ -44,13 +47,14 @@ fn failed(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The status of `GET url` and the first line of its body.
-async fn get(url: &http::Uri) -> Result<(u16, String), String> {
+/// `None` when `GET url` is answered 200 (its body unread), else the status and the first
+/// line of the body, which says why.
+async fn get(url: &http::Uri) -> Result<Option<(u16, String)>, String> {
     if url.scheme_str() != Some("http") {
         return Err("only http:// URLs are probed (the health endpoints are plain HTTP)".into());
     }
     let authority = url.authority().ok_or("the URL has no host")?;
-    let port = authority.port_u16().unwrap_or(80);
+    let port = port_of(authority)?;
     let tcp = tokio::net::TcpStream::connect((authority.host().trim_matches(['[', ']']), port))
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
@@ -60,16 +64,33 @@ async fn get(url: &http::Uri) -> Result<(u16, String), String> {
     tokio::spawn(connection);
     let path = url.path_and_query().map_or("/", |p| p.as_str());
     let request = http::Request::get(path)
-        .header(http::header::HOST, authority.as_str())
+        .header(http::header::HOST, format!("{}:{port}", authority.host()))
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
+    if status == 200 {
+        return Ok(None);
+    }
     let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
     let first_line = String::from_utf8_lossy(&body).lines().next().unwrap_or("").to_owned();
-    Ok((status, first_line))
+    Ok(Some((status, first_line)))
+}
+
+/// The port of `authority` (80 when it names none). Read from the text after the host: the
+/// `http` crate keeps a port it cannot read as a number (`:99999`) and reports none, which
+/// would probe port 80.
+fn port_of(authority: &http::uri::Authority) -> Result<u16, String> {
+    let text = authority.as_str().rsplit('@').next().unwrap_or_default();
+    match text.strip_prefix(authority.host()).unwrap_or_default() {
+        "" => Ok(80),
+        rest => rest
+            .strip_prefix(':')
+            .and_then(|port| port.parse().ok())
+            .ok_or_else(|| format!("'{}' is not a port number", rest.trim_start_matches(':'))),
+    }
 }

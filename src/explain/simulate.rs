@@ -258,7 +258,7 @@ fn context(
     for (key, value) in &q.context {
         match key.split_at_checked(TAG_PREFIX.len()) {
             Some((prefix, tag)) if prefix.eq_ignore_ascii_case(TAG_PREFIX) => {
-                if tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(tag)) {
+                if tags.iter().any(|(t, _)| crate::session::same_tag_key(t, tag)) {
                     return Err(twice(key));
                 }
                 tags.push((tag.to_owned(), value.clone()))

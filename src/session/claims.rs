@@ -115,12 +115,21 @@ impl SessionClaims {
     }
 
     /// The transitive tags: the session tags whose keys are listed as transitive (compared
-    /// case-insensitively, as IAM tag keys are), which a chained session inherits.
+    /// as [`same_tag_key`] compares them), which a chained session inherits.
     pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
         self.tags
             .iter()
-            .filter(|(key, _)| self.transitive_tag_keys.iter().any(|t| t.eq_ignore_ascii_case(key)))
+            .filter(|(key, _)| self.transitive_tag_keys.iter().any(|t| same_tag_key(t, key)))
     }
+}
+
+/// Whether two session tag keys are the same key: AWS compares them without regard to case,
+/// in every script (`Abteilung` and `ABTEILUNG`, `Äbt` and `äbt`). Every rule about tag keys
+/// — duplicates, transitive keys, inherited tags — compares them so.
+pub fn same_tag_key(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 impl fmt::Debug for SessionClaims {
@@ -201,5 +210,13 @@ pub(crate) mod tests {
         let claims = sample_claims();
         let transitive: Vec<_> = claims.transitive_tags().collect();
         assert_eq!(transitive, [&("team".to_owned(), "payments".to_owned())]);
+
+        // Listed in another case of another script: still the same key, still inherited.
+        let mut draft = sample_draft();
+        draft.tags = vec![("Äbt".into(), "sales".into())];
+        draft.transitive_tag_keys = vec!["äbt".into()];
+        let claims = SessionClaims::from_draft(draft, "ASIAABCDEFGHIJKLMNOP".into(), Zeroizing::new(String::new()));
+        let transitive: Vec<_> = claims.transitive_tags().collect();
+        assert_eq!(transitive, [&("Äbt".to_owned(), "sales".to_owned())]);
     }
 }

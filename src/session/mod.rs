@@ -17,7 +17,7 @@ pub mod keyring;
 pub mod packed;
 pub mod token;
 
-pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin};
+pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin, same_tag_key};
 pub use credentials::{Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id};
 pub use duration::{
     CHAINED_MAX_SECONDS, DEFAULT_SESSION_SECONDS, DurationError, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS,

@@ -305,6 +305,11 @@ def test_probe_exits_0_on_200_and_says_why_otherwise(daemon):
     missing = run_rolegate("probe", daemon.metrics_url + "/nowhere", check=False)
     assert missing.returncode == 1
     assert missing.stderr == f"error: {daemon.metrics_url}/nowhere answered 404: not found\n"
+    bad_port = run_rolegate("probe", "http://127.0.0.1:99999/readyz", check=False)
+    assert (bad_port.returncode, bad_port.stderr) == (
+        1,
+        "error: http://127.0.0.1:99999/readyz: '99999' is not a port number\n",
+    )
     tls = run_rolegate("probe", daemon.url + "/readyz", check=False)
     assert tls.returncode == 1
     assert "only http:// URLs are probed" in tls.stderr
