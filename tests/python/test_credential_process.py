@@ -121,3 +121,26 @@ def test_a_full_chain_certificate_file_sends_its_chain(daemon, test_pki, tmp_pat
     assert proc.stdout.strip() == ""
     assert "AccessDeniedException (HTTP 403): Untrusted certificate: certificate is not signed by a trusted" in proc.stderr
     assert "(reason: untrusted-certificate," in proc.stderr, proc.stderr
+
+
+def test_a_process_queued_behind_a_stuck_one_gives_up_within_one_timeout(daemon, test_pki, tmp_path):
+    """The 30-second bound of a run covers the wait on the cache lock: a process queued behind
+    one that holds the lock and never finishes exits 1 and says why, instead of waiting for
+    ever (and without fetching beside it)."""
+
+    import fcntl
+
+    env = isolated_env(tmp_path)
+    args = process_args(daemon, test_pki, 2000)
+    run_rolegate(*args, env=env)  # creates the cache entry and its lock file
+    locks = list((tmp_path / ".cache" / "rolegate").glob("*.lock"))
+    assert len(locks) == 1, locks
+    with open(locks[0], "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the stuck process
+        queued = run_rolegate(*args, env=env, check=False, timeout=90)
+    assert queued.returncode == 1, queued.stderr
+    assert queued.stdout == ""
+    assert queued.stderr == (
+        "error: another rolegate credential-process has been fetching the same credentials "
+        f"for 30 s (cache lock in {locks[0].parent})\n"
+    )
