@@ -188,7 +188,7 @@ pub fn authorization_context(
     // operators (`NotIpAddress`) read differently.
     let mut given: Vec<(&str, Vec<String>)> = Vec::new();
     for (key, value) in &input.context {
-        match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        match given.iter_mut().find(|(k, _)| crate::policy::same_key(k, key)) {
             Some((first, values)) if *first == key.as_str() => values.push(value.clone()),
             Some((first, _)) => {
                 return Err(ApiError::validation(

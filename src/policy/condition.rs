@@ -218,7 +218,7 @@ impl Condition {
         Ok(Self {
             operator,
             key: key.to_owned(),
-            key_lower: key.to_ascii_lowercase(),
+            key_lower: super::context::fold_key(key),
             raw_values,
             values,
         })

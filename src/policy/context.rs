@@ -85,8 +85,8 @@ impl RequestContext {
 
     /// Look up a key, case-insensitively.
     pub fn value(&self, key: &str) -> Option<&ContextValue> {
-        match key.bytes().any(|b| b.is_ascii_uppercase()) {
-            true => self.keys.get(&key.to_ascii_lowercase()),
+        match key.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            true => self.keys.get(&fold_key(key)),
             false => self.keys.get(key),
         }
     }
@@ -105,8 +105,29 @@ impl RequestContext {
 
 fn lowercase(key: impl Into<String>) -> String {
     let mut key = key.into();
-    key.make_ascii_lowercase();
-    key
+    if key.is_ascii() {
+        key.make_ascii_lowercase();
+        return key;
+    }
+    fold_key(&key)
+}
+
+/// A context key as keys are compared, without regard to case: IAM's condition keys are
+/// case-insensitive, and a tag key in them (`aws:PrincipalTag/Äbt`) in every script, as
+/// session tag keys are ([`same_key`], which `session::same_tag_key` is). Policy keys,
+/// variables and the request's keys all go through this.
+pub(crate) fn fold_key(key: &str) -> String {
+    match key.is_ascii() {
+        true => key.to_ascii_lowercase(),
+        false => key.chars().flat_map(char::to_lowercase).collect(),
+    }
+}
+
+/// Whether `a` and `b` are one key as [`fold_key`] compares them, without allocating.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ fn condition_operator_table() {
         (r#"{"StringEqualsIgnoreCase":{"aws:k":"Web-1"}}"#, &[("aws:k", S("WEB-1"))], true),
         (r#"{"StringEqualsIgnoreCase":{"aws:k":"Straße"}}"#, &[("aws:k", S("STRAßE"))], true),
         (r#"{"StringEqualsIgnoreCase":{"aws:k":"ΟΔΟΣ"}}"#, &[("aws:k", S("ΟΔΟΣ"))], true),
+        // Key names compare without regard to case in every script, tag keys included.
+        (r#"{"StringEquals":{"aws:PrincipalTag/ÄBT":"x"}}"#, &[("aws:PrincipalTag/äbt", S("x"))], true),
         (r#"{"StringEqualsIgnoreCase":{"aws:k":"ΟΔΟΣ"}}"#, &[("aws:k", S("οδοσ"))], true),
         (r#"{"StringNotEqualsIgnoreCase":{"aws:k":"ΟΔΟΣ"}}"#, &[("aws:k", S("ΟΔΟΣ"))], false),
         (r#"{"StringNotEqualsIgnoreCase":{"aws:k":"Web-1"}}"#, &[("aws:k", S("web-1"))], false),

@@ -137,7 +137,7 @@ fn parse_variable(body: &str) -> Result<Part, &'static str> {
         return Err("the variable name must be a context key such as ${aws:username}");
     }
     Ok(Part::Variable {
-        key: key.to_ascii_lowercase(),
+        key: super::context::fold_key(key),
         default,
     })
 }

@@ -125,11 +125,10 @@ impl SessionClaims {
 
 /// Whether two session tag keys are the same key: AWS compares them without regard to case,
 /// in every script (`Abteilung` and `ABTEILUNG`, `Äbt` and `äbt`). Every rule about tag keys
-/// — duplicates, transitive keys, inherited tags — compares them so.
+/// — duplicates, transitive keys, inherited tags — compares them so, as policies compare the
+/// condition keys that name them.
 pub fn same_tag_key(a: &str, b: &str) -> bool {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
+    crate::policy::same_key(a, b)
 }
 
 impl fmt::Debug for SessionClaims {
