@@ -100,7 +100,19 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
 /// Prints ready-to-paste commands once the listener is up.
 pub fn print_instructions(dir: &Path, listen: SocketAddr) {
     let d = dir.display();
-    let endpoint = format!("https://{listen}");
+    // Listening on every address: the commands use the loopback one, which the dev server
+    // certificate names (it names no other).
+    let shown = match listen.ip().is_unspecified() {
+        true => SocketAddr::new(
+            match listen {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            },
+            listen.port(),
+        ),
+        false => listen,
+    };
+    let endpoint = format!("https://{shown}");
     let exe = std::env::current_exe().map_or_else(|_| "rolegate".to_owned(), |p| p.display().to_string());
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let a = abs.display();
@@ -141,9 +153,8 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
         format!("     --certificate {d}/admin.pem --private-key {d}/admin.key --ca-bundle {d}/ca.pem"),
         String::new(),
     ];
-    println!("{}", lines.join("\n"));
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    // Nobody reading stdout (`serve --dev | head -1`) is no reason for the server to stop.
+    crate::cli::print_stdout(&format!("{}\n", lines.join("\n")));
 }
 
 fn write_pair(dir: &Path, name: &str, issued: &Issued) -> std::io::Result<()> {

@@ -201,12 +201,12 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds",
-        "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it misses later revocations, and refuses what it covers where stale_crls = \"refuse\")",
+        "Earliest nextUpdate of the CRLs of each trust anchor, Unix seconds (a CRL past it misses later revocations, and refuses what it covers where stale_crls is refuse)",
         crl_next_update,
     );
     registry.register(
         "rolegate_trust_anchor_refuses_stale_crls",
-        "1 when the trust anchor refuses the certificates a CRL past its nextUpdate covers (stale_crls = \"refuse\"), 0 when it honours such a CRL",
+        "1 when the trust anchor refuses the certificates a CRL past its nextUpdate covers (stale_crls is refuse), 0 when it honours such a CRL",
         refuses_stale_crls,
     );
     if let Some(not_after) = config.server.tls.not_after {
@@ -274,7 +274,8 @@ fn metrics() -> &'static Metrics {
         requests: Family::default(),
         duration: Family::new_with_constructor(|| {
             Histogram::new([
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                30.0,
             ])
         }),
         sessions: Family::default(),

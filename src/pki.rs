@@ -284,7 +284,13 @@ impl Authority {
         params.not_before = not_before;
         params.not_after = not_after;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        // keyEncipherment is for RSA key transport; RFC 8813 §3 forbids it with an EC key.
+        params.key_usages = match key {
+            KeyType::Rsa2048 | KeyType::Rsa3072 => {
+                vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment]
+            }
+            _ => vec![KeyUsagePurpose::DigitalSignature],
+        };
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(&params, key)
     }
@@ -371,11 +377,10 @@ impl Authority {
                 })
             })
             .collect::<Result<Vec<_>, PkiError>>()?;
-        let crl_number = this_update.unix_timestamp().max(1).to_be_bytes();
         let params = CertificateRevocationListParams {
             this_update,
             next_update,
-            crl_number: SerialNumber::from_slice(&crl_number),
+            crl_number: SerialNumber::from_slice(&crl_number(OffsetDateTime::now_utc())),
             issuing_distribution_point: uri.map(|uri| rcgen::CrlIssuingDistributionPoint {
                 distribution_point: rcgen::CrlDistributionPoint {
                     uris: vec![uri.to_owned()],
@@ -557,6 +562,20 @@ fn generate_error(what: &'static str, reason: impl fmt::Display) -> PkiError {
         what,
         reason: reason.to_string(),
     }
+}
+
+/// The CRL number of a CRL made at `now` (RFC 5280 §5.2.3: it increases with each CRL): the
+/// time in nanoseconds, as a positive DER integer, so two CRLs made in one second differ.
+fn crl_number(now: OffsetDateTime) -> Vec<u8> {
+    let nanos = u128::try_from(now.unix_timestamp_nanos()).unwrap_or(1).max(1);
+    let bytes = nanos.to_be_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
+    let mut number = Vec::with_capacity(bytes.len() + 1);
+    if bytes[first] & 0x80 != 0 {
+        number.push(0);
+    }
+    number.extend_from_slice(&bytes[first..]);
+    number
 }
 
 #[cfg(test)]

@@ -64,33 +64,48 @@ pub(super) fn run(cmd: AdminCommand) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cmd {
-            AdminCommand::Status(args) => {
-                let status = connect(&args).await?.admin().status(StatusRequest {}).await;
-                let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
-                super::print_stdout(&describe(&status));
-                Ok(ExitCode::SUCCESS)
-            }
-            AdminCommand::Reload(args) => {
-                let reload = connect(&args).await?.admin().reload(ReloadRequest {}).await;
-                let answer = reload.map_err(|s| call_error("Admin.Reload", &s))?.into_inner();
-                if answer.reloaded {
-                    super::print_stdout("reloaded: the new configuration is in force\n");
-                    Ok(ExitCode::SUCCESS)
-                } else {
-                    eprintln!(
-                        "error: reload failed; the daemon keeps its previous configuration: {}",
-                        answer.error
-                    );
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        tokio::time::timeout(ADMIN_CALL_TIMEOUT, call(cmd))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} s (is the endpoint a rolegate TLS listener?)",
+                    ADMIN_CALL_TIMEOUT.as_secs()
+                ))
+            })
     });
     result.unwrap_or_else(|e: String| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// How long one admin command may take, connecting included: a peer that accepts and never
+/// answers must not hold a script for ever.
+const ADMIN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
+    match cmd {
+        AdminCommand::Status(args) => {
+            let status = connect(&args).await?.admin().status(StatusRequest {}).await;
+            let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
+            super::print_stdout(&describe(&status));
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Reload(args) => {
+            let reload = connect(&args).await?.admin().reload(ReloadRequest {}).await;
+            let answer = reload.map_err(|s| call_error("Admin.Reload", &s))?.into_inner();
+            if answer.reloaded {
+                super::print_stdout("reloaded: the new configuration is in force\n");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: reload failed; the daemon keeps its previous configuration: {}",
+                    answer.error
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
 }
 
 async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {

@@ -177,20 +177,23 @@ impl From<KeyArg> for KeyType {
 
 pub(super) fn run(cmd: CertsCommand) -> CmdResult {
     let now = OffsetDateTime::now_utc();
+    // Valid from a few minutes ago, so a verifier whose clock is a little behind this one's
+    // does not find a certificate made just now not yet valid.
+    let from = now - Duration::minutes(5);
     match cmd {
         CertsCommand::Ca { out, cn } => {
-            let ca = Authority::new_root(&cn, out.key.into(), now, now + Duration::days(out.days))?;
+            let ca = Authority::new_root(&cn, out.key.into(), from, now + Duration::days(out.days))?;
             write_pair(&out.out, ca.issued())
         }
         CertsCommand::Intermediate { issuer, out, cn } => {
             let ca = load_issuer(&issuer)?;
-            let sub = ca.new_intermediate(&cn, out.key.into(), now, now + Duration::days(out.days))?;
+            let sub = ca.new_intermediate(&cn, out.key.into(), from, now + Duration::days(out.days))?;
             write_pair(&out.out, sub.issued())
         }
         CertsCommand::Server { issuer, out, sans } => {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = sans.iter().map(String::as_str).collect();
-            let issued = ca.server(&refs, out.key.into(), now, now + Duration::days(out.days))?;
+            let issued = ca.server(&refs, out.key.into(), from, now + Duration::days(out.days))?;
             write_pair(&out.out, &issued)
         }
         CertsCommand::Client {
@@ -210,7 +213,7 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             } else if not_yet_valid {
                 (now + Duration::days(1), now + Duration::days(out.days.max(2)))
             } else {
-                (now - Duration::minutes(5), now + Duration::days(out.days))
+                (from, now + Duration::days(out.days))
             };
             let mut spec = ClientSpec::new(&cn, out.key.into(), nb, na);
             spec.organization = organization;
@@ -264,6 +267,13 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
 fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {
     let pem = with_extension(prefix, "pem");
     let key = with_extension(prefix, "key");
+    // Neither is written when either is there: a new certificate beside an old key (or the
+    // reverse) would be a pair that does not match.
+    for path in [&pem, &key] {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(format!("{} exists: not overwriting it; choose another --out", path.display()).into());
+        }
+    }
     write_new_public(&pem, issued.cert_pem.as_bytes())?;
     write_new_private(&key, issued.key_pem.as_bytes())?;
     super::print_stdout(&format!(

@@ -181,6 +181,11 @@ fn announce(line: &str) {
 /// its first one (it is then answered before the connection closes).
 const FIRST_REQUEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How often an HTTP/2 connection is pinged, and how long its answer may take before the
+/// connection is taken for dead.
+const HTTP2_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Serves one connection: TLS handshake, then HTTP/1.1 or HTTP/2 until the client closes it,
 /// it has been idle for `server.idle_timeout_seconds`, or the server drains.
 async fn serve_connection(
@@ -248,7 +253,12 @@ async fn serve_connection(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        // A peer that vanished (its host gone, a balancer's flow dropped) while a stream is open
+        // answers no PING: its connection is closed, and its slots freed, instead of being held
+        // by a stream that waits for ever (a health Watch writes only when the status changes).
+        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     let connection = builder.serve_connection(TokioIo::new(tls), service);
     drop(config);
     tokio::pin!(connection);

@@ -63,9 +63,10 @@ pub(super) async fn reload_on_change(state: Arc<State>) {
         .await;
         match looked {
             Ok(w) => watch = w,
+            // The watch state went with the failed task: look afresh, as at start.
             Err(e) => {
-                tracing::error!(error = %e, "watching the configuration files stopped");
-                return;
+                tracing::error!(error = %e, "looking at the configuration files failed; looking again from scratch");
+                watch = ChangeWatch::default();
             }
         }
     }

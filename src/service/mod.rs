@@ -278,22 +278,29 @@ async fn dispatch_grpc(
 async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(parts, conn.remote);
-    let misrouted = match (rp.method.as_str(), rp.path.as_str()) {
+    let started = Instant::now();
+    let (api, refusal) = match (rp.method.as_str(), rp.path.as_str()) {
         ("POST", "/sessions") => return answer(&state, Api::Rest, rp, body).await,
         ("POST" | "GET", "/") => return answer(&state, Api::Sts, rp, body).await,
-        (_, "/sessions") => rest_error(
-            &ApiError::validation("method", "Use POST /sessions to create a session."),
-            &rp.request_id,
+        (_, "/sessions") => (
+            "rest",
+            ApiError::validation("method", "Use POST /sessions to create a session."),
         ),
-        (_, "/") => sts::error_response(
-            &ApiError::new(
+        (_, "/") => (
+            "sts",
+            ApiError::new(
                 ErrorCode::InvalidAction,
                 "method",
                 "The STS Query API takes POST / with a form body, or GET /?Action=...",
             ),
-            &rp.request_id,
         ),
-        _ => not_found(&rp),
+        _ => ("rest", not_found(&rp)),
+    };
+    // Audited and counted as every other refusal is: scanners show in the log and metrics.
+    record_refusal(&rp.request_id, api, "Other", rp.remote, &refusal, started);
+    let misrouted = match api {
+        "sts" => sts::error_response(&refusal, &rp.request_id),
+        _ => rest_error(&refusal, &rp.request_id),
     };
     with_request_id(misrouted, &rp.request_id)
 }
@@ -430,19 +437,18 @@ fn record_refusal(
 }
 
 /// A path no API serves; the path is quoted when it is short (it is the client's).
-fn not_found(rp: &RequestParts) -> HttpResponse {
+fn not_found(rp: &RequestParts) -> ApiError {
     let path = match rp.path.len() <= 128 {
         true => rp.path.as_str(),
         false => "…",
     };
-    let e = ApiError::not_found(
+    ApiError::not_found(
         "no-route",
         format!(
             "No API at {} {path}: rolegate serves POST /sessions, the STS Query API at / and gRPC.",
             rp.method
         ),
-    );
-    rest_error(&e, &rp.request_id)
+    )
 }
 
 #[cfg(test)]

@@ -313,3 +313,32 @@ def test_probe_exits_0_on_200_and_says_why_otherwise(daemon):
     tls = run_rolegate("probe", daemon.url + "/readyz", check=False)
     assert tls.returncode == 1
     assert "only http:// URLs are probed" in tls.stderr
+
+
+def test_certs_write_neither_file_when_one_exists(test_pki, tmp_path):
+    """A new certificate beside an old key would be a pair that does not match."""
+
+    (tmp_path / "c.key").write_text("an older key\n")
+    proc = run_rolegate(
+        "certs", "client", "--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key),
+        "--out", str(tmp_path / "c"), "--cn", "pair", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == f"error: {tmp_path / 'c.key'} exists: not overwriting it; choose another --out\n"
+    assert not (tmp_path / "c.pem").exists()
+    assert (tmp_path / "c.key").read_text() == "an older key\n"
+
+
+def test_requests_no_api_serves_are_audited_and_counted(daemon, ca_bundle):
+    import requests
+
+    assert requests.get(daemon.url + "/sessions", verify=str(ca_bundle), timeout=10).status_code == 400
+    assert requests.put(daemon.url + "/", verify=str(ca_bundle), timeout=10).status_code == 400
+    assert requests.get(daemon.url + "/nowhere", verify=str(ca_bundle), timeout=10).status_code == 404
+    metrics = requests.get(daemon.metrics_url + "/metrics", timeout=10).text
+    for series in (
+        'rolegate_requests_total{api="rest",operation="Other",outcome="ValidationError"}',
+        'rolegate_requests_total{api="sts",operation="Other",outcome="InvalidAction"}',
+        'rolegate_requests_total{api="rest",operation="Other",outcome="NoSuchEntity"}',
+    ):
+        assert any(line.startswith(series + " ") for line in metrics.splitlines()), (series, metrics)

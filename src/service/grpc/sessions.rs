@@ -164,14 +164,19 @@ fn assume_role(
         .and_then(|(_, value)| audit::credential_of_authorization(value))
         .and_then(audit::access_key_id_of_credential)
         .map(|akid| ClientKey::AccessKey(akid.to_owned()));
+    // Before the signature verifies, the audit event names the key the request claims and
+    // what it asks for, as STS's does.
+    if let Some(ClientKey::AccessKey(akid)) = &claimed {
+        record.access_key_id = Some(akid.clone());
+    }
+    record.role = Some(r.role_arn.clone());
+    record.session_name = Some(r.role_session_name.clone());
     let limiter = ctx.state.limiter();
     let client_limit = ClientLimit::new(&limiter, claimed, ctx.started);
     client_limit.check()?;
     let (caller, _) = broker.authenticate(&http, payload, "sts", None, now)?;
     record.set_caller(&caller);
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
-    record.role = Some(r.role_arn.clone());
-    record.session_name = Some(r.role_session_name.clone());
     let input_role_arn = r.role_arn.clone();
     // proto3 cannot tell an empty string from a missing one: both are the member left out.
     let missing_members = [("roleArn", &r.role_arn), ("roleSessionName", &r.role_session_name)]
