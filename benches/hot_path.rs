@@ -177,7 +177,8 @@ impl Fixture {
             },
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone(), 0).expect("mint");
-        let (writer, audit_log_writer) = rolegate::logging::BatchedWriter::spawn(std::io::sink());
+        let (writer, audit_log_writer) =
+            rolegate::logging::BatchedWriter::spawn(std::io::sink()).expect("the log writer thread");
         let json_writer = writer.clone();
         let audit_log = tracing::Dispatch::new(
             tracing_subscriber::fmt()

@@ -58,9 +58,19 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
         install(format, std::io::stderr);
         return None;
     }
-    let (writer, guard) = BatchedWriter::spawn(std::io::stderr());
-    install(format, writer);
-    Some(guard)
+    match BatchedWriter::spawn(std::io::stderr()) {
+        Ok((writer, guard)) => {
+            install(format, writer);
+            Some(guard)
+        }
+        // No thread to write batches (a task limit reached): lines written as they come,
+        // rather than queued for a writer that never runs until logging blocks every thread.
+        Err(e) => {
+            install(format, std::io::stderr);
+            tracing::warn!(error = %e, "cannot start the log writer thread; writing each line at once");
+            None
+        }
+    }
 }
 
 /// The filter without `RUST_LOG`: `info`, except the TLS and HTTP/2 libraries' warnings, which
@@ -385,8 +395,8 @@ struct Queue {
 }
 
 impl BatchedWriter {
-    /// Starts the thread that writes batches to `out`.
-    pub fn spawn<W: Write + Send + 'static>(out: W) -> (BatchedWriter, FlushGuard) {
+    /// Starts the thread that writes batches to `out`; an error when no thread can be started.
+    pub fn spawn<W: Write + Send + 'static>(out: W) -> std::io::Result<(BatchedWriter, FlushGuard)> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
@@ -395,10 +405,15 @@ impl BatchedWriter {
         let background = shared.clone();
         let thread = std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || background.write_batches(out))
-            .ok();
+            .spawn(move || background.write_batches(out))?;
         let writer = BatchedWriter { shared: shared.clone() };
-        (writer, FlushGuard { shared, thread })
+        Ok((
+            writer,
+            FlushGuard {
+                shared,
+                thread: Some(thread),
+            },
+        ))
     }
 }
 
@@ -658,7 +673,7 @@ mod tests {
     #[test]
     fn every_line_is_written_in_order_by_the_time_the_guard_drops() {
         let sink = Sink::default();
-        let (writer, guard) = BatchedWriter::spawn(sink.clone());
+        let (writer, guard) = BatchedWriter::spawn(sink.clone()).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let writer = writer.clone();
@@ -688,7 +703,7 @@ mod tests {
     #[test]
     fn a_lone_line_is_written_without_the_guard_dropping() {
         let sink = Sink::default();
-        let (writer, _guard) = BatchedWriter::spawn(sink.clone());
+        let (writer, _guard) = BatchedWriter::spawn(sink.clone()).unwrap();
         writer.make_writer().write_all(b"alone\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while sink.0.lock().unwrap().0.is_empty() {

@@ -26,7 +26,7 @@ use self::connections::{Activity, Connection, ConnectionAdmission, HANDSHAKE_TIM
 use self::reload::{reload_on_change, reload_on_signal, reload_signal};
 
 use crate::config::Config;
-use crate::service::{ConnInfo, dispatch};
+use crate::service::{ConnInfo, dispatch_guarded};
 use crate::state::State;
 
 pub use tls::ReloadableCert;
@@ -45,6 +45,7 @@ pub struct ServeOptions {
 /// returns. Another signal ends the delay (the drain starts), or the drain (what is still open
 /// is closed).
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
+    log_panics();
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
@@ -181,6 +182,26 @@ fn announce(line: &str) {
 /// its first one (it is then answered before the connection closes).
 const FIRST_REQUEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A panic is written to the log as an ERROR event, in the log's own format, instead of the
+/// default hook's bare text on stderr (which a JSON log pipeline cannot read, and which the
+/// batched log writer could interleave with its lines). The request it interrupted is
+/// answered and audited as an internal error (`service::dispatch_guarded`).
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(at, message, "a task panicked (a bug: please report it)");
+    }));
+}
+
 /// How often an HTTP/2 connection is pinged, and how long its answer may take before the
 /// connection is taken for dead.
 const HTTP2_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -235,7 +256,7 @@ async fn serve_connection(
             let conn = conn.clone();
             let in_flight = activity.request();
             async move {
-                let (response, address_slot) = dispatch(state, conn, req).await;
+                let (response, address_slot) = dispatch_guarded(state, conn, req).await;
                 Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight, address_slot)))
             }
         })

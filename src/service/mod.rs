@@ -41,7 +41,7 @@ pub struct ConnInfo {
 /// the global concurrency limit, in [`crate::ratelimit`]) so every API, gRPC included, is
 /// covered. Returns the answer and, to be held until it has been sent, the slot of the client
 /// address's share of requests in progress.
-pub async fn dispatch(
+async fn dispatch(
     state: Arc<State>,
     conn: ConnInfo,
     req: ::http::Request<Incoming>,
@@ -69,6 +69,7 @@ pub async fn dispatch(
             // messages.
             let timeout = state.broker.config().server.request_timeout;
             let remote = conn.remote;
+            let operation = grpc::operation_of(req.uri().path());
             let sent = Arc::new(AtomicBool::new(false));
             let req = req.map(|body| Watched {
                 body,
@@ -77,8 +78,10 @@ pub async fn dispatch(
             match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
                 Ok(response) => response,
                 // Sent whole and still not answered: the server's delay, not the client's.
-                Err(_) if sent.load(Ordering::Relaxed) => refuse_grpc(remote, &answer_timeout(timeout), started),
-                Err(_) => refuse_grpc(remote, &request_timeout(timeout), started),
+                Err(_) if sent.load(Ordering::Relaxed) => {
+                    refuse_grpc(remote, operation, &answer_timeout(timeout), started)
+                }
+                Err(_) => refuse_grpc(remote, operation, &request_timeout(timeout), started),
             }
         }
         Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
@@ -392,18 +395,47 @@ fn sts_operation(action: Option<&str>) -> &'static str {
         .unwrap_or("Other")
 }
 
+/// [`dispatch`], answering a request whose handling panicked as an internal error — audited,
+/// counted and logged as every other answer is — rather than dropping its stream or
+/// connection with no trace but the panic's own message.
+pub async fn dispatch_guarded(
+    state: Arc<State>,
+    conn: ConnInfo,
+    req: ::http::Request<Incoming>,
+) -> (::http::Response<Body>, Option<AddressSlot>) {
+    use futures_util::FutureExt;
+    let started = Instant::now();
+    let (route, path, remote) = (Route::of(&req), req.uri().path().to_owned(), conn.remote);
+    match std::panic::AssertUnwindSafe(dispatch(state, conn, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(answer) => answer,
+        Err(_) => {
+            let e = ApiError::internal("panic");
+            (refusal(route, &path, remote, &e, started), None)
+        }
+    }
+}
+
 /// Answers a request refused by admission control in its API's format (gRPC: the
 /// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    let (api, operation) = match (Route::of(req), req.uri().path()) {
-        (Route::Grpc, _) => return refuse_grpc(conn.remote, e, started),
+    refusal(Route::of(req), req.uri().path(), conn.remote, e, started)
+}
+
+/// The answer, audit event and metric of a request to `path` by `route` refused with `e`
+/// before (or instead of) its API's handler.
+fn refusal(route: Route, path: &str, remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+    let (api, operation) = match (route, path) {
+        (Route::Grpc, path) => return refuse_grpc(remote, grpc::operation_of(path), e, started),
         (Route::GrpcOverHttp1 | Route::GrpcWeb, _) => ("grpc", "Any"),
         (Route::Http, "/sessions") => ("rest", "CreateSession"),
         (Route::Http, _) => ("sts", "Any"),
     };
     let request_id = http::new_request_id();
-    record_refusal(&request_id, api, operation, conn.remote, e, started);
+    record_refusal(&request_id, api, operation, remote, e, started);
     let response = match api {
         "sts" => sts::error_response(e, &request_id),
         _ => rest_error(e, &request_id),
@@ -411,10 +443,10 @@ fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, starte
     with_request_id(response, &request_id).map(Body::new)
 }
 
-/// [`refuse`] for a gRPC call: a status with the error's code and message.
-fn refuse_grpc(remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+/// [`refuse`] for a gRPC call to `operation`: a status with the error's code and message.
+fn refuse_grpc(remote: SocketAddr, operation: &'static str, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let request_id = http::new_request_id();
-    record_refusal(&request_id, "grpc", "Any", remote, e, started);
+    record_refusal(&request_id, "grpc", operation, remote, e, started);
     let mut response = tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
     let headers = response.headers_mut();
     if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {

@@ -44,22 +44,27 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
     record.set_certificate(admin.clone());
     // Reading files (and waiting for a reload already running) is blocking work: keep it off
     // the runtime's request threads, as the SIGHUP and file-watch reloads do.
+    // The outcome is logged, naming the admin, by the reload's own task: a call answered
+    // `request_timeout_seconds` too late (a slow file system) is dropped, but its reload goes
+    // on and still takes effect.
     let state = ctx.state.clone();
-    let outcome = tokio::task::spawn_blocking(move || state.reload())
-        .await
-        .unwrap_or_else(|e| Err(format!("the reload stopped: {e}")));
+    let by = principal.to_owned();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = state.reload();
+        match &outcome {
+            Ok(()) => tracing::info!(%by, "configuration reloaded (Admin.Reload)"),
+            Err(error) => tracing::error!(%by, %error, "reload failed; keeping the previous configuration"),
+        }
+        outcome
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the reload stopped: {e}")));
     Ok(match outcome {
-        Ok(()) => {
-            tracing::info!(by = %principal, "configuration reloaded (Admin.Reload)");
-            ReloadResponse {
-                reloaded: true,
-                error: String::new(),
-            }
-        }
-        Err(error) => {
-            tracing::error!(by = %principal, %error, "reload failed; keeping the previous configuration");
-            ReloadResponse { reloaded: false, error }
-        }
+        Ok(()) => ReloadResponse {
+            reloaded: true,
+            error: String::new(),
+        },
+        Err(error) => ReloadResponse { reloaded: false, error },
     })
 }
 
