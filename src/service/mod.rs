@@ -405,7 +405,8 @@ pub async fn dispatch_guarded(
 ) -> (::http::Response<Body>, Option<AddressSlot>) {
     use futures_util::FutureExt;
     let started = Instant::now();
-    let (route, path, remote) = (Route::of(&req), req.uri().path().to_owned(), conn.remote);
+    // What a refusal needs of the request, taken before it moves (static names: no allocation).
+    let (target, remote) = (RefusalTarget::of(Route::of(&req), req.uri().path()), conn.remote);
     match std::panic::AssertUnwindSafe(dispatch(state, conn, req))
         .catch_unwind()
         .await
@@ -413,7 +414,7 @@ pub async fn dispatch_guarded(
         Ok(answer) => answer,
         Err(_) => {
             let e = ApiError::internal("panic");
-            (refusal(route, &path, remote, &e, started), None)
+            (refusal(target, remote, &e, started), None)
         }
     }
 }
@@ -422,18 +423,50 @@ pub async fn dispatch_guarded(
 /// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    refusal(Route::of(req), req.uri().path(), conn.remote, e, started)
+    refusal(
+        RefusalTarget::of(Route::of(req), req.uri().path()),
+        conn.remote,
+        e,
+        started,
+    )
 }
 
-/// The answer, audit event and metric of a request to `path` by `route` refused with `e`
-/// before (or instead of) its API's handler.
-fn refusal(route: Route, path: &str, remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    let (api, operation) = match (route, path) {
-        (Route::Grpc, path) => return refuse_grpc(remote, grpc::operation_of(path), e, started),
-        (Route::GrpcOverHttp1 | Route::GrpcWeb, _) => ("grpc", "Any"),
-        (Route::Http, "/sessions") => ("rest", "CreateSession"),
-        (Route::Http, _) => ("sts", "Any"),
-    };
+/// Whom a request refused before its API's handler is answered as: its wire format (gRPC
+/// status, REST or STS error) and its API and operation in the audit log and metrics.
+#[derive(Clone, Copy)]
+struct RefusalTarget {
+    grpc_status: bool,
+    api: &'static str,
+    operation: &'static str,
+}
+
+impl RefusalTarget {
+    fn of(route: Route, path: &str) -> RefusalTarget {
+        let (grpc_status, api, operation) = match (route, path) {
+            (Route::Grpc, path) => (true, "grpc", grpc::operation_of(path)),
+            (Route::GrpcOverHttp1 | Route::GrpcWeb, _) => (false, "grpc", "Any"),
+            (Route::Http, "/sessions") => (false, "rest", "CreateSession"),
+            (Route::Http, _) => (false, "sts", "Any"),
+        };
+        RefusalTarget {
+            grpc_status,
+            api,
+            operation,
+        }
+    }
+}
+
+/// The answer, audit event and metric of a request refused with `e` before (or instead of)
+/// its API's handler.
+fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+    let RefusalTarget {
+        grpc_status,
+        api,
+        operation,
+    } = target;
+    if grpc_status {
+        return refuse_grpc(remote, operation, e, started);
+    }
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
     let response = match api {
