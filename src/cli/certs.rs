@@ -51,17 +51,17 @@ pub(super) enum CertsCommand {
         /// Subject CN, 1 to 64 characters (also the session's source identity, `CN=<cn>`).
         #[arg(long, value_parser = client_common_name)]
         cn: String,
-        /// Organization (O).
-        #[arg(long = "o")]
+        /// Organization (O), 1 to 64 characters.
+        #[arg(long = "o", value_parser = name_attribute)]
         organization: Option<String>,
-        /// Organizational unit (OU).
-        #[arg(long = "ou")]
+        /// Organizational unit (OU), 1 to 64 characters.
+        #[arg(long = "ou", value_parser = name_attribute)]
         organizational_unit: Option<String>,
         /// SAN DNS name (repeatable).
         #[arg(long = "dns", value_parser = dns_name)]
         dns_names: Vec<String>,
         /// SAN URI (repeatable).
-        #[arg(long = "uri")]
+        #[arg(long = "uri", value_parser = uri_name)]
         uris: Vec<String>,
         /// Make a certificate that expired yesterday (for tests).
         #[arg(long, conflicts_with = "not_yet_valid")]
@@ -111,6 +111,30 @@ fn common_name(text: &str) -> Result<String, String> {
         1..=64 => Ok(text.to_owned()),
         0 => Err("a common name cannot be empty".to_owned()),
         n => Err(format!("a common name has at most 64 characters (RFC 5280), not {n}")),
+    }
+}
+
+/// An O or OU of a workload certificate: 1 to 64 characters (RFC 5280's upper bounds) and no
+/// control character, which the daemon refuses in the session tags these become.
+fn name_attribute(text: &str) -> Result<String, String> {
+    match text.chars().count() {
+        0 => Err("a name attribute cannot be empty".to_owned()),
+        n if n > 64 => Err(format!(
+            "a name attribute has at most 64 characters (RFC 5280), not {n}"
+        )),
+        _ if text.chars().any(char::is_control) => {
+            Err("a name attribute cannot hold a control character (a tab, a line break)".to_owned())
+        }
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// A SAN URI: no control character or space (RFC 3986), which the daemon would refuse in the
+/// session tag it becomes.
+fn uri_name(text: &str) -> Result<String, String> {
+    match text.is_empty() || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        true => Err("a URI is not empty and holds no space or control character".to_owned()),
+        false => Ok(text.to_owned()),
     }
 }
 

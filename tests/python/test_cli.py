@@ -342,3 +342,22 @@ def test_requests_no_api_serves_are_audited_and_counted(daemon, ca_bundle):
         'rolegate_requests_total{api="rest",operation="Other",outcome="NoSuchEntity"}',
     ):
         assert any(line.startswith(series + " ") for line in metrics.splitlines()), (series, metrics)
+
+
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [
+        ("--o", "", "a name attribute cannot be empty"),
+        ("--ou", "x" * 65, "a name attribute has at most 64 characters (RFC 5280), not 65"),
+        ("--o", "a\tb", "a name attribute cannot hold a control character"),
+        ("--uri", "spiffe://x/a b", "a URI is not empty and holds no space or control character"),
+    ],
+)
+def test_certs_client_refuses_names_the_daemon_would_refuse(test_pki, tmp_path, flag, value, message):
+    proc = run_rolegate(
+        "certs", "client", "--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key),
+        "--out", str(tmp_path / "c"), "--cn", "ok", flag, value, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (tmp_path / "c.pem").exists()
