@@ -158,6 +158,18 @@ fn explain_allowed() {
     golden("explain_allowed", &f.normalized(&out));
 }
 
+/// `simulate` of a session `reporter` of the chained role reading a report.
+const REPORTER_READS_REPORT: [&str; 8] = [
+    "--role-arn",
+    ROLE_CHAINED,
+    "--role-session-name",
+    "reporter",
+    "--action",
+    "s3:GetObject",
+    "--resource",
+    "arn:aws:s3:::data/blue/report.csv",
+];
+
 /// A CI job without the secrets: explain and simulate decide without the TLS key, the
 /// server certificate and the token keys, and give the same answer. `check-config` and
 /// `serve` still need them.
@@ -172,16 +184,7 @@ fn explain_and_simulate_need_no_secret_files() {
     let out = f.explain(&cert, "main", ROLE);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(f.normalized(&out), before);
-    let simulated = f.simulate(&[
-        "--role-arn",
-        ROLE_CHAINED,
-        "--role-session-name",
-        "reporter",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/blue/report.csv",
-    ]);
+    let simulated = f.simulate(&REPORTER_READS_REPORT);
     assert!(
         String::from_utf8_lossy(&simulated.stdout).contains("Decision: "),
         "{}",
@@ -517,25 +520,21 @@ fn simulate_uses_the_authorize_request_context() {
     )
     .unwrap();
     let args = [
-        "--role-arn",
-        ROLE_CHAINED,
-        "--role-session-name",
-        "reporter",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/blue/report.csv",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--context",
-        "aws:PrincipalTag/team=blue",
-        "--context",
-        "aws:SourceIdentity=CN=web-1",
-        "--context",
-        "s3:prefix=a/",
-        "--context",
-        "s3:prefix=b/",
-    ];
+        REPORTER_READS_REPORT.as_slice(),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--context",
+            "aws:PrincipalTag/team=blue",
+            "--context",
+            "aws:SourceIdentity=CN=web-1",
+            "--context",
+            "s3:prefix=a/",
+            "--context",
+            "s3:prefix=b/",
+        ],
+    ]
+    .concat();
     let out = f.simulate(&args);
     let stdout = f.normalized(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
