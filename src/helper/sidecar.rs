@@ -574,8 +574,8 @@ const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 fn ensure_token(path: &std::path::Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(_) => {
-            read_token(path)?;
             let raw = read_token_file(path)?;
+            token_of(&raw, path)?;
             if raw.trim_ascii() != raw.as_slice() {
                 tracing::warn!(
                     file = %path.display(),
@@ -614,9 +614,12 @@ fn new_token() -> Result<Zeroizing<String>, String> {
 }
 
 fn read_token(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
-    let bytes = read_token_file(path)?;
-    let text =
-        std::str::from_utf8(&bytes).map_err(|_| format!("the auth token file {} is not text", path.display()))?;
+    token_of(&read_token_file(path)?, path)
+}
+
+/// The token the bytes of the token file at `path` hold, without the white space around it.
+fn token_of(bytes: &[u8], path: &std::path::Path) -> Result<Zeroizing<String>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| format!("the auth token file {} is not text", path.display()))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(format!("the auth token file {} is empty", path.display()));
