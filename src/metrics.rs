@@ -8,6 +8,7 @@
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_cache_entries{cache}`,
 //! `rolegate_cache_max_entries`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
+//! `rolegate_trust_anchor_last_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
@@ -179,14 +180,17 @@ pub fn render(state: &State) -> String {
         max_entries,
     );
     let expiry: Family<AnchorLabels, Gauge> = Family::default();
+    let last_expiry: Family<AnchorLabels, Gauge> = Family::default();
     let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
     let refuses_stale_crls: Family<AnchorLabels, Gauge> = Family::default();
     for anchor in config.anchors.values() {
         let labels = AnchorLabels {
             anchor: anchor.arn.to_string(),
         };
-        if let Some(not_after) = anchor.trust.certificates().iter().map(|c| c.not_after).min() {
-            expiry.get_or_create(&labels).set(not_after);
+        let not_afters = || anchor.trust.certificates().iter().map(|c| c.not_after);
+        if let (Some(earliest), Some(last)) = (not_afters().min(), not_afters().max()) {
+            expiry.get_or_create(&labels).set(earliest);
+            last_expiry.get_or_create(&labels).set(last);
         }
         if let Some(next_update) = anchor.trust.crls().iter().filter_map(|c| c.next_update).min() {
             crl_next_update.get_or_create(&labels).set(next_update);
@@ -198,6 +202,11 @@ pub fn render(state: &State) -> String {
         "rolegate_trust_anchor_expiry_timestamp_seconds",
         "Earliest notAfter of the CA certificates of each trust anchor, Unix seconds",
         expiry,
+    );
+    registry.register(
+        "rolegate_trust_anchor_last_expiry_timestamp_seconds",
+        "Latest notAfter of the CA certificates of each trust anchor, Unix seconds (past it, the anchor trusts no chain; during a CA rollover the earliest expiry is the old CA's)",
+        last_expiry,
     );
     registry.register(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds",

@@ -1286,12 +1286,25 @@ async fn metrics_after_known_traffic() {
     let pki = Pki::new();
     let crl_next_update = now() + days(3);
     let crl = pki.root.crl(&[], now() - days(1), crl_next_update).unwrap();
-    let d = start(&Setup {
-        crl_pem: Some(crl),
-        extra_toml: "[[trust_anchor]]\nid = \"strict\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\nstale_crls = \"refuse\"\n"
-            .to_owned(),
-        ..setup(&pki)
-    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            crl_pem: Some(crl),
+            extra_toml: "[[trust_anchor]]\nid = \"strict\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\nstale_crls = \"refuse\"\n\n\
+                         [[trust_anchor]]\nid = \"rollover\"\ncertificates = \"rollover.pem\"\n"
+                .to_owned(),
+            ..setup(&pki)
+        },
+    );
+    // A CA rollover: the anchor holds a CA certificate that expires first and one that outlives it.
+    let rollover = [
+        pki.intermediate.issued().cert_pem.as_str(),
+        pki.root.issued().cert_pem.as_str(),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("rollover.pem"), rollover).unwrap();
+    let d = start_with_config(dir, &config);
     let leaf = Pki::client(&pki.root, "metrics-client", KeyType::EcdsaP256);
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
     create(&d, &leaf).await.unwrap();
@@ -1348,6 +1361,29 @@ async fn metrics_after_known_traffic() {
         anchor_arn("main")
     );
     assert_eq!(sample(&m, &expiry), Some(not_after), "{m}");
+    let intermediate = x509_parser::parse_x509_certificate(&pki.intermediate.issued().cert_der)
+        .unwrap()
+        .1;
+    let intermediate_not_after = intermediate.validity().not_after.timestamp() as f64;
+    assert!(intermediate_not_after < not_after);
+    let anchor_expiry = |name: &str, anchor: &str| {
+        sample(
+            &m,
+            &format!(
+                "rolegate_trust_anchor_{name}_timestamp_seconds{{anchor=\"{}\"}}",
+                anchor_arn(anchor)
+            ),
+        )
+    };
+    assert_eq!(
+        (
+            anchor_expiry("expiry", "rollover"),
+            anchor_expiry("last_expiry", "rollover")
+        ),
+        (Some(intermediate_not_after), Some(not_after)),
+        "{m}"
+    );
+    assert_eq!(anchor_expiry("last_expiry", "main"), Some(not_after), "{m}");
     let crl_metric = format!(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds{{anchor=\"{}\"}}",
         anchor_arn("main")
