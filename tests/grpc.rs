@@ -1072,6 +1072,37 @@ async fn admin_is_limited_to_listed_subjects() {
 
 /// `admin_subjects` may list a subject in RFC 4514's order (last RDN first), as `openssl x509
 /// -nameopt RFC2253` prints it, as well as in certificate order.
+/// An `Admin.Reload` that outlasts `request_timeout_seconds` (here: the configuration file is a
+/// pipe whose writer never finishes) is answered `UNAVAILABLE`, and its audit event still names
+/// the admin's certificate, as the handler's own event would have.
+#[tokio::test]
+async fn a_timed_out_reload_is_audited_with_the_admin_certificate() {
+    let w = Workload::new();
+    let d = start_grpc_with(&w.pki, &subject_of(&w.admin), "request_timeout_seconds = 1\n");
+    let config = d.dir.path().join("rolegate.toml");
+    std::fs::remove_file(&config).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&config).status().unwrap();
+    assert!(made.success());
+    // Held open for reading and writing: a writer is there, and never writes.
+    let _writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&config)
+        .unwrap();
+    let admin = connect(&d, Some((&w.admin, &[]))).await;
+    assert_status(
+        admin.admin().reload(ReloadRequest {}).await,
+        Code::Unavailable,
+        "The call was not answered within 1 seconds.",
+    );
+    let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("audit") && l.contains("Admin.Reload"))
+        .expect("an audit event for the timed-out Admin.Reload");
+    for needle in ["CN=ops-admin", "ServiceUnavailable"] {
+        assert!(audit.contains(needle), "audit event lacks {needle}: {audit}");
+    }
+}
+
 #[tokio::test]
 async fn admin_subjects_are_matched_in_either_order() {
     let pki = Pki::new();

@@ -23,6 +23,7 @@ use tonic::body::Body;
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
 use crate::audit::{Decision, Record};
 use crate::error::{ApiError, ErrorCode};
+use crate::identity::ClientCertificate;
 use crate::ratelimit::{AddressSlot, ClientLimit};
 use crate::state::State;
 
@@ -70,6 +71,7 @@ async fn dispatch(
             let timeout = state.broker.config().server.request_timeout;
             let remote = conn.remote;
             let operation = grpc::operation_of(req.uri().path());
+            let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
             let sent = Arc::new(AtomicBool::new(false));
             let req = req.map(|body| Watched {
                 body,
@@ -77,11 +79,17 @@ async fn dispatch(
             });
             match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
                 Ok(response) => response,
-                // Sent whole and still not answered: the server's delay, not the client's.
-                Err(_) if sent.load(Ordering::Relaxed) => {
-                    refuse_grpc(remote, operation, &answer_timeout(timeout), started)
+                Err(_) => {
+                    // Sent whole and still not answered: the server's delay, not the client's.
+                    let e = match sent.load(Ordering::Relaxed) {
+                        true => answer_timeout(timeout),
+                        false => request_timeout(timeout),
+                    };
+                    // The event names the handshake's certificate (an admin's timed-out
+                    // `Admin.Reload`), as the handler's own event would have.
+                    let certificate = grpc::handshake_certificate(&broker, peer.as_deref());
+                    refuse_grpc(remote, operation, certificate, &e, started)
                 }
-                Err(_) => refuse_grpc(remote, operation, &request_timeout(timeout), started),
             }
         }
         Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
@@ -465,7 +473,7 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
         operation,
     } = target;
     if grpc_status {
-        return refuse_grpc(remote, operation, e, started);
+        return refuse_grpc(remote, operation, None, e, started);
     }
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
@@ -477,9 +485,19 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
 }
 
 /// [`refuse`] for a gRPC call to `operation`: a status with the error's code and message.
-fn refuse_grpc(remote: SocketAddr, operation: &'static str, e: &ApiError, started: Instant) -> ::http::Response<Body> {
+fn refuse_grpc(
+    remote: SocketAddr,
+    operation: &'static str,
+    certificate: Option<Arc<ClientCertificate>>,
+    e: &ApiError,
+    started: Instant,
+) -> ::http::Response<Body> {
     let request_id = http::new_request_id();
-    record_refusal(&request_id, "grpc", operation, remote, e, started);
+    let mut record = Record::new(&request_id, "grpc", operation, remote);
+    if let Some(certificate) = certificate {
+        record.set_certificate(certificate);
+    }
+    record.finish(Some(e), started.elapsed());
     let mut response = tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
     let headers = response.headers_mut();
     if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {

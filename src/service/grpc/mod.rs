@@ -186,6 +186,17 @@ pub fn audit_refused_call(
     Record::new(request_id, "grpc", operation, remote).finish(Some(refused), started.elapsed());
 }
 
+/// The leaf certificate of a connection's handshake, parsed (through the certificate cache),
+/// for the audit event of a call refused outside its handler; `None` without one, or when it
+/// breaks a leaf rule.
+pub fn handshake_certificate(
+    broker: &crate::broker::Broker,
+    peer_certificates: Option<&Vec<rustls::pki_types::CertificateDer<'static>>>,
+) -> Option<Arc<crate::identity::ClientCertificate>> {
+    let leaf = peer_certificates?.first()?;
+    peer::parse_cached(broker, leaf).ok()
+}
+
 /// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`
 /// for any other path, so that the label stays bounded whatever a client sends.
 pub fn operation_of(path: &str) -> &'static str {
