@@ -1991,7 +1991,7 @@ fn crl_from_another_issuer_is_a_config_error() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(
-            "trust_anchor[0].crls[0] (root.crl): CRL #1 was not issued by any certificate of the trust anchor bundle"
+            "trust_anchor[0].crls[0] (root.crl): CRL #1 was issued by CN=foreign root, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle"
         ),
         "{stderr}"
     );

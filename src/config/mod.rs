@@ -956,7 +956,7 @@ impl Loader<'_> {
             let trust = TrustAnchor::new(&pem, &crls)
                 .map_err(|e| {
                     let key = match e {
-                        AnchorError::BadCrl { index, .. } | AnchorError::CrlIssuerUnknown { index } => {
+                        AnchorError::BadCrl { index, .. } | AnchorError::CrlIssuerUnknown { index, .. } => {
                             match a.crls.get(index.saturating_sub(1)) {
                                 Some(file) => format!("crls[{}] ({})", index - 1, file.display()),
                                 None => "crls".to_owned(),

@@ -323,7 +323,10 @@ fn load_crl(
         .filter(|(_, c)| c.subject().as_raw() == parsed.tbs_cert_list.issuer.as_raw())
         .collect();
     if issuers.is_empty() {
-        return Err(AnchorError::CrlIssuerUnknown { index });
+        return Err(AnchorError::CrlIssuerUnknown {
+            index,
+            issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
+        });
     }
     // The issuers' keys, tried in turn: a CA re-keyed under its name has several.
     let mut refusal = CrlSignatureRefusal::UnsupportedAlgorithm;

@@ -61,10 +61,14 @@ pub enum AnchorError {
         reason: String,
     },
     /// A CRL was issued by none of the bundle's certificates.
-    #[error("CRL #{index} was not issued by any certificate of the trust anchor bundle")]
+    #[error(
+        "CRL #{index} was issued by {issuer}, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle"
+    )]
     CrlIssuerUnknown {
         /// 1-based position in the CRL list.
         index: usize,
+        /// RFC 4514-style issuer the CRL names.
+        issuer: String,
     },
     /// Two CRLs were signed by the same anchor certificate (name and key): revocation checking
     /// consults one CRL per issuing key, so the revocations of the other would be ignored.

@@ -963,7 +963,10 @@ fn anchor_errors() {
     let foreign = other.crl(&[], NB, NA).unwrap().into_bytes();
     assert_eq!(
         TrustAnchor::new(pem, &[foreign]).unwrap_err(),
-        AnchorError::CrlIssuerUnknown { index: 1 }
+        AnchorError::CrlIssuerUnknown {
+            index: 1,
+            issuer: "CN=Other Root".to_owned()
+        }
     );
 
     // Two CRLs of one CA (an old and a new one, say): only one would be consulted.
