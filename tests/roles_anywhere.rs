@@ -457,4 +457,30 @@ attribute_mappings = {{ x509Subject = ["CN"], x509SAN = ["URI"] }}
         "AccessDeniedException",
         "The trust policy of role arn:aws:iam::123456789012:role/app does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole",
     );
+
+    // Only the values a profile maps must fit a tag: an OU with a line break is refused by the
+    // default mapping, not by a profile that leaves the OU out; a URI longer than a tag value
+    // may be is refused where the profile maps it, never cut to a prefix.
+    let mut spec = ClientSpec::new("mapped", KeyType::EcdsaP256, now() - days(1), now() + days(30));
+    spec.organizational_unit = Some("ops\nforged".to_owned());
+    let broken_ou = pki.root.client(&spec).unwrap();
+    assert_api_error(
+        create(&d, &params("main", ROLE, "main"), &broken_ou, &[]).await,
+        403,
+        "AccessDeniedException",
+        "Invalid client certificate for a session: the certificate's x509Subject/OU value holds the control character U+000A; it would become a session tag",
+    );
+    let narrow = create(&d, &params("cn-and-uri", ROLE, "main"), &broken_ou, &[])
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&narrow), ["x509Issuer/CN", "x509Subject/CN"]);
+    let mut spec = ClientSpec::new("mapped", KeyType::EcdsaP256, now() - days(1), now() + days(30));
+    spec.uris = vec![format!("spiffe://acme/{}", "s".repeat(300))];
+    let long_uri = pki.root.client(&spec).unwrap();
+    assert_api_error(
+        create(&d, &params("cn-and-uri", ROLE, "main"), &long_uri, &[]).await,
+        403,
+        "AccessDeniedException",
+        "Invalid client certificate for a session: the certificate's x509SAN/URI value has 314 characters; a session tag value holds at most 256, so leave x509SAN/URI out of the profile's attribute_mappings",
+    );
 }

@@ -83,6 +83,7 @@ impl Broker {
         .map_err(|e| ApiError::validation("duration", e.to_string()))?;
 
         let tags = profile.attribute_mapping.select(input.certificate.principal_tags());
+        check_mapped_tags(&tags)?;
         let source_identity = input.certificate.source_identity().to_owned();
         let packed_policy_size = check_packed_policy_size(profile, &tags)?;
         let requester = SessionRequester {
@@ -195,9 +196,20 @@ pub(crate) fn verify_chain_at(
 }
 
 /// A session is made of the certificate's names only when they give it a source identity of
-/// its own and tags without control characters ([`ClientCertificate::session_refusal`]).
+/// its own ([`ClientCertificate::session_refusal`]).
 pub(crate) fn check_certificate_names(certificate: &ClientCertificate) -> Result<(), ApiError> {
     match certificate.session_refusal() {
+        Some(e) => Err(ApiError::access_denied(
+            "bad-certificate",
+            format!("Invalid client certificate for a session: {e}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The principal tags a profile maps must fit a session ([`crate::identity::mapped_tag_refusal`]).
+pub(crate) fn check_mapped_tags(tags: &[(String, String)]) -> Result<(), ApiError> {
+    match crate::identity::mapped_tag_refusal(tags) {
         Some(e) => Err(ApiError::access_denied(
             "bad-certificate",
             format!("Invalid client certificate for a session: {e}"),

@@ -82,7 +82,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
         _ => r.skip(title, "a parsed certificate and an enabled trust anchor"),
     }
-    let names = "certificate names give a source identity of its own and tags without control characters";
+    let names = "certificate names give a source identity of its own";
     match &certificate {
         Some(cert) => {
             r.check(names, steps::check_certificate_names(cert), |_| Vec::new());
@@ -105,6 +105,14 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
     };
     session_steps(&mut r, q, certificate.as_ref(), profile, role);
+    let title = "the tags the profile maps fit a session (at most 256 characters, no control character)";
+    match profile.zip(certificate.as_ref()) {
+        Some((profile, cert)) => {
+            let tags = profile.attribute_mapping.select(cert.principal_tags());
+            r.check(title, steps::check_mapped_tags(&tags), |_| Vec::new());
+        }
+        None => r.skip(title, "the profile and a parsed certificate"),
+    }
     let title = "packed size: the profile's session policies and the tags it maps";
     match profile.zip(certificate.as_ref()) {
         Some((profile, cert)) => {

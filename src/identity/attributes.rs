@@ -76,8 +76,10 @@ impl DistinguishedName {
     /// Rule (DESIGN §1): one tag per supported attribute type; when a type is repeated
     /// (e.g. two `OU`), the values are joined with `/` in certificate order. Types AWS does not
     /// recognise (those named by a dotted OID) produce no tag, nor do values that are not text
-    /// (shown as `#` + hex): AWS ignores values outside the session tag pattern, and a
-    /// policy could not match them.
+    /// (shown as `#` + hex): a policy could not match them. Text values are kept whatever
+    /// characters they hold (`CN=John Smith (EMP1)`, `O=Acme, Inc.`), where AWS refuses the
+    /// whole CreateSession ("Some attributes failed to be mapped into session tags") for a
+    /// mapped value outside the STS tag pattern; see README, Attribute mappings.
     pub fn tag_values(&self) -> Vec<(&str, String)> {
         let mut out: Vec<(&str, String)> = Vec::new();
         for (i, (name, value)) in self.attributes.iter().enumerate() {

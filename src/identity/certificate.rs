@@ -87,11 +87,7 @@ impl ClientCertificate {
         let subject_string = subject.to_string();
         let issuer_string = issuer.to_string();
         let identity = source_identity(subject.first_text("CN"), &serial_hex);
-        let session_refusal = identity
-            .as_ref()
-            .err()
-            .cloned()
-            .or_else(|| tag_refusal(&principal_tags));
+        let session_refusal = identity.as_ref().err().cloned();
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
             serial_decimal: format_serial_decimal(x509.raw_serial()),
@@ -194,9 +190,8 @@ impl ClientCertificate {
 
     /// Why no session may be made of this certificate's names, though it may still identify
     /// its holder (an mTLS caller of the admin or verification APIs): a CN that would give it
-    /// another certificate's source identity (see [`super::source_identity`]), or a name value
-    /// that would become a session tag holding a control character (it would reach logs, XML
-    /// answers and the platforms that read tags). CreateSession refuses such a certificate.
+    /// another certificate's source identity (see [`super::source_identity`]). CreateSession
+    /// refuses such a certificate, and one whose mapped tags [`mapped_tag_refusal`] refuses.
     pub fn session_refusal(&self) -> Option<&CertificateError> {
         self.session_refusal.as_ref()
     }
@@ -231,7 +226,8 @@ fn subject_id(subject: &str, issuer: &str) -> String {
 /// (<https://docs.aws.amazon.com/rolesanywhere/latest/userguide/attribute-mapping.html>):
 /// `x509Subject/{RDN}` and `x509Issuer/{RDN}` for every supported attribute (repeated types
 /// joined with `/`), then `x509SAN/DNS`, `x509SAN/URI` and `x509SAN/Name/{RDN}` from the
-/// first SAN of each type. Values are truncated to 256 characters (AWS tag value limit).
+/// first SAN of each type. Values are kept whole: the tags a profile maps are checked by
+/// [`mapped_tag_refusal`].
 fn principal_tags(
     subject: &DistinguishedName,
     issuer: &DistinguishedName,
@@ -256,17 +252,22 @@ fn principal_tags(
             tags.push((format!("x509SAN/Name/{name}"), value));
         }
     }
-    for (_, value) in &mut tags {
-        if value.chars().count() > TAG_VALUE_MAX {
-            *value = value.chars().take(TAG_VALUE_MAX).collect();
-        }
-    }
     tags
 }
 
-/// The first principal tag whose value holds a control character, as a refusal.
-fn tag_refusal(tags: &[(String, String)]) -> Option<CertificateError> {
+/// Why no session may carry the principal `tags` a profile maps: the first value longer than
+/// an STS tag value may be (256 characters; cut short, two certificates would share a tag a
+/// condition tells apart), or holding a control character (it would reach logs, XML answers
+/// and the platforms that read tags). Tags a profile leaves out are not checked.
+pub fn mapped_tag_refusal(tags: &[(String, String)]) -> Option<CertificateError> {
     tags.iter().find_map(|(key, value)| {
+        let length = value.chars().count();
+        if length > TAG_VALUE_MAX {
+            return Some(CertificateError::TagTooLong {
+                tag: key.clone(),
+                length,
+            });
+        }
         value
             .chars()
             .find(|c| c.is_control())

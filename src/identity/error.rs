@@ -163,6 +163,16 @@ pub enum CertificateError {
         /// The character.
         character: u32,
     },
+    /// A name value that would become a session tag is longer than a tag value may be.
+    #[error(
+        "the certificate's {tag} value has {length} characters; a session tag value holds at most 256, so leave {tag} out of the profile's attribute_mappings"
+    )]
+    TagTooLong {
+        /// The tag it would be (`x509SAN/URI`, …).
+        tag: String,
+        /// Its length in characters.
+        length: usize,
+    },
     /// The leaf is X.509 v1 or v2.
     #[error("certificate is not X.509 version 3")]
     UnsupportedVersion,

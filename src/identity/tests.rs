@@ -862,10 +862,43 @@ fn names_no_session_may_be_made_of() {
         fine.principal_tags()
     );
     let refusal = |cert: ClientCertificate| cert.session_refusal().map(ToString::to_string);
+    // A tag value is checked once a profile maps it, not at parse time.
+    let control = issue("web-1", "Acme\u{7f}");
+    assert_eq!(control.session_refusal(), None);
     assert_eq!(
-        refusal(issue("web-1", "Acme\u{7f}")).as_deref(),
+        mapped_tag_refusal(control.principal_tags())
+            .map(|e| e.to_string())
+            .as_deref(),
         Some("the certificate's x509Subject/O value holds the control character U+007F; it would become a session tag")
     );
+    let long = issue("web-1", &"o".repeat(300));
+    let o = long
+        .principal_tags()
+        .iter()
+        .find(|(k, _)| k == "x509Subject/O")
+        .unwrap();
+    assert_eq!(
+        o.1.len(),
+        300,
+        "kept whole, not cut to a prefix another certificate may share"
+    );
+    assert_eq!(
+        mapped_tag_refusal(long.principal_tags())
+            .map(|e| e.to_string())
+            .as_deref(),
+        Some(
+            "the certificate's x509Subject/O value has 300 characters; a session tag value holds at most 256, so leave x509Subject/O out of the profile's attribute_mappings"
+        )
+    );
+    let at_most = issue("web-1", &"o".repeat(256));
+    assert_eq!(mapped_tag_refusal(at_most.principal_tags()), None);
+    let cn_only: Vec<(String, String)> = control
+        .principal_tags()
+        .iter()
+        .filter(|(k, _)| k == "x509Subject/CN")
+        .cloned()
+        .collect();
+    assert_eq!(mapped_tag_refusal(&cn_only), None);
     assert_eq!(
         refusal(issue("evil\n2026-12-04T00:00:00Z INFO audit", "Acme")).as_deref(),
         Some("the subject CN holds the control character U+000A; the session's source identity is made of it")
