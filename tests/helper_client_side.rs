@@ -592,6 +592,55 @@ fn update_expands_the_file_variable_and_fails_fast_on_unreadable_files() {
     assert!(stderr.contains("key.pem"), "{stderr}");
 }
 
+/// Waits (a hang guard, not a timing assertion) for `child` to exit after `signal`.
+fn exit_on(child: &mut Child, signal: &str) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running after SIG{signal}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The sidecar and a refreshing `update` stop cleanly (exit 0) on SIGTERM and SIGINT: as a
+/// container's PID 1 they would otherwise ignore SIGTERM and be killed at the grace period's
+/// end. (Not PID 1 here, the default action would end them by the signal, not with 0.)
+#[test]
+fn sidecar_and_update_exit_cleanly_on_a_signal() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    for signal in ["TERM", "INT"] {
+        let mut s = sidecar(&c, &d, &[]);
+        let status = exit_on(&mut s.child, signal);
+        assert_eq!(status.code(), Some(0), "sidecar on SIG{signal}: {status}");
+    }
+    let file = c.dir.path().join("credentials");
+    let mut update = c
+        .command("update", &d)
+        .args(["--profile", "loop"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", &file)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Stopped once it has written the profile, between two refreshes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("[loop]")) {
+        assert!(std::time::Instant::now() < deadline, "update wrote no profile");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = exit_on(&mut update, "TERM");
+    assert_eq!(status.code(), Some(0), "update on SIGTERM: {status}");
+}
+
 /// The assumed-role ARN of `creds` (a container endpoint document), from GetCallerIdentity at
 /// the daemon through aws-sdk-sts.
 fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {

@@ -81,7 +81,7 @@ pub struct SidecarArgs {
     pub check_files_seconds: u32,
 }
 
-/// Runs the sidecar until the process is stopped.
+/// Runs the sidecar until SIGTERM or SIGINT.
 pub async fn run(args: SidecarArgs) -> Result<(), String> {
     if !(args.refresh_at_fraction > 0.0 && args.refresh_at_fraction < 1.0) {
         return Err("--refresh-at-fraction must be between 0 and 1".into());
@@ -118,6 +118,8 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Installed before the first fetch: a signal while it runs stops the sidecar once it ends.
+    let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
     let state: SharedState = Arc::default();
     let policy = RefreshPolicy {
@@ -172,7 +174,13 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         imds,
     });
     loop {
-        let (stream, _) = crate::server::connections::accept(&listener).await;
+        let stream = tokio::select! {
+            (stream, _) = crate::server::connections::accept(&listener) => stream,
+            () = stop.next() => {
+                tracing::info!("stopping on a signal");
+                return Ok(());
+            }
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {

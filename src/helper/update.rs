@@ -83,14 +83,13 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
             Ok(creds)
         }
     };
-    refresh::run(
-        state,
-        RefreshPolicy::default(),
-        StdDuration::from_secs(30),
-        || false,
-        fetch,
-    )
-    .await;
+    let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
+    // A profile is written whole between two awaits, so stopping at any await leaves the
+    // file as it was or as written.
+    tokio::select! {
+        () = refresh::run(state, RefreshPolicy::default(), StdDuration::from_secs(30), || false, fetch) => {}
+        () = stop.next() => tracing::info!("stopping on a signal"),
+    }
     Ok(())
 }
 

@@ -328,8 +328,9 @@ async fn serve_connection(
 
 /// SIGTERM and SIGINT, each delivery once: the first starts the shutdown, each later one moves
 /// it on a step. The handlers are installed by [`ShutdownSignals::install`], not when first
-/// awaited.
-struct ShutdownSignals {
+/// awaited. The sidecar and `update` stop on the first (as a container's PID 1 they get
+/// SIGTERM only through a handler of their own).
+pub(crate) struct ShutdownSignals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -337,7 +338,7 @@ struct ShutdownSignals {
 }
 
 impl ShutdownSignals {
-    fn install() -> std::io::Result<ShutdownSignals> {
+    pub(crate) fn install() -> std::io::Result<ShutdownSignals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -351,7 +352,7 @@ impl ShutdownSignals {
     }
 
     /// Resolves on the next SIGTERM or SIGINT.
-    async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.term.recv() => {}
