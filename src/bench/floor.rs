@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, ParsedPublicKey, RsaKeyPair, VerificationAlgorithm};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -50,13 +50,19 @@ const BURST: Duration = Duration::from_millis(20);
 const PAUSE: Duration = Duration::from_millis(180);
 
 impl Sampler {
-    /// Starts measuring `op`: a first burst now, then one every [`PAUSE`].
-    pub(super) fn start(op: FloorOp) -> Result<Sampler, String> {
+    /// Prepares `op` now (a key to generate) and measures it from `from` on: a first burst
+    /// then, then one every [`PAUSE`].
+    pub(super) fn start_at(op: FloorOp, from: Instant) -> Result<Sampler, String> {
         let mut run = operation(op)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("bench-floor".to_owned())
             .spawn(move || {
+                if let Some(wait) = from.checked_duration_since(Instant::now())
+                    && stopped.recv_timeout(wait).is_ok()
+                {
+                    return (Duration::ZERO, 0);
+                }
                 let (mut cpu, mut calls) = (Duration::ZERO, 0u64);
                 loop {
                     let (c, n) = time_cpu(&mut *run, BURST);
@@ -83,20 +89,8 @@ impl Sampler {
 /// One floor operation, ready to run repeatedly.
 fn operation(op: FloorOp) -> Result<Box<dyn FnMut() + Send>, String> {
     Ok(match op {
-        FloorOp::EcdsaP256Verify => {
-            let (public, sig) = ecdsa_p256_fixture()?;
-            Box::new(move || {
-                let key = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &public);
-                let _ = black_box(key.verify(black_box(MESSAGE), &sig));
-            })
-        }
-        FloorOp::Rsa2048Verify => {
-            let (public, sig) = rsa_2048_fixture()?;
-            Box::new(move || {
-                let key = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public);
-                let _ = black_box(key.verify(black_box(MESSAGE), &sig));
-            })
-        }
+        FloorOp::EcdsaP256Verify => verify_with_parsed_key(&signature::ECDSA_P256_SHA256_ASN1, ecdsa_p256_fixture()?)?,
+        FloorOp::Rsa2048Verify => verify_with_parsed_key(&signature::RSA_PKCS1_2048_8192_SHA256, rsa_2048_fixture()?)?,
         FloorOp::HmacSha256 => {
             let key = [7u8; 32];
             Box::new(move || {
@@ -107,6 +101,19 @@ fn operation(op: FloorOp) -> Result<Box<dyn FnMut() + Send>, String> {
             })
         }
     })
+}
+
+/// One signature verification with a key parsed beforehand, as the server verifies a request
+/// (it parses a certificate's key once, into a [`ParsedPublicKey`]); parsing the key is not
+/// part of the floor.
+fn verify_with_parsed_key(
+    algorithm: &'static dyn VerificationAlgorithm,
+    (public, sig): (Vec<u8>, Vec<u8>),
+) -> Result<Box<dyn FnMut() + Send>, String> {
+    let key = ParsedPublicKey::new(algorithm, &public).map_err(|e| e.to_string())?;
+    Ok(Box::new(move || {
+        let _ = black_box(key.verify_sig(black_box(MESSAGE), &sig));
+    }))
 }
 
 /// An ECDSA P-256 public key (uncompressed point) and a signature of [`MESSAGE`].
@@ -130,8 +137,8 @@ pub fn rsa_2048_fixture() -> Result<(Vec<u8>, Vec<u8>), String> {
 
 /// Runs `f` in batches until this thread has used `budget` of CPU time: the CPU time used
 /// and the number of calls. CPU time, not wall time, so that other processes sharing the
-/// machine (the server, the load workers) do not inflate the floor; wall time is the fallback
-/// when procfs is unavailable or the thread is starved of CPU for long.
+/// machine (the server, the load workers) do not inflate the floor; a burst starved of CPU
+/// for long ends with the CPU time it got.
 fn time_cpu(f: &mut dyn FnMut(), budget: Duration) -> (Duration, u64) {
     for _ in 0..4 {
         f();
@@ -151,15 +158,9 @@ fn time_cpu(f: &mut dyn FnMut(), budget: Duration) -> (Duration, u64) {
         if batch_start.elapsed() < Duration::from_millis(1) {
             batch *= 2;
         }
-        let cpu_used = match (cpu_start, super::procfs::thread_cpu_nanos()) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-            _ => None,
-        };
-        match cpu_used {
-            Some(used) if used >= budget_ns => return (Duration::from_nanos(used), calls),
-            None if wall.elapsed() >= budget => return (wall.elapsed(), calls),
-            _ if wall.elapsed() >= budget * 20 => return (wall.elapsed(), calls),
-            _ => {}
+        let used = super::procfs::thread_cpu_nanos().saturating_sub(cpu_start);
+        if used >= budget_ns || wall.elapsed() >= budget * 20 {
+            return (Duration::from_nanos(used), calls);
         }
     }
 }
@@ -171,17 +172,17 @@ mod tests {
     #[test]
     fn fixtures_verify() {
         let (public, sig) = ecdsa_p256_fixture().unwrap();
-        let key = UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &public);
-        assert!(key.verify(MESSAGE, &sig).is_ok());
-        assert!(key.verify(b"other", &sig).is_err());
+        let key = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &public).unwrap();
+        assert!(key.verify_sig(MESSAGE, &sig).is_ok());
+        assert!(key.verify_sig(b"other", &sig).is_err());
         let (public, sig) = rsa_2048_fixture().unwrap();
-        let key = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public);
-        assert!(key.verify(MESSAGE, &sig).is_ok());
+        let key = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public).unwrap();
+        assert!(key.verify_sig(MESSAGE, &sig).is_ok());
     }
 
     #[test]
     fn sampler_measures_until_finished() {
-        let sampler = Sampler::start(FloorOp::HmacSha256).unwrap();
+        let sampler = Sampler::start_at(FloorOp::HmacSha256, Instant::now()).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let us = sampler.finish().unwrap();
         assert!(us > 0.0 && us.is_finite());

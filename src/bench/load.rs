@@ -45,6 +45,8 @@ pub(super) struct Target {
     /// Stop after this many successful requests (memory benchmark), if set.
     pub request_limit: Option<u64>,
     pub succeeded: AtomicU64,
+    /// Set when the run is given up (the server stopped): the workers stop.
+    pub abandoned: std::sync::atomic::AtomicBool,
 }
 
 /// What one worker observed during the measured window.
@@ -62,7 +64,10 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
     let mut result = WorkerResult::default();
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     let mut creds: Option<SessionCredentials> = None;
-    while Instant::now() < end {
+    // Errors outside the window (while warming up) are kept as the first error to show, not
+    // counted: the window's requests are what the report counts.
+    let in_window = || (measure_from..end).contains(&Instant::now());
+    while Instant::now() < end && !target.abandoned.load(Ordering::Relaxed) {
         if let Some(limit) = target.request_limit
             && target.succeeded.load(Ordering::Relaxed) >= limit
         {
@@ -73,7 +78,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
             _ => match connect(&target).await {
                 Ok(s) => sender.insert(s),
                 Err(e) => {
-                    record_error(&mut result, e);
+                    record_error(&mut result, e, in_window());
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -83,7 +88,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
             match obtain_credentials(&target, conn, id).await {
                 Ok(c) => creds = Some(c),
                 Err(e) => {
-                    record_error(&mut result, e);
+                    record_error(&mut result, e, in_window());
                     sender = None;
                     continue;
                 }
@@ -93,7 +98,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
         let request = match build_request(&target, seq, creds.as_ref()) {
             Ok(r) => r,
             Err(e) => {
-                record_error(&mut result, e);
+                record_error(&mut result, e, in_window());
                 continue;
             }
         };
@@ -131,15 +136,16 @@ impl WorkerResult {
                 true
             }
             Err(e) => {
-                record_error(self, e);
+                record_error(self, e, true);
                 false
             }
         }
     }
 }
 
-fn record_error(result: &mut WorkerResult, e: String) {
-    result.errors += 1;
+/// Keeps `e` as the first error to show, and counts it when it happened in the window.
+fn record_error(result: &mut WorkerResult, e: String, counted: bool) {
+    result.errors += u64::from(counted);
     result.first_error.get_or_insert(e);
 }
 
