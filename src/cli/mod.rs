@@ -184,7 +184,14 @@ fn fatal(log_format: LogFormat, message: &str) -> ExitCode {
 
 /// Runs a client-side command: one `error:` line on stderr and exit 1 on failure.
 fn run_helper(fut: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    match runtime().and_then(|rt| rt.block_on(fut)) {
+    // The runtime is shut down without waiting for its blocking tasks: a name lookup still
+    // running (a stalled resolver) must not hold the process past credential-process's 30 s.
+    let outcome = runtime().and_then(|rt| {
+        let outcome = rt.block_on(fut);
+        rt.shutdown_background();
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

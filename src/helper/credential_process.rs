@@ -104,7 +104,7 @@ impl SessionArgs {
     pub fn endpoint(&self, region: &str) -> String {
         self.endpoint
             .clone()
-            .unwrap_or_else(|| format!("https://rolesanywhere.{region}.amazonaws.com"))
+            .unwrap_or_else(|| format!("https://rolesanywhere.{region}.{}", aws_domain(region)))
     }
 
     /// Where the certificate, key and passphrase come from.
@@ -231,6 +231,15 @@ impl SessionArgs {
             identity.certificate.der(),
             &identity.chain,
         ))
+    }
+}
+
+/// The DNS suffix of AWS endpoints in `region`: China's regions (`cn-north-1`, …) are under
+/// `amazonaws.com.cn`, every other one under `amazonaws.com`.
+fn aws_domain(region: &str) -> &'static str {
+    match region.starts_with("cn-") {
+        true => "amazonaws.com.cn",
+        false => "amazonaws.com",
     }
 }
 

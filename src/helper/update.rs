@@ -18,8 +18,8 @@ use crate::client::SessionCredentials;
 pub struct UpdateArgs {
     #[command(flatten)]
     pub session: SessionArgs,
-    /// Profile (section) of the credentials file to write.
-    #[arg(long = "profile", value_parser = profile_name)]
+    /// Profile (section) of the credentials file to write (`default`, as aws_signing_helper).
+    #[arg(long = "profile", value_parser = profile_name, default_value = "default")]
     pub profile_name: String,
     /// Write once and exit instead of refreshing ahead of expiry forever.
     #[arg(long)]
