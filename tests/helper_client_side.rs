@@ -563,6 +563,16 @@ fn update_expands_the_file_variable_and_fails_fast_on_unreadable_files() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(c.home().join(".aws/alt-credentials")).unwrap();
     assert!(text.starts_with("[tilde]\naws_access_key_id = ASIA"), "{text}");
+    // Without --profile, `[default]`, as aws_signing_helper update writes.
+    let out = c
+        .command("update", &d)
+        .arg("--once")
+        .env("AWS_SHARED_CREDENTIALS_FILE", c.dir.path().join("default-credentials"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(c.dir.path().join("default-credentials")).unwrap();
+    assert!(text.starts_with("[default]\naws_access_key_id = ASIA"), "{text}");
 
     // Without --once, a key that cannot be read is an error at once, not a retry loop.
     std::fs::rename(c.dir.path().join("key.pem"), c.dir.path().join("moved.pem")).unwrap();

@@ -336,3 +336,16 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
     println!("{json}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::aws_domain;
+
+    #[test]
+    fn china_regions_have_their_own_domain() {
+        assert_eq!(aws_domain("cn-north-1"), "amazonaws.com.cn");
+        assert_eq!(aws_domain("cn-northwest-1"), "amazonaws.com.cn");
+        assert_eq!(aws_domain("us-east-1"), "amazonaws.com");
+        assert_eq!(aws_domain("ca-central-1"), "amazonaws.com");
+    }
+}
