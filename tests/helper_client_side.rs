@@ -602,6 +602,93 @@ fn update_expands_the_file_variable_and_fails_fast_on_unreadable_files() {
     assert!(stderr.contains("key.pem"), "{stderr}");
 }
 
+/// Updates of several profiles of one file, started together, keep each other's profile (the
+/// file is read and written under a lock).
+#[test]
+fn updates_started_together_keep_each_others_profiles() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let file = c.dir.path().join("shared-credentials");
+    let profiles = ["p0", "p1", "p2", "p3", "p4", "p5"];
+    let children: Vec<Child> = profiles
+        .iter()
+        .map(|p| {
+            c.command("update", &d)
+                .args(["--profile", p, "--once"])
+                .env("AWS_SHARED_CREDENTIALS_FILE", &file)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    for p in profiles {
+        assert!(
+            text.contains(&format!("[{p}]\naws_access_key_id = ASIA")),
+            "[{p}] lost: {text}"
+        );
+    }
+}
+
+/// A credentials file mounted on its own (a container's single-file bind mount) cannot be
+/// renamed over (EBUSY): `update` writes it in place. Needs root and `unshare` for a private
+/// mount namespace; elsewhere it says it is skipped.
+#[cfg(unix)]
+#[test]
+fn update_writes_a_bind_mounted_file_in_place() {
+    if rustix::process::geteuid().as_raw() != 0 {
+        println!("SKIP: update_writes_a_bind_mounted_file_in_place needs root to bind-mount a file");
+        return;
+    }
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let source = c.dir.path().join("host-credentials");
+    let mounted = c.dir.path().join("credentials");
+    std::fs::write(&source, "[default]\naws_access_key_id = AKIAKEEP\n").unwrap();
+    std::fs::write(&mounted, "").unwrap();
+    let update = c.command("update", &d);
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" "$2" || exit 97; shift 2; exec "$@""#)
+        .arg("sh")
+        .arg(&source)
+        .arg(&mounted)
+        .arg(update.get_program())
+        .args(update.get_args())
+        .args(["--profile", "mounted", "--once"]);
+    for (k, v) in update.get_envs() {
+        match v {
+            Some(v) => command.env(k, v),
+            None => command.env_remove(k),
+        };
+    }
+    let out = command.env("AWS_SHARED_CREDENTIALS_FILE", &mounted).output().unwrap();
+    if out.status.code() == Some(97)
+        || out.status.code() == Some(1) && out.stdout.is_empty() && out.stderr.starts_with(b"unshare:")
+    {
+        println!(
+            "SKIP: update_writes_a_bind_mounted_file_in_place cannot bind-mount here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Written through the mount into the host's file, the other profile kept.
+    let text = std::fs::read_to_string(&source).unwrap();
+    assert!(
+        text.starts_with("[default]\naws_access_key_id = AKIAKEEP\n\n[mounted]\naws_access_key_id = ASIA"),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&source).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
 /// Waits (a hang guard, not a timing assertion) for `child` to exit after `signal`.
 fn exit_on(child: &mut Child, signal: &str) -> std::process::ExitStatus {
     let sent = Command::new("kill")

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use super::cache::write_atomic_private;
 use super::credential_process::SessionArgs;
 use super::credentials::WorkloadIdentity;
 use super::refresh::{self, RefreshPolicy, SharedState};
@@ -110,14 +109,17 @@ pub fn credentials_file() -> Result<PathBuf, String> {
 /// Writes `creds` into `[profile]` of `file` (created with its directory if missing).
 pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> Result<(), String> {
     let target = write_target(file)?;
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Two `update`s of one file (one per profile, started together at boot) would each read
+    // the file before the other wrote it, and the later write would drop the other's profile.
+    let _lock = lock_beside(&target);
     let existing = match std::fs::read_to_string(&target) {
         Ok(s) => zeroize::Zeroizing::new(s),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            zeroize::Zeroizing::new(String::new())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => zeroize::Zeroizing::new(String::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
     let values = [
@@ -126,7 +128,59 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         creds.session_token.as_str(),
     ];
     let updated = zeroize::Zeroizing::new(upsert_profile(&existing, profile, &values));
-    write_atomic_private(&target, updated.as_bytes())
+    write_credentials_file(&target, updated.as_bytes())
+}
+
+/// How long a writer waits for another's lock before it writes without it.
+const LOCK_WAIT: StdDuration = StdDuration::from_secs(10);
+
+/// An exclusive lock on `.{name}.rolegate-lock` beside `target` (mode 0600, kept), held until
+/// dropped; `None` when it cannot be had within [`LOCK_WAIT`] (a folder this user cannot
+/// write to, a stuck holder), and the write goes on without it.
+fn lock_beside(target: &Path) -> Option<std::fs::File> {
+    let name = target.file_name()?.to_string_lossy();
+    let path = target.with_file_name(format!(".{name}.rolegate-lock"));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).ok()?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(20));
+            }
+            Err(_) => {
+                tracing::warn!(lock = %path.display(), "writing the credentials file without its lock");
+                return None;
+            }
+        }
+    }
+}
+
+/// Replaces `target` by `data` atomically (a new 0600 file renamed over it). A file mounted
+/// on its own — a container's single-file bind mount, a Kubernetes `subPath` — cannot be
+/// renamed over (`EBUSY`, `EXDEV`): it is rewritten in place, made 0600 first, as
+/// `aws_signing_helper update` writes every file.
+fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
+    match crate::fsutil::replace_file(target, data, 0o600) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EXDEV)) => {
+            let mut file = std::fs::OpenOptions::new().write(true).open(target).map_err(cannot)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+            }
+            file.set_len(0).map_err(cannot)?;
+            std::io::Write::write_all(&mut file, data).map_err(cannot)?;
+            file.sync_all().map_err(cannot)
+        }
+        Err(e) => Err(cannot(e)),
+    }
 }
 
 /// The file [`write_profile`] replaces for `file`: `file` itself, or — when it is a symbolic
@@ -494,7 +548,16 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let text = std::fs::read_to_string(&target).unwrap();
         assert!(text.contains("[p]") && text.contains("[q]"), "{text}");
-        assert_eq!(std::fs::read_dir(&dotfiles).unwrap().count(), 1, "no temp files left");
+        let mut names: Vec<String> = std::fs::read_dir(&dotfiles)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".credentials.rolegate-lock", "credentials"],
+            "no temp files left"
+        );
     }
 
     /// A link another user made is refused, and nothing is written through it. Making one
@@ -549,10 +612,17 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        assert_eq!(
-            std::fs::read_dir(file.parent().unwrap()).unwrap().count(),
-            1,
-            "no temp files left"
-        );
+        let mut names: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".credentials.rolegate-lock", "credentials"], "no temp files left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let lock = file.with_file_name(".credentials.rolegate-lock");
+            assert_eq!(std::fs::metadata(lock).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 }
