@@ -101,8 +101,56 @@ impl CacheSlot {
         };
         let json = Zeroizing::new(serde_json::to_vec(&entry).map_err(|e| e.to_string())?);
         drop(entry);
-        write_atomic_private(&self.path, &json)
+        write_atomic_private(&self.path, &json)?;
+        if let Some(dir) = self.path.parent() {
+            prune(dir, std::time::SystemTime::now());
+        }
+        Ok(())
     }
+}
+
+/// No cached credentials outlive this: the longest session (12 hours), and an hour more.
+const ENTRY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(13 * 3600);
+
+/// A temporary file older than this was left by a writer that died before its rename.
+const TEMPORARY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes what no process can use any more (best effort): entries (and their locks) last
+/// written longer ago than [`ENTRY_LIFETIME`], and temporary files left by a writer that died.
+/// Each certificate renewal starts new entries, so the folder would otherwise grow for good.
+fn prune(dir: &Path, now: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|written| now.duration_since(written).ok());
+        let entry_exists = |stem: &str| dir.join(format!("{stem}.json")).exists();
+        if age.is_some_and(|age| is_stale(name, age, entry_exists)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether the cache file `name`, last written `age` ago, can be deleted: an entry
+/// (`{64 hex}.json`) older than [`ENTRY_LIFETIME`]; a lock (`{64 hex}.lock`, created once and
+/// never written) of that age whose entry is gone (`entry_exists` says, by the key) — a lock
+/// deleted while a process holds it would cost one more fetch; or a temporary file
+/// (`.{name}.{hex}.tmp`) older than [`TEMPORARY_LIFETIME`].
+fn is_stale(name: &str, age: std::time::Duration, entry_exists: impl Fn(&str) -> bool) -> bool {
+    let is_key = |stem: &str| stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(stem) = name.strip_suffix(".json") {
+        return is_key(stem) && age > ENTRY_LIFETIME;
+    }
+    if let Some(stem) = name.strip_suffix(".lock") {
+        return is_key(stem) && age > ENTRY_LIFETIME && !entry_exists(stem);
+    }
+    name.starts_with('.') && name.ends_with(".tmp") && age > TEMPORARY_LIFETIME
 }
 
 /// The SHA-256 (hex) naming one cache entry.
@@ -233,6 +281,59 @@ pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_what_no_process_can_use_is_pruned() {
+        let key = "ab".repeat(32);
+        let hour = std::time::Duration::from_secs(3600);
+        let (json, lock) = (format!("{key}.json"), format!("{key}.lock"));
+        let gone = |_: &str| false;
+        let there = |_: &str| true;
+        assert!(!is_stale(&json, 12 * hour, gone), "a 12-hour session may still be valid");
+        assert!(is_stale(&json, 14 * hour, gone));
+        assert!(is_stale(&lock, 14 * hour, gone));
+        assert!(!is_stale(&lock, 14 * hour, there), "an old lock of a live entry stays");
+        assert!(!is_stale(&lock, hour, gone));
+        let tmp = format!(".{key}.json.0011aabb.tmp");
+        assert!(!is_stale(&tmp, std::time::Duration::from_secs(30), gone));
+        assert!(is_stale(&tmp, std::time::Duration::from_secs(120), gone));
+        // Anything else in the folder is not the cache's.
+        assert!(!is_stale("notes.json", 100 * hour, gone));
+        assert!(!is_stale("README", 100 * hour, gone));
+    }
+
+    #[test]
+    fn storing_prunes_the_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("rolegate");
+        let old = dir.join(format!("{}.json", "cd".repeat(32)));
+        let old_lock = dir.join(format!("{}.lock", "cd".repeat(32)));
+        let key = CacheKey::new(&["x"], b"cert", &[]);
+        let slot = CacheSlot::try_lock(&dir, &key).unwrap().unwrap();
+        for f in [&old, &old_lock] {
+            std::fs::write(f, b"{}").unwrap();
+            let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+            std::fs::File::options().write(true).open(f).unwrap().set_modified(day_ago).unwrap();
+        }
+        let creds = SessionCredentials {
+            access_key_id: "ASIA".into(),
+            secret_access_key: Zeroizing::new("s".into()),
+            session_token: Zeroizing::new("t".into()),
+            expiration: "2099-01-01T00:00:00Z".into(),
+        };
+        slot.store(&creds).unwrap();
+        assert!(!old.exists());
+        // Its lock goes at the latest with the next store (the entry may have been looked at
+        // after the lock).
+        slot.store(&creds).unwrap();
+        assert!(!old_lock.exists());
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        assert_eq!(names, [format!("{}.json", key.0)]);
+    }
     use super::*;
     use time::macros::datetime;
 
