@@ -96,13 +96,9 @@ impl Record {
         pick(&mut self.role, d.role_arn);
         pick(&mut self.session_name, d.session_name);
         pick(&mut self.source_identity, d.source_identity);
-        let issued = d.issued_access_key_id.is_some();
         pick(&mut self.issued_access_key_id, d.issued_access_key_id);
         if d.expiration.is_some() {
             self.expiration = d.expiration;
-        }
-        if issued && let Some(role) = &self.role {
-            crate::metrics::record_session(role);
         }
     }
 

@@ -44,7 +44,9 @@ pub fn record_request(labels: RequestLabels, seconds: f64) {
     m.duration.get_or_create(&labels).observe(seconds);
 }
 
-/// Counts one session issued for `role` (a configured role ARN, so the label set is bounded).
+/// Counts one session minted for `role` (a configured role ARN, so the label set is bounded;
+/// the series of a role a reload removed stays until a restart). Credentials reused within
+/// `credential_reuse_seconds` are not a new session.
 pub fn record_session(role: &str) {
     metrics()
         .sessions

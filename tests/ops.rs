@@ -1332,9 +1332,15 @@ async fn metrics_after_known_traffic() {
         m.contains(r#"rolegate_request_duration_seconds_bucket{le="+Inf",api="rest""#),
         "{m}"
     );
+    // Two answers, one session: the second reused the first's credentials.
     assert_eq!(
         sample(&m, &format!("rolegate_sessions_issued_total{{role=\"{ROLE}\"}}")),
-        Some(2.0)
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&m, r#"rolegate_cache_hits_total{cache="credentials"}"#),
+        Some(1.0),
+        "{m}"
     );
     assert_eq!(reloads(&m, "success"), 1.0);
     assert_eq!(

@@ -137,6 +137,7 @@ impl Broker {
             .minimum_session_token_size
             .map_or(0, |n| usize::try_from(n).unwrap_or(0));
         let (credentials, _) = session::mint(&config.keyring, draft, min_token_len).map_err(super::seal_refusal)?;
+        crate::metrics::record_session(role.arn.as_str());
         let passed_policy_or_tags = input.policy.is_some() || !input.policy_arns.is_empty() || !input.tags.is_empty();
         Ok(AssumeRoleOutput {
             credentials,

@@ -134,6 +134,8 @@ impl Broker {
             },
         };
         let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
+        // Counted here, where a session is minted: a reused answer hands out no new session.
+        crate::metrics::record_session(role.arn.as_str());
         let output = Arc::new(CreateSessionOutput {
             credentials,
             assumed_role_arn: role.arn.assumed_role_arn(&session_name),
