@@ -41,6 +41,9 @@ requirements_hash() {
 
 ensure_venv() {
   local want have=""
+  # The pinned packages (and tomllib, which the deploy lint reads TOML with) need 3.11.
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$PYTHON is older than Python 3.11, which the test clients need (set PYTHON=python3.11 or newer)"
   want="$(requirements_hash)" || fail "cannot run $PYTHON"
   if [[ -x "$VENV/bin/python" && -f "$STAMP" ]]; then
     have="$(cat "$STAMP")"
