@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::authenticate::{SessionPolicySource, current_role};
 use super::context::{SessionSubject, session_context};
 use super::{Broker, Caller};
-use crate::config::Anchor;
+use crate::config::{Anchor, Config};
 use crate::error::ApiError;
 use crate::identity::ClientCertificate;
 use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrace};
@@ -106,36 +106,39 @@ impl Broker {
         Ok(Caller { claims, role, config })
     }
 
-    /// The ARN of the first enabled trust anchor, in ARN order, that `leaf` chains to through
-    /// `intermediates` at `now`. When none does, the error is REST's for the one anchor in
+    /// The ARN of the first enabled trust anchor of `config`, in ARN order, that `leaf` chains
+    /// to through `intermediates` at `now`. When none does, the error is REST's for the one anchor in
     /// question when there is only one (expired, revoked, unknown issuer…; see
     /// [`Broker::trusted_anchor_among`]), else that the certificate chains to none.
     pub fn trusted_anchor(
         &self,
+        config: &Config,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
-        self.trusted_anchor_among(leaf, intermediates, |_| true, now)
+        self.trusted_anchor_among(config, leaf, intermediates, |_| true, now)
             .map_err(|why| why.unwrap_or_else(|| untrusted_client_certificate(leaf, "any enabled trust anchor.")))
     }
 
     /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. Each is
     /// verified once; when the chain reaches none, the error of the only eligible anchor if
     /// there is one, `None` when several were tried (for the caller to say "none of them").
+    /// `config` is the caller's snapshot, the one `eligible` reads too: a reload in between
+    /// must not mix one configuration's anchors with another's rules.
     pub fn trusted_anchor_among(
         &self,
+        config: &Config,
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         eligible: impl Fn(&Anchor) -> bool,
         now: OffsetDateTime,
     ) -> Result<String, Option<ApiError>> {
-        let config = self.config();
         let mut anchors: Vec<&Arc<Anchor>> = config.anchors.values().filter(|a| a.enabled && eligible(a)).collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
         let mut last_error = None;
         for anchor in &anchors {
-            match self.verify_chain_cached(&config, anchor, leaf, intermediates, now) {
+            match self.verify_chain_cached(config, anchor, leaf, intermediates, now) {
                 Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
                 Err(e) => last_error = Some(e),
             }

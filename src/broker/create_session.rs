@@ -846,7 +846,10 @@ mod tests {
         let (broker, _world, _) = world_broker(0);
         let (_, _other_world, stranger) = world_broker(0);
         let now = OffsetDateTime::now_utc();
-        let err = broker.trusted_anchor(&stranger, &[], now).err().map(|e| e.reason);
+        let err = broker
+            .trusted_anchor(&broker.config(), &stranger, &[], now)
+            .err()
+            .map(|e| e.reason);
         assert_eq!(err, Some("untrusted-certificate"), "REST's reason");
         assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
     }

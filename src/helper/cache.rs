@@ -289,7 +289,10 @@ mod tests {
         let (json, lock) = (format!("{key}.json"), format!("{key}.lock"));
         let gone = |_: &str| false;
         let there = |_: &str| true;
-        assert!(!is_stale(&json, 12 * hour, gone), "a 12-hour session may still be valid");
+        assert!(
+            !is_stale(&json, 12 * hour, gone),
+            "a 12-hour session may still be valid"
+        );
         assert!(is_stale(&json, 14 * hour, gone));
         assert!(is_stale(&lock, 14 * hour, gone));
         assert!(!is_stale(&lock, 14 * hour, there), "an old lock of a live entry stays");
@@ -313,7 +316,12 @@ mod tests {
         for f in [&old, &old_lock] {
             std::fs::write(f, b"{}").unwrap();
             let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
-            std::fs::File::options().write(true).open(f).unwrap().set_modified(day_ago).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(day_ago)
+                .unwrap();
         }
         let creds = SessionCredentials {
             access_key_id: "ASIA".into(),

@@ -617,7 +617,11 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, [".credentials.rolegate-lock", "credentials"], "no temp files left");
+        assert_eq!(
+            names,
+            [".credentials.rolegate-lock", "credentials"],
+            "no temp files left"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -65,7 +65,7 @@ fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
 /// Checks that the peer's `chain` chains to an enabled trust anchor, and returns the
 /// anchor's ARN.
 pub(super) fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
-    let anchor = broker.trusted_anchor(&chain.leaf, &chain.intermediates, now)?;
+    let anchor = broker.trusted_anchor(&broker.config(), &chain.leaf, &chain.intermediates, now)?;
     broker.caches().keep_certificate(&chain.sent);
     Ok(anchor)
 }
@@ -85,7 +85,7 @@ pub(super) fn admin_peer(
         |a: &Anchor| admin_anchors.is_empty() || admin_anchors.iter().any(|arn| arn == a.arn.as_str());
     // The refusal names the rule, and, when one anchor alone could admit the caller, why its
     // verification failed (a revoked or expired admin certificate says so).
-    if let Err(why) = broker.trusted_anchor_among(&chain.leaf, &chain.intermediates, is_admin_anchor, now) {
+    if let Err(why) = broker.trusted_anchor_among(&config, &chain.leaf, &chain.intermediates, is_admin_anchor, now) {
         let rule = match admin_anchors.is_empty() {
             true => "any enabled trust anchor".to_owned(),
             false => format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}"),
