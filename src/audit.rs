@@ -85,8 +85,7 @@ impl Record {
     }
 
     /// Merges what the handler reported; the handler's values win (they are the decided ones).
-    /// A decision that issued credentials is counted as a session of its role
-    /// (`rolegate_sessions_issued_total`).
+    /// (Sessions are counted where they are minted, in the broker.)
     pub fn merge(&mut self, d: Decision) {
         fn pick(slot: &mut Option<String>, v: Option<String>) {
             if v.is_some() {

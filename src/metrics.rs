@@ -8,7 +8,7 @@
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_cache_entries{cache}`,
 //! `rolegate_cache_max_entries`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
-//! `rolegate_trust_anchor_last_expiry_timestamp_seconds{anchor}`,
+//! `rolegate_trust_anchor_unrenewed_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
@@ -35,6 +35,18 @@ pub struct RequestLabels {
     pub api: &'static str,
     pub operation: &'static str,
     pub outcome: &'static str,
+}
+
+/// The earliest notAfter among the CA names of `certificates`, each name counted by its latest
+/// certificate: the old certificate of a CA renewed or re-keyed under its name (a rollover)
+/// does not count, while every CA of a chain (a root and its issuing CA) does.
+fn unrenewed_expiry_of(certificates: &[crate::identity::AnchorCertificate]) -> Option<i64> {
+    let mut latest: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
+    for c in certificates {
+        let e = latest.entry(c.subject_der.as_slice()).or_insert(c.not_after);
+        *e = (*e).max(c.not_after);
+    }
+    latest.into_values().min()
 }
 
 /// Counts one answered request and its latency.
@@ -182,17 +194,20 @@ pub fn render(state: &State) -> String {
         max_entries,
     );
     let expiry: Family<AnchorLabels, Gauge> = Family::default();
-    let last_expiry: Family<AnchorLabels, Gauge> = Family::default();
+    let unrenewed_expiry: Family<AnchorLabels, Gauge> = Family::default();
     let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
     let refuses_stale_crls: Family<AnchorLabels, Gauge> = Family::default();
     for anchor in config.anchors.values() {
         let labels = AnchorLabels {
             anchor: anchor.arn.to_string(),
         };
-        let not_afters = || anchor.trust.certificates().iter().map(|c| c.not_after);
-        if let (Some(earliest), Some(last)) = (not_afters().min(), not_afters().max()) {
+        let certificates = anchor.trust.certificates();
+        if let (Some(earliest), Some(unrenewed)) = (
+            certificates.iter().map(|c| c.not_after).min(),
+            unrenewed_expiry_of(certificates),
+        ) {
             expiry.get_or_create(&labels).set(earliest);
-            last_expiry.get_or_create(&labels).set(last);
+            unrenewed_expiry.get_or_create(&labels).set(unrenewed);
         }
         if let Some(next_update) = anchor.trust.crls().iter().filter_map(|c| c.next_update).min() {
             crl_next_update.get_or_create(&labels).set(next_update);
@@ -206,9 +221,9 @@ pub fn render(state: &State) -> String {
         expiry,
     );
     registry.register(
-        "rolegate_trust_anchor_last_expiry_timestamp_seconds",
-        "Latest notAfter of the CA certificates of each trust anchor, Unix seconds (past it, the anchor trusts no chain; during a CA rollover the earliest expiry is the old CA's)",
-        last_expiry,
+        "rolegate_trust_anchor_unrenewed_expiry_timestamp_seconds",
+        "Earliest notAfter among the CA names of each trust anchor, each name counted by its latest certificate, Unix seconds: when a CA whose name the bundle holds no renewal of expires (a CA renewed or re-keyed under its name counts by its new certificate)",
+        unrenewed_expiry,
     );
     registry.register(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds",

@@ -1292,18 +1292,25 @@ async fn metrics_after_known_traffic() {
         &Setup {
             crl_pem: Some(crl),
             extra_toml: "[[trust_anchor]]\nid = \"strict\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\nstale_crls = \"refuse\"\n\n\
-                         [[trust_anchor]]\nid = \"rollover\"\ncertificates = \"rollover.pem\"\n"
+                         [[trust_anchor]]\nid = \"rollover\"\ncertificates = \"rollover.pem\"\n\n\
+                         [[trust_anchor]]\nid = \"chain\"\ncertificates = \"chain.pem\"\n"
                 .to_owned(),
             ..setup(&pki)
         },
     );
-    // A CA rollover: the anchor holds a CA certificate that expires first and one that outlives it.
-    let rollover = [
+    // A CA rollover: the root re-keyed under its name, valid for longer; and a chain: the root
+    // and the issuing CA it signed, which expires first.
+    let rekeyed =
+        rolegate::pki::Authority::new_root("test root", KeyType::EcdsaP256, now() - days(1), now() + days(700))
+            .unwrap();
+    let rollover = [pki.root.issued().cert_pem.as_str(), rekeyed.issued().cert_pem.as_str()].concat();
+    std::fs::write(dir.path().join("rollover.pem"), rollover).unwrap();
+    let chain = [
         pki.intermediate.issued().cert_pem.as_str(),
         pki.root.issued().cert_pem.as_str(),
     ]
     .concat();
-    std::fs::write(dir.path().join("rollover.pem"), rollover).unwrap();
+    std::fs::write(dir.path().join("chain.pem"), chain).unwrap();
     let d = start_with_config(dir, &config);
     let leaf = Pki::client(&pki.root, "metrics-client", KeyType::EcdsaP256);
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
@@ -1381,15 +1388,26 @@ async fn metrics_after_known_traffic() {
             ),
         )
     };
-    assert_eq!(
+    let rekeyed_not_after = x509_parser::parse_x509_certificate(&rekeyed.issued().cert_der)
+        .unwrap()
+        .1
+        .validity()
+        .not_after
+        .timestamp() as f64;
+    // The old root of the rollover does not count once renewed; the issuing CA of the chain does.
+    let both = |anchor: &str| {
         (
-            anchor_expiry("expiry", "rollover"),
-            anchor_expiry("last_expiry", "rollover")
-        ),
-        (Some(intermediate_not_after), Some(not_after)),
+            anchor_expiry("expiry", anchor),
+            anchor_expiry("unrenewed_expiry", anchor),
+        )
+    };
+    assert_eq!(both("rollover"), (Some(not_after), Some(rekeyed_not_after)), "{m}");
+    assert_eq!(
+        both("chain"),
+        (Some(intermediate_not_after), Some(intermediate_not_after)),
         "{m}"
     );
-    assert_eq!(anchor_expiry("last_expiry", "main"), Some(not_after), "{m}");
+    assert_eq!(both("main"), (Some(not_after), Some(not_after)), "{m}");
     let crl_metric = format!(
         "rolegate_trust_anchor_crl_next_update_timestamp_seconds{{anchor=\"{}\"}}",
         anchor_arn("main")

@@ -221,6 +221,10 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         caches: Default::default(),
         memory: None,
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Installed before anything is made: SIGINT or SIGTERM during the setup is acted on once
+    // it ends, through the same error path (the server stopped, the temporary PKI deleted).
+    let stop = runtime.block_on(async { crate::server::ShutdownSignals::install() })?;
     let mut world = World::create(&WorldOptions {
         distinct_certs,
         client_key: match args.key {
@@ -232,7 +236,6 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     })?;
     let exe = std::env::current_exe()?;
     let server = Server::start(&exe, &world.config, &args.server_log, args.server_log_format)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let kind = match args.scenario {
         Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
         Scenario::AssumeRole => RequestKind::AssumeRole,
@@ -241,7 +244,18 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         Scenario::GrpcCreateSession => {
             let target = GrpcTarget::connect(server.addr, &world.ca_pem, &world.clients, args.reuse);
             let target = runtime.block_on(target)?;
-            return finish(report, &runtime, Load::Grpc(Arc::new(target)), args, server, floor_op);
+            let load = Load::Grpc(Arc::new(target));
+            return finish(
+                report,
+                &runtime,
+                Run {
+                    load,
+                    args,
+                    server,
+                    floor_op,
+                    stop,
+                },
+            );
         }
     };
     let mut tls = client_config(&TlsOptions {
@@ -260,7 +274,27 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         succeeded: AtomicU64::new(0),
         abandoned: std::sync::atomic::AtomicBool::new(false),
     });
-    finish(report, &runtime, Load::Http(target), args, server, floor_op)
+    let load = Load::Http(target);
+    finish(
+        report,
+        &runtime,
+        Run {
+            load,
+            args,
+            server,
+            floor_op,
+            stop,
+        },
+    )
+}
+
+/// One run, set up: the load, against `server`, to stop on `stop`.
+struct Run<'a> {
+    load: Load,
+    args: &'a BenchArgs,
+    server: Server,
+    floor_op: FloorOp,
+    stop: crate::server::ShutdownSignals,
 }
 
 /// The note of a grpc-create-session report: how its floor and ratio read.
@@ -302,15 +336,18 @@ impl Load {
 fn finish(
     mut report: Report,
     runtime: &tokio::runtime::Runtime,
-    load: Load,
-    args: &BenchArgs,
-    server: Server,
-    floor_op: FloorOp,
+    run: Run<'_>,
 ) -> Result<Report, Box<dyn std::error::Error>> {
+    let Run {
+        load,
+        args,
+        server,
+        floor_op,
+        mut stop,
+    } = run;
     // Stopped by SIGINT or SIGTERM, the run ends through the error path: the server is
     // stopped and the temporary PKI deleted (they are dropped), not left behind.
     let measured = runtime.block_on(async {
-        let mut stop = crate::server::ShutdownSignals::install()?;
         tokio::select! {
             measured = drive(&load, args, &server, floor_op) => measured,
             () = stop.next() => {
@@ -421,12 +458,13 @@ async fn drive(
 /// How long the memory run waits for a session to be minted before it gives up.
 const STALLED_AFTER: Duration = Duration::from_secs(60);
 
-/// The first error the workers of a run given up met.
+/// The first error the workers of a run given up met; a worker still waiting on a server that
+/// never answers is given a few seconds, then left (the runtime's end cancels it).
 async fn handles_first_error(handles: Vec<tokio::task::JoinHandle<WorkerResult>>) -> String {
     for h in handles {
-        if let Ok(WorkerResult {
+        if let Ok(Ok(WorkerResult {
             first_error: Some(e), ..
-        }) = h.await
+        })) = tokio::time::timeout(Duration::from_secs(5), h).await
         {
             return e;
         }

@@ -190,6 +190,12 @@ impl Caches {
         })
     }
 
+    /// The certificate `sent` when a chain of it has verified before (it is kept), without
+    /// parsing it or counting a hit or miss.
+    pub fn verified_certificate(&self, sent: &[u8]) -> Option<Arc<ClientCertificate>> {
+        self.certificates.get(&crate::sigv4::sha256(sent))
+    }
+
     /// Remembers `sent`, whose chain to a trust anchor has just verified, for its next request.
     pub fn keep_certificate(&self, sent: &SentCertificate) {
         if !sent.cached {

@@ -276,10 +276,17 @@ fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
         format!("source identity: {}", cert.source_identity()),
         "principal tags (AWS default mapping):".to_owned(),
     ];
-    lines.extend(
-        cert.principal_tags()
-            .iter()
-            .map(|(k, v)| format!("  aws:PrincipalTag/{k} = {v}")),
-    );
+    // A value may hold control characters (refused once a profile maps it): escaped, so that
+    // a certificate cannot drive the terminal `explain` prints to.
+    lines.extend(cert.principal_tags().iter().map(|(k, v)| {
+        let shown: String = v
+            .chars()
+            .flat_map(|c| match c.is_control() {
+                true => c.escape_unicode().collect::<Vec<_>>(),
+                false => vec![c],
+            })
+            .collect();
+        format!("  aws:PrincipalTag/{k} = {shown}")
+    }));
     lines
 }

@@ -135,16 +135,35 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
 const LOCK_WAIT: StdDuration = StdDuration::from_secs(10);
 
 /// An exclusive lock on `.{name}.rolegate-lock` beside `target` (mode 0600, kept), held until
-/// dropped; `None` when it cannot be had within [`LOCK_WAIT`] (a folder this user cannot
-/// write to, a stuck holder), and the write goes on without it.
+/// dropped; `None`, with a warning, when it cannot be had within [`LOCK_WAIT`] (a folder this
+/// user cannot write to, a stuck holder, a lock file of another user's), and the write goes on
+/// without it. A symbolic link at the lock's path is not followed: in a folder others can
+/// write to, it could point the lock file's creation anywhere.
 fn lock_beside(target: &Path) -> Option<std::fs::File> {
     let name = target.file_name()?.to_string_lossy();
     let path = target.with_file_name(format!(".{name}.rolegate-lock"));
+    let without = |why: String| {
+        tracing::warn!(lock = %path.display(), %why, "writing the credentials file without its lock");
+    };
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path).ok()?;
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = match options.open(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            without(e.to_string());
+            return None;
+        }
+    };
+    #[cfg(unix)]
+    if let Some((owner, me)) = file.metadata().ok().as_ref().and_then(crate::fsutil::foreign_owner) {
+        without(format!("it belongs to user id {owner}, not to this user ({me})"));
+        return None;
+    }
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
@@ -152,8 +171,12 @@ fn lock_beside(target: &Path) -> Option<std::fs::File> {
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(StdDuration::from_millis(20));
             }
-            Err(_) => {
-                tracing::warn!(lock = %path.display(), "writing the credentials file without its lock");
+            Err(std::fs::TryLockError::WouldBlock) => {
+                without(format!("another writer held it for {} s", LOCK_WAIT.as_secs()));
+                return None;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                without(e.to_string());
                 return None;
             }
         }
@@ -162,25 +185,49 @@ fn lock_beside(target: &Path) -> Option<std::fs::File> {
 
 /// Replaces `target` by `data` atomically (a new 0600 file renamed over it). A file mounted
 /// on its own — a container's single-file bind mount, a Kubernetes `subPath` — cannot be
-/// renamed over (`EBUSY`, `EXDEV`): it is rewritten in place, made 0600 first, as
-/// `aws_signing_helper update` writes every file.
+/// renamed over (`EBUSY`, `EXDEV`), nor can a file in a folder no file can be created in (a
+/// read-only root file system: `EROFS`, `EACCES`, `EPERM`): an existing file is then
+/// rewritten in place, as `aws_signing_helper update` writes every file.
 fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
     match crate::fsutil::replace_file(target, data, 0o600) {
         Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EXDEV)) => {
-            let mut file = std::fs::OpenOptions::new().write(true).open(target).map_err(cannot)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-            }
-            file.set_len(0).map_err(cannot)?;
-            std::io::Write::write_all(&mut file, data).map_err(cannot)?;
-            file.sync_all().map_err(cannot)
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EBUSY | libc::EXDEV | libc::EROFS | libc::EACCES | libc::EPERM)
+            ) && target.is_file() =>
+        {
+            write_in_place(target, data)
         }
         Err(e) => Err(cannot(e)),
     }
+}
+
+/// Rewrites the existing file `target` with `data`, once it is this user's and private (made
+/// 0600 if it was not): a file of another user's, or one others could still read, gets no
+/// credentials.
+fn write_in_place(target: &Path, data: &[u8]) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
+    let mut file = std::fs::OpenOptions::new().write(true).open(target).map_err(cannot)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = file.metadata().map_err(cannot)?;
+        if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta) {
+            return Err(format!(
+                "{} belongs to user id {owner}, not to this user ({me}), and cannot be replaced: not writing credentials into it",
+                target.display()
+            ));
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("cannot make {} private (mode 0600): {e}", target.display()))?;
+        }
+    }
+    file.set_len(0).map_err(cannot)?;
+    std::io::Write::write_all(&mut file, data).map_err(cannot)?;
+    file.sync_all().map_err(cannot)
 }
 
 /// The file [`write_profile`] replaces for `file`: `file` itself, or — when it is a symbolic

@@ -186,15 +186,15 @@ pub fn audit_refused_call(
     Record::new(request_id, "grpc", operation, remote).finish(Some(refused), started.elapsed());
 }
 
-/// The leaf certificate of a connection's handshake, parsed (through the certificate cache),
-/// for the audit event of a call refused outside its handler; `None` without one, or when it
-/// breaks a leaf rule.
+/// The leaf certificate of a connection's handshake, for the audit event of a call refused
+/// outside its handler, when a chain of it has verified before (the handshake only proves the
+/// key: a certificate copying an admin's names must not be logged as the admin); `None`
+/// otherwise.
 pub fn handshake_certificate(
     broker: &crate::broker::Broker,
     peer_certificates: Option<&Vec<rustls::pki_types::CertificateDer<'static>>>,
 ) -> Option<Arc<crate::identity::ClientCertificate>> {
-    let leaf = peer_certificates?.first()?;
-    peer::parse_cached(broker, leaf).ok()
+    broker.caches().verified_certificate(peer_certificates?.first()?)
 }
 
 /// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`

@@ -51,11 +51,6 @@ fn presented_chain<'c>(
     }
 }
 
-/// The leaf `der`, parsed once and then read from the certificate cache.
-pub(super) fn parse_cached(broker: &Broker, der: &[u8]) -> Result<Arc<ClientCertificate>, ApiError> {
-    Ok(broker.caches().certificate(der, parse_leaf)?.certificate)
-}
-
 /// The leaf rules of [`ClientCertificate::parse`], as an AccessDenied.
 fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
     ClientCertificate::parse(der.to_vec())
