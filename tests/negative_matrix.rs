@@ -275,6 +275,19 @@ fn ra_signed_with(
     body: Vec<u8>,
     at: OffsetDateTime,
 ) -> Req {
+    ra_signed_query(key, leaf, chain, "", body, at)
+}
+
+/// [`ra_signed_with`], the query string `query` signed too (aws_signing_helper sends the ARNs
+/// there).
+fn ra_signed_query(
+    key: &x509::X509SigningKey,
+    leaf: &Issued,
+    chain: &[Vec<u8>],
+    query: &str,
+    body: Vec<u8>,
+    at: OffsetDateTime,
+) -> Req {
     let serial = ClientCertificate::parse(leaf.cert_der.clone())
         .map(|c| c.serial_decimal().to_owned())
         .unwrap_or_else(|_| "1".into());
@@ -283,7 +296,7 @@ fn ra_signed_with(
     let http = HttpRequest {
         method: "POST",
         path: "/sessions",
-        query: "",
+        query,
         headers: &pairs,
     };
     let added = x509::sign_request(&http, &body, key, &leaf.cert_der, chain, &serial, REGION, at).unwrap();
@@ -291,7 +304,7 @@ fn ra_signed_with(
     Req {
         method: "POST",
         path: "/sessions".into(),
-        query: String::new(),
+        query: query.to_owned(),
         headers,
         body,
     }
@@ -835,6 +848,12 @@ async fn signature_and_request_matrix() {
 
     let mut oversized_query = good();
     oversized_query.query = format!("x={}", "a".repeat(70 * 1024));
+    let leaf_key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let arns_query = format!(
+        "profileArn={}&roleArn={ROLE}&trustAnchorArn={}",
+        profile_arn("main"),
+        anchor_arn("main")
+    );
     let mut tampered_query = good();
     tampered_query.query = "roleArn=x".into();
     let mut get = good();
@@ -1032,6 +1051,36 @@ async fn signature_and_request_matrix() {
             "query added after signing",
             tampered_query,
             Want::Rest(403, AD, "Signature validation failed"),
+        ),
+        case(
+            "control: ARNs in the signed query, as aws_signing_helper sends them, and agreeing with the body",
+            ra_signed_query(&leaf_key, &leaf, &[], &arns_query, ok_body(), n),
+            Want::Ok(201),
+        ),
+        case(
+            "roleArn twice in the query, the values differing",
+            ra_signed_query(
+                &leaf_key,
+                &leaf,
+                &[],
+                &format!("{arns_query}&roleArn={ROLE_OTHER}"),
+                ok_body(),
+                n,
+            ),
+            Want::Rest(
+                400,
+                VE,
+                "The request gives roleArn more than once, with different values; give it once.",
+            ),
+        ),
+        case(
+            "roleArn in the query differing from the body's",
+            ra_signed_query(&leaf_key, &leaf, &[], &format!("roleArn={ROLE_OTHER}"), ok_body(), n),
+            Want::Rest(
+                400,
+                VE,
+                "The request gives roleArn more than once, with different values; give it once.",
+            ),
         ),
         case(
             "missing profileArn",

@@ -26,6 +26,10 @@ pub(super) const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
 pub(super) const MAX_POLICY_ARNS: usize = 10;
 /// Largest `MinimumSessionTokenSize`, in bytes.
 pub(super) const MAX_MINIMUM_SESSION_TOKEN_SIZE: i64 = 4096;
+/// The most members of one list checked one by one. An STS form holds at most 256
+/// parameters, so every STS request is checked whole; a gRPC message (256 KiB) could hold a
+/// hundred thousand, each failing, and the list is refused for its length anyway.
+const MAX_CHECKED_MEMBERS: usize = 256;
 
 /// The session name's and source identity's pattern, `[\w+=,.@-]*`.
 const NAME_PATTERN: &str = "[\\w+=,.@-]*";
@@ -98,7 +102,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     if input.policy_arns.len() > MAX_POLICY_ARNS {
         v.list_too_long("policyArns", MAX_POLICY_ARNS);
     }
-    for (i, arn) in input.policy_arns.iter().enumerate() {
+    for (i, arn) in input.policy_arns.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
         v.arn(arn, &format!("policyArns.{}.member.arn", i + 1));
     }
     if let Some(policy) = &input.policy {
@@ -127,7 +131,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     if input.tags.len() > MAX_TAGS {
         v.list_too_long("tags", MAX_TAGS);
     }
-    for (i, (key, value)) in input.tags.iter().enumerate() {
+    for (i, (key, value)) in input.tags.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
         let position = i + 1;
         let member = format!("tags.{position}.member.key");
         if given(&member) {
@@ -146,7 +150,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     if input.transitive_tag_keys.len() > MAX_TRANSITIVE_TAG_KEYS {
         v.list_too_long("transitiveTagKeys", MAX_TRANSITIVE_TAG_KEYS);
     }
-    for (i, key) in input.transitive_tag_keys.iter().enumerate() {
+    for (i, key) in input.transitive_tag_keys.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
         v.tag_key(key, &format!("transitiveTagKeys.{}.member", i + 1));
     }
     if let Some(x) = &input.external_id {
@@ -262,6 +266,19 @@ mod tests {
         let mut i = input();
         i.tags = vec![("é".repeat(128), "v".into())];
         assert!(validate_parameters(&i).is_ok());
+    }
+
+    /// A gRPC message may carry a hundred thousand list members: the list is refused for its
+    /// length, its first 256 members are checked, and the message words 20 failures.
+    #[test]
+    fn huge_lists_cost_what_their_first_members_do() {
+        let mut i = input();
+        i.tags = vec![(String::new(), String::new()); 100_000];
+        let m = message(&i);
+        // 1 for the length, then 2 for each of the 256 keys checked (too short, pattern).
+        assert!(m.starts_with("513 validation errors detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50; "), "{m}");
+        assert!(m.ends_with("; and 493 more"), "{m}");
+        assert_eq!(m.matches("failed to satisfy constraint").count(), 20, "{m}");
     }
 
     #[test]

@@ -10,17 +10,24 @@ use crate::error::ApiError;
 /// The longest value a message quotes whole.
 const MAX_ECHOED_CHARACTERS: usize = 256;
 
+/// The most failures a message words; the others are counted ("and 3 more"). A gRPC
+/// message may hold thousands of list members, each of which could fail.
+const MAX_WORDED: usize = 20;
+
 /// Model constraint failures, each as AWS words it, reported together ("2 validation errors
 /// detected: …") as one `ValidationError`.
 #[derive(Default)]
-pub(crate) struct Violations(Vec<String>);
+pub(crate) struct Violations {
+    worded: Vec<String>,
+    count: usize,
+}
 
 impl Violations {
     /// One failure of `member` (whose value is shown when given, cut after
     /// [`MAX_ECHOED_CHARACTERS`]: the message is also the audit log's). The length shown of a
     /// cut value is the one the rules count, in UTF-16 units.
     pub(crate) fn push(&mut self, value: Option<&str>, member: &str, rule: impl fmt::Display) {
-        self.0.push(match value {
+        self.add(|| match value {
             Some(value) => match value.char_indices().nth(MAX_ECHOED_CHARACTERS) {
                 Some((cut, _)) => format!(
                     "Value '{}…' ({} characters) at '{member}' failed to satisfy constraint: {rule}",
@@ -33,11 +40,17 @@ impl Violations {
         });
     }
 
+    /// Counts one failure, worded by `word` while fewer than [`MAX_WORDED`] are.
+    fn add(&mut self, word: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.worded.len() < MAX_WORDED {
+            self.worded.push(word());
+        }
+    }
+
     /// A required member the request left out.
     pub(crate) fn null(&mut self, member: &str) {
-        self.0.push(format!(
-            "Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ));
+        self.add(|| format!("Value null at '{member}' failed to satisfy constraint: Member must not be null"));
     }
 
     /// A string's length in `min..=max` characters; each bound has its own message.
@@ -96,10 +109,12 @@ impl Violations {
     }
 
     pub(crate) fn into_result(self) -> Result<(), ApiError> {
-        let message = match self.0.len() {
-            0 => return Ok(()),
-            1 => format!("1 validation error detected: {}", self.0[0]),
-            n => format!("{n} validation errors detected: {}", self.0.join("; ")),
+        let listed = self.worded.join("; ");
+        let message = match (self.count, self.count - self.worded.len()) {
+            (0, _) => return Ok(()),
+            (1, _) => format!("1 validation error detected: {listed}"),
+            (n, 0) => format!("{n} validation errors detected: {listed}"),
+            (n, more) => format!("{n} validation errors detected: {listed}; and {more} more"),
         };
         Err(ApiError::validation("parameter", message))
     }

@@ -60,6 +60,11 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
             if available == MAX_HEADER_BYTES {
                 return Err(ProxyHeaderError::TooLong);
             }
+            if ended_v1_line(&buf[..available]) {
+                return Err(ProxyHeaderError::Invalid(
+                    "the version 1 header line ends before its addresses and ports".to_owned(),
+                ));
+            }
             tokio::time::sleep(PEEK_AGAIN).await;
             continue;
         }
@@ -67,6 +72,13 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
         tcp.read_exact(&mut buf[..length]).await?;
         return Ok(client);
     }
+}
+
+/// Whether `bytes` hold a whole version 1 line (`PROXY …\r\n`) the parser still calls
+/// incomplete: fields are missing (`PROXY TCP4 203.0.113.7\r\n`), and no byte to come can
+/// complete it, so waiting for more would only hold the connection until the timeout.
+fn ended_v1_line(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PROXY ") && bytes.windows(2).any(|w| w == b"\r\n")
 }
 
 /// The length of a complete parsed header and the client address it names (see
@@ -103,6 +115,15 @@ fn client_of(parsed: HeaderResult<'_>) -> Result<(usize, Option<SocketAddr>), Pr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_v1_line_with_fields_missing_is_not_waited_on() {
+        let short = b"PROXY TCP4 203.0.113.7\r\n\x16\x03\x01";
+        assert!(HeaderResult::parse(short).is_incomplete(), "what ppp says of it");
+        assert!(ended_v1_line(short));
+        assert!(!ended_v1_line(b"PROXY TCP4 203.0.113.7 10.0.0.1 4"), "still arriving");
+        assert!(!ended_v1_line(b"\r\n\r\n\0\r\nQUIT\n"), "a version 2 signature");
+    }
 
     fn parse(input: &[u8]) -> Result<(usize, Option<SocketAddr>), ProxyHeaderError> {
         client_of(HeaderResult::parse(input))

@@ -188,8 +188,17 @@ impl RequestedParams {
                     "trustAnchorArn" => &mut params.trust_anchor_arn,
                     _ => continue,
                 };
-                if slot.is_none() {
-                    *slot = Some(v.into_owned());
+                // Given twice (the query and the body, or the query twice), the values must
+                // agree: the signature covers both, not which one is read.
+                match slot {
+                    None => *slot = Some(v.into_owned()),
+                    Some(given) if *given == v => {}
+                    Some(_) => {
+                        return Err(ApiError::validation(
+                            "conflicting-parameter",
+                            format!("The request gives {k} more than once, with different values; give it once."),
+                        ));
+                    }
                 }
             }
         }
