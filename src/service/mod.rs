@@ -305,7 +305,7 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
                 "The STS Query API takes POST / with a form body, or GET /?Action=...",
             ),
         ),
-        _ => ("rest", not_found(&rp)),
+        _ => (unknown_path_api(rp.header("content-type"), &rp.query), not_found(&rp)),
     };
     // Audited and counted as every other refusal is: scanners show in the log and metrics.
     record_refusal(&rp.request_id, api, "Other", rp.remote, &refusal, started);
@@ -414,7 +414,7 @@ pub async fn dispatch_guarded(
     use futures_util::FutureExt;
     let started = Instant::now();
     // What a refusal needs of the request, taken before it moves (static names: no allocation).
-    let (target, remote) = (RefusalTarget::of(Route::of(&req), req.uri().path()), conn.remote);
+    let (target, remote) = (RefusalTarget::of(Route::of(&req), &req), conn.remote);
     match std::panic::AssertUnwindSafe(dispatch(state, conn, req))
         .catch_unwind()
         .await
@@ -431,12 +431,7 @@ pub async fn dispatch_guarded(
 /// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    refusal(
-        RefusalTarget::of(Route::of(req), req.uri().path()),
-        conn.remote,
-        e,
-        started,
-    )
+    refusal(RefusalTarget::of(Route::of(req), req), conn.remote, e, started)
 }
 
 /// Whom a request refused before its API's handler is answered as: its wire format (gRPC
@@ -448,13 +443,36 @@ struct RefusalTarget {
     operation: &'static str,
 }
 
+/// The API whose wire format answers a request to a path no API serves: STS's XML when the
+/// request looks like an STS Query call (a form body, or `Action=` in the query: an STS
+/// endpoint set with a path, whose client parses only XML errors), else REST's JSON.
+fn unknown_path_api(content_type: Option<&str>, query: &str) -> &'static str {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let form = content_type
+        .and_then(|c| c.get(..FORM.len()))
+        .is_some_and(|c| c.eq_ignore_ascii_case(FORM));
+    match form || query.split('&').any(|p| p.starts_with("Action=")) {
+        true => "sts",
+        false => "rest",
+    }
+}
+
 impl RefusalTarget {
-    fn of(route: Route, path: &str) -> RefusalTarget {
+    fn of<B>(route: Route, req: &::http::Request<B>) -> RefusalTarget {
+        let path = req.uri().path();
         let (grpc_status, api, operation) = match (route, path) {
             (Route::Grpc, path) => (true, "grpc", grpc::operation_of(path)),
             (Route::GrpcOverHttp1 | Route::GrpcWeb, _) => (false, "grpc", "Any"),
             (Route::Http, "/sessions") => (false, "rest", "CreateSession"),
-            (Route::Http, _) => (false, "sts", "Any"),
+            (Route::Http, "/") => (false, "sts", "Any"),
+            (Route::Http, _) => {
+                let content_type = req
+                    .headers()
+                    .get(::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
+                let api = unknown_path_api(content_type, req.uri().query().unwrap_or(""));
+                (false, api, "Other")
+            }
         };
         RefusalTarget {
             grpc_status,

@@ -329,6 +329,23 @@ def test_certs_write_neither_file_when_one_exists(test_pki, tmp_path):
     assert (tmp_path / "c.key").read_text() == "an older key\n"
 
 
+def test_an_sts_client_at_a_path_no_api_serves_reads_the_error(daemon, ca_bundle):
+    """An STS endpoint set with a path (an ingress prefix): botocore parses STS errors as XML
+    only, so the answer must be STS's, not REST's JSON, for the user to see what is wrong."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sts = boto3.client(
+        "sts", region_name="us-east-1", endpoint_url=daemon.url + "/rolegate/", verify=str(ca_bundle),
+        aws_access_key_id="ASIAEXAMPLEEXAMPLE00", aws_secret_access_key="secret", aws_session_token="token",
+    )  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        sts.get_caller_identity()
+    error = refused.value.response["Error"]
+    assert error["Code"] == "NoSuchEntity", refused.value.response
+    assert error["Message"].startswith("No API at POST /rolegate/: rolegate serves"), error
+
+
 def test_requests_no_api_serves_are_audited_and_counted(daemon, ca_bundle):
     import requests
 
