@@ -138,6 +138,7 @@ impl Fixture {
                 client_key: key,
                 cache_max_entries,
                 crl_entries,
+                stopped: None,
             })
             .expect("bench world")
         };

@@ -222,9 +222,20 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         memory: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    // Installed before anything is made: SIGINT or SIGTERM during the setup is acted on once
-    // it ends, through the same error path (the server stopped, the temporary PKI deleted).
-    let stop = runtime.block_on(async { crate::server::ShutdownSignals::install() })?;
+    // Installed before anything is made: SIGINT or SIGTERM stops the setup between two
+    // certificates, or the run, through the error path (the server stopped, the temporary PKI
+    // deleted).
+    let mut signals = runtime.block_on(async { crate::server::ShutdownSignals::install() })?;
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    runtime.spawn({
+        let stopped = stopped.clone();
+        async move {
+            signals.next().await;
+            stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = stop_sender.send(true);
+        }
+    });
     let mut world = World::create(&WorldOptions {
         distinct_certs,
         client_key: match args.key {
@@ -233,6 +244,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         },
         cache_max_entries: args.cache_max_entries,
         crl_entries: args.crl_entries.map(|n| n as usize),
+        stopped: Some(stopped),
     })?;
     let exe = std::env::current_exe()?;
     let server = Server::start(&exe, &world.config, &args.server_log, args.server_log_format)?;
@@ -294,7 +306,8 @@ struct Run<'a> {
     args: &'a BenchArgs,
     server: Server,
     floor_op: FloorOp,
-    stop: crate::server::ShutdownSignals,
+    /// Turns true on SIGINT or SIGTERM.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The note of a grpc-create-session report: how its floor and ratio read.
@@ -350,7 +363,7 @@ fn finish(
     let measured = runtime.block_on(async {
         tokio::select! {
             measured = drive(&load, args, &server, floor_op) => measured,
-            () = stop.next() => {
+            _ = stop.wait_for(|stopped| *stopped) => {
                 load.abandon();
                 Err("stopped by a signal: the server is stopped and the temporary files deleted".into())
             }
@@ -458,13 +471,14 @@ async fn drive(
 /// How long the memory run waits for a session to be minted before it gives up.
 const STALLED_AFTER: Duration = Duration::from_secs(60);
 
-/// The first error the workers of a run given up met; a worker still waiting on a server that
-/// never answers is given a few seconds, then left (the runtime's end cancels it).
+/// The first error the workers of a run given up met; workers still waiting on a server that
+/// never answers are given five seconds in all, then left (the runtime's end cancels them).
 async fn handles_first_error(handles: Vec<tokio::task::JoinHandle<WorkerResult>>) -> String {
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
     for h in handles {
         if let Ok(Ok(WorkerResult {
             first_error: Some(e), ..
-        })) = tokio::time::timeout(Duration::from_secs(5), h).await
+        })) = tokio::time::timeout_at(until, h).await
         {
             return e;
         }

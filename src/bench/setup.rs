@@ -57,6 +57,8 @@ pub struct WorldOptions {
     /// When set, the trust anchor gets a CRL (`ca.crl`) listing this many revoked serials,
     /// none of them a client's: every chain verification then checks it.
     pub crl_entries: Option<usize>,
+    /// Set (by a signal) to give the setup up between two certificates.
+    pub stopped: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl World {
@@ -91,6 +93,13 @@ impl World {
             format!("{}\n", TokenKey::generate().to_base64().as_str()).as_bytes(),
         )?;
         for i in 0..opts.distinct_certs.max(1) {
+            if opts
+                .stopped
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err("stopped by a signal during the setup: the temporary files are deleted".into());
+            }
             let mut spec = ClientSpec::new(&format!("bench-workload-{i}"), opts.client_key, start, end);
             spec.organization = Some(ORGANIZATION.into());
             spec.dns_names = vec![format!("w{i}.bench.local")];
@@ -253,6 +262,7 @@ mod tests {
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 1234,
             crl_entries: None,
+            stopped: None,
         })
         .unwrap();
         assert_eq!(world.clients.len(), 2);
@@ -282,6 +292,7 @@ mod tests {
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 10,
             crl_entries: Some(50),
+            stopped: None,
         })
         .unwrap();
         let config = Config::load(&world.config).unwrap();

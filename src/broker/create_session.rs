@@ -522,6 +522,7 @@ mod tests {
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 100,
             crl_entries: None,
+            stopped: None,
         })
         .unwrap();
         let text = std::fs::read_to_string(&world.config).unwrap();

@@ -247,6 +247,20 @@ fn session_steps(
 
 /// The profile, and when it maps certificate attributes its own way, the mapping and the
 /// principal tags its sessions get.
+/// One principal tag as `explain` prints it. A value may hold control characters (refused
+/// once a profile maps it): they are escaped (`\u{1b}`), so that a certificate cannot drive
+/// the terminal the report is printed to.
+fn tag_line(key: &str, value: &str) -> String {
+    let mut line = format!("  aws:PrincipalTag/{key} = ");
+    for c in value.chars() {
+        match c.is_control() {
+            true => line.extend(c.escape_unicode()),
+            false => line.push(c),
+        }
+    }
+    line
+}
+
 fn profile_details(profile: &Profile, certificate: Option<&ClientCertificate>) -> Vec<String> {
     let mut lines = vec![profile.arn.to_string()];
     if profile.attribute_mapping.is_default() {
@@ -256,7 +270,7 @@ fn profile_details(profile: &Profile, certificate: Option<&ClientCertificate>) -
     if let Some(cert) = certificate {
         lines.push("principal tags with this profile:".to_owned());
         let tags = profile.attribute_mapping.select(cert.principal_tags());
-        lines.extend(tags.iter().map(|(k, v)| format!("  aws:PrincipalTag/{k} = {v}")));
+        lines.extend(tags.iter().map(|(k, v)| tag_line(k, v)));
     }
     lines
 }
@@ -276,17 +290,23 @@ fn certificate_details(cert: &ClientCertificate) -> Vec<String> {
         format!("source identity: {}", cert.source_identity()),
         "principal tags (AWS default mapping):".to_owned(),
     ];
-    // A value may hold control characters (refused once a profile maps it): escaped, so that
-    // a certificate cannot drive the terminal `explain` prints to.
-    lines.extend(cert.principal_tags().iter().map(|(k, v)| {
-        let shown: String = v
-            .chars()
-            .flat_map(|c| match c.is_control() {
-                true => c.escape_unicode().collect::<Vec<_>>(),
-                false => vec![c],
-            })
-            .collect();
-        format!("  aws:PrincipalTag/{k} = {shown}")
-    }));
+    lines.extend(cert.principal_tags().iter().map(|(k, v)| tag_line(k, v)));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_line;
+
+    #[test]
+    fn control_characters_of_a_tag_are_escaped() {
+        assert_eq!(
+            tag_line("x509Subject/O", "x\u{1b}]2;owned\u{7}"),
+            "  aws:PrincipalTag/x509Subject/O = x\\u{1b}]2;owned\\u{7}"
+        );
+        assert_eq!(
+            tag_line("x509Subject/CN", "Zoë (EMP1)"),
+            "  aws:PrincipalTag/x509Subject/CN = Zoë (EMP1)"
+        );
+    }
 }

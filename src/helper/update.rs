@@ -209,7 +209,12 @@ fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
 /// credentials.
 fn write_in_place(target: &Path, data: &[u8]) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
-    let mut file = std::fs::OpenOptions::new().write(true).open(target).map_err(cannot)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    // `write_target` resolved the user's own link; a link here now was put in after that.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(target).map_err(cannot)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
