@@ -255,19 +255,15 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         Scenario::CreateSession => RequestKind::CreateSession { reuse: args.reuse },
         Scenario::GrpcCreateSession => {
             let target = GrpcTarget::connect(server.addr, &world.ca_pem, &world.clients, args.reuse);
-            let target = runtime.block_on(target)?;
-            let load = Load::Grpc(Arc::new(target));
-            return finish(
-                report,
-                &runtime,
-                Run {
-                    load,
-                    args,
-                    server,
-                    floor_op,
-                    stop,
-                },
-            );
+            let load = Load::Grpc(Arc::new(runtime.block_on(target)?));
+            let run = Run {
+                load,
+                args,
+                server,
+                floor_op,
+                stop,
+            };
+            return finish(report, &runtime, run);
         }
     };
     let mut tls = client_config(&TlsOptions {
@@ -286,18 +282,14 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         succeeded: AtomicU64::new(0),
         abandoned: std::sync::atomic::AtomicBool::new(false),
     });
-    let load = Load::Http(target);
-    finish(
-        report,
-        &runtime,
-        Run {
-            load,
-            args,
-            server,
-            floor_op,
-            stop,
-        },
-    )
+    let run = Run {
+        load: Load::Http(target),
+        args,
+        server,
+        floor_op,
+        stop,
+    };
+    finish(report, &runtime, run)
 }
 
 /// One run, set up: the load, against `server`, to stop on `stop`.

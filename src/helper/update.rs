@@ -579,6 +579,16 @@ mod tests {
         }
     }
 
+    /// The names in `dir`, sorted.
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_symbolic_link_to_the_credentials_is_written_through() {
@@ -600,13 +610,8 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let text = std::fs::read_to_string(&target).unwrap();
         assert!(text.contains("[p]") && text.contains("[q]"), "{text}");
-        let mut names: Vec<String> = std::fs::read_dir(&dotfiles)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            names_in(&dotfiles),
             [".credentials.rolegate-lock", "credentials"],
             "no temp files left"
         );
@@ -664,13 +669,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        let mut names: Vec<String> = std::fs::read_dir(file.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            names_in(file.parent().unwrap()),
             [".credentials.rolegate-lock", "credentials"],
             "no temp files left"
         );
