@@ -1,8 +1,8 @@
-//! What the benchmark reads from Linux procfs: the server's CPU time consumed in user mode and
-//! in the kernel (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident memory
-//! (`VmRSS` of `/proc/{pid}/status`), and the calling thread's own CPU time in nanoseconds
-//! (`/proc/thread-self/schedstat`). See `proc_pid_stat(5)`, `proc_pid_status(5)` and the
-//! kernel's `Documentation/scheduler/sched-stats.rst`.
+//! What the benchmark reads of a process: the server's CPU time consumed in user mode and in
+//! the kernel (`/proc/{pid}/stat`, fields 14 `utime` and 15 `stime`, all threads) and resident
+//! memory (`VmRSS` of `/proc/{pid}/status`), and the calling thread's own CPU time in
+//! nanoseconds (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`). See `proc_pid_stat(5)`,
+//! `proc_pid_status(5)` and `clock_gettime(2)`.
 
 /// Clock ticks per second of `utime`/`stime`: `USER_HZ`, 100 on every Linux ABI.
 const USER_HZ: u64 = 100;
