@@ -447,11 +447,7 @@ struct RefusalTarget {
 /// request looks like an STS Query call (a form body, or `Action=` in the query: an STS
 /// endpoint set with a path, whose client parses only XML errors), else REST's JSON.
 fn unknown_path_api(content_type: Option<&str>, query: &str) -> &'static str {
-    const FORM: &str = "application/x-www-form-urlencoded";
-    let form = content_type
-        .and_then(|c| c.get(..FORM.len()))
-        .is_some_and(|c| c.eq_ignore_ascii_case(FORM));
-    match form || query.split('&').any(|p| p.starts_with("Action=")) {
+    match sts::is_form_content_type(content_type) || query.split('&').any(|p| p.starts_with("Action=")) {
         true => "sts",
         false => "rest",
     }

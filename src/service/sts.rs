@@ -75,8 +75,13 @@ fn presigned_credential(req: &RequestParts, body: &Bytes) -> Option<String> {
 
 /// Whether the body is `application/x-www-form-urlencoded` (parameters may follow).
 fn is_form(req: &RequestParts) -> bool {
+    is_form_content_type(req.header("content-type"))
+}
+
+/// Whether `content_type` is `application/x-www-form-urlencoded` (parameters may follow).
+pub(super) fn is_form_content_type(content_type: Option<&str>) -> bool {
     const FORM: &str = "application/x-www-form-urlencoded";
-    req.header("content-type")
+    content_type
         .and_then(|c| c.get(..FORM.len()))
         .is_some_and(|c| c.eq_ignore_ascii_case(FORM))
 }
