@@ -181,7 +181,7 @@ pub fn authorization_context(
     // `aws:ViaAWSService` false for a call the principal makes itself (network-perimeter
     // policies write `"Bool": {"aws:ViaAWSService": "false"}` without IfExists).
     for (key, default) in [("aws:RequestedRegion", region), ("aws:ViaAWSService", "false")] {
-        if !input.context.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        if !input.context.iter().any(|(k, _)| policy::same_key(k, key)) {
             ctx.insert(key, default);
         }
     }
@@ -205,7 +205,7 @@ pub fn authorization_context(
         }
     }
     for (key, values) in given {
-        if key.eq_ignore_ascii_case("aws:SecureTransport") && values.len() > 1 {
+        if policy::same_key(key, "aws:SecureTransport") && values.len() > 1 {
             return Err(ApiError::validation(
                 "context-key-twice",
                 format!("The context key '{key}' takes one value, true or false."),
@@ -285,7 +285,7 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     if let Some((k, v)) = input
         .context
         .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("aws:SecureTransport") && policy::parse_bool(v).is_none())
+        .find(|(k, v)| policy::same_key(k, "aws:SecureTransport") && policy::parse_bool(v).is_none())
     {
         return Err(ApiError::validation(
             "bad-context-value",
@@ -295,7 +295,7 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     if let Some((k, _)) = input
         .context
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("aws:username"))
+        .find(|(k, _)| policy::same_key(k, "aws:username"))
     {
         return Err(ApiError::validation(
             "derived-context-key",
@@ -307,9 +307,12 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether `key` names a key of [`DERIVED_KEY_PREFIXES`], folded as the context folds key
+/// names ([`policy::fold_key`]): `aws:To\u{212A}enIssueTime` (KELVIN SIGN, which lowercases to
+/// `k`) is `aws:tokenissuetime` to the context, so it is to this check.
 fn is_derived_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    DERIVED_KEY_PREFIXES.iter().any(|p| lower.starts_with(p))
+    let folded = policy::fold_key(key);
+    DERIVED_KEY_PREFIXES.iter().any(|p| folded.starts_with(p))
 }
 
 /// The caller's session policies labelled as decisions name them: `session-policy/{i}` for
@@ -439,6 +442,18 @@ mod tests {
                 "s3:GetObject",
                 &[("aws:SourceIdentity", "x")],
                 Some("derived-context-key"),
+            ),
+            // KELVIN SIGN lowercases to `k`: the context would read this key as
+            // aws:TokenIssueTime and let the caller replace the session's issue time.
+            (
+                "s3:GetObject",
+                &[("aws:To\u{212A}enIssueTime", "2099-01-01T00:00:00Z")],
+                Some("derived-context-key"),
+            ),
+            (
+                "s3:GetObject",
+                &[("aws:\u{212A}ey", "x")],
+                None,
             ),
         ];
         for (action, context, want) in cases {

@@ -121,7 +121,7 @@ const TRUST_POLICY_KEY_PREFIXES: [&str; 2] = ["aws:principaltag/", "aws:requestt
 /// IAM compares keys). A condition on any other key meets it absent every time; a load warning
 /// names such keys, most likely misspelt.
 pub(crate) fn is_trust_policy_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
+    let key = crate::policy::fold_key(key);
     TRUST_POLICY_KEYS.contains(&key.as_str())
         || TRUST_POLICY_KEY_PREFIXES
             .iter()

@@ -67,6 +67,7 @@ mod tests;
 
 pub use condition::Condition;
 pub use context::same_key;
+pub(crate) use context::fold_key;
 pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version};
 pub use error::{PolicyError, PolicyErrorKind};
