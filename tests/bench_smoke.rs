@@ -88,6 +88,11 @@ fn memory_scenario_mints_the_requested_sessions() {
     let memory = &report["memory"];
     assert!(memory["sessions"].as_u64().is_some_and(|n| n >= 200), "{report}");
     assert!(memory["rss_peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{report}");
+    // By default every session then calls GetCallerIdentity once: each new token is opened
+    // (a miss of the opened-token cache), so that cache fills as the others do.
+    assert_eq!(memory["sts_every"], 1, "{report}");
+    let tokens = &report["caches"]["tokens"];
+    assert!(tokens["misses"].as_u64().is_some_and(|n| n >= 200), "{report}");
 }
 
 #[test]

@@ -27,6 +27,11 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 pub(super) enum RequestKind {
     /// `POST /sessions` signed with AWS4-X509.
     CreateSession { reuse: bool },
+    /// A fresh `POST /sessions`, and after every `sts_every`-th one (0: never) an STS
+    /// `GetCallerIdentity` signed with the session just minted, so that the server's
+    /// opened-token and signing-key caches fill as they do when sessions call the STS API
+    /// (the memory benchmark).
+    MintAndUse { sts_every: u64 },
     /// STS `GetCallerIdentity` signed with SigV4.
     GetCallerIdentity,
     /// STS `AssumeRole` (role chaining) signed with SigV4.
@@ -84,7 +89,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
                 }
             },
         };
-        if !matches!(target.kind, RequestKind::CreateSession { .. }) && creds.is_none() {
+        if matches!(target.kind, RequestKind::GetCallerIdentity | RequestKind::AssumeRole) && creds.is_none() {
             match obtain_credentials(&target, conn, id).await {
                 Ok(c) => creds = Some(c),
                 Err(e) => {
@@ -103,7 +108,15 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
             }
         };
         let started = Instant::now();
-        let outcome = send(conn, request.http, request.expected_status).await.map(drop);
+        let mut outcome = send(conn, request.http, request.expected_status).await;
+        if let RequestKind::MintAndUse { sts_every } = target.kind
+            && sts_every > 0
+            && seq % sts_every == 0
+            && let Ok(minted) = &outcome
+        {
+            outcome = call_sts_with(&target, conn, minted).await;
+        }
+        let outcome = outcome.map(drop);
         if outcome.is_err() {
             sender = None;
         }
@@ -176,8 +189,9 @@ struct BuiltRequest {
 /// Builds and signs request number `seq` now.
 fn build_request(target: &Target, seq: u64, creds: Option<&SessionCredentials>) -> Result<BuiltRequest, String> {
     match (target.kind, creds) {
-        (RequestKind::CreateSession { reuse }, _) => {
+        (RequestKind::CreateSession { .. } | RequestKind::MintAndUse { .. }, _) => {
             let client = round_robin(&target.clients, seq)?;
+            let reuse = target.kind == RequestKind::CreateSession { reuse: true };
             let name = (!reuse).then(|| format!("bench-{seq}"));
             Ok(BuiltRequest {
                 http: create_session_request(&target.authority, client, name.as_deref())?,
@@ -185,11 +199,7 @@ fn build_request(target: &Target, seq: u64, creds: Option<&SessionCredentials>) 
             })
         }
         (RequestKind::GetCallerIdentity, Some(c)) => Ok(BuiltRequest {
-            http: sts_request(
-                &target.authority,
-                c,
-                "Action=GetCallerIdentity&Version=2011-06-15".to_owned(),
-            )?,
+            http: get_caller_identity_request(&target.authority, c)?,
             expected_status: 200,
         }),
         (RequestKind::AssumeRole, Some(c)) => {
@@ -227,6 +237,25 @@ fn create_session_request(
         session_name,
         OffsetDateTime::now_utc(),
     )?)
+}
+
+/// STS `GetCallerIdentity` signed with `creds` now.
+fn get_caller_identity_request(
+    authority: &str,
+    creds: &SessionCredentials,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    sts_request(authority, creds, "Action=GetCallerIdentity&Version=2011-06-15".to_owned())
+}
+
+/// A `GetCallerIdentity` signed with the credentials of the CreateSession answer `minted`.
+async fn call_sts_with(
+    target: &Target,
+    sender: &mut SendRequest<Full<Bytes>>,
+    minted: &Bytes,
+) -> Result<Bytes, String> {
+    let creds = parse_create_session_answer(minted).map_err(|e| e.to_string())?;
+    let req = get_caller_identity_request(&target.authority, &creds)?;
+    send(sender, req, 200).await
 }
 
 /// `POST /` with a form body, signed with SigV4 (service `sts`) now.

@@ -12,7 +12,9 @@
 //!
 //! The `memory` scenario mints `--sessions` distinct sessions from `--distinct-certs`
 //! certificates and reports how the server's RSS grows: it must stay bounded by the cache
-//! limits (`--cache-max-entries`), whatever the number of sessions.
+//! limits (`--cache-max-entries`), whatever the number of sessions. By default each session
+//! also calls STS GetCallerIdentity once (`--sts-every`), filling the caches of opened tokens
+//! and signing keys as well: every cache is measured at its worst.
 
 mod floor;
 mod grpc;
@@ -68,6 +70,10 @@ pub struct BenchArgs {
     /// memory: how many sessions to mint.
     #[arg(long, default_value_t = 1_000_000)]
     pub sessions: u64,
+    /// memory: after every Nth session minted, one STS GetCallerIdentity signed with it, so
+    /// that the server's opened-token and signing-key caches fill too (0: sessions only).
+    #[arg(long, default_value_t = 1)]
+    pub sts_every: u64,
     /// The server's `cache_max_entries` (bound of each cache, 1 to 100,000,000).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_entries: u64,
@@ -142,6 +148,8 @@ pub struct Report {
 #[derive(Debug, Serialize)]
 pub struct MemoryReport {
     pub sessions: u64,
+    /// One STS GetCallerIdentity after every `sts_every`-th session (0: none).
+    pub sts_every: u64,
     pub cache_max_entries: u64,
     pub rss_start_mib: f64,
     pub rss_peak_mib: f64,
@@ -199,7 +207,11 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default(),
-        note: (args.scenario == Scenario::GrpcCreateSession).then(|| GRPC_NOTE.to_owned()),
+        note: match args.scenario {
+            Scenario::GrpcCreateSession => Some(GRPC_NOTE.to_owned()),
+            Scenario::Memory if args.sts_every > 0 => Some(MEMORY_NOTE.to_owned()),
+            _ => None,
+        },
         concurrency: args.concurrency,
         distinct_certs,
         client_key: format!("{:?}", args.key).to_lowercase(),
@@ -251,7 +263,9 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     let kind = match args.scenario {
         Scenario::GetCallerIdentity => RequestKind::GetCallerIdentity,
         Scenario::AssumeRole => RequestKind::AssumeRole,
-        Scenario::Memory => RequestKind::CreateSession { reuse: false },
+        Scenario::Memory => RequestKind::MintAndUse {
+            sts_every: args.sts_every,
+        },
         Scenario::CreateSession => RequestKind::CreateSession { reuse: args.reuse },
         Scenario::GrpcCreateSession => {
             let target = GrpcTarget::connect(server.addr, &world.ca_pem, &world.clients, args.reuse);
@@ -306,6 +320,10 @@ struct Run<'a> {
 const GRPC_NOTE: &str = "gRPC CreateSession carries no request signature: the client proves its key once per \
 connection (mTLS handshake), so the floor is paid per channel, not per request; one HTTP/2 channel per client \
 certificate, the calls multiplexed over them.";
+
+/// The note of a memory report that called STS: what a request counts.
+const MEMORY_NOTE: &str = "a request is a session minted; the CPU per request includes the GetCallerIdentity \
+calls (--sts-every), so its ratio to the floor is not create-session's.";
 
 /// The load the workers generate.
 enum Load {
@@ -452,6 +470,7 @@ async fn drive(
         rss_bytes,
         memory: memory.then(|| MemoryReport {
             sessions: load.succeeded(),
+            sts_every: args.sts_every,
             cache_max_entries: args.cache_max_entries,
             rss_start_mib: mib(rss_start),
             rss_peak_mib: mib(rss_peak.max(rss_bytes)),
@@ -565,8 +584,17 @@ pub fn render_table(r: &Report) -> String {
     }
     if let Some(m) = &r.memory {
         out.push_str(&format!(
-            "memory: {} sessions minted, cache_max_entries {}: RSS {:.1} MiB at start, {:.1} MiB peak, {:.1} MiB at end\n",
-            m.sessions, m.cache_max_entries, m.rss_start_mib, m.rss_peak_mib, m.rss_end_mib
+            "memory: {} sessions minted{}, cache_max_entries {}: RSS {:.1} MiB at start, {:.1} MiB peak, {:.1} MiB at end\n",
+            m.sessions,
+            match m.sts_every {
+                0 => String::new(),
+                1 => " (each called GetCallerIdentity once)".to_owned(),
+                n => format!(" (every {n}th called GetCallerIdentity once)"),
+            },
+            m.cache_max_entries,
+            m.rss_start_mib,
+            m.rss_peak_mib,
+            m.rss_end_mib
         ));
     }
     if let Some(e) = &r.first_error {
