@@ -94,8 +94,9 @@ impl Drop for OpenConnection {
     }
 }
 
-/// Counts a TLS connection closed before its handshake: `reason` is `per-address-limit` (its
-/// address held `max_connections_per_ip`), `proxy-header` (no valid PROXY protocol header) or
+/// Counts a TLS connection closed before its handshake: `reason` is `rate-limit` (its address
+/// opened more than `rate_limit_connections_per_ip` allows), `per-address-limit` (its address
+/// held `max_connections_per_ip`), `proxy-header` (no valid PROXY protocol header) or
 /// `proxy-untrusted` (not from a balancer of `proxy_protocol_from`).
 pub fn connection_refused(reason: &'static str) {
     metrics()
@@ -197,7 +198,9 @@ pub fn render(state: &State) -> String {
     let unrenewed_expiry: Family<AnchorLabels, Gauge> = Family::default();
     let crl_next_update: Family<AnchorLabels, Gauge> = Family::default();
     let refuses_stale_crls: Family<AnchorLabels, Gauge> = Family::default();
-    for anchor in config.anchors.values() {
+    // A disabled anchor accepts no certificate: its expiry and CRLs concern nobody, and the
+    // alerts on them would page for an anchor kept only for a rollback.
+    for anchor in config.anchors.values().filter(|a| a.enabled) {
         let labels = AnchorLabels {
             anchor: anchor.arn.to_string(),
         };

@@ -23,9 +23,12 @@ pub(crate) fn reloaded(result: &Result<(), String>) {
     notify(&[NotifyState::Status(&status)]);
 }
 
-/// The drain has begun.
+/// Shutting down: not ready, serving on through the shutdown delay, then draining.
 pub(crate) fn stopping() {
-    notify(&[NotifyState::Stopping, NotifyState::Status("draining connections")]);
+    notify(&[
+        NotifyState::Stopping,
+        NotifyState::Status("shutting down: not ready, then draining connections"),
+    ]);
 }
 
 fn notify(states: &[NotifyState]) {
