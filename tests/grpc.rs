@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tonic::Code;
 
 const CHAINED_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#;
-const CHAINED_PERMISSIONS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadOrders","Effect":"Allow","Action":"orders:Get*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"orders:*","Resource":"arn:aws:orders:::secret/*"}]}"#;
+const CHAINED_PERMISSIONS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadOrders","Effect":"Allow","Action":"orders:Get*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"orders:*","Resource":"arn:aws:orders:::secret/*"},{"Sid":"HomeRegionOnly","Effect":"Deny","Action":"orders:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"us-east-1"}}}]}"#;
 const API_HOST: &str = "orders.internal.example";
 
 /// The daemon with a chained role that has permission policies, and `admin_subject` listed
@@ -495,10 +495,40 @@ fn aws_signed(
     aws_signed_body(creds, service, time, path_and_query, Some(body))
 }
 
+/// As [`aws_signed`], scoped to `region` (and VerifyRequest told so).
+fn aws_signed_in_region(
+    creds: &SigningCredentials,
+    region: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> VerifyRequestRequest {
+    let mut r = aws_signed_scoped(
+        creds,
+        "execute-api",
+        region,
+        SystemTime::now(),
+        path_and_query,
+        Some(body),
+    );
+    r.region = region.to_owned();
+    r
+}
+
 /// `body: None` signs with `UNSIGNED-PAYLOAD`.
 fn aws_signed_body(
     creds: &SigningCredentials,
     service: &str,
+    time: SystemTime,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+) -> VerifyRequestRequest {
+    aws_signed_scoped(creds, service, REGION, time, path_and_query, body)
+}
+
+fn aws_signed_scoped(
+    creds: &SigningCredentials,
+    service: &str,
+    region: &str,
     time: SystemTime,
     path_and_query: &str,
     body: Option<&[u8]>,
@@ -515,7 +545,7 @@ fn aws_signed_body(
     .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(REGION)
+        .region(region)
         .name(service)
         .time(time)
         .settings(SigningSettings::default())
@@ -811,12 +841,39 @@ async fn authorize_evaluates_role_and_session_policies() {
     let r = verify(&c, vr).await.unwrap();
     assert!(r.valid);
     assert_eq!(r.authorization.unwrap().decision(), Decision::ExplicitDeny);
+    // aws:RequestedRegion is the region the request was signed for (HomeRegionOnly denies
+    // any other), unless the caller says otherwise.
+    let decide_in = async |region: &str, context: &[(&str, &str)]| {
+        let mut vr = aws_signed_in_region(&chained_creds, region, "/orders/1", b"");
+        vr.action = Some("orders:GetOrder".into());
+        vr.context = context
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let r = verify(&c, vr).await.unwrap();
+        assert!(r.valid, "{r:?}");
+        let a = r.authorization.unwrap();
+        (a.decision(), a.statement_sid)
+    };
+    assert_eq!(
+        decide_in("eu-west-1", &[]).await,
+        (Decision::ExplicitDeny, "HomeRegionOnly".to_owned())
+    );
+    assert_eq!(
+        decide_in("us-east-1", &[]).await,
+        (Decision::Allow, "ReadOrders".to_owned())
+    );
+    assert_eq!(
+        decide_in("eu-west-1", &[("aws:requestedregion", "us-east-1")]).await,
+        (Decision::Allow, "ReadOrders".to_owned())
+    );
     // Denying decisions are counted (and audited) as denials.
     let metrics = ops_get(&d.metrics, "/metrics");
     for (operation, outcome, count) in [
         ("Authorize", "allow", 2),
         ("Authorize", "AccessDenied", 3),
-        ("VerifyRequest", "AccessDenied", 1),
+        ("VerifyRequest", "AccessDenied", 2),
+        ("VerifyRequest", "allow", 2),
     ] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="{operation}",outcome="{outcome}"}} {count}"#);

@@ -244,7 +244,11 @@ fn get_caller_identity_request(
     authority: &str,
     creds: &SessionCredentials,
 ) -> Result<http::Request<Full<Bytes>>, String> {
-    sts_request(authority, creds, "Action=GetCallerIdentity&Version=2011-06-15".to_owned())
+    sts_request(
+        authority,
+        creds,
+        "Action=GetCallerIdentity&Version=2011-06-15".to_owned(),
+    )
 }
 
 /// A `GetCallerIdentity` signed with the credentials of the CreateSession answer `minted`.

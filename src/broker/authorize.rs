@@ -292,11 +292,7 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             format!("The context key '{k}' is true or false, not '{v}'."),
         ));
     }
-    if let Some((k, _)) = input
-        .context
-        .iter()
-        .find(|(k, _)| policy::same_key(k, "aws:username"))
-    {
+    if let Some((k, _)) = input.context.iter().find(|(k, _)| policy::same_key(k, "aws:username")) {
         return Err(ApiError::validation(
             "derived-context-key",
             format!(
@@ -450,11 +446,7 @@ mod tests {
                 &[("aws:To\u{212A}enIssueTime", "2099-01-01T00:00:00Z")],
                 Some("derived-context-key"),
             ),
-            (
-                "s3:GetObject",
-                &[("aws:\u{212A}ey", "x")],
-                None,
-            ),
+            ("s3:GetObject", &[("aws:\u{212A}ey", "x")], None),
         ];
         for (action, context, want) in cases {
             let got = validate_input(&input(action, context)).err().map(|e| e.reason);

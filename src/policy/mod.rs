@@ -66,8 +66,8 @@ mod wildcard;
 mod tests;
 
 pub use condition::Condition;
-pub use context::same_key;
 pub(crate) use context::fold_key;
+pub use context::same_key;
 pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version};
 pub use error::{PolicyError, PolicyErrorKind};
