@@ -46,16 +46,35 @@ fn client(dir: &Path, ca: &Authority, cn: &str, serial: u8) -> PathBuf {
 }
 
 const MANAGED: &str = "arn:aws:iam::123456789012:policy/public-read";
+const ROLE_LEGACY: &str = "arn:aws:iam::123456789012:role/legacy";
+const ROLE_PAYMENTS: &str = "arn:aws:iam::123456789012:role/payments";
 
 /// The `chained` role: assumable by the `app` role, with permission policies that use a
-/// policy variable and an explicit deny; a managed policy to use as a session policy.
+/// policy variable and an explicit deny; the `legacy` role, whose trust policy allows the
+/// `app` role sts:AssumeRole only (not the sts:SetSourceIdentity every chain needs); the
+/// `payments` role, which trusts sessions of `app` whose certificate's OU is `payments`; the
+/// `s3-only` profile, whose session policy allows nothing but S3; a managed policy to use as a
+/// session policy.
 fn extra_toml() -> String {
     format!(
         r#"
 [[role]]
 arn = "{ROLE_CHAINED}"
-trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"blue-team"}}}}}}]}}'''
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Condition":{{"StringEquals":{{"sts:ExternalId":"blue-team"}}}}}}]}}'''
 permission_policies = ['''{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadTeam","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/${{aws:PrincipalTag/team}}/*"}},{{"Sid":"NoSecrets","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::data/*/secret*"}}]}}''']
+
+[[role]]
+arn = "{ROLE_LEGACY}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":"sts:AssumeRole"}}]}}'''
+
+[[role]]
+arn = "{ROLE_PAYMENTS}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PaymentsApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Condition":{{"StringEquals":{{"aws:PrincipalTag/x509Subject/OU":"payments"}}}}}}]}}'''
+
+[[profile]]
+id = "s3-only"
+role_arns = ["{ROLE}"]
+session_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"S3Only","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}'''
 
 [[profile]]
 id = "org-only"
@@ -299,6 +318,8 @@ fn explain_role_chaining() {
         config,
         "--caller-role-arn",
         ROLE,
+        "--caller-source-identity",
+        "CN=app",
         "--role-arn",
         ROLE_CHAINED,
         "--at",
@@ -310,11 +331,10 @@ fn explain_role_chaining() {
     assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
     golden("explain_chain_allowed", &f.normalized(&out));
 
-    // A caller from Roles Anywhere carries a source identity forward: the trust policy, which
-    // allows only sts:AssumeRole, must also allow sts:SetSourceIdentity.
-    let mut carried = allowed.clone();
-    carried.extend(["--caller-source-identity", "CN=app"]);
-    let out = rolegate(&carried);
+    // Every session carries its source identity forward: a trust policy that allows only
+    // sts:AssumeRole must also allow sts:SetSourceIdentity.
+    let legacy = base.map(|a| if a == ROLE_CHAINED { ROLE_LEGACY } else { a });
+    let out = rolegate(&legacy);
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
     assert!(
@@ -323,15 +343,65 @@ fn explain_role_chaining() {
     );
     assert!(
         stdout.contains(&format!(
-            "User: arn:aws:sts::{ACCOUNT}:assumed-role/app/explain is not authorized to perform: sts:SetSourceIdentity on resource: {ROLE_CHAINED}"
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/app/explain is not authorized to perform: sts:SetSourceIdentity on resource: {ROLE_LEGACY}"
         )),
         "{stdout}"
     );
-    carried.extend(["--source-identity", "CN=other"]);
-    let stdout = f.normalized(&rolegate(&carried));
+    let mut changed = allowed.clone();
+    changed.extend(["--source-identity", "CN=other"]);
+    let stdout = f.normalized(&rolegate(&changed));
     assert!(
         stdout.contains("it is 'CN=app' and cannot change along a role chain"),
         "{stdout}"
+    );
+    // The caller's tags (its certificate's attributes) decide a trust policy that reads them.
+    let payments = base.map(|a| if a == ROLE_CHAINED { ROLE_PAYMENTS } else { a });
+    assert_eq!(rolegate(&payments).status.code(), Some(1));
+    let mut tagged = payments.to_vec();
+    tagged.extend(["--caller-tag", "x509Subject/OU=payments"]);
+    let out = rolegate(&tagged);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    // The session policy of the caller's profile limits a chain the trust policy allows by
+    // role, as the broker limits it.
+    let s3_only = profile_arn("s3-only");
+    let mut limited = allowed.clone();
+    limited.extend(["--caller-profile-arn", &s3_only]);
+    let out = rolegate(&limited);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("✔ calling session's profile exists and lists its role\n    1 session policy"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reason: caller-session-policy"), "{stdout}");
+    // Tags past the packed size are refused before the trust policy, as STS refuses them.
+    let big: Vec<String> = (0..10)
+        .map(|i| format!("{}{i}={}", "k".repeat(49), "v".repeat(200)))
+        .collect();
+    let mut packed = allowed.clone();
+    for tag in &big {
+        packed.extend(["--tag", tag.as_str()]);
+    }
+    let out = rolegate(&packed);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("✘ session tags fit the packed size"), "{stdout}");
+    assert!(stdout.contains("PackedPolicyTooLarge"), "{stdout}");
+    // Without the caller's source identity the question describes no session there can be.
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--role-arn",
+        ROLE_CHAINED,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--caller-source-identity"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 
     let mut wrong = base.to_vec();
@@ -354,6 +424,8 @@ fn explain_role_chaining() {
         config,
         "--caller-role-arn",
         ROLE,
+        "--caller-source-identity",
+        "CN=app",
         "--role-arn",
         ROLE_OTHER,
         "--at",
@@ -392,6 +464,8 @@ fn explain_usage_errors_exit_2() {
         f.config.to_str().unwrap(),
         "--caller-role-arn",
         ROLE,
+        "--caller-source-identity",
+        "CN=app",
         "--role-arn",
         ROLE,
         "--at",

@@ -111,7 +111,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
         let mut outcome = send(conn, request.http, request.expected_status).await;
         if let RequestKind::MintAndUse { sts_every } = target.kind
             && sts_every > 0
-            && seq % sts_every == 0
+            && seq.is_multiple_of(sts_every)
             && let Ok(minted) = &outcome
         {
             outcome = call_sts_with(&target, conn, minted).await;

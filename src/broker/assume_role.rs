@@ -71,23 +71,9 @@ impl Broker {
         validate_parameters(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
-        // A role of another partition is out of reach, as at AWS, whatever its trust policy
-        // says (a bare account id there names the account in its own partition).
-        let role = config
-            .role(&input.role_arn)
-            .filter(|role| Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1))
-            .ok_or_else(|| denied("sts:AssumeRole", "not-authorized"))?
-            .clone();
+        let role = target_role(caller, &input.role_arn).ok_or_else(|| denied("sts:AssumeRole", "not-authorized"))?;
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
-        let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
-        let tags = merge_tags(&inherited, &input.tags)?;
-        // The packed size is what bounds a policy's length (the model sets no maximum):
-        // checked on the text, before the policy is parsed. The session carries the inherited
-        // transitive tags as well as the passed ones: both count, or a chain could grow its
-        // tags past what a token holds.
-        let raw_policy = input.policy.as_deref();
-        let packed = session::check_packed_policy_size(raw_policy.as_slice(), input.policy_arns.len(), &tags)
-            .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
+        let (tags, packed) = session_tags(caller, &input)?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
         resolve_policy_arns(config, &input.policy_arns)?;
 
@@ -150,6 +136,31 @@ impl Broker {
 }
 
 /// A source identity, once set, persists along the chain and cannot change.
+/// The role `role_arn` names, when the caller can reach it at all: a role of another partition
+/// is out of reach, as at AWS, whatever its trust policy says (a bare account id there names
+/// the account in its own partition).
+pub(crate) fn target_role(caller: &Caller, role_arn: &str) -> Option<Arc<Role>> {
+    caller
+        .config
+        .role(role_arn)
+        .filter(|role| Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1))
+        .cloned()
+}
+
+/// The new session's tags — the caller's transitive tags, then the request's, none of them
+/// re-setting an inherited key — and the packed size of those and the request's session
+/// policies (percent of the budget). The packed size is what bounds a policy's length (the
+/// model sets no maximum): checked on the text, before the policy is parsed. Inherited tags
+/// count as much as passed ones, or a chain could grow its tags past what a token holds.
+pub(crate) fn session_tags(caller: &Caller, input: &AssumeRoleInput) -> Result<(Vec<(String, String)>, u32), ApiError> {
+    let inherited: Vec<(String, String)> = caller.claims.transitive_tags().cloned().collect();
+    let tags = merge_tags(&inherited, &input.tags)?;
+    let raw_policy = input.policy.as_deref();
+    let packed = session::check_packed_policy_size(raw_policy.as_slice(), input.policy_arns.len(), &tags)
+        .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))?;
+    Ok((tags, packed))
+}
+
 pub(crate) fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
     match (caller.claims.source_identity.as_deref(), requested) {
         (Some(existing), Some(new)) if existing != new => Err(ApiError::validation(

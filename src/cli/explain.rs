@@ -61,16 +61,31 @@ pub(super) struct ExplainArgs {
     /// Instance property KEY=VALUE sent with CreateSession (repeatable).
     #[arg(long = "instance-property", value_parser = parse_pair, conflicts_with = "caller_role_arn")]
     instance_properties: Vec<(String, String)>,
-    /// Explain AssumeRole (role chaining) by a session of this role instead of CreateSession.
-    #[arg(long, conflicts_with_all = ["certificate", "intermediates", "trust_anchor_arn", "profile_arn"])]
+    /// Explain AssumeRole (role chaining) by a session of this role instead of CreateSession
+    /// (with --caller-source-identity).
+    #[arg(
+        long,
+        conflicts_with_all = ["certificate", "intermediates", "trust_anchor_arn", "profile_arn"],
+        requires = "caller_source_identity"
+    )]
     caller_role_arn: Option<String>,
     /// The calling session's name.
     #[arg(long, default_value = "explain", requires = "caller_role_arn")]
     caller_session_name: String,
-    /// The calling session's source identity (a Roles Anywhere session has one: `CN=` and its
-    /// certificate's CN); it carries forward, so it needs sts:SetSourceIdentity.
+    /// The calling session's source identity, required with --caller-role-arn: every rolegate
+    /// session has one, from the certificate it began with (`CN=` and its CN, or `ID=` and its
+    /// serial), and it carries forward along a chain, so chaining needs sts:SetSourceIdentity.
     #[arg(long, requires = "caller_role_arn")]
     caller_source_identity: Option<String>,
+    /// The Roles Anywhere profile the calling session came from: its session_policy and
+    /// managed_policy_arns are the caller's session policies, which limit what it may chain to.
+    #[arg(long, requires = "caller_role_arn")]
+    caller_profile_arn: Option<String>,
+    /// A tag of the calling session, KEY=VALUE (repeatable): a Roles Anywhere session's are its
+    /// certificate's mapped attributes (`x509Subject/CN=web-1`), `aws:PrincipalTag/*` to the
+    /// trust policy.
+    #[arg(long = "caller-tag", value_parser = parse_pair, requires = "caller_role_arn")]
+    caller_tags: Vec<(String, String)>,
     /// AssumeRole ExternalId.
     #[arg(long, requires = "caller_role_arn")]
     external_id: Option<String>,
@@ -169,6 +184,8 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 caller_role_arn: caller.clone(),
                 caller_session_name: args.caller_session_name,
                 caller_source_identity: args.caller_source_identity,
+                caller_profile_arn: args.caller_profile_arn,
+                caller_tags: args.caller_tags,
                 role_arn: args.role_arn,
                 role_session_name: args.role_session_name.unwrap_or_else(|| "explain".to_owned()),
                 duration_seconds: args.duration_seconds,

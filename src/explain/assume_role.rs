@@ -23,8 +23,15 @@ pub struct AssumeRoleQuestion {
     pub caller_role_arn: String,
     /// The calling session's name.
     pub caller_session_name: String,
-    /// The calling session's source identity, which carries forward.
+    /// The calling session's source identity, which carries forward (every rolegate session
+    /// has one, from the certificate it began with).
     pub caller_source_identity: Option<String>,
+    /// The Roles Anywhere profile the calling session came from: its session policy and
+    /// managed policy ARNs are the caller's session policies.
+    pub caller_profile_arn: Option<String>,
+    /// The calling session's tags (`aws:PrincipalTag/*`): a Roles Anywhere session's are its
+    /// certificate's mapped attributes, e.g. `x509Subject/CN`.
+    pub caller_tags: Vec<(String, String)>,
     /// The role to assume.
     pub role_arn: String,
     pub role_session_name: String,
@@ -36,15 +43,23 @@ pub struct AssumeRoleQuestion {
 }
 
 /// Runs AssumeRole's authorization steps for a caller session of `caller_role_arn` issued at
-/// `now` with no tags or session policies of its own, and the source identity
-/// `caller_source_identity`.
+/// `now`, with the tags, source identity and (through its profile) session policies the
+/// question gives it.
 pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
-    let question = vec![
+    let mut question = vec![
         format!("AssumeRole at {}", format_expiration(now.unix_timestamp())),
         format!("  caller: {} (session {})", q.caller_role_arn, q.caller_session_name),
-        format!("  role:   {}", q.role_arn),
     ];
+    if let Some(arn) = &q.caller_profile_arn {
+        question.push(format!("          from profile {arn}"));
+    }
+    question.extend(
+        q.caller_tags
+            .iter()
+            .map(|(k, v)| format!("        {}", super::create_session::tag_line(k, v))),
+    );
+    question.push(format!("  role:   {}", q.role_arn));
     let caller_role = r.check(
         "calling role exists",
         config
@@ -56,7 +71,21 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let Some(caller_role) = caller_role else {
         return r.finish(Api::Sts, question);
     };
-    let caller = caller(config.clone(), caller_role, q, now);
+    let session_policies = match &q.caller_profile_arn {
+        None => Some(CallerProfile::default()),
+        Some(arn) => r.check(
+            "calling session's profile exists and lists its role",
+            caller_profile(&config, arn, &caller_role),
+            |p: &CallerProfile| match p.session_policies.len() + p.policy_arns.len() {
+                0 => vec!["no session policies".to_owned()],
+                n => vec![format!("{n} session polic{}", if n == 1 { "y" } else { "ies" })],
+            },
+        ),
+    };
+    let Some(session_policies) = session_policies else {
+        return r.finish(Api::Sts, question);
+    };
+    let caller = caller(config.clone(), caller_role, q, session_policies, now);
     let input = AssumeRoleInput {
         role_arn: q.role_arn.clone(),
         role_session_name: q.role_session_name.clone(),
@@ -76,10 +105,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let denied = |action, reason| steps::not_authorized(&caller_arn, action, &q.role_arn, reason);
     let role = r.check(
         "role exists",
-        config
-            .role(&q.role_arn)
-            .cloned()
-            .ok_or_else(|| denied("sts:AssumeRole", "not-authorized")),
+        steps::assume_role_target_role(&caller, &q.role_arn).ok_or_else(|| denied("sts:AssumeRole", "not-authorized")),
         |role| vec![format!("max_session_duration {}", role.max_session_duration)],
     );
     let Some(role) = role else {
@@ -98,8 +124,18 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let Some(source_identity) = source_identity else {
         return r.finish(Api::Sts, question);
     };
-    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &q.tags, source_identity.as_deref(), now);
-    let actions = steps::assume_role_required_actions(&q.tags, source_identity.as_deref());
+    let tags = r.check(
+        "session tags fit the packed size",
+        steps::assume_role_session_tags(&caller, &input),
+        |(tags, packed): &(Vec<(String, String)>, u32)| {
+            vec![format!("{} tags, {packed} % of the packed size", tags.len())]
+        },
+    );
+    let Some((tags, _)) = tags else {
+        return r.finish(Api::Sts, question);
+    };
+    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &tags, source_identity.as_deref(), now);
+    let actions = steps::assume_role_required_actions(&tags, source_identity.as_deref());
     let mut trusted_actions = Vec::new();
     for &action in &actions {
         ctx.action = action.to_owned();
@@ -175,9 +211,40 @@ fn refused(refusal: &steps::CallerRefusal) -> String {
     }
 }
 
-/// A calling session as the broker would have authenticated it: fresh, untagged, with no
-/// source identity and no session policies.
-fn caller(config: Arc<Config>, role: Arc<Role>, q: &AssumeRoleQuestion, now: OffsetDateTime) -> Caller {
+/// The session policies a session of a profile carries.
+#[derive(Default)]
+struct CallerProfile {
+    arn: String,
+    session_policies: Vec<String>,
+    policy_arns: Vec<String>,
+}
+
+/// The profile `arn`, which must list `role` (a session of it cannot have come from it
+/// otherwise), as the session policies it gives its sessions.
+fn caller_profile(config: &Config, arn: &str, role: &Role) -> Result<CallerProfile, ApiError> {
+    let profile = steps::find_profile(config, arn)?;
+    if !profile.role_arns.iter().any(|r| r == role.arn.as_str()) {
+        return Err(ApiError::validation(
+            "role-not-in-profile",
+            format!("Profile {arn} does not list the calling role {}.", role.arn.as_str()),
+        ));
+    }
+    Ok(CallerProfile {
+        arn: arn.to_owned(),
+        session_policies: profile.session_policy.iter().map(|p| p.source().to_owned()).collect(),
+        policy_arns: profile.managed_policy_arns.clone(),
+    })
+}
+
+/// A calling session as the broker would have authenticated it: fresh, with the question's
+/// tags and source identity, and its profile's session policies.
+fn caller(
+    config: Arc<Config>,
+    role: Arc<Role>,
+    q: &AssumeRoleQuestion,
+    profile: CallerProfile,
+    now: OffsetDateTime,
+) -> Caller {
     let issued_at = now.unix_timestamp();
     let claims = SessionClaims {
         access_key_id: String::new(),
@@ -188,14 +255,21 @@ fn caller(config: Arc<Config>, role: Arc<Role>, q: &AssumeRoleQuestion, now: Off
         issued_at,
         expires_at: issued_at + 3600,
         source_identity: q.caller_source_identity.clone(),
-        tags: Vec::new(),
+        tags: q.caller_tags.clone(),
         transitive_tag_keys: Vec::new(),
-        session_policies: Vec::new(),
-        policy_arns: Vec::new(),
-        origin: SessionOrigin::AssumeRole {
-            source_role_arn: role.arn.as_str().to_owned(),
-            source_session_name: q.caller_session_name.clone(),
+        origin: match profile.arn.is_empty() {
+            true => SessionOrigin::AssumeRole {
+                source_role_arn: role.arn.as_str().to_owned(),
+                source_session_name: q.caller_session_name.clone(),
+            },
+            false => SessionOrigin::RolesAnywhere {
+                trust_anchor_arn: String::new(),
+                profile_arn: profile.arn,
+                certificate_serial: String::new(),
+            },
         },
+        session_policies: profile.session_policies,
+        policy_arns: profile.policy_arns,
     };
     Caller {
         claims: Arc::new(OpenedSession::new(claims)),

@@ -245,12 +245,10 @@ fn session_steps(
     }
 }
 
-/// The profile, and when it maps certificate attributes its own way, the mapping and the
-/// principal tags its sessions get.
 /// One principal tag as `explain` prints it. A value may hold control characters (refused
 /// once a profile maps it): they are escaped (`\u{1b}`), so that a certificate cannot drive
 /// the terminal the report is printed to.
-fn tag_line(key: &str, value: &str) -> String {
+pub(super) fn tag_line(key: &str, value: &str) -> String {
     let mut line = format!("  aws:PrincipalTag/{key} = ");
     for c in value.chars() {
         match c.is_control() {
@@ -261,6 +259,8 @@ fn tag_line(key: &str, value: &str) -> String {
     line
 }
 
+/// The profile, and when it maps certificate attributes its own way, the mapping and the
+/// principal tags its sessions get.
 fn profile_details(profile: &Profile, certificate: Option<&ClientCertificate>) -> Vec<String> {
     let mut lines = vec![profile.arn.to_string()];
     if profile.attribute_mapping.is_default() {
