@@ -1419,7 +1419,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 403,
                 "AccessDenied",
-                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate).",
+                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; rolegate sidecar and rolegate update renew theirs on their schedule: restart them to renew now).",
             ),
         ),
         case(

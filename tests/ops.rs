@@ -2271,6 +2271,10 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
     let old = get_caller_identity(&b, &creds).await;
     assert_eq!(old.status, 403, "{}", old.body);
     assert!(old.body.contains("<Code>InvalidClientTokenId</Code>"), "{}", old.body);
+    // STS's one answer on the wire; the audit event tells the operator why.
+    let audited = std::iter::from_fn(|| b.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .any(|l| l.contains(" audit: decision") && l.contains(r#" reason="unknown-token-key" "#));
+    assert!(audited, "no audit event with reason unknown-token-key");
     assert_eq!(get_caller_identity(&b, &new_creds).await.status, 200);
 }
 

@@ -209,7 +209,13 @@ impl Broker {
             .opened_token(config.generation, token, |token| session::open(&config.keyring, token))
             .map_err(|e| {
                 tracing::debug!(reason = e.reason(), "session token rejected");
-                invalid_token("bad-token")
+                // The client sees STS's one answer either way; the audit reason tells the
+                // operator a token of a key this replica lacks (a key ring not yet the same on
+                // every replica, a key retired too soon) from a token that is not one.
+                match e {
+                    session::TokenError::UnknownKey(_) => invalid_token("unknown-token-key"),
+                    _ => invalid_token("bad-token"),
+                }
             })
     }
 }
@@ -237,7 +243,8 @@ pub(super) fn current_role(
             "session-revoked",
             format!(
                 "Sessions of role {} issued before {} have been revoked; get new credentials \
-                 (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate).",
+                 (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; \
+                 rolegate sidecar and rolegate update renew theirs on their schedule: restart them to renew now).",
                 role.arn,
                 session::format_expiration(cutoff)
             ),
