@@ -243,20 +243,22 @@ fn explain_takes_a_credential_process_command_line() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    let normalized = f.normalized(&out).replace(
+    // The same report as without the client's flags, but for its region's step.
+    let region_step = "✔ request is signed for the server's region\n    us-east-1\n";
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains(region_step), "{stdout}");
+    let normalized = stdout.replace(region_step, "").replace(
         "3600 seconds (requested durationSeconds)",
         "3600 seconds (the profile's duration_seconds)",
     );
     golden("explain_allowed", &normalized);
     // A region the server does not serve: the real request would not get this far.
     let out = explain(&["--region", "eu-west-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
     assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with(
-            "warning: --region eu-west-1 is not the server's region us-east-1: the real request, signed for \
-             eu-west-1, would be refused before any of this (wrong-region)"
-        ),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stdout.contains("Credential should be scoped to a valid region: 'us-east-1', not 'eu-west-1'."),
+        "{stdout}"
     );
 }
 
@@ -387,6 +389,39 @@ fn explain_role_chaining() {
     let stdout = f.normalized(&out);
     assert!(stdout.contains("✘ session tags fit the packed size"), "{stdout}");
     assert!(stdout.contains("PackedPolicyTooLarge"), "{stdout}");
+    // The calling session is checked as the broker checks it: a role gone, a revocation.
+    let gone = base.map(|a| {
+        if a == ROLE {
+            "arn:aws:iam::123456789012:role/gone"
+        } else {
+            a
+        }
+    });
+    let stdout = f.normalized(&rolegate(&gone));
+    assert!(
+        stdout.contains("Verdict: DENIED — InvalidClientTokenId (HTTP 403, reason: role-removed)"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let role_line = format!("arn = \"{ROLE}\"\n");
+    assert_eq!(text.matches(&role_line).count(), 1);
+    let revoked_config = f.dir.path().join("revoked.toml");
+    let revoked_text = text.replace(
+        &role_line,
+        &format!("{role_line}revoke_sessions_issued_before = \"2026-07-01T00:00:00Z\"\n"),
+    );
+    std::fs::write(&revoked_config, revoked_text).unwrap();
+    let revoked = base.map(|a| {
+        if a == config {
+            revoked_config.to_str().unwrap()
+        } else {
+            a
+        }
+    });
+    let out = rolegate(&revoked);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("reason: session-revoked"), "{stdout}");
     // Without the caller's source identity the question describes no session there can be.
     let out = rolegate(&[
         "explain",
@@ -747,6 +782,46 @@ fn explain_intermediates_and_time() {
     let out = run(args(AT, false));
     assert_eq!(out.status.code(), Some(1));
     assert!(f.normalized(&out).contains("(HTTP 403, reason: untrusted-certificate)"));
+
+    // A client signing for another region is refused before anything else, as the server
+    // refuses it; its own region passes.
+    let mut elsewhere = args(AT, true);
+    elsewhere.extend(["--region".into(), "eu-west-1".into()]);
+    let out = run(elsewhere);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("✘ request is signed for the server's region"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(HTTP 403, reason: wrong-region)"), "{stdout}");
+    let mut home = args(AT, true);
+    home.extend(["--region".into(), "us-east-1".into()]);
+    assert_eq!(run(home).status.code(), Some(0));
+
+    // A duration past the role's maximum: the report names both numbers.
+    let mut long = args(AT, true);
+    long.extend(["--duration-seconds".into(), "7201".into()]);
+    let out = run(long);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("7201 seconds (requested durationSeconds); sessions last 900 to 43200 seconds, and at most the role's max_session_duration, 7200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."),
+        "{stdout}"
+    );
+
+    // A chain file that lists the intermediate twice is refused as the server refuses it.
+    let pem = f.pki.intermediate.issued().cert_pem.clone();
+    std::fs::write(&chain, [pem.as_str(), pem.as_str()].concat()).unwrap();
+    let out = run(args(AT, true));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("(HTTP 403, reason: chain-duplicate)"), "{stdout}");
+    std::fs::write(&chain, &pem).unwrap();
 
     // After the leaf's notAfter (2029-01-01).
     let out = run(args("2029-06-01T00:00:00Z", true));

@@ -222,7 +222,7 @@ impl Broker {
 
 /// The role of a session that is still good at `now`: it has not expired, its role still
 /// exists, and the role has not revoked it (AWS's "revoke active sessions").
-pub(super) fn current_role(
+pub(crate) fn current_role(
     config: &Config,
     claims: &SessionClaims,
     now: OffsetDateTime,

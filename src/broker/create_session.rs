@@ -183,18 +183,47 @@ impl Broker {
 }
 
 /// Verifies leaf + intermediates against the anchor's certificates and CRLs at `now`, uncached
-/// (shared with `rolegate explain`).
+/// (shared with `rolegate explain`), once [`check_chain_shape`] allows them.
 pub(crate) fn verify_chain_at(
     anchor: &Anchor,
     leaf: &ClientCertificate,
     intermediates: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> Result<VerifiedChain, ApiError> {
+    check_chain_shape(intermediates)?;
     let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         u64::try_from(now.unix_timestamp()).unwrap_or(0),
     ));
     verify_chain(&anchor.trust, leaf, intermediates, unix)
         .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))
+}
+
+/// DESIGN §1: at most [`crate::identity::MAX_INTERMEDIATES`] intermediates, each once (a
+/// repeated certificate only serves to make path building do more work).
+pub(crate) fn check_chain_shape(intermediates: &[Vec<u8>]) -> Result<(), ApiError> {
+    if intermediates.len() > crate::identity::MAX_INTERMEDIATES {
+        return Err(chain_too_long(intermediates.len()));
+    }
+    let repeated = intermediates
+        .iter()
+        .enumerate()
+        .any(|(i, c)| intermediates[i + 1..].contains(c));
+    match repeated {
+        true => Err(ApiError::access_denied(
+            "chain-duplicate",
+            "X-Amz-X509-Chain contains the same certificate more than once; send each intermediate once.",
+        )),
+        false => Ok(()),
+    }
+}
+
+/// The refusal of a chain of `count` intermediates, more than DESIGN §1 allows.
+pub(crate) fn chain_too_long(count: usize) -> ApiError {
+    let max = crate::identity::MAX_INTERMEDIATES;
+    ApiError::access_denied(
+        "chain-too-long",
+        format!("X-Amz-X509-Chain has {count} certificates; at most {max} are allowed."),
+    )
 }
 
 /// A session is made of the certificate's names only when they give it a source identity of

@@ -42,6 +42,8 @@ pub use create_session::{
     check_arn_lengths, trust_context as create_session_trust_context,
 };
 
+pub(crate) use create_session::{chain_too_long, check_chain_shape};
+
 /// The decision steps `rolegate explain` replays offline, shared so that it explains exactly
 /// what the broker decides.
 pub(crate) mod steps {
@@ -52,6 +54,7 @@ pub(crate) mod steps {
         trust_context as assume_role_trust_context,
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;
+    pub(crate) use super::authenticate::current_role;
     pub(crate) use super::create_session::{
         SessionRequester, check_arn_lengths, check_certificate_names, check_instance_properties, check_mapped_tags,
         check_packed_policy_size, find_anchor, find_profile, find_role_in_profile, session_name, trust_context,

@@ -168,16 +168,6 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
         Err(code) => return code,
     };
     let now = args.at.unwrap_or_else(OffsetDateTime::now_utc);
-    // The one client-only flag the server would judge: the signature's scope.
-    if let Some(region) = args.client_only.region.as_deref()
-        && region != config.server.region
-    {
-        eprintln!(
-            "warning: --region {region} is not the server's region {}: the real request, signed for {region}, \
-             would be refused before any of this (wrong-region)",
-            config.server.region
-        );
-    }
     let report = match &args.caller_role_arn {
         Some(caller) => {
             let q = AssumeRoleQuestion {
@@ -193,6 +183,7 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 source_identity: args.source_identity,
                 tags: args.tags,
                 source_ip: args.source_ip,
+                region: args.client_only.region.clone(),
             };
             explain_assume_role(config, &q, now)
         }
@@ -265,6 +256,7 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
         instance_properties: (!args.instance_properties.is_empty())
             .then(|| args.instance_properties.into_iter().collect()),
         source_ip: args.source_ip,
+        region: args.client_only.region,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct AssumeRoleQuestion {
     pub source_identity: Option<String>,
     pub tags: Vec<(String, String)>,
     pub source_ip: Option<IpAddr>,
+    /// The region the client signs for (its `--region`), when given.
+    pub region: Option<String>,
 }
 
 /// Runs AssumeRole's authorization steps for a caller session of `caller_role_arn` issued at
@@ -60,22 +62,26 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
             .map(|(k, v)| format!("        {}", super::create_session::tag_line(k, v))),
     );
     question.push(format!("  role:   {}", q.role_arn));
-    let caller_role = r.check(
-        "calling role exists",
-        config
-            .role(&q.caller_role_arn)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("unknown-role", format!("Role {} was not found.", q.caller_role_arn))),
-        |role: &Arc<Role>| vec![role.arn.assumed_role_arn(&q.caller_session_name)],
-    );
-    let Some(caller_role) = caller_role else {
-        return r.finish(Api::Sts, question);
-    };
+    if let Some(region) = &q.region {
+        r.check(
+            "request is signed for the server's region",
+            match *region == config.server.region {
+                true => Ok(()),
+                false => Err(crate::broker::signature_error(
+                    crate::sigv4::SigV4Error::CredentialRegion {
+                        sent: region.clone(),
+                        expected: config.server.region.clone(),
+                    },
+                )),
+            },
+            |()| vec![region.clone()],
+        );
+    }
     let session_policies = match &q.caller_profile_arn {
         None => Some(CallerProfile::default()),
         Some(arn) => r.check(
             "calling session's profile exists and lists its role",
-            caller_profile(&config, arn, &caller_role),
+            caller_profile(&config, arn, &q.caller_role_arn),
             |p: &CallerProfile| match p.session_policies.len() + p.policy_arns.len() {
                 0 => vec!["no session policies".to_owned()],
                 n => vec![format!("{n} session polic{}", if n == 1 { "y" } else { "ies" })],
@@ -85,7 +91,21 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let Some(session_policies) = session_policies else {
         return r.finish(Api::Sts, question);
     };
-    let caller = caller(config.clone(), caller_role, q, session_policies, now);
+    // The session as the broker authenticates it: its role exists and has not revoked it.
+    let claims = caller_claims(&config, q, session_policies, now);
+    let caller_role = r.check(
+        "calling session is valid (its role exists and has not revoked it)",
+        steps::current_role(&config, &claims, now),
+        |role: &Arc<Role>| vec![role.arn.assumed_role_arn(&q.caller_session_name)],
+    );
+    let Some(role) = caller_role else {
+        return r.finish(Api::Sts, question);
+    };
+    let caller = Caller {
+        claims: Arc::new(OpenedSession::new(claims)),
+        role,
+        config: config.clone(),
+    };
     let input = AssumeRoleInput {
         role_arn: q.role_arn.clone(),
         role_session_name: q.role_session_name.clone(),
@@ -163,12 +183,19 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
             Err(refusal) => r.fail(title, denied(action, refusal.reason), vec![refused(&refusal)]),
         }
     }
-    r.check(
-        "session duration (role chaining: at most 1 hour)",
-        session::assume_role_duration(q.duration_seconds, role.max_session_duration, true)
-            .map_err(|e| ApiError::validation("duration", e.to_string())),
-        |d| vec![format!("{d} seconds")],
-    );
+    let title = "session duration (role chaining: at most 1 hour)";
+    match session::assume_role_duration(q.duration_seconds, role.max_session_duration, true) {
+        Ok(d) => r.pass(title, vec![format!("{d} seconds")]),
+        Err(e) => r.fail(
+            title,
+            ApiError::validation("duration", e.to_string()),
+            vec![format!(
+                "{} seconds requested; a chained session lasts 900 to 3600 seconds, and at most the role's max_session_duration, {}",
+                q.duration_seconds.unwrap_or(3600),
+                role.max_session_duration
+            )],
+        ),
+    }
     r.finish(Api::Sts, question)
 }
 
@@ -219,14 +246,14 @@ struct CallerProfile {
     policy_arns: Vec<String>,
 }
 
-/// The profile `arn`, which must list `role` (a session of it cannot have come from it
-/// otherwise), as the session policies it gives its sessions.
-fn caller_profile(config: &Config, arn: &str, role: &Role) -> Result<CallerProfile, ApiError> {
+/// The profile `arn`, which must list `role_arn` (a session of that role cannot have come
+/// from it otherwise), as the session policies it gives its sessions.
+fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerProfile, ApiError> {
     let profile = steps::find_profile(config, arn)?;
-    if !profile.role_arns.iter().any(|r| r == role.arn.as_str()) {
+    if !profile.role_arns.iter().any(|r| r == role_arn) {
         return Err(ApiError::validation(
             "role-not-in-profile",
-            format!("Profile {arn} does not list the calling role {}.", role.arn.as_str()),
+            format!("Profile {arn} does not list the calling role {role_arn}."),
         ));
     }
     Ok(CallerProfile {
@@ -236,21 +263,23 @@ fn caller_profile(config: &Config, arn: &str, role: &Role) -> Result<CallerProfi
     })
 }
 
-/// A calling session as the broker would have authenticated it: fresh, with the question's
-/// tags and source identity, and its profile's session policies.
-fn caller(
-    config: Arc<Config>,
-    role: Arc<Role>,
+/// The claims of a calling session issued at `now`: the question's role, name, tags and source
+/// identity, and its profile's session policies.
+fn caller_claims(
+    config: &Config,
     q: &AssumeRoleQuestion,
     profile: CallerProfile,
     now: OffsetDateTime,
-) -> Caller {
+) -> SessionClaims {
     let issued_at = now.unix_timestamp();
-    let claims = SessionClaims {
+    SessionClaims {
         access_key_id: String::new(),
         secret_access_key: Zeroizing::new(String::new()),
-        role_arn: role.arn.as_str().to_owned(),
-        role_id: role.role_id.clone(),
+        role_arn: q.caller_role_arn.clone(),
+        role_id: config
+            .role(&q.caller_role_arn)
+            .map(|r| r.role_id.clone())
+            .unwrap_or_default(),
         session_name: q.caller_session_name.clone(),
         issued_at,
         expires_at: issued_at + 3600,
@@ -259,7 +288,7 @@ fn caller(
         transitive_tag_keys: Vec::new(),
         origin: match profile.arn.is_empty() {
             true => SessionOrigin::AssumeRole {
-                source_role_arn: role.arn.as_str().to_owned(),
+                source_role_arn: q.caller_role_arn.clone(),
                 source_session_name: q.caller_session_name.clone(),
             },
             false => SessionOrigin::RolesAnywhere {
@@ -270,10 +299,5 @@ fn caller(
         },
         session_policies: profile.session_policies,
         policy_arns: profile.policy_arns,
-    };
-    Caller {
-        claims: Arc::new(OpenedSession::new(claims)),
-        role,
-        config,
     }
 }

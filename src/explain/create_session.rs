@@ -30,6 +30,8 @@ pub struct CreateSessionQuestion {
     pub instance_properties: Option<BTreeMap<String, String>>,
     /// `aws:SourceIp` as the daemon would see it.
     pub source_ip: Option<IpAddr>,
+    /// The region the client signs for (its `--region`), when given.
+    pub region: Option<String>,
 }
 
 /// Runs every CreateSession step that can be evaluated at `now` and reports each, the trust
@@ -37,6 +39,16 @@ pub struct CreateSessionQuestion {
 /// failure in the broker's order, i.e. exactly the error the daemon would answer.
 pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
+    if let Some(region) = &q.region {
+        r.check(
+            "request is signed for the server's region",
+            match *region == config.server.region {
+                true => Ok(()),
+                false => Err(crate::service::rest::wrong_region(&config.server.region, region)),
+            },
+            |()| vec![region.clone()],
+        );
+    }
     let certificate = r.check(
         "certificate parses and follows the leaf certificate rules",
         ClientCertificate::parse(q.certificate_der.clone())
@@ -221,25 +233,25 @@ fn session_steps(
     let title = "session duration";
     match profile.zip(role) {
         Some((profile, role)) => {
-            let origin = match q.duration_seconds {
-                Some(_) => "requested durationSeconds",
-                None => "the profile's duration_seconds",
+            let (origin, asked) = match q.duration_seconds {
+                Some(d) => ("requested durationSeconds", d),
+                None => ("the profile's duration_seconds", i64::from(profile.duration_seconds)),
             };
-            r.check(
-                title,
-                session::create_session_duration(
-                    q.duration_seconds,
-                    profile.duration_seconds,
-                    role.max_session_duration,
-                )
-                .map_err(|e| ApiError::validation("duration", e.to_string())),
-                |d| {
+            let max = role.max_session_duration;
+            match session::create_session_duration(q.duration_seconds, profile.duration_seconds, max) {
+                Ok(d) => r.pass(
+                    title,
+                    vec![format!("{d} seconds ({origin}); role max_session_duration {max}")],
+                ),
+                // AWS's sentence on the wire names no number; the report does.
+                Err(e) => r.fail(
+                    title,
+                    ApiError::validation("duration", e.to_string()),
                     vec![format!(
-                        "{d} seconds ({origin}); role max_session_duration {}",
-                        role.max_session_duration
-                    )]
-                },
-            );
+                        "{asked} seconds ({origin}); sessions last 900 to 43200 seconds, and at most the role's max_session_duration, {max}"
+                    )],
+                ),
+            }
         }
         None => r.skip(title, "the profile and the role"),
     }

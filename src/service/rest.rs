@@ -250,6 +250,18 @@ impl SessionParams {
     }
 }
 
+/// The refusal of a request signed for `sent` at a server of `expected` (also what
+/// `rolegate explain --region` reports).
+pub(crate) fn wrong_region(expected: &str, sent: &str) -> ApiError {
+    ApiError::access_denied(
+        "wrong-region",
+        format!(
+            "Credential should be scoped to a valid region: '{expected}', not '{}'.",
+            sigv4::shown_scope_part(sent)
+        ),
+    )
+}
+
 /// A Roles Anywhere request rule broken ([`x509::check_request`]), in this API's words: what
 /// the scope should name, which header must be signed, the server's time for a client whose
 /// clock is off.
@@ -264,14 +276,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
                 sigv4::shown_scope_part(&auth.service)
             ),
         ),
-        E::CredentialRegion { .. } => (
-            "wrong-region",
-            format!(
-                "Credential should be scoped to a valid region: '{}', not '{}'.",
-                exp.region,
-                sigv4::shown_scope_part(&auth.region)
-            ),
-        ),
+        E::CredentialRegion { .. } => return wrong_region(exp.region, &auth.region),
         E::CredentialDate {
             scope_date, amz_date, ..
         } => (
@@ -305,19 +310,16 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
     ApiError::access_denied(reason, message)
 }
 
+/// The certificates of `X-Amz-X509-Chain`, decoded, in the shape the broker accepts
+/// (`check_chain_shape`: counted before they are decoded, repeats refused).
 fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
     let Some(h) = header.filter(|h| !h.trim().is_empty()) else {
         return Ok(Vec::new());
     };
     let parts: Vec<&str> = h.split(',').map(str::trim).collect();
     if parts.len() > MAX_CHAIN_CERTIFICATES {
-        return Err(ApiError::access_denied(
-            "chain-too-long",
-            format!(
-                "X-Amz-X509-Chain has {} certificates; at most {MAX_CHAIN_CERTIFICATES} are allowed.",
-                parts.len()
-            ),
-        ));
+        // Refused before any is decoded.
+        return Err(crate::broker::chain_too_long(parts.len()));
     }
     if parts.iter().any(|p| p.is_empty()) {
         return Err(ApiError::access_denied(
@@ -336,17 +338,7 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    // A repeated certificate only serves to make path building do more work.
-    if chain
-        .iter()
-        .enumerate()
-        .any(|(i, c)| chain.iter().skip(i + 1).any(|d| d == c))
-    {
-        return Err(ApiError::access_denied(
-            "chain-duplicate",
-            "X-Amz-X509-Chain contains the same certificate more than once; send each intermediate once.",
-        ));
-    }
+    crate::broker::check_chain_shape(&chain)?;
     Ok(chain)
 }
 
