@@ -76,7 +76,8 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         (Some(cert), Some(anchor)) => {
             r.check(
                 title,
-                steps::verify_chain_at(anchor, cert, &q.intermediates, now),
+                steps::check_chain_shape(&q.intermediates)
+                    .and_then(|()| steps::verify_chain_at(anchor, cert, &q.intermediates, now)),
                 |v| {
                     vec![
                         format!(

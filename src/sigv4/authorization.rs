@@ -148,6 +148,12 @@ impl SignedRequest {
             });
         }
         let mut signed = Self::parse_query(req.query, payload_hash)?;
+        // A presigned URL is signed over its payload marker, not over an
+        // `x-amz-content-sha256` header added when it is used (an uploader's integrity check),
+        // unless the URL signed that header too.
+        if !signed.signed_headers.iter().any(|h| h == "x-amz-content-sha256") {
+            signed.payload_hash = None;
+        }
         // A presigned request whose token came as a header (it is one or the other, above).
         if signed.security_token.is_none() {
             signed.security_token = req.header("x-amz-security-token").map(|v| v.trim().to_owned());
@@ -191,6 +197,8 @@ impl SignedRequest {
         }
         match (self.payload_hash.as_deref(), marker) {
             (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
+            // The client signed its declaration as it wrote it (upper-case hex is still hex).
+            (Some(declared), _) => Ok(declared.to_owned()),
             (None, Some(marker)) if self.location == AuthLocation::Header => {
                 Err(SigV4Error::UnsignedPayloadUndeclared(marker))
             }

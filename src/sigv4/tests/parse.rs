@@ -537,9 +537,10 @@ fn payload_hash_given_by_a_verifying_service() {
         signed(None).payload_hash_given(&body_hash, false),
         Ok(body_hash.clone())
     );
+    // The client signed its declaration as it wrote it: upper-case hex stays upper-case.
     assert_eq!(
         signed(Some(&body_hash.to_uppercase())).payload_hash_given(&body_hash, false),
-        Ok(body_hash.clone())
+        Ok(body_hash.to_uppercase())
     );
     assert_eq!(
         signed(Some(&sha256_hex(b"other"))).payload_hash_given(&body_hash, true),
@@ -569,5 +570,28 @@ fn payload_hash_given_by_a_verifying_service() {
     assert_eq!(
         presigned.payload_hash_given(UNSIGNED_PAYLOAD, true),
         Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    // ...also when the uploader adds an x-amz-content-sha256 header the URL did not sign (an
+    // integrity check of its own); one the URL signed must agree.
+    let presigned_with = |signed_headers: &str| {
+        let query = format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders={signed_headers}&X-Amz-Signature={SIG}",
+            CRED.replace('/', "%2F")
+        );
+        SignedRequest::parse(&HttpRequest {
+            method: "PUT",
+            path: "/",
+            query: &query,
+            headers: &[("Host", "sts.example.com"), ("x-amz-content-sha256", &body_hash)],
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        presigned_with("host").payload_hash_given(UNSIGNED_PAYLOAD, true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(
+        presigned_with("host%3Bx-amz-content-sha256").payload_hash_given(UNSIGNED_PAYLOAD, true),
+        Err(SigV4Error::PayloadHashMismatch)
     );
 }
