@@ -39,8 +39,19 @@ const DEV_FILES: [&str; 11] = [
     "token-k1.key",
 ];
 
-/// Makes sure the state folder holds a complete dev setup; returns the config path.
+/// Makes sure the state folder holds a complete dev setup; returns the config path. The
+/// folder is created 0700; an existing one must be this user's own and writable by nobody else,
+/// since whoever can write there chooses the CA, the token key and the configuration served
+/// (a `.rolegate-dev` another user made in a shared folder such as `/tmp`).
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if dir.exists() || dir.is_symlink() {
+        crate::fsutil::check_own_dir(
+            dir,
+            "the dev state folder",
+            0o022,
+            "not using it (name another with --state-dir)",
+        )?;
+    }
     let config = dir.join(CONFIG_FILE);
     if config.exists() {
         tracing::info!(state_dir = %dir.display(), "reusing the dev setup");
@@ -57,7 +68,7 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         )
         .into());
     }
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
     let start = now - Duration::minutes(5);
     let ca = Authority::new_root(
@@ -346,6 +357,30 @@ mod tests {
         ), "{text}");
         assert!(text.contains("\"Sid\": \"ChainFromBench\""), "{text}");
         assert_eq!(capitalised(""), "");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_folder_is_made_private_and_a_shared_one_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let fresh = parent.path().join("state");
+        prepare(&fresh).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A folder anyone may write to (another user's `/tmp/.rolegate-dev`, say).
+        let shared = parent.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let error = prepare(&shared).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "the dev state folder {} is open to other users (mode 777): not using it (name another with --state-dir); `chmod 700` it",
+                shared.display()
+            )
+        );
+        assert!(!shared.join(CONFIG_FILE).exists());
     }
 
     #[test]

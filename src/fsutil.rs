@@ -126,6 +126,54 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
     result
 }
 
+/// Checks that `dir` (`what`, for the messages) is this user's own folder, not a symbolic link
+/// another user made (it could be pointed elsewhere after the check), and that no mode bit of
+/// `forbidden_mode` is set: a folder others can write to lets them swap what is kept there.
+/// The error says what is wrong and `consequence`.
+pub fn check_own_dir(dir: &Path, what: &str, forbidden_mode: u32, consequence: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let unreadable = |e: std::io::Error| format!("cannot read {what} {}: {e}", dir.display());
+        let link = std::fs::symlink_metadata(dir).map_err(unreadable)?;
+        if let Some((owner, me)) = foreign_owner(&link).filter(|_| link.file_type().is_symlink()) {
+            return Err(format!(
+                "{what} {} is a symbolic link of user id {owner}, not of this user ({me}): {consequence}",
+                dir.display()
+            ));
+        }
+        let meta = std::fs::metadata(dir).map_err(unreadable)?;
+        if let Some((owner, me)) = foreign_owner(&meta) {
+            return Err(format!(
+                "{what} {} belongs to user id {owner}, not to this user ({me}): {consequence}",
+                dir.display()
+            ));
+        }
+        if meta.mode() & forbidden_mode != 0 {
+            return Err(format!(
+                "{what} {} is open to other users (mode {:o}): {consequence}; `chmod 700` it",
+                dir.display(),
+                meta.mode() & 0o777
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, what, forbidden_mode, consequence);
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents, each new one with mode 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 /// The owner of the file `meta` describes when that is not this process's effective user:
 /// `(its owner, this user)`. Files another user controls are not trusted with secrets.
 #[cfg(unix)]

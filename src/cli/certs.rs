@@ -105,12 +105,17 @@ fn days() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..=36_500)
 }
 
-/// A subject CN: RFC 5280's upper bound `ub-common-name` is 64 characters.
+/// A subject CN: RFC 5280's upper bound `ub-common-name` is 64 characters, and no control
+/// character (a CA's CN becomes the `x509Issuer/CN` tag of every session its certificates
+/// make, which the daemon refuses with one).
 fn common_name(text: &str) -> Result<String, String> {
     match text.chars().count() {
-        1..=64 => Ok(text.to_owned()),
         0 => Err("a common name cannot be empty".to_owned()),
-        n => Err(format!("a common name has at most 64 characters (RFC 5280), not {n}")),
+        n if n > 64 => Err(format!("a common name has at most 64 characters (RFC 5280), not {n}")),
+        _ if text.chars().any(char::is_control) => {
+            Err("a common name cannot hold a control character (a tab, a line break)".to_owned())
+        }
+        _ => Ok(text.to_owned()),
     }
 }
 
@@ -129,12 +134,17 @@ fn name_attribute(text: &str) -> Result<String, String> {
     }
 }
 
-/// A SAN URI: no control character or space (RFC 3986), which the daemon would refuse in the
-/// session tag it becomes.
+/// A SAN URI: no control character or space (RFC 3986), and at most 256 characters, which the
+/// daemon would refuse in the session tag it becomes (`x509SAN/URI`).
 fn uri_name(text: &str) -> Result<String, String> {
-    match text.is_empty() || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        true => Err("a URI is not empty and holds no space or control character".to_owned()),
-        false => Ok(text.to_owned()),
+    match text.chars().count() {
+        _ if text.is_empty() || text.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+            Err("a URI is not empty and holds no space or control character".to_owned())
+        }
+        n if n > 256 => Err(format!(
+            "a URI has at most 256 characters (a session tag's value), not {n}"
+        )),
+        _ => Ok(text.to_owned()),
     }
 }
 

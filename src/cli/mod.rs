@@ -135,6 +135,15 @@ fn check_config(file: &std::path::Path) -> ExitCode {
 }
 
 fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging::FlushGuard>) -> ExitCode {
+    if args.state_dir.is_some() && !args.dev {
+        // A usage error (exit 2, with the usage), as clap reports its own.
+        <Cli as clap::CommandFactory>::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--state-dir is where --dev keeps its files: give it with --dev, or leave it out",
+            )
+            .exit();
+    }
     let outcome = serve_command(args);
     // What was logged (the configuration's summary, its warnings) comes out before the last
     // word, so the error is the last line a terminal or the journal shows.
@@ -147,9 +156,6 @@ fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging:
 
 /// `rolegate serve` until it stops; why it could not serve, if it could not.
 fn serve_command(args: ServeArgs) -> Result<(), String> {
-    if args.state_dir.is_some() && !args.dev {
-        return Err("--state-dir is where --dev keeps its files: give it with --dev, or leave it out".into());
-    }
     let state_dir = args.state_dir.unwrap_or_else(|| PathBuf::from(".rolegate-dev"));
     let config_path = if args.dev {
         dev::prepare(&state_dir).map_err(|e| format!("cannot prepare the dev state in {}: {e}", state_dir.display()))?

@@ -4,7 +4,7 @@
 //! parameters and the certificate. A per-entry lock file serialises the processes that miss, and
 //! entries are replaced by atomic rename, so readers never see half-written files.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,8 @@ impl CacheSlot {
     /// Opens and exclusively locks the slot for `key`, creating the cache directory if needed;
     /// `None` while another process holds it (it is fetching the same credentials).
     pub fn try_lock(dir: &Path, key: &CacheKey) -> Result<Option<Self>, String> {
-        create_private_dir(dir).map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
+        crate::fsutil::create_private_dir(dir)
+            .map_err(|e| format!("cannot create the cache directory {}: {e}", dir.display()))?;
         check_private_dir(dir)?;
         let lock_path = dir.join(format!("{}.lock", key.0));
         let lock = private_options()
@@ -212,39 +213,11 @@ pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
     crate::fsutil::replace_file(path, data, 0o600).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The cache directory must be the user's own and writable by nobody else: in a folder others
+/// The cache directory must be the user's own and open to nobody else: in a folder others
 /// can write to, they could swap an entry for credentials of their choosing, or read what is
 /// written there (a folder the user did not create, e.g. a shared `XDG_CACHE_HOME`).
 fn check_private_dir(dir: &Path) -> Result<(), String> {
-    #[cfg(unix)]
-    {
-        use crate::fsutil::foreign_owner;
-        use std::os::unix::fs::MetadataExt;
-        let unreadable = |e: std::io::Error| format!("cannot read the cache directory {}: {e}", dir.display());
-        // A symbolic link someone else made could be pointed elsewhere after the check.
-        let link = std::fs::symlink_metadata(dir).map_err(unreadable)?;
-        if let Some((owner, me)) = foreign_owner(&link).filter(|_| link.file_type().is_symlink()) {
-            return Err(format!(
-                "the cache directory {} is a symbolic link of user id {owner}, not of this user ({me}): not keeping credentials there",
-                dir.display()
-            ));
-        }
-        let meta = std::fs::metadata(dir).map_err(unreadable)?;
-        if let Some((owner, me)) = foreign_owner(&meta) {
-            return Err(format!(
-                "the cache directory {} belongs to user id {owner}, not to this user ({me}): not keeping credentials there",
-                dir.display()
-            ));
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(format!(
-                "the cache directory {} is open to other users (mode {:o}): not keeping credentials there; `chmod 700` it",
-                dir.display(),
-                meta.mode() & 0o777
-            ));
-        }
-    }
-    Ok(())
+    crate::fsutil::check_own_dir(dir, "the cache directory", 0o077, "not keeping credentials there")
 }
 
 #[derive(Serialize, Deserialize)]
@@ -265,18 +238,6 @@ fn private_options() -> OpenOptions {
         o.mode(0o600);
     }
     o
-}
-
-/// Creates `dir` and any missing parents, each new one with mode 0700.
-pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
 }
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
                 new_token().map_err(|e| format!("cannot create the auth token file {}: {e}", path.display()))?;
             // Its folder is created private, like the file: `/run/rolegate` need not exist.
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                super::cache::create_private_dir(dir)
+                crate::fsutil::create_private_dir(dir)
                     .map_err(|e| format!("cannot create the folder of the auth token file {}: {e}", dir.display()))?;
             }
             // No newline: botocore sends the file's bytes as the header, and refuses one.

@@ -122,7 +122,15 @@ def test_certs_server_takes_a_wildcard_and_addresses(test_pki, tmp_path):
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["::1"]
 
 
-@pytest.mark.parametrize("cn,message", [("", "a common name cannot be empty"), ("x" * 65, "at most 64 characters (RFC 5280), not 65")])
+@pytest.mark.parametrize(
+    "cn,message",
+    [
+        ("", "a common name cannot be empty"),
+        ("x" * 65, "at most 64 characters (RFC 5280), not 65"),
+        # A CA's CN is the x509Issuer/CN tag of its certificates' sessions.
+        ("ops\nCA", "a common name cannot hold a control character"),
+    ],
+)
 def test_certs_refuse_a_common_name_x509_does_not_allow(tmp_path, cn, message):
     proc = run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), "--cn", cn, check=False)
     assert proc.returncode == 2, proc.stderr
@@ -368,6 +376,7 @@ def test_requests_no_api_serves_are_audited_and_counted(daemon, ca_bundle):
         ("--ou", "x" * 65, "a name attribute has at most 64 characters (RFC 5280), not 65"),
         ("--o", "a\tb", "a name attribute cannot hold a control character"),
         ("--uri", "spiffe://x/a b", "a URI is not empty and holds no space or control character"),
+        ("--uri", "spiffe://x/" + "a" * 250, "a URI has at most 256 characters (a session tag's value), not 261"),
     ],
 )
 def test_certs_client_refuses_names_the_daemon_would_refuse(test_pki, tmp_path, flag, value, message):
