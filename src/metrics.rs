@@ -99,6 +99,7 @@ impl Drop for OpenConnection {
 /// held `max_connections_per_ip`), `proxy-header` (no valid PROXY protocol header) or
 /// `proxy-untrusted` (not from a balancer of `proxy_protocol_from`).
 pub fn connection_refused(reason: &'static str) {
+    debug_assert!(CONNECTION_REFUSAL_REASONS.contains(&reason), "{reason}");
     metrics()
         .connections_refused
         .get_or_create(&ReasonLabels { reason })
@@ -312,9 +313,20 @@ fn metrics() -> &'static Metrics {
         reloads_failed: Counter::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
-        connections_refused: Family::default(),
+        connections_refused: {
+            // Every reason from the start, at 0: `rate()` and `increase()` see the first
+            // refusal, and an alert on a reason has a series to watch before it happens.
+            let family = Family::<ReasonLabels, Counter>::default();
+            for reason in CONNECTION_REFUSAL_REASONS {
+                drop(family.get_or_create(&ReasonLabels { reason }));
+            }
+            family
+        },
     })
 }
+
+/// The `reason` label values of `rolegate_connections_refused_total`.
+const CONNECTION_REFUSAL_REASONS: [&str; 4] = ["rate-limit", "per-address-limit", "proxy-header", "proxy-untrusted"];
 
 #[derive(Debug, PartialEq)]
 struct ProcessStats {

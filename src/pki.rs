@@ -344,7 +344,8 @@ impl Authority {
     }
 
     /// Signs a CRL (PEM `X509 CRL`) revoking the given serial numbers (hex, as in
-    /// [`Issued::serial_hex`]; `:` separators allowed), revoked at `this_update`.
+    /// [`Issued::serial_hex`]; `:` separators and OpenSSL's `serial=` prefix allowed), revoked
+    /// at `this_update`.
     /// The CRL number is `this_update` in Unix seconds, so later CRLs have larger numbers.
     pub fn crl(
         &self,
@@ -367,7 +368,13 @@ impl Authority {
         let revoked_certs = revoked_serials_hex
             .iter()
             .map(|serial| {
-                let cleaned: String = serial.chars().filter(|c| *c != ':').collect();
+                // `openssl x509 -serial` prints `serial=7D81…`.
+                let text = serial.trim();
+                let text = match text.get(..7) {
+                    Some(prefix) if prefix.eq_ignore_ascii_case("serial=") => text.get(7..).unwrap_or_default(),
+                    _ => text,
+                };
+                let cleaned: String = text.chars().filter(|c| *c != ':').collect();
                 let bytes = hex::decode(&cleaned).map_err(|_| PkiError::SerialNotHex((*serial).to_owned()))?;
                 Ok(RevokedCertParams {
                     serial_number: SerialNumber::from_slice(&bytes),
@@ -679,5 +686,18 @@ mod tests {
                 .unwrap()
                 .starts_with("-----BEGIN X509 CRL-----")
         );
+        // As `openssl x509 -serial` prints it: the same CRL entry as the bare hex.
+        let revoked = |serial: &str| {
+            let pem = root.crl(&[serial], NB, NA).unwrap();
+            let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
+                .map(|d: rustls::pki_types::CertificateRevocationListDer<'_>| d.to_vec())
+                .unwrap();
+            let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+            crl.iter_revoked_certificates()
+                .map(|r| r.raw_serial().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(revoked("serial=7D81"), vec![vec![0x7d, 0x81]]);
+        assert_eq!(revoked("7d:81"), revoked("SERIAL=7D81"));
     }
 }

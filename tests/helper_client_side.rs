@@ -531,6 +531,10 @@ fn update_once_writes_the_profile_and_keeps_the_rest() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // It says what it wrote, as the refreshing loop does.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said = format!("rolegate: wrote profile [rolegate] to {} (expires ", file.display());
+    assert!(stderr.contains(&said), "{stderr}");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
         text.starts_with("# my notes\n[default]\naws_access_key_id = AKIAKEEP\n\n[rolegate]\naws_access_key_id = ASIA"),

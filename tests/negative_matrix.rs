@@ -1993,6 +1993,21 @@ fn group_readable_key_files_are_warned_about() {
         !check().contains("readable by group or others"),
         "a group of the daemon's own"
     );
+    // A key another user owns (not root): that user can replace it. Only root can give a file
+    // away to try it.
+    if rustix::process::geteuid().is_root() {
+        let key = dir.path().join("k1.key");
+        std::os::unix::fs::chown(&key, Some(65534), None).unwrap();
+        let stderr = check();
+        assert!(
+            stderr.lines().any(|l| l.contains(
+                "secret file belongs to user id 65534, neither the daemon's (0) nor root, who can replace it; chown it"
+            ) && l.contains("k1.key")),
+            "{stderr}"
+        );
+    } else {
+        println!("SKIP: the key owned by another user needs root to chown it");
+    }
 }
 
 /// An `admin_subjects` entry that is not a distinguished name could never match a certificate:

@@ -1428,6 +1428,11 @@ async fn metrics_after_known_traffic() {
         )
     };
     assert_eq!((refuses("main"), refuses("strict")), (Some(0.0), Some(1.0)), "{m}");
+    // Every refusal reason is there from the start, at 0, before any refusal.
+    for reason in ["rate-limit", "per-address-limit", "proxy-header", "proxy-untrusted"] {
+        let series = format!("rolegate_connections_refused_total{{reason=\"{reason}\"}}");
+        assert_eq!(sample(&m, &series), Some(0.0), "{series} in {m}");
+    }
     // A disabled anchor has no series: the alerts on them are about anchors in use.
     assert!(!m.contains(&anchor_arn("retired")), "{m}");
     let server_pem = std::fs::read(d.dir.path().join("server.pem")).unwrap();
@@ -2134,9 +2139,17 @@ async fn the_rest_client_says_what_to_check_when_it_cannot_connect() {
     assert!(
         untrusted.ends_with(
             "invalid peer certificate: UnknownIssuer (the server's certificate is not issued by a CA this client \
-             trusts: give that CA with --ca-bundle)"
+             trusts: give that CA with --ca-bundle, or check that the bundle given holds it)"
         ),
         "{untrusted}"
+    );
+    // The plain-HTTP operations port, mistaken for the TLS one.
+    let plain = call(format!("https://{}", d.metrics.trim_start_matches("http://"))).await;
+    assert!(
+        plain.ends_with(
+            " (the server did not answer in TLS: is this a plain-HTTP port, such as the daemon's metrics_listen?)"
+        ),
+        "{plain}"
     );
     // Bound and never listening: connections are refused, and no other daemon can take the port.
     let held = tokio::net::TcpSocket::new_v4().unwrap();
@@ -2396,5 +2409,41 @@ async fn more_than_100_header_fields_are_refused_over_http2() {
     assert_eq!(
         message,
         "The%20request%20has%20153%20header%20fields;%20at%20most%20100%20are%20accepted."
+    );
+}
+
+/// `--metrics-listen ''` turns the operations listener off, as `metrics_listen = ""` does.
+#[test]
+fn an_empty_metrics_listen_flag_turns_the_operations_listener_off() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = std::process::Command::new(binary())
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", ""])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let announced: Vec<String> = stdout
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("listening on "))
+        .collect();
+    // Stopped by SIGTERM, so that it writes its last log lines.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!announced.iter().any(|l| l.starts_with("metrics on ")), "{announced:?}");
+    assert!(
+        stderr.contains("(region us-east-1, account 123456789012), metrics off"),
+        "{stderr}"
     );
 }

@@ -77,7 +77,8 @@ pub(super) enum CertsCommand {
         /// The CRL file to write (PEM); an existing one is replaced.
         #[arg(long)]
         out: PathBuf,
-        /// Serial number in hex, as `certs client` prints it (repeatable): every serial the CA
+        /// Serial number in hex, as `certs client` prints it (or `openssl x509 -serial`, with
+        /// its `serial=`; repeatable): every serial the CA
         /// revoked, as the CRL lists them all.
         #[arg(long = "revoke")]
         revoke: Vec<String>,

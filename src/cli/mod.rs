@@ -86,9 +86,9 @@ struct ServeArgs {
     /// Override `[server] listen` (e.g. 127.0.0.1:0 for an ephemeral port).
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Override `[server] metrics_listen`.
-    #[arg(long)]
-    metrics_listen: Option<SocketAddr>,
+    /// Override `[server] metrics_listen` ('' for no metrics listener).
+    #[arg(long, value_parser = metrics_address)]
+    metrics_listen: Option<MetricsAddress>,
 }
 
 /// Entry point of the binary.
@@ -154,6 +154,20 @@ fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging:
     }
 }
 
+/// A `--metrics-listen` value: an address, or none ('', as `metrics_listen = ""` in the file).
+#[derive(Clone, Copy, Debug)]
+struct MetricsAddress(Option<SocketAddr>);
+
+fn metrics_address(text: &str) -> Result<MetricsAddress, String> {
+    match text {
+        "" => Ok(MetricsAddress(None)),
+        _ => text
+            .parse()
+            .map(|a| MetricsAddress(Some(a)))
+            .map_err(|_| format!("'{text}' is not an address like 127.0.0.1:9464 (or '' for none)")),
+    }
+}
+
 /// `rolegate serve` until it stops; why it could not serve, if it could not.
 fn serve_command(args: ServeArgs) -> Result<(), String> {
     let state_dir = args.state_dir.unwrap_or_else(|| PathBuf::from(".rolegate-dev"));
@@ -171,7 +185,7 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
     let opts = ServeOptions {
         config_path,
         listen: args.listen,
-        metrics_listen: args.metrics_listen,
+        metrics_listen: args.metrics_listen.map(|MetricsAddress(a)| a),
         on_listening,
     };
     runtime.block_on(serve(opts)).map_err(|e| e.to_string())

@@ -49,7 +49,11 @@ fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
             }
             match tls.downcast_ref::<rustls::Error>()? {
                 rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => Some(
-                    " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle)",
+                    " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle, \
+                     or check that the bundle given holds it)",
+                ),
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Some(
+                    " (the server did not answer in TLS: is this a plain-HTTP port, such as the daemon's metrics_listen?)",
                 ),
                 rustls::Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
                     Some(" (the server's certificate does not name the endpoint's host: use a name it was issued for)")

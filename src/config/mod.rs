@@ -1122,7 +1122,8 @@ fn is_region(r: &str) -> bool {
 /// Warns when a secret file (a token key, the TLS key) is open to others than the daemon:
 /// any permission for "others", or for a group the daemon is not in. A group the daemon is in
 /// is how systemd's `DynamicUser` with `SupplementaryGroups` and Kubernetes' `fsGroup` hand
-/// it its files, so that is not warned about.
+/// it its files, so that is not warned about. Also when it belongs to another user than the
+/// daemon's or root: that user can replace it (a token key they know forges sessions).
 #[cfg(unix)]
 fn warn_if_shared(key: &str, path: &Path) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -1136,6 +1137,13 @@ fn warn_if_shared(key: &str, path: &Path) {
             key,
             file = %path.display(),
             "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
+        );
+    }
+    if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
+        tracing::warn!(
+            key,
+            file = %path.display(),
+            "secret file belongs to user id {owner}, neither the daemon's ({me}) nor root, who can replace it; chown it"
         );
     }
 }

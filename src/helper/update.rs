@@ -59,7 +59,9 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let identity = WorkloadIdentity::load(&source)?;
     if args.once {
         let creds = args.session.fetch_with(&client, &identity).await?;
-        return write_profile(&file, &args.profile_name, &creds);
+        write_profile(&file, &args.profile_name, &creds)?;
+        report_written(&args.profile_name, &file, &creds);
+        return Ok(());
     }
     drop(identity);
     drop(client);
@@ -74,11 +76,7 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
             let identity = WorkloadIdentity::load(&source)?;
             let creds = session.fetch_with(&session.client()?, &identity).await?;
             write_profile(&target, &profile, &creds)?;
-            eprintln!(
-                "rolegate: wrote profile [{profile}] to {} (expires {})",
-                target.display(),
-                creds.expiration
-            );
+            report_written(&profile, &target, &creds);
             Ok(creds)
         }
     };
@@ -90,6 +88,15 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
         () = stop.next() => tracing::info!("stopping on a signal"),
     }
     Ok(())
+}
+
+/// Says on stderr which profile of which file now holds credentials until when.
+fn report_written(profile: &str, file: &Path, creds: &SessionCredentials) {
+    eprintln!(
+        "rolegate: wrote profile [{profile}] to {} (expires {})",
+        file.display(),
+        creds.expiration
+    );
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE` (with `$VAR` and `~` expanded, as botocore does), else

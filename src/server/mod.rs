@@ -35,7 +35,8 @@ pub use tls::ReloadableCert;
 pub struct ServeOptions {
     pub config_path: PathBuf,
     pub listen: Option<SocketAddr>,
-    pub metrics_listen: Option<SocketAddr>,
+    /// `Some(None)`: no metrics listener, whatever the file says.
+    pub metrics_listen: Option<Option<SocketAddr>>,
     /// Called once with the bound address of the main listener (e.g. to print instructions).
     pub on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 }
@@ -48,7 +49,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     log_panics();
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
-    let metrics_listen = opts.metrics_listen.or(config.server.metrics_listen);
+    let metrics_listen = opts.metrics_listen.unwrap_or(config.server.metrics_listen);
     let admission = Arc::new(ConnectionAdmission::new(
         &config.server,
         connections::raise_descriptor_limit(),
