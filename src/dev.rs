@@ -44,14 +44,15 @@ const DEV_FILES: [&str; 11] = [
 /// since whoever can write there chooses the CA, the token key and the configuration served
 /// (a `.rolegate-dev` another user made in a shared folder such as `/tmp`).
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    if dir.exists() || dir.is_symlink() {
-        crate::fsutil::check_own_dir(
-            dir,
-            "the dev state folder",
-            0o022,
-            "not using it (name another with --state-dir)",
-        )?;
-    }
+    // Made first (a folder already there is kept), then checked: a check before the making
+    // would leave a moment for someone else's folder to appear in its place.
+    crate::fsutil::create_private_dir(dir)?;
+    crate::fsutil::check_own_dir(
+        dir,
+        "the dev state folder",
+        0o022,
+        "not using it (name another with --state-dir)",
+    )?;
     let config = dir.join(CONFIG_FILE);
     if config.exists() {
         tracing::info!(state_dir = %dir.display(), "reusing the dev setup");
@@ -68,7 +69,6 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
         )
         .into());
     }
-    crate::fsutil::create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
     let start = now - Duration::minutes(5);
     let ca = Authority::new_root(

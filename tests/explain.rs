@@ -422,6 +422,34 @@ fn explain_role_chaining() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
     assert!(stdout.contains("reason: session-revoked"), "{stdout}");
+    // A disabled profile creates no sessions, but the live ones it created still chain: the
+    // explanation finds it, says so, and still applies its session policy.
+    let profile_line = "id = \"s3-only\"\n";
+    assert_eq!(text.matches(profile_line).count(), 1);
+    let disabled_config = f.dir.path().join("disabled.toml");
+    std::fs::write(
+        &disabled_config,
+        text.replace(profile_line, &format!("{profile_line}enabled = false\n")),
+    )
+    .unwrap();
+    let disabled: Vec<&str> = limited
+        .iter()
+        .map(|a| {
+            if *a == config {
+                disabled_config.to_str().unwrap()
+            } else {
+                *a
+            }
+        })
+        .collect();
+    let out = rolegate(&disabled);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("    1 session policy\n    disabled: no new sessions, but live ones still chain"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reason: caller-session-policy"), "{stdout}");
     // Without the caller's source identity the question describes no session there can be.
     let out = rolegate(&[
         "explain",

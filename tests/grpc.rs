@@ -867,13 +867,20 @@ async fn authorize_evaluates_role_and_session_policies() {
         decide_in("eu-west-1", &[("aws:requestedregion", "us-east-1")]).await,
         (Decision::Allow, "ReadOrders".to_owned())
     );
+    // The region is no key of the caller's: 50 of its own are still allowed.
+    let keys: Vec<String> = (0..50).map(|n| format!("orders:k{n}")).collect();
+    let fifty: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+    assert_eq!(
+        decide_in("us-east-1", &fifty).await,
+        (Decision::Allow, "ReadOrders".to_owned())
+    );
     // Denying decisions are counted (and audited) as denials.
     let metrics = ops_get(&d.metrics, "/metrics");
     for (operation, outcome, count) in [
         ("Authorize", "allow", 2),
         ("Authorize", "AccessDenied", 3),
         ("VerifyRequest", "AccessDenied", 2),
-        ("VerifyRequest", "allow", 2),
+        ("VerifyRequest", "allow", 3),
     ] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="{operation}",outcome="{outcome}"}} {count}"#);

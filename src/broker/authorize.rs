@@ -51,6 +51,9 @@ pub struct AuthorizeInput {
     pub resource: String,
     /// Caller-supplied context keys (e.g. `aws:SourceIp` of the original request).
     pub context: Vec<(String, String)>,
+    /// The region the request was made to (`aws:RequestedRegion` unless `context` gives it):
+    /// the one its signature is scoped to, when known; unset, the server's.
+    pub requested_region: Option<String>,
 }
 
 /// The decision and the statement that made it.
@@ -73,7 +76,11 @@ impl Broker {
         input: &AuthorizeInput,
         now: OffsetDateTime,
     ) -> Result<AuthorizeOutput, ApiError> {
-        let ctx = authorization_context(&caller.into(), input, &caller.config.server.region, now)?;
+        let region = input
+            .requested_region
+            .as_deref()
+            .unwrap_or(&caller.config.server.region);
+        let ctx = authorization_context(&caller.into(), input, region, now)?;
         let identity: Vec<&PolicyDocument> = caller.role.permission_policies.iter().collect();
         let session = labelled_session_policies(caller);
         let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
@@ -402,6 +409,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            requested_region: None,
         }
     }
 

@@ -82,9 +82,15 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         Some(arn) => r.check(
             "calling session's profile exists and lists its role",
             caller_profile(&config, arn, &q.caller_role_arn),
-            |p: &CallerProfile| match p.session_policies.len() + p.policy_arns.len() {
-                0 => vec!["no session policies".to_owned()],
-                n => vec![format!("{n} session polic{}", if n == 1 { "y" } else { "ies" })],
+            |p: &CallerProfile| {
+                let mut details = vec![match p.session_policies.len() + p.policy_arns.len() {
+                    0 => "no session policies".to_owned(),
+                    n => format!("{n} session polic{}", if n == 1 { "y" } else { "ies" }),
+                }];
+                if p.disabled {
+                    details.push("disabled: no new sessions, but live ones still chain".to_owned());
+                }
+                details
             },
         ),
     };
@@ -244,12 +250,16 @@ struct CallerProfile {
     arn: String,
     session_policies: Vec<String>,
     policy_arns: Vec<String>,
+    disabled: bool,
 }
 
 /// The profile `arn`, which must list `role_arn` (a session of that role cannot have come
-/// from it otherwise), as the session policies it gives its sessions.
+/// from it otherwise), as the session policies it gives its sessions. A disabled profile
+/// creates no sessions, but the live ones it created still chain: it is found all the same.
 fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerProfile, ApiError> {
-    let profile = steps::find_profile(config, arn)?;
+    let profile = config
+        .profile(arn)
+        .ok_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))?;
     if !profile.role_arns.iter().any(|r| r == role_arn) {
         return Err(ApiError::validation(
             "role-not-in-profile",
@@ -260,6 +270,7 @@ fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerPr
         arn: arn.to_owned(),
         session_policies: profile.session_policy.iter().map(|p| p.source().to_owned()).collect(),
         policy_arns: profile.managed_policy_arns.clone(),
+        disabled: !profile.enabled,
     })
 }
 

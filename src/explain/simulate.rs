@@ -283,6 +283,7 @@ fn context(
         action: q.action.clone(),
         resource: q.resource.clone(),
         context,
+        requested_region: None,
     };
     broker::authorization_context(&subject, &input, &config.server.region, now)
         .map_err(|e| SimulateError::InvalidRequest(e.message))

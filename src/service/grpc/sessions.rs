@@ -273,20 +273,13 @@ fn verify_request(
     record.set_caller(&caller);
     let (authorization, verdict) = match r.action {
         Some(action) => {
-            let mut context = sorted(r.context);
-            // The request was made to the region its signature is scoped to (IAM's
-            // aws:RequestedRegion), verified above: the default, unless the caller says.
-            if let Some(region) = region
-                && !context
-                    .iter()
-                    .any(|(k, _)| crate::policy::same_key(k, "aws:RequestedRegion"))
-            {
-                context.push(("aws:RequestedRegion".to_owned(), region.to_owned()));
-            }
             let input = AuthorizeInput {
                 action,
                 resource: r.resource.filter(|s| !s.is_empty()).unwrap_or_else(|| "*".to_owned()),
-                context,
+                context: sorted(r.context),
+                // The request was made to the region its signature is scoped to (IAM's
+                // aws:RequestedRegion), verified above: the default, unless the caller says.
+                requested_region: region.map(str::to_owned),
             };
             record.action = Some(input.action.clone());
             record.resource = Some(input.resource.clone());
@@ -346,6 +339,7 @@ fn authorize(
             r.resource
         },
         context: sorted(r.context),
+        requested_region: None,
     };
     record.action = Some(input.action.clone());
     record.resource = Some(input.resource.clone());
