@@ -212,7 +212,7 @@ fn explain_and_simulate_need_no_secret_files() {
     let checked = rolegate(&["check-config", f.config.to_str().unwrap()]);
     assert_eq!(checked.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&checked.stderr).contains("server.tls_cert: cannot read"),
+        String::from_utf8_lossy(&checked.stderr).contains("server.tls_cert (line 4, column 12): cannot read"),
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );

@@ -1947,6 +1947,32 @@ fn config_in(dir: &std::path::Path, pki: &Pki, crl_pem: Option<String>) -> std::
 }
 
 /// `rolegate check-config {config}`: its exit code, stdout and stderr.
+/// The line of `text` on which `needle` first starts (1-based).
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is not in the file"));
+    text[..at].matches('\n').count() + 1
+}
+
+/// Whether `stderr` reports the configuration error `want` (`key: message`, or `key (note):
+/// message`) with its key placed on line `line` of the file (any column), as
+/// `key (line L, column C): message` or `key (line L, column C; note): message`.
+fn has_placed_error(stderr: &str, want: &str, line: usize) -> bool {
+    let (key, message) = want.split_once(": ").expect("`key: message`");
+    let (key, note) = match key.split_once(" (") {
+        Some((key, note)) => (key, format!("; {}", note.trim_end_matches(')'))),
+        None => (key, String::new()),
+    };
+    let prefix = format!("{key} (line {line}, column ");
+    let suffix = format!("{note}): {message}");
+    stderr.lines().any(|l| {
+        l.split_once(&prefix)
+            .and_then(|(_, rest)| rest.split_once(&suffix))
+            .is_some_and(|(column, _)| column.parse::<u32>().is_ok())
+    })
+}
+
 fn check_config(config: &std::path::Path) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
         .arg("check-config")
@@ -2025,9 +2051,12 @@ fn admin_subjects_must_be_distinguished_names() {
     };
     let (code, _, stderr) = with_admins(r#"["CN=ops,O=Acme", "ops team"]"#);
     assert_eq!(code, Some(1), "{stderr}");
+    let line = line_of(&std::fs::read_to_string(&config).unwrap(), "admin_subjects =");
     assert!(
-        stderr.contains(
-            "server.admin_subjects[1]: 'ops team' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+        has_placed_error(
+            &stderr,
+            "server.admin_subjects[1]: 'ops team' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+            line
         ),
         "{stderr}"
     );
@@ -2037,7 +2066,11 @@ fn admin_subjects_must_be_distinguished_names() {
     let (code, _, stderr) = with_admins(r#"["CN=ops;O=Acme"]"#);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("server.admin_subjects[0]: 'CN=ops;O=Acme' separates attributes with ';'"),
+        has_placed_error(
+            &stderr,
+            "server.admin_subjects[0]: 'CN=ops;O=Acme' separates attributes with ';'",
+            line
+        ),
         "{stderr}"
     );
     let (code, _, stderr) = with_admins(r#"["CN=ops\\;night,O=Acme"]"#);
@@ -2053,9 +2086,12 @@ fn crl_from_another_issuer_is_a_config_error() {
     let config = config_in(dir.path(), &pki, Some(foreign_crl));
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
+    let line = line_of(&std::fs::read_to_string(&config).unwrap(), "crls =");
     assert!(
-        stderr.contains(
-            "trust_anchor[0].crls[0] (root.crl): CRL #1 was issued by CN=foreign root, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle"
+        has_placed_error(
+            &stderr,
+            "trust_anchor[0].crls[0] (root.crl): CRL #1 was issued by CN=foreign root, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle",
+            line
         ),
         "{stderr}"
     );
@@ -2136,11 +2172,18 @@ fn server_numbers_out_of_range_are_config_errors() {
             "server.admin_trust_anchors[1]: no [[trust_anchor]] has id 'ops'",
         ),
     ];
+    // An error of the daemon's own checks places the key on the line set; toml's own, on
+    // the line and column toml names.
+    let line_number = line_of(&valid, "[server]\n") + 1;
     for (line, want) in cases {
         std::fs::write(&config, valid.replacen("[server]\n", &format!("[server]\n{line}\n"), 1)).unwrap();
         let (code, _, stderr) = check_config(&config);
         assert_eq!(code, Some(1), "{line}: {stderr}");
-        assert!(stderr.contains(want), "{line}: {stderr}");
+        let found = match want.starts_with("server.") {
+            true => has_placed_error(&stderr, want, line_number),
+            false => stderr.contains(want),
+        };
+        assert!(found, "{line}: {stderr}");
     }
     // The metrics listener on the TLS listener's port: `serve` could never bind both.
     let listens = [
@@ -2160,13 +2203,14 @@ fn server_numbers_out_of_range_are_config_errors() {
                 &format!("metrics_listen = \"{metrics}\""),
                 1,
             );
+        let line = line_of(&text, "metrics_listen =");
         std::fs::write(&config, text).unwrap();
         let (code, _, stderr) = check_config(&config);
         let want = format!(
             "server.metrics_listen: {metrics} is also server.listen's port: give the metrics listener a port of its own"
         );
         assert_eq!(
-            (code, stderr.contains(&want)),
+            (code, has_placed_error(&stderr, &want, line)),
             (Some(if refused { 1 } else { 0 }), refused),
             "{listen} {metrics}: {stderr}"
         );
@@ -2295,12 +2339,14 @@ fn two_crls_of_one_ca_are_a_configuration_error() {
     let text = std::fs::read_to_string(&config).unwrap();
     let both = text.replacen(r#"crls = ["root.crl"]"#, r#"crls = ["root.crl", "root-new.crl"]"#, 1);
     assert_ne!(both, text);
-    std::fs::write(&config, both).unwrap();
+    std::fs::write(&config, &both).unwrap();
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains(
-            "trust_anchor[0].crls: CRLs #1 and #2 are both issued by CN=test root with the same key; only one CRL per issuing key is consulted, so list only the current one"
+        has_placed_error(
+            &stderr,
+            "trust_anchor[0].crls: CRLs #1 and #2 are both issued by CN=test root with the same key; only one CRL per issuing key is consulted, so list only the current one",
+            line_of(&both, "crls =")
         ),
         "{stderr}"
     );
@@ -2391,11 +2437,12 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
     ];
     for (path, want) in cases {
         let bad = text.replacen("certificates = \"ca.pem\"", &format!("certificates = \"{path}\""), 1);
+        let line = line_of(&bad, "certificates =");
         std::fs::write(&config, bad).unwrap();
         let (code, _, stderr) = check_config(&config);
         let want = want.replace("{dir}", &dir.path().display().to_string());
         assert_eq!(code, Some(1), "{path}: {stderr}");
-        assert!(stderr.contains(&want), "{path}: {stderr}");
+        assert!(has_placed_error(&stderr, &want, line), "{path}: {stderr}");
     }
     let (code, _, stderr) = check_config(&dir.path().join("nowhere.toml"));
     assert_eq!(code, Some(1));
@@ -2449,7 +2496,11 @@ fn a_trust_policy_file_is_loaded_and_its_errors_name_it() {
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("role[0].trust_policy_file (trust.json): Statement[0]"),
+        has_placed_error(
+            &stderr,
+            "role[0].trust_policy_file (trust.json): Statement[0]",
+            line_of(&with_file, "trust_policy_file =")
+        ),
         "{stderr}"
     );
 }
@@ -2470,10 +2521,15 @@ fn role_names_are_unique_regardless_of_case() {
     .unwrap();
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(1), "{stderr}");
+    let written = std::fs::read_to_string(&config).unwrap();
     assert!(
-        stderr.contains(&format!(
-            "role[2].arn: role {shouting} has the name of role {ROLE}: IAM role names are unique in an account, whatever their case and path"
-        )),
+        has_placed_error(
+            &stderr,
+            &format!(
+                "role[2].arn: role {shouting} has the name of role {ROLE}: IAM role names are unique in an account, whatever their case and path"
+            ),
+            line_of(&written, &format!("arn = \"{shouting}\""))
+        ),
         "{stderr}"
     );
 }
@@ -2616,10 +2672,15 @@ fn attribute_mappings_are_checked_and_summarised() {
         ),
     ];
     for (mapping, want) in cases {
-        std::fs::write(&config, with_mapping(mapping)).unwrap();
+        let text = with_mapping(mapping);
+        std::fs::write(&config, &text).unwrap();
         let (code, _, stderr) = check_config(&config);
         assert_eq!(code, Some(1), "{mapping}: {stderr}");
-        assert!(stderr.contains(want), "{mapping}: {stderr}");
+        let found = match want.starts_with("profile[") {
+            true => has_placed_error(&stderr, want, line_of(&text, "attribute_mappings =")),
+            false => stderr.contains(want),
+        };
+        assert!(found, "{mapping}: {stderr}");
     }
     std::fs::write(
         &config,

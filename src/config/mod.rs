@@ -5,6 +5,7 @@
 //! parse into typed statements, certificates and CRLs load, token keys decode, durations are in
 //! range. A [`ConfigError`] names the file, the key and what is wrong.
 
+mod locate;
 mod schema;
 mod sources;
 
@@ -248,7 +249,10 @@ impl Config {
         let sources = loader.sources.into_inner();
         match built {
             Ok(config) => Ok(Config { sources, ..config }),
-            Err(error) => Err(FailedLoad { error, sources }),
+            Err(mut error) => {
+                error.key = locate::with_place(text, &error.key);
+                Err(FailedLoad { error, sources })
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 from datetime import datetime, timezone
 
@@ -196,33 +197,48 @@ def _broken(test_pki, tmp_path, old: str, new: str):
     return path
 
 
-#: (id, text to replace, replacement, the key the error must name, a phrase of the message)
+#: (id, text to replace, replacement, the key the error must name, the text that starts the
+#: line the key is placed on, a phrase of the message)
 BROKEN = [
     ("max-session-duration", "max_session_duration = 43200", "max_session_duration = 100",
-     "role[0].max_session_duration", "100"),
-    ("trust-policy-json", '"Version": "2012-10-17"', '"Version": ', "role[0].trust_policy", ""),
+     "role[0].max_session_duration", "max_session_duration = 100", "100"),
+    ("trust-policy-json", '"Version": "2012-10-17"', '"Version": ', "role[0].trust_policy",
+     "trust_policy = ", ""),
     ("anchor-file-missing", 'certificates = "rsa-ca.pem"', 'certificates = "no-such.pem"',
-     "trust_anchor[1].certificates", "no-such.pem"),
-    ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens", "k9"),
+     "trust_anchor[1].certificates", 'certificates = "no-such.pem"', "no-such.pem"),
+    ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens", "[tokens]", "k9"),
     ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
-     "profile[1].role_arns[0]", "not-an-arn"),
+     "profile[1].role_arns[0]", None, "not-an-arn"),
     ("tls-key-of-another-certificate", 'tls_key = "server.key"', 'tls_key = "leaf-rsa.key"',
-     "server.tls_key", "is not the private key of server.tls_cert"),
+     "server.tls_key", 'tls_key = "leaf-rsa.key"', "is not the private key of server.tls_cert"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "old,new,key,phrase", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+    "old,new,key,line_start,phrase", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
 )
-def test_check_config_names_file_key_and_problem(test_pki, tmp_path, old, new, key, phrase):
+def test_check_config_names_file_key_and_problem(
+    test_pki, tmp_path, old, new, key, line_start, phrase
+):
+    """The error names the file, the key, the line and column of its value (or of its
+    table's header when the file leaves it out), and what is wrong."""
+
     path = _broken(test_pki, tmp_path, old, new)
     proc = run_rolegate("check-config", str(path), check=False)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert len(lines) == 1, proc.stderr
-    prefix = f"error: {path}: {key}: "
-    assert lines[0].startswith(prefix), lines[0]
-    what = lines[0][len(prefix) :]
+    file_lines = path.read_text().splitlines()
+    if line_start is None:
+        # The replacement's own line: a value inside an array.
+        line = next(i for i, ln in enumerate(file_lines, 1) if new in ln)
+    else:
+        line = next(i for i, ln in enumerate(file_lines, 1) if ln.startswith(line_start))
+    found = re.match(
+        re.escape(f"error: {path}: {key} (line {line}, column ") + r"\d+\): (.*)$", lines[0]
+    )
+    assert found, (line, lines[0])
+    what = found.group(1)
     assert what.strip() and phrase in what, lines[0]
 
 
