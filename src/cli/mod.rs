@@ -53,9 +53,9 @@ enum Command {
     #[command(subcommand)]
     Admin(admin::AdminCommand),
     /// Validate a configuration file and explain what it configures.
+    #[command(group(clap::ArgGroup::new("config_file").required(true).args(["file", "config"])))]
     CheckConfig {
         /// The TOML configuration file.
-        #[arg(required_unless_present = "config", conflicts_with = "config")]
         file: Option<PathBuf>,
         /// The TOML configuration file, as `serve --config` takes it.
         #[arg(long)]

@@ -214,6 +214,20 @@ BROKEN = [
 ]  # fmt: skip
 
 
+def test_check_config_needs_one_file_named_either_way(test_pki):
+    """check-config takes the file as an argument or as `--config` (as `serve` takes it);
+    the usage error says so, and naming two files is refused."""
+
+    proc = run_rolegate("check-config", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "<FILE|--config <CONFIG>>" in proc.stderr, proc.stderr
+    config = str(test_pki.config)
+    proc = run_rolegate("check-config", config, "--config", config, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot be used with '--config <CONFIG>'" in proc.stderr, proc.stderr
+    assert run_rolegate("check-config", "--config", config).returncode == 0
+
+
 @pytest.mark.parametrize(
     "old,new,key,line_start,phrase", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
 )
