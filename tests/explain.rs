@@ -95,14 +95,20 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with_crl(|_| None)
+}
+
+/// The fixture, its anchor listing the CRL `crl` makes of the PKI, if any.
+fn fixture_with_crl(crl: impl FnOnce(&Pki) -> Option<String>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let pki = fixed_pki();
+    let crl_pem = crl(&pki);
     let config = common::write_config(
         dir.path(),
         &Setup {
             pki: &pki,
             extra_toml: extra_toml(),
-            crl_pem: None,
+            crl_pem,
             app_trust_condition: r#","StringLike":{"aws:PrincipalTag/x509Subject/CN":"web-*"}"#,
         },
     );
@@ -769,6 +775,72 @@ fn simulate_errors_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("role/ghost is not defined"));
+}
+
+/// The chain step names the CRL each certificate was checked against, and says so of a
+/// certificate whose issuer has none in the anchor: a CRL of the root alone leaves the
+/// certificates an intermediate issued unchecked.
+#[test]
+fn explain_names_the_crl_each_certificate_is_checked_against() {
+    let (this_update, next_update) = (datetime!(2026-05-01 0:00 UTC), datetime!(2026-07-01 0:00 UTC));
+    let f = fixture_with_crl(|pki| Some(pki.root.crl(&[], this_update, next_update).unwrap()));
+    let cert = client(f.dir.path(), &f.pki.intermediate, "web-7", 7);
+    let chain = f.dir.path().join("chain.pem");
+    std::fs::write(&chain, &f.pki.intermediate.issued().cert_pem).unwrap();
+    let explain = |config: &Path| {
+        let out = rolegate(&[
+            "explain",
+            "--config",
+            config.to_str().unwrap(),
+            "--certificate",
+            cert.to_str().unwrap(),
+            "--intermediates",
+            chain.to_str().unwrap(),
+            "--trust-anchor-arn",
+            &anchor_arn("main"),
+            "--profile-arn",
+            &profile_arn("main"),
+            "--role-arn",
+            ROLE,
+            "--at",
+            AT,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+        f.normalized(&out)
+    };
+    let stdout = explain(&f.config);
+    assert!(
+        stdout.contains(
+            "    revocation of the certificate: not checked: the trust anchor has no CRL of its issuer CN=test intermediate\n    revocation of CN=test intermediate: checked against the CRL of CN=test root\n"
+        ),
+        "{stdout}"
+    );
+    // With the intermediate's CRL in the anchor (its certificate in the bundle, as a CRL is
+    // checked against the bundle's certificates), the leaf is checked too.
+    let dir = f.dir.path();
+    let intermediate_crl = f.pki.intermediate.crl(&[], this_update, next_update).unwrap();
+    std::fs::write(dir.join("intermediate.crl"), intermediate_crl).unwrap();
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let bundle_line = text
+        .lines()
+        .find(|l| l.starts_with("certificates = "))
+        .expect("the anchor's bundle");
+    let bundle = dir.join(bundle_line.trim_start_matches("certificates = ").trim_matches('"'));
+    let mut pem = std::fs::read_to_string(&bundle).unwrap();
+    pem.push_str(&f.pki.intermediate.issued().cert_pem);
+    std::fs::write(dir.join("both.pem"), pem).unwrap();
+    let both = text.replacen(bundle_line, "certificates = \"both.pem\"", 1).replacen(
+        r#"crls = ["root.crl"]"#,
+        r#"crls = ["root.crl", "intermediate.crl"]"#,
+        1,
+    );
+    let both_config = dir.join("both.toml");
+    std::fs::write(&both_config, both).unwrap();
+    let stdout = explain(&both_config);
+    assert!(
+        stdout.contains("    revocation of the certificate: checked against the CRL of CN=test intermediate\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role, counted};
 use crate::error::ApiError;
-use crate::identity::ClientCertificate;
+use crate::identity::{self, ClientCertificate, CrlInfo};
 use crate::policy::{self, StatementTrace};
 use crate::session::{self, format_expiration};
 
@@ -32,6 +32,40 @@ pub struct CreateSessionQuestion {
     pub source_ip: Option<IpAddr>,
     /// The region the client signs for (its `--region`), when given.
     pub region: Option<String>,
+}
+
+/// Which CRL each certificate of the chain was checked against: a certificate is checked
+/// against the anchor's CRL of its issuer, and one whose issuer has none there is not checked
+/// for revocation at all (which a CRL of the root does not reveal).
+fn revocation_lines(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> Vec<String> {
+    if anchor.trust.crls().is_empty() {
+        return vec!["revocation: not checked (the trust anchor lists no CRLs)".to_owned()];
+    }
+    let leaf = identity::certificate_names(leaf.der()).map(|names| identity::CertificateNames {
+        subject: "the certificate".to_owned(),
+        ..names
+    });
+    std::iter::once(leaf)
+        .chain(intermediates.iter().map(|der| identity::certificate_names(der)))
+        .filter_map(Result::ok)
+        .map(|names| {
+            let crls: Vec<&CrlInfo> = anchor.trust.crls_issued_by(&names.issuer_contents).collect();
+            let checked = match crls.as_slice() {
+                [] => format!(
+                    "not checked: the trust anchor has no CRL of its issuer {}",
+                    names.issuer
+                ),
+                crls => {
+                    let scoped = match crls.iter().any(|c| c.scoped) {
+                        true => ", where its distribution points name it",
+                        false => "",
+                    };
+                    format!("checked against the CRL of {}{scoped}", names.issuer)
+                }
+            };
+            format!("revocation of {}: {checked}", names.subject)
+        })
+        .collect()
 }
 
 /// Runs every CreateSession step that can be evaluated at `now` and reports each, the trust
@@ -79,7 +113,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
                 steps::check_chain_shape(&q.intermediates)
                     .and_then(|()| steps::verify_chain_at(anchor, cert, &q.intermediates, now)),
                 |v| {
-                    vec![
+                    let mut details = vec![
                         format!(
                             "{} given",
                             counted(
@@ -89,7 +123,9 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
                             )
                         ),
                         format!("chain valid until {}", format_expiration(v.not_after)),
-                    ]
+                    ];
+                    details.extend(revocation_lines(anchor, cert, &q.intermediates));
+                    details
                 },
             );
         }

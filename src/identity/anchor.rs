@@ -201,6 +201,16 @@ impl TrustAnchor {
         &self.crl_infos
     }
 
+    /// The anchor's CRLs issued under `issuer` (a DER name without its outer SEQUENCE tag):
+    /// those webpki consults for a certificate that names it as its issuer.
+    pub fn crls_issued_by<'a>(&'a self, issuer: &'a [u8]) -> impl Iterator<Item = &'a CrlInfo> + 'a {
+        self.crls
+            .iter()
+            .zip(&self.crl_infos)
+            .filter(move |(crl, _)| crl.issuer() == issuer)
+            .map(|(_, info)| info)
+    }
+
     /// The validity (notBefore, notAfter) of the anchor certificate webpki chose (matched by
     /// subject and key).
     pub(super) fn validity_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<(i64, i64)> {

@@ -278,6 +278,30 @@ pub fn mapped_tag_refusal(tags: &[(String, String)]) -> Option<CertificateError>
     })
 }
 
+/// The subject and issuer of a certificate (RFC 4514 text), and its issuer as webpki matches
+/// a CRL to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateNames {
+    pub subject: String,
+    pub issuer: String,
+    /// The issuer name's DER without its outer SEQUENCE tag and length, as webpki's
+    /// `CertRevocationList::issuer` gives a CRL's.
+    pub issuer_contents: Vec<u8>,
+}
+
+/// The names of the DER certificate `der` (a leaf or an intermediate), or why it is not a
+/// certificate.
+pub fn certificate_names(der: &[u8]) -> Result<CertificateNames, String> {
+    use x509_parser::der_parser::asn1_rs::{Any, FromDer};
+    let x509 = parse_der_or_why(der)?;
+    let (_, issuer) = Any::from_der(x509.issuer().as_raw()).map_err(|_| "the issuer name is not DER".to_owned())?;
+    Ok(CertificateNames {
+        subject: super::attributes::distinguished_name(x509.subject()).to_string(),
+        issuer: super::attributes::distinguished_name(x509.issuer()).to_string(),
+        issuer_contents: issuer.data.to_vec(),
+    })
+}
+
 /// Parses a complete DER certificate (no trailing bytes).
 pub(crate) fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
     parse_der_or_why(der).map_err(CertificateError::Malformed)

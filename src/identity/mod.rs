@@ -29,7 +29,7 @@ pub use anchor::{AnchorCertificate, CrlInfo, StaleCrls, TrustAnchor};
 pub use attributes::{
     DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
 };
-pub use certificate::{ClientCertificate, PublicKeyKind, mapped_tag_refusal};
+pub use certificate::{CertificateNames, ClientCertificate, PublicKeyKind, certificate_names, mapped_tag_refusal};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};
 pub use error::{AnchorError, CertificateError, Timestamp, pem_problem};
 pub use mapping::{AttributeMapping, CertificateField};
