@@ -262,7 +262,7 @@ fn form_decode(component: &str) -> Vec<u8> {
 fn push_trimmed_value(value: &str, out: &mut String) {
     let mut rest = value.trim_matches(|c| c == ' ' || c == '\t');
     // Copies whole runs (a session token header is ~1 KiB with no double space at all).
-    while let Some(i) = rest.find("  ") {
+    while let Some(i) = memchr::memmem::find(rest.as_bytes(), b"  ") {
         out.push_str(&rest[..=i]);
         rest = rest[i..].trim_start_matches(' ');
     }
