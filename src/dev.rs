@@ -45,14 +45,16 @@ const DEV_FILES: [&str; 11] = [
 /// (a `.rolegate-dev` another user made in a shared folder such as `/tmp`).
 pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     // Made first (a folder already there is kept), then checked: a check before the making
-    // would leave a moment for someone else's folder to appear in its place.
-    crate::fsutil::create_private_dir(dir)?;
+    // would leave a moment for someone else's folder to appear in its place. Something else
+    // in its place (a file, a dangling link) fails the making; the check says what it is.
+    let made = crate::fsutil::create_private_dir(dir);
     crate::fsutil::check_own_dir(
         dir,
         "the dev state folder",
         0o022,
         "not using it (name another with --state-dir)",
     )?;
+    made?;
     let config = dir.join(CONFIG_FILE);
     if config.exists() {
         tracing::info!(state_dir = %dir.display(), "reusing the dev setup");
@@ -381,6 +383,16 @@ mod tests {
             )
         );
         assert!(!shared.join(CONFIG_FILE).exists());
+        // A file where the folder should be is named as such, not as "File exists".
+        let file = parent.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(
+            prepare(&file).unwrap_err().to_string(),
+            format!(
+                "the dev state folder {} is not a folder: not using it (name another with --state-dir)",
+                file.display()
+            )
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
     result
 }
 
-/// Checks that `dir` (`what`, for the messages) is this user's own folder, not a symbolic link
+/// Checks that `dir` (`what`, for the messages) is a folder and this user's own, not a symbolic link
 /// another user made (it could be pointed elsewhere after the check), and that no mode bit of
 /// `forbidden_mode` is set: a folder others can write to lets them swap what is kept there.
 /// The error says what is wrong and `consequence`.
@@ -143,6 +143,9 @@ pub fn check_own_dir(dir: &Path, what: &str, forbidden_mode: u32, consequence: &
             ));
         }
         let meta = std::fs::metadata(dir).map_err(unreadable)?;
+        if !meta.is_dir() {
+            return Err(format!("{what} {} is not a folder: {consequence}", dir.display()));
+        }
         if let Some((owner, me)) = foreign_owner(&meta) {
             return Err(format!(
                 "{what} {} belongs to user id {owner}, not to this user ({me}): {consequence}",
