@@ -787,7 +787,7 @@ fn explain_names_the_crl_each_certificate_is_checked_against() {
     let cert = client(f.dir.path(), &f.pki.intermediate, "web-7", 7);
     let chain = f.dir.path().join("chain.pem");
     std::fs::write(&chain, &f.pki.intermediate.issued().cert_pem).unwrap();
-    let explain = |config: &Path| {
+    let explain_of = |config: &Path, cert: &Path| {
         let out = rolegate(&[
             "explain",
             "--config",
@@ -808,6 +808,7 @@ fn explain_names_the_crl_each_certificate_is_checked_against() {
         assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
         f.normalized(&out)
     };
+    let explain = |config: &Path| explain_of(config, &cert);
     let stdout = explain(&f.config);
     assert!(
         stdout.contains(
@@ -839,6 +840,44 @@ fn explain_names_the_crl_each_certificate_is_checked_against() {
     let stdout = explain(&both_config);
     assert!(
         stdout.contains("    revocation of the certificate: checked against the CRL of CN=test intermediate\n"),
+        "{stdout}"
+    );
+    // An intermediate the path does not go through (the root issued the leaf) is not
+    // checked, whatever CRL would cover it.
+    let direct = client(dir, &f.pki.root, "web-8", 8);
+    let stdout = explain_of(&both_config, &direct);
+    assert!(
+        stdout.contains(
+            "    revocation of the certificate: checked against the CRL of CN=test root\n    revocation of CN=test intermediate: not on the path to the trust anchor (not used, not checked)\n"
+        ),
+        "{stdout}"
+    );
+    // A root CRL scoped to a distribution point leaves out a certificate that names another.
+    let scoped = f
+        .pki
+        .root
+        .crl_for_distribution_point(&[], this_update, next_update, Some("http://crl.example/root.crl"))
+        .unwrap();
+    std::fs::write(dir.join("root.crl"), scoped).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "web-9");
+    params.not_before = datetime!(2026-01-01 0:00 UTC);
+    params.not_after = datetime!(2029-01-01 0:00 UTC);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec!["http://crl.example/other.crl".to_owned()],
+    }];
+    let pointing = dir.join("web-9.pem");
+    std::fs::write(
+        &pointing,
+        f.pki.root.issue(&params, KeyType::EcdsaP256).unwrap().cert_pem,
+    )
+    .unwrap();
+    let stdout = explain_of(&both_config, &pointing);
+    assert!(
+        stdout.contains(
+            "    revocation of the certificate: not checked: the CRL of CN=test root leaves it out (its issuing distribution point names none of the certificate's CRL distribution points)\n"
+        ),
         "{stdout}"
     );
 }

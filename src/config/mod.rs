@@ -1301,7 +1301,7 @@ fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection
 /// distribution points name another one, and such a certificate is then checked against no
 /// CRL (an issuer without a CRL means "not revoked", as in AWS).
 fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
-    for crl in trust.crls().iter().filter(|crl| crl.scoped) {
+    for crl in trust.crls().iter().filter(|crl| crl.scope.is_some()) {
         tracing::warn!(
             key,
             issuer = crl.issuer.as_str(),

@@ -11,7 +11,7 @@ use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role, counted};
 use crate::error::ApiError;
-use crate::identity::{self, ClientCertificate, CrlInfo};
+use crate::identity::{self, ClientCertificate, CrlInfo, VerifiedChain};
 use crate::policy::{self, StatementTrace};
 use crate::session::{self, format_expiration};
 
@@ -34,10 +34,17 @@ pub struct CreateSessionQuestion {
     pub region: Option<String>,
 }
 
-/// Which CRL each certificate of the chain was checked against: a certificate is checked
-/// against the anchor's CRL of its issuer, and one whose issuer has none there is not checked
-/// for revocation at all (which a CRL of the root does not reveal).
-fn revocation_lines(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> Vec<String> {
+/// Which CRL each certificate of the accepted path was checked against. webpki checks a
+/// certificate against the anchor's CRLs of its issuer that cover it (an issuing distribution
+/// point can leave it out), and no certificate that is not on the path: one whose issuer has
+/// no such CRL is not checked for revocation at all, which a CRL of the root alone does not
+/// reveal.
+fn revocation_lines(
+    anchor: &Anchor,
+    leaf: &ClientCertificate,
+    intermediates: &[Vec<u8>],
+    verified: &VerifiedChain,
+) -> Vec<String> {
     if anchor.trust.crls().is_empty() {
         return vec!["revocation: not checked (the trust anchor lists no CRLs)".to_owned()];
     }
@@ -45,27 +52,59 @@ fn revocation_lines(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[
         subject: "the certificate".to_owned(),
         ..names
     });
-    std::iter::once(leaf)
-        .chain(intermediates.iter().map(|der| identity::certificate_names(der)))
-        .filter_map(Result::ok)
+    let mut lines: Vec<String> = leaf
+        .iter()
         .map(|names| {
-            let crls: Vec<&CrlInfo> = anchor.trust.crls_issued_by(&names.issuer_contents).collect();
-            let checked = match crls.as_slice() {
-                [] => format!(
-                    "not checked: the trust anchor has no CRL of its issuer {}",
-                    names.issuer
-                ),
-                crls => {
-                    let scoped = match crls.iter().any(|c| c.scoped) {
-                        true => ", where its distribution points name it",
-                        false => "",
-                    };
-                    format!("checked against the CRL of {}{scoped}", names.issuer)
-                }
-            };
-            format!("revocation of {}: {checked}", names.subject)
+            format!(
+                "revocation of {}: {}",
+                names.subject,
+                revocation_of(anchor, names, true)
+            )
         })
-        .collect()
+        .collect();
+    for (i, der) in intermediates.iter().enumerate() {
+        let Ok(names) = identity::certificate_names(der) else {
+            continue;
+        };
+        let checked = match verified.intermediates_used & (1 << i) {
+            0 => "not on the path to the trust anchor (not used, not checked)".to_owned(),
+            _ => revocation_of(anchor, &names, false),
+        };
+        lines.push(format!("revocation of {}: {checked}", names.subject));
+    }
+    lines
+}
+
+/// How a certificate on the path (`end_entity` or a CA) is checked for revocation.
+fn revocation_of(anchor: &Anchor, names: &identity::CertificateNames, end_entity: bool) -> String {
+    let crls: Vec<&CrlInfo> = anchor.trust.crls_issued_by(&names.issuer_contents).collect();
+    if crls.is_empty() {
+        return format!(
+            "not checked: the trust anchor has no CRL of its issuer {}",
+            names.issuer
+        );
+    }
+    let uris = names.crl_distribution_uris.as_deref();
+    let covering = crls
+        .iter()
+        .filter(|crl| crl.scope.as_ref().is_none_or(|scope| scope.covers(end_entity, uris)))
+        .count();
+    match covering {
+        0 => format!(
+            "not checked: the CRL of {} leaves it out (its issuing distribution point {})",
+            names.issuer,
+            match crls[0].scope.as_ref() {
+                Some(s) if s.only_cas && end_entity => "covers CA certificates only".to_owned(),
+                Some(s) if s.only_end_entities && !end_entity => "covers end-entity certificates only".to_owned(),
+                _ => "names none of the certificate's CRL distribution points".to_owned(),
+            }
+        ),
+        1 => format!("checked against the CRL of {}", names.issuer),
+        n => format!(
+            "checked against the CRL of {} that its key signed (one of {n}, a CRL per key of the CA)",
+            names.issuer
+        ),
+    }
 }
 
 /// Runs every CreateSession step that can be evaluated at `now` and reports each, the trust
@@ -124,7 +163,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
                         ),
                         format!("chain valid until {}", format_expiration(v.not_after)),
                     ];
-                    details.extend(revocation_lines(anchor, cert, &q.intermediates));
+                    details.extend(revocation_lines(anchor, cert, &q.intermediates, v));
                     details
                 },
             );

@@ -88,9 +88,61 @@ pub struct CrlInfo {
     pub issuer: String,
     /// nextUpdate, Unix seconds, when the CRL has one.
     pub next_update: Option<i64>,
-    /// Whether the CRL has an issuing distribution point (RFC 5280 §5.2.5): it then covers
-    /// only the certificates whose CRL distribution points name it (or that name none).
-    pub scoped: bool,
+    /// The scope its issuing distribution point (RFC 5280 §5.2.5) gives it, when it has one:
+    /// it then covers only some of the certificates its issuer issued.
+    pub scope: Option<CrlScope>,
+}
+
+/// The certificates a CRL with an issuing distribution point covers, of those its issuer
+/// issued.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrlScope {
+    /// onlyContainsUserCerts: end-entity certificates only.
+    pub only_end_entities: bool,
+    /// onlyContainsCACerts: CA certificates only.
+    pub only_cas: bool,
+    /// The URIs of its distribution point's full name.
+    pub uris: Vec<String>,
+}
+
+impl CrlScope {
+    /// Whether a CRL of this scope covers a certificate of its issuer — an end entity or a CA
+    /// — whose CRL distribution points name `certificate_uris` (None: it has no CRL
+    /// distribution points extension), as webpki decides (`IssuingDistributionPoint::
+    /// authoritative_for`): the certificate's role must be in scope, and a certificate with
+    /// distribution points must name one of the CRL's URIs in one of them.
+    pub fn covers(&self, end_entity: bool, certificate_uris: Option<&[String]>) -> bool {
+        if (self.only_cas && end_entity) || (self.only_end_entities && !end_entity) {
+            return false;
+        }
+        match certificate_uris {
+            None => true,
+            Some(uris) => uris.iter().any(|uri| self.uris.contains(uri)),
+        }
+    }
+}
+
+/// The scope of `crl`'s issuing distribution point, if it has one.
+fn crl_scope(crl: &x509_parser::revocation_list::CertificateRevocationList<'_>) -> Option<CrlScope> {
+    use x509_parser::extensions::{DistributionPointName, ParsedExtension};
+    let extension = crl
+        .extensions()
+        .iter()
+        .find(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_ISSUER_DISTRIBUTION_POINT)?;
+    // webpki refuses at load an issuing distribution point it cannot read; one x509-parser
+    // cannot read is kept as covering nothing named.
+    let ParsedExtension::IssuingDistributionPoint(idp) = extension.parsed_extension() else {
+        return Some(CrlScope::default());
+    };
+    let uris = match &idp.distribution_point {
+        Some(DistributionPointName::FullName(names)) => super::certificate::uris(names),
+        _ => Vec::new(),
+    };
+    Some(CrlScope {
+        only_end_entities: idp.only_contains_user_certs,
+        only_cas: idp.only_contains_ca_certs,
+        uris,
+    })
 }
 
 /// One CA certificate of a trust anchor.
@@ -364,10 +416,7 @@ fn load_crl(
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
-        scoped: parsed
-            .extensions()
-            .iter()
-            .any(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_ISSUER_DISTRIBUTION_POINT),
+        scope: crl_scope(&parsed),
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
     Ok((CertRevocationList::from(crl), info, position))

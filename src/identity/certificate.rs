@@ -287,6 +287,9 @@ pub struct CertificateNames {
     /// The issuer name's DER without its outer SEQUENCE tag and length, as webpki's
     /// `CertRevocationList::issuer` gives a CRL's.
     pub issuer_contents: Vec<u8>,
+    /// The URIs its CRL distribution points name (of those without reasons or a CRL issuer,
+    /// the only ones webpki matches), or None when it has no CRL distribution points.
+    pub crl_distribution_uris: Option<Vec<String>>,
 }
 
 /// The names of the DER certificate `der` (a leaf or an intermediate), or why it is not a
@@ -299,7 +302,43 @@ pub fn certificate_names(der: &[u8]) -> Result<CertificateNames, String> {
         subject: super::attributes::distinguished_name(x509.subject()).to_string(),
         issuer: super::attributes::distinguished_name(x509.issuer()).to_string(),
         issuer_contents: issuer.data.to_vec(),
+        crl_distribution_uris: crl_distribution_uris(&x509),
     })
+}
+
+/// The URIs of the full names of `x509`'s CRL distribution points without reasons or a CRL
+/// issuer (webpki matches no other), or None when it has no CRL distribution points
+/// extension (one that does not parse names none).
+fn crl_distribution_uris(x509: &X509Certificate<'_>) -> Option<Vec<String>> {
+    use x509_parser::extensions::{DistributionPointName, ParsedExtension};
+    let extension = x509
+        .extensions()
+        .iter()
+        .find(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_CRL_DISTRIBUTION_POINTS)?;
+    let ParsedExtension::CRLDistributionPoints(points) = extension.parsed_extension() else {
+        return Some(Vec::new());
+    };
+    let uris = points
+        .iter()
+        .filter(|p| p.reasons.is_none() && p.crl_issuer.is_none())
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(uris(names)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    Some(uris)
+}
+
+/// The URIs among `names`.
+pub(super) fn uris(names: &[x509_parser::extensions::GeneralName<'_>]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            x509_parser::extensions::GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Parses a complete DER certificate (no trailing bytes).

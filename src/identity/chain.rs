@@ -27,6 +27,8 @@ use super::error::{CertificateError, Timestamp};
 
 /// Maximum number of intermediate certificates accepted with a leaf.
 pub const MAX_INTERMEDIATES: usize = 5;
+// [`VerifiedChain::intermediates_used`] has a bit for each.
+const _: () = assert!(MAX_INTERMEDIATES <= 8);
 
 /// The outcome of a successful chain verification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub struct VerifiedChain {
     /// anchor certificate — and, when the anchor refuses stale CRLs, the nextUpdate of the
     /// CRLs that cover the chain: the verification result may be cached until then.
     pub not_after: i64,
+    /// Which of the intermediates given the accepted path goes through: bit `i` for the
+    /// `i`th (webpki builds the path from them, and checks revocation along it only).
+    pub intermediates_used: u8,
 }
 
 /// Verifies that `leaf` chains to `anchor` through (a subset of) `intermediates` at `now`.
@@ -330,7 +335,19 @@ fn verify_in_group(
     if let Some(next_update) = anchor.refused_after(&issuer_names) {
         not_after = not_after.min(next_update);
     }
-    Ok(VerifiedChain { not_after })
+    let intermediates_used = path.intermediate_certificates().fold(0u8, |used, cert| {
+        match intermediate_ders
+            .iter()
+            .position(|der| der.as_ref() == cert.der().as_ref())
+        {
+            Some(i) => used | (1 << i),
+            None => used,
+        }
+    });
+    Ok(VerifiedChain {
+        not_after,
+        intermediates_used,
+    })
 }
 
 /// id-kp-clientAuth, 1.3.6.1.5.5.7.3.2 (RFC 5280 §4.2.1.12), DER contents of the OID.

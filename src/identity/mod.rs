@@ -25,7 +25,7 @@ mod mapping;
 #[cfg(test)]
 mod tests;
 
-pub use anchor::{AnchorCertificate, CrlInfo, StaleCrls, TrustAnchor};
+pub use anchor::{AnchorCertificate, CrlInfo, CrlScope, StaleCrls, TrustAnchor};
 pub use attributes::{
     DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
 };

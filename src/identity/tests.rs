@@ -126,7 +126,8 @@ fn valid_chains() {
     assert_eq!(
         verify(&anchor, &direct, &[]),
         Ok(VerifiedChain {
-            not_after: NA.unix_timestamp()
+            not_after: NA.unix_timestamp(),
+            intermediates_used: 0,
         })
     );
 
@@ -145,7 +146,8 @@ fn valid_chains() {
     assert_eq!(
         verify(&anchor, &via, &[inter.issued()]),
         Ok(VerifiedChain {
-            not_after: inter_not_after.unix_timestamp()
+            not_after: inter_not_after.unix_timestamp(),
+            intermediates_used: 1,
         })
     );
     let cert = ClientCertificate::parse(via.cert_der.clone()).unwrap();
@@ -215,7 +217,7 @@ fn revocation() {
         [CrlInfo {
             issuer: anchor.certificates()[0].subject.clone(),
             next_update: Some(next_update.unix_timestamp()),
-            scoped: false,
+            scope: None,
         }]
     );
 
@@ -390,7 +392,7 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
         .into_bytes();
     let anchor = TrustAnchor::new(reversed.as_bytes(), &[scoped_new_crl, old_crl_dp]).unwrap();
     assert_eq!(
-        anchor.crls().iter().map(|crl| crl.scoped).collect::<Vec<_>>(),
+        anchor.crls().iter().map(|crl| crl.scope.is_some()).collect::<Vec<_>>(),
         [true, false]
     );
     assert_eq!(
@@ -1216,4 +1218,90 @@ fn crl_signature_algorithms_are_chosen_at_load_as_webpki_chooses_them() {
             .contains("its signature algorithm (1.2.840.113549.1.1.11) is not one rolegate verifies")
     );
     assert!(TrustAnchor::new(ec_pem, &[crl_signed_as(&ec_crl, ecdsa_sha256, ec_sign)]).is_ok());
+}
+
+/// A CRL's issuing distribution point is read as webpki applies it: the certificates it
+/// covers by role (onlyContainsUserCerts / onlyContainsCACerts) and by the URIs their CRL
+/// distribution points name; a certificate with no CRL distribution points is covered.
+#[test]
+fn crl_scopes_cover_what_webpki_consults_them_for() {
+    let ca = root(KeyType::EcdsaP256);
+    let scoped = ca
+        .crl_for_distribution_point(&[], NB, NA, Some("http://crl.example/a.crl"))
+        .unwrap();
+    let anchor = anchor_of(&ca, &[scoped.into_bytes()]);
+    let scope = CrlScope {
+        only_end_entities: false,
+        only_cas: false,
+        uris: vec!["http://crl.example/a.crl".to_owned()],
+    };
+    assert_eq!(
+        anchor.crls().iter().map(|c| c.scope.clone()).collect::<Vec<_>>(),
+        [Some(scope.clone())]
+    );
+    let names = |params: &CertificateParams| {
+        let issued = ca.issue(params, KeyType::EcdsaP256).unwrap();
+        certificate_names(&issued.cert_der).unwrap()
+    };
+    let plain = names(&leaf_params());
+    assert_eq!(plain.crl_distribution_uris, None);
+    assert_eq!(plain.issuer, anchor.certificates()[0].subject);
+    assert_eq!(anchor.crls_issued_by(&plain.issuer_contents).count(), 1);
+    let other_ca = Authority::new_root("Other Root", KeyType::EcdsaP256, NB, NA).unwrap();
+    let foreign = certificate_names(&leaf(&other_ca, KeyType::EcdsaP256).cert_der).unwrap();
+    assert_eq!(anchor.crls_issued_by(&foreign.issuer_contents).count(), 0);
+    let mut pointing = leaf_params();
+    pointing.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec![
+            "http://crl.example/b.crl".to_owned(),
+            "http://crl.example/a.crl".to_owned(),
+        ],
+    }];
+    let pointing = names(&pointing);
+    assert_eq!(
+        pointing.crl_distribution_uris.as_deref(),
+        Some(
+            &[
+                "http://crl.example/b.crl".to_owned(),
+                "http://crl.example/a.crl".to_owned()
+            ][..]
+        )
+    );
+    assert!(scope.covers(true, None));
+    assert!(scope.covers(true, pointing.crl_distribution_uris.as_deref()));
+    assert!(!scope.covers(true, Some(&["http://crl.example/b.crl".to_owned()])));
+    let users_only = CrlScope {
+        only_end_entities: true,
+        ..scope.clone()
+    };
+    assert!(users_only.covers(true, None));
+    assert!(!users_only.covers(false, None));
+    let cas_only = CrlScope {
+        only_cas: true,
+        ..scope
+    };
+    assert!(!cas_only.covers(true, None));
+    assert!(cas_only.covers(false, None));
+}
+
+/// The verified chain says which intermediates its path went through: one the path did not
+/// need (a leaf the anchor issued) is not among them.
+#[test]
+fn the_verified_chain_names_the_intermediates_it_used() {
+    let ca = root(KeyType::EcdsaP256);
+    let anchor = anchor_of(&ca, &[]);
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let direct = leaf(&ca, KeyType::EcdsaP256);
+    let via = leaf(&inter, KeyType::EcdsaP256);
+    assert_eq!(
+        verify(&anchor, &direct, &[inter.issued()]).unwrap().intermediates_used,
+        0
+    );
+    let other = ca.new_intermediate("Other", KeyType::EcdsaP256, NB, NA).unwrap();
+    assert_eq!(
+        verify(&anchor, &via, &[other.issued(), inter.issued()])
+            .unwrap()
+            .intermediates_used,
+        0b10
+    );
 }
