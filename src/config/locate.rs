@@ -30,18 +30,19 @@ fn offset_of(text: &str, path: &str) -> Option<usize> {
     let document = DeTable::parse(text).ok()?;
     let mut table = document.get_ref();
     let mut found: Option<&Spanned<DeValue<'_>>> = None;
-    for segment in path.split('.') {
+    'path: for segment in path.split('.') {
         let (name, indexes) = split_indexes(segment)?;
         let Some(mut value) = table.get(name) else {
             break;
         };
         for index in indexes {
             match value.get_ref() {
-                DeValue::Array(items) => match items.get(index) {
-                    Some(item) => value = item,
-                    None => break,
-                },
-                _ => break,
+                DeValue::Array(items) if index < items.len() => value = &items[index],
+                // Past the end, or not an array: the place is the value the file has.
+                _ => {
+                    found = Some(value);
+                    break 'path;
+                }
             }
         }
         found = Some(value);

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::identity::{AnchorError, AttributeMapping, CertificateField, StaleCrls, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
-use crate::session::{KeyRing, TokenKey};
+use crate::session::{KeyRing, KeyRingError, TokenKey};
 
 pub use schema::ConfigFile;
 pub use sources::{ChangeWatch, SourceFiles, Verdict};
@@ -365,6 +365,20 @@ impl Config {
         }
         out += &format!("managed policies: {}\n", self.managed_policies.len());
         out
+    }
+}
+
+/// The key of `[tokens]` a key ring error is about: `active`, or the id of the key it names
+/// (the later of two with one id).
+fn keyring_key(t: &schema::TokensSection, error: &KeyRingError) -> String {
+    let id = match error {
+        KeyRingError::ActiveKeyMissing(_) => return "tokens.active".to_owned(),
+        KeyRingError::BadKeyId(id) | KeyRingError::DuplicateKeyId(id) | KeyRingError::Unusable(id) => id,
+        KeyRingError::KeyNotBase64 | KeyRingError::KeyLength { .. } => return "tokens".to_owned(),
+    };
+    match t.keys.iter().rposition(|k| k.id == *id) {
+        Some(j) => format!("tokens.keys[{j}].id"),
+        None => "tokens".to_owned(),
     }
 }
 
@@ -778,7 +792,7 @@ impl Loader<'_> {
             // Fresh keys under the configured ids: the ring's rules (the active key listed,
             // ids unique) still hold or fail as at serve time.
             let stand_ins = t.keys.iter().map(|k| (k.id.clone(), TokenKey::generate())).collect();
-            return KeyRing::new(&t.active, stand_ins).map_err(|e| self.err("tokens", e.to_string()));
+            return KeyRing::new(&t.active, stand_ins).map_err(|e| self.err(keyring_key(t, &e), e.to_string()));
         }
         let mut keys = Vec::with_capacity(t.keys.len());
         for (i, k) in t.keys.iter().enumerate() {
@@ -789,7 +803,7 @@ impl Loader<'_> {
             let parsed = TokenKey::from_base64(text).map_err(|e| self.err(&key, e.to_string()))?;
             keys.push((k.id.clone(), parsed));
         }
-        KeyRing::new(&t.active, keys).map_err(|e| self.err("tokens", e.to_string()))
+        KeyRing::new(&t.active, keys).map_err(|e| self.err(keyring_key(t, &e), e.to_string()))
     }
 
     fn managed_policies(
@@ -1434,6 +1448,30 @@ mod tests {
         for (text, want) in cases {
             let got = parse_network(text).map(|n| n.to_string());
             assert_eq!(got.as_deref().map_err(String::as_str), *want, "{text}");
+        }
+    }
+
+    /// A key ring error names the key of `[tokens]` it is about, so that the error's place
+    /// is that key's line.
+    #[test]
+    fn key_ring_errors_name_their_key() {
+        let key = |id: &str| schema::TokenKeySection {
+            id: id.to_owned(),
+            file: PathBuf::from("k.key"),
+        };
+        let tokens = schema::TokensSection {
+            active: "k9".to_owned(),
+            keys: vec![key("k1"), key("k2"), key("k1")],
+        };
+        let cases = [
+            (KeyRingError::ActiveKeyMissing("k9".into()), "tokens.active"),
+            (KeyRingError::DuplicateKeyId("k1".into()), "tokens.keys[2].id"),
+            (KeyRingError::Unusable("k2".into()), "tokens.keys[1].id"),
+            (KeyRingError::BadKeyId("zz".into()), "tokens"),
+            (KeyRingError::KeyNotBase64, "tokens"),
+        ];
+        for (error, want) in cases {
+            assert_eq!(keyring_key(&tokens, &error), want, "{error}");
         }
     }
 }

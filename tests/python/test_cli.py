@@ -206,7 +206,7 @@ BROKEN = [
      "trust_policy = ", ""),
     ("anchor-file-missing", 'certificates = "rsa-ca.pem"', 'certificates = "no-such.pem"',
      "trust_anchor[1].certificates", 'certificates = "no-such.pem"', "no-such.pem"),
-    ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens", "[tokens]", "k9"),
+    ("active-key-unknown", 'active = "k1"', 'active = "k9"', "tokens.active", 'active = "k9"', "k9"),
     ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
      "profile[1].role_arns[0]", None, "not-an-arn"),
     ("tls-key-of-another-certificate", 'tls_key = "server.key"', 'tls_key = "leaf-rsa.key"',
