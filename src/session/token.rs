@@ -152,7 +152,10 @@ pub(super) fn seal_with_nonce(
     sealed.extend_from_slice(tag.as_ref());
 
     let mut token = header;
+    // Sized once: the encoder would otherwise grow the string chunk by chunk.
+    token.reserve_exact(token_len - token.len());
     URL_SAFE_NO_PAD.encode_string(&*sealed, &mut token);
+    debug_assert_eq!(token.len(), token_len);
     Ok(token)
 }
 
