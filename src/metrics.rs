@@ -56,14 +56,25 @@ pub fn record_request(labels: RequestLabels, seconds: f64) {
     m.duration.get_or_create(&labels).observe(seconds);
 }
 
-/// Counts one session minted for `role` (a configured role ARN, so the label set is bounded;
-/// the series of a role a reload removed stays until a restart). Credentials reused within
+/// Counts one session minted for `role` (a configured role ARN, so the label set is bounded:
+/// a reload that removes a role drops its series, [`forget_roles`]). Credentials reused within
 /// `credential_reuse_seconds` are not a new session.
 pub fn record_session(role: &str) {
     metrics()
         .sessions
         .get_or_create(&RoleLabels { role: role.to_owned() })
         .inc();
+}
+
+/// Drops the `rolegate_sessions_issued_total` series of `roles` (roles a reload removed), so
+/// that configurations renaming roles over time do not grow the exposition without bound. A
+/// request still in flight on the old configuration may count one more session and bring a
+/// series back until the next reload that removes it.
+pub fn forget_roles<'a>(roles: impl IntoIterator<Item = &'a str>) {
+    let sessions = &metrics().sessions;
+    for role in roles {
+        sessions.remove(&RoleLabels { role: role.to_owned() });
+    }
 }
 
 /// Counts one configuration reload attempt.

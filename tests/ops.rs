@@ -2447,3 +2447,22 @@ fn an_empty_metrics_listen_flag_turns_the_operations_listener_off() {
         "{stderr}"
     );
 }
+
+/// A reload that removes a role drops its `rolegate_sessions_issued_total` series; a reload
+/// that keeps it keeps the count.
+#[tokio::test]
+async fn a_reload_drops_the_session_series_of_a_removed_role() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "", &[]);
+    let leaf = Pki::client(&pki.root, "counted", KeyType::EcdsaP256);
+    create(&d, &leaf).await.unwrap();
+    let series = format!("rolegate_sessions_issued_total{{role=\"{ROLE}\"}}");
+    let text = std::fs::read_to_string(d.dir.path().join("rolegate.toml")).unwrap();
+    let m = reload_config(&d, &text, 1.0).await;
+    assert_eq!(sample(&m, &series), Some(1.0), "{m}");
+    let renamed = format!("{ROLE}-renamed");
+    assert!(text.contains(ROLE));
+    let m = reload_config(&d, &text.replace(ROLE, &renamed), 2.0).await;
+    assert_eq!(sample(&m, &series), None, "{m}");
+    assert!(!m.contains(&format!("role=\"{ROLE}\"")), "{m}");
+}
