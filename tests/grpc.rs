@@ -1078,7 +1078,14 @@ async fn admin_is_limited_to_listed_subjects() {
     let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["chains", "credentials", "signing_keys", "certificates", "tokens"]
+        [
+            "chains",
+            "credentials",
+            "signing_keys",
+            "certificates",
+            "tokens",
+            "trust_decisions"
+        ]
     );
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
     let config = status.config.expect("config status");

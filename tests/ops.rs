@@ -1528,7 +1528,14 @@ async fn token_and_signing_key_cache_lookups_are_counted() {
         assert_eq!(sample(&m, &hits), Some(2.0), "{m}");
     }
     // One session of one certificate: one entry in each cache, as soon as it is scraped.
-    for cache in ["certificates", "chains", "credentials", "tokens", "signing_keys"] {
+    for cache in [
+        "certificates",
+        "chains",
+        "credentials",
+        "tokens",
+        "signing_keys",
+        "trust_decisions",
+    ] {
         let entries = format!(r#"rolegate_cache_entries{{cache="{cache}"}}"#);
         assert_eq!(sample(&m, &entries), Some(1.0), "{m}");
     }

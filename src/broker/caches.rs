@@ -1,6 +1,7 @@
 //! Bounded moka caches (DESIGN.md §3): parsed client certificates, verified certificate chains,
-//! opened session tokens, derived SigV4 signing keys, and credentials issued for identical
-//! repeated CreateSession requests. Keys are SHA-256 digests of everything the cached decision
+//! opened session tokens, derived SigV4 signing keys, credentials issued for identical
+//! repeated CreateSession requests, and the trust policy's allow of a certificate's
+//! CreateSession where nothing else of the request can change it. Keys are SHA-256 digests of everything the cached decision
 //! depends on — including the configuration's generation where the configuration matters — so
 //! a hit is exactly as valid as a recomputation. Every cache is also cleared on reload, because
 //! anchors, CRLs, key rings and policies may have changed, and built anew when the reload
@@ -75,8 +76,13 @@ pub struct Caches {
     /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
     tokens: DigestCache<Arc<OpenedSession>>,
     pub signing_keys: SigningKeyCache,
+    /// Digest of (configuration generation, role, trust anchor, profile, certificate) → the
+    /// role's trust policy allowed a CreateSession with them, for a trust policy that reads no
+    /// key that changes per request (`create_session::trust_decided_per_certificate`).
+    /// Denials are not kept.
+    pub trust_allowed: DigestCache<()>,
     /// Hits and misses since the start, carried over when the caches are built anew.
-    stats: Arc<[Counters; 5]>,
+    stats: Arc<[Counters; 6]>,
 }
 
 #[derive(Default)]
@@ -101,6 +107,7 @@ pub enum CacheName {
     SigningKeys = 2,
     Certificates = 3,
     Tokens = 4,
+    TrustAllowed = 5,
 }
 
 impl CacheName {
@@ -111,6 +118,7 @@ impl CacheName {
             Self::SigningKeys => "signing_keys",
             Self::Certificates => "certificates",
             Self::Tokens => "tokens",
+            Self::TrustAllowed => "trust_decisions",
         }
     }
 }
@@ -132,7 +140,7 @@ impl Caches {
         Self::with_stats(server, self.stats.clone())
     }
 
-    fn with_stats(server: &ServerSettings, stats: Arc<[Counters; 5]>) -> Self {
+    fn with_stats(server: &ServerSettings, stats: Arc<[Counters; 6]>) -> Self {
         let max = server.cache_max_entries;
         Self {
             certificates: Cache::builder()
@@ -152,6 +160,10 @@ impl Caches {
                 .time_to_live(Duration::from_secs(300))
                 .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),
+            trust_allowed: Cache::builder()
+                .max_capacity(max)
+                .time_to_live(Duration::from_secs(300))
+                .build_with_hasher(DigestHasher::default()),
             stats,
         }
     }
@@ -244,6 +256,7 @@ impl Caches {
         self.issued.invalidate_all();
         self.tokens.invalidate_all();
         self.signing_keys.invalidate_all();
+        self.trust_allowed.invalidate_all();
     }
 
     pub fn stats(&self) -> Vec<CacheStats> {
@@ -253,6 +266,7 @@ impl Caches {
             CacheName::SigningKeys,
             CacheName::Certificates,
             CacheName::Tokens,
+            CacheName::TrustAllowed,
         ]
         .into_iter()
         .map(|name| {
@@ -267,6 +281,7 @@ impl Caches {
                     CacheName::SigningKeys => self.signing_keys.entry_count(),
                     CacheName::Certificates => settled_entry_count(&self.certificates),
                     CacheName::Tokens => settled_entry_count(&self.tokens),
+                    CacheName::TrustAllowed => settled_entry_count(&self.trust_allowed),
                 },
             }
         })

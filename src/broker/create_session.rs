@@ -91,10 +91,9 @@ impl Broker {
             tags: &tags,
             session_name: &session_name,
         };
-        check_trust_policy(
-            role,
-            trust_context(&config, anchor, role, requester, input.source_ip, now),
-        )?;
+        self.check_trust_policy_cached(&config, anchor, profile, role, &input.certificate, || {
+            trust_context(&config, anchor, role, requester, input.source_ip, now)
+        })?;
 
         // Reuse comes after every check: the trust policy may depend on the client's address
         // or the time, which the reuse key does not hold. `credential_reuse_seconds = 0` turns
@@ -458,6 +457,55 @@ pub fn trust_context(
     ctx
 }
 
+/// The keys of a CreateSession trust evaluation ([`trust_context`]) that change from one
+/// request to the next: the clock, the client's address and the session name. Every other
+/// key is fixed by the configuration, the trust anchor, the profile and the certificate.
+const PER_REQUEST_TRUST_KEYS: [&str; 4] = [
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:sourceip",
+    "sts:rolesessionname",
+];
+
+/// Whether `trust_policy` decides a CreateSession alike for every request with one
+/// configuration, trust anchor, profile and certificate: no condition or policy variable of
+/// it reads a key of [`PER_REQUEST_TRUST_KEYS`]. Its allow may then be kept and reused.
+pub(crate) fn trust_decided_per_certificate(trust_policy: &policy::PolicyDocument) -> bool {
+    trust_policy
+        .context_keys()
+        .iter()
+        .all(|(_, key)| !PER_REQUEST_TRUST_KEYS.contains(&policy::fold_key(key).as_str()))
+}
+
+impl Broker {
+    /// [`check_trust_policy`] on the context `context` makes, skipped when the role's trust
+    /// policy allowed this anchor, profile and certificate before under this configuration
+    /// and reads nothing a request can change ([`Role::trust_decided_per_certificate`]).
+    fn check_trust_policy_cached(
+        &self,
+        config: &Config,
+        anchor: &Anchor,
+        profile: &Profile,
+        role: &Role,
+        certificate: &ClientCertificate,
+        context: impl FnOnce() -> RequestContext,
+    ) -> Result<(), ApiError> {
+        if !role.trust_decided_per_certificate {
+            return check_trust_policy(role, context());
+        }
+        let key = trust_key(config, anchor, profile, role, certificate);
+        let caches = self.caches();
+        if caches.trust_allowed.contains_key(&key) {
+            caches.record(CacheName::TrustAllowed, true);
+            return Ok(());
+        }
+        caches.record(CacheName::TrustAllowed, false);
+        check_trust_policy(role, context())?;
+        caches.trust_allowed.insert(key, ());
+        Ok(())
+    }
+}
+
 /// The role's trust policy must allow every one of [`ROLES_ANYWHERE_ACTIONS`] in `ctx`.
 fn check_trust_policy(role: &Role, mut ctx: RequestContext) -> Result<(), ApiError> {
     for action in ROLES_ANYWHERE_ACTIONS {
@@ -511,6 +559,30 @@ fn chain_key(config: &Config, anchor: &Anchor, leaf: &ClientCertificate, interme
     for der in intermediates {
         h.update((der.len() as u64).to_be_bytes());
         h.update(der);
+    }
+    h.finalize().into()
+}
+
+/// The digest of what a per-certificate trust decision depends on: the configuration (roles,
+/// policies, the account), the trust anchor (`aws:SourceArn`), the profile (which attributes
+/// become tags), the role and the certificate (its attributes and source identity).
+fn trust_key(
+    config: &Config,
+    anchor: &Anchor,
+    profile: &Profile,
+    role: &Role,
+    certificate: &ClientCertificate,
+) -> CacheKey {
+    let mut h = Sha256::new();
+    h.update(config.generation.to_be_bytes());
+    for part in [
+        anchor.arn.as_str().as_bytes(),
+        profile.arn.as_str().as_bytes(),
+        role.arn.as_str().as_bytes(),
+        certificate.fingerprint(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
     }
     h.finalize().into()
 }
@@ -670,6 +742,98 @@ mod tests {
         // ...while the allowed address still gets them again.
         let again = from("127.0.0.1").unwrap();
         assert_eq!(again.credentials.access_key_id, first.credentials.access_key_id);
+        // A trust policy that reads the client's address is evaluated every time.
+        assert_eq!(lookups(&broker, "trust_decisions"), (0, 0));
+    }
+
+    /// A trust policy that reads nothing a request can change is evaluated once per anchor,
+    /// profile, role and certificate under one configuration; its denials are not kept.
+    #[test]
+    fn a_per_certificate_trust_allow_is_kept() {
+        let (broker, _world, certificate) = world_broker(0);
+        let config = broker.config();
+        assert!(config.role(ROLE_ARN).unwrap().trust_decided_per_certificate);
+        access_key_id(&broker, &certificate);
+        access_key_id(&broker, &certificate);
+        assert_eq!(lookups(&broker, "trust_decisions"), (1, 1));
+        // A reload is a new configuration: decided afresh.
+        broker.replace_config(Config::load(&_world.config).unwrap());
+        access_key_id(&broker, &certificate);
+        assert_eq!(lookups(&broker, "trust_decisions"), (1, 2));
+
+        // A trust policy that denies this certificate denies it every time.
+        let (broker, _world, certificate) = edited_broker(0, |text| {
+            let denied = text.replacen("\"Effect\": \"Allow\"", "\"Effect\": \"Deny\"", 1);
+            assert_ne!(denied, text);
+            denied
+        });
+        for _ in 0..2 {
+            let e = broker
+                .create_session(input(&certificate), OffsetDateTime::now_utc())
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(e.reason, "trust-policy");
+        }
+        assert_eq!(lookups(&broker, "trust_decisions"), (0, 2));
+    }
+
+    /// The keys [`PER_REQUEST_TRUST_KEYS`] names are all that differ between two trust
+    /// contexts of one anchor, role, profile and certificate: any other key a request could
+    /// change would make a kept decision wrong.
+    #[test]
+    fn only_the_per_request_keys_change_from_request_to_request() {
+        let (broker, _world, certificate) = world_broker(0);
+        let config = broker.config();
+        let anchor = find_anchor(&config, TRUST_ANCHOR_ARN).unwrap();
+        let profile = find_profile(&config, PROFILE_ARN).unwrap();
+        let role = find_role_in_profile(&config, profile, ROLE_ARN).unwrap();
+        let tags = profile.attribute_mapping.select(certificate.principal_tags());
+        let context = |session_name: &str, ip: Option<&str>, now: OffsetDateTime| {
+            let requester = SessionRequester {
+                certificate: &certificate,
+                tags: &tags,
+                session_name,
+            };
+            let ctx = trust_context(&config, anchor, role, requester, ip.map(|ip| ip.parse().unwrap()), now);
+            ctx.keys()
+                .map(|(k, v)| (k.to_owned(), format!("{v:?}")))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let now = OffsetDateTime::now_utc();
+        let a = context("one", None, now);
+        let b = context("two", Some("10.0.0.1"), now + time::Duration::seconds(1));
+        assert!(a.len() > PER_REQUEST_TRUST_KEYS.len(), "{a:?}");
+        let differing: Vec<&String> = a.keys().chain(b.keys()).filter(|k| a.get(*k) != b.get(*k)).collect();
+        assert!(!differing.is_empty());
+        for key in differing {
+            assert!(
+                PER_REQUEST_TRUST_KEYS.contains(&key.as_str()),
+                "{key} changes per request"
+            );
+        }
+    }
+
+    #[test]
+    fn trust_policies_reading_request_keys_are_decided_per_request() {
+        let policy = |condition: &str| {
+            let text = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]{condition}}}]}}"#
+            );
+            policy::PolicyDocument::parse(&text, policy::PolicyKind::Trust).unwrap()
+        };
+        assert!(trust_decided_per_certificate(&policy("")));
+        assert!(trust_decided_per_certificate(&policy(
+            r#","Condition":{"StringEquals":{"aws:PrincipalTag/x509Subject/CN":"a"}}"#
+        )));
+        for condition in [
+            r#","Condition":{"DateLessThan":{"AWS:CurrentTime":"2030-01-01T00:00:00Z"}}"#,
+            r#","Condition":{"NumericLessThan":{"aws:EpochTime":"1900000000"}}"#,
+            r#","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+            r#","Condition":{"StringLike":{"sts:RoleSessionName":"web-*"}}"#,
+            r#","Condition":{"StringEquals":{"aws:PrincipalTag/x509Subject/CN":"${sts:RoleSessionName}"}}"#,
+        ] {
+            assert!(!trust_decided_per_certificate(&policy(condition)), "{condition}");
+        }
     }
 
     /// A broker of the bench world (with `reuse`) whose configuration `edit` changed.

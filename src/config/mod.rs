@@ -176,6 +176,10 @@ pub struct Role {
     pub role_id: String,
     pub max_session_duration: u32,
     pub trust_policy: PolicyDocument,
+    /// Whether the trust policy decides a CreateSession alike for every request of one trust
+    /// anchor, profile and certificate (it reads no key that changes per request), so that
+    /// the broker may keep the decision ([`crate::broker::trust_decided_per_certificate`]).
+    pub trust_decided_per_certificate: bool,
     pub permission_policies: Vec<PolicyDocument>,
     /// Sessions issued before this instant (unix seconds) are refused.
     pub revoke_sessions_issued_before: Option<i64>,
@@ -890,6 +894,7 @@ impl Loader<'_> {
                 role_id: crate::session::role_id(arn.as_str()),
                 arn,
                 max_session_duration: r.max_session_duration,
+                trust_decided_per_certificate: crate::broker::trust_decided_per_certificate(&trust_policy),
                 trust_policy,
                 permission_policies,
                 revoke_sessions_issued_before,
