@@ -777,6 +777,60 @@ mod tests {
         assert_eq!(lookups(&broker, "trust_decisions"), (0, 2));
     }
 
+    /// A kept allow is one certificate's: another certificate, whose attributes the trust
+    /// policy refuses, is denied after the first was allowed; and an allow an in-flight
+    /// request of the previous configuration keeps is not a hit for the new one.
+    #[test]
+    fn a_kept_trust_allow_is_the_certificates_and_the_configurations() {
+        let world = World::create(&WorldOptions {
+            distinct_certs: 2,
+            client_key: KeyType::EcdsaP256,
+            cache_max_entries: 100,
+            crl_entries: None,
+            stopped: None,
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let only_first = text.replacen("\"bench-workload-*\"", "\"bench-workload-0\"", 1);
+        assert_ne!(only_first, text);
+        std::fs::write(&world.config, &only_first).unwrap();
+        let broker = Broker::new(Config::load(&world.config).unwrap());
+        let certificate = |i: usize| Arc::new(ClientCertificate::parse(world.clients[i].cert_der.clone()).unwrap());
+        let (first, second) = (certificate(0), certificate(1));
+        let now = OffsetDateTime::now_utc();
+        assert!(broker.create_session(input(&first), now).is_ok());
+        let e = broker.create_session(input(&second), now).map(|_| ()).unwrap_err();
+        assert_eq!(e.reason, "trust-policy");
+        assert_eq!(lookups(&broker, "trust_decisions"), (0, 2));
+
+        // The previous configuration allowed the second certificate; a request still on it
+        // keeps that allow as the new configuration, which refuses it, comes into force.
+        std::fs::write(&world.config, &text).unwrap();
+        let broker = Broker::new(Config::load(&world.config).unwrap());
+        let old = broker.config();
+        std::fs::write(&world.config, &only_first).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        let config = broker.config();
+        let in_flight = |config: &Config| {
+            let anchor = find_anchor(config, TRUST_ANCHOR_ARN).unwrap();
+            let profile = find_profile(config, PROFILE_ARN).unwrap();
+            let role = find_role_in_profile(config, profile, ROLE_ARN).unwrap();
+            let tags = profile.attribute_mapping.select(second.principal_tags());
+            let requester = SessionRequester {
+                certificate: &second,
+                tags: &tags,
+                session_name: "late",
+            };
+            broker.check_trust_policy_cached(config, anchor, profile, role, &second, || {
+                trust_context(config, anchor, role, requester, None, now)
+            })
+        };
+        assert!(in_flight(&old).is_ok());
+        assert_eq!(in_flight(&config).unwrap_err().reason, "trust-policy");
+        let e = broker.create_session(input(&second), now).map(|_| ()).unwrap_err();
+        assert_eq!(e.reason, "trust-policy");
+    }
+
     /// The keys [`PER_REQUEST_TRUST_KEYS`] names are all that differ between two trust
     /// contexts of one anchor, role, profile and certificate: any other key a request could
     /// change would make a kept decision wrong.
@@ -831,6 +885,10 @@ mod tests {
             r#","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
             r#","Condition":{"StringLike":{"sts:RoleSessionName":"web-*"}}"#,
             r#","Condition":{"StringEquals":{"aws:PrincipalTag/x509Subject/CN":"${sts:RoleSessionName}"}}"#,
+            r#","Condition":{"StringEquals":{"aws:PrincipalTag/x509Subject/CN":"${ AWS:SourceIp , 'none'}"}}"#,
+            r#","Condition":{"IpAddressIfExists":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+            r#","Condition":{"Null":{"aws:SourceIp":"true"}}"#,
+            r#","Condition":{"ForAnyValue:StringLike":{"sts:rolesessionname":["a*"]}}"#,
         ] {
             assert!(!trust_decided_per_certificate(&policy(condition)), "{condition}");
         }
