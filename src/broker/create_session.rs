@@ -619,14 +619,7 @@ mod tests {
     /// A broker on the bench world's configuration with `credential_reuse_seconds = reuse`,
     /// the world (which owns the files) and its client certificate.
     fn world_broker(reuse: u64) -> (Broker, World, Arc<ClientCertificate>) {
-        let world = World::create(&WorldOptions {
-            distinct_certs: 1,
-            client_key: KeyType::EcdsaP256,
-            cache_max_entries: 100,
-            crl_entries: None,
-            stopped: None,
-        })
-        .unwrap();
+        let world = world_of(1);
         let text = std::fs::read_to_string(&world.config).unwrap();
         let text = text.replacen(
             "[server]\n",
@@ -777,19 +770,24 @@ mod tests {
         assert_eq!(lookups(&broker, "trust_decisions"), (0, 2));
     }
 
-    /// A kept allow is one certificate's: another certificate, whose attributes the trust
-    /// policy refuses, is denied after the first was allowed; and an allow an in-flight
-    /// request of the previous configuration keeps is not a hit for the new one.
-    #[test]
-    fn a_kept_trust_allow_is_the_certificates_and_the_configurations() {
-        let world = World::create(&WorldOptions {
-            distinct_certs: 2,
+    /// The bench world with `distinct_certs` client certificates (ECDSA).
+    fn world_of(distinct_certs: usize) -> World {
+        World::create(&WorldOptions {
+            distinct_certs,
             client_key: KeyType::EcdsaP256,
             cache_max_entries: 100,
             crl_entries: None,
             stopped: None,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    /// A kept allow is one certificate's: another certificate, whose attributes the trust
+    /// policy refuses, is denied after the first was allowed; and an allow an in-flight
+    /// request of the previous configuration keeps is not a hit for the new one.
+    #[test]
+    fn a_kept_trust_allow_is_the_certificates_and_the_configurations() {
+        let world = world_of(2);
         let text = std::fs::read_to_string(&world.config).unwrap();
         let only_first = text.replacen("\"bench-workload-*\"", "\"bench-workload-0\"", 1);
         assert_ne!(only_first, text);
