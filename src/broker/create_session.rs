@@ -60,14 +60,26 @@ pub struct CreateSessionOutput {
 }
 
 impl Broker {
-    /// Runs the CreateSession decision at `now` and returns credentials.
+    /// Runs the CreateSession decision at `now`, on the configuration in force, and returns
+    /// credentials.
     pub fn create_session(
         &self,
         input: CreateSessionInput,
         now: OffsetDateTime,
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
+        self.create_session_on(&self.config(), input, now)
+    }
+
+    /// [`Broker::create_session`] on `config`, the snapshot the caller already judged the
+    /// request's signature by: a reload in between does not split one request over two
+    /// configurations (what is cached is keyed by the snapshot's generation).
+    pub fn create_session_on(
+        &self,
+        config: &Config,
+        input: CreateSessionInput,
+        now: OffsetDateTime,
+    ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         check_arn_lengths(&input.profile_arn, &input.role_arn, &input.trust_anchor_arn)?;
-        let config = self.config();
         let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
         self.verify_chain_cached(&config, anchor, &input.certificate, &input.intermediates, now)?;
         check_certificate_names(&input.certificate)?;
@@ -768,6 +780,27 @@ mod tests {
             assert_eq!(e.reason, "trust-policy");
         }
         assert_eq!(lookups(&broker, "trust_decisions"), (0, 2));
+    }
+
+    /// A request judged on one snapshot is decided on it to the end, whatever a reload put in
+    /// force meanwhile (here: a configuration whose profile is disabled).
+    #[test]
+    fn a_request_is_decided_on_the_snapshot_it_started_on() {
+        let (broker, world, certificate) = world_broker(0);
+        let started_on = broker.config();
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let disabled = text.replacen(
+            "accept_role_session_name = true\nenabled = true",
+            "accept_role_session_name = true\nenabled = false",
+            1,
+        );
+        assert_ne!(disabled, text);
+        std::fs::write(&world.config, disabled).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        let now = OffsetDateTime::now_utc();
+        assert!(broker.create_session_on(&started_on, input(&certificate), now).is_ok());
+        let e = broker.create_session(input(&certificate), now).map(|_| ()).unwrap_err();
+        assert_eq!(e.reason, "profile-disabled");
     }
 
     /// The bench world with `distinct_certs` client certificates (ECDSA).

@@ -129,7 +129,7 @@ pub fn create_session(
         intermediates,
         source_ip: Some(req.remote.ip()),
     };
-    let output = broker.create_session(input, now)?;
+    let output = broker.create_session_on(&config, input, now)?;
     // Its chain verified: the next request with these bytes skips the parse.
     broker.caches().keep_certificate(&sent);
     let mut response = json_response(201, &CreateSessionResponse::from(output.as_ref()));
