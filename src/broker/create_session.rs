@@ -80,11 +80,11 @@ impl Broker {
         now: OffsetDateTime,
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         check_arn_lengths(&input.profile_arn, &input.role_arn, &input.trust_anchor_arn)?;
-        let anchor = find_anchor(&config, &input.trust_anchor_arn)?;
-        self.verify_chain_cached(&config, anchor, &input.certificate, &input.intermediates, now)?;
+        let anchor = find_anchor(config, &input.trust_anchor_arn)?;
+        self.verify_chain_cached(config, anchor, &input.certificate, &input.intermediates, now)?;
         check_certificate_names(&input.certificate)?;
-        let profile = find_profile(&config, &input.profile_arn)?;
-        let role = find_role_in_profile(&config, profile, &input.role_arn)?;
+        let profile = find_profile(config, &input.profile_arn)?;
+        let role = find_role_in_profile(config, profile, &input.role_arn)?;
         let session_name = session_name(profile, input.role_session_name.as_deref(), &input.certificate)?;
         check_instance_properties(profile, input.instance_properties.as_ref())?;
         let duration = session::create_session_duration(
@@ -103,15 +103,15 @@ impl Broker {
             tags: &tags,
             session_name: &session_name,
         };
-        self.check_trust_policy_cached(&config, anchor, profile, role, &input.certificate, || {
-            trust_context(&config, anchor, role, requester, input.source_ip, now)
+        self.check_trust_policy_cached(config, anchor, profile, role, &input.certificate, || {
+            trust_context(config, anchor, role, requester, input.source_ip, now)
         })?;
 
         // Reuse comes after every check: the trust policy may depend on the client's address
         // or the time, which the reuse key does not hold. `credential_reuse_seconds = 0` turns
         // reuse off: no lookup, nothing kept.
         let reuse_key =
-            (!config.server.credential_reuse.is_zero()).then(|| issued_key(&config, &input, &session_name, duration));
+            (!config.server.credential_reuse.is_zero()).then(|| issued_key(config, &input, &session_name, duration));
         if let Some(key) = &reuse_key {
             if let Some(hit) = self.caches().issued.get(key)
                 && reusable(&hit, role, duration, now)
