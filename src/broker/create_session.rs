@@ -154,7 +154,7 @@ impl Broker {
             role_arn: role.arn.as_str().to_owned(),
             source_identity,
             packed_policy_size,
-            subject_arn: subject_arn(&config, &input.certificate),
+            subject_arn: subject_arn(config, &input.certificate),
             session_name,
         });
         if let Some(key) = reuse_key {
