@@ -7,7 +7,8 @@
 //!    (<https://docs.aws.amazon.com/rolesanywhere/latest/APIReference/API_CreateSession.html>);
 //! 4. the role's trust policy allows `sts:AssumeRole`, `sts:TagSession` and
 //!    `sts:SetSourceIdentity` for principal `rolesanywhere.amazonaws.com` with the certificate's
-//!    attributes as principal tags;
+//!    attributes as principal tags (an allow is kept per anchor, profile, role and certificate
+//!    when the policy reads no key a request can change);
 //! 5. credentials are minted, or reused for an identical request seen moments ago (and just
 //!    allowed by every check above).
 
