@@ -484,10 +484,22 @@ const PER_REQUEST_TRUST_KEYS: [&str; 4] = [
 /// configuration, trust anchor, profile and certificate: no condition or policy variable of
 /// it reads a key of [`PER_REQUEST_TRUST_KEYS`]. Its allow may then be kept and reused.
 pub(crate) fn trust_decided_per_certificate(trust_policy: &policy::PolicyDocument) -> bool {
-    trust_policy
-        .context_keys()
-        .iter()
-        .all(|(_, key)| !PER_REQUEST_TRUST_KEYS.contains(&policy::fold_key(key).as_str()))
+    per_request_trust_keys(trust_policy).is_empty()
+}
+
+/// The keys of [`PER_REQUEST_TRUST_KEYS`] `trust_policy` reads (lowercased, each once), in
+/// document order.
+pub(crate) fn per_request_trust_keys(trust_policy: &policy::PolicyDocument) -> Vec<&'static str> {
+    let mut read = Vec::new();
+    for (_, key) in trust_policy.context_keys() {
+        let folded = policy::fold_key(key);
+        if let Some(known) = PER_REQUEST_TRUST_KEYS.iter().find(|k| **k == folded)
+            && !read.contains(known)
+        {
+            read.push(*known);
+        }
+    }
+    read
 }
 
 impl Broker {
@@ -748,8 +760,14 @@ mod tests {
         // ...while the allowed address still gets them again.
         let again = from("127.0.0.1").unwrap();
         assert_eq!(again.credentials.access_key_id, first.credentials.access_key_id);
-        // A trust policy that reads the client's address is evaluated every time.
+        // A trust policy that reads the client's address is evaluated every time, and
+        // check-config's summary says so.
         assert_eq!(lookups(&broker, "trust_decisions"), (0, 0));
+        let summary = broker.config().summary();
+        assert!(
+            summary.contains("; CreateSession evaluates its trust policy every time (it reads aws:sourceip)\n"),
+            "{summary}"
+        );
     }
 
     /// A trust policy that reads nothing a request can change is evaluated once per anchor,
@@ -759,6 +777,7 @@ mod tests {
         let (broker, _world, certificate) = world_broker(0);
         let config = broker.config();
         assert!(config.role(ROLE_ARN).unwrap().trust_decided_per_certificate);
+        assert!(!config.summary().contains("evaluates its trust policy every time"));
         access_key_id(&broker, &certificate);
         access_key_id(&broker, &certificate);
         assert_eq!(lookups(&broker, "trust_decisions"), (1, 1));

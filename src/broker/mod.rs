@@ -42,7 +42,9 @@ pub use create_session::{
     check_arn_lengths, trust_context as create_session_trust_context,
 };
 
-pub(crate) use create_session::{chain_too_long, check_chain_shape, trust_decided_per_certificate};
+pub(crate) use create_session::{
+    chain_too_long, check_chain_shape, per_request_trust_keys, trust_decided_per_certificate,
+};
 
 /// The decision steps `rolegate explain` replays offline, shared so that it explains exactly
 /// what the broker decides.

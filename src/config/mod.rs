@@ -358,8 +358,18 @@ impl Config {
         let mut roles: Vec<_> = self.roles.values().collect();
         roles.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
         for r in roles {
+            // Whether CreateSession keeps the trust policy's allow per certificate, or must
+            // evaluate it on every request (a performance note for the operator).
+            let per_request = crate::broker::per_request_trust_keys(&r.trust_policy);
+            let trust_kept = match per_request.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "; CreateSession evaluates its trust policy every time (it reads {})",
+                    per_request.join(", ")
+                ),
+            };
             out += &format!(
-                "role {} ({}): max session {} s, {}, {}\n",
+                "role {} ({}): max session {} s, {}, {}{trust_kept}\n",
                 r.arn,
                 r.role_id,
                 r.max_session_duration,
