@@ -94,7 +94,7 @@ fn operation(op: FloorOp) -> Result<Box<dyn FnMut() + Send>, String> {
         FloorOp::HmacSha256 => {
             let key = [7u8; 32];
             Box::new(move || {
-                #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+                #[expect(clippy::expect_used, reason = "invariant: HMAC accepts keys of any length")]
                 let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
                 mac.update(black_box(MESSAGE));
                 black_box(mac.finalize().into_bytes());

@@ -112,7 +112,10 @@ fn deny_all() -> Arc<PolicyDocument> {
     DENY_ALL
         .get_or_init(|| {
             let json = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
-            #[expect(clippy::expect_used, reason = "a constant document, parsed by a unit test")]
+            #[expect(
+                clippy::expect_used,
+                reason = "invariant: a constant document, parsed by a unit test"
+            )]
             Arc::new(PolicyDocument::parse(json, PolicyKind::Identity).expect("the deny-all policy parses"))
         })
         .clone()

@@ -98,7 +98,7 @@ impl fmt::Debug for SigningKeyCache {
 
 /// HMAC-SHA256.
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    #[expect(clippy::expect_used, reason = "invariant: HMAC accepts keys of any length")]
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().into()
