@@ -245,7 +245,7 @@ fn explain_takes_a_credential_process_command_line() {
     let out = explain(&[
         "--private-key", "/nonexistent/client.key", "--private-key-passphrase-env", "KEY_PASSPHRASE",
         "--session-duration", "3600", "--region", "us-east-1", "--endpoint", "https://rolegate.internal:8443",
-        "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--debug", "--no-cache",
+        "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--with-proxy", "--debug", "--no-cache",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -175,6 +175,248 @@ fn credential_process_prints_version_1_json_and_errors_on_one_line() {
     );
 }
 
+/// A minimal HTTP CONNECT proxy on 127.0.0.1, in plain TCP or (`tls`) TLS. It opens every
+/// tunnel to `target`, whatever host the client names (as a site's proxy resolves names its
+/// clients cannot), or answers with `refusal` instead; it keeps the head of every request.
+struct ConnectProxy {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn to(
+        target: std::net::SocketAddr,
+        refusal: Option<&'static str>,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> ConnectProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (seen, tls) = (seen.clone(), tls.clone());
+                    tokio::spawn(async move {
+                        match tls {
+                            None => Self::serve(tcp, target, refusal, &seen).await,
+                            Some(config) => {
+                                if let Ok(tls) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await {
+                                    Self::serve(tls, target, refusal, &seen).await;
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        ConnectProxy { addr, heads }
+    }
+
+    async fn serve(
+        mut client: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        target: std::net::SocketAddr,
+        refusal: Option<&'static str>,
+        seen: &std::sync::Mutex<Vec<String>>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            match client.read_u8().await {
+                Ok(byte) => head.push(byte),
+                Err(_) => return,
+            }
+        }
+        seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+        if let Some(status) = refusal {
+            let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+            let _ = client.write_all(answer.as_bytes()).await;
+            return;
+        }
+        let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+            return;
+        };
+        let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// The daemon's own certificate (it names 127.0.0.1) for a TLS proxy.
+fn proxy_tls(d: &Daemon) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(d.dir.path().join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(d.dir.path().join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    std::sync::Arc::new(config)
+}
+
+/// `--with-proxy` (as `aws_signing_helper`'s): CreateSession goes through the CONNECT proxy in
+/// HTTPS_PROXY, with the URL's credentials as Proxy-Authorization; a loopback endpoint and one
+/// NO_PROXY lists go directly, and so does everything without the flag. A proxy that refuses
+/// is named with what to check, and the proxy's password is never printed.
+#[test]
+fn with_proxy_credential_process_tunnels_through_the_https_proxy() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let port = socket_of(&d.endpoint).port();
+    let named = format!("https://rolegate.test:{port}");
+    let run = |proxy: &ConnectProxy, endpoint: &str, flags: &[&str], vars: &[(&str, String)]| {
+        let mut command = c.command_through("credential-process", &d, endpoint);
+        command.arg("--no-cache").args(flags);
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            command.env_remove(var);
+        }
+        command.env("HTTPS_PROXY", format!("http://alice:pa55@{}", proxy.addr));
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let proxy = ConnectProxy::to(socket_of(&d.endpoint), None, None);
+
+    let out = run(&proxy, &named, &["--with-proxy", "--debug"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"), "{v}");
+    assert!(
+        stderr.contains(&format!(
+            "rolegate: CreateSession at {named} (through proxy http://{} (HTTPS_PROXY)) for {ROLE}",
+            proxy.addr
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pa55") && !stderr.contains("alice"), "{stderr}");
+    let heads = proxy.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let lines: Vec<&str> = heads[0].lines().collect();
+    assert_eq!(lines[0], format!("CONNECT rolegate.test:{port} HTTP/1.1"), "{heads:?}");
+    // base64("alice:pa55")
+    assert!(
+        lines.contains(&"Proxy-Authorization: Basic YWxpY2U6cGE1NQ=="),
+        "{heads:?}"
+    );
+
+    // Directly: without the flag, and to a loopback endpoint. (NO_PROXY is left to the unit
+    // tests: a host it lists would be resolved here, and tests stay off the network.)
+    let out = run(&proxy, &d.endpoint, &[], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&proxy, &d.endpoint, &["--with-proxy", "--debug"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(directly (a loopback endpoint is never proxied))"),
+        "{stderr}"
+    );
+    assert_eq!(proxy.heads().len(), 1, "only the first run went through the proxy");
+
+    // An https:// proxy: TLS to the proxy (trusted as the endpoint is), the tunnel inside it.
+    let tls_proxy = ConnectProxy::to(socket_of(&d.endpoint), None, Some(proxy_tls(&d)));
+    let via = format!("https://{}", tls_proxy.addr);
+    let out = run(
+        &tls_proxy,
+        &named,
+        &["--with-proxy", "--debug"],
+        &[("HTTPS_PROXY", via.clone())],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(through proxy {via} (HTTPS_PROXY))")),
+        "{stderr}"
+    );
+    let heads = tls_proxy.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with(&format!("CONNECT rolegate.test:{port} HTTP/1.1\r\n")),
+        "{heads:?}"
+    );
+
+    // A proxy that refuses, one that wants credentials, and none at all.
+    for (status, hint) in [
+        (
+            "403 Forbidden",
+            "tunnel error: unsuccessful (the proxy refused to open a tunnel to the endpoint: does it allow CONNECT to \
+             that host and port?)",
+        ),
+        (
+            "407 Proxy Authentication Required",
+            "tunnel error: proxy authorization required (the proxy asks for credentials: give them in the proxy's \
+             URL, http://user:password@host:port)",
+        ),
+    ] {
+        let refusing = ConnectProxy::to(socket_of(&d.endpoint), Some(status), None);
+        let out = run(&refusing, &named, &["--with-proxy"], &[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: cannot reach {named} through proxy http://{} (HTTPS_PROXY): client error (Connect): {hint}\n",
+                refusing.addr
+            )
+        );
+        assert_eq!(refusing.heads().len(), 1);
+    }
+    let gone = ConnectProxy::to(socket_of(&d.endpoint), None, None);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = run(
+        &gone,
+        &named,
+        &["--with-proxy"],
+        &[("HTTPS_PROXY", format!("http://{closed}"))],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot reach {named} through proxy http://{closed} (HTTPS_PROXY): client error (Connect): tunnel \
+             error: failed to create underlying connection"
+        )) && stderr.ends_with("(is the proxy running, and listening on that address and port?)\n"),
+        "{stderr}"
+    );
+    let out = run(
+        &gone,
+        &named,
+        &["--with-proxy"],
+        &[("HTTPS_PROXY", "socks5://u:secret@127.0.0.1:1".into())],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: HTTPS_PROXY names a socks5 proxy: rolegate reaches proxies with HTTP CONNECT only (http:// or \
+         https://)\n"
+    );
+}
+
 #[test]
 fn twenty_parallel_credential_processes_make_one_create_session() {
     let pki = Pki::new();

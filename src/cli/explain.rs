@@ -119,6 +119,8 @@ struct ClientOnlyFlags {
     #[arg(long, hide = true)]
     no_verify_ssl: bool,
     #[arg(long, hide = true)]
+    with_proxy: bool,
+    #[arg(long, hide = true)]
     debug: bool,
     #[arg(long, hide = true)]
     no_cache: bool,

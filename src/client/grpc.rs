@@ -94,6 +94,7 @@ impl GrpcClient {
             .await
             .map_err(|e| ClientError::Transport {
                 endpoint: endpoint.to_owned(),
+                route: String::new(),
                 message: super::transport_message(&e),
             })?;
         Ok(Self {

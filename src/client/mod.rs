@@ -1,8 +1,9 @@
 //! `rolegate::client`: the client side of rolegate's APIs, used by the credential helpers,
 //! the load generator and the tests. HTTPS via hyper + rustls with the system roots plus an
-//! optional CA bundle.
+//! optional CA bundle, directly or (`--with-proxy`) through an HTTP CONNECT proxy.
 
 pub mod grpc;
+pub mod proxy;
 mod roles_anywhere;
 mod tls;
 
@@ -35,6 +36,23 @@ fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
     let causes = std::iter::successors(Some(e), |e| e.source());
     let hint = causes
         .filter_map(|cause| {
+            // hyper-util's tunnel error is not exported: known by its text.
+            match cause.to_string().as_str() {
+                "tunnel error: failed to create underlying connection" => {
+                    return Some(" (is the proxy running, and listening on that address and port?)");
+                }
+                "tunnel error: proxy authorization required" => {
+                    return Some(
+                        " (the proxy asks for credentials: give them in the proxy's URL, http://user:password@host:port)",
+                    );
+                }
+                "tunnel error: unsuccessful" => {
+                    return Some(
+                        " (the proxy refused to open a tunnel to the endpoint: does it allow CONNECT to that host and port?)",
+                    );
+                }
+                _ => {}
+            }
             // An I/O error's `source` skips the error it wraps, and connectors wrap I/O errors
             // in I/O errors: unwrap them all.
             let mut tls: &dyn std::error::Error = cause;

@@ -4,17 +4,37 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::proxy::Route;
 use super::tls::{TlsOptions, client_config};
 use crate::sigv4::{HttpRequest, x509};
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type TunnelledClient = Client<HttpsConnector<Tunnel<HttpsConnector<HttpConnector>>>, Full<Bytes>>;
+
+/// The HTTPS client, straight to the endpoint or through an HTTP CONNECT tunnel (boxed: the
+/// two differ in size, and a process makes one).
+enum HttpsClient {
+    Direct(Box<DirectClient>),
+    Tunnelled(Box<TunnelledClient>),
+}
+
+impl HttpsClient {
+    fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            HttpsClient::Direct(c) => c.request(req),
+            HttpsClient::Tunnelled(c) => c.request(req),
+        }
+    }
+}
 
 /// Largest response body read from the server.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -110,8 +130,13 @@ pub enum ClientError {
     Endpoint(String),
     #[error("TLS setup failed: {0}")]
     Tls(String),
-    #[error("cannot reach {endpoint}: {message}")]
-    Transport { endpoint: String, message: String },
+    /// `route` is empty for a direct connection, else " through proxy …".
+    #[error("cannot reach {endpoint}{route}: {message}")]
+    Transport {
+        endpoint: String,
+        route: String,
+        message: String,
+    },
     #[error("{error_type} (HTTP {status}): {message}")]
     Api {
         status: u16,
@@ -128,10 +153,17 @@ pub struct RolesAnywhereClient {
     endpoint: String,
     authority: String,
     client: HttpsClient,
+    route: Route,
 }
 
 impl RolesAnywhereClient {
+    /// A client that connects to `endpoint` directly.
     pub fn new(endpoint: &str, tls: &TlsOptions) -> Result<Self, ClientError> {
+        Self::connecting(endpoint, tls, Route::DIRECT)
+    }
+
+    /// A client that connects to `endpoint` by `route` (see [`super::proxy::route`]).
+    pub fn connecting(endpoint: &str, tls: &TlsOptions, route: Route) -> Result<Self, ClientError> {
         let endpoint = endpoint.trim_end_matches('/').to_owned();
         let uri: http::Uri = endpoint.parse().map_err(|_| ClientError::Endpoint(endpoint.clone()))?;
         if uri.scheme_str() != Some("https") || uri.path() != "/" && !uri.path().is_empty() {
@@ -142,17 +174,42 @@ impl RolesAnywhereClient {
             .ok_or_else(|| ClientError::Endpoint(endpoint.clone()))?
             .to_string();
         let config = client_config(tls).map_err(ClientError::Tls)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
+        let endpoint_tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config.clone())
             .https_only()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+            .enable_http1();
+        let client = match route.proxy() {
+            None => HttpsClient::Direct(Box::new(
+                Client::builder(TokioExecutor::new()).build(endpoint_tls.build()),
+            )),
+            Some(proxy) => {
+                // TCP to an http:// proxy, TLS (same trust) to an https:// one; then CONNECT,
+                // then TLS to the endpoint inside the tunnel.
+                let to_proxy = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(config)
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                let mut tunnel = Tunnel::new(proxy.uri.clone(), to_proxy);
+                if let Some(authorization) = &proxy.authorization {
+                    tunnel = tunnel.with_auth(authorization.clone());
+                }
+                HttpsClient::Tunnelled(Box::new(
+                    Client::builder(TokioExecutor::new()).build(endpoint_tls.wrap_connector(tunnel)),
+                ))
+            }
+        };
         Ok(Self {
             endpoint,
             authority,
             client,
+            route,
         })
+    }
+
+    /// How this client reaches its endpoint.
+    pub fn route(&self) -> &Route {
+        &self.route
     }
 
     /// Signs and sends CreateSession; `now` is the signing time.
@@ -185,6 +242,10 @@ impl RolesAnywhereClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
+            route: match self.route {
+                Route::Direct(_) => String::new(),
+                Route::Proxy(_) => format!(" {}", self.route),
+            },
             message: super::transport_message(&e),
         })?;
         let status = resp.status().as_u16();

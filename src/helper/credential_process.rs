@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity};
-use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions};
+use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions, proxy};
 
 /// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
 /// processes wait on the cache lock of the one fetching).
@@ -67,6 +67,11 @@ pub struct SessionArgs {
     /// Extra CA certificates (PEM) to trust for the endpoint.
     #[arg(long)]
     pub ca_bundle: Option<PathBuf>,
+    /// Reach the endpoint through the HTTP CONNECT proxy in HTTPS_PROXY (or https_proxy),
+    /// except for hosts in NO_PROXY and loopback endpoints. Without it, proxy variables are
+    /// ignored.
+    #[arg(long)]
+    pub with_proxy: bool,
     /// Log the steps on stderr.
     #[arg(long)]
     pub debug: bool,
@@ -134,7 +139,8 @@ impl SessionArgs {
         })
     }
 
-    /// A client for the endpoint (TLS per `--ca-bundle` / `--no-verify-ssl`).
+    /// A client for the endpoint (TLS per `--ca-bundle` / `--no-verify-ssl`, through the
+    /// environment's proxy with `--with-proxy`).
     pub fn client(&self) -> Result<RolesAnywhereClient, String> {
         let endpoint = self.endpoint(&self.region()?);
         let tls = TlsOptions {
@@ -142,7 +148,12 @@ impl SessionArgs {
             no_verify: self.no_verify_ssl,
             client_identity: None,
         };
-        RolesAnywhereClient::new(&endpoint, &tls).map_err(|e| e.to_string())
+        let route = match endpoint.parse::<http::Uri>() {
+            Ok(uri) => proxy::route(&uri, self.with_proxy, |name| std::env::var(name).ok())?,
+            // An endpoint that is no URI is named by the client's own error.
+            Err(_) => proxy::Route::DIRECT,
+        };
+        RolesAnywhereClient::connecting(&endpoint, &tls, route).map_err(|e| e.to_string())
     }
 
     /// Signs CreateSession with `identity` and returns the credentials.
@@ -165,8 +176,9 @@ impl SessionArgs {
         let params = self.params()?;
         if self.debug {
             eprintln!(
-                "rolegate: CreateSession at {} for {} with certificate serial {}",
+                "rolegate: CreateSession at {} ({}) for {} with certificate serial {}",
                 self.endpoint(&params.region),
+                client.route(),
                 params.role_arn,
                 identity.certificate.serial_hex()
             );
@@ -182,8 +194,12 @@ impl SessionArgs {
         match tokio::time::timeout(timeout, request).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => Err(format!(
-                "no answer from {} within {} s{}",
+                "no answer from {}{} within {} s{}",
                 self.endpoint(&params.region),
+                match client.route() {
+                    proxy::Route::Proxy(_) => format!(" {}", client.route()),
+                    proxy::Route::Direct(_) => String::new(),
+                },
                 REQUEST_TIMEOUT.as_secs(),
                 match timeout < REQUEST_TIMEOUT.saturating_sub(std::time::Duration::from_secs(1)) {
                     true => " (counting the wait for another credential-process fetching the same credentials)",

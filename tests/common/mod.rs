@@ -102,7 +102,8 @@ pub fn write_config(dir: &Path, setup: &Setup) -> PathBuf {
         .pki
         .root
         .server(
-            &["localhost", "127.0.0.1"],
+            // rolegate.test: a name only a proxy resolves (to 127.0.0.1).
+            &["localhost", "127.0.0.1", "rolegate.test"],
             KeyType::EcdsaP256,
             n - days(1),
             n + days(30),
