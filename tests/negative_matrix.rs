@@ -2321,6 +2321,77 @@ fn trust_policy_keys_no_evaluation_holds_are_warned_about() {
     );
 }
 
+/// A permission, managed or session policy reading a key no request of a rolegate session
+/// holds — `${aws:username}` from an IAM user's policy, `aws:PrincipalOrgID`, a misspelt
+/// `aws:Principal…` key — loads with a warning naming the policy, the statement, the key and why.
+#[test]
+fn session_policy_keys_no_session_request_holds_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let warning = "a key no request of a rolegate session holds";
+    let home = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"}]}"#;
+    let org = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-abc"}}}]}"#;
+    let fine = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:PrincipalTag/team}/*","Condition":{"StringEquals":{"aws:SourceIdentity":"x","aws:PrincipalArn":"y","s3:prefix":"z","aws:SourceVpc":"vpc-1"}}}]}"#;
+    let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTags/team":"blue"}}}]}"#;
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: format!(
+                "[[managed_policy]]\narn = \"arn:aws:iam::{ACCOUNT}:policy/org\"\ndocument = '''{org}'''\n"
+            ),
+            crl_pem: None,
+            app_trust_condition: "",
+        },
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replacen(
+            "max_session_duration = 7200\n",
+            &format!("max_session_duration = 7200\npermission_policies = ['''{fine}''', '''{home}''']\n"),
+            1,
+        )
+        .replacen(
+            "accept_role_session_name = true\n",
+            &format!("accept_role_session_name = true\nsession_policy = '''{tagged}'''\n"),
+            1,
+        );
+    std::fs::write(&config, &text).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(warning)).collect();
+    assert_eq!(warned.len(), 3, "{stderr}");
+    let role_place = format!("role {ROLE}: permission policy 1: Statement[0] (Sid \"Home\")");
+    let managed_place = format!("managed policy arn:aws:iam::{ACCOUNT}:policy/org: Statement[0]");
+    for (key_path, what, key, why) in [
+        (
+            "role[0].permission_policies[1]",
+            role_place.as_str(),
+            "'aws:username'",
+            "IAM sets it for IAM users only",
+        ),
+        (
+            "managed_policy[0].document",
+            managed_place.as_str(),
+            "'aws:PrincipalOrgID'",
+            "rolegate sessions belong to no AWS Organization",
+        ),
+        (
+            "profile[1].session_policy",
+            "profile named: session policy: Statement[0]",
+            "'aws:PrincipalTags/team'",
+            "rolegate derives no such key; misspelt?",
+        ),
+    ] {
+        assert!(
+            warned
+                .iter()
+                .any(|l| l.contains(key_path) && l.contains(what) && l.contains(key) && l.contains(why)),
+            "{key}: {stderr}"
+        );
+    }
+}
+
 /// Two CRLs of one CA key in an anchor (the old and the new one of a CRL update) are refused at
 /// load: revocation checking consults only one CRL per issuing key, so one's revocations would
 /// be lost.

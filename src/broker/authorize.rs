@@ -310,6 +310,48 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The keys of [`DERIVED_KEY_PREFIXES`] that [`authorization_context`] derives, lowercased
+/// (and `aws:principaltag/{key}` for each principal tag).
+const DERIVED_KEYS: [&str; 11] = [
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:multifactorauthpresent",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:principaltagkeys",
+    "aws:principaltype",
+    "aws:sourceidentity",
+    "aws:tokenissuetime",
+    "aws:userid",
+];
+
+/// Why `key`, read by a permission or session policy, is absent from every request a rolegate
+/// session makes, if it always is: a key of the session's own namespaces
+/// ([`DERIVED_KEY_PREFIXES`], and `aws:username`) that callers cannot supply and rolegate does
+/// not derive. A condition on it never matches (or, negated, `...IfExists` and `Null`,
+/// always does), and an `Allow` with it as a policy variable never applies; a load warning
+/// names it.
+pub(crate) fn never_in_session_requests(key: &str) -> Option<&'static str> {
+    let folded = policy::fold_key(key);
+    if folded == "aws:username" {
+        return Some("IAM sets it for IAM users only; a role session's name is in aws:userid (ROLEID:session-name)");
+    }
+    let derived = DERIVED_KEYS.contains(&folded.as_str())
+        || folded
+            .strip_prefix("aws:principaltag/")
+            .is_some_and(|tag| !tag.is_empty());
+    if derived || !is_derived_key(key) {
+        return None;
+    }
+    Some(match folded.as_str() {
+        k if k.starts_with("aws:principalorg") => "rolegate sessions belong to no AWS Organization",
+        k if k.starts_with("aws:multifactorauth") => "rolegate sessions are never authenticated with MFA",
+        k if k.starts_with("aws:principalservicename") => "a role session is no AWS service",
+        _ => "rolegate derives no such key; misspelt?",
+    })
+}
+
 /// Whether `key` names a key of [`DERIVED_KEY_PREFIXES`], folded as the context folds key
 /// names ([`policy::fold_key`]): `aws:To\u{212A}enIssueTime` (KELVIN SIGN, which lowercases to
 /// `k`) is `aws:tokenissuetime` to the context, so it is to this check.
@@ -400,6 +442,38 @@ fn near_miss(t: &StatementTrace) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_no_session_request_holds_are_told_from_those_it_may() {
+        for (key, why) in [
+            ("aws:username", "IAM users only"),
+            ("AWS:UserName", "IAM users only"),
+            ("aws:PrincipalOrgID", "no AWS Organization"),
+            ("aws:PrincipalOrgPaths", "no AWS Organization"),
+            ("aws:MultiFactorAuthAge", "MFA"),
+            ("aws:PrincipalServiceNamesList", "no AWS service"),
+            ("aws:PrincipalTags/team", "misspelt?"),
+            ("aws:PrincipalTag/", "misspelt?"),
+            ("aws:CurrentTimes", "misspelt?"),
+        ] {
+            let reason = never_in_session_requests(key).unwrap_or_else(|| panic!("{key}"));
+            assert!(reason.contains(why), "{key}: {reason}");
+        }
+        for key in [
+            "aws:PrincipalTag/team",
+            "aws:principalarn",
+            "aws:userid",
+            "aws:SourceIdentity",
+            "aws:PrincipalTagKeys",
+            "aws:MultiFactorAuthPresent",
+            "aws:SourceIp",
+            "aws:PrincipleTag/team",
+            "s3:prefix",
+            "aws:ResourceTag/env",
+        ] {
+            assert_eq!(never_in_session_requests(key), None, "{key}");
+        }
+    }
 
     fn input(action: &str, context: &[(&str, &str)]) -> AuthorizeInput {
         AuthorizeInput {

@@ -31,6 +31,7 @@ use crate::config::Config;
 
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput};
 pub use authenticate::{Caller, OpenedSession, Payload, SessionPolicySource, signature_error};
+pub(crate) use authorize::never_in_session_requests;
 pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context, untrusted_client_certificate,
 };

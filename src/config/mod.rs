@@ -538,6 +538,7 @@ impl Loader<'_> {
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         warn_of_roles_roles_anywhere_cannot_assume(&f.profile, &roles);
+        warn_of_session_keys_never_set(&f, &roles, &managed_policies, &profiles);
         Ok(Config {
             path: self.path.to_owned(),
             generation: next_generation(),
@@ -1291,6 +1292,58 @@ fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMa
                     key = key.as_str(),
                     "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
                     section.arn
+                );
+            }
+        }
+    }
+}
+
+/// A permission, managed or profile session policy that reads a key no request of a rolegate
+/// session holds ([`crate::broker::never_in_session_requests`]: `${aws:username}` copied from
+/// an IAM user's policy, `aws:PrincipalOrgID`) meets it absent every time.
+fn warn_of_session_keys_never_set(
+    f: &ConfigFile,
+    roles: &HashMap<String, Arc<Role>>,
+    managed: &HashMap<String, Arc<PolicyDocument>>,
+    profiles: &HashMap<String, Arc<Profile>>,
+) {
+    let mut policies: Vec<(String, String, &PolicyDocument)> = Vec::new();
+    for (i, section) in f.role.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        for (j, policy) in role.permission_policies.iter().enumerate() {
+            let what = format!("role {}: permission policy {j}", section.arn);
+            policies.push((format!("role[{i}].permission_policies[{j}]"), what, policy));
+        }
+    }
+    for (i, section) in f.managed_policy.iter().enumerate() {
+        if let Some(policy) = managed.get(&section.arn) {
+            policies.push((
+                format!("managed_policy[{i}].document"),
+                format!("managed policy {}", section.arn),
+                policy,
+            ));
+        }
+    }
+    for (i, section) in f.profile.iter().enumerate() {
+        let session_policy = profiles
+            .values()
+            .find(|p| p.id == section.id)
+            .and_then(|p| p.session_policy.as_deref());
+        if let Some(policy) = session_policy {
+            let what = format!("profile {}: session policy", section.id);
+            policies.push((format!("profile[{i}].session_policy"), what, policy));
+        }
+    }
+    for (key, what, policy) in policies {
+        let mut warned = std::collections::HashSet::new();
+        for (statement, context_key) in policy.context_keys() {
+            let Some(why) = crate::broker::never_in_session_requests(context_key) else {
+                continue;
+            };
+            if warned.insert(context_key.to_ascii_lowercase()) {
+                tracing::warn!(
+                    key = key.as_str(),
+                    "{what}: {statement} reads '{context_key}', a key no request of a rolegate session holds: {why}. A condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies"
                 );
             }
         }
