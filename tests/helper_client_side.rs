@@ -417,6 +417,57 @@ fn with_proxy_credential_process_tunnels_through_the_https_proxy() {
     );
 }
 
+/// `aws_signing_helper`'s key-store flags and `pkcs11:` URIs are refused with the reason (keys
+/// are read from files), exit status 1, before any request; an unknown flag stays a usage error.
+#[test]
+fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let files_only = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or PKCS#1 key, \
+                      or a PKCS#12 bundle); PKCS#11 tokens, TPM keys and the Windows and macOS certificate stores \
+                      are not supported";
+    for (sub, flags, what) in [
+        (
+            "credential-process",
+            &["--pkcs11-lib", "/usr/lib/softhsm/libsofthsm2.so"][..],
+            "--pkcs11-lib",
+        ),
+        (
+            "credential-process",
+            &["--cert-selector", "file://selector.json"],
+            "--cert-selector",
+        ),
+        ("update", &["--once", "--tpm-key-password", "x"], "--tpm-key-password"),
+        ("sidecar", &["--system-store-name", "MY"], "--system-store-name"),
+        ("credential-process", &["--reuse-pin"], "--reuse-pin"),
+    ] {
+        let out = c.command(sub, &d).args(flags).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{sub} {flags:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: {what}: {files_only}\n"),
+            "{sub} {flags:?}"
+        );
+    }
+    let mut args = c.args(&d, "main");
+    let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
+    args[at] = "pkcs11:token=workloads;object=app".into();
+    let out = c.command_with("credential-process", args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: pkcs11:token=workloads;object=app: a PKCS#11 URI: {files_only}\n")
+    );
+    assert_eq!(create_session_count(&d), 0);
+    let out = c
+        .command("credential-process", &d)
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn twenty_parallel_credential_processes_make_one_create_session() {
     let pki = Pki::new();

@@ -75,7 +75,56 @@ pub struct SessionArgs {
     /// Log the steps on stderr.
     #[arg(long)]
     pub debug: bool,
+    #[command(flatten)]
+    pub key_stores: KeyStoreFlags,
 }
+
+/// The flags of `aws_signing_helper` that read the certificate and key from a PKCS#11 token,
+/// a TPM or an operating system's certificate store, which rolegate does not do: accepted
+/// (hidden from `--help`) so that a copied command line is refused with that reason rather
+/// than as an unknown flag.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KeyStoreFlags {
+    #[arg(long, hide = true)]
+    pkcs11_lib: Option<String>,
+    #[arg(long, hide = true)]
+    reuse_pin: bool,
+    #[arg(long, hide = true)]
+    cert_selector: Option<String>,
+    #[arg(long, hide = true)]
+    system_store_name: Option<String>,
+    #[arg(long, hide = true)]
+    use_latest_expiring_certificate: bool,
+    #[arg(long, hide = true)]
+    tpm_key_password: Option<String>,
+    #[arg(long, hide = true)]
+    no_tpm_key_password: bool,
+}
+
+impl KeyStoreFlags {
+    /// The first of these flags given, if any.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("--pkcs11-lib", self.pkcs11_lib.is_some()),
+            ("--reuse-pin", self.reuse_pin),
+            ("--cert-selector", self.cert_selector.is_some()),
+            ("--system-store-name", self.system_store_name.is_some()),
+            (
+                "--use-latest-expiring-certificate",
+                self.use_latest_expiring_certificate,
+            ),
+            ("--tpm-key-password", self.tpm_key_password.is_some()),
+            ("--no-tpm-key-password", self.no_tpm_key_password),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
+/// Why a certificate or key is not read from a key store.
+pub const FILES_ONLY: &str = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or PKCS#1 \
+     key, or a PKCS#12 bundle); PKCS#11 tokens, TPM keys and the Windows and macOS certificate stores are not \
+     supported";
 
 /// `rolegate credential-process` flags: the shared ones and the cache's.
 #[derive(clap::Args, Clone, Debug)]
@@ -112,19 +161,23 @@ impl SessionArgs {
             .unwrap_or_else(|| format!("https://rolesanywhere.{region}.{}", aws_domain(region)))
     }
 
-    /// Where the certificate, key and passphrase come from.
-    pub fn identity_source(&self) -> IdentitySource {
+    /// Where the certificate, key and passphrase come from; an error for a flag of
+    /// `aws_signing_helper` that names a key store ([`KeyStoreFlags`]).
+    pub fn identity_source(&self) -> Result<IdentitySource, String> {
+        if let Some(flag) = self.key_stores.first_given() {
+            return Err(format!("{flag}: {FILES_ONLY}"));
+        }
         let passphrase = match (&self.private_key_passphrase_env, &self.private_key_passphrase_file) {
             (Some(var), _) => Passphrase::Env(var.clone()),
             (None, Some(file)) => Passphrase::File(file.clone()),
             (None, None) => Passphrase::None,
         };
-        IdentitySource {
+        Ok(IdentitySource {
             certificate: self.certificate.clone(),
             private_key: self.private_key.clone(),
             intermediates: self.intermediates.clone(),
             passphrase,
-        }
+        })
     }
 
     /// The CreateSession parameters of these flags.
@@ -211,7 +264,7 @@ impl SessionArgs {
 
     /// Loads the identity, signs CreateSession and returns the credentials (no cache).
     pub async fn fetch(&self) -> Result<SessionCredentials, String> {
-        let identity = WorkloadIdentity::load(&self.identity_source())?;
+        let identity = WorkloadIdentity::load(&self.identity_source()?)?;
         self.fetch_with(&self.client()?, &identity).await
     }
 
@@ -289,7 +342,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         session: args,
         no_cache,
     } = args;
-    let identity = WorkloadIdentity::load(&args.identity_source())?;
+    let identity = WorkloadIdentity::load(&args.identity_source()?)?;
     let cache_dir = if no_cache || cache::disabled_by_env() {
         None
     } else {

@@ -184,7 +184,13 @@ fn read_intermediates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    std::fs::read(path).map_err(|e| match path.to_str() {
+        // `aws_signing_helper` takes `pkcs11:` URIs (RFC 7512) for the certificate and key.
+        Some(uri) if uri.starts_with("pkcs11:") && e.kind() == std::io::ErrorKind::NotFound => {
+            format!("{uri}: a PKCS#11 URI: {}", super::credential_process::FILES_ONLY)
+        }
+        _ => format!("cannot read {}: {e}", path.display()),
+    })
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {

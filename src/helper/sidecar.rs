@@ -93,7 +93,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     if let Some(p) = &args.auth_token_file {
         ensure_token(p)?;
     }
-    let source = args.session.identity_source();
+    let source = args.session.identity_source()?;
     // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
     WorkloadIdentity::load(&source)?;
     let imds = match args.no_imds {

@@ -52,7 +52,7 @@ const OWNED_KEYS: [(&str, usize); 4] = [(KEYS[0], 0), (KEYS[1], 1), (KEYS[2], 2)
 /// Runs the command.
 pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let file = credentials_file()?;
-    let source = args.session.identity_source();
+    let source = args.session.identity_source()?;
     let client = args.session.client()?;
     // Unreadable certificate or key files are an error now, not a retry loop: the loop below
     // reads them again each time (rotation), and retries only what may recover by itself.
