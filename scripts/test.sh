@@ -2,7 +2,8 @@
 # Runs every test of the project:
 #   1. the pinned Python client environment in target/pyenv (reused while
 #      scripts/python-requirements.txt and the Python version are unchanged),
-#   2. cargo build --bins, cargo test --all-targets and the doc examples (cargo test --doc),
+#   2. SoftHSM and OpenSC for the PKCS#11 tests (Debian packages, installed when missing),
+#      cargo build --bins, cargo test --all-targets and the doc examples (cargo test --doc),
 #   3. the real-client tests in tests/python against the freshly built daemon.
 # Extra arguments are passed to pytest (e.g. `./scripts/test.sh -k expired`).
 # Honours an exported CARGO_TARGET_DIR (default: target/ in the repository).
@@ -67,6 +68,30 @@ ensure_venv
 "$VENV/bin/python" -m pip freeze --disable-pip-version-check \
   | grep -Ei '^(boto3|botocore|awscli|iam.rolesanywhere.session|pytest|requests|cryptography|grpcio[a-z-]*)==' \
   | tr '\n' ' ' || true
+echo
+
+# The PKCS#11 tests sign with a SoftHSM token, made with softhsm2-util and OpenSC's
+# pkcs11-tool (Debian packages softhsm2 and opensc, at the versions of the machine's Debian
+# release). Installed when missing and this user may (root with apt-get); else those tests
+# print that they were skipped.
+ensure_pkcs11_tools() {
+  if command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null; then
+    return 0
+  fi
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "softhsm2 and opensc are not installed (apt-get install softhsm2 opensc): the PKCS#11 tests will be skipped"
+    return 0
+  fi
+  local packages=(softhsm2 opensc)
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; } \
+    || echo "could not install ${packages[*]}: the PKCS#11 tests will be skipped"
+}
+
+section "PKCS#11 test tools (softhsm2, opensc)"
+ensure_pkcs11_tools
+dpkg-query -W softhsm2 opensc 2>/dev/null | tr '\t\n' '= ' || true
 echo
 
 section "cargo build --bins"

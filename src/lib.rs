@@ -35,7 +35,8 @@
 //!   [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
 //!   verifier the client and the server share), [`fsutil`] (private files, atomic writes).
 //! - **Client side**, in the same binary: [`client`] (HTTPS and gRPC clients of rolegate's
-//!   APIs), [`helper`] (`credential-process`, `sidecar`, `update`: what workloads run),
+//!   APIs, directly or through an HTTP proxy), [`helper`] (`credential-process`, `sidecar`,
+//!   `update`: what workloads run, with keys in files or on a PKCS#11 token),
 //!   [`explain`] (`explain` and `simulate`: the broker's decisions replayed offline, traced),
 //!   [`bench`](mod@bench) (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
 //!   targets and the property tests share.

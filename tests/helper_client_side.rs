@@ -417,55 +417,296 @@ fn with_proxy_credential_process_tunnels_through_the_https_proxy() {
     );
 }
 
-/// `aws_signing_helper`'s key-store flags and `pkcs11:` URIs are refused with the reason (keys
-/// are read from files), exit status 1, before any request; an unknown flag stays a usage error.
+/// `aws_signing_helper`'s flags for certificate selectors, TPM keys and operating system
+/// stores are refused with the reason (exit status 1) before any request; an unknown flag stays
+/// a usage error (exit 2). `--reuse-pin` is accepted (rolegate always reuses the PIN).
 #[test]
 fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let c = Client::new(&pki);
-    let files_only = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or PKCS#1 key, \
-                      or a PKCS#12 bundle); PKCS#11 tokens, TPM keys and the Windows and macOS certificate stores \
-                      are not supported";
+    let reason = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or PKCS#1 key, or a \
+                  PKCS#12 bundle) or from a PKCS#11 token (pkcs11: URIs with --pkcs11-lib; a TPM through \
+                  tpm2-pkcs11); certificate selectors, the TPM key flags and the Windows and macOS certificate \
+                  stores are not supported";
     for (sub, flags, what) in [
         (
             "credential-process",
-            &["--pkcs11-lib", "/usr/lib/softhsm/libsofthsm2.so"][..],
-            "--pkcs11-lib",
-        ),
-        (
-            "credential-process",
-            &["--cert-selector", "file://selector.json"],
+            &["--cert-selector", "file://selector.json"][..],
             "--cert-selector",
         ),
         ("update", &["--once", "--tpm-key-password", "x"], "--tpm-key-password"),
         ("sidecar", &["--system-store-name", "MY"], "--system-store-name"),
-        ("credential-process", &["--reuse-pin"], "--reuse-pin"),
+        (
+            "credential-process",
+            &["--no-tpm-key-password"],
+            "--no-tpm-key-password",
+        ),
+        (
+            "credential-process",
+            &["--use-latest-expiring-certificate"],
+            "--use-latest-expiring-certificate",
+        ),
     ] {
         let out = c.command(sub, &d).args(flags).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{sub} {flags:?}");
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
-            format!("error: {what}: {files_only}\n"),
+            format!("error: {what}: {reason}\n"),
             "{sub} {flags:?}"
         );
     }
-    let mut args = c.args(&d, "main");
-    let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
-    args[at] = "pkcs11:token=workloads;object=app".into();
-    let out = c.command_with("credential-process", args).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        format!("error: pkcs11:token=workloads;object=app: a PKCS#11 URI: {files_only}\n")
-    );
     assert_eq!(create_session_count(&d), 0);
+    let out = c
+        .command("credential-process", &d)
+        .args(["--no-cache", "--reuse-pin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = c
         .command("credential-process", &d)
         .arg("--no-such-flag")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The SoftHSM module and its tools, or None — with a printed notice — where softhsm2 and
+/// opensc are not installed (`scripts/test.sh` installs them where it may).
+fn softhsm() -> Option<PathBuf> {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    let tools = ["softhsm2-util", "pkcs11-tool"]
+        .iter()
+        .all(|tool| Command::new(tool).arg("--help").output().is_ok());
+    match (module, tools) {
+        (Some(module), true) => Some(module),
+        _ => {
+            eprintln!(
+                "SKIPPED: SoftHSM (softhsm2) or OpenSC's pkcs11-tool is not installed: apt-get install softhsm2 opensc"
+            );
+            None
+        }
+    }
+}
+
+/// A SoftHSM token "rolegate" (user PIN 1234) in a folder of its own, holding `objects`:
+/// (label, id, private key PEM, certificate DER or none).
+struct Token {
+    dir: tempfile::TempDir,
+    module: PathBuf,
+}
+
+impl Token {
+    fn new(module: PathBuf, objects: &[(&str, u8, &str, Option<&[u8]>)]) -> Token {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        let conf = format!("directories.tokendir = {}\n", dir.path().join("tokens").display());
+        std::fs::write(dir.path().join("softhsm2.conf"), conf).unwrap();
+        let token = Token { dir, module };
+        token.run(
+            "softhsm2-util",
+            &[
+                "--init-token",
+                "--free",
+                "--label",
+                "rolegate",
+                "--pin",
+                "1234",
+                "--so-pin",
+                "5678",
+            ],
+        );
+        for (label, id, key_pem, certificate) in objects {
+            let key = token.dir.path().join(format!("{label}.key"));
+            std::fs::write(&key, key_pem).unwrap();
+            let id = format!("{id:02x}");
+            let key = key.display().to_string();
+            token.run(
+                "softhsm2-util",
+                &[
+                    "--import", &key, "--token", "rolegate", "--label", label, "--id", &id, "--pin", "1234",
+                ],
+            );
+            if let Some(der) = certificate {
+                let path = token.dir.path().join(format!("{label}.der"));
+                std::fs::write(&path, der).unwrap();
+                let module = token.module.display().to_string();
+                let path = path.display().to_string();
+                #[rustfmt::skip]
+                token.run("pkcs11-tool", &[
+                    "--module", &module, "--token-label", "rolegate", "--login", "--pin", "1234",
+                    "--write-object", &path, "--type", "cert", "--id", &id, "--label", label,
+                ]);
+            }
+        }
+        token
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("softhsm2.conf")
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = Command::new(tool)
+            .args(args)
+            .env("SOFTHSM2_CONF", self.conf())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `credential-process` with the key — and the certificate — on a PKCS#11 token (SoftHSM),
+/// named by RFC 7512 URIs as `aws_signing_helper` takes them: ECDSA and RSA keys sign on the
+/// token and the server accepts the signatures; the PIN comes from the URI or the passphrase
+/// flags and never shows in a message; a wrong PIN, a key of another certificate, an unknown
+/// token and a missing module are each named.
+#[test]
+fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
+    let Some(module) = softhsm() else { return };
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let rsa = Pki::client(&pki.root, "workload-rsa", KeyType::Rsa2048);
+    let p384 = Pki::client(&pki.root, "workload-p384", KeyType::EcdsaP384);
+    std::fs::write(c.dir.path().join("p384.pem"), &p384.cert_pem).unwrap();
+    let ecdsa_key = std::fs::read_to_string(c.dir.path().join("key.pem")).unwrap();
+    let ecdsa_cert = std::fs::read(c.dir.path().join("cert.pem")).unwrap();
+    let ecdsa_der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(&ecdsa_cert).unwrap()
+    };
+    std::fs::write(c.dir.path().join("rsa.pem"), &rsa.cert_pem).unwrap();
+    std::fs::write(c.dir.path().join("pin"), "1234\n").unwrap();
+    let token = Token::new(
+        module.clone(),
+        &[
+            ("workload", 1, &ecdsa_key, Some(ecdsa_der.as_ref())),
+            ("workload-rsa", 2, &rsa.key_pem, None),
+            ("workload-p384", 3, &p384.key_pem, None),
+        ],
+    );
+    let run = |certificate: &str, key: Option<&str>, extra: &[&str]| {
+        let mut args = c.args(&d, "main");
+        let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
+        args[at] = certificate.to_owned();
+        let at = args.iter().position(|a| a == "--private-key").unwrap();
+        match key {
+            Some(key) => args[at + 1] = key.to_owned(),
+            None => drop(args.drain(at..at + 2)),
+        }
+        args.extend([
+            "--no-cache".to_owned(),
+            "--pkcs11-lib".to_owned(),
+            module.display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = c
+            .command_with("credential-process", args)
+            .env("SOFTHSM2_CONF", token.conf())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let cert_file = c.dir.path().join("cert.pem").display().to_string();
+    let rsa_file = c.dir.path().join("rsa.pem").display().to_string();
+    let pin_file = c.dir.path().join("pin").display().to_string();
+    let ok = |(code, stdout, stderr): (Option<i32>, String, String)| {
+        assert_eq!(code, Some(0), "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"), "{v}");
+    };
+    // The key on the token, the certificate in a file: ECDSA (PIN in the URI) and RSA (PIN
+    // in a file, key found by id).
+    ok(run(
+        &cert_file,
+        Some("pkcs11:token=rolegate;object=workload?pin-value=1234"),
+        &[],
+    ));
+    ok(run(
+        &rsa_file,
+        Some("pkcs11:token=rolegate;id=%02"),
+        &["--private-key-passphrase-file", &pin_file],
+    ));
+    let p384_file = c.dir.path().join("p384.pem").display().to_string();
+    ok(run(&p384_file, Some("pkcs11:object=workload-p384?pin-value=1234"), &[]));
+    // Both on the token: the key is the one with the certificate's id.
+    ok(run(
+        "pkcs11:token=rolegate;object=workload;type=cert?pin-value=1234",
+        None,
+        &[],
+    ));
+    assert_eq!(create_session_count(&d), 4);
+
+    for (certificate, key, extra, error) in [
+        (
+            cert_file.as_str(),
+            Some("pkcs11:token=rolegate;object=workload?pin-value=4321"),
+            &[][..],
+            "pkcs11:token=rolegate;object=workload: the token refused the PIN (CKR_PIN_INCORRECT)",
+        ),
+        (
+            cert_file.as_str(),
+            Some("pkcs11:token=rolegate;id=%02?pin-value=1234"),
+            &[],
+            &format!("pkcs11:token=rolegate;id=%02: this private key is not the key of the certificate in {cert_file}")
+                as &str,
+        ),
+        (
+            cert_file.as_str(),
+            Some("pkcs11:token=rolegate;object=workload"),
+            &[],
+            "pkcs11:token=rolegate;object=workload: no private key on the token (private keys are often visible only \
+             once logged in: give the PIN)",
+        ),
+        (
+            "pkcs11:token=elsewhere;object=workload",
+            None,
+            &[],
+            "pkcs11:token=elsewhere;object=workload: no token matches (the module has 'rolegate' (slot",
+        ),
+        (
+            "pkcs11:token=rolegate;object=workload?pin-value=1234&pin-source=file:/x",
+            None,
+            &[],
+            "pkcs11:token=rolegate;object=workload: pin-source is not supported",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(certificate, key, extra);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.starts_with(&format!("error: {error}")), "{stderr}");
+        assert!(
+            !stderr.contains("1234") && !stderr.contains("4321"),
+            "the PIN is never shown: {stderr}"
+        );
+    }
+    let mut args = c.args(&d, "main");
+    let at = args.iter().position(|a| a == "--private-key").unwrap() + 1;
+    args[at] = "pkcs11:token=rolegate;object=workload".into();
+    let out = c.command_with("credential-process", args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: pkcs11:token=rolegate;object=workload: which PKCS#11 module? Give --pkcs11-lib"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(create_session_count(&d), 4);
 }
 
 #[test]

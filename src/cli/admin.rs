@@ -110,6 +110,7 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
 
 async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
     let source = IdentitySource {
+        pkcs11_lib: None,
         certificate: args.certificate.clone(),
         private_key: args.private_key.clone(),
         intermediates: args.intermediates.clone(),

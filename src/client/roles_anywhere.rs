@@ -54,7 +54,7 @@ pub struct CreateSessionParams {
 /// A certificate holder's signing material: the private key, the certificate (and its
 /// intermediates) and the certificate serial in decimal.
 pub struct X509Signer<'a> {
-    pub key: &'a x509::X509SigningKey,
+    pub key: &'a dyn x509::X509Signing,
     pub cert_der: &'a [u8],
     pub chain_der: &'a [Vec<u8>],
     pub serial_decimal: &'a str,
@@ -216,7 +216,7 @@ impl RolesAnywhereClient {
     pub async fn create_session(
         &self,
         params: &CreateSessionParams,
-        key: &x509::X509SigningKey,
+        key: &dyn x509::X509Signing,
         cert_der: &[u8],
         chain_der: &[Vec<u8>],
         serial_decimal: &str,

@@ -20,12 +20,14 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
-    /// Client certificate (PEM or DER; a PEM file may hold its chain after it), or a PKCS#12
-    /// bundle (.p12/.pfx) with its key and chain.
+    /// Client certificate (PEM or DER; a PEM file may hold its chain after it), a PKCS#12
+    /// bundle (.p12/.pfx) with its key and chain, or a `pkcs11:` URI of a certificate on a
+    /// token (whose key, without --private-key, is the token's key with the same id).
     #[arg(long)]
     pub certificate: PathBuf,
-    /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, or an
-    /// encrypted PKCS#8 (give the passphrase). Not needed with a PKCS#12 bundle.
+    /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, an
+    /// encrypted PKCS#8 (give the passphrase), or a `pkcs11:` URI of a key on a token. Not
+    /// needed with a PKCS#12 bundle or a certificate on a token.
     #[arg(long)]
     pub private_key: Option<PathBuf>,
     /// Intermediate CA certificates sent with the leaf (PEM bundle or DER), instead of those
@@ -33,10 +35,11 @@ pub struct SessionArgs {
     #[arg(long)]
     pub intermediates: Option<PathBuf>,
     /// Name of an environment variable holding the passphrase of an encrypted private key or
-    /// PKCS#12 bundle.
+    /// PKCS#12 bundle, or the PIN of a token.
     #[arg(long, value_name = "VAR", conflicts_with = "private_key_passphrase_file")]
     pub private_key_passphrase_env: Option<String>,
-    /// File whose first line is the passphrase of an encrypted private key or PKCS#12 bundle.
+    /// File whose first line is the passphrase of an encrypted private key or PKCS#12 bundle,
+    /// or the PIN of a token.
     #[arg(long, value_name = "FILE")]
     pub private_key_passphrase_file: Option<PathBuf>,
     /// Trust anchor the certificate chains to,
@@ -75,6 +78,15 @@ pub struct SessionArgs {
     /// Log the steps on stderr.
     #[arg(long)]
     pub debug: bool,
+    /// PKCS#11 module for a `pkcs11:` URI as --certificate or --private-key (without the URI's
+    /// module-path), e.g. /usr/lib/softhsm/libsofthsm2.so. The token's PIN comes from the URI's
+    /// pin-value or the passphrase flags.
+    #[arg(long, value_name = "MODULE")]
+    pub pkcs11_lib: Option<PathBuf>,
+    /// Accepted for `aws_signing_helper`: rolegate always gives a key that asks for its PIN at
+    /// each signature (CKA_ALWAYS_AUTHENTICATE) the token's PIN.
+    #[arg(long)]
+    pub reuse_pin: bool,
     #[command(flatten)]
     pub key_stores: KeyStoreFlags,
 }
@@ -85,10 +97,6 @@ pub struct SessionArgs {
 /// than as an unknown flag.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct KeyStoreFlags {
-    #[arg(long, hide = true)]
-    pkcs11_lib: Option<String>,
-    #[arg(long, hide = true)]
-    reuse_pin: bool,
     #[arg(long, hide = true)]
     cert_selector: Option<String>,
     #[arg(long, hide = true)]
@@ -105,8 +113,6 @@ impl KeyStoreFlags {
     /// The first of these flags given, if any.
     fn first_given(&self) -> Option<&'static str> {
         [
-            ("--pkcs11-lib", self.pkcs11_lib.is_some()),
-            ("--reuse-pin", self.reuse_pin),
             ("--cert-selector", self.cert_selector.is_some()),
             ("--system-store-name", self.system_store_name.is_some()),
             (
@@ -121,9 +127,10 @@ impl KeyStoreFlags {
     }
 }
 
-/// Why a certificate or key is not read from a key store.
-pub const FILES_ONLY: &str = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or PKCS#1 \
-     key, or a PKCS#12 bundle); PKCS#11 tokens, TPM keys and the Windows and macOS certificate stores are not \
+/// Why a certificate or key is not read from one of those stores.
+const FILES_OR_PKCS11: &str = "rolegate reads the certificate and key from files (PEM or DER, a PKCS#8, SEC1 or \
+     PKCS#1 key, or a PKCS#12 bundle) or from a PKCS#11 token (pkcs11: URIs with --pkcs11-lib; a TPM through \
+     tpm2-pkcs11); certificate selectors, the TPM key flags and the Windows and macOS certificate stores are not \
      supported";
 
 /// `rolegate credential-process` flags: the shared ones and the cache's.
@@ -165,7 +172,7 @@ impl SessionArgs {
     /// `aws_signing_helper` that names a key store ([`KeyStoreFlags`]).
     pub fn identity_source(&self) -> Result<IdentitySource, String> {
         if let Some(flag) = self.key_stores.first_given() {
-            return Err(format!("{flag}: {FILES_ONLY}"));
+            return Err(format!("{flag}: {FILES_OR_PKCS11}"));
         }
         let passphrase = match (&self.private_key_passphrase_env, &self.private_key_passphrase_file) {
             (Some(var), _) => Passphrase::Env(var.clone()),
@@ -173,6 +180,7 @@ impl SessionArgs {
             (None, None) => Passphrase::None,
         };
         Ok(IdentitySource {
+            pkcs11_lib: self.pkcs11_lib.clone(),
             certificate: self.certificate.clone(),
             private_key: self.private_key.clone(),
             intermediates: self.intermediates.clone(),

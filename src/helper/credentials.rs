@@ -1,7 +1,8 @@
 //! Loading the workload's identity from disk the way `aws_signing_helper` accepts it: the
 //! certificate (PEM or DER) or a PKCS#12 bundle holding certificate, chain and key; optional
 //! intermediates (PEM bundle or DER); the private key as PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM
-//! or DER, or as an encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`, PBES2) unlocked by a passphrase.
+//! or DER, or as an encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`, PBES2) unlocked by a passphrase;
+//! or the certificate and key on a PKCS#11 token (`pkcs11:` URIs, [`super::pkcs11`]).
 
 use std::path::{Path, PathBuf};
 
@@ -11,20 +12,27 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroizing;
 
+use super::pkcs11::{self, Pkcs11Uri, TokenKey, TokenSource};
 use crate::identity::ClientCertificate;
-use crate::sigv4::x509::X509SigningKey;
+use crate::sigv4::SigV4Error;
+use crate::sigv4::x509::{X509Algorithm, X509Signing, X509SigningKey, X509VerifyingKey};
 
 /// Where the identity comes from (paths, not contents: the sidecar re-reads them on refresh).
 #[derive(Clone, Debug)]
 pub struct IdentitySource {
-    /// Certificate (PEM/DER) or PKCS#12 bundle (`.p12`/`.pfx`, or detected from its contents).
+    /// Certificate (PEM/DER) or PKCS#12 bundle (`.p12`/`.pfx`, or detected from its
+    /// contents), or a `pkcs11:` URI.
     pub certificate: PathBuf,
-    /// Private key; absent only with a PKCS#12 bundle.
+    /// Private key, or a `pkcs11:` URI; absent with a PKCS#12 bundle, or with a certificate on
+    /// a token (the key is then the token's object with the certificate's id).
     pub private_key: Option<PathBuf>,
     /// The chain; without it, the certificates after the leaf in `certificate` (or the
     /// PKCS#12 bundle's).
     pub intermediates: Option<PathBuf>,
+    /// Passphrase of an encrypted key or bundle, or the PIN of a token.
     pub passphrase: Passphrase,
+    /// The PKCS#11 module of a `pkcs11:` URI without `module-path`.
+    pub pkcs11_lib: Option<PathBuf>,
 }
 
 /// Where the passphrase of an encrypted key or a PKCS#12 bundle comes from.
@@ -42,25 +50,69 @@ pub enum Passphrase {
 pub struct WorkloadIdentity {
     pub certificate: ClientCertificate,
     pub chain: Vec<Vec<u8>>,
-    pub key: X509SigningKey,
+    pub key: WorkloadKey,
+}
+
+/// The key that signs the workload's requests.
+#[derive(Debug)]
+pub enum WorkloadKey {
+    /// Read from a file (or a PKCS#12 bundle).
+    File(X509SigningKey),
+    /// Held by a PKCS#11 token, which signs.
+    Token(TokenKey),
+}
+
+impl X509Signing for WorkloadKey {
+    fn algorithm(&self) -> X509Algorithm {
+        match self {
+            WorkloadKey::File(k) => k.algorithm(),
+            WorkloadKey::Token(k) => k.algorithm(),
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigV4Error> {
+        match self {
+            WorkloadKey::File(k) => k.sign(message),
+            WorkloadKey::Token(k) => k.sign(message),
+        }
+    }
 }
 
 impl WorkloadIdentity {
     /// Reads and parses the identity; every error names the file and what to do.
     pub fn load(source: &IdentitySource) -> Result<Self, String> {
-        let IdentityParts { leaf, chain, key_pkcs8 } = read_identity(source)?;
-        let certificate =
-            ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", source.certificate.display()))?;
+        let IdentityParts { leaf, chain, key } = read_identity(source)?;
+        let certificate = ClientCertificate::parse(leaf).map_err(|e| format!("{}: {e}", shown(&source.certificate)))?;
         let key_path = source.private_key.as_ref().unwrap_or(&source.certificate);
-        let key = X509SigningKey::from_pkcs8_der(&key_pkcs8).map_err(|e| format!("{}: {e}", key_path.display()))?;
         // The server would only say "Signature validation failed".
-        if key.public_key() != certificate.public_key().1 {
-            return Err(format!(
+        let not_its_key = || {
+            format!(
                 "{}: this private key is not the key of the certificate in {}",
-                key_path.display(),
-                source.certificate.display()
-            ));
-        }
+                shown(key_path),
+                shown(&source.certificate)
+            )
+        };
+        let key = match key {
+            KeyPart::Pkcs8(der) => {
+                let key = X509SigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", key_path.display()))?;
+                if key.public_key() != certificate.public_key().1 {
+                    return Err(not_its_key());
+                }
+                WorkloadKey::File(key)
+            }
+            KeyPart::Token(key) => {
+                // The token keeps the public half to itself: a probe signature, verified with
+                // the certificate's key, shows the pair (and that the token signs at all).
+                let (kind, public_key) = certificate.public_key();
+                let verifier = X509VerifyingKey::parse(kind, public_key).map_err(|e| e.to_string())?;
+                let probe = b"rolegate: does this token key belong to the certificate?";
+                let signature = key.sign(probe).map_err(|e| e.to_string())?;
+                verifier
+                    .verify(key.algorithm(), probe, &signature)
+                    .map_err(|_| not_its_key())?;
+                WorkloadKey::Token(key)
+            }
+        };
         Ok(Self {
             certificate,
             chain,
@@ -74,10 +126,15 @@ impl WorkloadIdentity {
 pub fn tls_client_identity(
     source: &IdentitySource,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let IdentityParts { leaf, chain, key_pkcs8 } = read_identity(source)?;
+    let IdentityParts { leaf, chain, key } = read_identity(source)?;
     let certificates = std::iter::once(leaf).chain(chain).map(CertificateDer::from).collect();
-    let key = PrivateKeyDer::Pkcs8(key_pkcs8.to_vec().into());
-    Ok((certificates, key))
+    let KeyPart::Pkcs8(der) = key else {
+        return Err(format!(
+            "{}: a TLS client key is read from a file, not from a PKCS#11 token",
+            shown(source.private_key.as_ref().unwrap_or(&source.certificate))
+        ));
+    };
+    Ok((certificates, PrivateKeyDer::Pkcs8(der.to_vec().into())))
 }
 
 /// An identity as read from its files.
@@ -86,16 +143,30 @@ struct IdentityParts {
     leaf: Vec<u8>,
     /// Its chain, DER, from the bundle or `intermediates`.
     chain: Vec<Vec<u8>>,
-    key_pkcs8: Zeroizing<Vec<u8>>,
+    key: KeyPart,
+}
+
+/// The private key as read: PKCS#8 DER from a file or bundle, or a key on a token.
+enum KeyPart {
+    Pkcs8(Zeroizing<Vec<u8>>),
+    Token(TokenKey),
 }
 
 /// The private key of the identity (PKCS#8 DER), read as [`WorkloadIdentity::load`] reads it:
-/// key material the sidecar derives its IMDS token key from.
-pub fn private_key_der(source: &IdentitySource) -> Result<Zeroizing<Vec<u8>>, String> {
-    Ok(read_identity(source)?.key_pkcs8)
+/// key material the sidecar derives its IMDS token key from. `None` for a key on a token,
+/// which never leaves it.
+pub fn private_key_der(source: &IdentitySource) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    Ok(match read_identity(source)?.key {
+        KeyPart::Pkcs8(der) => Some(der),
+        KeyPart::Token(_) => None,
+    })
 }
 
 fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
+    let on_token = |p: &Path| Pkcs11Uri::is_uri(p);
+    if on_token(&source.certificate) || source.private_key.as_deref().is_some_and(on_token) {
+        return read_token_identity(source);
+    }
     let cert_bytes = read(&source.certificate)?;
     let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
         let (leaf, chain, key) = open_pkcs12(&cert_bytes, &source.passphrase)
@@ -118,7 +189,102 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
     if let Some(p) = &source.intermediates {
         chain = read_intermediates(p)?;
     }
-    Ok(IdentityParts { leaf, chain, key_pkcs8 })
+    Ok(IdentityParts {
+        leaf,
+        chain,
+        key: KeyPart::Pkcs8(key_pkcs8),
+    })
+}
+
+/// An identity with its certificate, its key or both on a PKCS#11 token. The key is on the
+/// token when `--private-key` is a URI, or when the certificate is and no `--private-key` is
+/// given (then the key with the certificate's `CKA_ID`).
+fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
+    let parse = |p: &Path| {
+        let text = p.to_str().unwrap_or_default();
+        Pkcs11Uri::parse(text).map_err(|e| format!("{}: {e}", shown_uri(text)))
+    };
+    let certificate_uri = match Pkcs11Uri::is_uri(&source.certificate) {
+        true => Some(parse(&source.certificate)?),
+        false => None,
+    };
+    // The key of a certificate on a token, without --private-key: the token's key object with
+    // the certificate's id (or label).
+    let key_of_certificate = source.private_key.is_none();
+    let key_uri = match &source.private_key {
+        Some(p) if Pkcs11Uri::is_uri(p) => Some(parse(p)?),
+        Some(_) => None,
+        None => certificate_uri.clone().map(|uri| Pkcs11Uri {
+            object_type: None,
+            ..uri
+        }),
+    };
+    let passphrase = source.passphrase.read()?;
+    let token = |uri: &'_ Pkcs11Uri| -> Result<(PathBuf, Option<Zeroizing<String>>), String> {
+        let module = uri
+            .module_path
+            .clone()
+            .or_else(|| source.pkcs11_lib.clone())
+            .ok_or_else(|| {
+                format!(
+                    "{}: which PKCS#11 module? Give --pkcs11-lib (e.g. /usr/lib/softhsm/libsofthsm2.so, \
+                 /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1) or module-path in the URI",
+                    uri.describe()
+                )
+            })?;
+        let pin = uri.pin_value.clone().or_else(|| passphrase.clone());
+        Ok((module, pin))
+    };
+    let (leaf, file_chain, token_certificate) = match &certificate_uri {
+        Some(uri) => {
+            let (module, pin) = token(uri)?;
+            let certificate = pkcs11::read_certificate(&TokenSource {
+                module: &module,
+                uri,
+                pin: pin.as_deref().map(String::as_str),
+            })?;
+            (certificate.der.clone(), Vec::new(), Some(certificate))
+        }
+        None => {
+            let (leaf, chain) = leaf_and_chain(&source.certificate, &read(&source.certificate)?)?;
+            (leaf, chain, None)
+        }
+    };
+    let key = match &key_uri {
+        Some(uri) => {
+            let (module, pin) = token(uri)?;
+            let source = TokenSource {
+                module: &module,
+                uri,
+                pin: pin.as_deref().map(String::as_str),
+            };
+            let certificate = token_certificate.as_ref().filter(|_| key_of_certificate);
+            KeyPart::Token(pkcs11::open_key(&source, certificate)?)
+        }
+        None => {
+            let path = source.private_key.as_ref().ok_or("a private key is needed")?;
+            KeyPart::Pkcs8(load_private_key(path, &source.passphrase)?)
+        }
+    };
+    let chain = match &source.intermediates {
+        Some(p) => read_intermediates(p)?,
+        None => file_chain,
+    };
+    Ok(IdentityParts { leaf, chain, key })
+}
+
+/// A `pkcs11:` URI for a message: without its query (which may hold the PIN).
+fn shown_uri(text: &str) -> &str {
+    text.split_once('?').map_or(text, |(path, _)| path)
+}
+
+/// A `--certificate` or `--private-key` value for a message: a path, or a `pkcs11:` URI
+/// without its PIN.
+fn shown(path: &Path) -> String {
+    match path.to_str() {
+        Some(text) if Pkcs11Uri::is_uri(path) => shown_uri(text).to_owned(),
+        _ => path.display().to_string(),
+    }
 }
 
 impl Passphrase {
@@ -187,7 +353,10 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| match path.to_str() {
         // `aws_signing_helper` takes `pkcs11:` URIs (RFC 7512) for the certificate and key.
         Some(uri) if uri.starts_with("pkcs11:") && e.kind() == std::io::ErrorKind::NotFound => {
-            format!("{uri}: a PKCS#11 URI: {}", super::credential_process::FILES_ONLY)
+            format!(
+                "{}: intermediates are read from a file, not from a PKCS#11 token",
+                shown_uri(uri)
+            )
         }
         _ => format!("cannot read {}: {e}", path.display()),
     })
@@ -379,6 +548,7 @@ mod tests {
             private_key: key.map(|k| dir.join(k)),
             intermediates: None,
             passphrase: pass,
+            pkcs11_lib: None,
         })
     }
 

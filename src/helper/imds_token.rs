@@ -45,6 +45,15 @@ impl ImdsTokens {
         }
     }
 
+    /// Tokens keyed by a random key of this process: for a private key on a token, which never
+    /// leaves it. A restarted sidecar then refuses the tokens it issued before (SDKs ask for a
+    /// new one on a 401).
+    pub fn random() -> Result<ImdsTokens, String> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| "no randomness for the IMDS token key")?;
+        Ok(ImdsTokens { key })
+    }
+
     /// A token valid for `ttl` from `now`.
     pub fn issue(&self, now: OffsetDateTime, ttl: Duration) -> String {
         let expiry = (now + ttl).unix_timestamp().to_be_bytes();

@@ -109,7 +109,10 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                      serve the container endpoint only"
                 );
             }
-            Some(ImdsTokens::derived_from(&private_key_der(&source)?))
+            Some(match private_key_der(&source)? {
+                Some(key) => ImdsTokens::derived_from(&key),
+                None => ImdsTokens::random()?,
+            })
         }
     };
     args.session.client()?;

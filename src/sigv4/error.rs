@@ -169,6 +169,9 @@ pub enum SigV4Error {
     /// The signing primitive failed.
     #[error("Signing the request failed.")]
     SigningFailed,
+    /// A key on a PKCS#11 token did not sign: the token, the step and its error.
+    #[error("Signing the request on the token failed: {0}")]
+    TokenSigningFailed(String),
 }
 
 /// `value` when it is at most `max` bytes of bytes `allowed` accepts, else `…`.

@@ -234,6 +234,15 @@ fn check_algorithm_fits_key(alg: X509Algorithm, key: PublicKeyKind) -> Result<()
     }
 }
 
+/// What signs a Roles Anywhere request: a private key in memory ([`X509SigningKey`]) or one a
+/// token holds.
+pub trait X509Signing: Send + Sync {
+    /// The signature family, which names the request's algorithm.
+    fn algorithm(&self) -> X509Algorithm;
+    /// Signs `message`: RSA PKCS#1 v1.5 with SHA-256, or ECDSA with SHA-256 as DER.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigV4Error>;
+}
+
 /// A client private key for Roles Anywhere signing.
 pub struct X509SigningKey {
     inner: KeyInner,
@@ -296,6 +305,16 @@ impl X509SigningKey {
     }
 }
 
+impl X509Signing for X509SigningKey {
+    fn algorithm(&self) -> X509Algorithm {
+        X509SigningKey::algorithm(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigV4Error> {
+        X509SigningKey::sign(self, message)
+    }
+}
+
 impl fmt::Debug for X509SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "X509SigningKey({:?}, <redacted>)", self.algorithm())
@@ -311,7 +330,7 @@ impl fmt::Debug for X509SigningKey {
 pub fn sign_request(
     req: &HttpRequest,
     body: &[u8],
-    key: &X509SigningKey,
+    key: &dyn X509Signing,
     cert_der: &[u8],
     chain_der: &[Vec<u8>],
     serial_decimal: &str,
