@@ -685,6 +685,13 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
             &[],
             "pkcs11:token=rolegate;object=workload: pin-source is not supported",
         ),
+        (
+            cert_file.as_str(),
+            Some("pkcs11:token=rolegate;object=workload?pin-value=1234"),
+            &["--intermediates", "pkcs11:object=chain?pin-value=1234"],
+            "pkcs11:object=chain: a PKCS#11 URI where a file is read (export the object to a file, e.g. with \
+             pkcs11-tool --read-object)",
+        ),
     ] {
         let (code, stdout, stderr) = run(certificate, key, extra);
         assert_eq!(code, Some(1), "{stderr}");

@@ -121,6 +121,10 @@ struct ClientOnlyFlags {
     #[arg(long, hide = true)]
     with_proxy: bool,
     #[arg(long, hide = true)]
+    pkcs11_lib: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    reuse_pin: bool,
+    #[arg(long, hide = true)]
     debug: bool,
     #[arg(long, hide = true)]
     no_cache: bool,

@@ -351,13 +351,11 @@ fn read_intermediates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| match path.to_str() {
-        // `aws_signing_helper` takes `pkcs11:` URIs (RFC 7512) for the certificate and key.
-        Some(uri) if uri.starts_with("pkcs11:") && e.kind() == std::io::ErrorKind::NotFound => {
-            format!(
-                "{}: intermediates are read from a file, not from a PKCS#11 token",
-                shown_uri(uri)
-            )
-        }
+        // A URI where only a file will do: `--intermediates`, `explain --certificate`.
+        Some(uri) if uri.starts_with("pkcs11:") && e.kind() == std::io::ErrorKind::NotFound => format!(
+            "{}: a PKCS#11 URI where a file is read (export the object to a file, e.g. with pkcs11-tool --read-object)",
+            shown_uri(uri)
+        ),
         _ => format!("cannot read {}: {e}", path.display()),
     })
 }
