@@ -469,6 +469,18 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // As aws_signing_helper: --retry-errors is for the refreshing update only.
+    let out = c
+        .command("update", &d)
+        .args(["--once", "--retry-errors"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: the argument '--once' cannot be used with '--retry-errors'"),
+        "{stderr}"
+    );
 }
 
 /// The SoftHSM module and its tools, or None — with a printed notice — where softhsm2 and
@@ -1268,7 +1280,8 @@ fn sidecar_and_update_exit_cleanly_on_a_signal() {
     let file = c.dir.path().join("credentials");
     let mut update = c
         .command("update", &d)
-        .args(["--profile", "loop"])
+        // aws_signing_helper's flag for what rolegate's update always does.
+        .args(["--profile", "loop", "--retry-errors"])
         .env("AWS_SHARED_CREDENTIALS_FILE", &file)
         .stderr(Stdio::null())
         .spawn()

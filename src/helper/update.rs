@@ -23,6 +23,10 @@ pub struct UpdateArgs {
     /// Write once and exit instead of refreshing ahead of expiry forever.
     #[arg(long)]
     pub once: bool,
+    /// Accepted for `aws_signing_helper update --retry-errors`: without --once, rolegate always
+    /// retries a failed refresh, with backoff, while it keeps the profile's last credentials.
+    #[arg(long, conflicts_with = "once")]
+    pub retry_errors: bool,
 }
 
 /// A profile name that can head a section `configparser` reads back as that name: not empty,
