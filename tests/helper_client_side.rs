@@ -608,6 +608,7 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
             ("workload-p384", 3, &p384.key_pem, None),
         ],
     );
+    // `extra` holding "+cache" runs with the credential cache, else without.
     let run = |certificate: &str, key: Option<&str>, extra: &[&str]| {
         let mut args = c.args(&d, "main");
         let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
@@ -617,12 +618,11 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
             Some(key) => args[at + 1] = key.to_owned(),
             None => drop(args.drain(at..at + 2)),
         }
-        args.extend([
-            "--no-cache".to_owned(),
-            "--pkcs11-lib".to_owned(),
-            module.display().to_string(),
-        ]);
-        args.extend(extra.iter().map(|s| s.to_string()));
+        if !extra.contains(&"+cache") {
+            args.push("--no-cache".to_owned());
+        }
+        args.extend(["--pkcs11-lib".to_owned(), module.display().to_string()]);
+        args.extend(extra.iter().filter(|s| **s != "+cache").map(|s| s.to_string()));
         let out = c
             .command_with("credential-process", args)
             .env("SOFTHSM2_CONF", token.conf())
@@ -726,6 +726,44 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(create_session_count(&d), 4);
+    // With the cache: the first run fetches; a hit reads the certificate without logging in
+    // and the key not at all, so a wrong PIN does not matter to it.
+    let on_token = "pkcs11:token=rolegate;object=workload;type=cert";
+    ok(run(
+        on_token,
+        None,
+        &["+cache", "--private-key-passphrase-file", &pin_file],
+    ));
+    assert_eq!(create_session_count(&d), 5);
+    ok(run(&format!("{on_token}?pin-value=0000"), None, &["+cache"]));
+    assert_eq!(create_session_count(&d), 5);
+}
+
+/// A credential cache hit is keyed by the certificate alone: it reads neither the private key
+/// (an encrypted key is not decrypted, a token does not sign) nor needs it to be usable; a
+/// miss reads and checks it.
+#[test]
+fn a_cache_hit_does_not_read_the_private_key() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let run = || c.command("credential-process", &d).output().unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(create_session_count(&d), 1);
+    let key = c.dir.path().join("key.pem");
+    std::fs::write(&key, "not a key").unwrap();
+    let again = run();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(again.stdout, out.stdout, "served from the cache");
+    assert_eq!(create_session_count(&d), 1);
+    let out = c.command("credential-process", &d).arg("--no-cache").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(&format!("error: {}: ", key.display())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::cache::{self, CacheKey, CacheSlot};
-use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity};
+use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity, read_certificate_and_chain};
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions, proxy};
 
 /// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
@@ -277,7 +277,7 @@ impl SessionArgs {
     }
 
     /// The cache entry name for these flags and this identity.
-    fn cache_key(&self, identity: &WorkloadIdentity) -> Result<CacheKey, String> {
+    fn cache_key(&self, certificate_der: &[u8], chain: &[Vec<u8>]) -> Result<CacheKey, String> {
         let region = self.region()?;
         let duration = self.session_duration.map(|d| d.to_string()).unwrap_or_default();
         // How the server was authenticated is part of the answer: credentials fetched with
@@ -305,8 +305,8 @@ impl SessionArgs {
                 &duration,
                 self.role_session_name.as_deref().unwrap_or(""),
             ],
-            identity.certificate.der(),
-            &identity.chain,
+            certificate_der,
+            chain,
         ))
     }
 }
@@ -350,16 +350,22 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         session: args,
         no_cache,
     } = args;
-    let identity = WorkloadIdentity::load(&args.identity_source()?)?;
+    let source = args.identity_source()?;
     let cache_dir = if no_cache || cache::disabled_by_env() {
         None
     } else {
         cache::default_dir()
     };
     let creds = match cache_dir {
-        None => args.fetch_with(&args.client()?, &identity).await?,
+        None => {
+            args.fetch_with(&args.client()?, &WorkloadIdentity::load(&source)?)
+                .await?
+        }
         Some(dir) => {
-            let key = args.cache_key(&identity)?;
+            // Keyed by the certificate alone: a hit neither decrypts the key nor has a token
+            // sign; the key is read (and checked against the certificate) on a miss.
+            let (certificate_der, chain) = read_certificate_and_chain(&source)?;
+            let key = args.cache_key(&certificate_der, &chain)?;
             // One REQUEST_TIMEOUT bounds the wait on the lock and the fetch together:
             // processes queued behind one whose server never answers give up with it, not
             // 30 s each in turn, and a holder that is stopped cannot hold them for ever. An
@@ -399,6 +405,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                     c
                 }
                 None => {
+                    let identity = WorkloadIdentity::load(&source)?;
                     let left = REQUEST_TIMEOUT.saturating_sub(waited);
                     let c = args.fetch_within(&args.client()?, &identity, left).await?;
                     if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {

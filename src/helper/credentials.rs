@@ -200,19 +200,15 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
 /// token when `--private-key` is a URI, or when the certificate is and no `--private-key` is
 /// given (then the key with the certificate's `CKA_ID`).
 fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
-    let parse = |p: &Path| {
-        let text = p.to_str().unwrap_or_default();
-        Pkcs11Uri::parse(text).map_err(|e| format!("{}: {e}", shown_uri(text)))
-    };
     let certificate_uri = match Pkcs11Uri::is_uri(&source.certificate) {
-        true => Some(parse(&source.certificate)?),
+        true => Some(parse_uri(&source.certificate)?),
         false => None,
     };
     // The key of a certificate on a token, without --private-key: the token's key object with
     // the certificate's id (or label).
     let key_of_certificate = source.private_key.is_none();
     let key_uri = match &source.private_key {
-        Some(p) if Pkcs11Uri::is_uri(p) => Some(parse(p)?),
+        Some(p) if Pkcs11Uri::is_uri(p) => Some(parse_uri(p)?),
         Some(_) => None,
         None => certificate_uri.clone().map(|uri| Pkcs11Uri {
             object_type: None,
@@ -220,21 +216,7 @@ fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String>
         }),
     };
     let passphrase = source.passphrase.read()?;
-    let token = |uri: &'_ Pkcs11Uri| -> Result<(PathBuf, Option<Zeroizing<String>>), String> {
-        let module = uri
-            .module_path
-            .clone()
-            .or_else(|| source.pkcs11_lib.clone())
-            .ok_or_else(|| {
-                format!(
-                    "{}: which PKCS#11 module? Give --pkcs11-lib (e.g. /usr/lib/softhsm/libsofthsm2.so, \
-                 /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1) or module-path in the URI",
-                    uri.describe()
-                )
-            })?;
-        let pin = uri.pin_value.clone().or_else(|| passphrase.clone());
-        Ok((module, pin))
-    };
+    let token = |uri: &Pkcs11Uri| token_access(source, uri, &passphrase);
     let (leaf, file_chain, token_certificate) = match &certificate_uri {
         Some(uri) => {
             let (module, pin) = token(uri)?;
@@ -271,6 +253,60 @@ fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String>
         None => file_chain,
     };
     Ok(IdentityParts { leaf, chain, key })
+}
+
+/// The certificate and its chain without the key: what the credential cache is keyed by, read
+/// without decrypting a key or having a token sign. A PKCS#12 bundle is opened whole (the
+/// certificate is inside it).
+pub fn read_certificate_and_chain(source: &IdentitySource) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let (leaf, chain) = if Pkcs11Uri::is_uri(&source.certificate) {
+        let uri = parse_uri(&source.certificate)?;
+        let (module, pin) = token_access(source, &uri, &source.passphrase.read()?)?;
+        let source = TokenSource {
+            module: &module,
+            uri: &uri,
+            pin: pin.as_deref().map(String::as_str),
+        };
+        (pkcs11::read_certificate(&source)?.der, Vec::new())
+    } else {
+        let bytes = read(&source.certificate)?;
+        if is_pkcs12(&source.certificate, &bytes) {
+            let parts = read_identity(source)?;
+            return Ok((parts.leaf, parts.chain));
+        }
+        leaf_and_chain(&source.certificate, &bytes)?
+    };
+    match &source.intermediates {
+        Some(p) => Ok((leaf, read_intermediates(p)?)),
+        None => Ok((leaf, chain)),
+    }
+}
+
+fn parse_uri(path: &Path) -> Result<Pkcs11Uri, String> {
+    let text = path.to_str().unwrap_or_default();
+    Pkcs11Uri::parse(text).map_err(|e| format!("{}: {e}", shown_uri(text)))
+}
+
+/// The module and PIN of a token object: the URI's `module-path`, else `--pkcs11-lib`; its
+/// `pin-value`, else the passphrase flags' `passphrase`.
+fn token_access(
+    source: &IdentitySource,
+    uri: &Pkcs11Uri,
+    passphrase: &Option<Zeroizing<String>>,
+) -> Result<(PathBuf, Option<Zeroizing<String>>), String> {
+    let module = uri
+        .module_path
+        .clone()
+        .or_else(|| source.pkcs11_lib.clone())
+        .ok_or_else(|| {
+            format!(
+                "{}: which PKCS#11 module? Give --pkcs11-lib (e.g. /usr/lib/softhsm/libsofthsm2.so, \
+                 /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1) or module-path in the URI",
+                uri.describe()
+            )
+        })?;
+    let pin = uri.pin_value.clone().or_else(|| passphrase.clone());
+    Ok((module, pin))
 }
 
 /// A `pkcs11:` URI for a message: without its query (which may hold the PIN).

@@ -181,8 +181,21 @@ pub struct TokenCertificate {
 /// Reads the one certificate object `source.uri` names (`CKO_CERTIFICATE`, by label and id).
 pub fn read_certificate(source: &TokenSource<'_>) -> Result<TokenCertificate, String> {
     check_type(source.uri, "cert")?;
-    let (_, session) = open_session(source)?;
-    let found = find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate")?;
+    // Certificates are public objects on most tokens: read without logging in, so that a
+    // credential cache hit needs no PIN; a token that shows them only to its user is logged
+    // into when nothing was found.
+    let (_, session) = open_session(source, false)?;
+    let found = match (
+        find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate"),
+        source.pin,
+    ) {
+        (Ok(found), _) => found,
+        (Err(_), Some(pin)) => {
+            login(&session, source.uri, pin)?;
+            find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate")?
+        }
+        (Err(e), None) => return Err(e),
+    };
     let attributes = session
         .get_attributes(found, &[AttributeType::Value, AttributeType::Id, AttributeType::Label])
         .map_err(|e| token_error(source.uri, "reading the certificate", &e))?;
@@ -229,7 +242,7 @@ impl std::fmt::Debug for TokenKey {
 /// certificate shares its `CKA_ID` by convention.
 pub fn open_key(source: &TokenSource<'_>, certificate: Option<&TokenCertificate>) -> Result<TokenKey, String> {
     check_type(source.uri, "private")?;
-    let (logged_in, session) = open_session(source)?;
+    let (logged_in, session) = open_session(source, true)?;
     let by_certificate = certificate.filter(|c| c.id.is_some() || c.label.is_some());
     let key = find_one(
         &session,
@@ -337,25 +350,30 @@ fn check_type(uri: &Pkcs11Uri, wanted: &str) -> Result<(), String> {
     }
 }
 
-/// A session on the one token `source.uri` names, logged in when a PIN is given; whether it
-/// is logged in.
-fn open_session(source: &TokenSource<'_>) -> Result<(bool, Session), String> {
+/// A session on the one token `source.uri` names, logged in when a PIN is given and
+/// `log_in`; whether it is logged in.
+fn open_session(source: &TokenSource<'_>, log_in: bool) -> Result<(bool, Session), String> {
     let module = module(source.module)?;
     let slot = find_slot(&module, source.uri)?;
     let session = module
         .open_ro_session(slot)
         .map_err(|e| token_error(source.uri, "opening a session", &e))?;
-    let Some(pin) = source.pin else {
-        return Ok((false, session));
-    };
+    match source.pin.filter(|_| log_in) {
+        Some(pin) => login(&session, source.uri, pin).map(|()| (true, session)),
+        None => Ok((false, session)),
+    }
+}
+
+/// Logs the user in with `pin` (a session of this process already logged in is fine).
+fn login(session: &Session, uri: &Pkcs11Uri, pin: &str) -> Result<(), String> {
     let pin = cryptoki::types::AuthPin::new(pin.into());
     match session.login(UserType::User, Some(&pin)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok((true, session)),
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(format!(
             "{}: the token refused the PIN (CKR_PIN_INCORRECT)",
-            source.uri.describe()
+            uri.describe()
         )),
-        Err(e) => Err(token_error(source.uri, "logging in", &e)),
+        Err(e) => Err(token_error(uri, "logging in", &e)),
     }
 }
 
