@@ -737,6 +737,28 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
     assert_eq!(create_session_count(&d), 5);
     ok(run(&format!("{on_token}?pin-value=0000"), None, &["+cache"]));
     assert_eq!(create_session_count(&d), 5);
+    // `explain` takes the client's command line, and reads the certificate from the token.
+    let mut args = c.args(&d, "main");
+    let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
+    args[at] = on_token.to_owned();
+    let at = args.iter().position(|a| a == "--private-key").unwrap();
+    args.drain(at..at + 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["explain", "--config"])
+        .arg(d.dir.path().join("rolegate.toml"))
+        .args(args)
+        .args(["--pkcs11-lib", &module.display().to_string()])
+        .env("SOFTHSM2_CONF", token.conf())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("CN=workload"), "{stdout}");
 }
 
 /// A credential cache hit is keyed by the certificate alone: it reads neither the private key

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::explain::{
     AssumeRoleQuestion, CreateSessionQuestion, SimulateQuestion, explain_assume_role, explain_create_session, simulate,
 };
-use crate::helper::credentials::read_certificate_chain;
+use crate::helper::credentials::{IdentitySource, Passphrase, read_certificate_and_chain};
 
 /// Exit code when the request would be allowed.
 const ALLOWED: u8 = 0;
@@ -29,8 +29,9 @@ pub(super) struct ExplainArgs {
     /// The TOML configuration file the daemon runs with.
     #[arg(long)]
     config: PathBuf,
-    /// The client certificate (PEM or DER), as given to credential-process; a PEM file may
-    /// hold its chain after it.
+    /// The client certificate as given to credential-process: PEM or DER (a PEM file may hold
+    /// its chain after it), a PKCS#12 bundle (with the passphrase flags), or a `pkcs11:` URI
+    /// (with --pkcs11-lib).
     #[arg(long, required_unless_present = "caller_role_arn")]
     certificate: Option<PathBuf>,
     /// Intermediate certificates (PEM bundle or DER), instead of those after the leaf in the
@@ -100,8 +101,9 @@ pub(super) struct ExplainArgs {
 }
 
 /// The flags of `credential-process` that do not change the decision (how the client reaches
-/// the server and holds its key), accepted and ignored so that a client's command line can be
-/// pasted as it is. Hidden from `--help`.
+/// the server and holds its key), accepted so that a client's command line can be pasted as it
+/// is; the passphrase and PKCS#11 ones serve to read a certificate in a PKCS#12 bundle or on a
+/// token. Hidden from `--help`.
 #[derive(clap::Args)]
 struct ClientOnlyFlags {
     #[arg(long, hide = true)]
@@ -250,7 +252,23 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
     else {
         return Err("give --certificate, --trust-anchor-arn and --profile-arn, or --caller-role-arn".into());
     };
-    let (certificate_der, intermediates) = read_certificate_chain(&certificate, args.intermediates.as_deref())?;
+    // The certificate only: a PKCS#12 bundle's with the passphrase flags, a token's with
+    // --pkcs11-lib; the key is neither read nor used.
+    let passphrase = match (
+        &args.client_only.private_key_passphrase_env,
+        &args.client_only.private_key_passphrase_file,
+    ) {
+        (Some(var), _) => Passphrase::Env(var.clone()),
+        (None, Some(file)) => Passphrase::File(file.clone()),
+        (None, None) => Passphrase::None,
+    };
+    let (certificate_der, intermediates) = read_certificate_and_chain(&IdentitySource {
+        certificate,
+        private_key: None,
+        intermediates: args.intermediates,
+        passphrase,
+        pkcs11_lib: args.client_only.pkcs11_lib,
+    })?;
     Ok(CreateSessionQuestion {
         trust_anchor_arn,
         profile_arn,

@@ -255,8 +255,10 @@ fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String>
     Ok(IdentityParts { leaf, chain, key })
 }
 
-/// The certificate and its chain without the key: what the credential cache is keyed by, read
-/// without decrypting a key or having a token sign. A PKCS#12 bundle is opened whole (the
+/// The certificate and its chain without the key: what the credential cache is keyed by and
+/// `explain` reads, without decrypting a key or having a token sign. A PEM certificate file
+/// may hold the chain after the leaf (a "full chain" file, as cert-manager's `tls.crt`);
+/// `--intermediates`, when given, is the chain instead. A PKCS#12 bundle is opened whole (the
 /// certificate is inside it).
 pub fn read_certificate_and_chain(source: &IdentitySource) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
     let (leaf, chain) = if Pkcs11Uri::is_uri(&source.certificate) {
@@ -346,29 +348,6 @@ impl Passphrase {
 fn load_private_key(path: &Path, passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
     let bytes = Zeroizing::new(read(path)?);
     private_key_pkcs8(&bytes, passphrase).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The certificate a client presents and its chain, as `--certificate` and `--intermediates`
-/// name them (PEM or DER). A PEM certificate file may hold the chain after the leaf (a
-/// "full chain" file, as cert-manager's `tls.crt`); `--intermediates`, when given, is the
-/// chain instead.
-pub fn read_certificate_chain(
-    certificate: &Path,
-    intermediates: Option<&Path>,
-) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
-    let bytes = read(certificate)?;
-    if is_pkcs12(certificate, &bytes) {
-        return Err(format!(
-            "{} is a PKCS#12 bundle; give the certificate as PEM or DER (e.g. `openssl pkcs12 -in {} -nokeys -out cert.pem`)",
-            certificate.display(),
-            certificate.display()
-        ));
-    }
-    let (leaf, chain) = leaf_and_chain(certificate, &bytes)?;
-    match intermediates {
-        Some(p) => Ok((leaf, read_intermediates(p)?)),
-        None => Ok((leaf, chain)),
-    }
 }
 
 /// The first certificate of a certificate file and the ones after it.
@@ -576,14 +555,24 @@ mod tests {
         assert!(st.success(), "openssl {args:?}");
     }
 
-    fn load(dir: &Path, cert: &str, key: Option<&str>, pass: Passphrase) -> Result<WorkloadIdentity, String> {
-        WorkloadIdentity::load(&IdentitySource {
+    fn source(
+        dir: &Path,
+        cert: &str,
+        key: Option<&str>,
+        passphrase: Passphrase,
+        intermediates: Option<&Path>,
+    ) -> IdentitySource {
+        IdentitySource {
             certificate: dir.join(cert),
             private_key: key.map(|k| dir.join(k)),
-            intermediates: None,
-            passphrase: pass,
+            intermediates: intermediates.map(Path::to_owned),
+            passphrase,
             pkcs11_lib: None,
-        })
+        }
+    }
+
+    fn load(dir: &Path, cert: &str, key: Option<&str>, pass: Passphrase) -> Result<WorkloadIdentity, String> {
+        WorkloadIdentity::load(&source(dir, cert, key, pass, None))
     }
 
     #[test]
@@ -672,15 +661,9 @@ mod tests {
             }
             let id = load(d, "b.p12", None, file()).unwrap_or_else(|e| panic!("{kt:?} p12: {e}"));
             assert_eq!(id.certificate.der(), &leaf.cert_der[..]);
-            // Reading only the certificate (`explain`) names a bundle for what it is.
-            let bundle = d.join("b.p12");
-            assert_eq!(
-                read_certificate_chain(&bundle, None).unwrap_err(),
-                format!(
-                    "{0} is a PKCS#12 bundle; give the certificate as PEM or DER (e.g. `openssl pkcs12 -in {0} -nokeys -out cert.pem`)",
-                    bundle.display()
-                )
-            );
+            // Reading only the certificate (`explain`, a cache lookup) opens the bundle too.
+            let only_certificate = read_certificate_and_chain(&source(d, "b.p12", None, file(), None)).unwrap();
+            assert_eq!(only_certificate.0, leaf.cert_der);
         }
     }
 
@@ -757,20 +740,14 @@ mod tests {
         std::fs::write(&chain, &root.issued().cert_pem).unwrap();
 
         let inter_der = inter.issued().cert_der.clone();
-        assert_eq!(
-            read_certificate_chain(&full, None).unwrap(),
-            (leaf.cert_der.clone(), vec![inter_der])
-        );
-        assert_eq!(
-            read_certificate_chain(&alone, None).unwrap(),
-            (leaf.cert_der.clone(), vec![])
-        );
+        let read = |cert: &str, intermediates: Option<&Path>| {
+            read_certificate_and_chain(&source(d, cert, None, Passphrase::None, intermediates)).unwrap()
+        };
+        assert_eq!(read("full.pem", None), (leaf.cert_der.clone(), vec![inter_der]));
+        assert_eq!(read("leaf.pem", None), (leaf.cert_der.clone(), vec![]));
         // --intermediates is the chain instead.
         let root_der = root.issued().cert_der.clone();
-        assert_eq!(
-            read_certificate_chain(&full, Some(&chain)).unwrap(),
-            (leaf.cert_der.clone(), vec![root_der])
-        );
+        assert_eq!(read("full.pem", Some(&chain)), (leaf.cert_der.clone(), vec![root_der]));
         std::fs::write(d.join("k.pem"), leaf.key_pem.as_bytes()).unwrap();
         let id = load(d, "full.pem", Some("k.pem"), Passphrase::None).unwrap();
         assert_eq!((id.certificate.der(), id.chain.len()), (&leaf.cert_der[..], 1));
