@@ -759,6 +759,63 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("CN=workload"), "{stdout}");
+
+    // The sidecar with an RSA key on the token: its IMDSv2 tokens are keyed by the token's
+    // (deterministic) signature of a fixed label, so a restarted sidecar accepts them. With
+    // an EC key on the token they are keyed randomly, which it warns about.
+    let sidecar_with = |key: &str| {
+        let mut args = c.args(&d, "main");
+        let at = args.iter().position(|a| a == "--certificate").unwrap() + 1;
+        args[at] = if key.contains("workload-rsa") {
+            rsa_file.clone()
+        } else {
+            cert_file.clone()
+        };
+        let at = args.iter().position(|a| a == "--private-key").unwrap() + 1;
+        args[at] = key.to_owned();
+        args.extend(["--pkcs11-lib".to_owned(), module.display().to_string()]);
+        let mut command = c.command_with("sidecar", args);
+        command.env("SOFTHSM2_CONF", token.conf()).env("RUST_LOG", "warn");
+        spawn_sidecar(command, &[], Stdio::piped())
+    };
+    let imds_token = |s: &Sidecar| {
+        let (status, token) = http(
+            &s.url,
+            "PUT",
+            "/latest/api/token",
+            &[("x-aws-ec2-metadata-token-ttl-seconds", "60")],
+        );
+        assert_eq!(status, 200);
+        token
+    };
+    let role_list = |s: &Sidecar, token: &str| {
+        http(
+            &s.url,
+            "GET",
+            "/latest/meta-data/iam/security-credentials/",
+            &[("x-aws-ec2-metadata-token", token)],
+        )
+        .0
+    };
+    let rsa_key = "pkcs11:object=workload-rsa?pin-value=1234";
+    let first = sidecar_with(rsa_key);
+    let issued = imds_token(&first);
+    assert_eq!(role_list(&first, &issued), 200);
+    drop(first);
+    let restarted = sidecar_with(rsa_key);
+    assert_eq!(
+        role_list(&restarted, &issued),
+        200,
+        "a restarted sidecar accepts its tokens"
+    );
+    drop(restarted);
+    let mut ec = sidecar_with("pkcs11:object=workload;type=private?pin-value=1234");
+    let issued = imds_token(&ec);
+    assert_eq!(role_list(&ec, &issued), 200);
+    let _ = ec.child.kill();
+    let mut stderr = String::new();
+    ec.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("IMDSv2 tokens are keyed randomly"), "{stderr}");
 }
 
 /// A credential cache hit is keyed by the certificate alone: it reads neither the private key

@@ -152,14 +152,20 @@ enum KeyPart {
     Token(TokenKey),
 }
 
-/// The private key of the identity (PKCS#8 DER), read as [`WorkloadIdentity::load`] reads it:
-/// key material the sidecar derives its IMDS token key from. `None` for a key on a token,
-/// which never leaves it.
-pub fn private_key_der(source: &IdentitySource) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    Ok(match read_identity(source)?.key {
-        KeyPart::Pkcs8(der) => Some(der),
-        KeyPart::Token(_) => None,
-    })
+/// Secret material that stays the same across restarts, for the sidecar to derive its IMDS
+/// token key from (`label` names that use): the private key (PKCS#8 DER) when it is in a file;
+/// for an RSA key on a token, its signature of `label` (PKCS#1 v1.5 is deterministic, and only
+/// the key's holder can make it). `None` for an EC key on a token: ECDSA signatures differ
+/// each time.
+pub fn stable_secret(source: &IdentitySource, label: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    match read_identity(source)?.key {
+        KeyPart::Pkcs8(der) => Ok(Some(der)),
+        KeyPart::Token(key) if key.algorithm() == X509Algorithm::Rsa => key
+            .sign(label)
+            .map(|s| Some(Zeroizing::new(s)))
+            .map_err(|e| e.to_string()),
+        KeyPart::Token(_) => Ok(None),
+    }
 }
 
 fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {

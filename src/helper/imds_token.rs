@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 
 /// What keys the token MAC, derived from the private key with a label of its own (the key
 /// signs nothing with this).
-const KEY_LABEL: &[u8] = b"rolegate sidecar IMDSv2 token key v1";
+pub const KEY_LABEL: &[u8] = b"rolegate sidecar IMDSv2 token key v1";
 
 /// A token's bytes: the expiry (Unix seconds, big-endian) and its MAC.
 const EXPIRY_BYTES: usize = 8;
@@ -36,18 +36,19 @@ impl std::fmt::Debug for ImdsTokens {
 }
 
 impl ImdsTokens {
-    /// Tokens keyed by `private_key` (the workload's, PKCS#8 DER): the same key gives the same
-    /// tokens in every process.
-    pub fn derived_from(private_key: &[u8]) -> ImdsTokens {
-        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, KEY_LABEL), private_key);
+    /// Tokens keyed by `secret` (the workload's private key, PKCS#8 DER, or a token RSA key's
+    /// signature of [`KEY_LABEL`]): the same secret gives the same tokens in every process.
+    pub fn derived_from(secret: &[u8]) -> ImdsTokens {
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, KEY_LABEL), secret);
         ImdsTokens {
             key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         }
     }
 
-    /// Tokens keyed by a random key of this process: for a private key on a token, which never
-    /// leaves it. A restarted sidecar then refuses the tokens it issued before (SDKs ask for a
-    /// new one on a 401).
+    /// Tokens keyed by a random key of this process, for an EC private key on a token (which
+    /// never leaves it, and signs differently each time). A restarted sidecar then refuses the
+    /// tokens it issued before: botocore asks for a new one, aws-sdk-rust keeps failing until
+    /// its token expires.
     pub fn random() -> Result<ImdsTokens, String> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| "no randomness for the IMDS token key")?;

@@ -36,7 +36,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::credential_process::SessionArgs;
-use super::credentials::{IdentitySource, WorkloadIdentity, private_key_der};
+use super::credentials::{IdentitySource, WorkloadIdentity, stable_secret};
 use super::imds_token::ImdsTokens;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
 
@@ -109,9 +109,17 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                      serve the container endpoint only"
                 );
             }
-            Some(match private_key_der(&source)? {
-                Some(key) => ImdsTokens::derived_from(&key),
-                None => ImdsTokens::random()?,
+            Some(match stable_secret(&source, super::imds_token::KEY_LABEL)? {
+                Some(secret) => ImdsTokens::derived_from(&secret),
+                None => {
+                    tracing::warn!(
+                        "the private key is an EC key on a PKCS#11 token, which yields no stable secret: IMDSv2 \
+                         tokens are keyed randomly and do not outlive this sidecar (aws-sdk-rust keeps a token up \
+                         to 6 hours and fails with it after a restart); serve the container endpoint instead \
+                         (--auth-token-file, --no-imds)"
+                    );
+                    ImdsTokens::random()?
+                }
             })
         }
     };
