@@ -2392,6 +2392,42 @@ fn session_policy_keys_no_session_request_holds_are_warned_about() {
     }
 }
 
+/// An anchor whose bundle holds a root and an issuing CA but lists the CRL of only one of them
+/// loads with a warning naming the other: what it issues is never checked for revocation.
+#[test]
+fn a_ca_of_the_bundle_without_a_crl_is_warned_about() {
+    let pki = Pki::new();
+    let n = now();
+    let issuing = pki
+        .root
+        .new_intermediate("issuing CA", KeyType::EcdsaP256, n - days(1), n + days(30))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root_crl = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    let config = config_in(dir.path(), &pki, Some(root_crl));
+    let bundle = format!("{}{}", pki.root.issued().cert_pem, issuing.issued().cert_pem);
+    std::fs::write(dir.path().join("ca.pem"), bundle).unwrap();
+    let warning = "this anchor lists CRLs, but none issued by this CA certificate of its bundle";
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(warning)).collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains("ca=\"CN=issuing CA\"") && warned[0].contains("trust_anchor[0].crls"),
+        "{stderr}"
+    );
+    // With the issuing CA's CRL too, nothing to say.
+    let issuing_crl = issuing.crl(&[], n - days(1), n + days(7)).unwrap();
+    std::fs::write(dir.path().join("issuing.crl"), issuing_crl).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = text.replacen(r#"crls = ["root.crl"]"#, r#"crls = ["root.crl", "issuing.crl"]"#, 1);
+    assert_ne!(both, text);
+    std::fs::write(&config, both).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(warning), "{stderr}");
+}
+
 /// Two CRLs of one CA key in an anchor (the old and the new one of a CRL update) are refused at
 /// load: revocation checking consults only one CRL per issuing key, so one's revocations would
 /// be lost.

@@ -1007,6 +1007,7 @@ impl Loader<'_> {
             warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
             warn_if_expired(&at("certificates"), &trust, OffsetDateTime::now_utc());
             warn_if_scoped(&at("crls"), &trust);
+            warn_of_cas_without_crl(&at("crls"), &trust);
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),
@@ -1390,6 +1391,27 @@ fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
             "CRL has an issuing distribution point: it covers only the certificates whose CRL \
              distribution points name it (or that name none); the others are checked against no CRL"
         );
+    }
+}
+
+/// An anchor that lists CRLs but none issued by one of its CA certificates checks nothing that
+/// CA issues for revocation (no CRL of an issuer means "not revoked", as in AWS): most likely
+/// a CRL left out — an intermediate's, when the bundle holds the root and an issuing CA.
+fn warn_of_cas_without_crl(key: &str, trust: &TrustAnchor) {
+    if trust.crls().is_empty() {
+        return;
+    }
+    let mut warned = std::collections::HashSet::new();
+    for ca in trust.certificates() {
+        let has_crl = trust.crls().iter().any(|crl| crl.issuer == ca.subject);
+        if !has_crl && warned.insert(ca.subject.as_str()) {
+            tracing::warn!(
+                key,
+                ca = ca.subject.as_str(),
+                "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
+                 checked for revocation; list its CRL too"
+            );
+        }
     }
 }
 
