@@ -144,3 +144,84 @@ def test_a_process_queued_behind_a_stuck_one_gives_up_within_one_timeout(daemon,
         "error: another rolegate credential-process has been fetching the same credentials "
         f"for 30 s (cache lock in {locks[0].parent})\n"
     )
+
+
+def softhsm_module() -> Path:
+    """The SoftHSM PKCS#11 module, or a skip where softhsm2 and OpenSC's pkcs11-tool are not
+    installed (`scripts/test.sh` installs them where it may)."""
+
+    import shutil
+
+    import pytest
+
+    candidates = [Path("/usr/lib/softhsm/libsofthsm2.so"), Path("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")]
+    module = next((p for p in candidates if p.exists()), None)
+    if module is None or not shutil.which("softhsm2-util") or not shutil.which("pkcs11-tool"):
+        pytest.skip("SoftHSM (softhsm2) or OpenSC's pkcs11-tool is not installed: apt-get install softhsm2 opensc")
+    return module
+
+
+def test_aws_cli_calls_sts_with_the_key_on_a_pkcs11_token(daemon, test_pki, tmp_path):
+    """The AWS CLI's `credential_process` runs `rolegate credential-process` with the
+    certificate and key on a PKCS#11 token (SoftHSM), named by `pkcs11:` URIs as
+    `aws_signing_helper` takes them, and calls rolegate's STS with the credentials."""
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    module = softhsm_module()
+    token_dir = tmp_path / "tokens"
+    token_dir.mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {token_dir}\n")
+    env = isolated_env(tmp_path / "home")
+    env["SOFTHSM2_CONF"] = str(conf)
+
+    def run(*command: str) -> None:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+
+    key = serialization.load_pem_private_key(test_pki.ecdsa_leaf.key.read_bytes(), password=None)
+    pkcs8 = tmp_path / "app.key"
+    pkcs8.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    der = tmp_path / "app.der"
+    der.write_bytes(
+        x509.load_pem_x509_certificate(test_pki.ecdsa_leaf.cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+    )
+    run("softhsm2-util", "--init-token", "--free", "--label", "workloads", "--pin", "2468", "--so-pin", "97531")
+    run("softhsm2-util", "--import", str(pkcs8), "--token", "workloads", "--label", "app", "--id", "0a", "--pin", "2468")
+    run(
+        "pkcs11-tool", "--module", str(module), "--token-label", "workloads", "--login", "--pin", "2468",
+        "--write-object", str(der), "--type", "cert", "--id", "0a", "--label", "app",
+    )  # fmt: skip
+    pin = tmp_path / "pin"
+    pin.write_text("2468\n")
+
+    args = process_args(daemon, test_pki, 2000)
+    at = args.index("--private-key")
+    del args[at : at + 2]
+    args[args.index(str(test_pki.ecdsa_leaf.cert))] = "'pkcs11:token=workloads;object=app'"
+    args += ["--pkcs11-lib", str(module), "--private-key-passphrase-file", str(pin)]
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    command = " ".join([str(rolegate_bin()), *args])
+    (home / ".aws" / "config").write_text(f"[profile token]\nregion = us-east-1\ncredential_process = {command}\n")
+    env["AWS_CONFIG_FILE"] = str(home / ".aws" / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(home / ".aws" / "credentials")
+    aws = Path(sys.executable).with_name("aws")
+    proc = subprocess.run(
+        [
+            str(aws), "sts", "get-caller-identity", "--profile", "token", "--output", "json",
+            "--endpoint-url", daemon.url, "--ca-bundle", str(test_pki.root.cert),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    identity = json.loads(proc.stdout)
+    assert identity["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/app/"), identity
