@@ -372,6 +372,10 @@ fn read_intermediates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| match path.to_str() {
+        // `aws_signing_helper --private-key handle:0x81000001`: a persistent TPM key.
+        Some(handle) if handle.starts_with("handle:") && e.kind() == std::io::ErrorKind::NotFound => {
+            format!("{handle}: a TPM key handle: {TPM_THROUGH_PKCS11}")
+        }
         // A URI where only a file will do: `--intermediates`, `explain --certificate`.
         Some(uri) if uri.starts_with("pkcs11:") && e.kind() == std::io::ErrorKind::NotFound => format!(
             "{}: a PKCS#11 URI where a file is read (export the object to a file, e.g. with pkcs11-tool --read-object)",
@@ -439,6 +443,10 @@ fn open_pkcs12(bytes: &[u8], passphrase: &Passphrase) -> Result<Pkcs12Contents, 
     Ok((leaf, certs.collect(), Zeroizing::new(chain.key().as_der().to_vec())))
 }
 
+/// How rolegate reaches a key in a TPM.
+const TPM_THROUGH_PKCS11: &str = "rolegate reaches TPM keys through tpm2-pkcs11, as a pkcs11: URI with \
+     --pkcs11-lib (e.g. /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1)";
+
 /// The PKCS#8 DER of a PEM or DER private key in any accepted format.
 fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
     if looks_like_pem(bytes) && bytes.windows(29).any(|w| w == b"-----BEGIN ENCRYPTED PRIVATE ") {
@@ -447,6 +455,11 @@ fn private_key_pkcs8(bytes: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<
         return decrypt_pkcs8(der.as_bytes(), passphrase);
     }
     let key = if looks_like_pem(bytes) {
+        if contains(bytes, b"-----BEGIN TSS2 PRIVATE KEY-----") {
+            return Err(format!(
+                "a TPM key (TSS2 PRIVATE KEY), which only its TPM can use: {TPM_THROUGH_PKCS11}"
+            ));
+        }
         if contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
             return Err(
                 "the private key is in OpenSSL's legacy encrypted PEM format, which is not supported: convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`"
@@ -724,6 +737,26 @@ mod tests {
                 "{}: no PRIVATE KEY block in this PEM file (is it the certificate?)",
                 path("c.pem")
             )
+        );
+        // aws_signing_helper's TPM keys: a TSS2 key file, a persistent handle.
+        let tss2 = "-----BEGIN TSS2 PRIVATE KEY-----\nMIIB\n-----END TSS2 PRIVATE KEY-----\n";
+        std::fs::write(d.join("tpm.pem"), tss2).unwrap();
+        let tpm = "rolegate reaches TPM keys through tpm2-pkcs11, as a pkcs11: URI with --pkcs11-lib (e.g. \
+                   /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1)";
+        assert_eq!(
+            error("tpm.pem"),
+            format!(
+                "{}: a TPM key (TSS2 PRIVATE KEY), which only its TPM can use: {tpm}",
+                path("tpm.pem")
+            )
+        );
+        let handle = WorkloadIdentity::load(&IdentitySource {
+            private_key: Some(PathBuf::from("handle:0x81000001")),
+            ..source(d, "c.pem", None, Passphrase::None, None)
+        });
+        assert_eq!(
+            handle.err().unwrap(),
+            format!("handle:0x81000001: a TPM key handle: {tpm}")
         );
     }
 
