@@ -71,27 +71,28 @@ ensure_venv
 echo
 
 # The PKCS#11 tests sign with a SoftHSM token, made with softhsm2-util and OpenSC's
-# pkcs11-tool (Debian packages softhsm2 and opensc, at the versions of the machine's Debian
-# release). Installed when missing and this user may (root with apt-get); else those tests
-# print that they were skipped.
+# pkcs11-tool, and reach it directly and through p11-kit's proxy (Debian packages softhsm2,
+# opensc and p11-kit-modules, at the versions of the machine's Debian release). Installed when
+# missing and this user may (root with apt-get); else those tests print that they were skipped.
 ensure_pkcs11_tools() {
-  if command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null; then
+  if command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null \
+    && dpkg-query -W p11-kit-modules >/dev/null 2>&1; then
     return 0
   fi
   if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "softhsm2 and opensc are not installed (apt-get install softhsm2 opensc): the PKCS#11 tests will be skipped"
+    echo "softhsm2, opensc or p11-kit-modules is not installed (apt-get install softhsm2 opensc p11-kit-modules): the PKCS#11 tests will be skipped in part"
     return 0
   fi
-  local packages=(softhsm2 opensc)
+  local packages=(softhsm2 opensc p11-kit-modules)
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null \
     || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; } \
     || echo "could not install ${packages[*]}: the PKCS#11 tests will be skipped"
 }
 
-section "PKCS#11 test tools (softhsm2, opensc)"
+section "PKCS#11 test tools (softhsm2, opensc, p11-kit-modules)"
 ensure_pkcs11_tools
-dpkg-query -W softhsm2 opensc 2>/dev/null | tr '\t\n' '= ' || true
+dpkg-query -W softhsm2 opensc p11-kit-modules 2>/dev/null | tr '\t\n' '= ' || true
 echo
 
 section "cargo build --bins"

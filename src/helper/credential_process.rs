@@ -79,8 +79,8 @@ pub struct SessionArgs {
     #[arg(long)]
     pub debug: bool,
     /// PKCS#11 module for a `pkcs11:` URI as --certificate or --private-key (without the URI's
-    /// module-path), e.g. /usr/lib/softhsm/libsofthsm2.so. The token's PIN comes from the URI's
-    /// pin-value or the passphrase flags.
+    /// module-path), e.g. /usr/lib/softhsm/libsofthsm2.so; default: p11-kit's proxy,
+    /// p11-kit-proxy.so. The token's PIN comes from the URI's pin-value or the passphrase flags.
     #[arg(long, value_name = "MODULE")]
     pub pkcs11_lib: Option<PathBuf>,
     /// Accepted for `aws_signing_helper`: rolegate always gives a key that asks for its PIN at

@@ -295,8 +295,9 @@ fn parse_uri(path: &Path) -> Result<Pkcs11Uri, String> {
     Pkcs11Uri::parse(text).map_err(|e| format!("{}: {e}", shown_uri(text)))
 }
 
-/// The module and PIN of a token object: the URI's `module-path`, else `--pkcs11-lib`; its
-/// `pin-value`, else the passphrase flags' `passphrase`.
+/// The module and PIN of a token object: the URI's `module-path`, else `--pkcs11-lib`, else
+/// p11-kit's proxy (as `aws_signing_helper`); its `pin-value`, else the passphrase flags'
+/// `passphrase`.
 fn token_access(
     source: &IdentitySource,
     uri: &Pkcs11Uri,
@@ -306,13 +307,7 @@ fn token_access(
         .module_path
         .clone()
         .or_else(|| source.pkcs11_lib.clone())
-        .ok_or_else(|| {
-            format!(
-                "{}: which PKCS#11 module? Give --pkcs11-lib (e.g. /usr/lib/softhsm/libsofthsm2.so, \
-                 /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1) or module-path in the URI",
-                uri.describe()
-            )
-        })?;
+        .unwrap_or_else(|| PathBuf::from(pkcs11::DEFAULT_MODULE));
     let pin = uri.pin_value.clone().or_else(|| passphrase.clone());
     Ok((module, pin))
 }

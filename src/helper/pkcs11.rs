@@ -1,8 +1,8 @@
 //! The workload's certificate and key on a PKCS#11 token — an HSM, a smart card or YubiKey, a
 //! TPM through tpm2-pkcs11, SoftHSM — named by RFC 7512 `pkcs11:` URIs as `aws_signing_helper`
 //! takes them: `--certificate pkcs11:token=…;object=…` and/or `--private-key pkcs11:…`, the
-//! module from `--pkcs11-lib` (or the URI's `module-path`), the user PIN from the URI's
-//! `pin-value` or the passphrase flags.
+//! module from `--pkcs11-lib` (or the URI's `module-path`; p11-kit's proxy without either),
+//! the user PIN from the URI's `pin-value` or the passphrase flags.
 //!
 //! The key never leaves the token: each request is signed there, ECDSA as `CKM_ECDSA` over
 //! the SHA-256 digest computed here (its `r‖s` answer re-encoded as the DER signature AWS4-X509
@@ -176,25 +176,51 @@ pub struct TokenCertificate {
     pub der: Vec<u8>,
     pub id: Option<Vec<u8>>,
     pub label: Option<String>,
+    /// The token it was found on, where its key is looked for.
+    slot: Slot,
 }
 
 /// Reads the one certificate object `source.uri` names (`CKO_CERTIFICATE`, by label and id).
+///
+/// As `aws_signing_helper` (after draft-woodhouse-cert-best-practice §8.1): every token the URI
+/// matches is searched without logging in — certificates are public objects on most tokens,
+/// so a credential cache hit needs no PIN — and the first that holds a match is used; only
+/// when none does and the URI matches exactly one token is it logged into (with the PIN) and
+/// searched again, for a token that shows certificates to its user only.
 pub fn read_certificate(source: &TokenSource<'_>) -> Result<TokenCertificate, String> {
     check_type(source.uri, "cert")?;
-    // Certificates are public objects on most tokens: read without logging in, so that a
-    // credential cache hit needs no PIN; a token that shows them only to its user is logged
-    // into when nothing was found.
-    let (_, session) = open_session(source, false)?;
-    let found = match (
-        find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate"),
-        source.pin,
-    ) {
-        (Ok(found), _) => found,
-        (Err(_), Some(pin)) => {
-            login(&session, source.uri, pin)?;
-            find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate")?
+    let module = module(source.module)?;
+    let slots = matching_slots(&module, source.uri)?;
+    let mut found = None;
+    let mut last_error = None;
+    for &slot in &slots {
+        let session = open_session(&module, source.uri, slot)?;
+        match find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate") {
+            Ok(object) => {
+                found = Some((slot, session, object));
+                break;
+            }
+            Err(e) => last_error = Some(e),
         }
-        (Err(e), None) => return Err(e),
+    }
+    let (slot, session, found) = match (found, slots.as_slice(), source.pin) {
+        (Some(found), _, _) => found,
+        (None, [slot], Some(pin)) => {
+            let session = open_session(&module, source.uri, *slot)?;
+            login(&session, source.uri, pin)?;
+            let object = find_one(&session, source.uri, ObjectClass::CERTIFICATE, None, "certificate")?;
+            (*slot, session, object)
+        }
+        (None, [_], _) => {
+            return Err(last_error.unwrap_or_else(|| format!("{}: no certificate on the token", source.uri.describe())));
+        }
+        (None, several, _) => {
+            return Err(format!(
+                "{}: no certificate on the {} tokens it matches",
+                source.uri.describe(),
+                several.len()
+            ));
+        }
     };
     let attributes = session
         .get_attributes(found, &[AttributeType::Value, AttributeType::Id, AttributeType::Label])
@@ -203,6 +229,7 @@ pub fn read_certificate(source: &TokenSource<'_>) -> Result<TokenCertificate, St
         der: Vec::new(),
         id: None,
         label: None,
+        slot,
     };
     for attribute in attributes {
         match attribute {
@@ -237,12 +264,32 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// Opens the private key `source.uri` names (`CKO_PRIVATE_KEY`, by label and id), or, given
-/// the `certificate` read from the token, the key with its id (else label): the key of a
-/// certificate shares its `CKA_ID` by convention.
+/// Opens the private key `source.uri` names (`CKO_PRIVATE_KEY`, by label and id) on the one
+/// token the URI matches, or, given the `certificate` read from a token, the key on that
+/// token with its id (else label): the key of a certificate shares its `CKA_ID` by
+/// convention. The token is logged into when a PIN is given (private keys are private
+/// objects); with several matching tokens, whose PINs differ, the URI must name one.
 pub fn open_key(source: &TokenSource<'_>, certificate: Option<&TokenCertificate>) -> Result<TokenKey, String> {
     check_type(source.uri, "private")?;
-    let (logged_in, session) = open_session(source, true)?;
+    let module = module(source.module)?;
+    let slot = match certificate {
+        Some(c) => c.slot,
+        None => match matching_slots(&module, source.uri)?.as_slice() {
+            [one] => *one,
+            several => {
+                return Err(format!(
+                    "{}: {} tokens match: name one with token=, serial= or slot-id=",
+                    source.uri.describe(),
+                    several.len()
+                ));
+            }
+        },
+    };
+    let session = open_session(&module, source.uri, slot)?;
+    let logged_in = match source.pin {
+        Some(pin) => login(&session, source.uri, pin).map(|()| true)?,
+        None => false,
+    };
     let by_certificate = certificate.filter(|c| c.id.is_some() || c.label.is_some());
     let key = find_one(
         &session,
@@ -350,18 +397,11 @@ fn check_type(uri: &Pkcs11Uri, wanted: &str) -> Result<(), String> {
     }
 }
 
-/// A session on the one token `source.uri` names, logged in when a PIN is given and
-/// `log_in`; whether it is logged in.
-fn open_session(source: &TokenSource<'_>, log_in: bool) -> Result<(bool, Session), String> {
-    let module = module(source.module)?;
-    let slot = find_slot(&module, source.uri)?;
-    let session = module
+/// A read-only session on the token in `slot`.
+fn open_session(module: &Pkcs11, uri: &Pkcs11Uri, slot: Slot) -> Result<Session, String> {
+    module
         .open_ro_session(slot)
-        .map_err(|e| token_error(source.uri, "opening a session", &e))?;
-    match source.pin.filter(|_| log_in) {
-        Some(pin) => login(&session, source.uri, pin).map(|()| (true, session)),
-        None => Ok((false, session)),
-    }
+        .map_err(|e| token_error(uri, "opening a session", &e))
 }
 
 /// Logs the user in with `pin` (a session of this process already logged in is fine).
@@ -377,6 +417,10 @@ fn login(session: &Session, uri: &Pkcs11Uri, pin: &str) -> Result<(), String> {
     }
 }
 
+/// The module `aws_signing_helper` uses without `--pkcs11-lib`: p11-kit's proxy, which offers
+/// every token of the modules p11-kit is configured with.
+pub const DEFAULT_MODULE: &str = "p11-kit-proxy.so";
+
 /// The module at `path`, loaded and initialised once per process.
 fn module(path: &Path) -> Result<Pkcs11, String> {
     static MODULES: OnceLock<Mutex<Vec<(PathBuf, Pkcs11)>>> = OnceLock::new();
@@ -387,7 +431,15 @@ fn module(path: &Path) -> Result<Pkcs11, String> {
     if let Some((_, loaded)) = modules.iter().find(|(p, _)| p == path) {
         return Ok(loaded.clone());
     }
-    let loaded = Pkcs11::new(path).map_err(|e| format!("cannot load the PKCS#11 module {}: {e}", path.display()))?;
+    let loaded = Pkcs11::new(path).map_err(|e| {
+        let hint = match path == Path::new(DEFAULT_MODULE) {
+            true => {
+                " (the default without --pkcs11-lib, as for aws_signing_helper: install p11-kit, or name the module)"
+            }
+            false => "",
+        };
+        format!("cannot load the PKCS#11 module {}{hint}: {e}", path.display())
+    })?;
     match loaded.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(format!("cannot initialise the PKCS#11 module {}: {e}", path.display())),
@@ -396,9 +448,10 @@ fn module(path: &Path) -> Result<Pkcs11, String> {
     Ok(loaded)
 }
 
-/// The slot of the one initialised token the URI's token attributes match (an uninitialised
-/// token, as SoftHSM keeps free, holds no object).
-fn find_slot(module: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, String> {
+/// The slots of the initialised tokens the URI's token attributes match (an uninitialised
+/// token, as SoftHSM keeps free, holds no object); an error naming the tokens there are when
+/// none matches.
+fn matching_slots(module: &Pkcs11, uri: &Pkcs11Uri) -> Result<Vec<Slot>, String> {
     let slots = module
         .get_slots_with_initialized_token()
         .map_err(|e| token_error(uri, "listing the slots", &e))?;
@@ -419,21 +472,15 @@ fn find_slot(module: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, String> {
         }
         seen.push(format!("'{}' (slot {})", info.label().trim_end(), slot.id()));
     }
-    match matching.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(format!(
+    match matching.is_empty() {
+        false => Ok(matching),
+        true => Err(format!(
             "{}: no token matches (the module has {})",
             uri.describe(),
             match seen.is_empty() {
                 true => "no token".to_owned(),
                 false => seen.join(", "),
             }
-        )),
-        _ => Err(format!(
-            "{}: {} tokens match ({}): name one with token=, serial= or slot-id=",
-            uri.describe(),
-            matching.len(),
-            seen.join(", ")
         )),
     }
 }
