@@ -114,11 +114,10 @@ async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
         certificate: args.certificate.clone(),
         private_key: args.private_key.clone(),
         intermediates: args.intermediates.clone(),
-        passphrase: match (&args.private_key_passphrase_env, &args.private_key_passphrase_file) {
-            (Some(var), _) => Passphrase::Env(var.clone()),
-            (None, Some(file)) => Passphrase::File(file.clone()),
-            (None, None) => Passphrase::None,
-        },
+        passphrase: Passphrase::from_flags(
+            args.private_key_passphrase_env.as_ref(),
+            args.private_key_passphrase_file.as_ref(),
+        ),
     };
     let (chain, key) = tls_client_identity(&source)?;
     let tls = TlsOptions {

@@ -254,14 +254,10 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
     };
     // The certificate only: a PKCS#12 bundle's with the passphrase flags, a token's with
     // --pkcs11-lib; the key is neither read nor used.
-    let passphrase = match (
-        &args.client_only.private_key_passphrase_env,
-        &args.client_only.private_key_passphrase_file,
-    ) {
-        (Some(var), _) => Passphrase::Env(var.clone()),
-        (None, Some(file)) => Passphrase::File(file.clone()),
-        (None, None) => Passphrase::None,
-    };
+    let passphrase = Passphrase::from_flags(
+        args.client_only.private_key_passphrase_env.as_ref(),
+        args.client_only.private_key_passphrase_file.as_ref(),
+    );
     let (certificate_der, intermediates) = read_certificate_and_chain(&IdentitySource {
         certificate,
         private_key: None,

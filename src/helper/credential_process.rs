@@ -174,11 +174,10 @@ impl SessionArgs {
         if let Some(flag) = self.key_stores.first_given() {
             return Err(format!("{flag}: {FILES_OR_PKCS11}"));
         }
-        let passphrase = match (&self.private_key_passphrase_env, &self.private_key_passphrase_file) {
-            (Some(var), _) => Passphrase::Env(var.clone()),
-            (None, Some(file)) => Passphrase::File(file.clone()),
-            (None, None) => Passphrase::None,
-        };
+        let passphrase = Passphrase::from_flags(
+            self.private_key_passphrase_env.as_ref(),
+            self.private_key_passphrase_file.as_ref(),
+        );
         Ok(IdentitySource {
             pkcs11_lib: self.pkcs11_lib.clone(),
             certificate: self.certificate.clone(),

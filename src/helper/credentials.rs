@@ -327,6 +327,16 @@ fn shown(path: &Path) -> String {
 }
 
 impl Passphrase {
+    /// The passphrase the flags name: `--private-key-passphrase-env VAR` (which wins), else
+    /// `--private-key-passphrase-file FILE`.
+    pub fn from_flags(env: Option<&String>, file: Option<&PathBuf>) -> Passphrase {
+        match (env, file) {
+            (Some(var), _) => Passphrase::Env(var.clone()),
+            (None, Some(file)) => Passphrase::File(file.clone()),
+            (None, None) => Passphrase::None,
+        }
+    }
+
     /// Reads the passphrase; `None` when none was configured.
     pub fn read(&self) -> Result<Option<Zeroizing<String>>, String> {
         match self {
