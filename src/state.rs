@@ -174,14 +174,15 @@ impl State {
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server);
         let previous = self.broker.config();
-        let removed: Vec<String> = previous
-            .roles
-            .keys()
-            .filter(|arn| config.role(arn).is_none())
-            .cloned()
-            .collect();
         self.broker.replace_config(config);
-        crate::metrics::forget_roles(removed.iter().map(String::as_str));
+        let current = self.broker.config();
+        crate::metrics::forget_roles(
+            previous
+                .roles
+                .keys()
+                .filter(|arn| current.role(arn).is_none())
+                .map(String::as_str),
+        );
         Ok(())
     }
 }

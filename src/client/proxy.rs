@@ -77,6 +77,14 @@ impl Route {
     /// Going directly without `--with-proxy`.
     pub const DIRECT: Route = Route::Direct(Direct::NotAsked);
 
+    /// What a message about the endpoint adds: ` through proxy …`, or nothing when direct.
+    pub fn via(&self) -> String {
+        match self {
+            Route::Proxy(_) => format!(" {self}"),
+            Route::Direct(_) => String::new(),
+        }
+    }
+
     /// The proxy, if this route has one.
     pub fn proxy(&self) -> Option<&Proxy> {
         match self {

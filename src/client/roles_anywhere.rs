@@ -242,10 +242,7 @@ impl RolesAnywhereClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
-            route: match self.route {
-                Route::Direct(_) => String::new(),
-                Route::Proxy(_) => format!(" {}", self.route),
-            },
+            route: self.route.via(),
             message: super::transport_message(&e),
         })?;
         let status = resp.status().as_u16();

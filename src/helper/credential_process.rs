@@ -256,10 +256,7 @@ impl SessionArgs {
             Err(_) => Err(format!(
                 "no answer from {}{} within {} s{}",
                 self.endpoint(&params.region),
-                match client.route() {
-                    proxy::Route::Proxy(_) => format!(" {}", client.route()),
-                    proxy::Route::Direct(_) => String::new(),
-                },
+                client.route().via(),
                 REQUEST_TIMEOUT.as_secs(),
                 match timeout < REQUEST_TIMEOUT.saturating_sub(std::time::Duration::from_secs(1)) {
                     true => " (counting the wait for another credential-process fetching the same credentials)",

@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroizing;
 
-use super::pkcs11::{self, Pkcs11Uri, TokenKey, TokenSource};
+use super::pkcs11::{self, Pkcs11Uri, TokenCertificate, TokenKey, TokenSource};
 use crate::identity::ClientCertificate;
 use crate::sigv4::SigV4Error;
 use crate::sigv4::x509::{X509Algorithm, X509Signing, X509SigningKey, X509VerifyingKey};
@@ -56,8 +56,8 @@ pub struct WorkloadIdentity {
 /// The key that signs the workload's requests.
 #[derive(Debug)]
 pub enum WorkloadKey {
-    /// Read from a file (or a PKCS#12 bundle).
-    File(X509SigningKey),
+    /// Read from a file (or a PKCS#12 bundle), with its PKCS#8 DER.
+    File(X509SigningKey, Zeroizing<Vec<u8>>),
     /// Held by a PKCS#11 token, which signs.
     Token(TokenKey),
 }
@@ -65,20 +65,36 @@ pub enum WorkloadKey {
 impl X509Signing for WorkloadKey {
     fn algorithm(&self) -> X509Algorithm {
         match self {
-            WorkloadKey::File(k) => k.algorithm(),
+            WorkloadKey::File(k, _) => k.algorithm(),
             WorkloadKey::Token(k) => k.algorithm(),
         }
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SigV4Error> {
         match self {
-            WorkloadKey::File(k) => k.sign(message),
+            WorkloadKey::File(k, _) => k.sign(message),
             WorkloadKey::Token(k) => k.sign(message),
         }
     }
 }
 
 impl WorkloadIdentity {
+    /// Secret material that stays the same across restarts, for the sidecar to derive its
+    /// IMDS token key from (`label` names that use): the private key (PKCS#8 DER) when it is
+    /// in a file; for an RSA key on a token, its signature of `label` (PKCS#1 v1.5 is
+    /// deterministic, and only the key's holder can make it). `None` for an EC key on a token:
+    /// ECDSA signatures differ each time.
+    pub fn stable_secret(&self, label: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+        match &self.key {
+            WorkloadKey::File(_, der) => Ok(Some(der.clone())),
+            WorkloadKey::Token(key) if key.algorithm() == X509Algorithm::Rsa => key
+                .sign(label)
+                .map(|s| Some(Zeroizing::new(s)))
+                .map_err(|e| e.to_string()),
+            WorkloadKey::Token(_) => Ok(None),
+        }
+    }
+
     /// Reads and parses the identity; every error names the file and what to do.
     pub fn load(source: &IdentitySource) -> Result<Self, String> {
         let IdentityParts { leaf, chain, key } = read_identity(source)?;
@@ -98,7 +114,7 @@ impl WorkloadIdentity {
                 if key.public_key() != certificate.public_key().1 {
                     return Err(not_its_key());
                 }
-                WorkloadKey::File(key)
+                WorkloadKey::File(key, der)
             }
             KeyPart::Token(key) => {
                 // The token keeps the public half to itself: a probe signature, verified with
@@ -152,29 +168,13 @@ enum KeyPart {
     Token(TokenKey),
 }
 
-/// Secret material that stays the same across restarts, for the sidecar to derive its IMDS
-/// token key from (`label` names that use): the private key (PKCS#8 DER) when it is in a file;
-/// for an RSA key on a token, its signature of `label` (PKCS#1 v1.5 is deterministic, and only
-/// the key's holder can make it). `None` for an EC key on a token: ECDSA signatures differ
-/// each time.
-pub fn stable_secret(source: &IdentitySource, label: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
-    match read_identity(source)?.key {
-        KeyPart::Pkcs8(der) => Ok(Some(der)),
-        KeyPart::Token(key) if key.algorithm() == X509Algorithm::Rsa => key
-            .sign(label)
-            .map(|s| Some(Zeroizing::new(s)))
-            .map_err(|e| e.to_string()),
-        KeyPart::Token(_) => Ok(None),
-    }
-}
-
 fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
     let on_token = |p: &Path| Pkcs11Uri::is_uri(p);
     if on_token(&source.certificate) || source.private_key.as_deref().is_some_and(on_token) {
         return read_token_identity(source);
     }
     let cert_bytes = read(&source.certificate)?;
-    let (leaf, mut chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
+    let (leaf, chain, key_pkcs8) = if is_pkcs12(&source.certificate, &cert_bytes) {
         let (leaf, chain, key) = open_pkcs12(&cert_bytes, &source.passphrase)
             .map_err(|e| format!("{}: {e}", source.certificate.display()))?;
         let key = match &source.private_key {
@@ -192,12 +192,9 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
         })?;
         (leaf, chain, load_private_key(key_path, &source.passphrase)?)
     };
-    if let Some(p) = &source.intermediates {
-        chain = read_intermediates(p)?;
-    }
     Ok(IdentityParts {
         leaf,
-        chain,
+        chain: chain_or_intermediates(source, chain)?,
         key: KeyPart::Pkcs8(key_pkcs8),
     })
 }
@@ -206,59 +203,33 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
 /// token when `--private-key` is a URI, or when the certificate is and no `--private-key` is
 /// given (then the key with the certificate's `CKA_ID`).
 fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
-    let certificate_uri = match Pkcs11Uri::is_uri(&source.certificate) {
-        true => Some(parse_uri(&source.certificate)?),
-        false => None,
-    };
-    // The key of a certificate on a token, without --private-key: the token's key object with
-    // the certificate's id (or label).
-    let key_of_certificate = source.private_key.is_none();
-    let key_uri = match &source.private_key {
-        Some(p) if Pkcs11Uri::is_uri(p) => Some(parse_uri(p)?),
-        Some(_) => None,
-        None => certificate_uri.clone().map(|uri| Pkcs11Uri {
-            object_type: None,
-            ..uri
-        }),
-    };
     let passphrase = source.passphrase.read()?;
-    let token = |uri: &Pkcs11Uri| token_access(source, uri, &passphrase);
-    let (leaf, file_chain, token_certificate) = match &certificate_uri {
-        Some(uri) => {
-            let (module, pin) = token(uri)?;
-            let certificate = pkcs11::read_certificate(&TokenSource {
-                module: &module,
-                uri,
-                pin: pin.as_deref().map(String::as_str),
-            })?;
-            (certificate.der.clone(), Vec::new(), Some(certificate))
+    let leaf = read_leaf(source, &passphrase)?;
+    let key = match &source.private_key {
+        Some(p) if Pkcs11Uri::is_uri(p) => {
+            let uri = parse_uri(p)?;
+            KeyPart::Token(pkcs11::open_key(&token_source(source, &uri, &passphrase), None)?)
         }
+        Some(p) => KeyPart::Pkcs8(load_private_key(p, &source.passphrase)?),
+        // The key of a certificate on a token: the token's key object with the certificate's
+        // id (or label).
         None => {
-            let (leaf, chain) = leaf_and_chain(&source.certificate, &read(&source.certificate)?)?;
-            (leaf, chain, None)
-        }
-    };
-    let key = match &key_uri {
-        Some(uri) => {
-            let (module, pin) = token(uri)?;
-            let source = TokenSource {
-                module: &module,
-                uri,
-                pin: pin.as_deref().map(String::as_str),
+            let (uri, certificate) = leaf.on_token.ok_or("a private key is needed")?;
+            let uri = Pkcs11Uri {
+                object_type: None,
+                ..uri
             };
-            let certificate = token_certificate.as_ref().filter(|_| key_of_certificate);
-            KeyPart::Token(pkcs11::open_key(&source, certificate)?)
-        }
-        None => {
-            let path = source.private_key.as_ref().ok_or("a private key is needed")?;
-            KeyPart::Pkcs8(load_private_key(path, &source.passphrase)?)
+            KeyPart::Token(pkcs11::open_key(
+                &token_source(source, &uri, &passphrase),
+                Some(&certificate),
+            )?)
         }
     };
-    let chain = match &source.intermediates {
-        Some(p) => read_intermediates(p)?,
-        None => file_chain,
-    };
-    Ok(IdentityParts { leaf, chain, key })
+    Ok(IdentityParts {
+        leaf: leaf.der,
+        chain: chain_or_intermediates(source, leaf.chain)?,
+        key,
+    })
 }
 
 /// The certificate and its chain without the key: what the credential cache is keyed by and
@@ -267,26 +238,55 @@ fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String>
 /// `--intermediates`, when given, is the chain instead. A PKCS#12 bundle is opened whole (the
 /// certificate is inside it).
 pub fn read_certificate_and_chain(source: &IdentitySource) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
-    let (leaf, chain) = if Pkcs11Uri::is_uri(&source.certificate) {
-        let uri = parse_uri(&source.certificate)?;
-        let (module, pin) = token_access(source, &uri, &source.passphrase.read()?)?;
-        let source = TokenSource {
-            module: &module,
-            uri: &uri,
-            pin: pin.as_deref().map(String::as_str),
-        };
-        (pkcs11::read_certificate(&source)?.der, Vec::new())
-    } else {
-        let bytes = read(&source.certificate)?;
-        if is_pkcs12(&source.certificate, &bytes) {
-            let parts = read_identity(source)?;
-            return Ok((parts.leaf, parts.chain));
+    let (der, chain) = match Pkcs11Uri::is_uri(&source.certificate) {
+        true => {
+            let leaf = read_leaf(source, &source.passphrase.read()?)?;
+            (leaf.der, leaf.chain)
         }
-        leaf_and_chain(&source.certificate, &bytes)?
+        false => {
+            let bytes = read(&source.certificate)?;
+            if is_pkcs12(&source.certificate, &bytes) {
+                let parts = read_identity(source)?;
+                return Ok((parts.leaf, parts.chain));
+            }
+            leaf_and_chain(&source.certificate, &bytes)?
+        }
     };
+    Ok((der, chain_or_intermediates(source, chain)?))
+}
+
+/// A leaf certificate as read: its DER, the chain that came with it in its file, and — read
+/// from a token — its URI and the object found.
+struct Leaf {
+    der: Vec<u8>,
+    chain: Vec<Vec<u8>>,
+    on_token: Option<(Pkcs11Uri, TokenCertificate)>,
+}
+
+/// The leaf certificate, from a token (`pkcs11:` URI) or a PEM or DER file.
+fn read_leaf(source: &IdentitySource, passphrase: &Option<Zeroizing<String>>) -> Result<Leaf, String> {
+    if !Pkcs11Uri::is_uri(&source.certificate) {
+        let (der, chain) = leaf_and_chain(&source.certificate, &read(&source.certificate)?)?;
+        return Ok(Leaf {
+            der,
+            chain,
+            on_token: None,
+        });
+    }
+    let uri = parse_uri(&source.certificate)?;
+    let certificate = pkcs11::read_certificate(&token_source(source, &uri, passphrase))?;
+    Ok(Leaf {
+        der: certificate.der.clone(),
+        chain: Vec::new(),
+        on_token: Some((uri, certificate)),
+    })
+}
+
+/// `--intermediates` when given, else the chain that came with the certificate.
+fn chain_or_intermediates(source: &IdentitySource, chain: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
     match &source.intermediates {
-        Some(p) => Ok((leaf, read_intermediates(p)?)),
-        None => Ok((leaf, chain)),
+        Some(p) => read_intermediates(p),
+        None => Ok(chain),
     }
 }
 
@@ -295,21 +295,23 @@ fn parse_uri(path: &Path) -> Result<Pkcs11Uri, String> {
     Pkcs11Uri::parse(text).map_err(|e| format!("{}: {e}", shown_uri(text)))
 }
 
-/// The module and PIN of a token object: the URI's `module-path`, else `--pkcs11-lib`, else
-/// p11-kit's proxy (as `aws_signing_helper`); its `pin-value`, else the passphrase flags'
-/// `passphrase`.
-fn token_access(
+/// Where a token object is read from: the module — the URI's `module-path`, else
+/// `--pkcs11-lib`, else p11-kit's proxy (as `aws_signing_helper`) — and the PIN — its
+/// `pin-value`, else the passphrase flags' `passphrase`.
+fn token_source<'a>(
     source: &IdentitySource,
-    uri: &Pkcs11Uri,
+    uri: &'a Pkcs11Uri,
     passphrase: &Option<Zeroizing<String>>,
-) -> Result<(PathBuf, Option<Zeroizing<String>>), String> {
-    let module = uri
-        .module_path
-        .clone()
-        .or_else(|| source.pkcs11_lib.clone())
-        .unwrap_or_else(|| PathBuf::from(pkcs11::DEFAULT_MODULE));
-    let pin = uri.pin_value.clone().or_else(|| passphrase.clone());
-    Ok((module, pin))
+) -> TokenSource<'a> {
+    TokenSource {
+        module: uri
+            .module_path
+            .clone()
+            .or_else(|| source.pkcs11_lib.clone())
+            .unwrap_or_else(|| PathBuf::from(pkcs11::DEFAULT_MODULE)),
+        uri,
+        pin: uri.pin_value.clone().or_else(|| passphrase.clone()),
+    }
 }
 
 /// A `pkcs11:` URI for a message: without its query (which may hold the PIN).

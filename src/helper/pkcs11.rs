@@ -165,9 +165,15 @@ fn quoted(text: &str) -> &str {
 
 /// Where a token's objects are read from: the module, the token's URI and the user PIN.
 pub struct TokenSource<'a> {
-    pub module: &'a Path,
+    pub module: PathBuf,
     pub uri: &'a Pkcs11Uri,
-    pub pin: Option<&'a str>,
+    pub pin: Option<Zeroizing<String>>,
+}
+
+impl TokenSource<'_> {
+    fn pin(&self) -> Option<&str> {
+        self.pin.as_deref().map(String::as_str)
+    }
 }
 
 /// The certificate a URI names: its DER, and the `CKA_ID` and label a key of the same object
@@ -189,7 +195,7 @@ pub struct TokenCertificate {
 /// searched again, for a token that shows certificates to its user only.
 pub fn read_certificate(source: &TokenSource<'_>) -> Result<TokenCertificate, String> {
     check_type(source.uri, "cert")?;
-    let module = module(source.module)?;
+    let module = module(&source.module)?;
     let slots = matching_slots(&module, source.uri)?;
     let mut found = None;
     let mut last_error = None;
@@ -203,7 +209,7 @@ pub fn read_certificate(source: &TokenSource<'_>) -> Result<TokenCertificate, St
             Err(e) => last_error = Some(e),
         }
     }
-    let (slot, session, found) = match (found, slots.as_slice(), source.pin) {
+    let (slot, session, found) = match (found, slots.as_slice(), source.pin()) {
         (Some(found), _, _) => found,
         (None, [slot], Some(pin)) => {
             let session = open_session(&module, source.uri, *slot)?;
@@ -271,7 +277,7 @@ impl std::fmt::Debug for TokenKey {
 /// objects); with several matching tokens, whose PINs differ, the URI must name one.
 pub fn open_key(source: &TokenSource<'_>, certificate: Option<&TokenCertificate>) -> Result<TokenKey, String> {
     check_type(source.uri, "private")?;
-    let module = module(source.module)?;
+    let module = module(&source.module)?;
     let slot = match certificate {
         Some(c) => c.slot,
         None => match matching_slots(&module, source.uri)?.as_slice() {
@@ -286,7 +292,7 @@ pub fn open_key(source: &TokenSource<'_>, certificate: Option<&TokenCertificate>
         },
     };
     let session = open_session(&module, source.uri, slot)?;
-    let logged_in = match source.pin {
+    let logged_in = match source.pin() {
         Some(pin) => login(&session, source.uri, pin).map(|()| true)?,
         None => false,
     };
@@ -325,9 +331,7 @@ pub fn open_key(source: &TokenSource<'_>, certificate: Option<&TokenCertificate>
         session: Mutex::new(session),
         key,
         algorithm,
-        context_pin: always_authenticate
-            .then(|| source.pin.map(|p| Zeroizing::new(p.to_owned())))
-            .flatten(),
+        context_pin: always_authenticate.then(|| source.pin.clone()).flatten(),
         uri: source.uri.describe(),
     })
 }

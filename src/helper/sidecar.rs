@@ -36,7 +36,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::credential_process::SessionArgs;
-use super::credentials::{IdentitySource, WorkloadIdentity, stable_secret};
+use super::credentials::{IdentitySource, WorkloadIdentity};
 use super::imds_token::ImdsTokens;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
 
@@ -95,7 +95,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     }
     let source = args.session.identity_source()?;
     // Fail fast on a bad identity or endpoint, with the same errors as credential-process.
-    WorkloadIdentity::load(&source)?;
+    let identity = WorkloadIdentity::load(&source)?;
     let imds = match args.no_imds {
         true if args.auth_token_file.is_none() => {
             return Err("--no-imds leaves nothing to serve: give --auth-token-file for the container endpoint".into());
@@ -109,7 +109,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                      serve the container endpoint only"
                 );
             }
-            Some(match stable_secret(&source, super::imds_token::KEY_LABEL)? {
+            Some(match identity.stable_secret(super::imds_token::KEY_LABEL)? {
                 Some(secret) => ImdsTokens::derived_from(&secret),
                 None => {
                     tracing::warn!(
@@ -123,6 +123,8 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
             })
         }
     };
+    // Refreshes read the identity again (rotation): this one (a token session) is not kept.
+    drop(identity);
     args.session.client()?;
     let addr = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], args.port)));
     let listener = tokio::net::TcpListener::bind(addr)
