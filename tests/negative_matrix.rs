@@ -910,6 +910,24 @@ async fn signature_and_request_matrix() {
             ),
         ),
         case(
+            "RSA SHA-384 label on ECDSA key: named as sent",
+            auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-RSA-SHA384")),
+            Want::Rest(
+                403,
+                AD,
+                "The signing algorithm 'AWS4-X509-RSA-SHA384' does not match the certificate's public key type.",
+            ),
+        ),
+        case(
+            "signature of an odd number of hex digits",
+            auth(good(), &|v| format!("{v}0")),
+            Want::Rest(
+                403,
+                AD,
+                "The Signature must be the hex-encoded signature: an even number of hexadecimal digits.",
+            ),
+        ),
+        case(
             "unknown algorithm label",
             auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-DSA-SHA1")),
             Want::Rest(403, AD, "Invalid Authorization header"),

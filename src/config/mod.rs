@@ -325,9 +325,12 @@ impl Config {
                     .certificates()
                     .iter()
                     .map(|c| format!(
-                        ", {} expires {}",
+                        ", {} expires {}{}",
                         c.subject,
-                        crate::session::format_expiration(c.not_after)
+                        crate::session::format_expiration(c.not_after),
+                        c.revoked_by
+                            .as_ref()
+                            .map_or_else(String::new, |issuer| format!(" (revoked by the CRL of {issuer})"))
                     ))
                     .collect::<String>()
             );
@@ -1008,6 +1011,7 @@ impl Loader<'_> {
             warn_if_expired(&at("certificates"), &trust, OffsetDateTime::now_utc());
             warn_if_scoped(&at("crls"), &trust);
             warn_of_cas_without_crl(&at("crls"), &trust);
+            warn_of_revoked_cas(&at("certificates"), &trust);
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),
@@ -1410,6 +1414,22 @@ fn warn_of_cas_without_crl(key: &str, trust: &TrustAnchor) {
                 ca = ca.subject.as_str(),
                 "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
                  checked for revocation; list its CRL too"
+            );
+        }
+    }
+}
+
+/// Warns about each CA certificate of the bundle that a CRL of the anchor revokes: no chain
+/// ends at it (chain verification refuses such paths), so it only still serves to verify its
+/// own CRL; remove it when its issuer revoked it for good.
+fn warn_of_revoked_cas(key: &str, trust: &TrustAnchor) {
+    for ca in trust.certificates() {
+        if let Some(issuer) = &ca.revoked_by {
+            tracing::warn!(
+                key,
+                ca = ca.subject.as_str(),
+                crl_issuer = issuer.as_str(),
+                "this CA certificate of the bundle is revoked by its issuer's CRL: chains it issued are refused"
             );
         }
     }

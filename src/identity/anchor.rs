@@ -158,6 +158,10 @@ pub struct AnchorCertificate {
     pub not_after: i64,
     /// The certificate DER.
     pub der: CertificateDer<'static>,
+    /// The issuer of the anchor's CRL that lists this certificate as revoked (RFC 4514-style),
+    /// when one does: a CA certificate another certificate of the bundle issued and revoked.
+    /// Paths ending at it are refused (see [`TrustAnchor::revoked`]).
+    pub revoked_by: Option<String>,
 }
 
 impl TrustAnchor {
@@ -193,6 +197,10 @@ impl TrustAnchor {
         }
         check_one_crl_per_issuer_key(&crl_signers, &webpki_anchors, &crl_infos)?;
         check_every_key_has_a_crl(&crl_signers, &webpki_anchors, &certificates)?;
+        for certificate in &mut certificates {
+            certificate.revoked_by =
+                revoking_crl(&certificate.der, &loaded, &crl_infos).map(|i| crl_infos[i].issuer.clone());
+        }
         let group_of = group_of_each(&webpki_anchors);
         let mut groups: Vec<AnchorGroup> = Vec::new();
         groups.resize_with(group_of.iter().max().map_or(0, |last| last + 1), AnchorGroup::default);
@@ -263,6 +271,23 @@ impl TrustAnchor {
             .map(|(_, info)| info)
     }
 
+    /// Whether the anchor certificate webpki chose (matched by subject and key) is revoked: a
+    /// CRL of this anchor lists every bundle certificate of that subject and key. An anchor
+    /// certificate is trusted as given, so webpki never consults a CRL about it (RFC 5280
+    /// §6.1: a trust anchor is an input of path validation, not a certificate of the path);
+    /// but an intermediate CA listed in the bundle for its CRL to be imported is also issued
+    /// by another CA of the bundle, whose CRL can revoke it, and a path ending at it would
+    /// otherwise bypass that revocation.
+    pub(super) fn revoked(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> bool {
+        let mut listings = self
+            .webpki_anchors
+            .iter()
+            .zip(&self.certificates)
+            .filter(|(a, _)| same_certificate(a, anchor))
+            .peekable();
+        listings.peek().is_some() && listings.all(|(_, c)| c.revoked_by.is_some())
+    }
+
     /// The validity (notBefore, notAfter) of the anchor certificate webpki chose (matched by
     /// subject and key).
     pub(super) fn validity_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<(i64, i64)> {
@@ -276,6 +301,30 @@ impl TrustAnchor {
             .map(|(_, c)| (c.not_before, c.not_after))
             .reduce(|(b1, a1), (b2, a2)| (b1.min(b2), a1.max(a2)))
     }
+}
+
+/// The position in `crls` of a CRL that revokes the bundle certificate `der`: one of its
+/// issuer's name (not its own: a self-issued certificate is not revoked by its own CRL) that
+/// covers a CA certificate with its CRL distribution points and lists its serial, as webpki
+/// would decide for it as an intermediate. The CRL's signature was verified at load with the
+/// key of a bundle certificate of that name.
+fn revoking_crl(der: &CertificateDer<'_>, crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Option<usize> {
+    let x509 = parse_der(der).ok()?;
+    let names = super::certificate::certificate_names(der).ok()?;
+    if x509.issuer().as_raw() == x509.subject().as_raw() {
+        return None;
+    }
+    let serial = x509.raw_serial();
+    let covers = |info: &CrlInfo| {
+        info.scope
+            .as_ref()
+            .is_none_or(|scope| scope.covers(false, names.crl_distribution_uris.as_deref()))
+    };
+    crls.iter().zip(infos).position(|(crl, info)| {
+        crl.issuer() == names.issuer_contents.as_slice()
+            && covers(info)
+            && matches!(crl.find_serial(serial), Ok(Some(_)))
+    })
 }
 
 /// The same anchor certificate: subject and key, as webpki identifies a trust anchor.
@@ -341,6 +390,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
         not_before: x509.validity().not_before.timestamp(),
         not_after: x509.validity().not_after.timestamp(),
         der: der.clone(),
+        revoked_by: None,
     })
 }
 

@@ -287,9 +287,10 @@ pub(crate) fn distinguished_name(name: &X509Name<'_>) -> DistinguishedName {
 
 /// The text of the directory string types x509-parser leaves undecoded (RFC 5280 §4.1.2.4
 /// `DirectoryString`): BMPString (UTF-16BE), UniversalString (UTF-32BE) and TeletexString
-/// (read as Latin-1, as OpenSSL prints it). A CA that writes a name as BMPString (Windows
-/// AD CS does) names the same subject as one that writes UTF8String: tags, policies and the
-/// source identity must see the same text.
+/// (read as Latin-1, as OpenSSL prints it), and VisibleString (ISO 646: printable ASCII),
+/// which is no `DirectoryString` but which some CAs write names in and OpenSSL prints as
+/// text. A CA that writes a name as BMPString (Windows AD CS does) names the same subject as
+/// one that writes UTF8String: tags, policies and the source identity must see the same text.
 fn decode_other_string(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Result<String, ()> {
     use x509_parser::der_parser::asn1_rs::Tag;
     let data = value.data;
@@ -303,6 +304,9 @@ fn decode_other_string(value: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Res
             .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok_or(()))
             .collect(),
         Tag::TeletexString => Ok(data.iter().map(|&b| char::from(b)).collect()),
+        Tag::VisibleString if data.iter().all(|b| (0x20..=0x7e).contains(b)) => {
+            Ok(data.iter().map(|&b| char::from(b)).collect())
+        }
         _ => Err(()),
     }
 }

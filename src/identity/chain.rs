@@ -278,6 +278,11 @@ fn verify_in_group(
     // (a re-keyed CA's new certificate in the same bundle).
     let anchor_refusal = Cell::new(None);
     let check_path = |path: &VerifiedPath<'_>| {
+        if anchor.revoked(path.anchor()) {
+            // A CA of the bundle that another CA of the bundle revoked: no path may end at it
+            // (webpki would try the path through its issuer, whose CRL then refuses it).
+            return Err(webpki::Error::CertRevoked);
+        }
         let refused = anchor
             .validity_of(path.anchor())
             .and_then(|v| anchor_validity_refusal(v, now));

@@ -235,6 +235,30 @@ fn revocation() {
         verify(&anchor, &under, &[inter.issued()]),
         Err(CertificateError::Revoked)
     );
+
+    // The same intermediate also in the bundle (as operators list one to import its own CRL):
+    // a path ending at it would never meet the root's CRL, so no path may end at it, whether
+    // the client sends it or not. Before it is revoked, both paths verify.
+    let bundle = format!("{}{}", ca.issued().cert_pem, inter.issued().cert_pem);
+    let inter_crl = inter.crl(&[], this_update, NA).unwrap().into_bytes();
+    let unrevoked = TrustAnchor::new(bundle.as_bytes(), std::slice::from_ref(&inter_crl)).unwrap();
+    assert!(verify(&unrevoked, &under, &[]).is_ok());
+    assert_eq!(unrevoked.certificates()[1].revoked_by, None);
+    let both_crls = [inter_crl, crl.into_bytes()];
+    let anchor = TrustAnchor::new(bundle.as_bytes(), &both_crls).unwrap();
+    assert_eq!(
+        anchor.certificates()[1].revoked_by.as_deref(),
+        Some(anchor.certificates()[0].subject.as_str())
+    );
+    assert_eq!(anchor.certificates()[0].revoked_by, None);
+    assert_eq!(verify(&anchor, &under, &[]), Err(CertificateError::Revoked));
+    assert_eq!(
+        verify(&anchor, &under, &[inter.issued()]),
+        Err(CertificateError::Revoked)
+    );
+    // The root's own certificate is not revoked by its own CRL, and what it issues directly
+    // still verifies.
+    assert!(verify(&anchor, &good, &[]).is_ok());
 }
 
 /// webpki's ECDSA P-256 SHA-256 verification, counting the signatures it verified.
@@ -823,6 +847,25 @@ fn every_directory_string_type_reads_as_its_text() {
     let issued = ca.issue(&params, KeyType::EcdsaP256).unwrap();
     let cert = ClientCertificate::parse(issued.cert_der).unwrap();
     assert_eq!(cert.subject_string(), "CN=blocké,O=Lab 𐐀,OU=ops");
+    // A CN written as VisibleString (tag 26) is the same text: the source identity is the CN,
+    // not the serial.
+    let mut visible = leaf_params();
+    visible.distinguished_name = rcgen::DistinguishedName::new();
+    visible
+        .distinguished_name
+        .push(DnType::CommonName, DnValue::Utf8String("visible-cn".into()));
+    let issued_visible = ca.issue(&visible, KeyType::EcdsaP256).unwrap();
+    let utf8_cn = b"\x0c\x0avisible-cn";
+    let at = issued_visible
+        .cert_der
+        .windows(utf8_cn.len())
+        .position(|w| w == utf8_cn)
+        .unwrap();
+    let mut der = issued_visible.cert_der.clone();
+    der[at] = 0x1a; // UTF8String -> VisibleString, same length: the DER stays well formed
+    let visible_cert = ClientCertificate::parse(der).unwrap();
+    assert_eq!(visible_cert.source_identity(), "CN=visible-cn");
+    assert_eq!(visible_cert.subject_string(), "CN=visible-cn");
     assert_eq!(cert.source_identity(), "CN=blocké");
     let subject_tags: Vec<(String, String)> = cert
         .principal_tags()

@@ -103,7 +103,7 @@ pub fn create_session(
         )
     })??;
     let certificate = sent.certificate.clone();
-    let intermediates = decode_chain(req.header("x-amz-x509-chain"))?;
+    let intermediates = without_leaf(decode_chain(req.header("x-amz-x509-chain"))?, certificate.der());
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
             "serial-mismatch",
@@ -342,6 +342,15 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(chain)
 }
 
+/// The chain without copies of the leaf. A "full chain" file (leaf first, then its issuers,
+/// as cert-manager's `tls.crt` and ACME clients write it) given as the chain sends the leaf
+/// again; a path builder never puts a certificate after itself, so a copy adds nothing
+/// (OpenSSL, Go and Java ignore it) and is dropped instead of refused.
+fn without_leaf(mut chain: Vec<Vec<u8>>, leaf: &[u8]) -> Vec<Vec<u8>> {
+    chain.retain(|der| der.as_slice() != leaf);
+    chain
+}
+
 fn verify_signature(
     req: &RequestParts,
     body: &Bytes,
@@ -364,7 +373,11 @@ fn verify_signature(
     cert.verifying_key()
         .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
         .map_err(|e| match e {
-            sigv4::SigV4Error::AlgorithmKeyMismatch(_) => ApiError::access_denied("algorithm-key-mismatch", e.to_string()),
+            // Named as the client sent it (the family's canonical label may differ in digest).
+            sigv4::SigV4Error::AlgorithmKeyMismatch(_) => ApiError::access_denied(
+                "algorithm-key-mismatch",
+                sigv4::SigV4Error::AlgorithmKeyMismatch(auth.label.to_string()).to_string(),
+            ),
             _ => ApiError::access_denied(
                 "bad-signature",
                 "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",

@@ -420,19 +420,25 @@ fn repeated_name(names: &[String]) -> Option<&str> {
     sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
-/// Decodes a hex signature of any (even) length.
-pub(crate) fn decode_hex_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
+/// Decodes a hex signature of any even, non-zero length (an X.509 signature's DER), or
+/// returns `bad`.
+fn decode_hex(s: &str, bad: SigV4Error) -> Result<Vec<u8>, SigV4Error> {
     // Only hex digits: the decoder would also strip a `0x` prefix.
     match !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        true => hex::decode(s).map_err(|_| SigV4Error::BadSignatureEncoding),
-        false => Err(SigV4Error::BadSignatureEncoding),
+        true => hex::decode(s).map_err(|_| bad),
+        false => Err(bad),
     }
+}
+
+/// Decodes an X.509 request signature: hex, any even length.
+pub(crate) fn decode_x509_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
+    decode_hex(s, SigV4Error::BadX509SignatureEncoding)
 }
 
 /// Decodes an HMAC signature: exactly 64 hex digits.
 fn decode_hmac_signature(s: &str) -> Result<Vec<u8>, SigV4Error> {
     match s.len() {
-        64 => decode_hex_signature(s),
+        64 => decode_hex(s, SigV4Error::BadSignatureEncoding),
         _ => Err(SigV4Error::BadSignatureEncoding),
     }
 }

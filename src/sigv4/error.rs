@@ -117,9 +117,12 @@ pub enum SigV4Error {
     /// `X-Amz-Expires` is not an integer in `1..=604800`.
     #[error("X-Amz-Expires must be a number of seconds between 1 and 604800 (one week), not '{}'.", shown_number(.0))]
     InvalidExpires(String),
-    /// The signature is not hexadecimal (or, for HMAC, not 32 bytes).
+    /// The HMAC signature is not 64 hexadecimal digits.
     #[error("The Signature must be hexadecimal (64 characters for AWS4-HMAC-SHA256).")]
     BadSignatureEncoding,
+    /// The X.509 signature is not an even, non-zero number of hexadecimal digits.
+    #[error("The Signature must be the hex-encoded signature: an even number of hexadecimal digits.")]
+    BadX509SignatureEncoding,
     /// `x-amz-content-sha256` differs from the SHA-256 of the body.
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     PayloadHashMismatch,

@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::OffsetDateTime;
 
-use super::authorization::{AuthorizationParts, decode_hex_signature, parse_signed_headers};
+use super::authorization::{AuthorizationParts, decode_x509_signature, parse_signed_headers};
 use super::encoding::{format_amz_date, parse_amz_date, sha256_hex};
 use super::sign::signable_header_names;
 use super::{
@@ -105,7 +105,7 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
         algorithm,
         label: parts.algorithm.to_owned(),
         signed_headers: parse_signed_headers(parts.signed_headers)?,
-        signature: decode_hex_signature(parts.signature)?,
+        signature: decode_x509_signature(parts.signature)?,
         serial_decimal: credential.access_key_id,
         date: credential.date,
         region: credential.region,

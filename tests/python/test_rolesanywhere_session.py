@@ -66,6 +66,20 @@ def test_ecdsa_leaf_signed_by_intermediate_sends_chain(daemon, ca_bundle, test_p
     assert_credentials(credentials, expiry, 1800)
 
 
+def test_full_chain_file_that_repeats_the_leaf(daemon, ca_bundle, test_pki, tmp_path):
+    """A "full chain" file (leaf first, then its issuers, as cert-manager's tls.crt)
+    given as `certificate_chain` sends the leaf again in X-Amz-X509-Chain: the copy is
+    dropped and the intermediate after it still completes the path."""
+    full_chain = tmp_path / "fullchain.pem"
+    full_chain.write_text(test_pki.ecdsa_leaf.cert.read_text() + test_pki.chain.read_text())
+    ras = roles_anywhere_session(
+        daemon, ca_bundle, test_pki.ecdsa_leaf,
+        anchor="main", chain=full_chain, session_duration=900,
+    )  # fmt: skip
+    credentials, expiry = obtain(ras)
+    assert_credentials(credentials, expiry, 900)
+
+
 def test_leaf_issued_with_sha384_signature(daemon, ca_bundle, test_pki):
     """The package labels its request AWS4-X509-ECDSA-SHA384 when the *issuer's*
     signature on the leaf uses SHA-384 (`certificate.signature_hash_algorithm`),

@@ -351,11 +351,11 @@ fn parses_authorization_with_exact_errors() {
         ),
         (
             "AWS4-X509-RSA-SHA256 Credential=42/20261125/us-east-1/rolesanywhere/aws4_request, SignedHeaders=host, Signature=0g",
-            SigV4Error::BadSignatureEncoding,
+            SigV4Error::BadX509SignatureEncoding,
         ),
         (
             "AWS4-X509-RSA-SHA256 Credential=42/20261125/us-east-1/rolesanywhere/aws4_request, SignedHeaders=host, Signature=",
-            SigV4Error::BadSignatureEncoding,
+            SigV4Error::BadX509SignatureEncoding,
         ),
     ] {
         assert_eq!(parse_authorization(value), Err(want), "{value}");
