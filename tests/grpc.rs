@@ -468,6 +468,133 @@ async fn assume_role_with_sigv4_metadata() {
     );
 }
 
+/// A request message as the bytes a client sends: one built from another `rolegate.v1`, or
+/// by another protobuf library, encodes what prost would encode otherwise.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RawMessage(Vec<u8>);
+
+impl prost::Message for RawMessage {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        // Only ever sent, never decoded.
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// AssumeRole with `frames` (each a message) as the call's body, signed over `signed`.
+async fn raw_assume_role(
+    c: &GrpcClient,
+    frames: &[Vec<u8>],
+    signed: &[u8],
+    creds: &SigningCredentials,
+) -> Result<rolegate::proto::AssumeRoleResponse, tonic::Status> {
+    use rolegate::sigv4::{HttpRequest, sha256_hex, sign_hmac};
+    let authority = c.authority().to_owned();
+    let headers = [("host", authority.as_str())];
+    let unsigned = HttpRequest {
+        method: "POST",
+        path: rolegate::service::grpc::ASSUME_ROLE_PATH,
+        query: "",
+        headers: &headers,
+    };
+    let added = sign_hmac(
+        &unsigned,
+        &sha256_hex(signed),
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(&creds.session_token),
+        REGION,
+        "sts",
+        now(),
+    );
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for (name, value) in added {
+        let key = tonic::metadata::MetadataKey::from_bytes(name.as_bytes()).unwrap();
+        metadata.insert(key, value.parse().unwrap());
+    }
+    let messages: Vec<RawMessage> = frames.iter().cloned().map(RawMessage).collect();
+    let mut request = tonic::Request::new(tokio_stream::iter(messages));
+    *request.metadata_mut() = metadata;
+    let mut grpc = tonic::client::Grpc::new(c.channel());
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<RawMessage, rolegate::proto::AssumeRoleResponse>::default();
+    let path = http::uri::PathAndQuery::from_static("/rolegate.v1.Sessions/AssumeRole");
+    grpc.client_streaming(request, path, codec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The signature covers the message as the client sent it: a field this build does not know
+/// and fields out of prost's order verify; a body of two messages is refused.
+#[tokio::test]
+async fn assume_role_signature_covers_the_message_as_sent() {
+    use prost::Message;
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let creds = signing(&create(&c, create_request("main", ROLE, "main")).await.unwrap());
+    let known = chain_request(Some(900)).encode_to_vec();
+    // Field 15, length-delimited "v2": unknown to this build, kept in the signed bytes.
+    let mut unknown_field = known.clone();
+    unknown_field.extend_from_slice(b"\x7a\x02v2");
+    let out = raw_assume_role(&c, std::slice::from_ref(&unknown_field), &unknown_field, &creds)
+        .await
+        .unwrap();
+    assert!(
+        out.assumed_role_arn.ends_with("/chained/chained-session"),
+        "{}",
+        out.assumed_role_arn
+    );
+    // The same fields in another order (role_session_name first).
+    let reordered = [
+        AssumeRoleRequest {
+            role_session_name: "chained-session".into(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        AssumeRoleRequest {
+            role_arn: chain_request(None).role_arn,
+            duration_seconds: Some(900),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    ]
+    .concat();
+    assert_ne!(reordered, known);
+    raw_assume_role(&c, std::slice::from_ref(&reordered), &reordered, &creds)
+        .await
+        .unwrap();
+    // A signature over the re-encoding, not over what was sent, does not verify.
+    assert_status(
+        raw_assume_role(&c, &[unknown_field], &known, &creds).await,
+        Code::Unauthenticated,
+        "signature",
+    );
+    // Two messages in a unary call: the signature cannot cover "the" message.
+    assert_status(
+        raw_assume_role(&c, &[known.clone(), known.clone()], &known, &creds).await,
+        Code::InvalidArgument,
+        "An AssumeRole call carries exactly one request message, which its signature covers.",
+    );
+}
+
 async fn out_credentials(c: &GrpcClient, creds: &SigningCredentials) -> rolegate::proto::Credentials {
     c.assume_role(chain_request(None), creds, REGION, now())
         .await
@@ -622,6 +749,31 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         caller.tags
     );
 
+    // A request signed with a wrong secret does not verify; its audit event still names the
+    // key it claims, the anchor the verifying service chained to, and what it asked about.
+    let forged = SigningCredentials {
+        secret_access_key: "not-the-secret".to_owned(),
+        ..creds.clone()
+    };
+    let mut asked = aws_signed(&forged, "execute-api", SystemTime::now(), "/orders/7", body);
+    asked.action = Some("orders:GetOrder".to_owned());
+    asked.resource = Some("arn:aws:orders:::order/7".to_owned());
+    let refused = verify(&c, asked).await.unwrap();
+    assert_eq!(
+        (refused.valid, refused.error_code.as_str()),
+        (false, "SignatureDoesNotMatch")
+    );
+    let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("audit") && l.contains("VerifyRequest") && l.contains("orders:GetOrder"))
+        .expect("an audit event for the refused VerifyRequest");
+    for needle in [
+        format!("access_key_id=\"{}\"", creds.access_key_id),
+        format!("trust_anchor=\"arn:aws:rolesanywhere:{REGION}:{ACCOUNT}:trust-anchor/main\""),
+        "resource=\"arn:aws:orders:::order/7\"".to_owned(),
+    ] {
+        assert!(audit.contains(&needle), "audit event lacks {needle}: {audit}");
+    }
+
     // An unsigned payload is the S3 family's: for another service the body would go
     // unauthenticated, so a request signed over UNSIGNED-PAYLOAD is not valid.
     let mut unsigned = aws_signed_body(&creds, "execute-api", SystemTime::now(), "/orders/42", None);
@@ -725,7 +877,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
     let metrics = ops_get(&d.metrics, "/metrics");
-    for (outcome, count) in [("allow", 1), ("SignatureDoesNotMatch", 6), ("IncompleteSignature", 1)] {
+    for (outcome, count) in [("allow", 1), ("SignatureDoesNotMatch", 7), ("IncompleteSignature", 1)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");

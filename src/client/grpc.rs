@@ -103,6 +103,11 @@ impl GrpcClient {
         })
     }
 
+    /// The server's authority (`host:port`), the `host` a SigV4 signature of a call covers.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
     /// The underlying channel (for health and reflection clients).
     pub fn channel(&self) -> Channel {
         self.channel.clone()

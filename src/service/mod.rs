@@ -73,10 +73,17 @@ async fn dispatch(
             let operation = grpc::operation_of(req.uri().path());
             let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
             let sent = Arc::new(AtomicBool::new(false));
+            // AssumeRole's signature covers its message as sent: hashed as it streams past.
+            let message_sha256 = (req.uri().path() == grpc::ASSUME_ROLE_PATH).then(Default::default);
             let req = req.map(|body| Watched {
                 body,
                 sent: sent.clone(),
+                digest: message_sha256
+                    .clone()
+                    .map(|slot| (grpc::MessageDigest::default(), slot)),
             });
+            let mut req = req;
+            req.extensions_mut().insert(grpc::MessageSha256(message_sha256));
             match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
                 Ok(response) => response,
                 Err(_) => {
@@ -162,13 +169,16 @@ fn answer_timeout(timeout: std::time::Duration) -> ApiError {
 }
 
 /// A gRPC request body that notes when the client has sent all of it, so that a call that
-/// times out is told apart: still being sent (the client's delay) or sent and not answered.
+/// times out is told apart: still being sent (the client's delay) or sent and not answered;
+/// and, for a call whose signature covers its message, the message's digest, set in its slot
+/// once the body ended.
 struct Watched<B> {
     body: B,
     sent: Arc<AtomicBool>,
+    digest: Option<(grpc::MessageDigest, Arc<std::sync::OnceLock<String>>)>,
 }
 
-impl<B: ::http_body::Body + Unpin> ::http_body::Body for Watched<B> {
+impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Watched<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -177,8 +187,18 @@ impl<B: ::http_body::Body + Unpin> ::http_body::Body for Watched<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<::http_body::Frame<B::Data>, B::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some((digest, _))) = (&polled, &mut self.digest)
+            && let Some(data) = frame.data_ref()
+        {
+            digest.update(data);
+        }
         if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
             self.sent.store(true, Ordering::Relaxed);
+            if let Some((digest, slot)) = self.digest.take()
+                && let Some(sha256) = digest.finish()
+            {
+                let _ = slot.set(sha256);
+            }
         }
         polled
     }
@@ -561,6 +581,7 @@ mod tests {
         let whole = Watched {
             body: http_body_util::Full::new(Bytes::from_static(b"\0\0\0\0\0")),
             sent: sent.clone(),
+            digest: None,
         };
         assert!(!sent.load(Ordering::Relaxed));
         assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 5);
@@ -575,6 +596,7 @@ mod tests {
         let mut partial = Watched {
             body: http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
             sent: sent.clone(),
+            digest: None,
         };
         assert!(partial.frame().await.is_some());
         assert!(!sent.load(Ordering::Relaxed));

@@ -8,8 +8,11 @@
 //!   Authorize.
 //! - `admin`: Status and Reload for the subjects in `[server] admin_subjects`.
 //! - `peer`: the caller's mTLS client chain and the checks on it.
+//! - `message_digest`: the SHA-256 of a request message as sent, which AssumeRole's
+//!   signature covers.
 
 mod admin;
+mod message_digest;
 mod peer;
 mod sessions;
 
@@ -29,7 +32,13 @@ use crate::proto::admin_server::AdminServer;
 use crate::proto::sessions_server::SessionsServer;
 use crate::state::State;
 
+pub use message_digest::MessageDigest;
 pub use sessions::ASSUME_ROLE_PATH;
+
+/// The hex SHA-256 of the call's request message as sent, in the request extensions of the
+/// calls whose signature covers it (AssumeRole), set once the body ended as one message.
+#[derive(Clone, Default)]
+pub struct MessageSha256(pub Option<Arc<std::sync::OnceLock<String>>>);
 
 /// Largest encoded request message accepted, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;

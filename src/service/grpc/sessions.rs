@@ -11,7 +11,6 @@
 //!   not verify, or a decision that denies, is a successful call whose answer says so; the
 //!   audit event and the metrics count it as a denial.
 
-use prost::Message;
 use time::OffsetDateTime;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
@@ -59,8 +58,11 @@ impl Sessions for SessionsService {
     async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "AssumeRole");
-        let (metadata, _, message) = req.into_parts();
-        let result = assume_role(&ctx, &metadata, message, OffsetDateTime::now_utc(), &mut record);
+        let (metadata, extensions, message) = req.into_parts();
+        let sha256 = extensions
+            .get::<super::MessageSha256>()
+            .and_then(|m| m.0.as_ref()?.get());
+        let result = assume_role(&ctx, &metadata, message, sha256, OffsetDateTime::now_utc(), &mut record);
         audited(&ctx, &record, result)
     }
 
@@ -136,10 +138,13 @@ fn create_session(
     })
 }
 
+/// AssumeRole of a session's SigV4 signature over the call: its metadata, and `sha256`, the
+/// digest of the message as the client sent it (None when the body held more than one).
 fn assume_role(
     ctx: &GrpcContext,
     metadata: &MetadataMap,
     r: AssumeRoleRequest,
+    sha256: Option<&String>,
     now: OffsetDateTime,
     record: &mut Record,
 ) -> Result<AssumeRoleResponse, ApiError> {
@@ -151,11 +156,6 @@ fn assume_role(
         path: ASSUME_ROLE_PATH,
         query: "",
         headers: &pairs,
-    };
-    let encoded = r.encode_to_vec();
-    let payload = Payload::Body {
-        bytes: &encoded,
-        allow_unsigned: false,
     };
     // The access key's bucket, as for STS: checked now, charged once the signature proved it.
     let claimed = pairs
@@ -174,7 +174,13 @@ fn assume_role(
     let limiter = ctx.state.limiter();
     let client_limit = ClientLimit::new(&limiter, claimed, ctx.started);
     client_limit.check()?;
-    let (caller, _) = broker.authenticate(&http, payload, "sts", None, now)?;
+    let sha256 = sha256.ok_or_else(|| {
+        ApiError::validation(
+            "not-one-message",
+            "An AssumeRole call carries exactly one request message, which its signature covers.",
+        )
+    })?;
+    let (caller, _) = broker.authenticate(&http, Payload::Hash(sha256), "sts", None, now)?;
     record.set_caller(&caller);
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     let input_role_arn = r.role_arn.clone();
@@ -227,7 +233,19 @@ fn verify_request(
     let broker = &ctx.state.broker;
     let chain = peer_chain(broker, &ctx.conn, "VerifyRequest")?;
     record.set_certificate(chain.leaf.clone());
-    trusted_peer(broker, &chain, now)?;
+    record.trust_anchor = Some(trusted_peer(broker, &chain, now)?);
+    // Before the signature verifies, the event names the key the request claims and what it
+    // asks about, as STS's does.
+    record.access_key_id = claimed_access_key_id(&r.headers, &r.query);
+    if let Some(action) = &r.action {
+        record.action = Some(action.clone());
+        record.resource = Some(
+            r.resource
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "*".to_owned()),
+        );
+    }
     let method = required(r.method, "method")?;
     let service = required(r.service, "service")?;
     let payload_hash = payload_hash(&r.payload_hash)?;
@@ -281,8 +299,6 @@ fn verify_request(
                 // aws:RequestedRegion), verified above: the default, unless the caller says.
                 requested_region: region.map(str::to_owned),
             };
-            record.action = Some(input.action.clone());
-            record.resource = Some(input.resource.clone());
             let out = broker.authorize(&caller, &input, now)?;
             let verdict = denial(&caller, &input, &out);
             (Some(authorize_response(out)), verdict)
@@ -327,25 +343,38 @@ fn authorize(
     let broker = &ctx.state.broker;
     let chain = peer_chain(broker, &ctx.conn, "Authorize")?;
     record.set_certificate(chain.leaf.clone());
-    trusted_peer(broker, &chain, now)?;
+    record.trust_anchor = Some(trusted_peer(broker, &chain, now)?);
+    let resource = if r.resource.is_empty() {
+        "*".to_owned()
+    } else {
+        r.resource
+    };
+    record.action = Some(r.action.clone());
+    record.resource = Some(resource.clone());
     let token = required(r.session_token, "session_token")?;
     let caller = broker.session_caller(&token, now)?;
     record.set_caller(&caller);
     let input = AuthorizeInput {
         action: r.action,
-        resource: if r.resource.is_empty() {
-            "*".to_owned()
-        } else {
-            r.resource
-        },
+        resource,
         context: sorted(r.context),
         requested_region: None,
     };
-    record.action = Some(input.action.clone());
-    record.resource = Some(input.resource.clone());
     let out = broker.authorize(&caller, &input, now)?;
     let verdict = denial(&caller, &input, &out);
     Ok((authorize_response(out), verdict))
+}
+
+/// The access key id a request to verify claims: of its `Authorization` header, or of the
+/// `X-Amz-Credential` of its query (presigned).
+fn claimed_access_key_id(headers: &[crate::proto::Header], query: &str) -> Option<String> {
+    let credential = match headers.iter().find(|h| h.name.eq_ignore_ascii_case("authorization")) {
+        Some(h) => audit::credential_of_authorization(&h.value)?.to_owned(),
+        None => form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned())?,
+    };
+    audit::access_key_id_of_credential(&credential).map(str::to_owned)
 }
 
 /// The metadata as SigV4 headers: every ASCII entry, plus `host` = the `:authority` when the
