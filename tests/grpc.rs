@@ -1340,6 +1340,13 @@ async fn admin_subjects_are_matched_in_either_order() {
         .status(StatusRequest {})
         .await
         .expect("the RFC 4514 order is accepted");
+    // As `openssl x509 -noout -subject` prints it, type names in lower case.
+    let d = start_grpc(&pki, "subject=cn = ops-admin, o = Example");
+    let c = connect(&d, Some((&admin, &[]))).await;
+    c.admin()
+        .status(StatusRequest {})
+        .await
+        .expect("OpenSSL's layout is accepted");
 }
 
 /// With `admin_trust_anchors`, an admin certificate must chain to one of the anchors listed:

@@ -608,7 +608,7 @@ impl Loader<'_> {
             // Within 1..=3600 (check_bounds).
             max_clock_skew: time::Duration::seconds(i64::try_from(s.max_clock_skew_seconds).unwrap_or(3600)),
             max_body_bytes: s.max_body_bytes,
-            admin_subjects: s.admin_subjects.clone(),
+            admin_subjects: s.admin_subjects.iter().map(|s| subject_as_logged(s)).collect(),
             admin_trust_anchors,
             credential_reuse: std::time::Duration::from_secs(s.credential_reuse_seconds),
             cache_max_entries: s.cache_max_entries,
@@ -718,8 +718,8 @@ impl Loader<'_> {
     /// Each `admin_subjects` entry is written as a distinguished name, its attributes separated
     /// by `,`.
     fn check_admin_subjects(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
-        match s
-            .admin_subjects
+        let subjects: Vec<String> = s.admin_subjects.iter().map(|s| subject_as_logged(s)).collect();
+        match subjects
             .iter()
             .enumerate()
             .find(|(_, subject)| !looks_like_distinguished_name(subject))
@@ -730,7 +730,7 @@ impl Loader<'_> {
                     "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
                 ),
             )),
-            None => match s.admin_subjects.iter().enumerate().find(|(_, subject)| has_bare_semicolon(subject)) {
+            None => match subjects.iter().enumerate().find(|(_, subject)| has_bare_semicolon(subject)) {
                 // RFC 2253 let `;` separate attributes; the audit log (RFC 4514) writes `,`
                 // and escapes a `;` in a value, so such an entry could never match.
                 Some((i, subject)) => Err(self.err(
@@ -1512,6 +1512,66 @@ fn has_bare_semicolon(subject: &str) -> bool {
     false
 }
 
+/// An `admin_subjects` entry as the audit log writes a certificate's subject, which it is
+/// compared with: OpenSSL's `subject=` prefix dropped, no white space around `=` or between
+/// attributes (`openssl x509 -subject` prints `CN = ops, O = Acme`), and attribute types in
+/// their short name's spelling (`cn` → `CN`: type names are case-insensitive, RFC 4512 §1.4).
+/// Values are kept as written, escapes included; white space a value begins or ends with is
+/// written escaped (`\ `) in RFC 4514, so unescaped white space there is layout.
+fn subject_as_logged(written: &str) -> String {
+    let written = written.trim();
+    let written = written.strip_prefix("subject=").unwrap_or(written);
+    let mut out = String::with_capacity(written.len());
+    for (attribute, separator) in split_unescaped(written, &[',', '+']) {
+        match attribute.split_once('=') {
+            Some((kind, value)) => {
+                let kind = kind.trim();
+                out += crate::identity::short_name_of(kind).unwrap_or(kind);
+                out.push('=');
+                out += trim_unescaped(value);
+            }
+            None => out += attribute.trim(),
+        }
+        out.extend(separator);
+    }
+    out
+}
+
+/// The pieces of `s` between unescaped `separators` (a `\` escapes the character after it),
+/// each with the separator that ends it.
+fn split_unescaped<'a>(s: &'a str, separators: &[char]) -> Vec<(&'a str, Option<char>)> {
+    let mut pieces = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, c) in s.char_indices() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, c) if separators.contains(&c) => {
+                pieces.push((&s[start..i], Some(c)));
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    pieces.push((&s[start..], None));
+    pieces
+}
+
+/// `value` without the white space it begins or ends with, but an escaped one (`\ `).
+fn trim_unescaped(value: &str) -> &str {
+    let value = value.trim_start();
+    let mut end = value.len();
+    while let Some(c) = value[..end].chars().next_back().filter(|c| c.is_whitespace()) {
+        let before = &value[..end - c.len_utf8()];
+        let backslashes = before.len() - before.trim_end_matches('\\').len();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        end = before.len();
+    }
+    &value[..end]
+}
+
 fn looks_like_distinguished_name(subject: &str) -> bool {
     subject
         .split_once('=')
@@ -1521,6 +1581,30 @@ fn looks_like_distinguished_name(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An admin subject written as OpenSSL prints it, or with type names in another case, is
+    /// the subject the audit log writes; values and escapes are kept.
+    #[test]
+    fn admin_subjects_are_compared_as_the_audit_log_writes_them() {
+        for (written, logged) in [
+            ("CN=ops,O=Acme", "CN=ops,O=Acme"),
+            (
+                "subject=CN = dev-admin, O = rolegate dev",
+                "CN=dev-admin,O=rolegate dev",
+            ),
+            ("cn=dev-admin,o=rolegate dev", "CN=dev-admin,O=rolegate dev"),
+            (
+                "  EMAILADDRESS = a@b.example , dc=corp ",
+                "emailAddress=a@b.example,DC=corp",
+            ),
+            ("CN=a\\, b + uid = 7, O=x", "CN=a\\, b+UID=7,O=x"),
+            ("CN=trailing\\ , O=x", "CN=trailing\\ ,O=x"),
+            ("CN=back\\\\ , O=x", "CN=back\\\\,O=x"),
+            ("2.5.4.97=VATDE-1, CN=x", "2.5.4.97=VATDE-1,CN=x"),
+        ] {
+            assert_eq!(subject_as_logged(written), logged, "{written}");
+        }
+    }
 
     /// A TOML syntax error whose span is a key names it, as the other errors name theirs.
     #[test]

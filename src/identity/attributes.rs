@@ -333,6 +333,16 @@ fn is_supported_tag_attribute(name: &str) -> bool {
     TAG_ATTRIBUTES.contains(&name)
 }
 
+/// The short name of an attribute type written in any case (`cn`, `Cn`), as names are
+/// printed: attribute type names are case-insensitive (RFC 4512 §1.4).
+/// (Every type [`short_name`] names is one of [`TAG_ATTRIBUTES`].)
+pub(crate) fn short_name_of(written: &str) -> Option<&'static str> {
+    TAG_ATTRIBUTES
+        .iter()
+        .copied()
+        .find(|name| name.eq_ignore_ascii_case(written))
+}
+
 fn short_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "2.5.4.3" => "CN",
