@@ -9,7 +9,6 @@
 //! The header is read without reading past it: the TLS handshake that follows is untouched.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use ppp::{HeaderResult, PartialResult, v1, v2};
 use tokio::io::AsyncReadExt;
@@ -18,10 +17,6 @@ use tokio::net::TcpStream;
 /// The longest header accepted: version 1 takes at most 107 bytes; version 2 takes 16 bytes,
 /// the addresses and the balancer's TLVs (a few dozen bytes in practice).
 const MAX_HEADER_BYTES: usize = 4096;
-
-/// How long to wait before looking again at a header that arrived in pieces (balancers send it
-/// in one segment, so this is rare; the handshake timeout bounds the whole wait).
-const PEEK_AGAIN: Duration = Duration::from_millis(5);
 
 /// Why a connection's PROXY header was refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,28 +43,37 @@ pub fn is_trusted_balancer(balancers: &[ipnet::IpNet], peer: IpAddr) -> bool {
 /// Reads the PROXY header at the start of `tcp`, consuming exactly its bytes, and returns the
 /// client address it names: `None` when it names none (a version 2 `LOCAL` or a version 1
 /// `UNKNOWN` connection, such as the balancer's own health check), so the peer's address holds.
+///
+/// Bytes are peeked at, and read once they are known to be the header's: all of them while
+/// the header is incomplete (what came so far is a prefix of it), up to its end once it is
+/// complete. A header arriving in pieces is waited for without polling: the next peek waits
+/// for bytes not yet read. The handshake timeout bounds the whole wait.
 pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, ProxyHeaderError> {
     let mut buf = vec![0u8; MAX_HEADER_BYTES];
+    let mut read = 0;
     loop {
-        let available = tcp.peek(&mut buf).await?;
+        let available = tcp.peek(&mut buf[read..]).await?;
         if available == 0 {
             return Err(ProxyHeaderError::Closed);
         }
-        let parsed = HeaderResult::parse(&buf[..available]);
+        let seen = read + available;
+        let parsed = HeaderResult::parse(&buf[..seen]);
         if parsed.is_incomplete() {
-            if available == MAX_HEADER_BYTES {
+            if seen == MAX_HEADER_BYTES {
                 return Err(ProxyHeaderError::TooLong);
             }
-            if ended_v1_line(&buf[..available]) {
+            if ended_v1_line(&buf[..seen]) {
                 return Err(ProxyHeaderError::Invalid(
                     "the version 1 header line ends before its addresses and ports".to_owned(),
                 ));
             }
-            tokio::time::sleep(PEEK_AGAIN).await;
+            tcp.read_exact(&mut buf[read..seen]).await?;
+            read = seen;
             continue;
         }
         let (length, client) = client_of(parsed)?;
-        tcp.read_exact(&mut buf[..length]).await?;
+        // The bytes read so far were a prefix of the header: `length` is at least `read`.
+        tcp.read_exact(&mut buf[read..length.max(read)]).await?;
         return Ok(client);
     }
 }
@@ -204,5 +208,39 @@ mod tests {
             v2::Addresses::from((addr("203.0.113.7:40000"), addr("10.0.0.1:443"))),
         );
         assert!(HeaderResult::parse(&proxied[..20]).is_incomplete());
+    }
+
+    /// A header sent in pieces, each written once the reader has consumed the previous one,
+    /// is read whole, and the bytes after it are left for the TLS handshake.
+    #[tokio::test]
+    async fn a_header_in_pieces_is_read_to_its_end_and_no_further() {
+        let v2 = v2_header(
+            v2::Command::Proxy,
+            v2::Addresses::from((addr("203.0.113.7:40000"), addr("10.0.0.1:443"))),
+        );
+        let v1 = b"PROXY TCP6 2001:db8::7 2001:db8::1 40001 443\r\n".to_vec();
+        for (header, client) in [(v2, addr("203.0.113.7:40000")), (v1, addr("[2001:db8::7]:40001"))] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut sender = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let pieces: Vec<Vec<u8>> = [&header[..3], &header[3..13], &header[13..], b"\x16\x03\x01"]
+                .iter()
+                .map(|p| p.to_vec())
+                .collect();
+            let writer = tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                for piece in pieces {
+                    sender.write_all(&piece).await.unwrap();
+                    sender.flush().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                sender
+            });
+            assert_eq!(read_header(&mut tcp).await.unwrap(), Some(client));
+            let _sender = writer.await.unwrap();
+            let mut rest = [0u8; 3];
+            tcp.read_exact(&mut rest).await.unwrap();
+            assert_eq!(rest, [0x16, 0x03, 0x01]);
+        }
     }
 }
