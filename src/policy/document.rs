@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use super::condition::{self, Condition};
+use super::context::Principal;
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
 use super::matcher::{ActionPattern, ResourcePattern};
@@ -65,13 +66,38 @@ pub struct Statement {
 }
 
 /// `Principal` (matches the listed callers) or `NotPrincipal` (matches all but those it
-/// exempts: a role session only by its session ARN, see `PrincipalEntry::exempts`).
+/// exempts: a role session when it names its account, role and session, see
+/// [`PrincipalMatch::exempts`]).
 #[derive(Clone, Debug)]
 pub struct PrincipalMatch {
     /// `true` for `NotPrincipal`.
     pub negated: bool,
     /// The listed principals.
     pub entries: Vec<PrincipalEntry>,
+}
+
+impl PrincipalMatch {
+    /// Whether these entries, as a `NotPrincipal`, exempt `principal` from its `Deny`. For a
+    /// role session AWS "might validate the account first, then the role, and then the
+    /// assumed-role user", denying at the first level the list leaves out
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>):
+    /// the session is exempt only when its account, its role and its session ARN are all
+    /// listed (or `"*"` is). Deciding on the session ARN alone would let through a session AWS
+    /// may deny.
+    pub fn exempts(&self, principal: &Principal) -> bool {
+        let listed = |level: fn(&PrincipalEntry) -> bool| self.entries.iter().any(|e| level(e) && e.matches(principal));
+        if listed(|e| matches!(e, PrincipalEntry::Everyone)) {
+            return true;
+        }
+        match principal {
+            Principal::Aws { session_arn, .. } => {
+                listed(|e| matches!(e, PrincipalEntry::Account { .. }))
+                    && listed(|e| matches!(e, PrincipalEntry::Role(_)))
+                    && (session_arn.is_none() || listed(|e| matches!(e, PrincipalEntry::AssumedRole(_))))
+            }
+            Principal::Service(_) => listed(|_| true),
+        }
+    }
 }
 
 /// `Action`/`Resource` (matches the listed patterns) or `NotAction`/`NotResource` (matches

@@ -233,6 +233,6 @@ pub(crate) fn principal_matches(statement: &Statement, ctx: &RequestContext) -> 
     let principal = statement.principal.as_ref()?;
     Some(match principal.negated {
         false => principal.entries.iter().any(|e| e.matches(&ctx.principal)),
-        true => !principal.entries.iter().any(|e| e.exempts(&ctx.principal)),
+        true => !principal.exempts(&ctx.principal),
     })
 }

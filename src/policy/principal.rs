@@ -64,17 +64,6 @@ impl PrincipalEntry {
             _ => false,
         }
     }
-
-    /// Whether this entry of a `NotPrincipal` exempts `principal` from its `Deny`. IAM
-    /// evaluates a role session there as the session itself: an entry naming only its account
-    /// or its role does not exempt it, its assumed-role session ARN does
-    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>).
-    pub fn exempts(&self, principal: &Principal) -> bool {
-        match (self, principal) {
-            (Self::Account { .. } | Self::Role(_), Principal::Aws { .. }) => false,
-            _ => self.matches(principal),
-        }
-    }
 }
 
 /// Parse one value under `"AWS"`.

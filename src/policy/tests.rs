@@ -415,7 +415,7 @@ fn principal_forms() {
         account: "210987654321".into(),
     };
     // (principal, caller, named by `Principal`, exempted by `NotPrincipal`): a role session is
-    // exempted from a NotPrincipal Deny by its session ARN only, not by its account or role.
+    // exempted from a NotPrincipal Deny only when its account, role and session are all named.
     #[rustfmt::skip]
     let cases: &[(&str, Principal, bool, bool)] = &[
         (r#""*""#, service(), true, true),
@@ -427,8 +427,12 @@ fn principal_forms() {
         (r#"{"AWS":"arn:aws:iam::123456789012:root"}"#, service(), false, false),
         (r#"{"AWS":["arn:aws:iam::210987654321:root","arn:aws:iam::123456789012:role/app"]}"#, role_session(), true, false),
         (r#"{"AWS":"arn:aws:iam::123456789012:role/other"}"#, role_session(), false, false),
-        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-1"}"#, role_session(), true, true),
+        (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-1"}"#, role_session(), true, false),
+        (r#"{"AWS":["arn:aws:iam::123456789012:role/app","arn:aws:sts::123456789012:assumed-role/app/web-1"]}"#, role_session(), true, false),
+        (r#"{"AWS":["123456789012","arn:aws:sts::123456789012:assumed-role/app/web-1"]}"#, role_session(), true, false),
         (r#"{"AWS":["arn:aws:iam::123456789012:root","arn:aws:iam::123456789012:role/app","arn:aws:sts::123456789012:assumed-role/app/web-1"]}"#, role_session(), true, true),
+        (r#"{"AWS":["123456789012","arn:aws:iam::123456789012:role/app","arn:aws:sts::123456789012:assumed-role/app/web-9"]}"#, role_session(), true, false),
+        (r#"{"AWS":["123456789012","arn:aws:iam::123456789012:role/app"]}"#, other_account.clone(), false, false),
         (r#"{"AWS":"arn:aws:sts::123456789012:assumed-role/app/web-9"}"#, role_session(), false, false),
         (r#"{"Service":"rolesanywhere.amazonaws.com"}"#, service(), true, true),
         (r#"{"Service":["ec2.amazonaws.com","RolesAnywhere.amazonaws.com"]}"#, service(), true, true),
