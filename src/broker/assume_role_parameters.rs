@@ -170,8 +170,9 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         v.pattern_shown(None, "tokenCode", digits, TOKEN_CODE_PATTERN);
     }
     if let Some(s) = &input.source_identity {
-        // AWS's sourceIdentityType: 2 to 64 characters, as a Roles Anywhere session's.
-        v.length(s, "sourceIdentity", 2, crate::identity::SOURCE_IDENTITY_MAX);
+        // AWS's sourceIdentityType: 2 to 256 characters in the 2026 model (64 before; a Roles
+        // Anywhere session's own, from its certificate, stays within 64).
+        v.length(s, "sourceIdentity", 2, SOURCE_IDENTITY_PARAMETER_MAX);
         v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
     }
     if let Some(size) = input.minimum_session_token_size {
@@ -179,6 +180,9 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     }
     v
 }
+
+/// The longest `SourceIdentity` parameter STS's model accepts.
+const SOURCE_IDENTITY_PARAMETER_MAX: usize = 256;
 
 /// The constraints of AssumeRole's own types.
 impl Violations {
@@ -391,12 +395,12 @@ mod tests {
         let mut i = input();
         i.serial_number = Some("arn:aws:iam::123456789012:mfa/user".into());
         i.token_code = Some("123456".into());
-        i.source_identity = Some("s".repeat(64));
+        i.source_identity = Some("s".repeat(256));
         assert!(validate_parameters(&i).is_ok());
-        i.source_identity = Some("s".repeat(65));
+        i.source_identity = Some("s".repeat(257));
         assert!(
             message(&i).contains(
-                "at 'sourceIdentity' failed to satisfy constraint: Member must have length less than or equal to 64"
+                "at 'sourceIdentity' failed to satisfy constraint: Member must have length less than or equal to 256"
             ),
             "{}",
             message(&i)
