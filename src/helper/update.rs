@@ -30,17 +30,31 @@ pub struct UpdateArgs {
 }
 
 /// A profile name that can head a section `configparser` reads back as that name: not empty,
-/// no brackets, no line breaks or other control characters, no spaces around it.
+/// no brackets, no line breaks or other control characters, no spaces around it; and not
+/// [`DEFAULT_SECTION`].
 fn profile_name(name: &str) -> Result<String, String> {
     let valid =
         !name.is_empty() && name.trim() == name && !name.chars().any(|c| c == '[' || c == ']' || c.is_control());
     match valid {
+        _ if name == DEFAULT_SECTION => Err(format!(
+            "a profile cannot be named {DEFAULT_SECTION}: configparser reads [{DEFAULT_SECTION}] as the defaults of \
+             every other section, so botocore would give its credentials to every profile without keys of its \
+             own and finds no profile {DEFAULT_SECTION}; choose another name (the default profile is `default`)"
+        )),
         true => Ok(name.to_owned()),
         false => {
             Err("a profile name must not be empty, nor hold brackets, line breaks or surrounding spaces".to_owned())
         }
     }
 }
+
+/// The section Python's `configparser` reads as the defaults of every other section rather
+/// than as a section of its own: `default_section`, `"DEFAULT"` (`configparser.DEFAULTSECT`),
+/// compared case-sensitively (`sectname == self.default_section` in `RawConfigParser._read`;
+/// <https://docs.python.org/3/library/configparser.html#customizing-parser-behaviour>). botocore reads the
+/// credentials file with a `RawConfigParser` and lists `sections()`, which leaves it out, with
+/// every option of it in each section's `items()`: `[default]` and `[Default]` are profiles.
+const DEFAULT_SECTION: &str = "DEFAULT";
 
 /// The keys this command owns in its profile.
 const KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
@@ -563,9 +577,16 @@ mod tests {
         for bad in ["", "a]b", "[p", "p\nq", " p", "p\t"] {
             assert!(profile_name(bad).is_err(), "{bad:?}");
         }
-        for good in ["p", "default", "prod account", "team-a.ci"] {
+        for good in ["p", "default", "Default", "prod account", "team-a.ci"] {
             assert_eq!(profile_name(good).unwrap(), good);
         }
+        // configparser's defaults section, inherited by every other section (case-sensitive).
+        assert_eq!(
+            profile_name("DEFAULT").unwrap_err(),
+            "a profile cannot be named DEFAULT: configparser reads [DEFAULT] as the defaults of every other \
+             section, so botocore would give its credentials to every profile without keys of its own and finds \
+             no profile DEFAULT; choose another name (the default profile is `default`)"
+        );
     }
 
     #[test]
