@@ -296,7 +296,10 @@ fn write_target(file: &Path) -> Result<PathBuf, String> {
 pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
     let newline = line_ending(existing);
     let lines = lines_of(existing, newline);
-    let start = lines.iter().position(|l| section_name(l) == Some(profile));
+    let continues = continuation_lines(&lines);
+    // configparser asks whether a line continues a value before whether it opens a section.
+    let header = |i: usize| (!continues[i]).then(|| section_name(lines[i])).flatten();
+    let start = (0..lines.len()).find(|i| header(*i) == Some(profile));
     let mut out = Vec::with_capacity(lines.len() + 4);
     let Some(start) = start else {
         out.extend(lines.iter().map(|l| (*l).to_owned()));
@@ -307,20 +310,17 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
         out.extend(KEYS.iter().zip(values).map(|(k, v)| format!("{k} = {v}")));
         return out.join(newline) + newline;
     };
-    let end = lines[start + 1..]
-        .iter()
-        .position(|l| section_name(l).is_some())
-        .map_or(lines.len(), |i| start + 1 + i);
+    let end = (start + 1..lines.len())
+        .find(|i| header(*i).is_some())
+        .unwrap_or(lines.len());
     out.extend(lines[..=start].iter().map(|l| (*l).to_owned()));
     // Per key of OWNED_KEYS.
     let mut written = [false; OWNED_KEYS.len()];
     let mut last_key_at = out.len();
     // Whether the current value is one of ours (its continuation lines are dropped with it).
     let mut dropping_value = false;
-    let section = &lines[start + 1..end];
-    let continues = continuation_lines(section);
-    for (l, continues) in section.iter().zip(continues) {
-        if continues {
+    for (l, continues) in lines[start + 1..end].iter().zip(&continues[start + 1..end]) {
+        if *continues {
             if !dropping_value {
                 out.push((*l).to_owned());
                 last_key_at = out.len();
@@ -371,13 +371,16 @@ pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> Stri
     out.join(newline) + newline
 }
 
-/// For each line of `section`, whether it continues the value of the key above it, as
-/// `configparser` reads it: a line indented deeper than the last key line is part of that
-/// key's value; blank and comment lines between change nothing (`empty_lines_in_values`).
-fn continuation_lines(section: &[&str]) -> Vec<bool> {
-    let mut continues = vec![false; section.len()];
+/// For each of the file's `lines`, whether it continues the value of the key above it, as
+/// `configparser` reads it (`RawConfigParser._read`): a line indented deeper than the last key
+/// line is part of that key's value — asked first, so an indented `[name]` there is value
+/// text, not a section header; a section header ends the value (a section's first line
+/// continues nothing); blank and comment lines between change nothing
+/// (`empty_lines_in_values`).
+fn continuation_lines(lines: &[&str]) -> Vec<bool> {
+    let mut continues = vec![false; lines.len()];
     let mut key_indent: Option<usize> = None;
-    for (i, line) in section.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         let text = line.trim_start();
         if text.is_empty() || text.starts_with(['#', ';']) {
             continue;
@@ -385,6 +388,8 @@ fn continuation_lines(section: &[&str]) -> Vec<bool> {
         let indent = line.len() - text.len();
         if key_indent.is_some_and(|k| indent > k) {
             continues[i] = true;
+        } else if section_name(line).is_some() {
+            key_indent = None;
         } else {
             key_indent = key_of(line).map(|_| indent);
         }
@@ -418,7 +423,8 @@ fn lines_of<'a>(text: &'a str, newline: &str) -> Vec<&'a str> {
 
 /// The section a line opens, read as Python's `configparser` (what botocore parses the file
 /// with) reads it: after `[`, everything up to the line's last `]`, spaces kept (`[ p ]` is
-/// section `" p "`), whatever follows ignored (`[p] # note` is section `p`).
+/// section `" p "`), whatever follows ignored (`[p] # note` is section `p`). Only a line that
+/// does not continue a value ([`continuation_lines`]) opens one.
 fn section_name(line: &str) -> Option<&str> {
     let inner = line.trim().strip_prefix('[')?;
     let end = inner.rfind(']')?;
@@ -541,6 +547,21 @@ mod tests {
             (
                 "[p]\n  aws_session_token = OLD\n      more\n  region = x\n",
                 "[p]\n  aws_session_token = TOKEN\n  region = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+            ),
+            // An indented `[name]` inside a value continues it (configparser asks that first):
+            // it opens no section, and the section's keys after it are the section's.
+            (
+                "[p]\nregion = x\n  [q]\naws_access_key_id = OLD\n",
+                "[p]\nregion = x\n  [q]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+            ),
+            (
+                "[q]\nfoo = bar\n  [p]\n  x\n",
+                "[q]\nfoo = bar\n  [p]\n  x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+            ),
+            // Not inside a value, an indented `[p]` is a header (it is read stripped).
+            (
+                "[q]\n  [p]\nregion = x\n",
+                "[q]\n  [p]\nregion = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
             ),
             // Another key's nested values stay, even one named like ours.
             (
