@@ -1185,6 +1185,49 @@ fn a_world_readable_sidecar_token_file_is_warned_about() {
     }
 }
 
+/// A token file of 16 KiB (Kubernetes projected service account tokens run to several KiB) is
+/// taken whole, through the sidecar's HTTP server; a longer one stops the sidecar at start
+/// rather than being cut to a prefix the SDKs never send.
+#[test]
+fn a_16_kib_sidecar_token_is_taken_whole_and_a_longer_one_refused() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let token_file = c.dir.path().join("token");
+    let token = "t".repeat(16 * 1024);
+    std::fs::write(&token_file, &token).unwrap();
+    let s = sidecar(
+        &c,
+        &d,
+        &["--no-imds", "--auth-token-file", token_file.to_str().unwrap()],
+    );
+    let (status, body) = container(&s, &token);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(container(&s, &token[..4096]).0, 403);
+    drop(s);
+    std::fs::write(&token_file, "t".repeat(16 * 1024 + 1)).unwrap();
+    let out = c
+        .command("sidecar", &d)
+        .args([
+            "--port",
+            "0",
+            "--no-imds",
+            "--auth-token-file",
+            token_file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: the auth token file {} is longer than 16384 bytes: the SDKs send all of it as the \
+             Authorization header; write a shorter token\n",
+            token_file.display()
+        )
+    );
+}
+
 #[test]
 fn aws_config_imds_provider_reads_the_sidecar() {
     use aws_credential_types::provider::ProvideCredentials;

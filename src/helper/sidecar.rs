@@ -543,7 +543,6 @@ fn warn_if_world_readable(_path: &std::path::Path) {}
 /// read.
 #[cfg(unix)]
 fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let cannot = |e: std::io::Error| format!("cannot read the auth token file {}: {e}", path.display());
     let not_ours = |what: &str, (owner, me): (u32, u32)| {
@@ -559,7 +558,7 @@ fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String>
     {
         return Err(not_ours("a symbolic link belonging to", owners));
     }
-    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
     if let Some(owners) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
         return Err(not_ours("a file belonging to", owners));
@@ -570,23 +569,42 @@ fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String>
             path.display()
         ));
     }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.by_ref()
-        .take(MAX_TOKEN_FILE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    Ok(bytes)
+    read_whole_token(file, path)
 }
 
 #[cfg(not(unix))]
 fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    std::fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+    read_whole_token(file, path)
 }
 
-/// The most of a token file read: a token is a line of base64.
-const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+/// The largest token file the sidecar takes: 16 KiB. A token is a line of text — the
+/// sidecar's own are 43 bytes, a Kubernetes projected service account token (a JWT) a few
+/// KiB — which the SDKs send whole as the `Authorization` header; hyper, which serves the
+/// sidecar, takes request heads of up to about 400 KB (`http1::Builder::max_buf_size`), so
+/// one this long fits.
+const MAX_TOKEN_FILE_BYTES: u64 = 16 * 1024;
+
+/// All the bytes of the token file `path` opened as `file`, or an error when it holds more
+/// than [`MAX_TOKEN_FILE_BYTES`]: never a part of it. The SDKs send the whole file as the
+/// `Authorization` header, so a sidecar that kept a prefix would refuse them all (403) while
+/// accepting the prefix.
+fn read_whole_token(file: impl std::io::Read, path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(format!(
+            "the auth token file {} is longer than {MAX_TOKEN_FILE_BYTES} bytes: the SDKs send all of it as the \
+             Authorization header; write a shorter token",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
 
 /// Makes sure `path` holds the container endpoint's token: an existing file is read (and must
 /// hold one); a missing one is written with a new random token, readable by this user only —
@@ -1088,6 +1106,45 @@ mod tests {
             )
             .0,
             404
+        );
+    }
+
+    /// A token as long as a Kubernetes projected service account token is taken whole; one
+    /// longer than the limit is refused, at start and when re-read, never cut to a prefix (the
+    /// SDKs send the whole file).
+    #[test]
+    fn a_long_token_file_is_taken_whole_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = dir.path().join("token");
+        let long = "t".repeat(5000);
+        std::fs::write(&tf, &long).unwrap();
+        ensure_token(&tf).unwrap();
+        let s = shared(Some(tf.clone()));
+        fill(&s);
+        let get = |token: &str| call(&s, req("GET", "/v1/credentials", &[("authorization", token)]), T0).0;
+        assert_eq!(get(&long), 200);
+        assert_eq!(get(&long[..4096]), 403);
+        let limit = usize::try_from(MAX_TOKEN_FILE_BYTES).unwrap();
+        std::fs::write(&tf, "t".repeat(limit)).unwrap();
+        assert_eq!(get(&"t".repeat(limit)), 200);
+        let too_long = "t".repeat(limit + 1);
+        std::fs::write(&tf, &too_long).unwrap();
+        let refused = format!(
+            "the auth token file {} is longer than 16384 bytes: the SDKs send all of it as the Authorization \
+             header; write a shorter token",
+            tf.display()
+        );
+        assert_eq!(ensure_token(&tf).unwrap_err(), refused);
+        let (status, body) = call(
+            &s,
+            req("GET", "/v1/credentials", &[("authorization", &too_long[..limit])]),
+            T0,
+        );
+        assert_eq!(status, 500);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"Code": "TokenFileUnreadable", "Message": refused})
         );
     }
 
