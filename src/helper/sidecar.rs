@@ -234,6 +234,11 @@ const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 /// The IMDSv2 token header on GETs.
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const CREDENTIALS_PREFIX: &str = "/latest/meta-data/iam/security-credentials";
+/// IMDSv2's token resource. `aws_signing_helper serve` answers it with a trailing `/` too
+/// (`TOKEN_RESOURCE_PATH_WITH_TRAILING_SLASH` in its `serve.go`), as the credentials paths
+/// are answered here: a client written against it may PUT either.
+const TOKEN_PATH: &str = "/latest/api/token";
+const TOKEN_PATH_WITH_TRAILING_SLASH: &str = "/latest/api/token/";
 
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
@@ -251,8 +256,8 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
             StatusCode::NOT_FOUND,
             "IMDS is off (--no-imds): use the container credentials endpoint, /v1/credentials.",
         ),
-        (&Method::PUT, "/latest/api/token") => issue_token(imds, req, now),
-        (_, "/latest/api/token") => method_not_allowed("PUT", "Use PUT to get a token."),
+        (&Method::PUT, TOKEN_PATH | TOKEN_PATH_WITH_TRAILING_SLASH) => issue_token(imds, req, now),
+        (_, TOKEN_PATH | TOKEN_PATH_WITH_TRAILING_SLASH) => method_not_allowed("PUT", "Use PUT to get a token."),
         (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
         (_, "/v1/credentials") => method_not_allowed("GET", "Use GET."),
         (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| match s.current(now) {
@@ -964,11 +969,32 @@ mod tests {
     #[test]
     fn a_wrong_method_is_told_the_right_one() {
         let s = shared(None);
-        for (path, allow) in [("/latest/api/token", "PUT"), ("/v1/credentials", "GET")] {
+        for (path, allow) in [
+            ("/latest/api/token", "PUT"),
+            ("/latest/api/token/", "PUT"),
+            ("/v1/credentials", "GET"),
+        ] {
             let resp = handle(&s, &req("POST", path, &[]), T0);
             assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
             assert_eq!(resp.headers()[http::header::ALLOW], allow, "{path}");
         }
+    }
+
+    /// `PUT /latest/api/token/` issues a token as `aws_signing_helper serve` does.
+    #[test]
+    fn the_token_path_takes_a_trailing_slash() {
+        let s = shared(None);
+        let ttl = [(TTL_HEADER, "60")];
+        let resp = handle(&s, &req("PUT", "/latest/api/token/", &ttl), T0);
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[TTL_HEADER], "60");
+        let token = futures_body(resp);
+        let list = "/latest/meta-data/iam/security-credentials/";
+        assert_eq!(
+            call(&s, req("GET", list, &[(TOKEN_HEADER, token.as_str())]), T0),
+            (200, "app".into())
+        );
+        assert_eq!(call(&s, req("PUT", "/latest/api/token//", &ttl), T0).0, 404);
     }
 
     #[test]
