@@ -243,7 +243,8 @@ const TOKEN_PATH_WITH_TRAILING_SLASH: &str = "/latest/api/token/";
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if path != "/healthz" && !names_this_machine(req) {
+    let addressed_here = names_this_machine(req);
+    if path != "/healthz" && !addressed_here {
         return text(
             StatusCode::FORBIDDEN,
             "The Host header must be an IP address or localhost: the sidecar refuses requests \
@@ -260,10 +261,7 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         (_, TOKEN_PATH | TOKEN_PATH_WITH_TRAILING_SLASH) => method_not_allowed("PUT", "Use PUT to get a token."),
         (&Method::GET, "/v1/credentials") => container_credentials(shared, req, now),
         (_, "/v1/credentials") => method_not_allowed("GET", "Use GET."),
-        (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| match s.current(now) {
-            Ok(_) => text(StatusCode::OK, "ok"),
-            Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        }),
+        (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| health(s, now, addressed_here)),
         (&Method::GET, p) if p.starts_with("/latest/") => {
             let token = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
             if !token.zip(imds).is_some_and(|(t, tokens)| tokens.valid(t, now)) {
@@ -275,6 +273,26 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
+
+/// `GET /healthz`, whatever the request's `Host`: 200 `ok` while credentials can be served,
+/// else 503 — with the reason only when `addressed_here` ([`names_this_machine`]). The status
+/// is all a probe reads, and probes may name the host as they like: a Kubernetes `httpGet`
+/// probe sends the pod IP, but its `httpHeaders` may set a `Host` name, as may a monitoring
+/// agent reaching the sidecar by a DNS name; refusing those (403) would fail the probe for
+/// good. The reason is the last refresh error, which names the endpoint's and the proxy's
+/// hosts: a DNS-rebinding page, whose requests name its own domain, reads no more than whether
+/// credentials are served.
+fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) -> Response<Full<Bytes>> {
+    match state.current(now) {
+        Ok(_) => text(StatusCode::OK, "ok"),
+        Err(e) if addressed_here => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, UNHEALTHY_WITHOUT_REASON),
+    }
+}
+
+/// What `/healthz` answers with a 503 to a request addressed to a DNS name.
+const UNHEALTHY_WITHOUT_REASON: &str =
+    "credentials unavailable (the reason is told to requests addressed to an IP address or localhost)";
 
 /// Whether the request is addressed (`Host`, or the URI's authority) to an IP address or to
 /// `localhost`, as every SDK's endpoint for the sidecar is. A web page the user opens may
@@ -885,9 +903,32 @@ mod tests {
             http::HeaderValue::from_bytes(b"attacker.example\xff").unwrap(),
         );
         assert_eq!(call(&s, unreadable, T0).0, 403);
-        // The health check tells no secret: a probe may name the pod as it likes.
+        // The health check answers a probe that names the pod as it likes, but tells a request
+        // addressed to a DNS name nothing of the last error (it names hosts).
+        s.state.write().unwrap().record_failure(
+            "cannot reach https://rolesanywhere.internal:8443 through proxy.corp:3128".into(),
+            T0,
+        );
         let probe = [("host", "app.example")];
-        assert_eq!(call(&s, req("GET", "/healthz", &probe), T0).0, 503);
+        assert_eq!(
+            call(&s, req("GET", "/healthz", &probe), T0),
+            (503, UNHEALTHY_WITHOUT_REASON.to_owned())
+        );
+        assert_eq!(
+            UNHEALTHY_WITHOUT_REASON,
+            "credentials unavailable (the reason is told to requests addressed to an IP address or localhost)"
+        );
+        assert_eq!(
+            call(&s, req("GET", "/healthz", &[("host", "10.1.2.3:9911")]), T0),
+            (
+                503,
+                "no credentials yet: the first fetch has not succeeded (cannot reach \
+                 https://rolesanywhere.internal:8443 through proxy.corp:3128)"
+                    .to_owned()
+            )
+        );
+        fill(&s);
+        assert_eq!(call(&s, req("GET", "/healthz", &probe), T0), (200, "ok".to_owned()));
     }
 
     #[cfg(unix)]
