@@ -48,6 +48,17 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     // would leave a moment for someone else's folder to appear in its place. Something else
     // in its place (a file, a dangling link) fails the making; the check says what it is.
     let made = crate::fsutil::create_private_dir(dir);
+    // Nothing there after the making failed (a working folder not writable, a read-only file
+    // system): the making's error is the one to tell.
+    if let Err(e) = &made
+        && std::fs::symlink_metadata(dir).is_err()
+    {
+        return Err(format!(
+            "cannot create the dev state folder {}: {e}; name a writable one with --state-dir",
+            dir.display()
+        )
+        .into());
+    }
     crate::fsutil::check_own_dir(
         dir,
         "the dev state folder",
@@ -110,6 +121,20 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(config)
 }
 
+/// `word` as one word of a POSIX shell command line (and of botocore's `credential_process`,
+/// which splits with `shlex`): as it is when it holds only characters no shell treats
+/// specially, else in single quotes (a `'` in it written `'\''`).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    match plain {
+        true => word.to_owned(),
+        false => format!("'{}'", word.replace('\'', "'\\''")),
+    }
+}
+
 /// Prints ready-to-paste commands once the listener is up.
 pub fn print_instructions(dir: &Path, listen: SocketAddr) {
     let d = dir.display();
@@ -126,44 +151,64 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
         false => listen,
     };
     let endpoint = format!("https://{shown}");
-    let exe = std::env::current_exe().map_or_else(|_| "rolegate".to_owned(), |p| p.display().to_string());
+    let exe = shell_word(&std::env::current_exe().map_or_else(|_| "rolegate".to_owned(), |p| p.display().to_string()));
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-    let a = abs.display();
+    // Files of the state folder as the commands name them: as given, and absolute (for
+    // ~/.aws/config, read from any folder), each one shell word.
+    let f = |name: &str| shell_word(&dir.join(name).display().to_string());
+    let a = |name: &str| shell_word(&abs.join(name).display().to_string());
+    let ca = f("ca.pem");
     let lines = [
         String::new(),
         format!("rolegate dev server ready on {endpoint} (state in {d})"),
         String::new(),
         "1. Get credentials for role dev with an ECDSA client certificate:".to_owned(),
         format!("   {exe} credential-process \\"),
-        format!("     --certificate {d}/client-ecdsa.pem --private-key {d}/client-ecdsa.key \\"),
+        format!(
+            "     --certificate {} --private-key {} \\",
+            f("client-ecdsa.pem"),
+            f("client-ecdsa.key")
+        ),
         format!("     --trust-anchor-arn {TRUST_ANCHOR_ARN} \\"),
         format!("     --profile-arn {PROFILE_ARN} \\"),
         format!("     --role-arn {ROLE_ARN} \\"),
-        format!("     --endpoint {endpoint} --ca-bundle {d}/ca.pem"),
+        format!("     --endpoint {endpoint} --ca-bundle {ca}"),
         String::new(),
-        format!("   (the RSA certificate works the same: {d}/client-rsa.pem and {d}/client-rsa.key)"),
+        format!(
+            "   (the RSA certificate works the same: {} and {})",
+            f("client-rsa.pem"),
+            f("client-rsa.key")
+        ),
         String::new(),
         "2. Use it from the AWS CLI and SDKs: add to ~/.aws/config".to_owned(),
         "   [profile rolegate-dev]".to_owned(),
         format!("   region = {REGION}"),
         format!(
-            "   credential_process = {exe} credential-process --certificate {a}/client-ecdsa.pem --private-key {a}/client-ecdsa.key --trust-anchor-arn {TRUST_ANCHOR_ARN} --profile-arn {PROFILE_ARN} --role-arn {ROLE_ARN} --endpoint {endpoint} --ca-bundle {a}/ca.pem"
+            "   credential_process = {exe} credential-process --certificate {} --private-key {} --trust-anchor-arn {TRUST_ANCHOR_ARN} --profile-arn {PROFILE_ARN} --role-arn {ROLE_ARN} --endpoint {endpoint} --ca-bundle {}",
+            a("client-ecdsa.pem"),
+            a("client-ecdsa.key"),
+            a("ca.pem")
         ),
         String::new(),
         "   then ask rolegate's STS API who you are, and chain into the second role:".to_owned(),
-        format!(
-            "   aws sts get-caller-identity --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem"
-        ),
-        format!("   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {d}/ca.pem \\"),
+        format!("   aws sts get-caller-identity --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {ca}"),
+        format!("   aws sts assume-role --profile rolegate-dev --endpoint-url {endpoint} --ca-bundle {ca} \\"),
         format!("     --role-arn {CHAINED_ROLE_ARN} --role-session-name demo"),
         String::new(),
-        format!("3. Edit {d}/rolegate.toml (trust policies, profiles, roles): the server reloads it"),
+        format!(
+            "3. Edit {} (trust policies, profiles, roles): the server reloads it",
+            f("rolegate.toml")
+        ),
         "   within seconds and logs the outcome (the commands above name the ARNs it was generated".to_owned(),
         "   with; after changing its region, account or ids, use the new ones). credential-process".to_owned(),
         "   reuses cached credentials while they last: add --no-cache to see a change at once.".to_owned(),
         "   See what it serves:".to_owned(),
         format!("   {exe} admin status --endpoint {endpoint} \\"),
-        format!("     --certificate {d}/admin.pem --private-key {d}/admin.key --ca-bundle {d}/ca.pem"),
+        format!(
+            "     --certificate {} --private-key {} --ca-bundle {ca}",
+            f("admin.pem"),
+            f("admin.key")
+        ),
         String::new(),
     ];
     // Nobody reading stdout (`serve --dev | head -1`) is no reason for the server to stop.
@@ -323,6 +368,17 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    /// Paths the printed commands name are one shell word each, as `sh` and botocore's `shlex`
+    /// split them.
+    #[test]
+    fn printed_paths_are_one_shell_word() {
+        assert_eq!(shell_word(".rolegate-dev/ca.pem"), ".rolegate-dev/ca.pem");
+        assert_eq!(shell_word("/tmp/my dev/ca.pem"), "'/tmp/my dev/ca.pem'");
+        assert_eq!(shell_word("/tmp/it's/ca.pem"), "'/tmp/it'\\''s/ca.pem'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
+
     #[test]
     fn the_dev_setup_is_a_valid_configuration() {
         let dir = tempfile::tempdir().unwrap();
@@ -391,6 +447,16 @@ mod tests {
             format!(
                 "the dev state folder {} is not a folder: not using it (name another with --state-dir)",
                 file.display()
+            )
+        );
+        // A folder that cannot be made (here under a file; a working folder not writable, a
+        // read-only file system) is named with the making's error.
+        let under_file = file.join("state");
+        assert_eq!(
+            prepare(&under_file).unwrap_err().to_string(),
+            format!(
+                "cannot create the dev state folder {}: Not a directory (os error 20); name a writable one with --state-dir",
+                under_file.display()
             )
         );
     }

@@ -53,6 +53,22 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The most a file a command reads for a client — a certificate, chain, key, PKCS#12 bundle,
+/// passphrase or policy — may hold: far more than any of them, and a typo naming a device or
+/// a pipe fails at once instead of exhausting memory or hanging.
+pub const MAX_CREDENTIAL_FILE_BYTES: u64 = 4 << 20;
+
+/// [`read_bounded`] at [`MAX_CREDENTIAL_FILE_BYTES`].
+pub fn read_credential_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_bounded(path, MAX_CREDENTIAL_FILE_BYTES)
+}
+
+/// [`read_credential_file`] as UTF-8 text.
+pub fn read_credential_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_credential_file(path)?)
+        .map_err(|_| std::io::Error::new(ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// Opens `path` for reading; a pipe without blocking (see [`read_bounded`]).
 fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]

@@ -48,11 +48,13 @@ fn client(dir: &Path, ca: &Authority, cn: &str, serial: u8) -> PathBuf {
 const MANAGED: &str = "arn:aws:iam::123456789012:policy/public-read";
 const ROLE_LEGACY: &str = "arn:aws:iam::123456789012:role/legacy";
 const ROLE_PAYMENTS: &str = "arn:aws:iam::123456789012:role/payments";
+const ROLE_OFFICE: &str = "arn:aws:iam::123456789012:role/office";
 
 /// The `chained` role: assumable by the `app` role, with permission policies that use a
 /// policy variable and an explicit deny; the `legacy` role, whose trust policy allows the
 /// `app` role sts:AssumeRole only (not the sts:SetSourceIdentity every chain needs); the
 /// `payments` role, which trusts sessions of `app` whose certificate's OU is `payments`; the
+/// `office` role (profile `office`), which trusts Roles Anywhere from 10.0.0.0/8 only; the
 /// `s3-only` profile, whose session policy allows nothing but S3; a managed policy to use as a
 /// session policy.
 fn extra_toml() -> String {
@@ -70,6 +72,14 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"FromApp","Effec
 [[role]]
 arn = "{ROLE_PAYMENTS}"
 trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PaymentsApp","Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Condition":{{"StringEquals":{{"aws:PrincipalTag/x509Subject/OU":"payments"}}}}}}]}}'''
+
+[[role]]
+arn = "{ROLE_OFFICE}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Condition":{{"IpAddress":{{"aws:SourceIp":"10.0.0.0/8"}}}}}}]}}'''
+
+[[profile]]
+id = "office"
+role_arns = ["{ROLE_OFFICE}"]
 
 [[profile]]
 id = "s3-only"
@@ -758,6 +768,36 @@ fn simulate_errors_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{keys:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: {message}\n"));
     }
+    // Sessions that cannot exist: a session name STS refuses, a tag without a key, an empty
+    // source identity.
+    let out = simulate(&["--role-session-name", "bad name!"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: 1 validation error detected: Value 'bad name!' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*\n"
+    );
+    for (key, message) in [
+        (
+            "aws:PrincipalTag/=x",
+            "The session key 'aws:PrincipalTag/' names no tag: a session tag key has 1 to 128 characters.",
+        ),
+        (
+            "aws:SourceIdentity=",
+            "The session key 'aws:SourceIdentity' is '': a source identity has at least 2 characters.",
+        ),
+    ] {
+        let out = simulate(&["--context", key]);
+        assert_eq!(out.status.code(), Some(2), "{key}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: {message}\n"));
+    }
+    // A policy file that never ends (a device named by a typo) is refused, not read to the end
+    // of memory.
+    let out = simulate(&["--policy", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read /dev/zero: larger than 4 MiB\n"
+    );
     // ...and `aws:username`, which a role session does not have (`${aws:username}` never matches).
     let out = simulate(&["--context", "AWS:UserName=alice"]);
     assert_eq!(out.status.code(), Some(2));
@@ -960,6 +1000,13 @@ fn explain_intermediates_and_time() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
     assert!(stdout.contains("(HTTP 403, reason: chain-duplicate)"), "{stdout}");
+    // A full-chain file (the leaf, then its issuer) as the intermediates: the copy of the leaf
+    // is left out, as the daemon leaves it out.
+    let leaf_pem = std::fs::read_to_string(&cert).unwrap();
+    std::fs::write(&chain, [leaf_pem.as_str(), pem.as_str()].concat()).unwrap();
+    let out = run(args(AT, true));
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(f.normalized(&out).contains("1 intermediate certificate given"));
     std::fs::write(&chain, &pem).unwrap();
 
     // After the leaf's notAfter (2029-01-01).
@@ -968,4 +1015,46 @@ fn explain_intermediates_and_time() {
     let stdout = f.normalized(&out);
     assert!(stdout.contains("✘ certificate chains to the trust anchor"), "{stdout}");
     assert!(stdout.contains("(HTTP 403, reason: untrusted-certificate)"), "{stdout}");
+}
+
+/// A trust policy that reads aws:SourceIp needs `--source-ip`: the daemon always holds the
+/// client's address, so without one explain would decide a request it never sees.
+#[test]
+fn a_trust_policy_reading_the_source_ip_needs_one() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-7", 7);
+    let config = f.config.to_str().unwrap();
+    let (anchor, profile) = (anchor_arn("main"), profile_arn("office"));
+    let run = |source_ip: Option<&str>| {
+        let mut v = vec![
+            "explain",
+            "--config",
+            config,
+            "--certificate",
+            cert.to_str().unwrap(),
+            "--trust-anchor-arn",
+            &anchor,
+            "--profile-arn",
+            &profile,
+            "--role-arn",
+            ROLE_OFFICE,
+            "--at",
+            AT,
+        ];
+        if let Some(ip) = source_ip {
+            v.extend(["--source-ip", ip]);
+        }
+        rolegate(&v)
+    };
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: the trust policy of {ROLE_OFFICE} reads aws:SourceIp, which every request holds (the client's address): give --source-ip"
+        )
+    );
+    let inside = run(Some("10.1.2.3"));
+    assert_eq!(inside.status.code(), Some(0), "{}", f.normalized(&inside));
+    assert_eq!(run(Some("192.0.2.1")).status.code(), Some(1));
 }

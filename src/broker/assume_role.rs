@@ -93,7 +93,7 @@ impl Broker {
             .map_err(|e| ApiError::validation("duration", e.to_string()))?;
         let mut session_policies = Vec::new();
         if let Some(p) = &session_policy {
-            session_policies.push(minify(p.source()));
+            session_policies.push(p.compact_source());
         }
         let mut transitive: Vec<String> = caller.claims.transitive_tag_keys.clone();
         for k in &input.transitive_tag_keys {
@@ -444,11 +444,4 @@ impl<'a> CallerPolicies<'a> {
             _ => Ok(trusted),
         }
     }
-}
-
-/// Compact JSON for storing a policy in a token (whitespace costs token bytes).
-fn minify(json: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(json)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| json.to_owned())
 }

@@ -329,7 +329,7 @@ pub(crate) fn session_name(
 }
 
 /// AWS RoleSessionName: 2..=64 characters of `[\w+=,.@-]`.
-pub(super) fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
     let ok = (2..=64).contains(&name.len())
         && name
             .bytes()

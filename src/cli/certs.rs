@@ -282,10 +282,10 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
 }
 
 fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error>> {
-    let cert =
-        std::fs::read_to_string(&args.ca_cert).map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
-    let key =
-        std::fs::read_to_string(&args.ca_key).map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
+    let cert = crate::fsutil::read_credential_text(&args.ca_cert)
+        .map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
+    let key = crate::fsutil::read_credential_text(&args.ca_key)
+        .map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
     let authority = Authority::from_pem(&cert, &key)?;
     let is_ca = x509_parser::parse_x509_certificate(&authority.issued().cert_der)
         .is_ok_and(|(_, x509)| x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca));

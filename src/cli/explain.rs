@@ -176,6 +176,9 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
         Err(code) => return code,
     };
     let now = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    if let Err(e) = source_ip_given_if_read(&config, &args.role_arn, args.source_ip) {
+        return usage(&e);
+    }
     let report = match &args.caller_role_arn {
         Some(caller) => {
             let q = AssumeRoleQuestion {
@@ -210,6 +213,21 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
     })
 }
 
+/// `--source-ip` is required when the role's trust policy reads `aws:SourceIp`: every request
+/// the daemon decides holds the client's address, so an explanation without one would decide
+/// a request the daemon never sees (a Deny on an address range would not apply).
+fn source_ip_given_if_read(config: &Config, role_arn: &str, source_ip: Option<IpAddr>) -> Result<(), String> {
+    let reads = config
+        .role(role_arn)
+        .is_some_and(|role| crate::broker::per_request_trust_keys(&role.trust_policy).contains(&"aws:sourceip"));
+    match (reads, source_ip) {
+        (true, None) => Err(format!(
+            "the trust policy of {role_arn} reads aws:SourceIp, which every request holds (the client's address): give --source-ip"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `rolegate simulate`.
 pub(super) fn run_simulate(args: SimulateArgs) -> ExitCode {
     let config = match load(&args.config) {
@@ -218,7 +236,7 @@ pub(super) fn run_simulate(args: SimulateArgs) -> ExitCode {
     };
     let mut session_policies = Vec::new();
     for path in &args.policies {
-        match std::fs::read_to_string(path) {
+        match crate::fsutil::read_credential_text(path) {
             Ok(text) => session_policies.push((path.display().to_string(), text)),
             Err(e) => return usage(&format!("cannot read {}: {e}", path.display())),
         }

@@ -1071,10 +1071,14 @@ impl Loader<'_> {
                     );
                 }
             }
+            // Kept as compact JSON: each session's token carries it.
             let session_policy = p
                 .session_policy
                 .as_deref()
-                .map(|t| PolicyDocument::parse(t, PolicyKind::Identity).map(Arc::new))
+                .map(|t| {
+                    let written = PolicyDocument::parse(t, PolicyKind::Identity)?;
+                    PolicyDocument::parse(&written.compact_source(), PolicyKind::Identity).map(Arc::new)
+                })
                 .transpose()
                 .map_err(|e| self.err(at("session_policy"), e.to_string()))?;
             for (j, m) in p.managed_policy_arns.iter().enumerate() {

@@ -130,6 +130,8 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
     let role = config
         .role(&q.role_arn)
         .ok_or_else(|| SimulateError::UnknownRole(q.role_arn.clone()))?;
+    // A session that cannot exist is no question: its name is one STS accepts.
+    broker::validate_role_session_name(&q.session_name).map_err(|e| SimulateError::InvalidRequest(e.message))?;
     let mut session: Vec<(PolicySource, Arc<PolicyDocument>)> = Vec::new();
     if let Some(arn) = &q.profile_arn {
         let profile = config
@@ -258,12 +260,22 @@ fn context(
     for (key, value) in &q.context {
         match key.split_at_checked(TAG_PREFIX.len()) {
             Some((prefix, tag)) if prefix.eq_ignore_ascii_case(TAG_PREFIX) => {
+                if tag.is_empty() {
+                    return Err(SimulateError::InvalidRequest(format!(
+                        "The session key '{key}' names no tag: a session tag key has 1 to 128 characters."
+                    )));
+                }
                 if tags.iter().any(|(t, _)| crate::session::same_tag_key(t, tag)) {
                     return Err(twice(key));
                 }
                 tags.push((tag.to_owned(), value.clone()))
             }
             _ if key.eq_ignore_ascii_case("aws:SourceIdentity") => {
+                if value.chars().count() < 2 {
+                    return Err(SimulateError::InvalidRequest(format!(
+                        "The session key '{key}' is '{value}': a source identity has at least 2 characters."
+                    )));
+                }
                 if source_identity.replace(value.as_str()).is_some() {
                     return Err(twice(key));
                 }

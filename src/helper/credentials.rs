@@ -193,8 +193,8 @@ fn read_identity(source: &IdentitySource) -> Result<IdentityParts, String> {
         (leaf, chain, load_private_key(key_path, &source.passphrase)?)
     };
     Ok(IdentityParts {
+        chain: chain_or_intermediates(source, &leaf, chain)?,
         leaf,
-        chain: chain_or_intermediates(source, chain)?,
         key: KeyPart::Pkcs8(key_pkcs8),
     })
 }
@@ -226,8 +226,8 @@ fn read_token_identity(source: &IdentitySource) -> Result<IdentityParts, String>
         }
     };
     Ok(IdentityParts {
+        chain: chain_or_intermediates(source, &leaf.der, leaf.chain)?,
         leaf: leaf.der,
-        chain: chain_or_intermediates(source, leaf.chain)?,
         key,
     })
 }
@@ -252,7 +252,8 @@ pub fn read_certificate_and_chain(source: &IdentitySource) -> Result<(Vec<u8>, V
             leaf_and_chain(&source.certificate, &bytes)?
         }
     };
-    Ok((der, chain_or_intermediates(source, chain)?))
+    let chain = chain_or_intermediates(source, &der, chain)?;
+    Ok((der, chain))
 }
 
 /// A leaf certificate as read: its DER, the chain that came with it in its file, and — read
@@ -283,11 +284,15 @@ fn read_leaf(source: &IdentitySource, passphrase: &Option<Zeroizing<String>>) ->
 }
 
 /// `--intermediates` when given, else the chain that came with the certificate.
-fn chain_or_intermediates(source: &IdentitySource, chain: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
-    match &source.intermediates {
-        Some(p) => read_intermediates(p),
-        None => Ok(chain),
-    }
+/// The chain sent with `leaf`: the `--intermediates` file's certificates when it is given,
+/// else those that came with the leaf; copies of the leaf left out (a full-chain file given
+/// as the intermediates), as the daemon leaves them out.
+fn chain_or_intermediates(source: &IdentitySource, leaf: &[u8], chain: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+    let chain = match &source.intermediates {
+        Some(p) => read_intermediates(p)?,
+        None => chain,
+    };
+    Ok(crate::identity::without_leaf(chain, leaf))
 }
 
 fn parse_uri(path: &Path) -> Result<Pkcs11Uri, String> {
@@ -348,7 +353,7 @@ impl Passphrase {
                 .map_err(|_| format!("the passphrase environment variable {var} is not set")),
             Passphrase::File(path) => {
                 let text = Zeroizing::new(
-                    std::fs::read_to_string(path)
+                    crate::fsutil::read_credential_text(path)
                         .map_err(|e| format!("cannot read the passphrase file {}: {e}", path.display()))?,
                 );
                 Ok(Some(Zeroizing::new(text.lines().next().unwrap_or("").to_owned())))
@@ -373,12 +378,18 @@ fn leaf_and_chain(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), 
     Ok((leaf, certs))
 }
 
+/// The certificates of an `--intermediates` file; none for an empty one (a leaf issued by the
+/// anchor's CA needs none, and the daemon reads an empty chain as none).
 fn read_intermediates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    certificates(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+    let bytes = read(path)?;
+    if bytes.trim_ascii().is_empty() {
+        return Ok(Vec::new());
+    }
+    certificates(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| match path.to_str() {
+    crate::fsutil::read_credential_file(path).map_err(|e| match path.to_str() {
         // `aws_signing_helper --private-key handle:0x81000001`: a persistent TPM key.
         Some(handle) if handle.starts_with("handle:") && e.kind() == std::io::ErrorKind::NotFound => {
             format!("{handle}: a TPM key handle: {TPM_THROUGH_PKCS11}")

@@ -52,6 +52,16 @@ pub fn verify_chain(
     verify_chain_with(&SUPPORTED_SIGNATURE_ALGORITHMS, anchor, leaf, intermediates, now)
 }
 
+/// The chain without copies of the leaf. A "full chain" file (leaf first, then its issuers,
+/// as cert-manager's `tls.crt` and ACME clients write it) given as the chain sends the leaf
+/// again; a path builder never puts a certificate after itself, so a copy adds nothing
+/// (OpenSSL, Go and Java ignore it) and is dropped instead of refused — by the REST edge
+/// for any client, and by rolegate's own client before it sends the chain.
+pub fn without_leaf(mut chain: Vec<Vec<u8>>, leaf: &[u8]) -> Vec<Vec<u8>> {
+    chain.retain(|der| der.as_slice() != leaf);
+    chain
+}
+
 /// Each certificate of a chain is sent once: a repeated one (of the leaf or of another
 /// intermediate) adds nothing a path could use, only work for the path builder. The REST
 /// header names its own repeats earlier; the mTLS chain of a gRPC caller meets this rule here.

@@ -31,6 +31,6 @@ pub use attributes::{
     DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
 };
 pub use certificate::{CertificateNames, ClientCertificate, PublicKeyKind, certificate_names, mapped_tag_refusal};
-pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain};
+pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain, without_leaf};
 pub use error::{AnchorError, CertificateError, Timestamp, pem_problem};
 pub use mapping::{AttributeMapping, CertificateField};

@@ -169,6 +169,19 @@ impl PolicyDocument {
         &self.source
     }
 
+    /// The policy as compact JSON — no white space, keys in document order — which parses to
+    /// the same policy: what a session token carries, so that a policy's layout costs no
+    /// token bytes (STS's packed size does not count it either).
+    pub fn compact_source(&self) -> String {
+        let mut out = String::with_capacity(self.source.len());
+        match Json::parse(&self.source) {
+            Ok(json) => json.write_compact(&mut out),
+            // Unreachable: the source parsed when the document was made.
+            Err(_) => out.push_str(&self.source),
+        }
+        out
+    }
+
     /// The statements, in document order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements

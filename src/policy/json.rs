@@ -27,6 +27,39 @@ impl Json {
         serde_json::from_str(text)
     }
 
+    /// Appends the value to `out` as compact JSON: no white space, keys in document order,
+    /// numbers in their parsed textual form, strings escaped as `serde_json` escapes them.
+    pub(crate) fn write_compact(&self, out: &mut String) {
+        match self {
+            Self::Null => out.push_str("null"),
+            Self::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Self::Number(n) => out.push_str(n),
+            Self::String(s) => write_string(s, out),
+            Self::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_compact(out);
+                }
+                out.push(']');
+            }
+            Self::Object(fields) => {
+                out.push('{');
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(name, out);
+                    out.push(':');
+                    value.write_compact(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
     /// A short noun phrase naming the JSON type, for error messages.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
@@ -38,6 +71,12 @@ impl Json {
             Self::Object(_) => "an object",
         }
     }
+}
+
+/// `s` as a JSON string literal.
+fn write_string(s: &str, out: &mut String) {
+    // invariant: serializing a string into JSON cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 impl<'de> Deserialize<'de> for Json {

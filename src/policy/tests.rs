@@ -863,3 +863,19 @@ fn may_allow_reads_action_and_principal_whatever_the_conditions() {
     );
     assert!(may_allow(&conditional, &ctx("sts:SetSourceIdentity")));
 }
+
+/// A policy's compact form drops the layout only: keys stay in document order, numbers keep
+/// their value (as the policy reads them), strings are escaped, and it parses to the same
+/// statements.
+#[test]
+fn compact_source_keeps_everything_but_the_layout() {
+    let written = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"Reads\",\n      \"Effect\": \"Allow\",\n      \"Action\": [\"s3:Get*\", \"s3:List*\"],\n      \"Resource\": \"arn:aws:s3:::b/tab\\there \\\"q\\\" é\",\n      \"Condition\": {\"NumericLessThan\": {\"s3:max-keys\": 10.50}, \"Bool\": {\"aws:SecureTransport\": true}}\n    }\n  ]\n}\n";
+    let doc = identity(written);
+    let compact = doc.compact_source();
+    assert_eq!(
+        compact,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Reads","Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::b/tab\there \"q\" é","Condition":{"NumericLessThan":{"s3:max-keys":10.5},"Bool":{"aws:SecureTransport":true}}}]}"#
+    );
+    let again = identity(&compact);
+    assert_eq!(format!("{:?}", again.statements()), format!("{:?}", doc.statements()));
+}

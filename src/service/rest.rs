@@ -103,7 +103,7 @@ pub fn create_session(
         )
     })??;
     let certificate = sent.certificate.clone();
-    let intermediates = without_leaf(decode_chain(req.header("x-amz-x509-chain"))?, certificate.der());
+    let intermediates = crate::identity::without_leaf(decode_chain(req.header("x-amz-x509-chain"))?, certificate.der());
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
             "serial-mismatch",
@@ -340,15 +340,6 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
         .collect::<Result<_, _>>()?;
     crate::broker::check_chain_shape(&chain)?;
     Ok(chain)
-}
-
-/// The chain without copies of the leaf. A "full chain" file (leaf first, then its issuers,
-/// as cert-manager's `tls.crt` and ACME clients write it) given as the chain sends the leaf
-/// again; a path builder never puts a certificate after itself, so a copy adds nothing
-/// (OpenSSL, Go and Java ignore it) and is dropped instead of refused.
-fn without_leaf(mut chain: Vec<Vec<u8>>, leaf: &[u8]) -> Vec<Vec<u8>> {
-    chain.retain(|der| der.as_slice() != leaf);
-    chain
 }
 
 fn verify_signature(
