@@ -222,6 +222,7 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
         }
         CertsCommand::Intermediate { issuer, out, cn } => {
             let ca = load_issuer(&issuer)?;
+            check_may_issue_cas(&ca, &issuer.ca_cert)?;
             let sub = ca.new_intermediate(&cn, out.key.into(), from, now + Duration::days(out.days))?;
             write_pair(&out.out, sub.issued())
         }
@@ -286,6 +287,14 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         .map_err(|e| format!("cannot read {}: {e}", args.ca_cert.display()))?;
     let key = crate::fsutil::read_credential_text(&args.ca_key)
         .map_err(|e| format!("cannot read {}: {e}", args.ca_key.display()))?;
+    if key.contains("ENCRYPTED") {
+        return Err(format!(
+            "{} is an encrypted key: give it decrypted (`openssl pkey -in {} -out ca-plain.key`, kept 0600)",
+            args.ca_key.display(),
+            args.ca_key.display()
+        )
+        .into());
+    }
     let authority = Authority::from_pem(&cert, &key)?;
     let is_ca = x509_parser::parse_x509_certificate(&authority.issued().cert_der)
         .is_ok_and(|(_, x509)| x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca));
@@ -297,6 +306,28 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         .into());
     }
     Ok(authority)
+}
+
+/// A CA whose basicConstraints set `pathLenConstraint` to 0 may issue end-entity certificates
+/// only (RFC 5280 §4.2.1.9): an intermediate under it would never verify.
+fn check_may_issue_cas(ca: &Authority, ca_cert: &Path) -> CmdResult {
+    let path_len = x509_parser::parse_x509_certificate(&ca.issued().cert_der)
+        .ok()
+        .and_then(|(_, x509)| {
+            x509.basic_constraints()
+                .ok()
+                .flatten()
+                .map(|bc| bc.value.path_len_constraint)
+        })
+        .flatten();
+    match path_len {
+        Some(0) => Err(format!(
+            "{} has pathLenConstraint 0: it may issue end-entity certificates only, and an intermediate it signed would never verify",
+            ca_cert.display()
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 fn write_pair(prefix: &Path, issued: &Issued) -> CmdResult {

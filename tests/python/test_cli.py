@@ -304,6 +304,76 @@ def test_certs_refuse_an_issuer_that_is_not_a_ca(test_pki, tmp_path):
     assert not (tmp_path / "x.pem").exists()
 
 
+def _ca_with_path_length_zero(tmp_path):
+    """A CA certificate (self-signed, pathLenConstraint 0) and its key, as PEM files."""
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuing only")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now.replace(year=now.year + 1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "ca0.pem", tmp_path / "ca0.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    encrypted_path = tmp_path / "ca0-encrypted.key"
+    encrypted_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    return cert_path, key_path, encrypted_path
+
+
+def test_certs_refuse_an_intermediate_under_path_length_zero_and_an_encrypted_key(tmp_path):
+    """An intermediate under a CA with pathLenConstraint 0 would never verify; an encrypted
+    CA key is named as such, not as a key that does not parse."""
+
+    cert, key, encrypted = _ca_with_path_length_zero(tmp_path)
+    proc = run_rolegate(
+        "certs", "intermediate", "--ca-cert", str(cert), "--ca-key", str(key),
+        "--cn", "sub", "--out", str(tmp_path / "sub"), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (
+        f"error: {cert} has pathLenConstraint 0: it may issue end-entity certificates only, "
+        "and an intermediate it signed would never verify\n"
+    )
+    assert not (tmp_path / "sub.pem").exists()
+    # What it may issue, it issues.
+    run_rolegate(
+        "certs", "client", "--ca-cert", str(cert), "--ca-key", str(key),
+        "--cn", "leaf", "--out", str(tmp_path / "leaf"),
+    )  # fmt: skip
+    proc = run_rolegate(
+        "certs", "client", "--ca-cert", str(cert), "--ca-key", str(encrypted),
+        "--cn", "leaf2", "--out", str(tmp_path / "leaf2"), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"error: {encrypted} is an encrypted key: give it decrypted "
+        f"(`openssl pkey -in {encrypted} -out ca-plain.key`, kept 0600)\n"
+    )
+
+
 def test_check_config_warns_about_a_server_certificate_clients_refuse(test_pki, tmp_path):
     """A client certificate given as the server's (clientAuth only, no subjectAltName) is a
     valid configuration that no TLS client would accept: say so."""
