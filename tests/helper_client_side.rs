@@ -456,6 +456,26 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
             "{sub} {flags:?}"
         );
     }
+    // As aws_signing_helper's users write them: the selector and store flags stand for
+    // --certificate, which is then not missing.
+    for flags in [
+        &["--cert-selector", "Key=x509Subject,Value=CN=foo"][..],
+        &["--system-store-name", "MY"],
+        &["--use-latest-expiring-certificate"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .arg("credential-process")
+            .args(flags)
+            .args(["--trust-anchor-arn", "a", "--profile-arn", "b", "--role-arn", "c"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: {}: {reason}\n", flags[0]),
+            "{flags:?}"
+        );
+    }
     assert_eq!(create_session_count(&d), 0);
     let out = c
         .command("credential-process", &d)

@@ -23,8 +23,13 @@ pub struct SessionArgs {
     /// Client certificate (PEM or DER; a PEM file may hold its chain after it), a PKCS#12
     /// bundle (.p12/.pfx) with its key and chain, or a `pkcs11:` URI of a certificate on a
     /// token (whose key, without --private-key, is the token's key with the same id).
-    #[arg(long)]
-    pub certificate: PathBuf,
+    // Not required beside the `aws_signing_helper` flags that stand for it, which are then
+    // refused with their reason ([`KeyStoreFlags`]) instead of as a missing --certificate.
+    #[arg(
+        long,
+        required_unless_present_any = ["cert_selector", "system_store_name", "use_latest_expiring_certificate"]
+    )]
+    pub certificate: Option<PathBuf>,
     /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, an
     /// encrypted PKCS#8 (give the passphrase), or a `pkcs11:` URI of a key on a token. Not
     /// needed with a PKCS#12 bundle or a certificate on a token.
@@ -174,13 +179,14 @@ impl SessionArgs {
         if let Some(flag) = self.key_stores.first_given() {
             return Err(format!("{flag}: {FILES_OR_PKCS11}"));
         }
+        let certificate = self.certificate.clone().ok_or("--certificate is required")?;
         let passphrase = Passphrase::from_flags(
             self.private_key_passphrase_env.as_ref(),
             self.private_key_passphrase_file.as_ref(),
         );
         Ok(IdentitySource {
             pkcs11_lib: self.pkcs11_lib.clone(),
-            certificate: self.certificate.clone(),
+            certificate,
             private_key: self.private_key.clone(),
             intermediates: self.intermediates.clone(),
             passphrase,
