@@ -89,8 +89,8 @@ fn mtls_config(roots: Arc<RootCertStore>, client: &ClientIdentity) -> Result<Cli
         .map_err(|e| format!("client certificate: {e}"))
 }
 
-/// Runs one worker until `end` (one call in flight at a time); only calls that start at or
-/// after `measure_from` and complete before `end` are recorded.
+/// Runs one worker until `end` (one call in flight at a time); only calls that complete
+/// between `measure_from` and `end` are recorded.
 pub(super) async fn worker(target: Arc<GrpcTarget>, measure_from: Instant, end: Instant) -> WorkerResult {
     let mut result = WorkerResult::default();
     while Instant::now() < end {

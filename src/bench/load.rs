@@ -128,9 +128,13 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
 }
 
 impl WorkerResult {
-    /// Records a request that ran from `started` to `finished` with `outcome`, when it lies in
-    /// the measured window (started at or after `measure_from`, finished by `end`): its latency
-    /// if it succeeded, else the error. True when a success was recorded.
+    /// Records a request that ran from `started` to `finished` with `outcome`, when it finished
+    /// in the measured window (`measure_from` to `end`): its latency if it succeeded, else the
+    /// error. True when a success was recorded. Counting by the finish, whatever the start,
+    /// counts at the window's opening the requests in flight there and leaves out those in
+    /// flight at its close: on average as many as the window's CPU reading holds a share of
+    /// (counting only requests wholly inside left out both, about one per worker, against
+    /// CPU that was read in full).
     pub(super) fn record(
         &mut self,
         measure_from: Instant,
@@ -139,7 +143,7 @@ impl WorkerResult {
         finished: Instant,
         outcome: Result<(), String>,
     ) -> bool {
-        if started < measure_from || finished > end {
+        if finished < measure_from || finished > end {
             return false;
         }
         match outcome {
@@ -310,4 +314,32 @@ async fn obtain_credentials(
     let req = create_session_request(&target.authority, client, Some(&format!("bench-worker-{worker}")))?;
     let body = send(sender, req, 201).await?;
     parse_create_session_answer(&body).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request counts when it finished in the window, whatever its start: those in flight
+    /// as the window opens count, those in flight as it closes do not.
+    #[test]
+    fn requests_count_by_when_they_finished() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        let (from, end) = (at(100), at(200));
+        let mut result = WorkerResult::default();
+        assert!(
+            result.record(from, end, at(90), at(110), Ok(())),
+            "in flight at the opening"
+        );
+        assert!(result.record(from, end, at(120), at(130), Ok(())), "inside");
+        assert!(
+            !result.record(from, end, at(190), at(210), Ok(())),
+            "in flight at the close"
+        );
+        assert!(!result.record(from, end, at(10), at(20), Ok(())), "before");
+        assert!(!result.record(from, end, at(150), at(160), Err("HTTP 500".into())));
+        assert_eq!(result.latencies_us, [20_000, 10_000]);
+        assert_eq!(result.errors, 1);
+    }
 }

@@ -163,8 +163,11 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--metrics-listen")
             .arg("127.0.0.1:0")
+            .arg("--stop-when-stdin-closes")
             .env("RUST_LOG", log_filter)
-            .stdin(Stdio::null())
+            // A pipe the bench holds and never writes to: when the bench is gone, however
+            // killed, the server reads its end and stops.
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;

@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Override `[server] metrics_listen` ('' for no metrics listener).
     #[arg(long, value_parser = metrics_address)]
     metrics_listen: Option<MetricsAddress>,
+    /// Stop as on SIGTERM once stdin reaches its end: the server `rolegate bench` starts
+    /// holds a pipe from it, so that it does not outlive a bench killed outright.
+    #[arg(long, hide = true)]
+    stop_when_stdin_closes: bool,
 }
 
 /// Entry point of the binary.
@@ -187,6 +191,7 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
         listen: args.listen,
         metrics_listen: args.metrics_listen.map(|MetricsAddress(a)| a),
         on_listening,
+        stop_when_stdin_closes: args.stop_when_stdin_closes,
     };
     runtime.block_on(serve(opts)).map_err(|e| e.to_string())
 }

@@ -39,6 +39,9 @@ pub struct ServeOptions {
     pub metrics_listen: Option<Option<SocketAddr>>,
     /// Called once with the bound address of the main listener (e.g. to print instructions).
     pub on_listening: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+    /// Stop as on SIGTERM when stdin reaches its end (the process that holds the other end
+    /// of the pipe is gone).
+    pub stop_when_stdin_closes: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; then, not ready, it keeps accepting for
@@ -65,6 +68,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
 
     // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
     let mut shutdown = ShutdownSignals::install()?;
+    if opts.stop_when_stdin_closes {
+        shutdown.stop_when_stdin_closes();
+    }
     let reload = reload_signal()?;
     // Both listeners are bound before either is announced: a script waiting for the
     // "listening on" line must not see it from a daemon about to fail.
@@ -336,6 +342,8 @@ pub(crate) struct ShutdownSignals {
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    /// True once stdin reached its end, when watched ([`Self::stop_when_stdin_closes`]).
+    stdin_closed: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl ShutdownSignals {
@@ -346,20 +354,44 @@ impl ShutdownSignals {
             Ok(ShutdownSignals {
                 term: signal(SignalKind::terminate())?,
                 int: signal(SignalKind::interrupt())?,
+                stdin_closed: None,
             })
         }
         #[cfg(not(unix))]
-        Ok(ShutdownSignals {})
+        Ok(ShutdownSignals { stdin_closed: None })
     }
 
-    /// Resolves on the next SIGTERM or SIGINT.
+    /// Makes the end of stdin a shutdown signal too, from then on (every later [`Self::next`]
+    /// resolves at once): stdin is read, and discarded, on a thread of its own.
+    pub(crate) fn stop_when_stdin_closes(&mut self) {
+        let (closed, watch) = tokio::sync::watch::channel(false);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = closed.send(true);
+        });
+        self.stdin_closed = Some(watch);
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT (or once stdin closed, when watched).
     pub(crate) async fn next(&mut self) {
+        let stdin_closed = async {
+            match &mut self.stdin_closed {
+                Some(watch) => {
+                    let _ = watch.wait_for(|closed| *closed).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         #[cfg(unix)]
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
+            () = stdin_closed => {}
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = stdin_closed => {}
+        }
     }
 }
