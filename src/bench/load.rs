@@ -116,10 +116,12 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
         {
             outcome = call_sts_with(&target, conn, minted).await;
         }
-        let outcome = outcome.map(drop);
-        if outcome.is_err() {
+        // A connection that delivered a whole answer (another status than expected) serves
+        // the next request; a broken one is replaced, its handshake outside the latency.
+        if outcome.as_ref().is_err_and(|f| !f.answered) {
             sender = None;
         }
+        let outcome = outcome.map(drop).map_err(|f| f.message);
         if result.record(measure_from, end, started, Instant::now(), outcome) {
             target.succeeded.fetch_add(1, Ordering::Relaxed);
         }
@@ -260,7 +262,7 @@ async fn call_sts_with(
     target: &Target,
     sender: &mut SendRequest<Full<Bytes>>,
     minted: &Bytes,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, Failure> {
     let creds = parse_create_session_answer(minted).map_err(|e| e.to_string())?;
     let req = get_caller_identity_request(&target.authority, &creds)?;
     send(sender, req, 200).await
@@ -284,11 +286,27 @@ fn http_request(signed: ClientRequest) -> Result<http::Request<Full<Bytes>>, Str
 }
 
 /// Sends `req` and reads the whole answer; an unexpected status is an error quoting the body.
+/// Why a request failed, and whether its connection delivered a whole answer (and so may
+/// carry the next request).
+struct Failure {
+    answered: bool,
+    message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            answered: false,
+            message,
+        }
+    }
+}
+
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     req: http::Request<Full<Bytes>>,
     expected_status: u16,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, Failure> {
     sender.ready().await.map_err(|e| format!("connection: {e}"))?;
     let resp = sender.send_request(req).await.map_err(|e| format!("request: {e}"))?;
     let status = resp.status().as_u16();
@@ -299,7 +317,10 @@ async fn send(
         .to_bytes();
     if status != expected_status {
         let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-        return Err(format!("HTTP {status}: {text}"));
+        return Err(Failure {
+            answered: true,
+            message: format!("HTTP {status}: {text}"),
+        });
     }
     Ok(body)
 }
@@ -312,7 +333,7 @@ async fn obtain_credentials(
 ) -> Result<SessionCredentials, String> {
     let client = round_robin(&target.clients, worker as u64)?;
     let req = create_session_request(&target.authority, client, Some(&format!("bench-worker-{worker}")))?;
-    let body = send(sender, req, 201).await?;
+    let body = send(sender, req, 201).await.map_err(|f| f.message)?;
     parse_create_session_answer(&body).map_err(|e| e.to_string())
 }
 
