@@ -296,9 +296,7 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         .into());
     }
     let authority = Authority::from_pem(&cert, &key)?;
-    let is_ca = x509_parser::parse_x509_certificate(&authority.issued().cert_der)
-        .is_ok_and(|(_, x509)| x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca));
-    if !is_ca {
+    if !basic_constraints(&authority).is_some_and(|bc| bc.ca) {
         return Err(format!(
             "{} is not a CA certificate (basicConstraints CA:true): nothing it signed would verify",
             args.ca_cert.display()
@@ -308,19 +306,16 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
     Ok(authority)
 }
 
+/// The basicConstraints of the issuing CA's certificate, when it has them.
+fn basic_constraints(ca: &Authority) -> Option<x509_parser::extensions::BasicConstraints> {
+    let (_, x509) = x509_parser::parse_x509_certificate(&ca.issued().cert_der).ok()?;
+    x509.basic_constraints().ok().flatten().map(|bc| bc.value.clone())
+}
+
 /// A CA whose basicConstraints set `pathLenConstraint` to 0 may issue end-entity certificates
 /// only (RFC 5280 §4.2.1.9): an intermediate under it would never verify.
 fn check_may_issue_cas(ca: &Authority, ca_cert: &Path) -> CmdResult {
-    let path_len = x509_parser::parse_x509_certificate(&ca.issued().cert_der)
-        .ok()
-        .and_then(|(_, x509)| {
-            x509.basic_constraints()
-                .ok()
-                .flatten()
-                .map(|bc| bc.value.path_len_constraint)
-        })
-        .flatten();
-    match path_len {
+    match basic_constraints(ca).and_then(|bc| bc.path_len_constraint) {
         Some(0) => Err(format!(
             "{} has pathLenConstraint 0: it may issue end-entity certificates only, and an intermediate it signed would never verify",
             ca_cert.display()

@@ -310,7 +310,7 @@ impl TrustAnchor {
 /// key of a bundle certificate of that name.
 fn revoking_crl(der: &CertificateDer<'_>, crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Option<usize> {
     let x509 = parse_der(der).ok()?;
-    let names = super::certificate::certificate_names(der).ok()?;
+    let names = super::certificate::names_of(&x509).ok()?;
     if x509.issuer().as_raw() == x509.subject().as_raw() {
         return None;
     }

@@ -295,14 +295,18 @@ pub struct CertificateNames {
 /// The names of the DER certificate `der` (a leaf or an intermediate), or why it is not a
 /// certificate.
 pub fn certificate_names(der: &[u8]) -> Result<CertificateNames, String> {
+    names_of(&parse_der_or_why(der)?)
+}
+
+/// The names of the parsed certificate `x509` ([`certificate_names`]).
+pub(super) fn names_of(x509: &X509Certificate<'_>) -> Result<CertificateNames, String> {
     use x509_parser::der_parser::asn1_rs::{Any, FromDer};
-    let x509 = parse_der_or_why(der)?;
     let (_, issuer) = Any::from_der(x509.issuer().as_raw()).map_err(|_| "the issuer name is not DER".to_owned())?;
     Ok(CertificateNames {
         subject: super::attributes::distinguished_name(x509.subject()).to_string(),
         issuer: super::attributes::distinguished_name(x509.issuer()).to_string(),
         issuer_contents: issuer.data.to_vec(),
-        crl_distribution_uris: crl_distribution_uris(&x509),
+        crl_distribution_uris: crl_distribution_uris(x509),
     })
 }
 

@@ -158,17 +158,10 @@ fn assume_role(
         headers: &pairs,
     };
     // The access key's bucket, as for STS: checked now, charged once the signature proved it.
-    let claimed = pairs
-        .iter()
-        .find(|(name, _)| *name == "authorization")
-        .and_then(|(_, value)| audit::credential_of_authorization(value))
-        .and_then(audit::access_key_id_of_credential)
-        .map(|akid| ClientKey::AccessKey(akid.to_owned()));
     // Before the signature verifies, the audit event names the key the request claims and
     // what it asks for, as STS's does.
-    if let Some(ClientKey::AccessKey(akid)) = &claimed {
-        record.access_key_id = Some(akid.clone());
-    }
+    record.access_key_id = claimed_access_key_id(pairs.iter().copied(), "");
+    let claimed = record.access_key_id.clone().map(ClientKey::AccessKey);
     record.role = Some(r.role_arn.clone());
     record.session_name = Some(r.role_session_name.clone());
     let limiter = ctx.state.limiter();
@@ -236,7 +229,8 @@ fn verify_request(
     record.trust_anchor = Some(trusted_peer(broker, &chain, now)?);
     // Before the signature verifies, the event names the key the request claims and what it
     // asks about, as STS's does.
-    record.access_key_id = claimed_access_key_id(&r.headers, &r.query);
+    let headers = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
+    record.access_key_id = claimed_access_key_id(headers, &r.query);
     if let Some(action) = &r.action {
         record.action = Some(action.clone());
         record.resource = Some(
@@ -365,11 +359,12 @@ fn authorize(
     Ok((authorize_response(out), verdict))
 }
 
-/// The access key id a request to verify claims: of its `Authorization` header, or of the
-/// `X-Amz-Credential` of its query (presigned).
-fn claimed_access_key_id(headers: &[crate::proto::Header], query: &str) -> Option<String> {
-    let credential = match headers.iter().find(|h| h.name.eq_ignore_ascii_case("authorization")) {
-        Some(h) => audit::credential_of_authorization(&h.value)?.to_owned(),
+/// The access key id a request claims (an AssumeRole call, a request to verify): of its
+/// `Authorization` header, or of the `X-Amz-Credential` of its query (presigned).
+fn claimed_access_key_id<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, query: &str) -> Option<String> {
+    let mut headers = headers.into_iter();
+    let credential = match headers.find(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+        Some((_, value)) => audit::credential_of_authorization(value)?.to_owned(),
         None => form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "X-Amz-Credential")
             .map(|(_, v)| v.into_owned())?,
