@@ -98,8 +98,11 @@ echo
 section "cargo build --bins"
 cargo build --bins || fail "cargo build --bins"
 
+# Tests that cannot run here print a SKIPPED line (see tests/common::skip); listed again below.
+CARGO_TEST_LOG="$TARGET_DIR/cargo-test.log"
+mkdir -p "$TARGET_DIR"
 section "cargo test --all-targets"
-cargo test --all-targets || fail "cargo test --all-targets"
+cargo test --all-targets 2>&1 | tee "$CARGO_TEST_LOG" || fail "cargo test --all-targets"
 
 section "cargo test --doc"
 cargo test --doc || fail "cargo test --doc"
@@ -121,5 +124,10 @@ esac
 
 section "deploy/ lint (scripts/lint-deploy.sh)"
 "$ROOT/scripts/lint-deploy.sh" || fail "deploy/ lint"
+
+if grep -q 'SKIPPED ' "$CARGO_TEST_LOG"; then
+  section "Rust tests skipped on this machine"
+  grep -o 'SKIPPED .*' "$CARGO_TEST_LOG" | sort -u
+fi
 
 section "all tests passed"

@@ -506,21 +506,16 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
 /// The SoftHSM module and its tools, or None — with a printed notice — where softhsm2 and
 /// opensc are not installed (`scripts/test.sh` installs them where it may).
 fn softhsm() -> Option<PathBuf> {
-    let module = [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists());
+    let module = system_library("softhsm/libsofthsm2.so");
     let tools = ["softhsm2-util", "pkcs11-tool"]
         .iter()
         .all(|tool| Command::new(tool).arg("--help").output().is_ok());
     match (module, tools) {
         (Some(module), true) => Some(module),
         _ => {
-            eprintln!(
-                "SKIPPED: SoftHSM (softhsm2) or OpenSC's pkcs11-tool is not installed: apt-get install softhsm2 opensc"
+            skip(
+                "(a PKCS#11 test)",
+                "SoftHSM (softhsm2) or OpenSC's pkcs11-tool is not installed: apt-get install softhsm2 opensc",
             );
             None
         }
@@ -749,11 +744,7 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let proxy = [
-        "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
-        "/usr/lib/p11-kit-proxy.so",
-    ];
-    if proxy.iter().any(|p| Path::new(p).exists()) {
+    if system_library("p11-kit-proxy.so").is_some() {
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         assert_eq!(create_session_count(&d), 5);
     } else {
@@ -1403,7 +1394,10 @@ fn updates_started_together_keep_each_others_profiles() {
 #[test]
 fn update_writes_a_bind_mounted_file_in_place() {
     if rustix::process::geteuid().as_raw() != 0 {
-        println!("SKIP: update_writes_a_bind_mounted_file_in_place needs root to bind-mount a file");
+        skip(
+            "update_writes_a_bind_mounted_file_in_place",
+            "needs root to bind-mount a file",
+        );
         return;
     }
     let pki = Pki::new();
@@ -1434,9 +1428,12 @@ fn update_writes_a_bind_mounted_file_in_place() {
     if out.status.code() == Some(97)
         || out.status.code() == Some(1) && out.stdout.is_empty() && out.stderr.starts_with(b"unshare:")
     {
-        println!(
-            "SKIP: update_writes_a_bind_mounted_file_in_place cannot bind-mount here: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+        skip(
+            "update_writes_a_bind_mounted_file_in_place",
+            &format!(
+                "cannot bind-mount here: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         );
         return;
     }

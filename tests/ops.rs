@@ -1476,7 +1476,7 @@ fn audit_events(d: &Daemon, want: usize, all_lines: &mut Vec<String>) -> Vec<ser
 #[tokio::test]
 async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
     let pki = Pki::new();
-    let d = start_with_args_setup(&pki, &["--log-format", "json"]);
+    let mut d = start_with_args_setup(&pki, &["--log-format", "json"]);
     let leaf = Pki::client(&pki.root, "mixed-up-client", KeyType::EcdsaP256);
     let creds = create(&d, &leaf).await.unwrap();
     let token = creds.session_token.to_string();
@@ -1498,9 +1498,7 @@ async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
     let m = scrape(&d).await;
     let counted = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
     assert_eq!(sample(&m, counted), Some(1.0), "{m}");
-    while let Ok(line) = d.stderr_lines.recv_timeout(Duration::from_millis(200)) {
-        lines.push(line);
-    }
+    lines.extend(d.stop_and_read_log());
     let sealed = token.rsplit('.').next().unwrap();
     assert!(
         !lines.iter().any(|l| l.contains(sealed)),
@@ -1601,7 +1599,7 @@ async fn only_certificates_of_a_trusted_chain_are_cached() {
 #[tokio::test]
 async fn audit_events_have_the_decision_and_no_secrets() {
     let pki = Pki::new();
-    let d = start_with_args_setup(&pki, &["--log-format", "json"]);
+    let mut d = start_with_args_setup(&pki, &["--log-format", "json"]);
     let leaf = Pki::client(&pki.root, "audit-client", KeyType::EcdsaP256);
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
     let creds = create(&d, &leaf).await.unwrap();
@@ -1668,9 +1666,7 @@ async fn audit_events_have_the_decision_and_no_secrets() {
     }
     assert_ne!(denied["reason"], "", "{denied}");
 
-    while let Ok(line) = d.stderr_lines.recv_timeout(Duration::from_millis(200)) {
-        lines.push(line);
-    }
+    lines.extend(d.stop_and_read_log());
     let log = lines.join("\n");
     let token_key = std::fs::read_to_string(d.dir.path().join("k1.key")).unwrap();
     for secret in [

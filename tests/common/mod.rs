@@ -277,6 +277,28 @@ fn spawn(dir: tempfile::TempDir, mut command: Command) -> Daemon {
     }
 }
 
+/// Says that `test` did not run and why, where the run shows it: straight to the process's
+/// stderr (the test harness captures `eprintln!` of a passing test and shows nothing), as one
+/// `SKIPPED` line that `scripts/test.sh` lists again at the end of the run.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED {test}: {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// A shared library of the machine's Debian multiarch folders (`/usr/lib/<triplet>/…`) or of
+/// `/usr/lib`, by its path below them, as the dynamic loader finds it.
+pub fn system_library(relative: &str) -> Option<PathBuf> {
+    let multiarch = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join(relative));
+    std::iter::once(Path::new("/usr/lib").join(relative))
+        .chain(multiarch)
+        .find(|p| p.is_file())
+}
+
 /// The binary under test: `$ROLEGATE_BIN` when set (a copy that a parallel build sharing the
 /// target directory cannot replace mid-run), else the one Cargo built for this test.
 pub fn binary() -> PathBuf {
@@ -303,6 +325,16 @@ fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String>
 impl Daemon {
     pub fn ca_bundle(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
+    }
+
+    /// Stops the daemon (SIGTERM; it must exit cleanly) and returns the rest of its log, to
+    /// the last line: the log is written in batches, so a test that asserts something is
+    /// *absent* from it reads it only once the daemon has written its last batch and exited.
+    pub fn stop_and_read_log(&mut self) -> Vec<String> {
+        self.signal("TERM");
+        let status = self.child.wait().expect("wait for rolegate");
+        assert!(status.success(), "rolegate exited with {status}");
+        self.stderr_lines.iter().collect()
     }
 
     /// Sends the daemon signal `name` (`HUP`, `TERM`...).

@@ -154,8 +154,9 @@ def softhsm_module() -> Path:
 
     import pytest
 
-    candidates = [Path("/usr/lib/softhsm/libsofthsm2.so"), Path("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")]
-    module = next((p for p in candidates if p.exists()), None)
+    # /usr/lib or a Debian multiarch folder (/usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu...)
+    candidates = [Path("/usr/lib/softhsm/libsofthsm2.so"), *Path("/usr/lib").glob("*/softhsm/libsofthsm2.so")]
+    module = next((p for p in candidates if p.is_file()), None)
     if module is None or not shutil.which("softhsm2-util") or not shutil.which("pkcs11-tool"):
         pytest.skip("SoftHSM (softhsm2) or OpenSC's pkcs11-tool is not installed: apt-get install softhsm2 opensc")
     return module

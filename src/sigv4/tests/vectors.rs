@@ -119,7 +119,10 @@ fn read(dir: &Path, name: &str) -> String {
 fn cases() -> Option<Vec<PathBuf>> {
     let root = Path::new(VECTORS);
     if !root.is_dir() {
-        eprintln!("SKIP: SigV4 vectors not found at {VECTORS}");
+        // Straight to stderr: the harness hides `eprintln!` of a passing test.
+        use std::io::Write;
+        let notice = format!("SKIPPED the SigV4 test suite: its vectors are not at {VECTORS}\n");
+        let _ = std::io::stderr().lock().write_all(notice.as_bytes());
         return None;
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
