@@ -431,10 +431,12 @@ fn a_rekeyed_ca_has_a_crl_per_key() {
     let stranger = leaf(&root(KeyType::EcdsaP256), KeyType::EcdsaP256);
     assert_eq!(verify(&anchor, &stranger, &[]), Err(CertificateError::BadSignature));
     let expired = ClientSpec::new("old", KeyType::EcdsaP256, NB, datetime!(2026-01-01 0:00 UTC));
-    assert!(matches!(
+    assert_eq!(
         verify(&anchor, &new.client(&expired).unwrap(), &[]),
-        Err(CertificateError::Expired { .. })
-    ));
+        Err(CertificateError::Expired {
+            not_after: Timestamp(datetime!(2026-01-01 0:00 UTC).unix_timestamp())
+        })
+    );
 
     // CRLs are looked up by name: a key without a CRL beside one with a CRL is refused at load.
     let only_new = TrustAnchor::new(bundle.as_bytes(), std::slice::from_ref(&new_crl)).unwrap_err();
@@ -463,15 +465,18 @@ fn a_stale_certificate_of_the_other_key_does_not_hide_a_valid_path() {
     for crls in [vec![], vec![r.old_crl.clone(), r.new_crl.clone()]] {
         let anchor = TrustAnchor::new(r.bundle.as_bytes(), &crls).unwrap();
         assert!(verify(&anchor, &under, &[expired_inter.issued(), inter.issued()]).is_ok());
-        // Alone, the expired intermediate is the reason given.
-        assert!(matches!(
+        // Alone, the expired intermediate is the reason given: its notAfter, not the leaf's
+        // (NA, still valid).
+        assert_eq!(
             verify(
                 &anchor,
                 &leaf(&expired_inter, KeyType::EcdsaP256),
                 &[expired_inter.issued()]
             ),
-            Err(CertificateError::Expired { .. })
-        ));
+            Err(CertificateError::Expired {
+                not_after: Timestamp(datetime!(2026-01-01 0:00 UTC).unix_timestamp())
+            })
+        );
     }
 }
 
