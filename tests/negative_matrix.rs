@@ -68,30 +68,6 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
         .map_or("", |(v, _)| v)
 }
 
-fn unescape(xml: &str) -> String {
-    xml.replace("&apos;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn tls_connector(d: &Daemon) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(d.ca_bundle()).unwrap();
-    for cert in rustls_pemfile_certs(&pem) {
-        roots.add(cert).unwrap();
-    }
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
 fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
     rustls::pki_types::CertificateDer::pem_slice_iter(pem)
@@ -103,7 +79,7 @@ async fn send(d: &Daemon, req: &Req) -> Resp {
     let addr = d.endpoint.trim_start_matches("https://").to_owned();
     let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tls_connector(d).connect(name, tcp).await.unwrap();
+    let mut tls = tls_connector(&d.ca_bundle()).connect(name, tcp).await.unwrap();
     let target = if req.query.is_empty() {
         req.path.clone()
     } else {
@@ -141,19 +117,6 @@ fn parse_response(raw: &[u8]) -> Resp {
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
     let body = if chunked { dechunk(body) } else { body.to_owned() };
     Resp { status, headers, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out += &rest[..n];
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

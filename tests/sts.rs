@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use aws_config::BehaviorVersion;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::types::Tag;
@@ -558,30 +556,6 @@ impl RawResponse {
     }
 }
 
-/// The five predefined XML entities.
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-fn tls_connector(ca: &std::path::Path) -> tokio_rustls::TlsConnector {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
 /// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole answer.
 async fn raw(
     endpoint: &str,
@@ -620,19 +594,6 @@ async fn raw(
         body.to_owned()
     };
     RawResponse { status, headers, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out += &rest[..n];
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 /// How to sign a raw request.

@@ -347,3 +347,64 @@ impl Daemon {
         assert!(status.success());
     }
 }
+
+/// A TLS client (ALPN `http/1.1`) that trusts the PEM certificates of `ca`, for tests that
+/// write their HTTP/1.1 requests byte by byte.
+pub fn tls_connector(ca: &Path) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// The body of a `Transfer-Encoding: chunked` HTTP/1.1 answer, decoded. Panics, saying what is
+/// wrong, on a malformed or truncated one (a bad chunk-size line, a chunk shorter than its size
+/// or not followed by CRLF, no last chunk) instead of returning part of the body.
+pub fn dechunk(body: &str) -> String {
+    let mut s = body.as_bytes();
+    let mut out = Vec::new();
+    loop {
+        let line_end = s
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or_else(|| panic!("chunked body without its last chunk: {body:?}"));
+        let line =
+            std::str::from_utf8(&s[..line_end]).unwrap_or_else(|_| panic!("chunk-size line not ASCII: {body:?}"));
+        // A chunk extension (`;name=value`) may follow the size.
+        let size = line.split(';').next().unwrap_or_default().trim();
+        let n = usize::from_str_radix(size, 16)
+            .unwrap_or_else(|e| panic!("chunk-size {size:?} is not hexadecimal ({e}): {body:?}"));
+        let rest = &s[line_end + 2..];
+        if n == 0 {
+            break;
+        }
+        let chunk = rest
+            .get(..n)
+            .unwrap_or_else(|| panic!("chunk of {n} bytes with {} left: {body:?}", rest.len()));
+        out.extend_from_slice(chunk);
+        s = rest[n..]
+            .strip_prefix(b"\r\n")
+            .unwrap_or_else(|| panic!("chunk of {n} bytes not followed by CRLF: {body:?}"));
+    }
+    String::from_utf8(out).unwrap_or_else(|e| panic!("chunked body is not UTF-8 ({e}): {body:?}"))
+}
+
+/// `s` with XML's five predefined entities replaced by their characters (`&amp;` last, so
+/// `&amp;lt;` stays `&lt;`).
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
