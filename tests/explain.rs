@@ -126,7 +126,7 @@ fn fixture_with_crl(crl: impl FnOnce(&Pki) -> Option<String>) -> Fixture {
 }
 
 fn rolegate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    Command::new(common::binary())
         .args(args)
         .env("RUST_LOG", "off")
         .output()

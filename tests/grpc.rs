@@ -1095,7 +1095,7 @@ fn admin_cli(
     let (cert, key) = (dir.path().join("admin.pem"), dir.path().join("admin.key"));
     std::fs::write(&cert, &certificate.cert_pem).unwrap();
     std::fs::write(&key, &certificate.key_pem).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"));
+    let mut command = std::process::Command::new(binary());
     command
         .args(["admin", action, "--endpoint", &d.endpoint, "--certificate"])
         .arg(&cert)

@@ -84,7 +84,7 @@ impl Client {
     }
 
     fn command_with(&self, sub: &str, args: Vec<String>) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rolegate"));
+        let mut c = Command::new(binary());
         c.arg(sub)
             .args(args)
             .env("HOME", self.home())
@@ -463,7 +463,7 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
         &["--system-store-name", "MY"],
         &["--use-latest-expiring-certificate"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        let out = Command::new(binary())
             .arg("credential-process")
             .args(flags)
             .args(["--trust-anchor-arn", "a", "--profile-arn", "b", "--role-arn", "c"])
@@ -779,7 +779,7 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
     args[at] = on_token.to_owned();
     let at = args.iter().position(|a| a == "--private-key").unwrap();
     args.drain(at..at + 2);
-    let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = Command::new(binary())
         .args(["explain", "--config"])
         .arg(d.dir.path().join("rolegate.toml"))
         .args(args)
@@ -940,7 +940,7 @@ fn twenty_parallel_credential_processes_make_one_create_session() {
         let mut args = c.args(&d, "main");
         let at = args.iter().position(|a| a == "--ca-bundle").unwrap();
         args.drain(at..at + 2);
-        let out = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        let out = Command::new(binary())
             .arg("credential-process")
             .args(args)
             .arg("--no-verify-ssl")
@@ -1095,7 +1095,7 @@ fn restart(d: &mut Daemon, forwarder: &Forwarder, stop_only: bool) {
 /// The daemon of `dir` listening on `listen`: its process, its stdout lines, its endpoint.
 fn start_with_listen(dir: &Path, listen: &str) -> (Child, std::sync::mpsc::Receiver<String>, String) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let mut child = Command::new(binary())
         .args(["serve", "--config"])
         .arg(dir.join("rolegate.toml"))
         .args(["--listen", listen])

@@ -1743,7 +1743,7 @@ fn start_logging(setup: &Setup, format: &str) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), setup);
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let mut child = std::process::Command::new(binary())
         .args(["--log-format", format, "serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "debug")
@@ -1947,7 +1947,7 @@ fn has_placed_error(stderr: &str, want: &str, line: usize) -> bool {
 }
 
 fn check_config(config: &std::path::Path) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = std::process::Command::new(binary())
         .arg("check-config")
         .arg(config)
         .output()
@@ -2534,7 +2534,7 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
         "{stderr}"
     );
     // --state-dir belongs to --dev: with --config it would be ignored.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = std::process::Command::new(binary())
         .args([
             "serve",
             "--config",

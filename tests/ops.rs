@@ -2023,7 +2023,7 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
         1,
     );
     std::fs::write(&config, text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = std::process::Command::new(binary())
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "info")
         .output()
@@ -2095,7 +2095,7 @@ fn a_daemon_that_cannot_start_says_why_in_the_log_format() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rolegate.toml");
     std::fs::write(&config, "[server]\nlisten = 8443\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = std::process::Command::new(binary())
         .args(["--log-format", "json", "serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "off")
         .output()
