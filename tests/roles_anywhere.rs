@@ -209,30 +209,24 @@ async fn untrusted_expired_and_revoked_certificates_are_denied() {
     let p = params("main", ROLE, "main");
 
     let foreign = Pki::client(&pki.foreign, "stranger", KeyType::EcdsaP256);
-    assert_api_error(
+    assert_access_denied(
         create(&d, &p, &foreign, &[]).await,
-        403,
-        "AccessDeniedException",
-        "Untrusted certificate",
+        UNKNOWN_ISSUER,
+        "untrusted-certificate",
     );
 
-    let expired = pki
+    let not_after = n - days(1);
+    let old = pki
         .root
-        .client(&ClientSpec::new("old", KeyType::EcdsaP256, n - days(10), n - days(1)))
+        .client(&ClientSpec::new("old", KeyType::EcdsaP256, n - days(10), not_after))
         .unwrap();
-    assert_api_error(
-        create(&d, &p, &expired, &[]).await,
-        403,
-        "AccessDeniedException",
-        "expired",
+    assert_access_denied(
+        create(&d, &p, &old, &[]).await,
+        &expired_message(not_after.unix_timestamp()),
+        "untrusted-certificate",
     );
 
-    assert_api_error(
-        create(&d, &p, &revoked, &[]).await,
-        403,
-        "AccessDeniedException",
-        "revoked",
-    );
+    assert_access_denied(create(&d, &p, &revoked, &[]).await, REVOKED, "untrusted-certificate");
 
     let fine = Pki::client(&pki.root, "fine", KeyType::EcdsaP256);
     create(&d, &p, &fine, &[]).await.unwrap();

@@ -408,3 +408,62 @@ pub fn unescape(s: &str) -> String {
         .replace("&apos;", "'")
         .replace("&amp;", "&")
 }
+
+/// Splits an AccessDenied message into the AWS message and the reason code of its
+/// ` (reason: CODE, request id: ID)` suffix; panics when the suffix is missing or malformed.
+pub fn split_reason(message: &str) -> (&str, &str) {
+    let malformed = || panic!("no ' (reason: ..., request id: ...)' suffix: {message:?}");
+    let (text, suffix) = message.rsplit_once(" (reason: ").unwrap_or_else(malformed);
+    let (reason, request_id) = suffix
+        .strip_suffix(')')
+        .and_then(|s| s.split_once(", request id: "))
+        .unwrap_or_else(malformed);
+    let uuid_shape = request_id.len() == 36
+        && request_id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        });
+    if reason.is_empty() || !uuid_shape {
+        malformed();
+    }
+    (text, reason)
+}
+
+/// Asserts `r` is a 403 `AccessDeniedException` answer whose message is exactly `message`
+/// followed by the suffix naming `reason`.
+pub fn assert_access_denied<T: std::fmt::Debug>(
+    r: Result<T, rolegate::client::ClientError>,
+    message: &str,
+    reason: &str,
+) {
+    match r {
+        Err(rolegate::client::ClientError::Api {
+            status,
+            error_type,
+            message: answered,
+        }) => {
+            assert_eq!(
+                (status, error_type.as_str()),
+                (403, "AccessDeniedException"),
+                "message: {answered}"
+            );
+            assert_eq!(split_reason(&answered), (message, reason));
+        }
+        other => panic!("expected 403 AccessDeniedException, got {other:?}"),
+    }
+}
+
+/// The message of a certificate the trust anchor does not vouch for (no path to its CAs).
+pub const UNKNOWN_ISSUER: &str = "Untrusted certificate: certificate is not signed by a trusted certificate \
+     authority of this trust anchor (if an intermediate CA issued it, send that CA's certificate with it as the chain)";
+
+/// The message of a certificate of the chain listed in a CRL of the trust anchor.
+pub const REVOKED: &str = "Untrusted certificate: certificate is revoked by a CRL of the trust anchor";
+
+/// The message of a chain whose certificate expired at `not_after` (Unix seconds).
+pub fn expired_message(not_after: i64) -> String {
+    format!(
+        "Untrusted certificate: certificate has expired (notAfter {})",
+        rolegate::identity::Timestamp(not_after)
+    )
+}
