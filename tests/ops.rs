@@ -2276,6 +2276,7 @@ async fn two_daemons_share_the_key_ring_and_rotate_it() {
     assert_eq!(get_caller_identity(&b, &new_creds).await.status, 200);
     let on_a = get_caller_identity(&a, &new_creds).await;
     assert_eq!(on_a.status, 403, "a does not hold k2 yet: {}", on_a.body);
+    assert!(on_a.body.contains("<Code>InvalidClientTokenId</Code>"), "{}", on_a.body);
 
     // Retire k1 on b: its tokens stop working there.
     let retired = original.replace(

@@ -742,14 +742,37 @@ async fn raw_requests_answer_aws_errors() {
         "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint's region is 'us-east-1'."
     );
 
-    // Dates outside the 5-minute skew, past and future.
-    for offset in [-20, 20] {
+    // Dates outside the 5-minute skew, past and future: the X-Amz-Date sent, then the bound it
+    // is past, which is the server's time (named in the message) minus or plus 5 minutes.
+    for (offset, reason, relation, sign, skew) in [
+        (
+            -20,
+            "Signature expired",
+            "is now earlier than",
+            '-',
+            time::Duration::minutes(-5),
+        ),
+        (
+            20,
+            "Signature not yet current",
+            "is still later than",
+            '+',
+            time::Duration::minutes(5),
+        ),
+    ] {
         let s = Signing {
             at: now() + time::Duration::minutes(offset),
             ..Signing::new(&creds)
         };
         let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
-        assert!(m.starts_with("Signature "), "{m}");
+        let sent = format!("{reason}: {} {relation} ", sigv4::format_amz_date(s.at));
+        let (bound, server_now) = m
+            .strip_prefix(&sent)
+            .and_then(|rest| rest.strip_suffix(&format!(" {sign} 5 min.)")))
+            .and_then(|rest| rest.split_once(" ("))
+            .unwrap_or_else(|| panic!("{m:?} is not \"{sent}<bound> (<server time> {sign} 5 min.)\""));
+        let server_now = sigv4::parse_amz_date(server_now).unwrap();
+        assert_eq!(sigv4::parse_amz_date(bound).unwrap(), server_now + skew, "{m}");
     }
 
     // Wrong secret.
