@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Optional
 
 import pytest
@@ -37,6 +38,8 @@ class Case:
     expect: tuple[int, str]
     #: The exact message, when known.
     message: Optional[str] = None
+    #: The exact message, made from the certificate sent (e.g. its notAfter).
+    message_of: Optional[Callable[[CertKey], str]] = None
     #: A phrase the message must contain (case-insensitive), when only that is known.
     phrase: Optional[str] = None
     #: The reason code appended to AccessDenied messages.
@@ -66,6 +69,28 @@ SIGNATURE_FAILED = (
     "certificate's public key and the signed request."
 )
 UNTRUSTED = "Untrusted certificate: "
+UNKNOWN_ISSUER = (
+    UNTRUSTED + "certificate is not signed by a trusted certificate authority of this trust anchor "
+    "(if an intermediate CA issued it, send that CA's certificate with it as the chain)"
+)
+REVOKED = UNTRUSTED + "certificate is revoked by a CRL of the trust anchor"
+
+
+def _timestamp(when: datetime) -> str:
+    """A certificate time as the daemon's messages write it."""
+
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _expired(identity: CertKey) -> str:
+    not_after = _timestamp(identity.load().not_valid_after_utc)
+    return f"{UNTRUSTED}certificate has expired (notAfter {not_after})"
+
+
+def _not_yet_valid(identity: CertKey) -> str:
+    not_before = _timestamp(identity.load().not_valid_before_utc)
+    return f"{UNTRUSTED}certificate is not yet valid (notBefore {not_before})"
+
 
 CASES = [
     Case(
@@ -113,20 +138,20 @@ CASES = [
         identity="gated_leaf",
         body=session_body(WORKLOADS, role_arn("cn-gated"), MAIN, 7200),
     ),
-    Case("expired-certificate", ACCESS_DENIED, phrase="expired", identity="expired_leaf"),
+    Case("expired-certificate", ACCESS_DENIED, message_of=_expired, identity="expired_leaf"),
     Case(
         "not-yet-valid-certificate",
         ACCESS_DENIED,
-        phrase="not yet valid",
+        message_of=_not_yet_valid,
         identity="not_yet_valid_leaf",
     ),
-    Case("unknown-ca", ACCESS_DENIED, phrase="trusted", identity="unknown_leaf"),
-    Case("revoked-certificate", ACCESS_DENIED, phrase="revoked", identity="revoked_leaf"),
-    Case("missing-intermediate", ACCESS_DENIED, phrase="trusted", identity="ecdsa_leaf"),
+    Case("unknown-ca", ACCESS_DENIED, message=UNKNOWN_ISSUER, identity="unknown_leaf"),
+    Case("revoked-certificate", ACCESS_DENIED, message=REVOKED, identity="revoked_leaf"),
+    Case("missing-intermediate", ACCESS_DENIED, message=UNKNOWN_ISSUER, identity="ecdsa_leaf"),
     Case(
         "wrong-anchor-for-chain",
         ACCESS_DENIED,
-        phrase="trusted",
+        message=UNKNOWN_ISSUER,
         identity="p384_leaf",
         body=session_body(WORKLOADS, APP, MAIN),
     ),
@@ -249,6 +274,8 @@ def test_create_session_error(case: Case, daemon, ca_bundle, test_pki, tmp_path)
             assert reason == expected_reason, response.text
     if case.message is not None:
         assert message == case.message
+    if case.message_of is not None:
+        assert message == case.message_of(identity)
     if case.phrase is not None:
         assert case.phrase.lower() in message.lower(), message
     if case.id in UNTRUSTED_CASES:
