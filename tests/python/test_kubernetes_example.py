@@ -106,7 +106,10 @@ def cluster(tmp_path_factory):
         "rolegate-tls": {"tls.crt": server.cert.read_bytes(), "tls.key": server.key.read_bytes()},
         "rolegate-token-keys": {"k1.key": token_key.read_bytes()},
     }
-    for example in manifests("secrets.example.yaml"):
+    examples = manifests("secrets.example.yaml")
+    names = sorted(example["metadata"]["name"] for example in examples)
+    assert names == sorted(secrets), "secrets.example.yaml: one example of each Secret the pods mount"
+    for example in examples:
         name = example["metadata"]["name"]
         assert set(example["stringData"]) == set(secrets[name]), f"Secret {name}: the keys the pods mount"
 
