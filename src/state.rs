@@ -91,7 +91,15 @@ impl State {
     pub fn reload(&self) -> Result<(), String> {
         // A panic of another reload left nothing half done: the swap is the last step.
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = self.try_reload();
+        // A bug that panics while loading fails the reload like any other error: counted,
+        // reported, the configuration in force kept (the panic hook logs where it was).
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_reload())).unwrap_or_else(|_| {
+                Err(ReloadFailure {
+                    error: "rolegate panicked while loading the configuration (a bug: please report it)".to_owned(),
+                    sources: self.broker.config().sources.clone(),
+                })
+            });
         let result = {
             let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
             let LastReload { status, failed_sources } = &mut *last;
@@ -163,6 +171,11 @@ impl State {
         let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
             error: failed.error.to_string(),
             sources: failed.sources,
+        })?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        crate::config::succession::check(&self.broker.config(), &config, now).map_err(|e| ReloadFailure {
+            error: e.to_string(),
+            sources: config.sources.clone(),
         })?;
         self.cert.replace(&config.server.tls).map_err(|e| ReloadFailure {
             error: format!("server certificate: {e}"),

@@ -920,6 +920,102 @@ async fn changed_files_are_reloaded_without_a_signal() {
     create(&d, &leaf).await.unwrap();
 }
 
+/// A reload that would silently take away what the running daemon gives fails, naming the way
+/// out, and the configuration in force stays: an older CRL of the same CA (its revocations
+/// taken back), another key under a token key id in use (its sessions could no longer open),
+/// a server certificate clients refuse.
+#[tokio::test]
+async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let good = Pki::client(&pki.root, "good", KeyType::EcdsaP256);
+    // Made first, so numbered lower: the CRL before the revocation.
+    let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    let mut s = setup(&pki);
+    s.crl_pem = Some(
+        pki.root
+            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
+            .unwrap(),
+    );
+    let d = start(&s);
+    let session = create(&d, &good).await.unwrap();
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    let failed_reload = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = d.stderr_lines.recv_timeout(left).expect("a failed reload");
+            if line.contains("reload failed") {
+                assert!(line.contains(needle), "{line}");
+                return line;
+            }
+        }
+    };
+
+    let crl = d.dir.path().join("root.crl");
+    replace_file(&crl, &before_revocation);
+    d.signal("HUP");
+    let line = failed_reload(
+        "trust_anchor[0].crls[0] (root.crl): this CRL of CN=test root is older than the one in force (cRLNumber ",
+    );
+    assert!(line.contains("it would take back the revocations made since. Install the CA's latest CRL; to go back to this one on purpose, restart rolegate"), "{line}");
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(0.0), "{m}");
+    // The revocation stays.
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    let later = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    replace_file(&crl, &later);
+
+    let k1 = d.dir.path().join("k1.key");
+    let in_force = std::fs::read_to_string(&k1).unwrap();
+    replace_file(&k1, "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n");
+    d.signal("HUP");
+    failed_reload(
+        "tokens.keys: token key 'k1' is not the key in force under that id: the sessions it sealed would stop opening. Give a new key a new id",
+    );
+    wait_for_reloads(&d, 2.0).await;
+    assert_eq!(
+        get_caller_identity(&d, &session).await.status,
+        200,
+        "k1 still opens its sessions"
+    );
+    replace_file(&k1, &in_force);
+
+    let expired = pki
+        .root
+        .server(
+            &["localhost", "127.0.0.1"],
+            KeyType::EcdsaP256,
+            n - days(10),
+            n - days(1),
+        )
+        .unwrap();
+    let (server_key, server_pem) = (d.dir.path().join("server.key"), d.dir.path().join("server.pem"));
+    let (key_in_force, cert_in_force) = (
+        std::fs::read_to_string(&server_key).unwrap(),
+        std::fs::read_to_string(&server_pem).unwrap(),
+    );
+    replace_file(&server_key, &expired.key_pem);
+    replace_file(&server_pem, &expired.cert_pem);
+    d.signal("HUP");
+    failed_reload(&format!(
+        "server.tls_cert: TLS clients would refuse this server certificate: it expired at {}. The certificate in force is kept; install a current one",
+        rolegate::session::format_expiration((n - days(1)).unix_timestamp())
+    ));
+    wait_for_reloads(&d, 3.0).await;
+    create(&d, &good).await.unwrap();
+
+    // Put back: the later CRL (the revocation now taken back, by the CA), the key, the
+    // certificate; the reload succeeds.
+    replace_file(&server_key, &key_in_force);
+    replace_file(&server_pem, &cert_in_force);
+    d.signal("HUP");
+    let m = wait_for_reloads(&d, 4.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 3.0), "{m}");
+    create(&d, &revoked).await.unwrap();
+}
+
 /// A configuration that names a file not there yet fails to load; the file watch then watches
 /// that file too, and reloads when it appears (a key Secret updated after its ConfigMap).
 #[tokio::test]

@@ -152,7 +152,20 @@ impl Broker {
         region: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(Caller, SignedRequest), ApiError> {
-        let config = self.config();
+        self.authenticate_on(self.config(), req, payload, service, region, now)
+    }
+
+    /// [`Broker::authenticate`] on the snapshot `config`, which the caller has decided other
+    /// parts of the call on (a gRPC peer's trust anchor): one call, one configuration.
+    pub fn authenticate_on(
+        &self,
+        config: Arc<Config>,
+        req: &HttpRequest,
+        payload: Payload<'_>,
+        service: &str,
+        region: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Caller, SignedRequest), ApiError> {
         let signed = SignedRequest::parse(req).map_err(signature_error)?;
         let payload_hash = match payload {
             Payload::Body { bytes, allow_unsigned } => signed

@@ -107,7 +107,12 @@ impl Broker {
     /// not need a signature: the token opens with the key ring, has not expired, its role still
     /// exists and has not revoked it.
     pub fn session_caller(&self, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
-        let config = self.config();
+        self.session_caller_on(self.config(), token, now)
+    }
+
+    /// [`Broker::session_caller`] on the snapshot `config`, which the caller has decided other
+    /// parts of the call on.
+    pub fn session_caller_on(&self, config: Arc<Config>, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
         let claims = self.open_token(&config, token)?;
         let role = current_role(&config, &claims, now)?;
         Ok(Caller { claims, role, config })

@@ -8,6 +8,7 @@
 mod locate;
 mod schema;
 mod sources;
+pub mod succession;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -132,6 +133,8 @@ pub struct ServerSettings {
 pub struct TlsIdentity {
     pub cert_chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+    /// notBefore of the leaf, Unix seconds, when it parses as X.509.
+    pub not_before: Option<i64>,
     /// notAfter of the leaf, Unix seconds (for `/metrics`), when it parses as X.509.
     pub not_after: Option<i64>,
 }
@@ -151,6 +154,10 @@ pub struct Anchor {
     pub arn: RolesAnywhereArn,
     pub enabled: bool,
     pub trust: TrustAnchor,
+    /// The position of its `[[trust_anchor]]` section, for messages that name its keys.
+    pub section: usize,
+    /// The files of `trust.crls()`, in the same order.
+    pub crl_files: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -780,17 +787,19 @@ impl Loader<'_> {
         let leaf = x509_parser::parse_x509_certificate(&cert_chain[0])
             .ok()
             .map(|(_, leaf)| leaf);
-        if let Some(problem) = leaf.as_ref().and_then(server_certificate_problem) {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Some(problem) = leaf.as_ref().and_then(|leaf| server_certificate_problem(leaf, now)) {
             tracing::warn!(
                 key = "server.tls_cert",
                 "TLS clients will refuse this server certificate: {problem}"
             );
         }
-        let not_after = leaf.map(|leaf| leaf.validity().not_after.timestamp());
+        let validity = leaf.map(|leaf| leaf.validity().clone());
         Ok(TlsIdentity {
             cert_chain,
             key,
-            not_after,
+            not_before: validity.as_ref().map(|v| v.not_before.timestamp()),
+            not_after: validity.as_ref().map(|v| v.not_after.timestamp()),
         })
     }
 
@@ -801,6 +810,7 @@ impl Loader<'_> {
         Ok(TlsIdentity {
             cert_chain: vec![made.cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
+            not_before: None,
             not_after: None,
         })
     }
@@ -1018,6 +1028,8 @@ impl Loader<'_> {
                 arn,
                 enabled: a.enabled,
                 trust,
+                section: i,
+                crl_files: a.crls.clone(),
             };
             if out.insert(anchor.arn.as_str().to_owned(), Arc::new(anchor)).is_some() {
                 return Err(self.err(at("id"), format!("duplicate trust anchor id '{}'", a.id)));
@@ -1223,15 +1235,16 @@ fn warn_if_shared(_key: &str, _path: &Path) {}
 /// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
 /// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
 /// clients match the endpoint's host against (RFC 6125 §6.4.4).
-fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'_>) -> Option<&'static str> {
+fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'_>, now: i64) -> Option<String> {
     let eku = leaf.extended_key_usage().ok().flatten();
     if eku.is_some_and(|eku| !eku.value.server_auth && !eku.value.any) {
-        return Some("its extended key usage does not include serverAuth");
+        return Some("its extended key usage does not include serverAuth".to_owned());
     }
     if leaf.subject_alternative_name().ok().flatten().is_none() {
-        return Some("it has no subjectAltName naming the server's host");
+        return Some("it has no subjectAltName naming the server's host".to_owned());
     }
-    None
+    let validity = leaf.validity();
+    succession::outside_validity(validity.not_before.timestamp(), validity.not_after.timestamp(), now, 0)
 }
 
 /// `n` and the noun in its number: "1 CA certificate", "2 CA certificates".

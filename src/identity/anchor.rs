@@ -12,6 +12,7 @@
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 use webpki::{CertRevocationList, OwnedCertRevocationList};
+use x509_parser::num_bigint::BigUint;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Version;
@@ -86,6 +87,13 @@ impl StaleCrls {
 pub struct CrlInfo {
     /// RFC 4514-style issuer.
     pub issuer: String,
+    /// The subjectPublicKeyInfo (DER) of the anchor certificate whose key verified the CRL's
+    /// signature: the issuer as revocation checking knows it (a re-keyed CA has a CRL per key).
+    pub signer_key: Vec<u8>,
+    /// cRLNumber (RFC 5280 §5.2.3), when the CRL has one.
+    pub number: Option<BigUint>,
+    /// thisUpdate, Unix seconds.
+    pub this_update: i64,
     /// nextUpdate, Unix seconds, when the CRL has one.
     pub next_update: Option<i64>,
     /// The scope its issuing distribution point (RFC 5280 §5.2.5) gives it, when it has one:
@@ -162,6 +170,22 @@ pub struct AnchorCertificate {
     /// when one does: a CA certificate another certificate of the bundle issued and revoked.
     /// Paths ending at it are refused (see [`TrustAnchor::revoked`]).
     pub revoked_by: Option<String>,
+}
+
+impl CrlInfo {
+    /// Whether this CRL was issued before `other` by the same issuer key, so that it lacks
+    /// the revocations `other` may add: RFC 5280 §5.2.3 numbers an issuer's CRLs in
+    /// increasing order, so the lower cRLNumber is the older; where either has none, the
+    /// earlier thisUpdate.
+    pub fn predates(&self, other: &CrlInfo) -> bool {
+        if self.signer_key != other.signer_key {
+            return false;
+        }
+        match (&self.number, &other.number) {
+            (Some(mine), Some(theirs)) => mine < theirs,
+            _ => self.this_update < other.this_update,
+        }
+    }
 }
 
 impl TrustAnchor {
@@ -465,6 +489,9 @@ fn load_crl(
     }
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
+        signer_key: signer.public_key().raw.to_vec(),
+        number: parsed.crl_number().cloned(),
+        this_update: parsed.tbs_cert_list.this_update.timestamp(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
         scope: crl_scope(&parsed),
     };

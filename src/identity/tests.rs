@@ -212,14 +212,16 @@ fn revocation() {
     assert_eq!(verify(&anchor, &revoked, &[]), Err(CertificateError::Revoked));
     assert!(verify(&anchor, &good, &[]).is_ok());
     // What operators watch of it: the issuer and the stale nextUpdate.
-    assert_eq!(
-        anchor.crls(),
-        [CrlInfo {
-            issuer: anchor.certificates()[0].subject.clone(),
-            next_update: Some(next_update.unix_timestamp()),
-            scope: None,
-        }]
-    );
+    let [info] = anchor.crls() else {
+        panic!("one CRL: {:?}", anchor.crls())
+    };
+    assert_eq!(info.issuer, anchor.certificates()[0].subject);
+    assert_eq!(info.this_update, this_update.unix_timestamp());
+    assert_eq!(info.next_update, Some(next_update.unix_timestamp()));
+    assert_eq!(info.scope, None);
+    let (_, ca_certificate) = x509_parser::parse_x509_certificate(&anchor.certificates()[0].der).unwrap();
+    assert_eq!(info.signer_key, ca_certificate.public_key().raw);
+    assert!(info.number.is_some());
 
     // Intermediate revoked by the root's CRL: whole-chain checking. A leaf under an
     // intermediate without a CRL has unknown status, which is allowed.
@@ -1352,4 +1354,33 @@ fn the_verified_chain_names_the_intermediates_it_used() {
             .intermediates_used,
         0b10
     );
+}
+
+#[test]
+fn a_crl_predates_the_later_crls_of_its_issuer_key() {
+    let ca = Authority::new_root("CRL CA", KeyType::EcdsaP256, NB, NA).unwrap();
+    let rekeyed = Authority::new_root("CRL CA", KeyType::EcdsaP256, NB, NA).unwrap();
+    let info = |ca: &Authority| {
+        let crl = ca.crl(&[], NB, NA).unwrap();
+        anchor_of(ca, &[crl.into_bytes()]).crls()[0].clone()
+    };
+    // Made one after the other: the same thisUpdate, a higher cRLNumber.
+    let older = info(&ca);
+    let newer = info(&ca);
+    assert_eq!(older.this_update, newer.this_update);
+    assert!(older.predates(&newer));
+    assert!(!newer.predates(&older));
+    assert!(!older.predates(&older));
+    // The same name under another key numbers its own CRLs.
+    let other_key = info(&rekeyed);
+    assert!(!older.predates(&other_key) && !other_key.predates(&older));
+    // Where a CRL has no number, thisUpdate decides.
+    let unnumbered = |i: &CrlInfo, this_update: i64| CrlInfo {
+        number: None,
+        this_update,
+        ..i.clone()
+    };
+    assert!(unnumbered(&newer, 10).predates(&older));
+    assert!(!unnumbered(&newer, older.this_update).predates(&older));
+    assert!(unnumbered(&older, 10).predates(&unnumbered(&newer, 11)));
 }

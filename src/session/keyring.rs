@@ -105,19 +105,26 @@ pub(super) struct LoadedKey {
     pub(super) rg2: LessSafeKey,
     /// AES-256-GCM under the raw key: opens `rg1` tokens.
     pub(super) rg1: LessSafeKey,
+    /// An HKDF output of the key for no cipher: tells two keys apart without keeping either.
+    check_value: [u8; 32],
 }
 
 /// HKDF salt and info of the `rg2` subkey: fixed, naming what the subkey is for.
 const RG2_SALT: &[u8] = b"rolegate session token key";
 const RG2_INFO: &[u8] = b"rg2 AES-256-GCM-SIV";
+/// HKDF info of a key's check value.
+const CHECK_VALUE_INFO: &[u8] = b"key check value";
 
 impl LoadedKey {
     fn new(key: &TokenKey) -> Result<Self, aws_lc_rs::error::Unspecified> {
         let prk = Salt::new(HKDF_SHA256, RG2_SALT).extract(&key.0);
         let subkey = prk.expand(&[RG2_INFO], &AES_256_GCM_SIV)?;
+        let mut check_value = [0u8; 32];
+        prk.expand(&[CHECK_VALUE_INFO], HKDF_SHA256)?.fill(&mut check_value)?;
         Ok(Self {
             rg2: LessSafeKey::new(UnboundKey::from(subkey)),
             rg1: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key.0)?),
+            check_value,
         })
     }
 }
@@ -157,6 +164,17 @@ impl KeyRing {
     /// Whether `id` names a key of this ring.
     pub fn contains(&self, id: &str) -> bool {
         self.keys.contains_key(id)
+    }
+
+    /// The ids that `next` holds another key under than this ring does: a key id names one
+    /// key for as long as tokens sealed with it live, so a ring that replaces it cannot open
+    /// them.
+    pub fn ids_with_other_keys<'a>(&'a self, next: &'a KeyRing) -> impl Iterator<Item = &'a str> + 'a {
+        self.keys.iter().filter_map(move |(id, key)| {
+            let other = next.keys.get(id)?;
+            let same = aws_lc_rs::constant_time::verify_slices_are_equal(&key.check_value, &other.check_value);
+            same.is_err().then_some(id.as_str())
+        })
     }
 
     /// The active key and its id.
@@ -265,6 +283,27 @@ mod tests {
         assert!(ring.contains("k1"));
         assert!(!ring.contains("k3"));
         assert_eq!(ring.active_key().map(|(id, _)| id), Some("k2"));
+    }
+
+    #[test]
+    fn tells_which_ids_name_another_key() {
+        let (k1, k2) = (TokenKey::generate(), TokenKey::generate());
+        let ring = KeyRing::new("k1", vec![("k1".into(), k1.clone()), ("k2".into(), k2.clone())]).unwrap();
+        // The same keys (rotation adds and removes ids; that is not a change of key).
+        let rotated = KeyRing::new(
+            "k2",
+            vec![("k2".into(), k2.clone()), ("k3".into(), TokenKey::generate())],
+        )
+        .unwrap();
+        assert_eq!(ring.ids_with_other_keys(&rotated).count(), 0);
+        // k2's file replaced by a fresh key under the same id.
+        let replaced = KeyRing::new("k1", vec![("k1".into(), k1), ("k2".into(), TokenKey::generate())]).unwrap();
+        assert_eq!(ring.ids_with_other_keys(&replaced).collect::<Vec<_>>(), ["k2"]);
+        // Two ids swapping their keys are two changes.
+        let (a, b) = (TokenKey::generate(), TokenKey::generate());
+        let before = KeyRing::new("x", vec![("x".into(), a.clone()), ("y".into(), b.clone())]).unwrap();
+        let swapped = KeyRing::new("x", vec![("x".into(), b), ("y".into(), a)]).unwrap();
+        assert_eq!(before.ids_with_other_keys(&swapped).collect::<Vec<_>>(), ["x", "y"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
-use crate::config::Anchor;
+use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
@@ -57,10 +57,15 @@ fn parse_leaf(der: &[u8]) -> Result<ClientCertificate, ApiError> {
         .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid client certificate: {e}")))
 }
 
-/// Checks that the peer's `chain` chains to an enabled trust anchor, and returns the
-/// anchor's ARN.
-pub(super) fn trusted_peer(broker: &Broker, chain: &PeerChain, now: OffsetDateTime) -> Result<String, ApiError> {
-    let anchor = broker.trusted_anchor(&broker.config(), &chain.leaf, &chain.intermediates, now)?;
+/// Checks that the peer's `chain` chains to an enabled trust anchor of `config`, and returns
+/// the anchor's ARN.
+pub(super) fn trusted_peer(
+    broker: &Broker,
+    config: &Config,
+    chain: &PeerChain,
+    now: OffsetDateTime,
+) -> Result<String, ApiError> {
+    let anchor = broker.trusted_anchor(config, &chain.leaf, &chain.intermediates, now)?;
     broker.caches().keep_certificate(&chain.sent);
     Ok(anchor)
 }

@@ -224,9 +224,11 @@ fn verify_request(
     record: &mut Record,
 ) -> Result<(VerifyRequestResponse, Option<ApiError>), ApiError> {
     let broker = &ctx.state.broker;
+    // One snapshot for the whole call: the peer's anchor and the caller's session alike.
+    let config = broker.config();
     let chain = peer_chain(broker, &ctx.conn, "VerifyRequest")?;
     record.set_certificate(chain.leaf.clone());
-    record.trust_anchor = Some(trusted_peer(broker, &chain, now)?);
+    record.trust_anchor = Some(trusted_peer(broker, &config, &chain, now)?);
     // Before the signature verifies, the event names the key the request claims and what it
     // asks about, as STS's does.
     let headers = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str()));
@@ -270,7 +272,8 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let (caller, signed) = match broker.authenticate(&http, Payload::Hash(&payload_hash), &service, region, now) {
+    let verified = broker.authenticate_on(config, &http, Payload::Hash(&payload_hash), &service, region, now);
+    let (caller, signed) = match verified {
         Ok(verified) => verified,
         Err(e) => {
             let answer = VerifyRequestResponse {
@@ -335,9 +338,11 @@ fn authorize(
     record: &mut Record,
 ) -> Result<(AuthorizeResponse, Option<ApiError>), ApiError> {
     let broker = &ctx.state.broker;
+    // One snapshot for the whole call: the peer's anchor and the session alike.
+    let config = broker.config();
     let chain = peer_chain(broker, &ctx.conn, "Authorize")?;
     record.set_certificate(chain.leaf.clone());
-    record.trust_anchor = Some(trusted_peer(broker, &chain, now)?);
+    record.trust_anchor = Some(trusted_peer(broker, &config, &chain, now)?);
     let resource = if r.resource.is_empty() {
         "*".to_owned()
     } else {
@@ -346,7 +351,7 @@ fn authorize(
     record.action = Some(r.action.clone());
     record.resource = Some(resource.clone());
     let token = required(r.session_token, "session_token")?;
-    let caller = broker.session_caller(&token, now)?;
+    let caller = broker.session_caller_on(config, &token, now)?;
     record.set_caller(&caller);
     let input = AuthorizeInput {
         action: r.action,
