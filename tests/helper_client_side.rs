@@ -854,9 +854,9 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
     assert!(stderr.contains("IMDSv2 tokens are keyed randomly"), "{stderr}");
 }
 
-/// A credential cache hit is keyed by the certificate alone: it reads neither the private key
-/// (an encrypted key is not decrypted, a token does not sign) nor needs it to be usable; a
-/// miss reads and checks it.
+/// A credential cache hit is keyed by the certificate and the key argument, not the key: it
+/// reads neither the private key (an encrypted key is not decrypted, a token does not sign)
+/// nor needs it to be usable; a miss reads and checks it.
 #[test]
 fn a_cache_hit_does_not_read_the_private_key() {
     let pki = Pki::new();
@@ -879,6 +879,58 @@ fn a_cache_hit_does_not_read_the_private_key() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The key argument is part of the cache key: after a cached run, another `--private-key`
+/// (a TPM handle, a missing file, another certificate's key) is a miss and fails at once with
+/// its own error, not ~45 minutes later when the entry expires.
+#[test]
+fn another_key_argument_misses_the_cache_and_gets_its_error() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let with_key = |key: &str| {
+        let mut args = c.args(&d, "main");
+        let at = args.iter().position(|a| a == "--private-key").unwrap() + 1;
+        args[at] = key.to_owned();
+        c.command_with("credential-process", args).output().unwrap()
+    };
+    let out = c.command("credential-process", &d).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let other = Pki::client(&pki.root, "other", KeyType::EcdsaP256);
+    let other_key = c.dir.path().join("other.key");
+    std::fs::write(&other_key, other.key_pem.as_bytes()).unwrap();
+    let cert = c.dir.path().join("cert.pem");
+    for (key, error) in [
+        (
+            "handle:0x81000001".to_owned(),
+            "error: handle:0x81000001: a TPM key handle: rolegate reaches TPM keys through tpm2-pkcs11, as a \
+             pkcs11: URI with --pkcs11-lib (e.g. /usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1)\n"
+                .to_owned(),
+        ),
+        (
+            "/nonexistent.key".to_owned(),
+            "error: cannot read /nonexistent.key: No such file or directory (os error 2)\n".to_owned(),
+        ),
+        (
+            other_key.display().to_string(),
+            format!(
+                "error: {}: this private key is not the key of the certificate in {}\n",
+                other_key.display(),
+                cert.display()
+            ),
+        ),
+    ] {
+        let out = with_key(&key);
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), error, "{key}");
+        assert!(out.stdout.is_empty(), "{key}");
+    }
+    assert_eq!(create_session_count(&d), 1);
+    // The original key argument still hits.
+    let again = c.command("credential-process", &d).output().unwrap();
+    assert_eq!(again.stdout, out.stdout);
+    assert_eq!(create_session_count(&d), 1);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The private on-disk credential cache of `credential-process`: many SDK processes starting at
 //! once share one CreateSession. Entries live in `$XDG_CACHE_HOME/rolegate/` (else
 //! `~/.cache/rolegate/`, directory 0700, files 0600), named by the SHA-256 of the request
-//! parameters and the certificate. A per-entry lock file serialises the processes that miss, and
+//! parameters, the certificate and the arguments that choose its key. A per-entry lock file serialises the processes that miss, and
 //! entries are replaced by atomic rename, so readers never see half-written files.
 
 use std::fs::{File, OpenOptions};
@@ -160,7 +160,7 @@ pub struct CacheKey(String);
 
 impl CacheKey {
     /// Hashes every input that changes the answer: endpoint, region, ARNs, duration, session
-    /// name, the certificate and chain (each length-prefixed, so fields cannot run together).
+    /// name, the key arguments, the certificate and chain (each length-prefixed, so fields cannot run together).
     pub fn new(fields: &[&str], certificate_der: &[u8], chain_der: &[Vec<u8>]) -> Self {
         let mut h = Sha256::new();
         h.update(b"rolegate-credential-cache-v1");

@@ -278,8 +278,14 @@ impl SessionArgs {
         self.fetch_with(&self.client()?, &identity).await
     }
 
-    /// The cache entry name for these flags and this identity.
-    fn cache_key(&self, certificate_der: &[u8], chain: &[Vec<u8>]) -> Result<CacheKey, String> {
+    /// The cache entry name for these flags and this identity (`source`: what selects the
+    /// key, [`IdentitySource::key_selector`]).
+    fn cache_key(
+        &self,
+        source: &IdentitySource,
+        certificate_der: &[u8],
+        chain: &[Vec<u8>],
+    ) -> Result<CacheKey, String> {
         let region = self.region()?;
         let duration = self.session_duration.map(|d| d.to_string()).unwrap_or_default();
         // How the server was authenticated is part of the answer: credentials fetched with
@@ -296,6 +302,7 @@ impl SessionArgs {
             },
             (None, false) => "system-roots".to_owned(),
         };
+        let [key_selector, module] = source.key_selector();
         Ok(CacheKey::new(
             &[
                 &self.endpoint(&region),
@@ -306,6 +313,8 @@ impl SessionArgs {
                 &self.role_arn,
                 &duration,
                 self.role_session_name.as_deref().unwrap_or(""),
+                &key_selector,
+                &module,
             ],
             certificate_der,
             chain,
@@ -364,10 +373,11 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 .await?
         }
         Some(dir) => {
-            // Keyed by the certificate alone: a hit neither decrypts the key nor has a token
-            // sign; the key is read (and checked against the certificate) on a miss.
+            // Keyed by the certificate and the key argument, not the key: a hit neither
+            // decrypts the key nor has a token sign; the key is read (and checked against the
+            // certificate) on a miss, so another key argument gets its own error at once.
             let (certificate_der, chain) = read_certificate_and_chain(&source)?;
-            let key = args.cache_key(&certificate_der, &chain)?;
+            let key = args.cache_key(&source, &certificate_der, &chain)?;
             // One REQUEST_TIMEOUT bounds the wait on the lock and the fetch together:
             // processes queued behind one whose server never answers give up with it, not
             // 30 s each in turn, and a holder that is stopped cannot hold them for ever. An

@@ -35,6 +35,54 @@ pub struct IdentitySource {
     pub pkcs11_lib: Option<PathBuf>,
 }
 
+impl IdentitySource {
+    /// What chooses the private key, as given — `--private-key` (or, without it, the
+    /// certificate argument the key comes with: a PKCS#12 bundle, a certificate on a token)
+    /// and `--pkcs11-lib` —, for the credential cache to key by: a hit reads the certificate
+    /// only, so another key argument must be another entry, or a wrong key would be noticed
+    /// only once the entry expires. A file path is made absolute (a relative one names
+    /// another file from another folder); a `pkcs11:` URI is kept without its `pin-value`
+    /// (the PIN chooses no key).
+    pub fn key_selector(&self) -> [String; 2] {
+        let key = match &self.private_key {
+            Some(key) => format!("private-key:{}", selector_of(key)),
+            None => format!("with-certificate:{}", selector_of(&self.certificate)),
+        };
+        let module = match &self.pkcs11_lib {
+            Some(lib) => format!("pkcs11-lib:{}", selector_of(lib)),
+            None => "pkcs11-lib-default".to_owned(),
+        };
+        [key, module]
+    }
+}
+
+/// A `--private-key`, `--certificate` or `--pkcs11-lib` value as it selects a key: a
+/// `pkcs11:` URI without its `pin-value`, a path made absolute.
+fn selector_of(path: &Path) -> String {
+    match path.to_str() {
+        Some(text) if Pkcs11Uri::is_uri(path) => uri_without_pin(text),
+        _ => std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string(),
+    }
+}
+
+/// `text` (a `pkcs11:` URI) without its `pin-value` query attribute(s).
+fn uri_without_pin(text: &str) -> String {
+    let Some((path, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("pin-value="))
+        .collect();
+    match kept.is_empty() {
+        true => path.to_owned(),
+        false => format!("{path}?{}", kept.join("&")),
+    }
+}
+
 /// Where the passphrase of an encrypted key or a PKCS#12 bundle comes from.
 #[derive(Clone, Debug, Default)]
 pub enum Passphrase {
@@ -702,6 +750,50 @@ mod tests {
             let only_certificate = read_certificate_and_chain(&source(d, "b.p12", None, file(), None)).unwrap();
             assert_eq!(only_certificate.0, leaf.cert_der);
         }
+    }
+
+    #[test]
+    fn the_key_selector_is_the_key_argument_without_a_pin() {
+        let with = |certificate: &str, key: Option<&str>, lib: Option<&str>| IdentitySource {
+            certificate: PathBuf::from(certificate),
+            private_key: key.map(PathBuf::from),
+            intermediates: None,
+            passphrase: Passphrase::None,
+            pkcs11_lib: lib.map(PathBuf::from),
+        };
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            with("c.pem", Some("k.pem"), None).key_selector(),
+            [
+                format!("private-key:{}", cwd.join("k.pem").display()),
+                "pkcs11-lib-default".to_owned()
+            ]
+        );
+        assert_eq!(
+            with(
+                "c.pem",
+                Some("pkcs11:object=k?pin-value=1234&module-path=/m.so"),
+                Some("/l.so")
+            )
+            .key_selector(),
+            [
+                "private-key:pkcs11:object=k?module-path=/m.so".to_owned(),
+                "pkcs11-lib:/l.so".to_owned()
+            ]
+        );
+        // Another PIN selects the same key; another module, URI or file another one.
+        let token = |uri: &str| with(uri, None, None).key_selector();
+        assert_eq!(token("pkcs11:object=c?pin-value=1"), token("pkcs11:object=c"));
+        assert_ne!(token("pkcs11:object=c"), token("pkcs11:object=d"));
+        assert_ne!(
+            with("c.pem", Some("a.key"), None).key_selector(),
+            with("c.pem", Some("b.key"), None).key_selector()
+        );
+        assert_ne!(
+            with("c.pem", Some("pkcs11:object=k"), Some("/a.so")).key_selector(),
+            with("c.pem", Some("pkcs11:object=k"), Some("/b.so")).key_selector()
+        );
+        assert_eq!(uri_without_pin("pkcs11:id=%01?pin-value=1"), "pkcs11:id=%01");
     }
 
     #[test]
