@@ -83,8 +83,7 @@ fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
+    let filter = env_filter();
     // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
     // time on every audit event and garble log files).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -96,6 +95,47 @@ where
         LogFormat::Text => builder.fmt_fields(TextFields).init(),
         LogFormat::Json => builder.json().event_format(JsonLines::default()).init(),
     }
+}
+
+/// Runs `f` with its events written as [`init`] writes them (`format` on stderr, filtered by
+/// `RUST_LOG`) and returns, beside its result, how many warnings and errors it logged —
+/// counted whether `RUST_LOG` lets them through or not: what `check-config --strict` fails on.
+/// The count covers this thread's events only (a configuration loads on the caller's thread).
+pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usize) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Text => lines.fmt_fields(TextFields).with_filter(env_filter()).boxed(),
+        LogFormat::Json => lines
+            .json()
+            .event_format(JsonLines::default())
+            .with_filter(env_filter())
+            .boxed(),
+    };
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = WarningCounter(Arc::clone(&count)).with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+    let subscriber = tracing_subscriber::registry().with(lines).with(counter);
+    let result = tracing::subscriber::with_default(subscriber, f);
+    (result, count.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Counts the events it sees (of the level its filter lets through).
+struct WarningCounter(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for WarningCounter {
+    fn on_event(&self, _event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `RUST_LOG`'s filter, else [`DEFAULT_FILTER`].
+fn env_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER))
 }
 
 /// The text format's fields: exactly `DefaultFields`' output. Without colour, a plain

@@ -2689,6 +2689,80 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     );
 }
 
+/// `check-config --strict` exits 3 when the configuration loads with warnings (counted even
+/// when `RUST_LOG` hides them), 0 when it loads clean, and 1 as before when it does not load.
+#[test]
+fn check_config_strict_fails_on_warnings() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let strict = |rust_log: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"));
+        command.args(["check-config", "--strict"]).arg(&config);
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let out = command.output().unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = strict(None);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{} is valid.\n", config.display())),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("WARN"), "{stderr}");
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(",\"sts:TagSession\",\"sts:SetSourceIdentity\"", "", 1),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = strict(None);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{} is valid.\n", config.display())),
+        "{stdout}"
+    );
+    let warned = stderr
+        .lines()
+        .filter(|l| l.contains("every CreateSession for it is denied"))
+        .count();
+    assert_eq!(warned, 4, "the four profiles that name the role: {stderr}");
+    let refused = format!(
+        "error: {} loads, with 4 warnings: --strict refuses them (fix what each says, or drop --strict)",
+        config.display()
+    );
+    assert_eq!(stderr.lines().last(), Some(refused.as_str()), "{stderr}");
+    // Hidden by RUST_LOG, the warnings still count.
+    let (code, _, stderr) = strict(Some("error"));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(stderr, format!("{refused}\n"));
+    // As JSON lines, as the daemon logs them.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        .args(["--log-format", "json", "check-config", "--strict"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json_warnings = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "WARN")
+        .count();
+    assert_eq!(json_warnings, 4, "{stderr}");
+    // Without --strict, warnings do not fail; a configuration that does not load is 1.
+    assert_eq!(check_config(&config).0, Some(0));
+    std::fs::write(&config, "[server\n").unwrap();
+    let (code, _, stderr) = strict(None);
+    assert_eq!(code, Some(1), "{stderr}");
+}
+
 /// A revocation cutoff ahead of the clock revokes the sessions the role issues until then:
 /// warned about, naming both times; one in the past is not.
 #[test]

@@ -60,6 +60,9 @@ enum Command {
         /// The TOML configuration file, as `serve --config` takes it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Fail (exit status 3) when the configuration loads with warnings, e.g. in CI.
+        #[arg(long)]
+        strict: bool,
     },
     /// Explain offline, step by step, why a CreateSession (or an AssumeRole by a role) is allowed or denied.
     Explain(Box<explain::ExplainArgs>),
@@ -112,7 +115,9 @@ pub fn run() -> ExitCode {
         Command::Bench(args) => report(crate::bench::run(args)),
         Command::Probe(args) => probe::run(args),
         Command::Admin(cmd) => admin::run(cmd),
-        Command::CheckConfig { file, config } => check_config(&file.or(config).unwrap_or_default()),
+        Command::CheckConfig { file, config, strict } => {
+            check_config(&file.or(config).unwrap_or_default(), strict, cli.log_format)
+        }
     }
 }
 
@@ -124,18 +129,41 @@ pub(crate) fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// `rolegate check-config`: loads `file` as the daemon would and summarizes it.
-fn check_config(file: &std::path::Path) -> ExitCode {
-    match Config::load(file) {
+/// `check-config --strict`'s exit status for a configuration that loads with warnings (1 is
+/// a configuration that does not load, 2 a command line that cannot be parsed).
+const WARNINGS_REFUSED: u8 = 3;
+
+/// `rolegate check-config`: loads `file` as the daemon would and summarizes it; with
+/// `strict`, a load that logged warnings fails ([`WARNINGS_REFUSED`]).
+fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> ExitCode {
+    let (loaded, warnings) = logging::counting_warnings(log_format, || Config::load(file));
+    match loaded {
         Ok(config) => {
             print_stdout(&format!("{} is valid.\n{}", file.display(), config.summary()));
-            ExitCode::SUCCESS
+            match strict_failure(file, strict, warnings) {
+                Some(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::from(WARNINGS_REFUSED)
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Why `check-config --strict` fails a configuration that loaded with `warnings`, if it does.
+fn strict_failure(file: &std::path::Path, strict: bool, warnings: usize) -> Option<String> {
+    (strict && warnings > 0).then(|| {
+        format!(
+            "{} loads, with {warnings} warning{}: --strict refuses them (fix what each says, or drop --strict)",
+            file.display(),
+            if warnings == 1 { "" } else { "s" }
+        )
+    })
 }
 
 fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging::FlushGuard>) -> ExitCode {
