@@ -2689,6 +2689,61 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     );
 }
 
+/// A trust policy reading a certificate tag that a profile naming the role maps out loads with
+/// a warning naming the profile, the tag, the role and the statement; tags the mapping keeps
+/// (or that keep AWS's default rules), and profiles mapping them, are not warned about.
+#[test]
+fn certificate_tags_a_profile_maps_out_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            pki: &pki,
+            extra_toml: String::new(),
+            crl_pem: None,
+            app_trust_condition: r#","StringEquals":{"aws:PrincipalTag/x509Subject/OU":"blue","aws:principaltag/x509subject/cn":"workload","aws:PrincipalTag/x509Issuer/CN":"root","aws:PrincipalTag/x509SAN/URI":"${aws:PrincipalTag/x509SAN/URI}"}"#,
+        },
+    );
+    let warning = "its attribute mappings leave out the tag";
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(warning),
+        "AWS's default rules keep every tag: {stderr}"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let main = "id = \"main\"\nrole_arns";
+    assert!(text.contains(main));
+    std::fs::write(
+        &config,
+        text.replacen(
+            main,
+            "id = \"main\"\nattribute_mappings = { x509Subject = [\"CN\"], x509SAN = [\"DNS\"] }\nrole_arns",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(warning)).collect();
+    assert_eq!(warned.len(), 2, "{stderr}");
+    for (tag, context_key, field) in [
+        ("x509Subject/OU", "aws:PrincipalTag/x509Subject/OU", "x509Subject"),
+        ("x509SAN/URI", "aws:PrincipalTag/x509SAN/URI", "x509SAN"),
+    ] {
+        let message = format!(
+            "profile main: its attribute mappings leave out the tag '{tag}', which role {ROLE} reads in its trust policy (Statement[0] (Sid \"RA\"), '{context_key}'): no session of this profile has it, so a condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies; map it, or condition on a tag the profile maps"
+        );
+        assert!(
+            warned
+                .iter()
+                .any(|l| l.contains(&message) && l.contains(&format!("key=\"profile[0].attribute_mappings.{field}\""))),
+            "{tag}: {stderr}"
+        );
+    }
+}
+
 /// `check-config --strict` exits 3 when the configuration loads with warnings (counted even
 /// when `RUST_LOG` hides them), 0 when it loads clean, and 1 as before when it does not load.
 #[test]

@@ -548,6 +548,7 @@ impl Loader<'_> {
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         warn_of_roles_roles_anywhere_cannot_assume(&f.profile, &roles);
+        warn_of_principal_tags_mapped_out(&f.profile, &profiles, &roles);
         warn_of_session_keys_never_set(&f, &roles, &managed_policies, &profiles);
         Ok(Config {
             path: self.path.to_owned(),
@@ -1399,6 +1400,51 @@ fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection
             }
         }
     }
+}
+
+/// A role a profile names whose trust policy reads a certificate tag
+/// (`aws:PrincipalTag/x509Subject/OU`, `…/x509Issuer/…`, `…/x509SAN/…`) that the profile's
+/// `attribute_mappings` leave out ([`AttributeMapping::dropped_field`]) meets the key absent in
+/// every session of that profile: a condition on it never matches (unless negated or
+/// `IfExists`), an `Allow` using it as a policy variable never applies.
+fn warn_of_principal_tags_mapped_out(
+    sections: &[schema::ProfileSection],
+    profiles: &HashMap<String, Arc<Profile>>,
+    roles: &HashMap<String, Arc<Role>>,
+) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(profile) = profiles.values().find(|p| p.id == section.id) else {
+            continue;
+        };
+        for arn in &section.role_arns {
+            let Some(role) = roles.get(arn) else { continue };
+            let mut warned = std::collections::HashSet::new();
+            for (statement, context_key) in role.trust_policy.context_keys() {
+                let Some(tag) = principal_tag_key(context_key) else {
+                    continue;
+                };
+                let Some(field) = profile.attribute_mapping.dropped_field(tag) else {
+                    continue;
+                };
+                if warned.insert(tag.to_ascii_lowercase()) {
+                    tracing::warn!(
+                        key = format!("profile[{i}].attribute_mappings.{}", field.name()).as_str(),
+                        "profile {}: its attribute mappings leave out the tag '{tag}', which role {arn} reads in its trust policy ({statement}, '{context_key}'): no session of this profile has it, so a condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies; map it, or condition on a tag the profile maps",
+                        section.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The tag key of an `aws:PrincipalTag/{key}` context key (in any case, as keys are).
+fn principal_tag_key(context_key: &str) -> Option<&str> {
+    const PREFIX: &str = "aws:PrincipalTag/";
+    let prefix = context_key.get(..PREFIX.len())?;
+    prefix
+        .eq_ignore_ascii_case(PREFIX)
+        .then(|| &context_key[PREFIX.len()..])
 }
 
 /// A CRL with an issuing distribution point does not cover a certificate whose CRL

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use super::attributes::TAG_ATTRIBUTES;
+use super::attributes::{TAG_ATTRIBUTES, short_name_of};
 
 /// A certificate field an attribute mapping names, as AWS spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +98,22 @@ impl AttributeMapping {
         )
     }
 
+    /// The field whose mapping leaves out the principal tag `key` (`x509Subject/CN`, in any
+    /// case, as a policy's `aws:PrincipalTag/…` may write it), when a certificate can carry
+    /// that tag under AWS's default rules and this mapping selects it never: no session of the
+    /// profile has it. `None` when the mapping may keep it, and for a key no certificate
+    /// attribute becomes (another tag, an unsupported RDN): nothing to decide there.
+    pub fn dropped_field(&self, key: &str) -> Option<CertificateField> {
+        let (field, attribute) = CertificateField::ALL.into_iter().find_map(|field| {
+            let prefix = key.get(..field.name().len())?;
+            let rest = key[field.name().len()..].strip_prefix('/')?;
+            prefix.eq_ignore_ascii_case(field.name()).then_some((field, rest))
+        })?;
+        let specifiers = self.rules[field as usize].as_ref()?;
+        let attribute = default_tag_attribute(field, attribute)?;
+        (!specifiers.iter().any(|s| selects(s, &attribute))).then_some(field)
+    }
+
     /// Whether the tag `key` (`x509Subject/CN`, `x509SAN/Name/OU`...) is selected.
     fn keeps(&self, key: &str) -> bool {
         let Some((field, attribute)) = CertificateField::ALL
@@ -147,6 +163,22 @@ fn selects(specifier: &str, attribute: &str) -> bool {
         "*" => true,
         "Name/*" => attribute.starts_with("Name/"),
         _ => specifier == attribute,
+    }
+}
+
+/// `attribute` (the part of a tag key after its field, in any case) as AWS's default rules
+/// spell the tag of `field` they make of it — `CN`, `emailAddress`; `DNS`, `URI`, `Name/CN` —
+/// or `None` when those rules make no such tag.
+fn default_tag_attribute(field: CertificateField, attribute: &str) -> Option<String> {
+    match field {
+        CertificateField::Subject | CertificateField::Issuer => short_name_of(attribute).map(str::to_owned),
+        CertificateField::San => {
+            if let Some(name) = ["DNS", "URI"].into_iter().find(|n| n.eq_ignore_ascii_case(attribute)) {
+                return Some(name.to_owned());
+            }
+            let rdn = attribute.get(..5).filter(|p| p.eq_ignore_ascii_case("Name/"))?;
+            short_name_of(&attribute[rdn.len()..]).map(|rdn| format!("Name/{rdn}"))
+        }
     }
 }
 
@@ -214,6 +246,40 @@ mod tests {
         "x509SAN/Name/CN",
         "x509SAN/Name/OU",
     ];
+
+    #[test]
+    fn a_dropped_tag_is_named_with_its_field() {
+        use CertificateField::*;
+        let m = mapping(&[(Subject, &["CN"]), (San, &["DNS", "Name/OU"])]);
+        assert_eq!(m.dropped_field("x509Subject/OU"), Some(Subject));
+        assert_eq!(
+            m.dropped_field("x509subject/ou"),
+            Some(Subject),
+            "keys are case-insensitive"
+        );
+        assert_eq!(m.dropped_field("x509Subject/emailaddress"), Some(Subject));
+        assert_eq!(m.dropped_field("x509SAN/URI"), Some(San));
+        assert_eq!(m.dropped_field("x509san/name/cn"), Some(San));
+        for kept in ["x509Subject/CN", "X509SUBJECT/cn", "x509SAN/dns", "x509SAN/Name/OU"] {
+            assert_eq!(m.dropped_field(kept), None, "{kept}");
+        }
+        // The issuer keeps its default rules; keys no certificate attribute becomes are not
+        // decided.
+        for undecided in [
+            "x509Issuer/CN",
+            "x509Subject/Foo",
+            "x509Subject/*",
+            "x509SAN/Email",
+            "x509SAN/Name/*",
+            "team",
+            "x509Subjec/CN",
+            "x509Subject",
+        ] {
+            assert_eq!(m.dropped_field(undecided), None, "{undecided}");
+        }
+        assert_eq!(mapping(&[(Issuer, &[])]).dropped_field("x509Issuer/O"), Some(Issuer));
+        assert_eq!(AttributeMapping::aws_default().dropped_field("x509Subject/OU"), None);
+    }
 
     #[test]
     fn the_default_mapping_keeps_every_tag_without_copying() {
