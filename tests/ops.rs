@@ -2565,3 +2565,30 @@ async fn a_reload_drops_the_session_series_of_a_removed_role() {
     assert_eq!(sample(&m, &series), None, "{m}");
     assert!(!m.contains(&format!("role=\"{ROLE}\"")), "{m}");
 }
+
+/// `rolegate keys generate --out` an existing file refuses to replace it (it may be a key of
+/// the ring, whose sessions would stop opening), exit 1, and leaves it as it was.
+#[test]
+fn keys_generate_never_overwrites_a_token_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .args(["keys", "generate", "--out", "token-k1.key"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = generate();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "wrote token-k1.key\n");
+    let key = std::fs::read(dir.path().join("token-k1.key")).unwrap();
+    let out = generate();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: token-k1.key already exists: keys generate never overwrites a token key (the sessions sealed with \
+         it would stop opening); choose another file for the new key\n"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read(dir.path().join("token-k1.key")).unwrap(), key);
+}
