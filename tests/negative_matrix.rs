@@ -2527,11 +2527,28 @@ fn check_config_reports_each_crl_next_update() {
         "{stderr}"
     );
 
+    // American spelling is the same policy, summarised and warned about as such.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(r#"stale_crls = "refuse""#, r#"stale_crls = "honor""#),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("(honoured when stale)\n"), "{stdout}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("CRL is past its nextUpdate: revocations made since are not in it")),
+        "{stderr}"
+    );
+
     // Any other value is refused with the values allowed.
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
-        text.replace(r#"stale_crls = "refuse""#, r#"stale_crls = "ignore""#),
+        text.replace(r#"stale_crls = "honor""#, r#"stale_crls = "ignore""#),
     )
     .unwrap();
     let (code, _, stderr) = check_config(&config);

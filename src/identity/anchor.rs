@@ -58,9 +58,8 @@ pub(super) struct AnchorGroup {
 }
 
 /// What a CRL past its nextUpdate means for the certificates it covers (configuration
-/// `trust_anchor.stale_crls`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `trust_anchor.stale_crls`: `"honour"` — or `"honor"` — and `"refuse"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StaleCrls {
     /// The CRL still applies as it is: what it lists is revoked, anything else passes. AWS
     /// Roles Anywhere keeps an imported CRL until it is replaced.
@@ -71,7 +70,25 @@ pub enum StaleCrls {
     Refuse,
 }
 
+/// `"honour"`, its American spelling `"honor"`, or `"refuse"`; an error names the two values
+/// as the documentation spells them.
+impl<'de> serde::Deserialize<'de> for StaleCrls {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        StaleCrls::from_name(&value).ok_or_else(|| serde::de::Error::unknown_variant(&value, &["honour", "refuse"]))
+    }
+}
+
 impl StaleCrls {
+    /// The policy a configuration value names: `honour` (or `honor`), `refuse`.
+    fn from_name(name: &str) -> Option<StaleCrls> {
+        match name {
+            "honour" | "honor" => Some(StaleCrls::Honour),
+            "refuse" => Some(StaleCrls::Refuse),
+            _ => None,
+        }
+    }
+
     /// The policy as operator summaries show it after a CRL's next update.
     pub fn when_stale(self) -> &'static str {
         match self {
