@@ -405,6 +405,23 @@ fn explain_role_chaining() {
     let stdout = f.normalized(&out);
     assert!(stdout.contains("✘ session tags fit the packed size"), "{stdout}");
     assert!(stdout.contains("PackedPolicyTooLarge"), "{stdout}");
+    // A target role the configuration lacks (a typo in the ARN): STS's AccessDenied, with its
+    // own reason, not a policy's.
+    let typo = base.map(|a| {
+        if a == ROLE_CHAINED {
+            "arn:aws:iam::123456789012:role/chianed"
+        } else {
+            a
+        }
+    });
+    let out = rolegate(&typo);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("✘ role exists"), "{stdout}");
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDenied (HTTP 403, reason: unknown-role)"),
+        "{stdout}"
+    );
     // The calling session is checked as the broker checks it: a role gone, a revocation.
     let gone = base.map(|a| {
         if a == ROLE {

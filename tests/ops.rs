@@ -1601,6 +1601,55 @@ async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
     );
 }
 
+/// An AssumeRole into a role the configuration lacks answers STS's AccessDenied, word for word
+/// as a trust policy's denial, but its audit event says `reason = "unknown-role"` (a typo in
+/// the ARN), not the `trust-policy` of a policy that refused.
+#[tokio::test]
+async fn assume_role_into_an_unknown_role_is_audited_as_such() {
+    let pki = Pki::new();
+    let d = start_with_args_setup(&pki, &["--log-format", "json"]);
+    let leaf = Pki::client(&pki.root, "typo-client", KeyType::EcdsaP256);
+    let creds = create(&d, &leaf).await.unwrap();
+    let unknown = "arn:aws:iam::123456789012:role/ap";
+    let mut messages = Vec::new();
+    for role in [unknown, ROLE] {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", "AssumeRole")
+            .append_pair("Version", "2011-06-15")
+            .append_pair("RoleArn", role)
+            .append_pair("RoleSessionName", "chain")
+            .finish();
+        let reply = sts_post(&d, &creds, &body).await;
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert!(reply.body.contains("<Code>AccessDenied</Code>"), "{}", reply.body);
+        let message = format!("is not authorized to perform: sts:AssumeRole on resource: {role}</Message>");
+        assert!(reply.body.contains(&message), "{}", reply.body);
+        messages.push(
+            reply
+                .body
+                .replace(role, "ROLE")
+                .split("<RequestId>")
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(messages[0], messages[1], "the wire says the same of both");
+
+    let mut lines = Vec::new();
+    let events = audit_events(&d, 3, &mut lines);
+    for (event, role, reason) in [
+        (&events[1], unknown, "unknown-role"),
+        (&events[2], ROLE, "trust-policy"),
+    ] {
+        assert_eq!(event["operation"], "AssumeRole", "{event}");
+        assert_eq!(event["outcome"], "deny", "{event}");
+        assert_eq!(event["error_code"], "AccessDenied", "{event}");
+        assert_eq!(event["role"], role, "{event}");
+        assert_eq!(event["reason"], reason, "{event}");
+    }
+}
+
 #[tokio::test]
 async fn token_and_signing_key_cache_lookups_are_counted() {
     let pki = Pki::new();

@@ -71,7 +71,7 @@ impl Broker {
         validate_parameters(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
-        let role = target_role(caller, &input.role_arn).ok_or_else(|| denied("sts:AssumeRole", "not-authorized"))?;
+        let role = target_role(caller, &input.role_arn).map_err(|reason| denied("sts:AssumeRole", reason))?;
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
         let (tags, packed) = session_tags(caller, &input)?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
@@ -135,16 +135,17 @@ impl Broker {
     }
 }
 
-/// A source identity, once set, persists along the chain and cannot change.
-/// The role `role_arn` names, when the caller can reach it at all: a role of another partition
-/// is out of reach, as at AWS, whatever its trust policy says (a bare account id there names
-/// the account in its own partition).
-pub(crate) fn target_role(caller: &Caller, role_arn: &str) -> Option<Arc<Role>> {
-    caller
-        .config
-        .role(role_arn)
-        .filter(|role| Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1))
-        .cloned()
+/// The role `role_arn` names, when the caller can reach it at all; else the audit reason of
+/// the AccessDenied (whose message is STS's either way): `unknown-role` when the configuration
+/// has no such role (a typo in the ARN, or a role removed), `not-authorized` for a role of
+/// another partition, out of reach as at AWS whatever its trust policy says (a bare account id
+/// there names the account in its own partition).
+pub(crate) fn target_role(caller: &Caller, role_arn: &str) -> Result<Arc<Role>, &'static str> {
+    let role = caller.config.role(role_arn).ok_or("unknown-role")?;
+    match Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1) {
+        true => Ok(role.clone()),
+        false => Err("not-authorized"),
+    }
 }
 
 /// The new session's tags — the caller's transitive tags, then the request's, none of them
@@ -161,6 +162,7 @@ pub(crate) fn session_tags(caller: &Caller, input: &AssumeRoleInput) -> Result<(
     Ok((tags, packed))
 }
 
+/// A source identity, once set, persists along the chain and cannot change.
 pub(crate) fn resolve_source_identity(caller: &Caller, requested: Option<&str>) -> Result<Option<String>, ApiError> {
     match (caller.claims.source_identity.as_deref(), requested) {
         (Some(existing), Some(new)) if existing != new => Err(ApiError::validation(

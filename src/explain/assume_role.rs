@@ -131,7 +131,7 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
     let denied = |action, reason| steps::not_authorized(&caller_arn, action, &q.role_arn, reason);
     let role = r.check(
         "role exists",
-        steps::assume_role_target_role(&caller, &q.role_arn).ok_or_else(|| denied("sts:AssumeRole", "not-authorized")),
+        steps::assume_role_target_role(&caller, &q.role_arn).map_err(|reason| denied("sts:AssumeRole", reason)),
         |role| vec![format!("max_session_duration {}", role.max_session_duration)],
     );
     let Some(role) = role else {
