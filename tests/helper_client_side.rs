@@ -933,6 +933,50 @@ fn another_key_argument_misses_the_cache_and_gets_its_error() {
     assert_eq!(create_session_count(&d), 1);
 }
 
+/// A relative `HOME` (without an absolute `XDG_CACHE_HOME`) would put the cache in whatever
+/// folder the SDK runs in: the run warns, as for an unsafe cache folder, and fetches directly.
+#[test]
+fn a_relative_home_is_warned_about_and_the_run_fetches_directly() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let cwd = tempfile::tempdir().unwrap();
+    let run = || {
+        c.command("credential-process", &d)
+            .env("HOME", "relhome")
+            .env_remove("XDG_CACHE_HOME")
+            .current_dir(cwd.path())
+            .output()
+            .unwrap()
+    };
+    for fetches in [1, 2] {
+        let out = run();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "warning: credential cache unusable, fetching directly: HOME ('relhome') is not an absolute path: not \
+             keeping credentials under it (that is whatever folder the SDK runs in); set HOME or XDG_CACHE_HOME to \
+             an absolute path\n"
+        );
+        assert_eq!(create_session_count(&d), fetches);
+    }
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+    // --no-cache asks for no cache: nothing to warn about.
+    let out = c
+        .command("credential-process", &d)
+        .env("HOME", "relhome")
+        .env_remove("XDG_CACHE_HOME")
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn twenty_parallel_credential_processes_make_one_create_session() {
     let pki = Pki::new();

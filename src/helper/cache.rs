@@ -179,22 +179,30 @@ impl CacheKey {
 
 /// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `$HOME/.cache/rolegate`. A relative
 /// `XDG_CACHE_HOME` is ignored, as the XDG Base Directory specification says (it would put
-/// credentials in whatever folder the SDK runs in).
-pub fn default_dir() -> Option<PathBuf> {
+/// credentials in whatever folder the SDK runs in). Without an absolute `HOME` to fall back on,
+/// why there is no cache directory (the caller warns and fetches directly).
+pub fn default_dir() -> Result<PathBuf, String> {
     dir_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
 }
 
 /// [`default_dir`] for these values of `XDG_CACHE_HOME` and `HOME`.
-fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
-    let base = xdg_cache_home
-        .map(PathBuf::from)
-        .filter(|v| v.is_absolute())
-        .or_else(|| {
-            home.map(PathBuf::from)
-                .filter(|h| h.is_absolute())
-                .map(|h| h.join(".cache"))
-        })?;
-    Some(base.join("rolegate"))
+fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    if let Some(xdg) = xdg_cache_home.map(PathBuf::from).filter(|v| v.is_absolute()) {
+        return Ok(xdg.join("rolegate"));
+    }
+    let home = home.map(PathBuf::from);
+    match home {
+        Some(home) if home.is_absolute() => Ok(home.join(".cache").join("rolegate")),
+        Some(home) => Err(format!(
+            "HOME ({}) is not an absolute path: not keeping credentials under it (that is whatever folder the SDK \
+             runs in); set HOME or XDG_CACHE_HOME to an absolute path",
+            match home.as_os_str().is_empty() {
+                true => "empty".to_owned(),
+                false => format!("'{}'", home.display()),
+            }
+        )),
+        None => Err("HOME is not set, nor XDG_CACHE_HOME to an absolute path: set one".to_owned()),
+    }
 }
 
 /// Whether [`DISABLE_ENV`] asks for no cache.
@@ -318,18 +326,28 @@ mod tests {
     #[test]
     fn a_relative_xdg_cache_home_is_ignored() {
         let dir = |xdg: Option<&str>| dir_from(xdg.map(Into::into), Some("/home/u".into()));
-        assert_eq!(dir(Some("/var/cache/u")), Some(PathBuf::from("/var/cache/u/rolegate")));
+        assert_eq!(dir(Some("/var/cache/u")), Ok(PathBuf::from("/var/cache/u/rolegate")));
         for ignored in [None, Some(""), Some("relcache"), Some("./c")] {
             assert_eq!(
                 dir(ignored),
-                Some(PathBuf::from("/home/u/.cache/rolegate")),
+                Ok(PathBuf::from("/home/u/.cache/rolegate")),
                 "{ignored:?}"
             );
         }
-        // Nor a relative or empty HOME: no cache then, rather than one in the working folder.
-        for home in ["", "relhome"] {
-            assert_eq!(dir_from(None, Some(home.into())), None, "{home:?}");
-        }
+        // Nor a relative or empty HOME: no cache then, rather than one in the working folder,
+        // and a reason for the warning.
+        let advice = "is not an absolute path: not keeping credentials under it (that is whatever folder the SDK \
+                      runs in); set HOME or XDG_CACHE_HOME to an absolute path";
+        assert_eq!(
+            dir_from(Some("relcache".into()), Some("relhome".into())),
+            Err(format!("HOME ('relhome') {advice}"))
+        );
+        assert_eq!(dir_from(None, Some("".into())), Err(format!("HOME (empty) {advice}")));
+        assert_eq!(
+            dir_from(None, None),
+            Err("HOME is not set, nor XDG_CACHE_HOME to an absolute path: set one".to_owned())
+        );
+        assert_eq!(dir_from(Some("/c".into()), None), Ok(PathBuf::from("/c/rolegate")));
     }
 
     #[cfg(unix)]

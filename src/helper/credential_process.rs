@@ -366,6 +366,8 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         None
     } else {
         cache::default_dir()
+            .inspect_err(|e| eprintln!("warning: credential cache unusable, fetching directly: {e}"))
+            .ok()
     };
     let creds = match cache_dir {
         None => {
