@@ -346,7 +346,8 @@ impl Authority {
     /// Signs a CRL (PEM `X509 CRL`) revoking the given serial numbers (hex, as in
     /// [`Issued::serial_hex`]; `:` separators and OpenSSL's `serial=` prefix allowed), revoked
     /// at `this_update`.
-    /// The CRL number is `this_update` in Unix seconds, so later CRLs have larger numbers.
+    /// The CRL number is the time the CRL is made, in nanoseconds, so a CRL made later has a
+    /// larger number (whatever its `this_update`).
     pub fn crl(
         &self,
         revoked_serials_hex: &[&str],

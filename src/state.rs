@@ -100,14 +100,16 @@ impl State {
                     sources: self.broker.config().sources.clone(),
                 })
             });
+        let mut changes = Vec::new();
         let result = {
             let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
             let LastReload { status, failed_sources } = &mut *last;
             match result {
-                Ok(()) => {
+                Ok(changed) => {
                     status.loaded_unix = time::OffsetDateTime::now_utc().unix_timestamp();
                     status.last_error = None;
                     *failed_sources = None;
+                    changes = changed;
                     Ok(())
                 }
                 Err(failed) => {
@@ -122,7 +124,14 @@ impl State {
         crate::metrics::record_reload(result.is_ok());
         crate::server::systemd::reloaded(&result);
         match &result {
-            Ok(()) => tracing::info!(path = %self.config_path.display(), "configuration reloaded"),
+            Ok(()) if changes.is_empty() => {
+                tracing::info!(path = %self.config_path.display(), "configuration reloaded")
+            }
+            Ok(()) => tracing::info!(
+                path = %self.config_path.display(),
+                changes = changes.join("; ").as_str(),
+                "configuration reloaded"
+            ),
             Err(e) => tracing::error!(
                 path = %self.config_path.display(),
                 error = %e,
@@ -166,17 +175,20 @@ impl State {
         crate::service::grpc::set_health(&self.health, ready).await;
     }
 
-    /// The reload; a failure says why and which files it read.
-    fn try_reload(&self) -> Result<(), ReloadFailure> {
+    /// The reload: what it changed ([`crate::config::succession::changes`]), or why it failed
+    /// and which files it read.
+    fn try_reload(&self) -> Result<Vec<String>, ReloadFailure> {
         let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
             error: failed.error.to_string(),
             sources: failed.sources,
         })?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        crate::config::succession::check(&self.broker.config(), &config, now).map_err(|e| ReloadFailure {
+        let in_force = self.broker.config();
+        crate::config::succession::check(&in_force, &config, now).map_err(|e| ReloadFailure {
             error: e.to_string(),
             sources: config.sources.clone(),
         })?;
+        let changes = crate::config::succession::changes(&in_force, &config);
         self.cert.replace(&config.server.tls).map_err(|e| ReloadFailure {
             error: format!("server certificate: {e}"),
             sources: config.sources.clone(),
@@ -186,17 +198,16 @@ impl State {
         }
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server);
-        let previous = self.broker.config();
         self.broker.replace_config(config);
         let current = self.broker.config();
         crate::metrics::forget_roles(
-            previous
+            in_force
                 .roles
                 .keys()
                 .filter(|arn| current.role(arn).is_none())
                 .map(String::as_str),
         );
-        Ok(())
+        Ok(changes)
     }
 }
 

@@ -920,6 +920,33 @@ async fn changed_files_are_reloaded_without_a_signal() {
     create(&d, &leaf).await.unwrap();
 }
 
+/// A reload that shortens `config_watch_seconds` takes effect at once, not after the longer
+/// interval in force has run out.
+#[tokio::test]
+async fn a_shortened_watch_interval_does_not_wait_out_the_old_one() {
+    let pki = Pki::new();
+    let n = now();
+    let leaf = Pki::client(&pki.root, "watched-soon", KeyType::EcdsaP256);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = setup(&pki);
+    s.crl_pem = Some(pki.root.crl(&[], n - days(1), n + days(7)).unwrap());
+    let config = write_config(dir.path(), &s);
+    add_server_keys(&config, "config_watch_seconds = 3600");
+    let d = start_with_config(dir, &config);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let shortened = text.replace("config_watch_seconds = 3600", "config_watch_seconds = 1");
+    reload_config(&d, &shortened, 1.0).await;
+
+    let revoking = pki
+        .root
+        .crl(&[leaf.serial_hex.as_str()], n - days(1), n + days(7))
+        .unwrap();
+    replace_file(&d.dir.path().join("root.crl"), &revoking);
+    let m = wait_for_reloads(&d, 2.0).await;
+    assert_eq!(reloads(&m, "success"), 2.0, "{m}");
+    assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
+}
+
 /// A reload that would silently take away what the running daemon gives fails, naming the way
 /// out, and the configuration in force stays: an older CRL of the same CA (its revocations
 /// taken back), another key under a token key id in use (its sessions could no longer open),
@@ -942,15 +969,9 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let session = create(&d, &good).await.unwrap();
     assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
     let failed_reload = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = d.stderr_lines.recv_timeout(left).expect("a failed reload");
-            if line.contains("reload failed") {
-                assert!(line.contains(needle), "{line}");
-                return line;
-            }
-        }
+        let line = log_line(&d, "reload failed");
+        assert!(line.contains(needle), "{line}");
+        line
     };
 
     let crl = d.dir.path().join("root.crl");
@@ -1013,6 +1034,9 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     d.signal("HUP");
     let m = wait_for_reloads(&d, 4.0).await;
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 3.0), "{m}");
+    let reloaded = log_line(&d, "configuration reloaded");
+    let replaced = r#"changes="trust anchor arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/main: CRL of CN=test root replaced (cRLNumber "#;
+    assert!(reloaded.contains(replaced), "{reloaded}");
     create(&d, &revoked).await.unwrap();
 }
 
@@ -2608,11 +2632,34 @@ async fn a_reload_drops_the_session_series_of_a_removed_role() {
     let text = std::fs::read_to_string(d.dir.path().join("rolegate.toml")).unwrap();
     let m = reload_config(&d, &text, 1.0).await;
     assert_eq!(sample(&m, &series), Some(1.0), "{m}");
+    // The log line of a reload lists what it changed (nothing, here).
+    let reloaded = log_line(&d, "configuration reloaded");
+    assert!(!reloaded.contains("changes="), "{reloaded}");
     let renamed = format!("{ROLE}-renamed");
     assert!(text.contains(ROLE));
     let m = reload_config(&d, &text.replace(ROLE, &renamed), 2.0).await;
     assert_eq!(sample(&m, &series), None, "{m}");
     assert!(!m.contains(&format!("role=\"{ROLE}\"")), "{m}");
+    let reloaded = log_line(&d, "configuration reloaded");
+    assert!(
+        reloaded.contains(&format!(r#"changes="role {renamed} added; role {ROLE} removed""#)),
+        "{reloaded}"
+    );
+}
+
+/// The next line of the daemon's log that contains `needle`.
+fn log_line(d: &Daemon, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = d
+            .stderr_lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no log line with {needle}"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
 }
 
 /// `rolegate keys generate --out` an existing file refuses to replace it (it may be a key of
@@ -2621,7 +2668,7 @@ async fn a_reload_drops_the_session_series_of_a_removed_role() {
 fn keys_generate_never_overwrites_a_token_key() {
     let dir = tempfile::tempdir().unwrap();
     let generate = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+        std::process::Command::new(binary())
             .args(["keys", "generate", "--out", "token-k1.key"])
             .current_dir(dir.path())
             .output()

@@ -51,9 +51,11 @@ impl SourceFiles {
             self.files
                 .iter()
                 .map(|(path, _)| {
+                    // Some of these files are secrets (token keys, the TLS key): their bytes
+                    // are wiped once hashed, as the load wipes them.
                     crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES)
                         .ok()
-                        .map(|bytes| digest(&bytes))
+                        .map(|bytes| digest(&zeroize::Zeroizing::new(bytes)))
                 })
                 .collect(),
         )

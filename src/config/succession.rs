@@ -4,10 +4,104 @@
 //! revocations (an older CRL of the same issuer key), the sessions a token key opens (another
 //! key under its id), a server certificate clients accept (one outside its validity). A start
 //! has nothing to compare with, so a restart is how an operator does any of these on purpose.
+//! It also lists what a reload changed, for the log: a configuration cut short by a failed
+//! write that loses roles is valid, and the log line of its reload says what it took away.
 
 use super::{Config, ConfigError};
 use crate::identity::CrlInfo;
 use crate::session::format_expiration;
+
+/// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
+/// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
+/// active; CRLs replaced; the server certificate replaced. Other changes (policies, settings)
+/// are not listed.
+pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    added_and_removed(
+        &mut out,
+        "trust anchor",
+        in_force.anchors.keys(),
+        next.anchors.keys(),
+        |arn| next.anchors.contains_key(arn),
+    );
+    for (arn, anchor) in sorted(&next.anchors) {
+        let Some(current) = in_force.anchors.get(arn) else {
+            continue;
+        };
+        if current.enabled != anchor.enabled {
+            let now = if anchor.enabled { "enabled" } else { "disabled" };
+            out.push(format!("trust anchor {arn} {now}"));
+        }
+        for crl in anchor.trust.crls() {
+            let same_key = current.trust.crls().iter().find(|c| c.signer_key == crl.signer_key);
+            if let Some(old) = same_key.filter(|old| old.number != crl.number || old.this_update != crl.this_update) {
+                let (field, was, is) = versions(old, crl);
+                out.push(format!(
+                    "trust anchor {arn}: CRL of {} replaced ({field} {was} → {is})",
+                    crl.issuer
+                ));
+            }
+        }
+    }
+    added_and_removed(
+        &mut out,
+        "profile",
+        in_force.profiles.keys(),
+        next.profiles.keys(),
+        |arn| next.profiles.contains_key(arn),
+    );
+    for (arn, profile) in sorted(&next.profiles) {
+        if let Some(current) = in_force.profiles.get(arn).filter(|p| p.enabled != profile.enabled) {
+            let now = if current.enabled { "disabled" } else { "enabled" };
+            out.push(format!("profile {arn} {now}"));
+        }
+    }
+    added_and_removed(&mut out, "role", in_force.roles.keys(), next.roles.keys(), |arn| {
+        next.roles.contains_key(arn)
+    });
+    let (old_ids, new_ids) = (in_force.keyring.key_ids(), next.keyring.key_ids());
+    added_and_removed(&mut out, "token key", old_ids.iter(), new_ids.iter(), |id| {
+        new_ids.contains(id)
+    });
+    if in_force.keyring.active_id() != next.keyring.active_id() {
+        out.push(format!(
+            "active token key {} (was {})",
+            next.keyring.active_id(),
+            in_force.keyring.active_id()
+        ));
+    }
+    if next.server.tls.cert_chain.first() != in_force.server.tls.cert_chain.first() {
+        let until = next.server.tls.not_after.map(format_expiration).unwrap_or_default();
+        out.push(format!("server certificate replaced (valid until {until})"));
+    }
+    out
+}
+
+/// The entries of `map`, by key.
+fn sorted<V>(map: &std::collections::HashMap<String, V>) -> Vec<(&String, &V)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+/// "{what} {name} added" for each name only in `new`, "removed" for each only in `old`
+/// (`in_new` tells whether an old name is still there), in name order.
+fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
+    out: &mut Vec<String>,
+    what: &str,
+    old: impl Iterator<Item = &'a T>,
+    new: impl Iterator<Item = &'a T>,
+    in_new: impl Fn(&T) -> bool,
+) {
+    let old: std::collections::BTreeSet<&T> = old.collect();
+    let new: std::collections::BTreeSet<&T> = new.collect();
+    for name in new.difference(&old) {
+        out.push(format!("{what} {} added", name.as_ref()));
+    }
+    for name in old.iter().filter(|name| !in_new(name)) {
+        out.push(format!("{what} {} removed", name.as_ref()));
+    }
+}
 
 /// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force`.
 pub fn check(in_force: &Config, next: &Config, now: i64) -> Result<(), ConfigError> {
@@ -30,15 +124,15 @@ fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
             let Some(newer) = current.trust.crls().iter().find(|c| crl.predates(c)) else {
                 continue;
             };
+            let (field, this, in_force) = versions(crl, newer);
             return Err(ConfigError {
                 file: next.path.clone(),
                 key: format!("trust_anchor[{}].crls[{j}] ({})", anchor.section, file.display()),
                 message: format!(
-                    "this CRL of {} is older than the one in force ({}): it would take back the \
-                     revocations made since. Install the CA's latest CRL; to go back to this one on \
-                     purpose, restart rolegate",
-                    crl.issuer,
-                    how_much_older(crl, newer)
+                    "this CRL of {} is older than the one in force ({field} {this} against {in_force}): it \
+                     would take back the revocations made since. Install the CA's latest CRL; to go \
+                     back to this one on purpose, restart rolegate",
+                    crl.issuer
                 ),
             });
         }
@@ -46,14 +140,15 @@ fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// How `older` is older than `newer`, in the terms [`CrlInfo::predates`] compared.
-fn how_much_older(older: &CrlInfo, newer: &CrlInfo) -> String {
-    match (&older.number, &newer.number) {
-        (Some(old), Some(new)) => format!("cRLNumber {old} against {new}"),
-        _ => format!(
-            "thisUpdate {} against {}",
-            format_expiration(older.this_update),
-            format_expiration(newer.this_update)
+/// Two CRLs of one issuer key as [`CrlInfo::predates`] compares them: by cRLNumber where both
+/// have one, else by thisUpdate. The field, and its value in each.
+fn versions(a: &CrlInfo, b: &CrlInfo) -> (&'static str, String, String) {
+    match (&a.number, &b.number) {
+        (Some(a), Some(b)) => ("cRLNumber", a.to_string(), b.to_string()),
+        _ => (
+            "thisUpdate",
+            format_expiration(a.this_update),
+            format_expiration(b.this_update),
         ),
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::config::{ChangeWatch, Verdict};
 use crate::state::State;
 
-/// How often a daemon that does not watch its files looks whether a reload turned watching on.
+/// How often the watch reads `config_watch_seconds` of the configuration in force: a reload
+/// that turns watching on, or shortens the interval, takes effect within this long.
 const WATCH_SETTING_RECHECK: Duration = Duration::from_secs(1);
 
 #[cfg(unix)]
@@ -44,16 +45,21 @@ pub(super) async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
 
 /// Every `config_watch_seconds`, reads the files of the configuration in force (and, after a
 /// failed reload, those that reload read) again and reloads once a change has held still for
-/// one look ([`ChangeWatch`]). The interval is read from the configuration in force, so a
-/// reload can start, change or stop the watching.
+/// one look ([`ChangeWatch`]). The interval is read from the configuration in force every
+/// [`WATCH_SETTING_RECHECK`], so a reload can start, change or stop the watching (a shorter
+/// interval does not wait out the longer one).
 pub(super) async fn reload_on_change(state: Arc<State>) {
     let mut watch = ChangeWatch::default();
+    let mut last_look = tokio::time::Instant::now();
     loop {
-        let interval = state.broker.config().server.config_watch;
-        tokio::time::sleep(interval.unwrap_or(WATCH_SETTING_RECHECK)).await;
-        if interval.is_none() {
+        tokio::time::sleep(WATCH_SETTING_RECHECK).await;
+        let Some(interval) = state.broker.config().server.config_watch else {
+            continue;
+        };
+        if last_look.elapsed() < interval {
             continue;
         }
+        last_look = tokio::time::Instant::now();
         let state = state.clone();
         // Reading the files (and reloading) is blocking I/O.
         let looked = tokio::task::spawn_blocking(move || {
