@@ -564,17 +564,22 @@ async fn raw(
     headers: &[(String, String)],
     body: &[u8],
 ) -> RawResponse {
-    let h = host(endpoint);
-    let tcp = tokio::net::TcpStream::connect(h).await.unwrap();
-    let ip = h.rsplit_once(':').unwrap().0;
-    let name = rustls_pki_types::ServerName::try_from(ip.to_owned()).unwrap();
-    let mut tls = tls_connector(ca).connect(name, tcp).await.unwrap();
     let mut req = format!("{head} HTTP/1.1\r\n");
     for (n, v) in headers {
         req += &format!("{n}: {v}\r\n");
     }
     req += &format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len());
-    tls.write_all(req.as_bytes()).await.unwrap();
+    exchange(endpoint, ca, req.as_bytes(), body).await
+}
+
+/// Sends `head` and `body` as they are over one TLS connection and reads the whole answer.
+async fn exchange(endpoint: &str, ca: &std::path::Path, head: &[u8], body: &[u8]) -> RawResponse {
+    let h = host(endpoint);
+    let tcp = tokio::net::TcpStream::connect(h).await.unwrap();
+    let ip = h.rsplit_once(':').unwrap().0;
+    let name = rustls_pki_types::ServerName::try_from(ip.to_owned()).unwrap();
+    let mut tls = tls_connector(ca).connect(name, tcp).await.unwrap();
+    tls.write_all(head).await.unwrap();
     // The server may answer (413) and close before reading a large body: ignore write errors.
     let _ = tls.write_all(body).await;
     let _ = tls.flush().await;
@@ -717,6 +722,32 @@ async fn raw_requests_answer_aws_errors() {
         r.assert_error(403, "MissingAuthenticationToken"),
         "Request is missing Authentication Token"
     );
+
+    // Framing a proxy in front could read otherwise (RFC 9112 §6.1, §6.3), on a keep-alive
+    // request: both Transfer-Encoding and Content-Length are read by the first (the body
+    // reaches the API) and the connection is closed after the answer; a coding other than
+    // chunked is refused.
+    let chunked = format!("{:x}\r\n{GCI}\r\n0\r\n\r\n", GCI.len());
+    for (framing, code, message) in [
+        (
+            format!("transfer-encoding: chunked\r\ncontent-length: {}\r\n", chunked.len()),
+            (403, "MissingAuthenticationToken"),
+            "Request is missing Authentication Token",
+        ),
+        (
+            "transfer-encoding: gzip, chunked\r\n".to_owned(),
+            (400, "ValidationError"),
+            "The request's Transfer-Encoding is not supported: send the body with chunked alone, or with Content-Length.",
+        ),
+    ] {
+        let head = format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\n{framing}\r\n",
+            host(ep)
+        );
+        let r = exchange(ep, &ca, head.as_bytes(), chunked.as_bytes()).await;
+        assert_eq!(r.header("connection"), Some("close"));
+        assert_eq!(r.assert_error(code.0, code.1), message);
+    }
 
     // Garbled Authorization.
     let mut h = signed_form(ep, GCI, &Signing::new(&creds));

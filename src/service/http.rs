@@ -82,6 +82,30 @@ fn host_of_authority<'a>(authority: &'a http::uri::Authority, scheme: Option<&st
     }
 }
 
+/// Why an HTTP/1.1 request's transfer coding is refused, if it is: RFC 9112 §6.1 has a
+/// transfer coding the server does not understand refused, and rolegate reads `chunked`
+/// alone (hyper decodes `chunked` when it is the last coding and passes any coding before it
+/// through undecoded). The connection is closed after the answer. (A request with both
+/// `Transfer-Encoding` and `Content-Length`, RFC 9112 §6.3, is framed by the first and its
+/// connection closed by hyper itself, which drops the `Content-Length`.)
+pub fn framing_refusal(headers: &HeaderMap) -> Option<ApiError> {
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter().peekable();
+    codings.peek()?;
+    let chunked_alone = codings
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .map(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+        .collect::<Vec<_>>()
+        == [true];
+    (!chunked_alone).then(|| {
+        ApiError::validation(
+            "unsupported-transfer-coding",
+            "The request's Transfer-Encoding is not supported: send the body with chunked alone, or with \
+             Content-Length.",
+        )
+    })
+}
+
 /// Reads the whole body, refusing more than `limit` bytes (chunked bodies included). A body
 /// whose `Content-Length` already says it is too large is refused before a byte of it is
 /// read — and so before hyper answers an `Expect: 100-continue` inviting the upload.
@@ -192,6 +216,33 @@ mod tests {
             "ffffffff-ffff-4fff-8123-456789abcdef"
         );
         assert_eq!(format_uuid([0; 8], 1), "00000000-0000-4000-8000-000000000001");
+    }
+
+    #[test]
+    fn only_chunked_alone_or_content_length_frames_a_request() {
+        let reason = |pairs: &[(&str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(
+                    http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            framing_refusal(&headers).map(|e| e.reason)
+        };
+        assert_eq!(reason(&[]), None);
+        assert_eq!(reason(&[("content-length", "10")]), None);
+        assert_eq!(reason(&[("transfer-encoding", "chunked")]), None);
+        assert_eq!(reason(&[("transfer-encoding", " Chunked ")]), None);
+        let unsupported = Some("unsupported-transfer-coding");
+        assert_eq!(reason(&[("transfer-encoding", "gzip, chunked")]), unsupported);
+        assert_eq!(
+            reason(&[("transfer-encoding", "gzip"), ("transfer-encoding", "chunked")]),
+            unsupported
+        );
+        assert_eq!(reason(&[("transfer-encoding", "chunked, chunked")]), unsupported);
+        assert_eq!(reason(&[("transfer-encoding", "identity")]), unsupported);
+        assert_eq!(reason(&[("transfer-encoding", "")]), unsupported);
     }
 
     #[test]

@@ -58,6 +58,16 @@ async fn dispatch(
             None,
         );
     }
+    // HTTP/2 frames every message itself, and has no Transfer-Encoding.
+    if req.version() < ::http::Version::HTTP_2
+        && let Some(e) = http::framing_refusal(req.headers())
+    {
+        let mut refused = refuse(&req, &conn, &e, started);
+        refused
+            .headers_mut()
+            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+        return (refused, None);
+    }
     let response = match Route::of(&req) {
         route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
