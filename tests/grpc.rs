@@ -1097,7 +1097,9 @@ fn admin_cli(
     std::fs::write(&key, &certificate.key_pem).unwrap();
     let mut command = std::process::Command::new(binary());
     command
-        .args(["admin", action, "--endpoint", &d.endpoint, "--certificate"])
+        .arg("admin")
+        .args(action.split(' '))
+        .args(["--endpoint", &d.endpoint, "--certificate"])
         .arg(&cert)
         .arg("--private-key")
         .arg(&key)
@@ -1159,6 +1161,48 @@ async fn admin_cli_shows_status_and_reloads() {
     assert!(
         stdout.contains("  LAST RELOAD FAILED (the file on disk is not in force): "),
         "{stdout}"
+    );
+    // The same answer for scripts: the proto3 JSON mapping, every field present.
+    let (code, stdout, stderr) = admin_cli(&d, "status --json", &w.admin, None);
+    assert_eq!(code, Some(0), "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["tokenKeyIds"], serde_json::json!(["k1"]));
+    assert_eq!(status["activeTokenKeyId"], "k1");
+    let error = status["config"]["lastReloadError"].as_str().unwrap();
+    assert!(error.contains("rolegate.toml"), "{status:#}");
+    assert_eq!(status["config"]["path"], config.display().to_string());
+    let loaded = status["config"]["loadedUnix"].as_str().unwrap();
+    assert!(loaded.parse::<i64>().unwrap() > 1_700_000_000, "{status:#}");
+    let main = status["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["arn"] == anchor_arn("main"))
+        .unwrap();
+    assert_eq!(main["enabled"], true);
+    assert_eq!(main["refusesStaleCrls"], false);
+    assert_eq!(main["crls"][0]["issuer"], "CN=test root");
+    assert!(
+        main["certificates"][0]["notAfterUnix"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
+    let roles: Vec<&str> = status["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["arn"].as_str().unwrap())
+        .collect();
+    assert!(roles.contains(&ROLE_CHAINED), "{roles:?}");
+    let caches = status["caches"].as_array().unwrap();
+    assert!(
+        caches
+            .iter()
+            .any(|c| c["name"] == "certificates" && c["entries"].as_str().is_some()),
+        "{caches:?}"
     );
 
     let (code, stdout, stderr) = admin_cli(&d, "status", &w.leaf, Some(w.pki.intermediate.issued()));

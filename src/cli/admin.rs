@@ -19,7 +19,14 @@ use crate::session::format_expiration;
 pub(super) enum AdminCommand {
     /// Show what the daemon serves: configuration, trust anchors, profiles, roles, token keys,
     /// caches.
-    Status(AdminArgs),
+    Status {
+        #[command(flatten)]
+        args: AdminArgs,
+        /// Print the answer as JSON (the proto3 JSON mapping of `StatusResponse`, as grpcurl
+        /// prints it, with every field: 64-bit integers as strings).
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the daemon re-read its configuration (as SIGHUP does); exits 1 when it keeps the
     /// previous one, printing why.
     Reload(AdminArgs),
@@ -85,10 +92,13 @@ const ADMIN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 
 async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
     match cmd {
-        AdminCommand::Status(args) => {
+        AdminCommand::Status { args, json } => {
             let status = connect(&args).await?.admin().status(StatusRequest {}).await;
             let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
-            super::print_stdout(&describe(&status));
+            match json {
+                true => super::print_stdout(&format!("{:#}\n", status_json(&status))),
+                false => super::print_stdout(&describe(&status)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::Reload(args) => {
@@ -132,6 +142,83 @@ async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
 
 fn call_error(call: &str, status: &tonic::Status) -> String {
     format!("{call}: {:?}: {}", status.code(), status.message())
+}
+
+/// The status in the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings),
+/// every field present, for scripts.
+fn status_json(s: &StatusResponse) -> serde_json::Value {
+    use serde_json::json;
+    let anchors: Vec<_> = s
+        .anchors
+        .iter()
+        .map(|a| {
+            json!({
+                "arn": a.arn,
+                "enabled": a.enabled,
+                "certificates": a.certificates.iter().map(|c| json!({
+                    "subject": c.subject,
+                    "notAfterUnix": c.not_after_unix.to_string(),
+                })).collect::<Vec<_>>(),
+                "crls": a.crls.iter().map(|c| json!({
+                    "issuer": c.issuer,
+                    "nextUpdateUnix": c.next_update_unix.to_string(),
+                })).collect::<Vec<_>>(),
+                "refusesStaleCrls": a.refuses_stale_crls,
+            })
+        })
+        .collect();
+    let profiles: Vec<_> = s
+        .profiles
+        .iter()
+        .map(|p| {
+            json!({
+                "arn": p.arn,
+                "enabled": p.enabled,
+                "roleArns": p.role_arns,
+                "durationSeconds": p.duration_seconds,
+                "attributeMappings": p.attribute_mappings.iter().map(|m| json!({
+                    "certificateField": m.certificate_field,
+                    "specifiers": m.specifiers,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let roles: Vec<_> = s
+        .roles
+        .iter()
+        .map(|r| json!({"arn": r.arn, "roleId": r.role_id, "maxSessionDuration": r.max_session_duration}))
+        .collect();
+    let caches: Vec<_> = s
+        .caches
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "entries": c.entries.to_string(),
+                "hits": c.hits.to_string(),
+                "misses": c.misses.to_string(),
+            })
+        })
+        .collect();
+    let config = s.config.as_ref().map(|c| {
+        json!({
+            "path": c.path,
+            "loadedUnix": c.loaded_unix.to_string(),
+            "lastReloadError": c.last_reload_error,
+            "watchSeconds": c.watch_seconds,
+            "files": c.files,
+        })
+    });
+    json!({
+        "version": s.version,
+        "anchors": anchors,
+        "profiles": profiles,
+        "roles": roles,
+        "tokenKeyIds": s.token_key_ids,
+        "activeTokenKeyId": s.active_token_key_id,
+        "caches": caches,
+        "config": config,
+    })
 }
 
 /// The status as an operator reads it, one line per thing.
