@@ -1045,6 +1045,162 @@ mod tests {
         );
     }
 
+    /// A broker on the bench world's configuration whose trust anchor is `root`, with
+    /// `refused_when_stale` as its CRL (`stale_crls = "refuse"`) when given.
+    fn broker_trusting(root: &crate::pki::Authority, refused_when_stale: Option<String>) -> (Broker, World) {
+        let world = world_of(1);
+        std::fs::write(&world.ca_pem, &root.issued().cert_pem).unwrap();
+        let anchor_lines = match refused_when_stale {
+            Some(crl) => {
+                std::fs::write(world.dir.join("cache.crl"), crl).unwrap();
+                "crls = [\"cache.crl\"]\nstale_crls = \"refuse\"\n"
+            }
+            None => "",
+        };
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        assert!(text.contains("certificates = \"ca.pem\"\n"), "{text}");
+        let text = text.replacen(
+            "certificates = \"ca.pem\"\n",
+            &format!("certificates = \"ca.pem\"\n{anchor_lines}"),
+            1,
+        );
+        std::fs::write(&world.config, text).unwrap();
+        (Broker::new(Config::load(&world.config).unwrap()), world)
+    }
+
+    /// [`Broker::verify_chain_cached`] of `leaf` and `chain` against the world's anchor at `at`.
+    fn verify_cached_at(
+        broker: &Broker,
+        leaf: &crate::pki::Issued,
+        chain: &[&crate::pki::Issued],
+        at: OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        let config = broker.config();
+        let anchor = find_anchor(&config, TRUST_ANCHOR_ARN).unwrap();
+        let certificate = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+        let intermediates: Vec<Vec<u8>> = chain.iter().map(|c| c.cert_der.clone()).collect();
+        broker.verify_chain_cached(&config, anchor, &certificate, &intermediates, at)
+    }
+
+    fn assert_untrusted(result: Result<(), ApiError>, message: &str) {
+        let e = result.unwrap_err();
+        assert_eq!(
+            (e.code, e.reason, e.message.as_str()),
+            (ErrorCode::AccessDenied, "untrusted-certificate", message)
+        );
+    }
+
+    /// A chain verified once is kept until the leaf's notAfter, not past it: a second after,
+    /// the cache is missed and the chain refused as expired.
+    #[test]
+    fn a_cached_chain_is_refused_once_the_leaf_expires() {
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let day = time::Duration::days(1);
+        let root =
+            crate::pki::Authority::new_root("cache root", KeyType::EcdsaP256, now - day, now + 30 * day).unwrap();
+        let leaf_not_after = now + day;
+        let leaf = root
+            .client(&crate::pki::ClientSpec::new(
+                "short-lived",
+                KeyType::EcdsaP256,
+                now - day,
+                leaf_not_after,
+            ))
+            .unwrap();
+        let (broker, _world) = broker_trusting(&root, None);
+        verify_cached_at(&broker, &leaf, &[], now).unwrap();
+        assert_eq!(lookups(&broker, "chains"), (0, 1));
+        let last_second = leaf_not_after - time::Duration::seconds(1);
+        verify_cached_at(&broker, &leaf, &[], last_second).unwrap();
+        assert_eq!(lookups(&broker, "chains"), (1, 1), "kept while the leaf is valid");
+        let after = leaf_not_after + time::Duration::seconds(1);
+        assert_untrusted(
+            verify_cached_at(&broker, &leaf, &[], after),
+            &format!(
+                "Untrusted certificate: certificate has expired (notAfter {})",
+                crate::identity::Timestamp(leaf_not_after.unix_timestamp())
+            ),
+        );
+        assert_eq!(
+            lookups(&broker, "chains"),
+            (1, 2),
+            "verified again, not served from the cache"
+        );
+    }
+
+    /// An intermediate that expires before the leaf bounds the cached verdict: a second after
+    /// the intermediate's notAfter the chain is refused, naming the intermediate's notAfter.
+    #[test]
+    fn a_cached_chain_does_not_outlive_its_intermediate() {
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let day = time::Duration::days(1);
+        let root =
+            crate::pki::Authority::new_root("cache root", KeyType::EcdsaP256, now - day, now + 30 * day).unwrap();
+        let inter_not_after = now + day;
+        let inter = root
+            .new_intermediate("cache intermediate", KeyType::EcdsaP256, now - day, inter_not_after)
+            .unwrap();
+        let leaf = inter
+            .client(&crate::pki::ClientSpec::new(
+                "long-lived",
+                KeyType::EcdsaP256,
+                now - day,
+                now + 10 * day,
+            ))
+            .unwrap();
+        let (broker, _world) = broker_trusting(&root, None);
+        verify_cached_at(&broker, &leaf, &[inter.issued()], now).unwrap();
+        verify_cached_at(
+            &broker,
+            &leaf,
+            &[inter.issued()],
+            inter_not_after - time::Duration::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(lookups(&broker, "chains"), (1, 1));
+        let after = inter_not_after + time::Duration::seconds(1);
+        assert_untrusted(
+            verify_cached_at(&broker, &leaf, &[inter.issued()], after),
+            &format!(
+                "Untrusted certificate: certificate has expired (notAfter {})",
+                crate::identity::Timestamp(inter_not_after.unix_timestamp())
+            ),
+        );
+        assert_eq!(lookups(&broker, "chains"), (1, 2));
+    }
+
+    /// With `stale_crls = "refuse"`, the cached verdict ends at the CRL's nextUpdate: a second
+    /// after it the chain is refused for the stale CRL, though every certificate is valid.
+    #[test]
+    fn a_cached_chain_does_not_outlive_a_crl_the_anchor_refuses_when_stale() {
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let day = time::Duration::days(1);
+        let root =
+            crate::pki::Authority::new_root("cache root", KeyType::EcdsaP256, now - day, now + 30 * day).unwrap();
+        let leaf = root
+            .client(&crate::pki::ClientSpec::new(
+                "crl-covered",
+                KeyType::EcdsaP256,
+                now - day,
+                now + 10 * day,
+            ))
+            .unwrap();
+        let next_update = now + day;
+        let (broker, _world) = broker_trusting(&root, Some(root.crl(&[], now - day, next_update).unwrap()));
+        assert_eq!(broker.config().anchor(TRUST_ANCHOR_ARN).unwrap().trust.crls().len(), 1);
+        verify_cached_at(&broker, &leaf, &[], now).unwrap();
+        verify_cached_at(&broker, &leaf, &[], next_update - time::Duration::seconds(1)).unwrap();
+        assert_eq!(lookups(&broker, "chains"), (1, 1));
+        assert_untrusted(
+            verify_cached_at(&broker, &leaf, &[], next_update + time::Duration::seconds(1)),
+            &format!(
+                "Untrusted certificate: the CRL covering the certificate chain is past its nextUpdate ({}) and the trust anchor refuses stale CRLs",
+                crate::identity::Timestamp(next_update.unix_timestamp())
+            ),
+        );
+        assert_eq!(lookups(&broker, "chains"), (1, 2));
+    }
+
     #[test]
     fn a_chain_verified_under_the_previous_configuration_is_not_a_hit_after_reload() {
         let (broker, world, certificate) = world_broker(60);
