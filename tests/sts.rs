@@ -1336,3 +1336,131 @@ async fn presigned_get_urls_work_and_are_checked() {
         .await
         .assert_error(400, "IncompleteSignature");
 }
+
+/// `max_clock_skew_seconds = 60` bounds both APIs: a CreateSession signed 2 minutes in the
+/// past or the future is refused (`clock-skew`, naming the 60 seconds), an STS request signed 2
+/// minutes ago is `SignatureDoesNotMatch` "Signature expired" with a bound one minute before
+/// the server's time; both signed 30 seconds ago are served.
+#[tokio::test]
+async fn a_non_default_clock_skew_bounds_create_session_and_sts() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &setup(&pki));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("[server]\n", "[server]\nmax_clock_skew_seconds = 60\n", 1),
+    )
+    .unwrap();
+    let d = start_with_config(dir, &path);
+    let ep = d.endpoint.as_str();
+    let ca = d.ca_bundle();
+    let leaf = Pki::client(&pki.root, "skewed", KeyType::EcdsaP256);
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let client = RolesAnywhereClient::new(
+        ep,
+        &TlsOptions {
+            ca_bundle: Some(ca.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let params = CreateSessionParams {
+        trust_anchor_arn: anchor_arn("main"),
+        profile_arn: profile_arn("main"),
+        role_arn: ROLE.to_owned(),
+        duration_seconds: None,
+        role_session_name: None,
+        region: REGION.into(),
+    };
+    let whole_seconds = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap();
+    // The server's time named in a message lies between the moments around the request.
+    let assert_server_time = |named: &str, before: OffsetDateTime, after: OffsetDateTime| {
+        let server_now = sigv4::parse_amz_date(named).unwrap();
+        assert!(
+            whole_seconds(before) <= server_now && server_now <= after,
+            "server time {named} outside [{before}, {after}]"
+        );
+        server_now
+    };
+
+    for offset in [-2, 2] {
+        let at = now() + time::Duration::minutes(offset);
+        let before = now();
+        let r = client
+            .create_session(&params, &key, &leaf.cert_der, &[], cert.serial_decimal(), at)
+            .await;
+        let after = now();
+        let Err(rolegate::client::ClientError::Api {
+            status,
+            error_type,
+            message,
+        }) = r
+        else {
+            panic!("signed {offset} minutes off: expected a refusal, got {r:?}");
+        };
+        assert_eq!(
+            (status, error_type.as_str()),
+            (403, "AccessDeniedException"),
+            "{message}"
+        );
+        let (text, reason) = split_reason(&message);
+        assert_eq!(reason, "clock-skew");
+        let sent = sigv4::format_amz_date(at);
+        let prefix = format!(
+            "Signature expired or not yet valid: X-Amz-Date {sent} is more than 60 seconds away from the server time "
+        );
+        let named = text
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(". Check the client clock."))
+            .unwrap_or_else(|| panic!("{text:?} is not \"{prefix}<server time>. Check the client clock.\""));
+        assert_server_time(named, before, after);
+    }
+    let recent = client
+        .create_session(
+            &params,
+            &key,
+            &leaf.cert_der,
+            &[],
+            cert.serial_decimal(),
+            now() - time::Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+    let creds = Creds::from(&recent);
+
+    let s = Signing {
+        at: now() - time::Duration::minutes(2),
+        ..Signing::new(&creds)
+    };
+    let before = now();
+    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    let after = now();
+    let sent = format!(
+        "Signature expired: {} is now earlier than ",
+        sigv4::format_amz_date(s.at)
+    );
+    let (bound, named) = m
+        .strip_prefix(&sent)
+        .and_then(|rest| rest.strip_suffix(" - 1 min.)"))
+        .and_then(|rest| rest.split_once(" ("))
+        .unwrap_or_else(|| panic!("{m:?} is not \"{sent}<bound> (<server time> - 1 min.)\""));
+    let server_now = assert_server_time(named, before, after);
+    assert_eq!(
+        sigv4::parse_amz_date(bound).unwrap(),
+        server_now - time::Duration::seconds(60),
+        "{m}"
+    );
+
+    let s = Signing {
+        at: now() - time::Duration::seconds(30),
+        ..Signing::new(&creds)
+    };
+    let ok = post(ep, &ca, GCI, &s).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        ok.element("Arn"),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{}", cert.serial_hex()).as_str())
+    );
+}

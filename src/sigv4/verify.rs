@@ -216,3 +216,85 @@ pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    /// The server's clock of these tests: 2026-06-01T12:00:00Z.
+    const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
+
+    fn expectations() -> Expectations<'static> {
+        Expectations {
+            service: "sts",
+            region: "us-east-1",
+            now: NOW,
+            max_skew: Duration::minutes(5),
+        }
+    }
+
+    /// `check_time` of a header-form request dated `offset` from the server's clock.
+    fn dated(offset: Duration) -> Result<(), SigV4Error> {
+        check_time(&format_amz_date(NOW + offset), None, &expectations())
+    }
+
+    /// The skew is inclusive: exactly 5 minutes either way is accepted, one second more is
+    /// refused, each way with its own error naming the date, the bound and the server time.
+    #[test]
+    fn the_skew_bound_is_exact_in_both_directions() {
+        let five = Duration::minutes(5);
+        let second = Duration::seconds(1);
+        assert_eq!(dated(Duration::ZERO), Ok(()));
+        assert_eq!(dated(-five), Ok(()));
+        assert_eq!(dated(five), Ok(()));
+        assert_eq!(
+            dated(-five - second),
+            Err(SigV4Error::SignatureExpired {
+                amz_date: "20260601T115459Z".to_owned(),
+                earliest: "20260601T115500Z".to_owned(),
+                now: "20260601T120000Z".to_owned(),
+                skew_minutes: 5,
+            })
+        );
+        assert_eq!(
+            dated(-five - second).unwrap_err().to_string(),
+            "Signature expired: 20260601T115459Z is now earlier than 20260601T115500Z (20260601T120000Z - 5 min.)"
+        );
+        assert_eq!(
+            dated(five + second),
+            Err(SigV4Error::SignatureNotYetCurrent {
+                amz_date: "20260601T120501Z".to_owned(),
+                latest: "20260601T120500Z".to_owned(),
+                now: "20260601T120000Z".to_owned(),
+                skew_minutes: 5,
+            })
+        );
+        assert_eq!(
+            dated(five + second).unwrap_err().to_string(),
+            "Signature not yet current: 20260601T120501Z is still later than 20260601T120500Z (20260601T120000Z + 5 min.)"
+        );
+    }
+
+    /// A presigned request (`X-Amz-Expires`) may be used until its date plus its lifetime,
+    /// and no earlier than its date less the skew; the edges are inclusive.
+    #[test]
+    fn a_presigned_request_is_current_from_its_date_less_the_skew_to_its_expiry() {
+        let exp = expectations();
+        let date = |offset: Duration| format_amz_date(NOW + offset);
+        // Signed 10 minutes ago for 600 seconds: expires exactly now.
+        assert_eq!(check_time(&date(Duration::minutes(-10)), Some(600), &exp), Ok(()));
+        assert_eq!(
+            check_time(&date(Duration::minutes(-10)), Some(599), &exp),
+            Err(SigV4Error::RequestExpired {
+                expired_at: "20260601T115959Z".to_owned(),
+                now: "20260601T120000Z".to_owned(),
+            })
+        );
+        assert_eq!(check_time(&date(Duration::minutes(5)), Some(1), &exp), Ok(()));
+        assert!(matches!(
+            check_time(&date(Duration::seconds(301)), Some(3600), &exp),
+            Err(SigV4Error::SignatureNotYetCurrent { .. })
+        ));
+    }
+}
