@@ -1651,3 +1651,52 @@ async fn no_verify_accepts_an_untrusted_server_certificate() {
     let r = create(&c, create_request("main", ROLE, "main")).await.unwrap();
     assert_eq!(r.source_identity, "CN=workload-1");
 }
+
+/// DESIGN §1's chain length over mTLS: the handshake accepts any chain (possession of the key
+/// is all it checks), so CreateSession counts the intermediates presented: a real path of 5
+/// under the anchor is served, one of 6 is PermissionDenied by count.
+#[tokio::test]
+async fn an_mtls_chain_of_six_intermediates_is_refused() {
+    assert_eq!(rolegate::identity::MAX_INTERMEDIATES, 5);
+    let w = Workload::new();
+    let d = w.start();
+    let n = now();
+    let mut cas = vec![
+        w.pki
+            .root
+            .new_intermediate("depth 1", KeyType::EcdsaP256, n - days(1), n + days(300))
+            .unwrap(),
+    ];
+    for level in 2..=6 {
+        let next = cas
+            .last()
+            .unwrap()
+            .new_intermediate(
+                &format!("depth {level}"),
+                KeyType::EcdsaP256,
+                n - days(1),
+                n + days(300),
+            )
+            .unwrap();
+        cas.push(next);
+    }
+    // Nearest issuer first, as TLS sends a chain.
+    let chain_to = |depth: usize| -> Vec<&Issued> { cas[..depth].iter().rev().map(Authority::issued).collect() };
+
+    let five_deep = Pki::client(&cas[4], "five-deep", KeyType::EcdsaP256);
+    let c = connect(&d, Some((&five_deep, &chain_to(5)))).await;
+    let served = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    assert!(served.credentials.is_some(), "{served:?}");
+
+    let six_deep = Pki::client(&cas[5], "six-deep", KeyType::EcdsaP256);
+    let c = connect(&d, Some((&six_deep, &chain_to(6)))).await;
+    let refused = create(&c, create_request("main", ROLE, "main")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{}", refused.message());
+    assert_eq!(
+        split_reason(refused.message()),
+        (
+            "Untrusted certificate: certificate chain has 6 certificates; at most 5 are allowed",
+            "untrusted-certificate"
+        )
+    );
+}

@@ -478,3 +478,95 @@ attribute_mappings = {{ x509Subject = ["CN"], x509SAN = ["URI"] }}
         "Invalid client certificate for a session: the certificate's x509SAN/URI value has 314 characters; a session tag value holds at most 256, so leave x509SAN/URI out of the profile's attribute_mappings",
     );
 }
+
+/// A CA `depth` intermediates below `root` (each issued by the one before) and the chain a
+/// leaf of it sends: the nearest intermediate first.
+fn deep_chain(root: &rolegate::pki::Authority, depth: usize) -> (rolegate::pki::Authority, Vec<Vec<u8>>) {
+    let n = now();
+    let mut chain = Vec::new();
+    let mut ca = root
+        .new_intermediate("depth 1", KeyType::EcdsaP256, n - days(1), n + days(300))
+        .unwrap();
+    chain.push(ca.issued().cert_der.clone());
+    for level in 2..=depth {
+        ca = ca
+            .new_intermediate(
+                &format!("depth {level}"),
+                KeyType::EcdsaP256,
+                n - days(1),
+                n + days(300),
+            )
+            .unwrap();
+        chain.push(ca.issued().cert_der.clone());
+    }
+    chain.reverse();
+    (ca, chain)
+}
+
+/// CreateSession of the main profile signed by `leaf` with `chain`, sent as raw HTTP/1.1:
+/// the status and the body.
+async fn raw_create(d: &Daemon, leaf: &Issued, chain: &[Vec<u8>]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+    let authority = d.endpoint.trim_start_matches("https://").to_owned();
+    let signer = rolegate::client::X509Signer {
+        key: &key,
+        cert_der: &leaf.cert_der,
+        chain_der: chain,
+        serial_decimal: cert.serial_decimal(),
+    };
+    let (headers, body) =
+        rolegate::client::signed_create_session(&authority, &params("main", ROLE, "main"), &signer, now()).unwrap();
+    let mut head = "POST /sessions HTTP/1.1\r\n".to_owned();
+    for (name, value) in &headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head += &format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    let tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = tls_connector(&d.ca_bundle()).connect(name, tcp).await.unwrap();
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(&body).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+/// DESIGN §1's chain length over REST: a real path of exactly `MAX_INTERMEDIATES` (5)
+/// intermediates under the anchor is served (201); a real path of 6 is refused by count.
+#[tokio::test]
+async fn a_chain_of_five_intermediates_is_served_and_six_refused() {
+    assert_eq!(rolegate::identity::MAX_INTERMEDIATES, 5);
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+
+    let (five_deep, chain) = deep_chain(&pki.root, 5);
+    let leaf = Pki::client(&five_deep, "five-deep", KeyType::EcdsaP256);
+    let (status, body) = raw_create(&d, &leaf, &chain).await;
+    assert_eq!(status, 201, "{body}");
+    let answer = rolegate::client::parse_create_session_answer(body.as_bytes()).unwrap();
+    assert!(answer.access_key_id.starts_with("ASIA"), "{answer:?}");
+    // The same path less its top intermediate does not reach the anchor: all five are used.
+    assert_access_denied(
+        create(&d, &params("main", ROLE, "main"), &leaf, &chain[..4]).await,
+        UNKNOWN_ISSUER,
+        "untrusted-certificate",
+    );
+
+    let (six_deep, chain) = deep_chain(&pki.root, 6);
+    let leaf = Pki::client(&six_deep, "six-deep", KeyType::EcdsaP256);
+    assert_access_denied(
+        create(&d, &params("main", ROLE, "main"), &leaf, &chain).await,
+        "X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.",
+        "chain-too-long",
+    );
+}
