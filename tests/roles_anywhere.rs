@@ -570,3 +570,65 @@ async fn a_chain_of_five_intermediates_is_served_and_six_refused() {
         "chain-too-long",
     );
 }
+
+/// A leaf and intermediate of the OpenSSL-made fixtures of tests/data/weak-intermediates
+/// (see its README): `(leaf, intermediate DER)`.
+fn weak_fixture(name: &str) -> (Issued, Vec<u8>) {
+    use rustls::pki_types::pem::PemObject;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/weak-intermediates");
+    let der = |file: &str| {
+        rustls::pki_types::CertificateDer::from_pem_file(dir.join(file))
+            .unwrap()
+            .to_vec()
+    };
+    let cert_pem = std::fs::read_to_string(dir.join(format!("{name}-leaf.pem"))).unwrap();
+    let key_pem = std::fs::read_to_string(dir.join(format!("{name}-leaf-key.pem"))).unwrap();
+    let key_pkcs8_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes())
+        .unwrap()
+        .secret_pkcs8_der()
+        .to_vec();
+    let leaf = Issued {
+        cert_der: der(&format!("{name}-leaf.pem")),
+        serial_hex: ClientCertificate::parse(der(&format!("{name}-leaf.pem")))
+            .unwrap()
+            .serial_hex()
+            .to_owned(),
+        cert_pem,
+        key_pem: key_pem.into(),
+        key_pkcs8_der: key_pkcs8_der.into(),
+    };
+    (leaf, der(&format!("{name}-inter.pem")))
+}
+
+/// DESIGN §1 for the CAs of the chain, not only the leaf: a sound leaf under an intermediate
+/// signed with SHA-1, or under one whose key is RSA 1024, is refused as an unsupported chain
+/// algorithm; the same root's sound intermediate (the control) is served.
+#[tokio::test]
+async fn a_weak_intermediate_is_refused_as_an_unsupported_chain_algorithm() {
+    let pki = Pki::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/weak-intermediates/root.pem");
+    let role = "arn:aws:iam::123456789012:role/weak-chain";
+    let extra_toml = format!(
+        "[[trust_anchor]]\nid = \"weak\"\ncertificates = \"{}\"\n\n[[profile]]\nid = \"weak\"\nrole_arns = [\"{role}\"]\n\n[[role]]\narn = \"{role}\"\ntrust_policy = '''{}'''\n",
+        root.display(),
+        trust_policy_roles_anywhere("weak", "")
+    );
+    let d = start(&Setup {
+        extra_toml,
+        ..setup(&pki)
+    });
+    let weak = params("weak", role, "weak");
+
+    let (leaf, inter) = weak_fixture("ok");
+    create(&d, &weak, &leaf, &[inter]).await.unwrap();
+
+    for name in ["sha1", "rsa1024"] {
+        let (leaf, inter) = weak_fixture(name);
+        assert_access_denied(
+            create(&d, &weak, &leaf, &[inter]).await,
+            "Untrusted certificate: a certificate in the chain uses an unsupported signature algorithm or key; \
+             SHA-256 or stronger with RSA >= 2048 bits or ECDSA P-256/P-384 is required",
+            "untrusted-certificate",
+        );
+    }
+}

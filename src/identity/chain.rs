@@ -22,7 +22,7 @@ use webpki::{
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
-use super::certificate::{ClientCertificate, parse_der, parse_der_or_why};
+use super::certificate::{ClientCertificate, parse_der, parse_der_or_why, public_key};
 use super::error::{CertificateError, Timestamp};
 
 /// Maximum number of intermediate certificates accepted with a leaf.
@@ -187,9 +187,32 @@ pub(super) fn verify_chain_with<const N: usize>(
             }
         }
     }
-    Err(decided
+    let refusal = decided
         .or_else(|| other_key.map(map_webpki_error))
-        .unwrap_or(CertificateError::UnknownIssuer))
+        .unwrap_or(CertificateError::UnknownIssuer);
+    // webpki has no algorithm for a key DESIGN §1 refuses (RSA under 2048 bits, say), and
+    // reports what that key signed as a bad signature: say what is wrong, the issuer's key.
+    if refusal == CertificateError::BadSignature && issued_by_unusable_key(leaf, &parsed) {
+        return Err(CertificateError::UnsupportedChainAlgorithm);
+    }
+    Err(refusal)
+}
+
+/// Whether an intermediate whose key no supported algorithm verifies with issued the leaf or
+/// another of the intermediates (by name).
+fn issued_by_unusable_key(
+    leaf: &ClientCertificate,
+    intermediates: &[x509_parser::certificate::X509Certificate<'_>],
+) -> bool {
+    intermediates.iter().enumerate().any(|(i, ca)| {
+        let subject = ca.subject().as_raw();
+        public_key(ca).is_err()
+            && (leaf.issuer_der() == subject
+                || intermediates
+                    .iter()
+                    .enumerate()
+                    .any(|(j, other)| j != i && other.issuer().as_raw() == subject))
+    })
 }
 
 /// Why a chain did not verify against one group of anchor certificates.
