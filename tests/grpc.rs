@@ -32,11 +32,16 @@ fn start_grpc(pki: &Pki, admin_subject: &str) -> Daemon {
 
 /// As [`start_grpc`], with `server_lines` added to `[server]`.
 fn start_grpc_with(pki: &Pki, admin_subject: &str, server_lines: &str) -> Daemon {
+    // A CRL revoking nothing, for Admin.Status to report.
+    start_grpc_revoking(pki, admin_subject, server_lines, &[])
+}
+
+/// As [`start_grpc_with`], the root's CRL revoking the serials `revoked` (hex).
+fn start_grpc_revoking(pki: &Pki, admin_subject: &str, server_lines: &str, revoked: &[&str]) -> Daemon {
     let extra_toml = format!(
         "[[role]]\narn = \"{ROLE_CHAINED}\"\nmax_session_duration = 43200\ntrust_policy = '''{CHAINED_TRUST}'''\npermission_policies = ['''{CHAINED_PERMISSIONS}''']\n"
     );
-    // A CRL revoking nothing, for Admin.Status to report.
-    let crl = pki.root.crl(&[], now() - days(1), now() + days(7)).unwrap();
+    let crl = pki.root.crl(revoked, now() - days(1), now() + days(7)).unwrap();
     let setup = Setup {
         pki,
         extra_toml,
@@ -1446,6 +1451,40 @@ async fn an_expired_admin_certificate_is_told_why() {
         "The client certificate CN=ops-admin does not chain to an enabled trust anchor of [server] \
          admin_trust_anchors, so it cannot call Admin.Status (Untrusted certificate: certificate has expired",
     );
+}
+
+/// An admin certificate its trust anchor's CRL lists is refused Admin, saying it is revoked;
+/// a certificate of the same subject the CRL does not list is served.
+#[tokio::test]
+async fn a_revoked_admin_certificate_is_told_why() {
+    let pki = Pki::new();
+    let revoked = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+    let current = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+    assert_ne!(revoked.serial_hex, current.serial_hex);
+    let d = start_grpc_revoking(
+        &pki,
+        &subject_of(&revoked),
+        "admin_trust_anchors = [\"main\"]\n",
+        &[revoked.serial_hex.as_str()],
+    );
+    let c = connect(&d, Some((&revoked, &[]))).await;
+    for (operation, r) in [
+        ("Status", c.admin().status(StatusRequest {}).await.map(|_| ())),
+        ("Reload", c.admin().reload(ReloadRequest {}).await.map(|_| ())),
+    ] {
+        let status = r.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+        let expected = format!(
+            "The client certificate CN=ops-admin,O=Example does not chain to an enabled trust anchor of [server] \
+             admin_trust_anchors, so it cannot call Admin.{operation} ({REVOKED})"
+        );
+        assert_eq!(
+            split_reason(status.message()),
+            (expected.as_str(), "untrusted-client-certificate")
+        );
+    }
+    let c = connect(&d, Some((&current, &[]))).await;
+    c.admin().status(StatusRequest {}).await.unwrap();
 }
 
 #[tokio::test]
