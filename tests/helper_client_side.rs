@@ -1156,13 +1156,15 @@ fn socket_of(endpoint: &str) -> std::net::SocketAddr {
 }
 
 /// Polls `f` every 100 ms until it returns true (gives up after 60 s).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(60), f);
+}
+
+/// Polls `f` every 100 ms until it returns true (gives up after `deadline`).
+fn eventually_within(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for: {what}"
-        );
+        assert!(start.elapsed() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -1226,15 +1228,16 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     // daemon restarts on another.
     let forwarder = Forwarder::to(&d.endpoint);
     let command = c.command_through("sidecar", &d, &forwarder.endpoint);
-    // Credentials count as expiring 12 s after each fetch (refreshed after 6 s), so the outage
-    // outlasts them and a stalled test still finds them valid right after the restart.
+    // Credentials count as expiring 30 s after each fetch (refreshed after 15 s): the outage
+    // outlasts them, and a machine that stalls for many seconds between the first fetch and
+    // the request during the outage still finds them valid (12 s left 6 s of margin).
     let s = spawn_sidecar(
         command,
         &[
             "--auth-token-file",
             &token_file,
             "--max-credential-lifetime",
-            "12",
+            "30",
             "--max-retry-seconds",
             "1",
         ],
@@ -1257,7 +1260,9 @@ fn sidecar_serves_through_an_outage_then_503_then_recovers() {
     assert_eq!(st, 200, "last good credentials are served during the outage: {during}");
     assert_eq!(during["AccessKeyId"], first["AccessKeyId"]);
 
-    eventually("503 once the credentials expired", || container(&s, "tok-123").0 == 503);
+    eventually_within("503 once the credentials expired", Duration::from_secs(120), || {
+        container(&s, "tok-123").0 == 503
+    });
     let (_, err) = container(&s, "tok-123");
     assert_eq!(err["Code"], "CredentialsUnavailable");
     let msg = err["Message"].as_str().unwrap();
