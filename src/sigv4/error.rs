@@ -13,6 +13,21 @@ pub const HMAC_ALGORITHMS: &str = "Supported is AWS4-HMAC-SHA256.";
 pub const X509_ALGORITHMS: &str = "Supported are AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256.";
 
 /// Why a SigV4 request could not be parsed, canonicalized, signed or verified.
+/// The allowed clock skew as STS's messages state it: `5 min.`, or in seconds when it is no
+/// whole number of minutes (`max_clock_skew_seconds = 90`: `90 s.`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skew(pub time::Duration);
+
+impl std::fmt::Display for Skew {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.whole_seconds();
+        match seconds % 60 {
+            0 => write!(f, "{} min.", seconds / 60),
+            _ => write!(f, "{seconds} s."),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigV4Error {
     /// Neither an `Authorization` header nor presigned query parameters were found.
@@ -83,7 +98,7 @@ pub enum SigV4Error {
     #[error("The request lists '{}' in SignedHeaders but does not carry that header.", shown_header_names(.0))]
     SignedHeaderAbsent(String),
     /// The signature date lies too far in the future (header form).
-    #[error("Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew_minutes} min.)")]
+    #[error("Signature not yet current: {amz_date} is still later than {latest} ({now} + {skew})")]
     SignatureNotYetCurrent {
         /// `X-Amz-Date` as sent.
         amz_date: String,
@@ -91,11 +106,11 @@ pub enum SigV4Error {
         latest: String,
         /// The server's clock.
         now: String,
-        /// The allowed skew in minutes.
-        skew_minutes: i64,
+        /// The allowed skew.
+        skew: Skew,
     },
     /// The signature date lies too far in the past (header form).
-    #[error("Signature expired: {amz_date} is now earlier than {earliest} ({now} - {skew_minutes} min.)")]
+    #[error("Signature expired: {amz_date} is now earlier than {earliest} ({now} - {skew})")]
     SignatureExpired {
         /// `X-Amz-Date` as sent.
         amz_date: String,
@@ -103,8 +118,8 @@ pub enum SigV4Error {
         earliest: String,
         /// The server's clock.
         now: String,
-        /// The allowed skew in minutes.
-        skew_minutes: i64,
+        /// The allowed skew.
+        skew: Skew,
     },
     /// A presigned request is used after `X-Amz-Date + X-Amz-Expires`.
     #[error("Request has expired: it was valid until {expired_at} and it is now {now}.")]

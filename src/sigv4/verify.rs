@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::encoding::{format_amz_date, parse_amz_date};
 use super::{AuthLocation, HttpRequest, canonical_request_without_query_token};
-use super::{SigV4Error, SignedRequest, SigningKey, canonical_request, hmac_signature, string_to_sign};
+use super::{SigV4Error, SignedRequest, SigningKey, Skew, canonical_request, hmac_signature, string_to_sign};
 
 /// What the verifying endpoint expects.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +183,7 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
 /// `amz_date - max_skew` and `amz_date + expires`.
 pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> Result<(), SigV4Error> {
     let date = parse_amz_date(amz_date)?;
-    let skew_minutes = exp.max_skew.whole_minutes();
+    let skew = Skew(exp.max_skew);
     let earliest = exp.now - exp.max_skew;
     let latest = exp.now + exp.max_skew;
     if date > latest {
@@ -191,7 +191,7 @@ pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> R
             amz_date: amz_date.to_owned(),
             latest: format_amz_date(latest),
             now: format_amz_date(exp.now),
-            skew_minutes,
+            skew,
         });
     }
     match expires {
@@ -209,7 +209,7 @@ pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> R
                 amz_date: amz_date.to_owned(),
                 earliest: format_amz_date(earliest),
                 now: format_amz_date(exp.now),
-                skew_minutes,
+                skew,
             });
         }
         None => {}
@@ -242,6 +242,14 @@ mod tests {
     /// The skew is inclusive: exactly 5 minutes either way is accepted, one second more is
     /// refused, each way with its own error naming the date, the bound and the server time.
     #[test]
+    fn the_skew_is_stated_in_minutes_or_in_seconds() {
+        assert_eq!(Skew(Duration::minutes(5)).to_string(), "5 min.");
+        assert_eq!(Skew(Duration::seconds(120)).to_string(), "2 min.");
+        assert_eq!(Skew(Duration::seconds(90)).to_string(), "90 s.");
+        assert_eq!(Skew(Duration::seconds(30)).to_string(), "30 s.");
+    }
+
+    #[test]
     fn the_skew_bound_is_exact_in_both_directions() {
         let five = Duration::minutes(5);
         let second = Duration::seconds(1);
@@ -254,7 +262,7 @@ mod tests {
                 amz_date: "20260601T115459Z".to_owned(),
                 earliest: "20260601T115500Z".to_owned(),
                 now: "20260601T120000Z".to_owned(),
-                skew_minutes: 5,
+                skew: Skew(Duration::minutes(5)),
             })
         );
         assert_eq!(
@@ -267,7 +275,7 @@ mod tests {
                 amz_date: "20260601T120501Z".to_owned(),
                 latest: "20260601T120500Z".to_owned(),
                 now: "20260601T120000Z".to_owned(),
-                skew_minutes: 5,
+                skew: Skew(Duration::minutes(5)),
             })
         );
         assert_eq!(

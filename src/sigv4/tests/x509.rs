@@ -306,7 +306,7 @@ fn checks_scope_signed_headers_and_time() {
                 amz_date: "20261125T030600Z".into(),
                 latest: "20261125T030500Z".into(),
                 now: "20261125T030000Z".into(),
-                skew_minutes: 5,
+                skew: crate::sigv4::Skew(time::Duration::minutes(5)),
             }),
         ),
     ] {
