@@ -1699,26 +1699,7 @@ async fn an_mtls_chain_of_six_intermediates_is_refused() {
     assert_eq!(rolegate::identity::MAX_INTERMEDIATES, 5);
     let w = Workload::new();
     let d = w.start();
-    let n = now();
-    let mut cas = vec![
-        w.pki
-            .root
-            .new_intermediate("depth 1", KeyType::EcdsaP256, n - days(1), n + days(300))
-            .unwrap(),
-    ];
-    for level in 2..=6 {
-        let next = cas
-            .last()
-            .unwrap()
-            .new_intermediate(
-                &format!("depth {level}"),
-                KeyType::EcdsaP256,
-                n - days(1),
-                n + days(300),
-            )
-            .unwrap();
-        cas.push(next);
-    }
+    let cas = intermediate_ladder(&w.pki.root, 6);
     // Nearest issuer first, as TLS sends a chain.
     let chain_to = |depth: usize| -> Vec<&Issued> { cas[..depth].iter().rev().map(Authority::issued).collect() };
 

@@ -2769,7 +2769,7 @@ fn check_config_strict_fails_on_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), &pki, None);
     let strict = |rust_log: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"));
+        let mut command = std::process::Command::new(binary());
         command.args(["check-config", "--strict"]).arg(&config);
         match rust_log {
             Some(filter) => command.env("RUST_LOG", filter),
@@ -2814,7 +2814,7 @@ fn check_config_strict_fails_on_warnings() {
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(stderr, format!("{refused}\n"));
     // As JSON lines, as the daemon logs them.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+    let out = std::process::Command::new(binary())
         .args(["--log-format", "json", "check-config", "--strict"])
         .arg(&config)
         .env_remove("RUST_LOG")

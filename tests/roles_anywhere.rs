@@ -482,25 +482,9 @@ attribute_mappings = {{ x509Subject = ["CN"], x509SAN = ["URI"] }}
 /// A CA `depth` intermediates below `root` (each issued by the one before) and the chain a
 /// leaf of it sends: the nearest intermediate first.
 fn deep_chain(root: &rolegate::pki::Authority, depth: usize) -> (rolegate::pki::Authority, Vec<Vec<u8>>) {
-    let n = now();
-    let mut chain = Vec::new();
-    let mut ca = root
-        .new_intermediate("depth 1", KeyType::EcdsaP256, n - days(1), n + days(300))
-        .unwrap();
-    chain.push(ca.issued().cert_der.clone());
-    for level in 2..=depth {
-        ca = ca
-            .new_intermediate(
-                &format!("depth {level}"),
-                KeyType::EcdsaP256,
-                n - days(1),
-                n + days(300),
-            )
-            .unwrap();
-        chain.push(ca.issued().cert_der.clone());
-    }
-    chain.reverse();
-    (ca, chain)
+    let mut cas = intermediate_ladder(root, depth);
+    let chain = cas.iter().rev().map(|ca| ca.issued().cert_der.clone()).collect();
+    (cas.pop().unwrap(), chain)
 }
 
 /// CreateSession of the main profile signed by `leaf` with `chain`, sent as raw HTTP/1.1:

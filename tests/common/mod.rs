@@ -63,6 +63,26 @@ impl Pki {
     }
 }
 
+/// `depth` intermediate CAs below `root`, each issued by the one before: "depth 1" (issued by
+/// `root`) first.
+pub fn intermediate_ladder(root: &Authority, depth: usize) -> Vec<Authority> {
+    let n = now();
+    let mut cas: Vec<Authority> = Vec::with_capacity(depth);
+    for level in 1..=depth {
+        let issuer = cas.last().unwrap_or(root);
+        let ca = issuer
+            .new_intermediate(
+                &format!("depth {level}"),
+                KeyType::EcdsaP256,
+                n - days(1),
+                n + days(300),
+            )
+            .unwrap();
+        cas.push(ca);
+    }
+    cas
+}
+
 /// A running daemon with its state folder.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
