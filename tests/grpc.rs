@@ -1448,8 +1448,11 @@ async fn an_expired_admin_certificate_is_told_why() {
     assert_status(
         c.admin().status(StatusRequest {}).await,
         Code::PermissionDenied,
-        "The client certificate CN=ops-admin does not chain to an enabled trust anchor of [server] \
-         admin_trust_anchors, so it cannot call Admin.Status (Untrusted certificate: certificate has expired",
+        &format!(
+            "The client certificate CN=ops-admin does not chain to an enabled trust anchor of [server] \
+             admin_trust_anchors, so it cannot call Admin.Status ({})",
+            expired_message((n - days(1)).unix_timestamp())
+        ),
     );
 }
 

@@ -1751,7 +1751,11 @@ async fn assume_role_policy_and_size_matrix() {
         case(
             "member index 0",
             ar(ROLE_CHAINED, "&Tags.member.0.Key=a&Tags.member.0.Value=b"),
-            Want::Sts(400, VE, "member indexes start at 1"),
+            Want::Sts(
+                400,
+                VE,
+                "Invalid parameter name Tags.member.0.Key: member indexes start at 1, with no sign or leading zero.",
+            ),
         ),
         case(
             "member index with a leading zero (a second name for member 1)",
