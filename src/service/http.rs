@@ -106,12 +106,22 @@ pub fn framing_refusal(headers: &HeaderMap) -> Option<ApiError> {
     })
 }
 
+/// How much of a body over the limit is read and thrown away before the 413 is sent, and for
+/// how long at most, when the client is already sending it: a connection closed with unread
+/// bytes in its receive buffer is reset, and a client still writing its body then sees the
+/// reset instead of the answer.
+const MAX_DISCARDED_BODY_BYTES: u64 = 1024 * 1024;
+const MAX_DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Reads the whole body, refusing more than `limit` bytes (chunked bodies included). A body
-/// whose `Content-Length` already says it is too large is refused before a byte of it is
-/// read — and so before hyper answers an `Expect: 100-continue` inviting the upload.
-pub async fn collect_body<B>(body: B, limit: usize) -> Result<Bytes, ApiError>
+/// whose `Content-Length` already says it is too large is refused before a byte of it is read
+/// when the client waits to be invited (`waits_for_continue`: `Expect: 100-continue`, which
+/// hyper answers only once the body is read). Otherwise the client is sending it anyway, and
+/// up to [`MAX_DISCARDED_BODY_BYTES`] of it are read and discarded first, for at most
+/// [`MAX_DISCARD_TIME`], so that the client reads the refusal.
+pub async fn collect_body<B>(body: B, limit: usize, waits_for_continue: bool) -> Result<Bytes, ApiError>
 where
-    B: http_body::Body<Data = Bytes>,
+    B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let too_large = || {
@@ -121,17 +131,49 @@ where
             format!("The request body exceeds the limit of {limit} bytes."),
         )
     };
-    if usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > limit) {
+    let declared = body.size_hint().lower();
+    if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+        if !waits_for_continue && declared <= MAX_DISCARDED_BODY_BYTES {
+            discard(body, MAX_DISCARDED_BODY_BYTES).await;
+        }
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
+    let mut body = body;
+    match Limited::new(&mut body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            // A chunked body that grew past the limit: as one declared too large.
+            if !waits_for_continue {
+                discard(body, MAX_DISCARDED_BODY_BYTES).await;
+            }
+            Err(too_large())
+        }
         Err(_) => Err(ApiError::validation(
             "body-read",
             "The request body could not be read completely.",
         )),
     }
+}
+
+/// Reads and drops the rest of `body`, up to `at_most` bytes and [`MAX_DISCARD_TIME`]; stops
+/// at the first error.
+async fn discard<B>(mut body: B, at_most: u64)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let drain = async {
+        let mut left = at_most;
+        while left > 0 {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    let size = frame.data_ref().map_or(0, |data| data.len() as u64);
+                    left = left.saturating_sub(size.max(1));
+                }
+                _ => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(MAX_DISCARD_TIME, drain).await;
 }
 
 /// A unique request id shaped like AWS's (a version-4-style UUID): 8 bytes drawn once per
