@@ -21,7 +21,8 @@
 //!   - [`session`]: duration rules, session claims, sealed self-contained tokens (AEAD,
 //!     key ring), credential minting.
 //! - **Decisions over configuration**: [`config`] validates the TOML file into an immutable
-//!   snapshot; [`broker`] runs CreateSession (and the other operations) against the snapshot
+//!   snapshot (and `config::succession` what a reload may not take away from the one in
+//!   force: revocations, token keys, a usable server certificate); [`broker`] runs CreateSession (and the other operations) against the snapshot
 //!   in force, with bounded moka caches invalidated on reload.
 //! - **Wire edges**: [`service`] parses the Roles Anywhere REST, STS Query and gRPC formats,
 //!   calls the broker, and renders its one error type ([`error`]: what went wrong, the

@@ -3,7 +3,8 @@
 //!
 //! Everything that can be checked is checked here, off the request path: ARNs parse, policies
 //! parse into typed statements, certificates and CRLs load, token keys decode, durations are in
-//! range. A [`ConfigError`] names the file, the key and what is wrong.
+//! range. A [`ConfigError`] names the file, the key and what is wrong. A reload also compares
+//! the new snapshot with the one in force ([`succession`]).
 
 mod locate;
 mod schema;
