@@ -97,7 +97,7 @@ impl State {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_reload())).unwrap_or_else(|_| {
                 Err(ReloadFailure {
                     error: "rolegate panicked while loading the configuration (a bug: please report it)".to_owned(),
-                    sources: self.broker.config().sources.clone(),
+                    sources: Some(self.broker.config().sources.as_on_disk_now()),
                 })
             });
         let mut changes = Vec::new();
@@ -115,7 +115,7 @@ impl State {
                 Err(failed) => {
                     let message = failed.error;
                     status.last_error = Some(message.clone());
-                    *failed_sources = Some(failed.sources);
+                    *failed_sources = failed.sources;
                     Err(message)
                 }
             }
@@ -180,18 +180,18 @@ impl State {
     fn try_reload(&self) -> Result<Vec<String>, ReloadFailure> {
         let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
             error: failed.error.to_string(),
-            sources: failed.sources,
+            sources: Some(failed.sources),
         })?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let in_force = self.broker.config();
-        crate::config::succession::check(&in_force, &config, now).map_err(|e| ReloadFailure {
-            error: e.to_string(),
-            sources: config.sources.clone(),
+        crate::config::succession::check(&in_force, &config, now).map_err(|refusal| ReloadFailure {
+            error: refusal.error.to_string(),
+            sources: (!refusal.retry_unchanged).then(|| config.sources.clone()),
         })?;
         let changes = crate::config::succession::changes(&in_force, &config);
         self.cert.replace(&config.server.tls).map_err(|e| ReloadFailure {
             error: format!("server certificate: {e}"),
-            sources: config.sources.clone(),
+            sources: Some(config.sources.clone()),
         })?;
         if !self.limiter.load().apply(&config.server) {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
@@ -233,8 +233,9 @@ fn warn_of_settings_read_at_start(
     }
 }
 
-/// Why a reload failed, and the files it read.
+/// Why a reload failed, and the files it read: the file watch tries again once one of them
+/// changes (`None`: the same files may pass as they are later, and are tried again).
 struct ReloadFailure {
     error: String,
-    sources: SourceFiles,
+    sources: Option<SourceFiles>,
 }

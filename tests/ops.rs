@@ -976,8 +976,10 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let n = now();
     let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
     let good = Pki::client(&pki.root, "good", KeyType::EcdsaP256);
-    // Made first, so numbered lower: the CRL before the revocation.
+    // Made first, so numbered lower: the CRL before the revocation, and one whose numbering
+    // started over (a lower number, but a later thisUpdate: not older).
     let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    let renumbered = pki.root.crl(&[revoked.serial_hex.as_str()], n, n + days(7)).unwrap();
     let mut s = setup(&pki);
     s.crl_pem = Some(
         pki.root
@@ -1057,6 +1059,49 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let replaced = r#"changes="trust anchor arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/main: CRL of CN=test root replaced (cRLNumber "#;
     assert!(reloaded.contains(replaced), "{reloaded}");
     create(&d, &revoked).await.unwrap();
+
+    // A CA whose numbering started over: a lower number with a later thisUpdate is taken.
+    replace_file(&crl, &renumbered);
+    d.signal("HUP");
+    let m = wait_for_reloads(&d, 5.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 3.0), "{m}");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+
+    // The CRL dropped while the anchor still trusts its CA: refused.
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let crls_line = "crls = [\"root.crl\"]\n";
+    assert!(text.contains(crls_line), "{text}");
+    replace_file(&config, &text.replace(crls_line, ""));
+    d.signal("HUP");
+    failed_reload(
+        ".crls: the CRL of CN=test root in force is gone, while the anchor still trusts that CA: the certificates \
+         it revokes would be accepted again. List its latest CRL; to drop it on purpose, restart rolegate",
+    );
+    wait_for_reloads(&d, 6.0).await;
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    replace_file(&config, &text);
+
+    // A new server certificate not valid yet: kept out, and tried again as it is.
+    let early = pki
+        .root
+        .server(
+            &["localhost", "127.0.0.1"],
+            KeyType::EcdsaP256,
+            n + days(1),
+            n + days(30),
+        )
+        .unwrap();
+    replace_file(&server_key, &early.key_pem);
+    replace_file(&server_pem, &early.cert_pem);
+    d.signal("HUP");
+    failed_reload(&format!(
+        "server.tls_cert: TLS clients would refuse this server certificate: it is not valid until {}. The \
+         certificate in force is kept; this one is tried again at each reload until it is valid",
+        rolegate::session::format_expiration((n + days(1)).unix_timestamp())
+    ));
+    wait_for_reloads(&d, 7.0).await;
+    create(&d, &good).await.unwrap();
 }
 
 /// A configuration that names a file not there yet fails to load; the file watch then watches

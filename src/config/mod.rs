@@ -1246,7 +1246,12 @@ fn server_certificate_problem(leaf: &x509_parser::certificate::X509Certificate<'
         return Some("it has no subjectAltName naming the server's host".to_owned());
     }
     let validity = leaf.validity();
-    succession::outside_validity(validity.not_before.timestamp(), validity.not_after.timestamp(), now, 0)
+    succession::outside_validity(
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+        now,
+        succession::SERVER_CERTIFICATE_LEEWAY_SECONDS,
+    )
 }
 
 /// `n` and the noun in its number: "1 CA certificate", "2 CA certificates".

@@ -61,6 +61,16 @@ impl SourceFiles {
         )
     }
 
+    /// The same files with what they hold now: what a reload that failed without reading
+    /// files of its own (it panicked) leaves the file watch to compare with, so that it waits
+    /// for a change instead of trying the same files again and again.
+    pub fn as_on_disk_now(&self) -> SourceFiles {
+        let OnDisk(now) = self.read_now();
+        SourceFiles {
+            files: self.files.iter().map(|(path, _)| path.clone()).zip(now).collect(),
+        }
+    }
+
     /// The files whose content on disk differs from what the load read (a file gone, or one
     /// that appeared since). Empty: the disk holds what the load saw.
     pub fn changed<'a>(&'a self, now: &OnDisk) -> Vec<&'a Path> {

@@ -1,15 +1,39 @@
 //! What a reload may not do that a start may. A reload compares the configuration it read
 //! with the one in force and fails — the one in force kept, the file and the way out named —
 //! where swapping it in would silently take away something the running daemon gives:
-//! revocations (an older CRL of the same issuer key), the sessions a token key opens (another
-//! key under its id), a server certificate clients accept (one outside its validity). A start
-//! has nothing to compare with, so a restart is how an operator does any of these on purpose.
+//! revocations (an older CRL of a CA's sequence, or its CRL dropped while the anchor still
+//! trusts the CA), the sessions a token key opens (another key under its id), a server
+//! certificate clients accept (one outside its validity). A start has nothing to compare
+//! with, so a restart is how an operator does any of these on purpose.
 //! It also lists what a reload changed, for the log: a configuration cut short by a failed
 //! write that loses roles is valid, and the log line of its reload says what it took away.
 
-use super::{Config, ConfigError};
+use super::{Anchor, Config, ConfigError};
 use crate::identity::CrlInfo;
 use crate::session::format_expiration;
+
+/// How long before its notBefore a new server certificate is swapped in: one made a moment
+/// ago by a CA whose clock runs ahead of this host's (cert-manager's CA issuer does not date
+/// certificates back).
+pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
+
+/// Why a reload is refused, and whether the same files may pass later as they are (a server
+/// certificate not valid yet): the file watch then tries them again instead of waiting for a
+/// change.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ConfigError,
+    pub retry_unchanged: bool,
+}
+
+impl From<ConfigError> for Refusal {
+    fn from(error: ConfigError) -> Self {
+        Refusal {
+            error,
+            retry_unchanged: false,
+        }
+    }
+}
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
 /// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
@@ -33,13 +57,21 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
             out.push(format!("trust anchor {arn} {now}"));
         }
         for crl in anchor.trust.crls() {
-            let same_key = current.trust.crls().iter().find(|c| c.signer_key == crl.signer_key);
-            if let Some(old) = same_key.filter(|old| old.number != crl.number || old.this_update != crl.this_update) {
-                let (field, was, is) = versions(old, crl);
-                out.push(format!(
-                    "trust anchor {arn}: CRL of {} replaced ({field} {was} → {is})",
-                    crl.issuer
-                ));
+            match current.trust.crls().iter().find(|c| c.same_sequence(crl)) {
+                None => out.push(format!("trust anchor {arn}: CRL of {} added", crl.issuer)),
+                Some(old) if old.number != crl.number || old.this_update != crl.this_update => {
+                    let (field, was, is) = versions(old, crl);
+                    out.push(format!(
+                        "trust anchor {arn}: CRL of {} replaced ({field} {was} → {is})",
+                        crl.issuer
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for old in current.trust.crls() {
+            if !anchor.trust.crls().iter().any(|c| c.same_sequence(old)) {
+                out.push(format!("trust anchor {arn}: CRL of {} removed", old.issuer));
             }
         }
     }
@@ -71,8 +103,10 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
         ));
     }
     if next.server.tls.cert_chain.first() != in_force.server.tls.cert_chain.first() {
-        let until = next.server.tls.not_after.map(format_expiration).unwrap_or_default();
-        out.push(format!("server certificate replaced (valid until {until})"));
+        out.push(match next.server.tls.not_after {
+            Some(until) => format!("server certificate replaced (valid until {})", format_expiration(until)),
+            None => "server certificate replaced".to_owned(),
+        });
     }
     out
 }
@@ -104,22 +138,30 @@ fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
 }
 
 /// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force`.
-pub fn check(in_force: &Config, next: &Config, now: i64) -> Result<(), ConfigError> {
+pub fn check(in_force: &Config, next: &Config, now: i64) -> Result<(), Refusal> {
     older_crl(in_force, next)?;
+    dropped_crl(in_force, next)?;
     replaced_token_key(in_force, next)?;
     unusable_server_certificate(in_force, next, now)
 }
 
-/// A CRL of a trust anchor that an older CRL of the same issuer key replaces: the revocations
-/// made in between would be taken back (RFC 5280 §5.2.3 numbers an issuer's CRLs in
-/// increasing order). A stale mirror, a restored backup or a reverted ConfigMap does this.
+/// The anchors of `next` that `in_force` has too (by ARN), in configuration order, each with
+/// its counterpart in force.
+fn kept_anchors<'a>(in_force: &'a Config, next: &'a Config) -> Vec<(&'a Anchor, &'a Anchor)> {
+    let mut kept: Vec<_> = next
+        .anchors
+        .values()
+        .filter_map(|anchor| Some((anchor.as_ref(), in_force.anchors.get(anchor.arn.as_str())?.as_ref())))
+        .collect();
+    kept.sort_by_key(|(anchor, _)| anchor.section);
+    kept
+}
+
+/// A CRL of a trust anchor that an older CRL of its sequence replaces: the revocations made in
+/// between would be taken back. A stale mirror, a restored backup or a reverted ConfigMap does
+/// this.
 fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
-    let mut anchors: Vec<_> = next.anchors.values().collect();
-    anchors.sort_by_key(|a| a.section);
-    for anchor in anchors {
-        let Some(current) = in_force.anchors.get(anchor.arn.as_str()) else {
-            continue;
-        };
+    for (anchor, current) in kept_anchors(in_force, next) {
         for (j, (crl, file)) in anchor.trust.crls().iter().zip(&anchor.crl_files).enumerate() {
             let Some(newer) = current.trust.crls().iter().find(|c| crl.predates(c)) else {
                 continue;
@@ -140,11 +182,42 @@ fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Two CRLs of one issuer key as [`CrlInfo::predates`] compares them: by cRLNumber where both
-/// have one, else by thisUpdate. The field, and its value in each.
+/// A CRL in force that `next` drops while its anchor still trusts the CA that signs it (a
+/// certificate of the bundle holds its key): the certificates it revokes would be accepted
+/// again. A reverted ConfigMap or a configuration cut short does this.
+fn dropped_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
+    for (anchor, current) in kept_anchors(in_force, next) {
+        let trusted_keys: Vec<Vec<u8>> = anchor
+            .trust
+            .certificates()
+            .iter()
+            .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
+            .map(|(_, c)| c.public_key().raw.to_vec())
+            .collect();
+        for old in current.trust.crls() {
+            let dropped = !anchor.trust.crls().iter().any(|c| c.same_sequence(old));
+            if dropped && trusted_keys.contains(&old.signer_key) {
+                return Err(ConfigError {
+                    file: next.path.clone(),
+                    key: format!("trust_anchor[{}].crls", anchor.section),
+                    message: format!(
+                        "the CRL of {} in force is gone, while the anchor still trusts that CA: the \
+                         certificates it revokes would be accepted again. List its latest CRL; to drop \
+                         it on purpose, restart rolegate",
+                        old.issuer
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two CRLs of one sequence as they differ: by cRLNumber where both have one and they differ,
+/// else by thisUpdate. The field, and its value in each.
 fn versions(a: &CrlInfo, b: &CrlInfo) -> (&'static str, String, String) {
     match (&a.number, &b.number) {
-        (Some(a), Some(b)) => ("cRLNumber", a.to_string(), b.to_string()),
+        (Some(a), Some(b)) if a != b => ("cRLNumber", a.to_string(), b.to_string()),
         _ => (
             "thisUpdate",
             format_expiration(a.this_update),
@@ -172,10 +245,11 @@ fn replaced_token_key(in_force: &Config, next: &Config) -> Result<(), ConfigErro
 }
 
 /// A new server certificate that clients would refuse for its dates, where one is in force.
-/// A certificate made a moment ago by a CA whose clock runs ahead is allowed the configured
-/// clock skew; the certificate in force is checked only when it changes, so an expired one
+/// One not valid yet is allowed [`SERVER_CERTIFICATE_LEEWAY_SECONDS`], and refused only for
+/// now: the same files are tried again (a certificate staged ahead of its start goes in once
+/// it starts). The certificate in force is checked only when it changes, so an expired one
 /// does not stop other changes (a fresh CRL) from taking effect.
-fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Result<(), ConfigError> {
+fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Result<(), Refusal> {
     let tls = &next.server.tls;
     if tls.cert_chain.first() == in_force.server.tls.cert_chain.first() {
         return Ok(());
@@ -183,17 +257,27 @@ fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Re
     let (Some(not_before), Some(not_after)) = (tls.not_before, tls.not_after) else {
         return Ok(());
     };
-    let leeway = next.server.max_clock_skew.whole_seconds();
-    match outside_validity(not_before, not_after, now, leeway) {
+    let problem = outside_validity(not_before, not_after, now, SERVER_CERTIFICATE_LEEWAY_SECONDS);
+    match problem {
         None => Ok(()),
-        Some(problem) => Err(ConfigError {
-            file: next.path.clone(),
-            key: "server.tls_cert".to_owned(),
-            message: format!(
-                "TLS clients would refuse this server certificate: {problem}. The certificate in force \
-                 is kept; install a current one"
-            ),
-        }),
+        Some(problem) => {
+            let expired = now > not_after;
+            let what_now = match expired {
+                true => "install a current one",
+                false => "this one is tried again at each reload until it is valid",
+            };
+            Err(Refusal {
+                error: ConfigError {
+                    file: next.path.clone(),
+                    key: "server.tls_cert".to_owned(),
+                    message: format!(
+                        "TLS clients would refuse this server certificate: {problem}. The certificate \
+                         in force is kept; {what_now}"
+                    ),
+                },
+                retry_unchanged: !expired,
+            })
+        }
     }
 }
 

@@ -190,16 +190,23 @@ pub struct AnchorCertificate {
 }
 
 impl CrlInfo {
-    /// Whether this CRL was issued before `other` by the same issuer key, so that it lacks
-    /// the revocations `other` may add: RFC 5280 §5.2.3 numbers an issuer's CRLs in
-    /// increasing order, so the lower cRLNumber is the older; where either has none, the
-    /// earlier thisUpdate.
+    /// Whether this CRL and `other` are of one sequence: one issuer (name and key) and one
+    /// scope, which RFC 5280 §5.2.3 numbers in increasing order.
+    pub fn same_sequence(&self, other: &CrlInfo) -> bool {
+        self.issuer == other.issuer && self.signer_key == other.signer_key && self.scope == other.scope
+    }
+
+    /// Whether this CRL was issued before `other` of its sequence, so that it lacks the
+    /// revocations `other` may add: older by every measure the two have — a lower cRLNumber
+    /// where both are numbered, and a thisUpdate no later (or, without numbers, an earlier
+    /// one). A CA whose numbering starts over (moved to other software, a counter reset)
+    /// issues a lower number with a later thisUpdate: that CRL is not older.
     pub fn predates(&self, other: &CrlInfo) -> bool {
-        if self.signer_key != other.signer_key {
+        if !self.same_sequence(other) {
             return false;
         }
         match (&self.number, &other.number) {
-            (Some(mine), Some(theirs)) => mine < theirs,
+            (Some(mine), Some(theirs)) => mine < theirs && self.this_update <= other.this_update,
             _ => self.this_update < other.this_update,
         }
     }

@@ -192,21 +192,31 @@ pub(super) fn verify_chain_with<const N: usize>(
         .unwrap_or(CertificateError::UnknownIssuer);
     // webpki has no algorithm for a key DESIGN §1 refuses (RSA under 2048 bits, say), and
     // reports what that key signed as a bad signature: say what is wrong, the issuer's key.
-    if refusal == CertificateError::BadSignature && issued_by_unusable_key(leaf, &parsed) {
+    if refusal == CertificateError::BadSignature && issued_by_unusable_key(anchor, leaf, &parsed) {
         return Err(CertificateError::UnsupportedChainAlgorithm);
     }
     Err(refusal)
 }
 
 /// Whether an intermediate whose key no supported algorithm verifies with issued the leaf or
-/// another of the intermediates (by name).
+/// another of the intermediates (by name), and it alone could have: no certificate of that
+/// name with a usable key, among the intermediates or the anchor's, was there to verify the
+/// signature instead (then the signature is as bad as webpki says).
 fn issued_by_unusable_key(
+    anchor: &TrustAnchor,
     leaf: &ClientCertificate,
     intermediates: &[x509_parser::certificate::X509Certificate<'_>],
 ) -> bool {
+    let usable_of = |subject: &[u8]| {
+        intermediates
+            .iter()
+            .any(|ca| ca.subject().as_raw() == subject && public_key(ca).is_ok())
+            || anchor.certificates().iter().any(|c| c.subject_der == subject)
+    };
     intermediates.iter().enumerate().any(|(i, ca)| {
         let subject = ca.subject().as_raw();
         public_key(ca).is_err()
+            && !usable_of(subject)
             && (leaf.issuer_der() == subject
                 || intermediates
                     .iter()

@@ -1374,6 +1374,26 @@ fn a_crl_predates_the_later_crls_of_its_issuer_key() {
     // The same name under another key numbers its own CRLs.
     let other_key = info(&rekeyed);
     assert!(!older.predates(&other_key) && !other_key.predates(&older));
+    // Numbering started over (another CA software, a reset counter): a lower number with a
+    // later thisUpdate is not older — nor, the measures disagreeing, is the other older.
+    let restarted = CrlInfo {
+        number: Some(1u32.into()),
+        this_update: newer.this_update + 60,
+        ..newer.clone()
+    };
+    assert!(!restarted.predates(&newer) && !newer.predates(&restarted));
+    // Another scope (an issuing distribution point) numbers its own CRLs.
+    let scoped = CrlInfo {
+        scope: Some(CrlScope::default()),
+        ..older.clone()
+    };
+    assert!(!scoped.predates(&newer));
+    // Another name under the same key (a CA renamed, its key kept) numbers its own CRLs.
+    let renamed = CrlInfo {
+        issuer: "CN=CRL CA G2".to_owned(),
+        ..older.clone()
+    };
+    assert!(!renamed.predates(&newer));
     // Where a CRL has no number, thisUpdate decides.
     let unnumbered = |i: &CrlInfo, this_update: i64| CrlInfo {
         number: None,

@@ -12,7 +12,6 @@ pub const HMAC_ALGORITHMS: &str = "Supported is AWS4-HMAC-SHA256.";
 /// What the Roles Anywhere endpoint accepts.
 pub const X509_ALGORITHMS: &str = "Supported are AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256.";
 
-/// Why a SigV4 request could not be parsed, canonicalized, signed or verified.
 /// The allowed clock skew as STS's messages state it: `5 min.`, or in seconds when it is no
 /// whole number of minutes (`max_clock_skew_seconds = 90`: `90 s.`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +27,7 @@ impl std::fmt::Display for Skew {
     }
 }
 
+/// Why a SigV4 request could not be parsed, canonicalized, signed or verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigV4Error {
     /// Neither an `Authorization` header nor presigned query parameters were found.
