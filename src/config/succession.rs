@@ -296,6 +296,132 @@ pub(super) fn outside_validity(not_before: i64, not_after: i64, now: i64, leeway
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
+    use crate::pki::KeyType;
+    use crate::session::TokenKey;
+
+    /// The bench's world: a PKI, a token key, a configuration whose anchor has a CRL.
+    fn world() -> World {
+        World::create(&WorldOptions {
+            distinct_certs: 1,
+            client_key: KeyType::EcdsaP256,
+            cache_max_entries: 100,
+            crl_entries: Some(1),
+            stopped: None,
+        })
+        .unwrap()
+    }
+
+    /// The configuration of `world` with `edit` made to its file's text (put back after).
+    fn edited(world: &World, edit: impl Fn(&str) -> String) -> Config {
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        std::fs::write(&world.config, edit(&text)).unwrap();
+        let config = Config::load(&world.config);
+        std::fs::write(&world.config, &text).unwrap();
+        config.unwrap()
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn a_reload_names_what_it_adds_removes_and_turns_off() {
+        let world = world();
+        let in_force = Config::load(&world.config).unwrap();
+        let same = Config::load(&world.config).unwrap();
+        assert!(check(&in_force, &same, now()).is_ok());
+        assert_eq!(changes(&in_force, &same), Vec::<String>::new());
+
+        let k2 = format!("{}\n", TokenKey::generate().to_base64().as_str());
+        crate::fsutil::write_new_private(&world.dir.join("token-k2.key"), k2.as_bytes()).unwrap();
+        let renamed = format!("{CHAINED_ROLE_ARN}-renamed");
+        let next = edited(&world, |text| {
+            text.replace(
+                "active = \"k1\"\n",
+                "active = \"k2\"\n\n[[tokens.keys]]\nid = \"k2\"\nfile = \"token-k2.key\"\n",
+            )
+            .replace(
+                "accept_role_session_name = true\nenabled = true",
+                "accept_role_session_name = true\nenabled = false",
+            )
+            .replace(
+                "crls = [\"ca.crl\"]\nenabled = true",
+                "crls = [\"ca.crl\"]\nenabled = false",
+            )
+            .replace(CHAINED_ROLE_ARN, &renamed)
+        });
+        assert!(check(&in_force, &next, now()).is_ok());
+        assert_eq!(
+            changes(&in_force, &next),
+            [
+                format!("trust anchor {TRUST_ANCHOR_ARN} disabled"),
+                format!("profile {PROFILE_ARN} disabled"),
+                format!("role {renamed} added"),
+                format!("role {CHAINED_ROLE_ARN} removed"),
+                "token key k2 added".to_owned(),
+                "active token key k2 (was k1)".to_owned(),
+            ]
+        );
+        // And back: what was removed is added, what was turned off is on.
+        assert_eq!(
+            changes(&next, &in_force),
+            [
+                format!("trust anchor {TRUST_ANCHOR_ARN} enabled"),
+                format!("profile {PROFILE_ARN} enabled"),
+                format!("role {CHAINED_ROLE_ARN} added"),
+                format!("role {renamed} removed"),
+                "token key k2 removed".to_owned(),
+                "active token key k1 (was k2)".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reload_keeps_the_crls_and_token_keys_in_force() {
+        let world = world();
+        let in_force = Config::load(&world.config).unwrap();
+        // The anchor's CRL dropped, its CA still trusted.
+        let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
+        let refused = check(&in_force, &without_crl, now()).unwrap_err();
+        assert_eq!(refused.error.key, "trust_anchor[0].crls");
+        assert!(
+            refused.error.message.starts_with(
+                "the CRL of CN=rolegate bench root CA in force is gone, while the anchor still trusts that CA"
+            ),
+            "{}",
+            refused.error.message
+        );
+        assert!(!refused.retry_unchanged);
+        assert_eq!(
+            changes(&in_force, &without_crl),
+            [format!(
+                "trust anchor {TRUST_ANCHOR_ARN}: CRL of CN=rolegate bench root CA removed"
+            )]
+        );
+        assert_eq!(
+            changes(&without_crl, &in_force),
+            [format!(
+                "trust anchor {TRUST_ANCHOR_ARN}: CRL of CN=rolegate bench root CA added"
+            )]
+        );
+        // Another key written under the id in force.
+        let key_file = world.dir.join("token-k1.key");
+        let key = std::fs::read(&key_file).unwrap();
+        std::fs::write(&key_file, format!("{}\n", TokenKey::generate().to_base64().as_str())).unwrap();
+        let rekeyed = Config::load(&world.config).unwrap();
+        std::fs::write(&key_file, key).unwrap();
+        let refused = check(&in_force, &rekeyed, now()).unwrap_err();
+        assert_eq!(refused.error.key, "tokens.keys");
+        assert!(
+            refused
+                .error
+                .message
+                .starts_with("token key 'k1' is not the key in force under that id"),
+            "{}",
+            refused.error.message
+        );
+    }
 
     #[test]
     fn validity_is_inclusive_with_leeway_before_the_start() {
