@@ -1014,7 +1014,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     replace_file(&k1, "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n");
     d.signal("HUP");
     failed_reload(
-        "tokens.keys: token key 'k1' is not the key in force under that id: the sessions it sealed would stop opening. Give a new key a new id",
+        "tokens.keys[0].file (k1.key): token key 'k1' is not the key in force under that id: the sessions it sealed would stop opening. Give a new key a new id",
     );
     wait_for_reloads(&d, 2.0).await;
     assert_eq!(

@@ -82,6 +82,8 @@ pub struct Config {
     pub generation: u64,
     pub server: ServerSettings,
     pub keyring: KeyRing,
+    /// The file of each token key id, in `[[tokens.keys]]` order (messages name them).
+    pub token_key_files: Vec<(String, PathBuf)>,
     /// Keyed by trust anchor ARN.
     pub anchors: HashMap<String, Arc<Anchor>>,
     /// Keyed by profile ARN.
@@ -556,6 +558,7 @@ impl Loader<'_> {
             generation: next_generation(),
             server,
             keyring,
+            token_key_files: f.tokens.keys.iter().map(|k| (k.id.clone(), k.file.clone())).collect(),
             anchors,
             profiles,
             roles,

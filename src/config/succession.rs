@@ -234,7 +234,10 @@ fn replaced_token_key(in_force: &Config, next: &Config) -> Result<(), ConfigErro
         None => Ok(()),
         Some(id) => Err(ConfigError {
             file: next.path.clone(),
-            key: "tokens.keys".to_owned(),
+            key: match next.token_key_files.iter().position(|(listed, _)| listed == id) {
+                Some(i) => format!("tokens.keys[{i}].file ({})", next.token_key_files[i].1.display()),
+                None => "tokens.keys".to_owned(),
+            },
             message: format!(
                 "token key '{id}' is not the key in force under that id: the sessions it sealed would \
                  stop opening. Give a new key a new id (see \"Key ring rotation\" in the README); to \
@@ -412,7 +415,7 @@ mod tests {
         let rekeyed = Config::load(&world.config).unwrap();
         std::fs::write(&key_file, key).unwrap();
         let refused = check(&in_force, &rekeyed, now()).unwrap_err();
-        assert_eq!(refused.error.key, "tokens.keys");
+        assert_eq!(refused.error.key, "tokens.keys[0].file (token-k1.key)");
         assert!(
             refused
                 .error
