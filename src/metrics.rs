@@ -312,7 +312,21 @@ struct Metrics {
 fn metrics() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
     M.get_or_init(|| Metrics {
-        requests: Family::default(),
+        requests: {
+            // The series the shipped alerts watch, from the start, at 0: `rate()` and
+            // `increase()` see the first error of each (a series born at 1 shows no increase).
+            let family = Family::<RequestLabels, Counter>::default();
+            for (api, operation) in SERVED_OPERATIONS {
+                for outcome in WATCHED_OUTCOMES {
+                    drop(family.get_or_create(&RequestLabels {
+                        api,
+                        operation,
+                        outcome,
+                    }));
+                }
+            }
+            family
+        },
         duration: Family::new_with_constructor(|| {
             Histogram::new([
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -335,6 +349,31 @@ fn metrics() -> &'static Metrics {
         },
     })
 }
+
+/// The `api` and `operation` labels of the requests rolegate serves (`service` names them).
+const SERVED_OPERATIONS: [(&str, &str); 9] = [
+    ("rest", "CreateSession"),
+    ("sts", "GetCallerIdentity"),
+    ("sts", "AssumeRole"),
+    ("grpc", "CreateSession"),
+    ("grpc", "AssumeRole"),
+    ("grpc", "VerifyRequest"),
+    ("grpc", "Authorize"),
+    ("grpc", "Admin.Status"),
+    ("grpc", "Admin.Reload"),
+];
+
+/// The `outcome` labels the shipped alert rules and dashboards watch (`deploy/prometheus`).
+const WATCHED_OUTCOMES: [&str; 8] = [
+    "allow",
+    "AccessDenied",
+    "SignatureDoesNotMatch",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Throttling",
+];
 
 /// The `reason` label values of `rolegate_connections_refused_total`.
 const CONNECTION_REFUSAL_REASONS: [&str; 4] = ["rate-limit", "per-address-limit", "proxy-header", "proxy-untrusted"];

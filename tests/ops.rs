@@ -1738,6 +1738,34 @@ async fn assume_role_into_an_unknown_role_is_audited_as_such() {
     }
 }
 
+/// The request series the shipped alerts watch exist from the start at 0, so `rate()` sees
+/// the first error of each; series of other outcomes appear as they happen.
+#[tokio::test]
+async fn watched_request_series_start_at_zero() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let m = scrape(&d).await;
+    for (api, operation) in [
+        ("rest", "CreateSession"),
+        ("sts", "AssumeRole"),
+        ("grpc", "VerifyRequest"),
+    ] {
+        for outcome in [
+            "allow",
+            "AccessDenied",
+            "InternalFailure",
+            "ServiceUnavailable",
+            "Throttling",
+        ] {
+            let series =
+                format!(r#"rolegate_requests_total{{api="{api}",operation="{operation}",outcome="{outcome}"}}"#);
+            assert_eq!(sample(&m, &series), Some(0.0), "{series} in {m}");
+        }
+    }
+    let unwatched = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
+    assert_eq!(sample(&m, unwatched), None, "{m}");
+}
+
 #[tokio::test]
 async fn token_and_signing_key_cache_lookups_are_counted() {
     let pki = Pki::new();
