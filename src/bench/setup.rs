@@ -64,8 +64,9 @@ pub struct WorldOptions {
 impl World {
     /// Creates the PKI, token key and configuration in a new private temp folder.
     pub fn create(opts: &WorldOptions) -> Result<World, Box<dyn std::error::Error>> {
+        remove_folders_of_gone_benches(&std::env::temp_dir(), GONE_BENCH_FOLDER_AGE);
         let dir = std::env::temp_dir().join(format!(
-            "rolegate-bench-{}-{}",
+            "{BENCH_FOLDER_PREFIX}{}-{}",
             std::process::id(),
             OffsetDateTime::now_utc().unix_timestamp_nanos()
         ));
@@ -125,6 +126,44 @@ impl World {
         write_new_public(&self.config, config_toml(opts.cache_max_entries, crl).as_bytes())?;
         Ok(self)
     }
+}
+
+/// The name of a bench's temp folder up to its process id: `rolegate-bench-{pid}-{nanos}`.
+const BENCH_FOLDER_PREFIX: &str = "rolegate-bench-";
+
+/// How old the folder of a bench whose process is gone must be to be removed.
+const GONE_BENCH_FOLDER_AGE: Duration = Duration::from_secs(6 * 3600);
+
+/// Removes the temp folders (with their dev PKI keys) of benches that are gone without
+/// removing theirs — killed with SIGKILL, say — from `temp`: those whose process id no
+/// process has now (`/proc`; elsewhere nothing is removed) and that were made more than
+/// `older_than` ago (a bench in another PID namespace sharing the folder looks gone). One
+/// whose id a live process has is left; folders another user owns cannot be removed and are
+/// left too. Returns how many were removed.
+pub fn remove_folders_of_gone_benches(temp: &Path, older_than: Duration) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(BENCH_FOLDER_PREFIX))
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok());
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|made| made.elapsed().is_ok_and(|age| age >= older_than));
+            old && pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .filter(|entry| std::fs::remove_dir_all(entry.path()).is_ok())
+        .count()
 }
 
 impl Drop for World {
@@ -257,6 +296,29 @@ max_connections_per_ip = 0
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn the_folders_of_gone_benches_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let folder = |pid: u32| temp.path().join(format!("{BENCH_FOLDER_PREFIX}{pid}-123"));
+        for pid in [gone, std::process::id()] {
+            std::fs::create_dir(folder(pid)).unwrap();
+            std::fs::write(folder(pid).join("ca.key"), "key").unwrap();
+        }
+        std::fs::create_dir(temp.path().join("rolegate-bench-notapid-1")).unwrap();
+        assert_eq!(
+            remove_folders_of_gone_benches(temp.path(), GONE_BENCH_FOLDER_AGE),
+            0,
+            "made just now"
+        );
+        assert_eq!(remove_folders_of_gone_benches(temp.path(), Duration::ZERO), 1);
+        assert!(!folder(gone).exists());
+        assert!(folder(std::process::id()).exists());
+        assert!(temp.path().join("rolegate-bench-notapid-1").exists());
+    }
 
     #[test]
     fn the_bench_world_is_a_valid_configuration_without_rate_limits() {
