@@ -83,13 +83,9 @@ fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = env_filter();
-    // No ANSI colour codes when stderr is a file, a pipe or journald (they cost formatting
-    // time on every audit event and garble log files).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
+        .with_env_filter(env_filter())
+        .with_ansi(ansi())
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.fmt_fields(TextFields).init(),
@@ -104,9 +100,8 @@ where
 pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usize) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let lines = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi)
+        .with_ansi(ansi())
         .with_writer(std::io::stderr);
     let lines = match format {
         LogFormat::Text => lines.fmt_fields(TextFields).with_filter(env_filter()).boxed(),
@@ -130,6 +125,12 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for WarningCounter {
     fn on_event(&self, _event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Whether log lines carry ANSI colour codes: only when stderr is a terminal, not a file, a
+/// pipe or journald (they cost formatting time on every audit event and garble log files).
+fn ansi() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 /// `RUST_LOG`'s filter, else [`DEFAULT_FILTER`].

@@ -101,28 +101,43 @@ fn setup(pki: &Pki) -> Setup<'_> {
     }
 }
 
-/// Roles Anywhere credentials for ROLE, and the leaf's serial in hex (the session name).
-async fn roles_anywhere_session(endpoint: &str, ca: &std::path::Path, leaf: &Issued) -> (SessionCredentials, String) {
-    let params = CreateSessionParams {
+/// A CreateSession of ROLE through the main anchor and profile.
+fn main_session_params() -> CreateSessionParams {
+    CreateSessionParams {
         trust_anchor_arn: anchor_arn("main"),
         profile_arn: profile_arn("main"),
         role_arn: ROLE.to_owned(),
         duration_seconds: None,
         role_session_name: None,
         region: REGION.into(),
-    };
-    let client = RolesAnywhereClient::new(
+    }
+}
+
+/// A Roles Anywhere client of `endpoint`, trusting `ca`.
+fn roles_anywhere_client(endpoint: &str, ca: &std::path::Path) -> RolesAnywhereClient {
+    RolesAnywhereClient::new(
         endpoint,
         &TlsOptions {
             ca_bundle: Some(ca.to_owned()),
             ..Default::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Roles Anywhere credentials for ROLE, and the leaf's serial in hex (the session name).
+async fn roles_anywhere_session(endpoint: &str, ca: &std::path::Path, leaf: &Issued) -> (SessionCredentials, String) {
     let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
     let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
-    let creds = client
-        .create_session(&params, &key, &leaf.cert_der, &[], cert.serial_decimal(), now())
+    let creds = roles_anywhere_client(endpoint, ca)
+        .create_session(
+            &main_session_params(),
+            &key,
+            &leaf.cert_der,
+            &[],
+            cert.serial_decimal(),
+            now(),
+        )
         .await
         .unwrap();
     (creds, cert.serial_hex().to_owned())
@@ -1362,22 +1377,8 @@ async fn a_non_default_clock_skew_bounds_create_session_and_sts() {
     let leaf = Pki::client(&pki.root, "skewed", KeyType::EcdsaP256);
     let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
     let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
-    let client = RolesAnywhereClient::new(
-        ep,
-        &TlsOptions {
-            ca_bundle: Some(ca.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let params = CreateSessionParams {
-        trust_anchor_arn: anchor_arn("main"),
-        profile_arn: profile_arn("main"),
-        role_arn: ROLE.to_owned(),
-        duration_seconds: None,
-        role_session_name: None,
-        region: REGION.into(),
-    };
+    let client = roles_anywhere_client(ep, &ca);
+    let params = main_session_params();
     let whole_seconds = |t: OffsetDateTime| t.replace_nanosecond(0).unwrap();
     // The server's time named in a message lies between the moments around the request.
     let assert_server_time = |named: &str, before: OffsetDateTime, after: OffsetDateTime| {

@@ -1,8 +1,9 @@
 //! The private on-disk credential cache of `credential-process`: many SDK processes starting at
 //! once share one CreateSession. Entries live in `$XDG_CACHE_HOME/rolegate/` (else
 //! `~/.cache/rolegate/`, directory 0700, files 0600), named by the SHA-256 of the request
-//! parameters, the certificate and the arguments that choose its key. A per-entry lock file serialises the processes that miss, and
-//! entries are replaced by atomic rename, so readers never see half-written files.
+//! parameters, the certificate and the arguments that choose its key. A per-entry lock file
+//! serialises the processes that miss, and entries are replaced by atomic rename, so readers
+//! never see half-written files.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -160,7 +161,8 @@ pub struct CacheKey(String);
 
 impl CacheKey {
     /// Hashes every input that changes the answer: endpoint, region, ARNs, duration, session
-    /// name, the key arguments, the certificate and chain (each length-prefixed, so fields cannot run together).
+    /// name, the key arguments, the certificate and chain (each length-prefixed, so fields
+    /// cannot run together).
     pub fn new(fields: &[&str], certificate_der: &[u8], chain_der: &[Vec<u8>]) -> Self {
         let mut h = Sha256::new();
         h.update(b"rolegate-credential-cache-v1");

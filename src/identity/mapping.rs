@@ -104,11 +104,7 @@ impl AttributeMapping {
     /// profile has it. `None` when the mapping may keep it, and for a key no certificate
     /// attribute becomes (another tag, an unsupported RDN): nothing to decide there.
     pub fn dropped_field(&self, key: &str) -> Option<CertificateField> {
-        let (field, attribute) = CertificateField::ALL.into_iter().find_map(|field| {
-            let prefix = key.get(..field.name().len())?;
-            let rest = key[field.name().len()..].strip_prefix('/')?;
-            prefix.eq_ignore_ascii_case(field.name()).then_some((field, rest))
-        })?;
+        let (field, attribute) = field_of(key)?;
         let specifiers = self.rules[field as usize].as_ref()?;
         let attribute = default_tag_attribute(field, attribute)?;
         (!specifiers.iter().any(|s| selects(s, &attribute))).then_some(field)
@@ -116,10 +112,7 @@ impl AttributeMapping {
 
     /// Whether the tag `key` (`x509Subject/CN`, `x509SAN/Name/OU`...) is selected.
     fn keeps(&self, key: &str) -> bool {
-        let Some((field, attribute)) = CertificateField::ALL
-            .into_iter()
-            .find_map(|field| Some((field, key.strip_prefix(field.name())?.strip_prefix('/')?)))
-        else {
+        let Some((field, attribute)) = field_of(key) else {
             return false;
         };
         match &self.rules[field as usize] {
@@ -164,6 +157,16 @@ fn selects(specifier: &str, attribute: &str) -> bool {
         "Name/*" => attribute.starts_with("Name/"),
         _ => specifier == attribute,
     }
+}
+
+/// The field of the tag `key` (`x509Subject/CN`: the subject; the field's name in any case, as
+/// a policy's `aws:PrincipalTag/…` may write it) and the rest of the key after its `/`.
+fn field_of(key: &str) -> Option<(CertificateField, &str)> {
+    CertificateField::ALL.into_iter().find_map(|field| {
+        let name = key.get(..field.name().len())?;
+        let rest = key[field.name().len()..].strip_prefix('/')?;
+        name.eq_ignore_ascii_case(field.name()).then_some((field, rest))
+    })
 }
 
 /// `attribute` (the part of a tag key after its field, in any case) as AWS's default rules

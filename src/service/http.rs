@@ -115,11 +115,11 @@ const MAX_DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads the whole body, refusing more than `limit` bytes (chunked bodies included). A body
 /// whose `Content-Length` already says it is too large is refused before a byte of it is read
-/// when the client waits to be invited (`waits_for_continue`: `Expect: 100-continue`, which
-/// hyper answers only once the body is read). Otherwise the client is sending it anyway, and
-/// up to [`MAX_DISCARDED_BODY_BYTES`] of it are read and discarded first, for at most
-/// [`MAX_DISCARD_TIME`], so that the client reads the refusal.
-pub async fn collect_body<B>(body: B, limit: usize, waits_for_continue: bool) -> Result<Bytes, ApiError>
+/// when the client waits to be invited (`waits_for_continue()`, asked only then: `Expect:
+/// 100-continue`, which hyper answers only once the body is read). Otherwise the client is
+/// sending it anyway, and up to [`MAX_DISCARDED_BODY_BYTES`] of it are read and discarded
+/// first, for at most [`MAX_DISCARD_TIME`], so that the client reads the refusal.
+pub async fn collect_body<B>(body: B, limit: usize, waits_for_continue: impl Fn() -> bool) -> Result<Bytes, ApiError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -133,7 +133,7 @@ where
     };
     let declared = body.size_hint().lower();
     if usize::try_from(declared).map_or(true, |declared| declared > limit) {
-        if !waits_for_continue && declared <= MAX_DISCARDED_BODY_BYTES {
+        if declared <= MAX_DISCARDED_BODY_BYTES && !waits_for_continue() {
             discard(body, MAX_DISCARDED_BODY_BYTES).await;
         }
         return Err(too_large());
@@ -143,7 +143,7 @@ where
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             // A chunked body that grew past the limit: as one declared too large.
-            if !waits_for_continue {
+            if !waits_for_continue() {
                 discard(body, MAX_DISCARDED_BODY_BYTES).await;
             }
             Err(too_large())

@@ -359,9 +359,11 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
     let config = state.broker.config();
     let limit = config.server.max_body_bytes;
     let timeout = config.server.request_timeout;
-    let waits_for_continue = rp
-        .header("expect")
-        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    // Asked only of a body over the limit.
+    let waits_for_continue = || {
+        rp.header("expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+    };
     let bytes = match tokio::time::timeout(timeout, collect_body(body, limit, waits_for_continue)).await {
         Ok(result) => result,
         Err(_) => Err(request_timeout(timeout)),
