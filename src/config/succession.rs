@@ -41,13 +41,7 @@ impl From<ConfigError> for Refusal {
 /// are not listed.
 pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    added_and_removed(
-        &mut out,
-        "trust anchor",
-        in_force.anchors.keys(),
-        next.anchors.keys(),
-        |arn| next.anchors.contains_key(arn),
-    );
+    added_and_removed(&mut out, "trust anchor", in_force.anchors.keys(), next.anchors.keys());
     for (arn, anchor) in sorted(&next.anchors) {
         let Some(current) = in_force.anchors.get(arn) else {
             continue;
@@ -75,26 +69,16 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
             }
         }
     }
-    added_and_removed(
-        &mut out,
-        "profile",
-        in_force.profiles.keys(),
-        next.profiles.keys(),
-        |arn| next.profiles.contains_key(arn),
-    );
+    added_and_removed(&mut out, "profile", in_force.profiles.keys(), next.profiles.keys());
     for (arn, profile) in sorted(&next.profiles) {
         if let Some(current) = in_force.profiles.get(arn).filter(|p| p.enabled != profile.enabled) {
             let now = if current.enabled { "disabled" } else { "enabled" };
             out.push(format!("profile {arn} {now}"));
         }
     }
-    added_and_removed(&mut out, "role", in_force.roles.keys(), next.roles.keys(), |arn| {
-        next.roles.contains_key(arn)
-    });
+    added_and_removed(&mut out, "role", in_force.roles.keys(), next.roles.keys());
     let (old_ids, new_ids) = (in_force.keyring.key_ids(), next.keyring.key_ids());
-    added_and_removed(&mut out, "token key", old_ids.iter(), new_ids.iter(), |id| {
-        new_ids.contains(id)
-    });
+    added_and_removed(&mut out, "token key", old_ids.iter(), new_ids.iter());
     if in_force.keyring.active_id() != next.keyring.active_id() {
         out.push(format!(
             "active token key {} (was {})",
@@ -118,21 +102,20 @@ fn sorted<V>(map: &std::collections::HashMap<String, V>) -> Vec<(&String, &V)> {
     entries
 }
 
-/// "{what} {name} added" for each name only in `new`, "removed" for each only in `old`
-/// (`in_new` tells whether an old name is still there), in name order.
+/// "{what} {name} added" for each name only in `new`, "removed" for each only in `old`, in
+/// name order.
 fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
     out: &mut Vec<String>,
     what: &str,
     old: impl Iterator<Item = &'a T>,
     new: impl Iterator<Item = &'a T>,
-    in_new: impl Fn(&T) -> bool,
 ) {
     let old: std::collections::BTreeSet<&T> = old.collect();
     let new: std::collections::BTreeSet<&T> = new.collect();
     for name in new.difference(&old) {
         out.push(format!("{what} {} added", name.as_ref()));
     }
-    for name in old.iter().filter(|name| !in_new(name)) {
+    for name in old.difference(&new) {
         out.push(format!("{what} {} removed", name.as_ref()));
     }
 }
