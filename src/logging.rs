@@ -78,18 +78,31 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
 /// a reset flood). rolegate logs a failed handshake itself, at `debug`.
 pub const DEFAULT_FILTER: &str = "info,rustls=error,h2=error";
 
-/// Installs the global subscriber writing `format` lines to `writer`.
+/// Installs the global subscriber writing `format` lines to `writer`, filtered by `RUST_LOG`.
 fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(env_filter())
-        .with_ansi(ansi())
-        .with_writer(writer);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(env_filter())
+        .with(lines(format, writer))
+        .init();
+}
+
+/// The layer writing each event as a `format` line to `writer`: what the daemon logs, and what
+/// the commands that only load a configuration print.
+fn lines<S, W>(format: LogFormat, writer: W) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    let layer = tracing_subscriber::fmt::layer().with_ansi(ansi()).with_writer(writer);
     match format {
-        LogFormat::Text => builder.fmt_fields(TextFields).init(),
-        LogFormat::Json => builder.json().event_format(JsonLines::default()).init(),
+        LogFormat::Text => layer.fmt_fields(TextFields).boxed(),
+        LogFormat::Json => layer.json().event_format(JsonLines::default()).boxed(),
     }
 }
 
@@ -100,17 +113,7 @@ where
 pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usize) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
-    let lines = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi())
-        .with_writer(std::io::stderr);
-    let lines = match format {
-        LogFormat::Text => lines.fmt_fields(TextFields).with_filter(env_filter()).boxed(),
-        LogFormat::Json => lines
-            .json()
-            .event_format(JsonLines::default())
-            .with_filter(env_filter())
-            .boxed(),
-    };
+    let lines = lines(format, std::io::stderr).with_filter(env_filter());
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = WarningCounter(Arc::clone(&count)).with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     let subscriber = tracing_subscriber::registry().with(lines).with(counter);

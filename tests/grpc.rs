@@ -172,7 +172,7 @@ async fn create_session_with_the_mtls_identity() {
     let again = create(&c, create_request("main", ROLE, "main")).await.unwrap();
     assert_eq!(again.credentials, r.credentials);
     // Both calls are counted on the operations listener.
-    let metrics = scrape_metrics(&d.metrics);
+    let metrics = d.metrics_text();
     assert!(
         metrics.contains(r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="allow"} 2"#),
         "{metrics}"
@@ -201,23 +201,6 @@ async fn create_session_with_the_mtls_identity() {
         assert!(audit.contains(needle), "audit event lacks {needle}: {audit}");
     }
     assert!(!audit.contains(creds.secret_access_key.as_str()));
-}
-
-/// `GET /metrics` from the plain-HTTP operations listener at `base` (`http://host:port`).
-fn scrape_metrics(base: &str) -> String {
-    ops_get(base, "/metrics")
-}
-
-/// `GET path` from the plain-HTTP operations listener at `base`: the whole answer, head and body.
-fn ops_get(base: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).unwrap();
-    text
 }
 
 #[tokio::test]
@@ -881,7 +864,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     );
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
-    let metrics = ops_get(&d.metrics, "/metrics");
+    let metrics = d.metrics_text();
     for (outcome, count) in [("allow", 1), ("SignatureDoesNotMatch", 7), ("IncompleteSignature", 1)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
@@ -1032,7 +1015,7 @@ async fn authorize_evaluates_role_and_session_policies() {
         (Decision::Allow, "ReadOrders".to_owned())
     );
     // Denying decisions are counted (and audited) as denials.
-    let metrics = ops_get(&d.metrics, "/metrics");
+    let metrics = d.metrics_text();
     for (operation, outcome, count) in [
         ("Authorize", "allow", 2),
         ("Authorize", "AccessDenied", 3),
@@ -1618,7 +1601,7 @@ async fn health_reports_not_serving_while_draining() {
         assert_eq!(first.status(), ServingStatus::Serving, "{service:?}");
         watches.push((service, watch));
     }
-    assert!(ops_get(&d.metrics, "/readyz").starts_with("HTTP/1.1 200 "));
+    assert_eq!(http_plain(&d.metrics, "GET", "/readyz", &[]).status, 200);
 
     d.signal("TERM");
     for (service, watch) in &mut watches {
@@ -1626,8 +1609,8 @@ async fn health_reports_not_serving_while_draining() {
         let update = update.expect("the Watch stream ended without a NOT_SERVING update");
         assert_eq!(update.status(), ServingStatus::NotServing, "{service:?}");
     }
-    let readyz = ops_get(&d.metrics, "/readyz");
-    assert!(readyz.starts_with("HTTP/1.1 503 "), "{readyz}");
+    let readyz = http_plain(&d.metrics, "GET", "/readyz", &[]);
+    assert_eq!(readyz.status, 503, "{readyz:?}");
 
     // New calls on the open channel: never SERVING; once the GOAWAY is read, refused.
     let mut refused = None;

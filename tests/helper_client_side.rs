@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,47 +94,19 @@ impl Client {
     }
 }
 
-fn setup(pki: &Pki) -> Setup<'_> {
-    Setup {
-        pki,
-        extra_toml: String::new(),
-        crl_pem: None,
-        app_trust_condition: "",
-    }
-}
-
 /// A plain HTTP/1.1 request to 127.0.0.1; returns (status, body).
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let addr = addr.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let reply = http_plain(addr, method, path, headers);
+    (reply.status, reply.body)
 }
 
 fn create_session_count(d: &Daemon) -> u64 {
-    let (status, text) = http(&d.metrics, "GET", "/metrics", &[]);
-    assert_eq!(status, 200);
-    text.lines()
-        .find(|l| {
-            l.starts_with("rolegate_requests_total{")
-                && l.contains("api=\"rest\"")
-                && l.contains("operation=\"CreateSession\"")
-                && l.contains("outcome=\"allow\"")
-        })
-        .map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+    let metrics = d.metrics_text();
+    sample(
+        &metrics,
+        r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="allow"}"#,
+    )
+    .map_or(0, |v| v as u64)
 }
 
 #[test]
@@ -1604,46 +1575,21 @@ fn sidecar_and_update_exit_cleanly_on_a_signal() {
 /// The assumed-role ARN of `creds` (a container endpoint document), from GetCallerIdentity at
 /// the daemon through aws-sdk-sts.
 fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {
-    use aws_smithy_http_client::tls;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let pem = std::fs::read(d.ca_bundle()).unwrap();
-        let tls_context = tls::TlsContext::builder()
-            .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
-            .build()
-            .unwrap();
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-            .tls_context(tls_context)
-            .build_https();
         let s = |k: &str| creds[k].as_str().unwrap().to_owned();
-        let credentials =
-            aws_credential_types::Credentials::new(s("AccessKeyId"), s("SecretAccessKey"), Some(s("Token")), None, "t");
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            // Nothing of the machine's AWS settings (AWS_USE_FIPS_ENDPOINT, ~/.aws/config).
-            .empty_test_environment()
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&d.endpoint)
-            .credentials_provider(credentials)
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            // The SDK's 3.1 s connect timeout covers the TLS handshake too: too short for a
-            // loaded test machine, with retries off.
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(std::time::Duration::from_secs(30))
-                    .build(),
-            )
-            .http_client(http)
-            .load()
-            .await;
-        let me = aws_sdk_sts::Client::new(&shared)
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap();
+        let sts = sts_sdk_client(
+            &d.endpoint,
+            &d.ca_bundle(),
+            &s("AccessKeyId"),
+            &s("SecretAccessKey"),
+            &s("Token"),
+        )
+        .await;
+        let me = sts.get_caller_identity().send().await.unwrap();
         me.arn().unwrap().to_owned()
     })
 }

@@ -42,32 +42,6 @@ struct Req {
     body: Vec<u8>,
 }
 
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn sts_code(&self) -> &str {
-        between(&self.body, "<Code>", "</Code>")
-    }
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
-    s.split_once(start)
-        .and_then(|(_, rest)| rest.split_once(end))
-        .map_or("", |(v, _)| v)
-}
-
 fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
     rustls::pki_types::CertificateDer::pem_slice_iter(pem)
@@ -75,11 +49,7 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'st
         .collect()
 }
 
-async fn send(d: &Daemon, req: &Req) -> Resp {
-    let addr = d.endpoint.trim_start_matches("https://").to_owned();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tls_connector(&d.ca_bundle()).connect(name, tcp).await.unwrap();
+async fn send(d: &Daemon, req: &Req) -> HttpReply {
     let target = if req.query.is_empty() {
         req.path.clone()
     } else {
@@ -90,33 +60,7 @@ async fn send(d: &Daemon, req: &Req) -> Resp {
         head += &format!("{n}: {v}\r\n");
     }
     head += &format!("content-length: {}\r\nconnection: close\r\n\r\n", req.body.len());
-    tls.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer (and close) before reading an oversized body.
-    let _ = tls.write_all(&req.body).await;
-    let _ = tls.flush().await;
-    let mut raw = Vec::new();
-    let _ = tls.read_to_end(&mut raw).await;
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> Resp {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
-    Resp { status, headers, body }
+    https_exchange(&d.endpoint, &d.ca_bundle(), head.as_bytes(), &req.body).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,16 +91,7 @@ fn case(name: &'static str, req: Req, want: Want) -> Case {
 /// The sum of the daemon's `rolegate_requests_total` series: the requests an API handler
 /// answered (allowed or refused).
 async fn requests_answered(d: &Daemon) -> f64 {
-    let addr = d.metrics.trim_start_matches("http://");
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let r = parse_response(&raw);
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
+    d.metrics_text()
         .lines()
         .filter(|l| l.starts_with("rolegate_requests_total{"))
         .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
@@ -184,9 +119,9 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
             }
             Want::Sts(status, code, needle) => {
                 r.status == status
-                    && r.sts_code() == code
+                    && r.element("Code").unwrap_or_default() == code
                     && r.header("x-amzn-requestid").is_some()
-                    && unescape(between(&r.body, "<Message>", "</Message>")).contains(needle)
+                    && unescape(r.element("Message").unwrap_or_default()).contains(needle)
             }
             Want::Status(status) => r.status == status,
             Want::Ok(status) => r.status == status,
@@ -198,9 +133,9 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
                 c.want,
                 r.status,
                 r.header("x-amzn-errortype"),
-                r.sts_code(),
+                r.element("Code").unwrap_or_default(),
                 if r.body.contains("<Message>") {
-                    between(&r.body, "<Message>", "</Message>").to_owned()
+                    r.element("Message").unwrap_or_default().to_owned()
                 } else {
                     r.body.chars().take(400).collect::<String>()
                 }
@@ -1788,11 +1723,10 @@ async fn assume_role_policy_and_size_matrix() {
 /// Starts the daemon with `RUST_LOG=debug` and `--log-format {format}`, its logs (stderr) in
 /// `stderr.log` of its state folder.
 fn start_logging(setup: &Setup, format: &str) -> Daemon {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), setup);
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let mut child = std::process::Command::new(binary())
+    let child = std::process::Command::new(binary())
         .args(["--log-format", format, "serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "debug")
@@ -1800,33 +1734,8 @@ fn start_logging(setup: &Setup, format: &str) -> Daemon {
         .stderr(log)
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut endpoint, mut metrics) = (None, None);
-    while endpoint.is_none() || metrics.is_none() {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            endpoint = Some(a.trim().to_owned());
-        } else if let Some(a) = line.strip_prefix("metrics on ") {
-            metrics = Some(a.trim().to_owned());
-        }
-    }
-    Daemon {
-        dir,
-        endpoint: endpoint.unwrap(),
-        metrics: metrics.unwrap(),
-        child,
-        stdout_lines: rx,
-        // The log goes to stderr.log in the state folder, which the secret scan reads whole.
-        stderr_lines: std::sync::mpsc::channel().1,
-    }
+    // The log goes to stderr.log in the state folder, which the secret scan reads whole.
+    adopt(dir, child, std::sync::mpsc::channel().1)
 }
 
 fn json_str(v: &serde_json::Value, path: &[&str]) -> String {
@@ -1866,9 +1775,9 @@ async fn full_scenario_secrets(format: &str) {
     let chained = send(&d, &sts_signed(&first, &assume(ROLE_CHAINED, ""))).await;
     assert_eq!(chained.status, 200, "{}", chained.body);
     let second = Session {
-        akid: between(&chained.body, "<AccessKeyId>", "</AccessKeyId>").to_owned(),
-        secret: unescape(between(&chained.body, "<SecretAccessKey>", "</SecretAccessKey>")),
-        token: unescape(between(&chained.body, "<SessionToken>", "</SessionToken>")),
+        akid: chained.element("AccessKeyId").expect("AccessKeyId").to_owned(),
+        secret: unescape(chained.element("SecretAccessKey").expect("SecretAccessKey")),
+        token: unescape(chained.element("SessionToken").expect("SessionToken")),
     };
     assert_eq!(send(&d, &sts_signed(&second, WHOAMI)).await.status, 200);
     // Failures log more: a bad token, a wrong secret, a bad certificate signature.

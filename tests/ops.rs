@@ -29,15 +29,6 @@ fn params() -> CreateSessionParams {
     }
 }
 
-fn setup(pki: &Pki) -> Setup<'_> {
-    Setup {
-        pki,
-        extra_toml: String::new(),
-        crl_pem: None,
-        app_trust_condition: "",
-    }
-}
-
 async fn create(d: &Daemon, leaf: &Issued) -> Result<SessionCredentials, ClientError> {
     create_at(&d.endpoint, &d.ca_bundle(), leaf).await
 }
@@ -72,38 +63,6 @@ fn start_with_server_keys(pki: &Pki, keys: &str, args: &[&str]) -> Daemon {
     start_with_args(dir, &config, args)
 }
 
-/// A parsed HTTP/1.1 answer.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn parse_reply(raw: &[u8]) -> Reply {
-    let text = String::from_utf8_lossy(raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
 fn host_port(endpoint: &str) -> String {
     endpoint
         .trim_start_matches("https://")
@@ -116,7 +75,7 @@ async fn tls_connect(d: &Daemon) -> tokio_rustls::client::TlsStream<TcpStream> {
 }
 
 /// Reads one answer with a `Content-Length` body from a keep-alive connection.
-async fn read_one_reply(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Reply {
+async fn read_one_reply(stream: &mut tokio_rustls::client::TlsStream<TcpStream>) -> HttpReply {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -126,10 +85,10 @@ async fn read_one_reply(stream: &mut tokio_rustls::client::TlsStream<TcpStream>)
         let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
             continue;
         };
-        let reply = parse_reply(&raw[..end + 4]);
+        let reply = HttpReply::parse(&raw[..end + 4]);
         let length: usize = reply.header("content-length").unwrap().parse().unwrap();
         if raw.len() >= end + 4 + length {
-            return parse_reply(&raw[..end + 4 + length]);
+            return HttpReply::parse(&raw[..end + 4 + length]);
         }
     }
 }
@@ -279,7 +238,7 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
     let d = start_with_server_keys(&pki, "max_connections = 1", &[]);
     let first = tls_connect(&d).await;
     let mut second = tokio::spawn(tls_connect_to(d.endpoint.clone(), d.ca_bundle(), b"http/1.1"));
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(sample(&m, "rolegate_connections_limit"), Some(1.0), "{m}");
     assert_eq!(sample(&m, "rolegate_connections_open"), Some(1.0), "{m}");
     // The second client waits in the accept queue while the first holds the only slot...
@@ -443,7 +402,7 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     );
 
     // Refused before any handler, and still counted (and audited) as the refusals they are.
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(
         sample(
             &m,
@@ -504,7 +463,7 @@ async fn the_operations_listener_serves_a_bounded_number_of_connections() {
     held.clear();
     let mut raw = Vec::new();
     probe.read_to_end(&mut raw).await.unwrap();
-    let reply = parse_reply(&raw);
+    let reply = HttpReply::parse(&raw);
     assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
 }
 
@@ -537,7 +496,7 @@ async fn one_address_cannot_starve_the_operations_listener() {
         }
     };
     assert_eq!(probe(hog).await, b"", "the hog's next connection is closed unanswered");
-    let reply = parse_reply(&probe([127, 0, 0, 3]).await);
+    let reply = HttpReply::parse(&probe([127, 0, 0, 3]).await);
     assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
     drop(held);
 }
@@ -585,7 +544,7 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
     let _second = tls_connect(&d).await;
     let third = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"").await;
     assert!(third.is_err(), "a third connection from the address was served");
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="per-address-limit"}"#),
         Some(1.0),
@@ -624,7 +583,7 @@ async fn one_address_opens_connections_at_most_at_its_rate() {
     // Both are closed again: the rate counts connections opened, not connections open.
     let third = try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", b"").await;
     assert!(third.is_err(), "a third connection within the burst was served");
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="rate-limit"}"#),
         Some(1.0),
@@ -706,7 +665,7 @@ async fn proxy_protocol_names_the_client_address() {
 
     // No header: refused before the handshake.
     assert!(connect(Vec::new()).await.is_err());
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="proxy-header"}"#),
         Some(1.0),
@@ -739,7 +698,7 @@ async fn ipv6_clients_share_the_limits_of_their_prefix() {
     for stream in [first, other_prefix] {
         assert_eq!(post_empty_session_on(stream).await, "HTTP/1.1 403 Forbidden");
     }
-    let m = scrape(&by_64).await;
+    let m = by_64.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="per-address-limit"}"#),
         Some(1.0),
@@ -774,7 +733,7 @@ async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
             .await
             .is_err()
     );
-    let m = scrape(&elsewhere).await;
+    let m = elsewhere.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="proxy-untrusted"}"#),
         Some(1.0),
@@ -858,7 +817,7 @@ async fn a_reload_changes_the_connection_settings() {
             .await
             .is_err()
     );
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(
         sample(&m, r#"rolegate_connections_refused_total{reason="proxy-header"}"#),
         Some(1.0),
@@ -905,7 +864,7 @@ async fn changed_files_are_reloaded_without_a_signal() {
     assert_eq!(reloads(&m, "failure"), 1.0, "{m}");
     assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(0.0), "{m}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
     // The CRL in force stays.
     assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
@@ -1207,7 +1166,7 @@ async fn the_connection_limit_fits_in_the_open_file_limit() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &setup(&pki));
     let d = start_with_descriptor_limit(dir, &config, 400);
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     // 64 for the process, 256 for the operations listener's connections.
     let limit = 400 - 64 - 256;
     assert_eq!(sample(&m, "rolegate_connections_limit"), Some(f64::from(limit)), "{m}");
@@ -1219,7 +1178,7 @@ async fn the_connection_limit_fits_in_the_open_file_limit() {
     }
     let mut open = 0.0;
     for _ in 0..200 {
-        open = sample(&scrape(&d).await, "rolegate_connections_open").unwrap();
+        open = sample(&d.metrics_text(), "rolegate_connections_open").unwrap();
         if open == f64::from(limit) {
             break;
         }
@@ -1242,8 +1201,7 @@ async fn the_connection_limit_fits_in_the_open_file_limit() {
 }
 
 /// One HTTP/1.1 request over TLS (`Connection: close`), answer read to the end.
-async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)], body: &str) -> Reply {
-    let mut stream = tls_connect(d).await;
+async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)], body: &str) -> HttpReply {
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         host_port(&d.endpoint),
@@ -1253,11 +1211,7 @@ async fn https(d: &Daemon, method: &str, path: &str, headers: &[(String, String)
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    parse_reply(&raw)
+    https_exchange(&d.endpoint, &d.ca_bundle(), req.as_bytes(), body.as_bytes()).await
 }
 
 /// An HTTP/2 connection over TLS to the daemon, driven in the background.
@@ -1342,7 +1296,7 @@ async fn grpc_status_over_h2(d: &Daemon, path: &str, frame: Vec<u8>) -> (String,
 
 /// `POST /sessions` with an empty JSON object, repeated (for up to 10 s) until `done` holds for
 /// the reply: for waiting on the daemon to admit or refuse requests.
-async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> Reply {
+async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> HttpReply {
     let mut reply = https(d, "POST", "/sessions", &[], "{}").await;
     for _ in 0..100 {
         if done(reply.status) {
@@ -1354,43 +1308,18 @@ async fn post_empty_session_until(d: &Daemon, done: impl Fn(u16) -> bool) -> Rep
     reply
 }
 
-/// `GET /metrics` on the plain-HTTP operations listener.
-async fn scrape(d: &Daemon) -> String {
-    let reply = ops_request(d, "GET", "/metrics").await;
-    assert_eq!(reply.status, 200);
-    reply.body
-}
-
-/// `method path` on the plain-HTTP operations listener.
-async fn ops_request(d: &Daemon, method: &str, path: &str) -> Reply {
-    let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n");
-    tcp.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).await.unwrap();
-    parse_reply(&raw)
-}
-
 /// The operations endpoints are read-only: another method than GET or HEAD is 405.
 #[tokio::test]
 async fn the_operations_endpoints_answer_get_and_head_only() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
     for path in ["/metrics", "/healthz", "/readyz"] {
-        assert_eq!(ops_request(&d, "HEAD", path).await.status, 200, "{path}");
-        let refused = ops_request(&d, "POST", path).await;
+        assert_eq!(http_plain(&d.metrics, "HEAD", path, &[]).status, 200, "{path}");
+        let refused = http_plain(&d.metrics, "POST", path, &[]);
         assert_eq!(refused.status, 405, "{path}");
         assert_eq!(refused.header("allow"), Some("GET, HEAD"), "{path}");
     }
-    assert_eq!(ops_request(&d, "DELETE", "/nothing").await.status, 404);
-}
-
-/// The value of the sample `name_and_labels` (exact text before the value), if exposed.
-fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().unwrap())
+    assert_eq!(http_plain(&d.metrics, "DELETE", "/nothing", &[]).status, 404);
 }
 
 fn reloads(metrics: &str, outcome: &str) -> f64 {
@@ -1414,7 +1343,7 @@ async fn reload_config(d: &Daemon, text: &str, n: f64) -> String {
 /// Waits until the daemon has counted `n` reloads in total.
 async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
     for _ in 0..600 {
-        let m = scrape(d).await;
+        let m = d.metrics_text();
         if reloads(&m, "success") + reloads(&m, "failure") >= n {
             return m;
         }
@@ -1424,17 +1353,17 @@ async fn wait_for_reloads(d: &Daemon, n: f64) -> String {
 }
 
 /// A GetCallerIdentity signed with session credentials (SigV4, service `sts`).
-async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> Reply {
+async fn get_caller_identity(d: &Daemon, creds: &SessionCredentials) -> HttpReply {
     sts_post(d, creds, "Action=GetCallerIdentity&Version=2011-06-15").await
 }
 
 /// An STS Query request with the form `body`, SigV4-signed with `creds`.
-async fn sts_post(d: &Daemon, creds: &SessionCredentials, body: &str) -> Reply {
+async fn sts_post(d: &Daemon, creds: &SessionCredentials, body: &str) -> HttpReply {
     sts_post_in(d, creds, body, REGION).await
 }
 
 /// [`sts_post`] signed for `region`.
-async fn sts_post_in(d: &Daemon, creds: &SessionCredentials, body: &str, region: &str) -> Reply {
+async fn sts_post_in(d: &Daemon, creds: &SessionCredentials, body: &str, region: &str) -> HttpReply {
     let host = host_port(&d.endpoint);
     let base = [
         ("host", host.as_str()),
@@ -1678,7 +1607,7 @@ async fn audit_events_name_errors_as_the_metrics_do_and_never_hold_a_token() {
     let refused = &events[1];
     assert_eq!(refused["error_code"], "ValidationError", "{refused}");
     assert_eq!(refused["session_name"], "rg2.<redacted>", "{refused}");
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     let counted = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
     assert_eq!(sample(&m, counted), Some(1.0), "{m}");
     lines.extend(d.stop_and_read_log());
@@ -1744,7 +1673,7 @@ async fn assume_role_into_an_unknown_role_is_audited_as_such() {
 async fn watched_request_series_start_at_zero() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     for (api, operation) in [
         ("rest", "CreateSession"),
         ("sts", "AssumeRole"),
@@ -1778,7 +1707,7 @@ async fn token_and_signing_key_cache_lookups_are_counted() {
     }
     // The first request opens the token and derives the session's signing key, the next two
     // find both cached.
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     for cache in ["tokens", "signing_keys"] {
         let misses = format!(r#"rolegate_cache_misses_total{{cache="{cache}"}}"#);
         let hits = format!(r#"rolegate_cache_hits_total{{cache="{cache}"}}"#);
@@ -1818,12 +1747,12 @@ async fn a_refused_scope_derives_no_signing_key() {
             refused.body
         );
     }
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     let count = |name: &str| sample(&m, &format!(r#"rolegate_cache_{name}{{cache="signing_keys"}}"#)).unwrap_or(0.0);
     assert_eq!((count("misses_total"), count("entries")), (0.0, 0.0), "{m}");
     let who = get_caller_identity(&d, &creds).await;
     assert_eq!(who.status, 200, "{}", who.body);
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     let count = |name: &str| sample(&m, &format!(r#"rolegate_cache_{name}{{cache="signing_keys"}}"#)).unwrap_or(0.0);
     assert_eq!((count("misses_total"), count("entries")), (1.0, 1.0), "{m}");
 }
@@ -1844,14 +1773,14 @@ async fn only_certificates_of_a_trusted_chain_are_cached() {
         (count("hits"), count("misses"))
     };
     let entries = |m: &str| sample(m, r#"rolegate_cache_entries{cache="certificates"}"#);
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(lookups(&m), (0.0, 3.0), "parsed each time, never kept: {m}");
     assert_eq!(entries(&m), Some(0.0), "{m}");
 
     let leaf = Pki::client(&pki.root, "member", KeyType::EcdsaP256);
     create(&d, &leaf).await.unwrap();
     create(&d, &leaf).await.unwrap();
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!(lookups(&m), (1.0, 4.0), "kept after its first session: {m}");
     assert_eq!(entries(&m), Some(1.0), "{m}");
 }
@@ -2019,7 +1948,7 @@ async fn rate_limits_answer_each_api_in_its_format() {
     assert_eq!(g.header("grpc-status"), None);
     assert!(g.body.contains("Rate exceeded for this client address"), "{}", g.body);
 
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     let throttled = r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="Throttling"}"#;
     assert_eq!(sample(&m, throttled), Some(1.0), "{m}");
 }
@@ -2174,7 +2103,7 @@ async fn reload_under_load_loses_no_request() {
     stop.store(true, Ordering::SeqCst);
     let failures = load.await.unwrap();
     assert_eq!(failures, Vec::<String>::new());
-    let m = scrape(&d).await;
+    let m = d.metrics_text();
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (10.0, 10.0), "{m}");
     let allowed = sample(
         &m,
@@ -2214,7 +2143,7 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     stream.write_all(&body.as_bytes()[5..]).await.unwrap();
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
-    let reply = parse_reply(&raw);
+    let reply = HttpReply::parse(&raw);
     assert_eq!(reply.status, 403, "{}", reply.body);
     assert!(reply.body.contains("Missing Authorization header"), "{}", reply.body);
     let status = d.child.wait().unwrap();
@@ -2230,7 +2159,7 @@ async fn a_connection_accepted_as_the_drain_begins_is_answered() {
     let mut d = start(&setup(&pki));
     let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
     for _ in 0..200 {
-        if sample(&scrape(&d).await, "rolegate_connections_open") == Some(1.0) {
+        if sample(&d.metrics_text(), "rolegate_connections_open") == Some(1.0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -2259,7 +2188,7 @@ async fn a_connection_accepted_as_the_drain_begins_is_answered() {
         .write_all(b"POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}")
         .await
         .unwrap();
-    let reply = parse_reply(&read_until_closed(&mut stream).await);
+    let reply = HttpReply::parse(&read_until_closed(&mut stream).await);
     assert_eq!(reply.status, 403, "{}", reply.body);
     assert!(reply.body.contains("Missing Authorization header"), "{}", reply.body);
     let status = d.child.wait().unwrap();
@@ -2461,7 +2390,7 @@ async fn ops_status(d: &Daemon, path: &str) -> u16 {
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     tcp.read_to_end(&mut raw).await.unwrap();
-    parse_reply(&raw).status
+    HttpReply::parse(&raw).status
 }
 
 /// With `shutdown_delay_seconds`, SIGTERM makes the daemon unready at once but it keeps
@@ -2577,7 +2506,7 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
         "POST /sessions HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n"
     ))
     .await;
-    assert_eq!(parse_reply(&raw).status, 431);
+    assert_eq!(HttpReply::parse(&raw).status, 431);
 
     // A body declared too large is refused on its Content-Length, without the `100 Continue`
     // that would invite the upload.
@@ -2588,7 +2517,7 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
     )
     .await;
     assert!(raw.starts_with(b"HTTP/1.1 413 "), "{}", String::from_utf8_lossy(&raw));
-    let reply = parse_reply(&raw);
+    let reply = HttpReply::parse(&raw);
     assert!(
         reply.body.contains("exceeds the limit of 65536 bytes"),
         "{}",
@@ -2619,14 +2548,14 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
         .unwrap();
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
-    assert_eq!(parse_reply(&raw).status, 404, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(HttpReply::parse(&raw).status, 404, "{}", String::from_utf8_lossy(&raw));
 
     // The rest of the body never comes: the request timeout answers.
     let raw = exchange(
         "POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{".to_owned(),
     )
     .await;
-    let reply = parse_reply(&raw);
+    let reply = HttpReply::parse(&raw);
     assert_eq!(reply.status, 408, "{}", reply.body);
     assert_eq!(reply.header("x-amzn-errortype"), Some("RequestTimeoutException"));
     assert!(reply.body.contains("not received within 1 seconds"), "{}", reply.body);
@@ -2638,14 +2567,14 @@ async fn oversized_heads_and_slow_bodies_are_refused() {
              Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
         )
     };
-    let reply = parse_reply(&exchange(sts(1_000_000_000, "")).await);
+    let reply = HttpReply::parse(&exchange(sts(1_000_000_000, "")).await);
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert!(
         reply.body.contains("<Code>RequestEntityTooLarge</Code>"),
         "{}",
         reply.body
     );
-    let reply = parse_reply(&exchange(sts(10, "Action")).await);
+    let reply = HttpReply::parse(&exchange(sts(10, "Action")).await);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("<Code>RequestTimeout</Code>"), "{}", reply.body);
     assert!(reply.body.contains("<Type>Sender</Type>"), "{}", reply.body);

@@ -63,15 +63,6 @@ fn assert_api_error(
     }
 }
 
-fn setup(pki: &Pki) -> Setup<'_> {
-    Setup {
-        pki,
-        extra_toml: String::new(),
-        crl_pem: None,
-        app_trust_condition: "",
-    }
-}
-
 #[tokio::test]
 async fn ecdsa_leaf_with_intermediate_chain_gets_credentials() {
     let pki = Pki::new();

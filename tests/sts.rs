@@ -8,7 +8,6 @@
 
 mod common;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::types::Tag;
 use common::*;
@@ -20,7 +19,6 @@ use rolegate::session::{self, SessionClaimsDraft, SessionOrigin};
 use rolegate::sigv4::x509::X509SigningKey;
 use rolegate::sigv4::{self, HttpRequest};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ROLE_HOP2: &str = "arn:aws:iam::123456789012:role/hop2";
 const ROLE_HOP3: &str = "arn:aws:iam::123456789012:role/hop3";
@@ -183,43 +181,9 @@ fn host(endpoint: &str) -> &str {
     endpoint.trim_start_matches("https://").trim_end_matches('/')
 }
 
-/// An `aws-sdk-sts` client configured through `aws-config`, trusting only the test CA.
+/// An `aws-sdk-sts` client for `endpoint` signing with `c`, trusting only `ca`.
 async fn sdk(endpoint: &str, ca: &std::path::Path, c: &Creds) -> aws_sdk_sts::Client {
-    use aws_smithy_http_client::tls;
-    let pem = std::fs::read(ca).unwrap();
-    let tls_context = tls::TlsContext::builder()
-        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
-        .build()
-        .unwrap();
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-        .tls_context(tls_context)
-        .build_https();
-    let credentials = aws_credential_types::Credentials::new(
-        &c.access_key_id,
-        &c.secret,
-        Some(c.token.clone()),
-        None,
-        "rolegate-test",
-    );
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        // Nothing of the machine's AWS settings (AWS_USE_FIPS_ENDPOINT, ~/.aws/config).
-        .empty_test_environment()
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(url(endpoint))
-        .credentials_provider(credentials)
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        // The SDK's 3.1 s connect timeout covers the TLS handshake too: too short for a
-        // loaded test machine, with retries off.
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(30))
-                .build(),
-        )
-        .http_client(http)
-        .load()
-        .await;
-    aws_sdk_sts::Client::new(&shared)
+    sts_sdk_client(&url(endpoint), ca, &c.access_key_id, &c.secret, &c.token).await
 }
 
 /// The ARN `aws-sdk-sts`'s GetCallerIdentity answers for `c` at `endpoint`.
@@ -526,94 +490,14 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
 // Raw requests
 // ---------------------------------------------------------------------------------------------
 
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn element(&self, name: &str) -> Option<&str> {
-        let open = format!("<{name}>");
-        let start = self.body.find(&open)? + open.len();
-        let len = self.body[start..].find(&format!("</{name}>"))?;
-        Some(&self.body[start..start + len])
-    }
-
-    /// Asserts an STS error document with `status` and `code`, and returns its message.
-    fn assert_error(&self, status: u16, code: &str) -> String {
-        assert_eq!(
-            (self.status, self.element("Code")),
-            (status, Some(code)),
-            "body: {}",
-            self.body
-        );
-        assert_eq!(self.header("content-type"), Some("text/xml"));
-        assert!(
-            self.body
-                .starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
-            "{}",
-            self.body
-        );
-        assert_eq!(self.element("Type"), Some("Sender"));
-        let request_id = self.element("RequestId").expect("RequestId");
-        assert_eq!(self.header("x-amzn-requestid"), Some(request_id));
-        let message = unescape(self.element("Message").expect("Message"));
-        assert!(!message.is_empty());
-        message
-    }
-}
-
 /// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole answer.
-async fn raw(
-    endpoint: &str,
-    ca: &std::path::Path,
-    head: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> RawResponse {
+async fn raw(endpoint: &str, ca: &std::path::Path, head: &str, headers: &[(String, String)], body: &[u8]) -> HttpReply {
     let mut req = format!("{head} HTTP/1.1\r\n");
     for (n, v) in headers {
         req += &format!("{n}: {v}\r\n");
     }
     req += &format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len());
-    exchange(endpoint, ca, req.as_bytes(), body).await
-}
-
-/// Sends `head` and `body` as they are over one TLS connection and reads the whole answer.
-async fn exchange(endpoint: &str, ca: &std::path::Path, head: &[u8], body: &[u8]) -> RawResponse {
-    let h = host(endpoint);
-    let tcp = tokio::net::TcpStream::connect(h).await.unwrap();
-    let ip = h.rsplit_once(':').unwrap().0;
-    let name = rustls_pki_types::ServerName::try_from(ip.to_owned()).unwrap();
-    let mut tls = tls_connector(ca).connect(name, tcp).await.unwrap();
-    tls.write_all(head).await.unwrap();
-    // The server may answer (413) and close before reading a large body: ignore write errors.
-    let _ = tls.write_all(body).await;
-    let _ = tls.flush().await;
-    let mut out = Vec::new();
-    let _ = tls.read_to_end(&mut out).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect::<Vec<_>>();
-    let body = if headers.iter().any(|(n, v)| n == "transfer-encoding" && v == "chunked") {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    RawResponse { status, headers, body }
+    https_exchange(endpoint, ca, req.as_bytes(), body).await
 }
 
 /// How to sign a raw request.
@@ -674,7 +558,7 @@ fn signed_form(endpoint: &str, body: &str, s: &Signing) -> Vec<(String, String)>
 
 const GCI: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
-async fn post(d_endpoint: &str, ca: &std::path::Path, body: &str, s: &Signing<'_>) -> RawResponse {
+async fn post(d_endpoint: &str, ca: &std::path::Path, body: &str, s: &Signing<'_>) -> HttpReply {
     raw(
         d_endpoint,
         ca,
@@ -734,7 +618,7 @@ async fn raw_requests_answer_aws_errors() {
     ];
     let r = raw(ep, &ca, "POST /", &bare, GCI.as_bytes()).await;
     assert_eq!(
-        r.assert_error(403, "MissingAuthenticationToken"),
+        r.assert_sts_error(403, "MissingAuthenticationToken"),
         "Request is missing Authentication Token"
     );
 
@@ -759,9 +643,9 @@ async fn raw_requests_answer_aws_errors() {
             "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\n{framing}\r\n",
             host(ep)
         );
-        let r = exchange(ep, &ca, head.as_bytes(), chunked.as_bytes()).await;
+        let r = https_exchange(ep, &ca, head.as_bytes(), chunked.as_bytes()).await;
         assert_eq!(r.header("connection"), Some("close"));
-        assert_eq!(r.assert_error(code.0, code.1), message);
+        assert_eq!(r.assert_sts_error(code.0, code.1), message);
     }
 
     // Garbled Authorization.
@@ -769,20 +653,24 @@ async fn raw_requests_answer_aws_errors() {
     set(&mut h, "authorization", "AWS4-HMAC-SHA256 garbage".to_owned());
     raw(ep, &ca, "POST /", &h, GCI.as_bytes())
         .await
-        .assert_error(400, "IncompleteSignature");
+        .assert_sts_error(400, "IncompleteSignature");
 
     // Wrong service, wrong region in the credential scope.
     let s = Signing {
         service: "iam",
         ..Signing::new(&creds)
     };
-    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    let m = post(ep, &ca, GCI, &s)
+        .await
+        .assert_sts_error(403, "SignatureDoesNotMatch");
     assert_eq!(m, "Credential should be scoped to correct service: 'sts'.");
     let s = Signing {
         region: "eu-west-1",
         ..Signing::new(&creds)
     };
-    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    let m = post(ep, &ca, GCI, &s)
+        .await
+        .assert_sts_error(403, "SignatureDoesNotMatch");
     assert_eq!(
         m,
         "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint's region is 'us-east-1'."
@@ -810,7 +698,9 @@ async fn raw_requests_answer_aws_errors() {
             at: now() + time::Duration::minutes(offset),
             ..Signing::new(&creds)
         };
-        let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+        let m = post(ep, &ca, GCI, &s)
+            .await
+            .assert_sts_error(403, "SignatureDoesNotMatch");
         let sent = format!("{reason}: {} {relation} ", sigv4::format_amz_date(s.at));
         let (bound, server_now) = m
             .strip_prefix(&sent)
@@ -828,7 +718,7 @@ async fn raw_requests_answer_aws_errors() {
     };
     let m = post(ep, &ca, GCI, &Signing::new(&wrong))
         .await
-        .assert_error(403, "SignatureDoesNotMatch");
+        .assert_sts_error(403, "SignatureDoesNotMatch");
     assert_eq!(
         m,
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret \
@@ -840,14 +730,16 @@ async fn raw_requests_answer_aws_errors() {
     let other = "Action=GetCallerIdentity&Version=2011-06-16";
     raw(ep, &ca, "POST /", &h, other.as_bytes())
         .await
-        .assert_error(403, "SignatureDoesNotMatch");
+        .assert_sts_error(403, "SignatureDoesNotMatch");
 
     // UNSIGNED-PAYLOAD is refused: the parameters are in the body.
     let s = Signing {
         payload_hash: Some("UNSIGNED-PAYLOAD"),
         ..Signing::new(&creds)
     };
-    let m = post(ep, &ca, GCI, &s).await.assert_error(400, "IncompleteSignature");
+    let m = post(ep, &ca, GCI, &s)
+        .await
+        .assert_sts_error(400, "IncompleteSignature");
     assert_eq!(
         m,
         "This endpoint requires a signed payload; 'x-amz-content-sha256: UNSIGNED-PAYLOAD' is not accepted."
@@ -861,7 +753,7 @@ async fn raw_requests_answer_aws_errors() {
     assert_eq!(
         post(ep, &ca, GCI, &Signing::new(&tampered))
             .await
-            .assert_error(403, "InvalidClientTokenId"),
+            .assert_sts_error(403, "InvalidClientTokenId"),
         "The security token included in the request is invalid."
     );
     let (other_session, _) =
@@ -872,13 +764,13 @@ async fn raw_requests_answer_aws_errors() {
     };
     post(ep, &ca, GCI, &Signing::new(&mixed))
         .await
-        .assert_error(403, "InvalidClientTokenId");
+        .assert_sts_error(403, "InvalidClientTokenId");
     // Session credentials without their token.
     let mut h = signed_form(ep, GCI, &Signing::new(&creds));
     h.retain(|(n, _)| n != "x-amz-security-token");
     raw(ep, &ca, "POST /", &h, GCI.as_bytes())
         .await
-        .assert_error(403, "InvalidClientTokenId");
+        .assert_sts_error(403, "InvalidClientTokenId");
 
     // An expired session, sealed with the daemon's own key ring.
     let config = Config::load(&d.dir.path().join("rolegate.toml")).unwrap();
@@ -909,7 +801,7 @@ async fn raw_requests_answer_aws_errors() {
     assert_eq!(
         post(ep, &ca, GCI, &Signing::new(&expired))
             .await
-            .assert_error(400, "ExpiredToken"),
+            .assert_sts_error(400, "ExpiredToken"),
         "The security token included in the request is expired"
     );
     // The same draft, still valid, is accepted: the expiry alone made the difference.
@@ -938,23 +830,23 @@ async fn raw_requests_answer_aws_errors() {
     let s = Signing::new(&creds);
     let m = post(ep, &ca, "Action=GetSessionToken&Version=2011-06-15", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_sts_error(400, "InvalidAction");
     assert_eq!(
         m,
         "rolegate does not implement the STS action GetSessionToken; it serves AssumeRole and GetCallerIdentity."
     );
     let m = post(ep, &ca, "Action=GetSessionTokens&Version=2011-06-15", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_sts_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation GetSessionTokens for version 2011-06-15");
     let m = post(ep, &ca, "Action=GetCallerIdentity&Version=2099-01-01", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_sts_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation GetCallerIdentity for version 2099-01-01");
     // What has not the shape of an action or a version (a pasted secret, say) is not echoed.
     let m = post(ep, &ca, "Action=wJalrXUtnFEMI%2FK7MDENG&Version=2011-06-15", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_sts_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation … for version 2011-06-15");
     // A secret key without '/' or '+' holds digits, which no action does.
     let m = post(
@@ -964,22 +856,22 @@ async fn raw_requests_answer_aws_errors() {
         &s,
     )
     .await
-    .assert_error(400, "InvalidAction");
+    .assert_sts_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation … for version 2011-06-15");
     let m = post(ep, &ca, "Action=GetCallerIdentity&Version=secret%2Fvalue", &s)
         .await
-        .assert_error(400, "InvalidAction");
+        .assert_sts_error(400, "InvalidAction");
     assert_eq!(m, "Could not find operation GetCallerIdentity for version …");
     let m = post(ep, &ca, "Version=2011-06-15", &s)
         .await
-        .assert_error(400, "MissingAction");
+        .assert_sts_error(400, "MissingAction");
     assert_eq!(m, "The parameter Action is required.");
     // A body that is not form-encoded is not read for parameters, and the answer says so.
     let json = Signing {
         content_type: "application/json",
         ..Signing::new(&creds)
     };
-    let m = post(ep, &ca, GCI, &json).await.assert_error(400, "InvalidAction");
+    let m = post(ep, &ca, GCI, &json).await.assert_sts_error(400, "InvalidAction");
     assert_eq!(
         m,
         "The parameter Version is required; use 2011-06-15. The request body was not read: \
@@ -991,13 +883,13 @@ async fn raw_requests_answer_aws_errors() {
         "Action=GetCallerIdentity&Version=2011-06-15&X=%zz",
         "Action=GetCallerIdentity&Version=2011-06-15&X=%C3%28",
     ] {
-        let m = post(ep, &ca, bad, &s).await.assert_error(400, "ValidationError");
+        let m = post(ep, &ca, bad, &s).await.assert_sts_error(400, "ValidationError");
         assert!(m.starts_with("The request parameters are not valid"), "{m}");
     }
     // AssumeRole without RoleArn.
     let m = post(ep, &ca, "Action=AssumeRole&Version=2011-06-15&RoleSessionName=x1", &s)
         .await
-        .assert_error(400, "ValidationError");
+        .assert_sts_error(400, "ValidationError");
     assert_eq!(
         m,
         "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"
@@ -1005,7 +897,9 @@ async fn raw_requests_answer_aws_errors() {
 
     // A body over max_body_bytes (64 KiB by default).
     let big = format!("{GCI}&Pad={}", "a".repeat(70 * 1024));
-    post(ep, &ca, &big, &s).await.assert_error(413, "RequestEntityTooLarge");
+    post(ep, &ca, &big, &s)
+        .await
+        .assert_sts_error(413, "RequestEntityTooLarge");
 }
 
 #[tokio::test]
@@ -1041,7 +935,7 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
     // ...and rejected by a daemon whose ring does not hold its key.
     post(&d.endpoint, &d.ca_bundle(), GCI, &Signing::new(&creds))
         .await
-        .assert_error(403, "InvalidClientTokenId");
+        .assert_sts_error(403, "InvalidClientTokenId");
     // The SDK sees the same answer.
     let e = sdk(&d.endpoint, &d.ca_bundle(), &creds)
         .await
@@ -1343,7 +1237,7 @@ async fn presigned_get_urls_work_and_are_checked() {
     assert_ne!(changed, url);
     raw(&d.endpoint, &ca, &format!("GET {changed}"), &h, b"")
         .await
-        .assert_error(403, "SignatureDoesNotMatch");
+        .assert_sts_error(403, "SignatureDoesNotMatch");
     // The presigned URL without its signature.
     let unsigned: String = url
         .split(['?', '&'])
@@ -1353,7 +1247,7 @@ async fn presigned_get_urls_work_and_are_checked() {
         .replacen('&', "?", 1);
     raw(&d.endpoint, &ca, &format!("GET {unsigned}"), &h, b"")
         .await
-        .assert_error(400, "IncompleteSignature");
+        .assert_sts_error(400, "IncompleteSignature");
 }
 
 /// `max_clock_skew_seconds = 60` bounds both APIs: a CreateSession signed 2 minutes in the
@@ -1440,7 +1334,9 @@ async fn a_non_default_clock_skew_bounds_create_session_and_sts() {
         ..Signing::new(&creds)
     };
     let before = now();
-    let m = post(ep, &ca, GCI, &s).await.assert_error(403, "SignatureDoesNotMatch");
+    let m = post(ep, &ca, GCI, &s)
+        .await
+        .assert_sts_error(403, "SignatureDoesNotMatch");
     let after = now();
     let sent = format!(
         "Signature expired: {} is now earlier than ",

@@ -109,6 +109,16 @@ pub struct Setup<'a> {
     pub app_trust_condition: &'a str,
 }
 
+/// The plain setup: `pki`'s anchor, profile and roles, nothing added.
+pub fn setup(pki: &Pki) -> Setup<'_> {
+    Setup {
+        pki,
+        extra_toml: String::new(),
+        crl_pem: None,
+        app_trust_condition: "",
+    }
+}
+
 pub fn trust_policy_roles_anywhere(anchor_id: &str, extra_condition: &str) -> String {
     let anchor = anchor_arn(anchor_id);
     format!(
@@ -273,8 +283,15 @@ fn spawn(dir: tempfile::TempDir, mut command: Command) -> Daemon {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start rolegate");
-    let rx = lines_of(child.stdout.take().unwrap());
     let stderr_lines = lines_of(child.stderr.take().unwrap());
+    adopt(dir, child, stderr_lines)
+}
+
+/// Waits for `child` (a `rolegate serve` started with its stdout piped) to announce its
+/// listeners on stdout; the fixture then owns it. `stderr_lines` are its log lines as far as the
+/// caller passes them on.
+pub fn adopt(dir: tempfile::TempDir, mut child: Child, stderr_lines: mpsc::Receiver<String>) -> Daemon {
+    let rx = lines_of(child.stdout.take().expect("the daemon's stdout piped"));
     let mut endpoint = None;
     let mut metrics = None;
     while endpoint.is_none() || metrics.is_none() {
@@ -343,6 +360,13 @@ fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String>
 }
 
 impl Daemon {
+    /// `GET /metrics` of the operations listener: the Prometheus text (the answer must be 200).
+    pub fn metrics_text(&self) -> String {
+        let reply = http_plain(&self.metrics, "GET", "/metrics", &[]);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+
     pub fn ca_bundle(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
@@ -385,6 +409,169 @@ pub fn tls_connector(ca: &Path) -> tokio_rustls::TlsConnector {
             .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// An HTTP/1.1 answer read off the wire: status, headers (names lowercased) and the body, dechunked
+/// when it came chunked.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    /// Parses a whole answer (head and body); panics, saying so, when `raw` has no status line.
+    pub fn parse(raw: &[u8]) -> HttpReply {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status line in {text:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        let body = if chunked { dechunk(body) } else { body.to_owned() };
+        HttpReply { status, headers, body }
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The text (still XML-escaped) of the body's first `<name>` element.
+    pub fn element(&self, name: &str) -> Option<&str> {
+        let open = format!("<{name}>");
+        let start = self.body.find(&open)? + open.len();
+        let len = self.body[start..].find(&format!("</{name}>"))?;
+        Some(&self.body[start..start + len])
+    }
+
+    /// Asserts an STS error document with `status` and `code`, and returns its message.
+    pub fn assert_sts_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            (self.status, self.element("Code")),
+            (status, Some(code)),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.header("content-type"), Some("text/xml"));
+        assert!(
+            self.body
+                .starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.element("Type"), Some("Sender"));
+        let request_id = self.element("RequestId").expect("RequestId");
+        assert_eq!(self.header("x-amzn-requestid"), Some(request_id));
+        let message = unescape(self.element("Message").expect("Message"));
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+/// Sends `head` and `body` as they are over one TLS connection to `endpoint` (`https://ip:port`,
+/// trusting `ca`) and reads the whole answer. Write errors of the body are ignored: the server may
+/// answer (413) and close before reading a large one.
+pub async fn https_exchange(endpoint: &str, ca: &Path, head: &[u8], body: &[u8]) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.trim_start_matches("https://").trim_end_matches('/');
+    let tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let ip = host.rsplit_once(':').expect("host:port").0;
+    let name = rustls::pki_types::ServerName::try_from(ip.to_owned()).unwrap();
+    let mut tls = tls_connector(ca).connect(name, tcp).await.unwrap();
+    tls.write_all(head).await.unwrap();
+    let _ = tls.write_all(body).await;
+    let _ = tls.flush().await;
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    HttpReply::parse(&out)
+}
+
+/// An `aws-sdk-sts` client configured through `aws-config` for `endpoint` (`https://…`), trusting
+/// only `ca`, signing with the given session credentials; retries off, nothing read from the
+/// machine's AWS settings.
+pub async fn sts_sdk_client(
+    endpoint: &str,
+    ca: &Path,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: &str,
+) -> aws_sdk_sts::Client {
+    use aws_smithy_http_client::tls;
+    let pem = std::fs::read(ca).unwrap();
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .unwrap();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls_context)
+        .build_https();
+    let credentials = aws_credential_types::Credentials::new(
+        access_key_id,
+        secret_access_key,
+        Some(session_token.to_owned()),
+        None,
+        "rolegate-test",
+    );
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        // Nothing of the machine's AWS settings (AWS_USE_FIPS_ENDPOINT, ~/.aws/config).
+        .empty_test_environment()
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        // The SDK's 3.1 s connect timeout covers the TLS handshake too: too short for a
+        // loaded test machine, with retries off.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .http_client(http)
+        .load()
+        .await;
+    aws_sdk_sts::Client::new(&shared)
+}
+
+/// One plain-HTTP/1.1 request (`Connection: close`, no body) to `base` (`http://host:port`),
+/// the whole answer read (20 s at the most).
+pub fn http_plain(base: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpReply {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    HttpReply::parse(&out)
+}
+
+/// The value of the sample `name_and_labels` (the exact text before the value) in Prometheus
+/// text `metrics`, if exposed.
+pub fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
 }
 
 /// The body of a `Transfer-Encoding: chunked` HTTP/1.1 answer, decoded. Panics, saying what is
