@@ -1868,16 +1868,9 @@ async fn json_logs_never_contain_secrets() {
 
 /// A configuration of `pki` (with `crl_pem` on its anchor) written to `dir`.
 fn config_in(dir: &std::path::Path, pki: &Pki, crl_pem: Option<String>) -> std::path::PathBuf {
-    let setup = Setup {
-        pki,
-        extra_toml: String::new(),
-        crl_pem,
-        app_trust_condition: "",
-    };
-    write_config(dir, &setup)
+    write_config(dir, &Setup { crl_pem, ..setup(pki) })
 }
 
-/// `rolegate check-config {config}`: its exit code, stdout and stderr.
 /// The line of `text` on which `needle` first starts (1-based).
 fn line_of(text: &str, needle: &str) -> usize {
     let at = text
@@ -1904,6 +1897,7 @@ fn has_placed_error(stderr: &str, want: &str, line: usize) -> bool {
     })
 }
 
+/// `rolegate check-config {config}`: its exit code, stdout and stderr.
 fn check_config(config: &std::path::Path) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(binary())
         .arg("check-config")
@@ -2472,8 +2466,6 @@ fn check_config_reports_each_crl_next_update() {
     );
 }
 
-/// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
-/// other is a configuration error naming the profile's key, and a valid one is summarised.
 /// A configuration naming a file it cannot use is an error that names it — `/dev/zero` by a
 /// typo included, which would otherwise be read until memory runs out.
 #[test]
@@ -2834,6 +2826,8 @@ fn check_config_names_the_watched_files() {
     );
 }
 
+/// A profile's `attribute_mappings` names AWS's certificate fields and their specifiers; any
+/// other is a configuration error naming the profile's key, and a valid one is summarised.
 #[test]
 fn attribute_mappings_are_checked_and_summarised() {
     let pki = Pki::new();
