@@ -959,8 +959,8 @@ const OTHER_ACCOUNT_ROLE: &str = "arn:aws:iam::999999999999:role/other-account";
 /// The caller's own policies, beside the target's trust policy (same account): an explicit
 /// Deny in them refuses whatever the trust policy grants, with every request key (session
 /// name, tag keys) in context; a trust policy naming only the account needs their Allow; one
-/// naming the caller's role is limited by the session's policies, one naming the session is
-/// not.
+/// naming the caller's role is limited by the session's policies, one naming the session (or
+/// `*` with an `aws:PrincipalArn` condition) is not.
 #[tokio::test]
 async fn the_callers_own_policies_bound_what_a_trust_policy_grants() {
     let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
@@ -997,6 +997,10 @@ arn = "{names_session}"
 trust_policy = '''{names_session_trust}'''
 
 [[role]]
+arn = "{names_anyone}"
+trust_policy = '''{names_anyone_trust}'''
+
+[[role]]
 arn = "{no_source_identity}"
 trust_policy = '''{caller_trust}'''
 permission_policies = ['''{no_source_identity_permissions}''']
@@ -1014,6 +1018,11 @@ trust_policy = '''{names_session_trust}'''
         names_account_trust = chaining_trust(&format!("arn:aws:iam::{ACCOUNT}:root"), ""),
         names_session = role("names-session"),
         names_session_trust = chaining_trust(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/caller/scoped"), ""),
+        names_anyone = role("names-anyone"),
+        names_anyone_trust = chaining_trust(
+            "*",
+            &format!(r#","Condition":{{"ArnEquals":{{"aws:PrincipalArn":"{caller_role}"}}}}"#)
+        ),
         no_source_identity = role("no-source-identity"),
         no_source_identity_permissions = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"sts:SetSourceIdentity","Resource":"*"}]}"#,
         other_account = OTHER_ACCOUNT_ROLE,
@@ -1082,6 +1091,9 @@ trust_policy = '''{names_session_trust}'''
         assert_eq!(sdk_error(e), denied("scoped", "sts:AssumeRole", target));
     }
     assume(&scoped, "names-session", "ss").send().await.unwrap();
+    // `*` narrowed by `aws:PrincipalArn` to the caller's role: the session policies do not
+    // limit that grant either (IAM's Principal element, "IAM role principals").
+    assume(&scoped, "names-anyone", "ss").send().await.unwrap();
     // A role of another account whose trust policy names the same session: across accounts
     // the caller's own policies must allow it too, and `scoped`'s session policy does not.
     let e = scoped

@@ -325,8 +325,14 @@ pub(crate) enum TrustedAs {
     /// By the caller's session ARN: the grant is added to the session after it was created,
     /// and its session policies do not limit it.
     Session,
-    /// By the caller's role ARN (or by `*`): no permission policy need allow it, but the
-    /// caller's session policies, if it has any, limit the grant.
+    /// By `*`, any principal (narrowed, if at all, by conditions such as `aws:PrincipalArn`):
+    /// as [`TrustedAs::Session`], no permission policy need allow it and session policies do
+    /// not limit it ("session policies do not limit permissions granted using the
+    /// aws:PrincipalArn condition key with a wildcard (*) in the Principal element",
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles>).
+    Anyone,
+    /// By the caller's role ARN: no permission policy need allow it, but the caller's session
+    /// policies, if it has any, limit the grant.
     Role,
     /// Only through the caller's account: the caller's effective permissions (role policies ∩
     /// session policies) must allow it.
@@ -359,7 +365,9 @@ impl TrustedAs {
             session_arn: session_arn.map(str::to_owned),
             account: UNNAMEABLE.to_owned(),
         };
-        if admits(role, ctx, only(None, session_arn.as_deref())) && !admits(role, ctx, only(None, None)) {
+        if admits(role, ctx, only(None, None)) {
+            TrustedAs::Anyone
+        } else if admits(role, ctx, only(None, session_arn.as_deref())) {
             TrustedAs::Session
         } else if admits(role, ctx, only(Some(&role_arn), None)) {
             TrustedAs::Role
@@ -436,7 +444,7 @@ impl<'a> CallerPolicies<'a> {
         };
         match (&from_session, trusted) {
             (Some(d), _) if d.outcome == Outcome::ExplicitDeny => Err(refuse("caller-explicit-deny", d, true)),
-            (_, TrustedAs::Session) => Ok(trusted),
+            (_, TrustedAs::Session | TrustedAs::Anyone) => Ok(trusted),
             (Some(d), TrustedAs::Role) if !d.is_allowed() => Err(refuse("caller-session-policy", d, true)),
             (_, TrustedAs::Role) => Ok(trusted),
             _ if !from_permission.is_allowed() => Err(refuse(permissions, &from_permission, false)),

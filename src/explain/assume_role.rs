@@ -211,6 +211,9 @@ fn admitted(trusted: steps::TrustedAs) -> &'static str {
         steps::TrustedAs::Session => {
             "the trust policy names the caller's session: no permission policy needed, and no explicit Deny in the caller's policies"
         }
+        steps::TrustedAs::Anyone => {
+            "the trust policy admits any principal ('*'): no permission policy needed, no explicit Deny in the caller's policies, and its session policies do not limit it"
+        }
         steps::TrustedAs::Role => {
             "the trust policy names the caller's role: no permission policy needed, no explicit Deny in the caller's policies, and its session policies (if any) allow it"
         }
