@@ -97,6 +97,12 @@ fn condition_operator_table() {
         // Integers compare exactly past 2^53: a NumericNotEquals Deny is not stepped around.
         (r#"{"NumericEquals":{"aws:n":9007199254740993}}"#, &[("aws:n", S("9007199254740992"))], false),
         (r#"{"NumericNotEquals":{"aws:n":"9007199254740993"}}"#, &[("aws:n", S("9007199254740992"))], true),
+        // Unquoted numbers are read as written, not through an f64: `1.10` is not `1.1`, and an
+        // integer past 64 bits is not rounded.
+        (r#"{"StringEquals":{"aws:k":1.10}}"#, &[("aws:k", S("1.10"))], true),
+        (r#"{"StringEquals":{"aws:k":1.10}}"#, &[("aws:k", S("1.1"))], false),
+        (r#"{"NumericEquals":{"aws:n":12345678901234567890123}}"#, &[("aws:n", S("12345678901234567890123"))], true),
+        (r#"{"NumericEquals":{"aws:n":12345678901234567890123}}"#, &[("aws:n", S("12345678901234567890122"))], false),
         (r#"{"NumericNotEquals":{"aws:n":10}}"#, &[("aws:n", S("11"))], true),
         (r#"{"NumericNotEquals":{"aws:n":10}}"#, &[], true),
         (r#"{"NumericLessThan":{"aws:n":10}}"#, &[("aws:n", S("9"))], true),
@@ -864,9 +870,8 @@ fn may_allow_reads_action_and_principal_whatever_the_conditions() {
     assert!(may_allow(&conditional, &ctx("sts:SetSourceIdentity")));
 }
 
-/// A policy's compact form drops the layout only: keys stay in document order, numbers keep
-/// their value (as the policy reads them), strings are escaped, and it parses to the same
-/// statements.
+/// A policy's compact form drops the layout only: keys stay in document order, numbers as
+/// written, strings are escaped, and it parses to the same statements.
 #[test]
 fn compact_source_keeps_everything_but_the_layout() {
     let written = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"Reads\",\n      \"Effect\": \"Allow\",\n      \"Action\": [\"s3:Get*\", \"s3:List*\"],\n      \"Resource\": \"arn:aws:s3:::b/tab\\there \\\"q\\\" é\",\n      \"Condition\": {\"NumericLessThan\": {\"s3:max-keys\": 10.50}, \"Bool\": {\"aws:SecureTransport\": true}}\n    }\n  ]\n}\n";
@@ -874,7 +879,7 @@ fn compact_source_keeps_everything_but_the_layout() {
     let compact = doc.compact_source();
     assert_eq!(
         compact,
-        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Reads","Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::b/tab\there \"q\" é","Condition":{"NumericLessThan":{"s3:max-keys":10.5},"Bool":{"aws:SecureTransport":true}}}]}"#
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Reads","Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"arn:aws:s3:::b/tab\there \"q\" é","Condition":{"NumericLessThan":{"s3:max-keys":10.50},"Bool":{"aws:SecureTransport":true}}}]}"#
     );
     let again = identity(&compact);
     assert_eq!(format!("{:?}", again.statements()), format!("{:?}", doc.statements()));
