@@ -82,8 +82,16 @@ fn canonical_network(net: IpNet) -> IpNet {
     }
 }
 
+/// Whether a policy's date value `s` is four digits alone: a year in the W3C profile of ISO 8601
+/// that IAM's Date operators name, and epoch seconds as well (`2027` is 1970-01-01T00:33:47Z).
+/// Policies refuse it rather than pick one reading.
+pub(crate) fn is_ambiguous_year(s: &str) -> bool {
+    s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
-/// date-times (UTC when no offset is given) or a bare ISO 8601 date (midnight UTC).
+/// date-times (UTC when no offset is given), a bare ISO 8601 date (midnight UTC) or a year and
+/// month (`2027-01`, the W3C profile's `YYYY-MM`: the first day at midnight UTC).
 pub(crate) fn parse_date(s: &str) -> Option<i128> {
     if s.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-')
         && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
@@ -96,8 +104,20 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
         .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|d| d.assume_utc()))
         .or_else(|_| Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_utc()))
-        .ok()?;
+        .ok()
+        .or_else(|| year_and_month(s))?;
     Some(when.unix_timestamp_nanos())
+}
+
+/// `YYYY-MM` as the first day of that month at midnight UTC.
+fn year_and_month(s: &str) -> Option<OffsetDateTime> {
+    let (year, month) = s.split_once('-')?;
+    if year.len() != 4 || month.len() != 2 || !(year.bytes().chain(month.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    let date = Date::from_calendar_date(year.parse().ok()?, month, 1).ok()?;
+    Some(date.midnight().assume_utc())
 }
 
 #[cfg(test)]
@@ -117,6 +137,11 @@ mod tests {
             ("2026-01-01T00:00:00", Some(1_767_225_600_000_000_000)),
             ("2026-01-01", Some(1_767_225_600_000_000_000)),
             ("2026-13-01", None),
+            ("2026-01", Some(1_767_225_600_000_000_000)),
+            ("2026-02", Some(1_769_904_000_000_000_000)),
+            ("2026-13", None),
+            ("2026-1", None),
+            ("2026-01-01T00:00Z", Some(1_767_225_600_000_000_000)),
             ("yesterday", None),
             ("", None),
             ("1-2", None),

@@ -686,6 +686,8 @@ fn parse_errors_name_the_path() {
             "Statement.Condition.NumericLessThan.aws:n[1]: invalid value 'ten' for NumericLessThan: expected a number"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":"tomorrow"}}}}}}}}"#),
             "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value 'tomorrow' for DateGreaterThan: expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds"),
+        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":2027}}}}}}}}"#),
+            "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value '2027' for DateGreaterThan: a year and epoch seconds alike; write the date (such as 2026-01-01T00:00:00Z) or epoch seconds of more than four digits"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:SecureTransport":"yes"}}}}}}}}"#),
             "Statement.Condition.Bool.aws:SecureTransport: invalid value 'yes' for Bool: expected true or false"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"IpAddress":{{"aws:SourceIp":"10.0.0.0/33"}}}}}}}}"#),
