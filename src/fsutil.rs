@@ -114,8 +114,11 @@ pub fn write_new_public(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// Replaces `path` by a file holding `data` (mode `mode` on Unix), atomically: a new temporary
 /// file with an unpredictable name beside it (created exclusively, so nothing planted under
 /// that name — a symbolic link included — is opened), fsync, rename. Other processes see
-/// either the old or the new file; a symbolic link at `path` is replaced, not followed.
-pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+/// either the old or the new file; a symbolic link at `path` is replaced, not followed. With
+/// `owner` (user and group ids), the new file is given to them before it is written (root
+/// replacing another user's file leaves it theirs); a process that may not is refused
+/// (`EPERM`) and `path` is left as it was.
+pub fn replace_file(path: &Path, data: &[u8], mode: u32, owner: Option<(u32, u32)>) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -132,6 +135,12 @@ pub fn replace_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
         #[cfg(not(unix))]
         let _ = mode;
         let mut f = options.open(&tmp)?;
+        #[cfg(unix)]
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+        }
+        #[cfg(not(unix))]
+        let _ = owner;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -270,7 +270,7 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
             // A CRL is regenerated whole and replaces the one before (atomically: a reload
             // never reads half of it).
-            crate::fsutil::replace_file(&out, pem.as_bytes(), 0o644)
+            crate::fsutil::replace_file(&out, pem.as_bytes(), 0o644, None)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             super::print_stdout(&format!(
                 "wrote {} revoking {} certificate(s)\n",

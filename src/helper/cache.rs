@@ -220,7 +220,7 @@ pub fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
 /// Writes `data` to `path` atomically, readable by this user only (see
 /// [`crate::fsutil::replace_file`]).
 pub fn write_atomic_private(path: &Path, data: &[u8]) -> Result<(), String> {
-    crate::fsutil::replace_file(path, data, 0o600).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::fsutil::replace_file(path, data, 0o600, None).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// The cache directory must be the user's own and open to nobody else: in a folder others

@@ -208,14 +208,18 @@ fn lock_beside(target: &Path) -> Option<std::fs::File> {
     }
 }
 
-/// Replaces `target` by `data` atomically (a new 0600 file renamed over it). A file mounted
+/// Replaces `target` by `data` atomically (a new 0600 file renamed over it), owned by the
+/// existing file's owner when that is another user (root updating a user's file leaves it
+/// the user's, as `aws_signing_helper update`, which rewrites the file, does). A file mounted
 /// on its own — a container's single-file bind mount, a Kubernetes `subPath` — cannot be
 /// renamed over (`EBUSY`, `EXDEV`), nor can a file in a folder no file can be created in (a
-/// read-only root file system: `EROFS`, `EACCES`, `EPERM`): an existing file is then
-/// rewritten in place, as `aws_signing_helper update` writes every file.
+/// read-only root file system: `EROFS`, `EACCES`, `EPERM`), nor can another user's file be
+/// given away by anyone but root (`EPERM`): an existing file is then rewritten in place (which
+/// refuses another user's file).
 fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
-    match crate::fsutil::replace_file(target, data, 0o600) {
+    let owner = previous_owner(target);
+    match crate::fsutil::replace_file(target, data, 0o600, owner) {
         Ok(()) => Ok(()),
         Err(e)
             if matches!(
@@ -226,6 +230,32 @@ fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
             write_in_place(target, data)
         }
         Err(e) => Err(cannot(e)),
+    }
+}
+
+/// The user and group of the file at `target` when it is another user's; a warning when others
+/// than its owner could read it, as the rewritten file is private (mode 0600).
+fn previous_owner(target: &Path) -> Option<(u32, u32)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(target)
+            .ok()
+            .filter(std::fs::Metadata::is_file)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file = %target.display(),
+                mode = format_args!("{mode:04o}"),
+                "the credentials file was readable by others than its owner; it is written private (mode 0600)"
+            );
+        }
+        crate::fsutil::foreign_owner(&meta).map(|_| (meta.uid(), meta.gid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        None
     }
 }
 
@@ -651,12 +681,7 @@ mod tests {
         let target = dotfiles.join("credentials");
         let link = d.path().join("credentials");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let c = SessionCredentials {
-            access_key_id: "AKID".into(),
-            secret_access_key: zeroize::Zeroizing::new("SECRET".into()),
-            session_token: zeroize::Zeroizing::new("TOKEN".into()),
-            expiration: "2026-01-01T00:00:00Z".into(),
-        };
+        let c = credentials();
         // The target not there yet: created, the link kept.
         write_profile(&link, "p", &c).unwrap();
         write_profile(&link, "q", &c).unwrap();
@@ -687,12 +712,7 @@ mod tests {
             println!("SKIP: a_symbolic_link_of_another_user_is_refused: cannot give a link to user 65534 ({e})");
             return;
         }
-        let c = SessionCredentials {
-            access_key_id: "AKID".into(),
-            secret_access_key: zeroize::Zeroizing::new("SECRET".into()),
-            session_token: zeroize::Zeroizing::new("TOKEN".into()),
-            expiration: "2026-01-01T00:00:00Z".into(),
-        };
+        let c = credentials();
         assert_eq!(
             write_profile(&link, "p", &c).unwrap_err(),
             format!(
@@ -703,16 +723,48 @@ mod tests {
         assert!(!target.exists(), "nothing written through it");
     }
 
-    #[test]
-    fn writes_atomically_with_0600() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("aws").join("credentials");
-        let c = SessionCredentials {
+    /// Credentials to write.
+    fn credentials() -> SessionCredentials {
+        SessionCredentials {
             access_key_id: "AKID".into(),
             secret_access_key: zeroize::Zeroizing::new("SECRET".into()),
             session_token: zeroize::Zeroizing::new("TOKEN".into()),
             expiration: "2026-01-01T00:00:00Z".into(),
-        };
+        }
+    }
+
+    /// Root updating another user's file (a root unit keeping `/home/app/.aws/credentials`
+    /// fresh) leaves it that user's, private, with their other profiles: it became root's, and
+    /// the user's SDK could no longer read it. Needs root; elsewhere the test says it is skipped.
+    #[cfg(unix)]
+    #[test]
+    fn root_leaves_another_users_file_theirs() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if rustix::process::geteuid().as_raw() != 0 {
+            println!("SKIP: root_leaves_another_users_file_theirs needs root to chown a file");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("credentials");
+        std::fs::write(&file, "[theirs]\nregion = eu-west-1\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::chown(&file, Some(65534), Some(65533)).unwrap();
+        write_profile(&file, "p", &credentials()).unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.permissions().mode() & 0o777),
+            (65534, 65533, 0o600)
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("[theirs]\nregion = eu-west-1\n"), "{text}");
+        assert!(text.contains("aws_session_token = TOKEN"), "{text}");
+    }
+
+    #[test]
+    fn writes_atomically_with_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aws").join("credentials");
+        let c = credentials();
         write_profile(&file, "p", &c).unwrap();
         write_profile(&file, "q", &c).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
