@@ -1200,7 +1200,7 @@ async fn credentials_survive_a_daemon_restart() {
 }
 
 /// A presigned `GET /?Action=GetCallerIdentity…` URL made by the official `aws-sigv4` crate.
-fn presigned_get(endpoint: &str, c: &Creds, expires_in: std::time::Duration) -> String {
+fn presigned_get(endpoint: &str, c: &Creds, expires_in: std::time::Duration, at: std::time::SystemTime) -> String {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
     let identity =
         aws_credential_types::Credentials::new(&c.access_key_id, &c.secret, Some(c.token.clone()), None, "t").into();
@@ -1211,7 +1211,7 @@ fn presigned_get(endpoint: &str, c: &Creds, expires_in: std::time::Duration) -> 
         .identity(&identity)
         .region(REGION)
         .name("sts")
-        .time(std::time::SystemTime::now())
+        .time(at)
         .settings(settings)
         .build()
         .unwrap()
@@ -1236,7 +1236,12 @@ async fn presigned_get_urls_work_and_are_checked() {
     let creds = Creds::from(&ra);
     let h = vec![("host".to_owned(), host(&d.endpoint).to_owned())];
 
-    let url = presigned_get(&d.endpoint, &creds, std::time::Duration::from_secs(300));
+    let url = presigned_get(
+        &d.endpoint,
+        &creds,
+        std::time::Duration::from_secs(300),
+        std::time::SystemTime::now(),
+    );
     let r = raw(&d.endpoint, &ca, &format!("GET {url}"), &h, b"").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -1260,6 +1265,23 @@ async fn presigned_get_urls_work_and_are_checked() {
     raw(&d.endpoint, &ca, &format!("GET {unsigned}"), &h, b"")
         .await
         .assert_sts_error(400, "IncompleteSignature");
+
+    // STS ignores X-Amz-Expires: a URL is good for 15 minutes after it was signed, as
+    // aws-iam-authenticator's tokens (presigned for 60 s, used for 14 minutes) rely on...
+    let minutes_ago = |m: u64| std::time::SystemTime::now() - std::time::Duration::from_secs(m * 60);
+    let token_like = presigned_get(&d.endpoint, &creds, std::time::Duration::from_secs(60), minutes_ago(10));
+    let r = raw(&d.endpoint, &ca, &format!("GET {token_like}"), &h, b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // ...and no longer, however long it says it is good for.
+    let week = std::time::Duration::from_secs(604_800);
+    let stale = presigned_get(&d.endpoint, &creds, week, minutes_ago(16));
+    let message = raw(&d.endpoint, &ca, &format!("GET {stale}"), &h, b"")
+        .await
+        .assert_sts_error(400, "RequestExpired");
+    assert!(
+        message.starts_with("Request has expired: it was valid until "),
+        "{message}"
+    );
 }
 
 /// `max_clock_skew_seconds = 60` bounds both APIs: a CreateSession signed 2 minutes in the

@@ -178,9 +178,15 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
     Ok(())
 }
 
+/// How long a presigned STS request is current after its `X-Amz-Date`, whatever its
+/// `X-Amz-Expires`: STS ignores that parameter (aws/aws-sdk-go#2167; aws-iam-authenticator
+/// presigns GetCallerIdentity for 60 s and relies on the URL working for 15 minutes).
+pub const STS_PRESIGNED_LIFETIME: Duration = Duration::minutes(15);
+
 /// Rule 3: the request must be current. Without `expires` (header form), `amz_date` must be
 /// within ±`max_skew` of `now`; with it (presigned), `now` must lie between
-/// `amz_date - max_skew` and `amz_date + expires`.
+/// `amz_date - max_skew` and `amz_date + expires` — for the `sts` service `amz_date +`
+/// [`STS_PRESIGNED_LIFETIME`], as STS decides.
 pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> Result<(), SigV4Error> {
     let date = parse_amz_date(amz_date)?;
     let skew = Skew(exp.max_skew);
@@ -196,7 +202,11 @@ pub fn check_time(amz_date: &str, expires: Option<u32>, exp: &Expectations) -> R
     }
     match expires {
         Some(expires) => {
-            let expired_at = date + Duration::seconds(i64::from(expires));
+            let lifetime = match exp.service {
+                "sts" => STS_PRESIGNED_LIFETIME,
+                _ => Duration::seconds(i64::from(expires)),
+            };
+            let expired_at = date + lifetime;
             if exp.now > expired_at {
                 return Err(SigV4Error::RequestExpired {
                     expired_at: format_amz_date(expired_at),
@@ -288,7 +298,10 @@ mod tests {
     /// and no earlier than its date less the skew; the edges are inclusive.
     #[test]
     fn a_presigned_request_is_current_from_its_date_less_the_skew_to_its_expiry() {
-        let exp = expectations();
+        let exp = Expectations {
+            service: "execute-api",
+            ..expectations()
+        };
         let date = |offset: Duration| format_amz_date(NOW + offset);
         // Signed 10 minutes ago for 600 seconds: expires exactly now.
         assert_eq!(check_time(&date(Duration::minutes(-10)), Some(600), &exp), Ok(()));
@@ -304,5 +317,24 @@ mod tests {
             check_time(&date(Duration::seconds(301)), Some(3600), &exp),
             Err(SigV4Error::SignatureNotYetCurrent { .. })
         ));
+    }
+
+    /// A presigned STS request is current for 15 minutes after its date, shorter or longer
+    /// than its `X-Amz-Expires`, as at STS.
+    #[test]
+    fn a_presigned_sts_request_is_current_for_fifteen_minutes_whatever_its_expiry() {
+        let exp = expectations();
+        let date = |offset: Duration| format_amz_date(NOW + offset);
+        assert_eq!(check_time(&date(Duration::minutes(-14)), Some(60), &exp), Ok(()));
+        assert_eq!(check_time(&date(Duration::minutes(-15)), Some(1), &exp), Ok(()));
+        for expires in [60, 604_800] {
+            assert_eq!(
+                check_time(&date(Duration::seconds(-901)), Some(expires), &exp),
+                Err(SigV4Error::RequestExpired {
+                    expired_at: "20260601T115959Z".to_owned(),
+                    now: "20260601T120000Z".to_owned(),
+                })
+            );
+        }
     }
 }

@@ -391,7 +391,7 @@ fn verify_errors() {
 #[test]
 fn presigned_time_window() {
     let exp_at = |now| Expectations {
-        service: "sts",
+        service: "execute-api",
         region: "us-east-1",
         now,
         max_skew: time::Duration::minutes(5),
