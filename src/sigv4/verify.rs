@@ -181,7 +181,7 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
 /// How long a presigned STS request is current after its `X-Amz-Date`, whatever its
 /// `X-Amz-Expires`: STS ignores that parameter (aws/aws-sdk-go#2167; aws-iam-authenticator
 /// presigns GetCallerIdentity for 60 s and relies on the URL working for 15 minutes).
-pub const STS_PRESIGNED_LIFETIME: Duration = Duration::minutes(15);
+pub(super) const STS_PRESIGNED_LIFETIME: Duration = Duration::minutes(15);
 
 /// Rule 3: the request must be current. Without `expires` (header form), `amz_date` must be
 /// within ±`max_skew` of `now`; with it (presigned), `now` must lie between
