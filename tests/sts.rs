@@ -1272,6 +1272,53 @@ async fn presigned_get_urls_work_and_are_checked() {
     let token_like = presigned_get(&d.endpoint, &creds, std::time::Duration::from_secs(60), minutes_ago(10));
     let r = raw(&d.endpoint, &ca, &format!("GET {token_like}"), &h, b"").await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // Such verifiers ask for JSON: the same document, as STS writes it in JSON.
+    let mut json_headers = h.clone();
+    json_headers.push(("accept".to_owned(), "application/json".to_owned()));
+    let r = raw(&d.endpoint, &ca, &format!("GET {token_like}"), &json_headers, b"").await;
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("application/json")),
+        "{}",
+        r.body
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let request_id = r.header("x-amzn-requestid").unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"GetCallerIdentityResponse": {
+            "GetCallerIdentityResult": {
+                "Account": ACCOUNT,
+                "Arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}"),
+                "UserId": v["GetCallerIdentityResponse"]["GetCallerIdentityResult"]["UserId"],
+            },
+            "ResponseMetadata": {"RequestId": request_id},
+        }})
+    );
+    let user_id = v["GetCallerIdentityResponse"]["GetCallerIdentityResult"]["UserId"]
+        .as_str()
+        .unwrap();
+    assert!(
+        user_id.starts_with("AROA") && user_id.ends_with(&format!(":{serial}")),
+        "{user_id}"
+    );
+    let r = raw(&d.endpoint, &ca, &format!("GET {changed}"), &json_headers, b"").await;
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (403, Some("application/json")),
+        "{}",
+        r.body
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (&v["Error"]["Code"], &v["Error"]["Type"], &v["RequestId"]),
+        (
+            &serde_json::json!("SignatureDoesNotMatch"),
+            &serde_json::json!("Sender"),
+            &serde_json::json!(r.header("x-amzn-requestid").unwrap())
+        ),
+        "{v}"
+    );
     // ...and no longer, however long it says it is good for.
     let week = std::time::Duration::from_secs(604_800);
     let stale = presigned_get(&d.endpoint, &creds, week, minutes_ago(16));

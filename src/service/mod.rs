@@ -340,7 +340,7 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     // Audited and counted as every other refusal is: scanners show in the log and metrics.
     record_refusal(&rp.request_id, api, "Other", rp.remote, &refusal, started);
     let misrouted = match api {
-        "sts" => sts::error_response(&refusal, &rp.request_id),
+        "sts" => sts::error_response(&refusal, &rp.request_id, sts::Format::of(&rp)),
         _ => rest_error(&refusal, &rp.request_id),
     };
     with_request_id(misrouted, &rp.request_id)
@@ -412,7 +412,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             record.finish(Some(&e), started.elapsed());
             match api {
                 Api::Rest => rest_error(&e, &rp.request_id),
-                Api::Sts => sts::error_response(&e, &rp.request_id),
+                Api::Sts => sts::error_response(&e, &rp.request_id, sts::Format::of(&rp)),
             }
         }
     };
@@ -527,7 +527,7 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
     let response = match api {
-        "sts" => sts::error_response(e, &request_id),
+        "sts" => sts::error_response(e, &request_id, sts::Format::Xml),
         _ => rest_error(e, &request_id),
     };
     with_request_id(response, &request_id).map(Body::new)

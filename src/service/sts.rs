@@ -1,7 +1,9 @@
 //! The STS Query API (<https://docs.aws.amazon.com/STS/latest/APIReference/>): `POST /` with a
 //! form body, or `GET /?Action=…` (plain or presigned), `Version=2011-06-15`, authenticated by
 //! SigV4 with rolegate session credentials. Answers are the XML AWS STS sends, in namespace
-//! `https://sts.amazonaws.com/doc/2011-06-15/`, with `x-amzn-RequestId`.
+//! `https://sts.amazonaws.com/doc/2011-06-15/`, with `x-amzn-RequestId` — or, for a client that
+//! sends `Accept: application/json` (aws-iam-authenticator-style verifiers of presigned
+//! GetCallerIdentity URLs), the same documents as STS writes them in JSON.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -23,6 +25,30 @@ pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 pub const VERSION: &str = "2011-06-15";
 /// The SigV4 service name in the credential scope.
 pub const SERVICE: &str = "sts";
+
+/// How an answer is written: STS's XML, or its JSON rendering of the same document for a
+/// client whose `Accept` names `application/json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Xml,
+    Json,
+}
+
+impl Format {
+    /// The format `req` asks for: JSON when a media range of its `Accept` header is
+    /// `application/json` (parameters aside), else XML.
+    pub fn of(req: &RequestParts) -> Format {
+        let asks_json = req.header("accept").is_some_and(|accept| {
+            accept.split(',').any(|range| {
+                range
+                    .split(';')
+                    .next()
+                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+            })
+        });
+        if asks_json { Format::Json } else { Format::Xml }
+    }
+}
 
 /// Most form parameters accepted in one request (50 tags × 2 + policies + the rest).
 const MAX_PARAMETERS: usize = 256;
@@ -135,7 +161,10 @@ pub fn handle(
     }
     match params.get("Action") {
         Some("GetCallerIdentity") => {
-            let mut response = xml_ok(get_caller_identity_xml(&caller, &req.request_id));
+            let mut response = match Format::of(req) {
+                Format::Xml => xml_ok(get_caller_identity_xml(&caller, &req.request_id)),
+                Format::Json => json_ok(get_caller_identity_json(&caller, &req.request_id)),
+            };
             response.extensions_mut().insert(crate::audit::Decision {
                 role_arn: Some(caller.claims.role_arn.clone()),
                 session_name: Some(caller.claims.session_name.clone()),
@@ -150,7 +179,10 @@ pub fn handle(
             let role_arn = input.role_arn.clone();
             let session_name = input.role_session_name.clone();
             let out = broker.assume_role(&caller, input, now)?;
-            let mut response = xml_ok(assume_role_xml(&out, &req.request_id));
+            let mut response = match Format::of(req) {
+                Format::Xml => xml_ok(assume_role_xml(&out, &req.request_id)),
+                Format::Json => json_ok(assume_role_json(&out, &req.request_id)),
+            };
             response.extensions_mut().insert(crate::audit::Decision {
                 role_arn: Some(role_arn),
                 session_name: Some(session_name),
@@ -471,6 +503,48 @@ fn xml_ok(xml: String) -> HttpResponse {
     response(200, "text/xml", Bytes::from(xml))
 }
 
+fn json_ok(json: serde_json::Value) -> HttpResponse {
+    response(200, "application/json", Bytes::from(json.to_string()))
+}
+
+/// GetCallerIdentity's document in JSON, as STS writes it for `Accept: application/json`.
+fn get_caller_identity_json(caller: &Caller, request_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "GetCallerIdentityResponse": {
+            "GetCallerIdentityResult": {
+                "Account": caller.role.arn.account().as_str(),
+                "Arn": caller.assumed_role_arn(),
+                "UserId": format!("{}:{}", caller.claims.role_id, caller.claims.session_name),
+            },
+            "ResponseMetadata": { "RequestId": request_id },
+        }
+    })
+}
+
+/// AssumeRole's document in JSON: the members of [`assume_role_xml`], the expiration in epoch
+/// seconds (as AWS's JSON protocols write timestamps), absent optional members as `null`.
+fn assume_role_json(out: &AssumeRoleOutput, request_id: &str) -> serde_json::Value {
+    let credentials = &out.credentials;
+    serde_json::json!({
+        "AssumeRoleResponse": {
+            "AssumeRoleResult": {
+                "SourceIdentity": out.source_identity,
+                "AssumedRoleUser": { "Arn": out.assumed_role_arn, "AssumedRoleId": out.assumed_role_id },
+                "Credentials": {
+                    "AccessKeyId": credentials.access_key_id,
+                    "SecretAccessKey": credentials.secret_access_key.as_str(),
+                    "SessionToken": credentials.session_token,
+                    "Expiration": credentials.expiration,
+                },
+                "PackedPolicySize": out.packed_policy_size,
+                "SessionTokenUtilization": out.packed_policy_size,
+                "SessionTokenSize": credentials.session_token.len(),
+            },
+            "ResponseMetadata": { "RequestId": request_id },
+        }
+    })
+}
+
 fn get_caller_identity_xml(caller: &Caller, request_id: &str) -> String {
     format!(
         "<GetCallerIdentityResponse xmlns=\"{NAMESPACE}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}:{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
@@ -533,9 +607,18 @@ fn assume_role_xml(out: &AssumeRoleOutput, request_id: &str) -> String {
 /// documents STS messages such as AccessDenied's "User: … is not authorized to perform:
 /// sts:AssumeRole on resource: …" exactly, and clients match on them. The reason is in the
 /// audit log under the same request id (`x-amzn-RequestId` and `<RequestId>`).
-pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
+///
+/// In JSON (`format`): `{"Error":{"Code","Message","Type"},"RequestId"}`, as STS writes it.
+pub fn error_response(e: &ApiError, request_id: &str, format: Format) -> HttpResponse {
     let (status, code) = e.sts_wire();
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    if format == Format::Json {
+        let json = serde_json::json!({
+            "Error": { "Code": code, "Message": e.message, "Type": kind },
+            "RequestId": request_id,
+        });
+        return response(status, "application/json", Bytes::from(json.to_string()));
+    }
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
         esc(&e.message)
@@ -599,17 +682,29 @@ mod tests {
             "trust-policy",
             "User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b<&>",
         );
-        let (status, content_type, body) = body_text(error_response(&e, "req-1"));
+        let (status, content_type, body) = body_text(error_response(&e, "req-1", Format::Xml));
         assert_eq!((status, content_type.as_str()), (403, "text/xml"));
         assert_eq!(
             body,
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>AccessDenied</Code>\n    <Message>User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::1:role/b&lt;&amp;&gt;</Message>\n  </Error>\n  <RequestId>req-1</RequestId>\n</ErrorResponse>\n"
         );
-        let (status, _, body) = body_text(error_response(&ApiError::internal("bug"), "req-2"));
+        let (status, _, body) = body_text(error_response(&ApiError::internal("bug"), "req-2", Format::Xml));
         assert_eq!(status, 500);
         assert!(
             body.contains("<Type>Receiver</Type>\n    <Code>InternalFailure</Code>"),
             "{body}"
+        );
+    }
+
+    /// For `Accept: application/json`, STS's JSON error document, the message verbatim.
+    #[test]
+    fn error_document_in_json() {
+        let e = ApiError::access_denied("trust-policy", "User: a is not authorized \"<&>\"");
+        let (status, content_type, body) = body_text(error_response(&e, "req-3", Format::Json));
+        assert_eq!((status, content_type.as_str()), (403, "application/json"));
+        assert_eq!(
+            body,
+            r#"{"Error":{"Code":"AccessDenied","Message":"User: a is not authorized \"<&>\"","Type":"Sender"},"RequestId":"req-3"}"#
         );
     }
 
