@@ -1485,11 +1485,20 @@ async fn session_token_and_sts_signature_matrix() {
         ),
         case(
             "unimplemented Action",
-            sts_signed(&good, "Action=GetSessionToken&Version=2011-06-15"),
+            sts_signed(&good, "Action=AssumeRoleWithSAML&Version=2011-06-15"),
             Want::Sts(
                 400,
                 "InvalidAction",
-                "does not implement the STS action GetSessionToken",
+                "does not implement the STS action AssumeRoleWithSAML",
+            ),
+        ),
+        case(
+            "GetSessionToken with session credentials",
+            sts_signed(&good, "Action=GetSessionToken&Version=2011-06-15"),
+            Want::Sts(
+                403,
+                "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
             ),
         ),
         case(

@@ -385,6 +385,37 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
     let app = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(&ra)).await;
     let caller = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{serial}");
 
+    // An MFA code is refused as STS refuses one from a role session: nothing can check it.
+    let mfa = "arn:aws:iam::123456789012:mfa/user";
+    for (serial_number, token_code, message) in [
+        (
+            Some(mfa),
+            Some("123456"),
+            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+        ),
+        (
+            Some(mfa),
+            None,
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+        ),
+        (
+            None,
+            Some("123456"),
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+        ),
+    ] {
+        let e = app
+            .assume_role()
+            .role_arn(ROLE_CHAINED)
+            .role_session_name("mfa")
+            .set_serial_number(serial_number.map(str::to_owned))
+            .set_token_code(token_code.map(str::to_owned))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(sdk_error(e), (403, "AccessDenied".to_owned(), message.to_owned()));
+    }
+
     // Role chaining is capped at one hour even when the role allows two.
     let e = app
         .assume_role()
@@ -828,13 +859,20 @@ async fn raw_requests_answer_aws_errors() {
 
     // Unsupported Action and Version, missing Action.
     let s = Signing::new(&creds);
-    let m = post(ep, &ca, "Action=GetSessionToken&Version=2011-06-15", &s)
+    let m = post(ep, &ca, "Action=AssumeRoleWithSAML&Version=2011-06-15", &s)
         .await
         .assert_sts_error(400, "InvalidAction");
     assert_eq!(
         m,
-        "rolegate does not implement the STS action GetSessionToken; it serves AssumeRole and GetCallerIdentity."
+        "rolegate does not implement the STS action AssumeRoleWithSAML; it serves AssumeRole and GetCallerIdentity."
     );
+    // What STS answers session credentials, which every rolegate credential is.
+    for action in ["GetSessionToken", "GetFederationToken"] {
+        let m = post(ep, &ca, &format!("Action={action}&Version=2011-06-15"), &s)
+            .await
+            .assert_sts_error(403, "AccessDenied");
+        assert_eq!(m, format!("Cannot call {action} with session credentials"));
+    }
     let m = post(ep, &ca, "Action=GetSessionTokens&Version=2011-06-15", &s)
         .await
         .assert_sts_error(400, "InvalidAction");

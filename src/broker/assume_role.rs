@@ -69,6 +69,7 @@ impl Broker {
     ) -> Result<AssumeRoleOutput, ApiError> {
         let config = &caller.config;
         validate_parameters(&input)?;
+        check_mfa(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
         let role = target_role(caller, &input.role_arn).map_err(|reason| denied("sts:AssumeRole", reason))?;
@@ -203,6 +204,22 @@ fn merge_tags(
         ));
     }
     Ok(out)
+}
+
+/// `SerialNumber` and `TokenCode` are refused as STS refuses them from a role session, which has
+/// no MFA device: rolegate knows none either, and a code it cannot check proves nothing.
+fn check_mfa(input: &AssumeRoleInput) -> Result<(), ApiError> {
+    match (&input.serial_number, &input.token_code) {
+        (None, None) => Ok(()),
+        (Some(_), Some(_)) => Err(ApiError::access_denied(
+            "mfa-unverifiable",
+            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+        )),
+        _ => Err(ApiError::access_denied(
+            "mfa-incomplete",
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+        )),
+    }
 }
 
 fn parse_session_policy(policy: Option<&str>) -> Result<Option<PolicyDocument>, ApiError> {

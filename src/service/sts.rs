@@ -192,6 +192,11 @@ pub fn handle(
             });
             Ok(response)
         }
+        // What STS answers any session credentials (every rolegate credential is one).
+        Some(action @ ("GetSessionToken" | "GetFederationToken")) => Err(ApiError::access_denied(
+            "session-credentials",
+            format!("Cannot call {action} with session credentials"),
+        )),
         Some(other) if OTHER_STS_ACTIONS.contains(&other) => Err(ApiError::new(
             ErrorCode::InvalidAction,
             "unsupported-action",
@@ -219,16 +224,14 @@ fn unread_body_hint(req: &RequestParts, body: &Bytes) -> &'static str {
 
 /// The actions of STS 2011-06-15 that rolegate does not implement: named as such rather than
 /// as unknown.
-const OTHER_STS_ACTIONS: [&str; 10] = [
+const OTHER_STS_ACTIONS: [&str; 8] = [
     "AssumeRoleWithSAML",
     "AssumeRoleWithWebIdentity",
     "AssumeRoot",
     "DecodeAuthorizationMessage",
     "GetAccessKeyInfo",
     "GetDelegatedAccessToken",
-    "GetFederationToken",
     "GetScopedCredentials",
-    "GetSessionToken",
     "GetWebIdentityToken",
 ];
 
