@@ -852,6 +852,76 @@ fn a_cache_hit_does_not_read_the_private_key() {
     );
 }
 
+/// With the server gone, a cached entry too close to its expiry to be reused (less than 15
+/// minutes left) but good for more than a minute is handed out instead, with a warning naming
+/// the failure: the sidecar keeps serving its last credentials the same way. Without a cache
+/// the failure is the one error line.
+#[test]
+fn cached_credentials_stand_in_when_the_server_is_down() {
+    let pki = Pki::new();
+    let mut d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let args = c.args(&d, "main");
+    let run = |extra: &[&str]| {
+        c.command_with("credential-process", args.clone())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&["--session-duration", "900"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    d.stop_and_read_log();
+    let again = run(&["--session-duration", "900"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert_eq!(again.stdout, first.stdout, "the cached credentials");
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let endpoint = &d.endpoint;
+    assert!(
+        stderr.starts_with(&format!("warning: cannot reach {endpoint}: ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!(
+            "; using the cached credentials, valid until {}\n",
+            v["Expiration"].as_str().unwrap()
+        )),
+        "{stderr}"
+    );
+    let uncached = run(&["--session-duration", "900", "--no-cache"]);
+    assert_eq!(uncached.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&uncached.stderr).starts_with(&format!("error: cannot reach {endpoint}: ")),
+        "{}",
+        String::from_utf8_lossy(&uncached.stderr)
+    );
+}
+
+/// A reader that goes away before the credentials are written (a closed pipe) gets the one
+/// error line and exit status 1, as every failure does: it was a panic.
+#[test]
+fn a_closed_standard_output_is_an_error_not_a_panic() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let mut child = c
+        .command("credential-process", &d)
+        .arg("--no-cache")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).as_ref()),
+        (
+            Some(1),
+            "error: cannot write the credentials to standard output: Broken pipe (os error 32)\n"
+        )
+    );
+}
+
 /// The key argument is part of the cache key: after a cached run, another `--private-key`
 /// (a TPM handle, a missing file, another certificate's key) is a miss and fails at once with
 /// its own error, not ~45 minutes later when the entry expires.

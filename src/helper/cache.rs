@@ -26,6 +26,11 @@ pub const MIN_REMAINING: time::Duration = time::Duration::minutes(15);
 /// own would be (botocore only refuses credentials already expired).
 pub const MIN_REMAINING_AFTER_WAIT: time::Duration = time::Duration::minutes(1);
 
+/// What cached credentials must have left to stand in for a fetch that failed (the server down
+/// or refusing): as fresh credentials go, they are the best there is, and botocore only refuses
+/// credentials already expired.
+pub const MIN_REMAINING_ON_FAILURE: time::Duration = time::Duration::minutes(1);
+
 /// Environment variable that disables the cache when set to a non-empty value other than `0`.
 pub const DISABLE_ENV: &str = "ROLEGATE_NO_CACHE";
 
@@ -73,6 +78,17 @@ impl CacheSlot {
             true => MIN_REMAINING_AFTER_WAIT,
             false => MIN_REMAINING,
         };
+        self.read_with_more_than(min_remaining, now)
+    }
+
+    /// The cached credentials if they have more than [`MIN_REMAINING_ON_FAILURE`] left at
+    /// `now`: what a process whose fetch failed hands out instead.
+    pub fn read_on_failure(&self, now: OffsetDateTime) -> Option<SessionCredentials> {
+        self.read_with_more_than(MIN_REMAINING_ON_FAILURE, now)
+    }
+
+    /// The cached credentials if they have more than `min_remaining` left at `now`.
+    fn read_with_more_than(&self, min_remaining: time::Duration, now: OffsetDateTime) -> Option<SessionCredentials> {
         let bytes = Zeroizing::new(std::fs::read(&self.path).ok()?);
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         let expiry = parse_expiration(&entry.expiration)?;

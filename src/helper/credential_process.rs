@@ -421,18 +421,37 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 None => {
                     let identity = WorkloadIdentity::load(&source)?;
                     let left = REQUEST_TIMEOUT.saturating_sub(waited);
-                    let c = args.fetch_within(&args.client()?, &identity, left).await?;
-                    if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
-                        eprintln!("warning: {e}");
+                    match args.fetch_within(&args.client()?, &identity, left).await {
+                        Ok(c) => {
+                            if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
+                                eprintln!("warning: {e}");
+                            }
+                            c
+                        }
+                        // The server down or refusing: cached credentials still good for a
+                        // while are better than none, as the sidecar keeps serving its last.
+                        Err(e) => match slot.as_ref().and_then(|s| s.read_on_failure(OffsetDateTime::now_utc())) {
+                            Some(c) => {
+                                eprintln!(
+                                    "warning: {e}; using the cached credentials, valid until {}",
+                                    c.expiration
+                                );
+                                c
+                            }
+                            None => return Err(e),
+                        },
                     }
-                    c
                 }
             }
         }
     };
     let json = serde_json::to_string(&ProcessOutput::from(&creds)).map_err(|e| e.to_string())?;
-    println!("{json}");
-    Ok(())
+    // A reader that went away (a closed pipe) is an error like any other: one line, exit 1.
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{json}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write the credentials to standard output: {e}"))
 }
 
 #[cfg(test)]
