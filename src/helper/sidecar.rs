@@ -55,6 +55,11 @@ pub struct SidecarArgs {
     /// reach it gets credentials; prefer the loopback default).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// The IP TTL (IPv6 hop limit) of the answers, as `aws_signing_helper serve --hop-limit`:
+    /// with 1, an answer dies at the first router or bridge on its way, so containers behind a
+    /// NAT bridge cannot fetch credentials from a sidecar listening beyond it.
+    #[arg(long, value_name = "HOPS", default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..))]
+    pub hop_limit: u8,
     /// File holding the token clients must send in `Authorization` on /v1/credentials
     /// (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). When no such file exists, the sidecar writes
     /// one with a new random token (mode 0600) for the application to read. Without this flag
@@ -131,6 +136,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    set_hop_limit(&listener, args.hop_limit).map_err(|e| format!("cannot set the hop limit on {local}: {e}"))?;
     // Installed before the first fetch: a signal while it runs stops the sidecar once it ends.
     let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
@@ -204,6 +210,16 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Sets the IP TTL (IPv4) or unicast hop limit (IPv6) of `listener`, which the connections it
+/// accepts inherit: the answers go at most `hops` hops.
+fn set_hop_limit(listener: &tokio::net::TcpListener, hops: u8) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(listener);
+    match listener.local_addr()? {
+        SocketAddr::V4(_) => socket.set_ttl_v4(hops.into()),
+        SocketAddr::V6(_) => socket.set_unicast_hops_v6(hops.into()),
     }
 }
 
@@ -738,6 +754,29 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hop limit is set on the listener, in the family it listens in, and the connections
+    /// it accepts carry it.
+    #[tokio::test]
+    async fn the_hop_limit_is_the_accepted_connections_ttl() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        for ip in [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)] {
+            let Ok(listener) = tokio::net::TcpListener::bind((ip, 0)).await else {
+                println!("SKIP: the_hop_limit_is_the_accepted_connections_ttl: no {ip}");
+                continue;
+            };
+            set_hop_limit(&listener, 1).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            let socket = socket2::SockRef::from(&accepted);
+            let hops = match ip {
+                IpAddr::V4(_) => socket.ttl_v4(),
+                IpAddr::V6(_) => socket.unicast_hops_v6(),
+            };
+            assert_eq!(hops.unwrap(), 1, "{ip}");
+        }
+    }
 
     #[test]
     fn a_missing_token_file_is_created_with_a_random_private_token() {
