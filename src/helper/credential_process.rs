@@ -258,7 +258,11 @@ impl SessionArgs {
             OffsetDateTime::now_utc(),
         );
         match tokio::time::timeout(timeout, request).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
+            Ok(result) => {
+                let credentials = result.map_err(|e| e.to_string())?;
+                super::refresh::usable_expiry(&credentials, OffsetDateTime::now_utc())?;
+                Ok(credentials)
+            }
             Err(_) => Err(format!(
                 "no answer from {}{} within {} s{}",
                 self.endpoint(&params.region),

@@ -165,19 +165,10 @@ impl CredentialState {
     /// could be served past their expiry, the second never, and a refresh due at once would
     /// repeat without backoff.
     pub fn record_success(&mut self, credentials: SessionCredentials, now: OffsetDateTime, policy: &RefreshPolicy) {
-        let Some(server_expiry) = parse_expiration(&credentials.expiration) else {
-            let msg = format!("the server sent an unreadable expiration '{}'", credentials.expiration);
-            return self.record_failure(msg, now);
+        let server_expiry = match usable_expiry(&credentials, now) {
+            Ok(expiry) => expiry,
+            Err(msg) => return self.record_failure(msg, now),
         };
-        if server_expiry <= now {
-            let msg = format!(
-                "the server sent credentials expiring at {}, which is not after this machine's clock ({}): \
-                 check the clocks",
-                credentials.expiration,
-                format_time(now)
-            );
-            return self.record_failure(msg, now);
-        }
         let expires = match policy.max_lifetime {
             Some(max) => server_expiry.min(now + max),
             None => server_expiry,
@@ -210,6 +201,26 @@ impl CredentialState {
 pub fn backoff(policy: &RefreshPolicy, failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(20);
     (policy.min_backoff * 2_i32.pow(exp)).min(policy.max_backoff)
+}
+
+/// The expiry of credentials fetched at `now`: an error naming it when it cannot be read or is
+/// not after `now` (a clock ahead of the server's), as such credentials can never be used.
+pub(crate) fn usable_expiry(credentials: &SessionCredentials, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let Some(expiry) = parse_expiration(&credentials.expiration) else {
+        return Err(format!(
+            "the server sent an unreadable expiration '{}'",
+            credentials.expiration
+        ));
+    };
+    if expiry <= now {
+        return Err(format!(
+            "the server sent credentials expiring at {}, which is not after this machine's clock ({}): \
+             check the clocks",
+            credentials.expiration,
+            format_time(now)
+        ));
+    }
+    Ok(expiry)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, the format of every AWS expiration.
