@@ -1642,6 +1642,32 @@ fn sidecar_and_update_exit_cleanly_on_a_signal() {
     assert_eq!(status.code(), Some(0), "update on SIGTERM: {status}");
 }
 
+/// A signal while the sidecar waits for its first fetch (a server that accepts and never
+/// answers) stops it there, cleanly: it waited out the fetch's 10 s first, then announced
+/// its listener.
+#[test]
+fn a_signal_during_the_first_fetch_stops_the_sidecar() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("https://{}", silent.local_addr().unwrap());
+    let mut child = c
+        .command_through("sidecar", &d, &endpoint)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its first fetch has connected: the signal handlers are in place.
+    let (_held, _) = silent.accept().unwrap();
+    let status = exit_on(&mut child, "TERM");
+    assert_eq!(status.code(), Some(0), "{status}");
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    assert_eq!(stdout, "", "stopped before it announced a listener");
+}
+
 /// The assumed-role ARN of `creds` (a container endpoint document), from GetCallerIdentity at
 /// the daemon through aws-sdk-sts.
 fn caller_arn(d: &Daemon, creds: &serde_json::Value) -> String {

@@ -137,7 +137,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     set_hop_limit(&listener, args.hop_limit).map_err(|e| format!("cannot set the hop limit on {local}: {e}"))?;
-    // Installed before the first fetch: a signal while it runs stops the sidecar once it ends.
+    // Installed before the first fetch: a signal while the sidecar waits for it stops it.
     let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
     let state: SharedState = Arc::default();
@@ -171,14 +171,19 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     );
     tokio::spawn(refresher);
     // Connections wait in the listen backlog meanwhile.
-    if tokio::time::timeout(FIRST_FETCH_WAIT, first_attempt(&state))
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "the first credential fetch has not finished after {} s; answering 503 until it does",
-            FIRST_FETCH_WAIT.as_secs()
-        );
+    tokio::select! {
+        waited = tokio::time::timeout(FIRST_FETCH_WAIT, first_attempt(&state)) => {
+            if waited.is_err() {
+                tracing::warn!(
+                    "the first credential fetch has not finished after {} s; answering 503 until it does",
+                    FIRST_FETCH_WAIT.as_secs()
+                );
+            }
+        }
+        () = stop.next() => {
+            tracing::info!("stopping on a signal");
+            return Ok(());
+        }
     }
     println!("sidecar listening on http://{local}");
 
