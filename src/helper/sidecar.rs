@@ -185,7 +185,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
             return Ok(());
         }
     }
-    println!("sidecar listening on http://{local}");
+    crate::cli::print_stdout(&format!("sidecar listening on http://{local}\n"));
 
     let shared = Arc::new(Shared {
         state,
