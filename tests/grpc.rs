@@ -14,14 +14,14 @@ use rolegate::identity::ClientCertificate;
 use rolegate::pki::{Authority, ClientSpec, Issued, KeyType};
 use rolegate::proto::authorize_response::Decision;
 use rolegate::proto::{
-    AssumeRoleRequest, AuthorizeRequest, CreateSessionRequest, CreateSessionResponse, Header, ReloadRequest,
-    StatusRequest, VerifyRequestRequest, VerifyRequestResponse,
+    AssumeRoleRequest, AuthorizeRequest, ContextValues, CreateSessionRequest, CreateSessionResponse, Header,
+    ReloadRequest, StatusRequest, VerifyRequestRequest, VerifyRequestResponse,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tonic::Code;
 
 const CHAINED_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#;
-const CHAINED_PERMISSIONS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadOrders","Effect":"Allow","Action":"orders:Get*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"orders:*","Resource":"arn:aws:orders:::secret/*"},{"Sid":"HomeRegionOnly","Effect":"Deny","Action":"orders:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"us-east-1"}}}]}"#;
+const CHAINED_PERMISSIONS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadOrders","Effect":"Allow","Action":"orders:Get*","Resource":"*"},{"Sid":"NoSecrets","Effect":"Deny","Action":"orders:*","Resource":"arn:aws:orders:::secret/*"},{"Sid":"HomeRegionOnly","Effect":"Deny","Action":"orders:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"us-east-1"}}},{"Sid":"NoSecretTag","Effect":"Deny","Action":"orders:*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"secret"}}}]}"#;
 const API_HOST: &str = "orders.internal.example";
 
 /// The daemon with a chained role that has permission policies, and `admin_subject` listed
@@ -778,6 +778,27 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     );
     unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
     assert!(!verify(&c, unsigned).await.unwrap().valid);
+    // A scope the platform names that no request can be scoped to is its own mistake: an
+    // invalid argument, not a client's signature that does not match.
+    for (field, value, message) in [
+        (
+            "service",
+            "*",
+            "service must be a signing name as requests are scoped to it (such as execute-api: letters, digits and hyphens), of at most 64 characters.",
+        ),
+        (
+            "region",
+            "US-EAST-1",
+            "region must be a signing name as requests are scoped to it (such as us-east-1: lower-case letters, digits and hyphens), of at most 64 characters.",
+        ),
+    ] {
+        let mut r = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+        match field {
+            "service" => r.service = value.into(),
+            _ => r.region = value.into(),
+        }
+        assert_status(verify(&c, r).await, Code::InvalidArgument, message);
+    }
     // A payload hash other than the one the request declares in x-amz-content-sha256 is not
     // the signed body's: a replayer could have kept the header and changed the body.
     let mut declared = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
@@ -1026,6 +1047,58 @@ async fn authorize_evaluates_role_and_session_policies() {
             format!(r#"rolegate_requests_total{{api="grpc",operation="{operation}",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");
     }
+
+    // A multi-valued key (a request setting several tags) in context_values: a
+    // ForAnyValue condition reads each value, as `simulate --context` repeated reads them.
+    let tagged = |keys: &[&str]| {
+        let mut r = ask(token, "orders:GetOrder", "arn:aws:orders:::order/1");
+        r.context_values.insert(
+            "aws:TagKeys".into(),
+            ContextValues {
+                values: keys.iter().map(|k| (*k).to_owned()).collect(),
+            },
+        );
+        r
+    };
+    let r = authorize(tagged(&["public", "secret"])).await.unwrap();
+    assert_eq!(
+        (r.decision(), r.statement_sid.as_str()),
+        (Decision::ExplicitDeny, "NoSecretTag")
+    );
+    let r = authorize(tagged(&["public", "team"])).await.unwrap();
+    assert_eq!(
+        (r.decision(), r.statement_sid.as_str()),
+        (Decision::Allow, "ReadOrders")
+    );
+    let mut both = tagged(&["public"]);
+    both.context.insert("aws:TagKeys".into(), "team".into());
+    assert_status(
+        authorize(both).await,
+        Code::InvalidArgument,
+        "The context key 'aws:TagKeys' is in both context and context_values.",
+    );
+    assert_status(
+        authorize(tagged(&[])).await,
+        Code::InvalidArgument,
+        "The context key 'aws:TagKeys' in context_values has no values; give at least one.",
+    );
+    let fifty_one: Vec<String> = (0..51).map(|n| format!("k{n}")).collect();
+    let fifty_one: Vec<&str> = fifty_one.iter().map(String::as_str).collect();
+    assert_status(
+        authorize(tagged(&fifty_one)).await,
+        Code::InvalidArgument,
+        "The context key 'aws:TagKeys' has 51 values; at most 50 are accepted.",
+    );
+    let mut vr = aws_signed(&chained_creds, "execute-api", SystemTime::now(), "/orders/1", b"");
+    vr.action = Some("orders:GetOrder".into());
+    vr.context_values.insert(
+        "aws:TagKeys".into(),
+        ContextValues {
+            values: vec!["secret".into(), "public".into()],
+        },
+    );
+    let r = verify(&c, vr).await.unwrap();
+    assert_eq!(r.authorization.unwrap().decision(), Decision::ExplicitDeny);
 }
 
 /// gRPC AssumeRole draws from its access key's bucket as STS does, and only once the

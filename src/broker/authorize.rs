@@ -23,6 +23,8 @@ use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrac
 
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;
+/// Most values of one multi-valued context key (as `aws:TagKeys` of 50 tags).
+pub(super) const MAX_CONTEXT_KEY_VALUES: usize = 50;
 /// Longest resource, in characters: an ARN's maximum (IAM `ResourceNameType`).
 pub(super) const MAX_RESOURCE_CHARACTERS: usize = 2048;
 /// Longest context key name, in characters (IAM `ContextKeyNameType`).
@@ -49,7 +51,8 @@ pub struct AuthorizeInput {
     pub action: String,
     /// Resource ARN or `*`.
     pub resource: String,
-    /// Caller-supplied context keys (e.g. `aws:SourceIp` of the original request).
+    /// Caller-supplied context keys (e.g. `aws:SourceIp` of the original request), one pair
+    /// per value: a key given again is one more value of it.
     pub context: Vec<(String, String)>,
     /// The region the request was made to (`aws:RequestedRegion` unless `context` gives it):
     /// the one its signature is scoped to, when known; unset, the server's.
@@ -280,10 +283,23 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             ),
         ));
     }
-    if input.context.len() > MAX_CONTEXT_KEYS {
+    let mut keys: Vec<(&str, usize)> = Vec::new();
+    for (key, _) in &input.context {
+        match keys.iter_mut().find(|(k, _)| policy::same_key(k, key)) {
+            Some((_, values)) => *values += 1,
+            None => keys.push((key, 1)),
+        }
+    }
+    if keys.len() > MAX_CONTEXT_KEYS {
         return Err(ApiError::validation(
             "too-many-context-keys",
             format!("At most {MAX_CONTEXT_KEYS} context keys may be supplied."),
+        ));
+    }
+    if let Some((k, n)) = keys.iter().find(|(_, n)| *n > MAX_CONTEXT_KEY_VALUES) {
+        return Err(ApiError::validation(
+            "too-many-context-values",
+            format!("The context key '{k}' has {n} values; at most {MAX_CONTEXT_KEY_VALUES} are accepted."),
         ));
     }
     if let Some((k, _)) = input.context.iter().find(|(k, _)| is_derived_key(k)) {

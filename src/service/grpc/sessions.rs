@@ -26,7 +26,7 @@ use crate::policy::Outcome;
 use crate::proto::authorize_response::Decision;
 use crate::proto::sessions_server::Sessions;
 use crate::proto::{
-    AssumeRoleRequest, AssumeRoleResponse, AuthorizeRequest, AuthorizeResponse, CreateSessionRequest,
+    AssumeRoleRequest, AssumeRoleResponse, AuthorizeRequest, AuthorizeResponse, ContextValues, CreateSessionRequest,
     CreateSessionResponse, Credentials, Tag, VerifyRequestRequest, VerifyRequestResponse,
 };
 use crate::ratelimit::{ClientKey, ClientLimit};
@@ -244,6 +244,12 @@ fn verify_request(
     }
     let method = required(r.method, "method")?;
     let service = required(r.service, "service")?;
+    scope_part(&service, "service", |b| b.is_ascii_alphanumeric() || b == b'-')?;
+    if !r.region.is_empty() {
+        scope_part(&r.region, "region", |b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+        })?;
+    }
     let payload_hash = payload_hash(&r.payload_hash)?;
     if r.headers.len() > MAX_VERIFY_HEADERS {
         return Err(ApiError::validation(
@@ -291,7 +297,7 @@ fn verify_request(
             let input = AuthorizeInput {
                 action,
                 resource: r.resource.filter(|s| !s.is_empty()).unwrap_or_else(|| "*".to_owned()),
-                context: sorted(r.context),
+                context: context_pairs(r.context, r.context_values)?,
                 // The request was made to the region its signature is scoped to (IAM's
                 // aws:RequestedRegion), verified above: the default, unless the caller says.
                 requested_region: region.map(str::to_owned),
@@ -356,7 +362,7 @@ fn authorize(
     let input = AuthorizeInput {
         action: r.action,
         resource,
-        context: sorted(r.context),
+        context: context_pairs(r.context, r.context_values)?,
         requested_region: None,
     };
     let out = broker.authorize(&caller, &input, now)?;
@@ -404,6 +410,25 @@ fn required(value: String, field: &str) -> Result<String, ApiError> {
     non_empty(value, || format!("Missing required field {field}."))
 }
 
+/// A credential scope part the platform names (`service`, `region`): 1..=64 bytes that `allowed`
+/// accepts, else InvalidArgument naming the field — a wildcard or a misspelt region is the
+/// caller's mistake, not a signature that does not match.
+fn scope_part(value: &str, field: &str, allowed: impl Fn(u8) -> bool) -> Result<(), ApiError> {
+    if value.len() <= 64 && value.bytes().all(allowed) {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        "bad-scope",
+        format!(
+            "{field} must be a signing name as requests are scoped to it (such as {}), of at most 64 characters.",
+            match field {
+                "region" => "us-east-1: lower-case letters, digits and hyphens",
+                _ => "execute-api: letters, digits and hyphens",
+            }
+        ),
+    ))
+}
+
 /// `value`, or InvalidArgument with `missing()` when it is empty (proto3's "not sent").
 fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, ApiError> {
     match value.is_empty() {
@@ -446,10 +471,34 @@ fn payload_hash(value: &str) -> Result<String, ApiError> {
     ))
 }
 
-fn sorted(map: std::collections::HashMap<String, String>) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = map.into_iter().collect();
-    v.sort();
-    v
+/// The context keys of a request, one pair per value, in a stable order: the single-valued
+/// `context` and the multi-valued `context_values`. A key in both maps is refused here (in
+/// another spelling, [`crate::broker::authorization_context`] refuses it), and a key without
+/// values: an empty set is not a context key's value.
+fn context_pairs(
+    context: std::collections::HashMap<String, String>,
+    context_values: std::collections::HashMap<String, ContextValues>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs: Vec<(String, String)> = context.into_iter().collect();
+    pairs.sort();
+    let mut multi: Vec<(String, ContextValues)> = context_values.into_iter().collect();
+    multi.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, values) in multi {
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(ApiError::validation(
+                "context-key-twice",
+                format!("The context key '{key}' is in both context and context_values."),
+            ));
+        }
+        if values.values.is_empty() {
+            return Err(ApiError::validation(
+                "empty-context-values",
+                format!("The context key '{key}' in context_values has no values; give at least one."),
+            ));
+        }
+        pairs.extend(values.values.into_iter().map(|v| (key.clone(), v)));
+    }
+    Ok(pairs)
 }
 
 fn credentials(c: &session::Credentials) -> Credentials {
