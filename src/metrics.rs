@@ -15,6 +15,7 @@
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
 //! `rolegate_config_loaded_timestamp_seconds`, `rolegate_connections_open`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
+//! `rolegate_tls_handshake_failures_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 
 use std::sync::OnceLock;
@@ -117,6 +118,16 @@ pub fn connection_refused(reason: &'static str) {
         .inc();
 }
 
+/// Counts a TLS handshake that failed: `reason` is one of [`HANDSHAKE_FAILURE_REASONS`]
+/// (see `server::handshake_failure_reason`).
+pub fn handshake_failed(reason: &'static str) {
+    debug_assert!(HANDSHAKE_FAILURE_REASONS.contains(&reason), "{reason}");
+    metrics()
+        .handshake_failures
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
+}
+
 /// Records how many TLS connections may be open at once.
 pub fn set_connection_limit(limit: usize) {
     metrics()
@@ -165,6 +176,11 @@ pub fn render(state: &State) -> String {
         "rolegate_connections_refused",
         "TLS connections closed before their handshake, by reason (rate-limit, per-address-limit, proxy-header, proxy-untrusted)",
         m.connections_refused.clone(),
+    );
+    registry.register(
+        "rolegate_tls_handshake_failures",
+        "TLS handshakes that failed, by reason (client-certificate: the client's certificate or its proof of the key refused; protocol: no common version, cipher suite or ALPN protocol, or a malformed handshake; timeout; closed: the client went away)",
+        m.handshake_failures.clone(),
     );
     let reload = state.reload_status();
     let successful: Gauge = Gauge::default();
@@ -307,6 +323,7 @@ struct Metrics {
     connections_open: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
+    handshake_failures: Family<ReasonLabels, Counter>,
 }
 
 fn metrics() -> &'static Metrics {
@@ -347,6 +364,13 @@ fn metrics() -> &'static Metrics {
             }
             family
         },
+        handshake_failures: {
+            let family = Family::<ReasonLabels, Counter>::default();
+            for reason in HANDSHAKE_FAILURE_REASONS {
+                drop(family.get_or_create(&ReasonLabels { reason }));
+            }
+            family
+        },
     })
 }
 
@@ -374,6 +398,9 @@ const WATCHED_OUTCOMES: [&str; 8] = [
     "ServiceUnavailable",
     "Throttling",
 ];
+
+/// The `reason` label values of `rolegate_tls_handshake_failures_total`.
+pub const HANDSHAKE_FAILURE_REASONS: [&str; 4] = ["client-certificate", "protocol", "timeout", "closed"];
 
 /// The `reason` label values of `rolegate_connections_refused_total`.
 const CONNECTION_REFUSAL_REASONS: [&str; 4] = ["rate-limit", "per-address-limit", "proxy-header", "proxy-untrusted"];

@@ -2735,3 +2735,83 @@ fn keys_generate_never_overwrites_a_token_key() {
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read(dir.path().join("token-k1.key")).unwrap(), key);
 }
+
+/// A client certificate that always comes with a signature by another key (a client whose
+/// key file does not belong to its certificate).
+#[derive(Debug)]
+struct MismatchedKey(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for MismatchedKey {
+    fn resolve(&self, _: &[&[u8]], _: &[rustls::SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Failed TLS handshakes are counted by what the client would have to change, every reason
+/// exposed at 0 from the start: a client certificate whose proof of the key does not verify,
+/// an ALPN protocol the server does not speak, a connection closed before its handshake.
+#[tokio::test]
+async fn failed_handshakes_are_counted_by_reason() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let failures = |reason: &str| {
+        sample(
+            &d.metrics_text(),
+            &format!("rolegate_tls_handshake_failures_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    for reason in ["client-certificate", "protocol", "timeout", "closed"] {
+        assert_eq!(failures(reason), Some(0.0), "{reason}");
+    }
+    // Waits (a hang guard, not a timing assertion) for the daemon to count the failure.
+    let counted = |reason: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while failures(reason) != Some(1.0) {
+            assert!(Instant::now() < deadline, "{reason}: {:?}", failures(reason));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    let leaf = Pki::client(&pki.root, "certified", KeyType::EcdsaP256);
+    let other = Pki::client(&pki.root, "other-key", KeyType::EcdsaP256);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
+            other.key_pkcs8_der.to_vec().into(),
+        ))
+        .unwrap();
+    let certified = rustls::sign::CertifiedKey::new(vec![leaf.cert_der.clone().into()], key);
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(d.ca_bundle()).unwrap();
+    for cert in <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(Arc::new(MismatchedKey(Arc::new(certified))));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(host_port(&d.endpoint)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    // TLS 1.3: the client finishes its side first and reads the refusal (an alert) after.
+    if let Ok(mut tls) = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+    {
+        let _ = tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+        let _ = tls.read(&mut [0u8; 64]).await;
+    }
+    counted("client-certificate");
+
+    assert!(try_tls_connect(&d.endpoint, d.ca_bundle(), b"h3", b"").await.is_err());
+    counted("protocol");
+
+    drop(TcpStream::connect(host_port(&d.endpoint)).await.unwrap());
+    counted("closed");
+}

@@ -214,6 +214,30 @@ fn log_panics() {
 const HTTP2_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The `reason` of a failed handshake for `rolegate_tls_handshake_failures_total`: what the
+/// client's side of a fleet would have to change. `client-certificate`: its certificate, or its
+/// signature proving the key (RFC 8446 §4.4.3), was refused — a key too weak or of a kind no
+/// verifier takes; `protocol`: no TLS version, cipher suite or ALPN protocol in common, or a
+/// malformed handshake; `closed`: the client went away (a port scan, a load balancer's TCP
+/// probe).
+fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(
+            rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoSignatureSchemesInCommon),
+        ) => "client-certificate",
+        Some(_) => "protocol",
+        None => match e.kind() {
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe => "closed",
+            _ => "protocol",
+        },
+    }
+}
+
 /// Serves one connection: TLS handshake, then HTTP/1.1 or HTTP/2 until the client closes it,
 /// it has been idle for `server.idle_timeout_seconds`, or the server drains.
 async fn serve_connection(
@@ -234,10 +258,12 @@ async fn serve_connection(
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(%remote, error = %e, "TLS handshake failed");
+            crate::metrics::handshake_failed(handshake_failure_reason(&e));
             return;
         }
         Err(_) => {
             tracing::debug!(%remote, "TLS handshake timed out");
+            crate::metrics::handshake_failed("timeout");
             return;
         }
     };
