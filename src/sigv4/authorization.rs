@@ -134,7 +134,12 @@ impl SignedRequest {
                     supported: HMAC_ALGORITHMS,
                 });
             }
-            let amz_date = req.header("x-amz-date").ok_or(SigV4Error::MissingDate)?;
+            // SigV4: "If AWS can't find a value for x-amz-date, it looks for the date header",
+            // which must then hold the same ISO 8601 basic time.
+            let amz_date = req
+                .header("x-amz-date")
+                .or_else(|| req.header("date"))
+                .ok_or(SigV4Error::MissingDate)?;
             return Ok(Self {
                 algorithm: parts.algorithm.to_owned(),
                 credential: Credential::parse(parts.credential)?,

@@ -79,8 +79,8 @@ pub enum SigV4Error {
         /// The full `X-Amz-Date`.
         amz_date: String,
     },
-    /// No `X-Amz-Date` header (header form) or parameter (query form).
-    #[error("Authorization header requires existence of an 'X-Amz-Date' header.")]
+    /// No `X-Amz-Date` (nor `Date`) header (header form) or parameter (query form).
+    #[error("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")]
     MissingDate,
     /// `X-Amz-Date` or the scope date is not in the ISO 8601 basic format.
     #[error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '{}'.", shown_date(.0))]
@@ -91,6 +91,9 @@ pub enum SigV4Error {
     /// `x-amz-date` is sent as a header but not signed.
     #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]
     DateNotSigned,
+    /// The request's time came in a `Date` header (no `X-Amz-Date`) that is not signed.
+    #[error("'Date' must be a 'SignedHeader' in the AWS Authorization when there is no 'X-Amz-Date'.")]
+    DateHeaderNotSigned,
     /// `x-amz-x509` (the certificate) is not signed.
     #[error("'X-Amz-X509' must be a 'SignedHeader' in the AWS Authorization.")]
     CertificateNotSigned,

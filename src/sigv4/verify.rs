@@ -23,7 +23,8 @@ pub struct Expectations<'a> {
 
 /// Verifies `signed` against `req`:
 /// 1. the credential scope names `exp.service`, `exp.region` and the day of `X-Amz-Date`;
-/// 2. `host` is signed, and `x-amz-date` when the header form carries it as a header;
+/// 2. `host` is signed, and in the header form `x-amz-date` (or `date`, which gives the time
+///    when there is no `x-amz-date`);
 /// 3. header form: `X-Amz-Date` within ±`max_skew` of `now`; query form: `now` not before
 ///    `X-Amz-Date - max_skew` and not after `X-Amz-Date + X-Amz-Expires` (±`max_skew` when no
 ///    `X-Amz-Expires` was sent);
@@ -166,14 +167,19 @@ fn check_scope(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Er
     Ok(())
 }
 
-/// Rule 2: `host` (and a header-borne `x-amz-date`) must be signed.
+/// Rule 2: `host` must be signed, and in the header form the header that gave the time:
+/// `x-amz-date`, or `date` when there is no `x-amz-date`.
 fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(), SigV4Error> {
     let is_signed = |name: &str| signed.signed_headers.iter().any(|h| h == name);
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
     }
-    if signed.location == AuthLocation::Header && req.header("x-amz-date").is_some() && !is_signed("x-amz-date") {
-        return Err(SigV4Error::DateNotSigned);
+    if signed.location == AuthLocation::Header {
+        match req.header("x-amz-date") {
+            Some(_) if !is_signed("x-amz-date") => return Err(SigV4Error::DateNotSigned),
+            None if !is_signed("date") => return Err(SigV4Error::DateHeaderNotSigned),
+            _ => {}
+        }
     }
     Ok(())
 }

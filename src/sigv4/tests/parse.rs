@@ -595,3 +595,70 @@ fn payload_hash_given_by_a_verifying_service() {
         Err(SigV4Error::PayloadHashMismatch)
     );
 }
+
+/// Without `X-Amz-Date`, a `Date` header in the ISO 8601 basic format gives the time (SigV4:
+/// "If AWS can't find a value for x-amz-date, it looks for the date header"); it must be
+/// signed then, as `X-Amz-Date` must.
+#[test]
+fn a_date_header_gives_the_time_without_x_amz_date() {
+    let t = datetime!(2015-08-30 12:36:00 UTC);
+    let key = derive_signing_key("secret", "20150830", "us-east-1", "sts");
+    let exp = Expectations {
+        service: "sts",
+        region: "us-east-1",
+        now: t,
+        max_skew: time::Duration::minutes(5),
+    };
+    let body_hash = sha256_hex(b"");
+    let signed_with = |signed_headers: &str| {
+        let unsigned = format!("AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders={signed_headers}, Signature={SIG}");
+        let headers = [
+            ("Host", "sts.example.com"),
+            ("Date", "20150830T123600Z"),
+            ("Authorization", unsigned.as_str()),
+        ];
+        let req = HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+        };
+        let parsed = SignedRequest::parse(&req).unwrap();
+        assert_eq!(parsed.amz_date, "20150830T123600Z");
+        let signature = hex::encode(compute_signature(&parsed, &req, &body_hash, &key).unwrap());
+        let auth = unsigned.replace(SIG, &signature);
+        let headers = [
+            ("Host", "sts.example.com"),
+            ("Date", "20150830T123600Z"),
+            ("Authorization", auth.as_str()),
+        ];
+        let req = HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+        };
+        verify(&SignedRequest::parse(&req).unwrap(), &req, &body_hash, &key, &exp)
+    };
+    assert_eq!(signed_with("date;host"), Ok(()));
+    assert_eq!(signed_with("host"), Err(SigV4Error::DateHeaderNotSigned));
+    // An HTTP date (RFC 9110's IMF-fixdate) is no SigV4 time.
+    let auth = format!("AWS4-HMAC-SHA256 Credential={CRED}, SignedHeaders=date;host, Signature={SIG}");
+    let parsed = parse_request(
+        "POST",
+        &[
+            ("Host", "sts.example.com"),
+            ("Date", "Sun, 30 Aug 2015 12:36:00 GMT"),
+            ("Authorization", &auth),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        check_time(&parsed.amz_date, None, &exp).unwrap_err().to_string(),
+        "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", not '…'."
+    );
+    assert_eq!(
+        SigV4Error::MissingDate.to_string(),
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    );
+}
