@@ -2815,3 +2815,37 @@ async fn failed_handshakes_are_counted_by_reason() {
     drop(TcpStream::connect(host_port(&d.endpoint)).await.unwrap());
     counted("closed");
 }
+
+/// A call whose `grpc-timeout` deadline passes before its message arrives is answered
+/// DEADLINE_EXCEEDED at that deadline, naming it, not at `request_timeout_seconds` (30 s here).
+#[tokio::test]
+async fn a_grpc_call_is_answered_at_its_own_deadline() {
+    use bytes::Bytes;
+    use http_body::Frame;
+
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let mut sender = h2_sender(&d).await;
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+    // A gRPC message header announcing 100 bytes, then nothing.
+    body_tx
+        .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
+        .await
+        .unwrap();
+    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
+    let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", "300m")
+        .body(body)
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header("grpc-status").as_deref(), Some("4"), "{response:?}");
+    assert_eq!(
+        header("grpc-message").as_deref(),
+        Some("The%20call's%20deadline%20(grpc-timeout%20300ms)%20passed%20before%20it%20was%20answered."),
+        "{response:?}"
+    );
+    drop(body_tx);
+}

@@ -78,7 +78,15 @@ async fn dispatch(
             // A call holds its admission slot until its answer starts: bounded like a REST or
             // STS request's read, or a client could stall every API by never finishing its
             // messages.
-            let timeout = state.broker.config().server.request_timeout;
+            let server_timeout = state.broker.config().server.request_timeout;
+            // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
+            // use to it after that, and the slot is better given back.
+            let client_deadline = req
+                .headers()
+                .get("grpc-timeout")
+                .and_then(|v| grpc::parse_timeout(v.as_bytes()))
+                .filter(|d| *d < server_timeout);
+            let timeout = client_deadline.unwrap_or(server_timeout);
             let remote = conn.remote;
             let operation = grpc::operation_of(req.uri().path());
             let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
@@ -98,9 +106,10 @@ async fn dispatch(
                 Ok(response) => response,
                 Err(_) => {
                     // Sent whole and still not answered: the server's delay, not the client's.
-                    let e = match sent.load(Ordering::Relaxed) {
-                        true => answer_timeout(timeout),
-                        false => request_timeout(timeout),
+                    let e = match (client_deadline, sent.load(Ordering::Relaxed)) {
+                        (Some(deadline), _) => grpc::deadline_passed(deadline),
+                        (None, true) => answer_timeout(timeout),
+                        (None, false) => request_timeout(timeout),
                     };
                     // The event names the handshake's certificate (an admin's timed-out
                     // `Admin.Reload`), as the handler's own event would have.

@@ -220,6 +220,36 @@ pub fn operation_of(path: &str) -> &'static str {
     KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op)
 }
 
+/// The deadline a `grpc-timeout` header value gives (gRPC over HTTP/2: 1 to 8 ASCII digits and
+/// a unit, `H`, `M`, `S`, `m`, `u` or `n`); `None` for anything else, which is then no
+/// deadline, as other gRPC servers read it.
+pub fn parse_timeout(value: &[u8]) -> Option<std::time::Duration> {
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    use std::time::Duration;
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The error of a call whose deadline (`grpc-timeout`, `deadline`) passed before it was answered.
+pub fn deadline_passed(deadline: std::time::Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        "client-deadline",
+        format!("The call's deadline (grpc-timeout {deadline:?}) passed before it was answered."),
+    )
+}
+
 /// The context [`super::dispatch`] attached to the request.
 fn context<T>(req: &Request<T>) -> Result<GrpcContext, Status> {
     req.extensions()
@@ -296,6 +326,29 @@ fn audited_answer<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_timeout_values() {
+        use std::time::Duration;
+        for (value, want) in [
+            ("2S", Some(Duration::from_secs(2))),
+            ("1H", Some(Duration::from_secs(3600))),
+            ("99999999M", Some(Duration::from_secs(99_999_999 * 60))),
+            ("250m", Some(Duration::from_millis(250))),
+            ("7u", Some(Duration::from_micros(7))),
+            ("1n", Some(Duration::from_nanos(1))),
+            ("0S", Some(Duration::ZERO)),
+            ("123456789S", None),
+            ("S", None),
+            ("2s", None),
+            ("-1S", None),
+            ("1.5S", None),
+            ("", None),
+            ("abc", None),
+        ] {
+            assert_eq!(parse_timeout(value.as_bytes()), want, "{value}");
+        }
+    }
 
     #[test]
     fn a_long_status_message_is_cut() {
