@@ -291,6 +291,9 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
             }
             imds_get(shared, p, now)
         }
+        // As `aws_signing_helper serve`, and the token path here, answer another method.
+        (_, p) if p.starts_with("/latest/meta-data") => method_not_allowed("GET", "Use GET."),
+        (_, "/healthz") => method_not_allowed("GET", "Use GET."),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -1149,6 +1152,19 @@ mod tests {
                 "Expiration":"2026-01-01T01:00:00Z"})
         );
         assert_eq!(call(&s, req("GET", &format!("{list}other"), &auth), T0).0, 404);
+        // Another method than GET: 405 naming GET, as `aws_signing_helper serve` answers.
+        for (method, path) in [
+            ("POST", format!("{list}app")),
+            ("PUT", list.to_owned()),
+            ("DELETE", "/healthz".to_owned()),
+        ] {
+            let resp = handle(&s, &req(method, &path, &auth), T0);
+            assert_eq!(
+                (resp.status(), resp.headers()[http::header::ALLOW].to_str().unwrap()),
+                (StatusCode::METHOD_NOT_ALLOWED, "GET"),
+                "{method} {path}"
+            );
+        }
         // The extended document (JavaScript v3, Java v2) adds the account id.
         let extended = "/latest/meta-data/iam/security-credentials-extended/";
         assert_eq!(call(&s, req("GET", extended, &auth), T0), (200, "app".into()));
