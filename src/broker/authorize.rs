@@ -24,7 +24,7 @@ use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrac
 /// Most caller-supplied context keys per decision.
 pub const MAX_CONTEXT_KEYS: usize = 50;
 /// Most values of one multi-valued context key (as `aws:TagKeys` of 50 tags).
-pub(super) const MAX_CONTEXT_KEY_VALUES: usize = 50;
+pub const MAX_CONTEXT_KEY_VALUES: usize = 50;
 /// Longest resource, in characters: an ARN's maximum (IAM `ResourceNameType`).
 pub(super) const MAX_RESOURCE_CHARACTERS: usize = 2048;
 /// Longest context key name, in characters (IAM `ContextKeyNameType`).
@@ -283,24 +283,29 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             ),
         ));
     }
+    // Counted as they come, each pair against at most MAX_CONTEXT_KEYS keys seen: a request of
+    // ever new keys is refused at the first one too many, not after comparing all of them.
     let mut keys: Vec<(&str, usize)> = Vec::new();
     for (key, _) in &input.context {
+        let full = keys.len() == MAX_CONTEXT_KEYS;
         match keys.iter_mut().find(|(k, _)| policy::same_key(k, key)) {
+            Some((k, values)) if *values == MAX_CONTEXT_KEY_VALUES => {
+                return Err(ApiError::validation(
+                    "too-many-context-values",
+                    format!(
+                        "The context key '{k}' has more than {MAX_CONTEXT_KEY_VALUES} values; at most {MAX_CONTEXT_KEY_VALUES} are accepted."
+                    ),
+                ));
+            }
             Some((_, values)) => *values += 1,
+            None if full => {
+                return Err(ApiError::validation(
+                    "too-many-context-keys",
+                    format!("At most {MAX_CONTEXT_KEYS} context keys may be supplied."),
+                ));
+            }
             None => keys.push((key, 1)),
         }
-    }
-    if keys.len() > MAX_CONTEXT_KEYS {
-        return Err(ApiError::validation(
-            "too-many-context-keys",
-            format!("At most {MAX_CONTEXT_KEYS} context keys may be supplied."),
-        ));
-    }
-    if let Some((k, n)) = keys.iter().find(|(_, n)| *n > MAX_CONTEXT_KEY_VALUES) {
-        return Err(ApiError::validation(
-            "too-many-context-values",
-            format!("The context key '{k}' has {n} values; at most {MAX_CONTEXT_KEY_VALUES} are accepted."),
-        ));
     }
     if let Some((k, _)) = input.context.iter().find(|(k, _)| is_derived_key(k)) {
         return Err(ApiError::validation(
@@ -564,6 +569,19 @@ mod tests {
             .map(|n| (format!("s3:k{n}"), "v".to_owned()))
             .collect();
         assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
+        // Ever new keys are refused at the first one too many, whatever follows; one key of
+        // more than 50 values likewise.
+        i.context = (0..100_000).map(|n| (format!("s3:k{n}"), "v".to_owned())).collect();
+        assert_eq!(validate_input(&i).unwrap_err().reason, "too-many-context-keys");
+        i.context = (0..=MAX_CONTEXT_KEY_VALUES)
+            .map(|n| ("aws:TagKeys".to_owned(), format!("k{n}")))
+            .collect();
+        assert_eq!(
+            validate_input(&i).unwrap_err().message,
+            "The context key 'aws:TagKeys' has more than 50 values; at most 50 are accepted."
+        );
+        i.context.pop();
+        assert!(validate_input(&i).is_ok());
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub use assume_role::{AssumeRoleInput, AssumeRoleOutput};
 pub use authenticate::{Caller, OpenedSession, Payload, SessionPolicySource, signature_error};
 pub(crate) use authorize::never_in_session_requests;
 pub use authorize::{
-    AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEYS, authorization_context, untrusted_client_certificate,
+    AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEY_VALUES, MAX_CONTEXT_KEYS, authorization_context,
+    untrusted_client_certificate,
 };
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;

@@ -19,7 +19,8 @@ use super::peer::{peer_chain, trusted_peer};
 use super::{GrpcContext, audited, audited_answer, context, record};
 use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{
-    AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, Payload, check_arn_lengths,
+    AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, MAX_CONTEXT_KEY_VALUES,
+    MAX_CONTEXT_KEYS, Payload, check_arn_lengths,
 };
 use crate::error::ApiError;
 use crate::policy::Outcome;
@@ -479,6 +480,26 @@ fn context_pairs(
     context: std::collections::HashMap<String, String>,
     context_values: std::collections::HashMap<String, ContextValues>,
 ) -> Result<Vec<(String, String)>, ApiError> {
+    // Bounded before anything compares keys with each other (in another spelling they are one
+    // key, which the broker counts again).
+    if context.len() + context_values.len() > MAX_CONTEXT_KEYS {
+        return Err(ApiError::validation(
+            "too-many-context-keys",
+            format!("At most {MAX_CONTEXT_KEYS} context keys may be supplied."),
+        ));
+    }
+    if let Some((key, values)) = context_values
+        .iter()
+        .find(|(_, v)| v.values.len() > MAX_CONTEXT_KEY_VALUES)
+    {
+        return Err(ApiError::validation(
+            "too-many-context-values",
+            format!(
+                "The context key '{key}' has {} values; at most {MAX_CONTEXT_KEY_VALUES} are accepted.",
+                values.values.len()
+            ),
+        ));
+    }
     let mut pairs: Vec<(String, String)> = context.into_iter().collect();
     pairs.sort();
     let mut multi: Vec<(String, ContextValues)> = context_values.into_iter().collect();
