@@ -1410,6 +1410,50 @@ fn aws_config_imds_provider_reads_the_sidecar() {
     assert_eq!(st, 401);
 }
 
+/// Root of a user namespace (a rootless container) updating a file of a user the namespace
+/// does not map cannot give the new file to that user (`EINVAL`): it writes it as its own, as
+/// before owners were kept, and says the mode changed only once it wrote. Needs root and user
+/// namespaces; elsewhere the test says it is skipped.
+#[test]
+fn update_in_a_user_namespace_writes_a_file_of_an_unmapped_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let usable = rustix::process::geteuid().as_raw() == 0
+        && Command::new("unshare")
+            .args(["-Ur", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !usable {
+        skip(
+            "update_in_a_user_namespace_writes_a_file_of_an_unmapped_user",
+            "needs root and `unshare -Ur`",
+        );
+        return;
+    }
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let file = c.dir.path().join("credentials");
+    std::fs::write(&file, "[theirs]\nregion = eu-west-1\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&file, Some(1000), Some(1000)).unwrap();
+    let out = Command::new("unshare")
+        .arg("-Ur")
+        .arg(binary())
+        .arg("update")
+        .args(c.args(&d, "main"))
+        .args(["--profile", "rolegate", "--once"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", &file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("it is written private (mode 0600)"), "{stderr}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("[theirs]\nregion = eu-west-1\n"), "{text}");
+    assert!(text.contains("\n[rolegate]\naws_access_key_id = ASIA"), "{text}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
 #[test]
 fn update_once_writes_the_profile_and_keeps_the_rest() {
     let pki = Pki::new();

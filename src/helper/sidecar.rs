@@ -219,12 +219,19 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
 }
 
 /// Sets the IP TTL (IPv4) or unicast hop limit (IPv6) of `listener`, which the connections it
-/// accepts inherit: the answers go at most `hops` hops.
+/// accepts inherit: the answers go at most `hops` hops. A dual-stack IPv6 listener (`[::]`)
+/// gets both: its IPv4 clients' answers leave with the IPv4 TTL.
 fn set_hop_limit(listener: &tokio::net::TcpListener, hops: u8) -> std::io::Result<()> {
     let socket = socket2::SockRef::from(listener);
     match listener.local_addr()? {
         SocketAddr::V4(_) => socket.set_ttl_v4(hops.into()),
-        SocketAddr::V6(_) => socket.set_unicast_hops_v6(hops.into()),
+        SocketAddr::V6(_) => {
+            socket.set_unicast_hops_v6(hops.into())?;
+            match socket.only_v6()? {
+                true => Ok(()),
+                false => socket.set_ttl_v4(hops.into()),
+            }
+        }
     }
 }
 
@@ -784,6 +791,26 @@ mod tests {
             };
             assert_eq!(hops.unwrap(), 1, "{ip}");
         }
+        // A dual-stack listener: an IPv4 client's connection has the IPv4 TTL.
+        let Ok(listener) = tokio::net::TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).await else {
+            println!("SKIP: the_hop_limit_is_the_accepted_connections_ttl: no dual-stack listener");
+            return;
+        };
+        if socket2::SockRef::from(&listener).only_v6().unwrap() {
+            println!("SKIP: the_hop_limit_is_the_accepted_connections_ttl: [::] is IPv6-only here");
+            return;
+        }
+        set_hop_limit(&listener, 1).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _client = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert_eq!(
+            socket2::SockRef::from(&accepted).ttl_v4().unwrap(),
+            1,
+            "IPv4 through [::]"
+        );
     }
 
     #[test]

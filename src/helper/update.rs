@@ -218,8 +218,17 @@ fn lock_beside(target: &Path) -> Option<std::fs::File> {
 /// refuses another user's file).
 fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot write {}: {e}", target.display());
-    let owner = previous_owner(target);
-    match crate::fsutil::replace_file(target, data, 0o600, owner) {
+    let previous = Previous::of(target);
+    let written = match crate::fsutil::replace_file(target, data, 0o600, previous.foreign_owner) {
+        // An owner this user namespace does not map (root of a rootless container, a file of
+        // a user the namespace leaves out): it cannot be given, so the file becomes this
+        // user's, as it did before owners were kept.
+        Err(e) if previous.foreign_owner.is_some() && e.raw_os_error() == Some(libc::EINVAL) => {
+            crate::fsutil::replace_file(target, data, 0o600, None)
+        }
+        other => other,
+    };
+    let written = match written {
         Ok(()) => Ok(()),
         Err(e)
             if matches!(
@@ -230,32 +239,48 @@ fn write_credentials_file(target: &Path, data: &[u8]) -> Result<(), String> {
             write_in_place(target, data)
         }
         Err(e) => Err(cannot(e)),
+    };
+    if let (Ok(()), Some(mode)) = (&written, previous.loose_mode) {
+        tracing::warn!(
+            file = %target.display(),
+            mode = format_args!("{mode:04o}"),
+            "the credentials file was readable by others than its owner; it is written private (mode 0600)"
+        );
     }
+    written
 }
 
-/// The user and group of the file at `target` when it is another user's; a warning when others
-/// than its owner could read it, as the rewritten file is private (mode 0600).
-fn previous_owner(target: &Path) -> Option<(u32, u32)> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let meta = std::fs::symlink_metadata(target)
-            .ok()
-            .filter(std::fs::Metadata::is_file)?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                file = %target.display(),
-                mode = format_args!("{mode:04o}"),
-                "the credentials file was readable by others than its owner; it is written private (mode 0600)"
-            );
+/// What of the credentials file at `target` its rewrite keeps or changes.
+#[derive(Default)]
+struct Previous {
+    /// Its user and group, when it is another user's: the new file is given to them.
+    foreign_owner: Option<(u32, u32)>,
+    /// Its permission bits, when others than its owner could read it: the new file is private.
+    loose_mode: Option<u32>,
+}
+
+impl Previous {
+    fn of(target: &Path) -> Previous {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let Some(meta) = std::fs::symlink_metadata(target)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+            else {
+                return Previous::default();
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            Previous {
+                foreign_owner: crate::fsutil::foreign_owner(&meta).map(|_| (meta.uid(), meta.gid())),
+                loose_mode: (mode & 0o077 != 0).then_some(mode),
+            }
         }
-        crate::fsutil::foreign_owner(&meta).map(|_| (meta.uid(), meta.gid()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = target;
-        None
+        #[cfg(not(unix))]
+        {
+            let _ = target;
+            Previous::default()
+        }
     }
 }
 
