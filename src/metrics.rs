@@ -179,7 +179,7 @@ pub fn render(state: &State) -> String {
     );
     registry.register(
         "rolegate_tls_handshake_failures",
-        "TLS handshakes that failed, by reason (client-certificate: the client's certificate or its proof of the key refused; protocol: no common version, cipher suite or ALPN protocol, or a malformed handshake; timeout; closed: the client went away)",
+        "TLS handshakes that failed, by reason (client-certificate: the client's certificate or its proof of the key refused; server-certificate: the client refused the server's; protocol: no common version, cipher suite or ALPN protocol, or a malformed handshake; timeout; closed: the client went away)",
         m.handshake_failures.clone(),
     );
     let reload = state.reload_status();
@@ -400,7 +400,13 @@ const WATCHED_OUTCOMES: [&str; 8] = [
 ];
 
 /// The `reason` label values of `rolegate_tls_handshake_failures_total`.
-pub const HANDSHAKE_FAILURE_REASONS: [&str; 4] = ["client-certificate", "protocol", "timeout", "closed"];
+pub const HANDSHAKE_FAILURE_REASONS: [&str; 5] = [
+    "client-certificate",
+    "server-certificate",
+    "protocol",
+    "timeout",
+    "closed",
+];
 
 /// The `reason` label values of `rolegate_connections_refused_total`.
 const CONNECTION_REFUSAL_REASONS: [&str; 4] = ["rate-limit", "per-address-limit", "proxy-header", "proxy-untrusted"];

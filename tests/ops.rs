@@ -2764,7 +2764,13 @@ async fn failed_handshakes_are_counted_by_reason() {
             &format!("rolegate_tls_handshake_failures_total{{reason=\"{reason}\"}}"),
         )
     };
-    for reason in ["client-certificate", "protocol", "timeout", "closed"] {
+    for reason in [
+        "client-certificate",
+        "server-certificate",
+        "protocol",
+        "timeout",
+        "closed",
+    ] {
         assert_eq!(failures(reason), Some(0.0), "{reason}");
     }
     // Waits (a hang guard, not a timing assertion) for the daemon to count the failure.
@@ -2814,6 +2820,15 @@ async fn failed_handshakes_are_counted_by_reason() {
 
     drop(TcpStream::connect(host_port(&d.endpoint)).await.unwrap());
     counted("closed");
+
+    // A client that does not trust the server's CA (no --ca-bundle) refuses its certificate.
+    let foreign_ca = d.dir.path().join("foreign.pem");
+    assert!(
+        try_tls_connect(&d.endpoint, foreign_ca, b"http/1.1", b"")
+            .await
+            .is_err()
+    );
+    counted("server-certificate");
 }
 
 /// A call whose `grpc-timeout` deadline passes before its message arrives is answered

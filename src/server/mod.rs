@@ -217,16 +217,26 @@ const HTTP2_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2
 /// The `reason` of a failed handshake for `rolegate_tls_handshake_failures_total`: what the
 /// client's side of a fleet would have to change. `client-certificate`: its certificate, or its
 /// signature proving the key (RFC 8446 §4.4.3), was refused — a key too weak or of a kind no
-/// verifier takes; `protocol`: no TLS version, cipher suite or ALPN protocol in common, or a
-/// malformed handshake; `closed`: the client went away (a port scan, a load balancer's TCP
-/// probe).
+/// verifier takes; `server-certificate`: the client refused rolegate's certificate (an alert
+/// such as `unknown_ca`: a client without the CA bundle, or expecting another name);
+/// `protocol`: no TLS version, cipher suite or ALPN protocol in common, or a malformed
+/// handshake; `closed`: the client went away (a port scan, a load balancer's TCP probe).
 fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
+    use rustls::AlertDescription as Alert;
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(
             rustls::Error::InvalidCertificate(_)
             | rustls::Error::NoCertificatesPresented
             | rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoSignatureSchemesInCommon),
         ) => "client-certificate",
+        Some(rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA,
+        )) => "server-certificate",
         Some(_) => "protocol",
         None => match e.kind() {
             std::io::ErrorKind::UnexpectedEof
