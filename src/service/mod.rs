@@ -485,6 +485,8 @@ struct RefusalTarget {
     grpc_status: bool,
     api: &'static str,
     operation: &'static str,
+    /// For the STS API: what its `Accept` header asks for.
+    sts_format: sts::Format,
 }
 
 /// The API whose wire format answers a request to a path no API serves: STS's XML when the
@@ -514,10 +516,12 @@ impl RefusalTarget {
                 (false, api, "Other")
             }
         };
+        let accept = req.headers().get(::http::header::ACCEPT).and_then(|v| v.to_str().ok());
         RefusalTarget {
             grpc_status,
             api,
             operation,
+            sts_format: sts::Format::from_accept(accept),
         }
     }
 }
@@ -529,6 +533,7 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
         grpc_status,
         api,
         operation,
+        sts_format,
     } = target;
     if grpc_status {
         return refuse_grpc(remote, operation, None, e, started);
@@ -536,7 +541,7 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
     let response = match api {
-        "sts" => sts::error_response(e, &request_id, sts::Format::Xml),
+        "sts" => sts::error_response(e, &request_id, sts_format),
         _ => rest_error(e, &request_id),
     };
     with_request_id(response, &request_id).map(Body::new)

@@ -35,18 +35,27 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format `req` asks for: JSON when a media range of its `Accept` header is
-    /// `application/json` (parameters aside), else XML.
+    /// The format `req` asks for ([`Format::from_accept`] of its `Accept` header).
     pub fn of(req: &RequestParts) -> Format {
-        let asks_json = req.header("accept").is_some_and(|accept| {
-            accept.split(',').any(|range| {
-                range
-                    .split(';')
-                    .next()
-                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-            })
-        });
-        if asks_json { Format::Json } else { Format::Xml }
+        Format::from_accept(req.header("accept"))
+    }
+
+    /// JSON when a media range of `accept` is `application/json` with a weight above 0
+    /// (RFC 9110 §12.5.1: `q=0` means "not acceptable"), else XML.
+    pub fn from_accept(accept: Option<&str>) -> Format {
+        let acceptable_json = |range: &str| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let weight = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, q)| q.trim().parse::<f32>().ok());
+            media.eq_ignore_ascii_case("application/json") && weight.is_some_and(|q| q > 0.0)
+        };
+        match accept.is_some_and(|a| a.split(',').any(acceptable_json)) {
+            true => Format::Json,
+            false => Format::Xml,
+        }
     }
 }
 
@@ -697,6 +706,23 @@ mod tests {
             body.contains("<Type>Receiver</Type>\n    <Code>InternalFailure</Code>"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn accept_headers() {
+        for (accept, want) in [
+            (None, Format::Xml),
+            (Some("application/json"), Format::Json),
+            (Some("Application/JSON; charset=utf-8"), Format::Json),
+            (Some("text/xml, application/json;q=0.5"), Format::Json),
+            (Some("application/json;q=0"), Format::Xml),
+            (Some("application/json; q=0.000"), Format::Xml),
+            (Some("application/json;q=x"), Format::Xml),
+            (Some("*/*"), Format::Xml),
+            (Some("text/xml"), Format::Xml),
+        ] {
+            assert_eq!(Format::from_accept(accept), want, "{accept:?}");
+        }
     }
 
     /// For `Accept: application/json`, STS's JSON error document, the message verbatim.
