@@ -93,10 +93,7 @@ pub(crate) fn is_ambiguous_year(s: &str) -> bool {
 /// date-times (UTC when no offset is given), a bare ISO 8601 date (midnight UTC) or a year and
 /// month (`2027-01`, the W3C profile's `YYYY-MM`: the first day at midnight UTC).
 pub(crate) fn parse_date(s: &str) -> Option<i128> {
-    if s.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-')
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && !s.get(1..).is_some_and(|rest| rest.contains('-'))
-    {
+    if is_epoch_number(s) {
         let seconds = parse_number(s)?;
         return Some((seconds * 1e9) as i128);
     }
@@ -107,6 +104,20 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
         .ok()
         .or_else(|| year_and_month(s))?;
     Some(when.unix_timestamp_nanos())
+}
+
+/// Whether `s` has the shape of epoch seconds rather than of an ISO 8601 date: a decimal
+/// number, with an exponent too (`1.7e9`, an unquoted JSON number as written), and no `-`
+/// but a leading sign or an exponent's (`2026-01-01` is a date).
+fn is_epoch_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(|c| c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && b.windows(2).all(|pair| match pair {
+            [before, b'-'] => matches!(before, b'e' | b'E'),
+            _ => true,
+        })
 }
 
 /// `YYYY-MM` as the first day of that month at midnight UTC.
@@ -130,6 +141,8 @@ mod tests {
             ("0", Some(0)),
             ("1767225600", Some(1_767_225_600_000_000_000)),
             ("1767225600.5", Some(1_767_225_600_500_000_000)),
+            ("1.7672256e9", Some(1_767_225_600_000_000_000)),
+            ("17672256E+2", Some(1_767_225_600_000_000_000)),
             ("-1", Some(-1_000_000_000)),
             ("2026-01-01T00:00:00Z", Some(1_767_225_600_000_000_000)),
             ("2026-01-01T00:00:00.250Z", Some(1_767_225_600_250_000_000)),
