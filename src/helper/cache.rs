@@ -440,6 +440,9 @@ mod tests {
         assert!(slot.read_valid(now + time::Duration::seconds(1), long_ago).is_some());
         let after = Some(std::time::SystemTime::now() + std::time::Duration::from_secs(3600));
         assert!(slot.read_valid(now + time::Duration::seconds(1), after).is_none());
+        // A process whose fetch failed takes them down to a minute left, whoever wrote them.
+        assert!(slot.read_on_failure(later).is_some());
+        assert!(slot.read_on_failure(later + time::Duration::seconds(1)).is_none());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -26,8 +26,8 @@ pub struct Expectations<'a> {
 /// 2. `host` is signed, and in the header form `x-amz-date` (or `date`, which gives the time
 ///    when there is no `x-amz-date`);
 /// 3. header form: `X-Amz-Date` within ±`max_skew` of `now`; query form: `now` not before
-///    `X-Amz-Date - max_skew` and not after `X-Amz-Date + X-Amz-Expires` (±`max_skew` when no
-///    `X-Amz-Expires` was sent);
+///    `X-Amz-Date - max_skew` and not after `X-Amz-Date + X-Amz-Expires` (for `sts`, `+ 15
+///    minutes` whatever `X-Amz-Expires` says; ±`max_skew` when no `X-Amz-Expires` was sent);
 /// 4. the signature recomputed with `key` equals the one sent (constant-time comparison).
 ///
 /// `x-amz-security-token` need not be signed: AWS accepts a token added after signing (see
