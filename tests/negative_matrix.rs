@@ -2258,6 +2258,42 @@ fn trust_policy_keys_no_evaluation_holds_are_warned_about() {
     );
 }
 
+/// A trust policy `Allow` of `"Principal": "*"` without a condition (every certificate of
+/// every anchor, every session of the account) loads with a warning naming the role and the
+/// statement; with a condition it does not.
+#[test]
+fn an_unconditioned_wildcard_trust_statement_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let role = |name: &str, condition: &str| {
+        format!(
+            "[[role]]\narn = \"arn:aws:iam::123456789012:role/{name}\"\ntrust_policy = '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"sts:AssumeRole\"{condition}}}]}}'\n"
+        )
+    };
+    let extra = role("anyone", "")
+        + &role(
+            "narrowed",
+            r#","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/app"}}"#,
+        );
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            extra_toml: extra,
+            ..setup(&pki)
+        },
+    );
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains("without a condition")).collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(
+            "role arn:aws:iam::123456789012:role/anyone: Statement[0] allows \"Principal\": \"*\" without a condition"
+        ),
+        "{stderr}"
+    );
+}
+
 /// A permission, managed or session policy reading a key no request of a rolegate session
 /// holds — `${aws:username}` from an IAM user's policy, `aws:PrincipalOrgID`, a misspelt
 /// `aws:Principal…` key — loads with a warning naming the policy, the statement, the key and why.

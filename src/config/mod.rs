@@ -546,6 +546,7 @@ impl Loader<'_> {
         let roles = self.roles(&f.role)?;
         warn_of_roles_in_other_accounts(&f.role, &server.account);
         warn_of_trust_keys_never_set(&f.role, &roles);
+        warn_of_unconditioned_wildcard_trust(&f.role, &roles);
         warn_of_revocation_cutoffs_ahead(&roles, OffsetDateTime::now_utc().unix_timestamp());
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
@@ -1323,6 +1324,33 @@ fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMa
                 tracing::warn!(
                     key = key.as_str(),
                     "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
+                    section.arn
+                );
+            }
+        }
+    }
+}
+
+/// A trust policy `Allow` of `"Principal": "*"` without a condition admits everyone: every
+/// certificate of every trust anchor through any profile listing the role, and every session
+/// of the account, whatever its session policies (they do not limit a grant to `*`). Rarely
+/// what was meant; a condition (`aws:PrincipalArn`, `aws:SourceArn`, a tag) narrows it.
+fn warn_of_unconditioned_wildcard_trust(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
+    use crate::policy::{Effect, PrincipalEntry};
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let key = match &section.trust_policy_file {
+            Some(_) => format!("role[{i}].trust_policy_file"),
+            None => format!("role[{i}].trust_policy"),
+        };
+        for (n, statement) in role.trust_policy.statements().iter().enumerate() {
+            let everyone = statement
+                .principal()
+                .is_some_and(|p| !p.negated && p.entries.contains(&PrincipalEntry::Everyone));
+            if statement.effect() == Effect::Allow && everyone && statement.conditions().is_empty() {
+                tracing::warn!(
+                    key = key.as_str(),
+                    "role {}: Statement[{n}] allows \"Principal\": \"*\" without a condition: every client certificate of every trust anchor (through a profile listing the role) and every session of the account may assume it, whatever their session policies; name the principals, or add a condition such as aws:PrincipalArn or aws:SourceArn",
                     section.arn
                 );
             }
