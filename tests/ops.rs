@@ -2864,3 +2864,46 @@ async fn a_grpc_call_is_answered_at_its_own_deadline() {
     );
     drop(body_tx);
 }
+
+/// A call whose messages are not protobuf (`application/grpc+json`) is refused as such, not
+/// read as garbled protobuf; `+proto` is protobuf.
+#[tokio::test]
+async fn a_grpc_call_in_another_codec_is_refused_as_such() {
+    use http_body_util::BodyExt;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    // The call's grpc-status and grpc-message, from the answer's headers or its trailers.
+    let call = async |content_type: &str, frame: &'static [u8]| {
+        let mut sender = h2_sender(&d).await;
+        let request = http::Request::post(format!("{}/grpc.health.v1.Health/Check", d.endpoint))
+            .header("content-type", content_type)
+            .header("te", "trailers")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(frame)))
+            .unwrap();
+        let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
+        let trailers = body.collect().await.unwrap().trailers().cloned().unwrap_or_default();
+        let field = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .or_else(|| trailers.get(name))
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        (field("grpc-status"), field("grpc-message"))
+    };
+    assert_eq!(
+        call("application/grpc+json", &[0, 0, 0, 0, 2, b'{', b'}']).await,
+        (
+            Some("3".to_owned()),
+            Some(
+                "rolegate's%20gRPC%20messages%20are%20protobuf%20only%20(content-type%20application/grpc%20or%20application/grpc+proto),%20not%20json."
+                    .to_owned()
+            )
+        )
+    );
+    // An empty HealthCheckRequest in protobuf: answered.
+    assert_eq!(
+        call("application/grpc+proto", &[0, 0, 0, 0, 0]).await.0.as_deref(),
+        Some("0")
+    );
+}

@@ -288,6 +288,11 @@ async fn dispatch_grpc(
     mut req: ::http::Request<Watched<Incoming>>,
 ) -> ::http::Response<Body> {
     use tower::Service;
+    let operation = grpc::operation_of(req.uri().path());
+    let content_type = req.headers().get(::http::header::CONTENT_TYPE);
+    if let Some(e) = content_type.and_then(|v| v.to_str().ok()).and_then(grpc::codec_refusal) {
+        return refuse_grpc(conn.remote, operation, None, &e, std::time::Instant::now());
+    }
     let authority = req
         .uri()
         .authority()
@@ -302,7 +307,6 @@ async fn dispatch_grpc(
     let mut routes = state.grpc.clone();
     let request_id: Arc<str> = http::new_request_id().into();
     let (started, remote) = (std::time::Instant::now(), conn.remote);
-    let operation = grpc::operation_of(req.uri().path());
     req.extensions_mut().insert(grpc::GrpcContext {
         state,
         conn,

@@ -220,6 +220,26 @@ pub fn operation_of(path: &str) -> &'static str {
     KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op)
 }
 
+/// The refusal of a call whose `content-type` names a message codec other than protobuf
+/// (`application/grpc+json`): its messages would be read as protobuf and fail as garbled.
+pub fn codec_refusal(content_type: &str) -> Option<ApiError> {
+    let codec = content_type.strip_prefix("application/grpc+")?;
+    let codec = codec.split(';').next().unwrap_or_default().trim();
+    if codec.eq_ignore_ascii_case("proto") {
+        return None;
+    }
+    let shown = match codec.len() <= 32 && codec.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        true => codec,
+        false => "…",
+    };
+    Some(ApiError::validation(
+        "unsupported-codec",
+        format!(
+            "rolegate's gRPC messages are protobuf only (content-type application/grpc or application/grpc+proto), not {shown}."
+        ),
+    ))
+}
+
 /// The deadline a `grpc-timeout` header value gives (gRPC over HTTP/2: 1 to 8 ASCII digits and
 /// a unit, `H`, `M`, `S`, `m`, `u` or `n`); `None` for anything else, which is then no
 /// deadline, as other gRPC servers read it.
@@ -326,6 +346,25 @@ fn audited_answer<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codecs() {
+        for accepted in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc+PROTO; charset=x",
+        ] {
+            assert!(codec_refusal(accepted).is_none(), "{accepted}");
+        }
+        assert_eq!(
+            codec_refusal("application/grpc+json").map(|e| e.message),
+            Some(
+                "rolegate's gRPC messages are protobuf only (content-type application/grpc or application/grpc+proto), not json."
+                    .to_owned()
+            )
+        );
+        assert!(codec_refusal("application/grpc+").is_some());
+    }
 
     #[test]
     fn grpc_timeout_values() {
