@@ -259,9 +259,6 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
 /// never finishing them.
 #[tokio::test]
 async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
-    use bytes::Bytes;
-    use http_body::Frame;
-
     let pki = Pki::new();
     let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 1", &[]);
     let sender = h2_sender(&d).await;
@@ -269,18 +266,7 @@ async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
         let mut sender = sender.clone();
         let endpoint = d.endpoint.clone();
         async move {
-            let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
-            // A gRPC message header announcing 100 bytes, then nothing.
-            body_tx
-                .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
-                .await
-                .unwrap();
-            let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
-            let request = http::Request::post(format!("{endpoint}/rolegate.v1.Sessions/CreateSession"))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(body)
-                .unwrap();
+            let (body_tx, request) = stalled_create_session(&endpoint, &[]).await;
             (body_tx, tokio::spawn(sender.send_request(request)))
         }
     };
@@ -2835,25 +2821,10 @@ async fn failed_handshakes_are_counted_by_reason() {
 /// DEADLINE_EXCEEDED at that deadline, naming it, not at `request_timeout_seconds` (30 s here).
 #[tokio::test]
 async fn a_grpc_call_is_answered_at_its_own_deadline() {
-    use bytes::Bytes;
-    use http_body::Frame;
-
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let mut sender = h2_sender(&d).await;
-    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
-    // A gRPC message header announcing 100 bytes, then nothing.
-    body_tx
-        .send(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100]))))
-        .await
-        .unwrap();
-    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
-    let request = http::Request::post(format!("{}/rolegate.v1.Sessions/CreateSession", d.endpoint))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .header("grpc-timeout", "300m")
-        .body(body)
-        .unwrap();
+    let (body_tx, request) = stalled_create_session(&d.endpoint, &[("grpc-timeout", "300m")]).await;
     let response = sender.send_request(request).await.unwrap();
     let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(header("grpc-status").as_deref(), Some("4"), "{response:?}");
@@ -2863,6 +2834,37 @@ async fn a_grpc_call_is_answered_at_its_own_deadline() {
         "{response:?}"
     );
     drop(body_tx);
+}
+
+/// The body of [`stalled_create_session`]: what its sender sends.
+type StalledBody = http_body_util::StreamBody<
+    tokio_stream::wrappers::ReceiverStream<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>,
+>;
+
+/// A CreateSession call whose message never arrives (its header announces 100 bytes, then
+/// nothing), with `headers` added; the sender keeps the body open until dropped.
+async fn stalled_create_session(
+    endpoint: &str,
+    headers: &[(&str, &str)],
+) -> (
+    tokio::sync::mpsc::Sender<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>,
+    http::Request<StalledBody>,
+) {
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel(1);
+    body_tx
+        .send(Ok(http_body::Frame::data(bytes::Bytes::from_static(&[
+            0, 0, 0, 0, 100,
+        ]))))
+        .await
+        .unwrap();
+    let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
+    let mut request = http::Request::post(format!("{endpoint}/rolegate.v1.Sessions/CreateSession"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    (body_tx, request.body(body).unwrap())
 }
 
 /// A call whose messages are not protobuf (`application/grpc+json`) is refused as such, not
