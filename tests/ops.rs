@@ -918,6 +918,12 @@ async fn a_shortened_watch_interval_does_not_wait_out_the_old_one() {
 #[tokio::test]
 async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate() {
     let pki = Pki::new();
+    // A server certificate for the daemon's names, valid from `from` to `to`.
+    let server_certificate = |from, to| {
+        pki.root
+            .server(&["localhost", "127.0.0.1"], KeyType::EcdsaP256, from, to)
+            .unwrap()
+    };
     let n = now();
     let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
     let good = Pki::client(&pki.root, "good", KeyType::EcdsaP256);
@@ -969,15 +975,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     );
     replace_file(&k1, &in_force);
 
-    let expired = pki
-        .root
-        .server(
-            &["localhost", "127.0.0.1"],
-            KeyType::EcdsaP256,
-            n - days(10),
-            n - days(1),
-        )
-        .unwrap();
+    let expired = server_certificate(n - days(10), n - days(1));
     let (server_key, server_pem) = (d.dir.path().join("server.key"), d.dir.path().join("server.pem"));
     let (key_in_force, cert_in_force) = (
         std::fs::read_to_string(&server_key).unwrap(),
@@ -1028,15 +1026,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     replace_file(&config, &text);
 
     // A new server certificate not valid yet: kept out, and tried again as it is.
-    let early = pki
-        .root
-        .server(
-            &["localhost", "127.0.0.1"],
-            KeyType::EcdsaP256,
-            n + days(1),
-            n + days(30),
-        )
-        .unwrap();
+    let early = server_certificate(n + days(1), n + days(30));
     replace_file(&server_key, &early.key_pem);
     replace_file(&server_pem, &early.cert_pem);
     d.signal("HUP");

@@ -1314,10 +1314,7 @@ fn warn_of_revocation_cutoffs_ahead(roles: &HashMap<String, Arc<Role>>, now: i64
 fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
     for (i, section) in sections.iter().enumerate() {
         let Some(role) = roles.get(&section.arn) else { continue };
-        let key = match &section.trust_policy_file {
-            Some(_) => format!("role[{i}].trust_policy_file"),
-            None => format!("role[{i}].trust_policy"),
-        };
+        let key = trust_policy_key(i, section);
         let mut warned = std::collections::HashSet::new();
         for (statement, context_key) in role.trust_policy.context_keys() {
             if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
@@ -1331,6 +1328,14 @@ fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMa
     }
 }
 
+/// The configuration key of role `i`'s trust policy, as messages name it.
+fn trust_policy_key(i: usize, section: &schema::RoleSection) -> String {
+    match &section.trust_policy_file {
+        Some(_) => format!("role[{i}].trust_policy_file"),
+        None => format!("role[{i}].trust_policy"),
+    }
+}
+
 /// A trust policy `Allow` of `"Principal": "*"` without a condition admits everyone: every
 /// certificate of every trust anchor through any profile listing the role, and every session
 /// of the account, whatever its session policies (they do not limit a grant to `*`). Rarely
@@ -1339,10 +1344,7 @@ fn warn_of_unconditioned_wildcard_trust(sections: &[schema::RoleSection], roles:
     use crate::policy::{Effect, PrincipalEntry};
     for (i, section) in sections.iter().enumerate() {
         let Some(role) = roles.get(&section.arn) else { continue };
-        let key = match &section.trust_policy_file {
-            Some(_) => format!("role[{i}].trust_policy_file"),
-            None => format!("role[{i}].trust_policy"),
-        };
+        let key = trust_policy_key(i, section);
         for (n, statement) in role.trust_policy.statements().iter().enumerate() {
             let everyone = statement
                 .principal()

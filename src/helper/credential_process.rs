@@ -425,26 +425,8 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 None => {
                     let identity = WorkloadIdentity::load(&source)?;
                     let left = REQUEST_TIMEOUT.saturating_sub(waited);
-                    match args.fetch_within(&args.client()?, &identity, left).await {
-                        Ok(c) => {
-                            if let Some(Err(e)) = slot.as_ref().map(|s| s.store(&c)) {
-                                eprintln!("warning: {e}");
-                            }
-                            c
-                        }
-                        // The server down or refusing: cached credentials still good for a
-                        // while are better than none, as the sidecar keeps serving its last.
-                        Err(e) => match slot.as_ref().and_then(|s| s.read_on_failure(OffsetDateTime::now_utc())) {
-                            Some(c) => {
-                                eprintln!(
-                                    "warning: {e}; using the cached credentials, valid until {}",
-                                    c.expiration
-                                );
-                                c
-                            }
-                            None => return Err(e),
-                        },
-                    }
+                    let fetched = args.fetch_within(&args.client()?, &identity, left).await;
+                    stored_or_cached(fetched, slot.as_ref())?
                 }
             }
         }
@@ -456,6 +438,33 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
     writeln!(stdout, "{json}")
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("cannot write the credentials to standard output: {e}"))
+}
+
+/// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
+/// failed (the server down or refusing), the credentials `slot` still holds for more than a
+/// minute, with a warning naming the failure — as the sidecar keeps serving its last.
+fn stored_or_cached(
+    fetched: Result<SessionCredentials, String>,
+    slot: Option<&CacheSlot>,
+) -> Result<SessionCredentials, String> {
+    match fetched {
+        Ok(c) => {
+            if let Some(Err(e)) = slot.map(|s| s.store(&c)) {
+                eprintln!("warning: {e}");
+            }
+            Ok(c)
+        }
+        Err(e) => {
+            let cached = slot
+                .and_then(|s| s.read_on_failure(OffsetDateTime::now_utc()))
+                .ok_or_else(|| e.clone())?;
+            eprintln!(
+                "warning: {e}; using the cached credentials, valid until {}",
+                cached.expiration
+            );
+            Ok(cached)
+        }
+    }
 }
 
 #[cfg(test)]

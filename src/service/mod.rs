@@ -520,12 +520,16 @@ impl RefusalTarget {
                 (false, api, "Other")
             }
         };
-        let accept = req.headers().get(::http::header::ACCEPT).and_then(|v| v.to_str().ok());
+        // Read for STS requests only: this runs for every request, before its dispatch.
+        let sts_format = match api {
+            "sts" => sts::Format::from_accept(req.headers().get(::http::header::ACCEPT).and_then(|v| v.to_str().ok())),
+            _ => sts::Format::Xml,
+        };
         RefusalTarget {
             grpc_status,
             api,
             operation,
-            sts_format: sts::Format::from_accept(accept),
+            sts_format,
         }
     }
 }

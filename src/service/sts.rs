@@ -168,9 +168,10 @@ pub fn handle(
             ));
         }
     }
+    let format = Format::of(req);
     match params.get("Action") {
         Some("GetCallerIdentity") => {
-            let mut response = match Format::of(req) {
+            let mut response = match format {
                 Format::Xml => xml_ok(get_caller_identity_xml(&caller, &req.request_id)),
                 Format::Json => json_ok(get_caller_identity_json(&caller, &req.request_id)),
             };
@@ -188,7 +189,7 @@ pub fn handle(
             let role_arn = input.role_arn.clone();
             let session_name = input.role_session_name.clone();
             let out = broker.assume_role(&caller, input, now)?;
-            let mut response = match Format::of(req) {
+            let mut response = match format {
                 Format::Xml => xml_ok(assume_role_xml(&out, &req.request_id)),
                 Format::Json => json_ok(assume_role_json(&out, &req.request_id)),
             };
@@ -516,7 +517,11 @@ fn xml_ok(xml: String) -> HttpResponse {
 }
 
 fn json_ok(json: serde_json::Value) -> HttpResponse {
-    response(200, "application/json", Bytes::from(json.to_string()))
+    json_response(200, json)
+}
+
+fn json_response(status: u16, json: serde_json::Value) -> HttpResponse {
+    response(status, "application/json", Bytes::from(json.to_string()))
 }
 
 /// GetCallerIdentity's document in JSON, as STS writes it for `Accept: application/json`.
@@ -629,7 +634,7 @@ pub fn error_response(e: &ApiError, request_id: &str, format: Format) -> HttpRes
             "Error": { "Code": code, "Message": e.message, "Type": kind },
             "RequestId": request_id,
         });
-        return response(status, "application/json", Bytes::from(json.to_string()));
+        return json_response(status, json);
     }
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
