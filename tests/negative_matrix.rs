@@ -1,7 +1,7 @@
 //! The negative-case matrix: hostile and broken requests sent over real TLS to the real daemon
 //! (tests/common fixture), each asserting the exact wire error — status, `X-Amzn-ErrorType`
-//! and a message substring for Roles Anywhere REST; status, `<Code>` and a message substring
-//! for the STS Query API.
+//! and the whole message for Roles Anywhere REST; status, `<Code>` and the whole message for
+//! the STS Query API (request ids and times written as placeholders: [`normalized`]).
 //!
 //! Requests are signed with rolegate's own signers (`sigv4::x509::sign_request`,
 //! `sigv4::sign_hmac`) and then mutated, so each case differs from an accepted request in
@@ -68,14 +68,32 @@ async fn send(d: &Daemon, req: &Req) -> HttpReply {
 
 #[derive(Clone, Copy, Debug)]
 enum Want {
-    /// REST: status, X-Amzn-ErrorType, message substring.
+    /// REST: status, X-Amzn-ErrorType, message (as [`normalized`]).
     Rest(u16, &'static str, &'static str),
-    /// STS: status, <Code>, message substring.
+    /// STS: status, <Code>, message (as [`normalized`]).
     Sts(u16, &'static str, &'static str),
     /// Only an HTTP status (rejected before any API handler).
     Status(u16),
     /// The control: accepted.
     Ok(u16),
+}
+
+/// An error message with what changes from run to run written as placeholders: the request
+/// id as `{id}`, X-Amz-Date times as `{amz-date}`, RFC 3339 times as `{time}` and other
+/// eight-digit dates as `{date}`.
+fn normalized(message: &str) -> String {
+    static PATTERNS: std::sync::LazyLock<[(regex::Regex, &str); 4]> = std::sync::LazyLock::new(|| {
+        [
+            (r"request id: [0-9a-f-]{36}", "request id: {id}"),
+            (r"\d{8}T\d{6}Z", "{amz-date}"),
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "{time}"),
+            (r"\b\d{8}\b", "{date}"),
+        ]
+        .map(|(pattern, placeholder)| (regex::Regex::new(pattern).unwrap(), placeholder))
+    });
+    PATTERNS.iter().fold(message.to_owned(), |m, (pattern, placeholder)| {
+        pattern.replace_all(&m, *placeholder).into_owned()
+    })
 }
 
 struct Case {
@@ -107,21 +125,21 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
     for c in &cases {
         let r = send(d, &c.req).await;
         let ok = match c.want {
-            Want::Rest(status, kind, needle) => {
-                let message = serde_json::from_str::<serde_json::Value>(&r.body)
+            Want::Rest(status, kind, message) => {
+                let got = serde_json::from_str::<serde_json::Value>(&r.body)
                     .ok()
                     .and_then(|v| v["message"].as_str().map(str::to_owned))
                     .unwrap_or_default();
                 r.status == status
                     && r.header("x-amzn-errortype") == Some(kind)
-                    && message.contains(needle)
+                    && normalized(&got) == message
                     && r.header("x-amzn-requestid").is_some()
             }
-            Want::Sts(status, code, needle) => {
+            Want::Sts(status, code, message) => {
                 r.status == status
                     && r.element("Code").unwrap_or_default() == code
                     && r.header("x-amzn-requestid").is_some()
-                    && unescape(r.element("Message").unwrap_or_default()).contains(needle)
+                    && normalized(&unescape(r.element("Message").unwrap_or_default())) == message
             }
             Want::Status(status) => r.status == status,
             Want::Ok(status) => r.status == status,
@@ -135,7 +153,7 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
                 r.header("x-amzn-errortype"),
                 r.element("Code").unwrap_or_default(),
                 if r.body.contains("<Message>") {
-                    r.element("Message").unwrap_or_default().to_owned()
+                    normalized(&unescape(r.element("Message").unwrap_or_default()))
                 } else {
                     r.body.chars().take(400).collect::<String>()
                 }
@@ -588,17 +606,29 @@ async fn certificate_matrix() {
         case(
             "EKU serverAuth only",
             ra_signed(&pki.root.issue(&eku, KeyType::EcdsaP256).unwrap(), &[], body(), n),
-            Want::Rest(403, AD, "does not allow client authentication (clientAuth)"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate's extended key usage does not allow client authentication (clientAuth) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "KU without digitalSignature",
             ra_signed(&pki.root.issue(&ku, KeyType::EcdsaP256).unwrap(), &[], body(), n),
-            Want::Rest(403, AD, "lacks the digitalSignature key usage"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: certificate lacks the digitalSignature key usage (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "leaf is a CA",
             ra_signed(&pki.root.issue(&ca_flag, KeyType::EcdsaP256).unwrap(), &[], body(), n),
-            Want::Rest(403, AD, "is a CA certificate"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: certificate is a CA certificate (basicConstraints CA:true); use an end-entity certificate (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "path length exceeded",
@@ -608,12 +638,20 @@ async fn certificate_matrix() {
                 body(),
                 n,
             ),
-            Want::Rest(403, AD, "path length or name constraint"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate chain violates a path length or name constraint of an issuing CA (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "name constraint violated",
             ra_signed(&nc_leaf, &[nc_ca.issued().cert_der.clone()], body(), n),
-            Want::Rest(403, AD, "path length or name constraint"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate chain violates a path length or name constraint of an issuing CA (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "intermediate is not a CA",
@@ -627,7 +665,11 @@ async fn certificate_matrix() {
                 body(),
                 n,
             ),
-            Want::Rest(403, AD, "intermediate certificate is not a CA"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: intermediate certificate is not a CA (basicConstraints CA:true is required) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "chain loop",
@@ -637,42 +679,74 @@ async fn certificate_matrix() {
                 body(),
                 n,
             ),
-            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate is not signed by a trusted certificate authority of this trust anchor (if an intermediate CA issued it, send that CA's certificate with it as the chain) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "six chain certificates",
             ra_signed(&ok, &six, body(), n),
-            Want::Rest(403, AD, "at most 5 are allowed"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-X509-Chain has 6 certificates; at most 5 are allowed. (reason: chain-too-long, request id: {id})",
+            ),
         ),
         case(
             "empty chain entries",
             with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509-chain", ",,,"),
-            Want::Rest(403, AD, "X-Amz-X509-Chain has an empty entry"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-X509-Chain has an empty entry; list the base64 DER certificates separated by single commas. (reason: bad-chain, request id: {id})",
+            ),
         ),
         case(
             "duplicate chain certificates",
             ra_signed(&ok, &[int_der.clone(), int_der.clone()], body(), n),
-            Want::Rest(403, AD, "contains the same certificate more than once"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-X509-Chain contains the same certificate more than once; send each intermediate once. (reason: chain-duplicate, request id: {id})",
+            ),
         ),
         case(
             "expired",
             ra_signed(&expired, &[], body(), n),
-            Want::Rest(403, AD, "certificate has expired"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate has expired (notAfter {time}) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "not yet valid",
             ra_signed(&future, &[], body(), n),
-            Want::Rest(403, AD, "certificate is not yet valid"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate is not yet valid (notBefore {time}) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "revoked by CRL",
             ra_signed(&revoked, &[], body(), n),
-            Want::Rest(403, AD, "revoked by a CRL"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate is revoked by a CRL of the trust anchor (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "untrusted root",
             ra_signed(&foreign, &[], body(), n),
-            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate is not signed by a trusted certificate authority of this trust anchor (if an intermediate CA issued it, send that CA's certificate with it as the chain) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "valid leaf, other anchor",
@@ -682,7 +756,11 @@ async fn certificate_matrix() {
                 body_json("main", ROLE, "foreign"),
                 n,
             ),
-            Want::Rest(403, AD, "not signed by a trusted certificate authority"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: certificate is not signed by a trusted certificate authority of this trust anchor (if an intermediate CA issued it, send that CA's certificate with it as the chain) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "disabled anchor",
@@ -692,22 +770,38 @@ async fn certificate_matrix() {
                 body_json("main", ROLE, "disabled"),
                 n,
             ),
-            Want::Rest(403, AD, "is disabled"),
+            Want::Rest(
+                403,
+                AD,
+                "Trust anchor arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/disabled is disabled; enable it to create sessions with it. (reason: trust-anchor-disabled, request id: {id})",
+            ),
         ),
         case(
             "SHA-1 signed leaf",
             ra_signed(&sha1, &[], legacy_body(), n),
-            Want::Rest(403, AD, "SHA-256 or stronger is required"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: unsupported signature algorithm sha1WithRSAEncryption; SHA-256 or stronger is required (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "RSA-1024 leaf",
             ra_unsigned_leaf(&rsa1024),
-            Want::Rest(403, AD, "RSA key of 1024 bits is too small"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: RSA key of 1024 bits is too small; at least 2048 bits required (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "X-Amz-X509 not base64",
             with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509", "%%%not-base64"),
-            Want::Rest(403, AD, "X-Amz-X509 is not valid base64"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-X509 is not valid base64. (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "X-Amz-X509 not DER",
@@ -716,7 +810,11 @@ async fn certificate_matrix() {
                 "x-amz-x509",
                 &STANDARD.encode(b"hello world"),
             ),
-            Want::Rest(403, AD, "Invalid certificate in X-Amz-X509"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid certificate in X-Amz-X509: malformed certificate: the DER ends before the certificate does (truncated) (reason: bad-certificate, request id: {id})",
+            ),
         ),
         case(
             "serial number of 20,000 octets",
@@ -724,18 +822,26 @@ async fn certificate_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "Invalid certificate in X-Amz-X509: the serial number has 20000 octets; RFC 5280 allows at most 20",
+                "Invalid certificate in X-Amz-X509: the serial number has 20000 octets; RFC 5280 allows at most 20 (rolegate accepts up to 30, what the session's 'ID=' source identity can hold) (reason: bad-certificate, request id: {id})",
             ),
         ),
         case(
             "X-Amz-X509-Chain not base64",
             with_header(ra_signed(&ok, &[], body(), n), "x-amz-x509-chain", "abc,@@@"),
-            Want::Rest(403, AD, "X-Amz-X509-Chain is not a comma-separated list"),
+            Want::Rest(
+                403,
+                AD,
+                "X-Amz-X509-Chain is not a comma-separated list of base64 DER certificates. (reason: bad-chain, request id: {id})",
+            ),
         ),
         case(
             "X-Amz-X509-Chain not DER",
             ra_signed(&ok, &[b"garbage".to_vec()], body(), n),
-            Want::Rest(403, AD, "malformed intermediate certificate #1"),
+            Want::Rest(
+                403,
+                AD,
+                "Untrusted certificate: malformed intermediate certificate #1: the DER ends before the certificate does (truncated) (reason: untrusted-certificate, request id: {id})",
+            ),
         ),
         case(
             "leaf swapped after signing",
@@ -744,7 +850,11 @@ async fn certificate_matrix() {
                 "x-amz-x509",
                 &STANDARD.encode(&expired.cert_der),
             ),
-            Want::Rest(403, AD, "does not name the serial number"),
+            Want::Rest(
+                403,
+                AD,
+                "The Credential of the Authorization header does not name the serial number of the X-Amz-X509 certificate. (reason: serial-mismatch, request id: {id})",
+            ),
         ),
     ];
     run(&d, cases).await;
@@ -806,7 +916,7 @@ async fn signature_and_request_matrix() {
         case(
             "signed with another key",
             ra_signed_with(&other_key, &leaf, &[], ok_body(), n),
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(403, AD, "Signature validation failed: the request signature does not match the certificate's public key and the signed request. (reason: bad-signature, request id: {id})"),
         ),
         case(
             "RSA label on ECDSA key",
@@ -814,7 +924,7 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "The signing algorithm 'AWS4-X509-RSA-SHA256' does not match the certificate's public key type.",
+                "The signing algorithm 'AWS4-X509-RSA-SHA256' does not match the certificate's public key type. (reason: algorithm-key-mismatch, request id: {id})",
             ),
         ),
         case(
@@ -825,7 +935,7 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "The signing algorithm 'AWS4-X509-ECDSA-SHA256' does not match the certificate's public key type.",
+                "The signing algorithm 'AWS4-X509-ECDSA-SHA256' does not match the certificate's public key type. (reason: algorithm-key-mismatch, request id: {id})",
             ),
         ),
         case(
@@ -834,7 +944,7 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "The signing algorithm 'AWS4-X509-RSA-SHA384' does not match the certificate's public key type.",
+                "The signing algorithm 'AWS4-X509-RSA-SHA384' does not match the certificate's public key type. (reason: algorithm-key-mismatch, request id: {id})",
             ),
         ),
         case(
@@ -843,33 +953,33 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "The Signature must be the hex-encoded signature: an even number of hexadecimal digits.",
+                "Invalid Authorization header: The Signature must be the hex-encoded signature: an even number of hexadecimal digits. (reason: bad-authorization, request id: {id})",
             ),
         ),
         case(
             "unknown algorithm label",
             auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-X509-DSA-SHA1")),
-            Want::Rest(403, AD, "Invalid Authorization header"),
+            Want::Rest(403, AD, "Invalid Authorization header: Unsupported AWS 'algorithm': 'AWS4-X509-DSA-SHA1'. Supported are AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256. (reason: bad-authorization, request id: {id})"),
         ),
         case(
             "HMAC label on /sessions",
             auth(good(), &|v| v.replace("AWS4-X509-ECDSA-SHA256", "AWS4-HMAC-SHA256")),
-            Want::Rest(403, AD, "Invalid Authorization header"),
+            Want::Rest(403, AD, "Invalid Authorization header: Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA256'. Supported are AWS4-X509-RSA-SHA256 and AWS4-X509-ECDSA-SHA256. (reason: bad-authorization, request id: {id})"),
         ),
         case(
             "replayed 10 minutes later",
             ra_signed(&leaf, &[], ok_body(), n - time::Duration::minutes(10)),
-            Want::Rest(403, AD, "Signature expired or not yet valid"),
+            Want::Rest(403, AD, "Signature expired or not yet valid: X-Amz-Date {amz-date} is more than 300 seconds away from the server time {amz-date}. Check the client clock. (reason: clock-skew, request id: {id})"),
         ),
         case(
             "signed 10 minutes in the future",
             ra_signed(&leaf, &[], ok_body(), n + time::Duration::minutes(10)),
-            Want::Rest(403, AD, "Signature expired or not yet valid"),
+            Want::Rest(403, AD, "Signature expired or not yet valid: X-Amz-Date {amz-date} is more than 300 seconds away from the server time {amz-date}. Check the client clock. (reason: clock-skew, request id: {id})"),
         ),
         case(
             "X-Amz-Date not the credential day",
             map_header(good(), "x-amz-date", |v| format!("2001{}", &v[4..])),
-            Want::Rest(403, AD, "does not match X-Amz-Date"),
+            Want::Rest(403, AD, "The Credential date {date} does not match X-Amz-Date {amz-date}. (reason: date-mismatch, request id: {id})"),
         ),
         case(
             "X-Amz-Date malformed",
@@ -877,13 +987,13 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "X-Amz-Date '20260601T000000' is not in the format YYYYMMDDTHHMMSSZ",
+                "X-Amz-Date '20260601T000000' is not in the format YYYYMMDDTHHMMSSZ. (reason: bad-date, request id: {id})",
             ),
         ),
         case(
             "X-Amz-Date not a date at all (not repeated back)",
             with_header(good(), "x-amz-date", &"yesterday".repeat(500)),
-            Want::Rest(403, AD, "X-Amz-Date '…' is not in the format YYYYMMDDTHHMMSSZ"),
+            Want::Rest(403, AD, "X-Amz-Date '…' is not in the format YYYYMMDDTHHMMSSZ. (reason: bad-date, request id: {id})"),
         ),
         case(
             "Authorization not ASCII",
@@ -893,7 +1003,7 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 400,
                 VE,
-                "The Authorization header holds characters other than visible ASCII",
+                "The Authorization header holds characters other than visible ASCII; send it as the client signed it, in ASCII.",
             ),
         ),
         case(
@@ -902,43 +1012,43 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 400,
                 VE,
-                "The X-Amz-X509 header holds characters other than visible ASCII",
+                "The X-Amz-X509 header holds characters other than visible ASCII; send it as the client signed it, in ASCII.",
             ),
         ),
         case(
             "no Authorization",
             without_header(good(), "authorization"),
-            Want::Rest(403, AD, "Missing Authorization header"),
+            Want::Rest(403, AD, "Missing Authorization header: sign the request with AWS4-X509-RSA-SHA256 or AWS4-X509-ECDSA-SHA256. (reason: missing-authorization, request id: {id})"),
         ),
         case(
             "no X-Amz-Date",
             without_header(good(), "x-amz-date"),
-            Want::Rest(403, AD, "Missing X-Amz-Date header"),
+            Want::Rest(403, AD, "Missing X-Amz-Date header. (reason: missing-date, request id: {id})"),
         ),
         case(
             "no X-Amz-X509",
             without_header(good(), "x-amz-x509"),
-            Want::Rest(403, AD, "Missing X-Amz-X509 header"),
+            Want::Rest(403, AD, "Missing X-Amz-X509 header: send the base64 DER client certificate. (reason: missing-certificate, request id: {id})"),
         ),
         case(
             "signed header missing from request",
             without_header(good(), "content-type"),
-            Want::Rest(403, AD, "Cannot build the canonical request"),
+            Want::Rest(403, AD, "Cannot build the canonical request: The request lists 'content-type' in SignedHeaders but does not carry that header. (reason: bad-signature, request id: {id})"),
         ),
         case(
             "host not signed",
             ra_signed_over(&leaf, ok_body(), &["content-type", "x-amz-date", "x-amz-x509"], n),
-            Want::Rest(403, AD, "'Host' or ':authority' must be a 'SignedHeader'"),
+            Want::Rest(403, AD, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization. (reason: unsigned-header, request id: {id})"),
         ),
         case(
             "X-Amz-Date not signed",
             ra_signed_over(&leaf, ok_body(), &["content-type", "host", "x-amz-x509"], n),
-            Want::Rest(403, AD, "'X-Amz-Date' must be a 'SignedHeader'"),
+            Want::Rest(403, AD, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization. (reason: unsigned-header, request id: {id})"),
         ),
         case(
             "X-Amz-X509 not signed",
             ra_signed_over(&leaf, ok_body(), &["content-type", "host", "x-amz-date"], n),
-            Want::Rest(403, AD, "'X-Amz-X509' must be a 'SignedHeader'"),
+            Want::Rest(403, AD, "'X-Amz-X509' must be a 'SignedHeader' in the AWS Authorization. (reason: unsigned-header, request id: {id})"),
         ),
         case(
             // Each listing would put the header's value in the canonical request again.
@@ -949,32 +1059,36 @@ async fn signature_and_request_matrix() {
                 &["content-type", "host", "x-amz-date", "x-amz-x509", "x-amz-x509"],
                 n,
             ),
-            Want::Rest(403, AD, "SignedHeaders lists 'x-amz-x509' more than once"),
+            Want::Rest(
+                403,
+                AD,
+                "Invalid Authorization header: SignedHeaders lists 'x-amz-x509' more than once; list each signed header once. (reason: bad-authorization, request id: {id})",
+            ),
         ),
         case(
             "credential names another serial",
             auth(good(), &|v| v.replacen("Credential=", "Credential=1", 1)),
-            Want::Rest(403, AD, "does not name the serial number"),
+            Want::Rest(403, AD, "The Credential of the Authorization header does not name the serial number of the X-Amz-X509 certificate. (reason: serial-mismatch, request id: {id})"),
         ),
         case(
             "credential serial not decimal",
             auth(good(), &|v| v.replacen("Credential=", "Credential=ab", 1)),
-            Want::Rest(403, AD, "Invalid Authorization header"),
+            Want::Rest(403, AD, "Invalid Authorization header: Credential should start with the certificate serial number in decimal, not '…'. (reason: bad-authorization, request id: {id})"),
         ),
         case(
             "scope: other region",
             auth(good(), &|v| v.replace("/us-east-1/", "/eu-west-1/")),
-            Want::Rest(403, AD, "Credential should be scoped to a valid region"),
+            Want::Rest(403, AD, "Credential should be scoped to a valid region: 'us-east-1', not 'eu-west-1'. (reason: wrong-region, request id: {id})"),
         ),
         case(
             "scope: other service",
             auth(good(), &|v| v.replace("/rolesanywhere/", "/sts/")),
-            Want::Rest(403, AD, "Credential should be scoped to correct service"),
+            Want::Rest(403, AD, "Credential should be scoped to correct service: 'rolesanywhere', not 'sts'. (reason: wrong-service, request id: {id})"),
         ),
         case(
             "signature not hex",
             auth(good(), &|v| format!("{}zz", v)),
-            Want::Rest(403, AD, "Invalid Authorization header"),
+            Want::Rest(403, AD, "Invalid Authorization header: The Signature must be the hex-encoded signature: an even number of hexadecimal digits. (reason: bad-authorization, request id: {id})"),
         ),
         case(
             "body changed after signing",
@@ -982,12 +1096,12 @@ async fn signature_and_request_matrix() {
                 body: body_json("main", ROLE_OTHER, "main"),
                 ..good()
             },
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(403, AD, "Signature validation failed: the request signature does not match the certificate's public key and the signed request. (reason: bad-signature, request id: {id})"),
         ),
         case(
             "query added after signing",
             tampered_query,
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(403, AD, "Signature validation failed: the request signature does not match the certificate's public key and the signed request. (reason: bad-signature, request id: {id})"),
         ),
         case(
             "control: ARNs in the signed query, as aws_signing_helper sends them, and agreeing with the body",
@@ -1022,7 +1136,7 @@ async fn signature_and_request_matrix() {
         case(
             "missing profileArn",
             ra_signed(&leaf, &[], br#"{"roleArn":"x","trustAnchorArn":"y"}"#.to_vec(), n),
-            Want::Rest(400, VE, "Missing required parameter profileArn"),
+            Want::Rest(400, VE, "Missing required parameter profileArn (query string or JSON body)."),
         ),
         case(
             "roleArn longer than the model allows",
@@ -1040,13 +1154,17 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 400,
                 VE,
-                "characters) at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 1011",
+                format!(
+                    "1 validation error detected: Value '{}…' (2034 characters) at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 1011",
+                    &format!("{ROLE}{}", "a".repeat(2000))[..256]
+                )
+                .leak(),
             ),
         ),
         case(
             "body not JSON",
             ra_signed(&leaf, &[], b"{not json".to_vec(), n),
-            Want::Rest(400, VE, "not a valid CreateSession JSON document"),
+            Want::Rest(400, VE, "The request body is not a valid CreateSession JSON document: ?: key must be a string at line 1 column 2"),
         ),
         case(
             "durationSeconds below 900",
@@ -1056,18 +1174,18 @@ async fn signature_and_request_matrix() {
                 body_with("main", ROLE, "durationSeconds", serde_json::json!(899)),
                 n,
             ),
-            Want::Rest(400, VE, "Member must have value greater than or equal to 900"),
+            Want::Rest(400, VE, "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
         ),
         case(
             "unknown profile",
             ra_signed(&leaf, &[], body_json("nope", ROLE, "main"), n),
-            Want::Rest(404, "ResourceNotFoundException", "was not found"),
+            Want::Rest(404, "ResourceNotFoundException", "Profile arn:aws:rolesanywhere:us-east-1:123456789012:profile/nope was not found."),
         ),
-        case("GET /sessions", get, Want::Rest(400, VE, "Use POST /sessions")),
+        case("GET /sessions", get, Want::Rest(400, VE, "Use POST /sessions to create a session.")),
         case(
             "PUT / (the STS path)",
             put_sts,
-            Want::Sts(400, "InvalidAction", "The STS Query API takes POST / with a form body"),
+            Want::Sts(400, "InvalidAction", "The STS Query API takes POST / with a form body, or GET /?Action=..."),
         ),
         case(
             "a path no API serves",
@@ -1075,7 +1193,7 @@ async fn signature_and_request_matrix() {
             Want::Rest(
                 404,
                 "ResourceNotFoundException",
-                "No API at POST /nope: rolegate serves",
+                "No API at POST /nope: rolegate serves POST /sessions, the STS Query API at / and gRPC.",
             ),
         ),
         case(
@@ -1105,7 +1223,7 @@ async fn signature_and_request_matrix() {
         case(
             "content-type application/grpcx",
             with_content_type("application/grpcx"),
-            Want::Rest(403, AD, "Signature validation failed"),
+            Want::Rest(403, AD, "Signature validation failed: the request signature does not match the certificate's public key and the signed request. (reason: bad-signature, request id: {id})"),
         ),
         case("query string over 64 KiB", oversized_query, Want::Status(431)),
         case(
@@ -1131,7 +1249,7 @@ async fn trust_policy_matrix() {
     let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
     let req = |r: &str| ra_signed(&leaf, &[], body_json("policies", r, "main"), n);
     const AD: &str = "AccessDeniedException";
-    let denied = "does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole";
+    let denied = "The trust policy of role arn:aws:iam::123456789012:role/missing-key does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole: no statement allows it with this certificate's attributes. (reason: trust-policy, request id: {id})";
     let cases = vec![
         case(
             "control: allowed role",
@@ -1141,12 +1259,20 @@ async fn trust_policy_matrix() {
         case(
             "explicit deny beats allow",
             req(&role("deny-wins")),
-            Want::Rest(403, AD, "explicitly denies"),
+            Want::Rest(
+                403,
+                AD,
+                "The trust policy of role arn:aws:iam::123456789012:role/deny-wins does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole: statement 1 (Sid \"NoOne\") explicitly denies it. (reason: trust-policy, request id: {id})",
+            ),
         ),
         case(
             "NotPrincipal deny",
             req(&role("not-principal")),
-            Want::Rest(403, AD, "explicitly denies"),
+            Want::Rest(
+                403,
+                AD,
+                "The trust policy of role arn:aws:iam::123456789012:role/not-principal does not allow rolesanywhere.amazonaws.com to perform sts:AssumeRole: statement 1 (Sid \"OnlyApp\") explicitly denies it. (reason: trust-policy, request id: {id})",
+            ),
         ),
         case(
             "condition on a missing key",
@@ -1156,12 +1282,20 @@ async fn trust_policy_matrix() {
         case(
             "role not in profile",
             ra_signed(&leaf, &[], body_json("policies", ROLE, "main"), n),
-            Want::Rest(403, AD, "is not one of the roles of profile"),
+            Want::Rest(
+                403,
+                AD,
+                "Role arn:aws:iam::123456789012:role/app is not one of the roles of profile arn:aws:rolesanywhere:us-east-1:123456789012:profile/policies. (reason: role-not-in-profile, request id: {id})",
+            ),
         ),
         case(
             "profile disabled",
             ra_signed(&leaf, &[], body_json("off", ROLE, "main"), n),
-            Want::Rest(403, AD, "is disabled"),
+            Want::Rest(
+                403,
+                AD,
+                "Profile arn:aws:rolesanywhere:us-east-1:123456789012:profile/off is disabled; enable it to create sessions with it. (reason: profile-disabled, request id: {id})",
+            ),
         ),
     ];
     run(&d, cases).await;
@@ -1314,9 +1448,9 @@ async fn session_token_and_sts_signature_matrix() {
     });
 
     const ICT: &str = "InvalidClientTokenId";
-    const INVALID: &str = "The security token included in the request is invalid";
+    const INVALID: &str = "The security token included in the request is invalid.";
     const SDNM: &str = "SignatureDoesNotMatch";
-    const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided.";
+    const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.";
     let cases = vec![
         case("control: sealed session", sts_signed(&good, WHOAMI), Want::Ok(200)),
         case("token truncated", with_token(&truncated), Want::Sts(403, ICT, INVALID)),
@@ -1341,12 +1475,20 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "no token (long-term key style)",
             sts_signed_for(&good, None, WHOAMI, "sts", REGION, now()),
-            Want::Sts(403, ICT, "accepts only session credentials"),
+            Want::Sts(
+                403,
+                ICT,
+                "The security token included in the request is invalid. rolegate accepts only session credentials: send X-Amz-Security-Token.",
+            ),
         ),
         case(
             "token expired",
             sts_signed(&expired, WHOAMI),
-            Want::Sts(400, "ExpiredToken", "is expired"),
+            Want::Sts(
+                400,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
         ),
         case(
             "session revoked by revoke_sessions_issued_before",
@@ -1354,7 +1496,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 403,
                 "AccessDenied",
-                "have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; rolegate sidecar and rolegate update renew theirs on their schedule: restart them to renew now).",
+                "Sessions of role arn:aws:iam::123456789012:role/revoked issued before {time} have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; rolegate sidecar and rolegate update renew theirs on their schedule: restart them to renew now).",
             ),
         ),
         case(
@@ -1416,17 +1558,25 @@ async fn session_token_and_sts_signature_matrix() {
                 REGION,
                 now() - time::Duration::minutes(10),
             ),
-            Want::Sts(403, SDNM, "Signature expired"),
+            Want::Sts(
+                403,
+                SDNM,
+                "Signature expired: {amz-date} is now earlier than {amz-date} ({amz-date} - 5 min.)",
+            ),
         ),
         case(
             "signed for another service",
             sts_signed_for(&good, Some(&good.token), WHOAMI, "iam", REGION, now()),
-            Want::Sts(403, SDNM, "Credential should be scoped to correct service"),
+            Want::Sts(403, SDNM, "Credential should be scoped to correct service: 'sts'."),
         ),
         case(
             "signed for another region",
             sts_signed_for(&good, Some(&good.token), WHOAMI, "sts", "eu-west-1", now()),
-            Want::Sts(403, SDNM, "Credential should be scoped to a valid region"),
+            Want::Sts(
+                403,
+                SDNM,
+                "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint's region is 'us-east-1'.",
+            ),
         ),
         case(
             "body changed after signing",
@@ -1439,7 +1589,11 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "host not signed",
             unsigned_host,
-            Want::Sts(400, "IncompleteSignature", "'Host'"),
+            Want::Sts(
+                400,
+                "IncompleteSignature",
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+            ),
         ),
         case(
             "no Authorization",
@@ -1457,7 +1611,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 400,
                 "ValidationError",
-                "more than one Content-Type header; send it once.",
+                "The request has more than one Content-Type header; send it once.",
             ),
         ),
         case(
@@ -1466,13 +1620,17 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 400,
                 "ValidationError",
-                "The Content-Type header holds characters other than visible ASCII",
+                "The Content-Type header holds characters other than visible ASCII; send it as the client signed it, in ASCII.",
             ),
         ),
         case(
             "a second X-Amz-Security-Token header",
             with_second_header(sts_signed(&good, WHOAMI), "x-amz-security-token", "other"),
-            Want::Sts(400, "ValidationError", "more than one X-Amz-Security-Token header"),
+            Want::Sts(
+                400,
+                "ValidationError",
+                "The request has more than one X-Amz-Security-Token header; send it once.",
+            ),
         ),
         case(
             "Action given twice, with different values",
@@ -1489,7 +1647,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 400,
                 "InvalidAction",
-                "does not implement the STS action AssumeRoleWithSAML",
+                "rolegate does not implement the STS action AssumeRoleWithSAML; it serves AssumeRole and GetCallerIdentity.",
             ),
         ),
         case(
@@ -1504,7 +1662,11 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "wrong Version",
             sts_signed(&good, "Action=GetCallerIdentity&Version=2010-01-01"),
-            Want::Sts(400, "InvalidAction", "for version 2010-01-01"),
+            Want::Sts(
+                400,
+                "InvalidAction",
+                "Could not find operation GetCallerIdentity for version 2010-01-01",
+            ),
         ),
     ];
     run(&d, cases).await;
@@ -1535,8 +1697,7 @@ async fn assume_role_policy_and_size_matrix() {
         "b".repeat(4200)
     );
     let denied = |r: &str| {
-        let msg = format!("is not authorized to perform: sts:AssumeRole on resource: {r}");
-        Box::leak(msg.into_boxed_str()) as &'static str
+        format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/app/matrix is not authorized to perform: sts:AssumeRole on resource: {r}").leak() as &'static str
     };
     const VE: &str = "ValidationError";
     const AD: &str = "AccessDenied";
@@ -1583,7 +1744,7 @@ async fn assume_role_policy_and_size_matrix() {
         case(
             "more than 256 parameters",
             ar(ROLE_CHAINED, &params),
-            Want::Sts(400, VE, "more than 256 parameters"),
+            Want::Sts(400, VE, "The request has more than 256 parameters."),
         ),
         case(
             "11 policy ARNs",
@@ -1601,7 +1762,7 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(
                 400,
                 "PackedPolicyTooLarge",
-                "Packed policy consumes 106% of allotted space",
+                "Packed policy consumes 106% of allotted space, please use smaller policy.",
             ),
         ),
         case(
@@ -1663,7 +1824,11 @@ async fn assume_role_policy_and_size_matrix() {
         case(
             "RoleArn missing",
             sts_signed(&caller, "Action=AssumeRole&Version=2011-06-15&RoleSessionName=matrix"),
-            Want::Sts(400, VE, "Value null at 'roleArn'"),
+            Want::Sts(
+                400,
+                VE,
+                "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
+            ),
         ),
         case(
             "DurationSeconds not a number",
@@ -1680,7 +1845,7 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(
                 400,
                 VE,
-                "exceeds the 1 hour session limit for roles assumed by role chaining",
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
             ),
         ),
         case(
@@ -1719,7 +1884,7 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(
                 400,
                 VE,
-                "The source identity is already set for this assume role session",
+                "The source identity is already set for this assume role session: it is 'CN=matrix' and cannot change along a role chain.",
             ),
         ),
     ];
