@@ -1642,6 +1642,34 @@ async fn session_token_and_sts_signature_matrix() {
             ),
         ),
         case(
+            // STS takes it unsigned, so a client sends it so: it is named, not "sign it".
+            "unimplemented Action sent unsigned, as STS takes it",
+            without_header(
+                sts_signed(
+                    &good,
+                    "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fapp&RoleSessionName=s&WebIdentityToken=eyJ",
+                ),
+                "authorization",
+            ),
+            Want::Sts(
+                400,
+                "InvalidAction",
+                "rolegate does not implement the STS action AssumeRoleWithWebIdentity; it serves AssumeRole and GetCallerIdentity.",
+            ),
+        ),
+        case(
+            "another Action sent unsigned",
+            without_header(
+                sts_signed(&good, "Action=GetSessionToken&Version=2011-06-15"),
+                "authorization",
+            ),
+            Want::Sts(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ),
+        ),
+        case(
             "unimplemented Action",
             sts_signed(&good, "Action=AssumeRoleWithSAML&Version=2011-06-15"),
             Want::Sts(

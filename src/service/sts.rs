@@ -75,6 +75,12 @@ impl StsRequest {
         }
     }
 
+    /// The request's `Action` when it is one STS takes unsigned ([`UNSIGNED_STS_ACTIONS`]).
+    fn unsigned_action(&self) -> Option<&'static str> {
+        let action = self.params.as_ref().ok()?.get("Action")?;
+        UNSIGNED_STS_ACTIONS.into_iter().find(|a| *a == action)
+    }
+
     /// The `Action` parameter, when the parameters parse.
     pub fn action(&self) -> Option<&str> {
         self.params.as_ref().ok()?.get("Action")
@@ -139,7 +145,7 @@ pub fn handle(
         headers: &headers,
     };
     // The parameters travel in the body, so it must be signed: no UNSIGNED-PAYLOAD.
-    let (caller, _) = broker.authenticate(
+    let authenticated = broker.authenticate(
         &http,
         Payload::Body {
             bytes: body,
@@ -148,7 +154,15 @@ pub fn handle(
         SERVICE,
         None,
         now,
-    )?;
+    );
+    let (caller, _) = match authenticated {
+        // STS answers these without a signature: "sign the request" would mislead.
+        Err(e) if e.code == ErrorCode::MissingAuthenticationToken => match request.unsigned_action() {
+            Some(action) => return Err(unsupported_action(action)),
+            None => return Err(e),
+        },
+        other => other?,
+    };
     record.set_caller(&caller);
     // The signature proved the access key: its bucket pays for the request from here on.
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
@@ -207,11 +221,7 @@ pub fn handle(
             "session-credentials",
             format!("Cannot call {action} with session credentials"),
         )),
-        Some(other) if OTHER_STS_ACTIONS.contains(&other) => Err(ApiError::new(
-            ErrorCode::InvalidAction,
-            "unsupported-action",
-            format!("rolegate does not implement the STS action {other}; it serves AssumeRole and GetCallerIdentity."),
-        )),
+        Some(other) if OTHER_STS_ACTIONS.contains(&other) => Err(unsupported_action(other)),
         Some(other) => Err(invalid_action(other, VERSION)),
         None => Err(ApiError::new(
             ErrorCode::MissingAction,
@@ -231,6 +241,19 @@ fn unread_body_hint(req: &RequestParts, body: &Bytes) -> &'static str {
         }
     }
 }
+
+/// An action of STS that rolegate does not implement, named as such rather than as unknown.
+fn unsupported_action(action: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidAction,
+        "unsupported-action",
+        format!("rolegate does not implement the STS action {action}; it serves AssumeRole and GetCallerIdentity."),
+    )
+}
+
+/// The actions STS takes without a signature (the identity provider's assertion or token is
+/// the proof): a client sends them unsigned.
+const UNSIGNED_STS_ACTIONS: [&str; 2] = ["AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"];
 
 /// The actions of STS 2011-06-15 that rolegate does not implement: named as such rather than
 /// as unknown.
