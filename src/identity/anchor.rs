@@ -18,6 +18,7 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
+use super::bundle_constraints::{PathConstraints, inherited_name_constraints, issuers_in_bundle, path_constraints};
 use super::certificate::{parse_der, public_key};
 use super::chain::SUPPORTED_SIGNATURE_ALGORITHMS;
 use super::crl_signatures::{CrlSignatureRefusal, KnownCrlSignatures};
@@ -27,8 +28,11 @@ use super::error::{AnchorError, pem_problem};
 #[derive(Debug)]
 pub struct TrustAnchor {
     certificates: Vec<AnchorCertificate>,
-    /// `certificates` as webpki takes them, in the same order.
+    /// `certificates` as webpki takes them, in the same order, each with the name
+    /// constraints of its issuers in the bundle merged into its own.
     webpki_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    /// What a path ending at each of `certificates` must meet besides (same order).
+    path_constraints: Vec<PathConstraints>,
     /// Every CRL, in configuration order.
     pub(super) crls: Vec<CertRevocationList<'static>>,
     /// What chain verification hands webpki: almost always one group.
@@ -233,6 +237,7 @@ impl TrustAnchor {
             })?;
             webpki_anchors.push(anchor.to_owned());
         }
+        let path_constraints = apply_bundle_constraints(&certificates, &mut webpki_anchors)?;
         let mut crl_signatures = KnownCrlSignatures::default();
         let mut loaded = Vec::with_capacity(crls.len());
         let mut crl_infos = Vec::with_capacity(crls.len());
@@ -263,6 +268,7 @@ impl TrustAnchor {
         Ok(TrustAnchor {
             certificates,
             webpki_anchors,
+            path_constraints,
             crls: loaded,
             groups,
             crl_signatures,
@@ -336,6 +342,18 @@ impl TrustAnchor {
         listings.peek().is_some() && listings.all(|(_, c)| c.revoked_by.is_some())
     }
 
+    /// What a path ending at the anchor certificate webpki chose (matched by subject and key)
+    /// must meet besides what webpki checks ([`PathConstraints`]).
+    pub(super) fn path_constraints_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<PathConstraints> {
+        PathConstraints::most_lenient(
+            self.webpki_anchors
+                .iter()
+                .zip(&self.path_constraints)
+                .filter(|(a, _)| same_certificate(a, anchor))
+                .map(|(_, c)| *c),
+        )
+    }
+
     /// The validity (notBefore, notAfter) of the anchor certificate webpki chose (matched by
     /// subject and key).
     pub(super) fn validity_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<(i64, i64)> {
@@ -373,6 +391,56 @@ fn revoking_crl(der: &CertificateDer<'_>, crls: &[CertRevocationList<'_>], infos
             && covers(info)
             && matches!(crl.find_serial(serial), Ok(Some(_)))
     })
+}
+
+/// Works out what each bundle certificate inherits from the bundle certificates that issued
+/// it (`bundle_constraints.rs`): merges their name constraints into `webpki_anchors` and
+/// returns the rest, for chain verification to check.
+fn apply_bundle_constraints(
+    certificates: &[AnchorCertificate],
+    webpki_anchors: &mut [rustls_pki_types::TrustAnchor<'static>],
+) -> Result<Vec<PathConstraints>, AnchorError> {
+    let parsed = certificates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            parse_der(&c.der).map_err(|e| AnchorError::MalformedCertificate {
+                index: i + 1,
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let ders: Vec<&[u8]> = certificates.iter().map(|c| c.der.as_ref()).collect();
+    let issuers = issuers_in_bundle(&parsed, &ders, &SUPPORTED_SIGNATURE_ALGORITHMS);
+    let own: Vec<Option<&[u8]>> = webpki_anchors
+        .iter()
+        .map(|a| a.name_constraints.as_ref().map(|nc| nc.as_ref()))
+        .collect();
+    let merged = inherited_name_constraints(&own, &issuers).map_err(|e| AnchorError::UnmergeableNameConstraints {
+        subject: certificates[e.certificate].subject.clone(),
+        issuer: certificates[e.issuer].subject.clone(),
+        form: name_form(e.form),
+    })?;
+    for (anchor, constraints) in webpki_anchors.iter_mut().zip(merged) {
+        anchor.name_constraints = constraints.map(rustls_pki_types::Der::from);
+    }
+    Ok(path_constraints(&parsed, &issuers))
+}
+
+/// The name of a GeneralName form (RFC 5280 §4.2.1.6) by its context tag.
+fn name_form(tag: u32) -> &'static str {
+    match tag {
+        0 => "otherName",
+        1 => "rfc822Name (email)",
+        2 => "dNSName",
+        3 => "x400Address",
+        4 => "directoryName",
+        5 => "ediPartyName",
+        6 => "uniformResourceIdentifier",
+        7 => "iPAddress",
+        8 => "registeredID",
+        _ => "unknown",
+    }
 }
 
 /// The same anchor certificate: subject and key, as webpki identifies a trust anchor.

@@ -22,6 +22,7 @@ use webpki::{
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
+use super::bundle_constraints::is_self_issued;
 use super::certificate::{ClientCertificate, parse_der, parse_der_or_why, public_key};
 use super::error::{CertificateError, Timestamp};
 
@@ -334,6 +335,7 @@ fn verify_in_group(
             return Err(error);
         }
         let mut not_after = i64::MAX;
+        let mut counted = 0;
         for cert in path.intermediate_certificates() {
             let der = cert.der();
             let x509 = parse_der(&der).map_err(|_| webpki::Error::BadDer)?;
@@ -342,7 +344,12 @@ fn verify_in_group(
                 // webpki's nearest reason: the certificate may not issue certificates.
                 return Err(webpki::Error::EndEntityUsedAsCa);
             }
+            counted += usize::from(!is_self_issued(&x509));
             not_after = not_after.min(x509.validity().not_after.timestamp());
+        }
+        // The anchor certificate's own pathLenConstraint and EKU, and its bundle issuers'.
+        if let Some(constraints) = anchor.path_constraints_of(path.anchor()) {
+            constraints.admit(counted)?;
         }
         intermediates_not_after.set(not_after);
         Ok(())

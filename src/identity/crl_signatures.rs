@@ -57,16 +57,7 @@ impl KnownCrlSignatures {
         issuer_spki_der: &[u8],
         crl_der: &[u8],
     ) -> Result<(), CrlSignatureRefusal> {
-        let signed = signed_parts(crl_der).ok_or(CrlSignatureRefusal::Malformed)?;
-        let (key_algorithm, public_key) = spki_parts(issuer_spki_der).ok_or(CrlSignatureRefusal::Malformed)?;
-        let algorithm = algorithms
-            .iter()
-            .filter(|alg| alg.signature_alg_id().as_ref() == signed.algorithm)
-            .find(|alg| alg.public_key_alg_id().as_ref() == key_algorithm)
-            .ok_or(CrlSignatureRefusal::UnsupportedAlgorithm)?;
-        algorithm
-            .verify_signature(public_key, signed.message, signed.signature)
-            .map_err(|InvalidSignature| CrlSignatureRefusal::Invalid)?;
+        let (signed, public_key) = verify_signed(algorithms, issuer_spki_der, crl_der)?;
         self.0.push(KnownSignature {
             algorithm: signed.algorithm.to_vec(),
             public_key: public_key.to_vec(),
@@ -95,6 +86,29 @@ impl KnownCrlSignatures {
     ) -> [SkipKnown<'_>; N] {
         algorithms.map(|inner| SkipKnown { inner, known: self })
     }
+}
+
+/// Verifies the signature of `signed_der` (a DER CertificateList or Certificate: SIGNED
+/// tbs, algorithm, signature) with the key of `issuer_spki_der` (a DER SubjectPublicKeyInfo)
+/// as webpki's `verify_signed_data` does: the algorithms whose signature AlgorithmIdentifier
+/// equals the signed object's are tried, those for another type of key skipped. Returns the
+/// signed parts and the issuer's `subjectPublicKey`.
+pub(super) fn verify_signed<'a, 'k>(
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    issuer_spki_der: &'k [u8],
+    signed_der: &'a [u8],
+) -> Result<(SignedParts<'a>, &'k [u8]), CrlSignatureRefusal> {
+    let signed = signed_parts(signed_der).ok_or(CrlSignatureRefusal::Malformed)?;
+    let (key_algorithm, public_key) = spki_parts(issuer_spki_der).ok_or(CrlSignatureRefusal::Malformed)?;
+    let algorithm = algorithms
+        .iter()
+        .filter(|alg| alg.signature_alg_id().as_ref() == signed.algorithm)
+        .find(|alg| alg.public_key_alg_id().as_ref() == key_algorithm)
+        .ok_or(CrlSignatureRefusal::UnsupportedAlgorithm)?;
+    algorithm
+        .verify_signature(public_key, signed.message, signed.signature)
+        .map_err(|InvalidSignature| CrlSignatureRefusal::Invalid)?;
+    Ok((signed, public_key))
 }
 
 /// A webpki signature algorithm that accepts the known CRL signatures as verified and
@@ -136,7 +150,7 @@ impl SignatureVerificationAlgorithm for SkipKnown<'_> {
 
 /// A signed structure as webpki verifies it (RFC 5280 §5.1: `CertificateList ::= SEQUENCE {
 /// tbsCertList, signatureAlgorithm, signatureValue }`).
-struct SignedParts<'a> {
+pub(super) struct SignedParts<'a> {
     /// The whole DER `tbsCertList`, header included.
     message: &'a [u8],
     /// The contents of the signatureAlgorithm AlgorithmIdentifier.

@@ -52,6 +52,20 @@ pub enum AnchorError {
         /// The key and what is required.
         reason: String,
     },
+    /// Two certificates of the bundle, one issued (through the bundle) by the other, both
+    /// restrict one name form with permitted subtrees: the paths ending at the nearer one must
+    /// meet both, and webpki applies one list per trust anchor.
+    #[error(
+        "certificates {subject} and its issuer {issuer} of the trust anchor bundle both list permitted {form} subtrees (name constraints); rolegate applies an issuer's name constraints to the chains ending at a certificate it issued, and cannot combine two permitted lists of one name form: leave {subject} out of the bundle (clients then send it in their chain), or reissue it without the permitted {form} subtrees its issuer already imposes"
+    )]
+    UnmergeableNameConstraints {
+        /// The nearer certificate's subject.
+        subject: String,
+        /// The issuer's subject.
+        issuer: String,
+        /// The name form both restrict.
+        form: &'static str,
+    },
     /// A CRL cannot be parsed.
     #[error("CRL #{index} is unusable: {reason}")]
     BadCrl {

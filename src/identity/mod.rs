@@ -10,6 +10,8 @@
 //! - `anchor.rs`: [`TrustAnchor`] (CA bundle + CRLs).
 //! - `certificate.rs`: [`ClientCertificate`] and the issuer-independent leaf rules.
 //! - `chain.rs`: [`verify_chain`] with webpki.
+//! - `bundle_constraints.rs`: what the bundle's CA certificates constrain, which webpki —
+//!   taking each as a bare trust anchor — leaves out.
 //! - `crl_signatures.rs`: the anchor's CRL signatures, verified at load and not again per chain.
 //! - `attributes.rs`: [`DistinguishedName`], principal tags, source identity, serials.
 //! - `mapping.rs`: [`AttributeMapping`], a profile's choice among the principal tags.
@@ -17,6 +19,7 @@
 
 mod anchor;
 mod attributes;
+mod bundle_constraints;
 mod certificate;
 mod chain;
 mod crl_signatures;

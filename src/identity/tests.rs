@@ -1404,3 +1404,187 @@ fn a_crl_predates_the_later_crls_of_its_issuer_key() {
     assert!(!unnumbered(&newer, older.this_update).predates(&older));
     assert!(unnumbered(&older, 10).predates(&unnumbered(&newer, 11)));
 }
+
+/// CA parameters named `cn` with `constraint`, extended key usages and name constraints.
+fn ca_with(
+    cn: &str,
+    constraint: rcgen::BasicConstraints,
+    ekus: Vec<ExtendedKeyUsagePurpose>,
+    names: Option<rcgen::NameConstraints>,
+) -> CertificateParams {
+    let mut params = leaf_params();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(constraint);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.extended_key_usages = ekus;
+    params.name_constraints = names;
+    params
+}
+
+/// A self-signed root from `params`.
+fn root_with(params: CertificateParams) -> Authority {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Authority::from_pem(&cert.pem(), &key.serialize_pem()).unwrap()
+}
+
+fn bundle(cas: &[&Authority]) -> TrustAnchor {
+    let pem: String = cas.iter().map(|ca| ca.issued().cert_pem.clone()).collect();
+    TrustAnchor::new(pem.as_bytes(), &[]).unwrap()
+}
+
+fn permitted_dns(names: &[&str]) -> Option<rcgen::NameConstraints> {
+    Some(rcgen::NameConstraints {
+        permitted_subtrees: names
+            .iter()
+            .map(|n| rcgen::GeneralSubtree::DnsName(n.to_string()))
+            .collect(),
+        excluded_subtrees: Vec::new(),
+    })
+}
+
+fn leaf_with_dns(ca: &Authority, dns: &str) -> Issued {
+    let mut params = leaf_params();
+    params.subject_alt_names = vec![SanType::DnsName(dns.try_into().unwrap())];
+    ca.issue(&params, KeyType::EcdsaP256).unwrap()
+}
+
+/// The pathLenConstraint of the certificate a path ends at, and of the bundle certificates
+/// that issued it, bound the path as RFC 5280 §6.1.4 and OpenSSL have it — webpki, taking a
+/// bundle certificate as a bare trust anchor, ignores them.
+#[test]
+fn path_length_constraints_of_bundle_certificates_apply() {
+    use rcgen::BasicConstraints::{Constrained, Unconstrained};
+    let root = root_with(ca_with("Root", Unconstrained, vec![], None));
+    let issuing = issue_authority(&root, ca_with("Issuing", Constrained(0), vec![], None));
+    let sub = issue_authority(&issuing, ca_with("Sub", Unconstrained, vec![], None));
+    let under_sub = leaf(&sub, KeyType::EcdsaP256);
+    let under_issuing = leaf(&issuing, KeyType::EcdsaP256);
+    let violation = Err(CertificateError::ConstraintViolation);
+
+    // The issuing CA sent in the chain: webpki applies its pathLen itself.
+    assert_eq!(
+        verify(&bundle(&[&root]), &under_sub, &[sub.issued(), issuing.issued()]),
+        violation
+    );
+    // The issuing CA in the bundle beside its root (to import its CRL): the same refusal,
+    // whether the client sends it again or not.
+    let both = bundle(&[&root, &issuing]);
+    assert_eq!(verify(&both, &under_sub, &[sub.issued()]), violation);
+    assert_eq!(verify(&both, &under_sub, &[sub.issued(), issuing.issued()]), violation);
+    // Alone in the bundle (a partial chain's anchor, as Roles Anywhere allows): its own.
+    assert_eq!(verify(&bundle(&[&issuing]), &under_sub, &[sub.issued()]), violation);
+    // What the constraint allows still verifies.
+    assert!(verify(&both, &under_issuing, &[]).is_ok());
+    assert!(verify(&bundle(&[&issuing]), &under_issuing, &[]).is_ok());
+
+    // A root limited to no intermediates: its own certificate bounds the path, and a bundle
+    // intermediate below it inherits a bound no path meets.
+    let strict_root = root_with(ca_with("Strict Root", Constrained(0), vec![], None));
+    let below = issue_authority(&strict_root, ca_with("Below", Unconstrained, vec![], None));
+    let under_below = leaf(&below, KeyType::EcdsaP256);
+    assert_eq!(
+        verify(&bundle(&[&strict_root]), &under_below, &[below.issued()]),
+        violation
+    );
+    assert_eq!(verify(&bundle(&[&strict_root, &below]), &under_below, &[]), violation);
+    assert!(verify(&bundle(&[&strict_root]), &leaf(&strict_root, KeyType::EcdsaP256), &[]).is_ok());
+}
+
+/// An extendedKeyUsage of a bundle CA certificate that leaves out clientAuth refuses the
+/// paths through it, as it does for a CA certificate the client sends.
+#[test]
+fn extended_key_usage_of_bundle_certificates_applies() {
+    use rcgen::BasicConstraints::Unconstrained;
+    let root = root_with(ca_with("Root", Unconstrained, vec![], None));
+    let servers_only = issue_authority(
+        &root,
+        ca_with(
+            "Servers",
+            Unconstrained,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            None,
+        ),
+    );
+    let workload = leaf(&servers_only, KeyType::EcdsaP256);
+    let refused = Err(CertificateError::ClientAuthNotAllowed);
+    assert_eq!(verify(&bundle(&[&root]), &workload, &[servers_only.issued()]), refused);
+    assert_eq!(verify(&bundle(&[&root, &servers_only]), &workload, &[]), refused);
+    assert_eq!(verify(&bundle(&[&servers_only]), &workload, &[]), refused);
+
+    let clients = issue_authority(
+        &root,
+        ca_with(
+            "Clients",
+            Unconstrained,
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+            None,
+        ),
+    );
+    assert!(verify(&bundle(&[&root, &clients]), &leaf(&clients, KeyType::EcdsaP256), &[]).is_ok());
+    // A root that allows servers only refuses the paths through a bundle CA it issued.
+    let server_root = root_with(ca_with(
+        "Server Root",
+        Unconstrained,
+        vec![ExtendedKeyUsagePurpose::ServerAuth],
+        None,
+    ));
+    let plain = issue_authority(&server_root, ca_with("Plain", Unconstrained, vec![], None));
+    assert_eq!(
+        verify(&bundle(&[&server_root, &plain]), &leaf(&plain, KeyType::EcdsaP256), &[]),
+        refused
+    );
+}
+
+/// A root's name constraints still bind the chains that end at a bundle certificate it
+/// issued (webpki would apply only that certificate's own).
+#[test]
+fn name_constraints_of_a_bundle_certificates_issuer_apply() {
+    use rcgen::BasicConstraints::Unconstrained;
+    let root = root_with(ca_with("Root", Unconstrained, vec![], permitted_dns(&["good.example"])));
+    let issuing = issue_authority(&root, ca_with("Issuing", Unconstrained, vec![], None));
+    let evil = leaf_with_dns(&issuing, "evil.example");
+    let good = leaf_with_dns(&issuing, "a.good.example");
+    let violation = Err(CertificateError::ConstraintViolation);
+    assert_eq!(verify(&bundle(&[&root]), &evil, &[issuing.issued()]), violation);
+    let both = bundle(&[&root, &issuing]);
+    assert_eq!(verify(&both, &evil, &[]), violation);
+    assert!(verify(&both, &good, &[]).is_ok());
+
+    // Permitted lists of other forms, and excluded subtrees, combine.
+    let mut excluding = ca_with("Excluding", Unconstrained, vec![], None);
+    excluding.name_constraints = Some(rcgen::NameConstraints {
+        permitted_subtrees: vec![rcgen::GeneralSubtree::Rfc822Name("good.example".into())],
+        excluded_subtrees: vec![rcgen::GeneralSubtree::DnsName("bad.good.example".into())],
+    });
+    let narrower = issue_authority(&root, excluding);
+    let both = bundle(&[&root, &narrower]);
+    assert_eq!(verify(&both, &leaf_with_dns(&narrower, "evil.example"), &[]), violation);
+    assert_eq!(
+        verify(&both, &leaf_with_dns(&narrower, "x.bad.good.example"), &[]),
+        violation
+    );
+    assert!(verify(&both, &leaf_with_dns(&narrower, "x.good.example"), &[]).is_ok());
+
+    // Two permitted lists of one form cannot be merged into one: refused at load, saying so.
+    let same_form = issue_authority(
+        &root,
+        ca_with(
+            "Same Form",
+            Unconstrained,
+            vec![],
+            permitted_dns(&["team.good.example"]),
+        ),
+    );
+    let pem = format!("{}{}", root.issued().cert_pem, same_form.issued().cert_pem);
+    assert_eq!(
+        TrustAnchor::new(pem.as_bytes(), &[]).unwrap_err().to_string(),
+        "certificates CN=Same Form and its issuer CN=Root of the trust anchor bundle both list permitted dNSName subtrees (name constraints); \
+         rolegate applies an issuer's name constraints to the chains ending at a certificate it issued, and cannot combine two permitted \
+         lists of one name form: leave CN=Same Form out of the bundle (clients then send it in their chain), or reissue it without the \
+         permitted dNSName subtrees its issuer already imposes"
+    );
+    // Each alone loads.
+    assert!(TrustAnchor::new(same_form.issued().cert_pem.as_bytes(), &[]).is_ok());
+}
