@@ -175,9 +175,14 @@ pub const SOURCE_IDENTITY_MAX: usize = 64;
 /// time quadratic in the length: a 46 KB serial cost seconds before this bound.
 pub(crate) const MAX_SERIAL_OCTETS: usize = (SOURCE_IDENTITY_MAX - 3) / 2;
 
-/// RFC 5280 §4.1.2.2 (with [`MAX_SERIAL_OCTETS`]'s leniency): the serial's magnitude is at
-/// most that long.
-pub(crate) fn check_serial_length(raw_serial: &[u8]) -> Result<(), CertificateError> {
+/// RFC 5280 §4.1.2.2 (with [`MAX_SERIAL_OCTETS`]'s leniency): the serial is not negative
+/// ("a positive integer"; zero, which names no other certificate, is let through) and its
+/// magnitude is at most that long. A negative serial would be shown, logged, turned into a
+/// session name and revoked by its bytes read as unsigned — as a positive serial's.
+pub(crate) fn check_serial(raw_serial: &[u8]) -> Result<(), CertificateError> {
+    if raw_serial.first().is_some_and(|first| first & 0x80 != 0) {
+        return Err(CertificateError::NegativeSerial);
+    }
     let octets = strip_leading_zeros(raw_serial).len();
     match octets <= MAX_SERIAL_OCTETS {
         true => Ok(()),
@@ -503,10 +508,10 @@ mod tests {
             Err(CertificateError::SerialTooLong { octets: 31 })
         );
         // The parse refuses longer serials, with the same error.
-        assert_eq!(check_serial_length(&[0x0a; 30]), Ok(()));
-        assert_eq!(check_serial_length(&[[0u8].as_slice(), &[0x8a; 30]].concat()), Ok(()));
+        assert_eq!(check_serial(&[0x0a; 30]), Ok(()));
+        assert_eq!(check_serial(&[[0u8].as_slice(), &[0x8a; 30]].concat()), Ok(()));
         assert_eq!(
-            check_serial_length(&[0x0a; 46_000]),
+            check_serial(&[0x0a; 46_000]),
             Err(CertificateError::SerialTooLong { octets: 46_000 })
         );
         // Short enough for the prefix, such a CN is unambiguous: `CN=CN=…`.

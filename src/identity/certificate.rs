@@ -17,8 +17,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
 use super::attributes::{
-    DistinguishedName, check_serial_length, distinguished_name, format_serial_decimal, format_serial_hex,
-    source_identity,
+    DistinguishedName, check_serial, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
 };
 use super::error::CertificateError;
 use crate::sigv4::sha256;
@@ -59,13 +58,14 @@ pub struct ClientCertificate {
 const TAG_VALUE_MAX: usize = 256;
 
 impl ClientCertificate {
-    /// Parses a DER certificate and enforces the leaf rules: X.509 v3, not a CA, keyUsage
+    /// Parses a DER certificate and enforces the leaf rules: X.509 v3, a positive serial of at
+    /// most 30 octets, not a CA, keyUsage
     /// `digitalSignature` when keyUsage is present, a SHA-256-or-stronger signature algorithm,
     /// and an RSA ≥ 2048 or ECDSA P-256/P-384 key.
     pub fn parse(der: Vec<u8>) -> Result<ClientCertificate, CertificateError> {
         let x509 = parse_der(&der)?;
         check_version(&x509)?;
-        check_serial_length(x509.raw_serial())?;
+        check_serial(x509.raw_serial())?;
         check_not_ca(&x509)?;
         check_digital_signature(&x509)?;
         check_signature_algorithm(&x509.signature_algorithm.algorithm.to_id_string())?;
@@ -420,15 +420,19 @@ pub(crate) fn check_signature_algorithm(oid: &str) -> Result<(), CertificateErro
     })
 }
 
-/// AWS: RSA keys of at least 2048 bits.
+/// AWS: RSA keys of at least 2048 bits; and at most 8192, the most the signature algorithms
+/// verify (`RSA_*_2048_8192_*`): a larger key could sign nothing that verifies.
 pub(crate) fn check_rsa_bits(bits: usize) -> Result<(), CertificateError> {
     if bits < 2048 {
         return Err(CertificateError::RsaKeyTooSmall { bits });
     }
+    if bits > 8192 {
+        return Err(CertificateError::RsaKeyTooLarge { bits });
+    }
     Ok(())
 }
 
-/// Classifies the key: RSA ≥ 2048, or ECDSA on P-256 / P-384 (AWS's supported keys).
+/// Classifies the key: RSA of 2048–8192 bits, or ECDSA on P-256 / P-384 (AWS's supported keys).
 pub(super) fn public_key(x509: &X509Certificate<'_>) -> Result<(PublicKeyKind, Vec<u8>), CertificateError> {
     let spki = x509.public_key();
     let bytes = spki.subject_public_key.data.to_vec();
@@ -549,6 +553,11 @@ mod tests {
             Err(CertificateError::RsaKeyTooSmall { bits: 1024 })
         );
         assert_eq!(check_rsa_bits(2048), Ok(()));
+        assert_eq!(check_rsa_bits(8192), Ok(()));
+        assert_eq!(
+            check_rsa_bits(8704).unwrap_err().to_string(),
+            "RSA key of 8704 bits is too large; at most 8192 bits are supported"
+        );
         assert_eq!(modulus_bits(&[0x00, 0x80, 0x00]), 16);
         assert_eq!(modulus_bits(&[0x01, 0x00]), 9);
         assert_eq!(modulus_bits(&[]), 0);

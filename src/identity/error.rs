@@ -158,6 +158,11 @@ pub enum CertificateError {
     /// The subject CN holds a control character (the source identity reaches logs and XML).
     #[error("the subject CN holds the control character U+{0:04X}; the session's source identity is made of it")]
     CommonNameControlCharacter(u32),
+    /// The serial number is negative (its DER INTEGER's first bit is set).
+    #[error(
+        "the serial number is negative; RFC 5280 requires a positive integer (reissue the certificate with a positive serial)"
+    )]
+    NegativeSerial,
     /// The serial number is longer than rolegate accepts (30 octets):
     /// RFC 5280 allows 20 octets, and 30 is what an `ID=` source identity can hold.
     #[error(
@@ -208,6 +213,12 @@ pub enum CertificateError {
     /// The leaf's RSA key is shorter than 2048 bits.
     #[error("RSA key of {bits} bits is too small; at least 2048 bits required")]
     RsaKeyTooSmall {
+        /// Modulus length.
+        bits: usize,
+    },
+    /// The RSA key is longer than any supported signature algorithm verifies.
+    #[error("RSA key of {bits} bits is too large; at most 8192 bits are supported")]
+    RsaKeyTooLarge {
         /// Modulus length.
         bits: usize,
     },

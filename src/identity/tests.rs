@@ -1588,3 +1588,25 @@ fn name_constraints_of_a_bundle_certificates_issuer_apply() {
     // Each alone loads.
     assert!(TrustAnchor::new(same_form.issued().cert_pem.as_bytes(), &[]).is_ok());
 }
+
+/// A negative serial (RFC 5280 requires a positive one) is refused: read as unsigned, as it
+/// is shown, logged and revoked, it would be the serial of another certificate.
+#[test]
+fn a_negative_serial_is_refused() {
+    let ca = root(KeyType::EcdsaP256);
+    let mut params = leaf_params();
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7b, 0x2e]));
+    let positive = ca.issue(&params, KeyType::EcdsaP256).unwrap().cert_der;
+    assert_eq!(ClientCertificate::parse(positive.clone()).unwrap().serial_hex(), "7b2e");
+    // The same certificate with the serial's sign bit set (the signature no longer matters:
+    // the leaf rules come first).
+    let at = positive.windows(4).position(|w| w == [0x02, 0x02, 0x7b, 0x2e]).unwrap();
+    let mut negative = positive;
+    negative[at + 2] = 0xfb;
+    let err = ClientCertificate::parse(negative).unwrap_err();
+    assert_eq!(err, CertificateError::NegativeSerial);
+    assert_eq!(
+        err.to_string(),
+        "the serial number is negative; RFC 5280 requires a positive integer (reissue the certificate with a positive serial)"
+    );
+}
