@@ -587,8 +587,49 @@ fn load_crl(
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
         scope: crl_scope(&parsed),
     };
-    let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e}")))?;
+    let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(crl_refusal(&e, &parsed)))?;
     Ok((CertRevocationList::from(crl), info, position))
+}
+
+/// Why rustls-webpki refuses a CRL that parsed and verified, in words an operator can act on
+/// (webpki's own are variant names: `BadDer`, `MalformedExtensions`…).
+#[allow(deprecated)] // webpki still produces some deprecated unit variants
+fn crl_refusal(error: &webpki::Error, crl: &CertificateRevocationList<'_>) -> String {
+    use webpki::Error as E;
+    const V2: &str = "have the CA issue version 2 CRLs with the CRL number and authority key identifier \
+                      extensions RFC 5280 §5.2 requires (OpenSSL's `ca -gencrl`: a `crlnumber` file in the CA \
+                      section and `crl_extensions` with `authorityKeyIdentifier = keyid:always`)";
+    if crl.version().is_none_or(|v| v.0 < 1) {
+        return format!("it is a version 1 CRL, and rolegate reads version 2 CRLs only: {V2}");
+    }
+    if crl.extensions().is_empty() {
+        return format!("it has no extensions: {V2}");
+    }
+    match error {
+        E::UnsupportedDeltaCrl => "it is a delta CRL; give the CA's full (base) CRL".to_owned(),
+        E::UnsupportedIndirectCrl => {
+            "it is an indirect CRL (it lists certificates of other issuers), which rolegate does not support; \
+             give each CA's own CRL"
+                .to_owned()
+        }
+        E::UnsupportedRevocationReasonsPartitioning => {
+            "it covers some revocation reasons only (onlySomeReasons), which rolegate does not support; \
+             give a CRL that covers every reason"
+                .to_owned()
+        }
+        E::UnsupportedCrlIssuingDistributionPoint => {
+            "its issuing distribution point names no full distribution point name (fullName), so it cannot be \
+             matched to the certificates it covers; issue it without an issuing distribution point or with a \
+             fullName one"
+                .to_owned()
+        }
+        E::InvalidCrlNumber => "its CRL number is not an integer of at most 20 octets (RFC 5280 §5.2.3)".to_owned(),
+        E::UnsupportedCrlVersion => format!("its version is not 2: {V2}"),
+        E::InvalidSerialNumber => "a revoked certificate's serial number is malformed".to_owned(),
+        E::UnsupportedRevocationReason => "a revoked certificate's reason code is not one RFC 5280 defines".to_owned(),
+        E::UnsupportedCriticalExtension => "it has a critical extension rolegate does not know".to_owned(),
+        other => format!("rustls-webpki cannot read it ({other:?})"),
+    }
 }
 
 /// At most one CRL per issuing key: webpki consults the first CRL whose issuer matches a

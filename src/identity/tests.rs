@@ -1610,3 +1610,74 @@ fn a_negative_serial_is_refused() {
         "the serial number is negative; RFC 5280 requires a positive integer (reissue the certificate with a positive serial)"
     );
 }
+
+/// `crl_pem` (an ECDSA P-256 CA's, made by rcgen) with its tbsCertList fields edited, signed
+/// again with `ca`'s key: the CRLs other CA software makes and rcgen cannot.
+fn crl_edited(crl_pem: &str, ca: &Authority, edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use x509_parser::asn1_rs::{Any, FromDer};
+    let crl = rustls_pki_types::CertificateRevocationListDer::from_pem_slice(crl_pem.as_bytes()).unwrap();
+    let (_, list) = Any::from_der(crl.as_ref()).unwrap();
+    let outer = der_elements(list.data);
+    let (_, tbs) = Any::from_der(outer[0]).unwrap();
+    let mut fields: Vec<Vec<u8>> = der_elements(tbs.data).into_iter().map(<[u8]>::to_vec).collect();
+    edit(&mut fields);
+    let tbs = der(0x30, &fields.concat());
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &ca.issued().key_pkcs8_der).unwrap();
+    let mut signature = vec![0];
+    signature.extend_from_slice(key.sign(&SystemRandom::new(), &tbs).unwrap().as_ref());
+    der(0x30, &[tbs, outer[1].to_vec(), der(0x03, &signature)].concat())
+}
+
+/// CRLs rustls-webpki cannot read are refused at load saying why and what to do, not by
+/// webpki's variant names (`BadDer`, `MalformedExtensions`).
+#[test]
+fn crls_webpki_cannot_read_are_refused_saying_why() {
+    let ca = root(KeyType::EcdsaP256);
+    let crl_pem = ca.crl(&[], NB, NA).unwrap();
+    let pem = ca.issued().cert_pem.as_bytes();
+    let is_extensions = |field: &Vec<u8>| field[0] == 0xa0;
+    // The edit itself changes nothing that matters: the CRL re-signed as it was loads.
+    assert!(TrustAnchor::new(pem, &[crl_edited(&crl_pem, &ca, |_| {})]).is_ok());
+
+    let v1 = crl_edited(&crl_pem, &ca, |fields| {
+        fields.remove(0);
+        fields.retain(|f| !is_extensions(f));
+    });
+    assert_eq!(
+        TrustAnchor::new(pem, &[v1]).unwrap_err().to_string(),
+        "CRL #1 is unusable: it is a version 1 CRL, and rolegate reads version 2 CRLs only: have the CA issue \
+         version 2 CRLs with the CRL number and authority key identifier extensions RFC 5280 §5.2 requires \
+         (OpenSSL's `ca -gencrl`: a `crlnumber` file in the CA section and `crl_extensions` with \
+         `authorityKeyIdentifier = keyid:always`)"
+    );
+    let bare_v2 = crl_edited(&crl_pem, &ca, |fields| fields.retain(|f| !is_extensions(f)));
+    assert_eq!(
+        TrustAnchor::new(pem, &[bare_v2]).unwrap_err().to_string(),
+        "CRL #1 is unusable: it has no extensions: have the CA issue version 2 CRLs with the CRL number and \
+         authority key identifier extensions RFC 5280 §5.2 requires (OpenSSL's `ca -gencrl`: a `crlnumber` file \
+         in the CA section and `crl_extensions` with `authorityKeyIdentifier = keyid:always`)"
+    );
+    // A delta CRL indicator (2.5.29.27) beside the CRL's own extensions.
+    let delta = crl_edited(&crl_pem, &ca, |fields| {
+        use x509_parser::asn1_rs::{Any, FromDer};
+        let last = fields.len() - 1;
+        let (_, tagged) = Any::from_der(&fields[last]).unwrap();
+        let (_, list) = Any::from_der(tagged.data).unwrap();
+        let indicator = der(
+            0x30,
+            &[
+                der(0x06, &[0x55, 0x1d, 0x1b]),
+                der(0x01, &[0xff]),
+                der(0x04, &der(0x02, &[1])),
+            ]
+            .concat(),
+        );
+        fields[last] = der(0xa0, &der(0x30, &[list.data.to_vec(), indicator].concat()));
+    });
+    assert_eq!(
+        TrustAnchor::new(pem, &[delta]).unwrap_err().to_string(),
+        "CRL #1 is unusable: it is a delta CRL; give the CA's full (base) CRL"
+    );
+}
