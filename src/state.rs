@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::broker::Broker;
+use crate::config::succession::CrlsSeen;
 use crate::config::{Config, ServerSettings, SourceFiles};
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
@@ -34,6 +35,8 @@ pub struct State {
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
+    /// The CRLs in force since the start, which no reload may go back on.
+    crls_seen: Mutex<CrlsSeen>,
     last_reload: Mutex<LastReload>,
     health: tonic_health::server::HealthReporter,
 }
@@ -62,6 +65,7 @@ impl State {
         config_path: PathBuf,
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
+        let crls_seen = CrlsSeen::of(&config);
         Self {
             listen_at_start: (config.server.listen, config.server.metrics_listen),
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
@@ -72,6 +76,7 @@ impl State {
             config_path,
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
+            crls_seen: Mutex::new(crls_seen),
             last_reload: Mutex::new(LastReload {
                 status: ReloadStatus {
                     loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -184,7 +189,8 @@ impl State {
         })?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let in_force = self.broker.config();
-        crate::config::succession::check(&in_force, &config, now).map_err(|refusal| ReloadFailure {
+        let mut crls_seen = self.crls_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::config::succession::check(&in_force, &config, &crls_seen, now).map_err(|refusal| ReloadFailure {
             error: refusal.error.to_string(),
             sources: (!refusal.retry_unchanged).then(|| config.sources.clone()),
         })?;
@@ -198,6 +204,7 @@ impl State {
         }
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server);
+        crls_seen.record(&config);
         self.broker.replace_config(config);
         let current = self.broker.config();
         crate::metrics::forget_roles(

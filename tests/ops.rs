@@ -1039,6 +1039,61 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     create(&d, &good).await.unwrap();
 }
 
+/// A revocation cannot be taken back in two reloads either: one taking the CA (and its CRL)
+/// out of the anchor, the next putting the CA back with an older CRL, or none.
+#[tokio::test]
+async fn a_reload_does_not_go_back_on_a_crl_an_earlier_reload_took_out() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    let mut s = setup(&pki);
+    s.crl_pem = Some(
+        pki.root
+            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
+            .unwrap(),
+    );
+    let d = start(&s);
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let main = "id = \"main\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\n";
+    assert!(text.contains(main), "{text}");
+    let failed_reload = |needle: &str| {
+        let line = log_line(&d, "reload failed");
+        assert!(line.contains(needle), "{line}");
+    };
+
+    // 1. The anchor trusts another CA for a while: the root's CRL is in force nowhere.
+    reload_config(
+        &d,
+        &text.replace(main, "id = \"main\"\ncertificates = \"foreign.pem\"\n"),
+        1.0,
+    )
+    .await;
+    // 2. The root back with the CRL from before the revocation: refused.
+    replace_file(&d.dir.path().join("root.crl"), &before_revocation);
+    std::fs::write(&config, &text).unwrap();
+    d.signal("HUP");
+    failed_reload(
+        "trust_anchor[0].crls[0] (root.crl): this CRL of CN=test root is older than one in force since rolegate \
+         started (until a reload took it out) (cRLNumber ",
+    );
+    wait_for_reloads(&d, 2.0).await;
+    // 3. The root back without a CRL: refused too.
+    std::fs::write(
+        &config,
+        text.replace(main, "id = \"main\"\ncertificates = \"ca.pem\"\n"),
+    )
+    .unwrap();
+    d.signal("HUP");
+    failed_reload("trust_anchor[0].crls: this anchor trusts CN=test root, whose CRL (cRLNumber ");
+    let m = wait_for_reloads(&d, 3.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 2.0), "{m}");
+    // The anchor in force is still the other CA's: nothing of the root's is accepted.
+    assert_access_denied(create(&d, &revoked).await, UNKNOWN_ISSUER, "untrusted-certificate");
+}
+
 /// A configuration that names a file not there yet fails to load; the file watch then watches
 /// that file too, and reloads when it appears (a key Secret updated after its ConfigMap).
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! What a reload may not do that a start may. A reload compares the configuration it read
 //! with the one in force and fails — the one in force kept, the file and the way out named —
 //! where swapping it in would silently take away something the running daemon gives:
-//! revocations (an older CRL of a CA's sequence, or its CRL dropped while the anchor still
-//! trusts the CA), the sessions a token key opens (another key under its id), a server
+//! revocations (an older CRL of a CA's sequence than any in force since the start, under
+//! whichever anchor — [`CrlsSeen`] —, or its CRL dropped while an anchor still trusts the
+//! CA), the sessions a token key opens (another key under its id), a server
 //! certificate clients accept (one outside its validity). A start has nothing to compare
 //! with, so a restart is how an operator does any of these on purpose.
 //! It also lists what a reload changed, for the log: a configuration cut short by a failed
@@ -120,12 +121,49 @@ fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
     }
 }
 
-/// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force`.
-pub fn check(in_force: &Config, next: &Config, now: i64) -> Result<(), Refusal> {
-    older_crl(in_force, next)?;
+/// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force` and the
+/// CRLs `seen` in force since the start.
+pub fn check(in_force: &Config, next: &Config, seen: &CrlsSeen, now: i64) -> Result<(), Refusal> {
+    older_crl(in_force, next, seen)?;
     dropped_crl(in_force, next)?;
+    forgotten_crl(in_force, next, seen)?;
     replaced_token_key(in_force, next)?;
     unusable_server_certificate(in_force, next, now)
+}
+
+/// The last CRL of each sequence (issuer name and key, scope) in force since the daemon
+/// started, under whichever trust anchor. A reload compares with these, not only with the
+/// anchors in force: otherwise one reload removing an anchor (or renaming it) and the next
+/// adding it back with an older CRL, or none, would take back the revocations made since.
+#[derive(Clone, Debug, Default)]
+pub struct CrlsSeen(Vec<CrlInfo>);
+
+impl CrlsSeen {
+    /// The CRLs of the configuration the daemon starts with.
+    pub fn of(config: &Config) -> CrlsSeen {
+        let mut seen = CrlsSeen::default();
+        seen.record(config);
+        seen
+    }
+
+    /// Records the CRLs of `config`, now in force: each takes the place of the one of its
+    /// sequence seen before, unless that one is newer (two anchors listing one CA's CRL).
+    pub fn record(&mut self, config: &Config) {
+        for crl in config.anchors.values().flat_map(|anchor| anchor.trust.crls()) {
+            match self.0.iter_mut().find(|seen| seen.same_sequence(crl)) {
+                Some(seen) if !crl.predates(seen) => *seen = crl.clone(),
+                Some(_) => {}
+                None => self.0.push(crl.clone()),
+            }
+        }
+    }
+}
+
+/// The anchors of `next`, in configuration order.
+fn anchors_in_order(next: &Config) -> Vec<&Anchor> {
+    let mut anchors: Vec<&Anchor> = next.anchors.values().map(AsRef::as_ref).collect();
+    anchors.sort_by_key(|anchor| anchor.section);
+    anchors
 }
 
 /// The anchors of `next` that `in_force` has too (by ARN), in configuration order, each with
@@ -140,21 +178,29 @@ fn kept_anchors<'a>(in_force: &'a Config, next: &'a Config) -> Vec<(&'a Anchor, 
     kept
 }
 
-/// A CRL of a trust anchor that an older CRL of its sequence replaces: the revocations made in
-/// between would be taken back. A stale mirror, a restored backup or a reverted ConfigMap does
-/// this.
-fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
-    for (anchor, current) in kept_anchors(in_force, next) {
+/// A CRL older than one of its sequence in force since the start ([`CrlsSeen`]): the
+/// revocations made in between would be taken back. A stale mirror, a restored backup or a
+/// reverted ConfigMap does this.
+fn older_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
+    for anchor in anchors_in_order(next) {
         for (j, (crl, file)) in anchor.trust.crls().iter().zip(&anchor.crl_files).enumerate() {
-            let Some(newer) = current.trust.crls().iter().find(|c| crl.predates(c)) else {
+            let Some(newer) = seen.0.iter().find(|c| crl.predates(c)) else {
                 continue;
             };
-            let (field, this, in_force) = versions(crl, newer);
+            let still_in_force = in_force
+                .anchors
+                .values()
+                .any(|a| a.trust.crls().iter().any(|c| c == newer));
+            let (field, this, that) = versions(crl, newer);
+            let one_in_force = match still_in_force {
+                true => "the one in force",
+                false => "one in force since rolegate started (until a reload took it out)",
+            };
             return Err(ConfigError {
                 file: next.path.clone(),
                 key: format!("trust_anchor[{}].crls[{j}] ({})", anchor.section, file.display()),
                 message: format!(
-                    "this CRL of {} is older than the one in force ({field} {this} against {in_force}): it \
+                    "this CRL of {} is older than {one_in_force} ({field} {this} against {that}): it \
                      would take back the revocations made since. Install the CA's latest CRL; to go \
                      back to this one on purpose, restart rolegate",
                     crl.issuer
@@ -165,18 +211,74 @@ fn older_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A CRL seen in force since the start ([`CrlsSeen`]) that no anchor of `next` lists, while
+/// an anchor of `next` trusts the CA that signs it — unless that anchor, in force, already
+/// trusted the CA without it: a reload took the CRL out (removing or renaming its anchor,
+/// or the CA from it) and this one would put the CA back without it, so the certificates it
+/// revokes would be accepted again.
+fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
+    let listed_in = |config: &Config, crl: &CrlInfo| {
+        config
+            .anchors
+            .values()
+            .any(|a| a.trust.crls().iter().any(|c| c.same_sequence(crl)))
+    };
+    for anchor in anchors_in_order(next) {
+        let trusted_keys = trusted_keys(anchor);
+        let trusted_before: Vec<Vec<u8>> = in_force
+            .anchors
+            .get(anchor.arn.as_str())
+            .map(|a| trusted_keys_of_unlisted(a))
+            .unwrap_or_default();
+        let Some(forgotten) = seen.0.iter().find(|crl| {
+            trusted_keys.contains(&crl.signer_key) && !listed_in(next, crl) && !trusted_before.contains(&crl.signer_key)
+        }) else {
+            continue;
+        };
+        let (field, version) = match &forgotten.number {
+            Some(number) => ("cRLNumber", number.to_string()),
+            None => ("thisUpdate", format_expiration(forgotten.this_update)),
+        };
+        return Err(ConfigError {
+            file: next.path.clone(),
+            key: format!("trust_anchor[{}].crls", anchor.section),
+            message: format!(
+                "this anchor trusts {}, whose CRL ({field} {version}) was in force until a reload took it \
+                 out: the certificates it revokes would be accepted again. List the CA's latest CRL; to \
+                 trust the CA without it on purpose, restart rolegate",
+                forgotten.issuer
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The keys of an anchor's certificates that none of its CRLs was signed with: the CAs it
+/// trusts without a CRL.
+fn trusted_keys_of_unlisted(anchor: &Anchor) -> Vec<Vec<u8>> {
+    let mut keys = trusted_keys(anchor);
+    keys.retain(|key| !anchor.trust.crls().iter().any(|crl| &crl.signer_key == key));
+    keys
+}
+
+/// The keys (DER SubjectPublicKeyInfo) of an anchor's certificates: the CAs whose CRLs it
+/// can consult.
+fn trusted_keys(anchor: &Anchor) -> Vec<Vec<u8>> {
+    anchor
+        .trust
+        .certificates()
+        .iter()
+        .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
+        .map(|(_, c)| c.public_key().raw.to_vec())
+        .collect()
+}
+
 /// A CRL in force that `next` drops while its anchor still trusts the CA that signs it (a
 /// certificate of the bundle holds its key): the certificates it revokes would be accepted
 /// again. A reverted ConfigMap or a configuration cut short does this.
 fn dropped_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     for (anchor, current) in kept_anchors(in_force, next) {
-        let trusted_keys: Vec<Vec<u8>> = anchor
-            .trust
-            .certificates()
-            .iter()
-            .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
-            .map(|(_, c)| c.public_key().raw.to_vec())
-            .collect();
+        let trusted_keys = trusted_keys(anchor);
         for old in current.trust.crls() {
             let dropped = !anchor.trust.crls().iter().any(|c| c.same_sequence(old));
             if dropped && trusted_keys.contains(&old.signer_key) {
@@ -316,7 +418,7 @@ mod tests {
         let world = world();
         let in_force = Config::load(&world.config).unwrap();
         let same = Config::load(&world.config).unwrap();
-        assert!(check(&in_force, &same, now()).is_ok());
+        assert!(check(&in_force, &same, &CrlsSeen::of(&in_force), now()).is_ok());
         assert_eq!(changes(&in_force, &same), Vec::<String>::new());
 
         let k2 = format!("{}\n", TokenKey::generate().to_base64().as_str());
@@ -337,7 +439,7 @@ mod tests {
             )
             .replace(CHAINED_ROLE_ARN, &renamed)
         });
-        assert!(check(&in_force, &next, now()).is_ok());
+        assert!(check(&in_force, &next, &CrlsSeen::of(&in_force), now()).is_ok());
         assert_eq!(
             changes(&in_force, &next),
             [
@@ -369,7 +471,7 @@ mod tests {
         let in_force = Config::load(&world.config).unwrap();
         // The anchor's CRL dropped, its CA still trusted.
         let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
-        let refused = check(&in_force, &without_crl, now()).unwrap_err();
+        let refused = check(&in_force, &without_crl, &CrlsSeen::of(&in_force), now()).unwrap_err();
         assert_eq!(refused.error.key, "trust_anchor[0].crls");
         assert!(
             refused.error.message.starts_with(
@@ -397,7 +499,7 @@ mod tests {
         std::fs::write(&key_file, format!("{}\n", TokenKey::generate().to_base64().as_str())).unwrap();
         let rekeyed = Config::load(&world.config).unwrap();
         std::fs::write(&key_file, key).unwrap();
-        let refused = check(&in_force, &rekeyed, now()).unwrap_err();
+        let refused = check(&in_force, &rekeyed, &CrlsSeen::of(&in_force), now()).unwrap_err();
         assert_eq!(refused.error.key, "tokens.keys[0].file (token-k1.key)");
         assert!(
             refused
@@ -407,6 +509,49 @@ mod tests {
             "{}",
             refused.error.message
         );
+    }
+
+    /// A CRL once in force is not taken back in two reloads either: the first moving the CRL
+    /// to another anchor (or taking it out with its anchor), the next putting the CA back
+    /// without it.
+    #[test]
+    fn a_reload_does_not_forget_a_crl_a_reload_took_out() {
+        let world = world();
+        let start = Config::load(&world.config).unwrap();
+        let mut seen = CrlsSeen::of(&start);
+        let rename = |text: &str| text.replace("[[trust_anchor]]\nid = \"bench\"", "[[trust_anchor]]\nid = \"moved\"");
+        let moved = edited(&world, rename);
+        assert!(check(&start, &moved, &seen, now()).is_ok());
+        seen.record(&moved);
+        // Back under its first name, without the CRL: the CA is trusted, its CRL nowhere.
+        let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
+        let refused = check(&moved, &without_crl, &seen, now()).unwrap_err();
+        assert_eq!(refused.error.key, "trust_anchor[0].crls");
+        let number = start.anchors.values().next().unwrap().trust.crls()[0]
+            .number
+            .clone()
+            .unwrap();
+        assert_eq!(
+            refused.error.message,
+            format!(
+                "this anchor trusts CN=rolegate bench root CA, whose CRL (cRLNumber {number}) was in force until a \
+                 reload took it out: the certificates it revokes would be accepted again. List the CA's latest \
+                 CRL; to trust the CA without it on purpose, restart rolegate"
+            )
+        );
+        // Renamed and without the CRL in one reload: the same.
+        let both = edited(&world, |text| rename(text).replace("crls = [\"ca.crl\"]\n", ""));
+        assert_eq!(
+            check(&start, &both, &CrlsSeen::of(&start), now())
+                .unwrap_err()
+                .error
+                .message,
+            refused.error.message
+        );
+        // With its CRL, it is back.
+        assert!(check(&moved, &start, &seen, now()).is_ok());
+        // An anchor that trusted the CA without its CRL before goes on doing so.
+        assert!(check(&without_crl, &without_crl, &seen, now()).is_ok());
     }
 
     #[test]
