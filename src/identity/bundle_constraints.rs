@@ -26,7 +26,7 @@ pub(super) struct PathConstraints {
     /// the certificates between that issuer and this one. Negative: no path may end here.
     pub(super) max_intermediates: Option<i64>,
     /// Whether this certificate and its issuers in the bundle allow client authentication:
-    /// no extendedKeyUsage, or one listing clientAuth or anyExtendedKeyUsage.
+    /// no extendedKeyUsage, or one listing clientAuth.
     pub(super) allows_client_auth: bool,
 }
 
@@ -134,12 +134,12 @@ fn path_len_constraint(cert: &X509Certificate<'_>) -> Option<u32> {
     }
 }
 
-/// No extendedKeyUsage, or one listing clientAuth or anyExtendedKeyUsage; a malformed one
-/// allows nothing.
+/// No extendedKeyUsage, or one listing clientAuth — webpki's rule for the CA certificates a
+/// client sends (anyExtendedKeyUsage does not stand for it); a malformed one allows nothing.
 fn allows_client_auth(cert: &X509Certificate<'_>) -> bool {
     match cert.extended_key_usage() {
         Ok(None) => true,
-        Ok(Some(eku)) => eku.value.client_auth || eku.value.any,
+        Ok(Some(eku)) => eku.value.client_auth,
         Err(_) => false,
     }
 }
