@@ -1340,6 +1340,49 @@ fn a_world_readable_sidecar_token_file_is_warned_about() {
     }
 }
 
+/// The sidecar serves at most `MAX_CONNECTIONS` connections at once: with that many open and
+/// silent, a request waits in the accept queue (no `accept` fails for want of descriptors),
+/// and is answered once one of them closes.
+#[test]
+fn the_sidecar_serves_a_bounded_number_of_connections() {
+    use rolegate::helper::sidecar::MAX_CONNECTIONS;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let s = sidecar(&c, &d, &[]);
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let ask = || {
+        let mut tcp = TcpStream::connect(&addr).unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        tcp
+    };
+    // Every slot is taken once the sidecar has accepted them all: a probe until then is
+    // answered, so wait for the first one that is not.
+    let mut probe = 'probing: {
+        for _ in 0..20 {
+            let mut tcp = ask();
+            tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let mut byte = [0u8; 1];
+            if tcp.read(&mut byte).is_err() {
+                break 'probing tcp;
+            }
+        }
+        panic!("with every slot held, probes were still answered");
+    };
+    drop(held);
+    probe.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut raw = Vec::new();
+    probe.read_to_end(&mut raw).unwrap();
+    let reply = HttpReply::parse(&raw);
+    assert_eq!((reply.status, reply.body.as_str()), (200, "ok"));
+}
+
 /// A token file of 16 KiB (Kubernetes projected service account tokens run to several KiB) is
 /// taken whole, through the sidecar's HTTP server; a longer one stops the sidecar at start
 /// rather than being cut to a prefix the SDKs never send.

@@ -19,7 +19,9 @@
 //! refresh, and a change of their files forces one (rotation without restart). The sidecar
 //! starts answering once the first fetch has finished (or [`FIRST_FETCH_WAIT`] has passed): an
 //! SDK asking at once, as one starting beside it does, gets credentials rather than a 503
-//! (botocore's IMDS provider tries once).
+//! (botocore's IMDS provider tries once). At most [`MAX_CONNECTIONS`] connections are served
+//! at once (fewer when the open-file limit is lower): the next waits in the accept queue, so
+//! no local process can take the descriptors a refresh needs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,12 @@ use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_t
 
 /// How long the sidecar waits for its first fetch before it answers (with a 503 until then).
 pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
+
+/// Connections the sidecar serves at once. Each SDK of the machine or pod holds one while it
+/// fetches (an idle one is closed after 10 seconds, [`crate::server::connections::plain_http1`]);
+/// the descriptors of a refresh (its TLS connection, the certificate, key and CA files) are
+/// kept beside them.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// `rolegate sidecar` flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -197,9 +205,19 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         auth_token_file: args.auth_token_file,
         imds,
     });
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        crate::server::connections::connection_limit(
+            MAX_CONNECTIONS,
+            crate::server::connections::raise_descriptor_limit(),
+        ),
+    ));
     loop {
-        let stream = tokio::select! {
-            (stream, _) = crate::server::connections::accept(&listener) => stream,
+        // The semaphore is never closed: acquiring only waits for a connection to end.
+        let (slot, stream) = tokio::select! {
+            (Ok(slot), (stream, _)) = async {
+                let slot = slots.clone().acquire_owned().await;
+                (slot, crate::server::connections::accept(&listener).await)
+            } => (slot, stream),
             () = stop.next() => {
                 tracing::info!("stopping on a signal");
                 return Ok(());
@@ -207,6 +225,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         };
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&shared, &req, OffsetDateTime::now_utc())) }
@@ -271,6 +290,14 @@ const TOKEN_PATH_WITH_TRAILING_SLASH: &str = "/latest/api/token/";
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    if req.headers().get_all(http::header::HOST).iter().nth(1).is_some() {
+        // RFC 9112 §3.2: a server answers 400 to more than one Host; only the first would be
+        // checked, and a proxy before the sidecar may read the other.
+        return text(
+            StatusCode::BAD_REQUEST,
+            "The request has more than one Host header; send it once.",
+        );
+    }
     let addressed_here = names_this_machine(req);
     if path != "/healthz" && !addressed_here {
         return text(
@@ -597,7 +624,7 @@ fn warn_if_world_readable(_path: &std::path::Path) {}
 /// read.
 #[cfg(unix)]
 fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let cannot = |e: std::io::Error| format!("cannot read the auth token file {}: {e}", path.display());
     let not_ours = |what: &str, (owner, me): (u32, u32)| {
         format!(
@@ -612,8 +639,20 @@ fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String>
     {
         return Err(not_ours("a symbolic link belonging to", owners));
     }
-    let file = std::fs::File::open(path).map_err(cannot)?;
+    // Without waiting: a FIFO put there would block the request's thread on open until
+    // something wrote to it. Only a regular file is read.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "the auth token file {} is not a regular file; write the token to a file",
+            path.display()
+        ));
+    }
     if let Some(owners) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
         return Err(not_ours("a file belonging to", owners));
     }
@@ -863,6 +902,17 @@ mod tests {
             ensure_token(&empty).unwrap_err(),
             format!("the auth token file {} is empty", empty.display())
         );
+        // A FIFO is refused at once, not waited on until something writes to it.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        assert_eq!(
+            ensure_token(&fifo).unwrap_err(),
+            format!(
+                "the auth token file {} is not a regular file; write the token to a file",
+                fifo.display()
+            )
+        );
         // A folder that cannot be created: a dangling symbolic link holds its name.
         let blocked = dir.path().join("dangling");
         std::os::unix::fs::symlink(dir.path().join("gone").join("x"), &blocked).unwrap();
@@ -964,6 +1014,21 @@ mod tests {
         );
         let ttl = [(TTL_HEADER, "60"), ("host", "127.0.0.1:9911")];
         assert_eq!(call(&s, req("PUT", "/latest/api/token", &ttl), T0).0, 200);
+        // Two Host headers, whichever comes first: RFC 9112's 400.
+        for hosts in [["127.0.0.1", "attacker.example"], ["attacker.example", "127.0.0.1"]] {
+            let mut two = req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]);
+            for host in hosts {
+                two.headers_mut()
+                    .append(http::header::HOST, http::HeaderValue::from_static(host));
+            }
+            assert_eq!(
+                call(&s, two, T0),
+                (
+                    400,
+                    "The request has more than one Host header; send it once.".to_owned()
+                )
+            );
+        }
         // No Host (an HTTP/1.0 client) is no browser; an absolute URI names its host.
         assert_eq!(
             call(&s, req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]), T0).0,
