@@ -58,7 +58,7 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
         }
         let seen = read + available;
         let parsed = HeaderResult::parse(&buf[..seen]);
-        if parsed.is_incomplete() {
+        if parsed.is_incomplete() || unfinished_v1_line(&buf[..seen]) {
             if seen == MAX_HEADER_BYTES {
                 return Err(ProxyHeaderError::TooLong);
             }
@@ -66,6 +66,11 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
                 return Err(ProxyHeaderError::Invalid(
                     "the version 1 header line ends before its addresses and ports".to_owned(),
                 ));
+            }
+            if seen > MAX_V1_LINE_BYTES && unfinished_v1_line(&buf[..seen]) {
+                return Err(ProxyHeaderError::Invalid(format!(
+                    "the version 1 header line has no line break within {MAX_V1_LINE_BYTES} bytes"
+                )));
             }
             tcp.read_exact(&mut buf[read..seen]).await?;
             read = seen;
@@ -76,6 +81,16 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
         tcp.read_exact(&mut buf[read..length.max(read)]).await?;
         return Ok(client);
     }
+}
+
+/// The longest version 1 header line, its `\r\n` included (the PROXY protocol, §2.1).
+const MAX_V1_LINE_BYTES: usize = 107;
+
+/// Whether `bytes` begin a version 1 line (`PROXY …`) whose line break has not come yet: the
+/// parser judges some of its prefixes as if they were whole (one ending just after the
+/// source port, whose destination port it then finds empty), so only the line break ends it.
+fn unfinished_v1_line(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PROXY ") && !bytes.windows(2).any(|w| w == b"\r\n")
 }
 
 /// Whether `bytes` hold a whole version 1 line (`PROXY …\r\n`) the parser still calls
@@ -127,6 +142,34 @@ mod tests {
         assert!(ended_v1_line(short));
         assert!(!ended_v1_line(b"PROXY TCP4 203.0.113.7 10.0.0.1 4"), "still arriving");
         assert!(!ended_v1_line(b"\r\n\r\n\0\r\nQUIT\n"), "a version 2 signature");
+    }
+
+    /// Every prefix of a version 1 line waits for more, wherever the line is cut — the parser
+    /// alone refuses the one ending just after the source port.
+    #[test]
+    fn a_v1_line_cut_anywhere_waits_for_the_rest() {
+        for line in [
+            &b"PROXY TCP4 203.0.113.8 10.0.0.1 40000 443\r\n"[..],
+            b"PROXY TCP6 2001:db8::7 2001:db8::1 40001 443\r\n",
+            b"PROXY UNKNOWN\r\n",
+        ] {
+            for cut in 1..line.len() {
+                let prefix = &line[..cut];
+                assert!(
+                    HeaderResult::parse(prefix).is_incomplete() || unfinished_v1_line(prefix),
+                    "{:?}",
+                    String::from_utf8_lossy(prefix)
+                );
+            }
+            assert!(parse(line).is_ok());
+            assert!(!unfinished_v1_line(line));
+        }
+        assert!(!unfinished_v1_line(&[0x16, 0x03, 0x01]), "not a version 1 line");
+        let after_source_port = b"PROXY TCP4 203.0.113.8 10.0.0.1 40000 ";
+        assert!(
+            !HeaderResult::parse(after_source_port).is_incomplete(),
+            "what ppp says of it"
+        );
     }
 
     fn parse(input: &[u8]) -> Result<(usize, Option<SocketAddr>), ProxyHeaderError> {
