@@ -213,10 +213,25 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> 
     let value = serde_path_to_error::deserialize(&mut document).map_err(|e| {
         let at = e.path().to_string();
         let at = if at == "." { String::new() } else { format!("{at}: ") };
-        format!("{at}{}", crate::config::plain_type_names(&e.into_inner().to_string()))
+        let message = without_string_values(&e.into_inner().to_string());
+        format!("{at}{}", crate::config::plain_type_names(&message))
     })?;
     document.end().map_err(|e| e.to_string())?;
     Ok(value)
+}
+
+/// serde's message with each string value it quotes (`invalid type: string "…", expected an
+/// integer`) left out: a value of the wrong type may be anything — a secret pasted into the
+/// wrong field, 60,000 characters — and the message goes back to the client and into the audit
+/// log, where a value is repeated only when it has the shape of what belongs there.
+fn without_string_values(message: &str) -> String {
+    static QUOTED_STRING: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).ok());
+    match &*QUOTED_STRING {
+        Some(pattern) => pattern.replace_all(message, "a string").into_owned(),
+        // The pattern is a constant that compiles (a test says so); were it not, say nothing.
+        None => "a value of the wrong type".to_owned(),
+    }
 }
 
 /// The parameters once the required ones are known to be present.
@@ -444,6 +459,25 @@ pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A string of the wrong type is not repeated: it may be a secret in the wrong field.
+    #[test]
+    fn json_errors_leave_string_values_out() {
+        let err = parse_json::<RequestedParams>(br#"{"durationSeconds": "8gEADF/w3Op3\"k\\ey"}"#)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "durationSeconds: invalid type: a string, expected an integer at line 1 column 41"
+        );
+        let err = parse_json::<RequestedParams>(br#"{"instanceProperties": ["x"]}"#)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "instanceProperties: invalid type: sequence, expected a map at line 1 column 23"
+        );
+    }
 
     #[test]
     fn json_errors_name_the_member_in_json_words() {
