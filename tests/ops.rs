@@ -911,6 +911,17 @@ async fn a_shortened_watch_interval_does_not_wait_out_the_old_one() {
     assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
 }
 
+/// A daemon whose anchor's CRL (numbered after every CRL made before) revokes `revoked`.
+fn start_revoking(pki: &Pki, revoked: &Issued, n: time::OffsetDateTime) -> Daemon {
+    let mut s = setup(pki);
+    s.crl_pem = Some(
+        pki.root
+            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
+            .unwrap(),
+    );
+    start(&s)
+}
+
 /// A reload that would silently take away what the running daemon gives fails, naming the way
 /// out, and the configuration in force stays: an older CRL of the same CA (its revocations
 /// taken back), another key under a token key id in use (its sessions could no longer open),
@@ -931,13 +942,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     // started over (a lower number, but a later thisUpdate: not older).
     let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
     let renumbered = pki.root.crl(&[revoked.serial_hex.as_str()], n, n + days(7)).unwrap();
-    let mut s = setup(&pki);
-    s.crl_pem = Some(
-        pki.root
-            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
-            .unwrap(),
-    );
-    let d = start(&s);
+    let d = start_revoking(&pki, &revoked, n);
     let session = create(&d, &good).await.unwrap();
     assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
     let failed_reload = |needle: &str| {
@@ -1047,13 +1052,7 @@ async fn a_reload_does_not_go_back_on_a_crl_an_earlier_reload_took_out() {
     let n = now();
     let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
     let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
-    let mut s = setup(&pki);
-    s.crl_pem = Some(
-        pki.root
-            .crl(&[revoked.serial_hex.as_str()], n - days(1), n + days(7))
-            .unwrap(),
-    );
-    let d = start(&s);
+    let d = start_revoking(&pki, &revoked, n);
     assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
     let config = d.dir.path().join("rolegate.toml");
     let text = std::fs::read_to_string(&config).unwrap();
