@@ -297,6 +297,37 @@ def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_
     assert message == "The security token included in the request is invalid."
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sts: sts.assume_role_with_web_identity(
+            RoleArn=role_arn("app"), RoleSessionName="web", WebIdentityToken="eyJhbGciOiJub25lIn0.e30."
+        ),
+        lambda sts: sts.assume_role_with_saml(
+            RoleArn=role_arn("app"),
+            PrincipalArn="arn:aws:iam::123456789012:saml-provider/corp",
+            SAMLAssertion="PHNhbWw+" * 4,
+        ),
+    ],
+    ids=["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"],
+)
+def test_unsigned_federation_actions_are_named_as_not_implemented(daemon, ca_bundle, call, request):
+    """botocore sends these two unsigned, as STS takes them: the answer names the action, it
+    does not ask for a signature."""
+
+    sts = boto3.Session(region_name=REGION).client(
+        "sts", endpoint_url=daemon.url, verify=str(ca_bundle), config=NO_RETRIES
+    )
+    with pytest.raises(ClientError) as info:
+        call(sts)
+    action = request.node.callspec.id
+    assert error_of(info) == (
+        400,
+        "InvalidAction",
+        f"rolegate does not implement the STS action {action}; it serves AssumeRole and GetCallerIdentity.",
+    )
+
+
 def cli_env(credentials: dict, tmp_path: Path) -> dict:
     """The AWS CLI's environment: the session credentials in AWS_* variables, no user config."""
 
