@@ -2841,12 +2841,19 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     .unwrap();
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "role {ROLE}: its trust policy never allows rolesanywhere.amazonaws.com sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied"
-        )),
-        "{stderr}"
+    // Named as an error is — the file, the key (the role's trust policy, not a profile's
+    // role_arns entry) and its line and column — once, however many profiles name the role.
+    let line = line_of(&text, "trust_policy = '''");
+    let warning = format!(
+        "{}: role[0].trust_policy (line {line}, column 16): role {ROLE}: its trust policy never allows rolesanywhere.amazonaws.com sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity key=\"role[0].trust_policy\"",
+        config.display()
     );
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("CreateSession for it is denied"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].ends_with(&warning), "{stderr}");
 }
 
 /// A trust policy reading a certificate tag that a profile naming the role maps out loads with
@@ -2938,17 +2945,21 @@ fn check_config_strict_fails_on_warnings() {
     .unwrap();
     let (code, stdout, stderr) = strict(None);
     assert_eq!(code, Some(3), "{stderr}");
+    // Not "is valid." then an error: the first line already says it loads with a warning.
     assert!(
-        stdout.starts_with(&format!("{} is valid.\n", config.display())),
+        stdout.starts_with(&format!("{} loads, with 1 warning.\n", config.display())),
         "{stdout}"
     );
     let warned = stderr
         .lines()
         .filter(|l| l.contains("every CreateSession for it is denied"))
         .count();
-    assert_eq!(warned, 4, "the four profiles that name the role: {stderr}");
+    assert_eq!(
+        warned, 1,
+        "once for the role, not for each of the four profiles naming it: {stderr}"
+    );
     let refused = format!(
-        "error: {} loads, with 4 warnings: --strict refuses them (fix what each says, or drop --strict)",
+        "error: {} loads, with 1 warning: --strict refuses them (fix what each says, or drop --strict)",
         config.display()
     );
     assert_eq!(stderr.lines().last(), Some(refused.as_str()), "{stderr}");
@@ -2970,7 +2981,7 @@ fn check_config_strict_fails_on_warnings() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["level"] == "WARN")
         .count();
-    assert_eq!(json_warnings, 4, "{stderr}");
+    assert_eq!(json_warnings, 1, "{stderr}");
     // Without --strict, warnings do not fail; a configuration that does not load is 1.
     assert_eq!(check_config(&config).0, Some(0));
     std::fs::write(&config, "[server\n").unwrap();

@@ -139,7 +139,7 @@ fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> 
     let (loaded, warnings) = logging::counting_warnings(log_format, || Config::load(file));
     match loaded {
         Ok(config) => {
-            print_stdout(&format!("{} is valid.\n{}", file.display(), config.summary()));
+            print_stdout(&format!("{}\n{}", verdict(file, warnings), config.summary()));
             match strict_failure(file, strict, warnings) {
                 Some(message) => {
                     eprintln!("error: {message}");
@@ -155,13 +155,27 @@ fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> 
     }
 }
 
+/// `check-config`'s first line for a configuration that loaded with `warnings`: valid
+/// without any, else that it loads with them (which `--strict` then refuses).
+fn verdict(file: &std::path::Path, warnings: usize) -> String {
+    match warnings {
+        0 => format!("{} is valid.", file.display()),
+        n => format!("{} loads, with {}.", file.display(), counted_warnings(n)),
+    }
+}
+
+/// "1 warning", "2 warnings".
+fn counted_warnings(n: usize) -> String {
+    crate::config::counted(n, "warning", "warnings")
+}
+
 /// Why `check-config --strict` fails a configuration that loaded with `warnings`, if it does.
 fn strict_failure(file: &std::path::Path, strict: bool, warnings: usize) -> Option<String> {
     (strict && warnings > 0).then(|| {
         format!(
-            "{} loads, with {warnings} warning{}: --strict refuses them (fix what each says, or drop --strict)",
+            "{} loads, with {}: --strict refuses them (fix what each says, or drop --strict)",
             file.display(),
-            if warnings == 1 { "" } else { "s" }
+            counted_warnings(warnings)
         )
     })
 }
