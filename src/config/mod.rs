@@ -425,16 +425,9 @@ fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
         Err(e) => (None, e),
     };
     let (key, e) = error;
-    // A syntax error names no key; its span often covers one (`duplicate key`), named then.
-    let key = key.or_else(|| {
-        let spanned = e.span().and_then(|span| text.get(span)).map(str::trim)?;
-        let is_key = !spanned.is_empty()
-            && spanned.len() <= 64
-            && spanned
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        is_key.then(|| spanned.to_owned())
-    });
+    // A syntax error names no key: the key path of the line it is on, where the text tells
+    // it (`server.account_id` for `account_id = 123-456` under `[server]`), else none.
+    let key = key.or_else(|| e.span().and_then(|span| locate::key_at(text, span.start)));
     let at = e.span().map(|span| line_and_column(text, span.start));
     let key = match (key, at) {
         (Some(key), Some(at)) => format!("{key} ({at})"),
@@ -1785,20 +1778,29 @@ mod tests {
         }
     }
 
-    /// A TOML syntax error whose span is a key names it, as the other errors name theirs.
+    /// A TOML syntax error names the key path of its line, as the other errors name theirs —
+    /// never the bad value in the key's place — or only the line and column.
     #[test]
-    fn a_duplicate_key_is_named() {
-        let Err((key, message)) = parse_toml("[server]\nregion = \"a\"\nregion = \"b\"\n") else {
-            panic!("a duplicate key parsed");
+    fn a_syntax_error_names_the_key_path_of_its_line() {
+        let error = |text: &str| {
+            let Err((key, message)) = parse_toml(text) else {
+                panic!("{text:?} parsed");
+            };
+            format!("{key}: {message}")
         };
         assert_eq!(
-            (key.as_str(), message.as_str()),
-            ("region (line 3, column 1)", "duplicate key")
+            error("[server]\nregion = \"a\"\nregion = \"b\"\n"),
+            "server.region (line 3, column 1): duplicate key"
         );
-        let Err((key, _)) = parse_toml("[server\n") else {
-            panic!("an unclosed table parsed");
-        };
-        assert_eq!(key, "line 1, column 8");
+        assert_eq!(
+            error("[server]\naccount_id = 123-456\n"),
+            "server.account_id (line 2, column 14): invalid date, expected `-` (MM-DD)"
+        );
+        assert_eq!(
+            error("[tokens]\n[[tokens.keys]]\nid = \"k0\"\nactive = k1\n"),
+            "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
+        );
+        assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
     }
 
     #[test]
