@@ -2166,8 +2166,9 @@ fn group_readable_key_files_are_warned_about() {
     }
 }
 
-/// An `admin_subjects` entry that is not a distinguished name could never match a certificate:
-/// a configuration error naming the entry. One with an escaped comma is a name.
+/// An `admin_subjects` entry that is not a distinguished name, or has an empty or valueless
+/// attribute, could never match a certificate: a configuration error naming the entry. One
+/// with an escaped comma is a name.
 #[test]
 fn admin_subjects_must_be_distinguished_names() {
     let pki = Pki::new();
@@ -2205,6 +2206,25 @@ fn admin_subjects_must_be_distinguished_names() {
     );
     let (code, _, stderr) = with_admins(r#"["CN=ops\\;night,O=Acme"]"#);
     assert_eq!(code, Some(0), "an escaped ';' is part of a value: {stderr}");
+    // An empty attribute, or one without a value, is in no certificate's subject.
+    for (admins, error) in [
+        (
+            r#"["CN=ops,,O=x"]"#,
+            "server.admin_subjects[0]: 'CN=ops,,O=x' has an empty attribute (two separators in a row, or one at an end), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+        (
+            r#"["CN=ops,O="]"#,
+            "server.admin_subjects[0]: 'CN=ops,O=' has an attribute without a value ('O='), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+        (
+            r#"["CN=ops,O=Acme", "CN=ops,Acme"]"#,
+            "server.admin_subjects[1]: 'CN=ops,Acme' has an attribute without '=' ('Acme'), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+    ] {
+        let (code, _, stderr) = with_admins(admins);
+        assert_eq!(code, Some(1), "{admins}: {stderr}");
+        assert!(has_placed_error(&stderr, error, line), "{admins}: {stderr}");
+    }
 }
 
 #[test]

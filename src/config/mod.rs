@@ -755,32 +755,16 @@ impl Loader<'_> {
     }
 
     /// Each `admin_subjects` entry is written as a distinguished name, its attributes separated
-    /// by `,`.
+    /// by `,`, each a type and a value: the checks in order, the first entry failing one named.
     fn check_admin_subjects(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
         let subjects: Vec<String> = s.admin_subjects.iter().map(|s| subject_as_logged(s)).collect();
-        match subjects
-            .iter()
-            .enumerate()
-            .find(|(_, subject)| !looks_like_distinguished_name(subject))
-        {
-            Some((i, subject)) => Err(self.err(
-                format!("server.admin_subjects[{i}]"),
-                format!(
-                    "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
-                ),
-            )),
-            None => match subjects.iter().enumerate().find(|(_, subject)| has_bare_semicolon(subject)) {
-                // RFC 2253 let `;` separate attributes; the audit log (RFC 4514) writes `,`
-                // and escapes a `;` in a value, so such an entry could never match.
-                Some((i, subject)) => Err(self.err(
-                    format!("server.admin_subjects[{i}]"),
-                    format!(
-                        "'{subject}' separates attributes with ';': write them separated by ',' as the audit log shows the subject, e.g. \"CN=ops,O=Acme\" (a ';' in a value is written '\\;')"
-                    ),
-                )),
-                None => Ok(()),
-            },
+        let checks: [fn(&str) -> Option<String>; 3] = [not_a_distinguished_name, bare_semicolon, malformed_attribute];
+        for check in checks {
+            if let Some((i, problem)) = subjects.iter().enumerate().find_map(|(i, s)| Some((i, check(s)?))) {
+                return Err(self.err(format!("server.admin_subjects[{i}]"), problem));
+            }
         }
+        Ok(())
     }
 
     fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
@@ -1669,8 +1653,51 @@ fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0 && a.port() == b.port() && overlap(a.ip(), b.ip())
 }
 
-/// Whether `subject` starts as a distinguished name does, `ATTRIBUTE=` (an admin
-/// certificate's subject can only equal such a string; values may hold escaped commas).
+/// Why `subject` is not a distinguished name, unless it starts as one does, `ATTRIBUTE=` (an
+/// admin certificate's subject can only equal such a string; values may hold escaped commas).
+fn not_a_distinguished_name(subject: &str) -> Option<String> {
+    (!looks_like_distinguished_name(subject)).then(|| {
+        format!(
+            "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+        )
+    })
+}
+
+/// Why `subject` could never match, when it separates attributes with `;`: RFC 2253 let `;`
+/// separate them; the audit log (RFC 4514) writes `,` and escapes a `;` in a value.
+fn bare_semicolon(subject: &str) -> Option<String> {
+    has_bare_semicolon(subject).then(|| {
+        format!(
+            "'{subject}' separates attributes with ';': write them separated by ',' as the audit log shows the subject, e.g. \"CN=ops,O=Acme\" (a ';' in a value is written '\\;')"
+        )
+    })
+}
+
+/// Why `subject` could never match, when one of its attributes is malformed: empty
+/// (`CN=ops,,O=x`, a separator at an end), without `=` or a type, or without a value
+/// (`O=`). No certificate's subject, as the audit log writes it, has such an attribute.
+fn malformed_attribute(subject: &str) -> Option<String> {
+    let problem = split_unescaped(subject, &[',', '+'])
+        .into_iter()
+        .find_map(|(attribute, _)| attribute_problem(attribute))?;
+    Some(format!(
+        "'{subject}' has {problem}, which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+    ))
+}
+
+/// What is wrong with one `TYPE=value` attribute of a distinguished name, if anything.
+fn attribute_problem(attribute: &str) -> Option<String> {
+    if attribute.trim().is_empty() {
+        return Some("an empty attribute (two separators in a row, or one at an end)".to_owned());
+    }
+    match attribute.split_once('=') {
+        None => Some(format!("an attribute without '=' ('{attribute}')")),
+        Some((kind, _)) if kind.trim().is_empty() => Some(format!("an attribute without a type ('{attribute}')")),
+        Some((_, value)) if value.trim().is_empty() => Some(format!("an attribute without a value ('{attribute}')")),
+        Some(_) => None,
+    }
+}
+
 /// Whether `subject` holds a `;` that no `\\` escapes.
 fn has_bare_semicolon(subject: &str) -> bool {
     let mut escaped = false;
