@@ -1174,7 +1174,7 @@ async fn signature_and_request_matrix() {
                 body_with("main", ROLE, "durationSeconds", serde_json::json!(899)),
                 n,
             ),
-            Want::Rest(400, VE, "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
+            Want::Rest(400, VE, "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
         ),
         case(
             "unknown profile",
