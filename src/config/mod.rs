@@ -446,15 +446,18 @@ fn line_and_column(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-/// serde names Rust types in its messages ("expected u32"); a file's or a request's author
-/// wrote TOML or JSON.
+/// serde names Rust types in its messages ("expected u32", "expected f64"); a file's or a
+/// request's author wrote TOML or JSON. (A `bool` is already "a boolean".)
 pub(crate) fn plain_type_names(message: &str) -> String {
     let mut message = message.to_owned();
-    for rust in ["u8", "u16", "u32", "u64", "usize"] {
+    for rust in ["u8", "u16", "u32", "u64", "u128", "usize"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer of 0 or more");
     }
-    for rust in ["i32", "i64"] {
+    for rust in ["i8", "i16", "i32", "i64", "i128", "isize"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer");
+    }
+    for rust in ["f32", "f64"] {
+        message = message.replace(&format!("expected {rust}"), "expected a number");
     }
     message
 }
@@ -1828,6 +1831,30 @@ mod tests {
             "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
         );
         assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
+    }
+
+    /// A value of the wrong type is described in TOML's terms, not by a Rust type name.
+    #[test]
+    fn a_type_error_names_no_rust_type() {
+        for (line, error) in [
+            (
+                "rate_limit_per_ip = \"fast\"",
+                "server.rate_limit_per_ip (line 2, column 21): invalid type: string \"fast\", expected a number",
+            ),
+            (
+                "max_body_bytes = \"big\"",
+                "server.max_body_bytes (line 2, column 18): invalid type: string \"big\", expected an integer of 0 or more",
+            ),
+            (
+                "proxy_protocol = \"yes\"",
+                "server.proxy_protocol (line 2, column 18): invalid type: string \"yes\", expected a boolean",
+            ),
+        ] {
+            let Err((key, message)) = parse_toml(&format!("[server]\n{line}\n")) else {
+                panic!("{line} parsed");
+            };
+            assert_eq!(format!("{key}: {message}"), error);
+        }
     }
 
     #[test]
