@@ -797,9 +797,10 @@ impl Loader<'_> {
         certified.keys_match().map_err(|e| {
             let message = match e {
                 rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                    "is not the private key of server.tls_cert (its first certificate is the server's)".to_owned()
+                    "the key is not the private key of server.tls_cert (its first certificate is the server's)"
+                        .to_owned()
                 }
-                other => format!("does not match server.tls_cert: {other}"),
+                other => format!("the key does not match server.tls_cert: {other}"),
             };
             self.err("server.tls_key", message)
         })?;

@@ -210,7 +210,7 @@ BROKEN = [
     ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
      "profile[1].role_arns[0]", None, "not-an-arn"),
     ("tls-key-of-another-certificate", 'tls_key = "server.key"', 'tls_key = "leaf-rsa.key"',
-     "server.tls_key", 'tls_key = "leaf-rsa.key"', "is not the private key of server.tls_cert"),
+     "server.tls_key", 'tls_key = "leaf-rsa.key"', "the key is not the private key of server.tls_cert (its first certificate is the server's)"),
 ]  # fmt: skip
 
 
