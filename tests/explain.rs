@@ -392,6 +392,14 @@ fn explain_role_chaining() {
         "{stdout}"
     );
     assert!(stdout.contains("reason: caller-session-policy"), "{stdout}");
+    // One tag is counted as one.
+    let mut one_tag = allowed.clone();
+    one_tag.extend(["--tag", "team=blue"]);
+    let stdout = f.normalized(&rolegate(&one_tag));
+    assert!(
+        stdout.contains("✔ session tags fit the packed size\n    1 tag, 1 % of the packed size\n"),
+        "{stdout}"
+    );
     // Tags past the packed size are refused before the trust policy, as STS refuses them.
     let big: Vec<String> = (0..10)
         .map(|i| format!("{}{i}={}", "k".repeat(49), "v".repeat(200)))

@@ -1174,7 +1174,7 @@ async fn signature_and_request_matrix() {
                 body_with("main", ROLE, "durationSeconds", serde_json::json!(899)),
                 n,
             ),
-            Want::Rest(400, VE, "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
+            Want::Rest(400, VE, "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
         ),
         case(
             "unknown profile",
@@ -2166,8 +2166,9 @@ fn group_readable_key_files_are_warned_about() {
     }
 }
 
-/// An `admin_subjects` entry that is not a distinguished name could never match a certificate:
-/// a configuration error naming the entry. One with an escaped comma is a name.
+/// An `admin_subjects` entry that is not a distinguished name, or has an empty or valueless
+/// attribute, could never match a certificate: a configuration error naming the entry. One
+/// with an escaped comma is a name.
 #[test]
 fn admin_subjects_must_be_distinguished_names() {
     let pki = Pki::new();
@@ -2205,6 +2206,25 @@ fn admin_subjects_must_be_distinguished_names() {
     );
     let (code, _, stderr) = with_admins(r#"["CN=ops\\;night,O=Acme"]"#);
     assert_eq!(code, Some(0), "an escaped ';' is part of a value: {stderr}");
+    // An empty attribute, or one without a value, is in no certificate's subject.
+    for (admins, error) in [
+        (
+            r#"["CN=ops,,O=x"]"#,
+            "server.admin_subjects[0]: 'CN=ops,,O=x' has an empty attribute (two separators in a row, or one at an end), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+        (
+            r#"["CN=ops,O="]"#,
+            "server.admin_subjects[0]: 'CN=ops,O=' has an attribute without a value ('O='), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+        (
+            r#"["CN=ops,O=Acme", "CN=ops,Acme"]"#,
+            "server.admin_subjects[1]: 'CN=ops,Acme' has an attribute without '=' ('Acme'), which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\"",
+        ),
+    ] {
+        let (code, _, stderr) = with_admins(admins);
+        assert_eq!(code, Some(1), "{admins}: {stderr}");
+        assert!(has_placed_error(&stderr, error, line), "{admins}: {stderr}");
+    }
 }
 
 #[test]
@@ -2841,12 +2861,19 @@ fn a_role_roles_anywhere_can_never_assume_is_warned_about() {
     .unwrap();
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "role {ROLE}: its trust policy never allows rolesanywhere.amazonaws.com sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied"
-        )),
-        "{stderr}"
+    // Named as an error is — the file, the key (the role's trust policy, not a profile's
+    // role_arns entry) and its line and column — once, however many profiles name the role.
+    let line = line_of(&text, "trust_policy = '''");
+    let warning = format!(
+        "{}: role[0].trust_policy (line {line}, column 16): role {ROLE}: its trust policy never allows rolesanywhere.amazonaws.com sts:TagSession, sts:SetSourceIdentity, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity key=\"role[0].trust_policy\"",
+        config.display()
     );
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("CreateSession for it is denied"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].ends_with(&warning), "{stderr}");
 }
 
 /// A trust policy reading a certificate tag that a profile naming the role maps out loads with
@@ -2938,17 +2965,21 @@ fn check_config_strict_fails_on_warnings() {
     .unwrap();
     let (code, stdout, stderr) = strict(None);
     assert_eq!(code, Some(3), "{stderr}");
+    // Not "is valid." then an error: the first line already says it loads with a warning.
     assert!(
-        stdout.starts_with(&format!("{} is valid.\n", config.display())),
+        stdout.starts_with(&format!("{} loads, with 1 warning.\n", config.display())),
         "{stdout}"
     );
     let warned = stderr
         .lines()
         .filter(|l| l.contains("every CreateSession for it is denied"))
         .count();
-    assert_eq!(warned, 4, "the four profiles that name the role: {stderr}");
+    assert_eq!(
+        warned, 1,
+        "once for the role, not for each of the four profiles naming it: {stderr}"
+    );
     let refused = format!(
-        "error: {} loads, with 4 warnings: --strict refuses them (fix what each says, or drop --strict)",
+        "error: {} loads, with 1 warning: --strict refuses them (fix what each says, or drop --strict)",
         config.display()
     );
     assert_eq!(stderr.lines().last(), Some(refused.as_str()), "{stderr}");
@@ -2970,7 +3001,7 @@ fn check_config_strict_fails_on_warnings() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["level"] == "WARN")
         .count();
-    assert_eq!(json_warnings, 4, "{stderr}");
+    assert_eq!(json_warnings, 1, "{stderr}");
     // Without --strict, warnings do not fail; a configuration that does not load is 1.
     assert_eq!(check_config(&config).0, Some(0));
     std::fs::write(&config, "[server\n").unwrap();

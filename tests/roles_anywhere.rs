@@ -161,9 +161,9 @@ async fn durations_follow_aws_rules() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let leaf = Pki::client(&pki.root, "workload", KeyType::EcdsaP256);
-    const TOO_SHORT: &str = "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: \
+    const TOO_SHORT: &str = "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: \
                              Member must have value greater than or equal to 900";
-    const TOO_LONG: &str = "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: \
+    const TOO_LONG: &str = "1 validation error detected: Value '43201' at 'durationSeconds' failed to satisfy constraint: \
                             Member must have value less than or equal to 43200";
     const OVER_ROLE: &str = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
     for (secs, refusal) in [

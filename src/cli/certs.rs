@@ -1,6 +1,7 @@
-//! `rolegate certs`: a small rcgen-backed CA for development and tests. Writes `PREFIX.pem`
-//! (certificate) and `PREFIX.key` (PKCS#8 private key, 0600). Production PKIs are brought by
-//! the operator (see certs/README.md).
+//! `rolegate certs`: a small rcgen-backed CA: a first PKI for a deployment that has none (the
+//! README's "A first PKI"; its CA key kept off the server), and development and tests. Writes
+//! `PREFIX.pem` (certificate) and `PREFIX.key` (PKCS#8 private key, 0600). An existing PKI's
+//! certificates are used as they are (see certs/README.md).
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,7 @@ pub(super) struct Output {
     /// Output prefix: writes PREFIX.pem and PREFIX.key.
     #[arg(long)]
     out: PathBuf,
+    /// Algorithm and size of the new certificate's key pair.
     #[arg(long, value_enum, default_value_t = KeyArg::EcdsaP256)]
     key: KeyArg,
     /// Validity in days from now (1 to 36,500).

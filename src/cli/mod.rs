@@ -37,7 +37,7 @@ pub struct Cli {
 enum Command {
     /// Run the daemon (Roles Anywhere REST, STS Query API and gRPC on one TLS listener).
     Serve(ServeArgs),
-    /// Create CA, server and client certificates and CRLs for development and tests.
+    /// Create CA, server and client certificates and CRLs: a first PKI (keep the CA key off the server), or one for development and tests.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
     /// Manage token sealing keys.
@@ -65,6 +65,11 @@ enum Command {
         strict: bool,
     },
     /// Explain offline, step by step, why a CreateSession (or an AssumeRole by a role) is allowed or denied.
+    ///
+    /// Also accepts credential-process's flags (--private-key, --endpoint, --ca-bundle, --region,
+    /// --session-duration, the passphrase and PKCS#11 flags, …), so that a credential-process command
+    /// line can be pasted after `rolegate explain --config FILE`; those that do not change the
+    /// decision are ignored.
     Explain(Box<explain::ExplainArgs>),
     /// Evaluate an action on a resource for a role and session policies, like `aws iam simulate-principal-policy`.
     Simulate(explain::SimulateArgs),
@@ -139,7 +144,7 @@ fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> 
     let (loaded, warnings) = logging::counting_warnings(log_format, || Config::load(file));
     match loaded {
         Ok(config) => {
-            print_stdout(&format!("{} is valid.\n{}", file.display(), config.summary()));
+            print_stdout(&format!("{}\n{}", verdict(file, warnings), config.summary()));
             match strict_failure(file, strict, warnings) {
                 Some(message) => {
                     eprintln!("error: {message}");
@@ -155,13 +160,27 @@ fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> 
     }
 }
 
+/// `check-config`'s first line for a configuration that loaded with `warnings`: valid
+/// without any, else that it loads with them (which `--strict` then refuses).
+fn verdict(file: &std::path::Path, warnings: usize) -> String {
+    match warnings {
+        0 => format!("{} is valid.", file.display()),
+        n => format!("{} loads, with {}.", file.display(), counted_warnings(n)),
+    }
+}
+
+/// "1 warning", "2 warnings".
+fn counted_warnings(n: usize) -> String {
+    crate::config::counted(n, "warning", "warnings")
+}
+
 /// Why `check-config --strict` fails a configuration that loaded with `warnings`, if it does.
 fn strict_failure(file: &std::path::Path, strict: bool, warnings: usize) -> Option<String> {
     (strict && warnings > 0).then(|| {
         format!(
-            "{} loads, with {warnings} warning{}: --strict refuses them (fix what each says, or drop --strict)",
+            "{} loads, with {}: --strict refuses them (fix what each says, or drop --strict)",
             file.display(),
-            if warnings == 1 { "" } else { "s" }
+            counted_warnings(warnings)
         )
     })
 }
@@ -268,5 +287,68 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// A subcommand of `rolegate`, by name.
+    fn subcommand(name: &str) -> clap::Command {
+        let mut cli = Cli::command();
+        cli.build();
+        cli.find_subcommand(name).expect("a subcommand").clone()
+    }
+
+    /// The help of `command`'s flag `id`.
+    fn flag_help(command: &clap::Command, id: &str) -> String {
+        let arg = command.get_arguments().find(|a| a.get_id() == id).expect("a flag");
+        arg.get_help().expect("a help text").to_string()
+    }
+
+    #[test]
+    fn the_helpers_usage_names_the_certificate_as_required() {
+        for name in ["credential-process", "sidecar", "update"] {
+            let usage = subcommand(name).render_usage().to_string();
+            assert_eq!(
+                usage,
+                format!(
+                    "Usage: rolegate {name} [OPTIONS] --certificate <CERTIFICATE> --trust-anchor-arn <TRUST_ANCHOR_ARN> --profile-arn <PROFILE_ARN> --role-arn <ROLE_ARN>"
+                )
+            );
+            assert_eq!(
+                flag_help(&subcommand(name), "reuse_pin"),
+                "Accepted for `aws_signing_helper`, without effect: rolegate always gives the token's PIN again to a key that asks for it at each signature (CKA_ALWAYS_AUTHENTICATE)"
+            );
+        }
+    }
+
+    #[test]
+    fn certs_and_explain_help_say_what_they_are_for() {
+        let certs = subcommand("certs");
+        assert_eq!(
+            certs.get_about().map(ToString::to_string).as_deref(),
+            Some(
+                "Create CA, server and client certificates and CRLs: a first PKI (keep the CA key off the server), or one for development and tests"
+            )
+        );
+        for name in ["ca", "intermediate", "server", "client"] {
+            let command = certs.find_subcommand(name).expect("a certs subcommand");
+            assert_eq!(
+                flag_help(command, "key"),
+                "Algorithm and size of the new certificate's key pair",
+                "{name}"
+            );
+        }
+        let explain = subcommand("explain");
+        assert!(
+            explain.get_long_about().map(ToString::to_string).is_some_and(|about| about.ends_with(
+                "Also accepts credential-process's flags (--private-key, --endpoint, --ca-bundle, --region, --session-duration, the passphrase and PKCS#11 flags, …), so that a credential-process command line can be pasted after `rolegate explain --config FILE`; those that do not change the decision are ignored."
+            )),
+            "{:?}",
+            explain.get_long_about()
+        );
     }
 }

@@ -1,5 +1,9 @@
 //! Where a configuration error's key is in the file: `role[2].trust_policy` to the line and
-//! column of that value, so an error in the twentieth `[[profile]]` need not be counted to.
+//! column of that value, so an error in the twentieth `[[profile]]` need not be counted to;
+//! and the other way, for a syntax error (the file does not parse, so its tables are not
+//! known), the key path of the line it is on ([`key_at`]).
+
+use std::collections::HashMap;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -70,6 +74,94 @@ fn split_indexes(segment: &str) -> Option<(&str, Vec<usize>)> {
     rest.is_empty().then_some((name, indexes))
 }
 
+/// The key path (`server.tls_cert`, `tokens.keys[0].active`) of the `key = value` line of
+/// `text` that byte `offset` falls on, read from the text alone: the table header in force
+/// (an array of tables indexed by how many of its headers came before) and the line's key.
+/// None when that cannot be known: the line holds no `key =` (a multi-line value's), the
+/// offset is inside an inline table or array, or a key or header is not plain.
+pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text.get(..offset)?.rfind('\n').map_or(0, |at| at + 1);
+    let line_end = text[line_start..].find('\n').map_or(text.len(), |at| line_start + at);
+    let line = &text[line_start..line_end];
+    let column = offset - line_start;
+    if let Some(header) = header_of(line) {
+        return header.map(|(path, _)| path.join("."));
+    }
+    let equals = line.find('=')?;
+    let key = dotted_key(&line[..equals])?;
+    // Past an inline table's or array's opening, the key is one of its members'.
+    if column > equals && line[equals..column].contains(['{', '[']) {
+        return None;
+    }
+    let mut path = table_at(&text[..line_start])?;
+    path.extend(key);
+    Some(path.join("."))
+}
+
+/// The key path of the table in force at the end of `before` (the lines before the error's):
+/// `[]` at the top, `["server"]`, `["tokens", "keys[1]"]`. None when a header is not plain.
+fn table_at(before: &str) -> Option<Vec<String>> {
+    let mut table = Vec::new();
+    let mut arrays: HashMap<String, usize> = HashMap::new();
+    let mut in_string: Option<&str> = None;
+    for line in before.lines() {
+        if let Some(delimiter) = in_string {
+            if line.matches(delimiter).count() % 2 == 1 {
+                in_string = None;
+            }
+            continue;
+        }
+        if let Some(header) = header_of(line) {
+            let (mut path, is_array) = header?;
+            if is_array {
+                let seen = arrays.entry(path.join(".")).or_insert(0);
+                if let Some(last) = path.last_mut() {
+                    *last = format!("{last}[{seen}]");
+                }
+                *seen += 1;
+            }
+            table = path;
+            continue;
+        }
+        // A multi-line string opened on this line: its lines are not headers.
+        in_string = ["'''", "\"\"\""]
+            .into_iter()
+            .find(|delimiter| line.matches(delimiter).count() % 2 == 1);
+    }
+    Some(table)
+}
+
+/// A `[table]` or `[[array]]` header line: Some with its path (None when not plain) and
+/// whether it is an array of tables; None for any other line.
+fn header_of(line: &str) -> Option<Option<(Vec<String>, bool)>> {
+    let line = line.split('#').next()?.trim();
+    let (inner, is_array) = match line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+        Some(inner) => (inner, true),
+        None => (line.strip_prefix('[')?.strip_suffix(']')?, false),
+    };
+    Some(dotted_key(inner).map(|path| (path, is_array)))
+}
+
+/// The parts of a dotted key of bare parts (`a.b_c`) or quoted ones without a `.` in them
+/// (`"x"`); None for any other text.
+fn dotted_key(text: &str) -> Option<Vec<String>> {
+    text.split('.')
+        .map(|part| {
+            let part = part.trim();
+            let bare = part
+                .strip_prefix('"')
+                .and_then(|p| p.strip_suffix('"'))
+                .or_else(|| part.strip_prefix('\'').and_then(|p| p.strip_suffix('\'')))
+                .unwrap_or(part);
+            let plain = !bare.is_empty()
+                && bare
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            plain.then(|| bare.to_owned())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +200,37 @@ mod tests {
         assert_eq!(with_place(TEXT, "tokens.keys[0].file"), "tokens.keys[0].file");
         assert_eq!(with_place(TEXT, "role[x].arn"), "role[x].arn");
         assert_eq!(with_place("not toml [", "role[0].arn"), "role[0].arn");
+    }
+
+    /// The byte offset of `needle` in `text`.
+    fn at(text: &str, needle: &str) -> usize {
+        text.find(needle).expect("in the text")
+    }
+
+    #[test]
+    fn a_syntax_error_is_keyed_by_its_line() {
+        let text = "[server]\ntls_cert = \"a\"\ntls_cert = \"b\"\naccount_id = 123-456\n\n[[tokens.keys]]\nid = \"k0\"\n[[tokens.keys]]\nid = \"k1\"\nactive = k1\n";
+        assert_eq!(
+            key_at(text, at(text, "tls_cert = \"b")).as_deref(),
+            Some("server.tls_cert")
+        );
+        assert_eq!(key_at(text, at(text, "123-456")).as_deref(), Some("server.account_id"));
+        assert_eq!(key_at(text, at(text, "k1\n")).as_deref(), Some("tokens.keys[1].active"));
+        assert_eq!(key_at(text, at(text, "[[tokens")).as_deref(), Some("tokens.keys"));
+    }
+
+    #[test]
+    fn headers_in_multi_line_strings_are_not_tables() {
+        let text = "[role]\na = '''\n[not]\n'''\nb = x\n";
+        assert_eq!(key_at(text, at(text, "x")).as_deref(), Some("role.b"));
+        assert_eq!(key_at("c = 1-\n", 4).as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn an_unknowable_key_is_none() {
+        let text = "[server]\nkeys = [{ id = x }]\nlist = [\n  yy\n]\n";
+        assert_eq!(key_at(text, at(text, "x")), None, "inside an inline table");
+        assert_eq!(key_at(text, at(text, "yy")), None, "a line without a key");
+        assert_eq!(key_at(text, at(text, "keys")).as_deref(), Some("server.keys"));
     }
 }

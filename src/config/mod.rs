@@ -256,6 +256,7 @@ impl Config {
         let loader = Loader {
             secrets,
             path,
+            file: LoadedFile { path, text },
             dir: path.parent().unwrap_or(Path::new(".")),
             sources: RefCell::new(sources),
         };
@@ -424,16 +425,9 @@ fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
         Err(e) => (None, e),
     };
     let (key, e) = error;
-    // A syntax error names no key; its span often covers one (`duplicate key`), named then.
-    let key = key.or_else(|| {
-        let spanned = e.span().and_then(|span| text.get(span)).map(str::trim)?;
-        let is_key = !spanned.is_empty()
-            && spanned.len() <= 64
-            && spanned
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        is_key.then(|| spanned.to_owned())
-    });
+    // A syntax error names no key: the key path of the line it is on, where the text tells
+    // it (`server.account_id` for `account_id = 123-456` under `[server]`), else none.
+    let key = key.or_else(|| e.span().and_then(|span| locate::key_at(text, span.start)));
     let at = e.span().map(|span| line_and_column(text, span.start));
     let key = match (key, at) {
         (Some(key), Some(at)) => format!("{key} ({at})"),
@@ -452,17 +446,48 @@ fn line_and_column(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-/// serde names Rust types in its messages ("expected u32"); a file's or a request's author
-/// wrote TOML or JSON.
+/// serde names Rust types in its messages ("expected u32", "expected f64"); a file's or a
+/// request's author wrote TOML or JSON. (A `bool` is already "a boolean".)
 pub(crate) fn plain_type_names(message: &str) -> String {
     let mut message = message.to_owned();
-    for rust in ["u8", "u16", "u32", "u64", "usize"] {
+    for rust in ["u8", "u16", "u32", "u64", "u128", "usize"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer of 0 or more");
     }
-    for rust in ["i32", "i64"] {
+    for rust in ["i8", "i16", "i32", "i64", "i128", "isize"] {
         message = message.replace(&format!("expected {rust}"), "expected an integer");
     }
+    for rust in ["f32", "f64"] {
+        message = message.replace(&format!("expected {rust}"), "expected a number");
+    }
     message
+}
+
+/// Logs a load warning about `key` of the file being loaded ([`LoadedFile`]), placed as a
+/// [`ConfigError`] is (`rolegate.toml: role[0].arn (line 5, column 7): …`), with `key` as a
+/// field too; further fields go in the brackets, each followed by a comma.
+macro_rules! warn_at {
+    ($file:expr, $key:expr, [$($field:tt)*], $($message:tt)+) => {{
+        let key: &str = &$key;
+        tracing::warn!(key, $($field)* "{}: {}", $file.place(key), format_args!($($message)+))
+    }};
+    ($file:expr, $key:expr, $($message:tt)+) => {
+        warn_at!($file, $key, [], $($message)+)
+    };
+}
+
+/// The configuration file being loaded, its path and text, for the place a warning names.
+#[derive(Clone, Copy)]
+struct LoadedFile<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl LoadedFile<'_> {
+    /// `key` as an error names it: the file, the key and, where the file has it, its line and
+    /// column (`rolegate.toml: role[0].arn (line 5, column 7)`).
+    fn place(&self, key: &str) -> String {
+        format!("{}: {}", self.path.display(), locate::with_place(self.text, key))
+    }
 }
 
 /// Whether a load reads the secret files or stands in for them ([`Config::load_offline`]).
@@ -475,6 +500,8 @@ enum Secrets {
 struct Loader<'a> {
     secrets: Secrets,
     path: &'a Path,
+    /// The file as read, for the place of a warning.
+    file: LoadedFile<'a>,
     dir: &'a Path,
     /// Every file read so far, for [`Config::sources`].
     sources: RefCell<SourceFiles>,
@@ -534,7 +561,7 @@ impl Loader<'_> {
     /// Secret files (token keys, TLS key) should be readable by the owner only.
     fn read_secret(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let bytes = self.read(key, p)?;
-        warn_if_shared(key, &self.resolve(p));
+        warn_if_shared(&self.file, key, &self.resolve(p));
         Ok(bytes)
     }
 
@@ -544,16 +571,17 @@ impl Loader<'_> {
         let keyring = self.keyring(&f.tokens)?;
         let managed_policies = self.managed_policies(&f.managed_policy)?;
         let roles = self.roles(&f.role)?;
-        warn_of_roles_in_other_accounts(&f.role, &server.account);
-        warn_of_trust_keys_never_set(&f.role, &roles);
-        warn_of_unconditioned_wildcard_trust(&f.role, &roles);
-        warn_of_revocation_cutoffs_ahead(&roles, OffsetDateTime::now_utc().unix_timestamp());
+        let file = &self.file;
+        warn_of_roles_in_other_accounts(file, &f.role, &server.account);
+        warn_of_trust_keys_never_set(file, &f.role, &roles);
+        warn_of_unconditioned_wildcard_trust(file, &f.role, &roles);
+        warn_of_revocation_cutoffs_ahead(file, &f.role, &roles, OffsetDateTime::now_utc().unix_timestamp());
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
-        warn_of_roles_roles_anywhere_cannot_assume(&f.profile, &roles);
-        warn_of_principal_tags_mapped_out(&f.profile, &profiles, &roles);
-        warn_of_session_keys_never_set(&f, &roles, &managed_policies, &profiles);
+        warn_of_roles_roles_anywhere_cannot_assume(file, &f.profile, &f.role, &roles);
+        warn_of_principal_tags_mapped_out(file, &f.profile, &profiles, &roles);
+        warn_of_session_keys_never_set(file, &f, &roles, &managed_policies, &profiles);
         Ok(Config {
             path: self.path.to_owned(),
             generation: next_generation(),
@@ -720,8 +748,9 @@ impl Loader<'_> {
             ));
         }
         if s.proxy_protocol && from.is_empty() {
-            tracing::warn!(
-                key = "server.proxy_protocol_from",
+            warn_at!(
+                self.file,
+                "server.proxy_protocol_from",
                 "PROXY protocol headers are believed from any peer: a client that reaches the listener directly can claim any address (aws:SourceIp, per-address limits); list the load balancers"
             );
         }
@@ -729,32 +758,16 @@ impl Loader<'_> {
     }
 
     /// Each `admin_subjects` entry is written as a distinguished name, its attributes separated
-    /// by `,`.
+    /// by `,`, each a type and a value: the checks in order, the first entry failing one named.
     fn check_admin_subjects(&self, s: &schema::ServerSection) -> Result<(), ConfigError> {
         let subjects: Vec<String> = s.admin_subjects.iter().map(|s| subject_as_logged(s)).collect();
-        match subjects
-            .iter()
-            .enumerate()
-            .find(|(_, subject)| !looks_like_distinguished_name(subject))
-        {
-            Some((i, subject)) => Err(self.err(
-                format!("server.admin_subjects[{i}]"),
-                format!(
-                    "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
-                ),
-            )),
-            None => match subjects.iter().enumerate().find(|(_, subject)| has_bare_semicolon(subject)) {
-                // RFC 2253 let `;` separate attributes; the audit log (RFC 4514) writes `,`
-                // and escapes a `;` in a value, so such an entry could never match.
-                Some((i, subject)) => Err(self.err(
-                    format!("server.admin_subjects[{i}]"),
-                    format!(
-                        "'{subject}' separates attributes with ';': write them separated by ',' as the audit log shows the subject, e.g. \"CN=ops,O=Acme\" (a ';' in a value is written '\\;')"
-                    ),
-                )),
-                None => Ok(()),
-            },
+        let checks: [fn(&str) -> Option<String>; 3] = [not_a_distinguished_name, bare_semicolon, malformed_attribute];
+        for check in checks {
+            if let Some((i, problem)) = subjects.iter().enumerate().find_map(|(i, s)| Some((i, check(s)?))) {
+                return Err(self.err(format!("server.admin_subjects[{i}]"), problem));
+            }
         }
+        Ok(())
     }
 
     fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
@@ -784,9 +797,10 @@ impl Loader<'_> {
         certified.keys_match().map_err(|e| {
             let message = match e {
                 rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                    "is not the private key of server.tls_cert (its first certificate is the server's)".to_owned()
+                    "the key is not the private key of server.tls_cert (its first certificate is the server's)"
+                        .to_owned()
                 }
-                other => format!("does not match server.tls_cert: {other}"),
+                other => format!("the key does not match server.tls_cert: {other}"),
             };
             self.err("server.tls_key", message)
         })?;
@@ -795,8 +809,9 @@ impl Loader<'_> {
             .map(|(_, leaf)| leaf);
         let now = OffsetDateTime::now_utc().unix_timestamp();
         if let Some(problem) = leaf.as_ref().and_then(|leaf| server_certificate_problem(leaf, now)) {
-            tracing::warn!(
-                key = "server.tls_cert",
+            warn_at!(
+                self.file,
+                "server.tls_cert",
                 "TLS clients will refuse this server certificate: {problem}"
             );
         }
@@ -972,8 +987,9 @@ impl Loader<'_> {
                     ));
                 }
                 // Admin callers chain to enabled anchors only: this one admits nobody.
-                Some(anchor) if !anchor.enabled => tracing::warn!(
-                    key = format!("server.admin_trust_anchors[{i}]"),
+                Some(anchor) if !anchor.enabled => warn_at!(
+                    self.file,
+                    format!("server.admin_trust_anchors[{i}]"),
                     "trust anchor '{}' is disabled: no admin certificate is accepted from it until it is enabled",
                     section.admin_trust_anchors[i]
                 ),
@@ -982,8 +998,10 @@ impl Loader<'_> {
         }
         let enabled = anchors.values().filter(|a| a.enabled).count();
         if !server.admin_subjects.is_empty() && server.admin_trust_anchors.is_empty() && enabled > 1 {
-            tracing::warn!(
-                enabled_trust_anchors = enabled,
+            warn_at!(
+                self.file,
+                "server.admin_subjects",
+                [enabled_trust_anchors = enabled,],
                 "admin_subjects are accepted from every enabled trust anchor: any of their CAs can issue an admin certificate; list the operators' anchor in [server] admin_trust_anchors"
             );
         }
@@ -1023,11 +1041,12 @@ impl Loader<'_> {
                     self.err(at(&key), e.to_string())
                 })?
                 .with_stale_crls(a.stale_crls);
-            warn_if_stale(&at("crls"), &trust, OffsetDateTime::now_utc());
-            warn_if_expired(&at("certificates"), &trust, OffsetDateTime::now_utc());
-            warn_if_scoped(&at("crls"), &trust);
-            warn_of_cas_without_crl(&at("crls"), &trust);
-            warn_of_revoked_cas(&at("certificates"), &trust);
+            let file = &self.file;
+            warn_if_stale(file, &at("crls"), &trust, OffsetDateTime::now_utc());
+            warn_if_expired(file, &at("certificates"), &trust, OffsetDateTime::now_utc());
+            warn_if_scoped(file, &at("crls"), &trust);
+            warn_of_cas_without_crl(file, &at("crls"), &trust);
+            warn_of_revoked_cas(file, &at("certificates"), &trust);
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),
@@ -1080,8 +1099,9 @@ impl Loader<'_> {
                 if let Some(role) = roles.get(r)
                     && role.max_session_duration < p.duration_seconds
                 {
-                    tracing::warn!(
-                        key = at("duration_seconds").as_str(),
+                    warn_at!(
+                        self.file,
+                        at("duration_seconds"),
                         "{} seconds exceeds the max_session_duration of role {r} ({}): every CreateSession for it \
                          that does not ask for a shorter durationSeconds will be refused",
                         p.duration_seconds,
@@ -1186,7 +1206,7 @@ fn is_region(r: &str) -> bool {
 /// it its files, so that is not warned about. Also when it belongs to another user than the
 /// daemon's or root: that user can replace it (a token key they know forges sessions).
 #[cfg(unix)]
-fn warn_if_shared(key: &str, path: &Path) {
+fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(meta) = std::fs::metadata(path) else {
         return;
@@ -1194,16 +1214,18 @@ fn warn_if_shared(key: &str, path: &Path) {
     let mode = meta.permissions().mode();
     let shared = mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()));
     if shared {
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            file = %path.display(),
+            [file = %path.display(),],
             "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
         );
     }
     if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            file = %path.display(),
+            [file = %path.display(),],
             "secret file belongs to user id {owner}, neither the daemon's ({me}) nor root, who can replace it; chown it"
         );
     }
@@ -1236,7 +1258,7 @@ fn process_groups() -> Vec<u32> {
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_key: &str, _path: &Path) {}
+fn warn_if_shared(_file: &LoadedFile<'_>, _key: &str, _path: &Path) {}
 
 /// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
 /// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
@@ -1266,14 +1288,15 @@ pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
 /// AWS Roles Anywhere profiles name roles of their own account, and STS answers with the
 /// role's account: a role of another account than `[server] account_id` is most likely a
 /// configuration copied from another account.
-fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &AccountId) {
+fn warn_of_roles_in_other_accounts(file: &LoadedFile<'_>, sections: &[schema::RoleSection], account: &AccountId) {
     for (i, role) in sections.iter().enumerate() {
         let Ok(arn) = RoleArn::parse(&role.arn) else {
             continue;
         };
         if arn.account() != account {
-            tracing::warn!(
-                key = format!("role[{i}].arn").as_str(),
+            warn_at!(
+                file,
+                format!("role[{i}].arn"),
                 "role {} is in account {}, not in [server] account_id {account}",
                 role.arn,
                 arn.account()
@@ -1285,19 +1308,21 @@ fn warn_of_roles_in_other_accounts(sections: &[schema::RoleSection], account: &A
 /// A `revoke_sessions_issued_before` later than now revokes the sessions the role issues until
 /// then as soon as they are used: credentials handed out already refused, which helpers and
 /// SDKs keep using until they near expiry. Most likely a clock ahead of this one, or a typo.
-fn warn_of_revocation_cutoffs_ahead(roles: &HashMap<String, Arc<Role>>, now: i64) {
-    let mut ahead: Vec<(&str, i64)> = roles
-        .values()
-        .filter_map(|r| {
-            r.revoke_sessions_issued_before
-                .filter(|t| *t > now)
-                .map(|t| (r.arn.as_str(), t))
-        })
-        .collect();
-    ahead.sort_unstable();
-    for (arn, cutoff) in ahead {
-        tracing::warn!(
-            role = arn,
+fn warn_of_revocation_cutoffs_ahead(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+    now: i64,
+) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let Some(cutoff) = role.revoke_sessions_issued_before.filter(|t| *t > now) else {
+            continue;
+        };
+        warn_at!(
+            file,
+            format!("role[{i}].revoke_sessions_issued_before"),
+            [role = role.arn.as_str(),],
             "revoke_sessions_issued_before {} is later than this machine's clock ({}): every session the role \
              issues until then is refused as soon as it is used; set it to the time sessions must have been \
              issued after",
@@ -1311,15 +1336,20 @@ fn warn_of_revocation_cutoffs_ahead(roles: &HashMap<String, Arc<Role>>, now: i64
 /// most likely misspelt, as `aws:PrincipleTag/team` — meets the key absent every time: the
 /// condition never matches (or, with `...IfExists` and `Null`, always does), and an `Allow`
 /// with such a variable never applies.
-fn warn_of_trust_keys_never_set(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
+fn warn_of_trust_keys_never_set(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
     for (i, section) in sections.iter().enumerate() {
         let Some(role) = roles.get(&section.arn) else { continue };
         let key = trust_policy_key(i, section);
         let mut warned = std::collections::HashSet::new();
         for (statement, context_key) in role.trust_policy.context_keys() {
             if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
-                tracing::warn!(
-                    key = key.as_str(),
+                warn_at!(
+                    file,
+                    key,
                     "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
                     section.arn
                 );
@@ -1340,7 +1370,11 @@ fn trust_policy_key(i: usize, section: &schema::RoleSection) -> String {
 /// certificate of every trust anchor through any profile listing the role, and every session
 /// of the account, whatever its session policies (they do not limit a grant to `*`). Rarely
 /// what was meant; a condition (`aws:PrincipalArn`, `aws:SourceArn`, a tag) narrows it.
-fn warn_of_unconditioned_wildcard_trust(sections: &[schema::RoleSection], roles: &HashMap<String, Arc<Role>>) {
+fn warn_of_unconditioned_wildcard_trust(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
     use crate::policy::{Effect, PrincipalEntry};
     for (i, section) in sections.iter().enumerate() {
         let Some(role) = roles.get(&section.arn) else { continue };
@@ -1350,8 +1384,9 @@ fn warn_of_unconditioned_wildcard_trust(sections: &[schema::RoleSection], roles:
                 .principal()
                 .is_some_and(|p| !p.negated && p.entries.contains(&PrincipalEntry::Everyone));
             if statement.effect() == Effect::Allow && everyone && statement.conditions().is_empty() {
-                tracing::warn!(
-                    key = key.as_str(),
+                warn_at!(
+                    file,
+                    key,
                     "role {}: Statement[{n}] allows \"Principal\": \"*\" without a condition: every client certificate of every trust anchor (through a profile listing the role) and every session of the account may assume it, whatever their session policies; name the principals, or add a condition such as aws:PrincipalArn or aws:SourceArn",
                     section.arn
                 );
@@ -1364,6 +1399,7 @@ fn warn_of_unconditioned_wildcard_trust(sections: &[schema::RoleSection], roles:
 /// session holds ([`crate::broker::never_in_session_requests`]: `${aws:username}` copied from
 /// an IAM user's policy, `aws:PrincipalOrgID`) meets it absent every time.
 fn warn_of_session_keys_never_set(
+    file: &LoadedFile<'_>,
     f: &ConfigFile,
     roles: &HashMap<String, Arc<Role>>,
     managed: &HashMap<String, Arc<PolicyDocument>>,
@@ -1403,8 +1439,9 @@ fn warn_of_session_keys_never_set(
                 continue;
             };
             if warned.insert(context_key.to_ascii_lowercase()) {
-                tracing::warn!(
-                    key = key.as_str(),
+                warn_at!(
+                    file,
+                    key,
                     "{what}: {statement} reads '{context_key}', a key no request of a rolegate session holds: {why}. A condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies"
                 );
             }
@@ -1416,27 +1453,35 @@ fn warn_of_session_keys_never_set(
 /// the actions every CreateSession needs (no `Allow` names it, or a `Deny` without conditions
 /// does) (`sts:AssumeRole`, `sts:TagSession`,
 /// `sts:SetSourceIdentity`) refuses every session, whatever the certificate: most likely an
-/// action left out of the policy.
-fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection], roles: &HashMap<String, Arc<Role>>) {
+/// action left out of the policy. Warned about once, at the role's trust policy.
+fn warn_of_roles_roles_anywhere_cannot_assume(
+    file: &LoadedFile<'_>,
+    profiles: &[schema::ProfileSection],
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
     use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
     let principal = || crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
-    for (i, profile) in sections.iter().enumerate() {
-        for (j, arn) in profile.role_arns.iter().enumerate() {
-            let Some(role) = roles.get(arn) else { continue };
-            let missing: Vec<&str> = ROLES_ANYWHERE_ACTIONS
-                .into_iter()
-                .filter(|action| {
-                    let ctx = crate::policy::RequestContext::new(principal(), *action, arn.as_str());
-                    !crate::policy::may_allow(&role.trust_policy, &ctx)
-                })
-                .collect();
-            if !missing.is_empty() {
-                tracing::warn!(
-                    key = format!("profile[{i}].role_arns[{j}]").as_str(),
-                    "role {arn}: its trust policy never allows {ROLES_ANYWHERE_PRINCIPAL} {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
-                    missing.join(", ")
-                );
-            }
+    for (i, section) in sections.iter().enumerate() {
+        let arn = &section.arn;
+        let Some(role) = roles.get(arn) else { continue };
+        if !profiles.iter().any(|p| p.role_arns.contains(arn)) {
+            continue;
+        }
+        let missing: Vec<&str> = ROLES_ANYWHERE_ACTIONS
+            .into_iter()
+            .filter(|action| {
+                let ctx = crate::policy::RequestContext::new(principal(), *action, arn.as_str());
+                !crate::policy::may_allow(&role.trust_policy, &ctx)
+            })
+            .collect();
+        if !missing.is_empty() {
+            warn_at!(
+                file,
+                trust_policy_key(i, section),
+                "role {arn}: its trust policy never allows {ROLES_ANYWHERE_PRINCIPAL} {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                missing.join(", ")
+            );
         }
     }
 }
@@ -1447,6 +1492,7 @@ fn warn_of_roles_roles_anywhere_cannot_assume(sections: &[schema::ProfileSection
 /// every session of that profile: a condition on it never matches (unless negated or
 /// `IfExists`), an `Allow` using it as a policy variable never applies.
 fn warn_of_principal_tags_mapped_out(
+    file: &LoadedFile<'_>,
     sections: &[schema::ProfileSection],
     profiles: &HashMap<String, Arc<Profile>>,
     roles: &HashMap<String, Arc<Role>>,
@@ -1466,8 +1512,9 @@ fn warn_of_principal_tags_mapped_out(
                     continue;
                 };
                 if warned.insert(tag.to_ascii_lowercase()) {
-                    tracing::warn!(
-                        key = format!("profile[{i}].attribute_mappings.{}", field.name()).as_str(),
+                    warn_at!(
+                        file,
+                        format!("profile[{i}].attribute_mappings.{}", field.name()),
                         "profile {}: its attribute mappings leave out the tag '{tag}', which role {arn} reads in its trust policy ({statement}, '{context_key}'): no session of this profile has it, so a condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies; map it, or condition on a tag the profile maps",
                         section.id
                     );
@@ -1489,11 +1536,12 @@ fn principal_tag_key(context_key: &str) -> Option<&str> {
 /// A CRL with an issuing distribution point does not cover a certificate whose CRL
 /// distribution points name another one, and such a certificate is then checked against no
 /// CRL (an issuer without a CRL means "not revoked", as in AWS).
-fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
+fn warn_if_scoped(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
     for crl in trust.crls().iter().filter(|crl| crl.scope.is_some()) {
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            issuer = crl.issuer.as_str(),
+            [issuer = crl.issuer.as_str(),],
             "CRL has an issuing distribution point: it covers only the certificates whose CRL \
              distribution points name it (or that name none); the others are checked against no CRL"
         );
@@ -1503,7 +1551,7 @@ fn warn_if_scoped(key: &str, trust: &TrustAnchor) {
 /// An anchor that lists CRLs but none issued by one of its CA certificates checks nothing that
 /// CA issues for revocation (no CRL of an issuer means "not revoked", as in AWS): most likely
 /// a CRL left out — an intermediate's, when the bundle holds the root and an issuing CA.
-fn warn_of_cas_without_crl(key: &str, trust: &TrustAnchor) {
+fn warn_of_cas_without_crl(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
     if trust.crls().is_empty() {
         return;
     }
@@ -1511,9 +1559,10 @@ fn warn_of_cas_without_crl(key: &str, trust: &TrustAnchor) {
     for ca in trust.certificates() {
         let has_crl = trust.crls().iter().any(|crl| crl.issuer == ca.subject);
         if !has_crl && warned.insert(ca.subject.as_str()) {
-            tracing::warn!(
+            warn_at!(
+                file,
                 key,
-                ca = ca.subject.as_str(),
+                [ca = ca.subject.as_str(),],
                 "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
                  checked for revocation; list its CRL too"
             );
@@ -1524,13 +1573,13 @@ fn warn_of_cas_without_crl(key: &str, trust: &TrustAnchor) {
 /// Warns about each CA certificate of the bundle that a CRL of the anchor revokes: no chain
 /// ends at it (chain verification refuses such paths), so it only still serves to verify its
 /// own CRL; remove it when its issuer revoked it for good.
-fn warn_of_revoked_cas(key: &str, trust: &TrustAnchor) {
+fn warn_of_revoked_cas(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
     for ca in trust.certificates() {
         if let Some(issuer) = &ca.revoked_by {
-            tracing::warn!(
+            warn_at!(
+                file,
                 key,
-                ca = ca.subject.as_str(),
-                crl_issuer = issuer.as_str(),
+                [ca = ca.subject.as_str(), crl_issuer = issuer.as_str(),],
                 "this CA certificate of the bundle is revoked by its issuer's CRL: chains it issued are refused"
             );
         }
@@ -1539,7 +1588,7 @@ fn warn_of_revoked_cas(key: &str, trust: &TrustAnchor) {
 
 /// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
 /// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
-fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+fn warn_if_stale(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for crl in trust.crls() {
         let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {
             continue;
@@ -1548,10 +1597,13 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
             StaleCrls::Honour => "revocations made since are not in it",
             StaleCrls::Refuse => "the certificates it covers are refused (stale_crls = \"refuse\")",
         };
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            issuer = crl.issuer.as_str(),
-            next_update = crate::session::format_expiration(next_update),
+            [
+                issuer = crl.issuer.as_str(),
+                next_update = crate::session::format_expiration(next_update),
+            ],
             "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
         );
     }
@@ -1559,16 +1611,19 @@ fn warn_if_stale(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
 
 /// A CA certificate of the anchor that has expired, or is not valid yet: chains ending at it are
 /// refused.
-fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
     for certificate in trust
         .certificates()
         .iter()
         .filter(|c| c.not_after <= now.unix_timestamp())
     {
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            subject = certificate.subject.as_str(),
-            not_after = crate::session::format_expiration(certificate.not_after),
+            [
+                subject = certificate.subject.as_str(),
+                not_after = crate::session::format_expiration(certificate.not_after),
+            ],
             "trust anchor CA certificate has expired: chains that end at it are refused unless the bundle also holds its renewal (same name and key); add the renewed CA certificate"
         );
     }
@@ -1577,10 +1632,13 @@ fn warn_if_expired(key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
         .iter()
         .filter(|c| c.not_before > now.unix_timestamp())
     {
-        tracing::warn!(
+        warn_at!(
+            file,
             key,
-            subject = certificate.subject.as_str(),
-            not_before = crate::session::format_expiration(certificate.not_before),
+            [
+                subject = certificate.subject.as_str(),
+                not_before = crate::session::format_expiration(certificate.not_before),
+            ],
             "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore unless the bundle also holds a current certificate of the same name and key (check this server's clock)"
         );
     }
@@ -1599,8 +1657,51 @@ fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0 && a.port() == b.port() && overlap(a.ip(), b.ip())
 }
 
-/// Whether `subject` starts as a distinguished name does, `ATTRIBUTE=` (an admin
-/// certificate's subject can only equal such a string; values may hold escaped commas).
+/// Why `subject` is not a distinguished name, unless it starts as one does, `ATTRIBUTE=` (an
+/// admin certificate's subject can only equal such a string; values may hold escaped commas).
+fn not_a_distinguished_name(subject: &str) -> Option<String> {
+    (!looks_like_distinguished_name(subject)).then(|| {
+        format!(
+            "'{subject}' is not a distinguished name: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+        )
+    })
+}
+
+/// Why `subject` could never match, when it separates attributes with `;`: RFC 2253 let `;`
+/// separate them; the audit log (RFC 4514) writes `,` and escapes a `;` in a value.
+fn bare_semicolon(subject: &str) -> Option<String> {
+    has_bare_semicolon(subject).then(|| {
+        format!(
+            "'{subject}' separates attributes with ';': write them separated by ',' as the audit log shows the subject, e.g. \"CN=ops,O=Acme\" (a ';' in a value is written '\\;')"
+        )
+    })
+}
+
+/// Why `subject` could never match, when one of its attributes is malformed: empty
+/// (`CN=ops,,O=x`, a separator at an end), without `=` or a type, or without a value
+/// (`O=`). No certificate's subject, as the audit log writes it, has such an attribute.
+fn malformed_attribute(subject: &str) -> Option<String> {
+    let problem = split_unescaped(subject, &[',', '+'])
+        .into_iter()
+        .find_map(|(attribute, _)| attribute_problem(attribute))?;
+    Some(format!(
+        "'{subject}' has {problem}, which no certificate's subject has: write the subject of an admin certificate as the audit log shows it, e.g. \"CN=ops,O=Acme\""
+    ))
+}
+
+/// What is wrong with one `TYPE=value` attribute of a distinguished name, if anything.
+fn attribute_problem(attribute: &str) -> Option<String> {
+    if attribute.trim().is_empty() {
+        return Some("an empty attribute (two separators in a row, or one at an end)".to_owned());
+    }
+    match attribute.split_once('=') {
+        None => Some(format!("an attribute without '=' ('{attribute}')")),
+        Some((kind, _)) if kind.trim().is_empty() => Some(format!("an attribute without a type ('{attribute}')")),
+        Some((_, value)) if value.trim().is_empty() => Some(format!("an attribute without a value ('{attribute}')")),
+        Some(_) => None,
+    }
+}
+
 /// Whether `subject` holds a `;` that no `\\` escapes.
 fn has_bare_semicolon(subject: &str) -> bool {
     let mut escaped = false;
@@ -1708,20 +1809,53 @@ mod tests {
         }
     }
 
-    /// A TOML syntax error whose span is a key names it, as the other errors name theirs.
+    /// A TOML syntax error names the key path of its line, as the other errors name theirs —
+    /// never the bad value in the key's place — or only the line and column.
     #[test]
-    fn a_duplicate_key_is_named() {
-        let Err((key, message)) = parse_toml("[server]\nregion = \"a\"\nregion = \"b\"\n") else {
-            panic!("a duplicate key parsed");
+    fn a_syntax_error_names_the_key_path_of_its_line() {
+        let error = |text: &str| {
+            let Err((key, message)) = parse_toml(text) else {
+                panic!("{text:?} parsed");
+            };
+            format!("{key}: {message}")
         };
         assert_eq!(
-            (key.as_str(), message.as_str()),
-            ("region (line 3, column 1)", "duplicate key")
+            error("[server]\nregion = \"a\"\nregion = \"b\"\n"),
+            "server.region (line 3, column 1): duplicate key"
         );
-        let Err((key, _)) = parse_toml("[server\n") else {
-            panic!("an unclosed table parsed");
-        };
-        assert_eq!(key, "line 1, column 8");
+        assert_eq!(
+            error("[server]\naccount_id = 123-456\n"),
+            "server.account_id (line 2, column 14): invalid date, expected `-` (MM-DD)"
+        );
+        assert_eq!(
+            error("[tokens]\n[[tokens.keys]]\nid = \"k0\"\nactive = k1\n"),
+            "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
+        );
+        assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
+    }
+
+    /// A value of the wrong type is described in TOML's terms, not by a Rust type name.
+    #[test]
+    fn a_type_error_names_no_rust_type() {
+        for (line, error) in [
+            (
+                "rate_limit_per_ip = \"fast\"",
+                "server.rate_limit_per_ip (line 2, column 21): invalid type: string \"fast\", expected a number",
+            ),
+            (
+                "max_body_bytes = \"big\"",
+                "server.max_body_bytes (line 2, column 18): invalid type: string \"big\", expected an integer of 0 or more",
+            ),
+            (
+                "proxy_protocol = \"yes\"",
+                "server.proxy_protocol (line 2, column 18): invalid type: string \"yes\", expected a boolean",
+            ),
+        ] {
+            let Err((key, message)) = parse_toml(&format!("[server]\n{line}\n")) else {
+                panic!("{line} parsed");
+            };
+            assert_eq!(format!("{key}: {message}"), error);
+        }
     }
 
     #[test]

@@ -154,7 +154,10 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         "session tags fit the packed size",
         steps::assume_role_session_tags(&caller, &input),
         |(tags, packed): &(Vec<(String, String)>, u32)| {
-            vec![format!("{} tags, {packed} % of the packed size", tags.len())]
+            vec![format!(
+                "{}, {packed} % of the packed size",
+                crate::config::counted(tags.len(), "tag", "tags")
+            )]
         },
     );
     let Some((tags, _)) = tags else {

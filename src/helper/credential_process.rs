@@ -88,8 +88,8 @@ pub struct SessionArgs {
     /// p11-kit-proxy.so. The token's PIN comes from the URI's pin-value or the passphrase flags.
     #[arg(long, value_name = "MODULE")]
     pub pkcs11_lib: Option<PathBuf>,
-    /// Accepted for `aws_signing_helper`: rolegate always gives a key that asks for its PIN at
-    /// each signature (CKA_ALWAYS_AUTHENTICATE) the token's PIN.
+    /// Accepted for `aws_signing_helper`, without effect: rolegate always gives the token's PIN
+    /// again to a key that asks for it at each signature (CKA_ALWAYS_AUTHENTICATE).
     #[arg(long)]
     pub reuse_pin: bool,
     #[command(flatten)]
@@ -139,7 +139,12 @@ const FILES_OR_PKCS11: &str = "rolegate reads the certificate and key from files
      supported";
 
 /// `rolegate credential-process` flags: the shared ones and the cache's.
+// The usage names --certificate as required, which it is: clap would show it as optional,
+// since the aws_signing_helper flags that stand for it (refused with their reason) lift it.
 #[derive(clap::Args, Clone, Debug)]
+#[command(
+    override_usage = "rolegate credential-process [OPTIONS] --certificate <CERTIFICATE> --trust-anchor-arn <TRUST_ANCHOR_ARN> --profile-arn <PROFILE_ARN> --role-arn <ROLE_ARN>"
+)]
 pub struct CredentialProcessArgs {
     #[command(flatten)]
     pub session: SessionArgs,

@@ -52,7 +52,12 @@ pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// `rolegate sidecar` flags.
+// The usage names --certificate as required, which it is: clap would show it as optional,
+// since the aws_signing_helper flags that stand for it (refused with their reason) lift it.
 #[derive(clap::Args, Clone, Debug)]
+#[command(
+    override_usage = "rolegate sidecar [OPTIONS] --certificate <CERTIFICATE> --trust-anchor-arn <TRUST_ANCHOR_ARN> --profile-arn <PROFILE_ARN> --role-arn <ROLE_ARN>"
+)]
 pub struct SidecarArgs {
     #[command(flatten)]
     pub session: SessionArgs,

@@ -13,7 +13,12 @@ use super::refresh::{self, RefreshPolicy, SharedState};
 use crate::client::SessionCredentials;
 
 /// `rolegate update` flags.
+// The usage names --certificate as required, which it is: clap would show it as optional,
+// since the aws_signing_helper flags that stand for it (refused with their reason) lift it.
 #[derive(clap::Args, Clone, Debug)]
+#[command(
+    override_usage = "rolegate update [OPTIONS] --certificate <CERTIFICATE> --trust-anchor-arn <TRUST_ANCHOR_ARN> --profile-arn <PROFILE_ARN> --role-arn <ROLE_ARN>"
+)]
 pub struct UpdateArgs {
     #[command(flatten)]
     pub session: SessionArgs,

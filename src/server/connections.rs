@@ -52,17 +52,35 @@ const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duratio
 const WANTED_DESCRIPTORS: u64 = 1 << 20;
 
 /// Raises this process's soft `RLIMIT_NOFILE` towards its hard limit and returns the soft limit
-/// now in force, or `None` where there is no such limit.
+/// now in force, or `None` where there is no such limit. A refusal (`EPERM` from a system call
+/// filter that denies `setrlimit`, as systemd's `SystemCallFilter=~@resources` with
+/// `SystemCallErrorNumber=EPERM`) is a warning: the daemon serves within the soft limit.
 pub fn raise_descriptor_limit() -> Option<u64> {
     #[cfg(unix)]
     {
         match rlimit::increase_nofile_limit(WANTED_DESCRIPTORS) {
             Ok(limit) => Some(limit),
-            Err(_) => rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft),
+            Err(e) => {
+                let soft = rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft);
+                tracing::warn!("{}", descriptor_limit_not_raised(&e, soft));
+                soft
+            }
         }
     }
     #[cfg(not(unix))]
     None
+}
+
+/// The warning when the soft descriptor limit, `soft` where known, could not be raised.
+fn descriptor_limit_not_raised(error: &std::io::Error, soft: Option<u64>) -> String {
+    let serving = match soft {
+        Some(soft) => format!("serving within the soft limit of {soft} descriptors"),
+        None => "serving within the soft limit".to_owned(),
+    };
+    format!(
+        "cannot raise the open-file limit (RLIMIT_NOFILE) to its hard limit: {error}; {serving} \
+         (a system call filter denying setrlimit does this: set the soft limit itself, e.g. systemd's LimitNOFILE=65536)"
+    )
 }
 
 /// How many connections may be open at once: `configured`, or fewer when the descriptor limit
@@ -406,6 +424,18 @@ impl<B: http_body::Body + Unpin> http_body::Body for InFlightBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A system call filter's EPERM from setrlimit is a warning saying what is served.
+    #[test]
+    fn a_refused_raise_of_the_descriptor_limit_is_worded() {
+        let eperm = std::io::Error::from_raw_os_error(1);
+        assert_eq!(
+            descriptor_limit_not_raised(&eperm, Some(1024)),
+            "cannot raise the open-file limit (RLIMIT_NOFILE) to its hard limit: Operation not permitted (os error 1); \
+             serving within the soft limit of 1024 descriptors (a system call filter denying setrlimit does this: set \
+             the soft limit itself, e.g. systemd's LimitNOFILE=65536)"
+        );
+    }
 
     #[test]
     fn the_connection_limit_leaves_descriptors_for_the_rest() {

@@ -26,14 +26,15 @@ pub const DEFAULT_SESSION_SECONDS: u32 = 3600;
 /// (Roles Anywhere) or `ValidationError` (STS); the messages are AWS's wording.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    /// Roles Anywhere `CreateSession`: `durationSeconds` below 900.
+    /// Roles Anywhere `CreateSession`: `durationSeconds` below 900 (the value quoted, as
+    /// AWS's validation messages quote it).
     #[error(
-        "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+        "1 validation error detected: Value '{requested}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
     )]
     CreateSessionTooShort { requested: i64 },
     /// Roles Anywhere `CreateSession`: `durationSeconds` above 43200.
     #[error(
-        "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200"
+        "1 validation error detected: Value '{requested}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200"
     )]
     CreateSessionTooLong { requested: i64 },
     /// STS `AssumeRole`: `DurationSeconds` below 900.
@@ -146,7 +147,7 @@ mod tests {
                 3600,
                 43200,
                 Err(
-                    "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
+                    "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
                 ),
             ),
             (Some(900), 3600, 43200, Ok(900)),
@@ -156,7 +157,7 @@ mod tests {
                 3600,
                 43200,
                 Err(
-                    "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200",
+                    "1 validation error detected: Value '43201' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200",
                 ),
             ),
             (
@@ -164,7 +165,7 @@ mod tests {
                 3600,
                 43200,
                 Err(
-                    "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
+                    "1 validation error detected: Value '-1' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
                 ),
             ),
             (
@@ -172,7 +173,7 @@ mod tests {
                 3600,
                 43200,
                 Err(
-                    "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200",
+                    "1 validation error detected: Value '9223372036854775807' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200",
                 ),
             ),
             (Some(3601), 3600, 3600, Err(ROLE_MAX_MSG)),

@@ -210,7 +210,7 @@ BROKEN = [
     ("role-arn-malformed", '"arn:aws:iam::123456789012:role/outside"]', '"not-an-arn"]',
      "profile[1].role_arns[0]", None, "not-an-arn"),
     ("tls-key-of-another-certificate", 'tls_key = "server.key"', 'tls_key = "leaf-rsa.key"',
-     "server.tls_key", 'tls_key = "leaf-rsa.key"', "is not the private key of server.tls_cert"),
+     "server.tls_key", 'tls_key = "leaf-rsa.key"', "the key is not the private key of server.tls_cert (its first certificate is the server's)"),
 ]  # fmt: skip
 
 
@@ -271,8 +271,8 @@ def test_serve_refuses_a_bad_config(test_pki, tmp_path):
 
 
 def test_check_config_locates_toml_errors(test_pki, tmp_path):
-    """A TOML syntax or type error names the key (when the document parsed), the line and
-    the column, in TOML's words, and `--config` is taken as `serve` takes it."""
+    """A TOML syntax or type error names the key (a syntax error, the key path of its line),
+    the line and the column, in TOML's words, and `--config` is taken as `serve` takes it."""
 
     typed = _broken(test_pki, tmp_path, "max_session_duration = 43200", 'max_session_duration = "43200"')
     lines = typed.read_text().splitlines()
@@ -288,7 +288,8 @@ def test_check_config_locates_toml_errors(test_pki, tmp_path):
     line = next(i for i, ln in enumerate(syntax.read_text().splitlines(), 1) if ln == 'active = "k1')
     proc = run_rolegate("check-config", str(syntax), check=False)
     assert proc.returncode == 1, proc.stderr
-    assert f"error: {syntax}: line {line}, column " in proc.stderr, proc.stderr
+    # The key path of the line, not the bad value in the key's place.
+    assert f"error: {syntax}: tokens.active (line {line}, column " in proc.stderr, proc.stderr
 
 
 def test_certs_refuse_an_issuer_that_is_not_a_ca(test_pki, tmp_path):
