@@ -2660,6 +2660,22 @@ fn check_config_reports_each_crl_next_update() {
         "{stdout}"
     );
     assert!(!stderr.contains("past its nextUpdate"), "{stderr}");
+    assert!(!stderr.contains("dated in the future"), "{stderr}");
+
+    // A CRL dated a day ahead loads, with a warning naming its time.
+    let ahead = now() + days(1);
+    let future = pki.root.crl(&[], ahead, ahead + days(7)).unwrap();
+    let config = config_in(dir.path(), &pki, Some(future));
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.contains(
+            "trust_anchor[0].crls (line"
+        ) && l.contains(
+            "CRL is dated in the future (its thisUpdate is still to come): the CA's clock or this host's is wrong; it is consulted as it is"
+        ) && l.contains(&rolegate::session::format_expiration(ahead.unix_timestamp()))),
+        "{stderr}"
+    );
 
     // A stale CRL still loads (and is honoured), with a warning.
     let stale = pki.root.crl(&[], now() - days(10), now() - days(3)).unwrap();

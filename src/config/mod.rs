@@ -1586,9 +1586,31 @@ fn warn_of_revoked_cas(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
     }
 }
 
+/// How far in the future a CRL's thisUpdate may lie before the load warns of it: the clock
+/// skew allowed to clients.
+const CRL_THIS_UPDATE_LEEWAY_SECONDS: i64 = 300;
+
 /// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
-/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers.
+/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers;
+/// and about one whose thisUpdate is still to come, which says a clock is wrong — the CA's, or
+/// this host's (which also judges every certificate's validity).
 fn warn_if_stale(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+    for crl in trust
+        .crls()
+        .iter()
+        .filter(|crl| crl.this_update > now.unix_timestamp() + CRL_THIS_UPDATE_LEEWAY_SECONDS)
+    {
+        warn_at!(
+            file,
+            key,
+            [
+                issuer = crl.issuer.as_str(),
+                this_update = crate::session::format_expiration(crl.this_update),
+            ],
+            "CRL is dated in the future (its thisUpdate is still to come): the CA's clock or this host's is wrong; \
+             it is consulted as it is"
+        );
+    }
     for crl in trust.crls() {
         let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {
             continue;
