@@ -203,7 +203,7 @@ impl State {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
         }
         self.connections.apply(&config.server);
-        warn_of_settings_read_at_start(self.listen_at_start, &config.server);
+        warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);
         crls_seen.record(&config);
         self.broker.replace_config(config);
         let current = self.broker.config();
@@ -223,11 +223,13 @@ impl State {
 fn warn_of_settings_read_at_start(
     (listen, metrics_listen): (SocketAddr, Option<SocketAddr>),
     reloaded: &ServerSettings,
+    file: &std::path::Path,
 ) {
+    let file = file.display();
     if listen != reloaded.listen {
         tracing::warn!(
             key = "server.listen",
-            "changed from {} to {}: listen addresses are read at start only; restart to apply it",
+            "{file}: server.listen: changed from {} to {}: listen addresses are read at start only; restart to apply it",
             listen,
             reloaded.listen
         );
@@ -235,7 +237,7 @@ fn warn_of_settings_read_at_start(
     if metrics_listen != reloaded.metrics_listen {
         tracing::warn!(
             key = "server.metrics_listen",
-            "changed: listen addresses are read at start only; restart to apply it"
+            "{file}: server.metrics_listen: changed: listen addresses are read at start only; restart to apply it"
         );
     }
 }

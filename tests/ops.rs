@@ -2404,7 +2404,7 @@ async fn a_reload_that_moves_the_listener_warns() {
                 .expect("the warning");
             if line.contains("WARN") && line.contains("server.listen") {
                 assert!(
-                    line.contains("changed from 127.0.0.1:0 to 127.0.0.1:1: listen addresses are read at start only; restart to apply it"),
+                    line.contains("rolegate.toml: server.listen: changed from 127.0.0.1:0 to 127.0.0.1:1: listen addresses are read at start only; restart to apply it"),
                     "{line}"
                 );
                 break;
