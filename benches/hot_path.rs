@@ -124,6 +124,11 @@ struct Fixture {
 }
 
 const HOST: &str = "127.0.0.1:8443";
+
+/// The names a server with the dev certificate answers to, which a signed `host` is checked
+/// against.
+static SERVER_NAMES: std::sync::LazyLock<sigv4::ServerNames> =
+    std::sync::LazyLock::new(|| sigv4::ServerNames::new(["localhost", "127.0.0.1", "::1"]).expect("names"));
 /// Certificates the chain-not-cached step cycles through (its caches hold 16 entries).
 const UNCACHED_CERTS: usize = 1024;
 /// Revoked serials in the CRL of the chain-with-CRL step.
@@ -519,6 +524,7 @@ fn verify_sigv4(r: &ClientRequest, key: &sigv4::SigningKey, now: OffsetDateTime)
         region: REGION,
         now,
         max_skew: time::Duration::minutes(5),
+        hosts: &SERVER_NAMES,
     };
     sigv4::verify(&signed, &req, &hash, key, &exp).expect("sigv4 verify");
 }

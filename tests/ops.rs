@@ -504,6 +504,8 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
             .write_all(b"POST /sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
             .await
             .unwrap();
+        // The TLS records must leave now, not when the stream is next written.
+        stream.flush().await.unwrap();
         stalled.push(stream);
     }
     // The two stalled requests hold this address's share (the daemon admits them as soon as

@@ -171,6 +171,7 @@ proptest! {
             region: "us-east-1",
             now: now + time::Duration::seconds(skew),
             max_skew: time::Duration::minutes(5),
+            hosts: sigv4::ServerNames::anywhere(),
         };
         let key = sigv4::derive_signing_key(&secret, &signed.credential.date, "us-east-1", "sts");
         prop_assert_eq!(sigv4::verify(&signed, &signed_req, &payload, &key, &exp), Ok(()));

@@ -215,6 +215,7 @@ fn verify(sent: &Sent) -> Result<(), String> {
         region: REGION,
         now: OffsetDateTime::from(signing_time()) + time::Duration::seconds(30),
         max_skew: time::Duration::minutes(5),
+        hosts: sigv4::ServerNames::anywhere(),
     };
     sigv4::verify(&signed, &req, &payload_hash, &key, &exp).map_err(|e| e.to_string())
 }

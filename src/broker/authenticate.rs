@@ -19,7 +19,7 @@ use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{self, SessionClaims};
-use crate::sigv4::{self, Expectations, HttpRequest, SigV4Error, SignedRequest};
+use crate::sigv4::{self, Expectations, HttpRequest, ServerNames, SigV4Error, SignedRequest};
 
 /// A verified caller: the session it proved, and its role as configured now.
 pub struct Caller {
@@ -129,6 +129,15 @@ impl Deref for OpenedSession {
     }
 }
 
+/// Whom a signed request is addressed to, which decides the names its `host` may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Addressed {
+    /// rolegate: the host must be one of `server.names`.
+    ToThisServer,
+    /// The platform calling `VerifyRequest`, which compares the host itself.
+    ToTheCaller,
+}
+
 /// What the signature covers: the body as received, or a hash the caller computed (e.g. an
 /// internal service forwarding a request to `VerifyRequest`).
 pub enum Payload<'a> {
@@ -152,18 +161,31 @@ impl Broker {
         region: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(Caller, SignedRequest), ApiError> {
-        self.authenticate_on(self.config(), req, payload, service, region, now)
+        let request = (req, payload, service, region);
+        self.authenticate_with(self.config(), request, Addressed::ToThisServer, now)
     }
 
-    /// [`Broker::authenticate`] on the snapshot `config`, which the caller has decided other
-    /// parts of the call on (a gRPC peer's trust anchor): one call, one configuration.
-    pub fn authenticate_on(
+    /// [`Broker::authenticate`] of a request addressed to the calling platform, not to
+    /// rolegate (`VerifyRequest`): its signed `host` is the platform's to compare with its own
+    /// names. On the snapshot `config`, which the caller has decided other parts of the call on
+    /// (a gRPC peer's trust anchor): one call, one configuration.
+    pub fn authenticate_for_caller(
         &self,
         config: Arc<Config>,
         req: &HttpRequest,
         payload: Payload<'_>,
         service: &str,
         region: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Caller, SignedRequest), ApiError> {
+        self.authenticate_with(config, (req, payload, service, region), Addressed::ToTheCaller, now)
+    }
+
+    fn authenticate_with(
+        &self,
+        config: Arc<Config>,
+        (req, payload, service, region): (&HttpRequest, Payload<'_>, &str, Option<&str>),
+        addressed: Addressed,
         now: OffsetDateTime,
     ) -> Result<(Caller, SignedRequest), ApiError> {
         let signed = SignedRequest::parse(req).map_err(signature_error)?;
@@ -194,6 +216,10 @@ impl Broker {
             region: region.unwrap_or(&config.server.region),
             now,
             max_skew: config.server.max_clock_skew,
+            hosts: match addressed {
+                Addressed::ToThisServer => &config.server.names,
+                Addressed::ToTheCaller => ServerNames::anywhere(),
+            },
         };
         // Scope, signed headers and time first: a scope this endpoint refuses never costs a
         // key derivation, nor an entry pushing real keys out of the signing-key cache.
@@ -285,11 +311,16 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
         | SigV4Error::SignatureExpired { .. }
         | SigV4Error::SignatureMismatch
         | SigV4Error::PayloadHashMismatch
-        | SigV4Error::X509SignatureMismatch => ErrorCode::SignatureDoesNotMatch,
+        | SigV4Error::X509SignatureMismatch
+        | SigV4Error::WrongHost { .. } => ErrorCode::SignatureDoesNotMatch,
         SigV4Error::RequestExpired { .. } => ErrorCode::RequestExpired,
         _ => ErrorCode::IncompleteSignature,
     };
-    ApiError::new(code, "signature", e.to_string())
+    let reason = match &e {
+        SigV4Error::WrongHost { .. } => "wrong-host",
+        _ => "signature",
+    };
+    ApiError::new(code, reason, e.to_string())
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::arn::{AccountId, PolicyArn, RoleArn, RolesAnywhereArn, RolesAnywhereK
 use crate::identity::{AnchorError, AttributeMapping, CertificateField, StaleCrls, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{KeyRing, KeyRingError, TokenKey};
+use crate::sigv4::ServerNames;
 
 pub use schema::ConfigFile;
 pub use sources::{ChangeWatch, SourceFiles, Verdict};
@@ -101,6 +102,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
     pub tls: TlsIdentity,
+    /// The names a signed request's `host` must be one of.
+    pub names: ServerNames,
     pub region: String,
     pub account: AccountId,
     pub max_clock_skew: time::Duration,
@@ -140,6 +143,9 @@ pub struct TlsIdentity {
     pub not_before: Option<i64>,
     /// notAfter of the leaf, Unix seconds (for `/metrics`), when it parses as X.509.
     pub not_after: Option<i64>,
+    /// The DNS names and IP addresses of the leaf's subjectAltName: the names clients verify
+    /// the server by.
+    pub names: Vec<String>,
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -634,6 +640,7 @@ impl Loader<'_> {
             s.rate_limit_per_client_burst,
         )?;
         let tls = self.tls(&s.tls_cert, &s.tls_key)?;
+        let names = self.server_names(s, &tls)?;
         self.check_admin_subjects(s)?;
         let admin_trust_anchors = s
             .admin_trust_anchors
@@ -644,6 +651,7 @@ impl Loader<'_> {
             listen,
             metrics_listen,
             tls,
+            names,
             region: s.region.clone(),
             account,
             // Within 1..=3600 (check_bounds).
@@ -671,6 +679,33 @@ impl Loader<'_> {
             rate_limit_per_client,
             config_watch: (s.config_watch_seconds > 0).then(|| std::time::Duration::from_secs(s.config_watch_seconds)),
         })
+    }
+
+    /// The names a signed request's `host` must be one of: `server.hostnames`, or else the
+    /// server certificate's DNS names and IP addresses (clients verify it by them); any name
+    /// when the certificate names none, with a warning.
+    fn server_names(&self, s: &schema::ServerSection, tls: &TlsIdentity) -> Result<ServerNames, ConfigError> {
+        if !s.hostnames.is_empty() {
+            return ServerNames::new(s.hostnames.iter().map(String::as_str)).map_err(|bad| {
+                let i = s.hostnames.iter().position(|h| *h == bad).unwrap_or(0);
+                self.err(
+                    format!("server.hostnames[{i}]"),
+                    format!("'{bad}' is not a DNS name (`*.` for one label), an IP address or `*` (any name)"),
+                )
+            });
+        }
+        let usable = tls.names.iter().filter(|n| ServerNames::new([n.as_str()]).is_ok());
+        let names = ServerNames::new(usable.map(String::as_str)).unwrap_or(ServerNames::ANY);
+        if names.is_empty() {
+            warn_at!(
+                self.file,
+                "server.tls_cert",
+                "the server certificate names no DNS name or IP address (subjectAltName): signed requests are \
+                 taken whatever host they are signed for; list this server's names in server.hostnames"
+            );
+            return Ok(ServerNames::ANY);
+        }
+        Ok(names)
     }
 
     /// The API listener's address and the operations listener's, on ports of their own.
@@ -815,13 +850,36 @@ impl Loader<'_> {
                 "TLS clients will refuse this server certificate: {problem}"
             );
         }
+        let names = leaf.as_ref().map(Self::certificate_names).unwrap_or_default();
         let validity = leaf.map(|leaf| leaf.validity().clone());
         Ok(TlsIdentity {
             cert_chain,
             key,
             not_before: validity.as_ref().map(|v| v.not_before.timestamp()),
             not_after: validity.as_ref().map(|v| v.not_after.timestamp()),
+            names,
         })
+    }
+
+    /// The DNS names and IP addresses of a certificate's subjectAltName.
+    fn certificate_names(leaf: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+        use x509_parser::extensions::GeneralName;
+        let Ok(Some(san)) = leaf.subject_alternative_name() else {
+            return Vec::new();
+        };
+        san.value
+            .general_names
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+                GeneralName::IPAddress(bytes) => match (<[u8; 4]>::try_from(*bytes), <[u8; 16]>::try_from(*bytes)) {
+                    (Ok(v4), _) => Some(std::net::Ipv4Addr::from(v4).to_string()),
+                    (_, Ok(v6)) => Some(std::net::Ipv6Addr::from(v6).to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
     }
 
     /// A self-signed certificate and key in place of the server's (offline loads only).
@@ -833,6 +891,7 @@ impl Loader<'_> {
             key: PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
             not_before: None,
             not_after: None,
+            names: vec!["localhost".to_owned()],
         })
     }
 

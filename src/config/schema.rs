@@ -38,6 +38,10 @@ pub struct ServerSection {
     /// Largest accepted request body.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// The names signed requests must be addressed to (their signed `host`); empty: the server
+    /// certificate's DNS names and IP addresses.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
     /// Client certificate subjects (RFC 4514 strings, e.g. `CN=ops,O=Example`) allowed to call `Admin.*`.
     #[serde(default)]
     pub admin_subjects: Vec<String>,

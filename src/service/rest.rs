@@ -93,8 +93,10 @@ pub fn create_session(
         region: &config.server.region,
         now,
         max_skew: config.server.max_clock_skew,
+        hosts: &config.server.names,
     };
-    x509::check_request(&auth, amz_date, &expectations).map_err(|e| request_rule_error(e, &auth, &expectations))?;
+    x509::check_request(&auth, req.header("host"), amz_date, &expectations)
+        .map_err(|e| request_rule_error(e, &auth, &expectations))?;
 
     let sent = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
@@ -320,6 +322,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
         unsigned @ (E::HostNotSigned | E::DateNotSigned | E::CertificateNotSigned) => {
             ("unsigned-header", unsigned.to_string())
         }
+        wrong_host @ E::WrongHost { .. } => ("wrong-host", wrong_host.to_string()),
         other => ("bad-authorization", other.to_string()),
     };
     ApiError::access_denied(reason, message)

@@ -88,6 +88,17 @@ pub enum SigV4Error {
     /// `host` is not among the signed headers.
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
+    /// The signed `host` is not a name of this server ([`super::ServerNames`]).
+    #[error(
+        "The request is signed for host '{}', which is not a name of this server ({names}): sign it for the name you reach this server by.",
+        shown_host(host)
+    )]
+    WrongHost {
+        /// The `host` header as sent.
+        host: String,
+        /// The server's names, as configured.
+        names: String,
+    },
     /// `x-amz-date` is sent as a header but not signed.
     #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]
     DateNotSigned,
@@ -208,6 +219,13 @@ fn shown(value: &str, max: usize, allowed: fn(u8) -> bool) -> &str {
 pub(crate) fn shown_scope_part(value: &str) -> &str {
     shown(value, 64, |b| {
         b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+    })
+}
+
+/// A `Host` header value (name or address, with a port).
+pub(crate) fn shown_host(value: &str) -> &str {
+    shown(value, 255, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'[' | b']')
     })
 }
 

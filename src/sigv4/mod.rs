@@ -5,6 +5,7 @@
 //! - [`SignedRequest::parse`] + [`verify`]: server side HMAC verification (header or presigned
 //!   query form), with scope, signed-header and clock rules; [`SigningKeyCache`] caches keys.
 //! - [`sign_hmac`]: client side HMAC signing.
+//! - [`ServerNames`]: the names a signed `host` must be one of.
 //! - [`x509`]: the IAM Roles Anywhere `AWS4-X509-{RSA,ECDSA}-SHA256` variant, both sides.
 //!
 //! Nothing here does I/O or reads the clock: the time is always passed in.
@@ -13,6 +14,7 @@ mod authorization;
 mod canonical;
 mod encoding;
 mod error;
+mod host;
 mod sign;
 mod signing_key;
 mod verify;
@@ -29,6 +31,7 @@ pub use canonical::{
 pub use encoding::{format_amz_date, parse_amz_date, sha256, sha256_hex};
 pub use error::{HMAC_ALGORITHMS, SigV4Error, Skew, X509_ALGORITHMS, looks_like_an_access_key_id};
 pub(crate) use error::{shown_date, shown_scope_part};
+pub use host::ServerNames;
 pub use sign::sign_hmac;
 pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
 pub use verify::{

@@ -4,6 +4,7 @@
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
+use super::ServerNames;
 use super::encoding::{format_amz_date, parse_amz_date};
 use super::{AuthLocation, HttpRequest, canonical_request_without_query_token};
 use super::{SigV4Error, SignedRequest, SigningKey, Skew, canonical_request, hmac_signature, string_to_sign};
@@ -19,12 +20,14 @@ pub struct Expectations<'a> {
     pub now: OffsetDateTime,
     /// Allowed clock skew (AWS: 5 minutes).
     pub max_skew: Duration,
+    /// The names the signed `host` must be one of ([`ServerNames::ANY`]: not checked).
+    pub hosts: &'a ServerNames,
 }
 
 /// Verifies `signed` against `req`:
 /// 1. the credential scope names `exp.service`, `exp.region` and the day of `X-Amz-Date`;
-/// 2. `host` is signed, and in the header form `x-amz-date` (or `date`, which gives the time
-///    when there is no `x-amz-date`);
+/// 2. `host` is signed, and one of `exp.hosts`; in the header form `x-amz-date` (or `date`,
+///    which gives the time when there is no `x-amz-date`) is signed;
 /// 3. header form: `X-Amz-Date` within ±`max_skew` of `now`; query form: `now` not before
 ///    `X-Amz-Date - max_skew` and not after `X-Amz-Date + X-Amz-Expires` (for `sts`, `+ 15
 ///    minutes` whatever `X-Amz-Expires` says; ±`max_skew` when no `X-Amz-Expires` was sent);
@@ -63,7 +66,7 @@ pub fn verify_with(
 /// refuse never costs a derivation or a cache entry.
 pub fn check_request(signed: &SignedRequest, exp: &Expectations, req: &HttpRequest) -> Result<(), SigV4Error> {
     check_scope(signed, exp)?;
-    check_signed_headers(signed, req)?;
+    check_signed_headers(signed, req, exp.hosts)?;
     check_time(&signed.amz_date, signed.expires, exp)
 }
 
@@ -167,13 +170,14 @@ fn check_scope(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Er
     Ok(())
 }
 
-/// Rule 2: `host` must be signed, and in the header form the header that gave the time:
-/// `x-amz-date`, or `date` when there is no `x-amz-date`.
-fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(), SigV4Error> {
+/// Rule 2: `host` must be signed and one of `hosts`, and in the header form the header that
+/// gave the time must be signed: `x-amz-date`, or `date` when there is no `x-amz-date`.
+fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest, hosts: &ServerNames) -> Result<(), SigV4Error> {
     let is_signed = |name: &str| signed.signed_headers.iter().any(|h| h == name);
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
     }
+    check_host(req.header("host"), hosts)?;
     if signed.location == AuthLocation::Header {
         match req.header("x-amz-date") {
             Some(_) if !is_signed("x-amz-date") => return Err(SigV4Error::DateNotSigned),
@@ -182,6 +186,19 @@ fn check_signed_headers(signed: &SignedRequest, req: &HttpRequest) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The signed `host` (absent: the empty name) is one of `hosts`: a request signed for another
+/// server is not replayed to this one.
+pub(super) fn check_host(host: Option<&str>, hosts: &ServerNames) -> Result<(), SigV4Error> {
+    let host = host.unwrap_or("");
+    match hosts.admits(host) {
+        true => Ok(()),
+        false => Err(SigV4Error::WrongHost {
+            host: host.to_owned(),
+            names: hosts.describe(),
+        }),
+    }
 }
 
 /// How long a presigned STS request is current after its `X-Amz-Date`, whatever its
@@ -247,6 +264,7 @@ mod tests {
             region: "us-east-1",
             now: NOW,
             max_skew: Duration::minutes(5),
+            hosts: crate::sigv4::ServerNames::anywhere(),
         }
     }
 

@@ -117,10 +117,16 @@ pub fn parse_authorization(header_value: &str) -> Result<X509Authorization, SigV
 /// signature check, in this order: the scope names `rolesanywhere` and `exp.region`; `host`,
 /// `x-amz-date` and `x-amz-x509` are signed (otherwise a captured signature could be replayed
 /// against another host, at another time, or with another certificate:
-/// <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>);
+/// <https://docs.aws.amazon.com/rolesanywhere/latest/userguide/authentication-sign-process.html>),
+/// and `host` (the request's, as signed) is one of `exp.hosts`;
 /// `X-Amz-Date` is sent, is a date, its day is the scope's, and it lies within ±`exp.max_skew`
 /// of `exp.now`. (`exp.service` is ignored: the service is always `rolesanywhere`.)
-pub fn check_request(auth: &X509Authorization, amz_date: Option<&str>, exp: &Expectations) -> Result<(), SigV4Error> {
+pub fn check_request(
+    auth: &X509Authorization,
+    host: Option<&str>,
+    amz_date: Option<&str>,
+    exp: &Expectations,
+) -> Result<(), SigV4Error> {
     if auth.service != SERVICE {
         return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
     }
@@ -134,6 +140,7 @@ pub fn check_request(auth: &X509Authorization, amz_date: Option<&str>, exp: &Exp
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
     }
+    super::verify::check_host(host, exp.hosts)?;
     if !is_signed("x-amz-date") {
         return Err(SigV4Error::DateNotSigned);
     }

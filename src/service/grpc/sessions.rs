@@ -279,7 +279,7 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let verified = broker.authenticate_on(config, &http, Payload::Hash(&payload_hash), &service, region, now);
+    let verified = broker.authenticate_for_caller(config, &http, Payload::Hash(&payload_hash), &service, region, now);
     let (caller, signed) = match verified {
         Ok(verified) => verified,
         Err(e) => {

@@ -323,6 +323,7 @@ fn sign_and_verify(
         region: "us-east-1",
         now,
         max_skew: time::Duration::minutes(5),
+        hosts: crate::sigv4::ServerNames::anywhere(),
     };
     verify(&signed, &req, &body_hash, &key, &exp)
 }
@@ -395,6 +396,7 @@ fn presigned_time_window() {
         region: "us-east-1",
         now,
         max_skew: time::Duration::minutes(5),
+        hosts: crate::sigv4::ServerNames::anywhere(),
     };
     let t = datetime!(2015-08-30 12:36:00 UTC);
     assert_eq!(
@@ -608,6 +610,7 @@ fn a_date_header_gives_the_time_without_x_amz_date() {
         region: "us-east-1",
         now: t,
         max_skew: time::Duration::minutes(5),
+        hosts: crate::sigv4::ServerNames::anywhere(),
     };
     let body_hash = sha256_hex(b"");
     let signed_with = |signed_headers: &str| {

@@ -108,6 +108,7 @@ impl Context {
             region: &self.region,
             now: self.timestamp,
             max_skew: time::Duration::minutes(5),
+            hosts: crate::sigv4::ServerNames::anywhere(),
         }
     }
 }

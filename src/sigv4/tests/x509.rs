@@ -82,8 +82,9 @@ fn verify_x509(
         region: "us-east-1",
         now: datetime!(2026-11-25 03:02:00 UTC),
         max_skew: time::Duration::minutes(5),
+        hosts: crate::sigv4::ServerNames::anywhere(),
     };
-    x509::check_request(&auth, Some(amz_date), &exp)?;
+    x509::check_request(&auth, req.header("host"), Some(amz_date), &exp)?;
     let names: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
     let creq = canonical_request(&req, &names, &sha256_hex(body), true)?;
     let sts = string_to_sign(&auth.label, amz_date, &auth.scope(), &creq);
@@ -259,11 +260,13 @@ fn checks_scope_signed_headers_and_time() {
         ))
         .unwrap()
     };
+    let names = crate::sigv4::ServerNames::new(["rolegate.internal"]).unwrap();
     let exp = Expectations {
         service: SERVICE,
         region: "us-east-1",
         now: datetime!(2026-11-25 03:00:00 UTC),
         max_skew: time::Duration::minutes(5),
+        hosts: &names,
     };
     let good = "1/20261125/us-east-1/rolesanywhere/aws4_request";
     let all = "host;x-amz-date;x-amz-x509";
@@ -311,11 +314,23 @@ fn checks_scope_signed_headers_and_time() {
         ),
     ] {
         assert_eq!(
-            x509::check_request(&auth(cred, signed), Some(amz_date), &exp),
+            x509::check_request(
+                &auth(cred, signed),
+                Some("rolegate.internal:8443"),
+                Some(amz_date),
+                &exp
+            ),
             want,
             "{cred} {signed} {amz_date}"
         );
     }
+    // Signed for another server: refused before the time is looked at.
+    let wrong_host = x509::check_request(&auth(good, all), Some("staging.internal:8443"), Some(date), &exp);
+    assert_eq!(
+        wrong_host.unwrap_err().to_string(),
+        "The request is signed for host 'staging.internal:8443', which is not a name of this server \
+         (rolegate.internal): sign it for the name you reach this server by."
+    );
 }
 
 #[test]
