@@ -87,6 +87,11 @@ role_arns = ["{ROLE}"]
 session_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"S3Only","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}'''
 
 [[profile]]
+id = "office-net"
+role_arns = ["{ROLE}"]
+session_policy = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"}},{{"Sid":"OfficeOnly","Effect":"Deny","Action":"*","Resource":"*","Condition":{{"NotIpAddress":{{"aws:SourceIp":"10.0.0.0/8"}}}}}}]}}'''
+
+[[profile]]
 id = "org-only"
 role_arns = ["{ROLE}"]
 attribute_mappings = {{ x509Subject = ["O"], x509SAN = [] }}
@@ -259,11 +264,12 @@ fn explain_takes_a_credential_process_command_line() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The same report as without the client's flags, but for its region's step.
+    // The same report as without the client's flags, but for where its region came from.
     let region_step = "✔ request is signed for the server's region\n    us-east-1\n";
     let stdout = f.normalized(&out);
     assert!(stdout.contains(region_step), "{stdout}");
-    let normalized = stdout.replace(region_step, "").replace(
+    let default_region_step = "✔ request is signed for the server's region\n    us-east-1 (the trust anchor ARN's region: credential-process signs for it when not given --region)\n";
+    let normalized = stdout.replace(region_step, default_region_step).replace(
         "3600 seconds (requested durationSeconds)",
         "3600 seconds (the profile's duration_seconds)",
     );
@@ -438,10 +444,11 @@ fn explain_role_chaining() {
             a
         }
     });
-    let stdout = f.normalized(&rolegate(&gone));
-    assert!(
-        stdout.contains("Verdict: DENIED — InvalidClientTokenId (HTTP 403, reason: role-removed)"),
-        "{stdout}"
+    let out = rolegate(&gone);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --caller-role-arn arn:aws:iam::123456789012:role/gone: no [[role]] of the configuration has this ARN, so no session of it can make a request\n"
     );
     let text = std::fs::read_to_string(&f.config).unwrap();
     let role_line = format!("arn = \"{ROLE}\"\n");
@@ -1082,4 +1089,413 @@ fn a_trust_policy_reading_the_source_ip_needs_one() {
     let inside = run(Some("10.1.2.3"));
     assert_eq!(inside.status.code(), Some(0), "{}", f.normalized(&inside));
     assert_eq!(run(Some("192.0.2.1")).status.code(), Some(1));
+}
+
+/// `explain --caller-role-arn ROLE --caller-source-identity CN=app --role-arn ROLE_CHAINED
+/// --external-id blue-team --at AT` on `config`, plus `extra`.
+fn explain_chain(config: &Path, extra: &[&str]) -> Output {
+    #[rustfmt::skip]
+    let mut args = vec![
+        "explain", "--config", config.to_str().unwrap(), "--caller-role-arn", ROLE,
+        "--caller-source-identity", "CN=app", "--role-arn", ROLE_CHAINED, "--external-id", "blue-team",
+        "--at", AT,
+    ];
+    args.extend_from_slice(extra);
+    rolegate(&args)
+}
+
+/// The fixture's configuration with `line` added after the `app` role's ARN, in a file of
+/// its own.
+fn with_app_role_line(f: &Fixture, name: &str, line: &str) -> PathBuf {
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let role_line = format!("arn = \"{ROLE}\"\n");
+    assert_eq!(text.matches(&role_line).count(), 1);
+    let path = f.dir.path().join(name);
+    std::fs::write(&path, text.replace(&role_line, &format!("{role_line}{line}\n"))).unwrap();
+    path
+}
+
+/// A calling session issued before its role's revocation cutoff is refused as the server
+/// refuses it; without its issue time, the verdict says it holds only for sessions issued at
+/// or after the cutoff. The issue time is also the session's aws:TokenIssueTime.
+#[test]
+fn explain_a_caller_session_revoked_by_its_role() {
+    let f = fixture();
+    let config = with_app_role_line(
+        &f,
+        "cutoff.toml",
+        r#"revoke_sessions_issued_before = "2026-06-01T11:30:00Z""#,
+    );
+    let out = explain_chain(&config, &["--caller-issued-at", "2026-06-01T11:15:00Z"]);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains(
+            "✘ calling session is valid (not expired, not revoked by its role)\n    issued at 2026-06-01T11:15:00Z (--caller-issued-at)\n    Sessions of role arn:aws:iam::123456789012:role/app issued before 2026-06-01T11:30:00Z have been revoked;"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDenied (HTTP 403, reason: session-revoked)"),
+        "{stdout}"
+    );
+    let out = explain_chain(&config, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out).contains(
+            "    issued at 2026-06-01T12:00:00Z (assumed: the time of the question; --caller-issued-at sets it)\n    the role revokes sessions issued before 2026-06-01T11:30:00Z: this verdict holds only for sessions issued at or after it (an older session is refused, reason session-revoked; give --caller-issued-at to explain one)\n"
+        ),
+        "{}",
+        f.normalized(&out)
+    );
+    let out = explain_chain(&config, &["--caller-issued-at", "2026-06-01T11:45:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out).contains(
+            "    issued at 2026-06-01T11:45:00Z (--caller-issued-at)\n    issued at or after the role's revoke_sessions_issued_before, 2026-06-01T11:30:00Z\n"
+        ),
+        "{}",
+        f.normalized(&out)
+    );
+    // A session issued after the question, or expired by then, is no session that can call.
+    for (issued, message) in [
+        (
+            "2026-06-01T12:00:01Z",
+            "error: --caller-issued-at 2026-06-01T12:00:01Z: after the time of the question, 2026-06-01T12:00:00Z\n",
+        ),
+        (
+            "2026-06-01T10:00:00Z",
+            "error: --caller-issued-at 2026-06-01T10:00:00Z: a session of arn:aws:iam::123456789012:role/app lasts at most its max_session_duration, 7200 seconds, so it has expired by 2026-06-01T12:00:00Z\n",
+        ),
+    ] {
+        let out = explain_chain(&config, &["--caller-issued-at", issued]);
+        assert_eq!(out.status.code(), Some(2), "{issued}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message);
+    }
+}
+
+/// aws:TokenIssueTime is the calling session's issue time, in explain and in simulate.
+#[test]
+fn the_session_issue_time_is_the_token_issue_time() {
+    let f = fixture();
+    let policy = f.dir.path().join("issued.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-06-01T11:50:00Z"}}}]}"#,
+    )
+    .unwrap();
+    let mut args = REPORTER_READS_REPORT.to_vec();
+    args.extend([
+        "--policy",
+        policy.to_str().unwrap(),
+        "--context",
+        "aws:PrincipalTag/team=blue",
+    ]);
+    let out = f.simulate(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out).contains("Decision: implicitDeny"),
+        "{}",
+        f.normalized(&out)
+    );
+    args.extend(["--session-issued-at", "2026-06-01T11:40:00Z"]);
+    let out = f.simulate(&args);
+    let stdout = f.normalized(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("  session issued at 2026-06-01T11:40:00Z\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Decision: allowed"), "{stdout}");
+    // A session its role revoked is refused before any policy, as the broker refuses it.
+    let config = with_app_role_line(
+        &f,
+        "cutoff.toml",
+        r#"revoke_sessions_issued_before = "2026-06-01T11:30:00Z""#,
+    );
+    let out = rolegate(&[
+        "simulate",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        AT,
+        "--role-arn",
+        ROLE,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "*",
+        "--session-issued-at",
+        "2026-06-01T11:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: A session of arn:aws:iam::123456789012:role/app issued at 2026-06-01T11:00:00Z is revoked (revoke_sessions_issued_before = 2026-06-01T11:30:00Z): rolegate refuses it before any policy is evaluated.\n"
+    );
+    // explain: the trust policy of `chained` allows only sessions issued before 11:50.
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    let condition = r#""Condition":{"StringEquals":{"sts:ExternalId":"blue-team"}}"#;
+    assert_eq!(text.matches(condition).count(), 1);
+    let dated = f.dir.path().join("dated.toml");
+    std::fs::write(
+        &dated,
+        text.replace(
+            condition,
+            r#""Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-06-01T11:50:00Z"}}"#,
+        ),
+    )
+    .unwrap();
+    assert_eq!(explain_chain(&dated, &[]).status.code(), Some(1));
+    let out = explain_chain(&dated, &["--caller-issued-at", "2026-06-01T11:40:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+}
+
+/// Transitive tags of the caller are inherited: the new session carries them (sts:TagSession
+/// is needed), and a request tag cannot set one again.
+#[test]
+fn explain_a_caller_with_transitive_tags() {
+    let f = fixture();
+    let tagged = ["--caller-tag", "team=blue"];
+    assert_eq!(explain_chain(&f.config, &tagged).status.code(), Some(0));
+    let transitive = [tagged.as_slice(), &["--caller-transitive-tag-key", "Team"]].concat();
+    let out = explain_chain(&f.config, &transitive);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("✔ session tags fit the packed size\n    1 tag, "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDenied (HTTP 403, reason: trust-policy-tag-session)\n  User: arn:aws:sts::123456789012:assumed-role/app/explain is not authorized to perform: sts:TagSession on resource: arn:aws:iam::123456789012:role/chained\n"),
+        "{stdout}"
+    );
+    let overriding = [transitive.as_slice(), &["--tag", "team=red"]].concat();
+    let stdout = f.normalized(&explain_chain(&f.config, &overriding));
+    assert!(
+        stdout.contains("Verdict: DENIED — InvalidParameterValue (HTTP 400, reason: transitive-tag-override)\n  One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session. Key: 'team'.\n"),
+        "{stdout}"
+    );
+    let out = explain_chain(
+        &f.config,
+        &[tagged.as_slice(), &["--caller-transitive-tag-key", "project"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --caller-transitive-tag-key project: no --caller-tag has this key\n"
+    );
+}
+
+/// The caller's own policies are evaluated with the request's aws:SourceIp too: a session
+/// policy that reads it needs --source-ip, and decides by it.
+#[test]
+fn a_caller_policy_reading_the_source_ip_needs_one() {
+    let f = fixture();
+    let profile = profile_arn("office-net");
+    let from = ["--caller-profile-arn", profile.as_str()];
+    let out = explain_chain(&f.config, &from);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: the session policy of the calling session's profile {profile} reads aws:SourceIp, which every request holds (the client's address): give --source-ip\n"
+        )
+    );
+    let out = explain_chain(&f.config, &[from.as_slice(), &["--source-ip", "192.0.2.1"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out).contains("reason: caller-explicit-deny"),
+        "{}",
+        f.normalized(&out)
+    );
+    let out = explain_chain(&f.config, &[from.as_slice(), &["--source-ip", "10.1.2.3"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+}
+
+/// Without --region, a pasted credential-process command line signs for the trust anchor
+/// ARN's region, as credential-process does.
+#[test]
+fn explain_signs_for_the_trust_anchor_region_by_default() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
+    let elsewhere = anchor_arn("main").replace(":us-east-1:", ":eu-west-1:");
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        f.config.to_str().unwrap(),
+        "--certificate",
+        cert.to_str().unwrap(),
+        "--trust-anchor-arn",
+        &elsewhere,
+        "--profile-arn",
+        &profile_arn("main"),
+        "--role-arn",
+        ROLE,
+        "--at",
+        AT,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("✘ request is signed for the server's region\n    eu-west-1 (the trust anchor ARN's region: credential-process signs for it when not given --region)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: wrong-region)\n  Credential should be scoped to a valid region: 'us-east-1', not 'eu-west-1'.\n"),
+        "{stdout}"
+    );
+}
+
+/// The chain's shape is refused where the REST edge refuses it, before the trust anchor is
+/// looked up; an empty ARN is a missing parameter.
+#[test]
+fn explain_checks_the_chain_shape_and_parameters_first() {
+    let f = fixture();
+    let cert = client(f.dir.path(), &f.pki.root, "web-1", 1);
+    let chain = f.dir.path().join("six.pem");
+    let six: String = (10..16)
+        .map(|serial| std::fs::read_to_string(client(f.dir.path(), &f.pki.root, "x", serial)).unwrap())
+        .collect();
+    std::fs::write(&chain, six).unwrap();
+    let explain = |anchor: &str, profile: &str| {
+        rolegate(&[
+            "explain",
+            "--config",
+            f.config.to_str().unwrap(),
+            "--certificate",
+            cert.to_str().unwrap(),
+            "--intermediates",
+            chain.to_str().unwrap(),
+            "--trust-anchor-arn",
+            anchor,
+            "--profile-arn",
+            profile,
+            "--role-arn",
+            ROLE,
+            "--at",
+            AT,
+        ])
+    };
+    let unknown = format!("{}-typo", anchor_arn("main"));
+    let stdout = f.normalized(&explain(&unknown, &profile_arn("main")));
+    assert!(
+        stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: chain-too-long)\n  X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.\n"),
+        "{stdout}"
+    );
+    let pem = f.pki.intermediate.issued().cert_pem.clone();
+    std::fs::write(&chain, [pem.as_str(), pem.as_str()].concat()).unwrap();
+    let stdout = f.normalized(&explain(&unknown, &profile_arn("main")));
+    assert!(
+        stdout.contains("✘ chain certificates: at most 5, each once\n    2 intermediate certificates given\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(HTTP 403, reason: chain-duplicate)"), "{stdout}");
+    assert!(
+        stdout.contains("- certificate chains to the trust anchor (signatures, validity, CRLs) (skipped)"),
+        "{stdout}"
+    );
+    std::fs::write(&chain, &pem).unwrap();
+    let out = explain(&anchor_arn("main"), "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("Verdict: DENIED — ValidationException (HTTP 400, reason: missing-parameter)\n  Missing required parameter profileArn (query string or JSON body).\n"),
+        "{stdout}"
+    );
+}
+
+/// A question about a calling session that cannot exist is a usage error (exit 2), not a
+/// denial with an error the server never sends.
+#[test]
+fn explain_refuses_a_caller_that_cannot_exist() {
+    let f = fixture();
+    let cases: [(&[&str], String); 5] = [
+        (
+            &["--caller-role-arn", "garbage"],
+            "error: --caller-role-arn garbage: no [[role]] of the configuration has this ARN, so no session of it can make a request\n".to_owned(),
+        ),
+        (
+            &["--caller-profile-arn", "arn:aws:rolesanywhere:us-east-1:123456789012:profile/nope"],
+            "error: --caller-profile-arn arn:aws:rolesanywhere:us-east-1:123456789012:profile/nope: no [[profile]] of the configuration has this ARN\n".to_owned(),
+        ),
+        (
+            &["--caller-profile-arn", "arn:aws:rolesanywhere:us-east-1:123456789012:profile/office"],
+            format!("error: --caller-profile-arn arn:aws:rolesanywhere:us-east-1:123456789012:profile/office: the profile does not list the calling role {ROLE}, so no session of that role came from it\n"),
+        ),
+        (
+            &["--caller-source-identity", ""],
+            "error: --caller-source-identity '': a source identity has at least 2 characters\n".to_owned(),
+        ),
+        (
+            &["--caller-session-name", "bad name!"],
+            "error: --caller-session-name: 1 validation error detected: Value 'bad name!' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*\n".to_owned(),
+        ),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec![
+            "explain",
+            "--config",
+            f.config.to_str().unwrap(),
+            "--role-arn",
+            ROLE_CHAINED,
+        ];
+        for (flag, default) in [("--caller-role-arn", ROLE), ("--caller-source-identity", "CN=app")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, default]);
+            }
+        }
+        args.extend_from_slice(extra);
+        let out = rolegate(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", f.normalized(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{extra:?}");
+    }
+}
+
+/// A chain refused as revoked: the explanation names the certificate a CRL lists (the
+/// server's message does not).
+#[test]
+fn explain_names_the_revoked_certificate() {
+    let (this_update, next_update) = (datetime!(2026-05-01 0:00 UTC), datetime!(2026-07-01 0:00 UTC));
+    let f = fixture_with_crl(|pki| {
+        let intermediate = pki.intermediate.issued().serial_hex.clone();
+        Some(
+            pki.root
+                .crl(&["1e5707", &intermediate], this_update, next_update)
+                .unwrap(),
+        )
+    });
+    let leaf = client(f.dir.path(), &f.pki.root, "web-7", 7);
+    let out = f.explain(&leaf, "main", ROLE);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("    revoked: the certificate (serial 1e5707), listed by the CRL of CN=test root\n    Untrusted certificate: certificate is revoked by a CRL of the trust anchor\n"),
+        "{stdout}"
+    );
+    let leaf = client(f.dir.path(), &f.pki.intermediate, "web-8", 8);
+    let chain = f.dir.path().join("chain.pem");
+    std::fs::write(&chain, &f.pki.intermediate.issued().cert_pem).unwrap();
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        f.config.to_str().unwrap(),
+        "--certificate",
+        leaf.to_str().unwrap(),
+        "--intermediates",
+        chain.to_str().unwrap(),
+        "--trust-anchor-arn",
+        &anchor_arn("main"),
+        "--profile-arn",
+        &profile_arn("main"),
+        "--role-arn",
+        ROLE,
+        "--at",
+        AT,
+    ]);
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("    revoked: intermediate #1 (CN=test intermediate), listed by the CRL of CN=test root\n"),
+        "{stdout}"
+    );
 }

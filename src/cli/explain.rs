@@ -11,8 +11,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
 use crate::explain::{
-    AssumeRoleQuestion, CreateSessionQuestion, SimulateQuestion, explain_assume_role, explain_create_session, simulate,
+    AssumeRoleQuestion, CreateSessionQuestion, SigningRegion, SimulateQuestion, explain_assume_role,
+    explain_create_session, simulate,
 };
+use crate::helper::credential_process::trust_anchor_region;
 use crate::helper::credentials::{IdentitySource, Passphrase, read_certificate_and_chain};
 
 /// Exit code when the request would be allowed.
@@ -87,6 +89,15 @@ pub(super) struct ExplainArgs {
     /// trust policy.
     #[arg(long = "caller-tag", value_parser = parse_pair, requires = "caller_role_arn")]
     caller_tags: Vec<(String, String)>,
+    /// The key of a --caller-tag that is transitive (repeatable): the calling session
+    /// inherited it along a chain, and the new session inherits it in turn (so it needs
+    /// sts:TagSession, and a --tag cannot set it again).
+    #[arg(long = "caller-transitive-tag-key", requires = "caller_role_arn")]
+    caller_transitive_tag_keys: Vec<String>,
+    /// When the calling session was issued, RFC 3339 (default: --at, or now): its
+    /// aws:TokenIssueTime, and what its role's revoke_sessions_issued_before is compared with.
+    #[arg(long, value_parser = parse_time, requires = "caller_role_arn")]
+    caller_issued_at: Option<OffsetDateTime>,
     /// AssumeRole ExternalId.
     #[arg(long, requires = "caller_role_arn")]
     external_id: Option<String>,
@@ -167,6 +178,11 @@ pub(super) struct SimulateArgs {
     /// Evaluate at this RFC 3339 time instead of now.
     #[arg(long, value_parser = parse_time)]
     at: Option<OffsetDateTime>,
+    /// When the simulated session was issued, RFC 3339 (default: --at, or now): its
+    /// aws:TokenIssueTime; a session its role revoked (revoke_sessions_issued_before) or that
+    /// has expired is refused.
+    #[arg(long, value_parser = parse_time)]
+    session_issued_at: Option<OffsetDateTime>,
 }
 
 /// Runs `rolegate explain`.
@@ -176,7 +192,7 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
         Err(code) => return code,
     };
     let now = args.at.unwrap_or_else(OffsetDateTime::now_utc);
-    if let Err(e) = source_ip_given_if_read(&config, &args.role_arn, args.source_ip) {
+    if let Err(e) = source_ip_given_if_read(&config, &args, args.source_ip) {
         return usage(&e);
     }
     let report = match &args.caller_role_arn {
@@ -187,6 +203,8 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 caller_source_identity: args.caller_source_identity,
                 caller_profile_arn: args.caller_profile_arn,
                 caller_tags: args.caller_tags,
+                caller_transitive_tag_keys: args.caller_transitive_tag_keys,
+                caller_issued_at: args.caller_issued_at,
                 role_arn: args.role_arn,
                 role_session_name: args.role_session_name.unwrap_or_else(|| "explain".to_owned()),
                 duration_seconds: args.duration_seconds,
@@ -196,7 +214,10 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 source_ip: args.source_ip,
                 region: args.client_only.region.clone(),
             };
-            explain_assume_role(config, &q, now)
+            match explain_assume_role(config, &q, now) {
+                Ok(report) => report,
+                Err(e) => return usage(&e.to_string()),
+            }
         }
         None => {
             let q = match create_session_question(args) {
@@ -213,19 +234,65 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
     })
 }
 
-/// `--source-ip` is required when the role's trust policy reads `aws:SourceIp`: every request
+/// `--source-ip` is required when a policy the decision evaluates reads `aws:SourceIp`: the
+/// target role's trust policy and, for a calling session, its role's permission policies and
+/// its profile's session policies, all evaluated with the request's context. Every request
 /// the daemon decides holds the client's address, so an explanation without one would decide
 /// a request the daemon never sees (a Deny on an address range would not apply).
-fn source_ip_given_if_read(config: &Config, role_arn: &str, source_ip: Option<IpAddr>) -> Result<(), String> {
-    let reads = config
-        .role(role_arn)
-        .is_some_and(|role| crate::broker::per_request_trust_keys(&role.trust_policy).contains(&"aws:sourceip"));
-    match (reads, source_ip) {
-        (true, None) => Err(format!(
-            "the trust policy of {role_arn} reads aws:SourceIp, which every request holds (the client's address): give --source-ip"
-        )),
-        _ => Ok(()),
+fn source_ip_given_if_read(config: &Config, args: &ExplainArgs, source_ip: Option<IpAddr>) -> Result<(), String> {
+    if source_ip.is_some() {
+        return Ok(());
     }
+    match policies_reading_source_ip(config, args).into_iter().next() {
+        Some(which) => Err(format!(
+            "{which} reads aws:SourceIp, which every request holds (the client's address): give --source-ip"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The policies of the question's decision that read `aws:SourceIp`, named for the operator.
+fn policies_reading_source_ip(config: &Config, args: &ExplainArgs) -> Vec<String> {
+    let reads = |doc: &crate::policy::PolicyDocument| {
+        doc.context_keys()
+            .iter()
+            .any(|(_, key)| crate::policy::fold_key(key) == "aws:sourceip")
+    };
+    let mut found = Vec::new();
+    if config
+        .role(&args.role_arn)
+        .is_some_and(|role| reads(&role.trust_policy))
+    {
+        found.push(format!("the trust policy of {}", args.role_arn));
+    }
+    let Some(caller) = args.caller_role_arn.as_deref() else {
+        return found;
+    };
+    if let Some(role) = config.role(caller) {
+        found.extend(
+            role.permission_policies
+                .iter()
+                .enumerate()
+                .filter(|(_, doc)| reads(doc))
+                .map(|(i, _)| format!("permission policy #{i} of the calling role {caller}")),
+        );
+    }
+    if let Some(profile) = args.caller_profile_arn.as_deref().and_then(|arn| config.profile(arn)) {
+        if profile.session_policy.as_deref().is_some_and(reads) {
+            found.push(format!(
+                "the session policy of the calling session's profile {}",
+                profile.arn
+            ));
+        }
+        found.extend(
+            profile
+                .managed_policy_arns
+                .iter()
+                .filter(|arn| config.managed_policies.get(*arn).is_some_and(|doc| reads(doc)))
+                .map(|arn| format!("managed policy {arn}, a session policy of the calling session's profile")),
+        );
+    }
+    found
 }
 
 /// Runs `rolegate simulate`.
@@ -250,6 +317,7 @@ pub(super) fn run_simulate(args: SimulateArgs) -> ExitCode {
         policy_arns: args.policy_arns,
         profile_arn: args.profile_arn,
         context: args.context,
+        session_issued_at: args.session_issued_at,
     };
     match simulate(&config, &q, args.at.unwrap_or_else(OffsetDateTime::now_utc)) {
         Ok(s) => {
@@ -283,6 +351,15 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
         passphrase,
         pkcs11_lib: args.client_only.pkcs11_lib,
     })?;
+    // The region credential-process signs for: --region, else the trust anchor ARN's. An ARN
+    // without one names no trust anchor (every anchor's ARN has the server's region): the
+    // anchor step refuses it, and no region step is shown.
+    let region = match args.client_only.region {
+        Some(region) => Some(SigningRegion::Given(region)),
+        None => trust_anchor_region(&trust_anchor_arn)
+            .ok()
+            .map(SigningRegion::FromTrustAnchorArn),
+    };
     Ok(CreateSessionQuestion {
         trust_anchor_arn,
         profile_arn,
@@ -294,7 +371,7 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
         instance_properties: (!args.instance_properties.is_empty())
             .then(|| args.instance_properties.into_iter().collect()),
         source_ip: args.source_ip,
-        region: args.client_only.region,
+        region,
     })
 }
 

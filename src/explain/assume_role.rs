@@ -14,7 +14,7 @@ use crate::broker::{AssumeRoleInput, Caller, OpenedSession};
 use crate::config::{Config, Role};
 use crate::error::ApiError;
 use crate::policy;
-use crate::session::{self, SessionClaims, SessionOrigin, format_expiration};
+use crate::session::{self, SessionClaims, SessionOrigin, format_expiration, same_tag_key};
 
 /// An AssumeRole to explain: the calling session (its role and name) and the request.
 #[derive(Clone, Debug, Default)]
@@ -32,6 +32,12 @@ pub struct AssumeRoleQuestion {
     /// The calling session's tags (`aws:PrincipalTag/*`): a Roles Anywhere session's are its
     /// certificate's mapped attributes, e.g. `x509Subject/CN`.
     pub caller_tags: Vec<(String, String)>,
+    /// The keys of `caller_tags` that are transitive (the calling session inherited them along
+    /// a chain, or was given them as transitive): the new session inherits them.
+    pub caller_transitive_tag_keys: Vec<String>,
+    /// When the calling session was issued (`aws:TokenIssueTime`, and what a revocation
+    /// cutoff of its role is compared with); `None`: at the time of the question.
+    pub caller_issued_at: Option<OffsetDateTime>,
     /// The role to assume.
     pub role_arn: String,
     pub role_session_name: String,
@@ -44,10 +50,52 @@ pub struct AssumeRoleQuestion {
     pub region: Option<String>,
 }
 
+/// A question that describes no calling session there can be: a usage error, not a verdict.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QuestionError {
+    #[error(
+        "--caller-role-arn {0}: no [[role]] of the configuration has this ARN, so no session of it can make a request"
+    )]
+    UnknownCallerRole(String),
+    #[error("--caller-session-name: {0}")]
+    CallerSessionName(String),
+    #[error("--caller-source-identity '{0}': a source identity has at least 2 characters")]
+    CallerSourceIdentity(String),
+    #[error("--caller-profile-arn {0}: no [[profile]] of the configuration has this ARN")]
+    UnknownCallerProfile(String),
+    #[error(
+        "--caller-profile-arn {profile}: the profile does not list the calling role {role}, so no session of that role came from it"
+    )]
+    RoleNotInCallerProfile { profile: String, role: String },
+    #[error("--caller-transitive-tag-key {0}: no --caller-tag has this key")]
+    TransitiveKeyNotATag(String),
+    #[error("--caller-issued-at {issued}: after the time of the question, {at}")]
+    IssuedInTheFuture { issued: String, at: String },
+    #[error(
+        "--caller-issued-at {issued}: a session of {role} lasts at most its max_session_duration, {max} seconds, so it has expired by {at}"
+    )]
+    CallerSessionExpired {
+        issued: String,
+        role: String,
+        max: u32,
+        at: String,
+    },
+}
+
 /// Runs AssumeRole's authorization steps for a caller session of `caller_role_arn` issued at
-/// `now`, with the tags, source identity and (through its profile) session policies the
-/// question gives it.
-pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: OffsetDateTime) -> Report {
+/// `caller_issued_at` (or `now`), with the tags, source identity and (through its profile)
+/// session policies the question gives it. A question no calling session fits is refused.
+pub fn explain_assume_role(
+    config: Arc<Config>,
+    q: &AssumeRoleQuestion,
+    now: OffsetDateTime,
+) -> Result<Report, QuestionError> {
+    let caller_role = check_caller(&config, q, now)?;
+    Ok(explain_checked(config, q, &caller_role, now))
+}
+
+/// [`explain_assume_role`] once the question is known to describe a calling session.
+fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Role, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
     let mut question = vec![
         format!("AssumeRole at {}", format_expiration(now.unix_timestamp())),
@@ -81,7 +129,8 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         None => Some(CallerProfile::default()),
         Some(arn) => r.check(
             "calling session's profile exists and lists its role",
-            caller_profile(&config, arn, &q.caller_role_arn),
+            caller_profile(&config, arn, &q.caller_role_arn)
+                .map_err(|e| ApiError::validation("question", e.to_string())),
             |p: &CallerProfile| {
                 let mut details = vec![match p.session_policies.len() + p.policy_arns.len() {
                     0 => "no session policies".to_owned(),
@@ -98,14 +147,20 @@ pub fn explain_assume_role(config: Arc<Config>, q: &AssumeRoleQuestion, now: Off
         return r.finish(Api::Sts, question);
     };
     // The session as the broker authenticates it: its role exists and has not revoked it.
-    let claims = caller_claims(&config, q, session_policies, now);
-    let caller_role = r.check(
-        "calling session is valid (its role exists and has not revoked it)",
-        steps::current_role(&config, &claims, now),
-        |role: &Arc<Role>| vec![role.arn.assumed_role_arn(&q.caller_session_name)],
-    );
-    let Some(role) = caller_role else {
-        return r.finish(Api::Sts, question);
+    let claims = caller_claims(q, caller_role, session_policies, now);
+    let issued = issue_line(q, claims.issued_at);
+    let title = "calling session is valid (not expired, not revoked by its role)";
+    let role = match steps::current_role(&config, &claims, now) {
+        Ok(role) => {
+            let mut details = vec![role.arn.assumed_role_arn(&q.caller_session_name), issued];
+            details.extend(revocation_note(q, &role));
+            r.pass(title, details);
+            role
+        }
+        Err(e) => {
+            r.fail(title, e, vec![issued]);
+            return r.finish(Api::Sts, question);
+        }
     };
     let caller = Caller {
         claims: Arc::new(OpenedSession::new(claims)),
@@ -250,6 +305,75 @@ fn refused(refusal: &steps::CallerRefusal) -> String {
     }
 }
 
+/// The calling role, once the question is known to describe a session of it that can call at
+/// `now`: a defined role, a session name and source identity a session can have, a profile
+/// that lists the role, transitive keys among its tags, issued before `now` and not expired.
+fn check_caller(config: &Config, q: &AssumeRoleQuestion, now: OffsetDateTime) -> Result<Arc<Role>, QuestionError> {
+    let role = config
+        .role(&q.caller_role_arn)
+        .ok_or_else(|| QuestionError::UnknownCallerRole(q.caller_role_arn.clone()))?;
+    crate::broker::validate_role_session_name(&q.caller_session_name)
+        .map_err(|e| QuestionError::CallerSessionName(e.message))?;
+    if let Some(s) = q.caller_source_identity.as_ref().filter(|s| s.chars().count() < 2) {
+        return Err(QuestionError::CallerSourceIdentity(s.clone()));
+    }
+    if let Some(arn) = &q.caller_profile_arn {
+        caller_profile(config, arn, &q.caller_role_arn)?;
+    }
+    if let Some(key) = q
+        .caller_transitive_tag_keys
+        .iter()
+        .find(|k| !q.caller_tags.iter().any(|(t, _)| same_tag_key(t, k)))
+    {
+        return Err(QuestionError::TransitiveKeyNotATag(key.clone()));
+    }
+    if let Some(issued) = q.caller_issued_at {
+        let shown = |t: OffsetDateTime| format_expiration(t.unix_timestamp());
+        if issued > now {
+            return Err(QuestionError::IssuedInTheFuture {
+                issued: shown(issued),
+                at: shown(now),
+            });
+        }
+        if now.unix_timestamp() - issued.unix_timestamp() >= i64::from(role.max_session_duration) {
+            return Err(QuestionError::CallerSessionExpired {
+                issued: shown(issued),
+                role: q.caller_role_arn.clone(),
+                max: role.max_session_duration,
+                at: shown(now),
+            });
+        }
+    }
+    Ok(role.clone())
+}
+
+/// When the calling session was issued, and whether the question said so.
+fn issue_line(q: &AssumeRoleQuestion, issued_at: i64) -> String {
+    match q.caller_issued_at {
+        Some(_) => format!("issued at {} (--caller-issued-at)", format_expiration(issued_at)),
+        None => format!(
+            "issued at {} (assumed: the time of the question; --caller-issued-at sets it)",
+            format_expiration(issued_at)
+        ),
+    }
+}
+
+/// What a revocation cutoff of the caller's role means for a verdict on a session whose issue
+/// time the question did not give: it holds for sessions issued at or after the cutoff only.
+fn revocation_note(q: &AssumeRoleQuestion, role: &Role) -> Option<String> {
+    let cutoff = role.revoke_sessions_issued_before?;
+    Some(match q.caller_issued_at {
+        Some(_) => format!(
+            "issued at or after the role's revoke_sessions_issued_before, {}",
+            format_expiration(cutoff)
+        ),
+        None => format!(
+            "the role revokes sessions issued before {}: this verdict holds only for sessions issued at or after it (an older session is refused, reason session-revoked; give --caller-issued-at to explain one)",
+            format_expiration(cutoff)
+        ),
+    })
+}
+
 /// The session policies a session of a profile carries.
 #[derive(Default)]
 struct CallerProfile {
@@ -262,15 +386,15 @@ struct CallerProfile {
 /// The profile `arn`, which must list `role_arn` (a session of that role cannot have come
 /// from it otherwise), as the session policies it gives its sessions. A disabled profile
 /// creates no sessions, but the live ones it created still chain: it is found all the same.
-fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerProfile, ApiError> {
+fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerProfile, QuestionError> {
     let profile = config
         .profile(arn)
-        .ok_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))?;
+        .ok_or_else(|| QuestionError::UnknownCallerProfile(arn.to_owned()))?;
     if !profile.role_arns.iter().any(|r| r == role_arn) {
-        return Err(ApiError::validation(
-            "role-not-in-profile",
-            format!("Profile {arn} does not list the calling role {role_arn}."),
-        ));
+        return Err(QuestionError::RoleNotInCallerProfile {
+            profile: arn.to_owned(),
+            role: role_arn.to_owned(),
+        });
     }
     Ok(CallerProfile {
         arn: arn.to_owned(),
@@ -280,29 +404,23 @@ fn caller_profile(config: &Config, arn: &str, role_arn: &str) -> Result<CallerPr
     })
 }
 
-/// The claims of a calling session issued at `now`: the question's role, name, tags and source
-/// identity, and its profile's session policies.
-fn caller_claims(
-    config: &Config,
-    q: &AssumeRoleQuestion,
-    profile: CallerProfile,
-    now: OffsetDateTime,
-) -> SessionClaims {
-    let issued_at = now.unix_timestamp();
+/// The claims of a calling session of `role` issued at `caller_issued_at` (or `now`): the
+/// question's name, tags, transitive tag keys and source identity, and its profile's session
+/// policies. It lasts as long as a session of the role can ([`check_caller`] refused one that
+/// expired).
+fn caller_claims(q: &AssumeRoleQuestion, role: &Role, profile: CallerProfile, now: OffsetDateTime) -> SessionClaims {
+    let issued_at = q.caller_issued_at.unwrap_or(now).unix_timestamp();
     SessionClaims {
         access_key_id: String::new(),
         secret_access_key: Zeroizing::new(String::new()),
         role_arn: q.caller_role_arn.clone(),
-        role_id: config
-            .role(&q.caller_role_arn)
-            .map(|r| r.role_id.clone())
-            .unwrap_or_default(),
+        role_id: role.role_id.clone(),
         session_name: q.caller_session_name.clone(),
         issued_at,
-        expires_at: issued_at + 3600,
+        expires_at: issued_at + i64::from(role.max_session_duration),
         source_identity: q.caller_source_identity.clone(),
         tags: q.caller_tags.clone(),
-        transitive_tag_keys: Vec::new(),
+        transitive_tag_keys: q.caller_transitive_tag_keys.clone(),
         origin: match profile.arn.is_empty() {
             true => SessionOrigin::AssumeRole {
                 source_role_arn: q.caller_role_arn.clone(),

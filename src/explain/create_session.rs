@@ -30,8 +30,52 @@ pub struct CreateSessionQuestion {
     pub instance_properties: Option<BTreeMap<String, String>>,
     /// `aws:SourceIp` as the daemon would see it.
     pub source_ip: Option<IpAddr>,
-    /// The region the client signs for (its `--region`), when given.
-    pub region: Option<String>,
+    /// The region the client signs for, when known.
+    pub region: Option<SigningRegion>,
+}
+
+/// The region a client signs its request for, and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SigningRegion {
+    /// Given (`--region`).
+    Given(String),
+    /// credential-process's default: the region of the trust anchor ARN.
+    FromTrustAnchorArn(String),
+}
+
+impl SigningRegion {
+    /// The region's name, e.g. `us-east-1`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Given(name) | Self::FromTrustAnchorArn(name) => name,
+        }
+    }
+}
+
+impl core::fmt::Display for SigningRegion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Given(name) => f.write_str(name),
+            Self::FromTrustAnchorArn(name) => write!(
+                f,
+                "{name} (the trust anchor ARN's region: credential-process signs for it when not given --region)"
+            ),
+        }
+    }
+}
+
+/// The parameters the REST edge requires, each present and not empty, in the order it checks
+/// them.
+fn check_required_parameters(q: &CreateSessionQuestion) -> Result<(), ApiError> {
+    let required = [
+        (&q.profile_arn, "profileArn"),
+        (&q.role_arn, "roleArn"),
+        (&q.trust_anchor_arn, "trustAnchorArn"),
+    ];
+    match required.into_iter().find(|(value, _)| value.is_empty()) {
+        Some((_, name)) => Err(crate::service::rest::missing_parameter(name)),
+        None => Ok(()),
+    }
 }
 
 /// Which CRL each certificate of the accepted path was checked against. webpki checks a
@@ -107,20 +151,58 @@ fn revocation_of(anchor: &Anchor, names: &identity::CertificateNames, end_entity
     }
 }
 
+/// Which certificates of the chain a CRL of the anchor lists, when the chain was refused as
+/// revoked: the daemon's message does not say, the explanation does (the leaf, intermediate
+/// #n in the order given, or a CA certificate of the bundle another CA of it revoked).
+fn revoked_lines(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> Vec<String> {
+    let trust = &anchor.trust;
+    let mut lines: Vec<String> = trust
+        .revoked_by(leaf.der(), true)
+        .map(|issuer| {
+            format!(
+                "revoked: the certificate (serial {}), listed by the CRL of {issuer}",
+                leaf.serial_hex()
+            )
+        })
+        .into_iter()
+        .collect();
+    for (i, der) in intermediates.iter().enumerate() {
+        if let Some(issuer) = trust.revoked_by(der, false) {
+            let subject = identity::certificate_names(der).map_or_else(|_| "?".to_owned(), |n| n.subject);
+            lines.push(format!(
+                "revoked: intermediate #{} ({subject}), listed by the CRL of {issuer}",
+                i + 1
+            ));
+        }
+    }
+    if lines.is_empty() {
+        lines.extend(trust.certificates().iter().filter_map(|c| {
+            c.revoked_by.as_ref().map(|issuer| {
+                format!(
+                    "revoked: the trust anchor's CA certificate {}, listed by the CRL of {issuer}",
+                    c.subject
+                )
+            })
+        }));
+    }
+    lines
+}
+
 /// Runs every CreateSession step that can be evaluated at `now` and reports each, the trust
 /// policy with a full statement and condition trace per action. The verdict is the first
 /// failure in the broker's order, i.e. exactly the error the daemon would answer.
 pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
     if let Some(region) = &q.region {
-        r.check(
-            "request is signed for the server's region",
-            match *region == config.server.region {
-                true => Ok(()),
-                false => Err(crate::service::rest::wrong_region(&config.server.region, region)),
-            },
-            |()| vec![region.clone()],
-        );
+        let title = "request is signed for the server's region";
+        match region.name() == config.server.region {
+            true => r.pass(title, vec![region.to_string()]),
+            false => r.fail(
+                title,
+                crate::service::rest::wrong_region(&config.server.region, region.name()),
+                vec![region.to_string()],
+            ),
+        }
     }
     let certificate = r.check(
         "certificate parses and follows the leaf certificate rules",
@@ -128,6 +210,30 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}"))),
         certificate_details,
     );
+    // The REST edge refuses a chain of the wrong shape as it reads X-Amz-X509-Chain, before
+    // the parameters are looked at.
+    let given = vec![format!(
+        "{} given",
+        counted(
+            q.intermediates.len(),
+            "intermediate certificate",
+            "intermediate certificates"
+        )
+    )];
+    let title = "chain certificates: at most 5, each once";
+    let chain_shape = match steps::check_chain_shape(&q.intermediates) {
+        Ok(()) => {
+            r.pass(title, given);
+            true
+        }
+        Err(e) => {
+            r.fail(title, e, given);
+            false
+        }
+    };
+    r.check("required parameters given", check_required_parameters(q), |()| {
+        Vec::new()
+    });
     r.check(
         "ARNs within AWS's lengths",
         steps::check_arn_lengths(&q.profile_arn, &q.role_arn, &q.trust_anchor_arn),
@@ -146,29 +252,26 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
     );
     let title = "certificate chains to the trust anchor (signatures, validity, CRLs)";
     match (&certificate, anchor) {
-        (Some(cert), Some(anchor)) => {
-            r.check(
-                title,
-                steps::check_chain_shape(&q.intermediates)
-                    .and_then(|()| steps::verify_chain_at(anchor, cert, &q.intermediates, now)),
-                |v| {
-                    let mut details = vec![
-                        format!(
-                            "{} given",
-                            counted(
-                                q.intermediates.len(),
-                                "intermediate certificate",
-                                "intermediate certificates"
-                            )
-                        ),
-                        format!("chain valid until {}", format_expiration(v.not_after)),
-                    ];
-                    details.extend(revocation_lines(anchor, cert, &q.intermediates, v));
-                    details
-                },
-            );
+        (Some(cert), Some(anchor)) if chain_shape => {
+            match steps::verify_chain_at(anchor, cert, &q.intermediates, now) {
+                Ok(v) => {
+                    let mut details = vec![format!("chain valid until {}", format_expiration(v.not_after))];
+                    details.extend(revocation_lines(anchor, cert, &q.intermediates, &v));
+                    r.pass(title, details);
+                }
+                Err(e) => {
+                    let details = match e.message.ends_with(&identity::CertificateError::Revoked.to_string()) {
+                        true => revoked_lines(anchor, cert, &q.intermediates),
+                        false => Vec::new(),
+                    };
+                    r.fail(title, e, details);
+                }
+            }
         }
-        _ => r.skip(title, "a parsed certificate and an enabled trust anchor"),
+        _ => r.skip(
+            title,
+            "a parsed certificate, a chain of the accepted shape and an enabled trust anchor",
+        ),
     }
     let names = "certificate names give a source identity of its own";
     match &certificate {

@@ -19,8 +19,8 @@ use core::fmt;
 use crate::error::ApiError;
 use crate::policy::StatementTrace;
 
-pub use assume_role::{AssumeRoleQuestion, explain_assume_role};
-pub use create_session::{CreateSessionQuestion, explain_create_session};
+pub use assume_role::{AssumeRoleQuestion, QuestionError, explain_assume_role};
+pub use create_session::{CreateSessionQuestion, SigningRegion, explain_create_session};
 pub use simulate::{PolicySource, SimulateError, SimulateQuestion, Simulation, simulate};
 
 /// The outcome of one step.

@@ -37,6 +37,9 @@ pub struct SimulateQuestion {
     /// the others are the caller's keys of `Sessions.Authorize`, under its rules (no other key
     /// rolegate derives from the session; a key given more than once is multi-valued).
     pub context: Vec<(String, String)>,
+    /// When the simulated session was issued (`aws:TokenIssueTime`); `None`: at the time of
+    /// the simulation.
+    pub session_issued_at: Option<OffsetDateTime>,
 }
 
 /// Where an evaluated policy came from.
@@ -132,6 +135,8 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         .ok_or_else(|| SimulateError::UnknownRole(q.role_arn.clone()))?;
     // A session that cannot exist is no question: its name is one STS accepts.
     broker::validate_role_session_name(&q.session_name).map_err(|e| SimulateError::InvalidRequest(e.message))?;
+    let issued_at = q.session_issued_at.unwrap_or(now).unix_timestamp();
+    check_session_is_live(role, issued_at, now.unix_timestamp())?;
     let mut session: Vec<(PolicySource, Arc<PolicyDocument>)> = Vec::new();
     if let Some(arn) = &q.profile_arn {
         let profile = config
@@ -159,7 +164,7 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         }
     }
 
-    let ctx = context(config, role, q, now)?;
+    let ctx = context(config, role, q, issued_at, now)?;
     let identity: Vec<&PolicyDocument> = role.permission_policies.iter().collect();
     let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
     let session_set = (!session.is_empty()).then_some(session_docs.as_slice());
@@ -188,6 +193,9 @@ impl fmt::Display for Simulation {
             format_expiration(self.at)
         )?;
         writeln!(f, "  role: {} (session {})", q.role_arn, q.session_name)?;
+        if let Some(issued) = q.session_issued_at {
+            writeln!(f, "  session issued at {}", format_expiration(issued.unix_timestamp()))?;
+        }
         writeln!(f)?;
         writeln!(f, "Role permission policies:")?;
         write_traces(f, &self.identity_sources, &self.identity_traces)?;
@@ -230,6 +238,37 @@ fn write_traces(f: &mut fmt::Formatter<'_>, sources: &[PolicySource], traces: &[
     Ok(())
 }
 
+/// A session issued at `issued_at` (Unix seconds) that rolegate still accepts at `now`: issued
+/// by then, not past the longest a session of `role` lasts (its max_session_duration), and not
+/// revoked by the role's `revoke_sessions_issued_before` — the broker refuses any other
+/// before a policy is evaluated.
+fn check_session_is_live(role: &Role, issued_at: i64, now: i64) -> Result<(), SimulateError> {
+    let refused = |why: String| Err(SimulateError::InvalidRequest(why));
+    let issued = format_expiration(issued_at);
+    if issued_at > now {
+        return refused(format!(
+            "The session is issued at {issued}, after the time of the simulation, {}.",
+            format_expiration(now)
+        ));
+    }
+    if now - issued_at >= i64::from(role.max_session_duration) {
+        return refused(format!(
+            "A session of {} issued at {issued} has expired by {}: it lasts at most the role's max_session_duration, {} seconds.",
+            role.arn,
+            format_expiration(now),
+            role.max_session_duration
+        ));
+    }
+    match role.revoke_sessions_issued_before {
+        Some(cutoff) if issued_at < cutoff => refused(format!(
+            "A session of {} issued at {issued} is revoked (revoke_sessions_issued_before = {}): rolegate refuses it before any policy is evaluated.",
+            role.arn,
+            format_expiration(cutoff)
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn managed(config: &Config, arn: &str) -> Result<Arc<PolicyDocument>, SimulateError> {
     config
         .managed_policies
@@ -245,6 +284,7 @@ fn context(
     config: &Config,
     role: &Role,
     q: &SimulateQuestion,
+    issued_at: i64,
     now: OffsetDateTime,
 ) -> Result<RequestContext, SimulateError> {
     let mut tags: Vec<(String, String)> = Vec::new();
@@ -287,7 +327,7 @@ fn context(
         role,
         role_id: &role.role_id,
         session_name: &q.session_name,
-        issued_at: now.unix_timestamp(),
+        issued_at,
         source_identity,
         tags: &tags,
     };

@@ -156,20 +156,10 @@ pub struct CredentialProcessArgs {
 impl SessionArgs {
     /// The region: `--region`, else the one in the trust anchor ARN.
     pub fn region(&self) -> Result<String, String> {
-        if let Some(r) = &self.region {
-            return Ok(r.clone());
+        match &self.region {
+            Some(r) => Ok(r.clone()),
+            None => trust_anchor_region(&self.trust_anchor_arn),
         }
-        self.trust_anchor_arn
-            .split(':')
-            .nth(3)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                format!(
-                    "cannot tell the region from trust anchor ARN '{}'; pass --region",
-                    self.trust_anchor_arn
-                )
-            })
     }
 
     pub fn endpoint(&self, region: &str) -> String {
@@ -329,6 +319,16 @@ impl SessionArgs {
             chain,
         ))
     }
+}
+
+/// The region of the trust anchor ARN `arn`, which the client signs for when not given
+/// `--region` (also what `rolegate explain` assumes then).
+pub fn trust_anchor_region(arn: &str) -> Result<String, String> {
+    arn.split(':')
+        .nth(3)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("cannot tell the region from trust anchor ARN '{arn}'; pass --region"))
 }
 
 /// The DNS suffix of AWS endpoints in `region`: China's regions (`cn-north-1`, …) are under

@@ -252,7 +252,7 @@ impl TrustAnchor {
         check_every_key_has_a_crl(&crl_signers, &webpki_anchors, &certificates)?;
         for certificate in &mut certificates {
             certificate.revoked_by =
-                revoking_crl(&certificate.der, &loaded, &crl_infos).map(|i| crl_infos[i].issuer.clone());
+                revoking_crl(&certificate.der, false, &loaded, &crl_infos).map(|i| crl_infos[i].issuer.clone());
         }
         let group_of = group_of_each(&webpki_anchors);
         let mut groups: Vec<AnchorGroup> = Vec::new();
@@ -325,6 +325,14 @@ impl TrustAnchor {
             .map(|(_, info)| info)
     }
 
+    /// The issuer (RFC 4514-style) of a CRL of this anchor that lists the chain certificate
+    /// `der` — the leaf (`end_entity`) or an intermediate — as revoked, when one does: its
+    /// issuer's CRL that covers it lists its serial. What `rolegate explain` names when a
+    /// chain is refused as revoked (the refusal itself does not say which certificate).
+    pub fn revoked_by(&self, der: &[u8], end_entity: bool) -> Option<&str> {
+        revoking_crl(der, end_entity, &self.crls, &self.crl_infos).map(|i| self.crl_infos[i].issuer.as_str())
+    }
+
     /// Whether the anchor certificate webpki chose (matched by subject and key) is revoked: a
     /// CRL of this anchor lists every bundle certificate of that subject and key. An anchor
     /// certificate is trusted as given, so webpki never consults a CRL about it (RFC 5280
@@ -369,12 +377,12 @@ impl TrustAnchor {
     }
 }
 
-/// The position in `crls` of a CRL that revokes the bundle certificate `der`: one of its
-/// issuer's name (not its own: a self-issued certificate is not revoked by its own CRL) that
-/// covers a CA certificate with its CRL distribution points and lists its serial, as webpki
-/// would decide for it as an intermediate. The CRL's signature was verified at load with the
-/// key of a bundle certificate of that name.
-fn revoking_crl(der: &CertificateDer<'_>, crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Option<usize> {
+/// The position in `crls` of a CRL that revokes the certificate `der` (a bundle certificate,
+/// or one of a chain: an `end_entity` or a CA): one of its issuer's name (not its own: a
+/// self-issued certificate is not revoked by its own CRL) that covers a certificate of its
+/// kind with its CRL distribution points and lists its serial, as webpki would decide. The
+/// CRL's signature was verified at load with the key of a bundle certificate of that name.
+fn revoking_crl(der: &[u8], end_entity: bool, crls: &[CertRevocationList<'_>], infos: &[CrlInfo]) -> Option<usize> {
     let x509 = parse_der(der).ok()?;
     let names = super::certificate::names_of(&x509).ok()?;
     if x509.issuer().as_raw() == x509.subject().as_raw() {
@@ -384,7 +392,7 @@ fn revoking_crl(der: &CertificateDer<'_>, crls: &[CertRevocationList<'_>], infos
     let covers = |info: &CrlInfo| {
         info.scope
             .as_ref()
-            .is_none_or(|scope| scope.covers(false, names.crl_distribution_uris.as_deref()))
+            .is_none_or(|scope| scope.covers(end_entity, names.crl_distribution_uris.as_deref()))
     };
     crls.iter().zip(infos).position(|(crl, info)| {
         crl.issuer() == names.issuer_contents.as_slice()

@@ -248,14 +248,8 @@ struct SessionParams {
 
 impl SessionParams {
     fn required(p: RequestedParams) -> Result<Self, ApiError> {
-        let required = |v: Option<String>, name: &str| {
-            v.filter(|s| !s.is_empty()).ok_or_else(|| {
-                ApiError::validation(
-                    "missing-parameter",
-                    format!("Missing required parameter {name} (query string or JSON body)."),
-                )
-            })
-        };
+        let required =
+            |v: Option<String>, name: &str| v.filter(|s| !s.is_empty()).ok_or_else(|| missing_parameter(name));
         Ok(Self {
             profile_arn: required(p.profile_arn, "profileArn")?,
             role_arn: required(p.role_arn, "roleArn")?,
@@ -265,6 +259,15 @@ impl SessionParams {
             instance_properties: p.instance_properties,
         })
     }
+}
+
+/// The refusal of a request without the required parameter `name` (or with it empty), also
+/// what `rolegate explain` reports for an empty ARN.
+pub(crate) fn missing_parameter(name: &str) -> ApiError {
+    ApiError::validation(
+        "missing-parameter",
+        format!("Missing required parameter {name} (query string or JSON body)."),
+    )
 }
 
 /// The refusal of a request signed for `sent` at a server of `expected` (also what
