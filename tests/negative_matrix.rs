@@ -194,8 +194,12 @@ fn body_with(profile: &str, role: &str, key: &str, value: serde_json::Value) -> 
 }
 
 fn base_headers() -> Vec<(String, String)> {
+    headers_for(HOST)
+}
+
+fn headers_for(host: &str) -> Vec<(String, String)> {
     vec![
-        ("host".into(), HOST.into()),
+        ("host".into(), host.into()),
         ("content-type".into(), "application/json".into()),
     ]
 }
@@ -226,10 +230,23 @@ fn ra_signed_query(
     body: Vec<u8>,
     at: OffsetDateTime,
 ) -> Req {
+    ra_signed_for_host(key, leaf, chain, query, body, at, HOST)
+}
+
+/// [`ra_signed_query`] signed for the server `host` (and sent with it).
+fn ra_signed_for_host(
+    key: &x509::X509SigningKey,
+    leaf: &Issued,
+    chain: &[Vec<u8>],
+    query: &str,
+    body: Vec<u8>,
+    at: OffsetDateTime,
+    host: &str,
+) -> Req {
     let serial = ClientCertificate::parse(leaf.cert_der.clone())
         .map(|c| c.serial_decimal().to_owned())
         .unwrap_or_else(|_| "1".into());
-    let mut headers = base_headers();
+    let mut headers = headers_for(host);
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let http = HttpRequest {
         method: "POST",
@@ -1036,6 +1053,33 @@ async fn signature_and_request_matrix() {
             Want::Rest(403, AD, "Cannot build the canonical request: The request lists 'content-type' in SignedHeaders but does not carry that header. (reason: bad-signature, request id: {id})"),
         ),
         case(
+            // Signed for another server (captured on its way there): not replayed to this one.
+            "signed for another host",
+            ra_signed_for_host(
+                &x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap(),
+                &leaf,
+                &[],
+                "",
+                ok_body(),
+                n,
+                "staging.internal:8443",
+            ),
+            Want::Rest(403, AD, "The request is signed for host 'staging.internal:8443', which is not a name of this server (localhost, 127.0.0.1, rolegate.test): sign it for the name you reach this server by. (reason: wrong-host, request id: {id})"),
+        ),
+        case(
+            "signed for this host by its address",
+            ra_signed_for_host(
+                &x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap(),
+                &leaf,
+                &[],
+                "",
+                ok_body(),
+                n,
+                "127.0.0.1:9999",
+            ),
+            Want::Ok(201),
+        ),
+        case(
             "host not signed",
             ra_signed_over(&leaf, ok_body(), &["content-type", "x-amz-date", "x-amz-x509"], n),
             Want::Rest(403, AD, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization. (reason: unsigned-header, request id: {id})"),
@@ -1354,8 +1398,20 @@ fn sts_signed_for(
     region: &str,
     at: OffsetDateTime,
 ) -> Req {
+    sts_signed_for_host(s, token, body, (service, region), at, HOST)
+}
+
+/// [`sts_signed_for`] signed for the server `host` (and sent with it).
+fn sts_signed_for_host(
+    s: &Session,
+    token: Option<&str>,
+    body: &str,
+    (service, region): (&str, &str),
+    at: OffsetDateTime,
+    host: &str,
+) -> Req {
     let mut headers = vec![
-        ("host".to_owned(), HOST.to_owned()),
+        ("host".to_owned(), host.to_owned()),
         (
             "content-type".to_owned(),
             "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
@@ -1585,6 +1641,22 @@ async fn session_token_and_sts_signature_matrix() {
                 ..sts_signed(&good, WHOAMI)
             },
             Want::Sts(403, SDNM, SDNM_MESSAGE),
+        ),
+        case(
+            "signed for another host",
+            sts_signed_for_host(
+                &good,
+                Some(&good.token),
+                WHOAMI,
+                ("sts", "us-east-1"),
+                now(),
+                "staging.internal",
+            ),
+            Want::Sts(
+                403,
+                "SignatureDoesNotMatch",
+                "The request is signed for host 'staging.internal', which is not a name of this server (localhost, 127.0.0.1, rolegate.test): sign it for the name you reach this server by.",
+            ),
         ),
         case(
             "host not signed",
@@ -2169,6 +2241,47 @@ fn group_readable_key_files_are_warned_about() {
 /// An `admin_subjects` entry that is not a distinguished name, or has an empty or valueless
 /// attribute, could never match a certificate: a configuration error naming the entry. One
 /// with an escaped comma is a name.
+/// The names signed requests must be addressed to: the server certificate's by default,
+/// `server.hostnames` when listed, each a DNS name, an IP address or `*`.
+#[test]
+fn server_hostnames_are_the_names_signed_requests_are_addressed_to() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_hostnames = |hostnames: &str| {
+        let server = format!("[server]\nhostnames = {hostnames}\n");
+        std::fs::write(&config, text.replacen("[server]\n", &server, 1)).unwrap();
+        check_config(&config)
+    };
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\nsigned requests addressed to localhost, 127.0.0.1, rolegate.test\n"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = with_hostnames(r#"["rolegate.internal", "*.corp.example", "10.0.0.5"]"#);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("\nsigned requests addressed to rolegate.internal, *.corp.example, 10.0.0.5\n"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = with_hostnames(r#"["*"]"#);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\nsigned requests addressed to any name\n"), "{stdout}");
+    let (code, _, stderr) = with_hostnames(r#"["rolegate.internal", "rolegate.internal:8443"]"#);
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = line_of(&std::fs::read_to_string(&config).unwrap(), "hostnames =");
+    assert!(
+        has_placed_error(
+            &stderr,
+            "server.hostnames[1]: 'rolegate.internal:8443' is not a DNS name (`*.` for one label), an IP address or `*` (any name)",
+            line
+        ),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn admin_subjects_must_be_distinguished_names() {
     let pki = Pki::new();

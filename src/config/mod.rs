@@ -304,6 +304,7 @@ impl Config {
             self.server.account,
             metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
+        out += &format!("signed requests addressed to {}\n", self.server.names.describe());
         if let Some(every) = self.server.config_watch {
             out += &format!(
                 "reloads when one of its {} files changes (looked at every {} s)\n",
