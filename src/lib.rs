@@ -34,7 +34,8 @@
 //!   [`audit`] (one event per decision),
 //!   [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`),
 //!   [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
-//!   verifier the client and the server share), [`fsutil`] (private files, atomic writes).
+//!   verifier the client and the server share), [`fsutil`] (private files, atomic writes),
+//!   [`process`] (no core dumps of the processes that hold secrets).
 //! - **Client side**, in the same binary: [`client`] (HTTPS and gRPC clients of rolegate's
 //!   APIs, directly or through an HTTP proxy), [`helper`] (`credential-process`, `sidecar`,
 //!   `update`: what workloads run, with keys in files or on a PKCS#11 token),
@@ -64,6 +65,7 @@ pub mod logging;
 pub mod metrics;
 pub mod pki;
 pub mod policy;
+pub mod process;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

@@ -224,15 +224,18 @@ impl Broker {
         // Scope, signed headers and time first: a scope this endpoint refuses never costs a
         // key derivation, nor an entry pushing real keys out of the signing-key cache.
         sigv4::check_request(&signed, &expectations, req).map_err(signature_error)?;
-        let (key, cached) = self.caches().signing_keys.signing_key(
+        let keys = &self.caches().signing_keys;
+        let key = keys.signing_key(
             &claims.secret_access_key,
             &signed.credential.date,
             &signed.credential.region,
             &signed.credential.service,
         );
-        self.caches().record(CacheName::SigningKeys, cached);
-        sigv4::check_signature(&signed, req, &payload_hash, &key, sigv4::normalizes_path(service))
+        self.caches().record(CacheName::SigningKeys, key.was_cached());
+        sigv4::check_signature(&signed, req, &payload_hash, &key.key, sigv4::normalizes_path(service))
             .map_err(signature_error)?;
+        // Kept once it verified a signature: failed requests fill no entry.
+        keys.keep(&key);
         // After the signature: a token alone (without its secret) learns nothing of its role,
         // its expiry or a revocation.
         let role = current_role(&config, &claims, now)?;

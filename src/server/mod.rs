@@ -50,6 +50,7 @@ pub struct ServeOptions {
 /// is closed).
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     log_panics();
+    crate::process::forbid_core_dumps();
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.unwrap_or(config.server.metrics_listen);

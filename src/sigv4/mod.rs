@@ -33,7 +33,7 @@ pub use error::{HMAC_ALGORITHMS, SigV4Error, Skew, X509_ALGORITHMS, looks_like_a
 pub(crate) use error::{shown_date, shown_scope_part};
 pub use host::ServerNames;
 pub use sign::sign_hmac;
-pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
+pub use signing_key::{LookedUpKey, SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
 pub use verify::{
     Expectations, check_request, check_signature, check_time, compute_signature, is_s3_family, normalizes_path,
     signed_string_to_sign, verify, verify_with,

@@ -65,15 +65,26 @@ impl SigningKeyCache {
         }
     }
 
-    /// The signing key for these scope parts, derived on a miss, and whether it was cached.
-    pub fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> (SigningKey, bool) {
+    /// The signing key for these scope parts: cached, or derived on a miss and kept only once
+    /// [`SigningKeyCache::keep`] is given it — after a signature verified with it, so that
+    /// requests whose signatures fail (scopes a caller chose freely, say) cannot push the keys
+    /// of real sessions out.
+    pub fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> LookedUpKey {
         let id = cache_id(secret, date, region, service);
-        let entry = self
-            .cache
-            .entry(id)
-            .or_insert_with(|| derive_signing_key(secret, date, region, service));
-        let hit = !entry.is_fresh();
-        (entry.into_value(), hit)
+        match self.cache.get(&id) {
+            Some(key) => LookedUpKey { key, derived: None },
+            None => LookedUpKey {
+                key: derive_signing_key(secret, date, region, service),
+                derived: Some(id),
+            },
+        }
+    }
+
+    /// Keeps a key [`SigningKeyCache::signing_key`] derived (a cached one is kept already).
+    pub fn keep(&self, looked_up: &LookedUpKey) {
+        if let Some(id) = looked_up.derived {
+            self.cache.insert(id, looked_up.key.clone());
+        }
     }
 
     /// Drops every cached key (on configuration reload or key rotation).
@@ -93,6 +104,21 @@ impl fmt::Debug for SigningKeyCache {
         f.debug_struct("SigningKeyCache")
             .field("entries", &self.cache.entry_count())
             .finish()
+    }
+}
+
+/// A signing key from [`SigningKeyCache::signing_key`].
+#[derive(Debug)]
+pub struct LookedUpKey {
+    pub key: SigningKey,
+    /// The cache id of a key derived on a miss, not kept yet.
+    derived: Option<[u8; 32]>,
+}
+
+impl LookedUpKey {
+    /// Whether the key came from the cache.
+    pub fn was_cached(&self) -> bool {
+        self.derived.is_none()
     }
 }
 
@@ -137,15 +163,20 @@ mod tests {
     #[test]
     fn cache_reuses_and_invalidates() {
         let cache = SigningKeyCache::new(10, Duration::from_secs(60));
-        let (a, hit) = cache.signing_key("s", "20150830", "us-east-1", "sts");
-        assert!(!hit);
-        let (b, hit) = cache.signing_key("s", "20150830", "us-east-1", "sts");
-        assert!(hit);
-        assert_eq!(a, b);
-        assert_eq!(a, derive_signing_key("s", "20150830", "us-east-1", "sts"));
-        let (c, hit) = cache.signing_key("s", "20150831", "us-east-1", "sts");
-        assert!(!hit);
-        assert_ne!(a, c);
+        let a = cache.signing_key("s", "20150830", "us-east-1", "sts");
+        assert!(!a.was_cached());
+        // Not kept until a signature verified with it.
+        assert!(!cache.signing_key("s", "20150830", "us-east-1", "sts").was_cached());
+        assert_eq!(cache.entry_count(), 0);
+        cache.keep(&a);
+        let b = cache.signing_key("s", "20150830", "us-east-1", "sts");
+        assert!(b.was_cached());
+        assert_eq!(a.key, b.key);
+        assert_eq!(a.key, derive_signing_key("s", "20150830", "us-east-1", "sts"));
+        let c = cache.signing_key("s", "20150831", "us-east-1", "sts");
+        assert!(!c.was_cached());
+        assert_ne!(a.key, c.key);
+        cache.keep(&c);
         assert_eq!(cache.entry_count(), 2);
         cache.invalidate_all();
         assert_eq!(cache.entry_count(), 0);
