@@ -10,9 +10,13 @@
 //! Key material never appears in `Debug` output or errors.
 //!
 //! Each key serves two token layouts ([`super::token`]): `rg2` tokens are sealed with
-//! AES-256-GCM-SIV under a subkey derived from it with HKDF-SHA256 (RFC 5869), so the raw key
-//! is never used by two algorithms; `rg1` tokens (AES-256-GCM under the raw key), sealed by
-//! earlier versions, are still opened.
+//! AES-256-GCM-SIV under a subkey derived from it with HKDF-SHA256 (RFC 5869); `rg1` tokens
+//! (AES-256-GCM under the raw key), sealed by earlier versions, are still opened. The raw key
+//! is thus both the HKDF input and the `rg1` GCM key — sound, HKDF's output being independent
+//! of it — but GCM is not nonce-misuse resistant: two `rg1` tokens sealed under one key with
+//! one random nonce would give away its authentication key, and `rg1` forgeries under that key.
+//! A key made after the upgrade sealed no `rg1` token, so there is nothing to collide; rotating
+//! the key once after upgrading retires the layout (SECURITY.md).
 
 use std::collections::BTreeMap;
 use std::fmt;
