@@ -4,6 +4,7 @@
 //! or DER, or as an encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`, PBES2) unlocked by a passphrase;
 //! or the certificate and key on a PKCS#11 token (`pkcs11:` URIs, [`super::pkcs11`]).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::encoding::AsDer;
@@ -18,7 +19,8 @@ use crate::sigv4::SigV4Error;
 use crate::sigv4::x509::{X509Algorithm, X509Signing, X509SigningKey, X509VerifyingKey};
 
 /// Where the identity comes from (paths, not contents: the sidecar re-reads them on refresh).
-#[derive(Clone, Debug)]
+/// `Debug` shows a `pkcs11:` URI without its `pin-value`.
+#[derive(Clone)]
 pub struct IdentitySource {
     /// Certificate (PEM/DER) or PKCS#12 bundle (`.p12`/`.pfx`, or detected from its
     /// contents), or a `pkcs11:` URI.
@@ -33,6 +35,22 @@ pub struct IdentitySource {
     pub passphrase: Passphrase,
     /// The PKCS#11 module of a `pkcs11:` URI without `module-path`.
     pub pkcs11_lib: Option<PathBuf>,
+}
+
+impl fmt::Debug for IdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |path: &Path| match path.to_str() {
+            Some(text) if Pkcs11Uri::is_uri(path) => uri_without_pin(text),
+            _ => path.display().to_string(),
+        };
+        f.debug_struct("IdentitySource")
+            .field("certificate", &shown(&self.certificate))
+            .field("private_key", &self.private_key.as_deref().map(shown))
+            .field("intermediates", &self.intermediates)
+            .field("passphrase", &self.passphrase)
+            .field("pkcs11_lib", &self.pkcs11_lib)
+            .finish()
+    }
 }
 
 impl IdentitySource {
@@ -794,6 +812,15 @@ mod tests {
             with("c.pem", Some("pkcs11:object=k"), Some("/b.so")).key_selector()
         );
         assert_eq!(uri_without_pin("pkcs11:id=%01?pin-value=1"), "pkcs11:id=%01");
+        // Nor does the PIN show in Debug output.
+        let on_token = with(
+            "pkcs11:object=c?pin-value=4711",
+            Some("pkcs11:object=k?pin-value=4711"),
+            None,
+        );
+        let debug = format!("{on_token:?}");
+        assert!(!debug.contains("4711"), "{debug}");
+        assert!(debug.contains(r#"private_key: Some("pkcs11:object=k")"#), "{debug}");
     }
 
     #[test]
