@@ -259,21 +259,44 @@ fn explain_takes_a_credential_process_command_line() {
     #[rustfmt::skip]
     let out = explain(&[
         "--private-key", "/nonexistent/client.key", "--private-key-passphrase-env", "KEY_PASSPHRASE",
-        "--session-duration", "3600", "--region", "us-east-1", "--endpoint", "https://rolegate.internal:8443",
+        "--session-duration", "3600", "--region", "us-east-1", "--endpoint", "https://rolegate.test:8443",
         "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--with-proxy", "--debug", "--no-cache",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     // The same report as without the client's flags, but for where its region came from.
     let region_step = "✔ request is signed for the server's region\n    us-east-1\n";
     let stdout = f.normalized(&out);
     assert!(stdout.contains(region_step), "{stdout}");
     let default_region_step = "✔ request is signed for the server's region\n    us-east-1 (the trust anchor ARN's region: credential-process signs for it when not given --region)\n";
-    let normalized = stdout.replace(region_step, default_region_step).replace(
-        "3600 seconds (requested durationSeconds)",
-        "3600 seconds (the profile's duration_seconds)",
-    );
+    // The --endpoint's host, one of the server certificate's names, is checked too.
+    let host_step = "✔ request is signed for one of the server's names\n    rolegate.test\n";
+    assert!(stdout.contains(host_step), "{stdout}");
+    let normalized = stdout
+        .replace(region_step, default_region_step)
+        .replace(host_step, "")
+        .replace(
+            "3600 seconds (requested durationSeconds)",
+            "3600 seconds (the profile's duration_seconds)",
+        );
     golden("explain_allowed", &normalized);
+    // An endpoint by a name the server does not answer to: its signed host is refused.
+    let out = explain(&["--endpoint", "https://staging.internal:8443"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains(
+            "The request is signed for host 'staging.internal', which is not a name of this server (localhost, \
+             127.0.0.1, rolegate.test): sign it for the name you reach this server by."
+        ),
+        "{stdout}"
+    );
     // A region the server does not serve: the real request would not get this far.
     let out = explain(&["--region", "eu-west-1"]);
     assert_eq!(out.status.code(), Some(1));

@@ -360,7 +360,19 @@ fn create_session_question(args: ExplainArgs) -> Result<CreateSessionQuestion, S
             .ok()
             .map(SigningRegion::FromTrustAnchorArn),
     };
+    // The host credential-process signs for: the --endpoint URL's (its port is not compared).
+    let host = match &args.client_only.endpoint {
+        Some(endpoint) => Some(
+            endpoint
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|uri| uri.host().map(str::to_owned))
+                .ok_or_else(|| format!("--endpoint '{endpoint}' is not a URL like https://rolegate.internal:8443"))?,
+        ),
+        None => None,
+    };
     Ok(CreateSessionQuestion {
+        host,
         trust_anchor_arn,
         profile_arn,
         role_arn: args.role_arn,

@@ -808,7 +808,7 @@ impl Loader<'_> {
 
     fn tls(&self, cert: &Path, key: &Path) -> Result<TlsIdentity, ConfigError> {
         if self.secrets == Secrets::StandIns {
-            return self.stand_in_tls();
+            return self.stand_in_tls(cert);
         }
         let cert_pem = self.read("server.tls_cert", cert)?;
         let cert_chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
@@ -883,8 +883,18 @@ impl Loader<'_> {
             .collect()
     }
 
-    /// A self-signed certificate and key in place of the server's (offline loads only).
-    fn stand_in_tls(&self) -> Result<TlsIdentity, ConfigError> {
+    /// A self-signed certificate and key in place of the server's (offline loads only), with
+    /// the names of the server's certificate `cert` when it can be read (it is no secret): the
+    /// names signed requests are checked against.
+    fn stand_in_tls(&self, cert: &Path) -> Result<TlsIdentity, ConfigError> {
+        let names = std::fs::read(self.resolve(cert))
+            .ok()
+            .and_then(|pem| CertificateDer::pem_slice_iter(&pem).next()?.ok())
+            .and_then(|der| {
+                let (_, leaf) = x509_parser::parse_x509_certificate(&der).ok()?;
+                Some(Self::certificate_names(&leaf))
+            })
+            .unwrap_or_else(|| vec!["localhost".to_owned()]);
         let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
             .map_err(|e| self.err("server.tls_cert", format!("cannot make a stand-in certificate: {e}")))?;
         Ok(TlsIdentity {
@@ -892,7 +902,7 @@ impl Loader<'_> {
             key: PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
             not_before: None,
             not_after: None,
-            names: vec!["localhost".to_owned()],
+            names,
         })
     }
 

@@ -32,6 +32,8 @@ pub struct CreateSessionQuestion {
     pub source_ip: Option<IpAddr>,
     /// The region the client signs for, when known.
     pub region: Option<SigningRegion>,
+    /// The host the client signs for (its `--endpoint`'s), when known.
+    pub host: Option<String>,
 }
 
 /// The region a client signs its request for, and where it came from.
@@ -201,6 +203,17 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
                 title,
                 crate::service::rest::wrong_region(&config.server.region, region.name()),
                 vec![region.to_string()],
+            ),
+        }
+    }
+    if let Some(host) = &q.host {
+        let title = "request is signed for one of the server's names";
+        match config.server.names.admits(host) {
+            true => r.pass(title, vec![host.clone()]),
+            false => r.fail(
+                title,
+                crate::service::rest::wrong_host(host, &config.server.names),
+                vec![format!("{host} (the --endpoint's host)")],
             ),
         }
     }

@@ -272,6 +272,15 @@ pub(crate) fn missing_parameter(name: &str) -> ApiError {
 
 /// The refusal of a request signed for `sent` at a server of `expected` (also what
 /// `rolegate explain --region` reports).
+/// [`wrong_region`] for the signed `host`: not one of `names`.
+pub(crate) fn wrong_host(host: &str, names: &sigv4::ServerNames) -> ApiError {
+    let refusal = sigv4::SigV4Error::WrongHost {
+        host: host.to_owned(),
+        names: names.describe(),
+    };
+    ApiError::access_denied("wrong-host", refusal.to_string())
+}
+
 pub(crate) fn wrong_region(expected: &str, sent: &str) -> ApiError {
     ApiError::access_denied(
         "wrong-region",
@@ -325,7 +334,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
         unsigned @ (E::HostNotSigned | E::DateNotSigned | E::CertificateNotSigned) => {
             ("unsigned-header", unsigned.to_string())
         }
-        wrong_host @ E::WrongHost { .. } => ("wrong-host", wrong_host.to_string()),
+        E::WrongHost { host, .. } => return wrong_host(&host, exp.hosts),
         other => ("bad-authorization", other.to_string()),
     };
     ApiError::access_denied(reason, message)
