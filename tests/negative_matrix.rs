@@ -2758,6 +2758,42 @@ fn two_crls_of_one_ca_are_a_configuration_error() {
     );
 }
 
+/// An enabled anchor that trusts a CA without the CRL another anchor lists for it is warned
+/// about: the certificates that CRL revokes get sessions through it.
+#[test]
+fn an_anchor_without_the_crl_another_lists_is_warned_about() {
+    let pki = Pki::new();
+    let crl = pki.root.crl(&[], now() - days(1), now() + days(7)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, Some(crl));
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warning = "this anchor trusts a CA whose CRL trust_anchor[0] lists, without listing it";
+    assert!(
+        !stderr.contains(warning),
+        "a disabled anchor is not warned about: {stderr}"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let with_copy = std::fs::read_to_string(&config).unwrap();
+    let section = with_copy.matches("[[trust_anchor]]").count() - 1;
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&format!("trust_anchor[{section}].crls"))
+                && l.contains(&format!(
+                    "{warning}: the certificates it revokes get sessions through this anchor; list the CRL here too"
+                ))),
+        "{stderr}"
+    );
+}
+
 /// `check-config` says when each CRL of an anchor needs replacing.
 #[test]
 fn check_config_reports_each_crl_next_update() {

@@ -584,6 +584,7 @@ impl Loader<'_> {
         warn_of_unconditioned_wildcard_trust(file, &f.role, &roles);
         warn_of_revocation_cutoffs_ahead(file, &f.role, &roles, OffsetDateTime::now_utc().unix_timestamp());
         let anchors = self.anchors(&f.trust_anchor, &server)?;
+        warn_of_crls_listed_elsewhere(file, &anchors);
         self.check_admin_anchors(&f.server, &server, &anchors)?;
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         warn_of_roles_roles_anywhere_cannot_assume(file, &f.profile, &f.role, &roles);
@@ -1635,6 +1636,39 @@ fn warn_of_cas_without_crl(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor
                 [ca = ca.subject.as_str(),],
                 "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
                  checked for revocation; list its CRL too"
+            );
+        }
+    }
+}
+
+/// Warns about each enabled anchor that trusts a CA without listing the CRL another anchor
+/// lists for it: the certificates that CRL revokes get sessions through this anchor (a reload
+/// adding such an anchor is refused; a start takes it, with this warning).
+fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &HashMap<String, Arc<Anchor>>) {
+    let mut in_order: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).collect();
+    in_order.sort_by_key(|a| a.section);
+    for anchor in in_order.iter().filter(|a| a.enabled) {
+        let keys: Vec<Vec<u8>> = anchor
+            .trust
+            .certificates()
+            .iter()
+            .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
+            .map(|(_, c)| c.public_key().raw.to_vec())
+            .collect();
+        let lists = |crl: &crate::identity::CrlInfo| anchor.trust.crls().iter().any(|c| c.same_sequence(crl));
+        let elsewhere = in_order
+            .iter()
+            .filter(|other| other.section != anchor.section)
+            .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
+            .find(|(_, crl)| keys.contains(&crl.signer_key) && !lists(crl));
+        if let Some((other, crl)) = elsewhere {
+            warn_at!(
+                file,
+                format!("trust_anchor[{}].crls", anchor.section),
+                [issuer = crl.issuer.as_str(),],
+                "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it: the certificates \
+                 it revokes get sessions through this anchor; list the CRL here too",
+                other.section
             );
         }
     }

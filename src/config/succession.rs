@@ -211,15 +211,15 @@ fn older_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), Co
     Ok(())
 }
 
-/// A CRL seen in force since the start ([`CrlsSeen`]) that no anchor of `next` lists, while
-/// an anchor of `next` trusts the CA that signs it — unless that anchor, in force, already
-/// trusted the CA without it: a reload took the CRL out (removing or renaming its anchor,
-/// or the CA from it) and this one would put the CA back without it, so the certificates it
-/// revokes would be accepted again.
+/// An anchor of `next` that trusts a CA whose CRL has been in force since the start
+/// ([`CrlsSeen`]) without listing a CRL of it itself — unless the anchor, in force under its
+/// ARN, already trusted the CA so: the certificates that CRL revokes would be accepted through
+/// this anchor. A reload that took the CRL out (removing or renaming its anchor, or the CA
+/// from it) and one putting the CA back without it do this, and so does a new anchor for the
+/// same CA beside the one that lists its CRL.
 fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
-    let listed_in = |config: &Config, crl: &CrlInfo| {
-        config
-            .anchors
+    let listed_elsewhere = |crl: &CrlInfo| {
+        next.anchors
             .values()
             .any(|a| a.trust.crls().iter().any(|c| c.same_sequence(crl)))
     };
@@ -230,8 +230,9 @@ fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<()
             .get(anchor.arn.as_str())
             .map(|a| trusted_keys_of_unlisted(a))
             .unwrap_or_default();
+        let lists = |crl: &CrlInfo| anchor.trust.crls().iter().any(|c| c.same_sequence(crl));
         let Some(forgotten) = seen.0.iter().find(|crl| {
-            trusted_keys.contains(&crl.signer_key) && !listed_in(next, crl) && !trusted_before.contains(&crl.signer_key)
+            trusted_keys.contains(&crl.signer_key) && !lists(crl) && !trusted_before.contains(&crl.signer_key)
         }) else {
             continue;
         };
@@ -239,13 +240,17 @@ fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<()
             Some(number) => ("cRLNumber", number.to_string()),
             None => ("thisUpdate", format_expiration(forgotten.this_update)),
         };
+        let whose = match listed_elsewhere(forgotten) {
+            true => "is in force for another trust anchor",
+            false => "was in force until a reload took it out",
+        };
         return Err(ConfigError {
             file: next.path.clone(),
             key: format!("trust_anchor[{}].crls", anchor.section),
             message: format!(
-                "this anchor trusts {}, whose CRL ({field} {version}) was in force until a reload took it \
-                 out: the certificates it revokes would be accepted again. List the CA's latest CRL; to \
-                 trust the CA without it on purpose, restart rolegate",
+                "this anchor trusts {}, whose CRL ({field} {version}) {whose}, without listing it: the \
+                 certificates it revokes would be accepted through this anchor. List the CA's latest CRL \
+                 here too; to trust the CA without it on purpose, restart rolegate",
                 forgotten.issuer
             ),
         });
@@ -535,8 +540,9 @@ mod tests {
             refused.error.message,
             format!(
                 "this anchor trusts CN=rolegate bench root CA, whose CRL (cRLNumber {number}) was in force until a \
-                 reload took it out: the certificates it revokes would be accepted again. List the CA's latest \
-                 CRL; to trust the CA without it on purpose, restart rolegate"
+                 reload took it out, without listing it: the certificates it revokes would be accepted through \
+                 this anchor. List the CA's latest CRL here too; to trust the CA without it on purpose, restart \
+                 rolegate"
             )
         );
         // Renamed and without the CRL in one reload: the same.
@@ -552,6 +558,25 @@ mod tests {
         assert!(check(&moved, &start, &seen, now()).is_ok());
         // An anchor that trusted the CA without its CRL before goes on doing so.
         assert!(check(&without_crl, &without_crl, &seen, now()).is_ok());
+        // A new anchor for the same CA, without the CRL the first one lists: refused too (its
+        // revoked certificates would get sessions through it).
+        let copy = edited(&world, |text| {
+            format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\n")
+        });
+        let refused = check(&start, &copy, &CrlsSeen::of(&start), now()).unwrap_err();
+        assert_eq!(refused.error.key, "trust_anchor[1].crls");
+        assert!(
+            refused.error.message.contains(&format!(
+                "whose CRL (cRLNumber {number}) is in force for another trust anchor, without listing it"
+            )),
+            "{}",
+            refused.error.message
+        );
+        // With the CRL listed there too, it is taken.
+        let listed = edited(&world, |text| {
+            format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\ncrls = [\"ca.crl\"]\n")
+        });
+        assert!(check(&start, &listed, &CrlsSeen::of(&start), now()).is_ok());
     }
 
     #[test]
