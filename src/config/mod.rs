@@ -1118,6 +1118,14 @@ impl Loader<'_> {
             warn_if_scoped(file, &at("crls"), &trust);
             warn_of_cas_without_crl(file, &at("crls"), &trust);
             warn_of_revoked_cas(file, &at("certificates"), &trust);
+            for (subject, why) in trust.certificates_no_chain_ends_at() {
+                warn_at!(
+                    file,
+                    at("certificates"),
+                    [ca = subject,],
+                    "no chain can end at this CA certificate of the bundle: {why}; every chain through it is refused"
+                );
+            }
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);
             let anchor = Anchor {
                 id: a.id.clone(),

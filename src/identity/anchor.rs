@@ -18,7 +18,9 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Version;
 
 use super::attributes::distinguished_name;
-use super::bundle_constraints::{PathConstraints, inherited_name_constraints, issuers_in_bundle, path_constraints};
+use super::bundle_constraints::{
+    AnchorConstraint, PathConstraints, inherited_name_constraints, issuers_in_bundle, path_constraints,
+};
 use super::certificate::{parse_der, public_key};
 use super::chain::SUPPORTED_SIGNATURE_ALGORITHMS;
 use super::crl_signatures::{CrlSignatureRefusal, KnownCrlSignatures};
@@ -360,6 +362,30 @@ impl TrustAnchor {
                 .filter(|(a, _)| same_certificate(a, anchor))
                 .map(|(_, c)| *c),
         )
+    }
+
+    /// The certificates of the bundle no chain can end at, each with why: its extendedKeyUsage
+    /// (or that of a bundle certificate above it) lacks clientAuth, or a pathLenConstraint above
+    /// it allows no CA where it stands. Such a bundle loads (the certificate may still sign a
+    /// CRL), with a warning.
+    pub fn certificates_no_chain_ends_at(&self) -> Vec<(&str, String)> {
+        self.certificates
+            .iter()
+            .zip(&self.path_constraints)
+            .filter_map(|(certificate, constraints)| {
+                let subject_of = |by: usize| self.certificates.get(by).map_or("", |c| c.subject.as_str());
+                let why = match constraints.admits_no_path()? {
+                    AnchorConstraint::ClientAuth(by) => {
+                        format!("the extendedKeyUsage of {} lacks clientAuth", subject_of(by))
+                    }
+                    AnchorConstraint::PathLength(by) => format!(
+                        "the pathLenConstraint of {} allows no CA certificate where it stands",
+                        subject_of(by)
+                    ),
+                };
+                Some((certificate.subject.as_str(), why))
+            })
+            .collect()
     }
 
     /// The validity (notBefore, notAfter) of the anchor certificate webpki chose (matched by

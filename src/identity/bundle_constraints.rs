@@ -23,11 +23,20 @@ use super::crl_signatures::verify_signed;
 pub(super) struct PathConstraints {
     /// The most certificates, not self-issued, a path may hold between the leaf and this
     /// certificate: the least pathLenConstraint of it and its issuers in the bundle, each less
-    /// the certificates between that issuer and this one. Negative: no path may end here.
-    pub(super) max_intermediates: Option<i64>,
-    /// Whether this certificate and its issuers in the bundle allow client authentication:
-    /// no extendedKeyUsage, or one listing clientAuth.
-    pub(super) allows_client_auth: bool,
+    /// the certificates between that issuer and this one (negative: no path may end here),
+    /// and the position of the bundle certificate that sets it.
+    pub(super) max_intermediates: Option<(i64, usize)>,
+    /// The position of this certificate or an issuer of it in the bundle whose
+    /// extendedKeyUsage leaves out clientAuth, if one does.
+    pub(super) client_auth_refused_by: Option<usize>,
+}
+
+/// Why a path ending at a bundle certificate is refused: which bundle certificate's constraint
+/// it breaks (its position in the bundle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AnchorConstraint {
+    PathLength(usize),
+    ClientAuth(usize),
 }
 
 impl PathConstraints {
@@ -37,26 +46,36 @@ impl PathConstraints {
     pub(super) fn most_lenient(listings: impl Iterator<Item = PathConstraints>) -> Option<PathConstraints> {
         listings.reduce(|a, b| PathConstraints {
             max_intermediates: match (a.max_intermediates, b.max_intermediates) {
-                (Some(x), Some(y)) => Some(x.max(y)),
+                (Some(x), Some(y)) => Some(if x.0 >= y.0 { x } else { y }),
                 _ => None,
             },
-            allows_client_auth: a.allows_client_auth || b.allows_client_auth,
+            client_auth_refused_by: a.client_auth_refused_by.and(b.client_auth_refused_by),
         })
     }
 
     /// Whether a path with `intermediates` certificates (not self-issued) between the leaf
-    /// and the anchor certificate meets these constraints; webpki's error for a path it
-    /// refuses so, for it to try another.
-    #[allow(deprecated)] // the unit variant: the context one describes one certificate's EKU
-    pub(super) fn admit(&self, intermediates: usize) -> Result<(), webpki::Error> {
+    /// and the anchor certificate meets these constraints; the one it breaks if not.
+    pub(super) fn admit(&self, intermediates: usize) -> Result<(), AnchorConstraint> {
         let count = i64::try_from(intermediates).unwrap_or(i64::MAX);
-        if self.max_intermediates.is_some_and(|max| count > max) {
-            return Err(webpki::Error::PathLenConstraintViolated);
+        if let Some((max, by)) = self.max_intermediates
+            && count > max
+        {
+            return Err(AnchorConstraint::PathLength(by));
         }
-        if !self.allows_client_auth {
-            return Err(webpki::Error::RequiredEkuNotFound);
+        match self.client_auth_refused_by {
+            Some(by) => Err(AnchorConstraint::ClientAuth(by)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Whether no path at all can end at the certificate: no client authentication, or a
+    /// path length bound below zero (its issuers allow no CA where it stands).
+    pub(super) fn admits_no_path(&self) -> Option<AnchorConstraint> {
+        match (self.client_auth_refused_by, self.max_intermediates) {
+            (Some(by), _) => Some(AnchorConstraint::ClientAuth(by)),
+            (None, Some((max, by))) if max < 0 => Some(AnchorConstraint::PathLength(by)),
+            _ => None,
+        }
     }
 }
 
@@ -109,17 +128,19 @@ pub(super) fn path_constraints(certs: &[X509Certificate<'_>], issuers: &[Option<
     (0..certs.len())
         .map(|i| {
             let line = ancestry(i, issuers);
-            let mut max_intermediates: Option<i64> = None;
+            let mut max_intermediates: Option<(i64, usize)> = None;
             for (depth, &c) in line.iter().enumerate() {
                 if let Some(path_len) = path_len_constraint(&certs[c]) {
                     let between = line[..depth].iter().filter(|&&b| !is_self_issued(&certs[b])).count();
                     let bound = i64::from(path_len) - i64::try_from(between).unwrap_or(i64::MAX);
-                    max_intermediates = Some(max_intermediates.map_or(bound, |m| m.min(bound)));
+                    if max_intermediates.is_none_or(|(m, _)| bound < m) {
+                        max_intermediates = Some((bound, c));
+                    }
                 }
             }
             PathConstraints {
                 max_intermediates,
-                allows_client_auth: line.iter().all(|&c| allows_client_auth(&certs[c])),
+                client_auth_refused_by: line.iter().copied().find(|&c| !allows_client_auth(&certs[c])),
             }
         })
         .collect()

@@ -22,7 +22,7 @@ use webpki::{
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
-use super::bundle_constraints::is_self_issued;
+use super::bundle_constraints::{AnchorConstraint, is_self_issued};
 use super::certificate::{ClientCertificate, parse_der, parse_der_or_why, public_key};
 use super::error::{CertificateError, Timestamp};
 
@@ -321,6 +321,9 @@ fn verify_in_group(
     // A path through an anchor certificate expired or not yet valid lets webpki try another
     // (a re-keyed CA's new certificate in the same bundle).
     let anchor_refusal = Cell::new(None);
+    // A path refused by a constraint of the bundle certificates (which webpki does not
+    // apply), for the message to name that certificate.
+    let anchor_constraint = Cell::new(None);
     let check_path = |path: &VerifiedPath<'_>| {
         if anchor.revoked(path.anchor()) {
             // A CA of the bundle that another CA of the bundle revoked: no path may end at it
@@ -348,8 +351,11 @@ fn verify_in_group(
             not_after = not_after.min(x509.validity().not_after.timestamp());
         }
         // The anchor certificate's own pathLenConstraint and EKU, and its bundle issuers'.
-        if let Some(constraints) = anchor.path_constraints_of(path.anchor()) {
-            constraints.admit(counted)?;
+        if let Some(constraints) = anchor.path_constraints_of(path.anchor())
+            && let Err(broken) = constraints.admit(counted)
+        {
+            anchor_constraint.set(Some(broken));
+            return Err(anchor_constraint_error(broken));
         }
         intermediates_not_after.set(not_after);
         Ok(())
@@ -367,6 +373,26 @@ fn verify_in_group(
         .map_err(|e| match e {
             webpki::Error::EndEntityUsedAsCa if lacked_key_cert_sign.get() => {
                 GroupFailure::Decided(CertificateError::IntermediateLacksKeyCertSign)
+            }
+            e if anchor_constraint
+                .get()
+                .is_some_and(|broken| anchor_constraint_error(broken) == e) =>
+            {
+                let subject = |by: usize| {
+                    anchor
+                        .certificates()
+                        .get(by)
+                        .map_or_else(String::new, |c| c.subject.clone())
+                };
+                GroupFailure::Decided(match anchor_constraint.get() {
+                    Some(AnchorConstraint::PathLength(by)) => {
+                        CertificateError::AnchorPathLength { subject: subject(by) }
+                    }
+                    Some(AnchorConstraint::ClientAuth(by)) => {
+                        CertificateError::AnchorClientAuth { subject: subject(by) }
+                    }
+                    None => map_webpki_error(e),
+                })
             }
             e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
                 GroupFailure::Decided(anchor_refusal.take().unwrap_or_else(|| map_webpki_error(e)))
@@ -403,6 +429,15 @@ fn verify_in_group(
         not_after,
         intermediates_used,
     })
+}
+
+/// The webpki error a path refused for `broken` stands as, for webpki to try another path.
+#[allow(deprecated)] // the unit variant: the context one describes one certificate's EKU
+fn anchor_constraint_error(broken: AnchorConstraint) -> webpki::Error {
+    match broken {
+        AnchorConstraint::PathLength(_) => webpki::Error::PathLenConstraintViolated,
+        AnchorConstraint::ClientAuth(_) => webpki::Error::RequiredEkuNotFound,
+    }
 }
 
 /// id-kp-clientAuth, 1.3.6.1.5.5.7.3.2 (RFC 5280 §4.2.1.12), DER contents of the OID.

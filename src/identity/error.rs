@@ -301,6 +301,24 @@ pub enum CertificateError {
     /// A path length or name constraint of an issuer is violated.
     #[error("certificate chain violates a path length or name constraint of an issuing CA")]
     ConstraintViolation,
+    /// The chain holds more CA certificates than a pathLenConstraint of the trust anchor's
+    /// bundle allows (the certificate the chain ends at, or one above it in the bundle).
+    #[error(
+        "the chain holds more CA certificates than the pathLenConstraint of the trust anchor's CA certificate {subject} allows"
+    )]
+    AnchorPathLength {
+        /// The bundle certificate whose constraint it breaks.
+        subject: String,
+    },
+    /// A CA certificate of the trust anchor's bundle, the one the chain ends at or one above
+    /// it, has an extendedKeyUsage without clientAuth.
+    #[error(
+        "the trust anchor's CA certificate {subject} does not allow client authentication (its extendedKeyUsage lacks clientAuth), so no chain through it can"
+    )]
+    AnchorClientAuth {
+        /// The bundle certificate whose extendedKeyUsage refuses.
+        subject: String,
+    },
     /// A CRL of the anchor could not be used to decide revocation.
     #[error("revocation could not be checked against the trust anchor's CRLs: {0}")]
     RevocationCheckFailed(String),

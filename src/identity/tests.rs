@@ -1462,19 +1462,34 @@ fn path_length_constraints_of_bundle_certificates_apply() {
     let under_sub = leaf(&sub, KeyType::EcdsaP256);
     let under_issuing = leaf(&issuing, KeyType::EcdsaP256);
     let violation = Err(CertificateError::ConstraintViolation);
+    let bundle_violation = |subject: &str| {
+        Err(CertificateError::AnchorPathLength {
+            subject: subject.to_owned(),
+        })
+    };
 
     // The issuing CA sent in the chain: webpki applies its pathLen itself.
     assert_eq!(
         verify(&bundle(&[&root]), &under_sub, &[sub.issued(), issuing.issued()]),
         violation
     );
-    // The issuing CA in the bundle beside its root (to import its CRL): the same refusal,
-    // whether the client sends it again or not.
+    // The issuing CA in the bundle beside its root (to import its CRL): refused too, naming
+    // it, whether the client sends it again or not.
     let both = bundle(&[&root, &issuing]);
-    assert_eq!(verify(&both, &under_sub, &[sub.issued()]), violation);
-    assert_eq!(verify(&both, &under_sub, &[sub.issued(), issuing.issued()]), violation);
+    assert_eq!(
+        verify(&both, &under_sub, &[sub.issued()]),
+        bundle_violation("CN=Issuing")
+    );
+    assert!(verify(&both, &under_sub, &[sub.issued(), issuing.issued()]).is_err());
+    assert_eq!(
+        bundle_violation("CN=Issuing").unwrap_err().to_string(),
+        "the chain holds more CA certificates than the pathLenConstraint of the trust anchor's CA certificate CN=Issuing allows"
+    );
     // Alone in the bundle (a partial chain's anchor, as Roles Anywhere allows): its own.
-    assert_eq!(verify(&bundle(&[&issuing]), &under_sub, &[sub.issued()]), violation);
+    assert_eq!(
+        verify(&bundle(&[&issuing]), &under_sub, &[sub.issued()]),
+        bundle_violation("CN=Issuing")
+    );
     // What the constraint allows still verifies.
     assert!(verify(&both, &under_issuing, &[]).is_ok());
     assert!(verify(&bundle(&[&issuing]), &under_issuing, &[]).is_ok());
@@ -1486,9 +1501,21 @@ fn path_length_constraints_of_bundle_certificates_apply() {
     let under_below = leaf(&below, KeyType::EcdsaP256);
     assert_eq!(
         verify(&bundle(&[&strict_root]), &under_below, &[below.issued()]),
-        violation
+        bundle_violation("CN=Strict Root")
     );
-    assert_eq!(verify(&bundle(&[&strict_root, &below]), &under_below, &[]), violation);
+    let with_below = bundle(&[&strict_root, &below]);
+    assert_eq!(
+        verify(&with_below, &under_below, &[]),
+        bundle_violation("CN=Strict Root")
+    );
+    // Such a bundle certificate loads (it may still sign a CRL), and says so.
+    assert_eq!(
+        with_below.certificates_no_chain_ends_at(),
+        [(
+            "CN=Below",
+            "the pathLenConstraint of CN=Strict Root allows no CA certificate where it stands".to_owned()
+        )]
+    );
     assert!(verify(&bundle(&[&strict_root]), &leaf(&strict_root, KeyType::EcdsaP256), &[]).is_ok());
 }
 
@@ -1508,10 +1535,32 @@ fn extended_key_usage_of_bundle_certificates_applies() {
         ),
     );
     let workload = leaf(&servers_only, KeyType::EcdsaP256);
-    let refused = Err(CertificateError::ClientAuthNotAllowed);
-    assert_eq!(verify(&bundle(&[&root]), &workload, &[servers_only.issued()]), refused);
-    assert_eq!(verify(&bundle(&[&root, &servers_only]), &workload, &[]), refused);
-    assert_eq!(verify(&bundle(&[&servers_only]), &workload, &[]), refused);
+    let refused_by = |subject: &str| {
+        Err(CertificateError::AnchorClientAuth {
+            subject: subject.to_owned(),
+        })
+    };
+    assert_eq!(
+        verify(&bundle(&[&root]), &workload, &[servers_only.issued()]),
+        Err(CertificateError::ClientAuthNotAllowed)
+    );
+    let with_servers = bundle(&[&root, &servers_only]);
+    assert_eq!(verify(&with_servers, &workload, &[]), refused_by("CN=Servers"));
+    assert_eq!(
+        verify(&bundle(&[&servers_only]), &workload, &[]),
+        refused_by("CN=Servers")
+    );
+    assert_eq!(
+        refused_by("CN=Servers").unwrap_err().to_string(),
+        "the trust anchor's CA certificate CN=Servers does not allow client authentication (its extendedKeyUsage lacks clientAuth), so no chain through it can"
+    );
+    assert_eq!(
+        with_servers.certificates_no_chain_ends_at(),
+        [(
+            "CN=Servers",
+            "the extendedKeyUsage of CN=Servers lacks clientAuth".to_owned()
+        )]
+    );
 
     let clients = issue_authority(
         &root,
@@ -1533,7 +1582,7 @@ fn extended_key_usage_of_bundle_certificates_applies() {
     let plain = issue_authority(&server_root, ca_with("Plain", Unconstrained, vec![], None));
     assert_eq!(
         verify(&bundle(&[&server_root, &plain]), &leaf(&plain, KeyType::EcdsaP256), &[]),
-        refused
+        refused_by("CN=Server Root")
     );
 }
 
