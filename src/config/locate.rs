@@ -84,6 +84,11 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
     let line_end = text[line_start..].find('\n').map_or(text.len(), |at| line_start + at);
     let line = &text[line_start..line_end];
     let column = offset - line_start;
+    // A line inside a multi-line array or inline table holds a member's value, not a key,
+    // whatever it looks like (`CN=ops2`).
+    if inside_open_value(&text[..line_start]) {
+        return None;
+    }
     if let Some(header) = header_of(line) {
         return header.map(|(path, _)| path.join("."));
     }
@@ -96,6 +101,47 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
     let mut path = table_at(&text[..line_start])?;
     path.extend(key);
     Some(path.join("."))
+}
+
+/// Whether `before` (whole lines) ends inside a value that spans lines: an array or inline
+/// table opened and not closed, or a multi-line string. Brackets in strings and comments do
+/// not count; header lines (`[table]`, `[[array]]`) outside any value open nothing.
+fn inside_open_value(before: &str) -> bool {
+    let mut depth = 0usize;
+    let mut in_multiline: Option<&str> = None;
+    for line in before.lines() {
+        if let Some(delimiter) = in_multiline {
+            if line.matches(delimiter).count() % 2 == 1 {
+                in_multiline = None;
+            }
+            continue;
+        }
+        if depth == 0 && header_of(line).is_some() {
+            continue;
+        }
+        if let Some(delimiter) = ["\"\"\"", "'''"]
+            .into_iter()
+            .find(|delimiter| line.matches(delimiter).count() % 2 == 1)
+        {
+            in_multiline = Some(delimiter);
+            continue;
+        }
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some('"'), '\\') if !escaped => escaped = true,
+                (Some(q), c) if c == q && !escaped => quote = None,
+                (Some(_), _) => escaped = false,
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => depth += 1,
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    depth > 0 || in_multiline.is_some()
 }
 
 /// The key path of the table in force at the end of `before` (the lines before the error's):
@@ -232,5 +278,19 @@ mod tests {
         assert_eq!(key_at(text, at(text, "x")), None, "inside an inline table");
         assert_eq!(key_at(text, at(text, "yy")), None, "a line without a key");
         assert_eq!(key_at(text, at(text, "keys")).as_deref(), Some("server.keys"));
+        // A member of a multi-line array that looks like a key is none.
+        let text = "[server]\nadmin_subjects = [\n \"CN=ops,O=Acme\",\n CN=ops2\n]\nregion = x\n";
+        assert_eq!(key_at(text, at(text, "CN=ops2")), None);
+        assert_eq!(
+            key_at(text, at(text, "x\n")).as_deref(),
+            Some("server.region"),
+            "after it closes"
+        );
+        let text = "[[profile]]\nrole_arns = [\n  \"a]\", # ]\n  region = 1\n]\n";
+        assert_eq!(
+            key_at(text, at(text, "region")),
+            None,
+            "brackets in strings and comments"
+        );
     }
 }
