@@ -292,8 +292,7 @@ fn explain_takes_a_credential_process_command_line() {
     let stdout = f.normalized(&out);
     assert!(
         stdout.contains(
-            "The request is signed for host 'staging.internal', which is not a name of this server (localhost, \
-             127.0.0.1, rolegate.test): sign it for the name you reach this server by."
+            "The request is signed for host 'staging.internal', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames)."
         ),
         "{stdout}"
     );

@@ -1064,7 +1064,7 @@ async fn signature_and_request_matrix() {
                 n,
                 "staging.internal:8443",
             ),
-            Want::Rest(403, AD, "The request is signed for host 'staging.internal:8443', which is not a name of this server (localhost, 127.0.0.1, rolegate.test): sign it for the name you reach this server by. (reason: wrong-host, request id: {id})"),
+            Want::Rest(403, AD, "The request is signed for host 'staging.internal:8443', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames). (reason: wrong-host, request id: {id})"),
         ),
         case(
             "signed for this host by its address",
@@ -1655,7 +1655,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 403,
                 "SignatureDoesNotMatch",
-                "The request is signed for host 'staging.internal', which is not a name of this server (localhost, 127.0.0.1, rolegate.test): sign it for the name you reach this server by.",
+                "The request is signed for host 'staging.internal', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames).",
             ),
         ),
         case(

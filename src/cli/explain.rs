@@ -111,10 +111,11 @@ pub(super) struct ExplainArgs {
     client_only: ClientOnlyFlags,
 }
 
-/// The flags of `credential-process` that do not change the decision (how the client reaches
-/// the server and holds its key), accepted so that a client's command line can be pasted as it
-/// is; the passphrase and PKCS#11 ones serve to read a certificate in a PKCS#12 bundle or on a
-/// token. Hidden from `--help`.
+/// The flags of `credential-process` that say how the client reaches the server and holds its
+/// key, accepted so that a client's command line can be pasted as it is. Two of them change
+/// the decision as they change the signed request: `--region` (the scope) and `--endpoint`
+/// (the signed host); the passphrase and PKCS#11 ones serve to read a certificate in a PKCS#12
+/// bundle or on a token; the others are ignored. Hidden from `--help`.
 #[derive(clap::Args)]
 struct ClientOnlyFlags {
     #[arg(long, hide = true)]

@@ -212,7 +212,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             true => r.pass(title, vec![host.clone()]),
             false => r.fail(
                 title,
-                crate::service::rest::wrong_host(host, &config.server.names),
+                crate::service::rest::wrong_host(host),
                 vec![format!("{host} (the --endpoint's host)")],
             ),
         }

@@ -270,17 +270,15 @@ pub(crate) fn missing_parameter(name: &str) -> ApiError {
     )
 }
 
-/// The refusal of a request signed for `sent` at a server of `expected` (also what
-/// `rolegate explain --region` reports).
-/// [`wrong_region`] for the signed `host`: not one of `names`.
-pub(crate) fn wrong_host(host: &str, names: &sigv4::ServerNames) -> ApiError {
-    let refusal = sigv4::SigV4Error::WrongHost {
-        host: host.to_owned(),
-        names: names.describe(),
-    };
+/// The refusal of a request signed for `host`, not a name of this server (also what
+/// `rolegate explain --endpoint` reports).
+pub(crate) fn wrong_host(host: &str) -> ApiError {
+    let refusal = sigv4::SigV4Error::WrongHost { host: host.to_owned() };
     ApiError::access_denied("wrong-host", refusal.to_string())
 }
 
+/// The refusal of a request signed for `sent` at a server of `expected` (also what
+/// `rolegate explain --region` reports).
 pub(crate) fn wrong_region(expected: &str, sent: &str) -> ApiError {
     ApiError::access_denied(
         "wrong-region",
@@ -334,7 +332,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
         unsigned @ (E::HostNotSigned | E::DateNotSigned | E::CertificateNotSigned) => {
             ("unsigned-header", unsigned.to_string())
         }
-        E::WrongHost { host, .. } => return wrong_host(&host, exp.hosts),
+        E::WrongHost { host } => return wrong_host(&host),
         other => ("bad-authorization", other.to_string()),
     };
     ApiError::access_denied(reason, message)

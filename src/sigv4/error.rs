@@ -88,16 +88,16 @@ pub enum SigV4Error {
     /// `host` is not among the signed headers.
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
-    /// The signed `host` is not a name of this server ([`super::ServerNames`]).
+    /// The signed `host` is not a name of this server ([`super::ServerNames`]). The names
+    /// are not listed to the caller (`server.hostnames` may hold internal ones); `check-config`
+    /// prints them.
     #[error(
-        "The request is signed for host '{}', which is not a name of this server ({names}): sign it for the name you reach this server by.",
+        "The request is signed for host '{}', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames).",
         shown_host(host)
     )]
     WrongHost {
         /// The `host` header as sent.
         host: String,
-        /// The server's names, as configured.
-        names: String,
     },
     /// `x-amz-date` is sent as a header but not signed.
     #[error("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")]

@@ -89,9 +89,9 @@ impl ServerNames {
         match parse_ip(name) {
             Some(ip) => self.names.contains(&ServerName::Ip(ip)),
             None => {
-                let name = normalized_dns(name);
+                let name = name.strip_suffix('.').unwrap_or(name);
                 self.names.iter().any(|n| match n {
-                    ServerName::Dns(listed) => dns_matches(listed, &name),
+                    ServerName::Dns(listed) => dns_matches(listed, name),
                     ServerName::Ip(_) => false,
                 })
             }
@@ -138,13 +138,14 @@ fn is_dns_name(name: &str) -> bool {
         })
 }
 
-/// RFC 6125 §6.4.3 as certificates use it: `*.rest` matches one label before `rest`.
+/// RFC 6125 §6.4.3 as certificates use it: `*.rest` matches one label before `rest`; names
+/// compare without regard to ASCII case (`listed` is lowercase already).
 fn dns_matches(listed: &str, name: &str) -> bool {
     match listed.strip_prefix("*.") {
         Some(rest) => name
             .split_once('.')
-            .is_some_and(|(label, after)| !label.is_empty() && after == rest),
-        None => listed == name,
+            .is_some_and(|(label, after)| !label.is_empty() && after.eq_ignore_ascii_case(rest)),
+        None => listed.eq_ignore_ascii_case(name),
     }
 }
 

@@ -194,10 +194,7 @@ pub(super) fn check_host(host: Option<&str>, hosts: &ServerNames) -> Result<(), 
     let host = host.unwrap_or("");
     match hosts.admits(host) {
         true => Ok(()),
-        false => Err(SigV4Error::WrongHost {
-            host: host.to_owned(),
-            names: hosts.describe(),
-        }),
+        false => Err(SigV4Error::WrongHost { host: host.to_owned() }),
     }
 }
 

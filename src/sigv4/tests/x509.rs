@@ -328,8 +328,7 @@ fn checks_scope_signed_headers_and_time() {
     let wrong_host = x509::check_request(&auth(good, all), Some("staging.internal:8443"), Some(date), &exp);
     assert_eq!(
         wrong_host.unwrap_err().to_string(),
-        "The request is signed for host 'staging.internal:8443', which is not a name of this server \
-         (rolegate.internal): sign it for the name you reach this server by."
+        "The request is signed for host 'staging.internal:8443', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames)."
     );
 }
 
