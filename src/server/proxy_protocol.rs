@@ -262,14 +262,26 @@ mod tests {
             v2::Addresses::from((addr("203.0.113.7:40000"), addr("10.0.0.1:443"))),
         );
         let v1 = b"PROXY TCP6 2001:db8::7 2001:db8::1 40001 443\r\n".to_vec();
-        for (header, client) in [(v2, addr("203.0.113.7:40000")), (v1, addr("[2001:db8::7]:40001"))] {
+        // Cut where the parser alone takes the line for a whole one: just after the source port.
+        let v1_cut = b"PROXY TCP4 203.0.113.8 10.0.0.1 40000 443\r\n".to_vec();
+        let after_source_port = v1_cut.len() - "443\r\n".len();
+        for (header, client, cuts) in [
+            (v2, addr("203.0.113.7:40000"), [3, 13]),
+            (v1, addr("[2001:db8::7]:40001"), [3, 13]),
+            (v1_cut, addr("203.0.113.8:40000"), [3, after_source_port]),
+        ] {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut sender = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (mut tcp, _) = listener.accept().await.unwrap();
-            let pieces: Vec<Vec<u8>> = [&header[..3], &header[3..13], &header[13..], b"\x16\x03\x01"]
-                .iter()
-                .map(|p| p.to_vec())
-                .collect();
+            let pieces: Vec<Vec<u8>> = [
+                &header[..cuts[0]],
+                &header[cuts[0]..cuts[1]],
+                &header[cuts[1]..],
+                b"\x16\x03\x01",
+            ]
+            .iter()
+            .map(|p| p.to_vec())
+            .collect();
             let writer = tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 for piece in pieces {
