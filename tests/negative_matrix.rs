@@ -917,6 +917,9 @@ async fn signature_and_request_matrix() {
         }
         req
     };
+    // The accepted request, signed for (and sent to) the server by another name.
+    let signing_key = x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
+    let signed_for_host = |host: &str| ra_signed_for_host(&signing_key, &leaf, &[], "", ok_body(), n, host);
 
     let cases = vec![
         case("control: signed request", good(), Want::Ok(201)),
@@ -1055,28 +1058,12 @@ async fn signature_and_request_matrix() {
         case(
             // Signed for another server (captured on its way there): not replayed to this one.
             "signed for another host",
-            ra_signed_for_host(
-                &x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap(),
-                &leaf,
-                &[],
-                "",
-                ok_body(),
-                n,
-                "staging.internal:8443",
-            ),
+            signed_for_host("staging.internal:8443"),
             Want::Rest(403, AD, "The request is signed for host 'staging.internal:8443', which is not a name of this server: sign it for the name you reach this server by (its certificate's names, or those of server.hostnames). (reason: wrong-host, request id: {id})"),
         ),
         case(
             "signed for this host by its address",
-            ra_signed_for_host(
-                &x509::X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap(),
-                &leaf,
-                &[],
-                "",
-                ok_body(),
-                n,
-                "127.0.0.1:9999",
-            ),
+            signed_for_host("127.0.0.1:9999"),
             Want::Ok(201),
         ),
         case(
