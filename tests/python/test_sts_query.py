@@ -20,6 +20,7 @@ from harness import (
     ACCESS_KEY_ID_RE,
     ACCOUNT,
     REGION,
+    Daemon,
     create_session_raw,
     profile_arn,
     role_arn,
@@ -326,6 +327,56 @@ def test_unsigned_federation_actions_are_named_as_not_implemented(daemon, ca_bun
         "InvalidAction",
         f"rolegate does not implement the STS action {action}; it serves AssumeRole and GetCallerIdentity.",
     )
+
+
+def test_a_request_signed_for_another_name_of_the_server_is_refused(
+    test_pki, ca_bundle, app_session, tmp_path
+):
+    """A daemon whose server.hostnames lists only `localhost` refuses what botocore signs for
+    127.0.0.1 (a name its certificate holds, but not one it is reached by here), with an
+    error botocore parses; signed for localhost, the same session is answered."""
+
+    config = tmp_path / "rolegate.toml"
+    text = Path(test_pki.config).read_text()
+    assert text.startswith("[server]\n"), text
+    config.write_text(text.replace("[server]\n", '[server]\nhostnames = ["localhost"]\n', 1))
+    # Relative paths of the configuration resolve against its folder: keep them the PKI's.
+    for name in os.listdir(Path(test_pki.config).parent):
+        if not (tmp_path / name).exists():
+            (tmp_path / name).symlink_to(Path(test_pki.config).parent / name)
+    d = Daemon(
+        ["--config", str(config), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        log_dir=tmp_path / "logs",
+    )
+    try:
+        c = app_session["credentials"]
+        session = boto3.Session(
+            aws_access_key_id=c["accessKeyId"],
+            aws_secret_access_key=c["secretAccessKey"],
+            aws_session_token=c["sessionToken"],
+            region_name=REGION,
+        )
+        by_address = session.client(
+            "sts", endpoint_url=d.url, verify=str(ca_bundle), config=NO_RETRIES
+        )
+        with pytest.raises(ClientError) as info:
+            by_address.get_caller_identity()
+        assert error_of(info) == (
+            403,
+            "SignatureDoesNotMatch",
+            f"The request is signed for host '127.0.0.1:{d.port}', which is not a name of this server: "
+            "sign it for the name you reach this server by (its certificate's names, or those of "
+            "server.hostnames).",
+        )
+        by_name = session.client(
+            "sts",
+            endpoint_url=f"https://localhost:{d.port}",
+            verify=str(ca_bundle),
+            config=NO_RETRIES,
+        )
+        assert by_name.get_caller_identity()["Arn"] == app_session["arn"]
+    finally:
+        d.stop()
 
 
 def cli_env(credentials: dict, tmp_path: Path) -> dict:
