@@ -1656,19 +1656,11 @@ fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &HashMap<String
     let mut in_order: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).collect();
     in_order.sort_by_key(|a| a.section);
     for anchor in in_order.iter().filter(|a| a.enabled) {
-        let keys: Vec<Vec<u8>> = anchor
-            .trust
-            .certificates()
-            .iter()
-            .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
-            .map(|(_, c)| c.public_key().raw.to_vec())
-            .collect();
-        let lists = |crl: &crate::identity::CrlInfo| anchor.trust.crls().iter().any(|c| c.same_sequence(crl));
         let elsewhere = in_order
             .iter()
             .filter(|other| other.section != anchor.section)
             .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
-            .find(|(_, crl)| keys.contains(&crl.signer_key) && !lists(crl));
+            .find(|(_, crl)| anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl));
         if let Some((other, crl)) = elsewhere {
             warn_at!(
                 file,

@@ -218,21 +218,17 @@ fn older_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), Co
 /// from it) and one putting the CA back without it do this, and so does a new anchor for the
 /// same CA beside the one that lists its CRL.
 fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
-    let listed_elsewhere = |crl: &CrlInfo| {
-        next.anchors
-            .values()
-            .any(|a| a.trust.crls().iter().any(|c| c.same_sequence(crl)))
-    };
+    let listed_elsewhere = |crl: &CrlInfo| next.anchors.values().any(|a| a.trust.lists_crl_of(crl));
     for anchor in anchors_in_order(next) {
-        let trusted_keys = trusted_keys(anchor);
-        let trusted_before: Vec<Vec<u8>> = in_force
-            .anchors
-            .get(anchor.arn.as_str())
-            .map(|a| trusted_keys_of_unlisted(a))
-            .unwrap_or_default();
-        let lists = |crl: &CrlInfo| anchor.trust.crls().iter().any(|c| c.same_sequence(crl));
+        // In force under this ARN, trusting the CA without its CRL already.
+        let trusted_so_before = |crl: &CrlInfo| {
+            in_force
+                .anchors
+                .get(anchor.arn.as_str())
+                .is_some_and(|a| a.trust.trusts_key(&crl.signer_key) && !a.trust.lists_crl_of(crl))
+        };
         let Some(forgotten) = seen.0.iter().find(|crl| {
-            trusted_keys.contains(&crl.signer_key) && !lists(crl) && !trusted_before.contains(&crl.signer_key)
+            anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl) && !trusted_so_before(crl)
         }) else {
             continue;
         };
@@ -258,35 +254,13 @@ fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<()
     Ok(())
 }
 
-/// The keys of an anchor's certificates that none of its CRLs was signed with: the CAs it
-/// trusts without a CRL.
-fn trusted_keys_of_unlisted(anchor: &Anchor) -> Vec<Vec<u8>> {
-    let mut keys = trusted_keys(anchor);
-    keys.retain(|key| !anchor.trust.crls().iter().any(|crl| &crl.signer_key == key));
-    keys
-}
-
-/// The keys (DER SubjectPublicKeyInfo) of an anchor's certificates: the CAs whose CRLs it
-/// can consult.
-fn trusted_keys(anchor: &Anchor) -> Vec<Vec<u8>> {
-    anchor
-        .trust
-        .certificates()
-        .iter()
-        .filter_map(|c| x509_parser::parse_x509_certificate(&c.der).ok())
-        .map(|(_, c)| c.public_key().raw.to_vec())
-        .collect()
-}
-
 /// A CRL in force that `next` drops while its anchor still trusts the CA that signs it (a
 /// certificate of the bundle holds its key): the certificates it revokes would be accepted
 /// again. A reverted ConfigMap or a configuration cut short does this.
 fn dropped_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     for (anchor, current) in kept_anchors(in_force, next) {
-        let trusted_keys = trusted_keys(anchor);
         for old in current.trust.crls() {
-            let dropped = !anchor.trust.crls().iter().any(|c| c.same_sequence(old));
-            if dropped && trusted_keys.contains(&old.signer_key) {
+            if !anchor.trust.lists_crl_of(old) && anchor.trust.trusts_key(&old.signer_key) {
                 return Err(ConfigError {
                     file: next.path.clone(),
                     key: format!("trust_anchor[{}].crls", anchor.section),

@@ -183,6 +183,8 @@ pub struct AnchorCertificate {
     pub subject: String,
     /// The subject as encoded (DER), as certificates name their issuer.
     pub subject_der: Vec<u8>,
+    /// The subjectPublicKeyInfo (DER): the key that signs what this CA issues and its CRLs.
+    pub key: Vec<u8>,
     /// notBefore, Unix seconds.
     pub not_before: i64,
     /// notAfter, Unix seconds.
@@ -315,6 +317,17 @@ impl TrustAnchor {
     /// The anchor's CRLs, in configuration order.
     pub fn crls(&self) -> &[CrlInfo] {
         &self.crl_infos
+    }
+
+    /// Whether a certificate of the bundle holds `key` (a DER subjectPublicKeyInfo, as
+    /// [`CrlInfo::signer_key`]): the anchor trusts what that CA issues.
+    pub fn trusts_key(&self, key: &[u8]) -> bool {
+        self.certificates.iter().any(|c| c.key == key)
+    }
+
+    /// Whether the anchor lists a CRL of `crl`'s sequence ([`CrlInfo::same_sequence`]).
+    pub fn lists_crl_of(&self, crl: &CrlInfo) -> bool {
+        self.crl_infos.iter().any(|c| c.same_sequence(crl))
     }
 
     /// The anchor's CRLs issued under `issuer` (a DER name without its outer SEQUENCE tag):
@@ -537,6 +550,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
     Ok(AnchorCertificate {
         subject,
         subject_der: x509.subject().as_raw().to_vec(),
+        key: x509.public_key().raw.to_vec(),
         not_before: x509.validity().not_before.timestamp(),
         not_after: x509.validity().not_after.timestamp(),
         der: der.clone(),
