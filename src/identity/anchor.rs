@@ -356,25 +356,25 @@ impl TrustAnchor {
     /// by another CA of the bundle, whose CRL can revoke it, and a path ending at it would
     /// otherwise bypass that revocation.
     pub(super) fn revoked(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> bool {
-        let mut listings = self
-            .webpki_anchors
+        let mut listings = self.listings_of(anchor).peekable();
+        listings.peek().is_some() && listings.all(|i| self.certificates[i].revoked_by.is_some())
+    }
+
+    /// The positions in the bundle of the certificate webpki chose as `anchor`: one, or more
+    /// for a CA certificate listed again with the same subject and key (renewed with its key),
+    /// which webpki cannot tell apart.
+    fn listings_of<'a>(&'a self, anchor: &'a rustls_pki_types::TrustAnchor<'_>) -> impl Iterator<Item = usize> + 'a {
+        self.webpki_anchors
             .iter()
-            .zip(&self.certificates)
-            .filter(|(a, _)| same_certificate(a, anchor))
-            .peekable();
-        listings.peek().is_some() && listings.all(|(_, c)| c.revoked_by.is_some())
+            .enumerate()
+            .filter(move |(_, a)| same_certificate(a, anchor))
+            .map(|(i, _)| i)
     }
 
     /// What a path ending at the anchor certificate webpki chose (matched by subject and key)
     /// must meet besides what webpki checks ([`PathConstraints`]).
     pub(super) fn path_constraints_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Option<PathConstraints> {
-        PathConstraints::most_lenient(
-            self.webpki_anchors
-                .iter()
-                .zip(&self.path_constraints)
-                .filter(|(a, _)| same_certificate(a, anchor))
-                .map(|(_, c)| *c),
-        )
+        PathConstraints::most_lenient(self.listings_of(anchor).map(|i| self.path_constraints[i]))
     }
 
     /// The certificates of the bundle no chain can end at, each with why: its extendedKeyUsage
@@ -407,11 +407,8 @@ impl TrustAnchor {
         // A CA certificate renewed with its key (same name, same key, later notAfter) is the
         // same anchor to webpki: together they cover from the earliest notBefore to the latest
         // notAfter.
-        self.webpki_anchors
-            .iter()
-            .zip(&self.certificates)
-            .filter(|(a, _)| same_certificate(a, anchor))
-            .map(|(_, c)| (c.not_before, c.not_after))
+        self.listings_of(anchor)
+            .map(|i| (self.certificates[i].not_before, self.certificates[i].not_after))
             .reduce(|(b1, a1), (b2, a2)| (b1.min(b2), a1.max(a2)))
     }
 }
