@@ -108,22 +108,9 @@ pub(super) fn key_at(text: &str, offset: usize) -> Option<String> {
 /// not count; header lines (`[table]`, `[[array]]`) outside any value open nothing.
 fn inside_open_value(before: &str) -> bool {
     let mut depth = 0usize;
-    let mut in_multiline: Option<&str> = None;
-    for line in before.lines() {
-        if let Some(delimiter) = in_multiline {
-            if line.matches(delimiter).count() % 2 == 1 {
-                in_multiline = None;
-            }
-            continue;
-        }
+    let (lines, ends_in_string) = lines_outside_multiline_strings(before);
+    for line in lines {
         if depth == 0 && header_of(line).is_some() {
-            continue;
-        }
-        if let Some(delimiter) = ["\"\"\"", "'''"]
-            .into_iter()
-            .find(|delimiter| line.matches(delimiter).count() % 2 == 1)
-        {
-            in_multiline = Some(delimiter);
             continue;
         }
         let mut quote: Option<char> = None;
@@ -141,7 +128,27 @@ fn inside_open_value(before: &str) -> bool {
             }
         }
     }
-    depth > 0 || in_multiline.is_some()
+    depth > 0 || ends_in_string
+}
+
+/// The lines of `text` that are not inside a multi-line string (`"""` or `'''`; the line
+/// opening one is), and whether `text` ends inside one.
+fn lines_outside_multiline_strings(text: &str) -> (Vec<&str>, bool) {
+    let mut lines = Vec::new();
+    let mut in_string: Option<&str> = None;
+    for line in text.lines() {
+        if let Some(delimiter) = in_string {
+            if line.matches(delimiter).count() % 2 == 1 {
+                in_string = None;
+            }
+            continue;
+        }
+        lines.push(line);
+        in_string = ["'''", "\"\"\""]
+            .into_iter()
+            .find(|delimiter| line.matches(delimiter).count() % 2 == 1);
+    }
+    (lines, in_string.is_some())
 }
 
 /// The key path of the table in force at the end of `before` (the lines before the error's):
@@ -149,14 +156,7 @@ fn inside_open_value(before: &str) -> bool {
 fn table_at(before: &str) -> Option<Vec<String>> {
     let mut table = Vec::new();
     let mut arrays: HashMap<String, usize> = HashMap::new();
-    let mut in_string: Option<&str> = None;
-    for line in before.lines() {
-        if let Some(delimiter) = in_string {
-            if line.matches(delimiter).count() % 2 == 1 {
-                in_string = None;
-            }
-            continue;
-        }
+    for line in lines_outside_multiline_strings(before).0 {
         if let Some(header) = header_of(line) {
             let (mut path, is_array) = header?;
             if is_array {
@@ -167,12 +167,7 @@ fn table_at(before: &str) -> Option<Vec<String>> {
                 *seen += 1;
             }
             table = path;
-            continue;
         }
-        // A multi-line string opened on this line: its lines are not headers.
-        in_string = ["'''", "\"\"\""]
-            .into_iter()
-            .find(|delimiter| line.matches(delimiter).count() % 2 == 1);
     }
     Some(table)
 }
