@@ -146,6 +146,76 @@ fn credential_process_prints_version_1_json_and_errors_on_one_line() {
     );
 }
 
+/// aws_signing_helper's flags are Go pflag flags: a boolean takes `=true`/`=false`, a flag
+/// given twice takes its last value (a base command line and an override), an endpoint may
+/// be a bare `host:port`; and a profile of another region than the trust anchor is refused
+/// before anything is sent, as there.
+#[test]
+fn flags_read_as_aws_signing_helper_reads_them() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let bare_endpoint = d.endpoint.strip_prefix("https://").unwrap();
+    let out = c
+        .command_for("credential-process", &d, "nope")
+        .args(["--profile-arn", &profile_arn("main"), "--endpoint", bare_endpoint])
+        .args([
+            "--no-cache=true",
+            "--debug=false",
+            "--with-proxy=false",
+            "--no-verify-ssl=0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "--debug=false logs nothing: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!c.home().join(".cache").exists(), "--no-cache=true writes nothing");
+
+    let out = c
+        .command("credential-process", &d)
+        .arg("--debug=maybe")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(
+            "error: invalid value 'maybe' for '--debug[=<BOOL>]': expected true or false (or 1, t, TRUE, True, 0, f, FALSE, False)"
+        ),
+        "{err}"
+    );
+
+    let create_sessions = || {
+        d.metrics_text()
+            .lines()
+            .filter(|l| l.starts_with(r#"rolegate_requests_total{api="rest",operation="CreateSession","#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let before = create_sessions();
+    let out = c
+        .command("credential-process", &d)
+        .args([
+            "--no-cache",
+            "--profile-arn",
+            "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/main",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "error: the trust anchor ARN is in region {REGION} and the profile ARN in eu-west-1; both must be in one region\n"
+        )
+    );
+    assert_eq!(create_sessions(), before, "nothing was sent");
+}
+
 /// A minimal HTTP CONNECT proxy on 127.0.0.1, in plain TCP or (`tls`) TLS. It opens every
 /// tunnel to `target`, whatever host the client names (as a site's proxy resolves names its
 /// clients cannot), or answers with `refusal` instead; it keeps the head of every request.

@@ -44,10 +44,15 @@ enum Command {
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Print credentials for the AWS SDKs' `credential_process` (flag-compatible with aws_signing_helper).
+    // The helpers, like aws_signing_helper (Go pflag), take the last value of a flag given
+    // twice, so that a base command line can be followed by an override.
+    #[command(args_override_self = true)]
     CredentialProcess(crate::helper::credential_process::CredentialProcessArgs),
     /// Serve credentials to unchanged SDKs as IMDSv2 and a container credentials endpoint.
+    #[command(args_override_self = true)]
     Sidecar(crate::helper::sidecar::SidecarArgs),
     /// Keep a profile of ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) fresh.
+    #[command(args_override_self = true)]
     Update(crate::helper::update::UpdateArgs),
     /// Call a running daemon's Admin API (status, reload) with an admin client certificate.
     #[command(subcommand)]
@@ -70,6 +75,7 @@ enum Command {
     /// --session-duration, the passphrase and PKCS#11 flags, …), so that a credential-process command
     /// line can be pasted after `rolegate explain --config FILE`; those that do not change the
     /// decision are ignored.
+    #[command(args_override_self = true)]
     Explain(Box<explain::ExplainArgs>),
     /// Evaluate an action on a resource for a role and session policies, like `aws iam simulate-principal-policy`.
     Simulate(explain::SimulateArgs),

@@ -70,7 +70,7 @@ pub struct SessionArgs {
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Do not verify the server certificate (development only).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub no_verify_ssl: bool,
     /// Extra CA certificates (PEM) to trust for the endpoint.
     #[arg(long)]
@@ -78,10 +78,10 @@ pub struct SessionArgs {
     /// Reach the endpoint through the HTTP CONNECT proxy in HTTPS_PROXY (or https_proxy),
     /// except for hosts in NO_PROXY and loopback endpoints. Without it, proxy variables are
     /// ignored.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub with_proxy: bool,
     /// Log the steps on stderr.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub debug: bool,
     /// PKCS#11 module for a `pkcs11:` URI as --certificate or --private-key (without the URI's
     /// module-path), e.g. /usr/lib/softhsm/libsofthsm2.so; default: p11-kit's proxy,
@@ -90,7 +90,7 @@ pub struct SessionArgs {
     pub pkcs11_lib: Option<PathBuf>,
     /// Accepted for `aws_signing_helper`, without effect: rolegate always gives the token's PIN
     /// again to a key that asks for it at each signature (CKA_ALWAYS_AUTHENTICATE).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub reuse_pin: bool,
     #[command(flatten)]
     pub key_stores: KeyStoreFlags,
@@ -106,11 +106,11 @@ pub struct KeyStoreFlags {
     cert_selector: Option<String>,
     #[arg(long, hide = true)]
     system_store_name: Option<String>,
-    #[arg(long, hide = true)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true, hide = true)]
     use_latest_expiring_certificate: bool,
     #[arg(long, hide = true)]
     tpm_key_password: Option<String>,
-    #[arg(long, hide = true)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true, hide = true)]
     no_tpm_key_password: bool,
 }
 
@@ -149,7 +149,7 @@ pub struct CredentialProcessArgs {
     #[command(flatten)]
     pub session: SessionArgs,
     /// Do not use the on-disk credential cache (also: ROLEGATE_NO_CACHE=1).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub no_cache: bool,
 }
 
@@ -162,10 +162,14 @@ impl SessionArgs {
         }
     }
 
+    /// `--endpoint`, with `https://` before a bare `host[:port]` (as aws_signing_helper's SDK
+    /// takes it), else AWS's regional endpoint.
     pub fn endpoint(&self, region: &str) -> String {
-        self.endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://rolesanywhere.{region}.{}", aws_domain(region)))
+        match &self.endpoint {
+            Some(endpoint) if endpoint.contains("://") => endpoint.clone(),
+            Some(host_and_port) => format!("https://{host_and_port}"),
+            None => format!("https://rolesanywhere.{region}.{}", aws_domain(region)),
+        }
     }
 
     /// Where the certificate, key and passphrase come from; an error for a flag of
@@ -190,6 +194,7 @@ impl SessionArgs {
 
     /// The CreateSession parameters of these flags.
     pub fn params(&self) -> Result<CreateSessionParams, String> {
+        same_region(&self.trust_anchor_arn, &self.profile_arn)?;
         Ok(CreateSessionParams {
             trust_anchor_arn: self.trust_anchor_arn.clone(),
             profile_arn: self.profile_arn.clone(),
@@ -324,11 +329,26 @@ impl SessionArgs {
 /// The region of the trust anchor ARN `arn`, which the client signs for when not given
 /// `--region` (also what `rolegate explain` assumes then).
 pub fn trust_anchor_region(arn: &str) -> Result<String, String> {
-    arn.split(':')
-        .nth(3)
-        .filter(|r| !r.is_empty())
+    arn_region(arn)
         .map(str::to_owned)
         .ok_or_else(|| format!("cannot tell the region from trust anchor ARN '{arn}'; pass --region"))
+}
+
+/// The region field of an ARN (`arn:partition:service:region:…`), when it has one.
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// A trust anchor and a profile of different regions cannot meet in one CreateSession (each
+/// region is its own service): refused before anything is sent, as aws_signing_helper does,
+/// instead of by the server as an unknown profile.
+fn same_region(trust_anchor_arn: &str, profile_arn: &str) -> Result<(), String> {
+    match (arn_region(trust_anchor_arn), arn_region(profile_arn)) {
+        (Some(anchor), Some(profile)) if anchor != profile => Err(format!(
+            "the trust anchor ARN is in region {anchor} and the profile ARN in {profile}; both must be in one region"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The DNS suffix of AWS endpoints in `region`: China's regions (`cn-north-1`, …) are under
@@ -474,7 +494,23 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::aws_domain;
+    use super::{aws_domain, same_region};
+
+    #[test]
+    fn trust_anchor_and_profile_must_share_a_region() {
+        let anchor = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a";
+        assert_eq!(
+            same_region(anchor, "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p"),
+            Ok(())
+        );
+        assert_eq!(
+            same_region(anchor, "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p"),
+            Err("the trust anchor ARN is in region us-east-1 and the profile ARN in eu-west-1; both must be in one region"
+                .to_owned())
+        );
+        // An ARN without a region is the server's to refuse, by name.
+        assert_eq!(same_region(anchor, "profile/p"), Ok(()));
+    }
 
     #[test]
     fn china_regions_have_their_own_domain() {

@@ -514,9 +514,18 @@ fn is_pkcs12(path: &Path, bytes: &[u8]) -> bool {
 type Pkcs12Contents = (Vec<u8>, Vec<Vec<u8>>, Zeroizing<Vec<u8>>);
 
 fn open_pkcs12(bytes: &[u8], passphrase: &Passphrase) -> Result<Pkcs12Contents, String> {
-    let password = passphrase.read()?.unwrap_or_default();
-    let store = p12_keystore::KeyStore::from_pkcs12(bytes, &password, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-        .map_err(|e| format!("cannot open the PKCS#12 bundle ({e}); is the passphrase right?"))?;
+    let password = passphrase.read()?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        bytes,
+        password.as_ref().map_or("", |p| p.as_str()),
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .map_err(|e| match password {
+        Some(_) => format!("cannot open the PKCS#12 bundle ({e}); is the passphrase right?"),
+        None => format!(
+            "cannot open the PKCS#12 bundle ({e}) without a passphrase: give it with --private-key-passphrase-env or --private-key-passphrase-file"
+        ),
+    })?;
     let (_, chain) = store
         .private_key_chain()
         .ok_or("the PKCS#12 bundle holds no private key with its certificate")?;
@@ -592,6 +601,9 @@ fn passphrase_configured(p: &Passphrase) -> bool {
     !matches!(p, Passphrase::None)
 }
 
+/// How to turn a key rolegate cannot decrypt into one it can.
+const REENCRYPT: &str = "re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`";
+
 /// Decrypts a PKCS#8 `EncryptedPrivateKeyInfo` ([RFC 5208 §6](https://www.rfc-editor.org/rfc/rfc5208#section-6)).
 fn decrypt_pkcs8(der: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8>>, String> {
     let password = passphrase.read()?.ok_or(
@@ -600,9 +612,23 @@ fn decrypt_pkcs8(der: &[u8], passphrase: &Passphrase) -> Result<Zeroizing<Vec<u8
     let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| {
         // PBES1 (PKCS#5 v1.5, `openssl pkcs8 -v1 …`) names its scheme with an OID under
         // 1.2.840.113549.1.5 or 1.2.840.113549.1.12.1 that the PBES2-only decoder rejects.
-        match is_pbes1(der) {
-            true => "the private key is encrypted with PBES1 (PKCS#5 v1.5), which is not supported: re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`".to_owned(),
-            false => format!("invalid encrypted PKCS#8 private key: {e}"),
+        // PBES2 with a cipher or key derivation the decoder lacks (DES-EDE3, RC2, …) names it
+        // with an OID it does not know.
+        let unknown_oid = match e {
+            pkcs8::Error::Asn1(e) => match e.kind() {
+                pkcs8::der::ErrorKind::OidUnknown { oid } => Some(oid),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (is_pbes1(der), unknown_oid) {
+            (true, _) => {
+                format!("the private key is encrypted with PBES1 (PKCS#5 v1.5), which is not supported: {REENCRYPT}")
+            }
+            (false, Some(oid)) => {
+                format!("the private key is encrypted with an algorithm that is not supported (OID {oid}): {REENCRYPT}")
+            }
+            (false, None) => format!("invalid encrypted PKCS#8 private key: {e}"),
         }
     })?;
     let doc = info
@@ -964,8 +990,28 @@ mod tests {
             "-out",
             d.join("b.p12").to_str().unwrap(),
         ]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            k.to_str().unwrap(),
+            "-v2",
+            "des3",
+            "-passout",
+            "pass:right",
+            "-out",
+            d.join("des3.pem").to_str().unwrap(),
+        ]);
+        std::fs::write(d.join("right.txt"), "right\n").unwrap();
         let enc = d.join("enc.pem");
         let cases: Vec<(Result<WorkloadIdentity, String>, String)> = vec![
+            (
+                load(d, "c.pem", Some("des3.pem"), Passphrase::File(d.join("right.txt"))),
+                format!(
+                    "{}: the private key is encrypted with an algorithm that is not supported (OID 1.2.840.113549.3.7): re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.pem`",
+                    d.join("des3.pem").display()
+                ),
+            ),
             (
                 load(d, "c.pem", Some("enc.pem"), Passphrase::None),
                 format!(
@@ -1031,6 +1077,14 @@ mod tests {
             .unwrap();
         assert!(
             err.contains("cannot open the PKCS#12 bundle") && err.ends_with("is the passphrase right?"),
+            "{err}"
+        );
+        let err = load(d, "b.p12", None, Passphrase::None).err().unwrap();
+        assert!(
+            err.contains("cannot open the PKCS#12 bundle")
+                && err.ends_with(
+                    "without a passphrase: give it with --private-key-passphrase-env or --private-key-passphrase-file"
+                ),
             "{err}"
         );
     }

@@ -12,3 +12,15 @@ pub mod pkcs11;
 pub mod refresh;
 pub mod sidecar;
 pub mod update;
+
+/// The value of a boolean flag given as `--flag=VALUE`. `aws_signing_helper`'s flags are Go
+/// `pflag` booleans: `--flag` alone is true, and `--flag=VALUE` takes the spellings of Go's
+/// `strconv.ParseBool`, so a templated `--with-proxy=false` in a `credential_process` line
+/// means what it meant there.
+pub fn go_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err("expected true or false (or 1, t, TRUE, True, 0, f, FALSE, False)".to_owned()),
+    }
+}

@@ -82,7 +82,7 @@ pub struct SidecarArgs {
     /// Do not serve IMDSv2 (`/latest/…`), only the container endpoint: IMDS asks only for a
     /// PUT before it answers, so any process that can reach the port gets credentials, while
     /// the container endpoint asks for the token of `--auth-token-file`.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub no_imds: bool,
     /// Refresh after this fraction of the lifetime (testing aid).
     #[arg(long, default_value_t = 0.5, hide = true)]
