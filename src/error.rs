@@ -34,6 +34,8 @@ pub enum ErrorCode {
     MalformedPolicyDocument,
     /// Session policies and tags exceed the packed size limit.
     PackedPolicyTooLarge,
+    /// STS `ProvidedContexts`: a trusted context assertion rolegate cannot verify.
+    InvalidContextAssertion,
     /// Unknown `Action` or `Version` on the STS Query API.
     InvalidAction,
     /// No `Action` on the STS Query API.
@@ -104,6 +106,7 @@ impl ApiError {
             | ErrorCode::InvalidParameterValue
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
+            | ErrorCode::InvalidContextAssertion
             | ErrorCode::InvalidAction
             | ErrorCode::MissingAction => (400, "ValidationException"),
             ErrorCode::PayloadTooLarge => (413, "ValidationException"),
@@ -131,6 +134,7 @@ impl ApiError {
             ErrorCode::InvalidParameterValue => (400, "InvalidParameterValue"),
             ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
             ErrorCode::PackedPolicyTooLarge => (400, "PackedPolicyTooLarge"),
+            ErrorCode::InvalidContextAssertion => (400, "InvalidContextAssertion"),
             ErrorCode::InvalidAction => (400, "InvalidAction"),
             ErrorCode::MissingAction => (400, "MissingAction"),
             ErrorCode::RequestExpired => (400, "RequestExpired"),
@@ -150,6 +154,7 @@ impl ApiError {
             | ErrorCode::InvalidParameterValue
             | ErrorCode::MalformedPolicyDocument
             | ErrorCode::PackedPolicyTooLarge
+            | ErrorCode::InvalidContextAssertion
             | ErrorCode::InvalidAction
             | ErrorCode::MissingAction
             | ErrorCode::PayloadTooLarge => tonic::Code::InvalidArgument,

@@ -866,13 +866,59 @@ async fn raw_requests_answer_aws_errors() {
         m,
         "rolegate does not implement the STS action AssumeRoleWithSAML; it serves AssumeRole and GetCallerIdentity."
     );
-    // What STS answers session credentials, which every rolegate credential is.
-    for action in ["GetSessionToken", "GetFederationToken"] {
-        let m = post(ep, &ca, &format!("Action={action}&Version=2011-06-15"), &s)
+    // What STS answers session credentials, which every rolegate credential is, once their
+    // parameters are valid.
+    for (action, parameters) in [("GetSessionToken", ""), ("GetFederationToken", "&Name=bob")] {
+        let m = post(ep, &ca, &format!("Action={action}&Version=2011-06-15{parameters}"), &s)
             .await
             .assert_sts_error(403, "AccessDenied");
         assert_eq!(m, format!("Cannot call {action} with session credentials"));
     }
+    for (request, want) in [
+        (
+            "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=1&TokenCode=12",
+            "2 validation errors detected: Value '1' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900; Value at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6",
+        ),
+        (
+            "Action=GetFederationToken&Version=2011-06-15&DurationSeconds=129601",
+            "2 validation errors detected: Value null at 'name' failed to satisfy constraint: Member must not be null; Value '129601' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 129600",
+        ),
+    ] {
+        let m = post(ep, &ca, request, &s)
+            .await
+            .assert_sts_error(400, "ValidationError");
+        assert_eq!(m, want, "{request}");
+    }
+    // Trusted context assertions only AWS STS can open: validated, then refused (a session
+    // without the identity context asked for is not what the caller wanted).
+    let assume = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdev-reader&RoleSessionName=ctx";
+    let provider = "arn%3Aaws%3Aiam%3A%3Aaws%3AcontextProvider%2FIdentityCenter";
+    let m = post(
+        ep,
+        &ca,
+        &format!("{assume}&ProvidedContexts.member.1.ProviderArn=x&ProvidedContexts.member.1.ContextAssertion=abc"),
+        &s,
+    )
+    .await
+    .assert_sts_error(400, "ValidationError");
+    assert_eq!(
+        m,
+        "2 validation errors detected: Value 'x' at 'providedContexts.1.member.providerArn' failed to satisfy constraint: Member must have length greater than or equal to 20; Value at 'providedContexts.1.member.contextAssertion' failed to satisfy constraint: Member must have length greater than or equal to 4"
+    );
+    let m = post(
+        ep,
+        &ca,
+        &format!(
+            "{assume}&ProvidedContexts.member.1.ProviderArn={provider}&ProvidedContexts.member.1.ContextAssertion=eyJhbGciOi"
+        ),
+        &s,
+    )
+    .await
+    .assert_sts_error(400, "InvalidContextAssertion");
+    assert_eq!(
+        m,
+        "rolegate cannot verify trusted context assertions (ProvidedContexts, from arn:aws:iam::aws:contextProvider/IdentityCenter): only AWS STS can; ask for the session without them."
+    );
     let m = post(ep, &ca, "Action=GetSessionTokens&Version=2011-06-15", &s)
         .await
         .assert_sts_error(400, "InvalidAction");

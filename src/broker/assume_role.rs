@@ -41,6 +41,8 @@ pub struct AssumeRoleInput {
     pub serial_number: Option<String>,
     pub token_code: Option<String>,
     pub source_identity: Option<String>,
+    /// STS `ProvidedContexts`: validated as AWS does, then refused ([`ProvidedContext`]).
+    pub provided_contexts: Vec<ProvidedContext>,
     /// STS `MinimumSessionTokenSize`: the session token is padded to at least this many
     /// characters (0..=4096; unset or 0: not padded).
     pub minimum_session_token_size: Option<i64>,
@@ -48,6 +50,16 @@ pub struct AssumeRoleInput {
     /// The required members the request left out (`roleArn`, `tags.2.member.value`…), whose
     /// fields above are empty: reported with the other validation errors.
     pub missing_members: Vec<String>,
+}
+
+/// One of STS `ProvidedContexts`: a trusted context assertion (IAM Identity Center's trusted
+/// identity propagation) that only AWS STS, which encrypted it, can open. rolegate cannot
+/// verify one, so a request carrying any is refused rather than answered with a session
+/// lacking the identity context the caller asked for.
+#[derive(Clone, Debug, Default)]
+pub struct ProvidedContext {
+    pub provider_arn: Option<String>,
+    pub context_assertion: Option<String>,
 }
 
 pub struct AssumeRoleOutput {
@@ -69,6 +81,7 @@ impl Broker {
     ) -> Result<AssumeRoleOutput, ApiError> {
         let config = &caller.config;
         validate_parameters(&input)?;
+        check_provided_contexts(&input)?;
         check_mfa(&input)?;
         let caller_arn = caller.assumed_role_arn();
         let denied = |action, reason| not_authorized(&caller_arn, action, &input.role_arn, reason);
@@ -229,6 +242,23 @@ fn parse_session_policy(policy: Option<&str>) -> Result<Option<PolicyDocument>, 
                 .map_err(|e| ApiError::new(ErrorCode::MalformedPolicyDocument, "malformed-policy", e.to_string()))
         })
         .transpose()
+}
+
+/// A valid `ProvidedContexts` is still refused: its assertions are sealed by AWS STS for AWS
+/// STS ([`ProvidedContext`]).
+fn check_provided_contexts(input: &AssumeRoleInput) -> Result<(), ApiError> {
+    let Some(context) = input.provided_contexts.first() else {
+        return Ok(());
+    };
+    let provider = context.provider_arn.as_deref().unwrap_or("no provider");
+    Err(ApiError::new(
+        ErrorCode::InvalidContextAssertion,
+        "provided-contexts",
+        format!(
+            "rolegate cannot verify trusted context assertions (ProvidedContexts, from {provider}): only AWS STS can; \
+             ask for the session without them."
+        ),
+    ))
 }
 
 fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError> {

@@ -24,6 +24,8 @@ pub(super) const MAX_TAGS: usize = 50;
 pub(super) const MAX_TRANSITIVE_TAG_KEYS: usize = 50;
 /// Most managed policy ARNs per call.
 pub(super) const MAX_POLICY_ARNS: usize = 10;
+/// Most `ProvidedContexts` per call.
+pub(super) const MAX_PROVIDED_CONTEXTS: usize = 5;
 /// Largest `MinimumSessionTokenSize`, in bytes.
 pub(super) const MAX_MINIMUM_SESSION_TOKEN_SIZE: i64 = 4096;
 /// The most members of one list checked one by one. An STS form holds at most 256
@@ -99,26 +101,11 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     } else {
         v.null("roleSessionName");
     }
-    if input.policy_arns.len() > MAX_POLICY_ARNS {
-        v.list_too_long("policyArns", MAX_POLICY_ARNS);
-    }
-    for (i, arn) in input.policy_arns.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
-        v.arn(arn, &format!("policyArns.{}.member.arn", i + 1));
-    }
+    v.policy_arns(&input.policy_arns);
     if let Some(policy) = &input.policy {
-        // A policy is not echoed: it may be long, and it is the caller's own text. Its length
-        // has no model maximum (`unrestrictedSessionPolicyDocumentType`): what bounds it is
-        // the packed size, checked once the request is valid.
-        if policy.is_empty() {
-            v.push(None, "policy", "Member must have length greater than or equal to 1");
-        }
-        if policy.is_empty() || !policy.chars().all(is_policy_char) {
-            v.push(
-                None,
-                "policy",
-                format_args!("Member must satisfy regular expression pattern: {POLICY_PATTERN}"),
-            );
-        }
+        // Its length has no model maximum (`unrestrictedSessionPolicyDocumentType`): what
+        // bounds it is the packed size, checked once the request is valid.
+        v.session_policy(policy, None);
     }
     if let Some(seconds) = input.duration_seconds {
         v.range(
@@ -128,25 +115,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
             MAX_SESSION_SECONDS.into(),
         );
     }
-    if input.tags.len() > MAX_TAGS {
-        v.list_too_long("tags", MAX_TAGS);
-    }
-    for (i, (key, value)) in input.tags.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
-        let position = i + 1;
-        let member = format!("tags.{position}.member.key");
-        if given(&member) {
-            v.tag_key(key, &member);
-        } else {
-            v.null(&member);
-        }
-        let member = format!("tags.{position}.member.value");
-        if given(&member) {
-            v.length(value, &member, 0, 256);
-            v.pattern(value, &member, is_tag_text(value), TAG_VALUE_PATTERN);
-        } else {
-            v.null(&member);
-        }
-    }
+    v.tags(&input.tags, given);
     if input.transitive_tag_keys.len() > MAX_TRANSITIVE_TAG_KEYS {
         v.list_too_long("transitiveTagKeys", MAX_TRANSITIVE_TAG_KEYS);
     }
@@ -158,34 +127,176 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         let ok = x.chars().all(|c| is_name_char(c) || c == ':' || c == '/');
         v.pattern(x, "externalId", ok, EXTERNAL_ID_PATTERN);
     }
-    if let Some(serial) = &input.serial_number {
-        v.length(serial, "serialNumber", 9, 256);
-        let ok = serial.chars().all(|c| is_name_char(c) || c == '/' || c == ':');
-        v.pattern(serial, "serialNumber", ok, SERIAL_NUMBER_PATTERN);
-    }
-    if let Some(code) = &input.token_code {
-        // A one-time password is not echoed.
-        v.length_shown(code, None, "tokenCode", 6, 6);
-        let digits = code.chars().all(|c| c.is_ascii_digit());
-        v.pattern_shown(None, "tokenCode", digits, TOKEN_CODE_PATTERN);
-    }
+    v.mfa(input.serial_number.as_deref(), input.token_code.as_deref());
     if let Some(s) = &input.source_identity {
         // AWS's sourceIdentityType: 2 to 256 characters in the 2026 model (64 before; a Roles
         // Anywhere session's own, from its certificate, stays within 64).
         v.length(s, "sourceIdentity", 2, SOURCE_IDENTITY_PARAMETER_MAX);
         v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
     }
-    if let Some(size) = input.minimum_session_token_size {
-        v.range(size, "minimumSessionTokenSize", 0, MAX_MINIMUM_SESSION_TOKEN_SIZE);
+    if input.provided_contexts.len() > MAX_PROVIDED_CONTEXTS {
+        v.list_too_long("providedContexts", MAX_PROVIDED_CONTEXTS);
     }
+    for (i, context) in input.provided_contexts.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
+        if let Some(arn) = &context.provider_arn {
+            v.arn(arn, &format!("providedContexts.{}.member.providerArn", i + 1));
+        }
+        if let Some(assertion) = &context.context_assertion {
+            // A bearer assertion is not echoed.
+            let member = format!("providedContexts.{}.member.contextAssertion", i + 1);
+            v.length_shown(assertion, None, &member, 4, 3072);
+        }
+    }
+    v.minimum_session_token_size(input.minimum_session_token_size);
     v
 }
 
 /// The longest `SourceIdentity` parameter STS's model accepts.
 const SOURCE_IDENTITY_PARAMETER_MAX: usize = 256;
 
+/// The parameters of `GetSessionToken` and `GetFederationToken`, calls only an IAM user's
+/// long-term credentials may make: STS validates them as its model says before it refuses
+/// them to session credentials, which every rolegate credential is.
+#[derive(Clone, Debug, Default)]
+pub struct IamUserTokenInput {
+    /// `GetFederationToken`'s `Name`, required there (`None`: left out).
+    pub name: Option<String>,
+    pub duration_seconds: Option<i64>,
+    /// `GetSessionToken`'s MFA device and code.
+    pub serial_number: Option<String>,
+    pub token_code: Option<String>,
+    /// `GetFederationToken`'s session policies and tags.
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub minimum_session_token_size: Option<i64>,
+    /// As [`AssumeRoleInput::missing_members`] (tag keys and values).
+    pub missing_members: Vec<String>,
+}
+
+/// The longest session an IAM user's `GetSessionToken` or `GetFederationToken` may ask for
+/// (`durationSecondsType`: 36 hours).
+const MAX_IAM_USER_SESSION_SECONDS: i64 = 129_600;
+
+/// The longest `GetFederationToken` `Policy` (`sessionPolicyDocumentType`).
+const MAX_FEDERATION_POLICY_LENGTH: usize = 2048;
+
+/// Validates a `GetSessionToken` as AWS's model says.
+pub(crate) fn validate_get_session_token(input: &IamUserTokenInput) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    v.iam_user_duration(input.duration_seconds);
+    v.mfa(input.serial_number.as_deref(), input.token_code.as_deref());
+    v.minimum_session_token_size(input.minimum_session_token_size);
+    v.into_result()
+}
+
+/// Validates a `GetFederationToken` as AWS's model says.
+pub(crate) fn validate_get_federation_token(input: &IamUserTokenInput) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    match &input.name {
+        Some(name) => {
+            v.length(name, "name", 2, 32);
+            v.pattern(name, "name", name.chars().all(is_name_char), NAME_PATTERN);
+        }
+        None => v.null("name"),
+    }
+    if let Some(policy) = &input.policy {
+        v.session_policy(policy, Some(MAX_FEDERATION_POLICY_LENGTH));
+    }
+    v.policy_arns(&input.policy_arns);
+    v.iam_user_duration(input.duration_seconds);
+    v.tags(&input.tags, |member| !input.missing_members.iter().any(|m| m == member));
+    v.minimum_session_token_size(input.minimum_session_token_size);
+    v.into_result()
+}
+
 /// The constraints of AssumeRole's own types.
 impl Violations {
+    /// `PolicyArns` (`policyDescriptorListType`): at most [`MAX_POLICY_ARNS`], each an ARN.
+    fn policy_arns(&mut self, arns: &[String]) {
+        if arns.len() > MAX_POLICY_ARNS {
+            self.list_too_long("policyArns", MAX_POLICY_ARNS);
+        }
+        for (i, arn) in arns.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
+            self.arn(arn, &format!("policyArns.{}.member.arn", i + 1));
+        }
+    }
+
+    /// An inline session `Policy`, at most `max` characters where the model bounds it. It is
+    /// not echoed: it may be long, and it is the caller's own text.
+    fn session_policy(&mut self, policy: &str, max: Option<usize>) {
+        if policy.is_empty() {
+            self.push(None, "policy", "Member must have length greater than or equal to 1");
+        }
+        if let Some(max) = max {
+            self.length_shown(policy, None, "policy", 0, max);
+        }
+        if policy.is_empty() || !policy.chars().all(is_policy_char) {
+            self.push(
+                None,
+                "policy",
+                format_args!("Member must satisfy regular expression pattern: {POLICY_PATTERN}"),
+            );
+        }
+    }
+
+    /// Session `Tags`: at most [`MAX_TAGS`], each with a key and a value (`given` tells
+    /// whether the request named a member).
+    fn tags(&mut self, tags: &[(String, String)], given: impl Fn(&str) -> bool) {
+        if tags.len() > MAX_TAGS {
+            self.list_too_long("tags", MAX_TAGS);
+        }
+        for (i, (key, value)) in tags.iter().take(MAX_CHECKED_MEMBERS).enumerate() {
+            let position = i + 1;
+            let member = format!("tags.{position}.member.key");
+            if given(&member) {
+                self.tag_key(key, &member);
+            } else {
+                self.null(&member);
+            }
+            let member = format!("tags.{position}.member.value");
+            if given(&member) {
+                self.length(value, &member, 0, 256);
+                self.pattern(value, &member, is_tag_text(value), TAG_VALUE_PATTERN);
+            } else {
+                self.null(&member);
+            }
+        }
+    }
+
+    /// An MFA device's `SerialNumber` and its `TokenCode` (a one-time password: not echoed).
+    fn mfa(&mut self, serial: Option<&str>, code: Option<&str>) {
+        if let Some(serial) = serial {
+            self.length(serial, "serialNumber", 9, 256);
+            let ok = serial.chars().all(|c| is_name_char(c) || c == '/' || c == ':');
+            self.pattern(serial, "serialNumber", ok, SERIAL_NUMBER_PATTERN);
+        }
+        if let Some(code) = code {
+            self.length_shown(code, None, "tokenCode", 6, 6);
+            let digits = code.chars().all(|c| c.is_ascii_digit());
+            self.pattern_shown(None, "tokenCode", digits, TOKEN_CODE_PATTERN);
+        }
+    }
+
+    /// `MinimumSessionTokenSize` (`minimumSessionTokenSizeType`).
+    fn minimum_session_token_size(&mut self, size: Option<i64>) {
+        if let Some(size) = size {
+            self.range(size, "minimumSessionTokenSize", 0, MAX_MINIMUM_SESSION_TOKEN_SIZE);
+        }
+    }
+
+    /// An IAM user's session duration (`durationSecondsType`).
+    fn iam_user_duration(&mut self, seconds: Option<i64>) {
+        if let Some(seconds) = seconds {
+            self.range(
+                seconds,
+                "durationSeconds",
+                MIN_SESSION_SECONDS.into(),
+                MAX_IAM_USER_SESSION_SECONDS,
+            );
+        }
+    }
+
     /// An ARN (`arnType`).
     fn arn(&mut self, arn: &str, member: &str) {
         let ok = !arn.is_empty() && arn.chars().all(is_arn_char);

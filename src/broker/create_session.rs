@@ -1368,9 +1368,8 @@ mod tests {
             serial_number: None,
             token_code: None,
             source_identity: Some("CN=a".to_owned()),
-            minimum_session_token_size: None,
             source_ip: ip,
-            missing_members: Vec::new(),
+            ..Default::default()
         };
         let assume = super::super::assume_role::trust_context(&caller, &role, &input, &tags, Some("CN=a"), now);
         for ctx in [&create, &assume] {

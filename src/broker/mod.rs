@@ -29,7 +29,9 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 
-pub use assume_role::{AssumeRoleInput, AssumeRoleOutput};
+pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, ProvidedContext};
+pub use assume_role_parameters::IamUserTokenInput;
+pub(crate) use assume_role_parameters::{validate_get_federation_token, validate_get_session_token};
 pub use authenticate::{Caller, OpenedSession, Payload, SessionPolicySource, signature_error};
 pub(crate) use authorize::never_in_session_requests;
 pub use authorize::{

@@ -13,7 +13,10 @@ use time::OffsetDateTime;
 
 use super::http::{HttpResponse, RequestParts, response};
 use crate::audit::{self, Record};
-use crate::broker::{AssumeRoleInput, AssumeRoleOutput, Broker, Caller, Payload};
+use crate::broker::{
+    AssumeRoleInput, AssumeRoleOutput, Broker, Caller, IamUserTokenInput, Payload, ProvidedContext,
+    validate_get_federation_token, validate_get_session_token,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::format_expiration;
@@ -119,12 +122,13 @@ fn is_form(req: &RequestParts) -> bool {
     is_form_content_type(req.header("content-type"))
 }
 
-/// Whether `content_type` is `application/x-www-form-urlencoded` (parameters may follow).
+/// Whether `content_type`'s media type is `application/x-www-form-urlencoded` (parameters
+/// may follow; `; charset=utf-8` and other parameters aside, RFC 9110 §8.3.1).
 pub(super) fn is_form_content_type(content_type: Option<&str>) -> bool {
     const FORM: &str = "application/x-www-form-urlencoded";
     content_type
-        .and_then(|c| c.get(..FORM.len()))
-        .is_some_and(|c| c.eq_ignore_ascii_case(FORM))
+        .map(|c| c.split(';').next().unwrap_or_default().trim_matches([' ', '\t']))
+        .is_some_and(|media_type| media_type.eq_ignore_ascii_case(FORM))
 }
 
 /// One STS Query request: authenticate, dispatch on `Action`, render XML.
@@ -217,10 +221,14 @@ pub fn handle(
             Ok(response)
         }
         // What STS answers any session credentials (every rolegate credential is one).
-        Some(action @ ("GetSessionToken" | "GetFederationToken")) => Err(ApiError::access_denied(
-            "session-credentials",
-            format!("Cannot call {action} with session credentials"),
-        )),
+        // validated first, as STS does.
+        Some(action @ ("GetSessionToken" | "GetFederationToken")) => {
+            validate_iam_user_token(action, &params)?;
+            Err(ApiError::access_denied(
+                "session-credentials",
+                format!("Cannot call {action} with session credentials"),
+            ))
+        }
         Some(other) if OTHER_STS_ACTIONS.contains(&other) => Err(unsupported_action(other)),
         Some(other) => Err(invalid_action(other, VERSION)),
         None => Err(ApiError::new(
@@ -349,6 +357,11 @@ impl Params {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The values of [`Params::members`], in order.
+    fn values(&self, prefix: &str, suffix: Option<&str>) -> Result<Vec<String>, ApiError> {
+        Ok(self.members(prefix, suffix)?.into_iter().map(|(_, v)| v).collect())
+    }
+
     /// `Prefix.member.N` (and `Prefix.member.N.Suffix`) values ordered by N; of a repeated
     /// name, the first value, as [`Params::get`] takes it.
     fn members(&self, prefix: &str, suffix: Option<&str>) -> Result<Vec<(u32, String)>, ApiError> {
@@ -437,25 +450,58 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
         role_session_name,
         duration_seconds,
         policy: params.get("Policy").map(str::to_owned),
-        policy_arns: params
-            .members("PolicyArns", Some("arn"))?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect(),
+        policy_arns: params.values("PolicyArns", Some("arn"))?,
         tags,
-        transitive_tag_keys: params
-            .members("TransitiveTagKeys", None)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect(),
+        transitive_tag_keys: params.values("TransitiveTagKeys", None)?,
         external_id: params.get("ExternalId").map(str::to_owned),
         serial_number: params.get("SerialNumber").map(str::to_owned),
         token_code: params.get("TokenCode").map(str::to_owned),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
+        provided_contexts: provided_contexts(params)?,
         minimum_session_token_size,
         source_ip: Some(req.remote.ip()),
         missing_members,
     })
+}
+
+/// Validates the parameters of `GetSessionToken` or `GetFederationToken` (`action`) as AWS's
+/// model says.
+fn validate_iam_user_token(action: &str, params: &Params) -> Result<(), ApiError> {
+    let mut missing_members = Vec::new();
+    let tags = tags(params, &mut missing_members)?;
+    let input = IamUserTokenInput {
+        name: params.get("Name").map(str::to_owned),
+        duration_seconds: integer(params, "DurationSeconds", "bad-duration")?,
+        serial_number: params.get("SerialNumber").map(str::to_owned),
+        token_code: params.get("TokenCode").map(str::to_owned),
+        policy: params.get("Policy").map(str::to_owned),
+        policy_arns: params.values("PolicyArns", Some("arn"))?,
+        tags,
+        minimum_session_token_size: integer(params, "MinimumSessionTokenSize", "bad-token-size")?,
+        missing_members,
+    };
+    match action {
+        "GetSessionToken" => validate_get_session_token(&input),
+        _ => validate_get_federation_token(&input),
+    }
+}
+
+/// `ProvidedContexts.member.N.ProviderArn` and `.ContextAssertion`, in the order of N (both
+/// members are optional in the model).
+fn provided_contexts(params: &Params) -> Result<Vec<ProvidedContext>, ApiError> {
+    let arns = params.members("ProvidedContexts", Some("ProviderArn"))?;
+    let assertions = params.members("ProvidedContexts", Some("ContextAssertion"))?;
+    let mut indexes: Vec<u32> = arns.iter().chain(&assertions).map(|(n, _)| *n).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let at = |list: &[(u32, String)], n: u32| list.iter().find(|(m, _)| *m == n).map(|(_, v)| v.clone());
+    Ok(indexes
+        .into_iter()
+        .map(|n| ProvidedContext {
+            provider_arn: at(&arns, n),
+            context_assertion: at(&assertions, n),
+        })
+        .collect())
 }
 
 /// An integer parameter, when given. A value that is not one is quoted only when it is no
@@ -693,6 +739,28 @@ mod tests {
     fn collect_bytes(r: HttpResponse) -> Vec<u8> {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(r.into_body().collect()).unwrap().to_bytes().to_vec()
+    }
+
+    #[test]
+    fn the_form_content_type_is_its_media_type_parameters_aside() {
+        for form in [
+            "application/x-www-form-urlencoded",
+            "Application/X-WWW-Form-Urlencoded",
+            "application/x-www-form-urlencoded; charset=utf-8",
+            "application/x-www-form-urlencoded;charset=UTF-8",
+            "application/x-www-form-urlencoded ; charset=utf-8",
+        ] {
+            assert!(is_form_content_type(Some(form)), "{form}");
+        }
+        for other in [
+            "application/x-www-form-urlencodedXYZ",
+            "application/x-www-form-urlencoded-extra; charset=utf-8",
+            "application/json",
+            "",
+        ] {
+            assert!(!is_form_content_type(Some(other)), "{other}");
+        }
+        assert!(!is_form_content_type(None));
     }
 
     #[test]

@@ -196,6 +196,7 @@ fn assume_role(
         serial_number: None,
         token_code: None,
         source_identity: r.source_identity,
+        provided_contexts: Vec::new(),
         minimum_session_token_size: r.minimum_session_token_size.map(i64::from),
         source_ip: Some(ctx.conn.remote.ip()),
         missing_members,
