@@ -197,6 +197,27 @@ def test_parameters_are_validated_as_the_sts_model_says(daemon, ca_bundle, app_s
     )
 
 
+def test_provided_contexts_are_refused_not_ignored(daemon, ca_bundle, app_session):
+    """A trusted context assertion only AWS STS can open: boto3 sends it, rolegate refuses the
+    request with the model's InvalidContextAssertion instead of issuing a session without the
+    identity context asked for."""
+
+    sts = app_sts(daemon, ca_bundle, app_session)
+    provider = "arn:aws:iam::aws:contextProvider/IdentityCenter"
+    with pytest.raises(sts.exceptions.InvalidContextAssertionException) as info:
+        sts.assume_role(
+            RoleArn=role_arn("chained"),
+            RoleSessionName="ctx",
+            ProvidedContexts=[{"ProviderArn": provider, "ContextAssertion": "eyJhbGciOi"}],
+        )
+    assert error_of(info) == (
+        400,
+        "InvalidContextAssertion",
+        f"rolegate cannot verify trusted context assertions (ProvidedContexts, from {provider}): "
+        "only AWS STS can; ask for the session without them.",
+    )
+
+
 def test_assume_role_pads_the_token_and_reports_its_size(daemon, ca_bundle, app_session):
     """MinimumSessionTokenSize, SessionTokenSize and SessionTokenUtilization, the members
     the 2026 STS model adds: the padded token is as long as asked and still works."""
