@@ -539,7 +539,7 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.starts_with("error: the argument '--once' cannot be used with '--retry-errors'"),
+        stderr.starts_with("error: the argument '--once[=<BOOL>]' cannot be used with '--retry-errors[=<BOOL>]'"),
         "{stderr}"
     );
 }
