@@ -696,6 +696,17 @@ fn aws_signed_scoped(
     }
 }
 
+/// `value` percent-encoded as SigV4 encodes query values (unreserved characters kept).
+fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn verify(c: &GrpcClient, r: VerifyRequestRequest) -> Result<VerifyRequestResponse, tonic::Status> {
     c.sessions().verify_request(r).await.map(tonic::Response::into_inner)
 }
@@ -808,9 +819,10 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     });
     let r = verify(&c, declared).await.unwrap();
     assert_eq!(
-        (r.valid, r.reason.as_str()),
+        (r.valid, r.error_code.as_str(), r.reason.as_str()),
         (
             false,
+            "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed."
         ),
         "{r:?}"
@@ -861,6 +873,97 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         "headers[1] is no HTTP header: its name must be a token and its value free of control characters.",
     );
 
+    // ...and so are a method and a path HTTP could not have carried.
+    for (method, path, message) in [
+        (
+            "GE T",
+            "/orders/42",
+            "method is no HTTP method: it must be a token (letters, digits and !#$%&'*+-.^_`|~).",
+        ),
+        (
+            "POST",
+            "orders/42",
+            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+        ),
+        (
+            "POST",
+            "/orders/42\n",
+            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+        ),
+    ] {
+        let mut r = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
+        (r.method, r.path) = (method.into(), path.into());
+        assert_status(verify(&c, r).await, Code::InvalidArgument, message);
+    }
+    // The authorization question is checked whatever the signature: a platform's wrong
+    // arguments are refused for a forged request as for a good one.
+    for request in [
+        aws_signed(&forged, "execute-api", SystemTime::now(), "/orders/42", body),
+        aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body),
+    ] {
+        let mut r = request;
+        r.action = Some("orders:*".to_owned());
+        assert_status(
+            verify(&c, r).await,
+            Code::InvalidArgument,
+            "The action 'orders:*' must have the form service:Action (at most 128 characters, no wildcards).",
+        );
+    }
+
+    // A presigned S3 URL signs UNSIGNED-PAYLOAD whatever the body: the body's hash, which the
+    // platform is told to give, stands for it.
+    let presigned = {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+        let identity = aws_credential_types::Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            Some(creds.session_token.clone()),
+            None,
+            "test",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(300));
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let url = format!("https://{API_HOST}/bucket/key");
+        let signable = SignableRequest::new(
+            "PUT",
+            &url,
+            [("host", API_HOST)].into_iter(),
+            SignableBody::UnsignedPayload,
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let query: Vec<String> = instructions
+            .params()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencoding(v)))
+            .collect();
+        VerifyRequestRequest {
+            method: "PUT".into(),
+            path: "/bucket/key".into(),
+            query: query.join("&"),
+            headers: vec![Header {
+                name: "host".into(),
+                value: API_HOST.into(),
+            }],
+            payload_hash: rolegate::sigv4::sha256_hex(b"the object"),
+            service: "s3".into(),
+            ..Default::default()
+        }
+    };
+    let r = verify(&c, presigned).await.unwrap();
+    assert!(r.valid, "{r:?}");
+
     // Callers of VerifyRequest must present a trusted client certificate.
     let anonymous = connect(&d, None).await;
     assert_status(
@@ -886,7 +989,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
     let metrics = d.metrics_text();
-    for (outcome, count) in [("allow", 1), ("SignatureDoesNotMatch", 7), ("IncompleteSignature", 1)] {
+    for (outcome, count) in [("allow", 2), ("SignatureDoesNotMatch", 7), ("IncompleteSignature", 1)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");

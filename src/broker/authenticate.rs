@@ -304,6 +304,10 @@ fn invalid_token(reason: &'static str) -> ApiError {
 }
 
 /// The AWS error code for each signature failure, with the verifier's message.
+/// The reason of a declared `x-amz-content-sha256` that is not the body's: S3 answers it as
+/// `XAmzContentSHA256Mismatch` (400), which VerifyRequest names.
+pub const PAYLOAD_HASH_MISMATCH: &str = "payload-hash";
+
 pub fn signature_error(e: SigV4Error) -> ApiError {
     let code = match &e {
         SigV4Error::MissingAuthorization => ErrorCode::MissingAuthenticationToken,
@@ -321,6 +325,7 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
     };
     let reason = match &e {
         SigV4Error::WrongHost { .. } => "wrong-host",
+        SigV4Error::PayloadHashMismatch => PAYLOAD_HASH_MISMATCH,
         _ => "signature",
     };
     ApiError::new(code, reason, e.to_string())

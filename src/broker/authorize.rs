@@ -200,32 +200,16 @@ pub fn authorization_context(
             ctx.insert(key, default);
         }
     }
-    // A key given again is one more value of it (`simulate --context` repeated); given again
-    // in another spelling, it is refused: key names are case-insensitive, and a gRPC `context`
-    // map could otherwise turn a key of one value into a multi-valued one, which negated
-    // operators (`NotIpAddress`) read differently.
+    // A key given again is one more value of it (`simulate --context` repeated; one
+    // spelling only, as `validate_input` checked).
     let mut given: Vec<(&str, Vec<String>)> = Vec::new();
     for (key, value) in &input.context {
         match given.iter_mut().find(|(k, _)| crate::policy::same_key(k, key)) {
-            Some((first, values)) if *first == key.as_str() => values.push(value.clone()),
-            Some((first, _)) => {
-                return Err(ApiError::validation(
-                    "context-key-twice",
-                    format!(
-                        "The context key '{first}' is given twice, also as '{key}': context key names are case-insensitive."
-                    ),
-                ));
-            }
+            Some((_, values)) => values.push(value.clone()),
             None => given.push((key, vec![value.clone()])),
         }
     }
     for (key, values) in given {
-        if policy::same_key(key, "aws:SecureTransport") && values.len() > 1 {
-            return Err(ApiError::validation(
-                "context-key-twice",
-                format!("The context key '{key}' takes one value, true or false."),
-            ));
-        }
         match <[String; 1]>::try_from(values) {
             Ok([only]) => ctx.insert(key, only),
             Err(values) => ctx.insert_multi(key, values),
@@ -236,8 +220,9 @@ pub fn authorization_context(
 
 /// Action `service:Action` (1..=128 characters), a resource of at most
 /// [`MAX_RESOURCE_CHARACTERS`], at most [`MAX_CONTEXT_KEYS`] context keys of bounded sizes,
-/// none of them derived from the session.
-fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
+/// none of them derived from the session, each in one spelling. Needs no session: a
+/// platform's malformed arguments are refused whatever the request they come with.
+pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     let a = &input.action;
     let well_formed = a.split_once(':').is_some_and(|(service, name)| {
         !service.is_empty() && !name.is_empty() && a.len() <= 128 && !a.contains(['*', '?', ' '])
@@ -285,10 +270,21 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     }
     // Counted as they come, each pair against at most MAX_CONTEXT_KEYS keys seen: a request of
     // ever new keys is refused at the first one too many, not after comparing all of them.
+    // Given again in another spelling, a key is refused: key names are case-insensitive, and a
+    // gRPC `context` map could otherwise turn a key of one value into a multi-valued one,
+    // which negated operators (`NotIpAddress`) read differently.
     let mut keys: Vec<(&str, usize)> = Vec::new();
     for (key, _) in &input.context {
         let full = keys.len() == MAX_CONTEXT_KEYS;
         match keys.iter_mut().find(|(k, _)| policy::same_key(k, key)) {
+            Some((first, _)) if *first != key.as_str() => {
+                return Err(ApiError::validation(
+                    "context-key-twice",
+                    format!(
+                        "The context key '{first}' is given twice, also as '{key}': context key names are case-insensitive."
+                    ),
+                ));
+            }
             Some((k, values)) if *values == MAX_CONTEXT_KEY_VALUES => {
                 return Err(ApiError::validation(
                     "too-many-context-values",
@@ -306,6 +302,15 @@ fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             }
             None => keys.push((key, 1)),
         }
+    }
+    if let Some((key, _)) = keys
+        .iter()
+        .find(|(k, values)| policy::same_key(k, "aws:SecureTransport") && *values > 1)
+    {
+        return Err(ApiError::validation(
+            "context-key-twice",
+            format!("The context key '{key}' takes one value, true or false."),
+        ));
     }
     if let Some((k, _)) = input.context.iter().find(|(k, _)| is_derived_key(k)) {
         return Err(ApiError::validation(

@@ -32,12 +32,12 @@ use crate::config::Config;
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, ProvidedContext};
 pub use assume_role_parameters::IamUserTokenInput;
 pub(crate) use assume_role_parameters::{validate_get_federation_token, validate_get_session_token};
-pub use authenticate::{Caller, OpenedSession, Payload, SessionPolicySource, signature_error};
-pub(crate) use authorize::never_in_session_requests;
+pub use authenticate::{Caller, OpenedSession, PAYLOAD_HASH_MISMATCH, Payload, SessionPolicySource, signature_error};
 pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEY_VALUES, MAX_CONTEXT_KEYS, authorization_context,
     untrusted_client_certificate,
 };
+pub(crate) use authorize::{never_in_session_requests, validate_input as validate_authorize_input};
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub(crate) use context::is_trust_policy_key;

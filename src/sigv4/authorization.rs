@@ -187,7 +187,9 @@ impl SignedRequest {
     /// sent, must say the same: a replayer could keep a declared hash and change the body. An
     /// unsigned marker needs `unsigned_allowed` (the S3 family, whose clients send one) and, in
     /// the header form, the request's declaring it — a presigned URL's payload is unsigned by
-    /// definition.
+    /// definition. A presigned URL of the S3 family that did not sign `x-amz-content-sha256`
+    /// signed `UNSIGNED-PAYLOAD` whatever its body (S3's rule for query authentication), so a
+    /// body hash given for one stands for that.
     pub fn payload_hash_given(&self, given: &str, unsigned_allowed: bool) -> Result<String, SigV4Error> {
         let marker = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
             .into_iter()
@@ -207,6 +209,7 @@ impl SignedRequest {
             (None, Some(marker)) if self.location == AuthLocation::Header => {
                 Err(SigV4Error::UnsignedPayloadUndeclared(marker))
             }
+            (None, None) if self.location == AuthLocation::Query && unsigned_allowed => Ok(UNSIGNED_PAYLOAD.to_owned()),
             _ => Ok(given.to_owned()),
         }
     }

@@ -20,7 +20,7 @@ use super::{GrpcContext, audited, audited_answer, context, record};
 use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{
     AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, MAX_CONTEXT_KEY_VALUES,
-    MAX_CONTEXT_KEYS, Payload, check_arn_lengths,
+    MAX_CONTEXT_KEYS, PAYLOAD_HASH_MISMATCH, Payload, check_arn_lengths, validate_authorize_input,
 };
 use crate::error::ApiError;
 use crate::policy::Outcome;
@@ -245,6 +245,20 @@ fn verify_request(
         );
     }
     let method = required(r.method, "method")?;
+    // What HTTP could have carried, as for the headers below: a method that is a token, an
+    // origin-form path (a line feed in either could make two canonical forms alike).
+    if http::Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(ApiError::validation(
+            "bad-method",
+            "method is no HTTP method: it must be a token (letters, digits and !#$%&'*+-.^_`|~).",
+        ));
+    }
+    if !(r.path.is_empty() || r.path.starts_with('/')) || r.path.contains(|c: char| c.is_ascii_control()) {
+        return Err(ApiError::validation(
+            "bad-path",
+            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+        ));
+    }
     let service = required(r.service, "service")?;
     scope_part(&service, "service", |b| b.is_ascii_alphanumeric() || b == b'-')?;
     if !r.region.is_empty() {
@@ -280,30 +294,43 @@ fn verify_request(
         headers: &pairs,
     };
     let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    let verified = broker.authenticate_for_caller(config, &http, Payload::Hash(&payload_hash), &service, region, now);
-    let (caller, signed) = match verified {
-        Ok(verified) => verified,
-        Err(e) => {
-            let answer = VerifyRequestResponse {
-                valid: false,
-                reason: e.message.clone(),
-                error_code: e.sts_wire().1.to_owned(),
-                ..Default::default()
-            };
-            return Ok((answer, Some(e)));
-        }
-    };
-    record.set_caller(&caller);
-    let (authorization, verdict) = match r.action {
+    // The authorization question is checked before the signature: arguments the platform got
+    // wrong are INVALID_ARGUMENT for every request, not only for those that verify.
+    let question = match r.action {
         Some(action) => {
             let input = AuthorizeInput {
                 action,
                 resource: r.resource.filter(|s| !s.is_empty()).unwrap_or_else(|| "*".to_owned()),
                 context: context_pairs(r.context, r.context_values)?,
                 // The request was made to the region its signature is scoped to (IAM's
-                // aws:RequestedRegion), verified above: the default, unless the caller says.
+                // aws:RequestedRegion), verified below: the default, unless the caller says.
                 requested_region: region.map(str::to_owned),
             };
+            validate_authorize_input(&input)?;
+            Some(input)
+        }
+        None => None,
+    };
+    let verified = broker.authenticate_for_caller(config, &http, Payload::Hash(&payload_hash), &service, region, now);
+    let (caller, signed) = match verified {
+        Ok(verified) => verified,
+        Err(e) => {
+            let error_code = match e.reason {
+                PAYLOAD_HASH_MISMATCH => "XAmzContentSHA256Mismatch",
+                _ => e.sts_wire().1,
+            };
+            let answer = VerifyRequestResponse {
+                valid: false,
+                reason: e.message.clone(),
+                error_code: error_code.to_owned(),
+                ..Default::default()
+            };
+            return Ok((answer, Some(e)));
+        }
+    };
+    record.set_caller(&caller);
+    let (authorization, verdict) = match question {
+        Some(input) => {
             let out = broker.authorize(&caller, &input, now)?;
             let verdict = denial(&caller, &input, &out);
             (Some(authorize_response(out)), verdict)

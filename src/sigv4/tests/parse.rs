@@ -573,6 +573,13 @@ fn payload_hash_given_by_a_verifying_service() {
         presigned.payload_hash_given(UNSIGNED_PAYLOAD, true),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
+    // An S3 presigned URL signs UNSIGNED-PAYLOAD whatever the body whose hash the verifier
+    // computed; another service's presigned request signs the body's hash (as aws-sdk-go does).
+    assert_eq!(
+        presigned.payload_hash_given(&body_hash, true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(presigned.payload_hash_given(&body_hash, false), Ok(body_hash.clone()));
     // ...also when the uploader adds an x-amz-content-sha256 header the URL did not sign (an
     // integrity check of its own); one the URL signed must agree.
     let presigned_with = |signed_headers: &str| {
