@@ -579,8 +579,44 @@ async fn assume_role_signature_covers_the_message_as_sent() {
     assert_status(
         raw_assume_role(&c, &[known.clone(), known.clone()], &known, &creds).await,
         Code::InvalidArgument,
-        "An AssumeRole call carries exactly one request message, which its signature covers.",
+        "A call of AssumeRole carries exactly one request message.",
     );
+}
+
+/// Every `rolegate.v1` call is unary: a body of two messages is refused, not answered from
+/// the first (a proxy reading the last would see another request than the one decided on).
+#[tokio::test]
+async fn a_unary_call_of_two_messages_is_refused() {
+    use prost::Message;
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let first = create_request("main", ROLE, "main").encode_to_vec();
+    let second = create_request("main", "arn:aws:iam::123456789012:role/other", "main").encode_to_vec();
+    for (path, operation) in [
+        ("/rolegate.v1.Sessions/CreateSession", "CreateSession"),
+        ("/rolegate.v1.Sessions/Authorize", "Authorize"),
+    ] {
+        let messages = vec![RawMessage(first.clone()), RawMessage(second.clone())];
+        let mut grpc = tonic::client::Grpc::new(c.channel());
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<RawMessage, rolegate::proto::CreateSessionResponse>::default();
+        let answer = grpc
+            .client_streaming(
+                tonic::Request::new(tokio_stream::iter(messages)),
+                http::uri::PathAndQuery::from_static(path),
+                codec,
+            )
+            .await
+            .map(tonic::Response::into_inner);
+        assert_status(
+            answer,
+            Code::InvalidArgument,
+            &format!("A call of {operation} carries exactly one request message."),
+        );
+    }
+    // One message is answered as ever.
+    create(&c, create_request("main", ROLE, "main")).await.unwrap();
 }
 
 async fn out_credentials(c: &GrpcClient, creds: &SigningCredentials) -> rolegate::proto::Credentials {

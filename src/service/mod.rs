@@ -91,8 +91,9 @@ async fn dispatch(
             let operation = grpc::operation_of(req.uri().path());
             let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
             let sent = Arc::new(AtomicBool::new(false));
-            // AssumeRole's signature covers its message as sent: hashed as it streams past.
-            let message_sha256 = (req.uri().path() == grpc::ASSUME_ROLE_PATH).then(Default::default);
+            // A `rolegate.v1` call (each unary) carries one message, hashed as it streams past:
+            // AssumeRole's signature covers it as sent, and a body of more is refused.
+            let message_sha256 = (operation != grpc::OTHER_OPERATION).then(Default::default);
             let req = req.map(|body| Watched {
                 body,
                 sent: sent.clone(),

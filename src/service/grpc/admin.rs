@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use super::peer::admin_peer;
-use super::{GrpcContext, audited, context, record};
+use super::{GrpcContext, audited, context, one_message, record};
 use crate::audit::Record;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -26,14 +26,17 @@ impl Admin for AdminService {
     async fn reload(&self, req: Request<ReloadRequest>) -> Result<Response<ReloadResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Admin.Reload");
-        let result = reload(&ctx, &mut record).await;
+        let result = match one_message(&req, "Admin.Reload") {
+            Ok(_) => reload(&ctx, &mut record).await,
+            Err(e) => Err(e),
+        };
         audited(&ctx, &record, result)
     }
 
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Admin.Status");
-        let result = status(&ctx, &mut record);
+        let result = one_message(&req, "Admin.Status").and_then(|_| status(&ctx, &mut record));
         audited(&ctx, &record, result)
     }
 }

@@ -36,7 +36,7 @@ pub use message_digest::MessageDigest;
 pub use sessions::ASSUME_ROLE_PATH;
 
 /// The hex SHA-256 of the call's request message as sent, in the request extensions of the
-/// calls whose signature covers it (AssumeRole), set once the body ended as one message.
+/// `rolegate.v1` calls, set once the body ended as one message ([`one_message`]).
 #[derive(Clone, Default)]
 pub struct MessageSha256(pub Option<Arc<std::sync::OnceLock<String>>>);
 
@@ -206,8 +206,12 @@ pub fn handshake_certificate(
     broker.caches().verified_certificate(peer_certificates?.first()?)
 }
 
-/// The operation a gRPC path names, as the audit trail and the metrics label it; `Other`
-/// for any other path, so that the label stays bounded whatever a client sends.
+/// The operation label of any path but the `rolegate.v1` calls' (health, reflection, unknown).
+pub const OTHER_OPERATION: &str = "Other";
+
+/// The operation a gRPC path names, as the audit trail and the metrics label it;
+/// [`OTHER_OPERATION`] for any other path, so that the label stays bounded whatever a client
+/// sends.
 pub fn operation_of(path: &str) -> &'static str {
     const KNOWN: [(&str, &str); 6] = [
         ("/rolegate.v1.Sessions/CreateSession", "CreateSession"),
@@ -217,7 +221,27 @@ pub fn operation_of(path: &str) -> &'static str {
         ("/rolegate.v1.Admin/Status", "Admin.Status"),
         ("/rolegate.v1.Admin/Reload", "Admin.Reload"),
     ];
-    KNOWN.iter().find(|(p, _)| *p == path).map_or("Other", |(_, op)| op)
+    KNOWN
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map_or(OTHER_OPERATION, |(_, op)| op)
+}
+
+/// The one request message of a unary `rolegate.v1` call, as the hex SHA-256 of its bytes as
+/// sent (what an AssumeRole signature covers). A body of more messages is INVALID_ARGUMENT:
+/// tonic would answer from the first and drop the rest, while a proxy or inspector reading
+/// the last would see another request than the one decided on.
+fn one_message<T>(req: &Request<T>, operation: &str) -> Result<String, ApiError> {
+    req.extensions()
+        .get::<MessageSha256>()
+        .and_then(|m| m.0.as_ref()?.get())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::validation(
+                "not-one-message",
+                format!("A call of {operation} carries exactly one request message."),
+            )
+        })
 }
 
 /// The refusal of a call whose `content-type` names a message codec other than protobuf

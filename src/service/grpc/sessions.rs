@@ -16,7 +16,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
-use super::{GrpcContext, audited, audited_answer, context, record};
+use super::{GrpcContext, audited, audited_answer, context, one_message, record};
 use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{
     AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, MAX_CONTEXT_KEY_VALUES,
@@ -52,18 +52,25 @@ impl Sessions for SessionsService {
     ) -> Result<Response<CreateSessionResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "CreateSession");
-        let result = create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        let result = one_message(&req, "CreateSession")
+            .and_then(|_| create_session(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record));
         audited(&ctx, &record, result)
     }
 
     async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "AssumeRole");
-        let (metadata, extensions, message) = req.into_parts();
-        let sha256 = extensions
-            .get::<super::MessageSha256>()
-            .and_then(|m| m.0.as_ref()?.get());
-        let result = assume_role(&ctx, &metadata, message, sha256, OffsetDateTime::now_utc(), &mut record);
+        let result = one_message(&req, "AssumeRole").and_then(|sha256| {
+            let (metadata, _, message) = req.into_parts();
+            assume_role(
+                &ctx,
+                &metadata,
+                message,
+                &sha256,
+                OffsetDateTime::now_utc(),
+                &mut record,
+            )
+        });
         audited(&ctx, &record, result)
     }
 
@@ -73,14 +80,16 @@ impl Sessions for SessionsService {
     ) -> Result<Response<VerifyRequestResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "VerifyRequest");
-        let result = verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        let result = one_message(&req, "VerifyRequest")
+            .and_then(|_| verify_request(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record));
         audited_answer(&ctx, &record, result)
     }
 
     async fn authorize(&self, req: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "Authorize");
-        let result = authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record);
+        let result = one_message(&req, "Authorize")
+            .and_then(|_| authorize(&ctx, req.into_inner(), OffsetDateTime::now_utc(), &mut record));
         audited_answer(&ctx, &record, result)
     }
 }
@@ -140,12 +149,12 @@ fn create_session(
 }
 
 /// AssumeRole of a session's SigV4 signature over the call: its metadata, and `sha256`, the
-/// digest of the message as the client sent it (None when the body held more than one).
+/// digest of the message as the client sent it.
 fn assume_role(
     ctx: &GrpcContext,
     metadata: &MetadataMap,
     r: AssumeRoleRequest,
-    sha256: Option<&String>,
+    sha256: &str,
     now: OffsetDateTime,
     record: &mut Record,
 ) -> Result<AssumeRoleResponse, ApiError> {
@@ -168,12 +177,6 @@ fn assume_role(
     let limiter = ctx.state.limiter();
     let client_limit = ClientLimit::new(&limiter, claimed, ctx.started);
     client_limit.check()?;
-    let sha256 = sha256.ok_or_else(|| {
-        ApiError::validation(
-            "not-one-message",
-            "An AssumeRole call carries exactly one request message, which its signature covers.",
-        )
-    })?;
     let (caller, _) = broker.authenticate(&http, Payload::Hash(sha256), "sts", None, now)?;
     record.set_caller(&caller);
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
