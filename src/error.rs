@@ -156,10 +156,10 @@ impl ApiError {
             | ErrorCode::PackedPolicyTooLarge
             | ErrorCode::InvalidContextAssertion
             | ErrorCode::InvalidAction
-            | ErrorCode::MissingAction
-            | ErrorCode::PayloadTooLarge => tonic::Code::InvalidArgument,
+            | ErrorCode::MissingAction => tonic::Code::InvalidArgument,
             ErrorCode::ResourceNotFound => tonic::Code::NotFound,
-            ErrorCode::Throttling => tonic::Code::ResourceExhausted,
+            // As grpc-core answers a message over its limit.
+            ErrorCode::Throttling | ErrorCode::PayloadTooLarge => tonic::Code::ResourceExhausted,
             ErrorCode::SignatureDoesNotMatch
             | ErrorCode::IncompleteSignature
             | ErrorCode::MissingAuthenticationToken

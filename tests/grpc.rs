@@ -619,6 +619,32 @@ async fn a_unary_call_of_two_messages_is_refused() {
     create(&c, create_request("main", ROLE, "main")).await.unwrap();
 }
 
+/// Metadata over `max_header_bytes` is refused in gRPC's own terms (RESOURCE_EXHAUSTED, with
+/// the error's name), not with the bare HTTP 431 a client reads as UNKNOWN.
+#[tokio::test]
+async fn oversized_metadata_is_resource_exhausted() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let mut request = tonic::Request::new(create_request("main", ROLE, "main"));
+    let pad = "p".repeat(70 * 1024);
+    request.metadata_mut().insert("x-pad", pad.parse().unwrap());
+    let status = c.sessions().create_session(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
+    assert!(
+        status.message().starts_with("The request's header fields take ")
+            && status.message().ends_with(" bytes; at most 65536 are accepted."),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        status.metadata().get("x-amzn-errortype").unwrap(),
+        "RequestEntityTooLarge"
+    );
+    // Within the limit, the call is answered.
+    create(&c, create_request("main", ROLE, "main")).await.unwrap();
+}
+
 async fn out_credentials(c: &GrpcClient, creds: &SigningCredentials) -> rolegate::proto::Credentials {
     c.assume_role(chain_request(None), creds, REGION, now())
         .await

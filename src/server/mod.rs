@@ -317,7 +317,9 @@ async fn serve_connection(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
+        // Twice the limit, which `service` applies itself to answer in the call's wire format;
+        // beyond that, the decoder's bare 431.
+        .max_header_list_size(u32::try_from(server.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .max_concurrent_streams(256)
         // A peer that vanished (its host gone, a balancer's flow dropped) while a stream is open
         // answers no PING: its connection is closed, and its slots freed, instead of being held

@@ -58,6 +58,16 @@ async fn dispatch(
             None,
         );
     }
+    // HTTP/1.1 heads over `max_header_bytes` are refused by hyper as they are read; HTTP/2's
+    // decoder takes up to twice as much ([`crate::server`]), so that a call over the limit is
+    // told so in its own wire format (a gRPC client reads a bare 431 as UNKNOWN).
+    if req.version() == ::http::Version::HTTP_2 {
+        let max = state.broker.config().server.max_header_bytes;
+        let size = header_list_size(req.headers());
+        if size > max {
+            return (refuse(&req, &conn, &headers_too_large(size, max), started), None);
+        }
+    }
     // HTTP/2 frames every message itself, and has no Transfer-Encoding.
     if req.version() < ::http::Version::HTTP_2
         && let Some(e) = http::framing_refusal(req.headers())
@@ -129,6 +139,23 @@ async fn dispatch(
 /// signed header up among them: thousands of tiny headers, all signed, cost milliseconds
 /// before the signature could fail.
 const MAX_REQUEST_HEADERS: usize = 100;
+
+/// The size of an HTTP/2 header list as RFC 9113 §6.5.2 counts it (SETTINGS_MAX_HEADER_LIST_SIZE):
+/// each field's name and value, plus 32 bytes.
+fn header_list_size(headers: &::http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum()
+}
+
+fn headers_too_large(size: usize, max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        "headers-too-large",
+        format!("The request's header fields take {size} bytes; at most {max} are accepted."),
+    )
+}
 
 fn too_many_headers(count: usize) -> ApiError {
     ApiError::validation(

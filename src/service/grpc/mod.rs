@@ -150,7 +150,7 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str) -> Option
             "compressed-message",
             format!("{message}: rolegate accepts uncompressed messages only (no grpc-encoding)."),
         ),
-        UNIMPLEMENTED if operation == "Other" && message.is_empty() => (
+        UNIMPLEMENTED if operation == OTHER_OPERATION && message.is_empty() => (
             tonic::Code::Unimplemented,
             "unknown-method",
             "rolegate serves no such gRPC method: it serves rolegate.v1.Sessions, \
