@@ -29,6 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The daemon's token key `k1` (tests/common writes it).
 const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const HOST: &str = "localhost";
+/// An account of none of the configured roles.
+const OTHER_ACCOUNT: &str = "210987654321";
 
 // ---------------------------------------------------------------------------------------------
 // Raw HTTPS client: exact bytes out, status + headers + body back.
@@ -485,7 +487,20 @@ certificates = "{legacy_ca}"
 [[trust_anchor]]
 id = "constrained"
 certificates = "ca.pem"
+
+[[managed_policy]]
+arn = "arn:aws:iam::{ACCOUNT}:policy/read"
+document = '''{read}'''
+
+[[managed_policy]]
+arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+document = '''{read}'''
+
+[[managed_policy]]
+arn = "arn:aws:iam::{OTHER_ACCOUNT}:policy/read"
+document = '''{read}'''
 "#,
+        read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#,
         deny = role("deny-wins"),
         notp = role("not-principal"),
         missing = role("missing-key"),
@@ -1862,6 +1877,35 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "control: PolicyArns of the role's account and AWS managed",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&PolicyArns.member.1.arn={}&PolicyArns.member.2.arn={}",
+                    form(&format!("arn:aws:iam::{ACCOUNT}:policy/read")),
+                    form("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                ),
+            ),
+            Want::Ok(200),
+        ),
+        case(
+            // "The policies must exist in the same account as the role."
+            "PolicyArns of another account",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&PolicyArns.member.1.arn={}&PolicyArns.member.2.arn={}",
+                    form(&format!("arn:aws:iam::{ACCOUNT}:policy/read")),
+                    form(&format!("arn:aws:iam::{OTHER_ACCOUNT}:policy/read"))
+                ),
+            ),
+            Want::Sts(
+                400,
+                VE,
+                format!("Policy arn:aws:iam::{OTHER_ACCOUNT}:policy/read does not exist or is not attachable.").leak(),
+            ),
+        ),
+        case(
             "session policy with a Principal",
             ar(
                 ROLE_CHAINED,
@@ -2267,6 +2311,52 @@ fn server_hostnames_are_the_names_signed_requests_are_addressed_to() {
         ),
         "{stderr}"
     );
+}
+
+/// A profile's managed policies must be ones STS attaches to sessions of each of its roles —
+/// of the role's account, or AWS managed — as Roles Anywhere passes them to AssumeRole: one of
+/// another account is a configuration error naming it and the role; AWS would refuse every
+/// CreateSession for that role.
+#[test]
+fn profile_managed_policies_of_another_account_are_refused() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
+    let own = format!("arn:aws:iam::{ACCOUNT}:policy/read");
+    let aws = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let elsewhere = format!("arn:aws:iam::{OTHER_ACCOUNT}:policy/read");
+    let with_policies = |arns: &[&str]| {
+        let listed: Vec<String> = arns.iter().map(|a| format!("\"{a}\"")).collect();
+        let mut extra = format!(
+            "[[profile]]\nid = \"managed\"\nrole_arns = [\"{ROLE}\", \"{ROLE_OTHER}\"]\nmanaged_policy_arns = [{}]\n",
+            listed.join(", ")
+        );
+        for arn in [own.as_str(), aws, elsewhere.as_str()] {
+            extra += &format!("\n[[managed_policy]]\narn = \"{arn}\"\ndocument = '''{read}'''\n");
+        }
+        let config = write_config(
+            dir.path(),
+            &Setup {
+                pki: &pki,
+                extra_toml: extra,
+                crl_pem: None,
+                app_trust_condition: "",
+            },
+        );
+        let line = line_of(&std::fs::read_to_string(&config).unwrap(), "managed_policy_arns =");
+        (check_config(&config), line)
+    };
+    let ((code, _, stderr), _) = with_policies(&[&own, aws]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ((code, _, stderr), line) = with_policies(&[&own, aws, &elsewhere]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let error = format!(
+        "profile[5].managed_policy_arns[2]: managed policy {elsewhere} cannot be a session policy of role {ROLE} \
+         (role_arns[0]): STS attaches only managed policies of the role's own account, or AWS managed ones \
+         (account \"aws\"), of the role's partition; AWS refuses every CreateSession for that role (\"Policy \
+         {elsewhere} does not exist or is not attachable.\"). Give that role a profile of its own"
+    );
+    assert!(has_placed_error(&stderr, &error, line), "{stderr}");
 }
 
 #[test]
