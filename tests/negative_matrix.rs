@@ -1923,6 +1923,53 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "session policy with a wildcard in a Resource's service",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:*:s3:::b/*","arn:aws:s*:::b/k"]}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                "Statement[0].Resource[1]: invalid resource 'arn:aws:s*:::b/k': Resource vendor must be fully qualified and cannot contain regexes (a wildcard may not stand for the service: name it, with one ARN per service)",
+            ),
+        ),
+        case(
+            "session policy with a pattern for a NotResource's partition",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","NotResource":"arn:aws*:s3:::b/k"}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].NotResource: invalid resource 'arn:aws*:s3:::b/k': Partition "aws*" is not valid for resource "arn:aws*:s3:::b/k" (write the partition in full, such as aws or aws-us-gov, or "*" alone for every partition)"#,
+            ),
+        ),
+        case(
+            "control: session policy with a Resource of every partition",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:*:s3:::b/*"}]}"#
+                    )
+                ),
+            ),
+            Want::Ok(200),
+        ),
+        case(
             "RoleSessionName of one character",
             sts_signed(
                 &caller,

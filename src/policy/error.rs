@@ -104,6 +104,30 @@ pub enum PolicyErrorKind {
     /// A resource that is not `*` or an ARN.
     #[error("invalid resource '{0}': expected \"*\" or an ARN starting with \"arn:\"")]
     InvalidResource(String),
+    /// A Resource ARN whose partition is a pattern other than `*` alone (`aws*`), which names
+    /// no partition; IAM refuses it with this sentence.
+    #[error(
+        "invalid resource '{resource}': Partition \"{partition}\" is not valid for resource \"{resource}\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"
+    )]
+    ResourcePartitionPattern {
+        /// The resource as written.
+        resource: String,
+        /// Its partition segment.
+        partition: String,
+    },
+    /// A Resource ARN with a wildcard in its service segment, or without one: "You can't use a
+    /// wildcard in the service segment that identifies the AWS product"
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>);
+    /// IAM refuses it with this sentence.
+    #[error(
+        "invalid resource '{resource}': Resource vendor must be fully qualified and cannot contain regexes ({reason})"
+    )]
+    UnqualifiedResourceService {
+        /// The resource as written.
+        resource: String,
+        /// What is wrong with the service segment.
+        reason: &'static str,
+    },
     /// A policy variable before the resource part of a Resource ARN (its sixth, colon-separated
     /// part), which IAM does not allow
     /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).

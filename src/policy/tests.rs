@@ -718,6 +718,12 @@ fn parse_errors_name_the_path() {
             "Statement.Resource: policy variable in 'arn:aws:dynamodb:us-east-1:${aws:PrincipalTag/acct}:table/orders' before the resource part: a variable may only stand in the part after the fifth colon (not for the service, region or account)"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["*","arn:aws:s3:::${{aws:username"]}}]}}"#),
             "Statement[0].Resource[1]: invalid policy variable in 'arn:aws:s3:::${aws:username': '${' is not closed by '}'"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s*:::b/k"}}}}"#),
+            "Statement.Resource: invalid resource 'arn:aws:s*:::b/k': Resource vendor must be fully qualified and cannot contain regexes (a wildcard may not stand for the service: name it, with one ARN per service)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","NotResource":["arn:*:s3:::b/k","arn:aws*:s3:::b/k"]}}}}"#),
+            "Statement.NotResource[1]: invalid resource 'arn:aws*:s3:::b/k': Partition \"aws*\" is not valid for resource \"arn:aws*:s3:::b/k\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","NotResource":"arn:*"}}}}"#),
+            "Statement.NotResource: invalid resource 'arn:*': Resource vendor must be fully qualified and cannot contain regexes (it has no service segment)"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":["x"]}}"#),
             "Statement[0]: expected a statement object, found a string"),
     ];
