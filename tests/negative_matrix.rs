@@ -1957,6 +1957,23 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "session policy with a condition key twice, in two cases",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"app:k":"a","APP:K":"b"}}}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].Condition.StringEquals.APP:K: duplicate key "APP:K": condition key names are case-insensitive, so it is the key "app:k" again; give each key once per operator"#,
+            ),
+        ),
+        case(
             "control: session policy with a Resource of every partition",
             ar(
                 ROLE_CHAINED,

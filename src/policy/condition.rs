@@ -35,7 +35,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use ipnet::IpNet;
 
-use super::context::{ContextValue, RequestContext};
+use super::context::{ContextValue, RequestContext, same_key};
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
 use super::operator::{Operator, OperatorKind, SetQualifier};
@@ -168,12 +168,30 @@ pub(crate) fn parse_block(json: &Json, variables: bool, path: &str) -> Result<Ve
         if keys.is_empty() {
             return Err(PolicyError::new(op_path, PolicyErrorKind::EmptyList));
         }
-        for (key, values) in keys {
+        for (i, (key, values)) in keys.iter().enumerate() {
             let key_path = format!("{op_path}.{key}");
+            check_key_once(&keys[..i], key, &key_path)?;
             out.push(Condition::parse(operator.clone(), key, values, variables, &key_path)?);
         }
     }
     Ok(out)
+}
+
+/// A condition key appears once per operator. Key names are case-insensitive, so `APP:K` after
+/// `app:k` is the same key again (IAM Access Analyzer: "Duplicate keys with different case"),
+/// as the JSON parser refuses two `app:k` (IAM: "Duplicate keys"). Read as two conditions
+/// ANDed, it would say something its reader may not see.
+fn check_key_once(earlier: &[(String, Json)], key: &str, path: &str) -> Result<(), PolicyError> {
+    match earlier.iter().find(|(e, _)| same_key(e, key)) {
+        Some((first, _)) => Err(PolicyError::new(
+            path,
+            PolicyErrorKind::DuplicateConditionKey {
+                key: key.to_owned(),
+                first: first.clone(),
+            },
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Typed policy values, compiled at parse time.

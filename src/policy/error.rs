@@ -152,6 +152,18 @@ pub enum PolicyErrorKind {
     /// `Null` combined with `IfExists` or a set qualifier.
     #[error("the Null operator cannot be combined with IfExists, ForAnyValue or ForAllValues")]
     InvalidNullOperator,
+    /// A condition key given twice under one operator, spelt in two cases: key names are
+    /// case-insensitive, so it is one key (IAM Access Analyzer: "Duplicate keys with different
+    /// case").
+    #[error(
+        "duplicate key \"{key}\": condition key names are case-insensitive, so it is the key \"{first}\" again; give each key once per operator"
+    )]
+    DuplicateConditionKey {
+        /// The later spelling.
+        key: String,
+        /// The spelling given first.
+        first: String,
+    },
     /// A condition value that does not fit its operator.
     #[error("invalid value '{value}' for {operator}: {reason}")]
     InvalidConditionValue {

@@ -724,6 +724,10 @@ fn parse_errors_name_the_path() {
             "Statement.NotResource[1]: invalid resource 'arn:aws*:s3:::b/k': Partition \"aws*\" is not valid for resource \"arn:aws*:s3:::b/k\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","NotResource":"arn:*"}}}}"#),
             "Statement.NotResource: invalid resource 'arn:*': Resource vendor must be fully qualified and cannot contain regexes (it has no service segment)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"StringEquals":{{"app:k":"a","aws:x":"y","APP:K":"b"}}}}}}}}"#),
+            "Statement.Condition.StringEquals.APP:K: duplicate key \"APP:K\": condition key names are case-insensitive, so it is the key \"app:k\" again; give each key once per operator"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"ForAnyValue:StringLike":{{"aws:PrincipalTag/Äbt":"a*","AWS:PRINCIPALTAG/äBT":"b*"}}}}}}}}"#),
+            "Statement.Condition.ForAnyValue:StringLike.AWS:PRINCIPALTAG/äBT: duplicate key \"AWS:PRINCIPALTAG/äBT\": condition key names are case-insensitive, so it is the key \"aws:PrincipalTag/Äbt\" again; give each key once per operator"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":["x"]}}"#),
             "Statement[0]: expected a statement object, found a string"),
     ];
@@ -731,6 +735,20 @@ fn parse_errors_name_the_path() {
         let err = PolicyDocument::parse(&json, kind).unwrap_err();
         assert_eq!(err.to_string(), want, "{json}");
     }
+}
+
+/// A key once per operator, whatever its case; under two operators it is two conditions, both
+/// of which must hold (the operators AND together).
+#[test]
+fn condition_keys_are_once_per_operator_in_any_case() {
+    let doc = identity(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{
+            "StringEquals":{"app:k":"a"},"StringLike":{"APP:K":"a*"},"StringNotEquals":{"App:K":"b"}}}}"#,
+    );
+    assert_eq!(doc.statements()[0].conditions().len(), 3);
+    let allowed = |value| evaluate(&[&doc], &context(service(), &[("app:k", V::S(value))])).is_allowed();
+    assert!(allowed("a"));
+    assert!(!allowed("ab"));
 }
 
 #[test]
