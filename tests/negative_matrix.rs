@@ -1974,6 +1974,23 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "session policy with Bool of two values",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":["true","false"]}}}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].Condition.Bool.aws:SecureTransport: Bool takes a single value, "true" or "false", found ["true", "false"]: the condition key does not support multiple Boolean values ("true" and "false" together hold whenever the key is present: to test that, use "Null" with "false")"#,
+            ),
+        ),
+        case(
             "control: session policy with a Resource of every partition",
             ar(
                 ROLE_CHAINED,

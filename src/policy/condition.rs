@@ -194,6 +194,23 @@ fn check_key_once(earlier: &[(String, Json)], key: &str, path: &str) -> Result<(
     }
 }
 
+/// A `Bool` condition takes one value: a Boolean key holds one value, so a list is either
+/// redundant (`["true", "true"]`) or, with both values, holds whenever the key is present — a
+/// `Null` test written as something else. IAM Access Analyzer: "Invalid condition multiple
+/// Boolean: The condition key does not support multiple Boolean values."
+fn check_single_bool(operator: &Operator, values: &[String], path: &str) -> Result<(), PolicyError> {
+    match operator.kind == OperatorKind::Bool && values.len() > 1 {
+        true => Err(PolicyError::new(
+            path,
+            PolicyErrorKind::MultipleBoolValues {
+                operator: operator.as_str().to_owned(),
+                values: values.to_vec(),
+            },
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Typed policy values, compiled at parse time.
 #[derive(Clone, Debug)]
 enum Values {
@@ -225,6 +242,7 @@ enum ArnPattern {
 impl Condition {
     fn parse(operator: Operator, key: &str, json: &Json, variables: bool, path: &str) -> Result<Self, PolicyError> {
         let raw_values = scalar_list(json, path)?;
+        check_single_bool(&operator, &raw_values, path)?;
         let mut values = Values::empty(operator.kind);
         for (i, raw) in raw_values.iter().enumerate() {
             let value_path = match json {

@@ -164,6 +164,18 @@ pub enum PolicyErrorKind {
         /// The spelling given first.
         first: String,
     },
+    /// `Bool` with more than one value (IAM Access Analyzer: "Invalid condition multiple
+    /// Boolean").
+    #[error(
+        "{operator} takes a single value, \"true\" or \"false\", found {}: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")",
+        quoted_list(values)
+    )]
+    MultipleBoolValues {
+        /// The operator as written.
+        operator: String,
+        /// The values as written.
+        values: Vec<String>,
+    },
     /// A condition value that does not fit its operator.
     #[error("invalid value '{value}' for {operator}: {reason}")]
     InvalidConditionValue {
@@ -182,4 +194,10 @@ pub enum PolicyErrorKind {
         /// Why it is rejected.
         reason: &'static str,
     },
+}
+
+/// `["true", "false"]`: values as a JSON list shows them.
+fn quoted_list(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }

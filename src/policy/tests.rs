@@ -728,6 +728,10 @@ fn parse_errors_name_the_path() {
             "Statement.Condition.StringEquals.APP:K: duplicate key \"APP:K\": condition key names are case-insensitive, so it is the key \"app:k\" again; give each key once per operator"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"ForAnyValue:StringLike":{{"aws:PrincipalTag/Äbt":"a*","AWS:PRINCIPALTAG/äBT":"b*"}}}}}}}}"#),
             "Statement.Condition.ForAnyValue:StringLike.AWS:PRINCIPALTAG/äBT: duplicate key \"AWS:PRINCIPALTAG/äBT\": condition key names are case-insensitive, so it is the key \"aws:PrincipalTag/Äbt\" again; give each key once per operator"),
+        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:SecureTransport":["true","false"]}}}}}}}}"#),
+            "Statement.Condition.Bool.aws:SecureTransport: Bool takes a single value, \"true\" or \"false\", found [\"true\", \"false\"]: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"BoolIfExists":{{"aws:MultiFactorAuthPresent":[false,false]}}}}}}}}"#),
+            "Statement.Condition.BoolIfExists.aws:MultiFactorAuthPresent: BoolIfExists takes a single value, \"true\" or \"false\", found [\"false\", \"false\"]: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":["x"]}}"#),
             "Statement[0]: expected a statement object, found a string"),
     ];
@@ -735,6 +739,23 @@ fn parse_errors_name_the_path() {
         let err = PolicyDocument::parse(&json, kind).unwrap_err();
         assert_eq!(err.to_string(), want, "{json}");
     }
+}
+
+/// `Bool` takes one value, written alone or as a list of one; `Null` takes any.
+#[test]
+fn bool_takes_one_value() {
+    for condition in [
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        r#"{"Bool":{"aws:SecureTransport":["true"]}}"#,
+        r#"{"Bool":{"aws:SecureTransport":true}}"#,
+    ] {
+        assert!(
+            condition_holds("2012-10-17", condition, &[("aws:securetransport", V::S("true"))]),
+            "{condition}"
+        );
+    }
+    let json = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Null":{"aws:k":["true","false"]}}}}"#;
+    assert!(PolicyDocument::parse(json, PolicyKind::Identity).is_ok());
 }
 
 /// A key once per operator, whatever its case; under two operators it is two conditions, both
