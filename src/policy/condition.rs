@@ -39,7 +39,7 @@ use super::context::{ContextValue, RequestContext, same_key};
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
 use super::operator::{Operator, OperatorKind, SetQualifier};
-use super::scalar::{Number, eq_ignore_case, is_ambiguous_year, parse_bool, parse_date, parse_network};
+use super::scalar::{Number, eq_ignore_case, parse_bool, parse_date, parse_network};
 use super::variables::Template;
 use super::wildcard::{Case, Pattern};
 
@@ -313,11 +313,6 @@ impl Values {
             }
             Self::Numbers(items) => items.push(Number::parse(raw).ok_or_else(|| invalid("expected a number"))?),
             Self::Dates(items) => {
-                if is_ambiguous_year(raw) {
-                    return Err(invalid(
-                        "a year and epoch seconds alike; write the date (such as 2026-01-01T00:00:00Z) or epoch seconds of more than four digits",
-                    ));
-                }
                 items.push(parse_date(raw).ok_or_else(|| {
                     invalid("expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds")
                 })?)

@@ -126,6 +126,11 @@ fn condition_operator_table() {
         (r#"{"DateNotEquals":{"aws:CurrentTime":1767225600}}"#, &[], true),
         (r#"{"DateGreaterThan":{"aws:CurrentTime":1767225600}}"#, &[("aws:currenttime", S("yesterday"))], false),
         (r#"{"DateGreaterThan":{"aws:TokenIssueTime":1767225600}}"#, &[], false),
+        // A year alone is the W3C profile's YYYY, its first instant (not 2027 epoch seconds).
+        (r#"{"DateGreaterThan":{"aws:CurrentTime":"2027"}}"#, &[("aws:currenttime", S("2026-06-01T00:00:00Z"))], false),
+        (r#"{"DateGreaterThanEquals":{"aws:CurrentTime":2027}}"#, &[("aws:currenttime", S("2027-01-01T00:00:00Z"))], true),
+        (r#"{"DateLessThan":{"aws:CurrentTime":"2027"}}"#, &[("aws:currenttime", S("2026-12-31T23:59:59Z"))], true),
+        (r#"{"DateEquals":{"aws:CurrentTime":"2027-01-01T01:00:00.0+01:00"}}"#, &[("aws:currenttime", S("2027"))], true),
         // Bool.
         (r#"{"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:securetransport", S("true"))], true),
         (r#"{"Bool":{"aws:SecureTransport":true}}"#, &[("aws:securetransport", S("TRUE"))], true),
@@ -686,8 +691,6 @@ fn parse_errors_name_the_path() {
             "Statement.Condition.NumericLessThan.aws:n[1]: invalid value 'ten' for NumericLessThan: expected a number"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":"tomorrow"}}}}}}}}"#),
             "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value 'tomorrow' for DateGreaterThan: expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds"),
-        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":2027}}}}}}}}"#),
-            "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value '2027' for DateGreaterThan: a year and epoch seconds alike; write the date (such as 2026-01-01T00:00:00Z) or epoch seconds of more than four digits"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:SecureTransport":"yes"}}}}}}}}"#),
             "Statement.Condition.Bool.aws:SecureTransport: invalid value 'yes' for Bool: expected true or false"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"IpAddress":{{"aws:SourceIp":"10.0.0.0/33"}}}}}}}}"#),
