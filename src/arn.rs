@@ -258,9 +258,13 @@ impl fmt::Display for RolesAnywhereArn {
     }
 }
 
-/// `arn:aws:iam::{account}:policy/{path/}{name}` (managed policies).
+/// `arn:aws:iam::{account}:policy/{path/}{name}` (managed policies); `{account}` is `aws` for
+/// an AWS managed policy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolicyArn(String);
+
+/// The account of AWS managed policies (`arn:aws:iam::aws:policy/ReadOnlyAccess`).
+pub const AWS_MANAGED_ACCOUNT: &str = "aws";
 
 impl PolicyArn {
     pub fn parse(s: &str) -> Result<Self, ArnError> {
@@ -272,7 +276,7 @@ impl PolicyArn {
         if parts.service != "iam" || !parts.region.is_empty() {
             return Err(wrong());
         }
-        if parts.account != "aws" {
+        if parts.account != AWS_MANAGED_ACCOUNT {
             AccountId::parse(parts.account).map_err(|_| ArnError::BadAccount(s.to_owned()))?;
         }
         let rest = parts.resource.strip_prefix("policy/").ok_or_else(wrong)?;
@@ -285,6 +289,26 @@ impl PolicyArn {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The partition (`aws`, `aws-us-gov`, …).
+    pub fn partition(&self) -> &str {
+        self.0.split(':').nth(1).unwrap_or_default()
+    }
+
+    /// The owning account: 12 digits, or `aws` for an AWS managed policy.
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+
+    /// Whether STS attaches this policy as a managed session policy (`PolicyArns`) of a
+    /// session of `role`: "The policies must exist in the same account as the role"
+    /// (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>), or be AWS
+    /// managed policies, which every account sees — in the role's partition either way (an
+    /// account, and the AWS managed policies, exist in one partition).
+    pub fn is_attachable_to(&self, role: &RoleArn) -> bool {
+        self.partition() == role.partition()
+            && (self.account() == AWS_MANAGED_ACCOUNT || self.account() == role.account().as_str())
     }
 }
 
@@ -325,6 +349,27 @@ mod tests {
             RoleArn::parse("arn:aws:iam::123456789012:role/a b"),
             Err(ArnError::BadName(_))
         ));
+    }
+
+    #[test]
+    fn managed_policies_attach_in_the_roles_account_or_aws() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/app").unwrap();
+        let cases = [
+            ("arn:aws:iam::123456789012:policy/read-only", true),
+            ("arn:aws:iam::123456789012:policy/team/read-only", true),
+            ("arn:aws:iam::aws:policy/ReadOnlyAccess", true),
+            ("arn:aws:iam::210987654321:policy/read-only", false),
+            ("arn:aws-us-gov:iam::123456789012:policy/read-only", false),
+            ("arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess", false),
+        ];
+        for (arn, want) in cases {
+            let policy = PolicyArn::parse(arn).unwrap();
+            assert_eq!(policy.is_attachable_to(&role), want, "{arn}");
+        }
+        let gov = RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/app").unwrap();
+        let policy = PolicyArn::parse("arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess").unwrap();
+        assert!(policy.is_attachable_to(&gov));
+        assert_eq!((policy.partition(), policy.account()), ("aws-us-gov", "aws"));
     }
 
     #[test]

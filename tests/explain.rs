@@ -46,6 +46,8 @@ fn client(dir: &Path, ca: &Authority, cn: &str, serial: u8) -> PathBuf {
 }
 
 const MANAGED: &str = "arn:aws:iam::123456789012:policy/public-read";
+/// A managed policy of another account: AssumeRole attaches it to no session of this account.
+const MANAGED_ELSEWHERE: &str = "arn:aws:iam::210987654321:policy/public-read";
 const ROLE_LEGACY: &str = "arn:aws:iam::123456789012:role/legacy";
 const ROLE_PAYMENTS: &str = "arn:aws:iam::123456789012:role/payments";
 const ROLE_OFFICE: &str = "arn:aws:iam::123456789012:role/office";
@@ -98,6 +100,10 @@ attribute_mappings = {{ x509Subject = ["O"], x509SAN = [] }}
 
 [[managed_policy]]
 arn = "{MANAGED}"
+document = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicOnly","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::data/public/*"}}]}}'''
+
+[[managed_policy]]
+arn = "{MANAGED_ELSEWHERE}"
 document = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicOnly","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::data/public/*"}}]}}'''
 "#
     )
@@ -790,6 +796,14 @@ fn simulate_errors_exit_2() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: Managed policy arn:aws:iam::123456789012:policy/nope is not defined in the configuration (no [[managed_policy]] with this arn).\n"
+    );
+    // A managed policy of another account is configured, but STS attaches it to no session of
+    // this account's roles: no such session exists to simulate.
+    let out = simulate(&["--policy-arn", MANAGED_ELSEWHERE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: Managed policy arn:aws:iam::210987654321:policy/public-read cannot be a session policy of role arn:aws:iam::123456789012:role/chained: AssumeRole attaches only managed policies of the role's own account, or AWS managed ones (account \"aws\"), of its partition (STS answers \"Policy arn:aws:iam::210987654321:policy/public-read does not exist or is not attachable.\").\n"
     );
     // Keys rolegate derives from the session are refused, as by Authorize (`--at` sets the time).
     for key in ["aws:CurrentTime", "aws:userid", "aws:PrincipalTagKeys"] {

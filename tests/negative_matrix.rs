@@ -29,6 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The daemon's token key `k1` (tests/common writes it).
 const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const HOST: &str = "localhost";
+/// An account of none of the configured roles.
+const OTHER_ACCOUNT: &str = "210987654321";
 
 // ---------------------------------------------------------------------------------------------
 // Raw HTTPS client: exact bytes out, status + headers + body back.
@@ -485,7 +487,20 @@ certificates = "{legacy_ca}"
 [[trust_anchor]]
 id = "constrained"
 certificates = "ca.pem"
+
+[[managed_policy]]
+arn = "arn:aws:iam::{ACCOUNT}:policy/read"
+document = '''{read}'''
+
+[[managed_policy]]
+arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+document = '''{read}'''
+
+[[managed_policy]]
+arn = "arn:aws:iam::{OTHER_ACCOUNT}:policy/read"
+document = '''{read}'''
 "#,
+        read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#,
         deny = role("deny-wins"),
         notp = role("not-principal"),
         missing = role("missing-key"),
@@ -1862,6 +1877,35 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "control: PolicyArns of the role's account and AWS managed",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&PolicyArns.member.1.arn={}&PolicyArns.member.2.arn={}",
+                    form(&format!("arn:aws:iam::{ACCOUNT}:policy/read")),
+                    form("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                ),
+            ),
+            Want::Ok(200),
+        ),
+        case(
+            // "The policies must exist in the same account as the role."
+            "PolicyArns of another account",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&PolicyArns.member.1.arn={}&PolicyArns.member.2.arn={}",
+                    form(&format!("arn:aws:iam::{ACCOUNT}:policy/read")),
+                    form(&format!("arn:aws:iam::{OTHER_ACCOUNT}:policy/read"))
+                ),
+            ),
+            Want::Sts(
+                400,
+                VE,
+                format!("Policy arn:aws:iam::{OTHER_ACCOUNT}:policy/read does not exist or is not attachable.").leak(),
+            ),
+        ),
+        case(
             "session policy with a Principal",
             ar(
                 ROLE_CHAINED,
@@ -1877,6 +1921,87 @@ async fn assume_role_policy_and_size_matrix() {
                 "MalformedPolicyDocument",
                 "Statement[0].Principal: 'Principal' is not allowed in a permission or session policy (only trust policies name principals)",
             ),
+        ),
+        case(
+            "session policy with a wildcard in a Resource's service",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:*:s3:::b/*","arn:aws:s*:::b/k"]}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                "Statement[0].Resource[1]: invalid resource 'arn:aws:s*:::b/k': Resource vendor must be fully qualified and cannot contain regexes (a wildcard may not stand for the service: name it, with one ARN per service)",
+            ),
+        ),
+        case(
+            "session policy with a pattern for a NotResource's partition",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","NotResource":"arn:aws*:s3:::b/k"}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].NotResource: invalid resource 'arn:aws*:s3:::b/k': Partition "aws*" is not valid for resource "arn:aws*:s3:::b/k" (write the partition in full, such as aws or aws-us-gov, or "*" alone for every partition)"#,
+            ),
+        ),
+        case(
+            "session policy with a condition key twice, in two cases",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"app:k":"a","APP:K":"b"}}}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].Condition.StringEquals.APP:K: duplicate key "APP:K": condition key names are case-insensitive, so it is the key "app:k" again; give each key once per operator"#,
+            ),
+        ),
+        case(
+            "session policy with Bool of two values",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":["true","false"]}}}]}"#
+                    )
+                ),
+            ),
+            Want::Sts(
+                400,
+                "MalformedPolicyDocument",
+                r#"Statement[0].Condition.Bool.aws:SecureTransport: Bool takes a single value, "true" or "false", found ["true", "false"]: the condition key does not support multiple Boolean values ("true" and "false" together hold whenever the key is present: to test that, use "Null" with "false")"#,
+            ),
+        ),
+        case(
+            "control: session policy with a Resource of every partition",
+            ar(
+                ROLE_CHAINED,
+                &format!(
+                    "&Policy={}",
+                    form(
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:*:s3:::b/*"}]}"#
+                    )
+                ),
+            ),
+            Want::Ok(200),
         ),
         case(
             "RoleSessionName of one character",
@@ -2267,6 +2392,52 @@ fn server_hostnames_are_the_names_signed_requests_are_addressed_to() {
         ),
         "{stderr}"
     );
+}
+
+/// A profile's managed policies must be ones STS attaches to sessions of each of its roles —
+/// of the role's account, or AWS managed — as Roles Anywhere passes them to AssumeRole: one of
+/// another account is a configuration error naming it and the role; AWS would refuse every
+/// CreateSession for that role.
+#[test]
+fn profile_managed_policies_of_another_account_are_refused() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let read = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
+    let own = format!("arn:aws:iam::{ACCOUNT}:policy/read");
+    let aws = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let elsewhere = format!("arn:aws:iam::{OTHER_ACCOUNT}:policy/read");
+    let with_policies = |arns: &[&str]| {
+        let listed: Vec<String> = arns.iter().map(|a| format!("\"{a}\"")).collect();
+        let mut extra = format!(
+            "[[profile]]\nid = \"managed\"\nrole_arns = [\"{ROLE}\", \"{ROLE_OTHER}\"]\nmanaged_policy_arns = [{}]\n",
+            listed.join(", ")
+        );
+        for arn in [own.as_str(), aws, elsewhere.as_str()] {
+            extra += &format!("\n[[managed_policy]]\narn = \"{arn}\"\ndocument = '''{read}'''\n");
+        }
+        let config = write_config(
+            dir.path(),
+            &Setup {
+                pki: &pki,
+                extra_toml: extra,
+                crl_pem: None,
+                app_trust_condition: "",
+            },
+        );
+        let line = line_of(&std::fs::read_to_string(&config).unwrap(), "managed_policy_arns =");
+        (check_config(&config), line)
+    };
+    let ((code, _, stderr), _) = with_policies(&[&own, aws]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ((code, _, stderr), line) = with_policies(&[&own, aws, &elsewhere]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let error = format!(
+        "profile[5].managed_policy_arns[2]: managed policy {elsewhere} cannot be a session policy of role {ROLE} \
+         (role_arns[0]): STS attaches only managed policies of the role's own account, or AWS managed ones \
+         (account \"aws\"), of the role's partition; AWS refuses every CreateSession for that role (\"Policy \
+         {elsewhere} does not exist or is not attachable.\"). Give that role a profile of its own"
+    );
+    assert!(has_placed_error(&stderr, &error, line), "{stderr}");
 }
 
 #[test]

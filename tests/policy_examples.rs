@@ -622,3 +622,62 @@ fn explain_traces_conditions_with_request_values() {
         ]
     );
 }
+
+/// AWS's "Allow access based on date and time" example (access from April 1 through June 30,
+/// 2020) with its dates in each W3C form of ISO 8601 the Date operators take, a partial date
+/// being its first instant, UTC
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws-dates.html>).
+#[test]
+fn date_conditions_take_every_w3c_form() {
+    // (from, until): the range [from, until) written in one form.
+    let ranges = [
+        ("2020-04-01T00:00:00Z", "2020-07-01T00:00:00Z"),
+        // YYYY-MM
+        ("2020-04", "2020-07"),
+        // YYYY-MM-DD
+        ("2020-04-01", "2020-07-01"),
+        // YYYY-MM-DDThh:mmTZD
+        ("2020-04-01T02:00+02:00", "2020-06-30T20:00-04:00"),
+        // YYYY-MM-DDThh:mm:ssTZD
+        ("2020-03-31T19:00:00-05:00", "2020-07-01T00:00:00Z"),
+        // YYYY-MM-DDThh:mm:ss.sTZD
+        ("2020-04-01T00:00:00.0Z", "2020-07-01T00:00:00.000+00:00"),
+        // epoch seconds
+        ("1585699200", "1593561600"),
+    ];
+    let at = |time| [Key::One("aws:CurrentTime", time)];
+    let (before, first, last, after) = (
+        at("2020-03-31T23:59:59Z"),
+        at("2020-04-01T00:00:00Z"),
+        at("2020-06-30T23:59:59Z"),
+        at("2020-07-01T00:00:00Z"),
+    );
+    for (from, until) in ranges {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Q2","Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+                "Condition":{{"DateGreaterThanEquals":{{"aws:CurrentTime":"{from}"}},"DateLessThan":{{"aws:CurrentTime":"{until}"}}}}}}]}}"#
+        );
+        let doc = identity(&policy);
+        for (name, keys, outcome) in [
+            ("before", &before, Outcome::ImplicitDeny),
+            ("first second", &first, Outcome::Allow),
+            ("last second", &last, Outcome::Allow),
+            ("after", &after, Outcome::ImplicitDeny),
+        ] {
+            let ctx = context("s3:GetObject", "*", keys);
+            assert_eq!(evaluate(&[&doc], &ctx).outcome, outcome, "{from}..{until}: {name}");
+        }
+    }
+    // YYYY: the year 2020 from its first instant; four digits are not epoch seconds.
+    let doc = identity(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"From2027","Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+            "Condition":{"DateGreaterThanEquals":{"aws:CurrentTime":"2027"}}}]}"#,
+    );
+    for (time, outcome) in [
+        ("2026-12-31T23:59:59Z", Outcome::ImplicitDeny),
+        ("2027-01-01T00:00:00Z", Outcome::Allow),
+    ] {
+        let ctx = context("s3:GetObject", "*", &[Key::One("aws:CurrentTime", time)]);
+        assert_eq!(evaluate(&[&doc], &ctx).outcome, outcome, "{time}");
+    }
+}

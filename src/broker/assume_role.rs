@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use super::assume_role_parameters::{MAX_TAGS, invalid_parameter_value, validate_parameters};
 use super::context::session_context;
 use super::{Broker, Caller};
+use crate::arn::PolicyArn;
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{self, Decision, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementRef};
@@ -89,7 +90,7 @@ impl Broker {
         let source_identity = resolve_source_identity(caller, input.source_identity.as_deref())?;
         let (tags, packed) = session_tags(caller, &input)?;
         let session_policy = parse_session_policy(input.policy.as_deref())?;
-        resolve_policy_arns(config, &input.policy_arns)?;
+        resolve_policy_arns(config, &role, &input.policy_arns)?;
 
         let mut ctx = trust_context(caller, &role, &input, &tags, source_identity.as_deref(), now);
         let actions = required_actions(&tags, source_identity.as_deref());
@@ -261,9 +262,15 @@ fn check_provided_contexts(input: &AssumeRoleInput) -> Result<(), ApiError> {
     ))
 }
 
-fn resolve_policy_arns(config: &Config, arns: &[String]) -> Result<(), ApiError> {
+/// Each `PolicyArns` member names a configured `[[managed_policy]]` that STS would attach to a
+/// session of `role`: one of the role's account or an AWS managed policy
+/// ([`PolicyArn::is_attachable_to`]). Any other is, to AWS, a policy the role cannot see, and
+/// gets the answer for a policy that does not exist.
+fn resolve_policy_arns(config: &Config, role: &Role, arns: &[String]) -> Result<(), ApiError> {
     for arn in arns {
-        if !config.managed_policies.contains_key(arn) {
+        let attachable = config.managed_policies.contains_key(arn)
+            && PolicyArn::parse(arn).is_ok_and(|policy| policy.is_attachable_to(&role.arn));
+        if !attachable {
             return Err(ApiError::validation(
                 "unknown-policy-arn",
                 format!("Policy {arn} does not exist or is not attachable."),

@@ -1205,6 +1205,18 @@ impl Loader<'_> {
                         format!("managed policy {m} is not defined in any [[managed_policy]] section"),
                     ));
                 }
+                if let Some((k, r)) = unattachable_role(m, &p.role_arns, roles) {
+                    return Err(self.err(
+                        format!("profile[{i}].managed_policy_arns[{j}]"),
+                        format!(
+                            "managed policy {m} cannot be a session policy of role {r} (role_arns[{k}]): \
+                             STS attaches only managed policies of the role's own account, or AWS managed \
+                             ones (account \"aws\"), of the role's partition; AWS refuses every CreateSession \
+                             for that role (\"Policy {m} does not exist or is not attachable.\"). Give that \
+                             role a profile of its own"
+                        ),
+                    ));
+                }
             }
             let attribute_mapping = self.attribute_mapping(&p.attribute_mappings, &at)?;
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::Profile, &server.region, &server.account, &p.id);
@@ -1905,6 +1917,23 @@ fn looks_like_distinguished_name(subject: &str) -> bool {
     subject
         .split_once('=')
         .is_some_and(|(attribute, _)| !attribute.trim().is_empty() && !attribute.contains(','))
+}
+
+/// The first of `role_arns` (with its index) whose sessions STS would not give the managed
+/// policy `policy_arn` as a session policy ([`PolicyArn::is_attachable_to`]): Roles Anywhere
+/// passes a profile's `managedPolicyArns` to STS AssumeRole as `PolicyArns`, where "the
+/// policies must exist in the same account as the role"
+/// (<https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>).
+fn unattachable_role<'a>(
+    policy_arn: &str,
+    role_arns: &'a [String],
+    roles: &HashMap<String, Arc<Role>>,
+) -> Option<(usize, &'a str)> {
+    let policy = PolicyArn::parse(policy_arn).ok()?;
+    role_arns.iter().enumerate().find_map(|(k, r)| {
+        let role = roles.get(r)?;
+        (!policy.is_attachable_to(&role.arn)).then_some((k, r.as_str()))
+    })
 }
 
 #[cfg(test)]

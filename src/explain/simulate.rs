@@ -9,6 +9,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::trace_lines;
+use crate::arn::PolicyArn;
 use crate::broker::{self, AuthorizeInput, SessionSubject};
 use crate::config::{Config, Role};
 use crate::policy::{self, Outcome, PermissionDecision, PolicyDocument, PolicyKind, RequestContext, StatementTrace};
@@ -73,6 +74,11 @@ pub enum SimulateError {
     UnknownRole(String),
     #[error("Managed policy {0} is not defined in the configuration (no [[managed_policy]] with this arn).")]
     UnknownPolicyArn(String),
+    /// A `--policy-arn` STS would not attach to a session of the role: no such session exists.
+    #[error(
+        "Managed policy {policy} cannot be a session policy of role {role}: AssumeRole attaches only managed policies of the role's own account, or AWS managed ones (account \"aws\"), of its partition (STS answers \"Policy {policy} does not exist or is not attachable.\")."
+    )]
+    PolicyArnNotAttachable { policy: String, role: String },
     #[error("Profile {0} is not defined in the configuration (no [[profile]] with this id).")]
     UnknownProfile(String),
     #[error("The session policy {source_name} is not a valid policy document: {error}")]
@@ -160,7 +166,9 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         // A policy named twice (or also by the profile) is one policy, evaluated and listed once.
         let named = |source: &PolicySource| matches!(source, PolicySource::ManagedPolicy(a) if a == arn);
         if !session.iter().any(|(source, _)| named(source)) {
-            session.push((PolicySource::ManagedPolicy(arn.clone()), managed(config, arn)?));
+            let document = managed(config, arn)?;
+            check_attachable(arn, role)?;
+            session.push((PolicySource::ManagedPolicy(arn.clone()), document));
         }
     }
 
@@ -266,6 +274,18 @@ fn check_session_is_live(role: &Role, issued_at: i64, now: i64) -> Result<(), Si
             format_expiration(cutoff)
         )),
         _ => Ok(()),
+    }
+}
+
+/// A session of `role` can carry the managed policy `arn` only if AssumeRole attaches it
+/// ([`PolicyArn::is_attachable_to`]), as the broker checks `PolicyArns`.
+fn check_attachable(arn: &str, role: &Role) -> Result<(), SimulateError> {
+    match PolicyArn::parse(arn).is_ok_and(|policy| policy.is_attachable_to(&role.arn)) {
+        true => Ok(()),
+        false => Err(SimulateError::PolicyArnNotAttachable {
+            policy: arn.to_owned(),
+            role: role.arn.as_str().to_owned(),
+        }),
     }
 }
 

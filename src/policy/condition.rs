@@ -35,11 +35,11 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use ipnet::IpNet;
 
-use super::context::{ContextValue, RequestContext};
+use super::context::{ContextValue, RequestContext, same_key};
 use super::error::{PolicyError, PolicyErrorKind};
 use super::json::Json;
 use super::operator::{Operator, OperatorKind, SetQualifier};
-use super::scalar::{Number, eq_ignore_case, is_ambiguous_year, parse_bool, parse_date, parse_network};
+use super::scalar::{Number, eq_ignore_case, parse_bool, parse_date, parse_network};
 use super::variables::Template;
 use super::wildcard::{Case, Pattern};
 
@@ -168,12 +168,47 @@ pub(crate) fn parse_block(json: &Json, variables: bool, path: &str) -> Result<Ve
         if keys.is_empty() {
             return Err(PolicyError::new(op_path, PolicyErrorKind::EmptyList));
         }
-        for (key, values) in keys {
+        for (i, (key, values)) in keys.iter().enumerate() {
             let key_path = format!("{op_path}.{key}");
+            check_key_once(&keys[..i], key, &key_path)?;
             out.push(Condition::parse(operator.clone(), key, values, variables, &key_path)?);
         }
     }
     Ok(out)
+}
+
+/// A condition key appears once per operator. Key names are case-insensitive, so `APP:K` after
+/// `app:k` is the same key again (IAM Access Analyzer: "Duplicate keys with different case"),
+/// as the JSON parser refuses two `app:k` (IAM: "Duplicate keys"). Read as two conditions
+/// ANDed, it would say something its reader may not see.
+fn check_key_once(earlier: &[(String, Json)], key: &str, path: &str) -> Result<(), PolicyError> {
+    match earlier.iter().find(|(e, _)| same_key(e, key)) {
+        Some((first, _)) => Err(PolicyError::new(
+            path,
+            PolicyErrorKind::DuplicateConditionKey {
+                key: key.to_owned(),
+                first: first.clone(),
+            },
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A `Bool` condition takes one value: a Boolean key holds one value, so a list is either
+/// redundant (`["true", "true"]`) or, with both values, holds whenever the key is present — a
+/// `Null` test written as something else. IAM Access Analyzer: "Invalid condition multiple
+/// Boolean: The condition key does not support multiple Boolean values."
+fn check_single_bool(operator: &Operator, values: &[String], path: &str) -> Result<(), PolicyError> {
+    match operator.kind == OperatorKind::Bool && values.len() > 1 {
+        true => Err(PolicyError::new(
+            path,
+            PolicyErrorKind::MultipleBoolValues {
+                operator: operator.as_str().to_owned(),
+                values: values.to_vec(),
+            },
+        )),
+        false => Ok(()),
+    }
 }
 
 /// Typed policy values, compiled at parse time.
@@ -207,6 +242,7 @@ enum ArnPattern {
 impl Condition {
     fn parse(operator: Operator, key: &str, json: &Json, variables: bool, path: &str) -> Result<Self, PolicyError> {
         let raw_values = scalar_list(json, path)?;
+        check_single_bool(&operator, &raw_values, path)?;
         let mut values = Values::empty(operator.kind);
         for (i, raw) in raw_values.iter().enumerate() {
             let value_path = match json {
@@ -277,11 +313,6 @@ impl Values {
             }
             Self::Numbers(items) => items.push(Number::parse(raw).ok_or_else(|| invalid("expected a number"))?),
             Self::Dates(items) => {
-                if is_ambiguous_year(raw) {
-                    return Err(invalid(
-                        "a year and epoch seconds alike; write the date (such as 2026-01-01T00:00:00Z) or epoch seconds of more than four digits",
-                    ));
-                }
                 items.push(parse_date(raw).ok_or_else(|| {
                     invalid("expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds")
                 })?)

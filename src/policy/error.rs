@@ -104,6 +104,30 @@ pub enum PolicyErrorKind {
     /// A resource that is not `*` or an ARN.
     #[error("invalid resource '{0}': expected \"*\" or an ARN starting with \"arn:\"")]
     InvalidResource(String),
+    /// A Resource ARN whose partition is a pattern other than `*` alone (`aws*`), which names
+    /// no partition; IAM refuses it with this sentence.
+    #[error(
+        "invalid resource '{resource}': Partition \"{partition}\" is not valid for resource \"{resource}\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"
+    )]
+    ResourcePartitionPattern {
+        /// The resource as written.
+        resource: String,
+        /// Its partition segment.
+        partition: String,
+    },
+    /// A Resource ARN with a wildcard in its service segment, or without one: "You can't use a
+    /// wildcard in the service segment that identifies the AWS product"
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>);
+    /// IAM refuses it with this sentence.
+    #[error(
+        "invalid resource '{resource}': Resource vendor must be fully qualified and cannot contain regexes ({reason})"
+    )]
+    UnqualifiedResourceService {
+        /// The resource as written.
+        resource: String,
+        /// What is wrong with the service segment.
+        reason: &'static str,
+    },
     /// A policy variable before the resource part of a Resource ARN (its sixth, colon-separated
     /// part), which IAM does not allow
     /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
@@ -128,6 +152,30 @@ pub enum PolicyErrorKind {
     /// `Null` combined with `IfExists` or a set qualifier.
     #[error("the Null operator cannot be combined with IfExists, ForAnyValue or ForAllValues")]
     InvalidNullOperator,
+    /// A condition key given twice under one operator, spelt in two cases: key names are
+    /// case-insensitive, so it is one key (IAM Access Analyzer: "Duplicate keys with different
+    /// case").
+    #[error(
+        "duplicate key \"{key}\": condition key names are case-insensitive, so it is the key \"{first}\" again; give each key once per operator"
+    )]
+    DuplicateConditionKey {
+        /// The later spelling.
+        key: String,
+        /// The spelling given first.
+        first: String,
+    },
+    /// `Bool` with more than one value (IAM Access Analyzer: "Invalid condition multiple
+    /// Boolean").
+    #[error(
+        "{operator} takes a single value, \"true\" or \"false\", found {}: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")",
+        quoted_list(values)
+    )]
+    MultipleBoolValues {
+        /// The operator as written.
+        operator: String,
+        /// The values as written.
+        values: Vec<String>,
+    },
     /// A condition value that does not fit its operator.
     #[error("invalid value '{value}' for {operator}: {reason}")]
     InvalidConditionValue {
@@ -146,4 +194,10 @@ pub enum PolicyErrorKind {
         /// Why it is rejected.
         reason: &'static str,
     },
+}
+
+/// `["true", "false"]`: values as a JSON list shows them.
+fn quoted_list(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }

@@ -114,6 +114,9 @@ impl ResourcePattern {
                 PolicyErrorKind::InvalidResource(text.to_owned()),
             ));
         }
+        if text != "*" {
+            check_partition_and_service(text).map_err(|kind| PolicyError::new(path, kind))?;
+        }
         let template = match variables {
             true => Template::parse(text, path)?,
             false => None,
@@ -132,6 +135,38 @@ impl ResourcePattern {
             text: text.to_owned(),
             matcher,
         })
+    }
+}
+
+/// IAM's rule for the first two segments of a Resource ARN
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>):
+/// - the partition is named in full, or is `*` alone (every partition: AWS's own policies and
+///   documentation write `arn:*:ec2:*:*:…`); a partial pattern (`aws*`) names no partition, and
+///   IAM refuses it: `Partition "aws*" is not valid for resource "…".`;
+/// - the service is named in full: "You can't use a wildcard in the service segment that
+///   identifies the AWS product", refused by IAM as `Resource vendor must be fully qualified
+///   and cannot contain regexes.`, as is an ARN that has no service segment (`arn:*`, whose
+///   `*` would reach over every service).
+fn check_partition_and_service(arn: &str) -> Result<(), PolicyErrorKind> {
+    let is_pattern = |segment: &str| segment.contains(['*', '?']);
+    let mut segments = arn.splitn(4, ':').skip(1);
+    let partition = segments.next().unwrap_or_default();
+    if partition != "*" && is_pattern(partition) {
+        return Err(PolicyErrorKind::ResourcePartitionPattern {
+            resource: arn.to_owned(),
+            partition: partition.to_owned(),
+        });
+    }
+    let unqualified = |reason| PolicyErrorKind::UnqualifiedResourceService {
+        resource: arn.to_owned(),
+        reason,
+    };
+    match segments.next() {
+        None => Err(unqualified("it has no service segment")),
+        Some(service) if is_pattern(service) => Err(unqualified(
+            "a wildcard may not stand for the service: name it, with one ARN per service",
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -203,6 +238,61 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Statement.Resource: invalid resource 'bucket/*': expected \"*\" or an ARN starting with \"arn:\""
+        );
+    }
+
+    #[test]
+    fn partition_is_named_or_any_and_service_named() {
+        for ok in [
+            "*",
+            "arn:aws:s3:::b/k",
+            "arn:*:s3:::b/k",
+            "arn:*:ec2:*:*:launch-template/*",
+            "arn:aws-us-gov:iam::*:role/*",
+            "arn:aws:s3:::b*",
+            "arn:aws:dynamodb:*:123456789012:table/?rders",
+        ] {
+            for variables in [true, false] {
+                assert!(ResourcePattern::parse(ok, variables, "Resource").is_ok(), "{ok}");
+            }
+        }
+        let partition = |resource: &str, partition: &str| PolicyErrorKind::ResourcePartitionPattern {
+            resource: resource.into(),
+            partition: partition.into(),
+        };
+        let service = |resource: &str, reason| PolicyErrorKind::UnqualifiedResourceService {
+            resource: resource.into(),
+            reason,
+        };
+        const WILDCARD: &str = "a wildcard may not stand for the service: name it, with one ARN per service";
+        let cases = [
+            ("arn:aws*:s3:::b/k", partition("arn:aws*:s3:::b/k", "aws*")),
+            ("arn:a?s:s3:::b/k", partition("arn:a?s:s3:::b/k", "a?s")),
+            ("arn:*-us-gov:s3:::b/k", partition("arn:*-us-gov:s3:::b/k", "*-us-gov")),
+            ("arn:aws*", partition("arn:aws*", "aws*")),
+            ("arn:aws:s*:::b/k", service("arn:aws:s*:::b/k", WILDCARD)),
+            ("arn:aws:*:*:*:*prod*", service("arn:aws:*:*:*:*prod*", WILDCARD)),
+            ("arn:*:*:::b/k", service("arn:*:*:::b/k", WILDCARD)),
+            ("arn:aws:s?:::b/k", service("arn:aws:s?:::b/k", WILDCARD)),
+            ("arn:*", service("arn:*", "it has no service segment")),
+            ("arn:aws", service("arn:aws", "it has no service segment")),
+        ];
+        for (text, want) in cases {
+            let err = ResourcePattern::parse(text, true, "Statement.NotResource[1]").unwrap_err();
+            assert_eq!(err.path(), "Statement.NotResource[1]", "{text}");
+            assert_eq!(err.kind(), &want, "{text}");
+        }
+        assert_eq!(
+            ResourcePattern::parse("arn:aws*:s3:::b/k", true, "Statement.Resource")
+                .unwrap_err()
+                .to_string(),
+            "Statement.Resource: invalid resource 'arn:aws*:s3:::b/k': Partition \"aws*\" is not valid for resource \"arn:aws*:s3:::b/k\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"
+        );
+        assert_eq!(
+            ResourcePattern::parse("arn:aws:s*:::b/k", true, "Statement.Resource")
+                .unwrap_err()
+                .to_string(),
+            "Statement.Resource: invalid resource 'arn:aws:s*:::b/k': Resource vendor must be fully qualified and cannot contain regexes (a wildcard may not stand for the service: name it, with one ARN per service)"
         );
     }
 }

@@ -82,17 +82,19 @@ fn canonical_network(net: IpNet) -> IpNet {
     }
 }
 
-/// Whether a policy's date value `s` is four digits alone: a year in the W3C profile of ISO 8601
-/// that IAM's Date operators name, and epoch seconds as well (`2027` is 1970-01-01T00:33:47Z).
-/// Policies refuse it rather than pick one reading.
-pub(crate) fn is_ambiguous_year(s: &str) -> bool {
-    s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Dates as Unix nanoseconds: epoch seconds (optionally fractional), RFC 3339 / ISO 8601
-/// date-times (UTC when no offset is given), a bare ISO 8601 date (midnight UTC) or a year and
-/// month (`2027-01`, the W3C profile's `YYYY-MM`: the first day at midnight UTC).
+/// Dates as Unix nanoseconds, in the forms IAM's Date operators take: "one of the W3C
+/// implementations of the ISO 8601 date formats or in epoch (UNIX) time"
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Date>).
+/// The W3C profile (<https://www.w3.org/TR/NOTE-datetime>): `YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
+/// `YYYY-MM-DDThh:mmTZD`, `YYYY-MM-DDThh:mm:ssTZD`, `YYYY-MM-DDThh:mm:ss.sTZD`; a partial date
+/// is its first instant, UTC (`2027` is 2027-01-01T00:00:00Z). Also epoch seconds (optionally
+/// fractional) and the other ISO 8601 date-times, UTC when no offset is given.
 pub(crate) fn parse_date(s: &str) -> Option<i128> {
+    // Four digits are the W3C profile's year, which a Date value names before epoch seconds
+    // (`2027` read as 1970-01-01T00:33:47Z made `DateGreaterThan` hold always).
+    if let Some(year) = year(s) {
+        return Some(year.unix_timestamp_nanos());
+    }
     if is_epoch_number(s) {
         let seconds = parse_number(s)?;
         return Some((seconds * 1e9) as i128);
@@ -120,6 +122,15 @@ fn is_epoch_number(s: &str) -> bool {
         })
 }
 
+/// `YYYY` as the first of January of that year at midnight UTC.
+fn year(s: &str) -> Option<OffsetDateTime> {
+    if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let date = Date::from_calendar_date(s.parse().ok()?, time::Month::January, 1).ok()?;
+    Some(date.midnight().assume_utc())
+}
+
 /// `YYYY-MM` as the first day of that month at midnight UTC.
 fn year_and_month(s: &str) -> Option<OffsetDateTime> {
     let (year, month) = s.split_once('-')?;
@@ -135,10 +146,41 @@ fn year_and_month(s: &str) -> Option<OffsetDateTime> {
 mod tests {
     use super::*;
 
+    /// Each form of the W3C profile of ISO 8601, a partial date being its first instant, UTC.
+    #[test]
+    fn w3c_date_forms() {
+        const JAN_2026: i128 = 1_767_225_600_000_000_000;
+        const HOUR: i128 = 3_600_000_000_000;
+        let cases: &[(&str, i128)] = &[
+            // YYYY
+            ("2026", JAN_2026),
+            ("0001", -62_135_596_800_000_000_000),
+            // YYYY-MM
+            ("2026-01", JAN_2026),
+            // YYYY-MM-DD
+            ("2026-01-01", JAN_2026),
+            // YYYY-MM-DDThh:mmTZD
+            ("2026-01-01T00:00Z", JAN_2026),
+            ("2026-01-01T01:00+01:00", JAN_2026),
+            ("2026-01-01T00:00-05:00", JAN_2026 + 5 * HOUR),
+            // YYYY-MM-DDThh:mm:ssTZD
+            ("2026-01-01T00:00:00Z", JAN_2026),
+            ("2025-12-31T19:00:00-05:00", JAN_2026),
+            // YYYY-MM-DDThh:mm:ss.sTZD, one or more digits of a fraction
+            ("2026-01-01T00:00:00.5Z", JAN_2026 + 500_000_000),
+            ("2026-01-01T01:00:00.25+01:00", JAN_2026 + 250_000_000),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_date(text), Some(*want), "{text}");
+        }
+    }
+
     #[test]
     fn date_table() {
         let cases: &[(&str, Option<i128>)] = &[
             ("0", Some(0)),
+            ("999", Some(999_000_000_000)),
+            ("12345", Some(12_345_000_000_000)),
             ("1767225600", Some(1_767_225_600_000_000_000)),
             ("1767225600.5", Some(1_767_225_600_500_000_000)),
             ("1.7672256e9", Some(1_767_225_600_000_000_000)),

@@ -126,6 +126,11 @@ fn condition_operator_table() {
         (r#"{"DateNotEquals":{"aws:CurrentTime":1767225600}}"#, &[], true),
         (r#"{"DateGreaterThan":{"aws:CurrentTime":1767225600}}"#, &[("aws:currenttime", S("yesterday"))], false),
         (r#"{"DateGreaterThan":{"aws:TokenIssueTime":1767225600}}"#, &[], false),
+        // A year alone is the W3C profile's YYYY, its first instant (not 2027 epoch seconds).
+        (r#"{"DateGreaterThan":{"aws:CurrentTime":"2027"}}"#, &[("aws:currenttime", S("2026-06-01T00:00:00Z"))], false),
+        (r#"{"DateGreaterThanEquals":{"aws:CurrentTime":2027}}"#, &[("aws:currenttime", S("2027-01-01T00:00:00Z"))], true),
+        (r#"{"DateLessThan":{"aws:CurrentTime":"2027"}}"#, &[("aws:currenttime", S("2026-12-31T23:59:59Z"))], true),
+        (r#"{"DateEquals":{"aws:CurrentTime":"2027-01-01T01:00:00.0+01:00"}}"#, &[("aws:currenttime", S("2027"))], true),
         // Bool.
         (r#"{"Bool":{"aws:SecureTransport":"true"}}"#, &[("aws:securetransport", S("true"))], true),
         (r#"{"Bool":{"aws:SecureTransport":true}}"#, &[("aws:securetransport", S("TRUE"))], true),
@@ -686,8 +691,6 @@ fn parse_errors_name_the_path() {
             "Statement.Condition.NumericLessThan.aws:n[1]: invalid value 'ten' for NumericLessThan: expected a number"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":"tomorrow"}}}}}}}}"#),
             "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value 'tomorrow' for DateGreaterThan: expected an ISO 8601 date such as 2026-01-01T00:00:00Z or epoch seconds"),
-        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"DateGreaterThan":{{"aws:CurrentTime":2027}}}}}}}}"#),
-            "Statement.Condition.DateGreaterThan.aws:CurrentTime: invalid value '2027' for DateGreaterThan: a year and epoch seconds alike; write the date (such as 2026-01-01T00:00:00Z) or epoch seconds of more than four digits"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:SecureTransport":"yes"}}}}}}}}"#),
             "Statement.Condition.Bool.aws:SecureTransport: invalid value 'yes' for Bool: expected true or false"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"IpAddress":{{"aws:SourceIp":"10.0.0.0/33"}}}}}}}}"#),
@@ -718,6 +721,20 @@ fn parse_errors_name_the_path() {
             "Statement.Resource: policy variable in 'arn:aws:dynamodb:us-east-1:${aws:PrincipalTag/acct}:table/orders' before the resource part: a variable may only stand in the part after the fifth colon (not for the service, region or account)"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":["*","arn:aws:s3:::${{aws:username"]}}]}}"#),
             "Statement[0].Resource[1]: invalid policy variable in 'arn:aws:s3:::${aws:username': '${' is not closed by '}'"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s*:::b/k"}}}}"#),
+            "Statement.Resource: invalid resource 'arn:aws:s*:::b/k': Resource vendor must be fully qualified and cannot contain regexes (a wildcard may not stand for the service: name it, with one ARN per service)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","NotResource":["arn:*:s3:::b/k","arn:aws*:s3:::b/k"]}}}}"#),
+            "Statement.NotResource[1]: invalid resource 'arn:aws*:s3:::b/k': Partition \"aws*\" is not valid for resource \"arn:aws*:s3:::b/k\" (write the partition in full, such as aws or aws-us-gov, or \"*\" alone for every partition)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","NotResource":"arn:*"}}}}"#),
+            "Statement.NotResource: invalid resource 'arn:*': Resource vendor must be fully qualified and cannot contain regexes (it has no service segment)"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"StringEquals":{{"app:k":"a","aws:x":"y","APP:K":"b"}}}}}}}}"#),
+            "Statement.Condition.StringEquals.APP:K: duplicate key \"APP:K\": condition key names are case-insensitive, so it is the key \"app:k\" again; give each key once per operator"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"ForAnyValue:StringLike":{{"aws:PrincipalTag/Äbt":"a*","AWS:PRINCIPALTAG/äBT":"b*"}}}}}}}}"#),
+            "Statement.Condition.ForAnyValue:StringLike.AWS:PRINCIPALTAG/äBT: duplicate key \"AWS:PRINCIPALTAG/äBT\": condition key names are case-insensitive, so it is the key \"aws:PrincipalTag/Äbt\" again; give each key once per operator"),
+        (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"Bool":{{"aws:SecureTransport":["true","false"]}}}}}}}}"#),
+            "Statement.Condition.Bool.aws:SecureTransport: Bool takes a single value, \"true\" or \"false\", found [\"true\", \"false\"]: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")"),
+        (PolicyKind::Identity, format!(r#"{{{v},"Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"BoolIfExists":{{"aws:MultiFactorAuthPresent":[false,false]}}}}}}}}"#),
+            "Statement.Condition.BoolIfExists.aws:MultiFactorAuthPresent: BoolIfExists takes a single value, \"true\" or \"false\", found [\"false\", \"false\"]: the condition key does not support multiple Boolean values (\"true\" and \"false\" together hold whenever the key is present: to test that, use \"Null\" with \"false\")"),
         (PolicyKind::Identity, format!(r#"{{{v},"Statement":["x"]}}"#),
             "Statement[0]: expected a statement object, found a string"),
     ];
@@ -725,6 +742,37 @@ fn parse_errors_name_the_path() {
         let err = PolicyDocument::parse(&json, kind).unwrap_err();
         assert_eq!(err.to_string(), want, "{json}");
     }
+}
+
+/// `Bool` takes one value, written alone or as a list of one; `Null` takes any.
+#[test]
+fn bool_takes_one_value() {
+    for condition in [
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        r#"{"Bool":{"aws:SecureTransport":["true"]}}"#,
+        r#"{"Bool":{"aws:SecureTransport":true}}"#,
+    ] {
+        assert!(
+            condition_holds("2012-10-17", condition, &[("aws:securetransport", V::S("true"))]),
+            "{condition}"
+        );
+    }
+    let json = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Null":{"aws:k":["true","false"]}}}}"#;
+    assert!(PolicyDocument::parse(json, PolicyKind::Identity).is_ok());
+}
+
+/// A key once per operator, whatever its case; under two operators it is two conditions, both
+/// of which must hold (the operators AND together).
+#[test]
+fn condition_keys_are_once_per_operator_in_any_case() {
+    let doc = identity(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{
+            "StringEquals":{"app:k":"a"},"StringLike":{"APP:K":"a*"},"StringNotEquals":{"App:K":"b"}}}}"#,
+    );
+    assert_eq!(doc.statements()[0].conditions().len(), 3);
+    let allowed = |value| evaluate(&[&doc], &context(service(), &[("app:k", V::S(value))])).is_allowed();
+    assert!(allowed("a"));
+    assert!(!allowed("ab"));
 }
 
 #[test]
