@@ -702,6 +702,17 @@ fn aws_signed_body(
     aws_signed_scoped(creds, service, REGION, time, path_and_query, body)
 }
 
+/// `creds` as the AWS SDK's signer takes them.
+fn sdk_credentials(creds: &SigningCredentials) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        Some(creds.session_token.clone()),
+        None,
+        "test",
+    )
+}
+
 fn aws_signed_scoped(
     creds: &SigningCredentials,
     service: &str,
@@ -712,14 +723,7 @@ fn aws_signed_scoped(
 ) -> VerifyRequestRequest {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
-    let identity = aws_credential_types::Credentials::new(
-        &creds.access_key_id,
-        &creds.secret_access_key,
-        Some(creds.session_token.clone()),
-        None,
-        "test",
-    )
-    .into();
+    let identity = sdk_credentials(creds).into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -976,14 +980,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // platform is told to give, stands for it.
     let presigned = {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
-        let identity = aws_credential_types::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            Some(creds.session_token.clone()),
-            None,
-            "test",
-        )
-        .into();
+        let identity = sdk_credentials(&creds).into();
         let mut settings = SigningSettings::default();
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(Duration::from_secs(300));

@@ -966,18 +966,22 @@ mod tests {
         std::fs::write(d.join("other.pem"), issued(KeyType::EcdsaP256).key_pem.as_bytes()).unwrap();
         std::fs::write(d.join("rsa.pem"), issued(KeyType::Rsa2048).key_pem.as_bytes()).unwrap();
         let k = d.join("k.pem");
-        openssl(&[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            k.to_str().unwrap(),
-            "-v2",
-            "aes-256-cbc",
-            "-passout",
-            "pass:right",
-            "-out",
-            d.join("enc.pem").to_str().unwrap(),
-        ]);
+        // The key encrypted (PBES2) with `cipher`, as `out`.
+        let encrypted = |cipher: &str, out: &str| {
+            openssl(&[
+                "pkcs8",
+                "-topk8",
+                "-in",
+                k.to_str().unwrap(),
+                "-v2",
+                cipher,
+                "-passout",
+                "pass:right",
+                "-out",
+                d.join(out).to_str().unwrap(),
+            ])
+        };
+        encrypted("aes-256-cbc", "enc.pem");
         openssl(&[
             "pkcs12",
             "-export",
@@ -990,18 +994,7 @@ mod tests {
             "-out",
             d.join("b.p12").to_str().unwrap(),
         ]);
-        openssl(&[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            k.to_str().unwrap(),
-            "-v2",
-            "des3",
-            "-passout",
-            "pass:right",
-            "-out",
-            d.join("des3.pem").to_str().unwrap(),
-        ]);
+        encrypted("des3", "des3.pem");
         std::fs::write(d.join("right.txt"), "right\n").unwrap();
         let enc = d.join("enc.pem");
         let cases: Vec<(Result<WorkloadIdentity, String>, String)> = vec![
