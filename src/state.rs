@@ -38,6 +38,9 @@ pub struct State {
     /// The CRLs in force since the start, which no reload may go back on.
     crls_seen: Mutex<CrlsSeen>,
     last_reload: Mutex<LastReload>,
+    /// When the server certificate a reload staged, not valid yet, may go in (Unix seconds):
+    /// the daemon reloads then ([`State::staged_certificate_due`]).
+    staged_certificate: Mutex<Option<i64>>,
     health: tonic_health::server::HealthReporter,
 }
 
@@ -84,6 +87,7 @@ impl State {
                 },
                 failed_sources: None,
             }),
+            staged_certificate: Mutex::new(None),
             health,
         }
     }
@@ -102,7 +106,7 @@ impl State {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_reload())).unwrap_or_else(|_| {
                 Err(ReloadFailure {
                     error: "rolegate panicked while loading the configuration (a bug: please report it)".to_owned(),
-                    sources: Some(self.broker.config().sources.as_on_disk_now()),
+                    sources: self.broker.config().sources.as_on_disk_now(),
                 })
             });
         let mut changes = Vec::new();
@@ -118,9 +122,12 @@ impl State {
                     Ok(())
                 }
                 Err(failed) => {
+                    // A staged certificate is not tried again every second while reloads
+                    // fail: the reload that mends the files stages it again.
+                    *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = None;
                     let message = failed.error;
                     status.last_error = Some(message.clone());
-                    *failed_sources = failed.sources;
+                    *failed_sources = Some(failed.sources);
                     Err(message)
                 }
             }
@@ -164,6 +171,14 @@ impl State {
             .clone()
     }
 
+    /// Whether a server certificate a reload staged may go in at `now` (Unix seconds).
+    pub fn staged_certificate_due(&self, now: i64) -> bool {
+        self.staged_certificate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| now >= at)
+    }
+
     /// The admission limiter of the configuration in force.
     pub fn limiter(&self) -> Arc<Limiter> {
         self.limiter.load_full()
@@ -185,19 +200,30 @@ impl State {
     fn try_reload(&self) -> Result<Vec<String>, ReloadFailure> {
         let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
             error: failed.error.to_string(),
-            sources: Some(failed.sources),
+            sources: failed.sources,
         })?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let in_force = self.broker.config();
+        let staged = crate::config::succession::staged_server_certificate(&in_force, &config, now);
+        let config = match staged {
+            Some(_) => config.keeping_server_certificate_of(&in_force),
+            None => config,
+        };
         let mut crls_seen = self.crls_seen.lock().unwrap_or_else(PoisonError::into_inner);
         crate::config::succession::check(&in_force, &config, &crls_seen, now).map_err(|refusal| ReloadFailure {
-            error: refusal.error.to_string(),
-            sources: (!refusal.retry_unchanged).then(|| config.sources.clone()),
+            error: refusal.to_string(),
+            sources: config.sources.clone(),
         })?;
-        let changes = crate::config::succession::changes(&in_force, &config);
+        let mut changes = crate::config::succession::changes(&in_force, &config);
+        if let Some(at) = staged {
+            changes.push(format!(
+                "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
+                crate::session::format_expiration(at)
+            ));
+        }
         self.cert.replace(&config.server.tls).map_err(|e| ReloadFailure {
             error: format!("server certificate: {e}"),
-            sources: Some(config.sources.clone()),
+            sources: config.sources.clone(),
         })?;
         if !self.limiter.load().apply(&config.server) {
             self.limiter.store(Arc::new(Limiter::new(&config.server)));
@@ -205,6 +231,7 @@ impl State {
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);
         crls_seen.record(&config);
+        *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
         let current = self.broker.config();
         crate::metrics::forget_roles(
@@ -243,8 +270,8 @@ fn warn_of_settings_read_at_start(
 }
 
 /// Why a reload failed, and the files it read: the file watch tries again once one of them
-/// changes (`None`: the same files may pass as they are later, and are tried again).
+/// changes.
 struct ReloadFailure {
     error: String,
-    sources: Option<SourceFiles>,
+    sources: SourceFiles,
 }

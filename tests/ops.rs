@@ -1032,18 +1032,27 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
     replace_file(&config, &text);
 
-    // A new server certificate not valid yet: kept out, and tried again as it is.
+    // A new server certificate not valid yet is staged: the certificate in force is kept (the
+    // handshakes below still verify), and the rest of the reload applies — here a fresh CRL
+    // revoking `good`, which must not wait a day for the certificate.
     let early = server_certificate(n + days(1), n + days(30));
     replace_file(&server_key, &early.key_pem);
     replace_file(&server_pem, &early.cert_pem);
+    let revoking_good = pki
+        .root
+        .crl(&[revoked.serial_hex.as_str(), good.serial_hex.as_str()], n, n + days(7))
+        .unwrap();
+    replace_file(&crl, &revoking_good);
     d.signal("HUP");
-    failed_reload(&format!(
-        "server.tls_cert: TLS clients would refuse this server certificate: it is not valid until {}. The \
-         certificate in force is kept; this one is tried again at each reload until it is valid",
-        rolegate::session::format_expiration((n + days(1)).unix_timestamp())
-    ));
-    wait_for_reloads(&d, 7.0).await;
-    create(&d, &good).await.unwrap();
+    let m = wait_for_reloads(&d, 7.0).await;
+    assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (3.0, 4.0), "{m}");
+    let reloaded = log_line(&d, "configuration reloaded");
+    let staged = format!(
+        "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
+        rolegate::session::format_expiration((n + days(1)).unix_timestamp() - 300)
+    );
+    assert!(reloaded.contains(&staged), "{reloaded}");
+    assert_access_denied(create(&d, &good).await, REVOKED, "untrusted-certificate");
 }
 
 /// A revocation cannot be taken back in two reloads either: one taking the CA (and its CRL)

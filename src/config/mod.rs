@@ -104,6 +104,8 @@ pub struct ServerSettings {
     pub tls: TlsIdentity,
     /// The names a signed request's `host` must be one of.
     pub names: ServerNames,
+    /// Whether `names` are the TLS certificate's (no `server.hostnames`).
+    pub names_from_certificate: bool,
     pub region: String,
     pub account: AccountId,
     pub max_clock_skew: time::Duration,
@@ -146,6 +148,43 @@ pub struct TlsIdentity {
     /// The DNS names and IP addresses of the leaf's subjectAltName: the names clients verify
     /// the server by.
     pub names: Vec<String>,
+}
+
+impl TlsIdentity {
+    /// The leaf's DNS names and IP addresses that can name this server (an empty set when
+    /// none can).
+    pub fn server_names(&self) -> ServerNames {
+        let usable = self.names.iter().filter(|n| ServerNames::new([n.as_str()]).is_ok());
+        ServerNames::new(usable.map(String::as_str)).unwrap_or(ServerNames::ANY)
+    }
+}
+
+impl Config {
+    /// This configuration with the server certificate of `in_force` (and, when the names of
+    /// signed requests are the certificate's, its names): a reload staging a certificate not
+    /// valid yet ([`succession::staged_server_certificate`]) applies the rest.
+    pub fn keeping_server_certificate_of(mut self, in_force: &Config) -> Config {
+        self.server.tls = in_force.server.tls.clone();
+        if self.server.names_from_certificate {
+            self.server.names = match self.server.tls.server_names() {
+                names if names.is_empty() => ServerNames::ANY,
+                names => names,
+            };
+        }
+        self
+    }
+}
+
+impl Clone for TlsIdentity {
+    fn clone(&self) -> Self {
+        TlsIdentity {
+            cert_chain: self.cert_chain.clone(),
+            key: self.key.clone_key(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            names: self.names.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -643,6 +682,7 @@ impl Loader<'_> {
         )?;
         let tls = self.tls(&s.tls_cert, &s.tls_key)?;
         let names = self.server_names(s, &tls)?;
+        let names_from_certificate = s.hostnames.is_empty();
         self.check_admin_subjects(s)?;
         let admin_trust_anchors = s
             .admin_trust_anchors
@@ -654,6 +694,7 @@ impl Loader<'_> {
             metrics_listen,
             tls,
             names,
+            names_from_certificate,
             region: s.region.clone(),
             account,
             // Within 1..=3600 (check_bounds).
@@ -696,8 +737,7 @@ impl Loader<'_> {
                 )
             });
         }
-        let usable = tls.names.iter().filter(|n| ServerNames::new([n.as_str()]).is_ok());
-        let names = ServerNames::new(usable.map(String::as_str)).unwrap_or(ServerNames::ANY);
+        let names = tls.server_names();
         if names.is_empty() {
             warn_at!(
                 self.file,

@@ -4,8 +4,9 @@
 //! revocations (an older CRL of a CA's sequence than any in force since the start, under
 //! whichever anchor — [`CrlsSeen`] —, or its CRL dropped while an anchor still trusts the
 //! CA), the sessions a token key opens (another key under its id), a server
-//! certificate clients accept (one outside its validity). A start has nothing to compare
-//! with, so a restart is how an operator does any of these on purpose.
+//! certificate clients accept (an expired one). A start has nothing to compare with, so a
+//! restart is how an operator does any of these on purpose. A server certificate not valid
+//! yet is staged instead ([`staged_server_certificate`]): the rest of the reload applies.
 //! It also lists what a reload changed, for the log: a configuration cut short by a failed
 //! write that loses roles is valid, and the log line of its reload says what it took away.
 
@@ -17,24 +18,6 @@ use crate::session::format_expiration;
 /// ago by a CA whose clock runs ahead of this host's (cert-manager's CA issuer does not date
 /// certificates back).
 pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
-
-/// Why a reload is refused, and whether the same files may pass later as they are (a server
-/// certificate not valid yet): the file watch then tries them again instead of waiting for a
-/// change.
-#[derive(Debug)]
-pub struct Refusal {
-    pub error: ConfigError,
-    pub retry_unchanged: bool,
-}
-
-impl From<ConfigError> for Refusal {
-    fn from(error: ConfigError) -> Self {
-        Refusal {
-            error,
-            retry_unchanged: false,
-        }
-    }
-}
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
 /// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
@@ -123,7 +106,7 @@ fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
 
 /// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force` and the
 /// CRLs `seen` in force since the start.
-pub fn check(in_force: &Config, next: &Config, seen: &CrlsSeen, now: i64) -> Result<(), Refusal> {
+pub fn check(in_force: &Config, next: &Config, seen: &CrlsSeen, now: i64) -> Result<(), ConfigError> {
     older_crl(in_force, next, seen)?;
     dropped_crl(in_force, next)?;
     forgotten_crl(in_force, next, seen)?;
@@ -311,12 +294,11 @@ fn replaced_token_key(in_force: &Config, next: &Config) -> Result<(), ConfigErro
     }
 }
 
-/// A new server certificate that clients would refuse for its dates, where one is in force.
-/// One not valid yet is allowed [`SERVER_CERTIFICATE_LEEWAY_SECONDS`], and refused only for
-/// now: the same files are tried again (a certificate staged ahead of its start goes in once
-/// it starts). The certificate in force is checked only when it changes, so an expired one
-/// does not stop other changes (a fresh CRL) from taking effect.
-fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Result<(), Refusal> {
+/// A new server certificate that has expired, where one is in force: clients would refuse
+/// it. The certificate in force is checked only when it changes, so an expired one does not
+/// stop other changes (a fresh CRL) from taking effect; one not valid yet is staged
+/// ([`staged_server_certificate`]) before this check.
+fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Result<(), ConfigError> {
     let tls = &next.server.tls;
     if tls.cert_chain.first() == in_force.server.tls.cert_chain.first() {
         return Ok(());
@@ -324,28 +306,31 @@ fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Re
     let (Some(not_before), Some(not_after)) = (tls.not_before, tls.not_after) else {
         return Ok(());
     };
-    let problem = outside_validity(not_before, not_after, now, SERVER_CERTIFICATE_LEEWAY_SECONDS);
-    match problem {
+    match outside_validity(not_before, not_after, now, SERVER_CERTIFICATE_LEEWAY_SECONDS) {
         None => Ok(()),
-        Some(problem) => {
-            let expired = now > not_after;
-            let what_now = match expired {
-                true => "install a current one",
-                false => "this one is tried again at each reload until it is valid",
-            };
-            Err(Refusal {
-                error: ConfigError {
-                    file: next.path.clone(),
-                    key: "server.tls_cert".to_owned(),
-                    message: format!(
-                        "TLS clients would refuse this server certificate: {problem}. The certificate \
-                         in force is kept; {what_now}"
-                    ),
-                },
-                retry_unchanged: !expired,
-            })
-        }
+        Some(problem) => Err(ConfigError {
+            file: next.path.clone(),
+            key: "server.tls_cert".to_owned(),
+            message: format!(
+                "TLS clients would refuse this server certificate: {problem}. The certificate in force is \
+                 kept; install a current one"
+            ),
+        }),
     }
+}
+
+/// When a new server certificate that is not valid yet (by more than
+/// [`SERVER_CERTIFICATE_LEEWAY_SECONDS`]) may go in: clients would refuse it now, so a reload
+/// keeps the certificate in force and applies the rest — a fresh CRL must not wait for a
+/// certificate staged ahead of its start — and the daemon reloads again at that time.
+pub fn staged_server_certificate(in_force: &Config, next: &Config, now: i64) -> Option<i64> {
+    let tls = &next.server.tls;
+    if tls.cert_chain.first() == in_force.server.tls.cert_chain.first() {
+        return None;
+    }
+    let (not_before, not_after) = (tls.not_before?, tls.not_after?);
+    let goes_in_at = not_before.saturating_sub(SERVER_CERTIFICATE_LEEWAY_SECONDS);
+    (now < goes_in_at && now <= not_after).then_some(goes_in_at)
 }
 
 /// Why a certificate valid from `not_before` to `not_after` (inclusive, RFC 5280 §4.1.2.5) is
@@ -451,15 +436,14 @@ mod tests {
         // The anchor's CRL dropped, its CA still trusted.
         let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
         let refused = check(&in_force, &without_crl, &CrlsSeen::of(&in_force), now()).unwrap_err();
-        assert_eq!(refused.error.key, "trust_anchor[0].crls");
+        assert_eq!(refused.key, "trust_anchor[0].crls");
         assert!(
-            refused.error.message.starts_with(
+            refused.message.starts_with(
                 "the CRL of CN=rolegate bench root CA in force is gone, while the anchor still trusts that CA"
             ),
             "{}",
-            refused.error.message
+            refused.message
         );
-        assert!(!refused.retry_unchanged);
         assert_eq!(
             changes(&in_force, &without_crl),
             [format!(
@@ -479,14 +463,13 @@ mod tests {
         let rekeyed = Config::load(&world.config).unwrap();
         std::fs::write(&key_file, key).unwrap();
         let refused = check(&in_force, &rekeyed, &CrlsSeen::of(&in_force), now()).unwrap_err();
-        assert_eq!(refused.error.key, "tokens.keys[0].file (token-k1.key)");
+        assert_eq!(refused.key, "tokens.keys[0].file (token-k1.key)");
         assert!(
             refused
-                .error
                 .message
                 .starts_with("token key 'k1' is not the key in force under that id"),
             "{}",
-            refused.error.message
+            refused.message
         );
     }
 
@@ -505,13 +488,13 @@ mod tests {
         // Back under its first name, without the CRL: the CA is trusted, its CRL nowhere.
         let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
         let refused = check(&moved, &without_crl, &seen, now()).unwrap_err();
-        assert_eq!(refused.error.key, "trust_anchor[0].crls");
+        assert_eq!(refused.key, "trust_anchor[0].crls");
         let number = start.anchors.values().next().unwrap().trust.crls()[0]
             .number
             .clone()
             .unwrap();
         assert_eq!(
-            refused.error.message,
+            refused.message,
             format!(
                 "this anchor trusts CN=rolegate bench root CA, whose CRL (cRLNumber {number}) was in force until a \
                  reload took it out, without listing it: the certificates it revokes would be accepted through \
@@ -522,11 +505,8 @@ mod tests {
         // Renamed and without the CRL in one reload: the same.
         let both = edited(&world, |text| rename(text).replace("crls = [\"ca.crl\"]\n", ""));
         assert_eq!(
-            check(&start, &both, &CrlsSeen::of(&start), now())
-                .unwrap_err()
-                .error
-                .message,
-            refused.error.message
+            check(&start, &both, &CrlsSeen::of(&start), now()).unwrap_err().message,
+            refused.message
         );
         // With its CRL, it is back.
         assert!(check(&moved, &start, &seen, now()).is_ok());
@@ -538,19 +518,62 @@ mod tests {
             format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\n")
         });
         let refused = check(&start, &copy, &CrlsSeen::of(&start), now()).unwrap_err();
-        assert_eq!(refused.error.key, "trust_anchor[1].crls");
+        assert_eq!(refused.key, "trust_anchor[1].crls");
         assert!(
-            refused.error.message.contains(&format!(
+            refused.message.contains(&format!(
                 "whose CRL (cRLNumber {number}) is in force for another trust anchor, without listing it"
             )),
             "{}",
-            refused.error.message
+            refused.message
         );
         // With the CRL listed there too, it is taken.
         let listed = edited(&world, |text| {
             format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\ncrls = [\"ca.crl\"]\n")
         });
         assert!(check(&start, &listed, &CrlsSeen::of(&start), now()).is_ok());
+    }
+
+    /// A new server certificate not valid yet (past the leeway) is staged until its start
+    /// less the leeway; one valid now, or expired, or the one in force, is not.
+    #[test]
+    fn a_server_certificate_not_valid_yet_is_staged() {
+        let world = world();
+        let in_force = Config::load(&world.config).unwrap();
+        let with_dates = |from: i64, to: i64| {
+            let mut next = Config::load(&world.config).unwrap();
+            let mut der = next.server.tls.cert_chain[0].to_vec();
+            der.push(0);
+            next.server.tls.cert_chain[0] = der.into();
+            (next.server.tls.not_before, next.server.tls.not_after) = (Some(from), Some(to));
+            next
+        };
+        let t = now();
+        let day = 86_400;
+        assert_eq!(
+            staged_server_certificate(&in_force, &with_dates(t + day, t + 30 * day), t),
+            Some(t + day - SERVER_CERTIFICATE_LEEWAY_SECONDS)
+        );
+        assert_eq!(
+            staged_server_certificate(&in_force, &with_dates(t + 300, t + day), t),
+            None
+        );
+        assert_eq!(
+            staged_server_certificate(&in_force, &with_dates(t - day, t + day), t),
+            None
+        );
+        let expired = with_dates(t - 2 * day, t - day);
+        assert_eq!(staged_server_certificate(&in_force, &expired, t), None);
+        assert_eq!(
+            check(&in_force, &expired, &CrlsSeen::of(&in_force), t).unwrap_err().key,
+            "server.tls_cert"
+        );
+        let unchanged = Config::load(&world.config).unwrap();
+        assert_eq!(staged_server_certificate(&in_force, &unchanged, t), None);
+        // Staged, the configuration keeps the certificate in force, and its names.
+        let kept = with_dates(t + day, t + 30 * day).keeping_server_certificate_of(&in_force);
+        assert_eq!(kept.server.tls.cert_chain, in_force.server.tls.cert_chain);
+        assert_eq!(kept.server.names, in_force.server.names);
+        assert!(check(&in_force, &kept, &CrlsSeen::of(&in_force), t).is_ok());
     }
 
     #[test]

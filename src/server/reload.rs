@@ -43,7 +43,8 @@ pub(super) async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
     let _ = (signal, state);
 }
 
-/// Every `config_watch_seconds`, reads the files of the configuration in force (and, after a
+/// Reloads once a server certificate a reload staged is valid. Every `config_watch_seconds`,
+/// reads the files of the configuration in force (and, after a
 /// failed reload, those that reload read) again and reloads once a change has held still for
 /// one look ([`ChangeWatch`]). The interval is read from the configuration in force every
 /// [`WATCH_SETTING_RECHECK`], so a reload can start, change or stop the watching (a shorter
@@ -53,6 +54,16 @@ pub(super) async fn reload_on_change(state: Arc<State>) {
     let mut last_look = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(WATCH_SETTING_RECHECK).await;
+        // A server certificate a reload staged goes in once valid, watch or no watch.
+        if state.staged_certificate_due(time::OffsetDateTime::now_utc().unix_timestamp()) {
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                tracing::info!("the staged server certificate is valid now; reloading");
+                state.reload()
+            })
+            .await;
+            continue;
+        }
         let Some(interval) = state.broker.config().server.config_watch else {
             continue;
         };
