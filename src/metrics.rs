@@ -342,6 +342,14 @@ fn metrics() -> &'static Metrics {
                     }));
                 }
             }
+            // An STS request refused at admission, before its action is read.
+            for outcome in ADMISSION_OUTCOMES {
+                drop(family.get_or_create(&RequestLabels {
+                    api: "sts",
+                    operation: "Any",
+                    outcome,
+                }));
+            }
             family
         },
         duration: Family::new_with_constructor(|| {
@@ -386,6 +394,10 @@ const SERVED_OPERATIONS: [(&str, &str); 9] = [
     ("grpc", "Admin.Status"),
     ("grpc", "Admin.Reload"),
 ];
+
+/// The refusals of admission control (per-address and global limits), which come before an
+/// STS request's action is read (`operation="Any"`).
+const ADMISSION_OUTCOMES: [&str; 2] = ["Throttling", "ServiceUnavailable"];
 
 /// The `outcome` labels the shipped alert rules and dashboards watch (`deploy/prometheus`).
 const WATCHED_OUTCOMES: [&str; 8] = [

@@ -1732,6 +1732,11 @@ async fn watched_request_series_start_at_zero() {
             assert_eq!(sample(&m, &series), Some(0.0), "{series} in {m}");
         }
     }
+    // An STS request refused at admission, before its action is read.
+    for outcome in ["Throttling", "ServiceUnavailable"] {
+        let series = format!(r#"rolegate_requests_total{{api="sts",operation="Any",outcome="{outcome}"}}"#);
+        assert_eq!(sample(&m, &series), Some(0.0), "{series} in {m}");
+    }
     let unwatched = r#"rolegate_requests_total{api="sts",operation="AssumeRole",outcome="ValidationError"}"#;
     assert_eq!(sample(&m, unwatched), None, "{m}");
 }
@@ -1959,6 +1964,8 @@ async fn rate_limits_answer_each_api_in_its_format() {
     let rest = https(&d, "POST", "/sessions", &[], "{}").await;
     assert_eq!(rest.status, 429, "{}", rest.body);
     assert_eq!(rest.header("x-amzn-errortype"), Some("ThrottlingException"));
+    // Its body unread, the connection closes, and says so (RFC 9112 §9.6).
+    assert_eq!(rest.header("connection"), Some("close"));
     assert!(
         rest.body.contains("Rate exceeded for this client address"),
         "{}",

@@ -60,11 +60,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     ));
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
-    tracing::info!(
-        "configuration {}:\n{}",
-        opts.config_path.display(),
-        config.summary_listening_on(listen, metrics_listen)
-    );
+    // One event a line: line-based log shippers (and journald) keep each whole.
+    for line in config.summary_listening_on(listen, metrics_listen).lines() {
+        tracing::info!("configuration {}: {line}", opts.config_path.display());
+    }
     let state = Arc::new(State::new(config, cert, admission.clone(), opts.config_path.clone()));
 
     // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.

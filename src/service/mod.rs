@@ -507,7 +507,24 @@ pub async fn dispatch_guarded(
 /// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
-    refusal(RefusalTarget::of(Route::of(req), req), conn.remote, e, started)
+    let mut response = refusal(RefusalTarget::of(Route::of(req), req), conn.remote, e, started);
+    // Its body unread, an HTTP/1.1 connection cannot carry the next request: say so (RFC 9112
+    // §9.6), so that a client retries on a new one instead of failing on this one.
+    if req.version() < ::http::Version::HTTP_2 && has_body(req.headers()) {
+        response
+            .headers_mut()
+            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Whether an HTTP/1.1 request announces a body: a `Transfer-Encoding`, or a
+/// `Content-Length` other than 0.
+fn has_body(headers: &::http::HeaderMap) -> bool {
+    headers.contains_key(::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(::http::header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
 }
 
 /// Whom a request refused before its API's handler is answered as: its wire format (gRPC
