@@ -7,14 +7,20 @@
 //! Only identifiers go in: never a secret access key, session token, signature or private key.
 //! The access key id is an identifier (AWS logs it in CloudTrail too); the session token that
 //! carries the sealed claims is not, and no field here can hold it.
+//!
+//! One exception to one event a request: throttling refusals come in floods — that is why
+//! they are refused — so at most [`THROTTLED_EVENTS_PER_SECOND`] of them are logged one by
+//! one each second; the others are counted in the metrics as ever, and in one line, the
+//! next time one is logged.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 
 /// What a handler learned while deciding, handed to the edge in the response extensions so the
@@ -109,6 +115,20 @@ impl Record {
                 self.allow(elapsed);
                 "allow"
             }
+            Some(e) if e.code == ErrorCode::Throttling => {
+                if let Some(skipped) = THROTTLED_EVENTS.log_one(seconds_since_start()) {
+                    if skipped > 0 {
+                        tracing::info!(
+                            target: "audit",
+                            skipped,
+                            "throttling refusals not logged one by one since the last one logged \
+                             (each is counted in rolegate_requests_total)"
+                        );
+                    }
+                    self.deny(e, elapsed);
+                }
+                e.sts_wire().1
+            }
             Some(e) => {
                 self.deny(e, elapsed);
                 e.sts_wire().1
@@ -173,6 +193,53 @@ impl Record {
             "decision"
         );
     }
+}
+
+/// The most throttling refusals logged one by one in a second.
+pub const THROTTLED_EVENTS_PER_SECOND: u32 = 20;
+
+/// The budget of throttling refusals' events: the second it counts, how many it logged in
+/// it, and how many it skipped since the last one logged. Counted without a lock; two
+/// requests racing at a second's turn may log one event more than the budget.
+struct ThrottledEvents {
+    second: AtomicU64,
+    logged: AtomicU32,
+    skipped: AtomicU64,
+}
+
+static THROTTLED_EVENTS: ThrottledEvents = ThrottledEvents {
+    second: AtomicU64::new(0),
+    logged: AtomicU32::new(0),
+    skipped: AtomicU64::new(0),
+};
+
+impl ThrottledEvents {
+    /// Whether a throttling refusal in `second` is logged: `Some(skipped)`, the refusals not
+    /// logged since the last one, while the second's budget lasts; `None` past it.
+    fn log_one(&self, second: u64) -> Option<u64> {
+        let counted = self.second.load(Ordering::Relaxed);
+        if counted != second
+            && self
+                .second
+                .compare_exchange(counted, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.logged.store(0, Ordering::Relaxed);
+        }
+        match self.logged.fetch_add(1, Ordering::Relaxed) < THROTTLED_EVENTS_PER_SECOND {
+            true => Some(self.skipped.swap(0, Ordering::Relaxed)),
+            false => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// Whole seconds since the first call: the clock of [`ThrottledEvents`].
+fn seconds_since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs()
 }
 
 /// The longest field an audit event carries, in bytes: whatever a request sends, one event
@@ -282,6 +349,25 @@ pub fn credential_of_authorization(header: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn throttling_refusals_are_logged_within_a_budget_a_second() {
+        let events = super::ThrottledEvents {
+            second: std::sync::atomic::AtomicU64::new(0),
+            logged: std::sync::atomic::AtomicU32::new(0),
+            skipped: std::sync::atomic::AtomicU64::new(0),
+        };
+        let budget = super::THROTTLED_EVENTS_PER_SECOND;
+        for _ in 0..budget {
+            assert_eq!(events.log_one(7), Some(0));
+        }
+        for _ in 0..5 {
+            assert_eq!(events.log_one(7), None);
+        }
+        // The next second logs again, and says how many it skipped.
+        assert_eq!(events.log_one(8), Some(5));
+        assert_eq!(events.log_one(8), Some(0));
+    }
+
     use super::*;
 
     #[test]
