@@ -124,7 +124,17 @@ impl State {
                 Err(failed) => {
                     // A staged certificate is not tried again every second while reloads
                     // fail: the reload that mends the files stages it again.
-                    *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    let unstaged = self
+                        .staged_certificate
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    if unstaged.is_some() {
+                        tracing::warn!(
+                            "the staged server certificate is unstaged by this failed reload: it goes in only \
+                             with the next reload that succeeds"
+                        );
+                    }
                     let message = failed.error;
                     status.last_error = Some(message.clone());
                     *failed_sources = Some(failed.sources);

@@ -267,6 +267,8 @@ fn explain_takes_a_credential_process_command_line() {
         "--private-key", "/nonexistent/client.key", "--private-key-passphrase-env", "KEY_PASSPHRASE",
         "--session-duration", "3600", "--region", "us-east-1", "--endpoint", "https://rolegate.test:8443",
         "--ca-bundle", "/nonexistent/ca.pem", "--no-verify-ssl", "--with-proxy", "--debug", "--no-cache",
+        // As aws_signing_helper's (Go pflag) booleans take them, and a flag given again.
+        "--with-proxy=false", "--no-verify-ssl=true", "--reuse-pin=0", "--region", "us-east-1",
     ]);
     assert_eq!(
         out.status.code(),

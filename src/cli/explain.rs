@@ -130,17 +130,17 @@ struct ClientOnlyFlags {
     endpoint: Option<String>,
     #[arg(long, hide = true)]
     ca_bundle: Option<PathBuf>,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false)]
     no_verify_ssl: bool,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false)]
     with_proxy: bool,
     #[arg(long, hide = true)]
     pkcs11_lib: Option<PathBuf>,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false)]
     reuse_pin: bool,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false)]
     debug: bool,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false)]
     no_cache: bool,
 }
 

@@ -53,8 +53,8 @@ const WANTED_DESCRIPTORS: u64 = 1 << 20;
 
 /// Raises this process's soft `RLIMIT_NOFILE` towards its hard limit and returns the soft limit
 /// now in force, or `None` where there is no such limit. A refusal (`EPERM` from a system call
-/// filter that denies `setrlimit`, as systemd's `SystemCallFilter=~@resources` with
-/// `SystemCallErrorNumber=EPERM`) is a warning: the daemon serves within the soft limit.
+/// filter that denies `prlimit64`, glibc's `setrlimit`: a container's seccomp profile, say;
+/// systemd's `@system-service` allows it) is a warning: the daemon serves within the soft limit.
 pub fn raise_descriptor_limit() -> Option<u64> {
     #[cfg(unix)]
     {

@@ -63,7 +63,7 @@ async fn dispatch(
     // told so in its own wire format (a gRPC client reads a bare 431 as UNKNOWN).
     if req.version() == ::http::Version::HTTP_2 {
         let max = state.broker.config().server.max_header_bytes;
-        let size = header_list_size(req.headers());
+        let size = header_list_size(&req);
         if size > max {
             return (refuse(&req, &conn, &headers_too_large(size, max), started), None);
         }
@@ -82,7 +82,9 @@ async fn dispatch(
         route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
             record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
-            with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new)
+            let mut refused = with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new);
+            close_if_body_unread(&req, &mut refused);
+            refused
         }
         Route::Grpc => {
             // A call holds its admission slot until its answer starts: bounded like a REST or
@@ -140,13 +142,22 @@ async fn dispatch(
 /// before the signature could fail.
 const MAX_REQUEST_HEADERS: usize = 100;
 
-/// The size of an HTTP/2 header list as RFC 9113 §6.5.2 counts it (SETTINGS_MAX_HEADER_LIST_SIZE):
-/// each field's name and value, plus 32 bytes.
-fn header_list_size(headers: &::http::HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 32)
-        .sum()
+/// The size of an HTTP/2 request's header list as RFC 9113 §6.5.2 counts it
+/// (SETTINGS_MAX_HEADER_LIST_SIZE): each field's name and value plus 32 bytes, the
+/// pseudo-header fields (`:method`, `:scheme`, `:authority`, `:path` with the query) included.
+fn header_list_size<B>(req: &::http::Request<B>) -> usize {
+    let field = |name: &str, value: usize| name.len() + value + 32;
+    let uri = req.uri();
+    let pseudo = field(":method", req.method().as_str().len())
+        + field(":scheme", uri.scheme_str().map_or(0, str::len))
+        + field(":authority", uri.authority().map_or(0, |a| a.as_str().len()))
+        + field(":path", uri.path_and_query().map_or(0, |p| p.as_str().len()));
+    pseudo
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| field(name.as_str(), value.len()))
+            .sum::<usize>()
 }
 
 fn headers_too_large(size: usize, max: usize) -> ApiError {
@@ -508,14 +519,19 @@ pub async fn dispatch_guarded(
 /// `Throttling`).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let mut response = refusal(RefusalTarget::of(Route::of(req), req), conn.remote, e, started);
-    // Its body unread, an HTTP/1.1 connection cannot carry the next request: say so (RFC 9112
-    // §9.6), so that a client retries on a new one instead of failing on this one.
+    close_if_body_unread(req, &mut response);
+    response
+}
+
+/// A request answered without its body read leaves an HTTP/1.1 connection unable to carry
+/// the next one: the answer says so (RFC 9112 §9.6), so that a client retries on a new
+/// connection instead of failing on this one.
+fn close_if_body_unread<B, C>(req: &::http::Request<B>, response: &mut ::http::Response<C>) {
     if req.version() < ::http::Version::HTTP_2 && has_body(req.headers()) {
         response
             .headers_mut()
             .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
     }
-    response
 }
 
 /// Whether an HTTP/1.1 request announces a body: a `Transfer-Encoding`, or a
@@ -656,6 +672,25 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
+
+    /// As RFC 9113 §6.5.2 (and h2's decoder) counts a header list: the pseudo-header fields,
+    /// the query among them, count as the others do.
+    #[test]
+    fn a_header_list_counts_its_pseudo_header_fields() {
+        let req = ::http::Request::builder()
+            .version(::http::Version::HTTP_2)
+            .method("POST")
+            .uri("https://rolegate.test/rolegate.v1.Sessions/Authorize?q=1")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let want = (":method".len() + 4 + 32)
+            + (":scheme".len() + 5 + 32)
+            + (":authority".len() + "rolegate.test".len() + 32)
+            + (":path".len() + "/rolegate.v1.Sessions/Authorize?q=1".len() + 32)
+            + ("te".len() + "trailers".len() + 32);
+        assert_eq!(header_list_size(&req), want);
+    }
 
     #[tokio::test]
     async fn a_watched_body_is_sent_once_the_client_ended_it() {

@@ -110,6 +110,13 @@ impl std::fmt::Debug for SignedRequest {
     }
 }
 
+/// The `x-amz-content-sha256` values that declare a payload the signature does not cover.
+const UNSIGNED_MARKERS: [&str; 2] = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER];
+
+fn is_unsigned_marker(value: &str) -> bool {
+    UNSIGNED_MARKERS.contains(&value)
+}
+
 impl SignedRequest {
     /// Parses the authentication data of `req`: the `Authorization` header when present,
     /// else the `X-Amz-*` presigned query parameters.
@@ -188,12 +195,11 @@ impl SignedRequest {
     /// unsigned marker needs `unsigned_allowed` (the S3 family, whose clients send one) and, in
     /// the header form, the request's declaring it — a presigned URL's payload is unsigned by
     /// definition. A presigned URL of the S3 family that did not sign `x-amz-content-sha256`
-    /// signed `UNSIGNED-PAYLOAD` whatever its body (S3's rule for query authentication), so a
-    /// body hash given for one stands for that.
+    /// signed `UNSIGNED-PAYLOAD` whatever its body (S3's rule for query authentication), and
+    /// one that signed an unsigned marker there signed that marker: a body hash given for
+    /// either stands for what it signed.
     pub fn payload_hash_given(&self, given: &str, unsigned_allowed: bool) -> Result<String, SigV4Error> {
-        let marker = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
-            .into_iter()
-            .find(|m| *m == given);
+        let marker = UNSIGNED_MARKERS.into_iter().find(|m| *m == given);
         if let Some(marker) = marker
             && !unsigned_allowed
         {
@@ -203,6 +209,13 @@ impl SignedRequest {
             });
         }
         match (self.payload_hash.as_deref(), marker) {
+            // A presigned S3 URL that signed its unsigned payload's marker: the body is not
+            // covered, whatever hash of it the verifier computed.
+            (Some(declared), None)
+                if self.location == AuthLocation::Query && unsigned_allowed && is_unsigned_marker(declared) =>
+            {
+                Ok(declared.to_owned())
+            }
             (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
             // The client signed its declaration as it wrote it (upper-case hex is still hex).
             (Some(declared), _) => Ok(declared.to_owned()),

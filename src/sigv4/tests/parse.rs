@@ -603,6 +603,27 @@ fn payload_hash_given_by_a_verifying_service() {
         presigned_with("host%3Bx-amz-content-sha256").payload_hash_given(UNSIGNED_PAYLOAD, true),
         Err(SigV4Error::PayloadHashMismatch)
     );
+    // A presigned S3 URL that signed `x-amz-content-sha256: UNSIGNED-PAYLOAD` signed the marker,
+    // whatever body hash the verifier gives; outside the S3 family, the declaration must match.
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-amz-content-sha256&X-Amz-Signature={SIG}",
+        CRED.replace('/', "%2F")
+    );
+    let declared_unsigned = SignedRequest::parse(&HttpRequest {
+        method: "PUT",
+        path: "/",
+        query: &query,
+        headers: &[("Host", "sts.example.com"), ("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
+    })
+    .unwrap();
+    assert_eq!(
+        declared_unsigned.payload_hash_given(&body_hash, true),
+        Ok(UNSIGNED_PAYLOAD.to_owned())
+    );
+    assert_eq!(
+        declared_unsigned.payload_hash_given(&body_hash, false),
+        Err(SigV4Error::PayloadHashMismatch)
+    );
 }
 
 /// Without `X-Amz-Date`, a `Date` header in the ISO 8601 basic format gives the time (SigV4:
