@@ -181,12 +181,14 @@ impl State {
             .clone()
     }
 
+    /// When a server certificate a reload staged goes in (Unix seconds), if one is staged.
+    pub fn staged_certificate_goes_in(&self) -> Option<i64> {
+        *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether a server certificate a reload staged may go in at `now` (Unix seconds).
     pub fn staged_certificate_due(&self, now: i64) -> bool {
-        self.staged_certificate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|at| now >= at)
+        self.staged_certificate_goes_in().is_some_and(|at| now >= at)
     }
 
     /// The admission limiter of the configuration in force.

@@ -1360,6 +1360,7 @@ async fn admin_cli_shows_status_and_reloads() {
         "cache certificates: ".to_owned(),
         "  CRL of CN=test root".to_owned(),
         " (honoured when stale)\n".to_owned(),
+        "server certificate [localhost, 127.0.0.1, rolegate.test]: expires ".to_owned(),
     ] {
         assert!(stdout.contains(&line), "{line:?} not in\n{stdout}");
     }
@@ -1392,6 +1393,10 @@ async fn admin_cli_shows_status_and_reloads() {
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(status["tokenKeyIds"], serde_json::json!(["k1"]));
     assert_eq!(status["activeTokenKeyId"], "k1");
+    assert_eq!(status["serverCertificate"]["names"], serde_json::json!(["localhost", "127.0.0.1", "rolegate.test"]));
+    assert_eq!(status["serverCertificate"]["stagedGoesInUnix"], "0");
+    let not_after = status["serverCertificate"]["notAfterUnix"].as_str().unwrap();
+    assert!(not_after.parse::<i64>().unwrap() > 1_700_000_000, "{status:#}");
     let error = status["config"]["lastReloadError"].as_str().unwrap();
     assert!(error.contains("rolegate.toml"), "{status:#}");
     assert_eq!(status["config"]["path"], config.display().to_string());

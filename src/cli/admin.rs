@@ -209,8 +209,16 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
             "files": c.files,
         })
     });
+    let server_certificate = s.server_certificate.as_ref().map(|c| {
+        json!({
+            "notAfterUnix": c.not_after_unix.to_string(),
+            "names": c.names,
+            "stagedGoesInUnix": c.staged_goes_in_unix.to_string(),
+        })
+    });
     json!({
         "version": s.version,
+        "serverCertificate": server_certificate,
         "anchors": anchors,
         "profiles": profiles,
         "roles": roles,
@@ -240,6 +248,20 @@ fn describe(s: &StatusResponse) -> String {
                 out,
                 "  LAST RELOAD FAILED (the file on disk is not in force): {}",
                 c.last_reload_error
+            );
+        }
+    }
+    if let Some(c) = &s.server_certificate {
+        let expires = match c.not_after_unix {
+            0 => "expiry unknown".to_owned(),
+            t => format!("expires {}", format_expiration(t)),
+        };
+        let _ = writeln!(out, "server certificate [{}]: {expires}", c.names.join(", "));
+        if c.staged_goes_in_unix != 0 {
+            let _ = writeln!(
+                out,
+                "  staged: a new server certificate goes in at {}",
+                format_expiration(c.staged_goes_in_unix)
             );
         }
     }

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
     AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
-    ReloadRequest, ReloadResponse, RoleStatus, StatusRequest, StatusResponse,
+    ReloadRequest, ReloadResponse, RoleStatus, ServerCertificateStatus, StatusRequest, StatusResponse,
 };
 use crate::state::State;
 
@@ -157,6 +157,11 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
             })
             .collect(),
         config: Some(config_status(&ctx.state, &config)),
+        server_certificate: Some(ServerCertificateStatus {
+            not_after_unix: config.server.tls.not_after.unwrap_or(0),
+            names: config.server.tls.names.clone(),
+            staged_goes_in_unix: ctx.state.staged_certificate_goes_in().unwrap_or(0),
+        }),
     })
 }
 
