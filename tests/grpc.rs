@@ -1393,7 +1393,10 @@ async fn admin_cli_shows_status_and_reloads() {
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(status["tokenKeyIds"], serde_json::json!(["k1"]));
     assert_eq!(status["activeTokenKeyId"], "k1");
-    assert_eq!(status["serverCertificate"]["names"], serde_json::json!(["localhost", "127.0.0.1", "rolegate.test"]));
+    assert_eq!(
+        status["serverCertificate"]["names"],
+        serde_json::json!(["localhost", "127.0.0.1", "rolegate.test"])
+    );
     assert_eq!(status["serverCertificate"]["stagedGoesInUnix"], "0");
     let not_after = status["serverCertificate"]["notAfterUnix"].as_str().unwrap();
     assert!(not_after.parse::<i64>().unwrap() > 1_700_000_000, "{status:#}");
