@@ -11,7 +11,7 @@
 //! One exception to one event a request: throttling refusals come in floods — that is why
 //! they are refused — so at most [`THROTTLED_EVENTS_PER_SECOND`] of them are logged one by
 //! one each second; the others are counted in the metrics as ever, and in one line, the
-//! next time one is logged.
+//! next time one is logged or within [`SKIPPED_REPORT_INTERVAL`] (`report_skipped_throttling`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -117,14 +117,7 @@ impl Record {
             }
             Some(e) if e.code == ErrorCode::Throttling => {
                 if let Some(skipped) = THROTTLED_EVENTS.log_one(seconds_since_start()) {
-                    if skipped > 0 {
-                        tracing::info!(
-                            target: "audit",
-                            skipped,
-                            "throttling refusals not logged one by one since the last one logged \
-                             (each is counted in rolegate_requests_total)"
-                        );
-                    }
+                    log_skipped(skipped);
                     self.deny(e, elapsed);
                 }
                 e.sts_wire().1
@@ -233,6 +226,25 @@ impl ThrottledEvents {
                 None
             }
         }
+    }
+}
+
+/// How often the daemon logs the throttling refusals skipped since the last report, so that
+/// the count of a flood that ended is not held until the next one.
+pub const SKIPPED_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Logs the throttling refusals skipped since the last one logged or reported, if any.
+pub fn report_skipped_throttling() {
+    log_skipped(THROTTLED_EVENTS.skipped.swap(0, Ordering::Relaxed));
+}
+
+fn log_skipped(skipped: u64) {
+    if skipped > 0 {
+        tracing::info!(
+            target: "audit",
+            skipped,
+            "throttling refusals not logged one by one (each is counted in rolegate_requests_total)"
+        );
     }
 }
 

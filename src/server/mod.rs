@@ -100,6 +100,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(crate::audit::SKIPPED_REPORT_INTERVAL);
+        loop {
+            every.tick().await;
+            crate::audit::report_skipped_throttling();
+        }
+    });
     systemd::ready(listener.local_addr()?);
     if let Some(callback) = opts.on_listening {
         callback(listener.local_addr()?);
