@@ -16,7 +16,9 @@
 //! `rolegate_config_loaded_timestamp_seconds`, `rolegate_connections_open`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `rolegate_tls_handshake_failures_total{reason}`,
-//! `process_cpu_seconds_total`, `process_resident_memory_bytes`.
+//! `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
+//! `process_max_fds`, `process_start_time_seconds` (the names Prometheus client libraries give
+//! them).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
@@ -282,6 +284,30 @@ pub fn render(state: &State) -> String {
         let rss: Gauge = Gauge::default();
         rss.set(p.resident_bytes);
         registry.register("process_resident_memory_bytes", "Resident memory size, bytes", rss);
+        if let Some(started) = p.start_time_unix {
+            let gauge: Gauge = Gauge::default();
+            gauge.set(started);
+            registry.register(
+                "process_start_time_seconds",
+                "When the process started, Unix seconds",
+                gauge,
+            );
+        }
+    }
+    if let Ok(open) = std::fs::read_dir("/proc/self/fd") {
+        let gauge: Gauge = Gauge::default();
+        gauge.set(i64::try_from(open.count()).unwrap_or(i64::MAX));
+        registry.register("process_open_fds", "Open file descriptors", gauge);
+    }
+    #[cfg(unix)]
+    if let Ok((soft, _)) = rlimit::Resource::NOFILE.get() {
+        let gauge: Gauge = Gauge::default();
+        gauge.set(i64::try_from(soft).unwrap_or(i64::MAX));
+        registry.register(
+            "process_max_fds",
+            "The open file descriptor limit (RLIMIT_NOFILE, soft)",
+            gauge,
+        );
     }
     let mut out = String::new();
     // invariant: writing into a String cannot fail.
@@ -427,16 +453,36 @@ const CONNECTION_REFUSAL_REASONS: [&str; 4] = ["rate-limit", "per-address-limit"
 struct ProcessStats {
     cpu_seconds: f64,
     resident_bytes: i64,
+    start_time_unix: Option<i64>,
 }
 
 /// CPU and resident memory of this process from procfs (Linux); `None` elsewhere.
 fn process_stats() -> Option<ProcessStats> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let boot = std::fs::read_to_string("/proc/stat").ok();
     Some(ProcessStats {
         cpu_seconds: cpu_seconds_from_stat(&stat)?,
         resident_bytes: resident_bytes_from_status(&status)?,
+        start_time_unix: boot.and_then(|boot| start_time_from(&stat, &boot)),
     })
+}
+
+/// When the process started, Unix seconds: `starttime` of `/proc/self/stat` (field 22, clock
+/// ticks after boot) plus `btime` of `/proc/stat` (boot, Unix seconds), as Prometheus's
+/// process collectors compute it.
+fn start_time_from(stat: &str, proc_stat: &str) -> Option<i64> {
+    const USER_HZ: i64 = 100;
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    // Field 3 (state) is index 0 here: starttime, field 22, is index 19.
+    let ticks: i64 = after_comm.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: i64 = proc_stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    boot.checked_add(ticks / USER_HZ)
 }
 
 /// `utime + stime` of `/proc/self/stat` (fields 14 and 15, in clock ticks) in seconds. The
@@ -480,6 +526,17 @@ mod tests {
     }
 
     #[test]
+    fn start_time_from_stat_and_boot_time() {
+        let stat = "1234 (role gate) x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 12345 1000 200";
+        assert_eq!(
+            start_time_from(stat, "cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"),
+            Some(1_700_000_123)
+        );
+        assert_eq!(start_time_from(stat, "cpu  1 2 3\n"), None);
+        assert_eq!(start_time_from("1234 (x) S 1", "btime 1700000000\n"), None);
+    }
+
+    #[test]
     fn rss_from_status() {
         let status = "Name:\trolegate\nVmPeak:\t  9000 kB\nVmRSS:\t    2048 kB\nThreads:\t4\n";
         assert_eq!(resident_bytes_from_status(status), Some(2048 * 1024));
@@ -492,5 +549,11 @@ mod tests {
         let p = process_stats().unwrap();
         assert!(p.resident_bytes > 0);
         assert!(p.cpu_seconds >= 0.0);
+        let started = p.start_time_unix.unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            (now - 86_400 * 365..=now + 1).contains(&started),
+            "{started} against {now}"
+        );
     }
 }

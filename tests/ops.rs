@@ -1604,6 +1604,16 @@ async fn metrics_after_known_traffic() {
         sample(&m, "process_resident_memory_bytes").unwrap() > 1_000_000.0,
         "{m}"
     );
+    // The descriptors: the listeners and this scrape's connection at least, within the limit
+    // the daemon raised its soft limit to.
+    let (open, max) = (
+        sample(&m, "process_open_fds").unwrap(),
+        sample(&m, "process_max_fds").unwrap(),
+    );
+    assert!(open >= 3.0 && open < max, "{m}");
+    let started = sample(&m, "process_start_time_seconds").unwrap();
+    assert!(started <= now().unix_timestamp() as f64 + 1.0, "{m}");
+    assert!(started > (now() - days(1)).unix_timestamp() as f64, "{m}");
     assert!(m.contains("# TYPE rolegate_requests counter"), "{m}");
     assert!(m.ends_with("# EOF\n"));
 }
