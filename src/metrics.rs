@@ -13,7 +13,8 @@
 //! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
-//! `rolegate_config_loaded_timestamp_seconds`, `rolegate_connections_open`,
+//! `rolegate_config_loaded_timestamp_seconds`, `rolegate_config_restart_pending`,
+//! `rolegate_connections_open`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `rolegate_tls_handshake_failures_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
@@ -191,6 +192,13 @@ pub fn render(state: &State) -> String {
         "rolegate_config_last_reload_successful",
         "1 when the last reload succeeded (or none was tried since start), 0 after a failed one: the configuration on disk is not in force",
         successful,
+    );
+    let restart: Gauge = Gauge::default();
+    restart.set(i64::from(state.restart_pending()));
+    registry.register(
+        "rolegate_config_restart_pending",
+        "1 when the configuration in force names listen addresses other than those the daemon started with: only a restart applies them",
+        restart,
     );
     let loaded: Gauge = Gauge::default();
     loaded.set(reload.loaded_unix);

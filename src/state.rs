@@ -181,6 +181,14 @@ impl State {
             .clone()
     }
 
+    /// Whether the configuration in force names other listen addresses than the daemon
+    /// started with (`server.listen`, `server.metrics_listen`): a reload cannot move the
+    /// listeners, so only a restart applies them.
+    pub fn restart_pending(&self) -> bool {
+        let server = &self.broker.config().server;
+        (server.listen, server.metrics_listen) != self.listen_at_start
+    }
+
     /// When a server certificate a reload staged goes in (Unix seconds), if one is staged.
     pub fn staged_certificate_goes_in(&self) -> Option<i64> {
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner)

@@ -2455,6 +2455,8 @@ async fn a_reload_that_moves_the_listener_warns() {
     let text = std::fs::read_to_string(d.dir.path().join("rolegate.toml")).unwrap();
     let moved = text.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"", 1);
     assert_ne!(moved, text);
+    let restart_pending = || sample(&d.metrics_text(), "rolegate_config_restart_pending");
+    assert_eq!(restart_pending(), Some(0.0));
     // Every reload says so while the file names another address, not only the first.
     for reloads in [1.0, 2.0] {
         reload_config(&d, &moved, reloads).await;
@@ -2472,7 +2474,12 @@ async fn a_reload_that_moves_the_listener_warns() {
                 break;
             }
         }
+        // A gauge tells monitoring what the log line tells a reader.
+        assert_eq!(restart_pending(), Some(1.0));
     }
+    // The file put back: nothing waits for a restart.
+    reload_config(&d, &text, 3.0).await;
+    assert_eq!(restart_pending(), Some(0.0));
 }
 
 /// `GET {path}` on the metrics listener: the reply's status.
