@@ -542,6 +542,13 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
         stderr.starts_with("error: the argument '--once[=<BOOL>]' cannot be used with '--retry-errors[=<BOOL>]'"),
         "{stderr}"
     );
+    // Told false, the flag is as absent: no conflict.
+    let out = c
+        .command("update", &d)
+        .args(["--once", "--retry-errors=false"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The SoftHSM module and its tools, or None — with a printed notice — where softhsm2 and

@@ -119,6 +119,19 @@ pub fn run() -> ExitCode {
         Command::Certs(cmd) => report(certs::run(cmd)),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
+        // As aws_signing_helper: --retry-errors is for the refreshing update. Checked by value,
+        // not by presence as clap's conflicts are: `--once=false --retry-errors` is fine.
+        Command::Update(args) if args.once && args.retry_errors => {
+            use clap::CommandFactory;
+            let mut cli = Cli::command();
+            cli.build();
+            let conflict = "the argument '--once[=<BOOL>]' cannot be used with '--retry-errors[=<BOOL>]': a \
+                            refreshing update (without --once) retries failed refreshes";
+            match cli.find_subcommand_mut("update") {
+                Some(update) => update.error(clap::error::ErrorKind::ArgumentConflict, conflict).exit(),
+                None => cli.error(clap::error::ErrorKind::ArgumentConflict, conflict).exit(),
+            }
+        }
         Command::Update(args) => run_helper(crate::helper::update::run(args)),
         Command::Keys(cmd) => report(keys::run(cmd)),
         Command::Explain(args) => explain::run_explain(*args),

@@ -30,7 +30,7 @@ pub struct UpdateArgs {
     pub once: bool,
     /// Accepted for `aws_signing_helper update --retry-errors`: without --once, rolegate always
     /// retries a failed refresh, with backoff, while it keeps the profile's last credentials.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true, conflicts_with = "once")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub retry_errors: bool,
 }
 
