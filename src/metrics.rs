@@ -481,9 +481,7 @@ fn process_stats() -> Option<ProcessStats> {
 /// process collectors compute it.
 fn start_time_from(stat: &str, proc_stat: &str) -> Option<i64> {
     const USER_HZ: i64 = 100;
-    let (_, after_comm) = stat.rsplit_once(')')?;
-    // Field 3 (state) is index 0 here: starttime, field 22, is index 19.
-    let ticks: i64 = after_comm.split_whitespace().nth(19)?.parse().ok()?;
+    let ticks: i64 = stat_fields_from(stat, 22)?.next()?.parse().ok()?;
     let boot: i64 = proc_stat
         .lines()
         .find_map(|l| l.strip_prefix("btime "))?
@@ -493,18 +491,22 @@ fn start_time_from(stat: &str, proc_stat: &str) -> Option<i64> {
     boot.checked_add(ticks / USER_HZ)
 }
 
-/// `utime + stime` of `/proc/self/stat` (fields 14 and 15, in clock ticks) in seconds. The
-/// second field (`comm`) may contain spaces and parentheses, so fields are counted after the
-/// last `)`. Ticks are `USER_HZ`, which the kernel fixes at 100 for everything it exports to
-/// user space. <https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html>
+/// `utime + stime` of `/proc/self/stat` (fields 14 and 15, in clock ticks) in seconds. Ticks
+/// are `USER_HZ`, which the kernel fixes at 100 for everything it exports to user space. <https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html>
 fn cpu_seconds_from_stat(stat: &str) -> Option<f64> {
     const USER_HZ: f64 = 100.0;
-    let (_, after_comm) = stat.rsplit_once(')')?;
-    // After `comm` come field 3 (state) onwards: utime is field 14, i.e. index 11 here.
-    let mut fields = after_comm.split_whitespace().skip(11);
+    let mut fields = stat_fields_from(stat, 14)?;
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// The fields of a `/proc/{pid}/stat` line from field number `first` (1-based, as
+/// `proc_pid_stat(5)` numbers them) on. The second field (`comm`) may hold spaces and
+/// parentheses, so fields are counted after its last `)`, where field 3 begins.
+fn stat_fields_from(stat: &str, first: usize) -> Option<impl Iterator<Item = &str>> {
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    Some(after_comm.split_whitespace().skip(first.checked_sub(3)?))
 }
 
 /// `VmRSS` of `/proc/self/status` (kB) in bytes; this avoids needing the page size that

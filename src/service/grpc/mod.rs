@@ -231,11 +231,16 @@ pub fn operation_of(path: &str) -> &'static str {
 /// sent (what an AssumeRole signature covers). A body of more messages is INVALID_ARGUMENT:
 /// tonic would answer from the first and drop the rest, while a proxy or inspector reading
 /// the last would see another request than the one decided on.
-fn one_message<T>(req: &Request<T>, operation: &str) -> Result<String, ApiError> {
+fn one_message<T>(req: &Request<T>, operation: &str) -> Result<(), ApiError> {
+    message_sha256(req, operation).map(|_| ())
+}
+
+/// [`one_message`], and the message's hex SHA-256 as sent.
+fn message_sha256<'r, T>(req: &'r Request<T>, operation: &str) -> Result<&'r str, ApiError> {
     req.extensions()
         .get::<MessageSha256>()
         .and_then(|m| m.0.as_ref()?.get())
-        .cloned()
+        .map(String::as_str)
         .ok_or_else(|| {
             ApiError::validation(
                 "not-one-message",

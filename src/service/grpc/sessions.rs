@@ -16,7 +16,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
-use super::{GrpcContext, audited, audited_answer, context, one_message, record};
+use super::{GrpcContext, audited, audited_answer, context, message_sha256, one_message, record};
 use crate::audit::{self, Decision as AuditDecision, Record};
 use crate::broker::{
     AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, MAX_CONTEXT_KEY_VALUES,
@@ -60,17 +60,20 @@ impl Sessions for SessionsService {
     async fn assume_role(&self, req: Request<AssumeRoleRequest>) -> Result<Response<AssumeRoleResponse>, Status> {
         let ctx = context(&req)?;
         let mut record = record(&ctx, "AssumeRole");
-        let result = one_message(&req, "AssumeRole").and_then(|sha256| {
-            let (metadata, _, message) = req.into_parts();
-            assume_role(
-                &ctx,
-                &metadata,
-                message,
-                &sha256,
-                OffsetDateTime::now_utc(),
-                &mut record,
-            )
-        });
+        // The digest outlives the request it borrows from: only AssumeRole's signature needs it.
+        let result = message_sha256(&req, "AssumeRole")
+            .map(str::to_owned)
+            .and_then(|sha256| {
+                let (metadata, _, message) = req.into_parts();
+                assume_role(
+                    &ctx,
+                    &metadata,
+                    message,
+                    &sha256,
+                    OffsetDateTime::now_utc(),
+                    &mut record,
+                )
+            });
         audited(&ctx, &record, result)
     }
 
