@@ -1325,6 +1325,88 @@ fn explain_a_caller_with_transitive_tags() {
     );
 }
 
+/// The request's transitive tag keys and session policies are checked as STS checks them: a
+/// transitive key among the request's tags (which then needs sts:TagSession), a policy STS
+/// would parse, managed policies the role can have attached.
+#[test]
+fn explain_a_chain_with_transitive_tags_and_session_policies() {
+    let f = fixture();
+    let out = explain_chain(&f.config, &["--tag", "team=blue", "--transitive-tag-key", "team"]);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out)
+            .contains("Verdict: DENIED — AccessDenied (HTTP 403, reason: trust-policy-tag-session)\n"),
+        "{}",
+        f.normalized(&out)
+    );
+    let out = explain_chain(&f.config, &["--tag", "team=blue", "--transitive-tag-key", "project"]);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(stdout.contains("✘ request parameters are valid"), "{stdout}");
+    assert!(
+        stdout.contains("The specified transitive tag key must be included in the requested tags. Key: 'project'."),
+        "{stdout}"
+    );
+
+    let policy = f.dir.path().join("session.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    let out = explain_chain(&f.config, &["--policy", policy_arg, "--policy-arn", MANAGED]);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("          session policy <DIR>/session.json\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("          session policy {MANAGED}\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✔ session policies are valid and attachable to the role\n    2 session policies: they limit what the new session may do"),
+        "{stdout}"
+    );
+
+    let out = explain_chain(&f.config, &["--policy-arn", MANAGED_ELSEWHERE]);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    assert!(
+        f.normalized(&out).contains(&format!(
+            "Verdict: DENIED — ValidationError (HTTP 400, reason: unknown-policy-arn)\n  Policy {MANAGED_ELSEWHERE} does not exist or is not attachable.\n"
+        )),
+        "{}",
+        f.normalized(&out)
+    );
+
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#,
+    )
+    .unwrap();
+    let out = explain_chain(&f.config, &["--policy", policy_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+    let stdout = f.normalized(&out);
+    assert!(
+        stdout.contains("✘ session policies are valid and attachable to the role"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MalformedPolicyDocument (HTTP 400, reason: malformed-policy)"),
+        "{stdout}"
+    );
+
+    let out = explain_chain(&f.config, &["--policy", "/nonexistent/session.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: cannot read /nonexistent/session.json: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The caller's own policies are evaluated with the request's aws:SourceIp too: a session
 /// policy that reads it needs --source-ip, and decides by it.
 #[test]

@@ -236,7 +236,7 @@ fn check_mfa(input: &AssumeRoleInput) -> Result<(), ApiError> {
     }
 }
 
-fn parse_session_policy(policy: Option<&str>) -> Result<Option<PolicyDocument>, ApiError> {
+pub(crate) fn parse_session_policy(policy: Option<&str>) -> Result<Option<PolicyDocument>, ApiError> {
     policy
         .map(|p| {
             PolicyDocument::parse(p, PolicyKind::Identity)
@@ -266,7 +266,7 @@ fn check_provided_contexts(input: &AssumeRoleInput) -> Result<(), ApiError> {
 /// session of `role`: one of the role's account or an AWS managed policy
 /// ([`PolicyArn::is_attachable_to`]). Any other is, to AWS, a policy the role cannot see, and
 /// gets the answer for a policy that does not exist.
-fn resolve_policy_arns(config: &Config, role: &Role, arns: &[String]) -> Result<(), ApiError> {
+pub(crate) fn resolve_policy_arns(config: &Config, role: &Role, arns: &[String]) -> Result<(), ApiError> {
     for arn in arns {
         let attachable = config.managed_policies.contains_key(arn)
             && PolicyArn::parse(arn).is_ok_and(|policy| policy.is_attachable_to(&role.arn));

@@ -56,8 +56,8 @@ pub(crate) use create_session::{
 pub(crate) mod steps {
     pub(crate) use super::assume_role::{
         CallerPolicies, CallerRefusal, TrustedAs, check_trust as check_assume_role_trust, not_authorized,
-        required_actions as assume_role_required_actions, resolve_source_identity,
-        session_tags as assume_role_session_tags, target_role as assume_role_target_role,
+        parse_session_policy, required_actions as assume_role_required_actions, resolve_policy_arns,
+        resolve_source_identity, session_tags as assume_role_session_tags, target_role as assume_role_target_role,
         trust_context as assume_role_trust_context,
     };
     pub(crate) use super::assume_role_parameters::validate_parameters as validate_assume_role_parameters;

@@ -107,6 +107,18 @@ pub(super) struct ExplainArgs {
     /// AssumeRole session tag KEY=VALUE (repeatable).
     #[arg(long = "tag", value_parser = parse_pair, requires = "caller_role_arn")]
     tags: Vec<(String, String)>,
+    /// AssumeRole TransitiveTagKeys: the key of a --tag the new session passes on along the
+    /// chain (repeatable).
+    #[arg(long = "transitive-tag-key", requires = "caller_role_arn")]
+    transitive_tag_keys: Vec<String>,
+    /// AssumeRole Policy: an inline session policy (a JSON file). It limits the new session,
+    /// not the call: explain checks that STS would accept it (`rolegate simulate --policy`
+    /// says what the session may then do).
+    #[arg(long, requires = "caller_role_arn")]
+    policy: Option<PathBuf>,
+    /// AssumeRole PolicyArns: a managed policy passed as a session policy (repeatable).
+    #[arg(long = "policy-arn", requires = "caller_role_arn")]
+    policy_arns: Vec<String>,
     #[command(flatten)]
     client_only: ClientOnlyFlags,
 }
@@ -198,6 +210,13 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
     }
     let report = match &args.caller_role_arn {
         Some(caller) => {
+            let policy = match &args.policy {
+                Some(path) => match crate::fsutil::read_credential_text(path) {
+                    Ok(text) => Some((path.display().to_string(), text)),
+                    Err(e) => return usage(&format!("cannot read {}: {e}", path.display())),
+                },
+                None => None,
+            };
             let q = AssumeRoleQuestion {
                 caller_role_arn: caller.clone(),
                 caller_session_name: args.caller_session_name,
@@ -212,6 +231,9 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 external_id: args.external_id,
                 source_identity: args.source_identity,
                 tags: args.tags,
+                transitive_tag_keys: args.transitive_tag_keys,
+                policy,
+                policy_arns: args.policy_arns,
                 source_ip: args.source_ip,
                 region: args.client_only.region.clone(),
             };

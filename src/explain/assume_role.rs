@@ -45,6 +45,12 @@ pub struct AssumeRoleQuestion {
     pub external_id: Option<String>,
     pub source_identity: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// The keys of `tags` the request makes transitive (`TransitiveTagKeys`).
+    pub transitive_tag_keys: Vec<String>,
+    /// The inline session policy (`Policy`), its JSON text, and where it was read from.
+    pub policy: Option<(String, String)>,
+    /// The managed session policies (`PolicyArns`).
+    pub policy_arns: Vec<String>,
     pub source_ip: Option<IpAddr>,
     /// The region the client signs for (its `--region`), when given.
     pub region: Option<String>,
@@ -110,6 +116,14 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
             .map(|(k, v)| format!("        {}", super::create_session::tag_line(k, v))),
     );
     question.push(format!("  role:   {}", q.role_arn));
+    if let Some((source, _)) = &q.policy {
+        question.push(format!("          session policy {source}"));
+    }
+    question.extend(
+        q.policy_arns
+            .iter()
+            .map(|arn| format!("          session policy {arn}")),
+    );
     if let Some(region) = &q.region {
         r.check(
             "request is signed for the server's region",
@@ -172,6 +186,9 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
         role_session_name: q.role_session_name.clone(),
         duration_seconds: q.duration_seconds,
         tags: q.tags.clone(),
+        transitive_tag_keys: q.transitive_tag_keys.clone(),
+        policy: q.policy.as_ref().map(|(_, text)| text.clone()),
+        policy_arns: q.policy_arns.clone(),
         external_id: q.external_id.clone(),
         source_identity: q.source_identity.clone(),
         source_ip: q.source_ip,
@@ -218,6 +235,20 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
     let Some((tags, _)) = tags else {
         return r.finish(Api::Sts, question);
     };
+    if q.policy.is_some() || !q.policy_arns.is_empty() {
+        // They limit the new session, not this call: only their validity is decided here.
+        let title = "session policies are valid and attachable to the role";
+        let valid = steps::parse_session_policy(input.policy.as_deref())
+            .and_then(|_| steps::resolve_policy_arns(&config, &role, &input.policy_arns));
+        let n = usize::from(q.policy.is_some()) + q.policy_arns.len();
+        let detail = format!(
+            "{n} session polic{}: they limit what the new session may do (rolegate simulate --policy, --policy-arn), not this call",
+            if n == 1 { "y" } else { "ies" }
+        );
+        if r.check(title, valid, |()| vec![detail]).is_none() {
+            return r.finish(Api::Sts, question);
+        }
+    }
     let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &tags, source_identity.as_deref(), now);
     let actions = steps::assume_role_required_actions(&tags, source_identity.as_deref());
     let mut trusted_actions = Vec::new();
