@@ -761,6 +761,13 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
             "pkcs11:token=rolegate;object=workload: pin-source is not supported",
         ),
         (
+            // A PIN where the URI has no place for it: refused, and not shown.
+            "pkcs11:token=rolegate;pin-value=1234;object=workload",
+            None,
+            &[],
+            "pkcs11:token=rolegate;object=workload: unknown or unsupported attribute",
+        ),
+        (
             cert_file.as_str(),
             Some("pkcs11:token=rolegate;object=workload?pin-value=1234"),
             &["--intermediates", "pkcs11:object=chain?pin-value=1234"],

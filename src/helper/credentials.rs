@@ -86,19 +86,35 @@ fn selector_of(path: &Path) -> String {
     }
 }
 
-/// `text` (a `pkcs11:` URI) without its `pin-value` query attribute(s).
+/// `text` (a `pkcs11:` URI) without its `pin-value` query attribute(s), nor any attribute
+/// whose name mentions a PIN in any case, in the query or among the path attributes (where the
+/// parser refuses one, and its value must not show all the same).
 fn uri_without_pin(text: &str) -> String {
-    let Some((path, query)) = text.split_once('?') else {
-        return text.to_owned();
-    };
+    let (path, query) = text.split_once('?').unwrap_or((text, ""));
+    let path = path_without_pin(path);
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("pin-value="))
+        .filter(|pair| !pair.is_empty() && !names_a_pin(pair))
         .collect();
     match kept.is_empty() {
-        true => path.to_owned(),
+        true => path,
         false => format!("{path}?{}", kept.join("&")),
     }
+}
+
+/// The path part of a `pkcs11:` URI (before `?`) without its attributes that name a PIN.
+fn path_without_pin(path: &str) -> String {
+    let Some((scheme, attributes)) = path.split_once(':') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = attributes.split(';').filter(|a| !names_a_pin(a)).collect();
+    format!("{scheme}:{}", kept.join(";"))
+}
+
+/// Whether a URI attribute (`name=value`) names a PIN (`pin-value`, `PIN-VALUE`, `pin-source`).
+fn names_a_pin(attribute: &str) -> bool {
+    let name = attribute.split_once('=').map_or(attribute, |(name, _)| name);
+    name.to_ascii_lowercase().contains("pin")
 }
 
 /// Where the passphrase of an encrypted key or a PKCS#12 bundle comes from.
@@ -385,16 +401,18 @@ fn token_source<'a>(
     }
 }
 
-/// A `pkcs11:` URI for a message: without its query (which may hold the PIN).
-fn shown_uri(text: &str) -> &str {
-    text.split_once('?').map_or(text, |(path, _)| path)
+/// A `pkcs11:` URI for a message: without its query (where the PIN belongs) and without any
+/// path attribute whose name mentions a PIN (`;pin-value=…` is refused as a path attribute, and
+/// its refusal must not show it either).
+fn shown_uri(text: &str) -> String {
+    path_without_pin(text.split_once('?').map_or(text, |(path, _)| path))
 }
 
 /// A `--certificate` or `--private-key` value for a message: a path, or a `pkcs11:` URI
 /// without its PIN.
 fn shown(path: &Path) -> String {
     match path.to_str() {
-        Some(text) if Pkcs11Uri::is_uri(path) => shown_uri(text).to_owned(),
+        Some(text) if Pkcs11Uri::is_uri(path) => shown_uri(text),
         _ => path.display().to_string(),
     }
 }
@@ -838,6 +856,15 @@ mod tests {
             with("c.pem", Some("pkcs11:object=k"), Some("/b.so")).key_selector()
         );
         assert_eq!(uri_without_pin("pkcs11:id=%01?pin-value=1"), "pkcs11:id=%01");
+        // A PIN written where the parser refuses it, or in capitals, is left out all the same.
+        assert_eq!(
+            uri_without_pin("pkcs11:token=t;pin-value=4711;object=k?PIN-VALUE=4711&module-path=/m.so"),
+            "pkcs11:token=t;object=k?module-path=/m.so"
+        );
+        assert_eq!(
+            shown_uri("pkcs11:pin-value=4711;object=k?pin-value=4711"),
+            "pkcs11:object=k"
+        );
         // Nor does the PIN show in Debug output.
         let on_token = with(
             "pkcs11:object=c?pin-value=4711",
