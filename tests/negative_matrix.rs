@@ -2294,6 +2294,34 @@ fn check_config(config: &std::path::Path) -> (Option<i32>, String, String) {
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
+/// A token key pasted into the configuration where a key file's path or a key id belongs is
+/// refused without being repeated: `check-config`'s output lands in CI logs and tickets.
+#[test]
+fn a_token_key_in_the_wrong_field_is_not_shown() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    for (pasted, expected) in [
+        (
+            text.replacen("file = \"k1.key\"", &format!("file = \"{key}\""), 1),
+            "tokens.keys[0].file (line 14, column 8): this is a token key itself, not the path of a file holding one (not shown)",
+        ),
+        (
+            text.replacen("active = \"k1\"", &format!("active = \"{key}\""), 1),
+            "tokens.active (line 11, column 10): active token key of 44 characters (not shown: longer than any key id, it may be a key itself) is not among the listed keys",
+        ),
+    ] {
+        assert_ne!(pasted, text);
+        std::fs::write(&config, pasted).unwrap();
+        let (code, stdout, stderr) = check_config(&config);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stdout.contains(&key[..12]) && !stderr.contains(&key[..12]), "{stderr}");
+    }
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;

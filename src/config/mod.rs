@@ -957,6 +957,14 @@ impl Loader<'_> {
         let mut keys = Vec::with_capacity(t.keys.len());
         for (i, k) in t.keys.iter().enumerate() {
             let key = format!("tokens.keys[{i}].file");
+            if k.file.to_str().is_some_and(|text| TokenKey::from_base64(text).is_ok()) {
+                return Err(self.err(
+                    &key,
+                    "this is a token key itself, not the path of a file holding one (not shown): \
+                     write it to a file readable by rolegate only (or make a new one with \
+                     `rolegate keys generate --out FILE`) and give that file's path",
+                ));
+            }
             // Wiped when dropped, as the key decoded from it is.
             let bytes = zeroize::Zeroizing::new(self.read_secret(&key, &k.file)?);
             let text = std::str::from_utf8(&bytes).map_err(|_| self.err(&key, "token key file is not base64 text"))?;

@@ -42,13 +42,16 @@ pub enum KeyRingError {
     #[error("token key is {got} bytes long; expected exactly 32 bytes (base64 of 32 random bytes)")]
     KeyLength { got: usize },
     /// A key id is empty, too long or uses characters outside `[A-Za-z0-9_-]`.
-    #[error("token key id '{0}' is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'")]
+    #[error(
+        "token key id {} is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'",
+        shown_key_id(.0)
+    )]
     BadKeyId(String),
     /// The same key id is listed twice.
     #[error("token key id '{0}' is listed more than once")]
     DuplicateKeyId(String),
     /// The active key id names no listed key.
-    #[error("active token key '{0}' is not among the listed keys")]
+    #[error("active token key {} is not among the listed keys", shown_key_id(.0))]
     ActiveKeyMissing(String),
     /// The cryptographic library refused the key.
     #[error("the cryptographic library could not load token key '{0}'")]
@@ -213,6 +216,18 @@ pub fn validate_key_id(id: &str) -> Result<(), KeyRingError> {
     }
 }
 
+/// A key id as an error shows it: quoted, unless it is longer than any key id can be — a token
+/// key pasted where its id belongs, say `active = "<base64 key>"` —, then by its length only.
+fn shown_key_id(id: &str) -> String {
+    match id.len() <= MAX_KEY_ID_LEN {
+        true => format!("'{id}'"),
+        false => format!(
+            "of {} characters (not shown: longer than any key id, it may be a key itself)",
+            id.chars().count()
+        ),
+    }
+}
+
 pub(super) fn is_valid_key_id(id: &str) -> bool {
     (1..=MAX_KEY_ID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
@@ -328,6 +343,20 @@ mod tests {
         }
         let max = "A-z_9".repeat(6) + "ab";
         assert!(KeyRing::new(&max, vec![(max.clone(), TokenKey::generate())]).is_ok());
+        // A key pasted where an id belongs is not repeated in the message.
+        let key = TokenKey::generate().to_base64();
+        for e in [
+            KeyRing::new(&key, vec![("k1".into(), TokenKey::generate())]).unwrap_err(),
+            KeyRing::new("k1", vec![(key.to_string(), TokenKey::generate())]).unwrap_err(),
+        ] {
+            let message = e.to_string();
+            assert!(!message.contains(&key[..8]), "{message}");
+            assert!(message.contains("of 44 characters (not shown"), "{message}");
+        }
+        assert_eq!(
+            KeyRingError::BadKeyId("k.1".into()).to_string(),
+            "token key id 'k.1' is invalid: use 1 to 32 characters from A-Z, a-z, 0-9, '_' and '-'"
+        );
     }
 
     #[test]
