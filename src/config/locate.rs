@@ -31,10 +31,23 @@ pub(super) fn with_place(text: &str, key: &str) -> String {
 /// array on the way to it that the file has. None when `text` does not parse or the path's
 /// first key is not in it.
 fn offset_of(text: &str, path: &str) -> Option<usize> {
+    walk(text, path).map(|(offset, _)| offset)
+}
+
+/// The byte offset in `text` of the value at `path` when the file has it (not of a table on
+/// the way): where a key given twice was first given, read from the text before the second.
+pub(super) fn defined_at(text: &str, path: &str) -> Option<usize> {
+    walk(text, path).and_then(|(offset, complete)| complete.then_some(offset))
+}
+
+/// [`offset_of`], and whether the value found is the one at the end of `path`.
+fn walk(text: &str, path: &str) -> Option<(usize, bool)> {
     let document = DeTable::parse(text).ok()?;
     let mut table = document.get_ref();
     let mut found: Option<&Spanned<DeValue<'_>>> = None;
-    'path: for segment in path.split('.') {
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut complete = false;
+    'path: for (i, segment) in segments.iter().enumerate() {
         let (name, indexes) = split_indexes(segment)?;
         let Some(mut value) = table.get(name) else {
             break;
@@ -50,13 +63,14 @@ fn offset_of(text: &str, path: &str) -> Option<usize> {
             }
         }
         found = Some(value);
+        complete = i + 1 == segments.len();
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
             _ => break,
         }
     }
     // A value's span starts at the value (a `[[role]]` table's at its header).
-    Some(found?.span().start)
+    Some((found?.span().start, complete))
 }
 
 /// `name[1][2]` as `name` and its indexes; None when an index is not a number.

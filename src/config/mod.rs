@@ -475,13 +475,38 @@ fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
     // it (`server.account_id` for `account_id = 123-456` under `[server]`), else none.
     let key = key.or_else(|| e.span().and_then(|span| locate::key_at(text, span.start)));
     let at = e.span().map(|span| line_and_column(text, span.start));
+    let message = match (e.message(), &key, e.span()) {
+        ("duplicate key", Some(key), Some(span)) => duplicate_key(text, key, span.start),
+        (message, ..) => plain_type_names(message),
+    };
     let key = match (key, at) {
         (Some(key), Some(at)) => format!("{key} ({at})"),
         (Some(key), None) => key,
         (None, Some(at)) => at,
         (None, None) => "(document)".to_owned(),
     };
-    Err((key, plain_type_names(e.message())))
+    Err((key, message))
+}
+
+/// toml's "duplicate key" at byte `offset`, saying where `key` was first given (read from the
+/// lines before the second) — an inline `keys = [...]` followed by `[[tokens.keys]]` tables is
+/// the common case: two definitions of one key.
+fn duplicate_key(text: &str, key: &str, offset: usize) -> String {
+    let before = text
+        .get(..offset)
+        .map_or("", |b| b.rfind('\n').map_or("", |end| &b[..=end]));
+    let Some(first) = locate::defined_at(before, key) else {
+        return "duplicate key".to_owned();
+    };
+    let line = text.get(before.len()..).unwrap_or("").trim_start();
+    let hint = match line.starts_with("[[") {
+        true => format!("a `[[{key}]]` table cannot follow `{key} = [...]`: write every entry in one of the two forms"),
+        false => "give each key once".to_owned(),
+    };
+    format!(
+        "duplicate key: {key} is already given at {}; {hint}",
+        line_and_column(text, first)
+    )
 }
 
 /// `line L, column C` (1-based, columns in characters) of byte `offset` in `text`.
@@ -2024,7 +2049,14 @@ mod tests {
         };
         assert_eq!(
             error("[server]\nregion = \"a\"\nregion = \"b\"\n"),
-            "server.region (line 3, column 1): duplicate key"
+            "server.region (line 3, column 1): duplicate key: server.region is already given at line 2, column 10; give each key once"
+        );
+        assert_eq!(
+            error(
+                "[tokens]\nactive = \"k1\"\nkeys = [{ id = \"k1\", file = \"k1.key\" }]\n\n[[tokens.keys]]\nid = \"k2\"\n"
+            ),
+            "tokens.keys (line 5, column 10): duplicate key: tokens.keys is already given at line 3, column 8; \
+             a `[[tokens.keys]]` table cannot follow `tokens.keys = [...]`: write every entry in one of the two forms"
         );
         assert_eq!(
             error("[server]\naccount_id = 123-456\n"),
