@@ -1308,6 +1308,7 @@ async fn assume_role_spends_the_access_keys_bucket_once_signed() {
 }
 
 /// `rolegate admin` with `certificate`, its key and its intermediate: exit code, stdout, stderr.
+/// The endpoint is given as `host:port`, without `https://`, as credential-process takes it.
 fn admin_cli(
     d: &Daemon,
     action: &str,
@@ -1322,7 +1323,11 @@ fn admin_cli(
     command
         .arg("admin")
         .args(action.split(' '))
-        .args(["--endpoint", &d.endpoint, "--certificate"])
+        .args([
+            "--endpoint",
+            d.endpoint.strip_prefix("https://").unwrap(),
+            "--certificate",
+        ])
         .arg(&cert)
         .arg("--private-key")
         .arg(&key)

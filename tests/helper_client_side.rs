@@ -213,6 +213,24 @@ fn flags_read_as_aws_signing_helper_reads_them() {
             "error: the trust anchor ARN is in region {REGION} and the profile ARN in eu-west-1; both must be in one region\n"
         )
     );
+    // Nor is an ARN that is none, or an endpoint with a part the server has no place for.
+    for (args, error) in [
+        (
+            ["--profile-arn", "notanarn"],
+            "error: --profile-arn 'notanarn' is not an ARN: expected arn:partition:service:region:account-id:resource\n".to_owned(),
+        ),
+        (
+            ["--endpoint", &format!("{}?x=1", d.endpoint)],
+            format!(
+                "error: invalid endpoint '{}?x=1': a query (?…) has no place in an endpoint: expected https://host[:port]\n",
+                d.endpoint
+            ),
+        ),
+    ] {
+        let out = c.command("credential-process", &d).arg("--no-cache").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), error);
+    }
     assert_eq!(create_sessions(), before, "nothing was sent");
 }
 

@@ -35,7 +35,8 @@ pub(super) enum AdminCommand {
 /// Where the daemon is and the admin identity that calls it.
 #[derive(clap::Args)]
 pub(super) struct AdminArgs {
-    /// The daemon's TLS listener, e.g. `https://rolegate.example.com:8443`.
+    /// The daemon's TLS listener, e.g. `https://rolegate.example.com:8443` (`https://` may be
+    /// left out, as credential-process's --endpoint).
     #[arg(long)]
     endpoint: String,
     /// Admin client certificate (PEM or DER), or a PKCS#12 bundle with its key and chain.
@@ -135,7 +136,7 @@ async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {
         no_verify: args.no_verify_ssl,
         client_identity: Some((chain, std::sync::Arc::new(key))),
     };
-    GrpcClient::connect(&args.endpoint, &tls)
+    GrpcClient::connect(&crate::client::endpoint::with_scheme(&args.endpoint), &tls)
         .await
         .map_err(|e| e.to_string())
 }

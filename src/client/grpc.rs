@@ -62,13 +62,10 @@ impl GrpcClient {
     /// Connects to `endpoint` (`https://host:port`) with a ready rustls configuration (its ALPN
     /// is set to `h2`).
     pub async fn connect_with_config(endpoint: &str, mut config: rustls::ClientConfig) -> Result<Self, ClientError> {
+        let (endpoint, authority) = super::endpoint::parse(endpoint)?;
         let uri: Uri = endpoint
-            .trim_end_matches('/')
             .parse()
-            .map_err(|_| ClientError::Endpoint(endpoint.to_owned()))?;
-        let (Some("https"), Some(authority)) = (uri.scheme_str(), uri.authority().cloned()) else {
-            return Err(ClientError::Endpoint(endpoint.to_owned()));
-        };
+            .map_err(|_| ClientError::Protocol(format!("endpoint {endpoint} is not a URI")))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         let config = Arc::new(config);
         let connector = tower::service_fn(move |uri: Uri| {

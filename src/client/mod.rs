@@ -2,6 +2,7 @@
 //! the load generator and the tests. HTTPS via hyper + rustls with the system roots plus an
 //! optional CA bundle, directly or (`--with-proxy`) through an HTTP CONNECT proxy.
 
+pub mod endpoint;
 pub mod grpc;
 pub mod proxy;
 mod roles_anywhere;

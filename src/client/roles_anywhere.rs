@@ -126,8 +126,8 @@ impl std::fmt::Debug for SessionCredentials {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid endpoint '{0}': expected https://host[:port]")]
-    Endpoint(String),
+    #[error(transparent)]
+    Endpoint(#[from] super::endpoint::EndpointError),
     #[error("TLS setup failed: {0}")]
     Tls(String),
     /// `route` is empty for a direct connection, else " through proxy …".
@@ -164,15 +164,8 @@ impl RolesAnywhereClient {
 
     /// A client that connects to `endpoint` by `route` (see [`super::proxy::route`]).
     pub fn connecting(endpoint: &str, tls: &TlsOptions, route: Route) -> Result<Self, ClientError> {
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        let uri: http::Uri = endpoint.parse().map_err(|_| ClientError::Endpoint(endpoint.clone()))?;
-        if uri.scheme_str() != Some("https") || uri.path() != "/" && !uri.path().is_empty() {
-            return Err(ClientError::Endpoint(endpoint));
-        }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| ClientError::Endpoint(endpoint.clone()))?
-            .to_string();
+        let (endpoint, authority) = super::endpoint::parse(endpoint)?;
+        let authority = authority.to_string();
         let config = client_config(tls).map_err(ClientError::Tls)?;
         let endpoint_tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config.clone())

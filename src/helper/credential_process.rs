@@ -166,8 +166,7 @@ impl SessionArgs {
     /// takes it), else AWS's regional endpoint.
     pub fn endpoint(&self, region: &str) -> String {
         match &self.endpoint {
-            Some(endpoint) if endpoint.contains("://") => endpoint.clone(),
-            Some(host_and_port) => format!("https://{host_and_port}"),
+            Some(endpoint) => crate::client::endpoint::with_scheme(endpoint),
             None => format!("https://rolesanywhere.{region}.{}", aws_domain(region)),
         }
     }
@@ -194,6 +193,13 @@ impl SessionArgs {
 
     /// The CreateSession parameters of these flags.
     pub fn params(&self) -> Result<CreateSessionParams, String> {
+        for (flag, arn) in [
+            ("--trust-anchor-arn", &self.trust_anchor_arn),
+            ("--profile-arn", &self.profile_arn),
+            ("--role-arn", &self.role_arn),
+        ] {
+            is_arn(flag, arn)?;
+        }
         same_region(&self.trust_anchor_arn, &self.profile_arn)?;
         Ok(CreateSessionParams {
             trust_anchor_arn: self.trust_anchor_arn.clone(),
@@ -337,6 +343,19 @@ pub fn trust_anchor_region(arn: &str) -> Result<String, String> {
 /// The region field of an ARN (`arn:partition:service:region:…`), when it has one.
 fn arn_region(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// An ARN has six fields, `arn:partition:service:region:account-id:resource` (the region and
+/// account may be empty): anything else is refused before a request is sent, as
+/// aws_signing_helper parses its three ARNs first, instead of reaching the server as an
+/// unknown profile or role.
+fn is_arn(flag: &str, arn: &str) -> Result<(), String> {
+    match arn.starts_with("arn:") && arn.splitn(6, ':').count() == 6 {
+        true => Ok(()),
+        false => Err(format!(
+            "{flag} '{arn}' is not an ARN: expected arn:partition:service:region:account-id:resource"
+        )),
+    }
 }
 
 /// A trust anchor and a profile of different regions cannot meet in one CreateSession (each
@@ -494,7 +513,21 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::{aws_domain, same_region};
+    use super::{aws_domain, is_arn, same_region};
+
+    #[test]
+    fn arns_are_checked_before_a_request_is_sent() {
+        assert_eq!(is_arn("--role-arn", "arn:aws:iam::123456789012:role/app"), Ok(()));
+        assert_eq!(
+            is_arn("--profile-arn", "notanarn"),
+            Err(
+                "--profile-arn 'notanarn' is not an ARN: expected arn:partition:service:region:account-id:resource"
+                    .to_owned()
+            )
+        );
+        assert!(is_arn("--profile-arn", "arn:aws:rolesanywhere:us-east-1:profile/p").is_err());
+        assert!(is_arn("--profile-arn", "ARN:aws:rolesanywhere:us-east-1:1:profile/p").is_err());
+    }
 
     #[test]
     fn trust_anchor_and_profile_must_share_a_region() {
@@ -509,7 +542,10 @@ mod tests {
                 .to_owned())
         );
         // An ARN without a region is the server's to refuse, by name.
-        assert_eq!(same_region(anchor, "profile/p"), Ok(()));
+        assert_eq!(
+            same_region(anchor, "arn:aws:rolesanywhere::123456789012:profile/p"),
+            Ok(())
+        );
     }
 
     #[test]
