@@ -793,6 +793,16 @@ fn simulate_errors_exit_2() {
         args.extend_from_slice(extra);
         f.simulate(&args)
     };
+    // The chained role is in no profile: no session of it came from one.
+    let out = simulate(&["--profile-arn", &profile_arn("s3-only")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: Profile {} does not list role {ROLE_CHAINED}, so no session of that role came from it.\n",
+            profile_arn("s3-only")
+        )
+    );
     let out = simulate(&["--policy-arn", &format!("arn:aws:iam::{ACCOUNT}:policy/nope")]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(

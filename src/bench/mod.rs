@@ -51,10 +51,10 @@ pub struct BenchArgs {
     /// grpc-create-session, multiplexed over one HTTP/2 channel per client certificate.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// Measured seconds (after --warmup).
+    /// Measured seconds (after --warmup; more than 0, at most 1800).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
-    /// Unmeasured seconds before the measurement (connections, caches).
+    /// Unmeasured seconds before the measurement (connections, caches; more than 0, at most 600).
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
     /// Distinct client certificates, used round-robin (default 1; 10000 for `memory`).

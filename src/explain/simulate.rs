@@ -81,6 +81,9 @@ pub enum SimulateError {
     PolicyArnNotAttachable { policy: String, role: String },
     #[error("Profile {0} is not defined in the configuration (no [[profile]] with this id).")]
     UnknownProfile(String),
+    /// A session of the role cannot have come from a profile that does not list it.
+    #[error("Profile {profile} does not list role {role}, so no session of that role came from it.")]
+    RoleNotInProfile { profile: String, role: String },
     #[error("The session policy {source_name} is not a valid policy document: {error}")]
     MalformedPolicy { source_name: String, error: String },
     /// The action or context keys break the rules of `Sessions.Authorize`.
@@ -148,6 +151,12 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         let profile = config
             .profile(arn)
             .ok_or_else(|| SimulateError::UnknownProfile(arn.clone()))?;
+        if !profile.role_arns.iter().any(|r| *r == q.role_arn) {
+            return Err(SimulateError::RoleNotInProfile {
+                profile: arn.clone(),
+                role: q.role_arn.clone(),
+            });
+        }
         if let Some(p) = &profile.session_policy {
             session.push((PolicySource::ProfileSessionPolicy(arn.clone()), p.clone()));
         }
