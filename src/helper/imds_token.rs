@@ -64,21 +64,26 @@ impl ImdsTokens {
         URL_SAFE_NO_PAD.encode(token)
     }
 
-    /// Whether `token` was issued under this key and has not expired at `now`. The MAC is
-    /// checked in constant time before the expiry is read.
+    /// Whether `token` was issued under this key and has not expired at `now`.
     pub fn valid(&self, token: &str, now: OffsetDateTime) -> bool {
+        self.seconds_left(token, now).is_some()
+    }
+
+    /// The seconds `token` stays valid after `now` (IMDS answers them with every GET), or None
+    /// when it was not issued under this key or has expired. The MAC is checked in constant
+    /// time before the expiry is read.
+    pub fn seconds_left(&self, token: &str, now: OffsetDateTime) -> Option<i64> {
         let mut raw = [0u8; TOKEN_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(token, &mut raw) {
             Ok(TOKEN_BYTES) => {}
-            _ => return false,
+            _ => return None,
         }
         let (expiry, tag) = raw.split_at(EXPIRY_BYTES);
-        if hmac::verify(&self.key, expiry, tag).is_err() {
-            return false;
-        }
+        hmac::verify(&self.key, expiry, tag).ok()?;
         let mut seconds = [0u8; EXPIRY_BYTES];
         seconds.copy_from_slice(expiry);
-        i64::from_be_bytes(seconds) > now.unix_timestamp()
+        let left = i64::from_be_bytes(seconds).saturating_sub(now.unix_timestamp());
+        (left > 0).then_some(left)
     }
 }
 
@@ -97,6 +102,8 @@ mod tests {
         assert!(tokens.valid(&token, T0));
         assert!(tokens.valid(&token, T0 + Duration::seconds(21599)));
         assert!(!tokens.valid(&token, T0 + Duration::seconds(21600)));
+        assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(600)), Some(21000));
+        assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(21600)), None);
     }
 
     #[test]

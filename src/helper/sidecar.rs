@@ -325,11 +325,14 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         (&Method::GET, "/healthz") => refresh::read(&shared.state, |s| health(s, now, addressed_here)),
         (&Method::GET, p) if p.starts_with("/latest/") => {
             let token = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
-            if !token.zip(imds).is_some_and(|(t, tokens)| tokens.valid(t, now)) {
+            let Some(left) = token.zip(imds).and_then(|(t, tokens)| tokens.seconds_left(t, now)) else {
                 // IMDSv2 only: a missing, unknown or expired token is 401, as IMDS answers.
                 return text(StatusCode::UNAUTHORIZED, "");
-            }
-            imds_get(shared, p, now)
+            };
+            // As IMDS (and aws_signing_helper serve) answer: the token's seconds left.
+            let mut resp = imds_get(shared, p, now);
+            resp.headers_mut().insert(TTL_HEADER, http::HeaderValue::from(left));
+            resp
         }
         // As `aws_signing_helper serve`, and the token path here, answer another method.
         (_, p) if p.starts_with("/latest/meta-data") => method_not_allowed("GET", "Use GET."),
@@ -1202,6 +1205,12 @@ mod tests {
         assert_eq!(call(&s, req("GET", list, &[(TOKEN_HEADER, "nope")]), T0).0, 401);
         let auth = [(TOKEN_HEADER, token.as_str())];
         assert_eq!(call(&s, req("GET", list, &auth), T0), (200, "app".into()));
+        // Every GET tells the token's seconds left, as IMDS does.
+        let later = T0 + Duration::seconds(600);
+        assert_eq!(
+            handle(&s, &req("GET", list, &auth), later).headers()[TTL_HEADER],
+            "21000"
+        );
         let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
         assert_eq!(st, 503);
         assert!(body.contains("\"Code\":\"CredentialsUnavailable\""), "{body}");
