@@ -151,7 +151,7 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         let profile = config
             .profile(arn)
             .ok_or_else(|| SimulateError::UnknownProfile(arn.clone()))?;
-        if !profile.role_arns.iter().any(|r| *r == q.role_arn) {
+        if !profile.role_arns.contains(&q.role_arn) {
             return Err(SimulateError::RoleNotInProfile {
                 profile: arn.clone(),
                 role: q.role_arn.clone(),
