@@ -1911,7 +1911,8 @@ async fn no_verify_accepts_an_untrusted_server_certificate() {
     assert!(
         err.to_string().contains("UnknownIssuer")
             && err.to_string().ends_with(
-                "(the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle, or check that the bundle given holds it)"
+                "(the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle \
+                 (AWS_CA_BUNDLE is not read, as aws_signing_helper does not read it), or check that the bundle given holds it)"
             ),
         "{err}"
     );

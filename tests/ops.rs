@@ -2423,7 +2423,8 @@ async fn the_rest_client_says_what_to_check_when_it_cannot_connect() {
     assert!(
         untrusted.ends_with(
             "invalid peer certificate: UnknownIssuer (the server's certificate is not issued by a CA this client \
-             trusts: give that CA with --ca-bundle, or check that the bundle given holds it)"
+             trusts: give that CA with --ca-bundle (AWS_CA_BUNDLE is not read, as aws_signing_helper does not \
+             read it), or check that the bundle given holds it)"
         ),
         "{untrusted}"
     );

@@ -68,8 +68,9 @@ fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
             }
             match tls.downcast_ref::<rustls::Error>()? {
                 rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => Some(
-                    " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle, \
-                     or check that the bundle given holds it)",
+                    " (the server's certificate is not issued by a CA this client trusts: give that CA with --ca-bundle \
+                     (AWS_CA_BUNDLE is not read, as aws_signing_helper does not read it), or check that the bundle \
+                     given holds it)",
                 ),
                 rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Some(
                     " (the server did not answer in TLS: is this a plain-HTTP port, such as the daemon's metrics_listen?)",
