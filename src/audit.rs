@@ -108,7 +108,8 @@ impl Record {
     }
 
     /// Ends the record of the call: its audit event (allowed, or refused with `refusal`) and
-    /// its count in `rolegate_requests_total`.
+    /// its count in `rolegate_requests_total` (and, refused, in `rolegate_refusals_total` by
+    /// its reason).
     pub fn finish(&self, refusal: Option<&ApiError>, elapsed: Duration) {
         let outcome = match refusal {
             None => {
@@ -120,10 +121,12 @@ impl Record {
                     log_skipped(skipped);
                     self.deny(e, elapsed);
                 }
+                crate::metrics::record_refusal(self.api, self.operation, e.reason);
                 e.sts_wire().1
             }
             Some(e) => {
                 self.deny(e, elapsed);
+                crate::metrics::record_refusal(self.api, self.operation, e.reason);
                 e.sts_wire().1
             }
         };

@@ -5,6 +5,7 @@
 //!
 //! Exposition names (the encoder appends `_total` to counters):
 //! `rolegate_requests_total{api,operation,outcome}`, `rolegate_request_duration_seconds`,
+//! `rolegate_refusals_total{api,operation,reason}`,
 //! `rolegate_sessions_issued_total{role}`, `rolegate_cache_hits_total{cache}`,
 //! `rolegate_cache_misses_total{cache}`, `rolegate_cache_entries{cache}`,
 //! `rolegate_cache_max_entries`, `rolegate_trust_anchor_expiry_timestamp_seconds{anchor}`,
@@ -58,6 +59,26 @@ pub fn record_request(labels: RequestLabels, seconds: f64) {
     let m = metrics();
     m.requests.get_or_create(&labels).inc();
     m.duration.get_or_create(&labels).observe(seconds);
+}
+
+/// The labels of a refused request: the audit event's `reason` (`trust-policy`,
+/// `untrusted-certificate`, `bad-signature`…), one of the reasons written in the code, so the
+/// label set is bounded.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    api: &'static str,
+    operation: &'static str,
+    reason: &'static str,
+}
+
+/// Counts one refused or failed request by why: what `outcome` (the error code the client
+/// reads) does not tell apart, such as a trust policy's denial and an untrusted certificate,
+/// both `AccessDenied`.
+pub fn record_refusal(api: &'static str, operation: &'static str, reason: &'static str) {
+    metrics()
+        .refusals
+        .get_or_create(&RefusalLabels { api, operation, reason })
+        .inc();
 }
 
 /// Counts one session minted for `role` (a configured role ARN, so the label set is bounded:
@@ -153,6 +174,11 @@ pub fn render(state: &State) -> String {
         "rolegate_requests",
         "Requests answered, by API, operation and outcome",
         m.requests.clone(),
+    );
+    registry.register(
+        "rolegate_refusals",
+        "Requests refused or failed, by API, operation and the reason their audit event gives",
+        m.refusals.clone(),
     );
     registry.register(
         "rolegate_request_duration_seconds",
@@ -350,6 +376,7 @@ struct OutcomeLabels {
 
 struct Metrics {
     requests: Family<RequestLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
     duration: Family<RequestLabels, Histogram>,
     sessions: Family<RoleLabels, Counter>,
     reloads_succeeded: Counter,
@@ -386,6 +413,7 @@ fn metrics() -> &'static Metrics {
             }
             family
         },
+        refusals: Family::default(),
         duration: Family::new_with_constructor(|| {
             Histogram::new([
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

@@ -1485,6 +1485,15 @@ async fn metrics_after_known_traffic() {
     let deny = r#"{api="rest",operation="CreateSession",outcome="AccessDenied"}"#;
     assert_eq!(sample(&m, &format!("rolegate_requests_total{allow}")), Some(2.0), "{m}");
     assert_eq!(sample(&m, &format!("rolegate_requests_total{deny}")), Some(1.0), "{m}");
+    // Why: a certificate of another CA, not a trust policy's denial (both AccessDenied).
+    assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_refusals_total{api="rest",operation="CreateSession",reason="untrusted-certificate"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
     assert_eq!(
         sample(&m, &format!("rolegate_request_duration_seconds_count{allow}")),
         Some(2.0)
