@@ -185,8 +185,27 @@ impl State {
     /// started with (`server.listen`, `server.metrics_listen`): a reload cannot move the
     /// listeners, so only a restart applies them.
     pub fn restart_pending(&self) -> bool {
+        !self.awaiting_restart().is_empty()
+    }
+
+    /// The settings of the configuration in force that wait for a restart, each with what is
+    /// the daemon started with: `server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)`.
+    pub fn awaiting_restart(&self) -> Vec<String> {
         let server = &self.broker.config().server;
-        (server.listen, server.metrics_listen) != self.listen_at_start
+        let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        let (listen, metrics_listen) = self.listen_at_start;
+        let mut out = Vec::new();
+        if server.listen != listen {
+            out.push(format!("server.listen {} (started with {listen})", server.listen));
+        }
+        if server.metrics_listen != metrics_listen {
+            out.push(format!(
+                "server.metrics_listen {} (started with {})",
+                shown(server.metrics_listen),
+                shown(metrics_listen)
+            ));
+        }
+        out
     }
 
     /// When a server certificate a reload staged goes in (Unix seconds), if one is staged.

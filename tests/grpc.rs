@@ -1377,6 +1377,19 @@ async fn admin_cli_shows_status_and_reloads() {
         (Some(0), "reloaded: the new configuration is in force\n"),
         "{stderr}"
     );
+    // A listen address moved: applied at the next start only, which the status says.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let moved = text.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"", 1);
+    assert_ne!(moved, text);
+    std::fs::write(&config, &moved).unwrap();
+    assert_eq!(admin_cli(&d, "reload", &w.admin, None).0, Some(0));
+    let (_, stdout, _) = admin_cli(&d, "status", &w.admin, None);
+    assert!(
+        stdout.contains(
+            "  RESTART PENDING (a reload cannot apply it): server.listen 127.0.0.1:1 (started with 127.0.0.1:0)\n"
+        ),
+        "{stdout}"
+    );
     std::fs::write(&config, "not toml [").unwrap();
     let (code, _, stderr) = admin_cli(&d, "reload", &w.admin, None);
     assert_eq!(code, Some(1));

@@ -251,6 +251,9 @@ fn describe(s: &StatusResponse) -> String {
                 c.last_reload_error
             );
         }
+        for setting in &c.awaiting_restart {
+            let _ = writeln!(out, "  RESTART PENDING (a reload cannot apply it): {setting}");
+        }
     }
     if let Some(c) = &s.server_certificate {
         let expires = match c.not_after_unix {

@@ -177,5 +177,6 @@ fn config_status(state: &State, config: &Config) -> ConfigStatus {
             .config_watch
             .map_or(0, |every| u32::try_from(every.as_secs()).unwrap_or(u32::MAX)),
         files: config.sources.paths().map(|p| p.display().to_string()).collect(),
+        awaiting_restart: state.awaiting_restart(),
     }
 }
