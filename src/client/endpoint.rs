@@ -25,9 +25,18 @@ pub struct EndpointError {
 
 const EXPECTED: &str = "expected https://host[:port]";
 
-/// The `https://host[:port]` endpoint `endpoint` names (a trailing `/` allowed), and its
-/// authority: what the client connects to and signs as `host`.
-pub fn parse(endpoint: &str) -> Result<(String, Authority), EndpointError> {
+/// A checked endpoint.
+pub struct Endpoint {
+    /// `https://host[:port]`, without a trailing `/`.
+    pub url: String,
+    /// `host[:port]`: what the client connects to and signs as `host`.
+    pub authority: Authority,
+    /// The endpoint as parsed.
+    pub uri: Uri,
+}
+
+/// The `https://host[:port]` endpoint `endpoint` names (a trailing `/` allowed).
+pub fn parse(endpoint: &str) -> Result<Endpoint, EndpointError> {
     let refuse = |reason| EndpointError {
         shown: without_user_information(endpoint),
         reason,
@@ -59,7 +68,11 @@ pub fn parse(endpoint: &str) -> Result<(String, Authority), EndpointError> {
             "rolegate answers at the root of its host, so an endpoint has no path: expected https://host[:port]",
         ));
     }
-    Ok((format!("https://{authority}"), authority))
+    Ok(Endpoint {
+        url: format!("https://{authority}"),
+        authority,
+        uri,
+    })
 }
 
 /// `endpoint` without the user information of its authority, if any.
@@ -86,7 +99,7 @@ mod tests {
             ("https://[::1]:8443", "https://[::1]:8443"),
             ("https://10.0.0.5", "https://10.0.0.5"),
         ] {
-            assert_eq!(parse(given).map(|(e, _)| e), Ok(normal.to_owned()), "{given}");
+            assert_eq!(parse(given).map(|e| e.url), Ok(normal.to_owned()), "{given}");
         }
         assert_eq!(with_scheme("10.0.0.5:8443"), "https://10.0.0.5:8443");
         assert_eq!(with_scheme("https://h"), "https://h");
@@ -94,7 +107,7 @@ mod tests {
 
     #[test]
     fn anything_else_in_an_endpoint_is_refused_with_its_reason() {
-        let reason = |e: &str| parse(e).unwrap_err().to_string();
+        let reason = |e: &str| parse(e).err().unwrap().to_string();
         assert_eq!(
             reason("https://h:8443?x=1"),
             "invalid endpoint 'https://h:8443?x=1': a query (?…) has no place in an endpoint: expected https://host[:port]"

@@ -62,10 +62,7 @@ impl GrpcClient {
     /// Connects to `endpoint` (`https://host:port`) with a ready rustls configuration (its ALPN
     /// is set to `h2`).
     pub async fn connect_with_config(endpoint: &str, mut config: rustls::ClientConfig) -> Result<Self, ClientError> {
-        let (endpoint, authority) = super::endpoint::parse(endpoint)?;
-        let uri: Uri = endpoint
-            .parse()
-            .map_err(|_| ClientError::Protocol(format!("endpoint {endpoint} is not a URI")))?;
+        let super::endpoint::Endpoint { authority, uri, .. } = super::endpoint::parse(endpoint)?;
         config.alpn_protocols = vec![b"h2".to_vec()];
         let config = Arc::new(config);
         let connector = tower::service_fn(move |uri: Uri| {

@@ -164,7 +164,11 @@ impl RolesAnywhereClient {
 
     /// A client that connects to `endpoint` by `route` (see [`super::proxy::route`]).
     pub fn connecting(endpoint: &str, tls: &TlsOptions, route: Route) -> Result<Self, ClientError> {
-        let (endpoint, authority) = super::endpoint::parse(endpoint)?;
+        let super::endpoint::Endpoint {
+            url: endpoint,
+            authority,
+            ..
+        } = super::endpoint::parse(endpoint)?;
         let authority = authority.to_string();
         let config = client_config(tls).map_err(ClientError::Tls)?;
         let endpoint_tls = hyper_rustls::HttpsConnectorBuilder::new()
