@@ -296,6 +296,13 @@ const TOKEN_PATH_WITH_TRAILING_SLASH: &str = "/latest/api/token/";
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    if req.version() == http::Version::HTTP_11 && !req.headers().contains_key(http::header::HOST) {
+        // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host.
+        return text(
+            StatusCode::BAD_REQUEST,
+            "An HTTP/1.1 request needs a Host header (RFC 9112, section 3.2).",
+        );
+    }
     if req.headers().get_all(http::header::HOST).iter().nth(1).is_some() {
         // RFC 9112 §3.2: a server answers 400 to more than one Host; only the first would be
         // checked, and a proxy before the sidecar may read the other.
@@ -955,8 +962,12 @@ mod tests {
         }
     }
 
+    /// An HTTP/1.1 request, addressed to `127.0.0.1:9911` unless `headers` name a host.
     fn req(method: &str, path: &str, headers: &[(&str, &str)]) -> Request<()> {
         let mut b = Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            b = b.header("host", "127.0.0.1:9911");
+        }
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -1038,12 +1049,24 @@ mod tests {
                 )
             );
         }
-        // No Host (an HTTP/1.0 client) is no browser; an absolute URI names its host.
+        // No Host: an HTTP/1.0 client is no browser; HTTP/1.1 requires one. An absolute URI
+        // names its host.
+        let mut no_host = req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]);
+        no_host.headers_mut().remove(http::header::HOST);
         assert_eq!(
-            call(&s, req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]), T0).0,
-            200
+            call(&s, no_host, T0),
+            (
+                400,
+                "An HTTP/1.1 request needs a Host header (RFC 9112, section 3.2).".to_owned()
+            )
         );
-        let absolute = req("PUT", "http://attacker.example/latest/api/token", &[(TTL_HEADER, "60")]);
+        let mut http10 = req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]);
+        http10.headers_mut().remove(http::header::HOST);
+        *http10.version_mut() = http::Version::HTTP_10;
+        assert_eq!(call(&s, http10, T0).0, 200);
+        let mut absolute = req("PUT", "http://attacker.example/latest/api/token", &[(TTL_HEADER, "60")]);
+        absolute.headers_mut().remove(http::header::HOST);
+        *absolute.version_mut() = http::Version::HTTP_10;
         assert_eq!(call(&s, absolute, T0).0, 403);
         let mut unreadable = req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]);
         unreadable.headers_mut().insert(
