@@ -923,6 +923,9 @@ async fn signature_and_request_matrix() {
     (put_sts.method, put_sts.path) = ("PUT", "/".into());
     let mut elsewhere = good();
     elsewhere.path = "/nope".into();
+    // An STS client whose endpoint was given the Roles Anywhere path.
+    let mut sts_at_sessions = good();
+    sts_at_sessions.query = "Action=GetCallerIdentity&Version=2011-06-15".into();
     let with_content_type = |content_type: &str| {
         let mut req = good();
         for (name, value) in &mut req.headers {
@@ -1240,6 +1243,15 @@ async fn signature_and_request_matrix() {
                 404,
                 "ResourceNotFoundException",
                 "No API at POST /nope: rolegate serves POST /sessions, the STS Query API at / and gRPC.",
+            ),
+        ),
+        case(
+            "an STS request to /sessions",
+            sts_at_sessions,
+            Want::Sts(
+                404,
+                "NoSuchEntity",
+                "No STS API at POST /sessions (Roles Anywhere's CreateSession): rolegate serves the STS Query API at /, so an STS client's endpoint is https://host:port, without a path.",
             ),
         ),
         case(

@@ -18,7 +18,7 @@ use super::caches::CacheName;
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{PolicyDocument, PolicyKind};
-use crate::session::{self, SessionClaims};
+use crate::session::{self, SessionClaims, SessionOrigin};
 use crate::sigv4::{self, Expectations, HttpRequest, ServerNames, SigV4Error, SignedRequest};
 
 /// A verified caller: the session it proved, and its role as configured now.
@@ -287,14 +287,29 @@ pub(crate) fn current_role(
         Some(cutoff) if claims.issued_at < cutoff => Err(ApiError::access_denied(
             "session-revoked",
             format!(
-                "Sessions of role {} issued before {} have been revoked; get new credentials \
-                 (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; \
-                 rolegate sidecar and rolegate update renew theirs on their schedule: restart them to renew now).",
+                "Sessions of role {} issued before {} have been revoked; {}",
                 role.arn,
-                session::format_expiration(cutoff)
+                session::format_expiration(cutoff),
+                renewal_hint(&claims.origin)
             ),
         )),
         _ => Ok(role),
+    }
+}
+
+/// Where the holder of a revoked session finds fresh credentials: where they came from.
+fn renewal_hint(origin: &SessionOrigin) -> &'static str {
+    match origin {
+        SessionOrigin::RolesAnywhere { .. } => {
+            "get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, \
+             by default ~/.cache/rolegate; rolegate sidecar and rolegate update renew theirs on their schedule: restart \
+             them to renew now)."
+        }
+        SessionOrigin::AssumeRole { .. } => {
+            "this session came from AssumeRole: assume the role again (the AWS CLI keeps assumed-role credentials \
+             in ~/.aws/cli/cache until they expire: remove them there; an SDK keeps them in memory: restart the \
+             application to renew now)."
+        }
     }
 }
 
@@ -336,6 +351,23 @@ mod tests {
     use super::*;
     use crate::policy::Effect;
     use crate::session::claims::tests::sample_claims;
+
+    /// A revoked session is told where its holder renews it: the certificate's helpers, or the
+    /// AssumeRole call a client caches.
+    #[test]
+    fn a_revoked_session_is_told_where_to_renew() {
+        let chained = SessionOrigin::AssumeRole {
+            source_role_arn: "arn:aws:iam::123456789012:role/app".into(),
+            source_session_name: "s".into(),
+        };
+        assert!(renewal_hint(&chained).starts_with("this session came from AssumeRole: assume the role again"));
+        let from_certificate = SessionOrigin::RolesAnywhere {
+            trust_anchor_arn: String::new(),
+            profile_arn: String::new(),
+            certificate_serial: "01".into(),
+        };
+        assert!(renewal_hint(&from_certificate).contains("rolegate credential-process keeps them in its cache"));
+    }
 
     #[test]
     fn an_inline_session_policy_that_no_longer_parses_denies_everything() {

@@ -372,8 +372,12 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(parts, conn.remote);
     let started = Instant::now();
+    // An STS client whose endpoint was given rolegate's Roles Anywhere path reads the answer
+    // as STS XML: told where STS is in that format, not in JSON it cannot parse.
+    let sts_shaped = unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
     let (api, refusal) = match (rp.method.as_str(), rp.path.as_str()) {
-        ("POST", "/sessions") => return answer(&state, Api::Rest, rp, body).await,
+        ("POST", "/sessions") if !sts_shaped => return answer(&state, Api::Rest, rp, body).await,
+        (_, "/sessions") if sts_shaped => ("sts", sts_at_sessions(&rp)),
         ("POST" | "GET", "/") => return answer(&state, Api::Sts, rp, body).await,
         (_, "/sessions") => (
             "rest",
@@ -649,6 +653,18 @@ fn record_refusal(
     started: Instant,
 ) {
     Record::new(request_id, api, operation, remote).finish(Some(e), started.elapsed());
+}
+
+/// An STS request sent to `/sessions`: an STS client's endpoint is the server's root.
+fn sts_at_sessions(rp: &RequestParts) -> ApiError {
+    ApiError::not_found(
+        "no-route",
+        format!(
+            "No STS API at {} /sessions (Roles Anywhere's CreateSession): rolegate serves the STS Query API at /, \
+             so an STS client's endpoint is https://host:port, without a path.",
+            rp.method
+        ),
+    )
 }
 
 /// A path no API serves; the path is quoted when it is short (it is the client's).

@@ -444,15 +444,23 @@ def test_an_sts_client_at_a_path_no_api_serves_reads_the_error(daemon, ca_bundle
     import boto3
     from botocore.exceptions import ClientError
 
-    sts = boto3.client(
-        "sts", region_name="us-east-1", endpoint_url=daemon.url + "/rolegate/", verify=str(ca_bundle),
-        aws_access_key_id="ASIAEXAMPLEEXAMPLE00", aws_secret_access_key="secret", aws_session_token="token",
-    )  # fmt: skip
-    with pytest.raises(ClientError) as refused:
-        sts.get_caller_identity()
-    error = refused.value.response["Error"]
-    assert error["Code"] == "NoSuchEntity", refused.value.response
-    assert error["Message"].startswith("No API at POST /rolegate/: rolegate serves"), error
+    def refusal(path):
+        sts = boto3.client(
+            "sts", region_name="us-east-1", endpoint_url=daemon.url + path, verify=str(ca_bundle),
+            aws_access_key_id="ASIAEXAMPLEEXAMPLE00", aws_secret_access_key="secret", aws_session_token="token",
+        )  # fmt: skip
+        with pytest.raises(ClientError) as refused:
+            sts.get_caller_identity()
+        error = refused.value.response["Error"]
+        assert error["Code"] == "NoSuchEntity", refused.value.response
+        return error["Message"]
+
+    assert refusal("/rolegate/").startswith("No API at POST /rolegate/: rolegate serves")
+    # The Roles Anywhere path, given as the STS endpoint by mistake.
+    assert refusal("/sessions") == (
+        "No STS API at POST /sessions (Roles Anywhere's CreateSession): rolegate serves the STS Query API "
+        "at /, so an STS client's endpoint is https://host:port, without a path."
+    )
 
 
 def test_requests_no_api_serves_are_audited_and_counted(daemon, ca_bundle):
