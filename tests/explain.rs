@@ -1385,7 +1385,7 @@ fn explain_a_chain_with_transitive_tags_and_session_policies() {
     assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
     assert!(
         f.normalized(&out).contains(&format!(
-            "Verdict: DENIED — ValidationError (HTTP 400, reason: unknown-policy-arn)\n  Policy {MANAGED_ELSEWHERE} does not exist or is not attachable.\n"
+            "Verdict: DENIED — ValidationError (HTTP 400, reason: unknown-policy-arn)\n  Policy {MANAGED_ELSEWHERE} does not exist or is not attachable. rolegate attaches only policies its configuration lists as [[managed_policy]]: of the role's account, or AWS managed (arn:aws:iam::aws:policy/...).\n"
         )),
         "{}",
         f.normalized(&out)

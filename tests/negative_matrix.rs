@@ -1914,7 +1914,7 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(
                 400,
                 VE,
-                format!("Policy arn:aws:iam::{OTHER_ACCOUNT}:policy/read does not exist or is not attachable.").leak(),
+                format!("Policy arn:aws:iam::{OTHER_ACCOUNT}:policy/read does not exist or is not attachable. rolegate attaches only policies its configuration lists as [[managed_policy]]: of the role's account, or AWS managed (arn:aws:iam::aws:policy/...).").leak(),
             ),
         ),
         case(

@@ -273,7 +273,11 @@ pub(crate) fn resolve_policy_arns(config: &Config, role: &Role, arns: &[String])
         if !attachable {
             return Err(ApiError::validation(
                 "unknown-policy-arn",
-                format!("Policy {arn} does not exist or is not attachable."),
+                format!(
+                    "Policy {arn} does not exist or is not attachable. rolegate attaches only policies its \
+                     configuration lists as [[managed_policy]]: of the role's account, or AWS managed \
+                     (arn:aws:iam::aws:policy/...)."
+                ),
             ));
         }
     }
