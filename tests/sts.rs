@@ -391,17 +391,17 @@ async fn aws_sdk_sts_chaining_cap_denials_and_source_identity() {
         (
             Some(mfa),
             Some("123456"),
-            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user. (A role session has no MFA device and rolegate verifies no MFA codes: leave SerialNumber and TokenCode out, e.g. remove mfa_serial from the AWS CLI profile.)",
         ),
         (
             Some(mfa),
             None,
-            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code. (A role session has no MFA device and rolegate verifies no MFA codes: leave SerialNumber and TokenCode out, e.g. remove mfa_serial from the AWS CLI profile.)",
         ),
         (
             None,
             Some("123456"),
-            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code. (A role session has no MFA device and rolegate verifies no MFA codes: leave SerialNumber and TokenCode out, e.g. remove mfa_serial from the AWS CLI profile.)",
         ),
     ] {
         let e = app

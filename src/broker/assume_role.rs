@@ -220,6 +220,10 @@ fn merge_tags(
     Ok(out)
 }
 
+/// What STS's MFA refusals leave unsaid: no rolegate session can pass an MFA check.
+const NO_MFA: &str = "(A role session has no MFA device and rolegate verifies no MFA codes: leave SerialNumber \
+                      and TokenCode out, e.g. remove mfa_serial from the AWS CLI profile.)";
+
 /// `SerialNumber` and `TokenCode` are refused as STS refuses them from a role session, which has
 /// no MFA device: rolegate knows none either, and a code it cannot check proves nothing.
 fn check_mfa(input: &AssumeRoleInput) -> Result<(), ApiError> {
@@ -227,11 +231,15 @@ fn check_mfa(input: &AssumeRoleInput) -> Result<(), ApiError> {
         (None, None) => Ok(()),
         (Some(_), Some(_)) => Err(ApiError::access_denied(
             "mfa-unverifiable",
-            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+            format!(
+                "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user. {NO_MFA}"
+            ),
         )),
         _ => Err(ApiError::access_denied(
             "mfa-incomplete",
-            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+            format!(
+                "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code. {NO_MFA}"
+            ),
         )),
     }
 }
