@@ -346,22 +346,6 @@ impl fmt::Display for Client {
     }
 }
 
-/// The access key id named by a SigV4 `Credential=AKID/date/region/service/aws4_request` (in an
-/// `Authorization` header or an `X-Amz-Credential` query parameter).
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-signing-request.html>
-pub fn access_key_id_of_credential(credential: &str) -> Option<&str> {
-    let akid = credential.split('/').next()?.trim();
-    crate::sigv4::looks_like_an_access_key_id(akid).then_some(akid)
-}
-
-/// The `Credential=` value of a SigV4 `Authorization` header (white space around it skipped,
-/// as the SigV4 parser skips it).
-pub fn credential_of_authorization(header: &str) -> Option<&str> {
-    let (_, rest) = header.split_once("Credential=")?;
-    let rest = rest.trim_start();
-    Some(rest.split([',', ' ']).next().unwrap_or(rest))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -384,33 +368,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn credential_parsing() {
-        let cases = [
-            (
-                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab",
-                Some("ASIAEXAMPLEEXAMPLE1"),
-            ),
-            // White space after `=`, which the SigV4 parser skips too.
-            (
-                "AWS4-HMAC-SHA256 Credential= ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, Signature=ab",
-                Some("ASIAEXAMPLEEXAMPLE1"),
-            ),
-            // A secret key where the key id belongs is never taken for one (nor logged).
-            (
-                "AWS4-HMAC-SHA256 Credential=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY/20250101",
-                None,
-            ),
-            ("AWS4-HMAC-SHA256 Credential=/20250101/us-east-1/sts/aws4_request", None),
-            ("AWS4-HMAC-SHA256 SignedHeaders=host", None),
-            ("AWS4-HMAC-SHA256 Credential=AK\"x/2025", None),
-        ];
-        for (header, want) in cases {
-            let got = credential_of_authorization(header).and_then(access_key_id_of_credential);
-            assert_eq!(got, want, "{header}");
-        }
-    }
 
     #[test]
     fn fields_are_bounded_at_a_character_boundary() {

@@ -447,7 +447,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let request = sts::StsRequest::read(&rp, &bytes);
             let operation = sts_operation(request.action());
             let mut record = Record::new(&rp.request_id, "sts", operation, rp.remote);
-            let key = request.describe(&rp, &bytes, &mut record);
+            let key = request.describe(&rp, &mut record);
             let limiter = state.limiter();
             let client_limit = ClientLimit::new(&limiter, key, started);
             let result = client_limit

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use super::http::{HttpResponse, RequestParts, response};
-use crate::audit::{self, Record};
+use crate::audit::Record;
 use crate::broker::{
     AssumeRoleInput, AssumeRoleOutput, Broker, Caller, IamUserTokenInput, Payload, ProvidedContext,
     validate_get_federation_token, validate_get_session_token,
@@ -91,30 +91,17 @@ impl StsRequest {
 
     /// Fills the audit record with what the request asks for and names the client whose
     /// per-client bucket it draws from: the access key id it is signed with.
-    pub fn describe(&self, req: &RequestParts, body: &Bytes, record: &mut Record) -> Option<ClientKey> {
+    pub fn describe(&self, req: &RequestParts, record: &mut Record) -> Option<ClientKey> {
         if let Ok(params) = &self.params {
             let param = |name| params.get(name).map(str::to_owned);
             record.role = param("RoleArn");
             record.session_name = param("RoleSessionName");
             record.source_identity = param("SourceIdentity");
         }
-        let credential = match req.header("authorization") {
-            Some(auth) => audit::credential_of_authorization(auth).map(str::to_owned),
-            None => presigned_credential(req, body),
-        };
-        let akid = credential.as_deref().and_then(audit::access_key_id_of_credential)?;
-        record.access_key_id = Some(akid.to_owned());
-        Some(ClientKey::AccessKey(akid.to_owned()))
+        let akid = crate::sigv4::claimed_access_key_id(req.header("authorization"), &req.query)?;
+        record.access_key_id = Some(akid.clone());
+        Some(ClientKey::AccessKey(akid))
     }
-}
-
-/// The `X-Amz-Credential` parameter of a presigned request (query string or form body).
-fn presigned_credential(req: &RequestParts, body: &Bytes) -> Option<String> {
-    let body: &[u8] = if is_form(req) { body } else { &[] };
-    form_urlencoded::parse(req.query.as_bytes())
-        .chain(form_urlencoded::parse(body))
-        .find(|(k, _)| k == "X-Amz-Credential")
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Whether the body is `application/x-www-form-urlencoded` (parameters may follow).

@@ -313,6 +313,33 @@ fn has_query_parameter(query: &str, names: &[&str]) -> bool {
     !query.is_empty() && form_urlencoded::parse(query.as_bytes()).any(|(k, _)| names.contains(&&*k))
 }
 
+/// The access key id a request claims, read as the verifier reads it — the `Credential`
+/// component of its `Authorization` header, split into components as
+/// [`AuthorizationParts::parse`] splits them (a header lacking another component still names
+/// its key, for the audit of its refusal), else the `X-Amz-Credential` of its query
+/// (presigned) — for the audit event and the per-client rate limit before the request is
+/// authenticated. None when there is none, or the value is no access key id (a secret key
+/// where the id belongs is never taken for one, nor logged).
+pub fn claimed_access_key_id(authorization: Option<&str>, query: &str) -> Option<String> {
+    let credential = match authorization {
+        Some(value) => {
+            let (_, components) = value.trim().split_once(' ')?;
+            let credential = components.split(',').find_map(|component| {
+                let (name, value) = component.trim().split_once('=')?;
+                (name == "Credential").then(|| value.trim())
+            })?;
+            std::borrow::Cow::Borrowed(credential)
+        }
+        None => {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "X-Amz-Credential")?
+                .1
+        }
+    };
+    let akid = credential.split('/').next()?.trim();
+    looks_like_an_access_key_id(akid).then(|| akid.to_owned())
+}
+
 /// The four parts of an `Authorization` header value, borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AuthorizationParts<'a> {

@@ -23,7 +23,9 @@ pub mod x509;
 #[cfg(test)]
 mod tests;
 
-pub use authorization::{AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest};
+pub use authorization::{
+    AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest, claimed_access_key_id,
+};
 pub use canonical::{
     HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD, canonical_request,
     canonical_request_without_query_token, string_to_sign,

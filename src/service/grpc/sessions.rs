@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use super::peer::{peer_chain, trusted_peer};
 use super::{GrpcContext, audited, audited_answer, context, message_sha256, one_message, record};
-use crate::audit::{self, Decision as AuditDecision, Record};
+use crate::audit::{Decision as AuditDecision, Record};
 use crate::broker::{
     AssumeRoleInput, AuthorizeInput, AuthorizeOutput, Caller, CreateSessionInput, MAX_CONTEXT_KEY_VALUES,
     MAX_CONTEXT_KEYS, PAYLOAD_HASH_MISMATCH, Payload, check_arn_lengths, validate_authorize_input,
@@ -408,14 +408,11 @@ fn authorize(
 /// The access key id a request claims (an AssumeRole call, a request to verify): of its
 /// `Authorization` header, or of the `X-Amz-Credential` of its query (presigned).
 fn claimed_access_key_id<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, query: &str) -> Option<String> {
-    let mut headers = headers.into_iter();
-    let credential = match headers.find(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
-        Some((_, value)) => audit::credential_of_authorization(value)?.to_owned(),
-        None => form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "X-Amz-Credential")
-            .map(|(_, v)| v.into_owned())?,
-    };
-    audit::access_key_id_of_credential(&credential).map(str::to_owned)
+    let authorization = headers
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .map(|(_, value)| value);
+    crate::sigv4::claimed_access_key_id(authorization, query)
 }
 
 /// The metadata as SigV4 headers: every ASCII entry, plus `host` = the `:authority` when the

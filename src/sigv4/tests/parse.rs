@@ -693,3 +693,52 @@ fn a_date_header_gives_the_time_without_x_amz_date() {
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
     );
 }
+
+/// The access key id a request claims, for the audit event and the rate limit before it is
+/// authenticated, is read as the verifier reads it: no other parameter of the header passes
+/// for `Credential`, and a value that is no access key id is never taken for one.
+#[test]
+fn the_claimed_access_key_id_is_the_verifiers_credential() {
+    use crate::sigv4::claimed_access_key_id;
+    let cases = [
+        (
+            "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab",
+            Some("ASIAEXAMPLEEXAMPLE1"),
+        ),
+        // White space after `=`, which the SigV4 parser skips too.
+        (
+            "AWS4-HMAC-SHA256 Credential= ASIAEXAMPLEEXAMPLE1/20250101/us-east-1/sts/aws4_request, Signature=ab",
+            Some("ASIAEXAMPLEEXAMPLE1"),
+        ),
+        // Another parameter whose name ends in "Credential": the verifier refuses the header,
+        // so it claims no one's key.
+        (
+            "AWS4-HMAC-SHA256 Signature=ab, XCredential=ASIAEXAMPLEVICTIM001/20250101/us-east-1/sts/aws4_request",
+            None,
+        ),
+        // A secret key where the key id belongs is never taken for one (nor logged).
+        (
+            "AWS4-HMAC-SHA256 Credential=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY/20250101",
+            None,
+        ),
+        ("AWS4-HMAC-SHA256 Credential=/20250101/us-east-1/sts/aws4_request", None),
+        ("AWS4-HMAC-SHA256 SignedHeaders=host", None),
+        ("AWS4-HMAC-SHA256 Credential=AK\"x/2025", None),
+    ];
+    for (header, want) in cases {
+        assert_eq!(
+            claimed_access_key_id(Some(header), ""),
+            want.map(str::to_owned),
+            "{header}"
+        );
+    }
+    // Presigned: the query's X-Amz-Credential, percent-decoded; the header wins when both are
+    // sent (the verifier refuses that request, whose claim is the header's).
+    let query =
+        "Action=GetCallerIdentity&X-Amz-Credential=ASIAEXAMPLEEXAMPLE2%2F20250101%2Fus-east-1%2Fsts%2Faws4_request";
+    assert_eq!(
+        claimed_access_key_id(None, query).as_deref(),
+        Some("ASIAEXAMPLEEXAMPLE2")
+    );
+    assert_eq!(claimed_access_key_id(None, "Action=GetCallerIdentity"), None);
+}
