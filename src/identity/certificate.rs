@@ -7,7 +7,7 @@
 //!   end entity, and webpki treats it so; present with `CA:true` is rejected.
 //! - `keyUsage` absent is accepted (RFC 5280 §4.2.1.3: no restriction); present, it must
 //!   include `digitalSignature` (the key signs the AWS4-X509 request).
-//! - Serial numbers: see [`super::format_serial_hex`] / [`super::format_serial_decimal`].
+//! - Serial numbers: see [`super::format_serial_hex`]; in decimal, x509-parser's unsigned serial.
 
 use sha2::{Digest, Sha256};
 use x509_parser::error::X509Error;
@@ -16,9 +16,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Version;
 
-use super::attributes::{
-    DistinguishedName, check_serial, distinguished_name, format_serial_decimal, format_serial_hex, source_identity,
-};
+use super::attributes::{DistinguishedName, check_serial, distinguished_name, format_serial_hex, source_identity};
 use super::error::CertificateError;
 use crate::sigv4::sha256;
 pub use crate::sigv4::x509::PublicKeyKind;
@@ -90,7 +88,7 @@ impl ClientCertificate {
         let session_refusal = identity.as_ref().err().cloned();
         Ok(ClientCertificate {
             fingerprint: sha256(&der),
-            serial_decimal: format_serial_decimal(x509.raw_serial()),
+            serial_decimal: x509.tbs_certificate.serial.to_string(),
             source_identity: identity.unwrap_or_default(),
             session_refusal,
             serial_hex,

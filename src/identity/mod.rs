@@ -30,9 +30,7 @@ mod tests;
 
 pub use anchor::{AnchorCertificate, CrlInfo, CrlScope, StaleCrls, TrustAnchor};
 pub(crate) use attributes::short_name_of;
-pub use attributes::{
-    DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_decimal, format_serial_hex, source_identity,
-};
+pub use attributes::{DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_hex, source_identity};
 pub use certificate::{CertificateNames, ClientCertificate, PublicKeyKind, certificate_names, mapped_tag_refusal};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain, without_leaf};
 pub use error::{AnchorError, CertificateError, Timestamp, pem_problem};
