@@ -106,15 +106,10 @@ impl Broker {
         Ok(output)
     }
 
-    /// The caller a session token names, with the checks of [`Broker::authenticate`] that do
-    /// not need a signature: the token opens with the key ring, has not expired, its role still
-    /// exists and has not revoked it.
-    pub fn session_caller(&self, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
-        self.session_caller_on(self.config(), token, now)
-    }
-
-    /// [`Broker::session_caller`] on the snapshot `config`, which the caller has decided other
-    /// parts of the call on.
+    /// The caller a session token names, on the configuration snapshot `config` (the one the
+    /// caller decided the other parts of the call on), with the checks of
+    /// [`Broker::authenticate`] that do not need a signature: the token opens with the key ring,
+    /// has not expired, its role still exists and has not revoked it.
     pub fn session_caller_on(&self, config: Arc<Config>, token: &str, now: OffsetDateTime) -> Result<Caller, ApiError> {
         let claims = self.open_token(&config, token)?;
         let role = current_role(&config, &claims, now)?;

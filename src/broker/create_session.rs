@@ -1266,8 +1266,8 @@ mod tests {
             .credentials
             .session_token
             .clone();
-        let first = broker.session_caller(&token, now).unwrap();
-        let second = broker.session_caller(&token, now).unwrap();
+        let first = broker.session_caller_on(broker.config(), &token, now).unwrap();
+        let second = broker.session_caller_on(broker.config(), &token, now).unwrap();
         assert!(Arc::ptr_eq(&first.claims, &second.claims), "the second lookup is a hit");
         assert_eq!(lookups(&broker, "tokens"), (1, 1));
 
@@ -1277,7 +1277,7 @@ mod tests {
             .caches()
             .opened_token(previous.generation, &token, |t| session::open(&previous.keyring, t))
             .unwrap();
-        broker.session_caller(&token, now).unwrap();
+        broker.session_caller_on(broker.config(), &token, now).unwrap();
         assert_eq!(
             lookups(&broker, "tokens"),
             (1, 3),
@@ -1286,7 +1286,10 @@ mod tests {
 
         let huge = "A".repeat(session::MAX_TOKEN_LEN + 1);
         assert_eq!(
-            broker.session_caller(&huge, now).err().map(|e| e.reason),
+            broker
+                .session_caller_on(broker.config(), &huge, now)
+                .err()
+                .map(|e| e.reason),
             Some("bad-token")
         );
         assert_eq!(
@@ -1296,8 +1299,8 @@ mod tests {
         );
 
         let bad = format!("{token}x");
-        assert!(broker.session_caller(&bad, now).is_err());
-        assert!(broker.session_caller(&bad, now).is_err());
+        assert!(broker.session_caller_on(broker.config(), &bad, now).is_err());
+        assert!(broker.session_caller_on(broker.config(), &bad, now).is_err());
         assert_eq!(lookups(&broker, "tokens"), (1, 5), "failures are not cached");
     }
 

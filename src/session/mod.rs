@@ -25,4 +25,6 @@ pub use duration::{
 };
 pub use keyring::{KeyRing, KeyRingError, TokenKey, validate_key_id};
 pub use packed::{PackedPolicyTooLarge, check_packed_policy_size, packed_policy_size};
-pub use token::{INVALID_TOKEN_MESSAGE, MAX_TOKEN_LEN, TOKEN_PREFIXES, TokenError, key_id_of, open, seal};
+#[cfg(test)]
+pub use token::key_id_of;
+pub use token::{INVALID_TOKEN_MESSAGE, MAX_TOKEN_LEN, TOKEN_PREFIXES, TokenError, open, seal};

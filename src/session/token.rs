@@ -191,8 +191,9 @@ pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
     }
 }
 
-/// The key id a token claims to be sealed with, without any cryptography: for routing, logs
-/// and metrics. `None` when the token does not have the rolegate layout.
+/// The key id a token claims to be sealed with, without any cryptography. `None` when the
+/// token does not have the rolegate layout.
+#[cfg(test)]
 pub fn key_id_of(token: &str) -> Option<&str> {
     split(token).map(|parts| parts.key_id)
 }

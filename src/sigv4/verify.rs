@@ -95,8 +95,10 @@ pub fn check_signature(
 }
 
 /// Recomputes the HMAC signature of `req` as described by `signed` (canonical request with
-/// path normalization unless the scope's service is `s3`, string to sign, HMAC with `key`).
-pub fn compute_signature(
+/// path normalization unless the scope's service is `s3`, string to sign, HMAC with `key`):
+/// for the tests that sign as the AWS test suite does; [`verify`] decides by its expectations.
+#[cfg(test)]
+pub(crate) fn compute_signature(
     signed: &SignedRequest,
     req: &HttpRequest,
     payload_hash: &str,
@@ -109,8 +111,8 @@ pub fn compute_signature(
     ))
 }
 
-/// The string to sign of `req` as described by `signed` (for tests and `explain`).
-pub fn signed_string_to_sign(
+/// The string to sign of `req` as described by `signed`.
+fn signed_string_to_sign(
     signed: &SignedRequest,
     req: &HttpRequest,
     payload_hash: &str,
