@@ -318,11 +318,11 @@ fn invalid_token(reason: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidClientTokenId, reason, session::INVALID_TOKEN_MESSAGE)
 }
 
-/// The AWS error code for each signature failure, with the verifier's message.
 /// The reason of a declared `x-amz-content-sha256` that is not the body's: S3 answers it as
 /// `XAmzContentSHA256Mismatch` (400), which VerifyRequest names.
 pub const PAYLOAD_HASH_MISMATCH: &str = "payload-hash";
 
+/// The AWS error code for each signature failure, with the verifier's message.
 pub fn signature_error(e: SigV4Error) -> ApiError {
     let code = match &e {
         SigV4Error::MissingAuthorization => ErrorCode::MissingAuthenticationToken,

@@ -352,8 +352,6 @@ pub(crate) fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
 /// The longest ARN the Roles Anywhere model allows (`AmazonResourceName`, `RoleArn`).
 const MAX_ARN_CHARACTERS: usize = 1011;
 
-/// The lengths of CreateSession's ARNs, checked before anything is looked up: a longer value
-/// names nothing, and would otherwise be quoted whole in the not-found message.
 /// Whether credentials issued earlier for the identical request may be handed out again at
 /// `now`: they still have at least 90 % of the lifetime asked for (DESIGN §3), and were
 /// issued at or after the role's `revoke_sessions_issued_before` — a cutoff set ahead of the
@@ -378,6 +376,8 @@ pub(crate) fn check_packed_policy_size(profile: &Profile, tags: &[(String, Strin
         .map_err(|e| ApiError::new(ErrorCode::PackedPolicyTooLarge, "packed-policy", e.to_string()))
 }
 
+/// The lengths of CreateSession's ARNs, checked before anything is looked up: a longer value
+/// names nothing, and would otherwise be quoted whole in the not-found message.
 pub fn check_arn_lengths(profile_arn: &str, role_arn: &str, trust_anchor_arn: &str) -> Result<(), ApiError> {
     let mut v = Violations::default();
     v.length(profile_arn, "profileArn", 1, MAX_ARN_CHARACTERS);
