@@ -440,12 +440,12 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             (record, result)
         }
         (Api::Sts, Err(e)) => (
-            Record::new(&rp.request_id, "sts", sts_operation(None), rp.remote),
+            Record::new(&rp.request_id, "sts", sts::operation_label(None), rp.remote),
             Err(e),
         ),
         (Api::Sts, Ok(bytes)) => {
             let request = sts::StsRequest::read(&rp, &bytes);
-            let operation = sts_operation(request.action());
+            let operation = sts::operation_label(request.action());
             let mut record = Record::new(&rp.request_id, "sts", operation, rp.remote);
             let key = request.describe(&rp, &mut record);
             let limiter = state.limiter();
@@ -473,25 +473,6 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
         }
     };
     with_request_id(response, &rp.request_id)
-}
-
-/// The `operation` label of an STS request: a known STS action, or `Other` (the label set
-/// must stay bounded whatever clients send).
-fn sts_operation(action: Option<&str>) -> &'static str {
-    const KNOWN: [&str; 8] = [
-        "AssumeRole",
-        "AssumeRoleWithSAML",
-        "AssumeRoleWithWebIdentity",
-        "DecodeAuthorizationMessage",
-        "GetAccessKeyInfo",
-        "GetCallerIdentity",
-        "GetFederationToken",
-        "GetSessionToken",
-    ];
-    action
-        .and_then(|a| KNOWN.iter().find(|k| **k == a))
-        .copied()
-        .unwrap_or("Other")
 }
 
 /// [`dispatch`], answering a request whose handling panicked as an internal error — audited,

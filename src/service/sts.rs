@@ -250,6 +250,14 @@ fn unsupported_action(action: &str) -> ApiError {
 /// the proof): a client sends them unsigned.
 const UNSIGNED_STS_ACTIONS: [&str; 2] = ["AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"];
 
+/// The actions of STS 2011-06-15 that rolegate serves.
+const SERVED_STS_ACTIONS: [&str; 4] = [
+    "AssumeRole",
+    "GetCallerIdentity",
+    "GetFederationToken",
+    "GetSessionToken",
+];
+
 /// The actions of STS 2011-06-15 that rolegate does not implement: named as such rather than
 /// as unknown.
 const OTHER_STS_ACTIONS: [&str; 8] = [
@@ -262,6 +270,15 @@ const OTHER_STS_ACTIONS: [&str; 8] = [
     "GetScopedCredentials",
     "GetWebIdentityToken",
 ];
+
+/// The `operation` label of an STS request: an action of STS 2011-06-15 (served or not), or
+/// `Other` (the label set must stay bounded whatever clients send).
+pub fn operation_label(action: Option<&str>) -> &'static str {
+    action
+        .and_then(|a| SERVED_STS_ACTIONS.iter().chain(&OTHER_STS_ACTIONS).find(|k| **k == a))
+        .copied()
+        .unwrap_or("Other")
+}
 
 /// AWS's answer to an unknown `Action` or `Version`, naming both as far as they have the
 /// shape of one (a stray value may be a secret, and the message reaches the audit log).
@@ -726,6 +743,18 @@ mod tests {
     fn collect_bytes(r: HttpResponse) -> Vec<u8> {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(r.into_body().collect()).unwrap().to_bytes().to_vec()
+    }
+
+    /// Every action of STS 2011-06-15, served or not, is its own operation label; anything
+    /// else is `Other`, so a client cannot grow the label set.
+    #[test]
+    fn operation_labels_are_the_actions_of_sts() {
+        for action in SERVED_STS_ACTIONS.iter().chain(&OTHER_STS_ACTIONS) {
+            assert_eq!(operation_label(Some(action)), *action);
+        }
+        assert_eq!(operation_label(Some("AssumeRoot")), "AssumeRoot");
+        assert_eq!(operation_label(Some("assumerole")), "Other");
+        assert_eq!(operation_label(None), "Other");
     }
 
     #[test]
