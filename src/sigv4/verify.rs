@@ -152,24 +152,40 @@ pub fn normalizes_path(service: &str) -> bool {
 /// Rule 1: the scope must name this endpoint and the day of `X-Amz-Date`.
 fn check_scope(signed: &SignedRequest, exp: &Expectations) -> Result<(), SigV4Error> {
     let c = &signed.credential;
-    if c.service != exp.service {
-        return Err(SigV4Error::CredentialService(exp.service.to_owned()));
+    check_scope_endpoint(&c.service, &c.region, exp.service, exp.region)?;
+    check_scope_day(&c.date, &signed.amz_date)
+}
+
+/// The scope's service and region are the endpoint's (SigV4 and AWS4-X509 alike).
+pub(super) fn check_scope_endpoint(
+    service: &str,
+    region: &str,
+    expected_service: &str,
+    expected_region: &str,
+) -> Result<(), SigV4Error> {
+    if service != expected_service {
+        return Err(SigV4Error::CredentialService(expected_service.to_owned()));
     }
-    if c.region != exp.region {
+    if region != expected_region {
         return Err(SigV4Error::CredentialRegion {
-            sent: c.region.clone(),
-            expected: exp.region.to_owned(),
-        });
-    }
-    let day = signed.amz_date.get(..8).unwrap_or(&signed.amz_date);
-    if c.date != day {
-        return Err(SigV4Error::CredentialDate {
-            scope_date: c.date.clone(),
-            amz_date_day: day.to_owned(),
-            amz_date: signed.amz_date.clone(),
+            sent: region.to_owned(),
+            expected: expected_region.to_owned(),
         });
     }
     Ok(())
+}
+
+/// The scope's `yyyymmdd` is the day of `X-Amz-Date` (SigV4 and AWS4-X509 alike).
+pub(super) fn check_scope_day(scope_date: &str, amz_date: &str) -> Result<(), SigV4Error> {
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    match scope_date == day {
+        true => Ok(()),
+        false => Err(SigV4Error::CredentialDate {
+            scope_date: scope_date.to_owned(),
+            amz_date_day: day.to_owned(),
+            amz_date: amz_date.to_owned(),
+        }),
+    }
 }
 
 /// Rule 2: `host` must be signed and one of `hosts`, and in the header form the header that

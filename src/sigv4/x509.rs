@@ -127,15 +127,7 @@ pub fn check_request(
     amz_date: Option<&str>,
     exp: &Expectations,
 ) -> Result<(), SigV4Error> {
-    if auth.service != SERVICE {
-        return Err(SigV4Error::CredentialService(SERVICE.to_owned()));
-    }
-    if auth.region != exp.region {
-        return Err(SigV4Error::CredentialRegion {
-            sent: auth.region.clone(),
-            expected: exp.region.to_owned(),
-        });
-    }
+    super::verify::check_scope_endpoint(&auth.service, &auth.region, SERVICE, exp.region)?;
     let is_signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
@@ -149,14 +141,7 @@ pub fn check_request(
     }
     let amz_date = amz_date.ok_or(SigV4Error::MissingDate)?;
     parse_amz_date(amz_date)?;
-    let day = amz_date.get(..8).unwrap_or(amz_date);
-    if auth.date != day {
-        return Err(SigV4Error::CredentialDate {
-            scope_date: auth.date.clone(),
-            amz_date_day: day.to_owned(),
-            amz_date: amz_date.to_owned(),
-        });
-    }
+    super::verify::check_scope_day(&auth.date, amz_date)?;
     check_time(amz_date, None, exp)
 }
 
