@@ -157,7 +157,7 @@ impl Broker {
 /// there names the account in its own partition).
 pub(crate) fn target_role(caller: &Caller, role_arn: &str) -> Result<Arc<Role>, &'static str> {
     let role = caller.config.role(role_arn).ok_or("unknown-role")?;
-    match Some(role.arn.partition()) == caller.claims.role_arn.split(':').nth(1) {
+    match role.arn.partition() == caller.role.arn.partition() {
         true => Ok(role.clone()),
         false => Err("not-authorized"),
     }
