@@ -304,6 +304,7 @@ impl Config {
             file: LoadedFile { path, text },
             dir: path.parent().unwrap_or(Path::new(".")),
             sources: RefCell::new(sources),
+            now: OffsetDateTime::now_utc(),
         };
         let built = loader.build(file);
         let sources = loader.sources.into_inner();
@@ -576,6 +577,9 @@ struct Loader<'a> {
     dir: &'a Path,
     /// Every file read so far, for [`Config::sources`].
     sources: RefCell<SourceFiles>,
+    /// The time the load judges certificates, CRLs and revocation cutoffs by: read once, so
+    /// every warning of one load speaks of one moment.
+    now: OffsetDateTime,
 }
 
 impl Loader<'_> {
@@ -646,7 +650,7 @@ impl Loader<'_> {
         warn_of_roles_in_other_accounts(file, &f.role, &server.account);
         warn_of_trust_keys_never_set(file, &f.role, &roles);
         warn_of_unconditioned_wildcard_trust(file, &f.role, &roles);
-        warn_of_revocation_cutoffs_ahead(file, &f.role, &roles, OffsetDateTime::now_utc().unix_timestamp());
+        warn_of_revocation_cutoffs_ahead(file, &f.role, &roles, self.now.unix_timestamp());
         let anchors = self.anchors(&f.trust_anchor, &server)?;
         warn_of_crls_listed_elsewhere(file, &anchors);
         self.check_admin_anchors(&f.server, &server, &anchors)?;
@@ -909,7 +913,7 @@ impl Loader<'_> {
         let leaf = x509_parser::parse_x509_certificate(&cert_chain[0])
             .ok()
             .map(|(_, leaf)| leaf);
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = self.now.unix_timestamp();
         if let Some(problem) = leaf.as_ref().and_then(|leaf| server_certificate_problem(leaf, now)) {
             warn_at!(
                 self.file,
@@ -1186,8 +1190,8 @@ impl Loader<'_> {
                 })?
                 .with_stale_crls(a.stale_crls);
             let file = &self.file;
-            warn_if_stale(file, &at("crls"), &trust, OffsetDateTime::now_utc());
-            warn_if_expired(file, &at("certificates"), &trust, OffsetDateTime::now_utc());
+            warn_if_stale(file, &at("crls"), &trust, self.now);
+            warn_if_expired(file, &at("certificates"), &trust, self.now);
             warn_if_scoped(file, &at("crls"), &trust);
             warn_of_cas_without_crl(file, &at("crls"), &trust);
             warn_of_revoked_cas(file, &at("certificates"), &trust);
