@@ -79,6 +79,12 @@ fn split_arn(s: &str) -> Result<ArnParts<'_>, ArnError> {
     })
 }
 
+/// Whether `s` has the six fields of an ARN (`arn:partition:service:region:account-id:resource`,
+/// partition, service and resource not empty), whatever its service.
+pub fn is_arn(s: &str) -> bool {
+    split_arn(s).is_ok()
+}
+
 /// IAM name characters: `[\w+=,.@-]`, 1..=64 (role names), paths `/(segment/)*`.
 fn is_iam_name(name: &str, max: usize) -> bool {
     !name.is_empty()

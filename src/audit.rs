@@ -121,15 +121,16 @@ impl Record {
                     log_skipped(skipped);
                     self.deny(e, elapsed);
                 }
-                crate::metrics::record_refusal(self.api, self.operation, e.reason);
                 e.sts_wire().1
             }
             Some(e) => {
                 self.deny(e, elapsed);
-                crate::metrics::record_refusal(self.api, self.operation, e.reason);
                 e.sts_wire().1
             }
         };
+        if let Some(e) = refusal {
+            crate::metrics::record_refusal(self.api, self.operation, e.reason);
+        }
         crate::metrics::record_request(
             crate::metrics::RequestLabels {
                 api: self.api,

@@ -188,7 +188,7 @@ impl State {
         !self.awaiting_restart().is_empty()
     }
 
-    /// The settings of the configuration in force that wait for a restart, each with what is
+    /// The settings of the configuration in force that wait for a restart, each with the value
     /// the daemon started with: `server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)`.
     pub fn awaiting_restart(&self) -> Vec<String> {
         let server = &self.broker.config().server;

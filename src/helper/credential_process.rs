@@ -198,7 +198,7 @@ impl SessionArgs {
             ("--profile-arn", &self.profile_arn),
             ("--role-arn", &self.role_arn),
         ] {
-            is_arn(flag, arn)?;
+            check_arn(flag, arn)?;
         }
         same_region(&self.trust_anchor_arn, &self.profile_arn)?;
         Ok(CreateSessionParams {
@@ -346,11 +346,11 @@ fn arn_region(arn: &str) -> Option<&str> {
 }
 
 /// An ARN has six fields, `arn:partition:service:region:account-id:resource` (the region and
-/// account may be empty): anything else is refused before a request is sent, as
-/// aws_signing_helper parses its three ARNs first, instead of reaching the server as an
-/// unknown profile or role.
-fn is_arn(flag: &str, arn: &str) -> Result<(), String> {
-    match arn.starts_with("arn:") && arn.splitn(6, ':').count() == 6 {
+/// account may be empty, [`crate::arn::is_arn`]): anything else is refused before a request is
+/// sent, as aws_signing_helper parses its three ARNs first, instead of reaching the server as
+/// an unknown profile or role.
+fn check_arn(flag: &str, arn: &str) -> Result<(), String> {
+    match crate::arn::is_arn(arn) {
         true => Ok(()),
         false => Err(format!(
             "{flag} '{arn}' is not an ARN: expected arn:partition:service:region:account-id:resource"
@@ -513,20 +513,20 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::{aws_domain, is_arn, same_region};
+    use super::{aws_domain, check_arn, same_region};
 
     #[test]
     fn arns_are_checked_before_a_request_is_sent() {
-        assert_eq!(is_arn("--role-arn", "arn:aws:iam::123456789012:role/app"), Ok(()));
+        assert_eq!(check_arn("--role-arn", "arn:aws:iam::123456789012:role/app"), Ok(()));
         assert_eq!(
-            is_arn("--profile-arn", "notanarn"),
+            check_arn("--profile-arn", "notanarn"),
             Err(
                 "--profile-arn 'notanarn' is not an ARN: expected arn:partition:service:region:account-id:resource"
                     .to_owned()
             )
         );
-        assert!(is_arn("--profile-arn", "arn:aws:rolesanywhere:us-east-1:profile/p").is_err());
-        assert!(is_arn("--profile-arn", "ARN:aws:rolesanywhere:us-east-1:1:profile/p").is_err());
+        assert!(check_arn("--profile-arn", "arn:aws:rolesanywhere:us-east-1:profile/p").is_err());
+        assert!(check_arn("--profile-arn", "ARN:aws:rolesanywhere:us-east-1:1:profile/p").is_err());
     }
 
     #[test]

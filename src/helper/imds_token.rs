@@ -65,6 +65,7 @@ impl ImdsTokens {
     }
 
     /// Whether `token` was issued under this key and has not expired at `now`.
+    #[cfg(test)]
     pub fn valid(&self, token: &str, now: OffsetDateTime) -> bool {
         self.seconds_left(token, now).is_some()
     }

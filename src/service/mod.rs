@@ -374,10 +374,11 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     let started = Instant::now();
     // An STS client whose endpoint was given rolegate's Roles Anywhere path reads the answer
     // as STS XML: told where STS is in that format, not in JSON it cannot parse.
-    let sts_shaped = unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
+    // Asked of requests to /sessions only, not of every STS request.
+    let sts_shaped = |rp: &RequestParts| unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
     let (api, refusal) = match (rp.method.as_str(), rp.path.as_str()) {
-        ("POST", "/sessions") if !sts_shaped => return answer(&state, Api::Rest, rp, body).await,
-        (_, "/sessions") if sts_shaped => ("sts", sts_at_sessions(&rp)),
+        ("POST", "/sessions") if !sts_shaped(&rp) => return answer(&state, Api::Rest, rp, body).await,
+        (_, "/sessions") if sts_shaped(&rp) => ("sts", sts_at_sessions(&rp)),
         ("POST" | "GET", "/") => return answer(&state, Api::Sts, rp, body).await,
         (_, "/sessions") => (
             "rest",

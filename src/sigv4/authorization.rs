@@ -323,9 +323,9 @@ fn has_query_parameter(query: &str, names: &[&str]) -> bool {
 pub fn claimed_access_key_id(authorization: Option<&str>, query: &str) -> Option<String> {
     let credential = match authorization {
         Some(value) => {
-            let (_, components) = value.trim().split_once(' ')?;
-            let credential = components.split(',').find_map(|component| {
-                let (name, value) = component.trim().split_once('=')?;
+            let (_, mut components) = authorization_components(value)?;
+            let credential = components.find_map(|component| {
+                let (name, value) = component.split_once('=')?;
                 (name == "Credential").then(|| value.trim())
             })?;
             std::borrow::Cow::Borrowed(credential)
@@ -338,6 +338,14 @@ pub fn claimed_access_key_id(authorization: Option<&str>, query: &str) -> Option
     };
     let akid = credential.split('/').next()?.trim();
     looks_like_an_access_key_id(akid).then(|| akid.to_owned())
+}
+
+/// An `Authorization` header value as its algorithm and its components (`Credential=c`, …):
+/// separated by commas, white space around each trimmed, empty ones skipped. None without a
+/// space after the algorithm.
+fn authorization_components(value: &str) -> Option<(&str, impl Iterator<Item = &str>)> {
+    let (algorithm, rest) = value.trim().split_once(' ')?;
+    Some((algorithm, rest.split(',').map(str::trim).filter(|c| !c.is_empty())))
 }
 
 /// The four parts of an `Authorization` header value, borrowed.
@@ -353,14 +361,13 @@ impl<'a> AuthorizationParts<'a> {
     /// Splits `ALG Credential=c, SignedHeaders=h, Signature=s` (components separated by
     /// commas, spaces after the commas optional, in any order, each exactly once).
     pub(crate) fn parse(value: &'a str) -> Result<Self, SigV4Error> {
-        let value = value.trim();
-        let Some((algorithm, rest)) = value.split_once(' ') else {
+        let Some((algorithm, components)) = authorization_components(value) else {
             return Err(SigV4Error::MalformedAuthorization(
                 "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.".to_owned(),
             ));
         };
         let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for component in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        for component in components {
             let Some((key, val)) = component.split_once('=') else {
                 return Err(SigV4Error::MalformedAuthorization(match parameter_name(component) {
                     Some(name) => format!("Authorization header parameter '{name}' must have the form key=value."),
