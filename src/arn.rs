@@ -87,11 +87,14 @@ pub fn is_arn(s: &str) -> bool {
 
 /// IAM name characters: `[\w+=,.@-]`, 1..=64 (role names), paths `/(segment/)*`.
 fn is_iam_name(name: &str, max: usize) -> bool {
-    !name.is_empty()
-        && name.len() <= max
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    !name.is_empty() && name.len() <= max && name.chars().all(is_iam_name_char)
+}
+
+/// A character of IAM's names (roles, role session names, source identities):
+/// `[\w+=,.@-]`, `\w` being ASCII letters, digits and `_` (Java's regular expressions, in
+/// which AWS writes its patterns).
+pub(crate) fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
 fn split_path_name(resource_rest: &str) -> (&str, &str) {

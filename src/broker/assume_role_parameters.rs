@@ -14,7 +14,7 @@
 
 use super::assume_role::AssumeRoleInput;
 use super::violations::Violations;
-use crate::arn::RoleArn;
+use crate::arn::{RoleArn, is_iam_name_char};
 use crate::error::{ApiError, ErrorCode};
 use crate::session::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, same_tag_key};
 
@@ -97,7 +97,12 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     let name = &input.role_session_name;
     if given("roleSessionName") {
         v.length(name, "roleSessionName", 2, 64);
-        v.pattern(name, "roleSessionName", name.chars().all(is_name_char), NAME_PATTERN);
+        v.pattern(
+            name,
+            "roleSessionName",
+            name.chars().all(is_iam_name_char),
+            NAME_PATTERN,
+        );
     } else {
         v.null("roleSessionName");
     }
@@ -124,7 +129,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
     }
     if let Some(x) = &input.external_id {
         v.length(x, "externalId", 2, 1224);
-        let ok = x.chars().all(|c| is_name_char(c) || c == ':' || c == '/');
+        let ok = x.chars().all(|c| is_iam_name_char(c) || c == ':' || c == '/');
         v.pattern(x, "externalId", ok, EXTERNAL_ID_PATTERN);
     }
     v.mfa(input.serial_number.as_deref(), input.token_code.as_deref());
@@ -132,7 +137,7 @@ fn model_violations(input: &AssumeRoleInput) -> Violations {
         // AWS's sourceIdentityType: 2 to 256 characters in the 2026 model (64 before; a Roles
         // Anywhere session's own, from its certificate, stays within 64).
         v.length(s, "sourceIdentity", 2, SOURCE_IDENTITY_PARAMETER_MAX);
-        v.pattern(s, "sourceIdentity", s.chars().all(is_name_char), NAME_PATTERN);
+        v.pattern(s, "sourceIdentity", s.chars().all(is_iam_name_char), NAME_PATTERN);
     }
     if input.provided_contexts.len() > MAX_PROVIDED_CONTEXTS {
         v.list_too_long("providedContexts", MAX_PROVIDED_CONTEXTS);
@@ -196,7 +201,7 @@ pub(crate) fn validate_get_federation_token(input: &IamUserTokenInput) -> Result
     match &input.name {
         Some(name) => {
             v.length(name, "name", 2, 32);
-            v.pattern(name, "name", name.chars().all(is_name_char), NAME_PATTERN);
+            v.pattern(name, "name", name.chars().all(is_iam_name_char), NAME_PATTERN);
         }
         None => v.null("name"),
     }
@@ -268,7 +273,7 @@ impl Violations {
     fn mfa(&mut self, serial: Option<&str>, code: Option<&str>) {
         if let Some(serial) = serial {
             self.length(serial, "serialNumber", 9, 256);
-            let ok = serial.chars().all(|c| is_name_char(c) || c == '/' || c == ':');
+            let ok = serial.chars().all(|c| is_iam_name_char(c) || c == '/' || c == ':');
             self.pattern(serial, "serialNumber", ok, SERIAL_NUMBER_PATTERN);
         }
         if let Some(code) = code {
@@ -309,11 +314,6 @@ impl Violations {
         self.length(key, member, 1, 128);
         self.pattern(key, member, !key.is_empty() && is_tag_text(key), TAG_KEY_PATTERN);
     }
-}
-
-/// `[\w+=,.@-]`, `\w` being ASCII letters, digits and `_` (Java's regular expressions).
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
 /// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`, the characters of an STS session tag key or value: letters,

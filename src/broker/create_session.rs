@@ -330,10 +330,7 @@ pub(crate) fn session_name(
 
 /// AWS RoleSessionName: 2..=64 characters of `[\w+=,.@-]`.
 pub(crate) fn validate_role_session_name(name: &str) -> Result<(), ApiError> {
-    let ok = (2..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    let ok = (2..=64).contains(&name.len()) && name.chars().all(crate::arn::is_iam_name_char);
     if ok {
         return Ok(());
     }
