@@ -1442,11 +1442,13 @@ fn a_world_readable_sidecar_token_file_is_warned_about() {
     }
 }
 
-/// The sidecar serves at most `MAX_CONNECTIONS` connections at once: with that many open and
-/// silent, a request waits in the accept queue (no `accept` fails for want of descriptors),
-/// and is answered once one of them closes.
+/// The sidecar serves at most `MAX_CONNECTIONS` connections at once. With that many open and
+/// silent (a local process holding them), a newcomer closes the one idle longest — the first
+/// opened — and is answered at once; the others stay open and are served. (Before, the
+/// newcomer waited until the silent ones reached the 10-second head timeout, which closed
+/// them all.)
 #[test]
-fn the_sidecar_serves_a_bounded_number_of_connections() {
+fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
     use rolegate::helper::sidecar::MAX_CONNECTIONS;
     use std::io::{Read, Write};
     use std::net::TcpStream;
@@ -1455,34 +1457,35 @@ fn the_sidecar_serves_a_bounded_number_of_connections() {
     let c = Client::new(&pki);
     let s = sidecar(&c, &d, &[]);
     let addr = s.url.trim_start_matches("http://").to_owned();
-    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+    let mut held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(&addr).unwrap())
         .collect();
-    let ask = || {
-        let mut tcp = TcpStream::connect(&addr).unwrap();
+    // Read with a bound on the wait, so that a regression fails instead of hanging.
+    let healthz = |tcp: &mut TcpStream| {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .unwrap();
-        tcp
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).unwrap();
+        let reply = HttpReply::parse(&raw);
+        (reply.status, reply.body)
     };
-    // Every slot is taken once the sidecar has accepted them all: a probe until then is
-    // answered, so wait for the first one that is not.
-    let mut probe = 'probing: {
-        for _ in 0..20 {
-            let mut tcp = ask();
-            tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-            let mut byte = [0u8; 1];
-            if tcp.read(&mut byte).is_err() {
-                break 'probing tcp;
-            }
-        }
-        panic!("with every slot held, probes were still answered");
-    };
-    drop(held);
-    probe.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut raw = Vec::new();
-    probe.read_to_end(&mut raw).unwrap();
-    let reply = HttpReply::parse(&raw);
-    assert_eq!((reply.status, reply.body.as_str()), (200, "ok"));
+    // Accepted after all the held ones (the accept queue is first in, first out).
+    let mut newcomer = TcpStream::connect(&addr).unwrap();
+    assert_eq!(healthz(&mut newcomer), (200, "ok".to_owned()));
+    let mut first = held.remove(0);
+    first.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(
+        first.read_to_end(&mut rest).unwrap(),
+        0,
+        "the longest idle connection was closed"
+    );
+    assert_eq!(
+        healthz(&mut held[0]),
+        (200, "ok".to_owned()),
+        "the second one still served"
+    );
 }
 
 /// A token file of 16 KiB (Kubernetes projected service account tokens run to several KiB) is

@@ -2,7 +2,8 @@
 //! private on-disk cache), `sidecar` (an IMDSv2 and container credentials endpoint) and
 //! `update` (keeps a profile of `~/.aws/credentials` fresh). `credentials` loads certificates
 //! and keys the way `aws_signing_helper` accepts them, `pkcs11` those on a PKCS#11 token;
-//! `imds_token` issues the sidecar's stateless IMDSv2 tokens.
+//! `imds_token` issues the sidecar's stateless IMDSv2 tokens, `sidecar_connections` bounds
+//! its connections.
 
 pub mod cache;
 pub mod credential_process;
@@ -11,6 +12,7 @@ pub mod imds_token;
 pub mod pkcs11;
 pub mod refresh;
 pub mod sidecar;
+mod sidecar_connections;
 pub mod update;
 
 /// The value of a boolean flag given as `--flag=VALUE`. `aws_signing_helper`'s flags are Go

@@ -20,8 +20,9 @@
 //! starts answering once the first fetch has finished (or [`FIRST_FETCH_WAIT`] has passed): an
 //! SDK asking at once, as one starting beside it does, gets credentials rather than a 503
 //! (botocore's IMDS provider tries once). At most [`MAX_CONNECTIONS`] connections are served
-//! at once (fewer when the open-file limit is lower): the next waits in the accept queue, so
-//! no local process can take the descriptors a refresh needs.
+//! at once (fewer when the open-file limit is lower), so no local process can take the
+//! descriptors a refresh needs; a newcomer to a full sidecar closes the connection idle
+//! longest ([`super::sidecar_connections`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,14 +42,15 @@ use super::credential_process::SessionArgs;
 use super::credentials::{IdentitySource, WorkloadIdentity};
 use super::imds_token::ImdsTokens;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
+use super::sidecar_connections::{Admitted, OpenConnections};
 
 /// How long the sidecar waits for its first fetch before it answers (with a 503 until then).
 pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
 
 /// Connections the sidecar serves at once. Each SDK of the machine or pod holds one while it
-/// fetches (an idle one is closed after 10 seconds, [`crate::server::connections::plain_http1`]);
-/// the descriptors of a refresh (its TLS connection, the certificate, key and CA files) are
-/// kept beside them.
+/// fetches (a silent one is closed after 10 seconds, [`crate::server::connections::plain_http1`],
+/// and the one idle longest when a newcomer finds them all taken); the descriptors of a refresh
+/// (its TLS connection, the certificate, key and CA files) are kept beside them.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// `rolegate sidecar` flags.
@@ -211,35 +213,45 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         auth_token_file: args.auth_token_file,
         imds,
     });
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        crate::server::connections::connection_limit(
-            MAX_CONNECTIONS,
-            crate::server::connections::raise_descriptor_limit(),
-        ),
+    let connections = OpenConnections::new(crate::server::connections::connection_limit(
+        MAX_CONNECTIONS,
+        crate::server::connections::raise_descriptor_limit(),
     ));
     loop {
-        // The semaphore is never closed: acquiring only waits for a connection to end.
-        let (slot, stream) = tokio::select! {
-            (Ok(slot), (stream, _)) = async {
-                let slot = slots.clone().acquire_owned().await;
-                (slot, crate::server::connections::accept(&listener).await)
-            } => (slot, stream),
+        let admitted = tokio::select! {
+            admitted = async {
+                let (stream, _) = crate::server::connections::accept(&listener).await;
+                (stream, connections.admit(tokio::time::Instant::now()).await)
+            } => admitted,
             () = stop.next() => {
                 tracing::info!("stopping on a signal");
                 return Ok(());
             }
         };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&shared, &req, OffsetDateTime::now_utc())) }
-            });
-            let _ = crate::server::connections::plain_http1()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        tokio::spawn(serve_connection(admitted, shared.clone()));
+    }
+}
+
+/// How long a connection told to close for a newcomer may take to finish a request it has
+/// started.
+const CLOSE_GRACE: StdDuration = StdDuration::from_secs(1);
+
+/// Serves one connection until it ends, or until a newcomer needs its slot while it is idle.
+async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted), shared: Arc<Shared>) {
+    let activity = admitted.activity.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let _in_flight = activity.request();
+        let response = handle(&shared, &req, OffsetDateTime::now_utc());
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let connection = crate::server::connections::plain_http1().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = admitted.close_requested() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
+        }
     }
 }
 

@@ -356,13 +356,21 @@ impl Activity {
         }
     }
 
+    /// Since when the connection has been idle: when its last request ended, or it opened;
+    /// `None` while a request is in flight.
+    pub fn idle_since(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(self.opened + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire)))
+    }
+
     /// When the connection, idle at `now`, will have been idle for `timeout`: `None` if that
     /// time has come (close it) or a request is in flight (look again after `timeout`).
     pub fn idle_deadline(&self, now: Instant, timeout: Duration) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        let Some(idle_since) = self.idle_since() else {
             return Some(now + timeout);
-        }
-        let idle_since = self.opened + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        };
         let deadline = idle_since + timeout;
         (deadline > now).then_some(deadline)
     }
