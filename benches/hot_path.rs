@@ -500,16 +500,8 @@ fn verify_x509_request(r: &ClientRequest, leaf: &ClientCertificate) {
     let pairs = pairs(r);
     let req = http_request(r.path, &pairs);
     let auth = x509::parse_authorization(req.header("authorization").expect("authorization")).expect("auth");
-    let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
-    let canonical = sigv4::canonical_request(&req, &signed, &sigv4::sha256_hex(&r.body), true).expect("canonical");
-    let sts = sigv4::string_to_sign(
-        &auth.label,
-        req.header("x-amz-date").expect("date"),
-        &auth.scope(),
-        &canonical,
-    );
-    leaf.verifying_key()
-        .verify(auth.algorithm, sts.as_bytes(), &auth.signature)
+    let amz_date = req.header("x-amz-date").expect("date");
+    x509::verify_request(&req, &sigv4::sha256_hex(&r.body), amz_date, &auth, leaf.verifying_key())
         .expect("x509 signature");
 }
 

@@ -370,6 +370,8 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(chain)
 }
 
+/// The AWS4-X509 signature of `req` checked ([`x509::verify_request`]), refused in this API's
+/// words.
 fn verify_signature(
     req: &RequestParts,
     body: &Bytes,
@@ -383,25 +385,16 @@ fn verify_signature(
         query: &req.query,
         headers: &headers,
     };
-    let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
     let payload_hash = sigv4::sha256_hex(body);
-    let canonical = sigv4::canonical_request(&http, &signed, &payload_hash, true)
-        .map_err(|e| ApiError::access_denied("bad-signature", format!("Cannot build the canonical request: {e}")))?;
     let amz_date = req.header("x-amz-date").unwrap_or_default();
-    let string_to_sign = sigv4::string_to_sign(&auth.label, amz_date, &auth.scope(), &canonical);
-    cert.verifying_key()
-        .verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
-        .map_err(|e| match e {
-            // Named as the client sent it (the family's canonical label may differ in digest).
-            sigv4::SigV4Error::AlgorithmKeyMismatch(_) => ApiError::access_denied(
-                "algorithm-key-mismatch",
-                sigv4::SigV4Error::AlgorithmKeyMismatch(auth.label.to_string()).to_string(),
-            ),
-            _ => ApiError::access_denied(
-                "bad-signature",
-                "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",
-            ),
-        })
+    x509::verify_request(&http, &payload_hash, amz_date, auth, cert.verifying_key()).map_err(|e| match e {
+        e @ sigv4::SigV4Error::AlgorithmKeyMismatch(_) => ApiError::access_denied("algorithm-key-mismatch", e.to_string()),
+        sigv4::SigV4Error::X509SignatureMismatch => ApiError::access_denied(
+            "bad-signature",
+            "Signature validation failed: the request signature does not match the certificate's public key and the signed request.",
+        ),
+        e => ApiError::access_denied("bad-signature", format!("Cannot build the canonical request: {e}")),
+    })
 }
 
 #[derive(Serialize)]

@@ -145,6 +145,30 @@ pub fn check_request(
     check_time(amz_date, None, exp)
 }
 
+/// Verifies a Roles Anywhere request's signature with the certificate's key: the canonical
+/// request of `req` over the headers `auth` lists as signed and `payload_hash` (the SHA-256 of
+/// the body, hex), its string to sign with the label as sent, `amz_date` and `auth`'s scope.
+/// The request rules ([`check_request`]) come first. A label of the other family than the key
+/// is `AlgorithmKeyMismatch`, named as sent; a signature that does not verify,
+/// `X509SignatureMismatch`; any other error is the canonical request's.
+pub fn verify_request(
+    req: &HttpRequest,
+    payload_hash: &str,
+    amz_date: &str,
+    auth: &X509Authorization,
+    key: &X509VerifyingKey,
+) -> Result<(), SigV4Error> {
+    let signed: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
+    let canonical = canonical_request(req, &signed, payload_hash, true)?;
+    let string_to_sign = string_to_sign(&auth.label, amz_date, &auth.scope(), &canonical);
+    key.verify(auth.algorithm, string_to_sign.as_bytes(), &auth.signature)
+        .map_err(|e| match e {
+            // The family's canonical label may differ from the one sent in its digest.
+            SigV4Error::AlgorithmKeyMismatch(_) => SigV4Error::AlgorithmKeyMismatch(auth.label.clone()),
+            other => other,
+        })
+}
+
 /// The public key type of the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublicKeyKind {

@@ -85,10 +85,9 @@ fn verify_x509(
         hosts: crate::sigv4::ServerNames::anywhere(),
     };
     x509::check_request(&auth, req.header("host"), Some(amz_date), &exp)?;
-    let names: Vec<&str> = auth.signed_headers.iter().map(String::as_str).collect();
-    let creq = canonical_request(&req, &names, &sha256_hex(body), true)?;
-    let sts = string_to_sign(&auth.label, amz_date, &auth.scope(), &creq);
-    verify_signature(auth.algorithm, kind, public, sts.as_bytes(), &auth.signature)
+    // A key that does not parse fails like a signature that does not verify.
+    let key = X509VerifyingKey::parse(kind, public).map_err(|_| SigV4Error::X509SignatureMismatch)?;
+    x509::verify_request(&req, &sha256_hex(body), amz_date, &auth, &key)
 }
 
 /// A one-off [`X509VerifyingKey`] of `key_bytes` verifying `signature`; a key that does not
@@ -180,6 +179,19 @@ fn round_trips_and_rejects_for_each_key_type() {
         assert_eq!(
             verify_x509(&relabeled, BODY, kind, &id.public),
             Err(SigV4Error::AlgorithmKeyMismatch(swapped.to_owned()))
+        );
+        // the other family's label with another digest: named as sent
+        let other_digest = swapped.replace("SHA256", "SHA384");
+        let mut relabeled_digest = headers.clone();
+        let auth_header = &mut relabeled_digest
+            .iter_mut()
+            .find(|(n, _)| n == "Authorization")
+            .unwrap()
+            .1;
+        *auth_header = auth_header.replacen(label, &other_digest, 1);
+        assert_eq!(
+            verify_x509(&relabeled_digest, BODY, kind, &id.public),
+            Err(SigV4Error::AlgorithmKeyMismatch(other_digest))
         );
         // the right family but an unknown label
         let auth_header = &mut relabeled.iter_mut().find(|(n, _)| n == "Authorization").unwrap().1;
