@@ -619,6 +619,45 @@ async fn a_unary_call_of_two_messages_is_refused() {
     create(&c, create_request("main", ROLE, "main")).await.unwrap();
 }
 
+/// A method rolegate does not serve is UNIMPLEMENTED, naming the method asked for (when it
+/// has a method's shape) beside the methods served: one of a service served (health's `List`,
+/// which newer health clients call) as much as one of a service that is not.
+#[tokio::test]
+async fn an_unknown_method_is_named_with_those_served() {
+    let w = Workload::new();
+    let d = w.start();
+    let c = w.workload(&d).await;
+    let served = "it serves rolegate.v1.Sessions (CreateSession, AssumeRole, VerifyRequest, Authorize), \
+                  rolegate.v1.Admin (Status, Reload), grpc.health.v1.Health (Check, Watch) and server reflection \
+                  (grpc.reflection.v1 and v1alpha, ServerReflectionInfo).";
+    for (path, named) in [
+        ("/grpc.health.v1.Health/List", " /grpc.health.v1.Health/List"),
+        (
+            "/rolegate.v1.Sessions/GetCallerIdentity",
+            " /rolegate.v1.Sessions/GetCallerIdentity",
+        ),
+        ("/example.Other/Call", " /example.Other/Call"),
+        // Not a method's shape: not repeated.
+        ("/rolegate.v1.Sessions/Get%20Caller", ""),
+    ] {
+        let mut grpc = tonic::client::Grpc::new(c.channel());
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<RawMessage, RawMessage>::default();
+        let answer = grpc
+            .unary(
+                tonic::Request::new(RawMessage(Vec::new())),
+                http::uri::PathAndQuery::from_maybe_shared(path).unwrap(),
+                codec,
+            )
+            .await;
+        assert_status(
+            answer,
+            Code::Unimplemented,
+            &format!("rolegate serves no gRPC method{named}: {served}"),
+        );
+    }
+}
+
 /// Metadata over `max_header_bytes` is refused in gRPC's own terms (RESOURCE_EXHAUSTED, with
 /// the error's name), not with the bare HTTP 431 a client reads as UNKNOWN.
 #[tokio::test]
@@ -681,11 +720,11 @@ fn aws_signed_in_region(
 ) -> VerifyRequestRequest {
     let mut r = aws_signed_scoped(
         creds,
-        "execute-api",
-        region,
+        ("execute-api", region),
         SystemTime::now(),
         path_and_query,
         Some(body),
+        false,
     );
     r.region = region.to_owned();
     r
@@ -699,7 +738,7 @@ fn aws_signed_body(
     path_and_query: &str,
     body: Option<&[u8]>,
 ) -> VerifyRequestRequest {
-    aws_signed_scoped(creds, service, REGION, time, path_and_query, body)
+    aws_signed_scoped(creds, (service, REGION), time, path_and_query, body, false)
 }
 
 /// `creds` as the AWS SDK's signer takes them.
@@ -713,23 +752,29 @@ fn sdk_credentials(creds: &SigningCredentials) -> aws_credential_types::Credenti
     )
 }
 
+/// Signed as the SDK signs for `service` in `region`; with `declare_payload`, the payload's
+/// hash (or `UNSIGNED-PAYLOAD`) declared in `x-amz-content-sha256`, as S3 clients send it.
 fn aws_signed_scoped(
     creds: &SigningCredentials,
-    service: &str,
-    region: &str,
+    (service, region): (&str, &str),
     time: SystemTime,
     path_and_query: &str,
     body: Option<&[u8]>,
+    declare_payload: bool,
 ) -> VerifyRequestRequest {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
     let identity = sdk_credentials(creds).into();
+    let mut settings = SigningSettings::default();
+    if declare_payload {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .unwrap()
         .into();
@@ -840,21 +885,38 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     }
 
     // An unsigned payload is the S3 family's: for another service the body would go
-    // unauthenticated, so a request signed over UNSIGNED-PAYLOAD is not valid.
-    let mut unsigned = aws_signed_body(&creds, "execute-api", SystemTime::now(), "/orders/42", None);
-    let r = verify(&c, unsigned.clone()).await.unwrap();
-    assert_eq!(
-        (r.valid, r.error_code.as_str()),
-        (false, "IncompleteSignature"),
-        "{r:?}"
-    );
-    assert_eq!(
-        r.reason,
+    // unauthenticated. The platform's own service and payload_hash say so, whatever the
+    // request's scope: an invalid argument, before any signature is checked.
+    let mut unsigned = aws_signed_body(&creds, "s3", SystemTime::now(), "/orders/42", None);
+    assert_status(
+        verify(&c, unsigned.clone()).await,
+        Code::InvalidArgument,
         "payload_hash UNSIGNED-PAYLOAD is accepted for the S3 family only (s3, s3-object-lambda, s3-outposts, \
-         s3express), not for 'execute-api': the body would go unauthenticated; give the SHA-256 of the body."
+         s3express), not for 'execute-api': the body would go unauthenticated; give the SHA-256 of the body.",
     );
     unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
     assert!(!verify(&c, unsigned).await.unwrap().valid);
+    // An S3 request that declares UNSIGNED-PAYLOAD signed that marker, not its body (S3 takes
+    // any body with it): the body's hash, which a platform computes for every request, stands
+    // for it, as does the marker itself.
+    let declared_unsigned = aws_signed_scoped(&creds, ("s3", REGION), SystemTime::now(), "/bucket/key", None, true);
+    assert!(
+        declared_unsigned
+            .headers
+            .iter()
+            .any(|h| h.name == "x-amz-content-sha256" && h.value == "UNSIGNED-PAYLOAD"),
+        "{:?}",
+        declared_unsigned.headers
+    );
+    for payload_hash in [rolegate::sigv4::sha256_hex(body), "UNSIGNED-PAYLOAD".to_owned()] {
+        let r = VerifyRequestRequest {
+            service: "s3".into(),
+            payload_hash,
+            ..declared_unsigned.clone()
+        };
+        let answer = verify(&c, r).await.unwrap();
+        assert!(answer.valid, "{answer:?}");
+    }
     // A scope the platform names that no request can be scoped to is its own mistake: an
     // invalid argument, not a client's signature that does not match.
     for (field, value, message) in [
@@ -949,12 +1011,21 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         (
             "POST",
             "orders/42",
-            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+            "path is no HTTP path: it starts with '/' and holds no control characters, '?' or '#' (empty means '/'); \
+             give the query string in query, without its '?'.",
         ),
         (
             "POST",
             "/orders/42\n",
-            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+            "path is no HTTP path: it starts with '/' and holds no control characters, '?' or '#' (empty means '/'); \
+             give the query string in query, without its '?'.",
+        ),
+        // The request target passed whole (Go's RequestURI) could only fail the signature.
+        (
+            "POST",
+            "/orders/42?expand=items",
+            "path is no HTTP path: it starts with '/' and holds no control characters, '?' or '#' (empty means '/'); \
+             give the query string in query, without its '?'.",
         ),
     ] {
         let mut r = aws_signed(&creds, "execute-api", SystemTime::now(), "/orders/42", body);
@@ -1048,7 +1119,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
     let metrics = d.metrics_text();
-    for (outcome, count) in [("allow", 2), ("SignatureDoesNotMatch", 7), ("IncompleteSignature", 1)] {
+    for (outcome, count) in [("allow", 4), ("SignatureDoesNotMatch", 7)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");

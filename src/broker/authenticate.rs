@@ -193,9 +193,7 @@ impl Broker {
             Payload::Body { bytes, allow_unsigned } => signed
                 .payload_hash_for(bytes, allow_unsigned)
                 .map_err(signature_error)?,
-            Payload::Hash(hash) => signed
-                .payload_hash_given(hash, sigv4::is_s3_family(service))
-                .map_err(signature_error)?,
+            Payload::Hash(hash) => signed.payload_hash_given(hash, service).map_err(signature_error)?,
         };
         let token = signed.security_token.as_deref().ok_or_else(|| {
             ApiError::new(

@@ -328,6 +328,11 @@ async fn dispatch_grpc(
 ) -> ::http::Response<Body> {
     use tower::Service;
     let operation = grpc::operation_of(req.uri().path());
+    // Kept for the refusal of a method rolegate does not serve (no allocation for its own).
+    let other_path = match operation {
+        grpc::OTHER_OPERATION => req.uri().path().to_owned(),
+        _ => String::new(),
+    };
     let content_type = req.headers().get(::http::header::CONTENT_TYPE);
     if let Some(e) = content_type.and_then(|v| v.to_str().ok()).and_then(grpc::codec_refusal) {
         return refuse_grpc(conn.remote, operation, None, &e, std::time::Instant::now());
@@ -355,7 +360,7 @@ async fn dispatch_grpc(
     });
     match routes.call(req).await {
         Ok(mut response) => {
-            if let Some(refused) = grpc::contract_status(response.headers_mut(), operation) {
+            if let Some(refused) = grpc::contract_status(response.headers_mut(), operation, &other_path) {
                 grpc::audit_refused_call(operation, remote, &request_id, started, &refused);
                 if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", id);

@@ -188,34 +188,31 @@ impl SignedRequest {
         }
     }
 
-    /// The payload hash to verify with when the verifier received the body and `given` is what
-    /// it computed (the hex SHA-256 of the body) or an unsigned marker ([`UNSIGNED_PAYLOAD`],
-    /// [`STREAMING_UNSIGNED_PAYLOAD_TRAILER`]). The request's own `x-amz-content-sha256`, when
-    /// sent, must say the same: a replayer could keep a declared hash and change the body. An
-    /// unsigned marker needs `unsigned_allowed` (the S3 family, whose clients send one) and, in
-    /// the header form, the request's declaring it — a presigned URL's payload is unsigned by
-    /// definition. A presigned URL of the S3 family that did not sign `x-amz-content-sha256`
-    /// signed `UNSIGNED-PAYLOAD` whatever its body (S3's rule for query authentication), and
-    /// one that signed an unsigned marker there signed that marker: a body hash given for
-    /// either stands for what it signed.
-    pub fn payload_hash_given(&self, given: &str, unsigned_allowed: bool) -> Result<String, SigV4Error> {
+    /// The payload hash to verify with when the verifier of a request to `service` received
+    /// the body and `given` is what it computed (the hex SHA-256 of the body) or an unsigned
+    /// marker ([`UNSIGNED_PAYLOAD`], [`STREAMING_UNSIGNED_PAYLOAD_TRAILER`]). The request's own
+    /// `x-amz-content-sha256`, when sent, must say the same: a replayer could keep a declared
+    /// hash and change the body. An unsigned marker needs a service of the S3 family (whose
+    /// clients send one) and, in the header form, the request's declaring it — a presigned
+    /// URL's payload is unsigned by definition. In the S3 family a request that declares an
+    /// unsigned marker signed that marker, not its body (S3 takes any body with it), and a
+    /// presigned URL that did not sign `x-amz-content-sha256` signed `UNSIGNED-PAYLOAD` (S3's
+    /// rule for query authentication): a body hash given for either stands for what it signed.
+    pub fn payload_hash_given(&self, given: &str, service: &str) -> Result<String, SigV4Error> {
+        let unsigned_allowed = super::is_s3_family(service);
         let marker = UNSIGNED_MARKERS.into_iter().find(|m| *m == given);
         if let Some(marker) = marker
             && !unsigned_allowed
         {
             return Err(SigV4Error::UnsignedPayloadOutsideS3 {
                 marker,
-                service: self.credential.service.clone(),
+                service: service.to_owned(),
             });
         }
         match (self.payload_hash.as_deref(), marker) {
-            // A presigned S3 URL that signed its unsigned payload's marker: the body is not
-            // covered, whatever hash of it the verifier computed.
-            (Some(declared), None)
-                if self.location == AuthLocation::Query && unsigned_allowed && is_unsigned_marker(declared) =>
-            {
-                Ok(declared.to_owned())
-            }
+            // An S3 request that signed its unsigned payload's marker: the body is not covered,
+            // whatever hash of it the verifier computed.
+            (Some(declared), None) if unsigned_allowed && is_unsigned_marker(declared) => Ok(declared.to_owned()),
             (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
             // The client signed its declaration as it wrote it (upper-case hex is still hex).
             (Some(declared), _) => Ok(declared.to_owned()),

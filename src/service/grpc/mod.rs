@@ -113,8 +113,9 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
 /// call (`grpc-encoding`) and a method rolegate does not serve stay UNIMPLEMENTED, the latter
 /// saying so (tonic: no message). They come as a trailers-only answer: the status is in the
 /// response headers. Returns the refusal, for the audit trail and the metrics, when it took
-/// one; `operation` is the call's, as [`operation_of`] names it.
-pub fn contract_status(headers: &mut http::HeaderMap, operation: &str) -> Option<ApiError> {
+/// one; `operation` is the call's, as [`operation_of`] names it, and `path` its method's path
+/// when that is [`OTHER_OPERATION`].
+pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &str) -> Option<ApiError> {
     const OUT_OF_RANGE: &str = "11";
     const UNIMPLEMENTED: &str = "12";
     const INTERNAL: &str = "13";
@@ -150,13 +151,9 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str) -> Option
             "compressed-message",
             format!("{message}: rolegate accepts uncompressed messages only (no grpc-encoding)."),
         ),
-        UNIMPLEMENTED if operation == OTHER_OPERATION && message.is_empty() => (
-            tonic::Code::Unimplemented,
-            "unknown-method",
-            "rolegate serves no such gRPC method: it serves rolegate.v1.Sessions, \
-             rolegate.v1.Admin, grpc.health.v1.Health and server reflection."
-                .to_owned(),
-        ),
+        UNIMPLEMENTED if operation == OTHER_OPERATION && message.is_empty() => {
+            (tonic::Code::Unimplemented, "unknown-method", unknown_method(path))
+        }
         _ => return None,
     };
     headers.insert("grpc-status", http::HeaderValue::from(code as i32));
@@ -204,6 +201,31 @@ pub fn handshake_certificate(
     peer_certificates: Option<&Vec<rustls::pki_types::CertificateDer<'static>>>,
 ) -> Option<Arc<crate::identity::ClientCertificate>> {
     broker.caches().verified_certificate(peer_certificates?.first()?)
+}
+
+/// The refusal of a call of a method rolegate does not serve: the method asked for, when the
+/// path has a method's shape (`/package.Service/Method`; anything else is not repeated), and
+/// the methods served.
+fn unknown_method(path: &str) -> String {
+    let is_name = |s: &str, dots: bool| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (dots && b == b'.'))
+    };
+    let method_shaped = path.len() <= 200
+        && path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .is_some_and(|(service, method)| is_name(service, true) && is_name(method, false));
+    let asked = match method_shaped {
+        true => format!(" {path}"),
+        false => String::new(),
+    };
+    format!(
+        "rolegate serves no gRPC method{asked}: it serves rolegate.v1.Sessions (CreateSession, AssumeRole, \
+         VerifyRequest, Authorize), rolegate.v1.Admin (Status, Reload), grpc.health.v1.Health (Check, Watch) and \
+         server reflection (grpc.reflection.v1 and v1alpha, ServerReflectionInfo)."
+    )
 }
 
 /// The operation label of any path but the `rolegate.v1` calls' (health, reflection, unknown).

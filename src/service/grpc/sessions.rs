@@ -32,7 +32,7 @@ use crate::proto::{
 };
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::{self, format_expiration};
-use crate::sigv4::{HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD};
+use crate::sigv4::{HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigV4Error, UNSIGNED_PAYLOAD};
 
 /// The HTTP/2 path of AssumeRole: the SigV4 canonical URI its signature covers.
 pub const ASSUME_ROLE_PATH: &str = "/rolegate.v1.Sessions/AssumeRole";
@@ -259,10 +259,15 @@ fn verify_request(
             "method is no HTTP method: it must be a token (letters, digits and !#$%&'*+-.^_`|~).",
         ));
     }
-    if !(r.path.is_empty() || r.path.starts_with('/')) || r.path.contains(|c: char| c.is_ascii_control()) {
+    // '?' ends a path and '#' is never sent: a path holding either is a request target
+    // passed whole (Go's RequestURI), whose signature could only fail.
+    if !(r.path.is_empty() || r.path.starts_with('/'))
+        || r.path.contains(|c: char| c.is_ascii_control() || c == '?' || c == '#')
+    {
         return Err(ApiError::validation(
             "bad-path",
-            "path is no HTTP path: it starts with '/' and holds no control characters (empty means '/').",
+            "path is no HTTP path: it starts with '/' and holds no control characters, '?' or '#' (empty means '/'); \
+             give the query string in query, without its '?'.",
         ));
     }
     let service = required(r.service, "service")?;
@@ -272,7 +277,7 @@ fn verify_request(
             b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
         })?;
     }
-    let payload_hash = payload_hash(&r.payload_hash)?;
+    let payload_hash = payload_hash(&r.payload_hash, &service)?;
     if r.headers.len() > MAX_VERIFY_HEADERS {
         return Err(ApiError::validation(
             "too-many-headers",
@@ -473,9 +478,23 @@ fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, 
 /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: the values whose signature covers the whole request
 /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>). The
 /// signed-chunk forms are refused, since their chunks' signatures are not verified here.
-fn payload_hash(value: &str) -> Result<String, ApiError> {
-    if value == UNSIGNED_PAYLOAD || value == STREAMING_UNSIGNED_PAYLOAD_TRAILER {
-        return Ok(value.to_owned());
+fn payload_hash(value: &str, service: &str) -> Result<String, ApiError> {
+    if let Some(marker) = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
+        .into_iter()
+        .find(|m| *m == value)
+    {
+        return match crate::sigv4::is_s3_family(service) {
+            true => Ok(marker.to_owned()),
+            // The platform's own two fields say it: refused before any signature is checked.
+            false => Err(ApiError::validation(
+                "bad-payload-hash",
+                SigV4Error::UnsignedPayloadOutsideS3 {
+                    marker,
+                    service: service.to_owned(),
+                }
+                .to_string(),
+            )),
+        };
     }
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(value.to_ascii_lowercase());
@@ -605,20 +624,30 @@ mod tests {
     #[test]
     fn payload_hash_rules() {
         let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
-        assert_eq!(payload_hash(hex).unwrap(), hex.to_ascii_lowercase());
-        assert_eq!(payload_hash("UNSIGNED-PAYLOAD").unwrap(), "UNSIGNED-PAYLOAD");
+        assert_eq!(payload_hash(hex, "s3").unwrap(), hex.to_ascii_lowercase());
+        assert_eq!(payload_hash("UNSIGNED-PAYLOAD", "s3").unwrap(), "UNSIGNED-PAYLOAD");
         let trailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-        assert_eq!(payload_hash(trailer).unwrap(), trailer);
+        assert_eq!(payload_hash(trailer, "s3").unwrap(), trailer);
         assert_eq!(
-            payload_hash("STREAMING-AWS4-HMAC-SHA256-PAYLOAD").unwrap_err().message,
+            payload_hash("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "s3")
+                .unwrap_err()
+                .message,
             "payload_hash STREAMING-AWS4-HMAC-SHA256-PAYLOAD is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
         );
         assert_eq!(
-            payload_hash("STREAMING-secret/value").unwrap_err().message,
+            payload_hash("STREAMING-secret/value", "s3").unwrap_err().message,
             "payload_hash STREAMING-… is a body sent in signed chunks; VerifyRequest does not verify chunk signatures, so it cannot vouch for such a request."
         );
+        // Outside the S3 family an unsigned payload would leave the body unauthenticated.
+        assert_eq!(
+            payload_hash(trailer, "execute-api").unwrap_err().message,
+            "payload_hash STREAMING-UNSIGNED-PAYLOAD-TRAILER is accepted for the S3 family only (s3, s3-object-lambda, \
+             s3-outposts, s3express), not for 'execute-api': the body would go unauthenticated; give the SHA-256 of the \
+             body."
+        );
+        assert_eq!(payload_hash(hex, "execute-api").unwrap(), hex.to_ascii_lowercase());
         for bad in ["", "unsigned-payload", "abc", &hex[1..]] {
-            assert_eq!(payload_hash(bad).unwrap_err().reason, "bad-payload-hash", "{bad}");
+            assert_eq!(payload_hash(bad, "s3").unwrap_err().reason, "bad-payload-hash", "{bad}");
         }
     }
 

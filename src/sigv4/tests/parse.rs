@@ -536,28 +536,40 @@ fn payload_hash_given_by_a_verifying_service() {
         parse_request("PUT", &headers).unwrap()
     };
     assert_eq!(
-        signed(None).payload_hash_given(&body_hash, false),
+        signed(None).payload_hash_given(&body_hash, "sts"),
         Ok(body_hash.clone())
     );
     // The client signed its declaration as it wrote it: upper-case hex stays upper-case.
     assert_eq!(
-        signed(Some(&body_hash.to_uppercase())).payload_hash_given(&body_hash, false),
+        signed(Some(&body_hash.to_uppercase())).payload_hash_given(&body_hash, "sts"),
         Ok(body_hash.to_uppercase())
     );
     assert_eq!(
-        signed(Some(&sha256_hex(b"other"))).payload_hash_given(&body_hash, true),
+        signed(Some(&sha256_hex(b"other"))).payload_hash_given(&body_hash, "s3"),
         Err(SigV4Error::PayloadHashMismatch)
     );
     assert_eq!(
-        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_given(UNSIGNED_PAYLOAD, true),
+        signed(Some(UNSIGNED_PAYLOAD)).payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
     assert_eq!(
-        signed(None).payload_hash_given(UNSIGNED_PAYLOAD, true),
+        signed(None).payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Err(SigV4Error::UnsignedPayloadUndeclared(UNSIGNED_PAYLOAD))
     );
+    // An S3 request that declares an unsigned payload signed the marker: the body's own hash
+    // stands for it. Outside the S3 family, where no marker is taken, it is a mismatch.
+    for marker in [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER] {
+        assert_eq!(
+            signed(Some(marker)).payload_hash_given(&body_hash, "s3"),
+            Ok(marker.to_owned())
+        );
+        assert_eq!(
+            signed(Some(marker)).payload_hash_given(&body_hash, "execute-api"),
+            Err(SigV4Error::PayloadHashMismatch)
+        );
+    }
     assert_eq!(
-        signed(Some(STREAMING_UNSIGNED_PAYLOAD_TRAILER)).payload_hash_given(STREAMING_UNSIGNED_PAYLOAD_TRAILER, false),
+        signed(Some(STREAMING_UNSIGNED_PAYLOAD_TRAILER)).payload_hash_given(STREAMING_UNSIGNED_PAYLOAD_TRAILER, "sts"),
         Err(SigV4Error::UnsignedPayloadOutsideS3 {
             marker: STREAMING_UNSIGNED_PAYLOAD_TRAILER,
             service: "sts".into()
@@ -570,16 +582,16 @@ fn payload_hash_given_by_a_verifying_service() {
     ))
     .unwrap();
     assert_eq!(
-        presigned.payload_hash_given(UNSIGNED_PAYLOAD, true),
+        presigned.payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
     // An S3 presigned URL signs UNSIGNED-PAYLOAD whatever the body whose hash the verifier
     // computed; another service's presigned request signs the body's hash (as aws-sdk-go does).
     assert_eq!(
-        presigned.payload_hash_given(&body_hash, true),
+        presigned.payload_hash_given(&body_hash, "s3"),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
-    assert_eq!(presigned.payload_hash_given(&body_hash, false), Ok(body_hash.clone()));
+    assert_eq!(presigned.payload_hash_given(&body_hash, "sts"), Ok(body_hash.clone()));
     // ...also when the uploader adds an x-amz-content-sha256 header the URL did not sign (an
     // integrity check of its own); one the URL signed must agree.
     let presigned_with = |signed_headers: &str| {
@@ -596,11 +608,11 @@ fn payload_hash_given_by_a_verifying_service() {
         .unwrap()
     };
     assert_eq!(
-        presigned_with("host").payload_hash_given(UNSIGNED_PAYLOAD, true),
+        presigned_with("host").payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
     assert_eq!(
-        presigned_with("host%3Bx-amz-content-sha256").payload_hash_given(UNSIGNED_PAYLOAD, true),
+        presigned_with("host%3Bx-amz-content-sha256").payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Err(SigV4Error::PayloadHashMismatch)
     );
     // A presigned S3 URL that signed `x-amz-content-sha256: UNSIGNED-PAYLOAD` signed the marker,
@@ -617,11 +629,11 @@ fn payload_hash_given_by_a_verifying_service() {
     })
     .unwrap();
     assert_eq!(
-        declared_unsigned.payload_hash_given(&body_hash, true),
+        declared_unsigned.payload_hash_given(&body_hash, "s3"),
         Ok(UNSIGNED_PAYLOAD.to_owned())
     );
     assert_eq!(
-        declared_unsigned.payload_hash_given(&body_hash, false),
+        declared_unsigned.payload_hash_given(&body_hash, "sts"),
         Err(SigV4Error::PayloadHashMismatch)
     );
 }
