@@ -20,7 +20,7 @@ pub(super) fn with_place(text: &str, key: &str) -> String {
     let Some(offset) = offset_of(text, path) else {
         return key.to_owned();
     };
-    let place = super::line_and_column(text, offset);
+    let place = super::toml_errors::line_and_column(text, offset);
     match note {
         Some(note) => format!("{path} ({place}; {note})"),
         None => format!("{path} ({place})"),

@@ -1,0 +1,142 @@
+//! Parsing the configuration file's TOML into the schema, and its syntax and type errors
+//! worded for the file's author: where (key path, line and column) and what, in TOML's terms.
+
+use super::{ConfigFile, locate};
+
+/// Parses the configuration file; on a syntax or schema error, where it is (the key path
+/// when the document parsed, and the line and column) and toml's message.
+pub(super) fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
+    let error = match toml::Deserializer::parse(text) {
+        Ok(document) => match serde_path_to_error::deserialize(document) {
+            Ok(file) => return Ok(file),
+            Err(e) => {
+                let key = e.path().to_string();
+                let key = if key == "." { None } else { Some(key) };
+                (key, e.into_inner())
+            }
+        },
+        Err(e) => (None, e),
+    };
+    let (key, e) = error;
+    // A syntax error names no key: the key path of the line it is on, where the text tells
+    // it (`server.account_id` for `account_id = 123-456` under `[server]`), else none.
+    let key = key.or_else(|| e.span().and_then(|span| locate::key_at(text, span.start)));
+    let at = e.span().map(|span| line_and_column(text, span.start));
+    let message = match (e.message(), &key, e.span()) {
+        ("duplicate key", Some(key), Some(span)) => duplicate_key(text, key, span.start),
+        (message, ..) => plain_type_names(message),
+    };
+    let key = match (key, at) {
+        (Some(key), Some(at)) => format!("{key} ({at})"),
+        (Some(key), None) => key,
+        (None, Some(at)) => at,
+        (None, None) => "(document)".to_owned(),
+    };
+    Err((key, message))
+}
+
+/// toml's "duplicate key" at byte `offset`, saying where `key` was first given (read from the
+/// lines before the second) — an inline `keys = [...]` followed by `[[tokens.keys]]` tables is
+/// the common case: two definitions of one key.
+fn duplicate_key(text: &str, key: &str, offset: usize) -> String {
+    let before = text
+        .get(..offset)
+        .map_or("", |b| b.rfind('\n').map_or("", |end| &b[..=end]));
+    let Some(first) = locate::defined_at(before, key) else {
+        return "duplicate key".to_owned();
+    };
+    let line = text.get(before.len()..).unwrap_or("").trim_start();
+    let hint = match line.starts_with("[[") {
+        true => format!("a `[[{key}]]` table cannot follow `{key} = [...]`: write every entry in one of the two forms"),
+        false => "give each key once".to_owned(),
+    };
+    format!(
+        "duplicate key: {key} is already given at {}; {hint}",
+        line_and_column(text, first)
+    )
+}
+
+/// `line L, column C` (1-based, columns in characters) of byte `offset` in `text`.
+pub(super) fn line_and_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// serde names Rust types in its messages ("expected u32", "expected f64"); a file's or a
+/// request's author wrote TOML or JSON. (A `bool` is already "a boolean".)
+pub(crate) fn plain_type_names(message: &str) -> String {
+    let mut message = message.to_owned();
+    for rust in ["u8", "u16", "u32", "u64", "u128", "usize"] {
+        message = message.replace(&format!("expected {rust}"), "expected an integer of 0 or more");
+    }
+    for rust in ["i8", "i16", "i32", "i64", "i128", "isize"] {
+        message = message.replace(&format!("expected {rust}"), "expected an integer");
+    }
+    for rust in ["f32", "f64"] {
+        message = message.replace(&format!("expected {rust}"), "expected a number");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TOML syntax error names the key path of its line, as the other errors name theirs —
+    /// never the bad value in the key's place — or only the line and column.
+    #[test]
+    fn a_syntax_error_names_the_key_path_of_its_line() {
+        let error = |text: &str| {
+            let Err((key, message)) = parse_toml(text) else {
+                panic!("{text:?} parsed");
+            };
+            format!("{key}: {message}")
+        };
+        assert_eq!(
+            error("[server]\nregion = \"a\"\nregion = \"b\"\n"),
+            "server.region (line 3, column 1): duplicate key: server.region is already given at line 2, column 10; give each key once"
+        );
+        assert_eq!(
+            error(
+                "[tokens]\nactive = \"k1\"\nkeys = [{ id = \"k1\", file = \"k1.key\" }]\n\n[[tokens.keys]]\nid = \"k2\"\n"
+            ),
+            "tokens.keys (line 5, column 10): duplicate key: tokens.keys is already given at line 3, column 8; \
+             a `[[tokens.keys]]` table cannot follow `tokens.keys = [...]`: write every entry in one of the two forms"
+        );
+        assert_eq!(
+            error("[server]\naccount_id = 123-456\n"),
+            "server.account_id (line 2, column 14): invalid date, expected `-` (MM-DD)"
+        );
+        assert_eq!(
+            error("[tokens]\n[[tokens.keys]]\nid = \"k0\"\nactive = k1\n"),
+            "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
+        );
+        assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
+    }
+
+    /// A value of the wrong type is described in TOML's terms, not by a Rust type name.
+    #[test]
+    fn a_type_error_names_no_rust_type() {
+        for (line, error) in [
+            (
+                "rate_limit_per_ip = \"fast\"",
+                "server.rate_limit_per_ip (line 2, column 21): invalid type: string \"fast\", expected a number",
+            ),
+            (
+                "max_body_bytes = \"big\"",
+                "server.max_body_bytes (line 2, column 18): invalid type: string \"big\", expected an integer of 0 or more",
+            ),
+            (
+                "proxy_protocol = \"yes\"",
+                "server.proxy_protocol (line 2, column 18): invalid type: string \"yes\", expected a boolean",
+            ),
+        ] {
+            let Err((key, message)) = parse_toml(&format!("[server]\n{line}\n")) else {
+                panic!("{line} parsed");
+            };
+            assert_eq!(format!("{key}: {message}"), error);
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! The load-time warnings: what a configuration may hold but most likely did not mean (a
+//! secret file others can read, a trust policy key never set, a stale CRL, …), each logged at
+//! the key of the file it is about ([`warn_at!`], [`LoadedFile`]).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{Anchor, ConfigFile, Profile, Role, locate, schema, succession};
+use crate::arn::{AccountId, RoleArn};
+use crate::identity::{StaleCrls, TrustAnchor};
+use crate::policy::PolicyDocument;
+
+/// Logs a load warning about `key` of the file being loaded ([`LoadedFile`]), placed as a
+/// [`ConfigError`](super::ConfigError) is (`rolegate.toml: role[0].arn (line 5, column 7): …`),
+/// with `key` as a field too; further fields go in the brackets, each followed by a comma.
+macro_rules! warn_at {
+    ($file:expr, $key:expr, [$($field:tt)*], $($message:tt)+) => {{
+        let key: &str = &$key;
+        tracing::warn!(key, $($field)* "{}: {}", $file.place(key), format_args!($($message)+))
+    }};
+    ($file:expr, $key:expr, $($message:tt)+) => {
+        warn_at!($file, $key, [], $($message)+)
+    };
+}
+pub(super) use warn_at;
+
+/// The configuration file being loaded, its path and text, for the place a warning names.
+#[derive(Clone, Copy)]
+pub(super) struct LoadedFile<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
+}
+
+impl LoadedFile<'_> {
+    /// `key` as an error names it: the file, the key and, where the file has it, its line and
+    /// column (`rolegate.toml: role[0].arn (line 5, column 7)`).
+    pub(super) fn place(&self, key: &str) -> String {
+        format!("{}: {}", self.path.display(), locate::with_place(self.text, key))
+    }
+}
+
+/// Warns when a secret file (a token key, the TLS key) is open to others than the daemon:
+/// any permission for "others", or for a group the daemon is not in. A group the daemon is in
+/// is how systemd's `DynamicUser` with `SupplementaryGroups` and Kubernetes' `fsGroup` hand
+/// it its files, so that is not warned about. Also when it belongs to another user than the
+/// daemon's or root: that user can replace it (a token key they know forges sessions).
+#[cfg(unix)]
+pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    let shared = mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()));
+    if shared {
+        warn_at!(
+            file,
+            key,
+            [file = %path.display(),],
+            "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
+        );
+    }
+    if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
+        warn_at!(
+            file,
+            key,
+            [file = %path.display(),],
+            "secret file belongs to user id {owner}, neither the daemon's ({me}) nor root, who can replace it; chown it"
+        );
+    }
+}
+
+/// The daemon's group ids, effective and supplementary (`/proc/self/status`); empty where
+/// that cannot be read, which only ever adds a warning.
+#[cfg(unix)]
+fn process_groups() -> Vec<u32> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Vec::new();
+    };
+    let ids = |line: &str| {
+        line.split_whitespace()
+            .filter_map(|n| n.parse::<u32>().ok())
+            .collect::<Vec<_>>()
+    };
+    let mut groups = Vec::new();
+    for line in status.lines() {
+        if let Some(gids) = line.strip_prefix("Gid:") {
+            // real, effective, saved, filesystem: the effective and filesystem ids are the
+            // ones file access uses.
+            let gids = ids(gids);
+            groups.extend([gids.get(1), gids.get(3)].into_iter().flatten().copied());
+        } else if let Some(supplementary) = line.strip_prefix("Groups:") {
+            groups.extend(ids(supplementary));
+        }
+    }
+    groups
+}
+
+#[cfg(not(unix))]
+pub(super) fn warn_if_shared(_file: &LoadedFile<'_>, _key: &str, _path: &Path) {}
+
+/// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
+/// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
+/// clients match the endpoint's host against (RFC 6125 §6.4.4).
+pub(super) fn server_certificate_problem(
+    leaf: &x509_parser::certificate::X509Certificate<'_>,
+    now: i64,
+) -> Option<String> {
+    let eku = leaf.extended_key_usage().ok().flatten();
+    if eku.is_some_and(|eku| !eku.value.server_auth && !eku.value.any) {
+        return Some("its extended key usage does not include serverAuth".to_owned());
+    }
+    if leaf.subject_alternative_name().ok().flatten().is_none() {
+        return Some("it has no subjectAltName naming the server's host".to_owned());
+    }
+    let validity = leaf.validity();
+    succession::outside_validity(
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+        now,
+        succession::SERVER_CERTIFICATE_LEEWAY_SECONDS,
+    )
+}
+
+/// AWS Roles Anywhere profiles name roles of their own account, and STS answers with the
+/// role's account: a role of another account than `[server] account_id` is most likely a
+/// configuration copied from another account.
+pub(super) fn warn_of_roles_in_other_accounts(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    account: &AccountId,
+) {
+    for (i, role) in sections.iter().enumerate() {
+        let Ok(arn) = RoleArn::parse(&role.arn) else {
+            continue;
+        };
+        if arn.account() != account {
+            warn_at!(
+                file,
+                format!("role[{i}].arn"),
+                "role {} is in account {}, not in [server] account_id {account}",
+                role.arn,
+                arn.account()
+            );
+        }
+    }
+}
+
+/// A `revoke_sessions_issued_before` later than now revokes the sessions the role issues until
+/// then as soon as they are used: credentials handed out already refused, which helpers and
+/// SDKs keep using until they near expiry. Most likely a clock ahead of this one, or a typo.
+pub(super) fn warn_of_revocation_cutoffs_ahead(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+    now: i64,
+) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let Some(cutoff) = role.revoke_sessions_issued_before.filter(|t| *t > now) else {
+            continue;
+        };
+        warn_at!(
+            file,
+            format!("role[{i}].revoke_sessions_issued_before"),
+            [role = role.arn.as_str(),],
+            "revoke_sessions_issued_before {} is later than this machine's clock ({}): every session the role \
+             issues until then is refused as soon as it is used; set it to the time sessions must have been \
+             issued after",
+            crate::session::format_expiration(cutoff),
+            crate::session::format_expiration(now)
+        );
+    }
+}
+
+/// A trust policy condition (or policy variable) on a key no trust policy evaluation holds —
+/// most likely misspelt, as `aws:PrincipleTag/team` — meets the key absent every time: the
+/// condition never matches (or, with `...IfExists` and `Null`, always does), and an `Allow`
+/// with such a variable never applies.
+pub(super) fn warn_of_trust_keys_never_set(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let key = trust_policy_key(i, section);
+        let mut warned = std::collections::HashSet::new();
+        for (statement, context_key) in role.trust_policy.context_keys() {
+            if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
+                warn_at!(
+                    file,
+                    key,
+                    "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
+                    section.arn
+                );
+            }
+        }
+    }
+}
+
+/// The configuration key of role `i`'s trust policy, as messages name it.
+fn trust_policy_key(i: usize, section: &schema::RoleSection) -> String {
+    match &section.trust_policy_file {
+        Some(_) => format!("role[{i}].trust_policy_file"),
+        None => format!("role[{i}].trust_policy"),
+    }
+}
+
+/// A trust policy `Allow` of `"Principal": "*"` without a condition admits everyone: every
+/// certificate of every trust anchor through any profile listing the role, and every session
+/// of the account, whatever its session policies (they do not limit a grant to `*`). Rarely
+/// what was meant; a condition (`aws:PrincipalArn`, `aws:SourceArn`, a tag) narrows it.
+pub(super) fn warn_of_unconditioned_wildcard_trust(
+    file: &LoadedFile<'_>,
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
+    use crate::policy::{Effect, PrincipalEntry};
+    for (i, section) in sections.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        let key = trust_policy_key(i, section);
+        for (n, statement) in role.trust_policy.statements().iter().enumerate() {
+            let everyone = statement
+                .principal()
+                .is_some_and(|p| !p.negated && p.entries.contains(&PrincipalEntry::Everyone));
+            if statement.effect() == Effect::Allow && everyone && statement.conditions().is_empty() {
+                warn_at!(
+                    file,
+                    key,
+                    "role {}: Statement[{n}] allows \"Principal\": \"*\" without a condition: every client certificate of every trust anchor (through a profile listing the role) and every session of the account may assume it, whatever their session policies; name the principals, or add a condition such as aws:PrincipalArn or aws:SourceArn",
+                    section.arn
+                );
+            }
+        }
+    }
+}
+
+/// A permission, managed or profile session policy that reads a key no request of a rolegate
+/// session holds ([`crate::broker::never_in_session_requests`]: `${aws:username}` copied from
+/// an IAM user's policy, `aws:PrincipalOrgID`) meets it absent every time.
+pub(super) fn warn_of_session_keys_never_set(
+    file: &LoadedFile<'_>,
+    f: &ConfigFile,
+    roles: &HashMap<String, Arc<Role>>,
+    managed: &HashMap<String, Arc<PolicyDocument>>,
+    profiles: &HashMap<String, Arc<Profile>>,
+) {
+    let mut policies: Vec<(String, String, &PolicyDocument)> = Vec::new();
+    for (i, section) in f.role.iter().enumerate() {
+        let Some(role) = roles.get(&section.arn) else { continue };
+        for (j, policy) in role.permission_policies.iter().enumerate() {
+            let what = format!("role {}: permission policy {j}", section.arn);
+            policies.push((format!("role[{i}].permission_policies[{j}]"), what, policy));
+        }
+    }
+    for (i, section) in f.managed_policy.iter().enumerate() {
+        if let Some(policy) = managed.get(&section.arn) {
+            policies.push((
+                format!("managed_policy[{i}].document"),
+                format!("managed policy {}", section.arn),
+                policy,
+            ));
+        }
+    }
+    for (i, section) in f.profile.iter().enumerate() {
+        let session_policy = profiles
+            .values()
+            .find(|p| p.id == section.id)
+            .and_then(|p| p.session_policy.as_deref());
+        if let Some(policy) = session_policy {
+            let what = format!("profile {}: session policy", section.id);
+            policies.push((format!("profile[{i}].session_policy"), what, policy));
+        }
+    }
+    for (key, what, policy) in policies {
+        let mut warned = std::collections::HashSet::new();
+        for (statement, context_key) in policy.context_keys() {
+            let Some(why) = crate::broker::never_in_session_requests(context_key) else {
+                continue;
+            };
+            if warned.insert(context_key.to_ascii_lowercase()) {
+                warn_at!(
+                    file,
+                    key,
+                    "{what}: {statement} reads '{context_key}', a key no request of a rolegate session holds: {why}. A condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies"
+                );
+            }
+        }
+    }
+}
+
+/// A role a profile names whose trust policy never allows `rolesanywhere.amazonaws.com` one of
+/// the actions every CreateSession needs (no `Allow` names it, or a `Deny` without conditions
+/// does) (`sts:AssumeRole`, `sts:TagSession`,
+/// `sts:SetSourceIdentity`) refuses every session, whatever the certificate: most likely an
+/// action left out of the policy. Warned about once, at the role's trust policy.
+pub(super) fn warn_of_roles_roles_anywhere_cannot_assume(
+    file: &LoadedFile<'_>,
+    profiles: &[schema::ProfileSection],
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+) {
+    use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
+    let principal = || crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
+    for (i, section) in sections.iter().enumerate() {
+        let arn = &section.arn;
+        let Some(role) = roles.get(arn) else { continue };
+        if !profiles.iter().any(|p| p.role_arns.contains(arn)) {
+            continue;
+        }
+        let missing: Vec<&str> = ROLES_ANYWHERE_ACTIONS
+            .into_iter()
+            .filter(|action| {
+                let ctx = crate::policy::RequestContext::new(principal(), *action, arn.as_str());
+                !crate::policy::may_allow(&role.trust_policy, &ctx)
+            })
+            .collect();
+        if !missing.is_empty() {
+            warn_at!(
+                file,
+                trust_policy_key(i, section),
+                "role {arn}: its trust policy never allows {ROLES_ANYWHERE_PRINCIPAL} {}, so every CreateSession for it is denied; a Roles Anywhere trust policy allows sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                missing.join(", ")
+            );
+        }
+    }
+}
+
+/// A role a profile names whose trust policy reads a certificate tag
+/// (`aws:PrincipalTag/x509Subject/OU`, `…/x509Issuer/…`, `…/x509SAN/…`) that the profile's
+/// `attribute_mappings` leave out
+/// ([`AttributeMapping::dropped_field`](crate::identity::AttributeMapping::dropped_field)) meets
+/// the key absent in every session of that profile: a condition on it never matches (unless
+/// negated or `IfExists`), an `Allow` using it as a policy variable never applies.
+pub(super) fn warn_of_principal_tags_mapped_out(
+    file: &LoadedFile<'_>,
+    sections: &[schema::ProfileSection],
+    profiles: &HashMap<String, Arc<Profile>>,
+    roles: &HashMap<String, Arc<Role>>,
+) {
+    for (i, section) in sections.iter().enumerate() {
+        let Some(profile) = profiles.values().find(|p| p.id == section.id) else {
+            continue;
+        };
+        for arn in &section.role_arns {
+            let Some(role) = roles.get(arn) else { continue };
+            let mut warned = std::collections::HashSet::new();
+            for (statement, context_key) in role.trust_policy.context_keys() {
+                let Some(tag) = principal_tag_key(context_key) else {
+                    continue;
+                };
+                let Some(field) = profile.attribute_mapping.dropped_field(tag) else {
+                    continue;
+                };
+                if warned.insert(tag.to_ascii_lowercase()) {
+                    warn_at!(
+                        file,
+                        format!("profile[{i}].attribute_mappings.{}", field.name()),
+                        "profile {}: its attribute mappings leave out the tag '{tag}', which role {arn} reads in its trust policy ({statement}, '{context_key}'): no session of this profile has it, so a condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies; map it, or condition on a tag the profile maps",
+                        section.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The tag key of an `aws:PrincipalTag/{key}` context key (in any case, as keys are).
+fn principal_tag_key(context_key: &str) -> Option<&str> {
+    const PREFIX: &str = "aws:PrincipalTag/";
+    let prefix = context_key.get(..PREFIX.len())?;
+    prefix
+        .eq_ignore_ascii_case(PREFIX)
+        .then(|| &context_key[PREFIX.len()..])
+}
+
+/// A CRL with an issuing distribution point does not cover a certificate whose CRL
+/// distribution points name another one, and such a certificate is then checked against no
+/// CRL (an issuer without a CRL means "not revoked", as in AWS).
+pub(super) fn warn_if_scoped(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
+    for crl in trust.crls().iter().filter(|crl| crl.scope.is_some()) {
+        warn_at!(
+            file,
+            key,
+            [issuer = crl.issuer.as_str(),],
+            "CRL has an issuing distribution point: it covers only the certificates whose CRL \
+             distribution points name it (or that name none); the others are checked against no CRL"
+        );
+    }
+}
+
+/// An anchor that lists CRLs but none issued by one of its CA certificates checks nothing that
+/// CA issues for revocation (no CRL of an issuer means "not revoked", as in AWS): most likely
+/// a CRL left out — an intermediate's, when the bundle holds the root and an issuing CA.
+pub(super) fn warn_of_cas_without_crl(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
+    if trust.crls().is_empty() {
+        return;
+    }
+    let mut warned = std::collections::HashSet::new();
+    for ca in trust.certificates() {
+        let has_crl = trust.crls().iter().any(|crl| crl.issuer == ca.subject);
+        if !has_crl && warned.insert(ca.subject.as_str()) {
+            warn_at!(
+                file,
+                key,
+                [ca = ca.subject.as_str(),],
+                "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
+                 checked for revocation; list its CRL too"
+            );
+        }
+    }
+}
+
+/// Warns about each enabled anchor that trusts a CA without listing the CRL another anchor
+/// lists for it: the certificates that CRL revokes get sessions through this anchor (a reload
+/// adding such an anchor is refused; a start takes it, with this warning).
+pub(super) fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &HashMap<String, Arc<Anchor>>) {
+    let mut in_order: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).collect();
+    in_order.sort_by_key(|a| a.section);
+    for anchor in in_order.iter().filter(|a| a.enabled) {
+        let elsewhere = in_order
+            .iter()
+            .filter(|other| other.section != anchor.section)
+            .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
+            .find(|(_, crl)| anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl));
+        if let Some((other, crl)) = elsewhere {
+            warn_at!(
+                file,
+                format!("trust_anchor[{}].crls", anchor.section),
+                [issuer = crl.issuer.as_str(),],
+                "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it: the certificates \
+                 it revokes get sessions through this anchor; list the CRL here too",
+                other.section
+            );
+        }
+    }
+}
+
+/// Warns about each CA certificate of the bundle that a CRL of the anchor revokes: no chain
+/// ends at it (chain verification refuses such paths), so it only still serves to verify its
+/// own CRL; remove it when its issuer revoked it for good.
+pub(super) fn warn_of_revoked_cas(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor) {
+    for ca in trust.certificates() {
+        if let Some(issuer) = &ca.revoked_by {
+            warn_at!(
+                file,
+                key,
+                [ca = ca.subject.as_str(), crl_issuer = issuer.as_str(),],
+                "this CA certificate of the bundle is revoked by its issuer's CRL: chains it issued are refused"
+            );
+        }
+    }
+}
+
+/// How far in the future a CRL's thisUpdate may lie before the load warns of it: the clock
+/// skew allowed to clients.
+const CRL_THIS_UPDATE_LEEWAY_SECONDS: i64 = 300;
+
+/// Warns about each CRL of `trust` past its nextUpdate at `now`: revocations made since are
+/// not in it, and an anchor with `stale_crls = "refuse"` refuses the certificates it covers;
+/// and about one whose thisUpdate is still to come, which says a clock is wrong — the CA's, or
+/// this host's (which also judges every certificate's validity).
+pub(super) fn warn_if_stale(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+    for crl in trust
+        .crls()
+        .iter()
+        .filter(|crl| crl.this_update > now.unix_timestamp() + CRL_THIS_UPDATE_LEEWAY_SECONDS)
+    {
+        warn_at!(
+            file,
+            key,
+            [
+                issuer = crl.issuer.as_str(),
+                this_update = crate::session::format_expiration(crl.this_update),
+            ],
+            "CRL is dated in the future (its thisUpdate is still to come): the CA's clock or this host's is wrong; \
+             it is consulted as it is"
+        );
+    }
+    for crl in trust.crls() {
+        let Some(next_update) = crl.next_update.filter(|t| *t <= now.unix_timestamp()) else {
+            continue;
+        };
+        let consequence = match trust.stale_crls() {
+            StaleCrls::Honour => "revocations made since are not in it",
+            StaleCrls::Refuse => "the certificates it covers are refused (stale_crls = \"refuse\")",
+        };
+        warn_at!(
+            file,
+            key,
+            [
+                issuer = crl.issuer.as_str(),
+                next_update = crate::session::format_expiration(next_update),
+            ],
+            "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
+        );
+    }
+}
+
+/// A CA certificate of the anchor that has expired, or is not valid yet: chains ending at it are
+/// refused.
+pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnchor, now: OffsetDateTime) {
+    for certificate in trust
+        .certificates()
+        .iter()
+        .filter(|c| c.not_after <= now.unix_timestamp())
+    {
+        warn_at!(
+            file,
+            key,
+            [
+                subject = certificate.subject.as_str(),
+                not_after = crate::session::format_expiration(certificate.not_after),
+            ],
+            "trust anchor CA certificate has expired: chains that end at it are refused unless the bundle also holds its renewal (same name and key); add the renewed CA certificate"
+        );
+    }
+    for certificate in trust
+        .certificates()
+        .iter()
+        .filter(|c| c.not_before > now.unix_timestamp())
+    {
+        warn_at!(
+            file,
+            key,
+            [
+                subject = certificate.subject.as_str(),
+                not_before = crate::session::format_expiration(certificate.not_before),
+            ],
+            "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore unless the bundle also holds a current certificate of the same name and key (check this server's clock)"
+        );
+    }
+}
