@@ -1049,7 +1049,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let reloaded = log_line(&d, "configuration reloaded");
     let staged = format!(
         "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
-        rolegate::session::format_expiration((n + days(1)).unix_timestamp() - 300)
+        rolegate::session::format_expiration((n + days(1)).unix_timestamp())
     );
     assert!(reloaded.contains(&staged), "{reloaded}");
     assert_access_denied(create(&d, &good).await, REVOKED, "untrusted-certificate");

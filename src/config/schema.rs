@@ -1,5 +1,5 @@
 //! The TOML file as operators write it (DESIGN.md §2e). Plain serde structs with defaults;
-//! `super::load` turns them into the validated runtime [`super::Config`].
+//! `super::loader` turns them into the validated runtime [`super::Config`].
 
 use std::path::PathBuf;
 

@@ -14,9 +14,10 @@ use super::{Anchor, Config, ConfigError};
 use crate::identity::CrlInfo;
 use crate::session::format_expiration;
 
-/// How long before its notBefore a new server certificate is swapped in: one made a moment
-/// ago by a CA whose clock runs ahead of this host's (cert-manager's CA issuer does not date
-/// certificates back).
+/// How long before its notBefore a new server certificate may go in when the one in force has
+/// expired (one made a moment ago by a CA whose clock runs ahead of this host's:
+/// cert-manager's CA issuer does not date certificates back), and how far from valid a
+/// changed certificate may be when nothing is staged.
 pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
@@ -319,18 +320,32 @@ fn unusable_server_certificate(in_force: &Config, next: &Config, now: i64) -> Re
     }
 }
 
-/// When a new server certificate that is not valid yet (by more than
-/// [`SERVER_CERTIFICATE_LEEWAY_SECONDS`]) may go in: clients would refuse it now, so a reload
-/// keeps the certificate in force and applies the rest — a fresh CRL must not wait for a
-/// certificate staged ahead of its start — and the daemon reloads again at that time.
+/// When a new server certificate that is not valid yet may go in: clients with a right clock
+/// would refuse it now, so a reload keeps the certificate in force and applies the rest — a
+/// fresh CRL must not wait for a certificate staged ahead of its start — and the daemon
+/// reloads again at that time. See [`goes_in_at`].
 pub fn staged_server_certificate(in_force: &Config, next: &Config, now: i64) -> Option<i64> {
     let tls = &next.server.tls;
     if tls.cert_chain.first() == in_force.server.tls.cert_chain.first() {
         return None;
     }
     let (not_before, not_after) = (tls.not_before?, tls.not_after?);
-    let goes_in_at = not_before.saturating_sub(SERVER_CERTIFICATE_LEEWAY_SECONDS);
-    (now < goes_in_at && now <= not_after).then_some(goes_in_at)
+    let at = goes_in_at(not_before, in_force.server.tls.not_after);
+    (now < at && now <= not_after).then_some(at)
+}
+
+/// When a certificate valid from `not_before` replaces one in force until `in_force_until`:
+/// at its notBefore, not earlier, since a client refuses a certificate before it (swapping
+/// late costs nothing while the one in force is valid). Only when the one in force expires
+/// first may it go in up to [`SERVER_CERTIFICATE_LEEWAY_SECONDS`] early, as the one in force
+/// expires: then every client refuses that one.
+fn goes_in_at(not_before: i64, in_force_until: Option<i64>) -> i64 {
+    match in_force_until {
+        Some(until) if until < not_before => until
+            .saturating_add(1)
+            .max(not_before.saturating_sub(SERVER_CERTIFICATE_LEEWAY_SECONDS)),
+        _ => not_before,
+    }
 }
 
 /// Why a certificate valid from `not_before` to `not_after` (inclusive, RFC 5280 §4.1.2.5) is
@@ -351,6 +366,18 @@ mod tests {
     use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
     use crate::pki::KeyType;
     use crate::session::TokenKey;
+
+    #[test]
+    fn a_certificate_goes_in_early_only_when_the_one_in_force_expires_first() {
+        let (not_before, leeway) = (1_000_000, SERVER_CERTIFICATE_LEEWAY_SECONDS);
+        assert_eq!(goes_in_at(not_before, Some(not_before + 86_400)), not_before);
+        assert_eq!(goes_in_at(not_before, Some(not_before)), not_before);
+        assert_eq!(goes_in_at(not_before, None), not_before);
+        // The one in force expires 100 s before: the new one goes in as it does.
+        assert_eq!(goes_in_at(not_before, Some(not_before - 100)), not_before - 99);
+        // ...but no earlier than the leeway before its start.
+        assert_eq!(goes_in_at(not_before, Some(not_before - 3_600)), not_before - leeway);
+    }
 
     /// The bench's world: a PKI, a token key, a configuration whose anchor has a CRL.
     fn world() -> World {
@@ -549,13 +576,19 @@ mod tests {
         };
         let t = now();
         let day = 86_400;
+        // Staged until its notBefore, however near: a client with a right clock refuses it
+        // before then, and the certificate in force is valid meanwhile.
         assert_eq!(
             staged_server_certificate(&in_force, &with_dates(t + day, t + 30 * day), t),
-            Some(t + day - SERVER_CERTIFICATE_LEEWAY_SECONDS)
+            Some(t + day)
         );
         assert_eq!(
             staged_server_certificate(&in_force, &with_dates(t + 300, t + day), t),
-            None
+            Some(t + 300)
+        );
+        assert_eq!(
+            staged_server_certificate(&in_force, &with_dates(t + 1, t + day), t),
+            Some(t + 1)
         );
         assert_eq!(
             staged_server_certificate(&in_force, &with_dates(t - day, t + day), t),

@@ -58,7 +58,7 @@ pub(super) async fn reload_on_change(state: Arc<State>) {
         if state.staged_certificate_due(time::OffsetDateTime::now_utc().unix_timestamp()) {
             let state = state.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                tracing::info!("the staged server certificate is valid now; reloading");
+                tracing::info!("a staged server certificate goes in now; reloading");
                 state.reload()
             })
             .await;
