@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::broker::Broker;
-use crate::config::succession::CrlsSeen;
+use crate::config::succession::RevocationsSeen;
 use crate::config::{Config, ServerSettings, SourceFiles};
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
@@ -36,7 +36,7 @@ pub struct State {
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
     /// The CRLs in force since the start, which no reload may go back on.
-    crls_seen: Mutex<CrlsSeen>,
+    revocations_seen: Mutex<RevocationsSeen>,
     last_reload: Mutex<LastReload>,
     /// When the server certificate a reload staged, not valid yet, may go in (Unix seconds):
     /// the daemon reloads then ([`State::staged_certificate_due`]).
@@ -68,7 +68,7 @@ impl State {
         config_path: PathBuf,
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
-        let crls_seen = CrlsSeen::of(&config);
+        let revocations_seen = RevocationsSeen::of(&config);
         Self {
             listen_at_start: (config.server.listen, config.server.metrics_listen),
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
@@ -79,7 +79,7 @@ impl State {
             config_path,
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
-            crls_seen: Mutex::new(crls_seen),
+            revocations_seen: Mutex::new(revocations_seen),
             last_reload: Mutex::new(LastReload {
                 status: ReloadStatus {
                     loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -248,10 +248,12 @@ impl State {
             Some(_) => config.keeping_server_certificate_of(&in_force),
             None => config,
         };
-        let mut crls_seen = self.crls_seen.lock().unwrap_or_else(PoisonError::into_inner);
-        crate::config::succession::check(&in_force, &config, &crls_seen, now).map_err(|refusal| ReloadFailure {
-            error: refusal.to_string(),
-            sources: config.sources.clone(),
+        let mut revocations_seen = self.revocations_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::config::succession::check(&in_force, &config, &revocations_seen, now).map_err(|refusal| {
+            ReloadFailure {
+                error: refusal.to_string(),
+                sources: config.sources.clone(),
+            }
         })?;
         let mut changes = crate::config::succession::changes(&in_force, &config);
         if let Some(at) = staged {
@@ -269,7 +271,7 @@ impl State {
         }
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);
-        crls_seen.record(&config);
+        revocations_seen.record(&config);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
         let current = self.broker.config();

@@ -383,7 +383,7 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
     let (code, message) = grpc_over_h2(&d, "/rolegate.v1.Sessions/Nope", vec![0, 0, 0, 0, 0]).await;
     assert_eq!(code, "12", "{message}");
     assert!(
-        message.starts_with("rolegate%20serves%20no%20such%20gRPC%20method"),
+        message.starts_with("rolegate%20serves%20no%20gRPC%20method%20/rolegate.v1.Sessions/Nope:%20it%20serves"),
         "{message}"
     );
 

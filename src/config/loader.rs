@@ -567,6 +567,7 @@ impl Loader<'_> {
                 trust_policy,
                 permission_policies,
                 revoke_sessions_issued_before,
+                section: i,
             };
             // IAM role names are unique in an account whatever their case and path ("you cannot
             // create roles named both PRODROLE and prodrole").

@@ -242,6 +242,8 @@ pub struct Role {
     pub permission_policies: Vec<PolicyDocument>,
     /// Sessions issued before this instant (unix seconds) are refused.
     pub revoke_sessions_issued_before: Option<i64>,
+    /// The position of its `[[role]]` section, for messages that name its keys.
+    pub section: usize,
 }
 
 impl Config {

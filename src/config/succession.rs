@@ -2,8 +2,8 @@
 //! with the one in force and fails — the one in force kept, the file and the way out named —
 //! where swapping it in would silently take away something the running daemon gives:
 //! revocations (an older CRL of a CA's sequence than any in force since the start, under
-//! whichever anchor — [`CrlsSeen`] —, or its CRL dropped while an anchor still trusts the
-//! CA), the sessions a token key opens (another key under its id), a server
+//! whichever anchor — [`RevocationsSeen`] —, or its CRL dropped while an anchor still trusts the
+//! CA; a role's session cutoff moved back or removed), the sessions a token key opens (another key under its id), a server
 //! certificate clients accept (an expired one). A start has nothing to compare with, so a
 //! restart is how an operator does any of these on purpose. A server certificate not valid
 //! yet is staged instead ([`staged_server_certificate`]): the rest of the reload applies.
@@ -22,8 +22,8 @@ pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
 /// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
-/// active; CRLs replaced; the server certificate replaced. Other changes (policies, settings)
-/// are not listed.
+/// active; CRLs replaced; roles' sessions revoked; the server certificate replaced. Other
+/// changes (policies, settings) are not listed.
 pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
     let mut out = Vec::new();
     added_and_removed(&mut out, "trust anchor", in_force.anchors.keys(), next.anchors.keys());
@@ -62,6 +62,15 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
         }
     }
     added_and_removed(&mut out, "role", in_force.roles.keys(), next.roles.keys());
+    for (arn, role) in sorted(&next.roles) {
+        let before = in_force.roles.get(arn).and_then(|r| r.revoke_sessions_issued_before);
+        if let Some(cutoff) = role.revoke_sessions_issued_before.filter(|c| Some(*c) != before) {
+            out.push(format!(
+                "role {arn}: sessions issued before {} revoked",
+                format_expiration(cutoff)
+            ));
+        }
+    }
     let (old_ids, new_ids) = (in_force.keyring.key_ids(), next.keyring.key_ids());
     added_and_removed(&mut out, "token key", old_ids.iter(), new_ids.iter());
     if in_force.keyring.active_id() != next.keyring.active_id() {
@@ -107,37 +116,51 @@ fn added_and_removed<'a, T: AsRef<str> + Ord + 'a>(
 
 /// Checks `next`, which a reload read at `now` (Unix seconds), against `in_force` and the
 /// CRLs `seen` in force since the start.
-pub fn check(in_force: &Config, next: &Config, seen: &CrlsSeen, now: i64) -> Result<(), ConfigError> {
+pub fn check(in_force: &Config, next: &Config, seen: &RevocationsSeen, now: i64) -> Result<(), ConfigError> {
     older_crl(in_force, next, seen)?;
     dropped_crl(in_force, next)?;
     forgotten_crl(in_force, next, seen)?;
+    withdrawn_session_revocation(next, seen)?;
     replaced_token_key(in_force, next)?;
     unusable_server_certificate(in_force, next, now)
 }
 
-/// The last CRL of each sequence (issuer name and key, scope) in force since the daemon
-/// started, under whichever trust anchor. A reload compares with these, not only with the
-/// anchors in force: otherwise one reload removing an anchor (or renaming it) and the next
-/// adding it back with an older CRL, or none, would take back the revocations made since.
+/// The revocations in force since the daemon started: the last CRL of each sequence (issuer
+/// name and key, scope), under whichever trust anchor, and the latest
+/// `revoke_sessions_issued_before` of each role. A reload compares with these, not only with
+/// the configuration in force: otherwise one reload removing an anchor or a role (or renaming
+/// an anchor) and the next adding it back with an older CRL or cutoff, or none, would take
+/// back the revocations made since.
 #[derive(Clone, Debug, Default)]
-pub struct CrlsSeen(Vec<CrlInfo>);
+pub struct RevocationsSeen {
+    crls: Vec<CrlInfo>,
+    /// Role ARN → the latest cutoff in force for it.
+    session_cutoffs: std::collections::HashMap<String, i64>,
+}
 
-impl CrlsSeen {
-    /// The CRLs of the configuration the daemon starts with.
-    pub fn of(config: &Config) -> CrlsSeen {
-        let mut seen = CrlsSeen::default();
+impl RevocationsSeen {
+    /// The revocations of the configuration the daemon starts with.
+    pub fn of(config: &Config) -> RevocationsSeen {
+        let mut seen = RevocationsSeen::default();
         seen.record(config);
         seen
     }
 
-    /// Records the CRLs of `config`, now in force: each takes the place of the one of its
-    /// sequence seen before, unless that one is newer (two anchors listing one CA's CRL).
+    /// Records the revocations of `config`, now in force: each CRL takes the place of the one
+    /// of its sequence seen before, unless that one is newer (two anchors listing one CA's
+    /// CRL); each role's cutoff that of the role, unless that one is later.
     pub fn record(&mut self, config: &Config) {
         for crl in config.anchors.values().flat_map(|anchor| anchor.trust.crls()) {
-            match self.0.iter_mut().find(|seen| seen.same_sequence(crl)) {
+            match self.crls.iter_mut().find(|seen| seen.same_sequence(crl)) {
                 Some(seen) if !crl.predates(seen) => *seen = crl.clone(),
                 Some(_) => {}
-                None => self.0.push(crl.clone()),
+                None => self.crls.push(crl.clone()),
+            }
+        }
+        for (arn, role) in &config.roles {
+            if let Some(cutoff) = role.revoke_sessions_issued_before {
+                let seen = self.session_cutoffs.entry(arn.clone()).or_insert(cutoff);
+                *seen = (*seen).max(cutoff);
             }
         }
     }
@@ -162,13 +185,13 @@ fn kept_anchors<'a>(in_force: &'a Config, next: &'a Config) -> Vec<(&'a Anchor, 
     kept
 }
 
-/// A CRL older than one of its sequence in force since the start ([`CrlsSeen`]): the
+/// A CRL older than one of its sequence in force since the start ([`RevocationsSeen`]): the
 /// revocations made in between would be taken back. A stale mirror, a restored backup or a
 /// reverted ConfigMap does this.
-fn older_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
+fn older_crl(in_force: &Config, next: &Config, seen: &RevocationsSeen) -> Result<(), ConfigError> {
     for anchor in anchors_in_order(next) {
         for (j, (crl, file)) in anchor.trust.crls().iter().zip(&anchor.crl_files).enumerate() {
-            let Some(newer) = seen.0.iter().find(|c| crl.predates(c)) else {
+            let Some(newer) = seen.crls.iter().find(|c| crl.predates(c)) else {
                 continue;
             };
             let still_in_force = in_force
@@ -196,12 +219,12 @@ fn older_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), Co
 }
 
 /// An anchor of `next` that trusts a CA whose CRL has been in force since the start
-/// ([`CrlsSeen`]) without listing a CRL of it itself — unless the anchor, in force under its
+/// ([`RevocationsSeen`]) without listing a CRL of it itself — unless the anchor, in force under its
 /// ARN, already trusted the CA so: the certificates that CRL revokes would be accepted through
 /// this anchor. A reload that took the CRL out (removing or renaming its anchor, or the CA
 /// from it) and one putting the CA back without it do this, and so does a new anchor for the
 /// same CA beside the one that lists its CRL.
-fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<(), ConfigError> {
+fn forgotten_crl(in_force: &Config, next: &Config, seen: &RevocationsSeen) -> Result<(), ConfigError> {
     let listed_elsewhere = |crl: &CrlInfo| next.anchors.values().any(|a| a.trust.lists_crl_of(crl));
     for anchor in anchors_in_order(next) {
         // In force under this ARN, trusting the CA without its CRL already.
@@ -211,7 +234,7 @@ fn forgotten_crl(in_force: &Config, next: &Config, seen: &CrlsSeen) -> Result<()
                 .get(anchor.arn.as_str())
                 .is_some_and(|a| a.trust.trusts_key(&crl.signer_key) && !a.trust.lists_crl_of(crl))
         };
-        let Some(forgotten) = seen.0.iter().find(|crl| {
+        let Some(forgotten) = seen.crls.iter().find(|crl| {
             anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl) && !trusted_so_before(crl)
         }) else {
             continue;
@@ -272,6 +295,37 @@ fn versions(a: &CrlInfo, b: &CrlInfo) -> (&'static str, String, String) {
             format_expiration(b.this_update),
         ),
     }
+}
+
+/// A role whose `revoke_sessions_issued_before` is earlier than one in force since the start
+/// ([`RevocationsSeen`]), or gone: the sessions it revoked would be accepted again. A reverted
+/// ConfigMap or a restored backup does this, and so does a role removed by one reload and
+/// added back without its cutoff by the next.
+fn withdrawn_session_revocation(next: &Config, seen: &RevocationsSeen) -> Result<(), ConfigError> {
+    let mut roles: Vec<&super::Role> = next.roles.values().map(AsRef::as_ref).collect();
+    roles.sort_by_key(|role| role.section);
+    for role in roles {
+        let Some(&in_force) = seen.session_cutoffs.get(role.arn.as_str()) else {
+            continue;
+        };
+        let now = match role.revoke_sessions_issued_before {
+            Some(cutoff) if cutoff >= in_force => continue,
+            Some(cutoff) => format!("is {}, earlier than", format_expiration(cutoff)),
+            None => "is gone, where".to_owned(),
+        };
+        return Err(ConfigError {
+            file: next.path.clone(),
+            key: format!("role[{}].revoke_sessions_issued_before", role.section),
+            message: format!(
+                "the cutoff of role {} {now} {} in force since rolegate started: the sessions issued in \
+                 between, revoked, would be accepted again. Keep the cutoff (a later one revokes more); to \
+                 take it back on purpose, restart rolegate",
+                role.arn,
+                format_expiration(in_force)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A token key id that names another key than in force: the sessions sealed with the key in
@@ -404,12 +458,68 @@ mod tests {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
+    /// A role's session cutoff only moves later across reloads: moved back, removed, or lost
+    /// with its role and added back without it, the revoked sessions would open again.
+    #[test]
+    fn a_reload_keeps_every_session_revocation_since_the_start() {
+        let world = world();
+        let role_line = format!("arn = \"{CHAINED_ROLE_ARN}\"\n");
+        let with_cutoff = |cutoff: &str| {
+            let line = format!("{role_line}revoke_sessions_issued_before = \"{cutoff}\"\n");
+            edited(&world, |text| {
+                assert!(text.contains(&role_line), "{text}");
+                text.replace(&role_line, &line)
+            })
+        };
+        let start = Config::load(&world.config).unwrap();
+        let mut seen = RevocationsSeen::of(&start);
+        let revoking = with_cutoff("2026-12-01T00:00:00Z");
+        assert!(check(&start, &revoking, &seen, now()).is_ok());
+        assert_eq!(
+            changes(&start, &revoking),
+            [format!(
+                "role {CHAINED_ROLE_ARN}: sessions issued before 2026-12-01T00:00:00Z revoked"
+            )]
+        );
+        seen.record(&revoking);
+        let section = revoking.role(CHAINED_ROLE_ARN).unwrap().section;
+        let refused = |next: &Config, seen: &RevocationsSeen, now_is: &str| {
+            let e = check(&revoking, next, seen, now()).unwrap_err();
+            assert_eq!(e.key, format!("role[{section}].revoke_sessions_issued_before"));
+            assert_eq!(
+                e.message,
+                format!(
+                    "the cutoff of role {CHAINED_ROLE_ARN} {now_is} 2026-12-01T00:00:00Z in force since rolegate \
+                     started: the sessions issued in between, revoked, would be accepted again. Keep the cutoff (a \
+                     later one revokes more); to take it back on purpose, restart rolegate"
+                )
+            );
+        };
+        refused(
+            &with_cutoff("2026-11-30T00:00:00Z"),
+            &seen,
+            "is 2026-11-30T00:00:00Z, earlier than",
+        );
+        refused(&start, &seen, "is gone, where");
+        // A later cutoff revokes more.
+        assert!(check(&revoking, &with_cutoff("2026-12-02T00:00:00Z"), &seen, now()).is_ok());
+        // Across two reloads: the role removed, then added back without its cutoff.
+        let without_role = edited(&world, |text| {
+            let at = text.find(&format!("[[role]]\n{role_line}")).unwrap();
+            text[..at].to_owned()
+        });
+        assert!(without_role.role(CHAINED_ROLE_ARN).is_none());
+        assert!(check(&revoking, &without_role, &seen, now()).is_ok());
+        seen.record(&without_role);
+        refused(&start, &seen, "is gone, where");
+    }
+
     #[test]
     fn a_reload_names_what_it_adds_removes_and_turns_off() {
         let world = world();
         let in_force = Config::load(&world.config).unwrap();
         let same = Config::load(&world.config).unwrap();
-        assert!(check(&in_force, &same, &CrlsSeen::of(&in_force), now()).is_ok());
+        assert!(check(&in_force, &same, &RevocationsSeen::of(&in_force), now()).is_ok());
         assert_eq!(changes(&in_force, &same), Vec::<String>::new());
 
         let k2 = format!("{}\n", TokenKey::generate().to_base64().as_str());
@@ -430,7 +540,7 @@ mod tests {
             )
             .replace(CHAINED_ROLE_ARN, &renamed)
         });
-        assert!(check(&in_force, &next, &CrlsSeen::of(&in_force), now()).is_ok());
+        assert!(check(&in_force, &next, &RevocationsSeen::of(&in_force), now()).is_ok());
         assert_eq!(
             changes(&in_force, &next),
             [
@@ -462,7 +572,7 @@ mod tests {
         let in_force = Config::load(&world.config).unwrap();
         // The anchor's CRL dropped, its CA still trusted.
         let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
-        let refused = check(&in_force, &without_crl, &CrlsSeen::of(&in_force), now()).unwrap_err();
+        let refused = check(&in_force, &without_crl, &RevocationsSeen::of(&in_force), now()).unwrap_err();
         assert_eq!(refused.key, "trust_anchor[0].crls");
         assert!(
             refused.message.starts_with(
@@ -489,7 +599,7 @@ mod tests {
         std::fs::write(&key_file, format!("{}\n", TokenKey::generate().to_base64().as_str())).unwrap();
         let rekeyed = Config::load(&world.config).unwrap();
         std::fs::write(&key_file, key).unwrap();
-        let refused = check(&in_force, &rekeyed, &CrlsSeen::of(&in_force), now()).unwrap_err();
+        let refused = check(&in_force, &rekeyed, &RevocationsSeen::of(&in_force), now()).unwrap_err();
         assert_eq!(refused.key, "tokens.keys[0].file (token-k1.key)");
         assert!(
             refused
@@ -507,7 +617,7 @@ mod tests {
     fn a_reload_does_not_forget_a_crl_a_reload_took_out() {
         let world = world();
         let start = Config::load(&world.config).unwrap();
-        let mut seen = CrlsSeen::of(&start);
+        let mut seen = RevocationsSeen::of(&start);
         let rename = |text: &str| text.replace("[[trust_anchor]]\nid = \"bench\"", "[[trust_anchor]]\nid = \"moved\"");
         let moved = edited(&world, rename);
         assert!(check(&start, &moved, &seen, now()).is_ok());
@@ -532,7 +642,9 @@ mod tests {
         // Renamed and without the CRL in one reload: the same.
         let both = edited(&world, |text| rename(text).replace("crls = [\"ca.crl\"]\n", ""));
         assert_eq!(
-            check(&start, &both, &CrlsSeen::of(&start), now()).unwrap_err().message,
+            check(&start, &both, &RevocationsSeen::of(&start), now())
+                .unwrap_err()
+                .message,
             refused.message
         );
         // With its CRL, it is back.
@@ -544,7 +656,7 @@ mod tests {
         let copy = edited(&world, |text| {
             format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\n")
         });
-        let refused = check(&start, &copy, &CrlsSeen::of(&start), now()).unwrap_err();
+        let refused = check(&start, &copy, &RevocationsSeen::of(&start), now()).unwrap_err();
         assert_eq!(refused.key, "trust_anchor[1].crls");
         assert!(
             refused.message.contains(&format!(
@@ -557,7 +669,7 @@ mod tests {
         let listed = edited(&world, |text| {
             format!("{text}\n[[trust_anchor]]\nid = \"copy\"\ncertificates = \"ca.pem\"\ncrls = [\"ca.crl\"]\n")
         });
-        assert!(check(&start, &listed, &CrlsSeen::of(&start), now()).is_ok());
+        assert!(check(&start, &listed, &RevocationsSeen::of(&start), now()).is_ok());
     }
 
     /// A new server certificate not valid yet (past the leeway) is staged until its start
@@ -597,7 +709,9 @@ mod tests {
         let expired = with_dates(t - 2 * day, t - day);
         assert_eq!(staged_server_certificate(&in_force, &expired, t), None);
         assert_eq!(
-            check(&in_force, &expired, &CrlsSeen::of(&in_force), t).unwrap_err().key,
+            check(&in_force, &expired, &RevocationsSeen::of(&in_force), t)
+                .unwrap_err()
+                .key,
             "server.tls_cert"
         );
         let unchanged = Config::load(&world.config).unwrap();
@@ -606,7 +720,7 @@ mod tests {
         let kept = with_dates(t + day, t + 30 * day).keeping_server_certificate_of(&in_force);
         assert_eq!(kept.server.tls.cert_chain, in_force.server.tls.cert_chain);
         assert_eq!(kept.server.names, in_force.server.names);
-        assert!(check(&in_force, &kept, &CrlsSeen::of(&in_force), t).is_ok());
+        assert!(check(&in_force, &kept, &RevocationsSeen::of(&in_force), t).is_ok());
     }
 
     #[test]
