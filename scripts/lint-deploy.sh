@@ -6,7 +6,8 @@
 #   - the Prometheus rules: yamllint, the rules file's shape, every expression parses as PromQL
 #     (promql-parser); tests/python checks that the metrics they name exist;
 #   - the Dockerfile: hadolint, and the files its COPY lines bring in make a crate cargo checks;
-#   - the systemd unit: systemd-analyze verify (skipped with a notice where systemd is absent).
+#   - the systemd unit: no supplementary group named after its dynamic user, and
+#     systemd-analyze verify (skipped with a notice where systemd is absent).
 # The linters come from scripts/lint-requirements.txt (pinned) in target/lintenv.
 set -euo pipefail
 
@@ -98,6 +99,13 @@ done <deploy/container/Dockerfile
 rm -rf "$context"
 
 unit=deploy/systemd/rolegate.service
+# A DynamicUser unit's user takes the unit's name; systemd refuses to start it (217/USER) where
+# a static group has that name without a static user, so the group the README has operators
+# create for the configuration must not be named after the unit. verify does not see this.
+if grep -qx 'DynamicUser=yes' "$unit" && grep -qE '^SupplementaryGroups=(.* )?rolegate( |$)' "$unit"; then
+  echo "lint-deploy: FAILED: $unit: SupplementaryGroups names the group 'rolegate', the DynamicUser's own name" >&2
+  exit 1
+fi
 if command -v systemd-analyze >/dev/null 2>&1; then
   echo "lint-deploy: systemd-analyze verify $unit"
   # verify requires ExecStart's binary to exist: check a copy pointing at a binary that does.

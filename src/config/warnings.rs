@@ -53,15 +53,9 @@ pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
-    let mode = meta.permissions().mode();
-    let shared = mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()));
-    if shared {
-        warn_at!(
-            file,
-            key,
-            [file = %path.display(),],
-            "secret file is readable by group or others; chmod 600 it (or 640 with a group of the daemon's own)"
-        );
+    let mode = meta.permissions().mode() & 0o7777;
+    if let Some(problem) = shared_with(mode, meta.gid(), rustix::process::geteuid().is_root(), process_groups) {
+        warn_at!(file, key, [file = %path.display(),], "{problem}");
     }
     if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
         warn_at!(
@@ -71,6 +65,28 @@ pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
             "secret file belongs to user id {owner}, neither the daemon's ({me}) nor root, who can replace it; chown it"
         );
     }
+}
+
+/// Who else may read a secret file of `mode` and group `gid`, if anyone should not: every
+/// user, or a group this process is not in (`groups`, read only then). Root, which reads any
+/// file, is taken to check the configuration for a daemon of another identity (`check-config`
+/// run as root for a systemd `DynamicUser` in the files' group), so a group it is not in may
+/// be that daemon's.
+#[cfg(unix)]
+fn shared_with(mode: u32, gid: u32, root: bool, groups: impl FnOnce() -> Vec<u32>) -> Option<String> {
+    if mode & 0o007 != 0 {
+        return Some(format!(
+            "secret file is readable by every user (mode {mode:04o}); chmod 600 it, or 640 with a group of the \
+             daemon's own"
+        ));
+    }
+    if mode & 0o070 == 0 || root || groups().contains(&gid) {
+        return None;
+    }
+    Some(format!(
+        "secret file is readable by group {gid} (mode {mode:04o}), which this process is not in; chmod 600 it, or \
+         chgrp it to a group of the daemon's own"
+    ))
 }
 
 /// The daemon's group ids, effective and supplementary (`/proc/self/status`); empty where
@@ -533,5 +549,32 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
             ],
             "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore unless the bundle also holds a current certificate of the same name and key (check this server's clock)"
         );
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::shared_with;
+
+    #[test]
+    fn a_secret_file_is_shared_with_every_user_or_a_group_not_the_daemons() {
+        let not_asked = || -> Vec<u32> { panic!("the groups are read only for a group-readable file") };
+        assert_eq!(shared_with(0o600, 7, false, not_asked), None);
+        assert_eq!(
+            shared_with(0o644, 7, true, not_asked).as_deref(),
+            Some(
+                "secret file is readable by every user (mode 0644); chmod 600 it, or 640 with a group of the daemon's own"
+            )
+        );
+        assert_eq!(shared_with(0o640, 7, false, || vec![3, 7]), None);
+        assert_eq!(
+            shared_with(0o640, 7, false, || vec![3]).as_deref(),
+            Some(
+                "secret file is readable by group 7 (mode 0640), which this process is not in; chmod 600 it, or chgrp \
+                 it to a group of the daemon's own"
+            )
+        );
+        // Root checks for a daemon of another identity, whose group it may be.
+        assert_eq!(shared_with(0o640, 7, true, not_asked), None);
     }
 }
