@@ -1905,14 +1905,16 @@ async fn a_watch_stream_outlives_the_idle_timeout() {
     assert_eq!(update.status(), ServingStatus::NotServing);
 }
 
-/// SIGTERM with a 60 s grace period while a client holds an HTTP/2 connection with a health
-/// `Watch` stream open: the drain starts, `/readyz` answers 503 and the gRPC health service
-/// reports `NOT_SERVING` together. What the client then observes on that connection is the
-/// graceful shutdown of HTTP/2: the stream already open gets the `NOT_SERVING` update; the
-/// server has sent GOAWAY, so a new `Check` is not served there (hyper cancels it with
-/// "connection closed" once it has read the GOAWAY; one that crossed the GOAWAY is still
-/// answered, `NOT_SERVING`) and the channel's reconnect is refused (`UNAVAILABLE`, the listener
-/// is closed). Closing the last stream ends the drain and the daemon exits 0 long before the grace.
+/// SIGTERM with a 3 s delay and a 600 s grace period while a client holds an HTTP/2 connection
+/// with health `Watch` streams open: `/readyz` answers 503 and the gRPC health service reports
+/// `NOT_SERVING` together, then the drain starts. What the client then observes on that connection is the
+/// graceful shutdown of HTTP/2: each stream already open gets the `NOT_SERVING` update, then
+/// ends with UNAVAILABLE (a Watch would otherwise hold the drain for the whole grace, as long
+/// as its client keeps it open); the server has sent GOAWAY, so a new `Check` is not served
+/// there (hyper cancels it with "connection closed" once it has read the GOAWAY; one that
+/// crossed the GOAWAY is still answered, `NOT_SERVING`) and the channel's reconnect is refused
+/// (`UNAVAILABLE`, the listener is closed). The daemon exits 0, the client still holding its
+/// channel, long before the grace.
 #[tokio::test]
 async fn health_reports_not_serving_while_draining() {
     use tonic_health::pb::HealthCheckRequest;
@@ -1920,7 +1922,7 @@ async fn health_reports_not_serving_while_draining() {
     use tonic_health::pb::health_client::HealthClient;
 
     let w = Workload::new();
-    let mut d = start_with_server_settings(&w, "shutdown_grace_seconds = 60");
+    let mut d = start_with_server_settings(&w, "shutdown_grace_seconds = 600\nshutdown_delay_seconds = 3");
     let c = connect(&d, None).await;
     let mut health = HealthClient::new(c.channel());
     let request = |service: &str| HealthCheckRequest {
@@ -1941,8 +1943,21 @@ async fn health_reports_not_serving_while_draining() {
         let update = update.expect("the Watch stream ended without a NOT_SERVING update");
         assert_eq!(update.status(), ServingStatus::NotServing, "{service:?}");
     }
+    // Unready for shutdown_delay_seconds, then draining.
     let readyz = http_plain(&d.metrics, "GET", "/readyz", &[]);
     assert_eq!(readyz.status, 503, "{readyz:?}");
+    for (service, watch) in &mut watches {
+        // Bounded: a stream the drain does not end would hold it for the whole grace.
+        let ended = tokio::time::timeout(Duration::from_secs(60), watch.message())
+            .await
+            .expect("the drain ends the Watch stream")
+            .expect_err("the drain ends the Watch stream with a status");
+        assert_eq!(
+            (ended.code(), ended.message()),
+            (Code::Unavailable, "rolegate is shutting down; call another replica"),
+            "{service:?}"
+        );
+    }
 
     // New calls on the open channel: never SERVING; once the GOAWAY is read, refused.
     let mut refused = None;
@@ -1961,8 +1976,8 @@ async fn health_reports_not_serving_while_draining() {
     let refused = refused.expect("the channel kept being served after GOAWAY");
     assert!(refused.message().contains("Connection refused"), "{refused:?}");
 
-    // The open streams hold the drain; closing them (and the connection) ends it.
-    drop((watches, health, c));
+    // Nothing holds the drain: the daemon exits with the client's channel still open.
+    let _still_open = (watches, health, c);
     let mut exited = None;
     for _ in 0..600 {
         if let Some(status) = d.child.try_wait().unwrap() {
@@ -1971,7 +1986,7 @@ async fn health_reports_not_serving_while_draining() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let exited = exited.expect("the daemon still drains after its last stream closed");
+    let exited = exited.expect("the daemon still drains after its streams ended");
     assert!(exited.success(), "{exited:?}");
 }
 

@@ -392,11 +392,15 @@ impl Drop for InFlight {
 /// A response body that keeps its request in flight until it has been sent or dropped: a
 /// streaming gRPC response (a health `Watch`) is in flight for as long as it streams, so the
 /// idle timeout never cuts it, and it counts in its client address's share of requests in
-/// progress.
+/// progress. Such a stream, which only its client would end, is ended by the server's drain
+/// ([`InFlightBody::ending_at`]).
 pub struct InFlightBody<B> {
     body: B,
     _in_flight: InFlight,
     _address_slot: Option<AddressSlot>,
+    /// Ready once the server drains; then the stream ends ([`drained_trailers`]).
+    drain: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    ended: bool,
 }
 
 impl<B> InFlightBody<B> {
@@ -405,8 +409,30 @@ impl<B> InFlightBody<B> {
             body,
             _in_flight: in_flight,
             _address_slot: address_slot,
+            drain: None,
+            ended: false,
         }
     }
+
+    /// Ends the stream, once what it has ready is sent, with gRPC's UNAVAILABLE when `drain`
+    /// is ready: a health `Watch` holds its connection, and the drain with it, for as long as
+    /// its client keeps it open (the whole `shutdown_grace_seconds`). Its client has had the
+    /// `NOT_SERVING` update; UNAVAILABLE tells it to look for another replica.
+    pub fn ending_at(mut self, drain: Pin<Box<dyn Future<Output = ()> + Send>>) -> Self {
+        self.drain = Some(drain);
+        self
+    }
+}
+
+/// The trailers of a gRPC stream the drain ends: UNAVAILABLE, a status clients retry elsewhere.
+fn drained_trailers() -> http::HeaderMap {
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
+    trailers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static("rolegate%20is%20shutting%20down;%20call%20another%20replica"),
+    );
+    trailers
 }
 
 impl<B: http_body::Body + Unpin> http_body::Body for InFlightBody<B> {
@@ -417,11 +443,25 @@ impl<B: http_body::Body + Unpin> http_body::Body for InFlightBody<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        // What the stream has ready goes first: the NOT_SERVING update the drain follows.
+        let next = Pin::new(&mut self.body).poll_frame(cx);
+        if next.is_ready() {
+            return next;
+        }
+        match self.drain.as_mut().map(|drain| drain.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => {
+                self.ended = true;
+                Poll::Ready(Some(Ok(http_body::Frame::trailers(drained_trailers()))))
+            }
+            _ => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.ended || self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

@@ -192,6 +192,15 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
+/// Ready once the server drains (`stop` is true, or its sender gone with the server).
+fn drain_begins(mut stop: watch::Receiver<bool>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if !*stop.borrow_and_update() {
+            let _ = stop.wait_for(|draining| *draining).await;
+        }
+    })
+}
+
 /// How long a connection that has sent no request yet when the drain begins may take to send
 /// its first one (it is then answered before the connection closes).
 const FIRST_REQUEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
@@ -301,13 +310,22 @@ async fn serve_connection(
     let activity = Activity::new(Instant::now());
     let service = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |req| {
+        let drain = stop.clone();
+        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let state = state.clone();
             let conn = conn.clone();
             let in_flight = activity.request();
+            let ends_at_drain = crate::service::grpc::streams_until_the_client_ends(req.uri().path())
+                .then(|| drain_begins(drain.clone()));
             async move {
                 let (response, address_slot) = dispatch_guarded(state, conn, req).await;
-                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight, address_slot)))
+                Ok::<_, Infallible>(response.map(|body| {
+                    let body = InFlightBody::new(body, in_flight, address_slot);
+                    match ends_at_drain {
+                        Some(drain) => body.ending_at(drain),
+                        None => body,
+                    }
+                }))
             }
         })
     };

@@ -228,6 +228,18 @@ fn unknown_method(path: &str) -> String {
     )
 }
 
+/// Whether the gRPC method at `path` streams until its client ends it (health `Watch`,
+/// reflection): the server's drain ends such a stream
+/// ([`crate::server::connections::InFlightBody::ending_at`]).
+pub fn streams_until_the_client_ends(path: &str) -> bool {
+    matches!(
+        path,
+        "/grpc.health.v1.Health/Watch"
+            | "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+            | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+    )
+}
+
 /// The operation label of any path but the `rolegate.v1` calls' (health, reflection, unknown).
 pub const OTHER_OPERATION: &str = "Other";
 
