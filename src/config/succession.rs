@@ -22,8 +22,9 @@ pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
 /// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
-/// active; CRLs replaced; roles' sessions revoked; the server certificate replaced. Other
-/// changes (policies, settings) are not listed.
+/// active; CRLs replaced; stale CRLs refused or honoured; roles' sessions revoked; the
+/// `[server]` settings of access and watching ([`server_settings_changed`]); the server
+/// certificate replaced. Other changes (policies, limits) are not listed.
 pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
     let mut out = Vec::new();
     added_and_removed(&mut out, "trust anchor", in_force.anchors.keys(), next.anchors.keys());
@@ -34,6 +35,13 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
         if current.enabled != anchor.enabled {
             let now = if anchor.enabled { "enabled" } else { "disabled" };
             out.push(format!("trust anchor {arn} {now}"));
+        }
+        if current.trust.stale_crls() != anchor.trust.stale_crls() {
+            let now = match anchor.trust.stale_crls() {
+                crate::identity::StaleCrls::Refuse => "refused",
+                crate::identity::StaleCrls::Honour => "honoured",
+            };
+            out.push(format!("trust anchor {arn}: stale CRLs {now}"));
         }
         for crl in anchor.trust.crls() {
             match current.trust.crls().iter().find(|c| c.same_sequence(crl)) {
@@ -80,12 +88,41 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
             in_force.keyring.active_id()
         ));
     }
+    out.extend(server_settings_changed(&in_force.server, &next.server));
     if next.server.tls.cert_chain.first() != in_force.server.tls.cert_chain.first() {
         out.push(match next.server.tls.not_after {
             Some(until) => format!("server certificate replaced (valid until {})", format_expiration(until)),
             None => "server certificate replaced".to_owned(),
         });
     }
+    out
+}
+
+/// The `[server]` settings that decide who may do what, or whether the files are watched, that
+/// `next` changes: named, so a reload that widens access says so in its log line. (Limits and
+/// timeouts are not listed.)
+fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut changed = |name: &str, differs: bool| {
+        if differs {
+            out.push(format!("server.{name} changed"));
+        }
+    };
+    changed("admin_subjects", in_force.admin_subjects != next.admin_subjects);
+    changed(
+        "admin_trust_anchors",
+        in_force.admin_trust_anchors != next.admin_trust_anchors,
+    );
+    // Names taken from the certificate change with it, which is listed as replaced.
+    let from_certificates = in_force.names_from_certificate && next.names_from_certificate;
+    changed("hostnames", in_force.names != next.names && !from_certificates);
+    changed("max_clock_skew_seconds", in_force.max_clock_skew != next.max_clock_skew);
+    changed("proxy_protocol", in_force.proxy_protocol != next.proxy_protocol);
+    changed(
+        "proxy_protocol_from",
+        in_force.proxy_protocol_from != next.proxy_protocol_from,
+    );
+    changed("config_watch_seconds", in_force.config_watch != next.config_watch);
     out
 }
 
@@ -563,6 +600,39 @@ mod tests {
                 "token key k2 removed".to_owned(),
                 "active token key k1 (was k2)".to_owned(),
             ]
+        );
+    }
+
+    /// Settings that decide who may do what, or whether files are watched, are named when a
+    /// reload changes them.
+    #[test]
+    fn a_reload_names_the_access_settings_it_changes() {
+        let world = world();
+        let in_force = Config::load(&world.config).unwrap();
+        let next = edited(&world, |text| {
+            assert!(text.contains("[server]\n"), "{text}");
+            text.replacen(
+                "[server]\n",
+                "[server]\nconfig_watch_seconds = 5\nadmin_subjects = [\"CN=ops\"]\nhostnames = [\"rolegate.example\"]\n",
+                1,
+            )
+            .replace(
+                "crls = [\"ca.crl\"]\nenabled = true",
+                "crls = [\"ca.crl\"]\nstale_crls = \"refuse\"\nenabled = true",
+            )
+        });
+        assert_eq!(
+            changes(&in_force, &next),
+            [
+                format!("trust anchor {TRUST_ANCHOR_ARN}: stale CRLs refused"),
+                "server.admin_subjects changed".to_owned(),
+                "server.hostnames changed".to_owned(),
+                "server.config_watch_seconds changed".to_owned(),
+            ]
+        );
+        assert_eq!(
+            changes(&next, &in_force)[0],
+            format!("trust anchor {TRUST_ANCHOR_ARN}: stale CRLs honoured")
         );
     }
 
