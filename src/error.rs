@@ -129,7 +129,9 @@ impl ApiError {
             ErrorCode::SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
             ErrorCode::IncompleteSignature => (400, "IncompleteSignature"),
             ErrorCode::MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
-            ErrorCode::ExpiredToken => (400, "ExpiredToken"),
+            // 403 as AWS answers it (its common errors; STS and IAM alike), not the 400 the
+            // SDKs' models give ExpiredTokenException of AssumeRoleWithWebIdentity.
+            ErrorCode::ExpiredToken => (403, "ExpiredToken"),
             ErrorCode::InvalidClientTokenId => (403, "InvalidClientTokenId"),
             ErrorCode::InvalidParameterValue => (400, "InvalidParameterValue"),
             ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
@@ -198,6 +200,6 @@ mod tests {
         assert_eq!(t.rest_wire(), (429, "ThrottlingException"));
         assert_eq!(t.grpc_code(), tonic::Code::ResourceExhausted);
         let x = ApiError::new(ErrorCode::ExpiredToken, "expired", "old");
-        assert_eq!(x.sts_wire(), (400, "ExpiredToken"));
+        assert_eq!(x.sts_wire(), (403, "ExpiredToken"));
     }
 }
