@@ -896,9 +896,10 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     );
     unsigned.payload_hash = rolegate::sigv4::sha256_hex(body);
     assert!(!verify(&c, unsigned).await.unwrap().valid);
-    // An S3 request that declares UNSIGNED-PAYLOAD signed that marker, not its body (S3 takes
-    // any body with it): the body's hash, which a platform computes for every request, stands
-    // for it, as does the marker itself.
+    // An S3 request that declares UNSIGNED-PAYLOAD signed that marker, not its body: verified
+    // with the marker; with the body's hash, which a platform computes for every request, it
+    // is refused with what to give instead (the platform expects the body checked, and it
+    // is not: valid would vouch for any body).
     let declared_unsigned = aws_signed_scoped(&creds, ("s3", REGION), SystemTime::now(), "/bucket/key", None, true);
     assert!(
         declared_unsigned
@@ -908,15 +909,24 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         "{:?}",
         declared_unsigned.headers
     );
-    for payload_hash in [rolegate::sigv4::sha256_hex(body), "UNSIGNED-PAYLOAD".to_owned()] {
-        let r = VerifyRequestRequest {
-            service: "s3".into(),
-            payload_hash,
-            ..declared_unsigned.clone()
-        };
-        let answer = verify(&c, r).await.unwrap();
-        assert!(answer.valid, "{answer:?}");
-    }
+    let with_hash = |payload_hash: String| VerifyRequestRequest {
+        service: "s3".into(),
+        payload_hash,
+        ..declared_unsigned.clone()
+    };
+    let answer = verify(&c, with_hash("UNSIGNED-PAYLOAD".to_owned())).await.unwrap();
+    assert!(answer.valid, "{answer:?}");
+    let answer = verify(&c, with_hash(rolegate::sigv4::sha256_hex(body))).await.unwrap();
+    assert_eq!(
+        (answer.valid, answer.error_code.as_str(), answer.reason.as_str()),
+        (
+            false,
+            "XAmzContentSHA256Mismatch",
+            "The request declares x-amz-content-sha256: UNSIGNED-PAYLOAD: its signature does not cover the body. \
+             Give payload_hash UNSIGNED-PAYLOAD to verify it as such (S3 takes any body with it; check the body \
+             against any checksum header the request signed)."
+        ),
+    );
     // A scope the platform names that no request can be scoped to is its own mistake: an
     // invalid argument, not a client's signature that does not match.
     for (field, value, message) in [
@@ -1119,7 +1129,7 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
     // A request that does not verify is a successful call, counted (and audited) as the
     // refusal its answer is.
     let metrics = d.metrics_text();
-    for (outcome, count) in [("allow", 4), ("SignatureDoesNotMatch", 7)] {
+    for (outcome, count) in [("allow", 3), ("SignatureDoesNotMatch", 8)] {
         let sample =
             format!(r#"rolegate_requests_total{{api="grpc",operation="VerifyRequest",outcome="{outcome}"}} {count}"#);
         assert!(metrics.contains(&sample), "{sample} in\n{metrics}");

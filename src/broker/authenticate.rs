@@ -331,6 +331,7 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
         | SigV4Error::SignatureExpired { .. }
         | SigV4Error::SignatureMismatch
         | SigV4Error::PayloadHashMismatch
+        | SigV4Error::UnsignedPayloadDeclared(_)
         | SigV4Error::X509SignatureMismatch
         | SigV4Error::WrongHost { .. } => ErrorCode::SignatureDoesNotMatch,
         SigV4Error::RequestExpired { .. } => ErrorCode::RequestExpired,
@@ -338,7 +339,7 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
     };
     let reason = match &e {
         SigV4Error::WrongHost { .. } => "wrong-host",
-        SigV4Error::PayloadHashMismatch => PAYLOAD_HASH_MISMATCH,
+        SigV4Error::PayloadHashMismatch | SigV4Error::UnsignedPayloadDeclared(_) => PAYLOAD_HASH_MISMATCH,
         _ => "signature",
     };
     ApiError::new(code, reason, e.to_string())

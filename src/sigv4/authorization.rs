@@ -194,10 +194,13 @@ impl SignedRequest {
     /// `x-amz-content-sha256`, when sent, must say the same: a replayer could keep a declared
     /// hash and change the body. An unsigned marker needs a service of the S3 family (whose
     /// clients send one) and, in the header form, the request's declaring it — a presigned
-    /// URL's payload is unsigned by definition. In the S3 family a request that declares an
-    /// unsigned marker signed that marker, not its body (S3 takes any body with it), and a
-    /// presigned URL that did not sign `x-amz-content-sha256` signed `UNSIGNED-PAYLOAD` (S3's
-    /// rule for query authentication): a body hash given for either stands for what it signed.
+    /// URL's payload is unsigned by definition. A header-signed request that declares a marker
+    /// is verified only when the verifier gives that marker: its body is not signed, and a
+    /// verifier that gave the body's hash expects it checked, so it is told to say so
+    /// ([`SigV4Error::UnsignedPayloadDeclared`]). A presigned S3 URL that did not sign
+    /// `x-amz-content-sha256` signed `UNSIGNED-PAYLOAD` (S3's rule for query authentication), as
+    /// one that signed a marker there signed that marker: a body hash given for either stands
+    /// for what it signed, since no presigned URL covers its body.
     pub fn payload_hash_given(&self, given: &str, service: &str) -> Result<String, SigV4Error> {
         let unsigned_allowed = super::is_s3_family(service);
         let marker = UNSIGNED_MARKERS.into_iter().find(|m| *m == given);
@@ -210,9 +213,23 @@ impl SignedRequest {
             });
         }
         match (self.payload_hash.as_deref(), marker) {
-            // An S3 request that signed its unsigned payload's marker: the body is not covered,
-            // whatever hash of it the verifier computed.
-            (Some(declared), None) if unsigned_allowed && is_unsigned_marker(declared) => Ok(declared.to_owned()),
+            // A presigned S3 URL that signed its unsigned payload's marker: the body is not
+            // covered, whatever hash of it the verifier computed.
+            (Some(declared), None)
+                if self.location == AuthLocation::Query && unsigned_allowed && is_unsigned_marker(declared) =>
+            {
+                Ok(declared.to_owned())
+            }
+            // A header-signed one: the verifier, which gave a body hash, must say it takes
+            // the body unsigned.
+            (Some(declared), None) if unsigned_allowed && is_unsigned_marker(declared) => {
+                Err(SigV4Error::UnsignedPayloadDeclared(
+                    UNSIGNED_MARKERS
+                        .into_iter()
+                        .find(|m| *m == declared)
+                        .unwrap_or(UNSIGNED_PAYLOAD),
+                ))
+            }
             (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
             // The client signed its declaration as it wrote it (upper-case hex is still hex).
             (Some(declared), _) => Ok(declared.to_owned()),

@@ -176,6 +176,12 @@ pub enum SigV4Error {
         "payload_hash {0}, but the request declares no x-amz-content-sha256: a header-signed request with an unsigned body says so in that header."
     )]
     UnsignedPayloadUndeclared(&'static str),
+    /// A verifying service gave a body hash for a header-signed S3 request that declares an
+    /// unsigned payload: the signature does not cover the body.
+    #[error(
+        "The request declares x-amz-content-sha256: {0}: its signature does not cover the body. Give payload_hash {0} to verify it as such (S3 takes any body with it; check the body against any checksum header the request signed)."
+    )]
+    UnsignedPayloadDeclared(&'static str),
     /// The HMAC signature does not match.
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."

@@ -148,7 +148,9 @@ pub fn check_request(
 /// Verifies a Roles Anywhere request's signature with the certificate's key: the canonical
 /// request of `req` over the headers `auth` lists as signed and `payload_hash` (the SHA-256 of
 /// the body, hex), its string to sign with the label as sent, `amz_date` and `auth`'s scope.
-/// The request rules ([`check_request`]) come first. A label of the other family than the key
+/// It checks the signature alone: the caller checks the request's rules first with
+/// [`check_request`] (scope, signed `host`, `x-amz-date` and `x-amz-x509`, clock skew), without
+/// which a captured signature could be replayed. A label of the other family than the key
 /// is `AlgorithmKeyMismatch`, named as sent; a signature that does not verify,
 /// `X509SignatureMismatch`; any other error is the canonical request's.
 pub fn verify_request(

@@ -556,11 +556,16 @@ fn payload_hash_given_by_a_verifying_service() {
         signed(None).payload_hash_given(UNSIGNED_PAYLOAD, "s3"),
         Err(SigV4Error::UnsignedPayloadUndeclared(UNSIGNED_PAYLOAD))
     );
-    // An S3 request that declares an unsigned payload signed the marker: the body's own hash
-    // stands for it. Outside the S3 family, where no marker is taken, it is a mismatch.
+    // A header-signed S3 request that declares an unsigned payload did not sign its body: a
+    // verifier that gave the body's hash expects it checked, and is told to give the marker.
+    // Outside the S3 family, where no marker is taken, it is a mismatch.
     for marker in [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER] {
         assert_eq!(
             signed(Some(marker)).payload_hash_given(&body_hash, "s3"),
+            Err(SigV4Error::UnsignedPayloadDeclared(marker))
+        );
+        assert_eq!(
+            signed(Some(marker)).payload_hash_given(marker, "s3"),
             Ok(marker.to_owned())
         );
         assert_eq!(
