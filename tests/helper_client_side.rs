@@ -1444,9 +1444,10 @@ fn a_world_readable_sidecar_token_file_is_warned_about() {
 
 /// The sidecar serves at most `MAX_CONNECTIONS` connections at once. With that many open and
 /// silent (a local process holding them), a newcomer closes the one idle longest — the first
-/// opened — and is answered at once; the others stay open and are served. (Before, the
-/// newcomer waited until the silent ones reached the 10-second head timeout, which closed
-/// them all.)
+/// opened, here one that has sent part of a request head — and is answered; the others stay
+/// open and are served. (Before, the newcomer waited until the silent ones reached the
+/// 10-second head timeout, which closed them all; then, for a while, a partial head held its
+/// slot for a second of grace, during which newcomers closed one connection after another.)
 #[test]
 fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
     use rolegate::helper::sidecar::MAX_CONNECTIONS;
@@ -1470,6 +1471,10 @@ fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
         let reply = HttpReply::parse(&raw);
         (reply.status, reply.body)
     };
+    // Part of a head: no request is in flight, so nothing is cut by closing it.
+    held[0]
+        .write_all(b"GET /latest/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
     // Accepted after all the held ones (the accept queue is first in, first out).
     let mut newcomer = TcpStream::connect(&addr).unwrap();
     assert_eq!(healthz(&mut newcomer), (200, "ok".to_owned()));

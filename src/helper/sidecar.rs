@@ -232,23 +232,33 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     }
 }
 
-/// How long a connection told to close for a newcomer may take to finish a request it has
-/// started.
+/// How long a connection told to close for a newcomer while it answers may take to finish.
 const CLOSE_GRACE: StdDuration = StdDuration::from_secs(1);
 
-/// Serves one connection until it ends, or until a newcomer needs its slot while it is idle.
+/// Serves one connection until it ends, or until a newcomer needs its slot. A request is in
+/// flight from the moment hyper hands it over until its answer has been written, so a
+/// connection told to close with none in flight has no answer to cut: it is dropped at once,
+/// however much of a request head it has sent (one that sends a head slowly would otherwise
+/// hold its slot, and the accept loop, for the whole grace).
 async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted), shared: Arc<Shared>) {
     let activity = admitted.activity.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let _in_flight = activity.request();
-        let response = handle(&shared, &req, OffsetDateTime::now_utc());
+        let in_flight = activity.request();
+        let response = handle(&shared, &req, OffsetDateTime::now_utc())
+            .map(|body| crate::server::connections::InFlightBody::new(body, in_flight, None));
         async move { Ok::<_, std::convert::Infallible>(response) }
     });
     let connection = crate::server::connections::plain_http1().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
+        // The connection first: what it has read is served before a close is looked at.
+        biased;
         _ = connection.as_mut() => {}
         () = admitted.close_requested() => {
+            // Polled by this task only, the connection cannot start a request meanwhile.
+            if admitted.activity.idle_since().is_some() {
+                return;
+            }
             connection.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
         }

@@ -110,10 +110,14 @@ impl OpenConnections {
         }
     }
 
-    /// Tells the connection idle longest, among those not told already, to close; false if
-    /// every connection has a request in flight or is closing.
+    /// Tells the connection idle longest to close, unless one told already is closing (one
+    /// slot at a time: a newcomer that waits for it is not to close others meanwhile); false
+    /// if every connection has a request in flight.
     fn close_longest_idle(&self) -> bool {
         let mut open = self.lock();
+        if open.entries.iter().any(|e| e.closing) {
+            return true;
+        }
         let longest_idle = open
             .entries
             .iter_mut()
@@ -171,10 +175,31 @@ mod tests {
         assert!(!connections.close_longest_idle());
         drop(request);
         assert!(connections.close_longest_idle());
-        // Told once: a second newcomer looks for another.
-        assert!(!connections.close_longest_idle());
         tokio::time::timeout(Duration::from_secs(5), busy.close_requested())
             .await
             .expect("the connection was told to close");
+    }
+
+    /// One slot at a time: while the connection told to close has not closed, newcomers wait
+    /// for its slot instead of closing others.
+    #[tokio::test]
+    async fn one_connection_closes_at_a_time() {
+        let start = Instant::now();
+        let connections = OpenConnections::new(2);
+        let oldest = connections.admit(start).await;
+        let _newer = connections.admit(start + Duration::from_secs(1)).await;
+        let closing = || {
+            connections
+                .lock()
+                .entries
+                .iter()
+                .filter(|e| e.closing)
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        };
+        assert!(connections.close_longest_idle());
+        assert_eq!(closing(), [oldest.id]);
+        assert!(connections.close_longest_idle());
+        assert_eq!(closing(), [oldest.id]);
     }
 }
