@@ -271,7 +271,7 @@ impl State {
         }
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);
-        revocations_seen.record(&config);
+        revocations_seen.record(&config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
         let current = self.broker.config();

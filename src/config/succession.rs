@@ -157,7 +157,7 @@ pub fn check(in_force: &Config, next: &Config, seen: &RevocationsSeen, now: i64)
     older_crl(in_force, next, seen)?;
     dropped_crl(in_force, next)?;
     forgotten_crl(in_force, next, seen)?;
-    withdrawn_session_revocation(next, seen)?;
+    withdrawn_session_revocation(next, seen, now)?;
     replaced_token_key(in_force, next)?;
     unusable_server_certificate(in_force, next, now)
 }
@@ -179,14 +179,15 @@ impl RevocationsSeen {
     /// The revocations of the configuration the daemon starts with.
     pub fn of(config: &Config) -> RevocationsSeen {
         let mut seen = RevocationsSeen::default();
-        seen.record(config);
+        seen.record(config, i64::MAX);
         seen
     }
 
-    /// Records the revocations of `config`, now in force: each CRL takes the place of the one
-    /// of its sequence seen before, unless that one is newer (two anchors listing one CA's
-    /// CRL); each role's cutoff that of the role, unless that one is later.
-    pub fn record(&mut self, config: &Config) {
+    /// Records the revocations of `config`, in force from `now` (Unix seconds): each CRL takes
+    /// the place of the one of its sequence seen before, unless that one is newer (two anchors
+    /// listing one CA's CRL); each role's cutoff that of the role, unless that one is later
+    /// ([`RevocationsSeen::session_cutoff`]).
+    pub fn record(&mut self, config: &Config, now: i64) {
         for crl in config.anchors.values().flat_map(|anchor| anchor.trust.crls()) {
             match self.crls.iter_mut().find(|seen| seen.same_sequence(crl)) {
                 Some(seen) if !crl.predates(seen) => *seen = crl.clone(),
@@ -197,9 +198,17 @@ impl RevocationsSeen {
         for (arn, role) in &config.roles {
             if let Some(cutoff) = role.revoke_sessions_issued_before {
                 let seen = self.session_cutoffs.entry(arn.clone()).or_insert(cutoff);
-                *seen = (*seen).max(cutoff);
+                *seen = (*seen).min(now).max(cutoff);
             }
         }
+    }
+
+    /// The cutoff of `role_arn`'s sessions that a reload at `now` may not go back on: the
+    /// latest in force, or `now` when that one lies ahead. Sessions issued from now on do not
+    /// exist yet, so a cutoff set ahead of the present (a typo of the year) may be moved back
+    /// to the present without accepting a session it revoked.
+    fn session_cutoff(&self, role_arn: &str, now: i64) -> Option<i64> {
+        self.session_cutoffs.get(role_arn).map(|seen| (*seen).min(now))
     }
 }
 
@@ -335,17 +344,17 @@ fn versions(a: &CrlInfo, b: &CrlInfo) -> (&'static str, String, String) {
 }
 
 /// A role whose `revoke_sessions_issued_before` is earlier than one in force since the start
-/// ([`RevocationsSeen`]), or gone: the sessions it revoked would be accepted again. A reverted
-/// ConfigMap or a restored backup does this, and so does a role removed by one reload and
-/// added back without its cutoff by the next.
-fn withdrawn_session_revocation(next: &Config, seen: &RevocationsSeen) -> Result<(), ConfigError> {
+/// ([`RevocationsSeen::session_cutoff`]), or gone: the sessions it revoked would be accepted
+/// again. A reverted ConfigMap or a restored backup does this, and so does a role removed by
+/// one reload and added back without its cutoff by the next.
+fn withdrawn_session_revocation(next: &Config, seen: &RevocationsSeen, now: i64) -> Result<(), ConfigError> {
     let mut roles: Vec<&super::Role> = next.roles.values().map(AsRef::as_ref).collect();
     roles.sort_by_key(|role| role.section);
     for role in roles {
-        let Some(&in_force) = seen.session_cutoffs.get(role.arn.as_str()) else {
+        let Some(in_force) = seen.session_cutoff(role.arn.as_str(), now) else {
             continue;
         };
-        let now = match role.revoke_sessions_issued_before {
+        let change = match role.revoke_sessions_issued_before {
             Some(cutoff) if cutoff >= in_force => continue,
             Some(cutoff) => format!("is {}, earlier than", format_expiration(cutoff)),
             None => "is gone, where".to_owned(),
@@ -354,9 +363,9 @@ fn withdrawn_session_revocation(next: &Config, seen: &RevocationsSeen) -> Result
             file: next.path.clone(),
             key: format!("role[{}].revoke_sessions_issued_before", role.section),
             message: format!(
-                "the cutoff of role {} {now} {} in force since rolegate started: the sessions issued in \
-                 between, revoked, would be accepted again. Keep the cutoff (a later one revokes more); to \
-                 take it back on purpose, restart rolegate",
+                "the cutoff of role {} {change} {}, in force already: the sessions issued in between, revoked, \
+                 would be accepted again. Keep the cutoff, or move it later (one set ahead of the present may \
+                 come back to the present); to take it back on purpose, restart rolegate",
                 role.arn,
                 format_expiration(in_force)
             ),
@@ -518,7 +527,7 @@ mod tests {
                 "role {CHAINED_ROLE_ARN}: sessions issued before 2026-12-01T00:00:00Z revoked"
             )]
         );
-        seen.record(&revoking);
+        seen.record(&revoking, now());
         let section = revoking.role(CHAINED_ROLE_ARN).unwrap().section;
         let refused = |next: &Config, seen: &RevocationsSeen, now_is: &str| {
             let e = check(&revoking, next, seen, now()).unwrap_err();
@@ -526,9 +535,10 @@ mod tests {
             assert_eq!(
                 e.message,
                 format!(
-                    "the cutoff of role {CHAINED_ROLE_ARN} {now_is} 2026-12-01T00:00:00Z in force since rolegate \
-                     started: the sessions issued in between, revoked, would be accepted again. Keep the cutoff (a \
-                     later one revokes more); to take it back on purpose, restart rolegate"
+                    "the cutoff of role {CHAINED_ROLE_ARN} {now_is} 2026-12-01T00:00:00Z, in force already: the \
+                     sessions issued in between, revoked, would be accepted again. Keep the cutoff, or move it later \
+                     (one set ahead of the present may come back to the present); to take it back on purpose, \
+                     restart rolegate"
                 )
             );
         };
@@ -547,8 +557,28 @@ mod tests {
         });
         assert!(without_role.role(CHAINED_ROLE_ARN).is_none());
         assert!(check(&revoking, &without_role, &seen, now()).is_ok());
-        seen.record(&without_role);
+        seen.record(&without_role, now());
         refused(&start, &seen, "is gone, where");
+
+        // A cutoff set ahead of the present (2062 for 2026) revokes what is issued until now:
+        // it may come back to the present, not before, and what it came back to holds.
+        let mut seen = RevocationsSeen::of(&start);
+        let ahead = with_cutoff("2062-01-01T00:00:00Z");
+        seen.record(&ahead, now());
+        let t = now();
+        let at = |unix: i64| {
+            let text = time::OffsetDateTime::from_unix_timestamp(unix)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            with_cutoff(&text)
+        };
+        assert!(check(&ahead, &at(t + 60), &seen, t).is_ok());
+        let e = check(&ahead, &at(t - 60), &seen, t).unwrap_err();
+        assert!(e.message.contains("earlier than"), "{}", e.message);
+        seen.record(&at(t + 60), t);
+        assert!(check(&at(t + 60), &at(t + 60), &seen, t + 3600).is_ok());
+        assert!(check(&at(t + 60), &at(t), &seen, t + 3600).is_err());
     }
 
     #[test]
@@ -691,7 +721,7 @@ mod tests {
         let rename = |text: &str| text.replace("[[trust_anchor]]\nid = \"bench\"", "[[trust_anchor]]\nid = \"moved\"");
         let moved = edited(&world, rename);
         assert!(check(&start, &moved, &seen, now()).is_ok());
-        seen.record(&moved);
+        seen.record(&moved, now());
         // Back under its first name, without the CRL: the CA is trusted, its CRL nowhere.
         let without_crl = edited(&world, |text| text.replace("crls = [\"ca.crl\"]\n", ""));
         let refused = check(&moved, &without_crl, &seen, now()).unwrap_err();
