@@ -2367,6 +2367,17 @@ fn group_readable_key_files_are_warned_about() {
         !check().contains("secret file is readable"),
         "a group of the daemon's own"
     );
+    // As root, check-config checks for a daemon of another identity (the systemd unit's
+    // dynamic user, reading through its group): a group it is not in may be the daemon's.
+    if rustix::process::geteuid().is_root() {
+        let key = dir.path().join("k1.key");
+        std::os::unix::fs::chown(&key, None, Some(65534)).unwrap();
+        assert!(
+            !check().contains("secret file is readable"),
+            "root checks for the daemon"
+        );
+        std::os::unix::fs::chown(&key, None, Some(0)).unwrap();
+    }
     // A key another user owns (not root): that user can replace it. Only root can give a file
     // away to try it.
     if rustix::process::geteuid().is_root() {

@@ -160,7 +160,7 @@ const WARNINGS_REFUSED: u8 = 3;
 /// `rolegate check-config`: loads `file` as the daemon would and summarizes it; with
 /// `strict`, a load that logged warnings fails ([`WARNINGS_REFUSED`]).
 fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> ExitCode {
-    let (loaded, warnings) = logging::counting_warnings(log_format, || Config::load(file));
+    let (loaded, warnings) = logging::counting_warnings(log_format, || Config::load_to_check(file));
     match loaded {
         Ok(config) => {
             print_stdout(&format!("{}\n{}", verdict(file, warnings), config.summary()));

@@ -41,7 +41,11 @@ const MAX_CACHE_ENTRIES: u64 = 100_000_000;
 /// Whether a load reads the secret files or stands in for them ([`Config::load_offline`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Secrets {
+    /// Read by the daemon that serves with them.
     Read,
+    /// Read by `check-config`, which may run as root for a daemon of another identity.
+    ReadToCheck,
+    /// Not read: stand-ins take their place (`explain`, `simulate`).
     StandIns,
 }
 
@@ -112,7 +116,8 @@ impl Loader<'_> {
     /// Secret files (token keys, TLS key) should be readable by the owner only.
     fn read_secret(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let bytes = self.read(key, p)?;
-        warn_if_shared(&self.file, key, &self.resolve(p));
+        let root_checking = self.secrets == Secrets::ReadToCheck && rustix::process::geteuid().is_root();
+        warn_if_shared(&self.file, key, &self.resolve(p), root_checking);
         Ok(bytes)
     }
 

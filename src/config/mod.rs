@@ -261,6 +261,13 @@ impl Config {
         Self::load_with(path, Secrets::StandIns).map_err(|failed| failed.error)
     }
 
+    /// [`Config::load`] for `check-config`: run as root, it takes a secret file readable by a
+    /// group it is not in for one of the daemon's it checks for (the systemd unit's dynamic
+    /// user reads them through its group), instead of warning of it.
+    pub fn load_to_check(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with(path, Secrets::ReadToCheck).map_err(|failed| failed.error)
+    }
+
     /// Like [`Config::load`]; a failure also names the files read until then, the one that
     /// failed included, so the file watch can tell when trying again is worth it.
     pub fn load_tracked(path: &Path) -> Result<Config, FailedLoad> {

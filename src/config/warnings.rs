@@ -48,13 +48,13 @@ impl LoadedFile<'_> {
 /// it its files, so that is not warned about. Also when it belongs to another user than the
 /// daemon's or root: that user can replace it (a token key they know forges sessions).
 #[cfg(unix)]
-pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
+pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path, root_checking: bool) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
     let mode = meta.permissions().mode() & 0o7777;
-    if let Some(problem) = shared_with(mode, meta.gid(), rustix::process::geteuid().is_root(), process_groups) {
+    if let Some(problem) = shared_with(mode, meta.gid(), root_checking, process_groups) {
         warn_at!(file, key, [file = %path.display(),], "{problem}");
     }
     if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
@@ -68,19 +68,19 @@ pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path) {
 }
 
 /// Who else may read a secret file of `mode` and group `gid`, if anyone should not: every
-/// user, or a group this process is not in (`groups`, read only then). Root, which reads any
-/// file, is taken to check the configuration for a daemon of another identity (`check-config`
-/// run as root for a systemd `DynamicUser` in the files' group), so a group it is not in may
-/// be that daemon's.
+/// user, or a group this process is not in (`groups`, read only then). `check-config` run as
+/// root (`root_checking`) checks for a daemon of another identity (a systemd `DynamicUser` in
+/// the files' group), so a group it is not in may be that daemon's; the daemon itself, root
+/// or not, is warned.
 #[cfg(unix)]
-fn shared_with(mode: u32, gid: u32, root: bool, groups: impl FnOnce() -> Vec<u32>) -> Option<String> {
+fn shared_with(mode: u32, gid: u32, root_checking: bool, groups: impl FnOnce() -> Vec<u32>) -> Option<String> {
     if mode & 0o007 != 0 {
         return Some(format!(
             "secret file is readable by every user (mode {mode:04o}); chmod 600 it, or 640 with a group of the \
              daemon's own"
         ));
     }
-    if mode & 0o070 == 0 || root || groups().contains(&gid) {
+    if mode & 0o070 == 0 || root_checking || groups().contains(&gid) {
         return None;
     }
     Some(format!(
@@ -116,7 +116,7 @@ fn process_groups() -> Vec<u32> {
 }
 
 #[cfg(not(unix))]
-pub(super) fn warn_if_shared(_file: &LoadedFile<'_>, _key: &str, _path: &Path) {}
+pub(super) fn warn_if_shared(_file: &LoadedFile<'_>, _key: &str, _path: &Path, _root_checking: bool) {}
 
 /// Why TLS clients would refuse `leaf` as a server's certificate, if they would: an extended
 /// key usage without serverAuth (RFC 5280 §4.2.1.12), or no subjectAltName, which is all that
