@@ -680,6 +680,11 @@ async fn oversized_metadata_is_resource_exhausted() {
         status.metadata().get("x-amzn-errortype").unwrap(),
         "RequestEntityTooLarge"
     );
+    assert!(
+        status.metadata().get("x-rolegate-reason").is_some(),
+        "{:?}",
+        status.metadata()
+    );
     // Within the limit, the call is answered.
     create(&c, create_request("main", ROLE, "main")).await.unwrap();
 }
@@ -1368,6 +1373,8 @@ async fn assume_role_spends_the_access_keys_bucket_once_signed() {
         refused.metadata().get("x-amzn-errortype").unwrap(),
         "SignatureDoesNotMatch"
     );
+    // ...and its audit reason, which clients may act on without reading the message.
+    assert_eq!(refused.metadata().get("x-rolegate-reason").unwrap(), "signature");
     for _ in 0..3 {
         assert_status(
             c.assume_role(chain_request(None), &forged, REGION, now()).await,

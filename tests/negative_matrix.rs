@@ -118,6 +118,18 @@ async fn requests_answered(d: &Daemon) -> f64 {
         .sum()
 }
 
+/// Every refusal names its audit reason in `x-rolegate-reason`: the one an AccessDenied
+/// message ends with, where it does.
+fn names_its_reason(r: &HttpReply, message: &str) -> bool {
+    let Some(reason) = r.header("x-rolegate-reason").filter(|v| !v.is_empty()) else {
+        return false;
+    };
+    match message.split_once("(reason: ") {
+        Some((_, rest)) => rest.starts_with(&format!("{reason},")),
+        None => true,
+    }
+}
+
 /// Runs every case; fails with the list of cases whose answer differs. Then checks that the
 /// daemon counted, in `rolegate_requests_total`, each case an API handler answered (all but
 /// the [`Want::Status`] ones) once: no case was answered by something other than the API.
@@ -136,12 +148,15 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
                     && r.header("x-amzn-errortype") == Some(kind)
                     && normalized(&got) == message
                     && r.header("x-amzn-requestid").is_some()
+                    && names_its_reason(&r, &got)
             }
             Want::Sts(status, code, message) => {
+                let got = unescape(r.element("Message").unwrap_or_default());
                 r.status == status
                     && r.element("Code").unwrap_or_default() == code
                     && r.header("x-amzn-requestid").is_some()
-                    && normalized(&unescape(r.element("Message").unwrap_or_default())) == message
+                    && normalized(&got) == message
+                    && names_its_reason(&r, &got)
             }
             Want::Status(status) => r.status == status,
             Want::Ok(status) => r.status == status,

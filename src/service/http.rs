@@ -236,6 +236,19 @@ pub fn rest_error(e: &ApiError, request_id: &str) -> HttpResponse {
     let mut r = json_response(status, &serde_json::json!({ "message": message }));
     r.headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    with_reason(r, e)
+}
+
+/// The header naming why a request was refused: the `reason` of its audit event and of
+/// `rolegate_refusals_total` (`trust-policy`, `session-revoked`…), for clients that act on it
+/// without reading the message.
+pub const REASON_HEADER: &str = "x-rolegate-reason";
+
+/// Adds [`REASON_HEADER`] to the refusal `r` of `e`.
+pub fn with_reason(mut r: HttpResponse, e: &ApiError) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(e.reason) {
+        r.headers_mut().insert(REASON_HEADER, v);
+    }
     r
 }
 

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::http::{HttpResponse, RequestParts, response};
+use super::http::{HttpResponse, RequestParts, response, with_reason};
 use crate::audit::Record;
 use crate::broker::{
     AssumeRoleInput, AssumeRoleOutput, Broker, Caller, IamUserTokenInput, Payload, ProvidedContext,
@@ -707,13 +707,13 @@ pub fn error_response(e: &ApiError, request_id: &str, format: Format) -> HttpRes
             "Error": { "Code": code, "Message": e.message, "Type": kind },
             "RequestId": request_id,
         });
-        return json_response(status, json);
+        return with_reason(json_response(status, json), e);
     }
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
         esc(&e.message)
     );
-    response(status, "text/xml", Bytes::from(xml))
+    with_reason(response(status, "text/xml", Bytes::from(xml)), e)
 }
 
 /// Parses only the STS form parameters of a request (query string and form body) into an

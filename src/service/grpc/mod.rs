@@ -163,6 +163,9 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &st
     }
     let refused = ApiError::validation(reason, message);
     headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
+    if let Ok(v) = http::HeaderValue::from_str(reason) {
+        headers.insert(crate::service::http::REASON_HEADER, v);
+    }
     Some(refused)
 }
 
@@ -367,6 +370,9 @@ fn status(e: &ApiError, request_id: &str) -> Status {
     }
     s.metadata_mut()
         .insert("x-amzn-errortype", MetadataValue::from_static(e.sts_wire().1));
+    if let Ok(v) = MetadataValue::try_from(e.reason) {
+        s.metadata_mut().insert(crate::service::http::REASON_HEADER, v);
+    }
     s
 }
 
