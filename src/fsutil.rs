@@ -12,12 +12,13 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 64 << 20;
 /// How long a pipe a configuration names may take to deliver all its data.
 const PIPE_WAIT: Duration = Duration::from_secs(10);
 
-/// Reads at most `limit` bytes from `path`: a larger file, or a device that never ends
-/// (`/dev/zero` by a typo), is an error instead of exhausted memory. Pipes are read like
-/// files (`rolegate check-config <(envsubst < template.toml)`), but never waited on forever:
-/// a named pipe with no writer reads as empty, and one whose writer does not finish within
-/// `PIPE_WAIT` (10 s) is an error. Opening one would otherwise block the reading thread for good
-/// (a reload stuck on a FIFO put in place of a CRL).
+/// Reads at most `limit` bytes from `path`: a larger file is an error instead of exhausted
+/// memory, and so is a device (`/dev/zero` by a typo, or one whose reads never return, such as
+/// a terminal), which is not opened at all. Pipes are read like files (`rolegate check-config
+/// <(envsubst < template.toml)`), but never waited on forever: a named pipe with no writer
+/// reads as empty, and one whose writer does not finish within `PIPE_WAIT` (10 s) is an
+/// error. Opening one would otherwise block the reading thread for good (a reload stuck on a
+/// FIFO put in place of a CRL).
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = open_without_waiting(path)?;
     let expected = file.metadata()?.len().min(limit);
@@ -69,19 +70,42 @@ pub fn read_credential_text(path: &Path) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
-/// Opens `path` for reading; a pipe without blocking (see [`read_bounded`]).
+/// Opens `path` for reading without blocking (see [`read_bounded`]): a regular file or a pipe,
+/// as it is both before it is opened and once open (it may have been swapped in between).
 fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-        if std::fs::metadata(path)?.file_type().is_fifo() {
-            return std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path);
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        refuse_unreadable_kind(&std::fs::metadata(path)?.file_type())?;
+        // O_NONBLOCK: opening a pipe without a writer returns at once; a regular file ignores it.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        refuse_unreadable_kind(&file.metadata()?.file_type())?;
+        Ok(file)
     }
+    #[cfg(not(unix))]
     std::fs::File::open(path)
+}
+
+/// A file kind a configuration may not name: a directory, a socket, or a device, whose reads
+/// may never end or never return (`/dev/zero`, a terminal, `/dev/ptmx`).
+#[cfg(unix)]
+fn refuse_unreadable_kind(kind: &std::fs::FileType) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let what = match () {
+        () if kind.is_file() || kind.is_fifo() => return Ok(()),
+        () if kind.is_dir() => "a directory",
+        () if kind.is_char_device() => "a character device",
+        () if kind.is_block_device() => "a block device",
+        () if kind.is_socket() => "a socket",
+        () => "not a regular file",
+    };
+    Err(std::io::Error::new(
+        ErrorKind::InvalidInput,
+        format!("{what}, not a file: give the path of a regular file (or a pipe)"),
+    ))
 }
 
 /// Creates `path` with mode 0600 and writes `data`; fails if it already exists.
@@ -222,9 +246,22 @@ mod tests {
         std::fs::write(&file, b"0123456789").unwrap();
         assert_eq!(read_bounded(&file, 10).unwrap(), b"0123456789");
         assert_eq!(read_bounded(&file, 9).unwrap_err().to_string(), "larger than 9 bytes");
-        let endless = read_bounded(Path::new("/dev/zero"), 2 << 20).unwrap_err();
-        assert_eq!(endless.to_string(), "larger than 2 MiB");
-        assert!(read_bounded(dir.path(), 10).is_err(), "a directory");
+        // Devices are not opened: /dev/zero never ends, /dev/ptmx never answers a read.
+        for device in ["/dev/zero", "/dev/ptmx"] {
+            let refused = read_bounded(Path::new(device), 2 << 20).unwrap_err();
+            assert_eq!(
+                refused.to_string(),
+                "a character device, not a file: give the path of a regular file (or a pipe)"
+            );
+        }
+        // ...nor through a link.
+        let link = dir.path().join("ca.crl");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(read_bounded(&link, 10).is_err(), "a link to a device");
+        assert_eq!(
+            read_bounded(dir.path(), 10).unwrap_err().to_string(),
+            "a directory, not a file: give the path of a regular file (or a pipe)"
+        );
         let missing = read_bounded(&dir.path().join("gone.pem"), 10).unwrap_err();
         assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }

@@ -876,7 +876,7 @@ fn simulate_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: cannot read /dev/zero: larger than 4 MiB\n"
+        "error: cannot read /dev/zero: a character device, not a file: give the path of a regular file (or a pipe)\n"
     );
     // ...and `aws:username`, which a role session does not have (`${aws:username}` never matches).
     let out = simulate(&["--context", "AWS:UserName=alice"]);

@@ -3110,8 +3110,9 @@ fn check_config_reports_each_crl_next_update() {
     );
 }
 
-/// A configuration naming a file it cannot use is an error that names it — `/dev/zero` by a
-/// typo included, which would otherwise be read until memory runs out.
+/// A configuration naming a file it cannot use is an error that names it — a device by a
+/// typo included, which is not opened: `/dev/zero` would be read until memory runs out, and
+/// `/dev/ptmx` (or a terminal) never answers a read, which held every later reload.
 #[test]
 fn files_that_cannot_be_read_whole_are_config_errors() {
     let pki = Pki::new();
@@ -3121,14 +3122,30 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
     let cases = [
         (
             "/dev/zero",
-            "trust_anchor[0].certificates: cannot read /dev/zero: larger than 64 MiB",
+            "trust_anchor[0].certificates: cannot read /dev/zero: a character device, not a file: give the path \
+             of a regular file (or a pipe)",
         ),
-        ("/", "trust_anchor[0].certificates: cannot read /: Is a directory"),
+        (
+            "/dev/ptmx",
+            "trust_anchor[0].certificates: cannot read /dev/ptmx: a character device, not a file: give the path \
+             of a regular file (or a pipe)",
+        ),
+        (
+            "/",
+            "trust_anchor[0].certificates: cannot read /: a directory, not a file: give the path of a regular \
+             file (or a pipe)",
+        ),
         (
             "missing.pem",
             "trust_anchor[0].certificates: cannot read {dir}/missing.pem: No such file or directory",
         ),
+        // Cut short by a failed copy: named as empty, not as whatever PEM makes of nothing.
+        (
+            "empty.pem",
+            "trust_anchor[0].certificates: {dir}/empty.pem is empty (0 bytes)",
+        ),
     ];
+    std::fs::write(dir.path().join("empty.pem"), b"").unwrap();
     for (path, want) in cases {
         let bad = text.replacen("certificates = \"ca.pem\"", &format!("certificates = \"{path}\""), 1);
         let line = line_of(&bad, "certificates =");

@@ -259,8 +259,16 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
         on_listening,
         stop_when_stdin_closes: args.stop_when_stdin_closes,
     };
-    runtime.block_on(serve(opts)).map_err(|e| e.to_string())
+    let served = runtime.block_on(serve(opts)).map_err(|e| e.to_string());
+    // Served and drained: a reload still reading a file that never answers (a hung network
+    // mount) must not keep the process from exiting, as dropping the runtime would.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT_FOR_BLOCKING_TASKS);
+    served
 }
+
+/// How long `serve`, once stopped, waits for blocking work still running (a reload's reads)
+/// before it exits regardless.
+const SHUTDOWN_WAIT_FOR_BLOCKING_TASKS: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The daemon's last word when it cannot serve: `error: {message}` on stderr, or with
 /// `--log-format json` an ERROR event shaped as the log's own, so a JSON log pipeline reads

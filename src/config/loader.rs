@@ -99,9 +99,16 @@ impl Loader<'_> {
         }
     }
 
+    /// The bytes of a file the configuration names; an empty one, which none of them may be
+    /// (a file cut short by a failed copy, a pipe with no writer), is named as such rather than
+    /// as whatever its parser makes of nothing.
     fn read(&self, key: &str, p: &Path) -> Result<Vec<u8>, ConfigError> {
         let full = self.resolve(p);
         match crate::fsutil::read_bounded(&full, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
+            Ok(bytes) if bytes.is_empty() => {
+                self.sources.borrow_mut().record(&full, &bytes);
+                Err(self.err(key, format!("{} is empty (0 bytes)", full.display())))
+            }
             Ok(bytes) => {
                 self.sources.borrow_mut().record(&full, &bytes);
                 Ok(bytes)
