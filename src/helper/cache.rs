@@ -31,6 +31,33 @@ pub const MIN_REMAINING_AFTER_WAIT: time::Duration = time::Duration::minutes(1);
 /// credentials already expired.
 pub const MIN_REMAINING_ON_FAILURE: time::Duration = time::Duration::minutes(1);
 
+/// The most a cache entry may hold (one holds some 2 KiB): anything larger, or not a regular
+/// file, is no entry of ours and is not read whole.
+const MAX_ENTRY_BYTES: u64 = 64 << 10;
+
+/// The credentials cached for `key` in `dir` if they have more than [`MIN_REMAINING`] left at
+/// `now`, read without the lock: entries are replaced by atomic rename, so a reader sees a
+/// whole one, and a hit need not wait for a process that holds the lock (stopped, or fetching
+/// for another reason). Only from a directory of this user's that no one else may write (as
+/// [`CacheSlot::try_lock`] checks, which warns of one that is not).
+pub fn read_unlocked(dir: &Path, key: &CacheKey, now: OffsetDateTime) -> Option<SessionCredentials> {
+    check_private_dir(dir).ok()?;
+    read_entry(&dir.join(format!("{}.json", key.0)), MIN_REMAINING, now)
+}
+
+/// The entry at `path` if it has more than `min_remaining` left at `now`.
+fn read_entry(path: &Path, min_remaining: time::Duration, now: OffsetDateTime) -> Option<SessionCredentials> {
+    let bytes = Zeroizing::new(crate::fsutil::read_bounded(path, MAX_ENTRY_BYTES).ok()?);
+    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    let expiry = parse_expiration(&entry.expiration)?;
+    (expiry - now > min_remaining).then(|| SessionCredentials {
+        access_key_id: entry.access_key_id,
+        secret_access_key: Zeroizing::new(entry.secret_access_key),
+        session_token: Zeroizing::new(entry.session_token),
+        expiration: entry.expiration,
+    })
+}
+
 /// Environment variable that disables the cache when set to a non-empty value other than `0`.
 pub const DISABLE_ENV: &str = "ROLEGATE_NO_CACHE";
 
@@ -89,15 +116,7 @@ impl CacheSlot {
 
     /// The cached credentials if they have more than `min_remaining` left at `now`.
     fn read_with_more_than(&self, min_remaining: time::Duration, now: OffsetDateTime) -> Option<SessionCredentials> {
-        let bytes = Zeroizing::new(std::fs::read(&self.path).ok()?);
-        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-        let expiry = parse_expiration(&entry.expiration)?;
-        (expiry - now > min_remaining).then(|| SessionCredentials {
-            access_key_id: entry.access_key_id,
-            secret_access_key: Zeroizing::new(entry.secret_access_key),
-            session_token: Zeroizing::new(entry.session_token),
-            expiration: entry.expiration,
-        })
+        read_entry(&self.path, min_remaining, now)
     }
 
     /// Whether the entry was written at `since` or later (a second earlier included: file
@@ -339,6 +358,41 @@ mod tests {
             session_token: Zeroizing::new("tok".into()),
             expiration: expiration.into(),
         }
+    }
+
+    /// A hit needs no lock: credentials cached are read while another process holds it (one
+    /// stopped with Ctrl-Z in the middle of its `aws` command held every other one 30 s).
+    #[test]
+    fn a_hit_is_read_while_another_process_holds_the_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("rolegate");
+        let key = CacheKey::new(&["x"], b"cert", &[]);
+        let now = datetime!(2026-12-06 12:00 UTC);
+        let holder = CacheSlot::try_lock(&dir, &key).unwrap().unwrap();
+        assert!(read_unlocked(&dir, &key, now).is_none(), "nothing cached yet");
+        holder.store(&creds("2026-12-06T13:00:00Z")).unwrap();
+        assert!(CacheSlot::try_lock(&dir, &key).unwrap().is_none(), "still held");
+        let hit = read_unlocked(&dir, &key, now).unwrap();
+        assert_eq!(hit.expiration, "2026-12-06T13:00:00Z");
+        // ...with more than 15 minutes left, as a locked read would want.
+        assert!(read_unlocked(&dir, &key, datetime!(2026-12-06 12:50 UTC)).is_none());
+    }
+
+    /// An entry that is no file of ours (a device, a pipe) is a miss, not read whole or waited on.
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_that_is_not_a_file_is_a_miss() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("rolegate");
+        let key = CacheKey::new(&["x"], b"cert", &[]);
+        drop(CacheSlot::try_lock(&dir, &key).unwrap());
+        let entry = dir.join(format!("{}.json", key.0));
+        std::os::unix::fs::symlink("/dev/zero", &entry).unwrap();
+        assert!(read_unlocked(&dir, &key, datetime!(2026-12-06 12:00 UTC)).is_none());
+        std::fs::remove_file(&entry).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&entry).status().unwrap();
+        assert!(made.success());
+        assert!(read_unlocked(&dir, &key, datetime!(2026-12-06 12:00 UTC)).is_none());
     }
 
     #[test]

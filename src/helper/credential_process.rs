@@ -428,6 +428,14 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             // certificate) on a miss, so another key argument gets its own error at once.
             let (certificate_der, chain) = read_certificate_and_chain(&source)?;
             let key = args.cache_key(&source, &certificate_der, &chain)?;
+            // A hit needs no lock: a process holding it (stopped, or fetching) keeps no one
+            // from credentials already cached.
+            if let Some(c) = cache::read_unlocked(&dir, &key, OffsetDateTime::now_utc()) {
+                if args.debug {
+                    eprintln!("rolegate: using cached credentials valid until {}", c.expiration);
+                }
+                return print_credentials(&c);
+            }
             // One REQUEST_TIMEOUT bounds the wait on the lock and the fetch together:
             // processes queued behind one whose server never answers give up with it, not
             // 30 s each in turn, and a holder that is stopped cannot hold them for ever. An
@@ -475,7 +483,12 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             }
         }
     };
-    let json = serde_json::to_string(&ProcessOutput::from(&creds)).map_err(|e| e.to_string())?;
+    print_credentials(&creds)
+}
+
+/// Writes `creds` on standard output as `credential_process` output.
+fn print_credentials(creds: &SessionCredentials) -> Result<(), String> {
+    let json = serde_json::to_string(&ProcessOutput::from(creds)).map_err(|e| e.to_string())?;
     // A reader that went away (a closed pipe) is an error like any other: one line, exit 1.
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
