@@ -76,7 +76,7 @@ pub(super) fn run(cmd: AdminCommand) -> ExitCode {
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
-                    "no answer within {} s (is the endpoint a rolegate TLS listener?)",
+                    "no answer within {} s (is the endpoint a rolegate TLS listener? a reload reading a file that never answers also takes this long)",
                     ADMIN_CALL_TIMEOUT.as_secs()
                 ))
             })
@@ -88,8 +88,10 @@ pub(super) fn run(cmd: AdminCommand) -> ExitCode {
 }
 
 /// How long one admin command may take, connecting included: a peer that accepts and never
-/// answers must not hold a script for ever.
-const ADMIN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// answers must not hold a script for ever. Longer than the server's default
+/// `request_timeout_seconds` (30), so that a call the server gives up on gets its answer
+/// (UNAVAILABLE, saying why) rather than this command's own.
+const ADMIN_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(40);
 
 async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
     match cmd {

@@ -254,16 +254,32 @@ impl RolesAnywhereClient {
             .map_err(|e| ClientError::Protocol(format!("reading the response: {e}")))?
             .to_bytes();
         if !(200..300).contains(&status) {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(500).collect());
-            return Err(ClientError::Api {
-                status,
-                error_type: error_type.unwrap_or_else(|| "UnknownError".into()),
-                message,
-            });
+            return Err(api_error(status, error_type, &bytes));
         }
         parse_create_session_answer(&bytes)
+    }
+}
+
+/// The refusal a CreateSession answer of `status` gives: rolegate's JSON message, else the
+/// body's first 500 characters. rolegate always says why, with an `x-amzn-ErrorType`
+/// (`error_type`): an empty answer without one comes from something in front of it.
+fn api_error(status: u16, error_type: Option<String>, body: &[u8]) -> ClientError {
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).chars().take(500).collect());
+    let message = match (message.trim().is_empty(), &error_type) {
+        (true, None) => {
+            "an empty answer, not rolegate's: a proxy or load balancer in front of it answered (rolegate itself \
+             unreachable?)"
+                .to_owned()
+        }
+        (true, Some(_)) => "an empty answer".to_owned(),
+        (false, _) => message,
+    };
+    ClientError::Api {
+        status,
+        error_type: error_type.unwrap_or_else(|| "UnknownError".into()),
+        message,
     }
 }
 
@@ -334,6 +350,36 @@ mod tests {
         format!(
             r#"{{"credentialSet":[{{"credentials":{{"accessKeyId":"{access_key_id}","secretAccessKey":"{secret}","sessionToken":"{token}","expiration":"2030-01-01T00:00:00Z"}}}}]}}"#
         )
+    }
+
+    /// A refusal says why: rolegate's message, the body of another, or that an empty answer
+    /// without an error type is not rolegate's.
+    #[test]
+    fn a_refusal_names_its_message_or_where_it_came_from() {
+        let shown = |status, error_type: Option<&str>, body: &str| {
+            api_error(status, error_type.map(str::to_owned), body.as_bytes()).to_string()
+        };
+        assert_eq!(
+            shown(
+                403,
+                Some("AccessDeniedException"),
+                r#"{"message":"Untrusted certificate."}"#
+            ),
+            "AccessDeniedException (HTTP 403): Untrusted certificate."
+        );
+        assert_eq!(
+            shown(502, None, "<html>Bad Gateway</html>"),
+            "UnknownError (HTTP 502): <html>Bad Gateway</html>"
+        );
+        assert_eq!(
+            shown(503, None, ""),
+            "UnknownError (HTTP 503): an empty answer, not rolegate's: a proxy or load balancer in front of it \
+             answered (rolegate itself unreachable?)"
+        );
+        assert_eq!(
+            shown(503, Some("ServiceUnavailableException"), " "),
+            "ServiceUnavailableException (HTTP 503): an empty answer"
+        );
     }
 
     #[test]
