@@ -21,7 +21,12 @@ const PIPE_WAIT: Duration = Duration::from_secs(10);
 /// FIFO put in place of a CRL).
 pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let file = open_without_waiting(path)?;
-    let expected = file.metadata()?.len().min(limit);
+    let meta = file.metadata()?;
+    // A regular file says its size: one over the limit is refused unread.
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_large(limit));
+    }
+    let expected = meta.len().min(limit);
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     let mut reader = file.take(limit + 1);
     let deadline = Instant::now() + PIPE_WAIT;
@@ -42,16 +47,18 @@ pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         }
     }
     if bytes.len() as u64 > limit {
-        let most = match limit >> 20 {
-            0 => format!("{limit} bytes"),
-            mib => format!("{mib} MiB"),
-        };
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {most}"),
-        ));
+        return Err(too_large(limit));
     }
     Ok(bytes)
+}
+
+/// The refusal of a file larger than `limit` bytes.
+fn too_large(limit: u64) -> std::io::Error {
+    let most = match limit >> 20 {
+        0 => format!("{limit} bytes"),
+        mib => format!("{mib} MiB"),
+    };
+    std::io::Error::new(ErrorKind::InvalidData, format!("larger than {most}"))
 }
 
 /// The most a file a command reads for a client — a certificate, chain, key, PKCS#12 bundle,
