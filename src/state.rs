@@ -100,6 +100,7 @@ impl State {
     pub fn reload(&self) -> Result<(), String> {
         // A panic of another reload left nothing half done: the swap is the last step.
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
+        let _watchdog = SlowReloadWarning::start(SLOW_RELOAD);
         // A bug that panics while loading fails the reload like any other error: counted,
         // reported, the configuration in force kept (the panic hook logs where it was).
         let result =
@@ -315,4 +316,62 @@ fn warn_of_settings_read_at_start(
 struct ReloadFailure {
     error: String,
     sources: SourceFiles,
+}
+
+/// How long a reload runs before it is logged as slow.
+const SLOW_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Logs a warning once if the reload it was started for is still running after a while: a file
+/// it reads may never answer (a hung network mount), and every later reload — SIGHUP, the file
+/// watch, `Admin.Reload` — waits behind it, otherwise without a word.
+struct SlowReloadWarning {
+    /// Dropped with the guard, which ends the waiting thread at once.
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+impl SlowReloadWarning {
+    fn start(after: std::time::Duration) -> SlowReloadWarning {
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        // No thread, no warning: the reload itself goes on either way.
+        let _ = std::thread::Builder::new()
+            .name("reload-watchdog".into())
+            .spawn(move || {
+                warn_if_still_running(&finished, after, || {
+                    tracing::warn!(
+                        "a reload has been running for {} s: a file it reads may not answer (a hung network mount); \
+                     later reloads wait for it",
+                        after.as_secs()
+                    );
+                });
+            });
+        SlowReloadWarning { _done: done }
+    }
+}
+
+/// Calls `warn` if `finished` has not been told (its sender dropped) within `after`.
+fn warn_if_still_running(finished: &std::sync::mpsc::Receiver<()>, after: std::time::Duration, warn: impl FnOnce()) {
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(after) {
+        warn();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_reload_is_warned_of_once_and_a_quick_one_not() {
+        let warned = std::cell::Cell::new(0);
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        drop(done);
+        warn_if_still_running(&finished, std::time::Duration::from_secs(60), || {
+            warned.set(warned.get() + 1)
+        });
+        assert_eq!(warned.get(), 0, "a reload that ended is not warned of");
+        let (_running, finished) = std::sync::mpsc::channel::<()>();
+        warn_if_still_running(&finished, std::time::Duration::from_millis(1), || {
+            warned.set(warned.get() + 1)
+        });
+        assert_eq!(warned.get(), 1);
+    }
 }
