@@ -1494,6 +1494,16 @@ async fn metrics_after_known_traffic() {
         Some(1.0),
         "{m}"
     );
+    // The series an alert watches is there at 0 before the first such refusal, so that its
+    // `increase()` sees the first one.
+    assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_refusals_total{api="sts",operation="AssumeRole",reason="unknown-token-key"}"#
+        ),
+        Some(0.0),
+        "{m}"
+    );
     assert_eq!(
         sample(&m, &format!("rolegate_request_duration_seconds_count{allow}")),
         Some(2.0)
