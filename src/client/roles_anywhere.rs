@@ -268,11 +268,9 @@ fn api_error(status: u16, error_type: Option<String>, body: &[u8]) -> ClientErro
         .map(|b| b.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(body).chars().take(500).collect());
     let message = match (message.trim().is_empty(), &error_type) {
-        (true, None) => {
-            "an empty answer, not rolegate's: a proxy or load balancer in front of it answered (rolegate itself \
-             unreachable?)"
-                .to_owned()
-        }
+        (true, None) => "an empty answer without x-amzn-ErrorType, not one of rolegate's API answers: a proxy or load \
+             balancer in front of it answered (rolegate itself unreachable?), or the request's HTTP head was refused"
+            .to_owned(),
         (true, Some(_)) => "an empty answer".to_owned(),
         (false, _) => message,
     };
@@ -373,8 +371,9 @@ mod tests {
         );
         assert_eq!(
             shown(503, None, ""),
-            "UnknownError (HTTP 503): an empty answer, not rolegate's: a proxy or load balancer in front of it \
-             answered (rolegate itself unreachable?)"
+            "UnknownError (HTTP 503): an empty answer without x-amzn-ErrorType, not one of rolegate's API answers: \
+             a proxy or load balancer in front of it answered (rolegate itself unreachable?), or the request's HTTP \
+             head was refused"
         );
         assert_eq!(
             shown(503, Some("ServiceUnavailableException"), " "),
