@@ -1493,6 +1493,41 @@ fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
     );
 }
 
+/// A burst of more clients than the sidecar has slots, each writing its request as soon as it
+/// has connected, is served whole: a connection just accepted is not closed for a newcomer (its
+/// client is about to write), so the newcomers wait for slots instead. (For a while, the
+/// newcomers closed the connections of the burst's first clients before their requests were
+/// read, and those clients got no answer.)
+#[test]
+fn a_burst_of_more_clients_than_slots_is_served_whole() {
+    use rolegate::helper::sidecar::MAX_CONNECTIONS;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let s = sidecar(&c, &d, &[]);
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut burst: Vec<TcpStream> = (0..MAX_CONNECTIONS + 44)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // The sidecar takes the first MAX_CONNECTIONS meanwhile, and the next waits for a slot;
+    // then every client writes its request, as processes of a burst do when their turn comes.
+    std::thread::sleep(Duration::from_millis(200));
+    for tcp in &mut burst {
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    for (i, tcp) in burst.iter_mut().enumerate() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).unwrap();
+        assert!(!raw.is_empty(), "client {i} of the burst got no answer");
+        let reply = HttpReply::parse(&raw);
+        assert_eq!((reply.status, reply.body.as_str()), (200, "ok"), "client {i}");
+    }
+}
+
 /// A token file of 16 KiB (Kubernetes projected service account tokens run to several KiB) is
 /// taken whole, through the sidecar's HTTP server; a longer one stops the sidecar at start
 /// rather than being cut to a prefix the SDKs never send.

@@ -53,6 +53,10 @@ pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
 /// (its TLS connection, the certificate, key and CA files) are kept beside them.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Descriptors the sidecar keeps beside its connections: the runtime's, the standard streams,
+/// and a refresh's TLS connection and files (it has no metrics listener).
+const RESERVED_DESCRIPTORS: u64 = 64;
+
 /// `rolegate sidecar` flags.
 // The usage names --certificate as required, which it is: clap would show it as optional,
 // since the aws_signing_helper flags that stand for it (refused with their reason) lift it.
@@ -216,12 +220,13 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let connections = OpenConnections::new(crate::server::connections::connection_limit(
         MAX_CONNECTIONS,
         crate::server::connections::raise_descriptor_limit(),
+        RESERVED_DESCRIPTORS,
     ));
     loop {
         let admitted = tokio::select! {
             admitted = async {
                 let (stream, _) = crate::server::connections::accept(&listener).await;
-                (stream, connections.admit(tokio::time::Instant::now()).await)
+                (stream, connections.admit().await)
             } => admitted,
             () = stop.next() => {
                 tracing::info!("stopping on a signal");

@@ -1,9 +1,12 @@
 //! The sidecar's open connections: at most a fixed number at once and, when all are taken, a
 //! newly accepted connection closes the one that has been idle the longest (no request in
-//! flight) and takes its place. The SDKs of a machine or pod open a connection, fetch and go
+//! flight, for at least [`MIN_IDLE_SILENT`], or [`MIN_IDLE_SERVED`] once it has carried a
+//! request) and takes its place. The SDKs of a machine or pod open a connection, fetch and go
 //! (or keep it idle in a pool, which reconnects), so a local process that opens connections
 //! and stays silent loses them first instead of keeping every SDK waiting until its
-//! connections reach the 10-second head timeout, again and again.
+//! connections reach the 10-second head timeout, again and again. A burst of more SDK
+//! processes than slots waits for slots, as it would without the rule: a connection that has
+//! just been accepted, whose client is about to write its request, is not closed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -13,10 +16,22 @@ use tokio::time::Instant;
 
 use crate::server::connections::Activity;
 
-/// How often a connection waiting for a slot looks again for an idle one to close, when every
-/// connection had a request in flight (a sidecar request takes microseconds, so this is a race
-/// with a request's end rather than a state that lasts).
+/// How often a connection waiting for a slot looks again for an idle one to close, when none
+/// was idle long enough.
 const RECHECK: Duration = Duration::from_millis(50);
+
+/// How long a connection that has carried no request must have been open before a newcomer may
+/// close it: long enough for a client in a burst, which connected and is about to write its
+/// request (a process waiting for its turn on a busy CPU), short enough that a local process
+/// holding connections silent keeps SDKs waiting about this long at most (botocore's IMDS
+/// provider gives up after 1 second).
+const MIN_IDLE_SILENT: Duration = Duration::from_millis(750);
+
+/// How long a connection that has carried requests must have been idle before a newcomer may
+/// close it: an SDK's keep-alive connection, which its pool may take again at any moment (a
+/// request sent as the connection closes fails where the SDK does not retry, as botocore's IMDS
+/// fetcher does not). Silent connections go first.
+const MIN_IDLE_SERVED: Duration = Duration::from_secs(5);
 
 /// The connections open, and the slots they take.
 pub(super) struct OpenConnections {
@@ -74,15 +89,14 @@ impl OpenConnections {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A slot for a connection accepted at `now`: a free one, else that of the connection idle
-    /// longest, once it has closed. Waits only while every open connection has a request in
-    /// flight.
-    pub(super) async fn admit(self: &Arc<Self>, now: Instant) -> Admitted {
+    /// A slot for a connection just accepted: a free one, else that of the connection idle
+    /// longest, once it has closed. Waits while no open connection has been idle long enough.
+    pub(super) async fn admit(self: &Arc<Self>) -> Admitted {
         let slot = loop {
             if let Ok(slot) = self.slots.clone().try_acquire_owned() {
                 break slot;
             }
-            if self.close_longest_idle() {
+            if self.close_longest_idle(Instant::now()) {
                 tracing::debug!("every sidecar connection was taken: closing the one idle longest");
             }
             tokio::select! {
@@ -90,7 +104,7 @@ impl OpenConnections {
                 () = tokio::time::sleep(RECHECK) => {}
             }
         };
-        let activity = Activity::new(now);
+        let activity = Activity::new(Instant::now());
         let close = Arc::new(Notify::new());
         let mut open = self.lock();
         let id = open.next_id;
@@ -110,10 +124,11 @@ impl OpenConnections {
         }
     }
 
-    /// Tells the connection idle longest to close, unless one told already is closing (one
-    /// slot at a time: a newcomer that waits for it is not to close others meanwhile); false
-    /// if every connection has a request in flight.
-    fn close_longest_idle(&self) -> bool {
+    /// Tells the connection idle longest at `now` to close — one that never carried a request
+    /// before one that did, each only past its floor ([`MIN_IDLE_SILENT`], [`MIN_IDLE_SERVED`])
+    /// — unless one told already is closing (one slot at a time: a newcomer that waits for it
+    /// is not to close others meanwhile); false if none may be closed yet.
+    fn close_longest_idle(&self, now: Instant) -> bool {
         let mut open = self.lock();
         if open.entries.iter().any(|e| e.closing) {
             return true;
@@ -121,9 +136,13 @@ impl OpenConnections {
         let longest_idle = open
             .entries
             .iter_mut()
-            .filter(|e| !e.closing)
-            .filter_map(|e| e.activity.idle_since().map(|since| (since, e)))
-            .min_by_key(|(since, _)| *since);
+            .filter_map(|e| {
+                let since = e.activity.idle_since()?;
+                let served = e.activity.has_served();
+                let floor = if served { MIN_IDLE_SERVED } else { MIN_IDLE_SILENT };
+                (now.saturating_duration_since(since) >= floor).then_some(((served, since), e))
+            })
+            .min_by_key(|(order, _)| *order);
         match longest_idle {
             Some((_, entry)) => {
                 entry.closing = true;
@@ -145,61 +164,92 @@ mod tests {
         admitted.close_requested().await;
     }
 
-    #[tokio::test]
+    fn ids(connections: &OpenConnections, closing_only: bool) -> Vec<u64> {
+        let open = connections.lock();
+        open.entries
+            .iter()
+            .filter(|e| e.closing || !closing_only)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    /// Time stands still (`start_paused`) unless advanced, or but for the newcomer's waits.
+    #[tokio::test(start_paused = true)]
     async fn a_newcomer_closes_the_connection_idle_longest_and_takes_its_slot() {
-        let start = Instant::now();
         let connections = OpenConnections::new(3);
-        let oldest = connections.admit(start).await;
-        let busy = connections.admit(start).await;
-        let newer = connections.admit(start + Duration::from_secs(1)).await;
+        let oldest = connections.admit().await;
+        let busy = connections.admit().await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let newer = connections.admit().await;
         let _request = busy.activity.request();
         let (oldest_id, newer_id) = (oldest.id, newer.id);
         let closing = tokio::spawn(closes_when_told(oldest));
-        let newcomer = connections.admit(start + Duration::from_secs(2)).await;
+        let newcomer = connections.admit().await;
         closing.await.unwrap();
-        let open: Vec<u64> = connections.lock().entries.iter().map(|e| e.id).collect();
         assert_eq!(
-            open,
+            ids(&connections, false),
             [busy.id, newer_id, newcomer.id],
             "the oldest, {oldest_id}, closed"
         );
-        drop(newer);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn connections_with_a_request_in_flight_are_not_closed() {
-        let start = Instant::now();
         let connections = OpenConnections::new(1);
-        let busy = connections.admit(start).await;
+        let busy = connections.admit().await;
+        tokio::time::advance(Duration::from_secs(60)).await;
         let request = busy.activity.request();
-        assert!(!connections.close_longest_idle());
+        assert!(!connections.close_longest_idle(Instant::now()));
         drop(request);
-        assert!(connections.close_longest_idle());
+        // It has carried a request: closed once idle for MIN_IDLE_SERVED.
+        assert!(!connections.close_longest_idle(Instant::now()));
+        tokio::time::advance(MIN_IDLE_SERVED).await;
+        assert!(connections.close_longest_idle(Instant::now()));
         tokio::time::timeout(Duration::from_secs(5), busy.close_requested())
             .await
             .expect("the connection was told to close");
     }
 
+    /// A connection just accepted, whose client is about to write its request (one of a burst
+    /// of more processes than slots), is not closed: the newcomer waits for a slot.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_just_accepted_is_not_closed() {
+        let connections = OpenConnections::new(1);
+        let fresh = connections.admit().await;
+        assert!(!connections.close_longest_idle(Instant::now()));
+        tokio::time::advance(MIN_IDLE_SILENT - Duration::from_millis(1)).await;
+        assert!(!connections.close_longest_idle(Instant::now()));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [fresh.id]);
+    }
+
+    /// Silent connections go before ones that have carried requests (an SDK's keep-alive
+    /// connection, which its pool may take again), however long those have been idle.
+    #[tokio::test(start_paused = true)]
+    async fn silent_connections_go_first() {
+        let connections = OpenConnections::new(2);
+        let served = connections.admit().await;
+        drop(served.activity.request());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let silent = connections.admit().await;
+        tokio::time::advance(MIN_IDLE_SILENT).await;
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [silent.id]);
+    }
+
     /// One slot at a time: while the connection told to close has not closed, newcomers wait
     /// for its slot instead of closing others.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn one_connection_closes_at_a_time() {
-        let start = Instant::now();
         let connections = OpenConnections::new(2);
-        let oldest = connections.admit(start).await;
-        let _newer = connections.admit(start + Duration::from_secs(1)).await;
-        let closing = || {
-            connections
-                .lock()
-                .entries
-                .iter()
-                .filter(|e| e.closing)
-                .map(|e| e.id)
-                .collect::<Vec<_>>()
-        };
-        assert!(connections.close_longest_idle());
-        assert_eq!(closing(), [oldest.id]);
-        assert!(connections.close_longest_idle());
-        assert_eq!(closing(), [oldest.id]);
+        let oldest = connections.admit().await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let _newer = connections.admit().await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [oldest.id]);
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [oldest.id]);
     }
 }

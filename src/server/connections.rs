@@ -84,12 +84,12 @@ fn descriptor_limit_not_raised(error: &std::io::Error, soft: Option<u64>) -> Str
 }
 
 /// How many connections may be open at once: `configured`, or fewer when the descriptor limit
-/// would not leave [`RESERVED_DESCRIPTORS`] beside them (at least one).
-pub fn connection_limit(configured: usize, descriptors: Option<u64>) -> usize {
+/// would not leave `reserved` beside them (at least one): [`RESERVED_DESCRIPTORS`] for `serve`.
+pub fn connection_limit(configured: usize, descriptors: Option<u64>, reserved: u64) -> usize {
     let Some(descriptors) = descriptors else {
         return configured;
     };
-    let available = descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+    let available = descriptors.saturating_sub(reserved).max(1);
     configured.min(usize::try_from(available).unwrap_or(usize::MAX))
 }
 
@@ -152,7 +152,7 @@ impl ConnectionSlots {
 
 /// `configured`, or the most the descriptor limit allows, with a warning when that is fewer.
 fn in_descriptor_limit(configured: usize, descriptors: Option<u64>) -> usize {
-    let limit = connection_limit(configured, descriptors);
+    let limit = connection_limit(configured, descriptors, RESERVED_DESCRIPTORS);
     if limit < configured {
         tracing::warn!(
             max_connections = configured,
@@ -356,6 +356,11 @@ impl Activity {
         }
     }
 
+    /// Whether a request has been handed over on the connection yet.
+    pub fn has_served(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
     /// Since when the connection has been idle: when its last request ended, or it opened;
     /// `None` while a request is in flight.
     pub fn idle_since(&self) -> Option<Instant> {
@@ -487,12 +492,15 @@ mod tests {
 
     #[test]
     fn the_connection_limit_leaves_descriptors_for_the_rest() {
-        assert_eq!(connection_limit(4096, None), 4096);
-        assert_eq!(connection_limit(4096, Some(1 << 20)), 4096);
-        assert_eq!(connection_limit(4096, Some(1024)), 1024 - 64 - 256);
-        assert_eq!(connection_limit(10, Some(1024)), 10);
-        assert_eq!(connection_limit(4096, Some(320)), 1);
-        assert_eq!(connection_limit(4096, Some(0)), 1);
+        assert_eq!(connection_limit(4096, None, RESERVED_DESCRIPTORS), 4096);
+        assert_eq!(connection_limit(4096, Some(1 << 20), RESERVED_DESCRIPTORS), 4096);
+        assert_eq!(
+            connection_limit(4096, Some(1024), RESERVED_DESCRIPTORS),
+            1024 - 64 - 256
+        );
+        assert_eq!(connection_limit(10, Some(1024), RESERVED_DESCRIPTORS), 10);
+        assert_eq!(connection_limit(4096, Some(320), RESERVED_DESCRIPTORS), 1);
+        assert_eq!(connection_limit(4096, Some(0), RESERVED_DESCRIPTORS), 1);
     }
 
     #[test]
