@@ -126,18 +126,31 @@ def test_a_full_chain_certificate_file_sends_its_chain(daemon, test_pki, tmp_pat
 def test_a_process_queued_behind_a_stuck_one_gives_up_within_one_timeout(daemon, test_pki, tmp_path):
     """The 30-second bound of a run covers the wait on the cache lock: a process queued behind
     one that holds the lock and never finishes exits 1 and says why, instead of waiting for
-    ever (and without fetching beside it)."""
+    ever (and without fetching beside it). A hit needs no lock: fresh credentials in the cache
+    are printed at once, whoever holds it (a process stopped with Ctrl-Z, say)."""
 
     import fcntl
 
     env = isolated_env(tmp_path)
-    args = process_args(daemon, test_pki, 2000)
-    run_rolegate(*args, env=env)  # creates the cache entry and its lock file
+    fresh = process_args(daemon, test_pki, 2000)
+    first = run_rolegate(*fresh, env=env)  # creates the cache entry and its lock file
     locks = list((tmp_path / ".cache" / "rolegate").glob("*.lock"))
     assert len(locks) == 1, locks
     with open(locks[0], "r+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the stuck process
-        queued = run_rolegate(*args, env=env, check=False, timeout=90)
+        hit = run_rolegate(*fresh, env=env, check=False, timeout=90)
+    assert hit.returncode == 0, hit.stderr
+    assert json.loads(hit.stdout) == json.loads(first.stdout)
+
+    # 15-minute sessions are never reused from the cache (botocore refreshes credentials with
+    # less than that left): a miss, which waits for the lock.
+    short = process_args(daemon, test_pki, 900)
+    run_rolegate(*short, env=env)
+    locks = [l for l in (tmp_path / ".cache" / "rolegate").glob("*.lock") if l != locks[0]]
+    assert len(locks) == 1, locks
+    with open(locks[0], "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the stuck process
+        queued = run_rolegate(*short, env=env, check=False, timeout=90)
     assert queued.returncode == 1, queued.stderr
     assert queued.stdout == ""
     assert queued.stderr == (
