@@ -1497,7 +1497,8 @@ fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
 /// has connected, is served whole: a connection just accepted is not closed for a newcomer (its
 /// client is about to write), so the newcomers wait for slots instead. (For a while, the
 /// newcomers closed the connections of the burst's first clients before their requests were
-/// read, and those clients got no answer.)
+/// read, and those clients got no answer; `sidecar_connections`' tests hold the rule itself,
+/// on a paused clock.)
 #[test]
 fn a_burst_of_more_clients_than_slots_is_served_whole() {
     use rolegate::helper::sidecar::MAX_CONNECTIONS;
@@ -1509,15 +1510,13 @@ fn a_burst_of_more_clients_than_slots_is_served_whole() {
     let s = sidecar(&c, &d, &[]);
     let addr = s.url.trim_start_matches("http://").to_owned();
     let mut burst: Vec<TcpStream> = (0..MAX_CONNECTIONS + 44)
-        .map(|_| TcpStream::connect(&addr).unwrap())
+        .map(|_| {
+            let mut tcp = TcpStream::connect(&addr).unwrap();
+            tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            tcp
+        })
         .collect();
-    // The sidecar takes the first MAX_CONNECTIONS meanwhile, and the next waits for a slot;
-    // then every client writes its request, as processes of a burst do when their turn comes.
-    std::thread::sleep(Duration::from_millis(200));
-    for tcp in &mut burst {
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .unwrap();
-    }
     for (i, tcp) in burst.iter_mut().enumerate() {
         tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut raw = Vec::new();
