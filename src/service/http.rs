@@ -246,10 +246,15 @@ pub const REASON_HEADER: &str = "x-rolegate-reason";
 
 /// Adds [`REASON_HEADER`] to the refusal `r` of `e`.
 pub fn with_reason(mut r: HttpResponse, e: &ApiError) -> HttpResponse {
-    if let Ok(v) = HeaderValue::from_str(e.reason) {
-        r.headers_mut().insert(REASON_HEADER, v);
-    }
+    insert_reason(r.headers_mut(), e.reason);
     r
+}
+
+/// Sets [`REASON_HEADER`] to `reason` in `headers`.
+pub fn insert_reason(headers: &mut http::HeaderMap, reason: &str) {
+    if let Ok(v) = HeaderValue::from_str(reason) {
+        headers.insert(REASON_HEADER, v);
+    }
 }
 
 /// Adds `x-amzn-RequestId` to a response.

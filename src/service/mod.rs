@@ -627,9 +627,7 @@ fn refuse_grpc(
         headers.insert("x-amzn-requestid", id);
     }
     headers.insert("x-amzn-errortype", ::http::HeaderValue::from_static(e.sts_wire().1));
-    if let Ok(v) = ::http::HeaderValue::from_str(e.reason) {
-        headers.insert(http::REASON_HEADER, v);
-    }
+    http::insert_reason(headers, e.reason);
     response
 }
 

@@ -113,8 +113,9 @@ impl std::fmt::Debug for SignedRequest {
 /// The `x-amz-content-sha256` values that declare a payload the signature does not cover.
 const UNSIGNED_MARKERS: [&str; 2] = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER];
 
-fn is_unsigned_marker(value: &str) -> bool {
-    UNSIGNED_MARKERS.contains(&value)
+/// `value` as one of [`UNSIGNED_MARKERS`], if it is one.
+pub fn unsigned_marker(value: &str) -> Option<&'static str> {
+    UNSIGNED_MARKERS.into_iter().find(|m| *m == value)
 }
 
 impl SignedRequest {
@@ -203,7 +204,7 @@ impl SignedRequest {
     /// for what it signed, since no presigned URL covers its body.
     pub fn payload_hash_given(&self, given: &str, service: &str) -> Result<String, SigV4Error> {
         let unsigned_allowed = super::is_s3_family(service);
-        let marker = UNSIGNED_MARKERS.into_iter().find(|m| *m == given);
+        let marker = unsigned_marker(given);
         if let Some(marker) = marker
             && !unsigned_allowed
         {
@@ -212,24 +213,21 @@ impl SignedRequest {
                 service: service.to_owned(),
             });
         }
+        // An S3 request that signed its unsigned payload's marker, given a body hash: the body
+        // is not covered, whatever hash of it the verifier computed.
+        if let (Some(declared), None, true) = (
+            self.payload_hash.as_deref().and_then(unsigned_marker),
+            marker,
+            unsigned_allowed,
+        ) {
+            return match self.location {
+                // A presigned URL never covers its body.
+                AuthLocation::Query => Ok(declared.to_owned()),
+                // A header-signed one: the verifier must say it takes the body unsigned.
+                AuthLocation::Header => Err(SigV4Error::UnsignedPayloadDeclared(declared)),
+            };
+        }
         match (self.payload_hash.as_deref(), marker) {
-            // A presigned S3 URL that signed its unsigned payload's marker: the body is not
-            // covered, whatever hash of it the verifier computed.
-            (Some(declared), None)
-                if self.location == AuthLocation::Query && unsigned_allowed && is_unsigned_marker(declared) =>
-            {
-                Ok(declared.to_owned())
-            }
-            // A header-signed one: the verifier, which gave a body hash, must say it takes
-            // the body unsigned.
-            (Some(declared), None) if unsigned_allowed && is_unsigned_marker(declared) => {
-                Err(SigV4Error::UnsignedPayloadDeclared(
-                    UNSIGNED_MARKERS
-                        .into_iter()
-                        .find(|m| *m == declared)
-                        .unwrap_or(UNSIGNED_PAYLOAD),
-                ))
-            }
             (Some(declared), _) if !declared.eq_ignore_ascii_case(given) => Err(SigV4Error::PayloadHashMismatch),
             // The client signed its declaration as it wrote it (upper-case hex is still hex).
             (Some(declared), _) => Ok(declared.to_owned()),

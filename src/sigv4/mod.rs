@@ -24,7 +24,7 @@ pub mod x509;
 mod tests;
 
 pub use authorization::{
-    AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest, claimed_access_key_id,
+    AuthLocation, Credential, HMAC_ALGORITHM, SIGNATURE_HEADERS, SignedRequest, claimed_access_key_id, unsigned_marker,
 };
 pub use canonical::{
     HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, UNSIGNED_PAYLOAD, canonical_request,

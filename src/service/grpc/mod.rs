@@ -163,9 +163,7 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &st
     }
     let refused = ApiError::validation(reason, message);
     headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
-    if let Ok(v) = http::HeaderValue::from_str(reason) {
-        headers.insert(crate::service::http::REASON_HEADER, v);
-    }
+    crate::service::http::insert_reason(headers, reason);
     Some(refused)
 }
 

@@ -32,7 +32,7 @@ use crate::proto::{
 };
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::{self, format_expiration};
-use crate::sigv4::{HttpRequest, STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigV4Error, UNSIGNED_PAYLOAD};
+use crate::sigv4::{HttpRequest, SigV4Error, unsigned_marker};
 
 /// The HTTP/2 path of AssumeRole: the SigV4 canonical URI its signature covers.
 pub const ASSUME_ROLE_PATH: &str = "/rolegate.v1.Sessions/AssumeRole";
@@ -479,10 +479,7 @@ fn non_empty(value: String, missing: impl FnOnce() -> String) -> Result<String, 
 /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>). The
 /// signed-chunk forms are refused, since their chunks' signatures are not verified here.
 fn payload_hash(value: &str, service: &str) -> Result<String, ApiError> {
-    if let Some(marker) = [UNSIGNED_PAYLOAD, STREAMING_UNSIGNED_PAYLOAD_TRAILER]
-        .into_iter()
-        .find(|m| *m == value)
-    {
+    if let Some(marker) = unsigned_marker(value) {
         return match crate::sigv4::is_s3_family(service) {
             true => Ok(marker.to_owned()),
             // The platform's own two fields say it: refused before any signature is checked.
