@@ -11,7 +11,9 @@
 //! The batch is written when it reaches [`WAKE_AT`] bytes, at most [`FLUSH_INTERVAL`] after its
 //! first line, and when the returned [`FlushGuard`] drops (at the end of `serve`). A writer that
 //! cannot keep up (stderr blocked) makes callers wait once [`MAX_PENDING`] bytes are queued, as
-//! a blocking stderr would: lines are delayed, never dropped.
+//! a blocking stderr would: lines are delayed, never dropped. A stderr that refuses the
+//! bytes (a full disk, a closed pipe) loses them; the writer counts what it lost
+//! (`rolegate_log_bytes_lost_total`) and goes on with the next batch.
 
 use std::fmt;
 use std::io::Write;
@@ -58,7 +60,7 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
         install(format, std::io::stderr);
         return None;
     }
-    match BatchedWriter::spawn(std::io::stderr()) {
+    match BatchedWriter::spawn(std::io::stderr(), crate::metrics::record_lost_log_bytes) {
         Ok((writer, guard)) => {
             install(format, writer);
             Some(guard)
@@ -426,6 +428,8 @@ pub struct FlushGuard {
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// Told how many bytes a failed write lost.
+    on_lost: fn(usize),
     /// Signalled when the background thread has work: a first line, a full batch, or stop.
     work: Condvar,
     /// Signalled when the background thread took the queue (room for waiting callers).
@@ -439,10 +443,15 @@ struct Queue {
 }
 
 impl BatchedWriter {
-    /// Starts the thread that writes batches to `out`; an error when no thread can be started.
-    pub fn spawn<W: Write + Send + 'static>(out: W) -> std::io::Result<(BatchedWriter, FlushGuard)> {
+    /// Starts the thread that writes batches to `out`, telling `on_lost` the bytes of each
+    /// batch `out` refuses; an error when no thread can be started.
+    pub fn spawn<W: Write + Send + 'static>(
+        out: W,
+        on_lost: fn(usize),
+    ) -> std::io::Result<(BatchedWriter, FlushGuard)> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            on_lost,
             work: Condvar::new(),
             room: Condvar::new(),
         });
@@ -520,14 +529,35 @@ impl Shared {
             let stopping = queue.stopping;
             drop(queue);
             self.room.notify_all();
-            // Nowhere to report a failed log write; the next batch tries again.
-            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            // Nowhere to log a failed log write: it is counted, and the next batch tries again.
+            if let Err(unwritten) = write_batch(&mut out, &batch) {
+                (self.on_lost)(unwritten);
+            }
             batch.clear();
             if stopping && self.lock().pending.is_empty() {
                 return;
             }
         }
     }
+}
+
+/// Writes all of `batch`, waiting out a non-blocking stderr that is full (`EAGAIN`, as a
+/// blocking one would wait) rather than losing the rest; `Err` with the bytes not written when
+/// `out` refuses them.
+fn write_batch<W: Write>(out: &mut W, batch: &[u8]) -> Result<(), usize> {
+    let mut rest = batch;
+    while !rest.is_empty() {
+        match out.write(rest) {
+            Ok(0) => return Err(rest.len()),
+            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => return Err(rest.len()),
+        }
+    }
+    // Written but not flushed is written: stderr has no buffer of its own to lose.
+    let _ = out.flush();
+    Ok(())
 }
 
 impl Drop for FlushGuard {
@@ -717,7 +747,7 @@ mod tests {
     #[test]
     fn every_line_is_written_in_order_by_the_time_the_guard_drops() {
         let sink = Sink::default();
-        let (writer, guard) = BatchedWriter::spawn(sink.clone()).unwrap();
+        let (writer, guard) = BatchedWriter::spawn(sink.clone(), |_| {}).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let writer = writer.clone();
@@ -744,10 +774,73 @@ mod tests {
         assert!(writes < 4000, "{writes} writes for 4000 lines: not batched");
     }
 
+    /// A stderr that refuses writes while `refusing`, and answers `EAGAIN` to every other write
+    /// while `busy` (a full non-blocking pipe).
+    #[derive(Clone, Default)]
+    struct Moody {
+        written: Arc<Mutex<Vec<u8>>>,
+        refusing: Arc<std::sync::atomic::AtomicBool>,
+        busy: Arc<std::sync::atomic::AtomicBool>,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Write for Moody {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let call = self.calls.fetch_add(1, SeqCst);
+            if self.refusing.load(SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            if self.busy.load(SeqCst) && call % 2 == 0 {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            // Half of what it is given at a time, as a nearly full pipe takes it.
+            let n = buf.len().div_ceil(2);
+            self.written.lock().unwrap().extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    static LOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[test]
+    fn refused_bytes_are_counted_as_lost_and_the_writer_goes_on() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let out = Moody::default();
+        out.refusing.store(true, SeqCst);
+        let (writer, guard) = BatchedWriter::spawn(out.clone(), |n| {
+            LOST.fetch_add(n, SeqCst);
+        })
+        .unwrap();
+        writer.make_writer().write_all(b"lost line\n").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while LOST.load(SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the refused write was never counted"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(LOST.load(SeqCst), b"lost line\n".len());
+        out.refusing.store(false, SeqCst);
+        out.busy.store(true, SeqCst);
+        writer.make_writer().write_all(b"kept line\n").unwrap();
+        drop(guard);
+        assert_eq!(
+            *out.written.lock().unwrap(),
+            b"kept line\n",
+            "EAGAIN must be waited out"
+        );
+        assert_eq!(LOST.load(SeqCst), b"lost line\n".len());
+    }
+
     #[test]
     fn a_lone_line_is_written_without_the_guard_dropping() {
         let sink = Sink::default();
-        let (writer, _guard) = BatchedWriter::spawn(sink.clone()).unwrap();
+        let (writer, _guard) = BatchedWriter::spawn(sink.clone(), |_| {}).unwrap();
         writer.make_writer().write_all(b"alone\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while sink.0.lock().unwrap().0.is_empty() {

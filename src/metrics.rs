@@ -115,6 +115,14 @@ pub fn record_reload(succeeded: bool) {
     counter.inc();
 }
 
+/// Counts bytes of log lines that stderr refused (a full disk, a closed pipe): lost lines of
+/// the audit trail.
+pub fn record_lost_log_bytes(bytes: usize) {
+    let m = metrics();
+    m.log_write_failures.inc();
+    m.log_bytes_lost.inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+}
+
 /// Counts a TLS connection open until the returned guard drops.
 pub fn connection_opened() -> OpenConnection {
     metrics().connections_open.inc();
@@ -191,6 +199,16 @@ pub fn render(state: &State) -> String {
         m.sessions.clone(),
     );
     registry.register("rolegate_config_reloads", "Configuration reloads, by outcome", reloads);
+    registry.register(
+        "rolegate_log_write_failures",
+        "Writes of a batch of log lines (the audit trail included) that stderr refused",
+        m.log_write_failures.clone(),
+    );
+    registry.register(
+        "rolegate_log_bytes_lost",
+        "Bytes of log lines (the audit trail included) lost because stderr refused them",
+        m.log_bytes_lost.clone(),
+    );
     registry.register(
         "rolegate_connections_open",
         "TLS connections open",
@@ -381,6 +399,8 @@ struct Metrics {
     sessions: Family<RoleLabels, Counter>,
     reloads_succeeded: Counter,
     reloads_failed: Counter,
+    log_write_failures: Counter,
+    log_bytes_lost: Counter,
     connections_open: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
@@ -435,6 +455,8 @@ fn metrics() -> &'static Metrics {
         sessions: Family::default(),
         reloads_succeeded: Counter::default(),
         reloads_failed: Counter::default(),
+        log_write_failures: Counter::default(),
+        log_bytes_lost: Counter::default(),
         connections_open: Gauge::default(),
         connections_limit: Gauge::default(),
         connections_refused: {

@@ -215,6 +215,56 @@ async fn idle_connections_are_closed() {
     assert!(types.contains(&GOAWAY), "{types:?}");
 }
 
+/// A stderr that refuses the log (a full disk: `/dev/full` answers every write with ENOSPC)
+/// loses the lines, counts them in `/metrics`, and the daemon serves on.
+#[tokio::test]
+async fn log_lines_stderr_refuses_are_counted_as_lost() {
+    if !Path::new("/dev/full").exists() {
+        skip(
+            "log_lines_stderr_refuses_are_counted_as_lost",
+            "no /dev/full on this machine",
+        );
+        return;
+    }
+    let pki = Pki::new();
+    let setup = setup(&pki);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup);
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let child = std::process::Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(full)
+        .spawn()
+        .unwrap();
+    let d = adopt(dir, child, std::sync::mpsc::channel().1);
+    let lost = |m: &str| {
+        (
+            sample(m, "rolegate_log_write_failures_total").unwrap(),
+            sample(m, "rolegate_log_bytes_lost_total").unwrap(),
+        )
+    };
+    let (failures_before, bytes_before) = lost(&d.metrics_text());
+
+    // The session's audit event is one more line stderr refuses.
+    let leaf = Pki::client(&pki.root, "lost-log", KeyType::EcdsaP256);
+    create(&d, &leaf).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (failures, bytes) = loop {
+        let now_lost = lost(&d.metrics_text());
+        if now_lost.1 > bytes_before || Instant::now() > deadline {
+            break now_lost;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(failures > failures_before, "failures {failures_before} -> {failures}");
+    // At least the audit event's line: its field names alone are more than a hundred bytes.
+    assert!(bytes >= bytes_before + 100.0, "bytes lost {bytes_before} -> {bytes}");
+    create(&d, &leaf).await.expect("the daemon serves on without its log");
+}
+
 /// An HTTP/1.1 keep-alive connection idle for longer than `request_timeout_seconds` but less
 /// than `idle_timeout_seconds` still serves its next request.
 #[tokio::test]
