@@ -791,7 +791,7 @@ mod tests {
             if self.refusing.load(SeqCst) {
                 return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
             }
-            if self.busy.load(SeqCst) && call % 2 == 0 {
+            if self.busy.load(SeqCst) && call.is_multiple_of(2) {
                 return Err(std::io::ErrorKind::WouldBlock.into());
             }
             // Half of what it is given at a time, as a nearly full pipe takes it.
