@@ -260,6 +260,24 @@ async fn create_session_errors_map_to_grpc_codes() {
         Code::NotFound,
         &format!("Trust anchor {} was not found.", anchor_arn("nope")),
     );
+    // A profile ARN given for the trust anchor (swapped flags) is no trust anchor ARN at all.
+    let mut swapped = create_request("main", ROLE, "main");
+    swapped.trust_anchor_arn = profile_arn("main");
+    assert_status(
+        create(&c, swapped).await,
+        Code::InvalidArgument,
+        &format!(
+            "1 validation error detected: Value '{}' at 'trustAnchorArn' failed to satisfy constraint: \
+             Member must be a trust anchor ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID",
+            profile_arn("main")
+        ),
+    );
+    assert_status(
+        create(&c, create_request("main", "deploy", "main")).await,
+        Code::InvalidArgument,
+        "1 validation error detected: Value 'deploy' at 'roleArn' failed to satisfy constraint: \
+         Member must be a role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+    );
     assert_status(
         create(&c, create_request("main", ROLE_OTHER, "main")).await,
         Code::PermissionDenied,

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
 use super::violations::Violations;
+use crate::arn::{ArnError, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
@@ -264,9 +265,16 @@ pub(crate) fn check_mapped_tags(tags: &[(String, String)]) -> Result<(), ApiErro
 
 /// The trust anchor named by `arn`; it must exist and be enabled.
 pub(crate) fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError> {
-    let anchor = config
-        .anchor(arn)
-        .ok_or_else(|| ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found.")))?;
+    let anchor = config.anchor(arn).ok_or_else(|| {
+        let shape = RolesAnywhereArn::parse(arn, RolesAnywhereKind::TrustAnchor).map(drop);
+        malformed_arn(
+            arn,
+            "trustAnchorArn",
+            shape,
+            "a trust anchor ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID",
+        )
+        .unwrap_or_else(|| ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found.")))
+    })?;
     if !anchor.enabled {
         return Err(ApiError::access_denied(
             "trust-anchor-disabled",
@@ -278,9 +286,16 @@ pub(crate) fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Ancho
 
 /// The profile named by `arn`; it must exist and be enabled.
 pub(crate) fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiError> {
-    let profile = config
-        .profile(arn)
-        .ok_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))?;
+    let profile = config.profile(arn).ok_or_else(|| {
+        let shape = RolesAnywhereArn::parse(arn, RolesAnywhereKind::Profile).map(drop);
+        malformed_arn(
+            arn,
+            "profileArn",
+            shape,
+            "a profile ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:profile/ID",
+        )
+        .unwrap_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))
+    })?;
     if !profile.enabled {
         return Err(ApiError::access_denied(
             "profile-disabled",
@@ -297,6 +312,11 @@ pub(crate) fn find_role_in_profile<'a>(
     role_arn: &str,
 ) -> Result<&'a Role, ApiError> {
     if !profile.role_arns.iter().any(|r| r == role_arn) {
+        let shape = RoleArn::parse(role_arn).map(drop);
+        if let Some(malformed) = malformed_arn(role_arn, "roleArn", shape, "a role ARN, arn:aws:iam::ACCOUNT:role/NAME")
+        {
+            return Err(malformed);
+        }
         return Err(ApiError::access_denied(
             "role-not-in-profile",
             format!("Role {role_arn} is not one of the roles of profile {}.", profile.arn),
@@ -306,6 +326,18 @@ pub(crate) fn find_role_in_profile<'a>(
         .role(role_arn)
         .map(Arc::as_ref)
         .ok_or_else(|| ApiError::not_found("unknown-role", format!("Role {role_arn} was not found.")))
+}
+
+/// The refusal of an ARN that names nothing configured and is not even an ARN of the kind
+/// `member` takes (`shape`, from the ARN's parser; `must_be` says what it takes): a
+/// ValidationError, as AWS's request model gives one, instead of "not found" or "not one of the
+/// profile's roles". `None` for a well-formed ARN. Only asked once a lookup missed, so the
+/// requests that name configured resources parse nothing.
+fn malformed_arn(value: &str, member: &str, shape: Result<(), ArnError>, must_be: &str) -> Option<ApiError> {
+    shape.err()?;
+    let mut v = Violations::default();
+    v.push(Some(value), member, format_args!("Member must be {must_be}"));
+    v.into_result().err()
 }
 
 /// The session name: the caller's `roleSessionName` when the profile accepts one, else the

@@ -105,6 +105,36 @@ CASES = [
         message=f"Trust anchor {trust_anchor_arn('nope')} was not found.",
         body=session_body(WORKLOADS, APP, trust_anchor_arn("nope")),
     ),
+    # An ARN of the wrong kind (flags swapped) or no ARN at all: AWS's model constraint, not
+    # "not found", so the caller sees which member is wrong.
+    Case(
+        "malformed-trust-anchor-arn",
+        VALIDATION,
+        message=(
+            f"1 validation error detected: Value '{WORKLOADS}' at 'trustAnchorArn' failed to satisfy "
+            "constraint: Member must be a trust anchor ARN, "
+            "arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID"
+        ),
+        body=session_body(WORKLOADS, APP, WORKLOADS),
+    ),
+    Case(
+        "malformed-profile-arn",
+        VALIDATION,
+        message=(
+            "1 validation error detected: Value 'workloads' at 'profileArn' failed to satisfy "
+            "constraint: Member must be a profile ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:profile/ID"
+        ),
+        body=session_body("workloads", APP, MAIN),
+    ),
+    Case(
+        "malformed-role-arn",
+        VALIDATION,
+        message=(
+            "1 validation error detected: Value 'arn:aws:iam::12345:role/app' at 'roleArn' failed "
+            "to satisfy constraint: Member must be a role ARN, arn:aws:iam::ACCOUNT:role/NAME"
+        ),
+        body=session_body(WORKLOADS, "arn:aws:iam::12345:role/app", MAIN),
+    ),
     Case(
         "role-not-in-profile",
         ACCESS_DENIED,
