@@ -3442,23 +3442,25 @@ fn a_revocation_cutoff_ahead_of_the_clock_is_warned_about() {
     assert!(stderr.contains(ROLE), "{stderr}");
 }
 
-/// PROXY headers believed from any peer let a direct client claim any address: warned about.
+/// PROXY headers believed from any peer would let a direct client claim any address: with
+/// `proxy_protocol`, the balancers must be listed, and believing every peer spelled out.
 #[test]
-fn proxy_headers_from_any_peer_are_warned_about() {
+fn proxy_headers_are_believed_only_from_listed_balancers() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), &pki, None);
     let text = std::fs::read_to_string(&config).unwrap();
     let with = |keys: &str| text.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1);
-    let warning = "PROXY protocol headers are believed from any peer";
 
     std::fs::write(&config, with("proxy_protocol = true")).unwrap();
-    let (code, stdout, stderr) = check_config(&config);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains(warning), "{stderr}");
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stdout.contains("PROXY protocol header required on every connection, believed from any peer\n"),
-        "{stdout}"
+        stderr.contains(
+            "server.proxy_protocol_from (line 2, column 1): lists no load balancer, and proxy_protocol = true believes PROXY \
+             headers only from those it lists"
+        ),
+        "{stderr}"
     );
 
     std::fs::write(
@@ -3468,8 +3470,16 @@ fn proxy_headers_from_any_peer_are_warned_about() {
     .unwrap();
     let (code, stdout, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains(warning), "{stderr}");
     assert!(stdout.contains("believed from 10.0.0.0/8\n"), "{stdout}");
+
+    std::fs::write(
+        &config,
+        with("proxy_protocol = true\nproxy_protocol_from = [\"0.0.0.0/0\", \"::/0\"]"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("believed from 0.0.0.0/0, ::/0\n"), "{stdout}");
 }
 
 /// check-config says when the daemon reloads on its own, and over how many files (each file

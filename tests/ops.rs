@@ -664,7 +664,7 @@ async fn proxy_protocol_names_the_client_address() {
     let pki = Pki::new();
     let d = start_with_server_keys(
         &pki,
-        "proxy_protocol = true\nmax_connections_per_ip = 1",
+        "proxy_protocol = true\nproxy_protocol_from = [\"127.0.0.0/8\"]\nmax_connections_per_ip = 1",
         &["--log-format", "json"],
     );
     let socket = |text: &str| text.parse::<std::net::SocketAddr>().unwrap();
@@ -725,7 +725,11 @@ async fn ipv6_clients_share_the_limits_of_their_prefix() {
         let header = format!("PROXY TCP6 {client} ::1 40000 443\r\n");
         try_tls_connect(&d.endpoint, d.ca_bundle(), b"http/1.1", header).await
     }
-    let by_64 = start_with_server_keys(&pki, "proxy_protocol = true\nmax_connections_per_ip = 1", &[]);
+    let by_64 = start_with_server_keys(
+        &pki,
+        "proxy_protocol = true\nproxy_protocol_from = [\"127.0.0.0/8\"]\nmax_connections_per_ip = 1",
+        &[],
+    );
 
     let first = connect(&by_64, "2001:db8:1:2::7").await.unwrap();
     assert!(
@@ -745,7 +749,7 @@ async fn ipv6_clients_share_the_limits_of_their_prefix() {
 
     let by_address = start_with_server_keys(
         &pki,
-        "proxy_protocol = true\nmax_connections_per_ip = 1\nper_ip_ipv6_prefix = 128",
+        "proxy_protocol = true\nproxy_protocol_from = [\"127.0.0.0/8\"]\nmax_connections_per_ip = 1\nper_ip_ipv6_prefix = 128",
         &[],
     );
     let first = connect(&by_address, "2001:db8:1:2::7").await.unwrap();
@@ -836,7 +840,7 @@ async fn a_reload_changes_the_connection_settings() {
     assert_served(&mut third).await;
 
     // PROXY protocol turned on: a connection without a header is closed, one with it served.
-    reload_with("proxy_protocol = true");
+    reload_with("proxy_protocol = true\nproxy_protocol_from = [\"127.0.0.0/8\", \"::1/128\"]");
     wait_for_reloads(&d, 3.0).await;
     let mut served = None;
     for _ in 0..100 {

@@ -327,7 +327,10 @@ impl Loader<'_> {
     }
 
     /// The load balancers whose PROXY protocol headers are believed: listed only with
-    /// `proxy_protocol` on, and an unlisted `proxy_protocol` is worth a warning.
+    /// `proxy_protocol` on, and required with it. A header names the client's address, which
+    /// trust policies (`aws:SourceIp`), the audit trail and the per-address limits take as
+    /// given: believing it from any peer would let a client that reaches the listener directly
+    /// claim any address, so doing that is spelled out (`0.0.0.0/0`, `::/0`).
     fn proxy_protocol_from(&self, s: &schema::ServerSection) -> Result<Vec<ipnet::IpNet>, ConfigError> {
         let from = s
             .proxy_protocol_from
@@ -342,11 +345,13 @@ impl Loader<'_> {
             ));
         }
         if s.proxy_protocol && from.is_empty() {
-            warn_at!(
-                self.file,
+            return Err(self.err(
                 "server.proxy_protocol_from",
-                "PROXY protocol headers are believed from any peer: a client that reaches the listener directly can claim any address (aws:SourceIp, per-address limits); list the load balancers"
-            );
+                "lists no load balancer, and proxy_protocol = true believes PROXY headers only from those it lists: \
+                 list the balancers' addresses or ranges (e.g. [\"10.0.0.0/8\"]); [\"0.0.0.0/0\", \"::/0\"] believes \
+                 every peer, for a listener that only the balancers can reach (any other client could claim any \
+                 address: aws:SourceIp, the audit log, the per-address limits)",
+            ));
         }
         Ok(from)
     }

@@ -128,7 +128,7 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub proxy_protocol: bool,
-    /// The peers whose PROXY headers are believed; empty: every peer's.
+    /// The peers whose PROXY headers are believed (at least one with `proxy_protocol`).
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
     pub idle_timeout: std::time::Duration,
     /// The prefix length by which the per-address limits count an IPv6 client (32..=128).
@@ -366,10 +366,10 @@ impl Config {
             );
         }
         if self.server.proxy_protocol {
-            let from = match self.server.proxy_protocol_from.as_slice() {
-                [] => "any peer".to_owned(),
-                balancers => balancers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-            };
+            let from = (self.server.proxy_protocol_from.iter())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             out += &format!("PROXY protocol header required on every connection, believed from {from}\n");
         }
         if !self.server.admin_subjects.is_empty() {

@@ -33,11 +33,12 @@ pub enum ProxyHeaderError {
     Io(#[from] std::io::Error),
 }
 
-/// Whether `peer` may send PROXY headers: it is in one of `balancers`, or that list is empty.
+/// Whether `peer` may send PROXY headers: it is in one of `balancers` (a configuration with
+/// `proxy_protocol` lists at least one).
 /// An IPv4 peer seen through an IPv6 socket (`::ffff:10.0.0.1`) is compared as IPv4.
 pub fn is_trusted_balancer(balancers: &[ipnet::IpNet], peer: IpAddr) -> bool {
     let peer = peer.to_canonical();
-    balancers.is_empty() || balancers.iter().any(|net| net.contains(&peer))
+    balancers.iter().any(|net| net.contains(&peer))
 }
 
 /// Reads the PROXY header at the start of `tcp`, consuming exactly its bytes, and returns the
@@ -195,7 +196,7 @@ mod tests {
         assert!(is_trusted_balancer(&listed, ip("2001:db8::7")));
         assert!(!is_trusted_balancer(&listed, ip("192.0.2.1")));
         assert!(!is_trusted_balancer(&listed, ip("2001:db8::8")));
-        assert!(is_trusted_balancer(&[], ip("192.0.2.1")), "no list: every peer");
+        assert!(!is_trusted_balancer(&[], ip("192.0.2.1")), "no list: no peer");
     }
 
     #[test]
