@@ -230,6 +230,23 @@ fn explain_and_simulate_need_no_secret_files() {
     let out = f.explain(&cert, "main", ROLE);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(f.normalized(&out), before);
+    // Without the server certificate its names are not known: the --endpoint's host is not
+    // checked (the request may well be signed for one of them), rather than denied.
+    #[rustfmt::skip]
+    let out = rolegate(&[
+        "explain", "--config", f.config.to_str().unwrap(), "--at", AT, "--certificate", cert.to_str().unwrap(),
+        "--trust-anchor-arn", &anchor_arn("main"), "--profile-arn", &profile_arn("main"), "--role-arn", ROLE,
+        "--endpoint", "https://rolegate.test:8443",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        f.normalized(&out).contains(
+            "- request is signed for one of the server's names (skipped)\n    needs: the server certificate \
+             (server.tls_cert), whose names these are, or server.hostnames\n"
+        ),
+        "{}",
+        f.normalized(&out)
+    );
     let simulated = f.simulate(&REPORTER_READS_REPORT);
     assert!(
         String::from_utf8_lossy(&simulated.stdout).contains("Decision: "),

@@ -254,6 +254,10 @@ impl Loader<'_> {
                 )
             });
         }
+        if tls.names_unread {
+            // Not known to this check ([`ServerSettings::names_unknown`]); nothing to warn of.
+            return Ok(ServerNames::ANY);
+        }
         let names = tls.server_names();
         if names.is_empty() {
             warn_at!(
@@ -422,6 +426,7 @@ impl Loader<'_> {
             not_before: validity.as_ref().map(|v| v.not_before.timestamp()),
             not_after: validity.as_ref().map(|v| v.not_after.timestamp()),
             names,
+            names_unread: false,
         })
     }
 
@@ -450,14 +455,15 @@ impl Loader<'_> {
     /// the names of the server's certificate `cert` when it can be read (it is no secret): the
     /// names signed requests are checked against.
     fn stand_in_tls(&self, cert: &Path) -> Result<TlsIdentity, ConfigError> {
+        // The certificate is public, and read when present: its names are what signed requests
+        // must be addressed to. Absent (a CI job given no server files), they are unknown.
         let names = std::fs::read(self.resolve(cert))
             .ok()
             .and_then(|pem| CertificateDer::pem_slice_iter(&pem).next()?.ok())
             .and_then(|der| {
                 let (_, leaf) = x509_parser::parse_x509_certificate(&der).ok()?;
                 Some(Self::certificate_names(&leaf))
-            })
-            .unwrap_or_else(|| vec!["localhost".to_owned()]);
+            });
         let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
             .map_err(|e| self.err("server.tls_cert", format!("cannot make a stand-in certificate: {e}")))?;
         Ok(TlsIdentity {
@@ -465,7 +471,8 @@ impl Loader<'_> {
             key: PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
             not_before: None,
             not_after: None,
-            names,
+            names_unread: names.is_none(),
+            names: names.unwrap_or_default(),
         })
     }
 

@@ -141,6 +141,14 @@ pub struct ServerSettings {
     pub config_watch: Option<std::time::Duration>,
 }
 
+impl ServerSettings {
+    /// Whether the names signed requests must be addressed to are unknown: they are the server
+    /// certificate's, and a check-only load could not read it. `names` then admits any host.
+    pub fn names_unknown(&self) -> bool {
+        self.names_from_certificate && self.tls.names_unread
+    }
+}
+
 /// The server's certificate chain and private key, loaded and checked at config load.
 pub struct TlsIdentity {
     pub cert_chain: Vec<CertificateDer<'static>>,
@@ -152,6 +160,9 @@ pub struct TlsIdentity {
     /// The DNS names and IP addresses of the leaf's subjectAltName: the names clients verify
     /// the server by.
     pub names: Vec<String>,
+    /// A check-only load (`explain`, `check-config` without the secrets) could not read the
+    /// server certificate it stands in for: its names are not known.
+    pub names_unread: bool,
 }
 
 impl TlsIdentity {
@@ -187,6 +198,7 @@ impl Clone for TlsIdentity {
             not_before: self.not_before,
             not_after: self.not_after,
             names: self.names.clone(),
+            names_unread: self.names_unread,
         }
     }
 }
@@ -357,7 +369,11 @@ impl Config {
             self.server.account,
             metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
         );
-        out += &format!("signed requests addressed to {}\n", self.server.names.describe());
+        if self.server.names_unknown() {
+            out += "signed requests addressed to the server certificate's names (not read: the certificate is not available to this check)\n";
+        } else {
+            out += &format!("signed requests addressed to {}\n", self.server.names.describe());
+        }
         if let Some(every) = self.server.config_watch {
             out += &format!(
                 "reloads when one of its {} files changes (looked at every {} s)\n",
