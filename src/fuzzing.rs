@@ -157,6 +157,315 @@ pub fn certificate(data: &[u8]) {
     }
 }
 
+/// A `rolegate.v1.Sessions` call's request message: the first byte picks the method
+/// (CreateSession, AssumeRole, VerifyRequest, Authorize, modulo 4), the rest is the message
+/// ([`crate::service::grpc::check_untrusted`]: protobuf decoding and the checks made before
+/// any lookup or signature). The message's digest as it streams past
+/// ([`crate::service::grpc::MessageDigest`]) is that of the message however the body is cut,
+/// and the rest taken as a whole body holds one message only when it frames exactly one.
+pub fn grpc_request(data: &[u8]) {
+    use sha2::Digest;
+    let data = data.get(..MAX_INPUT).unwrap_or(data);
+    let Some((&method, message)) = data.split_first() else {
+        return;
+    };
+    let piece = usize::from(method >> 2) + 1;
+    let mut body = vec![0];
+    // invariant: MAX_INPUT fits in a u32.
+    body.extend_from_slice(&u32::try_from(message.len()).expect("capped").to_be_bytes());
+    body.extend_from_slice(message);
+    let mut digest = crate::service::grpc::MessageDigest::default();
+    for chunk in body.chunks(piece) {
+        digest.update(chunk);
+    }
+    let want = hex::encode(sha2::Sha256::digest(message));
+    assert_eq!(digest.finish(), Some(want), "digest of a framed message");
+    let mut raw = crate::service::grpc::MessageDigest::default();
+    for chunk in message.chunks(piece) {
+        raw.update(chunk);
+    }
+    let frames_one = match message {
+        [0, a, b, c, d, rest @ ..] => usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).ok() == Some(rest.len()),
+        _ => false,
+    };
+    assert_eq!(raw.finish().is_some(), frames_one, "one message iff one frame");
+    let _ = crate::service::grpc::check_untrusted(method, message);
+}
+
+/// A request to the TLS listener as far as the edge reads it before an API's handler
+/// ([`crate::service::check_untrusted_head`]): a request line, header lines and a body, as
+/// [`request_from`] reads them. A refusal rendered as REST JSON or STS XML is well-formed.
+pub fn request_head(data: &[u8]) {
+    let Some((req, body)) = request_from(data) else {
+        return;
+    };
+    if let Some(answer) = crate::service::check_untrusted_head(req, &body) {
+        assert_well_formed(answer);
+    }
+}
+
+/// A request to the sidecar's IMDS and container endpoints ([`crate::helper::sidecar::handle`]),
+/// read as [`request_from`] reads it, each `TOKEN` in a header value replaced by an IMDSv2
+/// token the sidecar issued. Credentials are served only to a GET that carries that token.
+pub fn sidecar_request(data: &[u8]) {
+    use crate::helper::sidecar;
+    let (shared, token) = sidecar_shared();
+    let Some((mut req, _)) = request_from(data) else {
+        return;
+    };
+    for value in req.headers_mut().values_mut() {
+        if let Ok(text) = value.to_str()
+            && text.contains("TOKEN")
+            && let Ok(with) = HeaderValue::from_str(&text.replace("TOKEN", token))
+        {
+            *value = with;
+        }
+    }
+    let answer = sidecar::handle(shared, &req, sidecar_now());
+    let status = answer.status();
+    let body = body_of(answer);
+    if body
+        .windows(SIDECAR_SECRET.len())
+        .any(|w| w == SIDECAR_SECRET.as_bytes())
+    {
+        let sent = req.headers().get("x-aws-ec2-metadata-token").map(HeaderValue::as_bytes);
+        assert!(
+            status == http::StatusCode::OK && req.method() == Method::GET && sent == Some(token.as_bytes()),
+            "credentials served without a valid IMDSv2 token: {} {}",
+            req.method(),
+            req.uri()
+        );
+    }
+}
+
+/// A trust anchor's CRL ([`crate::identity::TrustAnchor::new`] with a fixed CA). An even
+/// first byte: the rest is the CRL file (PEM or DER). An odd one: the rest is a
+/// `tbsCertList`, which the harness signs with the CA's key, so that what follows the
+/// signature check (the CRL's extensions, webpki's reading of it) is reached too.
+pub fn trust_anchor_crl(data: &[u8]) {
+    let data = data.get(..MAX_INPUT).unwrap_or(data);
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let (ca_pem, _, _) = crl_authority();
+    let crl = match mode % 2 {
+        0 => rest.to_vec(),
+        _ => signed_crl(rest),
+    };
+    if let Ok(anchor) = crate::identity::TrustAnchor::new(ca_pem.as_bytes(), &[crl]) {
+        let _ = format!("{anchor:?}");
+    }
+}
+
+/// The DER CRL made of `tbs` (any bytes, as a `tbsCertList`) signed by the fixed CA
+/// (ECDSA P-256 with SHA-256).
+pub fn signed_crl(tbs: &[u8]) -> Vec<u8> {
+    let (_, key, _) = crl_authority();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    // invariant: signing with a loaded key only fails when randomness does.
+    let signature = key.sign(&rng, tbs).expect("ECDSA signature");
+    let signature = signature.as_ref();
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_der(tbs);
+            w.next().write_sequence(|w| {
+                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&[
+                    1, 2, 840, 10045, 4, 3, 2,
+                ]));
+            });
+            w.next().write_bitvec_bytes(signature, signature.len() * 8);
+        });
+    })
+}
+
+/// The fixed CA of [`trust_anchor_crl`]: its certificate (PEM) and its signing key, and a CRL
+/// it signed revoking one serial (PEM), a seed for the harness.
+pub fn crl_authority() -> &'static (String, aws_lc_rs::signature::EcdsaKeyPair, String) {
+    static CA: OnceLock<(String, aws_lc_rs::signature::EcdsaKeyPair, String)> = OnceLock::new();
+    CA.get_or_init(|| {
+        use crate::pki::{Authority, KeyType};
+        let start = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let end = time::macros::datetime!(2036-01-01 00:00 UTC);
+        // invariant: rcgen makes a P-256 root and a CRL with fixed, valid parameters.
+        let ca = Authority::new_root("fuzz CRL root", KeyType::EcdsaP256, start, end).expect("fuzz CA");
+        let crl = ca.crl(&["01f2"], start, end).expect("fuzz CRL");
+        let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &ca.issued().key_pkcs8_der,
+        )
+        .expect("fuzz CA key");
+        (ca.issued().cert_pem.clone(), key, crl)
+    })
+}
+
+/// Seeds of [`trust_anchor_crl`] from the fixed CA's CRL: the PEM file and the DER CRL
+/// (first byte 0), and its `tbsCertList` for the harness to sign (first byte 1).
+pub fn crl_seeds() -> [Vec<u8>; 3] {
+    use rustls_pki_types::pem::PemObject;
+    use x509_parser::asn1_rs::{Any, FromDer};
+    let (_, _, pem) = crl_authority();
+    // invariant: the CA's own CRL is one PEM block of a DER SEQUENCE { tbsCertList, … }.
+    let der = rustls_pki_types::CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).expect("CRL PEM");
+    let (_, outer) = Any::from_der(der.as_ref()).expect("CRL DER");
+    let (after, _) = Any::from_der(outer.data).expect("tbsCertList");
+    let tbs = outer.data.get(..outer.data.len() - after.len()).unwrap_or_default();
+    [
+        [&[0], pem.as_bytes()].concat(),
+        [&[0], der.as_ref()].concat(),
+        [&[1], tbs].concat(),
+    ]
+}
+
+/// The first bytes of a connection to a listener with `server.proxy_protocol`
+/// ([`crate::server::proxy_protocol::header_in`]), arriving in pieces of 1 to 64 bytes (the
+/// first byte says). A header judged complete is one by itself, of at most the bytes seen.
+pub fn proxy_protocol_header(data: &[u8]) {
+    use crate::server::proxy_protocol::{HeaderSoFar, MAX_HEADER_BYTES, header_in};
+    let Some((&piece, data)) = data.split_first() else {
+        return;
+    };
+    let data = data.get(..MAX_HEADER_BYTES).unwrap_or(data);
+    let piece = usize::from(piece % 64) + 1;
+    let mut seen = 0;
+    while seen < data.len() {
+        seen = (seen + piece).min(data.len());
+        let sent = data.get(..seen).unwrap_or_default();
+        match header_in(sent) {
+            Ok(HeaderSoFar::Incomplete) => continue,
+            Ok(HeaderSoFar::Complete { length, client }) => {
+                assert!(length > 0 && length <= seen, "header of {length} bytes in {seen}");
+                let alone = header_in(data.get(..length).unwrap_or_default());
+                assert!(
+                    matches!(alone, Ok(HeaderSoFar::Complete { length: l, client: c }) if l == length && c == client),
+                    "the header's {length} bytes alone: {alone:?}"
+                );
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Parses a request: `METHOD TARGET VERSION` (version `HTTP/2`, `HTTP/1.0` or else 1.1) on the
+/// first line, `name: value` header lines, an empty line, then the body; lines end with `\n`
+/// (a `\r` before it is dropped). `None` when `http` refuses the parts.
+pub fn request_from(data: &[u8]) -> Option<(http::Request<()>, Bytes)> {
+    let data = data.get(..MAX_INPUT).unwrap_or(data);
+    let mut rest = data;
+    let mut line = || {
+        let end = rest.iter().position(|b| *b == b'\n')?;
+        let (l, r) = (rest.get(..end)?, rest.get(end + 1..)?);
+        rest = r;
+        Some(l.strip_suffix(b"\r").unwrap_or(l))
+    };
+    let first = line()?;
+    let mut words = first.splitn(3, |b| *b == b' ');
+    let method = Method::from_bytes(words.next()?).ok()?;
+    let target = http::Uri::try_from(words.next()?).ok()?;
+    let version = match words.next() {
+        Some(b"HTTP/2") => http::Version::HTTP_2,
+        Some(b"HTTP/1.0") => http::Version::HTTP_10,
+        _ => http::Version::HTTP_11,
+    };
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(target)
+        .version(version)
+        .body(())
+        .ok()?;
+    while let Some(l) = line() {
+        if l.is_empty() {
+            break;
+        }
+        let colon = l.iter().position(|b| *b == b':')?;
+        let name = HeaderName::from_bytes(l.get(..colon)?).ok()?;
+        let value = HeaderValue::from_bytes(l.get(colon + 1..)?.trim_ascii()).ok()?;
+        req.headers_mut().append(name, value);
+    }
+    Some((req, Bytes::copy_from_slice(rest)))
+}
+
+/// A refusal's body is well-formed in its `content-type`: XML (STS) or JSON (REST).
+fn assert_well_formed(answer: crate::service::http::HttpResponse) {
+    let content_type = answer
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = body_of(answer);
+    if content_type.starts_with("text/xml") {
+        let mut reader = quick_xml::Reader::from_reader(body.as_ref());
+        let mut buf = Vec::new();
+        loop {
+            match reader.read_event_into(&mut buf) {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => buf.clear(),
+                Err(e) => panic!("malformed XML ({e}): {}", String::from_utf8_lossy(&body)),
+            }
+        }
+    } else if content_type.starts_with("application/json") {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&body).is_ok(),
+            "malformed JSON: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+/// The body of an answer the handlers built whole.
+fn body_of(answer: http::Response<http_body_util::Full<Bytes>>) -> Bytes {
+    use futures_util::FutureExt;
+    use http_body_util::BodyExt;
+    // invariant: a `Full` body is ready at once and cannot fail.
+    let collected = answer.into_body().collect().now_or_never().expect("a whole body");
+    collected.map(http_body_util::Collected::to_bytes).unwrap_or_default()
+}
+
+/// The secret access key of the sidecar harness's credentials.
+const SIDECAR_SECRET: &str = "fuzzSecretAccessKeyNeverServedWithoutToken";
+
+/// The time of the sidecar harness: its credentials were obtained 10 minutes before and
+/// expire 50 minutes after.
+fn sidecar_now() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-12-06 12:00 UTC)
+}
+
+/// The sidecar of [`sidecar_request`] (IMDS on, no container endpoint: its token is a file)
+/// and an IMDSv2 token it issued, valid at [`sidecar_now`].
+fn sidecar_shared() -> &'static (crate::helper::sidecar::Shared, String) {
+    static SHARED: OnceLock<(crate::helper::sidecar::Shared, String)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        use crate::helper::refresh::{CredentialState, RefreshPolicy};
+        let now = sidecar_now();
+        let mut state = CredentialState::default();
+        let credentials = crate::client::SessionCredentials {
+            access_key_id: "ASIAAAAAAAAAAAAAAAAA".to_owned(),
+            secret_access_key: zeroize::Zeroizing::new(SIDECAR_SECRET.to_owned()),
+            session_token: zeroize::Zeroizing::new("fuzz-session-token".to_owned()),
+            expiration: "2026-12-06T12:50:00Z".to_owned(),
+        };
+        state.record_success(
+            credentials,
+            now - time::Duration::minutes(10),
+            &RefreshPolicy::default(),
+        );
+        let imds = crate::helper::imds_token::ImdsTokens::derived_from(b"fuzz");
+        let token = imds.issue(now, time::Duration::minutes(10));
+        let shared = crate::helper::sidecar::Shared {
+            state: std::sync::Arc::new(std::sync::RwLock::new(state)),
+            role_name: "app".to_owned(),
+            account_id: "123456789012".to_owned(),
+            instance_profile_arn: "arn:aws:iam::123456789012:instance-profile/app".to_owned(),
+            instance_profile_id: "AIPAAAAAAAAAAAAAAAAAA".to_owned(),
+            region: "us-east-1".to_owned(),
+            auth_token_file: None,
+            imds: Some(imds),
+        };
+        (shared, token)
+    })
+}
+
 /// The fixed key ring the token harnesses use (one key, id [`KEY_ID`]).
 pub fn keyring() -> &'static KeyRing {
     static RING: OnceLock<KeyRing> = OnceLock::new();

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 /// The longest header accepted: version 1 takes at most 107 bytes; version 2 takes 16 bytes,
 /// the addresses and the balancer's TLVs (a few dozen bytes in practice).
-const MAX_HEADER_BYTES: usize = 4096;
+pub const MAX_HEADER_BYTES: usize = 4096;
 
 /// Why a connection's PROXY header was refused.
 #[derive(Debug, thiserror::Error)]
@@ -58,30 +58,51 @@ pub async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Prox
             return Err(ProxyHeaderError::Closed);
         }
         let seen = read + available;
-        let parsed = HeaderResult::parse(&buf[..seen]);
-        if parsed.is_incomplete() || unfinished_v1_line(&buf[..seen]) {
-            if seen == MAX_HEADER_BYTES {
-                return Err(ProxyHeaderError::TooLong);
+        match header_in(&buf[..seen])? {
+            HeaderSoFar::Incomplete => {
+                tcp.read_exact(&mut buf[read..seen]).await?;
+                read = seen;
             }
-            if ended_v1_line(&buf[..seen]) {
-                return Err(ProxyHeaderError::Invalid(
-                    "the version 1 header line ends before its addresses and ports".to_owned(),
-                ));
+            HeaderSoFar::Complete { length, client } => {
+                // The bytes read so far were a prefix of the header: `length` is at least `read`.
+                tcp.read_exact(&mut buf[read..length.max(read)]).await?;
+                return Ok(client);
             }
-            if seen > MAX_V1_LINE_BYTES && unfinished_v1_line(&buf[..seen]) {
-                return Err(ProxyHeaderError::Invalid(format!(
-                    "the version 1 header line has no line break within {MAX_V1_LINE_BYTES} bytes"
-                )));
-            }
-            tcp.read_exact(&mut buf[read..seen]).await?;
-            read = seen;
-            continue;
         }
-        let (length, client) = client_of(parsed)?;
-        // The bytes read so far were a prefix of the header: `length` is at least `read`.
-        tcp.read_exact(&mut buf[read..length.max(read)]).await?;
-        return Ok(client);
     }
+}
+
+/// What the first bytes of a connection hold of its PROXY header ([`header_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderSoFar {
+    /// A prefix of a header: more bytes are needed.
+    Incomplete,
+    /// A whole header, of `length` bytes, naming `client` (see [`read_header`]).
+    Complete { length: usize, client: Option<SocketAddr> },
+}
+
+/// Judges `seen`, the bytes a connection has sent so far (at most [`MAX_HEADER_BYTES`]):
+/// a header still incomplete, a complete one, or none that more bytes could complete.
+pub(crate) fn header_in(seen: &[u8]) -> Result<HeaderSoFar, ProxyHeaderError> {
+    let parsed = HeaderResult::parse(seen);
+    if parsed.is_incomplete() || unfinished_v1_line(seen) {
+        if seen.len() >= MAX_HEADER_BYTES {
+            return Err(ProxyHeaderError::TooLong);
+        }
+        if ended_v1_line(seen) {
+            return Err(ProxyHeaderError::Invalid(
+                "the version 1 header line ends before its addresses and ports".to_owned(),
+            ));
+        }
+        if seen.len() > MAX_V1_LINE_BYTES && unfinished_v1_line(seen) {
+            return Err(ProxyHeaderError::Invalid(format!(
+                "the version 1 header line has no line break within {MAX_V1_LINE_BYTES} bytes"
+            )));
+        }
+        return Ok(HeaderSoFar::Incomplete);
+    }
+    let (length, client) = client_of(parsed)?;
+    Ok(HeaderSoFar::Complete { length, client })
 }
 
 /// The longest version 1 header line, its `\r\n` included (the PROXY protocol, §2.1).

@@ -643,6 +643,74 @@ fn record_refusal(
     Record::new(request_id, api, operation, remote).finish(Some(e), started.elapsed());
 }
 
+/// Makes the decisions [`dispatch`] and [`dispatch_http`] make of a request before an API's
+/// handler runs — the header bounds, the framing, the route and the wire format of a refusal,
+/// a gRPC call's codec, deadline and method, the headers read once, and the parameters of a
+/// REST or STS request (`body`) — and renders the refusal, if any, as an HTTP API answers it:
+/// the entry point of the fuzz targets and property tests ([`crate::fuzzing`]). `None` when
+/// an API's handler would take the request, or when the refusal is a gRPC status.
+#[doc(hidden)]
+pub(crate) fn check_untrusted_head(req: ::http::Request<()>, body: &bytes::Bytes) -> Option<HttpResponse> {
+    let target = RefusalTarget::of(Route::of(&req), &req);
+    let render = |e: &ApiError, target: RefusalTarget| match (target.grpc_status, target.api) {
+        (true, _) => None,
+        (false, "sts") => Some(sts::error_response(e, "fuzz", target.sts_format)),
+        (false, _) => Some(rest_error(e, "fuzz")),
+    };
+    if req.headers().len() > MAX_REQUEST_HEADERS {
+        return render(&too_many_headers(req.headers().len()), target);
+    }
+    let size = header_list_size(&req);
+    if size > 16 * 1024 {
+        return render(&headers_too_large(size, 16 * 1024), target);
+    }
+    if req.version() < ::http::Version::HTTP_2
+        && let Some(e) = http::framing_refusal(req.headers())
+    {
+        return render(&e, target);
+    }
+    let _ = has_body(req.headers());
+    match Route::of(&req) {
+        route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => Some(rest_error(&not_grpc_over_http2(route, &req), "fuzz")),
+        Route::Grpc => {
+            let _ = req
+                .headers()
+                .get("grpc-timeout")
+                .and_then(|v| grpc::parse_timeout(v.as_bytes()));
+            let content_type = req.headers().get(::http::header::CONTENT_TYPE);
+            let _ = content_type.and_then(|v| v.to_str().ok()).and_then(grpc::codec_refusal);
+            if grpc::operation_of(req.uri().path()) == grpc::OTHER_OPERATION {
+                let _ = grpc::unknown_method(req.uri().path());
+            }
+            None
+        }
+        Route::Http => {
+            let (parts, ()) = req.into_parts();
+            let rp = RequestParts::new(parts, SocketAddr::from(([127, 0, 0, 1], 1)));
+            let sts_shaped = unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
+            let refusal = match (rp.method.as_str(), rp.path.as_str()) {
+                ("POST", "/sessions") if !sts_shaped => {
+                    let checked = sent_once(&rp).and_then(|()| rest::parse_untrusted(&rp, body).map(|_| ()));
+                    return checked.err().map(|e| rest_error(&e, "fuzz"));
+                }
+                ("POST" | "GET", "/") => {
+                    let request = sts::StsRequest::read(&rp, body);
+                    let _ = sts::operation_label(request.action());
+                    let checked = sent_once(&rp).and_then(|()| sts::parse_untrusted(&rp, body).map(|_| ()));
+                    return checked
+                        .err()
+                        .map(|e| sts::error_response(&e, "fuzz", sts::Format::of(&rp)));
+                }
+                (_, "/sessions") if sts_shaped => sts_at_sessions(&rp),
+                (_, "/sessions") => ApiError::validation("method", "Use POST /sessions to create a session."),
+                (_, "/") => ApiError::new(ErrorCode::InvalidAction, "method", "The STS Query API takes POST /."),
+                _ => not_found(&rp),
+            };
+            render(&refusal, target)
+        }
+    }
+}
+
 /// An STS request sent to `/sessions`: an STS client's endpoint is the server's root.
 fn sts_at_sessions(rp: &RequestParts) -> ApiError {
     ApiError::not_found(

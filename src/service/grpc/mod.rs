@@ -34,6 +34,8 @@ use crate::state::State;
 
 pub use message_digest::MessageDigest;
 pub use sessions::ASSUME_ROLE_PATH;
+#[doc(hidden)]
+pub(crate) use sessions::check_untrusted;
 
 /// The hex SHA-256 of the call's request message as sent, in the request extensions of the
 /// `rolegate.v1` calls, set once the body ended as one message ([`one_message`]).
@@ -207,7 +209,7 @@ pub fn handshake_certificate(
 /// The refusal of a call of a method rolegate does not serve: the method asked for, when the
 /// path has a method's shape (`/package.Service/Method`; anything else is not repeated), and
 /// the methods served.
-fn unknown_method(path: &str) -> String {
+pub(super) fn unknown_method(path: &str) -> String {
     let is_name = |s: &str, dots: bool| {
         !s.is_empty()
             && s.bytes()

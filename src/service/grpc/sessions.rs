@@ -99,17 +99,14 @@ impl Sessions for SessionsService {
 
 fn create_session(
     ctx: &GrpcContext,
-    r: CreateSessionRequest,
+    mut r: CreateSessionRequest,
     now: OffsetDateTime,
     record: &mut Record,
 ) -> Result<CreateSessionResponse, ApiError> {
     let broker = &ctx.state.broker;
     let chain = peer_chain(broker, &ctx.conn, "CreateSession")?;
     record.set_certificate(chain.leaf.clone());
-    let profile_arn = required_parameter(r.profile_arn, "profileArn", "profile_arn")?;
-    let role_arn = required_parameter(r.role_arn, "roleArn", "role_arn")?;
-    let trust_anchor_arn = required_parameter(r.trust_anchor_arn, "trustAnchorArn", "trust_anchor_arn")?;
-    check_arn_lengths(&profile_arn, &role_arn, &trust_anchor_arn)?;
+    let (profile_arn, role_arn, trust_anchor_arn) = required_arns(&mut r)?;
     record.trust_anchor = Some(trust_anchor_arn.clone());
     record.profile = Some(profile_arn.clone());
     record.role = Some(role_arn.clone());
@@ -184,29 +181,7 @@ fn assume_role(
     record.set_caller(&caller);
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     let input_role_arn = r.role_arn.clone();
-    // proto3 cannot tell an empty string from a missing one: both are the member left out.
-    let missing_members = [("roleArn", &r.role_arn), ("roleSessionName", &r.role_session_name)]
-        .into_iter()
-        .filter(|(_, value)| value.is_empty())
-        .map(|(member, _)| member.to_owned())
-        .collect();
-    let input = AssumeRoleInput {
-        role_arn: r.role_arn,
-        role_session_name: r.role_session_name,
-        duration_seconds: r.duration_seconds.map(i64::from),
-        policy: r.policy,
-        policy_arns: r.policy_arns,
-        tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-        transitive_tag_keys: r.transitive_tag_keys,
-        external_id: r.external_id,
-        serial_number: None,
-        token_code: None,
-        source_identity: r.source_identity,
-        provided_contexts: Vec::new(),
-        minimum_session_token_size: r.minimum_session_token_size.map(i64::from),
-        source_ip: Some(ctx.conn.remote.ip()),
-        missing_members,
-    };
+    let input = assume_role_input(r, ctx.conn.remote.ip());
     let out = broker.assume_role(&caller, input, now)?;
     record.merge(AuditDecision {
         role_arn: Some(input_role_arn),
@@ -250,6 +225,73 @@ fn verify_request(
                 .unwrap_or_else(|| "*".to_owned()),
         );
     }
+    let checked = checked_verify_request(r)?;
+    let pairs: Vec<(&str, &str)> = checked
+        .headers
+        .iter()
+        .map(|h| (h.name.as_str(), h.value.as_str()))
+        .collect();
+    let http = HttpRequest {
+        method: &checked.method,
+        path: &checked.path,
+        query: &checked.query,
+        headers: &pairs,
+    };
+    let (service, payload_hash, question) = (checked.service, checked.payload_hash, checked.question);
+    let region = checked.region.as_deref();
+    let verified = broker.authenticate_for_caller(config, &http, Payload::Hash(&payload_hash), &service, region, now);
+    let (caller, signed) = match verified {
+        Ok(verified) => verified,
+        Err(e) => {
+            let error_code = match e.reason {
+                PAYLOAD_HASH_MISMATCH => "XAmzContentSHA256Mismatch",
+                _ => e.sts_wire().1,
+            };
+            let answer = VerifyRequestResponse {
+                valid: false,
+                reason: e.message.clone(),
+                error_code: error_code.to_owned(),
+                ..Default::default()
+            };
+            return Ok((answer, Some(e)));
+        }
+    };
+    record.set_caller(&caller);
+    let (authorization, verdict) = match question {
+        Some(input) => {
+            let out = broker.authorize(&caller, &input, now)?;
+            let verdict = denial(&caller, &input, &out);
+            (Some(authorize_response(out)), verdict)
+        }
+        None => (None, None),
+    };
+    let answer = VerifyRequestResponse {
+        valid: true,
+        caller: Some(caller_message(&caller)),
+        authorization,
+        signed_headers: signed.signed_headers,
+        ..Default::default()
+    };
+    Ok((answer, verdict))
+}
+
+/// A VerifyRequest whose arguments passed the checks made before its signature: the request
+/// to verify as HTTP could have carried it, and the authorization question, if any.
+struct CheckedVerifyRequest {
+    method: String,
+    /// `/` when the message left it empty.
+    path: String,
+    query: String,
+    headers: Vec<crate::proto::Header>,
+    service: String,
+    region: Option<String>,
+    payload_hash: String,
+    question: Option<AuthorizeInput>,
+}
+
+/// Checks what a VerifyRequest carries before its signature is verified: arguments the
+/// platform got wrong are INVALID_ARGUMENT for every request, not only for those that verify.
+fn checked_verify_request(r: VerifyRequestRequest) -> Result<CheckedVerifyRequest, ApiError> {
     let method = required(r.method, "method")?;
     // What HTTP could have carried, as for the headers below: a method that is a token, an
     // origin-form path (a line feed in either could make two canonical forms alike).
@@ -297,16 +339,8 @@ fn verify_request(
             ),
         ));
     }
-    let pairs: Vec<(&str, &str)> = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
-    let http = HttpRequest {
-        method: &method,
-        path: if r.path.is_empty() { "/" } else { &r.path },
-        query: &r.query,
-        headers: &pairs,
-    };
-    let region = (!r.region.is_empty()).then_some(r.region.as_str());
-    // The authorization question is checked before the signature: arguments the platform got
-    // wrong are INVALID_ARGUMENT for every request, not only for those that verify.
+    let region = (!r.region.is_empty()).then_some(r.region);
+    // The authorization question is checked before the signature.
     let question = match r.action {
         Some(action) => {
             let input = AuthorizeInput {
@@ -315,47 +349,104 @@ fn verify_request(
                 context: context_pairs(r.context, r.context_values)?,
                 // The request was made to the region its signature is scoped to (IAM's
                 // aws:RequestedRegion), verified below: the default, unless the caller says.
-                requested_region: region.map(str::to_owned),
+                requested_region: region.clone(),
             };
             validate_authorize_input(&input)?;
             Some(input)
         }
         None => None,
     };
-    let verified = broker.authenticate_for_caller(config, &http, Payload::Hash(&payload_hash), &service, region, now);
-    let (caller, signed) = match verified {
-        Ok(verified) => verified,
-        Err(e) => {
-            let error_code = match e.reason {
-                PAYLOAD_HASH_MISMATCH => "XAmzContentSHA256Mismatch",
-                _ => e.sts_wire().1,
-            };
-            let answer = VerifyRequestResponse {
-                valid: false,
-                reason: e.message.clone(),
-                error_code: error_code.to_owned(),
-                ..Default::default()
-            };
-            return Ok((answer, Some(e)));
+    Ok(CheckedVerifyRequest {
+        method,
+        path: match r.path.is_empty() {
+            true => "/".to_owned(),
+            false => r.path,
+        },
+        query: r.query,
+        headers: r.headers,
+        service,
+        region,
+        payload_hash,
+        question,
+    })
+}
+
+/// The three ARNs CreateSession requires (taken from `r`), checked as REST checks them.
+fn required_arns(r: &mut CreateSessionRequest) -> Result<(String, String, String), ApiError> {
+    let profile_arn = required_parameter(std::mem::take(&mut r.profile_arn), "profileArn", "profile_arn")?;
+    let role_arn = required_parameter(std::mem::take(&mut r.role_arn), "roleArn", "role_arn")?;
+    let trust_anchor_arn = required_parameter(
+        std::mem::take(&mut r.trust_anchor_arn),
+        "trustAnchorArn",
+        "trust_anchor_arn",
+    )?;
+    check_arn_lengths(&profile_arn, &role_arn, &trust_anchor_arn)?;
+    Ok((profile_arn, role_arn, trust_anchor_arn))
+}
+
+/// The broker input of an AssumeRole message from a client at `source_ip`.
+fn assume_role_input(r: AssumeRoleRequest, source_ip: std::net::IpAddr) -> AssumeRoleInput {
+    // proto3 cannot tell an empty string from a missing one: both are the member left out.
+    let missing_members = [("roleArn", &r.role_arn), ("roleSessionName", &r.role_session_name)]
+        .into_iter()
+        .filter(|(_, value)| value.is_empty())
+        .map(|(member, _)| member.to_owned())
+        .collect();
+    AssumeRoleInput {
+        role_arn: r.role_arn,
+        role_session_name: r.role_session_name,
+        duration_seconds: r.duration_seconds.map(i64::from),
+        policy: r.policy,
+        policy_arns: r.policy_arns,
+        tags: r.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        transitive_tag_keys: r.transitive_tag_keys,
+        external_id: r.external_id,
+        serial_number: None,
+        token_code: None,
+        source_identity: r.source_identity,
+        provided_contexts: Vec::new(),
+        minimum_session_token_size: r.minimum_session_token_size.map(i64::from),
+        source_ip: Some(source_ip),
+        missing_members,
+    }
+}
+
+/// Decodes `message` as the request of one `Sessions` method (`method` modulo 4:
+/// CreateSession, AssumeRole, VerifyRequest, Authorize) and makes the checks of it that come
+/// before a caller, a lookup or a signature is needed (the handlers' own, and the broker's
+/// parameter checks): the entry point of the fuzz targets and property tests
+/// ([`crate::fuzzing`]). Bytes that are no such message are refused as `undecodable-message`.
+#[doc(hidden)]
+pub(crate) fn check_untrusted(method: u8, message: &[u8]) -> Result<(), ApiError> {
+    use prost::Message;
+    let undecodable = |e: prost::DecodeError| ApiError::validation("undecodable-message", e.to_string());
+    match method % 4 {
+        0 => {
+            let mut r = CreateSessionRequest::decode(message).map_err(undecodable)?;
+            required_arns(&mut r).map(|_| ())
         }
-    };
-    record.set_caller(&caller);
-    let (authorization, verdict) = match question {
-        Some(input) => {
-            let out = broker.authorize(&caller, &input, now)?;
-            let verdict = denial(&caller, &input, &out);
-            (Some(authorize_response(out)), verdict)
+        1 => {
+            let r = AssumeRoleRequest::decode(message).map_err(undecodable)?;
+            let input = assume_role_input(r, std::net::Ipv4Addr::LOCALHOST.into());
+            crate::broker::steps::validate_assume_role_parameters(&input)
         }
-        None => (None, None),
-    };
-    let answer = VerifyRequestResponse {
-        valid: true,
-        caller: Some(caller_message(&caller)),
-        authorization,
-        signed_headers: signed.signed_headers,
-        ..Default::default()
-    };
-    Ok((answer, verdict))
+        2 => checked_verify_request(VerifyRequestRequest::decode(message).map_err(undecodable)?).map(|_| ()),
+        _ => {
+            let r = AuthorizeRequest::decode(message).map_err(undecodable)?;
+            required(r.session_token, "session_token")?;
+            let input = AuthorizeInput {
+                action: r.action,
+                resource: match r.resource.is_empty() {
+                    true => "*".to_owned(),
+                    false => r.resource,
+                },
+                context: context_pairs(r.context, r.context_values)?,
+                requested_region: None,
+            };
+            // What `Broker::authorize` checks first (in `authorization_context`).
+            validate_authorize_input(&input)
+        }
+    }
 }
 
 /// The refusal an authorization decision is, for the audit trail and the metrics, in the
