@@ -660,9 +660,10 @@ pub(crate) fn check_untrusted_head(req: ::http::Request<()>, body: &bytes::Bytes
     if req.headers().len() > MAX_REQUEST_HEADERS {
         return render(&too_many_headers(req.headers().len()), target);
     }
-    let size = header_list_size(&req);
-    if size > 16 * 1024 {
-        return render(&headers_too_large(size, 16 * 1024), target);
+    // Against the default `server.max_header_bytes`.
+    let (size, max) = (header_list_size(&req), 64 * 1024);
+    if req.version() == ::http::Version::HTTP_2 && size > max {
+        return render(&headers_too_large(size, max), target);
     }
     if req.version() < ::http::Version::HTTP_2
         && let Some(e) = http::framing_refusal(req.headers())
