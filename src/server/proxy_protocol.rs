@@ -127,6 +127,11 @@ fn ended_v1_line(bytes: &[u8]) -> bool {
 fn client_of(parsed: HeaderResult<'_>) -> Result<(usize, Option<SocketAddr>), ProxyHeaderError> {
     let invalid = |e: &dyn std::fmt::Display| ProxyHeaderError::Invalid(e.to_string());
     match parsed {
+        // The line ends at its CR LF: ppp may end one at a lone CR (`PROXY UNKNOWN \n\r\r\n`),
+        // leaving the line's last byte to the TLS handshake.
+        HeaderResult::V1(Ok(header)) if !header.header.ends_with("\r\n") => Err(ProxyHeaderError::Invalid(
+            "the version 1 header line does not end with its CR LF".to_owned(),
+        )),
         HeaderResult::V1(Ok(header)) => {
             let client = match header.addresses {
                 v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
@@ -164,6 +169,28 @@ mod tests {
         assert!(ended_v1_line(short));
         assert!(!ended_v1_line(b"PROXY TCP4 203.0.113.7 10.0.0.1 4"), "still arriving");
         assert!(!ended_v1_line(b"\r\n\r\n\0\r\nQUIT\n"), "a version 2 signature");
+    }
+
+    /// ppp takes `PROXY UNKNOWN \n\r\r\n` for a 17-byte header ending in `\r\r`: read as
+    /// such, its last `\n` would be left to the TLS handshake. A line is only whole at its
+    /// CR LF (found by the fuzz target `proxy_protocol_header`).
+    #[test]
+    fn a_v1_header_not_ending_in_cr_lf_is_refused() {
+        for line in [&b"PROXY UNKNOWN \n\r\r\n"[..], b"PROXY UNKNOWN \n\r\r\n\x16\x03\x01"] {
+            assert!(
+                matches!(header_in(line), Err(ProxyHeaderError::Invalid(ref m)) if m.contains("CR LF")),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(line),
+                header_in(line)
+            );
+        }
+        assert_eq!(
+            header_in(b"PROXY UNKNOWN ignored\r\n\x16").unwrap(),
+            HeaderSoFar::Complete {
+                length: 23,
+                client: None
+            }
+        );
     }
 
     /// Every prefix of a version 1 line waits for more, wherever the line is cut — the parser
