@@ -535,6 +535,25 @@ fn key_store_flags_of_aws_signing_helper_are_refused_with_the_reason() {
             "{flags:?}"
         );
     }
+    // Given false, the flag stands for nothing: --certificate is missing, a usage error (as
+    // clap reports it when no such flag is given at all).
+    for sub in ["credential-process", "sidecar", "update"] {
+        let out = Command::new(binary())
+            .arg(sub)
+            .args(["--use-latest-expiring-certificate=false"])
+            .args(["--trust-anchor-arn", "a", "--profile-arn", "b", "--role-arn", "c"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(
+                "error: the following required arguments were not provided:\n  --certificate <CERTIFICATE>\n\n\
+                 Usage: rolegate "
+            ),
+            "{sub}: {stderr}"
+        );
+    }
     assert_eq!(create_session_count(&d), 0);
     let out = c
         .command("credential-process", &d)

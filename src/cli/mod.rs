@@ -117,6 +117,11 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
+        Command::CredentialProcess(args) if args.session.lacks_certificate() => {
+            missing_certificate("credential-process")
+        }
+        Command::Sidecar(args) if args.session.lacks_certificate() => missing_certificate("sidecar"),
+        Command::Update(args) if args.session.lacks_certificate() => missing_certificate("update"),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
         // As aws_signing_helper: --retry-errors is for the refreshing update. Checked by value,
@@ -142,6 +147,23 @@ pub fn run() -> ExitCode {
         Command::CheckConfig { file, config, strict } => {
             check_config(&file.or(config).unwrap_or_default(), strict, cli.log_format)
         }
+    }
+}
+
+/// Refuses a helper's command line that names no certificate as clap refuses a missing
+/// required flag (usage, exit 2): see [`crate::helper::credential_process::SessionArgs::lacks_certificate`].
+fn missing_certificate(subcommand: &str) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    let message = "the following required arguments were not provided:\n  --certificate <CERTIFICATE>";
+    match cli.find_subcommand_mut(subcommand) {
+        Some(helper) => helper
+            .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+            .exit(),
+        None => cli
+            .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+            .exit(),
     }
 }
 

@@ -154,6 +154,14 @@ pub struct CredentialProcessArgs {
 }
 
 impl SessionArgs {
+    /// Whether the command line names no certificate, neither with `--certificate` nor with
+    /// an `aws_signing_helper` key-store flag that stands for it. clap counts those flags as
+    /// present whatever their value, so `--use-latest-expiring-certificate=false` alone lifts
+    /// its requirement of `--certificate`: the caller refuses the command line as clap would.
+    pub fn lacks_certificate(&self) -> bool {
+        self.certificate.is_none() && self.key_stores.first_given().is_none()
+    }
+
     /// The region: `--region`, else the one in the trust anchor ARN.
     pub fn region(&self) -> Result<String, String> {
         match &self.region {
