@@ -160,8 +160,8 @@ pub struct TlsIdentity {
     /// The DNS names and IP addresses of the leaf's subjectAltName: the names clients verify
     /// the server by.
     pub names: Vec<String>,
-    /// A check-only load (`explain`, `check-config` without the secrets) could not read the
-    /// server certificate it stands in for: its names are not known.
+    /// A load with stand-ins for the secrets (`explain`, `simulate`) could not read the server
+    /// certificate: its names are not known.
     pub names_unread: bool,
 }
 

@@ -86,7 +86,7 @@ pub struct ServerSection {
     #[serde(default)]
     pub proxy_protocol: bool,
     /// With `proxy_protocol`: the balancers' addresses (`10.0.0.0/8`, `192.0.2.7`); a
-    /// connection from anywhere else is closed. Empty: any peer's header is believed.
+    /// connection from anywhere else is closed. Required with `proxy_protocol`.
     #[serde(default)]
     pub proxy_protocol_from: Vec<String>,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).

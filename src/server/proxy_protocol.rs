@@ -4,7 +4,7 @@
 //! (HAProxy's versions 1 and 2, <https://www.haproxy.org/download/3.0/doc/proxy-protocol.txt>,
 //! parsed by the `ppp` crate), and the client address it names is the one the audit log, rate
 //! limits and per-address shares see. A connection without a valid header, or from a peer
-//! outside `server.proxy_protocol_from` when that lists the balancers, is closed.
+//! outside the balancers `server.proxy_protocol_from` lists, is closed.
 //!
 //! The header is read without reading past it: the TLS handshake that follows is untouched.
 

@@ -377,19 +377,38 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
     let (parts, body) = req.into_parts();
     let rp = RequestParts::new(parts, conn.remote);
     let started = Instant::now();
+    let (api, refusal) = match http_route(&rp) {
+        HttpRoute::Handler(api) => return answer(&state, api, rp, body).await,
+        HttpRoute::Refused(api, refusal) => (api, refusal),
+    };
+    // Audited and counted as every other refusal is: scanners show in the log and metrics.
+    record_refusal(&rp.request_id, api, "Other", rp.remote, &refusal, started);
+    with_request_id(misrouted(api, &refusal, &rp), &rp.request_id)
+}
+
+/// Where [`dispatch_http`] sends a REST or STS request.
+enum HttpRoute {
+    /// An API's handler takes it.
+    Handler(Api),
+    /// Refused before any handler, in the format of the API (`"rest"` or `"sts"`) its client
+    /// speaks.
+    Refused(&'static str, ApiError),
+}
+
+fn http_route(rp: &RequestParts) -> HttpRoute {
     // An STS client whose endpoint was given rolegate's Roles Anywhere path reads the answer
     // as STS XML: told where STS is in that format, not in JSON it cannot parse.
     // Asked of requests to /sessions only, not of every STS request.
-    let sts_shaped = |rp: &RequestParts| unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
-    let (api, refusal) = match (rp.method.as_str(), rp.path.as_str()) {
-        ("POST", "/sessions") if !sts_shaped(&rp) => return answer(&state, Api::Rest, rp, body).await,
-        (_, "/sessions") if sts_shaped(&rp) => ("sts", sts_at_sessions(&rp)),
-        ("POST" | "GET", "/") => return answer(&state, Api::Sts, rp, body).await,
-        (_, "/sessions") => (
+    let sts_shaped = || unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
+    match (rp.method.as_str(), rp.path.as_str()) {
+        ("POST", "/sessions") if !sts_shaped() => HttpRoute::Handler(Api::Rest),
+        (_, "/sessions") if sts_shaped() => HttpRoute::Refused("sts", sts_at_sessions(rp)),
+        ("POST" | "GET", "/") => HttpRoute::Handler(Api::Sts),
+        (_, "/sessions") => HttpRoute::Refused(
             "rest",
             ApiError::validation("method", "Use POST /sessions to create a session."),
         ),
-        (_, "/") => (
+        (_, "/") => HttpRoute::Refused(
             "sts",
             ApiError::new(
                 ErrorCode::InvalidAction,
@@ -397,15 +416,16 @@ async fn dispatch_http(state: Arc<State>, conn: ConnInfo, req: ::http::Request<I
                 "The STS Query API takes POST / with a form body, or GET /?Action=...",
             ),
         ),
-        _ => (unknown_path_api(rp.header("content-type"), &rp.query), not_found(&rp)),
-    };
-    // Audited and counted as every other refusal is: scanners show in the log and metrics.
-    record_refusal(&rp.request_id, api, "Other", rp.remote, &refusal, started);
-    let misrouted = match api {
-        "sts" => sts::error_response(&refusal, &rp.request_id, sts::Format::of(&rp)),
-        _ => rest_error(&refusal, &rp.request_id),
-    };
-    with_request_id(misrouted, &rp.request_id)
+        _ => HttpRoute::Refused(unknown_path_api(rp.header("content-type"), &rp.query), not_found(rp)),
+    }
+}
+
+/// The answer of a request [`http_route`] refused, in the format of `api`.
+fn misrouted(api: &str, refusal: &ApiError, rp: &RequestParts) -> HttpResponse {
+    match api {
+        "sts" => sts::error_response(refusal, &rp.request_id, sts::Format::of(rp)),
+        _ => rest_error(refusal, &rp.request_id),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -688,26 +708,21 @@ pub(crate) fn check_untrusted_head(req: ::http::Request<()>, body: &bytes::Bytes
         Route::Http => {
             let (parts, ()) = req.into_parts();
             let rp = RequestParts::new(parts, SocketAddr::from(([127, 0, 0, 1], 1)));
-            let sts_shaped = unknown_path_api(rp.header("content-type"), &rp.query) == "sts";
-            let refusal = match (rp.method.as_str(), rp.path.as_str()) {
-                ("POST", "/sessions") if !sts_shaped => {
+            match http_route(&rp) {
+                HttpRoute::Handler(Api::Rest) => {
                     let checked = sent_once(&rp).and_then(|()| rest::parse_untrusted(&rp, body).map(|_| ()));
-                    return checked.err().map(|e| rest_error(&e, "fuzz"));
+                    checked.err().map(|e| rest_error(&e, "fuzz"))
                 }
-                ("POST" | "GET", "/") => {
+                HttpRoute::Handler(Api::Sts) => {
                     let request = sts::StsRequest::read(&rp, body);
                     let _ = sts::operation_label(request.action());
                     let checked = sent_once(&rp).and_then(|()| sts::parse_untrusted(&rp, body).map(|_| ()));
-                    return checked
+                    checked
                         .err()
-                        .map(|e| sts::error_response(&e, "fuzz", sts::Format::of(&rp)));
+                        .map(|e| sts::error_response(&e, "fuzz", sts::Format::of(&rp)))
                 }
-                (_, "/sessions") if sts_shaped => sts_at_sessions(&rp),
-                (_, "/sessions") => ApiError::validation("method", "Use POST /sessions to create a session."),
-                (_, "/") => ApiError::new(ErrorCode::InvalidAction, "method", "The STS Query API takes POST /."),
-                _ => not_found(&rp),
-            };
-            render(&refusal, target)
+                HttpRoute::Refused(api, refusal) => Some(misrouted(api, &refusal, &rp)),
+            }
         }
     }
 }
