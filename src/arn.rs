@@ -188,14 +188,14 @@ pub enum RolesAnywhereKind {
 }
 
 impl RolesAnywhereKind {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Self::TrustAnchor => "trust-anchor/",
             Self::Profile => "profile/",
         }
     }
 
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::TrustAnchor => "trust anchor",
             Self::Profile => "profile",

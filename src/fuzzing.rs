@@ -289,6 +289,7 @@ pub fn crl_authority() -> &'static (String, aws_lc_rs::signature::EcdsaKeyPair, 
         // invariant: rcgen makes a P-256 root and a CRL with fixed, valid parameters.
         let ca = Authority::new_root("fuzz CRL root", KeyType::EcdsaP256, start, end).expect("fuzz CA");
         let crl = ca.crl(&["01f2"], start, end).expect("fuzz CRL");
+        // invariant: the key rcgen just made for that root loads.
         let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             &ca.issued().key_pkcs8_der,

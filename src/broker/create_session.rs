@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use super::Broker;
 use super::caches::{CacheKey, CacheName, IssuedSession};
 use super::violations::Violations;
-use crate::arn::{ArnError, RoleArn, RolesAnywhereArn, RolesAnywhereKind};
+use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
@@ -266,14 +266,9 @@ pub(crate) fn check_mapped_tags(tags: &[(String, String)]) -> Result<(), ApiErro
 /// The trust anchor named by `arn`; it must exist and be enabled.
 pub(crate) fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Anchor, ApiError> {
     let anchor = config.anchor(arn).ok_or_else(|| {
-        let shape = RolesAnywhereArn::parse(arn, RolesAnywhereKind::TrustAnchor).map(drop);
-        malformed_arn(
-            arn,
-            "trustAnchorArn",
-            shape,
-            "a trust anchor ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID",
-        )
-        .unwrap_or_else(|| ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found.")))
+        unknown_roles_anywhere_arn(arn, RolesAnywhereKind::TrustAnchor, "trustAnchorArn", || {
+            ApiError::not_found("unknown-trust-anchor", format!("Trust anchor {arn} was not found."))
+        })
     })?;
     if !anchor.enabled {
         return Err(ApiError::access_denied(
@@ -287,14 +282,9 @@ pub(crate) fn find_anchor<'a>(config: &'a Config, arn: &str) -> Result<&'a Ancho
 /// The profile named by `arn`; it must exist and be enabled.
 pub(crate) fn find_profile<'a>(config: &'a Config, arn: &str) -> Result<&'a Profile, ApiError> {
     let profile = config.profile(arn).ok_or_else(|| {
-        let shape = RolesAnywhereArn::parse(arn, RolesAnywhereKind::Profile).map(drop);
-        malformed_arn(
-            arn,
-            "profileArn",
-            shape,
-            "a profile ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:profile/ID",
-        )
-        .unwrap_or_else(|| ApiError::not_found("unknown-profile", format!("Profile {arn} was not found.")))
+        unknown_roles_anywhere_arn(arn, RolesAnywhereKind::Profile, "profileArn", || {
+            ApiError::not_found("unknown-profile", format!("Profile {arn} was not found."))
+        })
     })?;
     if !profile.enabled {
         return Err(ApiError::access_denied(
@@ -312,10 +302,12 @@ pub(crate) fn find_role_in_profile<'a>(
     role_arn: &str,
 ) -> Result<&'a Role, ApiError> {
     if !profile.role_arns.iter().any(|r| r == role_arn) {
-        let shape = RoleArn::parse(role_arn).map(drop);
-        if let Some(malformed) = malformed_arn(role_arn, "roleArn", shape, "a role ARN, arn:aws:iam::ACCOUNT:role/NAME")
-        {
-            return Err(malformed);
+        if RoleArn::parse(role_arn).is_err() {
+            return Err(malformed_arn(
+                role_arn,
+                "roleArn",
+                "a role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+            ));
         }
         return Err(ApiError::access_denied(
             "role-not-in-profile",
@@ -328,16 +320,34 @@ pub(crate) fn find_role_in_profile<'a>(
         .ok_or_else(|| ApiError::not_found("unknown-role", format!("Role {role_arn} was not found.")))
 }
 
-/// The refusal of an ARN that names nothing configured and is not even an ARN of the kind
-/// `member` takes (`shape`, from the ARN's parser; `must_be` says what it takes): a
+/// The refusal of `arn`, which names no configured trust anchor or profile (`kind`): when it is
+/// not even an ARN of that kind, the [`malformed_arn`] of `member`, else `not_found`. Only asked
+/// once a lookup missed, so the requests that name configured resources parse nothing.
+fn unknown_roles_anywhere_arn(
+    arn: &str,
+    kind: RolesAnywhereKind,
+    member: &str,
+    not_found: impl FnOnce() -> ApiError,
+) -> ApiError {
+    match RolesAnywhereArn::parse(arn, kind) {
+        Ok(_) => not_found(),
+        Err(_) => malformed_arn(
+            arn,
+            member,
+            &format!(
+                "a {} ARN, arn:aws:rolesanywhere:REGION:ACCOUNT:{}ID",
+                kind.label(),
+                kind.prefix()
+            ),
+        ),
+    }
+}
+
+/// The refusal of `value`, given for `member` and no ARN of the kind it takes (`must_be`): a
 /// ValidationError, as AWS's request model gives one, instead of "not found" or "not one of the
-/// profile's roles". `None` for a well-formed ARN. Only asked once a lookup missed, so the
-/// requests that name configured resources parse nothing.
-fn malformed_arn(value: &str, member: &str, shape: Result<(), ArnError>, must_be: &str) -> Option<ApiError> {
-    shape.err()?;
-    let mut v = Violations::default();
-    v.push(Some(value), member, format_args!("Member must be {must_be}"));
-    v.into_result().err()
+/// profile's roles".
+fn malformed_arn(value: &str, member: &str, must_be: &str) -> ApiError {
+    Violations::one(Some(value), member, format_args!("Member must be {must_be}"))
 }
 
 /// The session name: the caller's `roleSessionName` when the profile accepts one, else the

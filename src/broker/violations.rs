@@ -109,13 +109,27 @@ impl Violations {
     }
 
     pub(crate) fn into_result(self) -> Result<(), ApiError> {
+        match self.count {
+            0 => Ok(()),
+            _ => Err(self.into_error()),
+        }
+    }
+
+    /// The ValidationError of the one failure of `member` ([`Violations::push`]).
+    pub(crate) fn one(value: Option<&str>, member: &str, rule: impl fmt::Display) -> ApiError {
+        let mut v = Violations::default();
+        v.push(value, member, rule);
+        v.into_error()
+    }
+
+    /// The ValidationError of the failures counted (at least one).
+    fn into_error(self) -> ApiError {
         let listed = self.worded.join("; ");
         let message = match (self.count, self.count - self.worded.len()) {
-            (0, _) => return Ok(()),
             (1, _) => format!("1 validation error detected: {listed}"),
             (n, 0) => format!("{n} validation errors detected: {listed}"),
             (n, more) => format!("{n} validation errors detected: {listed}; and {more} more"),
         };
-        Err(ApiError::validation("parameter", message))
+        ApiError::validation("parameter", message)
     }
 }

@@ -117,26 +117,32 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
-        Command::CredentialProcess(args) if args.session.lacks_certificate() => {
-            missing_certificate("credential-process")
-        }
-        Command::Sidecar(args) if args.session.lacks_certificate() => missing_certificate("sidecar"),
-        Command::Update(args) if args.session.lacks_certificate() => missing_certificate("update"),
+        // Checked by value (see `lacks_certificate`), as clap checks the flag's presence.
+        Command::CredentialProcess(args) if args.session.lacks_certificate() => usage_error(
+            "credential-process",
+            clap::error::ErrorKind::MissingRequiredArgument,
+            MISSING_CERTIFICATE,
+        ),
+        Command::Sidecar(args) if args.session.lacks_certificate() => usage_error(
+            "sidecar",
+            clap::error::ErrorKind::MissingRequiredArgument,
+            MISSING_CERTIFICATE,
+        ),
+        Command::Update(args) if args.session.lacks_certificate() => usage_error(
+            "update",
+            clap::error::ErrorKind::MissingRequiredArgument,
+            MISSING_CERTIFICATE,
+        ),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
         // As aws_signing_helper: --retry-errors is for the refreshing update. Checked by value,
         // not by presence as clap's conflicts are: `--once=false --retry-errors` is fine.
-        Command::Update(args) if args.once && args.retry_errors => {
-            use clap::CommandFactory;
-            let mut cli = Cli::command();
-            cli.build();
-            let conflict = "the argument '--once[=<BOOL>]' cannot be used with '--retry-errors[=<BOOL>]': a \
-                            refreshing update (without --once) retries failed refreshes";
-            match cli.find_subcommand_mut("update") {
-                Some(update) => update.error(clap::error::ErrorKind::ArgumentConflict, conflict).exit(),
-                None => cli.error(clap::error::ErrorKind::ArgumentConflict, conflict).exit(),
-            }
-        }
+        Command::Update(args) if args.once && args.retry_errors => usage_error(
+            "update",
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--once[=<BOOL>]' cannot be used with '--retry-errors[=<BOOL>]': a refreshing update \
+             (without --once) retries failed refreshes",
+        ),
         Command::Update(args) => run_helper(crate::helper::update::run(args)),
         Command::Keys(cmd) => report(keys::run(cmd)),
         Command::Explain(args) => explain::run_explain(*args),
@@ -150,20 +156,20 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Refuses a helper's command line that names no certificate as clap refuses a missing
-/// required flag (usage, exit 2): see [`crate::helper::credential_process::SessionArgs::lacks_certificate`].
-fn missing_certificate(subcommand: &str) -> ExitCode {
+/// A helper's command line that names no certificate
+/// ([`crate::helper::credential_process::SessionArgs::lacks_certificate`]), in clap's words.
+const MISSING_CERTIFICATE: &str = "the following required arguments were not provided:\n  --certificate <CERTIFICATE>";
+
+/// Refuses the command line of `subcommand` as clap refuses one it cannot take: its error
+/// `kind` with `message`, the subcommand's usage, exit 2. For the rules clap cannot state,
+/// which depend on a flag's value rather than its presence.
+fn usage_error(subcommand: &str, kind: clap::error::ErrorKind, message: &str) -> ExitCode {
     use clap::CommandFactory;
     let mut cli = Cli::command();
     cli.build();
-    let message = "the following required arguments were not provided:\n  --certificate <CERTIFICATE>";
     match cli.find_subcommand_mut(subcommand) {
-        Some(helper) => helper
-            .error(clap::error::ErrorKind::MissingRequiredArgument, message)
-            .exit(),
-        None => cli
-            .error(clap::error::ErrorKind::MissingRequiredArgument, message)
-            .exit(),
+        Some(command) => command.error(kind, message).exit(),
+        None => cli.error(kind, message).exit(),
     }
 }
 

@@ -382,7 +382,10 @@ impl Config {
             );
         }
         if self.server.proxy_protocol {
-            let from = (self.server.proxy_protocol_from.iter())
+            let from = self
+                .server
+                .proxy_protocol_from
+                .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
