@@ -92,7 +92,7 @@ pub(super) async fn reload_on_change(state: Arc<State>) {
 fn look_and_reload(state: &State, watch: &mut ChangeWatch) {
     let config = state.broker.config();
     let failed = state.failed_reload_sources();
-    let Verdict::Reload(changed) = watch.look(&config.sources, failed.as_ref()) else {
+    let Verdict::Reload(changed) = watch.look(&config.sources, failed.as_ref(), std::time::SystemTime::now()) else {
         return;
     };
     let changed: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
