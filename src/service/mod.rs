@@ -52,30 +52,13 @@ async fn dispatch(
         Ok(admission) => admission,
         Err(e) => return (refuse(&req, &conn, &e, started), None),
     };
-    if req.headers().len() > MAX_REQUEST_HEADERS {
-        return (
-            refuse(&req, &conn, &too_many_headers(req.headers().len()), started),
-            None,
-        );
-    }
-    // HTTP/1.1 heads over `max_header_bytes` are refused by hyper as they are read; HTTP/2's
-    // decoder takes up to twice as much ([`crate::server`]), so that a call over the limit is
-    // told so in its own wire format (a gRPC client reads a bare 431 as UNKNOWN).
-    if req.version() == ::http::Version::HTTP_2 {
-        let max = state.broker.config().server.max_header_bytes;
-        let size = header_list_size(&req);
-        if size > max {
-            return (refuse(&req, &conn, &headers_too_large(size, max), started), None);
-        }
-    }
-    // HTTP/2 frames every message itself, and has no Transfer-Encoding.
-    if req.version() < ::http::Version::HTTP_2
-        && let Some(e) = http::framing_refusal(req.headers())
-    {
+    if let Some((e, then)) = head_refusal(&req, || state.broker.config().server.max_header_bytes) {
         let mut refused = refuse(&req, &conn, &e, started);
-        refused
-            .headers_mut()
-            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+        if then == AfterRefusal::Close {
+            refused
+                .headers_mut()
+                .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+        }
         return (refused, None);
     }
     let response = match Route::of(&req) {
@@ -565,6 +548,35 @@ struct RefusalTarget {
     sts_format: sts::Format,
 }
 
+/// What becomes of the connection after a refusal of a request's head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterRefusal {
+    KeepOpen,
+    /// Where the body ends is unknown: nothing after it on the connection can be read.
+    Close,
+}
+
+/// The refusals of a request's head that come before its route: more header lines than
+/// [`MAX_REQUEST_HEADERS`]; an HTTP/2 header list over `max_header_bytes` (HTTP/1.1 heads over
+/// it are refused by hyper as they are read; HTTP/2's decoder takes up to twice as much,
+/// [`crate::server`], so that a call over the limit is told so in its own wire format: a gRPC
+/// client reads a bare 431 as UNKNOWN); and an HTTP/1 message whose framing is ambiguous
+/// (HTTP/2 frames every message itself, and has no Transfer-Encoding). `max_header_bytes` is
+/// asked for only for an HTTP/2 request.
+fn head_refusal<B>(
+    req: &::http::Request<B>,
+    max_header_bytes: impl FnOnce() -> usize,
+) -> Option<(ApiError, AfterRefusal)> {
+    if req.headers().len() > MAX_REQUEST_HEADERS {
+        return Some((too_many_headers(req.headers().len()), AfterRefusal::KeepOpen));
+    }
+    if req.version() == ::http::Version::HTTP_2 {
+        let (size, max) = (header_list_size(req), max_header_bytes());
+        return (size > max).then(|| (headers_too_large(size, max), AfterRefusal::KeepOpen));
+    }
+    http::framing_refusal(req.headers()).map(|e| (e, AfterRefusal::Close))
+}
+
 /// The API whose wire format answers a request to a path no API serves: STS's XML when the
 /// request looks like an STS Query call (a form body, or `Action=` in the query: an STS
 /// endpoint set with a path, whose client parses only XML errors), else REST's JSON.
@@ -677,17 +689,8 @@ pub(crate) fn check_untrusted_head(req: ::http::Request<()>, body: &bytes::Bytes
         (false, "sts") => Some(sts::error_response(e, "fuzz", target.sts_format)),
         (false, _) => Some(rest_error(e, "fuzz")),
     };
-    if req.headers().len() > MAX_REQUEST_HEADERS {
-        return render(&too_many_headers(req.headers().len()), target);
-    }
     // Against the default `server.max_header_bytes`.
-    let (size, max) = (header_list_size(&req), 64 * 1024);
-    if req.version() == ::http::Version::HTTP_2 && size > max {
-        return render(&headers_too_large(size, max), target);
-    }
-    if req.version() < ::http::Version::HTTP_2
-        && let Some(e) = http::framing_refusal(req.headers())
-    {
+    if let Some((e, _)) = head_refusal(&req, || 64 * 1024) {
         return render(&e, target);
     }
     let _ = has_body(req.headers());
