@@ -206,17 +206,24 @@ pub fn request_head(data: &[u8]) {
 
 /// A request to the sidecar's IMDS and container endpoints ([`crate::helper::sidecar::handle`]),
 /// read as [`request_from`] reads it, each `TOKEN` in a header value replaced by an IMDSv2
-/// token the sidecar issued. Credentials are served only to a GET that carries that token.
-pub fn sidecar_request(data: &[u8]) {
+/// token the sidecar issued and each `AUTH` by the container endpoint's token (from its
+/// `--auth-token-file`). Credentials are served only to a GET that carries the IMDSv2 token,
+/// or to a GET of `/v1/credentials` whose `Authorization` is the container token. Returns
+/// whether it served them (so that tests can tell their seeds reach both endpoints).
+pub fn sidecar_request(data: &[u8]) -> bool {
     use crate::helper::sidecar;
-    let (shared, token) = sidecar_shared();
+    let SidecarFixture {
+        shared,
+        imds_token,
+        container_token,
+    } = sidecar_fixture();
     let Some((mut req, _)) = request_from(data) else {
-        return;
+        return false;
     };
     for value in req.headers_mut().values_mut() {
         if let Ok(text) = value.to_str()
-            && text.contains("TOKEN")
-            && let Ok(with) = HeaderValue::from_str(&text.replace("TOKEN", token))
+            && (text.contains("TOKEN") || text.contains("AUTH"))
+            && let Ok(with) = HeaderValue::from_str(&text.replace("TOKEN", imds_token).replace("AUTH", container_token))
         {
             *value = with;
         }
@@ -224,18 +231,22 @@ pub fn sidecar_request(data: &[u8]) {
     let answer = sidecar::handle(shared, &req, sidecar_now());
     let status = answer.status();
     let body = body_of(answer);
-    if body
+    let served = body
         .windows(SIDECAR_SECRET.len())
-        .any(|w| w == SIDECAR_SECRET.as_bytes())
-    {
-        let sent = req.headers().get("x-aws-ec2-metadata-token").map(HeaderValue::as_bytes);
+        .any(|w| w == SIDECAR_SECRET.as_bytes());
+    if served {
+        let header = |name: &str| req.headers().get(name).map(HeaderValue::as_bytes);
+        let imds = header("x-aws-ec2-metadata-token") == Some(imds_token.as_bytes());
+        let container =
+            req.uri().path() == "/v1/credentials" && header("authorization") == Some(container_token.as_bytes());
         assert!(
-            status == http::StatusCode::OK && req.method() == Method::GET && sent == Some(token.as_bytes()),
-            "credentials served without a valid IMDSv2 token: {} {}",
+            status == http::StatusCode::OK && req.method() == Method::GET && (imds || container),
+            "credentials served without a valid IMDSv2 or container token: {} {}",
             req.method(),
             req.uri()
         );
     }
+    served
 }
 
 /// A trust anchor's CRL ([`crate::identity::TrustAnchor::new`] with a fixed CA). An even
@@ -434,8 +445,39 @@ fn sidecar_now() -> time::OffsetDateTime {
 
 /// The sidecar of [`sidecar_request`] (IMDS on, no container endpoint: its token is a file)
 /// and an IMDSv2 token it issued, valid at [`sidecar_now`].
-fn sidecar_shared() -> &'static (crate::helper::sidecar::Shared, String) {
-    static SHARED: OnceLock<(crate::helper::sidecar::Shared, String)> = OnceLock::new();
+/// The sidecar [`sidecar_request`] asks, and the tokens that open its two endpoints.
+struct SidecarFixture {
+    shared: crate::helper::sidecar::Shared,
+    imds_token: String,
+    container_token: String,
+}
+
+/// The container endpoint's token, in a file of the temporary folder that every harness
+/// process shares (written whole by a rename, so a process never reads half of it; left
+/// behind, 43 bytes).
+const SIDECAR_CONTAINER_TOKEN: &str = "fuzz-container-token-0123456789abcdefghijk";
+
+fn sidecar_token_file() -> std::path::PathBuf {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join("rolegate-fuzz-sidecar-auth-token");
+    let staged = std::env::temp_dir().join(format!("rolegate-fuzz-sidecar-auth-token.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&staged)?;
+        file.write_all(SIDECAR_CONTAINER_TOKEN.as_bytes())?;
+        std::fs::rename(&staged, &path)
+    };
+    write().expect("the fuzz sidecar's token file is written in the temporary folder");
+    path
+}
+
+fn sidecar_fixture() -> &'static SidecarFixture {
+    static SHARED: OnceLock<SidecarFixture> = OnceLock::new();
     SHARED.get_or_init(|| {
         use crate::helper::refresh::{CredentialState, RefreshPolicy};
         let now = sidecar_now();
@@ -460,10 +502,14 @@ fn sidecar_shared() -> &'static (crate::helper::sidecar::Shared, String) {
             instance_profile_arn: "arn:aws:iam::123456789012:instance-profile/app".to_owned(),
             instance_profile_id: "AIPAAAAAAAAAAAAAAAAAA".to_owned(),
             region: "us-east-1".to_owned(),
-            auth_token_file: None,
+            auth_token_file: Some(sidecar_token_file()),
             imds: Some(imds),
         };
-        (shared, token)
+        SidecarFixture {
+            shared,
+            imds_token: token,
+            container_token: SIDECAR_CONTAINER_TOKEN.to_owned(),
+        }
     })
 }
 

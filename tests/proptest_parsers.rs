@@ -295,6 +295,8 @@ fn assume_role_seed() -> Vec<u8> {
 const STS_HEAD: &str = "POST /?Action=AssumeRole HTTP/1.1\r\nHost: sts.example\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/xml\r\nTransfer-Encoding: chunked\r\n\r\nVersion=2011-06-15&RoleArn=arn:aws:iam::123456789012:role/a&RoleSessionName=s&Policy=%3C%26%00";
 const GRPC_HEAD: &str = "POST https://ra.example:443/rolegate.v1.Sessions/Nope HTTP/2\ncontent-type: application/grpc+json\ngrpc-timeout: 5S\n\n";
 const SIDECAR_HEAD: &str = "GET /latest/meta-data/iam/security-credentials/app HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nx-aws-ec2-metadata-token: TOKEN\r\n\r\n";
+const SIDECAR_CONTAINER_HEAD: &str =
+    "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1:9911\r\nAuthorization: AUTH\r\n\r\n";
 const PROXY_V1: &str = "\u{1}PROXY TCP4 203.0.113.7 192.0.2.1 56324 443\r\n\u{16}\u{3}\u{1}";
 const PROXY_V2: &[u8] = b"\x0d\x0d\x0a\x0d\x0a\x00\x0d\x0a\x51\x55\x49\x54\x0a\x21\x11\x00\x0c\xcb\x00\x71\x07\xc0\x00\x02\x01\xdc\x04\x01\xbb\x16\x03";
 
@@ -334,8 +336,9 @@ proptest! {
         input(SIDECAR_HEAD),
         mutated(b"PUT /latest/api/token HTTP/1.1\nHost: [::1]:9911\nx-aws-ec2-metadata-token-ttl-seconds: 21600\n\n".to_vec()),
         mutated(b"GET /v1/credentials HTTP/1.1\nHost: localhost\nAuthorization: TOKEN\n\n".to_vec()),
+        mutated(SIDECAR_CONTAINER_HEAD.as_bytes().to_vec()),
     ]) {
-        fuzzing::sidecar_request(&data);
+        let _ = fuzzing::sidecar_request(&data);
     }
 
     #[test]
@@ -374,7 +377,15 @@ fn the_new_harnesses_take_their_seeds_and_bounded_inputs() {
     for seed in fuzzing::crl_seeds() {
         fuzzing::trust_anchor_crl(&seed);
     }
-    fuzzing::sidecar_request(SIDECAR_HEAD.as_bytes());
+    // The sidecar's seeds reach the credentials of both endpoints; a token of the other does not.
+    assert!(fuzzing::sidecar_request(SIDECAR_HEAD.as_bytes()));
+    assert!(fuzzing::sidecar_request(SIDECAR_CONTAINER_HEAD.as_bytes()));
+    assert!(!fuzzing::sidecar_request(
+        SIDECAR_CONTAINER_HEAD.replace("AUTH", "TOKEN").as_bytes()
+    ));
+    assert!(!fuzzing::sidecar_request(
+        SIDECAR_HEAD.replace("TOKEN", "AUTH").as_bytes()
+    ));
     fuzzing::grpc_request(&verify_request_seed());
     fuzzing::grpc_request(&assume_role_seed());
     fuzzing::request_head(STS_HEAD.as_bytes());
@@ -386,7 +397,7 @@ fn the_new_harnesses_take_their_seeds_and_bounded_inputs() {
     let big = vec![b'A'; 1 << 20];
     fuzzing::grpc_request(&big);
     fuzzing::request_head(&big);
-    fuzzing::sidecar_request(&big);
+    assert!(!fuzzing::sidecar_request(&big));
     fuzzing::trust_anchor_crl(&big);
     fuzzing::proxy_protocol_header(&big);
 }
@@ -399,7 +410,10 @@ fn write_fuzz_seeds() {
     let seeds: [(&str, Vec<Vec<u8>>); 5] = [
         ("grpc_request", vec![verify_request_seed(), assume_role_seed()]),
         ("request_head", vec![STS_HEAD.into(), GRPC_HEAD.into()]),
-        ("sidecar_request", vec![SIDECAR_HEAD.into()]),
+        (
+            "sidecar_request",
+            vec![SIDECAR_HEAD.into(), SIDECAR_CONTAINER_HEAD.into()],
+        ),
         ("trust_anchor_crl", fuzzing::crl_seeds().to_vec()),
         ("proxy_protocol_header", vec![PROXY_V1.into(), PROXY_V2.to_vec()]),
     ];
