@@ -125,13 +125,15 @@ impl ApiError {
             ErrorCode::AccessDenied => (403, "AccessDenied"),
             ErrorCode::Validation => (400, "ValidationError"),
             ErrorCode::ResourceNotFound => (404, "NoSuchEntity"),
-            ErrorCode::Throttling => (400, "Throttling"),
+            // DESIGN §4: every API's per-client rate limit answers 429. AWS STS answers its
+            // own throttling with 400; the SDKs retry either by the code.
+            ErrorCode::Throttling => (429, "Throttling"),
             ErrorCode::SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
             ErrorCode::IncompleteSignature => (400, "IncompleteSignature"),
             ErrorCode::MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
-            // 403 as AWS answers it (its common errors; STS and IAM alike), not the 400 the
-            // SDKs' models give ExpiredTokenException of AssumeRoleWithWebIdentity.
-            ErrorCode::ExpiredToken => (403, "ExpiredToken"),
+            // DESIGN §2b fixes 400. AWS answers an expired session token with 403 (its common
+            // errors); the SDKs decide by the code, which is AWS's.
+            ErrorCode::ExpiredToken => (400, "ExpiredToken"),
             ErrorCode::InvalidClientTokenId => (403, "InvalidClientTokenId"),
             ErrorCode::InvalidParameterValue => (400, "InvalidParameterValue"),
             ErrorCode::MalformedPolicyDocument => (400, "MalformedPolicyDocument"),
@@ -200,6 +202,7 @@ mod tests {
         assert_eq!(t.rest_wire(), (429, "ThrottlingException"));
         assert_eq!(t.grpc_code(), tonic::Code::ResourceExhausted);
         let x = ApiError::new(ErrorCode::ExpiredToken, "expired", "old");
-        assert_eq!(x.sts_wire(), (403, "ExpiredToken"));
+        assert_eq!(x.sts_wire(), (400, "ExpiredToken"));
+        assert_eq!(t.sts_wire(), (429, "Throttling"));
     }
 }

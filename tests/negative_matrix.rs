@@ -1570,7 +1570,7 @@ async fn session_token_and_sts_signature_matrix() {
             "token expired",
             sts_signed(&expired, WHOAMI),
             Want::Sts(
-                403,
+                400,
                 "ExpiredToken",
                 "The security token included in the request is expired",
             ),

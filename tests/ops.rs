@@ -2060,7 +2060,7 @@ async fn rate_limits_answer_each_api_in_its_format() {
         "application/x-www-form-urlencoded".to_owned(),
     )];
     let sts = https(&d, "POST", "/", &form, "Action=GetCallerIdentity&Version=2011-06-15").await;
-    assert_eq!(sts.status, 400, "{}", sts.body);
+    assert_eq!(sts.status, 429, "{}", sts.body);
     assert!(sts.body.contains("<Code>Throttling</Code>"), "{}", sts.body);
 
     let (code, message) = grpc_over_h2(&d, "/rolegate.v1.Sessions/CreateSession", Vec::new()).await;

@@ -832,7 +832,7 @@ async fn raw_requests_answer_aws_errors() {
     assert_eq!(
         post(ep, &ca, GCI, &Signing::new(&expired))
             .await
-            .assert_sts_error(403, "ExpiredToken"),
+            .assert_sts_error(400, "ExpiredToken"),
         "The security token included in the request is expired"
     );
     // The same draft, still valid, is accepted: the expiry alone made the difference.

@@ -28,7 +28,7 @@ from harness import (
     trust_anchor_arn,
 )
 
-NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 @pytest.fixture(scope="module")
@@ -350,6 +350,23 @@ def test_unsigned_federation_actions_are_named_as_not_implemented(daemon, ca_bun
     )
 
 
+def daemon_with_server_settings(test_pki, tmp_path: Path, settings: str) -> Daemon:
+    """The test PKI's daemon with `settings` added to its [server] table."""
+
+    config = tmp_path / "rolegate.toml"
+    text = Path(test_pki.config).read_text()
+    assert text.startswith("[server]\n"), text
+    config.write_text(text.replace("[server]\n", f"[server]\n{settings}\n", 1))
+    # Relative paths of the configuration resolve against its folder: keep them the PKI's.
+    for name in os.listdir(Path(test_pki.config).parent):
+        if not (tmp_path / name).exists():
+            (tmp_path / name).symlink_to(Path(test_pki.config).parent / name)
+    return Daemon(
+        ["--config", str(config), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        log_dir=tmp_path / "logs",
+    )
+
+
 def test_a_request_signed_for_another_name_of_the_server_is_refused(
     test_pki, ca_bundle, app_session, tmp_path
 ):
@@ -357,18 +374,7 @@ def test_a_request_signed_for_another_name_of_the_server_is_refused(
     127.0.0.1 (a name its certificate holds, but not one it is reached by here), with an
     error botocore parses; signed for localhost, the same session is answered."""
 
-    config = tmp_path / "rolegate.toml"
-    text = Path(test_pki.config).read_text()
-    assert text.startswith("[server]\n"), text
-    config.write_text(text.replace("[server]\n", '[server]\nhostnames = ["localhost"]\n', 1))
-    # Relative paths of the configuration resolve against its folder: keep them the PKI's.
-    for name in os.listdir(Path(test_pki.config).parent):
-        if not (tmp_path / name).exists():
-            (tmp_path / name).symlink_to(Path(test_pki.config).parent / name)
-    d = Daemon(
-        ["--config", str(config), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
-        log_dir=tmp_path / "logs",
-    )
+    d = daemon_with_server_settings(test_pki, tmp_path, 'hostnames = ["localhost"]')
     try:
         c = app_session["credentials"]
         session = boto3.Session(
@@ -396,6 +402,41 @@ def test_a_request_signed_for_another_name_of_the_server_is_refused(
             config=NO_RETRIES,
         )
         assert by_name.get_caller_identity()["Arn"] == app_session["arn"]
+    finally:
+        d.stop()
+
+
+def test_a_throttled_sts_call_is_retried_by_botocore_and_then_refused(
+    test_pki, ca_bundle, app_session, tmp_path
+):
+    """Past the per-address rate limit, STS answers 429 `Throttling` (DESIGN §4), which
+    botocore's standard retry mode takes for throttling: it retries up to its limit, then
+    raises the error as rolegate worded it."""
+
+    d = daemon_with_server_settings(
+        test_pki, tmp_path, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 1"
+    )
+    try:
+        c = app_session["credentials"]
+        session = boto3.Session(
+            aws_access_key_id=c["accessKeyId"],
+            aws_secret_access_key=c["secretAccessKey"],
+            aws_session_token=c["sessionToken"],
+            region_name=REGION,
+        )
+        sts = session.client(
+            "sts",
+            endpoint_url=f"https://localhost:{d.port}",
+            verify=str(ca_bundle),
+            config=Config(retries={"total_max_attempts": 3, "mode": "standard"}),
+        )
+        assert sts.get_caller_identity()["Arn"] == app_session["arn"]
+        with pytest.raises(ClientError) as info:
+            sts.get_caller_identity()
+        status, code, message = error_of(info)
+        assert (status, code) == (429, "Throttling"), message
+        assert message.startswith("Rate exceeded for this client address"), message
+        assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 2
     finally:
         d.stop()
 
