@@ -4,7 +4,11 @@
 //!
 //! Decisions:
 //! - `basicConstraints` absent is accepted: RFC 5280 §4.2.1.9 makes such a certificate an
-//!   end entity, and webpki treats it so; present with `CA:true` is rejected.
+//!   end entity, and webpki treats it so; present with `CA:true` is rejected. DESIGN §1 and
+//!   AWS's trust-model page write `CA:false` for a leaf; refusing the absent extension would
+//!   refuse whole PKIs that omit it for end entities (HashiCorp Vault's PKI engine drops it
+//!   even when the CSR asks for it, hashicorp/vault#24817) and gain nothing: such a
+//!   certificate can sign no other certificate that any verifier would accept.
 //! - `keyUsage` absent is accepted (RFC 5280 §4.2.1.3: no restriction); present, it must
 //!   include `digitalSignature` (the key signs the AWS4-X509 request).
 //! - Serial numbers: see [`super::format_serial_hex`]; in decimal, x509-parser's unsigned serial.
