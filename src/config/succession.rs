@@ -20,11 +20,15 @@ use crate::session::format_expiration;
 /// changed certificate may be when nothing is staged.
 pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
-/// What `next` changes of `in_force`, as the reload's log line lists it: trust anchors,
-/// profiles and roles added, removed, enabled or disabled; token keys added, removed or made
-/// active; CRLs replaced; stale CRLs refused or honoured; roles' sessions revoked; the
+/// What `next` changes of `in_force`, as the reload's log line lists it: everything that
+/// decides who gets which role — trust anchors, profiles, roles and managed policies added,
+/// removed, enabled or disabled; an anchor's CA certificates added or removed, its CRLs
+/// replaced, its stale CRLs refused or honoured; a profile's roles, session policies,
+/// durations, session-name and attribute settings; a role's trust and permission policies,
+/// maximum duration and revoked sessions; token keys added, removed or made active; the
 /// `[server]` settings of access and watching ([`server_settings_changed`]); the server
-/// certificate replaced. Other changes (policies, limits) are not listed.
+/// certificate replaced. A policy is named as changed when its text is (whitespace
+/// included); limits and timeouts are not listed.
 pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
     let mut out = Vec::new();
     added_and_removed(&mut out, "trust anchor", in_force.anchors.keys(), next.anchors.keys());
@@ -36,6 +40,7 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
             let now = if anchor.enabled { "enabled" } else { "disabled" };
             out.push(format!("trust anchor {arn} {now}"));
         }
+        ca_certificates_changed(&mut out, arn, current, anchor);
         if current.trust.stale_crls() != anchor.trust.stale_crls() {
             let now = match anchor.trust.stale_crls() {
                 crate::identity::StaleCrls::Refuse => "refused",
@@ -64,19 +69,29 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
     }
     added_and_removed(&mut out, "profile", in_force.profiles.keys(), next.profiles.keys());
     for (arn, profile) in sorted(&next.profiles) {
-        if let Some(current) = in_force.profiles.get(arn).filter(|p| p.enabled != profile.enabled) {
-            let now = if current.enabled { "disabled" } else { "enabled" };
-            out.push(format!("profile {arn} {now}"));
+        if let Some(current) = in_force.profiles.get(arn) {
+            profile_changed(&mut out, arn, current, profile);
         }
     }
     added_and_removed(&mut out, "role", in_force.roles.keys(), next.roles.keys());
     for (arn, role) in sorted(&next.roles) {
-        let before = in_force.roles.get(arn).and_then(|r| r.revoke_sessions_issued_before);
-        if let Some(cutoff) = role.revoke_sessions_issued_before.filter(|c| Some(*c) != before) {
-            out.push(format!(
-                "role {arn}: sessions issued before {} revoked",
-                format_expiration(cutoff)
-            ));
+        if let Some(current) = in_force.roles.get(arn) {
+            role_changed(&mut out, arn, current, role);
+        }
+    }
+    added_and_removed(
+        &mut out,
+        "managed policy",
+        in_force.managed_policies.keys(),
+        next.managed_policies.keys(),
+    );
+    for (arn, policy) in sorted(&next.managed_policies) {
+        if in_force
+            .managed_policies
+            .get(arn)
+            .is_some_and(|p| p.source() != policy.source())
+        {
+            out.push(format!("managed policy {arn} changed"));
         }
     }
     let (old_ids, new_ids) = (in_force.keyring.key_ids(), next.keyring.key_ids());
@@ -96,6 +111,102 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
         });
     }
     out
+}
+
+/// The CA certificates of an anchor's bundle that `next` adds or removes (a renewed CA, another
+/// key or validity under the same name, is one removed and one added).
+fn ca_certificates_changed(out: &mut Vec<String>, arn: &str, current: &Anchor, next: &Anchor) {
+    let (was, is) = (current.trust.certificates(), next.trust.certificates());
+    let same = |a: &crate::identity::AnchorCertificate, b: &crate::identity::AnchorCertificate| {
+        (&a.subject_der, &a.key, a.not_before, a.not_after) == (&b.subject_der, &b.key, b.not_before, b.not_after)
+    };
+    for certificate in is.iter().filter(|c| !was.iter().any(|w| same(w, c))) {
+        out.push(format!(
+            "trust anchor {arn}: CA certificate {} added (valid until {})",
+            certificate.subject,
+            format_expiration(certificate.not_after)
+        ));
+    }
+    for certificate in was.iter().filter(|w| !is.iter().any(|c| same(w, c))) {
+        out.push(format!(
+            "trust anchor {arn}: CA certificate {} removed",
+            certificate.subject
+        ));
+    }
+}
+
+/// What `next` changes of a profile in force.
+fn profile_changed(out: &mut Vec<String>, arn: &str, current: &super::Profile, next: &super::Profile) {
+    if current.enabled != next.enabled {
+        let now = if next.enabled { "enabled" } else { "disabled" };
+        out.push(format!("profile {arn} {now}"));
+    }
+    for role in next.role_arns.iter().filter(|r| !current.role_arns.contains(r)) {
+        out.push(format!("profile {arn}: role {role} added"));
+    }
+    for role in current.role_arns.iter().filter(|r| !next.role_arns.contains(r)) {
+        out.push(format!("profile {arn}: role {role} removed"));
+    }
+    let text = |p: &super::Profile| p.session_policy.as_ref().map(|d| d.source().to_owned());
+    match (text(current), text(next)) {
+        (None, Some(_)) => out.push(format!("profile {arn}: session policy added")),
+        (Some(_), None) => out.push(format!("profile {arn}: session policy removed")),
+        (Some(was), Some(is)) if was != is => out.push(format!("profile {arn}: session policy changed")),
+        _ => {}
+    }
+    let settings: [(&str, String, String); 4] = [
+        (
+            "managed_policy_arns",
+            current.managed_policy_arns.join(", "),
+            next.managed_policy_arns.join(", "),
+        ),
+        (
+            "duration_seconds",
+            current.duration_seconds.to_string(),
+            next.duration_seconds.to_string(),
+        ),
+        (
+            "accept_role_session_name",
+            current.accept_role_session_name.to_string(),
+            next.accept_role_session_name.to_string(),
+        ),
+        (
+            "require_instance_properties",
+            current.require_instance_properties.to_string(),
+            next.require_instance_properties.to_string(),
+        ),
+    ];
+    for (name, was, is) in settings.into_iter().filter(|(_, was, is)| was != is) {
+        out.push(format!("profile {arn}: {name} [{was}] → [{is}]"));
+    }
+    if current.attribute_mapping != next.attribute_mapping {
+        out.push(format!("profile {arn}: attribute_mappings changed"));
+    }
+}
+
+/// What `next` changes of a role in force.
+fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &super::Role) {
+    if current.trust_policy.source() != next.trust_policy.source() {
+        out.push(format!("role {arn}: trust policy changed"));
+    }
+    let texts =
+        |r: &super::Role| -> Vec<String> { r.permission_policies.iter().map(|p| p.source().to_owned()).collect() };
+    if texts(current) != texts(next) {
+        out.push(format!("role {arn}: permission policies changed"));
+    }
+    if current.max_session_duration != next.max_session_duration {
+        out.push(format!(
+            "role {arn}: max_session_duration {} → {}",
+            current.max_session_duration, next.max_session_duration
+        ));
+    }
+    let before = current.revoke_sessions_issued_before;
+    if let Some(cutoff) = next.revoke_sessions_issued_before.filter(|c| Some(*c) != before) {
+        out.push(format!(
+            "role {arn}: sessions issued before {} revoked",
+            format_expiration(cutoff)
+        ));
+    }
 }
 
 /// The `[server]` settings that decide who may do what, or whether the files are watched, that
@@ -463,7 +574,7 @@ pub(super) fn outside_validity(not_before: i64, not_after: i64, now: i64, leeway
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
+    use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
     use crate::pki::KeyType;
     use crate::session::TokenKey;
 
@@ -629,6 +740,67 @@ mod tests {
                 format!("role {renamed} removed"),
                 "token key k2 removed".to_owned(),
                 "active token key k1 (was k2)".to_owned(),
+            ]
+        );
+    }
+
+    /// What decides who gets which role is named when a reload changes it: a CA added to an
+    /// anchor, a profile's roles and settings, a role's policies, a managed policy.
+    #[test]
+    fn a_reload_names_the_anchors_profiles_and_policies_it_changes() {
+        let world = world();
+        let in_force = Config::load(&world.config).unwrap();
+        let day = time::OffsetDateTime::now_utc();
+        let until = day + time::Duration::days(30);
+        let other =
+            crate::pki::Authority::new_root("another root", KeyType::EcdsaP256, day - time::Duration::days(1), until)
+                .unwrap();
+        let bundle = std::fs::read_to_string(world.dir.join("ca.pem")).unwrap() + &other.issued().cert_pem;
+        std::fs::write(world.dir.join("two-cas.pem"), bundle).unwrap();
+        let policy_arn = "arn:aws:iam::123456789012:policy/extra";
+        let role_arns = format!("role_arns = [\"{ROLE_ARN}\"]");
+        let next = edited(&world, |text| {
+            for expected in [
+                &role_arns,
+                "duration_seconds = 3600\n",
+                "\"s3:Get*\", \"s3:List*\"",
+                "ChainFromBench\"",
+            ] {
+                assert!(text.contains(expected), "{expected}: {text}");
+            }
+            text.replace("certificates = \"ca.pem\"", "certificates = \"two-cas.pem\"")
+                .replace(&role_arns, &format!("role_arns = [\"{ROLE_ARN}\", \"{CHAINED_ROLE_ARN}\"]"))
+                .replace(
+                    "duration_seconds = 3600\n",
+                    "duration_seconds = 1800\nsession_policy = '''{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}]}'''\n",
+                )
+                .replace("\"s3:Get*\", \"s3:List*\"", "\"s3:Get*\"")
+                .replace("ChainFromBench\"", "ChainFromBenchToo\"")
+                + &format!(
+                    "\n[[managed_policy]]\narn = \"{policy_arn}\"\ndocument = '''{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Deny\", \"Action\": \"*\", \"Resource\": \"*\"}}]}}'''\n"
+                )
+        });
+        let valid_until = format_expiration(until.unix_timestamp());
+        assert_eq!(
+            changes(&in_force, &next),
+            [
+                format!(
+                    "trust anchor {TRUST_ANCHOR_ARN}: CA certificate CN=another root added (valid until {valid_until})"
+                ),
+                format!("profile {PROFILE_ARN}: role {CHAINED_ROLE_ARN} added"),
+                format!("profile {PROFILE_ARN}: session policy added"),
+                format!("profile {PROFILE_ARN}: duration_seconds [3600] → [1800]"),
+                format!("role {CHAINED_ROLE_ARN}: trust policy changed"),
+                format!("role {CHAINED_ROLE_ARN}: permission policies changed"),
+                format!("managed policy {policy_arn} added"),
+            ]
+        );
+        assert_eq!(
+            changes(&next, &in_force)[..3],
+            [
+                format!("trust anchor {TRUST_ANCHOR_ARN}: CA certificate CN=another root removed"),
+                format!("profile {PROFILE_ARN}: role {CHAINED_ROLE_ARN} removed"),
+                format!("profile {PROFILE_ARN}: session policy removed"),
             ]
         );
     }
