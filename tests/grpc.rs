@@ -1728,6 +1728,31 @@ async fn a_timed_out_reload_is_audited_with_the_admin_certificate() {
     }
 }
 
+/// A refused Admin call names the caller's certificate in its audit event, as a refused
+/// CreateSession does: a SIEM rule on `certificate_subject` sees who tried.
+#[tokio::test]
+async fn a_refused_admin_call_is_audited_with_the_callers_certificate() {
+    let w = Workload::new();
+    let d = w.start();
+    let workload = w.workload(&d).await;
+    assert_status(
+        workload.admin().reload(ReloadRequest {}).await,
+        Code::PermissionDenied,
+        "admin_subjects",
+    );
+    let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("audit") && l.contains("Admin.Reload"))
+        .expect("an audit event for the refused Admin.Reload");
+    for needle in [
+        r#"reason="not-admin""#,
+        r#"certificate_subject="CN=workload-1,O=Example""#,
+        r#"certificate_issuer="CN=test"#,
+    ] {
+        assert!(audit.contains(needle), "audit event lacks {needle}: {audit}");
+    }
+    assert!(!audit.contains(r#"certificate_serial="""#), "{audit}");
+}
+
 #[tokio::test]
 async fn admin_subjects_are_matched_in_either_order() {
     let pki = Pki::new();

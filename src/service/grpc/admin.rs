@@ -42,9 +42,14 @@ impl Admin for AdminService {
 }
 
 async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
-    let admin = admin_peer(&ctx.state.broker, &ctx.conn, "Admin.Reload", OffsetDateTime::now_utc())?;
+    let admin = admin_peer(
+        &ctx.state.broker,
+        &ctx.conn,
+        "Admin.Reload",
+        record,
+        OffsetDateTime::now_utc(),
+    )?;
     let principal = admin.subject_string();
-    record.set_certificate(admin.clone());
     // Reading files (and waiting for a reload already running) is blocking work: keep it off
     // the runtime's request threads, as the SIGHUP and file-watch reloads do.
     // The outcome is logged, naming the admin, by the reload's own task: a call answered
@@ -73,12 +78,7 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
 
 fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiError> {
     let broker = &ctx.state.broker;
-    record.set_certificate(admin_peer(
-        broker,
-        &ctx.conn,
-        "Admin.Status",
-        OffsetDateTime::now_utc(),
-    )?);
+    admin_peer(broker, &ctx.conn, "Admin.Status", record, OffsetDateTime::now_utc())?;
     let config = broker.config();
     let mut anchors: Vec<AnchorStatus> = config
         .anchors

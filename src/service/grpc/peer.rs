@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
+use crate::audit::Record;
 use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
 use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
@@ -71,16 +72,19 @@ pub(super) fn trusted_peer(
 }
 
 /// Admin callers: a chain to an enabled trust anchor — one of `admin_trust_anchors` when it
-/// lists any — whose leaf subject is listed in `admin_subjects`.
+/// lists any — whose leaf subject is listed in `admin_subjects`. The leaf goes into the
+/// call's audit `record` as soon as it parses, so a refused caller is named in it.
 pub(super) fn admin_peer(
     broker: &Broker,
     conn: &ConnInfo,
     operation: &str,
+    record: &mut Record,
     now: OffsetDateTime,
 ) -> Result<Arc<ClientCertificate>, ApiError> {
     let config = broker.config();
     let admin_anchors = &config.server.admin_trust_anchors;
     let chain = peer_chain(broker, conn, operation)?;
+    record.set_certificate(chain.leaf.clone());
     let is_admin_anchor =
         |a: &Anchor| admin_anchors.is_empty() || admin_anchors.iter().any(|arn| arn == a.arn.as_str());
     // The refusal names the rule, and, when one anchor alone could admit the caller, why its
