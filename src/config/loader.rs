@@ -385,12 +385,8 @@ impl Loader<'_> {
             return Err(self.err("server.tls_cert", "no CERTIFICATE block found"));
         }
         let key_pem = zeroize::Zeroizing::new(self.read_secret("server.tls_key", key)?);
-        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-            self.err(
-                "server.tls_key",
-                format!("not a PEM private key (PKCS#8, SEC1 or PKCS#1): {e}"),
-            )
-        })?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+            .map_err(|e| self.err("server.tls_key", tls_key_problem(&key_pem, &e, key)))?;
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         let signing = provider
             .key_provider
@@ -913,9 +909,63 @@ fn unattachable_role<'a>(
     })
 }
 
+/// Why the PEM file `path` holds no private key the daemon can use, and what to do: an
+/// encrypted key (PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy `Proc-Type: 4,ENCRYPTED`)
+/// needs a passphrase at every start and reload, which a daemon has no one to ask for; a
+/// certificate is not its key.
+fn tls_key_problem(pem: &[u8], e: &rustls::pki_types::pem::Error, path: &Path) -> String {
+    let holds = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    let path = path.display();
+    if holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED") {
+        return format!(
+            "an encrypted private key, which the daemon cannot use (no one is there to give the passphrase \
+             at a start or a reload): decrypt it (`openssl pkey -in {path} -out server.key`) and protect \
+             the file by its permissions instead (0600, or 0640 to rolegate's group)"
+        );
+    }
+    match e {
+        rustls::pki_types::pem::Error::NoItemsFound if holds(b"-----BEGIN CERTIFICATE-----") => {
+            "no PRIVATE KEY block, only certificates (is it the certificate rather than its key?)".to_owned()
+        }
+        e => format!(
+            "not a PEM private key (PKCS#8, SEC1 or PKCS#1): {}",
+            crate::identity::pem_problem(e)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The server's TLS key file, refused with what it is and what to do.
+    #[test]
+    fn a_tls_key_that_is_encrypted_or_a_certificate_is_named_so() {
+        let problem = |pem: &str| {
+            let e = PrivateKeyDer::from_pem_slice(pem.as_bytes()).unwrap_err();
+            tls_key_problem(pem.as_bytes(), &e, Path::new("/etc/rolegate/tls.key"))
+        };
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjAp\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let legacy = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        for pem in [encrypted, legacy] {
+            assert_eq!(
+                problem(pem),
+                "an encrypted private key, which the daemon cannot use (no one is there to give the passphrase \
+                 at a start or a reload): decrypt it (`openssl pkey -in /etc/rolegate/tls.key -out server.key`) \
+                 and protect the file by its permissions instead (0600, or 0640 to rolegate's group)"
+            );
+        }
+        let certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            problem(certificate),
+            "no PRIVATE KEY block, only certificates (is it the certificate rather than its key?)"
+        );
+        assert_eq!(
+            problem("-----BEGIN PRIVATE KEY-----\nAAAA\n"),
+            "not a PEM private key (PKCS#8, SEC1 or PKCS#1): a PRIVATE KEY block has no \
+             `-----END PRIVATE KEY-----` line (is the file cut short?)"
+        );
+    }
 
     #[test]
     fn networks_are_ranges_or_single_addresses() {
