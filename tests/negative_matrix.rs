@@ -2574,7 +2574,7 @@ fn crl_from_another_issuer_is_a_config_error() {
     assert!(
         has_placed_error(
             &stderr,
-            "trust_anchor[0].crls[0] (root.crl): CRL #1 was issued by CN=foreign root, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle",
+            "trust_anchor[0].crls[0] (root.crl): CRL #1 was issued by CN=foreign root, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only: if that CA left the bundle, remove its CRL from `crls`; if it is an intermediate CA whose certificates the anchor should revoke, add its certificate to the bundle",
             line
         ),
         "{stderr}"

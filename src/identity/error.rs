@@ -76,7 +76,7 @@ pub enum AnchorError {
     },
     /// A CRL was issued by none of the bundle's certificates.
     #[error(
-        "CRL #{index} was issued by {issuer}, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only, so to revoke certificates an intermediate CA issued, add that CA's certificate to the bundle"
+        "CRL #{index} was issued by {issuer}, which is not a certificate of the trust anchor bundle; a CRL is checked against the bundle's certificates only: if that CA left the bundle, remove its CRL from `crls`; if it is an intermediate CA whose certificates the anchor should revoke, add its certificate to the bundle"
     )]
     CrlIssuerUnknown {
         /// 1-based position in the CRL list.
