@@ -87,10 +87,12 @@ where
 {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, unread) = env_filter();
     tracing_subscriber::registry()
-        .with(env_filter())
+        .with(filter)
         .with(lines(format, writer))
         .init();
+    warn_unread_filter(unread.as_deref());
 }
 
 /// The layer writing each event as a `format` line to `writer`: what the daemon logs, and what
@@ -115,12 +117,18 @@ where
 pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usize) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
-    let lines = lines(format, std::io::stderr).with_filter(env_filter());
+    let (filter, unread) = env_filter();
+    let lines = lines(format, std::io::stderr).with_filter(filter);
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = WarningCounter(Arc::clone(&count)).with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     let subscriber = tracing_subscriber::registry().with(lines).with(counter);
-    let result = tracing::subscriber::with_default(subscriber, f);
-    (result, count.load(std::sync::atomic::Ordering::Relaxed))
+    let result = tracing::subscriber::with_default(subscriber, || {
+        warn_unread_filter(unread.as_deref());
+        f()
+    });
+    // A `RUST_LOG` that is not understood is the environment's problem, not the configuration's.
+    let noted = usize::from(unread.is_some());
+    (result, count.load(std::sync::atomic::Ordering::Relaxed) - noted)
 }
 
 /// Counts the events it sees (of the level its filter lets through).
@@ -138,10 +146,30 @@ fn ansi() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
-/// `RUST_LOG`'s filter, else [`DEFAULT_FILTER`].
-fn env_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER))
+/// `RUST_LOG`'s filter, else [`DEFAULT_FILTER`]; beside it, when `RUST_LOG` is set but is no
+/// filter, why (to log once logging is installed: an operator who raised the level for an
+/// incident must not be left wondering why nothing more is logged).
+fn env_filter() -> (tracing_subscriber::EnvFilter, Option<String>) {
+    let error = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(filter) => return (filter, None),
+        Err(e) => e,
+    };
+    let unread = match std::env::var(tracing_subscriber::EnvFilter::DEFAULT_ENV) {
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => Some("it is not UTF-8".to_owned()),
+        Ok(text) => Some(format!("{text:?} is not a filter ({error})")),
+    };
+    (tracing_subscriber::EnvFilter::new(DEFAULT_FILTER), unread)
+}
+
+/// Logs that `RUST_LOG` was not used, and why.
+fn warn_unread_filter(problem: Option<&str>) {
+    if let Some(problem) = problem {
+        tracing::warn!(
+            "RUST_LOG is ignored: {problem}; logging with the default filter {DEFAULT_FILTER:?} \
+             (e.g. RUST_LOG=debug, or RUST_LOG=info,audit=warn)"
+        );
+    }
 }
 
 /// The text format's fields: exactly `DefaultFields`' output. Without colour, a plain

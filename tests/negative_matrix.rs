@@ -3359,6 +3359,16 @@ fn check_config_strict_fails_on_warnings() {
         "{stdout}"
     );
     assert!(!stderr.contains("WARN"), "{stderr}");
+    // A RUST_LOG that is no filter is said to be ignored; it is not the configuration's
+    // warning, so --strict still passes.
+    let (code, _, stderr) = strict(Some("audit=inf0"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "WARN rolegate::logging: RUST_LOG is ignored: \"audit=inf0\" is not a filter (error parsing level filter: "
+        ) && stderr.contains("logging with the default filter \"info,rustls=error,h2=error\""),
+        "{stderr}"
+    );
 
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
