@@ -213,8 +213,9 @@ impl ChangeWatch {
                 if let (false, Some(stamp), Some(was)) = (read_all, stamp, last.remove(path))
                     && was.stamp == stamp
                 {
-                    self.read.insert(path.to_owned(), was.clone());
-                    return Some(was.digest);
+                    let digest = was.digest;
+                    self.read.insert(path.to_owned(), was);
+                    return Some(digest);
                 }
                 self.files_read += 1;
                 let content = read_digest(path);
