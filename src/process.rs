@@ -1,6 +1,7 @@
-//! What the long-running commands (`serve`, `sidecar`) ask of their own process: no core
-//! dumps. The daemon holds every token key (and, for a few minutes, opened session tokens
-//! with their secrets); the sidecar holds the workload's private key and credentials. A crash
+//! What the long-running commands (`serve`, `sidecar`, `update` without `--once`) ask of their
+//! own process: no core dumps. The daemon holds every token key (and, for a few minutes, opened
+//! session tokens with their secrets); the helpers hold the workload's private key and
+//! credentials. A crash
 //! with systemd-coredump or a node's `core_pattern` would write them to disk, readable by
 //! whoever reads the dumps.
 

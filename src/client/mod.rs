@@ -9,8 +9,8 @@ mod roles_anywhere;
 mod tls;
 
 pub use roles_anywhere::{
-    ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, parse_create_session_answer,
-    signed_create_session,
+    ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, is_visible_ascii,
+    parse_create_session_answer, signed_create_session,
 };
 pub use tls::{TlsOptions, client_config};
 

@@ -265,8 +265,8 @@ impl RolesAnywhereClient {
 /// (`error_type`): an empty answer without one comes from something in front of it.
 fn api_error(status: u16, error_type: Option<String>, body: &[u8]) -> ClientError {
     let message = serde_json::from_slice::<ErrorBody>(body)
-        .map(|b| b.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(body).chars().take(500).collect());
+        .map_or_else(|_| printable(&String::from_utf8_lossy(body)), |b| printable(&b.message));
+    let error_type = error_type.map(|t| printable(&t));
     let message = match (message.trim().is_empty(), &error_type) {
         (true, None) => "an empty answer without x-amzn-ErrorType, not one of rolegate's API answers: a proxy or load \
              balancer in front of it answered (rolegate itself unreachable?), or the request's HTTP head was refused"
@@ -279,6 +279,18 @@ fn api_error(status: u16, error_type: Option<String>, body: &[u8]) -> ClientErro
         error_type: error_type.unwrap_or_else(|| "UnknownError".into()),
         message,
     }
+}
+
+/// At most 500 characters of a text the server chose, its control characters escaped (`\u{1b}`):
+/// the helpers print it to a terminal, where an escape sequence could rewrite what is shown.
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(500)
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect()
 }
 
 /// The credentials of a successful CreateSession answer (its first `credentialSet` entry).
@@ -307,12 +319,43 @@ pub fn parse_create_session_answer(body: &[u8]) -> Result<SessionCredentials, Cl
             empty.join(", ")
         )));
     }
+    let malformed: Vec<&str> = [
+        ("accessKeyId", is_access_key_id(&c.access_key_id)),
+        ("secretAccessKey", is_visible_ascii(&c.secret_access_key)),
+        ("sessionToken", is_visible_ascii(&c.session_token)),
+        ("expiration", is_visible_ascii(&c.expiration)),
+    ]
+    .into_iter()
+    .filter_map(|(name, fits)| (!fits).then_some(name))
+    .collect();
+    if !malformed.is_empty() {
+        // Written into ~/.aws/credentials by `update`, a line break in a value would add lines
+        // of the server's choosing (a `credential_process` that every SDK runs), and any such
+        // character fails the SDKs anyway. The values are secrets: never quoted.
+        return Err(ClientError::Protocol(format!(
+            "the CreateSession answer's {} holds characters no AWS credential has (an access key id is \
+             16 to 128 letters, digits or `_`; a secret, token or expiration is printable ASCII without spaces): \
+             refused",
+            malformed.join(", ")
+        )));
+    }
     Ok(SessionCredentials {
         access_key_id: entry.credentials.access_key_id,
         secret_access_key: Zeroizing::new(entry.credentials.secret_access_key),
         session_token: Zeroizing::new(entry.credentials.session_token),
         expiration: entry.credentials.expiration,
     })
+}
+
+/// AWS's `accessKeyIdType`: 16 to 128 word characters (`ASIA` and 16 more from AWS and
+/// rolegate).
+fn is_access_key_id(value: &str) -> bool {
+    (16..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Printable ASCII without spaces (0x21–0x7E): base64 secrets and tokens, RFC 3339 times.
+pub fn is_visible_ascii(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[derive(Deserialize)]
@@ -379,19 +422,66 @@ mod tests {
             shown(503, Some("ServiceUnavailableException"), " "),
             "ServiceUnavailableException (HTTP 503): an empty answer"
         );
+        // The server's text reaches a terminal: its control characters are escaped.
+        assert_eq!(
+            shown(
+                403,
+                Some("AccessDeniedException"),
+                "{\"message\":\"\\u001b]0;owned\\u0007\\u001b[2Jdenied\"}"
+            ),
+            "AccessDeniedException (HTTP 403): \\u{1b}]0;owned\\u{7}\\u{1b}[2Jdenied"
+        );
+        assert_eq!(
+            shown(502, None, "line one\r\nline two"),
+            "UnknownError (HTTP 502): line one\\r\\nline two"
+        );
     }
 
     #[test]
     fn an_answer_with_empty_credentials_is_a_failed_fetch() {
-        let creds = parse_create_session_answer(answer("ASIAEXAMPLE", "s", "t").as_bytes()).unwrap();
+        let creds = parse_create_session_answer(answer("ASIAEXAMPLEEXAMPLE", "s", "t").as_bytes()).unwrap();
         assert_eq!(
             (creds.access_key_id.as_str(), creds.expiration.as_str()),
-            ("ASIAEXAMPLE", "2030-01-01T00:00:00Z")
+            ("ASIAEXAMPLEEXAMPLE", "2030-01-01T00:00:00Z")
         );
         let e = parse_create_session_answer(answer("", "s", " ").as_bytes()).unwrap_err();
         assert!(
             matches!(&e, ClientError::Protocol(m) if m == "the CreateSession answer has empty credentials (accessKeyId, sessionToken)"),
             "{e}"
         );
+    }
+
+    /// A value no AWS credential has is refused, unquoted: written by `update` into
+    /// ~/.aws/credentials, a line break would add lines of the server's choosing.
+    #[test]
+    fn an_answer_whose_credentials_could_add_lines_is_a_failed_fetch() {
+        let refused = |fields: &str| {
+            format!(
+                "the CreateSession answer's {fields} holds characters no AWS credential has (an access key id is \
+                 16 to 128 letters, digits or `_`; a secret, token or expiration is printable ASCII without \
+                 spaces): refused"
+            )
+        };
+        let cases = [
+            (
+                ("ASIAEXAMPLEEXAMPLE", "s", "tok\\n[prod]\\ncredential_process = sh"),
+                "sessionToken",
+            ),
+            (("ASIAEXAMPLEEXAMPLE", "s\\rx", "t"), "secretAccessKey"),
+            (
+                ("ASIAEXAMPLEEXAMPLE", "s s", "t\\u0000"),
+                "secretAccessKey, sessionToken",
+            ),
+            (("ASIA-EXAMPLE-EXAMPLE", "s", "t"), "accessKeyId"),
+            (("ASIASHORT", "s", "t"), "accessKeyId"),
+            (("ASIAEXAMPLEEXAMPLE", "sécret", "t"), "secretAccessKey"),
+        ];
+        for ((id, secret, token), fields) in cases {
+            let e = parse_create_session_answer(answer(id, secret, token).as_bytes()).unwrap_err();
+            assert!(
+                matches!(&e, ClientError::Protocol(m) if *m == refused(fields)),
+                "{id:?} {secret:?} {token:?}: {e}"
+            );
+        }
     }
 }

@@ -45,7 +45,8 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
             let _ = roots.add(cert);
         }
         if let Some(path) = &opts.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?;
+            let pem = crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES)
+                .map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?;
             let mut added = 0;
             for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| format!("CA bundle {}: {e}", path.display()))?;

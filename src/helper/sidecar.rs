@@ -509,7 +509,15 @@ fn container_credentials<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTi
     };
     let expected = match read_token(token_file) {
         Ok(t) => t,
-        Err(e) => return error_json(StatusCode::INTERNAL_SERVER_ERROR, "TokenFileUnreadable", &e),
+        // Said to whoever asks, token or not: the details (paths, user ids) go to the log.
+        Err(e) => {
+            tracing::warn!(error = %e, "the container endpoint refused a request: its auth token file is unusable");
+            return error_json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "TokenFileUnreadable",
+                "The sidecar cannot use its auth token file; its log says why.",
+            );
+        }
     };
     let Some(given) = req.headers().get(http::header::AUTHORIZATION) else {
         return error_json(
@@ -659,6 +667,44 @@ fn warn_if_world_readable(path: &std::path::Path) {
 #[cfg(not(unix))]
 fn warn_if_world_readable(_path: &std::path::Path) {}
 
+/// Warns when another user (not root) can replace or remove the token file: its folder is that
+/// user's, or is writable by others without the sticky bit and is not root's. They could not
+/// choose the token (the file must be this user's or root's), but could make the container
+/// endpoint refuse every SDK. A root folder open to all, as a Kubernetes `emptyDir` is, is
+/// the pod's and not warned about.
+#[cfg(unix)]
+fn warn_if_folder_open(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            d
+        }
+    }) else {
+        return;
+    };
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let whose = match crate::fsutil::foreign_owner(&meta) {
+        _ if meta.uid() == 0 => None,
+        Some((owner, _)) => Some(format!("belongs to user {owner}")),
+        None if meta.mode() & 0o1002 == 0o002 => Some("is writable by every user".to_owned()),
+        None => None,
+    };
+    if let Some(whose) = whose {
+        tracing::warn!(
+            folder = %dir.display(),
+            "the auth token file's folder {whose}: another user can replace or remove the token file, and \
+             the container endpoint then refuses every SDK; keep it in a folder only this user or root can write"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_folder_open(_path: &std::path::Path) {}
+
 /// The token file's bytes, once it is known whose they are: the file (and a symbolic link in
 /// its place) must be this user's or root's (a Kubernetes Secret volume's are root's), and not
 /// writable by every user — whoever controls it chooses the token the container endpoint
@@ -698,6 +744,16 @@ fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, String>
     }
     if let Some(owners) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
         return Err(not_ours("a file belonging to", owners));
+    }
+    // Root's file, under another name too: in a folder another user can write, that user can
+    // hard-link any file of root's whose contents are known (/etc/hostname) into place.
+    if crate::fsutil::foreign_owner(&meta).is_some() && std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(format!(
+            "the auth token file {} is root's and has {} names (hard links): another user may have linked a \
+             file of known contents there; write the token to a file of its own",
+            path.display(),
+            std::os::unix::fs::MetadataExt::nlink(&meta)
+        ));
     }
     if meta.permissions().mode() & 0o002 != 0 {
         return Err(format!(
@@ -760,6 +816,7 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
                 );
             }
             warn_if_world_readable(path);
+            warn_if_folder_open(path);
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -770,6 +827,7 @@ fn ensure_token(path: &std::path::Path) -> Result<(), String> {
                 crate::fsutil::create_private_dir(dir)
                     .map_err(|e| format!("cannot create the folder of the auth token file {}: {e}", dir.display()))?;
             }
+            warn_if_folder_open(path);
             // No newline: botocore sends the file's bytes as the header, and refuses one.
             super::cache::write_atomic_private(path, token.as_bytes())
         }
@@ -1426,9 +1484,13 @@ mod tests {
         );
         assert_eq!(status, 500);
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // The caller (token or not) is not told the file's path or owners; the log is.
         assert_eq!(
             body,
-            serde_json::json!({"Code": "TokenFileUnreadable", "Message": refused})
+            serde_json::json!({
+                "Code": "TokenFileUnreadable",
+                "Message": "The sidecar cannot use its auth token file; its log says why."
+            })
         );
     }
 

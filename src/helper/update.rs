@@ -88,6 +88,8 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     }
     drop(identity);
     drop(client);
+    // From here it runs for good, holding the workload's key and credentials.
+    crate::process::forbid_core_dumps();
     let state: SharedState = Arc::default();
     let session = Arc::new(args.session.clone());
     let profile = args.profile_name.clone();
@@ -131,9 +133,25 @@ pub fn credentials_file() -> Result<PathBuf, String> {
             None => PathBuf::from(p),
         });
     }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".aws").join("credentials"))
-        .ok_or_else(|| "cannot find ~/.aws/credentials: HOME is not set (set AWS_SHARED_CREDENTIALS_FILE)".into())
+    credentials_file_in(std::env::var_os("HOME"))
+}
+
+/// `~/.aws/credentials` for this `HOME`, which must be an absolute path: an empty or relative
+/// one would put the credentials in whatever folder `update` runs in (which another user may
+/// own, and where no SDK looks).
+fn credentials_file_in(home: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    match home.map(PathBuf::from) {
+        Some(home) if home.is_absolute() => Ok(home.join(".aws").join("credentials")),
+        Some(home) => Err(format!(
+            "HOME ({}) is not an absolute path: not writing credentials under it (that is the folder this runs \
+             in); set HOME, or AWS_SHARED_CREDENTIALS_FILE to the file",
+            match home.as_os_str().is_empty() {
+                true => "empty".to_owned(),
+                false => format!("'{}'", home.display()),
+            }
+        )),
+        None => Err("cannot find ~/.aws/credentials: HOME is not set (set AWS_SHARED_CREDENTIALS_FILE)".into()),
+    }
 }
 
 /// Writes `creds` into `[profile]` of `file` (created with its directory if missing).
@@ -143,7 +161,10 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // A folder made here (~/.aws) is the user's alone, as the AWS CLI makes it.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // Two `update`s of one file (one per profile, started together at boot) would each read
     // the file before the other wrote it, and the later write would drop the other's profile.
     let _lock = lock_beside(&target);
@@ -157,6 +178,14 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         creds.secret_access_key.as_str(),
         creds.session_token.as_str(),
     ];
+    // The client refuses such answers; here too, since a line break written into the file
+    // would add lines of the answer's choosing.
+    if !values.iter().all(|v| crate::client::is_visible_ascii(v)) {
+        return Err(format!(
+            "not written to {}: a credential holds a space or a control character",
+            file.display()
+        ));
+    }
     let updated = zeroize::Zeroizing::new(upsert_profile(&existing, profile, &values));
     write_credentials_file(&target, updated.as_bytes())
 }
@@ -761,6 +790,58 @@ mod tests {
             session_token: zeroize::Zeroizing::new("TOKEN".into()),
             expiration: "2026-01-01T00:00:00Z".into(),
         }
+    }
+
+    /// An empty or relative HOME is refused: the file would land in the folder `update` runs in.
+    #[test]
+    fn the_credentials_file_needs_an_absolute_home() {
+        assert_eq!(
+            credentials_file_in(Some("/home/app".into())).unwrap(),
+            Path::new("/home/app/.aws/credentials")
+        );
+        for (home, shown) in [("", "empty"), ("home/app", "'home/app'")] {
+            assert_eq!(
+                credentials_file_in(Some(home.into())).unwrap_err(),
+                format!(
+                    "HOME ({shown}) is not an absolute path: not writing credentials under it (that is the folder \
+                     this runs in); set HOME, or AWS_SHARED_CREDENTIALS_FILE to the file"
+                )
+            );
+        }
+        assert!(credentials_file_in(None).unwrap_err().contains("HOME is not set"));
+    }
+
+    /// The folder a first write creates is the user's alone.
+    #[test]
+    fn a_folder_made_for_the_credentials_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join(".aws").join("credentials");
+        write_profile(&file, "p", &credentials()).unwrap();
+        let mode = std::fs::metadata(d.path().join(".aws")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    /// A credential with a line break is not written: it would add lines of its own.
+    #[test]
+    fn a_credential_with_a_line_break_is_not_written() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("credentials");
+        std::fs::write(&file, "[default]\naws_access_key_id = KEEP\n").unwrap();
+        let mut c = credentials();
+        c.session_token = zeroize::Zeroizing::new("tok\n[prod]\ncredential_process = sh".into());
+        let e = write_profile(&file, "p", &c).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "not written to {}: a credential holds a space or a control character",
+                file.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[default]\naws_access_key_id = KEEP\n"
+        );
     }
 
     /// Root updating another user's file (a root unit keeping `/home/app/.aws/credentials`
