@@ -2861,8 +2861,11 @@ async fn a_reload_drops_the_session_series_of_a_removed_role() {
     assert_eq!(sample(&m, &series), None, "{m}");
     assert!(!m.contains(&format!("role=\"{ROLE}\"")), "{m}");
     let reloaded = log_line(&d, "configuration reloaded");
+    // The profiles naming the role list the change too, before the roles.
     assert!(
-        reloaded.contains(&format!(r#"changes="role {renamed} added; role {ROLE} removed""#)),
+        reloaded.contains(r#"changes="profile "#)
+            && reloaded.contains(&format!(": role {renamed} added; "))
+            && reloaded.contains(&format!(r#"; role {renamed} added; role {ROLE} removed""#)),
         "{reloaded}"
     );
 }
