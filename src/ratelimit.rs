@@ -75,17 +75,10 @@ pub fn address_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ClientKey {
     Ip(IpAddr),
-    /// A client certificate, by the SHA-256 of its DER (or of its base64 text as sent).
+    /// A client certificate, by the SHA-256 of its DER.
     Certificate([u8; 32]),
     /// An STS access key id (`ASIA…`).
     AccessKey(String),
-}
-
-impl ClientKey {
-    /// The key of a client certificate, from its DER or its base64 text.
-    pub fn certificate(bytes: &[u8]) -> ClientKey {
-        ClientKey::Certificate(crate::sigv4::sha256(bytes))
-    }
 }
 
 /// The limits in force. A reload changes them in place ([`Limiter::apply`]): buckets keep

@@ -363,7 +363,7 @@ pub(crate) fn check_trust(
     actions: &[&'static str],
 ) -> Result<(), (&'static str, &'static str)> {
     for action in actions {
-        ctx.action = (*action).to_owned();
+        ctx.set_action(action);
         let decision = policy::evaluate(&[&role.trust_policy], ctx);
         if !decision.is_allowed() {
             return Err((
@@ -492,7 +492,7 @@ impl<'a> CallerPolicies<'a> {
         ctx: &mut RequestContext,
         action: &'static str,
     ) -> Result<TrustedAs, CallerRefusal> {
-        ctx.action = action.to_owned();
+        ctx.set_action(action);
         let trusted = TrustedAs::of(role, ctx);
         let from_permission = policy::evaluate(self.permission, ctx);
         let from_session = self.session.as_ref().map(|docs| policy::evaluate(docs, ctx));

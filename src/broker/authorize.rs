@@ -4,8 +4,9 @@
 //!   session's effective permissions are its role's permission policies ∩ its session policies
 //!   (inline ones from the token, then managed policy ARNs from the configuration), explicit
 //!   Deny winning (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>).
-//! - [`Broker::session_caller`]: the caller named by a session token alone (Authorize receives
-//!   the token of a request that was verified already).
+//! - [`Broker::session_caller_on`]: the caller named by a session token alone, on the caller's
+//!   configuration snapshot (Authorize receives the token of a request that was verified
+//!   already).
 //! - [`Broker::trusted_anchor`]: whether an mTLS client chain chains to any enabled trust
 //!   anchor (callers of VerifyRequest, Authorize and Admin).
 
@@ -100,7 +101,7 @@ impl Broker {
             outcome: decision.outcome,
             policy,
             statement_index: deciding.map(|d| d.index),
-            statement_sid: deciding.and_then(|d| d.sid.clone()),
+            statement_sid: deciding.and_then(|d| d.sid.as_deref().map(str::to_owned)),
             explanation,
         };
         Ok(output)

@@ -573,7 +573,7 @@ impl Broker {
 /// The role's trust policy must allow every one of [`ROLES_ANYWHERE_ACTIONS`] in `ctx`.
 fn check_trust_policy(role: &Role, mut ctx: RequestContext) -> Result<(), ApiError> {
     for action in ROLES_ANYWHERE_ACTIONS {
-        ctx.action = action.to_owned();
+        ctx.set_action(action);
         let decision = policy::evaluate(&[&role.trust_policy], &ctx);
         if !decision.is_allowed() {
             return Err(trust_denied(role, action, &decision));

@@ -263,7 +263,13 @@ fn subtree_forms(contents: &[u8]) -> Vec<u32> {
 /// The DER of a constructed context-specific `[tag]` holding `contents`.
 fn context_constructed(tag: u32, contents: &[u8]) -> Vec<u8> {
     let header = Header::new(Class::ContextSpecific, true, Tag(tag), Length::Definite(contents.len()));
-    let mut der = header.to_der_vec().unwrap_or_default();
+    #[expect(
+        clippy::expect_used,
+        reason = "invariant: a low-tag-number header with a definite length always encodes"
+    )]
+    let mut der = header
+        .to_der_vec()
+        .expect("a [0]/[1] header with a definite length encodes");
     der.extend_from_slice(contents);
     der
 }

@@ -66,6 +66,14 @@ impl RequestContext {
         }
     }
 
+    /// Makes `action` the action asked about, in the buffer of the previous one: a request
+    /// checks several actions in turn (`sts:AssumeRole`, `sts:TagSession`…) without an
+    /// allocation for each.
+    pub fn set_action(&mut self, action: &str) {
+        self.action.clear();
+        self.action.push_str(action);
+    }
+
     /// Set a single-valued key (replacing any earlier value). Key names are case-insensitive;
     /// a `String` key is lowercased in place.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {

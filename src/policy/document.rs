@@ -57,7 +57,9 @@ pub enum Effect {
 /// One statement.
 #[derive(Clone, Debug)]
 pub struct Statement {
-    pub(crate) sid: Option<String>,
+    /// Shared with every [`super::StatementRef`] naming it (a refcount, not a copy, on each
+    /// decision).
+    pub(crate) sid: Option<std::sync::Arc<str>>,
     pub(crate) effect: Effect,
     pub(crate) principal: Option<PrincipalMatch>,
     pub(crate) action: ListMatch<ActionPattern>,
@@ -150,7 +152,7 @@ impl PolicyDocument {
             {
                 return Err(PolicyError::new(
                     format!("{}.Sid", statement_path(&path, sid)),
-                    PolicyErrorKind::DuplicateSid(sid.clone()),
+                    PolicyErrorKind::DuplicateSid(sid.to_string()),
                 ));
             }
             statements.push(parsed);
@@ -270,7 +272,7 @@ impl Statement {
                 if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(PolicyError::new(&sid_path, PolicyErrorKind::InvalidSid(sid.to_owned())));
                 }
-                Some(sid.to_owned())
+                Some(std::sync::Arc::from(sid))
             }
             None => None,
         };

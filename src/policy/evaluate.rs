@@ -4,7 +4,7 @@
 //! A statement applies when its principal, action, resource and every condition match. An
 //! applying `Deny` anywhere wins (explicit deny); otherwise an applying `Allow` allows; otherwise
 //! the request is implicitly denied. Evaluation is pure and allocation-free except where a policy
-//! variable has to be substituted.
+//! variable has to be substituted (the deciding statement's `Sid` is shared, not copied).
 
 use core::borrow::Borrow;
 use core::fmt;
@@ -41,7 +41,7 @@ pub struct StatementRef {
     /// Index of the statement in that policy.
     pub index: usize,
     /// The statement's `Sid`.
-    pub sid: Option<String>,
+    pub sid: Option<std::sync::Arc<str>>,
 }
 
 impl fmt::Display for StatementRef {

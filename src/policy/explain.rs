@@ -15,7 +15,7 @@ pub struct StatementTrace {
     /// Index of the statement in its policy.
     pub index: usize,
     /// The statement's `Sid`.
-    pub sid: Option<String>,
+    pub sid: Option<std::sync::Arc<str>>,
     /// `Allow` or `Deny`.
     pub effect: Effect,
     /// `None` when the statement names no principal (identity policies).
@@ -97,7 +97,7 @@ pub fn explain(policies: &[&PolicyDocument], ctx: &RequestContext) -> (Decision,
             traces.push(StatementTrace {
                 policy: p,
                 index: i,
-                sid: statement.sid().map(str::to_owned),
+                sid: statement.sid.clone(),
                 effect: statement.effect(),
                 principal,
                 action,

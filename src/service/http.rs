@@ -91,12 +91,11 @@ fn host_of_authority<'a>(authority: &'a http::uri::Authority, scheme: Option<&st
 pub fn framing_refusal(headers: &HeaderMap) -> Option<ApiError> {
     let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter().peekable();
     codings.peek()?;
-    let chunked_alone = codings
+    let mut is_chunked = codings
         .flat_map(|value| value.as_bytes().split(|b| *b == b','))
         .map(<[u8]>::trim_ascii)
-        .map(|coding| coding.eq_ignore_ascii_case(b"chunked"))
-        .collect::<Vec<_>>()
-        == [true];
+        .map(|coding| coding.eq_ignore_ascii_case(b"chunked"));
+    let chunked_alone = is_chunked.next() == Some(true) && is_chunked.next().is_none();
     (!chunked_alone).then(|| {
         ApiError::validation(
             "unsupported-transfer-coding",

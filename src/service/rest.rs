@@ -58,8 +58,9 @@ impl CreateSessionRequest {
         }
     }
 
-    /// The per-client rate-limit key: the certificate's fingerprint, or the digest of the
-    /// `X-Amz-X509` text when it does not parse; `None` without a certificate.
+    /// The per-client rate-limit key: the certificate's fingerprint; `None` without a
+    /// certificate, or when it does not parse (it can sign nothing, so it never spends a
+    /// token).
     pub fn client_key(&self) -> Option<ClientKey> {
         match &self.certificate {
             Some(Ok(sent)) => Some(ClientKey::Certificate(*sent.certificate.fingerprint())),

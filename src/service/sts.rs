@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::http::{HttpResponse, RequestParts, response, with_reason};
+use super::http::{HttpResponse, RequestParts, json_response, response, with_reason};
 use crate::audit::Record;
 use crate::broker::{
     AssumeRoleInput, AssumeRoleOutput, Broker, Caller, IamUserTokenInput, Payload, ProvidedContext,
@@ -590,11 +590,7 @@ fn xml_ok(xml: String) -> HttpResponse {
 }
 
 fn json_ok(json: serde_json::Value) -> HttpResponse {
-    json_response(200, json)
-}
-
-fn json_response(status: u16, json: serde_json::Value) -> HttpResponse {
-    response(status, "application/json", Bytes::from(json.to_string()))
+    json_response(200, &json)
 }
 
 /// GetCallerIdentity's document in JSON, as STS writes it for `Accept: application/json`.
@@ -707,7 +703,7 @@ pub fn error_response(e: &ApiError, request_id: &str, format: Format) -> HttpRes
             "Error": { "Code": code, "Message": e.message, "Type": kind },
             "RequestId": request_id,
         });
-        return with_reason(json_response(status, json), e);
+        return with_reason(json_response(status, &json), e);
     }
     let xml = format!(
         "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
