@@ -119,6 +119,18 @@ impl ApiError {
         }
     }
 
+    /// The message a client reads: an AccessDenied's carries its reason and the request id
+    /// (the audit event to look up), on every API alike.
+    pub fn client_message(&self, request_id: &str) -> std::borrow::Cow<'_, str> {
+        match self.code {
+            ErrorCode::AccessDenied => std::borrow::Cow::Owned(format!(
+                "{} (reason: {}, request id: {request_id})",
+                self.message, self.reason
+            )),
+            _ => std::borrow::Cow::Borrowed(&self.message),
+        }
+    }
+
     /// STS Query API: (HTTP status, `<Code>`), as AWS STS answers.
     pub fn sts_wire(&self) -> (u16, &'static str) {
         match self.code {

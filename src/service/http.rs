@@ -228,11 +228,7 @@ pub fn response(status: u16, content_type: &'static str, body: Bytes) -> HttpRes
 /// Roles Anywhere error: `X-Amzn-ErrorType` header and `{"message": ...}`.
 pub fn rest_error(e: &ApiError, request_id: &str) -> HttpResponse {
     let (status, kind) = e.rest_wire();
-    let message = match e.code {
-        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
-        _ => e.message.clone(),
-    };
-    let mut r = json_response(status, &serde_json::json!({ "message": message }));
+    let mut r = json_response(status, &serde_json::json!({ "message": e.client_message(request_id) }));
     r.headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(kind));
     with_reason(r, e)

@@ -344,7 +344,7 @@ async fn dispatch_grpc(
     match routes.call(req).await {
         Ok(mut response) => {
             if let Some(refused) = grpc::contract_status(response.headers_mut(), operation, &other_path) {
-                grpc::audit_refused_call(operation, remote, &request_id, started, &refused);
+                record_refusal(&request_id, "grpc", operation, remote, &refused, started);
                 if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", id);
                 }
@@ -653,14 +653,7 @@ fn refuse_grpc(
         record.set_certificate(certificate);
     }
     record.finish(Some(e), started.elapsed());
-    let mut response = tonic::Status::new(e.grpc_code(), e.message.clone()).into_http();
-    let headers = response.headers_mut();
-    if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    headers.insert("x-amzn-errortype", ::http::HeaderValue::from_static(e.sts_wire().1));
-    http::insert_reason(headers, e.reason);
-    response
+    grpc::status(e, &request_id).into_http()
 }
 
 /// The audit event and request metric of a request refused before its API handled it.

@@ -183,18 +183,6 @@ const GRPC_MESSAGE_ESCAPED: percent_encoding::AsciiSet = percent_encoding::CONTR
     .add(b'{')
     .add(b'}');
 
-/// Audits and counts a call [`contract_status`] found refused by tonic's codec, before any
-/// handler: one event per call, as for the calls the handlers answer.
-pub fn audit_refused_call(
-    operation: &'static str,
-    remote: std::net::SocketAddr,
-    request_id: &str,
-    started: std::time::Instant,
-    refused: &ApiError,
-) {
-    Record::new(request_id, "grpc", operation, remote).finish(Some(refused), started.elapsed());
-}
-
 /// The leaf certificate of a connection's handshake, for the audit event of a call refused
 /// outside its handler, when a chain of it has verified before (the handshake only proves the
 /// key: a certificate copying an admin's names must not be logged as the admin); `None`
@@ -352,11 +340,8 @@ const MAX_STATUS_MESSAGE_BYTES: usize = 1024;
 /// (STS's: `ExpiredToken`, `SignatureDoesNotMatch`…, as in the audit event) in
 /// `x-amzn-errortype`, which tells apart what one status code groups (a client refreshes
 /// credentials on `ExpiredToken`, not on a signing bug).
-fn status(e: &ApiError, request_id: &str) -> Status {
-    let message = match e.code {
-        ErrorCode::AccessDenied => format!("{} (reason: {}, request id: {request_id})", e.message, e.reason),
-        _ => e.message.clone(),
-    };
+pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
+    let message = e.client_message(request_id).into_owned();
     // The message travels percent-encoded in the `grpc-message` header, which clients bound
     // (grpc-core at 8 to 16 KiB of metadata): past that they report the transport's error, not
     // this one. 1 KiB of UTF-8 is at most 3 KiB encoded.
