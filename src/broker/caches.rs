@@ -23,6 +23,30 @@ use crate::sigv4::SigningKeyCache;
 /// A digest naming one cached decision.
 pub(super) type CacheKey = [u8; 32];
 
+/// The SHA-256 that keys a cache entry: the configuration generation it was decided under,
+/// then each part the decision depends on, each prefixed by its length, so that no two
+/// sequences of parts hash the same bytes (`"ab" + "c"` is not `"a" + "bc"`). A hit is then
+/// exactly as valid as deciding again.
+pub(super) struct KeyDigest(Sha256);
+
+impl KeyDigest {
+    pub(super) fn new(generation: u64) -> KeyDigest {
+        let mut h = Sha256::new();
+        h.update(generation.to_be_bytes());
+        KeyDigest(h)
+    }
+
+    pub(super) fn part(mut self, bytes: &[u8]) -> KeyDigest {
+        self.0.update((bytes.len() as u64).to_be_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    pub(super) fn finish(self) -> CacheKey {
+        self.0.finalize().into()
+    }
+}
+
 /// The hasher of caches keyed by SHA-256 digests: foldhash, several times cheaper than the
 /// default SipHash. Its minimal flooding resistance is enough here, since nobody can choose
 /// the bits of a SHA-256 output (and the seed is random per process).
@@ -223,10 +247,7 @@ impl Caches {
         token: &str,
         open: impl FnOnce(&str) -> Result<SessionClaims, E>,
     ) -> Result<Arc<OpenedSession>, E> {
-        let mut h = Sha256::new();
-        h.update(generation.to_be_bytes());
-        h.update(token.as_bytes());
-        let key = h.finalize().into();
+        let key = KeyDigest::new(generation).part(token.as_bytes()).finish();
         self.remember(&self.tokens, CacheName::Tokens, key, || {
             open(token).map(|claims| Arc::new(OpenedSession::new(claims)))
         })
@@ -286,5 +307,26 @@ impl Caches {
             }
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyDigest;
+
+    /// Parts are length-prefixed, and the generation comes first: no two different keys of
+    /// parts collide by shifting bytes between them, nor across configurations.
+    #[test]
+    fn key_digests_tell_apart_parts_and_generations() {
+        let key = |generation: u64, parts: &[&[u8]]| {
+            parts
+                .iter()
+                .fold(KeyDigest::new(generation), |k, p| k.part(p))
+                .finish()
+        };
+        assert_eq!(key(1, &[b"ab", b"c"]), key(1, &[b"ab", b"c"]));
+        assert_ne!(key(1, &[b"ab", b"c"]), key(1, &[b"a", b"bc"]));
+        assert_ne!(key(1, &[b"abc"]), key(1, &[b"abc", b""]));
+        assert_ne!(key(1, &[b"abc"]), key(2, &[b"abc"]));
     }
 }

@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::Broker;
-use super::caches::{CacheKey, CacheName, IssuedSession};
+use super::caches::{CacheKey, CacheName, IssuedSession, KeyDigest};
 use super::violations::Violations;
 use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
@@ -614,17 +613,13 @@ fn subject_arn(config: &Config, cert: &ClientCertificate) -> String {
     )
 }
 
+/// The digest of what a chain verification depends on: the configuration, the trust anchor,
+/// the leaf and the intermediates sent, in their order.
 fn chain_key(config: &Config, anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec<u8>]) -> CacheKey {
-    let mut h = Sha256::new();
-    h.update(config.generation.to_be_bytes());
-    h.update((anchor.arn.as_str().len() as u64).to_be_bytes());
-    h.update(anchor.arn.as_str().as_bytes());
-    h.update(leaf.fingerprint());
-    for der in intermediates {
-        h.update((der.len() as u64).to_be_bytes());
-        h.update(der);
-    }
-    h.finalize().into()
+    let key = KeyDigest::new(config.generation)
+        .part(anchor.arn.as_str().as_bytes())
+        .part(leaf.fingerprint());
+    intermediates.iter().fold(key, |key, der| key.part(der)).finish()
 }
 
 /// The digest of what a per-certificate trust decision depends on: the configuration (roles,
@@ -637,41 +632,28 @@ fn trust_key(
     role: &Role,
     certificate: &ClientCertificate,
 ) -> CacheKey {
-    let mut h = Sha256::new();
-    h.update(config.generation.to_be_bytes());
-    for part in [
-        anchor.arn.as_str().as_bytes(),
-        profile.arn.as_str().as_bytes(),
-        role.arn.as_str().as_bytes(),
-        certificate.fingerprint(),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.finalize().into()
+    KeyDigest::new(config.generation)
+        .part(anchor.arn.as_str().as_bytes())
+        .part(profile.arn.as_str().as_bytes())
+        .part(role.arn.as_str().as_bytes())
+        .part(certificate.fingerprint())
+        .finish()
 }
 
+/// The digest of what makes two CreateSessions ask for the same session: the configuration,
+/// the ARNs, the session name, the certificate, the duration and the instance properties.
 fn issued_key(config: &Config, input: &CreateSessionInput, session_name: &str, duration: u32) -> CacheKey {
-    let mut h = Sha256::new();
-    h.update(config.generation.to_be_bytes());
-    for part in [
-        input.trust_anchor_arn.as_bytes(),
-        input.profile_arn.as_bytes(),
-        input.role_arn.as_bytes(),
-        session_name.as_bytes(),
-        input.certificate.fingerprint(),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.update(duration.to_be_bytes());
-    for (k, v) in input.instance_properties.iter().flatten() {
-        h.update((k.len() as u64).to_be_bytes());
-        h.update(k.as_bytes());
-        h.update((v.len() as u64).to_be_bytes());
-        h.update(v.as_bytes());
-    }
-    h.finalize().into()
+    let key = KeyDigest::new(config.generation)
+        .part(input.trust_anchor_arn.as_bytes())
+        .part(input.profile_arn.as_bytes())
+        .part(input.role_arn.as_bytes())
+        .part(session_name.as_bytes())
+        .part(input.certificate.fingerprint())
+        .part(&duration.to_be_bytes());
+    let properties = input.instance_properties.iter().flatten();
+    properties
+        .fold(key, |key, (k, v)| key.part(k.as_bytes()).part(v.as_bytes()))
+        .finish()
 }
 
 #[cfg(test)]
