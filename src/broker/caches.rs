@@ -74,9 +74,9 @@ pub struct SentCertificate {
 
 /// The outcome of a CreateSession kept for reuse.
 #[derive(Clone)]
-pub struct IssuedSession {
-    pub output: Arc<super::CreateSessionOutput>,
-    pub issued_at: i64,
+pub(super) struct IssuedSession {
+    pub(super) output: Arc<super::CreateSessionOutput>,
+    pub(super) issued_at: i64,
 }
 
 /// How long the reuse cache keeps an entry: the reuse window (at least a second, which moka
@@ -94,8 +94,10 @@ pub struct Caches {
     certificates: DigestCache<Arc<ClientCertificate>>,
     /// Chain digest (anchor, leaf, intermediates) → earliest notAfter of the verified chain
     /// (unix seconds).
-    pub chains: DigestCache<i64>,
-    pub issued: DigestCache<IssuedSession>,
+    chains: DigestCache<i64>,
+    /// Digest of what a CreateSession asked ([`super::create_session`]'s `issued_key`) → the
+    /// session minted for it, reused while most of its lifetime is left.
+    issued: DigestCache<IssuedSession>,
     /// SHA-256 of (configuration generation, session token) → the claims the key ring opened.
     /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
     tokens: DigestCache<Arc<OpenedSession>>,
@@ -104,7 +106,7 @@ pub struct Caches {
     /// role's trust policy allowed a CreateSession with them, for a trust policy that reads no
     /// key that changes per request (`create_session::trust_decided_per_certificate`).
     /// Denials are not kept.
-    pub trust_allowed: DigestCache<()>,
+    trust_allowed: DigestCache<()>,
     /// Hits and misses since the start, carried over when the caches are built anew.
     stats: Arc<[Counters; 6]>,
 }
@@ -261,7 +263,20 @@ impl Caches {
         key: CacheKey,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        if let Some(hit) = cache.get(&key) {
+        self.remember_usable(cache, name, key, |_| true, compute)
+    }
+
+    /// [`Caches::remember`] for entries that may no longer be `usable` (a chain past its
+    /// notAfter, a session too near its expiry): such an entry is a miss, and replaced.
+    fn remember_usable<V: Clone + Send + Sync + 'static, E>(
+        &self,
+        cache: &DigestCache<V>,
+        name: CacheName,
+        key: CacheKey,
+        usable: impl FnOnce(&V) -> bool,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(hit) = cache.get(&key).filter(|hit| usable(hit)) {
             self.record(name, true);
             return Ok(hit);
         }
@@ -269,6 +284,41 @@ impl Caches {
         let value = compute()?;
         cache.insert(key, value.clone());
         Ok(value)
+    }
+
+    /// Whether the chain `key` names verified before and is still within its earliest notAfter
+    /// at `now` (unix seconds); else `verify` decides, and its notAfter is remembered.
+    pub(super) fn verified_chain<E>(
+        &self,
+        key: CacheKey,
+        now: i64,
+        verify: impl FnOnce() -> Result<i64, E>,
+    ) -> Result<(), E> {
+        self.remember_usable(
+            &self.chains,
+            CacheName::Chains,
+            key,
+            |not_after| now < *not_after,
+            verify,
+        )
+        .map(drop)
+    }
+
+    /// Whether the trust decision `key` names allowed before; else `check` decides, and an
+    /// allow is remembered (a denial is not).
+    pub(super) fn trust_allowed<E>(&self, key: CacheKey, check: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        self.remember(&self.trust_allowed, CacheName::TrustAllowed, key, check)
+    }
+
+    /// The session issued before for the CreateSession `key` names, when still `reusable`;
+    /// else the one `mint` makes, remembered.
+    pub(super) fn issued_session<E>(
+        &self,
+        key: CacheKey,
+        reusable: impl FnOnce(&IssuedSession) -> bool,
+        mint: impl FnOnce() -> Result<IssuedSession, E>,
+    ) -> Result<IssuedSession, E> {
+        self.remember_usable(&self.issued, CacheName::Issued, key, reusable, mint)
     }
 
     pub fn invalidate_all(&self) {
@@ -318,12 +368,8 @@ mod tests {
     /// parts collide by shifting bytes between them, nor across configurations.
     #[test]
     fn key_digests_tell_apart_parts_and_generations() {
-        let key = |generation: u64, parts: &[&[u8]]| {
-            parts
-                .iter()
-                .fold(KeyDigest::new(generation), |k, p| k.part(p))
-                .finish()
-        };
+        let key =
+            |generation: u64, parts: &[&[u8]]| parts.iter().fold(KeyDigest::new(generation), |k, p| k.part(p)).finish();
         assert_eq!(key(1, &[b"ab", b"c"]), key(1, &[b"ab", b"c"]));
         assert_ne!(key(1, &[b"ab", b"c"]), key(1, &[b"a", b"bc"]));
         assert_ne!(key(1, &[b"abc"]), key(1, &[b"abc", b""]));

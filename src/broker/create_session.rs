@@ -19,7 +19,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::Broker;
-use super::caches::{CacheKey, CacheName, IssuedSession, KeyDigest};
+use super::caches::{CacheKey, IssuedSession, KeyDigest};
 use super::violations::Violations;
 use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
@@ -113,61 +113,30 @@ impl Broker {
         // reuse off: no lookup, nothing kept.
         let reuse_key =
             (!config.server.credential_reuse.is_zero()).then(|| issued_key(config, &input, &session_name, duration));
-        if let Some(key) = &reuse_key {
-            if let Some(hit) = self.caches().issued.get(key)
-                && reusable(&hit, role, duration, now)
-            {
-                self.caches().record(CacheName::Issued, true);
-                return Ok(hit.output);
-            }
-            self.caches().record(CacheName::Issued, false);
-        }
-
-        let mut session_policies = Vec::new();
-        if let Some(p) = &profile.session_policy {
-            session_policies.push(p.source().to_owned());
-        }
-        let issued_at = now.unix_timestamp();
-        let draft = SessionClaimsDraft {
-            role_arn: role.arn.as_str().to_owned(),
-            role_id: role.role_id.clone(),
-            session_name: session_name.clone(),
-            issued_at,
-            expires_at: issued_at + i64::from(duration),
-            source_identity: Some(source_identity.clone()),
-            tags: tags.into_owned(),
-            transitive_tag_keys: Vec::new(),
-            session_policies,
-            policy_arns: profile.managed_policy_arns.clone(),
-            origin: SessionOrigin::RolesAnywhere {
-                trust_anchor_arn: anchor.arn.as_str().to_owned(),
-                profile_arn: profile.arn.as_str().to_owned(),
-                certificate_serial: input.certificate.serial_hex().to_owned(),
-            },
-        };
-        let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
-        // Counted here, where a session is minted: a reused answer hands out no new session.
-        crate::metrics::record_session(role.arn.as_str());
-        let output = Arc::new(CreateSessionOutput {
-            credentials,
-            assumed_role_arn: role.arn.assumed_role_arn(&session_name),
-            assumed_role_id: format!("{}:{}", role.role_id, session_name),
-            role_arn: role.arn.as_str().to_owned(),
-            source_identity,
-            packed_policy_size,
-            subject_arn: subject_arn(config, &input.certificate),
-            session_name,
-        });
-        if let Some(key) = reuse_key {
-            self.caches().issued.insert(
-                key,
-                IssuedSession {
-                    output: output.clone(),
-                    issued_at,
+        let mint = || {
+            mint_session(
+                config,
+                MintedFor {
+                    input: &input,
+                    anchor,
+                    profile,
+                    role,
+                    session_name,
+                    source_identity,
+                    tags: tags.into_owned(),
+                    packed_policy_size,
+                    duration,
                 },
-            );
-        }
-        Ok(output)
+                now,
+            )
+        };
+        let issued = match reuse_key {
+            Some(key) => self
+                .caches()
+                .issued_session(key, |hit| reusable(hit, role, duration, now), mint)?,
+            None => mint()?,
+        };
+        Ok(issued.output)
     }
 
     /// Verifies leaf + intermediates against `anchor` of `config`, remembering success until
@@ -181,17 +150,74 @@ impl Broker {
         now: OffsetDateTime,
     ) -> Result<(), ApiError> {
         let key = chain_key(config, anchor, leaf, intermediates);
-        if let Some(not_after) = self.caches().chains.get(&key)
-            && now.unix_timestamp() < not_after
-        {
-            self.caches().record(CacheName::Chains, true);
-            return Ok(());
-        }
-        self.caches().record(CacheName::Chains, false);
-        let verified = verify_chain_at(anchor, leaf, intermediates, now)?;
-        self.caches().chains.insert(key, verified.not_after);
-        Ok(())
+        self.caches().verified_chain(key, now.unix_timestamp(), || {
+            verify_chain_at(anchor, leaf, intermediates, now).map(|verified| verified.not_after)
+        })
     }
+}
+
+/// What a CreateSession that passed every check mints a session for.
+struct MintedFor<'a> {
+    input: &'a CreateSessionInput,
+    anchor: &'a Anchor,
+    profile: &'a Profile,
+    role: &'a Role,
+    session_name: String,
+    source_identity: String,
+    tags: Vec<(String, String)>,
+    packed_policy_size: u32,
+    duration: u32,
+}
+
+/// Mints the session a CreateSession decided on at `now`, sealed with `config`'s key ring.
+fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Result<IssuedSession, ApiError> {
+    let MintedFor {
+        input,
+        anchor,
+        profile,
+        role,
+        session_name,
+        source_identity,
+        tags,
+        packed_policy_size,
+        duration,
+    } = m;
+    let mut session_policies = Vec::new();
+    if let Some(p) = &profile.session_policy {
+        session_policies.push(p.source().to_owned());
+    }
+    let issued_at = now.unix_timestamp();
+    let draft = SessionClaimsDraft {
+        role_arn: role.arn.as_str().to_owned(),
+        role_id: role.role_id.clone(),
+        session_name: session_name.clone(),
+        issued_at,
+        expires_at: issued_at + i64::from(duration),
+        source_identity: Some(source_identity.clone()),
+        tags,
+        transitive_tag_keys: Vec::new(),
+        session_policies,
+        policy_arns: profile.managed_policy_arns.clone(),
+        origin: SessionOrigin::RolesAnywhere {
+            trust_anchor_arn: anchor.arn.as_str().to_owned(),
+            profile_arn: profile.arn.as_str().to_owned(),
+            certificate_serial: input.certificate.serial_hex().to_owned(),
+        },
+    };
+    let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
+    // Counted here, where a session is minted: a reused answer hands out no new session.
+    crate::metrics::record_session(role.arn.as_str());
+    let output = Arc::new(CreateSessionOutput {
+        credentials,
+        assumed_role_arn: role.arn.assumed_role_arn(&session_name),
+        assumed_role_id: format!("{}:{}", role.role_id, session_name),
+        role_arn: role.arn.as_str().to_owned(),
+        source_identity,
+        packed_policy_size,
+        subject_arn: subject_arn(config, &input.certificate),
+        session_name,
+    });
+    Ok(IssuedSession { output, issued_at })
 }
 
 /// Verifies leaf + intermediates against the anchor's certificates and CRLs at `now`, uncached
@@ -557,15 +583,7 @@ impl Broker {
             return check_trust_policy(role, context());
         }
         let key = trust_key(config, anchor, profile, role, certificate);
-        let caches = self.caches();
-        if caches.trust_allowed.contains_key(&key) {
-            caches.record(CacheName::TrustAllowed, true);
-            return Ok(());
-        }
-        caches.record(CacheName::TrustAllowed, false);
-        check_trust_policy(role, context())?;
-        caches.trust_allowed.insert(key, ());
-        Ok(())
+        self.caches().trust_allowed(key, || check_trust_policy(role, context()))
     }
 }
 
