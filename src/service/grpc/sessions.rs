@@ -159,8 +159,7 @@ fn assume_role(
     record: &mut Record,
 ) -> Result<AssumeRoleResponse, ApiError> {
     let broker = &ctx.state.broker;
-    let headers = signed_metadata(metadata, &ctx.authority);
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs = signed_metadata(metadata, &ctx.authority);
     let http = HttpRequest {
         method: "POST",
         path: ASSUME_ROLE_PATH,
@@ -513,14 +512,14 @@ fn claimed_access_key_id<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str
 
 /// The metadata as SigV4 headers: every ASCII entry, plus `host` = the `:authority` when the
 /// client sent no `host` entry (HTTP/2 carries the host in `:authority`).
-fn signed_metadata(metadata: &MetadataMap, authority: &str) -> Vec<(String, String)> {
-    let headers = metadata.clone().into_headers();
-    let mut out: Vec<(String, String)> = headers
+fn signed_metadata<'a>(metadata: &'a MetadataMap, authority: &'a str) -> Vec<(&'a str, &'a str)> {
+    let headers: &http::HeaderMap = metadata.as_ref();
+    let mut out: Vec<(&str, &str)> = headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect();
-    if !out.iter().any(|(k, _)| k == "host") {
-        out.push(("host".to_owned(), authority.to_owned()));
+    if !out.iter().any(|(k, _)| *k == "host") {
+        out.push(("host", authority));
     }
     out
 }
@@ -744,11 +743,11 @@ mod tests {
         let mut m = MetadataMap::new();
         m.insert("x-amz-date", "20250101T000000Z".parse().unwrap());
         let h = signed_metadata(&m, "127.0.0.1:8443");
-        assert!(h.contains(&("host".to_owned(), "127.0.0.1:8443".to_owned())));
+        assert!(h.contains(&("host", "127.0.0.1:8443")));
         m.insert("host", "example".parse().unwrap());
         let h = signed_metadata(&m, "127.0.0.1:8443");
-        assert_eq!(h.iter().filter(|(k, _)| k == "host").count(), 1);
-        assert!(h.contains(&("host".to_owned(), "example".to_owned())));
+        assert_eq!(h.iter().filter(|(k, _)| *k == "host").count(), 1);
+        assert!(h.contains(&("host", "example")));
     }
 
     #[test]
