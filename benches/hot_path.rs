@@ -433,12 +433,15 @@ impl Fixture {
 /// `POST /sessions` as the server decides it once TLS and HTTP have delivered it.
 fn create_session(broker: &Broker, request: &Delivered, now: OffsetDateTime) {
     let read = rest::CreateSessionRequest::read(broker, &request.parts, &request.body);
+    let mut record = Record::new(&request.parts.request_id, "rest", "CreateSession", request.parts.remote);
+    read.describe(&mut record);
     let response = rest::create_session(
         broker,
         &request.parts,
         &request.body,
         read,
         &ClientLimit::unlimited(),
+        &mut record,
         now,
     )
     .expect("CreateSession");

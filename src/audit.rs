@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 
-/// What a handler learned while deciding, handed to the edge in the response extensions so the
-/// one audit event can carry it. Identifiers only.
+/// What a handler learned while deciding, merged into the call's [`Record`] so the one audit
+/// event can carry it. Identifiers only.
 #[derive(Clone, Debug, Default)]
 pub struct Decision {
     pub role_arn: Option<String>,

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use tonic::body::Body;
 
 use self::http::{HttpResponse, RequestParts, collect_body, rest_error, with_request_id};
-use crate::audit::{Decision, Record};
+use crate::audit::Record;
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 use crate::ratelimit::{AddressSlot, ClientLimit};
@@ -435,7 +435,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
     };
     let bytes = bytes.and_then(|bytes| sent_once(&rp).map(|()| bytes));
     let now = OffsetDateTime::now_utc();
-    let (mut record, result) = match (api, bytes) {
+    let (record, result) = match (api, bytes) {
         (Api::Rest, bytes) => {
             let mut record = Record::new(&rp.request_id, "rest", "CreateSession", rp.remote);
             let result = bytes.and_then(|bytes| {
@@ -444,7 +444,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
                 let limiter = state.limiter();
                 let client_limit = ClientLimit::new(&limiter, request.client_key(), started);
                 client_limit.check()?;
-                rest::create_session(&state.broker, &rp, &bytes, request, &client_limit, now)
+                rest::create_session(&state.broker, &rp, &bytes, request, &client_limit, &mut record, now)
             });
             (record, result)
         }
@@ -466,10 +466,7 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
         }
     };
     let response = match result {
-        Ok(mut response) => {
-            if let Some(decision) = response.extensions_mut().remove::<Decision>() {
-                record.merge(decision);
-            }
+        Ok(response) => {
             record.finish(None, started.elapsed());
             response
         }

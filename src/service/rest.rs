@@ -77,6 +77,7 @@ pub fn create_session(
     body: &Bytes,
     request: CreateSessionRequest,
     client_limit: &ClientLimit,
+    record: &mut Record,
     now: OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let config = broker.config();
@@ -135,15 +136,14 @@ pub fn create_session(
     let output = broker.create_session_on(&config, input, now)?;
     // Its chain verified: the next request with these bytes skips the parse.
     broker.caches().keep_certificate(&sent);
-    let mut response = json_response(201, &CreateSessionResponse::from(output.as_ref()));
-    response.extensions_mut().insert(crate::audit::Decision {
+    record.merge(crate::audit::Decision {
         role_arn: Some(output.role_arn.clone()),
         session_name: Some(output.session_name.clone()),
         source_identity: Some(output.source_identity.clone()),
         issued_access_key_id: Some(output.credentials.access_key_id.clone()),
         expiration: Some(output.credentials.expiration),
     });
-    Ok(response)
+    Ok(json_response(201, &CreateSessionResponse::from(output.as_ref())))
 }
 
 /// The `X-Amz-X509` certificate (base64 DER), parsed and checked against the leaf rules; a

@@ -176,36 +176,34 @@ pub fn handle(
     let format = Format::of(req);
     match params.get("Action") {
         Some("GetCallerIdentity") => {
-            let mut response = match format {
-                Format::Xml => xml_ok(get_caller_identity_xml(&caller, &req.request_id)),
-                Format::Json => json_ok(get_caller_identity_json(&caller, &req.request_id)),
-            };
-            response.extensions_mut().insert(crate::audit::Decision {
+            record.merge(crate::audit::Decision {
                 role_arn: Some(caller.claims.role_arn.clone()),
                 session_name: Some(caller.claims.session_name.clone()),
                 source_identity: caller.claims.source_identity.clone(),
                 issued_access_key_id: None,
                 expiration: None,
             });
-            Ok(response)
+            Ok(match format {
+                Format::Xml => xml_ok(get_caller_identity_xml(&caller, &req.request_id)),
+                Format::Json => json_ok(get_caller_identity_json(&caller, &req.request_id)),
+            })
         }
         Some("AssumeRole") => {
             let input = assume_role_input(&params, req)?;
             let role_arn = input.role_arn.clone();
             let session_name = input.role_session_name.clone();
             let out = broker.assume_role(&caller, input, now)?;
-            let mut response = match format {
-                Format::Xml => xml_ok(assume_role_xml(&out, &req.request_id)),
-                Format::Json => json_ok(assume_role_json(&out, &req.request_id)),
-            };
-            response.extensions_mut().insert(crate::audit::Decision {
+            record.merge(crate::audit::Decision {
                 role_arn: Some(role_arn),
                 session_name: Some(session_name),
                 source_identity: out.source_identity.clone(),
                 issued_access_key_id: Some(out.credentials.access_key_id.clone()),
                 expiration: Some(out.credentials.expiration),
             });
-            Ok(response)
+            Ok(match format {
+                Format::Xml => xml_ok(assume_role_xml(&out, &req.request_id)),
+                Format::Json => json_ok(assume_role_json(&out, &req.request_id)),
+            })
         }
         // What STS answers any session credentials (every rolegate credential is one).
         // validated first, as STS does.
