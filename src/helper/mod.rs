@@ -3,7 +3,7 @@
 //! `update` (keeps a profile of `~/.aws/credentials` fresh). `credentials` loads certificates
 //! and keys the way `aws_signing_helper` accepts them, `pkcs11` those on a PKCS#11 token;
 //! `imds_token` issues the sidecar's stateless IMDSv2 tokens, `sidecar_connections` bounds
-//! its connections.
+//! its connections, `sidecar_writes` notes the answers their clients leave untaken.
 
 pub mod cache;
 pub mod credential_process;
@@ -13,6 +13,7 @@ pub mod pkcs11;
 pub mod refresh;
 pub mod sidecar;
 mod sidecar_connections;
+mod sidecar_writes;
 pub mod update;
 
 /// The value of a boolean flag given as `--flag=VALUE`. `aws_signing_helper`'s flags are Go

@@ -21,8 +21,8 @@
 //! SDK asking at once, as one starting beside it does, gets credentials rather than a 503
 //! (botocore's IMDS provider tries once). At most [`MAX_CONNECTIONS`] connections are served
 //! at once (fewer when the open-file limit is lower), so no local process can take the
-//! descriptors a refresh needs; a newcomer to a full sidecar closes the connection idle
-//! longest ([`super::sidecar_connections`]).
+//! descriptors a refresh needs; a newcomer to a full sidecar closes one that is idle, or whose
+//! client leaves its answers untaken ([`super::sidecar_connections`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,13 +43,15 @@ use super::credentials::{IdentitySource, WorkloadIdentity};
 use super::imds_token::ImdsTokens;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
 use super::sidecar_connections::{Admitted, OpenConnections};
+use super::sidecar_writes::WatchedStream;
 
 /// How long the sidecar waits for its first fetch before it answers (with a 503 until then).
 pub const FIRST_FETCH_WAIT: StdDuration = StdDuration::from_secs(10);
 
 /// Connections the sidecar serves at once. Each SDK of the machine or pod holds one while it
 /// fetches (a silent one is closed after 10 seconds, [`crate::server::connections::plain_http1`],
-/// and the one idle longest when a newcomer finds them all taken); the descriptors of a refresh
+/// as is one whose answers have waited unsent that long, [`super::sidecar_writes`]; an idle or
+/// stalled one when a newcomer finds them all taken); the descriptors of a refresh
 /// (its TLS connection, the certificate, key and CA files) are kept beside them.
 pub const MAX_CONNECTIONS: usize = 256;
 
@@ -222,18 +224,26 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         crate::server::connections::raise_descriptor_limit(),
         RESERVED_DESCRIPTORS,
     ));
+    tokio::select! {
+        never = serve(&listener, &connections, &shared) => match never {},
+        () = stop.next() => {
+            tracing::info!("stopping on a signal");
+            Ok(())
+        }
+    }
+}
+
+/// Accepts the connections of `listener` and serves each once it has a slot of
+/// `connections`, for ever.
+async fn serve(
+    listener: &tokio::net::TcpListener,
+    connections: &Arc<OpenConnections>,
+    shared: &Arc<Shared>,
+) -> std::convert::Infallible {
     loop {
-        let admitted = tokio::select! {
-            admitted = async {
-                let (stream, _) = crate::server::connections::accept(&listener).await;
-                (stream, connections.admit().await)
-            } => admitted,
-            () = stop.next() => {
-                tracing::info!("stopping on a signal");
-                return Ok(());
-            }
-        };
-        tokio::spawn(serve_connection(admitted, shared.clone()));
+        let (stream, _) = crate::server::connections::accept(listener).await;
+        let admitted = connections.admit().await;
+        tokio::spawn(serve_connection((stream, admitted), shared.clone()));
     }
 }
 
@@ -244,7 +254,10 @@ const CLOSE_GRACE: StdDuration = StdDuration::from_secs(1);
 /// flight from the moment hyper hands it over until its answer has been written, so a
 /// connection told to close with none in flight has no answer to cut: it is dropped at once,
 /// however much of a request head it has sent (one that sends a head slowly would otherwise
-/// hold its slot, and the accept loop, for the whole grace).
+/// hold its slot, and the accept loop, for the whole grace). So is one whose client leaves its
+/// answers untaken ([`super::sidecar_writes`]): a grace would only wait for it to read. The
+/// stream is watched for answers left unsent, and fails once they have been for
+/// [`super::sidecar_writes::WRITE_TIMEOUT`].
 async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted), shared: Arc<Shared>) {
     let activity = admitted.activity.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -253,6 +266,7 @@ async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted),
             .map(|body| crate::server::connections::InFlightBody::new(body, in_flight, None));
         async move { Ok::<_, std::convert::Infallible>(response) }
     });
+    let stream = WatchedStream::new(stream, admitted.writes.clone());
     let connection = crate::server::connections::plain_http1().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
@@ -261,7 +275,7 @@ async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted),
         _ = connection.as_mut() => {}
         () = admitted.close_requested() => {
             // Polled by this task only, the connection cannot start a request meanwhile.
-            if admitted.activity.idle_since().is_some() {
+            if admitted.nothing_to_finish() {
                 return;
             }
             connection.as_mut().graceful_shutdown();
@@ -909,6 +923,92 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client of a sidecar on 127.0.0.1:0, through hyper's HTTP/1.1 client: it keeps its
+    /// connection open between requests.
+    async fn keep_alive_client(
+        addr: SocketAddr,
+    ) -> hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>> {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+        tokio::spawn(connection);
+        sender
+    }
+
+    /// `GET /healthz` on `sender`'s connection: its status (503: the test's sidecar has no
+    /// credentials).
+    async fn healthz(sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>>) -> u16 {
+        let request = Request::get("/healthz")
+            .header("host", "127.0.0.1")
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        response.into_body().collect().await.unwrap();
+        status
+    }
+
+    /// A local process that pipelines requests on a connection and never reads the answers:
+    /// the task writing them on its connection (with a small receive buffer), which ends with
+    /// the error it gets once the sidecar closes the connection.
+    async fn flood(addr: SocketAddr) -> tokio::task::JoinHandle<std::io::Error> {
+        use tokio::io::AsyncWriteExt;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(1024).unwrap();
+        let mut tcp = socket.connect(addr).await.unwrap();
+        let requests = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(1000);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = tcp.write_all(&requests).await {
+                    return e;
+                }
+            }
+        })
+    }
+
+    /// Waits (up to a bound, so that a regression fails rather than hangs) until `count`
+    /// connections have answers waiting unsent.
+    async fn until_stalled(connections: &OpenConnections, count: usize) {
+        let waited = tokio::time::timeout(StdDuration::from_secs(60), async {
+            while connections.stalled() < count {
+                tokio::time::sleep(StdDuration::from_millis(10)).await;
+            }
+        });
+        waited.await.expect("the flooding connection's answers wait unsent");
+    }
+
+    /// With every slot taken — one by an SDK's keep-alive connection, idle after its request,
+    /// one by a client that pipelines requests and never reads the answers — a newcomer is
+    /// answered: the flooding connection is closed for it (before, a request stuck in flight
+    /// behind its unsent answers made it look busy for ever, so the newcomer waited until the
+    /// SDK's connection had been idle 5 seconds, and closed that one instead). The SDK's
+    /// connection stays open and is served.
+    #[tokio::test]
+    async fn a_client_that_never_reads_its_answers_loses_its_slot_to_a_newcomer() {
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = OpenConnections::new(2);
+        let sidecar = {
+            let connections = connections.clone();
+            let shared = Arc::new(shared(None));
+            tokio::spawn(async move { serve(&listener, &connections, &shared).await })
+        };
+        let mut sdk = keep_alive_client(addr).await;
+        assert_eq!(healthz(&mut sdk).await, 503);
+        let flooding = flood(addr).await;
+        until_stalled(&connections, 1).await;
+
+        let mut newcomer = keep_alive_client(addr).await;
+        assert_eq!(healthz(&mut newcomer).await, 503, "the newcomer is answered");
+        tokio::time::timeout(StdDuration::from_secs(60), flooding)
+            .await
+            .expect("the flooding connection was closed")
+            .unwrap();
+        assert_eq!(healthz(&mut sdk).await, 503, "the SDK's connection is still served");
+        sidecar.abort();
+    }
 
     /// The hop limit is set on the listener, in the family it listens in, and the connections
     /// it accepts carry it.

@@ -1,12 +1,19 @@
 //! The sidecar's open connections: at most a fixed number at once and, when all are taken, a
-//! newly accepted connection closes the one that has been idle the longest (no request in
-//! flight, for at least [`MIN_IDLE_SILENT`], or [`MIN_IDLE_SERVED`] once it has carried a
-//! request) and takes its place. The SDKs of a machine or pod open a connection, fetch and go
-//! (or keep it idle in a pool, which reconnects), so a local process that opens connections
-//! and stays silent loses them first instead of keeping every SDK waiting until its
-//! connections reach the 10-second head timeout, again and again. A burst of more SDK
-//! processes than slots waits for slots, as it would without the rule: a connection that has
-//! just been accepted, whose client is about to write its request, is not closed.
+//! newly accepted connection closes one that is doing nothing for its client and takes its
+//! place — in this order:
+//! 1. one that has carried no request, idle for at least [`MIN_IDLE_SILENT`];
+//! 2. one whose answers its client has left untaken for at least [`MIN_STALLED`]
+//!    ([`super::sidecar_writes`]), request in flight or not;
+//! 3. one that has carried requests, idle (no request in flight) for at least
+//!    [`MIN_IDLE_SERVED`];
+//!
+//! the longest idle or stalled first within each. The SDKs of a machine or pod open a
+//! connection, fetch and go (or keep it idle in a pool, which reconnects), so a local process
+//! that opens connections and stays silent, or pipelines requests on them and never reads the
+//! answers, loses them first instead of keeping every SDK waiting until its connections reach
+//! the 10-second head or write timeout, again and again. A burst of more SDK processes than
+//! slots waits for slots, as it would without the rule: a connection that has just been
+//! accepted, whose client is about to write its request, is not closed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -14,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::sidecar_writes::Writes;
 use crate::server::connections::Activity;
 
 /// How often a connection waiting for a slot looks again for an idle one to close, when none
@@ -33,6 +41,30 @@ const MIN_IDLE_SILENT: Duration = Duration::from_millis(750);
 /// fetcher does not). Silent connections go first.
 const MIN_IDLE_SERVED: Duration = Duration::from_secs(5);
 
+/// How long a connection's answers must have waited unsent ([`Writes::stalled_since`]) before
+/// a newcomer may close it. No request of the sidecar's takes time to answer (each is answered
+/// from memory, the first fetch is over before the first connection is accepted), and an
+/// answer waits only once its client has left dozens unread (no SDK pipelines; each reads its
+/// one answer, which the kernel's buffers take whole even while the SDK is descheduled): half
+/// a second is ample for a client that pipelines many requests and is slow to start reading,
+/// and shorter than a silent connection is kept ([`MIN_IDLE_SILENT`]), since a client that
+/// has left its answers unread is not about to send a request the sidecar must wait for. The
+/// shorter the bound, the less a process that floods reconnected connections delays SDKs.
+/// Silent connections still go first.
+pub(super) const MIN_STALLED: Duration = Duration::from_millis(500);
+
+/// Which connections a newcomer may close, in the order it closes them (see the module's
+/// documentation).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Closable {
+    /// Idle, never carried a request, for [`MIN_IDLE_SILENT`].
+    Silent,
+    /// Answers left unsent for [`MIN_STALLED`].
+    Stalled,
+    /// Idle after carrying requests, for [`MIN_IDLE_SERVED`].
+    Served,
+}
+
 /// The connections open, and the slots they take.
 pub(super) struct OpenConnections {
     slots: Arc<Semaphore>,
@@ -48,18 +80,37 @@ struct Open {
 struct Entry {
     id: u64,
     activity: Arc<Activity>,
+    writes: Arc<Writes>,
     close: Arc<Notify>,
     /// Told to close already: not chosen twice.
     closing: bool,
 }
 
-/// An admitted connection: its slot (given back when this drops), its requests' activity, and
-/// the signal to close.
+impl Entry {
+    /// Whether a newcomer may close this connection at `now`, and if so in which rank and
+    /// since when it has been idle or stalled (the rule of the module's documentation).
+    fn closable(&self, now: Instant) -> Option<(Closable, Instant)> {
+        let past = |since: Instant, floor: Duration| now.saturating_duration_since(since) >= floor;
+        if let Some(since) = self.writes.stalled_since().filter(|&since| past(since, MIN_STALLED)) {
+            return Some((Closable::Stalled, since));
+        }
+        let since = self.activity.idle_since()?;
+        let (rank, floor) = match self.activity.has_served() {
+            true => (Closable::Served, MIN_IDLE_SERVED),
+            false => (Closable::Silent, MIN_IDLE_SILENT),
+        };
+        past(since, floor).then_some((rank, since))
+    }
+}
+
+/// An admitted connection: its slot (given back when this drops), its requests' activity, its
+/// answers' wait, and the signal to close.
 pub(super) struct Admitted {
     id: u64,
     connections: Arc<OpenConnections>,
     _slot: OwnedSemaphorePermit,
     pub(super) activity: Arc<Activity>,
+    pub(super) writes: Arc<Writes>,
     close: Arc<Notify>,
 }
 
@@ -67,6 +118,12 @@ impl Admitted {
     /// Returns when another connection needs this one's slot.
     pub(super) async fn close_requested(&self) {
         self.close.notified().await;
+    }
+
+    /// Whether closing the connection now cuts nothing its client is waiting for: no request
+    /// is in flight, or the client is not taking its answers.
+    pub(super) fn nothing_to_finish(&self) -> bool {
+        self.activity.idle_since().is_some() || self.writes.stalled_since().is_some()
     }
 }
 
@@ -89,22 +146,24 @@ impl OpenConnections {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A slot for a connection just accepted: a free one, else that of the connection idle
-    /// longest, once it has closed. Waits while no open connection has been idle long enough.
+    /// A slot for a connection just accepted: a free one, else that of the connection the rule
+    /// of the module's documentation picks, once it has closed. Waits while no open connection
+    /// has been idle or stalled long enough.
     pub(super) async fn admit(self: &Arc<Self>) -> Admitted {
         let slot = loop {
             if let Ok(slot) = self.slots.clone().try_acquire_owned() {
                 break slot;
             }
             if self.close_longest_idle(Instant::now()) {
-                tracing::debug!("every sidecar connection was taken: closing the one idle longest");
+                tracing::debug!("every sidecar connection was taken: closing an idle or stalled one");
             }
             tokio::select! {
                 Ok(slot) = self.slots.clone().acquire_owned() => break slot,
                 () = tokio::time::sleep(RECHECK) => {}
             }
         };
-        let activity = Activity::new(Instant::now());
+        let now = Instant::now();
+        let (activity, writes) = (Activity::new(now), Writes::new(now));
         let close = Arc::new(Notify::new());
         let mut open = self.lock();
         let id = open.next_id;
@@ -112,6 +171,7 @@ impl OpenConnections {
         open.entries.push(Entry {
             id,
             activity: activity.clone(),
+            writes: writes.clone(),
             close: close.clone(),
             closing: false,
         });
@@ -120,14 +180,15 @@ impl OpenConnections {
             connections: self.clone(),
             _slot: slot,
             activity,
+            writes,
             close,
         }
     }
 
-    /// Tells the connection idle longest at `now` to close — one that never carried a request
-    /// before one that did, each only past its floor ([`MIN_IDLE_SILENT`], [`MIN_IDLE_SERVED`])
-    /// — unless one told already is closing (one slot at a time: a newcomer that waits for it
-    /// is not to close others meanwhile); false if none may be closed yet.
+    /// Tells the connection to close that the rule of the module's documentation picks at
+    /// `now` ([`Entry::closable`]: silent, then stalled, then served; the longest idle or
+    /// stalled first) — unless one told already is closing (one slot at a time: a newcomer that
+    /// waits for it is not to close others meanwhile); false if none may be closed yet.
     fn close_longest_idle(&self, now: Instant) -> bool {
         let mut open = self.lock();
         if open.entries.iter().any(|e| e.closing) {
@@ -136,12 +197,7 @@ impl OpenConnections {
         let longest_idle = open
             .entries
             .iter_mut()
-            .filter_map(|e| {
-                let since = e.activity.idle_since()?;
-                let served = e.activity.has_served();
-                let floor = if served { MIN_IDLE_SERVED } else { MIN_IDLE_SILENT };
-                (now.saturating_duration_since(since) >= floor).then_some(((served, since), e))
-            })
+            .filter_map(|e| Some((e.closable(now)?, e)))
             .min_by_key(|(order, _)| *order);
         match longest_idle {
             Some((_, entry)) => {
@@ -152,6 +208,17 @@ impl OpenConnections {
             }
             None => false,
         }
+    }
+
+    /// How many open connections have answers waiting unsent (for tests that wait for a
+    /// client's pipelined requests to fill the sidecar's buffers).
+    #[cfg(test)]
+    pub(super) fn stalled(&self) -> usize {
+        let open = self.lock();
+        open.entries
+            .iter()
+            .filter(|e| e.writes.stalled_since().is_some())
+            .count()
     }
 }
 
@@ -251,5 +318,58 @@ mod tests {
         assert_eq!(ids(&connections, true), [oldest.id]);
         assert!(connections.close_longest_idle(Instant::now()));
         assert_eq!(ids(&connections, true), [oldest.id]);
+    }
+
+    /// A connection whose answers have waited unsent for MIN_STALLED is closed for a newcomer,
+    /// request in flight or not; one stalled for less is not.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_whose_answers_wait_past_the_bound_is_closed() {
+        let connections = OpenConnections::new(1);
+        let flooding = connections.admit().await;
+        let _request = flooding.activity.request();
+        tokio::time::advance(Duration::from_secs(60)).await;
+        flooding.writes.blocked(Instant::now());
+        tokio::time::advance(MIN_STALLED - Duration::from_millis(1)).await;
+        assert!(!connections.close_longest_idle(Instant::now()));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [flooding.id]);
+        assert!(
+            flooding.nothing_to_finish(),
+            "closed at once, its answer not waited for"
+        );
+    }
+
+    /// Answers that went out end the wait: a request in flight then keeps its connection.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_whose_answers_went_out_is_busy_again() {
+        let connections = OpenConnections::new(1);
+        let reading = connections.admit().await;
+        let _request = reading.activity.request();
+        reading.writes.blocked(Instant::now());
+        tokio::time::advance(MIN_STALLED).await;
+        reading.writes.drained();
+        assert!(!connections.close_longest_idle(Instant::now()));
+        assert!(!reading.nothing_to_finish(), "its answer is finished before it closes");
+    }
+
+    /// Stalled connections go after silent ones and before idle served ones, however long
+    /// those have been idle.
+    #[tokio::test(start_paused = true)]
+    async fn stalled_connections_go_after_silent_ones_and_before_served_ones() {
+        let connections = OpenConnections::new(3);
+        let served = connections.admit().await;
+        drop(served.activity.request());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let stalled = connections.admit().await;
+        let _request = stalled.activity.request();
+        stalled.writes.blocked(Instant::now());
+        let silent = connections.admit().await;
+        tokio::time::advance(MIN_IDLE_SILENT.max(MIN_STALLED)).await;
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [silent.id]);
+        drop(silent);
+        assert!(connections.close_longest_idle(Instant::now()));
+        assert_eq!(ids(&connections, true), [stalled.id]);
     }
 }
