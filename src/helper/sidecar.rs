@@ -242,8 +242,24 @@ async fn serve(
 ) -> std::convert::Infallible {
     loop {
         let (stream, _) = crate::server::connections::accept(listener).await;
+        limit_send_buffer(&stream);
         let admitted = connections.admit().await;
         tokio::spawn(serve_connection((stream, admitted), shared.clone()));
+    }
+}
+
+/// The send buffer asked for each connection (Linux doubles it for its bookkeeping): many
+/// times the longest answer (credentials, a few KiB), but not the hundreds of KiB the kernel
+/// would grow it to, so a client that pipelines requests and never reads stalls after tens of
+/// answers rather than thousands — each one the sidecar's work — and becomes closable
+/// ([`super::sidecar_writes`]) that much sooner.
+const SEND_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Caps the send buffer of `stream` at [`SEND_BUFFER_BYTES`]; a failure is logged (the
+/// connection is served with the kernel's buffer).
+fn limit_send_buffer(stream: &tokio::net::TcpStream) {
+    if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
+        tracing::debug!(error = %e, "cannot limit a sidecar connection's send buffer");
     }
 }
 
