@@ -80,9 +80,8 @@ def error_of(info) -> tuple[int, str, str]:
     )
 
 
-def unchecked_sts(daemon, ca_bundle, app_session):
-    """An STS client for the app session with botocore's client-side validation off, as in a
-    client built from another model version: the server's validation answers."""
+def boto3_session_of(app_session) -> boto3.Session:
+    """A boto3 session holding the app session's credentials."""
 
     c = app_session["credentials"]
     return boto3.Session(
@@ -90,7 +89,14 @@ def unchecked_sts(daemon, ca_bundle, app_session):
         aws_secret_access_key=c["secretAccessKey"],
         aws_session_token=c["sessionToken"],
         region_name=REGION,
-    ).client(
+    )
+
+
+def unchecked_sts(daemon, ca_bundle, app_session):
+    """An STS client for the app session with botocore's client-side validation off, as in a
+    client built from another model version: the server's validation answers."""
+
+    return boto3_session_of(app_session).client(
         "sts",
         endpoint_url=daemon.url,
         verify=str(ca_bundle),
@@ -376,13 +382,7 @@ def test_a_request_signed_for_another_name_of_the_server_is_refused(
 
     d = daemon_with_server_settings(test_pki, tmp_path, 'hostnames = ["localhost"]')
     try:
-        c = app_session["credentials"]
-        session = boto3.Session(
-            aws_access_key_id=c["accessKeyId"],
-            aws_secret_access_key=c["secretAccessKey"],
-            aws_session_token=c["sessionToken"],
-            region_name=REGION,
-        )
+        session = boto3_session_of(app_session)
         by_address = session.client(
             "sts", endpoint_url=d.url, verify=str(ca_bundle), config=NO_RETRIES
         )
@@ -417,13 +417,7 @@ def test_a_throttled_sts_call_is_retried_by_botocore_and_then_refused(
         test_pki, tmp_path, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 1"
     )
     try:
-        c = app_session["credentials"]
-        session = boto3.Session(
-            aws_access_key_id=c["accessKeyId"],
-            aws_secret_access_key=c["secretAccessKey"],
-            aws_session_token=c["sessionToken"],
-            region_name=REGION,
-        )
+        session = boto3_session_of(app_session)
         sts = session.client(
             "sts",
             endpoint_url=f"https://localhost:{d.port}",
