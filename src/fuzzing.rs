@@ -472,6 +472,7 @@ fn sidecar_token_file() -> std::path::PathBuf {
         file.write_all(SIDECAR_CONTAINER_TOKEN.as_bytes())?;
         std::fs::rename(&staged, &path)
     };
+    // invariant: the harness needs a writable temporary folder, as every fuzzer's corpus does.
     write().expect("the fuzz sidecar's token file is written in the temporary folder");
     path
 }
