@@ -159,6 +159,9 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     set_hop_limit(&listener, args.hop_limit).map_err(|e| format!("cannot set the hop limit on {local}: {e}"))?;
+    if let Some(warning) = exposure_warning(local, !args.no_imds, args.hop_limit) {
+        tracing::warn!("{warning}");
+    }
     // Installed before the first fetch: a signal while the sidecar waits for it stops it.
     let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
@@ -298,6 +301,24 @@ async fn serve_connection((stream, admitted): (tokio::net::TcpStream, Admitted),
             let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
         }
     }
+}
+
+/// What to say of serving IMDS on `addr` beyond this host: IMDS asks no secret (a PUT gets a
+/// token), so whatever can reach a non-loopback address gets the credentials; `None` on a
+/// loopback address, or with IMDS off (the container endpoint asks for its token).
+fn exposure_warning(addr: SocketAddr, imds: bool, hop_limit: u8) -> Option<String> {
+    if !imds || addr.ip().is_loopback() {
+        return None;
+    }
+    let hops = match hop_limit {
+        1 => String::new(),
+        n => format!(", and its answers cross {n} hops (--hop-limit 1 keeps them on this host's link)"),
+    };
+    Some(format!(
+        "IMDS is served on {addr}, which is not a loopback address: any host that can reach it gets the \
+         credentials, as IMDS asks for no secret{hops}; serve the container endpoint only (--no-imds with \
+         --auth-token-file), or listen on a loopback address"
+    ))
 }
 
 /// Sets the IP TTL (IPv4) or unicast hop limit (IPv6) of `listener`, which the connections it
@@ -1608,6 +1629,22 @@ mod tests {
                 "Message": "The sidecar cannot use its auth token file; its log says why."
             })
         );
+    }
+
+    #[test]
+    fn imds_beyond_loopback_is_warned_about() {
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
+        assert_eq!(exposure_warning(at("127.0.0.1:9911"), true, 64), None);
+        assert_eq!(exposure_warning(at("[::1]:9911"), true, 64), None);
+        assert_eq!(exposure_warning(at("0.0.0.0:9911"), false, 64), None);
+        assert_eq!(
+            exposure_warning(at("0.0.0.0:9911"), true, 64).unwrap(),
+            "IMDS is served on 0.0.0.0:9911, which is not a loopback address: any host that can reach it gets the \
+             credentials, as IMDS asks for no secret, and its answers cross 64 hops (--hop-limit 1 keeps them on \
+             this host's link); serve the container endpoint only (--no-imds with --auth-token-file), or listen \
+             on a loopback address"
+        );
+        assert!(!exposure_warning(at("10.0.0.5:9911"), true, 1).unwrap().contains("hops"));
     }
 
     #[test]
