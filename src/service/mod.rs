@@ -320,17 +320,13 @@ async fn dispatch_grpc(
     if let Some(e) = content_type.and_then(|v| v.to_str().ok()).and_then(grpc::codec_refusal) {
         return refuse_grpc(conn.remote, operation, None, &e, std::time::Instant::now());
     }
-    let authority = req
+    let authority: Arc<str> = req
         .uri()
         .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(::http::header::HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or_default()
+        .into();
     let mut routes = state.grpc.clone();
     let request_id: Arc<str> = http::new_request_id().into();
     let (started, remote) = (std::time::Instant::now(), conn.remote);

@@ -55,8 +55,9 @@ const MAX_CONTROL_MESSAGE_BYTES: usize = 16 * 1024;
 pub struct GrpcContext {
     pub state: Arc<State>,
     pub conn: ConnInfo,
-    /// The HTTP/2 `:authority` as the client sent it (SigV4 `host` of AssumeRole).
-    pub authority: String,
+    /// The HTTP/2 `:authority` as the client sent it (SigV4 `host` of AssumeRole); shared, as
+    /// each handler takes its own copy of the context.
+    pub authority: Arc<str>,
     /// `x-amzn-requestid` of this call, for the audit log and error messages.
     pub request_id: Arc<str>,
     /// When the call arrived, for the latency metric.
