@@ -69,54 +69,66 @@ async fn dispatch(
             close_if_body_unread(&req, &mut refused);
             refused
         }
-        Route::Grpc => {
-            // A call holds its admission slot until its answer starts: bounded like a REST or
-            // STS request's read, or a client could stall every API by never finishing its
-            // messages.
-            let server_timeout = state.broker.config().server.request_timeout;
-            // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
-            // use to it after that, and the slot is better given back.
-            let client_deadline = req
-                .headers()
-                .get("grpc-timeout")
-                .and_then(|v| grpc::parse_timeout(v.as_bytes()))
-                .filter(|d| *d < server_timeout);
-            let timeout = client_deadline.unwrap_or(server_timeout);
-            let remote = conn.remote;
-            let operation = grpc::operation_of(req.uri().path());
-            let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
-            let sent = Arc::new(AtomicBool::new(false));
-            // A `rolegate.v1` call (each unary) carries one message, hashed as it streams past:
-            // AssumeRole's signature covers it as sent, and a body of more is refused.
-            let message_sha256 = (operation != grpc::OTHER_OPERATION).then(Default::default);
-            let req = req.map(|body| Watched {
-                body,
-                sent: sent.clone(),
-                digest: message_sha256
-                    .clone()
-                    .map(|slot| (grpc::MessageDigest::default(), slot)),
-            });
-            let mut req = req;
-            req.extensions_mut().insert(grpc::MessageSha256(message_sha256));
-            match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    // Sent whole and still not answered: the server's delay, not the client's.
-                    let e = match (client_deadline, sent.load(Ordering::Relaxed)) {
-                        (Some(deadline), _) => grpc::deadline_passed(deadline),
-                        (None, true) => answer_timeout(timeout),
-                        (None, false) => request_timeout(timeout),
-                    };
-                    // The event names the handshake's certificate (an admin's timed-out
-                    // `Admin.Reload`), as the handler's own event would have.
-                    let certificate = grpc::handshake_certificate(&broker, peer.as_deref());
-                    refuse_grpc(remote, operation, certificate, &e, started)
-                }
-            }
-        }
+        Route::Grpc => dispatch_grpc_within_deadline(state, conn, req, started).await,
         Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
     };
     (response, admission.keep_address_slot())
+}
+
+/// A gRPC call, bounded in time: it holds its admission slot until its answer starts, so it is
+/// given the server's `request_timeout_seconds`, or the client's deadline (`grpc-timeout`)
+/// when that is sooner; past it, the call is refused: `DEADLINE_EXCEEDED` when the client's
+/// deadline passed or the client had not sent the whole request, `UNAVAILABLE` when it had and
+/// no answer came (the server's delay).
+async fn dispatch_grpc_within_deadline(
+    state: Arc<State>,
+    conn: ConnInfo,
+    req: ::http::Request<Incoming>,
+    started: Instant,
+) -> ::http::Response<Body> {
+    // A call holds its admission slot until its answer starts: bounded like a REST or
+    // STS request's read, or a client could stall every API by never finishing its
+    // messages.
+    let server_timeout = state.broker.config().server.request_timeout;
+    // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
+    // use to it after that, and the slot is better given back.
+    let client_deadline = req
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| grpc::parse_timeout(v.as_bytes()))
+        .filter(|d| *d < server_timeout);
+    let timeout = client_deadline.unwrap_or(server_timeout);
+    let remote = conn.remote;
+    let operation = grpc::operation_of(req.uri().path());
+    let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
+    let sent = Arc::new(AtomicBool::new(false));
+    // A `rolegate.v1` call (each unary) carries one message, hashed as it streams past:
+    // AssumeRole's signature covers it as sent, and a body of more is refused.
+    let message_sha256 = (operation != grpc::OTHER_OPERATION).then(Default::default);
+    let req = req.map(|body| Watched {
+        body,
+        sent: sent.clone(),
+        digest: message_sha256
+            .clone()
+            .map(|slot| (grpc::MessageDigest::default(), slot)),
+    });
+    let mut req = req;
+    req.extensions_mut().insert(grpc::MessageSha256(message_sha256));
+    match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            // Sent whole and still not answered: the server's delay, not the client's.
+            let e = match (client_deadline, sent.load(Ordering::Relaxed)) {
+                (Some(deadline), _) => grpc::deadline_passed(deadline),
+                (None, true) => answer_timeout(timeout),
+                (None, false) => request_timeout(timeout),
+            };
+            // The event names the handshake's certificate (an admin's timed-out
+            // `Admin.Reload`), as the handler's own event would have.
+            let certificate = grpc::handshake_certificate(&broker, peer.as_deref());
+            refuse_grpc(remote, operation, certificate, &e, started)
+        }
+    }
 }
 
 /// The most header fields a request may carry: hyper's bound on an HTTP/1.1 request, applied
