@@ -179,6 +179,23 @@ impl SessionArgs {
         }
     }
 
+    /// A warning for a long-running helper (`sidecar`, `update`) given a `pkcs11:` URI with a
+    /// `pin-value`: the PIN stays in its command line, which every local user can read
+    /// (`/proc/PID/cmdline`, `ps`), for as long as it runs. `None` otherwise.
+    pub fn pin_in_command_line(&self) -> Option<String> {
+        let in_uri = |p: &Option<PathBuf>| {
+            p.as_deref()
+                .and_then(|p| p.to_str())
+                .is_some_and(|text| text.starts_with("pkcs11:") && text.contains("pin-value="))
+        };
+        (in_uri(&self.certificate) || in_uri(&self.private_key)).then(|| {
+            "the pkcs11: URI's pin-value is in this process's command line, which every local user can read \
+             (ps, /proc/PID/cmdline) for as long as it runs: give the PIN with --private-key-passphrase-file \
+             (a file of this user's, mode 0600) or --private-key-passphrase-env instead"
+                .to_owned()
+        })
+    }
+
     /// Where the certificate, key and passphrase come from; an error for a flag of
     /// `aws_signing_helper` that names a key store ([`KeyStoreFlags`]).
     pub fn identity_source(&self) -> Result<IdentitySource, String> {
@@ -567,6 +584,44 @@ mod tests {
             same_region(anchor, "arn:aws:rolesanywhere::123456789012:profile/p"),
             Ok(())
         );
+    }
+
+    /// A long-running helper given a PIN in a `pkcs11:` URI is warned that its command line
+    /// shows it.
+    #[test]
+    fn a_pin_in_a_pkcs11_uri_on_the_command_line_is_warned_about() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            session: super::SessionArgs,
+        }
+        let with = |certificate: &str, key: &str| {
+            let flags = Flags::try_parse_from([
+                "t",
+                "--certificate",
+                certificate,
+                "--private-key",
+                key,
+                "--trust-anchor-arn",
+                "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a",
+                "--profile-arn",
+                "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/app",
+            ])
+            .unwrap();
+            flags.session.pin_in_command_line()
+        };
+        assert_eq!(with("app.pem", "app.key"), None);
+        assert_eq!(with("pkcs11:object=app", "pkcs11:object=app;type=private"), None);
+        let warned = with("app.pem", "pkcs11:object=app;type=private?pin-value=1234").unwrap();
+        assert!(
+            warned.starts_with("the pkcs11: URI's pin-value is in this process's command line")
+                && !warned.contains("1234"),
+            "{warned}"
+        );
+        assert!(with("pkcs11:object=app?pin-value=1234", "app.key").is_some());
     }
 
     #[test]

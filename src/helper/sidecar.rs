@@ -110,6 +110,9 @@ pub struct SidecarArgs {
 /// Runs the sidecar until SIGTERM or SIGINT.
 pub async fn run(args: SidecarArgs) -> Result<(), String> {
     crate::process::forbid_core_dumps();
+    if let Some(warning) = args.session.pin_in_command_line() {
+        tracing::warn!("{warning}");
+    }
     if !(args.refresh_at_fraction > 0.0 && args.refresh_at_fraction < 1.0) {
         return Err("--refresh-at-fraction must be between 0 and 1".into());
     }

@@ -90,6 +90,9 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     drop(client);
     // From here it runs for good, holding the workload's key and credentials.
     crate::process::forbid_core_dumps();
+    if let Some(warning) = args.session.pin_in_command_line() {
+        tracing::warn!("{warning}");
+    }
     let state: SharedState = Arc::default();
     let session = Arc::new(args.session.clone());
     let profile = args.profile_name.clone();
