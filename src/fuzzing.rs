@@ -458,22 +458,10 @@ struct SidecarFixture {
 const SIDECAR_CONTAINER_TOKEN: &str = "fuzz-container-token-0123456789abcdefghijk";
 
 fn sidecar_token_file() -> std::path::PathBuf {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = std::env::temp_dir().join("rolegate-fuzz-sidecar-auth-token");
-    let staged = std::env::temp_dir().join(format!("rolegate-fuzz-sidecar-auth-token.{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&staged)?;
-        file.write_all(SIDECAR_CONTAINER_TOKEN.as_bytes())?;
-        std::fs::rename(&staged, &path)
-    };
     // invariant: the harness needs a writable temporary folder, as every fuzzer's corpus does.
-    write().expect("the fuzz sidecar's token file is written in the temporary folder");
+    crate::helper::cache::write_atomic_private(&path, SIDECAR_CONTAINER_TOKEN.as_bytes())
+        .expect("the fuzz sidecar's token file is written in the temporary folder");
     path
 }
 

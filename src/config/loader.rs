@@ -914,7 +914,7 @@ fn unattachable_role<'a>(
 /// needs a passphrase at every start and reload, which a daemon has no one to ask for; a
 /// certificate is not its key.
 fn tls_key_problem(pem: &[u8], e: &rustls::pki_types::pem::Error, path: &Path) -> String {
-    let holds = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    let holds = |needle: &[u8]| memchr::memmem::find(pem, needle).is_some();
     let path = path.display();
     if holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED") {
         return format!(

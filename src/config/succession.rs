@@ -147,8 +147,12 @@ fn profile_changed(out: &mut Vec<String>, arn: &str, current: &super::Profile, n
     for role in current.role_arns.iter().filter(|r| !next.role_arns.contains(r)) {
         out.push(format!("profile {arn}: role {role} removed"));
     }
-    let text = |p: &super::Profile| p.session_policy.as_ref().map(|d| d.source().to_owned());
-    match (text(current), text(next)) {
+    let source = crate::policy::PolicyDocument::source;
+    let (was, is) = (
+        current.session_policy.as_deref().map(source),
+        next.session_policy.as_deref().map(source),
+    );
+    match (was, is) {
         (None, Some(_)) => out.push(format!("profile {arn}: session policy added")),
         (Some(_), None) => out.push(format!("profile {arn}: session policy removed")),
         (Some(was), Some(is)) if was != is => out.push(format!("profile {arn}: session policy changed")),
@@ -189,9 +193,9 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
     if current.trust_policy.source() != next.trust_policy.source() {
         out.push(format!("role {arn}: trust policy changed"));
     }
-    let texts =
-        |r: &super::Role| -> Vec<String> { r.permission_policies.iter().map(|p| p.source().to_owned()).collect() };
-    if texts(current) != texts(next) {
+    let source = crate::policy::PolicyDocument::source;
+    let (was, is) = (&current.permission_policies, &next.permission_policies);
+    if !was.iter().map(source).eq(is.iter().map(source)) {
         out.push(format!("role {arn}: permission policies changed"));
     }
     if current.max_session_duration != next.max_session_duration {
