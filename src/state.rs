@@ -27,10 +27,9 @@ pub struct State {
     connections: Arc<ConnectionAdmission>,
     pub config_path: PathBuf,
     limiter: ArcSwap<Limiter>,
-    /// The listen addresses of the configuration the daemon started with (`server.listen`,
-    /// `server.metrics_listen`): a reload cannot move the listeners, so every reload whose file
-    /// names others says so, not only the first.
-    listen_at_start: (SocketAddr, Option<SocketAddr>),
+    /// The listen addresses the daemon started with: a reload cannot move the listeners, so
+    /// every reload whose file names others says so, not only the first.
+    listen_at_start: ListenAtStart,
     ready: AtomicBool,
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
@@ -60,17 +59,55 @@ pub struct ReloadStatus {
     pub last_error: Option<String>,
 }
 
+/// The listen addresses the daemon bound at start as the configuration file gave them
+/// (`server.listen`, `server.metrics_listen`), each `None` when a command-line flag
+/// (`--listen`, `--metrics-listen`) set it instead: the flag wins at every start, so an edit of
+/// that setting in the file waits for no restart (a restart with the same command line would
+/// not apply it either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAtStart {
+    pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<Option<SocketAddr>>,
+}
+
+impl ListenAtStart {
+    /// The settings of `server` that differ from those the daemon started with, each as
+    /// `(key, value in the file, value at start)`; addresses set on the command line are left
+    /// out.
+    fn changed_in(self, server: &ServerSettings) -> Vec<(&'static str, String, String)> {
+        let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        let mut changed = Vec::new();
+        if let Some(listen) = self.listen.filter(|&at_start| at_start != server.listen) {
+            changed.push(("server.listen", server.listen.to_string(), listen.to_string()));
+        }
+        if let Some(metrics_listen) = self
+            .metrics_listen
+            .filter(|&at_start| at_start != server.metrics_listen)
+        {
+            changed.push((
+                "server.metrics_listen",
+                shown(server.metrics_listen),
+                shown(metrics_listen),
+            ));
+        }
+        changed
+    }
+}
+
 impl State {
+    /// The daemon's state, serving `config`; `listen_at_start` says which listen addresses
+    /// the configuration file set.
     pub fn new(
         config: Config,
         cert: Arc<ReloadableCert>,
         connections: Arc<ConnectionAdmission>,
         config_path: PathBuf,
+        listen_at_start: ListenAtStart,
     ) -> Self {
         let (grpc, health) = crate::service::grpc::routes();
         let revocations_seen = RevocationsSeen::of(&config);
         Self {
-            listen_at_start: (config.server.listen, config.server.metrics_listen),
+            listen_at_start,
             limiter: ArcSwap::from_pointee(Limiter::new(&config.server)),
             broker: Arc::new(Broker::new(config)),
             grpc,
@@ -192,21 +229,11 @@ impl State {
     /// The settings of the configuration in force that wait for a restart, each with the value
     /// the daemon started with: `server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)`.
     pub fn awaiting_restart(&self) -> Vec<String> {
-        let server = &self.broker.config().server;
-        let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
-        let (listen, metrics_listen) = self.listen_at_start;
-        let mut out = Vec::new();
-        if server.listen != listen {
-            out.push(format!("server.listen {} (started with {listen})", server.listen));
-        }
-        if server.metrics_listen != metrics_listen {
-            out.push(format!(
-                "server.metrics_listen {} (started with {})",
-                shown(server.metrics_listen),
-                shown(metrics_listen)
-            ));
-        }
-        out
+        let changed = self.listen_at_start.changed_in(&self.broker.config().server);
+        changed
+            .into_iter()
+            .map(|(key, now, at_start)| format!("{key} {now} (started with {at_start})"))
+            .collect()
     }
 
     /// When a server certificate a reload staged goes in (Unix seconds), if one is staged.
@@ -289,24 +316,12 @@ impl State {
 
 /// The listen addresses are bound once, at start: a reload that changes them applies
 /// everything else, and says so.
-fn warn_of_settings_read_at_start(
-    (listen, metrics_listen): (SocketAddr, Option<SocketAddr>),
-    reloaded: &ServerSettings,
-    file: &std::path::Path,
-) {
+fn warn_of_settings_read_at_start(at_start: ListenAtStart, reloaded: &ServerSettings, file: &std::path::Path) {
     let file = file.display();
-    if listen != reloaded.listen {
+    for (key, now, at_start) in at_start.changed_in(reloaded) {
         tracing::warn!(
-            key = "server.listen",
-            "{file}: server.listen: changed from {} to {}: listen addresses are read at start only; restart to apply it",
-            listen,
-            reloaded.listen
-        );
-    }
-    if metrics_listen != reloaded.metrics_listen {
-        tracing::warn!(
-            key = "server.metrics_listen",
-            "{file}: server.metrics_listen: changed: listen addresses are read at start only; restart to apply it"
+            key,
+            "{file}: {key}: changed from {at_start} to {now}: listen addresses are read at start only; restart to apply it"
         );
     }
 }

@@ -2556,6 +2556,52 @@ async fn a_reload_that_moves_the_listener_warns() {
     assert_eq!(restart_pending(), Some(0.0));
 }
 
+/// A listen address set by `--listen` is not waiting for a restart when the file changes it:
+/// the flag wins at every start. One the file set still is.
+#[tokio::test]
+async fn a_reload_leaves_a_listen_address_set_on_the_command_line_alone() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let text = std::fs::read_to_string(&config).unwrap();
+    // The file names an address the daemon could not listen on; the flag overrides it.
+    let unusable = text.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"", 1);
+    assert_ne!(unusable, text);
+    std::fs::write(&config, &unusable).unwrap();
+    let d = start_with_serve_args(dir, &config, &["--listen", "127.0.0.1:0"]);
+    let restart_pending = || sample(&d.metrics_text(), "rolegate_config_restart_pending");
+    assert_eq!(restart_pending(), Some(0.0));
+
+    let moved = unusable.replacen("listen = \"127.0.0.1:1\"", "listen = \"127.0.0.1:2\"", 1);
+    reload_config(&d, &moved, 1.0).await;
+    assert_eq!(restart_pending(), Some(0.0));
+
+    // The metrics address comes from the file: its change waits for a restart.
+    let metrics_moved = moved.replacen(
+        "metrics_listen = \"127.0.0.1:0\"",
+        "metrics_listen = \"127.0.0.1:3\"",
+        1,
+    );
+    assert_ne!(metrics_moved, moved);
+    reload_config(&d, &metrics_moved, 2.0).await;
+    assert_eq!(restart_pending(), Some(1.0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = d
+            .stderr_lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the warning");
+        assert!(!line.contains("server.listen:"), "{line}");
+        if line.contains("WARN") && line.contains("server.metrics_listen") {
+            assert!(
+                line.contains("rolegate.toml: server.metrics_listen: changed from 127.0.0.1:0 to 127.0.0.1:3: listen addresses are read at start only; restart to apply it"),
+                "{line}"
+            );
+            break;
+        }
+    }
+}
+
 /// `GET {path}` on the metrics listener: the reply's status.
 async fn ops_status(d: &Daemon, path: &str) -> u16 {
     let mut tcp = TcpStream::connect(host_port(&d.metrics)).await.unwrap();

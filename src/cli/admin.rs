@@ -210,6 +210,7 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
             "lastReloadError": c.last_reload_error,
             "watchSeconds": c.watch_seconds,
             "files": c.files,
+            "awaitingRestart": c.awaiting_restart,
         })
     });
     let server_certificate = s.server_certificate.as_ref().map(|c| {
@@ -332,4 +333,94 @@ fn describe(s: &StatusResponse) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{
+        AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
+        RoleStatus, ServerCertificateStatus,
+    };
+
+    /// The field names of the proto3 JSON mapping (lowerCamelCase) of every message declared
+    /// in admin.proto that the status is made of.
+    fn status_field_names() -> std::collections::BTreeSet<String> {
+        let proto = include_str!("../../proto/rolegate/v1/admin.proto");
+        let mut names = std::collections::BTreeSet::new();
+        let mut in_status = false;
+        for line in proto.lines().map(str::trim) {
+            if let Some(message) = line.strip_prefix("message ") {
+                in_status = message.contains("Status") && !message.starts_with("StatusRequest");
+                in_status |= message.starts_with("AttributeMapping");
+            } else if line == "}" {
+                in_status = false;
+            } else if in_status && !line.starts_with("//") && line.ends_with(';') && line.contains(" = ") {
+                let declaration = line.split(" = ").next().unwrap_or_default();
+                let field = declaration.split_whitespace().last().unwrap_or_default();
+                let mut camel = String::new();
+                let mut upper = false;
+                for c in field.chars() {
+                    match c {
+                        '_' => upper = true,
+                        c if upper => {
+                            camel.push(c.to_ascii_uppercase());
+                            upper = false;
+                        }
+                        c => camel.push(c),
+                    }
+                }
+                names.insert(camel);
+            }
+        }
+        names
+    }
+
+    fn json_keys(value: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, member) in map {
+                    keys.insert(key.clone());
+                    json_keys(member, keys);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| json_keys(item, keys)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn status_json_has_every_field_of_the_proto() {
+        let status = StatusResponse {
+            version: "1".into(),
+            anchors: vec![AnchorStatus {
+                certificates: vec![CertificateStatus::default()],
+                crls: vec![CrlStatus::default()],
+                ..Default::default()
+            }],
+            profiles: vec![ProfileStatus {
+                attribute_mappings: vec![AttributeMapping::default()],
+                ..Default::default()
+            }],
+            roles: vec![RoleStatus::default()],
+            caches: vec![CacheStatus::default()],
+            config: Some(ConfigStatus {
+                awaiting_restart: vec!["server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)".into()],
+                ..Default::default()
+            }),
+            server_certificate: Some(ServerCertificateStatus::default()),
+            ..Default::default()
+        };
+        let json = status_json(&status);
+        let mut keys = std::collections::BTreeSet::new();
+        json_keys(&json, &mut keys);
+        let expected = status_field_names();
+        assert!(expected.len() > 30, "the proto's fields were not found: {expected:?}");
+        let missing: Vec<_> = expected.difference(&keys).collect();
+        assert!(missing.is_empty(), "admin status --json leaves out {missing:?}");
+        assert_eq!(
+            json["config"]["awaitingRestart"][0],
+            "server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)"
+        );
+    }
 }

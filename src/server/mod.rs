@@ -64,7 +64,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     for line in config.summary_listening_on(listen, metrics_listen).lines() {
         tracing::info!("configuration {}: {line}", opts.config_path.display());
     }
-    let state = Arc::new(State::new(config, cert, admission.clone(), opts.config_path.clone()));
+    let listen_at_start = crate::state::ListenAtStart {
+        listen: opts.listen.is_none().then_some(config.server.listen),
+        metrics_listen: opts.metrics_listen.is_none().then_some(config.server.metrics_listen),
+    };
+    let state = Arc::new(State::new(
+        config,
+        cert,
+        admission.clone(),
+        opts.config_path.clone(),
+        listen_at_start,
+    ));
 
     // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
     let mut shutdown = ShutdownSignals::install()?;

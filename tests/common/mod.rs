@@ -253,6 +253,13 @@ pub fn start_with_args(dir: tempfile::TempDir, config: &Path, args: &[&str]) -> 
     spawn(dir, command)
 }
 
+/// Like [`start_with_config`], with extra arguments of `serve` (e.g. `--listen 127.0.0.1:0`).
+pub fn start_with_serve_args(dir: tempfile::TempDir, config: &Path, serve_args: &[&str]) -> Daemon {
+    let mut command = Command::new(binary());
+    command.arg("serve").arg("--config").arg(config).args(serve_args);
+    spawn(dir, command)
+}
+
 /// Like [`start_with_config`], with `env` added to the daemon's environment.
 pub fn start_with_env(dir: tempfile::TempDir, config: &Path, env: &[(&str, &str)]) -> Daemon {
     let mut command = Command::new(binary());
