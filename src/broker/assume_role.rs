@@ -369,6 +369,7 @@ pub(crate) fn check_trust(
             return Err((
                 action,
                 match *action {
+                    _ if decision.outcome == Outcome::TooMuchMatching => "too-much-matching",
                     "sts:TagSession" => "trust-policy-tag-session",
                     "sts:SetSourceIdentity" => "trust-policy-source-identity",
                     _ => "trust-policy",
@@ -503,6 +504,18 @@ impl<'a> CallerPolicies<'a> {
         };
         if from_permission.outcome == Outcome::ExplicitDeny {
             return Err(refuse("caller-explicit-deny", &from_permission, false));
+        }
+        let too_much = |d: &&Decision| d.outcome == Outcome::TooMuchMatching;
+        if let Some(undecided) = [Some(&from_permission), from_session.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(too_much)
+        {
+            return Err(refuse(
+                "too-much-matching",
+                undecided,
+                from_session.as_ref().is_some_and(|d| too_much(&d)),
+            ));
         }
         let permissions = match trusted {
             TrustedAs::OtherAccount => "caller-permissions-other-account",

@@ -90,6 +90,18 @@ impl Broker {
         let session_docs: Vec<&PolicyDocument> = session.iter().map(|(_, d)| d.as_ref()).collect();
         let has_session = !caller.claims.session_policies.is_empty() || !caller.claims.policy_arns.is_empty();
         let decision = policy::evaluate_permissions(&identity, has_session.then_some(session_docs.as_slice()), &ctx);
+        if decision.outcome == Outcome::TooMuchMatching {
+            return Err(ApiError::access_denied(
+                "too-much-matching",
+                format!(
+                    "{} performing {} on {}: {}.",
+                    caller.assumed_role_arn(),
+                    input.action,
+                    input.resource,
+                    decision.outcome
+                ),
+            ));
+        }
         let label = |p: usize| match decision.from_session_policy {
             true => session.get(p).map(|(l, _)| l.clone()).unwrap_or_default(),
             false => format!("role-policy/{p}"),

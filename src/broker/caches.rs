@@ -100,6 +100,7 @@ pub struct Caches {
     issued: DigestCache<IssuedSession>,
     /// SHA-256 of (configuration generation, session token) → the claims the key ring opened.
     /// Holds session secrets in memory, as the signing-key cache holds keys derived from them.
+    /// Weighed by size: `max` bounds its entries' units of [`super::authenticate::ENTRY_UNIT_BYTES`].
     tokens: DigestCache<Arc<OpenedSession>>,
     pub signing_keys: SigningKeyCache,
     /// Digest of (configuration generation, role, trust anchor, profile, certificate) → the
@@ -183,6 +184,7 @@ impl Caches {
                 .build_with_hasher(DigestHasher::default()),
             tokens: Cache::builder()
                 .max_capacity(max)
+                .weigher(|_, session: &Arc<OpenedSession>| session.cache_weight())
                 .time_to_live(Duration::from_secs(300))
                 .build_with_hasher(DigestHasher::default()),
             signing_keys: SigningKeyCache::new(max, Duration::from_secs(3600)),

@@ -601,9 +601,10 @@ fn check_trust_policy(role: &Role, mut ctx: RequestContext) -> Result<(), ApiErr
 
 /// The AccessDenied a CreateSession answers when the trust policy does not allow `action`.
 pub(crate) fn trust_denied(role: &Role, action: &str, decision: &policy::Decision) -> ApiError {
-    let why = match &decision.deciding {
-        Some(s) => format!("statement {} explicitly denies it", describe_statement(s)),
-        None => "no statement allows it with this certificate's attributes".to_owned(),
+    let why = match (&decision.deciding, decision.outcome) {
+        (_, policy::Outcome::TooMuchMatching) => decision.outcome.to_string(),
+        (Some(s), _) => format!("statement {} explicitly denies it", describe_statement(s)),
+        (None, _) => "no statement allows it with this certificate's attributes".to_owned(),
     };
     ApiError::access_denied(
         "trust-policy",

@@ -323,6 +323,7 @@ fn refused(refusal: &steps::CallerRefusal) -> String {
     };
     match (&refusal.deciding, refusal.reason) {
         (Some(statement), _) => format!("explicitly denied by the caller's {policies}: {statement}"),
+        (None, "too-much-matching") => format!("the caller's {policies}: {}", crate::policy::Outcome::TooMuchMatching),
         (None, "caller-session-policy") => {
             "the trust policy names the caller's role, but no statement of the caller's session policies allows it"
                 .to_owned()

@@ -121,7 +121,8 @@ impl Simulation {
         match self.decision.outcome {
             Outcome::Allow => "allowed",
             Outcome::ExplicitDeny => "explicitDeny",
-            Outcome::ImplicitDeny => "implicitDeny",
+            // AWS has no fourth decision; refused, as an implicit deny is.
+            Outcome::ImplicitDeny | Outcome::TooMuchMatching => "implicitDeny",
         }
     }
 

@@ -365,16 +365,16 @@ fn text_matches(item: &TextValue, kind: OperatorKind, ctx: &RequestContext, requ
             OperatorKind::StringEqualsIgnoreCase => eq_ignore_case(request, policy),
             _ => request == policy,
         },
-        TextValue::Like(pattern) => pattern.matches(request),
-        TextValue::Arn(pattern) => pattern.matches(request),
+        TextValue::Like(pattern) => ctx.pattern_matches(pattern, request),
+        TextValue::Arn(pattern) => pattern.matches(ctx, request),
         TextValue::Template(template) => match kind {
             OperatorKind::StringLike => template
                 .resolve_pattern(ctx, Case::Sensitive)
-                .is_some_and(|p| p.matches(request)),
+                .is_some_and(|p| ctx.pattern_matches(&p, request)),
             OperatorKind::Arn => template
                 .resolve_pattern(ctx, Case::Sensitive)
                 .and_then(ArnPattern::compile)
-                .is_some_and(|p| p.matches(request)),
+                .is_some_and(|p| p.matches(ctx, request)),
             OperatorKind::StringEqualsIgnoreCase => {
                 template.resolve_text(ctx).is_some_and(|p| eq_ignore_case(request, &p))
             }
@@ -396,12 +396,14 @@ impl ArnPattern {
     }
 
     /// Component-wise match; a request value with fewer than six components is not an ARN.
-    fn matches(&self, request: &str) -> bool {
+    fn matches(&self, ctx: &RequestContext, request: &str) -> bool {
         let Self::Components(parts) = self else {
             return true;
         };
         let mut components = request.splitn(6, ':');
-        let all = parts.iter().all(|p| components.next().is_some_and(|c| p.matches(c)));
+        let all = parts
+            .iter()
+            .all(|p| components.next().is_some_and(|c| ctx.pattern_matches(p, c)));
         all && components.next().is_none()
     }
 }

@@ -21,6 +21,10 @@ pub enum Outcome {
     ExplicitDeny,
     /// Nothing applied.
     ImplicitDeny,
+    /// Not decided: matching the policies' patterns against the request's values took more
+    /// than [`super::context::MAX_MATCH_STEPS`], after which matches are no longer made, so
+    /// no statement's verdict can be trusted. Refused, as a deny.
+    TooMuchMatching,
 }
 
 impl fmt::Display for Outcome {
@@ -29,6 +33,10 @@ impl fmt::Display for Outcome {
             Self::Allow => "allowed",
             Self::ExplicitDeny => "explicitly denied",
             Self::ImplicitDeny => "implicitly denied (no statement allows it)",
+            Self::TooMuchMatching => {
+                "refused undecided: matching the policies' wildcard patterns against this request's values takes \
+                 more work than rolegate allows one request (fewer or shorter values, or fewer patterns, fit)"
+            }
         })
     }
 }
@@ -96,6 +104,10 @@ impl PermissionDecision {
 /// `StatementRef::policy == i`.
 pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext) -> Decision {
     let mut first_allow = None;
+    let too_much_matching = || Decision {
+        outcome: Outcome::TooMuchMatching,
+        deciding: None,
+    };
     for (p, policy) in policies.iter().map(Borrow::borrow).enumerate() {
         for (i, statement) in policy.statements().iter().enumerate() {
             if !statement_applies(statement, ctx) {
@@ -107,6 +119,9 @@ pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext)
                 sid: statement.sid.clone(),
             };
             match statement.effect {
+                // A Deny that applied with matches refused for the bound may not have: the
+                // request is refused all the same, but not in its name.
+                Effect::Deny if ctx.match_steps_exceeded() => return too_much_matching(),
                 Effect::Deny => {
                     return Decision {
                         outcome: Outcome::ExplicitDeny,
@@ -117,6 +132,9 @@ pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext)
                 Effect::Allow => {}
             }
         }
+    }
+    if ctx.match_steps_exceeded() {
+        return too_much_matching();
     }
     match first_allow {
         Some(allow) => Decision {
@@ -218,7 +236,7 @@ pub(crate) fn unresolved_allow(statement: &Statement, ctx: &RequestContext) -> b
 /// `Action` matches if any pattern matches; `NotAction` if none does.
 pub(crate) fn action_matches(statement: &Statement, ctx: &RequestContext) -> bool {
     let action = &statement.action;
-    action.patterns.iter().any(|p| p.matches(&ctx.action)) != action.negated
+    action.patterns.iter().any(|p| p.matches_action_of(ctx)) != action.negated
 }
 
 /// `Resource` / `NotResource` likewise; `None` when the statement names none (trust policies:

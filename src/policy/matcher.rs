@@ -29,6 +29,11 @@ impl ActionPattern {
         self.pattern.matches(action)
     }
 
+    /// Whether `ctx.action` matches, counted against the request's matching bound.
+    pub(crate) fn matches_action_of(&self, ctx: &RequestContext) -> bool {
+        ctx.pattern_matches(&self.pattern, &ctx.action)
+    }
+
     pub(crate) fn parse(text: &str, path: &str) -> Result<Self, PolicyError> {
         let valid = text == "*"
             || text.split_once(':').is_some_and(|(service, name)| {
@@ -100,10 +105,10 @@ impl ResourcePattern {
     /// Whether `ctx.resource` matches; a pattern with an unresolvable policy variable does not.
     pub fn matches(&self, ctx: &RequestContext) -> bool {
         match &self.matcher {
-            ResourceMatcher::Static(p) => p.matches(&ctx.resource),
+            ResourceMatcher::Static(p) => ctx.pattern_matches(p, &ctx.resource),
             ResourceMatcher::Template(t) => t
                 .resolve_pattern(ctx, Case::Sensitive)
-                .is_some_and(|p| p.within_arn_segments().matches(&ctx.resource)),
+                .is_some_and(|p| ctx.pattern_matches(&p.within_arn_segments(), &ctx.resource)),
         }
     }
 

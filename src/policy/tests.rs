@@ -934,3 +934,55 @@ fn compact_source_keeps_everything_but_the_layout() {
     let again = identity(&compact);
     assert_eq!(format!("{:?}", again.statements()), format!("{:?}", doc.statements()));
 }
+
+/// Hundreds of a caller's patterns against fifty long values of its own: the matching work
+/// one request may cause is bounded, and a decision that ran out of it is refused, whether an
+/// `Allow` or a `Deny` would have applied. A policy of ordinary size decides as before.
+#[test]
+fn matching_beyond_the_bound_refuses_the_decision() {
+    let patterns: Vec<String> = (0..360).map(|i| format!("\"*aaaaa{i:03}\"")).collect();
+    let policy = |effect: &str, operator: &str| {
+        let text = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+                {{"Effect":"Allow","Action":"s3:*","Resource":"*"}},
+                {{"Effect":"{effect}","Action":"s3:*","Resource":"*","Condition":{{"{operator}":{{"s3:prefix":[{}]}}}}}}]}}"#,
+            patterns.join(",")
+        );
+        PolicyDocument::parse(&text, PolicyKind::Identity).unwrap()
+    };
+    let long_values: Vec<String> = (0..50).map(|i| format!("{}!{i:02}", "a".repeat(2045))).collect();
+    let ctx = || {
+        let mut ctx = RequestContext::new(role_session(), "s3:ListBucket", "arn:aws:s3:::bucket");
+        ctx.insert_multi("s3:prefix", long_values.clone());
+        ctx
+    };
+    for (effect, operator) in [
+        ("Deny", "ForAnyValue:StringLike"),
+        ("Deny", "ForAllValues:StringNotLike"),
+    ] {
+        let context = ctx();
+        let decision = evaluate(&[policy(effect, operator)], &context);
+        assert_eq!(decision.outcome, Outcome::TooMuchMatching, "{effect} {operator}");
+        assert_eq!(decision.deciding, None);
+        assert!(context.match_steps_exceeded());
+        assert!(!decision.is_allowed());
+    }
+    // Session policies too: the intersection is refused, not allowed.
+    let context = ctx();
+    let permissions = policy("Allow", "ForAnyValue:StringLike");
+    let allow_all = PolicyDocument::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        PolicyKind::Identity,
+    )
+    .unwrap();
+    let decision = evaluate_permissions(&[&allow_all], Some(&[&permissions]), &context);
+    assert_eq!(decision.outcome, Outcome::TooMuchMatching);
+    assert!(decision.from_session_policy);
+
+    // The same policy against a few short values decides.
+    let mut short = RequestContext::new(role_session(), "s3:ListBucket", "arn:aws:s3:::bucket");
+    short.insert_multi("s3:prefix", vec!["home/aaaaa007".to_owned(), "x".to_owned()]);
+    let decision = evaluate(&[policy("Deny", "ForAnyValue:StringLike")], &short);
+    assert_eq!(decision.outcome, Outcome::ExplicitDeny);
+    assert!(!short.match_steps_exceeded());
+}

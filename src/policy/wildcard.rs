@@ -100,9 +100,16 @@ impl Pattern {
 
     /// Whether `input` matches the whole pattern.
     pub(crate) fn matches(&self, input: &str) -> bool {
+        self.matches_counting(input, &mut 0)
+    }
+
+    /// [`Pattern::matches`], adding to `steps` the work it took: one per character comparison
+    /// when backtracking, one per input character and machine word of the automaton. A request
+    /// bounds the sum over all its matches ([`super::RequestContext::pattern_matches`]).
+    pub(crate) fn matches_counting(&self, input: &str, steps: &mut u64) -> bool {
         match self.takes_automaton(input) {
-            false => self.matches_backtracking(input),
-            true => self.matches_bit_parallel(input),
+            false => self.matches_backtracking(input, steps),
+            true => self.matches_bit_parallel(input, steps),
         }
     }
 
@@ -122,12 +129,13 @@ impl Pattern {
     /// Iterative glob matching with single-star backtracking: linear without a star or in
     /// the common case, O(pattern × input) at worst, never exponential. Patterns with segment
     /// wildcards are not matched here ([`Pattern::takes_automaton`]); they would not match.
-    fn matches_backtracking(&self, input: &str) -> bool {
+    fn matches_backtracking(&self, input: &str, steps: &mut u64) -> bool {
         let p = &self.elems;
         let (mut pi, mut si) = (0usize, 0usize);
         // (index of the last `*` in the pattern, input position it currently absorbs up to)
         let mut backtrack: Option<(usize, usize)> = None;
         loop {
+            *steps += 1;
             let next = input.get(si..).and_then(|rest| rest.chars().next());
             let Some(c) = next else {
                 return p.get(pi..).is_some_and(|rest| rest.iter().all(|e| *e == Elem::Star));
@@ -170,11 +178,12 @@ impl Pattern {
     /// is `*`; a `*` at `i` also reaches `i + 1` with no character. The input matches when
     /// state `len` is reached at its end. Runs of `*` are one `*`, so one closure pass suffices.
     /// A `:` moves past a segment `?` and is kept by a segment `*` in no state.
-    fn matches_bit_parallel(&self, input: &str) -> bool {
+    fn matches_bit_parallel(&self, input: &str, steps: &mut u64) -> bool {
         let mut elems = self.elems.clone();
         elems.dedup_by(|a, b| a == b && matches!(a, Elem::Star | Elem::SegmentStar));
         let len = elems.len();
         let words = (len + 1).div_ceil(64);
+        *steps += len as u64;
         // Every star and `?`, and those that take a `:` too.
         let (mut stars, mut colon_stars) = (vec![0u64; words], vec![0u64; words]);
         let (mut any, mut colon_any) = (vec![0u64; words], vec![0u64; words]);
@@ -221,6 +230,7 @@ impl Pattern {
         set_bit(&mut state, 0);
         close_over_stars(&mut state, &stars);
         for c in input.chars() {
+            *steps += words as u64;
             let moves = match chars.binary_search(&self.fold(c)) {
                 Ok(row) => &rows[row * words..(row + 1) * words],
                 Err(_) if c == ':' => &colon_any[..],
@@ -417,7 +427,7 @@ mod tests {
         ) {
             let case = if insensitive { Case::AsciiInsensitive } else { Case::Sensitive };
             let pattern = Pattern::compile(&p, case);
-            proptest::prop_assert_eq!(pattern.matches_bit_parallel(&s), pattern.matches_backtracking(&s));
+            proptest::prop_assert_eq!(pattern.matches_bit_parallel(&s, &mut 0), pattern.matches_backtracking(&s, &mut 0));
         }
     }
 
@@ -473,8 +483,8 @@ mod tests {
         ];
         for (pattern, input, want) in &cases {
             let p = Pattern::compile(pattern, Case::Sensitive);
-            assert_eq!(p.matches_bit_parallel(input), *want, "{pattern} vs {input}");
-            assert_eq!(p.matches_backtracking(input), *want, "{pattern} vs {input}");
+            assert_eq!(p.matches_bit_parallel(input, &mut 0), *want, "{pattern} vs {input}");
+            assert_eq!(p.matches_backtracking(input, &mut 0), *want, "{pattern} vs {input}");
         }
     }
 

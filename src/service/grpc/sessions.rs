@@ -456,6 +456,8 @@ fn denial(caller: &Caller, input: &AuthorizeInput, out: &AuthorizeOutput) -> Opt
     let (reason, because) = match out.outcome {
         Outcome::Allow => return None,
         Outcome::ExplicitDeny => ("explicit-deny", format!("with an explicit deny in {}", out.policy)),
+        // `Broker::authorize` answers this one with an error; refused all the same.
+        Outcome::TooMuchMatching => ("too-much-matching", out.outcome.to_string()),
         Outcome::ImplicitDeny => (
             "implicit-deny",
             format!("because no identity-based policy allows the {action} action"),
@@ -693,7 +695,7 @@ fn authorize_response(out: AuthorizeOutput) -> AuthorizeResponse {
     let decision = match out.outcome {
         Outcome::Allow => Decision::Allow,
         Outcome::ExplicitDeny => Decision::ExplicitDeny,
-        Outcome::ImplicitDeny => Decision::ImplicitDeny,
+        Outcome::ImplicitDeny | Outcome::TooMuchMatching => Decision::ImplicitDeny,
     };
     AuthorizeResponse {
         decision: decision.into(),
