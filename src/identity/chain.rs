@@ -17,8 +17,8 @@ use std::cell::Cell;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
-    UnknownStatusPolicy, VerifiedPath,
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth, RevocationOptions,
+    RevocationOptionsBuilder, UnknownStatusPolicy, VerifiedPath,
 };
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
@@ -303,63 +303,9 @@ fn verify_in_group(
     now: UnixTime,
 ) -> Result<VerifiedChain, GroupFailure> {
     let crls: Vec<&CertRevocationList<'_>> = group.crl_order.iter().map(|&i| &anchor.crls[i]).collect();
-    let revocation = RevocationOptionsBuilder::new(&crls).ok().map(|builder| {
-        builder
-            .with_depth(RevocationCheckDepth::Chain)
-            .with_status_policy(UnknownStatusPolicy::Allow)
-            .with_expiration_policy(match anchor.stale_crls() {
-                StaleCrls::Honour => ExpirationPolicy::Ignore,
-                StaleCrls::Refuse => ExpirationPolicy::Enforce,
-            })
-            .build()
-    });
-    // DESIGN §1's keyCertSign rule is checked on each path webpki finds, so that a path
-    // through a certificate without it lets webpki try another. The earliest notAfter of the
-    // accepted path's intermediates comes with it.
-    let intermediates_not_after = Cell::new(i64::MAX);
-    let lacked_key_cert_sign = Cell::new(false);
-    // A path through an anchor certificate expired or not yet valid lets webpki try another
-    // (a re-keyed CA's new certificate in the same bundle).
-    let anchor_refusal = Cell::new(None);
-    // A path refused by a constraint of the bundle certificates (which webpki does not
-    // apply), for the message to name that certificate.
-    let anchor_constraint = Cell::new(None);
-    let check_path = |path: &VerifiedPath<'_>| {
-        if anchor.revoked(path.anchor()) {
-            // A CA of the bundle that another CA of the bundle revoked: no path may end at it
-            // (webpki would try the path through its issuer, whose CRL then refuses it).
-            return Err(webpki::Error::CertRevoked);
-        }
-        let refused = anchor
-            .validity_of(path.anchor())
-            .and_then(|v| anchor_validity_refusal(v, now));
-        if let Some((reason, error)) = refused {
-            anchor_refusal.set(Some(reason));
-            return Err(error);
-        }
-        let mut not_after = i64::MAX;
-        let mut counted = 0;
-        for cert in path.intermediate_certificates() {
-            let der = cert.der();
-            let x509 = parse_der(&der).map_err(|_| webpki::Error::BadDer)?;
-            if !has_key_cert_sign(&x509) {
-                lacked_key_cert_sign.set(true);
-                // webpki's nearest reason: the certificate may not issue certificates.
-                return Err(webpki::Error::EndEntityUsedAsCa);
-            }
-            counted += usize::from(!is_self_issued(&x509));
-            not_after = not_after.min(x509.validity().not_after.timestamp());
-        }
-        // The anchor certificate's own pathLenConstraint and EKU, and its bundle issuers'.
-        if let Some(constraints) = anchor.path_constraints_of(path.anchor())
-            && let Err(broken) = constraints.admit(counted)
-        {
-            anchor_constraint.set(Some(broken));
-            return Err(anchor_constraint_error(broken));
-        }
-        intermediates_not_after.set(not_after);
-        Ok(())
-    };
+    let revocation = revocation_options(anchor, &crls);
+    let findings = PathFindings::new();
+    let check_path = |path: &VerifiedPath<'_>| findings.check(anchor, path, now);
     let path = end_entity
         .verify_for_usage(
             algorithms,
@@ -370,38 +316,179 @@ fn verify_in_group(
             revocation,
             Some(&check_path),
         )
-        .map_err(|e| match e {
-            webpki::Error::EndEntityUsedAsCa if lacked_key_cert_sign.get() => {
+        .map_err(|e| findings.group_failure(anchor, e))?;
+    Ok(VerifiedChain {
+        not_after: chain_not_after(anchor, leaf, &path, findings.intermediates_not_after.get()),
+        intermediates_used: intermediates_used(&path, intermediate_ders),
+    })
+}
+
+/// How webpki checks revocation with the group's `crls`: along the whole chain, an issuer
+/// without a CRL meaning "not revoked", and a CRL past its nextUpdate honoured unless the
+/// anchor refuses stale CRLs ([`StaleCrls::Refuse`]). `None` when the group has no CRLs.
+fn revocation_options<'a>(
+    anchor: &TrustAnchor,
+    crls: &'a [&'a CertRevocationList<'a>],
+) -> Option<RevocationOptions<'a>> {
+    RevocationOptionsBuilder::new(crls).ok().map(|builder| {
+        builder
+            .with_depth(RevocationCheckDepth::Chain)
+            .with_status_policy(UnknownStatusPolicy::Allow)
+            .with_expiration_policy(match anchor.stale_crls() {
+                StaleCrls::Honour => ExpirationPolicy::Ignore,
+                StaleCrls::Refuse => ExpirationPolicy::Enforce,
+            })
+            .build()
+    })
+}
+
+/// What the checks of the paths webpki tries ([`PathFindings::check`]) learnt, for the error
+/// of a refused chain to say why in rolegate's words ([`PathFindings::group_failure`]).
+struct PathFindings {
+    /// The earliest notAfter of the accepted path's intermediates.
+    intermediates_not_after: Cell<i64>,
+    /// A path went through an intermediate without keyCertSign.
+    lacked_key_cert_sign: Cell<bool>,
+    /// A path went through an anchor certificate expired or not yet valid: why.
+    anchor_refusal: Cell<Option<CertificateError>>,
+    /// A path was refused by a constraint of the bundle certificates (which webpki does not
+    /// apply), for the message to name that certificate.
+    anchor_constraint: Cell<Option<AnchorConstraint>>,
+}
+
+impl PathFindings {
+    /// Nothing learnt yet.
+    fn new() -> PathFindings {
+        PathFindings {
+            intermediates_not_after: Cell::new(i64::MAX),
+            lacked_key_cert_sign: Cell::new(false),
+            anchor_refusal: Cell::new(None),
+            anchor_constraint: Cell::new(None),
+        }
+    }
+
+    /// The rules webpki leaves out, on each path it finds, so that a path refused here lets
+    /// webpki try another: the anchor certificate's revocation and validity, DESIGN §1's
+    /// keyCertSign on each intermediate, and the anchor's constraints. The earliest notAfter
+    /// of the accepted path's intermediates is kept.
+    fn check(&self, anchor: &TrustAnchor, path: &VerifiedPath<'_>, now: UnixTime) -> Result<(), webpki::Error> {
+        self.check_anchor_certificate(anchor, path, now)?;
+        let (counted, not_after) = self.check_intermediates(path)?;
+        self.check_anchor_constraints(anchor, path, counted)?;
+        self.intermediates_not_after.set(not_after);
+        Ok(())
+    }
+
+    /// The path's anchor certificate is not revoked by another CA of the bundle, and is valid
+    /// at `now`. A path through an anchor certificate expired or not yet valid lets webpki try
+    /// another (a re-keyed CA's new certificate in the same bundle).
+    fn check_anchor_certificate(
+        &self,
+        anchor: &TrustAnchor,
+        path: &VerifiedPath<'_>,
+        now: UnixTime,
+    ) -> Result<(), webpki::Error> {
+        if anchor.revoked(path.anchor()) {
+            // A CA of the bundle that another CA of the bundle revoked: no path may end at it
+            // (webpki would try the path through its issuer, whose CRL then refuses it).
+            return Err(webpki::Error::CertRevoked);
+        }
+        let refused = anchor
+            .validity_of(path.anchor())
+            .and_then(|v| anchor_validity_refusal(v, now));
+        if let Some((reason, error)) = refused {
+            self.anchor_refusal.set(Some(reason));
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// DESIGN §1's keyCertSign rule on each intermediate of the path; the number of those that
+    /// are not self-issued (what a pathLenConstraint counts) and their earliest notAfter.
+    fn check_intermediates(&self, path: &VerifiedPath<'_>) -> Result<(usize, i64), webpki::Error> {
+        let mut not_after = i64::MAX;
+        let mut counted = 0;
+        for cert in path.intermediate_certificates() {
+            let der = cert.der();
+            let x509 = parse_der(&der).map_err(|_| webpki::Error::BadDer)?;
+            if !has_key_cert_sign(&x509) {
+                self.lacked_key_cert_sign.set(true);
+                // webpki's nearest reason: the certificate may not issue certificates.
+                return Err(webpki::Error::EndEntityUsedAsCa);
+            }
+            counted += usize::from(!is_self_issued(&x509));
+            not_after = not_after.min(x509.validity().not_after.timestamp());
+        }
+        Ok((counted, not_after))
+    }
+
+    /// The anchor certificate's own pathLenConstraint and EKU, and its bundle issuers', for a
+    /// path with `counted` intermediates that are not self-issued.
+    fn check_anchor_constraints(
+        &self,
+        anchor: &TrustAnchor,
+        path: &VerifiedPath<'_>,
+        counted: usize,
+    ) -> Result<(), webpki::Error> {
+        if let Some(constraints) = anchor.path_constraints_of(path.anchor())
+            && let Err(broken) = constraints.admit(counted)
+        {
+            self.anchor_constraint.set(Some(broken));
+            return Err(anchor_constraint_error(broken));
+        }
+        Ok(())
+    }
+
+    /// Why webpki refused the chain with `error`, in rolegate's words where a check of
+    /// [`PathFindings::check`] caused it, else webpki's own (or another key's failure).
+    fn group_failure(&self, anchor: &TrustAnchor, error: webpki::Error) -> GroupFailure {
+        match error {
+            webpki::Error::EndEntityUsedAsCa if self.lacked_key_cert_sign.get() => {
                 GroupFailure::Decided(CertificateError::IntermediateLacksKeyCertSign)
             }
-            e if anchor_constraint
+            e if self
+                .anchor_constraint
                 .get()
                 .is_some_and(|broken| anchor_constraint_error(broken) == e) =>
             {
-                let subject = |by: usize| {
-                    anchor
-                        .certificates()
-                        .get(by)
-                        .map_or_else(String::new, |c| c.subject.clone())
-                };
-                GroupFailure::Decided(match anchor_constraint.get() {
-                    Some(AnchorConstraint::PathLength(by)) => {
-                        CertificateError::AnchorPathLength { subject: subject(by) }
-                    }
-                    Some(AnchorConstraint::ClientAuth(by)) => {
-                        CertificateError::AnchorClientAuth { subject: subject(by) }
-                    }
+                GroupFailure::Decided(match self.anchor_constraint.get() {
+                    Some(broken) => anchor_constraint_refusal(anchor, broken),
                     None => map_webpki_error(e),
                 })
             }
             e @ (webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-                GroupFailure::Decided(anchor_refusal.take().unwrap_or_else(|| map_webpki_error(e)))
+                GroupFailure::Decided(self.anchor_refusal.take().unwrap_or_else(|| map_webpki_error(e)))
             }
             e if failed_on_another_key(&e) => GroupFailure::OtherKey(e),
             e => GroupFailure::Decided(map_webpki_error(e)),
-        })?;
+        }
+    }
+}
 
-    let mut not_after = leaf.not_after().min(intermediates_not_after.get());
+/// The refusal of a path for `broken`, naming the bundle certificate whose constraint it is.
+fn anchor_constraint_refusal(anchor: &TrustAnchor, broken: AnchorConstraint) -> CertificateError {
+    let subject = |by: usize| {
+        anchor
+            .certificates()
+            .get(by)
+            .map_or_else(String::new, |c| c.subject.clone())
+    };
+    match broken {
+        AnchorConstraint::PathLength(by) => CertificateError::AnchorPathLength { subject: subject(by) },
+        AnchorConstraint::ClientAuth(by) => CertificateError::AnchorClientAuth { subject: subject(by) },
+    }
+}
+
+/// Until when the verification of the accepted `path` holds: the earliest notAfter of the
+/// leaf, the intermediates (`intermediates_not_after`) and the anchor certificate, and the
+/// nextUpdate of the CRLs that cover the chain when the anchor refuses stale CRLs.
+fn chain_not_after(
+    anchor: &TrustAnchor,
+    leaf: &ClientCertificate,
+    path: &VerifiedPath<'_>,
+    intermediates_not_after: i64,
+) -> i64 {
+    let mut not_after = leaf.not_after().min(intermediates_not_after);
     if let Some((_, anchor_not_after)) = anchor.validity_of(path.anchor()) {
         not_after = not_after.min(anchor_not_after);
     }
@@ -416,7 +503,13 @@ fn verify_in_group(
     if let Some(next_update) = anchor.refused_after(&issuer_names) {
         not_after = not_after.min(next_update);
     }
-    let intermediates_used = path.intermediate_certificates().fold(0u8, |used, cert| {
+    not_after
+}
+
+/// Which of `intermediate_ders` the accepted `path` goes through: bit `i` for the `i`th
+/// ([`VerifiedChain::intermediates_used`]).
+fn intermediates_used(path: &VerifiedPath<'_>, intermediate_ders: &[CertificateDer<'_>]) -> u8 {
+    path.intermediate_certificates().fold(0u8, |used, cert| {
         match intermediate_ders
             .iter()
             .position(|der| der.as_ref() == cert.der().as_ref())
@@ -424,10 +517,6 @@ fn verify_in_group(
             Some(i) => used | (1 << i),
             None => used,
         }
-    });
-    Ok(VerifiedChain {
-        not_after,
-        intermediates_used,
     })
 }
 
