@@ -12,20 +12,24 @@ mod tls;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use rustls::pki_types::CertificateDer;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
-use self::connections::{Activity, Connection, ConnectionAdmission, HANDSHAKE_TIMEOUT, InFlightBody};
+use self::connections::{Accepted, Activity, Connection, ConnectionAdmission, HANDSHAKE_TIMEOUT, InFlightBody};
 use self::reload::{reload_on_change, reload_on_signal, reload_signal};
 
-use crate::config::Config;
+use crate::config::{Config, ServerSettings};
 use crate::service::{ConnInfo, dispatch_guarded};
 use crate::state::State;
 
@@ -82,8 +86,69 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         shutdown.stop_when_stdin_closes();
     }
     let reload = reload_signal()?;
-    // Both listeners are bound before either is announced: a script waiting for the
-    // "listening on" line must not see it from a daemon about to fail.
+    let (listener, ops) = bind_listeners(&opts, listen, metrics_listen).await?;
+    // Ready (the listeners are bound: the kernel queues connections until they are accepted)
+    // before announced, so whoever waits for the announcement finds `/readyz` at 200.
+    state.set_ready(true).await;
+    announce(&format!("listening on https://{}", listener.local_addr()?));
+    if let Some(ops) = ops {
+        announce(&format!("metrics on http://{}", ops.local_addr()?));
+        tokio::spawn(ops::serve(ops, state.clone()));
+    }
+    tokio::spawn(reload_on_signal(reload, state.clone()));
+    tokio::spawn(reload_on_change(state.clone()));
+    tokio::spawn(report_skipped_audit_events());
+    systemd::ready(listener.local_addr()?);
+    if let Some(callback) = opts.on_listening {
+        callback(listener.local_addr()?);
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let spawner = ConnectionSpawner {
+        admission,
+        acceptor,
+        state: state.clone(),
+        stop: stop_rx,
+    };
+    let mut connections = JoinSet::new();
+    spawner.accept_until(&listener, &mut connections, shutdown.next()).await;
+    state.set_ready(false).await;
+    systemd::stopping();
+    let (delay, grace) = {
+        let config = state.broker.config();
+        (config.server.shutdown_delay, config.server.shutdown_grace)
+    };
+    // Not ready, still serving: balancers and Services stop routing here in the meantime. A
+    // second signal ends the delay, a signal during the drain ends the drain.
+    if !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs(),
+            "shutting down: not ready, still accepting until the delay ends"
+        );
+        let deadline = tokio::time::sleep(delay);
+        let delay_ends = async {
+            tokio::select! {
+                () = deadline => {}
+                () = shutdown.next() => {}
+            }
+        };
+        spawner.accept_until(&listener, &mut connections, delay_ends).await;
+    }
+    drop(listener);
+    drain(&mut connections, &stop_tx, grace, &mut shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds the main listener on `listen` and, when there is one, the operations listener on
+/// `metrics_listen`, each named in an error by the flag or configuration key that gave it.
+/// Both are bound before either is announced: a script waiting for the "listening on" line
+/// must not see it from a daemon about to fail.
+async fn bind_listeners(
+    opts: &ServeOptions,
+    listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
+) -> Result<(TcpListener, Option<TcpListener>), String> {
     let from = |flag: bool, key: &str| match flag {
         true => format!("--{}", key.replace('_', "-")),
         false => format!("server.{key} in {}", opts.config_path.display()),
@@ -100,32 +165,54 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         ),
         None => None,
     };
-    // Ready (the listeners are bound: the kernel queues connections until they are accepted)
-    // before announced, so whoever waits for the announcement finds `/readyz` at 200.
-    state.set_ready(true).await;
-    announce(&format!("listening on https://{}", listener.local_addr()?));
-    if let Some(ops) = ops {
-        announce(&format!("metrics on http://{}", ops.local_addr()?));
-        tokio::spawn(ops::serve(ops, state.clone()));
+    Ok((listener, ops))
+}
+
+/// Reports, every [`crate::audit::SKIPPED_REPORT_INTERVAL`], the audit events throttling
+/// skipped ([`crate::audit::report_skipped_throttling`]). Runs for as long as the daemon.
+async fn report_skipped_audit_events() {
+    let mut every = tokio::time::interval(crate::audit::SKIPPED_REPORT_INTERVAL);
+    loop {
+        every.tick().await;
+        crate::audit::report_skipped_throttling();
     }
-    tokio::spawn(reload_on_signal(reload, state.clone()));
-    tokio::spawn(reload_on_change(state.clone()));
-    tokio::spawn(async {
-        let mut every = tokio::time::interval(crate::audit::SKIPPED_REPORT_INTERVAL);
+}
+
+/// What each accepted connection's task needs: it is admitted ([`ConnectionAdmission::admit`]),
+/// then served ([`serve_connection`]) until it ends or the drain (`stop`) ends it.
+struct ConnectionSpawner {
+    admission: Arc<ConnectionAdmission>,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    stop: watch::Receiver<bool>,
+}
+
+impl ConnectionSpawner {
+    /// Accepts connections on `listener`, each served on a task of `connections`, until
+    /// `until` resolves.
+    async fn accept_until(
+        &self,
+        listener: &TcpListener,
+        connections: &mut JoinSet<()>,
+        until: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(until);
         loop {
-            every.tick().await;
-            crate::audit::report_skipped_throttling();
+            tokio::select! {
+                accepted = self.admission.accept(listener) => self.spawn(connections, accepted),
+                () = &mut until => break,
+            }
         }
-    });
-    systemd::ready(listener.local_addr()?);
-    if let Some(callback) = opts.on_listening {
-        callback(listener.local_addr()?);
     }
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    let accept = |connections: &mut JoinSet<()>, accepted| {
-        let (admission, acceptor, state, stop) = (admission.clone(), acceptor.clone(), state.clone(), stop_rx.clone());
+    /// Admits and serves `accepted` on a task of `connections`; the tasks that ended are reaped.
+    fn spawn(&self, connections: &mut JoinSet<()>, accepted: Accepted) {
+        let (admission, acceptor, state, stop) = (
+            self.admission.clone(),
+            self.acceptor.clone(),
+            self.state.clone(),
+            self.stop.clone(),
+        );
         connections.spawn(async move {
             let admitted = admission.admit(accepted, &state.broker.config().server).await;
             if let Some(connection) = admitted {
@@ -133,40 +220,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
             }
         });
         while connections.try_join_next().is_some() {}
-    };
-    loop {
-        tokio::select! {
-            accepted = admission.accept(&listener) => accept(&mut connections, accepted),
-            () = shutdown.next() => break,
-        }
     }
-    state.set_ready(false).await;
-    systemd::stopping();
-    let (delay, grace) = {
-        let config = state.broker.config();
-        (config.server.shutdown_delay, config.server.shutdown_grace)
-    };
-    // Not ready, still serving: balancers and Services stop routing here in the meantime. A
-    // second signal ends the delay, a signal during the drain ends the drain.
-    if !delay.is_zero() {
-        tracing::info!(
-            delay_seconds = delay.as_secs(),
-            "shutting down: not ready, still accepting until the delay ends"
-        );
-        let deadline = tokio::time::sleep(delay);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                accepted = admission.accept(&listener) => accept(&mut connections, accepted),
-                () = &mut deadline => break,
-                () = shutdown.next() => break,
-            }
-        }
-    }
-    drop(listener);
+}
+
+/// The drain: tells each connection (`stop`) and waits for them for up to `grace`, or until
+/// another signal; what is still open then is closed.
+async fn drain(
+    connections: &mut JoinSet<()>,
+    stop: &watch::Sender<bool>,
+    grace: Duration,
+    shutdown: &mut ShutdownSignals,
+) {
     while connections.try_join_next().is_some() {}
     tracing::info!(in_flight = connections.len(), "shutting down: draining connections");
-    let _ = stop_tx.send(true);
+    let _ = stop.send(true);
     tokio::select! {
         drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }) => {
             if drained.is_err() {
@@ -176,8 +243,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         () = shutdown.next() => tracing::warn!("SIGTERM or SIGINT during the drain: closing remaining connections now"),
     }
     connections.abort_all();
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Binds `addr`, named by `from` (the flag or configuration key) in the error; a port in use
@@ -290,55 +355,111 @@ async fn serve_connection(
         slots: _slots,
         open: _open,
     } = connection;
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::debug!(%remote, error = %e, "TLS handshake failed");
-            crate::metrics::handshake_failed(handshake_failure_reason(&e));
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%remote, "TLS handshake timed out");
-            crate::metrics::handshake_failed("timeout");
-            return;
-        }
+    let Some(tls) = handshake(&acceptor, tcp, remote).await else {
+        return;
     };
-    let peer_certificates = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()));
     let conn = ConnInfo {
         remote,
         address_group,
-        peer_certificates,
+        peer_certificates: peer_certificates(&tls),
     };
     let config = state.broker.config();
     let server = &config.server;
     let idle_timeout = server.idle_timeout;
     let request_timeout = server.request_timeout;
     let activity = Activity::new(Instant::now());
-    let service = {
-        let activity = activity.clone();
-        let drain = stop.clone();
-        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let state = state.clone();
-            let conn = conn.clone();
-            let in_flight = activity.request();
-            let ends_at_drain = crate::service::grpc::streams_until_the_client_ends(req.uri().path())
-                .then(|| drain_begins(drain.clone()));
-            async move {
-                let (response, address_slot) = dispatch_guarded(state, conn, req).await;
-                Ok::<_, Infallible>(response.map(|body| {
-                    let body = InFlightBody::new(body, in_flight, address_slot);
-                    match ends_at_drain {
-                        Some(drain) => body.ending_at(drain),
-                        None => body,
-                    }
-                }))
+    let service = request_service(state, conn, activity.clone(), stop.clone());
+    let builder = connection_builder(server);
+    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    drop(config);
+    tokio::pin!(connection);
+    match serve_until_idle_or_drain(connection.as_mut(), &mut stop, &activity, idle_timeout, remote).await {
+        None => {}
+        Some(Interruption::Drain) => {
+            if !first_request_window(connection.as_mut(), &activity, remote).await {
+                return;
             }
-        })
-    };
+            connection.as_mut().graceful_shutdown();
+            // Draining: `serve` bounds the wait by `shutdown_grace_seconds`.
+            let _ = connection.await;
+        }
+        Some(Interruption::Idle) => {
+            connection.as_mut().graceful_shutdown();
+            // HTTP/2 says GOAWAY and waits for the client to acknowledge a PING; one that never
+            // does is dropped after `request_timeout_seconds`.
+            tracing::debug!(%remote, "closing an idle connection");
+            let _ = tokio::time::timeout(request_timeout, connection).await;
+        }
+    }
+}
+
+/// The TLS handshake with the client at `remote`, within [`HANDSHAKE_TIMEOUT`]. A handshake
+/// that fails or times out is logged and counted (`rolegate_tls_handshake_failures_total`, by
+/// [`handshake_failure_reason`]).
+async fn handshake(acceptor: &TlsAcceptor, tcp: TcpStream, remote: SocketAddr) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+            crate::metrics::handshake_failed(handshake_failure_reason(&e));
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            crate::metrics::handshake_failed("timeout");
+            None
+        }
+    }
+}
+
+/// The certificate chain the client presented in the handshake (gRPC mTLS), if any.
+fn peer_certificates(tls: &TlsStream<TcpStream>) -> Option<Arc<Vec<CertificateDer<'static>>>> {
+    tls.get_ref()
+        .1
+        .peer_certificates()
+        .map(|certs| Arc::new(certs.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>()))
+}
+
+/// The response to a request, from its connection's point of view: each request is answered by
+/// [`dispatch_guarded`] and counted in flight until its body has been sent.
+type Answer = hyper::Response<InFlightBody<tonic::body::Body>>;
+
+/// A connection's service: each request answered by [`dispatch_guarded`] and counted in
+/// `activity` until its response body has been sent; a gRPC stream that lasts until the client
+/// ends it ends when the server drains (`drain`) instead.
+fn request_service(
+    state: Arc<State>,
+    conn: ConnInfo,
+    activity: Arc<Activity>,
+    drain: watch::Receiver<bool>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = Answer,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Answer, Infallible>> + Send + 'static,
+> {
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        let conn = conn.clone();
+        let in_flight = activity.request();
+        let ends_at_drain =
+            crate::service::grpc::streams_until_the_client_ends(req.uri().path()).then(|| drain_begins(drain.clone()));
+        async move {
+            let (response, address_slot) = dispatch_guarded(state, conn, req).await;
+            Ok::<_, Infallible>(response.map(|body| {
+                let body = InFlightBody::new(body, in_flight, address_slot);
+                match ends_at_drain {
+                    Some(drain) => body.ending_at(drain),
+                    None => body,
+                }
+            }))
+        }
+    })
+}
+
+/// HTTP/1.1 and HTTP/2 as `server` configures them: header limits, timers and HTTP/2's
+/// keep-alive pings.
+fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -346,7 +467,7 @@ async fn serve_connection(
         // hyper's head timer also runs while a keep-alive connection waits for its next
         // request, so it cannot be shorter than the idle timeout (which `Activity` enforces,
         // head or no head) without cutting idle HTTP/1.1 connections early.
-        .header_read_timeout(server.request_timeout.max(idle_timeout))
+        .header_read_timeout(server.request_timeout.max(server.idle_timeout))
         .max_buf_size(server.max_header_bytes);
     builder
         .http2()
@@ -360,50 +481,66 @@ async fn serve_connection(
         // by a stream that waits for ever (a health Watch writes only when the status changes).
         .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
-    let connection = builder.serve_connection(TokioIo::new(tls), service);
-    drop(config);
-    tokio::pin!(connection);
+    builder
+}
+
+/// Why a connection that has not ended stops being served as usual.
+enum Interruption {
+    /// The server drains.
+    Drain,
+    /// No request in flight for `server.idle_timeout_seconds`.
+    Idle,
+}
+
+/// Serves `connection` until it ends (`None`), the server drains (`stop` changes), or it has been
+/// idle ([`Activity::idle_deadline`]) for `idle_timeout`.
+async fn serve_until_idle_or_drain<E: std::fmt::Display>(
+    mut connection: Pin<&mut impl Future<Output = Result<(), E>>>,
+    stop: &mut watch::Receiver<bool>,
+    activity: &Activity,
+    idle_timeout: Duration,
+    remote: SocketAddr,
+) -> Option<Interruption> {
     let mut look_again = Instant::now() + idle_timeout;
-    let idle = loop {
+    loop {
         tokio::select! {
             result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(%remote, error = %e, "connection ended with an error");
-                }
-                return;
+                log_connection_end(remote, result);
+                return None;
             }
-            _ = stop.changed() => break false,
+            _ = stop.changed() => return Some(Interruption::Drain),
             () = tokio::time::sleep_until(look_again) => match activity.idle_deadline(Instant::now(), idle_timeout) {
                 Some(deadline) => look_again = deadline,
-                None => break true,
+                None => return Some(Interruption::Idle),
             },
         }
-    };
-    if !idle {
-        // A connection accepted as the drain began may not have sent its first request yet:
-        // HTTP/1.1 has no way to say "not served, retry", so closing it now would leave that
-        // request unanswered. Give it a moment to start, as Go's `Server.Shutdown` does.
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(%remote, error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            () = activity.first_request() => {}
-            () = tokio::time::sleep(FIRST_REQUEST_WINDOW) => {}
+    }
+}
+
+/// Serves `connection` until its first request begins, for at most [`FIRST_REQUEST_WINDOW`];
+/// false if it ended meanwhile. A connection accepted as the drain began may not have sent its
+/// first request yet: HTTP/1.1 has no way to say "not served, retry", so closing it now would
+/// leave that request unanswered. Give it a moment to start, as Go's `Server.Shutdown` does.
+async fn first_request_window<E: std::fmt::Display>(
+    connection: Pin<&mut impl Future<Output = Result<(), E>>>,
+    activity: &Activity,
+    remote: SocketAddr,
+) -> bool {
+    tokio::select! {
+        result = connection => {
+            log_connection_end(remote, result);
+            false
         }
+        () = activity.first_request() => true,
+        () = tokio::time::sleep(FIRST_REQUEST_WINDOW) => true,
     }
-    connection.as_mut().graceful_shutdown();
-    if !idle {
-        // Draining: `serve` bounds the wait by `shutdown_grace_seconds`.
-        let _ = connection.await;
-        return;
+}
+
+/// Logs how a connection that ended by itself ended, when with an error.
+fn log_connection_end<E: std::fmt::Display>(remote: SocketAddr, result: Result<(), E>) {
+    if let Err(e) = result {
+        tracing::debug!(%remote, error = %e, "connection ended with an error");
     }
-    // HTTP/2 says GOAWAY and waits for the client to acknowledge a PING; one that never does
-    // is dropped after `request_timeout_seconds`.
-    tracing::debug!(%remote, "closing an idle connection");
-    let _ = tokio::time::timeout(request_timeout, connection).await;
 }
 
 /// SIGTERM and SIGINT, each delivery once: the first starts the shutdown, each later one moves
