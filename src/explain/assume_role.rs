@@ -8,12 +8,12 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{Api, Recorder, Report, trace_lines};
+use super::{Api, Recorder, Report, explain_trust_policy, trace_lines};
 use crate::broker::steps;
 use crate::broker::{AssumeRoleInput, Caller, OpenedSession};
 use crate::config::{Config, Role};
 use crate::error::ApiError;
-use crate::policy;
+use crate::policy::RequestContext;
 use crate::session::{self, SessionClaims, SessionOrigin, format_expiration, same_tag_key};
 
 /// An AssumeRole to explain: the calling session (its role and name) and the request.
@@ -103,6 +103,14 @@ pub fn explain_assume_role(
 /// [`explain_assume_role`] once the question is known to describe a calling session.
 fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Role, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
+    // Each step that fails and that later ones need ends the report there.
+    let _ = assume_role_steps(&mut r, &config, q, caller_role, now);
+    r.finish(Api::Sts, assume_role_question(q, now))
+}
+
+/// What was asked: when, the calling session (its profile and tags) and the role to assume
+/// with its session policies.
+fn assume_role_question(q: &AssumeRoleQuestion, now: OffsetDateTime) -> Vec<String> {
     let mut question = vec![
         format!("AssumeRole at {}", format_expiration(now.unix_timestamp())),
         format!("  caller: {} (session {})", q.caller_role_arn, q.caller_session_name),
@@ -124,47 +132,125 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
             .iter()
             .map(|arn| format!("          session policy {arn}")),
     );
+    question
+}
+
+/// AssumeRole's steps in the broker's order, recorded in `r`; `None` where a step that later
+/// ones need failed.
+fn assume_role_steps(
+    r: &mut Recorder,
+    config: &Arc<Config>,
+    q: &AssumeRoleQuestion,
+    caller_role: &Role,
+    now: OffsetDateTime,
+) -> Option<()> {
     if let Some(region) = &q.region {
-        r.check(
-            "request is signed for the server's region",
-            match *region == config.server.region {
-                true => Ok(()),
-                false => Err(crate::broker::signature_error(
-                    crate::sigv4::SigV4Error::CredentialRegion {
-                        sent: region.clone(),
-                        expected: config.server.region.clone(),
-                    },
-                )),
-            },
-            |()| vec![region.clone()],
-        );
+        region_step(r, config, region);
     }
     let session_policies = match &q.caller_profile_arn {
-        None => Some(CallerProfile::default()),
-        Some(arn) => r.check(
-            "calling session's profile exists and lists its role",
-            caller_profile(&config, arn, &q.caller_role_arn)
-                .map_err(|e| ApiError::validation("question", e.to_string())),
-            |p: &CallerProfile| {
-                let mut details = vec![match p.session_policies.len() + p.policy_arns.len() {
-                    0 => "no session policies".to_owned(),
-                    n => format!("{n} session polic{}", if n == 1 { "y" } else { "ies" }),
-                }];
-                if p.disabled {
-                    details.push("disabled: no new sessions, but live ones still chain".to_owned());
-                }
-                details
-            },
-        ),
+        None => CallerProfile::default(),
+        Some(arn) => caller_profile_step(r, config, q, arn)?,
     };
-    let Some(session_policies) = session_policies else {
-        return r.finish(Api::Sts, question);
-    };
-    // The session as the broker authenticates it: its role exists and has not revoked it.
+    let caller = caller_session_step(r, config, q, caller_role, session_policies, now)?;
+    let input = assume_role_input(q);
+    r.check(
+        "request parameters are valid",
+        steps::validate_assume_role_parameters(&input),
+        |()| Vec::new(),
+    );
+    let caller_arn = caller.assumed_role_arn();
+    let denied = |action: &str, reason: &'static str| steps::not_authorized(&caller_arn, action, &q.role_arn, reason);
+    let role = r.check(
+        "role exists",
+        steps::assume_role_target_role(&caller, &q.role_arn).map_err(|reason| denied("sts:AssumeRole", reason)),
+        |role| vec![format!("max_session_duration {}", role.max_session_duration)],
+    )?;
+    let source_identity = r.check(
+        "source identity (set once along a chain)",
+        steps::resolve_source_identity(&caller, q.source_identity.as_deref()),
+        |s: &Option<String>| match s {
+            Some(s) => vec![format!(
+                "{s} (the session will carry it: sts:SetSourceIdentity is needed)"
+            )],
+            None => vec!["none".to_owned()],
+        },
+    )?;
+    let (tags, _) = r.check(
+        "session tags fit the packed size",
+        steps::assume_role_session_tags(&caller, &input),
+        |(tags, packed): &(Vec<(String, String)>, u32)| {
+            vec![format!(
+                "{}, {packed} % of the packed size",
+                crate::config::counted(tags.len(), "tag", "tags")
+            )]
+        },
+    )?;
+    if q.policy.is_some() || !q.policy_arns.is_empty() {
+        session_policies_step(r, config, q, &input, &role)?;
+    }
+    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &tags, source_identity.as_deref(), now);
+    let actions = steps::assume_role_required_actions(&tags, source_identity.as_deref());
+    let trusted_actions = trust_policy_steps(r, q, &role, &mut ctx, &actions, &denied);
+    caller_policy_steps(r, &caller, &role, &mut ctx, &trusted_actions, &denied);
+    duration_step(r, q, &role);
+    Some(())
+}
+
+/// The request is signed for the server's region.
+fn region_step(r: &mut Recorder, config: &Config, region: &str) {
+    r.check(
+        "request is signed for the server's region",
+        match region == config.server.region {
+            true => Ok(()),
+            false => Err(crate::broker::signature_error(
+                crate::sigv4::SigV4Error::CredentialRegion {
+                    sent: region.to_owned(),
+                    expected: config.server.region.clone(),
+                },
+            )),
+        },
+        |()| vec![region.to_owned()],
+    );
+}
+
+/// The calling session's profile `arn` exists and lists the calling role: the session
+/// policies it gives its sessions.
+fn caller_profile_step(r: &mut Recorder, config: &Config, q: &AssumeRoleQuestion, arn: &str) -> Option<CallerProfile> {
+    r.check(
+        "calling session's profile exists and lists its role",
+        caller_profile(config, arn, &q.caller_role_arn).map_err(|e| ApiError::validation("question", e.to_string())),
+        |p: &CallerProfile| {
+            let mut details = vec![match p.session_policies.len() + p.policy_arns.len() {
+                0 => "no session policies".to_owned(),
+                n => session_policy_count(n),
+            }];
+            if p.disabled {
+                details.push("disabled: no new sessions, but live ones still chain".to_owned());
+            }
+            details
+        },
+    )
+}
+
+/// "1 session policy", "2 session policies".
+fn session_policy_count(n: usize) -> String {
+    format!("{n} session polic{}", if n == 1 { "y" } else { "ies" })
+}
+
+/// The calling session as the broker authenticates it: its role exists and has not revoked it.
+/// The caller, when it is valid.
+fn caller_session_step(
+    r: &mut Recorder,
+    config: &Arc<Config>,
+    q: &AssumeRoleQuestion,
+    caller_role: &Role,
+    session_policies: CallerProfile,
+    now: OffsetDateTime,
+) -> Option<Caller> {
     let claims = caller_claims(q, caller_role, session_policies, now);
     let issued = issue_line(q, claims.issued_at);
     let title = "calling session is valid (not expired, not revoked by its role)";
-    let role = match steps::current_role(&config, &claims, now) {
+    let role = match steps::current_role(config, &claims, now) {
         Ok(role) => {
             let mut details = vec![role.arn.assumed_role_arn(&q.caller_session_name), issued];
             details.extend(revocation_note(q, &role));
@@ -173,15 +259,19 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
         }
         Err(e) => {
             r.fail(title, e, vec![issued]);
-            return r.finish(Api::Sts, question);
+            return None;
         }
     };
-    let caller = Caller {
+    Some(Caller {
         claims: Arc::new(OpenedSession::new(claims)),
         role,
         config: config.clone(),
-    };
-    let input = AssumeRoleInput {
+    })
+}
+
+/// The AssumeRole request the question describes, as the broker receives it.
+fn assume_role_input(q: &AssumeRoleQuestion) -> AssumeRoleInput {
+    AssumeRoleInput {
         role_arn: q.role_arn.clone(),
         role_session_name: q.role_session_name.clone(),
         duration_seconds: q.duration_seconds,
@@ -193,75 +283,46 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
         source_identity: q.source_identity.clone(),
         source_ip: q.source_ip,
         ..AssumeRoleInput::default()
-    };
-    r.check(
-        "request parameters are valid",
-        steps::validate_assume_role_parameters(&input),
-        |()| Vec::new(),
-    );
-    let caller_arn = caller.assumed_role_arn();
-    let denied = |action, reason| steps::not_authorized(&caller_arn, action, &q.role_arn, reason);
-    let role = r.check(
-        "role exists",
-        steps::assume_role_target_role(&caller, &q.role_arn).map_err(|reason| denied("sts:AssumeRole", reason)),
-        |role| vec![format!("max_session_duration {}", role.max_session_duration)],
-    );
-    let Some(role) = role else {
-        return r.finish(Api::Sts, question);
-    };
-    let source_identity = r.check(
-        "source identity (set once along a chain)",
-        steps::resolve_source_identity(&caller, q.source_identity.as_deref()),
-        |s: &Option<String>| match s {
-            Some(s) => vec![format!(
-                "{s} (the session will carry it: sts:SetSourceIdentity is needed)"
-            )],
-            None => vec!["none".to_owned()],
-        },
-    );
-    let Some(source_identity) = source_identity else {
-        return r.finish(Api::Sts, question);
-    };
-    let tags = r.check(
-        "session tags fit the packed size",
-        steps::assume_role_session_tags(&caller, &input),
-        |(tags, packed): &(Vec<(String, String)>, u32)| {
-            vec![format!(
-                "{}, {packed} % of the packed size",
-                crate::config::counted(tags.len(), "tag", "tags")
-            )]
-        },
-    );
-    let Some((tags, _)) = tags else {
-        return r.finish(Api::Sts, question);
-    };
-    if q.policy.is_some() || !q.policy_arns.is_empty() {
-        // They limit the new session, not this call: only their validity is decided here.
-        let title = "session policies are valid and attachable to the role";
-        let valid = steps::parse_session_policy(input.policy.as_deref())
-            .and_then(|_| steps::resolve_policy_arns(&config, &role, &input.policy_arns));
-        let n = usize::from(q.policy.is_some()) + q.policy_arns.len();
-        let detail = format!(
-            "{n} session polic{}: they limit what the new session may do (rolegate simulate --policy, --policy-arn), not this call",
-            if n == 1 { "y" } else { "ies" }
-        );
-        if r.check(title, valid, |()| vec![detail]).is_none() {
-            return r.finish(Api::Sts, question);
-        }
     }
-    let mut ctx = steps::assume_role_trust_context(&caller, &role, &input, &tags, source_identity.as_deref(), now);
-    let actions = steps::assume_role_required_actions(&tags, source_identity.as_deref());
+}
+
+/// The request's session policies are valid and attachable to `role`. They limit the new
+/// session, not this call: only their validity is decided here.
+fn session_policies_step(
+    r: &mut Recorder,
+    config: &Config,
+    q: &AssumeRoleQuestion,
+    input: &AssumeRoleInput,
+    role: &Role,
+) -> Option<()> {
+    let title = "session policies are valid and attachable to the role";
+    let valid = steps::parse_session_policy(input.policy.as_deref())
+        .and_then(|_| steps::resolve_policy_arns(config, role, &input.policy_arns));
+    let n = usize::from(q.policy.is_some()) + q.policy_arns.len();
+    let detail = format!(
+        "{}: they limit what the new session may do (rolegate simulate --policy, --policy-arn), not this call",
+        session_policy_count(n)
+    );
+    r.check(title, valid, |()| vec![detail])
+}
+
+/// The role's trust policy for each of `actions`, traced statement by statement; `denied`
+/// spells a refusal. The actions it allows.
+fn trust_policy_steps(
+    r: &mut Recorder,
+    q: &AssumeRoleQuestion,
+    role: &Role,
+    ctx: &mut RequestContext,
+    actions: &[&'static str],
+    denied: &impl Fn(&str, &'static str) -> ApiError,
+) -> Vec<&'static str> {
     let mut trusted_actions = Vec::new();
-    for &action in &actions {
+    for &action in actions {
         ctx.action = action.to_owned();
-        let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
-        let mut details = vec![match &decision.deciding {
-            Some(s) => format!("{}: decided by {s}", decision.outcome),
-            None => decision.outcome.to_string(),
-        }];
+        let (_, traces, mut details) = explain_trust_policy(role, ctx);
         details.extend(trace_lines(&traces));
         let title = format!("trust policy allows {} to perform {action}", q.caller_role_arn);
-        match steps::check_assume_role_trust(&role, &mut ctx, &[action]) {
+        match steps::check_assume_role_trust(role, ctx, &[action]) {
             Ok(()) => {
                 trusted_actions.push(action);
                 r.pass(title, details);
@@ -269,15 +330,31 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
             Err((action, reason)) => r.fail(title, denied(action, reason), details),
         }
     }
-    // The caller's side of what the trust policy allows (how it admits the caller decides it).
-    let policies = steps::CallerPolicies::of(&caller);
-    for action in trusted_actions {
+    trusted_actions
+}
+
+/// The caller's side of what the trust policy allows, for each of `trusted_actions`: how the
+/// trust policy admits the caller decides whether its own policies must allow it too.
+fn caller_policy_steps(
+    r: &mut Recorder,
+    caller: &Caller,
+    role: &Role,
+    ctx: &mut RequestContext,
+    trusted_actions: &[&'static str],
+    denied: &impl Fn(&str, &'static str) -> ApiError,
+) {
+    let policies = steps::CallerPolicies::of(caller);
+    for &action in trusted_actions {
         let title = format!("the caller's own policies let it perform {action} on the role");
-        match policies.check(&role, &mut ctx, action) {
+        match policies.check(role, ctx, action) {
             Ok(trusted) => r.pass(title, vec![admitted(trusted).to_owned()]),
             Err(refusal) => r.fail(title, denied(action, refusal.reason), vec![refused(&refusal)]),
         }
     }
+}
+
+/// The session's duration: role chaining allows at most an hour.
+fn duration_step(r: &mut Recorder, q: &AssumeRoleQuestion, role: &Role) {
     let title = "session duration (role chaining: at most 1 hour)";
     match session::assume_role_duration(q.duration_seconds, role.max_session_duration, true) {
         Ok(d) => r.pass(title, vec![format!("{d} seconds")]),
@@ -291,7 +368,6 @@ fn explain_checked(config: Arc<Config>, q: &AssumeRoleQuestion, caller_role: &Ro
             )],
         ),
     }
-    r.finish(Api::Sts, question)
 }
 
 /// Why the caller's own policies did not stand in the way, by how the trust policy admits it.

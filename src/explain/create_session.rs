@@ -1,18 +1,19 @@
 //! Explaining a Roles Anywhere CreateSession: the broker's steps, in the broker's order, run
 //! against a configuration without a network or a private key.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use super::{Api, Recorder, Report, trace_lines};
+use super::{Api, Recorder, Report, explain_trust_policy, trace_lines};
 use crate::broker::steps;
 use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
 use crate::config::{Anchor, Config, Profile, Role, counted};
 use crate::error::ApiError;
 use crate::identity::{self, ClientCertificate, CrlInfo, VerifiedChain};
-use crate::policy::{self, StatementTrace};
+use crate::policy::StatementTrace;
 use crate::session::{self, format_expiration};
 
 /// A CreateSession to explain: what a client would send, minus the signature.
@@ -195,6 +196,62 @@ fn revoked_lines(anchor: &Anchor, leaf: &ClientCertificate, intermediates: &[Vec
 /// failure in the broker's order, i.e. exactly the error the daemon would answer.
 pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: OffsetDateTime) -> Report {
     let mut r = Recorder::default();
+    signing_steps(&mut r, config, q);
+    let certificate = r.check(
+        "certificate parses and follows the leaf certificate rules",
+        ClientCertificate::parse(q.certificate_der.clone())
+            .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}"))),
+        certificate_details,
+    );
+    let chain_shape = chain_shape_step(&mut r, q);
+    r.check("required parameters given", check_required_parameters(q), |()| {
+        Vec::new()
+    });
+    r.check(
+        "ARNs within AWS's lengths",
+        steps::check_arn_lengths(&q.profile_arn, &q.role_arn, &q.trust_anchor_arn),
+        |_| Vec::new(),
+    );
+    let anchor = r.check(
+        "trust anchor found and enabled",
+        steps::find_anchor(config, &q.trust_anchor_arn),
+        |a: &&Anchor| {
+            vec![format!(
+                "{} ({})",
+                a.arn,
+                counted(a.trust.certificates().len(), "CA certificate", "CA certificates")
+            )]
+        },
+    );
+    let chain = certificate.as_ref().zip(anchor).filter(|_| chain_shape);
+    chain_step(&mut r, q, chain, now);
+    certificate_names_step(&mut r, certificate.as_ref());
+    let profile = r.check(
+        "profile found and enabled",
+        steps::find_profile(config, &q.profile_arn),
+        |p: &&Profile| profile_details(p, certificate.as_ref()),
+    );
+    let role = role_step(&mut r, config, q, profile);
+    session_steps(&mut r, q, certificate.as_ref(), profile, role);
+    mapped_tags_steps(&mut r, profile.zip(certificate.as_ref()));
+    let inputs = trust_inputs(q, certificate.as_ref(), anchor, profile, role);
+    trust_policy_steps(&mut r, config, q, inputs.as_ref(), now);
+    r.finish(Api::RolesAnywhere, create_session_question(q, now))
+}
+
+/// What was asked: when, and the ARNs.
+fn create_session_question(q: &CreateSessionQuestion, now: OffsetDateTime) -> Vec<String> {
+    vec![
+        format!("CreateSession at {}", format_expiration(now.unix_timestamp())),
+        format!("  trust anchor: {}", q.trust_anchor_arn),
+        format!("  profile:      {}", q.profile_arn),
+        format!("  role:         {}", q.role_arn),
+    ]
+}
+
+/// The region and the host the request is signed for, when the question gives them: the
+/// server's region, and one of the server's names.
+fn signing_steps(r: &mut Recorder, config: &Config, q: &CreateSessionQuestion) {
     if let Some(region) = &q.region {
         let title = "request is signed for the server's region";
         match region.name() == config.server.region {
@@ -221,14 +278,11 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             ),
         }
     }
-    let certificate = r.check(
-        "certificate parses and follows the leaf certificate rules",
-        ClientCertificate::parse(q.certificate_der.clone())
-            .map_err(|e| ApiError::access_denied("bad-certificate", format!("Invalid certificate in X-Amz-X509: {e}"))),
-        certificate_details,
-    );
-    // The REST edge refuses a chain of the wrong shape as it reads X-Amz-X509-Chain, before
-    // the parameters are looked at.
+}
+
+/// The chain's shape (at most 5 certificates, each once), which the REST edge checks as it
+/// reads X-Amz-X509-Chain, before the parameters are looked at. Whether it held.
+fn chain_shape_step(r: &mut Recorder, q: &CreateSessionQuestion) -> bool {
     let given = vec![format!(
         "{} given",
         counted(
@@ -238,7 +292,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         )
     )];
     let title = "chain certificates: at most 5, each once";
-    let chain_shape = match steps::check_chain_shape(&q.intermediates) {
+    match steps::check_chain_shape(&q.intermediates) {
         Ok(()) => {
             r.pass(title, given);
             true
@@ -247,63 +301,62 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             r.fail(title, e, given);
             false
         }
-    };
-    r.check("required parameters given", check_required_parameters(q), |()| {
-        Vec::new()
-    });
-    r.check(
-        "ARNs within AWS's lengths",
-        steps::check_arn_lengths(&q.profile_arn, &q.role_arn, &q.trust_anchor_arn),
-        |_| Vec::new(),
-    );
-    let anchor = r.check(
-        "trust anchor found and enabled",
-        steps::find_anchor(config, &q.trust_anchor_arn),
-        |a: &&Anchor| {
-            vec![format!(
-                "{} ({})",
-                a.arn,
-                counted(a.trust.certificates().len(), "CA certificate", "CA certificates")
-            )]
-        },
-    );
+    }
+}
+
+/// The certificate chains to the trust anchor (`chain`: the parsed certificate and the enabled
+/// anchor, when the chain has the accepted shape): until when, and which CRLs were checked; or
+/// which certificates were revoked.
+fn chain_step(
+    r: &mut Recorder,
+    q: &CreateSessionQuestion,
+    chain: Option<(&ClientCertificate, &Anchor)>,
+    now: OffsetDateTime,
+) {
     let title = "certificate chains to the trust anchor (signatures, validity, CRLs)";
-    match (&certificate, anchor) {
-        (Some(cert), Some(anchor)) if chain_shape => {
-            match steps::verify_chain_at(anchor, cert, &q.intermediates, now) {
-                Ok(v) => {
-                    let mut details = vec![format!("chain valid until {}", format_expiration(v.not_after))];
-                    details.extend(revocation_lines(anchor, cert, &q.intermediates, &v));
-                    r.pass(title, details);
-                }
-                Err(e) => {
-                    let details = match e.message.ends_with(&identity::CertificateError::Revoked.to_string()) {
-                        true => revoked_lines(anchor, cert, &q.intermediates),
-                        false => Vec::new(),
-                    };
-                    r.fail(title, e, details);
-                }
-            }
-        }
-        _ => r.skip(
+    let Some((cert, anchor)) = chain else {
+        r.skip(
             title,
             "a parsed certificate, a chain of the accepted shape and an enabled trust anchor",
-        ),
-    }
-    let names = "certificate names give a source identity of its own";
-    match &certificate {
-        Some(cert) => {
-            r.check(names, steps::check_certificate_names(cert), |_| Vec::new());
+        );
+        return;
+    };
+    match steps::verify_chain_at(anchor, cert, &q.intermediates, now) {
+        Ok(v) => {
+            let mut details = vec![format!("chain valid until {}", format_expiration(v.not_after))];
+            details.extend(revocation_lines(anchor, cert, &q.intermediates, &v));
+            r.pass(title, details);
         }
-        None => r.skip(names, "a parsed certificate"),
+        Err(e) => {
+            let details = match e.message.ends_with(&identity::CertificateError::Revoked.to_string()) {
+                true => revoked_lines(anchor, cert, &q.intermediates),
+                false => Vec::new(),
+            };
+            r.fail(title, e, details);
+        }
     }
-    let profile = r.check(
-        "profile found and enabled",
-        steps::find_profile(config, &q.profile_arn),
-        |p: &&Profile| profile_details(p, certificate.as_ref()),
-    );
+}
+
+/// The certificate's names give a source identity of its own.
+fn certificate_names_step(r: &mut Recorder, certificate: Option<&ClientCertificate>) {
+    let title = "certificate names give a source identity of its own";
+    match certificate {
+        Some(cert) => {
+            r.check(title, steps::check_certificate_names(cert), |_| Vec::new());
+        }
+        None => r.skip(title, "a parsed certificate"),
+    }
+}
+
+/// The role is one of the profile's roles, and exists.
+fn role_step<'a>(
+    r: &mut Recorder,
+    config: &'a Config,
+    q: &CreateSessionQuestion,
+    profile: Option<&Profile>,
+) -> Option<&'a Role> {
     let title = "role is one of the profile's roles and exists";
-    let role = match profile {
+    match profile {
         Some(profile) => r.check(title, steps::find_role_in_profile(config, profile, &q.role_arn), |_| {
             vec![format!("profile roles: {}", profile.role_arns.join(", "))]
         }),
@@ -311,10 +364,14 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             r.skip(title, "the profile");
             None
         }
-    };
-    session_steps(&mut r, q, certificate.as_ref(), profile, role);
+    }
+}
+
+/// The tags the profile maps from the certificate (`mapping`: the profile and the parsed
+/// certificate) fit a session, and with the profile's session policies its packed size.
+fn mapped_tags_steps(r: &mut Recorder, mapping: Option<(&Profile, &ClientCertificate)>) {
     let title = "the tags the profile maps fit a session (at most 256 characters, no control character)";
-    match profile.zip(certificate.as_ref()) {
+    match mapping {
         Some((profile, cert)) => {
             let tags = profile.attribute_mapping.select(cert.principal_tags());
             r.check(title, steps::check_mapped_tags(&tags), |_| Vec::new());
@@ -322,7 +379,7 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         None => r.skip(title, "the profile and a parsed certificate"),
     }
     let title = "packed size: the profile's session policies and the tags it maps";
-    match profile.zip(certificate.as_ref()) {
+    match mapping {
         Some((profile, cert)) => {
             let tags = profile.attribute_mapping.select(cert.principal_tags());
             r.check(title, steps::check_packed_policy_size(profile, &tags), |percent| {
@@ -331,22 +388,52 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
         }
         None => r.skip(title, "the profile and a parsed certificate"),
     }
-    // The tags the profile maps and the session name, computed once for the three actions.
-    let trust_inputs =
-        certificate
-            .as_ref()
-            .zip(anchor)
-            .zip(profile)
-            .zip(role)
-            .and_then(|(((cert, anchor), profile), role)| {
-                let name = steps::session_name(profile, q.role_session_name.as_deref(), cert).ok()?;
-                let tags = profile.attribute_mapping.select(cert.principal_tags());
-                Some((cert, anchor, role, tags, name))
-            });
+}
+
+/// What the trust policy is asked with, computed once for the three actions.
+struct TrustInputs<'a> {
+    certificate: &'a ClientCertificate,
+    anchor: &'a Anchor,
+    role: &'a Role,
+    /// The tags the profile maps from the certificate.
+    tags: Cow<'a, [(String, String)]>,
+    session_name: String,
+}
+
+/// The [`TrustInputs`], when the steps they come from passed: a parsed certificate, an enabled
+/// trust anchor, the profile, the role and a session name.
+fn trust_inputs<'a>(
+    q: &CreateSessionQuestion,
+    certificate: Option<&'a ClientCertificate>,
+    anchor: Option<&'a Anchor>,
+    profile: Option<&'a Profile>,
+    role: Option<&'a Role>,
+) -> Option<TrustInputs<'a>> {
+    let (((certificate, anchor), profile), role) = certificate.zip(anchor).zip(profile).zip(role)?;
+    let session_name = steps::session_name(profile, q.role_session_name.as_deref(), certificate).ok()?;
+    let tags = profile.attribute_mapping.select(certificate.principal_tags());
+    Some(TrustInputs {
+        certificate,
+        anchor,
+        role,
+        tags,
+        session_name,
+    })
+}
+
+/// The role's trust policy for each of [`ROLES_ANYWHERE_ACTIONS`], traced statement by
+/// statement (a trace the same as an earlier action's is not repeated).
+fn trust_policy_steps(
+    r: &mut Recorder,
+    config: &Config,
+    q: &CreateSessionQuestion,
+    inputs: Option<&TrustInputs<'_>>,
+    now: OffsetDateTime,
+) {
     let mut first: Option<(&str, Vec<StatementTrace>)> = None;
     for action in ROLES_ANYWHERE_ACTIONS {
         let title = format!("trust policy allows {ROLES_ANYWHERE_PRINCIPAL} to perform {action}");
-        let Some((cert, anchor, role, tags, session_name)) = &trust_inputs else {
+        let Some(inputs) = inputs else {
             r.skip(
                 title,
                 "a parsed certificate, an enabled trust anchor, the role and a session name",
@@ -354,17 +441,14 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             continue;
         };
         let requester = steps::SessionRequester {
-            certificate: cert,
-            tags,
-            session_name,
+            certificate: inputs.certificate,
+            tags: &inputs.tags,
+            session_name: &inputs.session_name,
         };
-        let mut ctx = steps::trust_context(config, anchor, role, requester, q.source_ip, now);
+        let role = inputs.role;
+        let mut ctx = steps::trust_context(config, inputs.anchor, role, requester, q.source_ip, now);
         ctx.action = action.to_owned();
-        let (decision, traces) = policy::explain(&[&role.trust_policy], &ctx);
-        let mut details = vec![match &decision.deciding {
-            Some(s) => format!("{}: decided by {s}", decision.outcome),
-            None => decision.outcome.to_string(),
-        }];
+        let (decision, traces, mut details) = explain_trust_policy(role, &ctx);
         match &first {
             Some((earlier, same)) if *same == traces => {
                 details.push(format!("every statement and condition as for {earlier} above"));
@@ -377,13 +461,6 @@ pub fn explain_create_session(config: &Config, q: &CreateSessionQuestion, now: O
             false => r.fail(title, steps::trust_denied(role, action, &decision), details),
         }
     }
-    let question = vec![
-        format!("CreateSession at {}", format_expiration(now.unix_timestamp())),
-        format!("  trust anchor: {}", q.trust_anchor_arn),
-        format!("  profile:      {}", q.profile_arn),
-        format!("  role:         {}", q.role_arn),
-    ];
-    r.finish(Api::RolesAnywhere, question)
 }
 
 /// Session name, instance properties and duration.

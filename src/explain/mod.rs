@@ -16,8 +16,9 @@ mod simulate;
 
 use core::fmt;
 
+use crate::config::Role;
 use crate::error::ApiError;
-use crate::policy::StatementTrace;
+use crate::policy::{self, Decision, RequestContext, StatementTrace};
 
 pub use assume_role::{AssumeRoleQuestion, QuestionError, explain_assume_role};
 pub use create_session::{CreateSessionQuestion, SigningRegion, explain_create_session};
@@ -174,6 +175,18 @@ impl Recorder {
             api,
         }
     }
+}
+
+/// `role`'s trust policy explained for `ctx` (both explanations ask it the same way): the
+/// decision, each statement's trace, and a step's details begun with the decision's line (its
+/// outcome, and the statement that decided it).
+fn explain_trust_policy(role: &Role, ctx: &RequestContext) -> (Decision, Vec<StatementTrace>, Vec<String>) {
+    let (decision, traces) = policy::explain(&[&role.trust_policy], ctx);
+    let details = vec![match &decision.deciding {
+        Some(s) => format!("{}: decided by {s}", decision.outcome),
+        None => decision.outcome.to_string(),
+    }];
+    (decision, traces, details)
 }
 
 /// Statement traces as indented lines (the policy engine's own rendering).
