@@ -114,25 +114,16 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // The daemon batches its log writes (see `logging`); the guard writes the last batch.
     let flush_logs = logging::init(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    if let Some(helper) = helper_without_certificate(&cli.command) {
+        return usage_error(
+            helper,
+            clap::error::ErrorKind::MissingRequiredArgument,
+            MISSING_CERTIFICATE,
+        );
+    }
     match cli.command {
         Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
-        // Checked by value (see `lacks_certificate`), as clap checks the flag's presence.
-        Command::CredentialProcess(args) if args.session.lacks_certificate() => usage_error(
-            "credential-process",
-            clap::error::ErrorKind::MissingRequiredArgument,
-            MISSING_CERTIFICATE,
-        ),
-        Command::Sidecar(args) if args.session.lacks_certificate() => usage_error(
-            "sidecar",
-            clap::error::ErrorKind::MissingRequiredArgument,
-            MISSING_CERTIFICATE,
-        ),
-        Command::Update(args) if args.session.lacks_certificate() => usage_error(
-            "update",
-            clap::error::ErrorKind::MissingRequiredArgument,
-            MISSING_CERTIFICATE,
-        ),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
         Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
         // As aws_signing_helper: --retry-errors is for the refreshing update. Checked by value,
@@ -159,6 +150,19 @@ pub fn run() -> ExitCode {
 /// A helper's command line that names no certificate
 /// ([`crate::helper::credential_process::SessionArgs::lacks_certificate`]), in clap's words.
 const MISSING_CERTIFICATE: &str = "the following required arguments were not provided:\n  --certificate <CERTIFICATE>";
+
+/// The subcommand of a helper (credential-process, sidecar, update) whose command line names no
+/// certificate, if `command` is one. Checked by value
+/// ([`crate::helper::credential_process::SessionArgs::lacks_certificate`]), as clap checks the
+/// flag's presence.
+fn helper_without_certificate(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::CredentialProcess(args) if args.session.lacks_certificate() => Some("credential-process"),
+        Command::Sidecar(args) if args.session.lacks_certificate() => Some("sidecar"),
+        Command::Update(args) if args.session.lacks_certificate() => Some("update"),
+        _ => None,
+    }
+}
 
 /// Refuses the command line of `subcommand` as clap refuses one it cannot take: its error
 /// `kind` with `message`, the subcommand's usage, exit 2. For the rules clap cannot state,
