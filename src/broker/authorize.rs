@@ -231,7 +231,19 @@ pub fn authorization_context(
 /// none of them derived from the session, each in one spelling. Needs no session: a
 /// platform's malformed arguments are refused whatever the request they come with.
 pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
-    let a = &input.action;
+    check_action(&input.action)?;
+    check_resource_length(&input.resource)?;
+    let context = &input.context;
+    check_context_sizes(context)?;
+    let keys = count_context_keys(context)?;
+    check_secure_transport_once(&keys)?;
+    check_no_derived_key(context)?;
+    check_secure_transport_value(context)?;
+    check_no_username(context)
+}
+
+/// The action has the form `service:Action`, at most 128 characters, no wildcards.
+fn check_action(a: &str) -> Result<(), ApiError> {
     let well_formed = a.split_once(':').is_some_and(|(service, name)| {
         !service.is_empty() && !name.is_empty() && a.len() <= 128 && !a.contains(['*', '?', ' '])
     });
@@ -241,7 +253,12 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             format!("The action '{a}' must have the form service:Action (at most 128 characters, no wildcards)."),
         ));
     }
-    let resource_characters = input.resource.chars().count();
+    Ok(())
+}
+
+/// The resource has at most [`MAX_RESOURCE_CHARACTERS`].
+fn check_resource_length(resource: &str) -> Result<(), ApiError> {
+    let resource_characters = resource.chars().count();
     if resource_characters > MAX_RESOURCE_CHARACTERS {
         return Err(ApiError::validation(
             "resource-too-long",
@@ -250,8 +267,13 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             ),
         ));
     }
-    if let Some((k, _)) = input
-        .context
+    Ok(())
+}
+
+/// Each context key name has 1 to [`MAX_CONTEXT_KEY_CHARACTERS`], and each value at most
+/// [`MAX_CONTEXT_VALUE_CHARACTERS`] (the names are checked first).
+fn check_context_sizes(context: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, _)) = context
         .iter()
         .find(|(k, _)| k.is_empty() || k.chars().count() > MAX_CONTEXT_KEY_CHARACTERS)
     {
@@ -263,8 +285,7 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             ),
         ));
     }
-    if let Some((k, v)) = input
-        .context
+    if let Some((k, v)) = context
         .iter()
         .find(|(_, v)| v.chars().count() > MAX_CONTEXT_VALUE_CHARACTERS)
     {
@@ -276,13 +297,21 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             ),
         ));
     }
-    // Counted as they come, each pair against at most MAX_CONTEXT_KEYS keys seen: a request of
-    // ever new keys is refused at the first one too many, not after comparing all of them.
-    // Given again in another spelling, a key is refused: key names are case-insensitive, and a
-    // gRPC `context` map could otherwise turn a key of one value into a multi-valued one,
-    // which negated operators (`NotIpAddress`) read differently.
+    Ok(())
+}
+
+/// Each context key (in its first spelling) with its number of values: at most
+/// [`MAX_CONTEXT_KEYS`] keys of at most [`MAX_CONTEXT_KEY_VALUES`] values, each key in one
+/// spelling.
+///
+/// Counted as they come, each pair against at most MAX_CONTEXT_KEYS keys seen: a request of
+/// ever new keys is refused at the first one too many, not after comparing all of them.
+/// Given again in another spelling, a key is refused: key names are case-insensitive, and a
+/// gRPC `context` map could otherwise turn a key of one value into a multi-valued one,
+/// which negated operators (`NotIpAddress`) read differently.
+fn count_context_keys(context: &[(String, String)]) -> Result<Vec<(&str, usize)>, ApiError> {
     let mut keys: Vec<(&str, usize)> = Vec::new();
-    for (key, _) in &input.context {
+    for (key, _) in context {
         let full = keys.len() == MAX_CONTEXT_KEYS;
         match keys.iter_mut().find(|(k, _)| policy::same_key(k, key)) {
             Some((first, _)) if *first != key.as_str() => {
@@ -311,6 +340,12 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             None => keys.push((key, 1)),
         }
     }
+    Ok(keys)
+}
+
+/// `aws:SecureTransport` is given one value at most (`keys` as [`count_context_keys`] counts
+/// them).
+fn check_secure_transport_once(keys: &[(&str, usize)]) -> Result<(), ApiError> {
     if let Some((key, _)) = keys
         .iter()
         .find(|(k, values)| policy::same_key(k, "aws:SecureTransport") && *values > 1)
@@ -320,16 +355,24 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             format!("The context key '{key}' takes one value, true or false."),
         ));
     }
-    if let Some((k, _)) = input.context.iter().find(|(k, _)| is_derived_key(k)) {
+    Ok(())
+}
+
+/// No context key is one rolegate derives from the session ([`is_derived_key`]).
+fn check_no_derived_key(context: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, _)) = context.iter().find(|(k, _)| is_derived_key(k)) {
         return Err(ApiError::validation(
             "derived-context-key",
             format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
         ));
     }
-    // The relying service knows whether the request it authorizes came over TLS (rolegate
-    // assumes it did when not told).
-    if let Some((k, v)) = input
-        .context
+    Ok(())
+}
+
+/// `aws:SecureTransport`, when given, is true or false. The relying service knows whether the
+/// request it authorizes came over TLS (rolegate assumes it did when not told).
+fn check_secure_transport_value(context: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, v)) = context
         .iter()
         .find(|(k, v)| policy::same_key(k, "aws:SecureTransport") && policy::parse_bool(v).is_none())
     {
@@ -338,7 +381,12 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
             format!("The context key '{k}' is true or false, not '{v}'."),
         ));
     }
-    if let Some((k, _)) = input.context.iter().find(|(k, _)| policy::same_key(k, "aws:username")) {
+    Ok(())
+}
+
+/// `aws:username` is not given: IAM sets it for IAM users only, never for a role session.
+fn check_no_username(context: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, _)) = context.iter().find(|(k, _)| policy::same_key(k, "aws:username")) {
         return Err(ApiError::validation(
             "derived-context-key",
             format!(
