@@ -1348,6 +1348,33 @@ async fn authorize_evaluates_role_and_session_policies() {
         Code::InvalidArgument,
         "The context key 'aws:TagKeys' in context_values has no values; give at least one.",
     );
+
+    // A session policy of 300 short patterns against fifty long values of the
+    // caller's: refused once the request's matching bound is spent (it took 1.5 s of a
+    // worker thread), not decided on the matches made so far.
+    let patterns: Vec<String> = (0..300).map(|i| format!("\"*aaaaa{i:03}\"")).collect();
+    let mut dense = chain_request(None);
+    dense.policy = Some(format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"orders:GetOrder","Resource":"*","Condition":{{"StringLike":{{"orders:prefix":[{}]}}}}}}]}}"#,
+        patterns.join(",")
+    ));
+    let dense = c.assume_role(dense, &signing(&session), REGION, now()).await.unwrap();
+    let dense_token = dense.credentials.unwrap().session_token;
+    let prefixes = |values: Vec<String>| {
+        let mut r = ask(&dense_token, "orders:GetOrder", "arn:aws:orders:::order/1");
+        r.context_values
+            .insert("orders:prefix".into(), ContextValues { values });
+        r
+    };
+    let long: Vec<String> = (0..50).map(|i| format!("{}!{i:02}", "a".repeat(2045))).collect();
+    assert_status(
+        authorize(prefixes(long)).await,
+        Code::PermissionDenied,
+        "performing orders:GetOrder on arn:aws:orders:::order/1: refused undecided: matching the policies' \
+         wildcard patterns against this request's values takes more work than rolegate allows one request",
+    );
+    let r = authorize(prefixes(vec!["x/aaaaa042".into()])).await.unwrap();
+    assert_eq!(r.decision(), Decision::Allow);
     let fifty_one: Vec<String> = (0..51).map(|n| format!("k{n}")).collect();
     let fifty_one: Vec<&str> = fifty_one.iter().map(String::as_str).collect();
     assert_status(
