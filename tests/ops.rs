@@ -2330,13 +2330,7 @@ async fn a_connection_accepted_as_the_drain_begins_is_answered() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     d.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !d
-        .stderr_lines
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        .expect("the drain's log line")
-        .contains("shutting down: draining connections")
-    {}
+    first_log_line(&d, |line| line.contains("shutting down: draining connections"));
     let config = rolegate::client::client_config(&TlsOptions {
         ca_bundle: Some(d.ca_bundle()),
         ..Default::default()
@@ -2534,20 +2528,11 @@ async fn a_reload_that_moves_the_listener_warns() {
     // Every reload says so while the file names another address, not only the first.
     for reloads in [1.0, 2.0] {
         reload_config(&d, &moved, reloads).await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let line = d
-                .stderr_lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the warning");
-            if line.contains("WARN") && line.contains("server.listen") {
-                assert!(
-                    line.contains("rolegate.toml: server.listen: changed from 127.0.0.1:0 to 127.0.0.1:1: listen addresses are read at start only; restart to apply it"),
-                    "{line}"
-                );
-                break;
-            }
-        }
+        let line = first_log_line(&d, |line| line.contains("WARN") && line.contains("server.listen"));
+        assert!(
+            line.contains("rolegate.toml: server.listen: changed from 127.0.0.1:0 to 127.0.0.1:1: listen addresses are read at start only; restart to apply it"),
+            "{line}"
+        );
         // A gauge tells monitoring what the log line tells a reader.
         assert_eq!(restart_pending(), Some(1.0));
     }
@@ -2585,19 +2570,27 @@ async fn a_reload_leaves_a_listen_address_set_on_the_command_line_alone() {
     assert_ne!(metrics_moved, moved);
     reload_config(&d, &metrics_moved, 2.0).await;
     assert_eq!(restart_pending(), Some(1.0));
+    let line = first_log_line(&d, |line| {
+        assert!(!line.contains("server.listen:"), "{line}");
+        line.contains("WARN") && line.contains("server.metrics_listen")
+    });
+    assert!(
+        line.contains("rolegate.toml: server.metrics_listen: changed from 127.0.0.1:0 to 127.0.0.1:3: listen addresses are read at start only; restart to apply it"),
+        "{line}"
+    );
+}
+
+/// The first line of the daemon's log from now on that `wanted` picks (each line before it is
+/// shown to `wanted` too); panics when none comes within 20 s.
+fn first_log_line(d: &Daemon, mut wanted: impl FnMut(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let line = d
             .stderr_lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the warning");
-        assert!(!line.contains("server.listen:"), "{line}");
-        if line.contains("WARN") && line.contains("server.metrics_listen") {
-            assert!(
-                line.contains("rolegate.toml: server.metrics_listen: changed from 127.0.0.1:0 to 127.0.0.1:3: listen addresses are read at start only; restart to apply it"),
-                "{line}"
-            );
-            break;
+            .expect("the log line looked for");
+        if wanted(&line) {
+            return line;
         }
     }
 }
