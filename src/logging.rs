@@ -57,7 +57,7 @@ impl LogFormat {
 /// batched when `batched` (then keep the guard alive until the process ends).
 pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
     if !batched {
-        install(format, std::io::stderr);
+        install(format, Stderr);
         return None;
     }
     match BatchedWriter::spawn(std::io::stderr(), crate::metrics::record_lost_log_bytes) {
@@ -68,7 +68,7 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
         // No thread to write batches (a task limit reached): lines written as they come,
         // rather than queued for a writer that never runs until logging blocks every thread.
         Err(e) => {
-            install(format, std::io::stderr);
+            install(format, Stderr);
             tracing::warn!(error = %e, "cannot start the log writer thread; writing each line at once");
             None
         }
@@ -118,7 +118,7 @@ pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usi
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     let (filter, unread) = env_filter();
-    let lines = lines(format, std::io::stderr).with_filter(filter);
+    let lines = lines(format, Stderr).with_filter(filter);
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = WarningCounter(Arc::clone(&count)).with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     let subscriber = tracing_subscriber::registry().with(lines).with(counter);
@@ -129,6 +129,33 @@ pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usi
     // A `RUST_LOG` that is not understood is the environment's problem, not the configuration's.
     let noted = usize::from(unread.is_some());
     (result, count.load(std::sync::atomic::Ordering::Relaxed) - noted)
+}
+
+/// stderr for log lines written as they come (every command but `serve`, whose lines a
+/// [`BatchedWriter`] writes): a line stderr refuses (a reader that went away, as in
+/// `rolegate check-config 2>&1 | head -2`) is dropped, as [`crate::cli::print_stderr`] drops
+/// it. `tracing_subscriber` reports a failed write with `eprintln!`, on the same stderr, which
+/// panics (exit 101) instead of the command's own exit status.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stderr;
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Stderr {
+        Stderr
+    }
+}
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Counts the events it sees (of the level its filter lets through).

@@ -3422,6 +3422,150 @@ fn check_config_strict_fails_on_warnings() {
     assert_eq!(code, Some(1), "{stderr}");
 }
 
+/// Which of a command's output streams is a pipe whose reader went away.
+#[derive(Clone, Copy, Debug)]
+enum ClosedOutput {
+    Stdout,
+    Stderr,
+    Both,
+}
+
+/// Runs `rolegate {args}` with `RUST_LOG` set to `rust_log` and `closed` a pipe whose read end
+/// is closed before the command writes: its exit code, and what it wrote on the stream left
+/// open (nothing when both are closed).
+fn run_with_closed_output(args: &[&std::ffi::OsStr], rust_log: &str, closed: ClosedOutput) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(binary())
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    // The read ends not kept are closed here, before the command has started to write.
+    let open: Option<Box<dyn Read>> = match closed {
+        ClosedOutput::Stdout => {
+            drop(stdout);
+            Some(Box::new(stderr))
+        }
+        ClosedOutput::Stderr => {
+            drop(stderr);
+            Some(Box::new(stdout))
+        }
+        ClosedOutput::Both => {
+            drop((stdout, stderr));
+            None
+        }
+    };
+    let mut text = String::new();
+    if let Some(mut open) = open {
+        open.read_to_string(&mut text).unwrap();
+    }
+    (child.wait().unwrap().code(), text)
+}
+
+/// Every command keeps its documented exit status when the reader of its stdout or stderr is
+/// gone (`rolegate check-config --strict t.toml 2>&1 | head -2`): what cannot be written is
+/// dropped, where `eprintln!` and the log writer panicked (exit 101). A `RUST_LOG` that is no
+/// filter makes each command log a warning too.
+#[test]
+fn a_closed_stdout_or_stderr_keeps_the_exit_status() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    // A role whose trust policy never allows sts:TagSession: the configuration loads, with a warning.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(",\"sts:TagSession\",\"sts:SetSourceIdentity\"", "", 1),
+    )
+    .unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[server\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let existing = dir.path().join("k1.key");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let anchor = anchor_arn("main");
+    let profile = profile_arn("main");
+    let commands: Vec<(Vec<&std::ffi::OsStr>, i32)> = vec![
+        (vec![os("check-config"), os("--strict"), config.as_os_str()], 3),
+        (vec![os("check-config"), broken.as_os_str()], 1),
+        (
+            vec![
+                os("simulate"),
+                os("--config"),
+                config.as_os_str(),
+                os("--role-arn"),
+                os(ROLE),
+                os("--action"),
+                os("s3:GetObject"),
+                os("--resource"),
+                os("arn:aws:s3:::bucket/key"),
+            ],
+            1,
+        ),
+        (
+            vec![
+                os("simulate"),
+                os("--config"),
+                missing.as_os_str(),
+                os("--role-arn"),
+                os(ROLE),
+                os("--action"),
+                os("s3:GetObject"),
+                os("--resource"),
+                os("*"),
+            ],
+            2,
+        ),
+        (
+            vec![
+                os("credential-process"),
+                os("--certificate"),
+                missing.as_os_str(),
+                os("--private-key"),
+                missing.as_os_str(),
+                os("--trust-anchor-arn"),
+                std::ffi::OsStr::new(anchor.as_str()),
+                os("--profile-arn"),
+                std::ffi::OsStr::new(profile.as_str()),
+                os("--role-arn"),
+                os(ROLE),
+                os("--no-verify-ssl"),
+            ],
+            1,
+        ),
+        (
+            vec![
+                os("admin"),
+                os("status"),
+                os("--endpoint"),
+                os("https://127.0.0.1:1"),
+                os("--certificate"),
+                missing.as_os_str(),
+            ],
+            1,
+        ),
+        (vec![os("probe"), os("http://127.0.0.1:1/healthz")], 1),
+        (vec![os("keys"), os("generate"), os("--out"), existing.as_os_str()], 1),
+    ];
+    for (args, code) in &commands {
+        for rust_log in ["info", "[[["] {
+            for closed in [ClosedOutput::Stdout, ClosedOutput::Stderr, ClosedOutput::Both] {
+                let (exit, open) = run_with_closed_output(args, rust_log, closed);
+                assert_eq!(
+                    exit,
+                    Some(*code),
+                    "{args:?} RUST_LOG={rust_log} {closed:?} closed: {open}"
+                );
+                assert!(!open.contains("panicked"), "{args:?} {closed:?} closed: {open}");
+            }
+        }
+    }
+}
+
 /// A revocation cutoff ahead of the clock revokes the sessions the role issues until then:
 /// warned about, naming both times; one in the past is not.
 #[test]

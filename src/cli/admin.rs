@@ -67,7 +67,7 @@ pub(super) fn run(cmd: AdminCommand) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            super::print_error(&format_args!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -82,7 +82,7 @@ pub(super) fn run(cmd: AdminCommand) -> ExitCode {
             })
     });
     result.unwrap_or_else(|e: String| {
-        eprintln!("error: {e}");
+        super::print_error(&e);
         ExitCode::FAILURE
     })
 }
@@ -111,10 +111,10 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
                 super::print_stdout("reloaded: the new configuration is in force\n");
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!(
-                    "error: reload failed; the daemon keeps its previous configuration: {}",
+                super::print_error(&format_args!(
+                    "reload failed; the daemon keeps its previous configuration: {}",
                     answer.error
-                );
+                ));
                 Ok(ExitCode::FAILURE)
             }
         }

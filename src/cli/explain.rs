@@ -415,7 +415,7 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 }
 
 fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    super::print_error(&message);
     ExitCode::from(USAGE)
 }
 

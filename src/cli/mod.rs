@@ -185,6 +185,21 @@ pub(crate) fn print_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
+/// Writes `text` to stderr, as [`print_stdout`] writes to stdout: a stderr that refuses it (a
+/// reader that went away, as in `rolegate check-config 2>&1 | head -2`) leaves the command's
+/// exit status as documented — `eprintln!` would panic (exit 101) — and there is nowhere else
+/// to say so.
+pub(crate) fn print_stderr(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stderr().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `error: {message}` on stderr ([`print_stderr`]): a command's last word when it fails.
+pub(crate) fn print_error(message: &dyn std::fmt::Display) {
+    print_stderr(&format!("error: {message}\n"));
+}
+
 /// `check-config --strict`'s exit status for a configuration that loads with warnings (1 is
 /// a configuration that does not load, 2 a command line that cannot be parsed).
 const WARNINGS_REFUSED: u8 = 3;
@@ -198,14 +213,14 @@ fn check_config(file: &std::path::Path, strict: bool, log_format: LogFormat) -> 
             print_stdout(&format!("{}\n{}", verdict(file, warnings), config.summary()));
             match strict_failure(file, strict, warnings) {
                 Some(message) => {
-                    eprintln!("error: {message}");
+                    print_error(&message);
                     ExitCode::from(WARNINGS_REFUSED)
                 }
                 None => ExitCode::SUCCESS,
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             ExitCode::FAILURE
         }
     }
@@ -307,8 +322,8 @@ const SHUTDOWN_WAIT_FOR_BLOCKING_TASKS: std::time::Duration = std::time::Duratio
 /// why the unit or pod did not start. Written directly, whatever `RUST_LOG` filters.
 fn fatal(log_format: LogFormat, message: &str) -> ExitCode {
     match log_format {
-        LogFormat::Text => eprintln!("error: {message}"),
-        LogFormat::Json => eprintln!("{}", logging::json_error_line("cannot serve", message)),
+        LogFormat::Text => print_error(&message),
+        LogFormat::Json => print_stderr(&format!("{}\n", logging::json_error_line("cannot serve", message))),
     }
     ExitCode::FAILURE
 }
@@ -325,7 +340,7 @@ fn run_helper(fut: impl std::future::Future<Output = Result<(), String>>) -> Exi
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             ExitCode::FAILURE
         }
     }
@@ -343,7 +358,7 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&e);
             ExitCode::FAILURE
         }
     }

@@ -43,7 +43,7 @@ pub(super) fn run(args: ProbeArgs) -> ExitCode {
 }
 
 fn failed(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    super::print_error(&message);
     ExitCode::FAILURE
 }
 

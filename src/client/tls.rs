@@ -32,7 +32,9 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let builder = if opts.no_verify {
-        eprintln!("warning: --no-verify-ssl: the server's certificate is not verified; use only for development");
+        crate::cli::print_stderr(
+            "warning: --no-verify-ssl: the server's certificate is not verified; use only for development\n",
+        );
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(KeyPossessionOnly {

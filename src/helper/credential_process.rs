@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity, read_certificate_and_chain};
+use crate::cli::print_stderr;
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions, proxy};
 
 /// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
@@ -272,13 +273,13 @@ impl SessionArgs {
     ) -> Result<SessionCredentials, String> {
         let params = self.params()?;
         if self.debug {
-            eprintln!(
-                "rolegate: CreateSession at {} ({}) for {} with certificate serial {}",
+            print_stderr(&format!(
+                "rolegate: CreateSession at {} ({}) for {} with certificate serial {}\n",
                 self.endpoint(&params.region),
                 client.route(),
                 params.role_arn,
                 identity.certificate.serial_hex()
-            );
+            ));
         }
         let request = client.create_session(
             &params,
@@ -439,7 +440,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         None
     } else {
         cache::default_dir()
-            .inspect_err(|e| eprintln!("warning: credential cache unusable, fetching directly: {e}"))
+            .inspect_err(|e| print_stderr(&format!("warning: credential cache unusable, fetching directly: {e}\n")))
             .ok()
     };
     let creds = match cache_dir {
@@ -457,7 +458,10 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             // from credentials already cached.
             if let Some(c) = cache::read_unlocked(&dir, &key, OffsetDateTime::now_utc()) {
                 if args.debug {
-                    eprintln!("rolegate: using cached credentials valid until {}", c.expiration);
+                    print_stderr(&format!(
+                        "rolegate: using cached credentials valid until {}\n",
+                        c.expiration
+                    ));
                 }
                 return print_credentials(&c);
             }
@@ -483,7 +487,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                         ));
                     }
                     Err(e) => {
-                        eprintln!("warning: credential cache unusable, fetching directly: {e}");
+                        print_stderr(&format!("warning: credential cache unusable, fetching directly: {e}\n"));
                         break None;
                     }
                 }
@@ -495,7 +499,10 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             {
                 Some(c) => {
                     if args.debug {
-                        eprintln!("rolegate: using cached credentials valid until {}", c.expiration);
+                        print_stderr(&format!(
+                            "rolegate: using cached credentials valid until {}\n",
+                            c.expiration
+                        ));
                     }
                     c
                 }
@@ -532,7 +539,7 @@ fn stored_or_cached(
     match fetched {
         Ok(c) => {
             if let Some(Err(e)) = slot.map(|s| s.store(&c)) {
-                eprintln!("warning: {e}");
+                print_stderr(&format!("warning: {e}\n"));
             }
             Ok(c)
         }
@@ -540,10 +547,10 @@ fn stored_or_cached(
             let cached = slot
                 .and_then(|s| s.read_on_failure(OffsetDateTime::now_utc()))
                 .ok_or_else(|| e.clone())?;
-            eprintln!(
-                "warning: {e}; using the cached credentials, valid until {}",
+            print_stderr(&format!(
+                "warning: {e}; using the cached credentials, valid until {}\n",
                 cached.expiration
-            );
+            ));
             Ok(cached)
         }
     }

@@ -120,11 +120,11 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
 
 /// Says on stderr which profile of which file now holds credentials until when.
 fn report_written(profile: &str, file: &Path, creds: &SessionCredentials) {
-    eprintln!(
-        "rolegate: wrote profile [{profile}] to {} (expires {})",
+    crate::cli::print_stderr(&format!(
+        "rolegate: wrote profile [{profile}] to {} (expires {})\n",
         file.display(),
         creds.expiration
-    );
+    ));
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE` (with `$VAR` and `~` expanded, as botocore does), else
