@@ -47,12 +47,58 @@ pub(super) struct Target {
     pub kind: RequestKind,
     /// Requests started so far (picks the certificate and the session name).
     pub sequence: AtomicU64,
-    /// Stop after this many successful requests (memory benchmark), if set.
-    pub request_limit: Option<u64>,
+    /// The successful requests to stop after (memory benchmark), if any.
+    pub tickets: Tickets,
     pub succeeded: AtomicU64,
     /// Set when the run is given up (the server stopped): the workers stop.
     pub abandoned: std::sync::atomic::AtomicBool,
 }
+
+/// A bound on the successful requests of a run (the memory benchmark's `--sessions`): a worker
+/// takes a ticket before it sends and gives it back when the request fails, so that the
+/// workers together succeed exactly `limit` times — not `limit` and the requests in flight
+/// when the limit is reached.
+pub(super) struct Tickets {
+    limit: Option<u64>,
+    /// Tickets held by requests in flight or that succeeded.
+    taken: AtomicU64,
+}
+
+impl Tickets {
+    /// `limit` tickets, or as many as asked for without one.
+    pub(super) fn new(limit: Option<u64>) -> Tickets {
+        Tickets {
+            limit,
+            taken: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes a ticket: false when all are taken (a request in flight may still give its own
+    /// back). Always true without a limit.
+    fn take(&self) -> bool {
+        let Some(limit) = self.limit else {
+            return true;
+        };
+        self.taken
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < limit).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// Gives back the ticket of a request that did not succeed, for another to take.
+    fn give_back(&self) {
+        if self.limit.is_some() {
+            self.taken.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `succeeded` requests have used every ticket.
+    fn used_up(&self, succeeded: u64) -> bool {
+        self.limit.is_some_and(|limit| succeeded >= limit)
+    }
+}
+
+/// How long a worker that found every ticket taken waits before it looks again.
+const TICKET_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What one worker observed during the measured window.
 #[derive(Default)]
@@ -73,9 +119,7 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
     // counted: the window's requests are what the report counts.
     let in_window = || (measure_from..end).contains(&Instant::now());
     while Instant::now() < end && !target.abandoned.load(Ordering::Relaxed) {
-        if let Some(limit) = target.request_limit
-            && target.succeeded.load(Ordering::Relaxed) >= limit
-        {
+        if target.tickets.used_up(target.succeeded.load(Ordering::Relaxed)) {
             break;
         }
         let conn = match sender.as_mut() {
@@ -99,11 +143,16 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
                 }
             }
         }
+        if !target.tickets.take() {
+            tokio::time::sleep(TICKET_WAIT).await;
+            continue;
+        }
         let seq = target.sequence.fetch_add(1, Ordering::Relaxed);
         let request = match build_request(&target, seq, creds.as_ref()) {
             Ok(r) => r,
             Err(e) => {
                 record_error(&mut result, e, in_window());
+                target.tickets.give_back();
                 continue;
             }
         };
@@ -124,6 +173,8 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
         let outcome = outcome.map(drop).map_err(|f| f.message);
         if result.record(measure_from, end, started, Instant::now(), outcome) {
             target.succeeded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            target.tickets.give_back();
         }
     }
     result
@@ -340,6 +391,28 @@ async fn obtain_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Workers racing for a limit's tickets take exactly the limit; a ticket given back is
+    /// taken again; without a limit, every take succeeds.
+    #[test]
+    fn tickets_bound_the_requests_sent() {
+        let tickets = Tickets::new(Some(1_000));
+        let taken = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| std::iter::from_fn(|| tickets.take().then_some(())).count()))
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("a worker")).sum::<usize>()
+        });
+        assert_eq!(taken, 1_000);
+        assert!(!tickets.take());
+        assert!(!tickets.used_up(999));
+        tickets.give_back();
+        assert!(tickets.take());
+        assert!(tickets.used_up(1_000));
+        let unlimited = Tickets::new(None);
+        assert!((0..10).all(|_| unlimited.take()));
+        assert!(!unlimited.used_up(u64::MAX));
+    }
 
     /// A request counts when it finished in the window, whatever its start: those in flight
     /// as the window opens count, those in flight as it closes do not.

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use self::floor::FloorOp;
 use self::grpc::GrpcTarget;
-use self::load::{RequestKind, Target, WorkerResult};
+use self::load::{RequestKind, Target, Tickets, WorkerResult};
 use self::scrape::{CacheActivity, CacheCounters};
 use self::setup::{Server, World, WorldOptions};
 use crate::client::{TlsOptions, client_config};
@@ -313,7 +313,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         clients: std::mem::take(&mut world.clients),
         kind,
         sequence: AtomicU64::new(0),
-        request_limit: (args.scenario == Scenario::Memory).then_some(args.sessions),
+        tickets: Tickets::new((args.scenario == Scenario::Memory).then_some(args.sessions)),
         succeeded: AtomicU64::new(0),
         abandoned: std::sync::atomic::AtomicBool::new(false),
     });
