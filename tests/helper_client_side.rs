@@ -219,6 +219,11 @@ fn flags_read_as_aws_signing_helper_reads_them() {
             ["--profile-arn", "notanarn"],
             "error: --profile-arn 'notanarn' is not an ARN: expected arn:partition:service:region:account-id:resource\n".to_owned(),
         ),
+        // Named as no ARN, not as an ARN without a region (which --region would not fix).
+        (
+            ["--trust-anchor-arn", "dev"],
+            "error: --trust-anchor-arn 'dev' is not an ARN: expected arn:partition:service:region:account-id:resource\n".to_owned(),
+        ),
         (
             ["--endpoint", &format!("{}?x=1", d.endpoint)],
             format!(

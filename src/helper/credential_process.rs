@@ -163,8 +163,11 @@ impl SessionArgs {
         self.certificate.is_none() && self.key_stores.first_given().is_none()
     }
 
-    /// The region: `--region`, else the one in the trust anchor ARN.
+    /// The region: `--region`, else the one in the trust anchor ARN — once the ARNs are
+    /// checked ([`Self::check_arns`]), so that a trust anchor ARN that is no ARN is named so,
+    /// not as an ARN without a region.
     pub fn region(&self) -> Result<String, String> {
+        self.check_arns()?;
         match &self.region {
             Some(r) => Ok(r.clone()),
             None => trust_anchor_region(&self.trust_anchor_arn),
@@ -217,8 +220,9 @@ impl SessionArgs {
         })
     }
 
-    /// The CreateSession parameters of these flags.
-    pub fn params(&self) -> Result<CreateSessionParams, String> {
+    /// The three ARNs are ARNs ([`check_arn`]), and the trust anchor's and the profile's are
+    /// in one region ([`same_region`]): checked before anything is derived from them.
+    fn check_arns(&self) -> Result<(), String> {
         for (flag, arn) in [
             ("--trust-anchor-arn", &self.trust_anchor_arn),
             ("--profile-arn", &self.profile_arn),
@@ -226,7 +230,12 @@ impl SessionArgs {
         ] {
             check_arn(flag, arn)?;
         }
-        same_region(&self.trust_anchor_arn, &self.profile_arn)?;
+        same_region(&self.trust_anchor_arn, &self.profile_arn)
+    }
+
+    /// The CreateSession parameters of these flags.
+    pub fn params(&self) -> Result<CreateSessionParams, String> {
+        self.check_arns()?;
         Ok(CreateSessionParams {
             trust_anchor_arn: self.trust_anchor_arn.clone(),
             profile_arn: self.profile_arn.clone(),
@@ -572,6 +581,37 @@ mod tests {
         );
         assert!(check_arn("--profile-arn", "arn:aws:rolesanywhere:us-east-1:profile/p").is_err());
         assert!(check_arn("--profile-arn", "ARN:aws:rolesanywhere:us-east-1:1:profile/p").is_err());
+    }
+
+    /// A trust anchor ARN that is no ARN is named so, with or without `--region`: not as an
+    /// ARN the region cannot be told from.
+    #[test]
+    fn arns_are_checked_before_the_region_is_derived() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            session: super::SessionArgs,
+        }
+        let region_of = |extra: &[&str]| {
+            let base = [
+                "t",
+                "--certificate",
+                "app.pem",
+                "--trust-anchor-arn",
+                "dev",
+                "--profile-arn",
+                "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/app",
+            ];
+            let flags = Flags::try_parse_from(base.iter().chain(extra)).unwrap();
+            flags.session.region()
+        };
+        let not_an_arn =
+            "--trust-anchor-arn 'dev' is not an ARN: expected arn:partition:service:region:account-id:resource";
+        assert_eq!(region_of(&[]), Err(not_an_arn.to_owned()));
+        assert_eq!(region_of(&["--region", "us-east-1"]), Err(not_an_arn.to_owned()));
     }
 
     #[test]
