@@ -24,7 +24,7 @@ pub(super) fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
     let at = e.span().map(|span| line_and_column(text, span.start));
     let message = match (e.message(), &key, e.span()) {
         ("duplicate key", Some(key), Some(span)) => duplicate_key(text, key, span.start),
-        (message, ..) => plain_type_names(message),
+        (message, ..) => suggest_known_field(message).unwrap_or_else(|| plain_type_names(message)),
     };
     let key = match (key, at) {
         (Some(key), Some(at)) => format!("{key} ({at})"),
@@ -54,6 +54,34 @@ fn duplicate_key(text: &str, key: &str, offset: usize) -> String {
         "duplicate key: {key} is already given at {}; {hint}",
         line_and_column(text, first)
     )
+}
+
+/// serde's "unknown field `tls_crt`, expected one of `listen`, `tls_cert`, …" with the known
+/// field closest to the unknown one put first, when one is close enough to be a misspelling
+/// ([`closest`]): "unknown field `tls_crt` (did you mean `tls_cert`?), expected one of …".
+/// The list stays: the guess may be wrong, and a reload's error or `admin status` is read
+/// where the file's author cannot easily look the names up. `None` for another message, or
+/// when no field is close.
+fn suggest_known_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, expected) = rest.split_once("`, expected ")?;
+    let known = expected.split('`').skip(1).step_by(2);
+    let suggestion = closest(unknown, known)?;
+    Some(format!(
+        "unknown field `{unknown}` (did you mean `{suggestion}`?), expected {expected}"
+    ))
+}
+
+/// The name of `candidates` nearest to `typed` by edit distance (a transposition counting
+/// as one edit), when it is within a third of `typed`'s length (at least 1 edit): a
+/// misspelling, not another word. The first of equally near ones.
+fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let most = (typed.chars().count() / 3).max(1);
+    candidates
+        .map(|name| (strsim::damerau_levenshtein(typed, name), name))
+        .filter(|(distance, _)| *distance <= most)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
 }
 
 /// `line L, column C` (1-based, columns in characters) of byte `offset` in `text`.
@@ -114,6 +142,53 @@ mod tests {
             "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
         );
         assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
+    }
+
+    /// An unknown key close to a known one (a misspelling) is answered with that one first,
+    /// and the list of valid keys after it; one close to none with the list alone.
+    #[test]
+    fn a_misspelt_key_is_answered_with_the_closest_known_one() {
+        let error = |text: &str| {
+            let Err((key, message)) = parse_toml(text) else {
+                panic!("{text:?} parsed");
+            };
+            format!("{key}: {message}")
+        };
+        let server_fields = "`listen`, `tls_cert`, `tls_key`, `metrics_listen`, `region`, `account_id`";
+        let misspelt = error("[server]\ntls_crt = \"server.pem\"\n");
+        assert!(
+            misspelt.starts_with(&format!(
+                "server.tls_crt (line 2, column 1): unknown field `tls_crt` (did you mean `tls_cert`?), expected one of {server_fields}, "
+            )) && misspelt.ends_with(", `config_watch_seconds`"),
+            "{misspelt}"
+        );
+        assert_eq!(
+            error("[[profil]]\nid = \"p\"\n"),
+            "profil (line 1, column 3): unknown field `profil` (did you mean `profile`?), expected one of `server`, `tokens`, `trust_anchor`, `profile`, `role`, `managed_policy`"
+        );
+        // Transposed letters are one edit.
+        assert!(
+            error("[server]\nregoin = \"us-east-1\"\n").contains("unknown field `regoin` (did you mean `region`?)"),
+        );
+        let unlike = error("[server]\ncolour = \"blue\"\n");
+        assert!(
+            unlike.starts_with(&format!(
+                "server.colour (line 2, column 1): unknown field `colour`, expected one of {server_fields}, "
+            )),
+            "{unlike}"
+        );
+    }
+
+    #[test]
+    fn closeness_is_a_third_of_the_typed_length() {
+        let names = ["tls_cert", "tls_key", "region"];
+        assert_eq!(closest("tls_crt", names.into_iter()), Some("tls_cert"));
+        assert_eq!(closest("tls_kye", names.into_iter()), Some("tls_key"));
+        assert_eq!(closest("tls", names.into_iter()), None);
+        assert_eq!(closest("rgn", names.into_iter()), None);
+        assert_eq!(closest("regio", names.into_iter()), Some("region"));
+        // Equally near: the first listed.
+        assert_eq!(closest("tls_ke", ["tls_key", "tls_kez"].into_iter()), Some("tls_key"));
     }
 
     /// A value of the wrong type is described in TOML's terms, not by a Rust type name.
