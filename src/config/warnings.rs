@@ -54,7 +54,7 @@ pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path, root
         return;
     };
     let mode = meta.permissions().mode() & 0o7777;
-    if let Some(problem) = shared_with(mode, meta.gid(), root_checking, process_groups) {
+    if let Some(problem) = shared_with(mode, meta.gid(), root_checking, process_groups, group_name) {
         warn_at!(file, key, [file = %path.display(),], "{problem}");
     }
     if let Some((owner, me)) = crate::fsutil::foreign_owner(&meta).filter(|(owner, _)| *owner != 0) {
@@ -68,12 +68,18 @@ pub(super) fn warn_if_shared(file: &LoadedFile<'_>, key: &str, path: &Path, root
 }
 
 /// Who else may read a secret file of `mode` and group `gid`, if anyone should not: every
-/// user, or a group this process is not in (`groups`, read only then). `check-config` run as
-/// root (`root_checking`) checks for a daemon of another identity (a systemd `DynamicUser` in
-/// the files' group), so a group it is not in may be that daemon's; the daemon itself, root
-/// or not, is warned.
+/// user, or a group this process is not in (`groups`, read only then), by its name
+/// (`group_name`) and id. `check-config` run as root (`root_checking`) checks for a daemon of
+/// another identity (a systemd `DynamicUser` in the files' group), so a group it is not in may
+/// be that daemon's; the daemon itself, root or not, is warned.
 #[cfg(unix)]
-fn shared_with(mode: u32, gid: u32, root_checking: bool, groups: impl FnOnce() -> Vec<u32>) -> Option<String> {
+fn shared_with(
+    mode: u32,
+    gid: u32,
+    root_checking: bool,
+    groups: impl FnOnce() -> Vec<u32>,
+    group_name: impl FnOnce(u32) -> Option<String>,
+) -> Option<String> {
     if mode & 0o007 != 0 {
         return Some(format!(
             "secret file is readable by every user (mode {mode:04o}); chmod 600 it, or 640 with a group of the \
@@ -83,10 +89,44 @@ fn shared_with(mode: u32, gid: u32, root_checking: bool, groups: impl FnOnce() -
     if mode & 0o070 == 0 || root_checking || groups().contains(&gid) {
         return None;
     }
+    let group = match group_name(gid) {
+        Some(name) => format!("{name} ({gid})"),
+        None => gid.to_string(),
+    };
     Some(format!(
-        "secret file is readable by group {gid} (mode {mode:04o}), which this process is not in; chmod 600 it, or \
-         chgrp it to a group of the daemon's own"
+        "secret file (mode {mode:04o}) is readable by group {group}, which this process is not in; chmod 600 it, \
+         or chgrp it to a group of the daemon's own"
     ))
+}
+
+/// The name of group `gid` in the system's group file, if it lists it. A group only a name
+/// service knows (LDAP, sssd, systemd's dynamic groups) is left unnamed, which costs the
+/// warning only the name: no crate of the tree offers `getgrgid` without unsafe code.
+#[cfg(unix)]
+fn group_name(gid: u32) -> Option<String> {
+    let text = crate::fsutil::read_bounded(Path::new(GROUP_FILE), GROUP_FILE_MAX_BYTES).ok()?;
+    group_named_in(&String::from_utf8_lossy(&text), gid).map(str::to_owned)
+}
+
+/// The system's group file, `name:password:gid:members` lines (group(5)).
+#[cfg(unix)]
+const GROUP_FILE: &str = "/etc/group";
+
+/// The most of [`GROUP_FILE`] read: a warning's group name is not worth more.
+#[cfg(unix)]
+const GROUP_FILE_MAX_BYTES: u64 = 4 << 20;
+
+/// The name the group file `text` gives group `gid`: the first line with that id, leaving out
+/// NIS's `+`/`-` lines and comments.
+#[cfg(unix)]
+fn group_named_in(text: &str, gid: u32) -> Option<&str> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?.trim();
+        let id = fields.nth(1)?.trim();
+        let named = !name.is_empty() && !name.starts_with(['+', '-', '#']);
+        (named && id.parse::<u32>() == Ok(gid)).then_some(name)
+    })
 }
 
 /// The daemon's group ids, effective and supplementary (`/proc/self/status`); empty where
@@ -554,27 +594,49 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 
 #[cfg(all(test, unix))]
 mod tests {
-    use super::shared_with;
+    use super::{group_name, group_named_in, shared_with};
 
     #[test]
     fn a_secret_file_is_shared_with_every_user_or_a_group_not_the_daemons() {
         let not_asked = || -> Vec<u32> { panic!("the groups are read only for a group-readable file") };
-        assert_eq!(shared_with(0o600, 7, false, not_asked), None);
+        let named = |gid: u32| (gid == 7).then(|| "lp".to_owned());
+        assert_eq!(shared_with(0o600, 7, false, not_asked, named), None);
         assert_eq!(
-            shared_with(0o644, 7, true, not_asked).as_deref(),
+            shared_with(0o644, 7, true, not_asked, named).as_deref(),
             Some(
                 "secret file is readable by every user (mode 0644); chmod 600 it, or 640 with a group of the daemon's own"
             )
         );
-        assert_eq!(shared_with(0o640, 7, false, || vec![3, 7]), None);
+        assert_eq!(shared_with(0o640, 7, false, || vec![3, 7], named), None);
         assert_eq!(
-            shared_with(0o640, 7, false, || vec![3]).as_deref(),
+            shared_with(0o640, 7, false, || vec![3], named).as_deref(),
             Some(
-                "secret file is readable by group 7 (mode 0640), which this process is not in; chmod 600 it, or chgrp \
-                 it to a group of the daemon's own"
+                "secret file (mode 0640) is readable by group lp (7), which this process is not in; chmod 600 it, or \
+                 chgrp it to a group of the daemon's own"
+            )
+        );
+        // A group the group file does not list is named by its id.
+        assert_eq!(
+            shared_with(0o640, 8, false, || vec![3], named).as_deref(),
+            Some(
+                "secret file (mode 0640) is readable by group 8, which this process is not in; chmod 600 it, or \
+                 chgrp it to a group of the daemon's own"
             )
         );
         // Root checks for a daemon of another identity, whose group it may be.
-        assert_eq!(shared_with(0o640, 7, true, not_asked), None);
+        assert_eq!(shared_with(0o640, 7, true, not_asked, named), None);
+    }
+
+    #[test]
+    fn a_group_is_named_as_the_group_file_names_it() {
+        let file = "root:x:0:\n+nis::7:\n#comment:x:7:\ndaemon:x:1:\nbad:x:one:\nlp:x:7:alice,bob\n";
+        assert_eq!(group_named_in(file, 0), Some("root"));
+        assert_eq!(group_named_in(file, 7), Some("lp"));
+        assert_eq!(group_named_in(file, 1), Some("daemon"));
+        assert_eq!(group_named_in(file, 2), None);
+        // The system's lists gid 0 (root, or wheel).
+        if std::path::Path::new("/etc/group").exists() {
+            assert!(group_name(0).is_some());
+        }
     }
 }
