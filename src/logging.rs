@@ -114,21 +114,18 @@ where
 /// `RUST_LOG`) and returns, beside its result, how many warnings and errors it logged —
 /// counted whether `RUST_LOG` lets them through or not: what `check-config --strict` fails on.
 /// The count covers this thread's events only (a configuration loads on the caller's thread).
+/// A `RUST_LOG` that is no filter was warned of by [`init`], once: it is the environment's
+/// problem, not the configuration's, and is not counted.
 pub fn counting_warnings<T>(format: LogFormat, f: impl FnOnce() -> T) -> (T, usize) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
-    let (filter, unread) = env_filter();
+    let (filter, _warned_by_init) = env_filter();
     let lines = lines(format, Stderr).with_filter(filter);
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = WarningCounter(Arc::clone(&count)).with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     let subscriber = tracing_subscriber::registry().with(lines).with(counter);
-    let result = tracing::subscriber::with_default(subscriber, || {
-        warn_unread_filter(unread.as_deref());
-        f()
-    });
-    // A `RUST_LOG` that is not understood is the environment's problem, not the configuration's.
-    let noted = usize::from(unread.is_some());
-    (result, count.load(std::sync::atomic::Ordering::Relaxed) - noted)
+    let result = tracing::subscriber::with_default(subscriber, f);
+    (result, count.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// stderr for log lines written as they come (every command but `serve`, whose lines a

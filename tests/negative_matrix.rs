@@ -3369,6 +3369,8 @@ fn check_config_strict_fails_on_warnings() {
         ) && stderr.contains("logging with the default filter \"info,rustls=error,h2=error\""),
         "{stderr}"
     );
+    // Once, as serve, probe and keys say it.
+    assert_eq!(stderr.matches("RUST_LOG is ignored").count(), 1, "{stderr}");
 
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
