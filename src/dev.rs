@@ -67,7 +67,7 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     )?;
     made?;
     let config = dir.join(CONFIG_FILE);
-    if config.exists() {
+    if holds_setup(dir) {
         tracing::info!(state_dir = %dir.display(), "reusing the dev setup");
         return Ok(config);
     }
@@ -213,6 +213,17 @@ pub fn print_instructions(dir: &Path, listen: SocketAddr) {
     ];
     // Nobody reading stdout (`serve --dev | head -1`) is no reason for the server to stop.
     crate::cli::print_stdout(&format!("{}\n", lines.join("\n")));
+}
+
+/// Whether `dir` holds a dev setup (its configuration, written last) that [`prepare`] reuses.
+pub fn holds_setup(dir: &Path) -> bool {
+    dir.join(CONFIG_FILE).exists()
+}
+
+/// Appended to the error of a reused dev setup that does not load (a file of it deleted or
+/// edited): how to start over. A fresh setup has a new CA and token key.
+pub fn start_over_hint(dir: &Path) -> String {
+    format!("(delete {} to create a fresh dev setup)", dir.display())
 }
 
 fn write_pair(dir: &Path, name: &str, issued: &Issued) -> std::io::Result<()> {

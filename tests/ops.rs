@@ -2879,6 +2879,46 @@ fn an_empty_metrics_listen_flag_turns_the_operations_listener_off() {
     );
 }
 
+/// `serve --dev` on a dev setup an earlier start made, which no longer loads (its token key
+/// deleted), says how to start over; another failure (a taken port) does not.
+#[test]
+fn a_broken_dev_setup_says_how_to_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("dev2");
+    rolegate::dev::prepare(&state).unwrap();
+    let serve = |listen: &str| {
+        let out = std::process::Command::new(binary())
+            .args(["serve", "--dev", "--metrics-listen", "", "--listen", listen])
+            .arg("--state-dir")
+            .arg(&state)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (code, stderr) = serve(&taken.local_addr().unwrap().to_string());
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: cannot listen on "), "{stderr}");
+    assert!(!last.contains("fresh dev setup"), "{stderr}");
+
+    std::fs::remove_file(state.join("token-k1.key")).unwrap();
+    let (code, stderr) = serve("127.0.0.1:0");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("reusing the dev setup"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "error: {}: tokens.keys[0].file",
+            state.join("rolegate.toml").display()
+        )) && last.ends_with(&format!(" (delete {} to create a fresh dev setup)", state.display())),
+        "{stderr}"
+    );
+}
+
 /// A reload that removes a role drops its `rolegate_sessions_issued_total` series; a reload
 /// that keeps it keeps the count.
 #[tokio::test]

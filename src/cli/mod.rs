@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::dev;
 use crate::logging::{self, LogFormat};
 use crate::server::{ServeOptions, serve};
@@ -288,6 +288,9 @@ fn metrics_address(text: &str) -> Result<MetricsAddress, String> {
 /// `rolegate serve` until it stops; why it could not serve, if it could not.
 fn serve_command(args: ServeArgs) -> Result<(), String> {
     let state_dir = args.state_dir.unwrap_or_else(|| PathBuf::from(".rolegate-dev"));
+    // A dev setup made by an earlier start may since have been broken (a file deleted).
+    let reused_dev_setup = args.dev && dev::holds_setup(&state_dir);
+    let start_over = dev::start_over_hint(&state_dir);
     let config_path = if args.dev {
         dev::prepare(&state_dir).map_err(|e| format!("cannot prepare the dev state in {}: {e}", state_dir.display()))?
     } else {
@@ -306,7 +309,12 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
         on_listening,
         stop_when_stdin_closes: args.stop_when_stdin_closes,
     };
-    let served = runtime.block_on(serve(opts)).map_err(|e| e.to_string());
+    let served = runtime
+        .block_on(serve(opts))
+        .map_err(|e| match e.is::<ConfigError>() && reused_dev_setup {
+            true => format!("{e} {start_over}"),
+            false => e.to_string(),
+        });
     // Served and drained: a reload still reading a file that never answers (a hung network
     // mount) must not keep the process from exiting, as dropping the runtime would.
     runtime.shutdown_timeout(SHUTDOWN_WAIT_FOR_BLOCKING_TASKS);
