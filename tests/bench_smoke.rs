@@ -62,6 +62,7 @@ fn assert_clean_run(report: &serde_json::Value, scenario: &str) {
 fn create_session_with_distinct_certificates_runs_clean() {
     let report = bench_json(&["--scenario", "create-session", "--distinct-certs", "3"]);
     assert_clean_run(&report, "create-session");
+    assert_eq!(report["variant"], "--distinct-certs 3");
     assert_eq!(report["distinct_certs"], 3);
     assert_eq!(report["floor"], "ECDSA P-256 verify (aws-lc-rs)");
     // The server's cache counters over the window: three certificates, verified once each
@@ -139,6 +140,8 @@ fn grpc_create_session_runs_clean_over_mtls() {
 fn grpc_create_session_with_rsa_certificates_runs_clean() {
     let report = bench_json(&["--scenario", "grpc-create-session", "--key", "rsa", "--reuse"]);
     assert_clean_run(&report, "grpc-create-session");
+    // The flags that change what is measured, which the table's row label adds to the scenario.
+    assert_eq!(report["variant"], "--key rsa --reuse");
     assert_eq!(report["client_key"], "rsa");
     assert_eq!(report["floor"], "RSA-2048 PKCS#1 verify (aws-lc-rs)");
 }

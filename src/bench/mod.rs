@@ -72,17 +72,17 @@ pub struct BenchArgs {
     pub sessions: u64,
     /// memory: after every Nth session minted, one STS GetCallerIdentity signed with it, so
     /// that the server's opened-token and signing-key caches fill too (0: sessions only).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_STS_EVERY)]
     pub sts_every: u64,
     /// The server's `cache_max_entries` (bound of each cache, 1 to 100,000,000).
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    #[arg(long, default_value_t = DEFAULT_CACHE_MAX_ENTRIES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub cache_max_entries: u64,
     /// Give the trust anchor a CRL listing this many revoked certificates (none of the
     /// clients'), as a production anchor has: every chain verification checks it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub crl_entries: Option<u32>,
     /// The server's RUST_LOG (its log, audit events included, is formatted and discarded).
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = DEFAULT_SERVER_LOG)]
     pub server_log: String,
     /// The server's `--log-format` (the shipped systemd unit and container image log JSON).
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
@@ -91,6 +91,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `--sts-every`'s default: each session minted calls STS once.
+const DEFAULT_STS_EVERY: u64 = 1;
+/// `--cache-max-entries`' default, the server's own.
+const DEFAULT_CACHE_MAX_ENTRIES: u64 = 100_000;
+/// `--server-log`'s default: every audit event formatted, as a production server logs.
+const DEFAULT_SERVER_LOG: &str = "info";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
@@ -116,6 +123,10 @@ pub enum ClientKey {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub scenario: String,
+    /// The flags of the run that change what is measured, where not their defaults
+    /// (`--reuse`, `--key rsa`, `--distinct-certs 2000 --cache-max-entries 50`, …; empty for
+    /// none): with the scenario, the report's row label ([`Report::label`]).
+    pub variant: String,
     /// What to keep in mind reading the numbers, if anything.
     pub note: Option<String>,
     pub concurrency: usize,
@@ -218,6 +229,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default(),
+        variant: variant(args, distinct_certs),
         note: match args.scenario {
             Scenario::GrpcCreateSession => Some(GRPC_NOTE.to_owned()),
             Scenario::Memory if args.sts_every > 0 => Some(MEMORY_NOTE.to_owned()),
@@ -325,6 +337,56 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         stop,
     };
     finish(report, &runtime, run)
+}
+
+/// The flags of `args` that change what is measured, where not their defaults, as they are
+/// written on the command line: the report's [`Report::variant`]. `distinct_certs` is the
+/// number the run uses (the default depends on the scenario).
+fn variant(args: &BenchArgs, distinct_certs: usize) -> String {
+    let default_certs = if args.scenario == Scenario::Memory { 10_000 } else { 1 };
+    let mut flags: Vec<String> = Vec::new();
+    if args.key != ClientKey::Ecdsa {
+        flags.push(format!(
+            "--key {}",
+            args.key
+                .to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default()
+        ));
+    }
+    if distinct_certs != default_certs {
+        flags.push(format!("--distinct-certs {distinct_certs}"));
+    }
+    if args.cache_max_entries != DEFAULT_CACHE_MAX_ENTRIES {
+        flags.push(format!("--cache-max-entries {}", args.cache_max_entries));
+    }
+    if let Some(n) = args.crl_entries {
+        flags.push(format!("--crl-entries {n}"));
+    }
+    if args.reuse {
+        flags.push("--reuse".to_owned());
+    }
+    if args.scenario == Scenario::Memory && args.sts_every != DEFAULT_STS_EVERY {
+        flags.push(format!("--sts-every {}", args.sts_every));
+    }
+    if args.server_log_format != crate::logging::LogFormat::Text {
+        flags.push(format!("--server-log-format {}", args.server_log_format.as_str()));
+    }
+    if args.server_log != DEFAULT_SERVER_LOG {
+        flags.push(format!("--server-log {}", args.server_log));
+    }
+    flags.join(" ")
+}
+
+impl Report {
+    /// The table row's label: the scenario, then its [`variant`](Report::variant)
+    /// (`create-session --reuse`).
+    pub fn label(&self) -> String {
+        match self.variant.as_str() {
+            "" => self.scenario.clone(),
+            variant => format!("{} {variant}", self.scenario),
+        }
+    }
 }
 
 /// One run, set up: the load, against `server`, to stop on `stop`.
@@ -568,13 +630,15 @@ pub fn render_table(r: &Report) -> String {
         "rolegate bench: {} | concurrency {} | {} distinct {} certificate(s) | server log {} | {:.1} s measured\n\n",
         r.scenario, r.concurrency, r.distinct_certs, r.client_key, r.server_log_format, r.seconds
     ));
+    let label = r.label();
+    let width = label.chars().count().max(22);
     out.push_str(&format!(
-        "{:<22} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>9} {:>7} {:>8}\n",
+        "{:<width$} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>9} {:>7} {:>8}\n",
         "scenario", "req/s", "p50 ms", "p99 ms", "p999 ms", "errors", "cpu µs/req", "floor µs", "ratio", "RSS MiB"
     ));
     out.push_str(&format!(
-        "{:<22} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.1} {:>9.1} {:>7.2} {:>8.1}\n",
-        r.scenario,
+        "{:<width$} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>12.1} {:>9.1} {:>7.2} {:>8.1}\n",
+        label,
         r.requests_per_second,
         f64::from(r.latency_p50_us) / 1000.0,
         f64::from(r.latency_p99_us) / 1000.0,
@@ -677,6 +741,106 @@ mod tests {
             let refused = execute(&command.bench).err().map(|e| e.to_string());
             assert_eq!(refused.as_deref(), Some(want), "{argv:?}");
         }
+    }
+
+    /// A run's row is labelled with the flags that change what it measures, as the README's
+    /// Performance table labels its rows; `--json` keeps `scenario` and adds `variant`.
+    #[test]
+    fn the_row_label_names_the_variant() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let variant_of = |argv: &[&str]| {
+            let command =
+                <Command as clap::Parser>::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let default_certs = if command.bench.scenario == Scenario::Memory {
+                10_000
+            } else {
+                1
+            };
+            variant(&command.bench, command.bench.distinct_certs.unwrap_or(default_certs))
+        };
+        assert_eq!(variant_of(&[]), "");
+        assert_eq!(variant_of(&["--reuse"]), "--reuse");
+        assert_eq!(variant_of(&["--key", "rsa"]), "--key rsa");
+        assert_eq!(variant_of(&["--distinct-certs", "1"]), "");
+        assert_eq!(
+            variant_of(&[
+                "--distinct-certs",
+                "2000",
+                "--cache-max-entries",
+                "50",
+                "--crl-entries",
+                "1000"
+            ]),
+            "--distinct-certs 2000 --cache-max-entries 50 --crl-entries 1000"
+        );
+        assert_eq!(variant_of(&["--scenario", "memory", "--sessions", "5"]), "");
+        assert_eq!(
+            variant_of(&["--scenario", "memory", "--distinct-certs", "100", "--sts-every", "0"]),
+            "--distinct-certs 100 --sts-every 0"
+        );
+        assert_eq!(
+            variant_of(&["--sts-every", "0"]),
+            "",
+            "only the memory scenario calls STS so"
+        );
+        assert_eq!(
+            variant_of(&["--server-log-format", "json", "--server-log", "warn"]),
+            "--server-log-format json --server-log warn"
+        );
+
+        let mut report = Report {
+            scenario: "create-session".to_owned(),
+            variant: "--distinct-certs 2000 --cache-max-entries 50 --crl-entries 1000".to_owned(),
+            note: None,
+            concurrency: 16,
+            distinct_certs: 2000,
+            client_key: "ecdsa".to_owned(),
+            server_log_format: "text".to_owned(),
+            seconds: 8.0,
+            requests: 0,
+            errors: 0,
+            first_error: None,
+            requests_per_second: 0.0,
+            latency_p50_us: 0,
+            latency_p99_us: 0,
+            latency_p999_us: 0,
+            server_cpu_us_per_request: 0.0,
+            server_kernel_cpu_us_per_request: 0.0,
+            floor: String::new(),
+            floor_us: 0.0,
+            cpu_to_floor_ratio: 0.0,
+            server_rss_mib: 0.0,
+            caches: Default::default(),
+            memory: None,
+        };
+        let table = render_table(&report);
+        let rows: Vec<&str> = table.lines().skip(2).take(2).collect();
+        assert!(rows[0].starts_with("scenario "), "{table}");
+        assert!(
+            rows[1].starts_with("create-session --distinct-certs 2000 --cache-max-entries 50 --crl-entries 1000 "),
+            "{table}"
+        );
+        // The columns line up whatever the label's length.
+        assert_eq!(rows[0].chars().count(), rows[1].chars().count(), "{table}");
+        report.variant = String::new();
+        let table = render_table(&report);
+        assert!(
+            table
+                .lines()
+                .nth(3)
+                .is_some_and(|row| row.starts_with("create-session         ")),
+            "{table}"
+        );
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(
+            (json["scenario"].as_str(), json["variant"].as_str()),
+            (Some("create-session"), Some(""))
+        );
     }
 
     #[test]
