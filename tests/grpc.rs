@@ -1755,6 +1755,68 @@ async fn a_timed_out_reload_is_audited_with_the_admin_certificate() {
     }
 }
 
+/// A reload cannot be called back once it runs: an Admin.Reload whose client deadline
+/// (`grpc-timeout`) passes first is still answered, and audited, with its outcome. Cut at the
+/// deadline, it was audited as a refused call while the reload it started went into force.
+#[tokio::test]
+async fn an_admin_reload_is_answered_with_its_outcome_whatever_the_deadline() {
+    let w = Workload::new();
+    let d = w.start();
+    use http_body_util::BodyExt;
+    // tonic's client gives up at its own deadline: the call is sent over a bare HTTP/2
+    // connection, one empty ReloadRequest with a deadline of one nanosecond.
+    let identity = (
+        vec![CertificateDer::from(w.admin.cert_der.clone())],
+        Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            w.admin.key_pkcs8_der.to_vec(),
+        ))),
+    );
+    let mut tls = rolegate::client::client_config(&TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        no_verify: false,
+        client_identity: Some(identity),
+    })
+    .unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let address = d.endpoint.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let empty_message = bytes::Bytes::from_static(&[0, 0, 0, 0, 0]);
+    let hurried = http::Request::post(format!("https://{address}/rolegate.v1.Admin/Reload"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", "1n")
+        .body(http_body_util::Full::new(empty_message))
+        .unwrap();
+    let answer = sender.send_request(hurried).await.unwrap();
+    assert_eq!(answer.headers().get("grpc-status"), None, "{answer:?}");
+    let answered = answer.into_body().collect().await.unwrap();
+    let trailers = answered.trailers().cloned().unwrap_or_default();
+    assert_eq!(
+        trailers.get("grpc-status").map(|v| v.to_str().unwrap()),
+        Some("0"),
+        "{trailers:?}"
+    );
+    // ReloadResponse { reloaded: true }: field 1, varint 1.
+    assert_eq!(answered.to_bytes().as_ref(), [0, 0, 0, 0, 2, 0x08, 0x01]);
+    let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("audit") && l.contains("Admin.Reload"))
+        .expect("an audit event for the Admin.Reload");
+    assert!(audit.contains(r#"outcome="allow""#), "{audit}");
+    assert!(!audit.contains("RequestTimeout"), "{audit}");
+}
+
 /// A refused Admin call names the caller's certificate in its audit event, as a refused
 /// CreateSession does: a SIEM rule on `certificate_subject` sees who tried.
 #[tokio::test]

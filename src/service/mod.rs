@@ -90,16 +90,18 @@ async fn dispatch_grpc_within_deadline(
     // STS request's read, or a client could stall every API by never finishing its
     // messages.
     let server_timeout = state.broker.config().server.request_timeout;
+    let operation = grpc::operation_of(req.uri().path());
     // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
-    // use to it after that, and the slot is better given back.
+    // use to it after that, and the slot is better given back. Not for Admin.Reload: a
+    // reload cannot be called back once it runs, so cutting its answer would tell the
+    // client, and the audit trail, that a reload in force failed.
     let client_deadline = req
         .headers()
         .get("grpc-timeout")
         .and_then(|v| grpc::parse_timeout(v.as_bytes()))
-        .filter(|d| *d < server_timeout);
+        .filter(|d| *d < server_timeout && operation != grpc::ADMIN_RELOAD);
     let timeout = client_deadline.unwrap_or(server_timeout);
     let remote = conn.remote;
-    let operation = grpc::operation_of(req.uri().path());
     let (broker, peer) = (state.broker.clone(), conn.peer_certificates.clone());
     let sent = Arc::new(AtomicBool::new(false));
     // A `rolegate.v1` call (each unary) carries one message, hashed as it streams past:

@@ -235,6 +235,9 @@ pub fn streams_until_the_client_ends(path: &str) -> bool {
 /// The operation label of any path but the `rolegate.v1` calls' (health, reflection, unknown).
 pub const OTHER_OPERATION: &str = "Other";
 
+/// The operation name of `Admin.Reload` ([`operation_of`]).
+pub const ADMIN_RELOAD: &str = "Admin.Reload";
+
 /// The operation a gRPC path names, as the audit trail and the metrics label it;
 /// [`OTHER_OPERATION`] for any other path, so that the label stays bounded whatever a client
 /// sends.
@@ -245,7 +248,7 @@ pub fn operation_of(path: &str) -> &'static str {
         ("/rolegate.v1.Sessions/VerifyRequest", "VerifyRequest"),
         ("/rolegate.v1.Sessions/Authorize", "Authorize"),
         ("/rolegate.v1.Admin/Status", "Admin.Status"),
-        ("/rolegate.v1.Admin/Reload", "Admin.Reload"),
+        ("/rolegate.v1.Admin/Reload", ADMIN_RELOAD),
     ];
     KNOWN
         .iter()
