@@ -1947,7 +1947,7 @@ async fn a_revoked_admin_certificate_is_told_why() {
         );
         assert_eq!(
             split_reason(status.message()),
-            (expected.as_str(), "untrusted-client-certificate")
+            (expected.as_str(), "untrusted-certificate")
         );
     }
     let c = connect(&d, Some((&current, &[]))).await;

@@ -174,7 +174,7 @@ impl Broker {
 /// (the end of the sentence "does not chain to ...").
 pub fn untrusted_client_certificate(leaf: &ClientCertificate, which: &str) -> ApiError {
     ApiError::access_denied(
-        "untrusted-client-certificate",
+        "untrusted-certificate",
         format!(
             "The client certificate {} does not chain to {which}",
             leaf.subject_string()
