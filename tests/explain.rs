@@ -844,8 +844,8 @@ fn simulate_errors_exit_2() {
         );
     }
     // A key in two spellings is not one key of two values, a session holds one value of each
-    // tag, and aws:SecureTransport is a boolean.
-    let refused: [(&[&str], &str); 3] = [
+    // tag, aws:SecureTransport is a boolean and aws:SourceIp an IP address.
+    let refused: [(&[&str], &str); 5] = [
         (
             &["aws:SourceIp=10.1.2.3", "AWS:SOURCEIP=198.51.100.7"],
             "The context key 'aws:SourceIp' is given twice, also as 'AWS:SOURCEIP': context key names are case-insensitive.",
@@ -857,6 +857,14 @@ fn simulate_errors_exit_2() {
         (
             &["aws:SecureTransport=maybe"],
             "The context key 'aws:SecureTransport' is true or false, not 'maybe'.",
+        ),
+        (
+            &["aws:sourceip=ci-runner-7.example.com"],
+            "The context key 'aws:sourceip' is an IP address (such as 203.0.113.7 or 2001:db8::7), not 'ci-runner-7.example.com'.",
+        ),
+        (
+            &["aws:SourceIp=10.1.2.3:443"],
+            "The context key 'aws:SourceIp' is an IP address (such as 203.0.113.7 or 2001:db8::7), not '10.1.2.3:443'.",
         ),
     ];
     for (keys, message) in refused {

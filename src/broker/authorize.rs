@@ -239,6 +239,7 @@ pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     check_secure_transport_once(&keys)?;
     check_no_derived_key(context)?;
     check_secure_transport_value(context)?;
+    check_source_ip_value(context)?;
     check_no_username(context)
 }
 
@@ -379,6 +380,22 @@ fn check_secure_transport_value(context: &[(String, String)]) -> Result<(), ApiE
         return Err(ApiError::validation(
             "bad-context-value",
             format!("The context key '{k}' is true or false, not '{v}'."),
+        ));
+    }
+    Ok(())
+}
+
+/// `aws:SourceIp` is an IP address (IAM's `IpAddress` conditions read it as one): a host
+/// name or a `host:port` given by mistake would make every `IpAddress` condition fail and
+/// every `NotIpAddress` one hold, silently.
+fn check_source_ip_value(context: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((k, v)) = context
+        .iter()
+        .find(|(k, v)| policy::same_key(k, "aws:SourceIp") && v.parse::<std::net::IpAddr>().is_err())
+    {
+        return Err(ApiError::validation(
+            "bad-context-value",
+            format!("The context key '{k}' is an IP address (such as 203.0.113.7 or 2001:db8::7), not '{v}'."),
         ));
     }
     Ok(())
