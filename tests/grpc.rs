@@ -1185,6 +1185,13 @@ async fn authorize_evaluates_role_and_session_policies() {
         .await
         .unwrap();
     assert_eq!(allow.decision(), Decision::Allow);
+    // The answer names the session the token is of, for the platform's own log.
+    let caller = allow.caller.as_ref().expect("the caller");
+    assert_eq!(
+        (caller.role_arn.as_str(), caller.session_name.as_str()),
+        (ROLE_CHAINED, "chained-session")
+    );
+    assert_eq!(caller.access_key_id, chained_creds.access_key_id);
     assert_eq!(
         (
             allow.policy.as_str(),
@@ -1510,6 +1517,21 @@ async fn admin_cli_shows_status_and_reloads() {
         (Some(0), "reloaded: the new configuration is in force\n"),
         "{stderr}"
     );
+    // A role's revocation cut-off is shown.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let role = format!("arn = \"{ROLE_CHAINED}\"\n");
+    assert!(text.contains(&role), "{text}");
+    let cut_off = format!("{role}revoke_sessions_issued_before = \"2026-01-02T03:04:05Z\"\n");
+    std::fs::write(&config, text.replacen(&role, &cut_off, 1)).unwrap();
+    let (code, _, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, stdout, _) = admin_cli(&d, "status", &w.admin, None);
+    let shown = ": max session 43200 s, sessions issued before 2026-01-02T03:04:05Z revoked\n";
+    assert!(
+        stdout.contains(&format!("role {ROLE_CHAINED} (")) && stdout.contains(shown),
+        "{stdout}"
+    );
+    // (A reload may not take the cut-off back: it stays.)
     // A listen address moved: applied at the next start only, which the status says.
     let text = std::fs::read_to_string(&config).unwrap();
     let moved = text.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"", 1);

@@ -189,7 +189,14 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
     let roles: Vec<_> = s
         .roles
         .iter()
-        .map(|r| json!({"arn": r.arn, "roleId": r.role_id, "maxSessionDuration": r.max_session_duration}))
+        .map(|r| {
+            json!({
+                "arn": r.arn,
+                "roleId": r.role_id,
+                "maxSessionDuration": r.max_session_duration,
+                "revokeSessionsIssuedBeforeUnix": r.revoke_sessions_issued_before_unix.to_string(),
+            })
+        })
         .collect();
     let caches: Vec<_> = s
         .caches
@@ -313,9 +320,13 @@ fn describe(s: &StatusResponse) -> String {
         );
     }
     for r in &s.roles {
+        let revoked = match r.revoke_sessions_issued_before_unix {
+            0 => String::new(),
+            at => format!(", sessions issued before {} revoked", format_expiration(at)),
+        };
         let _ = writeln!(
             out,
-            "role {} ({}): max session {} s",
+            "role {} ({}): max session {} s{revoked}",
             r.arn, r.role_id, r.max_session_duration
         );
     }

@@ -135,6 +135,7 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
             arn: r.arn.as_str().to_owned(),
             role_id: r.role_id.clone(),
             max_session_duration: r.max_session_duration,
+            revoke_sessions_issued_before_unix: r.revoke_sessions_issued_before.unwrap_or(0),
         })
         .collect();
     roles.sort_by(|a, b| a.arn.cmp(&b.arn));

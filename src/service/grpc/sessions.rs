@@ -260,7 +260,8 @@ fn verify_request(
         Some(input) => {
             let out = broker.authorize(&caller, &input, now)?;
             let verdict = denial(&caller, &input, &out);
-            (Some(authorize_response(out)), verdict)
+            // The answer's `caller` names the session already.
+            (Some(authorize_response(out, None)), verdict)
         }
         None => (None, None),
     };
@@ -499,7 +500,7 @@ fn authorize(
     };
     let out = broker.authorize(&caller, &input, now)?;
     let verdict = denial(&caller, &input, &out);
-    Ok((authorize_response(out), verdict))
+    Ok((authorize_response(out, Some(caller_message(&caller))), verdict))
 }
 
 /// The access key id a request claims (an AssumeRole call, a request to verify): of its
@@ -691,7 +692,8 @@ fn caller_message(caller: &Caller) -> crate::proto::Caller {
     }
 }
 
-fn authorize_response(out: AuthorizeOutput) -> AuthorizeResponse {
+/// The answer of a decision `out`, naming `caller` when given.
+fn authorize_response(out: AuthorizeOutput, caller: Option<crate::proto::Caller>) -> AuthorizeResponse {
     let decision = match out.outcome {
         Outcome::Allow => Decision::Allow,
         Outcome::ExplicitDeny => Decision::ExplicitDeny,
@@ -703,6 +705,7 @@ fn authorize_response(out: AuthorizeOutput) -> AuthorizeResponse {
         statement_index: out.statement_index.and_then(|i| i32::try_from(i).ok()).unwrap_or(-1),
         statement_sid: out.statement_sid.unwrap_or_default(),
         explanation: out.explanation,
+        caller,
     }
 }
 
@@ -754,13 +757,16 @@ mod tests {
 
     #[test]
     fn implicit_deny_without_statement_is_index_minus_one() {
-        let r = authorize_response(AuthorizeOutput {
-            outcome: Outcome::ImplicitDeny,
-            policy: String::new(),
-            statement_index: None,
-            statement_sid: None,
-            explanation: "x".into(),
-        });
+        let r = authorize_response(
+            AuthorizeOutput {
+                outcome: Outcome::ImplicitDeny,
+                policy: String::new(),
+                statement_index: None,
+                statement_sid: None,
+                explanation: "x".into(),
+            },
+            None,
+        );
         assert_eq!((r.decision(), r.statement_index), (Decision::ImplicitDeny, -1));
     }
 }
