@@ -1233,6 +1233,14 @@ async fn authorize_evaluates_role_and_session_policies() {
         "{}",
         r.explanation
     );
+    // The statements that nearly applied are named with their policy.
+    assert!(
+        r.explanation.ends_with(
+            " Statements matching the action but not applying: session-policy/0 Statement[0] (resource does not match)."
+        ),
+        "{}",
+        r.explanation
+    );
     let r = authorize(ask(&narrow_token, "orders:GetOrder", "arn:aws:orders:::order/1"))
         .await
         .unwrap();

@@ -108,7 +108,7 @@ impl Broker {
         };
         let deciding = decision.deciding.as_ref();
         let policy = deciding.map(|d| label(d.policy)).unwrap_or_default();
-        let explanation = explain_decision(caller, input, &decision, &policy, &identity, &session_docs, &ctx);
+        let explanation = explain_decision(caller, input, &decision, &label, &identity, &session_docs, &ctx);
         let output = AuthorizeOutput {
             outcome: decision.outcome,
             policy,
@@ -483,13 +483,14 @@ fn explain_decision(
     caller: &Caller,
     input: &AuthorizeInput,
     decision: &policy::PermissionDecision,
-    policy_label: &str,
+    label: &dyn Fn(usize) -> String,
     identity: &[&PolicyDocument],
     session: &[&PolicyDocument],
     ctx: &RequestContext,
 ) -> String {
     let who = caller.assumed_role_arn();
     let head = format!("{who} performing {} on {}", input.action, input.resource);
+    let policy_label = decision.deciding.as_ref().map(|d| label(d.policy)).unwrap_or_default();
     let statement = |d: &policy::StatementRef| match &d.sid {
         Some(sid) => format!("{policy_label} Statement[{}] (Sid \"{sid}\")", d.index),
         None => format!("{policy_label} Statement[{}]", d.index),
@@ -514,7 +515,7 @@ fn explain_decision(
             let near: Vec<String> = traces
                 .iter()
                 .filter(|t| t.action && !t.applies)
-                .map(near_miss)
+                .map(|t| near_miss(t, &label(t.policy)))
                 .collect();
             let mut s = format!("{head} is implicitly denied: {which} allows it.");
             if !near.is_empty() {
@@ -528,8 +529,9 @@ fn explain_decision(
     }
 }
 
-/// `Statement[i] (resource does not match)` and the like.
-fn near_miss(t: &StatementTrace) -> String {
+/// `role-policy/1 Statement[i] (resource does not match)` and the like, for statement `t` of
+/// the policy labelled `policy`.
+fn near_miss(t: &StatementTrace, policy: &str) -> String {
     let mut why = Vec::new();
     if t.resource == Some(false) {
         why.push("resource does not match".to_owned());
@@ -540,7 +542,7 @@ fn near_miss(t: &StatementTrace) -> String {
     if t.unresolved {
         why.push("a policy variable does not resolve".to_owned());
     }
-    format!("Statement[{}] ({})", t.index, why.join(", "))
+    format!("{policy} Statement[{}] ({})", t.index, why.join(", "))
 }
 
 #[cfg(test)]
