@@ -686,12 +686,12 @@ mod tests {
             applies: false,
         };
         assert_eq!(
-            near_miss(&trace(false, false, false)),
-            "Statement[2] (resource does not match, condition StringEquals s3:prefix fails)"
+            near_miss(&trace(false, false, false), "role-policy/1"),
+            "role-policy/1 Statement[2] (resource does not match, condition StringEquals s3:prefix fails)"
         );
         assert_eq!(
-            near_miss(&trace(true, true, true)),
-            "Statement[2] (a policy variable does not resolve)"
+            near_miss(&trace(true, true, true), "session-policy/0"),
+            "session-policy/0 Statement[2] (a policy variable does not resolve)"
         );
     }
 
