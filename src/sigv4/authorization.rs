@@ -118,6 +118,17 @@ pub fn unsigned_marker(value: &str) -> Option<&'static str> {
     UNSIGNED_MARKERS.into_iter().find(|m| *m == value)
 }
 
+/// Why a request presigned with Signature Version 2 is refused, and what to do instead.
+const SIGNATURE_V2: &str = "Signature Version 2 (the AWSAccessKeyId and Signature query parameters) is not supported: \
+     sign with Signature Version 4 (X-Amz-Algorithm=AWS4-HMAC-SHA256; boto3 presigns S3 URLs with it when the \
+     client's signature_version is 's3v4').";
+
+/// Whether `query` is a Signature Version 2 presigned URL's: `AWSAccessKeyId` and `Signature`
+/// (S3's query string authentication, what older SDKs presign with).
+fn is_signature_version_2(query: &str) -> bool {
+    has_query_parameter(query, &["AWSAccessKeyId"]) && has_query_parameter(query, &["Signature"])
+}
+
 impl SignedRequest {
     /// Parses the authentication data of `req`: the `Authorization` header when present,
     /// else the `X-Amz-*` presigned query parameters.
@@ -259,7 +270,13 @@ impl SignedRequest {
                 )));
             }
         }
-        let algorithm = p.algorithm.ok_or(SigV4Error::MissingAuthorization)?;
+        let algorithm = match p.algorithm {
+            Some(algorithm) => algorithm,
+            None if is_signature_version_2(query) => {
+                return Err(SigV4Error::MalformedAuthorization(SIGNATURE_V2.to_owned()));
+            }
+            None => return Err(SigV4Error::MissingAuthorization),
+        };
         if algorithm != HMAC_ALGORITHM {
             return Err(SigV4Error::UnsupportedAlgorithm {
                 algorithm,

@@ -206,6 +206,19 @@ fn header_form_errors() {
         headers: &[("Host", "h")],
     });
     assert_eq!(missing, Err(SigV4Error::MissingAuthorization));
+    // An S3 URL presigned with Signature Version 2 is told so, not "missing".
+    let v2 = SignedRequest::parse(&HttpRequest {
+        method: "GET",
+        path: "/bucket/key",
+        query: "AWSAccessKeyId=ASIAEXAMPLE&Signature=abc%3D&Expires=1700000000&x-amz-security-token=t",
+        headers: &[("Host", "h")],
+    });
+    match v2 {
+        Err(SigV4Error::MalformedAuthorization(m)) => {
+            assert!(m.starts_with("Signature Version 2 (the AWSAccessKeyId and Signature query parameters) is not supported: sign with Signature Version 4"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
     let twice = SignedRequest::parse(&HttpRequest {
         method: "GET",
         path: "/",
