@@ -446,7 +446,25 @@ async fn assume_role_with_sigv4_metadata() {
     assert_status(
         anonymous.assume_role(empty, &creds, REGION, now()).await,
         Code::InvalidArgument,
-        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
+        "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null \
+         (AssumeRoleRequest fields: 'roleArn' is role_arn.)",
+    );
+    // A gRPC client is told the proto field of each STS member named.
+    let mut tagged = chain_request(None);
+    tagged.tags = vec![
+        rolegate::proto::Tag {
+            key: "team".into(),
+            value: "a".into(),
+        },
+        rolegate::proto::Tag {
+            key: String::new(),
+            value: "b".into(),
+        },
+    ];
+    assert_status(
+        anonymous.assume_role(tagged, &creds, REGION, now()).await,
+        Code::InvalidArgument,
+        "+ (AssumeRoleRequest fields: 'tags.2.member.key' is tags[1].key.)",
     );
     // A signature over another message does not verify for this one.
     let authority = d.endpoint.trim_start_matches("https://").to_owned();

@@ -181,7 +181,9 @@ fn assume_role(
     client_limit.charge(ClientKey::AccessKey(caller.claims.access_key_id.clone()))?;
     let input_role_arn = r.role_arn.clone();
     let input = assume_role_input(r, ctx.conn.remote.ip());
-    let out = broker.assume_role(&caller, input, now)?;
+    let out = broker
+        .assume_role(&caller, input, now)
+        .map_err(with_proto_field_names)?;
     record.merge(AuditDecision {
         role_arn: Some(input_role_arn),
         session_name: None,
@@ -382,6 +384,66 @@ fn required_arns(r: &mut CreateSessionRequest) -> Result<(String, String, String
     )?;
     check_arn_lengths(&profile_arn, &role_arn, &trust_anchor_arn)?;
     Ok((profile_arn, role_arn, trust_anchor_arn))
+}
+
+/// `e` with the `AssumeRoleRequest` field of each STS member its message cites (`Value '…' at
+/// 'tags.2.member.key' …`, AWS's words, which STS clients read) named after it: a gRPC client
+/// knows `tags[1].key`.
+fn with_proto_field_names(mut e: ApiError) -> ApiError {
+    let fields: Vec<String> = cited_members(&e.message)
+        .filter_map(|member| Some(format!("'{member}' is {}", proto_field_of(member)?)))
+        .collect();
+    if !fields.is_empty() {
+        e.message = format!("{} (AssumeRoleRequest fields: {}.)", e.message, fields.join(", "));
+    }
+    e
+}
+
+/// The members an STS validation message cites (`at 'roleSessionName'`), each once, in order.
+fn cited_members(message: &str) -> impl Iterator<Item = &str> {
+    let mut seen = Vec::new();
+    message.split(" at '").skip(1).filter_map(move |rest| {
+        let member = rest.split('\'').next()?;
+        (!seen.contains(&member)).then(|| {
+            seen.push(member);
+            member
+        })
+    })
+}
+
+/// The `AssumeRoleRequest` field an STS member name stands for: `roleArn` → `role_arn`,
+/// `tags.2.member.key` → `tags[1].key` (STS lists count from 1, proto's from 0).
+fn proto_field_of(member: &str) -> Option<String> {
+    // `2.member.key` of `tags`: `tags[1].key`.
+    let listed = |rest: &str, field: &str| -> Option<String> {
+        let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
+        let position = index.parse::<usize>().ok()?.checked_sub(1)?;
+        let name = tail.strip_prefix("member").unwrap_or(tail);
+        Some(format!("{field}[{position}]{name}"))
+    };
+    Some(match member {
+        "roleArn" => "role_arn".to_owned(),
+        "roleSessionName" => "role_session_name".to_owned(),
+        "durationSeconds" => "duration_seconds".to_owned(),
+        "policy" => "policy".to_owned(),
+        "externalId" => "external_id".to_owned(),
+        "sourceIdentity" => "source_identity".to_owned(),
+        "tags" => "tags".to_owned(),
+        "policyArns" => "policy_arns".to_owned(),
+        "transitiveTagKeys" => "transitive_tag_keys".to_owned(),
+        _ => {
+            if let Some(rest) = member.strip_prefix("tags.") {
+                listed(rest, "tags")?
+            } else if let Some(rest) = member.strip_prefix("policyArns.") {
+                // `policyArns.1.member.arn` is the ARN itself: `policy_arns[0]`.
+                listed(rest.trim_end_matches(".arn"), "policy_arns")?
+            } else if let Some(rest) = member.strip_prefix("transitiveTagKeys.") {
+                listed(rest, "transitive_tag_keys")?
+            } else {
+                return None;
+            }
+        }
+    })
 }
 
 /// The broker input of an AssumeRole message from a client at `source_ip`.
@@ -753,6 +815,42 @@ mod tests {
         let h = signed_metadata(&m, "127.0.0.1:8443");
         assert_eq!(h.iter().filter(|(k, _)| *k == "host").count(), 1);
         assert!(h.contains(&("host", "example")));
+    }
+
+    /// An STS validation message names each member it cites with its proto field.
+    #[test]
+    fn validation_messages_name_the_proto_fields() {
+        let e = ApiError::validation(
+            "validation",
+            "3 validation errors detected: Value 'a b' at 'roleSessionName' failed to satisfy constraint: x; \
+             Value null at 'tags.2.member.key' failed to satisfy constraint: y; \
+             Value 'z' at 'roleSessionName' failed to satisfy constraint: w",
+        );
+        let named = with_proto_field_names(e);
+        assert!(
+            named.message.ends_with(
+                " (AssumeRoleRequest fields: 'roleSessionName' is role_session_name, 'tags.2.member.key' is tags[1].key.)"
+            ),
+            "{}",
+            named.message
+        );
+        for (member, field) in [
+            ("policyArns.3.member.arn", "policy_arns[2]"),
+            ("transitiveTagKeys.1.member", "transitive_tag_keys[0]"),
+            ("tags.1.member.value", "tags[0].value"),
+            ("durationSeconds", "duration_seconds"),
+        ] {
+            assert_eq!(proto_field_of(member).as_deref(), Some(field), "{member}");
+        }
+        assert_eq!(proto_field_of("policyArns").as_deref(), Some("policy_arns"));
+        assert_eq!(proto_field_of("tags.0.member.key"), None);
+        assert_eq!(proto_field_of("providedContexts"), None);
+        // A message citing nothing is left as it is.
+        let plain = with_proto_field_names(ApiError::validation(
+            "duration",
+            "The requested DurationSeconds exceeds",
+        ));
+        assert_eq!(plain.message, "The requested DurationSeconds exceeds");
     }
 
     #[test]
