@@ -3568,6 +3568,35 @@ fn a_closed_stdout_or_stderr_keeps_the_exit_status() {
     }
 }
 
+/// Output that cannot be written for another reason than a reader that went away (a full disk
+/// under `> status.json`) fails the command, saying so, where it exited 0 with the output cut
+/// short.
+#[test]
+fn output_lost_to_a_full_disk_fails_the_command() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std::process::Command::new(binary())
+        .arg("check-config")
+        .arg(&config)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with("error: cannot write the output to stdout: No space left on device (os error 28)\n"),
+        "{stderr}"
+    );
+    // The same command with its output read succeeds.
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// A revocation cutoff ahead of the clock revokes the sessions the role issues until then:
 /// warned about, naming both times; one in the past is not.
 #[test]

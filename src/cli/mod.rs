@@ -121,7 +121,7 @@ pub fn run() -> ExitCode {
             MISSING_CERTIFICATE,
         );
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
@@ -144,6 +144,11 @@ pub fn run() -> ExitCode {
         Command::CheckConfig { file, config, strict } => {
             check_config(&file.or(config).unwrap_or_default(), strict, cli.log_format)
         }
+    };
+    // A command whose output was lost did not do what was asked of it.
+    match STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) && code == ExitCode::SUCCESS {
+        true => ExitCode::FAILURE,
+        false => code,
     }
 }
 
@@ -177,12 +182,26 @@ fn usage_error(subcommand: &str, kind: clap::error::ErrorKind, message: &str) ->
     }
 }
 
+/// Set when [`print_stdout`] lost output for another reason than a reader that went away (a
+/// full disk under `> status.json`): [`run`] then exits 1 where the command succeeded.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Writes `text` to stdout. A reader that went away (`rolegate explain ... | head`) is no
-/// reason to fail loudly: the rest of the output is dropped, as Unix tools do.
+/// reason to fail loudly: the rest of the output is dropped, as Unix tools do. Any other
+/// failure (`ENOSPC`, `EIO`) is said once on stderr and fails the command
+/// ([`STDOUT_FAILED`]): a script must not take a cut-short file for the answer.
 pub(crate) fn print_stdout(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            if !STDOUT_FAILED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                print_error(&format!("cannot write the output to stdout: {e}"));
+            }
+        }
+    }
 }
 
 /// Writes `text` to stderr, as [`print_stdout`] writes to stdout: a stderr that refuses it (a
