@@ -3587,7 +3587,7 @@ fn output_lost_to_a_full_disk_fails_the_command() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(74), "{stderr}");
     assert!(
         stderr.ends_with("error: cannot write the output to stdout: No space left on device (os error 28)\n"),
         "{stderr}"

@@ -55,9 +55,10 @@ pub(super) struct Target {
 }
 
 /// A bound on the successful requests of a run (the memory benchmark's `--sessions`): a worker
-/// takes a ticket before it sends and gives it back when the request fails, so that the
-/// workers together succeed exactly `limit` times — not `limit` and the requests in flight
-/// when the limit is reached.
+/// takes a ticket before it sends and gives it back when the server did not do the work (the
+/// mint failed; a failed STS call after it keeps the ticket, the session being minted), so
+/// that the workers together succeed exactly `limit` times — not `limit` and the requests in
+/// flight when the limit is reached.
 pub(super) struct Tickets {
     limit: Option<u64>,
     /// Tickets held by requests in flight or that succeeded.
@@ -158,6 +159,9 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
         };
         let started = Instant::now();
         let mut outcome = send(conn, request.http, request.expected_status).await;
+        // The server did the work asked for (minted the session): its ticket is used, whatever
+        // the STS call that may follow does.
+        let done = outcome.is_ok();
         if let RequestKind::MintAndUse { sts_every } = target.kind
             && sts_every > 0
             && seq.is_multiple_of(sts_every)
@@ -171,7 +175,8 @@ pub(super) async fn worker(target: Arc<Target>, id: usize, measure_from: Instant
             sender = None;
         }
         let outcome = outcome.map(drop).map_err(|f| f.message);
-        if result.record(measure_from, end, started, Instant::now(), outcome) {
+        result.record(measure_from, end, started, Instant::now(), outcome);
+        if done {
             target.succeeded.fetch_add(1, Ordering::Relaxed);
         } else {
             target.tickets.give_back();

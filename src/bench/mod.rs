@@ -207,7 +207,7 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     crate::server::connections::raise_descriptor_limit();
     let distinct_certs = args
         .distinct_certs
-        .unwrap_or(if args.scenario == Scenario::Memory { 10_000 } else { 1 })
+        .unwrap_or(default_distinct_certs(args.scenario))
         .max(1);
     // gRPC holds one channel (connection) per certificate, all open at once: no more than the
     // server's max_connections, or channels would wait for slots and reconnect (handshakes in
@@ -339,11 +339,20 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
     finish(report, &runtime, run)
 }
 
+/// The distinct client certificates of a `scenario` run without `--distinct-certs`: the memory
+/// benchmark's 10,000, one otherwise.
+fn default_distinct_certs(scenario: Scenario) -> usize {
+    match scenario {
+        Scenario::Memory => 10_000,
+        _ => 1,
+    }
+}
+
 /// The flags of `args` that change what is measured, where not their defaults, as they are
 /// written on the command line: the report's [`Report::variant`]. `distinct_certs` is the
 /// number the run uses (the default depends on the scenario).
 fn variant(args: &BenchArgs, distinct_certs: usize) -> String {
-    let default_certs = if args.scenario == Scenario::Memory { 10_000 } else { 1 };
+    let default_certs = default_distinct_certs(args.scenario);
     let mut flags: Vec<String> = Vec::new();
     if args.key != ClientKey::Ecdsa {
         flags.push(format!(
@@ -756,11 +765,7 @@ mod tests {
             let command =
                 <Command as clap::Parser>::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
                     .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-            let default_certs = if command.bench.scenario == Scenario::Memory {
-                10_000
-            } else {
-                1
-            };
+            let default_certs = default_distinct_certs(command.bench.scenario);
             variant(&command.bench, command.bench.distinct_certs.unwrap_or(default_certs))
         };
         assert_eq!(variant_of(&[]), "");

@@ -81,10 +81,15 @@ pub struct OpenedSession {
 /// chain with tags and no session policy is one unit.
 pub(crate) const ENTRY_UNIT_BYTES: usize = 2048;
 
-/// How many bytes a session policy's text may take once parsed, per byte of text: the
-/// densest document (hundreds of short `StringLike` patterns in 4 KiB) parses to about 22
-/// times its text.
-const PARSED_POLICY_BYTES_PER_TEXT_BYTE: usize = 24;
+/// How many bytes a session policy's text may take once parsed, per byte of text. Measured
+/// with a counting allocator (tests/memory_weights.rs): documents of hundreds of condition
+/// keys with short values parse to up to about 45 times their compact text (each key holds a
+/// `Condition` with its key twice and its values twice); short `StringLike` patterns to 13.
+const PARSED_POLICY_BYTES_PER_TEXT_BYTE: usize = 48;
+
+/// What each string of the claims costs besides its text: its 24-byte header and the
+/// allocator's rounding of its buffer.
+const BYTES_PER_STRING: usize = 40;
 
 impl OpenedSession {
     pub fn new(claims: SessionClaims) -> OpenedSession {
@@ -94,23 +99,48 @@ impl OpenedSession {
         }
     }
 
-    /// The entry's weight in the opened-token cache: one per started [`ENTRY_UNIT_BYTES`] of
-    /// its claims' text, counting each inline session policy as it will be once parsed (a
-    /// decision parses them, [`Self::inline_policies`], and the entry keeps them). A caller
-    /// can make its session's policies dense (up to the packed-policy bound): counted by
-    /// number alone, such entries took 50 times the memory the bound was sized for.
+    /// The entry's weight in the opened-token cache: one per started [`ENTRY_UNIT_BYTES`] it
+    /// may come to hold — its claims' strings, each with [`BYTES_PER_STRING`], and each inline
+    /// session policy as it will be once parsed (a decision parses them,
+    /// [`Self::inline_policies`], and the entry keeps them). A caller can make its session's
+    /// policies dense (up to the packed-policy bound) and its tags many: counted by number
+    /// alone, such entries took 50 times the memory the bound was sized for.
     pub fn cache_weight(&self) -> u32 {
         let c = &self.claims;
-        let text = [&c.access_key_id, &c.role_arn, &c.role_id, &c.session_name]
+        let origin: [&str; 3] = match &c.origin {
+            SessionOrigin::RolesAnywhere {
+                trust_anchor_arn,
+                profile_arn,
+                certificate_serial,
+            } => [trust_anchor_arn, profile_arn, certificate_serial],
+            SessionOrigin::AssumeRole {
+                source_role_arn,
+                source_session_name,
+            } => [source_role_arn, source_session_name, ""],
+        };
+        let fixed = [
+            c.access_key_id.as_str(),
+            c.secret_access_key.as_str(),
+            &c.role_arn,
+            &c.role_id,
+            &c.session_name,
+            c.source_identity.as_deref().unwrap_or_default(),
+        ];
+        let listed = c
+            .tags
             .iter()
-            .map(|s| s.len())
-            .sum::<usize>()
-            + c.source_identity.as_ref().map_or(0, String::len)
-            + c.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-            + c.transitive_tag_keys.iter().map(String::len).sum::<usize>()
-            + c.policy_arns.iter().map(String::len).sum::<usize>();
-        let policies = c.session_policies.iter().map(String::len).sum::<usize>();
-        let bytes = std::mem::size_of::<Self>() + text + policies * (1 + PARSED_POLICY_BYTES_PER_TEXT_BYTE);
+            .flat_map(|(k, v)| [k, v])
+            .chain(&c.transitive_tag_keys)
+            .chain(&c.policy_arns)
+            .map(String::as_str);
+        let strings = fixed.into_iter().chain(origin).chain(listed);
+        let text: usize = strings.map(|s| s.len() + BYTES_PER_STRING).sum();
+        let policies: usize = c
+            .session_policies
+            .iter()
+            .map(|p| BYTES_PER_STRING + p.len() * (1 + PARSED_POLICY_BYTES_PER_TEXT_BYTE))
+            .sum();
+        let bytes = std::mem::size_of::<Self>() + text + policies;
         u32::try_from(bytes.div_ceil(ENTRY_UNIT_BYTES)).unwrap_or(u32::MAX)
     }
 
@@ -397,29 +427,6 @@ mod tests {
             certificate_serial: "01".into(),
         };
         assert!(renewal_hint(&from_certificate).contains("rolegate credential-process keeps them in its cache"));
-    }
-
-    /// A session without session policies is one unit of the cache's bound; one whose
-    /// policy is dense counts as the memory it takes once parsed.
-    #[test]
-    fn an_opened_session_weighs_what_it_holds() {
-        let mut claims = sample_claims();
-        claims.session_policies.clear();
-        assert_eq!(OpenedSession::new(claims.clone()).cache_weight(), 1);
-        let patterns: Vec<String> = (0..340).map(|i| format!("\"*a{i:05}\"")).collect();
-        let dense = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{{"StringLike":{{"s3:prefix":[{}]}}}}}}]}}"#,
-            patterns.join(",")
-        );
-        assert!(dense.len() > 3000, "{}", dense.len());
-        claims.session_policies = vec![dense.clone()];
-        let weight = OpenedSession::new(claims).cache_weight();
-        let parsed_at_most = dense.len() * (1 + PARSED_POLICY_BYTES_PER_TEXT_BYTE);
-        assert!(
-            weight as usize >= parsed_at_most / ENTRY_UNIT_BYTES,
-            "{weight} units for {} bytes of policy",
-            dense.len()
-        );
     }
 
     #[test]

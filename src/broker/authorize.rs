@@ -511,6 +511,8 @@ fn explain_decision(
                 true => ("no session policy", session),
                 false => ("no permission policy of the role", identity),
             };
+            // Its own count of steps: the decision may have spent most of the bound.
+            ctx.restart_match_steps();
             let (_, traces) = policy::explain(docs, ctx);
             let near: Vec<String> = traces
                 .iter()

@@ -606,8 +606,12 @@ pub(crate) fn trust_denied(role: &Role, action: &str, decision: &policy::Decisio
         (Some(s), _) => format!("statement {} explicitly denies it", describe_statement(s)),
         (None, _) => "no statement allows it with this certificate's attributes".to_owned(),
     };
+    let reason = match decision.outcome {
+        policy::Outcome::TooMuchMatching => "too-much-matching",
+        _ => "trust-policy",
+    };
     ApiError::access_denied(
-        "trust-policy",
+        reason,
         format!(
             "The trust policy of role {} does not allow {ROLES_ANYWHERE_PRINCIPAL} to perform {action}: {why}.",
             role.arn

@@ -147,7 +147,7 @@ pub fn run() -> ExitCode {
     };
     // A command whose output was lost did not do what was asked of it.
     match STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) && code == ExitCode::SUCCESS {
-        true => ExitCode::FAILURE,
+        true => ExitCode::from(OUTPUT_LOST),
         false => code,
     }
 }
@@ -182,8 +182,13 @@ fn usage_error(subcommand: &str, kind: clap::error::ErrorKind, message: &str) ->
     }
 }
 
+/// The exit status of a command that succeeded but could not write its output (sysexits'
+/// `EX_IOERR`): apart from every command's own statuses (`simulate`'s 1 is "denied").
+const OUTPUT_LOST: u8 = 74;
+
 /// Set when [`print_stdout`] lost output for another reason than a reader that went away (a
-/// full disk under `> status.json`): [`run`] then exits 1 where the command succeeded.
+/// full disk under `> status.json`): [`run`] then exits [`OUTPUT_LOST`] where the command
+/// succeeded.
 static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Writes `text` to stdout. A reader that went away (`rolegate explain ... | head`) is no

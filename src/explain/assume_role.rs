@@ -322,6 +322,8 @@ fn trust_policy_steps(
         let (_, traces, mut details) = explain_trust_policy(role, ctx);
         details.extend(trace_lines(&traces));
         let title = format!("trust policy allows {} to perform {action}", q.caller_role_arn);
+        // The explanation's matching steps are not the daemon's: the check counts its own.
+        ctx.restart_match_steps();
         match steps::check_assume_role_trust(role, ctx, &[action]) {
             Ok(()) => {
                 trusted_actions.push(action);

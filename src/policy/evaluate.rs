@@ -3,8 +3,10 @@
 //!
 //! A statement applies when its principal, action, resource and every condition match. An
 //! applying `Deny` anywhere wins (explicit deny); otherwise an applying `Allow` allows; otherwise
-//! the request is implicitly denied. Evaluation is pure and allocation-free except where a policy
-//! variable has to be substituted (the deciding statement's `Sid` is shared, not copied).
+//! the request is implicitly denied. Evaluation is pure — but for the count of matching steps
+//! the request context keeps, whose bound it enforces ([`Outcome::TooMuchMatching`]) — and
+//! allocation-free except where a policy variable has to be substituted (the deciding
+//! statement's `Sid` is shared, not copied).
 
 use core::borrow::Borrow;
 use core::fmt;
@@ -68,7 +70,8 @@ impl fmt::Display for StatementRef {
 pub struct Decision {
     /// Allow / explicit deny / implicit deny.
     pub outcome: Outcome,
-    /// The first applying `Deny`, or else the first applying `Allow`; `None` for an implicit deny.
+    /// The first applying `Deny`, or else the first applying `Allow`; `None` for an implicit
+    /// deny and for [`Outcome::TooMuchMatching`].
     pub deciding: Option<StatementRef>,
 }
 
@@ -85,7 +88,7 @@ pub struct PermissionDecision {
     /// Allow / explicit deny / implicit deny.
     pub outcome: Outcome,
     /// The deciding statement: the applying `Deny`, or the identity policy's applying `Allow`;
-    /// `None` for an implicit deny.
+    /// `None` for an implicit deny and for [`Outcome::TooMuchMatching`].
     pub deciding: Option<StatementRef>,
     /// Whether the decision came from the session policies (a session `Deny`, or no session
     /// `Allow`); `deciding.policy` then indexes the session slice.
@@ -149,7 +152,8 @@ pub fn evaluate<P: Borrow<PolicyDocument>>(policies: &[P], ctx: &RequestContext)
 }
 
 /// Whether some `Allow` statement of `policies` applies to `ctx`, whatever the `Deny`s say:
-/// for telling which grant admits a request already known to be allowed.
+/// for telling which grant admits a request already known to be allowed. It does not look at
+/// the matching bound: a caller must decide with [`evaluate`], which refuses past it.
 pub fn some_allow_applies(policies: &[&PolicyDocument], ctx: &RequestContext) -> bool {
     policies.iter().any(|policy| {
         policy

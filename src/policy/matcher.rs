@@ -24,11 +24,6 @@ impl ActionPattern {
         &self.text
     }
 
-    /// Whether `action` matches (case-insensitively).
-    pub fn matches(&self, action: &str) -> bool {
-        self.pattern.matches(action)
-    }
-
     /// Whether `ctx.action` matches, counted against the request's matching bound.
     pub(crate) fn matches_action_of(&self, ctx: &RequestContext) -> bool {
         ctx.pattern_matches(&self.pattern, &ctx.action)
@@ -201,7 +196,7 @@ mod tests {
         ];
         for (pattern, action, want) in cases {
             let p = ActionPattern::parse(pattern, "Action").unwrap();
-            assert_eq!(p.matches(action), *want, "{pattern} vs {action}");
+            assert_eq!(p.pattern.matches(action), *want, "{pattern} vs {action}");
         }
     }
 
