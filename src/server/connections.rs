@@ -39,6 +39,15 @@ use crate::slots::{Slot, Slots};
 /// handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a connection from a load balancer may take to send its PROXY protocol header.
+/// Until it has, the connection holds a `max_connections` slot that no per-address limit
+/// bounds (the header names the address), and a balancer that sends the header with the
+/// client's first bytes (AWS NLB's default) passes on a client that sends nothing as a silent
+/// connection: a client reopening such connections held every slot for the 10 s handshake
+/// timeout. A TLS client sends its first bytes at once, so its header comes within a round
+/// trip.
+pub const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Descriptors kept for everything but the TLS listener's connections: listeners, the
 /// runtime's epoll and wake-up descriptors, standard streams, files read by a reload, `/proc`
 /// reads for metrics (64), and the operations listener's connections.
@@ -260,7 +269,7 @@ impl ConnectionAdmission {
                 crate::metrics::connection_refused("proxy-untrusted");
                 return None;
             }
-            let header = tokio::time::timeout(HANDSHAKE_TIMEOUT, proxy_protocol::read_header(&mut tcp))
+            let header = tokio::time::timeout(PROXY_HEADER_TIMEOUT, proxy_protocol::read_header(&mut tcp))
                 .await
                 .unwrap_or(Err(ProxyHeaderError::TimedOut));
             match header {

@@ -305,6 +305,11 @@ fn log_panics() {
 const HTTP2_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// The HTTP/2 receive windows: what a client may send on one stream, and on one connection,
+/// before the server has read it (hyper's default is 1 MiB for each).
+const HTTP2_STREAM_WINDOW: u32 = 64 * 1024;
+const HTTP2_CONNECTION_WINDOW: u32 = 256 * 1024;
+
 /// The `reason` of a failed handshake for `rolegate_tls_handshake_failures_total`: what the
 /// client's side of a fleet would have to change. `client-certificate`: its certificate, or its
 /// signature proving the key (RFC 8446 §4.4.3), was refused — a key too weak or of a kind no
@@ -476,6 +481,12 @@ fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
         // beyond that, the decoder's bare 431.
         .max_header_list_size(u32::try_from(server.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .max_concurrent_streams(256)
+        // What a client may send ahead of the server's reading: a stream whose handler is
+        // blocked (a reflection stream whose answers the client does not read) buffers up to
+        // its window. hyper's 1 MiB for each let 512 stalled streams pin 570 MiB; every
+        // `rolegate.v1` message (at most 256 KiB) still arrives, in window-sized turns.
+        .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         // A peer that vanished (its host gone, a balancer's flow dropped) while a stream is open
         // answers no PING: its connection is closed, and its slots freed, instead of being held
         // by a stream that waits for ever (a health Watch writes only when the status changes).
