@@ -119,8 +119,9 @@ pub enum ClientKey {
     Rsa,
 }
 
-/// The result of one run (the `--json` output).
-#[derive(Debug, Serialize)]
+/// The result of one run (the `--json` output); its measurements are zero until the run fills
+/// them in.
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub scenario: String,
     /// The flags of the run that change what is measured, where not their defaults
@@ -239,22 +240,8 @@ pub fn execute(args: &BenchArgs) -> Result<Report, Box<dyn std::error::Error>> {
         distinct_certs,
         client_key: format!("{:?}", args.key).to_lowercase(),
         server_log_format: args.server_log_format.as_str().to_owned(),
-        seconds: 0.0,
-        requests: 0,
-        errors: 0,
-        first_error: None,
-        requests_per_second: 0.0,
-        latency_p50_us: 0,
-        latency_p99_us: 0,
-        latency_p999_us: 0,
-        server_cpu_us_per_request: 0.0,
-        server_kernel_cpu_us_per_request: 0.0,
         floor: floor_op.label().to_owned(),
-        floor_us: 0.0,
-        cpu_to_floor_ratio: 0.0,
-        server_rss_mib: 0.0,
-        caches: Default::default(),
-        memory: None,
+        ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Installed before anything is made: SIGINT, SIGTERM or SIGHUP (the terminal closed) stops
@@ -807,21 +794,7 @@ mod tests {
             client_key: "ecdsa".to_owned(),
             server_log_format: "text".to_owned(),
             seconds: 8.0,
-            requests: 0,
-            errors: 0,
-            first_error: None,
-            requests_per_second: 0.0,
-            latency_p50_us: 0,
-            latency_p99_us: 0,
-            latency_p999_us: 0,
-            server_cpu_us_per_request: 0.0,
-            server_kernel_cpu_us_per_request: 0.0,
-            floor: String::new(),
-            floor_us: 0.0,
-            cpu_to_floor_ratio: 0.0,
-            server_rss_mib: 0.0,
-            caches: Default::default(),
-            memory: None,
+            ..Default::default()
         };
         let table = render_table(&report);
         let rows: Vec<&str> = table.lines().skip(2).take(2).collect();

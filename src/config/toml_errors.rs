@@ -112,16 +112,18 @@ pub(crate) fn plain_type_names(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The error `parse_toml` gives `text`, as a load prints it: `key (line, column): message`.
+    fn error(text: &str) -> String {
+        let Err((key, message)) = parse_toml(text) else {
+            panic!("{text:?} parsed");
+        };
+        format!("{key}: {message}")
+    }
+
     /// A TOML syntax error names the key path of its line, as the other errors name theirs —
     /// never the bad value in the key's place — or only the line and column.
     #[test]
     fn a_syntax_error_names_the_key_path_of_its_line() {
-        let error = |text: &str| {
-            let Err((key, message)) = parse_toml(text) else {
-                panic!("{text:?} parsed");
-            };
-            format!("{key}: {message}")
-        };
         assert_eq!(
             error("[server]\nregion = \"a\"\nregion = \"b\"\n"),
             "server.region (line 3, column 1): duplicate key: server.region is already given at line 2, column 10; give each key once"
@@ -148,12 +150,6 @@ mod tests {
     /// and the list of valid keys after it; one close to none with the list alone.
     #[test]
     fn a_misspelt_key_is_answered_with_the_closest_known_one() {
-        let error = |text: &str| {
-            let Err((key, message)) = parse_toml(text) else {
-                panic!("{text:?} parsed");
-            };
-            format!("{key}: {message}")
-        };
         let server_fields = "`listen`, `tls_cert`, `tls_key`, `metrics_listen`, `region`, `account_id`";
         let misspelt = error("[server]\ntls_crt = \"server.pem\"\n");
         assert!(
