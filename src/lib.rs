@@ -30,7 +30,7 @@
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener,
 //!   connection limits and idle timeout, PROXY protocol, operations listener, reload on SIGHUP
 //!   and on changed files, graceful shutdown, systemd readiness), [`ratelimit`] (admission: rate limits and
-//!   request shares), [`slots`] (the resizable request and connection limits), [`metrics`],
+//!   request shares), [`receiving`] (requests whose body is still arriving), [`slots`] (the resizable request and connection limits), [`metrics`],
 //!   [`audit`] (one event per decision),
 //!   [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`),
 //!   [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
@@ -67,6 +67,7 @@ pub mod pki;
 pub mod policy;
 pub mod process;
 pub mod ratelimit;
+pub mod receiving;
 pub mod server;
 pub mod service;
 pub mod session;

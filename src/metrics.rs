@@ -15,7 +15,7 @@
 //! `rolegate_server_certificate_expiry_timestamp_seconds`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
 //! `rolegate_config_loaded_timestamp_seconds`, `rolegate_config_restart_pending`,
-//! `rolegate_connections_open`,
+//! `rolegate_connections_open`, `rolegate_requests_answering`, `rolegate_requests_receiving`,
 //! `rolegate_connections_limit`, `rolegate_connections_refused_total{reason}`,
 //! `rolegate_tls_handshake_failures_total{reason}`,
 //! `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
@@ -129,6 +129,27 @@ pub fn connection_opened() -> OpenConnection {
     OpenConnection(())
 }
 
+/// Counts a request in `rolegate_requests_answering` until the guard is dropped.
+pub fn request_answering() -> RequestInGauge {
+    metrics().requests_answering.inc();
+    RequestInGauge(&metrics().requests_answering)
+}
+
+/// Counts a request in `rolegate_requests_receiving` until the guard is dropped.
+pub fn request_receiving() -> RequestInGauge {
+    metrics().requests_receiving.inc();
+    RequestInGauge(&metrics().requests_receiving)
+}
+
+/// One request in a gauge of requests, taken out when dropped.
+pub struct RequestInGauge(&'static Gauge);
+
+impl Drop for RequestInGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// One open TLS connection in `rolegate_connections_open`.
 pub struct OpenConnection(());
 
@@ -213,6 +234,16 @@ pub fn render(state: &State) -> String {
         "rolegate_connections_open",
         "TLS connections open",
         m.connections_open.clone(),
+    );
+    registry.register(
+        "rolegate_requests_answering",
+        "Requests received and being answered (at most server.max_concurrent_requests)",
+        m.requests_answering.clone(),
+    );
+    registry.register(
+        "rolegate_requests_receiving",
+        "Requests whose body is still arriving (at most server.max_concurrent_requests; the longest waiting is cut for a new one)",
+        m.requests_receiving.clone(),
     );
     registry.register(
         "rolegate_connections_limit",
@@ -402,6 +433,8 @@ struct Metrics {
     log_write_failures: Counter,
     log_bytes_lost: Counter,
     connections_open: Gauge,
+    requests_answering: Gauge,
+    requests_receiving: Gauge,
     connections_limit: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
     handshake_failures: Family<ReasonLabels, Counter>,
@@ -458,6 +491,8 @@ fn metrics() -> &'static Metrics {
         log_write_failures: Counter::default(),
         log_bytes_lost: Counter::default(),
         connections_open: Gauge::default(),
+        requests_answering: Gauge::default(),
+        requests_receiving: Gauge::default(),
         connections_limit: Gauge::default(),
         connections_refused: {
             // Every reason from the start, at 0: `rate()` and `increase()` see the first

@@ -1,7 +1,8 @@
 //! Admission control for the TLS listener: token buckets per client IP address, per client
-//! certificate and per access key id, a global bound on requests served at once, and a bound
-//! per client IP address on its share of them (so one address that opens requests and never
-//! finishes them cannot hold every slot).
+//! certificate and per access key id, a global bound on requests answered at once (taken once
+//! a request has been received: see [`crate::receiving`] for those still arriving), and a
+//! bound per client IP address on its share of requests in progress (so one address that opens
+//! requests and never finishes them cannot hold every slot).
 //!
 //! A refused request is answered with the one [`ApiError`] code `Throttling`, which each edge
 //! renders in its own format (REST `429 ThrottlingException`, STS `Throttling`, gRPC
@@ -20,6 +21,7 @@ use moka::sync::Cache;
 
 use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
+use crate::receiving::Receivers;
 use crate::slots::{Slot, Slots};
 
 /// A token bucket's refill rate and capacity. A rate of 0 disables the limit.
@@ -87,26 +89,29 @@ pub enum ClientKey {
 pub struct Limiter {
     per_ip: Buckets,
     per_client: Buckets,
+    /// Requests being answered (received whole, not yet answered).
     concurrency: Arc<Slots>,
+    /// Requests whose body is still arriving: as many places as `concurrency` has slots.
+    receivers: Arc<Receivers>,
     /// Requests in progress per client address.
     in_progress_per_ip: PerAddress,
     /// The bound of the caches above, which a moka cache cannot change.
     cache_max_entries: u64,
 }
 
-/// Holds one slot of the global concurrency limit, and of its address's share, until dropped.
-pub struct Admission {
+/// A request being answered: one slot of `max_concurrent_requests`, counted in
+/// `rolegate_requests_answering`, until dropped.
+pub struct Answering {
     _slot: Slot,
-    address_slot: Option<AddressSlot>,
+    _counted: crate::metrics::RequestInGauge,
 }
 
-impl Admission {
-    /// Gives the global slot back (the request has been answered) and keeps the address's
-    /// slot, to be held while the answer is sent: a streaming answer (a gRPC `Watch`) stays a
-    /// request in progress of its address for as long as it streams.
-    pub fn keep_address_slot(self) -> Option<AddressSlot> {
-        self.address_slot
-    }
+/// A request admitted on arrival: it holds one slot of its address's share of requests in
+/// progress, from its arrival until its answer has been sent (a streaming answer, a gRPC
+/// `Watch`, stays in progress for as long as it streams). It has yet to be given a slot of
+/// the global limit ([`Limiter::answering`]) once it has been received.
+pub struct Admission {
+    pub address_slot: Option<AddressSlot>,
 }
 
 /// A bound on what each client address holds at once (requests in progress, connections):
@@ -223,6 +228,7 @@ impl Limiter {
             per_ip: Buckets::new(server.rate_limit_per_ip, entries),
             per_client: Buckets::new(server.rate_limit_per_client, entries),
             concurrency: Slots::new(server.max_concurrent_requests),
+            receivers: Receivers::new(server.max_concurrent_requests),
             in_progress_per_ip: PerAddress::new(server.max_concurrent_requests_per_ip),
             cache_max_entries: entries,
         }
@@ -238,13 +244,14 @@ impl Limiter {
         self.per_ip.set_rate(server.rate_limit_per_ip);
         self.per_client.set_rate(server.rate_limit_per_client);
         self.concurrency.resize(server.max_concurrent_requests);
+        self.receivers.set_limit(server.max_concurrent_requests);
         self.in_progress_per_ip.set_max(server.max_concurrent_requests_per_ip);
         true
     }
 
-    /// Admits one request from `ip` (an [`address_group`]) at `now`: takes a token from the IP's bucket, a slot of the
-    /// IP's share and a slot of the concurrency limit (both released when the [`Admission`] is
-    /// dropped).
+    /// Admits one request from `ip` (an [`address_group`]) on its arrival at `now`: takes a
+    /// token from the IP's bucket and a slot of the IP's share (released when the
+    /// [`Admission`]'s slot is dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
         let key = ClientKey::Ip(ip);
         self.per_ip.take(&key, now).map_err(|rate| rate_exceeded(&key, rate))?;
@@ -258,6 +265,17 @@ impl Limiter {
                 ),
             )
         })?;
+        Ok(Admission { address_slot })
+    }
+
+    /// The places of requests whose body is still arriving ([`crate::receiving::receive`]).
+    pub fn receivers(&self) -> &Arc<Receivers> {
+        &self.receivers
+    }
+
+    /// A slot of the global limit for a request received whole, to be held until its answer
+    /// is ready; refused when `max_concurrent_requests` are being answered.
+    pub fn answering(&self) -> Result<Answering, ApiError> {
         let slot = self.concurrency.try_take().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Throttling,
@@ -268,9 +286,9 @@ impl Limiter {
                 ),
             )
         })?;
-        Ok(Admission {
+        Ok(Answering {
             _slot: slot,
-            address_slot,
+            _counted: crate::metrics::request_answering(),
         })
     }
 

@@ -38,10 +38,16 @@ fn start_grpc_with(pki: &Pki, admin_subject: &str, server_lines: &str) -> Daemon
 
 /// As [`start_grpc_with`], the root's CRL revoking the serials `revoked` (hex).
 fn start_grpc_revoking(pki: &Pki, admin_subject: &str, server_lines: &str, revoked: &[&str]) -> Daemon {
+    let crl = pki.root.crl(revoked, now() - days(1), now() + days(7)).unwrap();
+    start_grpc_with_crl(pki, admin_subject, server_lines, crl, "")
+}
+
+/// As [`start_grpc_with`], with the root's CRL `crl` and `anchor_lines` added to the `main`
+/// trust anchor.
+fn start_grpc_with_crl(pki: &Pki, admin_subject: &str, server_lines: &str, crl: String, anchor_lines: &str) -> Daemon {
     let extra_toml = format!(
         "[[role]]\narn = \"{ROLE_CHAINED}\"\nmax_session_duration = 43200\ntrust_policy = '''{CHAINED_TRUST}'''\npermission_policies = ['''{CHAINED_PERMISSIONS}''']\n"
     );
-    let crl = pki.root.crl(revoked, now() - days(1), now() + days(7)).unwrap();
     let setup = Setup {
         pki,
         extra_toml,
@@ -58,6 +64,9 @@ fn start_grpc_revoking(pki: &Pki, admin_subject: &str, server_lines: &str, revok
         &format!("{marker}admin_subjects = [\"{admin_subject}\"]\n{server_lines}"),
         1,
     );
+    let crls = r#"crls = ["root.crl"]"#;
+    assert!(text.contains(crls));
+    let text = text.replacen(crls, &format!("{crls}\n{anchor_lines}"), 1);
     std::fs::write(&path, text).unwrap();
     start_with_config(dir, &path)
 }
@@ -2000,6 +2009,41 @@ async fn a_revoked_admin_certificate_is_told_why() {
     }
     let c = connect(&d, Some((&current, &[]))).await;
     c.admin().status(StatusRequest {}).await.unwrap();
+}
+
+/// An admin whose anchor refuses stale CRLs, and holds one, is refused Admin like any
+/// certificate the CRL covers; the refusal says how to import the fresh CRL without the Admin
+/// API (which would have been the way in).
+#[tokio::test]
+async fn an_admin_refused_for_a_stale_crl_is_told_how_to_reload_without_admin() {
+    let pki = Pki::new();
+    let admin = Pki::client(&pki.root, "ops-admin", KeyType::EcdsaP256);
+    let stale = pki.root.crl(&[], now() - days(8), now() - days(1)).unwrap();
+    let d = start_grpc_with_crl(
+        &pki,
+        &subject_of(&admin),
+        "admin_trust_anchors = [\"main\"]\n",
+        stale,
+        "stale_crls = \"refuse\"\n",
+    );
+    let c = connect(&d, Some((&admin, &[]))).await;
+    let status = c.admin().reload(ReloadRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+    let (message, reason) = split_reason(status.message());
+    assert_eq!(reason, "untrusted-certificate");
+    assert!(
+        message
+            .contains("so it cannot call Admin.Reload (Untrusted certificate: the CRL covering the certificate chain"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "refuses stale CRLs). An anchor admins chain to refuses stale CRLs (stale_crls = \"refuse\") and holds a CRL past its \
+             nextUpdate, which refuses admin certificates too: put the fresh CRL in place and reload with SIGHUP \
+             (systemctl reload), the config watch (config_watch_seconds) or a restart."
+        ),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -303,51 +303,89 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
     assert_served(&mut second).await;
 }
 
-/// A gRPC call whose request message never arrives holds its slot of `max_concurrent_requests`
-/// for `request_timeout_seconds` at most, as a REST or STS request does, and is answered
-/// DEADLINE_EXCEEDED: a client without a certificate cannot stall every API by opening calls and
-/// never finishing them.
+/// A request whose body has not arrived holds no slot of `max_concurrent_requests`: those are
+/// for requests being answered. It holds a place among the requests still arriving (as many
+/// as `max_concurrent_requests`), and when a new one needs a place and all are taken, the one
+/// that has waited longest is cut: REST is answered 408 `request-cut`, gRPC
+/// DEADLINE_EXCEEDED. Clients that withhold their bodies cannot keep every place, and a call
+/// that keeps its place is answered DEADLINE_EXCEEDED after `request_timeout_seconds`.
 #[tokio::test]
-async fn a_grpc_call_whose_message_never_arrives_gives_its_slot_back() {
+async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_for_newer_ones() {
     let pki = Pki::new();
-    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 1", &[]);
-    let sender = h2_sender(&d).await;
-    let stall = || {
-        let mut sender = sender.clone();
-        let endpoint = d.endpoint.clone();
-        async move {
-            let (body_tx, request) = stalled_create_session(&endpoint, &[]).await;
-            (body_tx, tokio::spawn(sender.send_request(request)))
-        }
+    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 5", &[]);
+    let receiving = |want: f64| {
+        let metrics = wait_for_metric(&d, "rolegate_requests_receiving", want);
+        assert_eq!(sample(&metrics, "rolegate_requests_answering"), Some(0.0), "{metrics}");
     };
-    // The stalled call holds the only slot once REST is refused for want of one (a REST request
-    // that got there first would have the call refused instead: then stall another).
-    let mut attempts = 0;
-    let (body_tx, stalled) = loop {
-        let (body_tx, stalled) = stall().await;
-        if https(&d, "POST", "/sessions", &[], "{}").await.status == 429 {
-            break (body_tx, stalled);
-        }
-        attempts += 1;
-        assert!(attempts < 10, "a stalled gRPC call never held the slot");
-        let _ = stalled.await;
-    };
+    // A REST request that announces a body of 100 bytes and sends 1.
+    let mut rest = tls_connect(&d).await;
+    let head = format!(
+        "POST /sessions HTTP/1.1\r\nHost: {}\r\nContent-Length: 100\r\n\r\n{{",
+        host_port(&d.endpoint)
+    );
+    rest.write_all(head.as_bytes()).await.unwrap();
+    receiving(1.0);
+    // A request whose body is there is answered beside it: the waiting one holds no slot.
+    let served = https(&d, "POST", "/sessions", &[], "").await;
+    assert_eq!(served.status, 403, "{}", served.body);
+    assert!(served.body.contains("Missing Authorization header"), "{}", served.body);
 
-    // The only slot is taken until the stalled call times out; then REST is served again.
-    let reply = post_empty_session_until(&d, |status| status != 429).await;
-    assert_eq!(reply.status, 403, "{}", reply.body);
-    let response = stalled.await.unwrap().unwrap();
-    let status = response
-        .headers()
-        .get("grpc-status")
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(status.as_deref(), Some("4"), "{response:?}");
-    let message = response.headers()["grpc-message"].to_str().unwrap().to_owned();
+    // A gRPC call whose message never arrives needs the only place: the REST request is cut.
+    let sender = h2_sender(&d).await;
+    let (first_body, request) = stalled_create_session(&d.endpoint, &[]).await;
+    let first = tokio::spawn(sender.clone().send_request(request));
+    let cut = read_one_reply(&mut rest).await;
+    assert_eq!(cut.status, 408, "{}", cut.body);
+    assert_eq!(cut.header("x-amzn-errortype"), Some("RequestTimeoutException"));
+    assert_eq!(cut.header("x-rolegate-reason"), Some("request-cut"));
     assert!(
-        message.contains("within%201%20seconds") || message.contains("within 1 seconds"),
+        cut.body.contains(
+            "The request was cut before its body arrived: the places of requests still arriving \
+             (server.max_concurrent_requests, 1) were all taken and this one had waited longest."
+        ),
+        "{}",
+        cut.body
+    );
+    // A second call cuts the first...
+    let (second_body, request) = stalled_create_session(&d.endpoint, &[]).await;
+    let second = tokio::spawn(sender.clone().send_request(request));
+    let (code, message) = grpc_status_of(first.await.unwrap().unwrap());
+    assert_eq!(code, "4", "{message}");
+    assert!(
+        message.starts_with("The%20request%20was%20cut%20before%20its%20body%20arrived"),
         "{message}"
     );
-    drop(body_tx);
+    // ...and, the last to arrive, keeps its place until the request timeout.
+    let (code, message) = grpc_status_of(second.await.unwrap().unwrap());
+    assert_eq!(code, "4", "{message}");
+    assert_eq!(message, "The%20request%20was%20not%20received%20within%205%20seconds.");
+    receiving(0.0);
+    drop((first_body, second_body));
+}
+
+/// The `grpc-status` and `grpc-message` of a trailers-only answer.
+fn grpc_status_of<B>(response: http::Response<B>) -> (String, String) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (header("grpc-status"), header("grpc-message"))
+}
+
+/// The daemon's metrics once `name` (without labels) reads `want`, within 10 s.
+fn wait_for_metric(d: &Daemon, name: &str, want: f64) -> String {
+    let mut metrics = d.metrics_text();
+    for _ in 0..200 {
+        if sample(&metrics, name) == Some(want) {
+            return metrics;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        metrics = d.metrics_text();
+    }
+    panic!("{name} never read {want}: {metrics}");
 }
 
 /// Bytes that are not the request message (undecodable, missing, cut short) are
@@ -2047,8 +2085,6 @@ async fn rate_limits_answer_each_api_in_its_format() {
     let rest = https(&d, "POST", "/sessions", &[], "{}").await;
     assert_eq!(rest.status, 429, "{}", rest.body);
     assert_eq!(rest.header("x-amzn-errortype"), Some("ThrottlingException"));
-    // Its body unread, the connection closes, and says so (RFC 9112 §9.6).
-    assert_eq!(rest.header("connection"), Some("close"));
     assert!(
         rest.body.contains("Rate exceeded for this client address"),
         "{}",
@@ -2082,6 +2118,32 @@ async fn rate_limits_answer_each_api_in_its_format() {
     let m = d.metrics_text();
     let throttled = r#"rolegate_requests_total{api="rest",operation="CreateSession",outcome="Throttling"}"#;
     assert_eq!(sample(&m, throttled), Some(1.0), "{m}");
+}
+
+/// A throttled HTTP/1.1 request has its body read and dropped, so that its keep-alive
+/// connection carries the client's retry (closing it would cost a handshake a retry, and a
+/// close on unread bytes resets the connection, often before the answer is read); one whose
+/// body does not arrive within 2 s is answered on a connection that then closes, and says so
+/// (RFC 9112 §9.6).
+#[tokio::test]
+async fn a_throttled_request_keeps_its_connection_when_its_body_arrives() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 1", &[]);
+    let host = host_port(&d.endpoint);
+    let mut stream = tls_connect(&d).await;
+    let request = format!("POST /sessions HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\r\n{{}}");
+    for want in [403, 429, 429] {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let reply = read_one_reply(&mut stream).await;
+        assert_eq!(reply.status, want, "{}", reply.body);
+        assert_eq!(reply.header("connection"), None);
+    }
+    let withheld = format!("POST /sessions HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\r\n{{");
+    stream.write_all(withheld.as_bytes()).await.unwrap();
+    let reply = read_one_reply(&mut stream).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert_eq!(reply.header("connection"), Some("close"));
+    read_until_closed(&mut stream).await;
 }
 
 /// Throttling refusals are audited within a budget a second; every one is accounted for, in

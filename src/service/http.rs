@@ -155,8 +155,8 @@ where
 }
 
 /// Reads and drops the rest of `body`, up to `at_most` bytes and [`MAX_DISCARD_TIME`]; stops
-/// at the first error.
-async fn discard<B>(mut body: B, at_most: u64)
+/// at the first error. Whether it read the body to its end.
+pub async fn discard<B>(mut body: B, at_most: u64) -> bool
 where
     B: http_body::Body<Data = Bytes> + Unpin,
 {
@@ -168,11 +168,13 @@ where
                     let size = frame.data_ref().map_or(0, |data| data.len() as u64);
                     left = left.saturating_sub(size.max(1));
                 }
-                _ => return,
+                Some(Err(_)) => return false,
+                None => return true,
             }
         }
+        body.is_end_stream()
     };
-    let _ = tokio::time::timeout(MAX_DISCARD_TIME, drain).await;
+    tokio::time::timeout(MAX_DISCARD_TIME, drain).await.unwrap_or(false)
 }
 
 /// A unique request id shaped like AWS's (a version-4-style UUID): 8 bytes drawn once per

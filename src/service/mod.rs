@@ -25,6 +25,7 @@ use crate::audit::Record;
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::ClientCertificate;
 use crate::ratelimit::{AddressSlot, ClientLimit};
+use crate::receiving::{Cut, ReadAhead, receive};
 use crate::state::State;
 
 /// What the TLS layer learned about a connection; attached to every request on it.
@@ -38,9 +39,10 @@ pub struct ConnInfo {
 }
 
 /// Routes one HTTP request to its API (`application/grpc` to the gRPC services, the rest to
-/// REST / STS), after admission control (per-IP token bucket, the client address's share and
-/// the global concurrency limit, in [`crate::ratelimit`]) so every API, gRPC included, is
-/// covered. Returns the answer and, to be held until it has been sent, the slot of the client
+/// REST / STS), after admission control (per-IP token bucket and the client address's share,
+/// in [`crate::ratelimit`]) so every API, gRPC included, is covered. Each API takes a slot of
+/// the global concurrency limit once it has received its request ([`crate::receiving`]).
+/// Returns the answer and, to be held until it has been sent, the slot of the client
 /// address's share of requests in progress.
 async fn dispatch(
     state: Arc<State>,
@@ -50,7 +52,10 @@ async fn dispatch(
     let started = Instant::now();
     let admission = match state.limiter().admit(conn.address_group, started) {
         Ok(admission) => admission,
-        Err(e) => return (refuse(&req, &conn, &e, started), None),
+        Err(e) => {
+            let max_body_bytes = state.broker.config().server.max_body_bytes;
+            return (refuse_admission(req, &conn, &e, started, max_body_bytes).await, None);
+        }
     };
     if let Some((e, then)) = head_refusal(&req, || state.broker.config().server.max_header_bytes) {
         let mut refused = refuse(&req, &conn, &e, started);
@@ -72,25 +77,28 @@ async fn dispatch(
         Route::Grpc => dispatch_grpc_within_deadline(state, conn, req, started).await,
         Route::Http => dispatch_http(state, conn, req).await.map(Body::new),
     };
-    (response, admission.keep_address_slot())
+    (response, admission.address_slot)
 }
 
-/// A gRPC call, bounded in time: it holds its admission slot until its answer starts, so it is
-/// given the server's `request_timeout_seconds`, or the client's deadline (`grpc-timeout`)
-/// when that is sooner; past it, the call is refused: `DEADLINE_EXCEEDED` when the client's
-/// deadline passed or the client had not sent the whole request, `UNAVAILABLE` when it had and
-/// no answer came (the server's delay).
+/// A gRPC call, bounded in time: a unary call's message is received first (holding a place
+/// among the requests still arriving, [`crate::receiving`]), then answered under a slot of
+/// the global concurrency limit; a streaming call (health `Watch`, reflection) takes its slot
+/// at once, as its answer starts at once. The whole is given the server's
+/// `request_timeout_seconds`, or the client's deadline (`grpc-timeout`) when that is sooner;
+/// past it, the call is refused: `DEADLINE_EXCEEDED` when the client's deadline passed or the
+/// client had not sent the whole request, `UNAVAILABLE` when it had and no answer came (the
+/// server's delay).
 async fn dispatch_grpc_within_deadline(
     state: Arc<State>,
     conn: ConnInfo,
     req: ::http::Request<Incoming>,
     started: Instant,
 ) -> ::http::Response<Body> {
-    // A call holds its admission slot until its answer starts: bounded like a REST or
-    // STS request's read, or a client could stall every API by never finishing its
-    // messages.
+    // Bounded like a REST or STS request's read, or a client could stall every API by never
+    // finishing its messages.
     let server_timeout = state.broker.config().server.request_timeout;
     let operation = grpc::operation_of(req.uri().path());
+    let streams = grpc::streams_until_the_client_ends(req.uri().path());
     // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
     // use to it after that, and the slot is better given back. Not for Admin.Reload: a
     // reload cannot be called back once it runs, so cutting its answer would tell the
@@ -107,17 +115,35 @@ async fn dispatch_grpc_within_deadline(
     // A `rolegate.v1` call (each unary) carries one message, hashed as it streams past:
     // AssumeRole's signature covers it as sent, and a body of more is refused.
     let message_sha256 = (operation != grpc::OTHER_OPERATION).then(Default::default);
-    let req = req.map(|body| Watched {
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(grpc::MessageSha256(message_sha256.clone()));
+    let body = Watched {
         body,
         sent: sent.clone(),
-        digest: message_sha256
-            .clone()
-            .map(|slot| (grpc::MessageDigest::default(), slot)),
-    });
-    let mut req = req;
-    req.extensions_mut().insert(grpc::MessageSha256(message_sha256));
-    match tokio::time::timeout(timeout, dispatch_grpc(state, conn, req)).await {
-        Ok(response) => response,
+        digest: message_sha256.map(|slot| (grpc::MessageDigest::default(), slot)),
+    };
+    let refused = |e: &ApiError| {
+        // The event names the handshake's certificate (an admin's timed-out
+        // `Admin.Reload`), as the handler's own event would have.
+        let certificate = grpc::handshake_certificate(&broker, peer.as_deref());
+        refuse_grpc(remote, operation, certificate, e, started)
+    };
+    let answered = async {
+        let limiter = state.limiter();
+        let body = match streams {
+            true => ReadAhead::unread(body),
+            // Read to its end or just past the largest message: tonic refuses what is beyond.
+            false => receive(ReadAhead::read(body, grpc::MAX_MESSAGE_BYTES + 5), limiter.receivers())
+                .await
+                .map_err(cut_while_receiving)?,
+        };
+        let _answering = limiter.answering()?;
+        drop(limiter);
+        Ok(dispatch_grpc(state, conn, ::http::Request::from_parts(parts, body)).await)
+    };
+    match tokio::time::timeout(timeout, answered).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => refused(&e),
         Err(_) => {
             // Sent whole and still not answered: the server's delay, not the client's.
             let e = match (client_deadline, sent.load(Ordering::Relaxed)) {
@@ -125,10 +151,7 @@ async fn dispatch_grpc_within_deadline(
                 (None, true) => answer_timeout(timeout),
                 (None, false) => request_timeout(timeout),
             };
-            // The event names the handshake's certificate (an admin's timed-out
-            // `Admin.Reload`), as the handler's own event would have.
-            let certificate = grpc::handshake_certificate(&broker, peer.as_deref());
-            refuse_grpc(remote, operation, certificate, &e, started)
+            refused(&e)
         }
     }
 }
@@ -210,6 +233,20 @@ fn request_timeout(timeout: std::time::Duration) -> ApiError {
         ErrorCode::RequestTimeout,
         "request-timeout",
         format!("The request was not received within {} seconds.", timeout.as_secs()),
+    )
+}
+
+/// The error of a request cut while its body was arriving ([`crate::receiving`]): every
+/// place was taken, and it had waited longest.
+fn cut_while_receiving(cut: Cut) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        "request-cut",
+        format!(
+            "The request was cut before its body arrived: the places of requests still arriving (server.max_concurrent_requests, \
+             {}) were all taken and this one had waited longest. Send the body right after the headers, and retry with backoff.",
+            cut.waiting
+        ),
     )
 }
 
@@ -321,7 +358,7 @@ fn not_grpc_over_http2<B>(route: Route, req: &::http::Request<B>) -> ApiError {
 async fn dispatch_grpc(
     state: Arc<State>,
     conn: ConnInfo,
-    mut req: ::http::Request<Watched<Incoming>>,
+    mut req: ::http::Request<ReadAhead<Watched<Incoming>>>,
 ) -> ::http::Response<Body> {
     use tower::Service;
     let operation = grpc::operation_of(req.uri().path());
@@ -439,11 +476,19 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
         rp.header("expect")
             .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
     };
-    let bytes = match tokio::time::timeout(timeout, collect_body(body, limit, waits_for_continue)).await {
-        Ok(result) => result,
-        Err(_) => Err(request_timeout(timeout)),
+    let limiter = state.limiter();
+    let reading = tokio::time::timeout(timeout, collect_body(body, limit, waits_for_continue));
+    let bytes = match receive(reading, limiter.receivers()).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(request_timeout(timeout)),
+        Err(cut) => Err(cut_while_receiving(cut)),
     };
     let bytes = bytes.and_then(|bytes| sent_once(&rp).map(|()| bytes));
+    // Held until the answer is ready.
+    let (bytes, _answering) = match bytes.and_then(|bytes| Ok((bytes, limiter.answering()?))) {
+        Ok((bytes, slot)) => (Ok(bytes), Some(slot)),
+        Err(e) => (Err(e), None),
+    };
     let now = OffsetDateTime::now_utc();
     let (record, result) = match (api, bytes) {
         (Api::Rest, bytes) => {
@@ -451,7 +496,6 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let result = bytes.and_then(|bytes| {
                 let request = rest::CreateSessionRequest::read(&state.broker, &rp, &bytes);
                 request.describe(&mut record);
-                let limiter = state.limiter();
                 let client_limit = ClientLimit::new(&limiter, request.client_key(), started);
                 client_limit.check()?;
                 rest::create_session(&state.broker, &rp, &bytes, request, &client_limit, &mut record, now)
@@ -467,7 +511,6 @@ async fn answer(state: &State, api: Api, rp: RequestParts, body: Incoming) -> Ht
             let operation = sts::operation_label(request.action());
             let mut record = Record::new(&rp.request_id, "sts", operation, rp.remote);
             let key = request.describe(&rp, &mut record);
-            let limiter = state.limiter();
             let client_limit = ClientLimit::new(&limiter, key, started);
             let result = client_limit
                 .check()
@@ -516,8 +559,38 @@ pub async fn dispatch_guarded(
 }
 
 /// Answers a request refused by admission control in its API's format (gRPC: the
-/// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429 `ThrottlingException`; STS:
-/// `Throttling`).
+/// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429
+/// `ThrottlingException`; STS: `Throttling`). An HTTP/1.1 request's body, up to
+/// `max_body_bytes`, is read and dropped first, for at most 2 s, so that its connection
+/// carries the client's retry: closed instead, it would cost a TLS handshake for every
+/// throttled request (which the new-connection rate limit then refuses too), and a
+/// connection closed on unread bytes is reset, often before the client has read the answer.
+/// A body that does not end within that, one whose client waits to be invited
+/// (`Expect: 100-continue`), or one whose framing is ambiguous closes the connection.
+async fn refuse_admission(
+    req: ::http::Request<Incoming>,
+    conn: &ConnInfo,
+    e: &ApiError,
+    started: Instant,
+    max_body_bytes: usize,
+) -> ::http::Response<Body> {
+    let mut response = refusal(RefusalTarget::of(Route::of(&req), &req), conn.remote, e, started);
+    let headers = req.headers();
+    let must_close = req.version() < ::http::Version::HTTP_2
+        && has_body(headers)
+        && (headers.contains_key(::http::header::EXPECT)
+            || http::framing_refusal(headers).is_some()
+            || !http::discard(req.into_body(), max_body_bytes as u64).await);
+    if must_close {
+        response
+            .headers_mut()
+            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Answers a request refused for its head in its API's format, closing an HTTP/1.1
+/// connection whose body is left unread ([`close_if_body_unread`]).
 fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let mut response = refusal(RefusalTarget::of(Route::of(req), req), conn.remote, e, started);
     close_if_body_unread(req, &mut response);

@@ -12,7 +12,7 @@ use crate::audit::Record;
 use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
 use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
-use crate::identity::ClientCertificate;
+use crate::identity::{ClientCertificate, StaleCrls};
 use crate::service::ConnInfo;
 
 /// A client chain: the leaf and the intermediates sent after it.
@@ -98,7 +98,15 @@ pub(super) fn admin_peer(
             Some(e) => format!("{rule} ({})", e.message),
             None => format!("{rule}."),
         };
-        return Err(untrusted_client_certificate(&chain.leaf, &which));
+        let mut refused = untrusted_client_certificate(&chain.leaf, &which);
+        if admins_refused_for_stale_crls(&config, is_admin_anchor, now) {
+            if !refused.message.ends_with('.') {
+                refused.message.push('.');
+            }
+            refused.message.push(' ');
+            refused.message.push_str(STALE_CRL_RECOVERY);
+        }
+        return Err(refused);
     }
     broker.caches().keep_certificate(&chain.sent);
     // Listed in either order: certificate order (`CN=ops,O=Acme`, as the audit log writes it)
@@ -118,6 +126,28 @@ pub(super) fn admin_peer(
         ));
     }
     Ok(chain.leaf)
+}
+
+/// What an admin refused for a stale CRL is told: the Admin API cannot import the fresh CRL
+/// that would let it in, the reloads that need no admin certificate can.
+const STALE_CRL_RECOVERY: &str = "An anchor admins chain to refuses stale CRLs (stale_crls = \"refuse\") and \
+     holds a CRL past its nextUpdate, which refuses admin certificates too: put the fresh CRL in place and reload \
+     with SIGHUP (systemctl reload), the config watch (config_watch_seconds) or a restart.";
+
+/// Whether an enabled anchor that admin callers may chain to (`eligible`) refuses stale CRLs
+/// and holds one past its nextUpdate at `now`: then the Admin API is locked to every admin
+/// whose chain that CRL covers.
+fn admins_refused_for_stale_crls(config: &Config, eligible: impl Fn(&Anchor) -> bool, now: OffsetDateTime) -> bool {
+    let now = now.unix_timestamp();
+    config.anchors.values().any(|a| {
+        a.enabled
+            && eligible(a)
+            && a.trust.stale_crls() == StaleCrls::Refuse
+            && a.trust
+                .crls()
+                .iter()
+                .any(|crl| crl.next_update.is_some_and(|next| next <= now))
+    })
 }
 
 #[cfg(test)]
