@@ -268,6 +268,13 @@ impl Limiter {
         Ok(Admission { address_slot })
     }
 
+    /// Takes a token from the bucket of `ip` (an [`address_group`]) at `now`, for a request
+    /// that comes as one more message of a stream already admitted (server reflection).
+    pub fn charge_address(&self, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
+        let key = ClientKey::Ip(ip);
+        self.per_ip.take(&key, now).map_err(|rate| rate_exceeded(&key, rate))
+    }
+
     /// The places of requests whose body is still arriving ([`crate::receiving::receive`]).
     pub fn receivers(&self) -> &Arc<Receivers> {
         &self.receivers

@@ -2146,6 +2146,65 @@ async fn a_throttled_request_keeps_its_connection_when_its_body_arrives() {
     read_until_closed(&mut stream).await;
 }
 
+/// A server reflection stream is charged one token of its address's bucket a request message,
+/// as a call of its own would be (the first with the call): one stream cannot ask for thousands
+/// of answers a second. Refused, the stream of requests ends; what was asked before is
+/// answered, and the refusal is counted.
+#[tokio::test]
+async fn each_message_of_a_reflection_stream_takes_a_rate_limit_token() {
+    use http_body_util::BodyExt;
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 3", &[]);
+    // ServerReflectionRequest { host: "h", list_services: "*" }, length-prefixed.
+    let list_services = bytes::Bytes::from_static(&[0, 0, 0, 0, 6, 0x0a, 1, b'h', 0x3a, 1, b'*']);
+    let (requests, body_rx) = tokio::sync::mpsc::channel(4);
+    let body: StalledBody = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(body_rx));
+    let request = http::Request::post(format!(
+        "{}/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        d.endpoint
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(body)
+    .unwrap();
+    let mut sender = h2_sender(&d).await;
+    let send = |requests: &tokio::sync::mpsc::Sender<_>| {
+        let requests = requests.clone();
+        let message = list_services.clone();
+        async move { requests.send(Ok(http_body::Frame::data(message))).await.unwrap() }
+    };
+    send(&requests).await;
+    let mut answers = sender.send_request(request).await.unwrap().into_body();
+    let mut count = rolegate::service::grpc::MessageCount::default();
+    // The call took the first token; its first message is answered, and the next two take
+    // the two tokens left.
+    for _ in 0..3 {
+        let mut begun = 0;
+        while begun == 0 {
+            let frame = answers.frame().await.expect("an answer").unwrap();
+            if let Some(data) = frame.data_ref() {
+                assert!(
+                    String::from_utf8_lossy(data).contains("rolegate.v1.Sessions"),
+                    "{data:?}"
+                );
+                begun = count.begun_in(data);
+            }
+        }
+        assert_eq!(begun, 1);
+        send(&requests).await;
+    }
+    // The fourth finds the bucket empty: no answer, the stream ends.
+    let rest = tokio::time::timeout(Duration::from_secs(10), answers.collect())
+        .await
+        .expect("the stream went on")
+        .unwrap();
+    assert!(rest.trailers().is_some(), "the stream ended with its status");
+    assert!(rest.to_bytes().is_empty(), "the fourth request was answered");
+    let m = d.metrics_text();
+    let throttled = r#"rolegate_requests_total{api="grpc",operation="Other",outcome="Throttling"}"#;
+    assert_eq!(sample(&m, throttled), Some(1.0), "{m}");
+}
+
 /// Throttling refusals are audited within a budget a second; every one is accounted for, in
 /// its own event or in a `skipped` count, and in the metrics.
 #[tokio::test]

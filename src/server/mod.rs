@@ -237,10 +237,16 @@ async fn drain(
     tokio::select! {
         drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }) => {
             if drained.is_err() {
-                tracing::warn!("grace period over; closing remaining connections");
+                tracing::warn!(
+                    connections = connections.len(),
+                    "grace period over; closing remaining connections (their requests in flight get no answer)"
+                );
             }
         }
-        () = shutdown.next() => tracing::warn!("SIGTERM or SIGINT during the drain: closing remaining connections now"),
+        () = shutdown.next() => tracing::warn!(
+            connections = connections.len(),
+            "SIGTERM or SIGINT during the drain: closing remaining connections now (their requests in flight get no answer)"
+        ),
     }
     connections.abort_all();
 }

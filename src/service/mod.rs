@@ -121,6 +121,7 @@ async fn dispatch_grpc_within_deadline(
         body,
         sent: sent.clone(),
         digest: message_sha256.map(|slot| (grpc::MessageDigest::default(), slot)),
+        charge: streams.then(|| StreamCharge::new(state.limiter(), &conn, operation)),
     };
     let refused = |e: &ApiError| {
         // The event names the handshake's certificate (an admin's timed-out
@@ -268,6 +269,58 @@ struct Watched<B> {
     body: B,
     sent: Arc<AtomicBool>,
     digest: Option<(grpc::MessageDigest, Arc<std::sync::OnceLock<String>>)>,
+    /// For a call that streams requests: their per-address rate limit.
+    charge: Option<StreamCharge>,
+}
+
+/// The per-address rate limit of a call that streams requests (server reflection): each
+/// message after the first (the call took a token on arrival) takes a token from its
+/// address's bucket, as a call of its own would, or one stream could ask for thousands of
+/// answers a second. Refused, the stream of requests ends there (audited and counted as a
+/// throttling refusal); what was asked before is still answered.
+struct StreamCharge {
+    count: grpc::MessageCount,
+    /// Whether the first message, charged with the call, has begun.
+    first_begun: bool,
+    limiter: Arc<crate::ratelimit::Limiter>,
+    address_group: std::net::IpAddr,
+    remote: SocketAddr,
+    operation: &'static str,
+    /// Set once a message was refused: the stream of requests has ended.
+    refused: bool,
+}
+
+impl StreamCharge {
+    fn new(limiter: Arc<crate::ratelimit::Limiter>, conn: &ConnInfo, operation: &'static str) -> StreamCharge {
+        StreamCharge {
+            count: grpc::MessageCount::default(),
+            first_begun: false,
+            limiter,
+            address_group: conn.address_group,
+            remote: conn.remote,
+            operation,
+            refused: false,
+        }
+    }
+
+    /// Charges the messages that begin in `data`; false (and the stream is to end) when the
+    /// address's bucket refused one.
+    fn admits(&mut self, data: &[u8]) -> bool {
+        let mut begun = self.count.begun_in(data);
+        if begun > 0 && !self.first_begun {
+            self.first_begun = true;
+            begun -= 1;
+        }
+        let now = Instant::now();
+        for _ in 0..begun {
+            if let Err(e) = self.limiter.charge_address(self.address_group, now) {
+                record_refusal(&http::new_request_id(), "grpc", self.operation, self.remote, &e, now);
+                self.refused = true;
+                return false;
+            }
+        }
+        true
+    }
 }
 
 impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Watched<B> {
@@ -278,7 +331,16 @@ impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Wa
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<::http_body::Frame<B::Data>, B::Error>>> {
+        if self.charge.as_ref().is_some_and(|charge| charge.refused) {
+            return Poll::Ready(None);
+        }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(charge)) = (&polled, &mut self.charge)
+            && let Some(data) = frame.data_ref()
+            && !charge.admits(data)
+        {
+            return Poll::Ready(None);
+        }
         if let (Poll::Ready(Some(Ok(frame))), Some((digest, _))) = (&polled, &mut self.digest)
             && let Some(data) = frame.data_ref()
         {
@@ -296,7 +358,7 @@ impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Wa
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.body.is_end_stream() || self.charge.as_ref().is_some_and(|charge| charge.refused)
     }
 
     fn size_hint(&self) -> ::http_body::SizeHint {
@@ -863,6 +925,7 @@ mod tests {
             body: http_body_util::Full::new(Bytes::from_static(b"\0\0\0\0\0")),
             sent: sent.clone(),
             digest: None,
+            charge: None,
         };
         assert!(!sent.load(Ordering::Relaxed));
         assert_eq!(whole.collect().await.unwrap().to_bytes().len(), 5);
@@ -878,6 +941,7 @@ mod tests {
             body: http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
             sent: sent.clone(),
             digest: None,
+            charge: None,
         };
         assert!(partial.frame().await.is_some());
         assert!(!sent.load(Ordering::Relaxed));

@@ -12,6 +12,7 @@
 //!   signature covers.
 
 mod admin;
+mod message_count;
 mod message_digest;
 mod peer;
 mod sessions;
@@ -32,6 +33,7 @@ use crate::proto::admin_server::AdminServer;
 use crate::proto::sessions_server::SessionsServer;
 use crate::state::State;
 
+pub use message_count::MessageCount;
 pub use message_digest::MessageDigest;
 pub use sessions::ASSUME_ROLE_PATH;
 #[doc(hidden)]
