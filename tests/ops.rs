@@ -365,14 +365,19 @@ async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_fo
 
 /// The `grpc-status` and `grpc-message` of a trailers-only answer.
 fn grpc_status_of<B>(response: http::Response<B>) -> (String, String) {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    (header("grpc-status"), header("grpc-message"))
+    (
+        response_header(&response, "grpc-status"),
+        response_header(&response, "grpc-message"),
+    )
+}
+
+/// The header `name` of `response`, or "" without one.
+fn response_header<B>(response: &http::Response<B>, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 /// The daemon's metrics once `name` (without labels) reads `want`, within 10 s.
@@ -1383,13 +1388,7 @@ async fn grpc_over_h2_with(d: &Daemon, path: &str, headers: &[(&str, &str)], fra
         .body(http_body_util::Full::new(bytes::Bytes::from(frame)))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| response_header(&response, name);
     assert_eq!(header("x-amzn-requestid").len(), 36, "{response:?}");
     // Refused before a handler or by one, the error is named as in the audit event.
     let code = header("grpc-status");
