@@ -468,14 +468,13 @@ fn metrics() -> &'static Metrics {
         },
         refusals: {
             // The series the shipped alerts watch, at 0 from the start (as above): tokens of a
-            // key this replica lacks, wherever a session token is taken.
+            // key this replica lacks, or of a key id it holds under another key, wherever a
+            // session token is taken.
             let family = Family::<RefusalLabels, Counter>::default();
             for (api, operation) in TOKEN_OPERATIONS {
-                drop(family.get_or_create(&RefusalLabels {
-                    api,
-                    operation,
-                    reason: "unknown-token-key",
-                }));
+                for reason in WATCHED_TOKEN_REASONS {
+                    drop(family.get_or_create(&RefusalLabels { api, operation, reason }));
+                }
             }
             family
         },
@@ -512,6 +511,9 @@ fn metrics() -> &'static Metrics {
         },
     })
 }
+
+/// The token refusal reasons the shipped alert `RolegateTokenKeyUnknown` watches.
+const WATCHED_TOKEN_REASONS: [&str; 2] = ["unknown-token-key", "token-key-mismatch"];
 
 /// The `api` and `operation` labels of the requests rolegate serves (`service` names them).
 /// The operations of [`SERVED_OPERATIONS`] that take a session token, whose refusals of a token

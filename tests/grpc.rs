@@ -1536,7 +1536,7 @@ async fn admin_cli_shows_status_and_reloads() {
             profile_arn("main")
         ),
         format!("role {ROLE_CHAINED} ("),
-        "token keys: k1 (active k1)\n".to_owned(),
+        "token keys: k1 (check value 76ebd004) (active k1)\n".to_owned(),
         "cache certificates: ".to_owned(),
         "  CRL of CN=test root".to_owned(),
         " (honoured when stale)\n".to_owned(),
@@ -1601,6 +1601,11 @@ async fn admin_cli_shows_status_and_reloads() {
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(status["tokenKeyIds"], serde_json::json!(["k1"]));
     assert_eq!(status["activeTokenKeyId"], "k1");
+    // k1.key's check value: 8 hex of SHA-256 over the label and the key, never the key.
+    assert_eq!(
+        status["tokenKeys"],
+        serde_json::json!([{"id": "k1", "checkValue": "76ebd004"}])
+    );
     assert_eq!(
         status["serverCertificate"]["names"],
         serde_json::json!(["localhost", "127.0.0.1", "rolegate.test"])
@@ -1710,6 +1715,12 @@ async fn admin_is_limited_to_listed_subjects() {
         (status.token_key_ids.as_slice(), status.active_token_key_id.as_str()),
         (&["k1".to_owned()][..], "k1")
     );
+    let keys: Vec<(&str, &str)> = status
+        .token_keys
+        .iter()
+        .map(|k| (k.id.as_str(), k.check_value.as_str()))
+        .collect();
+    assert_eq!(keys, [("k1", "76ebd004")]);
     let names: Vec<&str> = status.caches.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,

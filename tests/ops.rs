@@ -1596,6 +1596,14 @@ async fn metrics_after_known_traffic() {
         "{m}"
     );
     assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_refusals_total{api="grpc",operation="AssumeRole",reason="token-key-mismatch"}"#
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(
         sample(&m, &format!("rolegate_request_duration_seconds_count{allow}")),
         Some(2.0)
     );

@@ -785,7 +785,10 @@ async fn raw_requests_answer_aws_errors() {
         post(ep, &ca, GCI, &Signing::new(&tampered))
             .await
             .assert_sts_error(403, "InvalidClientTokenId"),
-        "The security token included in the request is invalid."
+        "The security token included in the request is invalid. It names token key 'k1', which this server holds, \
+         but does not open with it: it was sealed under a different key with the same id, or it was truncated, \
+         altered or forged. Every replica must share the same key files, and a key file must not be replaced under \
+         an id it already had."
     );
     let (other_session, _) =
         roles_anywhere_session(ep, &ca, &Pki::client(&pki.root, "other", KeyType::EcdsaP256)).await;

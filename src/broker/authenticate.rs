@@ -313,11 +313,13 @@ impl Broker {
             .opened_token(config.generation, token, |token| session::open(&config.keyring, token))
             .map_err(|e| {
                 tracing::debug!(reason = e.reason(), "session token rejected");
-                // The client sees STS's one answer either way; the audit reason tells the
-                // operator a token of a key this replica lacks (a key ring not yet the same on
-                // every replica, a key retired too soon) from a token that is not one.
+                // The client sees STS's code either way; the audit reason tells the operator a
+                // token of a key this replica lacks (a key ring not yet the same on every
+                // replica, a key retired too soon), a token that does not open under the key
+                // of its id (a key file replaced under that id), and one that is no token.
                 match e {
                     session::TokenError::UnknownKey(_) => invalid_token("unknown-token-key"),
+                    session::TokenError::KeyMismatch(id) => token_key_mismatch(&id),
                     _ => invalid_token("bad-token"),
                 }
             })
@@ -375,6 +377,26 @@ fn renewal_hint(origin: &SessionOrigin) -> &'static str {
 /// `InvalidClientTokenId` with AWS's message; `reason` says why, for the audit log.
 fn invalid_token(reason: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidClientTokenId, reason, session::INVALID_TOKEN_MESSAGE)
+}
+
+/// The reason of a token whose key id the ring holds but which does not open under that key.
+const TOKEN_KEY_MISMATCH: &str = "token-key-mismatch";
+
+/// A token that names a key id of the ring but fails authentication under that key (DESIGN
+/// §3: a key id names one key for as long as the tokens it sealed live): STS's code and
+/// message, then what an operator must check. The id is the token's, already checked to be
+/// `[A-Za-z0-9_-]{1,32}`; no key material is involved.
+fn token_key_mismatch(key_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidClientTokenId,
+        TOKEN_KEY_MISMATCH,
+        format!(
+            "{} It names token key '{key_id}', which this server holds, but does not open with it: it was sealed \
+             under a different key with the same id, or it was truncated, altered or forged. Every replica must share the \
+             same key files, and a key file must not be replaced under an id it already had.",
+            session::INVALID_TOKEN_MESSAGE
+        ),
+    )
 }
 
 /// The reason of a declared `x-amz-content-sha256` that is not the body's: S3 answers it as

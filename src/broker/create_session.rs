@@ -1300,6 +1300,60 @@ mod tests {
         assert!(broker.caches().fit_for(&broker.config().server));
     }
 
+    /// A token whose key id the ring holds under another key (the key file of `k1` replaced,
+    /// as a chart generating a new Secret on upgrade does) is refused as InvalidClientTokenId
+    /// with the reason `token-key-mismatch` and a message that says what to check; a forged
+    /// one under a known id alike; a token of an id the ring lacks stays `unknown-token-key`.
+    #[test]
+    fn a_token_of_a_key_replaced_under_its_id_is_a_key_mismatch() {
+        let (broker, world, certificate) = world_broker(0);
+        let now = OffsetDateTime::now_utc();
+        let minted = broker.create_session(input(&certificate), now).unwrap();
+        let token = minted.credentials.session_token.clone();
+        assert!(token.starts_with("rg2.k1."), "{token}");
+        let key = crate::session::TokenKey::generate().to_base64();
+        std::fs::write(world.dir.join("token-k1.key"), format!("{}\n", key.as_str())).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+
+        let e = broker
+            .session_caller_on(broker.config(), &token, now)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidClientTokenId);
+        assert_eq!(e.sts_wire(), (403, "InvalidClientTokenId"));
+        assert_eq!(e.reason, "token-key-mismatch");
+        assert_eq!(
+            e.message,
+            "The security token included in the request is invalid. It names token key 'k1', which this server \
+             holds, but does not open with it: it was sealed under a different key with the same id, or it was \
+             truncated, altered or forged. Every replica must share the same key files, and a key file must not be replaced \
+             under an id it already had."
+        );
+        assert!(!e.message.contains(key.as_str()));
+
+        // Forged under a known id: the same reason (the key id is read before authentication).
+        let forged = format!("rg2.k1.{}", "A".repeat(80));
+        let e = broker
+            .session_caller_on(broker.config(), &forged, now)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.reason, "token-key-mismatch");
+        // An id the ring lacks, and no token at all, keep their reasons and STS's bare message.
+        for (token, reason) in [
+            (format!("rg2.k9.{}", "A".repeat(80)), "unknown-token-key"),
+            ("hello".into(), "bad-token"),
+        ] {
+            let e = broker
+                .session_caller_on(broker.config(), &token, now)
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(
+                (e.reason, e.message.as_str()),
+                (reason, crate::session::INVALID_TOKEN_MESSAGE)
+            );
+        }
+    }
+
     #[test]
     fn opened_tokens_are_cached_per_configuration() {
         let (broker, world, certificate) = world_broker(0);

@@ -227,6 +227,11 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
             "stagedGoesInUnix": c.staged_goes_in_unix.to_string(),
         })
     });
+    let token_keys: Vec<_> = s
+        .token_keys
+        .iter()
+        .map(|k| json!({"id": k.id, "checkValue": k.check_value}))
+        .collect();
     json!({
         "version": s.version,
         "serverCertificate": server_certificate,
@@ -235,6 +240,7 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
         "roles": roles,
         "tokenKeyIds": s.token_key_ids,
         "activeTokenKeyId": s.active_token_key_id,
+        "tokenKeys": token_keys,
         "caches": caches,
         "config": config,
     })
@@ -330,12 +336,7 @@ fn describe(s: &StatusResponse) -> String {
             r.arn, r.role_id, r.max_session_duration
         );
     }
-    let _ = writeln!(
-        out,
-        "token keys: {} (active {})",
-        s.token_key_ids.join(", "),
-        s.active_token_key_id
-    );
+    let _ = writeln!(out, "{}", describe_token_keys(s));
     for c in &s.caches {
         let _ = writeln!(
             out,
@@ -346,12 +347,27 @@ fn describe(s: &StatusResponse) -> String {
     out
 }
 
+/// The token keys line: each id with its check value (compare them between replicas), the
+/// active one named.
+fn describe_token_keys(s: &StatusResponse) -> String {
+    let keys: Vec<String> = match s.token_keys.is_empty() {
+        // A daemon older than the check values lists the ids only.
+        true => s.token_key_ids.clone(),
+        false => s
+            .token_keys
+            .iter()
+            .map(|k| format!("{} (check value {})", k.id, k.check_value))
+            .collect(),
+    };
+    format!("token keys: {} (active {})", keys.join(", "), s.active_token_key_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::{
         AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
-        RoleStatus, ServerCertificateStatus,
+        RoleStatus, ServerCertificateStatus, TokenKeyStatus,
     };
 
     /// The field names of the proto3 JSON mapping (lowerCamelCase) of every message declared
@@ -420,6 +436,7 @@ mod tests {
                 ..Default::default()
             }),
             server_certificate: Some(ServerCertificateStatus::default()),
+            token_keys: vec![TokenKeyStatus::default()],
             ..Default::default()
         };
         let json = status_json(&status);
@@ -433,5 +450,41 @@ mod tests {
             json["config"]["awaitingRestart"][0],
             "server.listen 0.0.0.0:8443 (started with 127.0.0.1:8443)"
         );
+    }
+
+    /// Each token key is shown with its check value, in the text and in the JSON, so that
+    /// replicas can be compared.
+    #[test]
+    fn token_keys_are_shown_with_their_check_values() {
+        let status = StatusResponse {
+            token_key_ids: vec!["k1".into(), "k2".into()],
+            active_token_key_id: "k2".into(),
+            token_keys: vec![
+                TokenKeyStatus {
+                    id: "k1".into(),
+                    check_value: "76ebd004".into(),
+                },
+                TokenKeyStatus {
+                    id: "k2".into(),
+                    check_value: "0a1b2c3d".into(),
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(
+            describe(&status)
+                .contains("token keys: k1 (check value 76ebd004), k2 (check value 0a1b2c3d) (active k2)\n"),
+            "{}",
+            describe(&status)
+        );
+        assert_eq!(
+            status_json(&status)["tokenKeys"],
+            serde_json::json!([{"id": "k1", "checkValue": "76ebd004"}, {"id": "k2", "checkValue": "0a1b2c3d"}])
+        );
+        let older = StatusResponse {
+            token_keys: Vec::new(),
+            ..status
+        };
+        assert!(describe(&older).contains("token keys: k1, k2 (active k2)\n"));
     }
 }

@@ -9,6 +9,12 @@
 //! Key files hold the standard base64 encoding of 32 random bytes (`rolegate keys generate`).
 //! Key material never appears in `Debug` output or errors.
 //!
+//! Each key has a public *check value* ([`TokenKey::check_value`]): 8 hex digits of a SHA-256
+//! over a fixed label and the key, which `admin status` shows so that operators can see whether
+//! two replicas hold the same key under an id, and compute from a key file:
+//! `{ printf 'rolegate token key check value'; base64 -d < token-k1.key; } | sha256sum | cut -c1-8`.
+//! 32 bits of a hash of a 256-bit random key tell nothing usable about the key.
+//!
 //! Each key serves two token layouts ([`super::token`]): `rg2` tokens are sealed with
 //! AES-256-GCM-SIV under a subkey derived from it with HKDF-SHA256 (RFC 5869); `rg1` tokens
 //! (AES-256-GCM under the raw key), sealed by earlier versions, are still opened. The raw key
@@ -88,6 +94,19 @@ impl TokenKey {
         &self.0
     }
 
+    /// The key's check value: the first 8 hex digits of SHA-256([`CHECK_VALUE_LABEL`] || key).
+    /// Public: it tells two keys apart, never the key (see the module documentation).
+    pub fn check_value(&self) -> String {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(CHECK_VALUE_LABEL);
+        context.update(&self.0);
+        let digest = context.finish();
+        digest.as_ref()[..CHECK_VALUE_BYTES]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The standard, padded base64 of the key: the contents of a key file.
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.0))
@@ -114,6 +133,8 @@ pub(super) struct LoadedKey {
     pub(super) rg1: LessSafeKey,
     /// An HKDF output of the key for no cipher: tells two keys apart without keeping either.
     check_value: [u8; 32],
+    /// [`TokenKey::check_value`], shown to operators.
+    shown_check_value: String,
 }
 
 /// HKDF salt and info of the `rg2` subkey: fixed, naming what the subkey is for.
@@ -121,6 +142,10 @@ const RG2_SALT: &[u8] = b"rolegate session token key";
 const RG2_INFO: &[u8] = b"rg2 AES-256-GCM-SIV";
 /// HKDF info of a key's check value.
 const CHECK_VALUE_INFO: &[u8] = b"key check value";
+/// What [`TokenKey::check_value`] hashes before the key: fixed, so any tool computes it.
+pub const CHECK_VALUE_LABEL: &[u8] = b"rolegate token key check value";
+/// How many bytes of the SHA-256 the shown check value keeps (8 hex digits).
+const CHECK_VALUE_BYTES: usize = 4;
 
 impl LoadedKey {
     fn new(key: &TokenKey) -> Result<Self, aws_lc_rs::error::Unspecified> {
@@ -132,6 +157,7 @@ impl LoadedKey {
             rg2: LessSafeKey::new(UnboundKey::from(subkey)),
             rg1: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key.0)?),
             check_value,
+            shown_check_value: key.check_value(),
         })
     }
 }
@@ -166,6 +192,15 @@ impl KeyRing {
     /// Every key id in the ring, sorted.
     pub fn key_ids(&self) -> Vec<&str> {
         self.keys.keys().map(String::as_str).collect()
+    }
+
+    /// Every key id in the ring with its key's check value ([`TokenKey::check_value`]), sorted
+    /// by id: what operators compare between replicas.
+    pub fn check_values(&self) -> Vec<(&str, &str)> {
+        self.keys
+            .iter()
+            .map(|(id, key)| (id.as_str(), key.shown_check_value.as_str()))
+            .collect()
     }
 
     /// Whether `id` names a key of this ring.
@@ -288,6 +323,21 @@ mod tests {
         assert_eq!(shown, "TokenKey(<redacted>)");
         let ring = KeyRing::new("k1", vec![("k1".into(), key)]).unwrap();
         assert_eq!(format!("{ring:?}"), r#"KeyRing { active: "k1", key_ids: ["k1"] }"#);
+    }
+
+    /// The check value is the documented shell pipeline's answer (SHA-256 over the label and
+    /// the key, 8 hex digits), one per key id, and differs between keys.
+    #[test]
+    fn check_values_are_the_documented_hash_and_tell_keys_apart() {
+        let key = TokenKey::from_base64(KEY_B64).unwrap();
+        // { printf 'rolegate token key check value'; base64 -d <<< "$KEY_B64"; } | sha256sum | cut -c1-8
+        assert_eq!(key.check_value(), "76ebd004");
+        let other = TokenKey::generate();
+        let other_value = other.check_value();
+        assert_ne!(other_value, "76ebd004");
+        assert_eq!(other_value.len(), 8);
+        let ring = KeyRing::new("k2", vec![("k2".into(), other), ("k1".into(), key)]).unwrap();
+        assert_eq!(ring.check_values(), [("k1", "76ebd004"), ("k2", other_value.as_str())]);
     }
 
     #[test]

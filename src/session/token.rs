@@ -62,7 +62,13 @@ pub enum TokenError {
     /// Sealed with a key id the ring does not hold (removed or never known).
     #[error("The security token included in the request is invalid.")]
     UnknownKey(String),
-    /// Authentication failed: the token was altered, truncated or sealed with another key.
+    /// The ring holds the key id the token names, but authentication under that key failed:
+    /// the token was sealed under another key with the same id (a key file replaced under an
+    /// id it already had, or replicas whose files differ), or it was altered, truncated or
+    /// forged.
+    #[error("The security token included in the request is invalid.")]
+    KeyMismatch(String),
+    /// Authentic, but the claims inside do not decode (a sealing bug, never a client's).
     #[error("The security token included in the request is invalid.")]
     Invalid,
     /// Longer than [`MAX_TOKEN_LEN`]; refused before decoding.
@@ -87,7 +93,8 @@ impl TokenError {
         match self {
             Self::Malformed => "token is malformed",
             Self::UnknownKey(_) => "token was sealed with a key that is not in the key ring",
-            Self::Invalid => "token failed authentication",
+            Self::KeyMismatch(_) => "token failed authentication under the key of its key id",
+            Self::Invalid => "token claims do not decode",
             Self::TooLarge => "token is too long",
             Self::UnsupportedVersion(_) => "token uses an unsupported claims version",
             Self::ClaimsTooLarge { .. } => "claims are too large for a token",
@@ -182,7 +189,7 @@ pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| TokenError::Malformed)?;
     let plaintext = key
         .open_in_place(nonce, Aad::from(parts.header.as_bytes()), ciphertext)
-        .map_err(|_| TokenError::Invalid)?;
+        .map_err(|_| TokenError::KeyMismatch(parts.key_id.to_owned()))?;
 
     match plaintext.split_first() {
         Some((&CLAIMS_VERSION, encoded)) => decode_claims(encoded),
@@ -505,7 +512,11 @@ mod tests {
                 let mut tampered = body.clone();
                 tampered[i] ^= flip;
                 let tampered = format!("{header}{}", URL_SAFE_NO_PAD.encode(&tampered));
-                assert_eq!(open(&ring, &tampered), Err(TokenError::Invalid), "byte {i}");
+                assert_eq!(
+                    open(&ring, &tampered),
+                    Err(TokenError::KeyMismatch("k1".into())),
+                    "byte {i}"
+                );
             }
         }
     }
@@ -522,7 +533,7 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    TokenError::Invalid | TokenError::Malformed | TokenError::UnknownKey(_)
+                    TokenError::KeyMismatch(_) | TokenError::Malformed | TokenError::UnknownKey(_)
                 ),
                 "char {i}: {err:?}"
             );
@@ -536,10 +547,10 @@ mod tests {
         let ring = ring("a", &[("a", &key), ("b", &key)]);
         let token = seal(&ring, &sample_claims()).unwrap();
         let relabelled = token.replacen("rg2.a.", "rg2.b.", 1);
-        assert_eq!(open(&ring, &relabelled), Err(TokenError::Invalid));
+        assert_eq!(open(&ring, &relabelled), Err(TokenError::KeyMismatch("b".into())));
         // Nor does relabelling its layout: rg1 opens with another cipher and key.
         let relabelled = token.replacen("rg2.", "rg1.", 1);
-        assert_eq!(open(&ring, &relabelled), Err(TokenError::Invalid));
+        assert_eq!(open(&ring, &relabelled), Err(TokenError::KeyMismatch("a".into())));
     }
 
     /// `plaintext` sealed as a token of `layout` with the active key (for tokens `seal` does not
@@ -652,8 +663,11 @@ mod tests {
             open(&ring("k2", &[("k2", &k2)]), &token),
             Err(TokenError::UnknownKey("k1".into()))
         );
-        // a ring with a different key under the id k1
-        assert_eq!(open(&ring("k1", &[("k1", &k2)]), &token), Err(TokenError::Invalid));
+        // a ring with a different key under the id k1 (a key file replaced under its id)
+        assert_eq!(
+            open(&ring("k1", &[("k1", &k2)]), &token),
+            Err(TokenError::KeyMismatch("k1".into()))
+        );
     }
 
     #[test]
@@ -697,7 +711,7 @@ mod tests {
             let t = &token[..token.len() - cut];
             let err = open(&ring, t).unwrap_err();
             assert!(
-                matches!(err, TokenError::Invalid | TokenError::Malformed),
+                matches!(err, TokenError::KeyMismatch(_) | TokenError::Malformed),
                 "cut {cut}: {err:?}"
             );
         }
@@ -757,6 +771,7 @@ mod tests {
         for err in [
             TokenError::Malformed,
             TokenError::UnknownKey("k1".into()),
+            TokenError::KeyMismatch("k1".into()),
             TokenError::Invalid,
             TokenError::TooLarge,
             TokenError::UnsupportedVersion(9),

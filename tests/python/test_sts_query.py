@@ -322,7 +322,13 @@ def test_forged_session_token_is_invalid_client_token_id(daemon, ca_bundle, app_
         client.get_caller_identity()
     status, code, message = error_of(info)
     assert (status, code) == (403, "InvalidClientTokenId")
-    assert message == "The security token included in the request is invalid."
+    # The key id the token names is held, but the token does not open under it.
+    assert message == (
+        "The security token included in the request is invalid. It names token key 'k1', which this server "
+        "holds, but does not open with it: it was sealed under a different key with the same id, or it was "
+        "truncated, altered or forged. Every replica must share the same key files, and a key file must not be "
+        "replaced under an id it already had."
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::proto::admin_server::Admin;
 use crate::proto::{
     AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
-    ReloadRequest, ReloadResponse, RoleStatus, ServerCertificateStatus, StatusRequest, StatusResponse,
+    ReloadRequest, ReloadResponse, RoleStatus, ServerCertificateStatus, StatusRequest, StatusResponse, TokenKeyStatus,
 };
 use crate::state::State;
 
@@ -163,7 +163,21 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
             names: config.server.tls.names.clone(),
             staged_goes_in_unix: ctx.state.staged_certificate_goes_in().unwrap_or(0),
         }),
+        token_keys: token_keys(&config),
     })
+}
+
+/// Each token key's id and public check value (never the key), sorted by id.
+fn token_keys(config: &Config) -> Vec<TokenKeyStatus> {
+    config
+        .keyring
+        .check_values()
+        .into_iter()
+        .map(|(id, check_value)| TokenKeyStatus {
+            id: id.to_owned(),
+            check_value: check_value.to_owned(),
+        })
+        .collect()
 }
 
 /// The configuration in force, where it came from, and the last reload's error.
