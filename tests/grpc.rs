@@ -1469,6 +1469,28 @@ async fn assume_role_spends_the_access_keys_bucket_once_signed() {
             "The request signature we calculated does not match the signature you provided.",
         );
     }
+    // Signed by the holder with a clock 10 minutes slow: the code STS gives, the reason REST
+    // gives (a clock to fix, not a wrong key), and nothing spent either.
+    let skewed = c
+        .assume_role(
+            chain_request(None),
+            &signing(&session),
+            REGION,
+            now() - time::Duration::minutes(10),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(skewed.code(), Code::Unauthenticated);
+    assert_eq!(
+        skewed.metadata().get("x-amzn-errortype").unwrap(),
+        "SignatureDoesNotMatch"
+    );
+    assert_eq!(skewed.metadata().get("x-rolegate-reason").unwrap(), "clock-skew");
+    assert!(
+        skewed.message().starts_with("Signature expired: "),
+        "{}",
+        skewed.message()
+    );
     for _ in 0..2 {
         c.assume_role(chain_request(None), &signing(&session), REGION, now())
             .await

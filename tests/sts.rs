@@ -1521,6 +1521,16 @@ async fn a_non_default_clock_skew_bounds_create_session_and_sts() {
         server_now - time::Duration::seconds(60),
         "{m}"
     );
+    // Counted as the REST refusals are: a clock to fix, not a bad signature.
+    let metrics = d.metrics_text();
+    let refusals = |reason: &str| {
+        sample(
+            &metrics,
+            &format!(r#"rolegate_refusals_total{{api="sts",operation="GetCallerIdentity",reason="{reason}"}}"#),
+        )
+    };
+    assert_eq!(refusals("clock-skew"), Some(1.0), "{metrics}");
+    assert_eq!(refusals("signature"), None, "{metrics}");
 
     let s = Signing {
         at: now() - time::Duration::seconds(30),

@@ -403,7 +403,13 @@ fn token_key_mismatch(key_id: &str) -> ApiError {
 /// `XAmzContentSHA256Mismatch` (400), which VerifyRequest names.
 pub const PAYLOAD_HASH_MISMATCH: &str = "payload-hash";
 
-/// The AWS error code for each signature failure, with the verifier's message.
+/// The reason of a request signed outside `max_clock_skew_seconds` of the server's clock, on
+/// every API (REST, STS and gRPC alike): a client clock to fix, not a wrong key.
+pub const CLOCK_SKEW: &str = "clock-skew";
+
+/// The AWS error code for each signature failure, with the verifier's message. The reason
+/// tells a clock out of step ([`CLOCK_SKEW`]) and a wrong host from a signature that does not
+/// verify; the code stays STS's (`SignatureDoesNotMatch` for all three).
 pub fn signature_error(e: SigV4Error) -> ApiError {
     let code = match &e {
         SigV4Error::MissingAuthorization => ErrorCode::MissingAuthenticationToken,
@@ -422,6 +428,7 @@ pub fn signature_error(e: SigV4Error) -> ApiError {
     };
     let reason = match &e {
         SigV4Error::WrongHost { .. } => "wrong-host",
+        SigV4Error::SignatureExpired { .. } | SigV4Error::SignatureNotYetCurrent { .. } => CLOCK_SKEW,
         SigV4Error::PayloadHashMismatch | SigV4Error::UnsignedPayloadDeclared(_) => PAYLOAD_HASH_MISMATCH,
         _ => "signature",
     };
@@ -449,6 +456,47 @@ mod tests {
             certificate_serial: "01".into(),
         };
         assert!(renewal_hint(&from_certificate).contains("rolegate credential-process keeps them in its cache"));
+    }
+
+    /// A request signed outside the allowed skew, either way, is `clock-skew` with STS's
+    /// code and the verifier's message; a presigned request past its expiry and a signature
+    /// that does not verify keep theirs.
+    #[test]
+    fn signatures_outside_the_clock_skew_are_reason_clock_skew() {
+        let skew = crate::sigv4::Skew(time::Duration::minutes(5));
+        let expired = SigV4Error::SignatureExpired {
+            amz_date: "20260101T000000Z".into(),
+            earliest: "20260101T001000Z".into(),
+            now: "20260101T001500Z".into(),
+            skew,
+        };
+        let e = signature_error(expired);
+        assert_eq!((e.code, e.reason), (ErrorCode::SignatureDoesNotMatch, "clock-skew"));
+        assert_eq!(e.sts_wire(), (403, "SignatureDoesNotMatch"));
+        assert_eq!(
+            e.message,
+            "Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z (20260101T001500Z - 5 min.)"
+        );
+        let early = SigV4Error::SignatureNotYetCurrent {
+            amz_date: "20260101T003000Z".into(),
+            latest: "20260101T002000Z".into(),
+            now: "20260101T001500Z".into(),
+            skew,
+        };
+        let e = signature_error(early);
+        assert_eq!((e.code, e.reason), (ErrorCode::SignatureDoesNotMatch, "clock-skew"));
+        assert_eq!(
+            e.message,
+            "Signature not yet current: 20260101T003000Z is still later than 20260101T002000Z (20260101T001500Z + 5 min.)"
+        );
+        let presigned = SigV4Error::RequestExpired {
+            expired_at: "20260101T000000Z".into(),
+            now: "20260101T001500Z".into(),
+        };
+        let e = signature_error(presigned);
+        assert_eq!((e.code, e.reason), (ErrorCode::RequestExpired, "signature"));
+        let e = signature_error(SigV4Error::SignatureMismatch);
+        assert_eq!((e.code, e.reason), (ErrorCode::SignatureDoesNotMatch, "signature"));
     }
 
     #[test]

@@ -32,7 +32,9 @@ use crate::config::Config;
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, ProvidedContext};
 pub use assume_role_parameters::IamUserTokenInput;
 pub(crate) use assume_role_parameters::{validate_get_federation_token, validate_get_session_token};
-pub use authenticate::{Caller, OpenedSession, PAYLOAD_HASH_MISMATCH, Payload, SessionPolicySource, signature_error};
+pub use authenticate::{
+    CLOCK_SKEW, Caller, OpenedSession, PAYLOAD_HASH_MISMATCH, Payload, SessionPolicySource, signature_error,
+};
 pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEY_VALUES, MAX_CONTEXT_KEYS, authorization_context,
     untrusted_client_certificate,

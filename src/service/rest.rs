@@ -323,7 +323,7 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
             ),
         ),
         E::SignatureExpired { amz_date, now, .. } | E::SignatureNotYetCurrent { amz_date, now, .. } => (
-            "clock-skew",
+            crate::broker::CLOCK_SKEW,
             format!(
                 "Signature expired or not yet valid: X-Amz-Date {amz_date} is more than {} seconds away from the server time {now}. Check the client clock.",
                 exp.max_skew.whole_seconds()
