@@ -185,7 +185,7 @@ impl Fixture {
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone(), 0).expect("mint");
         let (writer, audit_log_writer) =
-            rolegate::logging::BatchedWriter::spawn(std::io::sink(), |_| {}).expect("the log writer thread");
+            rolegate::logging::BatchedWriter::spawn(std::io::sink(), |_| {}, |_| {}).expect("the log writer thread");
         let json_writer = writer.clone();
         let audit_log = tracing::Dispatch::new(
             tracing_subscriber::fmt()

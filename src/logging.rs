@@ -13,7 +13,10 @@
 //! cannot keep up (stderr blocked) makes callers wait once [`MAX_PENDING`] bytes are queued, as
 //! a blocking stderr would: lines are delayed, never dropped. A stderr that refuses the
 //! bytes (a full disk, a closed pipe) loses them; the writer counts what it lost
-//! (`rolegate_log_bytes_lost_total`) and goes on with the next batch.
+//! (`rolegate_log_bytes_lost_total`) and goes on with the next batch. A write that stopped
+//! in the middle of a line leaves it torn: the next write starts with a newline, so that no
+//! line is glued onto the torn one, and once a write succeeds again one WARN line says how
+//! many bytes were lost ([`Output`]).
 
 use std::fmt;
 use std::io::Write;
@@ -60,7 +63,11 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
         install(format, Stderr);
         return None;
     }
-    match BatchedWriter::spawn(std::io::stderr(), crate::metrics::record_lost_log_bytes) {
+    match BatchedWriter::spawn(
+        std::io::stderr(),
+        crate::metrics::record_lost_log_bytes,
+        report_lost_log_lines,
+    ) {
         Ok((writer, guard)) => {
             install(format, writer);
             Some(guard)
@@ -73,6 +80,16 @@ pub fn init(format: LogFormat, batched: bool) -> Option<FlushGuard> {
             None
         }
     }
+}
+
+/// Says, once log writes succeed again, how many bytes of log lines stderr refused before
+/// (the counters `rolegate_log_bytes_lost_total` count them too): audit events were lost.
+fn report_lost_log_lines(lost_bytes: u64) {
+    tracing::warn!(
+        lost_bytes,
+        "{lost_bytes} bytes of log lines were lost: stderr refused them (a full disk, a closed pipe?); \
+         log writes succeed again"
+    );
 }
 
 /// The filter without `RUST_LOG`: `info`, except the TLS and HTTP/2 libraries' warnings, which
@@ -482,6 +499,8 @@ struct Shared {
     queue: Mutex<Queue>,
     /// Told how many bytes a failed write lost.
     on_lost: fn(usize),
+    /// Told, by the first write that succeeds after failed ones, how many bytes they lost.
+    on_recovered: fn(u64),
     /// Signalled when the background thread has work: a first line, a full batch, or stop.
     work: Condvar,
     /// Signalled when the background thread took the queue (room for waiting callers).
@@ -496,14 +515,18 @@ struct Queue {
 
 impl BatchedWriter {
     /// Starts the thread that writes batches to `out`, telling `on_lost` the bytes of each
-    /// batch `out` refuses; an error when no thread can be started.
+    /// batch `out` refuses and `on_recovered` the bytes lost before a write succeeds again
+    /// (it may log: it runs on the writer thread, whose lines never wait for room); an error
+    /// when no thread can be started.
     pub fn spawn<W: Write + Send + 'static>(
         out: W,
         on_lost: fn(usize),
+        on_recovered: fn(u64),
     ) -> std::io::Result<(BatchedWriter, FlushGuard)> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             on_lost,
+            on_recovered,
             work: Condvar::new(),
             room: Condvar::new(),
         });
@@ -549,7 +572,8 @@ impl Shared {
 
     fn append(&self, bytes: &[u8]) {
         let mut queue = self.lock();
-        while queue.pending.len() >= MAX_PENDING && !queue.stopping {
+        // The writer thread's own lines (`on_recovered`'s) never wait: only it makes room.
+        while queue.pending.len() >= MAX_PENDING && !queue.stopping && !ON_WRITER_THREAD.get() {
             queue = self.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
         }
         let was_empty = queue.pending.is_empty();
@@ -564,7 +588,9 @@ impl Shared {
     /// The background thread: waits for a first line, gathers for up to [`FLUSH_INTERVAL`],
     /// then writes the whole batch with one `write_all`.
     fn write_batches<W: Write>(&self, mut out: W) {
+        ON_WRITER_THREAD.set(true);
         let mut batch = Vec::new();
+        let mut output = Output::default();
         loop {
             let mut queue = self.lock();
             while queue.pending.is_empty() && !queue.stopping {
@@ -581,15 +607,59 @@ impl Shared {
             let stopping = queue.stopping;
             drop(queue);
             self.room.notify_all();
-            // Nowhere to log a failed log write: it is counted, and the next batch tries again.
-            if let Err(unwritten) = write_batch(&mut out, &batch) {
-                (self.on_lost)(unwritten);
+            // Nowhere to log a failed log write: it is counted, and the next batch tries again;
+            // the first that succeeds says what was lost (queued for the next batch).
+            match output.write(&mut out, &batch) {
+                Ok(0) => {}
+                Ok(lost) => (self.on_recovered)(lost),
+                Err(unwritten) => (self.on_lost)(unwritten),
             }
             batch.clear();
             if stopping && self.lock().pending.is_empty() {
                 return;
             }
         }
+    }
+}
+
+std::thread_local! {
+    /// Set on the thread that writes the batches.
+    static ON_WRITER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What the writer knows of its output between batches: whether a failed write left a line
+/// torn, and the bytes lost since the last write that succeeded.
+#[derive(Debug, Default)]
+struct Output {
+    torn: bool,
+    lost: u64,
+}
+
+impl Output {
+    /// Writes `batch`, first ending with a newline a line that a failed write left torn (so
+    /// that no line is glued onto it). `Ok` with the bytes failed writes lost since the last
+    /// write that succeeded (0: none); `Err` with the bytes of `batch` not written.
+    fn write<W: Write>(&mut self, out: &mut W, batch: &[u8]) -> Result<u64, usize> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        if self.torn && write_batch(out, b"\n").is_err() {
+            return Err(self.lose(batch.len()));
+        }
+        self.torn = false;
+        match write_batch(out, batch) {
+            Ok(()) => Ok(std::mem::take(&mut self.lost)),
+            Err(unwritten) => {
+                let written = batch.len().saturating_sub(unwritten);
+                self.torn = written > 0 && batch.get(written - 1) != Some(&b'\n');
+                Err(self.lose(unwritten))
+            }
+        }
+    }
+
+    fn lose(&mut self, bytes: usize) -> usize {
+        self.lost = self.lost.saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
+        bytes
     }
 }
 
@@ -799,7 +869,7 @@ mod tests {
     #[test]
     fn every_line_is_written_in_order_by_the_time_the_guard_drops() {
         let sink = Sink::default();
-        let (writer, guard) = BatchedWriter::spawn(sink.clone(), |_| {}).unwrap();
+        let (writer, guard) = BatchedWriter::spawn(sink.clone(), |_| {}, |_| {}).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let writer = writer.clone();
@@ -863,9 +933,13 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let out = Moody::default();
         out.refusing.store(true, SeqCst);
-        let (writer, guard) = BatchedWriter::spawn(out.clone(), |n| {
-            LOST.fetch_add(n, SeqCst);
-        })
+        let (writer, guard) = BatchedWriter::spawn(
+            out.clone(),
+            |n| {
+                LOST.fetch_add(n, SeqCst);
+            },
+            |_| {},
+        )
         .unwrap();
         writer.make_writer().write_all(b"lost line\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -889,10 +963,116 @@ mod tests {
         assert_eq!(LOST.load(SeqCst), b"lost line\n".len());
     }
 
+    /// A stderr on a disk that fills: it takes `budget` more bytes (all when `None`), the
+    /// last of them in a short write, then refuses with `ENOSPC`.
+    #[derive(Clone, Default)]
+    struct FillingDisk {
+        written: Arc<Mutex<Vec<u8>>>,
+        budget: Arc<Mutex<Option<usize>>>,
+    }
+
+    impl FillingDisk {
+        fn text(&self) -> String {
+            String::from_utf8(self.written.lock().unwrap().clone()).unwrap()
+        }
+        fn set_budget(&self, budget: Option<usize>) {
+            *self.budget.lock().unwrap() = budget;
+        }
+    }
+
+    impl Write for FillingDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut budget = self.budget.lock().unwrap();
+            let n = match *budget {
+                None => buf.len(),
+                Some(0) => return Err(std::io::Error::from_raw_os_error(28)), // ENOSPC
+                Some(left) => {
+                    let n = left.min(buf.len());
+                    *budget = Some(left - n);
+                    n
+                }
+            };
+            self.written.lock().unwrap().extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A write cut short tears its line: the next write starts with a newline, so no line is
+    /// glued onto the torn one; what failed writes lost is told once a write succeeds again.
+    #[test]
+    fn a_torn_line_is_ended_before_the_next_and_the_loss_is_told_on_recovery() {
+        let mut disk = FillingDisk::default();
+        let mut output = Output::default();
+        assert_eq!(output.write(&mut disk, b"zeroth line\n"), Ok(0));
+        // The disk fills 3 bytes into the second line: 9 bytes lost, the line torn.
+        disk.set_budget(Some(14));
+        assert_eq!(output.write(&mut disk, b"first line\nsecond line\n"), Err(9));
+        // Full: nothing written, not even the newline that ends the torn line.
+        assert_eq!(output.write(&mut disk, b"third line\n"), Err(11));
+        assert_eq!(disk.text(), "zeroth line\nfirst line\nsec");
+        // Room again: the torn line is ended first, and the 20 lost bytes told, once.
+        disk.set_budget(None);
+        assert_eq!(output.write(&mut disk, b"fourth line\n"), Ok(20));
+        assert_eq!(output.write(&mut disk, b"fifth line\n"), Ok(0));
+        assert_eq!(disk.text(), "zeroth line\nfirst line\nsec\nfourth line\nfifth line\n");
+        // A write refused whole after a whole line tears nothing: no empty line after it.
+        disk.set_budget(Some(0));
+        assert_eq!(output.write(&mut disk, b"sixth line\n"), Err(11));
+        disk.set_budget(None);
+        assert_eq!(output.write(&mut disk, b"seventh line\n"), Ok(11));
+        assert!(disk.text().ends_with("fifth line\nseventh line\n"), "{}", disk.text());
+    }
+
+    static RECOVERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// The background writer does the same: lines after a torn one stand on their own, and
+    /// `on_recovered` hears of the lost bytes once writes succeed again.
+    #[test]
+    fn the_writer_thread_ends_torn_lines_and_reports_the_loss() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let disk = FillingDisk::default();
+        disk.set_budget(Some(5));
+        let (writer, guard) = BatchedWriter::spawn(
+            disk.clone(),
+            |_| {},
+            |lost| {
+                RECOVERED.fetch_add(lost, SeqCst);
+            },
+        )
+        .unwrap();
+        writer.make_writer().write_all(b"torn line\n").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while disk.text().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the line was never written");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Let the torn batch's failure be seen before room comes back.
+        std::thread::sleep(FLUSH_INTERVAL * 5);
+        disk.set_budget(None);
+        writer.make_writer().write_all(b"whole line\n").unwrap();
+        drop(guard);
+        assert_eq!(disk.text(), "torn \nwhole line\n");
+        assert_eq!(RECOVERED.load(SeqCst), 5);
+    }
+
+    /// The recovery line says how many bytes were lost, at WARN.
+    #[test]
+    fn the_loss_is_reported_with_its_size() {
+        let line = text_line(TextFields, || report_lost_log_lines(1234));
+        assert_eq!(
+            line,
+            " WARN rolegate::logging: 1234 bytes of log lines were lost: stderr refused them (a full disk, a closed \
+             pipe?); log writes succeed again lost_bytes=1234\n"
+        );
+    }
+
     #[test]
     fn a_lone_line_is_written_without_the_guard_dropping() {
         let sink = Sink::default();
-        let (writer, _guard) = BatchedWriter::spawn(sink.clone(), |_| {}).unwrap();
+        let (writer, _guard) = BatchedWriter::spawn(sink.clone(), |_| {}, |_| {}).unwrap();
         writer.make_writer().write_all(b"alone\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while sink.0.lock().unwrap().0.is_empty() {
