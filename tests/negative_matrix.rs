@@ -2356,6 +2356,52 @@ fn a_token_key_in_the_wrong_field_is_not_shown() {
     }
 }
 
+/// A server certificate in its last 7 days is warned about at `server.tls_cert`, with its
+/// expiry and what to do, and `--strict` fails on it; one with 30 days left is not.
+#[test]
+fn a_server_certificate_expiring_within_seven_days_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("the server certificate expires"), "{stderr}");
+
+    let n = now();
+    let not_after = (n + days(3)).replace_nanosecond(0).unwrap();
+    let server = pki
+        .root
+        .server(&["localhost"], KeyType::EcdsaP256, n - days(1), not_after)
+        .unwrap();
+    std::fs::write(dir.path().join("server.pem"), &server.cert_pem).unwrap();
+    std::fs::write(dir.path().join("server.key"), server.key_pem.as_bytes()).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let want = |left: &str| {
+        format!(
+            "server.tls_cert: the server certificate expires at {} (in {left}), and TLS clients will refuse it \
+             from then on: renew server.tls_cert and server.tls_key, then reload",
+            session::format_expiration(not_after.unix_timestamp())
+        )
+    };
+    // 72 h less the time the check took (within the same second, or not).
+    let line = line_of(&text, "tls_cert");
+    assert!(
+        ["72 h 0 min", "71 h 59 min"]
+            .iter()
+            .any(|left| has_placed_error(&stderr, &want(left), line)),
+        "{}\nnot in\n{stderr}",
+        want("72 h 0 min")
+    );
+    let strict = std::process::Command::new(binary())
+        .args(["check-config", "--strict"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(3));
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;

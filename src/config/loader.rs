@@ -14,11 +14,11 @@ use time::OffsetDateTime;
 
 use super::distinguished_name::{bare_semicolon, malformed_attribute, not_a_distinguished_name, subject_as_logged};
 use super::warnings::{
-    LoadedFile, server_certificate_problem, warn_at, warn_if_expired, warn_if_scoped, warn_if_shared, warn_if_stale,
-    warn_of_cas_without_crl, warn_of_crls_listed_elsewhere, warn_of_principal_tags_mapped_out,
-    warn_of_revocation_cutoffs_ahead, warn_of_revoked_cas, warn_of_roles_in_other_accounts,
-    warn_of_roles_roles_anywhere_cannot_assume, warn_of_session_keys_never_set, warn_of_trust_keys_never_set,
-    warn_of_unconditioned_wildcard_trust,
+    LoadedFile, server_certificate_expiring, server_certificate_problem, warn_at, warn_if_expired, warn_if_scoped,
+    warn_if_shared, warn_if_stale, warn_of_cas_without_crl, warn_of_crls_listed_elsewhere,
+    warn_of_principal_tags_mapped_out, warn_of_revocation_cutoffs_ahead, warn_of_revoked_cas,
+    warn_of_roles_in_other_accounts, warn_of_roles_roles_anywhere_cannot_assume, warn_of_session_keys_never_set,
+    warn_of_trust_keys_never_set, warn_of_unconditioned_wildcard_trust,
 };
 use super::{
     Anchor, Config, ConfigError, ConfigFile, Profile, Role, ServerSettings, SourceFiles, TlsIdentity, next_generation,
@@ -413,6 +413,11 @@ impl Loader<'_> {
                 "server.tls_cert",
                 "TLS clients will refuse this server certificate: {problem}"
             );
+        } else if let Some(expiring) = leaf
+            .as_ref()
+            .and_then(|leaf| server_certificate_expiring(leaf.validity().not_after.timestamp(), now))
+        {
+            warn_at!(self.file, "server.tls_cert", "{expiring}");
         }
         let names = leaf.as_ref().map(Self::certificate_names).unwrap_or_default();
         let validity = leaf.map(|leaf| leaf.validity().clone());

@@ -181,6 +181,27 @@ pub(super) fn server_certificate_problem(
     )
 }
 
+/// How long before its notAfter a server certificate is warned about at load (start, reload,
+/// `check-config`).
+pub(super) const SERVER_CERTIFICATE_WARN_SECONDS: i64 = 7 * 86_400;
+
+/// Why the server certificate, valid at `now`, needs renewing soon: it expires within
+/// [`SERVER_CERTIFICATE_WARN_SECONDS`] (one that has expired is
+/// [`server_certificate_problem`]'s), and every TLS client refuses it from then on.
+pub(super) fn server_certificate_expiring(not_after: i64, now: i64) -> Option<String> {
+    let left = not_after.checked_sub(now)?;
+    if !(0..SERVER_CERTIFICATE_WARN_SECONDS).contains(&left) {
+        return None;
+    }
+    Some(format!(
+        "the server certificate expires at {} (in {} h {} min), and TLS clients will refuse it from then on: \
+         renew server.tls_cert and server.tls_key, then reload",
+        crate::session::format_expiration(not_after),
+        left / 3600,
+        left % 3600 / 60
+    ))
+}
+
 /// AWS Roles Anywhere profiles name roles of their own account, and STS answers with the
 /// role's account: a role of another account than `[server] account_id` is most likely a
 /// configuration copied from another account.
@@ -594,7 +615,9 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 
 #[cfg(all(test, unix))]
 mod tests {
-    use super::{group_name, group_named_in, shared_with};
+    use super::{
+        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, server_certificate_expiring, shared_with,
+    };
 
     #[test]
     fn a_secret_file_is_shared_with_every_user_or_a_group_not_the_daemons() {
@@ -625,6 +648,29 @@ mod tests {
         );
         // Root checks for a daemon of another identity, whose group it may be.
         assert_eq!(shared_with(0o640, 7, true, not_asked, named), None);
+    }
+
+    /// The server certificate is warned about in its last 7 days, before it expires (an
+    /// expired one is a problem TLS clients refuse, warned about as such).
+    #[test]
+    fn a_server_certificate_in_its_last_seven_days_is_warned_about() {
+        let not_after = 1_800_000_000; // 2027-01-15T08:00:00Z
+        assert_eq!(
+            server_certificate_expiring(not_after, not_after - 2 * 86_400 - 3 * 3_600 - 5 * 60),
+            Some(
+                "the server certificate expires at 2027-01-15T08:00:00Z (in 51 h 5 min), and TLS clients will \
+                 refuse it from then on: renew server.tls_cert and server.tls_key, then reload"
+                    .to_owned()
+            )
+        );
+        assert!(server_certificate_expiring(not_after, not_after - SERVER_CERTIFICATE_WARN_SECONDS + 1).is_some());
+        assert!(server_certificate_expiring(not_after, not_after).is_some());
+        assert_eq!(
+            server_certificate_expiring(not_after, not_after - SERVER_CERTIFICATE_WARN_SECONDS),
+            None
+        );
+        assert_eq!(server_certificate_expiring(not_after, not_after + 1), None);
+        assert_eq!(server_certificate_expiring(i64::MIN, i64::MAX), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
 
 pub mod connections;
+mod expiry;
 pub mod ops;
 pub mod proxy_protocol;
 mod reload;
@@ -97,6 +98,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));
+    tokio::spawn(expiry::warn_when_server_certificate_expires(state.clone()));
     tokio::spawn(report_skipped_audit_events());
     systemd::ready(listener.local_addr()?);
     if let Some(callback) = opts.on_listening {
