@@ -20,6 +20,22 @@ use crate::session::format_expiration;
 /// changed certificate may be when nothing is staged.
 pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
+/// The warning for a reload that removes the key `in_force` seals with (Key ring rotation:
+/// a key is retired only once no session it sealed lives, and the active one sealed the newest,
+/// which live up to 12 hours more): every such session now fails. `None` when the active key
+/// stays in the ring.
+pub fn retired_active_key(in_force: &Config, next: &Config) -> Option<String> {
+    let active = in_force.keyring.active_id();
+    (!next.keyring.contains(active)).then(|| {
+        format!(
+            "token key {active} removed while it was the active key: live sessions sealed under it (issued up to \
+             now, for up to 12 hours) now fail with InvalidClientTokenId until their holders renew; keep a retired \
+             key listed, verify-only, until the longest session it sealed has expired (see \"Key ring rotation\" in \
+             the README)"
+        )
+    })
+}
+
 /// What `next` changes of `in_force`, as the reload's log line lists it: everything that
 /// decides who gets which role — trust anchors, profiles, roles and managed policies added,
 /// removed, enabled or disabled; an anchor's CA certificates added or removed, its CRLs
@@ -746,6 +762,19 @@ mod tests {
                 "active token key k1 (was k2)".to_owned(),
             ]
         );
+        // Removing the key that sealed until now is warned about; adding one, or making
+        // another active while the old one stays listed, is not.
+        assert_eq!(
+            retired_active_key(&next, &in_force).as_deref(),
+            Some(
+                "token key k2 removed while it was the active key: live sessions sealed under it (issued up to now, \
+                 for up to 12 hours) now fail with InvalidClientTokenId until their holders renew; keep a retired key \
+                 listed, verify-only, until the longest session it sealed has expired (see \"Key ring rotation\" in \
+                 the README)"
+            )
+        );
+        assert_eq!(retired_active_key(&in_force, &next), None);
+        assert_eq!(retired_active_key(&in_force, &same), None);
     }
 
     /// What decides who gets which role is named when a reload changes it: a CA added to an
