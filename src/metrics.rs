@@ -12,7 +12,7 @@
 //! `rolegate_trust_anchor_unrenewed_expiry_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_crl_next_update_timestamp_seconds{anchor}`,
 //! `rolegate_trust_anchor_refuses_stale_crls{anchor}`,
-//! `rolegate_server_certificate_expiry_timestamp_seconds`,
+//! `rolegate_server_certificate_expiry_timestamp_seconds`, `rolegate_build_info{version}`,
 //! `rolegate_config_reloads_total{outcome}`, `rolegate_config_last_reload_successful`,
 //! `rolegate_config_loaded_timestamp_seconds`, `rolegate_config_restart_pending`,
 //! `rolegate_connections_open`, `rolegate_requests_answering`, `rolegate_requests_receiving`,
@@ -199,6 +199,11 @@ pub fn render(state: &State) -> String {
     }
     fence(Ordering::Acquire);
     let mut registry = Registry::default();
+    registry.register(
+        "rolegate_build_info",
+        "1, labelled with the version of the rolegate binary that runs",
+        build_info(),
+    );
     registry.register(
         "rolegate_requests",
         "Requests answered, by API, operation and outcome",
@@ -411,6 +416,23 @@ struct CacheLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AnchorLabels {
     anchor: String,
+}
+
+/// `rolegate_build_info{version}`: 1, so that dashboards and alerts can tell which version
+/// each replica runs (a rollout half done, say).
+fn build_info() -> Family<VersionLabels, Gauge> {
+    let family = Family::<VersionLabels, Gauge>::default();
+    family
+        .get_or_create(&VersionLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
+    family
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -840,6 +840,22 @@ async fn proxy_headers_are_believed_from_the_listed_balancers_only() {
     assert!(logged, "no '{summary}' in the startup log");
 }
 
+/// One INFO line at startup says which version serves on which addresses.
+#[tokio::test]
+async fn the_start_is_logged_with_the_version_and_addresses() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let want = format!(
+        "rolegate {} started: serving on {}, metrics on http://127.0.0.1:",
+        env!("CARGO_PKG_VERSION"),
+        d.endpoint
+    );
+    let logged = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(5)).ok())
+        .find(|line| line.contains(&want));
+    let line = logged.unwrap_or_else(|| panic!("no '{want}' in the startup log"));
+    assert!(line.contains(" INFO "), "{line}");
+}
+
 /// A reload changes the connection limits and the PROXY protocol requirement for the
 /// connections that arrive after it; connections already open stay open.
 #[tokio::test]
@@ -1581,6 +1597,15 @@ async fn metrics_after_known_traffic() {
         sample(
             &m,
             r#"rolegate_refusals_total{api="rest",operation="CreateSession",reason="untrusted-certificate"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // Which version runs, for dashboards comparing replicas.
+    assert_eq!(
+        sample(
+            &m,
+            &format!(r#"rolegate_build_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"))
         ),
         Some(1.0),
         "{m}"

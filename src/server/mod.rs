@@ -91,6 +91,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     // Ready (the listeners are bound: the kernel queues connections until they are accepted)
     // before announced, so whoever waits for the announcement finds `/readyz` at 200.
     state.set_ready(true).await;
+    let metrics_at = ops.as_ref().map(TcpListener::local_addr).transpose()?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "{}",
+        started(listener.local_addr()?, metrics_at)
+    );
     announce(&format!("listening on https://{}", listener.local_addr()?));
     if let Some(ops) = ops {
         announce(&format!("metrics on http://{}", ops.local_addr()?));
@@ -140,6 +146,19 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     drain(&mut connections, &stop_tx, grace, &mut shutdown).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The one INFO line that says a daemon started: its version and the addresses it serves on
+/// (those bound, so port 0 shows as the port the kernel chose).
+fn started(listen: SocketAddr, metrics_listen: Option<SocketAddr>) -> String {
+    let metrics = match metrics_listen {
+        Some(addr) => format!("metrics on http://{addr}"),
+        None => "no metrics listener".to_owned(),
+    };
+    format!(
+        "rolegate {} started: serving on https://{listen}, {metrics}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Binds the main listener on `listen` and, when there is one, the operations listener on
@@ -622,5 +641,27 @@ impl ShutdownSignals {
             _ = tokio::signal::ctrl_c() => {}
             () = stdin_closed => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The start line names the version and the addresses served on, the metrics one or its
+    /// absence.
+    #[test]
+    fn the_start_line_names_the_version_and_the_addresses() {
+        let listen: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        let metrics: SocketAddr = "127.0.0.1:9464".parse().unwrap();
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            started(listen, Some(metrics)),
+            format!("rolegate {version} started: serving on https://127.0.0.1:8443, metrics on http://127.0.0.1:9464")
+        );
+        assert_eq!(
+            started("[::1]:8443".parse().unwrap(), None),
+            format!("rolegate {version} started: serving on https://[::1]:8443, no metrics listener")
+        );
     }
 }
