@@ -57,6 +57,16 @@ impl Rate {
     }
 }
 
+/// "{rate}/s, burst {burst}", or "off" (a rate of 0), as reload records show it.
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.is_enabled() {
+            true => write!(f, "{}/s, burst {}", self.per_second, self.burst),
+            false => f.write_str("off"),
+        }
+    }
+}
+
 /// What the per-address limits count a client address as: an IPv4 address itself, an IPv6
 /// address by its first `ipv6_prefix` bits (the rest zeroed). A host is routinely given a
 /// whole IPv6 /64 and may pick any address in it, so counting full IPv6 addresses would give

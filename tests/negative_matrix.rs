@@ -1509,7 +1509,12 @@ async fn session_token_and_sts_signature_matrix() {
     let unknown_role = sealed(&k1, &format!("arn:aws:iam::{ACCOUNT}:role/gone"), n - 60, n + 3600);
     let second = sealed(&k1, ROLE, n - 60, n + 3600);
 
-    let truncated = good.token[..good.token.len() - 12].to_owned();
+    // Cut by whole base64 groups (a body of 4n characters always decodes), and to a body of
+    // 4n + 1 characters (which no base64 has).
+    let body_start = good.token.rfind('.').unwrap() + 1;
+    let groups_end = body_start + (good.token.len() - body_start - 12) / 4 * 4;
+    let truncated = good.token[..groups_end].to_owned();
+    let cut_mid_character = good.token[..groups_end + 1].to_owned();
     let mut flipped = good.token.clone().into_bytes();
     let mid = flipped.len() / 2;
     flipped[mid] = if flipped[mid] == b'A' { b'B' } else { b'A' };
@@ -1544,8 +1549,14 @@ async fn session_token_and_sts_signature_matrix() {
     const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.";
     let cases = vec![
         case("control: sealed session", sts_signed(&good, WHOAMI), Want::Ok(200)),
+        // Cut by whole base64 groups: it decodes, and does not open under k1.
+        case("token truncated", with_token(&truncated), Want::Sts(403, ICT, MISMATCH)),
         // Cut to a length no base64 has: not a token at all (bad-token).
-        case("token truncated", with_token(&truncated), Want::Sts(403, ICT, INVALID)),
+        case(
+            "token cut inside a base64 group",
+            with_token(&cut_mid_character),
+            Want::Sts(403, ICT, INVALID),
+        ),
         case("token bit-flipped", with_token(&flipped), Want::Sts(403, ICT, MISMATCH)),
         case(
             "token key id renamed",

@@ -230,9 +230,105 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
 }
 
 /// The `[server]` settings that decide who may do what, or whether the files are watched, that
-/// `next` changes: named, so a reload that widens access says so in its log line. (Limits and
-/// timeouts are not listed.)
+/// `next` changes: named, so a reload that widens access says so in its log line; then the
+/// limits and timeouts it changes, with their values before and after (a rate limit lowered
+/// 200-fold belongs in the reload's record).
 fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
+    let mut out = access_settings_changed(in_force, next);
+    out.extend(limits_changed(in_force, next));
+    out
+}
+
+/// The limits and timeouts of `[server]` that `next` changes: "server.{key} [before] → [after]".
+fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
+    let seconds = |d: std::time::Duration| d.as_secs().to_string();
+    let rate = |r: crate::ratelimit::Rate| r.to_string();
+    let limits: [(&str, String, String); 15] = [
+        (
+            "max_body_bytes",
+            in_force.max_body_bytes.to_string(),
+            next.max_body_bytes.to_string(),
+        ),
+        (
+            "max_header_bytes",
+            in_force.max_header_bytes.to_string(),
+            next.max_header_bytes.to_string(),
+        ),
+        (
+            "request_timeout_seconds",
+            seconds(in_force.request_timeout),
+            seconds(next.request_timeout),
+        ),
+        (
+            "idle_timeout_seconds",
+            seconds(in_force.idle_timeout),
+            seconds(next.idle_timeout),
+        ),
+        (
+            "shutdown_grace_seconds",
+            seconds(in_force.shutdown_grace),
+            seconds(next.shutdown_grace),
+        ),
+        (
+            "shutdown_delay_seconds",
+            seconds(in_force.shutdown_delay),
+            seconds(next.shutdown_delay),
+        ),
+        (
+            "credential_reuse_seconds",
+            seconds(in_force.credential_reuse),
+            seconds(next.credential_reuse),
+        ),
+        (
+            "max_concurrent_requests",
+            in_force.max_concurrent_requests.to_string(),
+            next.max_concurrent_requests.to_string(),
+        ),
+        (
+            "max_concurrent_requests_per_ip",
+            in_force.max_concurrent_requests_per_ip.to_string(),
+            next.max_concurrent_requests_per_ip.to_string(),
+        ),
+        (
+            "max_connections",
+            in_force.max_connections.to_string(),
+            next.max_connections.to_string(),
+        ),
+        (
+            "max_connections_per_ip",
+            in_force.max_connections_per_ip.to_string(),
+            next.max_connections_per_ip.to_string(),
+        ),
+        (
+            "cache_max_entries",
+            in_force.cache_max_entries.to_string(),
+            next.cache_max_entries.to_string(),
+        ),
+        (
+            "rate_limit_per_ip",
+            rate(in_force.rate_limit_per_ip),
+            rate(next.rate_limit_per_ip),
+        ),
+        (
+            "rate_limit_connections_per_ip",
+            rate(in_force.rate_limit_connections_per_ip),
+            rate(next.rate_limit_connections_per_ip),
+        ),
+        (
+            "rate_limit_per_client",
+            rate(in_force.rate_limit_per_client),
+            rate(next.rate_limit_per_client),
+        ),
+    ];
+    limits
+        .into_iter()
+        .filter(|(_, was, is)| was != is)
+        .map(|(name, was, is)| format!("server.{name} [{was}] → [{is}]"))
+        .collect()
+}
+
+/// The `[server]` settings of access and watching that `next` changes, by name.
+fn access_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
     let mut out = Vec::new();
     let mut changed = |name: &str, differs: bool| {
         if differs {
@@ -733,6 +829,10 @@ mod tests {
                 "accept_role_session_name = true\nenabled = false",
             )
             .replace(
+                "rate_limit_per_ip = 0.0",
+                "rate_limit_per_ip = 1.5\nrate_limit_per_ip_burst = 2",
+            )
+            .replace(
                 "crls = [\"ca.crl\"]\nenabled = true",
                 "crls = [\"ca.crl\"]\nenabled = false",
             )
@@ -748,6 +848,7 @@ mod tests {
                 format!("role {CHAINED_ROLE_ARN} removed"),
                 "token key k2 added".to_owned(),
                 "active token key k2 (was k1)".to_owned(),
+                "server.rate_limit_per_ip [off] → [1.5/s, burst 2]".to_owned(),
             ]
         );
         // And back: what was removed is added, what was turned off is on.
@@ -760,6 +861,7 @@ mod tests {
                 format!("role {renamed} removed"),
                 "token key k2 removed".to_owned(),
                 "active token key k1 (was k2)".to_owned(),
+                "server.rate_limit_per_ip [1.5/s, burst 2] → [off]".to_owned(),
             ]
         );
         // Removing the key that sealed until now is warned about; adding one, or making
@@ -839,7 +941,7 @@ mod tests {
     }
 
     /// Settings that decide who may do what, or whether files are watched, are named when a
-    /// reload changes them.
+    /// reload changes them, and limits with their values before and after.
     #[test]
     fn a_reload_names_the_access_settings_it_changes() {
         let world = world();
@@ -848,7 +950,8 @@ mod tests {
             assert!(text.contains("[server]\n"), "{text}");
             text.replacen(
                 "[server]\n",
-                "[server]\nconfig_watch_seconds = 5\nadmin_subjects = [\"CN=ops\"]\nhostnames = [\"rolegate.example\"]\n",
+                "[server]\nconfig_watch_seconds = 5\nadmin_subjects = [\"CN=ops\"]\nhostnames = [\"rolegate.example\"]\n\
+                 request_timeout_seconds = 7\n",
                 1,
             )
             .replace(
@@ -863,6 +966,7 @@ mod tests {
                 "server.admin_subjects changed".to_owned(),
                 "server.hostnames changed".to_owned(),
                 "server.config_watch_seconds changed".to_owned(),
+                "server.request_timeout_seconds [30] → [7]".to_owned(),
             ]
         );
         assert_eq!(
