@@ -244,6 +244,18 @@ impl Limiter {
         }
     }
 
+    /// A new limiter for `server`, whose cache bound [`Limiter::apply`] could not change: its
+    /// buckets and counts start afresh, but the requests still arriving keep their places
+    /// (newcomers can still cut them, and they count against the one bound).
+    pub fn rebuilt(&self, server: &ServerSettings) -> Limiter {
+        let limiter = Limiter::new(server);
+        self.receivers.set_limit(server.max_concurrent_requests);
+        Limiter {
+            receivers: self.receivers.clone(),
+            ..limiter
+        }
+    }
+
     /// Applies the limits of a reloaded configuration in place. `false` when it cannot: the
     /// cache bound changed, and the caller builds a new limiter (whose counts start at 0).
     #[must_use]

@@ -7,18 +7,22 @@
 //! waiting; one that opens requests and withholds their bodies loses them to the next
 //! arrivals, instead of holding every answering slot for `request_timeout_seconds`.
 //!
-//! A body already there when the request is first looked at (the usual case: it came in the
-//! same packets as the headers) needs no place at all ([`receive`]).
+//! A body already there when the request is first looked at needs no place at all
+//! ([`receive`]): over HTTP/2, usually, as its DATA frames come in the same packets as the
+//! headers. hyper reads an HTTP/1.1 body only once it is asked for it, so an HTTP/1.1 request
+//! with a body holds a place for the moment that takes (one whose client waits for
+//! `100 Continue` for a round trip).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::Buf;
+use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
+use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::sync::oneshot;
 
@@ -124,6 +128,8 @@ pub async fn receive<F: Future>(receiving: F, receivers: &Arc<Receivers>) -> Res
     }
     let mut place = receivers.enter();
     tokio::select! {
+        // A body that arrived whole is answered, even if a newcomer cut it meanwhile.
+        biased;
         received = receiving => Ok(received),
         _ = &mut place.cut => Err(Cut { waiting: receivers.limit() }),
     }
@@ -132,20 +138,26 @@ pub async fn receive<F: Future>(receiving: F, receivers: &Arc<Receivers>) -> Res
 /// A request body read ahead — up to a bound, or to its end — and then the rest as it comes:
 /// the body a handler that reads it itself (gRPC's) is given once the request has been
 /// received ([`ReadAhead::read`]), or as it arrives for a call that streams
-/// ([`ReadAhead::unread`]).
+/// ([`ReadAhead::unread`]). What was read is kept as one buffer of its bytes, however many
+/// frames brought them: a body sent as thousands of 1-byte DATA frames costs its bytes, not a
+/// queue entry a frame.
 pub struct ReadAhead<B: Body> {
-    frames: VecDeque<Frame<B::Data>>,
-    /// The error the body ended with while it was read ahead, given after its frames.
+    /// The data read ahead, given as one frame.
+    data: BytesMut,
+    /// The trailers that ended the body while it was read ahead, given after its data.
+    trailers: Option<HeaderMap>,
+    /// The error the body ended with while it was read ahead, given after its data.
     error: Option<B::Error>,
     /// The rest of the body; `None` once it ended.
     rest: Option<B>,
 }
 
-impl<B: Body + Unpin> ReadAhead<B> {
+impl<B: Body<Data = Bytes> + Unpin> ReadAhead<B> {
     /// `body` with nothing read ahead.
     pub fn unread(body: B) -> Self {
         ReadAhead {
-            frames: VecDeque::new(),
+            data: BytesMut::new(),
+            trailers: None,
             error: None,
             rest: Some(body),
         }
@@ -155,14 +167,17 @@ impl<B: Body + Unpin> ReadAhead<B> {
     /// beyond is the handler's to refuse), or until it fails.
     pub async fn read(body: B, bound: usize) -> Self {
         let mut ahead = ReadAhead::unread(body);
-        let mut read = 0usize;
-        while read <= bound {
+        while ahead.data.len() <= bound {
             let Some(rest) = ahead.rest.as_mut() else { break };
             match std::future::poll_fn(|cx| Pin::new(&mut *rest).poll_frame(cx)).await {
-                Some(Ok(frame)) => {
-                    read = read.saturating_add(frame.data_ref().map_or(0, |data| data.remaining()));
-                    ahead.frames.push_back(frame);
-                }
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => ahead.data.extend_from_slice(&data),
+                    Err(frame) => {
+                        // Trailers end the body.
+                        ahead.trailers = frame.into_trailers().ok();
+                        ahead.rest = None;
+                    }
+                },
                 Some(Err(e)) => {
                     ahead.error = Some(e);
                     ahead.rest = None;
@@ -176,17 +191,19 @@ impl<B: Body + Unpin> ReadAhead<B> {
 
 impl<B> Body for ReadAhead<B>
 where
-    B: Body + Unpin,
-    B::Data: Unpin,
+    B: Body<Data = Bytes> + Unpin,
     B::Error: Unpin,
 {
-    type Data = B::Data;
+    type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
-        if let Some(frame) = this.frames.pop_front() {
-            return Poll::Ready(Some(Ok(frame)));
+        if !this.data.is_empty() {
+            return Poll::Ready(Some(Ok(Frame::data(this.data.split().freeze()))));
+        }
+        if let Some(trailers) = this.trailers.take() {
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
         }
         if let Some(e) = this.error.take() {
             return Poll::Ready(Some(Err(e)));
@@ -198,7 +215,10 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.frames.is_empty() && self.error.is_none() && self.rest.as_ref().is_none_or(Body::is_end_stream)
+        self.data.is_empty()
+            && self.trailers.is_none()
+            && self.error.is_none()
+            && self.rest.as_ref().is_none_or(Body::is_end_stream)
     }
 }
 
@@ -266,21 +286,35 @@ mod tests {
     #[tokio::test]
     async fn a_body_read_ahead_is_given_whole_and_the_rest_follows() {
         let frames = |chunks: &[&'static [u8]]| {
-            let chunks: Vec<Result<Frame<bytes::Bytes>, std::convert::Infallible>> = chunks
-                .iter()
-                .map(|c| Ok(Frame::data(bytes::Bytes::from_static(c))))
-                .collect();
+            let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
+                chunks.iter().map(|c| Ok(Frame::data(Bytes::from_static(c)))).collect();
             http_body_util::StreamBody::new(futures_util::stream::iter(chunks))
         };
-        // Read to its end within the bound.
-        let ahead = ReadAhead::read(frames(&[b"ab", b"cd"]), 10).await;
-        assert_eq!(ahead.frames.len(), 2);
+        // Read to its end within the bound, its frames kept as one buffer.
+        let ahead = ReadAhead::read(frames(&[b"ab", b"c", b"d"]), 10).await;
+        assert_eq!(&ahead.data[..], b"abcd");
         assert!(ahead.rest.is_none());
         assert_eq!(ahead.collect().await.unwrap().to_bytes(), &b"abcd"[..]);
         // Past the bound: read no further; the rest is still given, in order.
         let ahead = ReadAhead::read(frames(&[b"abc", b"def", b"gh"]), 4).await;
-        assert_eq!(ahead.frames.len(), 2, "stopped just past 4 bytes");
+        assert_eq!(&ahead.data[..], b"abcdef", "stopped just past 4 bytes");
         assert!(ahead.rest.is_some());
         assert_eq!(ahead.collect().await.unwrap().to_bytes(), &b"abcdefgh"[..]);
+        // Trailers that end the body follow its data.
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-end", http::HeaderValue::from_static("1"));
+        let with_trailers: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = vec![
+            Ok(Frame::data(Bytes::from_static(b"xy"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ];
+        let ahead = ReadAhead::read(
+            http_body_util::StreamBody::new(futures_util::stream::iter(with_trailers)),
+            10,
+        )
+        .await;
+        assert!(!ahead.is_end_stream());
+        let collected = ahead.collect().await.unwrap();
+        assert_eq!(collected.trailers(), Some(&trailers));
+        assert_eq!(collected.to_bytes(), &b"xy"[..]);
     }
 }

@@ -295,8 +295,9 @@ impl State {
             error: format!("server certificate: {e}"),
             sources: config.sources.clone(),
         })?;
-        if !self.limiter.load().apply(&config.server) {
-            self.limiter.store(Arc::new(Limiter::new(&config.server)));
+        let limiter = self.limiter.load();
+        if !limiter.apply(&config.server) {
+            self.limiter.store(Arc::new(limiter.rebuilt(&config.server)));
         }
         self.connections.apply(&config.server);
         warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);

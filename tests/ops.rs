@@ -313,8 +313,8 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
 async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_for_newer_ones() {
     let pki = Pki::new();
     let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 5", &[]);
-    let receiving = |want: f64| {
-        let metrics = wait_for_metric(&d, "rolegate_requests_receiving", want);
+    let receiving = async |want: f64| {
+        let metrics = wait_for_metric(&d, "rolegate_requests_receiving", want).await;
         assert_eq!(sample(&metrics, "rolegate_requests_answering"), Some(0.0), "{metrics}");
     };
     // A REST request that announces a body of 100 bytes and sends 1.
@@ -324,7 +324,7 @@ async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_fo
         host_port(&d.endpoint)
     );
     rest.write_all(head.as_bytes()).await.unwrap();
-    receiving(1.0);
+    receiving(1.0).await;
     // A request whose body is there is answered beside it: the waiting one holds no slot.
     let served = https(&d, "POST", "/sessions", &[], "").await;
     assert_eq!(served.status, 403, "{}", served.body);
@@ -359,7 +359,37 @@ async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_fo
     let (code, message) = grpc_status_of(second.await.unwrap().unwrap());
     assert_eq!(code, "4", "{message}");
     assert_eq!(message, "The%20request%20was%20not%20received%20within%205%20seconds.");
-    receiving(0.0);
+    receiving(0.0).await;
+    drop((first_body, second_body));
+}
+
+/// A reload that changes `cache_max_entries` starts the rate-limit counts afresh, but the
+/// requests still arriving keep their places: a newcomer after it still cuts one that has
+/// waited since before it (there is one bound of places, not one a reload).
+#[tokio::test]
+async fn requests_still_arriving_keep_their_places_across_a_reload_that_rebuilds_the_limits() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 30", &[]);
+    let sender = h2_sender(&d).await;
+    let (first_body, request) = stalled_create_session(&d.endpoint, &[]).await;
+    let first = tokio::spawn(sender.clone().send_request(request));
+    wait_for_metric(&d, "rolegate_requests_receiving", 1.0).await;
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[server]\n"), "{text}");
+    reload_config(
+        &d,
+        &text.replacen("[server]\n", "[server]\ncache_max_entries = 5000\n", 1),
+        1.0,
+    )
+    .await;
+    let (second_body, request) = stalled_create_session(&d.endpoint, &[]).await;
+    let second = tokio::spawn(sender.clone().send_request(request));
+    let (code, message) = grpc_status_of(first.await.unwrap().unwrap());
+    assert_eq!(code, "4", "{message}");
+    assert!(message.starts_with("The%20request%20was%20cut"), "{message}");
+    wait_for_metric(&d, "rolegate_requests_receiving", 1.0).await;
+    second.abort();
     drop((first_body, second_body));
 }
 
@@ -381,13 +411,13 @@ fn response_header<B>(response: &http::Response<B>, name: &str) -> String {
 }
 
 /// The daemon's metrics once `name` (without labels) reads `want`, within 10 s.
-fn wait_for_metric(d: &Daemon, name: &str, want: f64) -> String {
+async fn wait_for_metric(d: &Daemon, name: &str, want: f64) -> String {
     let mut metrics = d.metrics_text();
     for _ in 0..200 {
         if sample(&metrics, name) == Some(want) {
             return metrics;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         metrics = d.metrics_text();
     }
     panic!("{name} never read {want}: {metrics}");
@@ -2181,7 +2211,7 @@ async fn a_throttled_request_keeps_its_connection_when_its_body_arrives() {
 /// A server reflection stream is charged one token of its address's bucket a request message,
 /// as a call of its own would be (the first with the call): one stream cannot ask for thousands
 /// of answers a second. Refused, the stream of requests ends; what was asked before is
-/// answered, and the refusal is counted.
+/// answered, the call ends RESOURCE_EXHAUSTED, and the refusal is counted.
 #[tokio::test]
 async fn each_message_of_a_reflection_stream_takes_a_rate_limit_token() {
     use http_body_util::BodyExt;
@@ -2200,17 +2230,18 @@ async fn each_message_of_a_reflection_stream_takes_a_rate_limit_token() {
     .body(body)
     .unwrap();
     let mut sender = h2_sender(&d).await;
-    let send = |requests: &tokio::sync::mpsc::Sender<_>| {
+    // `n` requests in one DATA frame.
+    let send = |requests: &tokio::sync::mpsc::Sender<_>, n: usize| {
         let requests = requests.clone();
-        let message = list_services.clone();
-        async move { requests.send(Ok(http_body::Frame::data(message))).await.unwrap() }
+        let frame = bytes::Bytes::from(list_services.repeat(n));
+        async move { requests.send(Ok(http_body::Frame::data(frame))).await.unwrap() }
     };
-    send(&requests).await;
+    send(&requests, 1).await;
     let mut answers = sender.send_request(request).await.unwrap().into_body();
     let mut count = rolegate::service::grpc::MessageCount::default();
-    // The call took the first token; its first message is answered, and the next two take
-    // the two tokens left.
-    for _ in 0..3 {
+    // The call took the first token: its first message is answered; the second takes a
+    // token, and then the third, sent with the fourth, the last.
+    for next in [1, 2, 0] {
         let mut begun = 0;
         while begun == 0 {
             let frame = answers.frame().await.expect("an answer").unwrap();
@@ -2219,19 +2250,30 @@ async fn each_message_of_a_reflection_stream_takes_a_rate_limit_token() {
                     String::from_utf8_lossy(data).contains("rolegate.v1.Sessions"),
                     "{data:?}"
                 );
-                begun = count.begun_in(data);
+                begun = count.begun_in(data).len();
             }
         }
         assert_eq!(begun, 1);
-        send(&requests).await;
+        if next > 0 {
+            send(&requests, next).await;
+        }
     }
     // The fourth finds the bucket empty: no answer, the stream ends.
     let rest = tokio::time::timeout(Duration::from_secs(10), answers.collect())
         .await
         .expect("the stream went on")
         .unwrap();
-    assert!(rest.trailers().is_some(), "the stream ended with its status");
+    let trailers = rest.trailers().cloned().expect("the stream ended with its status");
     assert!(rest.to_bytes().is_empty(), "the fourth request was answered");
+    assert_eq!(trailers["grpc-status"], "8", "{trailers:?}");
+    assert_eq!(trailers["x-rolegate-reason"], "rate-limit", "{trailers:?}");
+    assert!(
+        trailers["grpc-message"]
+            .to_str()
+            .unwrap()
+            .starts_with("Rate%20exceeded%20for%20this%20client%20address"),
+        "{trailers:?}"
+    );
     let m = d.metrics_text();
     let throttled = r#"rolegate_requests_total{api="grpc",operation="Other",outcome="Throttling"}"#;
     assert_eq!(sample(&m, throttled), Some(1.0), "{m}");

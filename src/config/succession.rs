@@ -243,7 +243,7 @@ fn server_settings_changed(in_force: &super::ServerSettings, next: &super::Serve
 fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
     let seconds = |d: std::time::Duration| d.as_secs().to_string();
     let rate = |r: crate::ratelimit::Rate| r.to_string();
-    let limits: [(&str, String, String); 15] = [
+    let limits: [(&str, String, String); 16] = [
         (
             "max_body_bytes",
             in_force.max_body_bytes.to_string(),
@@ -298,6 +298,11 @@ fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings
             "max_connections_per_ip",
             in_force.max_connections_per_ip.to_string(),
             next.max_connections_per_ip.to_string(),
+        ),
+        (
+            "per_ip_ipv6_prefix",
+            in_force.per_ip_ipv6_prefix.to_string(),
+            next.per_ip_ipv6_prefix.to_string(),
         ),
         (
             "cache_max_entries",
@@ -951,7 +956,7 @@ mod tests {
             text.replacen(
                 "[server]\n",
                 "[server]\nconfig_watch_seconds = 5\nadmin_subjects = [\"CN=ops\"]\nhostnames = [\"rolegate.example\"]\n\
-                 request_timeout_seconds = 7\n",
+                 request_timeout_seconds = 7\nper_ip_ipv6_prefix = 128\n",
                 1,
             )
             .replace(
@@ -967,6 +972,7 @@ mod tests {
                 "server.hostnames changed".to_owned(),
                 "server.config_watch_seconds changed".to_owned(),
                 "server.request_timeout_seconds [30] → [7]".to_owned(),
+                "server.per_ip_ipv6_prefix [64] → [128]".to_owned(),
             ]
         );
         assert_eq!(

@@ -109,7 +109,7 @@ pub fn framing_refusal(headers: &HeaderMap) -> Option<ApiError> {
 /// how long at most, when the client is already sending it: a connection closed with unread
 /// bytes in its receive buffer is reset, and a client still writing its body then sees the
 /// reset instead of the answer.
-const MAX_DISCARDED_BODY_BYTES: u64 = 1024 * 1024;
+pub const MAX_DISCARDED_BODY_BYTES: u64 = 1024 * 1024;
 const MAX_DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads the whole body, refusing more than `limit` bytes (chunked bodies included). A body

@@ -82,8 +82,9 @@ async fn dispatch(
 
 /// A gRPC call, bounded in time: a unary call's message is received first (holding a place
 /// among the requests still arriving, [`crate::receiving`]), then answered under a slot of
-/// the global concurrency limit; a streaming call (health `Watch`, reflection) takes its slot
-/// at once, as its answer starts at once. The whole is given the server's
+/// the global concurrency limit; a streaming call (health `Watch`, reflection), or one of a
+/// method rolegate does not serve, takes its slot at once, as its answer starts at once
+/// ([`grpc::read_ahead_bound`]). The whole is given the server's
 /// `request_timeout_seconds`, or the client's deadline (`grpc-timeout`) when that is sooner;
 /// past it, the call is refused: `DEADLINE_EXCEEDED` when the client's deadline passed or the
 /// client had not sent the whole request, `UNAVAILABLE` when it had and no answer came (the
@@ -99,6 +100,7 @@ async fn dispatch_grpc_within_deadline(
     let server_timeout = state.broker.config().server.request_timeout;
     let operation = grpc::operation_of(req.uri().path());
     let streams = grpc::streams_until_the_client_ends(req.uri().path());
+    let read_ahead = grpc::read_ahead_bound(req.uri().path(), operation);
     // The client's deadline (`grpc-timeout`) when it is the sooner: the answer is of no
     // use to it after that, and the slot is better given back. Not for Admin.Reload: a
     // reload cannot be called back once it runs, so cutting its answer would tell the
@@ -117,11 +119,12 @@ async fn dispatch_grpc_within_deadline(
     let message_sha256 = (operation != grpc::OTHER_OPERATION).then(Default::default);
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(grpc::MessageSha256(message_sha256.clone()));
+    let stream_refused = Arc::new(std::sync::OnceLock::new());
     let body = Watched {
         body,
         sent: sent.clone(),
         digest: message_sha256.map(|slot| (grpc::MessageDigest::default(), slot)),
-        charge: streams.then(|| StreamCharge::new(state.limiter(), &conn, operation)),
+        charge: streams.then(|| StreamCharge::new(state.limiter(), &conn, operation, stream_refused.clone())),
     };
     let refused = |e: &ApiError| {
         // The event names the handshake's certificate (an admin's timed-out
@@ -131,16 +134,25 @@ async fn dispatch_grpc_within_deadline(
     };
     let answered = async {
         let limiter = state.limiter();
-        let body = match streams {
-            true => ReadAhead::unread(body),
+        let body = match read_ahead {
+            None => ReadAhead::unread(body),
             // Read to its end or just past the largest message: tonic refuses what is beyond.
-            false => receive(ReadAhead::read(body, grpc::MAX_MESSAGE_BYTES + 5), limiter.receivers())
+            Some(bound) => receive(ReadAhead::read(body, bound), limiter.receivers())
                 .await
                 .map_err(cut_while_receiving)?,
         };
         let _answering = limiter.answering()?;
         drop(limiter);
-        Ok(dispatch_grpc(state, conn, ::http::Request::from_parts(parts, body)).await)
+        let response = dispatch_grpc(state, conn, ::http::Request::from_parts(parts, body)).await;
+        Ok(match streams {
+            true => response.map(|body| {
+                Body::new(RefusalTrailers {
+                    body,
+                    refused: stream_refused,
+                })
+            }),
+            false => response,
+        })
     };
     match tokio::time::timeout(timeout, answered).await {
         Ok(Ok(response)) => response,
@@ -276,8 +288,9 @@ struct Watched<B> {
 /// The per-address rate limit of a call that streams requests (server reflection): each
 /// message after the first (the call took a token on arrival) takes a token from its
 /// address's bucket, as a call of its own would, or one stream could ask for thousands of
-/// answers a second. Refused, the stream of requests ends there (audited and counted as a
-/// throttling refusal); what was asked before is still answered.
+/// answers a second. Refused, the stream of requests ends just before the refused message
+/// (what was asked before is still answered) and the call ends `RESOURCE_EXHAUSTED`
+/// ([`RefusalTrailers`]), audited and counted as a throttling refusal.
 struct StreamCharge {
     count: grpc::MessageCount,
     /// Whether the first message, charged with the call, has begun.
@@ -286,12 +299,18 @@ struct StreamCharge {
     address_group: std::net::IpAddr,
     remote: SocketAddr,
     operation: &'static str,
-    /// Set once a message was refused: the stream of requests has ended.
-    refused: bool,
+    /// The refusal and its request id, once a message was refused: the stream of requests has
+    /// ended.
+    refused: Arc<std::sync::OnceLock<(ApiError, String)>>,
 }
 
 impl StreamCharge {
-    fn new(limiter: Arc<crate::ratelimit::Limiter>, conn: &ConnInfo, operation: &'static str) -> StreamCharge {
+    fn new(
+        limiter: Arc<crate::ratelimit::Limiter>,
+        conn: &ConnInfo,
+        operation: &'static str,
+        refused: Arc<std::sync::OnceLock<(ApiError, String)>>,
+    ) -> StreamCharge {
         StreamCharge {
             count: grpc::MessageCount::default(),
             first_begun: false,
@@ -299,27 +318,66 @@ impl StreamCharge {
             address_group: conn.address_group,
             remote: conn.remote,
             operation,
-            refused: false,
+            refused,
         }
     }
 
-    /// Charges the messages that begin in `data`; false (and the stream is to end) when the
-    /// address's bucket refused one.
-    fn admits(&mut self, data: &[u8]) -> bool {
-        let mut begun = self.count.begun_in(data);
-        if begun > 0 && !self.first_begun {
-            self.first_begun = true;
-            begun -= 1;
-        }
+    fn has_refused(&self) -> bool {
+        self.refused.get().is_some()
+    }
+
+    /// Charges the messages that begin in `data`; the offset of the first one the address's
+    /// bucket refused, where the stream of requests is to end.
+    fn refused_at(&mut self, data: &[u8]) -> Option<usize> {
         let now = Instant::now();
-        for _ in 0..begun {
+        for at in self.count.begun_in(data) {
+            if !self.first_begun {
+                self.first_begun = true;
+                continue;
+            }
             if let Err(e) = self.limiter.charge_address(self.address_group, now) {
-                record_refusal(&http::new_request_id(), "grpc", self.operation, self.remote, &e, now);
-                self.refused = true;
-                return false;
+                let request_id = http::new_request_id();
+                record_refusal(&request_id, "grpc", self.operation, self.remote, &e, now);
+                let _ = self.refused.set((e, request_id));
+                return Some(at);
             }
         }
-        true
+        None
+    }
+}
+
+/// A streaming call's answer whose requests were refused by the rate limit ([`StreamCharge`]):
+/// its final status says so (`RESOURCE_EXHAUSTED`, the throttling message), where the
+/// service, which saw its requests end, would end it OK.
+struct RefusalTrailers<B> {
+    body: B,
+    refused: Arc<std::sync::OnceLock<(ApiError, String)>>,
+}
+
+impl<B: ::http_body::Body + Unpin> ::http_body::Body for RefusalTrailers<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<::http_body::Frame<B::Data>, B::Error>>> {
+        let mut polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &mut polled
+            && let Some(trailers) = frame.trailers_mut()
+            && let Some((e, request_id)) = self.refused.get()
+        {
+            let _ = grpc::status(e, request_id).add_header(trailers);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> ::http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -331,15 +389,16 @@ impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Wa
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<::http_body::Frame<B::Data>, B::Error>>> {
-        if self.charge.as_ref().is_some_and(|charge| charge.refused) {
+        if self.charge.as_ref().is_some_and(StreamCharge::has_refused) {
             return Poll::Ready(None);
         }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if let (Poll::Ready(Some(Ok(frame))), Some(charge)) = (&polled, &mut self.charge)
             && let Some(data) = frame.data_ref()
-            && !charge.admits(data)
+            && let Some(end) = charge.refused_at(data)
         {
-            return Poll::Ready(None);
+            // The messages before the refused one, whole, then the end.
+            return Poll::Ready((end > 0).then(|| Ok(::http_body::Frame::data(data.slice(..end)))));
         }
         if let (Poll::Ready(Some(Ok(frame))), Some((digest, _))) = (&polled, &mut self.digest)
             && let Some(data) = frame.data_ref()
@@ -358,7 +417,7 @@ impl<B: ::http_body::Body<Data = bytes::Bytes> + Unpin> ::http_body::Body for Wa
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream() || self.charge.as_ref().is_some_and(|charge| charge.refused)
+        self.body.is_end_stream() || self.charge.as_ref().is_some_and(StreamCharge::has_refused)
     }
 
     fn size_hint(&self) -> ::http_body::SizeHint {
@@ -623,11 +682,11 @@ pub async fn dispatch_guarded(
 /// Answers a request refused by admission control in its API's format (gRPC: the
 /// `RESOURCE_EXHAUSTED` status; REST, gRPC over HTTP/1.1 and gRPC-Web: 429
 /// `ThrottlingException`; STS: `Throttling`). An HTTP/1.1 request's body, up to
-/// `max_body_bytes`, is read and dropped first, for at most 2 s, so that its connection
+/// `max_body_bytes` (and 1 MiB), is read and dropped first, for at most 2 s, so that its connection
 /// carries the client's retry: closed instead, it would cost a TLS handshake for every
 /// throttled request (which the new-connection rate limit then refuses too), and a
 /// connection closed on unread bytes is reset, often before the client has read the answer.
-/// A body that does not end within that, one whose client waits to be invited
+/// A body larger or that does not end within that, one whose client waits to be invited
 /// (`Expect: 100-continue`), or one whose framing is ambiguous closes the connection.
 async fn refuse_admission(
     req: ::http::Request<Incoming>,
@@ -638,11 +697,13 @@ async fn refuse_admission(
 ) -> ::http::Response<Body> {
     let mut response = refusal(RefusalTarget::of(Route::of(&req), &req), conn.remote, e, started);
     let headers = req.headers();
+    let at_most = (max_body_bytes as u64).min(http::MAX_DISCARDED_BODY_BYTES);
     let must_close = req.version() < ::http::Version::HTTP_2
         && has_body(headers)
         && (headers.contains_key(::http::header::EXPECT)
             || http::framing_refusal(headers).is_some()
-            || !http::discard(req.into_body(), max_body_bytes as u64).await);
+            || ::http_body::Body::size_hint(req.body()).lower() > at_most
+            || !http::discard(req.into_body(), at_most).await);
     if must_close {
         response
             .headers_mut()

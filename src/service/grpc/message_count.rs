@@ -1,4 +1,4 @@
-//! The length-prefixed messages of a gRPC request stream, counted as its bytes pass: what a
+//! The length-prefixed messages of a gRPC request stream, found as its bytes pass: what a
 //! stream that carries many requests (server reflection) is charged for, one rate-limit token
 //! a message, as a client calling once a message would be.
 
@@ -9,34 +9,43 @@ const PREFIX_BYTES: usize = 5;
 /// Where a request stream's bytes are, message by message.
 #[derive(Debug, Default)]
 pub struct MessageCount {
-    /// The prefix of the next message, `got` bytes of it so far.
+    /// Bytes of the current message, prefix included, still to come; 0 between messages.
+    remaining: u64,
+    /// The prefix of the current message, `got` bytes of it so far (fewer than 5 while it
+    /// arrives).
     prefix: [u8; PREFIX_BYTES],
     got: usize,
-    /// Bytes of the current message still to come.
-    remaining: u64,
 }
 
 impl MessageCount {
-    /// Takes the next bytes of the stream; returns how many messages began in them (a
-    /// message begins with its complete prefix).
-    pub fn begun_in(&mut self, mut chunk: &[u8]) -> usize {
-        let mut begun = 0;
-        while !chunk.is_empty() {
-            if self.remaining > 0 {
-                let skipped = usize::try_from(self.remaining).map_or(chunk.len(), |r| r.min(chunk.len()));
-                chunk = &chunk[skipped..];
-                self.remaining -= skipped as u64;
+    /// Takes the next bytes of the stream; returns the offsets in `chunk` at which messages
+    /// begin (a message begins with the first byte of its prefix).
+    pub fn begun_in(&mut self, chunk: &[u8]) -> Vec<usize> {
+        let mut begun = Vec::new();
+        let mut at = 0;
+        while at < chunk.len() {
+            if self.got == 0 && self.remaining == 0 {
+                begun.push(at);
+            }
+            if self.got < PREFIX_BYTES {
+                let take = (PREFIX_BYTES - self.got).min(chunk.len() - at);
+                self.prefix[self.got..self.got + take].copy_from_slice(&chunk[at..at + take]);
+                self.got += take;
+                at += take;
+                if self.got == PREFIX_BYTES {
+                    let [_compressed, length @ ..] = self.prefix;
+                    self.remaining = u64::from(u32::from_be_bytes(length));
+                    if self.remaining == 0 {
+                        self.got = 0;
+                    }
+                }
                 continue;
             }
-            let take = (PREFIX_BYTES - self.got).min(chunk.len());
-            self.prefix[self.got..self.got + take].copy_from_slice(&chunk[..take]);
-            chunk = &chunk[take..];
-            self.got += take;
-            if self.got == PREFIX_BYTES {
-                let [_compressed, length @ ..] = self.prefix;
-                self.remaining = u64::from(u32::from_be_bytes(length));
+            let skipped = usize::try_from(self.remaining).map_or(chunk.len() - at, |r| r.min(chunk.len() - at));
+            at += skipped;
+            self.remaining -= skipped as u64;
+            if self.remaining == 0 {
                 self.got = 0;
-                begun += 1;
             }
         }
         begun
@@ -57,15 +66,20 @@ mod tests {
     #[test]
     fn messages_are_counted_however_the_stream_is_cut() {
         let stream: Vec<u8> = [message(b"abc"), message(b""), message(&[7; 300]), message(b"z")].concat();
+        let starts = [0, 8, 13, 318];
         for cut in [1, 2, 3, 5, 6, 7, 64, stream.len()] {
             let mut count = MessageCount::default();
-            let begun: usize = stream.chunks(cut).map(|chunk| count.begun_in(chunk)).sum();
-            assert_eq!(begun, 4, "chunks of {cut}");
+            let begun: Vec<usize> = stream
+                .chunks(cut)
+                .enumerate()
+                .flat_map(|(i, chunk)| count.begun_in(chunk).into_iter().map(move |at| i * cut + at))
+                .collect();
+            assert_eq!(begun, starts, "chunks of {cut}");
         }
-        // A prefix is a message's beginning only once it is whole.
+        // A message begins with its prefix's first byte.
         let mut count = MessageCount::default();
-        assert_eq!(count.begun_in(&[0, 0, 0]), 0);
-        assert_eq!(count.begun_in(&[0, 2]), 1);
-        assert_eq!(count.begun_in(&[1, 2, 0]), 0);
+        assert_eq!(count.begun_in(&[0, 0, 0]), [0]);
+        assert_eq!(count.begun_in(&[0, 2]), [] as [usize; 0]);
+        assert_eq!(count.begun_in(&[1, 2, 0]), [2]);
     }
 }

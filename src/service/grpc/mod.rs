@@ -234,6 +234,21 @@ pub fn streams_until_the_client_ends(path: &str) -> bool {
     )
 }
 
+/// How much of a call's request body is read before it is answered ([`crate::receiving`]): a
+/// unary call's one message, the prefix and the largest message its service decodes, for the
+/// methods served (`operation` as [`operation_of`] names the call); `None` for a call that
+/// streams, or one of a method rolegate does not serve, which is answered at once.
+pub fn read_ahead_bound(path: &str, operation: &str) -> Option<usize> {
+    const PREFIX_BYTES: usize = 5;
+    match (path, operation) {
+        (_, OTHER_OPERATION) if path == "/grpc.health.v1.Health/Check" => {
+            Some(PREFIX_BYTES + MAX_CONTROL_MESSAGE_BYTES)
+        }
+        (_, OTHER_OPERATION) => None,
+        _ => Some(PREFIX_BYTES + MAX_MESSAGE_BYTES),
+    }
+}
+
 /// The operation label of any path but the `rolegate.v1` calls' (health, reflection, unknown).
 pub const OTHER_OPERATION: &str = "Other";
 

@@ -94,12 +94,14 @@ pub(super) fn admin_peer(
             true => "any enabled trust anchor".to_owned(),
             false => format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}"),
         };
+        // Told how to recover when a stale CRL is, or may be, what refused it.
+        let maybe_stale = why.as_ref().is_none_or(|e| e.message.contains(STALE_CRL_REFUSAL));
         let which = match why {
             Some(e) => format!("{rule} ({})", e.message),
             None => format!("{rule}."),
         };
         let mut refused = untrusted_client_certificate(&chain.leaf, &which);
-        if admins_refused_for_stale_crls(&config, is_admin_anchor, now) {
+        if maybe_stale && admins_refused_for_stale_crls(&config, is_admin_anchor, now) {
             if !refused.message.ends_with('.') {
                 refused.message.push('.');
             }
@@ -127,6 +129,9 @@ pub(super) fn admin_peer(
     }
     Ok(chain.leaf)
 }
+
+/// How a chain refused for a stale CRL is told so (`CertificateError::StaleCrl`).
+const STALE_CRL_REFUSAL: &str = "the trust anchor refuses stale CRLs";
 
 /// What an admin refused for a stale CRL is told: the Admin API cannot import the fresh CRL
 /// that would let it in, the reloads that need no admin certificate can.
