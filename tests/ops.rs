@@ -631,10 +631,12 @@ async fn one_address_holds_at_most_its_share_of_the_request_slots() {
         stream.flush().await.unwrap();
         stalled.push(stream);
     }
-    // The two stalled requests hold this address's share (the daemon admits them as soon as
-    // their heads arrive; wait until it has).
+    // The two stalled requests hold this address's share once the daemon has read their heads
+    // and waits for their bodies.
+    wait_for_metric(&d, "rolegate_requests_receiving", 2.0).await;
     let reply = post_empty_session_until(&d, |status| status == 429).await;
-    assert_eq!(reply.status, 429, "{}", reply.body);
+    let receiving = sample(&d.metrics_text(), "rolegate_requests_receiving");
+    assert_eq!(reply.status, 429, "{} (receiving: {receiving:?})", reply.body);
     assert_eq!(
         reply.body,
         r#"{"message":"Rate exceeded: this client address already has 2 requests in progress; retry with backoff."}"#
