@@ -275,8 +275,7 @@ impl Limiter {
     /// token from the IP's bucket and a slot of the IP's share (released when the
     /// [`Admission`]'s slot is dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
-        let key = ClientKey::Ip(ip);
-        self.per_ip.take(&key, now).map_err(|rate| rate_exceeded(&key, rate))?;
+        self.charge_address(ip, now)?;
         let address_slot = self.in_progress_per_ip.take(ip).map_err(|ShareTaken| {
             ApiError::new(
                 ErrorCode::Throttling,

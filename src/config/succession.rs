@@ -241,92 +241,32 @@ fn server_settings_changed(in_force: &super::ServerSettings, next: &super::Serve
 
 /// The limits and timeouts of `[server]` that `next` changes: "server.{key} [before] → [after]".
 fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
-    let seconds = |d: std::time::Duration| d.as_secs().to_string();
-    let rate = |r: crate::ratelimit::Rate| r.to_string();
-    let limits: [(&str, String, String); 16] = [
-        (
-            "max_body_bytes",
-            in_force.max_body_bytes.to_string(),
-            next.max_body_bytes.to_string(),
-        ),
-        (
-            "max_header_bytes",
-            in_force.max_header_bytes.to_string(),
-            next.max_header_bytes.to_string(),
-        ),
-        (
-            "request_timeout_seconds",
-            seconds(in_force.request_timeout),
-            seconds(next.request_timeout),
-        ),
-        (
-            "idle_timeout_seconds",
-            seconds(in_force.idle_timeout),
-            seconds(next.idle_timeout),
-        ),
-        (
-            "shutdown_grace_seconds",
-            seconds(in_force.shutdown_grace),
-            seconds(next.shutdown_grace),
-        ),
-        (
-            "shutdown_delay_seconds",
-            seconds(in_force.shutdown_delay),
-            seconds(next.shutdown_delay),
-        ),
-        (
-            "credential_reuse_seconds",
-            seconds(in_force.credential_reuse),
-            seconds(next.credential_reuse),
-        ),
-        (
-            "max_concurrent_requests",
-            in_force.max_concurrent_requests.to_string(),
-            next.max_concurrent_requests.to_string(),
-        ),
-        (
-            "max_concurrent_requests_per_ip",
-            in_force.max_concurrent_requests_per_ip.to_string(),
-            next.max_concurrent_requests_per_ip.to_string(),
-        ),
-        (
-            "max_connections",
-            in_force.max_connections.to_string(),
-            next.max_connections.to_string(),
-        ),
-        (
-            "max_connections_per_ip",
-            in_force.max_connections_per_ip.to_string(),
-            next.max_connections_per_ip.to_string(),
-        ),
-        (
-            "per_ip_ipv6_prefix",
-            in_force.per_ip_ipv6_prefix.to_string(),
-            next.per_ip_ipv6_prefix.to_string(),
-        ),
-        (
-            "cache_max_entries",
-            in_force.cache_max_entries.to_string(),
-            next.cache_max_entries.to_string(),
-        ),
-        (
-            "rate_limit_per_ip",
-            rate(in_force.rate_limit_per_ip),
-            rate(next.rate_limit_per_ip),
-        ),
-        (
-            "rate_limit_connections_per_ip",
-            rate(in_force.rate_limit_connections_per_ip),
-            rate(next.rate_limit_connections_per_ip),
-        ),
-        (
-            "rate_limit_per_client",
-            rate(in_force.rate_limit_per_client),
-            rate(next.rate_limit_per_client),
-        ),
+    type Shown = fn(&super::ServerSettings) -> String;
+    const LIMITS: [(&str, Shown); 16] = [
+        ("max_body_bytes", |s| s.max_body_bytes.to_string()),
+        ("max_header_bytes", |s| s.max_header_bytes.to_string()),
+        ("request_timeout_seconds", |s| s.request_timeout.as_secs().to_string()),
+        ("idle_timeout_seconds", |s| s.idle_timeout.as_secs().to_string()),
+        ("shutdown_grace_seconds", |s| s.shutdown_grace.as_secs().to_string()),
+        ("shutdown_delay_seconds", |s| s.shutdown_delay.as_secs().to_string()),
+        ("credential_reuse_seconds", |s| s.credential_reuse.as_secs().to_string()),
+        ("max_concurrent_requests", |s| s.max_concurrent_requests.to_string()),
+        ("max_concurrent_requests_per_ip", |s| {
+            s.max_concurrent_requests_per_ip.to_string()
+        }),
+        ("max_connections", |s| s.max_connections.to_string()),
+        ("max_connections_per_ip", |s| s.max_connections_per_ip.to_string()),
+        ("per_ip_ipv6_prefix", |s| s.per_ip_ipv6_prefix.to_string()),
+        ("cache_max_entries", |s| s.cache_max_entries.to_string()),
+        ("rate_limit_per_ip", |s| s.rate_limit_per_ip.to_string()),
+        ("rate_limit_connections_per_ip", |s| {
+            s.rate_limit_connections_per_ip.to_string()
+        }),
+        ("rate_limit_per_client", |s| s.rate_limit_per_client.to_string()),
     ];
-    limits
-        .into_iter()
+    LIMITS
+        .iter()
+        .map(|(name, shown)| (name, shown(in_force), shown(next)))
         .filter(|(_, was, is)| was != is)
         .map(|(name, was, is)| format!("server.{name} [{was}] → [{is}]"))
         .collect()

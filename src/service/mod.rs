@@ -60,9 +60,7 @@ async fn dispatch(
     if let Some((e, then)) = head_refusal(&req, || state.broker.config().server.max_header_bytes) {
         let mut refused = refuse(&req, &conn, &e, started);
         if then == AfterRefusal::Close {
-            refused
-                .headers_mut()
-                .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+            closes_connection(&mut refused);
         }
         return (refused, None);
     }
@@ -705,9 +703,7 @@ async fn refuse_admission(
             || ::http_body::Body::size_hint(req.body()).lower() > at_most
             || !http::discard(req.into_body(), at_most).await);
     if must_close {
-        response
-            .headers_mut()
-            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+        closes_connection(&mut response);
     }
     response
 }
@@ -725,10 +721,15 @@ fn refuse(req: &::http::Request<Incoming>, conn: &ConnInfo, e: &ApiError, starte
 /// connection instead of failing on this one.
 fn close_if_body_unread<B, C>(req: &::http::Request<B>, response: &mut ::http::Response<C>) {
     if req.version() < ::http::Version::HTTP_2 && has_body(req.headers()) {
-        response
-            .headers_mut()
-            .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
+        closes_connection(response);
     }
+}
+
+/// Says in `response` that the HTTP/1.1 connection closes after it (`Connection: close`).
+fn closes_connection<C>(response: &mut ::http::Response<C>) {
+    response
+        .headers_mut()
+        .insert(::http::header::CONNECTION, ::http::HeaderValue::from_static("close"));
 }
 
 /// Whether an HTTP/1.1 request announces a body: a `Transfer-Encoding`, or a

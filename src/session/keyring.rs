@@ -100,11 +100,7 @@ impl TokenKey {
         let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         context.update(CHECK_VALUE_LABEL);
         context.update(&self.0);
-        let digest = context.finish();
-        digest.as_ref()[..CHECK_VALUE_BYTES]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&context.finish().as_ref()[..CHECK_VALUE_BYTES])
     }
 
     /// The standard, padded base64 of the key: the contents of a key file.
