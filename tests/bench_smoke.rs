@@ -105,6 +105,13 @@ fn memory_scenario_mints_the_requested_sessions() {
     assert_eq!(memory["sts_every"], 1, "{report}");
     let tokens = &report["caches"]["tokens"];
     assert!(tokens["misses"].as_u64().is_some_and(|n| n >= 200), "{report}");
+    // The counters' baseline is read before the first request: each session looked its
+    // certificate and its credentials up once, and every lookup is in the report.
+    for cache in ["certificates", "credentials"] {
+        let c = &report["caches"][cache];
+        let lookups = c["hits"].as_u64().zip(c["misses"].as_u64()).map(|(h, m)| h + m);
+        assert_eq!(lookups, Some(200), "{cache}: {report}");
+    }
 }
 
 #[test]

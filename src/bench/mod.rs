@@ -496,14 +496,25 @@ async fn drive(
     // taking tens of milliseconds), and the server's CPU time is read as it opens: the
     // workers count the requests sent from `measure_from` on.
     let floor = floor::Sampler::start_at(floor_op, measure_from)?;
+    // The memory run counts every request from the first, so its baseline is read before
+    // any worker starts; a timed run's is read as its window opens, after the warm-up.
+    let early_baseline = match memory {
+        true => Some(Baseline::read(pid, server).await?),
+        false => None,
+    };
     let mut handles = Vec::with_capacity(args.concurrency);
     for id in 0..args.concurrency {
         handles.push(load.spawn(id, measure_from, end));
     }
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_before = procfs::cpu_time(pid).ok_or("cannot read the server's /proc/PID/stat")?;
-    let window_start = Instant::now();
-    let caches_before = CacheCounters::scrape(server.metrics_addr).await?;
+    let Baseline {
+        cpu: cpu_before,
+        at: window_start,
+        caches: caches_before,
+    } = match early_baseline {
+        Some(baseline) => baseline,
+        None => Baseline::read(pid, server).await?,
+    };
     let mut rss_peak = rss_start;
     if memory {
         let (mut minted, mut progress_at) = (load.succeeded(), Instant::now());
@@ -556,6 +567,23 @@ async fn drive(
             rss_end_mib: mib(rss_bytes),
         }),
     })
+}
+
+/// The server's counters as a measured window opens.
+struct Baseline {
+    cpu: procfs::CpuTime,
+    at: Instant,
+    caches: CacheCounters,
+}
+
+impl Baseline {
+    async fn read(pid: u32, server: &Server) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self {
+            cpu: procfs::cpu_time(pid).ok_or("cannot read the server's /proc/PID/stat")?,
+            at: Instant::now(),
+            caches: CacheCounters::scrape(server.metrics_addr).await?,
+        })
+    }
 }
 
 /// How long the memory run waits for a session to be minted before it gives up.
