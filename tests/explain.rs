@@ -1119,7 +1119,7 @@ fn explain_intermediates_and_time() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = f.normalized(&out);
     assert!(stdout.contains("✘ certificate chains to the trust anchor"), "{stdout}");
-    assert!(stdout.contains("(HTTP 403, reason: untrusted-certificate)"), "{stdout}");
+    assert!(stdout.contains("(HTTP 403, reason: certificate-expired)"), "{stdout}");
 }
 
 /// A trust policy that reads aws:SourceIp needs `--source-ip`: the daemon always holds the

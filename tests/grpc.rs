@@ -2037,7 +2037,7 @@ async fn a_revoked_admin_certificate_is_told_why() {
         );
         assert_eq!(
             split_reason(status.message()),
-            (expected.as_str(), "untrusted-certificate")
+            (expected.as_str(), "certificate-revoked")
         );
     }
     let c = connect(&d, Some((&current, &[]))).await;
@@ -2063,7 +2063,7 @@ async fn an_admin_refused_for_a_stale_crl_is_told_how_to_reload_without_admin() 
     let status = c.admin().reload(ReloadRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
     let (message, reason) = split_reason(status.message());
-    assert_eq!(reason, "untrusted-certificate");
+    assert_eq!(reason, "stale-crl");
     assert!(
         message
             .contains("so it cannot call Admin.Reload (Untrusted certificate: the CRL covering the certificate chain"),

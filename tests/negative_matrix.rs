@@ -765,7 +765,7 @@ async fn certificate_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "Untrusted certificate: certificate has expired (notAfter {time}) (reason: untrusted-certificate, request id: {id})",
+                "Untrusted certificate: certificate has expired (notAfter {time}) (reason: certificate-expired, request id: {id})",
             ),
         ),
         case(
@@ -774,7 +774,7 @@ async fn certificate_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "Untrusted certificate: certificate is not yet valid (notBefore {time}) (reason: untrusted-certificate, request id: {id})",
+                "Untrusted certificate: certificate is not yet valid (notBefore {time}) (reason: certificate-not-yet-valid, request id: {id})",
             ),
         ),
         case(
@@ -783,7 +783,7 @@ async fn certificate_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "Untrusted certificate: certificate is revoked by a CRL of the trust anchor (reason: untrusted-certificate, request id: {id})",
+                "Untrusted certificate: certificate is revoked by a CRL of the trust anchor (reason: certificate-revoked, request id: {id})",
             ),
         ),
         case(

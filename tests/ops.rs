@@ -989,7 +989,7 @@ async fn changed_files_are_reloaded_without_a_signal() {
     replace_file(&crl, &revoking);
     let m = wait_for_reloads(&d, 1.0).await;
     assert_eq!(reloads(&m, "success"), 1.0, "{m}");
-    assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &leaf).await, REVOKED, "certificate-revoked");
 
     // Written in place and broken: one failed reload, then nothing until the file changes.
     std::fs::write(&crl, "not a CRL").unwrap();
@@ -1000,7 +1000,7 @@ async fn changed_files_are_reloaded_without_a_signal() {
     let m = d.metrics_text();
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (1.0, 1.0), "{m}");
     // The CRL in force stays.
-    assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &leaf).await, REVOKED, "certificate-revoked");
 
     // Put back as it is in force: the failure is no longer reported.
     replace_file(&crl, &revoking);
@@ -1055,7 +1055,7 @@ async fn a_shortened_watch_interval_does_not_wait_out_the_old_one() {
     replace_file(&d.dir.path().join("root.crl"), &revoking);
     let m = wait_for_reloads(&d, 2.0).await;
     assert_eq!(reloads(&m, "success"), 2.0, "{m}");
-    assert_access_denied(create(&d, &leaf).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &leaf).await, REVOKED, "certificate-revoked");
 }
 
 /// A daemon whose anchor's CRL (numbered after every CRL made before) revokes `revoked`.
@@ -1091,7 +1091,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let renumbered = pki.root.crl(&[revoked.serial_hex.as_str()], n, n + days(7)).unwrap();
     let d = start_revoking(&pki, &revoked, n);
     let session = create(&d, &good).await.unwrap();
-    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
     let failed_reload = |needle: &str| {
         let line = log_line(&d, "reload failed");
         assert!(line.contains(needle), "{line}");
@@ -1108,7 +1108,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let m = wait_for_reloads(&d, 1.0).await;
     assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(0.0), "{m}");
     // The revocation stays.
-    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
     let later = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
     replace_file(&crl, &later);
 
@@ -1160,7 +1160,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     d.signal("HUP");
     let m = wait_for_reloads(&d, 5.0).await;
     assert_eq!((reloads(&m, "success"), reloads(&m, "failure")), (2.0, 3.0), "{m}");
-    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
 
     // The CRL dropped while the anchor still trusts its CA: refused.
     let config = d.dir.path().join("rolegate.toml");
@@ -1174,7 +1174,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
          it revokes would be accepted again. List its latest CRL; to drop it on purpose, restart rolegate",
     );
     wait_for_reloads(&d, 6.0).await;
-    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
     replace_file(&config, &text);
 
     // A new server certificate not valid yet is staged: the certificate in force is kept (the
@@ -1197,7 +1197,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
         rolegate::session::format_expiration((n + days(1)).unix_timestamp())
     );
     assert!(reloaded.contains(&staged), "{reloaded}");
-    assert_access_denied(create(&d, &good).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &good).await, REVOKED, "certificate-revoked");
 }
 
 /// A revocation cannot be taken back in two reloads either: one taking the CA (and its CRL)
@@ -1209,7 +1209,7 @@ async fn a_reload_does_not_go_back_on_a_crl_an_earlier_reload_took_out() {
     let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
     let before_revocation = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
     let d = start_revoking(&pki, &revoked, n);
-    assert_access_denied(create(&d, &revoked).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
     let config = d.dir.path().join("rolegate.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     let main = "id = \"main\"\ncertificates = \"ca.pem\"\ncrls = [\"root.crl\"]\n";

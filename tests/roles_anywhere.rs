@@ -214,10 +214,10 @@ async fn untrusted_expired_and_revoked_certificates_are_denied() {
     assert_access_denied(
         create(&d, &p, &old, &[]).await,
         &expired_message(not_after.unix_timestamp()),
-        "untrusted-certificate",
+        "certificate-expired",
     );
 
-    assert_access_denied(create(&d, &p, &revoked, &[]).await, REVOKED, "untrusted-certificate");
+    assert_access_denied(create(&d, &p, &revoked, &[]).await, REVOKED, "certificate-revoked");
 
     let fine = Pki::client(&pki.root, "fine", KeyType::EcdsaP256);
     create(&d, &p, &fine, &[]).await.unwrap();

@@ -24,7 +24,7 @@ use super::violations::Violations;
 use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::identity::{ClientCertificate, VerifiedChain, verify_chain};
+use crate::identity::{CertificateError, ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
 use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
 
@@ -232,7 +232,26 @@ pub(crate) fn verify_chain_at(
         u64::try_from(now.unix_timestamp()).unwrap_or(0),
     ));
     verify_chain(&anchor.trust, leaf, intermediates, unix)
-        .map_err(|e| ApiError::access_denied("untrusted-certificate", format!("Untrusted certificate: {e}")))
+        .map_err(|e| ApiError::access_denied(chain_refusal_reason(&e), format!("Untrusted certificate: {e}")))
+}
+
+/// The reason of a chain refused for a CRL past its nextUpdate, under `stale_crls = "refuse"`.
+pub(crate) const STALE_CRL_REASON: &str = "stale-crl";
+
+/// The reason a chain refused for `e` is counted and audited under. The causes an operator
+/// acts on apart have their own: a workload's certificate expired or revoked (renew it), a
+/// CRL past its nextUpdate under `stale_crls = "refuse"` (import the fresh one: every
+/// certificate it covers is refused), the anchor's own CA certificate expired (renew the
+/// anchor). Every other failure is `untrusted-certificate`.
+pub(crate) fn chain_refusal_reason(e: &CertificateError) -> &'static str {
+    match e {
+        CertificateError::Expired { .. } => "certificate-expired",
+        CertificateError::NotYetValid { .. } => "certificate-not-yet-valid",
+        CertificateError::Revoked => "certificate-revoked",
+        CertificateError::StaleCrl { .. } => STALE_CRL_REASON,
+        CertificateError::AnchorExpired { .. } => "trust-anchor-expired",
+        _ => "untrusted-certificate",
+    }
 }
 
 /// DESIGN §1: at most [`crate::identity::MAX_INTERMEDIATES`] intermediates, each once (a
@@ -1126,11 +1145,11 @@ mod tests {
         broker.verify_chain_cached(&config, anchor, &certificate, &intermediates, at)
     }
 
-    fn assert_untrusted(result: Result<(), ApiError>, message: &str) {
+    fn assert_untrusted(result: Result<(), ApiError>, reason: &str, message: &str) {
         let e = result.unwrap_err();
         assert_eq!(
             (e.code, e.reason, e.message.as_str()),
-            (ErrorCode::AccessDenied, "untrusted-certificate", message)
+            (ErrorCode::AccessDenied, reason, message)
         );
     }
 
@@ -1160,6 +1179,7 @@ mod tests {
         let after = leaf_not_after + time::Duration::seconds(1);
         assert_untrusted(
             verify_cached_at(&broker, &leaf, &[], after),
+            "certificate-expired",
             &format!(
                 "Untrusted certificate: certificate has expired (notAfter {})",
                 crate::identity::Timestamp(leaf_not_after.unix_timestamp())
@@ -1205,6 +1225,7 @@ mod tests {
         let after = inter_not_after + time::Duration::seconds(1);
         assert_untrusted(
             verify_cached_at(&broker, &leaf, &[inter.issued()], after),
+            "certificate-expired",
             &format!(
                 "Untrusted certificate: certificate has expired (notAfter {})",
                 crate::identity::Timestamp(inter_not_after.unix_timestamp())
@@ -1237,6 +1258,7 @@ mod tests {
         assert_eq!(lookups(&broker, "chains"), (1, 1));
         assert_untrusted(
             verify_cached_at(&broker, &leaf, &[], next_update + time::Duration::seconds(1)),
+            "stale-crl",
             &format!(
                 "Untrusted certificate: the CRL covering the certificate chain is past its nextUpdate ({}) and the trust anchor refuses stale CRLs",
                 crate::identity::Timestamp(next_update.unix_timestamp())
@@ -1400,6 +1422,38 @@ mod tests {
         assert!(broker.session_caller_on(broker.config(), &bad, now).is_err());
         assert!(broker.session_caller_on(broker.config(), &bad, now).is_err());
         assert_eq!(lookups(&broker, "tokens"), (1, 5), "failures are not cached");
+    }
+
+    /// The chain failures an operator acts on apart are counted apart; the rest are one reason.
+    #[test]
+    fn chain_refusals_have_the_reason_of_their_cause() {
+        let at = crate::identity::Timestamp(1_767_225_600);
+        let cases = [
+            (CertificateError::Expired { not_after: at }, "certificate-expired"),
+            (
+                CertificateError::NotYetValid { not_before: at },
+                "certificate-not-yet-valid",
+            ),
+            (CertificateError::Revoked, "certificate-revoked"),
+            (CertificateError::StaleCrl { next_update: at }, "stale-crl"),
+            (
+                CertificateError::AnchorExpired { not_after: at },
+                "trust-anchor-expired",
+            ),
+            (
+                CertificateError::AnchorNotYetValid { not_before: at },
+                "untrusted-certificate",
+            ),
+            (CertificateError::UnknownIssuer, "untrusted-certificate"),
+            (CertificateError::BadSignature, "untrusted-certificate"),
+            (
+                CertificateError::RevocationCheckFailed("x".into()),
+                "untrusted-certificate",
+            ),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(chain_refusal_reason(&error), reason, "{error}");
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub use create_session::{
 };
 
 pub(crate) use create_session::{
-    chain_too_long, check_chain_shape, per_request_trust_keys, trust_decided_per_certificate,
+    STALE_CRL_REASON, chain_too_long, check_chain_shape, per_request_trust_keys, trust_decided_per_certificate,
     validate_role_session_name,
 };
 

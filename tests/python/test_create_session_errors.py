@@ -264,13 +264,14 @@ CASES = [
 ]
 
 #: Certificate rejections all start with the same words (the reason follows).
+# The chain verification failures, by the reason each is counted and audited under.
 UNTRUSTED_CASES = {
-    "expired-certificate",
-    "not-yet-valid-certificate",
-    "unknown-ca",
-    "revoked-certificate",
-    "missing-intermediate",
-    "wrong-anchor-for-chain",
+    "expired-certificate": "certificate-expired",
+    "not-yet-valid-certificate": "certificate-not-yet-valid",
+    "unknown-ca": "untrusted-certificate",
+    "revoked-certificate": "certificate-revoked",
+    "missing-intermediate": "untrusted-certificate",
+    "wrong-anchor-for-chain": "untrusted-certificate",
 }
 
 
@@ -299,7 +300,7 @@ def test_create_session_error(case: Case, daemon, ca_bundle, test_pki, tmp_path)
     assert isinstance(message, str) and message.strip(), response.text
     if status == 403:
         message, reason = split_reason(message)
-        expected_reason = "untrusted-certificate" if case.id in UNTRUSTED_CASES else case.reason
+        expected_reason = UNTRUSTED_CASES.get(case.id, case.reason)
         if expected_reason is not None:
             assert reason == expected_reason, response.text
     if case.message is not None:

@@ -9,7 +9,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::audit::Record;
-use crate::broker::{Broker, SentCertificate, untrusted_client_certificate};
+use crate::broker::{Broker, STALE_CRL_REASON, SentCertificate, untrusted_client_certificate};
 use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::{ClientCertificate, StaleCrls};
@@ -95,12 +95,13 @@ pub(super) fn admin_peer(
             false => format!("an enabled trust anchor of [server] admin_trust_anchors, so it cannot call {operation}"),
         };
         // Told how to recover when a stale CRL is, or may be, what refused it.
-        let maybe_stale = why.as_ref().is_none_or(|e| e.message.contains(STALE_CRL_REFUSAL));
-        let which = match why {
-            Some(e) => format!("{rule} ({})", e.message),
-            None => format!("{rule}."),
+        let maybe_stale = why.as_ref().is_none_or(|e| e.reason == STALE_CRL_REASON);
+        let (which, reason) = match why {
+            Some(e) => (format!("{rule} ({})", e.message), e.reason),
+            None => (format!("{rule}."), "untrusted-certificate"),
         };
         let mut refused = untrusted_client_certificate(&chain.leaf, &which);
+        refused.reason = reason;
         if maybe_stale && admins_refused_for_stale_crls(&config, is_admin_anchor, now) {
             if !refused.message.ends_with('.') {
                 refused.message.push('.');
@@ -129,9 +130,6 @@ pub(super) fn admin_peer(
     }
     Ok(chain.leaf)
 }
-
-/// How a chain refused for a stale CRL is told so (`CertificateError::StaleCrl`).
-const STALE_CRL_REFUSAL: &str = "the trust anchor refuses stale CRLs";
 
 /// What an admin refused for a stale CRL is told: the Admin API cannot import the fresh CRL
 /// that would let it in, the reloads that need no admin certificate can.
