@@ -50,6 +50,14 @@ struct LastReload {
     failed_sources: Option<SourceFiles>,
 }
 
+/// What a reload that succeeded did: its changes (as its log line lists them) and the warnings
+/// it logged (the load's, a listen address waiting for a restart, the active token key removed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    pub changes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
 /// When the configuration in force was loaded, and whether the last reload failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReloadStatus {
@@ -134,7 +142,7 @@ impl State {
     /// request and connection limits change in place (what is held and each rate-limit
     /// bucket's tokens are kept). On any error the running configuration stays in force. Every
     /// attempt is logged and counted in `rolegate_config_reloads_total{outcome}`.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<Reloaded, String> {
         // A panic of another reload left nothing half done: the swap is the last step.
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         let _watchdog = SlowReloadWarning::start(SLOW_RELOAD);
@@ -147,17 +155,15 @@ impl State {
                     sources: self.broker.config().sources.as_on_disk_now(),
                 })
             });
-        let mut changes = Vec::new();
         let result = {
             let mut last = self.last_reload.lock().unwrap_or_else(PoisonError::into_inner);
             let LastReload { status, failed_sources } = &mut *last;
             match result {
-                Ok(changed) => {
+                Ok(reloaded) => {
                     status.loaded_unix = time::OffsetDateTime::now_utc().unix_timestamp();
                     status.last_error = None;
                     *failed_sources = None;
-                    changes = changed;
-                    Ok(())
+                    Ok(reloaded)
                 }
                 Err(failed) => {
                     // A staged certificate is not tried again every second while reloads
@@ -182,12 +188,12 @@ impl State {
         };
         // Counted last: a scrape that counts this reload shows its configuration and status.
         crate::metrics::record_reload(result.is_ok());
-        crate::server::systemd::reloaded(&result);
+        crate::server::systemd::reloaded(result.as_ref().err().map(String::as_str));
         match &result {
-            Ok(()) if changes.is_empty() => {
+            Ok(Reloaded { changes, .. }) if changes.is_empty() => {
                 tracing::info!(path = %self.config_path.display(), "configuration reloaded")
             }
-            Ok(()) => tracing::info!(
+            Ok(Reloaded { changes, .. }) => tracing::info!(
                 path = %self.config_path.display(),
                 changes = changes.join("; ").as_str(),
                 "configuration reloaded"
@@ -264,7 +270,7 @@ impl State {
 
     /// The reload: what it changed ([`crate::config::succession::changes`]), or why it failed
     /// and which files it read.
-    fn try_reload(&self) -> Result<Vec<String>, ReloadFailure> {
+    fn try_reload(&self) -> Result<Reloaded, ReloadFailure> {
         let config = Config::load_tracked(&self.config_path).map_err(|failed| ReloadFailure {
             error: failed.error.to_string(),
             sources: failed.sources,
@@ -300,12 +306,18 @@ impl State {
             self.limiter.store(Arc::new(limiter.rebuilt(&config.server)));
         }
         self.connections.apply(&config.server);
-        warn_of_settings_read_at_start(self.listen_at_start, &config.server, &config.path);
+        let mut warnings = config.warnings.clone();
+        warnings.extend(warn_of_settings_read_at_start(
+            self.listen_at_start,
+            &config.server,
+            &config.path,
+        ));
         revocations_seen.record(&config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
         if let Some(warning) = retired_active {
             tracing::warn!("{warning}");
+            warnings.push(warning);
         }
         let current = self.broker.config();
         crate::metrics::forget_roles(
@@ -315,20 +327,29 @@ impl State {
                 .filter(|arn| current.role(arn).is_none())
                 .map(String::as_str),
         );
-        Ok(changes)
+        Ok(Reloaded { changes, warnings })
     }
 }
 
 /// The listen addresses are bound once, at start: a reload that changes them applies
-/// everything else, and says so.
-fn warn_of_settings_read_at_start(at_start: ListenAtStart, reloaded: &ServerSettings, file: &std::path::Path) {
+/// everything else, and says so (the warnings logged, returned).
+fn warn_of_settings_read_at_start(
+    at_start: ListenAtStart,
+    reloaded: &ServerSettings,
+    file: &std::path::Path,
+) -> Vec<String> {
     let file = file.display();
-    for (key, now, at_start) in at_start.changed_in(reloaded) {
-        tracing::warn!(
-            key,
-            "{file}: {key}: changed from {at_start} to {now}: listen addresses are read at start only; restart to apply it"
-        );
-    }
+    at_start
+        .changed_in(reloaded)
+        .into_iter()
+        .map(|(key, now, at_start)| {
+            let warning = format!(
+                "{file}: {key}: changed from {at_start} to {now}: listen addresses are read at start only; restart to apply it"
+            );
+            tracing::warn!(key, "{warning}");
+            warning
+        })
+        .collect()
 }
 
 /// Why a reload failed, and the files it read: the file watch tries again once one of them

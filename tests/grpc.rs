@@ -1569,9 +1569,19 @@ async fn admin_cli_shows_status_and_reloads() {
     assert!(!stdout.contains("LAST RELOAD FAILED"), "{stdout}");
 
     let (code, stdout, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    // The load's warnings come with the answer, as logged.
+    let admin_anchors_warning = format!(
+        "  warning: {}: server.admin_subjects (line 9, column 18): admin_subjects are accepted from every enabled \
+         trust anchor: any of their CAs can issue an admin certificate; list the operators' anchor in [server] \
+         admin_trust_anchors\n",
+        config.display()
+    );
     assert_eq!(
-        (code, stdout.as_str()),
-        (Some(0), "reloaded: the new configuration is in force\n"),
+        (code, stdout),
+        (
+            Some(0),
+            format!("reloaded: the new configuration is in force\n{admin_anchors_warning}")
+        ),
         "{stderr}"
     );
     // A role's revocation cut-off is shown.
@@ -1580,8 +1590,17 @@ async fn admin_cli_shows_status_and_reloads() {
     assert!(text.contains(&role), "{text}");
     let cut_off = format!("{role}revoke_sessions_issued_before = \"2026-01-02T03:04:05Z\"\n");
     std::fs::write(&config, text.replacen(&role, &cut_off, 1)).unwrap();
-    let (code, _, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    let (code, stdout, stderr) = admin_cli(&d, "reload", &w.admin, None);
     assert_eq!(code, Some(0), "{stderr}");
+    // The reload names what it changed, as its log line does.
+    assert_eq!(
+        stdout,
+        format!(
+            "reloaded: the new configuration is in force\n  \
+             changed: role {ROLE_CHAINED}: sessions issued before 2026-01-02T03:04:05Z revoked\n\
+             {admin_anchors_warning}"
+        )
+    );
     let (_, stdout, _) = admin_cli(&d, "status", &w.admin, None);
     let shown = ": max session 43200 s, sessions issued before 2026-01-02T03:04:05Z revoked\n";
     assert!(
@@ -1594,7 +1613,15 @@ async fn admin_cli_shows_status_and_reloads() {
     let moved = text.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"", 1);
     assert_ne!(moved, text);
     std::fs::write(&config, &moved).unwrap();
-    assert_eq!(admin_cli(&d, "reload", &w.admin, None).0, Some(0));
+    let (code, stdout, stderr) = admin_cli(&d, "reload", &w.admin, None);
+    assert_eq!(code, Some(0), "{stderr}");
+    // ... and what it warned of.
+    let warning = format!(
+        "  warning: {}: server.listen: changed from 127.0.0.1:0 to 127.0.0.1:1: listen addresses are read at start \
+         only; restart to apply it\n",
+        config.display()
+    );
+    assert!(stdout.ends_with(&warning), "{stdout}");
     let (_, stdout, _) = admin_cli(&d, "status", &w.admin, None);
     assert!(
         stdout.contains(

@@ -12,7 +12,7 @@ use crate::client::TlsOptions;
 use crate::client::grpc::GrpcClient;
 use crate::helper::credentials::{IdentitySource, Passphrase, tls_client_identity};
 use crate::identity::StaleCrls;
-use crate::proto::{ReloadRequest, StatusRequest, StatusResponse};
+use crate::proto::{ReloadRequest, ReloadResponse, StatusRequest, StatusResponse};
 use crate::session::format_expiration;
 
 #[derive(Subcommand)]
@@ -108,7 +108,7 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
             let reload = connect(&args).await?.admin().reload(ReloadRequest {}).await;
             let answer = reload.map_err(|s| call_error("Admin.Reload", &s))?.into_inner();
             if answer.reloaded {
-                super::print_stdout("reloaded: the new configuration is in force\n");
+                super::print_stdout(&describe_reload(&answer));
                 Ok(ExitCode::SUCCESS)
             } else {
                 super::print_error(&format_args!(
@@ -119,6 +119,18 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+/// A reload that went into force: that it did, each change, and each warning.
+fn describe_reload(answer: &ReloadResponse) -> String {
+    let mut out = String::from("reloaded: the new configuration is in force\n");
+    for change in &answer.changes {
+        out += &format!("  changed: {change}\n");
+    }
+    for warning in &answer.warnings {
+        out += &format!("  warning: {warning}\n");
+    }
+    out
 }
 
 async fn connect(args: &AdminArgs) -> Result<GrpcClient, String> {

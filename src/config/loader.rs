@@ -157,6 +157,7 @@ impl Loader<'_> {
             roles,
             managed_policies,
             sources: SourceFiles::default(),
+            warnings: Vec::new(),
         })
     }
 

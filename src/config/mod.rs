@@ -99,6 +99,8 @@ pub struct Config {
     pub managed_policies: HashMap<String, Arc<PolicyDocument>>,
     /// The files this snapshot was read from, with what they held.
     pub sources: SourceFiles,
+    /// The warnings its load logged, each as logged (`rolegate.toml: role[0]… : …`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -323,10 +325,15 @@ impl Config {
                 return Err(FailedLoad { error, sources });
             }
         };
+        let warnings = RefCell::new(Vec::new());
         let loader = Loader {
             secrets,
             path,
-            file: LoadedFile { path, text },
+            file: LoadedFile {
+                path,
+                text,
+                warnings: &warnings,
+            },
             dir: path.parent().unwrap_or(Path::new(".")),
             sources: RefCell::new(sources),
             now: OffsetDateTime::now_utc(),
@@ -334,7 +341,11 @@ impl Config {
         let built = loader.build(file);
         let sources = loader.sources.into_inner();
         match built {
-            Ok(config) => Ok(Config { sources, ..config }),
+            Ok(config) => Ok(Config {
+                sources,
+                warnings: warnings.into_inner(),
+                ..config
+            }),
             Err(mut error) => {
                 error.key = locate::with_place(text, &error.key);
                 Err(FailedLoad { error, sources })

@@ -2,6 +2,7 @@
 //! secret file others can read, a trust policy key never set, a stale CRL, …), each logged at
 //! the key of the file it is about ([`warn_at!`], [`LoadedFile`]).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,10 +17,13 @@ use crate::policy::PolicyDocument;
 /// Logs a load warning about `key` of the file being loaded ([`LoadedFile`]), placed as a
 /// [`ConfigError`](super::ConfigError) is (`rolegate.toml: role[0].arn (line 5, column 7): …`),
 /// with `key` as a field too; further fields go in the brackets, each followed by a comma.
+/// The line is also kept in the load's warnings ([`super::Config::warnings`]).
 macro_rules! warn_at {
     ($file:expr, $key:expr, [$($field:tt)*], $($message:tt)+) => {{
         let key: &str = &$key;
-        tracing::warn!(key, $($field)* "{}: {}", $file.place(key), format_args!($($message)+))
+        let line = format!("{}: {}", $file.place(key), format_args!($($message)+));
+        tracing::warn!(key, $($field)* "{line}");
+        $file.keep_warning(line);
     }};
     ($file:expr, $key:expr, $($message:tt)+) => {
         warn_at!($file, $key, [], $($message)+)
@@ -27,14 +31,21 @@ macro_rules! warn_at {
 }
 pub(super) use warn_at;
 
-/// The configuration file being loaded, its path and text, for the place a warning names.
+/// The configuration file being loaded, its path and text, for the place a warning names,
+/// and the warnings logged so far.
 #[derive(Clone, Copy)]
 pub(super) struct LoadedFile<'a> {
     pub(super) path: &'a Path,
     pub(super) text: &'a str,
+    pub(super) warnings: &'a RefCell<Vec<String>>,
 }
 
 impl LoadedFile<'_> {
+    /// Keeps a warning logged about this load.
+    pub(super) fn keep_warning(&self, line: String) {
+        self.warnings.borrow_mut().push(line);
+    }
+
     /// `key` as an error names it: the file, the key and, where the file has it, its line and
     /// column (`rolegate.toml: role[0].arn (line 5, column 7)`).
     pub(super) fn place(&self, key: &str) -> String {

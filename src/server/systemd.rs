@@ -14,11 +14,11 @@ pub(crate) fn ready(listening_on: SocketAddr) {
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 
-/// The outcome of a reload, shown by `systemctl status`.
-pub(crate) fn reloaded(result: &Result<(), String>) {
-    let status = match result {
-        Ok(()) => "serving; configuration reloaded".to_owned(),
-        Err(e) => format!("serving the previous configuration; reload failed: {e}"),
+/// The outcome of a reload, its error if it failed, shown by `systemctl status`.
+pub(crate) fn reloaded(error: Option<&str>) {
+    let status = match error {
+        None => "serving; configuration reloaded".to_owned(),
+        Some(e) => format!("serving the previous configuration; reload failed: {e}"),
     };
     notify(&[NotifyState::Status(&status)]);
 }

@@ -15,7 +15,7 @@ use crate::proto::{
     AnchorStatus, AttributeMapping, CacheStatus, CertificateStatus, ConfigStatus, CrlStatus, ProfileStatus,
     ReloadRequest, ReloadResponse, RoleStatus, ServerCertificateStatus, StatusRequest, StatusResponse, TokenKeyStatus,
 };
-use crate::state::State;
+use crate::state::{Reloaded, State};
 
 /// The stateless `Admin` service; state comes with each request's [`GrpcContext`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,7 +60,7 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
     let outcome = tokio::task::spawn_blocking(move || {
         let outcome = state.reload();
         match &outcome {
-            Ok(()) => tracing::info!(%by, "configuration reloaded (Admin.Reload)"),
+            Ok(_) => tracing::info!(%by, "configuration reloaded (Admin.Reload)"),
             Err(error) => tracing::error!(%by, %error, "reload failed; keeping the previous configuration"),
         }
         outcome
@@ -68,11 +68,17 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
     .await
     .unwrap_or_else(|e| Err(format!("the reload stopped: {e}")));
     Ok(match outcome {
-        Ok(()) => ReloadResponse {
+        Ok(Reloaded { changes, warnings }) => ReloadResponse {
             reloaded: true,
             error: String::new(),
+            changes,
+            warnings,
         },
-        Err(error) => ReloadResponse { reloaded: false, error },
+        Err(error) => ReloadResponse {
+            reloaded: false,
+            error,
+            ..ReloadResponse::default()
+        },
     })
 }
 
