@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::authenticate::{SessionPolicySource, current_role};
 use super::context::{SessionSubject, session_context};
-use super::{Broker, Caller};
+use super::{Broker, Caller, UNTRUSTED_CERTIFICATE};
 use crate::config::{Anchor, Config};
 use crate::error::ApiError;
 use crate::identity::ClientCertificate;
@@ -146,9 +146,11 @@ impl Broker {
 
     /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. Each is
     /// verified once; when the chain reaches none, the error of the only eligible anchor if
-    /// there is one, `None` when several were tried (for the caller to say "none of them").
-    /// `config` is the caller's snapshot, the one `eligible` reads too: a reload in between
-    /// must not mix one configuration's anchors with another's rules.
+    /// there is one; of several, the first one's when all refused it for the same cause and
+    /// that cause is the certificate's own (it expired, say: every anchor finds so), else
+    /// `None` (for the caller to say "none of them"). `config` is the caller's snapshot, the
+    /// one `eligible` reads too: a reload in between must not mix one configuration's anchors
+    /// with another's rules.
     pub fn trusted_anchor_among(
         &self,
         config: &Config,
@@ -159,14 +161,20 @@ impl Broker {
     ) -> Result<String, Option<ApiError>> {
         let mut anchors: Vec<&Arc<Anchor>> = config.anchors.values().filter(|a| a.enabled && eligible(a)).collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
-        let mut last_error = None;
+        let mut first_refusal: Option<ApiError> = None;
+        let mut one_cause = true;
         for anchor in &anchors {
             match self.verify_chain_cached(config, anchor, leaf, intermediates, now) {
                 Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
-                Err(e) => last_error = Some(e),
+                Err(e) => match &first_refusal {
+                    None => first_refusal = Some(e),
+                    Some(first) => one_cause &= first.reason == e.reason,
+                },
             }
         }
-        Err(last_error.filter(|_| anchors.len() == 1))
+        // "Untrusted" from several anchors is each one's own verdict (its CAs, its CRLs): no
+        // one anchor's message stands for all of them.
+        Err(first_refusal.filter(|first| anchors.len() == 1 || (one_cause && first.reason != UNTRUSTED_CERTIFICATE)))
     }
 }
 
@@ -174,7 +182,7 @@ impl Broker {
 /// (the end of the sentence "does not chain to ...").
 pub fn untrusted_client_certificate(leaf: &ClientCertificate, which: &str) -> ApiError {
     ApiError::access_denied(
-        "untrusted-certificate",
+        UNTRUSTED_CERTIFICATE,
         format!(
             "The client certificate {} does not chain to {which}",
             leaf.subject_string()

@@ -238,6 +238,9 @@ pub(crate) fn verify_chain_at(
 /// The reason of a chain refused for a CRL past its nextUpdate, under `stale_crls = "refuse"`.
 pub(crate) const STALE_CRL_REASON: &str = "stale-crl";
 
+/// The reason of a chain refused for any cause without a reason of its own.
+pub(crate) const UNTRUSTED_CERTIFICATE: &str = "untrusted-certificate";
+
 /// The reason a chain refused for `e` is counted and audited under. The causes an operator
 /// acts on apart have their own: a workload's certificate expired or revoked (renew it), a
 /// CRL past its nextUpdate under `stale_crls = "refuse"` (import the fresh one: every
@@ -250,7 +253,7 @@ pub(crate) fn chain_refusal_reason(e: &CertificateError) -> &'static str {
         CertificateError::Revoked => "certificate-revoked",
         CertificateError::StaleCrl { .. } => STALE_CRL_REASON,
         CertificateError::AnchorExpired { .. } => "trust-anchor-expired",
-        _ => "untrusted-certificate",
+        _ => UNTRUSTED_CERTIFICATE,
     }
 }
 
@@ -1467,6 +1470,57 @@ mod tests {
             .map(|e| e.reason);
         assert_eq!(err, Some("untrusted-certificate"), "REST's reason");
         assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
+    }
+
+    /// Of several anchors, each refusing the certificate: a cause that is the certificate's
+    /// own (it expired) is named, as one anchor would name it; a certificate no anchor's CAs
+    /// issued is said to chain to none of them.
+    #[test]
+    fn several_anchors_name_a_cause_they_all_give() {
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let day = time::Duration::days(1);
+        let root = |name: &str| {
+            crate::pki::Authority::new_root(name, KeyType::EcdsaP256, now - 30 * day, now + 30 * day).unwrap()
+        };
+        let (first, second, stranger) = (root("first root"), root("second root"), root("stranger root"));
+        let (broker, world) = broker_trusting(&first, None);
+        std::fs::write(world.dir.join("second.pem"), &second.issued().cert_pem).unwrap();
+        let mut text = std::fs::read_to_string(&world.config).unwrap();
+        text += "\n[[trust_anchor]]\nid = \"second\"\ncertificates = \"second.pem\"\n";
+        std::fs::write(&world.config, text).unwrap();
+        broker.replace_config(Config::load(&world.config).unwrap());
+        assert_eq!(broker.config().anchors.len(), 2);
+        let leaf = |ca: &crate::pki::Authority, not_after: OffsetDateTime| {
+            let spec = crate::pki::ClientSpec::new("workload", KeyType::EcdsaP256, now - 2 * day, not_after);
+            ClientCertificate::parse(ca.client(&spec).unwrap().cert_der).unwrap()
+        };
+        let refused = |certificate: &ClientCertificate| {
+            let e = broker
+                .trusted_anchor(&broker.config(), certificate, &[], now)
+                .unwrap_err();
+            (e.reason, e.message)
+        };
+
+        let expired_at = now - day;
+        assert_eq!(
+            refused(&leaf(&second, expired_at)),
+            (
+                "certificate-expired",
+                format!(
+                    "Untrusted certificate: certificate has expired (notAfter {})",
+                    crate::identity::Timestamp(expired_at.unix_timestamp())
+                )
+            )
+        );
+        assert_eq!(
+            refused(&leaf(&stranger, now + day)),
+            (
+                "untrusted-certificate",
+                "The client certificate CN=workload does not chain to any enabled trust anchor.".to_owned()
+            )
+        );
+        let valid = leaf(&second, now + day);
+        assert!(broker.trusted_anchor(&broker.config(), &valid, &[], now).is_ok());
     }
 
     /// Every key either trust context holds — CreateSession's and AssumeRole's, each with

@@ -9,7 +9,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use crate::audit::Record;
-use crate::broker::{Broker, STALE_CRL_REASON, SentCertificate, untrusted_client_certificate};
+use crate::broker::{Broker, STALE_CRL_REASON, SentCertificate, UNTRUSTED_CERTIFICATE, untrusted_client_certificate};
 use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::{ClientCertificate, StaleCrls};
@@ -98,7 +98,7 @@ pub(super) fn admin_peer(
         let maybe_stale = why.as_ref().is_none_or(|e| e.reason == STALE_CRL_REASON);
         let (which, reason) = match why {
             Some(e) => (format!("{rule} ({})", e.message), e.reason),
-            None => (format!("{rule}."), "untrusted-certificate"),
+            None => (format!("{rule}."), UNTRUSTED_CERTIFICATE),
         };
         let mut refused = untrusted_client_certificate(&chain.leaf, &which);
         refused.reason = reason;
