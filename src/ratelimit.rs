@@ -521,7 +521,7 @@ fn rate_exceeded(key: &ClientKey, rate: Rate) -> ApiError {
         ErrorCode::Throttling,
         "rate-limit",
         format!(
-            "Rate exceeded for this {who}: at most {} requests per second (bursts of {}); retry with backoff.",
+            "Rate exceeded for this {who} (limit {}/s, bursts of up to {}); retry with backoff.",
             rate.per_second, rate.burst
         ),
     )

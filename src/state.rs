@@ -291,6 +291,7 @@ impl State {
         })?;
         let mut changes = crate::config::succession::changes(&in_force, &config);
         let retired_active = crate::config::succession::retired_active_key(&in_force, &config);
+        let renamed = crate::config::succession::renamed_resources(&in_force, &config);
         if let Some(at) = staged {
             changes.push(format!(
                 "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
@@ -315,7 +316,7 @@ impl State {
         revocations_seen.record(&config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
-        if let Some(warning) = retired_active {
+        for warning in [retired_active, renamed].into_iter().flatten() {
             tracing::warn!("{warning}");
             warnings.push(warning);
         }

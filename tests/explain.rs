@@ -843,6 +843,14 @@ fn simulate_errors_exit_2() {
             format!("error: The context key '{key}' is derived from the session by rolegate and cannot be supplied.\n")
         );
     }
+    // A key of those namespaces that rolegate does not derive says so.
+    let out = simulate(&["--context", "aws:PrincipalTags/team=a"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: The context key 'aws:PrincipalTags/team' is in a namespace of keys rolegate derives from the \
+         session, and cannot be supplied; rolegate derives no such key, so it is most likely misspelt.\n"
+    );
     // A key in two spellings is not one key of two values, a session holds one value of each
     // tag, aws:SecureTransport is a boolean and aws:SourceIp an IP address.
     let refused: [(&[&str], &str); 5] = [

@@ -15,7 +15,7 @@ use rolegate::pki::{Authority, ClientSpec, Issued, KeyType};
 use rolegate::proto::authorize_response::Decision;
 use rolegate::proto::{
     AssumeRoleRequest, AuthorizeRequest, ContextValues, CreateSessionRequest, CreateSessionResponse, Header,
-    ReloadRequest, StatusRequest, VerifyRequestRequest, VerifyRequestResponse,
+    ReloadRequest, ReloadResponse, StatusRequest, VerifyRequestRequest, VerifyRequestResponse,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tonic::Code;
@@ -1580,7 +1580,10 @@ async fn admin_cli_shows_status_and_reloads() {
         (code, stdout),
         (
             Some(0),
-            format!("reloaded: the new configuration is in force\n{admin_anchors_warning}")
+            format!(
+                "reloaded: the new configuration is in force\n  no changes: the files on disk were in force \
+                 already (the config watch or a SIGHUP may have reloaded them)\n{admin_anchors_warning}"
+            )
         ),
         "{stderr}"
     );
@@ -1926,8 +1929,13 @@ async fn an_admin_reload_is_answered_with_its_outcome_whatever_the_deadline() {
         Some("0"),
         "{trailers:?}"
     );
-    // ReloadResponse { reloaded: true }: field 1, varint 1.
-    assert_eq!(answered.to_bytes().as_ref(), [0, 0, 0, 0, 2, 0x08, 0x01]);
+    // One uncompressed message: a ReloadResponse that went into force.
+    let framed = answered.to_bytes();
+    assert_eq!(framed.first(), Some(&0), "{framed:?}");
+    let length = u32::from_be_bytes(framed[1..5].try_into().unwrap()) as usize;
+    assert_eq!(framed.len(), 5 + length, "{framed:?}");
+    let reloaded = <ReloadResponse as prost::Message>::decode(&framed[5..]).unwrap();
+    assert!(reloaded.reloaded && reloaded.error.is_empty(), "{reloaded:?}");
     let audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
         .find(|l| l.contains("audit") && l.contains("Admin.Reload"))
         .expect("an audit event for the Admin.Reload");
@@ -2104,6 +2112,18 @@ async fn an_admin_refused_for_a_stale_crl_is_told_how_to_reload_without_admin() 
              (systemctl reload), the config watch (config_watch_seconds) or a restart."
         ),
         "{message}"
+    );
+    // The load that put the refusal in force said so.
+    let warned = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("trust_anchor[0].stale_crls"))
+        .expect("a load warning that admins are locked out");
+    assert!(
+        warned.contains(
+            "admin certificates the stale CRL of CN=test root covers are refused too: the Admin API (admin status, \
+             admin reload) is closed to them until a fresh CRL is loaded by SIGHUP (systemctl reload), the config \
+             watch or a restart"
+        ),
+        "{warned}"
     );
 }
 

@@ -2964,7 +2964,7 @@ fn session_policy_keys_no_session_request_holds_are_warned_about() {
             "profile[1].session_policy",
             "profile named: session policy: Statement[0]",
             "'aws:PrincipalTags/team'",
-            "rolegate derives no such key; misspelt?",
+            "rolegate derives no such key, so it is most likely misspelt",
         ),
     ] {
         assert!(
@@ -3073,7 +3073,8 @@ fn an_anchor_without_the_crl_another_lists_is_warned_about() {
             .lines()
             .any(|l| l.contains(&format!("trust_anchor[{section}].crls"))
                 && l.contains(&format!(
-                    "{warning}: the certificates it revokes get sessions through this anchor; list the CRL here too"
+                    "{warning} (the CRL of CN=test root): the certificates it revokes get sessions through this anchor; \
+                     list the CRL here too"
                 ))),
         "{stderr}"
     );
@@ -3103,11 +3104,12 @@ fn check_config_reports_each_crl_next_update() {
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stderr.lines().any(|l| l.contains(
-            "trust_anchor[0].crls (line"
-        ) && l.contains(
-            "CRL is dated in the future (its thisUpdate is still to come): the CA's clock or this host's is wrong; it is consulted as it is"
-        ) && l.contains(&rolegate::session::format_expiration(ahead.unix_timestamp()))),
+        stderr.lines().any(|l| l.contains("trust_anchor[0].crls (line")
+            && l.contains(&format!(
+                "CRL of CN=test root is dated in the future (its thisUpdate {} is still to come): the CA's clock or \
+                 this host's is wrong; it is consulted as it is",
+                rolegate::session::format_expiration(ahead.unix_timestamp())
+            ))),
         "{stderr}"
     );
 
@@ -3117,9 +3119,9 @@ fn check_config_reports_each_crl_next_update() {
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stderr.lines().any(|l| l.contains("CRL is past its nextUpdate")
-            && l.contains("trust_anchor[0].crls")
-            && l.contains("CN=test root")),
+        stderr
+            .lines()
+            .any(|l| l.contains("CRL of CN=test root is past its nextUpdate (") && l.contains("trust_anchor[0].crls")),
         "{stderr}"
     );
 
@@ -3155,7 +3157,7 @@ fn check_config_reports_each_crl_next_update() {
     assert!(
         stderr
             .lines()
-            .any(|l| l.contains("CRL is past its nextUpdate: revocations made since are not in it")),
+            .any(|l| l.contains("is past its nextUpdate (") && l.contains("): revocations made since are not in it")),
         "{stderr}"
     );
 

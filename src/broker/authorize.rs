@@ -370,10 +370,14 @@ fn check_secure_transport_once(keys: &[(&str, usize)]) -> Result<(), ApiError> {
 /// No context key is one rolegate derives from the session ([`is_derived_key`]).
 fn check_no_derived_key(context: &[(String, String)]) -> Result<(), ApiError> {
     if let Some((k, _)) = context.iter().find(|(k, _)| is_derived_key(k)) {
-        return Err(ApiError::validation(
-            "derived-context-key",
-            format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
-        ));
+        let message = match never_in_session_requests(k) {
+            Some(why) => format!(
+                "The context key '{k}' is in a namespace of keys rolegate derives from the session, and cannot be \
+                 supplied; {why}."
+            ),
+            None => format!("The context key '{k}' is derived from the session by rolegate and cannot be supplied."),
+        };
+        return Err(ApiError::validation("derived-context-key", message));
     }
     Ok(())
 }
@@ -460,7 +464,7 @@ pub(crate) fn never_in_session_requests(key: &str) -> Option<&'static str> {
         k if k.starts_with("aws:principalorg") => "rolegate sessions belong to no AWS Organization",
         k if k.starts_with("aws:multifactorauth") => "rolegate sessions are never authenticated with MFA",
         k if k.starts_with("aws:principalservicename") => "a role session is no AWS service",
-        _ => "rolegate derives no such key; misspelt?",
+        _ => "rolegate derives no such key, so it is most likely misspelt",
     })
 }
 
@@ -568,9 +572,9 @@ mod tests {
             ("aws:PrincipalOrgPaths", "no AWS Organization"),
             ("aws:MultiFactorAuthAge", "MFA"),
             ("aws:PrincipalServiceNamesList", "no AWS service"),
-            ("aws:PrincipalTags/team", "misspelt?"),
-            ("aws:PrincipalTag/", "misspelt?"),
-            ("aws:CurrentTimes", "misspelt?"),
+            ("aws:PrincipalTags/team", "most likely misspelt"),
+            ("aws:PrincipalTag/", "most likely misspelt"),
+            ("aws:CurrentTimes", "most likely misspelt"),
         ] {
             let reason = never_in_session_requests(key).unwrap_or_else(|| panic!("{key}"));
             assert!(reason.contains(why), "{key}: {reason}");

@@ -124,6 +124,9 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
 /// A reload that went into force: that it did, each change, and each warning.
 fn describe_reload(answer: &ReloadResponse) -> String {
     let mut out = String::from("reloaded: the new configuration is in force\n");
+    if answer.changes.is_empty() {
+        out += "  no changes: the files on disk were in force already (the config watch or a SIGHUP may have reloaded them)\n";
+    }
     for change in &answer.changes {
         out += &format!("  changed: {change}\n");
     }

@@ -656,6 +656,27 @@ impl Loader<'_> {
                 "admin_subjects are accepted from every enabled trust anchor: any of their CAs can issue an admin certificate; list the operators' anchor in [server] admin_trust_anchors"
             );
         }
+        // An admin who reloads this configuration through the Admin API is locked out of it.
+        let now = self.now.unix_timestamp();
+        let admin_anchor = |a: &Anchor| {
+            server.admin_trust_anchors.is_empty() || server.admin_trust_anchors.iter().any(|arn| arn == a.arn.as_str())
+        };
+        let mut locking: Vec<(&Anchor, &crate::identity::CrlInfo)> = anchors
+            .values()
+            .filter(|a| admin_anchor(a))
+            .filter_map(|a| a.refusing_stale_crl(now).map(|crl| (a.as_ref(), crl)))
+            .collect();
+        locking.sort_by_key(|(a, _)| a.section);
+        for (anchor, crl) in locking.into_iter().filter(|_| !server.admin_subjects.is_empty()) {
+            warn_at!(
+                self.file,
+                format!("trust_anchor[{}].stale_crls", anchor.section),
+                "admin certificates the stale CRL of {} covers are refused too: the Admin API (admin status, admin \
+                 reload) is closed to them until a fresh CRL is loaded by SIGHUP (systemctl reload), the config watch \
+                 or a restart",
+                crl.issuer
+            );
+        }
         Ok(())
     }
 
@@ -703,7 +724,8 @@ impl Loader<'_> {
                     file,
                     at("certificates"),
                     [ca = subject,],
-                    "no chain can end at this CA certificate of the bundle: {why}; every chain through it is refused"
+                    "no chain can end at this CA certificate of the bundle ({subject}): {why}; every chain through it \
+                     is refused"
                 );
             }
             let arn = RolesAnywhereArn::build(RolesAnywhereKind::TrustAnchor, &server.region, &server.account, &a.id);

@@ -226,6 +226,20 @@ pub struct Anchor {
     pub crl_files: Vec<PathBuf>,
 }
 
+impl Anchor {
+    /// A CRL of this anchor that refuses the certificates it covers at `now` (Unix seconds):
+    /// one past its nextUpdate, the anchor enabled and refusing stale CRLs.
+    pub fn refusing_stale_crl(&self, now: i64) -> Option<&crate::identity::CrlInfo> {
+        if !self.enabled || self.trust.stale_crls() != crate::identity::StaleCrls::Refuse {
+            return None;
+        }
+        self.trust
+            .crls()
+            .iter()
+            .find(|crl| crl.next_update.is_some_and(|next| next <= now))
+    }
+}
+
 #[derive(Debug)]
 pub struct Profile {
     pub id: String,

@@ -229,20 +229,34 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
     }
 }
 
-/// The `[server]` settings that decide who may do what, or whether the files are watched, that
-/// `next` changes: named, so a reload that widens access says so in its log line; then the
-/// limits and timeouts it changes, with their values before and after (a rate limit lowered
-/// 200-fold belongs in the reload's record).
+/// The `[server]` settings that `next` changes, each with its values before and after
+/// ("server.{key} [before] → [after]"): those that decide who may do what and what the
+/// resources are named, so a reload that widens access says so in its log line, then the
+/// limits and timeouts (a rate limit lowered 200-fold belongs in the reload's record).
 fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
-    let mut out = access_settings_changed(in_force, next);
-    out.extend(limits_changed(in_force, next));
-    out
-}
-
-/// The limits and timeouts of `[server]` that `next` changes: "server.{key} [before] → [after]".
-fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
     type Shown = fn(&super::ServerSettings) -> String;
-    const LIMITS: [(&str, Shown); 16] = [
+    const SETTINGS: [(&str, Shown); 25] = [
+        ("region", |s| s.region.clone()),
+        ("account_id", |s| s.account.to_string()),
+        ("admin_subjects", |s| quoted(&s.admin_subjects)),
+        // By id: the ARNs change with the region and account, listed above.
+        ("admin_trust_anchors", |s| {
+            quoted(s.admin_trust_anchors.iter().map(|arn| anchor_id(arn)))
+        }),
+        // Names taken from the certificate are listed as the certificate's ("replaced").
+        ("hostnames", |s| match s.names_from_certificate {
+            true => "the server certificate's".to_owned(),
+            false => s.names.describe(),
+        }),
+        ("max_clock_skew_seconds", |s| {
+            s.max_clock_skew.whole_seconds().to_string()
+        }),
+        ("proxy_protocol", |s| s.proxy_protocol.to_string()),
+        ("proxy_protocol_from", |s| quoted(&s.proxy_protocol_from)),
+        ("config_watch_seconds", |s| match s.config_watch {
+            Some(every) => every.as_secs().to_string(),
+            None => "off".to_owned(),
+        }),
         ("max_body_bytes", |s| s.max_body_bytes.to_string()),
         ("max_header_bytes", |s| s.max_header_bytes.to_string()),
         ("request_timeout_seconds", |s| s.request_timeout.as_secs().to_string()),
@@ -264,7 +278,7 @@ fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings
         }),
         ("rate_limit_per_client", |s| s.rate_limit_per_client.to_string()),
     ];
-    LIMITS
+    SETTINGS
         .iter()
         .map(|(name, shown)| (name, shown(in_force), shown(next)))
         .filter(|(_, was, is)| was != is)
@@ -272,30 +286,38 @@ fn limits_changed(in_force: &super::ServerSettings, next: &super::ServerSettings
         .collect()
 }
 
-/// The `[server]` settings of access and watching that `next` changes, by name.
-fn access_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut changed = |name: &str, differs: bool| {
-        if differs {
-            out.push(format!("server.{name} changed"));
-        }
-    };
-    changed("admin_subjects", in_force.admin_subjects != next.admin_subjects);
-    changed(
-        "admin_trust_anchors",
-        in_force.admin_trust_anchors != next.admin_trust_anchors,
-    );
-    // Names taken from the certificate change with it, which is listed as replaced.
-    let from_certificates = in_force.names_from_certificate && next.names_from_certificate;
-    changed("hostnames", in_force.names != next.names && !from_certificates);
-    changed("max_clock_skew_seconds", in_force.max_clock_skew != next.max_clock_skew);
-    changed("proxy_protocol", in_force.proxy_protocol != next.proxy_protocol);
-    changed(
-        "proxy_protocol_from",
-        in_force.proxy_protocol_from != next.proxy_protocol_from,
-    );
-    changed("config_watch_seconds", in_force.config_watch != next.config_watch);
-    out
+/// A list's items, each in quotes, separated by commas (a subject holds commas of its own).
+fn quoted<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = items.into_iter().map(|item| format!("\"{item}\"")).collect();
+    items.join(", ")
+}
+
+/// The id of a trust anchor ARN (`…:trust-anchor/{id}`).
+fn anchor_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The warning of a reload that renames every trust anchor and profile (`server.region` or
+/// `server.account_id` changed), if `next` does: clients that name them by their old ARNs are
+/// refused from now on.
+pub fn renamed_resources(in_force: &Config, next: &Config) -> Option<String> {
+    let (was, is) = (&in_force.server, &next.server);
+    let mut moved = Vec::new();
+    if was.region != is.region {
+        moved.push(format!("server.region {} → {}", was.region, is.region));
+    }
+    if was.account != is.account {
+        moved.push(format!("server.account_id {} → {}", was.account, is.account));
+    }
+    (!moved.is_empty()).then(|| {
+        format!(
+            "{}: every trust anchor and profile ARN is made of them, so each has a new ARN; clients that \
+             name the old ones (credential-process --trust-anchor-arn/--profile-arn, the sidecar, \
+             iam-rolesanywhere-session) are refused with ResourceNotFoundException until they are given \
+             the new ones",
+            moved.join(", ")
+        )
+    })
 }
 
 /// The entries of `map`, by key.
@@ -523,23 +545,26 @@ fn withdrawn_session_revocation(next: &Config, seen: &RevocationsSeen, now: i64)
     let mut roles: Vec<&super::Role> = next.roles.values().map(AsRef::as_ref).collect();
     roles.sort_by_key(|role| role.section);
     for role in roles {
-        let Some(in_force) = seen.session_cutoff(role.arn.as_str(), now) else {
+        let Some(seen_cutoff) = seen.session_cutoff(role.arn.as_str(), now) else {
             continue;
         };
+        let in_force = format_expiration(seen_cutoff);
         let change = match role.revoke_sessions_issued_before {
-            Some(cutoff) if cutoff >= in_force => continue,
-            Some(cutoff) => format!("is {}, earlier than", format_expiration(cutoff)),
-            None => "is gone, where".to_owned(),
+            Some(cutoff) if cutoff >= seen_cutoff => continue,
+            Some(cutoff) => format!(
+                "is {}, earlier than the {in_force} in force already",
+                format_expiration(cutoff)
+            ),
+            None => format!("is gone, while {in_force} is in force already"),
         };
         return Err(ConfigError {
             file: next.path.clone(),
             key: format!("role[{}].revoke_sessions_issued_before", role.section),
             message: format!(
-                "the cutoff of role {} {change} {}, in force already: the sessions issued in between, revoked, \
-                 would be accepted again. Keep the cutoff, or move it later (one set ahead of the present may \
-                 come back to the present); to take it back on purpose, restart rolegate",
+                "the cutoff of role {} {change}: the sessions issued in between, revoked, would be accepted \
+                 again. Keep the cutoff, or move it later (one set ahead of the present may come back to the \
+                 present); to take it back on purpose, restart rolegate",
                 role.arn,
-                format_expiration(in_force)
             ),
         });
     }
@@ -707,19 +732,18 @@ mod tests {
             assert_eq!(
                 e.message,
                 format!(
-                    "the cutoff of role {CHAINED_ROLE_ARN} {now_is} 2026-12-01T00:00:00Z, in force already: the \
-                     sessions issued in between, revoked, would be accepted again. Keep the cutoff, or move it later \
-                     (one set ahead of the present may come back to the present); to take it back on purpose, \
-                     restart rolegate"
+                    "the cutoff of role {CHAINED_ROLE_ARN} {now_is}: the sessions issued in between, revoked, would \
+                     be accepted again. Keep the cutoff, or move it later (one set ahead of the present may come back \
+                     to the present); to take it back on purpose, restart rolegate"
                 )
             );
         };
         refused(
             &with_cutoff("2026-11-30T00:00:00Z"),
             &seen,
-            "is 2026-11-30T00:00:00Z, earlier than",
+            "is 2026-11-30T00:00:00Z, earlier than the 2026-12-01T00:00:00Z in force already",
         );
-        refused(&start, &seen, "is gone, where");
+        refused(&start, &seen, "is gone, while 2026-12-01T00:00:00Z is in force already");
         // A later cutoff revokes more.
         assert!(check(&revoking, &with_cutoff("2026-12-02T00:00:00Z"), &seen, now()).is_ok());
         // Across two reloads: the role removed, then added back without its cutoff.
@@ -730,7 +754,7 @@ mod tests {
         assert!(without_role.role(CHAINED_ROLE_ARN).is_none());
         assert!(check(&revoking, &without_role, &seen, now()).is_ok());
         seen.record(&without_role, now());
-        refused(&start, &seen, "is gone, where");
+        refused(&start, &seen, "is gone, while 2026-12-01T00:00:00Z is in force already");
 
         // A cutoff set ahead of the present (2062 for 2026) revokes what is issued until now:
         // it may come back to the present, not before, and what it came back to holds.
@@ -885,10 +909,9 @@ mod tests {
         );
     }
 
-    /// Settings that decide who may do what, or whether files are watched, are named when a
-    /// reload changes them, and limits with their values before and after.
+    /// The `[server]` settings a reload changes are listed with their values before and after.
     #[test]
-    fn a_reload_names_the_access_settings_it_changes() {
+    fn a_reload_names_the_server_settings_it_changes() {
         let world = world();
         let in_force = Config::load(&world.config).unwrap();
         let next = edited(&world, |text| {
@@ -908,9 +931,9 @@ mod tests {
             changes(&in_force, &next),
             [
                 format!("trust anchor {TRUST_ANCHOR_ARN}: stale CRLs refused"),
-                "server.admin_subjects changed".to_owned(),
-                "server.hostnames changed".to_owned(),
-                "server.config_watch_seconds changed".to_owned(),
+                r#"server.admin_subjects [] → ["CN=ops"]"#.to_owned(),
+                "server.hostnames [the server certificate's] → [rolegate.example]".to_owned(),
+                "server.config_watch_seconds [off] → [5]".to_owned(),
                 "server.request_timeout_seconds [30] → [7]".to_owned(),
                 "server.per_ip_ipv6_prefix [64] → [128]".to_owned(),
             ]
@@ -919,6 +942,38 @@ mod tests {
             changes(&next, &in_force)[0],
             format!("trust anchor {TRUST_ANCHOR_ARN}: stale CRLs honoured")
         );
+    }
+
+    /// A new region renames every anchor and profile: the region is listed, the admin anchors
+    /// (the same ids) are not, and the reload warns that clients must be given the new ARNs.
+    #[test]
+    fn a_reload_that_moves_the_region_says_the_arns_changed() {
+        let world = world();
+        let admins = |text: &str| {
+            text.replacen(
+                "[server]\n",
+                "[server]\nadmin_subjects = [\"CN=ops\"]\nadmin_trust_anchors = [\"bench\"]\n",
+                1,
+            )
+        };
+        let in_force = edited(&world, admins);
+        let next = edited(&world, |text| {
+            admins(text).replacen("region = \"us-east-1\"", "region = \"eu-west-1\"", 1)
+        });
+        let listed = changes(&in_force, &next);
+        assert!(
+            listed.contains(&"server.region [us-east-1] → [eu-west-1]".to_owned()),
+            "{listed:?}"
+        );
+        assert!(!listed.iter().any(|c| c.contains("admin_trust_anchors")), "{listed:?}");
+        let warning = renamed_resources(&in_force, &next).unwrap();
+        assert!(
+            warning.starts_with(
+                "server.region us-east-1 → eu-west-1: every trust anchor and profile ARN is made of them, so each has a new ARN"
+            ),
+            "{warning}"
+        );
+        assert_eq!(renamed_resources(&in_force, &in_force), None);
     }
 
     #[test]

@@ -475,8 +475,9 @@ pub(super) fn warn_if_scoped(file: &LoadedFile<'_>, key: &str, trust: &TrustAnch
             file,
             key,
             [issuer = crl.issuer.as_str(),],
-            "CRL has an issuing distribution point: it covers only the certificates whose CRL \
-             distribution points name it (or that name none); the others are checked against no CRL"
+            "the CRL of {} has an issuing distribution point: it covers only the certificates whose CRL \
+             distribution points name it (or that name none); the others are checked against no CRL",
+            crl.issuer
         );
     }
 }
@@ -496,8 +497,9 @@ pub(super) fn warn_of_cas_without_crl(file: &LoadedFile<'_>, key: &str, trust: &
                 file,
                 key,
                 [ca = ca.subject.as_str(),],
-                "this anchor lists CRLs, but none issued by this CA certificate of its bundle: what it issues is never \
-                 checked for revocation; list its CRL too"
+                "this anchor lists CRLs, but none issued by this CA certificate of its bundle ({}): what it issues is \
+                 never checked for revocation; list its CRL too",
+                ca.subject
             );
         }
     }
@@ -520,9 +522,10 @@ pub(super) fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &Has
                 file,
                 format!("trust_anchor[{}].crls", anchor.section),
                 [issuer = crl.issuer.as_str(),],
-                "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it: the certificates \
-                 it revokes get sessions through this anchor; list the CRL here too",
-                other.section
+                "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it (the CRL of {}): the \
+                 certificates it revokes get sessions through this anchor; list the CRL here too",
+                other.section,
+                crl.issuer
             );
         }
     }
@@ -538,7 +541,8 @@ pub(super) fn warn_of_revoked_cas(file: &LoadedFile<'_>, key: &str, trust: &Trus
                 file,
                 key,
                 [ca = ca.subject.as_str(), crl_issuer = issuer.as_str(),],
-                "this CA certificate of the bundle is revoked by its issuer's CRL: chains it issued are refused"
+                "this CA certificate of the bundle ({}) is revoked by its issuer's CRL: chains it issued are refused",
+                ca.subject
             );
         }
     }
@@ -565,8 +569,10 @@ pub(super) fn warn_if_stale(file: &LoadedFile<'_>, key: &str, trust: &TrustAncho
                 issuer = crl.issuer.as_str(),
                 this_update = crate::session::format_expiration(crl.this_update),
             ],
-            "CRL is dated in the future (its thisUpdate is still to come): the CA's clock or this host's is wrong; \
-             it is consulted as it is"
+            "CRL of {} is dated in the future (its thisUpdate {} is still to come): the CA's clock or this \
+             host's is wrong; it is consulted as it is",
+            crl.issuer,
+            crate::session::format_expiration(crl.this_update)
         );
     }
     for crl in trust.crls() {
@@ -584,7 +590,9 @@ pub(super) fn warn_if_stale(file: &LoadedFile<'_>, key: &str, trust: &TrustAncho
                 issuer = crl.issuer.as_str(),
                 next_update = crate::session::format_expiration(next_update),
             ],
-            "CRL is past its nextUpdate: {consequence}; import a fresh one and reload"
+            "CRL of {} is past its nextUpdate ({}): {consequence}; import a fresh one and reload",
+            crl.issuer,
+            crate::session::format_expiration(next_update)
         );
     }
 }
@@ -604,7 +612,10 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
                 subject = certificate.subject.as_str(),
                 not_after = crate::session::format_expiration(certificate.not_after),
             ],
-            "trust anchor CA certificate has expired: chains that end at it are refused unless the bundle also holds its renewal (same name and key); add the renewed CA certificate"
+            "trust anchor CA certificate {} has expired ({}): chains that end at it are refused unless the bundle \
+             also holds its renewal (same name and key); add the renewed CA certificate",
+            certificate.subject,
+            crate::session::format_expiration(certificate.not_after)
         );
     }
     for certificate in trust
@@ -619,7 +630,11 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
                 subject = certificate.subject.as_str(),
                 not_before = crate::session::format_expiration(certificate.not_before),
             ],
-            "trust anchor CA certificate is not valid yet: chains that end at it are refused until its notBefore unless the bundle also holds a current certificate of the same name and key (check this server's clock)"
+            "trust anchor CA certificate {} is not valid yet (notBefore {}): chains that end at it are refused \
+             until then unless the bundle also holds a current certificate of the same name and key (check this \
+             server's clock)",
+            certificate.subject,
+            crate::session::format_expiration(certificate.not_before)
         );
     }
 }

@@ -36,7 +36,11 @@ pub(super) async fn reload_on_signal(signal: ReloadSignal, state: Arc<State>) {
             // Parsing and validation read files: keep them off the runtime's request threads.
             // `State::reload` logs and counts the outcome.
             let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                tracing::info!("SIGHUP received; reloading the configuration");
+                state.reload()
+            })
+            .await;
         }
     }
     #[cfg(not(unix))]

@@ -12,7 +12,7 @@ use crate::audit::Record;
 use crate::broker::{Broker, STALE_CRL_REASON, SentCertificate, UNTRUSTED_CERTIFICATE, untrusted_client_certificate};
 use crate::config::{Anchor, Config};
 use crate::error::{ApiError, ErrorCode};
-use crate::identity::{ClientCertificate, StaleCrls};
+use crate::identity::ClientCertificate;
 use crate::service::ConnInfo;
 
 /// A client chain: the leaf and the intermediates sent after it.
@@ -142,15 +142,10 @@ const STALE_CRL_RECOVERY: &str = "An anchor admins chain to refuses stale CRLs (
 /// whose chain that CRL covers.
 fn admins_refused_for_stale_crls(config: &Config, eligible: impl Fn(&Anchor) -> bool, now: OffsetDateTime) -> bool {
     let now = now.unix_timestamp();
-    config.anchors.values().any(|a| {
-        a.enabled
-            && eligible(a)
-            && a.trust.stale_crls() == StaleCrls::Refuse
-            && a.trust
-                .crls()
-                .iter()
-                .any(|crl| crl.next_update.is_some_and(|next| next <= now))
-    })
+    config
+        .anchors
+        .values()
+        .any(|a| eligible(a) && a.refusing_stale_crl(now).is_some())
 }
 
 #[cfg(test)]
