@@ -2853,9 +2853,14 @@ fn trust_policy_keys_no_evaluation_holds_are_warned_about() {
     assert_eq!(code, Some(0), "{stderr}");
     let warned: Vec<&str> = stderr.lines().filter(|l| l.contains(warning)).collect();
     assert_eq!(warned.len(), 2, "{stderr}");
-    for key in ["'aws:PrincipleTag/team'", "'aws:principaltagg/cn'"] {
+    // Each with the key it most likely misspells.
+    for (key, nearest) in [
+        ("'aws:PrincipleTag/team'", "(did you mean 'aws:PrincipalTag/team'?)"),
+        ("'aws:principaltagg/cn'", "(did you mean 'aws:PrincipalTag/cn'?)"),
+    ] {
         assert!(
             warned.iter().any(|l| l.contains(key)
+                && l.contains(nearest)
                 && l.contains("Statement[0] (Sid \"RA\")")
                 && l.contains("role[0].trust_policy")),
             "{key}: {stderr}"

@@ -86,44 +86,48 @@ pub(crate) fn session_context(
     ctx
 }
 
-/// The context keys a trust policy evaluation can hold, lowercased: those of a Roles Anywhere
+/// The context keys a trust policy evaluation can hold, in AWS's spelling (compared without
+/// regard to case): those of a Roles Anywhere
 /// CreateSession (`create_session::trust_context`) and of an AssumeRole
 /// (`assume_role::trust_context`: the caller's [`session_context`] and the request's keys).
-const TRUST_POLICY_KEYS: [&str; 21] = [
-    "aws:currenttime",
-    "aws:epochtime",
-    "aws:multifactorauthpresent",
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:principalisawsservice",
-    "aws:principaltype",
-    "aws:requestedregion",
-    "aws:securetransport",
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceidentity",
-    "aws:sourceip",
-    "aws:tagkeys",
-    "aws:tokenissuetime",
+pub(crate) const TRUST_POLICY_KEYS: [&str; 21] = [
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalType",
+    "aws:RequestedRegion",
+    "aws:SecureTransport",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceIdentity",
+    "aws:SourceIp",
+    "aws:TagKeys",
+    "aws:TokenIssueTime",
     "aws:userid",
-    "aws:viaawsservice",
-    "sts:externalid",
-    "sts:rolesessionname",
-    "sts:sourceidentity",
-    "sts:transitivetagkeys",
+    "aws:ViaAWSService",
+    "sts:ExternalId",
+    "sts:RoleSessionName",
+    "sts:SourceIdentity",
+    "sts:TransitiveTagKeys",
 ];
 
 /// The tag keys of a trust policy evaluation: the certificate's or the caller's tags, and the
 /// tags requested for the new session.
-const TRUST_POLICY_KEY_PREFIXES: [&str; 2] = ["aws:principaltag/", "aws:requesttag/"];
+pub(crate) const TRUST_POLICY_KEY_PREFIXES: [&str; 2] = ["aws:PrincipalTag/", "aws:RequestTag/"];
 
 /// Whether a trust policy evaluation can ever hold `key` (compared without regard to case, as
 /// IAM compares keys). A condition on any other key meets it absent every time; a load warning
 /// names such keys, most likely misspelt.
 pub(crate) fn is_trust_policy_key(key: &str) -> bool {
     let key = crate::policy::fold_key(key);
-    TRUST_POLICY_KEYS.contains(&key.as_str())
-        || TRUST_POLICY_KEY_PREFIXES
-            .iter()
-            .any(|prefix| key.strip_prefix(prefix).is_some_and(|tag| !tag.is_empty()))
+    TRUST_POLICY_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key))
+        || TRUST_POLICY_KEY_PREFIXES.iter().any(|prefix| {
+            key.len() > prefix.len()
+                && key
+                    .get(..prefix.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
 }

@@ -42,7 +42,7 @@ pub use authorize::{
 pub(crate) use authorize::{never_in_session_requests, validate_input as validate_authorize_input};
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
-pub(crate) use context::is_trust_policy_key;
+pub(crate) use context::{TRUST_POLICY_KEY_PREFIXES, TRUST_POLICY_KEYS, is_trust_policy_key};
 pub use create_session::{
     CreateSessionInput, CreateSessionOutput, ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL, SessionRequester,
     check_arn_lengths, trust_context as create_session_trust_context,

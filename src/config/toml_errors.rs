@@ -75,7 +75,7 @@ fn suggest_known_field(message: &str) -> Option<String> {
 /// The name of `candidates` nearest to `typed` by edit distance (a transposition counting
 /// as one edit), when it is within a third of `typed`'s length (at least 1 edit): a
 /// misspelling, not another word. The first of equally near ones.
-fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(super) fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let most = (typed.chars().count() / 3).max(1);
     candidates
         .map(|name| (strsim::damerau_levenshtein(typed, name), name))

@@ -279,14 +279,35 @@ pub(super) fn warn_of_trust_keys_never_set(
         let mut warned = std::collections::HashSet::new();
         for (statement, context_key) in role.trust_policy.context_keys() {
             if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
+                let guess = match misspelt_trust_policy_key(context_key) {
+                    Some(known) => format!("did you mean '{known}'?"),
+                    None => "misspelt?".to_owned(),
+                };
                 warn_at!(
                     file,
                     key,
-                    "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent (misspelt?); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
+                    "role {}: {statement} reads '{context_key}', a key no trust policy evaluation holds, so it is always absent ({guess}); the README lists the keys, among them aws:PrincipalTag/*, aws:RequestTag/*, aws:SourceArn, aws:SourceIp, sts:SourceIdentity and sts:RoleSessionName",
                     section.arn
                 );
             }
         }
+    }
+}
+
+/// The trust policy key `key` most likely misspells, in AWS's spelling, if one is near enough
+/// ([`super::toml_errors::closest`]): `aws:PrincipleTag/team` is `aws:PrincipalTag/team`.
+fn misspelt_trust_policy_key(key: &str) -> Option<String> {
+    let nearest = |typed: &str, known: &[&'static str]| {
+        let folded: Vec<String> = known.iter().map(|k| k.to_ascii_lowercase()).collect();
+        let hit = super::toml_errors::closest(&typed.to_ascii_lowercase(), folded.iter().map(String::as_str))?;
+        known.iter().copied().find(|k| k.eq_ignore_ascii_case(hit))
+    };
+    match key.split_once('/') {
+        // A tag key without its tag names no key to guess.
+        Some((_, "")) => None,
+        Some((head, tag)) => nearest(&format!("{head}/"), &crate::broker::TRUST_POLICY_KEY_PREFIXES)
+            .map(|prefix| format!("{prefix}{tag}")),
+        None => nearest(key, &crate::broker::TRUST_POLICY_KEYS).map(str::to_owned),
     }
 }
 
@@ -642,8 +663,32 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 #[cfg(all(test, unix))]
 mod tests {
     use super::{
-        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, server_certificate_expiring, shared_with,
+        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, misspelt_trust_policy_key,
+        server_certificate_expiring, shared_with,
     };
+
+    /// A misspelt trust policy key is matched to the key it is nearest, in AWS's spelling;
+    /// a key of another word is not.
+    #[test]
+    fn a_misspelt_trust_policy_key_is_matched_to_the_nearest() {
+        let cases = [
+            ("aws:PrincipleTag/team", Some("aws:PrincipalTag/team")),
+            (
+                "AWS:principaltags/x509Subject/CN",
+                Some("aws:PrincipalTag/x509Subject/CN"),
+            ),
+            ("aws:SourceARN2", Some("aws:SourceArn")),
+            ("sts:RoleSesionName", Some("sts:RoleSessionName")),
+            // An IAM user's name; a role session's is in aws:userid.
+            ("aws:username", Some("aws:userid")),
+            ("ec2:Region", None),
+            ("s3:prefix", None),
+            ("aws:PrincipleTag/", None),
+        ];
+        for (typed, nearest) in cases {
+            assert_eq!(misspelt_trust_policy_key(typed).as_deref(), nearest, "{typed}");
+        }
+    }
 
     #[test]
     fn a_secret_file_is_shared_with_every_user_or_a_group_not_the_daemons() {
