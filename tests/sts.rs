@@ -1035,7 +1035,10 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
         (
             403,
             "InvalidClientTokenId".to_owned(),
-            "The security token included in the request is invalid.".to_owned()
+            "The security token included in the request is invalid. It names token key 'k2', which this server does \
+             not hold: it was sealed by a replica whose key ring holds that key, or under a key removed while its \
+             sessions lived. Every replica must hold every key whose sessions still live."
+                .to_owned()
         )
     );
 }

@@ -318,7 +318,7 @@ impl Broker {
                 // replica, a key retired too soon), a token that does not open under the key
                 // of its id (a key file replaced under that id), and one that is no token.
                 match e {
-                    session::TokenError::UnknownKey(_) => invalid_token("unknown-token-key"),
+                    session::TokenError::UnknownKey(id) => unknown_token_key(&id),
                     session::TokenError::KeyMismatch(id) => token_key_mismatch(&id),
                     _ => invalid_token("bad-token"),
                 }
@@ -377,6 +377,22 @@ fn renewal_hint(origin: &SessionOrigin) -> &'static str {
 /// `InvalidClientTokenId` with AWS's message; `reason` says why, for the audit log.
 fn invalid_token(reason: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidClientTokenId, reason, session::INVALID_TOKEN_MESSAGE)
+}
+
+/// A token that names a key id the ring does not hold: STS's code and message, then the id
+/// and what an operator must check (the id is the token's, already checked to be
+/// `[A-Za-z0-9_-]{1,32}`, and in every token in the clear).
+fn unknown_token_key(key_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidClientTokenId,
+        "unknown-token-key",
+        format!(
+            "{} It names token key '{key_id}', which this server does not hold: it was sealed by a replica whose key \
+             ring holds that key, or under a key removed while its sessions lived. Every replica must hold every key \
+             whose sessions still live.",
+            session::INVALID_TOKEN_MESSAGE
+        ),
+    )
 }
 
 /// The reason of a token whose key id the ring holds but which does not open under that key.
