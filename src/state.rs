@@ -278,7 +278,7 @@ impl State {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let in_force = self.broker.config();
         let staged = crate::config::succession::staged_server_certificate(&in_force, &config, now);
-        let config = match staged {
+        let mut config = match staged {
             Some(_) => config.keeping_server_certificate_of(&in_force),
             None => config,
         };
@@ -307,7 +307,7 @@ impl State {
             self.limiter.store(Arc::new(limiter.rebuilt(&config.server)));
         }
         self.connections.apply(&config.server);
-        let mut warnings = config.warnings.clone();
+        let mut warnings = std::mem::take(&mut config.warnings);
         warnings.extend(warn_of_settings_read_at_start(
             self.listen_at_start,
             &config.server,
@@ -316,7 +316,7 @@ impl State {
         revocations_seen.record(&config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
-        for warning in [retired_active, renamed].into_iter().flatten() {
+        for warning in retired_active.into_iter().chain(renamed) {
             tracing::warn!("{warning}");
             warnings.push(warning);
         }

@@ -1552,8 +1552,8 @@ async fn session_token_and_sts_signature_matrix() {
                 "The security token included in the request is invalid. It names token key '",
                 $id,
                 "', which this server does not hold: it was sealed by a replica whose key ring holds that key, or \
-                 under a key removed while its sessions lived. Every replica must hold every key whose sessions \
-                 still live."
+                 under a key removed while its sessions lived, or it is no token of this deployment. Every replica \
+                 must hold every key whose sessions still live."
             )
         };
     }

@@ -313,7 +313,7 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
 async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_for_newer_ones() {
     let pki = Pki::new();
     // The timeout leaves a loaded machine time for the steps that must happen within it.
-    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 15", &[]);
+    let d = start_with_server_keys(&pki, "max_concurrent_requests = 1\nrequest_timeout_seconds = 10", &[]);
     let receiving = async |want: f64| {
         let metrics = wait_for_metric(&d, "rolegate_requests_receiving", want).await;
         assert_eq!(sample(&metrics, "rolegate_requests_answering"), Some(0.0), "{metrics}");
@@ -359,7 +359,7 @@ async fn requests_whose_body_never_arrives_hold_no_answering_slot_and_are_cut_fo
     // ...and, the last to arrive, keeps its place until the request timeout.
     let (code, message) = grpc_status_of(second.await.unwrap().unwrap());
     assert_eq!(code, "4", "{message}");
-    assert_eq!(message, "The%20request%20was%20not%20received%20within%2015%20seconds.");
+    assert_eq!(message, "The%20request%20was%20not%20received%20within%2010%20seconds.");
     receiving(0.0).await;
     drop((first_body, second_body));
 }

@@ -1037,7 +1037,8 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
             "InvalidClientTokenId".to_owned(),
             "The security token included in the request is invalid. It names token key 'k2', which this server does \
              not hold: it was sealed by a replica whose key ring holds that key, or under a key removed while its \
-             sessions lived. Every replica must hold every key whose sessions still live."
+             sessions lived, or it is no token of this deployment. Every replica must hold every key whose sessions \
+             still live."
                 .to_owned()
         )
     );

@@ -313,10 +313,11 @@ impl Broker {
             .opened_token(config.generation, token, |token| session::open(&config.keyring, token))
             .map_err(|e| {
                 tracing::debug!(reason = e.reason(), "session token rejected");
-                // The client sees STS's code either way; the audit reason tells the operator a
-                // token of a key this replica lacks (a key ring not yet the same on every
-                // replica, a key retired too soon), a token that does not open under the key
-                // of its id (a key file replaced under that id), and one that is no token.
+                // The client sees STS's code either way; the reason (and, for the first two, the
+                // message) tells the operator a token of a key this replica lacks (a key ring
+                // not yet the same on every replica, a key retired too soon), a token that does
+                // not open under the key of its id (a key file replaced under that id), and one
+                // that is no token.
                 match e {
                     session::TokenError::UnknownKey(id) => unknown_token_key(&id),
                     session::TokenError::KeyMismatch(id) => token_key_mismatch(&id),
@@ -388,8 +389,8 @@ fn unknown_token_key(key_id: &str) -> ApiError {
         "unknown-token-key",
         format!(
             "{} It names token key '{key_id}', which this server does not hold: it was sealed by a replica whose key \
-             ring holds that key, or under a key removed while its sessions lived. Every replica must hold every key \
-             whose sessions still live.",
+             ring holds that key, or under a key removed while its sessions lived, or it is no token of this \
+             deployment. Every replica must hold every key whose sessions still live.",
             session::INVALID_TOKEN_MESSAGE
         ),
     )

@@ -16,10 +16,10 @@ use time::OffsetDateTime;
 
 use super::authenticate::{SessionPolicySource, current_role};
 use super::context::{SessionSubject, session_context};
-use super::{Broker, Caller, UNTRUSTED_CERTIFICATE};
+use super::{Broker, Caller, UNTRUSTED_CERTIFICATE, chain_refusal, chain_refusal_reason};
 use crate::config::{Anchor, Config};
 use crate::error::ApiError;
-use crate::identity::ClientCertificate;
+use crate::identity::{CertificateError, ClientCertificate};
 use crate::policy::{self, Outcome, PolicyDocument, RequestContext, StatementTrace};
 
 /// Most caller-supplied context keys per decision.
@@ -145,12 +145,12 @@ impl Broker {
     }
 
     /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. Each is
-    /// verified once; when the chain reaches none, the error of the only eligible anchor if
-    /// there is one; of several, the first one's when all refused it for the same cause and
-    /// that cause is the certificate's own (it expired, say: every anchor finds so), else
-    /// `None` (for the caller to say "none of them"). `config` is the caller's snapshot, the
-    /// one `eligible` reads too: a reload in between must not mix one configuration's anchors
-    /// with another's rules.
+    /// verified once; when the chain reaches none, the refusal of the only eligible anchor if
+    /// there is one. Of several, the anchors the chain has no path to (it is another CA's) say
+    /// nothing of it: when those it does reach all refuse it for one cause (revoked, expired,
+    /// a stale CRL…), that refusal, as one anchor would give it; else `None` (for the caller to
+    /// say "none of them"). `config` is the caller's snapshot, the one `eligible` reads too: a
+    /// reload in between must not mix one configuration's anchors with another's rules.
     pub fn trusted_anchor_among(
         &self,
         config: &Config,
@@ -161,20 +161,20 @@ impl Broker {
     ) -> Result<String, Option<ApiError>> {
         let mut anchors: Vec<&Arc<Anchor>> = config.anchors.values().filter(|a| a.enabled && eligible(a)).collect();
         anchors.sort_by(|a, b| a.arn.as_str().cmp(b.arn.as_str()));
-        let mut first_refusal: Option<ApiError> = None;
-        let mut one_cause = true;
+        let mut only_refusal = None;
+        let (mut cause, mut one_cause) = (None::<CertificateError>, true);
         for anchor in &anchors {
-            match self.verify_chain_cached(config, anchor, leaf, intermediates, now) {
-                Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
-                Err(e) => match &first_refusal {
-                    None => first_refusal = Some(e),
-                    Some(first) => one_cause &= first.reason == e.reason,
+            match self.chain_verified_cached(config, anchor, leaf, intermediates, now) {
+                Ok(()) => return Ok(anchor.arn.as_str().to_owned()),
+                Err(e) if anchors.len() == 1 => only_refusal = Some(chain_refusal(&e)),
+                Err(CertificateError::UnknownIssuer) => {}
+                Err(e) => match &cause {
+                    None => cause = Some(e),
+                    Some(first) => one_cause &= chain_refusal_reason(first) == chain_refusal_reason(&e),
                 },
             }
         }
-        // "Untrusted" from several anchors is each one's own verdict (its CAs, its CRLs): no
-        // one anchor's message stands for all of them.
-        Err(first_refusal.filter(|first| anchors.len() == 1 || (one_cause && first.reason != UNTRUSTED_CERTIFICATE)))
+        Err(only_refusal.or_else(|| cause.filter(|_| one_cause).map(|e| chain_refusal(&e))))
     }
 }
 

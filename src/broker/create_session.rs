@@ -149,9 +149,23 @@ impl Broker {
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
     ) -> Result<(), ApiError> {
+        self.chain_verified_cached(config, anchor, leaf, intermediates, now)
+            .map_err(|e| chain_refusal(&e))
+    }
+
+    /// [`Broker::verify_chain_cached`], refused with the verification's own error (which
+    /// tells "no path to this anchor" from the other causes).
+    pub(crate) fn chain_verified_cached(
+        &self,
+        config: &Config,
+        anchor: &Anchor,
+        leaf: &ClientCertificate,
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<(), CertificateError> {
         let key = chain_key(config, anchor, leaf, intermediates);
         self.caches().verified_chain(key, now.unix_timestamp(), || {
-            verify_chain_at(anchor, leaf, intermediates, now).map(|verified| verified.not_after)
+            verify_chain_against(anchor, leaf, intermediates, now).map(|verified| verified.not_after)
         })
     }
 }
@@ -228,11 +242,25 @@ pub(crate) fn verify_chain_at(
     intermediates: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> Result<VerifiedChain, ApiError> {
+    verify_chain_against(anchor, leaf, intermediates, now).map_err(|e| chain_refusal(&e))
+}
+
+/// [`verify_chain_at`] with the verification's own error.
+fn verify_chain_against(
+    anchor: &Anchor,
+    leaf: &ClientCertificate,
+    intermediates: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<VerifiedChain, CertificateError> {
     let unix = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         u64::try_from(now.unix_timestamp()).unwrap_or(0),
     ));
     verify_chain(&anchor.trust, leaf, intermediates, unix)
-        .map_err(|e| ApiError::access_denied(chain_refusal_reason(&e), format!("Untrusted certificate: {e}")))
+}
+
+/// The AccessDenied of a chain refused for `e`.
+pub(crate) fn chain_refusal(e: &CertificateError) -> ApiError {
+    ApiError::access_denied(chain_refusal_reason(e), format!("Untrusted certificate: {e}"))
 }
 
 /// The reason of a chain refused for a CRL past its nextUpdate, under `stale_crls = "refuse"`.
@@ -242,18 +270,51 @@ pub(crate) const STALE_CRL_REASON: &str = "stale-crl";
 pub(crate) const UNTRUSTED_CERTIFICATE: &str = "untrusted-certificate";
 
 /// The reason a chain refused for `e` is counted and audited under. The causes an operator
-/// acts on apart have their own: a workload's certificate expired or revoked (renew it), a
-/// CRL past its nextUpdate under `stale_crls = "refuse"` (import the fresh one: every
-/// certificate it covers is refused), the anchor's own CA certificate expired (renew the
-/// anchor). Every other failure is `untrusted-certificate`.
+/// acts on apart have their own: a certificate of the chain expired or not valid yet (the
+/// leaf: renew it; an intermediate: every workload under it is refused), one revoked, a CRL
+/// past its nextUpdate under `stale_crls = "refuse"` (import the fresh one: every certificate
+/// it covers is refused), the anchor's own CA certificate expired or not valid yet (renew it,
+/// or check the clock). Every other failure is `untrusted-certificate`. Listed whole, so that
+/// a new cause is given its reason on purpose.
 pub(crate) fn chain_refusal_reason(e: &CertificateError) -> &'static str {
+    use CertificateError as E;
     match e {
-        CertificateError::Expired { .. } => "certificate-expired",
-        CertificateError::NotYetValid { .. } => "certificate-not-yet-valid",
-        CertificateError::Revoked => "certificate-revoked",
-        CertificateError::StaleCrl { .. } => STALE_CRL_REASON,
-        CertificateError::AnchorExpired { .. } => "trust-anchor-expired",
-        _ => UNTRUSTED_CERTIFICATE,
+        E::Expired { .. } => "certificate-expired",
+        E::NotYetValid { .. } => "certificate-not-yet-valid",
+        E::Revoked => "certificate-revoked",
+        E::StaleCrl { .. } => STALE_CRL_REASON,
+        E::AnchorExpired { .. } => "trust-anchor-expired",
+        E::AnchorNotYetValid { .. } => "trust-anchor-not-yet-valid",
+        E::Malformed(_)
+        | E::MalformedIntermediate { .. }
+        | E::RepeatedChainCertificate { .. }
+        | E::TooManyChainPaths { .. }
+        | E::CommonNameTooLong { .. }
+        | E::CommonNameTakesAnotherIdentity
+        | E::CommonNameControlCharacter(_)
+        | E::NegativeSerial
+        | E::SerialTooLong { .. }
+        | E::TagControlCharacter { .. }
+        | E::TagTooLong { .. }
+        | E::UnsupportedVersion
+        | E::CaUsedAsLeaf
+        | E::MissingDigitalSignature
+        | E::ClientAuthNotAllowed
+        | E::UnsupportedSignatureAlgorithm { .. }
+        | E::RsaKeyTooSmall { .. }
+        | E::RsaKeyTooLarge { .. }
+        | E::UnsupportedPublicKey { .. }
+        | E::TooManyChainCertificates { .. }
+        | E::UnknownIssuer
+        | E::BadSignature
+        | E::UnsupportedChainAlgorithm
+        | E::IntermediateNotCa
+        | E::IntermediateLacksKeyCertSign
+        | E::ConstraintViolation
+        | E::AnchorPathLength { .. }
+        | E::AnchorClientAuth { .. }
+        | E::RevocationCheckFailed(_)
+        | E::InvalidChain(_) => UNTRUSTED_CERTIFICATE,
     }
 }
 
@@ -1363,20 +1424,27 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert_eq!(e.reason, "token-key-mismatch");
-        // An id the ring lacks, and no token at all, keep their reasons and STS's bare message.
-        for (token, reason) in [
-            (format!("rg2.k9.{}", "A".repeat(80)), "unknown-token-key"),
-            ("hello".into(), "bad-token"),
-        ] {
+        // An id the ring lacks is named; no token at all gets STS's bare message.
+        let refused = |token: &str| {
             let e = broker
-                .session_caller_on(broker.config(), &token, now)
+                .session_caller_on(broker.config(), token, now)
                 .map(|_| ())
                 .unwrap_err();
-            assert_eq!(
-                (e.reason, e.message.as_str()),
-                (reason, crate::session::INVALID_TOKEN_MESSAGE)
-            );
-        }
+            (e.reason, e.message)
+        };
+        let (reason, message) = refused(&format!("rg2.k9.{}", "A".repeat(80)));
+        assert_eq!(reason, "unknown-token-key");
+        assert!(
+            message.starts_with(&format!(
+                "{} It names token key 'k9', which this server does not hold:",
+                crate::session::INVALID_TOKEN_MESSAGE
+            )),
+            "{message}"
+        );
+        assert_eq!(
+            refused("hello"),
+            ("bad-token", crate::session::INVALID_TOKEN_MESSAGE.to_owned())
+        );
     }
 
     #[test]
@@ -1445,7 +1513,7 @@ mod tests {
             ),
             (
                 CertificateError::AnchorNotYetValid { not_before: at },
-                "untrusted-certificate",
+                "trust-anchor-not-yet-valid",
             ),
             (CertificateError::UnknownIssuer, "untrusted-certificate"),
             (CertificateError::BadSignature, "untrusted-certificate"),
@@ -1472,8 +1540,9 @@ mod tests {
         assert_eq!(lookups(&broker, "chains"), (0, 1), "one verification, not one per try");
     }
 
-    /// Of several anchors, each refusing the certificate: a cause that is the certificate's
-    /// own (it expired) is named, as one anchor would name it; a certificate no anchor's CAs
+    /// Of several anchors, each refusing the certificate: the cause the anchors with a path to
+    /// it give (it expired; the first anchor's CRL revokes it) is named, as one anchor would
+    /// name it, the others (another CA's) saying nothing of it; a certificate no anchor's CAs
     /// issued is said to chain to none of them.
     #[test]
     fn several_anchors_name_a_cause_they_all_give() {
@@ -1483,7 +1552,12 @@ mod tests {
             crate::pki::Authority::new_root(name, KeyType::EcdsaP256, now - 30 * day, now + 30 * day).unwrap()
         };
         let (first, second, stranger) = (root("first root"), root("second root"), root("stranger root"));
-        let (broker, world) = broker_trusting(&first, None);
+        let spec = |not_after| crate::pki::ClientSpec::new("workload", KeyType::EcdsaP256, now - 2 * day, not_after);
+        let revoked = first.client(&spec(now + day)).unwrap();
+        let crl = first
+            .crl(&[revoked.serial_hex.as_str()], now - day, now + 7 * day)
+            .unwrap();
+        let (broker, world) = broker_trusting(&first, Some(crl));
         std::fs::write(world.dir.join("second.pem"), &second.issued().cert_pem).unwrap();
         let mut text = std::fs::read_to_string(&world.config).unwrap();
         text += "\n[[trust_anchor]]\nid = \"second\"\ncertificates = \"second.pem\"\n";
@@ -1491,8 +1565,7 @@ mod tests {
         broker.replace_config(Config::load(&world.config).unwrap());
         assert_eq!(broker.config().anchors.len(), 2);
         let leaf = |ca: &crate::pki::Authority, not_after: OffsetDateTime| {
-            let spec = crate::pki::ClientSpec::new("workload", KeyType::EcdsaP256, now - 2 * day, not_after);
-            ClientCertificate::parse(ca.client(&spec).unwrap().cert_der).unwrap()
+            ClientCertificate::parse(ca.client(&spec(not_after)).unwrap().cert_der).unwrap()
         };
         let refused = |certificate: &ClientCertificate| {
             let e = broker
@@ -1517,6 +1590,13 @@ mod tests {
             (
                 "untrusted-certificate",
                 "The client certificate CN=workload does not chain to any enabled trust anchor.".to_owned()
+            )
+        );
+        assert_eq!(
+            refused(&ClientCertificate::parse(revoked.cert_der).unwrap()),
+            (
+                "certificate-revoked",
+                "Untrusted certificate: certificate is revoked by a CRL of the trust anchor".to_owned()
             )
         );
         let valid = leaf(&second, now + day);

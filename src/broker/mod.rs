@@ -49,8 +49,8 @@ pub use create_session::{
 };
 
 pub(crate) use create_session::{
-    STALE_CRL_REASON, UNTRUSTED_CERTIFICATE, chain_too_long, check_chain_shape, per_request_trust_keys,
-    trust_decided_per_certificate, validate_role_session_name,
+    STALE_CRL_REASON, UNTRUSTED_CERTIFICATE, chain_refusal, chain_refusal_reason, chain_too_long, check_chain_shape,
+    per_request_trust_keys, trust_decided_per_certificate, validate_role_session_name,
 };
 
 /// The decision steps `rolegate explain` replays offline, shared so that it explains exactly

@@ -125,7 +125,7 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
 fn describe_reload(answer: &ReloadResponse) -> String {
     let mut out = String::from("reloaded: the new configuration is in force\n");
     if answer.changes.is_empty() {
-        out += "  no changes: the files on disk were in force already (the config watch or a SIGHUP may have reloaded them)\n";
+        out += "  no changes to apply (the config watch or a SIGHUP may have applied the files already)\n";
     }
     for change in &answer.changes {
         out += &format!("  changed: {change}\n");

@@ -99,7 +99,8 @@ pub struct Config {
     pub managed_policies: HashMap<String, Arc<PolicyDocument>>,
     /// The files this snapshot was read from, with what they held.
     pub sources: SourceFiles,
-    /// The warnings its load logged, each as logged (`rolegate.toml: role[0]… : …`).
+    /// The warnings its load logged, each as logged (`rolegate.toml: role[0]… : …`); a reload
+    /// takes them for its answer.
     pub warnings: Vec<String>,
 }
 
@@ -144,6 +145,12 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// Whether admin certificates may chain to `anchor`: one of `admin_trust_anchors`, or any
+    /// anchor when that lists none (whether it is enabled is the caller's to check).
+    pub fn admits_admins_from(&self, anchor: &Anchor) -> bool {
+        self.admin_trust_anchors.is_empty() || self.admin_trust_anchors.iter().any(|arn| arn == anchor.arn.as_str())
+    }
+
     /// Whether the names signed requests must be addressed to are unknown: they are the server
     /// certificate's, and a check-only load could not read it. `names` then admits any host.
     pub fn names_unknown(&self) -> bool {

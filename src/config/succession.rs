@@ -235,7 +235,12 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
 /// limits and timeouts (a rate limit lowered 200-fold belongs in the reload's record).
 fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
     type Shown = fn(&super::ServerSettings) -> String;
-    const SETTINGS: [(&str, Shown); 25] = [
+    const SETTINGS: [(&str, Shown); 27] = [
+        // Applied at the next start only, which the reload warns of.
+        ("listen", |s| s.listen.to_string()),
+        ("metrics_listen", |s| {
+            s.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string())
+        }),
         ("region", |s| s.region.clone()),
         ("account_id", |s| s.account.to_string()),
         ("admin_subjects", |s| quoted(&s.admin_subjects)),
@@ -297,27 +302,29 @@ fn anchor_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// The warning of a reload that renames every trust anchor and profile (`server.region` or
-/// `server.account_id` changed), if `next` does: clients that name them by their old ARNs are
-/// refused from now on.
-pub fn renamed_resources(in_force: &Config, next: &Config) -> Option<String> {
+/// The warnings of a reload that renames every trust anchor and profile (`server.region` or
+/// `server.account_id` changed): clients that name them by their old ARNs are refused from
+/// now on, each in its way.
+pub fn renamed_resources(in_force: &Config, next: &Config) -> Vec<String> {
     let (was, is) = (&in_force.server, &next.server);
-    let mut moved = Vec::new();
+    let mut out = Vec::new();
     if was.region != is.region {
-        moved.push(format!("server.region {} → {}", was.region, is.region));
+        out.push(format!(
+            "server.region {} → {}: every trust anchor and profile ARN is made of it, so each has a new ARN; \
+             clients still configured with the old ones sign for the old region and are refused \
+             (AccessDeniedException, reason wrong-region) until they are given the new ones",
+            was.region, is.region
+        ));
     }
     if was.account != is.account {
-        moved.push(format!("server.account_id {} → {}", was.account, is.account));
+        out.push(format!(
+            "server.account_id {} → {}: every trust anchor and profile ARN is made of it, so each has a new ARN; \
+             clients still configured with the old ones are refused (ResourceNotFoundException) until they are \
+             given the new ones",
+            was.account, is.account
+        ));
     }
-    (!moved.is_empty()).then(|| {
-        format!(
-            "{}: every trust anchor and profile ARN is made of them, so each has a new ARN; clients that \
-             name the old ones (credential-process --trust-anchor-arn/--profile-arn, the sidecar, \
-             iam-rolesanywhere-session) are refused with ResourceNotFoundException until they are given \
-             the new ones",
-            moved.join(", ")
-        )
-    })
+    out
 }
 
 /// The entries of `map`, by key.
@@ -966,14 +973,17 @@ mod tests {
             "{listed:?}"
         );
         assert!(!listed.iter().any(|c| c.contains("admin_trust_anchors")), "{listed:?}");
-        let warning = renamed_resources(&in_force, &next).unwrap();
+        let warnings = renamed_resources(&in_force, &next);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warning.starts_with(
-                "server.region us-east-1 → eu-west-1: every trust anchor and profile ARN is made of them, so each has a new ARN"
+            warnings[0].starts_with(
+                "server.region us-east-1 → eu-west-1: every trust anchor and profile ARN is made of it, so each has a \
+                 new ARN; clients still configured with the old ones sign for the old region and are refused \
+                 (AccessDeniedException, reason wrong-region)"
             ),
-            "{warning}"
+            "{warnings:?}"
         );
-        assert_eq!(renamed_resources(&in_force, &in_force), None);
+        assert_eq!(renamed_resources(&in_force, &in_force), Vec::<String>::new());
     }
 
     #[test]

@@ -20,10 +20,11 @@ use crate::policy::PolicyDocument;
 /// The line is also kept in the load's warnings ([`super::Config::warnings`]).
 macro_rules! warn_at {
     ($file:expr, $key:expr, [$($field:tt)*], $($message:tt)+) => {{
+        let file: &LoadedFile<'_> = &$file;
         let key: &str = &$key;
-        let line = format!("{}: {}", $file.place(key), format_args!($($message)+));
+        let line = format!("{}: {}", file.place(key), format_args!($($message)+));
         tracing::warn!(key, $($field)* "{line}");
-        $file.keep_warning(line);
+        file.keep_warning(line);
     }};
     ($file:expr, $key:expr, $($message:tt)+) => {
         warn_at!($file, $key, [], $($message)+)
@@ -279,10 +280,7 @@ pub(super) fn warn_of_trust_keys_never_set(
         let mut warned = std::collections::HashSet::new();
         for (statement, context_key) in role.trust_policy.context_keys() {
             if !crate::broker::is_trust_policy_key(context_key) && warned.insert(context_key.to_ascii_lowercase()) {
-                let guess = match misspelt_trust_policy_key(context_key) {
-                    Some(known) => format!("did you mean '{known}'?"),
-                    None => "misspelt?".to_owned(),
-                };
+                let guess = trust_policy_key_guess(context_key);
                 warn_at!(
                     file,
                     key,
@@ -294,13 +292,78 @@ pub(super) fn warn_of_trust_keys_never_set(
     }
 }
 
-/// The trust policy key `key` most likely misspells, in AWS's spelling, if one is near enough
-/// ([`super::toml_errors::closest`]): `aws:PrincipleTag/team` is `aws:PrincipalTag/team`.
+/// AWS global condition keys that no rolegate trust policy evaluation holds: the guess for
+/// one is what it is, not a trust key of a similar spelling (`aws:PrincipalOrgID` is no
+/// misspelt `aws:PrincipalArn`). A tag key by its prefix (ending in `/`).
+const AWS_KEYS_NEVER_IN_TRUST: [&str; 24] = [
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:FederatedProvider",
+    "aws:MultiFactorAuthAge",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
+    "aws:Referer",
+    "aws:ResourceAccount",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+    "aws:ResourceTag/",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:UserAgent",
+    "aws:username",
+    "aws:VpcSourceIp",
+    "aws:VpceAccount",
+];
+
+/// The most edits a misspelt key's name (after its `aws:` or `sts:`) is from the key it
+/// misspells (a transposition counting as one).
+const MOST_EDITS: usize = 2;
+
+/// What to say of a trust policy key no evaluation holds: that it is an AWS key rolegate
+/// never sets, or the trust policy key it most likely misspells, in AWS's spelling
+/// (`aws:PrincipleTag/team`: `did you mean 'aws:PrincipalTag/team'?`), or that it may be
+/// misspelt.
+fn trust_policy_key_guess(key: &str) -> String {
+    let starts_with = |prefix: &str| {
+        key.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let is_aws_key = |known: &&str| match known.ends_with('/') {
+        true => starts_with(known),
+        false => key.eq_ignore_ascii_case(known),
+    };
+    if AWS_KEYS_NEVER_IN_TRUST.iter().any(is_aws_key) {
+        return "an AWS key that no rolegate trust policy evaluation sets".to_owned();
+    }
+    match misspelt_trust_policy_key(key) {
+        Some(known) => format!("did you mean '{known}'?"),
+        None => "misspelt?".to_owned(),
+    }
+}
+
+/// The trust policy key `key` most likely misspells, in AWS's spelling: the nearest of its
+/// namespace whose name is at most [`MOST_EDITS`] edits away.
 fn misspelt_trust_policy_key(key: &str) -> Option<String> {
     let nearest = |typed: &str, known: &[&'static str]| {
-        let folded: Vec<String> = known.iter().map(|k| k.to_ascii_lowercase()).collect();
-        let hit = super::toml_errors::closest(&typed.to_ascii_lowercase(), folded.iter().map(String::as_str))?;
-        known.iter().copied().find(|k| k.eq_ignore_ascii_case(hit))
+        let (namespace, name) = typed.split_once(':')?;
+        let name = name.to_ascii_lowercase();
+        known
+            .iter()
+            .filter_map(|candidate| {
+                let (candidate_namespace, candidate_name) = candidate.split_once(':')?;
+                let distance = strsim::damerau_levenshtein(&name, &candidate_name.to_ascii_lowercase());
+                (candidate_namespace.eq_ignore_ascii_case(namespace) && distance <= MOST_EDITS)
+                    .then_some((distance, *candidate))
+            })
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, candidate)| candidate)
     };
     match key.split_once('/') {
         // A tag key without its tag names no key to guess.
@@ -663,30 +726,39 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 #[cfg(all(test, unix))]
 mod tests {
     use super::{
-        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, misspelt_trust_policy_key,
-        server_certificate_expiring, shared_with,
+        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, server_certificate_expiring, shared_with,
+        trust_policy_key_guess,
     };
 
     /// A misspelt trust policy key is matched to the key it is nearest, in AWS's spelling;
     /// a key of another word is not.
     #[test]
     fn a_misspelt_trust_policy_key_is_matched_to_the_nearest() {
+        let aws_key = "an AWS key that no rolegate trust policy evaluation sets";
         let cases = [
-            ("aws:PrincipleTag/team", Some("aws:PrincipalTag/team")),
+            ("aws:PrincipleTag/team", "did you mean 'aws:PrincipalTag/team'?"),
             (
                 "AWS:principaltags/x509Subject/CN",
-                Some("aws:PrincipalTag/x509Subject/CN"),
+                "did you mean 'aws:PrincipalTag/x509Subject/CN'?",
             ),
-            ("aws:SourceARN2", Some("aws:SourceArn")),
-            ("sts:RoleSesionName", Some("sts:RoleSessionName")),
-            // An IAM user's name; a role session's is in aws:userid.
-            ("aws:username", Some("aws:userid")),
-            ("ec2:Region", None),
-            ("s3:prefix", None),
-            ("aws:PrincipleTag/", None),
+            ("aws:SourceARN2", "did you mean 'aws:SourceArn'?"),
+            ("sts:RoleSesionName", "did you mean 'sts:RoleSessionName'?"),
+            ("aws:SouceIp", "did you mean 'aws:SourceIp'?"),
+            // Real AWS keys are not taken for misspelt ones of a similar spelling.
+            ("aws:PrincipalOrgID", aws_key),
+            ("aws:SourceVpc", aws_key),
+            ("aws:ResourceAccount", aws_key),
+            ("aws:resourcetag/team", aws_key),
+            ("aws:MultiFactorAuthAge", aws_key),
+            ("aws:username", aws_key),
+            // Too far from any, or of another namespace.
+            ("aws:PrincipalAcct", "misspelt?"),
+            ("sts:SourceIp", "misspelt?"),
+            ("ec2:Region", "misspelt?"),
+            ("aws:PrincipleTag/", "misspelt?"),
         ];
-        for (typed, nearest) in cases {
-            assert_eq!(misspelt_trust_policy_key(typed).as_deref(), nearest, "{typed}");
+        for (typed, guess) in cases {
+            assert_eq!(trust_policy_key_guess(typed), guess, "{typed}");
         }
     }
 

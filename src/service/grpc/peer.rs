@@ -85,8 +85,7 @@ pub(super) fn admin_peer(
     let admin_anchors = &config.server.admin_trust_anchors;
     let chain = peer_chain(broker, conn, operation)?;
     record.set_certificate(chain.leaf.clone());
-    let is_admin_anchor =
-        |a: &Anchor| admin_anchors.is_empty() || admin_anchors.iter().any(|arn| arn == a.arn.as_str());
+    let is_admin_anchor = |a: &Anchor| config.server.admits_admins_from(a);
     // The refusal names the rule, and, when one anchor alone could admit the caller, why its
     // verification failed (a revoked or expired admin certificate says so).
     if let Err(why) = broker.trusted_anchor_among(&config, &chain.leaf, &chain.intermediates, is_admin_anchor, now) {
