@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::broker::Broker;
-use crate::config::succession::RevocationsSeen;
+use crate::config::succession::{KeyRetirements, RevocationsSeen};
 use crate::config::{Config, ServerSettings, SourceFiles};
 use crate::ratelimit::Limiter;
 use crate::server::ReloadableCert;
@@ -36,6 +36,8 @@ pub struct State {
     reloading: Mutex<()>,
     /// The CRLs in force since the start, which no reload may go back on.
     revocations_seen: Mutex<RevocationsSeen>,
+    /// When each token key stopped being active, for the warning of one retired too soon.
+    key_retirements: Mutex<KeyRetirements>,
     last_reload: Mutex<LastReload>,
     /// When the server certificate a reload staged, not valid yet, may go in (Unix seconds):
     /// the daemon reloads then ([`State::staged_certificate_due`]).
@@ -125,6 +127,7 @@ impl State {
             ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
             revocations_seen: Mutex::new(revocations_seen),
+            key_retirements: Mutex::new(KeyRetirements::default()),
             last_reload: Mutex::new(LastReload {
                 status: ReloadStatus {
                     loaded_unix: time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -290,8 +293,11 @@ impl State {
             }
         })?;
         let mut changes = crate::config::succession::changes(&in_force, &config);
-        let retired_active = crate::config::succession::retired_active_key(&in_force, &config);
+        let mut key_retirements = self.key_retirements.lock().unwrap_or_else(PoisonError::into_inner);
+        let retired = crate::config::succession::retired_live_keys(&in_force, &config, &key_retirements, now);
         let renamed = crate::config::succession::renamed_resources(&in_force, &config);
+        let unrevoked = crate::config::succession::dropped_revocations(&in_force, &config);
+        let proxied = crate::config::succession::proxy_protocol_turned_on(&in_force, &config);
         if let Some(at) = staged {
             changes.push(format!(
                 "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
@@ -314,9 +320,10 @@ impl State {
             &config.path,
         ));
         revocations_seen.record(&config, now);
+        key_retirements.record(&in_force, &config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
-        for warning in retired_active.into_iter().chain(renamed) {
+        for warning in retired.into_iter().chain(renamed).chain(unrevoked).chain(proxied) {
             tracing::warn!("{warning}");
             warnings.push(warning);
         }

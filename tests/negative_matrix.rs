@@ -3727,8 +3727,8 @@ fn proxy_headers_are_believed_only_from_listed_balancers() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(
-            "server.proxy_protocol_from (line 2, column 1): lists no load balancer, and proxy_protocol = true believes PROXY \
-             headers only from those it lists"
+            "server.proxy_protocol (line 3, column 18): is true, but proxy_protocol_from lists no load balancer, and PROXY \
+             headers are believed only from those it lists"
         ),
         "{stderr}"
     );

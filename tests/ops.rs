@@ -1105,7 +1105,7 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let line = failed_reload(
         "trust_anchor[0].crls[0] (root.crl): this CRL of CN=test root is older than the one in force (cRLNumber ",
     );
-    assert!(line.contains("it would take back the revocations made since. Install the CA's latest CRL; to go back to this one on purpose, restart rolegate"), "{line}");
+    assert!(line.contains("it would take back the revocations made since. Install the CA's latest CRL, or to revoke more, issue a new CRL listing every serial still revoked; to go back to this one on purpose, restart rolegate"), "{line}");
     let m = wait_for_reloads(&d, 1.0).await;
     assert_eq!(sample(&m, "rolegate_config_last_reload_successful"), Some(0.0), "{m}");
     // The revocation stays.
@@ -1199,6 +1199,35 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     );
     assert!(reloaded.contains(&staged), "{reloaded}");
     assert_access_denied(create(&d, &good).await, REVOKED, "certificate-revoked");
+}
+
+/// A newer CRL that no longer lists a serial the CRL in force revoked (a `--revoke` left out,
+/// or a certificate expired) is taken, with a warning naming the serial: the certificate is
+/// accepted again.
+#[tokio::test]
+async fn a_newer_crl_without_a_revoked_serial_is_warned_about() {
+    let pki = Pki::new();
+    let n = now();
+    let revoked = Pki::client(&pki.root, "revoked", KeyType::EcdsaP256);
+    let d = start_revoking(&pki, &revoked, n);
+    assert_access_denied(create(&d, &revoked).await, REVOKED, "certificate-revoked");
+    let without = pki.root.crl(&[], n - days(1), n + days(7)).unwrap();
+    replace_file(&d.dir.path().join("root.crl"), &without);
+    d.signal("HUP");
+    let warned = log_line(&d, "no longer lists");
+    for needle in [
+        "trust_anchor[0].crls[0] (root.crl): the CRL of CN=test root (cRLNumber ",
+        &format!(
+            "no longer lists 1 serial(s) the one in force revoked ({}): those certificates are accepted again unless \
+             they have expired",
+            revoked.serial_hex
+        ),
+    ] {
+        assert!(warned.contains(needle), "{needle}: {warned}");
+    }
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+    create(&d, &revoked).await.expect("no longer revoked");
 }
 
 /// A revocation cannot be taken back in two reloads either: one taking the CA (and its CRL)

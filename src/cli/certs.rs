@@ -20,7 +20,7 @@ pub(super) enum CertsCommand {
         #[command(flatten)]
         out: Output,
         /// Subject CN (1 to 64 characters).
-        #[arg(long, default_value = "rolegate dev root CA", value_parser = common_name)]
+        #[arg(long, default_value = "rolegate root CA", value_parser = common_name)]
         cn: String,
     },
     /// Create an intermediate CA signed by --ca-cert/--ca-key.
@@ -30,7 +30,7 @@ pub(super) enum CertsCommand {
         #[command(flatten)]
         out: Output,
         /// Subject CN (1 to 64 characters).
-        #[arg(long, default_value = "rolegate dev intermediate CA", value_parser = common_name)]
+        #[arg(long, default_value = "rolegate intermediate CA", value_parser = common_name)]
         cn: String,
     },
     /// Create a TLS server certificate.

@@ -350,12 +350,14 @@ impl Loader<'_> {
             ));
         }
         if s.proxy_protocol && from.is_empty() {
+            // Named at proxy_protocol, which the file holds (proxy_protocol_from may be absent).
             return Err(self.err(
-                "server.proxy_protocol_from",
-                "lists no load balancer, and proxy_protocol = true believes PROXY headers only from those it lists: \
-                 list the balancers' addresses or ranges (e.g. [\"10.0.0.0/8\"]); [\"0.0.0.0/0\", \"::/0\"] believes \
-                 every peer, for a listener that only the balancers can reach (any other client could claim any \
-                 address: aws:SourceIp, the audit log, the per-address limits)",
+                "server.proxy_protocol",
+                "is true, but proxy_protocol_from lists no load balancer, and PROXY headers are believed only from \
+                 those it lists: list the balancers' addresses or ranges (e.g. proxy_protocol_from = \
+                 [\"10.0.0.0/8\"]); [\"0.0.0.0/0\", \"::/0\"] believes every peer, for a listener that only the \
+                 balancers can reach (any other client could claim any address: aws:SourceIp, the audit log, the \
+                 per-address limits)",
             ));
         }
         Ok(from)

@@ -20,20 +20,80 @@ use crate::session::format_expiration;
 /// changed certificate may be when nothing is staged.
 pub const SERVER_CERTIFICATE_LEEWAY_SECONDS: i64 = 300;
 
-/// The warning for a reload that removes the key `in_force` seals with (Key ring rotation:
-/// a key is retired only once no session it sealed lives, and the active one sealed the newest,
-/// which live up to 12 hours more): every such session now fails. `None` when the active key
-/// stays in the ring.
-pub fn retired_active_key(in_force: &Config, next: &Config) -> Option<String> {
+/// When each token key of the ring stopped being the active one, as the reloads since the
+/// start saw it (Unix seconds): a key is retired safely only once every session it sealed has
+/// expired, that is the longest session after it stopped sealing.
+#[derive(Debug, Default)]
+pub struct KeyRetirements(std::collections::HashMap<String, i64>);
+
+impl KeyRetirements {
+    /// Notes what the reload from `in_force` to `next` at `now` changes: the key that stops
+    /// being active, one that is active again, keys removed.
+    pub fn record(&mut self, in_force: &Config, next: &Config, now: i64) {
+        let (was, is) = (in_force.keyring.active_id(), next.keyring.active_id());
+        if was != is {
+            self.0.insert(was.to_owned(), now);
+        }
+        self.0.remove(is);
+        self.0.retain(|id, _| next.keyring.contains(id));
+    }
+}
+
+/// The warnings for a reload at `now` that removes keys whose sessions may still live (Key
+/// ring rotation in the README): the key `in_force` seals with, whose newest sessions live the
+/// longest session (`max_session_duration` of the roles) more, and a key that stopped being
+/// active less than that ago. Every such session now fails with InvalidClientTokenId.
+pub fn retired_live_keys(in_force: &Config, next: &Config, retirements: &KeyRetirements, now: i64) -> Vec<String> {
+    let longest = in_force
+        .roles
+        .values()
+        .map(|role| i64::from(role.max_session_duration))
+        .max()
+        .unwrap_or(0);
+    let hours = format_duration(longest);
     let active = in_force.keyring.active_id();
-    (!next.keyring.contains(active)).then(|| {
-        format!(
+    let mut out = Vec::new();
+    if !next.keyring.contains(active) {
+        out.push(format!(
             "token key {active} removed while it was the active key: live sessions sealed under it (issued up to \
-             now, for up to 12 hours) now fail with InvalidClientTokenId until their holders renew; keep a retired \
-             key listed, verify-only, until the longest session it sealed has expired (see \"Key ring rotation\" in \
-             the README)"
-        )
-    })
+             now, for up to {hours}, the longest max_session_duration) now fail with InvalidClientTokenId until their \
+             holders renew; keep a retired key listed, verify-only, until the longest session it sealed has expired \
+             (see \"Key ring rotation\" in the README)"
+        ));
+    }
+    let mut removed: Vec<(&str, i64)> = in_force
+        .keyring
+        .key_ids()
+        .into_iter()
+        .filter(|id| *id != active && !next.keyring.contains(id))
+        .filter_map(|id| Some((id, *retirements.0.get(id)?)))
+        .filter(|(_, retired_at)| now < retired_at + longest)
+        .collect();
+    removed.sort_unstable();
+    for (id, retired_at) in removed {
+        out.push(format!(
+            "token key {id} removed {} after it stopped being the active key: sessions it sealed live until {} \
+             (the longest max_session_duration, {hours}, after {}) and now fail with InvalidClientTokenId until their \
+             holders renew; keep a retired key listed, verify-only, until then (see \"Key ring rotation\" in the \
+             README)",
+            format_duration(now - retired_at),
+            format_expiration(retired_at + longest),
+            format_expiration(retired_at)
+        ));
+    }
+    out
+}
+
+/// `seconds` as hours, minutes or seconds, whichever reads best ("12 h", "1 h 30 min", "14 s").
+fn format_duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
 }
 
 /// What `next` changes of `in_force`, as the reload's log line lists it: everything that
@@ -302,6 +362,68 @@ fn anchor_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// The warnings of a reload whose CRLs no longer list serials that the CRL in force of their
+/// sequence (same issuer, key and scope) revoked: those certificates are accepted again. A CA
+/// may drop a certificate from its CRL once the certificate has expired (RFC 5280 §3.3), so
+/// this is a warning, not a refusal; a CRL issued without a `--revoke` is the mistake it
+/// catches.
+pub fn dropped_revocations(in_force: &Config, next: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for anchor in anchors_in_order(next) {
+        for (j, (crl, file)) in anchor.trust.crls().iter().zip(&anchor.crl_files).enumerate() {
+            let Some(old) = in_force
+                .anchors
+                .values()
+                .flat_map(|a| a.trust.crls())
+                .find(|old| old.same_sequence(crl) && old.predates(crl))
+            else {
+                continue;
+            };
+            let dropped: Vec<&str> = old
+                .revoked_serials
+                .iter()
+                .filter(|serial| crl.revoked_serials.binary_search(serial).is_err())
+                .map(String::as_str)
+                .collect();
+            if dropped.is_empty() {
+                continue;
+            }
+            const SHOWN: usize = 5;
+            let more = match dropped.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let (field, was, is) = versions(old, crl);
+            out.push(format!(
+                "{}: trust_anchor[{}].crls[{j}] ({}): the CRL of {} ({field} {was} → {is}) no longer lists {} \
+                 serial(s) the one in force revoked ({}{more}): those certificates are accepted again unless they \
+                 have expired (a CA may drop expired certificates from its CRL). If that was not meant, issue a new \
+                 CRL listing every serial still revoked and reload",
+                next.path.display(),
+                anchor.section,
+                file.display(),
+                crl.issuer,
+                dropped.len(),
+                dropped[..dropped.len().min(SHOWN)].join(", "),
+            ));
+        }
+    }
+    out
+}
+
+/// The warning of a reload that turns `server.proxy_protocol` on: from now on the listener
+/// closes every connection that does not come from `proxy_protocol_from` with a PROXY header,
+/// `rolegate admin` and the helpers on this host included.
+pub fn proxy_protocol_turned_on(in_force: &Config, next: &Config) -> Option<String> {
+    (!in_force.server.proxy_protocol && next.server.proxy_protocol).then(|| {
+        "server.proxy_protocol on: the listener now closes every connection that does not come from \
+         proxy_protocol_from with a PROXY header (rolegate_connections_refused_total{reason=\"proxy-untrusted\"}), \
+         those of rolegate admin and of credential helpers that reach it directly included: reach it through the \
+         balancer; to turn it off again without the Admin API, reload by SIGHUP, the config watch or a restart"
+            .to_owned()
+    })
+}
+
 /// The warnings of a reload that renames every trust anchor and profile (`server.region` or
 /// `server.account_id` changed): clients that name them by their old ARNs are refused from
 /// now on, each in its way.
@@ -455,8 +577,9 @@ fn older_crl(in_force: &Config, next: &Config, seen: &RevocationsSeen) -> Result
                 key: format!("trust_anchor[{}].crls[{j}] ({})", anchor.section, file.display()),
                 message: format!(
                     "this CRL of {} is older than {one_in_force} ({field} {this} against {that}): it \
-                     would take back the revocations made since. Install the CA's latest CRL; to go \
-                     back to this one on purpose, restart rolegate",
+                     would take back the revocations made since. Install the CA's latest CRL, or to revoke \
+                     more, issue a new CRL listing every serial still revoked; to go back to this one on \
+                     purpose, restart rolegate",
                     crl.issuer
                 ),
             });
@@ -842,17 +965,45 @@ mod tests {
         );
         // Removing the key that sealed until now is warned about; adding one, or making
         // another active while the old one stays listed, is not.
+        let none = KeyRetirements::default();
         assert_eq!(
-            retired_active_key(&next, &in_force).as_deref(),
-            Some(
+            retired_live_keys(&next, &in_force, &none, now()),
+            [
                 "token key k2 removed while it was the active key: live sessions sealed under it (issued up to now, \
-                 for up to 12 hours) now fail with InvalidClientTokenId until their holders renew; keep a retired key \
-                 listed, verify-only, until the longest session it sealed has expired (see \"Key ring rotation\" in \
-                 the README)"
-            )
+                 for up to 1 h, the longest max_session_duration) now fail with InvalidClientTokenId until their \
+                 holders renew; keep a retired key listed, verify-only, until the longest session it sealed has \
+                 expired (see \"Key ring rotation\" in the README)"
+            ]
         );
-        assert_eq!(retired_active_key(&in_force, &next), None);
-        assert_eq!(retired_active_key(&in_force, &same), None);
+        assert!(retired_live_keys(&in_force, &next, &none, now()).is_empty());
+        assert!(retired_live_keys(&in_force, &same, &none, now()).is_empty());
+
+        // k1 stops being active at t0; removed 14 s later, its sessions still live: warned;
+        // removed once the longest session after t0 has passed: not.
+        let mut retirements = KeyRetirements::default();
+        let t0 = 1_800_000_000;
+        retirements.record(&in_force, &next, t0);
+        let only_k2 = edited(&world, |text| {
+            text.replace(
+                "active = \"k1\"\n\n[[tokens.keys]]\nid = \"k1\"\nfile = \"token-k1.key\"\n",
+                "active = \"k2\"\n\n[[tokens.keys]]\nid = \"k2\"\nfile = \"token-k2.key\"\n",
+            )
+        });
+        assert_eq!(only_k2.keyring.key_ids(), ["k2"]);
+        assert_eq!(
+            retired_live_keys(&next, &only_k2, &retirements, t0 + 14),
+            [
+                "token key k1 removed 14 s after it stopped being the active key: sessions it sealed live until \
+                 2027-01-15T09:00:00Z (the longest max_session_duration, 1 h, after 2027-01-15T08:00:00Z) and now fail \
+                 with InvalidClientTokenId until their holders renew; keep a retired key listed, verify-only, until \
+                 then (see \"Key ring rotation\" in the README)"
+            ]
+        );
+        assert!(retired_live_keys(&next, &only_k2, &retirements, t0 + 3600).is_empty());
+        // Active again, it is no longer retired.
+        retirements.record(&next, &in_force, t0 + 20);
+        retirements.record(&in_force, &in_force, t0 + 30);
+        assert!(!retirements.0.contains_key("k1"), "{retirements:?}");
     }
 
     /// What decides who gets which role is named when a reload changes it: a CA added to an
@@ -984,6 +1135,30 @@ mod tests {
             "{warnings:?}"
         );
         assert_eq!(renamed_resources(&in_force, &in_force), Vec::<String>::new());
+    }
+
+    /// Turning PROXY protocol on closes direct connections, the admin's included: warned.
+    #[test]
+    fn a_reload_that_turns_proxy_protocol_on_warns_of_direct_connections() {
+        let world = world();
+        let direct = Config::load(&world.config).unwrap();
+        let proxied = edited(&world, |text| {
+            text.replacen(
+                "[server]\n",
+                "[server]\nproxy_protocol = true\nproxy_protocol_from = [\"10.0.0.0/8\"]\n",
+                1,
+            )
+        });
+        let warning = proxy_protocol_turned_on(&direct, &proxied).unwrap();
+        assert!(
+            warning.starts_with(
+                "server.proxy_protocol on: the listener now closes every connection that does not come from \
+                 proxy_protocol_from with a PROXY header"
+            ),
+            "{warning}"
+        );
+        assert_eq!(proxy_protocol_turned_on(&proxied, &direct), None);
+        assert_eq!(proxy_protocol_turned_on(&proxied, &proxied), None);
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub struct CrlInfo {
     /// The scope its issuing distribution point (RFC 5280 §5.2.5) gives it, when it has one:
     /// it then covers only some of the certificates its issuer issued.
     pub scope: Option<CrlScope>,
+    /// The serial numbers it revokes, as [`crate::identity::format_serial_hex`] writes them,
+    /// sorted: a reload compares them with the CRL it replaces.
+    pub revoked_serials: std::sync::Arc<[String]>,
 }
 
 /// The certificates a CRL with an issuing distribution point covers, of those its issuer
@@ -631,9 +634,21 @@ fn load_crl(
         this_update: parsed.tbs_cert_list.this_update.timestamp(),
         next_update: parsed.tbs_cert_list.next_update.map(|t| t.timestamp()),
         scope: crl_scope(&parsed),
+        revoked_serials: revoked_serials(&parsed),
     };
     let crl = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(crl_refusal(&e, &parsed)))?;
     Ok((CertRevocationList::from(crl), info, position))
+}
+
+/// The serials `crl` revokes, formatted and sorted, each once.
+fn revoked_serials(crl: &CertificateRevocationList<'_>) -> std::sync::Arc<[String]> {
+    let mut serials: Vec<String> = crl
+        .iter_revoked_certificates()
+        .map(|revoked| super::format_serial_hex(revoked.raw_serial()))
+        .collect();
+    serials.sort_unstable();
+    serials.dedup();
+    serials.into()
 }
 
 /// Why rustls-webpki refuses a CRL that parsed and verified, in words an operator can act on
