@@ -2513,6 +2513,12 @@ fn server_hostnames_are_the_names_signed_requests_are_addressed_to() {
         stdout.contains("\nsigned requests addressed to localhost, 127.0.0.1, rolegate.test\n"),
         "{stdout}"
     );
+    // The token keys with their check values, which replicas compare (as the README's
+    // `sha256sum` recipe computes them: 76ebd004 for k1.key's bytes 0..32).
+    assert!(
+        stdout.contains("\ntoken keys: k1 (check value 76ebd004) (active k1)\n"),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = with_hostnames(r#"["rolegate.internal", "*.corp.example", "10.0.0.5"]"#);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
@@ -3096,6 +3102,44 @@ fn an_anchor_without_the_crl_another_lists_is_warned_about() {
                      list the CRL here too"
                 ))),
         "{stderr}"
+    );
+}
+
+/// An anchor trusting the root that issued a CA whose CRL another anchor lists: a client that
+/// sends that CA's certificate as an intermediate reaches it, where no CRL of the CA is
+/// checked. Warned about, naming both CAs.
+#[test]
+fn an_anchor_above_a_ca_whose_crl_another_lists_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    std::fs::write(dir.path().join("issuing.pem"), &pki.intermediate.issued().cert_pem).unwrap();
+    let crl = pki.intermediate.crl(&[], now() - days(1), now() + days(7)).unwrap();
+    std::fs::write(dir.path().join("issuing.crl"), crl).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("certificates = \"ca.pem\""), "{text}");
+    let with_issuing = format!(
+        "{text}\n[[trust_anchor]]\nid = \"issuing\"\ncertificates = \"issuing.pem\"\ncrls = [\"issuing.crl\"]\n"
+    );
+    std::fs::write(&config, &with_issuing).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let issuing = with_issuing.matches("[[trust_anchor]]").count() - 1;
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("which issued CN=test intermediate"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(&format!(
+            "trust_anchor[0].crls (line {}, column 1): this anchor trusts CN=test root, which issued CN=test \
+             intermediate, whose CRL trust_anchor[{issuing}] lists: certificates CN=test intermediate issued get \
+             sessions through this anchor when the client sends its certificate as an intermediate, checked against \
+             no CRL of it; add that CA certificate to this anchor's certificates and its CRL to crls",
+            line_of(&with_issuing, "[[trust_anchor]]")
+        )),
+        "{}",
+        warned[0]
     );
 }
 

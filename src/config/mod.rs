@@ -430,9 +430,16 @@ impl Config {
             };
             out += &format!("Admin API: {} from {from}\n", self.server.admin_subjects.join("; "));
         }
+        // With each key's check value, which replicas compare (as `admin status` shows them).
+        let keys: Vec<String> = self
+            .keyring
+            .check_values()
+            .into_iter()
+            .map(|(id, check)| format!("{id} (check value {check})"))
+            .collect();
         out += &format!(
             "token keys: {} (active {})\n",
-            self.keyring.key_ids().join(", "),
+            keys.join(", "),
             self.keyring.active_id()
         );
         let mut anchors: Vec<_> = self.anchors.values().collect();

@@ -611,6 +611,42 @@ pub(super) fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &Has
                 other.section,
                 crl.issuer
             );
+            continue;
+        }
+        // One level up: this anchor trusts the CA that issued the CRL's signer, so a client
+        // sending the signer's certificate as an intermediate reaches this anchor, where no
+        // CRL of the signer is checked.
+        let above = in_order
+            .iter()
+            .filter(|other| other.section != anchor.section)
+            .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
+            .filter(|(_, crl)| !anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl))
+            .find_map(|(other, crl)| {
+                let signer = other
+                    .trust
+                    .certificates()
+                    .iter()
+                    .find(|c| c.key == crl.signer_key && c.issuer_der != c.subject_der)?;
+                let issuer = anchor
+                    .trust
+                    .certificates()
+                    .iter()
+                    .find(|c| c.subject_der == signer.issuer_der)?;
+                Some((other, signer, issuer))
+            });
+        if let Some((other, signer, issuer)) = above {
+            warn_at!(
+                file,
+                format!("trust_anchor[{}].crls", anchor.section),
+                [ca = signer.subject.as_str(),],
+                "this anchor trusts {}, which issued {}, whose CRL trust_anchor[{}] lists: certificates {} issued get \
+                 sessions through this anchor when the client sends its certificate as an intermediate, checked \
+                 against no CRL of it; add that CA certificate to this anchor's certificates and its CRL to crls",
+                issuer.subject,
+                signer.subject,
+                other.section,
+                signer.subject
+            );
         }
     }
 }

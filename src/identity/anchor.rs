@@ -186,6 +186,8 @@ pub struct AnchorCertificate {
     pub subject: String,
     /// The subject as encoded (DER), as certificates name their issuer.
     pub subject_der: Vec<u8>,
+    /// The issuer as encoded (DER): the CA that issued this one (itself, for a root).
+    pub issuer_der: Vec<u8>,
     /// The subjectPublicKeyInfo (DER): the key that signs what this CA issues and its CRLs.
     pub key: Vec<u8>,
     /// notBefore, Unix seconds.
@@ -550,6 +552,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
     Ok(AnchorCertificate {
         subject,
         subject_der: x509.subject().as_raw().to_vec(),
+        issuer_der: x509.issuer().as_raw().to_vec(),
         key: x509.public_key().raw.to_vec(),
         not_before: x509.validity().not_before.timestamp(),
         not_after: x509.validity().not_after.timestamp(),
