@@ -1516,6 +1516,12 @@ fn admin_cli(
     let (cert, key) = (dir.path().join("admin.pem"), dir.path().join("admin.key"));
     std::fs::write(&cert, &certificate.cert_pem).unwrap();
     std::fs::write(&key, &certificate.key_pem).unwrap();
+    // Private, as `rolegate certs` writes keys (a world-readable one is warned about).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let mut command = std::process::Command::new(binary());
     command
         .arg("admin")

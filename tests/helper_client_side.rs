@@ -27,12 +27,23 @@ fn session_name(leaf: &rolegate::pki::Issued) -> String {
         .to_owned()
 }
 
+/// Writes a private key file private to its owner, as `rolegate certs` writes keys (a
+/// world-readable one is warned about).
+fn write_private_key(path: &Path, key_pem: &str) {
+    std::fs::write(path, key_pem.as_bytes()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 impl Client {
     fn new(pki: &Pki) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let leaf = Pki::client(&pki.root, "workload", KeyType::EcdsaP256);
         std::fs::write(dir.path().join("cert.pem"), &leaf.cert_pem).unwrap();
-        std::fs::write(dir.path().join("key.pem"), leaf.key_pem.as_bytes()).unwrap();
+        write_private_key(&dir.path().join("key.pem"), &leaf.key_pem);
         Self {
             dir,
             serial_hex: session_name(&leaf),
@@ -144,6 +155,33 @@ fn credential_process_prints_version_1_json_and_errors_on_one_line() {
             profile_arn("nope")
         )
     );
+}
+
+/// A private key file every local user can read is named on stderr, once, and the credentials
+/// are still fetched; a group-readable or private one is not named.
+#[cfg(unix)]
+#[test]
+fn a_world_readable_private_key_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let key = c.dir.path().join("key.pem");
+    let warning = format!(
+        "the private key file {} is readable by every local user (mode 0644), and with it the role's credentials",
+        key.display()
+    );
+    for (mode, warned) in [(0o644, true), (0o640, false), (0o600, false)] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = c.command("credential-process", &d).arg("--no-cache").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mode {mode:o}: {stderr}");
+        assert_eq!(
+            stderr.matches(&warning).count(),
+            usize::from(warned),
+            "mode {mode:o}: {stderr}"
+        );
+    }
 }
 
 /// aws_signing_helper's flags are Go pflag flags: a boolean takes `=true`/`=false`, a flag
@@ -1066,7 +1104,7 @@ fn another_key_argument_misses_the_cache_and_gets_its_error() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let other = Pki::client(&pki.root, "other", KeyType::EcdsaP256);
     let other_key = c.dir.path().join("other.key");
-    std::fs::write(&other_key, other.key_pem.as_bytes()).unwrap();
+    write_private_key(&other_key, &other.key_pem);
     let cert = c.dir.path().join("cert.pem");
     for (key, error) in [
         (
@@ -1966,7 +2004,7 @@ fn sidecar_uses_a_rotated_certificate_on_the_next_refresh() {
     // Rotate: write the new pair beside the old one, then rename over it.
     let next = Pki::client(&pki.root, "workload", KeyType::EcdsaP256);
     let dir = c.dir.path();
-    std::fs::write(dir.join("key.new"), next.key_pem.as_bytes()).unwrap();
+    write_private_key(&dir.join("key.new"), &next.key_pem);
     std::fs::write(dir.join("cert.new"), &next.cert_pem).unwrap();
     std::fs::rename(dir.join("key.new"), dir.join("key.pem")).unwrap();
     std::fs::rename(dir.join("cert.new"), dir.join("cert.pem")).unwrap();
