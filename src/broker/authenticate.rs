@@ -319,8 +319,12 @@ impl Broker {
                 // not open under the key of its id (a key file replaced under that id), and one
                 // that is no token.
                 match e {
-                    session::TokenError::UnknownKey(id) => unknown_token_key(&id),
-                    session::TokenError::KeyMismatch(id) => token_key_mismatch(&id),
+                    session::TokenError::UnknownKey(id) => {
+                        token_key_refusal("unknown-token-key", &id, UNKNOWN_TOKEN_KEY)
+                    }
+                    session::TokenError::KeyMismatch(id) => {
+                        token_key_refusal("token-key-mismatch", &id, TOKEN_KEY_MISMATCH)
+                    }
                     _ => invalid_token("bad-token"),
                 }
             })
@@ -380,41 +384,30 @@ fn invalid_token(reason: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidClientTokenId, reason, session::INVALID_TOKEN_MESSAGE)
 }
 
-/// A token that names a key id the ring does not hold: STS's code and message, then the id
-/// and what an operator must check (the id is the token's, already checked to be
-/// `[A-Za-z0-9_-]{1,32}`, and in every token in the clear).
-fn unknown_token_key(key_id: &str) -> ApiError {
+/// A token refused for its key id (`key_id`, the token's, already checked to be
+/// `[A-Za-z0-9_-]{1,32}`, and in every token in the clear; no key material is involved):
+/// STS's code and message, then the id, `what` of it, and what an operator must check.
+fn token_key_refusal(reason: &'static str, key_id: &str, what: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidClientTokenId,
-        "unknown-token-key",
+        reason,
         format!(
-            "{} It names token key '{key_id}', which this server does not hold: it was sealed by a replica whose key \
-             ring holds that key, or under a key removed while its sessions lived, or it is no token of this \
-             deployment. Every replica must hold every key whose sessions still live.",
+            "{} It names token key '{key_id}', which this server {what}",
             session::INVALID_TOKEN_MESSAGE
         ),
     )
 }
 
-/// The reason of a token whose key id the ring holds but which does not open under that key.
-const TOKEN_KEY_MISMATCH: &str = "token-key-mismatch";
+/// Of a token whose key id the ring does not hold.
+const UNKNOWN_TOKEN_KEY: &str = "does not hold: it was sealed by a replica whose key ring holds that key, or under a \
+     key removed while its sessions lived, or it is no token of this deployment. Every replica must hold every key \
+     whose sessions still live.";
 
-/// A token that names a key id of the ring but fails authentication under that key (DESIGN
-/// §3: a key id names one key for as long as the tokens it sealed live): STS's code and
-/// message, then what an operator must check. The id is the token's, already checked to be
-/// `[A-Za-z0-9_-]{1,32}`; no key material is involved.
-fn token_key_mismatch(key_id: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidClientTokenId,
-        TOKEN_KEY_MISMATCH,
-        format!(
-            "{} It names token key '{key_id}', which this server holds, but does not open with it: it was sealed \
-             under a different key with the same id, or it was truncated, altered or forged. Every replica must share the \
-             same key files, and a key file must not be replaced under an id it already had.",
-            session::INVALID_TOKEN_MESSAGE
-        ),
-    )
-}
+/// Of a token that names a key id of the ring but fails authentication under that key (DESIGN
+/// §3: a key id names one key for as long as the tokens it sealed live).
+const TOKEN_KEY_MISMATCH: &str = "holds, but does not open with it: it was sealed under a different key with the \
+     same id, or it was truncated, altered or forged. Every replica must share the same key files, and a key file \
+     must not be replaced under an id it already had.";
 
 /// The reason of a declared `x-amz-content-sha256` that is not the body's: S3 answers it as
 /// `XAmzContentSHA256Mismatch` (400), which VerifyRequest names.
