@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use time::{Duration, OffsetDateTime};
 
 use crate::fsutil::{write_new_private, write_new_public};
-use crate::pki::{Authority, ClientSpec, Issued, KeyType};
+use crate::pki::{Authority, ClientSpec, Issued, KeyType, PreviousCrl, ReissuedCrl};
 
 type CmdResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -71,18 +71,30 @@ pub(super) enum CertsCommand {
         #[arg(long)]
         not_yet_valid: bool,
     },
-    /// Create a CRL signed by --ca-cert/--ca-key revoking the given serial numbers.
+    /// Create or update a CRL signed by --ca-cert/--ca-key.
+    ///
+    /// The revocations of the CRL at --out (or --from) are kept, the --revoke serials added,
+    /// and the result signed anew with fresh dates: run it with no --revoke to renew a CRL
+    /// before its nextUpdate.
     Crl {
         #[command(flatten)]
         issuer: IssuerArgs,
-        /// The CRL file to write (PEM); an existing one is replaced.
+        /// The CRL file to write (PEM); an existing one is replaced, and what it revokes is
+        /// carried over unless --from or --fresh says otherwise.
         #[arg(long)]
         out: PathBuf,
         /// Serial number in hex, as `certs client` prints it (or `openssl x509 -serial`, with
-        /// its `serial=`; repeatable): every serial the CA
-        /// revoked, as the CRL lists them all.
+        /// its `serial=`; repeatable): a certificate to revoke.
         #[arg(long = "revoke")]
         revoke: Vec<String>,
+        /// The CRL whose revocations to carry over (PEM or DER, issued by --ca-cert), when it
+        /// is not --out itself.
+        #[arg(long, conflicts_with = "fresh")]
+        from: Option<PathBuf>,
+        /// Start a new CRL that revokes the --revoke serials only (dropping what --out revoked:
+        /// for certificates that have expired since).
+        #[arg(long)]
+        fresh: bool,
         /// Days until nextUpdate (1 to 36,500).
         #[arg(long, default_value_t = 30, value_parser = days())]
         days: i64,
@@ -265,20 +277,26 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             issuer,
             out,
             revoke,
+            from,
+            fresh,
             days,
         } => {
             let ca = load_issuer(&issuer)?;
+            let previous = match (&from, fresh) {
+                (_, true) => None,
+                (Some(from), false) => Some(read_previous_crl(&ca, from)?),
+                (None, false) if out.exists() => Some(read_previous_crl(&ca, &out).map_err(|e| {
+                    format!("{e}; give --fresh to replace it with a new CRL, or --from the CRL to carry over")
+                })?),
+                (None, false) => None,
+            };
+            let previous = previous.unwrap_or_default();
             let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
-            let pem = ca.crl(&refs, now - Duration::minutes(5), now + Duration::days(days))?;
-            // A CRL is regenerated whole and replaces the one before (atomically: a reload
-            // never reads half of it).
-            crate::fsutil::replace_file(&out, pem.as_bytes(), 0o644, None)
+            let crl = ca.reissue_crl(&previous, &refs, now - Duration::minutes(5), now + Duration::days(days))?;
+            // The CRL replaces the one before atomically: a reload never reads half of it.
+            crate::fsutil::replace_file(&out, crl.pem.as_bytes(), 0o644, None)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-            super::print_stdout(&format!(
-                "wrote {} revoking {} certificate(s)\n",
-                out.display(),
-                revoke.len()
-            ));
+            super::print_stdout(&crl_summary(&out, from.as_deref().unwrap_or(&out), &crl, days));
             Ok(())
         }
     }
@@ -306,6 +324,37 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         .into());
     }
     Ok(authority)
+}
+
+/// The CRL at `path`, read to be issued again by `ca`.
+fn read_previous_crl(ca: &Authority, path: &Path) -> Result<PreviousCrl, String> {
+    let bytes = crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ca.read_crl(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What `certs crl` says it wrote: how many certificates the CRL revokes, which it carried
+/// over from `from` and which it added.
+fn crl_summary(out: &Path, from: &Path, crl: &ReissuedCrl, days: i64) -> String {
+    let total = crl.carried + crl.added.len();
+    let mut summary = format!(
+        "wrote {} revoking {total} certificate(s), next update in {days} days",
+        out.display()
+    );
+    if crl.carried > 0 {
+        summary.push_str(&format!("\n  carried over from {}: {}", from.display(), crl.carried));
+    }
+    if !crl.added.is_empty() {
+        summary.push_str(&format!("\n  newly revoked: {}", crl.added.join(", ")));
+    }
+    if !crl.already_listed.is_empty() {
+        summary.push_str(&format!(
+            "\n  revoked already (kept with their first revocation date): {}",
+            crl.already_listed.join(", ")
+        ));
+    }
+    summary.push('\n');
+    summary
 }
 
 /// The basicConstraints of the issuing CA's certificate, when it has them.

@@ -29,6 +29,7 @@ mod mapping;
 mod tests;
 
 pub use anchor::{AnchorCertificate, CrlInfo, CrlScope, StaleCrls, TrustAnchor};
+pub(crate) use attributes::distinguished_name;
 pub(crate) use attributes::short_name_of;
 pub use attributes::{DistinguishedName, SOURCE_IDENTITY_MAX, format_serial_hex, source_identity};
 pub use certificate::{CertificateNames, ClientCertificate, PublicKeyKind, certificate_names, mapped_tag_refusal};

@@ -158,17 +158,57 @@ def test_crl_lists_revoked_serial_and_is_signed_by_the_ca(test_pki):
     assert revoked == {test_pki.revoked_leaf.serial}
 
 
-def test_crl_is_regenerated_in_place(test_pki, tmp_path):
-    """`certs crl` replaces an existing CRL (a CRL is regenerated whole), listing the serials
-    given this time."""
+def test_crl_is_updated_in_place(test_pki, tmp_path):
+    """`certs crl` keeps what the CRL at --out revoked, adds the --revoke serials and signs
+    the result anew; --fresh starts over; a file at --out that is not this CA's CRL is
+    refused and left alone."""
 
     out = tmp_path / "ca.crl"
-    issuer = ["--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key), "--out", str(out)]
-    run_rolegate("certs", "crl", *issuer, "--revoke", "0a")
-    run_rolegate("certs", "crl", *issuer, "--revoke", "0a", "--revoke", "0b")
+    issuer = ["--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key)]
+    run_rolegate("certs", "crl", *issuer, "--out", str(out), "--revoke", "0a")
+    first = x509.load_pem_x509_crl(out.read_bytes())
+    added = run_rolegate("certs", "crl", *issuer, "--out", str(out), "--revoke", "0b", "--revoke", "0a")
+    assert added.stdout == (
+        f"wrote {out} revoking 2 certificate(s), next update in 30 days\n"
+        f"  carried over from {out}: 1\n"
+        "  newly revoked: 0b\n"
+        "  revoked already (kept with their first revocation date): 0a\n"
+    )
     crl = x509.load_pem_x509_crl(out.read_bytes())
     assert {r.serial_number for r in crl} == {0x0A, 0x0B}
+    assert crl.get_revoked_certificate_by_serial_number(0x0A).revocation_date_utc == (
+        first.get_revoked_certificate_by_serial_number(0x0A).revocation_date_utc
+    )
+    number = lambda c: c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number(crl) > number(first)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+    # Renewed with nothing new: the same revocations, a later nextUpdate.
+    renewed = run_rolegate("certs", "crl", *issuer, "--out", str(out), "--days", "60")
+    assert renewed.stdout.startswith(f"wrote {out} revoking 2 certificate(s), next update in 60 days\n")
+    assert {r.serial_number for r in x509.load_pem_x509_crl(out.read_bytes())} == {0x0A, 0x0B}
+
+    # --from another file, written elsewhere; --fresh drops what the CRL at --out revoked.
+    copy = tmp_path / "copy.crl"
+    run_rolegate("certs", "crl", *issuer, "--out", str(copy), "--from", str(out), "--revoke", "0c")
+    assert {r.serial_number for r in x509.load_pem_x509_crl(copy.read_bytes())} == {0x0A, 0x0B, 0x0C}
+    run_rolegate("certs", "crl", *issuer, "--out", str(copy), "--fresh", "--revoke", "0d")
+    assert {r.serial_number for r in x509.load_pem_x509_crl(copy.read_bytes())} == {0x0D}
+
+    # Another CA's CRL at --out is not replaced unless --fresh says so.
+    other = test_pki.dir / "root.crl"
+    before = out.read_bytes()
+    foreign = tmp_path / "foreign.crl"
+    foreign.write_bytes(other.read_bytes())
+    intermediate = ["--ca-cert", str(test_pki.intermediate.cert), "--ca-key", str(test_pki.intermediate.key)]
+    refused = run_rolegate("certs", "crl", *intermediate, "--out", str(foreign), check=False)
+    assert refused.returncode == 1, refused
+    subject = test_pki.root.load().subject.rfc4514_string()
+    assert f"{foreign}: the previous CRL cannot be carried over: it was issued by {subject}" in refused.stderr
+    assert refused.stderr.rstrip().endswith(
+        "; give --fresh to replace it with a new CRL, or --from the CRL to carry over"
+    )
+    assert foreign.read_bytes() == other.read_bytes() and out.read_bytes() == before
 
 
 def test_keys_generate_writes_32_random_bytes_base64(tmp_path):
