@@ -24,6 +24,9 @@ pub(super) fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
     let at = e.span().map(|span| line_and_column(text, span.start));
     let message = match (e.message(), &key, e.span()) {
         ("duplicate key", Some(key), Some(span)) => duplicate_key(text, key, span.start),
+        (message, _, Some(span)) if message.starts_with(UNQUOTED) => {
+            unquoted_value(text, span.start).unwrap_or_else(|| message.to_owned())
+        }
         (message, ..) => suggest_known_field(message).unwrap_or_else(|| plain_type_names(message)),
     };
     let key = match (key, at) {
@@ -54,6 +57,37 @@ fn duplicate_key(text: &str, key: &str, offset: usize) -> String {
         "duplicate key: {key} is already given at {}; {hint}",
         line_and_column(text, first)
     )
+}
+
+/// How toml's message for an unquoted value at the start of a value starts.
+const UNQUOTED: &str = "string values must be quoted";
+
+/// The longest unquoted value a message repeats (a line pasted in by mistake is not).
+const MOST_ECHOED: usize = 64;
+
+/// toml's "string values must be quoted" for the unquoted value at byte `offset`, said of
+/// what was written: a value followed by more on its line (`duration_seconds = 3600 x`, which
+/// toml reads as one unquoted string) is told that one value goes there; a bare word
+/// (`active = k1`) gets the quoted form to write. `None` to keep toml's message.
+fn unquoted_value(text: &str, offset: usize) -> Option<String> {
+    let line = text.get(offset..)?.split('\n').next()?;
+    let written = line.split('#').next()?.trim();
+    if written.is_empty() || written.chars().count() > MOST_ECHOED || written.contains(['"', '\'']) {
+        return None;
+    }
+    if let Some((first, rest)) = written.split_once(char::is_whitespace) {
+        let is_value = format!("v = {first}")
+            .parse::<toml::Table>()
+            .is_ok_and(|table| !table.get("v").is_some_and(toml::Value::is_str));
+        if is_value {
+            return Some(format!(
+                "`{written}` is not one value: `{}` follows the value {first} (one value per key; a comment starts with `#`)",
+                rest.trim()
+            ));
+        }
+    }
+    let quoted = serde_json::to_string(written).ok()?;
+    Some(format!("{UNQUOTED}: write {quoted}"))
 }
 
 /// serde's "unknown field `tls_crt`, expected one of `listen`, `tls_cert`, …" with the known
@@ -141,7 +175,22 @@ mod tests {
         );
         assert_eq!(
             error("[tokens]\n[[tokens.keys]]\nid = \"k0\"\nactive = k1\n"),
-            "tokens.keys[0].active (line 4, column 10): string values must be quoted, expected literal string"
+            "tokens.keys[0].active (line 4, column 10): string values must be quoted: write \"k1\""
+        );
+        assert_eq!(
+            error("[server]\nmax_clock_skew_seconds = 300 s # five minutes\n"),
+            "server.max_clock_skew_seconds (line 2, column 26): `300 s` is not one value: `s` follows the value 300 \
+             (one value per key; a comment starts with `#`)"
+        );
+        assert_eq!(
+            error("[server]\nregion = us east 1\n"),
+            "server.region (line 2, column 10): string values must be quoted: write \"us east 1\""
+        );
+        // A long line is not repeated: toml's message stays.
+        let long = format!("[server]\nregion = {}\n", "x".repeat(65));
+        assert_eq!(
+            error(&long),
+            "server.region (line 2, column 10): string values must be quoted, expected literal string"
         );
         assert_eq!(error("[server\n"), "line 1, column 8: unclosed table, expected `]`");
     }
