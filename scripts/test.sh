@@ -3,7 +3,8 @@
 #   1. the pinned Python client environment in target/pyenv (reused while
 #      scripts/python-requirements.txt and the Python version are unchanged),
 #   2. SoftHSM and OpenSC for the PKCS#11 tests (Debian packages, installed when missing),
-#      cargo build --bins, cargo test --all-targets and the doc examples (cargo test --doc),
+#      cargo build --bins, cargo test --all-targets, the doc examples (cargo test --doc) and
+#      the developer documentation's links (cargo doc),
 #   3. the real-client tests in tests/python against the freshly built daemon.
 # Extra arguments are passed to pytest (e.g. `./scripts/test.sh -k expired`).
 # Honours an exported CARGO_TARGET_DIR (default: target/ in the repository).
@@ -106,6 +107,12 @@ cargo test --all-targets 2>&1 | tee "$CARGO_TEST_LOG" || fail "cargo test --all-
 
 section "cargo test --doc"
 cargo test --doc || fail "cargo test --doc"
+
+# The developer documentation (src/lib.rs says to read it with private items): no broken
+# links.
+section "cargo doc --no-deps --document-private-items"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items \
+  || fail "cargo doc --no-deps --document-private-items"
 
 ROLEGATE_BIN="$TARGET_DIR/debug/rolegate"
 [[ -x "$ROLEGATE_BIN" ]] || fail "daemon binary not found at $ROLEGATE_BIN"

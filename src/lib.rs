@@ -42,8 +42,12 @@
 //!   [`explain`] (`explain` and `simulate`: the broker's decisions replayed offline, traced),
 //!   [`bench`](mod@bench) (`rolegate bench`, the load generator). `fuzzing` holds the harnesses the fuzz
 //!   targets and the property tests share.
+//!
+//! The crate's documentation is written for its developers: read it with
+//! `cargo doc --no-deps --document-private-items`, which links the private items it names.
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
+#![allow(rustdoc::private_intra_doc_links)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod arn;

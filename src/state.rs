@@ -52,8 +52,11 @@ struct LastReload {
     failed_sources: Option<SourceFiles>,
 }
 
-/// What a reload that succeeded did: its changes (as its log line lists them) and the warnings
-/// it logged (the load's, a listen address waiting for a restart, the active token key removed).
+/// What a reload that succeeded did: its changes (as its log line lists them) and every
+/// warning it logged — the new configuration's load warnings, listen addresses waiting for a
+/// restart, and what the change from the configuration in force warns of
+/// (`config::succession`: token keys retired while their sessions live, a new region or
+/// account, revocations a newer CRL dropped, PROXY protocol turned on).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reloaded {
     pub changes: Vec<String>,

@@ -290,7 +290,7 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
 }
 
 /// The `[server]` settings that `next` changes, each with its values before and after
-/// ("server.{key} [before] → [after]"): those that decide who may do what and what the
+/// ("server.{key} \[before\] → \[after\]"): those that decide who may do what and what the
 /// resources are named, so a reload that widens access says so in its log line, then the
 /// limits and timeouts (a rate limit lowered 200-fold belongs in the reload's record).
 fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {

@@ -227,7 +227,7 @@ pub(super) fn inherited_name_constraints(
         .collect()
 }
 
-/// The contents of the permitted ([0]) and excluded ([1]) GeneralSubtrees of a
+/// The contents of the permitted (`[0]`) and excluded (`[1]`) GeneralSubtrees of a
 /// NameConstraints' contents; empty where absent or unreadable (webpki, which read the same
 /// bytes from the certificate, refuses malformed ones on every path).
 fn subtrees(constraints: &[u8]) -> (&[u8], &[u8]) {

@@ -2,7 +2,7 @@
 //!
 //! Pure code: no I/O and no clock reads (the caller puts `aws:CurrentTime` / `aws:EpochTime`
 //! into the [`RequestContext`]). Documents are parsed and precompiled once at config load
-//! ([`PolicyDocument::parse`]); [`evaluate`] runs per request.
+//! ([`PolicyDocument::parse`]); [`evaluate()`] runs per request.
 //!
 //! - `document`: the grammar, strict parsing with element paths in errors.
 //! - `principal`, `matcher`, `wildcard`: `Principal`, `Action`, `Resource` matching.

@@ -2,7 +2,7 @@
 //!
 //! - [`canonical_request`] / [`string_to_sign`] / [`derive_signing_key`] / [`hmac_signature`]:
 //!   the steps of <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html>.
-//! - [`SignedRequest::parse`] + [`verify`]: server side HMAC verification (header or presigned
+//! - [`SignedRequest::parse`] + [`verify()`]: server side HMAC verification (header or presigned
 //!   query form), with scope, signed-header and clock rules; [`SigningKeyCache`] caches keys.
 //! - [`sign_hmac`]: client side HMAC signing.
 //! - [`ServerNames`]: the names a signed `host` must be one of.

@@ -101,7 +101,7 @@ pub(super) fn admin_peer(
         };
         let mut refused = untrusted_client_certificate(&chain.leaf, &which);
         refused.reason = reason;
-        if maybe_stale && admins_refused_for_stale_crls(&config, is_admin_anchor, now) {
+        if maybe_stale && admins_refused_for_stale_crls(&config, now) {
             if !refused.message.ends_with('.') {
                 refused.message.push('.');
             }
@@ -136,15 +136,15 @@ const STALE_CRL_RECOVERY: &str = "An anchor admins chain to refuses stale CRLs (
      holds a CRL past its nextUpdate, which refuses admin certificates too: put the fresh CRL in place and reload \
      with SIGHUP (systemctl reload), the config watch (config_watch_seconds) or a restart.";
 
-/// Whether an enabled anchor that admin callers may chain to (`eligible`) refuses stale CRLs
-/// and holds one past its nextUpdate at `now`: then the Admin API is locked to every admin
-/// whose chain that CRL covers.
-fn admins_refused_for_stale_crls(config: &Config, eligible: impl Fn(&Anchor) -> bool, now: OffsetDateTime) -> bool {
+/// Whether an enabled anchor that admin callers may chain to ([`crate::config::ServerSettings::admits_admins_from`])
+/// refuses stale CRLs and holds one past its nextUpdate at `now`: then the Admin API is locked
+/// to every admin whose chain that CRL covers.
+fn admins_refused_for_stale_crls(config: &Config, now: OffsetDateTime) -> bool {
     let now = now.unix_timestamp();
     config
         .anchors
         .values()
-        .any(|a| eligible(a) && a.refusing_stale_crl(now).is_some())
+        .any(|a| config.server.admits_admins_from(a) && a.refusing_stale_crl(now).is_some())
 }
 
 #[cfg(test)]
