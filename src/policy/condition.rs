@@ -27,8 +27,10 @@
 //!   operators true — the same "values do not match" rule as a missing key.
 //! - `ArnEquals` and `ArnLike` are identical in IAM: each of the six `:`-separated components is
 //!   matched separately with `*`/`?` wildcards, case-sensitively.
-//! - Policy variables are substituted in string and ARN operator values (2012-10-17 only); a
-//!   value with an unresolvable variable matches nothing.
+//! - Policy variables are substituted in string, ARN and `Bool` operator values (2012-10-17
+//!   only; "You can use a policy variable with the Boolean condition operator", same page); a
+//!   value with an unresolvable variable, or a `Bool` value that resolves to neither `true`
+//!   nor `false`, matches nothing.
 
 use std::net::IpAddr;
 
@@ -267,10 +269,12 @@ impl Values {
             OperatorKind::StringEquals
             | OperatorKind::StringEqualsIgnoreCase
             | OperatorKind::StringLike
-            | OperatorKind::Arn => Self::Text(Vec::new()),
+            | OperatorKind::Arn
+            // Text, as they may hold policy variables: each plain one is checked to be a boolean.
+            | OperatorKind::Bool => Self::Text(Vec::new()),
             OperatorKind::Numeric(_) => Self::Numbers(Vec::new()),
             OperatorKind::Date(_) => Self::Dates(Vec::new()),
-            OperatorKind::Bool | OperatorKind::Null => Self::Bools(Vec::new()),
+            OperatorKind::Null => Self::Bools(Vec::new()),
             OperatorKind::BinaryEquals => Self::Bytes(Vec::new()),
             OperatorKind::IpAddress => Self::Networks(Vec::new()),
         }
@@ -307,6 +311,10 @@ impl Values {
                             )
                         })?,
                     ),
+                    (None, OperatorKind::Bool) => match parse_bool(raw) {
+                        Some(_) => TextValue::Exact(raw.to_owned()),
+                        None => return Err(invalid("expected true or false")),
+                    },
                     (None, _) => TextValue::Exact(raw.to_owned()),
                 };
                 items.push(item);
@@ -348,7 +356,8 @@ impl Values {
         }
     }
 
-    /// For `Null`: the listed expectations (`true` = key must be absent).
+    /// For `Null`: the listed expectations (`true` = key must be absent; `Null` takes no
+    /// policy variables).
     fn null_expectations(&self) -> impl Iterator<Item = bool> + '_ {
         let items: &[bool] = match self {
             Self::Bools(items) => items,
@@ -363,6 +372,7 @@ fn text_matches(item: &TextValue, kind: OperatorKind, ctx: &RequestContext, requ
     match item {
         TextValue::Exact(policy) => match kind {
             OperatorKind::StringEqualsIgnoreCase => eq_ignore_case(request, policy),
+            OperatorKind::Bool => same_bool(request, policy),
             _ => request == policy,
         },
         TextValue::Like(pattern) => ctx.pattern_matches(pattern, request),
@@ -378,9 +388,16 @@ fn text_matches(item: &TextValue, kind: OperatorKind, ctx: &RequestContext, requ
             OperatorKind::StringEqualsIgnoreCase => {
                 template.resolve_text(ctx).is_some_and(|p| eq_ignore_case(request, &p))
             }
+            OperatorKind::Bool => template.resolve_text(ctx).is_some_and(|p| same_bool(request, &p)),
             _ => template.resolve_text(ctx).is_some_and(|p| p == request),
         },
     }
+}
+
+/// `Bool`: the request value and the policy value are the same boolean (`true` and `false`
+/// in any case); text that is neither matches nothing.
+fn same_bool(request: &str, policy: &str) -> bool {
+    parse_bool(request).is_some_and(|r| parse_bool(policy) == Some(r))
 }
 
 impl ArnPattern {

@@ -259,6 +259,18 @@ fn policy_variables_in_conditions() {
             &[("aws:principalarn", S(ROLE)), ("aws:principalaccount", S(ACCOUNT))], true),
         ("2012-10-17", r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::${aws:PrincipalAccount}:role/*"}}"#,
             &[("aws:principalarn", S(ROLE)), ("aws:principalaccount", S("210987654321"))], false),
+        // Bool takes policy variables ("You can use a policy variable with the Boolean
+        // condition operator"): the resolved text is compared as a boolean, in any case.
+        ("2012-10-17", r#"{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls}"}}"#,
+            &[("aws:securetransport", S("true")), ("aws:principaltag/tls", S("TRUE"))], true),
+        ("2012-10-17", r#"{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls}"}}"#,
+            &[("aws:securetransport", S("true")), ("aws:principaltag/tls", S("false"))], false),
+        ("2012-10-17", r#"{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls}"}}"#,
+            &[("aws:securetransport", S("true")), ("aws:principaltag/tls", S("yes"))], false),
+        ("2012-10-17", r#"{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls, 'true'}"}}"#,
+            &[("aws:securetransport", S("true"))], true),
+        ("2012-10-17", r#"{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls}"}}"#,
+            &[("aws:securetransport", S("true"))], false),
         // Version 2008-10-17 (or none): `${...}` is literal text.
         ("2008-10-17", r#"{"StringEquals":{"aws:k":"${aws:v}"}}"#,
             &[("aws:k", S("x")), ("aws:v", S("x"))], false),
