@@ -6,12 +6,14 @@ pub mod endpoint;
 pub mod grpc;
 pub mod proxy;
 mod roles_anywhere;
+mod session_check;
 mod tls;
 
 pub use roles_anywhere::{
     ClientError, CreateSessionParams, RolesAnywhereClient, SessionCredentials, X509Signer, is_visible_ascii,
     parse_create_session_answer, signed_create_session,
 };
+pub use session_check::SessionCheck;
 pub use tls::{TlsOptions, client_config};
 
 /// `e` and its sources joined with ": ", leaving out a source whose text is already in the

@@ -22,13 +22,13 @@ type TunnelledClient = Client<HttpsConnector<Tunnel<HttpsConnector<HttpConnector
 
 /// The HTTPS client, straight to the endpoint or through an HTTP CONNECT tunnel (boxed: the
 /// two differ in size, and a process makes one).
-enum HttpsClient {
+pub(super) enum HttpsClient {
     Direct(Box<DirectClient>),
     Tunnelled(Box<TunnelledClient>),
 }
 
 impl HttpsClient {
-    fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+    pub(super) fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
         match self {
             HttpsClient::Direct(c) => c.request(req),
             HttpsClient::Tunnelled(c) => c.request(req),
@@ -37,7 +37,7 @@ impl HttpsClient {
 }
 
 /// Largest response body read from the server.
-const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// What to ask CreateSession for.
 #[derive(Clone, Debug)]
@@ -150,10 +150,10 @@ pub enum ClientError {
 }
 
 pub struct RolesAnywhereClient {
-    endpoint: String,
-    authority: String,
-    client: HttpsClient,
-    route: Route,
+    pub(super) endpoint: String,
+    pub(super) authority: String,
+    pub(super) client: HttpsClient,
+    pub(super) route: Route,
 }
 
 impl RolesAnywhereClient {
@@ -283,7 +283,7 @@ fn api_error(status: u16, error_type: Option<String>, body: &[u8]) -> ClientErro
 
 /// At most 500 characters of a text the server chose, its control characters escaped (`\u{1b}`):
 /// the helpers print it to a terminal, where an escape sequence could rewrite what is shown.
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars()
         .take(500)
         .flat_map(|c| match c.is_control() {

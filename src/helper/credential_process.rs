@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity, read_certificate_and_chain};
 use crate::cli::print_stderr;
-use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCredentials, TlsOptions, proxy};
+use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCheck, SessionCredentials, TlsOptions, proxy};
+use futures_util::future::BoxFuture;
 
 /// Longest wait for one CreateSession answer (SDKs wait on `credential_process`, and parallel
 /// processes wait on the cache lock of the one fetching).
@@ -315,6 +316,51 @@ impl SessionArgs {
                 }
             )),
         }
+    }
+
+    /// How a long-running helper (`sidecar`, `update`) checks the credentials it holds with
+    /// the server ([`super::refresh::SessionChecks`]): every `every_seconds` (0: never), and
+    /// only with `--endpoint` — AWS's Roles Anywhere endpoint serves no STS. Only a refusal
+    /// of the credentials counts; a check that fails or is answered otherwise is logged at
+    /// debug level and changes nothing.
+    pub fn session_checks(
+        self: &std::sync::Arc<Self>,
+        every_seconds: u32,
+    ) -> super::refresh::SessionChecks<impl FnMut(SessionCredentials) -> BoxFuture<'static, Option<String>> + use<>>
+    {
+        let every = (self.endpoint.is_some() && every_seconds > 0)
+            .then(|| std::time::Duration::from_secs(every_seconds.into()));
+        let session = self.clone();
+        let check = move |credentials: SessionCredentials| -> BoxFuture<'static, Option<String>> {
+            let session = session.clone();
+            Box::pin(async move {
+                let checked = async {
+                    let client = session.client()?;
+                    let region = session.region()?;
+                    client
+                        .check_session(&credentials, &region, OffsetDateTime::now_utc())
+                        .await
+                        .map_err(|e| e.to_string())
+                };
+                match tokio::time::timeout(REQUEST_TIMEOUT, checked).await {
+                    Ok(Ok(SessionCheck::Refused { code, message })) => Some(format!("{code}: {message}")),
+                    Ok(Ok(SessionCheck::Accepted)) => None,
+                    Ok(Ok(SessionCheck::Undecided(what))) => {
+                        tracing::debug!(answer = %what, "the check of the credentials held decided nothing");
+                        None
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "the credentials held could not be checked");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!("the check of the credentials held had no answer in time");
+                        None
+                    }
+                }
+            })
+        };
+        super::refresh::SessionChecks { every, check }
     }
 
     /// Loads the identity, signs CreateSession and returns the credentials (no cache).

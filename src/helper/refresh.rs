@@ -19,6 +19,11 @@
 //! IMDS provider takes credentials with less than 10 + 2 to 10 minutes left to last that long
 //! ("static stability", `utils.py` `_evaluate_expiration`, `ec2_credential_refresh_window`),
 //! so it would use them past their expiry. Sessions too short to keep the margin are warned about.
+//!
+//! Credentials the server stops accepting before they expire (a role's sessions revoked, the
+//! token key that sealed them retired) are replaced at once: [`run`] asks the server now and
+//! then whether it still accepts those it holds ([`SessionChecks`]), and a refusal forces a
+//! fetch ([`CredentialState::record_refusal`]).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration as StdDuration;
@@ -95,6 +100,8 @@ pub struct CredentialState {
     last_failure: Option<OffsetDateTime>,
     last_error: Option<String>,
     forced: Option<OffsetDateTime>,
+    /// Why the server refused the credentials held, when it did after they were fetched.
+    refused: Option<String>,
     /// A uniform draw in `[0, 1)` that spreads the next attempt ([`CredentialState::redraw`]);
     /// 0 puts it at its latest.
     draw: f64,
@@ -155,6 +162,33 @@ impl CredentialState {
         };
     }
 
+    /// Why the last fetch failed, when it did.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_failure.and(self.last_error.as_deref())
+    }
+
+    /// Why the server refuses the credentials held, if it said so since they were fetched.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
+    /// The credentials to check with the server at `now`: those held, unless they expired or
+    /// a fetch has failed since (the next fetch is due anyway).
+    pub fn to_check(&self, now: OffsetDateTime) -> Option<SessionCredentials> {
+        match (&self.held, self.last_failure) {
+            (Some(h), None) if now < h.expires => Some(h.credentials.clone()),
+            _ => None,
+        }
+    }
+
+    /// Records that the server refused the credentials held (`reason`): they are replaced at
+    /// once (served meanwhile: the server may be one replica of several, and they are what
+    /// there is).
+    pub fn record_refusal(&mut self, reason: String, now: OffsetDateTime) {
+        self.refused = Some(reason);
+        self.request_refresh(now);
+    }
+
     /// Whether a fetch has finished, successfully or not.
     pub fn attempted(&self) -> bool {
         self.held.is_some() || self.last_failure.is_some()
@@ -182,6 +216,7 @@ impl CredentialState {
         self.last_failure = None;
         self.last_error = None;
         self.forced = None;
+        self.refused = None;
     }
 
     /// Records a failed fetch at `now`; the held credentials stay (until they expire).
@@ -231,29 +266,59 @@ pub fn format_time(t: OffsetDateTime) -> String {
 /// Shared state read by the servers and written by [`run`].
 pub type SharedState = Arc<RwLock<CredentialState>>;
 
+/// How often, and how, [`run`] asks the server whether it still accepts the credentials
+/// held: `check` answers with the server's refusal, `None` when it accepted them or said
+/// nothing either way. `every: None` never asks (a server without STS: AWS's Roles Anywhere).
+pub struct SessionChecks<C> {
+    pub every: Option<StdDuration>,
+    pub check: C,
+}
+
 /// Fetches forever per `policy`, recording each result in `state`. `changed` is polled every
-/// `check_every`; when it returns true (the identity files changed) a refresh is forced.
-pub async fn run<F, Fut>(
+/// `check_every`; when it returns true (the identity files changed) a refresh is forced. The
+/// credentials held are checked with the server per `checks`; a refusal forces a refresh.
+pub async fn run<F, Fut, C, CheckFut>(
     state: SharedState,
     policy: RefreshPolicy,
     check_every: StdDuration,
     mut changed: impl FnMut() -> bool,
     mut fetch: F,
+    mut checks: SessionChecks<C>,
 ) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<SessionCredentials, String>>,
+    C: FnMut(SessionCredentials) -> CheckFut,
+    CheckFut: std::future::Future<Output = Option<String>>,
 {
     let mut warned_short = false;
+    let mut last_check = tokio::time::Instant::now();
     loop {
         let now = OffsetDateTime::now_utc();
         let due = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
         if due > now {
-            let wait = StdDuration::try_from(due - now).unwrap_or_default().min(check_every);
+            let until_check = checks.every.map(|every| every.saturating_sub(last_check.elapsed()));
+            let wait = StdDuration::try_from(due - now)
+                .unwrap_or_default()
+                .min(check_every)
+                .min(until_check.unwrap_or(StdDuration::MAX));
             tokio::time::sleep(wait).await;
             let now = OffsetDateTime::now_utc();
             if changed() {
                 tracing::info!("identity files changed: refreshing credentials");
                 write(&state, |s| s.request_refresh(now));
+            } else if checks.every.is_some_and(|every| last_check.elapsed() >= every) {
+                last_check = tokio::time::Instant::now();
+                let held = read(&state, |s| s.to_check(now));
+                if let Some(refusal) = match held {
+                    Some(credentials) => (checks.check)(credentials).await,
+                    None => None,
+                } {
+                    tracing::warn!(
+                        refusal = %refusal,
+                        "the server refuses the credentials held: fetching new ones"
+                    );
+                    write(&state, |s| s.record_refusal(refusal, OffsetDateTime::now_utc()));
+                }
             }
             continue;
         }
@@ -454,5 +519,34 @@ mod tests {
         st.request_refresh(T0 + s(10));
         assert_eq!(st.next_attempt(&p), Some(T0 + s(10)));
         assert_eq!(st.current(T0 + s(10)).unwrap().expires, T0 + s(3600));
+    }
+
+    #[test]
+    fn credentials_the_server_refuses_are_replaced_at_once_and_served_meanwhile() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        assert_eq!(st.to_check(T0 + s(60)).unwrap().access_key_id, "A");
+        st.record_refusal("AccessDenied: revoked".into(), T0 + s(60));
+        assert_eq!(st.refused(), Some("AccessDenied: revoked"));
+        assert_eq!(
+            st.next_attempt(&p),
+            Some(T0 + s(60)),
+            "within MIN_REFRESH_INTERVAL of the fetch"
+        );
+        assert_eq!(st.current(T0 + s(60)).unwrap().credentials.access_key_id, "A");
+        // The fetch fails: still refused, the failure told, nothing to check until a fetch
+        // succeeds (the retry is due anyway).
+        st.record_failure("connection refused".into(), T0 + s(61));
+        assert_eq!(
+            (st.refused(), st.last_error()),
+            (Some("AccessDenied: revoked"), Some("connection refused"))
+        );
+        assert!(st.to_check(T0 + s(62)).is_none());
+        st.record_success(creds("B", "2026-01-01T02:00:00Z"), T0 + s(63), &p);
+        assert_eq!((st.refused(), st.last_error()), (None, None));
+        assert_eq!(st.to_check(T0 + s(64)).unwrap().access_key_id, "B");
+        // Expired credentials are not checked: there is nothing to keep.
+        assert!(st.to_check(T0 + s(7200)).is_none());
     }
 }

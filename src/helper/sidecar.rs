@@ -105,6 +105,11 @@ pub struct SidecarArgs {
     /// How often to check the certificate and key files for changes, in seconds.
     #[arg(long, default_value_t = 10, hide = true)]
     pub check_files_seconds: u32,
+    /// How often to ask the server whether it still accepts the credentials served (an STS
+    /// GetCallerIdentity at --endpoint), in seconds: refused ones (a role's sessions revoked,
+    /// a token key retired) are replaced at once. 0: never; never without --endpoint.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub check_session_seconds: u32,
 }
 
 /// Runs the sidecar until SIGTERM or SIGINT.
@@ -176,6 +181,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         ..RefreshPolicy::default()
     };
     let session = Arc::new(args.session.clone());
+    let checks = session.session_checks(args.check_session_seconds);
     let fetch_source = source.clone();
     let mut seen = fingerprint(&source);
     let refresher = refresh::run(
@@ -196,6 +202,7 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
                 session.fetch_with(&session.client()?, &identity).await
             }
         },
+        checks,
     );
     tokio::spawn(refresher);
     // Connections wait in the listen backlog meanwhile.
@@ -437,11 +444,21 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
 /// good. The reason is the last refresh error, which names the endpoint's and the proxy's
 /// hosts: a DNS-rebinding page, whose requests name its own domain, reads no more than whether
 /// credentials are served.
+///
+/// Credentials the server said it refuses (`--check-session-seconds`) are unhealthy too, until
+/// new ones are fetched: they are still served, but fail every call the application makes.
 fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) -> Response<Full<Bytes>> {
-    match state.current(now) {
-        Ok(_) => text(StatusCode::OK, "ok"),
-        Err(e) if addressed_here => text(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, UNHEALTHY_WITHOUT_REASON),
+    let unhealthy = match (state.current(now), state.refused()) {
+        (Ok(_), None) => return text(StatusCode::OK, "ok"),
+        (Ok(_), Some(refusal)) => format!(
+            "the server refuses the credentials served ({refusal}), and fetching new ones has not succeeded yet{}",
+            state.last_error().map(|e| format!(": {e}")).unwrap_or_default()
+        ),
+        (Err(e), _) => e.to_string(),
+    };
+    match addressed_here {
+        true => text(StatusCode::SERVICE_UNAVAILABLE, &unhealthy),
+        false => text(StatusCode::SERVICE_UNAVAILABLE, UNHEALTHY_WITHOUT_REASON),
     }
 }
 
@@ -1325,6 +1342,28 @@ mod tests {
         );
         fill(&s);
         assert_eq!(call(&s, req("GET", "/healthz", &probe), T0), (200, "ok".to_owned()));
+        // Credentials the server refuses are unhealthy until new ones come, served meanwhile.
+        let later = T0 + time::Duration::minutes(5);
+        s.state
+            .write()
+            .unwrap()
+            .record_refusal("AccessDenied: revoked".into(), later);
+        s.state.write().unwrap().record_failure("HTTP 503".into(), later);
+        assert_eq!(
+            call(&s, req("GET", "/healthz", &[]), later),
+            (
+                503,
+                "the server refuses the credentials served (AccessDenied: revoked), and fetching new ones has not \
+                 succeeded yet: HTTP 503"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            call(&s, req("GET", "/healthz", &probe), later),
+            (503, UNHEALTHY_WITHOUT_REASON.to_owned())
+        );
+        fill(&s);
+        assert_eq!(call(&s, req("GET", "/healthz", &probe), later), (200, "ok".to_owned()));
     }
 
     #[cfg(unix)]

@@ -32,6 +32,11 @@ pub struct UpdateArgs {
     /// retries a failed refresh, with backoff, while it keeps the profile's last credentials.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub retry_errors: bool,
+    /// How often to ask the server whether it still accepts the credentials written (an STS
+    /// GetCallerIdentity at --endpoint), in seconds: refused ones (a role's sessions revoked,
+    /// a token key retired) are replaced at once. 0: never; never without --endpoint.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub check_session_seconds: u32,
 }
 
 /// A profile name that can head a section `configparser` reads back as that name: not empty,
@@ -95,6 +100,7 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     }
     let state: SharedState = Arc::default();
     let session = Arc::new(args.session.clone());
+    let checks = session.session_checks(args.check_session_seconds);
     let profile = args.profile_name.clone();
     let target = file.clone();
     let fetch = move || {
@@ -112,7 +118,7 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     // A profile is written whole between two awaits, so stopping at any await leaves the
     // file as it was or as written.
     tokio::select! {
-        () = refresh::run(state, RefreshPolicy::default(), StdDuration::from_secs(30), || false, fetch) => {}
+        () = refresh::run(state, RefreshPolicy::default(), StdDuration::from_secs(30), || false, fetch, checks) => {}
         () = stop.next() => tracing::info!("stopping on a signal"),
     }
     Ok(())

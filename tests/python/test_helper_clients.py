@@ -10,9 +10,11 @@ Self-contained PKI (ECDSA P-256 only) so it does not depend on other fixtures.""
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +26,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
-from botocore.exceptions import CredentialRetrievalError
+from botocore.exceptions import ClientError, CredentialRetrievalError
 
 from harness import (
     ACCOUNT,
@@ -69,7 +71,7 @@ def env(tmp_path_factory):
         ["--config", str(config), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
         log_dir=tmp_path_factory.mktemp("helper-daemon"),
     )
-    yield {"daemon": daemon, "root": root, "a": leaf_a, "b": leaf_b}
+    yield {"daemon": daemon, "root": root, "a": leaf_a, "b": leaf_b, "dir": directory}
     daemon.stop()
 
 
@@ -295,3 +297,90 @@ def test_sidecar_picks_up_a_rotated_certificate(env, tmp_path):
         assert_arn_names(caller_arn(env, session), env["b"])
     finally:
         s.stop()
+
+
+def _sts_refuses(env, creds: dict) -> bool:
+    """Whether the daemon refuses these credentials' GetCallerIdentity as revoked."""
+
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["Token"],
+    )  # fmt: skip
+    try:
+        caller_arn(env, session)
+        return False
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDenied", e.response
+        assert "have been revoked" in e.response["Error"]["Message"], e.response
+        return True
+
+
+def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
+    """A role revoking the sessions it issued (reloaded with revoke_sessions_issued_before) is
+    noticed by the sidecar's and update's checks of the credentials they hold
+    (--check-session-seconds, an STS GetCallerIdentity): both fetch new ones at once, not an
+    hour later on their schedule, and the sidecar's health says so meanwhile."""
+
+    d = env["dir"]
+    config = tmp_path / "rolegate.toml"
+    text = render_config(
+        tls_cert=str(d / "server.pem"),
+        tls_key=str(d / "server.key"),
+        token_key_file=str(d / "token-k1.key"),
+        anchors=[Anchor("main", str(d / "root-ca.pem"))],
+        profiles=[Profile("workloads", [role_arn("app")])],
+        roles=[Role(role_arn("app"), max_session_duration=7200)],
+    )
+    config.write_text(text)
+    daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "daemon")
+    own = {**env, "daemon": daemon}
+    home = tmp_path / "home"
+    sidecar = Sidecar(own, env["a"].cert, env["a"].key, home, "--check-session-seconds", "1")
+    credentials_file = home / "credentials"
+    update_env = {**isolated_env(home), "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file)}
+    update = subprocess.Popen(
+        [str(rolegate_bin()), "update", *session_flags(own, env["b"].cert, env["b"].key),
+         "--check-session-seconds", "1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=update_env,
+    )  # fmt: skip
+
+    def written() -> dict:
+        profile = configparser.RawConfigParser()
+        profile.read(credentials_file)
+        if not profile.has_section("default"):
+            return {}
+        section = profile["default"]
+        return {
+            "AccessKeyId": section.get("aws_access_key_id"),
+            "SecretAccessKey": section.get("aws_secret_access_key"),
+            "Token": section.get("aws_session_token"),
+        }
+
+    try:
+        Sidecar.wait_for(lambda: bool(written()), "update's first credentials")
+        _, served = sidecar.container(sidecar.token)
+        first_written = written()
+        assert not _sts_refuses(own, served) and not _sts_refuses(own, first_written)
+
+        # Sessions are revoked by the second; the ones held were issued before this one.
+        time.sleep(1.1)
+        cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        app = f"arn = {json.dumps(role_arn('app'))}"
+        config.write_text(text.replace(app, f'{app}\nrevoke_sessions_issued_before = "{cutoff}"', 1))
+        daemon.proc.send_signal(signal.SIGHUP)
+        Sidecar.wait_for(lambda: _sts_refuses(own, served), "the reload that revokes the sessions")
+
+        Sidecar.wait_for(
+            lambda: sidecar.container(sidecar.token)[1].get("AccessKeyId") != served["AccessKeyId"],
+            "the sidecar's new credentials",
+        )
+        Sidecar.wait_for(lambda: written().get("AccessKeyId") != first_written["AccessKeyId"], "update's new ones")
+        _, renewed = sidecar.container(sidecar.token)
+        assert not _sts_refuses(own, renewed) and not _sts_refuses(own, written())
+        with urllib.request.urlopen(sidecar.url + "/healthz", timeout=10) as r:
+            assert (r.status, r.read()) == (200, b"ok")
+    finally:
+        update.kill()
+        update.wait(timeout=10)
+        sidecar.stop()
+        daemon.stop()
