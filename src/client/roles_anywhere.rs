@@ -22,13 +22,13 @@ type TunnelledClient = Client<HttpsConnector<Tunnel<HttpsConnector<HttpConnector
 
 /// The HTTPS client, straight to the endpoint or through an HTTP CONNECT tunnel (boxed: the
 /// two differ in size, and a process makes one).
-pub(super) enum HttpsClient {
+enum HttpsClient {
     Direct(Box<DirectClient>),
     Tunnelled(Box<TunnelledClient>),
 }
 
 impl HttpsClient {
-    pub(super) fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+    fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
         match self {
             HttpsClient::Direct(c) => c.request(req),
             HttpsClient::Tunnelled(c) => c.request(req),
@@ -37,7 +37,7 @@ impl HttpsClient {
 }
 
 /// Largest response body read from the server.
-pub(super) const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// What to ask CreateSession for.
 #[derive(Clone, Debug)]
@@ -150,10 +150,10 @@ pub enum ClientError {
 }
 
 pub struct RolesAnywhereClient {
-    pub(super) endpoint: String,
+    endpoint: String,
     pub(super) authority: String,
-    pub(super) client: HttpsClient,
-    pub(super) route: Route,
+    client: HttpsClient,
+    route: Route,
 }
 
 impl RolesAnywhereClient {
@@ -230,8 +230,27 @@ impl RolesAnywhereClient {
             },
             now,
         )?;
-        let mut req = http::Request::post(format!("{}/sessions", self.endpoint));
-        for (k, v) in &headers {
+        let (status, headers, bytes) = self.exchange("/sessions", &headers, body).await?;
+        if !(200..300).contains(&status) {
+            let error_type = headers
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(':').next().unwrap_or(s).to_owned());
+            return Err(api_error(status, error_type, &bytes));
+        }
+        parse_create_session_answer(&bytes)
+    }
+
+    /// POSTs `body` with `headers` to `path` of the endpoint and reads the answer: its status,
+    /// headers and body (at most [`MAX_RESPONSE_BYTES`]).
+    pub(super) async fn exchange(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<(u16, http::HeaderMap, Bytes), ClientError> {
+        let mut req = http::Request::post(format!("{}{path}", self.endpoint));
+        for (k, v) in headers {
             req = req.header(k, v);
         }
         let req = req
@@ -243,20 +262,13 @@ impl RolesAnywhereClient {
             message: super::transport_message(&e),
         })?;
         let status = resp.status().as_u16();
-        let error_type = resp
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(':').next().unwrap_or(s).to_owned());
-        let bytes = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+        let (parts, body) = resp.into_parts();
+        let bytes = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
             .collect()
             .await
             .map_err(|e| ClientError::Protocol(format!("reading the response: {e}")))?
             .to_bytes();
-        if !(200..300).contains(&status) {
-            return Err(api_error(status, error_type, &bytes));
-        }
-        parse_create_session_answer(&bytes)
+        Ok((status, parts.headers, bytes))
     }
 }
 

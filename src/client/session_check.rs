@@ -5,13 +5,11 @@
 //! token key that sealed them was retired — are replaced at once instead of on schedule.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::roles_anywhere::MAX_RESPONSE_BYTES;
 use super::{ClientError, RolesAnywhereClient, SessionCredentials};
-use crate::sigv4::{HttpRequest, sign_hmac};
+use crate::sigv4::{HttpRequest, sha256_hex, sign_hmac};
 
 /// The STS request body: the action and its API version, nothing else.
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -69,10 +67,9 @@ impl RolesAnywhereClient {
             query: "",
             headers: &base,
         };
-        let payload_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY.as_bytes()));
         let signed = sign_hmac(
             &unsigned,
-            &payload_hash,
+            &sha256_hex(BODY.as_bytes()),
             &credentials.access_key_id,
             &credentials.secret_access_key,
             Some(&credentials.session_token),
@@ -80,28 +77,14 @@ impl RolesAnywhereClient {
             "sts",
             now,
         );
-        let mut req = http::Request::post(format!("{}/", self.endpoint));
-        for (name, value) in base
+        let headers: Vec<(String, String)> = base
             .iter()
-            .map(|(n, v)| (*n, *v))
-            .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        {
-            req = req.header(name, value);
-        }
-        let req = req
-            .body(Full::new(Bytes::from_static(BODY.as_bytes())))
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
-            endpoint: self.endpoint.clone(),
-            route: self.route.via(),
-            message: super::transport_message(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let body = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| ClientError::Protocol(format!("reading the response: {e}")))?
-            .to_bytes();
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .chain(signed)
+            .collect();
+        let (status, _, body) = self
+            .exchange("/", &headers, Bytes::from_static(BODY.as_bytes()))
+            .await?;
         Ok(session_check(status, &body))
     }
 }
