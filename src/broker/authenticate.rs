@@ -368,8 +368,8 @@ fn renewal_hint(origin: &SessionOrigin) -> &'static str {
     match origin {
         SessionOrigin::RolesAnywhere { .. } => {
             "get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, \
-             by default ~/.cache/rolegate; rolegate sidecar and rolegate update given --endpoint fetch new ones within a \
-             minute: they check theirs with the server)."
+             by default ~/.cache/rolegate; rolegate sidecar and rolegate update given --endpoint fetch new ones at their \
+             next check of theirs, every minute by default)."
         }
         SessionOrigin::AssumeRole { .. } => {
             "this session came from AssumeRole: assume the role again (the AWS CLI keeps assumed-role credentials \

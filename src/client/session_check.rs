@@ -27,8 +27,11 @@ pub enum SessionCheck {
     Accepted,
     /// It refused them: the STS error code and message.
     Refused { code: String, message: String },
-    /// Any other answer (throttled, an error of the server, no STS there): nothing learned.
+    /// Another STS error (throttled, an error of the server): nothing learned this time.
     Undecided(String),
+    /// A client error that is no STS error document: no STS at the endpoint (an AWS Roles
+    /// Anywhere endpoint given as `--endpoint`).
+    NoSts(String),
 }
 
 /// The JSON error document of STS (`Accept: application/json`).
@@ -103,6 +106,9 @@ fn session_check(status: u16, body: &[u8]) -> SessionCheck {
             "HTTP {status}, {}",
             super::roles_anywhere::printable(&error.code)
         )),
+        // A 4xx of another shape comes from a server that is not STS (AWS's Roles Anywhere
+        // answers `POST /` so); a 5xx may be a balancer's while rolegate restarts.
+        Err(_) if (400..500).contains(&status) => SessionCheck::NoSts(format!("HTTP {status}, not an STS answer")),
         Err(_) => SessionCheck::Undecided(format!("HTTP {status}, not an STS answer")),
     }
 }
@@ -137,7 +143,11 @@ mod tests {
         );
         assert_eq!(
             session_check(404, b"<html>not here</html>"),
-            SessionCheck::Undecided("HTTP 404, not an STS answer".into())
+            SessionCheck::NoSts("HTTP 404, not an STS answer".into())
+        );
+        assert_eq!(
+            session_check(502, b"<html>Bad Gateway</html>"),
+            SessionCheck::Undecided("HTTP 502, not an STS answer".into())
         );
     }
 }

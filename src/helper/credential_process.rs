@@ -19,6 +19,10 @@ use futures_util::future::BoxFuture;
 /// processes wait on the cache lock of the one fetching).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a long-running helper waits for the answer to a check of its credentials: the
+/// refresh loop waits with it.
+pub const SESSION_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SessionArgs {
@@ -322,29 +326,51 @@ impl SessionArgs {
     /// the server ([`super::refresh::SessionChecks`]): every `every_seconds` (0: never), and
     /// only with `--endpoint` — AWS's Roles Anywhere endpoint serves no STS. Only a refusal
     /// of the credentials counts; a check that fails or is answered otherwise is logged at
-    /// debug level and changes nothing.
+    /// debug level and changes nothing, and an endpoint that answers without STS's error
+    /// document (no STS there: an AWS endpoint given as `--endpoint`) is not asked again. A
+    /// check gives up after [`SESSION_CHECK_TIMEOUT`], and keeps its connection for the next.
     pub fn session_checks(
         self: &std::sync::Arc<Self>,
         every_seconds: u32,
     ) -> super::refresh::SessionChecks<impl FnMut(SessionCredentials) -> BoxFuture<'static, Option<String>> + use<>>
     {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let every = (self.endpoint.is_some() && every_seconds > 0)
             .then(|| std::time::Duration::from_secs(every_seconds.into()));
         let session = self.clone();
+        let no_sts = std::sync::Arc::new(AtomicBool::new(false));
+        let mut kept: Option<std::sync::Arc<RolesAnywhereClient>> = None;
         let check = move |credentials: SessionCredentials| -> BoxFuture<'static, Option<String>> {
-            let session = session.clone();
+            if no_sts.load(Ordering::Relaxed) {
+                return Box::pin(async { None });
+            }
+            let client = match &kept {
+                Some(client) => Ok(client.clone()),
+                None => session.client().map(std::sync::Arc::new),
+            };
+            if let Ok(client) = &client {
+                kept = Some(client.clone());
+            }
+            let region = session.region();
+            let no_sts = no_sts.clone();
             Box::pin(async move {
                 let checked = async {
-                    let client = session.client()?;
-                    let region = session.region()?;
-                    client
-                        .check_session(&credentials, &region, OffsetDateTime::now_utc())
+                    client?
+                        .check_session(&credentials, &region?, OffsetDateTime::now_utc())
                         .await
                         .map_err(|e| e.to_string())
                 };
-                match tokio::time::timeout(REQUEST_TIMEOUT, checked).await {
+                match tokio::time::timeout(SESSION_CHECK_TIMEOUT, checked).await {
                     Ok(Ok(SessionCheck::Refused { code, message })) => Some(format!("{code}: {message}")),
                     Ok(Ok(SessionCheck::Accepted)) => None,
+                    Ok(Ok(SessionCheck::NoSts(what))) => {
+                        no_sts.store(true, Ordering::Relaxed);
+                        tracing::info!(
+                            answer = %what,
+                            "the endpoint serves no STS: the credentials held are not checked with it again"
+                        );
+                        None
+                    }
                     Ok(Ok(SessionCheck::Undecided(what))) => {
                         tracing::debug!(answer = %what, "the check of the credentials held decided nothing");
                         None

@@ -23,7 +23,10 @@
 //! Credentials the server stops accepting before they expire (a role's sessions revoked, the
 //! token key that sealed them retired) are replaced at once: [`run`] asks the server now and
 //! then whether it still accepts those it holds ([`SessionChecks`]), and a refusal forces a
-//! fetch ([`CredentialState::record_refusal`]).
+//! fetch ([`CredentialState::record_refusal`]) whose credentials are checked as soon as they
+//! come. When the server refuses those too (a revocation cutoff ahead of its clock, a replica
+//! without the key), the next fetch waits as after a failure, and never less than
+//! [`MIN_REFRESH_INTERVAL`]: a helper never fetches in a loop.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration as StdDuration;
@@ -100,8 +103,12 @@ pub struct CredentialState {
     last_failure: Option<OffsetDateTime>,
     last_error: Option<String>,
     forced: Option<OffsetDateTime>,
-    /// Why the server refused the credentials held, when it did after they were fetched.
+    /// Why the server refused credentials, until a check does not refuse those held.
     refused: Option<String>,
+    /// Refusals since a check last passed: each after the first defers the next fetch.
+    refusals: u32,
+    /// Credentials fetched after a refusal, not yet checked.
+    recheck: bool,
     /// A uniform draw in `[0, 1)` that spreads the next attempt ([`CredentialState::redraw`]);
     /// 0 puts it at its latest.
     draw: f64,
@@ -167,9 +174,14 @@ impl CredentialState {
         self.last_failure.and(self.last_error.as_deref())
     }
 
-    /// Why the server refuses the credentials held, if it said so since they were fetched.
+    /// Why the server refuses credentials, when it did and no check has passed since.
     pub fn refused(&self) -> Option<&str> {
         self.refused.as_deref()
+    }
+
+    /// Whether the credentials held were fetched after a refusal and are yet to be checked.
+    pub fn recheck_due(&self) -> bool {
+        self.recheck && self.held.is_some()
     }
 
     /// The credentials to check with the server at `now`: those held, unless they expired or
@@ -181,12 +193,27 @@ impl CredentialState {
         }
     }
 
-    /// Records that the server refused the credentials held (`reason`): they are replaced at
-    /// once (served meanwhile: the server may be one replica of several, and they are what
-    /// there is).
-    pub fn record_refusal(&mut self, reason: String, now: OffsetDateTime) {
+    /// Records that the server refused the credentials held (`reason`). The first refusal
+    /// has them replaced at once; a refusal of credentials fetched after one defers the next
+    /// fetch by the backoff of as many failures, and at least [`MIN_REFRESH_INTERVAL`]. They
+    /// are served meanwhile: the server may be one replica of several, and they are what
+    /// there is.
+    pub fn record_refusal(&mut self, reason: String, now: OffsetDateTime, policy: &RefreshPolicy) {
+        self.refusals = self.refusals.saturating_add(1);
         self.refused = Some(reason);
-        self.request_refresh(now);
+        self.recheck = false;
+        let wait = match self.refusals {
+            1 => Duration::ZERO,
+            n => backoff(policy, n - 1).max(MIN_REFRESH_INTERVAL),
+        };
+        self.request_refresh(now + wait);
+    }
+
+    /// Records a check of the credentials held that the server did not refuse.
+    pub fn record_check_passed(&mut self) {
+        self.refused = None;
+        self.refusals = 0;
+        self.recheck = false;
     }
 
     /// Whether a fetch has finished, successfully or not.
@@ -216,7 +243,7 @@ impl CredentialState {
         self.last_failure = None;
         self.last_error = None;
         self.forced = None;
-        self.refused = None;
+        self.recheck = self.refused.is_some();
     }
 
     /// Records a failed fetch at `now`; the held credentials stay (until they expire).
@@ -296,7 +323,11 @@ pub async fn run<F, Fut, C, CheckFut>(
         let now = OffsetDateTime::now_utc();
         let due = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
         if due > now {
-            let until_check = checks.every.map(|every| every.saturating_sub(last_check.elapsed()));
+            let recheck = checks.every.is_some() && read(&state, CredentialState::recheck_due);
+            let until_check = match recheck {
+                true => Some(StdDuration::ZERO),
+                false => checks.every.map(|every| every.saturating_sub(last_check.elapsed())),
+            };
             let wait = StdDuration::try_from(due - now)
                 .unwrap_or_default()
                 .min(check_every)
@@ -306,18 +337,23 @@ pub async fn run<F, Fut, C, CheckFut>(
             if changed() {
                 tracing::info!("identity files changed: refreshing credentials");
                 write(&state, |s| s.request_refresh(now));
-            } else if checks.every.is_some_and(|every| last_check.elapsed() >= every) {
+            } else if recheck || checks.every.is_some_and(|every| last_check.elapsed() >= every) {
                 last_check = tokio::time::Instant::now();
-                let held = read(&state, |s| s.to_check(now));
-                if let Some(refusal) = match held {
-                    Some(credentials) => (checks.check)(credentials).await,
-                    None => None,
-                } {
-                    tracing::warn!(
-                        refusal = %refusal,
-                        "the server refuses the credentials held: fetching new ones"
-                    );
-                    write(&state, |s| s.record_refusal(refusal, OffsetDateTime::now_utc()));
+                let Some(credentials) = read(&state, |s| s.to_check(now)) else {
+                    continue;
+                };
+                match (checks.check)(credentials).await {
+                    Some(refusal) => {
+                        let now = OffsetDateTime::now_utc();
+                        write(&state, |s| s.record_refusal(refusal.clone(), now, &policy));
+                        let next = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
+                        tracing::warn!(
+                            refusal = %refusal,
+                            next_fetch = %format_time(next),
+                            "the server refuses the credentials held: fetching new ones"
+                        );
+                    }
+                    None => write(&state, CredentialState::record_check_passed),
                 }
             }
             continue;
@@ -526,8 +562,9 @@ mod tests {
         let p = RefreshPolicy::default();
         let mut st = CredentialState::default();
         st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        assert!(!st.recheck_due());
         assert_eq!(st.to_check(T0 + s(60)).unwrap().access_key_id, "A");
-        st.record_refusal("AccessDenied: revoked".into(), T0 + s(60));
+        st.record_refusal("AccessDenied: revoked".into(), T0 + s(60), &p);
         assert_eq!(st.refused(), Some("AccessDenied: revoked"));
         assert_eq!(
             st.next_attempt(&p),
@@ -543,10 +580,48 @@ mod tests {
             (Some("AccessDenied: revoked"), Some("connection refused"))
         );
         assert!(st.to_check(T0 + s(62)).is_none());
+        // New credentials: checked at once, refused until a check passes.
         st.record_success(creds("B", "2026-01-01T02:00:00Z"), T0 + s(63), &p);
-        assert_eq!((st.refused(), st.last_error()), (None, None));
+        assert_eq!(
+            (st.refused(), st.last_error(), st.recheck_due()),
+            (Some("AccessDenied: revoked"), None, true)
+        );
         assert_eq!(st.to_check(T0 + s(64)).unwrap().access_key_id, "B");
+        st.record_check_passed();
+        assert_eq!((st.refused(), st.recheck_due()), (None, false));
         // Expired credentials are not checked: there is nothing to keep.
         assert!(st.to_check(T0 + s(7200)).is_none());
+    }
+
+    #[test]
+    fn credentials_refused_again_defer_the_next_fetch() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "2026-01-01T02:00:00Z"), T0, &p);
+        st.record_refusal("AccessDenied: revoked".into(), T0 + s(60), &p);
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(60)));
+        // The server refuses the new ones too (a cutoff ahead of its clock): each next fetch
+        // waits as after as many failures, never less than MIN_REFRESH_INTERVAL.
+        let mut fetched = T0 + s(61);
+        for refusal in 2..=12 {
+            st.record_success(creds("B", "2026-01-01T02:00:00Z"), fetched, &p);
+            assert!(st.recheck_due(), "refusal {refusal}");
+            st.record_refusal("AccessDenied: revoked".into(), fetched, &p);
+            assert!(!st.recheck_due());
+            assert_eq!(st.next_attempt(&p), Some(fetched + s(120)), "refusal {refusal}");
+            fetched += s(120);
+        }
+        // With a longer backoff than the floor, the backoff.
+        let slow = RefreshPolicy {
+            max_backoff: s(600),
+            ..p
+        };
+        st.record_success(creds("B", "2026-01-01T02:00:00Z"), fetched, &slow);
+        st.record_refusal("AccessDenied: revoked".into(), fetched, &slow);
+        assert_eq!(st.next_attempt(&slow), Some(fetched + s(600)));
+        // A check that passes ends it: the next refusal is replaced at once.
+        st.record_check_passed();
+        st.record_refusal("ExpiredToken: expired".into(), fetched + s(1), &slow);
+        assert_eq!(st.next_attempt(&slow), Some(fetched + s(1)));
     }
 }

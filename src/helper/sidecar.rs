@@ -451,8 +451,11 @@ fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) ->
     let unhealthy = match (state.current(now), state.refused()) {
         (Ok(_), None) => return text(StatusCode::OK, "ok"),
         (Ok(_), Some(refusal)) => format!(
-            "the server refuses the credentials served ({refusal}), and fetching new ones has not succeeded yet{}",
-            state.last_error().map(|e| format!(": {e}")).unwrap_or_default()
+            "the server refuses the credentials served ({refusal}){}",
+            match state.last_error() {
+                Some(e) => format!("; fetching new ones failed: {e}"),
+                None => "; new ones are fetched and checked".to_owned(),
+            }
         ),
         (Err(e), _) => e.to_string(),
     };
@@ -1347,14 +1350,13 @@ mod tests {
         s.state
             .write()
             .unwrap()
-            .record_refusal("AccessDenied: revoked".into(), later);
+            .record_refusal("AccessDenied: revoked".into(), later, &RefreshPolicy::default());
         s.state.write().unwrap().record_failure("HTTP 503".into(), later);
         assert_eq!(
             call(&s, req("GET", "/healthz", &[]), later),
             (
                 503,
-                "the server refuses the credentials served (AccessDenied: revoked), and fetching new ones has not \
-                 succeeded yet: HTTP 503"
+                "the server refuses the credentials served (AccessDenied: revoked); fetching new ones failed: HTTP 503"
                     .to_owned()
             )
         );
@@ -1362,7 +1364,17 @@ mod tests {
             call(&s, req("GET", "/healthz", &probe), later),
             (503, UNHEALTHY_WITHOUT_REASON.to_owned())
         );
+        // New ones fetched are unhealthy until a check passes them.
         fill(&s);
+        assert_eq!(
+            call(&s, req("GET", "/healthz", &[]), later),
+            (
+                503,
+                "the server refuses the credentials served (AccessDenied: revoked); new ones are fetched and checked"
+                    .to_owned()
+            )
+        );
+        s.state.write().unwrap().record_check_passed();
         assert_eq!(call(&s, req("GET", "/healthz", &probe), later), (200, "ok".to_owned()));
     }
 
