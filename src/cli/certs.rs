@@ -73,26 +73,25 @@ pub(super) enum CertsCommand {
     },
     /// Create or update a CRL signed by --ca-cert/--ca-key.
     ///
-    /// The revocations of the CRL at --out (or --from) are kept, the --revoke serials added,
+    /// The revocations of the CRL at --out (and of --from) are kept, the --revoke serials added,
     /// and the result signed anew with fresh dates: run it with no --revoke to renew a CRL
     /// before its nextUpdate.
     Crl {
         #[command(flatten)]
         issuer: IssuerArgs,
-        /// The CRL file to write (PEM); an existing one is replaced, and what it revokes is
-        /// carried over unless --from or --fresh says otherwise.
+        /// The CRL file to write (PEM, or DER when it is DER already): what the CRL there
+        /// revokes is carried over unless --fresh; a file holding no CRL is never replaced.
         #[arg(long)]
         out: PathBuf,
         /// Serial number in hex, as `certs client` prints it (or `openssl x509 -serial`, with
         /// its `serial=`; repeatable): a certificate to revoke.
         #[arg(long = "revoke")]
         revoke: Vec<String>,
-        /// The CRL whose revocations to carry over (PEM or DER, issued by --ca-cert), when it
-        /// is not --out itself.
+        /// Another copy of the CA's CRL (PEM or DER) whose revocations to carry over as well.
         #[arg(long, conflicts_with = "fresh")]
         from: Option<PathBuf>,
         /// Start a new CRL that revokes the --revoke serials only (dropping what --out revoked:
-        /// for certificates that have expired since).
+        /// for certificates that have expired since); it may replace another CA's CRL.
         #[arg(long)]
         fresh: bool,
         /// Days until nextUpdate (1 to 36,500).
@@ -282,22 +281,14 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             days,
         } => {
             let ca = load_issuer(&issuer)?;
-            let previous = match (&from, fresh) {
-                (_, true) => None,
-                (Some(from), false) => Some(read_previous_crl(&ca, from)?),
-                (None, false) if out.exists() => Some(read_previous_crl(&ca, &out).map_err(|e| {
-                    format!("{e}; give --fresh to replace it with a new CRL, or --from the CRL to carry over")
-                })?),
-                (None, false) => None,
+            let request = CrlRequest {
+                out: &out,
+                from: from.as_deref(),
+                fresh,
+                revoke: &revoke,
+                days,
             };
-            let previous = previous.unwrap_or_default();
-            let refs: Vec<&str> = revoke.iter().map(String::as_str).collect();
-            let crl = ca.reissue_crl(&previous, &refs, now - Duration::minutes(5), now + Duration::days(days))?;
-            // The CRL replaces the one before atomically: a reload never reads half of it.
-            crate::fsutil::replace_file(&out, crl.pem.as_bytes(), 0o644, None)
-                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-            super::print_stdout(&crl_summary(&out, from.as_deref().unwrap_or(&out), &crl, days));
-            Ok(())
+            Ok(write_crl(&ca, &request, now)?)
         }
     }
 }
@@ -326,6 +317,107 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
     Ok(authority)
 }
 
+/// What `certs crl` is asked to write.
+struct CrlRequest<'a> {
+    out: &'a Path,
+    from: Option<&'a Path>,
+    fresh: bool,
+    revoke: &'a [String],
+    days: i64,
+}
+
+/// What the file at `--out` holds before `certs crl` replaces it.
+enum AtOut {
+    /// Nothing: no file, or an empty one.
+    Nothing,
+    /// A CRL of this CA, and whether it is DER (written back so).
+    OwnCrl(PreviousCrl, bool),
+    /// A CRL this CA cannot issue again (another CA's, one holding what it cannot carry) and
+    /// why, and whether it is DER.
+    OtherCrl(String, bool),
+}
+
+/// Writes the CRL `request` asks for: the revocations of the CRL at `--out` (of `--from` as
+/// well, or of neither with `--fresh`) and the `--revoke` serials, signed anew, under a lock
+/// beside `--out` so that two runs at once do not lose one's serials. A file at `--out` is
+/// replaced only when it is a CRL (of another CA only with `--fresh`); one in DER stays DER.
+fn write_crl(ca: &Authority, request: &CrlRequest<'_>, now: OffsetDateTime) -> Result<(), String> {
+    let out = request.out;
+    let _lock = crate::fsutil::lock_beside(out);
+    let at_out = read_at_out(ca, out)?;
+    let der = matches!(at_out, AtOut::OwnCrl(_, true) | AtOut::OtherCrl(_, true));
+    let mut sources = Vec::new();
+    let previous = match (at_out, request.fresh) {
+        (AtOut::OtherCrl(why, _), false) => {
+            return Err(format!(
+                "{}: {why}; give --fresh to replace it with a new CRL of this CA",
+                out.display()
+            ));
+        }
+        (AtOut::OwnCrl(previous, _), true) => previous.number_only(),
+        (AtOut::OtherCrl(..) | AtOut::Nothing, true) => PreviousCrl::default(),
+        (AtOut::OwnCrl(previous, _), false) => {
+            sources.push(out);
+            previous
+        }
+        (AtOut::Nothing, false) => PreviousCrl::default(),
+    };
+    let previous = match request.from {
+        Some(from) => {
+            sources.insert(0, from);
+            read_previous_crl(ca, from)?
+                .merged(previous)
+                .map_err(|e| format!("{} and {}: {e}", from.display(), out.display()))?
+        }
+        None => previous,
+    };
+    let revoke: Vec<&str> = request.revoke.iter().map(String::as_str).collect();
+    let crl = ca
+        .reissue_crl(
+            &previous,
+            &revoke,
+            now - Duration::minutes(5),
+            now + Duration::days(request.days),
+        )
+        .map_err(|e| e.to_string())?;
+    let bytes = match der {
+        true => crl.der().map_err(|e| e.to_string())?,
+        false => crl.pem.clone().into_bytes(),
+    };
+    // The CRL replaces the one before atomically: a reload never reads half of it.
+    crate::fsutil::replace_file(out, &bytes, 0o644, None)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    super::print_stdout(&crl_summary(out, &sources, &crl, request.days, der));
+    Ok(())
+}
+
+/// What the file at `out` holds, read to be replaced: refused when it is there and holds no
+/// CRL at all (a key or a certificate given as `--out` by mistake is never overwritten).
+fn read_at_out(ca: &Authority, out: &Path) -> Result<AtOut, String> {
+    let bytes = match crate::fsutil::read_bounded(out, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AtOut::Nothing),
+        Err(e) => return Err(format!("cannot read {}: {e}", out.display())),
+    };
+    if bytes.trim_ascii().is_empty() {
+        return Ok(AtOut::Nothing);
+    }
+    let der = !bytes.trim_ascii_start().starts_with(b"-----BEGIN");
+    match ca.read_crl(&bytes) {
+        Ok(previous) => Ok(AtOut::OwnCrl(previous, der)),
+        Err(e) if crate::pki::holds_a_crl(&bytes) => Ok(AtOut::OtherCrl(
+            e.to_string()
+                .trim_start_matches("the previous CRL cannot be carried over: ")
+                .to_owned(),
+            der,
+        )),
+        Err(_) => Err(format!(
+            "{} holds no CRL, and `certs crl` replaces only a CRL: choose another --out",
+            out.display()
+        )),
+    }
+}
+
 /// The CRL at `path`, read to be issued again by `ca`.
 fn read_previous_crl(ca: &Authority, path: &Path) -> Result<PreviousCrl, String> {
     let bytes = crate::fsutil::read_bounded(path, crate::fsutil::MAX_CONFIG_FILE_BYTES)
@@ -334,15 +426,21 @@ fn read_previous_crl(ca: &Authority, path: &Path) -> Result<PreviousCrl, String>
 }
 
 /// What `certs crl` says it wrote: how many certificates the CRL revokes, which it carried
-/// over from `from` and which it added.
-fn crl_summary(out: &Path, from: &Path, crl: &ReissuedCrl, days: i64) -> String {
+/// over from `sources` and which it added.
+fn crl_summary(out: &Path, sources: &[&Path], crl: &ReissuedCrl, days: i64, der: bool) -> String {
     let total = crl.carried + crl.added.len();
     let mut summary = format!(
-        "wrote {} revoking {total} certificate(s), next update in {days} days",
-        out.display()
+        "wrote {}{} revoking {total} certificate(s), next update in {days} days",
+        out.display(),
+        if der { " (DER, as it was)" } else { "" }
     );
     if crl.carried > 0 {
-        summary.push_str(&format!("\n  carried over from {}: {}", from.display(), crl.carried));
+        let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
+        summary.push_str(&format!(
+            "\n  carried over from {}: {}",
+            names.join(" and "),
+            crl.carried
+        ));
     }
     if !crl.added.is_empty() {
         summary.push_str(&format!("\n  newly revoked: {}", crl.added.join(", ")));

@@ -66,28 +66,53 @@ const UNQUOTED: &str = "string values must be quoted";
 const MOST_ECHOED: usize = 64;
 
 /// toml's "string values must be quoted" for the unquoted value at byte `offset`, said of
-/// what was written: a value followed by more on its line (`duration_seconds = 3600 x`, which
-/// toml reads as one unquoted string) is told that one value goes there; a bare word
-/// (`active = k1`) gets the quoted form to write. `None` to keep toml's message.
+/// what was written: a value followed by more (`duration_seconds = 3600 x`, which toml reads
+/// as one unquoted string) is told that one value goes there; a bare word (`active = k1`)
+/// gets the quoted form to write. In an array or inline table the value ends at the next
+/// `,`, `]` or `}`. `None` to keep toml's message.
 fn unquoted_value(text: &str, offset: usize) -> Option<String> {
-    let line = text.get(offset..)?.split('\n').next()?;
-    let written = line.split('#').next()?.trim();
+    let element = in_array_or_inline_table(text, offset);
+    let rest = text.get(offset..)?.split(['\n', '#']).next()?;
+    let written = match element {
+        true => rest.split([',', ']', '}']).next()?,
+        false => rest,
+    }
+    .trim();
     if written.is_empty() || written.chars().count() > MOST_ECHOED || written.contains(['"', '\'']) {
         return None;
     }
-    if let Some((first, rest)) = written.split_once(char::is_whitespace) {
+    if let Some((first, more)) = written.split_once(char::is_whitespace) {
         let is_value = format!("v = {first}")
             .parse::<toml::Table>()
             .is_ok_and(|table| !table.get("v").is_some_and(toml::Value::is_str));
         if is_value {
+            let rule = match element {
+                true => "separate the elements with commas",
+                false => "one value per key; a comment starts with `#`",
+            };
             return Some(format!(
-                "`{written}` is not one value: `{}` follows the value {first} (one value per key; a comment starts with `#`)",
-                rest.trim()
+                "`{written}` is not one value: `{}` follows the value {first} ({rule})",
+                more.trim()
             ));
         }
     }
     let quoted = serde_json::to_string(written).ok()?;
     Some(format!("{UNQUOTED}: write {quoted}"))
+}
+
+/// Whether the value at byte `offset` is an element of an array (after `[` or `,`, on its
+/// line or a line before) or the value of a key inside an inline table (`{` still open on
+/// its line).
+fn in_array_or_inline_table(text: &str, offset: usize) -> bool {
+    let before = text.get(..offset).unwrap_or_default();
+    match before.trim_end().chars().last() {
+        Some('[' | ',') => true,
+        Some('=') => {
+            let line = before.rsplit('\n').next().unwrap_or_default();
+            line.matches('{').count() > line.matches('}').count()
+        }
+        _ => false,
+    }
 }
 
 /// serde's "unknown field `tls_crt`, expected one of `listen`, `tls_cert`, …" with the known
@@ -185,6 +210,24 @@ mod tests {
         assert_eq!(
             error("[server]\nregion = us east 1\n"),
             "server.region (line 2, column 10): string values must be quoted: write \"us east 1\""
+        );
+        // In an array or an inline table, the value ends at a comma or the closing bracket.
+        assert_eq!(
+            error("[server]\nadmin_subjects = [a, b]\n"),
+            "line 2, column 19: string values must be quoted: write \"a\""
+        );
+        assert_eq!(
+            error("[server]\nadmin_subjects = [\n  \"CN=x\",\n  dev,\n]\n"),
+            "line 4, column 3: string values must be quoted: write \"dev\""
+        );
+        assert_eq!(
+            error("[server]\nadmin_subjects = [\"x\", 1 2]\n"),
+            "line 2, column 24: `1 2` is not one value: `2` follows the value 1 \
+             (separate the elements with commas)"
+        );
+        assert_eq!(
+            error("[tokens]\nkeys = [{ id = k1, file = \"k.key\" }]\n"),
+            "line 2, column 16: string values must be quoted: write \"k1\""
         );
         // A long line is not repeated: toml's message stays.
         let long = format!("[server]\nregion = {}\n", "x".repeat(65));

@@ -176,7 +176,7 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // Two `update`s of one file (one per profile, started together at boot) would each read
     // the file before the other wrote it, and the later write would drop the other's profile.
-    let _lock = lock_beside(&target);
+    let _lock = crate::fsutil::lock_beside(&target);
     let existing = match std::fs::read_to_string(&target) {
         Ok(s) => zeroize::Zeroizing::new(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => zeroize::Zeroizing::new(String::new()),
@@ -197,58 +197,6 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
     }
     let updated = zeroize::Zeroizing::new(upsert_profile(&existing, profile, &values));
     write_credentials_file(&target, updated.as_bytes())
-}
-
-/// How long a writer waits for another's lock before it writes without it.
-const LOCK_WAIT: StdDuration = StdDuration::from_secs(10);
-
-/// An exclusive lock on `.{name}.rolegate-lock` beside `target` (mode 0600, kept), held until
-/// dropped; `None`, with a warning, when it cannot be had within [`LOCK_WAIT`] (a folder this
-/// user cannot write to, a stuck holder, a lock file of another user's), and the write goes on
-/// without it. A symbolic link at the lock's path is not followed: in a folder others can
-/// write to, it could point the lock file's creation anywhere.
-fn lock_beside(target: &Path) -> Option<std::fs::File> {
-    let name = target.file_name()?.to_string_lossy();
-    let path = target.with_file_name(format!(".{name}.rolegate-lock"));
-    let without = |why: String| {
-        tracing::warn!(lock = %path.display(), %why, "writing the credentials file without its lock");
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    let file = match options.open(&path) {
-        Ok(file) => file,
-        Err(e) => {
-            without(e.to_string());
-            return None;
-        }
-    };
-    #[cfg(unix)]
-    if let Some((owner, me)) = file.metadata().ok().as_ref().and_then(crate::fsutil::foreign_owner) {
-        without(format!("it belongs to user id {owner}, not to this user ({me})"));
-        return None;
-    }
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Some(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(StdDuration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                without(format!("another writer held it for {} s", LOCK_WAIT.as_secs()));
-                return None;
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                without(e.to_string());
-                return None;
-            }
-        }
-    }
 }
 
 /// Replaces `target` by `data` atomically (a new 0600 file renamed over it), owned by the

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 from datetime import datetime, timezone
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
@@ -201,14 +203,40 @@ def test_crl_is_updated_in_place(test_pki, tmp_path):
     foreign = tmp_path / "foreign.crl"
     foreign.write_bytes(other.read_bytes())
     intermediate = ["--ca-cert", str(test_pki.intermediate.cert), "--ca-key", str(test_pki.intermediate.key)]
-    refused = run_rolegate("certs", "crl", *intermediate, "--out", str(foreign), check=False)
-    assert refused.returncode == 1, refused
     subject = test_pki.root.load().subject.rfc4514_string()
-    assert f"{foreign}: the previous CRL cannot be carried over: it was issued by {subject}" in refused.stderr
-    assert refused.stderr.rstrip().endswith(
-        "; give --fresh to replace it with a new CRL, or --from the CRL to carry over"
-    )
+    for extra in ([], ["--from", str(copy)]):
+        refused = run_rolegate("certs", "crl", *intermediate, "--out", str(foreign), *extra, check=False)
+        assert refused.returncode == 1, refused
+        assert f"{foreign}: it was issued by {subject}, not by this CA" in refused.stderr, refused.stderr
+        assert refused.stderr.rstrip().endswith("; give --fresh to replace it with a new CRL of this CA")
     assert foreign.read_bytes() == other.read_bytes() and out.read_bytes() == before
+    # What is no CRL at all (a key given as --out by mistake) is never replaced.
+    key = tmp_path / "ca.key"
+    shutil.copy(test_pki.root.key, key)
+    for extra in ([], ["--fresh"]):
+        refused = run_rolegate("certs", "crl", *issuer, "--out", str(key), *extra, check=False)
+        assert refused.returncode == 1, refused
+        assert f"{key} holds no CRL, and `certs crl` replaces only a CRL: choose another --out" in refused.stderr
+    assert key.read_bytes() == test_pki.root.key.read_bytes()
+
+    # A CRL in DER stays DER.
+    der = tmp_path / "ca.der"
+    der.write_bytes(x509.load_pem_x509_crl(out.read_bytes()).public_bytes(serialization.Encoding.DER))
+    kept = run_rolegate("certs", "crl", *issuer, "--out", str(der), "--revoke", "0e")
+    assert kept.stdout.startswith(f"wrote {der} (DER, as it was) revoking 3 certificate(s)"), kept.stdout
+    assert {r.serial_number for r in x509.load_der_x509_crl(der.read_bytes())} == {0x0A, 0x0B, 0x0E}
+
+    # Two runs at once both land: each reads the CRL the other wrote (a lock beside it).
+    runs = [
+        subprocess.Popen(
+            [str(rolegate_bin()), "certs", "crl", *issuer, "--out", str(out), "--revoke", serial],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for serial in ("f1", "f2", "f3", "f4")
+    ]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0, 0, 0], [run.stderr.read() for run in runs]
+    revoked = {r.serial_number for r in x509.load_pem_x509_crl(out.read_bytes())}
+    assert revoked == {0x0A, 0x0B, 0xF1, 0xF2, 0xF3, 0xF4}
 
 
 def test_keys_generate_writes_32_random_bytes_base64(tmp_path):

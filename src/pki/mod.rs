@@ -19,9 +19,12 @@ use rcgen::{
     SerialNumber,
 };
 use time::OffsetDateTime;
-use x509_parser::num_bigint::BigUint;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
+
+mod reissue;
+
+pub use reissue::{PreviousCrl, ReissuedCrl, holds_a_crl};
 
 /// The key algorithm (and size) of a generated key pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -391,121 +394,8 @@ impl Authority {
         self.sign_crl(revoked_certs, this_update, next_update, distribution_point, number)
     }
 
-    /// Reads back a CRL this authority signed (PEM or DER), to issue it again with
-    /// [`Authority::reissue_crl`]. Refused unless it loads as a CRL of a trust anchor holding
-    /// this CA alone would: issued and signed by this CA, version 2, no delta or indirect CRL.
-    pub fn read_crl(&self, bytes: &[u8]) -> Result<PreviousCrl, PkiError> {
-        let anchor = crate::identity::TrustAnchor::new(self.issued.cert_pem.as_bytes(), &[bytes.to_vec()])
-            .map_err(|e| PkiError::PreviousCrl(self.crl_refusal(e)))?;
-        let scope = anchor.crls().first().and_then(|info| info.scope.clone());
-        let distribution_point = match scope {
-            None => None,
-            Some(scope) if scope.uris.is_empty() => {
-                return Err(PkiError::PreviousCrl(
-                    "its issuing distribution point names no URI, which `certs crl` cannot write; issue it again \
-                     with the tool that made it"
-                        .to_owned(),
-                ));
-            }
-            Some(scope) => Some(rcgen::CrlIssuingDistributionPoint {
-                distribution_point: rcgen::CrlDistributionPoint { uris: scope.uris },
-                scope: if scope.only_end_entities {
-                    Some(rcgen::CrlScope::UserCertsOnly)
-                } else if scope.only_cas {
-                    Some(rcgen::CrlScope::CaCertsOnly)
-                } else {
-                    None
-                },
-            }),
-        };
-        let der = crl_der(bytes).ok_or_else(|| PkiError::PreviousCrl("it holds no CRL".to_owned()))?;
-        let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-            .map_err(|e| PkiError::PreviousCrl(format!("not a DER X.509 CRL ({e})")))?;
-        let revoked = crl
-            .iter_revoked_certificates()
-            .map(|entry| RevokedCertParams {
-                serial_number: SerialNumber::from_slice(entry.raw_serial()),
-                revocation_time: entry.revocation_date.to_datetime(),
-                reason_code: entry.reason_code().and_then(|(_, code)| revocation_reason(code.0)),
-                invalidity_date: entry.invalidity_date().map(|(_, date)| date.to_datetime()),
-            })
-            .collect();
-        Ok(PreviousCrl {
-            revoked,
-            distribution_point,
-            number: crl.crl_number().cloned(),
-        })
-    }
-
-    /// Why `read_crl` refuses a CRL, in the terms of `certs crl` (the trust anchor's own
-    /// messages speak of a bundle and numbered CRLs).
-    fn crl_refusal(&self, error: crate::identity::AnchorError) -> String {
-        use crate::identity::AnchorError;
-        match error {
-            AnchorError::CrlIssuerUnknown { issuer, .. } => {
-                let this_ca = x509_parser::parse_x509_certificate(&self.issued.cert_der)
-                    .map(|(_, ca)| crate::identity::distinguished_name(ca.subject()).to_string())
-                    .unwrap_or_default();
-                format!("it was issued by {issuer}, not by this CA ({this_ca})")
-            }
-            AnchorError::BadCrl { reason, .. } => reason,
-            other => other.to_string(),
-        }
-    }
-
-    /// Signs `previous` again, valid from `this_update` to `next_update`, with the serials of
-    /// `revoke` (as [`Authority::crl`] takes them) added, revoked at `this_update`. What
-    /// `previous` revoked keeps its revocation date, reason and invalidity date; its issuing
-    /// distribution point is kept; the CRL number is larger than both `previous`'s and that of
-    /// any CRL [`Authority::crl`] made before now.
-    pub fn reissue_crl(
-        &self,
-        previous: &PreviousCrl,
-        revoke: &[&str],
-        this_update: OffsetDateTime,
-        next_update: OffsetDateTime,
-    ) -> Result<ReissuedCrl, PkiError> {
-        let mut revoked = previous.revoked.clone();
-        let mut added = Vec::new();
-        let mut already_listed = Vec::new();
-        for serial in revoke {
-            let bytes = serial_bytes(serial)?;
-            let hex = crate::identity::format_serial_hex(&bytes);
-            let listed =
-                |entry: &RevokedCertParams| crate::identity::format_serial_hex(entry.serial_number.as_ref()) == hex;
-            if revoked.iter().any(listed) {
-                already_listed.push(hex);
-                continue;
-            }
-            revoked.push(RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&bytes),
-                revocation_time: this_update,
-                reason_code: None,
-                invalidity_date: None,
-            });
-            added.push(hex);
-        }
-        let by_time = BigUint::from_bytes_be(&crl_number(OffsetDateTime::now_utc()));
-        let after_previous = previous.number.as_ref().map(|n| n + 1u8);
-        let number = after_previous.map_or(by_time.clone(), |n| n.max(by_time));
-        let carried = previous.revoked.len();
-        let pem = self.sign_crl(
-            revoked,
-            this_update,
-            next_update,
-            previous.distribution_point.clone(),
-            positive_integer(&number.to_bytes_be()),
-        )?;
-        Ok(ReissuedCrl {
-            pem,
-            carried,
-            added,
-            already_listed,
-        })
-    }
-
     /// Signs a CRL of `revoked_certs` with this authority's key (PEM `X509 CRL`).
-    fn sign_crl(
+    pub(super) fn sign_crl(
         &self,
         revoked_certs: Vec<RevokedCertParams>,
         this_update: OffsetDateTime,
@@ -526,76 +416,20 @@ impl Authority {
     }
 }
 
-/// A CRL an [`Authority`] signed, read back by [`Authority::read_crl`]; the default is none
-/// (a CRL issued anew).
-#[derive(Clone, Debug, Default)]
-pub struct PreviousCrl {
-    revoked: Vec<RevokedCertParams>,
-    distribution_point: Option<rcgen::CrlIssuingDistributionPoint>,
-    number: Option<BigUint>,
-}
-
-impl PreviousCrl {
-    /// The serials it revokes, as [`crate::identity::format_serial_hex`] writes them.
-    pub fn revoked_serials(&self) -> Vec<String> {
-        self.revoked
-            .iter()
-            .map(|entry| crate::identity::format_serial_hex(entry.serial_number.as_ref()))
-            .collect()
-    }
-}
-
-/// What [`Authority::reissue_crl`] made.
-#[derive(Clone, Debug)]
-pub struct ReissuedCrl {
-    /// The new CRL (PEM `X509 CRL`).
-    pub pem: String,
-    /// How many revocations it carries over from the previous CRL.
-    pub carried: usize,
-    /// The serials it revokes that the previous CRL did not.
-    pub added: Vec<String>,
-    /// The serials asked for that the previous CRL revoked already (kept with their dates).
-    pub already_listed: Vec<String>,
-}
-
-/// The DER of a CRL file's one CRL: its first `X509 CRL` PEM block, or the file itself.
-fn crl_der(bytes: &[u8]) -> Option<Vec<u8>> {
-    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        return Some(bytes.to_vec());
-    }
-    use rustls_pki_types::pem::PemObject as _;
-    let first = rustls_pki_types::CertificateRevocationListDer::pem_slice_iter(bytes).next()?;
-    first.ok().map(|der| der.to_vec())
-}
-
-/// RFC 5280 §5.3.1's reason code `code` as rcgen names it (7 is unassigned).
-fn revocation_reason(code: u8) -> Option<rcgen::RevocationReason> {
-    use rcgen::RevocationReason as R;
-    Some(match code {
-        0 => R::Unspecified,
-        1 => R::KeyCompromise,
-        2 => R::CaCompromise,
-        3 => R::AffiliationChanged,
-        4 => R::Superseded,
-        5 => R::CessationOfOperation,
-        6 => R::CertificateHold,
-        8 => R::RemoveFromCrl,
-        9 => R::PrivilegeWithdrawn,
-        10 => R::AaCompromise,
-        _ => return None,
-    })
-}
-
 /// The bytes of a serial number as `certs crl --revoke` takes it: hex, with `:` separators
 /// and OpenSSL's `serial=` prefix (`openssl x509 -serial` prints `serial=7D81…`) allowed.
-fn serial_bytes(serial: &str) -> Result<Vec<u8>, PkiError> {
+pub(super) fn serial_bytes(serial: &str) -> Result<Vec<u8>, PkiError> {
     let text = serial.trim();
     let text = match text.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("serial=") => text.get(7..).unwrap_or_default(),
         _ => text,
     };
     let cleaned: String = text.chars().filter(|c| *c != ':').collect();
-    hex::decode(&cleaned).map_err(|_| PkiError::SerialNotHex(serial.to_owned()))
+    match hex::decode(&cleaned) {
+        // No digits name no certificate (an empty `--revoke ""` would revoke serial 0).
+        Ok(bytes) if !bytes.is_empty() => Ok(bytes),
+        _ => Err(PkiError::SerialNotHex(serial.to_owned())),
+    }
 }
 
 impl fmt::Debug for Issued {
@@ -769,14 +603,14 @@ fn generate_error(what: &'static str, reason: impl fmt::Display) -> PkiError {
 
 /// The CRL number of a CRL made at `now` (RFC 5280 §5.2.3: it increases with each CRL): the
 /// time in nanoseconds, as a positive DER integer, so two CRLs made in one second differ.
-fn crl_number(now: OffsetDateTime) -> Vec<u8> {
+pub(super) fn crl_number(now: OffsetDateTime) -> Vec<u8> {
     let nanos = u128::try_from(now.unix_timestamp_nanos()).unwrap_or(1).max(1);
     positive_integer(&nanos.to_be_bytes())
 }
 
 /// `magnitude` (big-endian) as the content of a positive DER INTEGER: no leading zero bytes,
 /// one added when the first bit is set, and `00` for zero.
-fn positive_integer(magnitude: &[u8]) -> Vec<u8> {
+pub(super) fn positive_integer(magnitude: &[u8]) -> Vec<u8> {
     let first = magnitude.iter().position(|b| *b != 0).unwrap_or(magnitude.len());
     let digits = &magnitude[first..];
     let mut number = Vec::with_capacity(digits.len() + 1);
@@ -901,99 +735,6 @@ mod tests {
         };
         assert_eq!(revoked("serial=7D81"), vec![vec![0x7d, 0x81]]);
         assert_eq!(revoked("7d:81"), revoked("SERIAL=7D81"));
-    }
-
-    /// The parsed entries (serial hex, revocation time, reason code) and number of a PEM CRL.
-    fn crl_contents(pem: &str) -> (Vec<(String, OffsetDateTime, Option<u8>)>, BigUint) {
-        let der = crl_der(pem.as_bytes()).unwrap();
-        let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
-        let entries = crl
-            .iter_revoked_certificates()
-            .map(|r| {
-                let reason = r.reason_code().map(|(_, code)| code.0);
-                (
-                    crate::identity::format_serial_hex(r.raw_serial()),
-                    r.revocation_date.to_datetime(),
-                    reason,
-                )
-            })
-            .collect();
-        (entries, crl.crl_number().cloned().unwrap())
-    }
-
-    #[test]
-    fn reissued_crl_keeps_what_the_previous_one_revoked_and_adds_the_new_serials() {
-        let root = Authority::new_root("Root", KeyType::EcdsaP256, NB, NA).unwrap();
-        let first = datetime!(2026-01-01 0:00 UTC);
-        let later = datetime!(2026-02-01 0:00 UTC);
-        let params = CertificateRevocationListParams {
-            this_update: first,
-            next_update: later,
-            // A number larger than any made from the clock: the next must still grow.
-            crl_number: SerialNumber::from_slice(&[0x7f; 20]),
-            issuing_distribution_point: Some(rcgen::CrlIssuingDistributionPoint {
-                distribution_point: rcgen::CrlDistributionPoint {
-                    uris: vec!["http://crl.example/root.crl".to_owned()],
-                },
-                scope: Some(rcgen::CrlScope::UserCertsOnly),
-            }),
-            revoked_certs: vec![RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&[0x00, 0x8a]),
-                revocation_time: first,
-                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            }],
-            key_identifier_method: root.key_identifier_method.clone(),
-        };
-        let previous_pem = params.signed_by(&root.issuer).unwrap().pem().unwrap();
-        let previous = root.read_crl(previous_pem.as_bytes()).unwrap();
-        assert_eq!(previous.revoked_serials(), ["8a"]);
-
-        let crl = root.reissue_crl(&previous, &["8A", "0b"], later, NA).unwrap();
-        assert_eq!(
-            (crl.carried, crl.added.as_slice(), crl.already_listed.as_slice()),
-            (1, &["0b".to_owned()][..], &["8a".to_owned()][..])
-        );
-        let (entries, number) = crl_contents(&crl.pem);
-        assert_eq!(
-            entries,
-            [("8a".to_owned(), first, Some(1)), ("0b".to_owned(), later, None)]
-        );
-        assert_eq!(number, BigUint::from_bytes_be(&[0x7f; 20]) + 1u8);
-        // The new CRL loads as the anchor's, with the previous one's scope.
-        let anchor =
-            crate::identity::TrustAnchor::new(root.issued().cert_pem.as_bytes(), &[crl.pem.into_bytes()]).unwrap();
-        let scope = anchor.crls()[0].scope.clone().unwrap();
-        assert!(scope.only_end_entities && !scope.only_cas);
-        assert_eq!(scope.uris, ["http://crl.example/root.crl"]);
-
-        // With no previous CRL: the serials asked for, and a number from the clock.
-        let clock_before = BigUint::from_bytes_be(&crl_number(OffsetDateTime::now_utc()));
-        let fresh = root.reissue_crl(&PreviousCrl::default(), &["0c"], later, NA).unwrap();
-        assert_eq!((fresh.carried, fresh.added.as_slice()), (0, &["0c".to_owned()][..]));
-        let (entries, number) = crl_contents(&fresh.pem);
-        assert_eq!(entries, [("0c".to_owned(), later, None)]);
-        assert!(number > clock_before, "{number} after {clock_before}");
-    }
-
-    #[test]
-    fn only_a_crl_of_this_ca_is_read_back() {
-        let root = Authority::new_root("Root", KeyType::EcdsaP256, NB, NA).unwrap();
-        let other = Authority::new_root("Other", KeyType::EcdsaP256, NB, NA).unwrap();
-        let foreign = other.crl(&["01"], NB, NA).unwrap();
-        let err = root.read_crl(foreign.as_bytes()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the previous CRL cannot be carried over: it was issued by CN=Other, not by this CA (CN=Root)"
-        );
-        let err = root.read_crl(b"not a CRL").unwrap_err().to_string();
-        assert!(
-            err.starts_with("the previous CRL cannot be carried over: not a DER X.509 CRL"),
-            "{err}"
-        );
-        // A CRL in DER is read as well as PEM.
-        let der = crl_der(root.crl(&["02"], NB, NA).unwrap().as_bytes()).unwrap();
-        assert_eq!(root.read_crl(&der).unwrap().revoked_serials(), ["02"]);
     }
 
     #[test]
