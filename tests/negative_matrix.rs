@@ -1613,7 +1613,7 @@ async fn session_token_and_sts_signature_matrix() {
             Want::Sts(
                 403,
                 "AccessDenied",
-                "Sessions of role arn:aws:iam::123456789012:role/revoked issued before {time} have been revoked; get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, by default ~/.cache/rolegate; rolegate sidecar and rolegate update given --endpoint fetch new ones at their next check of theirs, every minute by default).",
+                "Sessions of role arn:aws:iam::123456789012:role/revoked issued before {time} have been revoked; get new credentials (rolegate credential-process, sidecar and update given --endpoint check theirs with the server, every minute by default, and fetch new ones; an SDK keeps credential-process's in memory until they near expiry: restart the application to renew now).",
             ),
         ),
         case(

@@ -367,9 +367,9 @@ pub(crate) fn current_role(
 fn renewal_hint(origin: &SessionOrigin) -> &'static str {
     match origin {
         SessionOrigin::RolesAnywhere { .. } => {
-            "get new credentials (rolegate credential-process keeps them in its cache: remove $XDG_CACHE_HOME/rolegate, \
-             by default ~/.cache/rolegate; rolegate sidecar and rolegate update given --endpoint fetch new ones at their \
-             next check of theirs, every minute by default)."
+            "get new credentials (rolegate credential-process, sidecar and update given --endpoint check theirs with \
+             the server, every minute by default, and fetch new ones; an SDK keeps credential-process's in memory \
+             until they near expiry: restart the application to renew now)."
         }
         SessionOrigin::AssumeRole { .. } => {
             "this session came from AssumeRole: assume the role again (the AWS CLI keeps assumed-role credentials \

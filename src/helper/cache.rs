@@ -42,7 +42,29 @@ const MAX_ENTRY_BYTES: u64 = 64 << 10;
 /// [`CacheSlot::try_lock`] checks, which warns of one that is not).
 pub fn read_unlocked(dir: &Path, key: &CacheKey, now: OffsetDateTime) -> Option<SessionCredentials> {
     check_private_dir(dir).ok()?;
-    read_entry(&dir.join(format!("{}.json", key.0)), MIN_REMAINING, now)
+    read_entry(&entry_path(dir, key), MIN_REMAINING, now)
+}
+
+/// Whether the entry for `key` in `dir` was written, or checked with the server
+/// ([`mark_checked`]), less than `interval` ago.
+pub fn checked_within(dir: &Path, key: &CacheKey, interval: std::time::Duration) -> bool {
+    std::fs::metadata(entry_path(dir, key))
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < interval))
+}
+
+/// Marks the entry for `key` in `dir` checked now (its modification time; best effort: an
+/// entry not marked is checked again by the next run).
+pub fn mark_checked(dir: &Path, key: &CacheKey) {
+    let opened = OpenOptions::new().write(true).open(entry_path(dir, key));
+    if let Ok(file) = opened {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// The file of the entry for `key` in `dir`.
+fn entry_path(dir: &Path, key: &CacheKey) -> PathBuf {
+    dir.join(format!("{}.json", key.0))
 }
 
 /// The entry at `path` if it has more than `min_remaining` left at `now`.
@@ -85,7 +107,7 @@ impl CacheSlot {
             .map_err(|e| format!("cannot open the cache lock {}: {e}", lock_path.display()))?;
         match lock.try_lock() {
             Ok(()) => Ok(Some(Self {
-                path: dir.join(format!("{}.json", key.0)),
+                path: entry_path(dir, key),
                 _lock: lock,
             })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -106,6 +128,15 @@ impl CacheSlot {
             false => MIN_REMAINING,
         };
         self.read_with_more_than(min_remaining, now)
+    }
+
+    /// The cached credentials if they were written at `since` or later (by a process this one
+    /// waited for) and have more than [`MIN_REMAINING_AFTER_WAIT`] left at `now`.
+    pub fn read_written_since(&self, since: std::time::SystemTime, now: OffsetDateTime) -> Option<SessionCredentials> {
+        match self.written_since(since) {
+            true => self.read_with_more_than(MIN_REMAINING_AFTER_WAIT, now),
+            false => None,
+        }
     }
 
     /// The cached credentials if they have more than [`MIN_REMAINING_ON_FAILURE`] left at

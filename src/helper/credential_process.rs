@@ -4,7 +4,7 @@
 //! Credentials with more than 15 minutes left come from the private on-disk [`super::cache`]
 //! (down to a minute, for a process that waited while another fetched them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -19,9 +19,52 @@ use futures_util::future::BoxFuture;
 /// processes wait on the cache lock of the one fetching).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How long a long-running helper waits for the answer to a check of its credentials: the
-/// refresh loop waits with it.
+/// How long a helper waits for the answer to a check of its credentials: the refresh loop
+/// of `sidecar` and `update`, and a `credential-process` run, wait with it.
 pub const SESSION_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often `credential-process` checks cached credentials with the server before it hands
+/// them out: an entry written or checked less long ago is handed out unchecked.
+pub const CACHE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a check of credentials with the server decided.
+enum Verdict {
+    /// It refused them: the STS code and message.
+    Refused(String),
+    /// It accepted them, or said nothing either way (logged at debug level).
+    NotRefused,
+    /// It is no STS: an endpoint not to ask again.
+    NoSts,
+}
+
+/// Asks `client`'s server whether it accepts `credentials` (signed for `region`), within
+/// [`SESSION_CHECK_TIMEOUT`]: only a refusal of the credentials counts.
+async fn server_verdict(client: &RolesAnywhereClient, region: &str, credentials: &SessionCredentials) -> Verdict {
+    let checked = client.check_session(credentials, region, OffsetDateTime::now_utc());
+    match tokio::time::timeout(SESSION_CHECK_TIMEOUT, checked).await {
+        Ok(Ok(SessionCheck::Refused { code, message })) => Verdict::Refused(format!("{code}: {message}")),
+        Ok(Ok(SessionCheck::Accepted)) => Verdict::NotRefused,
+        Ok(Ok(SessionCheck::NoSts(what))) => {
+            tracing::info!(
+                answer = %what,
+                "the endpoint serves no STS: credentials are not checked with it"
+            );
+            Verdict::NoSts
+        }
+        Ok(Ok(SessionCheck::Undecided(what))) => {
+            tracing::debug!(answer = %what, "the check of the credentials decided nothing");
+            Verdict::NotRefused
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "the credentials could not be checked");
+            Verdict::NotRefused
+        }
+        Err(_) => {
+            tracing::debug!("the check of the credentials had no answer in time");
+            Verdict::NotRefused
+        }
+    }
+}
 
 /// The flags shared by `credential-process` and the other helpers.
 #[derive(clap::Args, Clone, Debug)]
@@ -354,39 +397,42 @@ impl SessionArgs {
             let region = session.region();
             let no_sts = no_sts.clone();
             Box::pin(async move {
-                let checked = async {
-                    client?
-                        .check_session(&credentials, &region?, OffsetDateTime::now_utc())
-                        .await
-                        .map_err(|e| e.to_string())
-                };
-                match tokio::time::timeout(SESSION_CHECK_TIMEOUT, checked).await {
-                    Ok(Ok(SessionCheck::Refused { code, message })) => Some(format!("{code}: {message}")),
-                    Ok(Ok(SessionCheck::Accepted)) => None,
-                    Ok(Ok(SessionCheck::NoSts(what))) => {
-                        no_sts.store(true, Ordering::Relaxed);
-                        tracing::info!(
-                            answer = %what,
-                            "the endpoint serves no STS: the credentials held are not checked with it again"
-                        );
-                        None
-                    }
-                    Ok(Ok(SessionCheck::Undecided(what))) => {
-                        tracing::debug!(answer = %what, "the check of the credentials held decided nothing");
-                        None
-                    }
-                    Ok(Err(e)) => {
+                let (client, region) = match (client, region) {
+                    (Ok(client), Ok(region)) => (client, region),
+                    (Err(e), _) | (_, Err(e)) => {
                         tracing::debug!(error = %e, "the credentials held could not be checked");
+                        return None;
+                    }
+                };
+                match server_verdict(&client, &region, &credentials).await {
+                    Verdict::Refused(refusal) => Some(refusal),
+                    Verdict::NoSts => {
+                        no_sts.store(true, Ordering::Relaxed);
                         None
                     }
-                    Err(_) => {
-                        tracing::debug!("the check of the credentials held had no answer in time");
-                        None
-                    }
+                    Verdict::NotRefused => None,
                 }
             })
         };
         super::refresh::SessionChecks { every, check }
+    }
+
+    /// Why the server refuses `cached` (the entry `key` in `dir`), when it does: asked with
+    /// `--endpoint` only (AWS's Roles Anywhere serves no STS), and at most once per
+    /// [`CACHE_CHECK_INTERVAL`] per entry — an entry written or checked since is handed out
+    /// unchecked, and an entry the server did not refuse is marked checked.
+    async fn cached_refusal(&self, dir: &Path, key: &CacheKey, cached: &SessionCredentials) -> Option<String> {
+        if self.endpoint.is_none() || cache::checked_within(dir, key, CACHE_CHECK_INTERVAL) {
+            return None;
+        }
+        let (client, region) = (self.client().ok()?, self.region().ok()?);
+        match server_verdict(&client, &region, cached).await {
+            Verdict::Refused(refusal) => Some(refusal),
+            Verdict::NotRefused | Verdict::NoSts => {
+                cache::mark_checked(dir, key);
+                None
+            }
+        }
     }
 
     /// Loads the identity, signs CreateSession and returns the credentials (no cache).
@@ -537,14 +583,26 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             let key = args.cache_key(&source, &certificate_der, &chain)?;
             // A hit needs no lock: a process holding it (stopped, or fetching) keeps no one
             // from credentials already cached.
+            let mut refused = false;
             if let Some(c) = cache::read_unlocked(&dir, &key, OffsetDateTime::now_utc()) {
-                if args.debug {
-                    print_stderr(&format!(
-                        "rolegate: using cached credentials valid until {}\n",
-                        c.expiration
-                    ));
+                match args.cached_refusal(&dir, &key, &c).await {
+                    None => {
+                        if args.debug {
+                            print_stderr(&format!(
+                                "rolegate: using cached credentials valid until {}\n",
+                                c.expiration
+                            ));
+                        }
+                        return print_credentials(&c);
+                    }
+                    Some(refusal) => {
+                        print_stderr(&format!(
+                            "warning: the server refuses the cached credentials ({}): fetching new ones\n",
+                            printable_refusal(&refusal)
+                        ));
+                        refused = true;
+                    }
                 }
-                return print_credentials(&c);
             }
             // One REQUEST_TIMEOUT bounds the wait on the lock and the fetch together:
             // processes queued behind one whose server never answers give up with it, not
@@ -574,10 +632,12 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 }
             };
             let waited = waiting.elapsed();
-            match slot
-                .as_ref()
-                .and_then(|s| s.read_valid(OffsetDateTime::now_utc(), waited_since))
-            {
+            // After a refusal, only credentials another process wrote while this one waited.
+            let reusable = |s: &CacheSlot| match refused {
+                false => s.read_valid(OffsetDateTime::now_utc(), waited_since),
+                true => waited_since.and_then(|since| s.read_written_since(since, OffsetDateTime::now_utc())),
+            };
+            match slot.as_ref().and_then(reusable) {
                 Some(c) => {
                     if args.debug {
                         print_stderr(&format!(
@@ -613,6 +673,15 @@ fn print_credentials(creds: &SessionCredentials) -> Result<(), String> {
 /// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
 /// failed (the server down or refusing), the credentials `slot` still holds for more than a
 /// minute, with a warning naming the failure — as the sidecar keeps serving its last.
+/// A refusal's text as a terminal shows it (it comes from the server: `check_session` has
+/// escaped its control characters already; this bounds it).
+fn printable_refusal(refusal: &str) -> &str {
+    match refusal.char_indices().nth(300) {
+        Some((cut, _)) => &refusal[..cut],
+        None => refusal,
+    }
+}
+
 fn stored_or_cached(
     fetched: Result<SessionCredentials, String>,
     slot: Option<&CacheSlot>,

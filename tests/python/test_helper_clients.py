@@ -315,11 +315,25 @@ def _sts_refuses(env, creds: dict) -> bool:
         return True
 
 
+def _credential_process(own, home: Path) -> tuple[dict, str]:
+    """`rolegate credential-process` for certificate a (cache in `home`): its credentials, in
+    the container endpoint's key names, and its stderr."""
+
+    run = subprocess.run(
+        [str(rolegate_bin()), "credential-process", *session_flags(own, own["a"].cert, own["a"].key)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=isolated_env(home), timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    return {"AccessKeyId": out["AccessKeyId"], "SecretAccessKey": out["SecretAccessKey"], "Token": out["SessionToken"]}, run.stderr
+
+
 def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
     """A role revoking the sessions it issued (reloaded with revoke_sessions_issued_before) is
     noticed by the sidecar's and update's checks of the credentials they hold
     (--check-session-seconds, an STS GetCallerIdentity): both fetch new ones at once, not an
-    hour later on their schedule, and the sidecar's health says so meanwhile."""
+    hour later on their schedule, and the sidecar's health says so meanwhile.
+    credential-process checks a cache entry older than a minute before it hands it out."""
 
     d = env["dir"]
     config = tmp_path / "rolegate.toml"
@@ -361,6 +375,9 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
         _, served = sidecar.container(sidecar.token)
         first_written = written()
         assert not _sts_refuses(own, served) and not _sts_refuses(own, first_written)
+        cli_home = tmp_path / "cli-home"
+        cached, _ = _credential_process(own, cli_home)
+        assert not _sts_refuses(own, cached)
 
         # Sessions are revoked by the second; the ones held were issued before this one.
         time.sleep(1.1)
@@ -379,6 +396,23 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
         assert not _sts_refuses(own, renewed) and not _sts_refuses(own, written())
         with urllib.request.urlopen(sidecar.url + "/healthz", timeout=10) as r:
             assert (r.status, r.read()) == (200, b"ok")
+
+        # credential-process hands out an entry written less than a minute ago unchecked...
+        again, stderr = _credential_process(own, cli_home)
+        assert (again["AccessKeyId"], stderr) == (cached["AccessKeyId"], "")
+        # ...and checks an older one, which the server now refuses: new ones, cached.
+        old = time.time() - 120
+        for entry in (cli_home / ".cache" / "rolegate").glob("*.json"):
+            os.utime(entry, (old, old))
+        fresh, stderr = _credential_process(own, cli_home)
+        assert fresh["AccessKeyId"] != cached["AccessKeyId"], stderr
+        assert stderr.startswith("warning: the server refuses the cached credentials (AccessDenied: Sessions of role"), stderr
+        assert stderr.rstrip().endswith("): fetching new ones"), stderr
+        assert not _sts_refuses(own, fresh)
+        for entry in (cli_home / ".cache" / "rolegate").glob("*.json"):
+            os.utime(entry, (old, old))
+        kept, stderr = _credential_process(own, cli_home)
+        assert (kept["AccessKeyId"], stderr) == (fresh["AccessKeyId"], ""), "checked, accepted"
     finally:
         update.kill()
         update.wait(timeout=10)
