@@ -247,16 +247,18 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// An exclusive lock on `.{name}.rolegate-lock` beside `target` (mode 0600, kept), held until
 /// dropped, for writers that read `target`, change it and replace it (`update`'s credentials
-/// file, `certs crl`'s CRL): two at once would lose one's change. `None`, with a warning,
-/// when it cannot be had within [`LOCK_WAIT`] (a folder this user cannot write to, a stuck
-/// holder, a lock file of another user's), and the write goes on without it. A symbolic link at the lock's path is not followed: in a folder others can
-/// write to, it could point the lock file's creation anywhere.
-pub fn lock_beside(target: &Path) -> Option<std::fs::File> {
-    let name = target.file_name()?.to_string_lossy();
+/// file, `certs crl`'s CRL): two at once would lose one's change. An error saying why when it
+/// cannot be had within [`LOCK_WAIT`] (a folder this user cannot write to, a stuck holder, a
+/// lock file of another user's): the caller decides whether to write without it. A symbolic
+/// link at the lock's path is not followed: in a folder others can write to, it could point
+/// the lock file's creation anywhere.
+pub fn lock_beside(target: &Path) -> Result<std::fs::File, String> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| format!("{} names no file", target.display()))?
+        .to_string_lossy();
     let path = target.with_file_name(format!(".{name}.rolegate-lock"));
-    let without = |why: String| {
-        tracing::warn!(lock = %path.display(), %why, "writing {} without its lock", target.display());
-    };
+    let cannot = |why: String| format!("cannot lock {}: {why}", path.display());
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -264,33 +266,27 @@ pub fn lock_beside(target: &Path) -> Option<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    let file = match options.open(&path) {
-        Ok(file) => file,
-        Err(e) => {
-            without(e.to_string());
-            return None;
-        }
-    };
+    let file = options.open(&path).map_err(|e| cannot(e.to_string()))?;
     #[cfg(unix)]
     if let Some((owner, me)) = file.metadata().ok().as_ref().and_then(crate::fsutil::foreign_owner) {
-        without(format!("it belongs to user id {owner}, not to this user ({me})"));
-        return None;
+        return Err(cannot(format!(
+            "it belongs to user id {owner}, not to this user ({me})"
+        )));
     }
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
-            Ok(()) => return Some(file),
+            Ok(()) => return Ok(file),
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                without(format!("another writer held it for {} s", LOCK_WAIT.as_secs()));
-                return None;
+                return Err(cannot(format!(
+                    "another writer has held it for {} s",
+                    LOCK_WAIT.as_secs()
+                )));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                without(e.to_string());
-                return None;
-            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e.to_string())),
         }
     }
 }

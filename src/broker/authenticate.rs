@@ -465,7 +465,11 @@ mod tests {
             profile_arn: String::new(),
             certificate_serial: "01".into(),
         };
-        assert!(renewal_hint(&from_certificate).contains("rolegate credential-process keeps them in its cache"));
+        assert!(
+            renewal_hint(&from_certificate).contains(
+                "rolegate credential-process, sidecar and update given --endpoint check theirs with the server"
+            )
+        );
     }
 
     /// A request signed outside the allowed skew, either way, is `clock-skew` with STS's

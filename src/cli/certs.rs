@@ -333,8 +333,8 @@ enum AtOut {
     /// A CRL of this CA, and whether it is DER (written back so).
     OwnCrl(PreviousCrl, bool),
     /// A CRL this CA cannot issue again (another CA's, one holding what it cannot carry) and
-    /// why, and whether it is DER.
-    OtherCrl(String, bool),
+    /// why, whether it is DER, and its number when it names this CA as its issuer.
+    OtherCrl(String, bool, PreviousCrl),
 }
 
 /// Writes the CRL `request` asks for: the revocations of the CRL at `--out` (of `--from` as
@@ -343,19 +343,21 @@ enum AtOut {
 /// replaced only when it is a CRL (of another CA only with `--fresh`); one in DER stays DER.
 fn write_crl(ca: &Authority, request: &CrlRequest<'_>, now: OffsetDateTime) -> Result<(), String> {
     let out = request.out;
-    let _lock = crate::fsutil::lock_beside(out);
+    // Never without the lock: another run's serials would be lost. The operator retries.
+    let _lock = crate::fsutil::lock_beside(out)?;
     let at_out = read_at_out(ca, out)?;
-    let der = matches!(at_out, AtOut::OwnCrl(_, true) | AtOut::OtherCrl(_, true));
+    let der = matches!(at_out, AtOut::OwnCrl(_, true) | AtOut::OtherCrl(_, true, _));
     let mut sources = Vec::new();
     let previous = match (at_out, request.fresh) {
-        (AtOut::OtherCrl(why, _), false) => {
+        (AtOut::OtherCrl(why, ..), false) => {
             return Err(format!(
                 "{}: {why}; give --fresh to replace it with a new CRL of this CA",
                 out.display()
             ));
         }
         (AtOut::OwnCrl(previous, _), true) => previous.number_only(),
-        (AtOut::OtherCrl(..) | AtOut::Nothing, true) => PreviousCrl::default(),
+        (AtOut::OtherCrl(_, _, number), true) => number,
+        (AtOut::Nothing, true) => PreviousCrl::default(),
         (AtOut::OwnCrl(previous, _), false) => {
             sources.push(out);
             previous
@@ -410,6 +412,7 @@ fn read_at_out(ca: &Authority, out: &Path) -> Result<AtOut, String> {
                 .trim_start_matches("the previous CRL cannot be carried over: ")
                 .to_owned(),
             der,
+            ca.crl_number_named_here(&bytes),
         )),
         Err(_) => Err(format!(
             "{} holds no CRL, and `certs crl` replaces only a CRL: choose another --out",

@@ -101,18 +101,53 @@ fn unquoted_value(text: &str, offset: usize) -> Option<String> {
 }
 
 /// Whether the value at byte `offset` is an element of an array (after `[` or `,`, on its
-/// line or a line before) or the value of a key inside an inline table (`{` still open on
-/// its line).
+/// line or a line before, comments and blank lines aside) or the value of a key inside an
+/// inline table (`{` still open on its line). Quoted text is not read for brackets.
 fn in_array_or_inline_table(text: &str, offset: usize) -> bool {
     let before = text.get(..offset).unwrap_or_default();
-    match before.trim_end().chars().last() {
+    let mut lines = before.rsplit('\n');
+    let this_line = lines.next().unwrap_or_default();
+    let last = std::iter::once(this_line)
+        .chain(lines)
+        .map(outside_quotes)
+        .find_map(|line| line.trim_end().chars().last());
+    match last {
         Some('[' | ',') => true,
         Some('=') => {
-            let line = before.rsplit('\n').next().unwrap_or_default();
+            let line = outside_quotes(this_line);
             line.matches('{').count() > line.matches('}').count()
         }
         _ => false,
     }
+}
+
+/// `line` without its quoted strings (each kept as an empty `""`) and without its comment.
+fn outside_quotes(line: &str) -> String {
+    let mut code = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                    code.push(c);
+                }
+            }
+            None if c == '#' => break,
+            None => {
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+                code.push(c);
+            }
+        }
+    }
+    code
 }
 
 /// serde's "unknown field `tls_crt`, expected one of `listen`, `tls_cert`, …" with the known
@@ -228,6 +263,19 @@ mod tests {
         assert_eq!(
             error("[tokens]\nkeys = [{ id = k1, file = \"k.key\" }]\n"),
             "line 2, column 16: string values must be quoted: write \"k1\""
+        );
+        // Comments and quoted brackets are not read for the place.
+        assert_eq!(
+            error("[server]\nadmin_subjects = [\n  \"CN=x\", # first\n  dev,\n]\n"),
+            "line 4, column 3: string values must be quoted: write \"dev\""
+        );
+        assert_eq!(
+            error("[server]\nadmin_trust_anchors = [ # anchors\n  dev,\n]\n"),
+            "line 3, column 3: string values must be quoted: write \"dev\""
+        );
+        assert_eq!(
+            error("[tokens]\nkeys = [{ file = \"}k.key\", id = k1 }]\n"),
+            "line 2, column 33: string values must be quoted: write \"k1\""
         );
         // A long line is not repeated: toml's message stays.
         let long = format!("[server]\nregion = {}\n", "x".repeat(65));

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity, read_certificate_and_chain};
+use super::refresh::Checked;
 use crate::cli::print_stderr;
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCheck, SessionCredentials, TlsOptions, proxy};
 use futures_util::future::BoxFuture;
@@ -27,41 +28,43 @@ pub const SESSION_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from
 /// them out: an entry written or checked less long ago is handed out unchecked.
 pub const CACHE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// What a check of credentials with the server decided.
+/// How long a long-running helper leaves an endpoint that answered a check as no STS does
+/// (AWS's Roles Anywhere given as `--endpoint`, or a page of something in front of rolegate).
+pub const NO_STS_PAUSE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What a check of credentials with the server found.
 enum Verdict {
     /// It refused them: the STS code and message.
     Refused(String),
-    /// It accepted them, or said nothing either way (logged at debug level).
-    NotRefused,
-    /// It is no STS: an endpoint not to ask again.
-    NoSts,
+    /// It accepted them.
+    Accepted,
+    /// Another STS error (throttled, an error of its own): logged at debug level.
+    Unknown,
+    /// No answer in time, or no connection: logged at debug level.
+    Unreachable,
+    /// An answer no STS gives (what it was).
+    NoSts(String),
 }
 
 /// Asks `client`'s server whether it accepts `credentials` (signed for `region`), within
-/// [`SESSION_CHECK_TIMEOUT`]: only a refusal of the credentials counts.
+/// [`SESSION_CHECK_TIMEOUT`].
 async fn server_verdict(client: &RolesAnywhereClient, region: &str, credentials: &SessionCredentials) -> Verdict {
     let checked = client.check_session(credentials, region, OffsetDateTime::now_utc());
     match tokio::time::timeout(SESSION_CHECK_TIMEOUT, checked).await {
         Ok(Ok(SessionCheck::Refused { code, message })) => Verdict::Refused(format!("{code}: {message}")),
-        Ok(Ok(SessionCheck::Accepted)) => Verdict::NotRefused,
-        Ok(Ok(SessionCheck::NoSts(what))) => {
-            tracing::info!(
-                answer = %what,
-                "the endpoint serves no STS: credentials are not checked with it"
-            );
-            Verdict::NoSts
-        }
+        Ok(Ok(SessionCheck::Accepted)) => Verdict::Accepted,
+        Ok(Ok(SessionCheck::NoSts(what))) => Verdict::NoSts(what),
         Ok(Ok(SessionCheck::Undecided(what))) => {
             tracing::debug!(answer = %what, "the check of the credentials decided nothing");
-            Verdict::NotRefused
+            Verdict::Unknown
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "the credentials could not be checked");
-            Verdict::NotRefused
+            Verdict::Unreachable
         }
         Err(_) => {
             tracing::debug!("the check of the credentials had no answer in time");
-            Verdict::NotRefused
+            Verdict::Unreachable
         }
     }
 }
@@ -367,50 +370,62 @@ impl SessionArgs {
 
     /// How a long-running helper (`sidecar`, `update`) checks the credentials it holds with
     /// the server ([`super::refresh::SessionChecks`]): every `every_seconds` (0: never), and
-    /// only with `--endpoint` — AWS's Roles Anywhere endpoint serves no STS. Only a refusal
-    /// of the credentials counts; a check that fails or is answered otherwise is logged at
-    /// debug level and changes nothing, and an endpoint that answers without STS's error
-    /// document (no STS there: an AWS endpoint given as `--endpoint`) is not asked again. A
-    /// check gives up after [`SESSION_CHECK_TIMEOUT`], and keeps its connection for the next.
+    /// only with `--endpoint` — AWS's Roles Anywhere endpoint serves no STS. A check gives up
+    /// after [`SESSION_CHECK_TIMEOUT`] and keeps its connection for the next, until one cannot
+    /// reach the server (a new one then reads the CA bundle again, which may have rotated). An
+    /// endpoint that answers as no STS does is not asked for [`NO_STS_PAUSE`].
     pub fn session_checks(
         self: &std::sync::Arc<Self>,
         every_seconds: u32,
-    ) -> super::refresh::SessionChecks<impl FnMut(SessionCredentials) -> BoxFuture<'static, Option<String>> + use<>>
-    {
-        use std::sync::atomic::{AtomicBool, Ordering};
+    ) -> super::refresh::SessionChecks<impl FnMut(SessionCredentials) -> BoxFuture<'static, Checked> + use<>> {
+        use std::sync::Mutex;
         let every = (self.endpoint.is_some() && every_seconds > 0)
             .then(|| std::time::Duration::from_secs(every_seconds.into()));
         let session = self.clone();
-        let no_sts = std::sync::Arc::new(AtomicBool::new(false));
-        let mut kept: Option<std::sync::Arc<RolesAnywhereClient>> = None;
-        let check = move |credentials: SessionCredentials| -> BoxFuture<'static, Option<String>> {
-            if no_sts.load(Ordering::Relaxed) {
-                return Box::pin(async { None });
-            }
-            let client = match &kept {
-                Some(client) => Ok(client.clone()),
-                None => session.client().map(std::sync::Arc::new),
-            };
-            if let Ok(client) = &client {
-                kept = Some(client.clone());
-            }
-            let region = session.region();
-            let no_sts = no_sts.clone();
+        // The client kept between checks, and when an endpoint without STS may be asked again.
+        let kept: std::sync::Arc<Mutex<Option<std::sync::Arc<RolesAnywhereClient>>>> = std::sync::Arc::default();
+        let paused_until: std::sync::Arc<Mutex<Option<std::time::Instant>>> = std::sync::Arc::default();
+        let check = move |credentials: SessionCredentials| -> BoxFuture<'static, Checked> {
+            let paused = paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some_and(|until| std::time::Instant::now() < until);
+            let session = session.clone();
+            let (kept, paused_until) = (kept.clone(), paused_until.clone());
             Box::pin(async move {
-                let (client, region) = match (client, region) {
-                    (Ok(client), Ok(region)) => (client, region),
-                    (Err(e), _) | (_, Err(e)) => {
-                        tracing::debug!(error = %e, "the credentials held could not be checked");
-                        return None;
-                    }
+                if paused {
+                    return Checked::Unknown;
+                }
+                let held = kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                let client = match held {
+                    Some(client) => client,
+                    None => match session.client() {
+                        Ok(client) => std::sync::Arc::new(client),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "the credentials held could not be checked");
+                            return Checked::Unknown;
+                        }
+                    },
                 };
-                match server_verdict(&client, &region, &credentials).await {
-                    Verdict::Refused(refusal) => Some(refusal),
-                    Verdict::NoSts => {
-                        no_sts.store(true, Ordering::Relaxed);
-                        None
+                let Ok(region) = session.region() else {
+                    return Checked::Unknown;
+                };
+                let verdict = server_verdict(&client, &region, &credentials).await;
+                let keep = !matches!(verdict, Verdict::Unreachable);
+                *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = keep.then_some(client);
+                match verdict {
+                    Verdict::Refused(refusal) => Checked::Refused(refusal),
+                    Verdict::Accepted => Checked::Accepted,
+                    Verdict::NoSts(what) => {
+                        tracing::info!(
+                            answer = %what,
+                            "the endpoint answers as no STS does: the credentials held are not checked with it for an hour"
+                        );
+                        *paused_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(std::time::Instant::now() + NO_STS_PAUSE);
+                        Checked::Unknown
                     }
-                    Verdict::NotRefused => None,
+                    Verdict::Unknown | Verdict::Unreachable => Checked::Unknown,
                 }
             })
         };
@@ -428,7 +443,7 @@ impl SessionArgs {
         let (client, region) = (self.client().ok()?, self.region().ok()?);
         match server_verdict(&client, &region, cached).await {
             Verdict::Refused(refusal) => Some(refusal),
-            Verdict::NotRefused | Verdict::NoSts => {
+            Verdict::Accepted | Verdict::Unknown | Verdict::Unreachable | Verdict::NoSts(_) => {
                 cache::mark_checked(dir, key);
                 None
             }

@@ -193,23 +193,41 @@ impl CredentialState {
         }
     }
 
-    /// Records that the server refused the credentials held (`reason`). The first refusal
-    /// has them replaced at once; a refusal of credentials fetched after one defers the next
-    /// fetch by the backoff of as many failures, and at least [`MIN_REFRESH_INTERVAL`]. They
-    /// are served meanwhile: the server may be one replica of several, and they are what
-    /// there is.
-    pub fn record_refusal(&mut self, reason: String, now: OffsetDateTime, policy: &RefreshPolicy) {
-        self.refusals = self.refusals.saturating_add(1);
+    /// Records that the server refused the credentials held (`reason`), and returns when the
+    /// fetch that replaces them is due, when this refusal set it. The first refusal has them
+    /// replaced at once; a refusal of credentials fetched after one defers the next fetch by
+    /// the backoff of as many failures, and at least [`MIN_REFRESH_INTERVAL`]. The same
+    /// credentials refused again change nothing: their replacement is due already. Only an
+    /// accepting check ([`CredentialState::record_check_passed`]) starts the count again, so
+    /// replicas that disagree cost at most a fetch per check. The credentials are served
+    /// meanwhile: the server may be one replica of several, and they are what there is.
+    pub fn record_refusal(
+        &mut self,
+        reason: String,
+        now: OffsetDateTime,
+        policy: &RefreshPolicy,
+    ) -> Option<OffsetDateTime> {
+        let again = self.refused.is_some() && !self.recheck;
         self.refused = Some(reason);
+        if again {
+            return None;
+        }
+        self.refusals = self.refusals.saturating_add(1);
         self.recheck = false;
-        let wait = match self.refusals {
-            1 => Duration::ZERO,
-            n => backoff(policy, n - 1).max(MIN_REFRESH_INTERVAL),
+        let due = match self.refusals {
+            1 => now,
+            n => now + backoff(policy, n - 1).max(MIN_REFRESH_INTERVAL),
         };
-        self.request_refresh(now + wait);
+        self.request_refresh(due);
+        Some(due)
     }
 
-    /// Records a check of the credentials held that the server did not refuse.
+    /// When the fetch that replaces refused credentials is due, if one is.
+    pub fn refetch_due(&self) -> Option<OffsetDateTime> {
+        self.refused.as_ref().and(self.forced)
+    }
+
+    /// Records a check the server answered by accepting the credentials held.
     pub fn record_check_passed(&mut self) {
         self.refused = None;
         self.refusals = 0;
@@ -294,11 +312,21 @@ pub fn format_time(t: OffsetDateTime) -> String {
 pub type SharedState = Arc<RwLock<CredentialState>>;
 
 /// How often, and how, [`run`] asks the server whether it still accepts the credentials
-/// held: `check` answers with the server's refusal, `None` when it accepted them or said
-/// nothing either way. `every: None` never asks (a server without STS: AWS's Roles Anywhere).
+/// held ([`Checked`]). `every: None` never asks (a server without STS: AWS's Roles Anywhere).
 pub struct SessionChecks<C> {
     pub every: Option<StdDuration>,
     pub check: C,
+}
+
+/// What a check of the credentials held found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// The server accepted them.
+    Accepted,
+    /// The server refused them: its code and message.
+    Refused(String),
+    /// Nothing either way: no answer, another error, no STS there. Changes nothing.
+    Unknown,
 }
 
 /// Fetches forever per `policy`, recording each result in `state`. `changed` is polled every
@@ -315,7 +343,7 @@ pub async fn run<F, Fut, C, CheckFut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<SessionCredentials, String>>,
     C: FnMut(SessionCredentials) -> CheckFut,
-    CheckFut: std::future::Future<Output = Option<String>>,
+    CheckFut: std::future::Future<Output = Checked>,
 {
     let mut warned_short = false;
     let mut last_check = tokio::time::Instant::now();
@@ -343,17 +371,23 @@ pub async fn run<F, Fut, C, CheckFut>(
                     continue;
                 };
                 match (checks.check)(credentials).await {
-                    Some(refusal) => {
+                    Checked::Refused(refusal) => {
                         let now = OffsetDateTime::now_utc();
-                        write(&state, |s| s.record_refusal(refusal.clone(), now, &policy));
-                        let next = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
-                        tracing::warn!(
-                            refusal = %refusal,
-                            next_fetch = %format_time(next),
-                            "the server refuses the credentials held: fetching new ones"
-                        );
+                        let mut due = None;
+                        write(&state, |s| due = s.record_refusal(refusal.clone(), now, &policy));
+                        match due {
+                            Some(due) => tracing::warn!(
+                                refusal = %refusal,
+                                next_fetch = %format_time(due),
+                                "the server refuses the credentials held: fetching new ones"
+                            ),
+                            None => {
+                                tracing::debug!(refusal = %refusal, "the server still refuses the credentials held")
+                            }
+                        }
                     }
-                    None => write(&state, CredentialState::record_check_passed),
+                    Checked::Accepted => write(&state, CredentialState::record_check_passed),
+                    Checked::Unknown => {}
                 }
             }
             continue;
@@ -564,13 +598,20 @@ mod tests {
         st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
         assert!(!st.recheck_due());
         assert_eq!(st.to_check(T0 + s(60)).unwrap().access_key_id, "A");
-        st.record_refusal("AccessDenied: revoked".into(), T0 + s(60), &p);
+        assert_eq!(
+            st.record_refusal("AccessDenied: revoked".into(), T0 + s(60), &p),
+            Some(T0 + s(60))
+        );
         assert_eq!(st.refused(), Some("AccessDenied: revoked"));
         assert_eq!(
             st.next_attempt(&p),
             Some(T0 + s(60)),
             "within MIN_REFRESH_INTERVAL of the fetch"
         );
+        assert_eq!(st.refetch_due(), Some(T0 + s(60)));
+        // Refused again before the fetch: nothing changes, nothing is counted.
+        assert_eq!(st.record_refusal("AccessDenied: revoked".into(), T0 + s(61), &p), None);
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(60)));
         assert_eq!(st.current(T0 + s(60)).unwrap().credentials.access_key_id, "A");
         // The fetch fails: still refused, the failure told, nothing to check until a fetch
         // succeeds (the retry is due anyway).
@@ -606,8 +647,16 @@ mod tests {
         for refusal in 2..=12 {
             st.record_success(creds("B", "2026-01-01T02:00:00Z"), fetched, &p);
             assert!(st.recheck_due(), "refusal {refusal}");
-            st.record_refusal("AccessDenied: revoked".into(), fetched, &p);
+            let due = st.record_refusal("AccessDenied: revoked".into(), fetched, &p);
+            assert_eq!(due, Some(fetched + s(120)), "refusal {refusal}");
             assert!(!st.recheck_due());
+            // The periodic checks that refuse them again until then push nothing back.
+            for later in [1, 60, 119] {
+                assert_eq!(
+                    st.record_refusal("AccessDenied: revoked".into(), fetched + s(later), &p),
+                    None
+                );
+            }
             assert_eq!(st.next_attempt(&p), Some(fetched + s(120)), "refusal {refusal}");
             fetched += s(120);
         }

@@ -451,10 +451,12 @@ fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) ->
     let unhealthy = match (state.current(now), state.refused()) {
         (Ok(_), None) => return text(StatusCode::OK, "ok"),
         (Ok(_), Some(refusal)) => format!(
-            "the server refuses the credentials served ({refusal}){}",
-            match state.last_error() {
-                Some(e) => format!("; fetching new ones failed: {e}"),
-                None => "; new ones are fetched and checked".to_owned(),
+            "the server refuses the credentials served; {}; it said: {refusal}",
+            match (state.last_error(), state.recheck_due(), state.refetch_due()) {
+                (Some(e), ..) => format!("fetching new ones failed ({e})"),
+                (None, true, _) => "new ones were fetched and are being checked".to_owned(),
+                (None, false, Some(due)) => format!("new ones are fetched at {}", refresh::format_time(due)),
+                (None, false, None) => "new ones are fetched".to_owned(),
             }
         ),
         (Err(e), _) => e.to_string(),
@@ -1356,7 +1358,8 @@ mod tests {
             call(&s, req("GET", "/healthz", &[]), later),
             (
                 503,
-                "the server refuses the credentials served (AccessDenied: revoked); fetching new ones failed: HTTP 503"
+                "the server refuses the credentials served; fetching new ones failed (HTTP 503); it said: AccessDenied: \
+                 revoked"
                     .to_owned()
             )
         );
@@ -1370,7 +1373,8 @@ mod tests {
             call(&s, req("GET", "/healthz", &[]), later),
             (
                 503,
-                "the server refuses the credentials served (AccessDenied: revoked); new ones are fetched and checked"
+                "the server refuses the credentials served; new ones were fetched and are being checked; it said: \
+                 AccessDenied: revoked"
                     .to_owned()
             )
         );

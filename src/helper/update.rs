@@ -176,7 +176,10 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // Two `update`s of one file (one per profile, started together at boot) would each read
     // the file before the other wrote it, and the later write would drop the other's profile.
-    let _lock = crate::fsutil::lock_beside(&target);
+    // Written without the lock when it cannot be had: the credentials must be written.
+    let _lock = crate::fsutil::lock_beside(&target)
+        .inspect_err(|why| tracing::warn!(%why, "writing the credentials file without its lock"))
+        .ok();
     let existing = match std::fs::read_to_string(&target) {
         Ok(s) => zeroize::Zeroizing::new(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => zeroize::Zeroizing::new(String::new()),

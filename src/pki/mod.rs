@@ -111,6 +111,9 @@ pub enum PkiError {
     /// A revoked serial number is not hexadecimal.
     #[error("revoked serial number {0:?} is not hexadecimal")]
     SerialNotHex(String),
+    /// A CRL [`Authority::reissue_crl`] would make cannot be used.
+    #[error("cannot issue the CRL: {0}")]
+    Crl(String),
     /// The CRL given to [`Authority::read_crl`] is not one this CA can issue again.
     #[error("the previous CRL cannot be carried over: {0}")]
     PreviousCrl(String),

@@ -80,6 +80,9 @@ impl ReissuedCrl {
     }
 }
 
+/// The most octets a CRL number may have (RFC 5280 §5.2.3).
+const MAX_CRL_NUMBER_OCTETS: usize = 20;
+
 /// The extensions of a CRL that a re-issued one carries: its number, the authority key
 /// identifier (written anew) and the issuing distribution point.
 const CARRIED_CRL_EXTENSIONS: [&str; 3] = ["2.5.29.20", "2.5.29.35", "2.5.29.28"];
@@ -122,6 +125,23 @@ impl Authority {
             distribution_point: distribution_point(&crl).map_err(refused)?,
             number: crl.crl_number().cloned(),
         })
+    }
+
+    /// The number of the CRL in `bytes` when it names this CA as its issuer, read without
+    /// checking more (it may be one [`Authority::read_crl`] refuses): what a CRL started anew
+    /// in its place must exceed, so that a reload takes the new one for the later.
+    pub fn crl_number_named_here(&self, bytes: &[u8]) -> PreviousCrl {
+        let number = crl_der(bytes).and_then(|der| {
+            let (_, crl) = CertificateRevocationList::from_der(&der).ok()?;
+            let (_, ca) = x509_parser::parse_x509_certificate(&self.issued.cert_der).ok()?;
+            (crl.issuer().as_raw() == ca.subject().as_raw())
+                .then(|| crl.crl_number().cloned())
+                .flatten()
+        });
+        PreviousCrl {
+            number,
+            ..PreviousCrl::default()
+        }
     }
 
     /// Why `read_crl` refuses a CRL, in the terms of `certs crl` (the trust anchor's own
@@ -174,6 +194,14 @@ impl Authority {
         let by_time = BigUint::from_bytes_be(&crl_number(OffsetDateTime::now_utc()));
         let after_previous = previous.number.as_ref().map(|n| n + 1u8);
         let number = after_previous.map_or(by_time.clone(), |n| n.max(by_time));
+        if number.to_bytes_be().len() > MAX_CRL_NUMBER_OCTETS {
+            return Err(PkiError::Crl(
+                "the previous CRL's number is the largest RFC 5280 §5.2.3 allows (20 octets), so no CRL can follow \
+                 it: remove the file and issue a new one (a daemon holding the old CRL refuses the new one, whose \
+                 number is lower, until it restarts)"
+                    .to_owned(),
+            ));
+        }
         let pem = self.sign_crl(
             revoked,
             this_update,
@@ -181,14 +209,8 @@ impl Authority {
             previous.distribution_point.clone(),
             positive_integer(&number.to_bytes_be()),
         )?;
-        crate::identity::TrustAnchor::new(self.issued.cert_pem.as_bytes(), &[pem.clone().into_bytes()]).map_err(
-            |e| {
-                PkiError::PreviousCrl(format!(
-                    "the new CRL would not load ({}); start anew with --fresh",
-                    self.crl_refusal(e)
-                ))
-            },
-        )?;
+        crate::identity::TrustAnchor::new(self.issued.cert_pem.as_bytes(), &[pem.clone().into_bytes()])
+            .map_err(|e| PkiError::Crl(format!("it would not load as this CA's: {}", self.crl_refusal(e))))?;
         Ok(ReissuedCrl {
             pem,
             carried: previous.revoked.len(),
@@ -455,6 +477,12 @@ mod tests {
             root.read_crl(two.as_bytes()).unwrap_err().to_string(),
             "the previous CRL cannot be carried over: the file holds 2 CRLs; give one"
         );
+        // What a CRL started anew in the place of one must exceed: its number, when it names
+        // this CA as its issuer (read without the checks read_crl makes).
+        let own_number = root.crl_number_named_here(signed(&root, &[9; 12], "http://crl.example/r.crl").as_bytes());
+        assert_eq!(own_number.number, Some(BigUint::from_bytes_be(&[9; 12])));
+        assert_eq!(root.crl_number_named_here(foreign.as_bytes()).number, None);
+        assert_eq!(root.crl_number_named_here(b"garbage").number, None);
         // A CRL in DER is read as well as PEM.
         let der = crl_der(own.as_bytes()).unwrap();
         assert_eq!(root.read_crl(&der).unwrap().revoked_serials(), ["02"]);
@@ -463,10 +491,13 @@ mod tests {
         let largest = root
             .read_crl(signed(&root, &[0xff; 20], "http://crl.example/r.crl").as_bytes())
             .unwrap();
-        let err = root.reissue_crl(&largest, &[], LATER, NA).unwrap_err().to_string();
-        assert!(
-            err.contains("the new CRL would not load (its CRL number is not an integer of at most 20 octets"),
-            "{err}"
-        );
+        for previous in [largest.clone(), largest.number_only()] {
+            assert_eq!(
+                root.reissue_crl(&previous, &[], LATER, NA).unwrap_err().to_string(),
+                "cannot issue the CRL: the previous CRL's number is the largest RFC 5280 §5.2.3 allows (20 octets), \
+                 so no CRL can follow it: remove the file and issue a new one (a daemon holding the old CRL refuses \
+                 the new one, whose number is lower, until it restarts)"
+            );
+        }
     }
 }
