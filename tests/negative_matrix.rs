@@ -2989,7 +2989,8 @@ fn session_policy_keys_no_session_request_holds_are_warned_about() {
             "profile[1].session_policy",
             "profile named: session policy: Statement[0]",
             "'aws:PrincipalTags/team'",
-            "rolegate derives no such key, so it is most likely misspelt",
+            "rolegate derives no such key, so it is most likely misspelt (did you mean 'aws:PrincipalTag/team'?). A \
+             condition",
         ),
     ] {
         assert!(

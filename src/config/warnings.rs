@@ -351,6 +351,17 @@ fn trust_policy_key_guess(key: &str) -> String {
 /// The trust policy key `key` most likely misspells, in AWS's spelling: the nearest of its
 /// namespace whose name is at most [`MOST_EDITS`] edits away.
 fn misspelt_trust_policy_key(key: &str) -> Option<String> {
+    misspelt_key(
+        key,
+        &crate::broker::TRUST_POLICY_KEYS,
+        &crate::broker::TRUST_POLICY_KEY_PREFIXES,
+    )
+}
+
+/// The key of `known` (or a tag key of `prefixes`, with `key`'s tag) that `key` most likely
+/// misspells, in AWS's spelling: the nearest of its namespace whose name is at most
+/// [`MOST_EDITS`] edits away.
+fn misspelt_key(key: &str, known: &[&'static str], prefixes: &[&'static str]) -> Option<String> {
     let nearest = |typed: &str, known: &[&'static str]| {
         let (namespace, name) = typed.split_once(':')?;
         let name = name.to_ascii_lowercase();
@@ -368,11 +379,29 @@ fn misspelt_trust_policy_key(key: &str) -> Option<String> {
     match key.split_once('/') {
         // A tag key without its tag names no key to guess.
         Some((_, "")) => None,
-        Some((head, tag)) => nearest(&format!("{head}/"), &crate::broker::TRUST_POLICY_KEY_PREFIXES)
-            .map(|prefix| format!("{prefix}{tag}")),
-        None => nearest(key, &crate::broker::TRUST_POLICY_KEYS).map(str::to_owned),
+        Some((head, tag)) => nearest(&format!("{head}/"), prefixes).map(|prefix| format!("{prefix}{tag}")),
+        None => nearest(key, known).map(str::to_owned),
     }
 }
+
+/// The keys rolegate derives for a session's requests (`broker::authorize`), in AWS's
+/// spelling: what a misspelt one in a permission or session policy is matched to.
+const SESSION_KEYS: [&str; 11] = [
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalTagKeys",
+    "aws:PrincipalType",
+    "aws:SourceIdentity",
+    "aws:TokenIssueTime",
+    "aws:userid",
+];
+
+/// The tag keys of a session's requests: its principal tags.
+const SESSION_KEY_PREFIXES: [&str; 1] = ["aws:PrincipalTag/"];
 
 /// The configuration key of role `i`'s trust policy, as messages name it.
 fn trust_policy_key(i: usize, section: &schema::RoleSection) -> String {
@@ -454,11 +483,14 @@ pub(super) fn warn_of_session_keys_never_set(
             let Some(why) = crate::broker::never_in_session_requests(context_key) else {
                 continue;
             };
+            let guess = misspelt_key(context_key, &SESSION_KEYS, &SESSION_KEY_PREFIXES)
+                .map(|known| format!(" (did you mean '{known}'?)"))
+                .unwrap_or_default();
             if warned.insert(context_key.to_ascii_lowercase()) {
                 warn_at!(
                     file,
                     key,
-                    "{what}: {statement} reads '{context_key}', a key no request of a rolegate session holds: {why}. A condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies"
+                    "{what}: {statement} reads '{context_key}', a key no request of a rolegate session holds: {why}{guess}. A condition on it never matches unless negated or IfExists, and an Allow using it as a policy variable never applies"
                 );
             }
         }
@@ -762,8 +794,8 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 #[cfg(all(test, unix))]
 mod tests {
     use super::{
-        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, server_certificate_expiring, shared_with,
-        trust_policy_key_guess,
+        SERVER_CERTIFICATE_WARN_SECONDS, SESSION_KEY_PREFIXES, SESSION_KEYS, group_name, group_named_in, misspelt_key,
+        server_certificate_expiring, shared_with, trust_policy_key_guess,
     };
 
     /// A misspelt trust policy key is matched to the key it is nearest, in AWS's spelling;
@@ -795,6 +827,25 @@ mod tests {
         ];
         for (typed, guess) in cases {
             assert_eq!(trust_policy_key_guess(typed), guess, "{typed}");
+        }
+    }
+
+    /// A misspelt key a permission or session policy reads is matched to the session key it
+    /// most likely misspells, when one is near.
+    #[test]
+    fn a_misspelt_session_key_is_matched_to_the_nearest() {
+        let guess = |typed: &str| misspelt_key(typed, &SESSION_KEYS, &SESSION_KEY_PREFIXES);
+        assert_eq!(
+            guess("aws:PrincipalTags/team").as_deref(),
+            Some("aws:PrincipalTag/team")
+        );
+        assert_eq!(guess("AWS:currenttimes").as_deref(), Some("aws:CurrentTime"));
+        assert_eq!(guess("aws:PrincipalAccnt").as_deref(), Some("aws:PrincipalAccount"));
+        assert_eq!(guess("aws:PrincipalOrgPaths"), None);
+        assert_eq!(guess("aws:PrincipalTag/"), None);
+        // Every key the guesses name is one a session's requests hold.
+        for key in SESSION_KEYS.iter().chain(&["aws:PrincipalTag/team"]) {
+            assert_eq!(crate::broker::never_in_session_requests(key), None, "{key}");
         }
     }
 
