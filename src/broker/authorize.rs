@@ -426,21 +426,25 @@ fn check_no_username(context: &[(String, String)]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The keys of [`DERIVED_KEY_PREFIXES`] that [`authorization_context`] derives, lowercased
-/// (and `aws:principaltag/{key}` for each principal tag).
-const DERIVED_KEYS: [&str; 11] = [
-    "aws:currenttime",
-    "aws:epochtime",
-    "aws:multifactorauthpresent",
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:principalisawsservice",
-    "aws:principaltagkeys",
-    "aws:principaltype",
-    "aws:sourceidentity",
-    "aws:tokenissuetime",
+/// The keys of [`DERIVED_KEY_PREFIXES`] that [`authorization_context`] derives, in AWS's
+/// spelling (compared without regard to case; and `aws:PrincipalTag/{key}` for each
+/// principal tag, [`SESSION_KEY_PREFIXES`]).
+pub(crate) const SESSION_KEYS: [&str; 11] = [
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalTagKeys",
+    "aws:PrincipalType",
+    "aws:SourceIdentity",
+    "aws:TokenIssueTime",
     "aws:userid",
 ];
+
+/// The tag keys of a session's requests: its principal tags.
+pub(crate) const SESSION_KEY_PREFIXES: [&str; 1] = ["aws:PrincipalTag/"];
 
 /// Why `key`, read by a permission or session policy, is absent from every request a rolegate
 /// session makes, if it always is: a key of the session's own namespaces
@@ -453,7 +457,7 @@ pub(crate) fn never_in_session_requests(key: &str) -> Option<&'static str> {
     if folded == "aws:username" {
         return Some("IAM sets it for IAM users only; a role session's name is in aws:userid (ROLEID:session-name)");
     }
-    let derived = DERIVED_KEYS.contains(&folded.as_str())
+    let derived = SESSION_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&folded))
         || folded
             .strip_prefix("aws:principaltag/")
             .is_some_and(|tag| !tag.is_empty());

@@ -39,7 +39,9 @@ pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEY_VALUES, MAX_CONTEXT_KEYS, authorization_context,
     untrusted_client_certificate,
 };
-pub(crate) use authorize::{never_in_session_requests, validate_input as validate_authorize_input};
+pub(crate) use authorize::{
+    SESSION_KEY_PREFIXES, SESSION_KEYS, never_in_session_requests, validate_input as validate_authorize_input,
+};
 pub use caches::{CacheStats, Caches, SentCertificate};
 pub use context::SessionSubject;
 pub(crate) use context::{TRUST_POLICY_KEY_PREFIXES, TRUST_POLICY_KEYS, is_trust_policy_key};

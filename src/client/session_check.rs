@@ -34,6 +34,17 @@ pub enum SessionCheck {
     NoSts(String),
 }
 
+/// `CODE: message` for a refusal, as the helpers log it; what was answered for the others.
+impl std::fmt::Display for SessionCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionCheck::Accepted => f.write_str("accepted"),
+            SessionCheck::Refused { code, message } => write!(f, "{code}: {message}"),
+            SessionCheck::Undecided(what) | SessionCheck::NoSts(what) => f.write_str(what),
+        }
+    }
+}
+
 /// The JSON error document of STS (`Accept: application/json`).
 #[derive(Deserialize)]
 struct ErrorDocument {

@@ -384,25 +384,6 @@ fn misspelt_key(key: &str, known: &[&'static str], prefixes: &[&'static str]) ->
     }
 }
 
-/// The keys rolegate derives for a session's requests (`broker::authorize`), in AWS's
-/// spelling: what a misspelt one in a permission or session policy is matched to.
-const SESSION_KEYS: [&str; 11] = [
-    "aws:CurrentTime",
-    "aws:EpochTime",
-    "aws:MultiFactorAuthPresent",
-    "aws:PrincipalAccount",
-    "aws:PrincipalArn",
-    "aws:PrincipalIsAWSService",
-    "aws:PrincipalTagKeys",
-    "aws:PrincipalType",
-    "aws:SourceIdentity",
-    "aws:TokenIssueTime",
-    "aws:userid",
-];
-
-/// The tag keys of a session's requests: its principal tags.
-const SESSION_KEY_PREFIXES: [&str; 1] = ["aws:PrincipalTag/"];
-
 /// The configuration key of role `i`'s trust policy, as messages name it.
 fn trust_policy_key(i: usize, section: &schema::RoleSection) -> String {
     match &section.trust_policy_file {
@@ -483,9 +464,13 @@ pub(super) fn warn_of_session_keys_never_set(
             let Some(why) = crate::broker::never_in_session_requests(context_key) else {
                 continue;
             };
-            let guess = misspelt_key(context_key, &SESSION_KEYS, &SESSION_KEY_PREFIXES)
-                .map(|known| format!(" (did you mean '{known}'?)"))
-                .unwrap_or_default();
+            let guess = misspelt_key(
+                context_key,
+                &crate::broker::SESSION_KEYS,
+                &crate::broker::SESSION_KEY_PREFIXES,
+            )
+            .map(|known| format!(" (did you mean '{known}'?)"))
+            .unwrap_or_default();
             if warned.insert(context_key.to_ascii_lowercase()) {
                 warn_at!(
                     file,
@@ -794,8 +779,8 @@ pub(super) fn warn_if_expired(file: &LoadedFile<'_>, key: &str, trust: &TrustAnc
 #[cfg(all(test, unix))]
 mod tests {
     use super::{
-        SERVER_CERTIFICATE_WARN_SECONDS, SESSION_KEY_PREFIXES, SESSION_KEYS, group_name, group_named_in, misspelt_key,
-        server_certificate_expiring, shared_with, trust_policy_key_guess,
+        SERVER_CERTIFICATE_WARN_SECONDS, group_name, group_named_in, misspelt_key, server_certificate_expiring,
+        shared_with, trust_policy_key_guess,
     };
 
     /// A misspelt trust policy key is matched to the key it is nearest, in AWS's spelling;
@@ -834,6 +819,7 @@ mod tests {
     /// most likely misspells, when one is near.
     #[test]
     fn a_misspelt_session_key_is_matched_to_the_nearest() {
+        use crate::broker::{SESSION_KEY_PREFIXES, SESSION_KEYS};
         let guess = |typed: &str| misspelt_key(typed, &SESSION_KEYS, &SESSION_KEY_PREFIXES);
         assert_eq!(
             guess("aws:PrincipalTags/team").as_deref(),

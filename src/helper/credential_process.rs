@@ -32,39 +32,29 @@ pub const CACHE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// (AWS's Roles Anywhere given as `--endpoint`, or a page of something in front of rolegate).
 pub const NO_STS_PAUSE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// What a check of credentials with the server found.
-enum Verdict {
-    /// It refused them: the STS code and message.
-    Refused(String),
-    /// It accepted them.
-    Accepted,
-    /// Another STS error (throttled, an error of its own): logged at debug level.
-    Unknown,
-    /// No answer in time, or no connection: logged at debug level.
-    Unreachable,
-    /// An answer no STS gives (what it was).
-    NoSts(String),
-}
-
-/// Asks `client`'s server whether it accepts `credentials` (signed for `region`), within
-/// [`SESSION_CHECK_TIMEOUT`].
-async fn server_verdict(client: &RolesAnywhereClient, region: &str, credentials: &SessionCredentials) -> Verdict {
+/// What `client`'s server says of `credentials` (signed for `region`) within
+/// [`SESSION_CHECK_TIMEOUT`]; `None` when it could not be asked (no connection, no answer in
+/// time). What decides nothing is logged at debug level.
+async fn checked_in_time(
+    client: &RolesAnywhereClient,
+    region: &str,
+    credentials: &SessionCredentials,
+) -> Option<SessionCheck> {
     let checked = client.check_session(credentials, region, OffsetDateTime::now_utc());
     match tokio::time::timeout(SESSION_CHECK_TIMEOUT, checked).await {
-        Ok(Ok(SessionCheck::Refused { code, message })) => Verdict::Refused(format!("{code}: {message}")),
-        Ok(Ok(SessionCheck::Accepted)) => Verdict::Accepted,
-        Ok(Ok(SessionCheck::NoSts(what))) => Verdict::NoSts(what),
-        Ok(Ok(SessionCheck::Undecided(what))) => {
-            tracing::debug!(answer = %what, "the check of the credentials decided nothing");
-            Verdict::Unknown
+        Ok(Ok(check)) => {
+            if let SessionCheck::Undecided(what) = &check {
+                tracing::debug!(answer = %what, "the check of the credentials decided nothing");
+            }
+            Some(check)
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "the credentials could not be checked");
-            Verdict::Unreachable
+            None
         }
         Err(_) => {
             tracing::debug!("the check of the credentials had no answer in time");
-            Verdict::Unreachable
+            None
         }
     }
 }
@@ -410,13 +400,12 @@ impl SessionArgs {
                 let Ok(region) = session.region() else {
                     return Checked::Unknown;
                 };
-                let verdict = server_verdict(&client, &region, &credentials).await;
-                let keep = !matches!(verdict, Verdict::Unreachable);
-                *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = keep.then_some(client);
-                match verdict {
-                    Verdict::Refused(refusal) => Checked::Refused(refusal),
-                    Verdict::Accepted => Checked::Accepted,
-                    Verdict::NoSts(what) => {
+                let check = checked_in_time(&client, &region, &credentials).await;
+                *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = check.is_some().then_some(client);
+                match check {
+                    Some(SessionCheck::Accepted) => Checked::Accepted,
+                    Some(refused @ SessionCheck::Refused { .. }) => Checked::Refused(refused.to_string()),
+                    Some(SessionCheck::NoSts(what)) => {
                         tracing::info!(
                             answer = %what,
                             "the endpoint answers as no STS does: the credentials held are not checked with it for an hour"
@@ -425,7 +414,7 @@ impl SessionArgs {
                             Some(std::time::Instant::now() + NO_STS_PAUSE);
                         Checked::Unknown
                     }
-                    Verdict::Unknown | Verdict::Unreachable => Checked::Unknown,
+                    Some(SessionCheck::Undecided(_)) | None => Checked::Unknown,
                 }
             })
         };
@@ -441,9 +430,9 @@ impl SessionArgs {
             return None;
         }
         let (client, region) = (self.client().ok()?, self.region().ok()?);
-        match server_verdict(&client, &region, cached).await {
-            Verdict::Refused(refusal) => Some(refusal),
-            Verdict::Accepted | Verdict::Unknown | Verdict::Unreachable | Verdict::NoSts(_) => {
+        match checked_in_time(&client, &region, cached).await {
+            Some(refused @ SessionCheck::Refused { .. }) => Some(refused.to_string()),
+            _ => {
                 cache::mark_checked(dir, key);
                 None
             }
@@ -685,9 +674,6 @@ fn print_credentials(creds: &SessionCredentials) -> Result<(), String> {
         .map_err(|e| format!("cannot write the credentials to standard output: {e}"))
 }
 
-/// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
-/// failed (the server down or refusing), the credentials `slot` still holds for more than a
-/// minute, with a warning naming the failure — as the sidecar keeps serving its last.
 /// A refusal's text as a terminal shows it (it comes from the server: `check_session` has
 /// escaped its control characters already; this bounds it).
 fn printable_refusal(refusal: &str) -> &str {
@@ -697,6 +683,9 @@ fn printable_refusal(refusal: &str) -> &str {
     }
 }
 
+/// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
+/// failed (the server down or refusing), the credentials `slot` still holds for more than a
+/// minute, with a warning naming the failure — as the sidecar keeps serving its last.
 fn stored_or_cached(
     fetched: Result<SessionCredentials, String>,
     slot: Option<&CacheSlot>,

@@ -367,28 +367,7 @@ pub async fn run<F, Fut, C, CheckFut>(
                 write(&state, |s| s.request_refresh(now));
             } else if recheck || checks.every.is_some_and(|every| last_check.elapsed() >= every) {
                 last_check = tokio::time::Instant::now();
-                let Some(credentials) = read(&state, |s| s.to_check(now)) else {
-                    continue;
-                };
-                match (checks.check)(credentials).await {
-                    Checked::Refused(refusal) => {
-                        let now = OffsetDateTime::now_utc();
-                        let mut due = None;
-                        write(&state, |s| due = s.record_refusal(refusal.clone(), now, &policy));
-                        match due {
-                            Some(due) => tracing::warn!(
-                                refusal = %refusal,
-                                next_fetch = %format_time(due),
-                                "the server refuses the credentials held: fetching new ones"
-                            ),
-                            None => {
-                                tracing::debug!(refusal = %refusal, "the server still refuses the credentials held")
-                            }
-                        }
-                    }
-                    Checked::Accepted => write(&state, CredentialState::record_check_passed),
-                    Checked::Unknown => {}
-                }
+                check_held(&state, &policy, &mut checks.check, now).await;
             }
             continue;
         }
@@ -421,6 +400,33 @@ pub async fn run<F, Fut, C, CheckFut>(
     }
 }
 
+/// Checks the credentials held at `now` with `check` (none after a failed fetch, or once
+/// they expired), and records what the server said.
+async fn check_held<C, CheckFut>(state: &SharedState, policy: &RefreshPolicy, check: &mut C, now: OffsetDateTime)
+where
+    C: FnMut(SessionCredentials) -> CheckFut,
+    CheckFut: std::future::Future<Output = Checked>,
+{
+    let Some(credentials) = read(state, |s| s.to_check(now)) else {
+        return;
+    };
+    match check(credentials).await {
+        Checked::Refused(refusal) => {
+            let now = OffsetDateTime::now_utc();
+            match write(state, |s| s.record_refusal(refusal.clone(), now, policy)) {
+                Some(due) => tracing::warn!(
+                    refusal = %refusal,
+                    next_fetch = %format_time(due),
+                    "the server refuses the credentials held: fetching new ones"
+                ),
+                None => tracing::debug!(refusal = %refusal, "the server still refuses the credentials held"),
+            }
+        }
+        Checked::Accepted => write(state, CredentialState::record_check_passed),
+        Checked::Unknown => {}
+    }
+}
+
 /// A uniform draw in `[0, 1)` from the system's random generator (0 if it fails: no jitter).
 fn uniform_draw() -> f64 {
     let mut bytes = [0u8; 4];
@@ -439,7 +445,7 @@ pub fn read<T>(state: &SharedState, f: impl FnOnce(&CredentialState) -> T) -> T 
     }
 }
 
-fn write(state: &SharedState, f: impl FnOnce(&mut CredentialState)) {
+fn write<T>(state: &SharedState, f: impl FnOnce(&mut CredentialState) -> T) -> T {
     match state.write() {
         Ok(mut g) => f(&mut g),
         Err(p) => f(&mut p.into_inner()),
