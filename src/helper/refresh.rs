@@ -26,7 +26,9 @@
 //! fetch ([`CredentialState::record_refusal`]) whose credentials are checked as soon as they
 //! come. When the server refuses those too (a revocation cutoff ahead of its clock, a replica
 //! without the key), the next fetch waits as after a failure, and never less than
-//! [`MIN_REFRESH_INTERVAL`]: a helper never fetches in a loop.
+//! [`MIN_REFRESH_INTERVAL`]: a helper never fetches in a loop. The checks are jittered too: each
+//! comes up to [`CHECK_JITTER`] of its interval early ([`check_interval`]), so that a fleet
+//! started together drifts apart instead of asking the server in step every interval.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration as StdDuration;
@@ -318,6 +320,20 @@ pub struct SessionChecks<C> {
     pub check: C,
 }
 
+/// The largest fraction of `--check-session-seconds` by which a check comes early.
+pub const CHECK_JITTER: f64 = 0.2;
+
+/// The wait before the next check of the credentials held: `every`, up to [`CHECK_JITTER`] of
+/// it early per the uniform `draw` in `[0, 1)` (clamped), never later (the interval is the
+/// longest a revoked credential is served).
+pub fn check_interval(every: StdDuration, draw: f64) -> StdDuration {
+    let draw = match draw.is_finite() {
+        true => draw.clamp(0.0, 1.0),
+        false => 0.0,
+    };
+    every.mul_f64(1.0 - CHECK_JITTER * draw)
+}
+
 /// What a check of the credentials held found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Checked {
@@ -346,7 +362,8 @@ pub async fn run<F, Fut, C, CheckFut>(
     CheckFut: std::future::Future<Output = Checked>,
 {
     let mut warned_short = false;
-    let mut last_check = tokio::time::Instant::now();
+    let next_check_after = |every| tokio::time::Instant::now() + check_interval(every, uniform_draw());
+    let mut next_check = checks.every.map(next_check_after);
     loop {
         let now = OffsetDateTime::now_utc();
         let due = read(&state, |s| s.next_attempt(&policy)).unwrap_or(now);
@@ -354,7 +371,7 @@ pub async fn run<F, Fut, C, CheckFut>(
             let recheck = checks.every.is_some() && read(&state, CredentialState::recheck_due);
             let until_check = match recheck {
                 true => Some(StdDuration::ZERO),
-                false => checks.every.map(|every| every.saturating_sub(last_check.elapsed())),
+                false => next_check.map(|at| at.saturating_duration_since(tokio::time::Instant::now())),
             };
             let wait = StdDuration::try_from(due - now)
                 .unwrap_or_default()
@@ -365,8 +382,8 @@ pub async fn run<F, Fut, C, CheckFut>(
             if changed() {
                 tracing::info!("identity files changed: refreshing credentials");
                 write(&state, |s| s.request_refresh(now));
-            } else if recheck || checks.every.is_some_and(|every| last_check.elapsed() >= every) {
-                last_check = tokio::time::Instant::now();
+            } else if recheck || next_check.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                next_check = checks.every.map(next_check_after);
                 check_held(&state, &policy, &mut checks.check, now).await;
             }
             continue;
@@ -515,6 +532,20 @@ mod tests {
             assert_eq!(st.next_attempt(&p), Some(T0 + s(after)), "{lifetime} s");
             assert_eq!(too_short_for_sdks(s(lifetime)), lifetime < 1920, "{lifetime} s");
         }
+    }
+
+    #[test]
+    fn the_draw_brings_a_check_early_by_at_most_the_jitter() {
+        let every = StdDuration::from_secs(60);
+        assert_eq!(check_interval(every, 0.0), every);
+        assert_eq!(check_interval(every, 0.5), StdDuration::from_secs(54));
+        let nearly_one = check_interval(every, 0.999_999);
+        assert!(nearly_one > StdDuration::from_secs(48) && nearly_one < StdDuration::from_millis(48_001));
+        // Draws out of range are clamped, and one that is not a number is none: never later than
+        // the interval, never sooner than 80 % of it.
+        assert_eq!(check_interval(every, -1.0), every);
+        assert_eq!(check_interval(every, 7.0), StdDuration::from_secs(48));
+        assert_eq!(check_interval(every, f64::NAN), every);
     }
 
     #[test]
