@@ -655,7 +655,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                     let identity = WorkloadIdentity::load(&source)?;
                     let left = REQUEST_TIMEOUT.saturating_sub(waited);
                     let fetched = args.fetch_within(&args.client()?, &identity, left).await;
-                    stored_or_cached(fetched, slot.as_ref())?
+                    stored_or_cached(fetched, slot.as_ref(), refused)?
                 }
             }
         }
@@ -685,10 +685,14 @@ fn printable_refusal(refusal: &str) -> &str {
 
 /// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
 /// failed (the server down or refusing), the credentials `slot` still holds for more than a
-/// minute, with a warning naming the failure — as the sidecar keeps serving its last.
+/// minute, with a warning naming the failure — as the sidecar keeps serving its last. Not
+/// when the server has just `refused` those: the fetch's failure is the answer then (a role
+/// removed: "Profile … was not found"), where the cached credentials would only fail the
+/// caller's next call with an unexplained InvalidClientTokenId.
 fn stored_or_cached(
     fetched: Result<SessionCredentials, String>,
     slot: Option<&CacheSlot>,
+    refused: bool,
 ) -> Result<SessionCredentials, String> {
     match fetched {
         Ok(c) => {
@@ -697,6 +701,7 @@ fn stored_or_cached(
             }
             Ok(c)
         }
+        Err(e) if refused => Err(e),
         Err(e) => {
             let cached = slot
                 .and_then(|s| s.read_on_failure(OffsetDateTime::now_utc()))

@@ -299,8 +299,8 @@ def test_sidecar_picks_up_a_rotated_certificate(env, tmp_path):
         s.stop()
 
 
-def _sts_refuses(env, creds: dict) -> bool:
-    """Whether the daemon refuses these credentials' GetCallerIdentity as revoked."""
+def _sts_error(env, creds: dict) -> dict | None:
+    """The error of the daemon's answer to these credentials' GetCallerIdentity, if any."""
 
     session = boto3.Session(
         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
@@ -308,11 +308,20 @@ def _sts_refuses(env, creds: dict) -> bool:
     )  # fmt: skip
     try:
         caller_arn(env, session)
-        return False
+        return None
     except ClientError as e:
-        assert e.response["Error"]["Code"] == "AccessDenied", e.response
-        assert "have been revoked" in e.response["Error"]["Message"], e.response
-        return True
+        return e.response["Error"]
+
+
+def _sts_refuses(env, creds: dict) -> bool:
+    """Whether the daemon refuses these credentials' GetCallerIdentity as revoked."""
+
+    error = _sts_error(env, creds)
+    if error is None:
+        return False
+    assert error["Code"] == "AccessDenied", error
+    assert "have been revoked" in error["Message"], error
+    return True
 
 
 def _credential_process(own, home: Path) -> tuple[dict, str]:
@@ -333,7 +342,8 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
     noticed by the sidecar's and update's checks of the credentials they hold
     (--check-session-seconds, an STS GetCallerIdentity): both fetch new ones at once, not an
     hour later on their schedule, and the sidecar's health says so meanwhile.
-    credential-process checks a cache entry older than a minute before it hands it out."""
+    credential-process checks a cache entry older than a minute before it hands it out, and
+    once the server refused it, never hands it out in place of new ones it cannot have."""
 
     d = env["dir"]
     config = tmp_path / "rolegate.toml"
@@ -413,6 +423,36 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
             os.utime(entry, (old, old))
         kept, stderr = _credential_process(own, cli_home)
         assert (kept["AccessKeyId"], stderr) == (fresh["AccessKeyId"], ""), "checked, accepted"
+
+        # The role removed: the cached credentials are refused and no new ones can be had. The
+        # fetch's refusal is the answer, not the cached credentials the server just refused.
+        config.write_text(
+            render_config(
+                tls_cert=str(d / "server.pem"),
+                tls_key=str(d / "server.key"),
+                token_key_file=str(d / "token-k1.key"),
+                anchors=[Anchor("main", str(d / "root-ca.pem"))],
+                profiles=[Profile("workloads", [role_arn("other")])],
+                roles=[Role(role_arn("other"))],
+            )
+        )
+        daemon.proc.send_signal(signal.SIGHUP)
+        Sidecar.wait_for(lambda: _sts_error(own, fresh) is not None, "the reload that removes the role")
+        assert _sts_error(own, fresh)["Code"] == "InvalidClientTokenId"
+        for entry in (cli_home / ".cache" / "rolegate").glob("*.json"):
+            os.utime(entry, (old, old))
+        run = subprocess.run(
+            [str(rolegate_bin()), "credential-process", *session_flags(own, own["a"].cert, own["a"].key)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=isolated_env(cli_home), timeout=60,
+        )  # fmt: skip
+        assert (run.returncode, run.stdout) == (1, ""), run.stderr
+        lines = run.stderr.splitlines()
+        assert lines[0].startswith("warning: the server refuses the cached credentials (InvalidClientTokenId: "), lines
+        assert lines[1].startswith(
+            "error: AccessDeniedException (HTTP 403): Role arn:aws:iam::123456789012:role/app is not one of the roles "
+            "of profile arn:aws:rolesanywhere:us-east-1:123456789012:profile/workloads. (reason: role-not-in-profile,"
+        ), lines
+        assert len(lines) == 2, lines
     finally:
         update.kill()
         update.wait(timeout=10)
