@@ -1061,6 +1061,83 @@ fn cached_credentials_stand_in_when_the_server_is_down() {
     );
 }
 
+/// A session check sent on a kept connection that the server (or a balancer) closes as the
+/// request goes out — its idle timeout running out meanwhile: the default check interval is
+/// the daemon's default idle timeout — is sent once more on a new connection, not lost. The
+/// forwarder in front of the daemon cuts the first connection at the first byte of its second
+/// request, deterministically.
+#[test]
+fn a_session_check_on_a_connection_closed_under_it_is_sent_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let fetched = c
+        .command_with("credential-process", c.args(&d, "main"))
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    let credentials = rolegate::client::SessionCredentials {
+        access_key_id: v["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: v["SecretAccessKey"].as_str().unwrap().to_owned().into(),
+        session_token: v["SessionToken"].as_str().unwrap().to_owned().into(),
+        expiration: v["Expiration"].as_str().unwrap().to_owned(),
+    };
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("https://{}", listener.local_addr().unwrap());
+    let target = socket_of(&d.endpoint);
+    let (cut, connections) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let (cut_in, connections_in) = (cut.clone(), connections.clone());
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let first = connections_in.fetch_add(1, Ordering::SeqCst) == 0;
+            let server = std::net::TcpStream::connect(target).unwrap();
+            let (mut up_from, mut up_into) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let cut = cut_in.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = up_from.read(&mut buf) {
+                    if first && cut.load(Ordering::SeqCst) {
+                        let _ = up_from.shutdown(std::net::Shutdown::Both);
+                        let _ = up_into.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if std::io::Write::write_all(&mut up_into, &buf[..n]).is_err() {
+                        return;
+                    }
+                }
+                let _ = up_into.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut down_from, mut down_into) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut down_from, &mut down_into);
+                let _ = down_into.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+
+    let tls = rolegate::client::TlsOptions {
+        ca_bundle: Some(d.ca_bundle()),
+        no_verify: false,
+        client_identity: None,
+    };
+    let client = rolegate::client::RolesAnywhereClient::new(&endpoint, &tls).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let check = || runtime.block_on(client.check_session(&credentials, "us-east-1", now()));
+    assert_eq!(check().unwrap(), rolegate::client::SessionCheck::Accepted);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    cut.store(true, Ordering::SeqCst);
+    assert_eq!(check().unwrap(), rolegate::client::SessionCheck::Accepted);
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "sent again on a new connection");
+}
+
 /// A reader that goes away before the credentials are written (a closed pipe) gets the one
 /// error line and exit status 1, as every failure does: it was a panic.
 #[test]

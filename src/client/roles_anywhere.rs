@@ -36,6 +36,18 @@ impl HttpsClient {
     }
 }
 
+/// Whether [`RolesAnywhereClient::exchange`] sends a request again when the connection it went
+/// out on is lost before the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Resend {
+    /// Never: a CreateSession's signature may have reached the server (which may refuse it as
+    /// a replay), and it starts a session.
+    Never,
+    /// Once, on a new connection, when the request may have gone out on a kept connection the
+    /// server was closing: a request that changes nothing (the session check).
+    OnceIfConnectionLost,
+}
+
 /// Largest response body read from the server.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -230,7 +242,7 @@ impl RolesAnywhereClient {
             },
             now,
         )?;
-        let (status, headers, bytes) = self.exchange("/sessions", &headers, body).await?;
+        let (status, headers, bytes) = self.exchange("/sessions", &headers, body, Resend::Never).await?;
         if !(200..300).contains(&status) {
             let error_type = headers
                 .get("x-amzn-errortype")
@@ -248,15 +260,26 @@ impl RolesAnywhereClient {
         path: &str,
         headers: &[(String, String)],
         body: Bytes,
+        resend: Resend,
     ) -> Result<(u16, http::HeaderMap, Bytes), ClientError> {
-        let mut req = http::Request::post(format!("{}{path}", self.endpoint));
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = self.client.request(req).await.map_err(|e| ClientError::Transport {
+        let request = || {
+            let mut req = http::Request::post(format!("{}{path}", self.endpoint));
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.body(Full::new(body.clone()))
+                .map_err(|e| ClientError::Protocol(e.to_string()))
+        };
+        let resp = match self.client.request(request()?).await {
+            // A kept connection the server closed as the request went out (its idle timeout
+            // ran out meanwhile): once more, on a new one.
+            Err(e) if resend == Resend::OnceIfConnectionLost && !e.is_connect() => {
+                tracing::debug!(error = %super::transport_message(&e), "the connection was lost: sending again");
+                self.client.request(request()?).await
+            }
+            sent => sent,
+        };
+        let resp = resp.map_err(|e| ClientError::Transport {
             endpoint: self.endpoint.clone(),
             route: self.route.via(),
             message: super::transport_message(&e),

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::roles_anywhere::Resend;
 use super::{ClientError, RolesAnywhereClient, SessionCredentials};
 use crate::sigv4::{HttpRequest, sha256_hex, sign_hmac};
 
@@ -97,7 +98,12 @@ impl RolesAnywhereClient {
             .chain(signed)
             .collect();
         let (status, _, body) = self
-            .exchange("/", &headers, Bytes::from_static(BODY.as_bytes()))
+            .exchange(
+                "/",
+                &headers,
+                Bytes::from_static(BODY.as_bytes()),
+                Resend::OnceIfConnectionLost,
+            )
             .await?;
         Ok(session_check(status, &body))
     }
