@@ -2150,6 +2150,33 @@ async fn assume_role_policy_and_size_matrix() {
             ),
         ),
         case(
+            "a PolicyArns member misspelt (its session policy would be dropped in silence)",
+            ar(ROLE_CHAINED, "&PolicyArns.member.1.Arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FAWSDenyAll"),
+            Want::Sts(
+                400,
+                VE,
+                "Invalid parameter name PolicyArns.member.1.Arn: the members of PolicyArns are written PolicyArns.member.N.arn.",
+            ),
+        ),
+        case(
+            "Tags members in lower case",
+            ar(ROLE_CHAINED, "&Tags.member.1.key=a&Tags.member.1.value=b"),
+            Want::Sts(
+                400,
+                VE,
+                "Invalid parameter name Tags.member.1.key: the members of Tags are written Tags.member.N.Key and Tags.member.N.Value.",
+            ),
+        ),
+        case(
+            "TransitiveTagKeys written without .member.",
+            ar(ROLE_CHAINED, "&TransitiveTagKeys.1=team"),
+            Want::Sts(
+                400,
+                VE,
+                "Invalid parameter name TransitiveTagKeys.1: the members of TransitiveTagKeys are written TransitiveTagKeys.member.N.",
+            ),
+        ),
+        case(
             "SourceIdentity changed along the chain",
             ar(ROLE_CHAINED, "&SourceIdentity=someone-else"),
             Want::Sts(

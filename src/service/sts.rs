@@ -359,6 +359,54 @@ impl Params {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// Refuses a parameter under `list.` that names no member of the list: a list of
+    /// structures takes `list.member.N.Field` for each of `fields`, a list of strings (`fields`
+    /// empty) `list.member.N`. A misspelt field (`PolicyArns.member.1.Arn`) would otherwise be
+    /// dropped in silence, and with it a session policy the caller asked for. `list` alone is
+    /// an empty list, as the SDKs send one.
+    fn check_member_names(&self, list: &str, fields: &[&str]) -> Result<(), ApiError> {
+        let named_member = |rest: &str| {
+            let Some(member) = rest.strip_prefix("member.") else {
+                return false;
+            };
+            match member.split_once('.') {
+                Some((_, field)) => fields.contains(&field),
+                None => fields.is_empty(),
+            }
+        };
+        let stray = self
+            .0
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix(list)?.strip_prefix('.').map(|rest| (k, rest)))
+            .find(|(_, rest)| !named_member(rest));
+        let Some((name, _)) = stray else {
+            return Ok(());
+        };
+        let form = match fields {
+            [] => format!("{list}.member.N"),
+            [field] => format!("{list}.member.N.{field}"),
+            [first @ .., last] => {
+                let first: Vec<String> = first.iter().map(|f| format!("{list}.member.N.{f}")).collect();
+                format!("{} and {list}.member.N.{last}", first.join(", "))
+            }
+        };
+        Err(ApiError::validation(
+            "bad-member",
+            format!(
+                "Invalid parameter name {}: the members of {list} are written {form}.",
+                shown_name(name)
+            ),
+        ))
+    }
+
+    /// [`Params::check_member_names`] of every list parameter STS takes.
+    fn check_list_members(&self) -> Result<(), ApiError> {
+        self.check_member_names("PolicyArns", &["arn"])?;
+        self.check_member_names("Tags", &["Key", "Value"])?;
+        self.check_member_names("TransitiveTagKeys", &[])?;
+        self.check_member_names("ProvidedContexts", &["ProviderArn", "ContextAssertion"])
+    }
+
     /// The values of [`Params::members`], in order.
     fn values(&self, prefix: &str, suffix: Option<&str>) -> Result<Vec<String>, ApiError> {
         Ok(self.members(prefix, suffix)?.into_iter().map(|(_, v)| v).collect())
@@ -434,6 +482,7 @@ fn check_form_syntax(source: &[u8]) -> Result<(), ApiError> {
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
+    params.check_list_members()?;
     let mut missing_members = Vec::new();
     let mut required = |name: &str| match params.get(name) {
         Some(value) => value.to_owned(),
@@ -469,6 +518,7 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
 /// Validates the parameters of `GetSessionToken` or `GetFederationToken` (`action`) as AWS's
 /// model says.
 fn validate_iam_user_token(action: &str, params: &Params) -> Result<(), ApiError> {
+    params.check_list_members()?;
     let mut missing_members = Vec::new();
     let tags = tags(params, &mut missing_members)?;
     let input = IamUserTokenInput {

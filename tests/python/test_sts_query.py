@@ -201,6 +201,19 @@ def test_parameters_are_validated_as_the_sts_model_says(daemon, ca_bundle, app_s
         "InvalidParameterValue",
         "Duplicate tag keys found. Please note that Tag keys are case insensitive. Key: 'dept'.",
     )
+    # botocore's PolicyArns.member.N.arn is read: a policy the server does not know is refused,
+    # never dropped.
+    with pytest.raises(ClientError) as info:
+        unchecked.assume_role(
+            RoleArn=role_arn("chained"),
+            RoleSessionName="managed",
+            PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AWSDenyAll"}],
+        )
+    status, code, message = error_of(info)
+    assert (status, code) == (400, "ValidationError"), message
+    assert message.startswith(
+        "Policy arn:aws:iam::aws:policy/AWSDenyAll does not exist or is not attachable."
+    ), message
 
 
 def test_provided_contexts_are_refused_not_ignored(daemon, ca_bundle, app_session):
