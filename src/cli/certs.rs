@@ -236,14 +236,16 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
         CertsCommand::Intermediate { issuer, out, cn } => {
             let ca = load_issuer(&issuer)?;
             check_may_issue_cas(&ca, &issuer.ca_cert)?;
-            let sub = ca.new_intermediate(&cn, out.key.into(), from, now + Duration::days(out.days))?;
-            write_pair(&out.out, sub.issued())
+            let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+            let sub = ca.new_intermediate(&cn, out.key.into(), from, until)?;
+            write_pair(&out.out, sub.issued()).map(|()| print_note(note))
         }
         CertsCommand::Server { issuer, out, sans } => {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = sans.iter().map(String::as_str).collect();
-            let issued = ca.server(&refs, out.key.into(), from, now + Duration::days(out.days))?;
-            write_pair(&out.out, &issued)
+            let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+            let issued = ca.server(&refs, out.key.into(), from, until)?;
+            write_pair(&out.out, &issued).map(|()| print_note(note))
         }
         CertsCommand::Client {
             issuer,
@@ -257,12 +259,13 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             not_yet_valid,
         } => {
             let ca = load_issuer(&issuer)?;
-            let (nb, na) = if expired {
-                (now - Duration::days(out.days.max(2)), now - Duration::days(1))
+            let ((nb, na), note) = if expired {
+                ((now - Duration::days(out.days.max(2)), now - Duration::days(1)), None)
             } else if not_yet_valid {
-                (now + Duration::days(1), now + Duration::days(out.days.max(2)))
+                ((now + Duration::days(1), now + Duration::days(out.days.max(2))), None)
             } else {
-                (from, now + Duration::days(out.days))
+                let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+                ((from, until), note)
             };
             let mut spec = ClientSpec::new(&cn, out.key.into(), nb, na);
             spec.organization = organization;
@@ -270,7 +273,7 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             spec.dns_names = dns_names;
             spec.uris = uris;
             let issued = ca.client(&spec)?;
-            write_pair(&out.out, &issued)
+            write_pair(&out.out, &issued).map(|()| print_note(note))
         }
         CertsCommand::Crl {
             issuer,
@@ -291,6 +294,43 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             Ok(write_crl(&ca, &request, now)?)
         }
     }
+}
+
+/// `requested` (`--days` from now), or the issuer's own notAfter when that comes first, with a
+/// note saying so: a chain is valid only while each of its certificates is, so a certificate
+/// that outlives its issuer is refused from the day the issuer expires (RFC 5280 §6.1.3, and
+/// AWS's Roles Anywhere), which its notAfter would hide.
+fn ending_with_issuer(requested: OffsetDateTime, ca: &Authority, days: i64) -> (OffsetDateTime, Option<String>) {
+    let capped = not_after_of(&ca.issued().cert_der).and_then(|ends| capped_at_issuer(requested, ends));
+    match capped {
+        Some(capped) => (
+            capped,
+            Some(format!(
+                "note: --days {days} would outlive the issuing CA: the certificate ends when the CA does, {}\n",
+                crate::helper::refresh::format_time(capped)
+            )),
+        ),
+        None => (requested, None),
+    }
+}
+
+/// Prints a note of [`ending_with_issuer`] on stderr, once the certificate is written.
+fn print_note(note: Option<String>) {
+    if let Some(note) = note {
+        super::print_stderr(&note);
+    }
+}
+
+/// The issuer's notAfter when `requested` would pass it; `None` when it does not.
+fn capped_at_issuer(requested: OffsetDateTime, issuer_not_after: OffsetDateTime) -> Option<OffsetDateTime> {
+    (requested > issuer_not_after).then_some(issuer_not_after)
+}
+
+/// A certificate's notAfter (`None` when it cannot be read: the issuer was loaded from it,
+/// so that does not happen).
+fn not_after_of(cert_der: &[u8]) -> Option<OffsetDateTime> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    Some(cert.validity().not_after.to_datetime())
 }
 
 fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error>> {
@@ -503,4 +543,18 @@ fn with_extension(prefix: &Path, ext: &str) -> PathBuf {
     s.push(".");
     s.push(ext);
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_ends_no_later_than_its_issuer() {
+        let issuer_ends = time::macros::datetime!(2027-01-01 00:00 UTC);
+        let later = issuer_ends + Duration::seconds(1);
+        assert_eq!(capped_at_issuer(later, issuer_ends), Some(issuer_ends));
+        assert_eq!(capped_at_issuer(issuer_ends, issuer_ends), None);
+        assert_eq!(capped_at_issuer(issuer_ends - Duration::days(1), issuer_ends), None);
+    }
 }

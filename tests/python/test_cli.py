@@ -97,6 +97,29 @@ def test_certs_days_out_of_range_are_refused(tmp_path, days):
     assert not (tmp_path / "ca.pem").exists()
 
 
+def test_certs_end_no_later_than_their_issuer(tmp_path):
+    """A certificate asked to outlive its issuing CA ends when the CA does, with a note: a chain
+    is refused from the day any certificate in it expires, which a later notAfter would hide."""
+
+    run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), "--days", "10")
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
+    ends = ca.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    issuer = ["--ca-cert", str(tmp_path / "ca.pem"), "--ca-key", str(tmp_path / "ca.key")]
+    for kind, extra in [("intermediate", []), ("server", ["--san", "localhost"]), ("client", ["--cn", "w"])]:
+        out = tmp_path / kind
+        proc = run_rolegate("certs", kind, *issuer, "--out", str(out), *extra)
+        assert proc.stderr == (
+            f"note: --days 365 would outlive the issuing CA: the certificate ends when the CA does, {ends}\n"
+        ), proc.stderr
+        issued = x509.load_pem_x509_certificate(out.with_suffix(".pem").read_bytes())
+        assert issued.not_valid_after_utc == ca.not_valid_after_utc, kind
+    # Within the CA's life: as asked, and nothing said.
+    proc = run_rolegate("certs", "client", *issuer, "--out", str(tmp_path / "short"), "--cn", "s", "--days", "9")
+    assert proc.stderr == ""
+    short = x509.load_pem_x509_certificate((tmp_path / "short.pem").read_bytes())
+    assert short.not_valid_after_utc < ca.not_valid_after_utc
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
