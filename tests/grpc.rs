@@ -300,7 +300,8 @@ async fn create_session_errors_map_to_grpc_codes() {
     assert_status(
         create(&c, too_long).await,
         Code::InvalidArgument,
-        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role. \
+         It allows at most 7200 seconds; 10000 were asked for.",
     );
     let mut no_profile = create_request("main", ROLE, "main");
     no_profile.profile_arn.clear();
@@ -2114,7 +2115,7 @@ async fn an_admin_refused_for_a_stale_crl_is_told_how_to_reload_without_admin() 
     assert_eq!(reason, "stale-crl");
     assert!(
         message
-            .contains("so it cannot call Admin.Reload (Untrusted certificate: the CRL covering the certificate chain"),
+            .contains("so it cannot call Admin.Reload (Untrusted certificate: the CRL of CN=test root, which covers"),
         "{message}"
     );
     assert!(

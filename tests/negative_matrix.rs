@@ -1619,7 +1619,12 @@ async fn session_token_and_sts_signature_matrix() {
         case(
             "token of a removed role",
             sts_signed(&unknown_role, WHOAMI),
-            Want::Sts(403, ICT, INVALID),
+            Want::Sts(
+                403,
+                ICT,
+                "The security token included in the request is invalid. Its session is of role \
+                 arn:aws:iam::123456789012:role/gone, which this server no longer has: get credentials for a role it has.",
+            ),
         ),
         case(
             "token used with another access key id",

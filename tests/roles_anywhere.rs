@@ -165,7 +165,8 @@ async fn durations_follow_aws_rules() {
                              Member must have value greater than or equal to 900";
     const TOO_LONG: &str = "1 validation error detected: Value '43201' at 'durationSeconds' failed to satisfy constraint: \
                             Member must have value less than or equal to 43200";
-    const OVER_ROLE: &str = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
+    const OVER_ROLE: &str = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role. \
+                             It allows at most 7200 seconds; 7201 were asked for.";
     for (secs, refusal) in [
         (899, Some(TOO_SHORT)),
         (900, None),
@@ -340,7 +341,7 @@ trust_policy = '''{policy}'''
     let refusing = params("strict", &strict_role, "strict");
     let next_update = rolegate::session::format_expiration((n - days(1)).unix_timestamp());
     let want = format!(
-        "Untrusted certificate: the CRL covering the certificate chain is past its nextUpdate \
+        "Untrusted certificate: the CRL of CN=test root, which covers the certificate chain, is past its nextUpdate \
          ({next_update}) and the trust anchor refuses stale CRLs"
     );
     for leaf in [&fine, &revoked] {

@@ -345,10 +345,17 @@ pub(crate) fn current_role(
             "The security token included in the request is expired",
         ));
     }
-    let role = config
-        .role(&claims.role_arn)
-        .cloned()
-        .ok_or_else(|| invalid_token("role-removed"))?;
+    let role = config.role(&claims.role_arn).cloned().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidClientTokenId,
+            "role-removed",
+            format!(
+                "{} Its session is of role {}, which this server no longer has: get credentials for a role it has.",
+                session::INVALID_TOKEN_MESSAGE,
+                claims.role_arn
+            ),
+        )
+    })?;
     match role.revoke_sessions_issued_before {
         Some(cutoff) if claims.issued_at < cutoff => Err(ApiError::access_denied(
             "session-revoked",

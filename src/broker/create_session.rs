@@ -279,10 +279,10 @@ pub(crate) const UNTRUSTED_CERTIFICATE: &str = "untrusted-certificate";
 pub(crate) fn chain_refusal_reason(e: &CertificateError) -> &'static str {
     use CertificateError as E;
     match e {
-        E::Expired { .. } => "certificate-expired",
+        E::Expired { .. } | E::IntermediateExpired { .. } => "certificate-expired",
         E::NotYetValid { .. } => "certificate-not-yet-valid",
         E::Revoked => "certificate-revoked",
-        E::StaleCrl { .. } => STALE_CRL_REASON,
+        E::StaleCrl { .. } | E::StaleCrlOf { .. } => STALE_CRL_REASON,
         E::AnchorExpired { .. } => "trust-anchor-expired",
         E::AnchorNotYetValid { .. } => "trust-anchor-not-yet-valid",
         E::Malformed(_)
@@ -1291,7 +1291,8 @@ mod tests {
             verify_cached_at(&broker, &leaf, &[inter.issued()], after),
             "certificate-expired",
             &format!(
-                "Untrusted certificate: certificate has expired (notAfter {})",
+                "Untrusted certificate: the intermediate CA certificate CN=cache intermediate of the chain has expired \
+                 (notAfter {}); the client must send its CA's renewed certificate",
                 crate::identity::Timestamp(inter_not_after.unix_timestamp())
             ),
         );
@@ -1324,7 +1325,8 @@ mod tests {
             verify_cached_at(&broker, &leaf, &[], next_update + time::Duration::seconds(1)),
             "stale-crl",
             &format!(
-                "Untrusted certificate: the CRL covering the certificate chain is past its nextUpdate ({}) and the trust anchor refuses stale CRLs",
+                "Untrusted certificate: the CRL of CN=cache root, which covers the certificate chain, is past its nextUpdate \
+                 ({}) and the trust anchor refuses stale CRLs",
                 crate::identity::Timestamp(next_update.unix_timestamp())
             ),
         );

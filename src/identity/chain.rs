@@ -191,6 +191,7 @@ pub(super) fn verify_chain_with<const N: usize>(
     let refusal = decided
         .or_else(|| other_key.map(map_webpki_error))
         .unwrap_or(CertificateError::UnknownIssuer);
+    let refusal = naming_what_expired(refusal, anchor, leaf, &parsed);
     // webpki has no algorithm for a key DESIGN §1 refuses (RSA under 2048 bits, say), and
     // reports what that key signed as a bad signature: say what is wrong, the issuer's key.
     if refusal == CertificateError::BadSignature && issued_by_unusable_key(anchor, leaf, &parsed) {
@@ -554,6 +555,50 @@ fn has_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> bool {
         .ok()
         .flatten()
         .is_some_and(|ku| ku.value.key_cert_sign())
+}
+
+/// `refusal`, naming the certificate or CRL it is about where webpki's error gives only a
+/// time: an expired intermediate (the leaf's own notAfter is another), the issuer of a stale
+/// CRL of the anchor (an anchor may list several).
+fn naming_what_expired(
+    refusal: CertificateError,
+    anchor: &TrustAnchor,
+    leaf: &ClientCertificate,
+    intermediates: &[x509_parser::prelude::X509Certificate<'_>],
+) -> CertificateError {
+    match refusal {
+        CertificateError::Expired { not_after } if leaf.not_after() != not_after.0 => intermediates
+            .iter()
+            .find(|c| c.validity().not_after.timestamp() == not_after.0)
+            .map_or(refusal, |c| CertificateError::IntermediateExpired {
+                subject: super::attributes::distinguished_name(c.subject()).to_string(),
+                not_after,
+            }),
+        CertificateError::StaleCrl { next_update } => {
+            // The CRLs of the chain's issuers, as webpki matched them (by issuer name).
+            let leaf = parse_der_or_why(leaf.der()).ok();
+            let issuers: Vec<Vec<u8>> = leaf
+                .iter()
+                .chain(intermediates)
+                .filter_map(|c| super::certificate::names_of(c).ok())
+                .map(|names| names.issuer_contents)
+                .collect();
+            let mut stale = anchor.crls().iter().filter(|crl| {
+                crl.next_update == Some(next_update.0)
+                    && issuers
+                        .iter()
+                        .any(|issuer| anchor.crls_issued_by(issuer).any(|c| c == *crl))
+            });
+            match (stale.next(), stale.next()) {
+                (Some(crl), None) => CertificateError::StaleCrlOf {
+                    issuer: crl.issuer.clone(),
+                    next_update,
+                },
+                _ => refusal,
+            }
+        }
+        refusal => refusal,
+    }
 }
 
 /// Flattens webpki's error into ours (the deprecated unit variants are still produced by

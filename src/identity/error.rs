@@ -242,6 +242,16 @@ pub enum CertificateError {
         /// Its notAfter.
         not_after: Timestamp,
     },
+    /// An intermediate CA certificate the client sent has expired (the leaf has not).
+    #[error(
+        "the intermediate CA certificate {subject} of the chain has expired (notAfter {not_after}); the client must send its CA's renewed certificate"
+    )]
+    IntermediateExpired {
+        /// Its subject (RFC 4514).
+        subject: String,
+        /// Its notAfter.
+        not_after: Timestamp,
+    },
     /// The chain ends at a certificate of the trust anchor that has expired.
     #[error(
         "the trust anchor's CA certificate the chain ends at has expired (notAfter {not_after}); the trust anchor needs its renewed CA certificate"
@@ -270,6 +280,16 @@ pub enum CertificateError {
         "the CRL covering the certificate chain is past its nextUpdate ({next_update}) and the trust anchor refuses stale CRLs"
     )]
     StaleCrl {
+        /// The CRL's nextUpdate.
+        next_update: Timestamp,
+    },
+    /// [`CertificateError::StaleCrl`], the CRL known: its issuer (RFC 4514).
+    #[error(
+        "the CRL of {issuer}, which covers the certificate chain, is past its nextUpdate ({next_update}) and the trust anchor refuses stale CRLs"
+    )]
+    StaleCrlOf {
+        /// The CRL's issuer.
+        issuer: String,
         /// The CRL's nextUpdate.
         next_update: Timestamp,
     },

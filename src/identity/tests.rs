@@ -467,15 +467,16 @@ fn a_stale_certificate_of_the_other_key_does_not_hide_a_valid_path() {
     for crls in [vec![], vec![r.old_crl.clone(), r.new_crl.clone()]] {
         let anchor = TrustAnchor::new(r.bundle.as_bytes(), &crls).unwrap();
         assert!(verify(&anchor, &under, &[expired_inter.issued(), inter.issued()]).is_ok());
-        // Alone, the expired intermediate is the reason given: its notAfter, not the leaf's
-        // (NA, still valid).
+        // Alone, the expired intermediate is the reason given, named: its notAfter, not the
+        // leaf's (NA, still valid).
         assert_eq!(
             verify(
                 &anchor,
                 &leaf(&expired_inter, KeyType::EcdsaP256),
                 &[expired_inter.issued()]
             ),
-            Err(CertificateError::Expired {
+            Err(CertificateError::IntermediateExpired {
+                subject: "CN=Inter".into(),
                 not_after: Timestamp(datetime!(2026-01-01 0:00 UTC).unix_timestamp())
             })
         );
@@ -552,8 +553,9 @@ fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
         verify_at(&refusing, &revoked, &[], before),
         Err(CertificateError::Revoked)
     );
-    // At and after it, every certificate the CRL covers is refused.
-    let stale_crl = CertificateError::StaleCrl {
+    // At and after it, every certificate the CRL covers is refused, the CRL named.
+    let stale_crl = CertificateError::StaleCrlOf {
+        issuer: "CN=Test Root".into(),
         next_update: Timestamp(next_update.unix_timestamp()),
     };
     let stale = Err(stale_crl.clone());
@@ -561,6 +563,15 @@ fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
     assert_eq!(verify_at(&refusing, &good, &[], after), stale);
     assert_eq!(
         stale_crl.to_string(),
+        "the CRL of CN=Test Root, which covers the certificate chain, is past its nextUpdate \
+         (2026-05-15T00:00:00Z) and the trust anchor refuses stale CRLs"
+    );
+    // Unnamed when webpki's nextUpdate is no CRL's of the chain's issuers (cannot happen).
+    assert_eq!(
+        CertificateError::StaleCrl {
+            next_update: Timestamp(next_update.unix_timestamp())
+        }
+        .to_string(),
         "the CRL covering the certificate chain is past its nextUpdate (2026-05-15T00:00:00Z) and \
          the trust anchor refuses stale CRLs"
     );
@@ -569,7 +580,7 @@ fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
     let under = leaf(&inter, KeyType::EcdsaP256);
     assert!(matches!(
         verify_at(&refusing, &under, &[inter.issued()], after),
-        Err(CertificateError::StaleCrl { .. })
+        Err(CertificateError::StaleCrlOf { .. })
     ));
 
     // A CRL of another anchor certificate neither refuses nor shortens this chain.
@@ -588,7 +599,7 @@ fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
     );
     assert!(matches!(
         verify_at(&two, &leaf(&other, KeyType::EcdsaP256), &[], after),
-        Err(CertificateError::StaleCrl { .. })
+        Err(CertificateError::StaleCrlOf { .. })
     ));
 }
 

@@ -48,7 +48,9 @@ pub enum DurationError {
     )]
     AssumeRoleTooLong { requested: i64 },
     /// The duration is in range but longer than the role's `max_session_duration`.
-    #[error("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")]
+    #[error(
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role. It allows at most {role_max} seconds; {requested} were asked for."
+    )]
     ExceedsRoleMaximum { requested: u32, role_max: u32 },
     /// A role-chained `AssumeRole` asked for more than one hour.
     #[error("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")]
@@ -133,7 +135,18 @@ mod tests {
     /// (requested, role max, chained, expected seconds or message)
     type AssumeCase = (Option<i64>, u32, bool, Result<u32, &'static str>);
 
-    const ROLE_MAX_MSG: &str = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.";
+    /// The refusal of `asked` seconds by a role allowing `max`.
+    macro_rules! over_role_max {
+        ($max:literal, $asked:literal) => {
+            concat!(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role. It allows at most ",
+                $max,
+                " seconds; ",
+                $asked,
+                " were asked for."
+            )
+        };
+    }
     const CHAIN_MSG: &str =
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.";
 
@@ -176,8 +189,8 @@ mod tests {
                     "1 validation error detected: Value '9223372036854775807' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200",
                 ),
             ),
-            (Some(3601), 3600, 3600, Err(ROLE_MAX_MSG)),
-            (None, 7200, 3600, Err(ROLE_MAX_MSG)),
+            (Some(3601), 3600, 3600, Err(over_role_max!(3600, 3601))),
+            (None, 7200, 3600, Err(over_role_max!(3600, 7200))),
             (Some(3600), 7200, 3600, Ok(3600)),
             (Some(7200), 3600, 7200, Ok(7200)),
         ];
@@ -237,8 +250,8 @@ mod tests {
             (Some(3601), 43200, true, Err(CHAIN_MSG)),
             // chaining cap is checked before the role maximum
             (Some(7200), 3600, true, Err(CHAIN_MSG)),
-            (Some(3601), 3600, false, Err(ROLE_MAX_MSG)),
-            (Some(43200), 7200, false, Err(ROLE_MAX_MSG)),
+            (Some(3601), 3600, false, Err(over_role_max!(3600, 3601))),
+            (Some(43200), 7200, false, Err(over_role_max!(7200, 43200))),
             (Some(7200), 7200, false, Ok(7200)),
         ];
         for (requested, role_max, chained, expected) in cases {

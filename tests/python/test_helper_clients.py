@@ -438,7 +438,12 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
         )
         daemon.proc.send_signal(signal.SIGHUP)
         Sidecar.wait_for(lambda: _sts_error(own, fresh) is not None, "the reload that removes the role")
-        assert _sts_error(own, fresh)["Code"] == "InvalidClientTokenId"
+        error = _sts_error(own, fresh)
+        assert (error["Code"], error["Message"]) == (
+            "InvalidClientTokenId",
+            f"The security token included in the request is invalid. Its session is of role {role_arn('app')}, "
+            "which this server no longer has: get credentials for a role it has.",
+        ), error
         for entry in (cli_home / ".cache" / "rolegate").glob("*.json"):
             os.utime(entry, (old, old))
         run = subprocess.run(
