@@ -3176,6 +3176,44 @@ fn an_anchor_above_a_ca_whose_crl_another_lists_is_warned_about() {
     );
 }
 
+/// An anchor trusting the root alone beside one that lists the CRLs of the root and of the
+/// intermediate it issued: both gaps are warned about at once — the root's CRL not listed
+/// here, and the intermediate's (the revoked leaves a client reaches with the intermediate as
+/// its chain). The first used to hide the second.
+#[test]
+fn every_crl_another_anchor_lists_is_warned_about_at_once() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let both = format!("{}{}", pki.root.issued().cert_pem, pki.intermediate.issued().cert_pem);
+    std::fs::write(dir.path().join("both.pem"), both).unwrap();
+    let crl_of = |ca: &rolegate::pki::Authority| ca.crl(&[], now() - days(1), now() + days(7)).unwrap();
+    std::fs::write(dir.path().join("issuing.crl"), crl_of(&pki.intermediate)).unwrap();
+    std::fs::write(dir.path().join("root.crl"), crl_of(&pki.root)).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_both = format!(
+        "{text}\n[[trust_anchor]]\nid = \"both\"\ncertificates = \"both.pem\"\ncrls = [\"issuing.crl\", \"root.crl\"]\n"
+    );
+    std::fs::write(&config, &with_both).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let both = with_both.matches("[[trust_anchor]]").count() - 1;
+    let on_the_root_anchor: Vec<&str> = stderr.lines().filter(|l| l.contains("trust_anchor[0].crls")).collect();
+    assert_eq!(on_the_root_anchor.len(), 2, "{stderr}");
+    assert!(
+        on_the_root_anchor.iter().any(|l| l.contains(&format!(
+            "this anchor trusts a CA whose CRL trust_anchor[{both}] lists, without listing it (the CRL of CN=test root)"
+        ))),
+        "{stderr}"
+    );
+    assert!(
+        on_the_root_anchor.iter().any(|l| l.contains(&format!(
+            "this anchor trusts CN=test root, which issued CN=test intermediate, whose CRL trust_anchor[{both}] lists"
+        ))),
+        "{stderr}"
+    );
+}
+
 /// `check-config` says when each CRL of an anchor needs replacing.
 #[test]
 fn check_config_reports_each_crl_next_update() {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{Anchor, ConfigFile, Profile, Role, locate, schema, succession};
 use crate::arn::{AccountId, RoleArn};
-use crate::identity::{StaleCrls, TrustAnchor};
+use crate::identity::{AnchorCertificate, CrlInfo, StaleCrls, TrustAnchor};
 use crate::policy::PolicyDocument;
 
 /// Logs a load warning about `key` of the file being loaded ([`LoadedFile`]), placed as a
@@ -608,64 +608,74 @@ pub(super) fn warn_of_cas_without_crl(file: &LoadedFile<'_>, key: &str, trust: &
 
 /// Warns about each enabled anchor that trusts a CA without listing the CRL another anchor
 /// lists for it: the certificates that CRL revokes get sessions through this anchor (a reload
-/// adding such an anchor is refused; a start takes it, with this warning).
+/// adding such an anchor is refused; a start takes it, with this warning). Every such CRL is
+/// warned about, once, whichever anchors list it.
 pub(super) fn warn_of_crls_listed_elsewhere(file: &LoadedFile<'_>, anchors: &HashMap<String, Arc<Anchor>>) {
     let mut in_order: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).collect();
     in_order.sort_by_key(|a| a.section);
     for anchor in in_order.iter().filter(|a| a.enabled) {
-        let elsewhere = in_order
+        let mut warned: Vec<&CrlInfo> = Vec::new();
+        let unlisted = in_order
             .iter()
             .filter(|other| other.section != anchor.section)
             .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
-            .find(|(_, crl)| anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl));
-        if let Some((other, crl)) = elsewhere {
-            warn_at!(
-                file,
-                format!("trust_anchor[{}].crls", anchor.section),
-                [issuer = crl.issuer.as_str(),],
-                "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it (the CRL of {}): the \
-                 certificates it revokes get sessions through this anchor; list the CRL here too",
-                other.section,
-                crl.issuer
-            );
-            continue;
-        }
-        // One level up: this anchor trusts the CA that issued the CRL's signer, so a client
-        // sending the signer's certificate as an intermediate reaches this anchor, where no
-        // CRL of the signer is checked.
-        let above = in_order
-            .iter()
-            .filter(|other| other.section != anchor.section)
-            .flat_map(|other| other.trust.crls().iter().map(move |crl| (other, crl)))
-            .filter(|(_, crl)| !anchor.trust.trusts_key(&crl.signer_key) && !anchor.trust.lists_crl_of(crl))
-            .find_map(|(other, crl)| {
-                let signer = other
-                    .trust
-                    .certificates()
-                    .iter()
-                    .find(|c| c.key == crl.signer_key && c.issuer_der != c.subject_der)?;
-                let issuer = anchor
-                    .trust
-                    .certificates()
-                    .iter()
-                    .find(|c| c.subject_der == signer.issuer_der)?;
-                Some((other, signer, issuer))
-            });
-        if let Some((other, signer, issuer)) = above {
-            warn_at!(
-                file,
-                format!("trust_anchor[{}].crls", anchor.section),
-                [ca = signer.subject.as_str(),],
-                "this anchor trusts {}, which issued {}, whose CRL trust_anchor[{}] lists: certificates {} issued get \
-                 sessions through this anchor when the client sends its certificate as an intermediate, checked \
-                 against no CRL of it; add that CA certificate to this anchor's certificates and its CRL to crls",
-                issuer.subject,
-                signer.subject,
-                other.section,
-                signer.subject
-            );
+            .filter(|(_, crl)| !anchor.trust.lists_crl_of(crl));
+        for (other, crl) in unlisted {
+            if warned.iter().any(|w| w.same_sequence(crl)) {
+                continue;
+            }
+            if anchor.trust.trusts_key(&crl.signer_key) {
+                warned.push(crl);
+                warn_at!(
+                    file,
+                    format!("trust_anchor[{}].crls", anchor.section),
+                    [issuer = crl.issuer.as_str(),],
+                    "this anchor trusts a CA whose CRL trust_anchor[{}] lists, without listing it (the CRL of {}): \
+                     the certificates it revokes get sessions through this anchor; list the CRL here too",
+                    other.section,
+                    crl.issuer
+                );
+            } else if let Some((signer, issuer)) = issued_by_a_ca_of(anchor, other, crl) {
+                // One level up: this anchor trusts the CA that issued the CRL's signer, so a
+                // client sending the signer's certificate as an intermediate reaches this
+                // anchor, where no CRL of the signer is checked.
+                warned.push(crl);
+                warn_at!(
+                    file,
+                    format!("trust_anchor[{}].crls", anchor.section),
+                    [ca = signer.subject.as_str(),],
+                    "this anchor trusts {}, which issued {}, whose CRL trust_anchor[{}] lists: certificates {} issued \
+                     get sessions through this anchor when the client sends its certificate as an intermediate, \
+                     checked against no CRL of it; add that CA certificate to this anchor's certificates and its CRL \
+                     to crls",
+                    issuer.subject,
+                    signer.subject,
+                    other.section,
+                    signer.subject
+                );
+            }
         }
     }
+}
+
+/// The certificate of `other`'s bundle that signed `crl`, when a CA certificate of `anchor`'s
+/// bundle issued it (it is not self-issued), with that CA certificate.
+fn issued_by_a_ca_of<'a>(
+    anchor: &'a Anchor,
+    other: &'a Anchor,
+    crl: &CrlInfo,
+) -> Option<(&'a AnchorCertificate, &'a AnchorCertificate)> {
+    let signer = other
+        .trust
+        .certificates()
+        .iter()
+        .find(|c| c.key == crl.signer_key && c.issuer_der != c.subject_der)?;
+    let issuer = anchor
+        .trust
+        .certificates()
+        .iter()
+        .find(|c| c.subject_der == signer.issuer_der)?;
+    Some((signer, issuer))
 }
 
 /// Warns about each CA certificate of the bundle that a CRL of the anchor revokes: no chain
