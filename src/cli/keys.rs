@@ -22,7 +22,13 @@ pub(super) fn run(cmd: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
             let key = TokenKey::generate();
             crate::fsutil::write_new_private(&out, format!("{}\n", key.to_base64().as_str()).as_bytes())
                 .map_err(|e| cannot_write(&out, e))?;
-            super::print_stdout(&format!("wrote {}\n", out.display()));
+            // The check value to compare on every replica (`admin status`, `check-config`)
+            // before the key is made active.
+            super::print_stdout(&format!(
+                "wrote {} (check value {})\n",
+                out.display(),
+                key.check_value()
+            ));
             Ok(())
         }
     }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shutil
 import subprocess
@@ -264,12 +265,15 @@ def test_crl_is_updated_in_place(test_pki, tmp_path):
 
 def test_keys_generate_writes_32_random_bytes_base64(tmp_path):
     a, b = tmp_path / "a.key", tmp_path / "b.key"
-    run_rolegate("keys", "generate", "--out", str(a))
+    said_a = run_rolegate("keys", "generate", "--out", str(a)).stdout
     run_rolegate("keys", "generate", "--out", str(b))
     key_a = base64.b64decode(a.read_text().strip(), validate=True)
     key_b = base64.b64decode(b.read_text().strip(), validate=True)
     assert len(key_a) == 32 and len(key_b) == 32
     assert key_a != key_b
+    # The check value to compare across replicas, as the README computes it from the file.
+    check_value = hashlib.sha256(b"rolegate token key check value" + key_a).hexdigest()[:8]
+    assert said_a == f"wrote {a} (check value {check_value})\n"
 
 
 def test_check_config_accepts_the_test_config(test_pki):
