@@ -593,6 +593,86 @@ fn explain_role_chaining() {
     assert!(f.normalized(&out).contains("principal: did not match"));
 }
 
+/// `--caller-certificate` gives the calling session what CreateSession gave it from that
+/// certificate: its source identity, and its attributes as tags through the calling profile's
+/// attribute_mappings; no --caller-source-identity or --caller-tag to type by hand.
+#[test]
+fn explain_role_chaining_from_the_caller_certificate() {
+    let f = fixture();
+    let config = f.config.to_str().unwrap();
+    let with_ou = |ou: &str| {
+        let mut spec = ClientSpec::new(
+            "web-7",
+            KeyType::EcdsaP256,
+            datetime!(2026-01-01 0:00 UTC),
+            datetime!(2029-01-01 0:00 UTC),
+        );
+        spec.organizational_unit = Some(ou.into());
+        let path = f.dir.path().join(format!("web-7-{ou}.pem"));
+        std::fs::write(&path, f.pki.root.client(&spec).unwrap().cert_pem).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (payments, other) = (with_ou("payments"), with_ou("other"));
+    let main = profile_arn("main");
+    let chain = |certificate: &str| {
+        rolegate(&[
+            "explain",
+            "--config",
+            config,
+            "--caller-role-arn",
+            ROLE,
+            "--caller-certificate",
+            certificate,
+            "--caller-profile-arn",
+            &main,
+            "--role-arn",
+            ROLE_PAYMENTS,
+            "--at",
+            AT,
+        ]) // fmt: skip
+    };
+    let out = chain(&payments);
+    assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
+    assert!(f.normalized(&out).contains("CN=web-7"), "{}", f.normalized(&out));
+    let out = chain(&other);
+    assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
+
+    // The profile is what maps the attributes: required; and the tags are the certificate's.
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--caller-certificate",
+        &payments,
+        "--role-arn",
+        ROLE_PAYMENTS,
+    ]); // fmt: skip
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--caller-profile-arn"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--caller-certificate",
+        &payments,
+        "--caller-profile-arn",
+        &main,
+        "--caller-tag",
+        "team=blue",
+        "--role-arn",
+        ROLE_PAYMENTS,
+    ]); // fmt: skip
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn explain_usage_errors_exit_2() {
     let f = fixture();

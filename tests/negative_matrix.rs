@@ -1189,6 +1189,24 @@ async fn signature_and_request_matrix() {
             ),
         ),
         case(
+            "a query value with a '%' not followed by two hexadecimal digits (was a bad-signature refusal)",
+            ra_signed_query(&leaf_key, &leaf, &[], "profileArn=%zz", ok_body(), n),
+            Want::Rest(
+                400,
+                VE,
+                "The request parameters are not valid application/x-www-form-urlencoded data: a '%' is not followed by two hexadecimal digits.",
+            ),
+        ),
+        case(
+            "a query value percent-encoding bytes that are not UTF-8 (was read with a replacement character)",
+            ra_signed_query(&leaf_key, &leaf, &[], "profileArn=a%FF", ok_body(), n),
+            Want::Rest(
+                400,
+                VE,
+                "The request parameters are not valid application/x-www-form-urlencoded data: a percent-encoded value is not UTF-8.",
+            ),
+        ),
+        case(
             "roleArn in the query differing from the body's",
             ra_signed_query(&leaf_key, &leaf, &[], &format!("roleArn={ROLE_OTHER}"), ok_body(), n),
             Want::Rest(
@@ -3211,6 +3229,46 @@ fn every_crl_another_anchor_lists_is_warned_about_at_once() {
             "this anchor trusts CN=test root, which issued CN=test intermediate, whose CRL trust_anchor[{both}] lists"
         ))),
         "{stderr}"
+    );
+}
+
+/// With a second anchor enabled (the test configuration's `foreign`), a role whose trust
+/// policy does not name anchors in `aws:SourceArn` admits the other anchor's certificates,
+/// whose CA can meet its certificate conditions: warned about; naming the anchor silences it.
+#[test]
+fn a_role_open_to_every_anchor_is_warned_about_when_there_are_several() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("without an aws:SourceArn condition"), "{stderr}");
+
+    let bound = format!(r#""ArnEquals":{{"aws:SourceArn":"{}"}}"#, anchor_arn("main"));
+    assert!(text.contains(&bound), "{text}");
+    let by_issuer = text.replace(
+        &bound,
+        r#""StringEquals":{"aws:PrincipalTag/x509Issuer/CN":"test root"}"#,
+    );
+    std::fs::write(&config, &by_issuer).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("without an aws:SourceArn condition"))
+        .collect();
+    assert!(!warned.is_empty(), "{stderr}");
+    assert!(
+        warned[0].contains(&format!(
+            ": role {}: Statement[0] admits rolesanywhere.amazonaws.com without an aws:SourceArn condition, so \
+             certificates of every enabled trust anchor (main, foreign) get its sessions through a profile listing it, \
+             and its conditions on certificate fields can be met by a CA of any of them; name the anchors it trusts \
+             with \"ArnEquals\": {{\"aws:SourceArn\": [...]}}",
+            ROLE
+        )),
+        "{}",
+        warned[0]
     );
 }
 

@@ -3203,8 +3203,14 @@ fn keys_generate_never_overwrites_a_token_key() {
     };
     let out = generate();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "wrote token-k1.key\n");
     let key = std::fs::read(dir.path().join("token-k1.key")).unwrap();
+    let check_value = rolegate::session::TokenKey::from_base64(std::str::from_utf8(&key).unwrap().trim())
+        .unwrap()
+        .check_value();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("wrote token-k1.key (check value {check_value})\n")
+    );
     let out = generate();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

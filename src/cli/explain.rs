@@ -27,6 +27,7 @@ const USAGE: u8 = 2;
 /// `rolegate explain`: why a CreateSession (certificate mode) or an AssumeRole by a calling
 /// role (`--caller-role-arn` mode) is allowed or denied.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("caller_identity").args(["caller_source_identity", "caller_certificate"])))]
 pub(super) struct ExplainArgs {
     /// The TOML configuration file the daemon runs with.
     #[arg(long)]
@@ -69,17 +70,29 @@ pub(super) struct ExplainArgs {
     #[arg(
         long,
         conflicts_with_all = ["certificate", "intermediates", "trust_anchor_arn", "profile_arn"],
-        requires = "caller_source_identity"
+        requires = "caller_identity"
     )]
     caller_role_arn: Option<String>,
     /// The calling session's name.
     #[arg(long, default_value = "explain", requires = "caller_role_arn")]
     caller_session_name: String,
-    /// The calling session's source identity, required with --caller-role-arn: every rolegate
-    /// session has one, from the certificate it began with (`CN=` and its CN, or `ID=` and its
-    /// serial), and it carries forward along a chain, so chaining needs sts:SetSourceIdentity.
+    /// The calling session's source identity, required with --caller-role-arn unless
+    /// --caller-certificate gives it: every rolegate session has one, from the certificate it
+    /// began with (`CN=` and its CN, or `ID=` and its serial), and it carries forward along a
+    /// chain, so chaining needs sts:SetSourceIdentity.
     #[arg(long, requires = "caller_role_arn")]
     caller_source_identity: Option<String>,
+    /// The certificate the calling session began with (PEM or DER; its leaf): its source
+    /// identity and, through --caller-profile-arn's attribute_mappings, its tags are the
+    /// calling session's, as CreateSession made them (instead of --caller-source-identity and
+    /// --caller-tag).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["caller_role_arn", "caller_profile_arn"],
+        conflicts_with = "caller_tags"
+    )]
+    caller_certificate: Option<PathBuf>,
     /// The Roles Anywhere profile the calling session came from: its session_policy and
     /// managed_policy_arns are the caller's session policies, which limit what it may chain to.
     #[arg(long, requires = "caller_role_arn")]
@@ -217,12 +230,19 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
                 },
                 None => None,
             };
+            let (caller_source_identity, caller_tags) = match &args.caller_certificate {
+                Some(path) => match caller_from_certificate(&config, path, args.caller_profile_arn.as_deref()) {
+                    Ok((source_identity, tags)) => (Some(source_identity), tags),
+                    Err(e) => return usage(&e),
+                },
+                None => (args.caller_source_identity, args.caller_tags),
+            };
             let q = AssumeRoleQuestion {
                 caller_role_arn: caller.clone(),
                 caller_session_name: args.caller_session_name,
-                caller_source_identity: args.caller_source_identity,
+                caller_source_identity,
                 caller_profile_arn: args.caller_profile_arn,
-                caller_tags: args.caller_tags,
+                caller_tags,
                 caller_transitive_tag_keys: args.caller_transitive_tag_keys,
                 caller_issued_at: args.caller_issued_at,
                 role_arn: args.role_arn,
@@ -255,6 +275,34 @@ pub(super) fn run_explain(args: ExplainArgs) -> ExitCode {
         true => ALLOWED,
         false => DENIED,
     })
+}
+
+/// The source identity and tags a session that began with the certificate at `path` holds,
+/// as CreateSession gave them: its source identity, and its certificate's attributes through
+/// the attribute mappings of the profile `profile_arn` (required with it by clap).
+fn caller_from_certificate(
+    config: &Config,
+    path: &Path,
+    profile_arn: Option<&str>,
+) -> Result<(String, Vec<(String, String)>), String> {
+    let profile_arn = profile_arn.ok_or("--caller-certificate needs --caller-profile-arn")?;
+    let profile = config
+        .profile(profile_arn)
+        .ok_or_else(|| format!("--caller-profile-arn {profile_arn} is no profile of the configuration"))?;
+    let (der, _) = read_certificate_and_chain(&IdentitySource {
+        certificate: path.to_owned(),
+        private_key: None,
+        intermediates: None,
+        passphrase: Passphrase::from_flags(None, None),
+        pkcs11_lib: None,
+    })?;
+    let certificate = crate::identity::ClientCertificate::parse(der)
+        .map_err(|e| format!("--caller-certificate {}: {e}", path.display()))?;
+    let tags = profile
+        .attribute_mapping
+        .select(certificate.principal_tags())
+        .into_owned();
+    Ok((certificate.source_identity().to_owned(), tags))
 }
 
 /// `--source-ip` is required when a policy the decision evaluates reads `aws:SourceIp`: the

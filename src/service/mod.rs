@@ -3,6 +3,7 @@
 //! format, calls the [`crate::broker::Broker`], and renders the one [`crate::error::ApiError`]
 //! type in its own format.
 
+mod form;
 pub mod grpc;
 pub mod http;
 pub mod rest;

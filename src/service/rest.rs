@@ -99,6 +99,13 @@ pub fn create_session(
     };
     x509::check_request(&auth, req.header("host"), amz_date, &expectations)
         .map_err(|e| request_rule_error(e, &auth, &expectations))?;
+    // A malformed query string is named as such: its signature cannot verify (the canonical
+    // query is computed from its decoded parameters), which would be the refusal otherwise.
+    if let Err(e) = &request.params
+        && e.reason == super::form::MALFORMED
+    {
+        return Err(e.clone());
+    }
 
     let sent = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
@@ -184,6 +191,7 @@ impl RequestedParams {
             })?
         };
         if !req.query.is_empty() {
+            super::form::check_syntax(req.query.as_bytes())?;
             for (k, v) in form_urlencoded::parse(req.query.as_bytes()) {
                 let slot = match k.as_ref() {
                     "profileArn" => &mut params.profile_arn,

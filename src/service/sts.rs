@@ -323,7 +323,7 @@ impl Params {
         let mut out = Vec::new();
         let sources: [&[u8]; 2] = [req.query.as_bytes(), if is_form(req) { body } else { &[] }];
         for source in sources {
-            check_form_syntax(source)?;
+            super::form::check_syntax(source)?;
             for (k, v) in form_urlencoded::parse(source) {
                 if k.starts_with("X-Amz-") {
                     continue;
@@ -447,38 +447,6 @@ impl Params {
         found.sort_by_key(|(n, _)| *n);
         Ok(found)
     }
-}
-
-/// `application/x-www-form-urlencoded` syntax
-/// (<https://url.spec.whatwg.org/#application/x-www-form-urlencoded>) as AWS enforces it: UTF-8
-/// text whose `%` escapes are each followed by two hexadecimal digits and decode to UTF-8.
-/// (`form_urlencoded::parse` is lenient and would silently keep or replace bad bytes.)
-fn check_form_syntax(source: &[u8]) -> Result<(), ApiError> {
-    let malformed = |why: &str| {
-        ApiError::validation(
-            "malformed-form",
-            format!("The request parameters are not valid application/x-www-form-urlencoded data: {why}."),
-        )
-    };
-    if std::str::from_utf8(source).is_err() {
-        return Err(malformed("they are not UTF-8 text"));
-    }
-    for (i, b) in source.iter().enumerate() {
-        if *b == b'%'
-            && !source
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-        {
-            return Err(malformed("a '%' is not followed by two hexadecimal digits"));
-        }
-    }
-    for pair in source.split(|b| *b == b'&') {
-        let decoded: Vec<u8> = percent_encoding::percent_decode(pair).collect();
-        if std::str::from_utf8(&decoded).is_err() {
-            return Err(malformed("a percent-encoded value is not UTF-8"));
-        }
-    }
-    Ok(())
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
@@ -821,27 +789,6 @@ mod tests {
             assert!(!is_form_content_type(Some(other)), "{other}");
         }
         assert!(!is_form_content_type(None));
-    }
-
-    #[test]
-    fn form_syntax() {
-        let cases: &[(&[u8], Option<&str>)] = &[
-            (b"", None),
-            (b"Action=AssumeRole&Version=2011-06-15", None),
-            (b"RoleSessionName=a%2Bb&Policy=%7B%22x%22%7D", None),
-            (b"Tag=%C3%A9t%C3%A9+x", None),
-            (b"X=%zz", Some("a '%' is not followed by two hexadecimal digits")),
-            (b"X=%4", Some("a '%' is not followed by two hexadecimal digits")),
-            (b"X=%", Some("a '%' is not followed by two hexadecimal digits")),
-            (b"X=%C3%28", Some("a percent-encoded value is not UTF-8")),
-            (b"X=\xff", Some("they are not UTF-8 text")),
-        ];
-        for (input, want) in cases {
-            let got = check_form_syntax(input).err().map(|e| e.message);
-            let want = want
-                .map(|w| format!("The request parameters are not valid application/x-www-form-urlencoded data: {w}."));
-            assert_eq!(got, want, "{}", String::from_utf8_lossy(input));
-        }
     }
 
     #[test]
