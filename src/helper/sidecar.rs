@@ -8,9 +8,11 @@
 //!   http://127.0.0.1:9911/v1/credentials` with `AWS_CONTAINER_AUTHORIZATION_TOKEN` = the
 //!   contents of `--auth-token-file`).
 //!
-//! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
-//! SDKs that take their region from IMDS read), `iam/info` an instance profile named after the
-//! role, the category listings what is served, and `GET /healthz` — no token, no secret —
+//! Besides the credentials, IMDS answers the trust anchor's region (or `--region`) where the
+//! SDKs that take their region from IMDS read it: `placement/region` (aws-sdk-rust) and the
+//! instance identity document, `/latest/dynamic/instance-identity/document` (its `region`: the
+//! Java v2 and Go v2 SDKs; `accountId` too, and no field the sidecar would have to make up);
+//! `iam/info` an instance profile named after the role, the category listings what is served, and `GET /healthz` — no token, no secret —
 //! answers 200 while credentials can be served and 503 otherwise (`rolegate probe` turns it
 //! into a Kubernetes exec startup probe). `--no-imds` serves the
 //! container endpoint alone. IMDS tokens are stateless ([`super::imds_token`]).
@@ -364,7 +366,7 @@ pub struct Shared {
     /// What `iam/info` answers (`instance_profile_arn()`), and its id, derived from it.
     pub instance_profile_arn: String,
     pub instance_profile_id: String,
-    /// The region IMDS's `placement/region` answers.
+    /// The region IMDS answers (`placement/region`, the instance identity document).
     pub region: String,
     pub auth_token_file: Option<PathBuf>,
     /// IMDSv2's tokens; `None`: IMDS is off (`--no-imds`).
@@ -431,7 +433,9 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
             resp
         }
         // As `aws_signing_helper serve`, and the token path here, answer another method.
-        (_, p) if p.starts_with("/latest/meta-data") => method_not_allowed("GET", "Use GET."),
+        (_, p) if p.starts_with("/latest/meta-data") || p.starts_with("/latest/dynamic") => {
+            method_not_allowed("GET", "Use GET.")
+        }
         (_, "/healthz") => method_not_allowed("GET", "Use GET."),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
@@ -551,6 +555,9 @@ fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<B
         }
         "/latest/meta-data/placement" => return text(StatusCode::OK, "region"),
         "/latest/meta-data/placement/region" => return text(StatusCode::OK, &shared.region),
+        "/latest/dynamic" => return text(StatusCode::OK, "instance-identity/"),
+        "/latest/dynamic/instance-identity" => return text(StatusCode::OK, "document"),
+        "/latest/dynamic/instance-identity/document" => return identity_document(shared),
         "/latest/meta-data/iam/info" => return refresh::read(&shared.state, |s| iam_info(s, now, shared)),
         _ => {}
     }
@@ -690,6 +697,60 @@ fn iam_info(state: &CredentialState, now: OffsetDateTime, shared: &Shared) -> Re
         "InstanceProfileId": shared.instance_profile_id,
     });
     respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+}
+
+/// `dynamic/instance-identity/document`: the fields of EC2's that the sidecar knows — the
+/// region, which the Java v2 (`EC2MetadataUtils.getEC2InstanceRegion`) and Go v2
+/// (`imds.GetRegion`) SDKs read, and the account — one per line, as EC2 writes it. An on-prem
+/// host has no instance id, image or availability zone, and none is made up.
+fn identity_document(shared: &Shared) -> Response<Full<Bytes>> {
+    let body = imds_json(&[
+        ("accountId", shared.account_id.as_str()),
+        ("region", shared.region.as_str()),
+    ]);
+    respond(StatusCode::OK, "text/plain", Bytes::from(body))
+}
+
+/// A JSON object of string fields in the order given, one per line, as EC2's IMDS writes its
+/// documents (`{`, then `  "Code" : "Success",` and so on, then `}`): shell scripts read them
+/// line by line (`grep AccessKeyId`). One allocation, of the document's size.
+fn imds_json(fields: &[(&str, &str)]) -> String {
+    // Per field: two quotes around each of key and value, `  ` and ` : `, `,\n`; escapes grow
+    // the string only for values no AWS credential holds.
+    let size = fields.iter().map(|(k, v)| k.len() + v.len() + 11).sum::<usize>() + 4;
+    let mut out = String::with_capacity(size);
+    out.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+        push_json_string(&mut out, key);
+        out.push_str(" : ");
+        push_json_string(&mut out, value);
+    }
+    out.push_str("\n}");
+    out
+}
+
+/// Appends `s` to `out` as a JSON string (RFC 8259, section 7: `"` and `\` escaped, and the
+/// control characters as `\u00XX`).
+fn push_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let byte = u32::from(c);
+                out.push_str("\\u00");
+                for nibble in [byte >> 4, byte & 0xf] {
+                    // invariant: a nibble is below 16.
+                    out.push(char::from(HEX[nibble as usize]));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `AIPA` + 17 characters derived from `arn`, as role ids are (`session::role_id`).
@@ -1610,6 +1671,61 @@ mod tests {
         );
         assert_eq!(st, 503, "{body}");
         assert!(body.contains("expired at 2026-01-01T01:00:00Z"), "{body}");
+    }
+
+    /// The instance identity document, where the Java v2 and Go v2 SDKs read the region, is
+    /// behind the same token as the other paths, one field a line as EC2 writes it.
+    #[test]
+    fn the_instance_identity_document_tells_the_region_and_account() {
+        let s = shared(None);
+        let token = futures_body(handle(&s, &req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]), T0));
+        let auth = [(TOKEN_HEADER, token.as_str())];
+        let document = "/latest/dynamic/instance-identity/document";
+        assert_eq!(
+            call(&s, req("GET", document, &auth), T0),
+            (
+                200,
+                "{\n  \"accountId\" : \"123456789012\",\n  \"region\" : \"eu-west-3\"\n}".into()
+            )
+        );
+        assert_eq!(
+            handle(&s, &req("GET", document, &auth), T0).headers()[http::header::CONTENT_TYPE],
+            "text/plain"
+        );
+        assert_eq!(call(&s, req("GET", document, &[]), T0), (401, String::new()));
+        assert_eq!(call(&s, req("GET", document, &[(TOKEN_HEADER, "nope")]), T0).0, 401);
+        for (path, listed) in [
+            ("/latest/dynamic/", "instance-identity/"),
+            ("/latest/dynamic/instance-identity/", "document"),
+        ] {
+            assert_eq!(call(&s, req("GET", path, &auth), T0), (200, listed.into()), "{path}");
+            assert_eq!(call(&s, req("GET", path, &[]), T0).0, 401, "{path}");
+        }
+        assert_eq!(
+            call(&s, req("GET", "/latest/dynamic/instance-identity/pkcs7", &auth), T0).0,
+            404
+        );
+        let resp = handle(&s, &req("POST", document, &auth), T0);
+        assert_eq!(
+            (resp.status(), resp.headers()[http::header::ALLOW].to_str().unwrap()),
+            (StatusCode::METHOD_NOT_ALLOWED, "GET")
+        );
+    }
+
+    /// IMDS's documents escape what JSON must: they parse back to the text written.
+    #[test]
+    fn imds_documents_are_json_whatever_their_values() {
+        let awkward = "quote \" backslash \\ tab \t newline \n nul \u{0} unit separator \u{1f} é";
+        let document = imds_json(&[("Code", "Success"), ("Odd", awkward)]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&document).unwrap(),
+            serde_json::json!({"Code": "Success", "Odd": awkward})
+        );
+        assert!(
+            document
+                .contains(r#""quote \" backslash \\ tab \u0009 newline \u000a nul \u0000 unit separator \u001f é""#)
+        );
+        assert_eq!(imds_json(&[]), "{\n}");
     }
 
     #[test]
