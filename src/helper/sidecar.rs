@@ -656,20 +656,24 @@ fn credentials_response(
         });
         json(StatusCode::OK, body)
     } else {
-        // IMDS sends its JSON documents as text/plain.
-        let mut body = serde_json::json!({
-            "Code": "Success",
-            "LastUpdated": format_time(held.obtained),
-            "Type": "AWS-HMAC",
-            "AccessKeyId": c.access_key_id,
-            "SecretAccessKey": c.secret_access_key.as_str(),
-            "Token": c.session_token.as_str(),
-            "Expiration": expiration,
-        });
-        if document == Document::ImdsExtended {
-            body["AccountId"] = serde_json::Value::from(shared.account_id.as_str());
-        }
-        respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+        // As EC2 writes it (its user guide's example): one field a line, in this order, which
+        // shell scripts rely on (`grep SecretAccessKey`); sent as text/plain, as IMDS does.
+        let last_updated = format_time(held.obtained);
+        let fields = [
+            ("Code", "Success"),
+            ("LastUpdated", last_updated.as_str()),
+            ("Type", "AWS-HMAC"),
+            ("AccessKeyId", c.access_key_id.as_str()),
+            ("SecretAccessKey", c.secret_access_key.as_str()),
+            ("Token", c.session_token.as_str()),
+            ("Expiration", expiration.as_str()),
+            ("AccountId", shared.account_id.as_str()),
+        ];
+        let body = match document {
+            Document::ImdsExtended => imds_json(&fields),
+            _ => imds_json(&fields[..fields.len() - 1]),
+        };
+        respond(StatusCode::OK, "text/plain", Bytes::from(body))
     }
 }
 
@@ -684,19 +688,21 @@ fn unavailable(why: &refresh::Unavailable) -> Response<Full<Bytes>> {
 
 /// `iam/info`: the instance profile, which tools read for the account id. The sidecar's is
 /// named after its role (as the EC2 console names the profile it creates for a role), its id
-/// derived from its ARN; `LastUpdated` is when the credentials were obtained.
+/// derived from its ARN; `LastUpdated` is when the credentials were obtained. One field a line,
+/// as EC2 writes it.
 fn iam_info(state: &CredentialState, now: OffsetDateTime, shared: &Shared) -> Response<Full<Bytes>> {
     let held = match state.current(now) {
         Ok(held) => held,
         Err(why) => return unavailable(&why),
     };
-    let body = serde_json::json!({
-        "Code": "Success",
-        "LastUpdated": format_time(held.obtained),
-        "InstanceProfileArn": shared.instance_profile_arn,
-        "InstanceProfileId": shared.instance_profile_id,
-    });
-    respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+    let last_updated = format_time(held.obtained);
+    let body = imds_json(&[
+        ("Code", "Success"),
+        ("LastUpdated", last_updated.as_str()),
+        ("InstanceProfileArn", shared.instance_profile_arn.as_str()),
+        ("InstanceProfileId", shared.instance_profile_id.as_str()),
+    ]);
+    respond(StatusCode::OK, "text/plain", Bytes::from(body))
 }
 
 /// `dynamic/instance-identity/document`: the fields of EC2's that the sidecar knows — the
@@ -1616,6 +1622,14 @@ mod tests {
         );
         let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
         assert_eq!(st, 200);
+        // One field a line in EC2's order (its user guide's example), for scripts that grep.
+        let secret = "S".repeat(40);
+        let ec2_layout = format!(
+            "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-01-01T00:00:00Z\",\n  \"Type\" : \"AWS-HMAC\",\n  \
+             \"AccessKeyId\" : \"ASIAAAAAAAAAAAAAAAAA\",\n  \"SecretAccessKey\" : \"{secret}\",\n  \
+             \"Token\" : \"TOK\",\n  \"Expiration\" : \"2026-01-01T01:00:00Z\""
+        );
+        assert_eq!(body, format!("{ec2_layout}\n}}"));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(
             v,
@@ -1642,12 +1656,22 @@ mod tests {
         assert_eq!(call(&s, req("GET", extended, &auth), T0), (200, "app".into()));
         let (st, body) = call(&s, req("GET", &format!("{extended}app"), &auth), T0);
         assert_eq!(st, 200, "{body}");
+        assert_eq!(body, format!("{ec2_layout},\n  \"AccountId\" : \"123456789012\"\n}}"));
         let mut with_account = v.clone();
         with_account["AccountId"] = "123456789012".into();
         assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap(), with_account);
         assert_eq!(call(&s, req("GET", &format!("{extended}other"), &auth), T0).0, 404);
         let (st, body) = call(&s, req("GET", info, &auth), T0);
         assert_eq!(st, 200, "{body}");
+        assert_eq!(
+            body,
+            format!(
+                "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-01-01T00:00:00Z\",\n  \
+                 \"InstanceProfileArn\" : \"arn:aws:iam::123456789012:instance-profile/app\",\n  \
+                 \"InstanceProfileId\" : \"{}\"\n}}",
+                s.instance_profile_id
+            )
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["Code"], "Success");
         assert_eq!(v["LastUpdated"], "2026-01-01T00:00:00Z");
