@@ -18,9 +18,11 @@
 //!
 //! The margin is what the AWS SDKs assume of a credential endpoint: botocore refreshes
 //! credentials with less than 15 minutes left (`credentials.py`, advisory refresh), and its
-//! IMDS provider takes credentials with less than 10 + 2 to 10 minutes left to last that long
-//! ("static stability", `utils.py` `_evaluate_expiration`, `ec2_credential_refresh_window`),
-//! so it would use them past their expiry. Sessions too short to keep the margin are warned about.
+//! IMDS provider takes credentials with less than 17 to 25 minutes left to last that long
+//! ("static stability", `utils.py` `_evaluate_expiration`: `ec2_credential_refresh_window`,
+//! which `credentials.py` sets to the advisory 15 minutes — the 10 of `utils.py` is only the
+//! default of a fetcher built without it — plus a random 2 to 10), so it would use them past
+//! their expiry. Sessions too short to keep the margin are warned about.
 //!
 //! Credentials the server stops accepting before they expire (a role's sessions revoked, the
 //! token key that sealed them retired) are replaced at once: [`run`] asks the server now and
@@ -41,7 +43,8 @@ use super::cache::parse_expiration;
 use crate::client::SessionCredentials;
 
 /// How long the credentials served should still be valid: more than the SDKs' refresh window
-/// (15 minutes) and botocore's IMDS "static stability" window (10 + at most 10 minutes).
+/// (15 minutes) and botocore's IMDS "static stability" window (15 + at most 10 minutes: 25),
+/// by 5 minutes at least.
 pub const SDK_MARGIN: Duration = Duration::minutes(30);
 
 /// The shortest time between two fetches: longer than the server's default credential reuse
@@ -418,7 +421,7 @@ pub async fn run<F, Fut, C, CheckFut>(
                         lifetime_seconds = lifetime.whole_seconds(),
                         "these credentials last less than 32 minutes: the AWS SDKs expect a credential endpoint's \
                          credentials to have more than 15 minutes left (botocore's IMDS provider takes those with \
-                         less than 12 to 20 minutes left to last that long and may use them past their expiry); ask for \
+                         less than 17 to 25 minutes left to last that long and may use them past their expiry); ask for \
                          a session of an hour or more (--session-duration 3600)"
                     );
                 }

@@ -451,7 +451,8 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
 /// credentials are served.
 ///
 /// Credentials the server said it refuses (`--check-session-seconds`) are unhealthy too, until
-/// new ones are fetched: they are still served, but fail every call the application makes.
+/// new ones are fetched: they are still served (the server that refused them may be one replica
+/// of several, and they are all there is), but every call made with them may fail.
 fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) -> Response<Full<Bytes>> {
     let unhealthy = match (state.current(now), state.refused()) {
         (Ok(_), None) => return text(StatusCode::OK, "ok"),
@@ -477,10 +478,11 @@ const UNHEALTHY_WITHOUT_REASON: &str =
     "credentials unavailable (the reason is told to requests addressed to an IP address or localhost)";
 
 /// Whether the request is addressed (`Host`, or the URI's authority) to an IP address or to
-/// `localhost`, as every SDK's endpoint for the sidecar is. A web page the user opens may
-/// point its own DNS name at 127.0.0.1 (DNS rebinding); the browser then lets it read the
-/// sidecar's answers as its own, but its requests still name its domain. No header at all is
-/// an HTTP/1.0 client, not a browser.
+/// `localhost`, as the endpoints the README gives the SDKs are (`http://127.0.0.1:9911`). The
+/// SDKs would take any host in their IMDS endpoint; a name is refused by design: a web page
+/// the user opens may point its own DNS name at 127.0.0.1 (DNS rebinding), and the browser
+/// then lets it read the sidecar's answers as its own, but its requests still name its domain.
+/// No header at all is an HTTP/1.0 client, not a browser.
 fn names_this_machine<B>(req: &Request<B>) -> bool {
     match req.headers().get(http::header::HOST) {
         // One that is not ASCII names no address.
@@ -561,8 +563,10 @@ fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<B
         "/latest/meta-data/iam/info" => return refresh::read(&shared.state, |s| iam_info(s, now, shared)),
         _ => {}
     }
-    // The extended document adds the account id; newer SDKs (JavaScript v3, Java v2) ask for it
-    // first and fall back to the classic one.
+    // The extended document adds the account id. The Java v2, Ruby and PHP SDKs ask for it
+    // first and fall back to the classic one; botocore (1.44, `utils.py`) and the JavaScript
+    // SDK (`@smithy/credential-provider-imds` 4.5) ask for the classic one only, and
+    // aws-sdk-rust, which reads the classic one, would ignore `AccountId`.
     let (rest, document) = match path.strip_prefix(CREDENTIALS_PREFIX) {
         Some(rest) => match rest.strip_prefix("-extended") {
             Some(rest) => (rest, Document::ImdsExtended),
