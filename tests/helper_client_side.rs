@@ -1664,6 +1664,54 @@ fn a_burst_of_more_clients_than_slots_is_served_whole() {
         let reply = HttpReply::parse(&raw);
         assert_eq!((reply.status, reply.body.as_str()), (200, "ok"), "client {i}");
     }
+    // A burst of SDKs that keep their connections open after their answers, as botocore's IMDS
+    // fetcher does, takes every slot; each of the next ones waits for its answer as botocore's
+    // and the JavaScript SDK's IMDS clients do — 1 second, once — and gets it: an idle
+    // keep-alive connection is closed for it soon enough. (Newcomers waited until one had been
+    // idle 5 s, and went without credentials.)
+    let kept: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|i| {
+            let mut tcp = TcpStream::connect(&addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let reply = keep_alive_healthz(&mut tcp).unwrap_or_else(|e| panic!("kept client {i}: {e}"));
+            assert_eq!(reply, (200, "ok".to_owned()), "kept client {i}");
+            tcp
+        })
+        .collect();
+    let newcomers: Vec<_> = (0..144)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut tcp = TcpStream::connect(&addr).unwrap();
+                tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                keep_alive_healthz(&mut tcp).unwrap_or_else(|e| panic!("newcomer {i}: {e}"))
+            })
+        })
+        .collect();
+    for (i, newcomer) in newcomers.into_iter().enumerate() {
+        assert_eq!(newcomer.join().unwrap(), (200, "ok".to_owned()), "newcomer {i}");
+    }
+    drop(kept);
+}
+
+/// `GET /healthz` on the kept connection `tcp`, which stays open: the answer's status and body
+/// (read up to its `Content-Length`), or the error reading it (its read timeout, say).
+fn keep_alive_healthz(tcp: &mut std::net::TcpStream) -> std::io::Result<(u16, String)> {
+    use std::io::Write;
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        match tcp.read(&mut byte)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ => raw.push(byte[0]),
+        }
+    }
+    let head = HttpReply::parse(&raw);
+    let length: usize = head.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tcp.read_exact(&mut body)?;
+    Ok((head.status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A token file of 16 KiB (Kubernetes projected service account tokens run to several KiB) is

@@ -55,9 +55,11 @@ impl ImdsTokens {
         Ok(ImdsTokens { key })
     }
 
-    /// A token valid for `ttl` from `now`.
+    /// A token valid for `ttl` from `now`, or up to a second longer: its expiry is a whole
+    /// second, rounded up, so that a token lives at least its TTL (a TTL-1 token issued late in
+    /// a second would otherwise die at the next).
     pub fn issue(&self, now: OffsetDateTime, ttl: Duration) -> String {
-        let expiry = (now + ttl).unix_timestamp().to_be_bytes();
+        let expiry = whole_second_at_or_after(now + ttl).to_be_bytes();
         let mut token = [0u8; TOKEN_BYTES];
         token[..EXPIRY_BYTES].copy_from_slice(&expiry);
         token[EXPIRY_BYTES..].copy_from_slice(hmac::sign(&self.key, &expiry).as_ref());
@@ -88,6 +90,15 @@ impl ImdsTokens {
     }
 }
 
+/// The first whole second (Unix time) at or after `t`.
+fn whole_second_at_or_after(t: OffsetDateTime) -> i64 {
+    let second = t.unix_timestamp();
+    match t.nanosecond() {
+        0 => second,
+        _ => second.saturating_add(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
@@ -105,6 +116,23 @@ mod tests {
         assert!(!tokens.valid(&token, T0 + Duration::seconds(21600)));
         assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(600)), Some(21000));
         assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(21600)), None);
+    }
+
+    /// A token issued within a second lives its whole TTL: its expiry is rounded up.
+    #[test]
+    fn a_token_issued_within_a_second_lives_at_least_its_ttl() {
+        let tokens = ImdsTokens::derived_from(b"private key one");
+        let issued = T0 + Duration::milliseconds(900);
+        let token = tokens.issue(issued, Duration::seconds(1));
+        // 1.1 s left, told in whole seconds rounded up, as they always are.
+        assert_eq!(tokens.seconds_left(&token, issued), Some(2));
+        assert!(tokens.valid(&token, issued + Duration::milliseconds(999)));
+        assert!(tokens.valid(&token, T0 + Duration::milliseconds(1999)));
+        assert!(!tokens.valid(&token, T0 + Duration::seconds(2)));
+        // On a whole second, exactly its TTL.
+        let token = tokens.issue(T0, Duration::seconds(1));
+        assert!(tokens.valid(&token, T0 + Duration::milliseconds(999)));
+        assert!(!tokens.valid(&token, T0 + Duration::seconds(1)));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! enough that the credentials served always have [`SDK_MARGIN`] left, but no sooner than
 //! [`MIN_REFRESH_INTERVAL`] after the last fetch; after a failure retry with exponential
 //! backoff (1 s doubling up to `max_backoff`); keep serving the last good credentials while
-//! they are valid; never serve expired ones.
+//! they are valid; never serve expired ones. New identity files (a rotated certificate, a
+//! revoked one replaced) force a fetch at once, ending the backoff the old identity's failures
+//! earned ([`CredentialState::identity_changed`]).
 //!
 //! Both times are jittered, so that helpers started together (a rollout's replicas) do not
 //! fetch together at every refresh, nor retry in step through an outage and all arrive when the
@@ -16,9 +18,11 @@
 //!
 //! The margin is what the AWS SDKs assume of a credential endpoint: botocore refreshes
 //! credentials with less than 15 minutes left (`credentials.py`, advisory refresh), and its
-//! IMDS provider takes credentials with less than 10 + 2 to 10 minutes left to last that long
-//! ("static stability", `utils.py` `_evaluate_expiration`, `ec2_credential_refresh_window`),
-//! so it would use them past their expiry. Sessions too short to keep the margin are warned about.
+//! IMDS provider takes credentials with less than 17 to 25 minutes left to last that long
+//! ("static stability", `utils.py` `_evaluate_expiration`: `ec2_credential_refresh_window`,
+//! which `credentials.py` sets to the advisory 15 minutes — the 10 of `utils.py` is only the
+//! default of a fetcher built without it — plus a random 2 to 10), so it would use them past
+//! their expiry. Sessions too short to keep the margin are warned about.
 //!
 //! Credentials the server stops accepting before they expire (a role's sessions revoked, the
 //! token key that sealed them retired) are replaced at once: [`run`] asks the server now and
@@ -39,7 +43,8 @@ use super::cache::parse_expiration;
 use crate::client::SessionCredentials;
 
 /// How long the credentials served should still be valid: more than the SDKs' refresh window
-/// (15 minutes) and botocore's IMDS "static stability" window (10 + at most 10 minutes).
+/// (15 minutes) and botocore's IMDS "static stability" window (15 + at most 10 minutes: 25),
+/// by 5 minutes at least.
 pub const SDK_MARGIN: Duration = Duration::minutes(30);
 
 /// The shortest time between two fetches: longer than the server's default credential reuse
@@ -273,9 +278,21 @@ impl CredentialState {
         self.last_error = Some(error);
     }
 
-    /// Forces a fetch at the next wake-up (e.g. the certificate file changed).
-    pub fn request_refresh(&mut self, now: OffsetDateTime) {
-        self.forced = Some(now);
+    /// Forces a fetch at the next wake-up after `now`, which the identity files changed at (a
+    /// rotated certificate, or a revoked one replaced). The new identity starts afresh: a
+    /// backoff earned by failures of the old one (its certificate revoked or expired) is
+    /// dropped, and their count with it. The reason of the last failure is still told until a
+    /// fetch succeeds. [`MIN_REFRESH_INTERVAL`] does not hold it back: the files change once
+    /// per rotation, and are looked at every few seconds at most, so this is no loop.
+    pub fn identity_changed(&mut self, now: OffsetDateTime) {
+        self.failures = 0;
+        self.last_failure = None;
+        self.request_refresh(now);
+    }
+
+    /// Forces a fetch at `at`, or at the next wake-up after it.
+    fn request_refresh(&mut self, at: OffsetDateTime) {
+        self.forced = Some(at);
     }
 }
 
@@ -381,7 +398,7 @@ pub async fn run<F, Fut, C, CheckFut>(
             let now = OffsetDateTime::now_utc();
             if changed() {
                 tracing::info!("identity files changed: refreshing credentials");
-                write(&state, |s| s.request_refresh(now));
+                write(&state, |s| s.identity_changed(now));
             } else if recheck || next_check.is_some_and(|at| at <= tokio::time::Instant::now()) {
                 next_check = checks.every.map(next_check_after);
                 check_held(&state, &policy, &mut checks.check, now).await;
@@ -404,7 +421,7 @@ pub async fn run<F, Fut, C, CheckFut>(
                         lifetime_seconds = lifetime.whole_seconds(),
                         "these credentials last less than 32 minutes: the AWS SDKs expect a credential endpoint's \
                          credentials to have more than 15 minutes left (botocore's IMDS provider takes those with \
-                         less than 12 to 20 minutes left to last that long and may use them past their expiry); ask for \
+                         less than 17 to 25 minutes left to last that long and may use them past their expiry); ask for \
                          a session of an hour or more (--session-duration 3600)"
                     );
                 }
@@ -623,9 +640,43 @@ mod tests {
         let p = RefreshPolicy::default();
         let mut st = CredentialState::default();
         st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
-        st.request_refresh(T0 + s(10));
+        st.identity_changed(T0 + s(10));
         assert_eq!(st.next_attempt(&p), Some(T0 + s(10)));
         assert_eq!(st.current(T0 + s(10)).unwrap().expires, T0 + s(3600));
+    }
+
+    /// New identity files while a refresh backs off after failures (a revoked certificate
+    /// replaced): the fetch is at once, and a failure of the new one backs off from the start.
+    #[test]
+    fn file_change_ends_the_backoff_of_failures() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.record_success(creds("A", "2026-01-01T01:00:00Z"), T0, &p);
+        let mut now = T0 + s(1800);
+        for _ in 0..7 {
+            st.record_failure("AccessDeniedException: certificate-revoked".into(), now);
+            now += s(1);
+        }
+        assert_eq!(st.next_attempt(&p), Some(now - s(1) + s(60)), "backing off 60 s");
+        st.identity_changed(now);
+        assert_eq!(
+            st.next_attempt(&p),
+            Some(T0 + s(1800)),
+            "due since the refresh that failed: at once"
+        );
+        assert_eq!(st.current(now).unwrap().credentials.access_key_id, "A");
+        st.record_failure("connection refused".into(), now + s(1));
+        assert_eq!(st.next_attempt(&p), Some(now + s(2)), "backoff from 1 s");
+        assert_eq!(st.last_error(), Some("connection refused"));
+        // Nothing held: the reason of the last failure is still told until a fetch succeeds.
+        let mut st = CredentialState::default();
+        st.record_failure("AccessDeniedException: certificate-revoked".into(), T0);
+        st.identity_changed(T0 + s(10));
+        assert_eq!(st.next_attempt(&p), None, "nothing held, no backoff: at once");
+        assert_eq!(
+            st.current(T0 + s(10)).unwrap_err(),
+            Unavailable::NotYetFetched("AccessDeniedException: certificate-revoked".into())
+        );
     }
 
     #[test]

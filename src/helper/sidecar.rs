@@ -8,9 +8,11 @@
 //!   http://127.0.0.1:9911/v1/credentials` with `AWS_CONTAINER_AUTHORIZATION_TOKEN` = the
 //!   contents of `--auth-token-file`).
 //!
-//! Besides the credentials, IMDS's `placement/region` answers the trust anchor's region (what
-//! SDKs that take their region from IMDS read), `iam/info` an instance profile named after the
-//! role, the category listings what is served, and `GET /healthz` — no token, no secret —
+//! Besides the credentials, IMDS answers the trust anchor's region (or `--region`) where the
+//! SDKs that take their region from IMDS read it: `placement/region` (aws-sdk-rust) and the
+//! instance identity document, `/latest/dynamic/instance-identity/document` (its `region`: the
+//! Java v2 and Go v2 SDKs; `accountId` too, and no field the sidecar would have to make up);
+//! `iam/info` an instance profile named after the role, the category listings what is served, and `GET /healthz` — no token, no secret —
 //! answers 200 while credentials can be served and 503 otherwise (`rolegate probe` turns it
 //! into a Kubernetes exec startup probe). `--no-imds` serves the
 //! container endpoint alone. IMDS tokens are stateless ([`super::imds_token`]).
@@ -364,7 +366,7 @@ pub struct Shared {
     /// What `iam/info` answers (`instance_profile_arn()`), and its id, derived from it.
     pub instance_profile_arn: String,
     pub instance_profile_id: String,
-    /// The region IMDS's `placement/region` answers.
+    /// The region IMDS answers (`placement/region`, the instance identity document).
     pub region: String,
     pub auth_token_file: Option<PathBuf>,
     /// IMDSv2's tokens; `None`: IMDS is off (`--no-imds`).
@@ -431,7 +433,9 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
             resp
         }
         // As `aws_signing_helper serve`, and the token path here, answer another method.
-        (_, p) if p.starts_with("/latest/meta-data") => method_not_allowed("GET", "Use GET."),
+        (_, p) if p.starts_with("/latest/meta-data") || p.starts_with("/latest/dynamic") => {
+            method_not_allowed("GET", "Use GET.")
+        }
         (_, "/healthz") => method_not_allowed("GET", "Use GET."),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
@@ -447,7 +451,8 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
 /// credentials are served.
 ///
 /// Credentials the server said it refuses (`--check-session-seconds`) are unhealthy too, until
-/// new ones are fetched: they are still served, but fail every call the application makes.
+/// new ones are fetched: they are still served (the server that refused them may be one replica
+/// of several, and they are all there is), but every call made with them may fail.
 fn health(state: &CredentialState, now: OffsetDateTime, addressed_here: bool) -> Response<Full<Bytes>> {
     let unhealthy = match (state.current(now), state.refused()) {
         (Ok(_), None) => return text(StatusCode::OK, "ok"),
@@ -473,10 +478,11 @@ const UNHEALTHY_WITHOUT_REASON: &str =
     "credentials unavailable (the reason is told to requests addressed to an IP address or localhost)";
 
 /// Whether the request is addressed (`Host`, or the URI's authority) to an IP address or to
-/// `localhost`, as every SDK's endpoint for the sidecar is. A web page the user opens may
-/// point its own DNS name at 127.0.0.1 (DNS rebinding); the browser then lets it read the
-/// sidecar's answers as its own, but its requests still name its domain. No header at all is
-/// an HTTP/1.0 client, not a browser.
+/// `localhost`, as the endpoints the README gives the SDKs are (`http://127.0.0.1:9911`). The
+/// SDKs would take any host in their IMDS endpoint; a name is refused by design: a web page
+/// the user opens may point its own DNS name at 127.0.0.1 (DNS rebinding), and the browser
+/// then lets it read the sidecar's answers as its own, but its requests still name its domain.
+/// No header at all is an HTTP/1.0 client, not a browser.
 fn names_this_machine<B>(req: &Request<B>) -> bool {
     match req.headers().get(http::header::HOST) {
         // One that is not ASCII names no address.
@@ -551,11 +557,16 @@ fn imds_get(shared: &Shared, path: &str, now: OffsetDateTime) -> Response<Full<B
         }
         "/latest/meta-data/placement" => return text(StatusCode::OK, "region"),
         "/latest/meta-data/placement/region" => return text(StatusCode::OK, &shared.region),
+        "/latest/dynamic" => return text(StatusCode::OK, "instance-identity/"),
+        "/latest/dynamic/instance-identity" => return text(StatusCode::OK, "document"),
+        "/latest/dynamic/instance-identity/document" => return identity_document(shared),
         "/latest/meta-data/iam/info" => return refresh::read(&shared.state, |s| iam_info(s, now, shared)),
         _ => {}
     }
-    // The extended document adds the account id; newer SDKs (JavaScript v3, Java v2) ask for it
-    // first and fall back to the classic one.
+    // The extended document adds the account id. The Java v2, Ruby and PHP SDKs ask for it
+    // first and fall back to the classic one; botocore (1.44, `utils.py`) and the JavaScript
+    // SDK (`@smithy/credential-provider-imds` 4.5) ask for the classic one only, and
+    // aws-sdk-rust, which reads the classic one, would ignore `AccountId`.
     let (rest, document) = match path.strip_prefix(CREDENTIALS_PREFIX) {
         Some(rest) => match rest.strip_prefix("-extended") {
             Some(rest) => (rest, Document::ImdsExtended),
@@ -649,20 +660,24 @@ fn credentials_response(
         });
         json(StatusCode::OK, body)
     } else {
-        // IMDS sends its JSON documents as text/plain.
-        let mut body = serde_json::json!({
-            "Code": "Success",
-            "LastUpdated": format_time(held.obtained),
-            "Type": "AWS-HMAC",
-            "AccessKeyId": c.access_key_id,
-            "SecretAccessKey": c.secret_access_key.as_str(),
-            "Token": c.session_token.as_str(),
-            "Expiration": expiration,
-        });
-        if document == Document::ImdsExtended {
-            body["AccountId"] = serde_json::Value::from(shared.account_id.as_str());
-        }
-        respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+        // As EC2 writes it (its user guide's example): one field a line, in this order, which
+        // shell scripts rely on (`grep SecretAccessKey`); sent as text/plain, as IMDS does.
+        let last_updated = format_time(held.obtained);
+        let fields = [
+            ("Code", "Success"),
+            ("LastUpdated", last_updated.as_str()),
+            ("Type", "AWS-HMAC"),
+            ("AccessKeyId", c.access_key_id.as_str()),
+            ("SecretAccessKey", c.secret_access_key.as_str()),
+            ("Token", c.session_token.as_str()),
+            ("Expiration", expiration.as_str()),
+            ("AccountId", shared.account_id.as_str()),
+        ];
+        let body = match document {
+            Document::ImdsExtended => imds_json(&fields),
+            _ => imds_json(&fields[..fields.len() - 1]),
+        };
+        respond(StatusCode::OK, "text/plain", Bytes::from(body))
     }
 }
 
@@ -677,19 +692,75 @@ fn unavailable(why: &refresh::Unavailable) -> Response<Full<Bytes>> {
 
 /// `iam/info`: the instance profile, which tools read for the account id. The sidecar's is
 /// named after its role (as the EC2 console names the profile it creates for a role), its id
-/// derived from its ARN; `LastUpdated` is when the credentials were obtained.
+/// derived from its ARN; `LastUpdated` is when the credentials were obtained. One field a line,
+/// as EC2 writes it.
 fn iam_info(state: &CredentialState, now: OffsetDateTime, shared: &Shared) -> Response<Full<Bytes>> {
     let held = match state.current(now) {
         Ok(held) => held,
         Err(why) => return unavailable(&why),
     };
-    let body = serde_json::json!({
-        "Code": "Success",
-        "LastUpdated": format_time(held.obtained),
-        "InstanceProfileArn": shared.instance_profile_arn,
-        "InstanceProfileId": shared.instance_profile_id,
-    });
-    respond(StatusCode::OK, "text/plain", Bytes::from(body.to_string()))
+    let last_updated = format_time(held.obtained);
+    let body = imds_json(&[
+        ("Code", "Success"),
+        ("LastUpdated", last_updated.as_str()),
+        ("InstanceProfileArn", shared.instance_profile_arn.as_str()),
+        ("InstanceProfileId", shared.instance_profile_id.as_str()),
+    ]);
+    respond(StatusCode::OK, "text/plain", Bytes::from(body))
+}
+
+/// `dynamic/instance-identity/document`: the fields of EC2's that the sidecar knows — the
+/// region, which the Java v2 (`EC2MetadataUtils.getEC2InstanceRegion`) and Go v2
+/// (`imds.GetRegion`) SDKs read, and the account — one per line, as EC2 writes it. An on-prem
+/// host has no instance id, image or availability zone, and none is made up.
+fn identity_document(shared: &Shared) -> Response<Full<Bytes>> {
+    let body = imds_json(&[
+        ("accountId", shared.account_id.as_str()),
+        ("region", shared.region.as_str()),
+    ]);
+    respond(StatusCode::OK, "text/plain", Bytes::from(body))
+}
+
+/// A JSON object of string fields in the order given, one per line, as EC2's IMDS writes its
+/// documents (`{`, then `  "Code" : "Success",` and so on, then `}`): shell scripts read them
+/// line by line (`grep AccessKeyId`). One allocation, of the document's size.
+fn imds_json(fields: &[(&str, &str)]) -> String {
+    // Per field: two quotes around each of key and value, `  ` and ` : `, `,\n`; escapes grow
+    // the string only for values no AWS credential holds.
+    let size = fields.iter().map(|(k, v)| k.len() + v.len() + 11).sum::<usize>() + 4;
+    let mut out = String::with_capacity(size);
+    out.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+        push_json_string(&mut out, key);
+        out.push_str(" : ");
+        push_json_string(&mut out, value);
+    }
+    out.push_str("\n}");
+    out
+}
+
+/// Appends `s` to `out` as a JSON string (RFC 8259, section 7: `"` and `\` escaped, and the
+/// control characters as `\u00XX`).
+fn push_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let byte = u32::from(c);
+                out.push_str("\\u00");
+                for nibble in [byte >> 4, byte & 0xf] {
+                    // invariant: a nibble is below 16.
+                    out.push(char::from(HEX[nibble as usize]));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `AIPA` + 17 characters derived from `arn`, as role ids are (`session::role_id`).
@@ -1555,6 +1626,14 @@ mod tests {
         );
         let (st, body) = call(&s, req("GET", &format!("{list}app"), &auth), T0);
         assert_eq!(st, 200);
+        // One field a line in EC2's order (its user guide's example), for scripts that grep.
+        let secret = "S".repeat(40);
+        let ec2_layout = format!(
+            "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-01-01T00:00:00Z\",\n  \"Type\" : \"AWS-HMAC\",\n  \
+             \"AccessKeyId\" : \"ASIAAAAAAAAAAAAAAAAA\",\n  \"SecretAccessKey\" : \"{secret}\",\n  \
+             \"Token\" : \"TOK\",\n  \"Expiration\" : \"2026-01-01T01:00:00Z\""
+        );
+        assert_eq!(body, format!("{ec2_layout}\n}}"));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(
             v,
@@ -1581,12 +1660,22 @@ mod tests {
         assert_eq!(call(&s, req("GET", extended, &auth), T0), (200, "app".into()));
         let (st, body) = call(&s, req("GET", &format!("{extended}app"), &auth), T0);
         assert_eq!(st, 200, "{body}");
+        assert_eq!(body, format!("{ec2_layout},\n  \"AccountId\" : \"123456789012\"\n}}"));
         let mut with_account = v.clone();
         with_account["AccountId"] = "123456789012".into();
         assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap(), with_account);
         assert_eq!(call(&s, req("GET", &format!("{extended}other"), &auth), T0).0, 404);
         let (st, body) = call(&s, req("GET", info, &auth), T0);
         assert_eq!(st, 200, "{body}");
+        assert_eq!(
+            body,
+            format!(
+                "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-01-01T00:00:00Z\",\n  \
+                 \"InstanceProfileArn\" : \"arn:aws:iam::123456789012:instance-profile/app\",\n  \
+                 \"InstanceProfileId\" : \"{}\"\n}}",
+                s.instance_profile_id
+            )
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["Code"], "Success");
         assert_eq!(v["LastUpdated"], "2026-01-01T00:00:00Z");
@@ -1610,6 +1699,61 @@ mod tests {
         );
         assert_eq!(st, 503, "{body}");
         assert!(body.contains("expired at 2026-01-01T01:00:00Z"), "{body}");
+    }
+
+    /// The instance identity document, where the Java v2 and Go v2 SDKs read the region, is
+    /// behind the same token as the other paths, one field a line as EC2 writes it.
+    #[test]
+    fn the_instance_identity_document_tells_the_region_and_account() {
+        let s = shared(None);
+        let token = futures_body(handle(&s, &req("PUT", "/latest/api/token", &[(TTL_HEADER, "60")]), T0));
+        let auth = [(TOKEN_HEADER, token.as_str())];
+        let document = "/latest/dynamic/instance-identity/document";
+        assert_eq!(
+            call(&s, req("GET", document, &auth), T0),
+            (
+                200,
+                "{\n  \"accountId\" : \"123456789012\",\n  \"region\" : \"eu-west-3\"\n}".into()
+            )
+        );
+        assert_eq!(
+            handle(&s, &req("GET", document, &auth), T0).headers()[http::header::CONTENT_TYPE],
+            "text/plain"
+        );
+        assert_eq!(call(&s, req("GET", document, &[]), T0), (401, String::new()));
+        assert_eq!(call(&s, req("GET", document, &[(TOKEN_HEADER, "nope")]), T0).0, 401);
+        for (path, listed) in [
+            ("/latest/dynamic/", "instance-identity/"),
+            ("/latest/dynamic/instance-identity/", "document"),
+        ] {
+            assert_eq!(call(&s, req("GET", path, &auth), T0), (200, listed.into()), "{path}");
+            assert_eq!(call(&s, req("GET", path, &[]), T0).0, 401, "{path}");
+        }
+        assert_eq!(
+            call(&s, req("GET", "/latest/dynamic/instance-identity/pkcs7", &auth), T0).0,
+            404
+        );
+        let resp = handle(&s, &req("POST", document, &auth), T0);
+        assert_eq!(
+            (resp.status(), resp.headers()[http::header::ALLOW].to_str().unwrap()),
+            (StatusCode::METHOD_NOT_ALLOWED, "GET")
+        );
+    }
+
+    /// IMDS's documents escape what JSON must: they parse back to the text written.
+    #[test]
+    fn imds_documents_are_json_whatever_their_values() {
+        let awkward = "quote \" backslash \\ tab \t newline \n nul \u{0} unit separator \u{1f} é";
+        let document = imds_json(&[("Code", "Success"), ("Odd", awkward)]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&document).unwrap(),
+            serde_json::json!({"Code": "Success", "Odd": awkward})
+        );
+        assert!(
+            document
+                .contains(r#""quote \" backslash \\ tab \u0009 newline \u000a nul \u0000 unit separator \u001f é""#)
+        );
+        assert_eq!(imds_json(&[]), "{\n}");
     }
 
     #[test]

@@ -36,22 +36,31 @@ const RECHECK: Duration = Duration::from_millis(50);
 const MIN_IDLE_SILENT: Duration = Duration::from_millis(750);
 
 /// How long a connection that has carried requests must have been idle before a newcomer may
-/// close it: an SDK's keep-alive connection, which its pool may take again at any moment (a
-/// request sent as the connection closes fails where the SDK does not retry, as botocore's IMDS
-/// fetcher does not). Silent connections go first.
-const MIN_IDLE_SERVED: Duration = Duration::from_secs(5);
+/// close it: an SDK's keep-alive connection. Within one fetch an SDK sends its requests on it
+/// milliseconds apart (PUT a token, then GET the role and the credentials), and a request sent
+/// as the connection closes fails where the SDK does not retry (botocore's IMDS fetcher tries
+/// once); that gap is what this bound protects. Between fetches the SDK's pool keeps the
+/// connection idle for minutes, and urllib3, hyper and Node notice that the sidecar closed it
+/// before they reuse it (they open another), so closing it then cuts nothing. A quarter of a
+/// second is a hundred times the gap, and short enough that a newcomer finding every slot held
+/// by idle keep-alive connections is answered well within the 1 second that botocore's and the
+/// JavaScript SDK's IMDS clients wait, once (5 seconds left a burst of more such clients than
+/// slots without credentials). Silent connections still go first.
+const MIN_IDLE_SERVED: Duration = Duration::from_millis(250);
 
 /// How long a connection's answers must have waited unsent ([`Writes::stalled_since`]) before
 /// a newcomer may close it. No request of the sidecar's takes time to answer (each is answered
 /// from memory, the first fetch is over before the first connection is accepted), and an
 /// answer waits only once its client has left dozens unread (no SDK pipelines; each reads its
-/// one answer, which the kernel's buffers take whole even while the SDK is descheduled): half
-/// a second is ample for a client that pipelines many requests and is slow to start reading,
-/// and shorter than a silent connection is kept ([`MIN_IDLE_SILENT`]), since a client that
-/// has left its answers unread is not about to send a request the sidecar must wait for. The
-/// shorter the bound, the less a process that floods reconnected connections delays SDKs.
-/// Silent connections still go first.
-pub(super) const MIN_STALLED: Duration = Duration::from_millis(500);
+/// one answer, which the kernel's buffers take whole even while the SDK is descheduled): a
+/// tenth of a second is ample for a client that pipelines many requests and is slow to start
+/// reading, and shorter than a silent connection is kept ([`MIN_IDLE_SILENT`]), since a client
+/// that has left its answers unread is not about to send a request the sidecar must wait for.
+/// It is shorter than [`MIN_IDLE_SERVED`] too, so that a flooding connection is closable
+/// before an SDK's keep-alive connection that went idle about when it stalled. The shorter the
+/// bound, the less a process that floods reconnected connections delays SDKs. Silent
+/// connections still go first.
+pub(super) const MIN_STALLED: Duration = Duration::from_millis(100);
 
 /// Which connections a newcomer may close, in the order it closes them (see the module's
 /// documentation).
@@ -289,6 +298,28 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         assert!(connections.close_longest_idle(Instant::now()));
         assert_eq!(ids(&connections, true), [fresh.id]);
+    }
+
+    /// Every slot held by SDKs' keep-alive connections, idle after their requests: a newcomer
+    /// gets the slot of the one idle longest as soon as it has been idle MIN_IDLE_SERVED, well
+    /// within the 1 second botocore's IMDS client waits for its answer, once.
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_to_idle_keep_alive_connections_is_admitted_after_min_idle_served() {
+        let connections = OpenConnections::new(2);
+        let first = connections.admit().await;
+        let second = connections.admit().await;
+        drop(first.activity.request());
+        drop(second.activity.request());
+        let (first_id, arrived) = (first.id, Instant::now());
+        let closing = tokio::spawn(closes_when_told(first));
+        let newcomer = connections.admit().await;
+        closing.await.unwrap();
+        assert_eq!(Instant::now() - arrived, Duration::from_millis(250));
+        assert_eq!(
+            ids(&connections, false),
+            [second.id, newcomer.id],
+            "the first, {first_id}, closed"
+        );
     }
 
     /// Silent connections go before ones that have carried requests (an SDK's keep-alive

@@ -249,6 +249,26 @@ def test_container_provider_with_a_wrong_or_missing_token_is_refused(sidecar, tm
     assert (status, body["Code"]) == ((403, "InvalidAuthorization") if token else (401, "MissingAuthorization"))
 
 
+def test_botocore_imds_fetchers_beyond_the_sidecars_slots_get_credentials(sidecar):
+    """The reviewer's repro: botocore IMDS fetchers that keep their connections open take all
+    256 of the sidecar's slots, and 144 more, started together, each wait as botocore does
+    (timeout 1 s, one attempt): every one gets credentials (the 144 got none while a
+    keep-alive connection had to be idle 5 s before a newcomer could close it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.utils import InstanceMetadataFetcher
+
+    def fetch(fetcher):
+        return fetcher.retrieve_iam_role_credentials().get("access_key", "no credentials")
+
+    kept = [InstanceMetadataFetcher(timeout=1, num_attempts=1, base_url=sidecar.url) for _ in range(256)]
+    assert [fetch(f)[:4] for f in kept] == ["ASIA"] * 256
+    newcomers = [InstanceMetadataFetcher(timeout=1, num_attempts=1, base_url=sidecar.url) for _ in range(144)]
+    with ThreadPoolExecutor(max_workers=len(newcomers)) as pool:
+        got = list(pool.map(fetch, newcomers))
+    assert [key[:4] for key in got] == ["ASIA"] * 144, got
+
+
 def test_imds_requires_a_session_token(sidecar):
     path = sidecar.url + "/latest/meta-data/iam/security-credentials/"
     with pytest.raises(urllib.error.HTTPError) as e:
