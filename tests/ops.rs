@@ -1154,6 +1154,14 @@ async fn a_reload_takes_back_no_revocation_session_or_usable_server_certificate(
     let reloaded = log_line(&d, "configuration reloaded");
     let replaced = r#"changes="trust anchor arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/main: CRL of CN=test root replaced (cRLNumber "#;
     assert!(reloaded.contains(replaced), "{reloaded}");
+    // The revocation taken back is named, as the CRL's revocations are counted.
+    assert!(
+        reloaded.contains(&format!(
+            "; revoking 0 certificate(s), no longer {})",
+            revoked.serial_hex
+        )),
+        "{reloaded}"
+    );
     create(&d, &revoked).await.unwrap();
 
     // A CA whose numbering started over: a lower number with a later thisUpdate is taken.

@@ -126,12 +126,17 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
         }
         for crl in anchor.trust.crls() {
             match current.trust.crls().iter().find(|c| c.same_sequence(crl)) {
-                None => out.push(format!("trust anchor {arn}: CRL of {} added", crl.issuer)),
+                None => out.push(format!(
+                    "trust anchor {arn}: CRL of {} added ({})",
+                    crl.issuer,
+                    revocations_changed(&[], &crl.revoked_serials)
+                )),
                 Some(old) if old.number != crl.number || old.this_update != crl.this_update => {
                     let (field, was, is) = versions(old, crl);
                     out.push(format!(
-                        "trust anchor {arn}: CRL of {} replaced ({field} {was} → {is})",
-                        crl.issuer
+                        "trust anchor {arn}: CRL of {} replaced ({field} {was} → {is}; {})",
+                        crl.issuer,
+                        revocations_changed(&old.revoked_serials, &crl.revoked_serials)
                     ));
                 }
                 Some(_) => {}
@@ -654,6 +659,32 @@ fn dropped_crl(in_force: &Config, next: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The most serials a reload line names as newly revoked, or no longer revoked.
+const SERIALS_NAMED: usize = 5;
+
+/// What a CRL replacing one that revoked `was` (sorted serials, as [`CrlInfo::revoked_serials`])
+/// revokes, `is`: how many, and which serials it newly revokes and no longer revokes (the first
+/// [`SERIALS_NAMED`] of each), so that an operator sees a revocation take effect in the log.
+fn revocations_changed(was: &[String], is: &[String]) -> String {
+    let named = |serials: Vec<&String>| {
+        let shown: Vec<&str> = serials.iter().take(SERIALS_NAMED).map(|s| s.as_str()).collect();
+        match serials.len().saturating_sub(SERIALS_NAMED) {
+            0 => shown.join(", "),
+            more => format!("{} and {more} more", shown.join(", ")),
+        }
+    };
+    let newly: Vec<&String> = is.iter().filter(|s| was.binary_search(s).is_err()).collect();
+    let lifted: Vec<&String> = was.iter().filter(|s| is.binary_search(s).is_err()).collect();
+    let mut text = format!("revoking {} certificate(s)", is.len());
+    if !newly.is_empty() {
+        text.push_str(&format!(", newly {}", named(newly)));
+    }
+    if !lifted.is_empty() {
+        text.push_str(&format!(", no longer {}", named(lifted)));
+    }
+    text
+}
+
 /// Two CRLs of one sequence as they differ: by cRLNumber where both have one and they differ,
 /// else by thisUpdate. The field, and its value in each.
 fn versions(a: &CrlInfo, b: &CrlInfo) -> (&'static str, String, String) {
@@ -793,6 +824,29 @@ mod tests {
     use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
     use crate::pki::KeyType;
     use crate::session::TokenKey;
+
+    #[test]
+    fn a_reload_line_names_the_serials_a_crl_newly_revokes_and_no_longer_revokes() {
+        let serials = |list: &[&str]| -> Vec<String> {
+            let mut list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+            list.sort();
+            list
+        };
+        assert_eq!(revocations_changed(&[], &[]), "revoking 0 certificate(s)");
+        assert_eq!(
+            revocations_changed(&serials(&["0a", "1b"]), &serials(&["0a", "1b", "2c"])),
+            "revoking 3 certificate(s), newly 2c"
+        );
+        assert_eq!(
+            revocations_changed(&serials(&["0a", "1b"]), &serials(&["1b", "3d"])),
+            "revoking 2 certificate(s), newly 3d, no longer 0a"
+        );
+        let many = serials(&["01", "02", "03", "04", "05", "06", "07"]);
+        assert_eq!(
+            revocations_changed(&[], &many),
+            "revoking 7 certificate(s), newly 01, 02, 03, 04, 05 and 2 more"
+        );
+    }
 
     #[test]
     fn a_certificate_goes_in_early_only_when_the_one_in_force_expires_first() {
@@ -1185,7 +1239,8 @@ mod tests {
         assert_eq!(
             changes(&without_crl, &in_force),
             [format!(
-                "trust anchor {TRUST_ANCHOR_ARN}: CRL of CN=rolegate bench root CA added"
+                "trust anchor {TRUST_ANCHOR_ARN}: CRL of CN=rolegate bench root CA added (revoking 1 certificate(s), \
+                 newly 01000000000000000000000000000001)"
             )]
         );
         // Another key written under the id in force.
