@@ -398,15 +398,28 @@ where
 /// An ERROR line shaped and stamped as every other line of `--log-format json`, for what
 /// must be written whatever `RUST_LOG` filters (why the daemon could not start).
 pub fn json_error_line(message: &str, error: &str) -> String {
+    json_event_line("ERROR", message, Some(error))
+}
+
+/// An INFO line saying `message`, in the JSON log format: what `rolegate serve --log-format
+/// json` prints on stdout where the text format prints `message` alone (`listening on …`), so
+/// that a log pipeline reading both streams finds JSON only.
+pub fn json_info_line(message: &str) -> String {
+    json_event_line("INFO", message, None)
+}
+
+/// A JSON log line of `level` outside any event (the stock `Json` format's shape, target
+/// `rolegate`), with `error` when given.
+fn json_event_line(level: &str, message: &str, error: Option<&str>) -> String {
     let mut timestamp = String::new();
     // The system clock cannot fail to format; an empty stamp is still a valid line.
     let _ = SystemTime.format_time(&mut Writer::new(&mut timestamp));
     let quoted = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned());
+    let error = error.map_or_else(String::new, |e| format!(",\"error\":{}", quoted(e)));
     format!(
-        "{{\"timestamp\":{},\"level\":\"ERROR\",\"fields\":{{\"message\":{},\"error\":{}}},\"target\":\"rolegate\"}}",
+        "{{\"timestamp\":{},\"level\":\"{level}\",\"fields\":{{\"message\":{}{error}}},\"target\":\"rolegate\"}}",
         quoted(&timestamp),
         quoted(message),
-        quoted(error)
     )
 }
 

@@ -2667,6 +2667,49 @@ fn the_service_manager_is_told_ready_reloaded_and_stopping() {
     assert!(d.child.wait().unwrap().success());
 }
 
+/// With `--log-format json`, what the daemon announces on stdout (its addresses, which scripts
+/// wait for) is JSON too: a container runtime or journal that merges stdout into the log feeds
+/// a JSON pipeline nothing else.
+#[test]
+fn with_json_logs_the_announcements_on_stdout_are_json() {
+    use std::io::BufRead;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let mut child = std::process::Command::new(binary())
+        .args(["--log-format", "json", "serve", "--config", config.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let messages: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(event["level"], "INFO", "{event}");
+            event["fields"]["message"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(
+        messages[0].starts_with("listening on https://127.0.0.1:"),
+        "{messages:?}"
+    );
+    assert!(messages[1].starts_with("metrics on http://127.0.0.1:"), "{messages:?}");
+    let url = rolegate::server::announced_url(&lines[0], "listening on ").unwrap();
+    assert_eq!(format!("listening on {url}"), messages[0]);
+}
+
 /// With `--log-format json`, why the daemon cannot start is a JSON line too (what a log
 /// pipeline reads when a pod or unit fails), whatever RUST_LOG filters.
 #[test]

@@ -237,10 +237,11 @@ impl Server {
                     );
                 }
             };
-            if let Some(a) = line.strip_prefix("listening on https://") {
-                server.addr = a.trim().parse()?;
-            } else if let Some(a) = line.strip_prefix("metrics on http://") {
-                server.metrics_addr = a.trim().parse()?;
+            let url = crate::server::announced_url;
+            if let Some(a) = url(&line, "listening on ").and_then(|u| u.strip_prefix("https://")) {
+                server.addr = a.parse()?;
+            } else if let Some(a) = url(&line, "metrics on ").and_then(|u| u.strip_prefix("http://")) {
+                server.metrics_addr = a.parse()?;
             }
         }
         Ok(server)

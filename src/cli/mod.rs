@@ -285,7 +285,7 @@ fn run_serve(args: ServeArgs, log_format: LogFormat, flush_logs: Option<logging:
             )
             .exit();
     }
-    let outcome = serve_command(args);
+    let outcome = serve_command(args, log_format);
     // What was logged (the configuration's summary, its warnings) comes out before the last
     // word, so the error is the last line a terminal or the journal shows.
     drop(flush_logs);
@@ -310,7 +310,7 @@ fn metrics_address(text: &str) -> Result<MetricsAddress, String> {
 }
 
 /// `rolegate serve` until it stops; why it could not serve, if it could not.
-fn serve_command(args: ServeArgs) -> Result<(), String> {
+fn serve_command(args: ServeArgs, log_format: LogFormat) -> Result<(), String> {
     let state_dir = args.state_dir.unwrap_or_else(|| PathBuf::from(".rolegate-dev"));
     // A dev setup made by an earlier start may since have been broken (a file deleted).
     let reused_dev_setup = args.dev && dev::holds_setup(&state_dir);
@@ -332,6 +332,7 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
         metrics_listen: args.metrics_listen.map(|MetricsAddress(a)| a),
         on_listening,
         stop_when_stdin_closes: args.stop_when_stdin_closes,
+        log_format,
     };
     let served = runtime
         .block_on(serve(opts))

@@ -47,6 +47,8 @@ pub struct ServeOptions {
     /// Stop as on SIGTERM when stdin reaches its end (the process that holds the other end
     /// of the pipe is gone).
     pub stop_when_stdin_closes: bool,
+    /// The log format: the stdout announcements are written in it too.
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; then, not ready, it keeps accepting for
@@ -97,9 +99,12 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         "{}",
         started(listener.local_addr()?, metrics_at)
     );
-    announce(&format!("listening on https://{}", listener.local_addr()?));
+    announce(
+        opts.log_format,
+        &format!("listening on https://{}", listener.local_addr()?),
+    );
     if let Some(ops) = ops {
-        announce(&format!("metrics on http://{}", ops.local_addr()?));
+        announce(opts.log_format, &format!("metrics on http://{}", ops.local_addr()?));
         tokio::spawn(ops::serve(ops, state.clone()));
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
@@ -286,12 +291,29 @@ async fn bind(addr: SocketAddr, from: &str, flag: &str) -> Result<TcpListener, S
     })
 }
 
-/// Prints a line scripts and tests wait for, on stdout, flushed.
-fn announce(line: &str) {
+/// Prints a line scripts and tests wait for, on stdout, flushed: `line` itself, or with
+/// `--log-format json` a JSON log line whose message it is ([`announced_url`] reads either).
+fn announce(format: crate::logging::LogFormat, line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = match format {
+        crate::logging::LogFormat::Text => writeln!(out, "{line}"),
+        crate::logging::LogFormat::Json => writeln!(out, "{}", crate::logging::json_info_line(line)),
+    };
     let _ = out.flush();
+}
+
+/// The URL a stdout line of `rolegate serve` announces after `what` (`"listening on "`,
+/// `"metrics on "`), as text or as the message of a JSON line; `None` for other lines.
+pub fn announced_url<'a>(line: &'a str, what: &str) -> Option<&'a str> {
+    let url = match line.strip_prefix(what) {
+        Some(rest) => rest,
+        None if line.starts_with('{') => line.split_once(&format!("\"message\":\"{what}"))?.1,
+        None => return None,
+    };
+    url.split(|c: char| c == '"' || c.is_whitespace())
+        .next()
+        .filter(|u| !u.is_empty())
 }
 
 /// Ready once the server drains (`stop` is true, or its sender gone with the server).
@@ -647,6 +669,31 @@ impl ShutdownSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announced_urls_are_read_as_text_and_as_json() {
+        let json = crate::logging::json_info_line("listening on https://127.0.0.1:8443");
+        for line in [
+            "listening on https://127.0.0.1:8443",
+            "listening on https://127.0.0.1:8443\n",
+            json.as_str(),
+        ] {
+            assert_eq!(
+                announced_url(line, "listening on "),
+                Some("https://127.0.0.1:8443"),
+                "{line}"
+            );
+            assert_eq!(announced_url(line, "metrics on "), None, "{line}");
+        }
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["level"], "INFO");
+        assert_eq!(parsed["fields"]["message"], "listening on https://127.0.0.1:8443");
+        assert_eq!(announced_url("listening on ", "listening on "), None);
+        assert_eq!(
+            announced_url("{\"fields\":{\"message\":\"started\"}}", "listening on "),
+            None
+        );
+    }
 
     /// The start line names the version and the addresses served on, the metrics one or its
     /// absence.

@@ -305,10 +305,10 @@ pub fn adopt(dir: tempfile::TempDir, mut child: Child, stderr_lines: mpsc::Recei
         let line = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("daemon did not announce its listeners");
-        if let Some(a) = line.strip_prefix("listening on ") {
-            endpoint = Some(a.trim().to_owned());
-        } else if let Some(a) = line.strip_prefix("metrics on ") {
-            metrics = Some(a.trim().to_owned());
+        if let Some(a) = rolegate::server::announced_url(&line, "listening on ") {
+            endpoint = Some(a.to_owned());
+        } else if let Some(a) = rolegate::server::announced_url(&line, "metrics on ") {
+            metrics = Some(a.to_owned());
         }
     }
     Daemon {
