@@ -3233,42 +3233,82 @@ fn every_crl_another_anchor_lists_is_warned_about_at_once() {
 }
 
 /// With a second anchor enabled (the test configuration's `foreign`), a role whose trust
-/// policy does not name anchors in `aws:SourceArn` admits the other anchor's certificates,
-/// whose CA can meet its certificate conditions: warned about; naming the anchor silences it.
+/// policy does not bind it to named anchors in `aws:SourceArn` admits the other anchor's
+/// certificates, whose CA can meet its certificate conditions: warned about. Bound — by an
+/// `Allow`'s condition, a `Deny` of the others, the `sts:AssumeRole` statement alone — it is not.
 #[test]
 fn a_role_open_to_every_anchor_is_warned_about_when_there_are_several() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), &pki, None);
     let text = std::fs::read_to_string(&config).unwrap();
-    let (code, _, stderr) = check_config(&config);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains("without an aws:SourceArn condition"), "{stderr}");
-
-    let bound = format!(r#""ArnEquals":{{"aws:SourceArn":"{}"}}"#, anchor_arn("main"));
+    let main = anchor_arn("main");
+    let bound = format!(r#""ArnEquals":{{"aws:SourceArn":"{main}"}}"#);
     assert!(text.contains(&bound), "{text}");
-    let by_issuer = text.replace(
-        &bound,
-        r#""StringEquals":{"aws:PrincipalTag/x509Issuer/CN":"test root"}"#,
-    );
-    std::fs::write(&config, &by_issuer).unwrap();
     let (code, _, stderr) = check_config(&config);
     assert_eq!(code, Some(0), "{stderr}");
-    let warned: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("without an aws:SourceArn condition"))
-        .collect();
-    assert!(!warned.is_empty(), "{stderr}");
-    assert!(
-        warned[0].contains(&format!(
-            ": role {}: Statement[0] admits rolesanywhere.amazonaws.com without an aws:SourceArn condition, so \
-             certificates of every enabled trust anchor (main, foreign) get its sessions through a profile listing it, \
-             and its conditions on certificate fields can be met by a CA of any of them; name the anchors it trusts \
-             with \"ArnEquals\": {{\"aws:SourceArn\": [...]}}",
-            ROLE
-        )),
-        "{}",
-        warned[0]
+    assert!(!stderr.contains("through any trust anchor"), "{stderr}");
+
+    let warned_with = |old: &str, new: &str| {
+        assert!(text.contains(old), "{old} not in {text}");
+        std::fs::write(&config, text.replacen(old, new, 1)).unwrap();
+        let (code, _, stderr) = check_config(&config);
+        assert_eq!(code, Some(0), "{stderr}");
+        let warned: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.contains("through any trust anchor"))
+            .map(str::to_owned)
+            .collect();
+        warned
+    };
+    let by_issuer = r#""StringEquals":{"aws:PrincipalTag/x509Issuer/CN":"test root"}"#;
+    let open = [
+        ("no aws:SourceArn", by_issuer.to_owned()),
+        (
+            "another anchor excluded",
+            format!(r#""ArnNotEquals":{{"aws:SourceArn":"{}"}}"#, anchor_arn("gone")),
+        ),
+        (
+            "a wildcard",
+            r#""ArnLike":{"aws:SourceArn":"arn:aws:rolesanywhere:*:*:trust-anchor/*"}"#.to_owned(),
+        ),
+        ("present, any", r#""Null":{"aws:SourceArn":"false"}"#.to_owned()),
+    ];
+    for (what, condition) in &open {
+        let warned = warned_with(&bound, condition);
+        assert_eq!(warned.len(), 1, "{what}: {warned:?}");
+        assert!(
+            warned[0].contains(&format!(
+                ": role {ROLE}: its trust policy admits rolesanywhere.amazonaws.com through any trust anchor (no \
+                 aws:SourceArn condition names the anchors), so certificates of every enabled trust anchor (main, \
+                 foreign) get its sessions through a profile listing it, and its conditions on certificate fields can \
+                 be met by a CA of any of them; name the anchors it trusts with \"ArnEquals\": {{\"aws:SourceArn\": [...]}}"
+            )),
+            "{what}: {}",
+            warned[0]
+        );
+    }
+    let two_anchors = format!(
+        r#""ArnEquals":{{"aws:SourceArn":["{main}","{}"]}}"#,
+        anchor_arn("foreign")
+    );
+    assert_eq!(warned_with(&bound, &two_anchors), Vec::<String>::new(), "both named");
+    // Allowed unbound, then denied from every anchor but one: bound.
+    let denied_elsewhere = format!(
+        r#"{by_issuer}}}}},{{"Effect":"Deny","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":"sts:AssumeRole","Condition":{{"ArnNotEquals":{{"aws:SourceArn":"{main}"}}"#
+    );
+    assert_eq!(
+        warned_with(&bound, &denied_elsewhere),
+        Vec::<String>::new(),
+        "a Deny binds it"
+    );
+    // sts:TagSession and sts:SetSourceIdentity unbound, sts:AssumeRole bound: bound.
+    let all_three = r#""Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Condition":{"ArnEquals""#;
+    let split = r#""Action":["sts:TagSession","sts:SetSourceIdentity"]},{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"ArnEquals""#;
+    assert_eq!(
+        warned_with(all_three, split),
+        Vec::<String>::new(),
+        "the AssumeRole statement binds it"
     );
 }
 

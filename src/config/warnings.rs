@@ -519,12 +519,15 @@ pub(super) fn warn_of_roles_roles_anywhere_cannot_assume(
     }
 }
 
-/// With several trust anchors enabled, a role a profile names whose trust policy admits
-/// `rolesanywhere.amazonaws.com` without an `aws:SourceArn` condition admits the certificates
-/// of every anchor, and its conditions on certificate fields (`x509Issuer/CN`, `x509Subject/OU`)
-/// can be met by a CA of any of them: a partner's CA can issue an intermediate named as yours.
-/// AWS behaves the same; naming the anchors in `aws:SourceArn` is what binds a role to them.
-/// Warned about once per role, at the first such statement.
+/// With several trust anchors enabled, a role an enabled profile names whose trust policy
+/// admits `rolesanywhere.amazonaws.com` `sts:AssumeRole` through any trust anchor — its
+/// `aws:SourceArn` conditions, if any, admit an anchor the configuration does not have (none,
+/// `ArnLike` a wildcard, `ArnNotEquals` another) — takes the certificates of every anchor, and
+/// its conditions on certificate fields (`x509Issuer/CN`, `x509Subject/OU`) can be met by a CA
+/// of any of them: a partner's CA can issue an intermediate named as yours. AWS behaves the
+/// same; naming the anchors in `aws:SourceArn` is what binds a role to them. A role whose
+/// trust policy allows `"Principal": "*"` unconditionally is warned about already
+/// ([`warn_of_unconditioned_wildcard_trust`]).
 pub(super) fn warn_of_roles_open_to_every_anchor(
     file: &LoadedFile<'_>,
     profiles: &[schema::ProfileSection],
@@ -533,47 +536,54 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
     anchors: &HashMap<String, Arc<Anchor>>,
 ) {
     use crate::broker::ROLES_ANYWHERE_PRINCIPAL;
-    use crate::policy::{Effect, PrincipalEntry};
     let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
     if enabled.len() < 2 {
         return;
     }
     enabled.sort_by_key(|a| a.section);
     let ids: Vec<&str> = enabled.iter().map(|a| a.id.as_str()).collect();
-    let service = crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
+    // An anchor ARN no configuration names: admitted, the trust policy binds the role to none.
+    let unlisted = enabled[0].arn.as_str().rsplit_once('/').map_or_else(
+        || "arn:aws:rolesanywhere:::trust-anchor/unlisted".to_owned(),
+        |(head, _)| format!("{head}/rolegate-unlisted-anchor"),
+    );
     for (i, section) in sections.iter().enumerate() {
         let arn = &section.arn;
         let Some(role) = roles.get(arn) else { continue };
-        if !profiles.iter().any(|p| p.role_arns.contains(arn)) {
+        if !profiles.iter().any(|p| p.enabled && p.role_arns.contains(arn)) || allows_everyone_unconditionally(role) {
             continue;
         }
-        let open = role
-            .trust_policy
-            .statements()
-            .iter()
-            .enumerate()
-            .find(|(_, statement)| {
-                let admits_roles_anywhere = statement
-                    .principal()
-                    .is_some_and(|p| !p.negated && p.entries.iter().any(|e: &PrincipalEntry| e.matches(&service)));
-                let names_anchors = statement
-                    .conditions()
-                    .iter()
-                    .any(|c| c.key().eq_ignore_ascii_case("aws:SourceArn"));
-                statement.effect() == Effect::Allow && admits_roles_anywhere && !names_anchors
-            });
-        if let Some((n, _)) = open {
+        let mut ctx = crate::policy::RequestContext::new(
+            crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
+            "sts:AssumeRole",
+            arn.as_str(),
+        );
+        ctx.insert("aws:SourceArn", unlisted.as_str());
+        if crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn") {
             warn_at!(
                 file,
                 trust_policy_key(i, section),
-                "role {arn}: Statement[{n}] admits {ROLES_ANYWHERE_PRINCIPAL} without an aws:SourceArn condition, so \
-                 certificates of every enabled trust anchor ({}) get its sessions through a profile listing it, and \
-                 its conditions on certificate fields can be met by a CA of any of them; name the anchors it trusts \
-                 with \"ArnEquals\": {{\"aws:SourceArn\": [...]}}",
+                "role {arn}: its trust policy admits {ROLES_ANYWHERE_PRINCIPAL} through any trust anchor (no \
+                 aws:SourceArn condition names the anchors), so certificates of every enabled trust anchor ({}) get \
+                 its sessions through a profile listing it, and its conditions on certificate fields can be met by a \
+                 CA of any of them; name the anchors it trusts with \"ArnEquals\": {{\"aws:SourceArn\": [...]}}",
                 ids.join(", ")
             );
         }
     }
+}
+
+/// Whether a statement of `role`'s trust policy allows `"Principal": "*"` without a condition
+/// ([`warn_of_unconditioned_wildcard_trust`]'s case).
+fn allows_everyone_unconditionally(role: &Role) -> bool {
+    use crate::policy::{Effect, PrincipalEntry};
+    role.trust_policy.statements().iter().any(|statement| {
+        statement.effect() == Effect::Allow
+            && statement.conditions().is_empty()
+            && statement
+                .principal()
+                .is_some_and(|p| !p.negated && p.entries.contains(&PrincipalEntry::Everyone))
+    })
 }
 
 /// A role a profile names whose trust policy reads a certificate tag

@@ -175,6 +175,22 @@ pub fn may_allow(policy: &PolicyDocument, ctx: &RequestContext) -> bool {
             .any(|s| s.effect == Effect::Deny && s.conditions.is_empty() && names(s))
 }
 
+/// Whether `policy` may allow `ctx`'s principal `ctx`'s action as far as the conditions on
+/// `key` decide (`ctx` holds the value of `key` to try): an `Allow` naming both holds its
+/// conditions on `key`, whatever its others (taken as met: keys a request fills later), and no
+/// `Deny` naming both, whose conditions are all on `key`, holds them. [`may_allow`] narrowed
+/// by one key: which `aws:SourceArn` (trust anchor) a trust policy binds a role to.
+pub fn may_allow_by(policy: &PolicyDocument, ctx: &RequestContext, key: &str) -> bool {
+    let names = |s: &Statement| action_matches(s, ctx) && principal_matches(s, ctx).unwrap_or(true);
+    let on_key = |c: &super::Condition| super::same_key(c.key(), key);
+    let statements = policy.statements();
+    statements.iter().any(|s| {
+        s.effect == Effect::Allow && names(s) && s.conditions.iter().filter(|c| on_key(c)).all(|c| c.holds(ctx))
+    }) && !statements
+        .iter()
+        .any(|s| s.effect == Effect::Deny && names(s) && s.conditions.iter().all(|c| on_key(c) && c.holds(ctx)))
+}
+
 /// Effective permissions of a session: allowed iff the identity policies allow and (`session`
 /// is `None` or the session policies allow); an explicit `Deny` in either set wins, identity
 /// policies checked first

@@ -72,7 +72,8 @@ pub use context::{ContextValue, Principal, RequestContext};
 pub use document::{Effect, ListMatch, PolicyDocument, PolicyKind, PrincipalMatch, Statement, Version};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use evaluate::{
-    Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions, may_allow, some_allow_applies,
+    Decision, Outcome, PermissionDecision, StatementRef, evaluate, evaluate_permissions, may_allow, may_allow_by,
+    some_allow_applies,
 };
 pub use explain::{ConditionTrace, ResourceMiss, StatementTrace, explain};
 pub use matcher::{ActionPattern, ResourcePattern};
