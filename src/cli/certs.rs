@@ -236,14 +236,14 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
         CertsCommand::Intermediate { issuer, out, cn } => {
             let ca = load_issuer(&issuer)?;
             check_may_issue_cas(&ca, &issuer.ca_cert)?;
-            let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+            let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
             let sub = ca.new_intermediate(&cn, out.key.into(), from, until)?;
             write_pair(&out.out, sub.issued()).map(|()| print_note(note))
         }
         CertsCommand::Server { issuer, out, sans } => {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = sans.iter().map(String::as_str).collect();
-            let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+            let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
             let issued = ca.server(&refs, out.key.into(), from, until)?;
             write_pair(&out.out, &issued).map(|()| print_note(note))
         }
@@ -262,9 +262,11 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
             let ((nb, na), note) = if expired {
                 ((now - Duration::days(out.days.max(2)), now - Duration::days(1)), None)
             } else if not_yet_valid {
-                ((now + Duration::days(1), now + Duration::days(out.days.max(2))), None)
+                let starts = now + Duration::days(1);
+                let (until, note) = ending_with_issuer(now + Duration::days(out.days.max(2)), starts, &ca, out.days)?;
+                ((starts, until), note)
             } else {
-                let (until, note) = ending_with_issuer(now + Duration::days(out.days), &ca, out.days);
+                let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
                 ((from, until), note)
             };
             let mut spec = ClientSpec::new(&cn, out.key.into(), nb, na);
@@ -300,9 +302,24 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
 /// note saying so: a chain is valid only while each of its certificates is, so a certificate
 /// that outlives its issuer is refused from the day the issuer expires (RFC 5280 §6.1.3, and
 /// AWS's Roles Anywhere), which its notAfter would hide.
-fn ending_with_issuer(requested: OffsetDateTime, ca: &Authority, days: i64) -> (OffsetDateTime, Option<String>) {
-    let capped = not_after_of(&ca.issued().cert_der).and_then(|ends| capped_at_issuer(requested, ends));
-    match capped {
+/// An issuer that has expired by `starts` (the certificate's notBefore) is refused: what it
+/// issued would end before it starts.
+fn ending_with_issuer(
+    requested: OffsetDateTime,
+    starts: OffsetDateTime,
+    ca: &Authority,
+    days: i64,
+) -> Result<(OffsetDateTime, Option<String>), String> {
+    let Some(issuer_ends) = not_after_of(&ca.issued().cert_der) else {
+        return Ok((requested, None));
+    };
+    if issuer_ends <= starts {
+        return Err(format!(
+            "the issuing CA expired at {} (--ca-cert): what it issues now would never be valid; renew the CA first",
+            crate::helper::refresh::format_time(issuer_ends)
+        ));
+    }
+    Ok(match capped_at_issuer(requested, issuer_ends) {
         Some(capped) => (
             capped,
             Some(format!(
@@ -311,7 +328,7 @@ fn ending_with_issuer(requested: OffsetDateTime, ca: &Authority, days: i64) -> (
             )),
         ),
         None => (requested, None),
-    }
+    })
 }
 
 /// Prints a note of [`ending_with_issuer`] on stderr, once the certificate is written.

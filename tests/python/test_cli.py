@@ -8,11 +8,11 @@ import hashlib
 import re
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
@@ -119,6 +119,43 @@ def test_certs_end_no_later_than_their_issuer(tmp_path):
     assert proc.stderr == ""
     short = x509.load_pem_x509_certificate((tmp_path / "short.pem").read_bytes())
     assert short.not_valid_after_utc < ca.not_valid_after_utc
+
+    # An expired CA issues nothing: the certificate would end before it starts.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired CA")])
+    now = datetime.now(timezone.utc)
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=30))
+        .not_valid_after(now - timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "old.pem").write_bytes(expired.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "old.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    ends = expired.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for kind, extra in [("client", ["--cn", "late"]), ("client", ["--cn", "late", "--not-yet-valid"])]:
+        proc = run_rolegate(
+            "certs", kind, "--ca-cert", str(tmp_path / "old.pem"), "--ca-key", str(tmp_path / "old.key"),
+            "--out", str(tmp_path / "late"), *extra, check=False,
+        )  # fmt: skip
+        assert (proc.returncode, proc.stderr) == (
+            1,
+            f"error: the issuing CA expired at {ends} (--ca-cert): what it issues now would never be valid; "
+            "renew the CA first\n",
+        ), proc.stderr
+        assert not (tmp_path / "late.pem").exists()
 
 
 @pytest.mark.parametrize(
