@@ -1198,6 +1198,11 @@ async fn signature_and_request_matrix() {
             ),
         ),
         case(
+            "a malformed query without a certificate: the missing certificate, not the query, is the answer",
+            without_header(ra_signed_query(&leaf_key, &leaf, &[], "profileArn=%zz", ok_body(), n), "x-amz-x509"),
+            Want::Rest(403, AD, "Missing X-Amz-X509 header: send the base64 DER client certificate. (reason: missing-certificate, request id: {id})"),
+        ),
+        case(
             "a query value percent-encoding bytes that are not UTF-8 (was read with a replacement character)",
             ra_signed_query(&leaf_key, &leaf, &[], "profileArn=a%FF", ok_body(), n),
             Want::Rest(

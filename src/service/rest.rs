@@ -99,13 +99,6 @@ pub fn create_session(
     };
     x509::check_request(&auth, req.header("host"), amz_date, &expectations)
         .map_err(|e| request_rule_error(e, &auth, &expectations))?;
-    // A malformed query string is named as such: its signature cannot verify (the canonical
-    // query is computed from its decoded parameters), which would be the refusal otherwise.
-    if let Err(e) = &request.params
-        && e.reason == super::form::MALFORMED
-    {
-        return Err(e.clone());
-    }
 
     let sent = request.certificate.ok_or_else(|| {
         ApiError::access_denied(
@@ -121,7 +114,12 @@ pub fn create_session(
             "The Credential of the Authorization header does not name the serial number of the X-Amz-X509 certificate.",
         ));
     }
-    verify_signature(req, body, &auth, &certificate)?;
+    // A signature over a malformed query string may not verify (its canonical form is built
+    // from the decoded parameters): the request, from this certificate, learns why.
+    verify_signature(req, body, &auth, &certificate).map_err(|refused| match &request.params {
+        Err(malformed) if malformed.reason == super::form::MALFORMED => malformed.clone(),
+        _ => refused,
+    })?;
     // The signature proved the certificate's key: now, and only now, the request spends a
     // token of that certificate's bucket.
     client_limit.charge(ClientKey::Certificate(*certificate.fingerprint()))?;
