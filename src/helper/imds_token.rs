@@ -72,9 +72,9 @@ impl ImdsTokens {
         self.seconds_left(token, now).is_some()
     }
 
-    /// The seconds `token` stays valid after `now` (IMDS answers them with every GET), or None
-    /// when it was not issued under this key or has expired. The MAC is checked in constant
-    /// time before the expiry is read.
+    /// The whole seconds `token` stays valid after `now`, rounded down (IMDS answers them with
+    /// every GET; never more than the TTL asked for), or None when it was not issued under this
+    /// key or has expired. The MAC is checked in constant time before the expiry is read.
     pub fn seconds_left(&self, token: &str, now: OffsetDateTime) -> Option<i64> {
         let mut raw = [0u8; TOKEN_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(token, &mut raw) {
@@ -85,8 +85,11 @@ impl ImdsTokens {
         hmac::verify(&self.key, expiry, tag).ok()?;
         let mut seconds = [0u8; EXPIRY_BYTES];
         seconds.copy_from_slice(expiry);
-        let left = i64::from_be_bytes(seconds).saturating_sub(now.unix_timestamp());
-        (left > 0).then_some(left)
+        let after_whole_second = i64::from_be_bytes(seconds).saturating_sub(now.unix_timestamp());
+        // Valid while `now` is before the expiry (a whole second); the part of the current
+        // second already gone does not count as left.
+        let started = i64::from(now.nanosecond() > 0);
+        (after_whole_second > 0).then_some(after_whole_second - started)
     }
 }
 
@@ -116,6 +119,11 @@ mod tests {
         assert!(!tokens.valid(&token, T0 + Duration::seconds(21600)));
         assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(600)), Some(21000));
         assert_eq!(tokens.seconds_left(&token, T0 + Duration::seconds(21600)), None);
+        // Issued within a second, the longest TTL is told as at most itself.
+        let issued = T0 + Duration::milliseconds(250);
+        let token = tokens.issue(issued, Duration::seconds(21600));
+        assert_eq!(tokens.seconds_left(&token, issued), Some(21600));
+        assert_eq!(tokens.seconds_left(&token, issued + Duration::seconds(60)), Some(21540));
     }
 
     /// A token issued within a second lives its whole TTL: its expiry is rounded up.
@@ -124,8 +132,9 @@ mod tests {
         let tokens = ImdsTokens::derived_from(b"private key one");
         let issued = T0 + Duration::milliseconds(900);
         let token = tokens.issue(issued, Duration::seconds(1));
-        // 1.1 s left, told in whole seconds rounded up, as they always are.
-        assert_eq!(tokens.seconds_left(&token, issued), Some(2));
+        // 1.1 s left, told in whole seconds rounded down: never more than the TTL asked for.
+        assert_eq!(tokens.seconds_left(&token, issued), Some(1));
+        assert_eq!(tokens.seconds_left(&token, T0 + Duration::milliseconds(1500)), Some(0));
         assert!(tokens.valid(&token, issued + Duration::milliseconds(999)));
         assert!(tokens.valid(&token, T0 + Duration::milliseconds(1999)));
         assert!(!tokens.valid(&token, T0 + Duration::seconds(2)));
