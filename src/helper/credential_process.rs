@@ -310,7 +310,9 @@ impl SessionArgs {
         client: &RolesAnywhereClient,
         identity: &WorkloadIdentity,
     ) -> Result<SessionCredentials, String> {
-        self.fetch_within(client, identity, REQUEST_TIMEOUT).await
+        self.fetch_within(client, identity, REQUEST_TIMEOUT)
+            .await
+            .map_err(|failed| failed.message)
     }
 
     /// [`SessionArgs::fetch_with`], giving up after `timeout` (what is left of
@@ -320,8 +322,8 @@ impl SessionArgs {
         client: &RolesAnywhereClient,
         identity: &WorkloadIdentity,
         timeout: std::time::Duration,
-    ) -> Result<SessionCredentials, String> {
-        let params = self.params()?;
+    ) -> Result<SessionCredentials, FetchFailure> {
+        let params = self.params().map_err(FetchFailure::local)?;
         if self.debug {
             print_stderr(&format!(
                 "rolegate: CreateSession at {} ({}) for {} with certificate serial {}\n",
@@ -341,11 +343,11 @@ impl SessionArgs {
         );
         match tokio::time::timeout(timeout, request).await {
             Ok(result) => {
-                let credentials = result.map_err(|e| e.to_string())?;
-                super::refresh::usable_expiry(&credentials, OffsetDateTime::now_utc())?;
+                let credentials = result.map_err(FetchFailure::from)?;
+                super::refresh::usable_expiry(&credentials, OffsetDateTime::now_utc()).map_err(FetchFailure::local)?;
                 Ok(credentials)
             }
-            Err(_) => Err(format!(
+            Err(_) => Err(FetchFailure::local(format!(
                 "no answer from {}{} within {} s{}",
                 self.endpoint(&params.region),
                 client.route().via(),
@@ -354,7 +356,7 @@ impl SessionArgs {
                     true => " (counting the wait for another credential-process fetching the same credentials)",
                     false => "",
                 }
-            )),
+            ))),
         }
     }
 
@@ -683,14 +685,43 @@ fn printable_refusal(refusal: &str) -> &str {
     }
 }
 
+/// Why a fetch of credentials failed: what to print, and whether the server refused it.
+pub(crate) struct FetchFailure {
+    message: String,
+    /// The server answered with a refusal of the request (a 4xx but throttling), not a
+    /// failure to reach it, a timeout, throttling or an error of its own.
+    refused_by_server: bool,
+}
+
+impl FetchFailure {
+    /// A failure the server did not answer.
+    fn local(message: String) -> FetchFailure {
+        FetchFailure {
+            message,
+            refused_by_server: false,
+        }
+    }
+}
+
+impl From<crate::client::ClientError> for FetchFailure {
+    fn from(e: crate::client::ClientError) -> FetchFailure {
+        let refused_by_server = matches!(e, crate::client::ClientError::Api { status, .. } if (400..500).contains(&status) && status != 429);
+        FetchFailure {
+            message: e.to_string(),
+            refused_by_server,
+        }
+    }
+}
+
 /// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
 /// failed (the server down or refusing), the credentials `slot` still holds for more than a
 /// minute, with a warning naming the failure — as the sidecar keeps serving its last. Not
-/// when the server has just `refused` those: the fetch's failure is the answer then (a role
-/// removed: "Profile … was not found"), where the cached credentials would only fail the
-/// caller's next call with an unexplained InvalidClientTokenId.
+/// when the server has just `refused` those and refuses the fetch too: its refusal is the
+/// answer then (a role removed: "Profile … was not found"), where the cached credentials would
+/// only fail the caller's next call with an unexplained InvalidClientTokenId. A fetch that did
+/// not reach an answer (another replica may still accept them) falls back as ever.
 fn stored_or_cached(
-    fetched: Result<SessionCredentials, String>,
+    fetched: Result<SessionCredentials, FetchFailure>,
     slot: Option<&CacheSlot>,
     refused: bool,
 ) -> Result<SessionCredentials, String> {
@@ -701,8 +732,11 @@ fn stored_or_cached(
             }
             Ok(c)
         }
-        Err(e) if refused => Err(e),
-        Err(e) => {
+        Err(FetchFailure {
+            message,
+            refused_by_server: true,
+        }) if refused => Err(message),
+        Err(FetchFailure { message: e, .. }) => {
             let cached = slot
                 .and_then(|s| s.read_on_failure(OffsetDateTime::now_utc()))
                 .ok_or_else(|| e.clone())?;
@@ -717,7 +751,29 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::{aws_domain, check_arn, same_region};
+    use super::{FetchFailure, aws_domain, check_arn, same_region};
+
+    /// Only the server's refusal of a fetch stops a refused cache entry from standing in; a
+    /// fetch that got no answer, throttling or a server error leaves it to stand in.
+    #[test]
+    fn only_a_refusal_by_the_server_is_one() {
+        use crate::client::ClientError;
+        let api = |status| ClientError::Api {
+            status,
+            error_type: "E".into(),
+            message: "m".into(),
+        };
+        let refused = |e: ClientError| FetchFailure::from(e).refused_by_server;
+        assert!(refused(api(403)) && refused(api(404)) && refused(api(400)));
+        assert!(!refused(api(429)) && !refused(api(500)) && !refused(api(503)));
+        let unreachable = ClientError::Transport {
+            endpoint: "https://127.0.0.1:1".into(),
+            route: String::new(),
+            message: "connection refused".into(),
+        };
+        assert!(!refused(unreachable));
+        assert!(!FetchFailure::local("no answer within 30 s".into()).refused_by_server);
+    }
 
     #[test]
     fn arns_are_checked_before_a_request_is_sent() {
