@@ -105,7 +105,11 @@ pub(super) struct ExplainArgs {
     /// The key of a --caller-tag that is transitive (repeatable): the calling session
     /// inherited it along a chain, and the new session inherits it in turn (so it needs
     /// sts:TagSession, and a --tag cannot set it again).
-    #[arg(long = "caller-transitive-tag-key", requires = "caller_role_arn")]
+    #[arg(
+        long = "caller-transitive-tag-key",
+        requires = "caller_role_arn",
+        conflicts_with = "caller_certificate"
+    )]
     caller_transitive_tag_keys: Vec<String>,
     /// When the calling session was issued, RFC 3339 (default: --at, or now): its
     /// aws:TokenIssueTime, and what its role's revoke_sessions_issued_before is compared with.

@@ -8,7 +8,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -36,6 +36,18 @@ impl HttpsClient {
     }
 }
 
+/// How long a connection is kept idle for the next request: under the idle timeouts of
+/// servers and balancers in front of them (rolegate's and AWS ALB's 60 s), so that a request
+/// seldom goes out on a connection the server is closing ([`Resend`] covers the rest).
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A client builder keeping idle connections [`POOL_IDLE`].
+fn pooled() -> hyper_util::client::legacy::Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.pool_timer(TokioTimer::new()).pool_idle_timeout(POOL_IDLE);
+    builder
+}
+
 /// Whether [`RolesAnywhereClient::exchange`] sends a request again when the connection it went
 /// out on is lost before the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +55,9 @@ pub(super) enum Resend {
     /// Never: a CreateSession's signature may have reached the server (which may refuse it as
     /// a replay), and it starts a session.
     Never,
-    /// Once, on a new connection, when the request may have gone out on a kept connection the
-    /// server was closing: a request that changes nothing (the session check).
+    /// Once, on a new connection, when the connection was lost after it was made (a kept one
+    /// the server was closing as the request went out, most likely; a failure to connect is
+    /// not retried): for a request that changes nothing (the session check).
     OnceIfConnectionLost,
 }
 
@@ -188,9 +201,7 @@ impl RolesAnywhereClient {
             .https_only()
             .enable_http1();
         let client = match route.proxy() {
-            None => HttpsClient::Direct(Box::new(
-                Client::builder(TokioExecutor::new()).build(endpoint_tls.build()),
-            )),
+            None => HttpsClient::Direct(Box::new(pooled().build(endpoint_tls.build()))),
             Some(proxy) => {
                 // TCP to an http:// proxy, TLS (same trust) to an https:// one; then CONNECT,
                 // then TLS to the endpoint inside the tunnel.
@@ -203,9 +214,7 @@ impl RolesAnywhereClient {
                 if let Some(authorization) = &proxy.authorization {
                     tunnel = tunnel.with_auth(authorization.clone());
                 }
-                HttpsClient::Tunnelled(Box::new(
-                    Client::builder(TokioExecutor::new()).build(endpoint_tls.wrap_connector(tunnel)),
-                ))
+                HttpsClient::Tunnelled(Box::new(pooled().build(endpoint_tls.wrap_connector(tunnel))))
             }
         };
         Ok(Self {
@@ -271,8 +280,8 @@ impl RolesAnywhereClient {
                 .map_err(|e| ClientError::Protocol(e.to_string()))
         };
         let resp = match self.client.request(request()?).await {
-            // A kept connection the server closed as the request went out (its idle timeout
-            // ran out meanwhile): once more, on a new one.
+            // The connection lost once made (most likely a kept one the server closed as the
+            // request went out, its idle timeout running out meanwhile): once more, on a new one.
             Err(e) if resend == Resend::OnceIfConnectionLost && !e.is_connect() => {
                 tracing::debug!(error = %super::transport_message(&e), "the connection was lost: sending again");
                 self.client.request(request()?).await

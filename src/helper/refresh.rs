@@ -170,10 +170,7 @@ impl CredentialState {
     /// Sets the draw in `[0, 1)` that spreads the next attempt (out-of-range values are
     /// clamped); [`run`] draws afresh after every fetch.
     pub fn redraw(&mut self, draw: f64) {
-        self.draw = match draw.is_finite() {
-            true => draw.clamp(0.0, 1.0),
-            false => 0.0,
-        };
+        self.draw = unit_draw(draw);
     }
 
     /// Why the last fetch failed, when it did.
@@ -344,11 +341,7 @@ pub const CHECK_JITTER: f64 = 0.2;
 /// it early per the uniform `draw` in `[0, 1)` (clamped), never later (the interval is the
 /// longest a revoked credential is served).
 pub fn check_interval(every: StdDuration, draw: f64) -> StdDuration {
-    let draw = match draw.is_finite() {
-        true => draw.clamp(0.0, 1.0),
-        false => 0.0,
-    };
-    every.mul_f64(1.0 - CHECK_JITTER * draw)
+    every.mul_f64(1.0 - CHECK_JITTER * unit_draw(draw))
 }
 
 /// What a check of the credentials held found.
@@ -458,6 +451,14 @@ where
         }
         Checked::Accepted => write(state, CredentialState::record_check_passed),
         Checked::Unknown => {}
+    }
+}
+
+/// `draw` within `[0, 1]`: clamped, and 0 (no jitter) when it is no number.
+fn unit_draw(draw: f64) -> f64 {
+    match draw.is_finite() {
+        true => draw.clamp(0.0, 1.0),
+        false => 0.0,
     }
 }
 

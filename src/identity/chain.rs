@@ -559,7 +559,8 @@ fn has_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> bool {
 
 /// `refusal`, naming the certificate or CRL it is about where webpki's error gives only a
 /// time: an expired intermediate (the leaf's own notAfter is another), the issuer of a stale
-/// CRL of the anchor (an anchor may list several).
+/// CRL of the anchor (an anchor may list several; of the chain's issuers' CRLs with that
+/// nextUpdate, each is named).
 fn naming_what_expired(
     refusal: CertificateError,
     anchor: &TrustAnchor,
@@ -583,18 +584,25 @@ fn naming_what_expired(
                 .filter_map(|c| super::certificate::names_of(c).ok())
                 .map(|names| names.issuer_contents)
                 .collect();
-            let mut stale = anchor.crls().iter().filter(|crl| {
-                crl.next_update == Some(next_update.0)
-                    && issuers
-                        .iter()
-                        .any(|issuer| anchor.crls_issued_by(issuer).any(|c| c == *crl))
-            });
-            match (stale.next(), stale.next()) {
-                (Some(crl), None) => CertificateError::StaleCrlOf {
-                    issuer: crl.issuer.clone(),
+            let mut stale: Vec<&str> = anchor
+                .crls()
+                .iter()
+                .filter(|crl| {
+                    crl.next_update == Some(next_update.0)
+                        && issuers
+                            .iter()
+                            .any(|issuer| anchor.crls_issued_by(issuer).any(|c| c == *crl))
+                })
+                .map(|crl| crl.issuer.as_str())
+                .collect();
+            stale.dedup();
+            match stale.is_empty() {
+                // CRLs made together share their nextUpdate: each may be the one.
+                false => CertificateError::StaleCrlOf {
+                    issuer: stale.join(" or "),
                     next_update,
                 },
-                _ => refusal,
+                true => refusal,
             }
         }
         refusal => refusal,

@@ -566,7 +566,7 @@ fn stale_crls_are_honoured_or_refused_as_the_anchor_says() {
         "the CRL of CN=Test Root, which covers the certificate chain, is past its nextUpdate \
          (2026-05-15T00:00:00Z) and the trust anchor refuses stale CRLs"
     );
-    // Unnamed when webpki's nextUpdate is no CRL's of the chain's issuers (cannot happen).
+    // Unnamed when webpki's nextUpdate is no CRL's of the chain's issuers.
     assert_eq!(
         CertificateError::StaleCrl {
             next_update: Timestamp(next_update.unix_timestamp())

@@ -315,6 +315,17 @@ fn shown_if(value: &str, allowed: impl Fn(u8) -> bool) -> &str {
     }
 }
 
+/// The list parameters of `AssumeRole`, with their members' fields (none: a list of strings).
+const ASSUME_ROLE_LISTS: [(&str, &[&str]); 4] = [
+    ("PolicyArns", &["arn"]),
+    ("Tags", &["Key", "Value"]),
+    ("TransitiveTagKeys", &[]),
+    ("ProvidedContexts", &["ProviderArn", "ContextAssertion"]),
+];
+
+/// The list parameters of `GetFederationToken` (`GetSessionToken` takes none).
+const FEDERATION_TOKEN_LISTS: [(&str, &[&str]); 2] = [("PolicyArns", &["arn"]), ("Tags", &["Key", "Value"])];
+
 /// The query-string and form-body parameters, signature parameters excluded.
 struct Params(Vec<(String, String)>);
 
@@ -399,12 +410,12 @@ impl Params {
         ))
     }
 
-    /// [`Params::check_member_names`] of every list parameter STS takes.
-    fn check_list_members(&self) -> Result<(), ApiError> {
-        self.check_member_names("PolicyArns", &["arn"])?;
-        self.check_member_names("Tags", &["Key", "Value"])?;
-        self.check_member_names("TransitiveTagKeys", &[])?;
-        self.check_member_names("ProvidedContexts", &["ProviderArn", "ContextAssertion"])
+    /// [`Params::check_member_names`] of each of `lists`, the list parameters an action takes
+    /// ([`ASSUME_ROLE_LISTS`], [`FEDERATION_TOKEN_LISTS`]).
+    fn check_list_members(&self, lists: &[(&str, &[&str])]) -> Result<(), ApiError> {
+        lists
+            .iter()
+            .try_for_each(|(list, fields)| self.check_member_names(list, fields))
     }
 
     /// The values of [`Params::members`], in order.
@@ -450,7 +461,7 @@ impl Params {
 }
 
 fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleInput, ApiError> {
-    params.check_list_members()?;
+    params.check_list_members(&ASSUME_ROLE_LISTS)?;
     let mut missing_members = Vec::new();
     let mut required = |name: &str| match params.get(name) {
         Some(value) => value.to_owned(),
@@ -486,7 +497,9 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
 /// Validates the parameters of `GetSessionToken` or `GetFederationToken` (`action`) as AWS's
 /// model says.
 fn validate_iam_user_token(action: &str, params: &Params) -> Result<(), ApiError> {
-    params.check_list_members()?;
+    if action == "GetFederationToken" {
+        params.check_list_members(&FEDERATION_TOKEN_LISTS)?;
+    }
     let mut missing_members = Vec::new();
     let tags = tags(params, &mut missing_members)?;
     let input = IamUserTokenInput {
