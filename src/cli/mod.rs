@@ -27,7 +27,10 @@ use crate::server::{ServeOptions, serve};
 )]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    // Listed last in every subcommand's help, after the flags of the subcommand itself: among
+    // them it split pairs that belong together (--ca-cert and --ca-key, --certificate and
+    // --private-key).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, display_order = 10_000)]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
