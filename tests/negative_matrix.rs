@@ -3278,6 +3278,16 @@ fn a_role_open_to_every_anchor_is_warned_about_when_there_are_several() {
             r#""ArnLike":{"aws:SourceArn":"arn:aws:rolesanywhere:*:*:trust-anchor/*"}"#.to_owned(),
         ),
         ("present, any", r#""Null":{"aws:SourceArn":"false"}"#.to_owned()),
+        (
+            "any anchor of the account, by a policy variable",
+            r#""ArnLike":{"aws:SourceArn":"arn:aws:rolesanywhere:us-east-1:${aws:SourceAccount}:trust-anchor/*"}"#
+                .to_owned(),
+        ),
+        (
+            "an anchor named by a certificate field",
+            r#""ArnEquals":{"aws:SourceArn":"arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/${aws:PrincipalTag/x509Subject/OU}"}"#
+                .to_owned(),
+        ),
     ];
     for (what, condition) in &open {
         let warned = warned_with(&bound, condition);
@@ -3314,6 +3324,13 @@ fn a_role_open_to_every_anchor_is_warned_about_when_there_are_several() {
         warned_with(all_three, split),
         Vec::<String>::new(),
         "the AssumeRole statement binds it"
+    );
+    // sts:AssumeRole unbound, the other two bound: CreateSession needs all three, so bound.
+    let other_two_bound = r#""Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":["sts:TagSession","sts:SetSourceIdentity"],"Condition":{"ArnEquals""#;
+    assert_eq!(
+        warned_with(all_three, other_two_bound),
+        Vec::<String>::new(),
+        "sts:TagSession's statement binds it"
     );
 }
 

@@ -520,7 +520,7 @@ pub(super) fn warn_of_roles_roles_anywhere_cannot_assume(
 }
 
 /// With several trust anchors enabled, a role an enabled profile names whose trust policy
-/// admits `rolesanywhere.amazonaws.com` `sts:AssumeRole` through any trust anchor — its
+/// admits `rolesanywhere.amazonaws.com` each action of a CreateSession through any trust anchor — its
 /// `aws:SourceArn` conditions, if any, admit an anchor the configuration does not have (none,
 /// `ArnLike` a wildcard, `ArnNotEquals` another) — takes the certificates of every anchor, and
 /// its conditions on certificate fields (`x509Issuer/CN`, `x509Subject/OU`) can be met by a CA
@@ -535,7 +535,7 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
     roles: &HashMap<String, Arc<Role>>,
     anchors: &HashMap<String, Arc<Anchor>>,
 ) {
-    use crate::broker::ROLES_ANYWHERE_PRINCIPAL;
+    use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
     let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
     if enabled.len() < 2 {
         return;
@@ -553,13 +553,21 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
         if !profiles.iter().any(|p| p.enabled && p.role_arns.contains(arn)) || allows_everyone_unconditionally(role) {
             continue;
         }
-        let mut ctx = crate::policy::RequestContext::new(
-            crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
-            "sts:AssumeRole",
-            arn.as_str(),
-        );
-        ctx.insert("aws:SourceArn", unlisted.as_str());
-        if crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn") {
+        // CreateSession needs each action: a statement on any of them can bind the role.
+        let admitted = |action: &str| {
+            let mut ctx = crate::policy::RequestContext::new(
+                crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
+                action,
+                arn.as_str(),
+            );
+            ctx.insert("aws:SourceArn", unlisted.as_str());
+            // The account of every anchor ARN (the fifth field), which CreateSession sets.
+            if let Some(account) = unlisted.split(':').nth(4) {
+                ctx.insert("aws:SourceAccount", account);
+            }
+            crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn")
+        };
+        if ROLES_ANYWHERE_ACTIONS.iter().all(|action| admitted(action)) {
             warn_at!(
                 file,
                 trust_policy_key(i, section),

@@ -177,18 +177,23 @@ pub fn may_allow(policy: &PolicyDocument, ctx: &RequestContext) -> bool {
 
 /// Whether `policy` may allow `ctx`'s principal `ctx`'s action as far as the conditions on
 /// `key` decide (`ctx` holds the value of `key` to try): an `Allow` naming both holds its
-/// conditions on `key`, whatever its others (taken as met: keys a request fills later), and no
+/// conditions on `key` — or they read a policy variable `ctx` lacks, which a request may fill
+/// so that they hold — whatever its others (taken as met: keys a request fills later), and no
 /// `Deny` naming both, whose conditions are all on `key`, holds them. [`may_allow`] narrowed
 /// by one key: which `aws:SourceArn` (trust anchor) a trust policy binds a role to.
 pub fn may_allow_by(policy: &PolicyDocument, ctx: &RequestContext, key: &str) -> bool {
     let names = |s: &Statement| action_matches(s, ctx) && principal_matches(s, ctx).unwrap_or(true);
     let on_key = |c: &super::Condition| super::same_key(c.key(), key);
+    let may_hold = |c: &super::Condition| !c.resolves(ctx) || c.holds(ctx);
+    let holds = |c: &super::Condition| c.resolves(ctx) && c.holds(ctx);
     let statements = policy.statements();
-    statements.iter().any(|s| {
-        s.effect == Effect::Allow && names(s) && s.conditions.iter().filter(|c| on_key(c)).all(|c| c.holds(ctx))
-    }) && !statements
+    let allowed = statements
         .iter()
-        .any(|s| s.effect == Effect::Deny && names(s) && s.conditions.iter().all(|c| on_key(c) && c.holds(ctx)))
+        .any(|s| s.effect == Effect::Allow && names(s) && s.conditions.iter().filter(|c| on_key(c)).all(may_hold));
+    let denied = statements
+        .iter()
+        .any(|s| s.effect == Effect::Deny && names(s) && s.conditions.iter().all(|c| on_key(c) && holds(c)));
+    allowed && !denied
 }
 
 /// Effective permissions of a session: allowed iff the identity policies allow and (`session`
