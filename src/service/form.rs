@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 
 /// The refusal reason of parameters that break the syntax.
-pub(crate) const MALFORMED: &str = "malformed-form";
+const MALFORMED: &str = "malformed-form";
 
 /// `application/x-www-form-urlencoded` syntax
 /// (<https://url.spec.whatwg.org/#application/x-www-form-urlencoded>) as AWS enforces it: UTF-8

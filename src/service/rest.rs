@@ -114,12 +114,7 @@ pub fn create_session(
             "The Credential of the Authorization header does not name the serial number of the X-Amz-X509 certificate.",
         ));
     }
-    // A signature over a malformed query string may not verify (its canonical form is built
-    // from the decoded parameters): the request, from this certificate, learns why.
-    verify_signature(req, body, &auth, &certificate).map_err(|refused| match &request.params {
-        Err(malformed) if malformed.reason == super::form::MALFORMED => malformed.clone(),
-        _ => refused,
-    })?;
+    verify_signature(req, body, &auth, &certificate)?;
     // The signature proved the certificate's key: now, and only now, the request spends a
     // token of that certificate's bucket.
     client_limit.charge(ClientKey::Certificate(*certificate.fingerprint()))?;
