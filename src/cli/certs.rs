@@ -236,14 +236,14 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
         CertsCommand::Intermediate { issuer, out, cn } => {
             let ca = load_issuer(&issuer)?;
             check_may_issue_cas(&ca, &issuer.ca_cert)?;
-            let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
+            let (until, note) = ending_with_issuer(now, from, out.days, &ca)?;
             let sub = ca.new_intermediate(&cn, out.key.into(), from, until)?;
             write_pair(&out.out, sub.issued()).map(|()| print_note(note))
         }
         CertsCommand::Server { issuer, out, sans } => {
             let ca = load_issuer(&issuer)?;
             let refs: Vec<&str> = sans.iter().map(String::as_str).collect();
-            let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
+            let (until, note) = ending_with_issuer(now, from, out.days, &ca)?;
             let issued = ca.server(&refs, out.key.into(), from, until)?;
             write_pair(&out.out, &issued).map(|()| print_note(note))
         }
@@ -263,10 +263,10 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
                 ((now - Duration::days(out.days.max(2)), now - Duration::days(1)), None)
             } else if not_yet_valid {
                 let starts = now + Duration::days(1);
-                let (until, note) = ending_with_issuer(now + Duration::days(out.days.max(2)), starts, &ca, out.days)?;
+                let (until, note) = ending_with_issuer(now, starts, out.days.max(2), &ca)?;
                 ((starts, until), note)
             } else {
-                let (until, note) = ending_with_issuer(now + Duration::days(out.days), from, &ca, out.days)?;
+                let (until, note) = ending_with_issuer(now, from, out.days, &ca)?;
                 ((from, until), note)
             };
             let mut spec = ClientSpec::new(&cn, out.key.into(), nb, na);
@@ -302,21 +302,30 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
 /// note saying so: a chain is valid only while each of its certificates is, so a certificate
 /// that outlives its issuer is refused from the day the issuer expires (RFC 5280 §6.1.3, and
 /// AWS's Roles Anywhere), which its notAfter would hide.
-/// An issuer that has expired by `starts` (the certificate's notBefore) is refused: what it
-/// issued would end before it starts.
+/// An issuer that has expired by `now` is refused, and one that expires before `starts` (the
+/// certificate's notBefore, later than now for `--not-yet-valid`): what it issued would never
+/// be valid.
 fn ending_with_issuer(
-    requested: OffsetDateTime,
+    now: OffsetDateTime,
     starts: OffsetDateTime,
-    ca: &Authority,
     days: i64,
+    ca: &Authority,
 ) -> Result<(OffsetDateTime, Option<String>), String> {
+    let requested = now + Duration::days(days);
     let Some(issuer_ends) = not_after_of(&ca.issued().cert_der) else {
         return Ok((requested, None));
     };
+    let ends = crate::helper::refresh::format_time(issuer_ends);
+    if issuer_ends <= now {
+        return Err(format!(
+            "the issuing CA expired at {ends} (--ca-cert): what it issues now would never be valid; renew the CA first"
+        ));
+    }
     if issuer_ends <= starts {
         return Err(format!(
-            "the issuing CA expired at {} (--ca-cert): what it issues now would never be valid; renew the CA first",
-            crate::helper::refresh::format_time(issuer_ends)
+            "the issuing CA expires at {ends} (--ca-cert), before the certificate would start ({}): it would never \
+             be valid; renew the CA first",
+            crate::helper::refresh::format_time(starts)
         ));
     }
     Ok(match capped_at_issuer(requested, issuer_ends) {

@@ -120,30 +120,47 @@ def test_certs_end_no_later_than_their_issuer(tmp_path):
     short = x509.load_pem_x509_certificate((tmp_path / "short.pem").read_bytes())
     assert short.not_valid_after_utc < ca.not_valid_after_utc
 
-    # An expired CA issues nothing: the certificate would end before it starts.
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired CA")])
+    def ca_ending(prefix: str, not_after: datetime) -> x509.Certificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, prefix)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_after - timedelta(days=30))
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
+            .sign(key, hashes.SHA256())
+        )
+        (tmp_path / f"{prefix}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (tmp_path / f"{prefix}.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return cert
+
     now = datetime.now(timezone.utc)
-    expired = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=30))
-        .not_valid_after(now - timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "old.pem").write_bytes(expired.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "old.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    # A CA ending in 12 hours: a --not-yet-valid certificate (from tomorrow) would never be
+    # valid; a current one ends with it.
+    soon = ca_ending("soon", now + timedelta(hours=12))
+    soon_ends = soon.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    by_soon = ["--ca-cert", str(tmp_path / "soon.pem"), "--ca-key", str(tmp_path / "soon.key")]
+    proc = run_rolegate(
+        "certs", "client", *by_soon, "--out", str(tmp_path / "tomorrow"), "--cn", "t", "--not-yet-valid", check=False
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: the issuing CA expires at {soon_ends} (--ca-cert), before the certificate would start ("), proc.stderr
+    proc = run_rolegate("certs", "client", *by_soon, "--out", str(tmp_path / "today"), "--cn", "t")
+    assert proc.stderr == f"note: --days 365 would outlive the issuing CA: the certificate ends when the CA does, {soon_ends}\n"
+
+    # An expired CA issues nothing: the certificate would end before it starts.
+    expired = ca_ending("old", now - timedelta(days=1))
     ends = expired.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     for kind, extra in [("client", ["--cn", "late"]), ("client", ["--cn", "late", "--not-yet-valid"])]:
         proc = run_rolegate(
