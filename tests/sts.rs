@@ -871,7 +871,16 @@ async fn raw_requests_answer_aws_errors() {
     );
     // What STS answers session credentials, which every rolegate credential is, once their
     // parameters are valid.
-    for (action, parameters) in [("GetSessionToken", ""), ("GetFederationToken", "&Name=bob")] {
+    // Lists GetSessionToken does not take are ignored, however written (member checks and tag
+    // validation are GetFederationToken's and AssumeRole's).
+    for (action, parameters) in [
+        ("GetSessionToken", ""),
+        (
+            "GetSessionToken",
+            "&Tags.member.0.Key=x&PolicyArns.member.01.arn=x&TransitiveTagKeys.1=x",
+        ),
+        ("GetFederationToken", "&Name=bob"),
+    ] {
         let m = post(ep, &ca, &format!("Action={action}&Version=2011-06-15{parameters}"), &s)
             .await
             .assert_sts_error(403, "AccessDenied");
@@ -881,6 +890,10 @@ async fn raw_requests_answer_aws_errors() {
         (
             "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=1&TokenCode=12",
             "2 validation errors detected: Value '1' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900; Value at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6",
+        ),
+        (
+            "Action=GetFederationToken&Version=2011-06-15&Name=bob&PolicyArns.member.1.Arn=x",
+            "Invalid parameter name PolicyArns.member.1.Arn: the members of PolicyArns are written PolicyArns.member.N.arn.",
         ),
         (
             "Action=GetFederationToken&Version=2011-06-15&DurationSeconds=129601",

@@ -704,8 +704,11 @@ impl FetchFailure {
 }
 
 impl From<crate::client::ClientError> for FetchFailure {
+    /// A refusal is a 4xx the server itself sent (with an `x-amzn-ErrorType`; a proxy's or a
+    /// balancer's has none), but throttling and a request timeout.
     fn from(e: crate::client::ClientError) -> FetchFailure {
-        let refused_by_server = matches!(e, crate::client::ClientError::Api { status, .. } if (400..500).contains(&status) && status != 429);
+        let refused_by_server = matches!(&e, crate::client::ClientError::Api { status, error_type, .. }
+            if (400..500).contains(status) && !matches!(status, 408 | 429) && error_type != "UnknownError");
         FetchFailure {
             message: e.to_string(),
             refused_by_server,
@@ -758,14 +761,17 @@ mod tests {
     #[test]
     fn only_a_refusal_by_the_server_is_one() {
         use crate::client::ClientError;
-        let api = |status| ClientError::Api {
+        let api = |status, error_type: &str| ClientError::Api {
             status,
-            error_type: "E".into(),
+            error_type: error_type.into(),
             message: "m".into(),
         };
         let refused = |e: ClientError| FetchFailure::from(e).refused_by_server;
-        assert!(refused(api(403)) && refused(api(404)) && refused(api(400)));
-        assert!(!refused(api(429)) && !refused(api(500)) && !refused(api(503)));
+        let server = |status| api(status, "AccessDeniedException");
+        assert!(refused(server(403)) && refused(server(404)) && refused(server(400)));
+        assert!(!refused(server(429)) && !refused(server(408)) && !refused(server(500)) && !refused(server(503)));
+        // A 4xx without x-amzn-ErrorType comes from something in front of the server.
+        assert!(!refused(api(407, "UnknownError")) && !refused(api(404, "UnknownError")));
         let unreachable = ClientError::Transport {
             endpoint: "https://127.0.0.1:1".into(),
             route: String::new(),

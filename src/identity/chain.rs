@@ -595,6 +595,7 @@ fn naming_what_expired(
                 })
                 .map(|crl| crl.issuer.as_str())
                 .collect();
+            stale.sort_unstable();
             stale.dedup();
             match stale.is_empty() {
                 // CRLs made together share their nextUpdate: each may be the one.

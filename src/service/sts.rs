@@ -497,18 +497,27 @@ fn assume_role_input(params: &Params, req: &RequestParts) -> Result<AssumeRoleIn
 /// Validates the parameters of `GetSessionToken` or `GetFederationToken` (`action`) as AWS's
 /// model says.
 fn validate_iam_user_token(action: &str, params: &Params) -> Result<(), ApiError> {
-    if action == "GetFederationToken" {
+    // GetSessionToken takes no list: what a request sends under those names is ignored, as
+    // any parameter an action does not take.
+    let federation = action == "GetFederationToken";
+    if federation {
         params.check_list_members(&FEDERATION_TOKEN_LISTS)?;
     }
     let mut missing_members = Vec::new();
-    let tags = tags(params, &mut missing_members)?;
+    let tags = match federation {
+        true => tags(params, &mut missing_members)?,
+        false => Vec::new(),
+    };
     let input = IamUserTokenInput {
         name: params.get("Name").map(str::to_owned),
         duration_seconds: integer(params, "DurationSeconds", "bad-duration")?,
         serial_number: params.get("SerialNumber").map(str::to_owned),
         token_code: params.get("TokenCode").map(str::to_owned),
         policy: params.get("Policy").map(str::to_owned),
-        policy_arns: params.values("PolicyArns", Some("arn"))?,
+        policy_arns: match federation {
+            true => params.values("PolicyArns", Some("arn"))?,
+            false => Vec::new(),
+        },
         tags,
         minimum_session_token_size: integer(params, "MinimumSessionTokenSize", "bad-token-size")?,
         missing_members,
