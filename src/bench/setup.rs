@@ -238,10 +238,10 @@ impl Server {
                 }
             };
             let url = crate::server::announced_url;
-            if let Some(a) = url(&line, "listening on ").and_then(|u| u.strip_prefix("https://")) {
-                server.addr = a.parse()?;
-            } else if let Some(a) = url(&line, "metrics on ").and_then(|u| u.strip_prefix("http://")) {
-                server.metrics_addr = a.parse()?;
+            if let Some(a) = url(&line, "listening on ") {
+                server.addr = a.trim_start_matches("https://").parse()?;
+            } else if let Some(a) = url(&line, "metrics on ") {
+                server.metrics_addr = a.trim_start_matches("http://").parse()?;
             }
         }
         Ok(server)

@@ -305,15 +305,16 @@ fn announce(format: crate::logging::LogFormat, line: &str) {
 
 /// The URL a stdout line of `rolegate serve` announces after `what` (`"listening on "`,
 /// `"metrics on "`), as text or as the message of a JSON line; `None` for other lines.
-pub fn announced_url<'a>(line: &'a str, what: &str) -> Option<&'a str> {
-    let url = match line.strip_prefix(what) {
-        Some(rest) => rest,
-        None if line.starts_with('{') => line.split_once(&format!("\"message\":\"{what}"))?.1,
-        None => return None,
+pub fn announced_url(line: &str, what: &str) -> Option<String> {
+    let message = match line.trim_start().starts_with('{') {
+        true => {
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            event.get("fields")?.get("message")?.as_str()?.to_owned()
+        }
+        false => line.to_owned(),
     };
-    url.split(|c: char| c == '"' || c.is_whitespace())
-        .next()
-        .filter(|u| !u.is_empty())
+    let url = message.strip_prefix(what)?.trim();
+    (!url.is_empty() && !url.contains(char::is_whitespace)).then(|| url.to_owned())
 }
 
 /// Ready once the server drains (`stop` is true, or its sender gone with the server).
@@ -679,12 +680,17 @@ mod tests {
             json.as_str(),
         ] {
             assert_eq!(
-                announced_url(line, "listening on "),
+                announced_url(line, "listening on ").as_deref(),
                 Some("https://127.0.0.1:8443"),
                 "{line}"
             );
             assert_eq!(announced_url(line, "metrics on "), None, "{line}");
         }
+        let ipv6 = crate::logging::json_info_line("listening on https://[::1]:8443");
+        assert_eq!(
+            announced_url(&ipv6, "listening on ").as_deref(),
+            Some("https://[::1]:8443")
+        );
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["level"], "INFO");
         assert_eq!(parsed["fields"]["message"], "listening on https://127.0.0.1:8443");

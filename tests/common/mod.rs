@@ -306,9 +306,9 @@ pub fn adopt(dir: tempfile::TempDir, mut child: Child, stderr_lines: mpsc::Recei
             .recv_timeout(Duration::from_secs(30))
             .expect("daemon did not announce its listeners");
         if let Some(a) = rolegate::server::announced_url(&line, "listening on ") {
-            endpoint = Some(a.to_owned());
+            endpoint = Some(a);
         } else if let Some(a) = rolegate::server::announced_url(&line, "metrics on ") {
-            metrics = Some(a.to_owned());
+            metrics = Some(a);
         }
     }
     Daemon {
