@@ -671,6 +671,28 @@ fn explain_role_chaining_from_the_caller_certificate() {
         ROLE_PAYMENTS,
     ]); // fmt: skip
     assert_eq!(out.status.code(), Some(2));
+    // A session CreateSession made carries no transitive tag keys.
+    let out = rolegate(&[
+        "explain",
+        "--config",
+        config,
+        "--caller-role-arn",
+        ROLE,
+        "--caller-certificate",
+        &payments,
+        "--caller-profile-arn",
+        &main,
+        "--caller-transitive-tag-key",
+        "x509Subject/OU",
+        "--role-arn",
+        ROLE_PAYMENTS,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
