@@ -614,85 +614,44 @@ fn explain_role_chaining_from_the_caller_certificate() {
     };
     let (payments, other) = (with_ou("payments"), with_ou("other"));
     let main = profile_arn("main");
-    let chain = |certificate: &str| {
-        rolegate(&[
-            "explain",
-            "--config",
-            config,
-            "--caller-role-arn",
-            ROLE,
+    // explain by a caller of role ROLE that began with `certificate`, for ROLE_PAYMENTS.
+    let chain = |certificate: &str, extra: &[&str]| {
+        let mut args = vec!["explain", "--config", config, "--caller-role-arn", ROLE];
+        args.extend([
             "--caller-certificate",
             certificate,
-            "--caller-profile-arn",
-            &main,
             "--role-arn",
             ROLE_PAYMENTS,
             "--at",
             AT,
-        ]) // fmt: skip
+        ]);
+        args.extend(extra);
+        rolegate(&args)
     };
-    let out = chain(&payments);
+    let with_profile = ["--caller-profile-arn", main.as_str()];
+    let out = chain(&payments, &with_profile);
     assert_eq!(out.status.code(), Some(0), "{}", f.normalized(&out));
     assert!(f.normalized(&out).contains("CN=web-7"), "{}", f.normalized(&out));
-    let out = chain(&other);
+    let out = chain(&other, &with_profile);
     assert_eq!(out.status.code(), Some(1), "{}", f.normalized(&out));
 
     // The profile is what maps the attributes: required; and the tags are the certificate's.
-    let out = rolegate(&[
-        "explain",
-        "--config",
-        config,
-        "--caller-role-arn",
-        ROLE,
-        "--caller-certificate",
-        &payments,
-        "--role-arn",
-        ROLE_PAYMENTS,
-    ]); // fmt: skip
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--caller-profile-arn"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = rolegate(&[
-        "explain",
-        "--config",
-        config,
-        "--caller-role-arn",
-        ROLE,
-        "--caller-certificate",
-        &payments,
-        "--caller-profile-arn",
-        &main,
-        "--caller-tag",
-        "team=blue",
-        "--role-arn",
-        ROLE_PAYMENTS,
-    ]); // fmt: skip
-    assert_eq!(out.status.code(), Some(2));
+    let usage_error = |out: Output, names: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(names), "{stderr}");
+    };
+    usage_error(chain(&payments, &[]), "--caller-profile-arn");
+    let tagged = [with_profile[0], with_profile[1], "--caller-tag", "team=blue"];
+    usage_error(chain(&payments, &tagged), "cannot be used with");
     // A session CreateSession made carries no transitive tag keys.
-    let out = rolegate(&[
-        "explain",
-        "--config",
-        config,
-        "--caller-role-arn",
-        ROLE,
-        "--caller-certificate",
-        &payments,
-        "--caller-profile-arn",
-        &main,
+    let transitive = [
+        with_profile[0],
+        with_profile[1],
         "--caller-transitive-tag-key",
         "x509Subject/OU",
-        "--role-arn",
-        ROLE_PAYMENTS,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ];
+    usage_error(chain(&payments, &transitive), "cannot be used with");
 }
 
 #[test]
