@@ -121,29 +121,7 @@ def test_certs_end_no_later_than_their_issuer(tmp_path):
     assert short.not_valid_after_utc < ca.not_valid_after_utc
 
     def ca_ending(prefix: str, not_after: datetime) -> x509.Certificate:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, prefix)])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_after - timedelta(days=30))
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-            )
-            .sign(key, hashes.SHA256())
-        )
-        (tmp_path / f"{prefix}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (tmp_path / f"{prefix}.key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        return cert
+        return _self_signed_ca(tmp_path, prefix, not_after - timedelta(days=30), not_after)[0]
 
     now = datetime.now(timezone.utc)
     # A CA ending in 12 hours: a --not-yet-valid certificate (from tomorrow) would never be
@@ -454,34 +432,40 @@ def test_certs_refuse_an_issuer_that_is_not_a_ca(test_pki, tmp_path):
     assert not (tmp_path / "x.pem").exists()
 
 
-def _ca_with_path_length_zero(tmp_path):
-    """A CA certificate (self-signed, pathLenConstraint 0) and its key, as PEM files."""
-    from cryptography.hazmat.primitives import hashes, serialization
+def _self_signed_ca(tmp_path, prefix: str, not_before: datetime, not_after: datetime, path_length=None):
+    """A self-signed CA certificate and its key (EC P-256, unencrypted PKCS#8), written as
+    PREFIX.pem and PREFIX.key in `tmp_path`: the certificate and the key."""
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuing only")])
-    now = datetime.now(timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, prefix)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now.replace(year=now.year + 1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = tmp_path / "ca0.pem", tmp_path / "ca0.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
+    (tmp_path / f"{prefix}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / f"{prefix}.key").write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
+    return cert, key
+
+
+def _ca_with_path_length_zero(tmp_path):
+    """A CA certificate (self-signed, pathLenConstraint 0) and its key, as PEM files."""
+
+    now = datetime.now(timezone.utc)
+    _, key = _self_signed_ca(tmp_path, "ca0", now, now.replace(year=now.year + 1), path_length=0)
     encrypted_path = tmp_path / "ca0-encrypted.key"
     encrypted_path.write_bytes(
         key.private_bytes(
@@ -490,7 +474,7 @@ def _ca_with_path_length_zero(tmp_path):
             serialization.BestAvailableEncryption(b"secret"),
         )
     )
-    return cert_path, key_path, encrypted_path
+    return tmp_path / "ca0.pem", tmp_path / "ca0.key", encrypted_path
 
 
 def test_certs_refuse_an_intermediate_under_path_length_zero_and_an_encrypted_key(tmp_path):
