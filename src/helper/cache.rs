@@ -45,6 +45,14 @@ pub fn read_unlocked(dir: &Path, key: &CacheKey, now: OffsetDateTime) -> Option<
     read_entry(&entry_path(dir, key), MIN_REMAINING, now)
 }
 
+/// The credentials cached for `key` in `dir` if they have more than
+/// [`MIN_REMAINING_ON_FAILURE`] left at `now`, read without the lock ([`read_unlocked`]): what
+/// a fetch that failed may hand out instead.
+pub fn read_unlocked_on_failure(dir: &Path, key: &CacheKey, now: OffsetDateTime) -> Option<SessionCredentials> {
+    check_private_dir(dir).ok()?;
+    read_entry(&entry_path(dir, key), MIN_REMAINING_ON_FAILURE, now)
+}
+
 /// Whether the entry for `key` in `dir` was written, or checked with the server
 /// ([`mark_checked`]), less than `interval` ago.
 pub fn checked_within(dir: &Path, key: &CacheKey, interval: std::time::Duration) -> bool {

@@ -449,7 +449,7 @@ impl SessionArgs {
 
     /// The cache entry name for these flags and this identity (`source`: what selects the
     /// key, [`IdentitySource::key_selector`]).
-    fn cache_key(
+    pub(crate) fn cache_key(
         &self,
         source: &IdentitySource,
         certificate_der: &[u8],

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod credential_process;
 pub mod credentials;
 pub mod imds_token;
+mod kept;
 pub mod pkcs11;
 pub mod refresh;
 pub mod sidecar;

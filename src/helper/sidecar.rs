@@ -43,6 +43,7 @@ use zeroize::Zeroizing;
 use super::credential_process::SessionArgs;
 use super::credentials::{IdentitySource, WorkloadIdentity};
 use super::imds_token::ImdsTokens;
+use super::kept::KeptCredentials;
 use super::refresh::{self, CredentialState, RefreshPolicy, SharedState, format_time};
 use super::sidecar_connections::{Admitted, OpenConnections};
 use super::sidecar_writes::WatchedStream;
@@ -113,6 +114,44 @@ pub struct SidecarArgs {
     /// fleet does not ask in step. 0: never; never without --endpoint.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub check_session_seconds: u32,
+    /// Do not keep the last credentials in credential-process's cache (also:
+    /// ROLEGATE_NO_CACHE=1). Kept, they are served after a restart while the server cannot be
+    /// reached, as long as they are valid.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
+    pub no_cache: bool,
+}
+
+/// What a fetch gives the refresh loop: its credentials, kept; or, when it failed before any
+/// succeeded (the sidecar restarted while the server cannot be reached), the credentials kept
+/// before the restart if they are still good, with a warning.
+fn kept_or_fetched(
+    fetched: Result<crate::client::SessionCredentials, String>,
+    kept: Option<&KeptCredentials>,
+    fetched_once: &std::sync::atomic::AtomicBool,
+) -> Result<crate::client::SessionCredentials, String> {
+    use std::sync::atomic::Ordering;
+    match fetched {
+        Ok(credentials) => {
+            fetched_once.store(true, Ordering::Relaxed);
+            if let Some(kept) = kept {
+                kept.keep(&credentials);
+            }
+            Ok(credentials)
+        }
+        Err(e) if !fetched_once.load(Ordering::Relaxed) => {
+            let Some(credentials) = kept.and_then(|k| k.kept(OffsetDateTime::now_utc())) else {
+                return Err(e);
+            };
+            fetched_once.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                error = %e,
+                expiration = %credentials.expiration,
+                "the first credential fetch failed: serving the credentials kept before the restart meanwhile"
+            );
+            Ok(credentials)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Runs the sidecar until SIGTERM or SIGINT.
@@ -185,6 +224,9 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     };
     let session = Arc::new(args.session.clone());
     let checks = session.session_checks(args.check_session_seconds);
+    let kept = KeptCredentials::new(args.no_cache, session.clone(), source.clone());
+    // Until a fetch succeeds, a failed one serves the credentials kept before a restart.
+    let fetched_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let fetch_source = source.clone();
     let mut seen = fingerprint(&source);
     let refresher = refresh::run(
@@ -198,11 +240,18 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         move || {
             let session = session.clone();
             let source = fetch_source.clone();
+            let (kept, fetched_once) = (kept.clone(), fetched_once.clone());
             // Identity and CA bundle are read afresh for each fetch: both rotate in place
             // (a Kubernetes ConfigMap or Secret volume), and a restart must not be needed.
             async move {
-                let identity = WorkloadIdentity::load(&source)?;
-                session.fetch_with(&session.client()?, &identity).await
+                let fetched = match WorkloadIdentity::load(&source) {
+                    Ok(identity) => match session.client() {
+                        Ok(client) => session.fetch_with(&client, &identity).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                kept_or_fetched(fetched, kept.as_ref(), &fetched_once)
             }
         },
         checks,

@@ -357,6 +357,48 @@ def _credential_process(own, home: Path) -> tuple[dict, str]:
     return {"AccessKeyId": out["AccessKeyId"], "SecretAccessKey": out["SecretAccessKey"], "Token": out["SessionToken"]}, run.stderr
 
 
+def test_a_restarted_sidecar_serves_what_it_kept_while_the_server_is_down(env, tmp_path, monkeypatch):
+    """A sidecar keeps its last credentials (in credential-process's cache): restarted while
+    the server cannot be reached, it serves them, as EC2's IMDS never loses its credentials,
+    and botocore's container provider reads them. Without them it would answer 503 until
+    the server is back."""
+
+    d = env["dir"]
+    config = tmp_path / "rolegate.toml"
+    config.write_text(
+        render_config(
+            tls_cert=str(d / "server.pem"),
+            tls_key=str(d / "server.key"),
+            token_key_file=str(d / "token-k1.key"),
+            anchors=[Anchor("main", str(d / "root-ca.pem"))],
+            profiles=[Profile("workloads", [role_arn("app")])],
+            roles=[Role(role_arn("app"), max_session_duration=7200)],
+        )
+    )
+    daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "daemon")
+    own = {**env, "daemon": daemon}
+    home = tmp_path / "home"
+    first = Sidecar(own, env["a"].cert, env["a"].key, home)
+    try:
+        _, served = first.container(first.token)
+    finally:
+        first.stop()
+    daemon.stop()
+
+    again = Sidecar(own, env["a"].cert, env["a"].key, home)
+    try:
+        status, kept = again.container(again.token)
+        assert (status, kept["AccessKeyId"]) == (200, served["AccessKeyId"]), kept
+        creds = botocore_credentials(
+            monkeypatch, tmp_path / "client",
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=again.url + "/v1/credentials",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN=again.token,
+        )  # fmt: skip
+        assert creds.get_frozen_credentials().access_key == served["AccessKeyId"]
+    finally:
+        again.stop()
+
+
 def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
     """A role revoking the sessions it issued (reloaded with revoke_sessions_issued_before) is
     noticed by the sidecar's and update's checks of the credentials they hold
