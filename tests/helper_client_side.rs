@@ -1620,11 +1620,13 @@ fn a_full_sidecar_closes_its_longest_idle_connection_for_a_newcomer() {
     let mut first = held.remove(0);
     first.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut rest = Vec::new();
-    assert_eq!(
-        first.read_to_end(&mut rest).unwrap(),
-        0,
-        "the longest idle connection was closed"
-    );
+    // Closed: an end of stream, or a reset when the sidecar closed it before reading the
+    // partial head (on a loaded machine its task may not have run yet: the kernel then resets
+    // a socket closed with unread bytes).
+    match first.read_to_end(&mut rest) {
+        Ok(read) => assert_eq!(read, 0, "the longest idle connection was closed, unanswered"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
     assert_eq!(
         healthz(&mut held[0]),
         (200, "ok".to_owned()),
