@@ -1384,12 +1384,41 @@ fn spawn_sidecar(mut command: Command, extra: &[&str], stderr: Stdio) -> Sidecar
     std::io::BufReader::new(sidecar.child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    sidecar.url = line
-        .trim()
-        .strip_prefix("sidecar listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    sidecar.url = rolegate::server::announced_url(&line, "sidecar listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     sidecar
+}
+
+/// With `--log-format json`, the line the sidecar prints once it listens is a JSON log line
+/// (a container runtime merges stdout into the JSON log stream), whose message is the text one.
+#[test]
+fn with_json_logs_the_sidecar_announces_itself_in_json() {
+    use std::io::BufRead;
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let mut child = c
+        .command("sidecar", &d)
+        .args(["--port", "0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(event["level"], "INFO", "{event}");
+    let message = event["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("sidecar listening on http://127.0.0.1:"),
+        "{message}"
+    );
+    let url = rolegate::server::announced_url(&line, "sidecar listening on ").unwrap();
+    assert_eq!(format!("sidecar listening on {url}"), message);
 }
 
 /// A TCP forwarder on a port of its own, to whichever address `target` holds (a connection is

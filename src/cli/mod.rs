@@ -128,7 +128,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => run_serve(args, cli.log_format, flush_logs),
         Command::Certs(cmd) => report(certs::run(cmd)),
         Command::CredentialProcess(args) => run_helper(crate::helper::credential_process::run(args)),
-        Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args)),
+        Command::Sidecar(args) => run_helper(crate::helper::sidecar::run(args, cli.log_format)),
         // As aws_signing_helper: --retry-errors is for the refreshing update. Checked by value,
         // not by presence as clap's conflicts are: `--once=false --retry-errors` is fine.
         Command::Update(args) if args.once && args.retry_errors => usage_error(

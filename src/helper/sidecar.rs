@@ -155,7 +155,7 @@ fn kept_or_fetched(
 }
 
 /// Runs the sidecar until SIGTERM or SIGINT.
-pub async fn run(args: SidecarArgs) -> Result<(), String> {
+pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Result<(), String> {
     crate::process::forbid_core_dumps();
     if let Some(warning) = args.session.pin_in_command_line() {
         tracing::warn!("{warning}");
@@ -272,7 +272,13 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
             return Ok(());
         }
     }
-    crate::cli::print_stdout(&format!("sidecar listening on http://{local}\n"));
+    // Scripts wait for this line; with JSON logs it is a JSON line too (a container runtime
+    // merges stdout into the log), which `server::announced_url` reads as it reads serve's.
+    let announcement = format!("sidecar listening on http://{local}");
+    crate::cli::print_stdout(&match log_format {
+        crate::logging::LogFormat::Text => format!("{announcement}\n"),
+        crate::logging::LogFormat::Json => format!("{}\n", crate::logging::json_info_line(&announcement)),
+    });
 
     let shared = Arc::new(Shared {
         state,
