@@ -238,6 +238,11 @@ impl CredentialState {
         self.recheck = false;
     }
 
+    /// Whether credentials were ever held (a fetch succeeded once; they are never dropped).
+    pub fn ever_held(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// Whether a fetch has finished, successfully or not.
     pub fn attempted(&self) -> bool {
         self.held.is_some() || self.last_failure.is_some()

@@ -121,28 +121,25 @@ pub struct SidecarArgs {
     pub no_cache: bool,
 }
 
-/// What a fetch gives the refresh loop: its credentials, kept; or, when it failed before any
-/// succeeded (the sidecar restarted while the server cannot be reached), the credentials kept
-/// before the restart if they are still good, with a warning.
+/// What a fetch gives the refresh loop: its credentials, kept; or, when it failed and is the
+/// `first` (no credentials held yet: the sidecar restarted while the server cannot be
+/// reached), the credentials kept before the restart if they are still good, with a warning.
 fn kept_or_fetched(
     fetched: Result<crate::client::SessionCredentials, String>,
     kept: Option<&KeptCredentials>,
-    fetched_once: &std::sync::atomic::AtomicBool,
+    first: bool,
 ) -> Result<crate::client::SessionCredentials, String> {
-    use std::sync::atomic::Ordering;
     match fetched {
         Ok(credentials) => {
-            fetched_once.store(true, Ordering::Relaxed);
             if let Some(kept) = kept {
                 kept.keep(&credentials);
             }
             Ok(credentials)
         }
-        Err(e) if !fetched_once.load(Ordering::Relaxed) => {
+        Err(e) if first => {
             let Some(credentials) = kept.and_then(|k| k.kept(OffsetDateTime::now_utc())) else {
                 return Err(e);
             };
-            fetched_once.store(true, Ordering::Relaxed);
             tracing::warn!(
                 error = %e,
                 expiration = %credentials.expiration,
@@ -225,8 +222,7 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
     let session = Arc::new(args.session.clone());
     let checks = session.session_checks(args.check_session_seconds);
     let kept = KeptCredentials::new(args.no_cache, session.clone(), source.clone());
-    // Until a fetch succeeds, a failed one serves the credentials kept before a restart.
-    let fetched_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fetch_state = state.clone();
     let fetch_source = source.clone();
     let mut seen = fingerprint(&source);
     let refresher = refresh::run(
@@ -240,7 +236,9 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
         move || {
             let session = session.clone();
             let source = fetch_source.clone();
-            let (kept, fetched_once) = (kept.clone(), fetched_once.clone());
+            let kept = kept.clone();
+            // Until a fetch succeeds, a failed one serves the credentials kept before a restart.
+            let first = !refresh::read(&fetch_state, CredentialState::ever_held);
             // Identity and CA bundle are read afresh for each fetch: both rotate in place
             // (a Kubernetes ConfigMap or Secret volume), and a restart must not be needed.
             async move {
@@ -251,7 +249,7 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
                     },
                     Err(e) => Err(e),
                 };
-                kept_or_fetched(fetched, kept.as_ref(), &fetched_once)
+                kept_or_fetched(fetched, kept.as_ref(), first)
             }
         },
         checks,
