@@ -319,6 +319,20 @@ def test_sidecar_picks_up_a_rotated_certificate(env, tmp_path):
         s.stop()
 
 
+def _one_role_config(d: Path, role: str, **role_settings) -> str:
+    """A rolegate.toml of the test PKI in `d`: anchor `main`, profile `workloads` listing role
+    `role` alone."""
+
+    return render_config(
+        tls_cert=str(d / "server.pem"),
+        tls_key=str(d / "server.key"),
+        token_key_file=str(d / "token-k1.key"),
+        anchors=[Anchor("main", str(d / "root-ca.pem"))],
+        profiles=[Profile("workloads", [role_arn(role)])],
+        roles=[Role(role_arn(role), **role_settings)],
+    )
+
+
 def _sts_error(env, creds: dict) -> dict | None:
     """The error of the daemon's answer to these credentials' GetCallerIdentity, if any."""
 
@@ -365,16 +379,7 @@ def test_a_restarted_sidecar_serves_what_it_kept_while_the_server_is_down(env, t
 
     d = env["dir"]
     config = tmp_path / "rolegate.toml"
-    config.write_text(
-        render_config(
-            tls_cert=str(d / "server.pem"),
-            tls_key=str(d / "server.key"),
-            token_key_file=str(d / "token-k1.key"),
-            anchors=[Anchor("main", str(d / "root-ca.pem"))],
-            profiles=[Profile("workloads", [role_arn("app")])],
-            roles=[Role(role_arn("app"), max_session_duration=7200)],
-        )
-    )
+    config.write_text(_one_role_config(d, "app", max_session_duration=7200))
     daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "daemon")
     own = {**env, "daemon": daemon}
     home = tmp_path / "home"
@@ -409,14 +414,7 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
 
     d = env["dir"]
     config = tmp_path / "rolegate.toml"
-    text = render_config(
-        tls_cert=str(d / "server.pem"),
-        tls_key=str(d / "server.key"),
-        token_key_file=str(d / "token-k1.key"),
-        anchors=[Anchor("main", str(d / "root-ca.pem"))],
-        profiles=[Profile("workloads", [role_arn("app")])],
-        roles=[Role(role_arn("app"), max_session_duration=7200)],
-    )
+    text = _one_role_config(d, "app", max_session_duration=7200)
     config.write_text(text)
     daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "daemon")
     own = {**env, "daemon": daemon}
@@ -488,16 +486,7 @@ def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
 
         # The role removed: the cached credentials are refused and no new ones can be had. The
         # fetch's refusal is the answer, not the cached credentials the server just refused.
-        config.write_text(
-            render_config(
-                tls_cert=str(d / "server.pem"),
-                tls_key=str(d / "server.key"),
-                token_key_file=str(d / "token-k1.key"),
-                anchors=[Anchor("main", str(d / "root-ca.pem"))],
-                profiles=[Profile("workloads", [role_arn("other")])],
-                roles=[Role(role_arn("other"))],
-            )
-        )
+        config.write_text(_one_role_config(d, "other"))
         daemon.proc.send_signal(signal.SIGHUP)
         Sidecar.wait_for(lambda: _sts_error(own, fresh) is not None, "the reload that removes the role")
         error = _sts_error(own, fresh)
