@@ -279,7 +279,7 @@ pub(crate) const UNTRUSTED_CERTIFICATE: &str = "untrusted-certificate";
 pub(crate) fn chain_refusal_reason(e: &CertificateError) -> &'static str {
     use CertificateError as E;
     match e {
-        E::Expired { .. } | E::IntermediateExpired { .. } => "certificate-expired",
+        E::Expired { .. } | E::IntermediateExpired { .. } | E::ExpiredWithIntermediate { .. } => "certificate-expired",
         E::NotYetValid { .. } => "certificate-not-yet-valid",
         E::Revoked => "certificate-revoked",
         E::StaleCrl { .. } | E::StaleCrlOf { .. } => STALE_CRL_REASON,

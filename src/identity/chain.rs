@@ -558,7 +558,7 @@ fn has_key_cert_sign(x509: &x509_parser::prelude::X509Certificate<'_>) -> bool {
 }
 
 /// `refusal`, naming the certificate or CRL it is about where webpki's error gives only a
-/// time: an expired intermediate (the leaf's own notAfter is another), the issuer of a stale
+/// time: an expired intermediate (and whether the leaf ended with it), the issuer of a stale
 /// CRL of the anchor (an anchor may list several; of the chain's issuers' CRLs with that
 /// nextUpdate, each is named).
 fn naming_what_expired(
@@ -568,12 +568,15 @@ fn naming_what_expired(
     intermediates: &[x509_parser::prelude::X509Certificate<'_>],
 ) -> CertificateError {
     match refusal {
-        CertificateError::Expired { not_after } if leaf.not_after() != not_after.0 => intermediates
+        CertificateError::Expired { not_after } => intermediates
             .iter()
             .find(|c| c.validity().not_after.timestamp() == not_after.0)
-            .map_or(refusal, |c| CertificateError::IntermediateExpired {
-                subject: super::attributes::distinguished_name(c.subject()).to_string(),
-                not_after,
+            .map_or(refusal, |c| {
+                let subject = super::attributes::distinguished_name(c.subject()).to_string();
+                match leaf.not_after() == not_after.0 {
+                    true => CertificateError::ExpiredWithIntermediate { subject, not_after },
+                    false => CertificateError::IntermediateExpired { subject, not_after },
+                }
             }),
         CertificateError::StaleCrl { next_update } => {
             // The CRLs of the chain's issuers, as webpki matched them (by issuer name).

@@ -252,6 +252,18 @@ pub enum CertificateError {
         /// Its notAfter.
         not_after: Timestamp,
     },
+    /// The leaf and an intermediate CA certificate the client sent have both expired, at the
+    /// same time (`rolegate certs` caps a certificate at its issuer's notAfter): both must be
+    /// renewed, the CA first.
+    #[error(
+        "certificate has expired (notAfter {not_after}), and so has the intermediate CA certificate {subject} of the chain; the client needs its CA's renewed certificate and a new certificate under it"
+    )]
+    ExpiredWithIntermediate {
+        /// The intermediate's subject (RFC 4514).
+        subject: String,
+        /// Their notAfter.
+        not_after: Timestamp,
+    },
     /// The chain ends at a certificate of the trust anchor that has expired.
     #[error(
         "the trust anchor's CA certificate the chain ends at has expired (notAfter {not_after}); the trust anchor needs its renewed CA certificate"

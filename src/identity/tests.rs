@@ -197,6 +197,48 @@ fn validity_window() {
     );
 }
 
+/// A leaf that ended with its intermediate (as `rolegate certs` caps it at its issuer's
+/// notAfter) is refused naming both: renewing the leaf alone would not do.
+#[test]
+fn a_leaf_that_expired_with_its_intermediate_names_the_intermediate() {
+    let ca = root(KeyType::EcdsaP256);
+    let anchor = anchor_of(&ca, &[]);
+    let end = datetime!(2026-01-01 0:00 UTC);
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, end).unwrap();
+    let under = inter
+        .client(&ClientSpec::new("capped", KeyType::EcdsaP256, NB, end))
+        .unwrap();
+    let err = verify(&anchor, &under, &[inter.issued()]).unwrap_err();
+    assert_eq!(
+        err,
+        CertificateError::ExpiredWithIntermediate {
+            subject: "CN=Inter".into(),
+            not_after: Timestamp(end.unix_timestamp())
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "certificate has expired (notAfter 2026-01-01T00:00:00Z), and so has the intermediate CA \
+         certificate CN=Inter of the chain; the client needs its CA's renewed certificate and a new \
+         certificate under it"
+    );
+    // A leaf ending earlier than its intermediate names only itself.
+    let earlier = inter
+        .client(&ClientSpec::new(
+            "earlier",
+            KeyType::EcdsaP256,
+            NB,
+            datetime!(2025-06-01 0:00 UTC),
+        ))
+        .unwrap();
+    assert_eq!(
+        verify(&anchor, &earlier, &[inter.issued()]),
+        Err(CertificateError::Expired {
+            not_after: Timestamp(datetime!(2025-06-01 0:00 UTC).unix_timestamp())
+        })
+    );
+}
+
 #[test]
 fn revocation() {
     let ca = root(KeyType::EcdsaP256);
