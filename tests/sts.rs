@@ -679,6 +679,27 @@ async fn raw_requests_answer_aws_errors() {
         assert_eq!(r.assert_sts_error(code.0, code.1), message);
     }
 
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with two Host lines, is a 400 in the
+    // API's format.
+    let form = (
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let host_line = ("host".to_owned(), host(ep).to_owned());
+    for (headers, message) in [
+        (
+            vec![form.clone()],
+            "The request has no Host header; HTTP/1.1 requires one.",
+        ),
+        (
+            vec![host_line.clone(), host_line, form],
+            "The request has more than one Host header.",
+        ),
+    ] {
+        let r = raw(ep, &ca, "POST /", &headers, GCI.as_bytes()).await;
+        assert_eq!(r.assert_sts_error(400, "ValidationError"), message);
+    }
+
     // Garbled Authorization.
     let mut h = signed_form(ep, GCI, &Signing::new(&creds));
     set(&mut h, "authorization", "AWS4-HMAC-SHA256 garbage".to_owned());

@@ -82,6 +82,19 @@ fn host_of_authority<'a>(authority: &'a http::uri::Authority, scheme: Option<&st
     }
 }
 
+/// Why an HTTP/1.x request's `Host` is refused, if it is: RFC 9112 §3.2 has a server answer
+/// 400 to an HTTP/1.1 request without a `Host` field, and to any with more than one `Host`
+/// line. (HTTP/1.0 requests need none; HTTP/2 ones carry `:authority` instead.)
+pub fn host_refusal(version: http::Version, headers: &HeaderMap) -> Option<ApiError> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let message = match (hosts.next(), hosts.next()) {
+        (None, _) if version == http::Version::HTTP_11 => "The request has no Host header; HTTP/1.1 requires one.",
+        (Some(_), Some(_)) => "The request has more than one Host header.",
+        _ => return None,
+    };
+    Some(ApiError::validation("bad-host-header", message))
+}
+
 /// Why an HTTP/1.1 request's transfer coding is refused, if it is: RFC 9112 §6.1 has a
 /// transfer coding the server does not understand refused, and rolegate reads `chunked`
 /// alone (hyper decodes `chunked` when it is the last coding and passes any coding before it
@@ -177,29 +190,33 @@ where
     tokio::time::timeout(MAX_DISCARD_TIME, drain).await.unwrap_or(false)
 }
 
-/// A unique request id shaped like AWS's (a version-4-style UUID): 8 bytes drawn once per
-/// process from the system RNG followed by a per-process counter, so ids never repeat within
-/// a process and collide across replicas only with negligible probability. No RNG call and
-/// no formatting machinery per request (the RNG call alone was ~2 % of a GetCallerIdentity's
-/// server CPU). A request id needs uniqueness for logs, not secrecy.
+/// A unique request id shaped like AWS's (a version-4 UUID): a per-process counter enciphered
+/// with AES-128 under a key drawn once per process from the system RNG. The cipher is a
+/// permutation, so the 128-bit blocks never repeat within a process; setting the UUID's six
+/// version and variant bits leaves 122 bits that look random, which collide within a process
+/// or across replicas only with negligible probability. Ids look random, so they tell no one
+/// how many requests a server has answered (a plain counter in them did); no RNG call per
+/// request (an RNG call alone was ~2 % of a GetCallerIdentity's server CPU), one AES block.
 pub fn new_request_id() -> String {
-    static PREFIX: std::sync::OnceLock<[u8; 8]> = std::sync::OnceLock::new();
+    use aes::cipher::{BlockCipherEncrypt, KeyInit};
+    static CIPHER: std::sync::OnceLock<aes::Aes128> = std::sync::OnceLock::new();
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
-        let mut b = [0u8; 8];
-        // A failing system RNG leaves zeros: the counter still keeps ids unique in this process.
-        let _ = aws_lc_rs::rand::fill(&mut b);
-        b
+    let cipher = CIPHER.get_or_init(|| {
+        let mut key = [0u8; 16];
+        // A failing system RNG leaves zeros: the ids are still unique, only predictable.
+        let _ = aws_lc_rs::rand::fill(&mut key);
+        aes::Aes128::new(&key.into())
     });
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format_uuid(*prefix, n)
+    let mut block = [0u8; 16];
+    block[8..].copy_from_slice(&n.to_be_bytes());
+    let mut block = block.into();
+    cipher.encrypt_block(&mut block);
+    format_uuid(block.into())
 }
 
-/// `prefix ‖ n` (big-endian) as a UUID string with the version (4) and variant (10) bits set.
-fn format_uuid(prefix: [u8; 8], n: u64) -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&prefix);
-    b[8..].copy_from_slice(&n.to_be_bytes());
+/// 16 bytes as a UUID string with the version (4) and variant (10) bits set.
+fn format_uuid(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -268,11 +285,46 @@ mod tests {
 
     #[test]
     fn request_ids_are_uuid_shaped() {
-        assert_eq!(
-            format_uuid([0xff; 8], 0x0123_4567_89ab_cdef),
-            "ffffffff-ffff-4fff-8123-456789abcdef"
-        );
-        assert_eq!(format_uuid([0; 8], 1), "00000000-0000-4000-8000-000000000001");
+        let mut bytes = [0xff; 16];
+        assert_eq!(format_uuid(bytes), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        bytes = [0; 16];
+        bytes[15] = 1;
+        assert_eq!(format_uuid(bytes), "00000000-0000-4000-8000-000000000001");
+    }
+
+    /// Consecutive ids share no prefix and no counter-like suffix: each is a fresh-looking
+    /// UUID, and none repeats.
+    #[test]
+    fn request_ids_do_not_count_requests() {
+        let ids: Vec<String> = (0..1000).map(|_| new_request_id()).collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        for pair in ids.windows(2) {
+            assert_eq!(pair[0].len(), 36);
+            assert_eq!(&pair[0][14..15], "4");
+            assert!(matches!(&pair[0][19..20], "8" | "9" | "a" | "b"), "{}", pair[0]);
+            // Consecutive ids agree in few of their 32 hex digits (a counter kept 16 equal).
+            let same = pair[0].chars().zip(pair[1].chars()).filter(|(a, b)| a == b).count();
+            assert!(same < 20, "{} {}", pair[0], pair[1]);
+        }
+    }
+
+    #[test]
+    fn http11_requests_carry_one_host() {
+        let reason = |version, hosts: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for host in hosts {
+                headers.append(http::header::HOST, HeaderValue::from_str(host).unwrap());
+            }
+            host_refusal(version, &headers).map(|e| e.message)
+        };
+        let missing = Some("The request has no Host header; HTTP/1.1 requires one.".to_owned());
+        let twice = Some("The request has more than one Host header.".to_owned());
+        assert_eq!(reason(http::Version::HTTP_11, &["a"]), None);
+        assert_eq!(reason(http::Version::HTTP_11, &[]), missing);
+        assert_eq!(reason(http::Version::HTTP_11, &["a", "a"]), twice);
+        assert_eq!(reason(http::Version::HTTP_10, &[]), None);
+        assert_eq!(reason(http::Version::HTTP_10, &["a", "b"]), twice);
     }
 
     #[test]
@@ -300,15 +352,6 @@ mod tests {
         assert_eq!(reason(&[("transfer-encoding", "chunked, chunked")]), unsupported);
         assert_eq!(reason(&[("transfer-encoding", "identity")]), unsupported);
         assert_eq!(reason(&[("transfer-encoding", "")]), unsupported);
-    }
-
-    #[test]
-    fn request_ids_do_not_repeat() {
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(a.get(..18), b.get(..18), "same process prefix");
     }
 
     #[test]

@@ -765,7 +765,8 @@ enum AfterRefusal {
 /// [`MAX_REQUEST_HEADERS`]; an HTTP/2 header list over `max_header_bytes` (HTTP/1.1 heads over
 /// it are refused by hyper as they are read; HTTP/2's decoder takes up to twice as much,
 /// [`crate::server`], so that a call over the limit is told so in its own wire format: a gRPC
-/// client reads a bare 431 as UNKNOWN); and an HTTP/1 message whose framing is ambiguous
+/// client reads a bare 431 as UNKNOWN); an HTTP/1 request without its one `Host`
+/// ([`http::host_refusal`]); and an HTTP/1 message whose framing is ambiguous
 /// (HTTP/2 frames every message itself, and has no Transfer-Encoding). `max_header_bytes` is
 /// asked for only for an HTTP/2 request.
 fn head_refusal<B>(
@@ -778,6 +779,9 @@ fn head_refusal<B>(
     if req.version() == ::http::Version::HTTP_2 {
         let (size, max) = (header_list_size(req), max_header_bytes());
         return (size > max).then(|| (headers_too_large(size, max), AfterRefusal::KeepOpen));
+    }
+    if let Some(e) = http::host_refusal(req.version(), req.headers()) {
+        return Some((e, AfterRefusal::KeepOpen));
     }
     http::framing_refusal(req.headers()).map(|e| (e, AfterRefusal::Close))
 }
