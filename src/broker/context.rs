@@ -90,13 +90,15 @@ pub(crate) fn session_context(
 /// regard to case): those of a Roles Anywhere
 /// CreateSession (`create_session::trust_context`) and of an AssumeRole
 /// (`assume_role::trust_context`: the caller's [`session_context`] and the request's keys).
-pub(crate) const TRUST_POLICY_KEYS: [&str; 21] = [
+pub(crate) const TRUST_POLICY_KEYS: [&str; 23] = [
     "aws:CurrentTime",
     "aws:EpochTime",
     "aws:MultiFactorAuthPresent",
     "aws:PrincipalAccount",
     "aws:PrincipalArn",
     "aws:PrincipalIsAWSService",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
     "aws:PrincipalType",
     "aws:RequestedRegion",
     "aws:SecureTransport",

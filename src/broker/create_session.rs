@@ -570,7 +570,9 @@ pub struct SessionRequester<'a> {
 }
 
 /// The trust-policy request context of a CreateSession (action left empty: it is set to each
-/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com`, the anchor
+/// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com` (also as
+/// `aws:PrincipalServiceName` and `aws:PrincipalServiceNamesList`, which IAM sets when a
+/// service principal calls, with `aws:PrincipalIsAWSService`), the anchor
 /// as `aws:SourceArn`, the account, the certificate attributes the profile maps (`tags`) as
 /// principal and request tags (and `aws:TagKeys`), its source identity, the session name
 /// (`sts:RoleSessionName`, as on every AssumeRole: a policy can tie a name the profile lets
@@ -598,6 +600,11 @@ pub fn trust_context(
     ctx.insert("aws:SecureTransport", "true");
     // The caller is the Roles Anywhere service principal.
     ctx.insert("aws:PrincipalIsAWSService", "true");
+    ctx.insert("aws:PrincipalServiceName", ROLES_ANYWHERE_PRINCIPAL);
+    ctx.insert_multi(
+        "aws:PrincipalServiceNamesList",
+        vec![ROLES_ANYWHERE_PRINCIPAL.to_owned()],
+    );
     // ISO 8601 UTC with whole seconds, as AWS's expirations.
     ctx.insert("aws:CurrentTime", session::format_expiration(now.unix_timestamp()));
     ctx.insert("aws:EpochTime", now.unix_timestamp().to_string());
@@ -1042,6 +1049,55 @@ mod tests {
                 PER_REQUEST_TRUST_KEYS.contains(&key.as_str()),
                 "{key} changes per request"
             );
+        }
+    }
+
+    /// IAM's keys of a call by a service principal hold `rolesanywhere.amazonaws.com`: trust
+    /// policies that name the service in a condition, as data-perimeter policies do, allow.
+    #[test]
+    fn the_caller_is_the_roles_anywhere_service_principal() {
+        let (broker, _world, certificate) = world_broker(0);
+        let config = broker.config();
+        let anchor = find_anchor(&config, TRUST_ANCHOR_ARN).unwrap();
+        let profile = find_profile(&config, PROFILE_ARN).unwrap();
+        let role = find_role_in_profile(&config, profile, ROLE_ARN).unwrap();
+        let requester = SessionRequester {
+            certificate: &certificate,
+            tags: &[],
+            session_name: "s",
+        };
+        let mut ctx = trust_context(&config, anchor, role, requester, None, OffsetDateTime::now_utc());
+        let policy = |condition: &str| {
+            let text = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"rolesanywhere.amazonaws.com"}},"Action":"sts:*","Condition":{{{condition}}}}}]}}"#
+            );
+            policy::PolicyDocument::parse(&text, policy::PolicyKind::Trust).unwrap()
+        };
+        let cases = [
+            (
+                r#""StringEquals":{"aws:PrincipalServiceName":"rolesanywhere.amazonaws.com"}"#,
+                true,
+            ),
+            (
+                r#""ForAnyValue:StringEquals":{"aws:PrincipalServiceNamesList":"rolesanywhere.amazonaws.com"}"#,
+                true,
+            ),
+            (r#""Bool":{"aws:PrincipalIsAWSService":"true"}"#, true),
+            (
+                r#""StringEquals":{"aws:PrincipalServiceName":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+            (
+                r#""ForAnyValue:StringEquals":{"aws:PrincipalServiceNamesList":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+        ];
+        for action in ROLES_ANYWHERE_ACTIONS {
+            ctx.set_action(action);
+            for (condition, allowed) in cases {
+                let outcome = policy::evaluate(&[policy(condition)], &ctx).outcome;
+                assert_eq!(outcome == policy::Outcome::Allow, allowed, "{action} {condition}");
+            }
         }
     }
 
