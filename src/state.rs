@@ -301,6 +301,7 @@ impl State {
         let renamed = crate::config::succession::renamed_resources(&in_force, &config);
         let unrevoked = crate::config::succession::dropped_revocations(&in_force, &config);
         let proxied = crate::config::succession::proxy_protocol_turned_on(&in_force, &config);
+        let removed_roles = crate::config::succession::removed_roles(&in_force, &config);
         if let Some(at) = staged {
             changes.push(format!(
                 "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
@@ -326,7 +327,10 @@ impl State {
         key_retirements.record(&in_force, &config, now);
         *self.staged_certificate.lock().unwrap_or_else(PoisonError::into_inner) = staged;
         self.broker.replace_config(config);
-        for warning in retired.into_iter().chain(renamed).chain(unrevoked).chain(proxied) {
+        let warned = (retired.into_iter().chain(renamed).chain(unrevoked))
+            .chain(proxied)
+            .chain(removed_roles);
+        for warning in warned {
             tracing::warn!("{warning}");
             warnings.push(warning);
         }

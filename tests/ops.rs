@@ -1540,6 +1540,58 @@ async fn the_operations_endpoints_answer_get_and_head_only() {
     assert_eq!(http_plain(&d.metrics, "DELETE", "/nothing", &[]).status, 404);
 }
 
+/// A SIGHUP while the daemon is still reading its configuration at start (a config watcher
+/// that saw the file change) is a reload once it serves, not the end of the process
+/// (SIGHUP's default action, exit 129). The trust policy is read from a named pipe, so the
+/// start waits inside the load for as long as the test holds it.
+#[tokio::test]
+async fn a_sighup_while_the_configuration_is_read_at_start_is_a_reload() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let at = text.find("trust_policy = '''").unwrap();
+    let body = at + "trust_policy = '''".len();
+    let body_end = body + text[body..].find("'''").unwrap();
+    let policy = text[body..body_end].to_owned();
+    let with_file = format!(
+        "{}trust_policy_file = \"trust.json\"{}",
+        &text[..at],
+        &text[body_end + 3..]
+    );
+    std::fs::write(&config, with_file).unwrap();
+    let fifo = dir.path().join("trust.json");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+
+    let mut child = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr_lines = lines_of(child.stderr.take().unwrap());
+    // Opening the pipe for writing returns once the daemon has opened it to read the policy.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let hup = Command::new("kill")
+        .arg("-HUP")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    // The reload will read a plain file; the load at start reads the pipe it has open.
+    std::fs::write(dir.path().join("trust.json.new"), &policy).unwrap();
+    std::fs::rename(dir.path().join("trust.json.new"), &fifo).unwrap();
+    writer.write_all(policy.as_bytes()).unwrap();
+    drop(writer);
+    let d = adopt(dir, child, stderr_lines);
+    let m = wait_for_reloads(&d, 1.0).await;
+    assert_eq!(reloads(&m, "success"), 1.0, "{m}");
+}
+
 fn reloads(metrics: &str, outcome: &str) -> f64 {
     sample(
         metrics,

@@ -429,6 +429,39 @@ pub fn proxy_protocol_turned_on(in_force: &Config, next: &Config) -> Option<Stri
     })
 }
 
+/// The warning of a reload that removes roles: their live sessions (up to a role's
+/// `max_session_duration` old) fail from now on with InvalidClientTokenId (reason
+/// `role-removed`), and so does every request of their holders until they get credentials
+/// for a role the server has. A configuration cut short by a failed write loses roles this
+/// way and is still valid, so the log says what it took away at the warning level. A role
+/// added back revives its unexpired sessions.
+pub fn removed_roles(in_force: &Config, next: &Config) -> Option<String> {
+    let mut removed: Vec<(&str, u32)> = in_force
+        .roles
+        .values()
+        .filter(|role| next.role(role.arn.as_str()).is_none())
+        .map(|role| (role.arn.as_str(), role.max_session_duration))
+        .collect();
+    removed.sort_unstable();
+    let longest = removed.iter().map(|(_, seconds)| i64::from(*seconds)).max()?;
+    let names: Vec<&str> = removed.iter().map(|(arn, _)| *arn).collect();
+    let (what, whose) = match names.len() {
+        1 => ("role", "its"),
+        _ => ("roles", "their"),
+    };
+    let left = match next.roles.is_empty() {
+        true => " (the configuration now has none: no session can be created)",
+        false => "",
+    };
+    Some(format!(
+        "{what} {} removed{left}: {whose} live sessions (issued up to now, for up to {}) now fail with \
+         InvalidClientTokenId until their holders get credentials for another role; if the file was cut short or \
+         replaced by mistake, put it back and the sessions work again",
+        names.join(", "),
+        format_duration(longest)
+    ))
+}
+
 /// The warnings of a reload that renames every trust anchor and profile (`server.region` or
 /// `server.account_id` changed): clients that name them by their old ARNs are refused from
 /// now on, each in its way.
@@ -1017,7 +1050,17 @@ mod tests {
                 "server.rate_limit_per_ip [1.5/s, burst 2] → [off]".to_owned(),
             ]
         );
-        // Removing the key that sealed until now is warned about; adding one, or making
+        // Removing a role is warned about, naming it; adding one is not.
+        assert_eq!(
+            removed_roles(&in_force, &next),
+            Some(format!(
+                "role {CHAINED_ROLE_ARN} removed: its live sessions (issued up to now, for up to 1 h) now fail \
+                 with InvalidClientTokenId until their holders get credentials for another role; if the file was cut \
+                 short or replaced by mistake, put it back and the sessions work again"
+            ))
+        );
+        assert_eq!(removed_roles(&in_force, &in_force), None);
+        // Removing a key that sealed until now is warned about; adding one, or making
         // another active while the old one stays listed, is not.
         let none = KeyRetirements::default();
         assert_eq!(

@@ -58,6 +58,10 @@ pub struct ServeOptions {
 pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>> {
     log_panics();
     crate::process::forbid_core_dumps();
+    // Before the configuration is read (a large CRL takes a while): a SIGHUP meanwhile, from
+    // a config watcher that saw the file change, is a reload once serving, not the end of
+    // the process (SIGHUP's default action).
+    let reload = reload_signal()?;
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.unwrap_or(config.server.metrics_listen);
@@ -83,12 +87,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
         listen_at_start,
     ));
 
-    // Signal handlers first, so a SIGTERM or SIGHUP right after the announcement is handled.
+    // Signal handlers first, so a SIGTERM right after the announcement is handled.
     let mut shutdown = ShutdownSignals::install()?;
     if opts.stop_when_stdin_closes {
         shutdown.stop_when_stdin_closes();
     }
-    let reload = reload_signal()?;
     let (listener, ops) = bind_listeners(&opts, listen, metrics_listen).await?;
     // Ready (the listeners are bound: the kernel queues connections until they are accepted)
     // before announced, so whoever waits for the announcement finds `/readyz` at 200.

@@ -17,7 +17,7 @@ pub(super) type ReloadSignal = tokio::signal::unix::Signal;
 #[cfg(not(unix))]
 pub type ReloadSignal = ();
 
-/// Installs the SIGHUP handler (before the listener is announced, so no early SIGHUP kills us).
+/// Installs the SIGHUP handler (before the configuration is read, so no early SIGHUP kills us).
 pub(super) fn reload_signal() -> std::io::Result<ReloadSignal> {
     #[cfg(unix)]
     {

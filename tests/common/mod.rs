@@ -353,7 +353,7 @@ pub fn binary() -> PathBuf {
 
 /// Forwards the lines of a child's pipe to a channel (and keeps draining it so the child never
 /// blocks on a full pipe).
-fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut open = true;
