@@ -1391,8 +1391,9 @@ async fn the_connection_limit_fits_in_the_open_file_limit() {
     let config = write_config(dir.path(), &setup(&pki));
     let d = start_with_descriptor_limit(dir, &config, 400);
     let m = d.metrics_text();
-    // 64 for the process, 256 for the operations listener's connections.
-    let limit = 400 - 64 - 256;
+    // 64 for the process; of the rest, half for the operations listener's connections.
+    let ops_limit = (400 - 64) / 2;
+    let limit = 400 - 64 - ops_limit;
     assert_eq!(sample(&m, "rolegate_connections_limit"), Some(f64::from(limit)), "{m}");
 
     // Clients that connect and never start TLS: more than the daemon has descriptors for.
@@ -1422,6 +1423,34 @@ async fn the_connection_limit_fits_in_the_open_file_limit() {
         "{log:?}"
     );
     assert!(!log.iter().any(|l| l.contains("accept failed")), "{log:?}");
+
+    // The operations listener, filled from several addresses beyond its share, leaves the
+    // descriptors a reload reads its files with (it took 256, more than there were).
+    let mut held = Vec::new();
+    for n in 0..ops_limit + 40 {
+        let source = u8::try_from(2 + n / 32).unwrap();
+        held.push(connect_from([127, 0, 0, source], &d.metrics).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.signal("HUP");
+    let reloaded = loop {
+        let line = d
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the reload logged nothing");
+        assert!(!line.contains("accept failed"), "{line}");
+        if line.contains("configuration reloaded") || line.contains("reload failed") {
+            break line;
+        }
+    };
+    assert!(reloaded.contains("configuration reloaded"), "{reloaded}");
+    drop(held);
+    let m = d.metrics_text();
+    assert_eq!(
+        sample(&m, r#"rolegate_config_reloads_total{outcome="success"}"#),
+        Some(1.0),
+        "{m}"
+    );
 }
 
 /// One HTTP/1.1 request over TLS (`Connection: close`), answer read to the end.

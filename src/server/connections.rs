@@ -48,10 +48,31 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// trip.
 pub const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Descriptors kept for everything but the TLS listener's connections: listeners, the
+/// Descriptors kept for everything but the two listeners' connections: listeners, the
 /// runtime's epoll and wake-up descriptors, standard streams, files read by a reload, `/proc`
-/// reads for metrics (64), and the operations listener's connections.
-pub const RESERVED_DESCRIPTORS: u64 = 64 + super::ops::MAX_CONNECTIONS as u64;
+/// reads for metrics.
+const BASE_RESERVED_DESCRIPTORS: u64 = 64;
+
+/// How many connections the operations listener serves at once:
+/// [`super::ops::MAX_CONNECTIONS`], or, under a descriptor limit too low for it beside the
+/// base reservation and as many TLS connections, half of what the base reservation leaves
+/// (at least one). Its connections then cannot take the descriptors a reload or the TLS
+/// listener counts on.
+pub fn operations_connection_limit(descriptors: Option<u64>) -> usize {
+    let Some(descriptors) = descriptors else {
+        return super::ops::MAX_CONNECTIONS;
+    };
+    let half = descriptors.saturating_sub(BASE_RESERVED_DESCRIPTORS) / 2;
+    usize::try_from(half)
+        .unwrap_or(usize::MAX)
+        .clamp(1, super::ops::MAX_CONNECTIONS)
+}
+
+/// Descriptors kept beside the TLS listener's connections, under the descriptor limit
+/// `descriptors`: the base reservation and the operations listener's connections.
+pub fn reserved_descriptors(descriptors: Option<u64>) -> u64 {
+    BASE_RESERVED_DESCRIPTORS + operations_connection_limit(descriptors) as u64
+}
 
 /// The first pause after a failed `accept`, and the longest.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
@@ -93,7 +114,7 @@ fn descriptor_limit_not_raised(error: &std::io::Error, soft: Option<u64>) -> Str
 }
 
 /// How many connections may be open at once: `configured`, or fewer when the descriptor limit
-/// would not leave `reserved` beside them (at least one): [`RESERVED_DESCRIPTORS`] for `serve`.
+/// would not leave `reserved` beside them (at least one): [`reserved_descriptors`] for `serve`.
 pub fn connection_limit(configured: usize, descriptors: Option<u64>, reserved: u64) -> usize {
     let Some(descriptors) = descriptors else {
         return configured;
@@ -161,7 +182,7 @@ impl ConnectionSlots {
 
 /// `configured`, or the most the descriptor limit allows, with a warning when that is fewer.
 fn in_descriptor_limit(configured: usize, descriptors: Option<u64>) -> usize {
-    let limit = connection_limit(configured, descriptors, RESERVED_DESCRIPTORS);
+    let limit = connection_limit(configured, descriptors, reserved_descriptors(descriptors));
     if limit < configured {
         tracing::warn!(
             max_connections = configured,
@@ -501,15 +522,23 @@ mod tests {
 
     #[test]
     fn the_connection_limit_leaves_descriptors_for_the_rest() {
-        assert_eq!(connection_limit(4096, None, RESERVED_DESCRIPTORS), 4096);
-        assert_eq!(connection_limit(4096, Some(1 << 20), RESERVED_DESCRIPTORS), 4096);
-        assert_eq!(
-            connection_limit(4096, Some(1024), RESERVED_DESCRIPTORS),
-            1024 - 64 - 256
-        );
-        assert_eq!(connection_limit(10, Some(1024), RESERVED_DESCRIPTORS), 10);
-        assert_eq!(connection_limit(4096, Some(320), RESERVED_DESCRIPTORS), 1);
-        assert_eq!(connection_limit(4096, Some(0), RESERVED_DESCRIPTORS), 1);
+        let tls =
+            |configured, descriptors| connection_limit(configured, descriptors, reserved_descriptors(descriptors));
+        assert_eq!(tls(4096, None), 4096);
+        assert_eq!(tls(4096, Some(1 << 20)), 4096);
+        assert_eq!(tls(4096, Some(1024)), 1024 - 64 - 256);
+        assert_eq!(tls(10, Some(1024)), 10);
+        assert_eq!(tls(4096, Some(0)), 1);
+        // Under a low limit the operations listener takes half of what is left, not 256.
+        assert_eq!(operations_connection_limit(None), 256);
+        assert_eq!(operations_connection_limit(Some(1024)), 256);
+        assert_eq!(operations_connection_limit(Some(576)), 256);
+        assert_eq!(operations_connection_limit(Some(320)), 128);
+        assert_eq!(tls(4096, Some(320)), 128);
+        assert_eq!(operations_connection_limit(Some(128)), 32);
+        assert_eq!(tls(4096, Some(128)), 32);
+        assert_eq!(operations_connection_limit(Some(64)), 1);
+        assert_eq!(tls(4096, Some(64)), 1);
     }
 
     #[test]

@@ -65,10 +65,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let config = Config::load(&opts.config_path)?;
     let listen = opts.listen.unwrap_or(config.server.listen);
     let metrics_listen = opts.metrics_listen.unwrap_or(config.server.metrics_listen);
-    let admission = Arc::new(ConnectionAdmission::new(
-        &config.server,
-        connections::raise_descriptor_limit(),
-    ));
+    let descriptors = connections::raise_descriptor_limit();
+    let admission = Arc::new(ConnectionAdmission::new(&config.server, descriptors));
     let cert = Arc::new(ReloadableCert::new(&config.server.tls)?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(cert.clone())?));
     // One event a line: line-based log shippers (and journald) keep each whole.
@@ -108,7 +106,8 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     );
     if let Some(ops) = ops {
         announce(opts.log_format, &format!("metrics on http://{}", ops.local_addr()?));
-        tokio::spawn(ops::serve(ops, state.clone()));
+        let max_connections = connections::operations_connection_limit(descriptors);
+        tokio::spawn(ops::serve(ops, state.clone(), max_connections));
     }
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));

@@ -1,6 +1,7 @@
 //! The plain-HTTP operations listener: `/healthz` (the process is alive), `/readyz` (a
 //! configuration is loaded and the main listener accepts) and `/metrics` (Prometheus text).
-//! At most [`MAX_CONNECTIONS`] are open at once; the next client waits in the kernel's accept
+//! At most [`MAX_CONNECTIONS`] are open at once (fewer under a low descriptor limit,
+//! [`super::connections::operations_connection_limit`]); the next client waits in the kernel's accept
 //! queue, so no number of clients can take the descriptors the TLS listener counts on. One
 //! client address holds at most [`MAX_CONNECTIONS_PER_ADDRESS`] of them (its next connection is
 //! closed on arrival), so one leaky or hostile client cannot starve the probes of the others.
@@ -19,7 +20,7 @@ use crate::state::State;
 /// Connections the operations listener serves at once. Scrapers and probes need a handful, and
 /// an idle or slow one is closed after 10 seconds ([`super::connections::plain_http1`]); the
 /// bound is high enough that a few leaky clients cannot starve the liveness probes, and its
-/// descriptors are kept out of the TLS listener's ([`super::connections::RESERVED_DESCRIPTORS`]).
+/// descriptors are kept out of the TLS listener's ([`super::connections::reserved_descriptors`]).
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// Connections one client address (an IPv6 one by its `per_ip_ipv6_prefix`) holds at once on
@@ -27,8 +28,9 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// prober need one or two each; filling [`MAX_CONNECTIONS`] takes eight addresses.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
 
-pub async fn serve(listener: TcpListener, state: Arc<State>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+/// Serves `listener`, at most `max_connections` connections at once.
+pub async fn serve(listener: TcpListener, state: Arc<State>, max_connections: usize) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let per_address = PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS);
     loop {
         // The semaphore is never closed: acquiring only waits for a connection to end.
