@@ -112,6 +112,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     tokio::spawn(reload_on_signal(reload, state.clone()));
     tokio::spawn(reload_on_change(state.clone()));
     tokio::spawn(expiry::warn_when_server_certificate_expires(state.clone()));
+    tokio::spawn(expiry::warn_when_trust_anchors_run_out(state.clone()));
     tokio::spawn(report_skipped_audit_events());
     systemd::ready(listener.local_addr()?);
     if let Some(callback) = opts.on_listening {
