@@ -2906,6 +2906,31 @@ fn admin_subjects_without_admin_trust_anchors_are_warned_about() {
         "{stderr}"
     );
     assert!(!with_anchor_off(true).contains(disabled));
+    // With every anchor disabled, no admin certificate chains to one: said at admin_subjects.
+    let all_off = valid
+        .replace(
+            "certificates = \"ca.pem\"\n",
+            "certificates = \"ca.pem\"\nenabled = false\n",
+        )
+        .replace(
+            "certificates = \"foreign.pem\"\n",
+            "certificates = \"foreign.pem\"\nenabled = false\n",
+        )
+        .replace("enabled = false\nenabled = false\n", "enabled = false\n");
+    let locked_out = "no trust anchor is enabled, so no admin certificate is accepted: every Admin API call is refused";
+    assert!(!with("admin_subjects = [\"CN=ops\"]").contains(locked_out));
+    std::fs::write(
+        &config,
+        all_off.replacen("[server]\n", "[server]\nadmin_subjects = [\"CN=ops\"]\n", 1),
+    )
+    .unwrap();
+    let (_, _, stderr) = check_config(&config);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(locked_out) && l.contains("server.admin_subjects")),
+        "{stderr}"
+    );
 }
 
 /// A trust policy reading a key no trust evaluation holds — a misspelt condition key, or a

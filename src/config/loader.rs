@@ -651,6 +651,14 @@ impl Loader<'_> {
             }
         }
         let enabled = anchors.values().filter(|a| a.enabled).count();
+        if !server.admin_subjects.is_empty() && server.admin_trust_anchors.is_empty() && enabled == 0 {
+            warn_at!(
+                self.file,
+                "server.admin_subjects",
+                "no trust anchor is enabled, so no admin certificate is accepted: every Admin API call is refused \
+                 (reload by SIGHUP, the config watch or a restart)"
+            );
+        }
         if !server.admin_subjects.is_empty() && server.admin_trust_anchors.is_empty() && enabled > 1 {
             warn_at!(
                 self.file,
