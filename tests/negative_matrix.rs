@@ -1583,7 +1583,7 @@ async fn session_token_and_sts_signature_matrix() {
     const UNKNOWN_K9: &str = unknown_key!("k9");
     const UNKNOWN_K2: &str = unknown_key!("k2");
     const SDNM: &str = "SignatureDoesNotMatch";
-    const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.";
+    const SDNM_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
     let cases = vec![
         case("control: sealed session", sts_signed(&good, WHOAMI), Want::Ok(200)),
         // Cut by whole base64 groups: it decodes, and does not open under k1.

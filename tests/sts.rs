@@ -347,7 +347,8 @@ async fn inherited_transitive_tags_count_in_the_packed_size() {
     assert_eq!(hop1.packed_policy_size(), Some(76));
     let chained = sdk(&d.endpoint, &d.ca_bundle(), &Creds::from(hop1.credentials().unwrap())).await;
 
-    // Two more tags are 38 % on their own, 114 % with the four the session carries.
+    // Two more tags are 38 % on their own, 114 % with the four the session carries: STS
+    // blames the tags, all the session packs.
     let mut hop2 = chained.assume_role().role_arn(ROLE_HOP2).role_session_name("more-tags");
     for n in 4..6 {
         let (t, key) = tag(n);
@@ -359,7 +360,7 @@ async fn inherited_transitive_tags_count_in_the_packed_size() {
         (
             400,
             "PackedPolicyTooLarge".to_owned(),
-            "Packed policy consumes 114% of allotted space, please use smaller policy.".to_owned()
+            "Packed size of session tags consumes 114% of allotted space.".to_owned()
         )
     );
     // One more fits: the inherited four and it, 95 %.
@@ -774,7 +775,7 @@ async fn raw_requests_answer_aws_errors() {
     assert_eq!(
         m,
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret \
-         Access Key and signing method."
+         Access Key and signing method. Consult the service documentation for details."
     );
 
     // A body changed after signing.

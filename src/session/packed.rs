@@ -24,25 +24,40 @@ pub const PACKED_BUDGET_UNITS: u64 = 2048;
 /// Units one managed policy ARN uses.
 pub const PACKED_UNITS_PER_POLICY_ARN: u64 = 48;
 
-/// The packed policy and tags exceed the budget (STS `PackedPolicyTooLarge`, HTTP 400).
+/// The packed policy and tags exceed the budget (STS `PackedPolicyTooLarge`, HTTP 400). STS
+/// words it after what overflows: the session tags when they do on their own (or are all
+/// there is), else the policies.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Packed policy consumes {percent}% of allotted space, please use smaller policy.")]
-pub struct PackedPolicyTooLarge {
-    pub percent: u32,
+pub enum PackedPolicyTooLarge {
+    #[error("Packed policy consumes {percent}% of allotted space, please use smaller policy.")]
+    Policies { percent: u32 },
+    #[error("Packed size of session tags consumes {percent}% of allotted space.")]
+    SessionTags { percent: u32 },
 }
 
 /// The `PackedPolicySize` percentage of a session's policies, managed policy ARNs and tags.
 pub fn packed_policy_size(session_policies: &[&str], policy_arn_count: usize, tags: &[(String, String)]) -> u32 {
+    percent_of(policy_units(session_policies, policy_arn_count).saturating_add(tag_units(tags)))
+}
+
+/// The units of the session policies and managed policy ARNs.
+fn policy_units(session_policies: &[&str], policy_arn_count: usize) -> u64 {
     let policies: u64 = session_policies
         .iter()
         .map(|policy| minified_len(policy).div_ceil(2))
         .sum();
-    let arns = PACKED_UNITS_PER_POLICY_ARN.saturating_mul(to_u64(policy_arn_count));
-    let tags: u64 = tags
-        .iter()
+    policies.saturating_add(PACKED_UNITS_PER_POLICY_ARN.saturating_mul(to_u64(policy_arn_count)))
+}
+
+/// The units of the session tags.
+fn tag_units(tags: &[(String, String)]) -> u64 {
+    tags.iter()
         .map(|(key, value)| to_u64(key.len() + value.len() + 2))
-        .sum();
-    let units = policies.saturating_add(arns).saturating_add(tags);
+        .sum()
+}
+
+/// `units` as a percentage of the budget, rounded up.
+fn percent_of(units: u64) -> u32 {
     let percent = units.saturating_mul(100).div_ceil(PACKED_BUDGET_UNITS);
     u32::try_from(percent).unwrap_or(u32::MAX)
 }
@@ -53,9 +68,14 @@ pub fn check_packed_policy_size(
     policy_arn_count: usize,
     tags: &[(String, String)],
 ) -> Result<u32, PackedPolicyTooLarge> {
-    match packed_policy_size(session_policies, policy_arn_count, tags) {
-        percent if percent > 100 => Err(PackedPolicyTooLarge { percent }),
-        percent => Ok(percent),
+    let (policies, tags) = (policy_units(session_policies, policy_arn_count), tag_units(tags));
+    match percent_of(policies.saturating_add(tags)) {
+        percent if percent <= 100 => Ok(percent),
+        percent if policies == 0 => Err(PackedPolicyTooLarge::SessionTags { percent }),
+        _ if percent_of(tags) > 100 => Err(PackedPolicyTooLarge::SessionTags {
+            percent: percent_of(tags),
+        }),
+        percent => Err(PackedPolicyTooLarge::Policies { percent }),
     }
 }
 
@@ -167,10 +187,34 @@ mod tests {
         assert_eq!(check_packed_policy_size(&[&policy], 0, &[]), Ok(100));
         let policy = format!("{{\"A\":\"{}\"}}", "x".repeat(4_100));
         let err = check_packed_policy_size(&[&policy], 0, &[]).unwrap_err();
-        assert_eq!(err, PackedPolicyTooLarge { percent: 101 });
+        assert_eq!(err, PackedPolicyTooLarge::Policies { percent: 101 });
         assert_eq!(
             err.to_string(),
             "Packed policy consumes 101% of allotted space, please use smaller policy."
+        );
+    }
+
+    /// STS blames the session tags when they overflow on their own, or are all there is.
+    #[test]
+    fn the_refusal_names_what_overflows() {
+        let big_tags: Vec<_> = (0..10).map(|i| (format!("k{i}"), "v".repeat(220))).collect();
+        let small_policy = r#"{"A":"b"}"#;
+        let half_policy = format!("{{\"A\":\"{}\"}}", "x".repeat(2_000));
+        let some_tags: Vec<_> = (0..5).map(|i| (format!("k{i}"), "v".repeat(220))).collect();
+        let tags_only = check_packed_policy_size(&[], 0, &big_tags).unwrap_err();
+        assert_eq!(tags_only, PackedPolicyTooLarge::SessionTags { percent: 110 });
+        assert_eq!(
+            tags_only.to_string(),
+            "Packed size of session tags consumes 110% of allotted space."
+        );
+        assert_eq!(
+            check_packed_policy_size(&[small_policy], 0, &big_tags),
+            Err(PackedPolicyTooLarge::SessionTags { percent: 110 })
+        );
+        // Neither overflows alone: the policy is blamed, with the total.
+        assert_eq!(
+            check_packed_policy_size(&[&half_policy], 0, &some_tags),
+            Err(PackedPolicyTooLarge::Policies { percent: 104 })
         );
     }
 }

@@ -184,7 +184,7 @@ pub enum SigV4Error {
     UnsignedPayloadDeclared(&'static str),
     /// The HMAC signature does not match.
     #[error(
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
     )]
     SignatureMismatch,
     /// The X.509 signature does not verify with the certificate key.

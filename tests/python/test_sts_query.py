@@ -322,7 +322,8 @@ def test_wrong_secret_is_signature_does_not_match(daemon, ca_bundle, app_session
     assert (status, code) == (403, "SignatureDoesNotMatch")
     assert message == (
         "The request signature we calculated does not match the signature you provided. "
-        "Check your AWS Secret Access Key and signing method."
+        "Check your AWS Secret Access Key and signing method. "
+        "Consult the service documentation for details."
     )
 
 

@@ -398,7 +398,7 @@ fn verify_errors() {
     );
     assert_eq!(
         SigV4Error::SignatureMismatch.to_string(),
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
     );
 }
 
