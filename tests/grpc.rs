@@ -1722,6 +1722,19 @@ async fn admin_cli_shows_status_and_reloads() {
         ),
         "{stderr}"
     );
+
+    // The admin's certificate with another key: said so, before any connection.
+    let mismatched = Issued {
+        key_pem: w.leaf.key_pem.clone(),
+        key_pkcs8_der: w.leaf.key_pkcs8_der.clone(),
+        ..w.admin.clone()
+    };
+    let (code, stdout, stderr) = admin_cli(&d, "status", &mismatched, None);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    assert!(
+        stderr.contains("client certificate: this private key is not the key of the certificate"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

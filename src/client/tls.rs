@@ -66,7 +66,12 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
     let config = match &opts.client_identity {
         Some((chain, key)) => builder
             .with_client_auth_cert(chain.clone(), key.clone_key())
-            .map_err(|e| format!("client certificate: {e}"))?,
+            .map_err(|e| match e {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "client certificate: this private key is not the key of the certificate".to_owned()
+                }
+                e => format!("client certificate: {e}"),
+            })?,
         None => builder.with_no_client_auth(),
     };
     Ok(config)
