@@ -110,8 +110,6 @@ pub struct RoleArn {
     full: String,
     account: AccountId,
     partition_len: usize,
-    /// `/` or `/path/`; AWS shows the path with leading and trailing slash.
-    path: String,
     name: String,
 }
 
@@ -135,7 +133,6 @@ impl RoleArn {
             full: s.to_owned(),
             account,
             partition_len: parts.partition.len(),
-            path: format!("/{path}"),
             name: name.to_owned(),
         })
     }
@@ -155,11 +152,6 @@ impl RoleArn {
     /// The role name without its path.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The role path, `/` when none.
-    pub fn path(&self) -> &str {
-        &self.path
     }
 
     /// `arn:{partition}:sts::{account}:assumed-role/{name}/{session}`.
@@ -207,8 +199,6 @@ impl RolesAnywhereKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RolesAnywhereArn {
     full: String,
-    kind_is_profile: bool,
-    id_start: usize,
 }
 
 impl RolesAnywhereArn {
@@ -226,38 +216,18 @@ impl RolesAnywhereArn {
         if id.is_empty() || id.contains('/') {
             return Err(ArnError::BadName(s.to_owned()));
         }
-        Ok(Self {
-            full: s.to_owned(),
-            kind_is_profile: kind == RolesAnywhereKind::Profile,
-            id_start: s.len() - id.len(),
-        })
+        Ok(Self { full: s.to_owned() })
     }
 
     /// Builds the ARN of a configured resource.
     pub fn build(kind: RolesAnywhereKind, region: &str, account: &AccountId, id: &str) -> Self {
-        let full = format!("arn:aws:rolesanywhere:{region}:{account}:{}{id}", kind.prefix());
         Self {
-            id_start: full.len() - id.len(),
-            full,
-            kind_is_profile: kind == RolesAnywhereKind::Profile,
+            full: format!("arn:aws:rolesanywhere:{region}:{account}:{}{id}", kind.prefix()),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.full
-    }
-
-    /// The resource id after `trust-anchor/` or `profile/`.
-    pub fn id(&self) -> &str {
-        &self.full[self.id_start..]
-    }
-
-    pub fn kind(&self) -> RolesAnywhereKind {
-        if self.kind_is_profile {
-            RolesAnywhereKind::Profile
-        } else {
-            RolesAnywhereKind::TrustAnchor
-        }
     }
 }
 
@@ -335,7 +305,6 @@ mod tests {
     fn role_arn_with_path() {
         let arn = RoleArn::parse("arn:aws:iam::123456789012:role/team/app").unwrap();
         assert_eq!(arn.name(), "app");
-        assert_eq!(arn.path(), "/team/");
         assert_eq!(arn.account().as_str(), "123456789012");
         assert_eq!(
             arn.assumed_role_arn("s1"),
@@ -388,7 +357,10 @@ mod tests {
             RolesAnywhereKind::TrustAnchor,
         )
         .unwrap();
-        assert_eq!(a.id(), "onprem");
+        assert_eq!(
+            a.as_str(),
+            "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem"
+        );
         assert!(
             RolesAnywhereArn::parse(a.as_str(), RolesAnywhereKind::Profile).is_err(),
             "a trust anchor ARN is not a profile ARN"
@@ -396,6 +368,5 @@ mod tests {
         let acct = AccountId::parse("123456789012").unwrap();
         let p = RolesAnywhereArn::build(RolesAnywhereKind::Profile, "eu-west-1", &acct, "w");
         assert_eq!(p.as_str(), "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/w");
-        assert_eq!(p.id(), "w");
     }
 }

@@ -32,9 +32,7 @@ use crate::config::Config;
 pub use assume_role::{AssumeRoleInput, AssumeRoleOutput, ProvidedContext};
 pub use assume_role_parameters::IamUserTokenInput;
 pub(crate) use assume_role_parameters::{validate_get_federation_token, validate_get_session_token};
-pub use authenticate::{
-    CLOCK_SKEW, Caller, OpenedSession, PAYLOAD_HASH_MISMATCH, Payload, SessionPolicySource, signature_error,
-};
+pub use authenticate::{CLOCK_SKEW, Caller, OpenedSession, PAYLOAD_HASH_MISMATCH, Payload, signature_error};
 pub use authorize::{
     AuthorizeInput, AuthorizeOutput, MAX_CONTEXT_KEY_VALUES, MAX_CONTEXT_KEYS, authorization_context,
     untrusted_client_certificate,
@@ -42,7 +40,7 @@ pub use authorize::{
 pub(crate) use authorize::{
     SESSION_KEY_PREFIXES, SESSION_KEYS, never_in_session_requests, validate_input as validate_authorize_input,
 };
-pub use caches::{CacheStats, Caches, SentCertificate};
+pub use caches::{Caches, SentCertificate};
 pub use context::SessionSubject;
 pub(crate) use context::{TRUST_POLICY_KEY_PREFIXES, TRUST_POLICY_KEYS, is_trust_policy_key};
 pub use create_session::{

@@ -20,9 +20,9 @@ use crate::config::Role;
 use crate::error::ApiError;
 use crate::policy::{self, Decision, RequestContext, StatementTrace};
 
-pub use assume_role::{AssumeRoleQuestion, QuestionError, explain_assume_role};
+pub use assume_role::{AssumeRoleQuestion, explain_assume_role};
 pub use create_session::{CreateSessionQuestion, SigningRegion, explain_create_session};
-pub use simulate::{PolicySource, SimulateError, SimulateQuestion, Simulation, simulate};
+pub use simulate::{SimulateQuestion, simulate};
 
 /// The outcome of one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

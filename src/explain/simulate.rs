@@ -47,22 +47,22 @@ pub struct SimulateQuestion {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicySource {
     /// `permission_policies[index]` of the role.
-    RolePermissionPolicy(usize),
+    RolePermission(usize),
     /// An inline session policy, named by where it was read from.
-    SessionPolicy(String),
+    Session(String),
     /// A `[[managed_policy]]` passed as a session policy.
-    ManagedPolicy(String),
+    Managed(String),
     /// The `session_policy` of a profile.
-    ProfileSessionPolicy(String),
+    ProfileSession(String),
 }
 
 impl fmt::Display for PolicySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::RolePermissionPolicy(i) => write!(f, "role permission policy #{i}"),
-            Self::SessionPolicy(from) => write!(f, "session policy {from}"),
-            Self::ManagedPolicy(arn) => write!(f, "managed session policy {arn}"),
-            Self::ProfileSessionPolicy(arn) => write!(f, "session policy of profile {arn}"),
+            Self::RolePermission(i) => write!(f, "role permission policy #{i}"),
+            Self::Session(from) => write!(f, "session policy {from}"),
+            Self::Managed(arn) => write!(f, "managed session policy {arn}"),
+            Self::ProfileSession(arn) => write!(f, "session policy of profile {arn}"),
         }
     }
 }
@@ -159,10 +159,10 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
             });
         }
         if let Some(p) = &profile.session_policy {
-            session.push((PolicySource::ProfileSessionPolicy(arn.clone()), p.clone()));
+            session.push((PolicySource::ProfileSession(arn.clone()), p.clone()));
         }
         for m in &profile.managed_policy_arns {
-            session.push((PolicySource::ManagedPolicy(m.clone()), managed(config, m)?));
+            session.push((PolicySource::Managed(m.clone()), managed(config, m)?));
         }
     }
     for (name, text) in &q.session_policies {
@@ -170,15 +170,15 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
             source_name: name.clone(),
             error: e.to_string(),
         })?;
-        session.push((PolicySource::SessionPolicy(name.clone()), Arc::new(doc)));
+        session.push((PolicySource::Session(name.clone()), Arc::new(doc)));
     }
     for arn in &q.policy_arns {
         // A policy named twice (or also by the profile) is one policy, evaluated and listed once.
-        let named = |source: &PolicySource| matches!(source, PolicySource::ManagedPolicy(a) if a == arn);
+        let named = |source: &PolicySource| matches!(source, PolicySource::Managed(a) if a == arn);
         if !session.iter().any(|(source, _)| named(source)) {
             let document = managed(config, arn)?;
             check_attachable(arn, role)?;
-            session.push((PolicySource::ManagedPolicy(arn.clone()), document));
+            session.push((PolicySource::Managed(arn.clone()), document));
         }
     }
 
@@ -193,7 +193,7 @@ pub fn simulate(config: &Config, q: &SimulateQuestion, now: OffsetDateTime) -> R
         question: q.clone(),
         at: now.unix_timestamp(),
         decision,
-        identity_sources: (0..identity.len()).map(PolicySource::RolePermissionPolicy).collect(),
+        identity_sources: (0..identity.len()).map(PolicySource::RolePermission).collect(),
         identity_traces,
         session_sources: (!session.is_empty()).then(|| session.into_iter().map(|(s, _)| s).collect()),
         session_traces,

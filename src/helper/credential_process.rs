@@ -441,12 +441,6 @@ impl SessionArgs {
         }
     }
 
-    /// Loads the identity, signs CreateSession and returns the credentials (no cache).
-    pub async fn fetch(&self) -> Result<SessionCredentials, String> {
-        let identity = WorkloadIdentity::load(&self.identity_source()?)?;
-        self.fetch_with(&self.client()?, &identity).await
-    }
-
     /// The cache entry name for these flags and this identity (`source`: what selects the
     /// key, [`IdentitySource::key_selector`]).
     pub(crate) fn cache_key(

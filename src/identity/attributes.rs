@@ -56,6 +56,7 @@ impl DistinguishedName {
     }
 
     /// The first value of attribute `name`, if present.
+    #[cfg(test)]
     pub fn first(&self, name: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
@@ -64,11 +65,6 @@ impl DistinguishedName {
     pub fn first_text(&self, name: &str) -> Option<&str> {
         let (i, (_, value)) = self.attributes.iter().enumerate().find(|(_, (k, _))| k == name)?;
         (!self.is_hex(i)).then_some(value.as_str())
-    }
-
-    /// True when the name has no attribute.
-    pub fn is_empty(&self) -> bool {
-        self.attributes.is_empty()
     }
 
     /// Principal tag values for the supported attribute types, in order of first appearance.
@@ -166,7 +162,7 @@ fn write_rfc4514_value(f: &mut impl fmt::Write, value: &str) -> fmt::Result {
 }
 
 /// Maximum length of an STS source identity (AWS: 2–64 characters).
-pub const SOURCE_IDENTITY_MAX: usize = 64;
+pub(super) const SOURCE_IDENTITY_MAX: usize = 64;
 
 /// The longest serial number (its magnitude, without DER's sign padding) a certificate may
 /// have: RFC 5280 §4.1.2.2 caps conforming CAs at 20 octets; non-conforming ones get up to

@@ -39,7 +39,6 @@ pub struct ClientCertificate {
     public_key: Vec<u8>,
     verifying_key: X509VerifyingKey,
     subject: DistinguishedName,
-    issuer: DistinguishedName,
     /// The issuer name as encoded (DER), as path building matches it to CA subjects.
     issuer_der: Vec<u8>,
     /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
@@ -102,7 +101,6 @@ impl ClientCertificate {
             subject_string,
             issuer_string,
             subject,
-            issuer,
             issuer_der: x509.issuer().as_raw().to_vec(),
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
@@ -146,11 +144,6 @@ impl ClientCertificate {
     /// The subject, in certificate order.
     pub fn subject(&self) -> &DistinguishedName {
         &self.subject
-    }
-
-    /// The issuer, in certificate order.
-    pub fn issuer(&self) -> &DistinguishedName {
-        &self.issuer
     }
 
     /// The issuer name as encoded (DER).

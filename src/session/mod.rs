@@ -19,11 +19,8 @@ pub mod token;
 
 pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin, same_tag_key};
 pub use credentials::{Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id};
-pub use duration::{
-    CHAINED_MAX_SECONDS, DEFAULT_SESSION_SECONDS, DurationError, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS,
-    assume_role_duration, create_session_duration,
-};
-pub use keyring::{KeyRing, KeyRingError, TokenKey, validate_key_id};
+pub use duration::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, assume_role_duration, create_session_duration};
+pub use keyring::{KeyRing, KeyRingError, TokenKey};
 pub use packed::{PackedPolicyTooLarge, check_packed_policy_size, packed_policy_size};
 #[cfg(test)]
 pub use token::key_id_of;

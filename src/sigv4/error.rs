@@ -261,7 +261,7 @@ pub(crate) fn shown_header_names(value: &str) -> &str {
 
 /// Whether `value` has the shape of an access key id (upper-case letters and digits, 16 to
 /// 128 of them), the only part of a credential a message or the audit log may repeat as it is.
-pub fn looks_like_an_access_key_id(value: &str) -> bool {
+pub(super) fn looks_like_an_access_key_id(value: &str) -> bool {
     (16..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 

@@ -31,11 +31,11 @@ pub use canonical::{
     canonical_request_without_query_token, string_to_sign,
 };
 pub use encoding::{format_amz_date, parse_amz_date, sha256, sha256_hex};
-pub use error::{HMAC_ALGORITHMS, SigV4Error, Skew, X509_ALGORITHMS, looks_like_an_access_key_id};
+pub use error::{HMAC_ALGORITHMS, SigV4Error, Skew, X509_ALGORITHMS};
 pub(crate) use error::{shown_date, shown_scope_part};
 pub use host::ServerNames;
 pub use sign::sign_hmac;
-pub use signing_key::{LookedUpKey, SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
+pub use signing_key::{SigningKey, SigningKeyCache, derive_signing_key, hmac_signature};
 #[cfg(test)]
 pub(crate) use verify::compute_signature;
 pub use verify::{

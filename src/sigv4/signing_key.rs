@@ -9,15 +9,8 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A derived SigV4 signing key, `kSigning`. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SigningKey([u8; 32]);
-
-impl SigningKey {
-    /// The raw key bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -154,7 +147,7 @@ mod tests {
             "iam",
         );
         assert_eq!(
-            hex::encode(k.as_bytes()),
+            hex::encode(k.0),
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
         assert_eq!(format!("{k:?}"), "SigningKey(<redacted>)");
@@ -171,11 +164,11 @@ mod tests {
         cache.keep(&a);
         let b = cache.signing_key("s", "20150830", "us-east-1", "sts");
         assert!(b.was_cached());
-        assert_eq!(a.key, b.key);
-        assert_eq!(a.key, derive_signing_key("s", "20150830", "us-east-1", "sts"));
+        assert_eq!(a.key.0, b.key.0);
+        assert_eq!(a.key.0, derive_signing_key("s", "20150830", "us-east-1", "sts").0);
         let c = cache.signing_key("s", "20150831", "us-east-1", "sts");
         assert!(!c.was_cached());
-        assert_ne!(a.key, c.key);
+        assert_ne!(a.key.0, c.key.0);
         cache.keep(&c);
         assert_eq!(cache.entry_count(), 2);
         cache.invalidate_all();
