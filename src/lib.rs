@@ -29,11 +29,13 @@
 //!   broker's vocabulary, with each wire's code for it) in each format.
 //! - **Runtime**: [`state`] (what every request shares; reload), [`server`] (TLS listener,
 //!   connection limits and idle timeout, PROXY protocol, operations listener, reload on SIGHUP
-//!   and on changed files, graceful shutdown, systemd readiness), [`ratelimit`] (admission: rate limits and
+//!   and on changed files, warnings of certificates and CRLs running out while in force,
+//!   graceful shutdown, systemd readiness), [`ratelimit`] (admission: rate limits and
 //!   request shares), [`receiving`] (requests whose body is still arriving), [`slots`] (the resizable request and connection limits), [`metrics`],
 //!   [`audit`] (one event per decision),
 //!   [`logging`] (batched log output), [`cli`] (the command line), [`dev`] (`serve --dev`),
-//!   [`pki`] (rcgen certificate factory for dev and tests), `tls` (the rustls
+//!   [`pki`] (rcgen certificate factory: `rolegate certs`, a deployment's first PKI, dev and
+//!   tests), `tls` (the rustls
 //!   verifier the client and the server share), [`fsutil`] (private files, atomic writes),
 //!   [`process`] (no core dumps of the processes that hold secrets).
 //! - **Client side**, in the same binary: [`client`] (HTTPS and gRPC clients of rolegate's

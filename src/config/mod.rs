@@ -8,7 +8,9 @@
 //!
 //! The file's text is parsed (`toml_errors`), its sections built into the snapshot
 //! (`loader`), what it most likely did not mean is logged (`warnings`), and `admin_subjects`
-//! are read as distinguished names (`distinguished_name`).
+//! are read as distinguished names (`distinguished_name`). A load records the files it read
+//! (`sources`: what the file watch compares), and places each error and warning at its key's
+//! line and column (`locate`).
 
 mod distinguished_name;
 mod loader;

@@ -679,7 +679,6 @@ fn container_credentials<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTi
     })
 }
 
-/// The credentials document, or a 503 saying why there is none.
 /// Which credentials document an endpoint answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Document {
@@ -691,6 +690,7 @@ enum Document {
     ImdsExtended,
 }
 
+/// The credentials document, or a 503 saying why there is none.
 fn credentials_response(
     state: &CredentialState,
     now: OffsetDateTime,

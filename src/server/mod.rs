@@ -1,6 +1,7 @@
 //! Runtime wiring of `rolegate serve`: the TLS listener (REST + STS + gRPC), the plain-HTTP
 //! operations listener (`/metrics`, `/healthz`, `/readyz`), reload (SIGHUP, changed files) and SIGTERM/SIGINT
-//! graceful drain. Everything here is I/O; the decisions live in `broker` and `service`.
+//! graceful drain, warnings of what runs out while in force (`expiry`), systemd readiness
+//! (`systemd`). Everything here is I/O; the decisions live in `broker` and `service`.
 
 pub mod connections;
 mod expiry;

@@ -10,6 +10,8 @@
 //! - `peer`: the caller's mTLS client chain and the checks on it.
 //! - `message_digest`: the SHA-256 of a request message as sent, which AssumeRole's
 //!   signature covers.
+//! - `message_count`: the messages of a request stream, counted as its bytes pass (a stream
+//!   of many requests, reflection, is charged one rate-limit token a message).
 
 mod admin;
 mod message_count;
