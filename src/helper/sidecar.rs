@@ -160,9 +160,9 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
     if !(args.refresh_at_fraction > 0.0 && args.refresh_at_fraction < 1.0) {
         return Err("--refresh-at-fraction must be between 0 and 1".into());
     }
-    let role_name = role_name(&args.session.role_arn)?;
-    let account_id = account_id(&args.session.role_arn)?;
-    let instance_profile_arn = instance_profile_arn(&args.session.role_arn, &role_name)?;
+    let role = crate::arn::RoleArn::parse(&args.session.role_arn).map_err(|e| format!("--role-arn: {e}"))?;
+    let (role_name, account_id) = (role.name().to_owned(), role.account().as_str().to_owned());
+    let instance_profile_arn = instance_profile_arn(&role);
     let region = args.session.region()?;
     if let Some(p) = &args.auth_token_file {
         ensure_token(p)?;
@@ -793,27 +793,9 @@ fn imds_json(fields: &[(&str, &str)]) -> String {
     out
 }
 
-/// Appends `s` to `out` as a JSON string (RFC 8259, section 7: `"` and `\` escaped, and the
-/// control characters as `\u00XX`).
+/// Appends `s` to `out` as a JSON string (RFC 8259 §7).
 fn push_json_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let byte = u32::from(c);
-                out.push_str("\\u00");
-                for nibble in [byte >> 4, byte & 0xf] {
-                    // invariant: a nibble is below 16.
-                    out.push(char::from(HEX[nibble as usize]));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&serde_json::Value::from(s).to_string());
 }
 
 /// `AIPA` + 17 characters derived from `arn`, as role ids are (`session::role_id`).
@@ -824,31 +806,13 @@ fn instance_profile_id(arn: &str) -> String {
 
 /// The instance profile the sidecar stands for: `…:instance-profile/{role name}` in the role's
 /// partition and account.
-fn instance_profile_arn(role_arn: &str, role_name: &str) -> Result<String, String> {
-    role_arn
-        .split_once(":role/")
-        .map(|(head, _)| format!("{head}:instance-profile/{role_name}"))
-        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
-}
-
-/// The role name IMDS lists: the last path segment of the role ARN.
-pub fn role_name(role_arn: &str) -> Result<String, String> {
-    role_arn
-        .split_once(":role/")
-        .and_then(|(_, p)| p.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
-}
-
-/// The account of a role ARN (5th field).
-fn account_id(role_arn: &str) -> Result<String, String> {
-    role_arn
-        .split(':')
-        .nth(4)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("'{role_arn}' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+fn instance_profile_arn(role: &crate::arn::RoleArn) -> String {
+    format!(
+        "arn:{}:iam::{}:instance-profile/{}",
+        role.partition(),
+        role.account(),
+        role.name()
+    )
 }
 
 /// The token guards the credentials: a file every local user can read hands them to every
@@ -1802,10 +1766,7 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&document).unwrap(),
             serde_json::json!({"Code": "Success", "Odd": awkward})
         );
-        assert!(
-            document
-                .contains(r#""quote \" backslash \\ tab \u0009 newline \u000a nul \u0000 unit separator \u001f é""#)
-        );
+        assert!(document.contains(r#""quote \" backslash \\ tab \t newline \n nul \u0000 unit separator \u001f é""#));
         assert_eq!(imds_json(&[]), "{\n}");
     }
 
@@ -1904,12 +1865,15 @@ mod tests {
     }
 
     #[test]
-    fn role_names() {
-        assert_eq!(role_name("arn:aws:iam::1:role/app").unwrap(), "app");
-        assert_eq!(role_name("arn:aws:iam::1:role/path/x/app").unwrap(), "app");
+    fn the_instance_profile_is_named_after_the_role() {
+        let arn = |s: &str| crate::arn::RoleArn::parse(s).unwrap();
         assert_eq!(
-            role_name("arn:aws:iam::1:user/u").unwrap_err(),
-            "'arn:aws:iam::1:user/u' is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            instance_profile_arn(&arn("arn:aws:iam::123456789012:role/path/x/app")),
+            "arn:aws:iam::123456789012:instance-profile/app"
+        );
+        assert_eq!(
+            instance_profile_arn(&arn("arn:aws-us-gov:iam::123456789012:role/app")),
+            "arn:aws-us-gov:iam::123456789012:instance-profile/app"
         );
     }
 }
