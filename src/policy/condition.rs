@@ -158,14 +158,14 @@ impl Condition {
 /// Parse a whole `Condition` element (an object of operator → object of key → values).
 pub(crate) fn parse_block(json: &Json, variables: bool, path: &str) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(operators) = json else {
-        return Err(wrong_type(path, "an object of condition operators", json));
+        return Err(PolicyError::wrong_type(path, "an object of condition operators", json));
     };
     let mut out = Vec::new();
     for (name, keys) in operators {
         let op_path = format!("{path}.{name}");
         let operator = Operator::parse(name, &op_path)?;
         let Json::Object(keys) = keys else {
-            return Err(wrong_type(&op_path, "an object of condition keys", keys));
+            return Err(PolicyError::wrong_type(&op_path, "an object of condition keys", keys));
         };
         if keys.is_empty() {
             return Err(PolicyError::new(op_path, PolicyErrorKind::EmptyList));
@@ -430,7 +430,7 @@ fn scalar_list(json: &Json, path: &str) -> Result<Vec<String>, PolicyError> {
     let scalar = |v: &Json, path: &str| match v {
         Json::String(s) | Json::Number(s) => Ok(s.clone()),
         Json::Bool(b) => Ok(b.to_string()),
-        other => Err(wrong_type(path, "a string, number or boolean", other)),
+        other => Err(PolicyError::wrong_type(path, "a string, number or boolean", other)),
     };
     match json {
         Json::Array(items) if items.is_empty() => Err(PolicyError::new(path, PolicyErrorKind::EmptyList)),
@@ -441,14 +441,4 @@ fn scalar_list(json: &Json, path: &str) -> Result<Vec<String>, PolicyError> {
             .collect(),
         other => Ok(vec![scalar(other, path)?]),
     }
-}
-
-fn wrong_type(path: &str, expected: &'static str, found: &Json) -> PolicyError {
-    PolicyError::new(
-        path,
-        PolicyErrorKind::WrongType {
-            expected,
-            found: found.type_name(),
-        },
-    )
 }

@@ -117,7 +117,7 @@ impl PolicyDocument {
     pub fn parse(json: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
         let root = Json::parse(json).map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(e.to_string())))?;
         let Json::Object(fields) = root else {
-            return Err(wrong_type("", "a JSON object", &root));
+            return Err(PolicyError::wrong_type("", "a JSON object", &root));
         };
         let mut version = Version::V2008_10_17;
         let mut id = None;
@@ -260,7 +260,7 @@ impl Statement {
 
     fn parse(json: &Json, kind: PolicyKind, version: Version, index_path: String) -> Result<Self, PolicyError> {
         let Json::Object(fields) = json else {
-            return Err(wrong_type(&index_path, "a statement object", json));
+            return Err(PolicyError::wrong_type(&index_path, "a statement object", json));
         };
         // The Sid is read first so that every error path can name it.
         let sid = match fields.iter().find(|(k, _)| k == "Sid") {
@@ -416,7 +416,7 @@ fn parse_principal(value: &Json, path: &str) -> Result<Vec<PrincipalEntry>, Poli
         Json::Object(fields) if !fields.is_empty() => fields,
         Json::Object(_) => return Err(PolicyError::new(path, PolicyErrorKind::EmptyList)),
         other => {
-            return Err(wrong_type(
+            return Err(PolicyError::wrong_type(
                 path,
                 "\"*\" or an object such as {\"Service\": \"rolesanywhere.amazonaws.com\"}",
                 other,
@@ -457,27 +457,17 @@ fn strings<'a>(value: &'a Json, path: &str) -> Result<Vec<(String, &'a str)>, Po
                 string(item, &item_path).map(|s| (item_path, s))
             })
             .collect(),
-        other => Err(wrong_type(path, "a string or an array of strings", other)),
+        other => Err(PolicyError::wrong_type(path, "a string or an array of strings", other)),
     }
 }
 
 fn string<'a>(value: &'a Json, path: &str) -> Result<&'a str, PolicyError> {
     match value {
         Json::String(s) => Ok(s),
-        other => Err(wrong_type(path, "a string", other)),
+        other => Err(PolicyError::wrong_type(path, "a string", other)),
     }
 }
 
 fn conflict(path: &str, a: &'static str, b: &'static str) -> PolicyError {
     PolicyError::new(path, PolicyErrorKind::ConflictingElements(a, b))
-}
-
-fn wrong_type(path: &str, expected: &'static str, found: &Json) -> PolicyError {
-    PolicyError::new(
-        path,
-        PolicyErrorKind::WrongType {
-            expected,
-            found: found.type_name(),
-        },
-    )
 }

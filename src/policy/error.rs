@@ -26,6 +26,17 @@ impl PolicyError {
         &self.kind
     }
 
+    /// The element at `path` is `found` where an `expected` belongs.
+    pub(crate) fn wrong_type(path: &str, expected: &'static str, found: &super::json::Json) -> Self {
+        Self::new(
+            path,
+            PolicyErrorKind::WrongType {
+                expected,
+                found: found.type_name(),
+            },
+        )
+    }
+
     pub(crate) fn new(path: impl Into<String>, kind: PolicyErrorKind) -> Self {
         Self {
             path: path.into(),
