@@ -206,15 +206,10 @@ fn subject_id(subject: &str, issuer: &str) -> String {
     h.update(subject.as_bytes());
     h.update([0]);
     h.update(issuer.as_bytes());
-    let x = hex::encode(&h.finalize()[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
+    let digest: [u8; 32] = h.finalize().into();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(first).hyphenated().to_string()
 }
 
 /// Principal tags of AWS's default attribute mapping

@@ -359,16 +359,10 @@ pub enum CertificateError {
     InvalidChain(String),
 }
 
+/// As AWS writes times: `YYYY-MM-DDTHH:MM:SSZ` ([`crate::session::format_expiration`]).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        match time::OffsetDateTime::from_unix_timestamp(self.0)
-            .ok()
-            .and_then(|t| t.format(format).ok())
-        {
-            Some(text) => f.write_str(&text),
-            None => write!(f, "@{}", self.0),
-        }
+        f.write_str(&crate::session::format_expiration(self.0))
     }
 }
 
