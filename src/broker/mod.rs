@@ -67,7 +67,7 @@ pub(crate) mod steps {
     pub(crate) use super::create_session::{
         SessionRequester, check_arn_lengths, check_certificate_names, check_chain_shape, check_instance_properties,
         check_mapped_tags, check_packed_policy_size, find_anchor, find_profile, find_role_in_profile, session_name,
-        trust_context, trust_denied, verify_chain_at,
+        trust_denied, verify_chain_at,
     };
 }
 

@@ -446,7 +446,8 @@ fn trust_policy_steps(
             session_name: &inputs.session_name,
         };
         let role = inputs.role;
-        let mut ctx = steps::trust_context(config, inputs.anchor, role, requester, q.source_ip, now);
+        let mut ctx =
+            crate::broker::create_session_trust_context(config, inputs.anchor, role, requester, q.source_ip, now);
         ctx.action = action.to_owned();
         let (decision, traces, mut details) = explain_trust_policy(role, &ctx);
         match &first {

@@ -511,7 +511,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+    contains(bytes, b"-----BEGIN ")
 }
 
 /// PEM `CERTIFICATE` blocks, or one DER certificate.
@@ -635,7 +635,7 @@ fn is_pbes1(der: &[u8]) -> bool {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 fn passphrase_configured(p: &Passphrase) -> bool {

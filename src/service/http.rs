@@ -223,9 +223,21 @@ fn format_uuid(bytes: [u8; 16]) -> String {
         .to_string()
 }
 
+/// `value` as a JSON answer. The answers are rolegate's own types, whose serialization cannot
+/// fail (string keys, no non-finite floats); should one ever fail, the client gets a 500,
+/// not an empty body under `status`.
 pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> HttpResponse {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    response(status, "application/json", Bytes::from(body))
+    match serde_json::to_vec(value) {
+        Ok(body) => response(status, "application/json", Bytes::from(body)),
+        Err(e) => {
+            tracing::error!(error = %e, "an answer could not be written as JSON");
+            response(
+                500,
+                "application/json",
+                Bytes::from_static(b"{\"message\":\"Internal error\"}"),
+            )
+        }
+    }
 }
 
 pub fn response(status: u16, content_type: &'static str, body: Bytes) -> HttpResponse {
