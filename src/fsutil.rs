@@ -242,6 +242,23 @@ pub fn foreign_owner(meta: &std::fs::Metadata) -> Option<(u32, u32)> {
     (meta.uid() != me).then_some((meta.uid(), me))
 }
 
+/// The permission bits of `path` (`0o777`) when every local user may read it; `None` when
+/// not, when it cannot be read, and where there are no such bits. The client commands warn
+/// of a secret file so exposed (a private key, the sidecar's auth token).
+pub fn world_readable_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o004 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// How long a writer waits for another's lock before it writes without it.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 

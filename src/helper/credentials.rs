@@ -456,13 +456,12 @@ fn load_private_key(path: &Path, passphrase: &Passphrase) -> Result<Zeroizing<Ve
 /// A private key every local user can read lets each of them get the workload's credentials
 /// (as ssh refuses such a key, without refusing: a group the workload shares may be meant).
 /// Said once a process: the sidecar and `update` read the key at every renewal.
-#[cfg(unix)]
 fn warn_if_world_readable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let Ok(meta) = std::fs::metadata(path) else { return };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o004 != 0 && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+    let Some(mode) = crate::fsutil::world_readable_mode(path) else {
+        return;
+    };
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!(
             file = %path.display(),
             "the private key file {} is readable by every local user (mode {mode:04o}), and with it the role's \
@@ -471,9 +470,6 @@ fn warn_if_world_readable(path: &Path) {
         );
     }
 }
-
-#[cfg(not(unix))]
-fn warn_if_world_readable(_path: &Path) {}
 
 /// The first certificate of a certificate file and the ones after it.
 fn leaf_and_chain(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {

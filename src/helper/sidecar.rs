@@ -817,10 +817,8 @@ fn instance_profile_arn(role: &crate::arn::RoleArn) -> String {
 
 /// The token guards the credentials: a file every local user can read hands them to every
 /// local user. (The workload reads it too, so group access can be intended.)
-#[cfg(unix)]
 fn warn_if_world_readable(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
+    if crate::fsutil::world_readable_mode(path).is_some() {
         tracing::warn!(
             file = %path.display(),
             "the auth token file is readable by every local user, and with it the container credentials \
@@ -828,9 +826,6 @@ fn warn_if_world_readable(path: &std::path::Path) {
         );
     }
 }
-
-#[cfg(not(unix))]
-fn warn_if_world_readable(_path: &std::path::Path) {}
 
 /// Warns when another user (not root) can replace or remove the token file: its folder is that
 /// user's, or is writable by others without the sticky bit and is not root's. They could not
