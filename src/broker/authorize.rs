@@ -241,6 +241,7 @@ pub fn authorization_context(
 pub(crate) fn validate_input(input: &AuthorizeInput) -> Result<(), ApiError> {
     check_action(&input.action)?;
     check_resource_length(&input.resource)?;
+    check_resource_form(&input.resource)?;
     let context = &input.context;
     check_context_sizes(context)?;
     let keys = count_context_keys(context)?;
@@ -277,6 +278,22 @@ fn check_resource_length(resource: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// The resource is an ARN (`arn:partition:service:region:account:resource`), `*`, or empty
+/// (`*`): IAM names every resource by its ARN and a policy's resource patterns are ARNs, so a
+/// bare name (`bucket/key`, a platform's slip) would match no statement, and pass every Deny
+/// scoped to resources.
+fn check_resource_form(resource: &str) -> Result<(), ApiError> {
+    if resource.is_empty() || resource == "*" || crate::arn::is_arn(resource) {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        "bad-resource",
+        format!(
+            "The resource '{resource}' is neither an ARN (arn:partition:service:region:account:resource) nor \"*\"."
+        ),
+    ))
 }
 
 /// Each context key name has 1 to [`MAX_CONTEXT_KEY_CHARACTERS`], and each value at most
@@ -657,6 +674,37 @@ mod tests {
         for (action, context, want) in cases {
             let got = validate_input(&input(action, context)).err().map(|e| e.reason);
             assert_eq!(got, *want, "{action} {context:?}");
+        }
+    }
+
+    /// A resource is an ARN, `*` or empty (`*`): a bare name would slip past resource-scoped
+    /// Denies, matching none of their ARN patterns.
+    #[test]
+    fn resources_are_arns_or_a_star() {
+        let with = |resource: &str| AuthorizeInput {
+            resource: resource.to_owned(),
+            ..input("s3:GetObject", &[])
+        };
+        for good in [
+            "",
+            "*",
+            "arn:aws:s3:::secret/x",
+            "arn:aws:execute-api:us-east-1:123456789012:api/GET/a",
+        ] {
+            assert!(validate_input(&with(good)).is_ok(), "{good}");
+        }
+        for bad in ["secret/x", "s3:::secret/x", "arn:aws:s3", "**"] {
+            let e = validate_input(&with(bad)).unwrap_err();
+            assert_eq!(
+                (e.reason, e.message.as_str()),
+                (
+                    "bad-resource",
+                    format!(
+                        "The resource '{bad}' is neither an ARN (arn:partition:service:region:account:resource) nor \"*\"."
+                    )
+                    .as_str()
+                )
+            );
         }
     }
 
