@@ -984,7 +984,12 @@ async fn verify_request_on_aws_sigv4_signed_requests() {
         (
             "service",
             "*",
-            "service must be a signing name as requests are scoped to it (such as execute-api: letters, digits and hyphens), of at most 64 characters.",
+            "service must be a signing name as requests are scoped to it (such as execute-api: lower-case letters, digits and hyphens), of at most 64 characters.",
+        ),
+        (
+            "service",
+            "Execute-API",
+            "service must be a signing name as requests are scoped to it (such as execute-api: lower-case letters, digits and hyphens), of at most 64 characters.",
         ),
         (
             "region",

@@ -315,11 +315,11 @@ fn checked_verify_request(r: VerifyRequestRequest) -> Result<CheckedVerifyReques
         ));
     }
     let service = required(r.service, "service")?;
-    scope_part(&service, "service", |b| b.is_ascii_alphanumeric() || b == b'-')?;
+    // AWS's signing names and regions are lower case, and SigV4 compares them as written.
+    let signing_name_byte = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    scope_part(&service, "service", signing_name_byte)?;
     if !r.region.is_empty() {
-        scope_part(&r.region, "region", |b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
-        })?;
+        scope_part(&r.region, "region", signing_name_byte)?;
     }
     let payload_hash = payload_hash(&r.payload_hash, &service)?;
     if r.headers.len() > MAX_VERIFY_HEADERS {
@@ -602,8 +602,8 @@ fn required(value: String, field: &str) -> Result<String, ApiError> {
     non_empty(value, || format!("Missing required field {field}."))
 }
 
-/// A credential scope part the platform names (`service`, `region`): 1..=64 bytes that `allowed`
-/// accepts, else InvalidArgument naming the field — a wildcard or a misspelt region is the
+/// A credential scope part the platform names (`service`, `region`): at most 64 bytes that
+/// `allowed` accepts, else InvalidArgument naming the field — a wildcard or a misspelt region is the
 /// caller's mistake, not a signature that does not match.
 fn scope_part(value: &str, field: &str, allowed: impl Fn(u8) -> bool) -> Result<(), ApiError> {
     if value.len() <= 64 && value.bytes().all(allowed) {
@@ -612,10 +612,11 @@ fn scope_part(value: &str, field: &str, allowed: impl Fn(u8) -> bool) -> Result<
     Err(ApiError::validation(
         "bad-scope",
         format!(
-            "{field} must be a signing name as requests are scoped to it (such as {}), of at most 64 characters.",
+            "{field} must be a signing name as requests are scoped to it (such as {}: lower-case letters, digits and \
+             hyphens), of at most 64 characters.",
             match field {
-                "region" => "us-east-1: lower-case letters, digits and hyphens",
-                _ => "execute-api: letters, digits and hyphens",
+                "region" => "us-east-1",
+                _ => "execute-api",
             }
         ),
     ))
