@@ -518,16 +518,29 @@ async fn undecodable_and_oversized_grpc_messages_get_the_contract_codes() {
             &m,
             r#"rolegate_requests_total{api="grpc",operation="CreateSession",outcome="ValidationError"}"#
         ),
-        Some(7.0),
+        Some(6.0),
         "{m}"
     );
+    // Messages over the limit are too large, as header lists over it are.
+    for operation in ["CreateSession", "Other"] {
+        assert_eq!(
+            sample(
+                &m,
+                &format!(
+                    r#"rolegate_requests_total{{api="grpc",operation="{operation}",outcome="RequestEntityTooLarge"}}"#
+                )
+            ),
+            Some(1.0),
+            "the oversized message of {operation}: {m}"
+        );
+    }
     assert_eq!(
         sample(
             &m,
             r#"rolegate_requests_total{api="grpc",operation="Other",outcome="ValidationError"}"#
         ),
-        Some(2.0),
-        "the oversized health check and the unknown method: {m}"
+        Some(1.0),
+        "the unknown method: {m}"
     );
 }
 
@@ -1509,6 +1522,7 @@ async fn grpc_over_h2_with(d: &Daemon, path: &str, headers: &[(&str, &str)], fra
     let code = header("grpc-status");
     let named = match code.as_str() {
         "8" if header("grpc-message").starts_with("Rate%20exceeded") => "Throttling",
+        "8" if header("grpc-message").contains("message%20length%20too%20large") => "RequestEntityTooLarge",
         _ => "ValidationError",
     };
     assert_eq!(header("x-amzn-errortype"), named, "{response:?}");

@@ -168,7 +168,11 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &st
     if let Ok(value) = http::HeaderValue::from_str(&encoded) {
         headers.insert("grpc-message", value);
     }
-    let refused = ApiError::validation(reason, message);
+    let refused = match reason {
+        // As a header list over the limit is refused (RequestEntityTooLarge).
+        "message-too-large" => ApiError::new(crate::error::ErrorCode::PayloadTooLarge, reason, message),
+        _ => ApiError::validation(reason, message),
+    };
     headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
     crate::service::http::insert_reason(headers, reason);
     Some(refused)
