@@ -2072,7 +2072,10 @@ async fn an_expired_admin_certificate_is_told_why() {
         &format!(
             "The client certificate CN=ops-admin does not chain to an enabled trust anchor of [server] \
              admin_trust_anchors, so it cannot call Admin.Status ({})",
-            expired_message((n - days(1)).unix_timestamp())
+            expired_message((n - days(1)).unix_timestamp()).replace(
+                "Untrusted certificate:",
+                &format!("Untrusted certificate for trust anchor {}:", anchor_arn("main"))
+            )
         ),
     );
 }
@@ -2100,7 +2103,11 @@ async fn a_revoked_admin_certificate_is_told_why() {
         assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
         let expected = format!(
             "The client certificate CN=ops-admin,O=Example does not chain to an enabled trust anchor of [server] \
-             admin_trust_anchors, so it cannot call Admin.{operation} ({REVOKED})"
+             admin_trust_anchors, so it cannot call Admin.{operation} ({})",
+            REVOKED.replace(
+                "Untrusted certificate:",
+                &format!("Untrusted certificate for trust anchor {}:", anchor_arn("main"))
+            )
         );
         assert_eq!(
             split_reason(status.message()),
@@ -2133,7 +2140,10 @@ async fn an_admin_refused_for_a_stale_crl_is_told_how_to_reload_without_admin() 
     assert_eq!(reason, "stale-crl");
     assert!(
         message
-            .contains("so it cannot call Admin.Reload (Untrusted certificate: the CRL of CN=test root, which covers"),
+            .contains(&format!(
+                "so it cannot call Admin.Reload (Untrusted certificate for trust anchor {}: the CRL of CN=test root, which covers",
+                anchor_arn("main")
+            )),
         "{message}"
     );
     assert!(

@@ -131,7 +131,7 @@ impl Broker {
 
     /// The ARN of the first enabled trust anchor of `config`, in ARN order, that `leaf` chains
     /// to through `intermediates` at `now`. When none does, the error is REST's for the one anchor in
-    /// question when there is only one (expired, revoked, unknown issuer…; see
+    /// question, naming it, when there is only one (expired, revoked, unknown issuer…; see
     /// [`Broker::trusted_anchor_among`]), else that the certificate chains to none.
     pub fn trusted_anchor(
         &self,
@@ -146,7 +146,7 @@ impl Broker {
 
     /// As [`Broker::trusted_anchor`], among the enabled anchors `eligible` accepts. Each is
     /// verified once; when the chain reaches none, the refusal of the only eligible anchor if
-    /// there is one. Of several, the anchors the chain has no path to (it is another CA's) say
+    /// there is one, naming it. Of several, the anchors the chain has no path to (it is another CA's) say
     /// nothing of it: when those it does reach all refuse it for one cause (revoked, expired,
     /// a stale CRL…), that refusal, as one anchor would give it; else `None` (for the caller to
     /// say "none of them"). `config` is the caller's snapshot, the one `eligible` reads too: a
@@ -166,7 +166,13 @@ impl Broker {
         for anchor in &anchors {
             match self.chain_verified_cached(config, anchor, leaf, intermediates, now) {
                 Ok(()) => return Ok(anchor.arn.as_str().to_owned()),
-                Err(e) if anchors.len() == 1 => only_refusal = Some(chain_refusal(&e)),
+                // Named: the caller gave none (REST's CreateSession names it in the request).
+                Err(e) if anchors.len() == 1 => {
+                    only_refusal = Some(ApiError::access_denied(
+                        chain_refusal_reason(&e),
+                        format!("Untrusted certificate for trust anchor {}: {e}", anchor.arn),
+                    ))
+                }
                 Err(CertificateError::UnknownIssuer) => {}
                 Err(e) => match &cause {
                     None => cause = Some(e),
