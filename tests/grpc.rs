@@ -2113,6 +2113,21 @@ async fn a_revoked_admin_certificate_is_told_why() {
             split_reason(status.message()),
             (expected.as_str(), "certificate-revoked")
         );
+        // The reason and request id also as google.rpc.ErrorInfo, for clients that read the
+        // status details (Go's status.Details(), Java's StatusProto).
+        use tonic_types::StatusExt;
+        let info = status
+            .get_details_error_info()
+            .expect("an ErrorInfo in the status details");
+        let request_id = status.metadata().get("x-amzn-requestid").unwrap().to_str().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("CERTIFICATE_REVOKED", "rolegate")
+        );
+        assert_eq!(
+            (info.metadata["errorType"].as_str(), info.metadata["requestId"].as_str()),
+            ("AccessDenied", request_id)
+        );
     }
     let c = connect(&d, Some((&current, &[]))).await;
     c.admin().status(StatusRequest {}).await.unwrap();

@@ -27,6 +27,7 @@ use tonic::service::Routes;
 use tonic::{Request, Status};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tonic_types::{ErrorDetails, StatusExt};
 
 use super::ConnInfo;
 use crate::audit::Record;
@@ -376,16 +377,39 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
         cut if cut.len() < message.len() => format!("{cut}…"),
         _ => message,
     };
-    let mut s = Status::new(e.grpc_code(), message);
+    let mut metadata = tonic::metadata::MetadataMap::new();
     if let Ok(v) = MetadataValue::try_from(request_id) {
-        s.metadata_mut().insert("x-amzn-requestid", v);
+        metadata.insert("x-amzn-requestid", v);
     }
-    s.metadata_mut()
-        .insert("x-amzn-errortype", MetadataValue::from_static(e.sts_wire().1));
+    let error_type = e.sts_wire().1;
+    metadata.insert("x-amzn-errortype", MetadataValue::from_static(error_type));
     if let Ok(v) = MetadataValue::try_from(e.reason) {
-        s.metadata_mut().insert(crate::service::http::REASON_HEADER, v);
+        metadata.insert(crate::service::http::REASON_HEADER, v);
     }
-    s
+    let details = ErrorDetails::with_error_info(
+        error_info_reason(e.reason),
+        ERROR_INFO_DOMAIN,
+        std::collections::HashMap::from([
+            ("errorType".to_owned(), error_type.to_owned()),
+            ("requestId".to_owned(), request_id.to_owned()),
+        ]),
+    );
+    Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
+}
+
+/// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
+pub const ERROR_INFO_DOMAIN: &str = "rolegate";
+
+/// A refusal's reason (`certificate-revoked`) as `google.rpc.ErrorInfo` writes reasons
+/// (`CERTIFICATE_REVOKED`: upper snake case, as `google/rpc/error_details.proto` asks).
+fn error_info_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| match c {
+            '-' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
 }
 
 /// A new audit record for one call of `operation`.
