@@ -2,12 +2,14 @@
 //! private on-disk cache), `sidecar` (an IMDSv2 and container credentials endpoint) and
 //! `update` (keeps a profile of `~/.aws/credentials` fresh). `credentials` loads certificates
 //! and keys the way `aws_signing_helper` accepts them, `pkcs11` those on a PKCS#11 token;
-//! `imds_token` issues the sidecar's stateless IMDSv2 tokens, `sidecar_connections` bounds
+//! `imds_token` issues the sidecar's stateless IMDSv2 tokens, `container_token` keeps the
+//! container endpoint's auth token file, `sidecar_connections` bounds
 //! its connections, `sidecar_writes` notes the answers their clients leave untaken. `refresh`
 //! schedules the sidecar's and `update`'s renewals and session checks; `kept` holds the
 //! credentials the sidecar keeps across restarts (in `credential-process`'s cache).
 
 pub mod cache;
+mod container_token;
 pub mod credential_process;
 pub mod credentials;
 pub mod imds_token;
