@@ -4012,6 +4012,34 @@ fn proxy_headers_are_believed_only_from_listed_balancers() {
     assert!(stdout.contains("believed from 0.0.0.0/0, ::/0\n"), "{stdout}");
 }
 
+/// `rate_limit_exempt` takes addresses and ranges, said by check-config; anything else is an
+/// error naming the key.
+#[test]
+fn rate_limit_exemptions_are_addresses_or_ranges() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with = |keys: &str| text.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1);
+    std::fs::write(&config, with("rate_limit_exempt = [\"10.0.8.0/24\", \"2001:db8::7\"]")).unwrap();
+    let (code, stdout, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("per-address request limits not applied to 10.0.8.0/24, 2001:db8::7/128\n"),
+        "{stdout}"
+    );
+    std::fs::write(&config, with("rate_limit_exempt = [\"gateway.internal\"]")).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "server.rate_limit_exempt (line 3, column 21): 'gateway.internal' is not an address or address range like \
+             10.0.0.0/8"
+        ),
+        "{stderr}"
+    );
+}
+
 /// check-config says when the daemon reloads on its own, and over how many files (each file
 /// once, though two anchors name the same bundle).
 #[test]

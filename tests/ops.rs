@@ -2343,6 +2343,47 @@ async fn a_throttled_request_keeps_its_connection_when_its_body_arrives() {
     read_until_closed(&mut stream).await;
 }
 
+/// Requests from an address in `rate_limit_exempt` (a platform that has every request verified)
+/// are not counted by the per-address limits; a connection keeps the exemption it started
+/// with, and connections made after a reload that lifts it are counted.
+#[tokio::test]
+async fn requests_from_exempt_addresses_are_not_rate_limited_per_address() {
+    let pki = Pki::new();
+    let d = start_with_server_keys(
+        &pki,
+        "rate_limit_per_ip = 0.001\nrate_limit_per_ip_burst = 1\nrate_limit_exempt = [\"127.0.0.0/30\"]",
+        &[],
+    );
+    let host = host_port(&d.endpoint);
+    let request = format!("POST /sessions HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\r\n{{}}");
+    let mut exempt = tls_connect(&d).await;
+    for _ in 0..5 {
+        exempt.write_all(request.as_bytes()).await.unwrap();
+        let reply = read_one_reply(&mut exempt).await;
+        assert_eq!(reply.status, 403, "{}", reply.body);
+    }
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "rate_limit_exempt = [\"127.0.0.0/30\"]",
+        "rate_limit_exempt = [\"10.0.0.0/8\"]",
+    );
+    let m = reload_config(&d, &text, 1.0).await;
+    assert!(m.contains("rolegate_config_reloads_total"), "{m}");
+    exempt.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(
+        read_one_reply(&mut exempt).await.status,
+        403,
+        "the connection keeps its exemption"
+    );
+    let mut counted = tls_connect(&d).await;
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        counted.write_all(request.as_bytes()).await.unwrap();
+        statuses.push(read_one_reply(&mut counted).await.status);
+    }
+    assert_eq!(statuses, [403, 429]);
+}
+
 /// A server reflection stream is charged one token of its address's bucket a request message,
 /// as a call of its own would be (the first with the call): one stream cannot ask for thousands
 /// of answers a second. Refused, the stream of requests ends; what was asked before is

@@ -178,6 +178,12 @@ impl Loader<'_> {
         }
         self.check_bounds(s)?;
         let proxy_protocol_from = self.proxy_protocol_from(s)?;
+        let rate_limit_exempt = s
+            .rate_limit_exempt
+            .iter()
+            .map(|text| parse_network(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("server.rate_limit_exempt", e))?;
         let rate = |key: &str, per_second: f64, burst: u32| {
             crate::ratelimit::Rate::new(per_second, burst).map_err(|e| match e {
                 crate::ratelimit::RateError::ZeroBurst => self.err(format!("{key}_burst"), e.to_string()),
@@ -233,6 +239,7 @@ impl Loader<'_> {
             max_connections_per_ip: s.max_connections_per_ip,
             proxy_protocol: s.proxy_protocol,
             proxy_protocol_from,
+            rate_limit_exempt,
             idle_timeout: std::time::Duration::from_secs(s.idle_timeout_seconds),
             // Within 32..=128 (check_bounds).
             per_ip_ipv6_prefix: u8::try_from(s.per_ip_ipv6_prefix).unwrap_or(128),

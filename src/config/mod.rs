@@ -135,6 +135,8 @@ pub struct ServerSettings {
     pub proxy_protocol: bool,
     /// The peers whose PROXY headers are believed (at least one with `proxy_protocol`).
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
+    /// Client addresses the per-address request limits do not count.
+    pub rate_limit_exempt: Vec<ipnet::IpNet>,
     pub idle_timeout: std::time::Duration,
     /// The prefix length by which the per-address limits count an IPv6 client (32..=128).
     pub per_ip_ipv6_prefix: u8,
@@ -424,6 +426,16 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(", ");
             out += &format!("PROXY protocol header required on every connection, believed from {from}\n");
+        }
+        if !self.server.rate_limit_exempt.is_empty() {
+            let exempt = self
+                .server
+                .rate_limit_exempt
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            out += &format!("per-address request limits not applied to {exempt}\n");
         }
         if !self.server.admin_subjects.is_empty() {
             let from = match self.server.admin_trust_anchors.as_slice() {

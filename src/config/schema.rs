@@ -89,6 +89,11 @@ pub struct ServerSection {
     /// connection from anywhere else is closed. Required with `proxy_protocol`.
     #[serde(default)]
     pub proxy_protocol_from: Vec<String>,
+    /// Client addresses or ranges (`10.0.8.0/24`, `2001:db8::7`) whose requests the
+    /// per-address request limits (`rate_limit_per_ip`, `max_concurrent_requests_per_ip`) do
+    /// not count: platforms that have every request they receive verified.
+    #[serde(default)]
+    pub rate_limit_exempt: Vec<String>,
     /// A connection with no request in flight for this long is closed (HTTP/2: GOAWAY).
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,

@@ -300,7 +300,7 @@ fn role_changed(out: &mut Vec<String>, arn: &str, current: &super::Role, next: &
 /// limits and timeouts (a rate limit lowered 200-fold belongs in the reload's record).
 fn server_settings_changed(in_force: &super::ServerSettings, next: &super::ServerSettings) -> Vec<String> {
     type Shown = fn(&super::ServerSettings) -> String;
-    const SETTINGS: [(&str, Shown); 27] = [
+    const SETTINGS: [(&str, Shown); 28] = [
         // Applied at the next start only, which the reload warns of.
         ("listen", |s| s.listen.to_string()),
         ("metrics_listen", |s| {
@@ -323,6 +323,7 @@ fn server_settings_changed(in_force: &super::ServerSettings, next: &super::Serve
         }),
         ("proxy_protocol", |s| s.proxy_protocol.to_string()),
         ("proxy_protocol_from", |s| quoted(&s.proxy_protocol_from)),
+        ("rate_limit_exempt", |s| quoted(&s.rate_limit_exempt)),
         ("config_watch_seconds", |s| match s.config_watch {
             Some(every) => every.as_secs().to_string(),
             None => "off".to_owned(),

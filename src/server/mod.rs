@@ -417,13 +417,14 @@ async fn serve_connection(
     let Some(tls) = handshake(&acceptor, tcp, remote).await else {
         return;
     };
+    let config = state.broker.config();
+    let server = &config.server;
     let conn = ConnInfo {
         remote,
         address_group,
+        address_limits: !server.rate_limit_exempt.iter().any(|net| net.contains(&remote.ip())),
         peer_certificates: peer_certificates(&tls),
     };
-    let config = state.broker.config();
-    let server = &config.server;
     let idle_timeout = server.idle_timeout;
     let request_timeout = server.request_timeout;
     let activity = Activity::new(Instant::now());

@@ -35,6 +35,10 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// What the per-address limits count the client as ([`crate::ratelimit::address_group`]).
     pub address_group: std::net::IpAddr,
+    /// Whether the per-address request limits (`rate_limit_per_ip`,
+    /// `max_concurrent_requests_per_ip`) count this connection's requests: not when the client
+    /// is in `server.rate_limit_exempt` (as the configuration stood when it connected).
+    pub address_limits: bool,
     /// The client certificate chain presented in the handshake (gRPC mTLS), if any.
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
 }
@@ -51,7 +55,11 @@ async fn dispatch(
     req: ::http::Request<Incoming>,
 ) -> (::http::Response<Body>, Option<AddressSlot>) {
     let started = Instant::now();
-    let admission = match state.limiter().admit(conn.address_group, started) {
+    let admitted = match conn.address_limits {
+        true => state.limiter().admit(conn.address_group, started),
+        false => Ok(crate::ratelimit::Admission { address_slot: None }),
+    };
+    let admission = match admitted {
         Ok(admission) => admission,
         Err(e) => {
             let max_body_bytes = state.broker.config().server.max_body_bytes;
@@ -296,6 +304,8 @@ struct StreamCharge {
     first_begun: bool,
     limiter: Arc<crate::ratelimit::Limiter>,
     address_group: std::net::IpAddr,
+    /// Whether the address's bucket counts the messages ([`ConnInfo::address_limits`]).
+    address_limits: bool,
     remote: SocketAddr,
     operation: &'static str,
     /// The refusal and its request id, once a message was refused: the stream of requests has
@@ -315,6 +325,7 @@ impl StreamCharge {
             first_begun: false,
             limiter,
             address_group: conn.address_group,
+            address_limits: conn.address_limits,
             remote: conn.remote,
             operation,
             refused,
@@ -332,6 +343,9 @@ impl StreamCharge {
         for at in self.count.begun_in(data) {
             if !self.first_begun {
                 self.first_begun = true;
+                continue;
+            }
+            if !self.address_limits {
                 continue;
             }
             if let Err(e) = self.limiter.charge_address(self.address_group, now) {

@@ -158,6 +158,7 @@ mod tests {
         let conn = ConnInfo {
             remote: "127.0.0.1:1".parse().unwrap(),
             address_group: [127, 0, 0, 1].into(),
+            address_limits: true,
             peer_certificates: None,
         };
         let e = presented_chain(&conn, "CreateSession").err().unwrap();
