@@ -178,12 +178,7 @@ impl Loader<'_> {
         }
         self.check_bounds(s)?;
         let proxy_protocol_from = self.proxy_protocol_from(s)?;
-        let rate_limit_exempt = s
-            .rate_limit_exempt
-            .iter()
-            .map(|text| parse_network(text))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err("server.rate_limit_exempt", e))?;
+        let rate_limit_exempt = self.networks("server.rate_limit_exempt", &s.rate_limit_exempt)?;
         let rate = |key: &str, per_second: f64, burst: u32| {
             crate::ratelimit::Rate::new(per_second, burst).map_err(|e| match e {
                 crate::ratelimit::RateError::ZeroBurst => self.err(format!("{key}_burst"), e.to_string()),
@@ -339,18 +334,22 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// The addresses and ranges listed at `key` (`10.0.0.0/8`, `192.0.2.7`).
+    fn networks(&self, key: &str, texts: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        texts
+            .iter()
+            .map(|text| parse_network(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(key, e))
+    }
+
     /// The load balancers whose PROXY protocol headers are believed: listed only with
     /// `proxy_protocol` on, and required with it. A header names the client's address, which
     /// trust policies (`aws:SourceIp`), the audit trail and the per-address limits take as
     /// given: believing it from any peer would let a client that reaches the listener directly
     /// claim any address, so doing that is spelled out (`0.0.0.0/0`, `::/0`).
     fn proxy_protocol_from(&self, s: &schema::ServerSection) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-        let from = s
-            .proxy_protocol_from
-            .iter()
-            .map(|text| parse_network(text))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err("server.proxy_protocol_from", e))?;
+        let from = self.networks("server.proxy_protocol_from", &s.proxy_protocol_from)?;
         if !from.is_empty() && !s.proxy_protocol {
             return Err(self.err(
                 "server.proxy_protocol_from",

@@ -418,23 +418,11 @@ impl Config {
             );
         }
         if self.server.proxy_protocol {
-            let from = self
-                .server
-                .proxy_protocol_from
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let from = listed(&self.server.proxy_protocol_from);
             out += &format!("PROXY protocol header required on every connection, believed from {from}\n");
         }
         if !self.server.rate_limit_exempt.is_empty() {
-            let exempt = self
-                .server
-                .rate_limit_exempt
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let exempt = listed(&self.server.rate_limit_exempt);
             out += &format!("per-address request limits not applied to {exempt}\n");
         }
         if !self.server.admin_subjects.is_empty() {
@@ -531,4 +519,9 @@ impl Config {
 /// `n` and the noun in its number: "1 CA certificate", "2 CA certificates".
 pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Address ranges as a summary lists them: `10.0.0.0/8, ::/0`.
+fn listed(networks: &[ipnet::IpNet]) -> String {
+    networks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
