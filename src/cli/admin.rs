@@ -100,7 +100,10 @@ async fn call(cmd: AdminCommand) -> Result<ExitCode, String> {
             let status = status.map_err(|s| call_error("Admin.Status", &s))?.into_inner();
             match json {
                 true => super::print_stdout(&format!("{:#}\n", status_json(&status))),
-                false => super::print_stdout(&describe(&status)),
+                false => {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    super::print_stdout(&describe(&status, now))
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -261,8 +264,17 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
     })
 }
 
+/// ` — {mark}` when the time `at` (Unix seconds; 0: none) has come by `now`, as the clock of the
+/// host running `rolegate admin` has it.
+fn ran_out(at: i64, now: i64, mark: &str) -> String {
+    match at != 0 && at <= now {
+        true => format!(" — {mark}"),
+        false => String::new(),
+    }
+}
+
 /// The status as an operator reads it, one line per thing.
-fn describe(s: &StatusResponse) -> String {
+fn describe(s: &StatusResponse, now: i64) -> String {
     let mut out = format!("rolegate {}\n", s.version);
     if let Some(c) = &s.config {
         let watch = match c.watch_seconds {
@@ -291,7 +303,12 @@ fn describe(s: &StatusResponse) -> String {
             0 => "expiry unknown".to_owned(),
             t => format!("expires {}", format_expiration(t)),
         };
-        let _ = writeln!(out, "server certificate [{}]: {expires}", c.names.join(", "));
+        let _ = writeln!(
+            out,
+            "server certificate [{}]: {expires}{}",
+            c.names.join(", "),
+            ran_out(c.not_after_unix, now, "EXPIRED")
+        );
         if c.staged_goes_in_unix != 0 {
             let _ = writeln!(
                 out,
@@ -306,9 +323,10 @@ fn describe(s: &StatusResponse) -> String {
         for c in &a.certificates {
             let _ = writeln!(
                 out,
-                "  CA {}: expires {}",
+                "  CA {}: expires {}{}",
                 c.subject,
-                format_expiration(c.not_after_unix)
+                format_expiration(c.not_after_unix),
+                ran_out(c.not_after_unix, now, "EXPIRED")
             );
         }
         for crl in &a.crls {
@@ -321,7 +339,13 @@ fn describe(s: &StatusResponse) -> String {
             } else {
                 StaleCrls::Honour
             };
-            let _ = writeln!(out, "  CRL of {}: {next} ({})", crl.issuer, policy.when_stale());
+            let _ = writeln!(
+                out,
+                "  CRL of {}: {next} ({}){}",
+                crl.issuer,
+                policy.when_stale(),
+                ran_out(crl.next_update_unix, now, "STALE")
+            );
         }
     }
     for p in &s.profiles {
@@ -487,10 +511,10 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            describe(&status)
+            describe(&status, 0)
                 .contains("token keys: k1 (check value 76ebd004), k2 (check value 0a1b2c3d) (active k2)\n"),
             "{}",
-            describe(&status)
+            describe(&status, 0)
         );
         assert_eq!(
             status_json(&status)["tokenKeys"],
@@ -500,6 +524,62 @@ mod tests {
             token_keys: Vec::new(),
             ..status
         };
-        assert!(describe(&older).contains("token keys: k1, k2 (active k2)\n"));
+        assert!(describe(&older, 0).contains("token keys: k1, k2 (active k2)\n"));
+    }
+
+    /// What has run out by the admin's clock is marked: a stale CRL, an expired CA or server
+    /// certificate; what has not, or has no time, is not.
+    #[test]
+    fn what_has_run_out_is_marked() {
+        let status = StatusResponse {
+            anchors: vec![AnchorStatus {
+                arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a".into(),
+                enabled: true,
+                certificates: vec![CertificateStatus {
+                    subject: "CN=root".into(),
+                    not_after_unix: 2_000,
+                }],
+                crls: vec![
+                    CrlStatus {
+                        issuer: "CN=root".into(),
+                        next_update_unix: 1_000,
+                        ..Default::default()
+                    },
+                    CrlStatus {
+                        issuer: "CN=other".into(),
+                        next_update_unix: 0,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            server_certificate: Some(ServerCertificateStatus {
+                names: vec!["localhost".into()],
+                not_after_unix: 1_500,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let at = |now| describe(&status, now);
+        let early = at(999);
+        assert!(!early.contains("STALE") && !early.contains("EXPIRED"), "{early}");
+        let later = at(1_600);
+        assert!(
+            later.contains("  CRL of CN=root: next update 1970-01-01T00:16:40Z (honoured when stale) — STALE\n"),
+            "{later}"
+        );
+        assert!(
+            later.contains("  CRL of CN=other: no nextUpdate (honoured when stale)\n"),
+            "{later}"
+        );
+        assert!(
+            later.contains("server certificate [localhost]: expires 1970-01-01T00:25:00Z — EXPIRED\n"),
+            "{later}"
+        );
+        assert!(
+            later.contains("  CA CN=root: expires 1970-01-01T00:33:20Z\n"),
+            "{later}"
+        );
+        assert!(at(2_000).contains("  CA CN=root: expires 1970-01-01T00:33:20Z — EXPIRED\n"));
     }
 }
