@@ -543,12 +543,10 @@ mod tests {
                     CrlStatus {
                         issuer: "CN=root".into(),
                         next_update_unix: 1_000,
-                        ..Default::default()
                     },
                     CrlStatus {
                         issuer: "CN=other".into(),
                         next_update_unix: 0,
-                        ..Default::default()
                     },
                 ],
                 ..Default::default()
