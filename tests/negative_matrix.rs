@@ -3489,8 +3489,22 @@ fn files_that_cannot_be_read_whole_are_config_errors() {
             "empty.pem",
             "trust_anchor[0].certificates: {dir}/empty.pem is empty (0 bytes)",
         ),
+        // A named pipe nobody writes to reads as empty at once, and says what it is.
+        (
+            "fifo.pem",
+            "trust_anchor[0].certificates: {dir}/fifo.pem is a named pipe that no writer is writing to (it read as \
+             empty)",
+        ),
     ];
     std::fs::write(dir.path().join("empty.pem"), b"").unwrap();
+    let fifo = dir.path().join("fifo.pem");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     for (path, want) in cases {
         let bad = text.replacen("certificates = \"ca.pem\"", &format!("certificates = \"{path}\""), 1);
         let line = line_of(&bad, "certificates =");

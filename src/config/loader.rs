@@ -107,7 +107,11 @@ impl Loader<'_> {
         match crate::fsutil::read_bounded(&full, crate::fsutil::MAX_CONFIG_FILE_BYTES) {
             Ok(bytes) if bytes.is_empty() => {
                 self.sources.borrow_mut().record(&full, &bytes);
-                Err(self.err(key, format!("{} is empty (0 bytes)", full.display())))
+                let what = match is_named_pipe(&full) {
+                    true => "is a named pipe that no writer is writing to (it read as empty)",
+                    false => "is empty (0 bytes)",
+                };
+                Err(self.err(key, format!("{} {what}", full.display())))
             }
             Ok(bytes) => {
                 self.sources.borrow_mut().record(&full, &bytes);
@@ -908,6 +912,20 @@ fn check_id(id: &str) -> Result<(), String> {
 
 /// An address range (`10.0.0.0/8`, `2001:db8::/32`) or one address (`192.0.2.7`), read as
 /// policies read `IpAddress` values.
+/// Whether `path` is a named pipe (FIFO).
+fn is_named_pipe(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
     crate::policy::parse_network(text)
         .map(|net| net.trunc())
