@@ -1526,6 +1526,8 @@ async fn grpc_over_h2_with(d: &Daemon, path: &str, headers: &[(&str, &str)], fra
         _ => "ValidationError",
     };
     assert_eq!(header("x-amzn-errortype"), named, "{response:?}");
+    // And the google.rpc.ErrorInfo, as every refusal has it.
+    assert!(!header("grpc-status-details-bin").is_empty(), "{response:?}");
     (code, header("grpc-message"))
 }
 

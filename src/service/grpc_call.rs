@@ -299,6 +299,13 @@ async fn dispatch_grpc(
                 if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-amzn-requestid", id);
                 }
+                // The google.rpc.ErrorInfo every other refusal carries.
+                let details = grpc::status(&refused, &request_id).into_http::<Body>();
+                if let Some(value) = details.headers().get(grpc::STATUS_DETAILS_HEADER) {
+                    response
+                        .headers_mut()
+                        .insert(grpc::STATUS_DETAILS_HEADER, value.clone());
+                }
             }
             response
         }

@@ -397,6 +397,9 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
     Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
 }
 
+/// The header of a status's details (`google.rpc.Status`, base64): where the `ErrorInfo` goes.
+pub const STATUS_DETAILS_HEADER: &str = "grpc-status-details-bin";
+
 /// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
 pub const ERROR_INFO_DOMAIN: &str = "rolegate";
 
