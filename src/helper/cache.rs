@@ -283,7 +283,18 @@ fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::O
 
 /// Whether [`DISABLE_ENV`] asks for no cache.
 pub fn disabled_by_env() -> bool {
-    std::env::var(DISABLE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+    std::env::var(DISABLE_ENV).is_ok_and(|v| asks_for_no_cache(&v))
+}
+
+/// Whether a value of [`DISABLE_ENV`] asks for no cache: any but the empty one and the usual
+/// spellings of false (`0`, `false`, `no`, `off`, in any case), as the SDKs read their boolean
+/// variables.
+fn asks_for_no_cache(value: &str) -> bool {
+    let value = value.trim();
+    !(value.is_empty()
+        || ["0", "false", "no", "off"]
+            .iter()
+            .any(|off| value.eq_ignore_ascii_case(off)))
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339).
@@ -388,6 +399,16 @@ mod tests {
         assert_eq!(names, [format!("{}.json", key.0)]);
     }
     use super::*;
+
+    #[test]
+    fn the_cache_is_off_for_any_value_but_a_false_one() {
+        for on in ["", "0", "false", "FALSE", "no", "off", " 0 "] {
+            assert!(!asks_for_no_cache(on), "{on:?}");
+        }
+        for off in ["1", "true", "yes", "on", "please"] {
+            assert!(asks_for_no_cache(off), "{off:?}");
+        }
+    }
     use time::macros::datetime;
 
     fn creds(expiration: &str) -> SessionCredentials {

@@ -619,11 +619,26 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     }
                     Ok(None) => {
-                        return Err(format!(
+                        let busy = format!(
                             "another rolegate credential-process has been fetching the same credentials for {} s (cache lock in {})",
                             REQUEST_TIMEOUT.as_secs(),
                             dir.display()
-                        ));
+                        );
+                        // As a fetch that failed would: cached credentials with more than a
+                        // minute left (a burst of SDK processes during an outage), unless the
+                        // server refused them.
+                        let now = OffsetDateTime::now_utc();
+                        if let Some(c) = (!refused)
+                            .then(|| cache::read_unlocked_on_failure(&dir, &key, now))
+                            .flatten()
+                        {
+                            print_stderr(&format!(
+                                "warning: {busy}: using the cached credentials, valid until {}\n",
+                                c.expiration
+                            ));
+                            return print_credentials(&c);
+                        }
+                        return Err(busy);
                     }
                     Err(e) => {
                         print_stderr(&format!("warning: credential cache unusable, fetching directly: {e}\n"));
@@ -649,7 +664,12 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                 }
                 None => {
                     let identity = WorkloadIdentity::load(&source)?;
-                    let left = REQUEST_TIMEOUT.saturating_sub(waited);
+                    let fallback = !refused
+                        && slot
+                            .as_ref()
+                            .and_then(|s| s.read_on_failure(OffsetDateTime::now_utc()))
+                            .is_some();
+                    let left = fetch_wait(REQUEST_TIMEOUT.saturating_sub(waited), fallback);
                     let fetched = args.fetch_within(&args.client()?, &identity, left).await;
                     stored_or_cached(fetched, slot.as_ref(), refused)?
                 }
@@ -717,6 +737,20 @@ impl From<crate::client::ClientError> for FetchFailure {
 /// answer then (a role removed: "Profile … was not found"), where the cached credentials would
 /// only fail the caller's next call with an unexplained InvalidClientTokenId. A fetch that did
 /// not reach an answer (another replica may still accept them) falls back as ever.
+/// How long a fetch may wait for the server's answer: what is `left` of [`REQUEST_TIMEOUT`], or
+/// at most [`FALLBACK_FETCH_WAIT`] when cached credentials would be printed should it fail
+/// (`fallback`). botocore runs `credential_process` again on every call in its 15-minute
+/// refresh window, so a server that does not answer held each API call for the whole timeout.
+fn fetch_wait(left: std::time::Duration, fallback: bool) -> std::time::Duration {
+    match fallback {
+        true => left.min(FALLBACK_FETCH_WAIT),
+        false => left,
+    }
+}
+
+/// The longest wait for a fetch that has cached credentials to fall back on ([`fetch_wait`]).
+const FALLBACK_FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn stored_or_cached(
     fetched: Result<SessionCredentials, FetchFailure>,
     slot: Option<&CacheSlot>,
@@ -748,7 +782,18 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::{FetchFailure, aws_domain, check_arn, same_region};
+    use super::{FetchFailure, aws_domain, check_arn, fetch_wait, same_region};
+
+    /// With cached credentials to fall back on, a fetch waits 5 s at most; without, what is
+    /// left of the 30 s.
+    #[test]
+    fn a_fetch_with_a_fallback_waits_less() {
+        let s = std::time::Duration::from_secs;
+        assert_eq!(fetch_wait(s(30), false), s(30));
+        assert_eq!(fetch_wait(s(30), true), s(5));
+        assert_eq!(fetch_wait(s(2), true), s(2));
+        assert_eq!(fetch_wait(s(2), false), s(2));
+    }
 
     /// Only the server's refusal of a fetch stops a refused cache entry from standing in; a
     /// fetch that got no answer, throttling or a server error leaves it to stand in.
