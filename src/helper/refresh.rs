@@ -72,6 +72,10 @@ pub struct RefreshPolicy {
     pub max_backoff: Duration,
     /// The largest fraction of its delay by which a refresh comes early (0 ≤ j < 1).
     pub refresh_jitter: f64,
+    /// Whether the credentials are served from an endpoint SDKs refresh them from (the
+    /// sidecar's): those SDKs expect more than 15 minutes left, and short sessions are warned
+    /// of ([`short_session_warning`]). `update`'s credentials file is read, not refreshed.
+    pub serves_an_endpoint: bool,
 }
 
 impl Default for RefreshPolicy {
@@ -82,6 +86,7 @@ impl Default for RefreshPolicy {
             min_backoff: Duration::seconds(1),
             max_backoff: Duration::seconds(60),
             refresh_jitter: 0.1,
+            serves_an_endpoint: false,
         }
     }
 }
@@ -329,6 +334,18 @@ pub fn format_time(t: OffsetDateTime) -> String {
     crate::session::format_expiration(t.unix_timestamp())
 }
 
+/// The warning for credentials that last `lifetime`, refreshed under `policy`, if they are too
+/// short for the SDKs that refresh them from an endpoint ([`RefreshPolicy::serves_an_endpoint`];
+/// not when tests shorten lifetimes themselves).
+fn short_session_warning(policy: &RefreshPolicy, lifetime: Duration) -> Option<&'static str> {
+    (policy.serves_an_endpoint && policy.max_lifetime.is_none() && too_short_for_sdks(lifetime)).then_some(
+        "these credentials last less than 32 minutes: the AWS SDKs expect a credential endpoint's credentials to \
+         have more than 15 minutes left (botocore's IMDS provider takes those with less than 17 to 25 minutes left to \
+         last that long and may use them past their expiry); ask for a session of an hour or more \
+         (--session-duration 3600)",
+    )
+}
+
 /// Shared state read by the servers and written by [`run`].
 pub type SharedState = Arc<RwLock<CredentialState>>;
 
@@ -411,17 +428,11 @@ pub async fn run<F, Fut, C, CheckFut>(
                 tracing::info!(access_key_id = %c.access_key_id, expiration = %c.expiration, "credentials refreshed");
                 write(&state, |s| s.record_success(c, now, &policy));
                 let lifetime = read(&state, |s| s.held.as_ref().map(Held::lifetime));
-                if let Some(lifetime) = lifetime.filter(|l| too_short_for_sdks(*l))
-                    && policy.max_lifetime.is_none()
+                if let Some(lifetime) = lifetime
+                    && let Some(warning) = short_session_warning(&policy, lifetime)
                     && !std::mem::replace(&mut warned_short, true)
                 {
-                    tracing::warn!(
-                        lifetime_seconds = lifetime.whole_seconds(),
-                        "these credentials last less than 32 minutes: the AWS SDKs expect a credential endpoint's \
-                         credentials to have more than 15 minutes left (botocore's IMDS provider takes those with \
-                         less than 17 to 25 minutes left to last that long and may use them past their expiry); ask for \
-                         a session of an hour or more (--session-duration 3600)"
-                    );
+                    tracing::warn!(lifetime_seconds = lifetime.whole_seconds(), "{warning}");
                 }
             }
             Err(e) => {
@@ -495,6 +506,19 @@ fn write<T>(state: &SharedState, f: impl FnOnce(&mut CredentialState) -> T) -> T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Short sessions are warned of where an endpoint serves them (the sidecar), not for
+    /// `update`'s credentials file, which SDKs read rather than refresh.
+    #[test]
+    fn short_sessions_are_warned_of_for_endpoints_only() {
+        let endpoint = RefreshPolicy {
+            serves_an_endpoint: true,
+            ..RefreshPolicy::default()
+        };
+        assert!(short_session_warning(&endpoint, Duration::minutes(15)).is_some());
+        assert!(short_session_warning(&endpoint, Duration::hours(1)).is_none());
+        assert!(short_session_warning(&RefreshPolicy::default(), Duration::minutes(15)).is_none());
+    }
     use time::macros::datetime;
     use zeroize::Zeroizing;
 

@@ -217,6 +217,7 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
         refresh_fraction: args.refresh_at_fraction,
         max_lifetime: args.max_credential_lifetime.map(|s| Duration::seconds(s.into())),
         max_backoff: Duration::seconds(args.max_retry_seconds.max(1).into()),
+        serves_an_endpoint: true,
         ..RefreshPolicy::default()
     };
     let session = Arc::new(args.session.clone());
