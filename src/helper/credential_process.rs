@@ -730,13 +730,6 @@ impl From<crate::client::ClientError> for FetchFailure {
     }
 }
 
-/// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
-/// failed (the server down or refusing), the credentials `slot` still holds for more than a
-/// minute, with a warning naming the failure — as the sidecar keeps serving its last. Not
-/// when the server has just `refused` those and refuses the fetch too: its refusal is the
-/// answer then (a role removed: "Profile … was not found"), where the cached credentials would
-/// only fail the caller's next call with an unexplained InvalidClientTokenId. A fetch that did
-/// not reach an answer (another replica may still accept them) falls back as ever.
 /// How long a fetch may wait for the server's answer: what is `left` of [`REQUEST_TIMEOUT`], or
 /// at most [`FALLBACK_FETCH_WAIT`] when cached credentials would be printed should it fail
 /// (`fallback`). botocore runs `credential_process` again on every call in its 15-minute
@@ -751,6 +744,13 @@ fn fetch_wait(left: std::time::Duration, fallback: bool) -> std::time::Duration 
 /// The longest wait for a fetch that has cached credentials to fall back on ([`fetch_wait`]).
 const FALLBACK_FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// What a fetch that went to the server gives: its credentials, stored in `slot`; or, when it
+/// failed (the server down or refusing), the credentials `slot` still holds for more than a
+/// minute, with a warning naming the failure — as the sidecar keeps serving its last. Not
+/// when the server has just `refused` those and refuses the fetch too: its refusal is the
+/// answer then (a role removed: "Profile … was not found"), where the cached credentials would
+/// only fail the caller's next call with an unexplained InvalidClientTokenId. A fetch that did
+/// not reach an answer (another replica may still accept them) falls back as ever.
 fn stored_or_cached(
     fetched: Result<SessionCredentials, FetchFailure>,
     slot: Option<&CacheSlot>,

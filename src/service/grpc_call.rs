@@ -294,18 +294,8 @@ async fn dispatch_grpc(
     });
     match routes.call(req).await {
         Ok(mut response) => {
-            if let Some(refused) = grpc::contract_status(response.headers_mut(), operation, &other_path) {
+            if let Some(refused) = grpc::contract_status(response.headers_mut(), operation, &other_path, &request_id) {
                 record_refusal(&request_id, "grpc", operation, remote, &refused, started);
-                if let Ok(id) = ::http::HeaderValue::from_str(&request_id) {
-                    response.headers_mut().insert("x-amzn-requestid", id);
-                }
-                // The google.rpc.ErrorInfo every other refusal carries.
-                let details = grpc::status(&refused, &request_id).into_http::<Body>();
-                if let Some(value) = details.headers().get(grpc::STATUS_DETAILS_HEADER) {
-                    response
-                        .headers_mut()
-                        .insert(grpc::STATUS_DETAILS_HEADER, value.clone());
-                }
             }
             response
         }

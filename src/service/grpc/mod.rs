@@ -123,32 +123,48 @@ pub async fn set_health(reporter: &HealthReporter, ready: bool) {
 /// response headers. Returns the refusal, for the audit trail and the metrics, when it took
 /// one; `operation` is the call's, as [`operation_of`] names it, and `path` its method's path
 /// when that is [`OTHER_OPERATION`].
-pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &str) -> Option<ApiError> {
+pub fn contract_status(
+    headers: &mut http::HeaderMap,
+    operation: &str,
+    path: &str,
+    request_id: &str,
+) -> Option<ApiError> {
+    use crate::error::ErrorCode::{PayloadTooLarge, Validation};
     const OUT_OF_RANGE: &str = "11";
     const UNIMPLEMENTED: &str = "12";
     const INTERNAL: &str = "13";
-    let status = headers.get("grpc-status").and_then(|c| c.to_str().ok())?;
+    let sent = headers.get("grpc-status").and_then(|c| c.to_str().ok())?;
     let message = headers.get("grpc-message").map(|m| {
         percent_encoding::percent_decode(m.as_bytes())
             .decode_utf8_lossy()
             .into_owned()
     });
     let message = message.as_deref().unwrap_or_default();
-    let (code, reason, message) = match status {
-        OUT_OF_RANGE if message.starts_with("Error, decoded message length too large") => {
-            (tonic::Code::ResourceExhausted, "message-too-large", message.to_owned())
-        }
-        INTERNAL if message.starts_with("failed to decode Protobuf message") => {
-            (tonic::Code::InvalidArgument, "undecodable-message", message.to_owned())
-        }
+    let (code, kind, reason, message) = match sent {
+        OUT_OF_RANGE if message.starts_with("Error, decoded message length too large") => (
+            tonic::Code::ResourceExhausted,
+            PayloadTooLarge,
+            "message-too-large",
+            message.to_owned(),
+        ),
+        INTERNAL if message.starts_with("failed to decode Protobuf message") => (
+            tonic::Code::InvalidArgument,
+            Validation,
+            "undecodable-message",
+            message.to_owned(),
+        ),
         // A unary call whose body holds no message, or ends inside its frame.
-        INTERNAL if message == "Missing request message." || message == "Unexpected EOF decoding stream." => {
-            (tonic::Code::InvalidArgument, "incomplete-message", message.to_owned())
-        }
+        INTERNAL if message == "Missing request message." || message == "Unexpected EOF decoding stream." => (
+            tonic::Code::InvalidArgument,
+            Validation,
+            "incomplete-message",
+            message.to_owned(),
+        ),
         // tonic: "…received message with compressed-flag but no grpc-encoding was specified",
         // "…invalid compression flag: 128 (valid flags are 0 and 1), while sending request".
         INTERNAL if message.contains("compressed-flag") || message.contains("compression flag") => (
             tonic::Code::InvalidArgument,
+            Validation,
             "compressed-message",
             "The message frame is flagged compressed (or carries an invalid flag); rolegate \
              accepts uncompressed messages only: send no grpc-encoding and the flag 0."
@@ -156,26 +172,27 @@ pub fn contract_status(headers: &mut http::HeaderMap, operation: &str, path: &st
         ),
         UNIMPLEMENTED if message.starts_with("Content is compressed with") => (
             tonic::Code::Unimplemented,
+            Validation,
             "compressed-message",
             format!("{message}: rolegate accepts uncompressed messages only (no grpc-encoding)."),
         ),
-        UNIMPLEMENTED if operation == OTHER_OPERATION && message.is_empty() => {
-            (tonic::Code::Unimplemented, "unknown-method", unknown_method(path))
-        }
+        UNIMPLEMENTED if operation == OTHER_OPERATION && message.is_empty() => (
+            tonic::Code::Unimplemented,
+            Validation,
+            "unknown-method",
+            unknown_method(path),
+        ),
         _ => return None,
     };
+    let refused = ApiError::new(kind, reason, message);
+    // The metadata and the ErrorInfo details every refusal carries ([`status`]), then the
+    // contract's code and this message in place of the ones `status` derives.
+    let _ = status(&refused, request_id).add_header(headers);
     headers.insert("grpc-status", http::HeaderValue::from(code as i32));
-    let encoded = percent_encoding::utf8_percent_encode(&message, &GRPC_MESSAGE_ESCAPED).to_string();
+    let encoded = percent_encoding::utf8_percent_encode(&refused.message, &GRPC_MESSAGE_ESCAPED).to_string();
     if let Ok(value) = http::HeaderValue::from_str(&encoded) {
         headers.insert("grpc-message", value);
     }
-    let refused = match reason {
-        // As a header list over the limit is refused (RequestEntityTooLarge).
-        "message-too-large" => ApiError::new(crate::error::ErrorCode::PayloadTooLarge, reason, message),
-        _ => ApiError::validation(reason, message),
-    };
-    headers.insert("x-amzn-errortype", http::HeaderValue::from_static(refused.sts_wire().1));
-    crate::service::http::insert_reason(headers, reason);
     Some(refused)
 }
 
@@ -396,9 +413,6 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
     );
     Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
 }
-
-/// The header of a status's details (`google.rpc.Status`, base64): where the `ErrorInfo` goes.
-pub const STATUS_DETAILS_HEADER: &str = "grpc-status-details-bin";
 
 /// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
 pub const ERROR_INFO_DOMAIN: &str = "rolegate";
