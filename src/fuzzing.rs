@@ -535,6 +535,11 @@ fn claims_from(data: &[u8]) -> SessionClaims {
             source_role_arn: next(),
             source_session_name: next(),
         },
+        certificate: Some(crate::session::SessionCertificate {
+            trust_anchor_arn: next(),
+            issuer_digest: crate::session::issuer_digest(data),
+            serial_hex: next(),
+        }),
     }
 }
 

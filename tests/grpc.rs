@@ -1444,6 +1444,79 @@ async fn authorize_evaluates_role_and_session_policies() {
 
 /// gRPC AssumeRole draws from its access key's bucket as STS does, and only once the
 /// signature proved the key: calls signed with a wrong secret spend nothing.
+/// A CRL revoking a certificate after it got a session: `Sessions.Authorize` refuses that
+/// session and the one chained from it (PERMISSION_DENIED, with an ErrorInfo), and answers for
+/// the sessions of the CA's other certificates as before.
+#[tokio::test]
+async fn authorize_refuses_the_sessions_of_a_revoked_certificate() {
+    let w = Workload::new();
+    let d = start_grpc_revoking(&w.pki, &subject_of(&w.admin), "", &[]);
+    let revoked = Pki::client(&w.pki.root, "workload-2", KeyType::EcdsaP256);
+    let c = connect(&d, Some((&revoked, &[]))).await;
+    let session = create(&c, create_request("main", ROLE, "main")).await.unwrap();
+    let chained = c
+        .assume_role(chain_request(None), &signing(&session), REGION, now())
+        .await
+        .unwrap();
+    let kept = create(&w.workload(&d).await, create_request("main", ROLE, "main"))
+        .await
+        .unwrap();
+    let platform = connect(&d, Some((&w.admin, &[]))).await;
+    let authorize = |token: String| {
+        let mut s = platform.sessions();
+        async move {
+            s.authorize(AuthorizeRequest {
+                session_token: token,
+                action: "orders:GetOrder".to_owned(),
+                resource: "arn:aws:orders:::order/1".to_owned(),
+                ..Default::default()
+            })
+            .await
+        }
+    };
+    let tokens = [
+        signing(&session).session_token,
+        chained.credentials.as_ref().unwrap().session_token.clone(),
+    ];
+    for token in &tokens {
+        authorize(token.clone()).await.unwrap();
+    }
+
+    let crl = w
+        .pki
+        .root
+        .crl(&[revoked.serial_hex.as_str()], now() - days(1), now() + days(7))
+        .unwrap();
+    std::fs::write(d.dir.path().join("root.crl"), crl).unwrap();
+    d.signal("HUP");
+    let mut answer = authorize(tokens[0].clone()).await;
+    for _ in 0..600 {
+        if answer.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = authorize(tokens[0].clone()).await;
+    }
+    let expected = format!(
+        "The certificate this session was issued to (serial {}, issued by CN=test root) is revoked by a CRL of \
+         trust anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
+        revoked.serial_hex,
+        anchor_arn("main")
+    );
+    for token in &tokens {
+        let status = authorize(token.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+        assert_eq!(
+            split_reason(status.message()),
+            (expected.as_str(), "session-certificate-revoked")
+        );
+        use tonic_types::StatusExt;
+        let info = status.get_details_error_info().expect("an ErrorInfo");
+        assert_eq!(info.reason, "SESSION_CERTIFICATE_REVOKED");
+    }
+    authorize(signing(&kept).session_token).await.unwrap();
+}
+
 #[tokio::test]
 async fn assume_role_spends_the_access_keys_bucket_once_signed() {
     let w = Workload::new();

@@ -847,6 +847,7 @@ async fn raw_requests_answer_aws_errors() {
             source_role_arn: ROLE.to_owned(),
             source_session_name: "test".into(),
         },
+        certificate: None,
     };
     let (minted, _) = session::mint(&config.keyring, draft.clone(), 0).unwrap();
     let expired = Creds {
@@ -1077,6 +1078,104 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
                 .to_owned()
         )
     );
+}
+
+/// A CRL revoking a certificate after it got a session ends that session and every session
+/// chained from it, on every API (aws-sdk-sts sees AccessDenied naming the certificate); the
+/// sessions of the CA's other certificates go on, and the revoked one gets no new session.
+#[tokio::test]
+async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() {
+    let pki = Pki::new();
+    let n = now();
+    let d = start(&Setup {
+        crl_pem: Some(pki.root.crl(&[], n - days(1), n + days(7)).unwrap()),
+        ..setup(&pki)
+    });
+    let (ep, ca) = (d.endpoint.as_str(), d.ca_bundle());
+    let stolen = Pki::client(&pki.root, "stolen", KeyType::EcdsaP256);
+    let kept = Pki::client(&pki.root, "kept", KeyType::EcdsaP256);
+    let (stolen_session, stolen_serial) = roles_anywhere_session(ep, &ca, &stolen).await;
+    let (kept_session, _) = roles_anywhere_session(ep, &ca, &kept).await;
+    let (stolen_session, kept_session) = (Creds::from(&stolen_session), Creds::from(&kept_session));
+    let ca_path = &ca;
+    let assume_chained = |c: Creds| async move {
+        sdk(ep, ca_path, &c)
+            .await
+            .assume_role()
+            .role_arn(ROLE_CHAINED)
+            .role_session_name("hop-1")
+            .send()
+            .await
+    };
+    let stolen_chained = Creds::from(
+        assume_chained(stolen_session.clone())
+            .await
+            .unwrap()
+            .credentials()
+            .unwrap(),
+    );
+    let hop2 = sdk(ep, &ca, &stolen_chained)
+        .await
+        .assume_role()
+        .role_arn(ROLE_HOP2)
+        .role_session_name("hop-2")
+        .send()
+        .await
+        .unwrap();
+    let stolen_hop2 = Creds::from(hop2.credentials().unwrap());
+    for c in [&stolen_session, &stolen_chained, &stolen_hop2, &kept_session] {
+        let r = post(ep, &ca, GCI, &Signing::new(c)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    let revoking = pki
+        .root
+        .crl(&[stolen.serial_hex.as_str()], n - days(1), n + days(7))
+        .unwrap();
+    std::fs::write(d.dir.path().join("root.crl"), revoking).unwrap();
+    d.signal("HUP");
+    let mut refused = post(ep, &ca, GCI, &Signing::new(&stolen_session)).await;
+    for _ in 0..600 {
+        if refused.status != 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        refused = post(ep, &ca, GCI, &Signing::new(&stolen_session)).await;
+    }
+    let message = format!(
+        "The certificate this session was issued to (serial {stolen_serial}, issued by CN=test root) is revoked by a \
+         CRL of trust anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
+        anchor_arn("main")
+    );
+    assert_eq!(refused.assert_sts_error(403, "AccessDenied"), message);
+    assert_eq!(refused.header("x-rolegate-reason"), Some("session-certificate-revoked"));
+    // Every session of the chain, through the official SDK: GetCallerIdentity and AssumeRole.
+    for c in [&stolen_session, &stolen_chained, &stolen_hop2] {
+        let e = sdk(ep, &ca, c).await.get_caller_identity().send().await.unwrap_err();
+        assert_eq!(sdk_error(e), (403, "AccessDenied".to_owned(), message.clone()));
+    }
+    let e = assume_chained(stolen_session.clone()).await.unwrap_err();
+    assert_eq!(sdk_error(e), (403, "AccessDenied".to_owned(), message.clone()));
+    // The CA's other certificate keeps its session, and chains from it.
+    assert_eq!(
+        caller_arn(ep, &ca, &kept_session).await,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/{}", kept.serial_hex)
+    );
+    assume_chained(kept_session.clone()).await.unwrap();
+    // The revoked certificate gets no new session.
+    let key = X509SigningKey::from_pkcs8_der(&stolen.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(stolen.cert_der.clone()).unwrap();
+    let again = roles_anywhere_client(ep, &ca)
+        .create_session(
+            &main_session_params(),
+            &key,
+            &stolen.cert_der,
+            &[],
+            cert.serial_decimal(),
+            now(),
+        )
+        .await;
+    assert_access_denied(again, REVOKED, "certificate-revoked");
 }
 
 /// A role of another account than the daemon's (a configuration may hold one, with a warning).

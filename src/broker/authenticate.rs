@@ -325,6 +325,9 @@ impl Broker {
                     session::TokenError::KeyMismatch(id) => {
                         token_key_refusal("token-key-mismatch", &id, TOKEN_KEY_MISMATCH)
                     }
+                    session::TokenError::UnsupportedVersion(layout) if layout > session::CLAIMS_VERSION => {
+                        newer_token_layout(layout)
+                    }
                     _ => invalid_token("bad-token"),
                 }
             })
@@ -332,7 +335,8 @@ impl Broker {
 }
 
 /// The role of a session that is still good at `now`: it has not expired, its role still
-/// exists, and the role has not revoked it (AWS's "revoke active sessions").
+/// exists, the role has not revoked it (AWS's "revoke active sessions"), and its certificate
+/// has not been revoked since ([`check_certificate_not_revoked`]).
 pub(crate) fn current_role(
     config: &Config,
     claims: &SessionClaims,
@@ -366,7 +370,40 @@ pub(crate) fn current_role(
                 renewal_hint(&claims.origin)
             ),
         )),
-        _ => Ok(role),
+        _ => {
+            check_certificate_not_revoked(config, claims)?;
+            Ok(role)
+        }
+    }
+}
+
+/// Refuses a session whose certificate a CRL of its trust anchor lists: the certificate a
+/// CreateSession issued it to, or the session it was chained from, was revoked after the
+/// session was issued. AWS lets such sessions live until they expire; an operator revoking a
+/// stolen certificate wants them ended, and the workloads of other certificates untouched.
+///
+/// Sessions sealed before sessions carried their certificate, and those whose anchor is no
+/// longer configured, are not checked.
+fn check_certificate_not_revoked(config: &Config, claims: &SessionClaims) -> Result<(), ApiError> {
+    let Some(certificate) = &claims.certificate else {
+        return Ok(());
+    };
+    let Some(anchor) = config.anchor(&certificate.trust_anchor_arn) else {
+        return Ok(());
+    };
+    match anchor
+        .trust
+        .crl_revoking_issued(&certificate.issuer_digest, &certificate.serial_hex)
+    {
+        Some(crl) => Err(ApiError::access_denied(
+            "session-certificate-revoked",
+            format!(
+                "The certificate this session was issued to (serial {}, issued by {}) is revoked by a CRL of trust \
+                 anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
+                certificate.serial_hex, crl.issuer, certificate.trust_anchor_arn
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -401,6 +438,22 @@ fn token_key_refusal(reason: &'static str, key_id: &str, what: &str) -> ApiError
         format!(
             "{} It names token key '{key_id}', which this server {what}",
             session::INVALID_TOKEN_MESSAGE
+        ),
+    )
+}
+
+/// A token that opened under a key of the ring (so a replica of this deployment sealed it)
+/// whose claims `layout` is newer than this release reads: a replica not yet upgraded in a
+/// rolling upgrade.
+fn newer_token_layout(layout: u8) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidClientTokenId,
+        "newer-token-layout",
+        format!(
+            "{} It was sealed by a newer rolegate (claims layout {layout}; this one reads 1 to {}): upgrade this \
+             replica. Every replica must read the tokens the others seal.",
+            session::INVALID_TOKEN_MESSAGE,
+            session::CLAIMS_VERSION
         ),
     )
 }
@@ -457,6 +510,47 @@ mod tests {
     use super::*;
     use crate::policy::Effect;
     use crate::session::claims::tests::sample_claims;
+
+    /// A token of a newer claims layout, sealed under a key of the ring (by an upgraded replica),
+    /// is told apart from a forged one: the replica that cannot read it must be upgraded.
+    #[test]
+    fn a_token_of_a_newer_layout_asks_for_an_upgrade() {
+        let world = crate::bench::setup::World::create(&crate::bench::setup::WorldOptions {
+            distinct_certs: 1,
+            client_key: crate::pki::KeyType::EcdsaP256,
+            cache_max_entries: 100,
+            crl_entries: None,
+            stopped: None,
+        })
+        .unwrap();
+        let broker = super::super::Broker::new(Config::load(&world.config).unwrap());
+        let config = broker.config();
+        let refusal = |plaintext: &[u8]| {
+            let token = crate::session::token::tests::seal_plaintext(&config.keyring, plaintext);
+            broker.open_token(&config, &token).map(|_| ()).unwrap_err()
+        };
+        let newer = refusal(&[session::CLAIMS_VERSION + 1, 0, 0]);
+        assert_eq!(
+            (newer.code, newer.reason),
+            (ErrorCode::InvalidClientTokenId, "newer-token-layout")
+        );
+        assert_eq!(
+            newer.message,
+            format!(
+                "The security token included in the request is invalid. It was sealed by a newer rolegate (claims \
+                 layout {}; this one reads 1 to {}): upgrade this replica. Every replica must read the tokens the \
+                 others seal.",
+                session::CLAIMS_VERSION + 1,
+                session::CLAIMS_VERSION
+            )
+        );
+        // Layout 0 was never written: no upgrade makes it readable.
+        let zero = refusal(&[0, 0, 0]);
+        assert_eq!(
+            (zero.reason, zero.message.as_str()),
+            ("bad-token", session::INVALID_TOKEN_MESSAGE)
+        );
+    }
 
     /// A revoked session is told where its holder renews it: the certificate's helpers, or the
     /// AssumeRole call a client caches.

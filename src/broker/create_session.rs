@@ -26,7 +26,7 @@ use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::{CertificateError, ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
-use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin};
+use crate::session::{self, Credentials, SessionCertificate, SessionClaimsDraft, SessionOrigin};
 
 /// The service principal Roles Anywhere sessions are assumed by.
 pub const ROLES_ANYWHERE_PRINCIPAL: &str = "rolesanywhere.amazonaws.com";
@@ -217,6 +217,11 @@ fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Resul
             profile_arn: profile.arn.as_str().to_owned(),
             certificate_serial: input.certificate.serial_hex().to_owned(),
         },
+        certificate: Some(SessionCertificate {
+            trust_anchor_arn: anchor.arn.as_str().to_owned(),
+            issuer_digest: session::issuer_digest(input.certificate.issuer_der()),
+            serial_hex: input.certificate.serial_hex().to_owned(),
+        }),
     };
     let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
     // Counted here, where a session is minted: a reused answer hands out no new session.
@@ -1697,6 +1702,7 @@ mod tests {
                 source_role_arn: role.arn.as_str().to_owned(),
                 source_session_name: "s".to_owned(),
             },
+            certificate: None,
         };
         let caller = crate::broker::Caller {
             claims: Arc::new(crate::broker::OpenedSession::new(claims)),

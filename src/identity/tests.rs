@@ -330,6 +330,47 @@ impl rustls_pki_types::SignatureVerificationAlgorithm for CountingP256 {
     }
 }
 
+/// A session names its certificate by issuer digest and serial: the anchor finds the CRL that
+/// lists it, and no other certificate's — not one of another issuer with the same serial,
+/// nor one the CRL does not list. A stale CRL still revokes what it lists.
+#[test]
+fn a_session_certificate_is_found_in_the_crl_of_its_issuer() {
+    let ca = root(KeyType::EcdsaP256);
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let revoked = leaf(&ca, KeyType::EcdsaP256);
+    let good = leaf(&ca, KeyType::EcdsaP256);
+    let stale = ca
+        .crl(
+            &[revoked.serial_hex.as_str()],
+            datetime!(2026-05-01 0:00 UTC),
+            datetime!(2026-05-15 0:00 UTC),
+        )
+        .unwrap();
+    let bundle = format!("{}{}", ca.issued().cert_pem, inter.issued().cert_pem);
+    let anchor = TrustAnchor::new(
+        bundle.as_bytes(),
+        &[stale.into_bytes(), inter.crl(&[], NB, NA).unwrap().into_bytes()],
+    )
+    .unwrap();
+    let named = |issued: &Issued| {
+        let certificate = ClientCertificate::parse(issued.cert_der.clone()).unwrap();
+        (
+            crate::session::issuer_digest(certificate.issuer_der()),
+            certificate.serial_hex().to_owned(),
+        )
+    };
+
+    let (root_digest, serial) = named(&revoked);
+    let crl = anchor.crl_revoking_issued(&root_digest, &serial).unwrap();
+    assert_eq!(crl.issuer, anchor.certificates()[0].subject);
+    let (_, good_serial) = named(&good);
+    assert_eq!(anchor.crl_revoking_issued(&root_digest, &good_serial), None);
+    // The intermediate's own CRL does not list it, and the root's names another issuer.
+    let (inter_digest, _) = named(&leaf(&inter, KeyType::EcdsaP256));
+    assert_ne!(inter_digest, root_digest);
+    assert_eq!(anchor.crl_revoking_issued(&inter_digest, &serial), None);
+}
+
 #[test]
 fn crl_signatures_verified_at_load_are_not_verified_again() {
     let ca = root(KeyType::EcdsaP256);

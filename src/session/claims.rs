@@ -39,6 +39,32 @@ pub struct SessionClaims {
     pub policy_arns: Vec<String>,
     /// How the session was created.
     pub origin: SessionOrigin,
+    /// The certificate the session's chain began with, whose revocation ends it; `None` in
+    /// tokens sealed before sessions carried it.
+    pub certificate: Option<SessionCertificate>,
+}
+
+/// The client certificate a CreateSession issued a session to, carried along every session
+/// chained from it: when a CRL of its trust anchor lists it, those sessions end (a session
+/// outliving its certificate's revocation is what AWS does, and what an operator revoking a
+/// stolen certificate does not want).
+///
+/// A certificate is named by its issuer and serial, as CRLs name the certificates they revoke
+/// (RFC 5280 §5.1.2.6: a serial is unique to its issuer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCertificate {
+    /// The trust anchor whose CRLs are consulted.
+    pub trust_anchor_arn: String,
+    /// SHA-256 of the DER of the certificate's issuer Name, as [`issuer_digest`] computes it.
+    pub issuer_digest: [u8; 32],
+    /// The serial number, hex, as [`crate::identity::format_serial_hex`] writes it.
+    pub serial_hex: String,
+}
+
+/// How a [`SessionCertificate`] names its issuer: SHA-256 of the issuer Name as encoded (DER),
+/// the bytes CRL issuers are matched on.
+pub fn issuer_digest(issuer_name_der: &[u8]) -> [u8; 32] {
+    crate::sigv4::sha256(issuer_name_der)
 }
 
 /// How a session came to be.
@@ -73,6 +99,7 @@ pub struct SessionClaimsDraft {
     pub session_policies: Vec<String>,
     pub policy_arns: Vec<String>,
     pub origin: SessionOrigin,
+    pub certificate: Option<SessionCertificate>,
 }
 
 impl SessionClaims {
@@ -90,6 +117,7 @@ impl SessionClaims {
             session_policies,
             policy_arns,
             origin,
+            certificate,
         } = draft;
         Self {
             access_key_id,
@@ -105,6 +133,7 @@ impl SessionClaims {
             session_policies,
             policy_arns,
             origin,
+            certificate,
         }
     }
 
@@ -147,6 +176,7 @@ impl fmt::Debug for SessionClaims {
             .field("session_policies", &self.session_policies)
             .field("policy_arns", &self.policy_arns)
             .field("origin", &self.origin)
+            .field("certificate", &self.certificate)
             .finish()
     }
 }
@@ -177,6 +207,11 @@ pub(crate) mod tests {
                 source_role_arn: "arn:aws:iam::123456789012:role/base".into(),
                 source_session_name: "base-session".into(),
             },
+            certificate: Some(SessionCertificate {
+                trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/corp".into(),
+                issuer_digest: issuer_digest(b"issuer"),
+                serial_hex: "1a2b".into(),
+            }),
         }
     }
 

@@ -17,11 +17,11 @@ pub mod keyring;
 pub mod packed;
 pub mod token;
 
-pub use claims::{SessionClaims, SessionClaimsDraft, SessionOrigin, same_tag_key};
+pub use claims::{SessionCertificate, SessionClaims, SessionClaimsDraft, SessionOrigin, issuer_digest, same_tag_key};
 pub use credentials::{Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id};
 pub use duration::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, assume_role_duration, create_session_duration};
 pub use keyring::{KeyRing, KeyRingError, TokenKey};
 pub use packed::{PackedPolicyTooLarge, check_packed_policy_size, packed_policy_size};
 #[cfg(test)]
 pub use token::key_id_of;
-pub use token::{INVALID_TOKEN_MESSAGE, MAX_TOKEN_LEN, TOKEN_PREFIXES, TokenError, open, seal};
+pub use token::{CLAIMS_VERSION, INVALID_TOKEN_MESSAGE, MAX_TOKEN_LEN, TOKEN_PREFIXES, TokenError, open, seal};

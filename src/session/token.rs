@@ -19,9 +19,11 @@
 //! - `rg1` tokens, the same layout under AES-256-GCM with the ring's key itself, were sealed by
 //!   earlier versions; they are still opened (they live 12 hours at most).
 //! - The plaintext is a version byte ([`CLAIMS_VERSION`]) followed by the claims in
-//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON. Zero
-//!   bytes may follow the claims, sealed with them: the padding that makes a token as long as
-//!   an STS `MinimumSessionTokenSize` asks.
+//!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON.
+//!   Version 2 is version 1's claims followed by the session's certificate (an `Option`);
+//!   version 1 plaintexts, sealed by earlier versions, are still opened, with no certificate.
+//!   Zero bytes may follow the claims, sealed with them: the padding that makes a token as
+//!   long as an STS `MinimumSessionTokenSize` asks.
 //! - Every character is from `[A-Za-z0-9._-]`, unreserved in URIs (RFC 3986 §2.3), so the token
 //!   needs no escaping in headers, query strings or SigV4 canonical requests.
 //!
@@ -37,7 +39,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::claims::{SessionClaims, SessionOrigin};
+use super::claims::{SessionCertificate, SessionClaims, SessionOrigin};
 use super::credentials::fill_random;
 use super::keyring::{KeyRing, is_valid_key_id};
 
@@ -45,7 +47,9 @@ use super::keyring::{KeyRing, is_valid_key_id};
 /// any decoding; AWS tokens are typically under 4 KiB, ours carry the session policies too.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Layout version of the sealed plaintext.
-pub const CLAIMS_VERSION: u8 = 1;
+pub const CLAIMS_VERSION: u8 = 2;
+/// The layout of earlier versions: [`CLAIMS_VERSION`] without the certificate.
+const CLAIMS_VERSION_1: u8 = 1;
 
 /// The message AWS STS gives for a token it cannot use (`InvalidClientTokenId`, HTTP 403).
 pub const INVALID_TOKEN_MESSAGE: &str = "The security token included in the request is invalid.";
@@ -125,10 +129,12 @@ pub(super) fn seal_with_nonce(
     // The plaintext holds the secret access key: size the buffer up front so serialization
     // never reallocates and leaves unzeroized copies behind.
     let wire = WireClaims::from(claims);
-    let bound = wire.size_bound();
+    let certificate = claims.certificate.as_ref().map(WireCertificate::from);
+    let bound = wire.size_bound() + certificate.as_ref().map_or(1, WireCertificate::size_bound);
     let mut buffer = Vec::with_capacity(bound + padding_len(header.len(), NONCE_LEN + bound + TAG_LEN, min_len));
     buffer.push(CLAIMS_VERSION);
-    let mut plaintext = Zeroizing::new(postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?);
+    let buffer = postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?;
+    let mut plaintext = Zeroizing::new(postcard::to_extend(&certificate, buffer).map_err(|_| TokenError::SealFailed)?);
     let padding = padding_len(header.len(), NONCE_LEN + plaintext.len() + TAG_LEN, min_len);
     let padded_len = plaintext.len() + padding;
     plaintext.resize(padded_len, 0);
@@ -192,7 +198,8 @@ pub fn open(ring: &KeyRing, token: &str) -> Result<SessionClaims, TokenError> {
         .map_err(|_| TokenError::KeyMismatch(parts.key_id.to_owned()))?;
 
     match plaintext.split_first() {
-        Some((&CLAIMS_VERSION, encoded)) => decode_claims(encoded),
+        Some((&CLAIMS_VERSION, encoded)) => decode_claims(encoded, true),
+        Some((&CLAIMS_VERSION_1, encoded)) => decode_claims(encoded, false),
         Some((&version, _)) => Err(TokenError::UnsupportedVersion(version)),
         None => Err(TokenError::Invalid),
     }
@@ -269,17 +276,26 @@ fn padding_len(header_len: usize, sealed_len: usize, min_len: usize) -> usize {
     padded - sealed_len
 }
 
-/// The claims of a plaintext: postcard, then nothing but zero padding.
-fn decode_claims(encoded: &[u8]) -> Result<SessionClaims, TokenError> {
-    let (wire, padding) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
+/// The claims of a plaintext: postcard claims, the certificate when `with_certificate` (version
+/// 2), then nothing but zero padding.
+fn decode_claims(encoded: &[u8], with_certificate: bool) -> Result<SessionClaims, TokenError> {
+    let (wire, rest) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
+    let (certificate, padding) = if with_certificate {
+        postcard::take_from_bytes::<Option<WireCertificate<'_>>>(rest).map_err(|_| TokenError::Invalid)?
+    } else {
+        (None, rest)
+    };
     if padding.iter().any(|&b| b != 0) {
         return Err(TokenError::Invalid);
     }
-    Ok(wire.into_claims())
+    let mut claims = wire.into_claims();
+    claims.certificate = certificate.map(WireCertificate::into_certificate);
+    Ok(claims)
 }
 
-/// The postcard layout of [`CLAIMS_VERSION`] 1. Field order is the wire format: append only,
-/// and bump [`CLAIMS_VERSION`] for any other change.
+/// The postcard layout of the claims of [`CLAIMS_VERSION`] 1, which version 2 follows with an
+/// `Option<WireCertificate>`. Field order is the wire format: never change it; add fields in a
+/// new version after the last ones, as version 2 did.
 #[derive(Serialize, Deserialize)]
 struct WireClaims<'a> {
     access_key_id: Cow<'a, str>,
@@ -308,6 +324,41 @@ enum WireOrigin<'a> {
         source_role_arn: Cow<'a, str>,
         source_session_name: Cow<'a, str>,
     },
+}
+
+/// The postcard layout of a [`SessionCertificate`] (version 2).
+#[derive(Serialize, Deserialize)]
+struct WireCertificate<'a> {
+    trust_anchor_arn: Cow<'a, str>,
+    issuer_digest: [u8; 32],
+    serial_hex: Cow<'a, str>,
+}
+
+impl<'a> From<&'a SessionCertificate> for WireCertificate<'a> {
+    fn from(c: &'a SessionCertificate) -> Self {
+        Self {
+            trust_anchor_arn: Cow::Borrowed(&c.trust_anchor_arn),
+            issuer_digest: c.issuer_digest,
+            serial_hex: Cow::Borrowed(&c.serial_hex),
+        }
+    }
+}
+
+impl WireCertificate<'_> {
+    /// An upper bound of the encoded size, its `Option` tag included (see
+    /// [`WireClaims::size_bound`]).
+    fn size_bound(&self) -> usize {
+        const VARINT: usize = 10;
+        5 + self.trust_anchor_arn.len() + VARINT + 32 + self.serial_hex.len() + VARINT
+    }
+
+    fn into_certificate(self) -> SessionCertificate {
+        SessionCertificate {
+            trust_anchor_arn: self.trust_anchor_arn.into_owned(),
+            issuer_digest: self.issuer_digest,
+            serial_hex: self.serial_hex.into_owned(),
+        }
+    }
 }
 
 impl<'a> From<&'a SessionClaims> for WireClaims<'a> {
@@ -391,6 +442,7 @@ impl WireClaims<'_> {
             + 4 * VARINT
     }
 
+    /// The claims, without the certificate that version 2 writes after them.
     fn into_claims(self) -> SessionClaims {
         SessionClaims {
             access_key_id: self.access_key_id.into_owned(),
@@ -423,12 +475,13 @@ impl WireClaims<'_> {
                     source_session_name: source_session_name.into_owned(),
                 },
             },
+            certificate: None,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use aws_lc_rs::aead::{AES_256_GCM, AES_256_GCM_SIV, LessSafeKey, UnboundKey};
 
     use super::super::claims::tests::sample_claims;
@@ -499,6 +552,9 @@ mod tests {
             let wire = WireClaims::from(&claims);
             let encoded = postcard::to_allocvec(&wire).unwrap();
             assert!(encoded.len() < wire.size_bound());
+            let certificate = claims.certificate.as_ref().map(WireCertificate::from);
+            let encoded = postcard::to_allocvec(&certificate).unwrap();
+            assert!(encoded.len() <= certificate.as_ref().unwrap().size_bound());
         }
     }
 
@@ -553,6 +609,12 @@ mod tests {
         assert_eq!(open(&ring, &relabelled), Err(TokenError::KeyMismatch("a".into())));
     }
 
+    /// `plaintext` sealed as an `rg2` token with the ring's active key, for other modules' tests
+    /// of tokens [`seal`] does not make.
+    pub(crate) fn seal_plaintext(ring: &KeyRing, plaintext: &[u8]) -> String {
+        seal_raw(ring, Layout::Rg2, plaintext)
+    }
+
     /// `plaintext` sealed as a token of `layout` with the active key (for tokens `seal` does not
     /// make: other claims versions, and the `rg1` tokens earlier versions sealed).
     fn seal_raw(ring: &KeyRing, layout: Layout, plaintext: &[u8]) -> String {
@@ -579,8 +641,11 @@ mod tests {
     fn rg1_tokens_of_earlier_versions_still_open() {
         let key = TokenKey::generate();
         let ring = ring("k1", &[("k1", &key)]);
-        let claims = sample_claims();
-        let mut plaintext = vec![CLAIMS_VERSION];
+        let claims = SessionClaims {
+            certificate: None,
+            ..sample_claims()
+        };
+        let mut plaintext = vec![CLAIMS_VERSION_1];
         plaintext.extend(postcard::to_allocvec(&WireClaims::from(&claims)).unwrap());
         let rg1 = seal_raw(&ring, Layout::Rg1, &plaintext);
         assert!(rg1.starts_with("rg1.k1."), "{rg1}");
@@ -650,7 +715,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(opened.first(), Some(&CLAIMS_VERSION));
-        assert_eq!(decode_claims(&opened[1..]).unwrap(), claims);
+        assert_eq!(decode_claims(&opened[1..], true).unwrap(), claims);
     }
 
     #[test]
@@ -761,9 +826,42 @@ mod tests {
         // Seal a plaintext with another version byte directly.
         let ring = ring("k1", &[("k1", &TokenKey::generate())]);
         for layout in [Layout::Rg2, Layout::Rg1] {
-            let token = seal_raw(&ring, layout, &[2u8, 0, 0]);
-            assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(2)));
+            let token = seal_raw(&ring, layout, &[3u8, 0, 0]);
+            assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(3)));
         }
+    }
+
+    /// Version 1 plaintexts (claims without a certificate), sealed by earlier versions in either
+    /// layout, still open, with no certificate; version 2 ones carry it, or say they have none.
+    #[test]
+    fn claims_version_1_opens_without_a_certificate() {
+        let ring = ring("k1", &[("k1", &TokenKey::generate())]);
+        let with = sample_claims();
+        assert!(with.certificate.is_some());
+        let without = SessionClaims {
+            certificate: None,
+            ..sample_claims()
+        };
+        let mut v1 = vec![CLAIMS_VERSION_1];
+        v1.extend(postcard::to_allocvec(&WireClaims::from(&with)).unwrap());
+        for layout in [Layout::Rg2, Layout::Rg1] {
+            assert_eq!(open(&ring, &seal_raw(&ring, layout, &v1)).unwrap(), without);
+        }
+        // The certificate follows the version-1 claims, and a version-2 token without one
+        // opens without one.
+        let sealed_with = seal(&ring, &with).unwrap();
+        assert_eq!(open(&ring, &sealed_with).unwrap(), with);
+        assert_eq!(open(&ring, &seal(&ring, &without).unwrap()).unwrap(), without);
+        let mut v2 = v1.clone();
+        v2[0] = CLAIMS_VERSION;
+        v2.extend(postcard::to_allocvec(&with.certificate.as_ref().map(WireCertificate::from)).unwrap());
+        assert_eq!(open(&ring, &seal_raw(&ring, Layout::Rg2, &v2)).unwrap(), with);
+        // A version-2 plaintext cut before its certificate does not open as a version-1 one.
+        v1[0] = CLAIMS_VERSION;
+        assert_eq!(
+            open(&ring, &seal_raw(&ring, Layout::Rg2, &v1)),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -806,10 +904,11 @@ mod tests {
     fn padding_must_be_zero_bytes() {
         let claims = sample_claims();
         let mut plaintext = postcard::to_allocvec(&WireClaims::from(&claims)).unwrap();
+        plaintext.extend(postcard::to_allocvec(&claims.certificate.as_ref().map(WireCertificate::from)).unwrap());
         plaintext.extend_from_slice(&[0, 0, 0]);
-        assert_eq!(decode_claims(&plaintext).unwrap(), claims);
+        assert_eq!(decode_claims(&plaintext, true).unwrap(), claims);
         plaintext.push(1);
-        assert_eq!(decode_claims(&plaintext), Err(TokenError::Invalid));
+        assert_eq!(decode_claims(&plaintext, true), Err(TokenError::Invalid));
     }
 
     #[test]
