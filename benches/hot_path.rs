@@ -38,7 +38,7 @@ use rolegate::policy::{self, RequestContext};
 use rolegate::ratelimit::ClientLimit;
 use rolegate::service::http::RequestParts;
 use rolegate::service::{rest, sts};
-use rolegate::session::{self, SessionCertificate, SessionClaims, SessionClaimsDraft, SessionOrigin};
+use rolegate::session::{self, SessionChain, SessionClaims, SessionClaimsDraft, SessionOrigin};
 use rolegate::sigv4::{self, Expectations, HttpRequest, SignedRequest, x509};
 
 /// The floor a step is compared with.
@@ -182,10 +182,9 @@ impl Fixture {
                 profile_arn: PROFILE_ARN.to_owned(),
                 certificate_serial: leaf.serial_hex().to_owned(),
             },
-            certificate: Some(SessionCertificate {
+            chain: Some(SessionChain {
                 trust_anchor_arn: TRUST_ANCHOR_ARN.to_owned(),
-                issuer_digest: session::issuer_digest(leaf.issuer_der()),
-                serial_hex: leaf.serial_hex().to_owned(),
+                certificates: vec![leaf.issuer_serial().clone()],
             }),
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone(), 0).expect("mint");

@@ -535,10 +535,9 @@ fn claims_from(data: &[u8]) -> SessionClaims {
             source_role_arn: next(),
             source_session_name: next(),
         },
-        certificate: Some(crate::session::SessionCertificate {
+        chain: Some(crate::session::SessionChain {
             trust_anchor_arn: next(),
-            issuer_digest: crate::session::issuer_digest(data),
-            serial_hex: next(),
+            certificates: vec![crate::identity::IssuerSerial::new(data, next().as_bytes())],
         }),
     }
 }

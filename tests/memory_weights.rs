@@ -36,7 +36,7 @@ fn claims(tags: usize, session_policies: Vec<String>) -> SessionClaims {
             source_role_arn: "arn:aws:iam::123456789012:role/base".into(),
             source_session_name: "base".into(),
         },
-        certificate: None,
+        chain: None,
     };
     SessionClaims::from_draft(
         draft,

@@ -1432,7 +1432,7 @@ fn sealed(ring: &KeyRing, role: &str, issued_at: i64, expires_at: i64) -> Sessio
             profile_arn: profile_arn("main"),
             certificate_serial: "01".into(),
         },
-        certificate: None,
+        chain: None,
     };
     Session {
         akid,

@@ -847,7 +847,7 @@ async fn raw_requests_answer_aws_errors() {
             source_role_arn: ROLE.to_owned(),
             source_session_name: "test".into(),
         },
-        certificate: None,
+        chain: None,
     };
     let (minted, _) = session::mint(&config.keyring, draft.clone(), 0).unwrap();
     let expired = Creds {
@@ -1081,8 +1081,9 @@ async fn tokens_sealed_by_a_key_outside_the_ring_are_rejected() {
 }
 
 /// A CRL revoking a certificate after it got a session ends that session and every session
-/// chained from it, on every API (aws-sdk-sts sees AccessDenied naming the certificate); the
-/// sessions of the CA's other certificates go on, and the revoked one gets no new session.
+/// chained from it, on every API (aws-sdk-sts sees AccessDenied naming the certificate); so
+/// does one revoking the intermediate CA of a session's chain. The sessions of the CA's other
+/// certificates go on, and the revoked one gets no new session.
 #[tokio::test]
 async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() {
     let pki = Pki::new();
@@ -1097,6 +1098,21 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
     let (stolen_session, stolen_serial) = roles_anywhere_session(ep, &ca, &stolen).await;
     let (kept_session, _) = roles_anywhere_session(ep, &ca, &kept).await;
     let (stolen_session, kept_session) = (Creds::from(&stolen_session), Creds::from(&kept_session));
+    let under_intermediate = Pki::client(&pki.intermediate, "under-intermediate", KeyType::EcdsaP256);
+    let key = X509SigningKey::from_pkcs8_der(&under_intermediate.key_pkcs8_der).unwrap();
+    let cert = ClientCertificate::parse(under_intermediate.cert_der.clone()).unwrap();
+    let intermediate_session = roles_anywhere_client(ep, &ca)
+        .create_session(
+            &main_session_params(),
+            &key,
+            &under_intermediate.cert_der,
+            &[pki.intermediate.issued().cert_der.clone()],
+            cert.serial_decimal(),
+            now(),
+        )
+        .await
+        .unwrap();
+    let intermediate_session = Creds::from(&intermediate_session);
     let ca_path = &ca;
     let assume_chained = |c: Creds| async move {
         sdk(ep, ca_path, &c)
@@ -1123,14 +1139,27 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
         .await
         .unwrap();
     let stolen_hop2 = Creds::from(hop2.credentials().unwrap());
-    for c in [&stolen_session, &stolen_chained, &stolen_hop2, &kept_session] {
+    for c in [
+        &stolen_session,
+        &stolen_chained,
+        &stolen_hop2,
+        &kept_session,
+        &intermediate_session,
+    ] {
         let r = post(ep, &ca, GCI, &Signing::new(c)).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
 
     let revoking = pki
         .root
-        .crl(&[stolen.serial_hex.as_str()], n - days(1), n + days(7))
+        .crl(
+            &[
+                stolen.serial_hex.as_str(),
+                pki.intermediate.issued().serial_hex.as_str(),
+            ],
+            n - days(1),
+            n + days(7),
+        )
         .unwrap();
     std::fs::write(d.dir.path().join("root.crl"), revoking).unwrap();
     d.signal("HUP");
@@ -1156,6 +1185,20 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
     }
     let e = assume_chained(stolen_session.clone()).await.unwrap_err();
     assert_eq!(sdk_error(e), (403, "AccessDenied".to_owned(), message.clone()));
+    let e = sdk(ep, &ca, &intermediate_session)
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    let intermediate_message = format!(
+        "The intermediate CA certificate (serial {}, issued by CN=test root) of the chain this session was issued to \
+         is revoked by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained from \
+         them, have ended, and they get no new ones through it.",
+        pki.intermediate.issued().serial_hex,
+        anchor_arn("main")
+    );
+    assert_eq!(sdk_error(e), (403, "AccessDenied".to_owned(), intermediate_message));
     // The CA's other certificate keeps its session, and chains from it.
     assert_eq!(
         caller_arn(ep, &ca, &kept_session).await,

@@ -132,8 +132,8 @@ impl Broker {
                 source_role_arn: caller.claims.role_arn.clone(),
                 source_session_name: caller.claims.session_name.clone(),
             },
-            // The chain's certificate: its revocation ends every session chained from it.
-            certificate: caller.claims.certificate.clone(),
+            // The certificate chain: its revocation ends every session chained from it.
+            chain: caller.claims.chain.clone(),
         };
         // invariant: validate_parameters bounded it to 0..=4096.
         let min_token_len = input

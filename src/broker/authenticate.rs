@@ -133,14 +133,21 @@ impl OpenedSession {
             .chain(&c.transitive_tag_keys)
             .chain(&c.policy_arns)
             .map(String::as_str);
-        let strings = fixed.into_iter().chain(origin).chain(listed);
+        let chain = c.chain.iter().flat_map(|chain| {
+            let serials = chain.certificates.iter().map(|id| id.serial_hex.as_str());
+            std::iter::once(chain.trust_anchor_arn.as_str()).chain(serials)
+        });
+        let strings = fixed.into_iter().chain(origin).chain(listed).chain(chain);
         let text: usize = strings.map(|s| s.len() + BYTES_PER_STRING).sum();
         let policies: usize = c
             .session_policies
             .iter()
             .map(|p| BYTES_PER_STRING + p.len() * (1 + PARSED_POLICY_BYTES_PER_TEXT_BYTE))
             .sum();
-        let bytes = std::mem::size_of::<Self>() + text + policies;
+        let digests = c.chain.as_ref().map_or(0, |chain| {
+            chain.certificates.len() * std::mem::size_of::<crate::identity::IssuerSerial>()
+        });
+        let bytes = std::mem::size_of::<Self>() + text + policies + digests;
         u32::try_from(bytes.div_ceil(ENTRY_UNIT_BYTES)).unwrap_or(u32::MAX)
     }
 
@@ -377,30 +384,42 @@ pub(crate) fn current_role(
     }
 }
 
-/// Refuses a session whose certificate a CRL of its trust anchor lists: the certificate a
-/// CreateSession issued it to, or the session it was chained from, was revoked after the
-/// session was issued. AWS lets such sessions live until they expire; an operator revoking a
-/// stolen certificate wants them ended, and the workloads of other certificates untouched.
+/// Refuses a session whose certificate chain a CRL of its trust anchor lists a certificate of:
+/// the client certificate a CreateSession issued it (or the session it was chained from) to,
+/// or an intermediate CA of its path, was revoked after the session was issued. AWS lets such
+/// sessions live until they expire; an operator revoking a stolen certificate or a compromised
+/// CA wants them ended, and the sessions of the other certificates untouched.
 ///
-/// Sessions sealed before sessions carried their certificate, and those whose anchor is no
-/// longer configured, are not checked.
+/// Sessions sealed before sessions carried their chain, and those whose anchor is no longer
+/// configured, are not checked.
 fn check_certificate_not_revoked(config: &Config, claims: &SessionClaims) -> Result<(), ApiError> {
-    let Some(certificate) = &claims.certificate else {
+    let Some(chain) = &claims.chain else {
         return Ok(());
     };
-    let Some(anchor) = config.anchor(&certificate.trust_anchor_arn) else {
+    let Some(anchor) = config.anchor(&chain.trust_anchor_arn) else {
         return Ok(());
     };
-    match anchor
-        .trust
-        .crl_revoking_issued(&certificate.issuer_digest, &certificate.serial_hex)
-    {
-        Some(crl) => Err(ApiError::access_denied(
+    let revoked = chain
+        .certificates
+        .iter()
+        .enumerate()
+        .find_map(|(position, certificate)| Some((position, certificate, anchor.trust.crl_revoking(certificate)?)));
+    match revoked {
+        Some((0, certificate, crl)) => Err(ApiError::access_denied(
             "session-certificate-revoked",
             format!(
                 "The certificate this session was issued to (serial {}, issued by {}) is revoked by a CRL of trust \
                  anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
-                certificate.serial_hex, crl.issuer, certificate.trust_anchor_arn
+                certificate.serial_hex, crl.issuer, chain.trust_anchor_arn
+            ),
+        )),
+        Some((_, certificate, crl)) => Err(ApiError::access_denied(
+            "session-certificate-revoked",
+            format!(
+                "The intermediate CA certificate (serial {}, issued by {}) of the chain this session was issued to is \
+                 revoked by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained \
+                 from them, have ended, and they get no new ones through it.",
+                certificate.serial_hex, crl.issuer, chain.trust_anchor_arn
             ),
         )),
         None => Ok(()),

@@ -165,7 +165,7 @@ impl Broker {
         let (mut cause, mut one_cause) = (None::<CertificateError>, true);
         for anchor in &anchors {
             match self.chain_verified_cached(config, anchor, leaf, intermediates, now) {
-                Ok(()) => return Ok(anchor.arn.as_str().to_owned()),
+                Ok(_) => return Ok(anchor.arn.as_str().to_owned()),
                 // Named: the caller gave none (REST's CreateSession names it in the request).
                 Err(e) if anchors.len() == 1 => {
                     only_refusal = Some(ApiError::access_denied(

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::authenticate::OpenedSession;
 use crate::config::ServerSettings;
-use crate::identity::ClientCertificate;
+use crate::identity::{ClientCertificate, IssuerSerial, VerifiedChain};
 use crate::session::SessionClaims;
 use crate::sigv4::SigningKeyCache;
 
@@ -85,6 +85,15 @@ fn reuse_ttl(server: &ServerSettings) -> Duration {
     server.credential_reuse.max(Duration::from_secs(1))
 }
 
+/// A verified chain, as [`Caches`] keeps it.
+#[derive(Clone)]
+struct KeptChain {
+    /// The earliest notAfter of the chain (unix seconds): it is not used after.
+    not_after: i64,
+    /// [`VerifiedChain::intermediates_on_path`].
+    intermediates_on_path: Arc<[IssuerSerial]>,
+}
+
 pub struct Caches {
     /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
     /// passed the leaf rules and chained to a trust anchor. Parsing is a pure function of those
@@ -93,8 +102,8 @@ pub struct Caches {
     /// organisation's PKI, not by what anonymous clients send.
     certificates: DigestCache<Arc<ClientCertificate>>,
     /// Chain digest (anchor, leaf, intermediates) → earliest notAfter of the verified chain
-    /// (unix seconds).
-    chains: DigestCache<i64>,
+    /// (unix seconds), and the intermediates of its path that sessions carry.
+    chains: DigestCache<KeptChain>,
     /// Digest of what a CreateSession asked ([`super::create_session`]'s `issued_key`) → the
     /// session minted for it, reused while most of its lifetime is left.
     issued: DigestCache<IssuedSession>,
@@ -288,22 +297,29 @@ impl Caches {
         Ok(value)
     }
 
-    /// Whether the chain `key` names verified before and is still within its earliest notAfter
-    /// at `now` (unix seconds); else `verify` decides, and its notAfter is remembered.
+    /// The intermediates on the path of the chain `key` names, when it verified before and is
+    /// still within its earliest notAfter at `now` (unix seconds); else `verify` decides, and
+    /// its notAfter and intermediates are remembered.
     pub(super) fn verified_chain<E>(
         &self,
         key: CacheKey,
         now: i64,
-        verify: impl FnOnce() -> Result<i64, E>,
-    ) -> Result<(), E> {
+        verify: impl FnOnce() -> Result<VerifiedChain, E>,
+    ) -> Result<Arc<[IssuerSerial]>, E> {
+        let kept = || {
+            verify().map(|verified| KeptChain {
+                not_after: verified.not_after,
+                intermediates_on_path: verified.intermediates_on_path.into(),
+            })
+        };
         self.remember_usable(
             &self.chains,
             CacheName::Chains,
             key,
-            |not_after| now < *not_after,
-            verify,
+            |chain| now < chain.not_after,
+            kept,
         )
-        .map(drop)
+        .map(|chain| chain.intermediates_on_path)
     }
 
     /// Whether the trust decision `key` names allowed before; else `check` decides, and an

@@ -24,9 +24,9 @@ use super::violations::Violations;
 use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::identity::{CertificateError, ClientCertificate, VerifiedChain, verify_chain};
+use crate::identity::{CertificateError, ClientCertificate, IssuerSerial, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
-use crate::session::{self, Credentials, SessionCertificate, SessionClaimsDraft, SessionOrigin};
+use crate::session::{self, Credentials, SessionChain, SessionClaimsDraft, SessionOrigin};
 
 /// The service principal Roles Anywhere sessions are assumed by.
 pub const ROLES_ANYWHERE_PRINCIPAL: &str = "rolesanywhere.amazonaws.com";
@@ -82,7 +82,8 @@ impl Broker {
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         check_arn_lengths(&input.profile_arn, &input.role_arn, &input.trust_anchor_arn)?;
         let anchor = find_anchor(config, &input.trust_anchor_arn)?;
-        self.verify_chain_cached(config, anchor, &input.certificate, &input.intermediates, now)?;
+        let intermediates_on_path =
+            self.verify_chain_cached(config, anchor, &input.certificate, &input.intermediates, now)?;
         check_certificate_names(&input.certificate)?;
         let profile = find_profile(config, &input.profile_arn)?;
         let role = find_role_in_profile(config, profile, &input.role_arn)?;
@@ -119,6 +120,7 @@ impl Broker {
                 MintedFor {
                     input: &input,
                     anchor,
+                    intermediates_on_path: &intermediates_on_path,
                     profile,
                     role,
                     session_name,
@@ -148,13 +150,14 @@ impl Broker {
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Arc<[IssuerSerial]>, ApiError> {
         self.chain_verified_cached(config, anchor, leaf, intermediates, now)
             .map_err(|e| chain_refusal(&e))
     }
 
     /// [`Broker::verify_chain_cached`], refused with the verification's own error (which
-    /// tells "no path to this anchor" from the other causes).
+    /// tells "no path to this anchor" from the other causes). Answers the intermediates of the
+    /// chain's path, as CRLs name them.
     pub(crate) fn chain_verified_cached(
         &self,
         config: &Config,
@@ -162,10 +165,10 @@ impl Broker {
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<(), CertificateError> {
+    ) -> Result<Arc<[IssuerSerial]>, CertificateError> {
         let key = chain_key(config, anchor, leaf, intermediates);
         self.caches().verified_chain(key, now.unix_timestamp(), || {
-            verify_chain_against(anchor, leaf, intermediates, now).map(|verified| verified.not_after)
+            verify_chain_against(anchor, leaf, intermediates, now)
         })
     }
 }
@@ -174,6 +177,8 @@ impl Broker {
 struct MintedFor<'a> {
     input: &'a CreateSessionInput,
     anchor: &'a Anchor,
+    /// The intermediates of the verified path from the leaf to the anchor.
+    intermediates_on_path: &'a [IssuerSerial],
     profile: &'a Profile,
     role: &'a Role,
     session_name: String,
@@ -188,6 +193,7 @@ fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Resul
     let MintedFor {
         input,
         anchor,
+        intermediates_on_path,
         profile,
         role,
         session_name,
@@ -217,10 +223,12 @@ fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Resul
             profile_arn: profile.arn.as_str().to_owned(),
             certificate_serial: input.certificate.serial_hex().to_owned(),
         },
-        certificate: Some(SessionCertificate {
+        chain: Some(SessionChain {
             trust_anchor_arn: anchor.arn.as_str().to_owned(),
-            issuer_digest: session::issuer_digest(input.certificate.issuer_der()),
-            serial_hex: input.certificate.serial_hex().to_owned(),
+            certificates: std::iter::once(input.certificate.issuer_serial())
+                .chain(intermediates_on_path)
+                .cloned()
+                .collect(),
         }),
     };
     let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
@@ -1267,7 +1275,9 @@ mod tests {
         let anchor = find_anchor(&config, TRUST_ANCHOR_ARN).unwrap();
         let certificate = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
         let intermediates: Vec<Vec<u8>> = chain.iter().map(|c| c.cert_der.clone()).collect();
-        broker.verify_chain_cached(&config, anchor, &certificate, &intermediates, at)
+        broker
+            .verify_chain_cached(&config, anchor, &certificate, &intermediates, at)
+            .map(drop)
     }
 
     fn assert_untrusted(result: Result<(), ApiError>, reason: &str, message: &str) {
@@ -1702,7 +1712,7 @@ mod tests {
                 source_role_arn: role.arn.as_str().to_owned(),
                 source_session_name: "s".to_owned(),
             },
-            certificate: None,
+            chain: None,
         };
         let caller = crate::broker::Caller {
             claims: Arc::new(crate::broker::OpenedSession::new(claims)),

@@ -545,6 +545,6 @@ fn caller_claims(q: &AssumeRoleQuestion, role: &Role, profile: CallerProfile, no
         session_policies: profile.session_policies,
         policy_arns: profile.policy_arns,
         // A question names no certificate: explain does not consult CRLs for it.
-        certificate: None,
+        chain: None,
     }
 }

@@ -110,8 +110,7 @@ impl StaleCrls {
 pub struct CrlInfo {
     /// RFC 4514-style issuer.
     pub issuer: String,
-    /// SHA-256 of the issuer Name as encoded (DER), as a session names its certificate's
-    /// issuer ([`crate::session::issuer_digest`]).
+    /// SHA-256 of the issuer Name as encoded (DER), as [`super::IssuerSerial`] names it.
     pub issuer_digest: [u8; 32],
     /// The subjectPublicKeyInfo (DER) of the anchor certificate whose key verified the CRL's
     /// signature: the issuer as revocation checking knows it (a re-keyed CA has a CRL per key).
@@ -348,21 +347,19 @@ impl TrustAnchor {
             .map(|(_, info)| info)
     }
 
-    /// A CRL of this anchor that lists the certificate of serial `serial_hex` (as
-    /// [`super::format_serial_hex`] writes it) whose issuer Name has the digest
-    /// `issuer_digest`: a certificate a session was issued to, which the CRL revoked since.
+    /// A CRL of this anchor that lists `certificate`: one of a session's chain, which the CRL
+    /// revoked since the session was issued.
     ///
-    /// The issuer and serial name the certificate, as RFC 5280 §5.1.2.6 has CRLs name
-    /// revoked certificates (a CA gives each certificate a serial of its own, §4.1.2.2), so
-    /// any CRL of that issuer listing the serial revokes it, whatever the scope of its issuing
-    /// distribution point or the CA key that signed it. A stale CRL still revokes what it
-    /// lists.
-    pub fn crl_revoking_issued(&self, issuer_digest: &[u8; 32], serial_hex: &str) -> Option<&CrlInfo> {
+    /// The issuer and serial name the certificate, as CRLs name the certificates they revoke,
+    /// so any CRL of that issuer listing the serial revokes it, whatever the scope of its
+    /// issuing distribution point or the CA key that signed it. A stale CRL still revokes what
+    /// it lists.
+    pub fn crl_revoking(&self, certificate: &super::IssuerSerial) -> Option<&CrlInfo> {
         self.crl_infos.iter().find(|crl| {
-            crl.issuer_digest == *issuer_digest
+            crl.issuer_digest == certificate.issuer_digest
                 && crl
                     .revoked_serials
-                    .binary_search_by(|s| s.as_str().cmp(serial_hex))
+                    .binary_search_by(|s| s.as_str().cmp(&certificate.serial_hex))
                     .is_ok()
         })
     }
@@ -654,7 +651,7 @@ fn load_crl(
     }
     let info = CrlInfo {
         issuer: distinguished_name(&parsed.tbs_cert_list.issuer).to_string(),
-        issuer_digest: crate::session::issuer_digest(parsed.tbs_cert_list.issuer.as_raw()),
+        issuer_digest: crate::sigv4::sha256(parsed.tbs_cert_list.issuer.as_raw()),
         signer_key: signer.public_key().raw.to_vec(),
         number: parsed.crl_number().cloned(),
         this_update: parsed.tbs_cert_list.this_update.timestamp(),

@@ -26,6 +26,34 @@ use crate::sigv4::sha256;
 pub use crate::sigv4::x509::PublicKeyKind;
 use crate::sigv4::x509::X509VerifyingKey;
 
+/// A certificate as a CRL names it when it revokes it: its issuer and its serial number (RFC
+/// 5280 §5.1.2.6; a CA gives each certificate it issues a serial of its own, §4.1.2.2). The
+/// issuer is the SHA-256 of its Name as encoded (DER), the bytes CRL issuers are matched on;
+/// the serial is hex, as [`super::format_serial_hex`] writes it.
+///
+/// Sessions carry those of their chain, so that a CRL revoking one later ends them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerSerial {
+    pub issuer_digest: [u8; 32],
+    pub serial_hex: String,
+}
+
+impl IssuerSerial {
+    /// The name of a certificate whose issuer Name is `issuer_name_der` (DER, as encoded) and
+    /// whose serial is `raw_serial` (the INTEGER's content octets).
+    pub fn new(issuer_name_der: &[u8], raw_serial: &[u8]) -> Self {
+        Self {
+            issuer_digest: crate::sigv4::sha256(issuer_name_der),
+            serial_hex: format_serial_hex(raw_serial),
+        }
+    }
+
+    /// The name of a parsed certificate.
+    pub(crate) fn of(certificate: &X509Certificate<'_>) -> Self {
+        Self::new(certificate.issuer().as_raw(), certificate.raw_serial())
+    }
+}
+
 /// A parsed client (leaf) certificate that passed the issuer-independent rules, with what
 /// every request made with it needs computed once: its digest, its key ready to verify
 /// signatures, its principal tags and source identity.
@@ -41,6 +69,8 @@ pub struct ClientCertificate {
     subject: DistinguishedName,
     /// The issuer name as encoded (DER), as path building matches it to CA subjects.
     issuer_der: Vec<u8>,
+    /// The issuer and serial, as a CRL names the certificate.
+    issuer_serial: IssuerSerial,
     /// `subject` and `issuer` rendered once: every audit event and subject ARN needs them.
     subject_string: String,
     issuer_string: String,
@@ -102,6 +132,7 @@ impl ClientCertificate {
             issuer_string,
             subject,
             issuer_der: x509.issuer().as_raw().to_vec(),
+            issuer_serial: IssuerSerial::of(&x509),
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
             principal_tags,
@@ -149,6 +180,11 @@ impl ClientCertificate {
     /// The issuer name as encoded (DER).
     pub fn issuer_der(&self) -> &[u8] {
         &self.issuer_der
+    }
+
+    /// The issuer and serial, as a CRL names the certificate.
+    pub fn issuer_serial(&self) -> &IssuerSerial {
+        &self.issuer_serial
     }
 
     /// notBefore, Unix seconds.

@@ -23,7 +23,7 @@ use webpki::{
 
 use super::anchor::{AnchorGroup, StaleCrls, TrustAnchor};
 use super::bundle_constraints::{AnchorConstraint, is_self_issued};
-use super::certificate::{ClientCertificate, parse_der, parse_der_or_why, public_key};
+use super::certificate::{ClientCertificate, IssuerSerial, parse_der, parse_der_or_why, public_key};
 use super::error::{CertificateError, Timestamp};
 
 /// Maximum number of intermediate certificates accepted with a leaf.
@@ -32,7 +32,7 @@ pub const MAX_INTERMEDIATES: usize = 5;
 const _: () = assert!(MAX_INTERMEDIATES <= 8);
 
 /// The outcome of a successful chain verification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedChain {
     /// The earliest notAfter (Unix seconds) of the leaf, the intermediates used and the
     /// anchor certificate — and, when the anchor refuses stale CRLs, the nextUpdate of the
@@ -41,6 +41,9 @@ pub struct VerifiedChain {
     /// Which of the intermediates given the accepted path goes through: bit `i` for the
     /// `i`th (webpki builds the path from them, and checks revocation along it only).
     pub intermediates_used: u8,
+    /// Those intermediates, named as CRLs name them, in the order they were sent: a session
+    /// of the chain ends when a CRL of the anchor revokes one.
+    pub intermediates_on_path: Vec<IssuerSerial>,
 }
 
 /// Verifies that `leaf` chains to `anchor` through (a subset of) `intermediates` at `now`.
@@ -179,7 +182,10 @@ pub(super) fn verify_chain_with<const N: usize>(
     let (mut decided, mut other_key) = (None, None);
     for group in &anchor.groups {
         match verify_in_group(anchor, group, &skipping, leaf, &end_entity, &intermediate_ders, now) {
-            Ok(verified) => return Ok(verified),
+            Ok(mut verified) => {
+                verified.intermediates_on_path = on_path(&parsed, verified.intermediates_used);
+                return Ok(verified);
+            }
             Err(GroupFailure::OtherKey(e)) => {
                 other_key.get_or_insert(e);
             }
@@ -321,6 +327,7 @@ fn verify_in_group(
     Ok(VerifiedChain {
         not_after: chain_not_after(anchor, leaf, &path, findings.intermediates_not_after.get()),
         intermediates_used: intermediates_used(&path, intermediate_ders),
+        intermediates_on_path: Vec::new(),
     })
 }
 
@@ -519,6 +526,17 @@ fn intermediates_used(path: &VerifiedPath<'_>, intermediate_ders: &[CertificateD
             None => used,
         }
     })
+}
+
+/// The `used` ones of `intermediates` (bit `i` for the `i`th), named as CRLs name them, in the
+/// order they were sent.
+fn on_path(intermediates: &[x509_parser::certificate::X509Certificate<'_>], used: u8) -> Vec<IssuerSerial> {
+    intermediates
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| used & (1 << i) != 0)
+        .map(|(_, c)| IssuerSerial::of(c))
+        .collect()
 }
 
 /// The webpki error a path refused for `broken` stands as, for webpki to try another path.

@@ -32,7 +32,9 @@ pub use anchor::{AnchorCertificate, CrlInfo, StaleCrls, TrustAnchor};
 pub(crate) use attributes::distinguished_name;
 pub(crate) use attributes::short_name_of;
 pub use attributes::{DistinguishedName, format_serial_hex, source_identity};
-pub use certificate::{CertificateNames, ClientCertificate, PublicKeyKind, certificate_names, mapped_tag_refusal};
+pub use certificate::{
+    CertificateNames, ClientCertificate, IssuerSerial, PublicKeyKind, certificate_names, mapped_tag_refusal,
+};
 pub use chain::{MAX_INTERMEDIATES, VerifiedChain, verify_chain, without_leaf};
 pub use error::{AnchorError, CertificateError, Timestamp, pem_problem};
 pub use mapping::{AttributeMapping, CertificateField};

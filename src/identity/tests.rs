@@ -129,6 +129,7 @@ fn valid_chains() {
         Ok(VerifiedChain {
             not_after: NA.unix_timestamp(),
             intermediates_used: 0,
+            intermediates_on_path: Vec::new(),
         })
     );
 
@@ -149,6 +150,7 @@ fn valid_chains() {
         Ok(VerifiedChain {
             not_after: inter_not_after.unix_timestamp(),
             intermediates_used: 1,
+            intermediates_on_path: vec![issuer_serial(inter.issued())],
         })
     );
     let cert = ClientCertificate::parse(via.cert_der.clone()).unwrap();
@@ -330,45 +332,53 @@ impl rustls_pki_types::SignatureVerificationAlgorithm for CountingP256 {
     }
 }
 
-/// A session names its certificate by issuer digest and serial: the anchor finds the CRL that
-/// lists it, and no other certificate's — not one of another issuer with the same serial,
-/// nor one the CRL does not list. A stale CRL still revokes what it lists.
+/// A certificate named as CRLs name it (issuer and serial), as sessions carry it.
+fn issuer_serial(issued: &Issued) -> IssuerSerial {
+    IssuerSerial::of(&certificate::parse_der(&issued.cert_der).unwrap())
+}
+
+/// A session names the certificates of its chain by issuer digest and serial: the anchor finds
+/// the CRL that lists one, and no other certificate's — not one of another issuer with the
+/// same serial, nor one the CRL does not list. A stale CRL still revokes what it lists; an
+/// intermediate on the path is named, one sent but not on it is not.
 #[test]
-fn a_session_certificate_is_found_in_the_crl_of_its_issuer() {
+fn the_certificates_of_a_session_are_found_in_the_crls_of_their_issuers() {
     let ca = root(KeyType::EcdsaP256);
     let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let other = ca.new_intermediate("Other", KeyType::EcdsaP256, NB, NA).unwrap();
     let revoked = leaf(&ca, KeyType::EcdsaP256);
     let good = leaf(&ca, KeyType::EcdsaP256);
     let stale = ca
         .crl(
-            &[revoked.serial_hex.as_str()],
+            &[revoked.serial_hex.as_str(), inter.issued().serial_hex.as_str()],
             datetime!(2026-05-01 0:00 UTC),
             datetime!(2026-05-15 0:00 UTC),
         )
         .unwrap();
-    let bundle = format!("{}{}", ca.issued().cert_pem, inter.issued().cert_pem);
-    let anchor = TrustAnchor::new(
-        bundle.as_bytes(),
-        &[stale.into_bytes(), inter.crl(&[], NB, NA).unwrap().into_bytes()],
-    )
-    .unwrap();
-    let named = |issued: &Issued| {
-        let certificate = ClientCertificate::parse(issued.cert_der.clone()).unwrap();
-        (
-            crate::session::issuer_digest(certificate.issuer_der()),
-            certificate.serial_hex().to_owned(),
-        )
-    };
+    let anchor = anchor_of(&ca, &[stale.into_bytes()]);
+    assert_eq!(
+        ClientCertificate::parse(revoked.cert_der.clone())
+            .unwrap()
+            .issuer_serial(),
+        &issuer_serial(&revoked)
+    );
 
-    let (root_digest, serial) = named(&revoked);
-    let crl = anchor.crl_revoking_issued(&root_digest, &serial).unwrap();
+    let crl = anchor.crl_revoking(&issuer_serial(&revoked)).unwrap();
     assert_eq!(crl.issuer, anchor.certificates()[0].subject);
-    let (_, good_serial) = named(&good);
-    assert_eq!(anchor.crl_revoking_issued(&root_digest, &good_serial), None);
-    // The intermediate's own CRL does not list it, and the root's names another issuer.
-    let (inter_digest, _) = named(&leaf(&inter, KeyType::EcdsaP256));
-    assert_ne!(inter_digest, root_digest);
-    assert_eq!(anchor.crl_revoking_issued(&inter_digest, &serial), None);
+    assert_eq!(anchor.crl_revoking(&issuer_serial(&good)), None);
+    assert!(anchor.crl_revoking(&issuer_serial(inter.issued())).is_some());
+    // A certificate of another issuer with a serial the root's CRL lists is not revoked by it.
+    let under = leaf(&inter, KeyType::EcdsaP256);
+    let same_serial = IssuerSerial {
+        serial_hex: revoked.serial_hex.clone(),
+        ..issuer_serial(&under)
+    };
+    assert_eq!(anchor.crl_revoking(&same_serial), None);
+
+    // The intermediates a verification names are those of its path.
+    let unrevoking = anchor_of(&ca, &[]);
+    let verified = verify(&unrevoking, &under, &[other.issued(), inter.issued()]).unwrap();
+    assert_eq!(verified.intermediates_on_path, vec![issuer_serial(inter.issued())]);
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::identity::IssuerSerial;
+
 /// The claims sealed inside a session token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionClaims {
@@ -39,32 +41,22 @@ pub struct SessionClaims {
     pub policy_arns: Vec<String>,
     /// How the session was created.
     pub origin: SessionOrigin,
-    /// The certificate the session's chain began with, whose revocation ends it; `None` in
-    /// tokens sealed before sessions carried it.
-    pub certificate: Option<SessionCertificate>,
+    /// The certificate chain the session's role chain began with, whose revocation ends it;
+    /// `None` in tokens sealed before sessions carried it.
+    pub chain: Option<SessionChain>,
 }
 
-/// The client certificate a CreateSession issued a session to, carried along every session
-/// chained from it: when a CRL of its trust anchor lists it, those sessions end (a session
-/// outliving its certificate's revocation is what AWS does, and what an operator revoking a
-/// stolen certificate does not want).
-///
-/// A certificate is named by its issuer and serial, as CRLs name the certificates they revoke
-/// (RFC 5280 §5.1.2.6: a serial is unique to its issuer).
+/// The certificate chain a CreateSession issued a session to, carried along every session
+/// chained from it: when a CRL of its trust anchor lists one of its certificates, those
+/// sessions end (a session outliving its certificate's revocation is what AWS does, and what
+/// an operator revoking a stolen certificate or a compromised CA does not want).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionCertificate {
+pub struct SessionChain {
     /// The trust anchor whose CRLs are consulted.
     pub trust_anchor_arn: String,
-    /// SHA-256 of the DER of the certificate's issuer Name, as [`issuer_digest`] computes it.
-    pub issuer_digest: [u8; 32],
-    /// The serial number, hex, as [`crate::identity::format_serial_hex`] writes it.
-    pub serial_hex: String,
-}
-
-/// How a [`SessionCertificate`] names its issuer: SHA-256 of the issuer Name as encoded (DER),
-/// the bytes CRL issuers are matched on.
-pub fn issuer_digest(issuer_name_der: &[u8]) -> [u8; 32] {
-    crate::sigv4::sha256(issuer_name_der)
+    /// The client certificate, then the intermediate CA certificates of its verified path, as
+    /// CRLs name them.
+    pub certificates: Vec<IssuerSerial>,
 }
 
 /// How a session came to be.
@@ -99,7 +91,7 @@ pub struct SessionClaimsDraft {
     pub session_policies: Vec<String>,
     pub policy_arns: Vec<String>,
     pub origin: SessionOrigin,
-    pub certificate: Option<SessionCertificate>,
+    pub chain: Option<SessionChain>,
 }
 
 impl SessionClaims {
@@ -117,7 +109,7 @@ impl SessionClaims {
             session_policies,
             policy_arns,
             origin,
-            certificate,
+            chain,
         } = draft;
         Self {
             access_key_id,
@@ -133,7 +125,7 @@ impl SessionClaims {
             session_policies,
             policy_arns,
             origin,
-            certificate,
+            chain,
         }
     }
 
@@ -176,7 +168,7 @@ impl fmt::Debug for SessionClaims {
             .field("session_policies", &self.session_policies)
             .field("policy_arns", &self.policy_arns)
             .field("origin", &self.origin)
-            .field("certificate", &self.certificate)
+            .field("chain", &self.chain)
             .finish()
     }
 }
@@ -207,10 +199,12 @@ pub(crate) mod tests {
                 source_role_arn: "arn:aws:iam::123456789012:role/base".into(),
                 source_session_name: "base-session".into(),
             },
-            certificate: Some(SessionCertificate {
+            chain: Some(SessionChain {
                 trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/corp".into(),
-                issuer_digest: issuer_digest(b"issuer"),
-                serial_hex: "1a2b".into(),
+                certificates: vec![
+                    IssuerSerial::new(b"issuing CA", &[0x1a, 0x2b]),
+                    IssuerSerial::new(b"root CA", &[0x07]),
+                ],
             }),
         }
     }

@@ -17,7 +17,7 @@ pub mod keyring;
 pub mod packed;
 pub mod token;
 
-pub use claims::{SessionCertificate, SessionClaims, SessionClaimsDraft, SessionOrigin, issuer_digest, same_tag_key};
+pub use claims::{SessionChain, SessionClaims, SessionClaimsDraft, SessionOrigin, same_tag_key};
 pub use credentials::{Credentials, format_expiration, mint, new_access_key_id, new_secret_access_key, role_id};
 pub use duration::{MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, assume_role_duration, create_session_duration};
 pub use keyring::{KeyRing, KeyRingError, TokenKey};

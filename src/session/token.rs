@@ -20,8 +20,9 @@
 //!   earlier versions; they are still opened (they live 12 hours at most).
 //! - The plaintext is a version byte ([`CLAIMS_VERSION`]) followed by the claims in
 //!   [postcard](https://postcard.jamesmunns.com/wire-format) encoding: one pass, no JSON.
-//!   Version 2 is version 1's claims followed by the session's certificate (an `Option`);
-//!   version 1 plaintexts, sealed by earlier versions, are still opened, with no certificate.
+//!   Version 2 is version 1's claims followed by the session's certificate chain (an
+//!   `Option`); version 1 plaintexts, sealed by earlier versions, are still opened, with no
+//!   chain.
 //!   Zero bytes may follow the claims, sealed with them: the padding that makes a token as
 //!   long as an STS `MinimumSessionTokenSize` asks.
 //! - Every character is from `[A-Za-z0-9._-]`, unreserved in URIs (RFC 3986 §2.3), so the token
@@ -39,16 +40,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::claims::{SessionCertificate, SessionClaims, SessionOrigin};
+use super::claims::{SessionChain, SessionClaims, SessionOrigin};
 use super::credentials::fill_random;
 use super::keyring::{KeyRing, is_valid_key_id};
+use crate::identity::IssuerSerial;
 
 /// The longest token [`open`] accepts and [`seal`] produces, in characters. Checked before
 /// any decoding; AWS tokens are typically under 4 KiB, ours carry the session policies too.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Layout version of the sealed plaintext.
 pub const CLAIMS_VERSION: u8 = 2;
-/// The layout of earlier versions: [`CLAIMS_VERSION`] without the certificate.
+/// The layout of earlier versions: [`CLAIMS_VERSION`] without the certificate chain.
 const CLAIMS_VERSION_1: u8 = 1;
 
 /// The message AWS STS gives for a token it cannot use (`InvalidClientTokenId`, HTTP 403).
@@ -129,12 +131,12 @@ pub(super) fn seal_with_nonce(
     // The plaintext holds the secret access key: size the buffer up front so serialization
     // never reallocates and leaves unzeroized copies behind.
     let wire = WireClaims::from(claims);
-    let certificate = claims.certificate.as_ref().map(WireCertificate::from);
-    let bound = wire.size_bound() + certificate.as_ref().map_or(1, WireCertificate::size_bound);
+    let chain = claims.chain.as_ref().map(WireChain::from);
+    let bound = wire.size_bound() + chain.as_ref().map_or(1, WireChain::size_bound);
     let mut buffer = Vec::with_capacity(bound + padding_len(header.len(), NONCE_LEN + bound + TAG_LEN, min_len));
     buffer.push(CLAIMS_VERSION);
     let buffer = postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?;
-    let mut plaintext = Zeroizing::new(postcard::to_extend(&certificate, buffer).map_err(|_| TokenError::SealFailed)?);
+    let mut plaintext = Zeroizing::new(postcard::to_extend(&chain, buffer).map_err(|_| TokenError::SealFailed)?);
     let padding = padding_len(header.len(), NONCE_LEN + plaintext.len() + TAG_LEN, min_len);
     let padded_len = plaintext.len() + padding;
     plaintext.resize(padded_len, 0);
@@ -276,12 +278,12 @@ fn padding_len(header_len: usize, sealed_len: usize, min_len: usize) -> usize {
     padded - sealed_len
 }
 
-/// The claims of a plaintext: postcard claims, the certificate when `with_certificate` (version
-/// 2), then nothing but zero padding.
-fn decode_claims(encoded: &[u8], with_certificate: bool) -> Result<SessionClaims, TokenError> {
+/// The claims of a plaintext: postcard claims, the certificate chain when `with_chain`
+/// (version 2), then nothing but zero padding.
+fn decode_claims(encoded: &[u8], with_chain: bool) -> Result<SessionClaims, TokenError> {
     let (wire, rest) = postcard::take_from_bytes::<WireClaims<'_>>(encoded).map_err(|_| TokenError::Invalid)?;
-    let (certificate, padding) = if with_certificate {
-        postcard::take_from_bytes::<Option<WireCertificate<'_>>>(rest).map_err(|_| TokenError::Invalid)?
+    let (chain, padding) = if with_chain {
+        postcard::take_from_bytes::<Option<WireChain<'_>>>(rest).map_err(|_| TokenError::Invalid)?
     } else {
         (None, rest)
     };
@@ -289,12 +291,12 @@ fn decode_claims(encoded: &[u8], with_certificate: bool) -> Result<SessionClaims
         return Err(TokenError::Invalid);
     }
     let mut claims = wire.into_claims();
-    claims.certificate = certificate.map(WireCertificate::into_certificate);
+    claims.chain = chain.map(WireChain::into_chain);
     Ok(claims)
 }
 
 /// The postcard layout of the claims of [`CLAIMS_VERSION`] 1, which version 2 follows with an
-/// `Option<WireCertificate>`. Field order is the wire format: never change it; add fields in a
+/// `Option<WireChain>`. Field order is the wire format: never change it; add fields in a
 /// new version after the last ones, as version 2 did.
 #[derive(Serialize, Deserialize)]
 struct WireClaims<'a> {
@@ -326,37 +328,51 @@ enum WireOrigin<'a> {
     },
 }
 
-/// The postcard layout of a [`SessionCertificate`] (version 2).
+/// The postcard layout of a [`SessionChain`] (version 2): each certificate as its issuer
+/// digest and serial.
 #[derive(Serialize, Deserialize)]
-struct WireCertificate<'a> {
+struct WireChain<'a> {
     trust_anchor_arn: Cow<'a, str>,
-    issuer_digest: [u8; 32],
-    serial_hex: Cow<'a, str>,
+    certificates: Vec<([u8; 32], Cow<'a, str>)>,
 }
 
-impl<'a> From<&'a SessionCertificate> for WireCertificate<'a> {
-    fn from(c: &'a SessionCertificate) -> Self {
+impl<'a> From<&'a SessionChain> for WireChain<'a> {
+    fn from(c: &'a SessionChain) -> Self {
         Self {
             trust_anchor_arn: Cow::Borrowed(&c.trust_anchor_arn),
-            issuer_digest: c.issuer_digest,
-            serial_hex: Cow::Borrowed(&c.serial_hex),
+            certificates: c
+                .certificates
+                .iter()
+                .map(|id| (id.issuer_digest, Cow::Borrowed(id.serial_hex.as_str())))
+                .collect(),
         }
     }
 }
 
-impl WireCertificate<'_> {
+impl WireChain<'_> {
     /// An upper bound of the encoded size, its `Option` tag included (see
     /// [`WireClaims::size_bound`]).
     fn size_bound(&self) -> usize {
         const VARINT: usize = 10;
-        5 + self.trust_anchor_arn.len() + VARINT + 32 + self.serial_hex.len() + VARINT
+        let certificates: usize = self
+            .certificates
+            .iter()
+            .map(|(_, serial)| 32 + serial.len() + VARINT)
+            .sum();
+        5 + self.trust_anchor_arn.len() + VARINT + VARINT + certificates
     }
 
-    fn into_certificate(self) -> SessionCertificate {
-        SessionCertificate {
+    fn into_chain(self) -> SessionChain {
+        SessionChain {
             trust_anchor_arn: self.trust_anchor_arn.into_owned(),
-            issuer_digest: self.issuer_digest,
-            serial_hex: self.serial_hex.into_owned(),
+            certificates: self
+                .certificates
+                .into_iter()
+                .map(|(issuer_digest, serial)| IssuerSerial {
+                    issuer_digest,
+                    serial_hex: serial.into_owned(),
+                })
+                .collect(),
         }
     }
 }
@@ -442,7 +458,7 @@ impl WireClaims<'_> {
             + 4 * VARINT
     }
 
-    /// The claims, without the certificate that version 2 writes after them.
+    /// The claims, without the certificate chain that version 2 writes after them.
     fn into_claims(self) -> SessionClaims {
         SessionClaims {
             access_key_id: self.access_key_id.into_owned(),
@@ -475,7 +491,7 @@ impl WireClaims<'_> {
                     source_session_name: source_session_name.into_owned(),
                 },
             },
-            certificate: None,
+            chain: None,
         }
     }
 }
@@ -552,9 +568,9 @@ pub(crate) mod tests {
             let wire = WireClaims::from(&claims);
             let encoded = postcard::to_allocvec(&wire).unwrap();
             assert!(encoded.len() < wire.size_bound());
-            let certificate = claims.certificate.as_ref().map(WireCertificate::from);
-            let encoded = postcard::to_allocvec(&certificate).unwrap();
-            assert!(encoded.len() <= certificate.as_ref().unwrap().size_bound());
+            let chain = claims.chain.as_ref().map(WireChain::from);
+            let encoded = postcard::to_allocvec(&chain).unwrap();
+            assert!(encoded.len() <= chain.as_ref().unwrap().size_bound());
         }
     }
 
@@ -642,7 +658,7 @@ pub(crate) mod tests {
         let key = TokenKey::generate();
         let ring = ring("k1", &[("k1", &key)]);
         let claims = SessionClaims {
-            certificate: None,
+            chain: None,
             ..sample_claims()
         };
         let mut plaintext = vec![CLAIMS_VERSION_1];
@@ -831,15 +847,15 @@ pub(crate) mod tests {
         }
     }
 
-    /// Version 1 plaintexts (claims without a certificate), sealed by earlier versions in either
-    /// layout, still open, with no certificate; version 2 ones carry it, or say they have none.
+    /// Version 1 plaintexts (claims without a certificate chain), sealed by earlier versions in
+    /// either layout, still open, with no chain; version 2 ones carry it, or say they have none.
     #[test]
-    fn claims_version_1_opens_without_a_certificate() {
+    fn claims_version_1_opens_without_a_certificate_chain() {
         let ring = ring("k1", &[("k1", &TokenKey::generate())]);
         let with = sample_claims();
-        assert!(with.certificate.is_some());
+        assert!(with.chain.as_ref().is_some_and(|c| c.certificates.len() == 2));
         let without = SessionClaims {
-            certificate: None,
+            chain: None,
             ..sample_claims()
         };
         let mut v1 = vec![CLAIMS_VERSION_1];
@@ -847,16 +863,16 @@ pub(crate) mod tests {
         for layout in [Layout::Rg2, Layout::Rg1] {
             assert_eq!(open(&ring, &seal_raw(&ring, layout, &v1)).unwrap(), without);
         }
-        // The certificate follows the version-1 claims, and a version-2 token without one
+        // The chain follows the version-1 claims, and a version-2 token without one
         // opens without one.
         let sealed_with = seal(&ring, &with).unwrap();
         assert_eq!(open(&ring, &sealed_with).unwrap(), with);
         assert_eq!(open(&ring, &seal(&ring, &without).unwrap()).unwrap(), without);
         let mut v2 = v1.clone();
         v2[0] = CLAIMS_VERSION;
-        v2.extend(postcard::to_allocvec(&with.certificate.as_ref().map(WireCertificate::from)).unwrap());
+        v2.extend(postcard::to_allocvec(&with.chain.as_ref().map(WireChain::from)).unwrap());
         assert_eq!(open(&ring, &seal_raw(&ring, Layout::Rg2, &v2)).unwrap(), with);
-        // A version-2 plaintext cut before its certificate does not open as a version-1 one.
+        // A version-2 plaintext cut before its chain does not open as a version-1 one.
         v1[0] = CLAIMS_VERSION;
         assert_eq!(
             open(&ring, &seal_raw(&ring, Layout::Rg2, &v1)),
@@ -904,7 +920,7 @@ pub(crate) mod tests {
     fn padding_must_be_zero_bytes() {
         let claims = sample_claims();
         let mut plaintext = postcard::to_allocvec(&WireClaims::from(&claims)).unwrap();
-        plaintext.extend(postcard::to_allocvec(&claims.certificate.as_ref().map(WireCertificate::from)).unwrap());
+        plaintext.extend(postcard::to_allocvec(&claims.chain.as_ref().map(WireChain::from)).unwrap());
         plaintext.extend_from_slice(&[0, 0, 0]);
         assert_eq!(decode_claims(&plaintext, true).unwrap(), claims);
         plaintext.push(1);
