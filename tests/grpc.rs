@@ -1908,6 +1908,15 @@ async fn admin_is_limited_to_listed_subjects() {
     std::fs::write(&config_path, "not toml [").unwrap();
     let failed = admin.admin().reload(ReloadRequest {}).await.unwrap().into_inner();
     assert!(!failed.reloaded && !failed.error.is_empty());
+    // Answered, but audited and counted as the failure it is, not as an allowed reload.
+    let metrics = d.metrics_text();
+    for series in [
+        r#"rolegate_requests_total{api="grpc",operation="Admin.Reload",outcome="allow"} 1"#,
+        r#"rolegate_requests_total{api="grpc",operation="Admin.Reload",outcome="ValidationError"} 1"#,
+        r#"rolegate_refusals_total{api="grpc",operation="Admin.Reload",reason="reload-failed"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from\n{metrics}");
+    }
     let after = admin.admin().status(StatusRequest {}).await.unwrap().into_inner();
     let config = after.config.expect("config status");
     assert_eq!(

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use super::peer::admin_peer;
-use super::{GrpcContext, audited, context, one_message, record};
+use super::{GrpcContext, audited, audited_answer, context, one_message, record};
 use crate::audit::Record;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -30,7 +30,14 @@ impl Admin for AdminService {
             Ok(_) => reload(&ctx, &mut record).await,
             Err(e) => Err(e),
         };
-        audited(&ctx, &record, result)
+        audited_answer(
+            &ctx,
+            &record,
+            result.map(|answer| {
+                let failed = failed_reload(&answer);
+                (answer, failed)
+            }),
+        )
     }
 
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
@@ -39,6 +46,14 @@ impl Admin for AdminService {
         let result = one_message(&req, "Admin.Status").and_then(|_| status(&ctx, &mut record));
         audited(&ctx, &record, result)
     }
+}
+
+/// A reload that failed, as its audit event and metrics record it: the call succeeds (its
+/// answer says the reload failed, and why), but the configuration in force did not change, so
+/// it is no `allow` (reason `reload-failed`, error code `ValidationError`: the files read do
+/// not make a configuration).
+fn failed_reload(answer: &ReloadResponse) -> Option<ApiError> {
+    (!answer.reloaded).then(|| ApiError::validation("reload-failed", answer.error.clone()))
 }
 
 async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse, ApiError> {
