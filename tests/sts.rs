@@ -125,20 +125,30 @@ fn roles_anywhere_client(endpoint: &str, ca: &std::path::Path) -> RolesAnywhereC
 
 /// Roles Anywhere credentials for ROLE, and the leaf's serial in hex (the session name).
 async fn roles_anywhere_session(endpoint: &str, ca: &std::path::Path, leaf: &Issued) -> (SessionCredentials, String) {
+    let creds = create_session(endpoint, ca, leaf, &[]).await.unwrap();
+    (creds, leaf.serial_hex.clone())
+}
+
+/// A CreateSession for ROLE with `leaf` and its `chain` of intermediates.
+async fn create_session(
+    endpoint: &str,
+    ca: &std::path::Path,
+    leaf: &Issued,
+    chain: &[&Issued],
+) -> Result<SessionCredentials, rolegate::client::ClientError> {
     let key = X509SigningKey::from_pkcs8_der(&leaf.key_pkcs8_der).unwrap();
     let cert = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
-    let creds = roles_anywhere_client(endpoint, ca)
+    let chain: Vec<Vec<u8>> = chain.iter().map(|c| c.cert_der.clone()).collect();
+    roles_anywhere_client(endpoint, ca)
         .create_session(
             &main_session_params(),
             &key,
             &leaf.cert_der,
-            &[],
+            &chain,
             cert.serial_decimal(),
             now(),
         )
         .await
-        .unwrap();
-    (creds, cert.serial_hex().to_owned())
 }
 
 /// Plain strings of a credential set, whatever issued it.
@@ -1099,17 +1109,7 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
     let (kept_session, _) = roles_anywhere_session(ep, &ca, &kept).await;
     let (stolen_session, kept_session) = (Creds::from(&stolen_session), Creds::from(&kept_session));
     let under_intermediate = Pki::client(&pki.intermediate, "under-intermediate", KeyType::EcdsaP256);
-    let key = X509SigningKey::from_pkcs8_der(&under_intermediate.key_pkcs8_der).unwrap();
-    let cert = ClientCertificate::parse(under_intermediate.cert_der.clone()).unwrap();
-    let intermediate_session = roles_anywhere_client(ep, &ca)
-        .create_session(
-            &main_session_params(),
-            &key,
-            &under_intermediate.cert_der,
-            &[pki.intermediate.issued().cert_der.clone()],
-            cert.serial_decimal(),
-            now(),
-        )
+    let intermediate_session = create_session(ep, &ca, &under_intermediate, &[pki.intermediate.issued()])
         .await
         .unwrap();
     let intermediate_session = Creds::from(&intermediate_session);
@@ -1206,19 +1206,11 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
     );
     assume_chained(kept_session.clone()).await.unwrap();
     // The revoked certificate gets no new session.
-    let key = X509SigningKey::from_pkcs8_der(&stolen.key_pkcs8_der).unwrap();
-    let cert = ClientCertificate::parse(stolen.cert_der.clone()).unwrap();
-    let again = roles_anywhere_client(ep, &ca)
-        .create_session(
-            &main_session_params(),
-            &key,
-            &stolen.cert_der,
-            &[],
-            cert.serial_decimal(),
-            now(),
-        )
-        .await;
-    assert_access_denied(again, REVOKED, "certificate-revoked");
+    assert_access_denied(
+        create_session(ep, &ca, &stolen, &[]).await,
+        REVOKED,
+        "certificate-revoked",
+    );
 }
 
 /// A role of another account than the daemon's (a configuration may hold one, with a warning).
