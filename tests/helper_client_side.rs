@@ -133,6 +133,7 @@ fn credential_process_prints_version_1_json_and_errors_on_one_line() {
         keys,
         [
             "AccessKeyId",
+            "AccountId",
             "Expiration",
             "SecretAccessKey",
             "SessionToken",
@@ -140,6 +141,7 @@ fn credential_process_prints_version_1_json_and_errors_on_one_line() {
         ]
     );
     assert_eq!(v["Version"], 1);
+    assert_eq!(v["AccountId"], ACCOUNT, "the role's account");
     assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
     assert!(!c.home().join(".cache").exists(), "--no-cache writes nothing");
 
@@ -1886,6 +1888,8 @@ fn update_once_writes_the_profile_and_keeps_the_rest() {
         text.contains("\naws_secret_access_key = ") && text.contains("\naws_session_token = "),
         "{text}"
     );
+    // With the role's account, which botocore reads beside the credentials.
+    assert!(text.contains(&format!("\naws_account_id = {ACCOUNT}\n")), "{text}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::cache::{self, CacheKey, CacheSlot};
 use super::credentials::{IdentitySource, Passphrase, WorkloadIdentity, read_certificate_and_chain};
 use super::refresh::Checked;
+use crate::arn::AccountId;
 use crate::cli::print_stderr;
 use crate::client::{CreateSessionParams, RolesAnywhereClient, SessionCheck, SessionCredentials, TlsOptions, proxy};
 use futures_util::future::BoxFuture;
@@ -532,7 +533,9 @@ fn aws_domain(region: &str) -> &'static str {
     }
 }
 
-/// The `credential_process` output format (version 1).
+/// The `credential_process` output format (version 1), with the account the credentials are
+/// of when it is known (`AccountId`: botocore's `ProcessProvider` reads it since 1.35, falling
+/// back to the profile's `aws_account_id`, for account-based endpoints; so do the other SDKs).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProcessOutput<'a> {
@@ -541,18 +544,29 @@ pub struct ProcessOutput<'a> {
     pub secret_access_key: &'a str,
     pub session_token: &'a str,
     pub expiration: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
 }
 
-impl<'a> From<&'a SessionCredentials> for ProcessOutput<'a> {
-    fn from(c: &'a SessionCredentials) -> Self {
+impl<'a> ProcessOutput<'a> {
+    /// The output for `c`, the credentials of a role of `account`.
+    pub fn new(c: &'a SessionCredentials, account: Option<&'a AccountId>) -> Self {
         Self {
             version: 1,
             access_key_id: &c.access_key_id,
             secret_access_key: &c.secret_access_key,
             session_token: &c.session_token,
             expiration: &c.expiration,
+            account_id: account.map(AccountId::as_str),
         }
     }
+}
+
+/// The account of the role ARN `arn` (`arn:partition:iam::account-id:role/…`), when its
+/// account field is one (12 digits): the account of the credentials issued for the role.
+/// `None` otherwise — no server issues credentials for such a role, and none is made up.
+pub fn role_account(arn: &str) -> Option<AccountId> {
+    arn.split(':').nth(4).and_then(|account| AccountId::parse(account).ok())
 }
 
 /// Runs the command: prints the credentials JSON on stdout, from the cache when it holds
@@ -563,6 +577,9 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         no_cache,
     } = args;
     let source = args.identity_source()?;
+    // Printed with the credentials, whether fetched or cached: a cache entry is of one role
+    // ARN (it is part of the entry's key), so the entry need not hold it.
+    let account = role_account(&args.role_arn);
     let cache_dir = if no_cache || cache::disabled_by_env() {
         None
     } else {
@@ -593,7 +610,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                                 c.expiration
                             ));
                         }
-                        return print_credentials(&c);
+                        return print_credentials(&c, account.as_ref());
                     }
                     Some(refusal) => {
                         print_stderr(&format!(
@@ -636,7 +653,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                                 "warning: {busy}: using the cached credentials, valid until {}\n",
                                 c.expiration
                             ));
-                            return print_credentials(&c);
+                            return print_credentials(&c, account.as_ref());
                         }
                         return Err(busy);
                     }
@@ -676,12 +693,12 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             }
         }
     };
-    print_credentials(&creds)
+    print_credentials(&creds, account.as_ref())
 }
 
-/// Writes `creds` on standard output as `credential_process` output.
-fn print_credentials(creds: &SessionCredentials) -> Result<(), String> {
-    let json = serde_json::to_string(&ProcessOutput::from(creds)).map_err(|e| e.to_string())?;
+/// Writes `creds`, of a role of `account`, on standard output as `credential_process` output.
+fn print_credentials(creds: &SessionCredentials, account: Option<&AccountId>) -> Result<(), String> {
+    let json = serde_json::to_string(&ProcessOutput::new(creds, account)).map_err(|e| e.to_string())?;
     // A reader that went away (a closed pipe) is an error like any other: one line, exit 1.
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
@@ -782,7 +799,41 @@ fn stored_or_cached(
 
 #[cfg(test)]
 mod tests {
-    use super::{FetchFailure, aws_domain, check_arn, fetch_wait, same_region};
+    use super::{FetchFailure, ProcessOutput, aws_domain, check_arn, fetch_wait, role_account, same_region};
+
+    /// The output carries the role's account as `AccountId` (botocore reads it beside the
+    /// credentials, for account-based endpoints), and no `AccountId` when the role ARN has
+    /// no account to tell.
+    #[test]
+    fn the_output_carries_the_roles_account() {
+        let credentials = crate::client::SessionCredentials {
+            access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
+            secret_access_key: zeroize::Zeroizing::new("s".into()),
+            session_token: zeroize::Zeroizing::new("t".into()),
+            expiration: "2026-01-01T01:00:00Z".into(),
+        };
+        let account = role_account("arn:aws:iam::123456789012:role/path/app");
+        assert_eq!(
+            serde_json::to_string(&ProcessOutput::new(&credentials, account.as_ref())).unwrap(),
+            r#"{"Version":1,"AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"s","SessionToken":"t","Expiration":"2026-01-01T01:00:00Z","AccountId":"123456789012"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ProcessOutput::new(&credentials, None)).unwrap(),
+            r#"{"Version":1,"AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"s","SessionToken":"t","Expiration":"2026-01-01T01:00:00Z"}"#
+        );
+        assert_eq!(
+            role_account("arn:aws-cn:iam::210987654321:role/app").map(|a| a.to_string()),
+            Some("210987654321".to_owned())
+        );
+        for no_account in [
+            "arn:aws:iam::role/app",
+            "arn:aws:iam::12345:role/app",
+            "arn:aws:iam::",
+            "app",
+        ] {
+            assert_eq!(role_account(no_account), None, "{no_account}");
+        }
+    }
 
     /// With cached credentials to fall back on, a fetch waits 5 s at most; without, what is
     /// left of the 30 s.

@@ -1,15 +1,17 @@
-//! `rolegate update --profile NAME [--once]`: writes fresh credentials into a profile of the
-//! shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`),
-//! atomically and with mode 0600, keeping every other profile, key and comment; then, unless
-//! `--once`, keeps refreshing it ahead of expiry (per [`super::refresh`]).
+//! `rolegate update --profile NAME [--once]`: writes fresh credentials, with the role's account
+//! (`aws_account_id`), into a profile of the shared credentials file
+//! (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), atomically and with mode 0600,
+//! keeping every other profile, key and comment; then, unless `--once`, keeps refreshing it
+//! ahead of expiry (per [`super::refresh`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use super::credential_process::SessionArgs;
+use super::credential_process::{SessionArgs, role_account};
 use super::credentials::WorkloadIdentity;
 use super::refresh::{self, RefreshPolicy, SharedState};
+use crate::arn::AccountId;
 use crate::client::SessionCredentials;
 
 /// `rolegate update` flags.
@@ -67,8 +69,15 @@ fn profile_name(name: &str) -> Result<String, String> {
 /// every option of it in each section's `items()`: `[default]` and `[Default]` are profiles.
 const DEFAULT_SECTION: &str = "DEFAULT";
 
-/// The keys this command owns in its profile.
-const KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
+/// The keys this command owns in its profile: the credentials, and the account of the role
+/// they are of (`aws_account_id`, which botocore's shared-credentials provider reads beside
+/// them since 1.35, for account-based endpoints; so do the other SDKs).
+const KEYS: [&str; 4] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_account_id",
+];
 
 /// Every key this command rewrites where the profile has it, with the index of the value it
 /// takes: [`KEYS`] (added when missing), then the session token's legacy name, which botocore
@@ -76,19 +85,26 @@ const KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_sess
 /// `aws_security_token` first). Some tools still write both: where a profile holds it, it is
 /// set to the new token too — never added — so an SDK does not pair the new key with an old
 /// token.
-const OWNED_KEYS: [(&str, usize); 4] = [(KEYS[0], 0), (KEYS[1], 1), (KEYS[2], 2), ("aws_security_token", 2)];
+const OWNED_KEYS: [(&str, usize); 5] = [
+    (KEYS[0], 0),
+    (KEYS[1], 1),
+    (KEYS[2], 2),
+    (KEYS[3], 3),
+    ("aws_security_token", 2),
+];
 
 /// Runs the command.
 pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let file = credentials_file()?;
     let source = args.session.identity_source()?;
     let client = args.session.client()?;
+    let account = profile_account(&args.session.role_arn)?;
     // Unreadable certificate or key files are an error now, not a retry loop: the loop below
     // reads them again each time (rotation), and retries only what may recover by itself.
     let identity = WorkloadIdentity::load(&source)?;
     if args.once {
         let creds = args.session.fetch_with(&client, &identity).await?;
-        write_profile(&file, &args.profile_name, &creds)?;
+        write_profile(&file, &args.profile_name, &creds, &account)?;
         report_written(&args.profile_name, &file, &creds);
         return Ok(());
     }
@@ -105,12 +121,18 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
     let profile = args.profile_name.clone();
     let target = file.clone();
     let fetch = move || {
-        let (session, source, profile, target) = (session.clone(), source.clone(), profile.clone(), target.clone());
+        let (session, source, profile, target, account) = (
+            session.clone(),
+            source.clone(),
+            profile.clone(),
+            target.clone(),
+            account.clone(),
+        );
         // Identity and CA bundle are read afresh for each fetch: both rotate in place.
         async move {
             let identity = WorkloadIdentity::load(&source)?;
             let creds = session.fetch_with(&session.client()?, &identity).await?;
-            write_profile(&target, &profile, &creds)?;
+            write_profile(&target, &profile, &creds, &account)?;
             report_written(&profile, &target, &creds);
             Ok(creds)
         }
@@ -123,6 +145,17 @@ pub async fn run(args: UpdateArgs) -> Result<(), String> {
         () = stop.next() => tracing::info!("stopping on a signal"),
     }
     Ok(())
+}
+
+/// The account `update` writes as `aws_account_id`: `--role-arn`'s ([`role_account`]). A role
+/// ARN without one is refused at start, as the sidecar refuses it: no server issues credentials
+/// for such a role, and a profile's account is not left to an earlier run's.
+fn profile_account(role_arn: &str) -> Result<AccountId, String> {
+    role_account(role_arn).ok_or_else(|| {
+        format!(
+            "--role-arn '{role_arn}' has no account id (12 digits): expected arn:partition:iam::account-id:role/name"
+        )
+    })
 }
 
 /// Says on stderr which profile of which file now holds credentials until when.
@@ -164,8 +197,14 @@ fn credentials_file_in(home: Option<std::ffi::OsString>) -> Result<PathBuf, Stri
     }
 }
 
-/// Writes `creds` into `[profile]` of `file` (created with its directory if missing).
-pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> Result<(), String> {
+/// Writes `creds`, of a role of `account`, into `[profile]` of `file` (created with its
+/// directory if missing).
+pub fn write_profile(
+    file: &Path,
+    profile: &str,
+    creds: &SessionCredentials,
+    account: &AccountId,
+) -> Result<(), String> {
     let target = write_target(file)?;
     let dir = target
         .parent()
@@ -190,6 +229,7 @@ pub fn write_profile(file: &Path, profile: &str, creds: &SessionCredentials) -> 
         creds.access_key_id.as_str(),
         creds.secret_access_key.as_str(),
         creds.session_token.as_str(),
+        account.as_str(),
     ];
     // The client refuses such answers; here too, since a line break written into the file
     // would add lines of the answer's choosing.
@@ -338,12 +378,12 @@ fn write_target(file: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// The INI text with `[profile]`'s three credential keys set to `values` (replacing their old
+/// The INI text with `[profile]`'s keys ([`KEYS`]) set to `values` (replacing their old
 /// lines in place, adding missing ones after the section's last key, or appending the section);
 /// every other line is kept as it was, in the file's line ending (`\r\n` when its first line
 /// ends so). A value's continuation lines (indented lines after a key, as `configparser` reads
 /// them) go with their key: dropped with an old credential, kept with any other key.
-pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; 3]) -> String {
+pub fn upsert_profile(existing: &str, profile: &str, values: &[&str; KEYS.len()]) -> String {
     let newline = line_ending(existing);
     let lines = lines_of(existing, newline);
     let continues = continuation_lines(&lines);
@@ -533,37 +573,60 @@ fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>) -> String {
 mod tests {
     use super::*;
 
-    const V: [&str; 3] = ["AKID", "SECRET", "TOKEN"];
+    const V: [&str; 4] = ["AKID", "SECRET", "TOKEN", "ACCOUNT"];
 
     #[test]
     fn upserts_keep_everything_else() {
         let cases = [
             (
                 "",
-                "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             (
                 "# mine\n[default]\naws_access_key_id = X\n",
-                "# mine\n[default]\naws_access_key_id = X\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "# mine\n[default]\naws_access_key_id = X\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             (
                 "[p]\n# keep\nregion = eu-west-1\naws_access_key_id = OLD\nAWS_SESSION_TOKEN=OLD\naws_access_key_id = DUP\n\n[q]\naws_access_key_id = Q\n",
-                "[p]\n# keep\nregion = eu-west-1\naws_access_key_id = AKID\naws_session_token = TOKEN\naws_secret_access_key = SECRET\n\n[q]\naws_access_key_id = Q\n",
+                "[p]\n# keep\nregion = eu-west-1\naws_access_key_id = AKID\naws_session_token = TOKEN\naws_secret_access_key = SECRET\naws_account_id = ACCOUNT\n\n[q]\naws_access_key_id = Q\n",
             ),
             // configparser's reading: `[ p ]` is another section, `[p] # note` is `p`, and
             // `key: value` sets `key`.
             (
                 "[ p ]\nregion = x\n",
-                "[ p ]\nregion = x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[ p ]\nregion = x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             (
                 "[p] # managed by rolegate\naws_access_key_id: OLD\n; aws_session_token = comment\n",
-                "[p] # managed by rolegate\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n; aws_session_token = comment\n",
+                "[p] # managed by rolegate\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n; aws_session_token = comment\n",
             ),
         ];
         for (input, want) in cases {
             assert_eq!(upsert_profile(input, "p", &V), want, "input {input:?}");
         }
+    }
+
+    /// The profile carries the role's account as `aws_account_id`, which botocore reads beside
+    /// the credentials: written with them, an old one (another role's) replaced in place.
+    #[test]
+    fn the_profile_carries_the_roles_account() {
+        assert_eq!(
+            upsert_profile("[p]\naws_account_id = 999999999999\nregion = x\n", "p", &V),
+            "[p]\naws_account_id = ACCOUNT\nregion = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("credentials");
+        let account = profile_account("arn:aws:iam::123456789012:role/path/app").unwrap();
+        write_profile(&file, "p", &credentials(), &account).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = 123456789012\n"
+        );
+        assert_eq!(
+            profile_account("arn:aws:iam::12345:role/app").unwrap_err(),
+            "--role-arn 'arn:aws:iam::12345:role/app' has no account id (12 digits): expected \
+             arn:partition:iam::account-id:role/name"
+        );
     }
 
     #[test]
@@ -576,11 +639,11 @@ mod tests {
                 "p",
                 &V
             ),
-            "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_security_token = TOKEN\nregion = x\n"
+            "[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_security_token = TOKEN\nregion = x\naws_account_id = ACCOUNT\n"
         );
         assert_eq!(
             upsert_profile("[p]\naws_security_token = OLD\n", "p", &V),
-            "[p]\naws_security_token = TOKEN\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n"
+            "[p]\naws_security_token = TOKEN\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n"
         );
     }
 
@@ -591,32 +654,32 @@ mod tests {
             // configparser skips, so they stay).
             (
                 "[p]\nregion = eu-west-1\naws_session_token = OLD\n    continued\n\n# note\n  more\naws_access_key_id = OLD\n",
-                "[p]\nregion = eu-west-1\naws_session_token = TOKEN\n\n# note\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+                "[p]\nregion = eu-west-1\naws_session_token = TOKEN\n\n# note\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_account_id = ACCOUNT\n",
             ),
             // An indented key's value goes on while lines are indented deeper than it.
             (
                 "[p]\n  aws_session_token = OLD\n      more\n  region = x\n",
-                "[p]\n  aws_session_token = TOKEN\n  region = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n",
+                "[p]\n  aws_session_token = TOKEN\n  region = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_account_id = ACCOUNT\n",
             ),
             // An indented `[name]` inside a value continues it (configparser asks that first):
             // it opens no section, and the section's keys after it are the section's.
             (
                 "[p]\nregion = x\n  [q]\naws_access_key_id = OLD\n",
-                "[p]\nregion = x\n  [q]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[p]\nregion = x\n  [q]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             (
                 "[q]\nfoo = bar\n  [p]\n  x\n",
-                "[q]\nfoo = bar\n  [p]\n  x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[q]\nfoo = bar\n  [p]\n  x\n\n[p]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             // Not inside a value, an indented `[p]` is a header (it is read stripped).
             (
                 "[q]\n  [p]\nregion = x\n",
-                "[q]\n  [p]\nregion = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n",
+                "[q]\n  [p]\nregion = x\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n",
             ),
             // Another key's nested values stay, even one named like ours.
             (
                 "[p]\ns3 =\n    aws_session_token = nested\n    max_concurrent_requests = 20\n\n[q]\n",
-                "[p]\ns3 =\n    aws_session_token = nested\n    max_concurrent_requests = 20\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\n\n[q]\n",
+                "[p]\ns3 =\n    aws_session_token = nested\n    max_concurrent_requests = 20\naws_access_key_id = AKID\naws_secret_access_key = SECRET\naws_session_token = TOKEN\naws_account_id = ACCOUNT\n\n[q]\n",
             ),
         ];
         for (input, want) in cases {
@@ -629,7 +692,7 @@ mod tests {
         let input = "[p]\raws_access_key_id = OLD\r[q]\rregion = x\r";
         assert_eq!(
             upsert_profile(input, "p", &V),
-            "[p]\raws_access_key_id = AKID\raws_secret_access_key = SECRET\raws_session_token = TOKEN\r[q]\rregion = x\r"
+            "[p]\raws_access_key_id = AKID\raws_secret_access_key = SECRET\raws_session_token = TOKEN\raws_account_id = ACCOUNT\r[q]\rregion = x\r"
         );
         assert_eq!(lines_of("", "\r"), Vec::<&str>::new());
     }
@@ -639,7 +702,7 @@ mod tests {
         let input = "[default]\r\nregion = x\r\n\r\n[p]\r\naws_access_key_id = OLD\r\n";
         assert_eq!(
             upsert_profile(input, "p", &V),
-            "[default]\r\nregion = x\r\n\r\n[p]\r\naws_access_key_id = AKID\r\naws_secret_access_key = SECRET\r\naws_session_token = TOKEN\r\n"
+            "[default]\r\nregion = x\r\n\r\n[p]\r\naws_access_key_id = AKID\r\naws_secret_access_key = SECRET\r\naws_session_token = TOKEN\r\naws_account_id = ACCOUNT\r\n"
         );
     }
 
@@ -703,8 +766,8 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let c = credentials();
         // The target not there yet: created, the link kept.
-        write_profile(&link, "p", &c).unwrap();
-        write_profile(&link, "q", &c).unwrap();
+        write_profile(&link, "p", &c, &account()).unwrap();
+        write_profile(&link, "q", &c, &account()).unwrap();
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let text = std::fs::read_to_string(&target).unwrap();
         assert!(text.contains("[p]") && text.contains("[q]"), "{text}");
@@ -734,13 +797,18 @@ mod tests {
         }
         let c = credentials();
         assert_eq!(
-            write_profile(&link, "p", &c).unwrap_err(),
+            write_profile(&link, "p", &c, &account()).unwrap_err(),
             format!(
                 "{} is a symbolic link of user id 65534, not of this user (0): not writing credentials through it",
                 link.display()
             )
         );
         assert!(!target.exists(), "nothing written through it");
+    }
+
+    /// The account of the role of [`credentials`].
+    fn account() -> AccountId {
+        AccountId::parse("123456789012").unwrap()
     }
 
     /// Credentials to write.
@@ -778,7 +846,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join(".aws").join("credentials");
-        write_profile(&file, "p", &credentials()).unwrap();
+        write_profile(&file, "p", &credentials(), &account()).unwrap();
         let mode = std::fs::metadata(d.path().join(".aws")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
     }
@@ -791,7 +859,7 @@ mod tests {
         std::fs::write(&file, "[default]\naws_access_key_id = KEEP\n").unwrap();
         let mut c = credentials();
         c.session_token = zeroize::Zeroizing::new("tok\n[prod]\ncredential_process = sh".into());
-        let e = write_profile(&file, "p", &c).unwrap_err();
+        let e = write_profile(&file, "p", &c, &account()).unwrap_err();
         assert_eq!(
             e,
             format!(
@@ -821,7 +889,7 @@ mod tests {
         std::fs::write(&file, "[theirs]\nregion = eu-west-1\n").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
         std::os::unix::fs::chown(&file, Some(65534), Some(65533)).unwrap();
-        write_profile(&file, "p", &credentials()).unwrap();
+        write_profile(&file, "p", &credentials(), &account()).unwrap();
         let meta = std::fs::metadata(&file).unwrap();
         assert_eq!(
             (meta.uid(), meta.gid(), meta.permissions().mode() & 0o777),
@@ -837,8 +905,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("aws").join("credentials");
         let c = credentials();
-        write_profile(&file, "p", &c).unwrap();
-        write_profile(&file, "q", &c).unwrap();
+        write_profile(&file, "p", &c, &account()).unwrap();
+        write_profile(&file, "q", &c, &account()).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.matches("aws_session_token = TOKEN").count(), 2, "{text}");
         #[cfg(unix)]

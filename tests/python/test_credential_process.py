@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import (
     ACCESS_KEY_ID_RE,
+    ACCOUNT,
     EXPIRATION_RE,
     profile_arn,
     role_arn,
@@ -50,8 +51,9 @@ def isolated_env(home: Path) -> dict:
 def test_credential_process_prints_version_1_json(daemon, test_pki, tmp_path):
     proc = run_rolegate(*process_args(daemon, test_pki, 2000), env=isolated_env(tmp_path))
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+    assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "AccountId"}
     assert doc["Version"] == 1
+    assert doc["AccountId"] == ACCOUNT  # the role's
     assert ACCESS_KEY_ID_RE.match(doc["AccessKeyId"]), doc["AccessKeyId"]
     assert len(doc["SecretAccessKey"]) == 40
     assert doc["SessionToken"]
@@ -100,6 +102,57 @@ def test_aws_cli_resolves_credentials_through_credential_process(daemon, test_pk
     # (DESIGN.md §3), so the CLI saw the key credential-process prints now.
     direct = json.loads(run_rolegate(*process_args(daemon, test_pki, 2100), env=env).stdout)
     assert direct["AccessKeyId"].endswith(tail.group(1)), (direct["AccessKeyId"], access_key)
+
+
+def botocore_credentials(monkeypatch, env: dict, profile: str):
+    """The credentials botocore resolves for `profile` with the environment `env` (and no
+    other AWS settings of the machine it runs on)."""
+
+    import botocore.session
+
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return botocore.session.Session(profile=profile).get_credentials()
+
+
+def test_botocore_takes_the_account_from_credential_process(daemon, test_pki, tmp_path, monkeypatch):
+    """botocore (1.35 and later) reads `AccountId` from `credential_process` output, for
+    account-based endpoints: the role's account, whether the run fetched the credentials or
+    took them from its cache (whose entries do not hold it)."""
+
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    command = " ".join([str(rolegate_bin()), *process_args(daemon, test_pki, 2200)])
+    # No aws_account_id in the profile: botocore falls back on it.
+    (home / ".aws" / "config").write_text(f"[profile rolegate]\nregion = us-east-1\ncredential_process = {command}\n")
+    env = isolated_env(home)
+    env["AWS_CONFIG_FILE"] = str(home / ".aws" / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(home / ".aws" / "credentials")
+    creds = botocore_credentials(monkeypatch, env, "rolegate")
+    assert creds is not None and creds.method == "custom-process"
+    assert creds.get_frozen_credentials().account_id == ACCOUNT
+
+    cached = run_rolegate(*process_args(daemon, test_pki, 2200), "--debug", env=env)
+    assert "rolegate: using cached credentials valid until" in cached.stderr, cached.stderr
+    assert json.loads(cached.stdout)["AccountId"] == ACCOUNT
+
+
+def test_botocore_takes_the_account_from_the_profile_update_writes(daemon, test_pki, tmp_path, monkeypatch):
+    """`rolegate update` writes the role's account as the profile's `aws_account_id`, which
+    botocore's shared-credentials provider reads beside the credentials."""
+
+    env = isolated_env(tmp_path)
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "credentials")
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "no-config")
+    session_flags = process_args(daemon, test_pki, 2000)[1:]
+    run_rolegate("update", *session_flags, "--profile", "rolegate", "--once", env=env)
+    creds = botocore_credentials(monkeypatch, env, "rolegate")
+    assert creds is not None and creds.method == "shared-credentials-file"
+    frozen = creds.get_frozen_credentials()
+    assert ACCESS_KEY_ID_RE.match(frozen.access_key), frozen.access_key
+    assert frozen.account_id == ACCOUNT
 
 
 def test_a_full_chain_certificate_file_sends_its_chain(daemon, test_pki, tmp_path):
