@@ -185,6 +185,7 @@ impl Fixture {
             chain: Some(SessionChain {
                 trust_anchor_arn: TRUST_ANCHOR_ARN.to_owned(),
                 certificates: vec![leaf.issuer_serial().clone()],
+                issued_anchor_listings: Vec::new(),
             }),
         };
         let (credentials, claims) = session::mint(&config.keyring, draft.clone(), 0).expect("mint");

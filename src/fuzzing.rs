@@ -538,6 +538,7 @@ fn claims_from(data: &[u8]) -> SessionClaims {
         chain: Some(crate::session::SessionChain {
             trust_anchor_arn: next(),
             certificates: vec![crate::identity::IssuerSerial::new(data, next().as_bytes())],
+            issued_anchor_listings: vec![crate::identity::IssuerSerial::new(next().as_bytes(), data)],
         }),
     }
 }

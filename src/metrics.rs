@@ -535,7 +535,7 @@ fn metrics() -> &'static Metrics {
 }
 
 /// The token refusal reasons the shipped alert `RolegateTokenKeyUnknown` watches.
-const WATCHED_TOKEN_REASONS: [&str; 2] = ["unknown-token-key", "token-key-mismatch"];
+const WATCHED_TOKEN_REASONS: [&str; 3] = ["unknown-token-key", "token-key-mismatch", "newer-token-layout"];
 
 /// The `api` and `operation` labels of the requests rolegate serves (`service` names them).
 /// The operations of [`SERVED_OPERATIONS`] that take a session token, whose refusals of a token

@@ -1796,6 +1796,14 @@ async fn metrics_after_known_traffic() {
         "{m}"
     );
     assert_eq!(
+        sample(
+            &m,
+            r#"rolegate_refusals_total{api="grpc",operation="Authorize",reason="newer-token-layout"}"#
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(
         sample(&m, &format!("rolegate_request_duration_seconds_count{allow}")),
         Some(2.0)
     );

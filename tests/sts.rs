@@ -1163,14 +1163,7 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
         .unwrap();
     std::fs::write(d.dir.path().join("root.crl"), revoking).unwrap();
     d.signal("HUP");
-    let mut refused = post(ep, &ca, GCI, &Signing::new(&stolen_session)).await;
-    for _ in 0..600 {
-        if refused.status != 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        refused = post(ep, &ca, GCI, &Signing::new(&stolen_session)).await;
-    }
+    let refused = refused_once_reloaded(ep, &ca, &stolen_session).await;
     let message = format!(
         "The certificate this session was issued to (serial {stolen_serial}, issued by CN=test root) is revoked by a \
          CRL of trust anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
@@ -1192,9 +1185,9 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
         .await
         .unwrap_err();
     let intermediate_message = format!(
-        "The intermediate CA certificate (serial {}, issued by CN=test root) of the chain this session was issued to \
-         is revoked by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained from \
-         them, have ended, and they get no new ones through it.",
+        "The CA certificate (serial {}, issued by CN=test root) of the chain this session was issued to is revoked \
+         by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained from them, have \
+         ended, and they get no new ones through it.",
         pki.intermediate.issued().serial_hex,
         anchor_arn("main")
     );
@@ -1211,6 +1204,76 @@ async fn revoking_a_certificate_ends_its_sessions_and_those_chained_from_them() 
         REVOKED,
         "certificate-revoked",
     );
+}
+
+/// The GetCallerIdentity answer of `c`, polled until it is a refusal (after a reload).
+async fn refused_once_reloaded(endpoint: &str, ca: &std::path::Path, c: &Creds) -> HttpReply {
+    for _ in 0..600 {
+        let r = post(endpoint, ca, GCI, &Signing::new(c)).await;
+        if r.status != 200 {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the session was not refused after the reload");
+}
+
+/// In a two-tier PKI whose issuing CA is listed in the anchor's bundle (so that its own CRL is
+/// consulted), paths end at the bundle's copy of the issuing CA: once the root's CRL revokes
+/// it, the sessions of the certificates it issued end, their clients having sent it or not.
+#[tokio::test]
+async fn revoking_an_issuing_ca_of_the_bundle_ends_the_sessions_it_issued() {
+    let pki = Pki::new();
+    let n = now();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &Setup {
+            crl_pem: Some(pki.root.crl(&[], n - days(1), n + days(7)).unwrap()),
+            ..setup(&pki)
+        },
+    );
+    let bundle = format!("{}{}", pki.root.issued().cert_pem, pki.intermediate.issued().cert_pem);
+    std::fs::write(dir.path().join("ca.pem"), bundle).unwrap();
+    let issuing_crl = pki.intermediate.crl(&[], n - days(1), n + days(7)).unwrap();
+    std::fs::write(dir.path().join("issuing.crl"), issuing_crl).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = text.replacen(r#"crls = ["root.crl"]"#, r#"crls = ["root.crl", "issuing.crl"]"#, 1);
+    assert_ne!(both, text);
+    std::fs::write(&config, both).unwrap();
+    let d = start_with_config(dir, &config);
+    let (ep, ca) = (d.endpoint.as_str(), d.ca_bundle());
+
+    let issuing = pki.intermediate.issued();
+    let sent = Pki::client(&pki.intermediate, "sends-its-issuer", KeyType::EcdsaP256);
+    let not_sent = Pki::client(&pki.intermediate, "sends-no-chain", KeyType::EcdsaP256);
+    let direct = Pki::client(&pki.root, "issued-by-the-root", KeyType::EcdsaP256);
+    let sessions = [
+        create_session(ep, &ca, &sent, &[issuing]).await.unwrap(),
+        create_session(ep, &ca, &not_sent, &[]).await.unwrap(),
+    ]
+    .map(|s| Creds::from(&s));
+    let kept = Creds::from(&create_session(ep, &ca, &direct, &[]).await.unwrap());
+
+    let revoking = pki
+        .root
+        .crl(&[issuing.serial_hex.as_str()], n - days(1), n + days(7))
+        .unwrap();
+    std::fs::write(d.dir.path().join("root.crl"), revoking).unwrap();
+    d.signal("HUP");
+    let message = format!(
+        "The CA certificate (serial {}, issued by CN=test root) of the chain this session was issued to is revoked \
+         by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained from them, have \
+         ended, and they get no new ones through it.",
+        issuing.serial_hex,
+        anchor_arn("main")
+    );
+    for session in &sessions {
+        let refused = refused_once_reloaded(ep, &ca, session).await;
+        assert_eq!(refused.assert_sts_error(403, "AccessDenied"), message);
+    }
+    let r = post(ep, &ca, GCI, &Signing::new(&kept)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// A role of another account than the daemon's (a configuration may hold one, with a warning).

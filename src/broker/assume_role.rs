@@ -24,7 +24,7 @@ use crate::arn::PolicyArn;
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{self, Decision, Outcome, PolicyDocument, PolicyKind, Principal, RequestContext, StatementRef};
-use crate::session::{self, Credentials, SessionClaimsDraft, SessionOrigin, same_tag_key};
+use crate::session::{self, Credentials, SessionClaims, SessionClaimsDraft, SessionOrigin, same_tag_key};
 
 /// An AssumeRole request, wire-independent.
 #[derive(Clone, Debug, Default)]
@@ -122,7 +122,7 @@ impl Broker {
             role_id: role.role_id.clone(),
             session_name: input.role_session_name.clone(),
             issued_at,
-            expires_at: issued_at + i64::from(duration),
+            expires_at: chained_expiry(&caller.claims, issued_at + i64::from(duration)),
             source_identity: source_identity.clone(),
             tags,
             transitive_tag_keys: transitive,
@@ -534,5 +534,38 @@ impl<'a> CallerPolicies<'a> {
             }
             _ => Ok(trusted),
         }
+    }
+}
+
+/// When a session chained from `caller` expires, asked to at `expires_at`: then, unless the
+/// caller carries no certificate chain (a token sealed before tokens carried one), whose
+/// sessions no CRL can end: a session chained from it ends with it, so that chaining again and
+/// again (a trust cycle, a role that trusts itself) cannot keep such sessions alive past the
+/// 12 hours of the one they began with.
+fn chained_expiry(caller: &SessionClaims, expires_at: i64) -> i64 {
+    match caller.chain {
+        Some(_) => expires_at,
+        None => expires_at.min(caller.expires_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::claims::tests::sample_claims;
+
+    /// A session chained from one that carries its certificate chain lasts as long as asked; one
+    /// chained from a token of an earlier release (no chain: no CRL can end it) ends with it.
+    #[test]
+    fn sessions_chained_from_chainless_tokens_end_with_them() {
+        let with_chain = sample_claims();
+        let asked = with_chain.expires_at + 3600;
+        assert_eq!(chained_expiry(&with_chain, asked), asked);
+        let without = SessionClaims {
+            chain: None,
+            ..sample_claims()
+        };
+        assert_eq!(chained_expiry(&without, asked), without.expires_at);
+        assert_eq!(chained_expiry(&without, without.expires_at - 1), without.expires_at - 1);
     }
 }

@@ -18,7 +18,7 @@ use super::caches::CacheName;
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::policy::{PolicyDocument, PolicyKind};
-use crate::session::{self, SessionClaims, SessionOrigin};
+use crate::session::{self, SessionChain, SessionClaims, SessionOrigin};
 use crate::sigv4::{self, Expectations, HttpRequest, ServerNames, SigV4Error, SignedRequest};
 
 /// A verified caller: the session it proved, and its role as configured now.
@@ -133,21 +133,21 @@ impl OpenedSession {
             .chain(&c.transitive_tag_keys)
             .chain(&c.policy_arns)
             .map(String::as_str);
-        let chain = c.chain.iter().flat_map(|chain| {
-            let serials = chain.certificates.iter().map(|id| id.serial_hex.as_str());
-            std::iter::once(chain.trust_anchor_arn.as_str()).chain(serials)
-        });
-        let strings = fixed.into_iter().chain(origin).chain(listed).chain(chain);
+        let anchor = c.chain.iter().map(|chain| chain.trust_anchor_arn.as_str());
+        let strings = fixed.into_iter().chain(origin).chain(listed).chain(anchor);
         let text: usize = strings.map(|s| s.len() + BYTES_PER_STRING).sum();
         let policies: usize = c
             .session_policies
             .iter()
             .map(|p| BYTES_PER_STRING + p.len() * (1 + PARSED_POLICY_BYTES_PER_TEXT_BYTE))
             .sum();
-        let digests = c.chain.as_ref().map_or(0, |chain| {
-            chain.certificates.len() * std::mem::size_of::<crate::identity::IssuerSerial>()
-        });
-        let bytes = std::mem::size_of::<Self>() + text + policies + digests;
+        let certificates: usize = c
+            .chain
+            .iter()
+            .flat_map(SessionChain::all_certificates)
+            .map(|id| std::mem::size_of::<crate::identity::IssuerSerial>() + id.serial.len() + BYTES_PER_STRING)
+            .sum();
+        let bytes = std::mem::size_of::<Self>() + text + policies + certificates;
         u32::try_from(bytes.div_ceil(ENTRY_UNIT_BYTES)).unwrap_or(u32::MAX)
     }
 
@@ -384,11 +384,12 @@ pub(crate) fn current_role(
     }
 }
 
-/// Refuses a session whose certificate chain a CRL of its trust anchor lists a certificate of:
-/// the client certificate a CreateSession issued it (or the session it was chained from) to,
-/// or an intermediate CA of its path, was revoked after the session was issued. AWS lets such
-/// sessions live until they expire; an operator revoking a stolen certificate or a compromised
-/// CA wants them ended, and the sessions of the other certificates untouched.
+/// Refuses a session whose certificate chain a CRL of its trust anchor now revokes: the client
+/// certificate a CreateSession issued it (or the session it was chained from) to, or a CA
+/// certificate of its path (an intermediate the client sent, or the bundle certificate the
+/// path ended at), was revoked after the session was issued. AWS lets such sessions live
+/// until they expire; an operator revoking a stolen certificate or a compromised CA wants them
+/// ended, and the sessions of the other certificates untouched.
 ///
 /// Sessions sealed before sessions carried their chain, and those whose anchor is no longer
 /// configured, are not checked.
@@ -399,28 +400,38 @@ fn check_certificate_not_revoked(config: &Config, claims: &SessionClaims) -> Res
     let Some(anchor) = config.anchor(&chain.trust_anchor_arn) else {
         return Ok(());
     };
-    let revoked = chain
-        .certificates
-        .iter()
-        .enumerate()
-        .find_map(|(position, certificate)| Some((position, certificate, anchor.trust.crl_revoking(certificate)?)));
-    match revoked {
-        Some((0, certificate, crl)) => Err(ApiError::access_denied(
-            "session-certificate-revoked",
-            format!(
-                "The certificate this session was issued to (serial {}, issued by {}) is revoked by a CRL of trust \
-                 anchor {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
-                certificate.serial_hex, crl.issuer, chain.trust_anchor_arn
-            ),
-        )),
-        Some((_, certificate, crl)) => Err(ApiError::access_denied(
-            "session-certificate-revoked",
-            format!(
-                "The intermediate CA certificate (serial {}, issued by {}) of the chain this session was issued to is \
-                 revoked by a CRL of trust anchor {}: the sessions of the certificates it issued, and those chained \
-                 from them, have ended, and they get no new ones through it.",
-                certificate.serial_hex, crl.issuer, chain.trust_anchor_arn
-            ),
+    let trust = &anchor.trust;
+    let refusal = |message: String| Err(ApiError::access_denied("session-certificate-revoked", message));
+    let mut certificates = chain.certificates.iter();
+    if let Some((leaf, crl)) = certificates
+        .next()
+        .and_then(|leaf| Some((leaf, trust.crl_revoking(leaf)?)))
+    {
+        return refusal(format!(
+            "The certificate this session was issued to (serial {}, issued by {}) is revoked by a CRL of trust anchor \
+             {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
+            leaf.serial_hex(),
+            crl.issuer,
+            chain.trust_anchor_arn
+        ));
+    }
+    // A bundle CA is revoked when every listing of it is, as paths ending at it are refused.
+    let listings = &chain.issued_anchor_listings;
+    let revoked_ca = certificates
+        .find_map(|ca| Some((ca, trust.crl_revoking(ca)?)))
+        .or_else(|| {
+            let first = listings.first()?;
+            let all = listings.iter().all(|ca| trust.crl_revoking(ca).is_some());
+            all.then(|| trust.crl_revoking(first).map(|crl| (first, crl))).flatten()
+        });
+    match revoked_ca {
+        Some((ca, crl)) => refusal(format!(
+            "The CA certificate (serial {}, issued by {}) of the chain this session was issued to is revoked by a CRL \
+             of trust anchor {}: the sessions of the certificates it issued, and those chained from them, have \
+             ended, and they get no new ones through it.",
+            ca.serial_hex(),
+            crl.issuer,
+            chain.trust_anchor_arn
         )),
         None => Ok(()),
     }

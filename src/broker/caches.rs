@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::authenticate::OpenedSession;
 use crate::config::ServerSettings;
-use crate::identity::{ClientCertificate, IssuerSerial, VerifiedChain};
+use crate::identity::{ClientCertificate, VerifiedChain};
 use crate::session::SessionClaims;
 use crate::sigv4::SigningKeyCache;
 
@@ -85,15 +85,6 @@ fn reuse_ttl(server: &ServerSettings) -> Duration {
     server.credential_reuse.max(Duration::from_secs(1))
 }
 
-/// A verified chain, as [`Caches`] keeps it.
-#[derive(Clone)]
-struct KeptChain {
-    /// The earliest notAfter of the chain (unix seconds): it is not used after.
-    not_after: i64,
-    /// [`VerifiedChain::intermediates_on_path`].
-    intermediates_on_path: Arc<[IssuerSerial]>,
-}
-
 pub struct Caches {
     /// SHA-256 of a certificate as sent (base64 text or DER) → the parsed certificate that
     /// passed the leaf rules and chained to a trust anchor. Parsing is a pure function of those
@@ -101,9 +92,9 @@ pub struct Caches {
     /// a trusted chain enter ([`Caches::keep_certificate`]), so what it holds is bounded by the
     /// organisation's PKI, not by what anonymous clients send.
     certificates: DigestCache<Arc<ClientCertificate>>,
-    /// Chain digest (anchor, leaf, intermediates) → earliest notAfter of the verified chain
-    /// (unix seconds), and the intermediates of its path that sessions carry.
-    chains: DigestCache<KeptChain>,
+    /// Chain digest (anchor, leaf, intermediates) → the verified chain: its earliest notAfter
+    /// (unix seconds), and the CA certificates of its path that sessions carry.
+    chains: DigestCache<Arc<VerifiedChain>>,
     /// Digest of what a CreateSession asked ([`super::create_session`]'s `issued_key`) → the
     /// session minted for it, reused while most of its lifetime is left.
     issued: DigestCache<IssuedSession>,
@@ -297,29 +288,22 @@ impl Caches {
         Ok(value)
     }
 
-    /// The intermediates on the path of the chain `key` names, when it verified before and is
-    /// still within its earliest notAfter at `now` (unix seconds); else `verify` decides, and
-    /// its notAfter and intermediates are remembered.
+    /// The chain `key` names, when it verified before and is still within its earliest
+    /// notAfter at `now` (unix seconds); else `verify` decides, and the chain it verified is
+    /// remembered.
     pub(super) fn verified_chain<E>(
         &self,
         key: CacheKey,
         now: i64,
         verify: impl FnOnce() -> Result<VerifiedChain, E>,
-    ) -> Result<Arc<[IssuerSerial]>, E> {
-        let kept = || {
-            verify().map(|verified| KeptChain {
-                not_after: verified.not_after,
-                intermediates_on_path: verified.intermediates_on_path.into(),
-            })
-        };
+    ) -> Result<Arc<VerifiedChain>, E> {
         self.remember_usable(
             &self.chains,
             CacheName::Chains,
             key,
             |chain| now < chain.not_after,
-            kept,
+            || verify().map(Arc::new),
         )
-        .map(|chain| chain.intermediates_on_path)
     }
 
     /// Whether the trust decision `key` names allowed before; else `check` decides, and an

@@ -24,7 +24,7 @@ use super::violations::Violations;
 use crate::arn::{RoleArn, RolesAnywhereArn, RolesAnywhereKind};
 use crate::config::{Anchor, Config, Profile, Role};
 use crate::error::{ApiError, ErrorCode};
-use crate::identity::{CertificateError, ClientCertificate, IssuerSerial, VerifiedChain, verify_chain};
+use crate::identity::{CertificateError, ClientCertificate, VerifiedChain, verify_chain};
 use crate::policy::{self, Principal, RequestContext};
 use crate::session::{self, Credentials, SessionChain, SessionClaimsDraft, SessionOrigin};
 
@@ -82,8 +82,7 @@ impl Broker {
     ) -> Result<Arc<CreateSessionOutput>, ApiError> {
         check_arn_lengths(&input.profile_arn, &input.role_arn, &input.trust_anchor_arn)?;
         let anchor = find_anchor(config, &input.trust_anchor_arn)?;
-        let intermediates_on_path =
-            self.verify_chain_cached(config, anchor, &input.certificate, &input.intermediates, now)?;
+        let chain = self.verify_chain_cached(config, anchor, &input.certificate, &input.intermediates, now)?;
         check_certificate_names(&input.certificate)?;
         let profile = find_profile(config, &input.profile_arn)?;
         let role = find_role_in_profile(config, profile, &input.role_arn)?;
@@ -112,15 +111,15 @@ impl Broker {
         // Reuse comes after every check: the trust policy may depend on the client's address
         // or the time, which the reuse key does not hold. `credential_reuse_seconds = 0` turns
         // reuse off: no lookup, nothing kept.
-        let reuse_key =
-            (!config.server.credential_reuse.is_zero()).then(|| issued_key(config, &input, &session_name, duration));
+        let reuse_key = (!config.server.credential_reuse.is_zero())
+            .then(|| issued_key(config, &input, &chain, &session_name, duration));
         let mint = || {
             mint_session(
                 config,
                 MintedFor {
                     input: &input,
                     anchor,
-                    intermediates_on_path: &intermediates_on_path,
+                    chain: &chain,
                     profile,
                     role,
                     session_name,
@@ -150,14 +149,13 @@ impl Broker {
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<Arc<[IssuerSerial]>, ApiError> {
+    ) -> Result<Arc<VerifiedChain>, ApiError> {
         self.chain_verified_cached(config, anchor, leaf, intermediates, now)
             .map_err(|e| chain_refusal(&e))
     }
 
     /// [`Broker::verify_chain_cached`], refused with the verification's own error (which
-    /// tells "no path to this anchor" from the other causes). Answers the intermediates of the
-    /// chain's path, as CRLs name them.
+    /// tells "no path to this anchor" from the other causes).
     pub(crate) fn chain_verified_cached(
         &self,
         config: &Config,
@@ -165,7 +163,7 @@ impl Broker {
         leaf: &ClientCertificate,
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<Arc<[IssuerSerial]>, CertificateError> {
+    ) -> Result<Arc<VerifiedChain>, CertificateError> {
         let key = chain_key(config, anchor, leaf, intermediates);
         self.caches().verified_chain(key, now.unix_timestamp(), || {
             verify_chain_against(anchor, leaf, intermediates, now)
@@ -177,8 +175,8 @@ impl Broker {
 struct MintedFor<'a> {
     input: &'a CreateSessionInput,
     anchor: &'a Anchor,
-    /// The intermediates of the verified path from the leaf to the anchor.
-    intermediates_on_path: &'a [IssuerSerial],
+    /// The verified chain from the leaf to the anchor.
+    chain: &'a VerifiedChain,
     profile: &'a Profile,
     role: &'a Role,
     session_name: String,
@@ -193,7 +191,7 @@ fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Resul
     let MintedFor {
         input,
         anchor,
-        intermediates_on_path,
+        chain,
         profile,
         role,
         session_name,
@@ -226,9 +224,10 @@ fn mint_session(config: &Config, m: MintedFor<'_>, now: OffsetDateTime) -> Resul
         chain: Some(SessionChain {
             trust_anchor_arn: anchor.arn.as_str().to_owned(),
             certificates: std::iter::once(input.certificate.issuer_serial())
-                .chain(intermediates_on_path)
+                .chain(&chain.intermediates_on_path)
                 .cloned()
                 .collect(),
+            issued_anchor_listings: chain.issued_anchor_listings.clone(),
         }),
     };
     let (credentials, _claims) = session::mint(&config.keyring, draft, 0).map_err(super::seal_refusal)?;
@@ -768,7 +767,13 @@ fn trust_key(
 
 /// The digest of what makes two CreateSessions ask for the same session: the configuration,
 /// the ARNs, the session name, the certificate, the duration and the instance properties.
-fn issued_key(config: &Config, input: &CreateSessionInput, session_name: &str, duration: u32) -> CacheKey {
+fn issued_key(
+    config: &Config,
+    input: &CreateSessionInput,
+    chain: &VerifiedChain,
+    session_name: &str,
+    duration: u32,
+) -> CacheKey {
     let key = KeyDigest::new(config.generation)
         .part(input.trust_anchor_arn.as_bytes())
         .part(input.profile_arn.as_bytes())
@@ -776,6 +781,14 @@ fn issued_key(config: &Config, input: &CreateSessionInput, session_name: &str, d
         .part(session_name.as_bytes())
         .part(input.certificate.fingerprint())
         .part(&duration.to_be_bytes());
+    // The CA certificates the session carries: a request through another path gets a
+    // session that names that path's.
+    let cas = [&chain.intermediates_on_path, &chain.issued_anchor_listings];
+    let key = cas.into_iter().fold(key, |key, list| {
+        let key = key.part(&list.len().to_be_bytes());
+        list.iter()
+            .fold(key, |key, ca| key.part(&ca.issuer_digest).part(&ca.serial))
+    });
     let properties = input.instance_properties.iter().flatten();
     properties
         .fold(key, |key, (k, v)| key.part(k.as_bytes()).part(v.as_bytes()))
@@ -866,6 +879,35 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.reason, "bad-instance-properties");
+    }
+
+    /// Credentials are reused for a request through the same path only: the session names its
+    /// path's CA certificates, whose revocation ends it.
+    #[test]
+    fn reused_credentials_are_those_of_the_same_path() {
+        let (broker, _world, certificate) = world_broker(60);
+        let config = broker.config();
+        let input = input(&certificate);
+        let direct = VerifiedChain {
+            not_after: 0,
+            intermediates_used: 0,
+            intermediates_on_path: Vec::new(),
+            issued_anchor_listings: Vec::new(),
+        };
+        let ca = crate::identity::IssuerSerial::new(b"root", &[1]);
+        let via = VerifiedChain {
+            intermediates_used: 1,
+            intermediates_on_path: vec![ca.clone()],
+            ..direct.clone()
+        };
+        let ending_at_issuing_ca = VerifiedChain {
+            issued_anchor_listings: vec![ca],
+            ..direct.clone()
+        };
+        let [a, b, c] =
+            [&direct, &via, &ending_at_issuing_ca].map(|chain| issued_key(&config, &input, chain, "s", 3600));
+        assert!(a != b && b != c && a != c);
+        assert_eq!(a, issued_key(&config, &input, &direct.clone(), "s", 3600));
     }
 
     #[test]

@@ -202,6 +202,8 @@ pub struct AnchorCertificate {
     /// when one does: a CA certificate another certificate of the bundle issued and revoked.
     /// Paths ending at it are refused (see [`TrustAnchor::revoked`]).
     pub revoked_by: Option<String>,
+    /// Its issuer and serial, as a CRL names it.
+    pub issuer_serial: super::IssuerSerial,
 }
 
 impl CrlInfo {
@@ -355,13 +357,14 @@ impl TrustAnchor {
     /// issuing distribution point or the CA key that signed it. A stale CRL still revokes what
     /// it lists.
     pub fn crl_revoking(&self, certificate: &super::IssuerSerial) -> Option<&CrlInfo> {
-        self.crl_infos.iter().find(|crl| {
-            crl.issuer_digest == certificate.issuer_digest
-                && crl
-                    .revoked_serials
-                    .binary_search_by(|s| s.as_str().cmp(&certificate.serial_hex))
-                    .is_ok()
-        })
+        self.crls
+            .iter()
+            .zip(&self.crl_infos)
+            .find(|(crl, info)| {
+                info.issuer_digest == certificate.issuer_digest
+                    && matches!(crl.find_serial(&certificate.serial), Ok(Some(_)))
+            })
+            .map(|(_, info)| info)
     }
 
     /// The issuer (RFC 4514-style) of a CRL of this anchor that lists the chain certificate
@@ -393,6 +396,19 @@ impl TrustAnchor {
             .enumerate()
             .filter(move |(_, a)| same_certificate(a, anchor))
             .map(|(i, _)| i)
+    }
+
+    /// The bundle certificates a path ending at the anchor certificate webpki chose (matched by
+    /// subject and key) ends at, named as CRLs name them, when a CA of the bundle issued them
+    /// (an issuing CA listed under its root): a CRL of the bundle can revoke them, and a
+    /// session of the path ends when it revokes every one, as [`Self::revoked`] then refuses
+    /// new paths. Empty when one is self-issued (a root, which no CRL revokes).
+    pub(super) fn issued_listings_of(&self, anchor: &rustls_pki_types::TrustAnchor<'_>) -> Vec<super::IssuerSerial> {
+        self.listings_of(anchor)
+            .map(|i| &self.certificates[i])
+            .map(|c| (c.subject_der != c.issuer_der).then(|| c.issuer_serial.clone()))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
     }
 
     /// What a path ending at the anchor certificate webpki chose (matched by subject and key)
@@ -577,6 +593,7 @@ fn anchor_certificate(index: usize, der: &CertificateDer<'static>) -> Result<Anc
         not_after: x509.validity().not_after.timestamp(),
         der: der.clone(),
         revoked_by: None,
+        issuer_serial: super::IssuerSerial::of(&x509),
     })
 }
 

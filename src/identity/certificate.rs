@@ -29,13 +29,14 @@ use crate::sigv4::x509::X509VerifyingKey;
 /// A certificate as a CRL names it when it revokes it: its issuer and its serial number (RFC
 /// 5280 §5.1.2.6; a CA gives each certificate it issues a serial of its own, §4.1.2.2). The
 /// issuer is the SHA-256 of its Name as encoded (DER), the bytes CRL issuers are matched on;
-/// the serial is hex, as [`super::format_serial_hex`] writes it.
+/// the serial is the INTEGER's content octets, compared byte for byte as rustls-webpki
+/// compares them with a CRL's entries.
 ///
 /// Sessions carry those of their chain, so that a CRL revoking one later ends them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerSerial {
     pub issuer_digest: [u8; 32],
-    pub serial_hex: String,
+    pub serial: Vec<u8>,
 }
 
 impl IssuerSerial {
@@ -44,8 +45,13 @@ impl IssuerSerial {
     pub fn new(issuer_name_der: &[u8], raw_serial: &[u8]) -> Self {
         Self {
             issuer_digest: crate::sigv4::sha256(issuer_name_der),
-            serial_hex: format_serial_hex(raw_serial),
+            serial: raw_serial.to_vec(),
         }
+    }
+
+    /// The serial in hex, as [`super::format_serial_hex`] writes it: for messages.
+    pub fn serial_hex(&self) -> String {
+        format_serial_hex(&self.serial)
     }
 
     /// The name of a parsed certificate.

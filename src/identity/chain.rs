@@ -44,6 +44,10 @@ pub struct VerifiedChain {
     /// Those intermediates, named as CRLs name them, in the order they were sent: a session
     /// of the chain ends when a CRL of the anchor revokes one.
     pub intermediates_on_path: Vec<IssuerSerial>,
+    /// The bundle certificates the path ends at when a CA of the bundle issued them
+    /// ([`TrustAnchor::issued_listings_of`]): a session of the chain ends when a CRL of the
+    /// anchor revokes every one.
+    pub issued_anchor_listings: Vec<IssuerSerial>,
 }
 
 /// Verifies that `leaf` chains to `anchor` through (a subset of) `intermediates` at `now`.
@@ -328,6 +332,7 @@ fn verify_in_group(
         not_after: chain_not_after(anchor, leaf, &path, findings.intermediates_not_after.get()),
         intermediates_used: intermediates_used(&path, intermediate_ders),
         intermediates_on_path: Vec::new(),
+        issued_anchor_listings: anchor.issued_listings_of(path.anchor()),
     })
 }
 

@@ -130,6 +130,7 @@ fn valid_chains() {
             not_after: NA.unix_timestamp(),
             intermediates_used: 0,
             intermediates_on_path: Vec::new(),
+            issued_anchor_listings: Vec::new(),
         })
     );
 
@@ -151,6 +152,7 @@ fn valid_chains() {
             not_after: inter_not_after.unix_timestamp(),
             intermediates_used: 1,
             intermediates_on_path: vec![issuer_serial(inter.issued())],
+            issued_anchor_listings: Vec::new(),
         })
     );
     let cert = ClientCertificate::parse(via.cert_der.clone()).unwrap();
@@ -337,48 +339,84 @@ fn issuer_serial(issued: &Issued) -> IssuerSerial {
     IssuerSerial::of(&certificate::parse_der(&issued.cert_der).unwrap())
 }
 
-/// A session names the certificates of its chain by issuer digest and serial: the anchor finds
-/// the CRL that lists one, and no other certificate's — not one of another issuer with the
-/// same serial, nor one the CRL does not list. A stale CRL still revokes what it lists; an
-/// intermediate on the path is named, one sent but not on it is not.
+/// A session names the certificates of its chain by issuer digest and serial octets: the anchor
+/// finds the CRL that lists one, and no other certificate's — not one of another issuer with
+/// the same serial, nor one the CRL does not list (serials of different lengths, with a
+/// leading zero octet, listed out of order). A stale CRL still revokes what it lists.
 #[test]
 fn the_certificates_of_a_session_are_found_in_the_crls_of_their_issuers() {
     let ca = root(KeyType::EcdsaP256);
     let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
-    let other = ca.new_intermediate("Other", KeyType::EcdsaP256, NB, NA).unwrap();
-    let revoked = leaf(&ca, KeyType::EcdsaP256);
-    let good = leaf(&ca, KeyType::EcdsaP256);
+    let with_serial = |ca: &Authority, serial: &[u8]| {
+        let mut spec = ClientSpec::new("workload", KeyType::EcdsaP256, NB, NA);
+        spec.serial = Some(serial.to_vec());
+        ca.client(&spec).unwrap()
+    };
+    let revoked = with_serial(&ca, &[0x00, 0x80, 0x01]);
+    let short = with_serial(&ca, &[0x01]);
+    let longer = with_serial(&ca, &[0x80, 0x01, 0x00]);
     let stale = ca
         .crl(
-            &[revoked.serial_hex.as_str(), inter.issued().serial_hex.as_str()],
+            &["ff01", "8001", "0a", inter.issued().serial_hex.as_str()],
             datetime!(2026-05-01 0:00 UTC),
             datetime!(2026-05-15 0:00 UTC),
         )
         .unwrap();
     let anchor = anchor_of(&ca, &[stale.into_bytes()]);
+    let leaf = ClientCertificate::parse(revoked.cert_der.clone()).unwrap();
+    assert_eq!(leaf.issuer_serial(), &issuer_serial(&revoked));
     assert_eq!(
-        ClientCertificate::parse(revoked.cert_der.clone())
-            .unwrap()
-            .issuer_serial(),
-        &issuer_serial(&revoked)
+        (
+            leaf.issuer_serial().serial.as_slice(),
+            leaf.issuer_serial().serial_hex().as_str()
+        ),
+        (&[0x00, 0x80, 0x01][..], "8001")
     );
 
     let crl = anchor.crl_revoking(&issuer_serial(&revoked)).unwrap();
     assert_eq!(crl.issuer, anchor.certificates()[0].subject);
-    assert_eq!(anchor.crl_revoking(&issuer_serial(&good)), None);
+    for good in [&short, &longer] {
+        assert_eq!(anchor.crl_revoking(&issuer_serial(good)), None, "{}", good.serial_hex);
+    }
     assert!(anchor.crl_revoking(&issuer_serial(inter.issued())).is_some());
     // A certificate of another issuer with a serial the root's CRL lists is not revoked by it.
-    let under = leaf(&inter, KeyType::EcdsaP256);
-    let same_serial = IssuerSerial {
-        serial_hex: revoked.serial_hex.clone(),
-        ..issuer_serial(&under)
-    };
-    assert_eq!(anchor.crl_revoking(&same_serial), None);
+    let same_serial_elsewhere = with_serial(&inter, &[0x00, 0x80, 0x01]);
+    assert_eq!(anchor.crl_revoking(&issuer_serial(&same_serial_elsewhere)), None);
+}
 
-    // The intermediates a verification names are those of its path.
-    let unrevoking = anchor_of(&ca, &[]);
-    let verified = verify(&unrevoking, &under, &[other.issued(), inter.issued()]).unwrap();
-    assert_eq!(verified.intermediates_on_path, vec![issuer_serial(inter.issued())]);
+/// The CA certificates a verification names are those of its path: an intermediate sent and
+/// used, not one sent and unused; and where the path ends at a CA of the bundle that the
+/// bundle's root issued (an issuing CA listed in the bundle so that its CRL is consulted), that
+/// bundle certificate, whether the client sent its copy or not. A path ending at a root names
+/// none.
+#[test]
+fn a_verified_chain_names_the_ca_certificates_of_its_path() {
+    let ca = root(KeyType::EcdsaP256);
+    let inter = ca.new_intermediate("Inter", KeyType::EcdsaP256, NB, NA).unwrap();
+    let other = ca.new_intermediate("Other", KeyType::EcdsaP256, NB, NA).unwrap();
+    let under = leaf(&inter, KeyType::EcdsaP256);
+    let verified = verify(&anchor_of(&ca, &[]), &under, &[other.issued(), inter.issued()]).unwrap();
+    assert_eq!(
+        (verified.intermediates_on_path, verified.issued_anchor_listings),
+        (vec![issuer_serial(inter.issued())], Vec::new())
+    );
+
+    let bundle = format!("{}{}", ca.issued().cert_pem, inter.issued().cert_pem);
+    let with_issuing_ca = TrustAnchor::new(bundle.as_bytes(), &[]).unwrap();
+    for sent in [&[][..], &[inter.issued()][..]] {
+        let verified = verify(&with_issuing_ca, &under, sent).unwrap();
+        assert_eq!(
+            (verified.intermediates_on_path, verified.issued_anchor_listings),
+            (Vec::new(), vec![issuer_serial(inter.issued())]),
+            "{} sent",
+            sent.len()
+        );
+    }
+    let direct = leaf(&ca, KeyType::EcdsaP256);
+    assert_eq!(
+        verify(&with_issuing_ca, &direct, &[]).unwrap().issued_anchor_listings,
+        Vec::new()
+    );
 }
 
 #[test]

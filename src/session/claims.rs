@@ -55,8 +55,19 @@ pub struct SessionChain {
     /// The trust anchor whose CRLs are consulted.
     pub trust_anchor_arn: String,
     /// The client certificate, then the intermediate CA certificates of its verified path, as
-    /// CRLs name them.
+    /// CRLs name them: the session ends when a CRL of the anchor revokes one.
     pub certificates: Vec<IssuerSerial>,
+    /// The certificates of the anchor's bundle the path ended at, when a CA of the bundle
+    /// issued them (an issuing CA listed under its root; each listing of it, by name and key):
+    /// the session ends when a CRL of the anchor revokes every one.
+    pub issued_anchor_listings: Vec<IssuerSerial>,
+}
+
+impl SessionChain {
+    /// Every certificate the chain names.
+    pub fn all_certificates(&self) -> impl Iterator<Item = &IssuerSerial> {
+        self.certificates.iter().chain(&self.issued_anchor_listings)
+    }
 }
 
 /// How a session came to be.
@@ -203,8 +214,9 @@ pub(crate) mod tests {
                 trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/corp".into(),
                 certificates: vec![
                     IssuerSerial::new(b"issuing CA", &[0x1a, 0x2b]),
-                    IssuerSerial::new(b"root CA", &[0x07]),
+                    IssuerSerial::new(b"policy CA", &[0x00, 0x80]),
                 ],
+                issued_anchor_listings: vec![IssuerSerial::new(b"root CA", &[0x07])],
             }),
         }
     }

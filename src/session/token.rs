@@ -135,8 +135,10 @@ pub(super) fn seal_with_nonce(
     let bound = wire.size_bound() + chain.as_ref().map_or(1, WireChain::size_bound);
     let mut buffer = Vec::with_capacity(bound + padding_len(header.len(), NONCE_LEN + bound + TAG_LEN, min_len));
     buffer.push(CLAIMS_VERSION);
-    let buffer = postcard::to_extend(&wire, buffer).map_err(|_| TokenError::SealFailed)?;
-    let mut plaintext = Zeroizing::new(postcard::to_extend(&chain, buffer).map_err(|_| TokenError::SealFailed)?);
+    // One call (a pair encodes as its two parts one after the other): the buffer, which holds
+    // the secret once written, is zeroized as soon as it is back.
+    let mut plaintext =
+        Zeroizing::new(postcard::to_extend(&(&wire, &chain), buffer).map_err(|_| TokenError::SealFailed)?);
     let padding = padding_len(header.len(), NONCE_LEN + plaintext.len() + TAG_LEN, min_len);
     let padded_len = plaintext.len() + padding;
     plaintext.resize(padded_len, 0);
@@ -329,22 +331,28 @@ enum WireOrigin<'a> {
 }
 
 /// The postcard layout of a [`SessionChain`] (version 2): each certificate as its issuer
-/// digest and serial.
+/// digest and serial octets.
 #[derive(Serialize, Deserialize)]
 struct WireChain<'a> {
     trust_anchor_arn: Cow<'a, str>,
-    certificates: Vec<([u8; 32], Cow<'a, str>)>,
+    certificates: Vec<WireIssuerSerial<'a>>,
+    issued_anchor_listings: Vec<WireIssuerSerial<'a>>,
 }
+
+/// An [`IssuerSerial`]: the issuer digest and the serial's content octets.
+type WireIssuerSerial<'a> = ([u8; 32], Cow<'a, [u8]>);
 
 impl<'a> From<&'a SessionChain> for WireChain<'a> {
     fn from(c: &'a SessionChain) -> Self {
+        let wire = |ids: &'a [IssuerSerial]| {
+            ids.iter()
+                .map(|id| (id.issuer_digest, Cow::Borrowed(id.serial.as_slice())))
+                .collect()
+        };
         Self {
             trust_anchor_arn: Cow::Borrowed(&c.trust_anchor_arn),
-            certificates: c
-                .certificates
-                .iter()
-                .map(|id| (id.issuer_digest, Cow::Borrowed(id.serial_hex.as_str())))
-                .collect(),
+            certificates: wire(&c.certificates),
+            issued_anchor_listings: wire(&c.issued_anchor_listings),
         }
     }
 }
@@ -354,25 +362,25 @@ impl WireChain<'_> {
     /// [`WireClaims::size_bound`]).
     fn size_bound(&self) -> usize {
         const VARINT: usize = 10;
-        let certificates: usize = self
-            .certificates
-            .iter()
-            .map(|(_, serial)| 32 + serial.len() + VARINT)
-            .sum();
-        5 + self.trust_anchor_arn.len() + VARINT + VARINT + certificates
+        let ids = |ids: &[WireIssuerSerial<'_>]| -> usize {
+            VARINT + ids.iter().map(|(_, serial)| 32 + serial.len() + VARINT).sum::<usize>()
+        };
+        5 + self.trust_anchor_arn.len() + VARINT + ids(&self.certificates) + ids(&self.issued_anchor_listings)
     }
 
     fn into_chain(self) -> SessionChain {
-        SessionChain {
-            trust_anchor_arn: self.trust_anchor_arn.into_owned(),
-            certificates: self
-                .certificates
-                .into_iter()
+        let owned = |ids: Vec<WireIssuerSerial<'_>>| {
+            ids.into_iter()
                 .map(|(issuer_digest, serial)| IssuerSerial {
                     issuer_digest,
-                    serial_hex: serial.into_owned(),
+                    serial: serial.into_owned(),
                 })
-                .collect(),
+                .collect()
+        };
+        SessionChain {
+            trust_anchor_arn: self.trust_anchor_arn.into_owned(),
+            certificates: owned(self.certificates),
+            issued_anchor_listings: owned(self.issued_anchor_listings),
         }
     }
 }
