@@ -1261,6 +1261,93 @@ fn a_relative_home_is_warned_about_and_the_run_fetches_directly() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `command` run without `HOME` and `XDG_CACHE_HOME`, in a mount namespace where the user
+/// database (`/etc/passwd`) gives this user (root) the home folder `home`; `None` (the test is
+/// skipped) where that cannot be had: not root, no `unshare`, no bind mount.
+#[cfg(unix)]
+fn without_home(test: &str, command: &Command, home: &Path) -> Option<std::process::Output> {
+    if rustix::process::geteuid().as_raw() != 0 {
+        skip(test, "needs root to bind-mount a user database");
+        return None;
+    }
+    let passwd = home.with_extension("passwd");
+    std::fs::write(&passwd, format!("root:x:0:0:root:{}:/bin/sh\n", home.display())).unwrap();
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" /etc/passwd || exit 97; shift; exec "$@""#)
+        .arg("sh")
+        .arg(&passwd)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    let out = wrapped
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .unwrap();
+    if out.status.code() == Some(97)
+        || out.status.code() == Some(1) && out.stdout.is_empty() && out.stderr.starts_with(b"unshare:")
+    {
+        skip(
+            test,
+            &format!(
+                "cannot bind-mount here: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Without `HOME` (a systemd service, a cron job), `credential-process` keeps its cache, and
+/// `update` writes `~/.aws/credentials`, under this user's home folder in the user database,
+/// where botocore finds `~` then: the cache was off (each run fetched, with a warning) and
+/// `update` refused to run. Needs root and `unshare` for a private user database; elsewhere
+/// it says it is skipped.
+#[cfg(unix)]
+#[test]
+fn without_home_the_helpers_use_the_user_databases_home_folder() {
+    let test = "without_home_the_helpers_use_the_user_databases_home_folder";
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let home = c.dir.path().join("database-home");
+    std::fs::create_dir(&home).unwrap();
+    let process = c.command("credential-process", &d);
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let Some(out) = without_home(test, &process, &home) else {
+            return;
+        };
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        outputs.push(out.stdout);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(create_session_count(&d), 1, "the second run is a cache hit");
+    let entries = std::fs::read_dir(home.join(".cache").join("rolegate"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(entries, 1);
+
+    let mut update = c.command("update", &d);
+    update.args(["--profile", "rolegate", "--once"]);
+    let Some(out) = without_home(test, &update, &home) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(home.join(".aws").join("credentials")).unwrap();
+    assert!(text.starts_with("[rolegate]\naws_access_key_id = ASIA"), "{text}");
+}
+
 #[test]
 fn twenty_parallel_credential_processes_make_one_create_session() {
     let pki = Pki::new();

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::home::Home;
 use crate::client::SessionCredentials;
 
 /// Cached credentials are reused only with more than this much lifetime left (botocore
@@ -253,31 +254,28 @@ impl CacheKey {
     }
 }
 
-/// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `$HOME/.cache/rolegate`. A relative
-/// `XDG_CACHE_HOME` is ignored, as the XDG Base Directory specification says (it would put
-/// credentials in whatever folder the SDK runs in). Without an absolute `HOME` to fall back on,
-/// why there is no cache directory (the caller warns and fetches directly).
+/// The cache directory: `$XDG_CACHE_HOME/rolegate`, else `~/.cache/rolegate` — the home
+/// folder being `HOME`, or this user's in the user database where `HOME` is not set, as
+/// botocore finds it ([`Home`]). A relative `XDG_CACHE_HOME` is ignored, as the XDG Base
+/// Directory specification says (it would put credentials in whatever folder the SDK runs in).
+/// Without an absolute home folder to fall back on, why there is no cache directory (the
+/// caller warns and fetches directly).
 pub fn default_dir() -> Result<PathBuf, String> {
-    dir_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+    dir_from(std::env::var_os("XDG_CACHE_HOME"), &Home::of_this_user())
 }
 
-/// [`default_dir`] for these values of `XDG_CACHE_HOME` and `HOME`.
-fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+/// [`default_dir`] for this value of `XDG_CACHE_HOME` and this home folder.
+fn dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: &Home) -> Result<PathBuf, String> {
     if let Some(xdg) = xdg_cache_home.map(PathBuf::from).filter(|v| v.is_absolute()) {
         return Ok(xdg.join("rolegate"));
     }
-    let home = home.map(PathBuf::from);
-    match home {
-        Some(home) if home.is_absolute() => Ok(home.join(".cache").join("rolegate")),
-        Some(home) => Err(format!(
-            "HOME ({}) is not an absolute path: not keeping credentials under it (that is whatever folder the SDK \
-             runs in); set HOME or XDG_CACHE_HOME to an absolute path",
-            match home.as_os_str().is_empty() {
-                true => "empty".to_owned(),
-                false => format!("'{}'", home.display()),
-            }
+    match home.absolute() {
+        Ok(home) => Ok(home.join(".cache").join("rolegate")),
+        Err(why) if home.folder().is_none() => Err(format!("{why}: set HOME or XDG_CACHE_HOME to an absolute path")),
+        Err(why) => Err(format!(
+            "{why}: not keeping credentials under it (that is whatever folder the SDK runs in); set HOME or \
+             XDG_CACHE_HOME to an absolute path"
         )),
-        None => Err("HOME is not set, nor XDG_CACHE_HOME to an absolute path: set one".to_owned()),
     }
 }
 
@@ -457,7 +455,8 @@ mod tests {
 
     #[test]
     fn a_relative_xdg_cache_home_is_ignored() {
-        let dir = |xdg: Option<&str>| dir_from(xdg.map(Into::into), Some("/home/u".into()));
+        let home = Home::Variable("/home/u".into());
+        let dir = |xdg: Option<&str>| dir_from(xdg.map(Into::into), &home);
         assert_eq!(dir(Some("/var/cache/u")), Ok(PathBuf::from("/var/cache/u/rolegate")));
         for ignored in [None, Some(""), Some("relcache"), Some("./c")] {
             assert_eq!(
@@ -471,15 +470,49 @@ mod tests {
         let advice = "is not an absolute path: not keeping credentials under it (that is whatever folder the SDK \
                       runs in); set HOME or XDG_CACHE_HOME to an absolute path";
         assert_eq!(
-            dir_from(Some("relcache".into()), Some("relhome".into())),
+            dir_from(Some("relcache".into()), &Home::Variable("relhome".into())),
             Err(format!("HOME ('relhome') {advice}"))
         );
-        assert_eq!(dir_from(None, Some("".into())), Err(format!("HOME (empty) {advice}")));
         assert_eq!(
-            dir_from(None, None),
-            Err("HOME is not set, nor XDG_CACHE_HOME to an absolute path: set one".to_owned())
+            dir_from(None, &Home::Variable("".into())),
+            Err(format!("HOME (empty) {advice}"))
         );
-        assert_eq!(dir_from(Some("/c".into()), None), Ok(PathBuf::from("/c/rolegate")));
+        assert_eq!(
+            dir_from(Some("/c".into()), &Home::Unknown),
+            Ok(PathBuf::from("/c/rolegate"))
+        );
+    }
+
+    /// Without `HOME`, the cache is under this user's home folder in the user database, as
+    /// botocore finds `~` (a systemd service, a cron job): it was off. One that is not an
+    /// absolute path, or none, leaves it off, saying so.
+    #[test]
+    fn without_home_the_cache_is_under_the_user_databases_home_folder() {
+        assert_eq!(
+            dir_from(None, &Home::UserDatabase("/var/lib/app".into())),
+            Ok(PathBuf::from("/var/lib/app/.cache/rolegate"))
+        );
+        assert_eq!(
+            dir_from(Some("relcache".into()), &Home::UserDatabase("/var/lib/app".into())),
+            Ok(PathBuf::from("/var/lib/app/.cache/rolegate"))
+        );
+        assert_eq!(
+            dir_from(None, &Home::UserDatabase("".into())),
+            Err(
+                "HOME is not set, and this user's home folder in the user database (empty) is not an absolute path: \
+                 not keeping credentials under it (that is whatever folder the SDK runs in); set HOME or \
+                 XDG_CACHE_HOME to an absolute path"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            dir_from(None, &Home::Unknown),
+            Err(
+                "HOME is not set, and the user database has no entry for this user: set HOME or XDG_CACHE_HOME to \
+                 an absolute path"
+                    .to_owned()
+            )
+        );
     }
 
     #[cfg(unix)]

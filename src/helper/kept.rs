@@ -24,7 +24,7 @@ pub(super) struct KeptCredentials {
 
 impl KeptCredentials {
     /// Keeping in the credential cache's folder, unless `off` (`--no-cache`,
-    /// `ROLEGATE_NO_CACHE`) or the folder cannot be had (no `HOME`), which is logged once.
+    /// `ROLEGATE_NO_CACHE`) or the folder cannot be had (no home folder), which is logged once.
     pub(super) fn new(off: bool, session: Arc<SessionArgs>, source: IdentitySource) -> Option<KeptCredentials> {
         if off || cache::disabled_by_env() {
             return None;

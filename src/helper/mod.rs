@@ -6,12 +6,14 @@
 //! container endpoint's auth token file, `sidecar_connections` bounds
 //! its connections, `sidecar_writes` notes the answers their clients leave untaken. `refresh`
 //! schedules the sidecar's and `update`'s renewals and session checks; `kept` holds the
-//! credentials the sidecar keeps across restarts (in `credential-process`'s cache).
+//! credentials the sidecar keeps across restarts (in `credential-process`'s cache); `home`
+//! finds the home folder the cache and `~/.aws/credentials` are under, as botocore does.
 
 pub mod cache;
 mod container_token;
 pub mod credential_process;
 pub mod credentials;
+mod home;
 pub mod imds_token;
 mod kept;
 pub mod pkcs11;

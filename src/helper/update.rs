@@ -1,6 +1,7 @@
 //! `rolegate update --profile NAME [--once]`: writes fresh credentials, with the role's account
 //! (`aws_account_id`), into a profile of the shared credentials file
-//! (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), atomically and with mode 0600,
+//! (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`, `~` being `HOME` or, where it is
+//! not set, the user database's home folder, as for botocore), atomically and with mode 0600,
 //! keeping every other profile, key and comment; then, unless `--once`, keeps refreshing it
 //! ahead of expiry (per [`super::refresh`]).
 
@@ -10,6 +11,7 @@ use std::time::Duration as StdDuration;
 
 use super::credential_process::{SessionArgs, role_account};
 use super::credentials::WorkloadIdentity;
+use super::home::Home;
 use super::refresh::{self, RefreshPolicy, SharedState};
 use crate::arn::AccountId;
 use crate::client::SessionCredentials;
@@ -168,32 +170,33 @@ fn report_written(profile: &str, file: &Path, creds: &SessionCredentials) {
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE` (with `$VAR` and `~` expanded, as botocore does), else
-/// `$HOME/.aws/credentials`.
+/// `.aws/credentials` under the home folder botocore reads it in: `HOME`, or this user's in the
+/// user database where `HOME` is not set ([`Home`]).
 pub fn credentials_file() -> Result<PathBuf, String> {
+    let home = Home::of_this_user();
     if let Some(p) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").filter(|v| !v.is_empty()) {
+        let tilde = || home.folder().and_then(Path::to_str).map(str::to_owned);
         return Ok(match p.to_str() {
-            Some(raw) => PathBuf::from(expand_path(raw, |name| std::env::var(name).ok())),
+            Some(raw) => PathBuf::from(expand_path(raw, |name| std::env::var(name).ok(), tilde)),
             None => PathBuf::from(p),
         });
     }
-    credentials_file_in(std::env::var_os("HOME"))
+    credentials_file_in(&home)
 }
 
-/// `~/.aws/credentials` for this `HOME`, which must be an absolute path: an empty or relative
-/// one would put the credentials in whatever folder `update` runs in (which another user may
-/// own, and where no SDK looks).
-fn credentials_file_in(home: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
-    match home.map(PathBuf::from) {
-        Some(home) if home.is_absolute() => Ok(home.join(".aws").join("credentials")),
-        Some(home) => Err(format!(
-            "HOME ({}) is not an absolute path: not writing credentials under it (that is the folder this runs \
-             in); set HOME, or AWS_SHARED_CREDENTIALS_FILE to the file",
-            match home.as_os_str().is_empty() {
-                true => "empty".to_owned(),
-                false => format!("'{}'", home.display()),
-            }
+/// `~/.aws/credentials` for this home folder, which must be an absolute path: an empty or
+/// relative one would put the credentials in whatever folder `update` runs in (which another
+/// user may own, and where no SDK looks).
+fn credentials_file_in(home: &Home) -> Result<PathBuf, String> {
+    match home.absolute() {
+        Ok(home) => Ok(home.join(".aws").join("credentials")),
+        Err(why) if home.folder().is_none() => Err(format!(
+            "cannot find ~/.aws/credentials: {why} (set AWS_SHARED_CREDENTIALS_FILE)"
         )),
-        None => Err("cannot find ~/.aws/credentials: HOME is not set (set AWS_SHARED_CREDENTIALS_FILE)".into()),
+        Err(why) => Err(format!(
+            "{why}: not writing credentials under it (that is the folder this runs in); set HOME, or \
+             AWS_SHARED_CREDENTIALS_FILE to the file"
+        )),
     }
 }
 
@@ -533,9 +536,10 @@ fn key_of(line: &str) -> Option<String> {
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE` as botocore expands it (`os.path.expandvars`, then
-/// `os.path.expanduser`): `$NAME` and `${NAME}` of set variables replaced, others left as
-/// written; then a leading `~` or `~/` is the home folder.
-fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>) -> String {
+/// `os.path.expanduser`): `$NAME` and `${NAME}` of set variables (`var`) replaced, others left
+/// as written; then a leading `~` or `~/` is the home folder (`home`: `HOME`, or the user
+/// database's where it is not set, as `expanduser` reads it — `$HOME` is `HOME` alone).
+fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>, home: impl FnOnce() -> Option<String>) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(at) = rest.find('$') {
@@ -561,7 +565,7 @@ fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>) -> String {
     }
     out.push_str(rest);
     match out.strip_prefix('~') {
-        Some(tail) if tail.is_empty() || tail.starts_with('/') => match var("HOME") {
+        Some(tail) if tail.is_empty() || tail.starts_with('/') => match home() {
             Some(home) => format!("{home}{tail}"),
             None => out,
         },
@@ -741,8 +745,15 @@ mod tests {
             ("/plain/path", "/plain/path"),
             ("a$", "a$"),
         ] {
-            assert_eq!(expand_path(raw, var), want, "{raw}");
+            assert_eq!(expand_path(raw, var, || var("HOME")), want, "{raw}");
         }
+        // Without HOME, `~` is the user database's home folder, as `os.path.expanduser` reads
+        // it; `$HOME` stays as written (`os.path.expandvars` reads the environment only).
+        let no_home = |name: &str| var(name).filter(|_| name != "HOME");
+        let database = || Some("/var/lib/app".to_owned());
+        assert_eq!(expand_path("~/.aws/alt", no_home, database), "/var/lib/app/.aws/alt");
+        assert_eq!(expand_path("$HOME/alt", no_home, database), "$HOME/alt");
+        assert_eq!(expand_path("~/.aws/alt", no_home, || None), "~/.aws/alt");
     }
 
     /// The names in `dir`, sorted.
@@ -825,19 +836,39 @@ mod tests {
     #[test]
     fn the_credentials_file_needs_an_absolute_home() {
         assert_eq!(
-            credentials_file_in(Some("/home/app".into())).unwrap(),
+            credentials_file_in(&Home::Variable("/home/app".into())).unwrap(),
             Path::new("/home/app/.aws/credentials")
         );
         for (home, shown) in [("", "empty"), ("home/app", "'home/app'")] {
             assert_eq!(
-                credentials_file_in(Some(home.into())).unwrap_err(),
+                credentials_file_in(&Home::Variable(home.into())).unwrap_err(),
                 format!(
                     "HOME ({shown}) is not an absolute path: not writing credentials under it (that is the folder \
                      this runs in); set HOME, or AWS_SHARED_CREDENTIALS_FILE to the file"
                 )
             );
         }
-        assert!(credentials_file_in(None).unwrap_err().contains("HOME is not set"));
+    }
+
+    /// Without HOME, the file is under this user's home folder in the user database, where
+    /// botocore reads `~/.aws/credentials` then: it was refused.
+    #[test]
+    fn without_home_the_credentials_file_is_under_the_user_databases_home_folder() {
+        assert_eq!(
+            credentials_file_in(&Home::UserDatabase("/var/lib/app".into())).unwrap(),
+            Path::new("/var/lib/app/.aws/credentials")
+        );
+        assert_eq!(
+            credentials_file_in(&Home::UserDatabase("".into())).unwrap_err(),
+            "HOME is not set, and this user's home folder in the user database (empty) is not an absolute path: \
+             not writing credentials under it (that is the folder this runs in); set HOME, or \
+             AWS_SHARED_CREDENTIALS_FILE to the file"
+        );
+        assert_eq!(
+            credentials_file_in(&Home::Unknown).unwrap_err(),
+            "cannot find ~/.aws/credentials: HOME is not set, and the user database has no entry for this user \
+             (set AWS_SHARED_CREDENTIALS_FILE)"
+        );
     }
 
     /// The folder a first write creates is the user's alone.

@@ -155,6 +155,65 @@ def test_botocore_takes_the_account_from_the_profile_update_writes(daemon, test_
     assert frozen.account_id == ACCOUNT
 
 
+def run_without_home(command: list[str], env: dict, home: Path) -> subprocess.CompletedProcess:
+    """`command` run without HOME and XDG_CACHE_HOME (a systemd service, a cron job), in a
+    mount namespace where the user database (/etc/passwd) gives this user (root) the home
+    folder `home`; skipped where that cannot be had (not root, no `unshare`, no bind mount)."""
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to bind-mount a user database")
+    passwd = home.with_suffix(".passwd")
+    passwd.write_text(f"root:x:0:0:root:{home}:/bin/sh\n")
+    env = {k: v for k, v in env.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" /etc/passwd || exit 97; shift; exec "$@"', "sh", str(passwd), *command],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if proc.returncode == 97 or (proc.returncode == 1 and proc.stderr.startswith("unshare:")):
+        pytest.skip(f"cannot bind-mount here: {proc.stderr.strip()}")
+    return proc
+
+
+# Prints the credentials botocore resolves for the profile named by its argument, as JSON.
+RESOLVE = """
+import json, sys, botocore.session
+creds = botocore.session.Session(profile=sys.argv[1]).get_credentials()
+frozen = creds.get_frozen_credentials()
+print(json.dumps({"method": creds.method, "AccessKeyId": frozen.access_key, "AccountId": frozen.account_id}))
+"""
+
+
+def test_without_home_the_helpers_use_the_home_folder_botocore_finds(daemon, test_pki, tmp_path):
+    """Without HOME, botocore finds `~` in the user database (`os.path.expanduser`), and so
+    do `credential-process`, whose cache was off (each run of botocore's fetched anew), and
+    `update`, which refused to run: its profile is where botocore reads it."""
+
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    command = " ".join([str(rolegate_bin()), *process_args(daemon, test_pki, 2000)])
+    (home / ".aws" / "config").write_text(f"[profile rolegate]\nregion = us-east-1\ncredential_process = {command}\n")
+    env = isolated_env(home)
+    resolved = run_without_home([sys.executable, "-c", RESOLVE, "rolegate"], env, home)
+    assert resolved.returncode == 0, resolved.stderr
+    doc = json.loads(resolved.stdout)
+    assert (doc["method"], doc["AccountId"]) == ("custom-process", ACCOUNT), doc
+    entries = list((home / ".cache" / "rolegate").glob("*.json"))
+    assert len(entries) == 1, entries
+
+    session_flags = process_args(daemon, test_pki, 2000)[1:]
+    update = [str(rolegate_bin()), "update", *session_flags, "--profile", "updated", "--once"]
+    written = run_without_home(update, env, home)
+    assert written.returncode == 0, written.stderr
+    assert (home / ".aws" / "credentials").is_file()
+    resolved = run_without_home([sys.executable, "-c", RESOLVE, "updated"], env, home)
+    assert resolved.returncode == 0, resolved.stderr
+    doc = json.loads(resolved.stdout)
+    assert (doc["method"], doc["AccountId"]) == ("shared-credentials-file", ACCOUNT), doc
+
+
 def test_a_full_chain_certificate_file_sends_its_chain(daemon, test_pki, tmp_path):
     """A PEM certificate file holding the leaf and then its chain (cert-manager's `tls.crt`,
     a `fullchain.pem`) sends the chain without `--intermediates`; a leaf alone does not."""
