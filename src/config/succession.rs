@@ -855,7 +855,7 @@ pub(super) fn outside_validity(not_before: i64, not_after: i64, now: i64, leeway
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
+    use crate::bench::setup::{CHAINED_ROLE_ARN, PROFILE_ARN, REGION, ROLE_ARN, TRUST_ANCHOR_ARN, World, WorldOptions};
     use crate::pki::KeyType;
     use crate::session::TokenKey;
 
