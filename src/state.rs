@@ -302,6 +302,7 @@ impl State {
         let unrevoked = crate::config::succession::dropped_revocations(&in_force, &config);
         let proxied = crate::config::succession::proxy_protocol_turned_on(&in_force, &config);
         let removed_roles = crate::config::succession::removed_roles(&in_force, &config);
+        let removed_anchors = crate::config::succession::removed_revoking_anchors(&in_force, &config);
         if let Some(at) = staged {
             changes.push(format!(
                 "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
@@ -329,7 +330,8 @@ impl State {
         self.broker.replace_config(config);
         let warned = (retired.into_iter().chain(renamed).chain(unrevoked))
             .chain(proxied)
-            .chain(removed_roles);
+            .chain(removed_roles)
+            .chain(removed_anchors);
         for warning in warned {
             tracing::warn!("{warning}");
             warnings.push(warning);

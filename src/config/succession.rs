@@ -463,6 +463,31 @@ pub fn removed_roles(in_force: &Config, next: &Config) -> Option<String> {
     ))
 }
 
+/// The warning of a reload that removes trust anchors that had CRLs (or renames them: their ARN
+/// is made of `server.region`): sessions carry the ARN of the anchor they were issued through
+/// and are checked against its CRLs on every call, so those of a removed anchor are no longer
+/// ended by a revocation. None when no such anchor is removed.
+pub fn removed_revoking_anchors(in_force: &Config, next: &Config) -> Option<String> {
+    let mut removed: Vec<&str> = in_force
+        .anchors
+        .values()
+        .filter(|anchor| !anchor.trust.crls().is_empty() && next.anchor(anchor.arn.as_str()).is_none())
+        .map(|anchor| anchor.arn.as_str())
+        .collect();
+    removed.sort_unstable();
+    let (what, whose) = match removed.len() {
+        0 => return None,
+        1 => ("trust anchor", "its"),
+        _ => ("trust anchors", "their"),
+    };
+    Some(format!(
+        "{what} {} removed: the live sessions issued through {whose} certificates (for up to 12 h) are no longer \
+         checked against {whose} CRLs, so a revocation no longer ends them; to end them, set \
+         revoke_sessions_issued_before on their roles",
+        removed.join(", ")
+    ))
+}
+
 /// The warnings of a reload that renames every trust anchor and profile (`server.region` or
 /// `server.account_id` changed): clients that name them by their old ARNs are refused from
 /// now on, each in its way.
@@ -1061,6 +1086,20 @@ mod tests {
             ))
         );
         assert_eq!(removed_roles(&in_force, &in_force), None);
+        assert_eq!(removed_revoking_anchors(&in_force, &next), None);
+        // An anchor with CRLs renamed (its ARN is made of the region) is warned about: its
+        // sessions are no longer checked against its CRLs.
+        let elsewhere = edited(&world, |text| {
+            text.replace(&format!("region = \"{REGION}\""), "region = \"eu-west-1\"")
+        });
+        assert_eq!(
+            removed_revoking_anchors(&in_force, &elsewhere),
+            Some(format!(
+                "trust anchor {TRUST_ANCHOR_ARN} removed: the live sessions issued through its certificates (for up to \
+                 12 h) are no longer checked against its CRLs, so a revocation no longer ends them; to end them, set \
+                 revoke_sessions_issued_before on their roles"
+            ))
+        );
         // Removing a key that sealed until now is warned about; adding one, or making
         // another active while the old one stays listed, is not.
         let none = KeyRetirements::default();
