@@ -843,11 +843,12 @@ fn credential_process_signs_with_a_key_on_a_pkcs11_token() {
             "pkcs11:token=rolegate;object=workload: pin-source is not supported",
         ),
         (
-            // A PIN where the URI has no place for it: refused, and not shown.
+            // A PIN among the path attributes: refused with where it goes, and not shown.
             "pkcs11:token=rolegate;pin-value=1234;object=workload",
             None,
             &[],
-            "pkcs11:token=rolegate;object=workload: unknown or unsupported attribute",
+            "pkcs11:token=rolegate;object=workload: `pin-value` is a query attribute (RFC 7512 §2.3): write it \
+             after `?`, as `pkcs11:…?pin-value=…`\n",
         ),
         (
             cert_file.as_str(),

@@ -117,7 +117,10 @@ impl Pkcs11Uri {
                              --private-key-passphrase-file or --private-key-passphrase-env"
                             .to_owned());
                     }
-                    _ => return Err(format!("unknown or unsupported attribute '{}'", quoted(name))),
+                    _ => {
+                        return Err(misplaced(separator, name)
+                            .unwrap_or_else(|| format!("unknown or unsupported attribute '{}'", quoted(name))));
+                    }
                 };
                 set_once(slot, name, text()?)?;
             }
@@ -144,6 +147,39 @@ impl Pkcs11Uri {
         let slot = self.slot_id.map(|s| s.to_string());
         add("slot-id", slot.as_deref());
         format!("pkcs11:{}", parts.join(";"))
+    }
+}
+
+/// The attributes this module takes in a URI's path (before `?`, separated by `;`).
+const PATH_ATTRIBUTES: [&str; 8] = [
+    "token",
+    "manufacturer",
+    "serial",
+    "model",
+    "slot-id",
+    "object",
+    "id",
+    "type",
+];
+
+/// The attributes this module takes in a URI's query (after `?`, separated by `&`).
+const QUERY_ATTRIBUTES: [&str; 2] = ["pin-value", "module-path"];
+
+/// Why the attribute `name`, found in the path (`separator` `;`) or in the query (`&`), is not
+/// taken there, when RFC 7512 §2.3 puts it in the other part (the path holds what names the
+/// token and object, the query how to reach them), as the PIN is in
+/// `pkcs11:token=x;object=y;pin-value=1234`. `None` for an attribute taken in neither part. The
+/// message names the attribute from [`PATH_ATTRIBUTES`] or [`QUERY_ATTRIBUTES`], never the
+/// URI's text: its value may be the PIN.
+fn misplaced(separator: char, name: &str) -> Option<String> {
+    let named = |known: &[&'static str]| known.iter().copied().find(|k| *k == name);
+    match separator {
+        ';' => named(&QUERY_ATTRIBUTES).map(|name| {
+            format!("`{name}` is a query attribute (RFC 7512 §2.3): write it after `?`, as `pkcs11:…?{name}=…`")
+        }),
+        _ => named(&PATH_ATTRIBUTES).map(|name| {
+            format!("`{name}` is a path attribute (RFC 7512 §2.3): write it before `?`, as `pkcs11:{name}=…;…?…`")
+        }),
     }
 }
 
@@ -575,10 +611,37 @@ mod tests {
             ("pkcs11:object=a?pin-source=file:/pin", "pin-source is not supported"),
             ("pkcs11:slot-id=x", "slot-id is not a decimal number"),
             ("pkcs11:object=%FF", "the value of 'object' is not UTF-8"),
-            ("pkcs11:object=a?token=b", "unknown or unsupported attribute 'token'"),
+            (
+                "pkcs11:object=a?module-name=p11",
+                "unknown or unsupported attribute 'module-name'",
+            ),
         ] {
             let e = Pkcs11Uri::parse(text).unwrap_err();
             assert!(e.starts_with(error), "{text}: {e}");
+        }
+    }
+
+    /// An attribute written in the wrong part of the URI (the PIN among the path attributes)
+    /// is said to be so, with where it goes, and the PIN is never repeated.
+    #[test]
+    fn an_attribute_in_the_wrong_part_says_where_it_goes() {
+        for (text, error) in [
+            (
+                "pkcs11:token=x;object=y;pin-value=1234",
+                "`pin-value` is a query attribute (RFC 7512 §2.3): write it after `?`, as `pkcs11:…?pin-value=…`",
+            ),
+            (
+                "pkcs11:token=x;module-path=/usr/lib/p11.so?pin-value=1234",
+                "`module-path` is a query attribute (RFC 7512 §2.3): write it after `?`, as `pkcs11:…?module-path=…`",
+            ),
+            (
+                "pkcs11:object=a?pin-value=1234&token=b",
+                "`token` is a path attribute (RFC 7512 §2.3): write it before `?`, as `pkcs11:token=…;…?…`",
+            ),
+        ] {
+            let e = Pkcs11Uri::parse(text).unwrap_err();
+            assert_eq!(e, error, "{text}");
+            assert!(!e.contains("1234"), "{e}");
         }
     }
 
