@@ -1433,6 +1433,55 @@ fn twenty_parallel_credential_processes_make_one_create_session() {
     assert_eq!(create_session_count(&d) - before, 3);
 }
 
+/// Processes started together on a cache entry due a check with the server share one check:
+/// the one that takes the entry's lock asks, the others hand out what it marked checked.
+#[test]
+fn parallel_credential_processes_share_one_check_of_a_cached_entry() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let first = c.command("credential-process", &d).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let checks = || {
+        sample(
+            &d.metrics_text(),
+            r#"rolegate_requests_total{api="sts",operation="GetCallerIdentity",outcome="allow"}"#,
+        )
+        .map_or(0, |v| v as u64)
+    };
+    assert_eq!(checks(), 0, "an entry just written is handed out unchecked");
+    // Written two minutes ago: due a check.
+    let cache = c.home().join(".cache").join("rolegate");
+    let old = std::time::SystemTime::now() - Duration::from_secs(120);
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+    let children: Vec<Child> = (0..12)
+        .map(|_| {
+            c.command("credential-process", &d)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, first.stdout, "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(checks(), 1, "one check for the twelve");
+    assert_eq!(create_session_count(&d), 1);
+}
+
 /// A running `rolegate sidecar`; killed on drop.
 struct Sidecar {
     child: Child,

@@ -424,20 +424,40 @@ impl SessionArgs {
         super::refresh::SessionChecks { every, check }
     }
 
-    /// Why the server refuses `cached` (the entry `key` in `dir`), when it does: asked with
-    /// `--endpoint` only (AWS's Roles Anywhere serves no STS), and at most once per
-    /// [`CACHE_CHECK_INTERVAL`] per entry — an entry written or checked since is handed out
+    /// The cached credentials to hand out — `cached` (the entry `key` in `dir`), or the entry as
+    /// another process left it while this one waited — or why the server refuses them, when it
+    /// does: asked with `--endpoint` only (AWS's Roles Anywhere serves no STS), and at most once
+    /// per [`CACHE_CHECK_INTERVAL`] per entry — an entry written or checked since is handed out
     /// unchecked, and an entry the server did not refuse is marked checked.
-    async fn cached_refusal(&self, dir: &Path, key: &CacheKey, cached: &SessionCredentials) -> Option<String> {
+    ///
+    /// Processes started together (an SDK's workers, a burst of CLI calls) share one check: the
+    /// one that takes the entry's lock asks, the others wait for it, as long as a check may
+    /// take, and hand out the entry it marked checked or replaced. A lock held longer (a
+    /// process fetching) or unusable leaves each to ask on its own, as before.
+    async fn checked_cached(
+        &self,
+        dir: &Path,
+        key: &CacheKey,
+        cached: SessionCredentials,
+    ) -> Result<SessionCredentials, String> {
         if self.endpoint.is_none() || cache::checked_within(dir, key, CACHE_CHECK_INTERVAL) {
-            return None;
+            return Ok(cached);
         }
-        let (client, region) = (self.client().ok()?, self.region().ok()?);
-        match checked_in_time(&client, &region, cached).await {
-            Some(refused @ SessionCheck::Refused { .. }) => Some(refused.to_string()),
+        let _checking = lock_for_check(dir, key).await;
+        if cache::checked_within(dir, key, CACHE_CHECK_INTERVAL) {
+            // Checked, or replaced, while this process waited: what is there now.
+            if let Some(current) = cache::read_unlocked(dir, key, OffsetDateTime::now_utc()) {
+                return Ok(current);
+            }
+        }
+        let (Ok(client), Ok(region)) = (self.client(), self.region()) else {
+            return Ok(cached);
+        };
+        match checked_in_time(&client, &region, &cached).await {
+            Some(refused @ SessionCheck::Refused { .. }) => Err(refused.to_string()),
             _ => {
                 cache::mark_checked(dir, key);
-                None
+                Ok(cached)
             }
         }
     }
@@ -602,8 +622,8 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
             // from credentials already cached.
             let mut refused = false;
             if let Some(c) = cache::read_unlocked(&dir, &key, OffsetDateTime::now_utc()) {
-                match args.cached_refusal(&dir, &key, &c).await {
-                    None => {
+                match args.checked_cached(&dir, &key, c).await {
+                    Ok(c) => {
                         if args.debug {
                             print_stderr(&format!(
                                 "rolegate: using cached credentials valid until {}\n",
@@ -612,7 +632,7 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
                         }
                         return print_credentials(&c, account.as_ref());
                     }
-                    Some(refusal) => {
+                    Err(refusal) => {
                         print_stderr(&format!(
                             "warning: the server refuses the cached credentials ({}): fetching new ones\n",
                             printable_refusal(&refusal)
@@ -694,6 +714,26 @@ pub async fn run(args: CredentialProcessArgs) -> Result<(), String> {
         }
     };
     print_credentials(&creds, account.as_ref())
+}
+
+/// The lock of the cache entry `key` in `dir`, for checking the entry with the server: waited
+/// for as long as a check may take ([`SESSION_CHECK_TIMEOUT`], and a second more), or until
+/// the process holding it marked the entry checked or replaced it. `None` when it was not had
+/// (then the caller checks unlocked, as a process without a usable lock does).
+async fn lock_for_check(dir: &Path, key: &CacheKey) -> Option<CacheSlot> {
+    let waiting = std::time::Instant::now();
+    loop {
+        match CacheSlot::try_lock(dir, key) {
+            Ok(Some(slot)) => return Some(slot),
+            Ok(None)
+                if waiting.elapsed() < SESSION_CHECK_TIMEOUT + std::time::Duration::from_secs(1)
+                    && !cache::checked_within(dir, key, CACHE_CHECK_INTERVAL) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Ok(None) | Err(_) => return None,
+        }
+    }
 }
 
 /// Writes `creds`, of a role of `account`, on standard output as `credential_process` output.
