@@ -17,6 +17,7 @@ use super::Broker;
 use super::caches::CacheName;
 use crate::config::{Config, Role};
 use crate::error::{ApiError, ErrorCode};
+use crate::identity::{CrlInfo, IssuerSerial, TrustAnchor};
 use crate::policy::{PolicyDocument, PolicyKind};
 use crate::session::{self, SessionChain, SessionClaims, SessionOrigin};
 use crate::sigv4::{self, Expectations, HttpRequest, ServerNames, SigV4Error, SignedRequest};
@@ -400,41 +401,44 @@ fn check_certificate_not_revoked(config: &Config, claims: &SessionClaims) -> Res
     let Some(anchor) = config.anchor(&chain.trust_anchor_arn) else {
         return Ok(());
     };
-    let trust = &anchor.trust;
-    let refusal = |message: String| Err(ApiError::access_denied("session-certificate-revoked", message));
-    let mut certificates = chain.certificates.iter();
-    if let Some((leaf, crl)) = certificates
-        .next()
-        .and_then(|leaf| Some((leaf, trust.crl_revoking(leaf)?)))
-    {
-        return refusal(format!(
+    let message = match revoked_certificate(chain, &anchor.trust) {
+        None => return Ok(()),
+        Some((0, leaf, crl)) => format!(
             "The certificate this session was issued to (serial {}, issued by {}) is revoked by a CRL of trust anchor \
              {}: its sessions, and those chained from them, have ended, and it gets no new ones.",
             leaf.serial_hex(),
             crl.issuer,
             chain.trust_anchor_arn
-        ));
-    }
-    // A bundle CA is revoked when every listing of it is, as paths ending at it are refused.
-    let listings = &chain.issued_anchor_listings;
-    let revoked_ca = certificates
-        .find_map(|ca| Some((ca, trust.crl_revoking(ca)?)))
-        .or_else(|| {
-            let first = listings.first()?;
-            let all = listings.iter().all(|ca| trust.crl_revoking(ca).is_some());
-            all.then(|| trust.crl_revoking(first).map(|crl| (first, crl))).flatten()
-        });
-    match revoked_ca {
-        Some((ca, crl)) => refusal(format!(
+        ),
+        Some((_, ca, crl)) => format!(
             "The CA certificate (serial {}, issued by {}) of the chain this session was issued to is revoked by a CRL \
              of trust anchor {}: the sessions of the certificates it issued, and those chained from them, have \
              ended, and they get no new ones through it.",
             ca.serial_hex(),
             crl.issuer,
             chain.trust_anchor_arn
-        )),
-        None => Ok(()),
-    }
+        ),
+    };
+    Err(ApiError::access_denied("session-certificate-revoked", message))
+}
+
+/// The certificate of `chain` that a CRL of `trust` revokes, with that CRL and its position
+/// in the chain (0: the client certificate): the client certificate or an intermediate of its
+/// path when a CRL lists it; the bundle certificate the path ended at when the CRLs list every
+/// listing of it, as paths ending at it are then refused ([`TrustAnchor::crl_revoking`]).
+fn revoked_certificate<'a>(
+    chain: &'a SessionChain,
+    trust: &'a TrustAnchor,
+) -> Option<(usize, &'a IssuerSerial, &'a CrlInfo)> {
+    let mut on_path = chain.certificates.iter().enumerate();
+    let revoked_on_path = on_path.find_map(|(i, c)| Some((i, c, trust.crl_revoking(c)?)));
+    revoked_on_path.or_else(|| {
+        let listings = &chain.issued_anchor_listings;
+        let first = listings.first()?;
+        let all = listings.iter().all(|ca| trust.crl_revoking(ca).is_some());
+        let crl = trust.crl_revoking(first).filter(|_| all)?;
+        Some((chain.certificates.len(), first, crl))
+    })
 }
 
 /// Where the holder of a revoked session finds fresh credentials: where they came from.
