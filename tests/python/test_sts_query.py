@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -21,9 +24,11 @@ from harness import (
     ACCOUNT,
     REGION,
     Daemon,
+    Pki,
     create_session_raw,
     profile_arn,
     role_arn,
+    run_rolegate,
     session_body,
     trust_anchor_arn,
 )
@@ -537,3 +542,79 @@ def test_aws_cli_assume_role(daemon, ca_bundle, app_session, tmp_path):
     proc = run_aws(daemon, ca_bundle, hop_env, "get-caller-identity")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["Arn"] == answer["AssumedRoleUser"]["Arn"]
+
+
+def test_a_certificate_revoked_after_its_session_ends_it_and_its_chain(test_pki, ca_bundle, tmp_path):
+    """A CRL revoking a certificate, reloaded after the certificate got its session, ends that
+    session and the one chained from it: boto3 and the AWS CLI get AccessDenied naming the
+    certificate, while the sessions of the CA's other certificates go on."""
+
+    pki = Pki(tmp_path / "pki")
+    victim = pki.client("victim", test_pki.root, "victim", key="rsa-2048")
+    # The anchor's CRL, as a file of this test's own (the shared PKI's stays as it is).
+    crl = tmp_path / "main.crl"
+    shutil.copyfile(Path(test_pki.config).parent / "root.crl", crl)
+    config = tmp_path / "rolegate.toml"
+    text = Path(test_pki.config).read_text()
+    assert 'crls = ["root.crl"]' in text, text
+    config.write_text(text.replace('crls = ["root.crl"]', f"crls = [{json.dumps(str(crl))}]", 1))
+    for name in os.listdir(Path(test_pki.config).parent):
+        if not (tmp_path / name).exists():
+            (tmp_path / name).symlink_to(Path(test_pki.config).parent / name)
+    daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "logs")
+    try:
+        sessions = {}
+        for name, leaf in (("victim", victim), ("kept", test_pki.rsa_leaf)):
+            response = create_session_raw(
+                daemon.endpoint,
+                ca_bundle,
+                leaf,
+                body=session_body(profile_arn("workloads"), role_arn("app"), trust_anchor_arn("main"), 3500),
+            )
+            assert response.status == 201, response.text
+            c = response.json()["credentialSet"][0]["credentials"]
+            sessions[name] = sts_client(daemon, ca_bundle, c["accessKeyId"], c["secretAccessKey"], c["sessionToken"])
+        chained = sessions["victim"].assume_role(RoleArn=role_arn("chained"), RoleSessionName="hop")["Credentials"]
+        chained_sts = sts_client(
+            daemon, ca_bundle, chained["AccessKeyId"], chained["SecretAccessKey"], chained["SessionToken"]
+        )
+        chained_sts.get_caller_identity()
+
+        # The CA adds the victim to its CRL (keeping what it revoked); the daemon reloads it.
+        run_rolegate(
+            "certs", "crl", "--ca-cert", str(test_pki.root.cert), "--ca-key", str(test_pki.root.key),
+            "--out", str(crl), "--revoke", victim.serial_hex,
+        )  # fmt: skip
+        daemon.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sessions["victim"].get_caller_identity()
+            except ClientError:
+                break
+            assert time.monotonic() < deadline, "the reload did not end the session"
+            time.sleep(0.05)
+
+        expected = (
+            403,
+            "AccessDenied",
+            f"The certificate this session was issued to (serial {victim.serial_hex}, issued by "
+            f"CN=rolegate test root) is revoked by a CRL of trust anchor {trust_anchor_arn('main')}: its sessions, "
+            "and those chained from them, have ended, and it gets no new ones.",
+        )
+        for sts in (sessions["victim"], chained_sts):
+            with pytest.raises(ClientError) as info:
+                sts.get_caller_identity()
+            assert error_of(info) == expected
+        assert sessions["kept"].get_caller_identity()["Account"] == ACCOUNT
+        as_issued = {
+            "accessKeyId": chained["AccessKeyId"],
+            "secretAccessKey": chained["SecretAccessKey"],
+            "sessionToken": chained["SessionToken"],
+        }
+        refused = run_aws(daemon, ca_bundle, cli_env(as_issued, tmp_path), "get-caller-identity")
+        assert refused.returncode != 0
+        assert "An error occurred (AccessDenied) when calling the GetCallerIdentity operation: " in refused.stderr
+        assert expected[2] in refused.stderr, refused.stderr
+    finally:
+        daemon.stop()
