@@ -545,6 +545,54 @@ mod tests {
     use crate::policy::Effect;
     use crate::session::claims::tests::sample_claims;
 
+    /// A session whose path ended at an issuing CA listed twice in the bundle (two certificates
+    /// of its name and key) ends once the CRLs revoke both listings, as paths ending at it are
+    /// refused only then; its client certificate's revocation ends it at once.
+    #[test]
+    fn a_bundle_ca_listed_twice_ends_sessions_once_both_listings_are_revoked() {
+        use crate::identity::{ClientCertificate, verify_chain};
+        use crate::pki::{Authority, ClientSpec, KeyType};
+        let now = OffsetDateTime::now_utc();
+        let (from, to) = (now - time::Duration::days(1), now + time::Duration::days(30));
+        let root = Authority::new_root("Root", KeyType::EcdsaP256, from, to).unwrap();
+        let issuing = root.new_intermediate("Issuing", KeyType::EcdsaP256, from, to).unwrap();
+        let again = root.cross_certify(&issuing, "Issuing", from, to).unwrap();
+        let leaf = issuing
+            .client(&ClientSpec::new("w", KeyType::EcdsaP256, from, to))
+            .unwrap();
+        let bundle = format!(
+            "{}{}{}",
+            root.issued().cert_pem,
+            issuing.issued().cert_pem,
+            again.cert_pem
+        );
+        let anchor = |by_root: &[&str], by_issuing: &[&str]| {
+            let crls = [
+                root.crl(by_root, from, to).unwrap(),
+                issuing.crl(by_issuing, from, to).unwrap(),
+            ];
+            TrustAnchor::new(bundle.as_bytes(), &crls.map(String::into_bytes)).unwrap()
+        };
+        let certificate = ClientCertificate::parse(leaf.cert_der.clone()).unwrap();
+        let unix = rustls::pki_types::UnixTime::now();
+        let verified = verify_chain(&anchor(&[], &[]), &certificate, &[], unix).unwrap();
+        let session = SessionChain {
+            trust_anchor_arn: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/t".into(),
+            certificates: vec![certificate.issuer_serial().clone()],
+            issued_anchor_listings: verified.issued_anchor_listings,
+        };
+        assert_eq!(session.issued_anchor_listings.len(), 2);
+        let first = issuing.issued().serial_hex.as_str();
+        assert_eq!(revoked_certificate(&session, &anchor(&[], &[])), None);
+        assert_eq!(revoked_certificate(&session, &anchor(&[first], &[])), None);
+        let both = anchor(&[first, again.serial_hex.as_str()], &[]);
+        let (position, ca, _) = revoked_certificate(&session, &both).unwrap();
+        assert_eq!((position, ca), (1, &session.issued_anchor_listings[0]));
+        let leaf_revoked = anchor(&[], &[leaf.serial_hex.as_str()]);
+        let (position, revoked, _) = revoked_certificate(&session, &leaf_revoked).unwrap();
+        assert_eq!((position, revoked), (0, &session.certificates[0]));
+    }
+
     /// A token of a newer claims layout, sealed under a key of the ring (by an upgraded replica),
     /// is told apart from a forged one: the replica that cannot read it must be upgraded.
     #[test]
