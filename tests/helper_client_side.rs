@@ -1349,21 +1349,26 @@ fn without_home_the_helpers_use_the_user_databases_home_folder() {
     assert!(text.starts_with("[rolegate]\naws_access_key_id = ASIA"), "{text}");
 }
 
+/// `n` `credential-process` runs of `c` against `d`, started together, their output piped.
+fn credential_processes(c: &Client, d: &Daemon, n: usize) -> Vec<Child> {
+    (0..n)
+        .map(|_| {
+            c.command("credential-process", d)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn twenty_parallel_credential_processes_make_one_create_session() {
     let pki = Pki::new();
     let d = start(&setup(&pki));
     let c = Client::new(&pki);
     let before = create_session_count(&d);
-    let children: Vec<Child> = (0..20)
-        .map(|_| {
-            c.command("credential-process", &d)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children = credential_processes(&c, &d, 20);
     let outputs: Vec<serde_json::Value> = children
         .into_iter()
         .map(|ch| {
@@ -1464,15 +1469,7 @@ fn parallel_credential_processes_share_one_check_of_a_cached_entry() {
                 .unwrap();
         }
     }
-    let children: Vec<Child> = (0..12)
-        .map(|_| {
-            c.command("credential-process", &d)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children = credential_processes(&c, &d, 12);
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
