@@ -232,6 +232,8 @@ def test_botocore_container_provider_reads_the_sidecar(env, sidecar, tmp_path, m
     )  # fmt: skip
     assert creds is not None and creds.method == "container-role"
     frozen = creds.get_frozen_credentials()
+    # The sidecar's answer names the role's account, which botocore reads (AccountId).
+    assert frozen.account_id == ACCOUNT
     session = boto3.Session(
         aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token
     )
