@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use time::{Duration, OffsetDateTime};
 
 use crate::fsutil::{write_new_private, write_new_public};
-use crate::pki::{Authority, ClientSpec, Issued, KeyType, PreviousCrl, ReissuedCrl};
+use crate::pki::{Authority, CaName, ClientSpec, Issued, KeyType, PreviousCrl, ReissuedCrl};
 
 type CmdResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -22,6 +22,8 @@ pub(super) enum CertsCommand {
         /// Subject CN (1 to 64 characters).
         #[arg(long, default_value = "rolegate root CA", value_parser = common_name)]
         cn: String,
+        #[command(flatten)]
+        organization: CaOrganization,
     },
     /// Create an intermediate CA signed by --ca-cert/--ca-key.
     Intermediate {
@@ -32,6 +34,8 @@ pub(super) enum CertsCommand {
         /// Subject CN (1 to 64 characters).
         #[arg(long, default_value = "rolegate intermediate CA", value_parser = common_name)]
         cn: String,
+        #[command(flatten)]
+        organization: CaOrganization,
     },
     /// Create a TLS server certificate.
     Server {
@@ -98,6 +102,28 @@ pub(super) enum CertsCommand {
         #[arg(long, default_value_t = 30, value_parser = days())]
         days: i64,
     },
+}
+
+/// The O and OU of a CA's subject, beside its CN.
+#[derive(Args)]
+pub(super) struct CaOrganization {
+    /// Organization (O) of the CA's subject, 1 to 64 characters.
+    #[arg(long = "o", value_parser = name_attribute)]
+    organization: Option<String>,
+    /// Organizational unit (OU) of the CA's subject, 1 to 64 characters.
+    #[arg(long = "ou", value_parser = name_attribute)]
+    organizational_unit: Option<String>,
+}
+
+impl CaOrganization {
+    /// The CA's subject: `common_name`, and the O and OU given.
+    fn name<'a>(&'a self, common_name: &'a str) -> CaName<'a> {
+        CaName {
+            common_name,
+            organization: self.organization.as_deref(),
+            organizational_unit: self.organizational_unit.as_deref(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -229,15 +255,21 @@ pub(super) fn run(cmd: CertsCommand) -> CmdResult {
     // does not find a certificate made just now not yet valid.
     let from = now - Duration::minutes(5);
     match cmd {
-        CertsCommand::Ca { out, cn } => {
-            let ca = Authority::new_root(&cn, out.key.into(), from, now + Duration::days(out.days))?;
+        CertsCommand::Ca { out, cn, organization } => {
+            let name = organization.name(&cn);
+            let ca = Authority::new_root(name, out.key.into(), from, now + Duration::days(out.days))?;
             write_pair(&out.out, ca.issued())
         }
-        CertsCommand::Intermediate { issuer, out, cn } => {
+        CertsCommand::Intermediate {
+            issuer,
+            out,
+            cn,
+            organization,
+        } => {
             let ca = load_issuer(&issuer)?;
             check_may_issue_cas(&ca, &issuer.ca_cert)?;
             let (until, note) = ending_with_issuer(now, from, out.days, &ca)?;
-            let sub = ca.new_intermediate(&cn, out.key.into(), from, until)?;
+            let sub = ca.new_intermediate(organization.name(&cn), out.key.into(), from, until)?;
             write_pair(&out.out, sub.issued()).map(|()| print_note(note))
         }
         CertsCommand::Server { issuer, out, sans } => {

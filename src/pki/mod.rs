@@ -182,15 +182,40 @@ impl ClientSpec {
     }
 }
 
+/// The subject of a CA certificate: its CN, and an O and OU when given (in that order, as
+/// client certificates have them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaName<'a> {
+    pub common_name: &'a str,
+    pub organization: Option<&'a str>,
+    pub organizational_unit: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for CaName<'a> {
+    fn from(common_name: &'a str) -> Self {
+        CaName {
+            common_name,
+            ..CaName::default()
+        }
+    }
+}
+
+impl<'a> From<&'a String> for CaName<'a> {
+    fn from(common_name: &'a String) -> Self {
+        CaName::from(common_name.as_str())
+    }
+}
+
 impl Authority {
-    /// Creates a self-signed root CA (`CA:true`, `keyCertSign`, `cRLSign`, `digitalSignature`).
-    pub fn new_root(
-        common_name: &str,
+    /// Creates a self-signed root CA (`CA:true`, `keyCertSign`, `cRLSign`, `digitalSignature`)
+    /// named `name` (a CN, or a [`CaName`]).
+    pub fn new_root<'a>(
+        name: impl Into<CaName<'a>>,
         key: KeyType,
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<Authority, PkiError> {
-        let params = ca_params(common_name, not_before, not_after)?;
+        let params = ca_params(name.into(), not_before, not_after)?;
         let key_pair = generate_key(key)?;
         let cert = params
             .self_signed(&key_pair)
@@ -203,15 +228,15 @@ impl Authority {
         })
     }
 
-    /// Creates an intermediate CA signed by `self`.
-    pub fn new_intermediate(
+    /// Creates an intermediate CA signed by `self`, named `name` (a CN, or a [`CaName`]).
+    pub fn new_intermediate<'a>(
         &self,
-        common_name: &str,
+        name: impl Into<CaName<'a>>,
         key: KeyType,
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<Authority, PkiError> {
-        let mut params = ca_params(common_name, not_before, not_after)?;
+        let mut params = ca_params(name.into(), not_before, not_after)?;
         params.use_authority_key_identifier_extension = true;
         let key_pair = generate_key(key)?;
         let cert = params
@@ -235,7 +260,7 @@ impl Authority {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<Issued, PkiError> {
-        let mut params = ca_params(common_name, not_before, not_after)?;
+        let mut params = ca_params(common_name.into(), not_before, not_after)?;
         params.use_authority_key_identifier_extension = true;
         let cert = params
             .signed_by(other.issuer.key(), &self.issuer)
@@ -455,13 +480,19 @@ impl fmt::Debug for Authority {
 
 /// Parameters shared by root and intermediate CAs (DESIGN §1: `CA:true` with `keyCertSign`).
 fn ca_params(
-    common_name: &str,
+    name: CaName<'_>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.distinguished_name.push(DnType::CommonName, name.common_name);
+    if let Some(o) = name.organization {
+        params.distinguished_name.push(DnType::OrganizationName, o);
+    }
+    if let Some(ou) = name.organizational_unit {
+        params.distinguished_name.push(DnType::OrganizationalUnitName, ou);
+    }
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(random_serial()?);

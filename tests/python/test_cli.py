@@ -87,6 +87,32 @@ def test_certs_ca_key_types(tmp_path, key, kind, size):
     assert "-----BEGIN PRIVATE KEY-----" in (tmp_path / "ca.key").read_text()
 
 
+def test_certs_ca_and_intermediate_take_an_organization(tmp_path):
+    """`--o` and `--ou` name a CA's organization beside its CN, as they do a client's; the
+    intermediate's issuer is the root's whole name, and its leaves chain to it."""
+
+    run_rolegate("certs", "ca", "--out", str(tmp_path / "ca"), "--cn", "Acme Root", "--o", "Acme", "--ou", "PKI")
+    run_rolegate(
+        "certs", "intermediate", "--ca-cert", str(tmp_path / "ca.pem"), "--ca-key", str(tmp_path / "ca.key"),
+        "--out", str(tmp_path / "issuing"), "--cn", "Acme Issuing", "--o", "Acme", "--days", "30",
+    )  # fmt: skip
+    run_rolegate(
+        "certs", "client", "--ca-cert", str(tmp_path / "issuing.pem"), "--ca-key", str(tmp_path / "issuing.key"),
+        "--out", str(tmp_path / "leaf"), "--cn", "worker", "--days", "7",
+    )  # fmt: skip
+    load = lambda name: x509.load_pem_x509_certificate((tmp_path / f"{name}.pem").read_bytes())  # noqa: E731
+    root, issuing, leaf = load("ca"), load("issuing"), load("leaf")
+    assert root.subject.rfc4514_string() == "OU=PKI,O=Acme,CN=Acme Root"
+    assert issuing.subject.rfc4514_string() == "O=Acme,CN=Acme Issuing"
+    assert issuing.issuer == root.subject
+    assert leaf.issuer == issuing.subject
+    issuing.verify_directly_issued_by(root)
+    leaf.verify_directly_issued_by(issuing)
+    proc = run_rolegate("certs", "ca", "--out", str(tmp_path / "empty"), "--o", "", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert not (tmp_path / "empty.pem").exists()
+
+
 @pytest.mark.parametrize("days", ["0", "-5", "36501", "4294967295"])
 def test_certs_days_out_of_range_are_refused(tmp_path, days):
     """A validity of no days, negative days or beyond X.509's four-digit years is an error
