@@ -1642,6 +1642,15 @@ async fn admin_cli_shows_status_and_reloads() {
             "profile {} (enabled): roles [{ROLE}], default duration 3600 s, attribute mappings x509Subject [*], x509Issuer [*], x509SAN [DNS, URI, Name/*]\n",
             profile_arn("main")
         ),
+        // Settings other than the defaults are named.
+        format!(
+            "profile {} (enabled): roles [{ROLE}], default duration 3600 s, attribute mappings x509Subject [*], x509Issuer [*], x509SAN [DNS, URI, Name/*], role session name accepted\n",
+            profile_arn("named")
+        ),
+        format!(
+            "profile {} (enabled): roles [{ROLE}], default duration 3600 s, attribute mappings x509Subject [*], x509Issuer [*], x509SAN [DNS, URI, Name/*], instance properties required\n",
+            profile_arn("props")
+        ),
         format!("role {ROLE_CHAINED} ("),
         "token keys: k1 (check value 76ebd004) (active k1)\n".to_owned(),
         "cache certificates: ".to_owned(),

@@ -201,6 +201,10 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
                     "certificateField": m.certificate_field,
                     "specifiers": m.specifiers,
                 })).collect::<Vec<_>>(),
+                "acceptRoleSessionName": p.accept_role_session_name,
+                "requireInstanceProperties": p.require_instance_properties,
+                "hasSessionPolicy": p.has_session_policy,
+                "managedPolicyArns": p.managed_policy_arns,
             })
         })
         .collect();
@@ -355,9 +359,20 @@ fn describe(s: &StatusResponse, now: i64) -> String {
             .iter()
             .map(|m| format!("{} [{}]", m.certificate_field, m.specifiers.join(", ")))
             .collect();
+        // Settings shown when they differ from the defaults.
+        let settings = [
+            p.accept_role_session_name
+                .then(|| "role session name accepted".to_owned()),
+            p.require_instance_properties
+                .then(|| "instance properties required".to_owned()),
+            p.has_session_policy.then(|| "session policy".to_owned()),
+            (!p.managed_policy_arns.is_empty())
+                .then(|| format!("managed session policies [{}]", p.managed_policy_arns.join(", "))),
+        ];
+        let settings: String = settings.into_iter().flatten().map(|s| format!(", {s}")).collect();
         let _ = writeln!(
             out,
-            "profile {} ({state}): roles [{}], default duration {} s, attribute mappings {}",
+            "profile {} ({state}): roles [{}], default duration {} s, attribute mappings {}{settings}",
             p.arn,
             p.role_arns.join(", "),
             p.duration_seconds,

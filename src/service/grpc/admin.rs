@@ -146,6 +146,10 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
                     specifiers: specifiers.into_iter().map(str::to_owned).collect(),
                 })
                 .collect(),
+            accept_role_session_name: p.accept_role_session_name,
+            require_instance_properties: p.require_instance_properties,
+            has_session_policy: p.session_policy.is_some(),
+            managed_policy_arns: p.managed_policy_arns.clone(),
         })
         .collect();
     profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
