@@ -1349,6 +1349,40 @@ fn without_home_the_helpers_use_the_user_databases_home_folder() {
     assert!(text.starts_with("[rolegate]\naws_access_key_id = ASIA"), "{text}");
 }
 
+/// A `~` starting a path flag is the home folder: botocore runs `credential_process` without a
+/// shell, so `--certificate ~/app.pem` in `~/.aws/config` reaches rolegate as written.
+#[test]
+fn a_leading_tilde_of_a_path_flag_is_the_home_folder() {
+    let pki = Pki::new();
+    let d = start(&setup(&pki));
+    let c = Client::new(&pki);
+    let folder = c.dir.path().display().to_string();
+    let args: Vec<String> = c
+        .args(&d, "main")
+        .into_iter()
+        .map(|a| match a.strip_prefix(&folder) {
+            Some(rest) => format!("~{rest}"),
+            None => a,
+        })
+        .collect();
+    assert!(
+        args.iter().any(|a| a == "~/cert.pem") && args.iter().any(|a| a == "~/key.pem"),
+        "{args:?}"
+    );
+    let out = c
+        .command_with("credential-process", args)
+        .env("HOME", c.dir.path())
+        .arg("--no-cache")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        creds["AccessKeyId"].as_str().is_some_and(|k| k.starts_with("ASIA")),
+        "{creds}"
+    );
+}
+
 /// `n` `credential-process` runs of `c` against `d`, started together, their output piped.
 fn credential_processes(c: &Client, d: &Daemon, n: usize) -> Vec<Child> {
     (0..n)

@@ -70,17 +70,18 @@ pub struct SessionArgs {
     // refused with their reason ([`KeyStoreFlags`]) instead of as a missing --certificate.
     #[arg(
         long,
-        required_unless_present_any = ["cert_selector", "system_store_name", "use_latest_expiring_certificate"]
+        required_unless_present_any = ["cert_selector", "system_store_name", "use_latest_expiring_certificate"],
+        value_parser = crate::helper::home::path_arg()
     )]
     pub certificate: Option<PathBuf>,
     /// Private key of the certificate: PKCS#8, SEC1 (EC) or PKCS#1 (RSA), PEM or DER, an
     /// encrypted PKCS#8 (give the passphrase), or a `pkcs11:` URI of a key on a token. Not
     /// needed with a PKCS#12 bundle or a certificate on a token.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::helper::home::path_arg())]
     pub private_key: Option<PathBuf>,
     /// Intermediate CA certificates sent with the leaf (PEM bundle or DER), instead of those
     /// after the leaf in the certificate file or bundle.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::helper::home::path_arg())]
     pub intermediates: Option<PathBuf>,
     /// Name of an environment variable holding the passphrase of an encrypted private key or
     /// PKCS#12 bundle, or the PIN of a token.
@@ -88,7 +89,7 @@ pub struct SessionArgs {
     pub private_key_passphrase_env: Option<String>,
     /// File whose first line is the passphrase of an encrypted private key or PKCS#12 bundle,
     /// or the PIN of a token.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::helper::home::path_arg())]
     pub private_key_passphrase_file: Option<PathBuf>,
     /// Trust anchor the certificate chains to,
     /// e.g. `arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/onprem`.
@@ -116,7 +117,7 @@ pub struct SessionArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = crate::helper::go_bool, action = clap::ArgAction::Set, default_value_t = false, hide_default_value = true)]
     pub no_verify_ssl: bool,
     /// Extra CA certificates (PEM) to trust for the endpoint.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::helper::home::path_arg())]
     pub ca_bundle: Option<PathBuf>,
     /// Reach the endpoint through the HTTP CONNECT proxy in HTTPS_PROXY (or https_proxy),
     /// except for hosts in NO_PROXY and loopback endpoints. Without it, proxy variables are
@@ -129,7 +130,7 @@ pub struct SessionArgs {
     /// PKCS#11 module for a `pkcs11:` URI as --certificate or --private-key (without the URI's
     /// module-path), e.g. /usr/lib/softhsm/libsofthsm2.so; default: p11-kit's proxy,
     /// p11-kit-proxy.so. The token's PIN comes from the URI's pin-value or the passphrase flags.
-    #[arg(long, value_name = "MODULE")]
+    #[arg(long, value_name = "MODULE", value_parser = crate::helper::home::path_arg())]
     pub pkcs11_lib: Option<PathBuf>,
     /// Accepted for `aws_signing_helper`, without effect: rolegate always gives the token's PIN
     /// again to a key that asks for it at each signature (CKA_ALWAYS_AUTHENTICATE).

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::builder::TypedValueParser as _;
+
 /// Where the home folder was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Home {
@@ -52,6 +54,31 @@ impl Home {
     }
 }
 
+/// The parser of the helpers' path flags ([`expand_tilde`] with this user's home folder):
+/// botocore runs `credential_process` without a shell, so `--certificate ~/app.pem` written
+/// in `~/.aws/config` reaches rolegate with its `~`, which `aws_signing_helper` would take for
+/// a folder named `~`.
+pub(crate) fn path_arg() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    clap::builder::OsStringValueParser::new().map(|raw| {
+        let home = Home::of_this_user();
+        expand_tilde(raw, home.absolute().ok())
+    })
+}
+
+/// `raw` with a leading `~` (alone, or before `/`) taken for `home`, as a shell expands it; as
+/// written where the home folder is not known (or not an absolute path), and for `~user` or a
+/// `~` elsewhere.
+fn expand_tilde(raw: std::ffi::OsString, home: Option<&Path>) -> PathBuf {
+    let (Some(text), Some(home)) = (raw.to_str(), home) else {
+        return raw.into();
+    };
+    match text.strip_prefix('~') {
+        Some("") => home.to_path_buf(),
+        Some(rest) if rest.starts_with('/') => home.join(rest.trim_start_matches('/')),
+        _ => raw.into(),
+    }
+}
+
 /// A folder as a message names it: `empty`, else quoted.
 fn shown(folder: &Path) -> String {
     match folder.as_os_str().is_empty() {
@@ -63,6 +90,26 @@ fn shown(folder: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A leading `~` of a path flag is the home folder, as a shell would have made it; the rest
+    /// is left as written.
+    #[test]
+    fn a_leading_tilde_is_the_home_folder() {
+        let home = Some(Path::new("/home/w"));
+        let expanded = |raw: &str, home: Option<&Path>| expand_tilde(raw.into(), home);
+        for (raw, path) in [
+            ("~/certs/app.pem", "/home/w/certs/app.pem"),
+            ("~", "/home/w"),
+            ("~//app.pem", "/home/w/app.pem"),
+            ("~other/app.pem", "~other/app.pem"),
+            ("/etc/~/app.pem", "/etc/~/app.pem"),
+            ("app~.pem", "app~.pem"),
+            ("pkcs11:token=t;object=o", "pkcs11:token=t;object=o"),
+        ] {
+            assert_eq!(expanded(raw, home), PathBuf::from(path), "{raw}");
+        }
+        assert_eq!(expanded("~/app.pem", None), PathBuf::from("~/app.pem"));
+    }
 
     /// A `HOME` that is set is the home folder, and what is wrong with it is said as `HOME`'s;
     /// without it, the user database's is, and said as that.
