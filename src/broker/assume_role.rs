@@ -537,11 +537,11 @@ impl<'a> CallerPolicies<'a> {
     }
 }
 
-/// When a session chained from `caller` expires, asked to at `expires_at`: then, unless the
-/// caller carries no certificate chain (a token sealed before tokens carried one), whose
-/// sessions no CRL can end: a session chained from it ends with it, so that chaining again and
-/// again (a trust cycle, a role that trusts itself) cannot keep such sessions alive past the
-/// 12 hours of the one they began with.
+/// The expiry of a session chained from `caller` that asks to last until `expires_at`: that,
+/// unless the caller carries no certificate chain (a token sealed before tokens carried one),
+/// whose sessions no CRL can end; then no later than the caller's own, so that chaining again
+/// and again (a trust cycle, a role that trusts itself) cannot keep such sessions alive past
+/// the 12 hours of the one they began with.
 fn chained_expiry(caller: &SessionClaims, expires_at: i64) -> i64 {
     match caller.chain {
         Some(_) => expires_at,
