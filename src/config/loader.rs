@@ -496,7 +496,9 @@ impl Loader<'_> {
             // Fresh keys under the configured ids: the ring's rules (the active key listed,
             // ids unique) still hold or fail as at serve time.
             let stand_ins = t.keys.iter().map(|k| (k.id.clone(), TokenKey::generate())).collect();
-            return KeyRing::new(&t.active, stand_ins).map_err(|e| self.err(keyring_key(t, &e), e.to_string()));
+            return KeyRing::new(&t.active, stand_ins)
+                .and_then(|ring| sealing_layout(ring, t))
+                .map_err(|e| self.err(keyring_key(t, &e), e.to_string()));
         }
         let mut keys = Vec::with_capacity(t.keys.len());
         for (i, k) in t.keys.iter().enumerate() {
@@ -515,7 +517,9 @@ impl Loader<'_> {
             let parsed = TokenKey::from_base64(text).map_err(|e| self.err(&key, e.to_string()))?;
             keys.push((k.id.clone(), parsed));
         }
-        KeyRing::new(&t.active, keys).map_err(|e| self.err(keyring_key(t, &e), e.to_string()))
+        KeyRing::new(&t.active, keys)
+            .and_then(|ring| sealing_layout(ring, t))
+            .map_err(|e| self.err(keyring_key(t, &e), e.to_string()))
     }
 
     fn managed_policies(
@@ -885,11 +889,20 @@ impl Loader<'_> {
     }
 }
 
+/// `ring` sealing the claims layout `[tokens] seal_claims_layout` names, when it names one.
+fn sealing_layout(ring: KeyRing, t: &schema::TokensSection) -> Result<KeyRing, KeyRingError> {
+    match t.seal_claims_layout {
+        Some(layout) => ring.sealing_claims_layout(layout),
+        None => Ok(ring),
+    }
+}
+
 /// The key of `[tokens]` a key ring error is about: `active`, or the id of the key it names
 /// (the later of two with one id).
 fn keyring_key(t: &schema::TokensSection, error: &KeyRingError) -> String {
     let id = match error {
         KeyRingError::ActiveKeyMissing(_) => return "tokens.active".to_owned(),
+        KeyRingError::UnknownClaimsLayout(_) => return "tokens.seal_claims_layout".to_owned(),
         KeyRingError::BadKeyId(id) | KeyRingError::DuplicateKeyId(id) | KeyRingError::Unusable(id) => id,
         KeyRingError::KeyNotBase64 | KeyRingError::KeyLength { .. } => return "tokens".to_owned(),
     };
@@ -1064,6 +1077,7 @@ mod tests {
         let tokens = schema::TokensSection {
             active: "k9".to_owned(),
             keys: vec![key("k1"), key("k2"), key("k1")],
+            seal_claims_layout: Some(3),
         };
         let cases = [
             (KeyRingError::ActiveKeyMissing("k9".into()), "tokens.active"),
@@ -1071,6 +1085,7 @@ mod tests {
             (KeyRingError::Unusable("k2".into()), "tokens.keys[1].id"),
             (KeyRingError::BadKeyId("zz".into()), "tokens"),
             (KeyRingError::KeyNotBase64, "tokens"),
+            (KeyRingError::UnknownClaimsLayout(3), "tokens.seal_claims_layout"),
         ];
         for (error, want) in cases {
             assert_eq!(keyring_key(&tokens, &error), want, "{error}");

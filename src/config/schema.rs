@@ -128,6 +128,10 @@ pub struct ServerSection {
 pub struct TokensSection {
     pub active: String,
     pub keys: Vec<TokenKeySection>,
+    /// The claims layout new tokens are sealed in (1 or 2; default 2): 1 during a rolling
+    /// upgrade from a release that reads layout 1 only.
+    #[serde(default)]
+    pub seal_claims_layout: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]

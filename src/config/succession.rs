@@ -184,6 +184,13 @@ pub fn changes(in_force: &Config, next: &Config) -> Vec<String> {
             in_force.keyring.active_id()
         ));
     }
+    if in_force.keyring.seal_layout() != next.keyring.seal_layout() {
+        out.push(format!(
+            "tokens.seal_claims_layout [{}] → [{}]",
+            in_force.keyring.seal_layout(),
+            next.keyring.seal_layout()
+        ));
+    }
     out.extend(server_settings_changed(&in_force.server, &next.server));
     if next.server.tls.cert_chain.first() != in_force.server.tls.cert_chain.first() {
         out.push(match next.server.tls.not_after {
@@ -1087,6 +1094,26 @@ mod tests {
         );
         assert_eq!(removed_roles(&in_force, &in_force), None);
         assert_eq!(removed_revoking_anchors(&in_force, &next), None);
+        // Sealing the layout earlier releases read (a rolling upgrade) is a change of its own,
+        // and a layout no release seals is refused at its key.
+        let layout_1 = edited(&world, |text| {
+            text.replace("active = \"k1\"\n", "active = \"k1\"\nseal_claims_layout = 1\n")
+        });
+        assert_eq!(layout_1.keyring.seal_layout(), 1);
+        assert_eq!(changes(&in_force, &layout_1), ["tokens.seal_claims_layout [2] → [1]"]);
+        let text = std::fs::read_to_string(&world.config).unwrap();
+        let layout_3 = text.replace("active = \"k1\"\n", "active = \"k1\"\nseal_claims_layout = 3\n");
+        std::fs::write(&world.config, layout_3).unwrap();
+        let refused = Config::load(&world.config).unwrap_err();
+        std::fs::write(&world.config, text).unwrap();
+        assert!(
+            refused.to_string().ends_with(
+                "tokens.seal_claims_layout (line 19, column 22): claims layout 3 is not one this release seals: 1 (what \
+                 earlier releases read, for a rolling upgrade: sessions then carry no certificate chain) or 2 (the \
+                 default)"
+            ),
+            "{refused}"
+        );
         // An anchor with CRLs renamed (its ARN is made of the region) is warned about: its
         // sessions are no longer checked against its CRLs.
         let elsewhere = edited(&world, |text| {

@@ -62,6 +62,12 @@ pub enum KeyRingError {
     /// The cryptographic library refused the key.
     #[error("the cryptographic library could not load token key '{0}'")]
     Unusable(String),
+    /// A claims layout tokens cannot be sealed in.
+    #[error(
+        "claims layout {0} is not one this release seals: 1 (what earlier releases read, for a rolling upgrade: \
+         sessions then carry no certificate chain) or 2 (the default)"
+    )]
+    UnknownClaimsLayout(u8),
 }
 
 /// A 256-bit token key. Zeroized on drop; `Debug` shows no key material.
@@ -119,6 +125,9 @@ impl fmt::Debug for TokenKey {
 pub struct KeyRing {
     active: String,
     keys: BTreeMap<String, LoadedKey>,
+    /// The claims layout new tokens are sealed in ([`super::token::CLAIMS_VERSION`] unless set
+    /// otherwise with [`KeyRing::sealing_claims_layout`]).
+    seal_layout: u8,
 }
 
 /// One token key, loaded for each token layout.
@@ -177,7 +186,27 @@ impl KeyRing {
         Ok(Self {
             active: active.to_owned(),
             keys: loaded,
+            seal_layout: super::token::CLAIMS_VERSION,
         })
+    }
+
+    /// This ring sealing new tokens in claims layout `layout`, one of
+    /// [`super::token::SEALABLE_LAYOUTS`]: layout 1, without the session's certificate chain,
+    /// is the one earlier releases read, for replicas that must open each other's tokens while
+    /// a rolling upgrade runs.
+    pub fn sealing_claims_layout(self, layout: u8) -> Result<Self, KeyRingError> {
+        match super::token::SEALABLE_LAYOUTS.contains(&layout) {
+            true => Ok(Self {
+                seal_layout: layout,
+                ..self
+            }),
+            false => Err(KeyRingError::UnknownClaimsLayout(layout)),
+        }
+    }
+
+    /// The claims layout new tokens are sealed in.
+    pub fn seal_layout(&self) -> u8 {
+        self.seal_layout
     }
 
     /// The id of the key that seals new tokens.

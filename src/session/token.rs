@@ -52,6 +52,9 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 pub const CLAIMS_VERSION: u8 = 2;
 /// The layout of earlier versions: [`CLAIMS_VERSION`] without the certificate chain.
 const CLAIMS_VERSION_1: u8 = 1;
+/// The layouts [`seal`] writes, as [`KeyRing::sealing_claims_layout`] chooses: layout 1 leaves
+/// the certificate chain out, for replicas of earlier releases to read.
+pub const SEALABLE_LAYOUTS: [u8; 2] = [CLAIMS_VERSION_1, CLAIMS_VERSION];
 
 /// The message AWS STS gives for a token it cannot use (`InvalidClientTokenId`, HTTP 403).
 pub const INVALID_TOKEN_MESSAGE: &str = "The security token included in the request is invalid.";
@@ -131,14 +134,21 @@ pub(super) fn seal_with_nonce(
     // The plaintext holds the secret access key: size the buffer up front so serialization
     // never reallocates and leaves unzeroized copies behind.
     let wire = WireClaims::from(claims);
-    let chain = claims.chain.as_ref().map(WireChain::from);
+    let layout = ring.seal_layout();
+    let chain = match layout {
+        CLAIMS_VERSION_1 => None,
+        _ => claims.chain.as_ref().map(WireChain::from),
+    };
     let bound = wire.size_bound() + chain.as_ref().map_or(1, WireChain::size_bound);
     let mut buffer = Vec::with_capacity(bound + padding_len(header.len(), NONCE_LEN + bound + TAG_LEN, min_len));
-    buffer.push(CLAIMS_VERSION);
+    buffer.push(layout);
     // One call (a pair encodes as its two parts one after the other): the buffer, which holds
     // the secret once written, is zeroized as soon as it is back.
-    let mut plaintext =
-        Zeroizing::new(postcard::to_extend(&(&wire, &chain), buffer).map_err(|_| TokenError::SealFailed)?);
+    let encoded = match layout {
+        CLAIMS_VERSION_1 => postcard::to_extend(&wire, buffer),
+        _ => postcard::to_extend(&(&wire, &chain), buffer),
+    };
+    let mut plaintext = Zeroizing::new(encoded.map_err(|_| TokenError::SealFailed)?);
     let padding = padding_len(header.len(), NONCE_LEN + plaintext.len() + TAG_LEN, min_len);
     let padded_len = plaintext.len() + padding;
     plaintext.resize(padded_len, 0);
@@ -853,6 +863,49 @@ pub(crate) mod tests {
             let token = seal_raw(&ring, layout, &[3u8, 0, 0]);
             assert_eq!(open(&ring, &token), Err(TokenError::UnsupportedVersion(3)));
         }
+    }
+
+    /// A ring set to seal claims layout 1 (a rolling upgrade) seals tokens earlier releases read:
+    /// the version-1 plaintext, without the chain.
+    #[test]
+    fn a_ring_sealing_layout_1_leaves_the_chain_out() {
+        let key = TokenKey::generate();
+        let ring = ring("k1", &[("k1", &key)]).sealing_claims_layout(1).unwrap();
+        let claims = sample_claims();
+        let token = seal(&ring, &claims).unwrap();
+        let opened = open(&ring, &token).unwrap();
+        assert_eq!(
+            opened,
+            SessionClaims {
+                chain: None,
+                ..claims.clone()
+            }
+        );
+        // The plaintext is what earlier releases decode: version 1, the claims, nothing after.
+        let (header, body) = decode_body(&token);
+        let (nonce, rest) = body.split_at(NONCE_LEN);
+        let mut rest = rest.to_vec();
+        let (_, loaded) = ring.active_key().unwrap();
+        let plaintext = loaded
+            .rg2
+            .open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).unwrap(),
+                Aad::from(header.as_bytes()),
+                &mut rest,
+            )
+            .unwrap();
+        let mut expected = vec![CLAIMS_VERSION_1];
+        expected.extend(postcard::to_allocvec(&WireClaims::from(&claims)).unwrap());
+        assert_eq!(plaintext, &expected[..]);
+        assert_eq!(
+            ring_of(&key).sealing_claims_layout(3).unwrap_err().to_string(),
+            "claims layout 3 is not one this release seals: 1 (what earlier releases read, for a rolling upgrade: \
+             sessions then carry no certificate chain) or 2 (the default)"
+        );
+    }
+
+    fn ring_of(key: &TokenKey) -> KeyRing {
+        ring("k1", &[("k1", key)])
     }
 
     /// Version 1 plaintexts (claims without a certificate chain), sealed by earlier versions in
