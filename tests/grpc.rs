@@ -1899,6 +1899,10 @@ async fn admin_is_limited_to_listed_subjects() {
         ]
     );
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        status.seal_claims_layout, 2,
+        "the claims layout new tokens are sealed in"
+    );
     let config = status.config.expect("config status");
     let config_path = d.dir.path().join("rolegate.toml");
     assert_eq!(config.path, config_path.display().to_string());

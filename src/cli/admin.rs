@@ -263,6 +263,7 @@ fn status_json(s: &StatusResponse) -> serde_json::Value {
         "tokenKeyIds": s.token_key_ids,
         "activeTokenKeyId": s.active_token_key_id,
         "tokenKeys": token_keys,
+        "sealClaimsLayout": s.seal_claims_layout,
         "caches": caches,
         "config": config,
     })
@@ -413,7 +414,16 @@ fn describe_token_keys(s: &StatusResponse) -> String {
             .map(|k| format!("{} (check value {})", k.id, k.check_value))
             .collect(),
     };
-    format!("token keys: {} (active {})", keys.join(", "), s.active_token_key_id)
+    // Named when it is not the default: a rolling upgrade left half done.
+    let layout = match s.seal_claims_layout {
+        1 => ", sealing claims layout 1 (what earlier releases read: sessions carry no certificate chain)",
+        _ => "",
+    };
+    format!(
+        "token keys: {} (active {}){layout}",
+        keys.join(", "),
+        s.active_token_key_id
+    )
 }
 
 #[cfg(test)]
@@ -535,6 +545,16 @@ mod tests {
             status_json(&status)["tokenKeys"],
             serde_json::json!([{"id": "k1", "checkValue": "76ebd004"}, {"id": "k2", "checkValue": "0a1b2c3d"}])
         );
+        // Sealing the layout earlier releases read is named; the default, or a daemon older
+        // than the field (0), is not.
+        let upgrading = StatusResponse {
+            seal_claims_layout: 1,
+            ..status.clone()
+        };
+        assert!(describe(&upgrading, 0).contains(
+            "(active k2), sealing claims layout 1 (what earlier releases read: sessions carry no certificate chain)\n"
+        ));
+        assert_eq!(status_json(&upgrading)["sealClaimsLayout"], 1);
         let older = StatusResponse {
             token_keys: Vec::new(),
             ..status

@@ -189,6 +189,7 @@ fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiE
             staged_goes_in_unix: ctx.state.staged_certificate_goes_in().unwrap_or(0),
         }),
         token_keys: token_keys(&config),
+        seal_claims_layout: u32::from(config.keyring.seal_layout()),
     })
 }
 
