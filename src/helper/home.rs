@@ -69,14 +69,21 @@ pub(crate) fn path_arg() -> impl clap::builder::TypedValueParser<Value = PathBuf
 /// written where the home folder is not known (or not an absolute path), and for `~user` or a
 /// `~` elsewhere.
 fn expand_tilde(raw: std::ffi::OsString, home: Option<&Path>) -> PathBuf {
-    let (Some(text), Some(home)) = (raw.to_str(), home) else {
-        return raw.into();
-    };
-    match text.strip_prefix('~') {
-        Some("") => home.to_path_buf(),
-        Some(rest) if rest.starts_with('/') => home.join(rest.trim_start_matches('/')),
-        _ => raw.into(),
+    let home = || Some(home?.to_str()?.to_owned());
+    match raw.to_str().and_then(|text| expand_leading_tilde(text, home)) {
+        Some(expanded) => expanded.into(),
+        None => raw.into(),
     }
+}
+
+/// `text` with its leading `~` (alone, or before `/`) replaced by the home folder `home` gives,
+/// as a shell and Python's `os.path.expanduser` replace it; `None` when `text` starts with no
+/// such `~` (`~user`, a `~` elsewhere) or `home` gives no folder.
+pub(crate) fn expand_leading_tilde(text: &str, home: impl FnOnce() -> Option<String>) -> Option<String> {
+    let tail = text
+        .strip_prefix('~')
+        .filter(|tail| tail.is_empty() || tail.starts_with('/'))?;
+    Some(format!("{}{tail}", home()?))
 }
 
 /// A folder as a message names it: `empty`, else quoted.

@@ -564,13 +564,7 @@ fn expand_path(raw: &str, var: impl Fn(&str) -> Option<String>, home: impl FnOnc
         rest = &after[consumed..];
     }
     out.push_str(rest);
-    match out.strip_prefix('~') {
-        Some(tail) if tail.is_empty() || tail.starts_with('/') => match home() {
-            Some(home) => format!("{home}{tail}"),
-            None => out,
-        },
-        _ => out,
-    }
+    super::home::expand_leading_tilde(&out, home).unwrap_or(out)
 }
 
 #[cfg(test)]
