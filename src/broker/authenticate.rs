@@ -433,11 +433,10 @@ fn revoked_certificate<'a>(
     let mut on_path = chain.certificates.iter().enumerate();
     let revoked_on_path = on_path.find_map(|(i, c)| Some((i, c, trust.crl_revoking(c)?)));
     revoked_on_path.or_else(|| {
-        let listings = &chain.issued_anchor_listings;
-        let first = listings.first()?;
-        let all = listings.iter().all(|ca| trust.crl_revoking(ca).is_some());
-        let crl = trust.crl_revoking(first).filter(|_| all)?;
-        Some((chain.certificates.len(), first, crl))
+        let (first, others) = chain.issued_anchor_listings.split_first()?;
+        let crl = trust.crl_revoking(first)?;
+        let all = others.iter().all(|ca| trust.crl_revoking(ca).is_some());
+        all.then_some((chain.certificates.len(), first, crl))
     })
 }
 
