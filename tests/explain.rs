@@ -1604,7 +1604,7 @@ fn explain_checks_the_chain_shape_and_parameters_first() {
     let unknown = format!("{}-typo", anchor_arn("main"));
     let stdout = f.normalized(&explain(&unknown, &profile_arn("main")));
     assert!(
-        stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: chain-too-long)\n  X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.\n"),
+        stdout.contains("Verdict: DENIED — AccessDeniedException (HTTP 403, reason: chain-too-long)\n  X-Amz-X509-Chain has 6 certificates; at most 5 intermediates are allowed, plus a copy of the client certificate.\n"),
         "{stdout}"
     );
     let pem = f.pki.intermediate.issued().cert_pem.clone();

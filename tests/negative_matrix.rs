@@ -738,7 +738,7 @@ async fn certificate_matrix() {
             Want::Rest(
                 403,
                 AD,
-                "X-Amz-X509-Chain has 6 certificates; at most 5 are allowed. (reason: chain-too-long, request id: {id})",
+                "X-Amz-X509-Chain has 6 certificates; at most 5 intermediates are allowed, plus a copy of the client certificate. (reason: chain-too-long, request id: {id})",
             ),
         ),
         case(

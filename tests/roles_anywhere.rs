@@ -531,6 +531,13 @@ async fn a_chain_of_five_intermediates_is_served_and_six_refused() {
     assert_eq!(status, 201, "{body}");
     let answer = rolegate::client::parse_create_session_answer(body.as_bytes()).unwrap();
     assert!(answer.access_key_id.starts_with("ASIA"), "{answer:?}");
+    // A "full chain" list (the leaf first, as cert-manager's tls.crt) of the same path: the
+    // leaf's copy is dropped, not counted against the five.
+    let full_chain: Vec<Vec<u8>> = std::iter::once(leaf.cert_der.clone())
+        .chain(chain.iter().cloned())
+        .collect();
+    let (status, body) = raw_create(&d, &leaf, &full_chain).await;
+    assert_eq!(status, 201, "{body}");
     // The same path less its top intermediate does not reach the anchor: all five are used.
     assert_access_denied(
         create(&d, &params("main", ROLE, "main"), &leaf, &chain[..4]).await,
@@ -542,8 +549,19 @@ async fn a_chain_of_five_intermediates_is_served_and_six_refused() {
     let leaf = Pki::client(&six_deep, "six-deep", KeyType::EcdsaP256);
     assert_access_denied(
         create(&d, &params("main", ROLE, "main"), &leaf, &chain).await,
-        "X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.",
+        "X-Amz-X509-Chain has 6 certificates; at most 5 intermediates are allowed, plus a copy of the client certificate.",
         "chain-too-long",
+    );
+    let full_chain: Vec<Vec<u8>> = std::iter::once(leaf.cert_der.clone())
+        .chain(chain.iter().cloned())
+        .collect();
+    let (status, body) = raw_create(&d, &leaf, &full_chain).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains(
+            "X-Amz-X509-Chain has 7 certificates; at most 5 intermediates are allowed, plus a copy of the client certificate."
+        ),
+        "{body}"
     );
 }
 

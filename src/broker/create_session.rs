@@ -351,12 +351,15 @@ pub(crate) fn check_chain_shape(intermediates: &[Vec<u8>]) -> Result<(), ApiErro
     }
 }
 
-/// The refusal of a chain of `count` intermediates, more than DESIGN §1 allows.
+/// The refusal of a chain of `count` certificates, more intermediates than DESIGN §1 allows
+/// (a copy of the leaf among them is dropped, not counted).
 pub(crate) fn chain_too_long(count: usize) -> ApiError {
     let max = crate::identity::MAX_INTERMEDIATES;
     ApiError::access_denied(
         "chain-too-long",
-        format!("X-Amz-X509-Chain has {count} certificates; at most {max} are allowed."),
+        format!(
+            "X-Amz-X509-Chain has {count} certificates; at most {max} intermediates are allowed, plus a copy of the client certificate."
+        ),
     )
 }
 

@@ -243,14 +243,25 @@ impl CredentialState {
         self.recheck = false;
     }
 
-    /// Whether credentials were ever held (a fetch succeeded once; they are never dropped).
-    pub fn ever_held(&self) -> bool {
-        self.held.is_some()
-    }
-
-    /// Whether a fetch has finished, successfully or not.
+    /// Whether there is an answer to serve: credentials (fetched, or kept before a restart) or
+    /// the failure of a fetch.
     pub fn attempted(&self) -> bool {
         self.held.is_some() || self.last_failure.is_some()
+    }
+
+    /// Holds `credentials` kept before a restart, from `now`, in place of a first fetch, and
+    /// has that fetch due at once: a success replaces them, a failure retries with backoff
+    /// while they are served. Kept credentials that expired by this clock are not held.
+    pub fn hold_kept(&mut self, credentials: SessionCredentials, now: OffsetDateTime) {
+        let Ok(expires) = usable_expiry(&credentials, now) else {
+            return;
+        };
+        self.held = Some(Held {
+            credentials,
+            obtained: now,
+            expires,
+        });
+        self.request_refresh(now);
     }
 
     /// Records a successful fetch at `now`. Credentials whose expiration cannot be read, or is
@@ -496,6 +507,11 @@ pub fn read<T>(state: &SharedState, f: impl FnOnce(&CredentialState) -> T) -> T 
     }
 }
 
+/// [`CredentialState::hold_kept`] on the shared state.
+pub fn hold_kept(state: &SharedState, credentials: SessionCredentials, now: OffsetDateTime) {
+    write(state, |s| s.hold_kept(credentials, now));
+}
+
 fn write<T>(state: &SharedState, f: impl FnOnce(&mut CredentialState) -> T) -> T {
     match state.write() {
         Ok(mut g) => f(&mut g),
@@ -566,6 +582,34 @@ mod tests {
         assert_eq!(st.current(T0 + s(3700)).unwrap().credentials.access_key_id, "B");
         // 3,500 s: refreshed with 30 minutes left, a little before half the lifetime.
         assert_eq!(st.next_attempt(&p), Some(T0 + s(3700 + 1700)));
+    }
+
+    #[test]
+    fn kept_credentials_are_served_while_the_first_fetch_is_due_at_once_then_backs_off() {
+        let p = RefreshPolicy::default();
+        let mut st = CredentialState::default();
+        st.hold_kept(creds("KEPT", "2026-01-01T00:50:00Z"), T0);
+        assert!(st.attempted(), "an answer to serve from the start");
+        assert_eq!(st.current(T0).unwrap().credentials.access_key_id, "KEPT");
+        assert_eq!(st.next_attempt(&p), Some(T0), "the first fetch is due at once");
+        // The server cannot be reached: retries back off from 1 s, not half the kept lifetime.
+        st.record_failure("cannot reach https://x: refused".into(), T0);
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(1)));
+        st.record_failure("cannot reach https://x: refused".into(), T0 + s(1));
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(3)));
+        assert_eq!(st.current(T0 + s(3)).unwrap().credentials.access_key_id, "KEPT");
+        // It is back: fetched credentials replace the kept ones, on the usual schedule.
+        st.record_success(creds("NEW", "2026-01-01T01:00:10Z"), T0 + s(10), &p);
+        assert_eq!(st.current(T0 + s(10)).unwrap().credentials.access_key_id, "NEW");
+        assert_eq!(st.next_attempt(&p), Some(T0 + s(10 + 1800)));
+    }
+
+    #[test]
+    fn kept_credentials_expired_by_this_clock_are_not_held() {
+        let mut st = CredentialState::default();
+        st.hold_kept(creds("KEPT", "2026-01-01T00:00:00Z"), T0);
+        assert!(!st.attempted());
+        assert_eq!(st.next_attempt(&RefreshPolicy::default()), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `rolegate sidecar`: one long-running helper serving credentials to unchanged AWS SDKs on
 //! 127.0.0.1:9911 (other addresses only with `--listen`), as
-//! - an IMDSv2 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9911`):
+//! - an IMDSv2 endpoint (`AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9911/`):
 //!   `PUT /latest/api/token`, then `GET /latest/meta-data/iam/security-credentials/[ROLE]` with
 //!   the token in `x-aws-ec2-metadata-token`
 //!   ([IMDSv2](https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html));
@@ -26,7 +26,7 @@
 //! descriptors a refresh needs; a newcomer to a full sidecar closes one that is idle, or whose
 //! client leaves its answers untaken ([`super::sidecar_connections`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
@@ -121,34 +121,15 @@ pub struct SidecarArgs {
     pub no_cache: bool,
 }
 
-/// What a fetch gives the refresh loop: its credentials, kept; or, when it failed and is the
-/// `first` (no credentials held yet: the sidecar restarted while the server cannot be
-/// reached), the credentials kept before the restart if they are still good, with a warning.
-fn kept_or_fetched(
+/// What a fetch gives the refresh loop: its credentials, kept for the next restart.
+fn kept_when_fetched(
     fetched: Result<crate::client::SessionCredentials, String>,
     kept: Option<&KeptCredentials>,
-    first: bool,
 ) -> Result<crate::client::SessionCredentials, String> {
-    match fetched {
-        Ok(credentials) => {
-            if let Some(kept) = kept {
-                kept.keep(&credentials);
-            }
-            Ok(credentials)
-        }
-        Err(e) if first => {
-            let Some(credentials) = kept.and_then(|k| k.kept(OffsetDateTime::now_utc())) else {
-                return Err(e);
-            };
-            tracing::warn!(
-                error = %e,
-                expiration = %credentials.expiration,
-                "the first credential fetch failed: serving the credentials kept before the restart meanwhile"
-            );
-            Ok(credentials)
-        }
-        Err(e) => Err(e),
+    if let (Ok(credentials), Some(kept)) = (&fetched, kept) {
+        kept.keep(credentials);
     }
+    fetched
 }
 
 /// Runs the sidecar until SIGTERM or SIGINT.
@@ -209,6 +190,9 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
     if let Some(warning) = exposure_warning(local, !args.no_imds, args.hop_limit) {
         tracing::warn!("{warning}");
     }
+    if let Some(warning) = container_endpoint_warning(local, args.auth_token_file.is_some()) {
+        tracing::warn!("{warning}");
+    }
     // Installed before the first fetch: a signal while the sidecar waits for it stops it.
     let mut stop = crate::server::ShutdownSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
 
@@ -223,7 +207,16 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
     let session = Arc::new(args.session.clone());
     let checks = session.session_checks(args.check_session_seconds);
     let kept = KeptCredentials::new(args.no_cache, session.clone(), source.clone());
-    let fetch_state = state.clone();
+    // Credentials kept before a restart are served from the start, while the first fetch
+    // replaces them: a server that cannot be reached (or does not answer) costs nothing.
+    if let Some(credentials) = kept.as_ref().and_then(|k| k.kept(OffsetDateTime::now_utc())) {
+        tracing::info!(
+            access_key_id = %credentials.access_key_id,
+            expiration = %credentials.expiration,
+            "serving the credentials kept before the restart until a fetch replaces them"
+        );
+        refresh::hold_kept(&state, credentials, OffsetDateTime::now_utc());
+    }
     let fetch_source = source.clone();
     let mut seen = fingerprint(&source);
     let refresher = refresh::run(
@@ -238,8 +231,6 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
             let session = session.clone();
             let source = fetch_source.clone();
             let kept = kept.clone();
-            // Until a fetch succeeds, a failed one serves the credentials kept before a restart.
-            let first = !refresh::read(&fetch_state, CredentialState::ever_held);
             // Identity and CA bundle are read afresh for each fetch: both rotate in place
             // (a Kubernetes ConfigMap or Secret volume), and a restart must not be needed.
             async move {
@@ -250,7 +241,7 @@ pub async fn run(args: SidecarArgs, log_format: crate::logging::LogFormat) -> Re
                     },
                     Err(e) => Err(e),
                 };
-                kept_or_fetched(fetched, kept.as_ref(), first)
+                kept_when_fetched(fetched, kept.as_ref())
             }
         },
         checks,
@@ -388,6 +379,31 @@ fn exposure_warning(addr: SocketAddr, imds: bool, hop_limit: u8) -> Option<Strin
     ))
 }
 
+/// The addresses besides loopback ones that the AWS SDKs fetch a plain-HTTP
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` from (ECS's and EKS Pod Identity's agents: botocore's
+/// `ContainerMetadataFetcher._ALLOWED_HOSTS`, the Java SDK's and JavaScript SDK's checks).
+const SDK_CONTAINER_HOSTS: [IpAddr; 3] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 23)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)),
+];
+
+/// What to say of serving the container endpoint on `addr` when the AWS SDKs refuse every URL
+/// of it: they fetch plain-HTTP credentials only from a loopback address or one of
+/// [`SDK_CONTAINER_HOSTS`]. `None` where they take it, and on an unspecified address
+/// (`0.0.0.0`, `[::]`), which loopback reaches too.
+fn container_endpoint_warning(addr: SocketAddr, container: bool) -> Option<String> {
+    let ip = addr.ip();
+    if !container || ip.is_loopback() || ip.is_unspecified() || SDK_CONTAINER_HOSTS.contains(&ip) {
+        return None;
+    }
+    Some(format!(
+        "the container endpoint is served on {addr}, where the AWS SDKs do not fetch credentials: they take a \
+         plain-HTTP AWS_CONTAINER_CREDENTIALS_FULL_URI only on a loopback address, 169.254.170.2, 169.254.170.23 \
+         or [fd00:ec2::23]; listen on one of those (e.g. --listen 169.254.170.23:80, an address given to this host)"
+    ))
+}
+
 /// Sets the IP TTL (IPv4) or unicast hop limit (IPv6) of `listener`, which the connections it
 /// accepts inherit: the answers go at most `hops` hops. A dual-stack IPv6 listener (`[::]`)
 /// gets both: its IPv4 clients' answers leave with the IPv4 TTL.
@@ -440,7 +456,7 @@ const TOKEN_PATH_WITH_TRAILING_SLASH: &str = "/latest/api/token/";
 
 /// Answers one request at `now`.
 pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Response<Full<Bytes>> {
-    let path = req.uri().path();
+    let path = without_repeated_leading_slashes(req.uri().path());
     if req.version() == http::Version::HTTP_11 && !req.headers().contains_key(http::header::HOST) {
         // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host.
         return text(
@@ -492,6 +508,19 @@ pub fn handle<B>(shared: &Shared, req: &Request<B>, now: OffsetDateTime) -> Resp
         }
         (_, "/healthz") => method_not_allowed("GET", "Use GET."),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+/// `path` from its last leading `/` on: `//latest/api/token` is `/latest/api/token`. SDKs
+/// append their resource paths to `AWS_EC2_METADATA_SERVICE_ENDPOINT`, and one that does not
+/// drop the endpoint's trailing `/` (the Java SDK v2) asks for `//latest/…`, where botocore
+/// in AWS CLI v2 releases before its fix needs that `/` to form a URL at all: with this, an
+/// endpoint written with the `/` serves both, as EC2's IMDS does.
+fn without_repeated_leading_slashes(path: &str) -> &str {
+    let rest = path.trim_start_matches('/');
+    match path.len() - rest.len() {
+        0 | 1 => path,
+        slashes => &path[slashes - 1..],
     }
 }
 
@@ -1243,6 +1272,53 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_written_with_a_trailing_slash_serves_sdks_that_keep_it() {
+        // The Java SDK v2 asks for `//latest/…` of `http://127.0.0.1:9911/`.
+        let s = shared(None);
+        fill(&s);
+        let resp = handle(&s, &req("PUT", "//latest/api/token", &[(TTL_HEADER, "60")]), T0);
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[TTL_HEADER], "60");
+        let token = futures_body(resp);
+        let auth = [(TOKEN_HEADER, token.as_str())];
+        let list = "//latest/meta-data/iam/security-credentials/";
+        assert_eq!(call(&s, req("GET", list, &auth), T0), (200, "app".into()));
+        let (status, body) = call(
+            &s,
+            req("GET", "///latest/meta-data/iam/security-credentials/app", &auth),
+            T0,
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"AccessKeyId\""), "{body}");
+        assert_eq!(
+            call(
+                &s,
+                req("GET", "//latest/meta-data/iam/security-credentials/app", &[]),
+                T0
+            )
+            .0,
+            401
+        );
+        assert_eq!(call(&s, req("GET", "//nothing", &auth), T0).0, 404);
+    }
+
+    #[test]
+    fn only_leading_slashes_are_collapsed() {
+        assert_eq!(
+            without_repeated_leading_slashes("/latest/api/token"),
+            "/latest/api/token"
+        );
+        assert_eq!(
+            without_repeated_leading_slashes("//latest/api/token"),
+            "/latest/api/token"
+        );
+        assert_eq!(without_repeated_leading_slashes("///a//b/"), "/a//b/");
+        assert_eq!(without_repeated_leading_slashes("//"), "/");
+        assert_eq!(without_repeated_leading_slashes("/"), "/");
+        assert_eq!(without_repeated_leading_slashes("*"), "*");
+    }
+
+    #[test]
     fn imdsv2_flow() {
         let s = shared(None);
         let ttl = [(TTL_HEADER, "21600")];
@@ -1526,6 +1602,36 @@ mod tests {
              on a loopback address"
         );
         assert!(!exposure_warning(at("10.0.0.5:9911"), true, 1).unwrap().contains("hops"));
+    }
+
+    #[test]
+    fn a_container_endpoint_the_sdks_refuse_is_warned_about() {
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
+        for taken in [
+            "127.0.0.1:9911",
+            "[::1]:9911",
+            "0.0.0.0:9911",
+            "[::]:9911",
+            "169.254.170.2:80",
+        ] {
+            assert_eq!(container_endpoint_warning(at(taken), true), None, "{taken}");
+        }
+        for taken in ["169.254.170.23:80", "[fd00:ec2::23]:80"] {
+            assert_eq!(container_endpoint_warning(at(taken), true), None, "{taken}");
+        }
+        assert_eq!(
+            container_endpoint_warning(at("10.0.0.5:9911"), false),
+            None,
+            "IMDS only"
+        );
+        assert_eq!(
+            container_endpoint_warning(at("10.0.0.5:9911"), true).unwrap(),
+            "the container endpoint is served on 10.0.0.5:9911, where the AWS SDKs do not fetch credentials: they \
+             take a plain-HTTP AWS_CONTAINER_CREDENTIALS_FULL_URI only on a loopback address, 169.254.170.2, \
+             169.254.170.23 or [fd00:ec2::23]; listen on one of those (e.g. --listen 169.254.170.23:80, an address \
+             given to this host)"
+        );
+        assert!(container_endpoint_warning(at("[fd00:ec2::24]:80"), true).is_some());
     }
 
     #[test]

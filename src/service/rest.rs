@@ -22,8 +22,8 @@ use crate::identity::ClientCertificate;
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::sigv4::{self, Expectations, HttpRequest, shown_date, x509};
 
-/// The most chain certificates accepted in `X-Amz-X509-Chain`: the chain rule's own bound,
-/// checked here before any is decoded.
+/// The most intermediates accepted in `X-Amz-X509-Chain` (a copy of the leaf besides them is
+/// dropped): the chain rule's own bound.
 pub const MAX_CHAIN_CERTIFICATES: usize = crate::identity::MAX_INTERMEDIATES;
 
 /// A `POST /sessions` request read once, before anything is authenticated: its parameters
@@ -107,7 +107,7 @@ pub fn create_session(
         )
     })??;
     let certificate = sent.certificate.clone();
-    let intermediates = crate::identity::without_leaf(decode_chain(req.header("x-amz-x509-chain"))?, certificate.der());
+    let intermediates = decode_chain(req.header("x-amz-x509-chain"), certificate.der())?;
     if auth.serial_decimal != certificate.serial_decimal() {
         return Err(ApiError::access_denied(
             "serial-mismatch",
@@ -340,15 +340,16 @@ fn request_rule_error(e: sigv4::SigV4Error, auth: &x509::X509Authorization, exp:
     ApiError::access_denied(reason, message)
 }
 
-/// The certificates of `X-Amz-X509-Chain`, decoded, in the shape the broker accepts
-/// (`check_chain_shape`: counted before they are decoded, repeats refused).
-fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
+/// The intermediates of `X-Amz-X509-Chain`: its certificates, decoded, less copies of `leaf`
+/// ([`crate::identity::without_leaf`]: a "full chain" list starts with the leaf), in the shape
+/// the broker accepts ([`crate::broker::check_chain_shape`]). A header of more certificates
+/// than the most intermediates and a leaf copy is refused before any is decoded.
+fn decode_chain(header: Option<&str>, leaf: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
     let Some(h) = header.filter(|h| !h.trim().is_empty()) else {
         return Ok(Vec::new());
     };
     let parts: Vec<&str> = h.split(',').map(str::trim).collect();
-    if parts.len() > MAX_CHAIN_CERTIFICATES {
-        // Refused before any is decoded.
+    if parts.len() > MAX_CHAIN_CERTIFICATES + 1 {
         return Err(crate::broker::chain_too_long(parts.len()));
     }
     if parts.iter().any(|p| p.is_empty()) {
@@ -368,8 +369,13 @@ fn decode_chain(header: Option<&str>) -> Result<Vec<Vec<u8>>, ApiError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    crate::broker::check_chain_shape(&chain)?;
-    Ok(chain)
+    let sent = chain.len();
+    let intermediates = crate::identity::without_leaf(chain, leaf);
+    if intermediates.len() > MAX_CHAIN_CERTIFICATES {
+        return Err(crate::broker::chain_too_long(sent));
+    }
+    crate::broker::check_chain_shape(&intermediates)?;
+    Ok(intermediates)
 }
 
 /// The AWS4-X509 signature of `req` checked ([`x509::verify_request`]), refused in this API's
@@ -461,7 +467,7 @@ impl<'a> From<&'a CreateSessionOutput> for CreateSessionResponse<'a> {
 #[doc(hidden)]
 pub fn parse_untrusted(req: &RequestParts, body: &Bytes) -> Result<usize, ApiError> {
     SessionParams::required(RequestedParams::parse(req, body)?)?;
-    Ok(decode_chain(req.header("x-amz-x509-chain"))?.len())
+    Ok(decode_chain(req.header("x-amz-x509-chain"), &[])?.len())
 }
 
 #[cfg(test)]

@@ -204,7 +204,7 @@ CASES = [
     Case(
         "chain-longer-than-5",
         ACCESS_DENIED,
-        message="X-Amz-X509-Chain has 6 certificates; at most 5 are allowed.",
+        message="X-Amz-X509-Chain has 6 certificates; at most 5 intermediates are allowed, plus a copy of the client certificate.",
         reason="chain-too-long",
         identity="ecdsa_leaf",
         chain_copies=6,

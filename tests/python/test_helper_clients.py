@@ -15,10 +15,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -130,6 +132,8 @@ class Sidecar:
             line = self.proc.stdout.readline().strip()
             assert line.startswith("sidecar listening on http://"), line
             self.url = line.removeprefix("sidecar listening on ")
+            # What the sidecar answers as it announces itself, before it had time for more.
+            self.first_answer = self.container(self.token)
             self.wait_for(lambda: self.container(self.token)[0] == 200, "first credentials")
         except BaseException:
             # No fixture will stop it: the sidecar would go on retrying after the run.
@@ -214,14 +218,33 @@ def botocore_credentials(monkeypatch, home: Path, **env_vars):
     return botocore.session.Session().get_credentials()
 
 
-def test_botocore_imds_provider_reads_the_sidecar(env, sidecar, tmp_path, monkeypatch):
-    creds = botocore_credentials(monkeypatch, tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=sidecar.url)
+@pytest.mark.parametrize("final_slash", ["", "/"], ids=["endpoint", "endpoint-with-final-slash"])
+def test_botocore_imds_provider_reads_the_sidecar(env, sidecar, tmp_path, monkeypatch, final_slash):
+    creds = botocore_credentials(monkeypatch, tmp_path, AWS_EC2_METADATA_SERVICE_ENDPOINT=sidecar.url + final_slash)
     assert creds is not None and creds.method == "iam-role"
     frozen = creds.get_frozen_credentials()
     session = boto3.Session(
         aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token
     )
     assert_arn_names(caller_arn(env, session), env["a"])
+
+
+def test_the_paths_of_an_endpoint_with_a_final_slash_are_served(sidecar):
+    """The Java SDK v2 appends its paths to AWS_EC2_METADATA_SERVICE_ENDPOINT as it is
+    (`http://127.0.0.1:9911/` + `/latest/api/token`), so the endpoint written with the final
+    `/` that AWS CLI v2 releases before mid-2025 need gets requests for `//latest/...`."""
+
+    def call(method: str, path: str, headers: dict) -> tuple:
+        req = urllib.request.Request(sidecar.url + path, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(), r.headers
+
+    status, token, headers = call("PUT", "//latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+    assert (status, headers["X-aws-ec2-metadata-token-ttl-seconds"]) == (200, "21600")
+    listed = "//latest/meta-data/iam/security-credentials/"
+    assert call("GET", listed, {"X-aws-ec2-metadata-token": token})[:2] == (200, "app")
+    status, document, _ = call("GET", listed + "app", {"X-aws-ec2-metadata-token": token})
+    assert status == 200 and json.loads(document)["Code"] == "Success", document
 
 
 def test_botocore_container_provider_reads_the_sidecar(env, sidecar, tmp_path, monkeypatch):
@@ -404,6 +427,37 @@ def test_a_restarted_sidecar_serves_what_it_kept_while_the_server_is_down(env, t
         assert creds.get_frozen_credentials().access_key == served["AccessKeyId"]
     finally:
         again.stop()
+
+
+def test_a_restarted_sidecar_serves_what_it_kept_while_the_server_does_not_answer(env, tmp_path):
+    """Restarted while the server accepts connections but never answers (a stalled load
+    balancer, a partition that drops packets), a sidecar serves the credentials it kept from
+    its first answer on, rather than after the first fetch gives up."""
+
+    d = env["dir"]
+    config = tmp_path / "rolegate.toml"
+    config.write_text(_one_role_config(d, "app", max_session_duration=7200))
+    daemon = Daemon(["--config", str(config), "--listen", "127.0.0.1:0"], log_dir=tmp_path / "daemon")
+    home = tmp_path / "home"
+    first = Sidecar({**env, "daemon": daemon}, env["a"].cert, env["a"].key, home)
+    try:
+        _, served = first.container(first.token)
+    finally:
+        first.stop()
+    daemon.stop()
+
+    # The same address (the kept credentials are the endpoint's), now a listener whose
+    # connections complete in the backlog and are never answered.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", urllib.parse.urlsplit(daemon.url).port))
+        silent.listen(16)
+        again = Sidecar({**env, "daemon": daemon}, env["a"].cert, env["a"].key, home)
+        try:
+            status, kept = again.first_answer
+            assert (status, kept["AccessKeyId"]) == (200, served["AccessKeyId"]), kept
+        finally:
+            again.stop()
 
 
 def test_helpers_replace_credentials_the_server_refuses(env, tmp_path):
