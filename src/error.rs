@@ -197,6 +197,16 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// `value` for a message when it has the shape of what it should be (at most `max` bytes, each
+/// `allowed`), else `…`: a value out of its place may be a secret (a key pasted into the wrong
+/// field), and text of any shape may carry what a log or terminal should not receive.
+pub(crate) fn shown_if_shaped(value: &str, max: usize, allowed: fn(u8) -> bool) -> &str {
+    match value.len() <= max && value.bytes().all(allowed) {
+        true => value,
+        false => "…",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use crate::broker::{
     AssumeRoleInput, AssumeRoleOutput, Broker, Caller, IamUserTokenInput, Payload, ProvidedContext,
     validate_get_federation_token, validate_get_session_token,
 };
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, shown_if_shaped};
 use crate::ratelimit::{ClientKey, ClientLimit};
 use crate::session::format_expiration;
 use crate::sigv4::HttpRequest;
@@ -298,21 +298,13 @@ fn invalid_action(action: &str, version: &str) -> ApiError {
 /// An action for a message: as sent when it has the shape of one (letters only, as every STS
 /// action is), else `…`: a stray value there may be a secret key, which holds digits.
 fn shown_action(action: &str) -> &str {
-    shown_if(action, |b| b.is_ascii_alphabetic())
+    shown_if_shaped(action, 64, |b| b.is_ascii_alphabetic())
 }
 
 /// A parameter name for a message: as sent when it has the shape of one (letters, digits and
 /// dots, at most 64), else `…` (a client's stray value may be a secret).
 fn shown_name(name: &str) -> &str {
-    shown_if(name, |b| b.is_ascii_alphanumeric() || b == b'.')
-}
-
-/// `value` when it is at most 64 bytes, each `allowed`, else `…`.
-fn shown_if(value: &str, allowed: impl Fn(u8) -> bool) -> &str {
-    match value.len() <= 64 && value.bytes().all(allowed) {
-        true => value,
-        false => "…",
-    }
+    shown_if_shaped(name, 64, |b| b.is_ascii_alphanumeric() || b == b'.')
 }
 
 /// The list parameters of `AssumeRole`, with their members' fields (none: a list of strings).

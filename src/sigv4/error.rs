@@ -7,6 +7,8 @@
 //! client that mixed up its values may have put a secret key or token anywhere, and these
 //! messages are logged and relayed (VerifyRequest answers them to another service).
 
+use crate::error::shown_if_shaped;
+
 /// What an STS (SigV4) endpoint accepts.
 pub const HMAC_ALGORITHMS: &str = "Supported is AWS4-HMAC-SHA256.";
 /// What the Roles Anywhere endpoint accepts.
@@ -212,49 +214,40 @@ pub enum SigV4Error {
     TokenSigningFailed(String),
 }
 
-/// `value` when it is at most `max` bytes of bytes `allowed` accepts, else `…`.
-fn shown(value: &str, max: usize, allowed: fn(u8) -> bool) -> &str {
-    if value.len() <= max && value.bytes().all(allowed) {
-        value
-    } else {
-        "…"
-    }
-}
-
 /// A part of a credential scope: a date, region, service or terminator.
 pub(crate) fn shown_scope_part(value: &str) -> &str {
-    shown(value, 64, |b| {
+    shown_if_shaped(value, 64, |b| {
         b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
     })
 }
 
 /// A `Host` header value (name or address, with a port).
 pub(crate) fn shown_host(value: &str) -> &str {
-    shown(value, 255, |b| {
+    shown_if_shaped(value, 255, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'[' | b']')
     })
 }
 
 /// An ISO 8601 basic date or date-time (`20150830T123600Z`).
 pub(crate) fn shown_date(value: &str) -> &str {
-    shown(value, 20, |b| b.is_ascii_digit() || b == b'T' || b == b'Z')
+    shown_if_shaped(value, 20, |b| b.is_ascii_digit() || b == b'T' || b == b'Z')
 }
 
 /// An algorithm label (`AWS4-HMAC-SHA256`).
 fn shown_label(value: &str) -> &str {
-    shown(value, 64, |b| {
+    shown_if_shaped(value, 64, |b| {
         b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
     })
 }
 
 /// A number (a serial, a count of seconds).
 fn shown_number(value: &str) -> &str {
-    shown(value, 64, |b| b.is_ascii_digit() || b == b'-')
+    shown_if_shaped(value, 64, |b| b.is_ascii_digit() || b == b'-')
 }
 
 /// Header names, `;`-separated as in `SignedHeaders`.
 pub(crate) fn shown_header_names(value: &str) -> &str {
-    shown(value, 1024, |b| {
+    shown_if_shaped(value, 1024, |b| {
         b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b';'
     })
 }
