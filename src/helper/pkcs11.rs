@@ -119,6 +119,7 @@ impl Pkcs11Uri {
                     }
                     _ => {
                         return Err(misplaced(separator, name)
+                            .or_else(|| miscased(name))
                             .unwrap_or_else(|| format!("unknown or unsupported attribute '{}'", quoted(name))));
                     }
                 };
@@ -181,6 +182,17 @@ fn misplaced(separator: char, name: &str) -> Option<String> {
             format!("`{name}` is a path attribute (RFC 7512 §2.3): write it before `?`, as `pkcs11:{name}=…;…?…`")
         }),
     }
+}
+
+/// Why `name` is not taken when it is a known attribute written in other letters
+/// (`PIN-VALUE`): the names are lower case, as every PKCS#11 library and p11-kit write them
+/// and match them.
+fn miscased(name: &str) -> Option<String> {
+    PATH_ATTRIBUTES
+        .iter()
+        .chain(QUERY_ATTRIBUTES.iter())
+        .find(|known| known.eq_ignore_ascii_case(name))
+        .map(|known| format!("attribute names are lower case: write `{known}`"))
 }
 
 fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), String> {
@@ -637,6 +649,14 @@ mod tests {
             (
                 "pkcs11:object=a?pin-value=1234&token=b",
                 "`token` is a path attribute (RFC 7512 §2.3): write it before `?`, as `pkcs11:token=…;…?…`",
+            ),
+            (
+                "pkcs11:token=x;object=y?PIN-VALUE=1234",
+                "attribute names are lower case: write `pin-value`",
+            ),
+            (
+                "pkcs11:Token=x;object=y?pin-value=1234",
+                "attribute names are lower case: write `token`",
             ),
         ] {
             let e = Pkcs11Uri::parse(text).unwrap_err();
