@@ -61,6 +61,9 @@ pub struct ApiError {
     /// Stable short reason code (e.g. `cert-expired`) recorded in the audit log and appended to
     /// AccessDenied messages so operators can find the full explanation.
     pub reason: &'static str,
+    /// For a throttling refusal whose limit knows it: how long until a retry can be admitted
+    /// (`Retry-After` on HTTP, `google.rpc.RetryInfo` and `grpc-retry-pushback-ms` on gRPC).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -69,6 +72,16 @@ impl ApiError {
             code,
             message: message.into(),
             reason,
+            retry_after: None,
+        }
+    }
+
+    /// This refusal, saying a retry can be admitted after `delay`.
+    #[must_use]
+    pub fn with_retry_after(self, delay: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(delay),
+            ..self
         }
     }
 

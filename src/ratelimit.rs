@@ -293,7 +293,7 @@ impl Limiter {
     /// that comes as one more message of a stream already admitted (server reflection).
     pub fn charge_address(&self, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
         let key = ClientKey::Ip(ip);
-        self.per_ip.take(&key, now).map_err(|rate| rate_exceeded(&key, rate))
+        self.per_ip.take(&key, now).map_err(|empty| rate_exceeded(&key, empty))
     }
 
     /// The places of requests whose body is still arriving ([`crate::receiving::receive`]).
@@ -326,7 +326,7 @@ impl Limiter {
     pub fn check_client(&self, key: ClientKey, now: Instant) -> Result<(), ApiError> {
         self.per_client
             .take(&key, now)
-            .map_err(|rate| rate_exceeded(&key, rate))
+            .map_err(|empty| rate_exceeded(&key, empty))
     }
 }
 
@@ -368,7 +368,7 @@ impl<'a> ClientLimit<'a> {
             (Some(limiter), Some(key)) => limiter
                 .per_client
                 .peek(key, self.at)
-                .map_err(|rate| rate_exceeded(key, rate)),
+                .map_err(|empty| rate_exceeded(key, empty)),
             _ => Ok(()),
         }
     }
@@ -382,7 +382,7 @@ impl<'a> ClientLimit<'a> {
             Some(limiter) => limiter
                 .per_client
                 .take(&proven, self.at)
-                .map_err(|rate| rate_exceeded(&proven, rate)),
+                .map_err(|empty| rate_exceeded(&proven, empty)),
             None => Ok(()),
         }
     }
@@ -464,10 +464,10 @@ impl Buckets {
         self.rate.store(Arc::new(rate));
     }
 
-    /// Takes a token from `key`'s bucket at `now`; `Err` with the rate in force when the
-    /// bucket is empty. Building the caller's error is left to the caller: a refused
-    /// connection needs none.
-    fn take(&self, key: &ClientKey, now: Instant) -> Result<(), Rate> {
+    /// Takes a token from `key`'s bucket at `now`; `Err` with the rate in force, and when the
+    /// bucket will hold a token, when it is empty. Building the caller's error is left to the
+    /// caller: a refused connection needs none.
+    fn take(&self, key: &ClientKey, now: Instant) -> Result<(), Empty> {
         let rate = **self.rate.load();
         if !rate.is_enabled() {
             return Ok(());
@@ -479,22 +479,25 @@ impl Buckets {
                 last: now,
             }))
         });
-        let admitted = match bucket.lock() {
+        let left = match bucket.lock() {
             Ok(mut b) => {
                 let (tokens, admitted) = refill_and_take(b.tokens, now.saturating_duration_since(b.last), rate);
                 b.tokens = tokens;
                 b.last = b.last.max(now);
-                admitted
+                (!admitted).then_some(tokens)
             }
             // A poisoned bucket means a panic elsewhere while holding it; admit rather than lock out.
-            Err(_) => true,
+            Err(_) => None,
         };
-        if admitted { Ok(()) } else { Err(rate) }
+        match left {
+            None => Ok(()),
+            Some(tokens) => Err(Empty::of(rate, tokens)),
+        }
     }
 
     /// Whether `key`'s bucket holds a token at `now`, without taking it. A key without a
     /// bucket has a full one, and gets none here: only [`Buckets::take`] creates buckets.
-    fn peek(&self, key: &ClientKey, now: Instant) -> Result<(), Rate> {
+    fn peek(&self, key: &ClientKey, now: Instant) -> Result<(), Empty> {
         let rate = **self.rate.load();
         if !rate.is_enabled() {
             return Ok(());
@@ -502,16 +505,48 @@ impl Buckets {
         let Some(bucket) = self.buckets.get(key) else {
             return Ok(());
         };
-        let available = match bucket.lock() {
-            Ok(b) => refill(b.tokens, now.saturating_duration_since(b.last), rate) >= 1.0,
-            Err(_) => true,
+        let tokens = match bucket.lock() {
+            Ok(b) => refill(b.tokens, now.saturating_duration_since(b.last), rate),
+            Err(_) => return Ok(()),
         };
-        if available { Ok(()) } else { Err(rate) }
+        match tokens >= 1.0 {
+            true => Ok(()),
+            false => Err(Empty::of(rate, tokens)),
+        }
     }
 }
 
-/// The throttling error of a request whose bucket (`key`'s, at `rate`) is empty.
-fn rate_exceeded(key: &ClientKey, rate: Rate) -> ApiError {
+/// An empty bucket: the rate in force, and how long until it holds a token.
+#[derive(Clone, Copy, Debug)]
+struct Empty {
+    rate: Rate,
+    next_token_in: Duration,
+}
+
+impl Empty {
+    /// The bucket of `rate` holding `tokens` (fewer than one).
+    fn of(rate: Rate, tokens: f64) -> Empty {
+        Empty {
+            rate,
+            next_token_in: next_token_in(tokens, rate),
+        }
+    }
+}
+
+/// How long a bucket of `rate` holding `tokens` takes to hold one: `(1 - tokens) / rate`,
+/// rounded up to a millisecond (a retry a little late is admitted; one early is not).
+/// Zero for a bucket already holding one, or a rate that refills nothing.
+fn next_token_in(tokens: f64, rate: Rate) -> Duration {
+    let seconds = (1.0 - tokens) / rate.per_second;
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(wait) => Duration::from_millis(u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)),
+        Err(_) => Duration::ZERO,
+    }
+}
+
+/// The throttling error of a request whose bucket (`key`'s) is empty.
+fn rate_exceeded(key: &ClientKey, empty: Empty) -> ApiError {
+    let Empty { rate, next_token_in } = empty;
     let who = match key {
         ClientKey::Ip(_) => "client address",
         ClientKey::Certificate(_) => "client certificate",
@@ -525,6 +560,7 @@ fn rate_exceeded(key: &ClientKey, rate: Rate) -> ApiError {
             rate.per_second, rate.burst
         ),
     )
+    .with_retry_after(next_token_in)
 }
 
 #[cfg(test)]
@@ -567,6 +603,34 @@ mod tests {
         assert_eq!(Rate::new(1.0, 0), Err(RateError::ZeroBurst));
         assert!(!Rate::new(0.0, 0).unwrap().is_enabled());
         assert!(rate(0.5, 1).is_enabled());
+    }
+
+    #[test]
+    fn an_empty_bucket_says_when_it_holds_a_token() {
+        for (tokens, per_second, want_ms) in [
+            (0.0, 1.0, 1000),
+            (0.5, 2.0, 250),
+            (0.999_999, 1.0, 1),
+            (0.0, 3.0, 334),
+            (0.0, 0.001, 1_000_000),
+            (1.0, 1.0, 0),
+        ] {
+            assert_eq!(
+                next_token_in(tokens, rate(per_second, 1)),
+                Duration::from_millis(want_ms),
+                "{tokens} at {per_second}/s"
+            );
+        }
+        assert_eq!(
+            next_token_in(0.0, rate(0.0, 1)),
+            Duration::ZERO,
+            "a rate that refills nothing"
+        );
+        let e = rate_exceeded(
+            &ClientKey::Ip(IpAddr::from([127, 0, 0, 1])),
+            Empty::of(rate(2.0, 1), 0.5),
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_millis(250)));
     }
 
     #[test]
@@ -623,7 +687,7 @@ mod tests {
         assert!(b.take(&victim, t0).is_ok());
         assert!(b.peek(&victim, t0).is_ok(), "one token left");
         assert!(b.take(&victim, t0).is_ok());
-        assert_eq!(b.peek(&victim, t0), Err(rate(1.0, 2)), "empty: refused before any work");
+        assert_eq!(b.peek(&victim, t0).map_err(|e| e.rate), Err(rate(1.0, 2)), "empty: refused before any work");
         assert!(b.peek(&victim, t0 + Duration::from_secs(1)).is_ok(), "refilled");
         assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_ok());
         assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_err());

@@ -1575,12 +1575,37 @@ async fn assume_role_spends_the_access_keys_bucket_once_signed() {
             .await
             .expect("the holder's tokens are all there");
     }
-    assert_status(
-        c.assume_role(chain_request(None), &signing(&session), REGION, now())
-            .await,
-        Code::ResourceExhausted,
-        "Rate exceeded for this access key",
+    let throttled = c
+        .assume_role(chain_request(None), &signing(&session), REGION, now())
+        .await
+        .unwrap_err();
+    assert_eq!(throttled.code(), Code::ResourceExhausted, "{}", throttled.message());
+    assert!(
+        throttled.message().contains("Rate exceeded for this access key"),
+        "{}",
+        throttled.message()
     );
+    // When the bucket holds a token again (0.001/s: up to 1,000 s): the RetryInfo AIP-194
+    // asks of a RESOURCE_EXHAUSTED to be retried, and gRFC A6's pushback, in milliseconds.
+    use tonic_types::StatusExt;
+    let delay = throttled
+        .get_details_retry_info()
+        .expect("a RetryInfo")
+        .retry_delay
+        .expect("a delay");
+    assert!(
+        delay > Duration::from_secs(900) && delay <= Duration::from_secs(1000),
+        "{delay:?}"
+    );
+    let pushback: u64 = throttled
+        .metadata()
+        .get("grpc-retry-pushback-ms")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(Duration::from_millis(pushback), delay);
 }
 
 /// `rolegate admin` with `certificate`, its key and its intermediate: exit code, stdout, stderr.

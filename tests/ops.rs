@@ -2297,6 +2297,10 @@ async fn rate_limits_answer_each_api_in_its_format() {
         "{}",
         rest.body
     );
+    // When the address's bucket holds a token again: 1,000 s at 0.001/s, less the time since
+    // the burst was spent.
+    let retry_after: u64 = rest.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((900..=1000).contains(&retry_after), "{retry_after}");
 
     let form = [(
         "Content-Type".to_owned(),
@@ -2305,6 +2309,7 @@ async fn rate_limits_answer_each_api_in_its_format() {
     let sts = https(&d, "POST", "/", &form, "Action=GetCallerIdentity&Version=2011-06-15").await;
     assert_eq!(sts.status, 429, "{}", sts.body);
     assert!(sts.body.contains("<Code>Throttling</Code>"), "{}", sts.body);
+    assert!(sts.header("retry-after").is_some(), "{:?}", sts.headers);
 
     let (code, message) = grpc_over_h2(&d, "/rolegate.v1.Sessions/CreateSession", Vec::new()).await;
     assert_eq!(code, "8", "RESOURCE_EXHAUSTED: {message}");

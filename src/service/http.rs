@@ -262,10 +262,24 @@ pub fn rest_error(e: &ApiError, request_id: &str) -> HttpResponse {
 /// without reading the message.
 pub const REASON_HEADER: &str = "x-rolegate-reason";
 
-/// Adds [`REASON_HEADER`] to the refusal `r` of `e`.
+/// Adds [`REASON_HEADER`] to the refusal `r` of `e`, and `Retry-After` when `e` knows when a
+/// retry can be admitted.
 pub fn with_reason(mut r: HttpResponse, e: &ApiError) -> HttpResponse {
     insert_reason(r.headers_mut(), e.reason);
+    if let Some(delay) = e.retry_after {
+        r.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after_seconds(delay)));
+    }
     r
+}
+
+/// `delay` as `Retry-After` gives it (RFC 9110 §10.2.3): whole seconds, rounded up, at least
+/// one (`0` would invite a retry that is refused again).
+fn retry_after_seconds(delay: std::time::Duration) -> u64 {
+    delay
+        .as_secs()
+        .saturating_add(u64::from(delay.subsec_nanos() > 0))
+        .max(1)
 }
 
 /// Sets [`REASON_HEADER`] to `reason` in `headers`.
@@ -286,6 +300,26 @@ pub fn with_request_id(mut r: HttpResponse, request_id: &str) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_in_whole_seconds_rounded_up() {
+        use std::time::Duration;
+        for (delay, want) in [
+            (Duration::ZERO, 1),
+            (Duration::from_millis(1), 1),
+            (Duration::from_millis(1000), 1),
+            (Duration::from_millis(1001), 2),
+            (Duration::from_secs(999), 999),
+        ] {
+            assert_eq!(retry_after_seconds(delay), want, "{delay:?}");
+        }
+        let e = ApiError::new(crate::error::ErrorCode::Throttling, "rate-limit", "Rate exceeded")
+            .with_retry_after(Duration::from_millis(250));
+        let r = rest_error(&e, "id");
+        assert_eq!(r.headers()[http::header::RETRY_AFTER], "1");
+        let r = rest_error(&ApiError::internal("x"), "id");
+        assert!(!r.headers().contains_key(http::header::RETRY_AFTER));
+    }
 
     #[test]
     fn request_ids_are_uuid_shaped() {

@@ -403,7 +403,7 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
     if let Ok(v) = MetadataValue::try_from(e.reason) {
         metadata.insert(crate::service::http::REASON_HEADER, v);
     }
-    let details = ErrorDetails::with_error_info(
+    let mut details = ErrorDetails::with_error_info(
         error_info_reason(e.reason),
         ERROR_INFO_DOMAIN,
         std::collections::HashMap::from([
@@ -411,6 +411,13 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
             ("requestId".to_owned(), request_id.to_owned()),
         ]),
     );
+    if let Some(delay) = e.retry_after {
+        // AIP-194: RESOURCE_EXHAUSTED is retried only when the server says when; gRFC A6: the
+        // pushback a client's retry policy waits for.
+        details.set_retry_info(Some(delay));
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        metadata.insert("grpc-retry-pushback-ms", MetadataValue::from(millis));
+    }
     Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
 }
 
