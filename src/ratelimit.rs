@@ -687,7 +687,11 @@ mod tests {
         assert!(b.take(&victim, t0).is_ok());
         assert!(b.peek(&victim, t0).is_ok(), "one token left");
         assert!(b.take(&victim, t0).is_ok());
-        assert_eq!(b.peek(&victim, t0).map_err(|e| e.rate), Err(rate(1.0, 2)), "empty: refused before any work");
+        assert_eq!(
+            b.peek(&victim, t0).map_err(|e| e.rate),
+            Err(rate(1.0, 2)),
+            "empty: refused before any work"
+        );
         assert!(b.peek(&victim, t0 + Duration::from_secs(1)).is_ok(), "refilled");
         assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_ok());
         assert!(b.take(&victim, t0 + Duration::from_secs(1)).is_err());

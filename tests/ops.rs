@@ -3040,6 +3040,18 @@ async fn sigterm_with_a_delay_keeps_accepting_until_a_second_signal() {
     let mut d = start_with_server_keys(&pki, "shutdown_delay_seconds = 300", &[]);
     let leaf = Pki::client(&pki.root, "late", KeyType::EcdsaP256);
     assert_eq!(ops_status(&d, "/readyz").await, 200);
+    // A keep-alive connection opened before the signal, as a balancer's or SDK's pool holds.
+    let host = host_port(&d.endpoint);
+    let request = format!("POST /sessions HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\r\n{{}}");
+    let mut pooled = tls_connect(&d).await;
+    pooled.write_all(request.as_bytes()).await.unwrap();
+    let reply = read_one_reply(&mut pooled).await;
+    assert_eq!(
+        (reply.status, reply.header("connection")),
+        (403, None),
+        "{}",
+        reply.body
+    );
     d.signal("TERM");
     let mut unready = false;
     for _ in 0..200 {
@@ -3050,6 +3062,17 @@ async fn sigterm_with_a_delay_keeps_accepting_until_a_second_signal() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(unready, "/readyz still answers 200 after SIGTERM");
+    // Its next request is answered, and the connection closed after it: the client's next
+    // one opens a new connection, which the balancer no longer routes here.
+    pooled.write_all(request.as_bytes()).await.unwrap();
+    let reply = read_one_reply(&mut pooled).await;
+    assert_eq!(
+        (reply.status, reply.header("connection")),
+        (403, Some("close")),
+        "{}",
+        reply.body
+    );
+    read_until_closed(&mut pooled).await;
     create(&d, &leaf)
         .await
         .expect("a new connection is still served during the delay");

@@ -504,8 +504,19 @@ fn request_service(
         let in_flight = activity.request();
         let ends_at_drain =
             crate::service::grpc::streams_until_the_client_ends(req.uri().path()).then(|| drain_begins(drain.clone()));
+        let keeps_alive = req.version() < hyper::Version::HTTP_2;
         async move {
-            let (response, address_slot) = dispatch_guarded(state, conn, req).await;
+            let ready = state.clone();
+            let (mut response, address_slot) = dispatch_guarded(state, conn, req).await;
+            if keeps_alive && !ready.is_ready() {
+                // Shutting down (`shutdown_delay_seconds`): a keep-alive client's next request
+                // goes on a new connection, which the balancer gives another replica, instead
+                // of onto this one as the drain closes it (HTTP/2 gets a GOAWAY then).
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(response.map(|body| {
                 let body = InFlightBody::new(body, in_flight, address_slot);
                 match ends_at_drain {
