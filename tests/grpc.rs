@@ -2027,6 +2027,44 @@ async fn a_timed_out_reload_is_audited_with_the_admin_certificate() {
     }
 }
 
+/// An Admin.Reload answered before its reload ends (`request_timeout_seconds`; a client that
+/// gives up ends the call as well): the reload goes on and into force, and the reload writes
+/// its audit event, with the outcome. The call's handler, which wrote it, was dropped with the
+/// call, so a reload that changed the configuration left only the timeout's refusal.
+#[tokio::test]
+async fn a_reload_that_outlasts_its_call_is_audited_with_its_outcome() {
+    use std::io::Write as _;
+    let w = Workload::new();
+    let d = start_grpc_with(&w.pki, &subject_of(&w.admin), "request_timeout_seconds = 1\n");
+    let config = d.dir.path().join("rolegate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::remove_file(&config).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&config).status().unwrap();
+    assert!(made.success());
+    // A writer is there and has not written yet: the reload waits for the file.
+    let mut writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&config)
+        .unwrap();
+    let admin = connect(&d, Some((&w.admin, &[]))).await;
+    assert_status(
+        admin.admin().reload(ReloadRequest {}).await,
+        Code::Unavailable,
+        "The call was not answered within 1 seconds.",
+    );
+    writer.write_all(text.as_bytes()).unwrap();
+    drop(writer);
+    let mut audit = std::iter::from_fn(|| d.stderr_lines.recv_timeout(Duration::from_secs(10)).ok())
+        .filter(|l| l.contains("audit") && l.contains("Admin.Reload"));
+    let timed_out = audit.next().expect("the timeout's audit event");
+    assert!(timed_out.contains("ServiceUnavailable"), "{timed_out}");
+    let reloaded = audit.next().expect("the reload's own audit event");
+    for needle in [r#"outcome="allow""#, "CN=ops-admin"] {
+        assert!(reloaded.contains(needle), "audit event lacks {needle}: {reloaded}");
+    }
+}
+
 /// A reload cannot be called back once it runs: an Admin.Reload whose client deadline
 /// (`grpc-timeout`) passes first is still answered, and audited, with its outcome. Cut at the
 /// deadline, it was audited as a refused call while the reload it started went into force.

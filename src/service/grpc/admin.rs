@@ -66,23 +66,33 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
     )?;
     let principal = admin.subject_string();
     // Reading files (and waiting for a reload already running) is blocking work: keep it off
-    // the runtime's request threads, as the SIGHUP and file-watch reloads do.
-    // The outcome is logged, naming the admin, by the reload's own task: a call answered
-    // `request_timeout_seconds` too late (a slow file system) is dropped, but its reload goes
-    // on and still takes effect.
+    // the runtime's request threads, as the SIGHUP and file-watch reloads do. The outcome is
+    // logged, naming the admin, by the reload's own task, and once the reload runs it goes on
+    // whatever becomes of the call. A call that ended before its answer — its client
+    // cancelled it, or `request_timeout_seconds` answered it — no longer writes the audit
+    // event: the reload's task writes it, with the outcome that went into force.
     let state = ctx.state.clone();
     let by = principal.to_owned();
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let (late, started) = (record.clone(), ctx.started);
+    tokio::task::spawn_blocking(move || {
         let outcome = state.reload();
         match &outcome {
             Ok(_) => tracing::info!(%by, "configuration reloaded (Admin.Reload)"),
             Err(error) => tracing::error!(%by, %error, "reload failed; keeping the previous configuration"),
         }
-        outcome
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("the reload stopped: {e}")));
-    Ok(match outcome {
+        if let Err(unanswered) = answer.send(reload_response(outcome)) {
+            late.finish(failed_reload(&unanswered).as_ref(), started.elapsed());
+        }
+    });
+    Ok(answered
+        .await
+        .unwrap_or_else(|_| reload_response(Err("the reload stopped".to_owned()))))
+}
+
+/// The answer of a reload that ended with `outcome`.
+fn reload_response(outcome: Result<Reloaded, String>) -> ReloadResponse {
+    match outcome {
         Ok(Reloaded { changes, warnings }) => ReloadResponse {
             reloaded: true,
             error: String::new(),
@@ -94,7 +104,7 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
             error,
             ..ReloadResponse::default()
         },
-    })
+    }
 }
 
 fn status(ctx: &GrpcContext, record: &mut Record) -> Result<StatusResponse, ApiError> {
