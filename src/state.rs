@@ -303,6 +303,7 @@ impl State {
         let proxied = crate::config::succession::proxy_protocol_turned_on(&in_force, &config);
         let removed_roles = crate::config::succession::removed_roles(&in_force, &config);
         let removed_anchors = crate::config::succession::removed_revoking_anchors(&in_force, &config);
+        let removed_policies = crate::config::succession::removed_managed_policies(&in_force, &config);
         if let Some(at) = staged {
             changes.push(format!(
                 "server certificate staged: not valid yet, it goes in at {} (the one in force is kept until then)",
@@ -331,7 +332,8 @@ impl State {
         let warned = (retired.into_iter().chain(renamed).chain(unrevoked))
             .chain(proxied)
             .chain(removed_roles)
-            .chain(removed_anchors);
+            .chain(removed_anchors)
+            .chain(removed_policies);
         for warning in warned {
             tracing::warn!("{warning}");
             warnings.push(warning);

@@ -46,7 +46,8 @@ impl Caller {
             let document = match self.config.managed_policies.get(arn) {
                 Some(d) => d.clone(),
                 None => {
-                    tracing::warn!(
+                    // The reload that removed it warned once; each call would flood the log.
+                    tracing::debug!(
                         policy_arn = arn.as_str(),
                         "a session's managed policy is no longer configured: the session is denied everything"
                     );

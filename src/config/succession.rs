@@ -470,6 +470,30 @@ pub fn removed_roles(in_force: &Config, next: &Config) -> Option<String> {
     ))
 }
 
+/// The warning of a reload that removes managed policies: sessions name theirs by ARN, and
+/// one that names a policy no longer configured is denied everything it asks (a policy left
+/// out would lose its Deny statements), for up to 12 h. Said once, here, rather than on each
+/// of their calls. None when none is removed.
+pub fn removed_managed_policies(in_force: &Config, next: &Config) -> Option<String> {
+    let mut removed: Vec<&str> = in_force
+        .managed_policies
+        .keys()
+        .filter(|arn| !next.managed_policies.contains_key(*arn))
+        .map(String::as_str)
+        .collect();
+    removed.sort_unstable();
+    let (what, whose) = match removed.len() {
+        0 => return None,
+        1 => ("managed policy", "it"),
+        _ => ("managed policies", "one of them"),
+    };
+    Some(format!(
+        "{what} {} removed: live sessions that name {whose} as a session policy (for up to 12 h) are now denied \
+         everything they ask (AssumeRole, Authorize, VerifyRequest with an action); put it back to lift that",
+        removed.join(", ")
+    ))
+}
+
 /// The warning of a reload that removes trust anchors that had CRLs (or renames them: their ARN
 /// is made of `server.region`): sessions carry the ARN of the anchor they were issued through
 /// and are checked against its CRLs on every call, so those of a removed anchor are no longer
@@ -1094,6 +1118,7 @@ mod tests {
         );
         assert_eq!(removed_roles(&in_force, &in_force), None);
         assert_eq!(removed_revoking_anchors(&in_force, &next), None);
+        assert_eq!(removed_managed_policies(&in_force, &in_force), None);
         // Sealing the layout earlier releases read (a rolling upgrade) is a change of its own,
         // and a layout no release seals is refused at its key.
         let layout_1 = edited(&world, |text| {
@@ -1228,6 +1253,17 @@ mod tests {
                 format!("profile {PROFILE_ARN}: role {CHAINED_ROLE_ARN} removed"),
                 format!("profile {PROFILE_ARN}: session policy removed"),
             ]
+        );
+        // Removing a managed policy is warned about once, at the reload: sessions naming it
+        // are denied everything from now on.
+        assert_eq!(removed_managed_policies(&in_force, &next), None);
+        assert_eq!(
+            removed_managed_policies(&next, &in_force),
+            Some(format!(
+                "managed policy {policy_arn} removed: live sessions that name it as a session policy (for up to 12 h) \
+                 are now denied everything they ask (AssumeRole, Authorize, VerifyRequest with an action); put it back \
+                 to lift that"
+            ))
         );
     }
 
