@@ -74,6 +74,9 @@ enum Want {
     Rest(u16, &'static str, &'static str),
     /// STS: status, <Code>, message (as [`normalized`]).
     Sts(u16, &'static str, &'static str),
+    /// gRPC-Web's trailers-only answer: HTTP 200 with `grpc-status` and `grpc-message`
+    /// (percent-decoded) in the headers, and the request's content type.
+    GrpcWeb(&'static str, &'static str),
     /// Only an HTTP status (rejected before any API handler).
     Status(u16),
     /// The control: accepted.
@@ -157,6 +160,18 @@ async fn run(d: &Daemon, cases: Vec<Case>) {
                     && r.header("x-amzn-requestid").is_some()
                     && normalized(&got) == message
                     && names_its_reason(&r, &got)
+            }
+            Want::GrpcWeb(code, message) => {
+                let got = percent_encoding::percent_decode_str(r.header("grpc-message").unwrap_or_default())
+                    .decode_utf8_lossy()
+                    .into_owned();
+                r.status == 200
+                    && r.header("grpc-status") == Some(code)
+                    && got == message
+                    && r.header("content-type")
+                        .is_some_and(|t| t.starts_with("application/grpc-web"))
+                    && r.header("x-amzn-requestid").is_some()
+                    && r.body.is_empty()
             }
             Want::Status(status) => r.status == status,
             Want::Ok(status) => r.status == status,
@@ -1309,9 +1324,8 @@ async fn signature_and_request_matrix() {
         case(
             "gRPC-Web",
             with_content_type("application/grpc-web-text"),
-            Want::Rest(
-                400,
-                VE,
+            Want::GrpcWeb(
+                "12",
                 "gRPC-Web is not supported; call the gRPC API over HTTP/2 (content-type application/grpc).",
             ),
         ),

@@ -350,7 +350,11 @@ fn log_panics() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        tracing::error!(at, panic = message.as_str(), "a task panicked (a bug: please report it)");
+        tracing::error!(
+            at,
+            panic = message.as_str(),
+            "a task panicked (a bug: please report it)"
+        );
     }));
 }
 

@@ -76,7 +76,10 @@ async fn dispatch(
         route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
             record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
-            let mut refused = with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new);
+            let mut refused = match route {
+                Route::GrpcWeb => grpc::grpc_web_refusal(&e, &request_id, req.headers()),
+                _ => with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new),
+            };
             close_if_body_unread(&req, &mut refused);
             refused
         }
@@ -199,7 +202,8 @@ enum Route {
     /// gRPC over HTTP/1.1, which cannot carry its trailers (the call's status): answered as
     /// a REST error, which any HTTP client can read.
     GrpcOverHttp1,
-    /// gRPC-Web (`application/grpc-web…`), which rolegate does not speak: a REST error too.
+    /// gRPC-Web (`application/grpc-web…`), which rolegate does not speak: UNIMPLEMENTED, in
+    /// gRPC-Web's own trailers-only answer, which its clients read.
     GrpcWeb,
     /// Everything else: the REST and STS Query APIs.
     Http,

@@ -421,6 +421,31 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
     Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
 }
 
+/// The refusal `e` of a gRPC-Web request (`application/grpc-web…`, which rolegate does not
+/// speak) as gRPC-Web answers a call with no message (its trailers-only form): HTTP 200, the
+/// request's content type, and the status in the headers — UNIMPLEMENTED, the code for a
+/// protocol the server does not serve — which gRPC-Web clients read. An HTTP error status
+/// would reach them as a bare "Http response at 400 or 500 level", without this message.
+pub(crate) fn grpc_web_refusal(
+    e: &ApiError,
+    request_id: &str,
+    request_headers: &http::HeaderMap,
+) -> http::Response<tonic::body::Body> {
+    let mut response: http::Response<tonic::body::Body> = status(e, request_id).into_http();
+    let headers = response.headers_mut();
+    headers.insert(
+        "grpc-status",
+        http::HeaderValue::from(tonic::Code::Unimplemented as i32),
+    );
+    let content_type = request_headers
+        .get(http::header::CONTENT_TYPE)
+        .filter(|v| v.as_bytes().starts_with(b"application/grpc-web"))
+        .cloned()
+        .unwrap_or(http::HeaderValue::from_static("application/grpc-web+proto"));
+    headers.insert(http::header::CONTENT_TYPE, content_type);
+    response
+}
+
 /// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
 pub const ERROR_INFO_DOMAIN: &str = "rolegate";
 
