@@ -42,7 +42,7 @@ pub struct State {
     /// When the server certificate a reload staged, not valid yet, may go in (Unix seconds):
     /// the daemon reloads then ([`State::staged_certificate_due`]).
     staged_certificate: Mutex<Option<i64>>,
-    health: tonic_health::server::HealthReporter,
+    health: crate::service::grpc::Readiness,
 }
 
 /// What the last reload left: its status, and when it failed, the files it read (which the
@@ -269,9 +269,9 @@ impl State {
 
     /// Sets readiness: `/readyz` answers 200 or 503, and the gRPC health service reports
     /// `SERVING` or `NOT_SERVING`, from this one call (they change together).
-    pub async fn set_ready(&self, ready: bool) {
+    pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
-        crate::service::grpc::set_health(&self.health, ready).await;
+        self.health.set(ready);
     }
 
     /// The reload: what it changed ([`crate::config::succession::changes`]), or why it failed

@@ -2365,6 +2365,20 @@ async fn health_serves_and_reflection_lists_services() {
             .into_inner();
         assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
     }
+    // A service not reported on: Check is NOT_FOUND, naming those that are; Watch says
+    // SERVICE_UNKNOWN and stays open, as the health checking protocol asks.
+    let unknown = || HealthCheckRequest {
+        service: "rolegate.v1.Other".into(),
+    };
+    assert_status(
+        health.check(unknown()).await,
+        Code::NotFound,
+        "No health is reported for service 'rolegate.v1.Other': ask for \"\" (the server), rolegate.v1.Sessions or \
+         rolegate.v1.Admin.",
+    );
+    let mut watch = health.watch(unknown()).await.unwrap().into_inner();
+    let first = watch.message().await.unwrap().expect("a first status");
+    assert_eq!(first.status(), ServingStatus::ServiceUnknown);
     let mut reflection = ServerReflectionClient::new(c.channel());
     let request = ServerReflectionRequest {
         host: String::new(),

@@ -94,7 +94,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     let (listener, ops) = bind_listeners(&opts, listen, metrics_listen).await?;
     // Ready (the listeners are bound: the kernel queues connections until they are accepted)
     // before announced, so whoever waits for the announcement finds `/readyz` at 200.
-    state.set_ready(true).await;
+    state.set_ready(true);
     let metrics_at = ops.as_ref().map(TcpListener::local_addr).transpose()?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -129,7 +129,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Box<dyn std::error::Error>>
     };
     let mut connections = JoinSet::new();
     spawner.accept_until(&listener, &mut connections, shutdown.next()).await;
-    state.set_ready(false).await;
+    state.set_ready(false);
     systemd::stopping();
     let (delay, grace) = {
         let config = state.broker.config();

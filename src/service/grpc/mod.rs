@@ -14,19 +14,19 @@
 //!   of many requests, reflection, is charged one rate-limit token a message).
 
 mod admin;
+mod health;
 mod message_count;
 mod message_digest;
 mod peer;
 mod sessions;
 
+pub use health::Readiness;
+
 use std::sync::Arc;
 
 use tonic::metadata::MetadataValue;
-use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::{Request, Status};
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::ConnInfo;
@@ -70,10 +70,10 @@ pub struct GrpcContext {
 }
 
 /// Builds the gRPC services once: Sessions, Admin, health and reflection over `rolegate.v1`,
-/// health and reflection itself. The returned reporter drives the health service: see
-/// [`set_health`].
-pub fn routes() -> (Routes, HealthReporter) {
-    let (health_reporter, health) = tonic_health::server::health_reporter();
+/// health and reflection itself. The returned readiness drives the health service.
+pub fn routes() -> (Routes, Readiness) {
+    let (readiness, health) = Readiness::new();
+    let health = tonic_health::pb::health_server::HealthServer::new(health);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -91,26 +91,7 @@ pub fn routes() -> (Routes, HealthReporter) {
     if let Ok(v1alpha) = reflection().build_v1alpha() {
         routes.add_service(v1alpha.max_decoding_message_size(MAX_CONTROL_MESSAGE_BYTES));
     }
-    (routes.routes().prepare(), health_reporter)
-}
-
-/// Reports readiness over `grpc.health.v1.Health`: the overall status (service `""`) and both
-/// rolegate services are `SERVING` when `ready`, else `NOT_SERVING`; `Watch` streams see the
-/// change at once. The rolegate services are registered by the first call (until then a
-/// `Check` on them answers `NOT_FOUND`).
-pub async fn set_health(reporter: &HealthReporter, ready: bool) {
-    let status = if ready {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    for service in [
-        "",
-        <SessionsServer<sessions::SessionsService> as NamedService>::NAME,
-        <AdminServer<admin::AdminService> as NamedService>::NAME,
-    ] {
-        reporter.set_service_status(service, status).await;
-    }
+    (routes.routes().prepare(), readiness)
 }
 
 /// Rewrites the statuses tonic answers before a handler runs into the codes and messages of
