@@ -599,27 +599,50 @@ struct ProcessStats {
 fn process_stats() -> Option<ProcessStats> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let boot = std::fs::read_to_string("/proc/stat").ok();
+    // `/proc/stat` is hidden where only the process's own files are shown (systemd's
+    // `ProcSubset=pid`): then the boot time is the clocks' difference.
+    let boot = match std::fs::read_to_string("/proc/stat") {
+        Ok(proc_stat) => boot_time_from(&proc_stat),
+        Err(_) => boot_time_from_clocks(),
+    };
     Some(ProcessStats {
         cpu_seconds: cpu_seconds_from_stat(&stat)?,
         resident_bytes: resident_bytes_from_status(&status)?,
-        start_time_unix: boot.and_then(|boot| start_time_from(&stat, &boot)),
+        start_time_unix: boot.and_then(|boot| start_time_from(&stat, boot)),
     })
 }
 
 /// When the process started, Unix seconds: `starttime` of `/proc/self/stat` (field 22, clock
-/// ticks after boot) plus `btime` of `/proc/stat` (boot, Unix seconds), as Prometheus's
-/// process collectors compute it.
-fn start_time_from(stat: &str, proc_stat: &str) -> Option<i64> {
+/// ticks after boot) after `boot` (Unix seconds), as Prometheus's process collectors compute it.
+fn start_time_from(stat: &str, boot: i64) -> Option<i64> {
     const USER_HZ: i64 = 100;
     let ticks: i64 = stat_fields_from(stat, 22)?.next()?.parse().ok()?;
-    let boot: i64 = proc_stat
+    boot.checked_add(ticks / USER_HZ)
+}
+
+/// `btime` of `/proc/stat`: when the machine booted, Unix seconds.
+fn boot_time_from(proc_stat: &str) -> Option<i64> {
+    proc_stat
         .lines()
         .find_map(|l| l.strip_prefix("btime "))?
         .trim()
         .parse()
-        .ok()?;
-    boot.checked_add(ticks / USER_HZ)
+        .ok()
+}
+
+/// When the machine booted, Unix seconds, as the wall clock less the time since boot
+/// (`CLOCK_BOOTTIME`, which counts suspended time as `btime` does).
+fn boot_time_from_clocks() -> Option<i64> {
+    #[cfg(target_os = "linux")]
+    {
+        let since_boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        i64::try_from(now.as_secs()).ok()?.checked_sub(since_boot.tv_sec)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// `utime + stime` of `/proc/self/stat` (fields 14 and 15, in clock ticks) in seconds. Ticks
@@ -669,12 +692,21 @@ mod tests {
     #[test]
     fn start_time_from_stat_and_boot_time() {
         let stat = "1234 (role gate) x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 12345 1000 200";
-        assert_eq!(
-            start_time_from(stat, "cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"),
-            Some(1_700_000_123)
-        );
-        assert_eq!(start_time_from(stat, "cpu  1 2 3\n"), None);
-        assert_eq!(start_time_from("1234 (x) S 1", "btime 1700000000\n"), None);
+        let boot = boot_time_from("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n");
+        assert_eq!(boot, Some(1_700_000_000));
+        assert_eq!(start_time_from(stat, 1_700_000_000), Some(1_700_000_123));
+        assert_eq!(boot_time_from("cpu  1 2 3\n"), None);
+        assert_eq!(start_time_from("1234 (x) S 1", 1_700_000_000), None);
+    }
+
+    /// Without `/proc/stat` (systemd's `ProcSubset=pid`), the boot time comes from the clocks:
+    /// the same second as `btime`, give or take the rounding of each.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_clocks_give_the_boot_time_proc_stat_gives() {
+        let btime = boot_time_from(&std::fs::read_to_string("/proc/stat").unwrap()).unwrap();
+        let clocks = boot_time_from_clocks().unwrap();
+        assert!((btime - clocks).abs() <= 1, "btime {btime}, from the clocks {clocks}");
     }
 
     #[test]

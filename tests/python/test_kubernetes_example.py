@@ -231,7 +231,10 @@ def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster)
         app_env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
         aws = Path(sys.executable).with_name("aws")
         # The app's command, as it is: its environment alone points it at the daemon.
-        assert app["command"][-1].startswith("while true; do aws sts get-caller-identity;"), app["command"]
+        # As PID 1, it stops on SIGTERM only through its trap.
+        assert app["command"][-1].startswith("trap 'exit 0' TERM; while true; do aws sts get-caller-identity;"), app[
+            "command"
+        ]
         cli = subprocess.run(
             [str(aws), "sts", "get-caller-identity", "--output", "json"],
             env=app_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
@@ -242,9 +245,12 @@ def test_the_sidecar_example_serves_the_app_credentials_from_the_daemon(cluster)
         # The startup probe, as the kubelet runs it in the sidecar's container, passes.
         probe = sidecar["startupProbe"]["exec"]["command"]
         assert probe[:2] == ["/usr/local/bin/rolegate", "probe"], probe
-        assert probe[2] == f"http://127.0.0.1:{sidecar['args'][sidecar['args'].index('--port') + 1]}/healthz", probe
+        assert probe[-1] == f"http://127.0.0.1:{sidecar['args'][sidecar['args'].index('--port') + 1]}/healthz", probe
+        # Its own timeout ends before the kubelet's, so its message says why it failed.
+        timeout = int(probe[probe.index("--timeout-seconds") + 1])
+        assert timeout < sidecar["startupProbe"]["timeoutSeconds"], probe
         probed = subprocess.run(
-            [str(rolegate_bin()), "probe", url + "/healthz"],
+            [str(rolegate_bin()), *probe[1:-1], url + "/healthz"],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert probed.returncode == 0, probed.stderr
