@@ -2497,6 +2497,48 @@ fn a_server_certificate_expiring_within_seven_days_is_warned_about() {
     assert_eq!(strict.status.code(), Some(3));
 }
 
+/// Files the configuration reads that every user can write (or replace, in a folder every user
+/// can write) are warned about, so `check-config --strict` refuses them: whoever writes them
+/// decides whom the daemon trusts. A folder is named once.
+#[test]
+fn files_every_user_can_write_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("can be written by every user"), "{stderr}");
+    let ca = dir.path().join("ca.pem");
+    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    let want = format!(
+        "{} can be written by every user (mode 0666), who would decide whom the daemon trusts and with which \
+         roles; chmod o-w it",
+        ca.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let strict = std::process::Command::new(binary())
+        .args(["check-config", "--strict"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(3), "{stderr}");
+    let folder = format!("{} can be written by every user (mode 0777)", dir.path().display());
+    assert_eq!(stderr.matches(&folder).count(), 1, "{stderr}");
+    // With the sticky bit (as /tmp has), no user replaces another's files there.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("can be written by every user"), "{stderr}");
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;

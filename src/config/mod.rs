@@ -365,6 +365,9 @@ impl Config {
         };
         let built = loader.build(file);
         let sources = loader.sources.into_inner();
+        if built.is_ok() {
+            warnings::warn_of_files_writable_by_others(&loader.file, sources.paths());
+        }
         match built {
             Ok(config) => Ok(Config {
                 sources,

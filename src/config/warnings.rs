@@ -167,6 +167,56 @@ fn process_groups() -> Vec<u32> {
     groups
 }
 
+/// Warns when a file the configuration was read from (the file itself, a CA bundle, a CRL, a
+/// certificate, a key) or its folder can be written by every user: whoever writes them
+/// decides whom the daemon trusts and with which roles, and with `config_watch_seconds` within
+/// seconds. A file on a read-only mount (a Kubernetes ConfigMap or Secret volume, whose
+/// folder is 0777) cannot be written whatever its mode, and is not warned about. A folder is
+/// named once, however many of the files it holds.
+#[cfg(unix)]
+pub(super) fn warn_of_files_writable_by_others<'p>(file: &LoadedFile<'_>, read: impl Iterator<Item = &'p Path>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode_of = |p: &Path| std::fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o7777);
+    let read_only =
+        |p: &Path| rustix::fs::statvfs(p).is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+    let mut folders_named = Vec::new();
+    for path in read.filter(|p| !read_only(p)) {
+        let folder = path
+            .parent()
+            .filter(|f| !f.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let problem = match writable_by_others(path, mode_of(path)) {
+            Some(problem) => problem,
+            None if folders_named.contains(&folder) => continue,
+            None => match writable_by_others(folder, mode_of(folder)) {
+                Some(problem) => {
+                    folders_named.push(folder);
+                    problem
+                }
+                None => continue,
+            },
+        };
+        tracing::warn!(file = %path.display(), "{problem}");
+        file.keep_warning(problem);
+    }
+}
+
+/// Why `path` (a file or folder of `mode`) lets every user change what the configuration
+/// reads, if it does: a world-writable file, or a world-writable folder without the sticky bit
+/// (anyone may replace the files in it).
+#[cfg(unix)]
+fn writable_by_others(path: &Path, mode: Option<u32>) -> Option<String> {
+    let mode = mode.filter(|m| m & 0o002 != 0 && m & 0o1000 == 0)?;
+    Some(format!(
+        "{} can be written by every user (mode {mode:04o}), who would decide whom the daemon trusts and with \
+         which roles; chmod o-w it",
+        path.display()
+    ))
+}
+
+#[cfg(not(unix))]
+pub(super) fn warn_of_files_writable_by_others<'p>(_file: &LoadedFile<'_>, _read: impl Iterator<Item = &'p Path>) {}
+
 #[cfg(not(unix))]
 pub(super) fn warn_if_shared(_file: &LoadedFile<'_>, _key: &str, _path: &Path, _root_checking: bool) {}
 
