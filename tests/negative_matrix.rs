@@ -2539,6 +2539,36 @@ fn files_every_user_can_write_are_warned_about() {
     assert!(!stderr.contains("can be written by every user"), "{stderr}");
 }
 
+/// A role whose trust policy names, in `aws:SourceArn`, only anchor ARNs the configuration no
+/// longer has (here: `server.region` changed, which renames every anchor) refuses every
+/// CreateSession: warned about at its trust policy, so `check-config --strict` refuses it.
+#[test]
+fn roles_bound_to_no_configured_anchor_are_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("admit none of the enabled trust anchors"), "{stderr}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let region = format!("region = \"{REGION}\"");
+    assert!(text.contains(&region), "{text}");
+    std::fs::write(&config, text.replacen(&region, "region = \"eu-west-1\"", 1)).unwrap();
+    let strict = std::process::Command::new(binary())
+        .args(["check-config", "--strict"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(3), "{stderr}");
+    let want = format!(
+        "role {ROLE}: its trust policy's aws:SourceArn conditions admit none of the enabled trust anchors \
+         (arn:aws:rolesanywhere:eu-west-1:{ACCOUNT}:trust-anchor/main, \
+         arn:aws:rolesanywhere:eu-west-1:{ACCOUNT}:trust-anchor/foreign), so every CreateSession for it is denied"
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;

@@ -17,8 +17,9 @@ use super::warnings::{
     LoadedFile, server_certificate_expiring, server_certificate_problem, warn_at, warn_if_expired, warn_if_scoped,
     warn_if_shared, warn_if_stale, warn_of_cas_without_crl, warn_of_crls_listed_elsewhere,
     warn_of_principal_tags_mapped_out, warn_of_revocation_cutoffs_ahead, warn_of_revoked_cas,
-    warn_of_roles_in_other_accounts, warn_of_roles_open_to_every_anchor, warn_of_roles_roles_anywhere_cannot_assume,
-    warn_of_session_keys_never_set, warn_of_trust_keys_never_set, warn_of_unconditioned_wildcard_trust,
+    warn_of_roles_in_other_accounts, warn_of_roles_no_anchor_admits, warn_of_roles_open_to_every_anchor,
+    warn_of_roles_roles_anywhere_cannot_assume, warn_of_session_keys_never_set, warn_of_trust_keys_never_set,
+    warn_of_unconditioned_wildcard_trust,
 };
 use super::{
     Anchor, Config, ConfigError, ConfigFile, Profile, Role, ServerSettings, SourceFiles, TlsIdentity, next_generation,
@@ -149,6 +150,7 @@ impl Loader<'_> {
         let profiles = self.profiles(&f.profile, &server, &roles, &managed_policies)?;
         warn_of_roles_roles_anywhere_cannot_assume(file, &f.profile, &f.role, &roles);
         warn_of_roles_open_to_every_anchor(file, &f.profile, &f.role, &roles, &anchors);
+        warn_of_roles_no_anchor_admits(file, &f.profile, &f.role, &roles, &anchors);
         warn_of_principal_tags_mapped_out(file, &f.profile, &profiles, &roles);
         warn_of_session_keys_never_set(file, &f, &roles, &managed_policies, &profiles);
         Ok(Config {

@@ -631,6 +631,70 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
     }
 }
 
+/// A role an enabled profile names whose trust policy admits `rolesanywhere.amazonaws.com`
+/// each action of a CreateSession through none of the enabled trust anchors — its
+/// `aws:SourceArn` conditions name only anchor ARNs this configuration does not have — refuses
+/// every session. An anchor's ARN is made of `server.region`, `server.account_id` and its id:
+/// changing one renames it, and trust policies still name the old ARN. A role whose trust
+/// policy never allows the principal is warned about already
+/// ([`warn_of_roles_roles_anywhere_cannot_assume`]).
+pub(super) fn warn_of_roles_no_anchor_admits(
+    file: &LoadedFile<'_>,
+    profiles: &[schema::ProfileSection],
+    sections: &[schema::RoleSection],
+    roles: &HashMap<String, Arc<Role>>,
+    anchors: &HashMap<String, Arc<Anchor>>,
+) {
+    use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
+    let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
+    if enabled.is_empty() {
+        return;
+    }
+    enabled.sort_by_key(|a| a.section);
+    let context = |role: &str, action: &str, anchor: Option<&str>| {
+        let principal = crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
+        let mut ctx = crate::policy::RequestContext::new(principal, action, role);
+        if let Some(anchor) = anchor {
+            ctx.insert("aws:SourceArn", anchor);
+            if let Some(account) = anchor.split(':').nth(4) {
+                ctx.insert("aws:SourceAccount", account);
+            }
+        }
+        ctx
+    };
+    for (i, section) in sections.iter().enumerate() {
+        let arn = section.arn.as_str();
+        let Some(role) = roles.get(arn) else { continue };
+        let allowed_at_all = ROLES_ANYWHERE_ACTIONS
+            .iter()
+            .all(|action| crate::policy::may_allow(&role.trust_policy, &context(arn, action, None)));
+        if !allowed_at_all
+            || !profiles
+                .iter()
+                .any(|p| p.enabled && p.role_arns.iter().any(|r| r == arn))
+        {
+            continue;
+        }
+        let admits = |anchor: &Anchor| {
+            ROLES_ANYWHERE_ACTIONS.iter().all(|action| {
+                let ctx = context(arn, action, Some(anchor.arn.as_str()));
+                crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn")
+            })
+        };
+        if !enabled.iter().any(|anchor| admits(anchor)) {
+            let arns: Vec<&str> = enabled.iter().map(|a| a.arn.as_str()).collect();
+            warn_at!(
+                file,
+                trust_policy_key(i, section),
+                "role {arn}: its trust policy's aws:SourceArn conditions admit none of the enabled trust anchors ({}), \
+                 so every CreateSession for it is denied; name them there (an anchor's ARN is made of server.region, \
+                 server.account_id and its id: changing one renames it)",
+                arns.join(", ")
+            );
+        }
+    }
+}
+
 /// Whether a statement of `role`'s trust policy allows `"Principal": "*"` without a condition
 /// ([`warn_of_unconditioned_wildcard_trust`]'s case).
 fn allows_everyone_unconditionally(role: &Role) -> bool {
