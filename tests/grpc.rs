@@ -1830,7 +1830,7 @@ async fn admin_cli_shows_status_and_reloads() {
     assert_eq!((code, stdout.as_str()), (Some(1), ""));
     assert!(
         stderr.starts_with(
-            "error: Admin.Status: PermissionDenied: The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: add it to [server] admin_subjects. (reason: not-admin, request id: "
+            "error: Admin.Status: PermissionDenied: The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: only the subjects listed in [server] admin_subjects may; list this one there if it is an administrator's. (reason: not-admin, request id: "
         ),
         "{stderr}"
     );
@@ -1968,7 +1968,7 @@ async fn admin_is_limited_to_listed_subjects() {
     assert_status(
         workload.admin().status(StatusRequest {}).await,
         Code::PermissionDenied,
-        "The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: add it to [server] admin_subjects.",
+        "The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: only the subjects listed in [server] admin_subjects may; list this one there if it is an administrator's.",
     );
     assert_status(
         workload.admin().reload(ReloadRequest {}).await,
@@ -2063,6 +2063,22 @@ async fn a_reload_that_outlasts_its_call_is_audited_with_its_outcome() {
     for needle in [r#"outcome="allow""#, "CN=ops-admin"] {
         assert!(reloaded.contains(needle), "audit event lacks {needle}: {reloaded}");
     }
+}
+
+/// Without `admin_subjects`, the Admin API has no admins, and a refused caller is told so, not
+/// invited to list its own (a workload's) certificate.
+#[tokio::test]
+async fn an_admin_api_without_admins_says_so() {
+    let w = Workload::new();
+    let d = start_with_server_settings(&w, "");
+    let workload = w.workload(&d).await;
+    assert_status(
+        workload.admin().status(StatusRequest {}).await,
+        Code::PermissionDenied,
+        "The client certificate subject 'CN=workload-1,O=Example' is not allowed to call Admin.Status: the Admin API \
+         has no admins ([server] admin_subjects is empty): list the subject of a certificate kept for administration \
+         there, not a workload's. (reason: not-admin",
+    );
 }
 
 /// A reload cannot be called back once it runs: an Admin.Reload whose client deadline

@@ -145,7 +145,7 @@ def test_dev_admin_certificate_calls_the_admin_api(dev):
         check=False,
     )  # fmt: skip
     assert refused.returncode == 1, refused.stderr
-    assert "is not allowed to call Admin.Status: add it to [server] admin_subjects." in refused.stderr
+    assert "is not allowed to call Admin.Status: only the subjects listed in [server] admin_subjects may; list this one there if it is an administrator's." in refused.stderr
 
 
 def obtain_or_error(daemon, state):

@@ -120,11 +120,21 @@ pub(super) fn admin_peer(
         admins.contains(&reversed)
     };
     if !listed {
+        // Whom to list is the operator's choice: an empty list is said to be one (no admins
+        // yet), not answered with an invitation to list whichever certificate called.
+        let how = match admins.is_empty() {
+            true => {
+                "the Admin API has no admins ([server] admin_subjects is empty): list the subject of a \
+                     certificate kept for administration there, not a workload's"
+            }
+            false => {
+                "only the subjects listed in [server] admin_subjects may; list this one there if it is an \
+                      administrator's"
+            }
+        };
         return Err(ApiError::access_denied(
             "not-admin",
-            format!(
-                "The client certificate subject '{subject}' is not allowed to call {operation}: add it to [server] admin_subjects."
-            ),
+            format!("The client certificate subject '{subject}' is not allowed to call {operation}: {how}."),
         ));
     }
     Ok(chain.leaf)
