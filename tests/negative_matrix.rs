@@ -2917,7 +2917,8 @@ fn server_numbers_out_of_range_are_config_errors() {
         std::fs::write(&config, text).unwrap();
         let (code, _, stderr) = check_config(&config);
         let want = format!(
-            "server.metrics_listen: {metrics} is also server.listen's port: give the metrics listener a port of its own"
+            "server.metrics_listen: {metrics} is also server.listen's port ({listen}): give the metrics listener a port \
+             of its own"
         );
         assert_eq!(
             (code, has_placed_error(&stderr, &want, line)),
@@ -2925,6 +2926,20 @@ fn server_numbers_out_of_range_are_config_errors() {
             "{listen} {metrics}: {stderr}"
         );
     }
+    // The default metrics_listen, left out, on the port listen was given: said to be the default.
+    let text = valid
+        .replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:9464\"", 1)
+        .replacen("metrics_listen = \"127.0.0.1:0\"\n", "", 1);
+    std::fs::write(&config, text).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "127.0.0.1:9464 (the default) is also server.listen's port (127.0.0.1:9464): give the metrics listener a \
+             port of its own"
+        ),
+        "{stderr}"
+    );
 }
 
 /// Admin subjects accepted from every enabled anchor are worth a warning when there are

@@ -2785,6 +2785,43 @@ fn a_taken_metrics_port_is_named_before_anything_is_announced() {
     assert!(!stdout.contains("listening on"), "{stdout}");
 }
 
+/// A `--listen` that takes the configuration's metrics port is refused as the pair it is,
+/// not as a port "another process" holds (the daemon's own first listener).
+#[test]
+fn a_listen_flag_on_the_metrics_port_is_named_with_it() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &setup(&pki));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen(
+        "metrics_listen = \"127.0.0.1:0\"",
+        "metrics_listen = \"127.0.0.1:39464\"",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = std::process::Command::new(binary())
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:39464",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let want = format!(
+        "error: 127.0.0.1:39464 (--listen) and 127.0.0.1:39464 (server.metrics_listen in {}) are the same port: give \
+         each listener its own",
+        config.display()
+    );
+    assert!(
+        stderr.trim_end().lines().last().unwrap_or_default().starts_with(&want),
+        "{stderr}"
+    );
+}
+
 /// Started by systemd (`Type=notify`), the daemon says when it is ready (listeners bound), how
 /// each reload went, and when it stops.
 #[cfg(unix)]

@@ -302,9 +302,16 @@ impl Loader<'_> {
         if let Some(metrics) = metrics_listen
             && listens_on_the_same_port(metrics, listen)
         {
+            let given = match s.metrics_listen == schema::default_metrics_listen() {
+                true => " (the default)",
+                false => "",
+            };
             return Err(self.err(
                 "server.metrics_listen",
-                format!("{metrics} is also server.listen's port: give the metrics listener a port of its own"),
+                format!(
+                    "{metrics}{given} is also server.listen's port ({listen}): give the metrics listener a port of its \
+                     own"
+                ),
             ));
         }
         Ok((listen, metrics_listen))
@@ -961,7 +968,7 @@ fn is_region(r: &str) -> bool {
 /// picks a free one each time) on the same address, or on the unspecified address of the
 /// other's family (0.0.0.0 takes the port on every IPv4 address), or on `::`, which on Linux
 /// takes it on every IPv6 and IPv4 address alike (dual-stack sockets).
-fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
+pub(crate) fn listens_on_the_same_port(a: SocketAddr, b: SocketAddr) -> bool {
     let overlap = |x: std::net::IpAddr, y: std::net::IpAddr| {
         x == y
             || (x.is_unspecified() && (x.is_ipv6() || y.is_ipv4()))

@@ -42,6 +42,7 @@ use loader::{Loader, Secrets};
 use toml_errors::parse_toml;
 use warnings::LoadedFile;
 
+pub(crate) use loader::listens_on_the_same_port;
 pub use schema::ConfigFile;
 pub use sources::{ChangeWatch, SourceFiles, Verdict};
 pub(crate) use toml_errors::plain_type_names;

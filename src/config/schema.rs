@@ -217,7 +217,7 @@ pub struct ManagedPolicySection {
 fn default_listen() -> String {
     "127.0.0.1:8443".into()
 }
-fn default_metrics_listen() -> String {
+pub(super) fn default_metrics_listen() -> String {
     "127.0.0.1:9464".into()
 }
 fn default_region() -> String {

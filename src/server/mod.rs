@@ -183,6 +183,17 @@ async fn bind_listeners(
         true => format!("--{}", key.replace('_', "-")),
         false => format!("server.{key} in {}", opts.config_path.display()),
     };
+    // The configuration's own pair is refused at load; a flag's override is checked here, or
+    // the second bind would blame "another process" for the port the first just took.
+    if let Some(metrics) = metrics_listen
+        && crate::config::listens_on_the_same_port(metrics, listen)
+    {
+        return Err(format!(
+            "{listen} ({}) and {metrics} ({}) are the same port: give each listener its own",
+            from(opts.listen.is_some(), "listen"),
+            from(opts.metrics_listen.is_some(), "metrics_listen"),
+        ));
+    }
     let listener = bind(listen, &from(opts.listen.is_some(), "listen"), "--listen").await?;
     let ops = match metrics_listen {
         Some(addr) => Some(
