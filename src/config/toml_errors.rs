@@ -24,6 +24,9 @@ pub(super) fn parse_toml(text: &str) -> Result<ConfigFile, (String, String)> {
     let at = e.span().map(|span| line_and_column(text, span.start));
     let message = match (e.message(), &key, e.span()) {
         ("duplicate key", Some(key), Some(span)) => duplicate_key(text, key, span.start),
+        (message, Some(key), _) if message.starts_with("invalid type: map") => {
+            table_brackets(key).unwrap_or_else(|| plain_type_names(message))
+        }
         (message, _, Some(span)) if message.starts_with(UNQUOTED) => {
             unquoted_value(text, span.start).unwrap_or_else(|| message.to_owned())
         }
@@ -49,9 +52,15 @@ fn duplicate_key(text: &str, key: &str, offset: usize) -> String {
         return "duplicate key".to_owned();
     };
     let line = text.get(before.len()..).unwrap_or("").trim_start();
-    let hint = match line.starts_with("[[") {
-        true => format!("a `[[{key}]]` table cannot follow `{key} = [...]`: write every entry in one of the two forms"),
-        false => "give each key once".to_owned(),
+    let hint = match (
+        line.starts_with("[["),
+        line.starts_with('[') && ARRAYS_OF_TABLES.contains(&key),
+    ) {
+        (true, _) => {
+            format!("a `[[{key}]]` table cannot follow `{key} = [...]`: write every entry in one of the two forms")
+        }
+        (false, true) => format!("each of several is a table of the array `[[{key}]]`: write `[[{key}]]`"),
+        (false, false) => "give each key once".to_owned(),
     };
     format!(
         "duplicate key: {key} is already given at {}; {hint}",
@@ -178,6 +187,25 @@ pub(super) fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>
         .map(|(_, name)| name)
 }
 
+/// The sections written `[[name]]`, one table per entry (an array of tables).
+const ARRAYS_OF_TABLES: [&str; 5] = ["trust_anchor", "profile", "role", "managed_policy", "tokens.keys"];
+/// The sections written `[name]`, one table.
+const SINGLE_TABLES: [&str; 2] = ["server", "tokens"];
+
+/// What to write for a section whose brackets say the other kind of table: `[role]` (one
+/// table) where roles are `[[role]]` (an array of tables), or `[[server]]` where the server
+/// section is one table. `key` is serde's path of the value in error: `role`, or `server[0]`.
+fn table_brackets(key: &str) -> Option<String> {
+    if let Some(single) = key.strip_suffix("[0]").filter(|k| SINGLE_TABLES.contains(k)) {
+        return Some(format!(
+            "`[[{single}]]` makes an array of tables; [{single}] is one table: write `[{single}]`"
+        ));
+    }
+    ARRAYS_OF_TABLES.contains(&key).then(|| {
+        format!("`[{key}]` makes one table; each entry is a table of the array `[[{key}]]`: write `[[{key}]]`")
+    })
+}
+
 /// `line L, column C` (1-based, columns in characters) of byte `offset` in `text`.
 pub(super) fn line_and_column(text: &str, offset: usize) -> String {
     let before = text.get(..offset).unwrap_or(text);
@@ -212,6 +240,27 @@ mod tests {
             panic!("{text:?} parsed");
         };
         format!("{key}: {message}")
+    }
+
+    /// A section written with the other kind of brackets is told which to write.
+    #[test]
+    fn single_and_double_brackets_are_named() {
+        let role = "arn = \"arn:aws:iam::123456789012:role/a\"\ntrust_policy = \"{}\"\n";
+        assert_eq!(
+            error(&format!("[role]\n{role}")),
+            "role (line 1, column 1): `[role]` makes one table; each entry is a table of the array `[[role]]`: \
+             write `[[role]]`"
+        );
+        assert_eq!(
+            error(&format!("[role]\n{role}\n[role]\n{role}")),
+            "role (line 5, column 2): duplicate key: role is already given at line 1, column 1; each of several is a \
+             table of the array `[[role]]`: write `[[role]]`"
+        );
+        assert_eq!(
+            error("[[server]]\nregion = \"us-east-1\"\n"),
+            "server[0] (line 1, column 1): `[[server]]` makes an array of tables; [server] is one table: write \
+             `[server]`"
+        );
     }
 
     /// A TOML syntax error names the key path of its line, as the other errors name theirs —
