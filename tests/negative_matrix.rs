@@ -1975,7 +1975,7 @@ async fn assume_role_policy_and_size_matrix() {
             Want::Sts(
                 400,
                 "MalformedPolicyDocument",
-                "the policy document is not valid JSON: key must be a string at line 1 column 2",
+                "the policy document is not valid JSON: key must be a string at line 1 column 2 of the policy",
             ),
         ),
         case(

@@ -115,7 +115,8 @@ pub struct ListMatch<T> {
 impl PolicyDocument {
     /// Parse and validate `json` as a policy of `kind`.
     pub fn parse(json: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
-        let root = Json::parse(json).map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(e.to_string())))?;
+        let root =
+            Json::parse(json).map_err(|e| PolicyError::new("", PolicyErrorKind::InvalidJson(within_policy(&e))))?;
         let Json::Object(fields) = root else {
             return Err(PolicyError::wrong_type("", "a JSON object", &root));
         };
@@ -470,4 +471,13 @@ fn string<'a>(value: &'a Json, path: &str) -> Result<&'a str, PolicyError> {
 
 fn conflict(path: &str, a: &'static str, b: &'static str) -> PolicyError {
     PolicyError::new(path, PolicyErrorKind::ConflictingElements(a, b))
+}
+
+/// serde_json's error for a policy's text, whose "at line L column C" counts within the policy
+/// (not the file or request that holds it): said so.
+fn within_policy(e: &serde_json::Error) -> String {
+    match e.line() {
+        0 => e.to_string(),
+        _ => format!("{e} of the policy"),
+    }
 }
