@@ -67,7 +67,14 @@ async fn get(url: &http::Uri) -> Result<Option<(u16, String)>, String> {
         .header(http::header::HOST, format!("{}:{port}", authority.host()))
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let response = sender.send_request(request).await.map_err(|e| match e.is_parse() {
+        // A TLS listener answers a plain request with an alert, which is no HTTP.
+        true => format!(
+            "{e}: the answer is not plain HTTP (is this rolegate's TLS listener, server.listen? the health endpoints \
+             are on server.metrics_listen)"
+        ),
+        false => e.to_string(),
+    })?;
     let status = response.status().as_u16();
     if status == 200 {
         return Ok(None);

@@ -581,6 +581,14 @@ def test_probe_exits_0_on_200_and_says_why_otherwise(daemon):
     tls = run_rolegate("probe", daemon.url + "/readyz", check=False)
     assert tls.returncode == 1
     assert "only http:// URLs are probed" in tls.stderr
+    # The TLS listener's port with http://: it answers with a TLS alert, no HTTP.
+    plain_to_tls = daemon.url.replace("https://", "http://") + "/readyz"
+    wrong_port = run_rolegate("probe", plain_to_tls, check=False)
+    assert wrong_port.returncode == 1
+    assert wrong_port.stderr.endswith(
+        ": the answer is not plain HTTP (is this rolegate's TLS listener, server.listen? the health endpoints are on "
+        "server.metrics_listen)\n"
+    ), wrong_port.stderr
 
 
 def test_certs_write_neither_file_when_one_exists(test_pki, tmp_path):
