@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use time::{Duration, OffsetDateTime};
 
 use crate::fsutil::{write_new_private, write_new_public};
-use crate::pki::{Authority, CaName, ClientSpec, Issued, KeyType, PreviousCrl, ReissuedCrl};
+use crate::pki::{Authority, CaName, ClientSpec, Issued, KeyType, PkiError, PreviousCrl, ReissuedCrl};
 
 type CmdResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -404,7 +404,11 @@ fn load_issuer(args: &IssuerArgs) -> Result<Authority, Box<dyn std::error::Error
         )
         .into());
     }
-    let authority = Authority::from_pem(&cert, &key)?;
+    let authority = Authority::from_pem(&cert, &key).map_err(|e| match e {
+        PkiError::CaCertificate(_) => format!("{}: {e}", args.ca_cert.display()),
+        PkiError::CaKey(_) => format!("{}: {e}", args.ca_key.display()),
+        e => e.to_string(),
+    })?;
     if !basic_constraints(&authority).is_some_and(|bc| bc.ca) {
         return Err(format!(
             "{} is not a CA certificate (basicConstraints CA:true): nothing it signed would verify",

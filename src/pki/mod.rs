@@ -276,8 +276,19 @@ impl Authority {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Authority, PkiError> {
         let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
             .map_err(|e| PkiError::CaCertificate(format!("not a PEM certificate ({e})")))?;
+        if pem.label != "CERTIFICATE" {
+            return Err(PkiError::CaCertificate(format!(
+                "its PEM block is a {}, not a CERTIFICATE (the CA certificate and key swapped?)",
+                pem.label
+            )));
+        }
         let (_, x509) = X509Certificate::from_der(&pem.contents)
             .map_err(|e| PkiError::CaCertificate(format!("not a valid X.509 certificate ({e})")))?;
+        if !key_pem.contains("PRIVATE KEY-----") && key_pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(PkiError::CaKey(
+                "it holds a CERTIFICATE, not a PRIVATE KEY (the CA certificate and key swapped?)".to_owned(),
+            ));
+        }
         let key_pair = KeyPair::from_pem(key_pem).map_err(|e| PkiError::CaKey(e.to_string()))?;
         if key_pair.public_key_raw() != x509.public_key().subject_public_key.data.as_ref() {
             return Err(PkiError::CaKey(
@@ -719,6 +730,25 @@ mod tests {
         let root = Authority::new_root("Root", KeyType::Rsa3072, NB, NA).unwrap();
         let (_, x509) = X509Certificate::from_der(&root.issued().cert_der).unwrap();
         assert_eq!(x509.public_key().parsed().unwrap().key_size(), 3072);
+    }
+
+    /// The CA's certificate and key given the other way round are said to be swapped.
+    #[test]
+    fn a_swapped_ca_certificate_and_key_are_named() {
+        let root = Authority::new_root("Root CA", KeyType::EcdsaP256, NB, NA).unwrap();
+        let (cert, key) = (&root.issued().cert_pem, &root.issued().key_pem);
+        let refused = Authority::from_pem(key, cert).err().unwrap().to_string();
+        assert_eq!(
+            refused,
+            "the CA certificate is unusable: its PEM block is a PRIVATE KEY, not a CERTIFICATE (the CA certificate \
+             and key swapped?)"
+        );
+        let refused = Authority::from_pem(cert, cert).err().unwrap().to_string();
+        assert_eq!(
+            refused,
+            "the CA private key is unusable: it holds a CERTIFICATE, not a PRIVATE KEY (the CA certificate and key \
+             swapped?)"
+        );
     }
 
     #[test]
