@@ -2569,6 +2569,32 @@ fn roles_bound_to_no_configured_anchor_are_warned_about() {
     assert!(stderr.contains(&want), "{stderr}");
 }
 
+/// The server's certificate and key files given the other way round: each is named for what
+/// it holds.
+#[test]
+fn a_swapped_tls_certificate_and_key_are_named() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let swapped = text.replacen("tls_cert = \"server.pem\"", "tls_cert = \"server.key\"", 1);
+    std::fs::write(&config, swapped).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no CERTIFICATE block found, only a PRIVATE KEY (is it the key rather than its certificate?)"),
+        "{stderr}"
+    );
+    let swapped = text.replacen("tls_key = \"server.key\"", "tls_key = \"server.pem\"", 1);
+    std::fs::write(&config, swapped).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no PRIVATE KEY block, only certificates (is it the certificate rather than its key?)"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn group_readable_key_files_are_warned_about() {
     use std::os::unix::fs::PermissionsExt;

@@ -405,7 +405,11 @@ impl Loader<'_> {
             .collect::<Result<_, _>>()
             .map_err(|e| self.err("server.tls_cert", format!("not a PEM certificate chain: {e}")))?;
         if cert_chain.is_empty() {
-            return Err(self.err("server.tls_cert", "no CERTIFICATE block found"));
+            let hint = match cert_pem.windows(16).any(|w| w == b"PRIVATE KEY-----") {
+                true => ", only a PRIVATE KEY (is it the key rather than its certificate?)",
+                false => "",
+            };
+            return Err(self.err("server.tls_cert", format!("no CERTIFICATE block found{hint}")));
         }
         let key_pem = zeroize::Zeroizing::new(self.read_secret("server.tls_key", key)?);
         let key = PrivateKeyDer::from_pem_slice(&key_pem)
