@@ -63,6 +63,15 @@ fn transport_message(e: &(dyn std::error::Error + 'static)) -> String {
                 if io.kind() == std::io::ErrorKind::ConnectionRefused {
                     return Some(" (is the server running, and listening on that address and port?)");
                 }
+                // tokio-rustls: the server closed the connection before answering the hello.
+                if io.kind() == std::io::ErrorKind::UnexpectedEof && io.to_string() == "tls handshake eof" {
+                    return Some(
+                        " (the server closed the connection before TLS began: rolegate does so to a client address \
+                         over its connection limits, rate_limit_connections_per_ip or max_connections_per_ip, which \
+                         its rolegate_connections_refused_total counts; or the port expects a PROXY protocol header, \
+                         or is not rolegate's)",
+                    );
+                }
                 match io.get_ref() {
                     Some(inner) => tls = inner,
                     None => break,
@@ -105,6 +114,21 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|l| l as _)
         }
+    }
+
+    #[test]
+    fn a_connection_closed_before_tls_is_explained() {
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        let e = std::io::Error::other(eof);
+        let message = transport_message(&e);
+        assert!(
+            message.starts_with("tls handshake eof (the server closed the connection before TLS began: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("rate_limit_connections_per_ip or max_connections_per_ip"),
+            "{message}"
+        );
     }
 
     #[test]
