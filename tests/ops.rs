@@ -3487,6 +3487,17 @@ fn keys_generate_never_overwrites_a_token_key() {
     );
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read(dir.path().join("token-k1.key")).unwrap(), key);
+    // A folder given as --out is named as one.
+    let out = std::process::Command::new(binary())
+        .args(["keys", "generate", "--out", "."])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: . is a folder: give --out the path of the key file to write\n"
+    );
 }
 
 /// A client certificate that always comes with a signature by another key (a client whose

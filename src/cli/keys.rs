@@ -38,6 +38,12 @@ pub(super) fn run(cmd: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
 /// never replaces (it may be a key of the ring, and the sessions it sealed would stop opening).
 fn cannot_write(out: &Path, e: std::io::Error) -> String {
     match e.kind() {
+        std::io::ErrorKind::AlreadyExists if out.is_dir() => {
+            format!(
+                "{} is a folder: give --out the path of the key file to write",
+                out.display()
+            )
+        }
         std::io::ErrorKind::AlreadyExists => format!(
             "{} already exists: keys generate never overwrites a token key (the sessions sealed with it would \
              stop opening); choose another file for the new key",

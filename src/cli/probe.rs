@@ -18,8 +18,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub(super) struct ProbeArgs {
     /// The endpoint, e.g. http://127.0.0.1:9911/healthz (plain HTTP only).
     url: http::Uri,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 5)]
+    /// Give up after this many seconds (1 or more).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_seconds: u64,
 }
 
@@ -30,7 +30,7 @@ pub(super) fn run(args: ProbeArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return failed(&format!("cannot start the async runtime: {e}")),
     };
-    let limit = Duration::from_secs(args.timeout_seconds.max(1));
+    let limit = Duration::from_secs(args.timeout_seconds);
     let outcome = runtime.block_on(async { tokio::time::timeout(limit, get(&args.url)).await });
     // A name lookup still running (in a blocking thread) must not hold the probe past its limit.
     runtime.shutdown_background();
