@@ -220,6 +220,18 @@ pub(crate) fn shown_if_shaped(value: &str, max: usize, allowed: fn(u8) -> bool) 
     }
 }
 
+/// The name of `candidates` nearest to `typed` by edit distance (a transposition counting
+/// as one edit), when it is within a third of `typed`'s length (at least 1 edit): a
+/// misspelling, not another word. The first of equally near ones.
+pub(crate) fn closest_name<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let most = (typed.chars().count() / 3).max(1);
+    candidates
+        .map(|name| (strsim::damerau_levenshtein(typed, name), name))
+        .filter(|(distance, _)| *distance <= most)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,22 +169,10 @@ fn suggest_known_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     let (unknown, expected) = rest.split_once("`, expected ")?;
     let known = expected.split('`').skip(1).step_by(2);
-    let suggestion = closest(unknown, known)?;
+    let suggestion = crate::error::closest_name(unknown, known)?;
     Some(format!(
         "unknown field `{unknown}` (did you mean `{suggestion}`?), expected {expected}"
     ))
-}
-
-/// The name of `candidates` nearest to `typed` by edit distance (a transposition counting
-/// as one edit), when it is within a third of `typed`'s length (at least 1 edit): a
-/// misspelling, not another word. The first of equally near ones.
-pub(super) fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let most = (typed.chars().count() / 3).max(1);
-    candidates
-        .map(|name| (strsim::damerau_levenshtein(typed, name), name))
-        .filter(|(distance, _)| *distance <= most)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
 }
 
 /// The sections written `[[name]]`, one table per entry (an array of tables).
@@ -367,13 +355,22 @@ mod tests {
     #[test]
     fn closeness_is_a_third_of_the_typed_length() {
         let names = ["tls_cert", "tls_key", "region"];
-        assert_eq!(closest("tls_crt", names.into_iter()), Some("tls_cert"));
-        assert_eq!(closest("tls_kye", names.into_iter()), Some("tls_key"));
-        assert_eq!(closest("tls", names.into_iter()), None);
-        assert_eq!(closest("rgn", names.into_iter()), None);
-        assert_eq!(closest("regio", names.into_iter()), Some("region"));
+        assert_eq!(
+            crate::error::closest_name("tls_crt", names.into_iter()),
+            Some("tls_cert")
+        );
+        assert_eq!(
+            crate::error::closest_name("tls_kye", names.into_iter()),
+            Some("tls_key")
+        );
+        assert_eq!(crate::error::closest_name("tls", names.into_iter()), None);
+        assert_eq!(crate::error::closest_name("rgn", names.into_iter()), None);
+        assert_eq!(crate::error::closest_name("regio", names.into_iter()), Some("region"));
         // Equally near: the first listed.
-        assert_eq!(closest("tls_ke", ["tls_key", "tls_kez"].into_iter()), Some("tls_key"));
+        assert_eq!(
+            crate::error::closest_name("tls_ke", ["tls_key", "tls_kez"].into_iter()),
+            Some("tls_key")
+        );
     }
 
     /// A value of the wrong type is described in TOML's terms, not by a Rust type name.

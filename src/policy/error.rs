@@ -157,8 +157,9 @@ pub enum PolicyErrorKind {
         /// Why it is rejected.
         reason: &'static str,
     },
-    /// A condition operator name that is not known (names are case-sensitive).
-    #[error("unknown condition operator '{0}'")]
+    /// A condition operator name that is not known (names are case-sensitive): the name as
+    /// written, closing quote included, and the known one it may be a misspelling of.
+    #[error("unknown condition operator '{0}")]
     UnknownOperator(String),
     /// `Null` combined with `IfExists` or a set qualifier.
     #[error("the Null operator cannot be combined with IfExists, ForAnyValue or ForAllValues")]

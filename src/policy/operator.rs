@@ -77,7 +77,17 @@ impl Operator {
     }
 
     pub(crate) fn parse(name: &str, path: &str) -> Result<Self, PolicyError> {
-        let unknown = || PolicyError::new(path, PolicyErrorKind::UnknownOperator(name.to_owned()));
+        let unknown = || {
+            let base = name.rsplit_once(':').map_or(name, |(_, base)| base);
+            let base = base.strip_suffix("IfExists").unwrap_or(base);
+            let known = BASE_OPERATORS.iter().map(|(known, ..)| *known);
+            let guess = crate::error::closest_name(base, known).filter(|guess| *guess != base);
+            let typed = match guess {
+                Some(guess) => format!("{name}' (did you mean '{}'?)", name.replacen(base, guess, 1)),
+                None => format!("{name}'"),
+            };
+            PolicyError::new(path, PolicyErrorKind::UnknownOperator(typed))
+        };
         let (qualifier, rest) = match name.split_once(':') {
             Some(("ForAnyValue", rest)) => (Some(SetQualifier::ForAnyValue), rest),
             Some(("ForAllValues", rest)) => (Some(SetQualifier::ForAllValues), rest),
@@ -102,38 +112,47 @@ impl Operator {
     }
 }
 
-/// The operator table.
-fn base_operator(name: &str) -> Option<(OperatorKind, bool)> {
+/// The operator table: each base operator's name, kind and whether it is the negated form.
+const BASE_OPERATORS: [(&str, OperatorKind, bool); 27] = {
     use Comparison::*;
     use OperatorKind::*;
-    Some(match name {
-        "StringEquals" => (StringEquals, false),
-        "StringNotEquals" => (StringEquals, true),
-        "StringEqualsIgnoreCase" => (StringEqualsIgnoreCase, false),
-        "StringNotEqualsIgnoreCase" => (StringEqualsIgnoreCase, true),
-        "StringLike" => (StringLike, false),
-        "StringNotLike" => (StringLike, true),
-        "NumericEquals" => (Numeric(Equals), false),
-        "NumericNotEquals" => (Numeric(Equals), true),
-        "NumericLessThan" => (Numeric(LessThan), false),
-        "NumericLessThanEquals" => (Numeric(LessThanEquals), false),
-        "NumericGreaterThan" => (Numeric(GreaterThan), false),
-        "NumericGreaterThanEquals" => (Numeric(GreaterThanEquals), false),
-        "DateEquals" => (Date(Equals), false),
-        "DateNotEquals" => (Date(Equals), true),
-        "DateLessThan" => (Date(LessThan), false),
-        "DateLessThanEquals" => (Date(LessThanEquals), false),
-        "DateGreaterThan" => (Date(GreaterThan), false),
-        "DateGreaterThanEquals" => (Date(GreaterThanEquals), false),
-        "Bool" => (Bool, false),
-        "BinaryEquals" => (BinaryEquals, false),
-        "IpAddress" => (IpAddress, false),
-        "NotIpAddress" => (IpAddress, true),
-        "ArnEquals" | "ArnLike" => (Arn, false),
-        "ArnNotEquals" | "ArnNotLike" => (Arn, true),
-        "Null" => (Null, false),
-        _ => return None,
-    })
+    [
+        ("StringEquals", StringEquals, false),
+        ("StringNotEquals", StringEquals, true),
+        ("StringEqualsIgnoreCase", StringEqualsIgnoreCase, false),
+        ("StringNotEqualsIgnoreCase", StringEqualsIgnoreCase, true),
+        ("StringLike", StringLike, false),
+        ("StringNotLike", StringLike, true),
+        ("NumericEquals", Numeric(Equals), false),
+        ("NumericNotEquals", Numeric(Equals), true),
+        ("NumericLessThan", Numeric(LessThan), false),
+        ("NumericLessThanEquals", Numeric(LessThanEquals), false),
+        ("NumericGreaterThan", Numeric(GreaterThan), false),
+        ("NumericGreaterThanEquals", Numeric(GreaterThanEquals), false),
+        ("DateEquals", Date(Equals), false),
+        ("DateNotEquals", Date(Equals), true),
+        ("DateLessThan", Date(LessThan), false),
+        ("DateLessThanEquals", Date(LessThanEquals), false),
+        ("DateGreaterThan", Date(GreaterThan), false),
+        ("DateGreaterThanEquals", Date(GreaterThanEquals), false),
+        ("Bool", Bool, false),
+        ("BinaryEquals", BinaryEquals, false),
+        ("IpAddress", IpAddress, false),
+        ("NotIpAddress", IpAddress, true),
+        ("ArnEquals", Arn, false),
+        ("ArnLike", Arn, false),
+        ("ArnNotEquals", Arn, true),
+        ("ArnNotLike", Arn, true),
+        ("Null", Null, false),
+    ]
+};
+
+/// The kind of the base operator `name`, and whether it is the negated form.
+fn base_operator(name: &str) -> Option<(OperatorKind, bool)> {
+    BASE_OPERATORS
+        .iter()
+        .find(|(known, ..)| *known == name)
+        .map(|(_, kind, negated)| (*kind, *negated))
 }
 
 impl OperatorKind {

@@ -646,13 +646,50 @@ fn explain_shows_resolved_variables() {
     assert_eq!(traces[0].principal, None);
 }
 
+/// An unknown operator near a known one (by edit distance) is named with it, qualifier and
+/// IfExists kept; one near none, or a qualifier given twice, is named alone.
+#[test]
+fn unknown_operators_suggest_the_nearest_known_one() {
+    let refused = |operator: &str| {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"{operator}":{{"aws:k":"v"}}}}}}}}"#
+        );
+        PolicyDocument::parse(&policy, PolicyKind::Trust)
+            .unwrap_err()
+            .to_string()
+    };
+    for (written, message) in [
+        (
+            "StringLikee",
+            "unknown condition operator 'StringLikee' (did you mean 'StringLike'?)",
+        ),
+        (
+            "ForAnyValue:StringEqualsIgnorecase",
+            "unknown condition operator 'ForAnyValue:StringEqualsIgnorecase' (did you mean \
+             'ForAnyValue:StringEqualsIgnoreCase'?)",
+        ),
+        (
+            "ArnLkeIfExists",
+            "unknown condition operator 'ArnLkeIfExists' (did you mean 'ArnLikeIfExists'?)",
+        ),
+        ("Whatever", "unknown condition operator 'Whatever'"),
+        (
+            "ForAnyValue:ForAnyValue:StringEquals",
+            "unknown condition operator 'ForAnyValue:ForAnyValue:StringEquals'",
+        ),
+    ] {
+        let got = refused(written);
+        assert!(got.ends_with(message), "{written}: {got}");
+    }
+}
+
 #[test]
 fn parse_errors_name_the_path() {
     let v = r#""Version":"2012-10-17""#;
     #[rustfmt::skip]
     let cases: Vec<(PolicyKind, String, &str)> = vec![
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":[{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}},{{"Sid":"AllowApp","Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"StringEqualz":{{"aws:k":"v"}}}}}}]}}"#),
-            "Statement[1] (Sid \"AllowApp\").Condition.StringEqualz: unknown condition operator 'StringEqualz'"),
+            "Statement[1] (Sid \"AllowApp\").Condition.StringEqualz: unknown condition operator 'StringEqualz' (did you mean 'StringEquals'?)"),
         (PolicyKind::Trust, r#"{"Version":"2008-10-18x","Statement":[]}"#.into(),
             "Version: unsupported policy version '2008-10-18x'; use \"2012-10-17\""),
         (PolicyKind::Trust, "{".into(),
@@ -716,7 +753,7 @@ fn parse_errors_name_the_path() {
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"ForSomeValues:StringEquals":{{"aws:k":"v"}}}}}}}}"#),
             "Statement.Condition.ForSomeValues:StringEquals: unknown condition operator 'ForSomeValues:StringEquals'"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"stringequals":{{"aws:k":"v"}}}}}}}}"#),
-            "Statement.Condition.stringequals: unknown condition operator 'stringequals'"),
+            "Statement.Condition.stringequals: unknown condition operator 'stringequals' (did you mean 'StringEquals'?)"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"aws:k":"${{aws:x"}}}}}}}}"#),
             "Statement.Condition.StringEquals.aws:k: invalid policy variable in '${aws:x': '${' is not closed by '}'"),
         (PolicyKind::Trust, format!(r#"{{{v},"Statement":{{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Conditions":{{}}}}}}"#),
