@@ -276,29 +276,17 @@ impl Limiter {
     /// [`Admission`]'s slot is dropped).
     pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Admission, ApiError> {
         self.charge_address(ip, now)?;
-        self.admit_without_token(ip)
-    }
-
-    /// Admits one request from `ip` (an [`address_group`]) that spends no token (a health
-    /// check): it takes a slot of the IP's share only, as every request in progress does.
-    pub fn admit_without_token(&self, ip: IpAddr) -> Result<Admission, ApiError> {
-        let address_slot = self
-            .in_progress_per_ip
-            .take(ip)
-            .map_err(|ShareTaken| self.share_taken())?;
+        let address_slot = self.in_progress_per_ip.take(ip).map_err(|ShareTaken| {
+            ApiError::new(
+                ErrorCode::Throttling,
+                "concurrency-limit-per-ip",
+                format!(
+                    "Rate exceeded: this client address already has {} requests in progress; retry with backoff.",
+                    self.in_progress_per_ip.max()
+                ),
+            )
+        })?;
         Ok(Admission { address_slot })
-    }
-
-    /// The refusal of a request whose address holds its whole share of requests in progress.
-    fn share_taken(&self) -> ApiError {
-        ApiError::new(
-            ErrorCode::Throttling,
-            "concurrency-limit-per-ip",
-            format!(
-                "Rate exceeded: this client address already has {} requests in progress; retry with backoff.",
-                self.in_progress_per_ip.max()
-            ),
-        )
     }
 
     /// Takes a token from the bucket of `ip` (an [`address_group`]) at `now`, for a request

@@ -2317,11 +2317,6 @@ async fn rate_limits_answer_each_api_in_its_format() {
         message.contains("Rate%20exceeded%20for%20this%20client%20address"),
         "{message}"
     );
-    // A health check spends no token: the throttled address still learns the replica serves
-    // (one message: status 1, SERVING).
-    let (code, message, body) = grpc_status_over_h2(&d, "/grpc.health.v1.Health/Check", vec![0; 5]).await;
-    assert_eq!((code.as_str(), message.as_str()), ("0", ""));
-    assert_eq!(body, [0, 0, 0, 0, 2, 0x08, 1]);
 
     // gRPC over HTTP/1.1 cannot carry a status (no trailers): refused or handled, it is
     // answered as a REST error.

@@ -54,14 +54,7 @@ async fn dispatch(
     req: ::http::Request<Incoming>,
 ) -> (::http::Response<Body>, Option<AddressSlot>) {
     let started = Instant::now();
-    let route = Route::of(&req);
     let admitted = match conn.address_limits {
-        // A health check spends no token: a client address busy enough to be throttled (a
-        // gateway's) would otherwise have its channel mark every replica unhealthy at once,
-        // and answering one costs less than refusing it.
-        true if route == Route::Grpc && grpc::is_health_call(req.uri().path()) => {
-            state.limiter().admit_without_token(conn.address_group)
-        }
         true => state.limiter().admit(conn.address_group, started),
         false => Ok(crate::ratelimit::Admission { address_slot: None }),
     };
@@ -79,8 +72,8 @@ async fn dispatch(
         }
         return (refused, None);
     }
-    let response = match route {
-        Route::GrpcOverHttp1 | Route::GrpcWeb => {
+    let response = match Route::of(&req) {
+        route @ (Route::GrpcOverHttp1 | Route::GrpcWeb) => {
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
             record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
             let mut refused = match route {

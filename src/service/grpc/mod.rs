@@ -227,11 +227,6 @@ pub(super) fn unknown_method(path: &str) -> String {
     )
 }
 
-/// Whether `path` is a call of `grpc.health.v1.Health` (`Check`, `Watch`).
-pub fn is_health_call(path: &str) -> bool {
-    matches!(path, "/grpc.health.v1.Health/Check" | "/grpc.health.v1.Health/Watch")
-}
-
 /// Whether the gRPC method at `path` streams until its client ends it (health `Watch`,
 /// reflection): the server's drain ends such a stream
 /// ([`crate::server::connections::InFlightBody::ending_at`]).
