@@ -77,7 +77,10 @@ async fn dispatch(
             let (e, request_id) = (not_grpc_over_http2(route, &req), http::new_request_id());
             record_refusal(&request_id, "grpc", "Any", conn.remote, &e, started);
             let mut refused = match route {
-                Route::GrpcWeb => grpc::grpc_web_refusal(&e, &request_id, req.headers()),
+                Route::GrpcWeb => {
+                    let answer_type = grpc::grpc_web_answer_type(req.headers().get(::http::header::CONTENT_TYPE));
+                    grpc::grpc_web_refusal(&e, &request_id, answer_type)
+                }
                 _ => with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new),
             };
             close_if_body_unread(&req, &mut refused);
@@ -234,7 +237,7 @@ impl Route {
 fn not_grpc_over_http2<B>(route: Route, req: &::http::Request<B>) -> ApiError {
     match route {
         Route::GrpcWeb => ApiError::validation(
-            "grpc-web",
+            grpc::GRPC_WEB_REASON,
             "gRPC-Web is not supported; call the gRPC API over HTTP/2 (content-type application/grpc).",
         ),
         _ => ApiError::validation(
@@ -469,6 +472,8 @@ fn has_body(headers: &::http::HeaderMap) -> bool {
 #[derive(Clone, Copy)]
 struct RefusalTarget {
     grpc_status: bool,
+    /// For a gRPC-Web call: the content type its refusal is answered in.
+    grpc_web: Option<&'static str>,
     api: &'static str,
     operation: &'static str,
     /// For the STS API: what its `Accept` header asks for.
@@ -540,8 +545,15 @@ impl RefusalTarget {
             "sts" => sts::Format::from_accept(req.headers().get(::http::header::ACCEPT).and_then(|v| v.to_str().ok())),
             _ => sts::Format::Xml,
         };
+        let grpc_web = match route {
+            Route::GrpcWeb => Some(grpc::grpc_web_answer_type(
+                req.headers().get(::http::header::CONTENT_TYPE),
+            )),
+            _ => None,
+        };
         RefusalTarget {
             grpc_status,
+            grpc_web,
             api,
             operation,
             sts_format,
@@ -554,6 +566,7 @@ impl RefusalTarget {
 fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Instant) -> ::http::Response<Body> {
     let RefusalTarget {
         grpc_status,
+        grpc_web,
         api,
         operation,
         sts_format,
@@ -563,6 +576,9 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
     }
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
+    if let Some(answer_type) = grpc_web {
+        return grpc::grpc_web_refusal(e, &request_id, answer_type);
+    }
     let response = match api {
         "sts" => sts::error_response(e, &request_id, sts_format),
         _ => rest_error(e, &request_id),

@@ -367,6 +367,11 @@ const MAX_STATUS_MESSAGE_BYTES: usize = 1024;
 /// `x-amzn-errortype`, which tells apart what one status code groups (a client refreshes
 /// credentials on `ExpiredToken`, not on a signing bug).
 pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
+    status_with_code(e, request_id, e.grpc_code())
+}
+
+/// [`status`] with `code` in place of the error's own, in the status and its details alike.
+fn status_with_code(e: &ApiError, request_id: &str, code: tonic::Code) -> Status {
     let message = e.client_message(request_id).into_owned();
     // The message travels percent-encoded in the `grpc-message` header, which clients bound
     // (grpc-core at 8 to 16 KiB of metadata): past that they report the transport's error, not
@@ -399,7 +404,7 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
         let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         metadata.insert("grpc-retry-pushback-ms", MetadataValue::from(millis));
     }
-    Status::with_error_details_and_metadata(e.grpc_code(), message, details, metadata)
+    Status::with_error_details_and_metadata(code, message, details, metadata)
 }
 
 /// The refusal `e` of a gRPC-Web request (`application/grpc-web…`, which rolegate does not
@@ -407,25 +412,36 @@ pub(super) fn status(e: &ApiError, request_id: &str) -> Status {
 /// request's content type, and the status in the headers — UNIMPLEMENTED, the code for a
 /// protocol the server does not serve — which gRPC-Web clients read. An HTTP error status
 /// would reach them as a bare "Http response at 400 or 500 level", without this message.
+///
+/// A refusal of a gRPC-Web call for another reason (throttled, a malformed head) is answered
+/// the same way, with its own code.
 pub(crate) fn grpc_web_refusal(
     e: &ApiError,
     request_id: &str,
-    request_headers: &http::HeaderMap,
+    content_type: &'static str,
 ) -> http::Response<tonic::body::Body> {
-    let mut response: http::Response<tonic::body::Body> = status(e, request_id).into_http();
-    let headers = response.headers_mut();
-    headers.insert(
-        "grpc-status",
-        http::HeaderValue::from(tonic::Code::Unimplemented as i32),
-    );
-    let content_type = request_headers
-        .get(http::header::CONTENT_TYPE)
-        .filter(|v| v.as_bytes().starts_with(b"application/grpc-web"))
-        .cloned()
-        .unwrap_or(http::HeaderValue::from_static("application/grpc-web+proto"));
-    headers.insert(http::header::CONTENT_TYPE, content_type);
+    let code = match e.reason {
+        GRPC_WEB_REASON => tonic::Code::Unimplemented,
+        _ => e.grpc_code(),
+    };
+    let mut response: http::Response<tonic::body::Body> = status_with_code(e, request_id, code).into_http();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     response
 }
+
+/// The content type a gRPC-Web answer to a request of `content_type` is written in: its text
+/// (base64) form or its binary one.
+pub(crate) fn grpc_web_answer_type(content_type: Option<&http::HeaderValue>) -> &'static str {
+    match content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/grpc-web-text")) {
+        true => "application/grpc-web-text+proto",
+        false => "application/grpc-web+proto",
+    }
+}
+
+/// The reason of the refusal of a gRPC-Web call for being one.
+pub(crate) const GRPC_WEB_REASON: &str = "grpc-web";
 
 /// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
 pub const ERROR_INFO_DOMAIN: &str = "rolegate";
@@ -481,6 +497,27 @@ fn audited_answer<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gRPC-Web refusal says one code, UNIMPLEMENTED, in `grpc-status` and in the
+    /// `google.rpc.Status` of its details alike (clients that read the details take theirs).
+    #[test]
+    fn a_grpc_web_refusal_says_one_code_everywhere() {
+        let e = ApiError::validation(GRPC_WEB_REASON, "gRPC-Web is not supported.");
+        let answer = grpc_web_refusal(&e, "id", grpc_web_answer_type(None));
+        let headers = answer.headers();
+        assert_eq!(answer.status(), http::StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/grpc-web+proto");
+        assert_eq!(headers["grpc-status"], "12");
+        let status = Status::from_header_map(headers).unwrap();
+        let details = <tonic_types::pb::Status as prost::Message>::decode(status.details()).unwrap();
+        assert_eq!(details.code, tonic::Code::Unimplemented as i32);
+        // Another refusal of a gRPC-Web call keeps its own code.
+        let throttled = ApiError::new(crate::error::ErrorCode::Throttling, "rate-limit", "Rate exceeded");
+        let text = http::HeaderValue::from_static("application/grpc-web-text");
+        let answer = grpc_web_refusal(&throttled, "id", grpc_web_answer_type(Some(&text)));
+        assert_eq!(answer.headers()["grpc-status"], "8");
+        assert_eq!(answer.headers()["content-type"], "application/grpc-web-text+proto");
+    }
 
     #[test]
     fn codecs() {
