@@ -46,11 +46,7 @@ impl Caller {
             let document = match self.config.managed_policies.get(arn) {
                 Some(d) => d.clone(),
                 None => {
-                    // The reload that removed it warned once; each call would flood the log.
-                    tracing::debug!(
-                        policy_arn = arn.as_str(),
-                        "a session's managed policy is no longer configured: the session is denied everything"
-                    );
+                    warn_once_of_missing_managed_policy(arn);
                     deny_all()
                 }
             };
@@ -58,6 +54,25 @@ impl Caller {
         });
         inline.chain(managed)
     }
+}
+
+/// Warns, once per ARN in this process's life, that sessions name a managed policy the
+/// configuration does not have: each of their calls would repeat it (one per Authorize of a
+/// platform that checks every request). A reload that removes one says so too; this covers a
+/// replica started without it. The ARNs come from sealed tokens, so the set is bounded by what
+/// was issued.
+fn warn_once_of_missing_managed_policy(arn: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if warned.iter().any(|w| w == arn) {
+        return;
+    }
+    warned.push(arn.to_owned());
+    tracing::warn!(
+        policy_arn = arn,
+        "sessions name a managed policy the configuration does not have: they are denied everything they ask \
+         (said once per policy)"
+    );
 }
 
 /// Where a session policy of a [`Caller`] comes from.

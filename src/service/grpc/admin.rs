@@ -70,7 +70,8 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
     // logged, naming the admin, by the reload's own task, and once the reload runs it goes on
     // whatever becomes of the call. A call that ended before its answer — its client
     // cancelled it, or `request_timeout_seconds` answered it — no longer writes the audit
-    // event: the reload's task writes it, with the outcome that went into force.
+    // event: the reload's task writes it, with the outcome that went into force (the metrics
+    // counted the call as it ended).
     let state = ctx.state.clone();
     let by = principal.to_owned();
     let (answer, answered) = tokio::sync::oneshot::channel();
@@ -82,7 +83,11 @@ async fn reload(ctx: &GrpcContext, record: &mut Record) -> Result<ReloadResponse
             Err(error) => tracing::error!(%by, %error, "reload failed; keeping the previous configuration"),
         }
         if let Err(unanswered) = answer.send(reload_response(outcome)) {
-            late.finish(failed_reload(&unanswered).as_ref(), started.elapsed());
+            // The audit event only: the call was counted in the metrics when it was answered.
+            match failed_reload(&unanswered) {
+                None => late.allow(started.elapsed()),
+                Some(failed) => late.deny(&failed, started.elapsed()),
+            }
         }
     });
     Ok(answered
