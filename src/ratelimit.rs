@@ -365,10 +365,18 @@ impl<'a> ClientLimit<'a> {
     /// Refuses when the claimed client's bucket holds no token, taking none.
     pub fn check(&self) -> Result<(), ApiError> {
         match (self.limiter, &self.claimed) {
-            (Some(limiter), Some(key)) => limiter
-                .per_client
-                .peek(key, self.at)
-                .map_err(|empty| rate_exceeded(key, empty)),
+            (Some(limiter), Some(key)) => limiter.per_client.peek(key, self.at).map_err(|empty| {
+                // Before authentication anyone may name the key (a certificate is public): the
+                // holder's bucket is told in whole seconds only, not the timing of its calls.
+                let refused = rate_exceeded(key, empty);
+                match refused.retry_after {
+                    Some(wait) => {
+                        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                        refused.with_retry_after(Duration::from_secs(seconds))
+                    }
+                    None => refused,
+                }
+            }),
             _ => Ok(()),
         }
     }
@@ -533,13 +541,24 @@ impl Empty {
     }
 }
 
+/// The longest retry delay a refusal names: a rate so low that its bucket refills in more than
+/// a day is a bucket that is practically shut.
+const LONGEST_RETRY_DELAY: Duration = Duration::from_secs(86_400);
+
 /// How long a bucket of `rate` holding `tokens` takes to hold one: `(1 - tokens) / rate`,
-/// rounded up to a millisecond (a retry a little late is admitted; one early is not).
-/// Zero for a bucket already holding one, or a rate that refills nothing.
+/// rounded up to a millisecond (a retry a little late is admitted; one early is not), at most
+/// [`LONGEST_RETRY_DELAY`]. Zero for a bucket already holding one, or a rate that refills
+/// nothing.
 fn next_token_in(tokens: f64, rate: Rate) -> Duration {
+    if !rate.is_enabled() {
+        return Duration::ZERO;
+    }
     let seconds = (1.0 - tokens) / rate.per_second;
     match Duration::try_from_secs_f64(seconds) {
-        Ok(wait) => Duration::from_millis(u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)),
+        Ok(wait) => Duration::from_millis(u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX))
+            .min(LONGEST_RETRY_DELAY),
+        // Beyond what a Duration holds (a rate of 1e-20/s).
+        Err(_) if seconds > 0.0 => LONGEST_RETRY_DELAY,
         Err(_) => Duration::ZERO,
     }
 }
@@ -626,6 +645,12 @@ mod tests {
             Duration::ZERO,
             "a rate that refills nothing"
         );
+        assert_eq!(
+            next_token_in(0.0, rate(1e-20, 1)),
+            LONGEST_RETRY_DELAY,
+            "beyond a Duration"
+        );
+        assert_eq!(next_token_in(0.0, rate(1e-6, 1)), LONGEST_RETRY_DELAY, "beyond a day");
         let e = rate_exceeded(
             &ClientKey::Ip(IpAddr::from([127, 0, 0, 1])),
             Empty::of(rate(2.0, 1), 0.5),
