@@ -421,7 +421,8 @@ fn set_hop_limit(listener: &tokio::net::TcpListener, hops: u8) -> std::io::Resul
     }
 }
 
-/// Returns once the first fetch has finished, successfully or not.
+/// Returns once there is an answer to serve: credentials kept before a restart, or the first
+/// fetch finished, successfully or not.
 async fn first_attempt(state: &SharedState) {
     while !refresh::read(state, CredentialState::attempted) {
         tokio::time::sleep(StdDuration::from_millis(20)).await;

@@ -72,7 +72,8 @@ pub fn without_leaf(mut chain: Vec<Vec<u8>>, leaf: &[u8]) -> Vec<Vec<u8>> {
 
 /// Each certificate of a chain is sent once: a repeated one (of the leaf or of another
 /// intermediate) adds nothing a path could use, only work for the path builder. The REST
-/// header names its own repeats earlier; the mTLS chain of a gRPC caller meets this rule here.
+/// header has its copies of the leaf dropped ([`without_leaf`]) and names its other repeats
+/// earlier; the mTLS chain of a gRPC caller meets this rule here.
 fn check_no_repeats(leaf: &[u8], intermediates: &[Vec<u8>]) -> Result<(), CertificateError> {
     for (i, der) in intermediates.iter().enumerate() {
         let of = if der.as_slice() == leaf {

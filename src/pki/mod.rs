@@ -276,7 +276,8 @@ impl Authority {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Authority, PkiError> {
         let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
             .map_err(|e| PkiError::CaCertificate(format!("not a PEM certificate ({e})")))?;
-        if pem.label != "CERTIFICATE" {
+        // `X509 CERTIFICATE` and `TRUSTED CERTIFICATE` (OpenSSL's) are certificates too.
+        if pem.label.contains("PRIVATE KEY") {
             return Err(PkiError::CaCertificate(format!(
                 "its PEM block is a {}, not a CERTIFICATE (the CA certificate and key swapped?)",
                 pem.label
