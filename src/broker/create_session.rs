@@ -588,7 +588,8 @@ pub struct SessionRequester<'a> {
 /// of [`ROLES_ANYWHERE_ACTIONS`] in turn): principal `rolesanywhere.amazonaws.com` (also as
 /// `aws:PrincipalServiceName` and `aws:PrincipalServiceNamesList`, which IAM sets when a
 /// service principal calls, with `aws:PrincipalIsAWSService`), the anchor
-/// as `aws:SourceArn`, the account, the certificate attributes the profile maps (`tags`) as
+/// as `aws:SourceArn`, the account, the region (`aws:RequestedRegion`), the certificate
+/// attributes the profile maps (`tags`) as
 /// principal and request tags (and `aws:TagKeys`), its source identity, the session name
 /// (`sts:RoleSessionName`, as on every AssumeRole: a policy can tie a name the profile lets
 /// clients choose to the certificate), the time and the client address.
@@ -612,6 +613,8 @@ pub fn trust_context(
     );
     ctx.insert("aws:SourceArn", anchor.arn.as_str());
     ctx.insert("aws:SourceAccount", config.server.account.as_str());
+    // IAM holds it in every request's context: the region the request is made in.
+    ctx.insert("aws:RequestedRegion", config.server.region.as_str());
     ctx.insert("aws:SecureTransport", "true");
     // The caller is the Roles Anywhere service principal.
     ctx.insert("aws:PrincipalIsAWSService", "true");
@@ -1141,6 +1144,9 @@ mod tests {
                 true,
             ),
             (r#""Bool":{"aws:PrincipalIsAWSService":"true"}"#, true),
+            // The region the request is made in, as IAM sets it on every request.
+            (r#""StringEquals":{"aws:RequestedRegion":"us-east-1"}"#, true),
+            (r#""StringNotEquals":{"aws:RequestedRegion":"us-east-1"}"#, false),
             (
                 r#""StringEquals":{"aws:PrincipalServiceName":"ec2.amazonaws.com"}"#,
                 false,
