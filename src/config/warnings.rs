@@ -586,11 +586,10 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
     anchors: &HashMap<String, Arc<Anchor>>,
 ) {
     use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
-    let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
+    let enabled = enabled_anchors(anchors);
     if enabled.len() < 2 {
         return;
     }
-    enabled.sort_by_key(|a| a.section);
     let ids: Vec<&str> = enabled.iter().map(|a| a.id.as_str()).collect();
     // An anchor ARN no configuration names: admitted, the trust policy binds the role to none.
     let unlisted = enabled[0].arn.as_str().rsplit_once('/').map_or_else(
@@ -605,16 +604,7 @@ pub(super) fn warn_of_roles_open_to_every_anchor(
         }
         // CreateSession needs each action: a statement on any of them can bind the role.
         let admitted = |action: &str| {
-            let mut ctx = crate::policy::RequestContext::new(
-                crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned()),
-                action,
-                arn.as_str(),
-            );
-            ctx.insert("aws:SourceArn", unlisted.as_str());
-            // The account of every anchor ARN (the fifth field), which CreateSession sets.
-            if let Some(account) = unlisted.split(':').nth(4) {
-                ctx.insert("aws:SourceAccount", account);
-            }
+            let ctx = roles_anywhere_context(arn, action, Some(&unlisted));
             crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn")
         };
         if ROLES_ANYWHERE_ACTIONS.iter().all(|action| admitted(action)) {
@@ -645,29 +635,17 @@ pub(super) fn warn_of_roles_no_anchor_admits(
     roles: &HashMap<String, Arc<Role>>,
     anchors: &HashMap<String, Arc<Anchor>>,
 ) {
-    use crate::broker::{ROLES_ANYWHERE_ACTIONS, ROLES_ANYWHERE_PRINCIPAL};
-    let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
+    use crate::broker::ROLES_ANYWHERE_ACTIONS;
+    let enabled = enabled_anchors(anchors);
     if enabled.is_empty() {
         return;
     }
-    enabled.sort_by_key(|a| a.section);
-    let context = |role: &str, action: &str, anchor: Option<&str>| {
-        let principal = crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
-        let mut ctx = crate::policy::RequestContext::new(principal, action, role);
-        if let Some(anchor) = anchor {
-            ctx.insert("aws:SourceArn", anchor);
-            if let Some(account) = anchor.split(':').nth(4) {
-                ctx.insert("aws:SourceAccount", account);
-            }
-        }
-        ctx
-    };
     for (i, section) in sections.iter().enumerate() {
         let arn = section.arn.as_str();
         let Some(role) = roles.get(arn) else { continue };
         let allowed_at_all = ROLES_ANYWHERE_ACTIONS
             .iter()
-            .all(|action| crate::policy::may_allow(&role.trust_policy, &context(arn, action, None)));
+            .all(|action| crate::policy::may_allow(&role.trust_policy, &roles_anywhere_context(arn, action, None)));
         if !allowed_at_all
             || !profiles
                 .iter()
@@ -677,7 +655,7 @@ pub(super) fn warn_of_roles_no_anchor_admits(
         }
         let admits = |anchor: &Anchor| {
             ROLES_ANYWHERE_ACTIONS.iter().all(|action| {
-                let ctx = context(arn, action, Some(anchor.arn.as_str()));
+                let ctx = roles_anywhere_context(arn, action, Some(anchor.arn.as_str()));
                 crate::policy::may_allow_by(&role.trust_policy, &ctx, "aws:SourceArn")
             })
         };
@@ -693,6 +671,29 @@ pub(super) fn warn_of_roles_no_anchor_admits(
             );
         }
     }
+}
+
+/// The enabled trust anchors, in the order the file lists them.
+fn enabled_anchors(anchors: &HashMap<String, Arc<Anchor>>) -> Vec<&Anchor> {
+    let mut enabled: Vec<&Anchor> = anchors.values().map(AsRef::as_ref).filter(|a| a.enabled).collect();
+    enabled.sort_by_key(|a| a.section);
+    enabled
+}
+
+/// A CreateSession's trust context as far as the anchor decides it: the Roles Anywhere service
+/// principal asking `action` on `role`, through the anchor `source_arn` (`aws:SourceArn`, and
+/// its account, the fifth field, as `aws:SourceAccount`) when given.
+fn roles_anywhere_context(role: &str, action: &str, source_arn: Option<&str>) -> crate::policy::RequestContext {
+    use crate::broker::ROLES_ANYWHERE_PRINCIPAL;
+    let principal = crate::policy::Principal::Service(ROLES_ANYWHERE_PRINCIPAL.to_owned());
+    let mut ctx = crate::policy::RequestContext::new(principal, action, role);
+    if let Some(anchor) = source_arn {
+        ctx.insert("aws:SourceArn", anchor);
+        if let Some(account) = anchor.split(':').nth(4) {
+            ctx.insert("aws:SourceAccount", account);
+        }
+    }
+    ctx
 }
 
 /// Whether a statement of `role`'s trust policy allows `"Principal": "*"` without a condition
