@@ -161,7 +161,7 @@ fn outside_quotes(line: &str) -> String {
 
 /// serde's "unknown field `tls_crt`, expected one of `listen`, `tls_cert`, …" with the known
 /// field closest to the unknown one put first, when one is close enough to be a misspelling
-/// ([`closest`]): "unknown field `tls_crt` (did you mean `tls_cert`?), expected one of …".
+/// ([`crate::error::closest_name`]): "unknown field `tls_crt` (did you mean `tls_cert`?), expected one of …".
 /// The list stays: the guess may be wrong, and a reload's error or `admin status` is read
 /// where the file's author cannot easily look the names up. `None` for another message, or
 /// when no field is close.
