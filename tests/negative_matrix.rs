@@ -2569,6 +2569,28 @@ fn roles_bound_to_no_configured_anchor_are_warned_about() {
     assert!(stderr.contains(&want), "{stderr}");
 }
 
+/// A profile listing one role twice loads (the list means the same), with a warning naming
+/// the repeat, so `check-config --strict` refuses it.
+#[test]
+fn a_role_listed_twice_in_a_profile_is_warned_about() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), &pki, None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let once = format!("role_arns = [\"{ROLE}\"]");
+    assert!(text.contains(&once), "{text}");
+    let twice = text.replacen(&once, &format!("role_arns = [\"{ROLE}\", \"{ROLE}\"]"), 1);
+    std::fs::write(&config, twice).unwrap();
+    let (code, _, stderr) = check_config(&config);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "role {ROLE} is listed already, as role_arns[0]: list each role once"
+        )),
+        "{stderr}"
+    );
+}
+
 /// The server's certificate and key files given the other way round: each is named for what
 /// it holds.
 #[test]

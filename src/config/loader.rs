@@ -804,6 +804,13 @@ impl Loader<'_> {
                         format!("role {r} is not defined in any [[role]] section"),
                     ));
                 }
+                if let Some(first) = p.role_arns[..j].iter().position(|earlier| earlier == r) {
+                    warn_at!(
+                        self.file,
+                        format!("profile[{i}].role_arns[{j}]"),
+                        "role {r} is listed already, as role_arns[{first}]: list each role once"
+                    );
+                }
             }
             if !(900..=43200).contains(&p.duration_seconds) {
                 return Err(self.err(
