@@ -370,10 +370,7 @@ impl<'a> ClientLimit<'a> {
                 // holder's bucket is told in whole seconds only, not the timing of its calls.
                 let refused = rate_exceeded(key, empty);
                 match refused.retry_after {
-                    Some(wait) => {
-                        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                        refused.with_retry_after(Duration::from_secs(seconds))
-                    }
+                    Some(wait) => refused.with_retry_after(whole_seconds_up(wait)),
                     None => refused,
                 }
             }),
@@ -539,6 +536,11 @@ impl Empty {
             next_token_in: next_token_in(tokens, rate),
         }
     }
+}
+
+/// `wait` rounded up to whole seconds.
+pub fn whole_seconds_up(wait: Duration) -> Duration {
+    Duration::from_secs(wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)))
 }
 
 /// The longest retry delay a refusal names: a rate so low that its bucket refills in more than

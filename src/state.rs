@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -30,7 +29,6 @@ pub struct State {
     /// The listen addresses the daemon started with: a reload cannot move the listeners, so
     /// every reload whose file names others says so, not only the first.
     listen_at_start: ListenAtStart,
-    ready: AtomicBool,
     /// Held while a reload runs, so SIGHUP, `Admin.Reload` and the file watch never race to
     /// swap in configurations read in one order and stored in the other.
     reloading: Mutex<()>,
@@ -127,7 +125,6 @@ impl State {
             cert,
             connections,
             config_path,
-            ready: AtomicBool::new(false),
             reloading: Mutex::new(()),
             revocations_seen: Mutex::new(revocations_seen),
             key_retirements: Mutex::new(KeyRetirements::default()),
@@ -264,13 +261,12 @@ impl State {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.health.is_ready()
     }
 
     /// Sets readiness: `/readyz` answers 200 or 503, and the gRPC health service reports
     /// `SERVING` or `NOT_SERVING`, from this one call (they change together).
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
         self.health.set(ready);
     }
 

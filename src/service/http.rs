@@ -276,10 +276,7 @@ pub fn with_reason(mut r: HttpResponse, e: &ApiError) -> HttpResponse {
 /// `delay` as `Retry-After` gives it (RFC 9110 §10.2.3): whole seconds, rounded up, at least
 /// one (`0` would invite a retry that is refused again).
 fn retry_after_seconds(delay: std::time::Duration) -> u64 {
-    delay
-        .as_secs()
-        .saturating_add(u64::from(delay.subsec_nanos() > 0))
-        .max(1)
+    crate::ratelimit::whole_seconds_up(delay).as_secs().max(1)
 }
 
 /// Sets [`REASON_HEADER`] to `reason` in `headers`.

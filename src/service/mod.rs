@@ -79,7 +79,7 @@ async fn dispatch(
             let mut refused = match route {
                 Route::GrpcWeb => {
                     let answer_type = grpc::grpc_web_answer_type(req.headers().get(::http::header::CONTENT_TYPE));
-                    grpc::grpc_web_refusal(&e, &request_id, answer_type)
+                    grpc::grpc_web_refusal(&e, tonic::Code::Unimplemented, &request_id, answer_type)
                 }
                 _ => with_request_id(rest_error(&e, &request_id), &request_id).map(Body::new),
             };
@@ -237,7 +237,7 @@ impl Route {
 fn not_grpc_over_http2<B>(route: Route, req: &::http::Request<B>) -> ApiError {
     match route {
         Route::GrpcWeb => ApiError::validation(
-            grpc::GRPC_WEB_REASON,
+            "grpc-web",
             "gRPC-Web is not supported; call the gRPC API over HTTP/2 (content-type application/grpc).",
         ),
         _ => ApiError::validation(
@@ -577,7 +577,7 @@ fn refusal(target: RefusalTarget, remote: SocketAddr, e: &ApiError, started: Ins
     let request_id = http::new_request_id();
     record_refusal(&request_id, api, operation, remote, e, started);
     if let Some(answer_type) = grpc_web {
-        return grpc::grpc_web_refusal(e, &request_id, answer_type);
+        return grpc::grpc_web_refusal(e, e.grpc_code(), &request_id, answer_type);
     }
     let response = match api {
         "sts" => sts::error_response(e, &request_id, sts_format),

@@ -7,6 +7,7 @@
 //! tonic-health's ends the call with `NOT_FOUND`.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
@@ -28,20 +29,36 @@ const SERVICES: [&str; 3] = [
     <AdminServer<AdminService> as NamedService>::NAME,
 ];
 
-/// The daemon's readiness, as the health service reports it; not ready until [`Readiness::set`].
+/// The daemon's readiness, which `/readyz`, the health service and each HTTP/1.1 answer
+/// during a shutdown delay read; not ready until [`Readiness::set`].
 #[derive(Debug)]
-pub struct Readiness(watch::Sender<bool>);
+pub struct Readiness {
+    /// Read per request: an atomic, not the watch channel's lock.
+    ready: AtomicBool,
+    /// What the health service's `Check` and `Watch` read.
+    watched: watch::Sender<bool>,
+}
 
 impl Readiness {
     /// Not ready, and the health service that reports it.
     pub fn new() -> (Readiness, HealthService) {
-        let (ready, watched) = watch::channel(false);
-        (Readiness(ready), HealthService { ready: watched })
+        let (watched, ready) = watch::channel(false);
+        let readiness = Readiness {
+            ready: AtomicBool::new(false),
+            watched,
+        };
+        (readiness, HealthService { ready })
     }
 
-    /// Reports `ready`: `Check` answers it from now on, and every `Watch` stream gets it at once.
+    /// Reports `ready`: `/readyz` and `Check` answer it from now on, and every `Watch` stream
+    /// gets it at once.
     pub fn set(&self, ready: bool) {
-        self.0.send_replace(ready);
+        self.ready.store(ready, Ordering::SeqCst);
+        self.watched.send_replace(ready);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
     }
 }
 

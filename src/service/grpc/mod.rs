@@ -414,16 +414,13 @@ fn status_with_code(e: &ApiError, request_id: &str, code: tonic::Code) -> Status
 /// would reach them as a bare "Http response at 400 or 500 level", without this message.
 ///
 /// A refusal of a gRPC-Web call for another reason (throttled, a malformed head) is answered
-/// the same way, with its own code.
+/// the same way, with its own code (`code`: the error's, or UNIMPLEMENTED for being gRPC-Web).
 pub(crate) fn grpc_web_refusal(
     e: &ApiError,
+    code: tonic::Code,
     request_id: &str,
     content_type: &'static str,
 ) -> http::Response<tonic::body::Body> {
-    let code = match e.reason {
-        GRPC_WEB_REASON => tonic::Code::Unimplemented,
-        _ => e.grpc_code(),
-    };
     let mut response: http::Response<tonic::body::Body> = status_with_code(e, request_id, code).into_http();
     response
         .headers_mut()
@@ -439,9 +436,6 @@ pub(crate) fn grpc_web_answer_type(content_type: Option<&http::HeaderValue>) -> 
         false => "application/grpc-web+proto",
     }
 }
-
-/// The reason of the refusal of a gRPC-Web call for being one.
-pub(crate) const GRPC_WEB_REASON: &str = "grpc-web";
 
 /// The `domain` of the `google.rpc.ErrorInfo` every refusal carries in its status details.
 pub const ERROR_INFO_DOMAIN: &str = "rolegate";
@@ -502,8 +496,8 @@ mod tests {
     /// `google.rpc.Status` of its details alike (clients that read the details take theirs).
     #[test]
     fn a_grpc_web_refusal_says_one_code_everywhere() {
-        let e = ApiError::validation(GRPC_WEB_REASON, "gRPC-Web is not supported.");
-        let answer = grpc_web_refusal(&e, "id", grpc_web_answer_type(None));
+        let e = ApiError::validation("grpc-web", "gRPC-Web is not supported.");
+        let answer = grpc_web_refusal(&e, tonic::Code::Unimplemented, "id", grpc_web_answer_type(None));
         let headers = answer.headers();
         assert_eq!(answer.status(), http::StatusCode::OK);
         assert_eq!(headers["content-type"], "application/grpc-web+proto");
@@ -514,7 +508,12 @@ mod tests {
         // Another refusal of a gRPC-Web call keeps its own code.
         let throttled = ApiError::new(crate::error::ErrorCode::Throttling, "rate-limit", "Rate exceeded");
         let text = http::HeaderValue::from_static("application/grpc-web-text");
-        let answer = grpc_web_refusal(&throttled, "id", grpc_web_answer_type(Some(&text)));
+        let answer = grpc_web_refusal(
+            &throttled,
+            throttled.grpc_code(),
+            "id",
+            grpc_web_answer_type(Some(&text)),
+        );
         assert_eq!(answer.headers()["grpc-status"], "8");
         assert_eq!(answer.headers()["content-type"], "application/grpc-web-text+proto");
     }
